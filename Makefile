@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`. Each sets up what it needs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= demo-centre
+DEB_PACKAGES := mosquitto mosquitto-clients xvfb libgl1-mesa-dri chromium espeak-ng sox curl libmtdev1 fonts-dejavu-core
+
+.PHONY: run test setup system-deps bench clean
+
+$(VENV)/.stamp: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all]'
+	touch $@
+
+setup: $(VENV)/.stamp
+
+# Debian packages the tests drive for real (broker, virtual screen, browser, speech).
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing >/dev/null; \
+	fi
+
+run: setup
+	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo
+	$(VENV)/bin/huduma-centre serve $(DEMO_DIR) --host 127.0.0.1 --port 8000
+
+test: setup system-deps
+	$(PY) -m pytest -q
+
+bench: setup system-deps
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) tests/artifacts .pytest_cache

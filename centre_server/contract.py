@@ -1,0 +1,530 @@
+"""The centre's contract: every MQTT topic, every payload and every HTTP shape.
+
+Kiosk, display, bridge and provisioning import this module and nothing else of
+the server, so it depends on pydantic and the standard library only. A topic
+string or a payload field written anywhere else is a bug: change it here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/api/v1"
+QOS = 1
+
+
+# --------------------------------------------------------------------------
+# Vocabulary
+# --------------------------------------------------------------------------
+
+
+class Priority(StrEnum):
+    """Priority classes called ahead of normal tickets (DESIGN §3)."""
+
+    none = "none"
+    elderly = "elderly"  # 60 and over
+    disability = "disability"  # living with a disability
+    expectant = "expectant"  # expectant or nursing mother
+    appointment = "appointment"  # booked slot, checked in within its window
+
+
+class Channel(StrEnum):
+    kiosk = "kiosk"
+    web = "web"
+    sms = "sms"
+    ussd = "ussd"
+    staff = "staff"
+
+
+class Language(StrEnum):
+    en = "en"
+    sw = "sw"
+
+
+class TicketState(StrEnum):
+    waiting = "waiting"
+    called = "called"
+    serving = "serving"
+    done = "done"
+    no_show = "no_show"
+    cancelled = "cancelled"
+    transferred = "transferred"
+
+
+FINAL_TICKET_STATES = frozenset({TicketState.done, TicketState.no_show, TicketState.cancelled})
+
+
+class CounterState(StrEnum):
+    closed = "closed"
+    open = "open"
+    paused = "paused"
+
+
+class Role(StrEnum):
+    kiosk = "kiosk"
+    display = "display"
+    bridge = "bridge"
+    clerk = "clerk"
+    manager = "manager"
+    admin = "admin"
+
+
+DEVICE_ROLES = frozenset({Role.kiosk, Role.display, Role.bridge})
+STAFF_ROLES = frozenset({Role.clerk, Role.manager, Role.admin})
+
+
+class EventType(StrEnum):
+    """Types published on ``…/event/{type}``; the first nine are DESIGN §5's."""
+
+    ticket_issued = "ticket_issued"
+    ticket_called = "ticket_called"
+    ticket_recalled = "ticket_recalled"
+    ticket_no_show = "ticket_no_show"
+    ticket_done = "ticket_done"
+    ticket_transferred = "ticket_transferred"
+    counter_opened = "counter_opened"
+    counter_closed = "counter_closed"
+    day_closed = "day_closed"
+    # Beyond DESIGN §5: every change of state has an event, so the log replays.
+    ticket_started = "ticket_started"
+    ticket_cancelled = "ticket_cancelled"
+    ticket_reactivated = "ticket_reactivated"
+    counter_paused = "counter_paused"
+    counter_resumed = "counter_resumed"
+    counter_services_changed = "counter_services_changed"
+    feedback_given = "feedback_given"
+    notice_changed = "notice_changed"
+
+
+class CounterAction(StrEnum):
+    """Actions a keypad or clerk device may send on ``cmd/counter/{id}``."""
+
+    call_next = "call_next"
+    recall = "recall"
+    no_show = "no_show"
+    complete = "complete"
+    pause = "pause"
+    resume = "resume"
+
+
+class Availability(StrEnum):
+    online = "online"
+    offline = "offline"
+
+
+class PrinterStatus(StrEnum):
+    ok = "ok"
+    paper_low = "paper_low"
+    paper_out = "paper_out"
+    cover_open = "cover_open"
+    offline = "offline"
+    error = "error"
+
+
+# --------------------------------------------------------------------------
+# MQTT topics (DESIGN §5)
+# --------------------------------------------------------------------------
+
+
+class TopicError(ValueError):
+    """A topic that is not ours, or an id that would break the topic tree."""
+
+
+def _check_id(value: str) -> str:
+    if not value or any(ch in value for ch in "/+#\x00") or value != value.strip():
+        raise TopicError(f"invalid id for a topic level: {value!r}")
+    return value
+
+
+class Topics:
+    """Every topic of one centre, built from its base ``huduma/{centre_id}``.
+
+    Publishing to a topic with ``+`` or ``#`` is refused by construction: ids are
+    checked before they become topic levels.
+    """
+
+    def __init__(self, centre_id: str) -> None:
+        self.centre_id = _check_id(centre_id)
+        self.base = f"huduma/{centre_id}"
+
+    # retained
+    @property
+    def server_availability(self) -> str:
+        return f"{self.base}/server/availability"
+
+    def device_availability(self, device_id: str) -> str:
+        return f"{self.base}/device/{_check_id(device_id)}/availability"
+
+    def device_status(self, device_id: str) -> str:
+        return f"{self.base}/device/{_check_id(device_id)}/status"
+
+    def service_state(self, service_id: str) -> str:
+        return f"{self.base}/state/service/{_check_id(service_id)}"
+
+    def counter_state(self, counter_id: str) -> str:
+        return f"{self.base}/state/counter/{_check_id(counter_id)}"
+
+    @property
+    def hall_state(self) -> str:
+        return f"{self.base}/state/hall"
+
+    # not retained
+    def event(self, event_type: str) -> str:
+        return f"{self.base}/event/{_check_id(str(event_type))}"
+
+    def cmd_counter(self, counter_id: str) -> str:
+        return f"{self.base}/cmd/counter/{_check_id(counter_id)}"
+
+    @property
+    def cmd_feedback(self) -> str:
+        return f"{self.base}/cmd/feedback"
+
+    def reply(self, device_id: str) -> str:
+        return f"{self.base}/reply/{_check_id(device_id)}"
+
+    # subscriptions
+    @property
+    def all_service_states(self) -> str:
+        return f"{self.base}/state/service/+"
+
+    @property
+    def all_counter_states(self) -> str:
+        return f"{self.base}/state/counter/+"
+
+    @property
+    def all_events(self) -> str:
+        return f"{self.base}/event/+"
+
+    @property
+    def all_counter_commands(self) -> str:
+        return f"{self.base}/cmd/counter/+"
+
+    @property
+    def all_device_availability(self) -> str:
+        return f"{self.base}/device/+/availability"
+
+    @property
+    def all_device_status(self) -> str:
+        return f"{self.base}/device/+/status"
+
+    def parse(self, topic: str) -> tuple[str, str | None]:
+        """Split one of our topics into (kind, id).
+
+        kind is one of ``server_availability``, ``device_availability``,
+        ``device_status``, ``service_state``, ``counter_state``, ``hall_state``,
+        ``event``, ``cmd_counter``, ``cmd_feedback``, ``reply``.
+        """
+        prefix = self.base + "/"
+        if not topic.startswith(prefix):
+            raise TopicError(f"not a topic of centre {self.centre_id}: {topic}")
+        parts = topic[len(prefix):].split("/")
+        match parts:
+            case ["server", "availability"]:
+                return "server_availability", None
+            case ["device", dev, "availability"]:
+                return "device_availability", dev
+            case ["device", dev, "status"]:
+                return "device_status", dev
+            case ["state", "service", sid]:
+                return "service_state", sid
+            case ["state", "counter", cid]:
+                return "counter_state", cid
+            case ["state", "hall"]:
+                return "hall_state", None
+            case ["event", etype]:
+                return "event", etype
+            case ["cmd", "counter", cid]:
+                return "cmd_counter", cid
+            case ["cmd", "feedback"]:
+                return "cmd_feedback", None
+            case ["reply", dev]:
+                return "reply", dev
+        raise TopicError(f"unknown topic: {topic}")
+
+
+# --------------------------------------------------------------------------
+# MQTT payloads
+# --------------------------------------------------------------------------
+
+
+class _Payload(BaseModel):
+    """Payloads tolerate fields they do not know, so old devices survive new servers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class ServiceStatePayload(_Payload):
+    """Retained on ``state/service/{id}``: what a hall board shows per service."""
+
+    service_id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str = ""
+    enabled: bool = True
+    waiting: int = 0
+    estimated_wait_s: int = 0
+    longest_wait_s: int = 0
+    open_counters: int = 0
+    target_wait_s: int = 0
+    updated_at: datetime | None = None
+
+
+class CounterStatePayload(_Payload):
+    """Retained on ``state/counter/{id}``: what a counter's LED board and display show."""
+
+    counter_id: str
+    name: str
+    state: CounterState
+    services: list[str] = Field(default_factory=list)
+    ticket: str | None = None  # the number now called or served, e.g. "B042"
+    ticket_id: str | None = None
+    ticket_state: TicketState | None = None
+    service_id: str | None = None
+    called_at: datetime | None = None
+    recalls: int = 0
+    clerk: str | None = None
+    updated_at: datetime | None = None
+
+
+class HallCall(BaseModel):
+    number: str
+    counter_id: str
+    counter_name: str
+    service_id: str
+    called_at: datetime
+    recall: bool = False
+    seq: int = 0
+
+
+class HallStatePayload(_Payload):
+    """Retained on ``state/hall``: the last calls, newest first, and the notice line."""
+
+    centre_name: str = ""
+    calls: list[HallCall] = Field(default_factory=list)
+    notice_en: str = ""
+    notice_sw: str = ""
+    updated_at: datetime | None = None
+
+
+class EventPayload(_Payload):
+    """Published on ``event/{type}``; extra fields depend on the type.
+
+    Ticket events carry ``ticket_id``, ``number``, ``service_id``, ``priority``;
+    calls carry ``counter_id`` and ``counter_name``; transfers ``from_service_id``.
+    """
+
+    type: EventType
+    seq: int
+    at: datetime
+    ticket_id: str | None = None
+    number: str | None = None
+    service_id: str | None = None
+    counter_id: str | None = None
+    counter_name: str | None = None
+    priority: Priority | None = None
+
+
+class CounterCommand(_Payload):
+    """Sent on ``cmd/counter/{counter_id}`` by a bridge or a clerk device."""
+
+    action: CounterAction
+    request_id: str = Field(min_length=1, max_length=64)
+    device_id: str | None = None  # where the reply goes: ``reply/{device_id}``
+    outcome: str | None = None
+
+
+class FeedbackCommand(_Payload):
+    """Sent on ``cmd/feedback`` by a counter's feedback unit."""
+
+    counter_id: str
+    rating: int = Field(ge=1, le=4)
+    request_id: str | None = None
+    device_id: str | None = None
+
+
+class Reply(_Payload):
+    """Sent on ``reply/{device_id}`` for every command that named a device."""
+
+    request_id: str
+    status: Literal["ok", "error"]
+    error: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class DeviceStatusPayload(_Payload):
+    """Retained on ``device/{id}/status``; kiosks set ``printer``, bridges their counters."""
+
+    device_id: str
+    kind: str
+    printer: PrinterStatus | None = None
+    detail: str | None = None
+    updated_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------
+# HTTP shapes (DESIGN §4)
+# --------------------------------------------------------------------------
+
+PHONE_PATTERN = r"^(\+?254|0)(7|1)\d{8}$"  # Kenyan mobile numbers: 07xx…, 01xx…, +2547xx…
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class IssueTicketRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service_id: str = Field(min_length=1, max_length=64)
+    priority: Priority = Priority.none
+    language: Language = Language.en
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    channel: Channel = Channel.kiosk
+
+
+class TicketOut(BaseModel):
+    id: str
+    number: str
+    service_id: str
+    service_name_en: str
+    service_name_sw: str
+    priority: Priority
+    channel: Channel
+    language: Language
+    state: TicketState
+    issued_at: datetime
+    position: int  # people ahead of this ticket (0 when called or finished)
+    estimated_wait_s: int
+    status_url: str
+    counter_id: str | None = None
+    counter_name: str | None = None
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    recalls: int = 0
+    outcome: str | None = None
+    rating: int | None = None
+
+
+class ServiceOut(BaseModel):
+    id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str
+    target_wait_min: int
+    typical_service_min: float
+    enabled: bool
+    waiting: int
+    estimated_wait_s: int
+    longest_wait_s: int
+    open_counters: int
+
+
+class TicketBrief(BaseModel):
+    id: str
+    number: str
+    service_id: str
+    state: TicketState
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    issued_at: datetime
+    recalls: int = 0
+
+
+class CounterOut(BaseModel):
+    id: str
+    name: str
+    state: CounterState
+    services: list[str]
+    serving: TicketBrief | None = None
+    clerk: str | None = None
+    idle_since: datetime | None = None
+
+
+class OpenCounterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    services: list[str] | None = Field(default=None, max_length=64)
+
+
+class CompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str | None = Field(default=None, max_length=200)
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service_id: str = Field(min_length=1, max_length=64)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    role: Role
+    expires_at: datetime
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    centre_id: str
+    broker: Literal["connected", "disconnected"]
+    broker_url: str
+    seq: int
+
+
+# --------------------------------------------------------------------------
+# Device bundle: what provisioning hands a kiosk, display or bridge
+# --------------------------------------------------------------------------
+
+
+class DeviceBundle(BaseModel):
+    """A device starts from this file alone (``huduma-provision add-device`` prints it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    centre_id: str
+    centre_name: str
+    device_id: str
+    kind: Literal["kiosk", "display", "bridge"]
+    role: Role
+    token: str
+    server_url: str
+    mqtt_url: str
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    counters: list[str] = Field(default_factory=list)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.centre_id)
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """``mqtt://host:port`` -> (host, port); the port defaults to 1883."""
+    rest = url.split("://", 1)[-1].rstrip("/")
+    if "@" in rest:
+        rest = rest.rsplit("@", 1)[1]
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "1883")
+    return host or "127.0.0.1", int(port or 1883)

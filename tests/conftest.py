@@ -1,0 +1,231 @@
+"""Shared fixtures: real parts only (a private Mosquitto, real centre processes, Xvfb).
+
+Under CI=true a missing tool fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+BIN = Path(sys.executable).parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need_tool(name: str) -> str:
+    """Path of a system tool; fail under CI, skip elsewhere, when it is missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if IN_CI:
+        pytest.fail(f"{name} is not installed (make test installs it)")
+    pytest.skip(f"{name} is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def artifacts_dir(package: str) -> Path:
+    """``tests/artifacts/<package>/``: screenshots, ticket bytes, audio for a person to look at."""
+    d = ARTIFACTS / package
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@dataclass
+class Mosquitto:
+    """A private Mosquitto on a free port; ``restart()`` keeps the port."""
+
+    port: int
+    workdir: Path
+    conf_extra: str = ""
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = need_tool("mosquitto")
+        conf = self.workdir / f"mosquitto-{self.port}.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            + (self.conf_extra or "allow_anonymous true\n")
+            + "persistence false\n"
+        )
+        log = open(self.workdir / f"mosquitto-{self.port}.log", "ab")
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    broker = Mosquitto(port=free_port(), workdir=tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def provision(directory: Path, *args: str) -> str:
+    """Run ``huduma-provision`` for real and return what it printed."""
+    out = subprocess.run(
+        [str(BIN / "huduma-provision"), *args], capture_output=True, text=True, timeout=60
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"huduma-provision {' '.join(args)} failed: {out.stderr or out.stdout}")
+    return out.stdout
+
+
+@dataclass
+class Centre:
+    """A provisioned demo centre directory with its credentials."""
+
+    path: Path
+    credentials: dict = field(default_factory=dict)
+
+    def bundle(self, device_id: str) -> dict:
+        return json.loads((self.path / "devices" / f"{device_id}.json").read_text())
+
+    def staff_password(self, username: str) -> str:
+        return self.credentials["staff"][username]["password"]
+
+
+@pytest.fixture
+def centre_dir(tmp_path: Path) -> Centre:
+    """``huduma-provision init DIR --demo`` in a temporary folder."""
+    path = tmp_path / "centre"
+    provision(path, "init", str(path), "--demo")
+    creds = json.loads((path / "demo-credentials.json").read_text())
+    return Centre(path=path, credentials=creds)
+
+
+@dataclass
+class CentreProcess:
+    """A real ``huduma-centre serve`` process."""
+
+    centre: Centre
+    port: int
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "huduma-centre"), "serve", str(self.centre.path), "--host", "127.0.0.1",
+             "--port", str(self.port), *self.args],
+            stdout=log, stderr=log,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"centre server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"centre server did not answer: {self.log_path.read_text()[-2000:]}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def login(self, username: str, password: str | None = None) -> str:
+        password = password or self.centre.staff_password(username)
+        r = httpx.post(self.url + "/api/v1/auth/login", json={"username": username, "password": password})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@pytest.fixture
+def centre_server(centre_dir: Centre, mosquitto: Mosquitto, tmp_path: Path):
+    """A real centre server process against a private Mosquitto."""
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """A virtual screen for Kivy apps; sets DISPLAY for the session."""
+    exe = need_tool("Xvfb")
+    display = f":{90 + os.getpid() % 100}"
+    proc = subprocess.Popen([exe, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = Path(f"/tmp/.X11-unix/X{display[1:]}")
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    yield display
+    proc.terminate()
+    proc.wait()
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
