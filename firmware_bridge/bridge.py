@@ -1,0 +1,413 @@
+"""The bridge: serial devices on one side, the centre's MQTT topics on the other.
+
+Key presses become ``cmd/counter/{id}`` requests (the keypad hears ACK or NAK from
+the server's reply), feedback buttons become ``cmd/feedback``, and each LED
+number board follows the retained ``state/counter/{id}`` of its counter: SHOW the
+number, BLINK on a new call, BEEP on a recall, blank when nothing is called.
+The bridge never holds queue state of its own; after any restart or reconnect
+the retained state is the whole truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from centre_server.contract import (
+    QOS,
+    Availability,
+    CounterAction,
+    CounterCommand,
+    CounterState,
+    CounterStatePayload,
+    DeviceStatusPayload,
+    FeedbackCommand,
+    Reply,
+    TicketState,
+    TopicError,
+    parse_mqtt_url,
+)
+from firmware_bridge import frames
+from firmware_bridge.config import BridgeConfig
+from firmware_bridge.frames import Frame
+from firmware_bridge.serial_line import Device, PortState, SerialLine
+
+logger = logging.getLogger(__name__)
+
+KEY_ACTIONS: dict[str, CounterAction] = {
+    "NEXT": CounterAction.call_next,
+    "RECALL": CounterAction.recall,
+    "NOSHOW": CounterAction.no_show,
+    "DONE": CounterAction.complete,
+    "PAUSE": CounterAction.pause,
+    "RESUME": CounterAction.resume,
+}
+
+# What an LED board shows: a ticket while it is called or served, else blank.
+SHOWN_TICKET_STATES = frozenset({TicketState.called, TicketState.serving})
+
+EXIT_PORTS_LOST = 3  # exit status when --exit-after-ports-down fires (for a supervisor)
+
+
+def nak_reason(error: str | None) -> str:
+    """A server error as a short keypad word: ``nothing_waiting`` -> ``NOTHING_WAITING``."""
+    text = (error or "ERROR").split(":", 1)[0].strip()
+    word = "".join(ch if ch.isalnum() else "_" for ch in text.upper()).strip("_")
+    return frames.clean_arg(word or "ERROR", 24)
+
+
+@dataclass
+class Pending:
+    """A key or rating waiting for the server's reply."""
+
+    line: SerialLine
+    address: int
+    verb: str  # what to ACK: the key (NEXT, ...) or RATE
+    deadline: float
+    sent_at: float
+
+
+@dataclass
+class BoardState:
+    """The last counter state an LED board was driven from."""
+
+    text: str = ""
+    ticket_id: str | None = None
+    recalls: int = 0
+
+
+class Bridge:
+    """One bridge process: ``start()``, then ``stop()``; the constructor does nothing."""
+
+    def __init__(self, config: BridgeConfig, exit_after_down_s: float | None = None) -> None:
+        self.config = config
+        self.topics = config.topics
+        self.device_id = config.device_id
+        self.exit_after_down_s = exit_after_down_s
+        self.errors: Counter = Counter()  # bridge-level: unmapped keys, timeouts, bad payloads
+        self.counts: Counter = Counter()  # keys, ratings, acks, naks, shows
+        self.lines = [
+            SerialLine(p, config.timing, on_frame=self._on_frame, on_device=self._on_device,
+                       on_port=self._on_port)
+            for p in config.ports
+        ]
+        self.boards: dict[str, BoardState] = {}
+        self.pending: dict[str, Pending] = {}
+        self.server_online: bool | None = None
+        self.exit_code: int | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._status_dirty = threading.Event()
+        self._client: mqtt.Client | None = None
+        self._status_thread: threading.Thread | None = None
+        self._last_status: str | None = None
+        self._last_status_at = 0.0
+        self._started_at = time.monotonic()
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._client = self._make_client()
+        host, port = parse_mqtt_url(self.config.mqtt_url)
+        logger.info("bridge %s: broker %s:%d, counters %s, %d port(s)", self.device_id, host, port,
+                    ",".join(self.config.counters), len(self.lines))
+        self._client.connect_async(host, port, keepalive=30)
+        self._client.loop_start()
+        for line in self.lines:
+            line.start()
+        self._status_thread = threading.Thread(target=self._housekeeping, name="bridge status", daemon=True)
+        self._status_thread.start()
+
+    def stop(self) -> None:
+        """Clean stop: blank nothing (boards keep the last number), say offline, close ports."""
+        self._stop.set()
+        for line in self.lines:
+            line.stop()
+        if self._status_thread:
+            self._status_thread.join(3)
+        client = self._client
+        if client is not None:
+            if client.is_connected():
+                self._publish_status(force=True)
+                info = client.publish(self.topics.device_availability(self.device_id),
+                                      Availability.offline.value, qos=QOS, retain=True)
+                try:
+                    info.wait_for_publish(2)
+                except (RuntimeError, ValueError):
+                    pass
+            client.disconnect()
+            client.loop_stop()
+
+    def wait(self) -> int:
+        """Block until stopped (or all ports lost too long); the process exit status."""
+        while not self._stop.wait(0.5):
+            pass
+        return self.exit_code or 0
+
+    def request_stop(self, code: int = 0) -> None:
+        self.exit_code = code
+        self._stop.set()
+
+    # ------------------------------------------------------------------ MQTT
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.device_id}-{uuid.uuid4().hex[:6]}")
+        client.enable_logger(logging.getLogger(__name__ + ".mqtt"))
+        if self.config.mqtt_username:
+            client.username_pw_set(self.config.mqtt_username, self.config.mqtt_password)
+        client.will_set(self.topics.device_availability(self.device_id), Availability.offline.value,
+                        qos=QOS, retain=True)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def mqtt_connected(self) -> bool:
+        return bool(self._client and self._client.is_connected())
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                    _properties: Any = None) -> None:
+        if reason_code.is_failure:
+            logger.warning("broker refused the bridge: %s", reason_code)
+            return
+        logger.info("connected to the broker")
+        client.publish(self.topics.device_availability(self.device_id), Availability.online.value,
+                       qos=QOS, retain=True)
+        subs = [(self.topics.reply(self.device_id), QOS), (self.topics.server_availability, QOS)]
+        subs += [(self.topics.counter_state(c), QOS) for c in self.config.counters]
+        client.subscribe(subs)
+        self._status_dirty.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                       _properties: Any = None) -> None:
+        if not self._stop.is_set():
+            logger.warning("lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            kind, ident = self.topics.parse(msg.topic)
+        except TopicError:
+            self.errors["bad_topic"] += 1
+            return
+        try:
+            if kind == "counter_state" and ident:
+                if msg.payload:
+                    self._on_counter_state(CounterStatePayload.model_validate_json(msg.payload))
+            elif kind == "reply":
+                self._on_reply(Reply.model_validate_json(msg.payload))
+            elif kind == "server_availability":
+                self.server_online = msg.payload.decode(errors="replace") == Availability.online.value
+                logger.info("centre server is %s", "online" if self.server_online else "offline")
+        except (ValidationError, ValueError) as exc:
+            self.errors["bad_payload"] += 1
+            logger.warning("ignored a bad payload on %s: %s", msg.topic, exc)
+        except Exception:  # a bug here must not kill paho's network thread
+            self.errors["handler_failed"] += 1
+            logger.exception("failed to handle %s", msg.topic)
+
+    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+        client = self._client
+        if client is None or not client.is_connected():
+            return False
+        return client.publish(topic, payload, qos=QOS, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
+
+    # ------------------------------------------------------------------ devices -> server
+
+    def _on_frame(self, line: SerialLine, dev: Device, frame: Frame) -> None:
+        if frame.verb == frames.HELLO:
+            self._status_dirty.set()
+            return
+        if frame.verb not in (frames.KEY, frames.RATE):
+            return
+        if not dev.configured or dev.counter_id is None:
+            self.errors["unmapped_device"] += 1
+            logger.warning("%s from address %s on %s ignored: not in the port map", frame.verb,
+                           dev.address, line.url)
+            line.send(dev.address, frames.NAK, "UNMAPPED")
+            return
+        expected = "keypad" if frame.verb == frames.KEY else "feedback"
+        if dev.kind != expected:
+            self.errors["wrong_kind"] += 1
+            line.send(dev.address, frames.NAK, "WRONG_KIND")
+            return
+        verb = frame.args[0] if frame.verb == frames.KEY else frames.RATE
+        if not self.mqtt_connected:
+            self.counts["nak"] += 1
+            line.send(dev.address, frames.NAK, "OFFLINE")
+            return
+        if self.server_online is False:
+            self.counts["nak"] += 1
+            line.send(dev.address, frames.NAK, "NO_SERVER")
+            return
+        request_id = f"{self.device_id[:24]}-{uuid.uuid4().hex[:16]}"
+        if frame.verb == frames.KEY:
+            self.counts["keys"] += 1
+            topic = self.topics.cmd_counter(dev.counter_id)
+            payload = CounterCommand(action=KEY_ACTIONS[verb], request_id=request_id,
+                                     device_id=self.device_id).to_bytes()
+        else:
+            self.counts["ratings"] += 1
+            topic = self.topics.cmd_feedback
+            payload = FeedbackCommand(counter_id=dev.counter_id, rating=int(frame.args[0]),
+                                      request_id=request_id, device_id=self.device_id).to_bytes()
+        now = time.monotonic()
+        with self._lock:
+            self.pending[request_id] = Pending(line, dev.address, verb, now + self.config.timing.reply_timeout_s, now)
+        if not self._publish(topic, payload):
+            with self._lock:
+                self.pending.pop(request_id, None)
+            self.counts["nak"] += 1
+            line.send(dev.address, frames.NAK, "OFFLINE")
+            return
+        logger.info("%s %s from address %s -> %s", frame.verb, frame.args[0], dev.address, topic)
+
+    def _on_reply(self, reply: Reply) -> None:
+        with self._lock:
+            pending = self.pending.pop(reply.request_id, None)
+        if pending is None:
+            return  # an answer to an earlier bridge run, or already timed out
+        if reply.status == "ok":
+            self.counts["ack"] += 1
+            pending.line.send(pending.address, frames.ACK, pending.verb)
+        else:
+            self.counts["nak"] += 1
+            reason = nak_reason(reply.error)
+            logger.info("server refused %s from address %s: %s", pending.verb, pending.address, reply.error)
+            pending.line.send(pending.address, frames.NAK, reason)
+
+    def _expire_pending(self, now: float) -> None:
+        with self._lock:
+            expired = [(rid, p) for rid, p in self.pending.items() if p.deadline <= now]
+            for rid, _ in expired:
+                del self.pending[rid]
+        for _, p in expired:
+            self.errors["reply_timeout"] += 1
+            self.counts["nak"] += 1
+            logger.warning("no reply from the server for %s (address %s)", p.verb, p.address)
+            p.line.send(p.address, frames.NAK, "TIMEOUT")
+
+    # ------------------------------------------------------------------ server -> LED boards
+
+    def _on_counter_state(self, state: CounterStatePayload) -> None:
+        showing = (
+            state.state != CounterState.closed
+            and state.ticket is not None
+            and (state.ticket_state is None or state.ticket_state in SHOWN_TICKET_STATES)
+        )
+        text = frames.clean_arg(state.ticket or "", 8) if showing else ""
+        ticket_id = state.ticket_id if showing else None
+        with self._lock:
+            prev = self.boards.get(state.counter_id)
+            new = BoardState(text=text, ticket_id=ticket_id, recalls=state.recalls if showing else 0)
+            self.boards[state.counter_id] = new
+        new_call = bool(text) and (prev is not None and ticket_id != prev.ticket_id)
+        recall = bool(text) and prev is not None and ticket_id == prev.ticket_id and new.recalls > prev.recalls
+        if prev is not None and prev.text == text and not new_call and not recall:
+            return
+        for line, dev in self._leds(state.counter_id):
+            self._drive(line, dev, new, blink=new_call or recall, beep=recall)
+
+    def _leds(self, counter_id: str) -> list[tuple[SerialLine, Device]]:
+        return [(line, dev) for line in self.lines for dev in list(line.devices.values())
+                if dev.configured and dev.kind == "led" and dev.counter_id == counter_id]
+
+    def _drive(self, line: SerialLine, dev: Device, board: BoardState, blink: bool = False,
+               beep: bool = False) -> None:
+        line.send(dev.address, frames.SHOW, board.text)
+        self.counts["shows"] += 1
+        if blink and self.config.timing.blink_s:
+            line.send(dev.address, frames.BLINK, self.config.timing.blink_s)
+        if beep:
+            line.send(dev.address, frames.BEEP)
+
+    def _on_device(self, line: SerialLine, dev: Device) -> None:
+        self._status_dirty.set()
+        if dev.online and dev.configured and dev.kind == "led" and dev.counter_id:
+            # A board that (re)appears shows what the retained state says, without a blink.
+            with self._lock:
+                board = self.boards.get(dev.counter_id)
+            if board is not None:
+                self._drive(line, dev, board)
+
+    def _on_port(self, line: SerialLine) -> None:
+        logger.info("port %s is %s", line.url, line.state)
+        self._status_dirty.set()
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> DeviceStatusPayload:
+        ports = [line.snapshot() for line in self.lines]
+        devices = [d for p in ports for d in p["devices"]]
+        configured = [d for d in devices if d["configured"]]
+        online = sum(1 for d in configured if d["online"])
+        unknown = [{"port": p["url"], **d} for p in ports for d in p["devices"] if not d["configured"]]
+        frame_errors: Counter = Counter()
+        for p in ports:
+            frame_errors.update(p["errors"])
+        open_ports = sum(1 for p in ports if p["state"] == PortState.open)
+        detail = f"{open_ports}/{len(ports)} ports open, {online}/{len(configured)} devices online"
+        if unknown:
+            detail += f", {len(unknown)} unknown device(s)"
+        return DeviceStatusPayload(
+            device_id=self.device_id,
+            kind="bridge",
+            detail=detail,
+            updated_at=datetime.now(UTC),
+            counters=list(self.config.counters),
+            mqtt="connected" if self.mqtt_connected else "disconnected",
+            ports=ports,
+            devices_online=online,
+            devices_total=len(configured),
+            unknown_devices=unknown,
+            frame_errors=dict(sorted(frame_errors.items())),
+            errors=dict(sorted(self.errors.items())),
+            counts=dict(sorted(self.counts.items())),
+        )
+
+    def _publish_status(self, force: bool = False) -> None:
+        status = self.status()
+        body = status.model_dump(mode="json", exclude={"updated_at"})
+        for port in body["ports"]:  # polling moves these every second; not worth a publish alone
+            port.pop("frames_in", None)
+            port.pop("frames_out", None)
+        key = json.dumps(body, sort_keys=True)
+        now = time.monotonic()
+        if not force and key == self._last_status and now - self._last_status_at < self.config.timing.status_interval_s:
+            return
+        if self._publish(self.topics.device_status(self.device_id), status.to_bytes(), retain=True):
+            self._last_status, self._last_status_at = key, now
+
+    def _housekeeping(self) -> None:
+        """Every half second: expire unanswered keys, publish status when it changed."""
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            try:
+                self._expire_pending(now)
+                if self._status_dirty.is_set() or now - self._last_status_at >= 1.0:
+                    self._status_dirty.clear()
+                    self._publish_status()
+                self._check_ports(now)
+            except Exception:
+                self.errors["handler_failed"] += 1
+                logger.exception("bridge housekeeping failed")
+
+    def _check_ports(self, now: float) -> None:
+        if not self.exit_after_down_s or not self.lines:
+            return
+        if all(line.state != PortState.open and line.down_for >= self.exit_after_down_s for line in self.lines):
+            logger.error("every serial port has been down for %.0fs: exiting for the supervisor to restart us",
+                         self.exit_after_down_s)
+            self.request_stop(EXIT_PORTS_LOST)
