@@ -268,6 +268,7 @@ class ServiceStatePayload(_Payload):
     name_en: str
     name_sw: str
     category: str = ""
+    category_sw: str = ""
     enabled: bool = True
     waiting: int = 0
     estimated_wait_s: int = 0
@@ -425,6 +426,7 @@ class ServiceOut(BaseModel):
     name_en: str
     name_sw: str
     category: str
+    category_sw: str = ""
     target_wait_min: int
     typical_service_min: float
     enabled: bool

@@ -1,0 +1,1 @@
+"""HTTP API routers (DESIGN §4), one per resource."""

@@ -1,0 +1,159 @@
+"""Counters: list, and the clerk's actions (open, call next, recall, no-show, ...)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+from centre_server import engine
+from centre_server.api.deps import ApiError, CentreDep, ClerkDep, PrincipalDep
+from centre_server.api.tickets import ERRORS
+from centre_server.centre import Centre
+from centre_server.contract import (
+    CompleteRequest,
+    CounterOut,
+    CounterStatePayload,
+    OpenCounterRequest,
+    TicketBrief,
+    TicketOut,
+    TransferRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/counters", tags=["counters"])
+
+
+def counter_out(centre: Centre, counter_id: str) -> CounterOut:
+    with centre.lock:
+        c = centre.state.counters.get(counter_id)
+        if c is None:
+            raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
+        t = centre.state.tickets.get(c.ticket_id or "")
+        serving = None
+        if t is not None:
+            serving = TicketBrief(id=t.id, number=t.number, service_id=t.service_id, state=t.state,
+                                  called_at=centre.iso(t.called_at), started_at=centre.iso(t.started_at),
+                                  issued_at=centre.iso(t.issued_at), recalls=t.recalls)
+        return CounterOut(id=c.id, name=c.name, state=c.state, services=list(c.services), serving=serving,
+                          clerk=c.clerk, idle_since=centre.iso(c.idle_since))
+
+
+@router.get("", response_model=list[CounterOut], responses=ERRORS)
+def list_counters(centre: CentreDep, principal: PrincipalDep) -> list[CounterOut]:
+    return [counter_out(centre, cid) for cid in list(centre.state.counters)]
+
+
+@router.get("/{counter_id}", response_model=CounterOut, responses=ERRORS)
+def get_counter(counter_id: str, centre: CentreDep, principal: PrincipalDep) -> CounterOut:
+    return counter_out(centre, counter_id)
+
+
+def _ticket_of(centre: Centre, events: list[engine.Event], etype: str) -> TicketOut | None:
+    for ev in reversed(events):
+        if ev.type.value == etype and ev.data.get("ticket_id"):
+            t = centre.ticket(ev.data["ticket_id"])
+            return centre.ticket_out(t) if t else None
+    return None
+
+
+@router.post("/{counter_id}/open", response_model=CounterOut, responses=ERRORS)
+def open_counter(counter_id: str, centre: CentreDep, principal: ClerkDep,
+                 body: OpenCounterRequest | None = None) -> CounterOut:
+    """Open (or resume) a counter, optionally for other services, in order of skill."""
+    services = tuple(body.services) if body and body.services is not None else None
+    centre.execute(engine.OpenCounter(counter_id, services, clerk=principal.name))
+    return counter_out(centre, counter_id)
+
+
+@router.post("/{counter_id}/call-next", response_model=TicketOut, responses=ERRORS)
+def call_next(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    """Call the next citizen by the centre's rules; 404 when nobody is waiting."""
+    events = centre.execute(engine.CallNext(counter_id, clerk=principal.name))
+    out = _ticket_of(centre, events, "ticket_called")
+    assert out is not None
+    return out
+
+
+@router.post("/{counter_id}/call/{ticket_id}", response_model=TicketOut, responses=ERRORS)
+def call_ticket(counter_id: str, ticket_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    """Call one chosen waiting ticket out of order (e.g. a citizen sent back from another counter)."""
+    events = centre.execute(engine.CallTicket(counter_id, ticket_id, clerk=principal.name))
+    out = _ticket_of(centre, events, "ticket_called")
+    assert out is not None
+    return out
+
+
+def _current_out(centre: Centre, counter_id: str, ticket_id: str | None) -> TicketOut:
+    t = centre.ticket(ticket_id) if ticket_id else None
+    if t is None:
+        raise ApiError(409, "no_ticket_at_counter", "the counter is serving no ticket")
+    return centre.ticket_out(t)
+
+
+def _serving_id(centre: Centre, counter_id: str) -> str | None:
+    c = centre.state.counters.get(counter_id)
+    if c is None:
+        raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
+    return c.ticket_id
+
+
+@router.post("/{counter_id}/recall", response_model=TicketOut, responses=ERRORS)
+def recall(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    """Call the same ticket again; after the configured number of recalls it becomes a no-show."""
+    tid = _serving_id(centre, counter_id)
+    centre.execute(engine.Recall(counter_id))
+    return _current_out(centre, counter_id, tid)
+
+
+@router.post("/{counter_id}/no-show", response_model=TicketOut, responses=ERRORS)
+def no_show(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    tid = _serving_id(centre, counter_id)
+    centre.execute(engine.MarkNoShow(counter_id))
+    return _current_out(centre, counter_id, tid)
+
+
+@router.post("/{counter_id}/start", response_model=TicketOut, responses=ERRORS)
+def start(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    """The citizen has arrived at the counter: service time starts now."""
+    tid = _serving_id(centre, counter_id)
+    centre.execute(engine.StartService(counter_id))
+    return _current_out(centre, counter_id, tid)
+
+
+@router.post("/{counter_id}/complete", response_model=TicketOut, responses=ERRORS)
+def complete(counter_id: str, centre: CentreDep, principal: ClerkDep,
+             body: CompleteRequest | None = None) -> TicketOut:
+    tid = _serving_id(centre, counter_id)
+    centre.execute(engine.Complete(counter_id, body.outcome if body else None))
+    return _current_out(centre, counter_id, tid)
+
+
+@router.post("/{counter_id}/transfer", response_model=TicketOut, responses=ERRORS)
+def transfer(counter_id: str, body: TransferRequest, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    """Send the citizen to another service; the ticket keeps its original issue time."""
+    tid = _serving_id(centre, counter_id)
+    centre.execute(engine.Transfer(counter_id, body.service_id))
+    return _current_out(centre, counter_id, tid)
+
+
+@router.post("/{counter_id}/pause", response_model=CounterOut, responses=ERRORS)
+def pause(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    centre.execute(engine.PauseCounter(counter_id))
+    return counter_out(centre, counter_id)
+
+
+@router.post("/{counter_id}/resume", response_model=CounterOut, responses=ERRORS)
+def resume(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    centre.execute(engine.ResumeCounter(counter_id))
+    return counter_out(centre, counter_id)
+
+
+@router.post("/{counter_id}/close", response_model=CounterOut, responses=ERRORS)
+def close(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    centre.execute(engine.CloseCounter(counter_id))
+    return counter_out(centre, counter_id)
+
+
+__all__ = ["router", "counter_out", "CounterStatePayload"]

@@ -1,0 +1,36 @@
+"""The manager's figures."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from centre_server import stats
+from centre_server.api.deps import ApiError, CentreDep, ManagerDep
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/stats", tags=["stats"])
+
+
+@router.get("/live")
+def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str, Any]:
+    """Queues, longest waits, service level against target, counters, devices and alerts."""
+    link = getattr(request.app.state, "mqtt", None)
+    devices = dict(link.devices) if link else {}
+    with centre.lock:
+        return stats.live(centre.state, centre.clock(), devices)
+
+
+@router.get("/daily")
+def daily(centre: CentreDep, principal: ManagerDep,
+          date: str | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
+    """One day's summary per service and per hour."""
+    day = date or centre.state.day
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        raise ApiError(422, "bad_date", "date must be YYYY-MM-DD")
+    with centre.lock:
+        return stats.daily(centre.db, centre.state, day, centre.settings.timezone)

@@ -1,0 +1,138 @@
+"""The centre server's web application: API, pages, and the start-up of every part."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from centre_server import engine
+from centre_server.api import auth as auth_api
+from centre_server.api import counters, hall, services, stats, tickets
+from centre_server.api.deps import ApiError
+from centre_server.centre import Centre
+from centre_server.config import CentreSettings, load_settings
+from centre_server.contract import API_PREFIX, Health
+from centre_server.engine import QueueError
+from centre_server.mqtt_link import MqttLink
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 30.0
+STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                422: "invalid_request", 429: "too_many_requests"}
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _describe_validation(err: RequestValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is ``{"error": {"code", "message"}}``; bad input is never a 500."""
+
+    @app.exception_handler(QueueError)
+    async def queue_error(request: Request, err: QueueError) -> JSONResponse:
+        return _error(err.status, err.code, err.message)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        return _error(err.status_code, err.code, str(err.detail), getattr(err, "headers", None))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return _error(err.status_code, STATUS_CODES.get(err.status_code, "error"), str(err.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", _describe_validation(err))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", "the server failed; the change was not made")
+
+
+async def _ticker(centre: Centre, link: MqttLink | None) -> None:
+    """Let the day roll over with nobody acting, and refresh waits on the hall boards."""
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            centre.execute(engine.Tick())
+            if link is not None and link.connected.is_set():
+                link.republish_services()
+        except Exception:
+            logger.exception("tick failed")
+
+
+def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = None) -> FastAPI:
+    """The app for one centre directory; ``mqtt_url`` None means no broker link (tests of the API alone)."""
+    if not isinstance(settings, CentreSettings):
+        settings = load_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        centre = Centre(settings)
+        app.state.centre = centre
+        link = None
+        if mqtt_url:
+            link = MqttLink(centre, mqtt_url, settings.mqtt.username, settings.mqtt.password)
+            link.start()
+        app.state.mqtt = link
+        ticker = asyncio.create_task(_ticker(centre, link))
+        for hook in app.state.start_hooks:
+            hook(app)
+        try:
+            yield
+        finally:
+            for hook in app.state.stop_hooks:
+                with contextlib.suppress(Exception):
+                    hook(app)
+            ticker.cancel()
+            if link is not None:
+                link.stop()
+            centre.close()
+
+    app = FastAPI(title="Huduma Centre queue API", version="1", lifespan=lifespan,
+                  description="The centre server of a Huduma Centre: tickets, counters, live figures.")
+    app.state.settings = settings
+    app.state.start_hooks = []
+    app.state.stop_hooks = []
+    install_error_handlers(app)
+    for module in (services, tickets, counters, auth_api, stats, hall):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz(request: Request) -> Health:
+        link: MqttLink | None = request.app.state.mqtt
+        centre: Centre = request.app.state.centre
+        return Health(status="ok", centre_id=settings.centre_id,
+                      broker="connected" if link and link.connected.is_set() else "disconnected",
+                      broker_url=link.url if link else "", seq=centre.state.last_seq)
+
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    """The browser pages (clerk terminal, board, citizen page), when the web package is present."""
+    try:
+        from centre_server.web import mount
+    except ImportError:
+        return
+    mount(app)

@@ -1,0 +1,127 @@
+"""Who is calling: device tokens, staff passwords and sessions, all stored hashed.
+
+Passwords are argon2 hashes (slow on purpose). Tokens are 256-bit random
+strings, so a SHA-256 of them is enough and keeps every request fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlite_utils
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from centre_server.contract import Role
+
+logger = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_password() -> str:
+    """A password a clerk can type: three groups of four letters and digits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a device or a member of staff."""
+
+    name: str  # device id or username
+    role: Role
+    kind: str  # "device" or "staff"
+    counters: tuple[str, ...] = ()
+    csrf: str | None = None
+    token_hash: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class LoginError(Exception):
+    def __init__(self, code: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def principal_for_token(db: sqlite_utils.Database, token: str, now: float | None = None) -> Principal | None:
+    """The device or staff session a bearer token belongs to; None when unknown, revoked or expired."""
+    h = token_hash(token)
+    now = time.time() if now is None else now
+    row = db.execute("SELECT id, role, counters FROM devices WHERE token_hash=? AND revoked_at IS NULL",
+                     [h]).fetchone()
+    if row:
+        import json
+
+        return Principal(name=row[0], role=Role(row[1]), kind="device",
+                         counters=tuple(json.loads(row[2] or "[]")), token_hash=h)
+    row = db.execute(
+        "SELECT s.username, s.role, s.csrf FROM sessions s JOIN staff u ON u.username = s.username "
+        "WHERE s.token_hash=? AND s.expires_at > ? AND COALESCE(u.disabled, 0) = 0", [h, now]).fetchone()
+    if row:
+        return Principal(name=row[0], role=Role(row[1]), kind="staff", csrf=row[2], token_hash=h)
+    return None
+
+
+def login(db: sqlite_utils.Database, username: str, password: str, *, session_minutes: int,
+          lockout_after: int, lockout_minutes: int, now: float | None = None) -> tuple[str, Role, float, str]:
+    """Check a password; returns (token, role, expires_at, csrf). Locks out after repeated failures."""
+    now = time.time() if now is None else now
+    row = db.execute("SELECT password_hash, role, disabled, failed_logins, locked_until FROM staff "
+                     "WHERE username=?", [username]).fetchone()
+    if row is None:
+        verify_password(None, password)
+        raise LoginError("bad_credentials", "wrong username or password")
+    pw_hash, role, disabled, failures, locked_until = row
+    if locked_until and locked_until > now:
+        minutes = max(1, int((locked_until - now + 59) // 60))
+        raise LoginError("locked_out", f"too many failed logins: try again in {minutes} min", 429)
+    if disabled:
+        raise LoginError("disabled", "this account is disabled: ask the centre manager", 403)
+    if not verify_password(pw_hash, password):
+        failures = (failures or 0) + 1
+        lock = now + lockout_minutes * 60 if failures >= lockout_after else None
+        with db.conn:
+            db.conn.execute("UPDATE staff SET failed_logins=?, locked_until=? WHERE username=?",
+                            [0 if lock else failures, lock, username])
+        raise LoginError("bad_credentials", "wrong username or password")
+    token, csrf = new_token(), secrets.token_urlsafe(16)
+    expires = now + session_minutes * 60
+    with db.conn:
+        db.conn.execute("UPDATE staff SET failed_logins=0, locked_until=NULL WHERE username=?", [username])
+        db.conn.execute("DELETE FROM sessions WHERE expires_at < ?", [now])
+        db.conn.execute("INSERT INTO sessions(token_hash, username, role, created_at, expires_at, csrf) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", [token_hash(token), username, role, now, expires, csrf])
+    return token, Role(role), expires, csrf
+
+
+def logout(db: sqlite_utils.Database, token: str) -> None:
+    with db.conn:
+        db.conn.execute("DELETE FROM sessions WHERE token_hash=?", [token_hash(token)])

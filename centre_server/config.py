@@ -1,0 +1,167 @@
+"""A centre's configuration: ``DIR/centre.toml``, overridable by ``HUDUMA_*`` variables.
+
+One pydantic-settings class; the centre directory holds this file, the SQLite
+database and the device bundles. Placeholder secrets are refused outside demos.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "centre.toml"
+DB_NAME = "centre.db"
+
+
+class MqttSettings(BaseModel):
+    url: str = ""  # empty: the server starts an embedded broker
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = 1883
+    username: str = ""
+    password: str = ""
+
+
+class QueueSettings(BaseModel):
+    priority_streak_limit: int = Field(3, ge=1, le=50)
+    prefer_breached_target: bool = False
+    call_order: str = Field("longest_wait", pattern="^(longest_wait|skill_order)$")
+    min_recalls_before_no_show: int = Field(0, ge=0, le=10)
+    auto_no_show_after_recalls: int = Field(3, ge=1, le=10)
+    reactivation_window_min: int = Field(30, ge=0, le=600)
+    complete_on_call_next: bool = True
+
+
+class SecuritySettings(BaseModel):
+    session_minutes: int = Field(600, ge=1)  # a clerk's shift
+    lockout_after_failures: int = Field(5, ge=1)
+    lockout_minutes: int = Field(15, ge=1)
+    issue_per_device_per_minute: int = Field(120, ge=1)
+    issue_per_phone_per_hour: int = Field(5, ge=1)
+
+
+class DaySettings(BaseModel):
+    closing_time: str = Field("", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$")  # e.g. "18:30": close the day
+    phone_retention_days: int = Field(0, ge=0)
+
+
+class UpstreamSettings(BaseModel):
+    hq_url: str = ""
+    hq_token: str = ""
+
+
+class CentreSettings(BaseSettings):
+    """Everything a centre server reads at start."""
+
+    model_config = SettingsConfigDict(env_prefix="HUDUMA_", env_nested_delimiter="__", extra="ignore")
+
+    centre_id: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    centre_name: str = "Huduma Centre"
+    timezone: str = "Africa/Nairobi"
+    public_url: str = "http://127.0.0.1:8000"
+    demo: bool = False
+    mqtt: MqttSettings = MqttSettings()
+    queue: QueueSettings = QueueSettings()
+    security: SecuritySettings = SecuritySettings()
+    day: DaySettings = DaySettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+
+    directory: Path = Path(".")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(v)
+        return v
+
+    @property
+    def db_path(self) -> Path:
+        return self.directory / DB_NAME
+
+    @property
+    def mqtt_url(self) -> str:
+        return self.mqtt.url or f"mqtt://{self.mqtt.embedded_host}:{self.mqtt.embedded_port}"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = os.environ.get("_HUDUMA_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """A centre directory that cannot be served, with what to do about it."""
+
+
+def load_settings(directory: Path | str, **overrides: Any) -> CentreSettings:
+    directory = Path(directory)
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: create the centre with `huduma-provision init {directory}`")
+    os.environ["_HUDUMA_CONFIG_FILE"] = str(path)
+    try:
+        return CentreSettings(directory=directory, **overrides)
+    except Exception as err:  # pydantic's message names the bad key
+        raise ConfigError(f"{path}: {err}") from None
+    finally:
+        os.environ.pop("_HUDUMA_CONFIG_FILE", None)
+
+
+def render_config(centre_id: str, centre_name: str, *, demo: bool, timezone: str = "Africa/Nairobi",
+                  public_url: str = "http://127.0.0.1:8000", mqtt_url: str = "") -> str:
+    """The centre.toml a new centre starts with, every key explained."""
+    return f'''# Huduma Centre queue server configuration (huduma-centre serve reads this).
+centre_id = "{centre_id}"
+centre_name = "{centre_name}"
+timezone = "{timezone}"          # ticket numbers reset at local midnight
+public_url = "{public_url}"      # printed in ticket QR codes: the server's LAN address
+demo = {str(demo).lower()}
+
+[mqtt]
+url = "{mqtt_url}"               # e.g. "mqtt://127.0.0.1:1883" for Mosquitto; empty: embedded broker
+embedded_host = "127.0.0.1"      # where the embedded broker listens (0.0.0.0 for the LAN)
+embedded_port = 1883
+username = ""                    # the server's own broker credentials, if the broker wants them
+password = ""
+
+[queue]
+priority_streak_limit = 3        # after this many priority calls in a row, one normal ticket
+prefer_breached_target = false   # serve services over their target wait first
+call_order = "longest_wait"      # or "skill_order": a counter's first service first
+min_recalls_before_no_show = 0   # refuse a no-show before this many recalls
+auto_no_show_after_recalls = 3   # the recall after this many marks a no-show
+reactivation_window_min = 30     # a no-show may be re-activated within this window
+complete_on_call_next = true     # "call next" finishes the ticket at the counter
+
+[security]
+session_minutes = 600
+lockout_after_failures = 5
+lockout_minutes = 15
+issue_per_device_per_minute = 120
+issue_per_phone_per_hour = 5
+
+[day]
+closing_time = ""                # "18:30" closes the day automatically
+phone_retention_days = 0         # phone numbers are erased when the day closes
+
+[upstream]
+hq_url = ""                      # headquarters, for the nightly statistics
+hq_token = ""
+'''

@@ -1,0 +1,847 @@
+"""The queue engine: pure, deterministic, the only place queue rules live.
+
+``apply(state, command, now)`` checks the command against the state, returns the
+events it causes and moves the state forward by those events (``evolve``). No
+I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
+with the commands. The server persists the events and the changed rows in one
+transaction; the replay simulator drives the very same functions at simulated
+time. Rules are DESIGN §3.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from centre_server.contract import (
+    FINAL_TICKET_STATES,
+    Channel,
+    CounterState,
+    EventType,
+    Language,
+    Priority,
+    TicketState,
+)
+from centre_server.estimate import WaitPredictor
+
+logger = logging.getLogger(__name__)
+
+HALL_CALLS_KEPT = 10
+
+
+class QueueError(Exception):
+    """A command the rules refuse; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.events: list[Event] = []
+
+
+# --------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str = ""
+    category_sw: str = ""
+    target_wait_s: int = 1800
+    service_time_s: float = 600.0  # typical, the predictor's starting point
+    enabled: bool = True
+    position: int = 0
+
+
+@dataclass
+class Counter:
+    id: str
+    name: str
+    services: list[str]  # in order of skill
+    state: CounterState = CounterState.closed
+    ticket_id: str | None = None
+    clerk: str | None = None
+    priority_streak: int = 0  # priority calls in a row, for the anti-starvation bound
+    idle_since: float | None = None
+    last_ticket_id: str | None = None  # the last ticket finished here, for feedback
+
+
+@dataclass
+class Ticket:
+    id: str
+    day: str
+    seq: int
+    number: str
+    service_id: str
+    priority: Priority
+    channel: Channel
+    language: Language
+    issued_at: float
+    queued_at: float  # the original issue time: transfers and reactivations keep it
+    state: TicketState = TicketState.waiting
+    phone: str | None = None
+    called_at: float | None = None
+    first_called_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    counter_id: str | None = None
+    clerk: str | None = None
+    recalls: int = 0
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None
+    rating: int | None = None
+    comment: str | None = None
+    no_show_at: float | None = None
+    cancel_reason: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+    estimated_wait_s: int = 0  # what was printed on the ticket
+
+
+@dataclass
+class Policy:
+    """Configurable rules of call-next and no-show (centre.toml ``[queue]``)."""
+
+    priority_streak_limit: int = 3  # after this many priority calls in a row, one normal
+    prefer_breached_target: bool = False  # serve services over their target wait first
+    call_order: str = "longest_wait"  # or "skill_order": the counter's first service first
+    min_recalls_before_no_show: int = 0  # a no-show before this many recalls is refused
+    auto_no_show_after_recalls: int = 3  # the recall after this many marks a no-show
+    reactivation_window_s: int = 1800  # a no-show may come back within this window
+    complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
+    timezone: str = "Africa/Nairobi"
+
+
+@dataclass
+class Event:
+    type: EventType
+    seq: int
+    at: float
+    data: dict[str, Any]
+
+
+@dataclass
+class State:
+    policy: Policy
+    services: dict[str, Service]
+    counters: dict[str, Counter]
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    day: str = ""
+    numbers: dict[str, int] = field(default_factory=dict)  # service -> last number today
+    last_seq: int = 0
+    hall: list[dict[str, Any]] = field(default_factory=list)  # last calls, newest first
+    notice_en: str = ""
+    notice_sw: str = ""
+    predictor: WaitPredictor = field(default_factory=WaitPredictor)
+    idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id
+
+    def waiting(self) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.state == TicketState.waiting]
+
+
+def day_of(now: float, tz: str) -> str:
+    """The centre's local date of a moment: numbers reset when it changes."""
+    return datetime.fromtimestamp(now, ZoneInfo(tz)).date().isoformat()
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueTicket:
+    ticket_id: str
+    service_id: str
+    priority: Priority = Priority.none
+    channel: Channel = Channel.kiosk
+    language: Language = Language.en
+    phone: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallNext:
+    counter_id: str
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class CallTicket:
+    """Call one chosen ticket (a clerk picking a citizen out of order)."""
+
+    counter_id: str
+    ticket_id: str
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class Recall:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class MarkNoShow:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class StartService:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class Complete:
+    counter_id: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    counter_id: str
+    service_id: str
+
+
+@dataclass(frozen=True)
+class CancelTicket:
+    ticket_id: str
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True)
+class Reactivate:
+    ticket_id: str
+
+
+@dataclass(frozen=True)
+class OpenCounter:
+    counter_id: str
+    services: tuple[str, ...] | None = None
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class PauseCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class ResumeCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class CloseCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class SetCounterServices:
+    counter_id: str
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GiveFeedback:
+    rating: int
+    counter_id: str | None = None
+    ticket_id: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SetNotice:
+    notice_en: str
+    notice_sw: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Nothing but the passing of time: lets a day roll over with nobody acting."""
+
+
+@dataclass(frozen=True)
+class CloseDay:
+    """Finish the day: what still waits is cancelled, the day's figures are final."""
+
+    reason: str = "day_closed"
+
+
+Command = (
+    IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
+    | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
+    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick
+)
+
+PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
+                 Priority.expectant: 1, Priority.none: 2}
+
+
+# --------------------------------------------------------------------------
+# Queries (pure, used by the API, MQTT state and the replay)
+# --------------------------------------------------------------------------
+
+
+def queue_order_key(t: Ticket) -> tuple[int, float, int]:
+    """The order within one service: priority classes first, then first come first served."""
+    return (0 if t.priority != Priority.none else 1, t.queued_at, t.seq)
+
+
+def position(state: State, ticket: Ticket) -> int:
+    """People ahead of a waiting ticket in its own service."""
+    if ticket.state != TicketState.waiting:
+        return 0
+    key = queue_order_key(ticket)
+    return sum(1 for t in state.tickets.values()
+               if t.state == TicketState.waiting and t.service_id == ticket.service_id
+               and t.id != ticket.id and queue_order_key(t) < key)
+
+
+def open_counters_for(state: State, service_id: str) -> list[Counter]:
+    return [c for c in state.counters.values()
+            if c.state == CounterState.open and service_id in c.services]
+
+
+def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int:
+    """Seconds a ticket with ``ahead`` people before it may wait (first version)."""
+    return state.predictor.estimate(state, service_id, ahead, now)
+
+
+def service_figures(state: State, service_id: str, now: float) -> dict[str, int]:
+    """Waiting, longest wait, estimated wait for a newcomer, open counters."""
+    waiting = [t for t in state.tickets.values()
+               if t.state == TicketState.waiting and t.service_id == service_id]
+    longest = max((now - t.queued_at for t in waiting), default=0.0)
+    return {
+        "waiting": len(waiting),
+        "longest_wait_s": max(0, int(longest)),
+        "estimated_wait_s": estimate_wait(state, service_id, len(waiting), now),
+        "open_counters": len(open_counters_for(state, service_id)),
+    }
+
+
+def ticket_estimate(state: State, ticket: Ticket, now: float) -> int:
+    if ticket.state != TicketState.waiting:
+        return 0
+    return estimate_wait(state, ticket.service_id, position(state, ticket), now)
+
+
+# --------------------------------------------------------------------------
+# Deciding
+# --------------------------------------------------------------------------
+
+
+class _Emitter:
+    """Numbers events and applies each at once, so later decisions see earlier ones."""
+
+    def __init__(self, state: State, now: float) -> None:
+        self.state = state
+        self.now = now
+        self.events: list[Event] = []
+
+    def __call__(self, etype: EventType, **data: Any) -> Event:
+        ev = Event(type=etype, seq=self.state.last_seq + 1, at=self.now, data=data)
+        evolve(self.state, ev)
+        self.events.append(ev)
+        return ev
+
+
+def apply(state: State, command: Command, now: float) -> list[Event]:
+    """Check ``command``, move ``state`` forward, return the events (in order).
+
+    Raises QueueError, leaving the state untouched, when the rules refuse the
+    command. A day change (centre local time) first closes the previous day.
+    """
+    emit = _Emitter(state, now)
+    today = day_of(now, state.policy.timezone)
+    if not state.day:
+        state.day = today
+    elif today > state.day:  # a clock that jumps back never reopens an old day
+        _validate(state, command, now)  # refuse before rolling over on a bad command
+        _close_day(state, emit, "day_rollover", next_day=today)
+    handler = _HANDLERS[type(command)]
+    try:
+        handler(state, command, emit)
+    except QueueError as err:
+        err.events = emit.events  # a day roll-over that happened first still stands
+        raise
+    return emit.events
+
+
+def _validate(state: State, command: Command, now: float) -> None:
+    if isinstance(command, IssueTicket):
+        _service(state, command.service_id, for_issue=True)
+    elif hasattr(command, "counter_id") and getattr(command, "counter_id") is not None:
+        _counter(state, command.counter_id)
+
+
+def _service(state: State, service_id: str, for_issue: bool = False) -> Service:
+    svc = state.services.get(service_id)
+    if svc is None:
+        raise QueueError("unknown_service", f"no service with id {service_id!r}", 404)
+    if for_issue and not svc.enabled:
+        raise QueueError("service_disabled", f"service {service_id!r} is not offered now", 409)
+    return svc
+
+
+def _counter(state: State, counter_id: str) -> Counter:
+    c = state.counters.get(counter_id)
+    if c is None:
+        raise QueueError("unknown_counter", f"no counter with id {counter_id!r}", 404)
+    return c
+
+
+def _current(state: State, counter: Counter) -> Ticket:
+    if counter.ticket_id is None:
+        raise QueueError("no_ticket_at_counter", f"counter {counter.name} is serving no ticket", 409)
+    return state.tickets[counter.ticket_id]
+
+
+def _ticket_data(state: State, t: Ticket) -> dict[str, Any]:
+    return {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
+            "priority": t.priority.value}
+
+
+def _counter_data(c: Counter) -> dict[str, Any]:
+    return {"counter_id": c.id, "counter_name": c.name}
+
+
+def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
+    if cmd.idempotency_key and cmd.idempotency_key in state.idempotency:
+        return  # the same ticket again: no event, the caller reads it back
+    svc = _service(state, cmd.service_id, for_issue=True)
+    if cmd.ticket_id in state.tickets:
+        raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
+    number = state.numbers.get(svc.id, 0) + 1
+    if number > 999:
+        raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)
+    ahead = sum(1 for t in state.tickets.values()
+                if t.state == TicketState.waiting and t.service_id == svc.id
+                and (cmd.priority == Priority.none or t.priority != Priority.none))
+    emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
+         seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
+         channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
+         idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
+         estimated_wait_s=estimate_wait(state, svc.id, ahead, emit.now))
+
+
+def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
+    """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
+    pol = state.policy
+    candidates = [t for t in state.tickets.values()
+                  if t.state == TicketState.waiting and t.service_id in counter.services]
+    if not candidates:
+        return None
+    appointments = [t for t in candidates if t.priority == Priority.appointment]
+    priority = [t for t in candidates if t.priority not in (Priority.none, Priority.appointment)]
+    normal = [t for t in candidates if t.priority == Priority.none]
+    if appointments:
+        pool = appointments
+    elif priority and not (normal and counter.priority_streak >= pol.priority_streak_limit):
+        pool = priority
+    else:
+        pool = normal or priority
+    if pol.call_order == "skill_order":
+        for sid in counter.services:
+            in_service = [t for t in pool if t.service_id == sid]
+            if in_service:
+                pool = in_service
+                break
+    if pol.prefer_breached_target:
+        def over(t: Ticket) -> float:
+            target = max(1, state.services[t.service_id].target_wait_s)
+            return (now - t.queued_at) / target
+        breached = [t for t in pool if over(t) > 1.0]
+        if breached:
+            return max(breached, key=lambda t: (over(t), -t.queued_at))
+    return min(pool, key=lambda t: (t.queued_at, t.seq))
+
+
+def _require_open(counter: Counter) -> None:
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed: open it first", 409)
+    if counter.state == CounterState.paused:
+        raise QueueError("counter_paused", f"counter {counter.name} is paused: resume it first", 409)
+
+
+def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str | None) -> None:
+    if counter.ticket_id is None:
+        return
+    t = state.tickets[counter.ticket_id]
+    emit(EventType.ticket_done, **_ticket_data(state, t), **_counter_data(counter),
+         outcome=outcome or "served", clerk=counter.clerk)
+
+
+def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
+    if counter.ticket_id is not None:
+        if not state.policy.complete_on_call_next:
+            raise QueueError("ticket_at_counter", "finish the ticket at the counter first", 409)
+        _finish_current(state, counter, emit, None)
+    emit(EventType.ticket_called, **_ticket_data(state, ticket), **_counter_data(counter),
+         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at))
+
+
+def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _require_open(counter)
+    ticket = choose_next(state, counter, emit.now)
+    if ticket is None:
+        raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}", 404)
+    _call(state, counter, ticket, emit, cmd.clerk)
+
+
+def _call_ticket(state: State, cmd: CallTicket, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _require_open(counter)
+    ticket = state.tickets.get(cmd.ticket_id)
+    if ticket is None or ticket.state != TicketState.waiting:
+        raise QueueError("ticket_not_waiting", "that ticket is not waiting", 409)
+    _call(state, counter, ticket, emit, cmd.clerk)
+
+
+def _recall(state: State, cmd: Recall, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is already being served", 409)
+    if t.recalls >= state.policy.auto_no_show_after_recalls:
+        emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter),
+             reason="recalls_exhausted")
+        return
+    emit(EventType.ticket_recalled, **_ticket_data(state, t), **_counter_data(counter),
+         recalls=t.recalls + 1)
+
+
+def _no_show(state: State, cmd: MarkNoShow, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is being served: complete it instead", 409)
+    need = state.policy.min_recalls_before_no_show
+    if t.recalls < need:
+        raise QueueError("recall_first", f"recall {t.number} {need - t.recalls} more time(s) first", 409)
+    emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter), reason="clerk")
+
+
+def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is already being served", 409)
+    emit(EventType.ticket_started, **_ticket_data(state, t), **_counter_data(counter))
+
+
+def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _current(state, counter)
+    _finish_current(state, counter, emit, cmd.outcome)
+
+
+def _transfer(state: State, cmd: Transfer, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    target = _service(state, cmd.service_id, for_issue=True)
+    if target.id == t.service_id:
+        raise QueueError("same_service", f"{t.number} is already in {target.name_en}", 409)
+    emit(EventType.ticket_transferred, **_ticket_data(state, t), **_counter_data(counter),
+         from_service_id=t.service_id, to_service_id=target.id)
+
+
+def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state in FINAL_TICKET_STATES:
+        raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409)
+    if t.state != TicketState.waiting:
+        raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409)
+    emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=cmd.reason)
+
+
+def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state != TicketState.no_show or t.no_show_at is None:
+        raise QueueError("not_no_show", f"{t.number} is not a no-show", 409)
+    if emit.now - t.no_show_at > state.policy.reactivation_window_s:
+        minutes = state.policy.reactivation_window_s // 60
+        raise QueueError("window_passed", f"{t.number} missed its call over {minutes} minutes ago", 409)
+    emit(EventType.ticket_reactivated, **_ticket_data(state, t))
+
+
+def _check_services(state: State, services: tuple[str, ...] | None) -> list[str] | None:
+    if services is None:
+        return None
+    seen: list[str] = []
+    for sid in services:
+        _service(state, sid)
+        if sid not in seen:
+            seen.append(sid)
+    if not seen:
+        raise QueueError("no_services", "a counter needs at least one service", 422)
+    return seen
+
+
+def _open(state: State, cmd: OpenCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    services = _check_services(state, cmd.services)
+    if services is not None and services != counter.services:
+        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+    if counter.state == CounterState.open and (cmd.clerk is None or cmd.clerk == counter.clerk):
+        return
+    if counter.state == CounterState.paused:
+        emit(EventType.counter_resumed, **_counter_data(counter), clerk=cmd.clerk or counter.clerk)
+        return
+    emit(EventType.counter_opened, **_counter_data(counter), services=counter.services,
+         clerk=cmd.clerk)
+
+
+def _pause(state: State, cmd: PauseCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed", 409)
+    if counter.state == CounterState.paused:
+        return
+    _finish_current(state, counter, emit, None)
+    emit(EventType.counter_paused, **_counter_data(counter))
+
+
+def _resume(state: State, cmd: ResumeCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed: open it", 409)
+    if counter.state == CounterState.open:
+        return
+    emit(EventType.counter_resumed, **_counter_data(counter), clerk=counter.clerk)
+
+
+def _close(state: State, cmd: CloseCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        return
+    _finish_current(state, counter, emit, None)
+    emit(EventType.counter_closed, **_counter_data(counter))
+
+
+def _set_services(state: State, cmd: SetCounterServices, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    services = _check_services(state, cmd.services)
+    if services != counter.services:
+        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+
+
+def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
+    if not 1 <= cmd.rating <= 4:
+        raise QueueError("bad_rating", "a rating is 1 to 4", 422)
+    if cmd.ticket_id is not None:
+        t = state.tickets.get(cmd.ticket_id)
+        if t is None:
+            raise QueueError("unknown_ticket", "no such ticket", 404)
+    else:
+        counter = _counter(state, cmd.counter_id or "")
+        tid = counter.ticket_id or counter.last_ticket_id
+        if tid is None or tid not in state.tickets:
+            raise QueueError("nothing_to_rate", f"counter {counter.name} has served nobody yet", 409)
+        t = state.tickets[tid]
+    if t.state not in (TicketState.called, TicketState.serving, TicketState.done):
+        raise QueueError("not_served", f"{t.number} has not been served", 409)
+    emit(EventType.feedback_given, **_ticket_data(state, t), counter_id=t.counter_id,
+         clerk=t.clerk, rating=cmd.rating, comment=(cmd.comment or None))
+
+
+def _notice(state: State, cmd: SetNotice, emit: _Emitter) -> None:
+    emit(EventType.notice_changed, notice_en=cmd.notice_en[:500], notice_sw=cmd.notice_sw[:500])
+
+
+def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
+    _close_day(state, emit, cmd.reason, next_day=None)
+
+
+def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) -> None:
+    """Cancel what still waits, finish what is at a counter, close counters."""
+    for c in list(state.counters.values()):
+        if c.state != CounterState.closed:
+            _finish_current(state, c, emit, "day_closed")
+            emit(EventType.counter_closed, **_counter_data(c))
+    cancelled = 0
+    for t in sorted(state.tickets.values(), key=lambda t: t.seq):
+        if t.state in (TicketState.waiting, TicketState.called, TicketState.serving):
+            emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=reason)
+            cancelled += 1
+    emit(EventType.day_closed, day=state.day, next_day=next_day, cancelled=cancelled, reason=reason)
+
+
+_HANDLERS = {
+    IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
+    MarkNoShow: _no_show, StartService: _start, Complete: _complete, Transfer: _transfer,
+    CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
+    ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
+    GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd,
+    Tick: lambda state, cmd, emit: None,
+}
+
+
+# --------------------------------------------------------------------------
+# Evolving: the one place state changes (also used to replay the event log)
+# --------------------------------------------------------------------------
+
+
+def _free_counter(state: State, counter_id: str | None, at: float) -> None:
+    if counter_id and counter_id in state.counters:
+        c = state.counters[counter_id]
+        if c.ticket_id is not None:
+            c.last_ticket_id = c.ticket_id
+        c.ticket_id = None
+        c.idle_since = at
+
+
+def _push_hall(state: State, t: Ticket, c: Counter, ev: Event, recall: bool) -> None:
+    state.hall.insert(0, {"number": t.number, "counter_id": c.id, "counter_name": c.name,
+                          "service_id": t.service_id, "called_at": ev.at, "recall": recall,
+                          "seq": ev.seq})
+    del state.hall[HALL_CALLS_KEPT:]
+
+
+def evolve(state: State, ev: Event) -> None:
+    """Apply one event to the state. Deterministic; no checks (``apply`` made them)."""
+    state.last_seq = ev.seq
+    d = ev.data
+    at = ev.at
+    T = EventType
+    t = state.tickets.get(d.get("ticket_id") or "")
+    c = state.counters.get(d.get("counter_id") or "")
+    match ev.type:
+        case T.ticket_issued:
+            svc = state.services[d["service_id"]]
+            t = Ticket(id=d["ticket_id"], day=d["day"], seq=d["seq_no"], number=d["number"],
+                       service_id=svc.id, priority=Priority(d["priority"]),
+                       channel=Channel(d["channel"]), language=Language(d["language"]),
+                       issued_at=at, queued_at=at, phone=d.get("phone"),
+                       idempotency_key=d.get("idempotency_key"), device_id=d.get("device_id"),
+                       estimated_wait_s=d.get("estimated_wait_s", 0))
+            state.tickets[t.id] = t
+            state.numbers[svc.id] = max(state.numbers.get(svc.id, 0), d["seq_no"])
+            if t.idempotency_key:
+                state.idempotency[t.idempotency_key] = t.id
+        case T.ticket_called:
+            assert t is not None and c is not None
+            t.state = TicketState.called
+            t.called_at = at
+            t.first_called_at = t.first_called_at or at
+            t.counter_id = c.id
+            t.clerk = d.get("clerk")
+            t.started_at = None
+            c.ticket_id = t.id
+            c.idle_since = None
+            if t.priority in (Priority.none, Priority.appointment):
+                c.priority_streak = 0
+            else:
+                c.priority_streak += 1
+            _push_hall(state, t, c, ev, recall=False)
+        case T.ticket_recalled:
+            assert t is not None and c is not None
+            t.recalls = d["recalls"]
+            t.called_at = at
+            _push_hall(state, t, c, ev, recall=True)
+        case T.ticket_started:
+            assert t is not None
+            t.state = TicketState.serving
+            t.started_at = at
+        case T.ticket_done:
+            assert t is not None
+            t.state = TicketState.done
+            t.started_at = t.started_at or t.called_at
+            t.ended_at = at
+            t.outcome = d.get("outcome")
+            if t.started_at is not None:
+                state.predictor.observe(t.service_id, at - t.started_at, t.counter_id)
+            _free_counter(state, t.counter_id, at)
+        case T.ticket_no_show:
+            assert t is not None
+            t.state = TicketState.no_show
+            t.no_show_at = at
+            t.ended_at = at
+            _free_counter(state, t.counter_id, at)
+        case T.ticket_transferred:
+            assert t is not None
+            _free_counter(state, t.counter_id, at)
+            t.transfers.append({"from": d["from_service_id"], "to": d["to_service_id"],
+                                "counter_id": t.counter_id, "at": at})
+            t.service_id = d["to_service_id"]
+            t.state = TicketState.waiting
+            t.counter_id = None
+            t.called_at = None
+            t.started_at = None
+            t.recalls = 0
+        case T.ticket_cancelled:
+            assert t is not None
+            _free_counter(state, t.counter_id if t.state != TicketState.waiting else None, at)
+            t.state = TicketState.cancelled
+            t.cancel_reason = d.get("reason")
+            t.ended_at = at
+        case T.ticket_reactivated:
+            assert t is not None
+            t.state = TicketState.waiting
+            t.no_show_at = None
+            t.ended_at = None
+            t.counter_id = None
+            t.called_at = None
+            t.recalls = 0
+        case T.feedback_given:
+            assert t is not None
+            t.rating = d["rating"]
+            t.comment = d.get("comment")
+        case T.counter_opened:
+            assert c is not None
+            c.state = CounterState.open
+            c.clerk = d.get("clerk")
+            c.idle_since = at
+            c.priority_streak = 0
+        case T.counter_resumed:
+            assert c is not None
+            c.state = CounterState.open
+            c.idle_since = c.idle_since or at
+        case T.counter_paused:
+            assert c is not None
+            c.state = CounterState.paused
+        case T.counter_closed:
+            assert c is not None
+            c.state = CounterState.closed
+            c.clerk = None
+            c.idle_since = None
+        case T.counter_services_changed:
+            assert c is not None
+            c.services = list(d["services"])
+        case T.notice_changed:
+            state.notice_en = d["notice_en"]
+            state.notice_sw = d["notice_sw"]
+        case T.day_closed:
+            if d.get("next_day"):
+                state.day = d["next_day"]
+                state.numbers = {}
+                state.hall = []
+                state.idempotency = {}
+                # the old day's tickets are final now; keep only what feedback may still need
+                state.tickets = {k: v for k, v in state.tickets.items()
+                                 if v.state not in FINAL_TICKET_STATES}
+                for counter in state.counters.values():
+                    counter.last_ticket_id = None
+
+
+def new_state(services: list[Service], counters: list[Counter], policy: Policy | None = None) -> State:
+    state = State(policy=policy or Policy(), services={s.id: s for s in services},
+                  counters={c.id: replace(c, services=list(c.services)) for c in counters})
+    for s in services:
+        state.predictor.prime(s.id, s.service_time_s)
+    return state

@@ -1,0 +1,99 @@
+"""The built-in Huduma service menu and the demo centre's counters.
+
+The menu is a CSV shipped in the package (``data/menu.csv``) so a technician can
+export, edit and import it; names are in English and Kiswahili.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from importlib import resources
+
+from centre_server.engine import Counter, Service
+
+logger = logging.getLogger(__name__)
+
+MENU_FIELDS = ["id", "prefix", "name_en", "name_sw", "category", "category_sw",
+               "target_wait_min", "service_time_min"]
+
+# Which services each block of demo counters serves, in order of skill.
+DEMO_COUNTER_BLOCKS: list[tuple[range, list[str]]] = [
+    (range(1, 4), ["id-card-new", "id-card-replace", "id-card-collect"]),
+    (range(4, 5), ["id-card-collect", "birth-cert-collect", "id-card-new"]),
+    (range(5, 8), ["birth-cert", "birth-cert-collect", "death-cert", "marriage"]),
+    (range(8, 10), ["passport", "work-permit"]),
+    (range(10, 12), ["good-conduct"]),
+    (range(12, 15), ["kra-pin", "kra-returns", "kra-compliance"]),
+    (range(15, 17), ["business-name", "company-reg", "business-permit", "agpo"]),
+    (range(17, 19), ["sha-registration", "sha-contributions"]),
+    (range(19, 21), ["nssf-registration", "nssf-statement", "pension"]),
+    (range(21, 22), ["inua-jamii", "disability-reg"]),
+    (range(22, 24), ["driving-licence", "smart-dl", "vehicle-transfer"]),
+    (range(24, 25), ["helb", "youth-fund", "women-fund", "tsc"]),
+    (range(25, 27), ["land-search", "land-rates"]),
+    (range(27, 28), ["water-bill", "kplc"]),
+    (range(28, 29), ["posta", "kplc"]),
+    (range(29, 31), ["enquiries", "ecitizen", "complaints"]),
+]
+
+
+class MenuError(ValueError):
+    """A menu file a centre cannot run with."""
+
+
+def parse_menu(text: str) -> list[Service]:
+    """Services from menu CSV text; refuses duplicates and bad numbers with a clear message."""
+    services: list[Service] = []
+    ids: set[str] = set()
+    prefixes: set[str] = set()
+    reader = csv.DictReader(io.StringIO(text))
+    missing = set(MENU_FIELDS) - set(reader.fieldnames or [])
+    if missing:
+        raise MenuError(f"menu lacks columns: {', '.join(sorted(missing))}")
+    for line, row in enumerate(reader, start=2):
+        sid, prefix = row["id"].strip(), row["prefix"].strip().upper()
+        if not sid or not sid.replace("-", "").isalnum() or sid != sid.lower():
+            raise MenuError(f"line {line}: service id {sid!r} must be lower-case letters, digits and '-'")
+        if not (1 <= len(prefix) <= 2 and prefix.isalpha()):
+            raise MenuError(f"line {line}: prefix {prefix!r} must be one or two letters")
+        if sid in ids or prefix in prefixes:
+            raise MenuError(f"line {line}: service id or prefix used twice ({sid}, {prefix})")
+        try:
+            target = int(float(row["target_wait_min"]) * 60)
+            typical = float(row["service_time_min"]) * 60
+        except ValueError as err:
+            raise MenuError(f"line {line}: {err}") from None
+        ids.add(sid)
+        prefixes.add(prefix)
+        services.append(Service(
+            id=sid, prefix=prefix, name_en=row["name_en"].strip(), name_sw=row["name_sw"].strip(),
+            category=row["category"].strip(), category_sw=row["category_sw"].strip(),
+            target_wait_s=target, service_time_s=typical,
+            enabled=str(row.get("enabled", "1")).strip().lower() not in ("0", "false", "no"),
+            position=len(services)))
+    return services
+
+
+def builtin_menu() -> list[Service]:
+    text = resources.files("centre_server").joinpath("data/menu.csv").read_text(encoding="utf-8")
+    return parse_menu(text)
+
+
+def menu_csv(services: list[Service]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([*MENU_FIELDS, "enabled"])
+    for s in services:
+        w.writerow([s.id, s.prefix, s.name_en, s.name_sw, s.category, s.category_sw,
+                    round(s.target_wait_s / 60, 2), round(s.service_time_s / 60, 2), int(s.enabled)])
+    return out.getvalue()
+
+
+def demo_counters() -> list[Counter]:
+    counters = []
+    for numbers, services in DEMO_COUNTER_BLOCKS:
+        for n in numbers:
+            counters.append(Counter(id=f"c{n:02d}", name=str(n), services=list(services)))
+    return counters
