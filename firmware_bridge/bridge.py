@@ -284,7 +284,8 @@ class Bridge:
             pending.line.send(pending.address, frames.ACK, pending.verb)
         else:
             self.counts["nak"] += 1
-            reason = nak_reason(reply.error)
+            code = (reply.data or {}).get("code")  # the server's machine code, e.g. nothing_waiting
+            reason = nak_reason(code if isinstance(code, str) and code else reply.error)
             logger.info("server refused %s from address %s: %s", pending.verb, pending.address, reply.error)
             pending.line.send(pending.address, frames.NAK, reason)
 

@@ -1,0 +1,163 @@
+"""Huduma counter-device protocol for MicroPython (and CPython, where the tests run it).
+
+The firmware's whole protocol logic lives here, free of any hardware import, so the
+very code flashed onto a Pico is exercised by the bridge's tests on a pty. It
+keeps to the subset of Python that MicroPython 1.20+ offers: no dataclasses, no
+typing, no f-string formatting specs beyond the basics.
+
+Frame: $<addr>,<verb>[,<arg>...]*<XOR checksum, 2 hex>\r\n (see firmware_bridge/README.md).
+"""
+
+MAX_LINE = 128
+BROADCAST = 0
+KEYS = ("NEXT", "RECALL", "NOSHOW", "DONE", "PAUSE", "RESUME")
+IDENT_SLOT_MS = 15  # a broadcast IDENT is answered after address * slot, so answers never collide
+
+try:  # MicroPython: millisecond ticks wrap around, so they are compared with ticks_diff
+    from time import ticks_add, ticks_diff
+except ImportError:  # CPython (tests)
+    def ticks_add(ticks, delta):
+        return ticks + delta
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+def checksum(body):
+    c = 0
+    for b in body:
+        c ^= b
+    return c
+
+
+def encode(address, verb, *args):
+    parts = [str(address), verb]
+    for a in args:
+        parts.append(str(a))
+    body = ",".join(parts).encode()
+    return b"$" + body + b"*" + ("%02X" % checksum(body)).encode() + b"\r\n"
+
+
+def parse(line):
+    """One line (no CR LF) -> (address, verb, args) or None when it is not a good frame."""
+    if len(line) < 6 or line[0] != 0x24 or line[-3] != 0x2A:
+        return None
+    for b in line:
+        if b < 0x20 or b > 0x7E:
+            return None
+    body = line[1:-3]
+    try:
+        given = int(line[-2:].decode(), 16)
+    except ValueError:
+        return None
+    if checksum(body) != given:
+        return None
+    fields = body.decode().split(",")
+    if len(fields) < 2 or not fields[0].isdigit():
+        return None
+    return int(fields[0]), fields[1], fields[2:]
+
+
+class LineReader:
+    """Bytes in, whole lines out; a '$' always starts over, long lines are dropped."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.active = False
+        self.dropped = 0
+
+    def feed(self, data):
+        lines = []
+        for b in data:
+            if b == 0x24:
+                if self.active and len(self.buf) > 1:
+                    self.dropped += 1
+                self.buf = bytearray(b"$")
+                self.active = True
+            elif not self.active:
+                continue
+            elif b == 0x0A:
+                line = bytes(self.buf)
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                lines.append(line)
+                self.buf = bytearray()
+                self.active = False
+            else:
+                self.buf.append(b)
+                if len(self.buf) >= MAX_LINE:
+                    self.buf = bytearray()
+                    self.active = False
+                    self.dropped += 1
+        return lines
+
+
+class Device:
+    """One keypad, LED board or feedback unit at one bus address.
+
+    ``hw`` is the board: it must offer write(bytes), now_ms(), and the outputs this
+    kind has: show(text) and blink(seconds) for an LED board, beep() for any device
+    with a buzzer, ack(verb) / nak(reason) for keypads and feedback units.
+    """
+
+    def __init__(self, kind, address, hw, firmware="pico-1.0", serial_no="PICO-0000"):
+        self.kind = kind
+        self.address = address
+        self.hw = hw
+        self.firmware = firmware
+        self.serial_no = serial_no
+        self.reader = LineReader()
+        self.hello_at = None
+        self.bad_frames = 0
+
+    def start(self):
+        self.send_hello()
+
+    def send_hello(self):
+        self.hw.write(encode(self.address, "HELLO", self.kind, self.firmware, self.serial_no))
+
+    def press(self, key):
+        if self.kind == "keypad" and key in KEYS:
+            self.hw.write(encode(self.address, "KEY", key))
+
+    def rate(self, rating):
+        if self.kind == "feedback" and 1 <= rating <= 4:
+            self.hw.write(encode(self.address, "RATE", rating))
+
+    def on_bytes(self, data):
+        for line in self.reader.feed(data):
+            frame = parse(line)
+            if frame is None:
+                self.bad_frames += 1
+                continue
+            self.handle(frame[0], frame[1], frame[2])
+
+    def tick(self):
+        """Call often from the main loop: sends a HELLO that waits for its slot."""
+        if self.hello_at is not None and ticks_diff(self.hw.now_ms(), self.hello_at) >= 0:
+            self.hello_at = None
+            self.send_hello()
+
+    def handle(self, address, verb, args):
+        if address == BROADCAST:
+            if verb == "IDENT":
+                self.hello_at = ticks_add(self.hw.now_ms(), self.address * IDENT_SLOT_MS)
+            return
+        if address != self.address:
+            return  # for another device on the shared line
+        arg = args[0] if args else ""
+        if verb == "PING":
+            self.hw.write(encode(self.address, "PONG"))
+        elif verb == "IDENT":
+            self.send_hello()
+        elif verb == "SHOW" and self.kind == "led":
+            self.hw.show(arg)
+        elif verb == "BLINK" and self.kind == "led":
+            self.hw.blink(int(arg) if arg.isdigit() else 3)
+        elif verb == "BEEP":
+            self.hw.beep()
+        elif verb == "ACK":
+            self.hw.ack(arg)
+        elif verb == "NAK":
+            self.hw.nak(arg)
+
