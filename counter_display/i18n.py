@@ -1,0 +1,187 @@
+"""Every word the display shows or says, in English and Kiswahili.
+
+Hall boards in Kenya show both languages; the spoken call is said in both too.
+Numbers are written out here (not left to the speech engine) so that a ticket
+number is read digit by digit ("B zero four two", "B sifuri nne mbili") and a
+counter's number as a whole number ("counter twelve", "kaunta kumi na mbili").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "sw")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "now_calling": {"en": "Now calling", "sw": "Namba inayoitwa sasa"},
+    "counter": {"en": "Counter {name}", "sw": "Kaunta {name}"},
+    "go_to_counter": {"en": "please go to counter {name}", "sw": "tafadhali nenda kaunta {name}"},
+    "last_calls": {"en": "Last calls", "sw": "Walioitwa karibuni"},
+    "no_calls_yet": {"en": "No calls yet", "sw": "Hakuna aliyeitwa bado"},
+    "ticket": {"en": "Ticket", "sw": "Tikiti"},
+    "service": {"en": "Service", "sw": "Huduma"},
+    "waiting": {"en": "Waiting", "sw": "Wanaosubiri"},
+    "est_wait": {"en": "Est. wait", "sw": "Muda wa kusubiri"},
+    "minutes": {"en": "{n} min", "sw": "dakika {n}"},
+    "under_a_minute": {"en": "< 1 min", "sw": "< dakika 1"},
+    "counters_open": {"en": "{n} open", "sw": "{n} wazi"},
+    "no_one_waiting": {"en": "No one is waiting", "sw": "Hakuna anayesubiri"},
+    "page": {"en": "Page {i} of {n}", "sw": "Ukurasa {i} kati ya {n}"},
+    "recall": {"en": "Recall", "sw": "Mwito tena"},
+    "now_serving": {"en": "Now serving", "sw": "Anahudumiwa sasa"},
+    "counter_closed": {"en": "Closed", "sw": "Imefungwa"},
+    "counter_paused": {"en": "Paused, back shortly", "sw": "Imesitishwa, tutarudi punde"},
+    "counter_open_idle": {"en": "Open, next please", "sw": "Wazi, anayefuata tafadhali"},
+    "counter_unknown": {"en": "Counter {name} is not known", "sw": "Kaunta {name} haijulikani"},
+    "status_connecting": {"en": "Connecting to the centre...", "sw": "Inaunganisha na kituo..."},
+    "status_broker_down": {
+        "en": "No connection to the centre: numbers are not live",
+        "sw": "Hakuna mawasiliano na kituo: namba si za sasa",
+    },
+    "status_server_offline": {
+        "en": "Centre server offline: numbers are not live",
+        "sw": "Seva ya kituo haipatikani: namba si za sasa",
+    },
+    "status_waiting_server": {
+        "en": "Waiting for the centre server...",
+        "sw": "Inasubiri seva ya kituo...",
+    },
+    "welcome": {"en": "Welcome", "sw": "Karibu"},
+}
+
+WEEKDAYS = {
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    "sw": ["Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"],
+}
+MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"],
+    "sw": ["Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti",
+           "Septemba", "Oktoba", "Novemba", "Desemba"],
+}
+
+
+def t(key: str, lang: str, **kw: object) -> str:
+    """The string ``key`` in ``lang`` (en when the language is unknown)."""
+    table = STRINGS[key]
+    text = table.get(lang) or table["en"]
+    return text.format(**kw) if kw else text
+
+
+def both(key: str, sep: str = "  /  ", **kw: object) -> str:
+    """English and Kiswahili side by side, as hall boards show them."""
+    return t(key, "en", **kw) + sep + t(key, "sw", **kw)
+
+
+def counter_label(name: str, lang: str) -> str:
+    """"Counter 7" / "Kaunta 7"; a name that already says what it is stays as it is."""
+    if name.isdigit() or len(name) <= 3:
+        return t("counter", lang, name=name)
+    return name
+
+
+def wait_text(seconds: int, lang: str) -> str:
+    """An estimated wait as a board shows it: rounded up to whole minutes."""
+    if seconds <= 0:
+        return "-"
+    if seconds < 60:
+        return t("under_a_minute", lang)
+    return t("minutes", lang, n=(seconds + 59) // 60)
+
+
+def date_text(now: datetime, lang: str) -> str:
+    """"Monday 23 November" / "Jumatatu 23 Novemba"."""
+    return f"{WEEKDAYS[lang][now.weekday()]} {now.day} {MONTHS[lang][now.month - 1]}"
+
+
+# --------------------------------------------------------------------------
+# Numbers in words
+# --------------------------------------------------------------------------
+
+EN_DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+EN_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+            "seventeen", "eighteen", "nineteen"]
+EN_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+SW_DIGITS = ["sifuri", "moja", "mbili", "tatu", "nne", "tano", "sita", "saba", "nane", "tisa"]
+SW_TENS = ["", "kumi", "ishirini", "thelathini", "arobaini", "hamsini", "sitini", "sabini",
+           "themanini", "tisini"]
+
+
+def number_en(n: int) -> str:
+    """A whole number 0..999999 in English words: 21 -> "twenty-one"."""
+    if n < 0 or n > 999_999:
+        raise ValueError(f"number out of range: {n}")
+    if n < 10:
+        return EN_DIGITS[n]
+    if n < 20:
+        return EN_TEENS[n - 10]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return EN_TENS[tens] + (f"-{EN_DIGITS[ones]}" if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return f"{EN_DIGITS[hundreds]} hundred" + (f" and {number_en(rest)}" if rest else "")
+    thousands, rest = divmod(n, 1000)
+    head = f"{number_en(thousands)} thousand"
+    if not rest:
+        return head
+    return head + (" and " if rest < 100 else " ") + number_en(rest)
+
+
+def number_sw(n: int) -> str:
+    """A whole number 0..999999 in Kiswahili words: 21 -> "ishirini na moja", 115 -> "mia moja na kumi na tano"."""
+    if n < 0 or n > 999_999:
+        raise ValueError(f"number out of range: {n}")
+    if n < 10:
+        return SW_DIGITS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return SW_TENS[tens] + (f" na {SW_DIGITS[ones]}" if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return f"mia {SW_DIGITS[hundreds]}" + (f" na {number_sw(rest)}" if rest else "")
+    thousands, rest = divmod(n, 1000)
+    head = f"elfu {number_sw(thousands)}"
+    return head + (f" na {number_sw(rest)}" if rest else "")
+
+
+def number_words(n: int, lang: str) -> str:
+    return number_sw(n) if lang == "sw" else number_en(n)
+
+
+def ticket_words(number: str, lang: str) -> str:
+    """A ticket number read aloud: letters one by one, then digits one by one.
+
+    "B042" -> "B zero four two" / "B sifuri nne mbili"; "BC007" -> "B C zero zero seven".
+    A number of another shape is spelled character by character.
+    """
+    digits = EN_DIGITS if lang != "sw" else SW_DIGITS
+    words = []
+    for ch in number.strip():
+        if ch.isdigit():
+            words.append(digits[int(ch)])
+        elif ch.isalpha():
+            words.append(ch.upper())
+    return " ".join(words)
+
+
+def counter_words(name: str, lang: str) -> str:
+    """A counter's name read aloud: "7" -> "seven" / "saba"; other names as they are."""
+    name = name.strip()
+    if name.isdigit() and int(name) <= 999_999:
+        return number_words(int(name), lang)
+    return name
+
+
+def call_sentence(number: str, counter_name: str, lang: str, recall: bool = False) -> str:
+    """What is said for one call: "Ticket B zero four two, counter seven"."""
+    counter_said = counter_words(counter_name, lang)
+    if lang == "sw":
+        text = f"Tikiti {ticket_words(number, 'sw')}, kaunta {counter_said}"
+        return ("Tunaita tena. " + text) if recall else text
+    text = f"Ticket {ticket_words(number, 'en')}, counter {counter_said}"
+    return ("Calling again. " + text) if recall else text

@@ -1,0 +1,353 @@
+"""What the display knows and what it puts on screen, with no Kivy in sight.
+
+The model is fed (topic, payload, retained) triples from MQTT and link changes,
+all on one thread (the UI thread drains a queue), and decides everything the
+screens show: the views are plain dataclasses the Kivy widgets copy text from.
+Truth comes from retained state alone: on every (re)connect the model forgets
+what it held and takes the broker's retained payloads afresh, and whenever the
+broker is unreachable or the server's availability is ``offline`` the views say
+so instead of passing old numbers off as live.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Callable
+
+from pydantic import ValidationError
+
+from centre_server.contract import (
+    Availability,
+    CounterState,
+    CounterStatePayload,
+    EventPayload,
+    EventType,
+    HallCall,
+    HallStatePayload,
+    ServiceStatePayload,
+    TopicError,
+    Topics,
+)
+from counter_display import i18n
+
+logger = logging.getLogger(__name__)
+
+
+class Mode(StrEnum):
+    hall = "hall"
+    counter = "counter"
+
+
+class Link(StrEnum):
+    connecting = "connecting"  # never connected yet
+    up = "up"
+    down = "down"  # was connected, lost the broker
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a ticket to a counter, as announced and listed."""
+
+    number: str
+    counter_id: str
+    counter_name: str
+    service_id: str = ""
+    called_at: datetime | None = None
+    recall: bool = False
+    seq: int = 0
+
+    @classmethod
+    def from_hall(cls, c: HallCall) -> "Call":
+        return cls(number=c.number, counter_id=c.counter_id, counter_name=c.counter_name,
+                   service_id=c.service_id, called_at=c.called_at, recall=c.recall, seq=c.seq)
+
+    @classmethod
+    def from_event(cls, e: EventPayload, counter_name: str) -> "Call":
+        return cls(number=e.number or "", counter_id=e.counter_id or "", counter_name=counter_name,
+                   service_id=e.service_id or "", called_at=e.at,
+                   recall=e.type == EventType.ticket_recalled, seq=e.seq)
+
+
+@dataclass(frozen=True)
+class CallRow:
+    number: str
+    counter_en: str
+    counter_sw: str
+    recall: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service_id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    waiting: int
+    wait_en: str
+    wait_sw: str
+    open_counters: int
+
+
+@dataclass(frozen=True)
+class HallView:
+    centre_name: str
+    live: bool
+    status_en: str  # empty when live
+    status_sw: str
+    latest: CallRow | None
+    blinking: bool
+    recent: list[CallRow]
+    services: list[ServiceRow]  # the rows of the current page
+    page: int  # 1-based
+    pages: int
+    people_waiting: int
+    notice_en: str
+    notice_sw: str
+
+
+@dataclass(frozen=True)
+class CounterView:
+    centre_name: str
+    counter_id: str
+    known: bool
+    counter_en: str
+    counter_sw: str
+    live: bool
+    status_en: str
+    status_sw: str
+    number: str  # empty when nothing is called at this counter
+    state_en: str
+    state_sw: str
+    service_en: str
+    service_sw: str
+    blinking: bool
+
+
+@dataclass
+class DisplayModel:
+    """The display's state; ``handle`` returns the calls to announce, in order."""
+
+    topics: Topics
+    centre_name: str = ""
+    mode: Mode = Mode.hall
+    counter_id: str | None = None
+    blink_s: float = 6.0
+    last_calls: int = 10
+    page_size: int = 8
+    page_s: float = 8.0
+
+    link: Link = Link.connecting
+    server: Availability | None = None
+    services: dict[str, ServiceStatePayload] = field(default_factory=dict)
+    counters: dict[str, CounterStatePayload] = field(default_factory=dict)
+    hall: HallStatePayload | None = None
+    rejected: int = 0
+    observers: list[Callable[["DisplayModel"], None]] = field(default_factory=list)
+    _announced: set[int] = field(default_factory=set)
+    _event_calls: list[Call] = field(default_factory=list)  # newest first, until the hall state has them
+    _blink_until: float = -math.inf
+
+    # -- inputs ------------------------------------------------------------
+
+    def link_up(self) -> None:
+        """Connected (again): forget everything, retained state is about to arrive."""
+        self.link = Link.up
+        self.server = None
+        self.services.clear()
+        self.counters.clear()
+        self.hall = None
+        self._event_calls.clear()
+        self._notify()
+
+    def link_down(self) -> None:
+        """Lost the broker: keep what we held, but it is no longer live."""
+        self.link = Link.down
+        self._notify()
+
+    def handle(self, topic: str, payload: bytes, retained: bool = False, now: float = 0.0) -> list[Call]:
+        """Take one MQTT message; return the calls it asks to announce (oldest first).
+
+        ``now`` is a monotonic time used for the blinking of a fresh call.
+        Bad topics and payloads are logged and counted, never raised.
+        """
+        try:
+            kind, ident = self.topics.parse(topic)
+        except TopicError:
+            logger.debug("ignoring topic %s", topic)
+            return []
+        try:
+            calls = self._apply(kind, ident, payload, retained, now)
+        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+            self.rejected += 1
+            logger.warning("rejected payload on %s: %s", topic, str(exc).splitlines()[0])
+            return []
+        self._notify()
+        return calls
+
+    def _apply(self, kind: str, ident: str | None, payload: bytes, retained: bool, now: float) -> list[Call]:
+        if kind == "server_availability":
+            text = payload.decode().strip()
+            self.server = Availability(text) if text else None
+            return []
+        if kind == "service_state" and ident:
+            if not payload:
+                self.services.pop(ident, None)
+            else:
+                self.services[ident] = ServiceStatePayload.model_validate_json(payload)
+            return []
+        if kind == "counter_state" and ident:
+            if not payload:
+                self.counters.pop(ident, None)
+                return []
+            new = CounterStatePayload.model_validate_json(payload)
+            old = self.counters.get(ident)
+            self.counters[ident] = new
+            if (not retained and self.mode == Mode.counter and ident == self.counter_id and new.ticket
+                    and (old is None or old.ticket != new.ticket or old.called_at != new.called_at)):
+                self._blink_until = now + self.blink_s
+            return []
+        if kind == "hall_state":
+            if not payload:
+                self.hall = None
+                return []
+            new_hall = HallStatePayload.model_validate_json(payload)
+            old_first = self.hall.calls[0] if self.hall and self.hall.calls else None
+            self.hall = new_hall
+            first = new_hall.calls[0] if new_hall.calls else None
+            if not retained and self.mode == Mode.hall and first is not None and first != old_first:
+                self._blink_until = now + self.blink_s
+            return []
+        if kind == "event" and ident in (EventType.ticket_called, EventType.ticket_recalled):
+            event = EventPayload.model_validate_json(payload)
+            if not event.number or not event.counter_id:
+                raise ValueError(f"{event.type} without a number or a counter")
+            if event.seq in self._announced:
+                return []  # a QoS 1 duplicate
+            self._announced.add(event.seq)
+            if len(self._announced) > 1000:
+                self._announced = set(sorted(self._announced)[-500:])
+            if self.mode == Mode.counter and event.counter_id != self.counter_id:
+                return []
+            counter = self.counters.get(event.counter_id)
+            name = event.counter_name or (counter.name if counter else event.counter_id)
+            self._blink_until = now + self.blink_s
+            call = Call.from_event(event, name)
+            self._event_calls.insert(0, call)
+            del self._event_calls[self.last_calls:]
+            return [call]
+        return []
+
+    def _notify(self) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(self)
+            except Exception:  # one broken view must not stop the others
+                logger.exception("display observer failed")
+
+    # -- derived -------------------------------------------------------------
+
+    def status_key(self) -> str | None:
+        """Why the numbers are not live, or None when they are."""
+        if self.link == Link.connecting:
+            return "status_connecting"
+        if self.link == Link.down:
+            return "status_broker_down"
+        if self.server == Availability.offline:
+            return "status_server_offline"
+        if self.server is None:
+            return "status_waiting_server"
+        return None
+
+    @property
+    def live(self) -> bool:
+        return self.status_key() is None
+
+    def calls(self) -> list[Call]:
+        """The last calls, newest first: the hall state's, or the counters' when it has none."""
+        if self.hall is not None:
+            hall_calls = [Call.from_hall(c) for c in self.hall.calls]
+            newest = max((c.seq for c in hall_calls), default=0)
+            # The server publishes the hall state before the event; should one ever
+            # come first, the call is still shown at once.
+            ahead = [c for c in self._event_calls if newest and c.seq > newest]
+            return ahead + hall_calls
+        derived = [
+            Call(number=c.ticket, counter_id=c.counter_id, counter_name=c.name, service_id=c.service_id or "",
+                 called_at=c.called_at, recall=c.recalls > 0)
+            for c in self.counters.values() if c.ticket and c.called_at
+        ]
+        return sorted(derived, key=lambda c: c.called_at, reverse=True)
+
+    def service_rows(self) -> list[ServiceRow]:
+        """Services worth a line on the board: people waiting or counters open, by ticket prefix."""
+        rows = []
+        for s in self.services.values():
+            if not s.enabled or (s.waiting <= 0 and s.open_counters <= 0):
+                continue
+            rows.append(ServiceRow(
+                service_id=s.service_id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
+                waiting=s.waiting, wait_en=i18n.wait_text(s.estimated_wait_s, "en") if s.waiting else "-",
+                wait_sw=i18n.wait_text(s.estimated_wait_s, "sw") if s.waiting else "-",
+                open_counters=s.open_counters,
+            ))
+        rows.sort(key=lambda r: (r.prefix, r.service_id))
+        return rows
+
+    def _status_texts(self) -> tuple[str, str]:
+        key = self.status_key()
+        return (i18n.t(key, "en"), i18n.t(key, "sw")) if key else ("", "")
+
+    def _centre_name(self) -> str:
+        return (self.hall.centre_name if self.hall and self.hall.centre_name else "") or self.centre_name
+
+    def hall_view(self, now: float = 0.0) -> HallView:
+        """What the hall board shows at monotonic time ``now`` (paging and blinking follow it)."""
+        calls = self.calls()[: self.last_calls]
+        rows = [CallRow(c.number, i18n.counter_label(c.counter_name, "en"),
+                        i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls]
+        services = self.service_rows()
+        size = max(1, self.page_size)
+        pages = max(1, math.ceil(len(services) / size))
+        page = int(now // self.page_s) % pages if self.page_s > 0 else 0
+        status_en, status_sw = self._status_texts()
+        live = not status_en
+        return HallView(
+            centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
+            latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
+            recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
+            people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
+            notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
+        )
+
+    def counter_view(self, now: float = 0.0) -> CounterView:
+        """What the screen above one counter shows."""
+        cid = self.counter_id or ""
+        c = self.counters.get(cid)
+        name = c.name if c else cid
+        status_en, status_sw = self._status_texts()
+        live = not status_en
+        number, state_key, service = "", "counter_unknown", None
+        if c is not None:
+            if c.state == CounterState.closed:
+                state_key = "counter_closed"
+            elif c.state == CounterState.paused:
+                state_key = "counter_paused"
+            elif c.ticket:
+                state_key = "now_serving"
+            else:
+                state_key = "counter_open_idle"
+            if c.ticket and c.state != CounterState.closed:
+                number = c.ticket
+                service = self.services.get(c.service_id or "")
+        return CounterView(
+            centre_name=self._centre_name(), counter_id=cid, known=c is not None,
+            counter_en=i18n.counter_label(name, "en"), counter_sw=i18n.counter_label(name, "sw"),
+            live=live, status_en=status_en, status_sw=status_sw, number=number,
+            state_en=i18n.t(state_key, "en", name=name), state_sw=i18n.t(state_key, "sw", name=name),
+            service_en=service.name_en if service else "", service_sw=service.name_sw if service else "",
+            blinking=live and bool(number) and now < self._blink_until,
+        )

@@ -1,0 +1,297 @@
+"""The Kivy side of the display: two screens that copy their text from the model's views.
+
+Import this module only after Kivy's configuration is set (``app.main`` does):
+Kivy reads its settings when its window module is first imported.
+MQTT messages arrive on paho's thread and wait in a queue; a Clock callback on
+the UI thread drains it into the model, so widgets are only touched here.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
+
+from centre_server.contract import DeviceBundle
+from counter_display import i18n
+from counter_display.announce import AnnouncementQueue, Synthesiser
+from counter_display.model import CounterView, DisplayModel, HallView, Mode
+from counter_display.mqtt_link import MqttLink
+
+logger = logging.getLogger(__name__)
+
+Builder.load_file(str(Path(__file__).with_name("screens.kv")))
+
+BLINK_PERIOD_S = 0.5
+MARQUEE_SPEED = 0.12  # screen widths per second
+
+
+class StatusBanner(BoxLayout):
+    text_en = StringProperty("")
+    text_sw = StringProperty("")
+    band = NumericProperty(40)
+
+
+class TopBar(BoxLayout):
+    centre_name = StringProperty("")
+    clock = StringProperty("")
+    date_en = StringProperty("")
+    date_sw = StringProperty("")
+
+
+class Panel(BoxLayout):
+    """A rounded box whose colour (``bg``) the kv rules set and the blink changes."""
+
+    bg = ColorProperty((0.075, 0.173, 0.310, 1))
+
+
+class CallCell(Panel):
+    number = StringProperty("")
+    counter_en = StringProperty("")
+    counter_sw = StringProperty("")
+
+
+class ServiceLine(Panel):
+    prefix = StringProperty("")
+    name_en = StringProperty("")
+    name_sw = StringProperty("")
+    waiting = StringProperty("")
+    wait_en = StringProperty("")
+    wait_sw = StringProperty("")
+
+
+class Marquee(Widget):
+    """A notice line that scrolls from right to left, for ever."""
+
+    text = StringProperty("")
+    offset = NumericProperty(0)
+
+    def step(self, dt: float) -> None:
+        line = self.ids.line
+        width = line.texture_size[0]
+        if width <= self.width * 0.95:  # fits: stand still, centred
+            self.offset = (self.width - width) / 2
+            return
+        self.offset -= max(60.0, self.width * MARQUEE_SPEED) * dt
+        if self.offset < -width:
+            self.offset = self.width
+
+
+def _clock_texts(tz: ZoneInfo | None) -> tuple[str, str, str]:
+    now = datetime.now(tz) if tz else datetime.now()
+    return now.strftime("%H:%M"), i18n.date_text(now, "en"), i18n.date_text(now, "sw")
+
+
+class HallScreen(BoxLayout):
+    """The hall board: the latest call large, the last calls, waits per service, the notice line."""
+
+    live = BooleanProperty(False)
+    flash = BooleanProperty(False)
+    now_title = StringProperty(i18n.both("now_calling", sep="  /  "))
+    now_number = StringProperty("")
+    now_counter_en = StringProperty("")
+    now_counter_sw = StringProperty("")
+    recent_title = StringProperty(i18n.both("last_calls"))
+    services_title = StringProperty(i18n.both("service"))
+    waiting_title = StringProperty(i18n.t("waiting", "en"))
+    waiting_title_sw = StringProperty(i18n.t("waiting", "sw"))
+    wait_title = StringProperty(i18n.t("est_wait", "en"))
+    wait_title_sw = StringProperty(i18n.t("est_wait", "sw"))
+    page_text = StringProperty("")
+
+    def __init__(self, recent_rows: int = 9, page_size: int = 8, **kw) -> None:
+        super().__init__(**kw)
+        self.recent_cells = [CallCell() for _ in range(recent_rows)]
+        for cell in self.recent_cells:
+            self.ids.recent.add_widget(cell)
+        self.service_lines = [ServiceLine() for _ in range(page_size)]
+        for line in self.service_lines:
+            self.ids.services.add_widget(line)
+
+    def render(self, view: HallView, blink_on: bool) -> None:
+        top = self.ids.top
+        top.centre_name = view.centre_name
+        self.ids.status.text_en = view.status_en
+        self.ids.status.text_sw = view.status_sw
+        self.live = view.live
+        self.flash = view.blinking and blink_on
+        self.now_title = i18n.both("now_calling")
+        if not view.live:
+            self.now_number = "--"
+            self.now_counter_en, self.now_counter_sw = view.status_en, view.status_sw
+        elif view.latest is None:
+            self.now_number = ""
+            self.now_counter_en, self.now_counter_sw = i18n.t("no_calls_yet", "en"), i18n.t("no_calls_yet", "sw")
+        else:
+            self.now_title = i18n.both("recall" if view.latest.recall else "now_calling")
+            self.now_number = view.latest.number
+            self.now_counter_en = "\u2192 " + view.latest.counter_en
+            self.now_counter_sw = view.latest.counter_sw
+        for i, cell in enumerate(self.recent_cells):
+            row = view.recent[i] if i < len(view.recent) else None
+            cell.number = row.number if row else ""
+            cell.counter_en = row.counter_en if row else ""
+            cell.counter_sw = row.counter_sw if row else ""
+            cell.opacity = 1 if row else 0
+        for i, line in enumerate(self.service_lines):
+            srow = view.services[i] if i < len(view.services) else None
+            line.opacity = 1 if srow else 0
+            line.prefix = srow.prefix if srow else ""
+            line.name_en = srow.name_en if srow else ""
+            line.name_sw = srow.name_sw if srow else ""
+            line.waiting = str(srow.waiting) if srow else ""
+            line.wait_en = srow.wait_en if srow else ""
+            line.wait_sw = srow.wait_sw if srow else ""
+        if not view.services and view.live:
+            self.page_text = i18n.both("no_one_waiting")
+        elif view.pages > 1:
+            self.page_text = i18n.both("page", sep="  /  ", i=view.page, n=view.pages)
+        else:
+            self.page_text = ""
+        notice = "      \u2022      ".join(x for x in (view.notice_en, view.notice_sw) if x)
+        if not notice:
+            notice = f"{i18n.t('welcome', 'en')} / {i18n.t('welcome', 'sw')}  \u2022  {view.centre_name}"
+        self.ids.notice.text = notice
+
+
+class CounterScreen(BoxLayout):
+    """The screen above one counter: its name and the number it serves, large."""
+
+    live = BooleanProperty(False)
+    flash = BooleanProperty(False)
+    title = StringProperty(i18n.both("now_serving"))
+    counter_en = StringProperty("")
+    counter_sw = StringProperty("")
+    number = StringProperty("")
+    state_en = StringProperty("")
+    state_sw = StringProperty("")
+
+    def render(self, view: CounterView, blink_on: bool) -> None:
+        self.ids.top.centre_name = view.centre_name
+        self.ids.status.text_en = view.status_en
+        self.ids.status.text_sw = view.status_sw
+        self.live = view.live
+        self.flash = view.blinking and blink_on
+        self.counter_en, self.counter_sw = view.counter_en, view.counter_sw
+        self.number = view.number or "--"
+        if view.service_en:
+            self.state_en, self.state_sw = view.service_en, view.service_sw
+        else:
+            self.state_en, self.state_sw = view.state_en, view.state_sw
+
+
+@dataclass
+class DisplaySettings:
+    bundle: DeviceBundle
+    mode: Mode = Mode.hall
+    counter_id: str | None = None
+    announce: bool = True
+    audio_dir: Path | None = None
+    timezone: str = "Africa/Nairobi"
+    fullscreen: bool = True
+    page_size: int = 8
+    last_calls: int = 10
+
+
+class DisplayApp(App):
+    """The display: model + MQTT link + announcement queue + one screen."""
+
+    def __init__(self, settings: DisplaySettings, **kw) -> None:
+        super().__init__(**kw)
+        self.settings = settings
+        bundle = settings.bundle
+        self.title = f"Huduma display {bundle.device_id}"
+        self.model = DisplayModel(topics=bundle.topics, centre_name=bundle.centre_name, mode=settings.mode,
+                                  counter_id=settings.counter_id, page_size=settings.page_size,
+                                  last_calls=settings.last_calls)
+        self.inbox: queue.Queue[tuple] = queue.Queue()
+        self.link = MqttLink(bundle, on_message=self._from_network, on_link=self._link_from_network)
+        self.announcer: AnnouncementQueue | None = None
+        if settings.announce and settings.audio_dir is not None:
+            self.announcer = AnnouncementQueue(Synthesiser(settings.audio_dir))
+        try:
+            self.tz: ZoneInfo | None = ZoneInfo(settings.timezone)
+        except Exception:  # unknown zone or no tz database: the device's local time
+            logger.warning("unknown time zone %s: using local time", settings.timezone)
+            self.tz = None
+        self.screen: HallScreen | CounterScreen | None = None
+        self._started = time.monotonic()
+
+    # network thread -> queue
+    def _from_network(self, topic: str, payload: bytes, retained: bool) -> None:
+        self.inbox.put(("msg", topic, payload, retained))
+
+    def _link_from_network(self, up: bool) -> None:
+        self.inbox.put(("link", up))
+
+    def build(self) -> Widget:
+        if self.settings.mode == Mode.hall:
+            self.screen = HallScreen(recent_rows=max(0, self.settings.last_calls - 1),
+                                     page_size=self.settings.page_size)
+        else:
+            self.screen = CounterScreen()
+        Clock.schedule_interval(self.drain, 0.05)
+        Clock.schedule_interval(self.refresh, 0.25)
+        if isinstance(self.screen, HallScreen):
+            Clock.schedule_interval(self.screen.ids.notice.step, 1 / 30)
+        self.refresh(0)
+        return self.screen
+
+    def on_start(self) -> None:
+        # SIGTERM (systemd, a supervisor) is a clean stop too: say offline before leaving.
+        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: self.stop()))
+        if self.announcer is not None:
+            self.announcer.start()
+        self.link.start()
+
+    def on_stop(self) -> None:
+        self.link.stop()
+        if self.announcer is not None:
+            self.announcer.stop(timeout=2)
+
+    def drain(self, _dt: float = 0) -> None:
+        """Move what the network delivered into the model, in order (UI thread)."""
+        changed = False
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            changed = True
+            if item[0] == "link":
+                (self.model.link_up if item[1] else self.model.link_down)()
+                continue
+            _, topic, payload, retained = item
+            for call in self.model.handle(topic, payload, retained=retained, now=time.monotonic()):
+                logger.info("call %s to counter %s%s", call.number, call.counter_name,
+                            " (recall)" if call.recall else "")
+                if self.announcer is not None:
+                    self.announcer.put(call)
+        if changed:
+            self.refresh(0)
+
+    def refresh(self, _dt: float = 0) -> None:
+        """Redraw from the model: the clock, blinking and paging move with time."""
+        if self.screen is None:
+            return
+        now = time.monotonic()
+        blink_on = int((now - self._started) / BLINK_PERIOD_S) % 2 == 0
+        clock, date_en, date_sw = _clock_texts(self.tz)
+        top = self.screen.ids.top
+        top.clock, top.date_en, top.date_sw = clock, date_en, date_sw
+        if isinstance(self.screen, HallScreen):
+            self.screen.render(self.model.hall_view(now), blink_on)
+        else:
+            self.screen.render(self.model.counter_view(now), blink_on)

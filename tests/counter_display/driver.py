@@ -1,0 +1,111 @@
+"""Runs the real display app in its own process and lets a test watch and steer it.
+
+Kivy allows one window per process, so every scenario starts this script. It
+builds the app exactly as ``huduma-display`` does and adds one Clock callback
+that, five times a second, writes ``state.json`` into the output folder (the
+model, the views, the texts of the widgets on screen, the announcements made)
+and carries out requests the test drops there as ``req-*.json``:
+``{"screenshot": "name"}`` saves ``name.png``; ``{"stop": true}`` stops the app
+cleanly (as SIGTERM would).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+
+from centre_server.contract import DeviceBundle  # noqa: E402
+from counter_display.app import build_app  # noqa: E402
+from counter_display.model import Mode  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bundle", required=True, type=Path)
+    parser.add_argument("--mode", default="hall")
+    parser.add_argument("--counter")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--audio-dir", type=Path)
+    parser.add_argument("--page-size", type=int, default=8)
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = DeviceBundle.model_validate_json(args.bundle.read_text())
+    app = build_app(bundle, Mode(args.mode), args.counter, announce=args.audio_dir is not None,
+                    audio_dir=args.audio_dir or out / "audio", size=(1280, 800), page_size=args.page_size)
+
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    def widget_texts() -> dict:
+        screen = app.screen
+        ids = {k: w.text for k, w in screen.ids.items() if isinstance(w, Label)}
+        for name in ("top", "status", "notice"):
+            if name in screen.ids:
+                ids.update({f"{name}.{k}": w.text for k, w in screen.ids[name].ids.items() if isinstance(w, Label)})
+        recent = [[c.ids.number.text, c.ids.counter_en.text, c.ids.counter_sw.text]
+                  for c in getattr(screen, "recent_cells", []) if c.ids.number.text]
+        services = [[s.ids.prefix.text, s.ids.name_en.text, s.ids.waiting.text, s.ids.wait_en.text]
+                    for s in getattr(screen, "service_lines", []) if s.ids.prefix.text]
+        return {"ids": ids, "recent": recent, "services": services,
+                "all": [w.text for w in screen.walk() if isinstance(w, Label) and w.text]}
+
+    def snapshot() -> dict:
+        m = app.model
+        view = m.hall_view(time.monotonic()) if m.mode == Mode.hall else m.counter_view(time.monotonic())
+        history = app.announcer.history if app.announcer else []
+        return {
+            "t": time.time(),
+            "link": m.link.value,
+            "server": m.server.value if m.server else None,
+            "live": m.live,
+            "services": {k: s.waiting for k, s in m.services.items()},
+            "counters": {k: c.ticket for k, c in m.counters.items()},
+            "calls": [[c.number, c.counter_id, c.recall] for c in m.calls()],
+            "rejected": m.rejected,
+            "view": dataclasses.asdict(view),
+            "screen": widget_texts(),
+            "announcements": [
+                {"number": a.call.number, "counter": a.call.counter_name, "recall": a.call.recall,
+                 "wav": str(a.wav) if a.wav else None, "played": a.played, "error": a.error,
+                 "skipped": a.skipped}
+                for a in history
+            ],
+        }
+
+    def write_state() -> None:
+        tmp = out / "state.json.tmp"
+        tmp.write_text(json.dumps(snapshot(), default=str))
+        tmp.replace(out / "state.json")
+
+    def probe(_dt: float) -> None:
+        for req in sorted(out.glob("req-*.json")):
+            try:
+                order = json.loads(req.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue  # half written: next time
+            req.unlink()
+            if "screenshot" in order:
+                # export_to_png draws the widget tree into an FBO: the same pixels the
+                # window shows, without depending on reading back Xvfb's front buffer.
+                app.root.export_to_png(str(out / (order["screenshot"] + ".png")))
+                (out / (order["screenshot"] + ".done")).write_text("ok")
+            if order.get("stop"):
+                app.stop()
+        write_state()
+
+    Clock.schedule_interval(probe, 0.2)
+    app.run()
+    write_state()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The display model alone: what it holds, what it shows, what it announces."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from centre_server.contract import CounterState, Topics
+from counter_display.model import DisplayModel, Link, Mode
+from tests.counter_display import samples
+
+T = Topics("test-centre")
+
+
+def live_model(**kw) -> DisplayModel:
+    m = DisplayModel(topics=T, centre_name="Huduma Centre Test", **kw)
+    m.link_up()
+    m.handle(T.server_availability, b"online", retained=True)
+    return m
+
+
+def test_it_is_not_live_until_connected_and_the_server_is_online():
+    m = DisplayModel(topics=T, centre_name="X")
+    assert m.link == Link.connecting and not m.live
+    assert m.hall_view().status_en.startswith("Connecting")
+    m.link_up()
+    assert m.status_key() == "status_waiting_server"
+    m.handle(T.server_availability, b"online", retained=True)
+    assert m.live and m.hall_view().status_en == ""
+
+
+def test_server_offline_and_broker_loss_are_said_on_screen():
+    m = live_model()
+    m.handle(T.hall_state, samples.hall([("B042", "c07", "7", 5)]).to_bytes(), retained=True)
+    m.handle(T.server_availability, b"offline")
+    view = m.hall_view()
+    assert not view.live and "offline" in view.status_en and "Seva" in view.status_sw
+    assert not view.blinking
+    m.handle(T.server_availability, b"online")
+    m.link_down()
+    view = m.hall_view()
+    assert not view.live and "No connection" in view.status_en and "Hakuna mawasiliano" in view.status_sw
+    assert view.latest is not None and view.latest.number == "B042"  # kept, but marked not live
+
+
+def test_a_reconnect_forgets_old_state_and_takes_the_retained_state_afresh():
+    m = live_model()
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=9).to_bytes(), retained=True)
+    m.handle(T.counter_state("c07"), samples.counter_state("c07", "7", "B042").to_bytes(), retained=True)
+    m.link_down()
+    m.link_up()
+    assert m.services == {} and m.counters == {} and m.hall is None and m.server is None
+    m.handle(T.server_availability, b"online", retained=True)
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=3).to_bytes(), retained=True)
+    assert m.live and m.services["sha"].waiting == 3
+
+
+def test_hall_view_lists_calls_newest_first_and_blinks_only_for_a_fresh_call():
+    m = live_model(blink_s=5)
+    calls = [(f"A{i:03d}", "c01", "1", i) for i in range(12, 0, -1)]
+    m.handle(T.hall_state, samples.hall(calls).to_bytes(), retained=True, now=100)
+    view = m.hall_view(now=100)
+    assert view.latest.number == "A012" and not view.blinking  # retained: an old call, no blink
+    assert [r.number for r in view.recent] == [f"A{i:03d}" for i in range(11, 2, -1)]  # last 10 in all
+    m.handle(T.hall_state, samples.hall([("B001", "c07", "7", 13)] + calls).to_bytes(), now=200)
+    assert m.hall_view(now=201).blinking and m.hall_view(now=201).latest.counter_sw == "Kaunta 7"
+    assert not m.hall_view(now=206).blinking
+
+
+def test_services_shown_are_those_with_people_waiting_or_counters_open_paged():
+    m = live_model(page_size=3, page_s=10)
+    for i, (sid, *_rest) in enumerate(samples.SERVICES):
+        waiting = 0 if i % 2 else i + 1
+        m.handle(T.service_state(sid), samples.service_state(sid, waiting=waiting, open_counters=0,
+                                                             wait_s=120 * (i + 1)).to_bytes(), retained=True)
+    shown = [r.service_id for r in m.service_rows()]
+    assert shown == [s[0] for i, s in enumerate(samples.SERVICES) if i % 2 == 0]
+    first, second = m.hall_view(now=0), m.hall_view(now=10)
+    assert (first.page, first.pages, second.page) == (1, 2, 2)
+    assert [r.service_id for r in first.services + second.services] == shown
+    assert first.services[0].wait_en == "2 min" and first.services[0].wait_sw == "dakika 2"
+    assert first.people_waiting == sum(i + 1 for i in range(0, 10, 2))
+
+
+def test_calls_are_announced_from_events_once_and_recalls_again():
+    m = live_model()
+    e1 = samples.call_event(21, "B042", "c07", "7").to_bytes()
+    assert [c.number for c in m.handle(T.event("ticket_called"), e1)] == ["B042"]
+    assert m.handle(T.event("ticket_called"), e1) == []  # a QoS 1 duplicate
+    again = m.handle(T.event("ticket_recalled"), samples.call_event(22, "B042", "c07", "7", recall=True).to_bytes())
+    assert [(c.number, c.recall, c.counter_name) for c in again] == [("B042", True, "7")]
+
+
+def test_an_event_ahead_of_the_hall_state_is_shown_at_once():
+    m = live_model()
+    m.handle(T.hall_state, samples.hall([("A001", "c01", "1", 4)]).to_bytes(), retained=True)
+    m.handle(T.event("ticket_called"), samples.call_event(5, "B042", "c07", "7").to_bytes())
+    assert [c.number for c in m.calls()] == ["B042", "A001"]
+    m.handle(T.hall_state, samples.hall([("B042", "c07", "7", 5), ("A001", "c01", "1", 4)]).to_bytes())
+    assert [c.number for c in m.calls()] == ["B042", "A001"]
+
+
+def test_counter_mode_shows_its_counter_and_announces_only_its_calls():
+    m = live_model(mode=Mode.counter, counter_id="c07")
+    m.handle(T.service_state("birth-certificate"), samples.service_state("birth-certificate", 3).to_bytes(),
+             retained=True)
+    m.handle(T.counter_state("c07"), samples.counter_state("c07", "7", "B042", service_id="birth-certificate")
+             .to_bytes(), retained=True, now=10)
+    view = m.counter_view(now=10)
+    assert (view.number, view.counter_en, view.counter_sw) == ("B042", "Counter 7", "Kaunta 7")
+    assert view.service_sw == "Cheti cha kuzaliwa" and not view.blinking
+    assert m.handle(T.event("ticket_called"), samples.call_event(3, "A001", "c01", "1").to_bytes()) == []
+    assert len(m.handle(T.event("ticket_called"), samples.call_event(4, "B043", "c07", "7").to_bytes(), now=20)) == 1
+    m.handle(T.counter_state("c07"), samples.counter_state("c07", "7", "B043").to_bytes(), now=20)
+    assert m.counter_view(now=21).blinking and m.counter_view(now=21).number == "B043"
+    m.handle(T.counter_state("c07"), samples.counter_state("c07", "7", None, state=CounterState.closed).to_bytes())
+    view = m.counter_view(now=40)
+    assert view.number == "" and view.state_en == "Closed" and view.state_sw == "Imefungwa"
+
+
+def test_an_unknown_counter_says_so():
+    m = live_model(mode=Mode.counter, counter_id="c99")
+    view = m.counter_view()
+    assert not view.known and view.state_en == "Counter c99 is not known"
+
+
+def test_bad_payloads_are_counted_not_raised():
+    m = live_model()
+    assert m.handle(T.service_state("sha"), b"{not json") == []
+    assert m.handle(T.counter_state("c01"), b'{"counter_id": "c01"}') == []
+    assert m.handle(T.event("ticket_called"), b'{"type": "ticket_called", "seq": 1, "at": "2026-01-01T00:00:00Z"}') == []
+    assert m.handle(T.server_availability, b"maybe") == []
+    assert m.handle(T.server_availability, b"\xff\xfe") == []
+    assert m.handle("huduma/other-centre/state/hall", b"{}") == []
+    assert m.rejected == 5 and m.live
+
+
+def test_a_cleared_retained_topic_removes_what_it_held():
+    m = live_model()
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=2).to_bytes(), retained=True)
+    m.handle(T.service_state("sha"), b"")
+    assert "sha" not in m.services
+
+
+def test_observers_hear_every_change_and_a_broken_one_does_not_stop_the_rest():
+    m = live_model()
+    seen: list[int] = []
+    m.observers.append(lambda _m: 1 / 0)
+    m.observers.append(lambda model: seen.append(len(model.services)))
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=2).to_bytes())
+    assert seen == [1]
+
+
+messages = st.lists(st.tuples(
+    st.sampled_from(["called", "recalled", "dup", "hall", "offline", "online"]),
+    st.sampled_from(["c01", "c07", "c12"]),
+), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(messages)
+def test_announcements_follow_the_order_of_the_calls_and_never_repeat_a_seq(steps):
+    m = live_model()
+    seq, sent, announced = 0, [], []
+    for kind, counter in steps:
+        if kind in ("called", "recalled"):
+            seq += 1
+            sent.append((seq, kind == "recalled"))
+            payload = samples.call_event(seq, f"A{seq:03d}", counter, counter[1:], recall=kind == "recalled")
+            announced += m.handle(T.event(f"ticket_{kind}"), payload.to_bytes())
+        elif kind == "dup" and seq:
+            announced += m.handle(T.event("ticket_called"), samples.call_event(seq, "X", "c01", "1").to_bytes())
+        elif kind == "hall":
+            m.handle(T.hall_state, samples.hall([(f"A{seq:03d}", counter, "1", seq)]).to_bytes())
+        else:
+            m.handle(T.server_availability, kind.encode())
+    assert [(c.seq, c.recall) for c in announced] == sent
