@@ -163,7 +163,9 @@ class Bridge:
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.device_id}-{uuid.uuid4().hex[:6]}")
-        client.enable_logger(logging.getLogger(__name__ + ".mqtt"))
+        mqtt_logger = logging.getLogger(__name__ + ".mqtt")
+        if mqtt_logger.isEnabledFor(logging.DEBUG):  # paho 2.2 logs a harmless ERROR on every clean stop
+            client.enable_logger(mqtt_logger)
         if self.config.mqtt_username:
             client.username_pw_set(self.config.mqtt_username, self.config.mqtt_password)
         client.will_set(self.topics.device_availability(self.device_id), Availability.offline.value,
