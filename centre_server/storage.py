@@ -58,7 +58,19 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["audit"].create({"id": int, "at": float, "actor": str, "action": str, "detail": str}, pk="id")
 
 
+def _m2_day_close(db: sqlite_utils.Database) -> None:
+    """Issue 8: daily summaries (a revision per re-close) and the outbox to headquarters."""
+    db.execute("CREATE TABLE daily_summaries (centre_id TEXT NOT NULL, date TEXT NOT NULL, "
+               "revision INTEGER NOT NULL, created_at REAL NOT NULL, data TEXT NOT NULL, "
+               "PRIMARY KEY (date, revision))")
+    db.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL, "
+               "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, sent_at REAL, "
+               "last_error TEXT, created_at REAL)")
+    db.execute("CREATE INDEX idx_outbox_pending ON outbox(next_attempt_at) WHERE sent_at IS NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+MIGRATIONS.append(_m2_day_close)
 
 
 def connect(path: Path | str, *, durable: bool = True) -> sqlite_utils.Database:
