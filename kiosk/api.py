@@ -1,0 +1,112 @@
+"""HTTP client to the centre server: services, health and issuing tickets.
+
+Blocking calls, meant for a worker thread; the UI thread never waits on them.
+Issuing a ticket carries an Idempotency-Key made once per confirmation, and
+retries with the same key, so a double tap or a lost reply never makes two
+tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import httpx
+
+from centre_server.contract import API_PREFIX, IssueTicketRequest, ServiceOut, TicketOut
+
+logger = logging.getLogger(__name__)
+
+
+class KioskService(ServiceOut):
+    """A service as listed by the server; ``category_sw`` when the server sends it."""
+
+    category_sw: str = ""
+
+
+class ApiError(Exception):
+    """The server answered with an error the citizen cannot fix by retrying."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class Unreachable(Exception):
+    """The server did not answer (down, network cut, or too slow)."""
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class CentreApi:
+    """The centre's HTTP API as the kiosk uses it."""
+
+    def __init__(self, server_url: str, token: str, timeout_s: float = 5.0) -> None:
+        self.base = server_url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.base,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "huduma-kiosk"},
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _error(self, r: httpx.Response) -> ApiError:
+        try:
+            body = r.json()["error"]
+            return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")))
+        except Exception:
+            return ApiError(r.status_code, "http_error", r.text[:200])
+
+    def healthy(self, timeout_s: float = 1.0) -> bool:
+        """True when ``/healthz`` answers 200 within ``timeout_s``."""
+        try:
+            return self._client.get("/healthz", timeout=timeout_s).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def services(self) -> list[KioskService]:
+        try:
+            r = self._client.get(f"{API_PREFIX}/services")
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return [KioskService.model_validate(s) for s in r.json()]
+
+    def issue_ticket(self, request: IssueTicketRequest, idempotency_key: str,
+                     attempts: int = 3, pause_s: float = 0.5) -> TicketOut:
+        """POST the ticket; on a network failure retry with the SAME key (at most ``attempts``)."""
+        body = request.model_dump(mode="json", exclude_none=True)
+        last: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                r = self._client.post(f"{API_PREFIX}/tickets", json=body,
+                                      headers={"Idempotency-Key": idempotency_key})
+            except httpx.HTTPError as exc:
+                last = exc
+                logger.warning("issue attempt %d/%d failed: %s", attempt, attempts, exc)
+                if attempt < attempts:
+                    time.sleep(pause_s)
+                continue
+            if r.status_code in (200, 201):
+                return TicketOut.model_validate(r.json())
+            if r.status_code >= 500 and attempt < attempts:
+                last = self._error(r)
+                time.sleep(pause_s)
+                continue
+            raise self._error(r)
+        raise Unreachable(str(last))
+
+    def ticket(self, ticket_id: str) -> TicketOut:
+        try:
+            r = self._client.get(f"{API_PREFIX}/tickets/{ticket_id}")
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return TicketOut.model_validate(r.json())

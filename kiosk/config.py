@@ -1,0 +1,126 @@
+"""The kiosk's configuration: its device bundle plus printer and kiosk settings.
+
+The file is the JSON ``huduma-provision add-device --kind kiosk`` prints, with two
+optional sections added by the technician::
+
+    {... the DeviceBundle ...,
+     "printer": {"kind": "usb", "vendor_id": "0x04b8", "product_id": "0x0202"},
+     "kiosk": {"idle_timeout_s": 45, "fullscreen": true, "staff_pin": "4321"}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from centre_server.contract import DeviceBundle
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A configuration a technician must fix; the message says what and where."""
+
+
+class PrinterSettings(BaseModel):
+    """Which printer and how to reach it; keys not used by a kind are ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["dummy", "file", "usb", "serial", "network"] = "dummy"
+    # file: a path or a device node such as /dev/usb/lp0
+    path: str | None = None
+    # usb
+    vendor_id: int | None = None
+    product_id: int | None = None
+    in_ep: int | None = None
+    out_ep: int | None = None
+    # serial
+    device: str | None = None
+    baudrate: int = 9600
+    dsrdtr: bool = True
+    # network
+    host: str | None = None
+    port: int = 9100
+    # common
+    timeout_s: float = 3.0
+    profile: str | None = None  # python-escpos printer profile, e.g. "TM-T88V"
+    qr_native: bool = True  # the printer draws the QR itself (GS ( k); False sends an image
+    qr_size: int = Field(default=6, ge=1, le=16)
+    columns: int | None = None  # characters per line in font A; from the profile by default
+    status_poll_s: float = 15.0  # how often a faulty printer is asked whether it is fixed
+
+    @field_validator("vendor_id", "product_id", "in_ep", "out_ep", mode="before")
+    @classmethod
+    def _hex(cls, v: object) -> object:
+        if isinstance(v, str):
+            return int(v, 0)
+        return v
+
+    def check(self) -> None:
+        """Refuse a kind without the address it needs, naming the missing key."""
+        need = {"file": ["path"], "usb": ["vendor_id", "product_id"], "serial": ["device"],
+                "network": ["host"]}.get(self.kind, [])
+        missing = [k for k in need if getattr(self, k) in (None, "")]
+        if missing:
+            raise ConfigError(f"printer kind {self.kind!r} needs {', '.join(missing)} in the 'printer' section")
+
+
+class KioskSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    idle_timeout_s: float = Field(default=45.0, gt=0)
+    ticket_screen_s: float = Field(default=20.0, gt=0)  # how long "take your ticket" stays
+    fullscreen: bool = True
+    width: int = 1280
+    height: int = 800
+    staff_pin: str = Field(default="0000", min_length=4, max_length=12, pattern=r"^\d+$")
+    staff_press_s: float = Field(default=2.0, gt=0)  # long press in the corner for the staff screen
+    health_interval_s: float = Field(default=1.0, gt=0)
+    health_timeout_s: float = Field(default=1.0, gt=0)
+    ask_phone: bool = True
+
+
+class KioskConfig(BaseModel):
+    bundle: DeviceBundle
+    printer: PrinterSettings = Field(default_factory=PrinterSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
+
+
+def parse_config(data: dict, source: str = "config") -> KioskConfig:
+    """Build the config from a bundle dict with optional ``printer`` and ``kiosk`` sections."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a JSON object")
+    data = dict(data)
+    printer = data.pop("printer", None) or {}
+    kiosk = data.pop("kiosk", None) or {}
+    try:
+        bundle = DeviceBundle.model_validate(data)
+        cfg = KioskConfig(bundle=bundle, printer=PrinterSettings.model_validate(printer),
+                          kiosk=KioskSettings.model_validate(kiosk))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+    if cfg.bundle.kind != "kiosk":
+        raise ConfigError(f"{source}: this bundle is for a {cfg.bundle.kind}, not a kiosk")
+    cfg.printer.check()
+    return cfg
+
+
+def load_config(path: Path) -> KioskConfig:
+    """Read and check a config file; every problem is a ConfigError naming the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_config(data, str(path))

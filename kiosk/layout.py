@@ -1,0 +1,95 @@
+"""The printed ticket: one function, any python-escpos printer.
+
+The same code prints to paper, to a ``File`` and to ``Dummy`` in tests, so what
+the tests decode is what the citizen holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from escpos.escpos import Escpos
+
+from centre_server.contract import Priority, TicketOut
+from kiosk.i18n import ahead_text, priority_name, tr, wait_text
+
+logger = logging.getLogger(__name__)
+
+CENTRE_TZ = ZoneInfo("Africa/Nairobi")
+
+
+def local_time(moment: datetime, tz: ZoneInfo = CENTRE_TZ) -> datetime:
+    """The centre's wall-clock time for a server timestamp (naive means UTC)."""
+    if moment.tzinfo is None:
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(tz)
+
+
+def service_name(ticket: TicketOut, language: str) -> str:
+    return ticket.service_name_sw if str(language) == "sw" else ticket.service_name_en
+
+
+def print_ticket(
+    printer: Escpos,
+    ticket: TicketOut,
+    centre_name: str,
+    language: str | None = None,
+    *,
+    qr_native: bool = True,
+    qr_size: int = 6,
+    columns: int | None = None,
+    reprint: bool = False,
+) -> None:
+    """Print one ticket and cut.
+
+    Order on paper: centre name, "your number", the number as large as the
+    paper allows, service name (chosen language), priority mark, people ahead
+    and estimated wait, date and time, QR code to the ticket's status page,
+    footer. ``reprint`` adds a small "copy" mark so staff can tell.
+    """
+    lang = str(language or ticket.language)
+    cols = columns or printer.profile.get_columns("a") or 42
+
+    printer.set_with_default(align="center", bold=True, double_height=True, double_width=True)
+    printer.textln(centre_name[: max(1, cols // 2)])
+    printer.set_with_default(align="center")
+    printer.ln()
+    printer.textln(tr("print_number", lang))
+
+    # The number: the largest size that fits the paper's width.
+    width = max(1, min(8, cols // max(1, len(ticket.number))))
+    printer.set(align="center", bold=True, custom_size=True, width=width, height=8)
+    printer.textln(ticket.number)
+    printer.set_with_default(align="center", bold=True, double_height=True)
+    printer.textln(service_name(ticket, lang))
+    printer.set_with_default(align="center")
+
+    if ticket.priority != Priority.none:
+        printer.set(invert=True, bold=True)
+        printer.textln(f" {tr('priority_mark', lang)}: {priority_name(ticket.priority, lang)} ")
+        printer.set(invert=False, bold=False)
+
+    printer.ln()
+    printer.textln(ahead_text(ticket.position, lang))
+    printer.textln(tr("estimated_wait", lang, w=wait_text(ticket.estimated_wait_s, lang)))
+    issued = local_time(ticket.issued_at)
+    printer.textln(f"{tr('print_issued', lang)}: {issued:%d/%m/%Y %H:%M}")
+    if reprint:
+        printer.textln("*** COPY / NAKALA ***")
+
+    if ticket.status_url:
+        printer.qr(ticket.status_url, size=qr_size, native=qr_native, center=not qr_native)
+        printer.set_with_default(align="center", font="b")
+        printer.textln(tr("scan_qr", lang))
+
+    printer.set_with_default(align="center")
+    printer.ln()
+    printer.textln(tr("print_footer", lang))
+    printer.textln(tr("print_thanks", lang))
+    printer.set_with_default()
+    printer.cut()
+    logger.info("printed ticket %s (%s)%s", ticket.number, lang, " copy" if reprint else "")

@@ -1,0 +1,201 @@
+"""The kiosk's state, observed by its screens.
+
+A Kivy ``EventDispatcher`` so kv rules bind to it directly. Only the UI thread
+changes it: MQTT and HTTP results arrive here through ``@mainthread`` /
+``Clock.schedule_once`` in the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from kivy.event import EventDispatcher
+from kivy.properties import (
+    BooleanProperty,
+    DictProperty,
+    NumericProperty,
+    ObjectProperty,
+    OptionProperty,
+    StringProperty,
+)
+
+from centre_server.contract import (
+    PHONE_PATTERN,
+    IssueTicketRequest,
+    Language,
+    Priority,
+    PrinterStatus,
+    ServiceOut,
+    ServiceStatePayload,
+    TicketOut,
+)
+from kiosk.api import new_idempotency_key
+from kiosk.i18n import strings_for
+
+logger = logging.getLogger(__name__)
+
+_PHONE = re.compile(PHONE_PATTERN)
+
+
+@dataclass
+class ServiceInfo:
+    """What the kiosk knows of one service: names from HTTP or MQTT, waits from MQTT."""
+
+    id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str = ""
+    category_sw: str = ""
+    enabled: bool = True
+    waiting: int = 0
+    estimated_wait_s: int = 0
+    open_counters: int = 0
+
+    def name(self, language: str) -> str:
+        return self.name_sw if str(language) == "sw" and self.name_sw else self.name_en
+
+
+def normalise_phone(text: str) -> str:
+    """Digits and a leading +, as typed on the keypad or pasted with spaces."""
+    text = text.strip()
+    plus = text.startswith("+")
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return ("+" if plus else "") + digits
+
+
+def phone_is_valid(text: str) -> bool:
+    return bool(_PHONE.match(normalise_phone(text)))
+
+
+class KioskModel(EventDispatcher):
+    """Services, language, the citizen's choices, the ticket, printer and server state."""
+
+    language = OptionProperty(Language.en.value, options=[lang.value for lang in Language])
+    strings = DictProperty(strings_for(Language.en.value))
+    services = DictProperty({})  # id -> ServiceInfo
+    services_version = NumericProperty(0)  # bumped on every change of a service, for views
+    services_loaded = BooleanProperty(False)
+    server_ok = BooleanProperty(True)
+    mqtt_ok = BooleanProperty(False)
+    printer_status = StringProperty(PrinterStatus.ok.value)
+
+    # the citizen's choices, cleared for the next citizen
+    category = StringProperty(None, allownone=True)
+    service_id = StringProperty(None, allownone=True)
+    priority = StringProperty(Priority.none.value)
+    phone = StringProperty("")
+    idempotency_key = StringProperty(None, allownone=True)
+    issuing = BooleanProperty(False)
+    issue_error = StringProperty("")
+
+    # the ticket just issued, and whether paper came out
+    ticket = ObjectProperty(None, allownone=True)
+    printed = BooleanProperty(False)
+    last_ticket = ObjectProperty(None, allownone=True)  # for the staff reprint
+    last_language = StringProperty(Language.en.value)
+
+    def on_language(self, _inst: object, value: str) -> None:
+        self.strings = strings_for(value)
+
+    def toggle_language(self) -> None:
+        self.language = Language.sw.value if self.language == Language.en.value else Language.en.value
+
+    # -- services ------------------------------------------------------------
+    def set_services(self, services: list[ServiceOut]) -> None:
+        """The full list from HTTP: names, categories, and waits as the server counts them now."""
+        fresh = {}
+        for s in services:
+            fresh[s.id] = ServiceInfo(id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
+                                      category=s.category, category_sw=getattr(s, "category_sw", "") or "",
+                                      enabled=s.enabled, waiting=s.waiting,
+                                      estimated_wait_s=s.estimated_wait_s, open_counters=s.open_counters)
+        self.services = fresh
+        self.services_loaded = True
+        self.services_version += 1
+
+    def apply_service_state(self, state: ServiceStatePayload) -> None:
+        """A retained MQTT update: new waits for a known service, or a service seen first here."""
+        info = self.services.get(state.service_id)
+        if info is None:
+            info = ServiceInfo(id=state.service_id, prefix=state.prefix, name_en=state.name_en,
+                               name_sw=state.name_sw, category=state.category)
+            self.services[state.service_id] = info
+        info.prefix, info.name_en, info.name_sw = state.prefix, state.name_en, state.name_sw
+        info.category = state.category or info.category
+        info.category_sw = getattr(state, "category_sw", None) or info.category_sw
+        info.enabled = state.enabled
+        info.waiting = state.waiting
+        info.estimated_wait_s = state.estimated_wait_s
+        info.open_counters = state.open_counters
+        self.services_loaded = True
+        self.services_version += 1
+
+    def categories(self) -> list[str]:
+        """Categories with at least one enabled service, in the order the centre lists them."""
+        seen: list[str] = []
+        for s in self.services.values():
+            if s.enabled and s.category not in seen:
+                seen.append(s.category)
+        return seen
+
+    def category_sw(self, category: str) -> str:
+        """The Kiswahili name the server gave this category, if any."""
+        for s in self.services.values():
+            if s.category == category and s.category_sw:
+                return s.category_sw
+        return ""
+
+    def services_in(self, category: str | None) -> list[ServiceInfo]:
+        return [s for s in self.services.values()
+                if s.enabled and (category is None or s.category == category)]
+
+    @property
+    def service(self) -> ServiceInfo | None:
+        return self.services.get(self.service_id) if self.service_id else None
+
+    # -- the citizen's journey -------------------------------------------------
+    def reset_choices(self) -> None:
+        """Forget the citizen: next one starts clean (the last ticket stays for reprint)."""
+        self.category = None
+        self.service_id = None
+        self.priority = Priority.none.value
+        self.phone = ""
+        self.idempotency_key = None
+        self.issuing = False
+        self.issue_error = ""
+        self.ticket = None
+        self.printed = False
+
+    def choose_service(self, service_id: str) -> None:
+        self.service_id = service_id
+
+    # A different choice is a different ticket: it gets a new key at the next confirmation.
+    def on_service_id(self, *_a: object) -> None:
+        self.idempotency_key = None
+
+    def on_priority(self, *_a: object) -> None:
+        self.idempotency_key = None
+
+    def on_phone(self, *_a: object) -> None:
+        self.idempotency_key = None
+
+    def begin_confirmation(self) -> str:
+        """The key for this confirmation: made once, kept across taps and retries."""
+        if not self.idempotency_key:
+            self.idempotency_key = new_idempotency_key()
+        return self.idempotency_key
+
+    def issue_request(self) -> IssueTicketRequest:
+        phone = normalise_phone(self.phone) if self.phone else None
+        return IssueTicketRequest(service_id=str(self.service_id), priority=Priority(self.priority),
+                                  language=Language(self.language), phone=phone or None)
+
+    def ticket_issued(self, ticket: TicketOut) -> None:
+        self.ticket = ticket
+        self.last_ticket = ticket
+        self.last_language = self.language
+        self.issuing = False
+        self.issue_error = ""

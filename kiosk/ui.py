@@ -1,0 +1,362 @@
+"""KioskApp: screens, navigation, and the threads that feed the model.
+
+Imported only after ``kiosk.app.configure_kivy`` so the window gets the
+config's size and full-screen setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import ObjectProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from centre_server.contract import PrinterStatus, TicketOut
+from kiosk.api import ApiError, CentreApi, Unreachable
+from kiosk.config import KioskConfig
+from kiosk.i18n import printer_status_text, tr
+from kiosk.model import KioskModel
+from kiosk.mqtt_link import KioskLink
+from kiosk.printing import BLOCKING, TicketPrinter
+from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, StaffCorner
+
+logger = logging.getLogger(__name__)
+
+KV_DIR = Path(__file__).parent / "kv"
+
+IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff")
+HEALTH_FAILURES_FOR_OUTAGE = 2
+
+
+class Worker:
+    """A background loop with a stop flag (the health check)."""
+
+    def __init__(self, target, interval_s: float) -> None:
+        self._stop = threading.Event()
+        self._target = target
+        self._interval = interval_s
+        self._thread = threading.Thread(target=self._run, daemon=True, name="kiosk-health")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._target()
+            except Exception:  # a bug here must not end the health loop
+                logger.exception("health check failed")
+            self._stop.wait(max(0.05, self._interval - (time.monotonic() - started)))
+
+
+class KioskApp(App):
+    model = ObjectProperty(None)
+    kconfig = ObjectProperty(None)
+
+    def __init__(self, cfg: KioskConfig, printer: TicketPrinter | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kconfig = cfg
+        self.title = f"Huduma kiosk \u00b7 {cfg.bundle.centre_name}"
+        self.model = KioskModel()
+        self.printer = printer or TicketPrinter(cfg.printer)
+        self.api = CentreApi(cfg.bundle.server_url, cfg.bundle.token)
+        self.link = KioskLink(cfg.bundle, on_service_state=self._mqtt_service_state,
+                              on_server_availability=self._mqtt_server_availability,
+                              on_connection=self._mqtt_connection)
+        self.executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="kiosk")
+        self.health = Worker(self._check_health, cfg.kiosk.health_interval_s)
+        self._health_failures = 0
+        self._last_touch = time.monotonic()
+        self._entered_at = time.monotonic()
+        self._printer_busy = False
+        self._loading_services = False
+        self._published: str | None = None
+        self.issue_calls = 0  # how many times the kiosk asked the server for a ticket (tests read it)
+        self.sm: ScreenManager | None = None
+
+    # -- building ------------------------------------------------------------------
+    def build(self):
+        Builder.load_file(str(KV_DIR / "common.kv"))
+        for name in SCREEN_NAMES:
+            Builder.load_file(str(KV_DIR / f"{name}.kv"))
+        root = FloatLayout()
+        self.sm = ScreenManager(transition=NoTransition())
+        for name in SCREEN_NAMES:
+            self.sm.add_widget(SCREEN_CLASSES[name](name=name))
+        self.sm.bind(current=self._screen_changed)
+        root.add_widget(self.sm)
+        corner = StaffCorner(size_hint=(None, None), size=(110, 110), pos_hint={"x": 0, "top": 1})
+        corner.hold_s = self.kconfig.kiosk.staff_press_s
+        root.add_widget(corner)
+        self.model.bind(services_version=self._services_changed, language=self._services_changed,
+                        server_ok=self._server_ok_changed, printer_status=self._printer_status_changed)
+        return root
+
+    def on_start(self) -> None:
+        from kivy.core.window import Window
+
+        Window.bind(on_touch_down=self._touched)
+        self.link.start()
+        self.health.start()
+        self.load_services()
+        self.poll_printer()
+        Clock.schedule_interval(self._tick, 0.5)
+        Clock.schedule_interval(lambda _dt: self.poll_printer(), self.kconfig.printer.status_poll_s)
+
+    def on_stop(self) -> None:
+        self.health.stop()
+        try:
+            self.link.stop()
+        except Exception as exc:  # stopping must finish even with a broken link
+            logger.warning("MQTT stop: %s", exc)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.api.close()
+
+    # -- navigation ------------------------------------------------------------------
+    def go(self, name: str) -> None:
+        """Show a screen; an unreachable server overrides everything but the ticket in hand."""
+        if not self.model.server_ok and name not in ("ticket", "printing", "out_of_service", "staff"):
+            name = "out_of_service"
+        if self.sm is not None and self.sm.current != name:
+            self.sm.current = name
+
+    def _screen_changed(self, _sm, name: str) -> None:
+        self._entered_at = time.monotonic()
+        self._last_touch = time.monotonic()
+        logger.info("screen %s", name)
+
+    def reset(self, *_a) -> None:
+        """Back to welcome for the next citizen."""
+        self.model.reset_choices()
+        self.model.language = "en"
+        self.go("welcome")
+
+    def toggle_language(self) -> None:
+        self.model.toggle_language()
+
+    def start(self, language: str) -> None:
+        self.model.reset_choices()
+        self.model.language = language
+        cats = self.model.categories()
+        if len(cats) == 1:
+            self.choose_category(cats[0])
+        else:
+            self.go("categories")
+        if not self.model.services_loaded:
+            self.load_services()
+
+    def choose_category(self, category: str) -> None:
+        self.model.category = category
+        self.go("services")
+
+    def choose_service(self, service_id: str) -> None:
+        self.model.choose_service(service_id)
+        self.go("priority")
+
+    def choose_priority(self, priority: str) -> None:
+        self.model.priority = priority
+        self.go("phone" if self.kconfig.kiosk.ask_phone else "confirm")
+
+    def open_staff(self) -> None:
+        if self.sm is not None and self.sm.current not in ("printing",):
+            self.go("staff")
+
+    def _touched(self, *_a) -> None:
+        self._last_touch = time.monotonic()
+
+    def _tick(self, _dt: float) -> None:
+        """Idle timeouts: a citizen who walked away must not leave choices for the next one."""
+        if self.sm is None:
+            return
+        now = time.monotonic()
+        current = self.sm.current
+        k = self.kconfig.kiosk
+        if current in IDLE_SCREENS and not self.model.issuing and now - self._last_touch > k.idle_timeout_s:
+            logger.info("idle on %s: back to welcome", current)
+            self.reset()
+        elif current == "ticket" and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:
+            self.reset()
+
+    # -- services ------------------------------------------------------------------------
+    def load_services(self) -> None:
+        if self._loading_services:
+            return
+        self._loading_services = True
+        self.executor.submit(self._load_services_worker)
+
+    def _load_services_worker(self) -> None:
+        try:
+            services = self.api.services()
+        except (Unreachable, ApiError) as exc:
+            logger.warning("services not loaded: %s", exc)
+            services = None
+        Clock.schedule_once(lambda _dt: self._services_loaded(services), 0)
+
+    def _services_loaded(self, services) -> None:
+        self._loading_services = False
+        if services is not None:
+            self.model.set_services(services)
+
+    def _services_changed(self, *_a) -> None:
+        if self.sm is None:
+            return
+        screen = self.sm.current_screen
+        if screen.name in ("categories", "services"):
+            screen.refresh()
+
+    # -- MQTT (paho thread -> UI thread) -------------------------------------------------
+    def _mqtt_service_state(self, state) -> None:
+        Clock.schedule_once(lambda _dt: self.model.apply_service_state(state), 0)
+
+    def _mqtt_server_availability(self, value: str) -> None:
+        if value == "offline":  # the server's will: check now rather than at the next tick
+            self.executor.submit(self._check_health)
+
+    def _mqtt_connection(self, connected: bool) -> None:
+        def apply(_dt: float) -> None:
+            self.model.mqtt_ok = connected
+        Clock.schedule_once(apply, 0)
+
+    # -- server health -------------------------------------------------------------------
+    def _check_health(self) -> None:
+        ok = self.api.healthy(self.kconfig.kiosk.health_timeout_s)
+        Clock.schedule_once(lambda _dt: self._health_result(ok), 0)
+
+    def _health_result(self, ok: bool) -> None:
+        if ok:
+            self._health_failures = 0
+            self.model.server_ok = True
+        else:
+            self._health_failures += 1
+            if self._health_failures >= HEALTH_FAILURES_FOR_OUTAGE:
+                self.model.server_ok = False
+
+    def _server_ok_changed(self, _model, ok: bool) -> None:
+        if ok:
+            logger.info("centre server reachable again")
+            self.load_services()
+            if self.sm is not None and self.sm.current == "out_of_service":
+                self.reset()
+        else:
+            logger.warning("centre server unreachable: out of service")
+            if self.sm is not None and self.sm.current not in ("ticket", "printing", "staff"):
+                self.model.reset_choices()
+                self.go("out_of_service")
+
+    # -- issuing and printing ------------------------------------------------------------
+    def confirm(self) -> None:
+        """The citizen pressed "print my ticket": one request per confirmation, whatever the taps."""
+        m = self.model
+        if m.issuing or m.ticket is not None or not m.service_id:
+            logger.info("confirm ignored (already issuing or issued)")
+            return
+        key = m.begin_confirmation()
+        request = m.issue_request()
+        m.issuing = True
+        m.issue_error = ""
+        self.issue_calls += 1
+        self.executor.submit(self._issue_worker, request, key)
+
+    def _issue_worker(self, request, key: str) -> None:
+        try:
+            ticket = self.api.issue_ticket(request, key)
+        except Unreachable as exc:
+            logger.warning("issue failed, server unreachable: %s", exc)
+            Clock.schedule_once(lambda _dt: self._issue_failed(None), 0)
+            return
+        except ApiError as exc:
+            logger.warning("issue refused: %s", exc)
+            Clock.schedule_once(lambda _dt: self._issue_failed(exc), 0)
+            return
+        except Exception:
+            logger.exception("issue failed")
+            Clock.schedule_once(lambda _dt: self._issue_failed(None), 0)
+            return
+        Clock.schedule_once(lambda _dt: self._issued(ticket), 0)
+
+    def _issue_failed(self, exc: ApiError | None) -> None:
+        m = self.model
+        m.issuing = False
+        m.issue_error = tr("issue_failed", m.language)
+        if exc is None:
+            self._health_failures = HEALTH_FAILURES_FOR_OUTAGE - 1  # next failed check is an outage
+            self.executor.submit(self._check_health)
+
+    def _issued(self, ticket: TicketOut) -> None:
+        logger.info("ticket %s issued (%s)", ticket.number, ticket.id)
+        self.model.ticket_issued(ticket)
+        self.go("printing")
+        self._print(ticket, self.model.language, reprint=False)
+
+    def _print(self, ticket: TicketOut, language: str, reprint: bool) -> None:
+        self._printer_busy = True
+        name = self.kconfig.bundle.centre_name
+
+        def job() -> None:
+            try:
+                status = self.printer.print(ticket, name, language, reprint=reprint)
+            except Exception:
+                logger.exception("printer job failed")
+                status = PrinterStatus.error
+            Clock.schedule_once(lambda _dt: self._printed(ticket, status, reprint), 0)
+
+        self.executor.submit(job)
+
+    def _printed(self, ticket: TicketOut, status: PrinterStatus, reprint: bool) -> None:
+        self._printer_busy = False
+        self.model.printer_status = status.value
+        ok = status not in BLOCKING
+        if reprint:
+            staff = self.sm.get_screen("staff") if self.sm else None
+            if staff is not None:
+                staff.message = (tr("staff_reprinted", self.model.language, number=ticket.number) if ok
+                                 else tr("staff_printer", self.model.language,
+                                         status=printer_status_text(status.value, self.model.language)))
+            return
+        if self.model.ticket is not None and self.model.ticket.id == ticket.id:
+            self.model.printed = ok
+            self.go("ticket")
+
+    def reprint_last(self) -> None:
+        t = self.model.last_ticket
+        if t is not None and not self._printer_busy:
+            self._print(t, self.model.last_language, reprint=True)
+
+    # -- printer status ------------------------------------------------------------------
+    def poll_printer(self) -> None:
+        """Ask the printer how it is, so a fault shows (and clears) even between tickets."""
+        if self._printer_busy:
+            return
+
+        def job() -> None:
+            status = self.printer.status()
+            Clock.schedule_once(lambda _dt: self._printer_polled(status), 0)
+
+        self.executor.submit(job)
+
+    def _printer_polled(self, status: PrinterStatus) -> None:
+        if not self._printer_busy:
+            self.model.printer_status = status.value
+        if self._published is None:
+            self._publish_printer_status()
+
+    def _printer_status_changed(self, *_a) -> None:
+        logger.info("printer %s", self.model.printer_status)
+        self._publish_printer_status()
+
+    def _publish_printer_status(self) -> None:
+        status = PrinterStatus(self.model.printer_status)
+        self._published = status.value
+        self.link.publish_status(status, printer_status_text(status.value, "en"))

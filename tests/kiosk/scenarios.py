@@ -1,0 +1,180 @@
+"""Scenarios the driver plays on the real kiosk app (see driver.py)."""
+
+from __future__ import annotations
+
+import os
+
+from driver import Sleep, Wait
+
+
+def _ticket_data(app) -> dict:
+    t = app.model.ticket or app.model.last_ticket
+    return t.model_dump(mode="json") if t is not None else {}
+
+
+def _service(d, service_id: str):
+    return d.find(d.screen.ids.grid, value=service_id)
+
+
+def flow(d):
+    """The whole journey in English, with a bad phone number, a double tap, Kiswahili and a reprint."""
+    app = d.app
+    service_id = os.environ.get("KIOSK_SERVICE", "id-card-new")
+    yield d.at("welcome")
+    yield Wait(lambda: app.model.services_loaded and app.model.server_ok, "services loaded")
+    yield Wait(lambda: app.model.mqtt_ok, "MQTT connected")
+    d.shot("welcome")
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    yield Sleep(0.3)
+    d.shot("categories")
+    category = app.model.services[service_id].category
+    d.tap(d.find(d.screen.ids.grid, value=category))
+    yield d.at("services")
+    yield Sleep(0.3)
+    d.shot("services")
+    d.tap(_service(d, service_id))
+    yield d.at("priority")
+    yield Sleep(0.2)
+    d.shot("priority")
+    d.tap(d.screen.ids.priority_elderly)
+    yield d.at("phone")
+    keypad = d.screen.ids.keypad
+    d.keypad_type(keypad, "0812")
+    d.tap(d.screen.ids.done)
+    yield Wait(lambda: d.screen.invalid, "phone refused")
+    yield Sleep(0.2)
+    d.shot("phone-invalid")
+    d.result["data"]["invalid_phone_refused"] = app.sm.current == "phone"
+    for _ in range(4):
+        d.tap(d.find(keypad, key="<"))
+    d.keypad_type(keypad, "0712345678")
+    yield Sleep(0.2)
+    d.shot("phone")
+    d.tap(d.screen.ids.done)
+    yield d.at("confirm")
+    yield Sleep(0.2)
+    d.shot("confirm")
+    d.result["data"]["idempotency_key"] = app.model.idempotency_key
+    button = d.screen.ids.confirm
+    d.tap(button)
+    d.tap(button)  # the impatient second tap
+    yield d.at("ticket")
+    yield Sleep(0.4)
+    d.shot("ticket")
+    d.result["data"].update(ticket=_ticket_data(app), printed=app.model.printed,
+                            issue_calls=app.issue_calls, printer_status=app.model.printer_status)
+    d.tap(d.screen.ids.header.ids.lang_button if "header" in d.screen.ids else _lang_button(d))
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.2)
+    d.shot("ticket-sw")
+    d.tap(d.screen.ids.done)
+    yield d.at("welcome")
+    yield from staff_reprint(d)
+
+
+def staff_reprint(d):
+    """Long press in the top-left corner, a wrong PIN, the right PIN, reprint the last ticket."""
+    app = d.app
+    yield d.at("welcome")
+    # staff: long press in the top-left corner, PIN, reprint
+    touch = d.press(None)
+    yield Sleep(app.kconfig.kiosk.staff_press_s + 0.3)
+    touch.touch_up()
+    yield d.at("staff")
+    staff = d.screen
+    d.keypad_type(staff.ids.keypad, "9999")
+    d.tap(d.find(staff.ids.keypad, key="OK"))
+    yield Wait(lambda: staff.message != "", "wrong PIN message")
+    d.result["data"]["wrong_pin_unlocked"] = staff.unlocked
+    d.keypad_type(staff.ids.keypad, app.kconfig.kiosk.staff_pin)
+    d.tap(d.find(staff.ids.keypad, key="OK"))
+    yield Wait(lambda: staff.unlocked, "staff unlocked")
+    d.tap(staff.ids.reprint)
+    yield Wait(lambda: "Reprinted" in staff.message, "reprint done")
+    yield Sleep(0.2)
+    d.shot("staff")
+    d.result["data"]["staff_message"] = staff.message
+    d.tap(staff.ids.back)
+    yield d.at("welcome")
+
+
+def _lang_button(d):
+    from kivy.uix.button import Button
+
+    for w in d.screen.walk(restrict=True):
+        if isinstance(w, Button) and w.text in ("Kiswahili", "English") and getattr(w, "width", 0) < 400:
+            return w
+    raise LookupError("no language button")
+
+
+def quick_ticket(d):
+    """Welcome -> ticket in Kiswahili with no phone, as fast as a regular; for fault tests."""
+    app = d.app
+    service_id = os.environ.get("KIOSK_SERVICE", "kra-pin")
+    yield d.at("welcome")
+    yield Wait(lambda: app.model.services_loaded and app.model.server_ok and app.model.mqtt_ok, "ready")
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
+    yield d.at("services")
+    d.tap(_service(d, service_id))
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield Sleep(0.4)
+    d.result["data"].update(ticket=_ticket_data(app), printed=app.model.printed,
+                            printer_status=app.model.printer_status, issue_calls=app.issue_calls)
+    name = os.environ.get("KIOSK_SHOT")
+    if name:
+        d.shot(name)
+    d.mark("ticket")
+    # the test fixes the printer; the kiosk must notice by itself
+    yield d.go_signal("fixed")
+    yield Wait(lambda: app.model.printer_status == "ok", "printer ok again", 30)
+    d.result["data"]["printer_status_after_fix"] = app.model.printer_status
+    yield Sleep(0.5)
+
+
+def outage(d):
+    """The server goes away (test kills it) and comes back (test restarts it)."""
+    import time
+
+    app = d.app
+    yield d.at("welcome")
+    yield Wait(lambda: app.model.services_loaded and app.model.server_ok, "ready")
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    d.mark("ready")
+    yield d.go_signal("killed")
+    started = time.monotonic()
+    yield d.at("out_of_service", timeout=10)
+    d.result["data"]["seconds_to_out_of_service"] = time.monotonic() - started
+    yield Sleep(0.3)
+    d.shot("out-of-service")
+    d.mark("out_of_service")
+    yield d.go_signal("restarted")
+    started = time.monotonic()
+    yield Wait(lambda: app.sm.current == "welcome" and app.model.server_ok, "recovered", 20)
+    d.result["data"]["seconds_to_recover"] = time.monotonic() - started
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    d.result["data"]["usable_after_recovery"] = True
+
+
+def idle(d):
+    """A citizen walks away on the services screen: back to welcome, choices forgotten."""
+    app = d.app
+    yield d.at("welcome")
+    yield Wait(lambda: app.model.services_loaded, "services")
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    d.tap(d.screen.ids.grid.children[-1])
+    yield d.at("services")
+    d.result["data"]["category_chosen"] = app.model.category
+    yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    d.result["data"].update(category_after=app.model.category, language_after=app.model.language)
