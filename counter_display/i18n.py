@@ -49,6 +49,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Waiting for the centre server...",
         "sw": "Inasubiri seva ya kituo...",
     },
+    "not_live": {"en": "Numbers are not live", "sw": "Namba si za sasa"},
     "welcome": {"en": "Welcome", "sw": "Karibu"},
 }
 

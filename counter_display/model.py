@@ -146,6 +146,7 @@ class DisplayModel:
     counters: dict[str, CounterStatePayload] = field(default_factory=dict)
     hall: HallStatePayload | None = None
     rejected: int = 0
+    connects: int = 0  # how many times the link came up (more than one: it recovered)
     observers: list[Callable[["DisplayModel"], None]] = field(default_factory=list)
     _announced: set[int] = field(default_factory=set)
     _event_calls: list[Call] = field(default_factory=list)  # newest first, until the hall state has them
@@ -156,6 +157,7 @@ class DisplayModel:
     def link_up(self) -> None:
         """Connected (again): forget everything, retained state is about to arrive."""
         self.link = Link.up
+        self.connects += 1
         self.server = None
         self.services.clear()
         self.counters.clear()
@@ -306,9 +308,13 @@ class DisplayModel:
 
     def hall_view(self, now: float = 0.0) -> HallView:
         """What the hall board shows at monotonic time ``now`` (paging and blinking follow it)."""
-        calls = self.calls()[: self.last_calls]
+        calls, seen = [], set()
+        for c in self.calls():  # a recalled ticket is listed once, at its latest call
+            if (c.number, c.counter_id) not in seen:
+                seen.add((c.number, c.counter_id))
+                calls.append(c)
         rows = [CallRow(c.number, i18n.counter_label(c.counter_name, "en"),
-                        i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls]
+                        i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls[: self.last_calls]]
         services = self.service_rows()
         size = max(1, self.page_size)
         pages = max(1, math.ceil(len(services) / size))

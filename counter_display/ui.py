@@ -130,7 +130,7 @@ class HallScreen(BoxLayout):
         self.now_title = i18n.both("now_calling")
         if not view.live:
             self.now_number = "--"
-            self.now_counter_en, self.now_counter_sw = view.status_en, view.status_sw
+            self.now_counter_en, self.now_counter_sw = i18n.t("not_live", "en"), i18n.t("not_live", "sw")
         elif view.latest is None:
             self.now_number = ""
             self.now_counter_en, self.now_counter_sw = i18n.t("no_calls_yet", "en"), i18n.t("no_calls_yet", "sw")

@@ -64,6 +64,7 @@ def main() -> int:
         return {
             "t": time.time(),
             "link": m.link.value,
+            "connects": m.connects,
             "server": m.server.value if m.server else None,
             "live": m.live,
             "services": {k: s.waiting for k, s in m.services.items()},

@@ -175,3 +175,11 @@ def test_announcements_follow_the_order_of_the_calls_and_never_repeat_a_seq(step
         else:
             m.handle(T.server_availability, kind.encode())
     assert [(c.seq, c.recall) for c in announced] == sent
+
+
+def test_a_recalled_ticket_is_listed_once_at_its_latest_call():
+    m = live_model()
+    m.handle(T.hall_state, samples.hall([("B001", "c07", "7", 3), ("K001", "c12", "12", 2),
+                                         ("B001", "c07", "7", 1)]).to_bytes())
+    view = m.hall_view()
+    assert view.latest.number == "B001" and [r.number for r in view.recent] == ["K001"]
