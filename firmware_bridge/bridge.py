@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -186,6 +187,13 @@ class Bridge:
             logger.warning("broker refused the bridge: %s", reason_code)
             return
         logger.info("connected to the broker")
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # Key presses are tiny, latency-bound messages: do not let Nagle hold them back.
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         client.publish(self.topics.device_availability(self.device_id), Availability.online.value,
                        qos=QOS, retain=True)
         subs = [(self.topics.reply(self.device_id), QOS), (self.topics.server_availability, QOS)]

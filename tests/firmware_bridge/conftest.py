@@ -54,8 +54,19 @@ class Probe:
         self._connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda *a: self._connected.set()
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(0.2, 1)
         self.handlers: list[Callable[[str, bytes], None]] = []
+        self.subscriptions: list[str] = []
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        for sub in self.subscriptions:  # renewed on every reconnect, as a device does
+            client.subscribe(sub, qos=1)
+        self._connected.set()
+
+    def subscribe(self, topic: str) -> None:
+        self.subscriptions.append(topic)
+        self.client.subscribe(topic, qos=1)
 
     def start(self, *subscriptions: str) -> "Probe":
         host, port = parse_mqtt_url(self.url)
@@ -63,7 +74,7 @@ class Probe:
         self.client.loop_start()
         assert self._connected.wait(10), "probe could not connect to the broker"
         for sub in subscriptions:
-            self.client.subscribe(sub, qos=1)
+            self.subscribe(sub)
         return self
 
     def stop(self) -> None:

@@ -53,8 +53,8 @@ class FakeServer:
         self.queue = ["A002", "A003", "A004"]
         self.serving: dict[str, tuple[str, int]] = {}
         probe.handlers.append(self.handle)
-        probe.client.subscribe(topics.all_counter_commands, qos=1)
-        probe.client.subscribe(topics.cmd_feedback, qos=1)
+        probe.subscribe(topics.all_counter_commands)
+        probe.subscribe(topics.cmd_feedback)
 
     def handle(self, topic: str, payload: bytes) -> None:
         kind, counter = self.topics.parse(topic)
@@ -190,3 +190,30 @@ def test_bad_config_is_a_clear_error(tmp_path, mosquitto):
     out = subprocess.run([str(BIN / "huduma-bridge"), "--config", str(path)], capture_output=True, text=True,
                          timeout=30)
     assert out.returncode == 1 and "not JSON" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_broker_restart_is_survived(mosquitto, probe_factory, bridge_factory, sim_factory):
+    topics = Topics(CENTRE)
+    probe = probe_factory(mosquitto.url, topics.all_device_availability)
+    FakeServer(probe, topics)
+    sim = sim_factory("keypad:1,led:2")
+    bridge = bridge_factory(bundle(mosquitto.url, ["c01"]), [{"url": sim.link, "devices": [
+        {"address": 1, "kind": "keypad", "counter_id": "c01"}, {"address": 2, "kind": "led", "counter_id": "c01"}]}])
+    wait_until(lambda: probe.on(topics.device_availability("bridge-t"))[-1:] == [b"online"], what="online")
+    sim.press("NEXT")
+    assert sim.wait_for(lambda: sim.led(2).shown == "A002"), bridge.log()
+
+    mosquitto.stop()
+    # With no broker a key is refused at once, not queued to fire minutes later.
+    wait_until(lambda: (sim.press("NEXT") or True) and sim.wait_for(
+        lambda: "NAK,OFFLINE" in sim.devices[1].acks, timeout=1), what="NAK,OFFLINE while the broker is down")
+    count_before = len(probe.on(topics.device_availability("bridge-t")))
+    mosquitto.start()
+
+    # Back: the bridge says online again (retained state was lost with the broker) and serves keys.
+    wait_until(lambda: len(probe.on(topics.device_availability("bridge-t"))) > count_before, timeout=40,
+               what="the bridge to reconnect")
+    assert probe.on(topics.device_availability("bridge-t"))[-1] == b"online"
+    sim.press("NEXT")
+    assert sim.wait_for(lambda: sim.led(2).shown == "A003"), bridge.log()
+    assert bridge.running
