@@ -112,7 +112,7 @@ def main(config: Path | None, demo: bool, mode: str, counter_id: str | None, ann
     if announce is None:
         announce = display_mode == Mode.hall
     run(bundle, display_mode, counter_id, announce, audio_dir or default_audio_dir(bundle.device_id),
-        timezone, size, page_size)
+        timezone, size, page_size, log_level.upper())
 
 
 def configure_kivy(size: tuple[int, int] | None) -> None:
@@ -145,8 +145,9 @@ def build_app(bundle: DeviceBundle, mode: Mode, counter_id: str | None, announce
 
 
 def run(bundle: DeviceBundle, mode: Mode, counter_id: str | None, announce: bool, audio_dir: Path,
-        timezone: str, size: tuple[int, int] | None, page_size: int) -> None:
+        timezone: str, size: tuple[int, int] | None, page_size: int, log_level: str = "INFO") -> None:
     app = build_app(bundle, mode, counter_id, announce, audio_dir, timezone, size, page_size)
+    logging.getLogger().setLevel(log_level)  # Kivy lowers the root logger's level when it loads
     try:
         app.run()
     except KeyboardInterrupt:

@@ -63,6 +63,7 @@ class MqttLink:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.connected = False
+        self._stopping = False
 
     def start(self) -> None:
         """Connect in the background; a broker that is not up yet is retried every second."""
@@ -72,6 +73,7 @@ class MqttLink:
 
     def stop(self) -> None:
         """Clean stop: say ``offline`` (the will only fires on a crash), then disconnect."""
+        self._stopping = True
         try:
             if self.connected:
                 info = self.client.publish(self.availability_topic, Availability.offline.value, qos=QOS, retain=True)
@@ -99,7 +101,10 @@ class MqttLink:
         was = self.connected
         self.connected = False
         if was:
-            logger.warning("lost the broker: %s", reason_code)
+            if self._stopping:
+                logger.info("disconnected from the broker")
+            else:
+                logger.warning("lost the broker: %s", reason_code)
             self.on_link(False)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
