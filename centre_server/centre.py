@@ -59,7 +59,7 @@ class Centre:
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
         self.db: sqlite_utils.Database = storage.connect(settings.db_path)
-        self.lock = threading.RLock()
+        self.lock = self.db.conn.lock  # one lock for the state and the database: they move together
         self.listeners: list[Listener] = []
         self.state: State = self._load()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -73,9 +74,50 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
 MIGRATIONS.append(_m2_day_close)
 
 
+class LockedConnection(sqlite3.Connection):
+    """One connection shared by threads: every statement, and every ``with conn:`` transaction, holds its lock.
+
+    Without it a statement from a web request could land inside (or commit) the
+    engine's open transaction. The lock is re-entrant, so the holder of a
+    transaction runs its own statements freely.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.RLock()
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        if args and isinstance(args[0], str) and args[0].endswith('"sqlite_utils_query"'):
+            # sqlite-utils wraps each query() in a savepoint that stays open while its
+            # generator lives, i.e. an open transaction another thread would fall into.
+            # Single statements read a consistent snapshot anyway, so it is not needed.
+            return super().execute("SELECT 1")
+        with self.lock:
+            return super().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        with self.lock:
+            return super().executemany(*args)
+
+    def executescript(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        with self.lock:
+            return super().executescript(*args)
+
+    def __enter__(self) -> "LockedConnection":
+        self.lock.acquire()
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self.lock.release()
+
+
 def connect(path: Path | str, *, durable: bool = True) -> sqlite_utils.Database:
     """Open (and migrate) a centre database in WAL mode."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False,
+                           factory=LockedConnection)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")

@@ -131,11 +131,21 @@ class Centre:
         return self.credentials["staff"][username]["password"]
 
 
-@pytest.fixture
-def centre_dir(tmp_path: Path) -> Centre:
-    """``huduma-provision init DIR --demo`` in a temporary folder."""
-    path = tmp_path / "centre"
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    """One real ``huduma-provision init --demo`` per session; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "centre"
     provision(path, "init", str(path), "--demo")
+    return path
+
+
+@pytest.fixture
+def centre_dir(tmp_path: Path, _demo_template: Path) -> Centre:
+    """A demo centre (``huduma-provision init DIR --demo``) in a temporary folder of its own."""
+    path = tmp_path / "centre"
+    shutil.copytree(_demo_template, path)
+    for bundle in (path / "devices").glob("*.json"):  # bundles may name their folder
+        bundle.write_text(bundle.read_text().replace(str(_demo_template), str(path)))
     creds = json.loads((path / "demo-credentials.json").read_text())
     return Centre(path=path, credentials=creds)
 

@@ -1,0 +1,171 @@
+"""The HTTP API in-process (TestClient runs the real app and lifespan on a real SQLite file)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from centre_server.app import create_app
+
+
+@pytest.fixture
+def api(centre_dir):
+    with TestClient(create_app(centre_dir.path), raise_server_exceptions=False) as client:
+        client.centre = centre_dir
+        yield client
+
+
+def kiosk(api) -> dict:
+    return {"Authorization": f"Bearer {api.centre.bundle('kiosk-1')['token']}"}
+
+
+def staff(api, username: str = "clerk") -> dict:
+    r = api.post("/api/v1/auth/login", json={"username": username, "password": api.centre.staff_password(username)})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def issue(api, service="id-card-new", key=None, **body) -> dict:
+    headers = kiosk(api) | ({"Idempotency-Key": key} if key else {})
+    r = api.post("/api/v1/tickets", json={"service_id": service, **body}, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def test_services_menu(api):
+    r = api.get("/api/v1/services")
+    services = r.json()
+    assert r.status_code == 200 and len(services) >= 35
+    first = services[0]
+    assert {"id", "prefix", "name_en", "name_sw", "waiting", "estimated_wait_s", "open_counters"} <= set(first)
+    assert len({s["prefix"] for s in services}) == len(services)
+
+
+def test_issue_is_idempotent_and_numbers_advance(api):
+    t1 = issue(api, key="abc")
+    t2 = issue(api, key="abc")
+    t3 = issue(api)
+    assert t1["id"] == t2["id"] and t1["number"] == "A001" and t3["number"] == "A002"
+    assert t1["status_url"].endswith(f"/t/{t1['id']}") and t3["position"] == 1
+    assert t3["estimated_wait_s"] > 0
+    conflict = api.post("/api/v1/tickets", json={"service_id": "birth-cert"},
+                        headers=kiosk(api) | {"Idempotency-Key": "abc"})
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize("body,content", [
+    ('{"service_id":"no-such-service"}', None), ('{"service_id":', None), ("{}", None), ("[1,2,3]", None),
+    ('{"service_id":"id-card-new","priority":"vip"}', None), ('{"service_id":"id-card-new","phone":"12345"}', None),
+    ('{"service_id":"id-card-new","extra":1}', None), ("not json at all", "text/plain"),
+    ('{"service_id":"' + "x" * 5000 + '"}', None), ('{"service_id":null}', None),
+])
+def test_bad_ticket_requests_get_json_4xx(api, body, content):
+    headers = kiosk(api) | {"content-type": content or "application/json"}
+    r = api.post("/api/v1/tickets", content=body, headers=headers)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    err = r.json()["error"]
+    assert err["code"] and err["message"]
+
+
+def test_phone_is_normalised_and_never_published(api):
+    t = issue(api, phone="0712345678", language="sw")
+    assert t["language"] == "sw"
+    db = sqlite3.connect(api.centre.path / "centre.db")
+    assert db.execute("SELECT phone FROM tickets WHERE id=?", [t["id"]]).fetchone()[0] == "+254712345678"
+    data = db.execute("SELECT data FROM events WHERE type='ticket_issued'").fetchone()[0]
+    assert "+254712345678" in data  # kept in the log for the SMS issue, never in MQTT payloads
+
+
+def test_roles_are_enforced(api):
+    k = kiosk(api)
+    assert api.post("/api/v1/tickets", json={"service_id": "id-card-new"}).status_code == 401
+    assert api.post("/api/v1/tickets", json={"service_id": "id-card-new"},
+                    headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert api.post("/api/v1/counters/c01/call-next", headers=k).status_code == 403
+    assert api.get("/api/v1/stats/live", headers=k).status_code == 403
+    clerk = staff(api, "clerk")
+    assert api.get("/api/v1/stats/live", headers=clerk).status_code == 403
+    assert api.get("/api/v1/stats/live", headers=staff(api, "manager")).status_code == 200
+    display = {"Authorization": f"Bearer {api.centre.bundle('display-1')['token']}"}
+    assert api.post("/api/v1/tickets", json={"service_id": "id-card-new"}, headers=display).status_code == 403
+
+
+def test_login_failures_lock_out(api):
+    for _ in range(5):
+        r = api.post("/api/v1/auth/login", json={"username": "clerk", "password": "wrong"})
+        assert r.status_code == 401
+    r = api.post("/api/v1/auth/login", json={"username": "clerk", "password": api.centre.staff_password("clerk")})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "locked_out"
+
+
+def test_logout_ends_the_session(api):
+    h = staff(api)
+    assert api.get("/api/v1/counters", headers=h).status_code == 200
+    assert api.post("/api/v1/auth/logout", headers=h).status_code == 204
+    assert api.get("/api/v1/counters", headers=h).status_code == 401
+
+
+def test_a_clerks_day(api):
+    h = staff(api)
+    a = issue(api, "id-card-new")
+    b = issue(api, "birth-cert")
+    p = issue(api, "id-card-new", priority="elderly")
+    assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["error"]["code"] == "counter_closed"
+    r = api.post("/api/v1/counters/c01/open", json={"services": ["id-card-new", "birth-cert"]}, headers=h)
+    assert r.status_code == 200 and r.json()["state"] == "open" and r.json()["clerk"] == "clerk"
+    called = api.post("/api/v1/counters/c01/call-next", headers=h).json()
+    assert called["number"] == p["number"] and called["state"] == "called" and called["counter_name"] == "1"
+    assert api.post("/api/v1/counters/c01/recall", headers=h).json()["recalls"] == 1
+    assert api.post("/api/v1/counters/c01/start", headers=h).json()["state"] == "serving"
+    t = api.post("/api/v1/counters/c01/transfer", json={"service_id": "birth-cert"}, headers=h).json()
+    assert t["state"] == "waiting" and t["service_id"] == "birth-cert" and t["number"] == p["number"]
+    nxt = api.post("/api/v1/counters/c01/call-next", headers=h).json()
+    assert nxt["number"] == p["number"]  # still priority, still its original issue time
+    done = api.post("/api/v1/counters/c01/complete", json={"outcome": "certificate issued"}, headers=h).json()
+    assert done["state"] == "done" and done["outcome"] == "certificate issued"
+    assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == a["number"]
+    assert api.post("/api/v1/counters/c01/no-show", headers=h).json()["state"] == "no_show"
+    assert api.post(f"/api/v1/tickets/{a['id']}/reactivate", headers=h).json()["state"] == "waiting"
+    counters = api.get("/api/v1/counters", headers=h).json()
+    c1 = next(c for c in counters if c["id"] == "c01")
+    assert c1["serving"] is None and c1["state"] == "open"
+    assert api.post("/api/v1/counters/c01/pause", headers=h).json()["state"] == "paused"
+    assert api.post("/api/v1/counters/c01/resume", headers=h).json()["state"] == "open"
+    assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == a["number"]
+    assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == b["number"]
+    r = api.post("/api/v1/counters/c01/call-next", headers=h)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "nothing_waiting"
+    assert api.post("/api/v1/counters/c01/close", headers=h).json()["state"] == "closed"
+    assert api.post("/api/v1/counters/nope/open", headers=h).status_code == 404
+    live = api.get("/api/v1/stats/live", headers=staff(api, "manager")).json()
+    assert live["served_today"] == 3 and live["issued_today"] == 3
+    daily = api.get("/api/v1/stats/daily", headers=staff(api, "manager")).json()
+    assert daily["total"]["arrived"] == 3 and daily["total"]["transfers"] == 1
+    assert api.get("/api/v1/stats/daily?date=yesterday", headers=staff(api, "manager")).status_code == 422
+
+
+def test_ticket_lookup(api):
+    t = issue(api)
+    r = api.get(f"/api/v1/tickets/{t['id']}")
+    assert r.status_code == 200 and r.json()["number"] == t["number"] and r.json()["position"] == 0
+    assert api.get("/api/v1/tickets/A001").status_code == 404
+    assert api.get("/api/v1/tickets/" + "x" * 300).status_code == 404
+
+
+def test_notice_line(api):
+    m = staff(api, "manager")
+    r = api.put("/api/v1/hall/notice", json={"notice_en": "System slow today", "notice_sw": "Mfumo uko polepole leo"},
+                headers=m)
+    assert r.status_code == 200 and r.json()["notice_sw"] == "Mfumo uko polepole leo"
+    assert api.put("/api/v1/hall/notice", json={"notice_en": "x"}, headers=staff(api)).status_code == 403
+    assert api.get("/api/v1/hall").json()["notice_en"] == "System slow today"
+
+
+def test_openapi_and_health(api):
+    assert api.get("/docs").status_code == 200
+    spec = api.get("/openapi.json").json()
+    assert "/api/v1/tickets" in spec["paths"] and "/api/v1/counters/{counter_id}/call-next" in spec["paths"]
+    h = api.get("/healthz").json()
+    assert h["status"] == "ok" and h["broker"] == "disconnected"

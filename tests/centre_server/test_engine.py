@@ -1,0 +1,421 @@
+"""The queue engine alone: rules by example, and properties over random days (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from centre_server import engine as e
+from centre_server.contract import CounterState, EventType, Priority, TicketState
+
+NBO = ZoneInfo("Africa/Nairobi")
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=NBO).timestamp()  # a Monday, 08:00 in Nairobi
+
+
+def make_state(policy: e.Policy | None = None) -> e.State:
+    services = [e.Service("id-card", "A", "ID card", "Kitambulisho", target_wait_s=1800, service_time_s=300),
+                e.Service("birth", "B", "Birth certificate", "Cheti cha kuzaliwa", target_wait_s=600,
+                          service_time_s=300),
+                e.Service("kra", "K", "KRA PIN", "PIN ya KRA", target_wait_s=1200, service_time_s=300)]
+    counters = [e.Counter("c1", "1", ["id-card", "birth"]), e.Counter("c2", "2", ["birth"]),
+                e.Counter("c3", "3", ["kra", "id-card"])]
+    return e.new_state(services, counters, policy)
+
+
+class Day:
+    """A little driver: a state, a clock, and the events so far."""
+
+    def __init__(self, policy: e.Policy | None = None) -> None:
+        self.state = make_state(policy)
+        self.state.day = e.day_of(T0, "Africa/Nairobi")
+        self.now = T0
+        self.events: list[e.Event] = []
+        self.n = 0
+
+    def do(self, cmd, dt: float = 1.0) -> list[e.Event]:
+        self.now += dt
+        evs = e.apply(self.state, cmd, self.now)
+        self.events.extend(evs)
+        return evs
+
+    def issue(self, service: str = "id-card", priority: Priority = Priority.none, **kw) -> e.Ticket:
+        self.n += 1
+        tid = f"t{self.n}"
+        self.do(e.IssueTicket(tid, service, priority, **kw))
+        return self.state.tickets[tid]
+
+    def open(self, counter: str, services: tuple[str, ...] | None = None) -> None:
+        self.do(e.OpenCounter(counter, services, clerk="wanjiku"))
+
+    def call(self, counter: str) -> e.Ticket:
+        evs = self.do(e.CallNext(counter))
+        called = [ev for ev in evs if ev.type == EventType.ticket_called]
+        return self.state.tickets[called[-1].data["ticket_id"]]
+
+
+def test_issue_numbers_per_service_and_day():
+    d = Day()
+    a1, a2, b1 = d.issue("id-card"), d.issue("id-card"), d.issue("birth")
+    assert (a1.number, a2.number, b1.number) == ("A001", "A002", "B001")
+    assert d.events[0].type == EventType.ticket_issued and d.events[0].seq == 1
+    assert [ev.seq for ev in d.events] == [1, 2, 3]
+
+
+def test_unknown_and_disabled_service_refused_without_change():
+    d = Day()
+    with pytest.raises(e.QueueError) as err:
+        d.issue("nope")
+    assert err.value.status == 404
+    d.state.services["kra"].enabled = False
+    with pytest.raises(e.QueueError) as err:
+        d.issue("kra")
+    assert err.value.code == "service_disabled"
+    assert d.state.tickets == {} and d.state.last_seq == 0
+
+
+def test_idempotency_key_issues_once():
+    d = Day()
+    d.issue("id-card", idempotency_key="k1")
+    evs = d.do(e.IssueTicket("other", "id-card", idempotency_key="k1"))
+    assert evs == [] and len(d.state.tickets) == 1
+
+
+def test_call_next_longest_wait_across_services_and_fcfs():
+    d = Day()
+    b = d.issue("birth")
+    a = d.issue("id-card")
+    d.open("c1")
+    assert d.call("c1").id == b.id  # birth waited longer
+    assert d.call("c1").id == a.id
+    assert b.state == TicketState.done  # calling next finished the previous one
+
+
+def test_closed_and_paused_counters_cannot_call():
+    d = Day()
+    d.issue()
+    with pytest.raises(e.QueueError) as err:
+        d.call("c1")
+    assert err.value.code == "counter_closed"
+    d.open("c1")
+    d.do(e.PauseCounter("c1"))
+    with pytest.raises(e.QueueError) as err:
+        d.call("c1")
+    assert err.value.code == "counter_paused"
+    d.do(e.ResumeCounter("c1"))
+    assert d.call("c1").number == "A001"
+
+
+def test_nothing_waiting_is_a_404():
+    d = Day()
+    d.open("c2")
+    d.issue("id-card")  # not a service of c2
+    with pytest.raises(e.QueueError) as err:
+        d.call("c2")
+    assert err.value.status == 404 and err.value.code == "nothing_waiting"
+
+
+def test_priority_first_with_anti_starvation_bound():
+    d = Day(e.Policy(priority_streak_limit=2))
+    normals = [d.issue() for _ in range(3)]
+    prios = [d.issue(priority=Priority.elderly) for _ in range(5)]
+    d.open("c1")
+    order = [d.call("c1").id for _ in range(8)]
+    assert order[:2] == [prios[0].id, prios[1].id]
+    assert order[2] == normals[0].id  # after two priority calls, one normal
+    assert order[3:5] == [prios[2].id, prios[3].id]
+    assert order[5] == normals[1].id
+
+
+def test_target_breach_preference():
+    d = Day(e.Policy(prefer_breached_target=True))
+    a = d.issue("id-card")  # target 30 min
+    d.now += 60
+    b = d.issue("birth")  # target 10 min
+    d.now += 700  # birth is now over its target, id-card is not
+    d.open("c1")
+    assert d.call("c1").id == b.id
+    d2 = Day()
+    a2 = d2.issue("id-card")
+    d2.issue("birth")
+    d2.open("c1")
+    assert d2.call("c1").id == a2.id and a.number == "A001"
+
+
+def test_skill_order_policy():
+    d = Day(e.Policy(call_order="skill_order"))
+    k = d.issue("kra")
+    a = d.issue("id-card")
+    d.open("c3", ("id-card", "kra"))
+    assert d.call("c3").id == a.id
+    assert d.call("c3").id == k.id
+
+
+def test_recall_then_auto_no_show_and_reactivation_window():
+    d = Day(e.Policy(auto_no_show_after_recalls=2, reactivation_window_s=600))
+    t = d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.Recall("c1"))
+    d.do(e.Recall("c1"))
+    assert t.recalls == 2 and t.state == TicketState.called
+    evs = d.do(e.Recall("c1"))
+    assert evs[0].type == EventType.ticket_no_show and t.state == TicketState.no_show
+    assert d.state.counters["c1"].ticket_id is None
+    d.do(e.Reactivate(t.id), dt=300)
+    assert t.state == TicketState.waiting and t.queued_at == t.issued_at
+    d.call("c1")
+    d.do(e.MarkNoShow("c1"))
+    with pytest.raises(e.QueueError) as err:
+        d.do(e.Reactivate(t.id), dt=601)
+    assert err.value.code == "window_passed"
+
+
+def test_min_recalls_before_no_show():
+    d = Day(e.Policy(min_recalls_before_no_show=1))
+    d.issue()
+    d.open("c1")
+    d.call("c1")
+    with pytest.raises(e.QueueError) as err:
+        d.do(e.MarkNoShow("c1"))
+    assert err.value.code == "recall_first"
+    d.do(e.Recall("c1"))
+    assert d.do(e.MarkNoShow("c1"))[0].type == EventType.ticket_no_show
+
+
+def test_transfer_keeps_original_issue_time():
+    d = Day()
+    t = d.issue("id-card")
+    d.now += 100
+    later = d.issue("birth")
+    d.open("c1", ("id-card",))
+    d.call("c1")
+    d.do(e.StartService("c1"))
+    d.do(e.Transfer("c1", "birth"), dt=200)
+    assert t.state == TicketState.waiting and t.service_id == "birth" and t.number == "A001"
+    assert t.transfers[0]["from"] == "id-card" and t.queued_at == t.issued_at
+    d.open("c2")
+    assert d.call("c2").id == t.id  # ahead of the birth ticket issued after it
+    assert later.state == TicketState.waiting
+
+
+def test_complete_records_service_time_and_outcome():
+    d = Day()
+    t = d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.StartService("c1"), dt=30)
+    d.do(e.Complete("c1", "id form lodged"), dt=240)
+    assert t.state == TicketState.done and t.outcome == "id form lodged"
+    assert t.ended_at - t.started_at == pytest.approx(240)
+    assert d.state.counters["c1"].idle_since == t.ended_at
+
+
+def test_cancel_only_waiting():
+    d = Day()
+    t = d.issue()
+    d.do(e.CancelTicket(t.id, "citizen left"))
+    assert t.state == TicketState.cancelled
+    with pytest.raises(e.QueueError):
+        d.do(e.CancelTicket(t.id))
+
+
+def test_feedback_for_the_last_ticket_at_a_counter():
+    d = Day()
+    with pytest.raises(e.QueueError):
+        d.do(e.GiveFeedback(rating=4, counter_id="c1"))
+    t = d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.Complete("c1"))
+    d.do(e.GiveFeedback(rating=3, counter_id="c1"))
+    assert t.rating == 3
+    with pytest.raises(e.QueueError):
+        d.do(e.GiveFeedback(rating=7, counter_id="c1"))
+
+
+def test_close_counter_finishes_its_ticket():
+    d = Day()
+    t = d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.CloseCounter("c1"))
+    assert t.state == TicketState.done and d.state.counters["c1"].state == CounterState.closed
+
+
+def test_day_rolls_over_at_nairobi_midnight():
+    d = Day()
+    d.issue()
+    d.issue()
+    d.open("c1")
+    d.call("c1")
+    # 23:59:30 Nairobi is still the same day
+    d.now = datetime(2026, 11, 23, 23, 59, 30, tzinfo=NBO).timestamp()
+    assert d.issue().number == "A003"
+    d.now = datetime(2026, 11, 24, 0, 0, 5, tzinfo=NBO).timestamp() - 1
+    t = d.issue()
+    assert t.number == "A001" and t.day == "2026-11-24"
+    closed = [ev for ev in d.events if ev.type == EventType.day_closed]
+    assert closed and closed[0].data["day"] == "2026-11-23" and closed[0].data["next_day"] == "2026-11-24"
+    assert d.state.counters["c1"].state == CounterState.closed
+    # a clock stepped back over midnight (NTP) does not reopen yesterday
+    d.now = datetime(2026, 11, 23, 23, 59, 0, tzinfo=NBO).timestamp() - 1
+    assert d.issue().number == "A002" and d.state.day == "2026-11-24"
+
+
+def test_rollover_survives_a_refused_command():
+    d = Day()
+    d.issue()
+    d.now = datetime(2026, 11, 24, 9, 0, tzinfo=NBO).timestamp()
+    with pytest.raises(e.QueueError) as err:
+        e.apply(d.state, e.CallNext("c1"), d.now)
+    assert [ev.type for ev in err.value.events][-1] == EventType.day_closed
+
+
+def test_close_day_cancels_what_waits():
+    d = Day()
+    waiting = d.issue()
+    served = d.issue()
+    d.open("c1")
+    d.do(e.CallTicket("c1", served.id))
+    d.do(e.CloseDay())
+    assert waiting.state == TicketState.cancelled and waiting.cancel_reason == "day_closed"
+    assert served.state == TicketState.done
+
+
+def test_estimate_grows_with_queue_and_falls_with_counters():
+    d = Day()
+    for _ in range(6):
+        d.issue("kra")
+    f1 = e.service_figures(d.state, "kra", d.now)
+    d.open("c3", ("kra",))
+    f2 = e.service_figures(d.state, "kra", d.now)
+    assert f1["waiting"] == 6 and f2["open_counters"] == 1
+    assert f1["estimated_wait_s"] > 0 and f2["estimated_wait_s"] > 0
+    d.open("c1", ("kra",))
+    f3 = e.service_figures(d.state, "kra", d.now)
+    assert f3["estimated_wait_s"] < f2["estimated_wait_s"]
+
+
+# --------------------------------------------------------------------------
+# Properties over random days
+# --------------------------------------------------------------------------
+
+SERVICES = ["id-card", "birth", "kra"]
+COUNTERS = ["c1", "c2", "c3"]
+
+step = st.one_of(
+    st.tuples(st.just("issue"), st.sampled_from(SERVICES), st.sampled_from(list(Priority)[:4])),
+    st.tuples(st.just("call"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("call"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("recall"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("no_show"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("start"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("complete"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("transfer"), st.sampled_from(COUNTERS), st.sampled_from(SERVICES)),
+    st.tuples(st.just("open"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("pause"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("resume"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("close"), st.sampled_from(COUNTERS)),
+    st.tuples(st.just("cancel"), st.integers(0, 200)),
+    st.tuples(st.just("reactivate"), st.integers(0, 200)),
+    st.tuples(st.just("night")),
+)
+
+
+def to_command(s: tuple, d: Day) -> e.Command | None:
+    kind = s[0]
+    if kind == "issue":
+        d.n += 1
+        return e.IssueTicket(f"t{d.n}", s[1], s[2])
+    ids = sorted(d.state.tickets)
+    pick = (lambda i: ids[i % len(ids)]) if ids else (lambda i: "none")
+    return {
+        "call": lambda: e.CallNext(s[1]), "recall": lambda: e.Recall(s[1]),
+        "no_show": lambda: e.MarkNoShow(s[1]), "start": lambda: e.StartService(s[1]),
+        "complete": lambda: e.Complete(s[1]), "transfer": lambda: e.Transfer(s[1], s[2]),
+        "open": lambda: e.OpenCounter(s[1]), "pause": lambda: e.PauseCounter(s[1]),
+        "resume": lambda: e.ResumeCounter(s[1]), "close": lambda: e.CloseCounter(s[1]),
+        "cancel": lambda: e.CancelTicket(pick(s[1])), "reactivate": lambda: e.Reactivate(pick(s[1])),
+        "night": lambda: None,
+    }[kind]()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=120), gaps=st.lists(st.floats(0, 900), min_size=120, max_size=120),
+       limit=st.integers(1, 4))
+def test_random_days_keep_every_promise(steps, gaps, limit):
+    d = Day(e.Policy(priority_streak_limit=limit, auto_no_show_after_recalls=2))
+    issued: dict[str, str] = {}  # ticket id -> day
+    numbers: set[tuple[str, str, str]] = set()
+    done: set[str] = set()
+    streak: dict[str, int] = {}
+    all_events: list[e.Event] = []
+    for i, s in enumerate(steps):
+        d.now += gaps[i]
+        if s[0] == "night":
+            d.now += 24 * 3600
+        cmd = to_command(s, d)
+        if cmd is None:
+            continue
+        before = copy.deepcopy(d.state)
+        try:
+            evs = e.apply(d.state, cmd, d.now)
+        except e.QueueError as err:
+            evs = err.events
+            if not evs:  # a refused command changes nothing
+                assert d.state.tickets == before.tickets and d.state.counters == before.counters
+        all_events.extend(evs)
+        for ev in evs:
+            if ev.type == EventType.ticket_issued:
+                issued[ev.data["ticket_id"]] = ev.data["day"]
+                key = (ev.data["day"], ev.data["service_id"], ev.data["number"])
+                assert key not in numbers, "a number issued twice in a day"
+                numbers.add(key)
+            if ev.type == EventType.ticket_done:
+                assert ev.data["ticket_id"] not in done, "a ticket served twice"
+                done.add(ev.data["ticket_id"])
+            if ev.type == EventType.ticket_called:
+                cid = ev.data["counter_id"]
+                t = d.state.tickets[ev.data["ticket_id"]]
+                counter = d.state.counters[cid]
+                # FCFS within the class the engine chose
+                prior = before.tickets
+                same_class = [x for x in prior.values() if x.state == TicketState.waiting
+                              and x.service_id in counter.services
+                              and (x.priority == Priority.none) == (t.priority == Priority.none)]
+                assert min(same_class, key=lambda x: (x.queued_at, x.seq)).id == t.id
+                normal_waiting = any(x.state == TicketState.waiting and x.priority == Priority.none
+                                     and x.service_id in counter.services for x in prior.values())
+                if t.priority == Priority.none or not normal_waiting:
+                    streak[cid] = 0 if t.priority == Priority.none else streak.get(cid, 0)
+                else:
+                    streak[cid] = streak.get(cid, 0) + 1
+                    assert streak[cid] <= limit, "anti-starvation bound broken"
+            if ev.type in (EventType.counter_opened, EventType.counter_closed):
+                streak[ev.data["counter_id"]] = 0
+        # invariants of the state
+        at_counters = [c.ticket_id for c in d.state.counters.values() if c.ticket_id]
+        assert len(at_counters) == len(set(at_counters)), "one ticket at two counters"
+        for c in d.state.counters.values():
+            if c.ticket_id:
+                t = d.state.tickets[c.ticket_id]
+                assert t.state in (TicketState.called, TicketState.serving) and t.counter_id == c.id
+            if c.state == CounterState.closed:
+                assert c.ticket_id is None
+        for tid, day in issued.items():  # nothing lost: today's tickets are all in the state
+            if day == d.state.day:
+                assert tid in d.state.tickets
+    # the event log alone rebuilds the same state
+    replayed = make_state(d.state.policy)
+    replayed.day = e.day_of(T0, "Africa/Nairobi")
+    for ev in all_events:
+        e.evolve(replayed, ev)
+    assert replayed.tickets == d.state.tickets
+    assert replayed.counters == d.state.counters
+    assert replayed.day == d.state.day and replayed.last_seq == d.state.last_seq
+    assert [ev.seq for ev in all_events] == list(range(1, len(all_events) + 1))

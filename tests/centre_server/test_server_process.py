@@ -1,0 +1,243 @@
+"""The centre server as a real process against a real broker: MQTT contract, crashes, embedded broker."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from centre_server import engine
+from centre_server.contract import CounterCommand, CounterStatePayload, EventPayload, Reply, Topics
+from tests.conftest import BIN, CentreProcess, free_port, wait_port
+
+
+class Listener:
+    """A plain MQTT subscriber recording everything under ``huduma/#``."""
+
+    def __init__(self, port: int, topic: str = "huduma/#") -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+
+    def wait_for(self, pred, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for m in self.messages:
+                    if pred(m):
+                        return m
+            time.sleep(0.02)
+        raise AssertionError(f"no such message within {timeout}s; saw {[m[0] for m in self.messages][-20:]}")
+
+    def publish(self, topic: str, payload: bytes | str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_events_retained_state_and_commands_over_mqtt(centre_server, mosquitto):
+    topics = Topics("demo")
+    sub = Listener(mosquitto.port)
+    try:
+        sub.wait_for(lambda m: m[0] == topics.server_availability and m[1] == b"online")
+        kiosk = centre_server.client(centre_server.centre.bundle("kiosk-1")["token"])
+        clerk = centre_server.client(centre_server.login("clerk"))
+        t = kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}).json()
+        ev = sub.wait_for(lambda m: m[0] == topics.event("ticket_issued"))
+        issued = EventPayload.model_validate_json(ev[1])
+        assert issued.number == t["number"] and issued.seq >= 1 and "phone" not in json.loads(ev[1])
+        sub.wait_for(lambda m: m[0] == topics.service_state("kra-pin") and json.loads(m[1])["waiting"] == 1)
+        assert clerk.post("/api/v1/counters/c12/open").status_code == 200
+        # a keypad's command through the broker, answered on its reply topic
+        request_id = uuid.uuid4().hex
+        sub.publish(topics.cmd_counter("c12"),
+                    CounterCommand(action="call_next", request_id=request_id, device_id="bridge-1").to_bytes())
+        reply = Reply.model_validate_json(sub.wait_for(lambda m: m[0] == topics.reply("bridge-1"))[1])
+        assert reply.request_id == request_id and reply.status == "ok" and reply.data["ticket"] == t["number"]
+        called = sub.wait_for(lambda m: m[0] == topics.event("ticket_called"))
+        assert EventPayload.model_validate_json(called[1]).counter_id == "c12"
+        # nothing more waits: the keypad gets an error reply, not silence
+        sub.publish(topics.cmd_counter("c12"), CounterCommand(action="call_next", request_id="r2",
+                                                              device_id="bridge-1").to_bytes())
+        err = sub.wait_for(lambda m: m[0] == topics.reply("bridge-1") and b'"r2"' in m[1])
+        assert Reply.model_validate_json(err[1]).status == "error"
+        # garbage on every topic the server reads is dropped; the server keeps serving
+        for payload in (b"", b"{", b"\xff\xfe", b"[]", b'{"action":"explode","request_id":"x"}', b"x" * 100_000):
+            sub.publish(topics.cmd_counter("c12"), payload)
+            sub.publish(topics.cmd_feedback, payload)
+            sub.publish(topics.device_status("kiosk-1"), payload)
+        sub.publish(topics.cmd_feedback, json.dumps({"counter_id": "c12", "rating": 4}))
+        assert centre_server.client().get("/healthz").json()["broker"] == "connected"
+        assert kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}).status_code == 201
+        time.sleep(0.3)
+        db = sqlite3.connect(centre_server.centre.path / "centre.db")
+        assert db.execute("SELECT rating FROM tickets WHERE id=?", [t["id"]]).fetchone()[0] == 4
+    finally:
+        sub.close()
+    # a late subscriber draws the truth from retained state alone
+    late = Listener(mosquitto.port, f"{topics.base}/state/counter/c12")
+    try:
+        state = CounterStatePayload.model_validate_json(late.wait_for(lambda m: m[2])[1])
+        assert state.ticket == t["number"] and state.state == "open"
+    finally:
+        late.close()
+
+
+def test_availability_on_clean_stop_and_on_crash(centre_server, mosquitto):
+    topics = Topics("demo")
+    centre_server.stop()
+    sub = Listener(mosquitto.port, topics.server_availability)
+    try:
+        sub.wait_for(lambda m: m[1] == b"offline" and m[2])
+    finally:
+        sub.close()
+    centre_server.start()
+    sub = Listener(mosquitto.port, topics.server_availability)
+    try:
+        sub.wait_for(lambda m: m[1] == b"online")
+        centre_server.kill9()
+        sub.wait_for(lambda m: m[1] == b"offline", timeout=10)  # the last will
+    finally:
+        sub.close()
+
+
+def test_broker_restart_restores_retained_state(centre_server, mosquitto):
+    kiosk = centre_server.client(centre_server.centre.bundle("kiosk-1")["token"])
+    t = kiosk.post("/api/v1/tickets", json={"service_id": "helb"}).json()
+    mosquitto.restart()  # no persistence: it comes back empty
+    deadline = time.monotonic() + 15
+    time.sleep(0.5)
+    while centre_server.client().get("/healthz").json()["broker"] != "connected":
+        assert time.monotonic() < deadline, "server did not reconnect"
+        time.sleep(0.1)
+    sub = Listener(mosquitto.port, "huduma/demo/state/service/helb")
+    try:
+        m = sub.wait_for(lambda m: json.loads(m[1])["waiting"] == 1, timeout=15)
+        assert m[2], "service state must be retained"
+    finally:
+        sub.close()
+    assert t["number"] == "L001"
+
+
+def test_kill9_under_load_loses_no_acknowledged_ticket(centre_server):
+    """Kiosks issue tickets in a loop while the server is killed -9 three times."""
+    token = centre_server.centre.bundle("kiosk-1")["token"]
+    acknowledged: dict[str, str] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def kiosk_loop(n: int) -> None:
+        with httpx.Client(base_url=centre_server.url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=2) as c:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                key = f"k{n}-{i}"
+                try:
+                    r = c.post("/api/v1/tickets", json={"service_id": ["kra-pin", "helb", "posta"][i % 3]},
+                               headers={"Idempotency-Key": key})
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+                    continue
+                if r.status_code in (200, 201):
+                    with lock:
+                        acknowledged[r.json()["id"]] = r.json()["number"]
+
+    threads = [threading.Thread(target=kiosk_loop, args=(n,)) for n in range(3)]
+    for th in threads:
+        th.start()
+    try:
+        for _ in range(3):
+            deadline = time.monotonic() + 10
+            start = len(acknowledged)
+            while len(acknowledged) < start + 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            centre_server.kill9()
+            centre_server.start()
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+    assert len(acknowledged) >= 60
+    db = sqlite3.connect(centre_server.centre.path / "centre.db")
+    rows = dict(db.execute("SELECT id, number FROM tickets"))
+    for tid, number in acknowledged.items():
+        assert rows.get(tid) == number, f"acknowledged ticket {number} lost"
+    numbers = [r[0] for r in db.execute("SELECT service_id || number FROM tickets")]
+    assert len(numbers) == len(set(numbers)), "a number was issued twice"
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # no half-done change: the event log and the tickets table tell the same story
+    issued = {json.loads(d)["ticket_id"] for (d,) in db.execute("SELECT data FROM events WHERE type='ticket_issued'")}
+    assert issued == set(rows)
+    seqs = [s for (s,) in db.execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
+    port = free_port()
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(port)],
+                           log_path=tmp_path / "s.log")
+    server.start()
+    try:
+        sub = Listener(port, "huduma/demo/#")
+        try:
+            sub.wait_for(lambda m: m[0] == "huduma/demo/server/availability" and m[1] == b"online" and m[2])
+            kiosk = server.client(centre_dir.bundle("kiosk-1")["token"])
+            t = kiosk.post("/api/v1/tickets", json={"service_id": "posta"}).json()
+            ev = sub.wait_for(lambda m: m[0] == "huduma/demo/event/ticket_issued")
+            assert json.loads(ev[1])["number"] == t["number"]
+        finally:
+            sub.close()
+        assert server.client().get("/healthz").json()["broker"] == "connected"
+    finally:
+        server.stop()
+
+
+def test_taken_broker_port_is_never_a_crash(centre_dir, tmp_path, mosquitto):
+    # a port held by something that is not a broker: the embedded broker moves
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    busy = blocker.getsockname()[1]
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(busy)],
+                           log_path=tmp_path / "a.log")
+    try:
+        server.start()
+        assert "is taken" in (tmp_path / "a.log").read_text()
+        assert server.client().get("/healthz").json()["broker"] == "connected"
+    finally:
+        server.stop()
+        blocker.close()
+    # a port held by a broker: the server uses it
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(mosquitto.port)],
+                           log_path=tmp_path / "b.log")
+    try:
+        server.start()
+        assert "already has an MQTT broker" in (tmp_path / "b.log").read_text()
+        assert server.client().get("/healthz").json()["broker_url"].endswith(f":{mosquitto.port}")
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_a_missing_centre_cleanly(tmp_path):
+    r = subprocess.run([str(BIN / "huduma-centre"), "serve", str(tmp_path / "nowhere")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "huduma-provision init" in r.stderr and "Traceback" not in r.stderr
