@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from centre_server import engine
+from centre_server import dayclose, engine
 from centre_server.api import auth as auth_api
 from centre_server.api import counters, hall, services, stats, tickets
 from centre_server.api.deps import ApiError
@@ -125,6 +125,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                       broker="connected" if link and link.connected.is_set() else "disconnected",
                       broker_url=link.url if link else "", seq=centre.state.last_seq)
 
+    dayclose.install(app)  # day close, summaries and the upstream sync (issue 8)
     _mount_web(app)
     return app
 

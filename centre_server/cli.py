@@ -108,6 +108,10 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
 from centre_server.replay_cli import replay  # noqa: E402
 cli.add_command(replay)
 
+from centre_server.dayclose_cli import close_day, simulate_day, sync_now, sync_status  # noqa: E402
+for _cmd in (close_day, sync_status, sync_now, simulate_day):
+    cli.add_command(_cmd)
+
 
 def main() -> None:
     cli(prog_name="huduma-centre")
