@@ -66,6 +66,7 @@ class Synthesiser:
         self.speed = speed
         self.voices = voices or {"en": "en", "sw": "sw"}
         self.keep = keep
+        self.speech_error: str | None = None  # why the last call had no speech, if it had none
         self._count = 0
 
     def speak(self, text: str, lang: str) -> tuple[int, bytes]:
@@ -97,11 +98,19 @@ class Synthesiser:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         parts: list[bytes] = []
         rate = SAMPLE_RATE
-        for lang, text in self.sentences(call):
-            rate, frames = self.speak(text, lang)
-            parts.append(frames)
+        self.speech_error = None
+        try:
+            for lang, text in self.sentences(call):
+                rate, frames = self.speak(text, lang)
+                parts.append(frames)
+        except (SynthesisError, OSError, subprocess.TimeoutExpired, wave.Error) as exc:
+            # The hall still hears the chime and sees the number: better than silence.
+            self.speech_error = str(exc)
+            logger.error("no speech for %s, chime only: %s", call.number, exc)
+            parts, rate = [], SAMPLE_RATE
         audio = chime_frames(rate) + silence_frames(0.3, rate)
-        audio += parts[0] + silence_frames(0.6, rate) + parts[1] + silence_frames(0.2, rate)
+        if parts:
+            audio += parts[0] + silence_frames(0.6, rate) + parts[1] + silence_frames(0.2, rate)
         self._count += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
         kind = "recall" if call.recall else "call"
@@ -251,6 +260,7 @@ class AnnouncementQueue:
                     logger.info("skipping stale announcement of %s", call.number)
                 else:
                     result.wav = self.synthesiser.synthesise(call)
+                    result.error = self.synthesiser.speech_error
                     result.played = self.player.play(result.wav)
             except Exception as exc:  # noqa: BLE001 - the queue must outlive any single failure
                 result.error = str(exc)

@@ -112,21 +112,25 @@ def test_without_an_audio_device_playback_fails_soft_and_the_wav_remains(tmp_pat
         assert sum("not played" in r.message for r in caplog.records) == 1  # said once, not per call
 
 
-def test_a_missing_speech_engine_is_an_error_of_that_call_only(tmp_path):
-    q = AnnouncementQueue(Synthesiser(tmp_path, espeak="/nonexistent/espeak-ng"), RecordingPlayer())
+def test_without_the_speech_engine_the_chime_still_sounds(tmp_path):
+    player = RecordingPlayer()
+    q = AnnouncementQueue(Synthesiser(tmp_path, espeak="/nonexistent/espeak-ng"), player)
     q.start()
     try:
         q.put(call("A001"))
+        q.put(call("A002"))
         assert q.wait_idle(10)
     finally:
         q.stop()
-    assert q.history[0].error and q.history[0].wav is None
+    assert all(a.error and "espeak-ng" in a.error for a in q.history)
+    assert [p[0] for p in player.played] == [a.wav for a in q.history]
+    assert all(0.8 < wav_seconds(a.wav) < 2.0 for a in q.history)  # the chime alone
 
 
 def test_a_call_that_waited_too_long_is_skipped(tmp_path):
     need_tool("espeak-ng")
-    player = RecordingPlayer(hold_s=0.6)
-    q = AnnouncementQueue(Synthesiser(tmp_path), player, max_age_s=0.5)
+    player = RecordingPlayer(hold_s=2.0)
+    q = AnnouncementQueue(Synthesiser(tmp_path), player, max_age_s=1.5)
     q.start()
     try:
         for n in ("A001", "A002", "A003"):

@@ -199,7 +199,7 @@ def test_hall_and_counter_displays_against_the_real_server(
 
 
 def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle, mosquitto, tmp_path):
-    """The console script itself (not the test driver): online when up, offline on SIGTERM, exit 0."""
+    """``huduma-display --demo`` itself (not the test driver): online when up, offline on SIGTERM, exit 0."""
     import os
     import signal
     import subprocess
@@ -211,8 +211,11 @@ def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle,
     env = dict(os.environ, KIVY_NO_CONSOLELOG="1", KIVY_HOME=str(tmp_path / "kivy-home"),
                XDG_CACHE_HOME=str(tmp_path / "cache"))
     log = tmp_path / "display.log"
-    proc = subprocess.Popen([str(BIN / "huduma-display"), "--config", str(display_bundle), "--window", "1280x800"],
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env)
+    demo = tmp_path / "repo"  # --demo reads demo-centre/devices/display-1.json from where it runs
+    (demo / "demo-centre" / "devices").mkdir(parents=True)
+    (demo / "demo-centre" / "devices" / "display-1.json").write_bytes(display_bundle.read_bytes())
+    proc = subprocess.Popen([str(BIN / "huduma-display"), "--demo", "--mode", "hall", "--window", "1280x800"],
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, cwd=demo)
     try:
         wait_until(lambda: [m[1] for m in listener.messages][-1:] == [b"online"] or proc.poll() is not None,
                    30, "the display online")
