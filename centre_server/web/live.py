@@ -1,0 +1,162 @@
+"""Live updates for the clerk terminal and the board: server-sent events.
+
+The centre calls its listeners with every committed batch of events, on
+whichever thread executed the command (FastAPI's threadpool, paho's thread).
+The hub hands each batch to the event loop with ``call_soon_threadsafe`` and
+fans it out to one asyncio queue per open page. Pages receive small notices
+(type, seq, ids) and re-read what they show from the API, so the stream never
+carries more than a logged-in member of staff may read anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from centre_server import engine
+from centre_server.api.deps import SESSION_COOKIE, ClerkDep
+from centre_server.auth import principal_for_token
+
+logger = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 500  # a page this far behind is told to reload its figures instead
+HEARTBEAT_S = 15.0
+RECHECK_SESSION_S = 30.0
+NOTICE_KEYS = ("ticket_id", "number", "service_id", "counter_id", "counter_name", "from_service_id",
+               "to_service_id")
+
+# Set when the server is asked to stop, so open streams end and uvicorn can exit.
+SHUTTING_DOWN = threading.Event()
+
+router = APIRouter(tags=["live"])
+
+
+class LiveHub:
+    """Fans the centre's events out to every open page."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queues: set[asyncio.Queue] = set()
+
+    def start(self, app: FastAPI) -> None:
+        """A start hook: runs inside the lifespan, on the event loop's thread."""
+        SHUTTING_DOWN.clear()
+        self.loop = asyncio.get_running_loop()
+        app.state.centre.listeners.append(self.on_events)
+
+    def stop(self, app: FastAPI) -> None:
+        SHUTTING_DOWN.set()
+        centre = getattr(app.state, "centre", None)
+        if centre is not None and self.on_events in centre.listeners:
+            centre.listeners.remove(self.on_events)
+
+    def on_events(self, events: list[engine.Event]) -> None:
+        """A centre listener: any thread. Never blocks, never raises into the centre."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or not events:
+            return
+        notices = [notice(ev) for ev in events]
+        try:
+            loop.call_soon_threadsafe(self._fan_out, notices)
+        except RuntimeError:  # the loop closed between the check and the call
+            pass
+
+    def _fan_out(self, notices: list[dict[str, Any]]) -> None:
+        for q in list(self.queues):
+            if q.qsize() >= QUEUE_LIMIT:
+                continue  # the page catches up on its next "reset"
+            q.put_nowait(notices)
+
+    def subscribe(self) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue()
+        self.queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        self.queues.discard(q)
+
+
+def notice(ev: engine.Event) -> dict[str, Any]:
+    """What a page needs to know of one event: no phone numbers, no idempotency keys."""
+    out: dict[str, Any] = {"type": ev.type.value, "seq": ev.seq}
+    for key in NOTICE_KEYS:
+        if ev.data.get(key) is not None:
+            out[key] = ev.data[key]
+    return out
+
+
+def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def patch_uvicorn_exit() -> None:
+    """Let open streams end when uvicorn is asked to stop.
+
+    uvicorn waits for every running response before it shuts the app down, and
+    an event stream never ends by itself; so a stop signal also sets
+    SHUTTING_DOWN, which every stream polls once a second.
+    """
+    try:
+        from uvicorn.server import Server
+    except ImportError:
+        return
+    original = Server.handle_exit
+    if getattr(original, "_huduma_live", False):
+        return
+
+    def handle_exit(self, sig, frame):  # type: ignore[no-untyped-def]
+        SHUTTING_DOWN.set()
+        return original(self, sig, frame)
+
+    handle_exit._huduma_live = True  # type: ignore[attr-defined]
+    Server.handle_exit = handle_exit  # type: ignore[method-assign]
+
+
+@router.get("/live")
+async def live_events(request: Request, principal: ClerkDep) -> StreamingResponse:
+    """Server-sent events for staff pages: ``hello`` once, then ``change`` per committed batch.
+
+    ``expired`` is sent (and the stream ends) when the session runs out.
+    """
+    hub: LiveHub = request.app.state.live_hub
+    centre = request.app.state.centre
+    cookie = request.cookies.get(SESSION_COOKIE)
+
+    async def stream() -> AsyncIterator[str]:
+        q = hub.subscribe()
+        try:
+            yield "retry: 2000\n\n"
+            yield sse("hello", {"server_time": time.time(), "seq": centre.state.last_seq,
+                                "user": principal.name, "role": principal.role.value})
+            last_beat = last_check = time.monotonic()
+            while not SHUTTING_DOWN.is_set():
+                try:
+                    notices = await asyncio.wait_for(q.get(), timeout=1.0)
+                except TimeoutError:
+                    now = time.monotonic()
+                    if now - last_check >= RECHECK_SESSION_S and cookie and principal.kind == "staff":
+                        last_check = now
+                        still = await asyncio.to_thread(principal_for_token, centre.db, cookie)
+                        if still is None:
+                            yield sse("expired", {})
+                            return
+                    if now - last_beat >= HEARTBEAT_S:
+                        last_beat = now
+                        yield sse("ping", {"server_time": time.time()})
+                    continue
+                yield sse("change", {"events": notices, "server_time": time.time()},
+                          event_id=notices[-1]["seq"] if notices else None)
+        finally:
+            hub.unsubscribe(q)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

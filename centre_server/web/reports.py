@@ -1,0 +1,172 @@
+"""Reports over a day or a range of days, and their CSV.
+
+One day's figures come from ``centre_server.stats.daily`` (or, once the day
+is closed and summarised, from the ``daily_summaries`` table). A range adds the
+days up: counts are summed, maxima are maxima, and means are weighted by each
+day's counts (waits by the tickets called, service times by the tickets
+served, satisfaction by the ratings given).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+from centre_server import stats
+from centre_server.centre import Centre
+
+logger = logging.getLogger(__name__)
+
+MAX_DAYS = 92
+KPI_COLUMNS = ["arrived", "served", "served_share", "no_shows", "no_show_share", "wait_mean_s", "wait_max_s",
+               "service_mean_s", "service_max_s", "within_target_share", "transfers", "satisfaction_mean",
+               "satisfaction_count"]
+
+
+class RangeError(ValueError):
+    """A range a person asked for that we will not compute."""
+
+
+def parse_range(start: str | None, end: str | None, today: str) -> tuple[date, date]:
+    """``from``/``to`` as YYYY-MM-DD (either may be missing); refuses a reversed or too long range."""
+    try:
+        d1 = date.fromisoformat(start) if start else None
+        d2 = date.fromisoformat(end) if end else None
+    except ValueError:
+        raise RangeError("dates are YYYY-MM-DD") from None
+    d1 = d1 or d2 or date.fromisoformat(today)
+    d2 = d2 or d1
+    if d1 > d2:
+        raise RangeError("'from' is after 'to'")
+    if (d2 - d1).days + 1 > MAX_DAYS:
+        raise RangeError(f"at most {MAX_DAYS} days at once")
+    return d1, d2
+
+
+def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
+    """A closed day's stored summary, when the day-close feature has written one in daily()'s shape."""
+    db = centre.db
+    if "daily_summaries" not in db.table_names():
+        return None
+    cols = {c.name for c in db["daily_summaries"].columns}
+    key = next((c for c in ("date", "day") if c in cols), None)
+    blob = next((c for c in ("summary", "data", "payload", "json") if c in cols), None)
+    if key is None or blob is None:
+        return None
+    row = db.execute(f"SELECT [{blob}] FROM daily_summaries WHERE [{key}]=?", [day]).fetchone()
+    if not row or not row[0]:
+        return None
+    try:
+        data = json.loads(row[0]) if isinstance(row[0], str) else None
+    except ValueError:
+        return None
+    if isinstance(data, dict) and {"total", "services", "hours"} <= data.keys():
+        return data
+    return None
+
+
+def day_summary(centre: Centre, day: str) -> dict[str, Any]:
+    """One day's KPIs (stored when closed and summarised, else computed from the tickets)."""
+    if day != centre.state.day:
+        stored = _stored_summary(centre, day)
+        if stored is not None:
+            return stored
+    with centre.lock:
+        return stats.daily(centre.db, centre.state, day, centre.settings.timezone)
+
+
+def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add several days' KPI dicts (same shape as stats.daily's) into one."""
+    out: dict[str, Any] = {}
+    for k in ("arrived", "served", "no_shows", "cancelled", "waiting", "transfers", "satisfaction_count"):
+        out[k] = sum(p.get(k) or 0 for p in parts)
+    for k in ("wait_max_s", "service_max_s"):
+        vals = [p[k] for p in parts if p.get(k) is not None]
+        out[k] = max(vals) if vals else None
+
+    def weighted(key: str, weight: Any) -> float | None:
+        pairs = [(p[key], weight(p)) for p in parts if p.get(key) is not None and weight(p)]
+        total = sum(w for _, w in pairs)
+        return sum(v * w for v, w in pairs) / total if total else None
+
+    def called(p: dict[str, Any]) -> int:  # tickets whose wait was measured
+        return (p.get("served") or 0) + (p.get("no_shows") or 0)
+
+    wm = weighted("wait_mean_s", called)
+    sm = weighted("service_mean_s", lambda p: p.get("served") or 0)
+    wt = weighted("within_target_share", called)
+    sat = weighted("satisfaction_mean", lambda p: p.get("satisfaction_count") or 0)
+    out["wait_mean_s"] = round(wm) if wm is not None else None
+    out["service_mean_s"] = round(sm) if sm is not None else None
+    out["within_target_share"] = round(wt, 4) if wt is not None else None
+    out["satisfaction_mean"] = round(sat, 2) if sat is not None else None
+    arrived = out["arrived"]
+    out["served_share"] = round(out["served"] / arrived, 4) if arrived else None
+    out["no_show_share"] = round(out["no_shows"] / arrived, 4) if arrived else None
+    return out
+
+
+def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
+    """Per day, per service, per hour and for the whole centre over [d1, d2]."""
+    days = []
+    d = d1
+    while d <= d2:
+        days.append(day_summary(centre, d.isoformat()))
+        d += timedelta(days=1)
+    if len(days) == 1:
+        one = days[0]
+        return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [{"date": one["date"], **one["total"]}],
+                "total": one["total"], "services": one["services"], "hours": one["hours"]}
+    by_service: dict[str, list] = {}
+    names: dict[str, dict[str, Any]] = {}
+    by_hour: dict[int, list] = {}
+    for day in days:
+        for s in day["services"]:
+            by_service.setdefault(s["service_id"], []).append(s)
+            names[s["service_id"]] = {k: s.get(k) for k in ("name_en", "name_sw", "target_wait_s")}
+        for h in day["hours"]:
+            by_hour.setdefault(h["hour"], []).append(h)
+    services = [{"service_id": sid, **names[sid], **_combine(parts)} for sid, parts in sorted(by_service.items())]
+    hours = [{"hour": h, **_combine(parts)} for h, parts in sorted(by_hour.items())]
+    return {"from": d1.isoformat(), "to": d2.isoformat(),
+            "days": [{"date": day["date"], **day["total"]} for day in days],
+            "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.1f}"
+
+
+def _minutes(v: float | None) -> str:
+    return "" if v is None else f"{v / 60:.1f}"
+
+
+def csv_text(rep: dict[str, Any]) -> str:
+    """One tidy table: a row per scope (total, day, service, hour), times in minutes, shares in %."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["from", "to", "scope", "key", "name_en", "name_sw", "arrived", "served", "served_pct", "no_shows",
+                "no_show_pct", "wait_mean_min", "wait_max_min", "service_mean_min", "service_max_min",
+                "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count"])
+
+    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any]) -> None:
+        w.writerow([rep["from"], rep["to"], scope, key, en, sw, k.get("arrived", 0), k.get("served", 0),
+                    _pct(k.get("served_share")), k.get("no_shows", 0), _pct(k.get("no_show_share")),
+                    _minutes(k.get("wait_mean_s")), _minutes(k.get("wait_max_s")),
+                    _minutes(k.get("service_mean_s")), _minutes(k.get("service_max_s")),
+                    _pct(k.get("within_target_share")), k.get("transfers", 0),
+                    "" if k.get("satisfaction_mean") is None else k["satisfaction_mean"],
+                    k.get("satisfaction_count", 0)])
+
+    row("total", "", "Whole centre", "Kituo kizima", rep["total"])
+    for d in rep["days"]:
+        row("day", d["date"], "", "", d)
+    for s in rep["services"]:
+        row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s)
+    for h in rep["hours"]:
+        row("hour", f"{h['hour']:02d}:00", "", "", h)
+    return buf.getvalue()

@@ -1,0 +1,251 @@
+/* The manager's wait-time board: /api/v1/stats/live and /stats/daily, refreshed by live events. */
+"use strict";
+(function () {
+  const H = window.Huduma;
+  const $ = (id) => document.getElementById(id);
+  const model = { live: null, services: {}, chart: null };
+
+  const level = (ratio) => (ratio === null || ratio === undefined ? "" : ratio >= 1 ? "bad" : ratio >= 0.75 ? "warn" : "ok");
+  const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= 0.8 ? "ok" : sl >= 0.6 ? "warn" : "bad");
+  const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
+  const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
+
+  async function refreshLive() {
+    try {
+      const live = await H.api("GET", "/stats/live");
+      model.live = live;
+      model.services = Object.fromEntries(live.services.map((s) => [s.id, s]));
+      render(live);
+    } catch (err) {
+      if (err.status !== 401) H.toast(H.describe(err), "bad");
+    }
+  }
+  const refreshLiveSoon = H.debounce(refreshLive, 300);
+
+  function render(live) {
+    $("kpi-waiting").textContent = live.waiting;
+    $("kpi-longest").textContent = H.minutes(live.longest_wait_s) + " " + H.t("minutes_short");
+    $("kpi-issued").textContent = live.issued_today;
+    $("kpi-served").textContent = live.served_today;
+    $("kpi-no-shows").textContent = live.no_shows_today;
+    $("kpi-counters").textContent = live.counters_open + " / " + live.counters.length;
+    $("kpi-satisfaction").textContent = live.satisfaction_mean === null ? "—" : live.satisfaction_mean.toFixed(1);
+    $("kpi-longest-box").className = "kpi " + (live.services.some((s) => s.breached) ? "bad" : "");
+
+    const showIdle = $("show-idle").checked;
+    const rows = $("service-rows");
+    rows.innerHTML = "";
+    let shown = 0;
+    for (const s of live.services) {
+      if (!showIdle && !s.issued_today && !s.waiting && !s.open_counters) continue;
+      shown++;
+      const tr = document.createElement("tr");
+      tr.dataset.service = s.id;
+      const ratio = s.waiting ? s.longest_wait_s / s.target_wait_s : 0;
+      tr.className = s.breached ? "row-bad" : "";
+      tr.append(
+        cell(s.prefix + " · " + H.serviceName(s)),
+        cell(String(s.waiting), "num big"),
+        cell(s.waiting ? H.minutes(s.longest_wait_s) : "—", "num lvl-" + level(ratio)),
+        cell(s.waiting || s.open_counters ? H.minutes(s.estimated_wait_s) : "—", "num"),
+        cell(String(s.served_today), "num"),
+        cell(H.minutes(s.wait_mean_s), "num"),
+        cell(H.minutes(s.service_mean_s), "num"),
+        cell(pct(s.service_level), "num lvl-" + slLevel(s.service_level)),
+        cell(H.minutes(s.target_wait_s), "num muted"));
+      rows.appendChild(tr);
+    }
+    if (!shown) {
+      const tr = document.createElement("tr");
+      const td = cell(H.t("no_data"), "muted");
+      td.colSpan = 9;
+      tr.appendChild(td);
+      rows.appendChild(tr);
+    }
+    renderAlerts(live.alerts);
+    renderCounters(live.counters);
+  }
+
+  function renderAlerts(alerts) {
+    const ul = $("alerts");
+    ul.innerHTML = "";
+    if (!alerts.length) {
+      const li = document.createElement("li");
+      li.className = "alert ok";
+      li.textContent = H.t("no_alerts");
+      ul.appendChild(li);
+      return;
+    }
+    for (const a of alerts) {
+      const li = document.createElement("li");
+      li.className = "alert bad";
+      li.dataset.kind = a.kind;
+      if (a.kind === "service_breach") {
+        li.textContent = H.t("alert_breach", { service: H.serviceName(model.services[a.service_id]) || a.service_id,
+          wait: H.minutes(a.longest_wait_s), target: H.minutes(a.target_wait_s) });
+      } else if (a.kind === "device_offline") {
+        li.textContent = H.t("alert_device_offline", { device: a.device_id });
+      } else if (a.kind === "printer") {
+        li.className = "alert warn";
+        li.textContent = H.t("alert_printer", { device: a.device_id, status: a.printer });
+      } else {
+        li.textContent = a.kind;
+      }
+      ul.appendChild(li);
+    }
+  }
+
+  function renderCounters(counters) {
+    const box = $("counter-cards");
+    box.innerHTML = "";
+    for (const c of counters) {
+      const card = document.createElement("div");
+      card.className = "counter-card state-" + c.state;
+      card.dataset.counter = c.id;
+      const head = document.createElement("div");
+      head.className = "cc-head";
+      const name = document.createElement("b");
+      name.textContent = H.counterName(c.name);
+      const pill = document.createElement("span");
+      pill.className = "pill state-" + c.state;
+      pill.textContent = H.t("counter_state_" + c.state);
+      head.append(name, pill);
+      const line = document.createElement("div");
+      line.className = "cc-line";
+      if (c.ticket) {
+        const num = document.createElement("span");
+        num.className = "cc-ticket";
+        num.textContent = c.ticket;
+        line.append(num);
+      } else if (c.idle_s !== null && c.idle_s !== undefined) {
+        line.textContent = H.t("idle", { m: Math.floor(c.idle_s / 60) });
+        if (c.idle_s >= 600) line.className += " lvl-warn";
+      } else {
+        line.textContent = " ";
+      }
+      const clerk = document.createElement("div");
+      clerk.className = "cc-clerk muted";
+      clerk.textContent = c.clerk ? H.t("clerk") + ": " + c.clerk : " ";
+      const svc = document.createElement("div");
+      svc.className = "cc-services";
+      svc.textContent = c.services.map((id) => (model.services[id] ? model.services[id].prefix : id)).join(" ");
+      svc.title = c.services.map((id) => H.serviceName(model.services[id]) || id).join(", ");
+      const move = document.createElement("button");
+      move.type = "button";
+      move.className = "btn btn-small";
+      move.textContent = H.t("move_counter");
+      move.addEventListener("click", () => openMove(c));
+      card.append(head, line, clerk, svc, move);
+      box.appendChild(card);
+    }
+  }
+
+  // ------------------------------------------------------------------ move a counter
+  let moving = null;
+  function openMove(c) {
+    moving = c;
+    $("move-title").textContent = H.t("move_counter_title", { n: c.name });
+    $("move-error").hidden = true;
+    const grid = $("move-services");
+    grid.innerHTML = "";
+    const all = model.live.services;
+    const ordered = c.services.map((id) => model.services[id]).filter(Boolean).concat(all.filter((s) => !c.services.includes(s.id)));
+    for (const s of ordered) {
+      const label = document.createElement("label");
+      label.className = "choice";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = s.id;
+      box.checked = c.services.includes(s.id);
+      label.append(box, " ", s.prefix + " · " + H.serviceName(s));
+      grid.appendChild(label);
+    }
+    $("move-dialog").showModal();
+  }
+
+  $("move-form").addEventListener("submit", async (e) => {
+    if (e.submitter && e.submitter.value !== "ok") return;
+    e.preventDefault();
+    const services = [...$("move-services").querySelectorAll("input:checked")].map((b) => b.value);
+    if (!services.length) { $("move-error").textContent = H.t("pick_a_service"); $("move-error").hidden = false; return; }
+    try {
+      await H.api("PUT", "/counters/" + encodeURIComponent(moving.id) + "/services", { services });
+      $("move-dialog").close();
+      H.toast(H.t("saved"), "ok");
+      refreshLive();
+    } catch (err) {
+      $("move-error").textContent = H.describe(err);
+      $("move-error").hidden = false;
+    }
+  });
+
+  // ------------------------------------------------------------------ notice line
+  async function loadNotice() {
+    try {
+      const hall = await H.api("GET", "/hall");
+      $("notice-en").value = hall.notice_en || "";
+      $("notice-sw").value = hall.notice_sw || "";
+    } catch (err) { /* the board still works without it */ }
+  }
+  $("notice-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await H.api("PUT", "/hall/notice", { notice_en: $("notice-en").value, notice_sw: $("notice-sw").value });
+      H.toast(H.t("saved"), "ok");
+    } catch (err) { H.toast(H.describe(err), "bad"); }
+  });
+
+  // ------------------------------------------------------------------ chart of today by hour
+  async function refreshDaily() {
+    let daily;
+    try { daily = await H.api("GET", "/stats/daily"); } catch (err) { return; }
+    const byHour = Object.fromEntries(daily.hours.map((h) => [h.hour, h]));
+    const hours = daily.hours.map((h) => h.hour);
+    const first = Math.min(7, ...hours), last = Math.max(17, ...hours);
+    const labels = [], arrivals = [], served = [], waits = [];
+    for (let h = first; h <= last; h++) {
+      const x = byHour[h] || {};
+      labels.push(String(h).padStart(2, "0") + ":00");
+      arrivals.push(x.arrived || 0);
+      served.push(x.served || 0);
+      waits.push(x.wait_mean_s === null || x.wait_mean_s === undefined ? null : Math.round(x.wait_mean_s / 6) / 10);
+    }
+    const data = {
+      labels,
+      datasets: [
+        { type: "bar", label: H.t("arrivals"), data: arrivals, backgroundColor: "#1f5fbf", yAxisID: "y" },
+        { type: "bar", label: H.t("served"), data: served, backgroundColor: "#0b7a3b", yAxisID: "y" },
+        { type: "line", label: H.t("avg_wait_min"), data: waits, borderColor: "#b3261e", backgroundColor: "#b3261e",
+          yAxisID: "y2", spanGaps: true, tension: 0.2, pointRadius: 3 },
+      ],
+    };
+    if (model.chart) { model.chart.data = data; model.chart.update(); return; }
+    if (!window.Chart) return;
+    model.chart = new window.Chart($("chart-hours"), {
+      data,
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: { legend: { labels: { color: "#111", font: { size: 14 } } } },
+        scales: {
+          y: { beginAtZero: true, title: { display: true, text: H.t("people") }, ticks: { precision: 0, color: "#111" } },
+          y2: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
+                title: { display: true, text: H.t("avg_wait_min") }, ticks: { color: "#111" } },
+          x: { ticks: { color: "#111" } },
+        },
+      },
+    });
+  }
+  const refreshDailySoon = H.debounce(refreshDaily, 2000);
+
+  $("show-idle").addEventListener("change", () => { if (model.live) render(model.live); });
+
+  refreshLive();
+  refreshDaily();
+  loadNotice();
+  H.live((events) => {
+    refreshLiveSoon();
+    if (events.some((e) => ["ticket_issued", "ticket_called", "ticket_done", "ticket_no_show", "day_closed"].includes(e.type))) refreshDailySoon();
+  }, refreshLiveSoon);
+  setInterval(refreshLive, 15000);
+  setInterval(refreshDaily, 60000);
+})();

@@ -1,0 +1,55 @@
+/* The citizen's ticket page: polls this one ticket, nothing else. */
+"use strict";
+(function () {
+  const H = window.Huduma;
+  const $ = (id) => document.getElementById(id);
+  let ticket = JSON.parse($("ticket-data").textContent);
+  let lastState = ticket.state;
+  let timer = null;
+  const schedule = (ms) => { clearTimeout(timer); timer = setTimeout(poll, ms); };
+
+  function render(t) {
+    const counter = t.counter_name ? H.counterName(t.counter_name) : "";
+    const status = {
+      waiting: H.t("t_waiting"), called: H.t("t_called", { counter }), serving: H.t("t_serving", { counter }),
+      done: H.t("t_done"), no_show: H.t("t_no_show"), cancelled: H.t("t_cancelled"), transferred: H.t("t_transferred"),
+    }[t.state] || t.state;
+    $("ticket-card").className = "card ticket-card state-" + t.state;
+    $("ticket-number").textContent = t.number;
+    $("ticket-service").textContent = H.lang === "sw" ? t.service_name_sw : t.service_name_en;
+    $("ticket-status").textContent = status;
+    $("ticket-figures").hidden = t.state !== "waiting";
+    $("ticket-ahead").textContent = String(t.position);
+    const m = Math.ceil(t.estimated_wait_s / 60);
+    $("ticket-wait").textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
+    const now = new Date(H.now());
+    $("ticket-updated").textContent = H.t("t_updated", { time: String(now.getHours()).padStart(2, "0") + ":" + String(now.getMinutes()).padStart(2, "0") });
+    if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
+    lastState = t.state;
+  }
+
+  async function poll() {
+    let delay = document.hidden ? 20000 : 5000;
+    try {
+      const resp = await fetch("/api/v1/tickets/" + encodeURIComponent(ticket.id), { cache: "no-store", credentials: "omit" });
+      if (resp.ok) {
+        ticket = await resp.json();
+        $("ticket-offline").hidden = true;
+        render(ticket);
+      } else if (resp.status === 404) {
+        $("ticket-status").textContent = H.t("t_not_found");
+        return;
+      } else {
+        $("ticket-offline").hidden = false;
+      }
+    } catch (err) {
+      $("ticket-offline").hidden = false;
+    }
+    if (ticket.state === "done" || ticket.state === "cancelled") delay = 60000;
+    schedule(delay);
+  }
+
+  render(ticket);
+  schedule(5000);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
+})();

@@ -1,0 +1,88 @@
+"""Fixtures for the web pages: Debian's Chromium driven by Playwright, and small API helpers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import artifacts_dir, need_tool
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, never a downloaded one) for the whole session."""
+    need_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots() -> Callable[..., Path]:
+    """``shots(page, name)`` saves tests/artifacts/web/<name>.png."""
+    out = artifacts_dir("web")
+
+    def save(page, name: str, full_page: bool = False) -> Path:
+        path = out / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return save
+
+
+@pytest.fixture
+def context_factory(browser) -> Iterator[Callable[..., object]]:
+    """New browser contexts (separate cookie jars), closed at the end of the test."""
+    made = []
+
+    def make(**kw):
+        kw.setdefault("viewport", {"width": 1440, "height": 900})
+        kw.setdefault("locale", "en-GB")
+        ctx = browser.new_context(**kw)
+        ctx.set_default_timeout(10_000)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+def issue(server, token: str, service_id: str, **body) -> dict:
+    """Issue a ticket through the real API, as the kiosk would."""
+    r = httpx.post(server.url + "/api/v1/tickets", json={"service_id": service_id, **body},
+                   headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def login_page(page, server, username: str, password: str) -> None:
+    """Log in through the login form, as a person would."""
+    page.goto(server.url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-button")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
