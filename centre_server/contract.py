@@ -98,6 +98,7 @@ class EventType(StrEnum):
     counter_services_changed = "counter_services_changed"
     feedback_given = "feedback_given"
     notice_changed = "notice_changed"
+    ticket_checked_in = "ticket_checked_in"
 
 
 class CounterAction(StrEnum):

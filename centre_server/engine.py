@@ -105,6 +105,9 @@ class Ticket:
     idempotency_key: str | None = None
     device_id: str | None = None
     estimated_wait_s: int = 0  # what was printed on the ticket
+    checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
+    slot_at: float | None = None  # an appointment's booked time
+    appointment_id: str | None = None
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Policy:
     auto_no_show_after_recalls: int = 3  # the recall after this many marks a no-show
     reactivation_window_s: int = 1800  # a no-show may come back within this window
     complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
+    appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
     timezone: str = "Africa/Nairobi"
 
 
@@ -168,6 +172,16 @@ class IssueTicket:
     phone: str | None = None
     idempotency_key: str | None = None
     device_id: str | None = None
+    checked_in: bool = True
+    slot_at: float | None = None
+    appointment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A remote ticket's citizen is in the hall (code or phone at a kiosk)."""
+
+    ticket_id: str
 
 
 @dataclass(frozen=True)
@@ -280,7 +294,7 @@ class CloseDay:
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
-    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick
+    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -432,7 +446,14 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
          channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
          idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
-         estimated_wait_s=estimate_wait(state, svc.id, ahead, emit.now))
+         estimated_wait_s=estimate_wait(state, svc.id, ahead, emit.now), checked_in=cmd.checked_in,
+         slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
+
+
+def appointment_due(state: State, t: Ticket, now: float) -> bool:
+    """An appointment goes ahead of walk-ins only from shortly before its slot: the bound on its jump."""
+    return (t.priority == Priority.appointment and t.slot_at is not None
+            and now >= t.slot_at - state.policy.appointment_early_s)
 
 
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
@@ -442,15 +463,17 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
                   if t.state == TicketState.waiting and t.service_id in counter.services]
     if not candidates:
         return None
-    appointments = [t for t in candidates if t.priority == Priority.appointment]
+    due = [t for t in candidates if appointment_due(state, t, now)]
     priority = [t for t in candidates if t.priority not in (Priority.none, Priority.appointment)]
-    normal = [t for t in candidates if t.priority == Priority.none]
-    if appointments:
-        pool = appointments
-    elif priority and not (normal and counter.priority_streak >= pol.priority_streak_limit):
+    normal = [t for t in candidates if t.priority in (Priority.none, Priority.appointment)
+              and not appointment_due(state, t, now)]
+    ahead_of_normal = due or priority
+    if ahead_of_normal and not (normal and counter.priority_streak >= pol.priority_streak_limit):
+        if due:
+            return min(due, key=lambda t: (t.slot_at, t.queued_at, t.seq))
         pool = priority
     else:
-        pool = normal or priority
+        pool = normal or priority or due
     if pol.call_order == "skill_order":
         for sid in counter.services:
             in_service = [t for t in pool if t.service_id == sid]
@@ -487,16 +510,24 @@ def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk:
         if not state.policy.complete_on_call_next:
             raise QueueError("ticket_at_counter", "finish the ticket at the counter first", 409)
         _finish_current(state, counter, emit, None)
+    jumped = ticket.priority != Priority.none and (ticket.priority != Priority.appointment
+                                                   or appointment_due(state, ticket, emit.now))
     emit(EventType.ticket_called, **_ticket_data(state, ticket), **_counter_data(counter),
-         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at))
+         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at), jumped=jumped)
 
 
 def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     _require_open(counter)
-    ticket = choose_next(state, counter, emit.now)
-    if ticket is None:
-        raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}", 404)
+    while True:
+        ticket = choose_next(state, counter, emit.now)
+        if ticket is None:
+            raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}", 404)
+        if ticket.checked_in:
+            break
+        # a remote ticket whose citizen never checked in reaches the front: skipped as a no-show
+        emit(EventType.ticket_no_show, **_ticket_data(state, ticket), **_counter_data(counter),
+             reason="not_checked_in")
     _call(state, counter, ticket, emit, cmd.clerk)
 
 
@@ -578,6 +609,19 @@ def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
         minutes = state.policy.reactivation_window_s // 60
         raise QueueError("window_passed", f"{t.number} missed its call over {minutes} minutes ago", 409)
     emit(EventType.ticket_reactivated, **_ticket_data(state, t))
+
+
+def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state == TicketState.no_show and not t.checked_in:
+        _reactivate(state, Reactivate(t.id), emit)  # late, but within the window: back in line
+    elif t.state != TicketState.waiting:
+        raise QueueError("ticket_not_waiting", f"{t.number} is {t.state.value}", 409)
+    if t.checked_in:
+        return
+    emit(EventType.ticket_checked_in, **_ticket_data(state, t))
 
 
 def _check_services(state: State, services: tuple[str, ...] | None) -> list[str] | None:
@@ -688,7 +732,7 @@ _HANDLERS = {
     CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd,
-    Tick: lambda state, cmd, emit: None,
+    Tick: lambda state, cmd, emit: None, CheckIn: _check_in,
 }
 
 
@@ -729,7 +773,8 @@ def evolve(state: State, ev: Event) -> None:
                        channel=Channel(d["channel"]), language=Language(d["language"]),
                        issued_at=at, queued_at=at, phone=d.get("phone"),
                        idempotency_key=d.get("idempotency_key"), device_id=d.get("device_id"),
-                       estimated_wait_s=d.get("estimated_wait_s", 0))
+                       estimated_wait_s=d.get("estimated_wait_s", 0), checked_in=d.get("checked_in", True),
+                       slot_at=d.get("slot_at"), appointment_id=d.get("appointment_id"))
             state.tickets[t.id] = t
             state.numbers[svc.id] = max(state.numbers.get(svc.id, 0), d["seq_no"])
             if t.idempotency_key:
@@ -744,10 +789,10 @@ def evolve(state: State, ev: Event) -> None:
             t.started_at = None
             c.ticket_id = t.id
             c.idle_since = None
-            if t.priority in (Priority.none, Priority.appointment):
-                c.priority_streak = 0
-            else:
+            if d.get("jumped", t.priority not in (Priority.none, Priority.appointment)):
                 c.priority_streak += 1
+            else:
+                c.priority_streak = 0
             _push_hall(state, t, c, ev, recall=False)
         case T.ticket_recalled:
             assert t is not None and c is not None
@@ -798,6 +843,9 @@ def evolve(state: State, ev: Event) -> None:
             t.counter_id = None
             t.called_at = None
             t.recalls = 0
+        case T.ticket_checked_in:
+            assert t is not None
+            t.checked_in = True
         case T.feedback_given:
             assert t is not None
             t.rating = d["rating"]

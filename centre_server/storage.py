@@ -74,6 +74,16 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
 MIGRATIONS.append(_m2_day_close)
 
 
+def _m3_remote_tickets(db: sqlite_utils.Database) -> None:
+    """Remote tickets check in on arrival; appointments carry their slot."""
+    db.execute("ALTER TABLE tickets ADD COLUMN checked_in INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE tickets ADD COLUMN slot_at REAL")
+    db.execute("ALTER TABLE tickets ADD COLUMN appointment_id TEXT")
+
+
+MIGRATIONS.append(_m3_remote_tickets)
+
+
 class LockedConnection(sqlite3.Connection):
     """One connection shared by threads: every statement, and every ``with conn:`` transaction, holds its lock.
 
@@ -151,7 +161,7 @@ TICKET_COLS = ["id", "day", "seq", "number", "service_id", "priority", "channel"
                "state", "issued_at", "queued_at", "called_at", "first_called_at", "started_at",
                "ended_at", "counter_id", "clerk", "recalls", "transfers", "outcome", "rating",
                "comment", "no_show_at", "cancel_reason", "idempotency_key", "device_id",
-               "estimated_wait_s"]
+               "estimated_wait_s", "checked_in", "slot_at", "appointment_id"]
 
 
 def service_row(s: Service) -> dict[str, Any]:
@@ -184,7 +194,8 @@ def ticket_row(t: Ticket) -> tuple:
             t.language.value, t.phone, t.state.value, t.issued_at, t.queued_at, t.called_at,
             t.first_called_at, t.started_at, t.ended_at, t.counter_id, t.clerk, t.recalls,
             json.dumps(t.transfers), t.outcome, t.rating, t.comment, t.no_show_at, t.cancel_reason,
-            t.idempotency_key, t.device_id, t.estimated_wait_s)
+            t.idempotency_key, t.device_id, t.estimated_wait_s, int(t.checked_in), t.slot_at,
+            t.appointment_id)
 
 
 def ticket_from_row(r: dict[str, Any]) -> Ticket:
@@ -198,7 +209,8 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         transfers=json.loads(r["transfers"] or "[]"), outcome=r["outcome"], rating=r["rating"],
         comment=r["comment"], no_show_at=r["no_show_at"], cancel_reason=r["cancel_reason"],
         idempotency_key=r["idempotency_key"], device_id=r["device_id"],
-        estimated_wait_s=int(r["estimated_wait_s"] or 0))
+        estimated_wait_s=int(r["estimated_wait_s"] or 0), checked_in=bool(r.get("checked_in", 1)),
+        slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"))
 
 
 _TICKET_UPSERT = (f"INSERT OR REPLACE INTO tickets ({', '.join(TICKET_COLS)}) "

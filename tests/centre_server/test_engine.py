@@ -419,3 +419,49 @@ def test_random_days_keep_every_promise(steps, gaps, limit):
     assert replayed.counters == d.state.counters
     assert replayed.day == d.state.day and replayed.last_seq == d.state.last_seq
     assert [ev.seq for ev in all_events] == list(range(1, len(all_events) + 1))
+
+
+def test_remote_ticket_not_checked_in_is_skipped_to_no_show():
+    d = Day()
+    remote = d.issue(channel=e.Channel.web, checked_in=False)
+    walk_in = d.issue()
+    d.open("c1")
+    called = d.call("c1")
+    assert called.id == walk_in.id and remote.state == TicketState.no_show
+    skipped = [ev for ev in d.events if ev.type == EventType.ticket_no_show]
+    assert skipped[0].data["reason"] == "not_checked_in"
+    # the citizen arrives late but within the window: checked in, back at the original place
+    d.do(e.CheckIn(remote.id), dt=60)
+    assert remote.state == TicketState.waiting and remote.checked_in
+    assert d.call("c1").id == remote.id
+
+
+def test_checked_in_remote_ticket_keeps_its_place():
+    d = Day()
+    remote = d.issue(channel=e.Channel.sms, checked_in=False)
+    d.issue()
+    d.do(e.CheckIn(remote.id))
+    d.open("c1")
+    assert d.call("c1").id == remote.id
+    with pytest.raises(e.QueueError):
+        d.do(e.CheckIn("nope"))
+
+
+def test_appointment_jumps_walk_ins_only_near_its_slot():
+    d = Day(e.Policy(appointment_early_s=600, priority_streak_limit=2))
+    walk_ins = [d.issue() for _ in range(3)]
+    appt = d.issue(priority=Priority.appointment, slot_at=d.now + 3600)
+    d.open("c1")
+    assert d.call("c1").id == walk_ins[0].id  # its slot is an hour away: it waits like anyone
+    d.now += 3600 - 600
+    assert d.call("c1").id == appt.id  # within ten minutes of its slot: ahead of walk-ins
+    assert d.call("c1").id == walk_ins[1].id
+
+
+def test_appointments_respect_the_anti_starvation_bound():
+    d = Day(e.Policy(priority_streak_limit=1))
+    walk = d.issue()
+    a1 = d.issue(priority=Priority.appointment, slot_at=d.now)
+    a2 = d.issue(priority=Priority.appointment, slot_at=d.now)
+    d.open("c1")
+    assert [d.call("c1").id for _ in range(3)] == [a1.id, walk.id, a2.id]
