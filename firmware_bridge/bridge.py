@@ -329,7 +329,8 @@ class Bridge:
         if prev is not None and prev.text == text and not new_call and not recall:
             return
         for line, dev in self._leds(state.counter_id):
-            self._drive(line, dev, new, blink=new_call or recall, beep=recall)
+            if dev.online:  # an offline board is brought up to date when it answers again
+                self._drive(line, dev, new, blink=new_call or recall, beep=recall)
 
     def _leds(self, counter_id: str) -> list[tuple[SerialLine, Device]]:
         return [(line, dev) for line in self.lines for dev in list(line.devices.values())

@@ -78,7 +78,9 @@ def main(ctx: click.Context, config_path: Path | None, demo: bool, demo_dir: Pat
                    "Default: demo-centre/bridge-sim.tty when demo-centre/ exists.")
 @click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path), default=bridge_config.DEMO_DIR,
               show_default=True)
-def simulate(devices: str, link: str | None, demo_dir: Path) -> None:
+@click.option("--lang", type=click.Choice(["en", "sw"]), default="en", show_default=True,
+              help="Language of what the simulator prints (English / Kiswahili).")
+def simulate(devices: str, link: str | None, demo_dir: Path, lang: str) -> None:
     """Pretend to be counter hardware on a pty; press keys in this terminal.
 
     Example: huduma-bridge simulate --devices keypad:1,led:2,feedback:3
@@ -95,7 +97,7 @@ def simulate(devices: str, link: str | None, demo_dir: Path) -> None:
         with lock:
             click.echo(text)
 
-    sim = Simulator(devs, link=link, on_event=show)
+    sim = Simulator(devs, link=link, on_event=show, lang=lang)
     try:
         sim.start()
     except SimulatorError as exc:

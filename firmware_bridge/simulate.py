@@ -42,6 +42,31 @@ HELP = {
 }
 
 
+# What the simulator prints, in both languages of the centre (``simulate --lang sw``).
+MESSAGES = {
+    "en": {
+        "show": "LED {addr}: [{text:^6}]",
+        "blank": "LED {addr}: [ blank ]",
+        "blink": "LED {addr}: blinking {s}s",
+        "beep": "LED {addr}: BEEP",
+        "answer": "{kind} {addr}: {verb} {args}",
+        "connected": "bridge connected",
+        "active": "keypad {addr} active",
+        "keypad": "keypad", "feedback": "feedback", "led": "LED",
+    },
+    "sw": {
+        "show": "Ubao {addr}: [{text:^6}]",
+        "blank": "Ubao {addr}: [ tupu ]",
+        "blink": "Ubao {addr}: unamulika sekunde {s}",
+        "beep": "Ubao {addr}: MLIO",
+        "answer": "{kind} {addr}: {verb} {args}",
+        "connected": "daraja limeunganishwa",
+        "active": "kipadi {addr} kinatumika",
+        "keypad": "kipadi", "feedback": "kitufe cha maoni", "led": "ubao",
+    },
+}
+
+
 class SimulatorError(RuntimeError):
     """The simulator cannot start as asked (bad --devices, busy TCP port, ...)."""
 
@@ -91,8 +116,9 @@ class Simulator:
     """
 
     def __init__(self, devices: list[SimDevice], link: str | None = None,
-                 on_event: Callable[[str], None] | None = None) -> None:
+                 on_event: Callable[[str], None] | None = None, lang: str = "en") -> None:
         self.devices = {d.address: d for d in devices}
+        self.msg = MESSAGES.get(lang, MESSAGES["en"])
         self.link = link
         self.on_event = on_event or (lambda text: None)
         self.received: list[Frame] = []
@@ -269,7 +295,7 @@ class Simulator:
             return
         conn.settimeout(0.1)
         self._conn = conn
-        self.on_event("bridge connected")
+        self.on_event(self.msg["connected"])
         for dev in self.devices.values():
             self._hello(dev)
         while not self._stop.is_set() and self._conn is conn:
@@ -303,16 +329,17 @@ class Simulator:
                 self._hello(dev)
             elif frame.verb == frames.SHOW and dev.kind == "led":
                 dev.shown = frame.arg(0)
-                self.on_event(f"LED {dev.address}: [{dev.shown:^6}]" if dev.shown else f"LED {dev.address}: [ blank ]")
+                self.on_event(self.msg["show" if dev.shown else "blank"].format(addr=dev.address, text=dev.shown))
             elif frame.verb == frames.BLINK and dev.kind == "led":
                 dev.blinks += 1
-                self.on_event(f"LED {dev.address}: blinking {frame.arg(0)}s")
+                self.on_event(self.msg["blink"].format(addr=dev.address, s=frame.arg(0)))
             elif frame.verb == frames.BEEP:
                 dev.beeps += 1
-                self.on_event(f"LED {dev.address}: BEEP\a")
+                self.on_event(self.msg["beep"].format(addr=dev.address) + "\a")
             elif frame.verb in (frames.ACK, frames.NAK):
                 dev.acks.append(",".join((frame.verb, *frame.args)))
-                self.on_event(f"{dev.kind} {dev.address}: {frame.verb} {' '.join(frame.args)}")
+                self.on_event(self.msg["answer"].format(kind=self.msg[dev.kind], addr=dev.address, verb=frame.verb,
+                                                        args=" ".join(frame.args)))
         with self._cond:
             self.received.append(frame)
             self._cond.notify_all()
@@ -330,7 +357,7 @@ def run_interactive(sim: Simulator, lang: str = "en", port_file: Path | None = N
     print(HELP["en"])
     print(HELP["sw"])
     if keypads:
-        print(f"keypad {keypads[0].address} active / kipadi {keypads[0].address} kinatumika")
+        print(sim.msg["active"].format(addr=keypads[0].address))
     interactive = sys.stdin.isatty()
     old = None
     if interactive:
@@ -348,7 +375,7 @@ def run_interactive(sim: Simulator, lang: str = "en", port_file: Path | None = N
                 return
             if ch == "\t" and keypads:
                 active = (active + 1) % len(keypads)
-                print(f"keypad {keypads[active].address} active / kipadi {keypads[active].address} kinatumika")
+                print(sim.msg["active"].format(addr=keypads[active].address))
             elif ch in KEYMAP and keypads:
                 print(f"> KEY {KEYMAP[ch]} (keypad {keypads[active].address})")
                 sim.press(KEYMAP[ch], keypads[active].address)
