@@ -98,15 +98,18 @@ def parse_config(data: dict, source: str = "config") -> KioskConfig:
     data = dict(data)
     printer = data.pop("printer", None) or {}
     kiosk = data.pop("kiosk", None) or {}
-    try:
-        bundle = DeviceBundle.model_validate(data)
-        cfg = KioskConfig(bundle=bundle, printer=PrinterSettings.model_validate(printer),
-                          kiosk=KioskSettings.model_validate(kiosk))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from None
+    def check(model, value: dict, section: str):
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join([section, *(str(p) for p in e['loc'])]).strip('.') or '(top)'}: {e['msg']}"
+                for e in exc.errors())
+            raise ConfigError(f"{source}: {problems}") from None
+
+    cfg = KioskConfig.model_construct(bundle=check(DeviceBundle, data, ""),
+                                      printer=check(PrinterSettings, printer, "printer"),
+                                      kiosk=check(KioskSettings, kiosk, "kiosk"))
     if cfg.bundle.kind != "kiosk":
         raise ConfigError(f"{source}: this bundle is for a {cfg.bundle.kind}, not a kiosk")
     cfg.printer.check()

@@ -161,6 +161,7 @@ def outage(d):
     started = time.monotonic()
     yield Wait(lambda: app.sm.current == "welcome" and app.model.server_ok, "recovered", 20)
     d.result["data"]["seconds_to_recover"] = time.monotonic() - started
+    yield d.at("welcome")
     d.tap(d.screen.ids.start_en)
     yield d.at("categories")
     d.result["data"]["usable_after_recovery"] = True

@@ -1,0 +1,5 @@
+"""``python -m kiosk`` is ``huduma-kiosk``."""
+
+from kiosk.app import main
+
+main()

@@ -1,0 +1,150 @@
+"""The real kiosk app under Xvfb against a real centre server process and Mosquitto.
+
+Each test runs the app in its own process (driver.py) and taps through a
+scenario with real touch events; the test checks the server, the database, the
+printed bytes and the broker.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from centre_server.contract import DeviceStatusPayload, Topics
+from tests.kiosk.conftest import ARTIFACTS, Retained, kiosk_config
+from tests.kiosk.escpos_decode import decode
+from tests.kiosk.printer_sim import SerialPrinterSim
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def tickets_in_db(centre_server) -> list[dict]:
+    con = sqlite3.connect(centre_server.centre.path / "centre.db")
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("select * from tickets order by issued_at")]
+    finally:
+        con.close()
+
+
+def device_status(payload: bytes) -> str | None:
+    return DeviceStatusPayload.model_validate_json(payload).printer
+
+
+def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_path, run_kiosk):
+    tickets_file = tmp_path / "tickets.bin"
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tickets_file)})
+    topics = Topics(centre_server.centre.bundle("kiosk-1")["centre_id"])
+    watch = Retained(mosquitto.url, topics.device_availability("kiosk-1"), topics.device_status("kiosk-1"))
+    try:
+        run = run_kiosk(config, "flow")
+        watch.wait_for(topics.device_availability("kiosk-1"), lambda p: p == b"online", timeout=60)
+        result = run.result()
+        data = result["data"]
+
+        # one ticket, even though the confirm button was tapped twice
+        assert data["issue_calls"] == 1
+        rows = tickets_in_db(centre_server)
+        assert len(rows) == 1
+        row = rows[0]
+        ticket = data["ticket"]
+        assert row["id"] == ticket["id"] and row["number"] == ticket["number"]
+        assert row["service_id"] == "id-card-new" and row["priority"] == "elderly"
+        assert row["channel"] == "kiosk" and row["language"] == "en"
+        assert row["phone"].endswith("712345678") and row["idempotency_key"].endswith(data["idempotency_key"])
+        assert data["invalid_phone_refused"] and not data["wrong_pin_unlocked"]
+
+        with centre_server.client() as http:
+            live = http.get(f"/api/v1/tickets/{ticket['id']}").json()
+        assert live["number"] == ticket["number"] and live["state"] == "waiting"
+
+        # the paper: the ticket, then the staff reprint marked as a copy
+        raw = tickets_file.read_bytes()
+        (ARTIFACTS / "kiosk-flow-tickets.bin").write_bytes(raw)
+        printed = decode(raw)
+        assert printed.cuts == 2
+        assert printed.qr == [ticket["status_url"]] * 2
+        big = [line.text for line in printed.lines if line.height == 8]
+        assert big == [ticket["number"]] * 2
+        assert "New national ID card" in printed.texts
+        assert " PRIORITY: Aged 60 or over " in printed.texts
+        assert "*** COPY / NAKALA ***" in printed.texts
+        assert data["printed"] is True and data["staff_message"] == f"Reprinted {ticket['number']}"
+
+        for screen in ("welcome", "categories", "services", "priority", "phone-invalid", "phone", "confirm",
+                       "ticket", "ticket-sw", "staff"):
+            assert screen in result["screens"]
+
+        # a clean stop says offline itself; the printer status stayed retained
+        watch.wait_for(topics.device_availability("kiosk-1"), lambda p: p == b"offline")
+        assert device_status(watch.messages[topics.device_status("kiosk-1")]) == "ok"
+    finally:
+        watch.close()
+
+
+def test_printer_out_of_paper_still_issues_and_reports_until_fixed(centre_server, mosquitto, tmp_path, run_kiosk):
+    sim = SerialPrinterSim("paper_out")
+    config = kiosk_config(centre_server, mosquitto, tmp_path,
+                          {"kind": "serial", "device": sim.device, "timeout_s": 0.3, "status_poll_s": 1.0})
+    topics = Topics(centre_server.centre.bundle("kiosk-1")["centre_id"])
+    status_topic = topics.device_status("kiosk-1")
+    watch = Retained(mosquitto.url, status_topic)
+    try:
+        run = run_kiosk(config, "quick_ticket", env={"KIOSK_SHOT": "ticket-no-paper"})
+        run.wait_mark("ticket", timeout=90)
+        rows = tickets_in_db(centre_server)
+        assert len(rows) == 1 and rows[0]["service_id"] == "kra-pin" and rows[0]["language"] == "sw"
+        watch.wait_for(status_topic, lambda p: device_status(p) == "paper_out")
+        # it stays: several status polls later, nobody has said ok
+        time.sleep(2.5)
+        assert device_status(watch.messages[status_topic]) == "paper_out"
+        assert decode(sim.printed).cuts == 0  # nothing came out of an empty printer
+
+        sim.status = "ok"  # a clerk loads paper
+        run.go("fixed")
+        watch.wait_for(status_topic, lambda p: device_status(p) == "ok")
+        result = run.result()
+        assert result["data"]["printed"] is False  # the screen told the citizen to note the number
+        assert result["data"]["printer_status"] == "paper_out"
+        assert result["data"]["printer_status_after_fix"] == "ok"
+        assert result["data"]["ticket"]["id"] == rows[0]["id"]
+        assert "ticket-no-paper" in result["screens"]
+    finally:
+        watch.close()
+        sim.close()
+
+
+def test_server_outage_shows_out_of_service_and_recovers(centre_server, mosquitto, tmp_path, run_kiosk):
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"})
+    run = run_kiosk(config, "outage")
+    run.wait_mark("ready", timeout=90)
+    centre_server.kill9()
+    run.go("killed")
+    run.wait_mark("out_of_service", timeout=30)
+    centre_server.start()
+    run.go("restarted")
+    data = run.result()["data"]
+    assert data["seconds_to_out_of_service"] < 5.0
+    assert data["usable_after_recovery"] is True
+
+
+def test_idle_kiosk_returns_to_welcome(centre_server, mosquitto, tmp_path, run_kiosk):
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"}, idle_timeout_s=2)
+    data = run_kiosk(config, "idle").result()["data"]
+    assert data["category_chosen"]
+    assert data["category_after"] is None and data["language_after"] == "en"
+
+
+def test_demo_mode_reads_the_demo_bundle(centre_server, mosquitto, tmp_path):
+    """``--demo --demo-dir`` builds its config from devices/kiosk-1.json and a file printer beside it."""
+    from kiosk.app import demo_config
+
+    demo = centre_server.centre.path
+    cfg = demo_config(demo)
+    assert cfg.bundle.device_id == "kiosk-1" and cfg.printer.kind == "file"
+    assert cfg.printer.path == str((demo / "kiosk-1-tickets.bin").resolve())
+    assert cfg.kiosk.fullscreen is False
+    json.loads((demo / "devices" / "kiosk-1.json").read_text())  # untouched

@@ -1,0 +1,142 @@
+"""The printed ticket, decoded from the bytes a printer receives; and the printer backends."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from escpos.printer import Dummy
+
+from centre_server.contract import PrinterStatus, TicketOut
+from kiosk.config import PrinterSettings
+from kiosk.layout import print_ticket
+from kiosk.printing import TicketPrinter, decode_status
+from tests.kiosk.conftest import ARTIFACTS
+from tests.kiosk.escpos_decode import decode
+from tests.kiosk.printer_sim import SerialPrinterSim
+
+
+def make_ticket(number: str = "BC042", priority: str = "none", language: str = "en", **kw) -> TicketOut:
+    data = dict(id="t-7Qx2", number=number, service_id="birth-cert-collect",
+                service_name_en="Birth certificate collection", service_name_sw="Kuchukua cheti cha kuzaliwa",
+                priority=priority, channel="kiosk", language=language, state="waiting",
+                issued_at=datetime(2026, 3, 2, 6, 5, tzinfo=timezone.utc), position=12,
+                estimated_wait_s=1500, status_url="http://10.0.0.2:8000/t/t-7Qx2")
+    data.update(kw)
+    return TicketOut(**data)
+
+
+def test_ticket_layout_english():
+    printer = Dummy()
+    print_ticket(printer, make_ticket(), "Huduma Centre GPO", "en")
+    (ARTIFACTS / "ticket-layout-en.bin").write_bytes(printer.output)
+    t = decode(printer.output)
+    assert t.texts[0] == "Huduma Centre GPO"
+    big = t.largest()
+    assert big.text == "BC042" and big.height == 8 and big.width == 8 and big.align == "center"
+    assert "Birth certificate collection" in t.texts
+    assert "12 people ahead of you" in t.texts
+    assert "Estimated wait: 25 min" in t.texts
+    assert "Issued: 02/03/2026 09:05" in t.texts  # Nairobi time, UTC+3
+    assert t.qr == ["http://10.0.0.2:8000/t/t-7Qx2"]
+    assert t.cuts == 1 and printer.output.endswith(b"\x1dV\x00")  # the cut is the last thing sent
+    assert not any("PRIORITY" in x for x in t.texts)
+
+
+def test_ticket_layout_kiswahili_priority():
+    printer = Dummy()
+    print_ticket(printer, make_ticket(number="A007", priority="expectant", language="sw", position=0),
+                 "Huduma Centre Kisumu")
+    (ARTIFACTS / "ticket-layout-sw-priority.bin").write_bytes(printer.output)
+    t = decode(printer.output)
+    assert "NAMBARI YAKO" in t.texts
+    assert "Kuchukua cheti cha kuzaliwa" in t.texts
+    assert "Wewe ni wa kwanza" in t.texts
+    mark = next(line for line in t.lines if "KIPAUMBELE" in line.text)
+    assert mark.invert and "Mama mjamzito au anayenyonyesha" in mark.text
+    assert t.largest().text == "A007"
+
+
+def test_number_fits_narrow_paper_and_image_qr():
+    """58 mm paper (32 columns): the number shrinks to fit; printers without native QR get an image."""
+    printer = Dummy()
+    print_ticket(printer, make_ticket(number="BC142"), "Huduma", "en", columns=32, qr_native=False)
+    t = decode(printer.output)
+    big = t.largest()
+    assert big.text == "BC142" and big.width * len("BC142") <= 32 and big.height == 8
+    assert t.qr == [] and t.images == 1
+    assert t.cuts == 1
+
+
+def test_reprint_is_marked_copy():
+    printer = Dummy()
+    print_ticket(printer, make_ticket(), "Huduma", "en", reprint=True)
+    assert "*** COPY / NAKALA ***" in decode(printer.output).texts
+
+
+@pytest.mark.parametrize(
+    ("online", "cause", "paper", "expected"),
+    [
+        (0x12, 0x12, 0x12, PrinterStatus.ok),
+        (0x12, 0x12, 0x1E, PrinterStatus.paper_low),
+        (0x1A, 0x32, 0x72, PrinterStatus.paper_out),
+        (0x1A, 0x16, 0x12, PrinterStatus.cover_open),
+        (0x1A, 0x12, 0x12, PrinterStatus.offline),
+        (None, None, None, PrinterStatus.offline),
+    ],
+)
+def test_decode_status(online, cause, paper, expected):
+    assert decode_status(online, cause, paper) is expected
+
+
+def test_dummy_printer_keeps_each_job():
+    p = TicketPrinter(PrinterSettings(kind="dummy"))
+    assert p.print(make_ticket(number="A001"), "Huduma", "en") is PrinterStatus.ok
+    assert p.print(make_ticket(number="A002"), "Huduma", "en") is PrinterStatus.ok
+    assert [decode(job).largest().text for job in p.jobs] == ["A001", "A002"]
+
+
+def test_file_printer_appends_and_reports_offline(tmp_path):
+    path = tmp_path / "tickets.bin"
+    p = TicketPrinter(PrinterSettings(kind="file", path=str(path)))
+    assert p.status() is PrinterStatus.ok
+    p.print(make_ticket(number="A001"), "Huduma", "en")
+    p.print(make_ticket(number="A002"), "Huduma", "sw")
+    t = decode(path.read_bytes())
+    assert t.cuts == 2 and "A001" in t.texts and "A002" in t.texts
+    gone = TicketPrinter(PrinterSettings(kind="file", path=str(tmp_path / "no" / "such" / "lp0")))
+    assert gone.status() is PrinterStatus.offline
+    assert gone.print(make_ticket(), "Huduma", "en") is PrinterStatus.offline
+
+
+@pytest.mark.parametrize("state", ["ok", "paper_low", "paper_out", "cover_open", "offline"])
+def test_serial_printer_status_over_a_pty(state):
+    """A serial printer on a pty answers DLE EOT: the kiosk reads paper and cover state, and
+    prints only when the printer can."""
+    sim = SerialPrinterSim(state)
+    try:
+        p = TicketPrinter(PrinterSettings(kind="serial", device=sim.device, timeout_s=0.3))
+        assert p.status() is PrinterStatus(state)
+        result = p.print(make_ticket(number="K015"), "Huduma", "en")
+        assert result is PrinterStatus(state)
+        printed = decode(sim.printed)
+        if state in ("ok", "paper_low"):
+            assert printed.largest().text == "K015" and printed.cuts == 1
+            assert printed.qr == ["http://10.0.0.2:8000/t/t-7Qx2"]
+        else:
+            assert printed.cuts == 0 and "K015" not in printed.texts
+    finally:
+        sim.close()
+
+
+def test_serial_printer_missing_device_is_offline(tmp_path):
+    p = TicketPrinter(PrinterSettings(kind="serial", device=str(tmp_path / "ttyUSB9"), timeout_s=0.2))
+    assert p.status() is PrinterStatus.offline
+    assert p.print(make_ticket(), "Huduma", "en") is PrinterStatus.offline
+
+
+def test_network_printer_refused_is_offline():
+    from tests.conftest import free_port
+
+    p = TicketPrinter(PrinterSettings(kind="network", host="127.0.0.1", port=free_port(), timeout_s=0.5))
+    assert p.status() is PrinterStatus.offline

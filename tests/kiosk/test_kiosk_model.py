@@ -1,0 +1,138 @@
+"""Strings, the kiosk model, the config and the command line (no window needed)."""
+
+from __future__ import annotations
+
+import json
+import string
+import subprocess
+import sys
+
+import pytest
+
+from centre_server.contract import ServiceOut, ServiceStatePayload
+from kiosk.config import ConfigError, load_config, parse_config
+from kiosk.i18n import CATEGORIES, STRINGS, category_name, wait_about_text, wait_text, waiting_text
+from kiosk.model import KioskModel, phone_is_valid
+
+BUNDLE = {"centre_id": "gpo", "centre_name": "Huduma Centre GPO", "device_id": "kiosk-1", "kind": "kiosk",
+          "role": "kiosk", "token": "tok", "server_url": "http://127.0.0.1:8000",
+          "mqtt_url": "mqtt://127.0.0.1:1883"}
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+@pytest.mark.parametrize("key", sorted(STRINGS))
+def test_every_string_in_both_languages(key):
+    entry = STRINGS[key]
+    assert entry["en"].strip() and entry["sw"].strip(), key
+    assert _fields(entry["en"]) == _fields(entry["sw"]), f"{key}: placeholders differ"
+
+
+def test_categories_translated():
+    for entry in CATEGORIES.values():
+        assert entry["en"] and entry["sw"]
+    assert category_name("Tax and business", "sw") == "Kodi na biashara"
+    assert category_name("Tax and business", "sw", "Kodi (kutoka seva)") == "Kodi (kutoka seva)"
+    assert category_name("KRA special desk", "en") == "KRA special desk"  # unknown: shown as given
+
+
+def test_waits_read_like_speech():
+    assert wait_text(30, "en") == "short wait"
+    assert wait_text(1500, "sw") == "dakika 25"
+    assert wait_text(2 * 3600, "en") == "2 h 0 min"
+    assert wait_about_text(600, "en") == "about 10 min"
+    assert waiting_text(1, "sw") == "Mtu 1 anasubiri" and waiting_text(0, "en") == "No one waiting"
+
+
+@pytest.mark.parametrize(("phone", "ok"), [
+    ("0712345678", True), ("0112345678", True), ("+254712345678", True), ("254712345678", True),
+    ("0712 345 678", True), ("0812345678", False), ("071234567", False), ("07123456789", False), ("", False),
+])
+def test_phone_validation_uses_the_contract_pattern(phone, ok):
+    assert phone_is_valid(phone) is ok
+
+
+def _service(sid: str, category: str, waiting: int = 0) -> ServiceOut:
+    return ServiceOut(id=sid, prefix=sid[:1].upper(), name_en=f"{sid} en", name_sw=f"{sid} sw", category=category,
+                      target_wait_min=30, typical_service_min=5, enabled=True, waiting=waiting,
+                      estimated_wait_s=60 * waiting, longest_wait_s=0, open_counters=1)
+
+
+def test_model_merges_http_list_and_mqtt_waits():
+    m = KioskModel()
+    m.set_services([_service("id-card", "Identity"), _service("kra-pin", "Tax"), _service("helb", "Identity")])
+    assert m.categories() == ["Identity", "Tax"]
+    assert [s.id for s in m.services_in("Identity")] == ["id-card", "helb"]
+    version = m.services_version
+    m.apply_service_state(ServiceStatePayload(service_id="kra-pin", prefix="K", name_en="KRA PIN",
+                                              name_sw="PIN ya KRA", category="Tax", waiting=9,
+                                              estimated_wait_s=900, open_counters=2))
+    assert m.services_version > version
+    assert m.services["kra-pin"].waiting == 9 and m.services["kra-pin"].name("sw") == "PIN ya KRA"
+    m.apply_service_state(ServiceStatePayload(service_id="kra-pin", prefix="K", name_en="KRA PIN",
+                                              name_sw="PIN ya KRA", category="Tax", enabled=False))
+    assert m.categories() == ["Identity"]  # a disabled service disappears, and its empty category
+
+
+def test_model_language_switch_changes_strings():
+    m = KioskModel()
+    assert m.strings["welcome_title"] == "Welcome"
+    m.toggle_language()
+    assert m.language == "sw" and m.strings["welcome_title"] == "Karibu"
+
+
+def test_idempotency_key_once_per_confirmation():
+    m = KioskModel()
+    m.set_services([_service("id-card", "Identity")])
+    m.choose_service("id-card")
+    key = m.begin_confirmation()
+    assert m.begin_confirmation() == key  # a second tap, a retry: the same key
+    m.priority = "elderly"  # a changed choice is a different ticket
+    assert m.begin_confirmation() != key
+    req = m.issue_request()
+    assert req.service_id == "id-card" and req.priority == "elderly" and req.phone is None
+    m.phone = "0712 345 678"
+    assert m.issue_request().phone == "0712345678"
+    m.reset_choices()
+    assert m.service_id is None and m.idempotency_key is None and m.phone == ""
+
+
+def test_config_sections_and_clear_errors(tmp_path):
+    cfg = parse_config({**BUNDLE, "printer": {"kind": "usb", "vendor_id": "0x04b8", "product_id": "0x0e15"},
+                        "kiosk": {"staff_pin": "8642", "idle_timeout_s": 30}})
+    assert cfg.printer.vendor_id == 0x04B8 and cfg.kiosk.staff_pin == "8642"
+    with pytest.raises(ConfigError, match="needs path"):
+        parse_config({**BUNDLE, "printer": {"kind": "file"}})
+    with pytest.raises(ConfigError, match="printer.kind"):
+        parse_config({**BUNDLE, "printer": {"kind": "laser"}})
+    with pytest.raises(ConfigError, match="not a kiosk"):
+        parse_config({**BUNDLE, "kind": "display", "role": "display"})
+    with pytest.raises(ConfigError, match="token"):
+        parse_config({k: v for k, v in BUNDLE.items() if k != "token"})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.json")
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, env={"KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1", "PATH": "/usr/bin:/bin",
+                                        "KIVY_HOME": str(cwd or "/tmp")})
+
+
+def test_cli_help_and_errors_without_traceback(tmp_path):
+    r = _cli("--help", cwd=tmp_path)
+    assert r.returncode == 0 and "--demo" in r.stdout and "--config" in r.stdout
+    bad = tmp_path / "kiosk.json"
+    bad.write_text(json.dumps({**BUNDLE, "printer": {"kind": "serial"}}))
+    r = _cli("--config", str(bad), cwd=tmp_path)
+    assert r.returncode != 0 and "needs device" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("--demo", "--demo-dir", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert r.returncode != 0 and "make run" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(cwd=tmp_path)
+    assert r.returncode != 0 and "exactly one of" in r.stderr
