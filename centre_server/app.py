@@ -131,9 +131,14 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
 
 
 def _mount_web(app: FastAPI) -> None:
-    """The browser pages (clerk terminal, board, citizen page), when the web package is present."""
-    try:
-        from centre_server.web import mount
-    except ImportError:
-        return
+    """The browser pages (clerk terminal, board, citizen page) and the citizen channels (web join, SMS, USSD)."""
+    from centre_server.web import mount
+
     mount(app)
+    try:
+        from centre_server.channels import mount as mount_channels
+    except ModuleNotFoundError as err:
+        if err.name != "centre_server.channels":
+            raise
+        return
+    mount_channels(app)
