@@ -21,7 +21,7 @@ from tests.conftest import BIN
 
 FAST_TIMING = {
     "poll_interval_s": 0.5,
-    "offline_after_s": 1.8,
+    "offline_after_s": 3.0,
     "reply_timeout_s": 5.0,
     "reopen_min_s": 0.2,
     "reopen_max_s": 1.0,

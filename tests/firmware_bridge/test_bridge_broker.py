@@ -148,13 +148,18 @@ def test_keys_leds_and_feedback_through_the_broker(mosquitto, probe_factory, bri
 def test_unmapped_device_is_reported_not_used(mosquitto, probe_factory, bridge_factory, sim_factory):
     topics = Topics(CENTRE)
     probe = probe_factory(mosquitto.url, topics.all_device_status, topics.all_counter_commands)
-    sim = sim_factory("keypad:1,keypad:9")
+    sim = sim_factory("keypad:1,keypad:9,led:2")
     bridge_factory(bundle(mosquitto.url, ["c01"]), [{
-        "url": sim.link, "devices": [{"address": 1, "kind": "keypad", "counter_id": "c01"}]}])
+        "url": sim.link, "devices": [{"address": 1, "kind": "keypad", "counter_id": "c01"},
+                                     {"address": 2, "kind": "keypad", "counter_id": "c01"}]}])
     status = wait_until(lambda: (s := status_of(probe, topics, "bridge-t")) and s["unknown_devices"] and s,
                         what="the unknown keypad in the status")
     unknown = status["unknown_devices"][0]
     assert unknown["address"] == 9 and unknown["kind"] == "keypad" and unknown["serial_no"] == "SIM-KEYPAD-009"
+    # Address 2 is mapped as a keypad but an LED board answers there: flagged for the technician.
+    status = wait_until(lambda: (s := status_of(probe, topics, "bridge-t")) and any(
+        d["kind_mismatch"] for d in s["ports"][0]["devices"]) and s, what="the kind mismatch")
+    assert [d["address"] for d in status["ports"][0]["devices"] if d["kind_mismatch"]] == [2]
     sim.press("NEXT", 9)
     assert sim.wait_for(lambda: "NAK,UNMAPPED" in sim.devices[9].acks)
     assert probe.on(topics.cmd_counter("c01")) == []
