@@ -1,1 +1,1 @@
-"""hq."""
+"""Huduma headquarters: receives centres' daily summaries (PostgreSQL) and shows the national board."""

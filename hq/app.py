@@ -1,0 +1,209 @@
+"""Headquarters web application: receives centres' daily summaries, shows the national board.
+
+``POST /api/v1/summaries`` (centre token, ``Idempotency-Key``) stores a day once per
+key; the board at ``/`` compares centres; ``/export.csv`` gives the figures to a
+spreadsheet. Errors are ``{"error": {"code", "message"}}`` like the centre's API.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import date as Date
+from datetime import timedelta
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hq import board
+from hq.i18n import LANGS, translator
+from hq.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class HqError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class SummaryIn(BaseModel):
+    """What a centre's outbox sends: one revision of one day's summary."""
+
+    key: str = Field(max_length=120)
+    centre_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    centre_name: str | None = Field(None, max_length=200)
+    date: str = Field(pattern=DATE_RE)
+    revision: int = Field(ge=1, le=100000)
+    created_at: float | None = None
+    summary: dict[str, Any]
+
+
+class Stored(BaseModel):
+    key: str
+    outcome: str = Field(description="stored | duplicate (the same key again: stored once) | "
+                                      "superseded (a newer revision is held)")
+    revision_held: int
+    deliveries: int
+
+
+def _check_date(value: str | None, name: str = "date") -> str | None:
+    if value is None:
+        return None
+    if not re.match(DATE_RE, value):
+        raise HqError(422, "bad_date", f"{name} must be YYYY-MM-DD")
+    try:
+        Date.fromisoformat(value)
+    except ValueError:
+        raise HqError(422, "bad_date", f"{name} {value!r} is not a calendar date") from None
+    return value
+
+
+def centre_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """The centre a bearer token belongs to (tokens are stored hashed)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HqError(401, "not_authenticated", "send 'Authorization: Bearer <centre token>'")
+    centre = request.app.state.store.centre_for_token(token.strip())
+    if centre is None:
+        raise HqError(401, "bad_token", "unknown or disabled centre token (huduma-hq add-centre issues one)")
+    return centre
+
+
+CentreDep = Annotated[dict, Depends(centre_of)]
+
+
+def _fmt_min(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.0f}"
+
+
+def _fmt_share(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.0f}%"
+
+
+def create_app(store: Store, *, demo: bool = False) -> FastAPI:
+    """The headquarters app over ``store`` (migrated here)."""
+    store.migrate()
+    app = FastAPI(title="Huduma headquarters", version="1",
+                  description="Receives Huduma Centres' daily summaries and compares centres.")
+    app.state.store = store
+    templates = Jinja2Templates(directory=str(resources.files("hq") / "templates"))
+    templates.env.filters["mins"] = _fmt_min
+    templates.env.filters["share"] = _fmt_share
+    app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
+
+    @app.exception_handler(HqError)
+    async def hq_error(request: Request, err: HqError) -> JSONResponse:
+        return JSONResponse({"error": {"code": err.code, "message": err.message}}, status_code=err.status)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, err: StoreError) -> JSONResponse:
+        return JSONResponse({"error": {"code": err.code, "message": err.message}}, status_code=err.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": {"code": "http_error", "message": str(err.detail)}}, status_code=err.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ()) if x != 'body') or 'body'}: {e.get('msg')}"
+                 for e in err.errors()[:5]]
+        return JSONResponse({"error": {"code": "invalid_request", "message": "; ".join(parts)}}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": {"code": "internal", "message": "headquarters failed; nothing was stored"}},
+                            status_code=500)
+
+    @app.post("/api/v1/summaries", response_model=Stored, tags=["summaries"])
+    def receive(body: SummaryIn, response: Response, centre: CentreDep,
+                idempotency_key: Annotated[str | None, Header()] = None) -> Stored:
+        """Store one revision of a centre's day. Same key twice: stored once. Higher revision: replaces."""
+        if body.centre_id != centre["id"]:
+            raise HqError(403, "wrong_centre", f"this token belongs to {centre['id']}, not {body.centre_id}")
+        expected = f"{body.centre_id}:{body.date}:{body.revision}"
+        if body.key != expected:
+            raise HqError(422, "bad_key", f"key must be {expected}")
+        if idempotency_key is not None and idempotency_key != body.key:
+            raise HqError(422, "bad_key", "the Idempotency-Key header and the body's key differ")
+        s = body.summary
+        if s.get("date") != body.date or s.get("centre_id") != body.centre_id or not isinstance(s.get("total"), dict):
+            raise HqError(422, "bad_summary", "the summary's centre_id, date and total must match the envelope")
+        _check_date(body.date)
+        result = store.put_summary(body.centre_id, body.key, body.date, body.revision, s)
+        response.status_code = 201 if result.outcome == "stored" else 200
+        return Stored(key=body.key, outcome=result.outcome, revision_held=result.revision,
+                      deliveries=result.deliveries)
+
+    @app.get("/api/v1/centres", tags=["board"])
+    def centres() -> list[dict[str, Any]]:
+        """Registered centres (no tokens)."""
+        return store.centres()
+
+    @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"])
+    def summary(centre_id: str, day: str) -> dict[str, Any]:
+        """The revision headquarters holds for a centre's day."""
+        _check_date(day)
+        found = store.summary(centre_id, day)
+        if found is None:
+            raise HqError(404, "not_found", f"no summary of {centre_id} for {day}")
+        return found
+
+    @app.get("/api/v1/receipts", tags=["summaries"])
+    def receipts(centre_id: str | None = None) -> list[dict[str, Any]]:
+        """Every key received, with how many times it was delivered and what was done with it."""
+        return store.receipts(centre_id)
+
+    @app.get("/api/v1/board", tags=["board"])
+    def board_api(date: str | None = None, days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
+        """The board's figures as JSON."""
+        return board.board_data(store, _check_date(date), days)
+
+    @app.get("/export.csv", tags=["board"])
+    def export(first: str | None = Query(None, alias="from"), last: str | None = Query(None, alias="to"),
+               level: str = Query("total", pattern="^(total|services|hours)$")) -> Response:
+        """Summaries as CSV: one row per centre and day, per service or per hour."""
+        last = _check_date(last, "to") or (store.dates() or [Date.today().isoformat()])[-1]
+        first = _check_date(first, "from") or (Date.fromisoformat(last) - timedelta(days=13)).isoformat()
+        if first > last:
+            raise HqError(422, "bad_range", "'from' is after 'to'")
+        text = board.export_csv(store, first, last, level)
+        name = f"huduma-{level}-{first}-to-{last}.csv"
+        return Response(text, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "database": store.describe(), **store.counts()}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
+             lang: str | None = None) -> HTMLResponse:
+        lang = lang if lang in LANGS else request.cookies.get("hq_lang", "en")
+        lang = lang if lang in LANGS else "en"
+        data = board.board_data(store, _check_date(date), days)
+        for c in data["centres"]:
+            c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
+            c["spark_within"] = board.sparkline(c["within_trend"], lo=0, hi=1)
+        chart = board.trend_chart(data["dates"], [n["arrived"] for n in data["national"]],
+                                  [n["within_target_share"] for n in data["national"]])
+        html = templates.TemplateResponse(request, "board.html", {
+            "t": translator(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
+            "chart": chart, "demo": demo, "now": time.strftime("%Y-%m-%d %H:%M"),
+            "first": data["dates"][0], "last": data["dates"][-1]})
+        html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")
+        return html
+
+    return app

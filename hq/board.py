@@ -1,0 +1,173 @@
+"""The national board's figures: centres side by side, national trend, worst service levels, CSV.
+
+Charts are small SVGs drawn here on the server: the page needs no script and
+no CDN, and prints well.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from datetime import date as Date
+from datetime import timedelta
+from typing import Any
+
+from hq.store import Store
+
+logger = logging.getLogger(__name__)
+
+FIGURES = ["arrived", "served", "no_shows", "cancelled", "transfers", "wait_mean_s", "wait_median_s", "wait_p90_s",
+           "wait_max_s", "service_mean_s", "service_median_s", "service_p90_s", "service_max_s", "within_target",
+           "measured", "within_target_share", "satisfaction_mean", "satisfaction_count"]
+
+
+def date_range(last: str, days: int) -> list[str]:
+    end = Date.fromisoformat(last)
+    return [(end - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
+
+
+def sparkline(values: list[float | None], *, width: int = 120, height: int = 28, lo: float | None = None,
+              hi: float | None = None) -> str:
+    """An SVG polyline of the values (gaps where None); empty string when nothing to draw."""
+    pts = [v for v in values if v is not None]
+    if not pts:
+        return ""
+    lo = min(pts) if lo is None else lo
+    hi = max(pts) if hi is None else hi
+    span = (hi - lo) or 1.0
+    n = max(1, len(values) - 1)
+    segments: list[list[str]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        x = 2 + i * (width - 4) / n
+        y = height - 2 - (v - lo) / span * (height - 4)
+        segments[-1].append(f"{x:.1f},{y:.1f}")
+    lines = "".join(f'<polyline points="{" ".join(s)}" />' for s in segments if len(s) > 1)
+    dots = "".join(f'<circle cx="{s[-1].split(",")[0]}" cy="{s[-1].split(",")[1]}" r="2" />'
+                   for s in segments[-1:] if s)
+    return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'role="img" aria-hidden="true">{lines}{dots}</svg>')
+
+
+def trend_chart(dates: list[str], arrived: list[int], share: list[float | None], *, width: int = 760,
+                height: int = 200) -> str:
+    """Bars of citizens per day and a line of the share within target (right axis 0-100%)."""
+    if not dates:
+        return ""
+    top = max(arrived + [1])
+    left, bottom, plot_h = 44, 28, height - 40
+    step = (width - left - 44) / len(dates)
+    parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="100%" role="img">']
+    for frac in (0, 0.5, 1):
+        y = height - bottom - frac * plot_h
+        parts.append(f'<line class="grid" x1="{left}" x2="{width - 40}" y1="{y:.1f}" y2="{y:.1f}" />')
+        parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{int(top * frac)}</text>')
+        parts.append(f'<text class="axis" x="{width - 36}" y="{y + 4:.1f}">{int(frac * 100)}%</text>')
+    pts = []
+    for i, (d, a, s) in enumerate(zip(dates, arrived, share)):
+        x = left + i * step
+        h = a / top * plot_h
+        parts.append(f'<rect class="bar" x="{x + step * 0.15:.1f}" y="{height - bottom - h:.1f}" '
+                     f'width="{step * 0.7:.1f}" height="{h:.1f}"><title>{d}: {a}</title></rect>')
+        if s is not None:
+            pts.append(f"{x + step / 2:.1f},{height - bottom - s * plot_h:.1f}")
+        if len(dates) <= 16 or i % 2 == 0:
+            parts.append(f'<text class="axis" x="{x + step / 2:.1f}" y="{height - 10}" text-anchor="middle">'
+                         f'{d[5:]}</text>')
+    if len(pts) > 1:
+        parts.append(f'<polyline class="share" points="{" ".join(pts)}" />')
+    for p in pts:
+        x, y = p.split(",")
+        parts.append(f'<circle class="share-dot" cx="{x}" cy="{y}" r="3" />')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
+    """Everything the board page and ``GET /api/v1/board`` show."""
+    dates_known = store.dates()
+    if day is None:
+        day = dates_known[-1] if dates_known else Date.today().isoformat()
+    dates = date_range(day, days)
+    rows = store.summaries_between(dates[0], dates[-1])
+    registered = {c["id"]: c for c in store.centres()}
+    by_centre: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    names: dict[str, str] = {cid: c["name"] for cid, c in registered.items()}
+    for r in rows:
+        by_centre[r["centre_id"]][r["date"]] = r
+        names.setdefault(r["centre_id"], r["summary"].get("centre_name", r["centre_id"]))
+    centres = []
+    for cid in sorted(set(registered) | set(by_centre), key=lambda c: names.get(c, c)):
+        days_of = by_centre.get(cid, {})
+        today = days_of.get(day)
+        totals = [days_of[d]["summary"]["total"] if d in days_of else None for d in dates]
+        centres.append({
+            "id": cid, "name": names.get(cid, cid),
+            "total": today["summary"]["total"] if today else None,
+            "revision": today["revision"] if today else None,
+            "simulated": bool(today and today["summary"].get("simulated")),
+            "arrived_trend": [t["arrived"] if t else None for t in totals],
+            "within_trend": [t.get("within_target_share") if t else None for t in totals],
+            "wait_trend": [t.get("wait_mean_s") if t else None for t in totals],
+            "reported_days": sum(1 for t in totals if t),
+            "missing": [d for d in dates if d not in days_of],
+        })
+    national = []
+    for d in dates:
+        day_rows = [by_centre[c][d]["summary"]["total"] for c in by_centre if d in by_centre[c]]
+        within = sum(t.get("within_target", 0) for t in day_rows)
+        measured = sum(t.get("measured", 0) for t in day_rows)
+        ratings = sum((t.get("satisfaction_mean") or 0) * t.get("satisfaction_count", 0) for t in day_rows)
+        rcount = sum(t.get("satisfaction_count", 0) for t in day_rows)
+        national.append({"date": d, "centres": len(day_rows), "arrived": sum(t.get("arrived", 0) for t in day_rows),
+                         "served": sum(t.get("served", 0) for t in day_rows),
+                         "within_target_share": round(within / measured, 4) if measured else None,
+                         "satisfaction_mean": round(ratings / rcount, 2) if rcount else None})
+    agg: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        for s in r["summary"].get("services", []):
+            k = (r["centre_id"], s["service_id"])
+            a = agg.setdefault(k, {"centre_id": r["centre_id"], "centre_name": names.get(r["centre_id"]),
+                                   "service_id": s["service_id"], "name_en": s.get("name_en"),
+                                   "name_sw": s.get("name_sw"), "target_wait_s": s.get("target_wait_s"),
+                                   "within_target": 0, "measured": 0, "arrived": 0, "_wait_sum": 0.0,
+                                   "_wait_n": 0})
+            a["within_target"] += s.get("within_target", 0)
+            a["measured"] += s.get("measured", 0)
+            a["arrived"] += s.get("arrived", 0)
+            if s.get("wait_mean_s") is not None:
+                n = s.get("served", 0) + s.get("no_shows", 0) + s.get("transfers", 0)
+                a["_wait_sum"] += s["wait_mean_s"] * max(1, n)
+                a["_wait_n"] += max(1, n)
+    worst = []
+    for a in agg.values():
+        if a["measured"] < min_measured:
+            continue
+        a["within_target_share"] = round(a["within_target"] / a["measured"], 4)
+        a["wait_mean_s"] = round(a["_wait_sum"] / a["_wait_n"], 1) if a["_wait_n"] else None
+        worst.append({k: v for k, v in a.items() if not k.startswith("_")})
+    worst.sort(key=lambda a: (a["within_target_share"], -a["measured"]))
+    return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
+            "worst": worst[:12], "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known}
+
+
+def export_csv(store: Store, first: str, last: str, level: str = "total") -> str:
+    """One row per centre and day (``total``), per service (``services``) or per hour (``hours``)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    extra = {"total": ["counters_open", "staffed_hours"], "services": ["service_id", "name_en", "name_sw",
+             "target_wait_s", "issued", "transfers_in", "counters"], "hours": ["hour", "counters_open", "staffed_hours"]}[level]
+    w.writerow(["centre_id", "centre_name", "date", "revision", "simulated", *extra, *FIGURES])
+    for r in store.summaries_between(first, last):
+        s = r["summary"]
+        items = [s["total"]] if level == "total" else s.get(level, [])
+        for item in items:
+            w.writerow([r["centre_id"], s.get("centre_name", r["centre_id"]), r["date"], r["revision"],
+                        int(bool(s.get("simulated"))), *[item.get(k) for k in extra],
+                        *["" if item.get(k) is None else item.get(k) for k in FIGURES]])
+    return out.getvalue()

@@ -1,0 +1,129 @@
+"""``huduma-hq``: serve headquarters, register centres. Thin over hq.store and hq.app.
+
+``huduma-hq --demo`` (or ``huduma-hq serve --demo``) runs a demo headquarters on
+http://127.0.0.1:8100 with a local SQLite file; production uses PostgreSQL:
+``huduma-hq serve --db postgresql://user@host/huduma``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+import click
+
+from hq.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+DB_HELP = "Database URL: postgresql://user@host:5432/name (or sqlite:///path/hq.db for a demo); env HUDUMA_HQ_DB."
+
+
+def _store(db: str | None, demo: bool = False) -> Store:
+    from hq.demo import DEMO_DB
+
+    url = db or (DEMO_DB if demo else None)
+    if not url:
+        raise click.ClickException("no database: give --db postgresql://... (or set HUDUMA_HQ_DB), or use --demo")
+    store = Store(url)
+    try:
+        store.migrate()
+    except Exception as err:  # a wrong URL or a database that is down: say which, no traceback
+        raise click.ClickException(f"cannot open {store.describe()}: {err}") from None
+    return store
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--demo", is_flag=True, help="Serve the demo headquarters (same as `huduma-hq serve --demo`).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.pass_context
+def cli(ctx: click.Context, demo: bool, verbose: bool) -> None:
+    """Huduma headquarters: receive centres' daily summaries and show the national board."""
+    _logging(verbose)
+    if ctx.invoked_subcommand is None:
+        if demo:
+            ctx.invoke(serve, demo=True)
+        else:
+            click.echo(ctx.get_help())
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="HTTP port [default: 8100].")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+@click.option("--demo", is_flag=True, help="SQLite in ./demo-hq, the demo centre registered, simulated neighbours.")
+def serve(host: str, port: int | None, db: str | None, demo: bool) -> None:
+    """Serve the API (POST /api/v1/summaries) and the national board (/).
+
+    Example: huduma-hq serve --db postgresql://hq@127.0.0.1/huduma --host 0.0.0.0 --port 8100
+    """
+    import uvicorn
+
+    from hq import demo as demo_mod
+    from hq.app import create_app
+
+    port = port or demo_mod.DEMO_PORT
+    store = _store(db, demo)
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1" if host == "0.0.0.0" else host, port)) == 0:
+            raise click.ClickException(f"port {port} is taken: choose another with --port")
+    if demo:
+        demo_mod.prepare(store)
+        demo_mod.seed_in_background(store)
+    app = create_app(store, demo=demo)
+    web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    click.echo(f"Huduma headquarters on {web}  (database: {store.describe()})")
+    click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")
+    if demo:
+        click.echo("  demo: the demo centre (make run) delivers here; simulate days with")
+        click.echo("        huduma-centre simulate-day demo-centre --date yesterday   (and --date today)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@cli.command("add-centre")
+@click.argument("centre_id")
+@click.option("--name", required=True, help="The centre's name as the board shows it.")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+@click.option("--new-token", is_flag=True, help="The centre exists: issue it a new token (the old one stops working).")
+def add_centre(centre_id: str, name: str, db: str | None, new_token: bool) -> None:
+    """Register a centre and print its token once (stored hashed). Put it in the centre's centre.toml.
+
+    Example: huduma-hq add-centre nairobi-gpo --name "Huduma Centre GPO" --db postgresql://hq@127.0.0.1/huduma
+    """
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", centre_id):
+        raise click.ClickException("centre id: lower-case letters, digits and '-', as in the centre's centre.toml")
+    store = _store(db)
+    try:
+        token = store.add_centre(centre_id, name, replace=new_token)
+    except StoreError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"centre {centre_id} registered. In its centre.toml:\n\n[upstream]\nhq_url = \"http://HQ-HOST:8100\"\n"
+               f"hq_token = \"{token}\"\n\n(the token is shown only now)")
+
+
+@cli.command("list-centres")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+def list_centres(db: str | None) -> None:
+    """List registered centres.
+
+    Example: huduma-hq list-centres --db postgresql://hq@127.0.0.1/huduma
+    """
+    for c in _store(db).centres():
+        click.echo(f"{c['id']:24} {c['name']}{'  (disabled)' if c['disabled'] else ''}")
+
+
+def main() -> None:
+    cli(prog_name="huduma-hq", auto_envvar_prefix=None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""``huduma-hq --demo``: a headquarters in a local SQLite file with the demo centre and simulated neighbours.
+
+The demo centre (``huduma-provision init demo-centre --demo``, served by ``make run``)
+sends to http://127.0.0.1:8100 with a fixed, public demo token; four neighbouring
+centres get two weeks of days simulated through the real queue engine, so the
+board has something to compare the demo centre with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date as Date
+from datetime import timedelta
+
+from hq.store import Store
+
+logger = logging.getLogger(__name__)
+
+DEMO_DB = "sqlite:///demo-hq/hq.db"
+DEMO_PORT = 8100
+DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
+NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
+              ("mombasa", "Huduma Centre Mombasa", 220, 12),
+              ("kisumu", "Huduma Centre Kisumu", 180, 13),
+              ("nakuru", "Huduma Centre Nakuru", 200, 14)]
+
+
+def prepare(store: Store) -> None:
+    """Register the demo centre with the demo token (the centre side knows it too)."""
+    from centre_server.upstream import DEMO_HQ_TOKEN
+
+    store.migrate()
+    store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
+
+
+def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
+    """Simulate the neighbours' last ``days`` days (skipping days already stored); returns how many were added."""
+    from centre_server.daysim import simulate_engine_day
+
+    today = today or Date.today()
+    have = {(r["centre_id"], r["date"]) for r in store.summaries_between(
+        (today - timedelta(days=days - 1)).isoformat(), today.isoformat())}
+    known = {c["id"] for c in store.centres()}
+    added = 0
+    for cid, name, citizens, seed in NEIGHBOURS:
+        if cid not in known:
+            store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
+        for back in range(days - 1, -1, -1):
+            day = (today - timedelta(days=back)).isoformat()
+            if (cid, day) in have:
+                continue
+            n = citizens + (seed * 7 + back * 13) % 60 - 30
+            data = simulate_engine_day(day, centre_id=cid, centre_name=name, citizens=n,
+                                       seed=seed * 1000 + back, pace=1.0 + (seed % 3) * 0.1)
+            store.put_summary(cid, f"{cid}:{day}:1", day, 1, data)
+            added += 1
+    logger.info("demo: %s simulated neighbour days added", added)
+    return added
+
+
+def seed_in_background(store: Store) -> threading.Thread:
+    th = threading.Thread(target=seed_neighbours, args=(store,), name="demo-seed", daemon=True)
+    th.start()
+    return th

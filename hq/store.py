@@ -1,0 +1,223 @@
+"""Headquarters storage: centres and their tokens, daily summaries, and the receipt of every key.
+
+PostgreSQL (psycopg 3) in production, SQLite for a demo: the same SQL runs on
+both (``ON CONFLICT ... DO UPDATE ... WHERE`` and ``RETURNING``). A summary is
+stored by idempotency key ``centre:date:revision``: the same key twice is
+stored once (the receipt counts the deliveries), a higher revision of a day
+replaces the lower one, a lower revision arriving late changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS centres (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "token_hash TEXT NOT NULL UNIQUE, created_at DOUBLE PRECISION NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS summaries (centre_id TEXT NOT NULL, date TEXT NOT NULL, revision INTEGER NOT NULL, "
+    "key TEXT NOT NULL, data TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (centre_id, date))",
+    "CREATE INDEX IF NOT EXISTS summaries_by_date ON summaries (date)",
+    "CREATE TABLE IF NOT EXISTS receipts (key TEXT PRIMARY KEY, centre_id TEXT NOT NULL, date TEXT NOT NULL, "
+    "revision INTEGER NOT NULL, body_sha TEXT NOT NULL, first_at DOUBLE PRECISION NOT NULL, "
+    "last_at DOUBLE PRECISION NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, outcome TEXT)",
+]
+
+
+class StoreError(Exception):
+    """A request headquarters refuses, with a code for the API."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def hash_token(token: str) -> str:
+    """Centre tokens are 256-bit random strings: a plain SHA-256 is a safe one-way store for them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Stored:
+    outcome: str  # stored | duplicate | superseded
+    revision: int  # the revision headquarters holds for that day now
+    deliveries: int
+
+
+class Store:
+    """Either backend behind one small interface; a connection per operation (thread-safe, simple)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_pg = url.startswith(("postgresql://", "postgres://"))
+        self._sqlite_lock = threading.Lock()
+        if not self.is_pg:
+            path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        if self.is_pg:
+            from urllib.parse import urlsplit
+
+            u = urlsplit(self.url)
+            return f"PostgreSQL {u.hostname}:{u.port or 5432}{u.path}"
+        return f"SQLite {self.path}"
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[Any]:
+        """A cursor inside one transaction; ``?`` placeholders on both backends."""
+        if self.is_pg:
+            import psycopg
+
+            with psycopg.connect(self.url, connect_timeout=10) as conn:  # commits on success
+                with conn.cursor() as cur:
+                    yield _PgCursor(cur)
+        else:
+            with self._sqlite_lock:
+                conn = sqlite3.connect(self.path, timeout=30)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA busy_timeout=30000")
+                    with conn:
+                        yield conn.cursor()
+                finally:
+                    conn.close()
+
+    def migrate(self) -> None:
+        with self.tx() as cur:
+            for stmt in SCHEMA:
+                cur.execute(stmt)
+
+    # ---------------------------------------------------------------- centres
+
+    def add_centre(self, centre_id: str, name: str, token: str | None = None, *, replace: bool = False) -> str:
+        """Register a centre and return its token (shown once; stored hashed)."""
+        token = token or secrets.token_urlsafe(32)
+        with self.tx() as cur:
+            cur.execute("SELECT id FROM centres WHERE id=?", [centre_id])
+            if cur.fetchone():
+                if not replace:
+                    raise StoreError("centre_exists", f"centre {centre_id!r} is registered already "
+                                     f"(use --new-token to issue it a new token)")
+                cur.execute("UPDATE centres SET name=?, token_hash=?, disabled=0 WHERE id=?",
+                            [name, hash_token(token), centre_id])
+            else:
+                cur.execute("INSERT INTO centres(id, name, token_hash, created_at) VALUES (?,?,?,?)",
+                            [centre_id, name, hash_token(token), time.time()])
+        return token
+
+    def centre_for_token(self, token: str) -> dict[str, Any] | None:
+        with self.tx() as cur:
+            cur.execute("SELECT id, name, disabled FROM centres WHERE token_hash=?", [hash_token(token)])
+            row = cur.fetchone()
+        if row is None or row[2]:
+            return None
+        return {"id": row[0], "name": row[1]}
+
+    def centres(self) -> list[dict[str, Any]]:
+        with self.tx() as cur:
+            cur.execute("SELECT id, name, created_at, disabled FROM centres ORDER BY id")
+            return [{"id": r[0], "name": r[1], "created_at": r[2], "disabled": bool(r[3])} for r in cur.fetchall()]
+
+    # ---------------------------------------------------------------- summaries
+
+    def put_summary(self, centre_id: str, key: str, day: str, revision: int, data: dict[str, Any]) -> Stored:
+        """Store a summary once per key; a higher revision replaces a lower one."""
+        body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        sha = hashlib.sha256(body.encode()).hexdigest()
+        now = time.time()
+        with self.tx() as cur:
+            cur.execute("INSERT INTO receipts(key, centre_id, date, revision, body_sha, first_at, last_at, deliveries) "
+                        "VALUES (?,?,?,?,?,?,?,1) ON CONFLICT (key) DO UPDATE SET "
+                        "deliveries = receipts.deliveries + 1, last_at = excluded.last_at "
+                        "RETURNING deliveries, body_sha", [key, centre_id, day, revision, sha, now, now])
+            deliveries, known_sha = cur.fetchone()
+            if deliveries > 1:
+                if known_sha != sha:
+                    raise StoreError("key_reused", f"{key} was delivered before with different figures; "
+                                     "a changed day needs a new revision")
+                cur.execute("SELECT revision FROM summaries WHERE centre_id=? AND date=?", [centre_id, day])
+                held = cur.fetchone()
+                return Stored("duplicate", held[0] if held else revision, deliveries)
+            cur.execute("INSERT INTO summaries(centre_id, date, revision, key, data, received_at) VALUES (?,?,?,?,?,?) "
+                        "ON CONFLICT (centre_id, date) DO UPDATE SET revision=excluded.revision, key=excluded.key, "
+                        "data=excluded.data, received_at=excluded.received_at "
+                        "WHERE summaries.revision < excluded.revision RETURNING revision",
+                        [centre_id, day, revision, key, body, now])
+            stored = cur.fetchone()
+            outcome = "stored" if stored else "superseded"
+            cur.execute("UPDATE receipts SET outcome=? WHERE key=?", [outcome, key])
+            if stored is None:
+                cur.execute("SELECT revision FROM summaries WHERE centre_id=? AND date=?", [centre_id, day])
+                held = cur.fetchone()
+                return Stored(outcome, held[0], 1)
+        logger.info("stored %s", key)
+        return Stored(outcome, revision, 1)
+
+    def summary(self, centre_id: str, day: str) -> dict[str, Any] | None:
+        with self.tx() as cur:
+            cur.execute("SELECT revision, key, data, received_at FROM summaries WHERE centre_id=? AND date=?",
+                        [centre_id, day])
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return {"centre_id": centre_id, "date": day, "revision": row[0], "key": row[1],
+                "received_at": row[3], "summary": json.loads(row[2])}
+
+    def summaries_between(self, first: str, last: str) -> list[dict[str, Any]]:
+        """Every centre's stored summary for dates first..last (inclusive), oldest first."""
+        with self.tx() as cur:
+            cur.execute("SELECT centre_id, date, revision, data FROM summaries WHERE date >= ? AND date <= ? "
+                        "ORDER BY date, centre_id", [first, last])
+            rows = cur.fetchall()
+        return [{"centre_id": c, "date": d, "revision": r, "summary": json.loads(data)} for c, d, r, data in rows]
+
+    def dates(self) -> list[str]:
+        with self.tx() as cur:
+            cur.execute("SELECT DISTINCT date FROM summaries ORDER BY date")
+            return [r[0] for r in cur.fetchall()]
+
+    def receipts(self, centre_id: str | None = None) -> list[dict[str, Any]]:
+        with self.tx() as cur:
+            if centre_id:
+                cur.execute("SELECT key, date, revision, deliveries, outcome FROM receipts WHERE centre_id=? "
+                            "ORDER BY date, revision", [centre_id])
+            else:
+                cur.execute("SELECT key, date, revision, deliveries, outcome FROM receipts ORDER BY date, revision")
+            return [dict(zip(("key", "date", "revision", "deliveries", "outcome"), r)) for r in cur.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        with self.tx() as cur:
+            cur.execute("SELECT (SELECT COUNT(*) FROM centres), (SELECT COUNT(*) FROM summaries), "
+                        "(SELECT COUNT(*) FROM receipts)")
+            c, s, r = cur.fetchone()
+        return {"centres": c, "summaries": s, "receipts": r}
+
+
+class _PgCursor:
+    """psycopg's cursor with ``?`` placeholders, so both backends share their SQL."""
+
+    def __init__(self, cur: Any) -> None:
+        self.cur = cur
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        self.cur.execute(sql.replace("?", "%s"), params or None)
+
+    def fetchone(self) -> Any:
+        return self.cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self.cur.fetchall()
