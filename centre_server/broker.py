@@ -1,7 +1,10 @@
 """The embedded MQTT broker (amqtt), so one command runs a whole centre.
 
 It runs in a thread of its own with its own event loop: a slow database
-commit on the web server's loop never stalls message delivery.
+commit on the web server's loop never stalls message delivery. Given the
+centre's database it is locked down like the production Mosquitto: every
+client logs in with its registry credentials and touches only the topics its
+role allows (centre_server.broker_auth); revocations apply without a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import logging
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -40,9 +44,18 @@ def speaks_mqtt(host: str, port: int, timeout: float = 3.0) -> bool:
 class EmbeddedBroker:
     """amqtt in a background thread; ``start()`` returns once it listens."""
 
-    def __init__(self, host: str, port: int, plugins: dict[str, Any] | None = None) -> None:
+    def __init__(self, host: str, port: int, plugins: dict[str, Any] | None = None, *,
+                 db_path: Path | str | None = None, centre_id: str = "demo", server_username: str = "",
+                 server_password: str = "") -> None:
+        """With ``db_path``, only registered devices (and the server user named here) may connect."""
         self.host, self.port = host, port
+        if db_path is not None and plugins is None:
+            from centre_server.broker_auth import embedded_plugins
+
+            plugins = embedded_plugins(db_path, centre_id, server_username=server_username,
+                                       server_password=server_password)
         self.plugins = plugins
+        self.locked = db_path is not None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Any = None

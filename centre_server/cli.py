@@ -37,7 +37,7 @@ def cli(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def choose_broker(host: str, port: int) -> tuple[str, object | None]:
+def choose_broker(host: str, port: int, settings: object | None = None) -> tuple[str, object | None]:
     """The embedded broker's URL, or the broker already on its port; never a crash on a taken port."""
     from centre_server.broker import EmbeddedBroker, port_is_taken, speaks_mqtt
 
@@ -49,7 +49,9 @@ def choose_broker(host: str, port: int) -> tuple[str, object | None]:
         click.echo(f"port {port} is taken by something that is not an MQTT broker: "
                    f"the embedded broker uses port {new_port} instead")
         port = new_port
-    broker = EmbeddedBroker(host, port)
+    broker = EmbeddedBroker(host, port) if settings is None else EmbeddedBroker(  # locked down to the registry
+        host, port, db_path=settings.db_path, centre_id=settings.centre_id,  # type: ignore[attr-defined]
+        server_username=settings.mqtt.username, server_password=settings.mqtt.password)  # type: ignore[attr-defined]
     broker.start()
     return broker.url, broker
 
@@ -78,7 +80,11 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
     broker = None
     if not url:
         try:
-            url, broker = choose_broker(settings.mqtt.embedded_host, mqtt_port or settings.mqtt.embedded_port)
+            if not settings.mqtt.username:  # a centre without a server broker user: a secret for this run
+                import secrets
+                settings.mqtt.username, settings.mqtt.password = "centre-server-run", secrets.token_urlsafe(18)
+            url, broker = choose_broker(settings.mqtt.embedded_host, mqtt_port or settings.mqtt.embedded_port,
+                                        settings)
         except BrokerStartError as err:
             raise click.ClickException(str(err)) from None
     with socket.socket() as s:
