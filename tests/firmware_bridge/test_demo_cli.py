@@ -21,7 +21,7 @@ import pytest
 
 from firmware_bridge import config as bridge_config
 from firmware_bridge.simulate import SimulatorError, parse_devices
-from tests.conftest import BIN, artifacts_dir
+from tests.conftest import BIN, CentreProcess, artifacts_dir, free_port
 from tests.firmware_bridge.conftest import wait_until
 
 
@@ -70,11 +70,23 @@ class Terminal:
         os.close(self.master)
 
 
-def test_simulator_and_demo_bridge_on_the_real_centre(centre_dir, centre_server, mosquitto, tmp_path):
-    # The demo centre's bridge bundle, pointed at this test's broker (as `make run` points it at :1883).
+@pytest.fixture
+def demo_centre(centre_dir, tmp_path):
+    """`make run` in miniature: the server with its embedded broker (passwords and ACL by role)."""
+    mqtt_port = free_port()
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(mqtt_port)],
+                           log_path=tmp_path / "centre.log")
+    server.start()
+    # The demo bundles name :1883, where `make run` puts the broker; this one is on a free port.
     bundle_path = centre_dir.path / bridge_config.DEMO_BUNDLE
     bundle = json.loads(bundle_path.read_text())
-    bundle_path.write_text(json.dumps(dict(bundle, mqtt_url=mosquitto.url)))
+    bundle_path.write_text(json.dumps(dict(bundle, mqtt_url=f"mqtt://127.0.0.1:{mqtt_port}")))
+    yield server
+    server.stop()
+
+
+def test_simulator_and_demo_bridge_on_the_real_centre(centre_dir, demo_centre, tmp_path):
+    centre_server = demo_centre
 
     clerk = centre_server.login("clerk")
     with centre_server.client(clerk) as http:
