@@ -31,6 +31,7 @@ from counter_display.model import Call
 
 logger = logging.getLogger(__name__)
 
+HISTORY_KEPT = 200  # announcements remembered (a display runs for months)
 SAMPLE_RATE = 22050  # espeak-ng's own output rate: the chime is made to match it
 
 
@@ -267,6 +268,7 @@ class AnnouncementQueue:
                 logger.error("announcement of %s failed: %s", call.number, exc)
             result.done_at = time.monotonic()
             self.history.append(result)
+            del self.history[:-HISTORY_KEPT]
             if self.on_done is not None:
                 try:
                     self.on_done(result)

@@ -62,8 +62,11 @@ class MqttLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_subscribe = self._on_subscribe
         self.connected = False
         self._stopping = False
+        self._said_down = False  # the link's loss was reported once: no repeats every second
 
     def start(self) -> None:
         """Connect in the background; a broker that is not up yet is retried every second."""
@@ -88,9 +91,11 @@ class MqttLink:
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason_code: object,
                     properties: object = None) -> None:
         if getattr(reason_code, "is_failure", False):
-            logger.warning("broker refused the display: %s", reason_code)
+            logger.warning("broker refused the display: %s (check the bundle's MQTT credentials)", reason_code)
+            self._down()
             return
         self.connected = True
+        self._said_down = False
         logger.info("connected to the broker")
         self.on_link(True)
         client.publish(self.availability_topic, Availability.online.value, qos=QOS, retain=True)
@@ -105,7 +110,27 @@ class MqttLink:
                 logger.info("disconnected from the broker")
             else:
                 logger.warning("lost the broker: %s", reason_code)
+            self._said_down = False
+        self._down()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        """Not even a TCP connection (the broker is down or not up yet): say so once, keep trying."""
+        if not self._said_down:
+            logger.warning("cannot reach the broker at %s:%s; retrying every %ss", self.host, self.port,
+                           RECONNECT_MAX_S)
+        self._down()
+
+    def _down(self) -> None:
+        if not self._said_down:
+            self._said_down = True
             self.on_link(False)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes: list,
+                      properties: object = None) -> None:
+        refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
+        if refused:
+            logger.error("the broker refused %d of the display's subscriptions (%s): check its ACL",
+                         len(refused), ", ".join(refused))
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.on_message(msg.topic, msg.payload, bool(msg.retain))

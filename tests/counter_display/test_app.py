@@ -229,3 +229,66 @@ def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle,
             proc.kill()
             proc.wait()
         listener.close()
+
+
+def test_a_display_that_starts_before_its_broker_says_so_then_connects(display_factory, publisher, tmp_path):
+    """Power cut: the screens come up before the server box. They must say so, then catch up alone."""
+    from centre_server.contract import DeviceBundle, Role
+    from tests.conftest import Mosquitto, free_port
+
+    port = free_port()
+    bundle = DeviceBundle(centre_id="test-centre", centre_name="Huduma Centre Test", device_id="display-early",
+                          kind="display", role=Role.display, token="t" * 32, server_url="http://127.0.0.1:9",
+                          mqtt_url=f"mqtt://127.0.0.1:{port}")
+    path = tmp_path / "early.json"
+    path.write_text(bundle.model_dump_json())
+    d = display_factory(path, "hall-early")
+    s = d.wait_for(lambda s: s["link"] == "down", 30, "no connection on screen")
+    assert ids(s)["status.status_en"] == "No connection to the centre: numbers are not live"
+    assert ids(s)["status.status_sw"] == "Hakuna mawasiliano na kituo: namba si za sasa"
+
+    broker = Mosquitto(port=port, workdir=tmp_path)
+    broker.start()
+    try:
+        from tests.counter_display.conftest import Publisher
+
+        pub = Publisher(broker.url)
+        try:
+            samples.publish_centre(pub, Topics("test-centre"))
+            s = d.wait_for(lambda s: s["live"] and ids(s)["now_number"] == "B042", 20, "the centre once it is up")
+            assert ids(s)["status.status_en"] == ""
+        finally:
+            pub.close()
+    finally:
+        d.stop()
+        broker.stop()
+
+
+def test_the_demo_setup_with_the_embedded_broker_and_its_acl(centre_dir, display_factory, tmp_path):
+    """As `make run` runs it: the server's own broker, which checks the display's credentials and ACL."""
+    from tests.conftest import CentreProcess, free_port
+
+    mqtt_port = free_port()
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(mqtt_port)],
+                           log_path=tmp_path / "centre-embedded.log")
+    server.start()
+    try:
+        bundle = centre_dir.bundle("display-1")
+        assert bundle["mqtt_username"] and bundle["mqtt_password"]
+        bundle["mqtt_url"] = f"mqtt://127.0.0.1:{mqtt_port}"
+        path = tmp_path / "display-1-embedded.json"
+        path.write_text(json.dumps(bundle))
+        hall = display_factory(path, "hall-embedded", audio_dir=tmp_path / "audio-embedded")
+        hall.wait_for(lambda s: s["live"], 30, "live through the embedded broker")
+        clerk = server.client(server.login("clerk"))
+        _ok(clerk.post("/api/v1/counters/c12/open"))
+        ticket = _issue(clerk, "kra-pin")
+        called = _ok(clerk.post("/api/v1/counters/c12/call-next"))
+        assert called["number"] == ticket["number"]
+        s = hall.wait_for(lambda s: ids(s)["now_number"] == ticket["number"] and s["announcements"], 20,
+                          "the call through the embedded broker")
+        assert ids(s)["now_counter_sw"] == "Kaunta 12"
+        assert s["announcements"][0]["wav"] and s["announcements"][0]["error"] is None
+        assert "refused" not in (hall.out / "display.log").read_text()
+    finally:
+        server.stop()

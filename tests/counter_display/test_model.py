@@ -183,3 +183,10 @@ def test_a_recalled_ticket_is_listed_once_at_its_latest_call():
                                          ("B001", "c07", "7", 1)]).to_bytes())
     view = m.hall_view()
     assert view.latest.number == "B001" and [r.number for r in view.recent] == ["K001"]
+
+
+def test_a_broker_that_cannot_be_reached_at_start_is_said_on_screen():
+    m = DisplayModel(topics=T, centre_name="X")
+    m.link_down()
+    assert m.status_key() == "status_broker_down"
+    assert m.counter_view().status_sw == "Hakuna mawasiliano na kituo: namba si za sasa"
