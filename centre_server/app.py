@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,6 +23,7 @@ from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, Health
 from centre_server.engine import QueueError
 from centre_server.mqtt_link import MqttLink
+from centre_server.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,32 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "the server failed; the change was not made")
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Pages load only what the package ships; inline styles are allowed for Swagger UI and charts.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+       "form-action 'self'")
+
+
+def install_security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
 async def _ticker(centre: Centre, link: MqttLink | None) -> None:
     """Let the day roll over with nobody acting, and refresh waits on the hall boards."""
     while True:
@@ -108,9 +136,18 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                 link.stop()
             centre.close()
 
-    app = FastAPI(title="Huduma Centre queue API", version="1", lifespan=lifespan,
-                  description="The centre server of a Huduma Centre: tickets, counters, live figures.")
+    # FastAPIOffline serves /docs with Swagger UI from the package: the LAN may have no internet.
+    app = FastAPIOffline(title="Huduma Centre queue API", version="1", lifespan=lifespan,
+                         description="The centre server of a Huduma Centre: tickets, counters, live figures.")
     app.state.settings = settings
+    sec = settings.security
+    app.state.limits = {
+        "issue_device": RateLimiter(sec.issue_per_device_per_minute, 60.0),
+        "issue_phone": RateLimiter(sec.issue_per_phone_per_hour, 3600.0),
+        "login_client": RateLimiter(30, 60.0),
+        "citizen_client": RateLimiter(240, 60.0),
+    }
+    install_security_headers(app)
     app.state.start_hooks = []
     app.state.stop_hooks = []
     install_error_handlers(app)
@@ -136,9 +173,11 @@ def _mount_web(app: FastAPI) -> None:
 
     mount(app)
     try:
-        from centre_server.channels import mount as mount_channels
+        from centre_server import channels
     except ModuleNotFoundError as err:
         if err.name != "centre_server.channels":
             raise
         return
-    mount_channels(app)
+    mount_channels = getattr(channels, "mount", None)
+    if mount_channels is not None:
+        mount_channels(app)

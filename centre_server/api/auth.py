@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from centre_server import auth, storage
-from centre_server.api.deps import SESSION_COOKIE, ApiError, CentreDep, PrincipalDep
+from centre_server.api.deps import SESSION_COOKIE, ApiError, CentreDep, PrincipalDep, client_address, limit
 from centre_server.api.tickets import ERRORS
 from centre_server.contract import LoginRequest, LoginResponse
 
@@ -17,8 +17,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=LoginResponse, responses=ERRORS | {429: ERRORS[409]})
-def login(body: LoginRequest, centre: CentreDep, response: Response) -> LoginResponse:
+def login(body: LoginRequest, centre: CentreDep, request: Request, response: Response) -> LoginResponse:
     """Exchange a username and password for a session token (also set as a cookie for the web pages)."""
+    limit(request, "login_client", client_address(request))
     sec = centre.settings.security
     try:
         token, role, expires, csrf = auth.login(centre.db, body.username, body.password,

@@ -86,3 +86,19 @@ def require(*roles: Role):
 ClerkDep = Annotated[Principal, Depends(require(*CLERK_ROLES))]
 ManagerDep = Annotated[Principal, Depends(require(*MANAGER_ROLES))]
 IssuerDep = Annotated[Principal, Depends(require(*ISSUE_ROLES))]
+
+
+def limit(request: Request, name: str, key: str) -> None:
+    """Spend one token of the named limiter; 429 with Retry-After when it is empty."""
+    limiter = request.app.state.limits.get(name)
+    if limiter is None:
+        return
+    wait = limiter.allow(key)
+    if wait > 0:
+        err = ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s")
+        err.headers = {"Retry-After": str(int(wait) + 1)}
+        raise err
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

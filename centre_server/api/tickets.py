@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from centre_server import engine
-from centre_server.api.deps import ApiError, CentreDep, ClerkDep, IssuerDep
+from centre_server.api.deps import ApiError, CentreDep, ClerkDep, IssuerDep, client_address, limit
 from centre_server.centre import new_ticket_id
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
 
@@ -30,7 +30,8 @@ def normalise_phone(phone: str | None) -> str | None:
 
 
 @router.post("", status_code=201, response_model=TicketOut, responses=ERRORS)
-def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, response: Response,
+def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, request: Request,
+                 response: Response,
                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> TicketOut:
     """Issue a ticket. A retry with the same ``Idempotency-Key`` returns the same ticket."""
     key = f"{principal.name}:{idempotency_key}" if idempotency_key else None
@@ -42,13 +43,17 @@ def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerD
                                "this Idempotency-Key was used for another service")
             response.status_code = 200
             return centre.ticket_out(existing)
+    limit(request, "issue_device", principal.name)
+    phone = normalise_phone(body.phone)
+    if phone:
+        limit(request, "issue_phone", phone)
     channel = body.channel
     if principal.role == Role.kiosk and channel not in (Channel.kiosk,):
         channel = Channel.kiosk
     ticket_id = new_ticket_id()
     centre.execute(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
-        language=body.language, phone=normalise_phone(body.phone), idempotency_key=key,
+        language=body.language, phone=phone, idempotency_key=key,
         device_id=principal.name))
     ticket = centre.ticket(ticket_id) if not key else centre.ticket_by_key(key)
     assert ticket is not None
@@ -56,8 +61,9 @@ def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerD
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS)
-def get_ticket(ticket_id: str, centre: CentreDep) -> TicketOut:
+def get_ticket(ticket_id: str, centre: CentreDep, request: Request) -> TicketOut:
     """A ticket and its live position. No login: the id itself is the secret."""
+    limit(request, "citizen_client", client_address(request))
     t = centre.ticket(ticket_id) if len(ticket_id) <= 64 else None
     if t is None:
         raise ApiError(404, "unknown_ticket", "no such ticket")

@@ -169,3 +169,25 @@ def test_openapi_and_health(api):
     assert "/api/v1/tickets" in spec["paths"] and "/api/v1/counters/{counter_id}/call-next" in spec["paths"]
     h = api.get("/healthz").json()
     assert h["status"] == "ok" and h["broker"] == "disconnected"
+
+
+def test_security_headers_and_offline_docs(api):
+    r = api.get("/docs")
+    assert r.status_code == 200 and "cdn" not in r.text.lower()
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]
+    assert api.get("/api/v1/services").headers["x-content-type-options"] == "nosniff"
+
+
+def test_issue_rate_limit_per_device_and_per_phone(api):
+    api.app.state.limits["issue_device"].rate = 3
+    api.app.state.limits["issue_device"].buckets.clear()
+    codes = [api.post("/api/v1/tickets", json={"service_id": "posta"}, headers=kiosk(api)).status_code
+             for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    r = api.post("/api/v1/tickets", json={"service_id": "posta"}, headers=kiosk(api))
+    assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+    api.app.state.limits["issue_device"].rate = 100
+    k2 = {"Authorization": f"Bearer {api.centre.bundle('kiosk-2')['token']}"}
+    phone = [api.post("/api/v1/tickets", json={"service_id": "posta", "phone": "0722000111"}, headers=k2).status_code
+             for _ in range(6)]
+    assert phone == [201] * 5 + [429]
