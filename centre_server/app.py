@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre_server import backup as backups
 from centre_server import dayclose, engine
 from centre_server.api import auth as auth_api
 from centre_server.api import counters, hall, services, stats, tickets
@@ -97,7 +99,8 @@ def install_security_headers(app: FastAPI) -> None:
 
 
 async def _ticker(centre: Centre, link: MqttLink | None) -> None:
-    """Let the day roll over with nobody acting, and refresh waits on the hall boards."""
+    """Let the day roll over with nobody acting, refresh waits on the hall boards, take the nightly backup."""
+    last_backup_day = ""
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
@@ -106,6 +109,16 @@ async def _ticker(centre: Centre, link: MqttLink | None) -> None:
                 link.republish_services()
         except Exception:
             logger.exception("tick failed")
+        b = centre.settings.backup
+        if b.directory:
+            local = datetime.now(centre.tz)
+            if local.strftime("%H:%M") >= b.time and local.date().isoformat() != last_backup_day:
+                last_backup_day = local.date().isoformat()
+                try:
+                    out = await asyncio.to_thread(backups.nightly, centre.settings.directory, Path(b.directory), b.keep)
+                    logger.info("nightly backup written to %s", out)
+                except Exception:
+                    logger.exception("nightly backup to %s failed", b.directory)
 
 
 def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = None) -> FastAPI:

@@ -118,6 +118,10 @@ from centre_server.dayclose_cli import close_day, simulate_day, sync_now, sync_s
 for _cmd in (close_day, sync_status, sync_now, simulate_day):
     cli.add_command(_cmd)
 
+from centre_server.backup_cli import backup_cmd, restore_cmd  # noqa: E402
+cli.add_command(backup_cmd)
+cli.add_command(restore_cmd)
+
 
 def main() -> None:
     cli(prog_name="huduma-centre")

@@ -56,6 +56,12 @@ class DaySettings(BaseModel):
     phone_retention_days: int = Field(0, ge=0)
 
 
+class BackupSettings(BaseModel):
+    directory: str = ""  # a folder (another disk): nightly backups go there
+    time: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    keep: int = Field(14, ge=1)
+
+
 class UpstreamSettings(BaseModel):
     hq_url: str = ""
     hq_token: str = ""
@@ -76,6 +82,7 @@ class CentreSettings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     day: DaySettings = DaySettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    backup: BackupSettings = BackupSettings()
 
     directory: Path = Path(".")
 
@@ -160,6 +167,11 @@ issue_per_phone_per_hour = 5
 [day]
 closing_time = ""                # "18:30" closes the day automatically
 phone_retention_days = 0         # phone numbers are erased when the day closes
+
+[backup]
+directory = ""                   # e.g. "/mnt/usb/huduma-backups": a nightly online backup goes there
+time = "21:00"
+keep = 14
 
 [upstream]
 hq_url = ""                      # headquarters, for the nightly statistics
