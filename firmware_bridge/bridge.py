@@ -87,6 +87,38 @@ class BoardState:
     recalls: int = 0
 
 
+@dataclass(frozen=True)
+class BoardStep:
+    """What one new counter state means for the counter's LED boards."""
+
+    board: BoardState
+    changed: bool  # send SHOW at all
+    blink: bool  # a new call or a recall
+    beep: bool  # a recall
+
+
+def board_step(prev: BoardState | None, state: CounterStatePayload) -> BoardStep:
+    """Pure: the board after ``state``; a blink for a new ticket, a beep when recalls went up.
+
+    The first state after start-up (``prev`` None) only sets the number: it is
+    the retained truth, not a fresh call, so nobody in the hall is startled.
+    """
+    showing = (
+        state.state != CounterState.closed
+        and bool(state.ticket)
+        and (state.ticket_state is None or state.ticket_state in SHOWN_TICKET_STATES)
+    )
+    text = frames.clean_arg(state.ticket or "", 8) if showing else ""
+    board = BoardState(text=text, ticket_id=state.ticket_id if showing else None,
+                       recalls=state.recalls if showing else 0)
+    if prev is None:
+        return BoardStep(board, changed=True, blink=False, beep=False)
+    new_call = bool(text) and board.ticket_id != prev.ticket_id
+    recall = bool(text) and board.ticket_id == prev.ticket_id and board.recalls > prev.recalls
+    changed = new_call or recall or board.text != prev.text
+    return BoardStep(board, changed=changed, blink=new_call or recall, beep=recall)
+
+
 class Bridge:
     """One bridge process: ``start()``, then ``stop()``; the constructor does nothing."""
 
@@ -313,24 +345,15 @@ class Bridge:
     # ------------------------------------------------------------------ server -> LED boards
 
     def _on_counter_state(self, state: CounterStatePayload) -> None:
-        showing = (
-            state.state != CounterState.closed
-            and state.ticket is not None
-            and (state.ticket_state is None or state.ticket_state in SHOWN_TICKET_STATES)
-        )
-        text = frames.clean_arg(state.ticket or "", 8) if showing else ""
-        ticket_id = state.ticket_id if showing else None
         with self._lock:
             prev = self.boards.get(state.counter_id)
-            new = BoardState(text=text, ticket_id=ticket_id, recalls=state.recalls if showing else 0)
-            self.boards[state.counter_id] = new
-        new_call = bool(text) and (prev is not None and ticket_id != prev.ticket_id)
-        recall = bool(text) and prev is not None and ticket_id == prev.ticket_id and new.recalls > prev.recalls
-        if prev is not None and prev.text == text and not new_call and not recall:
+            step = board_step(prev, state)
+            self.boards[state.counter_id] = step.board
+        if not step.changed:
             return
         for line, dev in self._leds(state.counter_id):
             if dev.online:  # an offline board is brought up to date when it answers again
-                self._drive(line, dev, new, blink=new_call or recall, beep=recall)
+                self._drive(line, dev, step.board, blink=step.blink, beep=step.beep)
 
     def _leds(self, counter_id: str) -> list[tuple[SerialLine, Device]]:
         return [(line, dev) for line in self.lines for dev in list(line.devices.values())
@@ -371,12 +394,15 @@ class Bridge:
             frame_errors.update(p["errors"])
         open_ports = sum(1 for p in ports if p["state"] == PortState.open)
         detail = f"{open_ports}/{len(ports)} ports open, {online}/{len(configured)} devices online"
+        detail_sw = f"milango {open_ports}/{len(ports)} iko wazi, vifaa {online}/{len(configured)} viko hewani"
         if unknown:
             detail += f", {len(unknown)} unknown device(s)"
+            detail_sw += f", vifaa {len(unknown)} visivyojulikana"
         return DeviceStatusPayload(
             device_id=self.device_id,
             kind="bridge",
             detail=detail,
+            detail_sw=detail_sw,
             updated_at=datetime.now(UTC),
             counters=list(self.config.counters),
             mqtt="connected" if self.mqtt_connected else "disconnected",
