@@ -145,7 +145,6 @@ class Bridge:
         self._status_thread: threading.Thread | None = None
         self._last_status: str | None = None
         self._last_status_at = 0.0
-        self._started_at = time.monotonic()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -163,7 +162,11 @@ class Bridge:
         self._status_thread.start()
 
     def stop(self) -> None:
-        """Clean stop: blank nothing (boards keep the last number), say offline, close ports."""
+        """Clean stop: close ports, publish the last status and ``offline``.
+
+        Boards keep their number; the reference firmware shows ``----`` by itself
+        when nobody has polled it for 30 s.
+        """
         self._stop.set()
         for line in self.lines:
             line.stop()

@@ -12,6 +12,8 @@ MAX_LINE = 128
 BROADCAST = 0
 KEYS = ("NEXT", "RECALL", "NOSHOW", "DONE", "PAUSE", "RESUME")
 IDENT_SLOT_MS = 15  # a broadcast IDENT is answered after address * slot, so answers never collide
+LINK_LOST_MS = 30000  # an LED board not polled this long shows NO_LINK instead of a stale number
+NO_LINK = "----"
 
 try:  # MicroPython: millisecond ticks wrap around, so they are compared with ticks_diff
     from time import ticks_add, ticks_diff
@@ -109,6 +111,8 @@ class Device:
         self.reader = LineReader()
         self.hello_at = None
         self.bad_frames = 0
+        self.heard_at = hw.now_ms()  # last frame addressed to us
+        self.link_lost = False
 
     def start(self):
         self.send_hello()
@@ -134,9 +138,14 @@ class Device:
 
     def tick(self):
         """Call often from the main loop: sends a HELLO that waits for its slot."""
-        if self.hello_at is not None and ticks_diff(self.hw.now_ms(), self.hello_at) >= 0:
+        now = self.hw.now_ms()
+        if self.hello_at is not None and ticks_diff(now, self.hello_at) >= 0:
             self.hello_at = None
             self.send_hello()
+        if self.kind == "led" and not self.link_lost and ticks_diff(now, self.heard_at) > LINK_LOST_MS:
+            # The bridge is gone (cable, power, crash): a stale number would send citizens to the wrong desk.
+            self.link_lost = True
+            self.hw.show(NO_LINK)
 
     def handle(self, address, verb, args):
         if address == BROADCAST:
@@ -145,6 +154,8 @@ class Device:
             return
         if address != self.address:
             return  # for another device on the shared line
+        self.heard_at = self.hw.now_ms()
+        self.link_lost = False
         arg = args[0] if args else ""
         if verb == "PING":
             self.hw.write(encode(self.address, "PONG"))

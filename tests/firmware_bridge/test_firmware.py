@@ -161,3 +161,24 @@ def test_firmware_devices_work_with_the_bridge(mosquitto, probe_factory, bridge_
         assert all(dev.bad_frames == 0 for dev in line.devices.values())
     finally:
         line.stop()
+
+
+def test_firmware_board_shows_no_link_when_the_bridge_goes_quiet() -> None:
+    class Clock(PtyBoard):
+        ms = 0
+
+        def now_ms(self) -> int:
+            return self.ms
+
+    board = Clock(None)
+    dev = fw.Device("led", 2, board)
+    dev.on_bytes(frames.make(2, "SHOW", "A042"))
+    board.ms = fw.LINK_LOST_MS
+    dev.tick()
+    assert board.text == "A042"
+    board.ms = fw.LINK_LOST_MS + 1_000
+    dev.tick()
+    assert board.text == fw.NO_LINK
+    dev.on_bytes(frames.make(2, "PING") + frames.make(2, "SHOW", "A043"))  # the bridge is back
+    dev.tick()
+    assert board.text == "A043"
