@@ -316,8 +316,8 @@ class DisplayModel:
         rows = [CallRow(c.number, i18n.counter_label(c.counter_name, "en"),
                         i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls[: self.last_calls]]
         services = self.service_rows()
-        size = max(1, self.page_size)
-        pages = max(1, math.ceil(len(services) / size))
+        pages = max(1, math.ceil(len(services) / max(1, self.page_size)))
+        size = max(1, math.ceil(len(services) / pages))  # pages share the rows evenly: 10 rows are 5 + 5
         page = int(now // self.page_s) % pages if self.page_s > 0 else 0
         status_en, status_sw = self._status_texts()
         live = not status_en

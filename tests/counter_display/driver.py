@@ -38,8 +38,9 @@ def main() -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     bundle = DeviceBundle.model_validate_json(args.bundle.read_text())
+    width, height = (int(x) for x in os.environ.get("DISPLAY_TEST_SIZE", "1280x800").split("x"))
     app = build_app(bundle, Mode(args.mode), args.counter, announce=args.audio_dir is not None,
-                    audio_dir=args.audio_dir or out / "audio", size=(1280, 800), page_size=args.page_size)
+                    audio_dir=args.audio_dir or out / "audio", size=(width, height), page_size=args.page_size)
 
     from kivy.clock import Clock
     from kivy.uix.label import Label

@@ -190,3 +190,11 @@ def test_a_broker_that_cannot_be_reached_at_start_is_said_on_screen():
     m.link_down()
     assert m.status_key() == "status_broker_down"
     assert m.counter_view().status_sw == "Hakuna mawasiliano na kituo: namba si za sasa"
+
+
+def test_pages_share_the_services_evenly():
+    m = live_model(page_size=8, page_s=10)
+    for sid, *_rest in samples.SERVICES:
+        m.handle(T.service_state(sid), samples.service_state(sid, waiting=1).to_bytes(), retained=True)
+    assert [len(m.hall_view(now=t).services) for t in (0, 10, 20)] == [5, 5, 5]
+    assert m.hall_view(now=0).pages == 2
