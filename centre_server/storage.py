@@ -82,6 +82,8 @@ def _m3_remote_tickets(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS.append(_m3_remote_tickets)
+from centre_server.channels.schema import migrate_channels as _m4_channels  # noqa: E402  (issue 10)
+MIGRATIONS.append(_m4_channels)
 
 
 class LockedConnection(sqlite3.Connection):

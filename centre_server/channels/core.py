@@ -1,0 +1,523 @@
+"""The channels' logic, shared by the web pages, USSD, SMS and the kiosk check-in.
+
+Every change of a ticket goes through ``centre.execute`` (the engine's rules);
+this module adds what the engine does not know: check-in codes, caps on remote
+tickets, appointments and their slots, and which SMS each event deserves.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from centre_server import engine
+from centre_server.centre import Centre, new_ticket_id
+from centre_server.channels.i18n import tr
+from centre_server.channels.settings import ChannelSettings, phone_ok
+from centre_server.channels.sms import OutboxWorker, make_gateway
+from centre_server.contract import Channel, EventType, Language, Priority, TicketState
+from centre_server.engine import Event, QueueError, Ticket
+
+logger = logging.getLogger(__name__)
+
+REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
+OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving)
+
+
+class ChannelError(Exception):
+    """A request the channels refuse; ``key`` names the message in both languages."""
+
+    def __init__(self, status: int, code: str, key: str, **kw: Any) -> None:
+        super().__init__(tr("en", key, **kw))
+        self.status = status
+        self.code = code
+        self.key = key
+        self.kw = kw
+
+    def message(self, lang: str) -> str:
+        return tr(lang, self.key, **self.kw)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message("en"), "message_sw": self.message("sw")}}
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """Any accepted Kenyan form (07.., 01.., 2547.., +2547..) as +2547XXXXXXXX; None when invalid."""
+    if not phone:
+        return None
+    compact = "".join(ch for ch in phone.strip() if ch not in " -()")
+    if len(compact) > 20 or not phone_ok(compact):
+        return None
+    digits = compact.lstrip("+")
+    if digits.startswith("0"):
+        digits = "254" + digits[1:]
+    return "+" + digits
+
+
+def _from_queue_error(err: QueueError) -> ChannelError:
+    keys = {"unknown_service": (404, "err_service"), "service_disabled": (409, "err_service_closed"),
+            "numbers_exhausted": (409, "err_numbers")}
+    status, key = keys.get(err.code, (err.status, ""))
+    if key:
+        return ChannelError(status, err.code, key)
+    return ChannelError(err.status, err.code, "err_generic", message=err.message)
+
+
+@dataclass
+class CheckInResult:
+    ticket: Ticket
+    kind: str  # "ticket" or "appointment"
+    already: bool = False
+
+
+class ChannelHub:
+    """The channels of one running centre (``app.state.channels``)."""
+
+    def __init__(self, centre: Centre, settings: ChannelSettings, directory: Path) -> None:
+        self.centre = centre
+        self.settings = settings
+        self.db = centre.db
+        self.public_url = centre.settings.public_url.rstrip("/")
+        self.worker = OutboxWorker(self.db, make_gateway(settings, directory), settings,
+                                   periodic=[(settings.release_every_s, self.release_missed)])
+        centre.listeners.append(self.on_events)
+
+    def start(self) -> None:
+        self.release_missed()
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.on_events in self.centre.listeners:
+            self.centre.listeners.remove(self.on_events)
+        self.worker.stop()
+
+    def now(self) -> float:
+        return self.centre.clock()
+
+    def local(self, ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, self.centre.tz)
+
+    # ------------------------------------------------------------ services
+
+    def services(self) -> list[engine.Service]:
+        with self.centre.lock:
+            return sorted((s for s in self.centre.state.services.values() if s.enabled),
+                          key=lambda s: (s.position, s.id))
+
+    def service(self, service_id: str) -> engine.Service | None:
+        with self.centre.lock:
+            return self.centre.state.services.get(service_id)
+
+    def figures(self, service_id: str) -> dict[str, int]:
+        with self.centre.lock:
+            return engine.service_figures(self.centre.state, service_id, self.now())
+
+    # ------------------------------------------------------------ remote tickets
+
+    def remote_issued_last_hour(self, service_id: str) -> int:
+        since = self.now() - 3600
+        with self.centre.lock:
+            return sum(1 for t in self.centre.state.tickets.values()
+                       if t.service_id == service_id and t.channel in REMOTE_CHANNELS and t.issued_at > since
+                       and t.appointment_id is None)
+
+    def open_tickets_of(self, phone: str) -> list[Ticket]:
+        """The phone's tickets of today still waiting or at a counter, oldest first."""
+        with self.centre.lock:
+            day = self.centre.state.day
+            return sorted((t for t in self.centre.state.tickets.values()
+                           if t.phone == phone and t.day == day and t.state in OPEN_STATES),
+                          key=lambda t: t.issued_at)
+
+    def issue_remote(self, service_id: str, phone: str | None, language: str, channel: Channel,
+                     key: str | None = None) -> tuple[Ticket, str]:
+        """A remote ticket, not checked in, with its check-in code; the same one again for a repeated key."""
+        lang = Language(language if language in ("en", "sw") else "en")
+        norm = normalise_phone(phone)
+        if norm is None:
+            raise ChannelError(422, "bad_phone", "err_phone")
+        s = self.settings
+        if not s.remote_enabled:
+            raise ChannelError(409, "remote_off", "err_remote_off")
+        with self.centre.lock:  # the caps are checked and the ticket issued as one step
+            if key:
+                existing = self.centre.ticket_by_key(key)
+                if existing is not None:
+                    return existing, self.code_of(existing.id) or ""
+            svc = self.centre.state.services.get(service_id)
+            if svc is None:
+                raise ChannelError(404, "unknown_service", "err_service")
+            if not svc.enabled:
+                raise ChannelError(409, "service_disabled", "err_service_closed")
+            mine = [t for t in self.open_tickets_of(norm) if t.state == TicketState.waiting]
+            for t in mine:
+                if t.service_id == service_id:  # the same citizen asking twice gets the same ticket
+                    return t, self.code_of(t.id) or ""
+            if len(mine) >= s.remote_per_phone_per_day:
+                raise ChannelError(429, "phone_limit", "err_phone_limit", n=len(mine))
+            if self.remote_issued_last_hour(service_id) >= s.remote_per_service_per_hour:
+                raise ChannelError(429, "remote_cap", "err_cap")
+            ticket_id = new_ticket_id()
+            day = self.centre.state.day or engine.day_of(self.now(), self.centre.settings.timezone)
+            code = self._new_ticket_code(day)
+            self.db.execute("INSERT INTO remote_codes(ticket_id, day, code, phone, service_id, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", [ticket_id, day, code, norm, service_id, self.now()])
+            try:
+                self.centre.execute(engine.IssueTicket(
+                    ticket_id=ticket_id, service_id=service_id, channel=channel, language=lang, phone=norm,
+                    idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False))
+            except QueueError as err:
+                self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
+                raise _from_queue_error(err) from None
+            t = self.centre.ticket(ticket_id)
+            if t is not None and t.day != day:  # the day rolled over inside execute
+                self.db.execute("UPDATE remote_codes SET day=? WHERE ticket_id=?", [t.day, ticket_id])
+        assert t is not None
+        return t, code
+
+    def _new_ticket_code(self, day: str) -> str:
+        for _ in range(200):
+            code = f"{secrets.randbelow(9000) + 1000}"
+            if not self.db.execute("SELECT 1 FROM remote_codes WHERE day=? AND code=?", [day, code]).fetchone():
+                return code
+        raise ChannelError(503, "codes_exhausted", "err_generic", message="no free check-in code")
+
+    def code_of(self, ticket_id: str) -> str | None:
+        row = self.db.execute("SELECT code FROM remote_codes WHERE ticket_id=?", [ticket_id]).fetchone()
+        return row[0] if row else None
+
+    def cancel_by_citizen(self, ticket: Ticket, channel: str) -> Ticket:
+        try:
+            self.centre.execute(engine.CancelTicket(ticket.id, reason=f"cancelled by citizen ({channel})"))
+        except QueueError as err:
+            raise _from_queue_error(err) from None
+        return self.centre.ticket(ticket.id) or ticket
+
+    # ------------------------------------------------------------ check-in (kiosk)
+
+    def check_in(self, code: str | None = None, phone: str | None = None) -> list[CheckInResult]:
+        """Check in remote tickets and appointments by code or phone; raises ChannelError when none fits."""
+        code = (code or "").strip()
+        results: list[CheckInResult] = []
+        first_error: ChannelError | None = None
+        with self.centre.lock:
+            day = self.centre.state.day
+            if code:
+                if not code.isdigit() or len(code) > 8:
+                    raise ChannelError(404, "unknown_code", "ci_unknown")
+                appt = self.db.execute("SELECT * FROM appointments WHERE code=? AND state='booked'",
+                                       [code]).fetchone()
+                rows = [appt] if appt else []
+                tids = [r[0] for r in self.db.execute(
+                    "SELECT ticket_id FROM remote_codes WHERE day=? AND code=?", [day, code]).fetchall()]
+            else:
+                norm = normalise_phone(phone)
+                if norm is None:
+                    raise ChannelError(422, "bad_phone", "err_phone")
+                start, end = self._day_bounds(self.now())
+                rows = self.db.execute("SELECT * FROM appointments WHERE phone=? AND state='booked' AND slot_at "
+                                       "BETWEEN ? AND ? ORDER BY slot_at", [norm, start, end]).fetchall()
+                tids = [t.id for t in self.centre.state.tickets.values()
+                        if t.phone == norm and t.day == day and not t.checked_in]
+            cols = [d[0] for d in self.db.execute("SELECT * FROM appointments LIMIT 0").description]
+            for row in rows:
+                try:
+                    results.append(self._check_in_appointment(dict(zip(cols, row))))
+                except ChannelError as err:
+                    first_error = first_error or err
+            for tid in tids:
+                t = self.centre.state.tickets.get(tid)
+                if t is None:
+                    continue
+                try:
+                    results.append(self._check_in_ticket(t))
+                except ChannelError as err:
+                    first_error = first_error or err
+        if not results:
+            raise first_error or ChannelError(404, "unknown_code", "ci_unknown")
+        return results
+
+    def _check_in_ticket(self, t: Ticket) -> CheckInResult:
+        if t.checked_in:
+            return CheckInResult(t, "ticket", already=True)
+        try:
+            self.centre.execute(engine.CheckIn(t.id))
+        except QueueError as err:
+            if err.code == "window_passed":
+                raise ChannelError(410, "missed", "ci_missed", number=t.number) from None
+            if err.code == "ticket_not_waiting":
+                raise ChannelError(409, "ticket_not_waiting", "err_generic", message=err.message) from None
+            raise _from_queue_error(err) from None
+        return CheckInResult(self.centre.ticket(t.id) or t, "ticket")
+
+    def window(self, slot_at: float) -> tuple[float, float]:
+        s = self.settings
+        return slot_at - s.check_in_early_min * 60, slot_at + s.check_in_late_min * 60
+
+    def _check_in_appointment(self, appt: dict[str, Any]) -> CheckInResult:
+        now = self.now()
+        start, end = self.window(appt["slot_at"])
+        if now < start:
+            raise ChannelError(409, "too_early", "ci_too_early", time=self.local(appt["slot_at"]).strftime("%H:%M"),
+                               start=self.local(start).strftime("%H:%M"))
+        if now > end:
+            raise ChannelError(410, "window_passed", "ci_too_late")
+        ticket_id = new_ticket_id()
+        try:
+            self.centre.execute(engine.IssueTicket(
+                ticket_id=ticket_id, service_id=appt["service_id"], priority=Priority.appointment,
+                channel=Channel.web, language=Language(appt["language"] or "en"), phone=appt["phone"],
+                idempotency_key=f"appt:{appt['id']}", device_id="appointments", checked_in=True,
+                slot_at=appt["slot_at"], appointment_id=appt["id"]))
+        except QueueError as err:
+            raise _from_queue_error(err) from None
+        t = self.centre.ticket_by_key(f"appt:{appt['id']}")
+        assert t is not None
+        self.db.execute("UPDATE appointments SET state='checked_in', ticket_id=?, updated_at=? WHERE id=?",
+                        [t.id, now, appt["id"]])
+        return CheckInResult(t, "appointment")
+
+    # ------------------------------------------------------------ appointments
+
+    def _day_bounds(self, ts: float) -> tuple[float, float]:
+        d = self.local(ts).date()
+        start = datetime(d.year, d.month, d.day, tzinfo=self.centre.tz).timestamp()
+        return start, start + 86400
+
+    def slot_times(self, day: date) -> list[float]:
+        s = self.settings
+        if day.weekday() not in s.weekday_numbers:
+            return []
+        h1, m1 = map(int, s.opening.split(":"))
+        h2, m2 = map(int, s.closing.split(":"))
+        t = datetime(day.year, day.month, day.day, h1, m1, tzinfo=self.centre.tz)
+        close = datetime(day.year, day.month, day.day, h2, m2, tzinfo=self.centre.tz)
+        out = []
+        while t < close:
+            out.append(t.timestamp())
+            t += timedelta(minutes=s.slot_minutes)
+        return out
+
+    def slots(self, service_id: str) -> list[tuple[date, list[tuple[float, int]]]]:
+        """Bookable days, each with (slot start, places left); past and closing slots left out."""
+        now = self.now()
+        today = self.local(now).date()
+        days = [today + timedelta(days=i) for i in range(self.settings.booking_days)]
+        first = days[0]
+        start = datetime(first.year, first.month, first.day, tzinfo=self.centre.tz).timestamp()
+        taken: dict[float, int] = {}
+        for slot_at, n in self.db.execute(
+                "SELECT slot_at, COUNT(*) FROM appointments WHERE service_id=? AND slot_at>=? "
+                "AND state IN ('booked','checked_in') GROUP BY slot_at", [service_id, start]).fetchall():
+            taken[slot_at] = n
+        out = []
+        for d in days:
+            times = [(ts, self.settings.slot_capacity - taken.get(ts, 0)) for ts in self.slot_times(d)
+                     if ts - self.settings.check_in_early_min * 60 > now]  # not once check-in has opened
+            if times:
+                out.append((d, times))
+        return out
+
+    def book(self, service_id: str, slot_at: float, phone: str | None, language: str) -> dict[str, Any]:
+        if not self.settings.appointments_enabled:
+            raise ChannelError(409, "appointments_off", "err_remote_off")
+        norm = normalise_phone(phone)
+        if norm is None:
+            raise ChannelError(422, "bad_phone", "err_phone")
+        svc = self.service(service_id)
+        if svc is None:
+            raise ChannelError(404, "unknown_service", "err_service")
+        if not svc.enabled:
+            raise ChannelError(409, "service_disabled", "err_service_closed")
+        offered = {ts: left for _, times in self.slots(service_id) for ts, left in times}
+        if slot_at not in offered:
+            raise ChannelError(422, "bad_slot", "err_slot")
+        with self.centre.lock:  # count and insert as one step: capacity holds under concurrent bookings
+            n = self.db.execute("SELECT COUNT(*) FROM appointments WHERE service_id=? AND slot_at=? "
+                                "AND state IN ('booked','checked_in')", [service_id, slot_at]).fetchone()[0]
+            if n >= self.settings.slot_capacity:
+                raise ChannelError(409, "slot_full", "err_slot_full")
+            mine = self.db.execute("SELECT COUNT(*) FROM appointments WHERE phone=? AND state='booked'",
+                                   [norm]).fetchone()[0]
+            if mine >= self.settings.remote_per_phone_per_day:
+                raise ChannelError(429, "phone_limit", "err_phone_limit", n=mine)
+            appt = {"id": uuid.uuid4().hex[:16] + secrets.token_urlsafe(6), "service_id": service_id,
+                    "slot_at": slot_at, "code": self._new_appointment_code(), "phone": norm,
+                    "language": language if language in ("en", "sw") else "en", "state": "booked",
+                    "ticket_id": None, "created_at": self.now(), "updated_at": None}
+            self.db.execute(f"INSERT INTO appointments({', '.join(appt)}) VALUES ({', '.join('?' * len(appt))})",
+                            list(appt.values()))
+        start, _ = self.window(slot_at)
+        lang = appt["language"]
+        when = self.local(slot_at).strftime("%d/%m %H:%M")
+        name = svc.name_sw if lang == "sw" else svc.name_en
+        self.enqueue(f"booked:{appt['id']}", norm, "booked", None,
+                     tr(lang, "sms_booked", service=name[:40], when=when, code=appt["code"],
+                        start=self.local(start).strftime("%H:%M"), url=f"{self.public_url}/book/{appt['id']}"))
+        return appt
+
+    def _new_appointment_code(self) -> str:
+        for _ in range(200):
+            code = f"{secrets.randbelow(900000) + 100000}"
+            if not self.db.execute("SELECT 1 FROM appointments WHERE code=? AND state='booked'", [code]).fetchone():
+                return code
+        raise ChannelError(503, "codes_exhausted", "err_generic", message="no free booking code")
+
+    def appointment(self, appt_id: str) -> dict[str, Any] | None:
+        if not appt_id or len(appt_id) > 64:
+            return None
+        cur = self.db.execute("SELECT * FROM appointments WHERE id=?", [appt_id])
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+    def cancel_appointment(self, appt_id: str) -> dict[str, Any] | None:
+        self.db.execute("UPDATE appointments SET state='cancelled', updated_at=? WHERE id=? AND state='booked'",
+                        [self.now(), appt_id])
+        return self.appointment(appt_id)
+
+    def release_missed(self, now: float | None = None) -> int:
+        """Booked appointments whose check-in window has passed are released: their place is free again."""
+        now = self.now() if now is None else now
+        late = self.settings.check_in_late_min * 60
+        cur = self.db.execute("UPDATE appointments SET state='released', updated_at=? "
+                              "WHERE state='booked' AND slot_at + ? < ?", [now, late, now])
+        if cur.rowcount:
+            logger.info("released %s missed appointment(s)", cur.rowcount)
+        return cur.rowcount
+
+    # ------------------------------------------------------------ feedback
+
+    def give_feedback(self, ticket_id: str, rating: int, comment: str | None) -> Ticket:
+        if not 1 <= rating <= 4:
+            raise ChannelError(422, "bad_rating", "err_rating")
+        comment = " ".join((comment or "").split())[:500] or None
+        try:
+            self.centre.execute(engine.GiveFeedback(rating=rating, ticket_id=ticket_id, comment=comment))
+        except QueueError as err:
+            if err.code == "not_served":
+                raise ChannelError(409, "not_served", "feedback_not_yet") from None
+            raise _from_queue_error(err) from None
+        t = self.centre.ticket(ticket_id)
+        assert t is not None
+        return t
+
+    def inbound_sms(self, phone: str | None, text: str | None) -> str:
+        """A citizen's SMS reply: "1".."4" (and words after it) rates the last ticket served for that phone."""
+        norm = normalise_phone(phone)
+        text = (text or "")[:1000]
+        outcome = "ignored"
+        ticket_id = None
+        words = text.strip().split(maxsplit=1)
+        try:
+            if norm is None:
+                outcome = "bad_phone"
+            elif not words or words[0].rstrip(".") not in ("1", "2", "3", "4"):
+                outcome = "not_a_rating"
+            else:
+                rating = int(words[0].rstrip("."))
+                since = self.now() - self.settings.feedback_reply_hours * 3600
+                with self.centre.lock:
+                    served = [t for t in self.centre.state.tickets.values()
+                              if t.phone == norm and t.state == TicketState.done and (t.ended_at or 0) >= since]
+                if not served:
+                    outcome = "nothing_to_rate"
+                    self.enqueue(None, norm, "feedback_none", None, tr("en", "sms_feedback_none"))
+                else:
+                    t = max(served, key=lambda t: t.ended_at or 0)
+                    ticket_id = t.id
+                    self.give_feedback(t.id, rating, words[1] if len(words) > 1 else None)
+                    outcome = f"rated_{rating}"
+                    self.enqueue(f"thanks:{t.id}:{int(self.now())}", norm, "feedback_thanks", t.id,
+                                 tr(t.language.value, "sms_feedback_thanks", number=t.number))
+        except ChannelError as err:
+            outcome = err.code
+        self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
+                        [self.now(), norm, text[:500], ticket_id, outcome])
+        return outcome
+
+    # ------------------------------------------------------------ SMS from events
+
+    def enqueue(self, key: str | None, phone: str, kind: str, ticket_id: str | None, text: str) -> None:
+        if self.worker.gateway is None or not phone:
+            return
+        self.db.execute("INSERT OR IGNORE INTO sms_outbox(key, phone, text, kind, ticket_id, next_attempt_at, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [key, phone, text[:480], kind, ticket_id, self.now(), self.now()])
+        self.worker.wake.set()
+
+    def _mark(self, key: str) -> bool:
+        """True the first time ``key`` is marked (an "N ahead" message goes once per ticket)."""
+        cur = self.db.execute("INSERT OR IGNORE INTO sms_marks(key, at) VALUES (?, ?)", [key, self.now()])
+        return cur.rowcount == 1
+
+    def on_events(self, events: list[Event]) -> None:
+        """Centre listener (called after commit, under the centre's lock): queue the SMS the events deserve."""
+        state = self.centre.state
+        touched: set[str] = set()
+        for ev in events:
+            d = ev.data
+            t = state.tickets.get(d.get("ticket_id") or "")
+            if d.get("service_id"):
+                touched.add(d["service_id"])
+            if d.get("to_service_id"):
+                touched.add(d["to_service_id"])
+            if ev.type == EventType.day_closed and d.get("next_day"):
+                self._forget_phones(d["day"])
+            if t is None or not t.phone:
+                continue
+            lang = t.language.value
+            svc = state.services.get(t.service_id)
+            name = (svc.name_sw if lang == "sw" else svc.name_en)[:40] if svc else t.service_id
+            url = f"{self.public_url}/t/{t.id}"
+            if ev.type == EventType.ticket_issued:
+                ahead = d.get("position", 0)
+                wait = max(1, round(d.get("estimated_wait_s", 0) / 60))
+                if not t.checked_in:
+                    text = tr(lang, "sms_issued", number=t.number, service=name, ahead=ahead, wait=wait,
+                              code=self.code_of(t.id) or "-", url=url)
+                else:
+                    text = tr(lang, "sms_issued_walkin", number=t.number, service=name, ahead=ahead, wait=wait,
+                              url=url)
+                self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
+                if ahead <= self.settings.sms_notify_ahead:
+                    self._mark(f"ahead:{t.id}")  # the first message already said how close it is
+            elif ev.type == EventType.ticket_called:
+                counter = d.get("counter_name") or d.get("counter_id")
+                self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
+                             tr(lang, "sms_called", number=t.number, counter=counter))
+            elif ev.type == EventType.ticket_done and self.settings.sms_feedback_request \
+                    and d.get("outcome") != "day_closed":
+                self.enqueue(f"feedback:{t.id}", t.phone, "feedback", t.id,
+                             tr(lang, "sms_feedback", number=t.number, url=f"{url}/feedback"))
+        n = self.settings.sms_notify_ahead
+        if n and touched:
+            self._notify_ahead(touched, n)
+
+    def _notify_ahead(self, services: set[str], n: int) -> None:
+        state = self.centre.state
+        for sid in services:
+            waiting = sorted((t for t in state.tickets.values()
+                              if t.state == TicketState.waiting and t.service_id == sid),
+                             key=engine.queue_order_key)
+            for pos, t in enumerate(waiting[: n + 1]):
+                if pos > n or not t.phone or not self._mark(f"ahead:{t.id}"):
+                    continue
+                lang = t.language.value
+                if not t.checked_in:
+                    text = tr(lang, "sms_ahead_remote", number=t.number, ahead=pos, code=self.code_of(t.id) or "-")
+                else:
+                    text = tr(lang, "sms_ahead", number=t.number, ahead=pos)
+                self.enqueue(f"ahead:{t.id}", t.phone, "ahead", t.id, text)
+
+    def _forget_phones(self, day: str) -> None:
+        """A closed day keeps no phone numbers (DESIGN §7), in the channels' tables too."""
+        self.db.execute("UPDATE remote_codes SET phone=NULL WHERE day<=?", [day])
+        self.db.execute("UPDATE sms_outbox SET phone='' WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL")
+        self.db.execute("UPDATE sms_inbox SET phone=NULL")
+        self.db.execute("UPDATE appointments SET phone=NULL WHERE state!='booked'")

@@ -1,0 +1,345 @@
+"""HTTP of the channels: the citizen pages (/join, /book, feedback), USSD, inbound SMS, kiosk check-in.
+
+The pages are plain HTML forms (no script): they work on the cheapest phone
+browser, and a form posted twice issues one ticket (a nonce per form).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import FormData
+
+from centre_server.api.deps import ISSUE_ROLES, PrincipalDep
+from centre_server.channels import ussd
+from centre_server.channels.core import ChannelError, ChannelHub
+from centre_server.channels.i18n import LANGUAGES, Translator
+from centre_server.contract import API_PREFIX, Channel, TicketOut, TicketState
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+LANG_COOKIE = "huduma_lang"  # the same preference as the web pages'
+MAX_FORM_BYTES = 8192
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+}
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix=API_PREFIX, tags=["channels"])
+hooks = APIRouter(tags=["channels"])
+
+
+def hub_of(request: Request) -> ChannelHub:
+    return request.app.state.channels
+
+
+def lang_of(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in LANGUAGES:
+        return q
+    c = request.cookies.get(LANG_COOKIE)
+    if c in LANGUAGES:
+        return c
+    accept = request.headers.get("accept-language", "").lower()
+    return "sw" if accept.startswith("sw") else "en"
+
+
+def render(request: Request, name: str, status: int = 200, lang: str | None = None, **ctx: Any) -> HTMLResponse:
+    lang = lang or lang_of(request)
+    hub = hub_of(request)
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    base_q = "&".join(f"{k}={v}" for k, v in query.items() if k.isidentifier() and len(v) < 80 and v.isascii())
+    resp = templates.TemplateResponse(request, name, {
+        "t": Translator(lang), "lang": lang, "languages": LANGUAGES, "centre_name": hub.centre.settings.centre_name,
+        "lang_query": (base_q + "&" if base_q else ""), **ctx}, status_code=status)
+    resp.headers.update(SECURITY_HEADERS)
+    if request.query_params.get("lang") in LANGUAGES:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The posted form, or None when it is too big or not a form (answered with a clean 4xx)."""
+    try:
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            return None
+        return await request.form(max_files=0, max_fields=20)
+    except Exception:  # malformed bodies, wrong content type
+        return None
+
+
+def field(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in hub.services():
+        f = hub.figures(s.id)
+        cat = (s.category_sw or s.category) if lang == "sw" else s.category
+        groups.setdefault(cat or "-", []).append({
+            "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
+            "wait_min": max(1, round(f["estimated_wait_s"] / 60))})
+    return list(groups.items())
+
+
+# ------------------------------------------------------------------ /join
+
+
+@pages.get("/join")
+def join_page(request: Request) -> Response:
+    hub = hub_of(request)
+    lang = lang_of(request)
+    return render(request, "join.html", lang=lang, groups=_service_groups(hub, lang), nonce=secrets.token_urlsafe(12),
+                  selected=request.query_params.get("service", ""), phone="", error=None, title_key="join_title")
+
+
+@pages.post("/join")
+async def join_submit(request: Request) -> Response:
+    hub = hub_of(request)
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("bad form", status_code=400)
+    lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
+    service_id, phone = field(form, "service_id", 64), field(form, "phone", 32)
+    nonce = field(form, "nonce", 64) or secrets.token_urlsafe(12)
+    try:
+        if not service_id:
+            raise ChannelError(422, "no_service", "err_service")
+        day = hub.centre.state.day
+        t, _ = hub.issue_remote(service_id, phone, lang, Channel.web, key=f"web:{day}:{nonce}")
+    except ChannelError as err:
+        return render(request, "join.html", status=err.status, lang=lang, groups=_service_groups(hub, lang),
+                      nonce=nonce, selected=service_id, phone=phone, error=err.message(lang), title_key="join_title")
+    return RedirectResponse(f"/join/{t.id}?lang={lang}", status_code=303)
+
+
+@pages.get("/join/{ticket_id}")
+def joined_page(ticket_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    t = hub.centre.ticket(ticket_id) if 8 <= len(ticket_id) <= 64 else None
+    code = hub.code_of(ticket_id) if t else None
+    if t is None or code is None:
+        return render(request, "missing.html", status=404, title_key="not_found")
+    out = hub.centre.ticket_out(t)
+    return render(request, "joined.html", ticket=out, code=code, checked_in=t.checked_in,
+                  wait_min=max(1, round(out.estimated_wait_s / 60)), title_key="your_ticket")
+
+
+# ------------------------------------------------------------------ /book
+
+
+def _slot_view(hub: ChannelHub, service_id: str, lang: str) -> list[dict[str, Any]]:
+    days = []
+    for d, times in hub.slots(service_id):
+        days.append({"label": _day_label(d, lang), "slots": [
+            {"ts": int(ts), "time": hub.local(ts).strftime("%H:%M"), "left": left} for ts, left in times]})
+    return days
+
+
+WEEKDAY_NAMES = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+                 "sw": ["Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"]}
+
+
+def _day_label(d: Any, lang: str) -> str:
+    return f"{WEEKDAY_NAMES[lang][d.weekday()]} {d.day:02d}/{d.month:02d}"
+
+
+def _book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, status: int = 200,
+               error: str | None = None, phone: str = "", chosen: int | None = None) -> Response:
+    svc = hub.service(service_id) if service_id else None
+    if svc is None or not svc.enabled:
+        return render(request, "book.html", status=status if error else (404 if service_id else 200), lang=lang,
+                      groups=_service_groups(hub, lang), service=None, days=[], phone=phone,
+                      error=error or (Translator(lang)("err_service") if service_id else None),
+                      early=hub.settings.check_in_early_min, chosen=None, title_key="book_title")
+    return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
+                  service={"id": svc.id, "name": svc.name_sw if lang == "sw" else svc.name_en},
+                  days=_slot_view(hub, svc.id, lang), early=hub.settings.check_in_early_min, chosen=chosen,
+                  title_key="book_title")
+
+
+@pages.get("/book")
+def book_page(request: Request) -> Response:
+    hub = hub_of(request)
+    return _book_form(request, hub, lang_of(request), request.query_params.get("service", "")[:64])
+
+
+@pages.post("/book")
+async def book_submit(request: Request) -> Response:
+    hub = hub_of(request)
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("bad form", status_code=400)
+    lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
+    service_id, phone, slot = field(form, "service_id", 64), field(form, "phone", 32), field(form, "slot", 20)
+    try:
+        if not slot.isdigit():
+            raise ChannelError(422, "bad_slot", "err_slot")
+        appt = hub.book(service_id, float(int(slot)), phone, lang)
+    except ChannelError as err:
+        return _book_form(request, hub, lang, service_id, status=err.status, error=err.message(lang), phone=phone,
+                          chosen=int(slot) if slot.isdigit() else None)
+    return RedirectResponse(f"/book/{appt['id']}?lang={lang}", status_code=303)
+
+
+def _appointment_view(hub: ChannelHub, appt: dict[str, Any], lang: str) -> dict[str, Any]:
+    svc = hub.service(appt["service_id"])
+    start, end = hub.window(appt["slot_at"])
+    when = hub.local(appt["slot_at"])
+    return {**appt, "service_name": (svc.name_sw if lang == "sw" else svc.name_en) if svc else appt["service_id"],
+            "when": f"{_day_label(when.date(), lang)} {when.strftime('%H:%M')}",
+            "start": hub.local(start).strftime("%H:%M"), "end": hub.local(end).strftime("%H:%M")}
+
+
+@pages.get("/book/{appt_id}")
+def booked_page(appt_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    appt = hub.appointment(appt_id)
+    if appt is None:
+        return render(request, "missing.html", status=404, title_key="not_found")
+    lang = lang_of(request)
+    return render(request, "booked.html", lang=lang, appt=_appointment_view(hub, appt, lang), title_key="booked_title")
+
+
+@pages.post("/book/{appt_id}/cancel")
+def booked_cancel(appt_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    appt = hub.cancel_appointment(appt_id) if len(appt_id) <= 64 else None
+    if appt is None:
+        return render(request, "missing.html", status=404, title_key="not_found")
+    return RedirectResponse(f"/book/{appt_id}", status_code=303)
+
+
+# ------------------------------------------------------------------ feedback (citizen page)
+
+
+def _feedback_ctx(hub: ChannelHub, ticket_id: str) -> TicketOut | None:
+    t = hub.centre.ticket(ticket_id) if 8 <= len(ticket_id) <= 64 else None
+    return hub.centre.ticket_out(t) if t else None
+
+
+@pages.get("/t/{ticket_id}/feedback")
+def feedback_page(ticket_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    out = _feedback_ctx(hub, ticket_id)
+    if out is None:
+        return render(request, "missing.html", status=404, title_key="not_found")
+    servable = out.state in (TicketState.called, TicketState.serving, TicketState.done)
+    return render(request, "feedback.html", ticket=out, servable=servable, error=None,
+                  thanks=request.query_params.get("thanks") == "1", title_key="feedback_title")
+
+
+@pages.post("/t/{ticket_id}/feedback")
+async def feedback_submit(ticket_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    out = _feedback_ctx(hub, ticket_id)
+    if out is None:
+        return render(request, "missing.html", status=404, title_key="not_found")
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("bad form", status_code=400)
+    lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
+    rating = field(form, "rating", 2)
+    try:
+        if rating not in ("1", "2", "3", "4"):
+            raise ChannelError(422, "bad_rating", "err_rating")
+        hub.give_feedback(ticket_id, int(rating), field(form, "comment", 500))
+    except ChannelError as err:
+        servable = out.state in (TicketState.called, TicketState.serving, TicketState.done)
+        return render(request, "feedback.html", status=err.status, lang=lang, ticket=out, servable=servable,
+                      error=err.message(lang), thanks=False, title_key="feedback_title")
+    return RedirectResponse(f"/t/{ticket_id}/feedback?thanks=1&lang={lang}", status_code=303)
+
+
+# ------------------------------------------------------------------ kiosk check-in (API)
+
+
+class CheckInRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(default=None, max_length=16)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class CheckInResponse(BaseModel):
+    tickets: list[TicketOut]
+    kinds: list[str]  # "ticket" (a remote ticket) or "appointment" (a ticket issued now for the booking)
+    message_en: str
+    message_sw: str
+
+
+@api.post("/check-in", response_model=CheckInResponse)
+def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) -> Response | CheckInResponse:
+    """Check in at a kiosk: a remote ticket's 4-digit code, a booking's 6-digit code, or the phone number.
+
+    Kiosk or staff token. 200 with the tickets checked in; 404 ``unknown_code``,
+    409 ``too_early``, 410 ``window_passed``/``missed``, 422 ``bad_phone``.
+    """
+    if principal.role not in ISSUE_ROLES:
+        return JSONResponse({"error": {"code": "forbidden", "message": "only kiosks and staff check citizens in"}},
+                            status_code=403)
+    hub = hub_of(request)
+    if not (body.code or body.phone):
+        return JSONResponse({"error": {"code": "invalid_request", "message": "send a code or a phone number"}},
+                            status_code=422)
+    try:
+        results = hub.check_in(body.code, None if body.code else body.phone)
+    except ChannelError as err:
+        return JSONResponse(err.body(), status_code=err.status)
+    tickets = [hub.centre.ticket_out(r.ticket) for r in results]
+    numbers = ", ".join(t.number for t in tickets)
+    key = "ci_already" if all(r.already for r in results) else "ci_done"
+    return CheckInResponse(tickets=tickets, kinds=[r.kind for r in results],
+                           message_en=Translator("en")(key, number=numbers),
+                           message_sw=Translator("sw")(key, number=numbers))
+
+
+# ------------------------------------------------------------------ USSD and SMS webhooks
+
+
+@hooks.post("/ussd", response_class=PlainTextResponse)
+async def ussd_callback(request: Request) -> PlainTextResponse:
+    """The aggregator's USSD callback: form fields sessionId, serviceCode, phoneNumber, text; replies CON/END."""
+    hub = hub_of(request)
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse(ussd.end("Sorry, this request cannot be served."), status_code=400)
+    started = time.monotonic()
+    reply = ussd.respond(hub, field(form, "sessionId", 120) or None, field(form, "phoneNumber", 40) or None,
+                         form.get("text") if isinstance(form.get("text"), str) else None)
+    logger.debug("ussd %s -> %r in %.1f ms", field(form, "sessionId", 40), reply[:40],
+                 (time.monotonic() - started) * 1000)
+    return PlainTextResponse(reply)
+
+
+@hooks.post("/sms/inbound", response_class=PlainTextResponse)
+async def sms_inbound(request: Request) -> PlainTextResponse:
+    """The aggregator's incoming-SMS callback (from, to, text, date, id): "1".."4" rates the last service."""
+    hub = hub_of(request)
+    key = hub.settings.sms_inbound_key
+    if key and not secrets.compare_digest(request.query_params.get("key", ""), key):
+        return PlainTextResponse("forbidden", status_code=403)
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("bad form", status_code=400)
+    if not field(form, "from", 40):
+        return PlainTextResponse("missing 'from'", status_code=400)
+    outcome = hub.inbound_sms(field(form, "from", 40), form.get("text") if isinstance(form.get("text"), str) else "")
+    return PlainTextResponse(outcome)

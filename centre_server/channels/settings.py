@@ -1,0 +1,121 @@
+"""The ``[channels]`` section of centre.toml: web joins, SMS, USSD, appointments.
+
+Read from the raw TOML (config.py's classes belong to the server) and from
+``HUDUMA_CHANNELS__<KEY>`` variables, which win. Every key has a default, so a
+centre.toml without the section serves the channels with the demo's choices.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "HUDUMA_CHANNELS__"
+_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class ChannelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # remote tickets (web, SMS, USSD)
+    remote_enabled: bool = True
+    remote_per_service_per_hour: int = Field(30, ge=0, le=10000)  # 0: no remote tickets for any service
+    remote_per_phone_per_day: int = Field(3, ge=1, le=100)  # open remote tickets one phone may hold
+    # SMS
+    sms_gateway: str = Field("log", pattern="^(log|africastalking|none)$")
+    sms_log: str = "sms.log"  # the log gateway's file, relative to the centre directory
+    at_base_url: str = "https://api.africastalking.com"
+    at_username: str = "sandbox"
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    sms_notify_ahead: int = Field(3, ge=0, le=50)  # "N people ahead of you" (0: no such message)
+    sms_feedback_request: bool = True
+    sms_max_attempts: int = Field(8, ge=1, le=50)
+    sms_backoff_s: float = Field(15.0, gt=0, le=3600)  # the first retry; doubles each time
+    sms_backoff_max_s: float = Field(900.0, gt=0, le=86400)
+    sms_timeout_s: float = Field(10.0, gt=0, le=120)
+    sms_inbound_key: str = ""  # if set, the inbound webhook needs ?key=<this>
+    feedback_reply_hours: int = Field(24, ge=1, le=168)
+    # USSD
+    ussd_code: str = "*384*482#"  # shown in the README and on posters only
+    # appointments
+    appointments_enabled: bool = True
+    slot_minutes: int = Field(30, ge=5, le=240)
+    slot_capacity: int = Field(4, ge=1, le=500)  # per service and slot
+    opening: str = Field("08:00", pattern=_TIME)
+    closing: str = Field("16:30", pattern=_TIME)  # the last slot starts before this
+    booking_days: int = Field(7, ge=1, le=90)
+    weekdays: str = "mon,tue,wed,thu,fri"
+    check_in_early_min: int = Field(30, ge=0, le=240)
+    check_in_late_min: int = Field(15, ge=0, le=240)
+    release_every_s: float = Field(30.0, gt=0, le=3600)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, v: str) -> str:
+        names = [d.strip().lower() for d in v.split(",") if d.strip()]
+        bad = [d for d in names if d not in WEEKDAYS]
+        if bad or not names:
+            raise ValueError(f"weekdays: use mon,tue,wed,thu,fri,sat,sun (got {v!r})")
+        return ",".join(names)
+
+    @property
+    def weekday_numbers(self) -> set[int]:
+        return {WEEKDAYS.index(d) for d in self.weekdays.split(",")}
+
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ChannelConfigError(Exception):
+    """A ``[channels]`` section the server cannot use, naming the key."""
+
+
+def _env_overrides() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in os.environ.items():
+        if key.startswith(ENV_PREFIX):
+            out[key[len(ENV_PREFIX):].lower()] = value
+    return out
+
+
+def load_channel_settings(directory: Path | str) -> ChannelSettings:
+    path = Path(directory) / "centre.toml"
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = dict(tomllib.loads(path.read_text()).get("channels", {}))
+        except tomllib.TOMLDecodeError as err:
+            raise ChannelConfigError(f"{path}: {err}") from None
+    raw.update(_env_overrides())
+    try:
+        return ChannelSettings(**raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise ChannelConfigError(f"{path} [channels] {where}: {first.get('msg')}") from None
+
+
+SAMPLE = """
+[channels]
+remote_per_service_per_hour = 30  # remote tickets (web, SMS, USSD) per service and hour; 0 stops them
+sms_gateway = "log"               # "log" (DIR/sms.log), "africastalking" or "none"
+at_username = "sandbox"           # Africa's Talking account, with at_api_key and at_base_url
+sms_notify_ahead = 3              # SMS "3 people ahead of you"
+slot_minutes = 30                 # appointments: slot length, capacity per service and slot
+slot_capacity = 4
+"""
+
+
+def phone_ok(phone: str) -> bool:
+    from centre_server.contract import PHONE_PATTERN
+
+    return bool(re.fullmatch(PHONE_PATTERN, phone or ""))

@@ -1,0 +1,314 @@
+"""USSD menus for feature phones: the Kenyan aggregators' callback (sessionId, serviceCode, phoneNumber, text).
+
+The aggregator sends every answer of the session so far, ``*``-joined, in
+``text``; so a screen is computed from that path alone and the server keeps no
+session state (a restarted server, or a second server, answers the same). A
+choice that fits no item is ignored and the same screen comes back with
+"Invalid choice." in front. Actions (take, cancel) run only when they are the
+last answer, so replaying a path never repeats them; taking a ticket is also
+idempotent per session. Every screen, ``CON``/``END`` included, fits 182 characters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from centre_server.channels.core import ChannelError, ChannelHub, normalise_phone
+from centre_server.channels.i18n import tr
+from centre_server.contract import Channel, TicketState
+
+logger = logging.getLogger(__name__)
+
+MAX_SCREEN = 182
+MAX_TEXT = 160  # a session's answers so far; real sessions stay far below
+MORE = "98"
+BACK = "0"
+NAME_MAX = 34
+PREFIX_ROOM = 18  # room kept on every screen for "Invalid choice." / "Chaguo si sahihi."
+
+
+def ascii_fit(text: str, limit: int) -> str:
+    """GSM-safe (plain ASCII) text no longer than ``limit``."""
+    clean = text.encode("ascii", "ignore").decode() if not text.isascii() else text
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[: max(0, limit - 2)].rstrip() + ".."
+
+
+def con(body: str) -> str:
+    return _fit("CON " + body)
+
+
+def end(body: str) -> str:
+    return _fit("END " + body)
+
+
+def _fit(screen: str) -> str:
+    return screen if len(screen) <= MAX_SCREEN else screen[: MAX_SCREEN - 2] + ".."
+
+
+def paginate(header: str, labels: list[str], back: str, more: str) -> list[list[int]]:
+    """Split items into pages that fit a screen with the header and the More/Back lines; at most 9 a page."""
+    pages: list[list[int]] = []
+    current: list[int] = []
+    budget = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(header) - 1 - len(more) - 1 - len(back)
+    used = 0
+    for i, label in enumerate(labels):
+        line = len(f"{len(current) + 1}. {label}") + 1
+        if current and (used + line > budget or len(current) >= 9):
+            pages.append(current)
+            current, used = [], 0
+            line = len(f"1. {label}") + 1
+        current.append(i)
+        used += line
+    if current:
+        pages.append(current)
+    return pages
+
+
+@dataclass
+class Menu:
+    """One screen of choices, a page of a longer list."""
+
+    header: str
+    labels: list[str]
+    page: int = 0
+    pages: list[list[int]] = field(default_factory=list)
+
+    def render(self, lang: str, prefix: str = "") -> str:
+        more, back = tr(lang, "u_more"), tr(lang, "u_back")
+        if not self.pages:
+            self.pages = paginate(self.header, self.labels, back, more)
+        idx = self.pages[self.page] if self.pages else []
+        lines = [prefix + self.header] if prefix else [self.header]
+        lines += [f"{n}. {self.labels[i]}" for n, i in enumerate(idx, start=1)]
+        if self.page + 1 < len(self.pages):
+            lines.append(more)
+        lines.append(back)
+        return con("\n".join(lines))
+
+    def pick(self, token: str, lang: str) -> int | None | str:
+        """The chosen item's index, "more", "back", or None for a choice that fits nothing."""
+        more, back = tr(lang, "u_more"), tr(lang, "u_back")
+        if not self.pages:
+            self.pages = paginate(self.header, self.labels, back, more)
+        if token == MORE and self.page + 1 < len(self.pages):
+            return "more"
+        if token == BACK:
+            return "back"
+        if token.isdigit() and self.pages:
+            n = int(token)
+            idx = self.pages[self.page]
+            if 1 <= n <= len(idx):
+                return idx[n - 1]
+        return None
+
+
+class UssdSession:
+    """Walks the answers of one session and returns the screen for the last one."""
+
+    def __init__(self, hub: ChannelHub, session_id: str, phone: str) -> None:
+        self.hub = hub
+        self.session_id = session_id
+        self.phone = phone
+        self.lang = "en"
+
+    # -- lists
+
+    def _categories(self) -> list[tuple[str, str, list]]:
+        groups: dict[str, tuple[str, str, list]] = {}
+        for s in self.hub.services():
+            key = s.category or "-"
+            groups.setdefault(key, (s.category or "Services", s.category_sw or s.category or "Huduma", []))[2].append(s)
+        return list(groups.values())
+
+    def _name(self, en: str, sw: str) -> str:
+        return ascii_fit(sw if self.lang == "sw" else en, NAME_MAX)
+
+    def _open_waiting(self) -> list:
+        return [t for t in self.hub.open_tickets_of(self.phone)]
+
+    # -- the walk
+
+    def answer(self, text: str) -> str:
+        tokens = [tok.strip() for tok in text.split("*")] if text else []
+        state: tuple = ("lang",)
+        invalid = False
+        for i, tok in enumerate(tokens):
+            last = i == len(tokens) - 1
+            nxt = self._step(state, tok, last)
+            if isinstance(nxt, str):  # a final screen
+                return nxt if last else end(tr(self.lang, "u_bad_request"))
+            if nxt is None:
+                invalid = True
+                continue
+            invalid = False
+            state = nxt
+        return self._screen(state, tr(self.lang, "u_invalid") + "\n" if invalid else "")
+
+    def _screen(self, state: tuple, prefix: str) -> str:
+        kind = state[0]
+        if kind == "lang":
+            return con(prefix + ascii_fit(self.hub.centre.settings.centre_name, 60)
+                       + "\n1. English\n2. Kiswahili")
+        if kind == "main":
+            return con(prefix + tr(self.lang, "u_main") + "\n" + tr(self.lang, "u_back"))
+        if kind == "cats":
+            return self._cat_menu(state[1]).render(self.lang, prefix)
+        if kind == "svcs":
+            return self._svc_menu(state[1], state[2]).render(self.lang, prefix)
+        if kind == "confirm":
+            svc = self.hub.service(state[1])
+            f = self.hub.figures(state[1])
+            body = tr(self.lang, "u_confirm", service=self._name(svc.name_en, svc.name_sw) if svc else "?",
+                      n=f["waiting"], wait=max(1, round(f["estimated_wait_s"] / 60)))
+            return con(prefix + body + "\n" + tr(self.lang, "u_back"))
+        if kind == "cancel_list":
+            return self._cancel_menu(state[1]).render(self.lang, prefix)
+        if kind == "cancel_ask":
+            t = self.hub.centre.ticket(state[1])
+            svc = self.hub.service(t.service_id) if t else None
+            return con(prefix + tr(self.lang, "u_cancel_ask", number=t.number if t else "?",
+                                   service=self._name(svc.name_en, svc.name_sw) if svc else "?"))
+        return end(tr(self.lang, "u_bad_request"))
+
+    def _cat_menu(self, page: int) -> Menu:
+        cats = self._categories()
+        m = Menu(tr(self.lang, "u_categories"), [self._name(en, sw) for en, sw, _ in cats])
+        m.page = page
+        return m
+
+    def _svc_menu(self, cat: int, page: int) -> Menu:
+        services = self._categories()[cat][2]
+        m = Menu(tr(self.lang, "u_services"), [self._name(s.name_en, s.name_sw) for s in services])
+        m.page = page
+        return m
+
+    def _cancel_menu(self, page: int) -> Menu:
+        waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
+        labels = []
+        for t in waiting:
+            svc = self.hub.service(t.service_id)
+            labels.append(f"{t.number} " + (self._name(svc.name_en, svc.name_sw)[:20] if svc else ""))
+        m = Menu(tr(self.lang, "u_cancel_pick"), labels)
+        m.page = page
+        return m
+
+    def _step(self, state: tuple, tok: str, last: bool) -> tuple | str | None:
+        """The next state, a final screen (str), or None for an invalid choice."""
+        kind = state[0]
+        if kind == "lang":
+            if tok in ("1", "2"):
+                self.lang = "en" if tok == "1" else "sw"
+                return ("main",)
+            return None
+        if kind == "main":
+            if tok == "1":
+                if not self._categories():
+                    return end(tr(self.lang, "u_none"))
+                return ("cats", 0)
+            if tok == "2":
+                return self._status() if last else end(tr(self.lang, "u_bad_request"))
+            if tok == "3":
+                waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
+                if not waiting:
+                    return end(tr(self.lang, "u_no_ticket"))
+                if len(waiting) == 1:
+                    return ("cancel_ask", waiting[0].id, None)
+                return ("cancel_list", 0)
+            if tok == BACK:
+                return ("lang",)
+            return None
+        if kind in ("cats", "svcs", "cancel_list"):
+            menu = (self._cat_menu(state[1]) if kind == "cats" else self._svc_menu(state[1], state[2])
+                    if kind == "svcs" else self._cancel_menu(state[1]))
+            choice = menu.pick(tok, self.lang)
+            page = state[1] if kind != "svcs" else state[2]
+            if choice is None:
+                return None
+            if choice == "more":
+                return (kind, page + 1) if kind != "svcs" else (kind, state[1], page + 1)
+            if choice == "back":
+                if page > 0:
+                    return (kind, page - 1) if kind != "svcs" else (kind, state[1], page - 1)
+                return ("main",) if kind != "svcs" else ("cats", 0)
+            assert isinstance(choice, int)
+            if kind == "cats":
+                return ("svcs", choice, 0)
+            if kind == "svcs":
+                return ("confirm", self._categories()[state[1]][2][choice].id, state)
+            waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
+            return ("cancel_ask", waiting[choice].id, state)
+        if kind == "confirm":
+            if tok == "1":
+                return self._take(state[1]) if last else end(tr(self.lang, "u_bad_request"))
+            if tok == BACK:
+                return state[2]
+            return None
+        if kind == "cancel_ask":
+            if tok == "1":
+                return self._cancel(state[1]) if last else end(tr(self.lang, "u_bad_request"))
+            if tok == "2":
+                t = self.hub.centre.ticket(state[1])
+                return end(tr(self.lang, "u_kept", number=t.number if t else ""))
+            if tok == BACK:
+                return state[2] or ("main",)
+            return None
+        return None
+
+    # -- actions
+
+    def _take(self, service_id: str) -> str:
+        day = self.hub.centre.state.day
+        try:
+            t, code = self.hub.issue_remote(service_id, self.phone, self.lang, Channel.ussd,
+                                            key=f"ussd:{day}:{self.session_id}")
+        except ChannelError as err:
+            return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
+        out = self.hub.centre.ticket_out(t)
+        return end(tr(self.lang, "u_issued", number=t.number, ahead=out.position,
+                      wait=max(1, round(out.estimated_wait_s / 60)), code=code or "-"))
+
+    def _status(self) -> str:
+        tickets = self._open_waiting()
+        if not tickets:
+            return end(tr(self.lang, "u_no_ticket"))
+        lines = []
+        for t in tickets[-2:]:
+            out = self.hub.centre.ticket_out(t)
+            if t.state == TicketState.waiting:
+                svc = self.hub.service(t.service_id)
+                lines.append(tr(self.lang, "u_status_waiting", number=t.number,
+                                service=self._name(svc.name_en, svc.name_sw)[:24] if svc else "",
+                                ahead=out.position, wait=max(1, round(out.estimated_wait_s / 60)),
+                                code=self.hub.code_of(t.id) or "-"))
+            else:
+                lines.append(tr(self.lang, "u_status_called", number=t.number, counter=out.counter_name or "?"))
+        return end("\n".join(lines))
+
+    def _cancel(self, ticket_id: str) -> str:
+        t = self.hub.centre.ticket(ticket_id)
+        if t is None or t.phone != self.phone:
+            return end(tr(self.lang, "u_no_ticket"))
+        try:
+            self.hub.cancel_by_citizen(t, "USSD")
+        except ChannelError as err:
+            return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
+        return end(tr(self.lang, "u_cancelled", number=t.number))
+
+
+SESSION_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def respond(hub: ChannelHub, session_id: str | None, phone: str | None, text: str | None) -> str:
+    """The reply to one USSD callback; never raises for anything a caller sends."""
+    if not session_id or not SESSION_RE.match(session_id) or text is None and phone is None:
+        return end(tr("en", "u_bad_request"))
+    text = text or ""
+    if len(text) > MAX_TEXT or not re.fullmatch(r"[0-9*# ]*", text):
+        return end(tr("en", "u_bad_request"))
+    norm = normalise_phone(phone)
+    if norm is None:
+        return end(tr("en", "u_bad_phone"))
+    return UssdSession(hub, session_id, norm).answer(text)
