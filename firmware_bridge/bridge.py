@@ -41,7 +41,7 @@ from centre_server.contract import (
 from firmware_bridge import frames
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.frames import Frame
-from firmware_bridge.serial_line import Device, PortState, SerialLine
+from firmware_bridge.serial_line import PORT_ERRORS, Device, PortState, SerialLine
 
 logger = logging.getLogger(__name__)
 
@@ -393,8 +393,10 @@ class Bridge:
         online = sum(1 for d in configured if d["online"])
         unknown = [{"port": p["url"], **d} for p in ports for d in p["devices"] if not d["configured"]]
         frame_errors: Counter = Counter()
+        port_errors: Counter = Counter()
         for p in ports:
-            frame_errors.update(p["errors"])
+            for reason, n in p["errors"].items():
+                (port_errors if reason in PORT_ERRORS else frame_errors)[reason] += n
         open_ports = sum(1 for p in ports if p["state"] == PortState.open)
         detail = f"{open_ports}/{len(ports)} ports open, {online}/{len(configured)} devices online"
         detail_sw = f"milango {open_ports}/{len(ports)} iko wazi, vifaa {online}/{len(configured)} viko hewani"
@@ -414,6 +416,7 @@ class Bridge:
             devices_total=len(configured),
             unknown_devices=unknown,
             frame_errors=dict(sorted(frame_errors.items())),
+            port_errors=dict(sorted(port_errors.items())),
             errors=dict(sorted(self.errors.items())),
             counts=dict(sorted(self.counts.items())),
         )

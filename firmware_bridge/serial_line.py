@@ -28,6 +28,10 @@ from firmware_bridge.frames import Frame, FrameReader
 logger = logging.getLogger(__name__)
 
 
+# Counted in a line's ``errors`` next to the frame rejects, but about the port, not the bytes.
+PORT_ERRORS = frozenset({"open_failed", "disconnects", "dropped_writes", "write_failed", "handler_failed"})
+
+
 class PortState(StrEnum):
     starting = "starting"
     open = "open"
