@@ -1,0 +1,108 @@
+"""The rules themselves: Mosquitto's hash format, topic-filter cover, and the table of roles."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from centre_server.broker_auth import (
+    MqttUser,
+    Registry,
+    acl_for,
+    filter_covers,
+    may_read,
+    may_write,
+    mosquitto_hash,
+    verify_mosquitto_hash,
+)
+from centre_server.contract import Topics
+from provisioning import core
+from tests.conftest import need_tool
+
+T = Topics("demo")
+
+
+def test_our_hashes_and_mosquitto_passwd_agree(tmp_path):
+    """A hash mosquitto_passwd wrote verifies here; ours has its exact shape (real Mosquitto logins prove the rest)."""
+    exe = need_tool("mosquitto_passwd")
+    path = tmp_path / "pw"
+    subprocess.run([exe, "-c", "-b", str(path), "kiosk-1", "s3cret-Pass"], check=True, capture_output=True)
+    theirs = path.read_text().strip().split(":", 1)[1]
+    assert verify_mosquitto_hash(theirs, "s3cret-Pass")
+    assert not verify_mosquitto_hash(theirs, "s3cret-pass")
+    ours = mosquitto_hash("s3cret-Pass")
+    assert [len(p) for p in ours.split("$")] == [len(p) for p in theirs.split("$")]
+    assert ours.startswith("$7$101$") and verify_mosquitto_hash(ours, "s3cret-Pass")
+    for junk in ("", "$7$x$y$z", "$6$!!$??", "plain", None):
+        assert not verify_mosquitto_hash(junk, "s3cret-Pass")
+
+
+@pytest.mark.parametrize("allowed,requested,covered", [
+    ("a/state/#", "a/state/counter/c01", True),
+    ("a/state/#", "a/state/counter/+", True),
+    ("a/state/#", "a/state", True),
+    ("a/state/#", "a/#", False),
+    ("a/state/#", "a/+/counter/c01", False),
+    ("a/cmd/counter/c01", "a/cmd/counter/c01", True),
+    ("a/cmd/counter/c01", "a/cmd/counter/+", False),
+    ("a/cmd/counter/c01", "a/cmd/counter/c01/x", False),
+    ("a/+/x", "a/b/x", True),
+    ("a/+/x", "a/+/x", True),
+    ("a/+/x", "a/#", False),
+    ("#", "anything/at/all", True),
+])
+def test_filter_cover(allowed, requested, covered):
+    assert filter_covers(allowed, requested) is covered
+
+
+def test_role_table():
+    display = acl_for(MqttUser("display-1", "display-1", "display", ""), T)
+    kiosk = acl_for(MqttUser("kiosk-1", "kiosk-1", "kiosk", ""), T)
+    bridge = acl_for(MqttUser("bridge-1", "bridge-1", "bridge", "", ("c01", "c02")), T)
+    server = acl_for(MqttUser("centre-server", "centre-server", "server", ""), T)
+    revoked = acl_for(MqttUser("kiosk-2", "kiosk-2", "kiosk", "", revoked=True), T)
+    assert may_read(display, T.all_events) and may_read(display, T.hall_state)
+    assert not may_write(display, T.cmd_counter("c01")) and may_write(display, T.device_status("display-1"))
+    assert not may_write(display, T.device_status("display-2"))
+    assert not may_read(kiosk, T.all_events) and may_read(kiosk, T.all_service_states)
+    assert may_write(bridge, T.cmd_counter("c02")) and not may_write(bridge, T.cmd_counter("c03"))
+    assert may_write(bridge, T.cmd_feedback) and may_read(bridge, T.reply("bridge-1"))
+    assert not may_read(bridge, T.reply("bridge-2")) and not may_read(bridge, T.counter_state("c03"))
+    assert not may_write(bridge, T.base + "/cmd/counter/+")  # never a wildcard publish
+    assert may_write(server, "anything") and may_read(server, "#")
+    assert revoked.read == () and revoked.write == () and not revoked.everything
+    assert acl_for(MqttUser("x", "x", "mystery", ""), T).read == ()
+
+
+def test_registry_sees_changes_at_once(centre):
+    import json
+
+    settings_db = centre.path / "centre.db"
+    reg = Registry(settings_db, "demo")
+    b = json.loads((centre.path / "devices" / "kiosk-1.json").read_text())
+    assert reg.authenticate("kiosk-1", b["mqtt_password"])
+    assert may_write(reg.acl("kiosk-1"), T.device_status("kiosk-1"))
+    core.revoke_device(centre.path, "kiosk-1")
+    assert reg.authenticate("kiosk-1", b["mqtt_password"]) is None
+    assert not may_write(reg.acl("kiosk-1"), T.device_status("kiosk-1"))  # open connections lose their rights
+    fresh = core.rotate_device(centre.path, "kiosk-1", reinstate=True)
+    assert reg.authenticate("kiosk-1", fresh["mqtt_password"]) and not reg.authenticate("kiosk-1", b["mqtt_password"])
+    core.rotate_device(centre.path, "bridge-1", counters="c07")
+    assert may_write(reg.acl("bridge-1"), T.cmd_counter("c07")) and not may_write(reg.acl("bridge-1"),
+                                                                                   T.cmd_counter("c01"))
+    assert reg.authenticate(None, None) is None and reg.authenticate("ghost", "x") is None
+    reg.close()
+
+
+def test_toml_values_are_set_in_place(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('a = 1\n\n[mqtt]\nurl = ""   # keep me\nusername = ""\n\n[queue]\nusername = "other"\n')
+    core._set_toml_values(path, "mqtt", {"username": "centre-server", "password": 'p"q'})
+    text = path.read_text()
+    assert 'url = ""   # keep me' in text and 'username = "centre-server"' in text
+    assert 'password = "p\\"q"' in text and '[queue]\nusername = "other"' in text
+    import tomllib
+
+    data = tomllib.loads(text)
+    assert data["mqtt"] == {"url": "", "username": "centre-server", "password": 'p"q'}
