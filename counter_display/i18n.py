@@ -33,8 +33,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "recall": {"en": "Recall", "sw": "Mwito tena"},
     "now_serving": {"en": "Now serving", "sw": "Anahudumiwa sasa"},
     "counter_closed": {"en": "Closed", "sw": "Imefungwa"},
-    "counter_paused": {"en": "Paused, back shortly", "sw": "Imesitishwa, tutarudi punde"},
-    "counter_open_idle": {"en": "Open, next please", "sw": "Wazi, anayefuata tafadhali"},
+    "counter_paused": {"en": "Paused", "sw": "Imesitishwa"},
+    "counter_open_idle": {"en": "Open", "sw": "Wazi"},
+    "hint_closed": {"en": "Please go to another counter", "sw": "Tafadhali nenda kaunta nyingine"},
+    "hint_paused": {"en": "Back shortly", "sw": "Tutarudi punde"},
+    "hint_open_idle": {"en": "Next, please", "sw": "Anayefuata, tafadhali"},
     "counter_unknown": {"en": "Counter {name} is not known", "sw": "Kaunta {name} haijulikani"},
     "status_connecting": {"en": "Connecting to the centre...", "sw": "Inaunganisha na kituo..."},
     "status_broker_down": {

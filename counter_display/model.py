@@ -124,6 +124,8 @@ class CounterView:
     state_sw: str
     service_en: str
     service_sw: str
+    hint_en: str  # what to do when nothing is called here: "Please go to another counter"
+    hint_sw: str
     blinking: bool
 
 
@@ -336,16 +338,16 @@ class DisplayModel:
         name = c.name if c else cid
         status_en, status_sw = self._status_texts()
         live = not status_en
-        number, state_key, service = "", "counter_unknown", None
+        number, state_key, hint_key, service = "", "counter_unknown", None, None
         if c is not None:
             if c.state == CounterState.closed:
-                state_key = "counter_closed"
+                state_key, hint_key = "counter_closed", "hint_closed"
             elif c.state == CounterState.paused:
-                state_key = "counter_paused"
+                state_key, hint_key = "counter_paused", "hint_paused"
             elif c.ticket:
                 state_key = "now_serving"
             else:
-                state_key = "counter_open_idle"
+                state_key, hint_key = "counter_open_idle", "hint_open_idle"
             if c.ticket and c.state != CounterState.closed:
                 number = c.ticket
                 service = self.services.get(c.service_id or "")
@@ -355,5 +357,6 @@ class DisplayModel:
             live=live, status_en=status_en, status_sw=status_sw, number=number,
             state_en=i18n.t(state_key, "en", name=name), state_sw=i18n.t(state_key, "sw", name=name),
             service_en=service.name_en if service else "", service_sw=service.name_sw if service else "",
+            hint_en=i18n.t(hint_key, "en") if hint_key else "", hint_sw=i18n.t(hint_key, "sw") if hint_key else "",
             blinking=live and bool(number) and now < self._blink_until,
         )

@@ -174,7 +174,9 @@ class CounterScreen(BoxLayout):
     title = StringProperty(i18n.both("now_serving"))
     counter_en = StringProperty("")
     counter_sw = StringProperty("")
+    has_number = BooleanProperty(False)
     number = StringProperty("")
+    number_sw = StringProperty("")
     state_en = StringProperty("")
     state_sw = StringProperty("")
 
@@ -185,11 +187,15 @@ class CounterScreen(BoxLayout):
         self.live = view.live
         self.flash = view.blinking and blink_on
         self.counter_en, self.counter_sw = view.counter_en, view.counter_sw
-        self.number = view.number or "--"
-        if view.service_en:
+        self.has_number = bool(view.number)
+        if view.number:
+            self.title = i18n.both("now_serving")
+            self.number, self.number_sw = view.number, ""
             self.state_en, self.state_sw = view.service_en, view.service_sw
-        else:
-            self.state_en, self.state_sw = view.state_en, view.state_sw
+        else:  # nothing called here: the counter's state large, and what to do
+            self.title = ""
+            self.number, self.number_sw = view.state_en, view.state_sw
+            self.state_en, self.state_sw = view.hint_en, view.hint_sw
 
 
 @dataclass

@@ -104,7 +104,7 @@ class DisplayProcess:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"display exited ({self.proc.returncode}): {self.log_path.read_text()[-3000:]}")
 
-    def wait_for(self, predicate: Callable[[dict], object], timeout: float = 15.0, what: str = "state") -> dict:
+    def wait_for(self, predicate: Callable[[dict], object], timeout: float = 30.0, what: str = "state") -> dict:
         """Poll the app's state until ``predicate(state)`` holds; return that state."""
         last: dict | None = None
         deadline = time.monotonic() + timeout

@@ -116,6 +116,7 @@ def test_counter_mode_shows_its_counter_and_announces_only_its_calls():
     m.handle(T.counter_state("c07"), samples.counter_state("c07", "7", None, state=CounterState.closed).to_bytes())
     view = m.counter_view(now=40)
     assert view.number == "" and view.state_en == "Closed" and view.state_sw == "Imefungwa"
+    assert view.hint_sw == "Tafadhali nenda kaunta nyingine"
 
 
 def test_an_unknown_counter_says_so():
