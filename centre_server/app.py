@@ -60,7 +60,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return _error(err.status_code, STATUS_CODES.get(err.status_code, "error"), str(err.detail))
+        return _error(err.status_code, STATUS_CODES.get(err.status_code, "error"), str(err.detail),
+                      getattr(err, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -157,8 +158,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
     app.state.limits = {
         "issue_device": RateLimiter(sec.issue_per_device_per_minute, 60.0),
         "issue_phone": RateLimiter(sec.issue_per_phone_per_hour, 3600.0),
-        "login_client": RateLimiter(30, 60.0),
-        "citizen_client": RateLimiter(240, 60.0),
+        "login_client": RateLimiter(sec.login_per_minute, 60.0),
+        "citizen_client": RateLimiter(sec.citizen_per_minute, 60.0),
     }
     install_security_headers(app)
     app.state.start_hooks = []

@@ -49,6 +49,8 @@ class SecuritySettings(BaseModel):
     lockout_minutes: int = Field(15, ge=1)
     issue_per_device_per_minute: int = Field(120, ge=1)
     issue_per_phone_per_hour: int = Field(5, ge=1)
+    login_per_minute: int = Field(30, ge=1)  # per client address, on top of the per-user lock-out
+    citizen_per_minute: int = Field(240, ge=1)  # ticket look-ups per client address
 
 
 class DaySettings(BaseModel):
@@ -163,6 +165,8 @@ lockout_after_failures = 5
 lockout_minutes = 15
 issue_per_device_per_minute = 120
 issue_per_phone_per_hour = 5
+login_per_minute = 30
+citizen_per_minute = 240
 
 [day]
 closing_time = ""                # "18:30" closes the day automatically

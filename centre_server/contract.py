@@ -461,7 +461,7 @@ class CounterOut(BaseModel):
 class OpenCounterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    services: list[str] | None = Field(default=None, max_length=64)
+    services: list[str] | None = Field(default=None, min_length=1, max_length=64)
 
 
 class CompleteRequest(BaseModel):

@@ -29,7 +29,9 @@ def normalise_phone(phone: str | None) -> str | None:
     return "+" + digits
 
 
-@router.post("", status_code=201, response_model=TicketOut, responses=ERRORS)
+@router.post("", status_code=201, response_model=TicketOut,
+             responses=ERRORS | {200: {"model": TicketOut, "description": "A retry: the ticket issued before"},
+                                 429: {"model": ErrorResponse}})
 def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, request: Request,
                  response: Response,
                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> TicketOut:
@@ -60,7 +62,7 @@ def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerD
     return centre.ticket_out(ticket)
 
 
-@router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS)
+@router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS | {429: {"model": ErrorResponse}})
 def get_ticket(ticket_id: str, centre: CentreDep, request: Request) -> TicketOut:
     """A ticket and its live position. No login: the id itself is the secret."""
     limit(request, "citizen_client", client_address(request))
