@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")  # our CLI is click's, not Kivy's
+os.environ.setdefault("KIVY_LOG_MODE", "MIXED")  # Kivy logs to its own logger; ours go through logging
 
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -75,6 +76,8 @@ def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | 
     or, beside `make run`: huduma-kiosk --demo
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if bool(config_path) == bool(demo):
         raise click.UsageError("give exactly one of --config FILE or --demo")
     try:
@@ -85,4 +88,18 @@ def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | 
         cfg.kiosk.fullscreen = not windowed
     configure_kivy(cfg)
     app = build_app(cfg)
+    _stop_on_sigterm(app)
     app.run()
+
+
+def _stop_on_sigterm(app) -> None:
+    """systemd stops with SIGTERM: leave cleanly so the kiosk says offline itself."""
+    import signal
+
+    from kivy.clock import Clock
+
+    def handler(_signum, _frame) -> None:
+        logger.info("SIGTERM: stopping")
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, handler)

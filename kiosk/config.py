@@ -112,7 +112,10 @@ def parse_config(data: dict, source: str = "config") -> KioskConfig:
                                       kiosk=check(KioskSettings, kiosk, "kiosk"))
     if cfg.bundle.kind != "kiosk":
         raise ConfigError(f"{source}: this bundle is for a {cfg.bundle.kind}, not a kiosk")
-    cfg.printer.check()
+    try:
+        cfg.printer.check()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     return cfg
 
 

@@ -115,6 +115,10 @@ class KioskApp(App):
         Clock.schedule_interval(self._tick, 0.5)
         Clock.schedule_interval(lambda _dt: self.poll_printer(), self.kconfig.printer.status_poll_s)
 
+    def on_request_close(self, *_a, **_kw) -> bool:
+        """A full-screen kiosk is not closed by a window gesture; a windowed demo is."""
+        return bool(self.kconfig.kiosk.fullscreen)
+
     def on_stop(self) -> None:
         self.health.stop()
         try:

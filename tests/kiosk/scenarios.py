@@ -125,6 +125,11 @@ def quick_ticket(d):
     d.tap(d.screen.ids.skip)
     yield d.at("confirm")
     d.tap(d.screen.ids.confirm)
+    printing_shot = os.environ.get("KIOSK_SHOT_PRINTING")
+    if printing_shot:
+        yield Wait(lambda: app.sm.current in ("printing", "ticket"), "printing")
+        if app.sm.current == "printing":
+            d.shot(printing_shot)
     yield d.at("ticket")
     yield Sleep(0.4)
     d.result["data"].update(ticket=_ticket_data(app), printed=app.model.printed,

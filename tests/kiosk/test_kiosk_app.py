@@ -8,7 +8,11 @@ printed bytes and the broker.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -85,22 +89,29 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         watch.close()
 
 
-def test_printer_out_of_paper_still_issues_and_reports_until_fixed(centre_server, mosquitto, tmp_path, run_kiosk):
-    sim = SerialPrinterSim("paper_out")
+@pytest.mark.parametrize("fault", ["paper_out", "offline"])
+def test_printer_fault_still_issues_and_reports_until_fixed(fault, centre_server, mosquitto, tmp_path, run_kiosk):
+    """A serial printer (on a pty) out of paper, or switched off: the ticket is issued and shown
+    with its QR code, and the kiosk's retained status names the fault until someone fixes it."""
+    sim = SerialPrinterSim(fault)
+    # a silent printer costs a read timeout per status query: long enough to see "printing"
     config = kiosk_config(centre_server, mosquitto, tmp_path,
-                          {"kind": "serial", "device": sim.device, "timeout_s": 0.3, "status_poll_s": 1.0})
+                          {"kind": "serial", "device": sim.device, "timeout_s": 0.5 if fault == "offline" else 0.3,
+                           "status_poll_s": 1.0})
     topics = Topics(centre_server.centre.bundle("kiosk-1")["centre_id"])
     status_topic = topics.device_status("kiosk-1")
     watch = Retained(mosquitto.url, status_topic)
     try:
-        run = run_kiosk(config, "quick_ticket", env={"KIOSK_SHOT": "ticket-no-paper"})
+        shot = "ticket-no-paper" if fault == "paper_out" else "ticket-printer-offline"
+        env = {"KIOSK_SHOT": shot, "KIOSK_SHOT_PRINTING": "printing" if fault == "offline" else ""}
+        run = run_kiosk(config, "quick_ticket", env=env)
         run.wait_mark("ticket", timeout=90)
         rows = tickets_in_db(centre_server)
         assert len(rows) == 1 and rows[0]["service_id"] == "kra-pin" and rows[0]["language"] == "sw"
-        watch.wait_for(status_topic, lambda p: device_status(p) == "paper_out")
+        watch.wait_for(status_topic, lambda p: device_status(p) == fault)
         # it stays: several status polls later, nobody has said ok
         time.sleep(2.5)
-        assert device_status(watch.messages[status_topic]) == "paper_out"
+        assert device_status(watch.messages[status_topic]) == fault
         assert decode(sim.printed).cuts == 0  # nothing came out of an empty printer
 
         sim.status = "ok"  # a clerk loads paper
@@ -108,10 +119,10 @@ def test_printer_out_of_paper_still_issues_and_reports_until_fixed(centre_server
         watch.wait_for(status_topic, lambda p: device_status(p) == "ok")
         result = run.result()
         assert result["data"]["printed"] is False  # the screen told the citizen to note the number
-        assert result["data"]["printer_status"] == "paper_out"
+        assert result["data"]["printer_status"] == fault
         assert result["data"]["printer_status_after_fix"] == "ok"
         assert result["data"]["ticket"]["id"] == rows[0]["id"]
-        assert "ticket-no-paper" in result["screens"]
+        assert shot in result["screens"]
     finally:
         watch.close()
         sim.close()
@@ -138,13 +149,34 @@ def test_idle_kiosk_returns_to_welcome(centre_server, mosquitto, tmp_path, run_k
     assert data["category_after"] is None and data["language_after"] == "en"
 
 
-def test_demo_mode_reads_the_demo_bundle(centre_server, mosquitto, tmp_path):
-    """``--demo --demo-dir`` builds its config from devices/kiosk-1.json and a file printer beside it."""
+def test_demo_cli_runs_the_real_window_and_stops_cleanly(centre_server, mosquitto, tmp_path, xvfb):
+    """``huduma-kiosk --demo --demo-dir DIR``: a window, online on MQTT, offline on SIGTERM."""
+    centre = centre_server.centre.path
+    bundle_path = centre / "devices" / "kiosk-1.json"
+    bundle = json.loads(bundle_path.read_text())
+    bundle.update(server_url=centre_server.url, mqtt_url=mosquitto.url)
+    bundle_path.write_text(json.dumps(bundle))
     from kiosk.app import demo_config
 
-    demo = centre_server.centre.path
-    cfg = demo_config(demo)
+    cfg = demo_config(centre)  # what --demo runs: the bundle, a file printer beside it, a window
     assert cfg.bundle.device_id == "kiosk-1" and cfg.printer.kind == "file"
-    assert cfg.printer.path == str((demo / "kiosk-1-tickets.bin").resolve())
+    assert cfg.printer.path == str((centre / "kiosk-1-tickets.bin").resolve())
     assert cfg.kiosk.fullscreen is False
-    json.loads((demo / "devices" / "kiosk-1.json").read_text())  # untouched
+    topics = Topics(bundle["centre_id"])
+    watch = Retained(mosquitto.url, topics.device_availability("kiosk-1"), topics.device_status("kiosk-1"))
+    env = {**os.environ, "DISPLAY": xvfb, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_CONSOLELOG": "1"}
+    log = open(tmp_path / "demo.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--demo", "--demo-dir", str(centre)],
+                            cwd=tmp_path, env=env, stdout=log, stderr=log)
+    try:
+        watch.wait_for(topics.device_availability("kiosk-1"), lambda p: p == b"online", timeout=60)
+        watch.wait_for(topics.device_status("kiosk-1"), lambda p: device_status(p) == "ok", timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, (tmp_path / "demo.log").read_text()[-2000:]
+        watch.wait_for(topics.device_availability("kiosk-1"), lambda p: p == b"offline")
+        assert "Traceback" not in (tmp_path / "demo.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        watch.close()
