@@ -32,6 +32,10 @@ def prepare(store: Store) -> None:
 
     store.migrate()
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
+    known = {c["id"] for c in store.centres()}
+    for cid, name, _, _ in NEIGHBOURS:
+        if cid not in known:
+            store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
@@ -41,11 +45,8 @@ def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> 
     today = today or Date.today()
     have = {(r["centre_id"], r["date"]) for r in store.summaries_between(
         (today - timedelta(days=days - 1)).isoformat(), today.isoformat())}
-    known = {c["id"] for c in store.centres()}
     added = 0
     for cid, name, citizens, seed in NEIGHBOURS:
-        if cid not in known:
-            store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
         for back in range(days - 1, -1, -1):
             day = (today - timedelta(days=back)).isoformat()
             if (cid, day) in have:

@@ -1,0 +1,244 @@
+"""Day close against a hand-computed day: a small day with known times, driven through the engine.
+
+The day (Nairobi time, counters c01 = ID services, c05 = birth certificates):
+  08:00 c01 and c05 open
+  08:10 T1 id-card-new (with a phone)   08:20 T2 id-card-new   08:25 T3 birth-cert
+  08:30 c01 calls T1, 08:31 starts, 08:40 completes             -> wait 1200 s, service 540 s
+  08:40 c01 calls T2, 08:42 recall, 08:45 no-show               -> wait 1200 s, no-show
+  08:50 c05 calls T3 (wait 1500 s), 08:52 transfers it to id-card-collect (target 15 min)
+  09:05 T4 id-card-replace
+  09:10 c01 calls T3 (18 min in its new queue: over 15), 09:14 completes -> wait 1080 s, service 240 s
+  09:14 T3 rated 4, 09:15 T1 rated 2
+  09:20 c05 pauses, 09:50 resumes
+  10:00 T5 birth-cert
+  10:30 day closed: T4 (waited 85 min > 30) and T5 (waited exactly 30 min) cancelled, counters closed
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from centre_server import dayclose, engine, storage
+from centre_server.centre import Centre
+from centre_server.config import load_settings
+from centre_server.daysim import FakeClock
+
+DAY = "2026-03-02"
+TZ = ZoneInfo("Africa/Nairobi")
+
+
+def at(hhmm: str) -> float:
+    h, m = (int(x) for x in hhmm.split(":"))
+    return datetime(2026, 3, 2, h, m, tzinfo=TZ).timestamp()
+
+
+def set_upstream(path: Path, url: str = "http://127.0.0.1:9", token: str = "none") -> None:
+    """Point the centre at an HQ of the test's choosing (the demo default is the demo HQ)."""
+    toml = path / "centre.toml"
+    text = toml.read_text()
+    text = text.replace('hq_url = ""', f'hq_url = "{url}"').replace('hq_token = ""', f'hq_token = "{token}"')
+    toml.write_text(text)
+
+
+class Day:
+    def __init__(self, directory: Path) -> None:
+        set_upstream(directory)
+        self.settings = load_settings(directory)
+        self.clock = FakeClock(at("07:00"))
+        self.centre = Centre(self.settings, clock=self.clock)
+
+    def run(self, hhmm: str, cmd: engine.Command) -> list[engine.Event]:
+        self.clock.now = at(hhmm)
+        return self.centre.execute(cmd)
+
+    def issue(self, hhmm: str, tid: str, service: str, phone: str | None = None) -> None:
+        self.run(hhmm, engine.IssueTicket(ticket_id=tid, service_id=service, phone=phone))
+
+    def build(self) -> None:
+        r = self.run
+        r("08:00", engine.OpenCounter("c01", clerk="wanjiku"))
+        r("08:00", engine.OpenCounter("c05", clerk="otieno"))
+        self.issue("08:10", "T1", "id-card-new", phone="+254700000001")
+        self.issue("08:20", "T2", "id-card-new")
+        self.issue("08:25", "T3", "birth-cert")
+        called = r("08:30", engine.CallNext("c01"))
+        assert called[-1].data["ticket_id"] == "T1"
+        r("08:31", engine.StartService("c01"))
+        r("08:40", engine.Complete("c01"))
+        assert r("08:40", engine.CallNext("c01"))[-1].data["ticket_id"] == "T2"
+        r("08:42", engine.Recall("c01"))
+        r("08:45", engine.MarkNoShow("c01"))
+        assert r("08:50", engine.CallNext("c05"))[-1].data["ticket_id"] == "T3"
+        r("08:52", engine.Transfer("c05", "id-card-collect"))
+        self.issue("09:05", "T4", "id-card-replace")
+        assert r("09:10", engine.CallNext("c01"))[-1].data["ticket_id"] == "T3"
+        r("09:14", engine.Complete("c01"))
+        r("09:14", engine.GiveFeedback(rating=4, ticket_id="T3"))
+        r("09:15", engine.GiveFeedback(rating=2, ticket_id="T1"))
+        r("09:20", engine.PauseCounter("c05"))
+        r("09:50", engine.ResumeCounter("c05"))
+        self.issue("10:00", "T5", "birth-cert")
+        self.clock.now = at("10:30")
+
+
+@pytest.fixture
+def day(centre_dir) -> Day:
+    d = Day(centre_dir.path)
+    d.build()
+    yield d
+    d.centre.close()
+
+
+def by_id(rows: list[dict], key: str) -> dict[str, dict]:
+    return {r[key]: r for r in rows}
+
+
+def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
+    result = dayclose.close_with_centre(day.centre)
+    assert (result.date, result.revision, result.new_revision, result.cancelled) == (DAY, 1, True, 2)
+    s = result.summary
+    assert s["centre_id"] == "demo" and s["date"] == DAY
+    assert s["total"] == {
+        "arrived": 5, "served": 2, "no_shows": 1, "cancelled": 2, "unfinished": 0, "transfers": 1,
+        "wait_mean_s": 1245.0, "wait_median_s": 1200.0, "wait_p90_s": 1500.0, "wait_max_s": 1500.0,
+        "service_mean_s": 390.0, "service_median_s": 390.0, "service_p90_s": 540.0, "service_max_s": 540.0,
+        "within_target": 3, "measured": 5, "within_target_share": 0.6,
+        "satisfaction_mean": 3.0, "satisfaction_count": 2,
+        "counters_open": 2, "staffed_hours": 4.5,
+    }
+    services = by_id(s["services"], "service_id")
+    assert set(services) == {"id-card-new", "birth-cert", "id-card-collect", "id-card-replace"}
+    new = services["id-card-new"]
+    assert (new["arrived"], new["issued"], new["transfers_in"], new["served"], new["no_shows"], new["cancelled"],
+            new["transfers"]) == (2, 2, 0, 1, 1, 0, 0)
+    assert (new["wait_mean_s"], new["wait_median_s"], new["wait_p90_s"], new["wait_max_s"]) == (1200.0,) * 4
+    assert (new["service_mean_s"], new["service_max_s"]) == (540.0, 540.0)
+    assert (new["within_target"], new["measured"], new["within_target_share"]) == (2, 2, 1.0)
+    assert (new["satisfaction_mean"], new["satisfaction_count"], new["counters"]) == (2.0, 1, 1)
+    birth = services["birth-cert"]
+    assert (birth["arrived"], birth["served"], birth["cancelled"], birth["transfers"]) == (2, 0, 1, 1)
+    assert (birth["wait_mean_s"], birth["within_target"], birth["measured"]) == (1500.0, 1, 1)
+    assert birth["satisfaction_count"] == 0 and birth["satisfaction_mean"] is None
+    collect = services["id-card-collect"]
+    assert (collect["arrived"], collect["issued"], collect["transfers_in"], collect["served"]) == (1, 0, 1, 1)
+    assert (collect["wait_mean_s"], collect["service_mean_s"]) == (1080.0, 240.0)
+    assert (collect["within_target"], collect["measured"], collect["within_target_share"]) == (0, 1, 0.0)
+    assert (collect["target_wait_s"], collect["satisfaction_mean"]) == (900, 4.0)
+    replace = services["id-card-replace"]
+    assert (replace["arrived"], replace["cancelled"], replace["wait_mean_s"]) == (1, 1, None)
+    assert (replace["within_target"], replace["measured"], replace["within_target_share"]) == (0, 1, 0.0)
+
+    hours = by_id(s["hours"], "hour")
+    assert sorted(hours) == [8, 9, 10]
+    h8, h9, h10 = hours[8], hours[9], hours[10]
+    assert (h8["arrived"], h8["served"], h8["no_shows"], h8["cancelled"], h8["transfers"]) == (3, 2, 1, 0, 1)
+    assert (h8["wait_mean_s"], h8["within_target"], h8["measured"], h8["within_target_share"]) == (1245.0, 3, 4, 0.75)
+    assert (h8["satisfaction_mean"], h8["counters_open"], h8["staffed_hours"]) == (3.0, 2, 2.0)
+    assert (h9["arrived"], h9["cancelled"], h9["measured"], h9["within_target_share"]) == (1, 1, 1, 0.0)
+    assert (h9["counters_open"], h9["staffed_hours"]) == (2, 1.5)
+    assert (h10["arrived"], h10["cancelled"], h10["measured"], h10["within_target_share"]) == (1, 1, 0, None)
+    assert (h10["counters_open"], h10["staffed_hours"]) == (2, 1.0)
+    counters = by_id(s["counters"], "counter_id")
+    assert (counters["c01"]["staffed_hours"], counters["c01"]["served"]) == (2.5, 2)
+    assert (counters["c05"]["staffed_hours"], counters["c05"]["served"]) == (2.0, 0)
+
+
+def test_waiting_tickets_are_cancelled_with_a_reason_and_phones_erased(day: Day) -> None:
+    result = dayclose.close_with_centre(day.centre)
+    assert result.phones_erased == 1
+    db = day.centre.db
+    rows = {r["id"]: r for r in db.query("SELECT id, state, cancel_reason, phone FROM tickets")}
+    assert rows["T4"]["state"] == "cancelled" and rows["T4"]["cancel_reason"] == "day_closed"
+    assert rows["T5"]["state"] == "cancelled"
+    assert all(r["phone"] is None for r in rows.values())
+    issued = [json.loads(r[0]) for r in db.execute("SELECT data FROM events WHERE type='ticket_issued'").fetchall()]
+    assert [d["phone"] for d in issued] == [None] * 5
+    assert day.centre.state.tickets["T1"].phone is None  # the engine's copy too, or it would write it back
+
+
+def test_closing_twice_is_idempotent_and_a_late_correction_makes_a_revision(day: Day) -> None:
+    first = dayclose.close_with_centre(day.centre)
+    again = dayclose.close_with_centre(day.centre)
+    assert (again.revision, again.new_revision, again.note) == (1, False, "unchanged")
+    assert again.summary == first.summary
+    # a late correction: T1's citizen changes the rating after the close
+    day.run("10:40", engine.GiveFeedback(rating=3, ticket_id="T1"))
+    third = dayclose.close_with_centre(day.centre)
+    assert (third.revision, third.new_revision) == (2, True)
+    assert third.summary["total"]["satisfaction_mean"] == 3.5
+    loaded = dayclose.load_summary(day.centre.db, DAY)
+    assert loaded["revision"] == 2 and loaded["total"]["satisfaction_mean"] == 3.5
+    assert dayclose.load_summary(day.centre.db, "2026-03-01") is None
+    keys = [r[0] for r in day.centre.db.execute("SELECT key FROM outbox ORDER BY id").fetchall()]
+    assert keys == [f"demo:{DAY}:1", f"demo:{DAY}:2"]
+    payload = json.loads(day.centre.db.execute("SELECT payload FROM outbox WHERE key=?", [keys[1]]).fetchone()[0])
+    assert payload["revision"] == 2 and payload["summary"]["total"]["satisfaction_mean"] == 3.5
+
+
+def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir) -> None:
+    set_upstream(centre_dir.path)
+    toml = centre_dir.path / "centre.toml"
+    toml.write_text(toml.read_text().replace('closing_time = ""', 'closing_time = "18:30"'))
+    settings = load_settings(centre_dir.path)
+    clock = FakeClock(at("09:00"))
+    centre = Centre(settings, clock=clock)
+    closer = dayclose.DayCloser(centre, poll_s=3600)
+    closer.start()
+    try:
+        centre.execute(engine.IssueTicket(ticket_id="W1", service_id="kra-pin", phone="+254711111111"))
+        clock.now = at("18:29")
+        assert closer.run_once() == []
+        clock.now = at("18:31")
+        [closed] = closer.run_once()
+        assert (closed.date, closed.revision, closed.cancelled) == (DAY, 1, 1)
+        assert centre.state.tickets["W1"].cancel_reason == "closing_time"
+        assert closer.run_once() == []  # once a day
+        # after midnight the engine rolls over by itself; the closer re-summarises: same figures, same revision
+        clock.now = at("23:59") + 120
+        centre.execute(engine.Tick())
+        [again] = closer.run_once()
+        assert (again.date, again.revision, again.new_revision) == (DAY, 1, False)
+    finally:
+        closer.stop()
+        centre.close()
+
+
+def test_command_line_close_refuses_beside_a_running_server(centre_dir) -> None:
+    set_upstream(centre_dir.path)
+    settings = load_settings(centre_dir.path)
+    with dayclose.server_lock(centre_dir.path):  # as a running server holds it
+        with pytest.raises(dayclose.DayCloseError, match="a centre server is running"):
+            dayclose.close_offline(settings)
+    result = dayclose.close_offline(settings)  # stopped: fine
+    assert result.revision == 1 and result.summary["total"]["arrived"] == 0
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert dayclose.percentile([], 90) is None
+    assert dayclose.percentile([5], 90) == 5
+    assert dayclose.percentile(list(range(1, 11)), 90) == 9
+    assert dayclose.percentile(list(range(1, 11)), 50) == 5
+    assert dayclose.percentile([4, 1, 3, 2], 90) == 4
+
+
+def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(centre_dir) -> None:
+    from centre_server import daysim
+
+    set_upstream(centre_dir.path)
+    settings = load_settings(centre_dir.path)
+    r = daysim.simulate_into_centre(settings, "2026-03-01", citizens=40, seed=7)
+    assert r["new_revision"] and r["total"]["arrived"] == 40
+    db = storage.connect(settings.db_path)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0  # the real log is untouched
+        again = daysim.simulate_into_centre(settings, "2026-03-01", citizens=40, seed=7)
+        assert (again["revision"], again["new_revision"]) == (1, False)
+        loaded = dayclose.load_summary(db, "2026-03-01")
+        assert loaded["simulated"] is True and loaded["total"]["arrived"] == 40
+    finally:
+        db.conn.close()

@@ -1,0 +1,210 @@
+"""Headquarters fixtures: a private PostgreSQL schema, a real `huduma-hq serve` process, a TCP proxy we control."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.conftest import BIN, IN_CI, free_port
+
+PG_BASE = os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def pg_schema():
+    """A schema of our own (random name) in the machine's PostgreSQL; dropped afterwards."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {PG_BASE}: {err}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_BASE}")
+    schema = f"hq_test_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_BASE else "?"
+    try:
+        yield f"{PG_BASE}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture
+def pg_url():
+    with pg_schema() as url:
+        yield url
+
+
+@dataclass
+class HqProcess:
+    db_url: str
+    port: int
+    log_path: Path
+    cwd: Path
+    demo: bool = False
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.log_path, "ab")
+        args = [str(BIN / "huduma-hq"), "serve", "--port", str(self.port)]
+        args += ["--demo"] if self.demo else ["--db", self.db_url]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=self.cwd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"huduma-hq exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"huduma-hq did not answer: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def add_centre(self, centre_id: str, name: str) -> str:
+        out = subprocess.run([str(BIN / "huduma-hq"), "add-centre", centre_id, "--name", name, "--db", self.db_url],
+                             capture_output=True, text=True, timeout=60, cwd=self.cwd)
+        assert out.returncode == 0, out.stderr
+        line = next(x for x in out.stdout.splitlines() if x.startswith("hq_token"))
+        return line.split('"')[1]
+
+
+@pytest.fixture
+def hq(pg_url: str, tmp_path: Path):
+    server = HqProcess(db_url=pg_url, port=free_port(), log_path=tmp_path / "hq.log", cwd=tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class Proxy:
+    """A TCP proxy in front of HQ: ``up``, ``down`` (connections refused/reset) or ``cut`` (forward the
+    request, let HQ answer, then drop the connection before the answer reaches the centre)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.mode = "up"
+        self.cuts = 0  # how many answers to swallow in "cut" mode before behaving as "up"
+        self.connections = 0
+        self.swallowed = 0
+        self._stop = threading.Event()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            if self.mode == "down":
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                client.close()  # a reset: the link is down
+                continue
+            cut = self.mode == "cut" and self.cuts > 0
+            if cut:
+                self.cuts -= 1
+            threading.Thread(target=self._pipe, args=(client, cut), daemon=True).start()
+
+    def _pipe(self, client: socket.socket, cut: bool) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        done = threading.Event()
+
+        def forward(src: socket.socket, dst: socket.socket, swallow: bool) -> None:
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    if swallow:  # HQ has answered: it has the summary; the centre never hears so
+                        self.swallowed += 1
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                done.set()
+
+        threading.Thread(target=forward, args=(client, upstream, False), daemon=True).start()
+        threading.Thread(target=forward, args=(upstream, client, cut), daemon=True).start()
+        done.wait(30)
+        for s in (client, upstream):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+@pytest.fixture(scope="module")
+def hq_shared(tmp_path_factory):
+    """One HQ (own schema) for a module's read-only tests."""
+    with pg_schema() as url:
+        tmp = tmp_path_factory.mktemp("hq")
+        server = HqProcess(db_url=url, port=free_port(), log_path=tmp / "hq.log", cwd=tmp)
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def proxy(hq: HqProcess):
+    p = Proxy(hq.port)
+    yield p
+    p.close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}")
