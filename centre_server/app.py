@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +67,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
         return _error(422, "invalid_request", _describe_validation(err))
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def storage_error(request: Request, err: sqlite3.OperationalError) -> JSONResponse:
+        # disk full, or the disk failing: nothing was changed (the transaction rolled back)
+        full = "full" in str(err).lower()
+        logger.error("storage refused a change on %s %s: %s", request.method, request.url.path, err)
+        return _error(503, "storage_full" if full else "storage_unavailable",
+                      "the centre's disk is full: nothing was changed; free space on the server"
+                      if full else "the centre's database could not be written: nothing was changed",
+                      {"Retry-After": "10"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> JSONResponse:

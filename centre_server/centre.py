@@ -88,8 +88,8 @@ class Centre:
     def _commit(self, events: list[Event]) -> None:
         try:
             storage.commit_events(self.db, self.state, events)
-        except Exception:
-            logger.exception("commit failed; reloading state from the database")
+        except Exception as err:
+            logger.error("commit failed (%s); reloading state from the database", err)
             self.state = self._load()
             raise
         for listener in list(self.listeners):
