@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo-centre
-DEB_PACKAGES := mosquitto mosquitto-clients xvfb libgl1-mesa-dri chromium espeak-ng sox curl libmtdev1 fonts-dejavu-core
+DEB_PACKAGES := mosquitto mosquitto-clients xvfb libgl1-mesa-dri chromium espeak-ng sox curl libmtdev1 fonts-dejavu-core wrk
 
 .PHONY: run test setup system-deps bench clean
 

@@ -181,28 +181,41 @@ class WaitPredictor:
         p = self.no_show_share(service_id)
         return (1.0 - p) * mean + p * self.no_show_s
 
-    def _demand_per_counter(self, state: "State", sid: str, now: float) -> float:
+    def _demand_per_counter(self, sid: str, now: float, open_counters: dict[str, int]) -> float:
         rate = self.arrivals.get(sid)
         lam = rate.read(now) if rate else 0.0
-        counters = sum(1 for c in state.counters.values()
-                       if c.state == CounterState.open and sid in c.services) or 1
-        return (lam * self.mean_service_s.get(sid, 600.0) + 1e-6) / counters
+        return (lam * self.mean_service_s.get(sid, 600.0) + 1e-6) / (open_counters.get(sid) or 1)
 
-    def share(self, state: "State", counter_services: list[str], service_id: str, now: float) -> float:
+    def share(self, state: "State", counter_services: list[str], service_id: str, now: float,
+              open_counters: dict[str, int] | None = None) -> float:
         """The part of a shared counter's time ``service_id`` gets: its load per counter."""
         if len(counter_services) == 1:
             return 1.0
-        demand = {sid: self._demand_per_counter(state, sid, now) for sid in counter_services}
+        if open_counters is None:
+            open_counters = self._open_counters(state)
+        demand = {sid: self._demand_per_counter(sid, now, open_counters) for sid in counter_services}
         return demand[service_id] / sum(demand.values())
+
+    @staticmethod
+    def _open_counters(state: "State") -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in state.counters.values():
+            if c.state == CounterState.open:
+                for sid in c.services:
+                    out[sid] = out.get(sid, 0) + 1
+        return out
 
     def estimate(self, state: "State", service_id: str, ahead: int, now: float,
                  priority: bool = False) -> int:
         servers = 0.0
         free = 0
+        open_counters: dict[str, int] | None = None
         for c in state.counters.values():
             if service_id not in c.services or c.state != CounterState.open:
                 continue
-            servers += self.share(state, c.services, service_id, now)
+            if len(c.services) > 1 and open_counters is None:
+                open_counters = self._open_counters(state)
+            servers += self.share(state, c.services, service_id, now, open_counters)
             if c.ticket_id is None:
                 free += 1
         if servers == 0.0:
