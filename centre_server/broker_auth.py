@@ -312,6 +312,8 @@ class RegistryAuthPlugin(BaseAuthPlugin):  # type: ignore[misc,valid-type]
             logger.warning("MQTT connection refused: %s may not set a last will on %s", user.username,
                            session.will_topic)
             return False
+        # remembered so that rotating the password cuts off connections made with the old one
+        session.huduma_password_hash = user.password_hash
         return True
 
     async def close(self) -> None:
@@ -329,7 +331,13 @@ class RegistryTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
                               action: Any = None) -> bool | None:
         if session is None or not topic:
             return False
-        acl = _registry_of(self.config).acl(session.username)
+        registry = _registry_of(self.config)
+        user = registry.user(session.username)
+        logged_in_with = getattr(session, "huduma_password_hash", None)
+        if user is None or (logged_in_with is not None and logged_in_with != user.password_hash):
+            acl = Acl()  # unknown now, or connected with credentials that were rotated since
+        else:
+            acl = acl_for(user, registry.topics)
         if action == Action.PUBLISH:
             allowed = may_write(acl, topic)
         else:  # SUBSCRIBE (a filter) and RECEIVE (a topic) both need read access

@@ -135,11 +135,19 @@ def test_revoked_device_is_refused_after_reload(locked_broker):
 
 def test_rotated_device_needs_its_new_password(locked_broker):
     centre = locked_broker.centre
+    s = spy(locked_broker)
     old = centre.credentials("display-1")
+    before = locked_broker.login("display-1")  # connected with the password about to be replaced
     fresh = core.rotate_device(centre.path, "display-1")
     locked_broker.apply_registry_change()
     assert not locked_broker.probe(*old).connect()
-    assert locked_broker.probe(fresh["mqtt_username"], fresh["mqtt_password"]).connect()
+    after = locked_broker.probe(fresh["mqtt_username"], fresh["mqtt_password"])
+    assert after.connect()
+    # the connection made with the old password is cut off (Mosquitto) or can do nothing more (embedded)
+    before.try_publish(T.device_availability("display-1"), b"old-password")
+    after.publish(T.device_status("display-1"), status("display-1", "display"))
+    assert wait_for(lambda: s.received(T.device_status("display-1")), 10)
+    assert wait_for(lambda: b"old-password" in s.received(T.device_availability("display-1")), 0.3) is False
 
 
 def test_a_last_will_outside_the_rules_never_fires(locked_broker):
