@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -76,6 +77,7 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     ctx = {"t": t, "lang": lang, "languages": LANGUAGES, "user": user,
            "strings_json": script_json(table(lang)),
            "centre_name": centre.settings.centre_name, "server_time": time.time(),
+           "utc_offset_min": int((datetime.now(centre.tz).utcoffset() or timedelta()).total_seconds() // 60),
            "path": request.url.path, "home": home_of(user.role) if user else "/login",
            "is_manager": bool(user and user.role in MANAGER_PAGE_ROLES), **context}
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)

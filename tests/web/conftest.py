@@ -13,6 +13,14 @@ import pytest
 
 from tests.conftest import artifacts_dir, need_tool
 
+try:
+    from playwright.sync_api import expect
+
+    # pages poll every 5 s at most (the citizen page) or are pushed at once (staff pages)
+    expect.set_options(timeout=12_000)
+except ImportError:  # the browser tests fail on the fixture below with a clear message
+    pass
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[2]

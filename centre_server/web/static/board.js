@@ -87,7 +87,8 @@
         li.textContent = H.t("alert_device_offline", { device: a.device_id });
       } else if (a.kind === "printer") {
         li.className = "alert warn";
-        li.textContent = H.t("alert_printer", { device: a.device_id, status: a.printer });
+        const key = "printer_" + a.printer;
+        li.textContent = H.t("alert_printer", { device: a.device_id, status: H.strings[key] ? H.t(key) : a.printer });
       } else {
         li.textContent = a.kind;
       }

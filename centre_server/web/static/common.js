@@ -10,6 +10,12 @@
   // The server's clock, so timers agree with the hall even when this PC's clock is off.
   H.skew = parseFloat(body.dataset.serverTime || "0") * 1000 - Date.now();
   H.now = () => Date.now() + H.skew;
+  H.utcOffsetMin = parseInt(body.dataset.utcOffset || "0", 10);
+  /* The centre's wall-clock time now, "HH:MM" (the browser's own time zone may differ). */
+  H.centreTime = function () {
+    const d = new Date(H.now() + H.utcOffsetMin * 60000);
+    return String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+  };
 
   H.t = function (key, vars) {
     let s = H.strings[key];

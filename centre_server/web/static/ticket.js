@@ -22,8 +22,7 @@
     $("ticket-ahead").textContent = String(t.position);
     const m = Math.ceil(t.estimated_wait_s / 60);
     $("ticket-wait").textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
-    const now = new Date(H.now());
-    $("ticket-updated").textContent = H.t("t_updated", { time: String(now.getHours()).padStart(2, "0") + ":" + String(now.getMinutes()).padStart(2, "0") });
+    $("ticket-updated").textContent = H.t("t_updated", { time: H.centreTime() });
     if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
     lastState = t.state;
   }
