@@ -1,0 +1,1 @@
+"""Tests of the counter and hall displays."""
