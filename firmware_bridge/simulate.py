@@ -35,10 +35,10 @@ FIRMWARE = "sim-1.0"
 KEYMAP = {"n": "NEXT", "r": "RECALL", "x": "NOSHOW", "d": "DONE", "p": "PAUSE", "u": "RESUME"}
 
 HELP = {
-    "en": "keys: n=NEXT r=RECALL x=NO-SHOW d=DONE p=PAUSE u=RESUME 1-4=rating (1 very happy .. 4 unhappy) "
-          "TAB=next counter q=quit",
-    "sw": "vitufe: n=ANAYEFUATA r=ITA TENA x=HAKUFIKA d=IMEKAMILIKA p=SIMAMISHA u=ENDELEA 1-4=tathmini "
-          "(1 nimefurahi sana .. 4 sijafurahi) TAB=kaunta inayofuata q=ondoka",
+    "en": "keys:   n NEXT   r RECALL   x NO-SHOW   d DONE   p PAUSE   u RESUME\n"
+          "        1-4 rating (1 very happy .. 4 unhappy)   TAB next keypad   q quit",
+    "sw": "vitufe: n ANAYEFUATA   r ITA TENA   x HAKUFIKA   d IMEKAMILIKA   p SIMAMISHA   u ENDELEA\n"
+          "        1-4 tathmini (1 nimefurahi sana .. 4 sijafurahi)   TAB kipadi kinachofuata   q ondoka",
 }
 
 

@@ -186,3 +186,41 @@ def device_online(status: dict | None, address: int) -> bool:
     if not status:
         return False
     return any(d["address"] == address and d["online"] for p in status["ports"] for d in p["devices"])
+
+
+def render_terminal(text: str, path: Path, title: str = "huduma-bridge simulate") -> Path:
+    """Save a terminal transcript as a PNG a person can look at (the simulator has no window)."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+    try:
+        font = ImageFont.truetype(font_path, 15)
+        bold = ImageFont.truetype(font_path.replace(".ttf", "-Bold.ttf"), 15)
+    except OSError:
+        font = bold = ImageFont.load_default()
+    lines: list[str] = []
+    for raw in text.replace("\a", "").splitlines():
+        lines += textwrap.wrap(raw, 104) or [""]
+    width, line_h, pad, bar = 980, 20, 14, 30
+    img = Image.new("RGB", (width, bar + 2 * pad + line_h * len(lines)), (24, 26, 30))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, width, bar), fill=(52, 56, 64))
+    for i, colour in enumerate(((237, 106, 94), (245, 191, 79), (98, 197, 84))):
+        draw.ellipse((12 + i * 20, 9, 24 + i * 20, 21), fill=colour)
+    draw.text((80, 6), title, font=bold, fill=(220, 220, 220))
+    for i, line in enumerate(lines):
+        colour = (200, 200, 200)
+        if line.startswith(("LED", "Ubao")):
+            colour = (255, 176, 0)
+        elif " ACK " in line:
+            colour = (110, 210, 110)
+        elif " NAK " in line:
+            colour = (240, 100, 90)
+        elif line.startswith(">"):
+            colour = (120, 190, 255)
+        draw.text((pad, bar + pad + i * line_h), line, font=bold if "[" in line else font, fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
