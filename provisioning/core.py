@@ -906,6 +906,9 @@ def broker_config(directory: Path | str, out: Path | str, *, port: int = 1883, b
         files = BrokerFiles(directory=out, conf=conf, password_file=passwd, acl_file=acl, systemd_dropin=dropin,
                             users=users)
         files.reloaded = reload_broker(reload_pid, out / "mosquitto.pid" if reload_pid is None else None)
+        if user == "root":
+            files.notes.append("Mosquitto will run as root: run broker-config as the centre's own user "
+                               "(sudo -u huduma huduma-provision ...) or pass --user")
         server_url = c.settings.mqtt.url
         if not server_url:
             files.notes.append(f"centre.toml [mqtt] url is empty (embedded broker): set url = "

@@ -15,7 +15,7 @@ import pytest
 
 from centre_server.contract import CounterAction, CounterCommand, Reply, Topics
 from tests.conftest import BIN, Centre as FixtureCentre, CentreProcess, free_port
-from tests.provisioning.conftest import Embedded, MosquittoBroker, Probe, wait_for
+from tests.provisioning.conftest import MosquittoBroker, Probe, wait_for
 
 T = Topics("demo")
 
