@@ -71,12 +71,16 @@ def test_a_port_that_never_opens_is_not_fatal(mosquitto, probe_factory, bridge_f
     sim = sim_factory("keypad:1,led:2")
     bridge = bridge_factory(bundle(mosquitto.url, ["c01"]), [
         {"url": str(tmp_path / "ttyUSB-missing"), "devices": []},
+        {"url": "loop://", "devices": []},  # hears its own PINGs and IDENTs back: counted as echo
         {"url": sim.link, "devices": DEVICES},
     ])
-    status = wait_until(lambda: (s := status_of(probe, topics, "bridge-t")) and device_online(s, 2) and s,
-                        what="the good port serving")
-    states = {p["url"]: p["state"] for p in status["ports"]}
-    assert states[str(tmp_path / "ttyUSB-missing")] == "down"
+    status = wait_until(lambda: (s := status_of(probe, topics, "bridge-t")) and device_online(s, 2)
+                        and s["frame_errors"].get("echo") and s, what="the good ports serving")
+    ports = {p["url"]: p for p in status["ports"]}
+    assert ports[str(tmp_path / "ttyUSB-missing")]["state"] == "down"
+    assert ports[str(tmp_path / "ttyUSB-missing")]["errors"]["open_failed"] >= 1
+    assert ports["loop://"]["state"] == "open" and ports["loop://"]["errors"]["echo"] >= 1
+    assert status["port_errors"]["open_failed"] >= 1
     sim.press("NEXT")
     assert sim.wait_for(lambda: sim.led(2).shown == "A002"), bridge.log()
 
