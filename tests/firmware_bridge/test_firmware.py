@@ -15,7 +15,7 @@ import time
 import tty
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from centre_server.contract import Topics
@@ -31,18 +31,20 @@ _spec.loader.exec_module(fw)
 
 
 @given(FRAME)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # loaded CI machines
 def test_firmware_encodes_like_the_bridge(frame: frames.Frame) -> None:
     assert fw.encode(frame.address, frame.verb, *frame.args) == frames.encode(frame)
 
 
 @given(FRAME)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # loaded CI machines
 def test_firmware_parses_what_the_bridge_sends(frame: frames.Frame) -> None:
     lines = fw.LineReader().feed(frames.encode(frame))
     assert [fw.parse(line) for line in lines] == [(frame.address, frame.verb, list(frame.args))]
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_firmware_survives_noise(data: bytes) -> None:
     board = PtyBoard(None)
     dev = fw.Device("led", 2, board)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import frames
@@ -78,11 +78,13 @@ def test_validate_knows_the_device_verbs() -> None:
 
 
 @given(FRAME)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # loaded CI machines
 def test_encode_parse_round_trip(frame: Frame) -> None:
     assert frames.parse(frames.encode(frame)) == frame
 
 
 @given(st.lists(FRAME, max_size=8), st.integers(1, 7))
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # loaded CI machines
 def test_reader_splits_any_chunking(items: list[Frame], chunk: int) -> None:
     data = b"".join(frames.encode(f) for f in items)
     reader = FrameReader()
@@ -94,7 +96,7 @@ def test_reader_splits_any_chunking(items: list[Frame], chunk: int) -> None:
 
 
 @given(st.binary(max_size=600))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_bytes_never_raise(data: bytes) -> None:
     reader = FrameReader()
     for f in reader.feed(data):
@@ -107,6 +109,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 
 
 @given(st.binary(max_size=300), FRAME)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # loaded CI machines
 def test_reader_recovers_after_noise(noise: bytes, frame: Frame) -> None:
     reader = FrameReader()
     reader.feed(noise)
