@@ -119,6 +119,7 @@ def configure_kivy(size: tuple[int, int] | None) -> None:
     """Kivy reads these before its window exists: set them before importing ``ui``."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")  # Kivy's records reach our own handler once
     from kivy.config import Config
 
     if size:

@@ -47,6 +47,7 @@ class MqttLink:
     """A paho client that keeps the display subscribed and announces its own availability."""
 
     def __init__(self, bundle: DeviceBundle, on_message: MessageHandler, on_link: LinkHandler) -> None:
+        self._stopping = False
         self.bundle = bundle
         self.on_message = on_message
         self.on_link = on_link
@@ -54,7 +55,10 @@ class MqttLink:
         self.availability_topic = bundle.topics.device_availability(bundle.device_id)
         client_id = f"{bundle.device_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        self.client.enable_logger(logger)
+        paho_logger = logging.getLogger(__name__ + ".paho")
+        # paho 2.2 logs an error from its network thread once a clean disconnect closed the socket.
+        paho_logger.addFilter(lambda record: not (self._stopping and record.levelno >= logging.ERROR))
+        self.client.enable_logger(paho_logger)
         if bundle.mqtt_username:
             self.client.username_pw_set(bundle.mqtt_username, bundle.mqtt_password)
         self.client.will_set(self.availability_topic, Availability.offline.value, qos=QOS, retain=True)
@@ -65,7 +69,6 @@ class MqttLink:
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_subscribe = self._on_subscribe
         self.connected = False
-        self._stopping = False
         self._said_down = False  # the link's loss was reported once: no repeats every second
 
     def start(self) -> None:
@@ -75,7 +78,9 @@ class MqttLink:
         self.client.loop_start()
 
     def stop(self) -> None:
-        """Clean stop: say ``offline`` (the will only fires on a crash), then disconnect."""
+        """Clean stop: say ``offline`` (the will only fires on a crash), then disconnect. Idempotent."""
+        if self._stopping:
+            return
         self._stopping = True
         try:
             if self.connected:
