@@ -15,6 +15,7 @@ import wave
 from pathlib import Path
 
 import httpx
+import pytest
 
 from centre_server.contract import Topics
 from tests.conftest import artifacts_dir, need_tool
@@ -199,8 +200,9 @@ def test_hall_and_counter_displays_against_the_real_server(
     counter.screenshot("counter-server-offline", out / "counter-server-offline.png")
 
 
-def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle, mosquitto, tmp_path):
-    """``huduma-display --demo`` itself (not the test driver): online when up, offline on SIGTERM, exit 0."""
+@pytest.mark.parametrize("stop_signal", ["SIGTERM", "SIGINT"])
+def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle, mosquitto, tmp_path, stop_signal):
+    """``huduma-display --demo`` itself (not the test driver): online when up, offline on SIGTERM or Ctrl+C."""
     import os
     import signal
     import subprocess
@@ -221,10 +223,10 @@ def test_the_huduma_display_command_runs_and_stops_cleanly(xvfb, display_bundle,
         wait_until(lambda: [m[1] for m in listener.messages][-1:] == [b"online"] or proc.poll() is not None,
                    30, "the display online")
         assert proc.poll() is None, log.read_text()[-2000:]
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, stop_signal))
         assert proc.wait(15) == 0, log.read_text()[-2000:]
-        wait_until(lambda: [m[1] for m in listener.messages][-1:] == [b"offline"], 10, "offline on SIGTERM")
-        assert "Traceback" not in log.read_text()
+        wait_until(lambda: [m[1] for m in listener.messages][-1:] == [b"offline"], 10, f"offline on {stop_signal}")
+        assert "Traceback" not in log.read_text() and " ERROR " not in log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
