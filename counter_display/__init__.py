@@ -1,1 +1,1 @@
-"""counter_display."""
+"""Hall and counter displays: who is called where, seen and heard (``huduma-display``)."""
