@@ -66,6 +66,15 @@ def normalise_phone(text: str) -> str:
     return ("+" if plus else "") + digits
 
 
+def phone_display(text: str) -> str:
+    """Digits grouped as people read them out: 0712 345 678, +254 712 345 678."""
+    n = normalise_phone(text)
+    if n.startswith("+254") or n.startswith("254"):
+        head, rest = (n[:4], n[4:]) if n.startswith("+") else (n[:3], n[3:])
+        return " ".join([head, rest[:3], rest[3:6], rest[6:]]).strip()
+    return " ".join([n[:4], n[4:7], n[7:]]).strip()
+
+
 def phone_is_valid(text: str) -> bool:
     return bool(_PHONE.match(normalise_phone(text)))
 

@@ -31,7 +31,7 @@ from kiosk.i18n import (
     wait_text,
     waiting_text,
 )
-from kiosk.model import KioskModel, normalise_phone, phone_is_valid
+from kiosk.model import KioskModel, normalise_phone, phone_display, phone_is_valid
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class ConfirmScreen(KioskScreen):
     def summary(self, lang: str, *_deps) -> str:
         m = self.model
         s = m.service
-        phone = normalise_phone(m.phone) if m.phone else tr("confirm_no_phone", lang)
+        phone = phone_display(m.phone) if m.phone else tr("confirm_no_phone", lang)
         rows = [
             f"{tr('confirm_service', lang)}: [b]{s.name(lang) if s else ''}[/b]",
             f"{tr('confirm_priority', lang)}: [b]{priority_name(m.priority, lang)}[/b]",

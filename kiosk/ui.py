@@ -84,6 +84,7 @@ class KioskApp(App):
         self._loading_services = False
         self._published: str | None = None
         self.issue_calls = 0  # how many times the kiosk asked the server for a ticket (tests read it)
+        self.confirm_taps = 0  # how many times "print my ticket" was pressed
         self.sm: ScreenManager | None = None
 
     # -- building ------------------------------------------------------------------
@@ -263,6 +264,7 @@ class KioskApp(App):
     def confirm(self) -> None:
         """The citizen pressed "print my ticket": one request per confirmation, whatever the taps."""
         m = self.model
+        self.confirm_taps += 1
         if m.issuing or m.ticket is not None or not m.service_id:
             logger.info("confirm ignored (already issuing or issued)")
             return

@@ -103,9 +103,11 @@ class Driver:
     def go_signal(self, name: str, timeout: float = 60.0) -> Wait:
         return Wait(lambda: (self.out / f"go-{name}").exists(), f"go-{name}", timeout)
 
-    def keypad_type(self, keypad, text: str) -> None:
+    def keypad_type(self, keypad, text: str):
+        """Tap keys one after another, a few frames apart, as a finger would (use with yield from)."""
         for ch in text:
             self.tap(self.find(keypad, key=ch))
+            yield Sleep(0.06)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, scenario) -> None:

@@ -40,15 +40,14 @@ def flow(d):
     d.tap(d.screen.ids.priority_elderly)
     yield d.at("phone")
     keypad = d.screen.ids.keypad
-    d.keypad_type(keypad, "0812")
+    yield from d.keypad_type(keypad, "0812")
     d.tap(d.screen.ids.done)
     yield Wait(lambda: d.screen.invalid, "phone refused")
     yield Sleep(0.2)
     d.shot("phone-invalid")
     d.result["data"]["invalid_phone_refused"] = app.sm.current == "phone"
-    for _ in range(4):
-        d.tap(d.find(keypad, key="<"))
-    d.keypad_type(keypad, "0712345678")
+    yield from d.keypad_type(keypad, "<<<<")
+    yield from d.keypad_type(keypad, "0712345678")
     yield Sleep(0.2)
     d.shot("phone")
     d.tap(d.screen.ids.done)
@@ -62,7 +61,7 @@ def flow(d):
     yield d.at("ticket")
     yield Sleep(0.4)
     d.shot("ticket")
-    d.result["data"].update(ticket=_ticket_data(app), printed=app.model.printed,
+    d.result["data"].update(ticket=_ticket_data(app), printed=app.model.printed, confirm_taps=app.confirm_taps,
                             issue_calls=app.issue_calls, printer_status=app.model.printer_status)
     d.tap(d.screen.ids.header.ids.lang_button if "header" in d.screen.ids else _lang_button(d))
     yield Wait(lambda: app.model.language == "sw", "Kiswahili")
@@ -83,11 +82,11 @@ def staff_reprint(d):
     touch.touch_up()
     yield d.at("staff")
     staff = d.screen
-    d.keypad_type(staff.ids.keypad, "9999")
+    yield from d.keypad_type(staff.ids.keypad, "9999")
     d.tap(d.find(staff.ids.keypad, key="OK"))
     yield Wait(lambda: staff.message != "", "wrong PIN message")
     d.result["data"]["wrong_pin_unlocked"] = staff.unlocked
-    d.keypad_type(staff.ids.keypad, app.kconfig.kiosk.staff_pin)
+    yield from d.keypad_type(staff.ids.keypad, app.kconfig.kiosk.staff_pin)
     d.tap(d.find(staff.ids.keypad, key="OK"))
     yield Wait(lambda: staff.unlocked, "staff unlocked")
     d.tap(staff.ids.reprint)
@@ -167,20 +166,13 @@ def outage(d):
     yield Wait(lambda: app.sm.current == "welcome" and app.model.server_ok, "recovered", 20)
     d.result["data"]["seconds_to_recover"] = time.monotonic() - started
     yield d.at("welcome")
-    d.tap(d.screen.ids.start_en)
-    yield d.at("categories")
-    d.result["data"]["usable_after_recovery"] = True
-
-
-def idle(d):
-    """A citizen walks away on the services screen: back to welcome, choices forgotten."""
-    app = d.app
-    yield d.at("welcome")
-    yield Wait(lambda: app.model.services_loaded, "services")
     d.tap(d.screen.ids.start_sw)
     yield d.at("categories")
+    d.result["data"]["usable_after_recovery"] = True
+    # then the citizen walks away mid-choice: back to welcome, choices forgotten
     d.tap(d.screen.ids.grid.children[-1])
     yield d.at("services")
     d.result["data"]["category_chosen"] = app.model.category
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     d.result["data"].update(category_after=app.model.category, language_after=app.model.language)
+

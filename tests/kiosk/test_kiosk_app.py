@@ -50,7 +50,7 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         data = result["data"]
 
         # one ticket, even though the confirm button was tapped twice
-        assert data["issue_calls"] == 1
+        assert data["confirm_taps"] == 2 and data["issue_calls"] == 1
         rows = tickets_in_db(centre_server)
         assert len(rows) == 1
         row = rows[0]
@@ -129,7 +129,8 @@ def test_printer_fault_still_issues_and_reports_until_fixed(fault, centre_server
 
 
 def test_server_outage_shows_out_of_service_and_recovers(centre_server, mosquitto, tmp_path, run_kiosk):
-    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"})
+    """Killed server: out of service within 5 s; restarted: back by itself. Then an idle citizen."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"}, idle_timeout_s=3)
     run = run_kiosk(config, "outage")
     run.wait_mark("ready", timeout=90)
     centre_server.kill9()
@@ -140,11 +141,7 @@ def test_server_outage_shows_out_of_service_and_recovers(centre_server, mosquitt
     data = run.result()["data"]
     assert data["seconds_to_out_of_service"] < 5.0
     assert data["usable_after_recovery"] is True
-
-
-def test_idle_kiosk_returns_to_welcome(centre_server, mosquitto, tmp_path, run_kiosk):
-    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"}, idle_timeout_s=2)
-    data = run_kiosk(config, "idle").result()["data"]
+    # idle timeout: the kiosk went back to welcome and forgot the category and the language
     assert data["category_chosen"]
     assert data["category_after"] is None and data["language_after"] == "en"
 

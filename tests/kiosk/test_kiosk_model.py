@@ -12,7 +12,7 @@ import pytest
 from centre_server.contract import ServiceOut, ServiceStatePayload
 from kiosk.config import ConfigError, load_config, parse_config
 from kiosk.i18n import CATEGORIES, STRINGS, category_name, wait_about_text, wait_text, waiting_text
-from kiosk.model import KioskModel, phone_is_valid
+from kiosk.model import KioskModel, phone_display, phone_is_valid
 
 BUNDLE = {"centre_id": "gpo", "centre_name": "Huduma Centre GPO", "device_id": "kiosk-1", "kind": "kiosk",
           "role": "kiosk", "token": "tok", "server_url": "http://127.0.0.1:8000",
@@ -52,6 +52,12 @@ def test_waits_read_like_speech():
 ])
 def test_phone_validation_uses_the_contract_pattern(phone, ok):
     assert phone_is_valid(phone) is ok
+
+
+def test_phone_shown_in_groups():
+    assert phone_display("0712345678") == "0712 345 678"
+    assert phone_display("+254712345678") == "+254 712 345 678"
+    assert phone_display("071") == "071"
 
 
 def _service(sid: str, category: str, waiting: int = 0) -> ServiceOut:
