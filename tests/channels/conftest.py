@@ -1,0 +1,215 @@
+"""Fixtures for the channels: a fake SMS aggregator on loopback, a real centre server pointed at it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision
+
+API_KEY = "test-api-key-123"
+
+
+class FakeAggregator:
+    """Africa's Talking's SMS API, as far as the server uses it, recording every message it is sent.
+
+    ``fail_next`` answers that many requests with HTTP 500; numbers in
+    ``blacklisted`` get recipient status 406 (UserInBlacklist: permanent).
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.requests = 0
+        self.fail_next = 0
+        self.blacklisted: set[str] = set()
+        self.lock = threading.Lock()
+        agg = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                form = {k: v[0] for k, v in parse_qs(body).items()}
+                with agg.lock:
+                    agg.requests += 1
+                    failing = agg.fail_next > 0
+                    if failing:
+                        agg.fail_next -= 1
+                if self.path != "/version1/messaging" or self.headers.get("apiKey") != API_KEY:
+                    return self._answer(401, {"error": "bad key"})
+                if failing:
+                    return self._answer(500, {"error": "gateway down"})
+                if form.get("to") in agg.blacklisted:
+                    rec = {"statusCode": 406, "number": form.get("to"), "status": "UserInBlacklist", "cost": "0",
+                           "messageId": "None"}
+                else:
+                    with agg.lock:
+                        agg.sent.append({**form, "at": str(time.time())})
+                        n = len(agg.sent)
+                    rec = {"statusCode": 101, "number": form.get("to"), "status": "Success", "cost": "KES 0.8000",
+                           "messageId": f"ATXid_{n}"}
+                self._answer(201, {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000",
+                                                      "Recipients": [rec]}})
+
+            def _answer(self, status: int, data: dict) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def messages_to(self, phone: str) -> list[str]:
+        with self.lock:
+            return [m["message"] for m in self.sent if m.get("to") == phone]
+
+    def wait_for(self, phone: str, contains: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for text in self.messages_to(phone):
+                if contains in text:
+                    return text
+            time.sleep(0.05)
+        raise AssertionError(f"no SMS to {phone} containing {contains!r}; got {self.messages_to(phone)}")
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+CHANNELS_TOML = """
+[channels]
+sms_gateway = "africastalking"
+at_base_url = "{url}"
+at_username = "huduma-test"
+at_api_key = "{key}"
+sms_backoff_s = 0.2
+sms_backoff_max_s = 1.0
+sms_max_attempts = 4
+sms_notify_ahead = 2
+remote_per_service_per_hour = 3
+slot_capacity = 2
+"""
+
+
+class ChannelCentre(CentreProcess):
+    """The real server process with a fake aggregator, and helpers a test reads better with."""
+
+    aggregator: FakeAggregator
+
+    def kiosk(self) -> httpx.Client:
+        return self.client(self.centre.bundle("kiosk-1")["token"])
+
+    def ussd(self, session: str, phone: str, text: str) -> httpx.Response:
+        if getattr(self, "_ussd_client", None) is None:
+            self._ussd_client = httpx.Client(base_url=self.url, timeout=10)
+        return self._ussd_client.post("/ussd", data={"sessionId": session, "serviceCode": "*384*482#",
+                                                     "phoneNumber": phone, "text": text})
+
+
+@pytest.fixture(scope="session")
+def channel_server(tmp_path_factory) -> Iterator[ChannelCentre]:
+    """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback."""
+    need_tool("mosquitto")
+    tmp = tmp_path_factory.mktemp("channels")
+    path = tmp / "centre"
+    provision(path, "init", str(path), "--demo")
+    agg = FakeAggregator()
+    with open(path / "centre.toml", "a") as f:
+        f.write(CHANNELS_TOML.format(url=agg.url, key=API_KEY))
+    broker = Mosquitto(port=free_port(), workdir=tmp)
+    broker.start()
+    creds = json.loads((path / "demo-credentials.json").read_text())
+    server = ChannelCentre(centre=Centre(path=path, credentials=creds), port=free_port(),
+                           args=["--mqtt", broker.url], log_path=tmp / "centre.log")
+    server.aggregator = agg
+    server.start()
+    yield server
+    server.stop()
+    broker.stop()
+    agg.close()
+
+
+_phone_counter = iter(range(100000, 999999, 7))
+
+
+@pytest.fixture
+def new_phone() -> Callable[[], str]:
+    """A fresh Kenyan mobile number in its +254 form, per call."""
+    return lambda: f"+254712{next(_phone_counter):06d}"
+
+
+def ussd_ok(r: httpx.Response) -> str:
+    """The screen, after the checks every USSD answer must pass."""
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert text.startswith(("CON ", "END ")), text
+    assert len(text) <= 182, (len(text), text)
+    assert text.isascii(), text
+    return text
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (the web tests' flags)."""
+    need_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=args, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shot() -> Callable[..., Path]:
+    out = artifacts_dir("channels")
+
+    def save(page, name: str, full_page: bool = True) -> Path:
+        path = out / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return save
+
+
+def clerk_serve(server: CentreProcess, counter: str, service_id: str) -> dict:
+    """A clerk opens ``counter`` for one service and calls the next ticket (200 body)."""
+    c = server.client(server.login("clerk"))
+    r = c.post(f"/api/v1/counters/{counter}/open", json={"services": [service_id]})
+    assert r.status_code == 200, r.text
+    r = c.post(f"/api/v1/counters/{counter}/call-next")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def clerk(server: CentreProcess) -> httpx.Client:
+    return server.client(server.login("clerk"))
+
+
+def kiosk_ticket(server: ChannelCentre, service_id: str, phone: str | None = None) -> dict:
+    body = {"service_id": service_id, **({"phone": phone} if phone else {})}
+    r = server.kiosk().post("/api/v1/tickets", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    return r.json()

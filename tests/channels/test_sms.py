@@ -1,0 +1,146 @@
+"""SMS through a fake Africa's Talking on loopback: every step of a remote ticket, retries, replies that rate."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+
+import httpx
+
+from tests.channels.conftest import API_KEY, clerk, kiosk_ticket
+
+
+def join(server, service_id: str, phone: str, lang: str = "en") -> tuple[str, str]:
+    """Take a remote ticket through the /join form, as a phone browser posts it; (ticket id, check-in code)."""
+    r = httpx.post(server.url + "/join", data={"service_id": service_id, "phone": phone, "lang": lang,
+                                               "nonce": f"n{time.monotonic_ns()}"}, timeout=10)
+    assert r.status_code == 303, r.text
+    tid = r.headers["location"].split("/")[2].split("?")[0]
+    page = httpx.get(server.url + r.headers["location"], timeout=10)
+    code = re.search(r'id="check-in-code">(\d{4})<', page.text).group(1)
+    return tid, code
+
+
+def test_a_remote_ticket_gets_an_sms_at_every_step_and_a_reply_rates_it(channel_server, new_phone):
+    agg = channel_server.aggregator
+    phone = new_phone()
+    local = "0" + phone[4:]  # typed the way people write it: 07...
+    tid, code = join(channel_server, "kra-pin", local)
+    issued = agg.wait_for(phone, "Check-in code " + code)
+    assert f"/t/{tid}" in issued and issued.startswith("Huduma: ticket K")
+    sent = [m for m in agg.sent if m["to"] == phone][0]
+    assert sent["username"] == "huduma-test"  # the Africa's Talking form: username, to, message
+
+    ticket = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}").json()
+    assert ticket["channel"] == "web" and ticket["state"] == "waiting"
+    number = ticket["number"]
+
+    # at the kiosk: check in by code
+    r = channel_server.kiosk().post("/api/v1/check-in", json={"code": code})
+    assert r.status_code == 200, r.text
+    assert r.json()["tickets"][0]["id"] == tid and number in r.json()["message_en"]
+
+    c = clerk(channel_server)
+    assert c.post("/api/v1/counters/c05/open", json={"services": ["kra-pin"]}).status_code == 200
+    called = c.post("/api/v1/counters/c05/call-next").json()
+    assert called["id"] == tid
+    assert agg.wait_for(phone, "Counter 5") == f"Huduma: {number}, please go to Counter 5 now."
+    assert c.post("/api/v1/counters/c05/complete").status_code == 200
+    ask = agg.wait_for(phone, "reply 1 Poor")
+    assert f"/t/{tid}/feedback" in ask
+
+    # the citizen replies "3 ..." by SMS: the ticket, its counter and clerk get the rating
+    r = httpx.post(channel_server.url + "/sms/inbound", data={"from": phone, "to": "40482", "text": "3 quick, thanks",
+                                                              "id": "abc", "date": "2026-11-22"})
+    assert r.status_code == 200 and r.text == "rated_3"
+    t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}").json()
+    assert t["rating"] == 3 and t["counter_id"] == "c05"
+    agg.wait_for(phone, "thank you for rating " + number)
+    c.post("/api/v1/counters/c05/close")
+
+
+def test_inbound_sms_that_rates_nothing_is_answered_cleanly(channel_server, new_phone):
+    url = channel_server.url + "/sms/inbound"
+    phone = new_phone()
+    assert httpx.post(url, data={"from": phone, "text": "4"}).text == "nothing_to_rate"
+    channel_server.aggregator.wait_for(phone, "no served ticket")
+    assert httpx.post(url, data={"from": phone, "text": "hello there"}).text == "not_a_rating"
+    assert httpx.post(url, data={"from": "not-a-phone", "text": "2"}).text == "bad_phone"
+    assert httpx.post(url, data={"text": "2"}).status_code == 400
+    r = httpx.post(url, content=b"x" * 50_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400
+
+
+def test_n_ahead_message_and_a_remote_ticket_not_checked_in_is_skipped(channel_server, new_phone):
+    agg = channel_server.aggregator
+    walkers = [new_phone() for _ in range(3)]
+    for p in walkers:
+        kiosk_ticket(channel_server, "water-bill", p)
+    late = new_phone()
+    tid, code = join(channel_server, "water-bill", late)  # 3 ahead: more than sms_notify_ahead = 2
+    first = agg.wait_for(late, "3 ahead")
+    assert code in first
+    c = clerk(channel_server)
+    assert c.post("/api/v1/counters/c06/open", json={"services": ["water-bill"]}).status_code == 200
+    assert c.post("/api/v1/counters/c06/call-next").status_code == 200  # now 2 ahead
+    near = agg.wait_for(late, "only 2 ahead")
+    assert f"code {code}" in near  # not checked in yet: the message says to
+    assert not [m for m in agg.messages_to(walkers[2]) if "only" in m]  # it was told at issue (2 ahead)
+    c.post("/api/v1/counters/c06/call-next")
+    c.post("/api/v1/counters/c06/call-next")
+    # the remote ticket reaches the front without checking in: skipped as a no-show, nothing else waits
+    r = c.post("/api/v1/counters/c06/call-next")
+    assert r.status_code == 404
+    t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}").json()
+    assert t["state"] == "no_show"
+    # arriving late (within the re-activation window), checking in by phone puts it back in line
+    r = channel_server.kiosk().post("/api/v1/check-in", json={"phone": "0" + late[4:]})
+    assert r.status_code == 200, r.text
+    assert r.json()["tickets"][0]["state"] == "waiting"
+    called = c.post("/api/v1/counters/c06/call-next").json()
+    assert called["id"] == tid
+    agg.wait_for(late, "Counter 6")
+    c.post("/api/v1/counters/c06/close")
+
+
+def test_a_failing_gateway_is_retried_and_never_blocks_tickets_or_other_messages(channel_server, new_phone):
+    agg = channel_server.aggregator
+    blocked = new_phone()
+    agg.blacklisted.add(blocked)
+    agg.fail_next = 3  # the next three requests get HTTP 500
+    phones = [new_phone() for _ in range(2)]
+    started = time.monotonic()
+    numbers = [kiosk_ticket(channel_server, "posta", p)["number"] for p in [blocked, *phones]]
+    assert time.monotonic() - started < 30  # issuing never waited for the gateway (no timed assertion of speed)
+    for p, n in zip(phones, numbers[1:]):
+        agg.wait_for(p, n, timeout=20)
+    assert agg.fail_next == 0
+    assert not agg.messages_to(blocked)  # a permanent refusal is given up, not retried for ever
+    db = sqlite3.connect(channel_server.centre.path / "centre.db", timeout=10)
+    try:
+        rows = db.execute("SELECT phone, attempts, sent_at, failed_at, last_error FROM sms_outbox WHERE phone IN "
+                          "(?, ?, ?)", [blocked, *phones]).fetchall()
+    finally:
+        db.close()
+    by_phone = {r[0]: r for r in rows}
+    assert by_phone[blocked][3] is not None and "UserInBlacklist" in by_phone[blocked][4]
+    assert all(by_phone[p][2] is not None for p in phones)
+    assert max(r[1] for r in rows) > 1  # the HTTP 500s were retried
+    r = clerk(channel_server).get("/api/v1/tickets/" + kiosk_ticket(channel_server, "posta")["id"])
+    assert r.status_code == 200
+
+
+def test_check_in_needs_a_kiosk_or_staff_token(channel_server):
+    url = channel_server.url + "/api/v1/check-in"
+    assert httpx.post(url, json={"code": "1234"}).status_code == 401
+    display = channel_server.client(channel_server.centre.bundle("display-1")["token"])
+    assert display.post("/api/v1/check-in", json={"code": "1234"}).status_code == 403
+    k = channel_server.kiosk()
+    r = k.post("/api/v1/check-in", json={"code": "0001"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_code"
+    assert "message_sw" in r.json()["error"]
+    assert k.post("/api/v1/check-in", json={"phone": "12345"}).status_code == 422
+    assert k.post("/api/v1/check-in", json={}).status_code == 422
+    assert k.post("/api/v1/check-in", json={"code": "1" * 100}).status_code == 422
+    assert k.post("/api/v1/check-in", json={"code": "12ab"}).status_code == 404
