@@ -161,7 +161,8 @@ def sync_status(directory: Path, as_json: bool) -> None:
         click.echo(f"  PENDING {p['key']:32} attempts {p['attempts']:3}  next {_when(p['next_attempt_at'])}"
                    + (f"\n          last error: {p['last_error']}" if p["last_error"] else ""))
     for s in st["recently_sent"]:
-        click.echo(f"  sent    {s['key']:32} attempts {s['attempts']:3}  at {_when(s['sent_at'])}")
+        click.echo(f"  sent    {s['key']:32} attempts {s['attempts']:3}  at {_when(s['sent_at'])}"
+                   + (f"\n          note: {s['note']}" if s.get("note") else ""))
 
 
 @click.command("sync-now")

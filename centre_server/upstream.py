@@ -154,7 +154,7 @@ class Sender:
             self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-sync/1"})
         return self._http
 
-    def send_due(self, now: float | None = None) -> int:
+    def send_due(self, now: float | None = None, _again: int = 2) -> int:
         """One pass over the due rows; returns how many were delivered."""
         if not self.hq_url:
             return 0
@@ -162,10 +162,16 @@ class Sender:
         rows = self.db.execute("SELECT id, key, payload, attempts FROM outbox WHERE sent_at IS NULL "
                                "AND next_attempt_at <= ? ORDER BY id", [now]).fetchall()
         delivered = 0
+        rekeyed = False
         for oid, key, payload, attempts in rows:
             if self._stop.is_set():
                 break
-            error = self._post(key, payload)
+            error, detail = self._post(key, payload)
+            if detail.get("code") == "key_reused" and isinstance(detail.get("revision_held"), int):
+                new_key = rekey(self.db, oid, payload, detail["revision_held"])
+                logger.warning("headquarters holds other figures under %s: queued them again as %s", key, new_key)
+                rekeyed = True
+                continue
             with self.db.conn:
                 if error is None:
                     self.db.conn.execute("UPDATE outbox SET sent_at=?, attempts=?, last_error=NULL WHERE id=?",
@@ -179,23 +185,52 @@ class Sender:
                                          [attempts + 1, time.time() + delay, error[:500], oid])
                     self.failures += 1
                     logger.warning("could not deliver %s (%s); next try in %.1fs", key, error, delay)
+        if rekeyed and _again:
+            delivered += self.send_due(_again=_again - 1)
         return delivered
 
-    def _post(self, key: str, payload: str) -> str | None:
-        """None when headquarters has the summary; else what went wrong, in words."""
+    def _post(self, key: str, payload: str) -> tuple[str | None, dict[str, Any]]:
+        """(None, {}) when headquarters has the summary; else what went wrong, in words, and HQ's error object."""
         try:
             r = self.http.post(self.hq_url + SUMMARIES_PATH, content=payload.encode(),
                                headers={"Authorization": f"Bearer {self.hq_token}", "Idempotency-Key": key,
                                         "Content-Type": "application/json"})
         except httpx.HTTPError as err:
-            return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            return (f"{type(err).__name__}: {err}" if str(err) else type(err).__name__), {}
         if 200 <= r.status_code < 300:
-            return None
+            return None, {}
         try:
-            message = r.json()["error"]["message"]
+            detail = r.json()["error"]
+            message = detail["message"]
         except Exception:
-            message = r.text[:200]
-        return f"HTTP {r.status_code}: {message}"
+            detail, message = {}, r.text[:200]
+        return f"HTTP {r.status_code}: {message}", detail if isinstance(detail, dict) else {}
+
+
+def rekey(db: sqlite_utils.Database, outbox_id: int, payload: str, revision_held: int) -> str:
+    """Queue a summary again above the revision HQ holds (a centre rebuilt from scratch reuses numbers).
+
+    The figures are the same; they become the day's next revision here and at HQ,
+    and the old outbox row is closed with a note saying where it went.
+    """
+    body = json.loads(payload)
+    day = body["date"]
+    now = time.time()
+    conn = db.conn
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        local = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM daily_summaries WHERE date=?", [day]).fetchone()[0]
+        revision = max(local, revision_held) + 1
+        key = f"{body['centre_id']}:{day}:{revision}"
+        body.update(key=key, revision=revision, created_at=now)
+        data = json.dumps(body["summary"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        conn.execute("INSERT INTO daily_summaries(centre_id, date, revision, created_at, data) VALUES (?,?,?,?,?)",
+                     [body["centre_id"], day, revision, now, data])
+        conn.execute("INSERT INTO outbox(key, payload, attempts, next_attempt_at, created_at) VALUES (?,?,0,?,?)",
+                     [key, json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False), now, now])
+        conn.execute("UPDATE outbox SET sent_at=?, last_error=? WHERE id=?",
+                     [now, f"re-queued as {key}: headquarters held other figures under this key", outbox_id])
+    return key
 
 
 # --------------------------------------------------------------------------
@@ -208,9 +243,9 @@ def status(db: sqlite_utils.Database, limit: int = 50) -> dict[str, Any]:
     pending = [dict(zip(("key", "attempts", "next_attempt_at", "last_error", "created_at"), r))
                for r in db.execute("SELECT key, attempts, next_attempt_at, last_error, created_at FROM outbox "
                                    "WHERE sent_at IS NULL ORDER BY id LIMIT ?", [limit]).fetchall()]
-    sent = [dict(zip(("key", "attempts", "sent_at"), r))
-            for r in db.execute("SELECT key, attempts, sent_at FROM outbox WHERE sent_at IS NOT NULL "
-                                "ORDER BY sent_at DESC LIMIT 10").fetchall()]
+    sent = [dict(zip(("key", "attempts", "sent_at", "note"), r))
+            for r in db.execute("SELECT key, attempts, sent_at, last_error FROM outbox WHERE sent_at IS NOT NULL "
+                                "ORDER BY sent_at DESC, id DESC LIMIT 10").fetchall()]
     counts = db.execute("SELECT COUNT(*) FILTER (WHERE sent_at IS NULL), COUNT(*) FILTER (WHERE sent_at IS NOT NULL) "
                         "FROM outbox").fetchone()
     return {"pending_count": counts[0], "sent_count": counts[1], "pending": pending, "recently_sent": sent}

@@ -109,7 +109,8 @@ def create_app(store: Store, *, demo: bool = False) -> FastAPI:
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, err: StoreError) -> JSONResponse:
-        return JSONResponse({"error": {"code": err.code, "message": err.message}}, status_code=err.status)
+        return JSONResponse({"error": {"code": err.code, "message": err.message, **err.extra}},
+                            status_code=err.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:

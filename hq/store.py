@@ -39,9 +39,10 @@ SCHEMA = [
 class StoreError(Exception):
     """A request headquarters refuses, with a code for the API."""
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
+    def __init__(self, code: str, message: str, status: int = 409, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        self.extra = extra or {}
 
 
 def hash_token(token: str) -> str:
@@ -146,9 +147,11 @@ class Store:
                         "RETURNING deliveries, body_sha", [key, centre_id, day, revision, sha, now, now])
             deliveries, known_sha = cur.fetchone()
             if deliveries > 1:
-                if known_sha != sha:
+                if known_sha != sha:  # e.g. a centre rebuilt from scratch numbering its revisions again
+                    cur.execute("SELECT MAX(revision) FROM receipts WHERE centre_id=? AND date=?", [centre_id, day])
+                    highest = cur.fetchone()[0]
                     raise StoreError("key_reused", f"{key} was delivered before with different figures; "
-                                     "a changed day needs a new revision")
+                                     f"send them as a revision above {highest}", extra={"revision_held": highest})
                 cur.execute("SELECT revision FROM summaries WHERE centre_id=? AND date=?", [centre_id, day])
                 held = cur.fetchone()
                 return Stored("duplicate", held[0] if held else revision, deliveries)

@@ -194,7 +194,43 @@ def test_headquarters_refuses_bad_requests_clearly(hq) -> None:
     changed["summary"]["total"]["arrived"] += 1
     clash = post(changed)
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "key_reused"
+    assert clash.json()["error"]["revision_held"] == 1
     assert httpx.get(hq.url + "/api/v1/summaries/nakuru/2026-03-02").json()["summary"] == data
+    # revisions out of order: 3 arrives before 2; 2 is acknowledged (the centre may stop sending it) but not held
+    for revision, expected, status in ((3, "stored", 201), (2, "superseded", 200)):
+        key = f"nakuru:2026-03-02:{revision}"
+        r = post({**changed, "key": key, "revision": revision}, key=key)
+        assert (r.status_code, r.json()["outcome"], r.json()["revision_held"]) == (status, expected, 3)
+    held = httpx.get(hq.url + "/api/v1/summaries/nakuru/2026-03-02").json()
+    assert held["revision"] == 3 and held["summary"] == changed["summary"]
+
+
+def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(tmp_path, hq, pg_url) -> None:
+    """A centre set up again from scratch numbers its revisions from 1 again: nothing is lost or mixed up."""
+    from tests.conftest import provision
+
+    token = hq.add_centre("demo", "Huduma Centre GPO (demo)")
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    for directory, citizens in ((old_dir, 20), (new_dir, 30)):
+        provision(directory, "init", str(directory), "--demo")
+        set_upstream(directory, hq.url, token)
+        db = storage.connect(directory / "centre.db")
+        dayclose.record_summary(db, simulate_engine_day("2026-03-02", centre_id="demo", centre_name="GPO",
+                                                        citizens=citizens))
+        db.conn.close()
+        sender = sender_for(directory, hq.url, token)
+        try:
+            assert sender.send_due() == 1
+        finally:
+            sender.close()
+    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/2026-03-02").json()
+    assert held["revision"] == 2 and held["summary"]["total"]["arrived"] == 30
+    rows = outbox(new_dir)
+    assert [r["key"] for r in rows] == ["demo:2026-03-02:1", "demo:2026-03-02:2"]
+    assert "re-queued as demo:2026-03-02:2" in rows[0]["last_error"] and rows[1]["sent_at"]
+    db = storage.connect(new_dir / "centre.db")
+    assert dayclose.load_summary(db, "2026-03-02")["revision"] == 2
+    db.conn.close()
 
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "yesterday"])
