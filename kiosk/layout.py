@@ -7,6 +7,7 @@ the tests decode is what the citizen holds.
 from __future__ import annotations
 
 import logging
+import textwrap
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -54,8 +55,13 @@ def print_ticket(
     lang = str(language or ticket.language)
     cols = columns or printer.profile.get_columns("a") or 42
 
-    printer.set_with_default(align="center", bold=True, double_height=True, double_width=True)
-    printer.textln(centre_name[: max(1, cols // 2)])
+    if len(centre_name) * 2 <= cols:
+        printer.set_with_default(align="center", bold=True, double_height=True, double_width=True)
+        printer.textln(centre_name)
+    else:  # too long for double width: double height only, wrapped
+        printer.set_with_default(align="center", bold=True, double_height=True)
+        for line in textwrap.wrap(centre_name, cols):
+            printer.textln(line)
     printer.set_with_default(align="center")
     printer.ln()
     printer.textln(tr("print_number", lang))
@@ -65,13 +71,17 @@ def print_ticket(
     printer.set(align="center", bold=True, custom_size=True, width=width, height=8)
     printer.textln(ticket.number)
     printer.set_with_default(align="center", bold=True, double_height=True)
-    printer.textln(service_name(ticket, lang))
+    for line in textwrap.wrap(service_name(ticket, lang), cols):
+        printer.textln(line)
     printer.set_with_default(align="center")
 
     if ticket.priority != Priority.none:
         printer.set(invert=True, bold=True)
-        printer.textln(f" {tr('priority_mark', lang)}: {priority_name(ticket.priority, lang)} ")
-        printer.set(invert=False, bold=False)
+        printer.textln(f" {tr('priority_mark', lang)} ")
+        printer.set(invert=False, bold=True)
+        for line in textwrap.wrap(priority_name(ticket.priority, lang), cols):
+            printer.textln(line)
+        printer.set(bold=False)
 
     printer.ln()
     printer.textln(ahead_text(ticket.position, lang))

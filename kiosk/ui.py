@@ -34,6 +34,7 @@ KV_DIR = Path(__file__).parent / "kv"
 
 IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff")
 HEALTH_FAILURES_FOR_OUTAGE = 2
+SERVICES_REFRESH_S = 30.0
 
 
 class Worker:
@@ -115,6 +116,7 @@ class KioskApp(App):
         self.poll_printer()
         Clock.schedule_interval(self._tick, 0.5)
         Clock.schedule_interval(lambda _dt: self.poll_printer(), self.kconfig.printer.status_poll_s)
+        Clock.schedule_interval(self._refresh_without_mqtt, SERVICES_REFRESH_S)
 
     def on_request_close(self, *_a, **_kw) -> bool:
         """A full-screen kiosk is not closed by a window gesture; a windowed demo is."""
@@ -208,6 +210,11 @@ class KioskApp(App):
             logger.warning("services not loaded: %s", exc)
             services = None
         Clock.schedule_once(lambda _dt: self._services_loaded(services), 0)
+
+    def _refresh_without_mqtt(self, _dt: float) -> None:
+        """Live waits come from MQTT; without a broker, ask HTTP now and then so they do not go stale."""
+        if not self.model.mqtt_ok and self.model.server_ok:
+            self.load_services()
 
     def _services_loaded(self, services) -> None:
         self._loading_services = False

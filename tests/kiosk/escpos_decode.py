@@ -20,6 +20,7 @@ class Line:
     bold: bool = False
     invert: bool = False
     align: str = "left"
+    font: str = "a"
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Ticket:
 def decode(data: bytes) -> Ticket:
     """Decode one or more tickets' worth of bytes into lines, QR payloads and cuts."""
     t = Ticket()
-    state = {"width": 1, "height": 1, "bold": False, "invert": False, "align": "left"}
+    state = {"width": 1, "height": 1, "bold": False, "invert": False, "align": "left", "font": "a"}
     buf = bytearray()
     qr_store = b""
 
@@ -72,7 +73,10 @@ def decode(data: bytes) -> Ticket:
                 state["align"] = {0: "left", 1: "center", 2: "right", 48: "left", 49: "center",
                                   50: "right"}[data[i + 2]]
                 i += 3
-            elif c in (ord("-"), ord("M"), ord("t"), ord("{"), ord("G"), ord("V"), ord("3"), ord("c")):
+            elif c == ord("M"):
+                state["font"] = "b" if data[i + 2] in (1, 49) else "a"
+                i += 3
+            elif c in (ord("-"), ord("t"), ord("{"), ord("G"), ord("V"), ord("3"), ord("c")):
                 i += 3
             elif c == ord("d"):  # print and feed n lines
                 if buf:
@@ -127,3 +131,60 @@ def decode(data: bytes) -> Ticket:
     if buf:
         flush()
     return t
+
+
+def render(ticket: Ticket, width_px: int = 576):
+    """Draw the decoded ticket as 80 mm paper would show it (a picture for people, not a check)."""
+    import qrcode
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+    bold_path = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
+    cell_h = 24  # font A: 12x24 dots, font B: 9x17
+    qr_iter = iter(ticket.qr)
+    # place each QR code before the line that asks to scan it
+    out: list = []
+    for line in ticket.lines:
+        if line.text.startswith(("Scan to follow", "Changanua kufuatilia")):
+            payload = next(qr_iter, None)
+            if payload:
+                out.append(("qr", payload))
+        out.append(("text", line))
+    height = 40
+    for kind, item in out:
+        height += 300 if kind == "qr" else cell_h * item.height + 4
+    img = Image.new("RGB", (width_px, height + 40), "white")
+    draw = ImageDraw.Draw(img)
+    y = 20
+    for kind, item in out:
+        if kind == "qr":
+            q = qrcode.make(item, box_size=8, border=1).get_image().convert("RGB")
+            q = q.resize((280, 280))
+            img.paste(q, ((width_px - 280) // 2, y + 10))
+            y += 300
+            continue
+        size = (17 if item.font == "b" else cell_h) * item.height
+        try:
+            font = ImageFont.truetype(bold_path if item.bold else font_path, size)
+        except OSError:
+            font = ImageFont.load_default()
+        text = item.text
+        box = draw.textbbox((0, 0), text, font=font)
+        tw = min(box[2] - box[0], width_px)
+        # scale width like the printer does: width multiplier stretches characters
+        x = {"center": (width_px - tw * item.width // item.height) // 2, "right": width_px - tw,
+             "left": 0}[item.align] if item.height else 0
+        if item.width != item.height and text.strip():
+            glyphs = Image.new("RGB", (max(1, box[2]), size + 8), "white")
+            ImageDraw.Draw(glyphs).text((0, 0), text, font=font, fill="black")
+            glyphs = glyphs.resize((max(1, box[2] * item.width // item.height), size + 8))
+            x = (width_px - glyphs.width) // 2 if item.align == "center" else 0
+            img.paste(glyphs, (max(0, x), y))
+        else:
+            if item.invert and text.strip():
+                draw.rectangle((x - 4, y, x + tw + 4, y + size + 4), fill="black")
+            draw.text((max(0, x), y), text, font=font, fill="white" if item.invert else "black")
+        y += size + 4
+    for _ in range(ticket.cuts):
+        draw.line((0, height + 20, width_px, height + 20), fill="grey", width=2)
+    return img

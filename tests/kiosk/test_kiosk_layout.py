@@ -52,8 +52,8 @@ def test_ticket_layout_kiswahili_priority():
     assert "NAMBARI YAKO" in t.texts
     assert "Kuchukua cheti cha kuzaliwa" in t.texts
     assert "Wewe ni wa kwanza" in t.texts
-    mark = next(line for line in t.lines if "KIPAUMBELE" in line.text)
-    assert mark.invert and "Mama mjamzito au anayenyonyesha" in mark.text
+    mark = next(i for i, line in enumerate(t.lines) if "KIPAUMBELE" in line.text)
+    assert t.lines[mark].invert and t.lines[mark + 1].text == "Mama mjamzito au anayenyonyesha"
     assert t.largest().text == "A007"
 
 
@@ -66,6 +66,18 @@ def test_number_fits_narrow_paper_and_image_qr():
     assert big.text == "BC142" and big.width * len("BC142") <= 32 and big.height == 8
     assert t.qr == [] and t.images == 1
     assert t.cuts == 1
+
+
+def test_long_names_wrap_within_the_paper():
+    printer = Dummy()
+    long_service = "Registration of persons with disability (NCPWD) and their guardians"
+    print_ticket(printer, make_ticket(service_name_en=long_service), "Huduma Centre Nairobi GPO (demo)", "en")
+    t = decode(printer.output)
+    for line in t.lines:
+        assert len(line.text) * line.width <= 42, line
+    assert "Huduma Centre Nairobi GPO (demo)" in t.texts  # not cut short
+    first = t.texts.index("Registration of persons with disability")
+    assert " ".join(t.texts[first:first + 2]) == long_service
 
 
 def test_reprint_is_marked_copy():
