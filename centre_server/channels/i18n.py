@@ -37,6 +37,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "{early} kabla ya muda wako."),
     "next": ("Next", "Endelea"),
     "choose_time": ("Choose a time", "Chagua muda"),
+    "choose_day": ("Day", "Siku"),
+    "estimated_wait": ("Estimated wait", "Muda wa kusubiri"),
     "places_left": ("{n} left", "nafasi {n}"),
     "full": ("full", "imejaa"),
     "no_slots": ("No times are free in the next days for this service.",

@@ -145,12 +145,18 @@ def joined_page(ticket_id: str, request: Request) -> Response:
 # ------------------------------------------------------------------ /book
 
 
-def _slot_view(hub: ChannelHub, service_id: str, lang: str) -> list[dict[str, Any]]:
+def _slot_view(hub: ChannelHub, service_id: str, lang: str, day: str | None,
+               chosen: int | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The bookable days (as chips) and the slots of the one shown: asked for, chosen, or the first with room."""
     days = []
     for d, times in hub.slots(service_id):
-        days.append({"label": _day_label(d, lang), "slots": [
-            {"ts": int(ts), "time": hub.local(ts).strftime("%H:%M"), "left": left} for ts, left in times]})
-    return days
+        days.append({"iso": d.isoformat(), "label": _day_label(d, lang), "free": sum(1 for _, left in times if left > 0),
+                     "slots": [{"ts": int(ts), "time": hub.local(ts).strftime("%H:%M"), "left": left}
+                               for ts, left in times]})
+    if chosen is not None:
+        day = hub.local(chosen).date().isoformat()
+    shown = next((d for d in days if d["iso"] == day), None) or next((d for d in days if d["free"]), None)
+    return days, shown
 
 
 WEEKDAY_NAMES = {"en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
@@ -162,23 +168,26 @@ def _day_label(d: Any, lang: str) -> str:
 
 
 def _book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, status: int = 200,
-               error: str | None = None, phone: str = "", chosen: int | None = None) -> Response:
+               error: str | None = None, phone: str = "", chosen: int | None = None,
+               day: str | None = None) -> Response:
     svc = hub.service(service_id) if service_id else None
     if svc is None or not svc.enabled:
         return render(request, "book.html", status=status if error else (404 if service_id else 200), lang=lang,
-                      groups=_service_groups(hub, lang), service=None, days=[], phone=phone,
+                      groups=_service_groups(hub, lang), service=None, days=[], shown=None, phone=phone,
                       error=error or (Translator(lang)("err_service") if service_id else None),
                       early=hub.settings.check_in_early_min, chosen=None, title_key="book_title")
+    days, shown = _slot_view(hub, svc.id, lang, day, chosen)
     return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
                   service={"id": svc.id, "name": svc.name_sw if lang == "sw" else svc.name_en},
-                  days=_slot_view(hub, svc.id, lang), early=hub.settings.check_in_early_min, chosen=chosen,
+                  days=days, shown=shown, early=hub.settings.check_in_early_min, chosen=chosen,
                   title_key="book_title")
 
 
 @pages.get("/book")
 def book_page(request: Request) -> Response:
     hub = hub_of(request)
-    return _book_form(request, hub, lang_of(request), request.query_params.get("service", "")[:64])
+    return _book_form(request, hub, lang_of(request), request.query_params.get("service", "")[:64],
+                      day=request.query_params.get("day", "")[:10] or None)
 
 
 @pages.post("/book")

@@ -1,0 +1,162 @@
+"""The citizen pages in a phone-sized Chromium against the real server: /join, /book, feedback."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.channels.conftest import clerk
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def phone_page(browser):
+    ctx = browser.new_context(locale="en-GB", **PHONE)
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+def no_horizontal_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px phone"
+
+
+def test_join_from_a_phone_then_follow_and_rate_the_ticket(channel_server, phone_page, shot, new_phone):
+    page = phone_page
+    phone = new_phone()
+    page.goto(channel_server.url + "/join")
+    assert page.locator("h1").inner_text() == "Join the queue"
+    no_horizontal_scroll(page)
+    shot(page, "join-en")
+    # a wrong number is refused with the reason, and nothing is lost
+    page.select_option("#service_id", "nssf-statement")
+    page.fill("#phone", "12345")
+    page.click("#join-button")  # the browser's own check lets it through (required only): the server answers
+    assert "Kenyan mobile number" in page.locator("#error").inner_text()
+    assert page.locator("#service_id").input_value() == "nssf-statement"
+    shot(page, "join-error-en")
+    page.fill("#phone", "0" + phone[4:])
+    page.click("#join-button")
+    page.wait_for_url(re.compile(r"/join/[\w-]+"))
+    code = page.locator("#check-in-code").inner_text()
+    number = page.locator("#ticket-number").inner_text()
+    assert re.fullmatch(r"\d{4}", code) and number.startswith("NS")
+    no_horizontal_scroll(page)
+    shot(page, "joined-en")
+    channel_server.aggregator.wait_for(phone, code)
+
+    # the live page of the web developer, reached from ours
+    page.click("#follow-link")
+    page.wait_for_url(re.compile(r"/t/[\w-]+"))
+    tid = page.url.split("/t/")[1].split("?")[0]
+    page.goto(f"{channel_server.url}/t/{tid}/feedback")
+    assert page.locator("#not-yet").is_visible()  # nothing to rate before the service
+
+    assert channel_server.kiosk().post("/api/v1/check-in", json={"code": code}).status_code == 200
+    c = clerk(channel_server)
+    c.post("/api/v1/counters/c11/open", json={"services": ["nssf-statement"]})
+    assert c.post("/api/v1/counters/c11/call-next").json()["id"] == tid
+    c.post("/api/v1/counters/c11/complete")
+    c.post("/api/v1/counters/c11/close")
+
+    page.goto(f"{channel_server.url}/t/{tid}/feedback")
+    assert number in page.locator("legend").inner_text()
+    shot(page, "feedback-en")
+    page.click("label.rating.r4")
+    page.fill("#comment", "Fast and polite, asante!")
+    page.click("#send-button")
+    assert "Thank you" in page.locator("#thanks").inner_text()
+    shot(page, "feedback-thanks-en")
+    t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}").json()
+    assert t["rating"] == 4 and t["counter_id"] == "c11"
+
+
+def test_join_in_kiswahili(channel_server, phone_page, shot, new_phone):
+    page = phone_page
+    page.goto(channel_server.url + "/join?lang=sw")
+    assert page.locator("h1").inner_text() == "Jiunge na foleni"
+    assert "wanasubiri" in page.locator("#service_id option[value='smart-dl']").inner_text()
+    no_horizontal_scroll(page)
+    shot(page, "join-sw")
+    page.select_option("#service_id", "smart-dl")
+    page.fill("#phone", new_phone())
+    page.click("#join-button")
+    page.wait_for_url(re.compile(r"/join/[\w-]+"))
+    assert page.locator(".code .label").inner_text().lower() == "nambari ya kujisajili"
+    shot(page, "joined-sw")
+    page.click("a[hreflang=en]")  # the language switch keeps the page
+    assert page.locator(".code .label").inner_text().lower() == "check-in code"
+
+
+def test_book_an_appointment_from_a_phone(channel_server, phone_page, shot, new_phone):
+    page = phone_page
+    phone = new_phone()
+    page.goto(channel_server.url + "/book")
+    assert page.locator("h1").inner_text() == "Book an appointment"
+    page.select_option("#service", "vehicle-transfer")
+    page.click("#next-button")
+    assert page.locator("#chosen-service").inner_text() == "Motor vehicle transfer and logbook"
+    slots = page.locator("label.slot:not(.full)")
+    assert slots.count() > 5
+    no_horizontal_scroll(page)
+    slots.nth(1).click()
+    page.fill("#phone", phone)
+    shot(page, "book-en", full_page=False)
+    page.click("#book-button")
+    page.wait_for_url(re.compile(r"/book/[\w-]+"))
+    code = page.locator("#booking-code").inner_text()
+    assert re.fullmatch(r"\d{6}", code)
+    shot(page, "booked-en")
+    sms = channel_server.aggregator.wait_for(phone, code)
+    assert "Booking code" in sms and "/book/" in sms
+    # the same booking in Kiswahili, then cancelled by the citizen
+    page.goto(page.url.split("?")[0] + "?lang=sw")
+    assert "Jisajili kwenye kioski" in page.locator(".code p").inner_text()
+    shot(page, "booked-sw")
+    page.click("#cancel-button")
+    assert page.locator("#appointment .label").inner_text().lower() == "imeghairiwa"
+
+
+def test_book_in_kiswahili_and_a_full_slot(channel_server, phone_page, shot, new_phone):
+    # slot_capacity = 2 in the test centre: fill the first free slot of a service over HTTP
+    page = phone_page
+    page.goto(channel_server.url + "/book?service=company-reg&lang=sw")
+    first = page.locator("label.slot input").first.get_attribute("value")
+    for _ in range(2):
+        r = httpx.post(channel_server.url + "/book", data={"service_id": "company-reg", "slot": first,
+                                                         "phone": new_phone(), "lang": "sw"})
+        assert r.status_code == 303, r.text
+    page.reload()
+    full = page.locator("label.slot").first
+    assert "imejaa" in full.inner_text() and full.locator("input").is_disabled()
+    assert page.locator("legend").inner_text() == "Chagua muda"
+    no_horizontal_scroll(page)
+    shot(page, "book-sw", full_page=False)
+    # someone posting the full slot anyway is told, in their language
+    r = httpx.post(channel_server.url + "/book", data={"service_id": "company-reg", "slot": first,
+                                                     "phone": new_phone(), "lang": "sw"})
+    assert r.status_code == 409 and "Muda huo umejaa" in r.text
+
+
+def test_pages_answer_cleanly_to_nonsense(channel_server):
+    u = channel_server.url
+    assert httpx.get(u + "/join/nonexistent-ticket").status_code == 404
+    assert httpx.get(u + "/book/x").status_code == 404
+    assert httpx.get(u + "/t/short/feedback").status_code == 404
+    assert httpx.get(u + "/book?service=nope").status_code == 404
+    r = httpx.post(u + "/join", data={"service_id": "nope", "phone": "0712345678"})
+    assert r.status_code == 404 and "Choose a service" in r.text
+    r = httpx.post(u + "/join", content=b"\xff\xfe" * 10, headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 400
+    r = httpx.post(u + "/book", data={"service_id": "passport", "slot": "abc", "phone": "0712345678"})
+    assert r.status_code == 422
+    r = httpx.post(u + "/t/" + "a" * 20 + "/feedback", data={"rating": "9"})
+    assert r.status_code == 404
+    r = httpx.get(u + "/join")
+    assert "script" not in r.text.lower() and "Content-Security-Policy" in r.headers
+    assert httpx.get(u + "/channels/static/channels.css").status_code == 200
