@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import artifacts_dir, need_tool
+from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision
 
 try:
     from playwright.sync_api import expect
@@ -37,6 +37,32 @@ def browser():
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory) -> Iterator[CentreProcess]:
+    """A real ``huduma-centre serve`` process on a private Mosquitto, shared by one test module.
+
+    The same parts as the shared ``centre_server`` fixture, started once per module because
+    provisioning and start-up dominate these tests' time; each test uses its own counters and
+    services so they do not meet.
+    """
+    import json
+
+    base = tmp_path_factory.mktemp("web")
+    path = base / "centre"
+    provision(path, "init", str(path), "--demo")
+    centre = Centre(path=path, credentials=json.loads((path / "demo-credentials.json").read_text()))
+    broker = Mosquitto(port=free_port(), workdir=base)
+    broker.start()
+    server = CentreProcess(centre=centre, port=free_port(), args=["--mqtt", broker.url], log_path=base / "centre.log")
+    try:
+        server.start()
+        server.mosquitto = broker  # type: ignore[attr-defined]
+        yield server
+    finally:
+        server.stop()
+        broker.stop()
 
 
 @pytest.fixture

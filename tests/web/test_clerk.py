@@ -8,13 +8,13 @@ from playwright.sync_api import expect
 from tests.web.conftest import issue, login_page, wait_until
 
 
-def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, context_factory, shots):
-    kiosk = centre_dir.bundle("kiosk-1")["token"]
-    first = issue(centre_server, kiosk, "id-card-new")
-    second = issue(centre_server, kiosk, "id-card-collect")
+def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shots):
+    kiosk = web_server.centre.bundle("kiosk-1")["token"]
+    first = issue(web_server, kiosk, "id-card-new")
+    second = issue(web_server, kiosk, "id-card-collect")
 
     page = context_factory().new_page()
-    login_page(page, centre_server, "clerk", centre_dir.staff_password("clerk"))
+    login_page(page, web_server, "clerk", web_server.centre.staff_password("clerk"))
     shots(page, "web-login-filled")
     page.wait_for_url("**/clerk")
 
@@ -35,7 +35,7 @@ def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, contex
 
     # live: a ticket issued by the kiosk shows up in the counter's queue without a reload
     page.evaluate("window.__no_reload = 1")
-    issue(centre_server, kiosk, "birth-cert")
+    issue(web_server, kiosk, "birth-cert")
     expect(page.locator("#queue-rows tr[data-service='birth-cert'] td.num.big")).to_have_text("1")
 
     # call next with the big button: the longest waiting is called
@@ -51,7 +51,7 @@ def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, contex
     page.click("#transfer-confirm")
     expect(page.locator("#toast")).to_contain_text(f"{first['number']} sent to Birth certificate application")
     expect(page.locator("#current-number")).to_have_text("—")
-    t = httpx.get(centre_server.url + f"/api/v1/tickets/{first['id']}").json()
+    t = httpx.get(web_server.url + f"/api/v1/tickets/{first['id']}").json()
     assert (t["service_id"], t["state"]) == ("birth-cert", "waiting")
 
     # Space calls the next: the transferred ticket kept its original issue time, so it comes first
@@ -66,7 +66,7 @@ def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, contex
     expect(page.locator("#outcome")).to_have_value("documents_missing")
     page.keyboard.press("c")
     expect(page.locator("#toast")).to_contain_text(f"{first['number']} completed")
-    t = httpx.get(centre_server.url + f"/api/v1/tickets/{first['id']}").json()
+    t = httpx.get(web_server.url + f"/api/v1/tickets/{first['id']}").json()
     assert (t["state"], t["outcome"]) == ("done", "documents_missing")
 
     # the second ticket next; recall, then a no-show
@@ -86,7 +86,7 @@ def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, contex
     assert page.evaluate("window.__no_reload") == 1
 
     # the server agrees on everything the page showed
-    staff = centre_server.client(centre_server.login("manager"))
+    staff = web_server.client(web_server.login("manager"))
     c01 = staff.get("/api/v1/counters/c01").json()
     assert c01["state"] == "open" and c01["clerk"] == "clerk"
     assert c01["services"][:4] == ["id-card-new", "id-card-replace", "id-card-collect", "birth-cert"]
@@ -99,17 +99,17 @@ def test_clerk_opens_calls_transfers_completes(centre_server, centre_dir, contex
     wait_until(lambda: staff.get("/api/v1/counters/c01").json()["state"] == "closed", what="counter closed")
 
 
-def test_clerk_nothing_waiting_and_kiswahili(centre_server, centre_dir, context_factory, shots):
+def test_clerk_nothing_waiting_and_kiswahili(web_server, context_factory, shots):
     page = context_factory().new_page()
-    login_page(page, centre_server, "clerk", centre_dir.staff_password("clerk"))
+    login_page(page, web_server, "clerk", web_server.centre.staff_password("clerk"))
     page.wait_for_url("**/clerk")
-    page.select_option("#counter-select", "c05")
+    page.select_option("#counter-select", "c10")
     page.click("#open-counter")
     page.click("#btn-call")
     expect(page.locator("#toast")).to_have_text("Nobody is waiting for this counter.")
     # the terminal in Kiswahili, and the counter is remembered
     page.click("a[data-lang-link='sw']")
-    expect(page.locator("#counter-title")).to_have_text("Kaunta 5")
+    expect(page.locator("#counter-title")).to_have_text("Kaunta 10")
     expect(page.locator("#btn-call")).to_contain_text("Mwite anayefuata")
     page.click("#btn-call")
     expect(page.locator("#toast")).to_have_text("Hakuna anayesubiri kaunta hii.")

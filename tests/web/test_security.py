@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import CentreProcess, free_port
 from tests.web.conftest import login_page
 
 MANAGER_PAGES = ["/board", "/reports", "/reports.csv", "/reports?from=2026-01-01&to=2026-01-31"]
@@ -26,15 +26,15 @@ def csrf(client: httpx.Client) -> dict[str, str]:
     return {"x-csrf-token": client.cookies["huduma_csrf"]}
 
 
-def test_roles_on_pages_and_apis(centre_server):
-    anon = httpx.Client(base_url=centre_server.url, timeout=10)
+def test_roles_on_pages_and_apis(web_server):
+    anon = httpx.Client(base_url=web_server.url, timeout=10)
     for path in ["/clerk", *MANAGER_PAGES]:
         r = anon.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
     assert anon.get("/api/v1/live").status_code == 401
     assert anon.get("/api/v1/reports").status_code == 401
 
-    clerk = cookie_login(centre_server, "clerk")
+    clerk = cookie_login(web_server, "clerk")
     assert clerk.get("/clerk").status_code == 200
     for path in MANAGER_PAGES:
         r = clerk.get(path, follow_redirects=False)
@@ -49,7 +49,7 @@ def test_roles_on_pages_and_apis(centre_server):
     r = clerk.put("/api/v1/hall/notice", json={"notice_en": "x", "notice_sw": "x"}, headers=csrf(clerk))
     assert r.status_code == 403
 
-    manager = cookie_login(centre_server, "manager")
+    manager = cookie_login(web_server, "manager")
     for path in MANAGER_PAGES:
         assert manager.get(path).status_code == 200, path
     assert manager.get("/reports.csv").headers["content-type"].startswith("text/csv")
@@ -64,8 +64,8 @@ def test_roles_on_pages_and_apis(centre_server):
     assert manager.get("/api/v1/reports?from=yesterday").status_code == 422
 
 
-def test_csrf_refuses_cookie_writes_without_the_header(centre_server):
-    clerk = cookie_login(centre_server, "clerk")
+def test_csrf_refuses_cookie_writes_without_the_header(web_server):
+    clerk = cookie_login(web_server, "clerk")
     r = clerk.post("/api/v1/counters/c03/open")
     assert r.status_code == 403 and r.json()["error"]["code"] == "csrf"
     r = clerk.post("/api/v1/counters/c03/open", headers={"x-csrf-token": "forged"})
@@ -79,6 +79,8 @@ def test_csrf_refuses_cookie_writes_without_the_header(centre_server):
     # logout (with the header) ends the session for pages and APIs
     assert clerk.post("/api/v1/auth/logout", headers=csrf(clerk)).status_code == 204
     assert clerk.get("/clerk", follow_redirects=False).status_code == 303
+    other = cookie_login(web_server, "clerk")
+    assert other.post("/api/v1/counters/c03/close", headers=csrf(other)).json()["state"] == "closed"
 
 
 def expire_sessions(server, username: str) -> None:
@@ -88,36 +90,34 @@ def expire_sessions(server, username: str) -> None:
     db.close()
 
 
-def test_expired_session_sends_the_clerk_back_to_login(centre_server, centre_dir, context_factory):
+def test_expired_session_sends_the_clerk_back_to_login(web_server, context_factory):
     page = context_factory().new_page()
-    login_page(page, centre_server, "clerk", centre_dir.staff_password("clerk"))
+    login_page(page, web_server, "clerk", web_server.centre.staff_password("clerk"))
     page.wait_for_url("**/clerk")
     page.select_option("#counter-select", "c04")
     page.click("#open-counter")
     expect(page.locator("#counter-title")).to_have_text("Counter 4")
 
-    expire_sessions(centre_server, "clerk")
+    expire_sessions(web_server, "clerk")
     # the next action finds the session ended and goes to the login page, which says why
     page.keyboard.press("p")
     page.wait_for_url("**/login?expired=1*")
     expect(page.locator(".note.warn")).to_have_text("Your session has ended: log in again.")
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    jar = httpx.Client(base_url=centre_server.url, cookies=cookies, timeout=10)
+    jar = httpx.Client(base_url=web_server.url, cookies=cookies, timeout=10)
     assert jar.get("/clerk", follow_redirects=False).status_code == 303
     assert jar.get("/api/v1/counters").status_code == 401
     # logging in again brings the clerk back to the page they were on, counter remembered
     page.fill("#username", "clerk")
-    page.fill("#password", centre_dir.staff_password("clerk"))
+    page.fill("#password", web_server.centre.staff_password("clerk"))
     page.click("#login-button")
     page.wait_for_url("**/clerk")
     expect(page.locator("#counter-title")).to_have_text("Counter 4")
 
 
-@pytest.mark.parametrize("minutes", [1])
-def test_session_lifetime_comes_from_centre_toml(centre_dir, mosquitto, tmp_path, minutes):
+def test_session_lifetime_comes_from_centre_toml(centre_dir, mosquitto, tmp_path):
     """session_minutes in centre.toml sets when sessions (and their cookies) end."""
-    from tests.conftest import CentreProcess, free_port
-
+    minutes = 1
     toml = centre_dir.path / "centre.toml"
     text = toml.read_text()
     assert "session_minutes = 600" in text
