@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 # Counted in a line's ``errors`` next to the frame rejects, but about the port, not the bytes.
-PORT_ERRORS = frozenset({"open_failed", "disconnects", "dropped_writes", "write_failed", "handler_failed"})
+PORT_ERRORS = frozenset({"open_failed", "disconnects", "dropped_writes", "write_failed", "handler_failed",
+                         "internal"})
 
 
 class PortState(StrEnum):
@@ -168,7 +169,7 @@ class SerialLine:
             try:
                 port = serial.serial_for_url(self.url, baudrate=self.entry.baudrate, timeout=0.05,
                                              write_timeout=2)
-            except (serial.SerialException, OSError, ValueError) as exc:
+            except Exception as exc:  # SerialException, OSError, ValueError (bad URL), socket errors...
                 self.last_error = str(exc)
                 self.errors["open_failed"] += 1
                 self._set_state(PortState.down)
@@ -198,6 +199,10 @@ class SerialLine:
                 self.last_error = str(exc)
                 self.errors["disconnects"] += 1
                 logger.warning("lost %s: %s; will reopen when it is back", self.url, exc)
+            except Exception as exc:  # a bug must cost one reopen, never the port for good
+                self.last_error = f"internal error: {exc}"
+                self.errors["internal"] += 1
+                logger.exception("unexpected failure on %s; reopening", self.url)
             finally:
                 with self._write_lock:
                     self._port = None

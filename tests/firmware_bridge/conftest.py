@@ -55,6 +55,8 @@ class Probe:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self._acked: set[int] = set()
         self.client.reconnect_delay_set(0.2, 1)
         self.handlers: list[Callable[[str, bytes], None]] = []
         self.subscriptions: list[str] = []
@@ -65,8 +67,13 @@ class Probe:
         self._connected.set()
 
     def subscribe(self, topic: str) -> None:
+        """Subscribe and wait for the broker's SUBACK, so nothing published after this is missed."""
         self.subscriptions.append(topic)
-        self.client.subscribe(topic, qos=1)
+        _, mid = self.client.subscribe(topic, qos=1)
+        wait_until(lambda: mid in self._acked, what=f"SUBACK for {topic}")
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, *_: Any) -> None:
+        self._acked.add(mid)
 
     def start(self, *subscriptions: str) -> "Probe":
         host, port = parse_mqtt_url(self.url)
@@ -89,6 +96,13 @@ class Probe:
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def sync(self, topic: str, payload: bytes) -> None:
+        """Publish to a topic we subscribe to and hear it back: our subscriptions are live."""
+        wait_until(self.client.is_connected, what="the probe to reconnect")
+        count = len(self.on(topic))
+        self.publish(topic, payload, retain=True)
+        wait_until(lambda: len(self.on(topic)) > count, what="the probe's own message back")
 
     def on(self, topic: str) -> list[bytes]:
         with self._lock:

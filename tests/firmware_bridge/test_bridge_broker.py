@@ -199,7 +199,7 @@ def test_bad_config_is_a_clear_error(tmp_path, mosquitto):
 
 def test_broker_restart_is_survived(mosquitto, probe_factory, bridge_factory, sim_factory):
     topics = Topics(CENTRE)
-    probe = probe_factory(mosquitto.url, topics.all_device_availability)
+    probe = probe_factory(mosquitto.url, topics.all_device_availability, topics.server_availability)
     FakeServer(probe, topics)
     sim = sim_factory("keypad:1,led:2")
     bridge = bridge_factory(bundle(mosquitto.url, ["c01"]), [{"url": sim.link, "devices": [
@@ -219,6 +219,7 @@ def test_broker_restart_is_survived(mosquitto, probe_factory, bridge_factory, si
     wait_until(lambda: len(probe.on(topics.device_availability("bridge-t"))) > count_before, timeout=40,
                what="the bridge to reconnect")
     assert probe.on(topics.device_availability("bridge-t"))[-1] == b"online"
+    probe.sync(topics.server_availability, b"online")  # the test's "server" is listening again too
     sim.press("NEXT")
     assert sim.wait_for(lambda: sim.led(2).shown == "A003"), bridge.log()
     assert bridge.running
