@@ -457,6 +457,8 @@ def main() -> int:
             label = (f"{k} ticket(s) per fsync" if sync == "FULL"
                      else "synchronous=NORMAL (NOT durable on power loss)")
             line(f"  {label}", f"{rate:,.0f} tickets/s", f"{cpu:.3f} ms CPU each", None)
+        print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(above the core count, other work competed with the bench)")
     finally:
         for p in reversed(procs):
             stop(p)
