@@ -564,6 +564,7 @@ class DayCloser:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._own_db: sqlite_utils.Database | None = None
         self.last_auto_close: str = ""
@@ -588,7 +589,8 @@ class DayCloser:
         # called under the centre's lock: only note the day and wake the thread
         for ev in events:
             if ev.type.value == "day_closed" and ev.data.get("next_day"):
-                self._pending.add(ev.data["day"])
+                with self._pending_lock:
+                    self._pending.add(ev.data["day"])
                 self._wake.set()
 
     def _db(self) -> sqlite_utils.Database:
@@ -623,11 +625,17 @@ class DayCloser:
 
     def run_once(self) -> list[CloseResult]:
         results = []
-        days = set(self._pending) | set(self._unsummarised_past_days())
-        self._pending.clear()
+        with self._pending_lock:
+            pending, self._pending = self._pending, set()
+        days = pending | set(self._unsummarised_past_days())
         due = self._due_today()
         for day in sorted(days):
-            results.append(close_with_centre(self.centre, day))
+            try:
+                results.append(close_with_centre(self.centre, day))
+            except Exception:  # try again on the next pass; the other days still close
+                logger.exception("closing %s failed; will try again", day)
+                with self._pending_lock:
+                    self._pending.add(day)
         if due:
             results.append(close_with_centre(self.centre, due, reason="closing_time"))
             self.last_auto_close = due

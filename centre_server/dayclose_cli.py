@@ -113,7 +113,7 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
     _print_result(result.as_dict(), as_json)
     from centre_server import upstream
 
-    if upstream.upstream_target(settings)[0]:
+    if upstream.upstream_target(settings)[0] and not as_json:
         click.echo("  the running server sends it upstream; or now: huduma-centre sync-now " + str(directory))
 
 
