@@ -48,7 +48,8 @@ def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shot
     page.keyboard.press("t")
     expect(page.locator("#transfer-dialog")).to_be_visible()
     page.select_option("#transfer-service", "birth-cert")
-    page.click("#transfer-confirm")
+    page.focus("#transfer-service")
+    page.keyboard.press("Enter")
     expect(page.locator("#toast")).to_contain_text(f"{first['number']} sent to Birth certificate application")
     expect(page.locator("#current-number")).to_have_text("—")
     t = httpx.get(web_server.url + f"/api/v1/tickets/{first['id']}").json()
@@ -59,6 +60,7 @@ def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shot
     expect(page.locator("#current-number")).to_have_text(first["number"])
     page.keyboard.press("s")
     expect(page.locator("#current-label")).to_have_text("Being served")
+    expect(page.locator("[data-action='recall']")).to_be_disabled()
     shots(page, "web-clerk-serving")
 
     # complete with an outcome chosen by key 2 (documents missing)

@@ -44,7 +44,7 @@ def test_login_errors_lockout_and_logout(web_server, context_factory, shots):
     page.fill("#username", "clerk")
     page.fill("#password", web_server.centre.staff_password("clerk"))
     page.click("#login-button")
-    expect(page.locator("#login-error")).to_contain_text("Too many failed logins: try again later.")
+    expect(page.locator("#login-error")).to_have_text("Too many failed logins: try again in 15 min.")
     assert page.url.endswith("/login?bye=1")
 
 

@@ -16,7 +16,8 @@ MANAGER_PAGES = ["/board", "/reports", "/reports.csv", "/reports?from=2026-01-01
 def cookie_login(server, username: str) -> httpx.Client:
     """A browser-like client: the session lives in cookies, as the pages use it."""
     client = httpx.Client(base_url=server.url, timeout=10)
-    r = client.post("/api/v1/auth/login", json={"username": username, "password": server.centre.staff_password(username)})
+    password = server.centre.staff_password(username)
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     assert client.cookies.get("huduma_session") and client.cookies.get("huduma_csrf")
     return client

@@ -225,6 +225,9 @@
     if (dialog.returnValue === "ok" && $("transfer-service").value) act("transfer", { service_id: $("transfer-service").value });
   });
   $("transfer-service").addEventListener("dblclick", () => { $("transfer-dialog").close("ok"); });
+  $("transfer-service").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); $("transfer-dialog").close("ok"); }
+  });
 
   for (const b of document.querySelectorAll("[data-action]")) {
     b.addEventListener("click", (e) => { e.currentTarget.blur(); run(b.dataset.action); });

@@ -68,6 +68,7 @@
   H.describe = function (err) {
     const known = { nothing_waiting: "nothing_waiting", network: "network_error", not_authenticated: "session_expired" };
     if (err && known[err.code]) return H.t(known[err.code]);
+    if (err && H.strings["err_" + err.code] !== undefined) return H.t("err_" + err.code);
     return H.t("error_generic", { message: (err && err.message) || "?" });
   };
 

@@ -20,8 +20,10 @@
       const data = await resp.json().catch(() => null);
       if (!resp.ok) {
         const err = (data && data.error) || {};
-        error.textContent = messages[err.code] ? H.t(messages[err.code]) + (err.code === "locked_out" ? " (" + err.message + ")" : "")
-                                               : H.t("error_generic", { message: err.message || resp.statusText });
+        const minutes = err.code === "locked_out" ? /(\d+)\s*min/.exec(err.message || "") : null;
+        if (minutes) error.textContent = H.t("login_locked_out_min", { m: minutes[1] });
+        else if (messages[err.code]) error.textContent = H.t(messages[err.code]);
+        else error.textContent = H.t("error_generic", { message: err.message || resp.statusText });
         error.hidden = false;
         form.password.value = "";
         form.password.focus();
