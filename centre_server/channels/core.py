@@ -161,7 +161,7 @@ class ChannelHub:
                     return t, self.code_of(t.id) or ""
             if len(mine) >= s.remote_per_phone_per_day:
                 raise ChannelError(429, "phone_limit", "err_phone_limit", n=len(mine))
-            if self.remote_issued_last_hour(service_id) >= s.remote_per_service_per_hour:
+            if self.remote_issued_last_hour(service_id) >= s.cap_for(service_id):
                 raise ChannelError(429, "remote_cap", "err_cap")
             ticket_id = new_ticket_id()
             day = self.centre.state.day or engine.day_of(self.now(), self.centre.settings.timezone)
@@ -440,6 +440,37 @@ class ChannelHub:
         self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
                         [self.now(), norm, text[:500], ticket_id, outcome])
         return outcome
+
+    # ------------------------------------------------------------ figures for staff
+
+    def status(self) -> dict[str, Any]:
+        """What a manager checks: the SMS queue, today's appointments and remote tickets."""
+        outbox = dict(self.db.execute(
+            "SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'failed' "
+            "ELSE 'pending' END AS s, COUNT(*) FROM sms_outbox GROUP BY s").fetchall())
+        errors = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT last_error FROM sms_outbox WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 5")]
+        start, end = self._day_bounds(self.now())
+        appts = dict(self.db.execute("SELECT state, COUNT(*) FROM appointments WHERE slot_at BETWEEN ? AND ? "
+                                     "GROUP BY state", [start, end]).fetchall())
+        with self.centre.lock:
+            day = self.centre.state.day
+            remote: dict[str, int] = {}
+            for t in self.centre.state.tickets.values():
+                if t.day == day and t.channel in REMOTE_CHANNELS:
+                    remote[t.channel.value] = remote.get(t.channel.value, 0) + 1
+        gw = self.worker.gateway
+        return {"sms_gateway": gw.name if gw else "none",
+                "sms": {k: outbox.get(k, 0) for k in ("pending", "sent", "failed")}, "sms_recent_errors": errors,
+                "appointments_today": {k: appts.get(k, 0) for k in ("booked", "checked_in", "released", "cancelled")},
+                "remote_tickets_today": remote}
+
+    def appointments_on(self, day: date) -> list[dict[str, Any]]:
+        start = datetime(day.year, day.month, day.day, tzinfo=self.centre.tz).timestamp()
+        cur = self.db.execute("SELECT * FROM appointments WHERE slot_at >= ? AND slot_at < ? ORDER BY slot_at, "
+                              "created_at", [start, start + 86400])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     # ------------------------------------------------------------ SMS from events
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData
 
-from centre_server.api.deps import ISSUE_ROLES, PrincipalDep
+from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.i18n import LANGUAGES, Translator
@@ -318,6 +319,37 @@ def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) ->
     return CheckInResponse(tickets=tickets, kinds=[r.kind for r in results],
                            message_en=Translator("en")(key, number=numbers),
                            message_sw=Translator("sw")(key, number=numbers))
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    service_id: str
+    slot_at: str
+    state: str
+    code: str
+    phone: str | None  # masked: the last three digits
+    language: str
+    ticket_id: str | None
+
+
+@api.get("/appointments", response_model=list[AppointmentOut])
+def list_appointments(request: Request, principal: ClerkDep, day: str | None = None) -> Response | list[AppointmentOut]:
+    """A day's appointments (default today), for the clerks and the manager; phone numbers masked."""
+    hub = hub_of(request)
+    try:
+        d = date.fromisoformat(day) if day else hub.local(hub.now()).date()
+    except ValueError:
+        return JSONResponse({"error": {"code": "bad_day", "message": "day is YYYY-MM-DD"}}, status_code=422)
+    return [AppointmentOut(id=a["id"], service_id=a["service_id"], slot_at=hub.local(a["slot_at"]).isoformat(),
+                           state=a["state"], code=a["code"], language=a["language"], ticket_id=a["ticket_id"],
+                           phone=("*" * 9 + a["phone"][-3:]) if a["phone"] else None)
+            for a in hub.appointments_on(d)]
+
+
+@api.get("/channels/status")
+def channels_status(request: Request, principal: ManagerDep) -> dict[str, Any]:
+    """The SMS queue (pending, sent, failed, recent errors), today's appointments and remote tickets."""
+    return hub_of(request).status()
 
 
 # ------------------------------------------------------------------ USSD and SMS webhooks

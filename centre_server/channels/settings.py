@@ -28,6 +28,7 @@ class ChannelSettings(BaseModel):
     # remote tickets (web, SMS, USSD)
     remote_enabled: bool = True
     remote_per_service_per_hour: int = Field(30, ge=0, le=10000)  # 0: no remote tickets for any service
+    remote_caps: dict[str, int] = Field(default_factory=dict)  # per-service overrides, e.g. {passport = 10}
     remote_per_phone_per_day: int = Field(3, ge=1, le=100)  # open remote tickets one phone may hold
     # SMS
     sms_gateway: str = Field("log", pattern="^(log|africastalking|none)$")
@@ -66,6 +67,17 @@ class ChannelSettings(BaseModel):
         if bad or not names:
             raise ValueError(f"weekdays: use mon,tue,wed,thu,fri,sat,sun (got {v!r})")
         return ",".join(names)
+
+    @field_validator("remote_caps")
+    @classmethod
+    def _caps(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: n for k, n in v.items() if not isinstance(n, int) or n < 0}
+        if bad:
+            raise ValueError(f"remote_caps: caps are whole numbers, 0 or more (got {bad})")
+        return v
+
+    def cap_for(self, service_id: str) -> int:
+        return self.remote_caps.get(service_id, self.remote_per_service_per_hour)
 
     @property
     def weekday_numbers(self) -> set[int]:

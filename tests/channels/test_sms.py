@@ -149,3 +149,24 @@ def test_check_in_needs_a_kiosk_or_staff_token(channel_server):
     assert k.post("/api/v1/check-in", json={}).status_code == 422
     assert k.post("/api/v1/check-in", json={"code": "1" * 100}).status_code == 422
     assert k.post("/api/v1/check-in", json={"code": "12ab"}).status_code == 404
+
+
+def test_staff_see_the_sms_queue_and_the_days_appointments(channel_server, new_phone):
+    u = channel_server.url
+    told = new_phone()
+    channel_server.aggregator.wait_for(told, kiosk_ticket(channel_server, "enquiries", told)["number"])
+    manager = channel_server.client(channel_server.login("manager"))
+    status = manager.get("/api/v1/channels/status").json()
+    assert status["sms_gateway"] == "africastalking"
+    assert status["sms"]["sent"] >= 1 and set(status["sms"]) == {"pending", "sent", "failed"}
+    assert clerk(channel_server).get("/api/v1/channels/status").status_code == 403
+    r = httpx.get(u + "/book?service=tsc")
+    slot = re.search(r'name="slot" value="(\d+)"', r.text).group(1)
+    phone = new_phone()
+    assert httpx.post(u + "/book", data={"service_id": "tsc", "slot": slot, "phone": phone}).status_code == 303
+    day = re.search(r'day=(\d{4}-\d\d-\d\d)', r.text).group(1)
+    listed = clerk(channel_server).get(f"/api/v1/appointments?day={day}").json()
+    mine = [a for a in listed if a["service_id"] == "tsc"]
+    assert mine and mine[0]["phone"].endswith(phone[-3:]) and phone not in str(listed)
+    assert clerk(channel_server).get("/api/v1/appointments?day=tomorrow").status_code == 422
+    assert httpx.get(u + "/api/v1/appointments").status_code == 401
