@@ -34,6 +34,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "categories_title": {"en": "What do you need today?", "sw": "Unahitaji huduma gani leo?"},
     "services_title": {"en": "Choose a service", "sw": "Chagua huduma"},
     "all_services": {"en": "All services", "sw": "Huduma zote"},
+    "n_services": {"en": "{n} services", "sw": "huduma {n}"},
+    "one_service": {"en": "1 service", "sw": "huduma 1"},
     "waiting_none": {"en": "No one waiting", "sw": "Hakuna anayesubiri"},
     "waiting_one": {"en": "1 person waiting", "sw": "Mtu 1 anasubiri"},
     "waiting_many": {"en": "{n} people waiting", "sw": "Watu {n} wanasubiri"},

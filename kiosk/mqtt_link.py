@@ -59,6 +59,7 @@ class KioskLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     def start(self) -> None:
         host, port = parse_mqtt_url(self.bundle.mqtt_url)
@@ -109,6 +110,11 @@ class KioskLink:
         self._send_status()
         if self.on_connection:
             self.on_connection(True)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [rc for rc in reason_codes if rc.is_failure]
+        if refused:  # the broker's ACL said no: live waits will come from HTTP only
+            logger.warning("MQTT subscription refused: %s", refused)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()

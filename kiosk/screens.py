@@ -144,8 +144,9 @@ class CategoriesScreen(KioskScreen):
         for cat in self.model.categories():
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
+            count = tr("one_service", lang) if len(services) == 1 else tr("n_services", lang, n=len(services))
             b = ChoiceButton(value=cat, text=f"{category_name(cat, lang, self.model.category_sw(cat))}\n"
-                             f"[size=20sp]{len(services)} \u00b7 {waiting_text(waiting, lang)}[/size]",
+                             f"[size=20sp]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
                              markup=True)
             b.bind(on_release=lambda btn: self.app.choose_category(btn.value))
             grid.add_widget(b)

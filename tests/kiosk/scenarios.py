@@ -168,6 +168,7 @@ def outage(d):
     yield d.at("welcome")
     d.tap(d.screen.ids.start_sw)
     yield d.at("categories")
+    d.shot("categories-sw")
     d.result["data"]["usable_after_recovery"] = True
     # then the citizen walks away mid-choice: back to welcome, choices forgotten
     d.tap(d.screen.ids.grid.children[-1])
