@@ -111,8 +111,9 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
             broker.stop()
 
 
-from centre_server.replay_cli import replay  # noqa: E402
+from centre_server.replay_cli import export_trace, replay  # noqa: E402
 cli.add_command(replay)
+cli.add_command(export_trace)
 
 from centre_server.dayclose_cli import close_day, simulate_day, sync_now, sync_status  # noqa: E402
 for _cmd in (close_day, sync_status, sync_now, simulate_day):

@@ -184,6 +184,97 @@ def read_counters(path: Path) -> list[Shift]:
     return out
 
 
+def write_arrivals(path: Path, arrivals: list[Arrival]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["ticket", "arrival_s", "service_id", "priority", "service_time_s", "patience_s", "no_show"])
+        for a in arrivals:
+            w.writerow([a.ticket, _num(a.arrival_s), a.service_id,
+                        "" if a.priority == Priority.none else a.priority.value, _num(a.service_time_s),
+                        "" if a.patience_s is None else _num(a.patience_s), "1" if a.no_show else ""])
+
+
+def write_counters(path: Path, shifts: list[Shift]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["counter_id", "services", "open_from_s", "open_to_s"])
+        for s in shifts:
+            w.writerow([s.counter_id, ";".join(s.services), _num(s.open_from_s), _num(s.open_to_s)])
+
+
+def export_trace(db: object, first_day: str, last_day: str, tz: str = "Africa/Nairobi") -> tuple[list[Arrival], list[Shift]]:
+    """A centre's own days as a trace: who came when for what, and when each counter was open.
+
+    Served tickets keep their real service time (call to finish); a ticket never
+    served takes its service's mean of those days; a ticket cancelled while
+    waiting (not by the day's close) left after ``patience_s``; a no-show is one.
+    Counter shifts come from the open/pause/resume/close events. Second 0 is local
+    midnight of ``first_day``.
+    """
+    import json
+
+    zone = ZoneInfo(tz)
+    base = start_epoch(first_day, tz)
+    end_day = datetime.fromisoformat(last_day).date() + timedelta(days=1)
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone).timestamp()
+    rows = list(db.query(  # type: ignore[attr-defined]
+        "SELECT * FROM tickets WHERE day BETWEEN ? AND ? ORDER BY issued_at, seq", [first_day, last_day]))
+    durations: dict[str, list[float]] = {}
+    for r in rows:
+        if r["state"] == "done" and r["ended_at"] and (r["started_at"] or r["called_at"]):
+            durations.setdefault(r["service_id"], []).append(r["ended_at"] - (r["started_at"] or r["called_at"]))
+    typical = {r["id"]: float(r["service_time_s"]) for r in db.query("SELECT id, service_time_s FROM services")}  # type: ignore[attr-defined]
+    arrivals: list[Arrival] = []
+    for r in rows:
+        sid = r["service_id"]
+        served = r["state"] == "done" and r["ended_at"] and (r["started_at"] or r["called_at"])
+        if served:
+            service = r["ended_at"] - (r["started_at"] or r["called_at"])
+        else:
+            got = durations.get(sid)
+            service = sum(got) / len(got) if got else typical.get(sid, DEFAULT_SERVICE_S)
+        left = (r["state"] == "cancelled" and r["called_at"] is None and r["ended_at"] is not None
+                and r["cancel_reason"] not in ("day_closed", "day_rollover"))
+        try:
+            priority = Priority(r["priority"] or "none")
+        except ValueError:
+            priority = Priority.none
+        arrivals.append(Arrival(
+            ticket=r["number"] and f"{r['day']}-{r['number']}" or r["id"], arrival_s=round(r["queued_at"] - base, 3),
+            service_id=sid, priority=priority, service_time_s=round(max(0.0, service), 3),
+            patience_s=round(r["ended_at"] - r["queued_at"], 3) if left else None,
+            no_show=r["state"] == "no_show"))
+    services = {r["id"]: json.loads(r["services"] or "[]") for r in db.query("SELECT id, services FROM counters")}  # type: ignore[attr-defined]
+    shifts: list[Shift] = []
+    open_since: dict[str, tuple[float, tuple[str, ...]]] = {}
+    for e in db.query("SELECT at, type, data FROM events WHERE at >= ? AND at < ? AND type LIKE 'counter_%' "  # type: ignore[attr-defined]
+                      "ORDER BY seq", [base, end]):
+        d = json.loads(e["data"])
+        cid, at, kind = d.get("counter_id"), e["at"], e["type"]
+        if not cid:
+            continue
+        if kind == "counter_services_changed":
+            services[cid] = list(d["services"])
+            if cid in open_since:
+                began, sv = open_since.pop(cid)
+                if at > began:
+                    shifts.append(Shift(cid, sv, round(began - base, 3), round(at - base, 3)))
+                open_since[cid] = (at, tuple(services[cid]))
+        elif kind in ("counter_opened", "counter_resumed"):
+            if kind == "counter_opened" and d.get("services"):
+                services[cid] = list(d["services"])
+            open_since.setdefault(cid, (at, tuple(services.get(cid) or ())))
+        elif kind in ("counter_paused", "counter_closed") and cid in open_since:
+            began, sv = open_since.pop(cid)
+            if at > began and sv:
+                shifts.append(Shift(cid, sv, round(began - base, 3), round(at - base, 3)))
+    for cid, (began, sv) in open_since.items():  # still open at the end of the range
+        if sv:
+            shifts.append(Shift(cid, sv, round(began - base, 3), round(end - base, 3)))
+    shifts.sort(key=lambda s: (s.open_from_s, s.counter_id))
+    return arrivals, shifts
+
+
 def write_result(path: Path, outcomes: list[Outcome]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -81,3 +81,57 @@ def replay(arrivals: Path, counters: Path, out: Path, centre_dir: Path | None, s
         p90 = waits[min(len(waits) - 1, int(0.9 * len(waits)))]
         click.echo(f"  wait of the served: mean {_minutes(statistics.fmean(waits))}, "
                    f"90th percentile {_minutes(p90)}, longest {_minutes(waits[-1])}")
+
+
+@click.command("export-trace")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--date", "first", required=True, help="The (first) day: YYYY-MM-DD, 'today' or 'yesterday'.")
+@click.option("--to", "last", default=None, help="The last day of a range (default: the same day).")
+@click.option("--arrivals", "arrivals_out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--counters", "counters_out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_trace(directory: Path, first: str, last: str | None, arrivals_out: Path, counters_out: Path) -> None:
+    """Write a centre's real day(s) as ARRIVALS.csv and COUNTERS.csv for ``replay``.
+
+    Example (what if we had opened two more counters yesterday?):
+    huduma-centre export-trace /srv/huduma --date yesterday --arrivals a.csv --counters c.csv
+    """
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from centre_server import replay as rp
+    from centre_server import storage
+    from centre_server.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(directory)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+
+    def day(text: str) -> str:
+        if text == "today":
+            return today.isoformat()
+        if text == "yesterday":
+            return (today - timedelta(days=1)).isoformat()
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise click.ClickException(f"{text!r} is not a date like 2026-03-02 (or today, yesterday)") from None
+
+    a, b = day(first), day(last or first)
+    if b < a:
+        raise click.ClickException("--to is before --date")
+    db = storage.connect(settings.db_path)
+    try:
+        arrivals, shifts = rp.export_trace(db, a, b, settings.timezone)
+    finally:
+        db.conn.close()
+    try:
+        rp.write_arrivals(arrivals_out, arrivals)
+        rp.write_counters(counters_out, shifts)
+    except OSError as err:
+        raise click.ClickException(f"cannot write: {err.strerror}") from None
+    click.echo(f"{len(arrivals)} tickets and {len(shifts)} counter shifts from {a}"
+               f"{'' if a == b else ' to ' + b} -> {arrivals_out}, {counters_out}")
+    click.echo(f"replay them: huduma-centre replay {arrivals_out} {counters_out} --out result.csv "
+               f"--centre {directory} --start {a}")

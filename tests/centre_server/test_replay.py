@@ -195,3 +195,79 @@ def test_bad_traces_get_a_clear_error(tmp_path: Path) -> None:
         raise AssertionError("accepted a counter closing before it opens")
     r = CliRunner().invoke(cli, ["replay", str(tmp_path / "nope.csv"), str(good_counters), "--out", "x.csv"])
     assert r.exit_code == 1 and "cannot read" in r.output
+
+
+def test_a_real_day_exported_and_replayed_with_its_own_counters_gives_its_own_waits(centre_dir, tmp_path: Path) -> None:
+    """export-trace turns the centre's history into a trace; replaying it with the same counters reproduces it."""
+    from centre_server import engine
+    from centre_server.centre import Centre
+    from centre_server.config import load_settings
+    from centre_server.replay import export_trace, start_epoch
+
+    now = [start_epoch("2026-03-02") + 8 * H]
+    centre = Centre(load_settings(centre_dir.path), clock=lambda: now[0])
+    centre.execute(engine.OpenCounter("c01", services=("id-card-new",)))
+    centre.execute(engine.OpenCounter("c02", services=("id-card-new", "kra-pin")))
+    plan = [("id-card-new", 0, 400), ("id-card-new", 30, 200), ("kra-pin", 60, 300), ("id-card-new", 90, 100),
+            ("kra-pin", 100, 250), ("id-card-new", 120, 500)]
+    # a tiny hand-run day: arrivals, and each counter calls next the moment it frees (as the replay does)
+    events: list[tuple[float, int, str, object]] = [(8 * H + at, 1, "arrive", (i, sid, s))
+                                                    for i, (sid, at, s) in enumerate(plan)]
+    busy: dict[str, float] = {}
+    ids: dict[int, str] = {}
+    heapq.heapify(events)
+    durations: dict[str, float] = {}
+    while events:
+        t, _, kind, data = heapq.heappop(events)
+        now[0] = start_epoch("2026-03-02") + t
+        if kind == "arrive":
+            i, sid, s = data  # type: ignore[misc]
+            ids[i] = f"tk{i}"
+            durations[f"tk{i}"] = s
+            centre.execute(engine.IssueTicket(f"tk{i}", sid))
+            free = [c for c in ("c01", "c02") if c not in busy
+                    and sid in centre.state.counters[c].services]
+            if free:
+                centre.execute(engine.CallNext(free[0]))
+                busy[free[0]] = t + s
+                heapq.heappush(events, (t + s, 0, "end", free[0]))
+        else:
+            cid = data  # type: ignore[assignment]
+            del busy[cid]
+            try:
+                centre.execute(engine.CallNext(cid))
+            except engine.QueueError:
+                centre.execute(engine.Complete(cid))
+                continue
+            tid = centre.state.counters[cid].ticket_id
+            busy[cid] = t + durations[tid]
+            heapq.heappush(events, (t + durations[tid], 0, "end", cid))
+    now[0] = start_epoch("2026-03-02") + 17 * H
+    centre.execute(engine.CloseCounter("c01"))
+    centre.execute(engine.CloseCounter("c02"))
+    real = {t.id: t.first_called_at - t.queued_at for t in centre.state.tickets.values()}
+    arrivals, shifts = export_trace(centre.db, "2026-03-02", "2026-03-02")
+    centre.close()
+    assert len(arrivals) == len(plan)
+    assert sorted((s.counter_id, s.services, s.open_from_s, s.open_to_s) for s in shifts) == [
+        ("c01", ("id-card-new",), 8 * H, 17 * H), ("c02", ("id-card-new", "kra-pin"), 8 * H, 17 * H)]
+    assert sorted(a.service_time_s for a in arrivals) == sorted(s for _, _, s in plan)
+    result = replay(arrivals, shifts, start=start_epoch("2026-03-02"))
+    by_number = {o.ticket: o for o in result.outcomes}
+    from centre_server import storage
+
+    db = storage.connect(load_settings(centre_dir.path).db_path)
+    for row in db.query("SELECT id, day, number FROM tickets"):
+        o = by_number[f"{row['day']}-{row['number']}"]
+        assert o.outcome == "served" and o.wait_s == real[row["id"]]
+    db.conn.close()
+    # the CLI writes the same two files and says how to replay them
+    r = CliRunner().invoke(cli, ["export-trace", str(centre_dir.path), "--date", "2026-03-02",
+                                 "--arrivals", str(tmp_path / "a.csv"), "--counters", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    assert "6 tickets and 2 counter shifts" in r.output
+    assert read_arrivals(tmp_path / "a.csv") == arrivals
+    assert read_counters(tmp_path / "c.csv") == shifts
+    r = CliRunner().invoke(cli, ["export-trace", str(centre_dir.path), "--date", "2026-13-02",
+                                 "--arrivals", str(tmp_path / "a.csv"), "--counters", str(tmp_path / "c.csv")])
+    assert r.exit_code == 1 and "is not a date" in r.output
