@@ -187,9 +187,17 @@ def _satisfaction(ratings: list[int]) -> dict[str, Any]:
             "satisfaction_count": len(ratings)}
 
 
+def _shares(row: dict[str, Any]) -> dict[str, Any]:
+    """Served and no-show shares of arrivals (the web reports show them beside the counts)."""
+    n = row["arrived"]
+    row["served_share"] = round(row["served"] / n, 4) if n else None
+    row["no_show_share"] = round(row["no_shows"] / n, 4) if n else None
+    return row
+
+
 def _ticket_figures(stories: list[TicketStory], targets: dict[str, int]) -> dict[str, Any]:
     visits = [v for s in stories for v in s.visits]
-    return {
+    return _shares({
         "arrived": len(stories),
         "served": sum(1 for s in stories if s.outcome == "served"),
         "no_shows": sum(1 for s in stories if s.outcome == "no_show"),
@@ -198,7 +206,7 @@ def _ticket_figures(stories: list[TicketStory], targets: dict[str, int]) -> dict
         "transfers": sum(1 for v in visits if v.kind == "transfer"),
         **_wait_figures(visits, targets),
         **_satisfaction([s.rating for s in stories if s.rating]),
-    }
+    })
 
 
 def _intervals(prior: dict[str, str], counter_events: list[dict[str, Any]], start: float,
@@ -259,7 +267,7 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
     for sid in sorted(by_service, key=lambda x: (services.get(x, {}).get("position", 999), x)):
         visits = by_service[sid]
         info = services.get(sid, {})
-        service_rows.append({
+        service_rows.append(_shares({
             "service_id": sid, "name_en": info.get("name_en", sid), "name_sw": info.get("name_sw", sid),
             "target_wait_s": targets.get(sid, DEFAULT_TARGET_S),
             "arrived": len(visits),
@@ -273,7 +281,7 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
             **_wait_figures(visits, targets),
             **_satisfaction(ratings_by_service.get(sid, [])),
             "counters": len(counters_by_service.get(sid, ())),
-        })
+        }))
 
     # per hour of issue: tickets; counters by the clock
     by_hour: dict[int, list[TicketStory]] = defaultdict(list)

@@ -109,7 +109,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
         "service_mean_s": 390.0, "service_median_s": 390.0, "service_p90_s": 540.0, "service_max_s": 540.0,
         "within_target": 3, "measured": 5, "within_target_share": 0.6,
         "satisfaction_mean": 3.0, "satisfaction_count": 2,
-        "counters_open": 2, "staffed_hours": 4.5,
+        "counters_open": 2, "staffed_hours": 4.5, "served_share": 0.4, "no_show_share": 0.2,
     }
     services = by_id(s["services"], "service_id")
     assert set(services) == {"id-card-new", "birth-cert", "id-card-collect", "id-card-replace"}
@@ -120,6 +120,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
     assert (new["service_mean_s"], new["service_max_s"]) == (540.0, 540.0)
     assert (new["within_target"], new["measured"], new["within_target_share"]) == (2, 2, 1.0)
     assert (new["satisfaction_mean"], new["satisfaction_count"], new["counters"]) == (2.0, 1, 1)
+    assert (new["served_share"], new["no_show_share"]) == (0.5, 0.5)
     birth = services["birth-cert"]
     assert (birth["arrived"], birth["served"], birth["cancelled"], birth["transfers"]) == (2, 0, 1, 1)
     assert (birth["wait_mean_s"], birth["within_target"], birth["measured"]) == (1500.0, 1, 1)
