@@ -31,7 +31,7 @@ from kiosk.config import load_config  # noqa: E402
 class Wait:
     """Step: wait until ``pred()`` is true, or fail after ``timeout`` seconds."""
 
-    def __init__(self, pred, what: str, timeout: float = 15.0) -> None:
+    def __init__(self, pred, what: str, timeout: float = 30.0) -> None:
         self.pred, self.what, self.deadline = pred, what, time.monotonic() + timeout
 
 
@@ -53,7 +53,7 @@ class Driver:
     def screen(self):
         return self.app.sm.current_screen
 
-    def at(self, name: str, timeout: float = 15.0, settle: float = 0.25) -> Wait:
+    def at(self, name: str, timeout: float = 30.0, settle: float = 0.25) -> Wait:
         """Wait for a screen, then a few frames more so its layout is done before we touch it."""
         since: list[float] = []
 

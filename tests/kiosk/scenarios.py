@@ -52,6 +52,7 @@ def flow(d):
     d.shot("phone")
     d.tap(d.screen.ids.done)
     yield d.at("confirm")
+    d.result["data"]["waiting_at_confirm"] = app.model.services[service_id].waiting
     yield Sleep(0.2)
     d.shot("confirm")
     d.result["data"]["idempotency_key"] = app.model.idempotency_key
@@ -67,6 +68,10 @@ def flow(d):
     yield Wait(lambda: app.model.language == "sw", "Kiswahili")
     yield Sleep(0.2)
     d.shot("ticket-sw")
+    # the server's retained state/service/<id> now counts this ticket: the kiosk hears it over MQTT
+    yield Wait(lambda: app.model.services[service_id].waiting == d.result["data"]["waiting_at_confirm"] + 1,
+               "live wait from MQTT")
+    d.result["data"]["waiting_after"] = app.model.services[service_id].waiting
     d.tap(d.screen.ids.done)
     yield d.at("welcome")
     yield from staff_reprint(d)

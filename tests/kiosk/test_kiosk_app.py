@@ -60,6 +60,7 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         assert row["channel"] == "kiosk" and row["language"] == "en"
         assert row["phone"].endswith("712345678") and row["idempotency_key"].endswith(data["idempotency_key"])
         assert data["invalid_phone_refused"] and not data["wrong_pin_unlocked"]
+        assert data["waiting_after"] == data["waiting_at_confirm"] + 1  # live from MQTT, not a reload
 
         with centre_server.client() as http:
             live = http.get(f"/api/v1/tickets/{ticket['id']}").json()
