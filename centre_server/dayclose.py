@@ -665,9 +665,8 @@ class DayCloser:
 def install(app: Any) -> None:
     """Wire day close and the upstream sender into the centre server's app (start/stop hooks, API)."""
     from centre_server import upstream
-    from centre_server.dayclose_api import router
-
     from centre_server.contract import API_PREFIX
+    from centre_server.dayclose_api import router
 
     app.include_router(router, prefix=API_PREFIX)
 
@@ -676,9 +675,9 @@ def install(app: Any) -> None:
         lock_cm = server_lock(centre.settings.directory)
         try:
             lock_cm.__enter__()
-        except DayCloseError:
-            logger.warning("another process holds %s: day close from the command line would race us",
-                           centre.settings.directory / LOCK_NAME)
+        except (DayCloseError, OSError) as err:  # a close-day running now, or a read-only directory
+            logger.warning("could not take %s (%s): a command-line close-day could race this server",
+                           centre.settings.directory / LOCK_NAME, err)
             lock_cm = None
         sender = upstream.Sender.for_settings(centre.settings)
         closer = DayCloser(centre, on_recorded=lambda r: sender.wake())

@@ -18,9 +18,10 @@ from hq.store import Store
 
 logger = logging.getLogger(__name__)
 
-FIGURES = ["arrived", "served", "served_share", "no_shows", "no_show_share", "cancelled", "transfers", "wait_mean_s", "wait_median_s", "wait_p90_s",
-           "wait_max_s", "service_mean_s", "service_median_s", "service_p90_s", "service_max_s", "within_target",
-           "measured", "within_target_share", "satisfaction_mean", "satisfaction_count"]
+FIGURES = ["arrived", "served", "served_share", "no_shows", "no_show_share", "cancelled", "transfers",
+           "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_max_s", "service_mean_s", "service_median_s",
+           "service_p90_s", "service_max_s", "within_target", "measured", "within_target_share",
+           "satisfaction_mean", "satisfaction_count"]
 
 
 def date_range(last: str, days: int) -> list[str]:

@@ -284,5 +284,13 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
             assert c.post("/api/v1/day/close", params={"date": "2999-01-01"}).status_code == 422
         with server.client(kiosk) as c:
             assert c.post("/api/v1/day/close").status_code == 403
+        # the demo's step: a simulated day recorded beside the running server reaches HQ through its sender
+        out = subprocess.run([str(BIN / "huduma-centre"), "simulate-day", str(centre_dir.path), "--date", "yesterday",
+                              "--citizens", "25"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
+        wait_for(lambda: len(stored_rows(pg_url, "demo")) == 2, timeout=30, what="the simulated day at HQ")
+        held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{yesterday}").json()
+        assert held["summary"]["simulated"] is True and held["summary"]["total"]["arrived"] == 25
     finally:
         server.stop()
