@@ -48,26 +48,30 @@ class SerialPrinterSim:
                 chunk = os.read(self.master, 4096)
             except OSError:
                 continue
-            data = pending + chunk
-            pending = b""
-            out = bytearray()
-            i = 0
-            while i < len(data):
-                if data[i] == 0x10 and i + 1 < len(data) and data[i + 1] == 0x04:
-                    if i + 2 >= len(data):
-                        pending = data[i:]
-                        break
-                    self.queries += 1
-                    answer = self._answer(data[i + 2])
-                    if answer:
-                        os.write(self.master, answer)
-                    i += 3
-                    continue
-                out.append(data[i])
-                i += 1
-            with self._lock:
-                if self.status != "offline":
-                    self.received += out
+            pending = self._consume(pending + chunk, lambda b: os.write(self.master, b))
+
+    def _consume(self, data: bytes, reply) -> bytes:
+        """Answer status queries in ``data``, keep the rest as printed; returns an unfinished tail."""
+        out = bytearray()
+        i = 0
+        while i < len(data):
+            if data[i] == 0x10 and i + 1 < len(data) and data[i + 1] == 0x04:
+                if i + 2 >= len(data):
+                    break
+                self.queries += 1
+                answer = self._answer(data[i + 2])
+                if answer:
+                    reply(answer)
+                i += 3
+                continue
+            if data[i] == 0x10 and i + 1 == len(data):
+                break
+            out.append(data[i])
+            i += 1
+        with self._lock:
+            if self.status != "offline":
+                self.received += out
+        return data[i:]
 
     @property
     def printed(self) -> bytes:
@@ -82,3 +86,50 @@ class SerialPrinterSim:
                 os.close(fd)
             except OSError:
                 pass
+
+
+class NetworkPrinterSim(SerialPrinterSim):
+    """The same printer on raw TCP (port 9100 style): one connection at a time, like the real thing."""
+
+    def __init__(self, status: str = "ok") -> None:  # noqa: D107 - no pty here
+        import socket
+
+        self.status = status
+        self.received = bytearray()
+        self.queries = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(0.1)
+        self.port = self.server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except (TimeoutError, socket.timeout, OSError):
+                continue
+            conn.settimeout(0.1)
+            pending = b""
+            with conn:
+                while not self._stop.is_set():
+                    try:
+                        chunk = conn.recv(4096)
+                    except (TimeoutError, socket.timeout):
+                        continue
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    pending = self._consume(pending + chunk, conn.sendall)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.server.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -13,7 +14,17 @@ from kiosk.layout import print_ticket
 from kiosk.printing import TicketPrinter, decode_status
 from tests.kiosk.conftest import ARTIFACTS
 from tests.kiosk.escpos_decode import decode
-from tests.kiosk.printer_sim import SerialPrinterSim
+from tests.kiosk.printer_sim import NetworkPrinterSim, SerialPrinterSim
+
+
+def received(sim, expect_cut: bool, timeout: float = 5.0):
+    """What the simulated printer got; its thread reads a moment after the kiosk wrote."""
+    deadline = time.monotonic() + timeout
+    printed = decode(sim.printed)
+    while expect_cut and printed.cuts == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        printed = decode(sim.printed)
+    return printed
 
 
 def make_ticket(number: str = "BC042", priority: str = "none", language: str = "en", **kw) -> TicketOut:
@@ -131,7 +142,7 @@ def test_serial_printer_status_over_a_pty(state):
         assert p.status() is PrinterStatus(state)
         result = p.print(make_ticket(number="K015"), "Huduma", "en")
         assert result is PrinterStatus(state)
-        printed = decode(sim.printed)
+        printed = received(sim, expect_cut=state in ("ok", "paper_low"))
         if state in ("ok", "paper_low"):
             assert printed.largest().text == "K015" and printed.cuts == 1
             assert printed.qr == ["http://10.0.0.2:8000/t/t-7Qx2"]
@@ -145,6 +156,19 @@ def test_serial_printer_missing_device_is_offline(tmp_path):
     p = TicketPrinter(PrinterSettings(kind="serial", device=str(tmp_path / "ttyUSB9"), timeout_s=0.2))
     assert p.status() is PrinterStatus.offline
     assert p.print(make_ticket(), "Huduma", "en") is PrinterStatus.offline
+
+
+@pytest.mark.parametrize("state", ["ok", "paper_low", "cover_open", "offline"])
+def test_network_printer_status_over_tcp(state):
+    sim = NetworkPrinterSim(state)
+    try:
+        p = TicketPrinter(PrinterSettings(kind="network", host="127.0.0.1", port=sim.port, timeout_s=0.3))
+        assert p.status() is PrinterStatus(state)
+        assert p.print(make_ticket(number="Q101"), "Huduma", "sw") is PrinterStatus(state)
+        printed = received(sim, expect_cut=state in ("ok", "paper_low"))
+        assert (printed.cuts == 1 and printed.largest().text == "Q101") is (state in ("ok", "paper_low"))
+    finally:
+        sim.close()
 
 
 def test_network_printer_refused_is_offline():
