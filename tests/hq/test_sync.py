@@ -294,3 +294,34 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
         assert held["summary"]["simulated"] is True and held["summary"]["total"]["arrived"] == 25
     finally:
         server.stop()
+
+
+def test_the_centre_keeps_serving_while_headquarters_hangs(centre_dir, mosquitto, tmp_path, monkeypatch) -> None:
+    """HQ accepts connections and never answers: the sender waits on its own thread; tickets keep coming."""
+    import socket
+
+    from tests.conftest import CentreProcess, free_port
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # the kernel completes connections; nobody ever reads or answers
+    set_upstream(centre_dir.path, f"http://127.0.0.1:{hole.getsockname()[1]}", "token")
+    monkeypatch.setenv("HUDUMA_SYNC_POLL_S", "0.2")
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre.log")
+    server.start()
+    try:
+        manager = server.login("manager")
+        with server.client(manager) as c:
+            assert c.post("/api/v1/day/close").status_code == 200  # queued; the sender now hangs on HQ
+        kiosk = centre_dir.bundle("kiosk-1")["token"]
+        with server.client(kiosk) as c:
+            numbers = [c.post("/api/v1/tickets", json={"service_id": "helb"},
+                              headers={"Idempotency-Key": f"h-{i}"}).json()["number"] for i in range(10)]
+        assert numbers == [f"{numbers[0][:-3]}{n:03d}" for n in range(1, 11)]
+        with server.client(manager) as c:
+            st = c.get("/api/v1/sync/status").json()
+            assert st["pending_count"] == 1 and st["sent_count"] == 0
+    finally:
+        server.stop()
+        hole.close()
