@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from datetime import date, timedelta
 from typing import Any
@@ -48,21 +47,17 @@ def parse_range(start: str | None, end: str | None, today: str) -> tuple[date, d
 
 
 def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
-    """A closed day's stored summary, when the day-close feature has written one in daily()'s shape."""
-    db = centre.db
-    if "daily_summaries" not in db.table_names():
+    """A closed day's newest stored summary (written by the day close), when there is one."""
+    try:
+        from centre_server import dayclose
+    except ImportError:  # a server without the day-close feature computes every day
         return None
-    cols = {c.name for c in db["daily_summaries"].columns}
-    key = next((c for c in ("date", "day") if c in cols), None)
-    blob = next((c for c in ("summary", "data", "payload", "json") if c in cols), None)
-    if key is None or blob is None:
-        return None
-    row = db.execute(f"SELECT [{blob}] FROM daily_summaries WHERE [{key}]=?", [day]).fetchone()
-    if not row or not row[0]:
+    if "daily_summaries" not in centre.db.table_names():
         return None
     try:
-        data = json.loads(row[0]) if isinstance(row[0], str) else None
-    except ValueError:
+        data = dayclose.load_summary(centre.db, day)
+    except (ValueError, KeyError):
+        logger.warning("stored summary of %s unreadable: computing it", day)
         return None
     if isinstance(data, dict) and {"total", "services", "hours"} <= data.keys():
         return data
@@ -94,6 +89,8 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
         return sum(v * w for v, w in pairs) / total if total else None
 
     def called(p: dict[str, Any]) -> int:  # tickets whose wait was measured
+        if p.get("measured") is not None:  # stored summaries count them exactly
+            return p["measured"]
         return (p.get("served") or 0) + (p.get("no_shows") or 0)
 
     wm = weighted("wait_mean_s", called)

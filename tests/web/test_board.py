@@ -70,6 +70,8 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     issue(centre_server, kiosk, "good-conduct")  # any change refreshes the board at once
     expect(page.locator("#alerts li[data-kind='device_offline']")).to_contain_text("display-1")
     expect(page.locator("#alerts li[data-kind='printer']")).to_have_text("Printer of kiosk-1: paper low")
+    expect(page.locator("#devices li[data-device='kiosk-1']")).to_have_text("kiosk-1 · online · paper low")
+    expect(page.locator("#devices li[data-device='display-1']")).to_have_text("display-1 · offline")
 
     # the chart of today by hour is drawn by the shipped Chart.js
     wait_until(lambda: page.evaluate("!!(window.Chart && Chart.getChart('chart-hours'))"), what="chart drawn")

@@ -63,6 +63,7 @@
       rows.appendChild(tr);
     }
     renderAlerts(live.alerts);
+    renderDevices(live.devices || []);
     renderCounters(live.counters);
   }
 
@@ -92,6 +93,29 @@
       } else {
         li.textContent = a.kind;
       }
+      ul.appendChild(li);
+    }
+  }
+
+  function renderDevices(devices) {
+    const ul = $("devices");
+    ul.innerHTML = "";
+    const sorted = devices.slice().sort((a, b) => String(a.device_id).localeCompare(String(b.device_id)));
+    for (const d of sorted) {
+      const li = document.createElement("li");
+      const online = d.availability === "online";
+      li.className = "device " + (online ? "ok" : d.availability === "offline" ? "bad" : "");
+      li.dataset.device = d.device_id;
+      let text = d.device_id + " · " + (online ? H.t("online") : d.availability === "offline" ? H.t("offline") : "?");
+      const printer = d.status && d.status.printer;
+      if (printer) text += " · " + (H.strings["printer_" + printer] ? H.t("printer_" + printer) : printer);
+      li.textContent = text;
+      ul.appendChild(li);
+    }
+    if (!sorted.length) {
+      const li = document.createElement("li");
+      li.className = "device muted";
+      li.textContent = H.t("none");
       ul.appendChild(li);
     }
   }
