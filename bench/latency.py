@@ -349,6 +349,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=8.0, help="seconds of each wrk run")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--calls", type=int, default=500, help="calls per call-to-display run (at 50/s)")
+    ap.add_argument("--issue-only", action="store_true", help="measure ticket issue only (for quick comparisons)")
     ap.add_argument("--bare", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare:
@@ -405,7 +406,7 @@ def main() -> int:
             clerk.post(f"/api/v1/counters/{cid}/open", json={}).raise_for_status()
         centre_id = kiosk["centre_id"]
         results = {}
-        for mode in ("http", "mqtt"):
+        for mode in () if args.issue_only else ("http", "mqtt"):
             q: mp.Queue = mp.Queue()
             p = mp.Process(target=call_load, args=(url, token, mqtt_port, centre_id, counters, mode, 50.0,
                                                    args.calls, q))
@@ -437,6 +438,8 @@ def main() -> int:
         line("tickets issued / waiting after the run", f"{issue['requests']:.0f} / {waiting}", "(report)", None)
         line("server memory after the run (RSS)", f"{rss_mb:.0f} MB", "(report)", None)
         for mode, label in (("http", "call-next over HTTP"), ("mqtt", "call-next as a keypad's cmd/counter")):
+            if mode not in results:
+                continue
             r = results[mode]
             p99 = percentile(r["lat"], 99)
             print(f"{label}, {r['rate']:.0f} calls/s, until ticket_called reaches an MQTT subscriber")
@@ -450,9 +453,10 @@ def main() -> int:
             line("server CPU per call", f"{r['cpu_ms']:.3f} ms", "(report)", None)
             line("calls refused (nothing waiting for that counter)", f"{r['refused']}", "(report)", None)
             line("calls whose event never arrived", f"{r['lost']}", "0", r["lost"] == 0)
-        print("why: one fsync per ticket (synchronous=FULL) under the centre's lock; in-process, real engine and "
-              "storage, no HTTP, fresh day:")
-        for k, sync in ((1, "FULL"), (4, "FULL"), (16, "FULL"), (64, "FULL"), (1, "NORMAL")):
+        if not args.issue_only:
+            print("why: one fsync per ticket (synchronous=FULL) under the centre's lock; in-process, real engine and "
+                  "storage, no HTTP, fresh day:")
+        for k, sync in () if args.issue_only else ((1, "FULL"), (4, "FULL"), (16, "FULL"), (64, "FULL"), (1, "NORMAL")):
             rate, cpu = commit_option(fresh_template(work), work, k, sync)
             label = (f"{k} ticket(s) per fsync" if sync == "FULL"
                      else "synchronous=NORMAL (NOT durable on power loss)")
