@@ -297,6 +297,14 @@ class Bridge:
             self.counts["nak"] += 1
             line.send(dev.address, frames.NAK, "NO_SERVER")
             return
+        with self._lock:
+            busy = any(p.line is line and p.address == dev.address for p in self.pending.values())
+        if busy:
+            # One request in flight per device: a bounced or double-tapped NEXT must not skip a citizen.
+            self.counts["nak"] += 1
+            self.errors["busy"] += 1
+            line.send(dev.address, frames.NAK, "BUSY")
+            return
         request_id = f"{self.device_id[:24]}-{uuid.uuid4().hex[:16]}"
         if frame.verb == frames.KEY:
             self.counts["keys"] += 1

@@ -20,6 +20,7 @@ from centre_server.contract import (
     TicketState,
     Topics,
 )
+from firmware_bridge import frames
 from tests.firmware_bridge.conftest import device_online, status_of, wait_until
 
 CENTRE = "test-centre"
@@ -130,6 +131,14 @@ def test_keys_leds_and_feedback_through_the_broker(mosquitto, probe_factory, bri
     sim.press("NEXT", 4)
     assert sim.wait_for(lambda: sim.led(5).shown == "A003"), bridge.log()
     assert server.commands[-1].action == "call_next"
+
+    # A double tap: the second NEXT arrives while the first waits for its reply, and is refused.
+    calls = sum(1 for c in server.commands if c.action == "call_next")
+    sim.send_raw(frames.make(1, "KEY", "NEXT") * 2)
+    assert sim.wait_for(lambda: "NAK,BUSY" in sim.devices[1].acks), bridge.log()
+    assert sim.wait_for(lambda: sim.devices[1].acks.count("ACK,NEXT") == 2)
+    assert sum(1 for c in server.commands if c.action == "call_next") == calls + 1
+    assert sim.wait_for(lambda: sim.led(2).shown == "A004")
 
     # The server refuses: the keypad hears NAK with the reason.
     server.queue.clear()

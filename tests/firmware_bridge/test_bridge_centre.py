@@ -84,6 +84,7 @@ def test_keypad_calls_a_ticket_on_the_real_centre(centre_server, centre_dir, mos
     sim.press("NEXT")
     assert sim.wait_for(lambda: sim.led().shown == second["number"]), bridge.log()
     sim.press("DONE")
+    assert sim.wait_for(lambda: sim.devices[1].acks.count("ACK,DONE") == 2), bridge.log()
     sim.press("NEXT")
     assert sim.wait_for(lambda: "NAK,NOTHING_WAITING" in sim.devices[1].acks), bridge.log()
 
