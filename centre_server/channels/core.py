@@ -84,8 +84,8 @@ class ChannelHub:
         self.settings = settings
         self.db = centre.db
         self.public_url = centre.settings.public_url.rstrip("/")
-        self.worker = OutboxWorker(self.db, make_gateway(settings, directory), settings,
-                                   periodic=[(settings.release_every_s, self.release_missed)])
+        self.worker = OutboxWorker(self.db, make_gateway(settings, directory, centre.tz), settings,
+                                   periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
         centre.listeners.append(self.on_events)
 
     def start(self) -> None:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,13 +43,14 @@ class LogGateway:
 
     name = "log"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tz: tzinfo | None = None) -> None:
         self.path = path
+        self.tz = tz
         self._lock = threading.Lock()
         self._n = 0
 
     def send(self, phone: str, text: str) -> str:
-        stamp = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        stamp = datetime.now(timezone.utc).astimezone(self.tz).isoformat(timespec="seconds")
         line = f"{stamp}\t{phone}\t{text.replace(chr(10), ' ')}\n"
         try:
             with self._lock, open(self.path, "a", encoding="utf-8") as f:
@@ -109,14 +110,14 @@ class AfricasTalkingGateway:
         self.client.close()
 
 
-def make_gateway(settings: Any, directory: Path) -> SmsGateway | None:
+def make_gateway(settings: Any, directory: Path, tz: tzinfo | None = None) -> SmsGateway | None:
     if settings.sms_gateway == "none":
         return None
     if settings.sms_gateway == "africastalking":
         return AfricasTalkingGateway(settings.at_base_url, settings.at_username, settings.at_api_key,
                                      settings.at_sender_id, settings.sms_timeout_s)
     path = Path(settings.sms_log)
-    return LogGateway(path if path.is_absolute() else directory / path)
+    return LogGateway(path if path.is_absolute() else directory / path, tz)
 
 
 class OutboxWorker:

@@ -33,7 +33,12 @@ def ascii_fit(text: str, limit: int) -> str:
     """GSM-safe (plain ASCII) text no longer than ``limit``."""
     clean = text.encode("ascii", "ignore").decode() if not text.isascii() else text
     clean = " ".join(clean.split())
-    return clean if len(clean) <= limit else clean[: max(0, limit - 2)].rstrip() + ".."
+    if len(clean) <= limit:
+        return clean
+    cut = clean[: max(0, limit - 2)]
+    if " " in cut[limit // 2:]:  # end on a whole word when one is near
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.:;(-") + ".."
 
 
 def con(body: str) -> str:
@@ -190,7 +195,8 @@ class UssdSession:
         labels = []
         for t in waiting:
             svc = self.hub.service(t.service_id)
-            labels.append(f"{t.number} " + (self._name(svc.name_en, svc.name_sw)[:20] if svc else ""))
+            labels.append(f"{t.number} " + (ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 20)
+                                            if svc else ""))
         m = Menu(tr(self.lang, "u_cancel_pick"), labels)
         m.page = page
         return m
@@ -280,7 +286,8 @@ class UssdSession:
             if t.state == TicketState.waiting:
                 svc = self.hub.service(t.service_id)
                 lines.append(tr(self.lang, "u_status_waiting", number=t.number,
-                                service=self._name(svc.name_en, svc.name_sw)[:24] if svc else "",
+                                service=ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 24)
+                                if svc else "",
                                 ahead=out.position, wait=max(1, round(out.estimated_wait_s / 60)),
                                 code=self.hub.code_of(t.id) or "-"))
             else:

@@ -134,6 +134,11 @@ def test_missed_appointments_are_released(hub, centre_dir):
     texts = [r[0] for r in db.execute("SELECT text FROM sms_outbox WHERE kind='booked'")]
     db.close()
     assert any(early["code"] in x and "07:30" in x for x in texts)
+    # the demo gateway writes them to DIR/sms.log, with the centre's local time
+    assert hub.worker.send_due() == 3
+    log = (centre_dir.path / "sms.log").read_text().splitlines()
+    assert len(log) == 3 and all(line.split("\t")[0].endswith("+03:00") for line in log)
+    assert any(later["code"] in line and "+254711000002" in line for line in log)
 
 
 def test_remote_caps_per_service_and_hour(hub):
