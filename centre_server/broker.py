@@ -46,14 +46,14 @@ class EmbeddedBroker:
 
     def __init__(self, host: str, port: int, plugins: dict[str, Any] | None = None, *,
                  db_path: Path | str | None = None, centre_id: str = "demo", server_username: str = "",
-                 server_password: str = "") -> None:
+                 server_password: str = "", anonymous_read: bool = False) -> None:
         """With ``db_path``, only registered devices (and the server user named here) may connect."""
         self.host, self.port = host, port
         if db_path is not None and plugins is None:
             from centre_server.broker_auth import embedded_plugins
 
             plugins = embedded_plugins(db_path, centre_id, server_username=server_username,
-                                       server_password=server_password)
+                                       server_password=server_password, anonymous_read=anonymous_read)
         self.plugins = plugins
         self.locked = db_path is not None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -39,6 +39,7 @@ from centre_server.contract import Topics
 logger = logging.getLogger(__name__)
 
 SERVER_ROLE = "server"
+OBSERVER_ROLE = "observer"  # anonymous, read-only: only where a demo centre allows it
 SERVER_USERNAME = "centre-server"  # the server's own broker user; a reserved device id
 
 
@@ -108,6 +109,9 @@ def acl_for(user: MqttUser, topics: Topics) -> Acl:
     if user.role == SERVER_ROLE:
         return Acl(read=("#",), write=("#",), everything=True)
     base = topics.base
+    if user.role == OBSERVER_ROLE:  # the broker carries one centre: "huduma/+/…" is this centre
+        return Acl(read=tuple(f"huduma/+/{rest}" for rest in (
+            "state/#", "event/#", "server/availability", "device/+/availability", "device/+/status")))
     own = (topics.device_availability(user.device_id), topics.device_status(user.device_id))
     if user.role == "display":
         return Acl(read=(f"{base}/state/#", f"{base}/event/#", topics.server_availability), write=own)
@@ -178,8 +182,10 @@ class Registry:
     """The device registry as the broker sees it, re-read when the database changes."""
 
     def __init__(self, db_path: Path | str, centre_id: str, *, ttl: float = 0.0,
-                 server_username: str = "", server_password: str = "") -> None:
+                 server_username: str = "", server_password: str = "", anonymous_read: bool = False) -> None:
         self.db_path = str(db_path)
+        self.anonymous_read = anonymous_read
+        self.observer = MqttUser(username="", device_id="anonymous", role=OBSERVER_ROLE, password_hash="")
         self.topics = Topics(centre_id)
         self.ttl = ttl
         self.server_username, self.server_password = server_username, server_password
@@ -214,7 +220,7 @@ class Registry:
 
     def user(self, username: str | None) -> MqttUser | None:
         if not username:
-            return None
+            return self.observer if self.anonymous_read else None
         if self.server_username and username == self.server_username:
             return MqttUser(username=username, device_id=username, role=SERVER_ROLE, password_hash="")
         self.refresh()
@@ -222,6 +228,8 @@ class Registry:
 
     def authenticate(self, username: str | None, password: str | None) -> MqttUser | None:
         """The user if the password is right and the device not revoked; else None."""
+        if not username and not password and self.anonymous_read:
+            return self.observer
         if not username or password is None:
             return None
         if self.server_username and username == self.server_username:
@@ -248,14 +256,16 @@ _registries: dict[tuple[str, str], Registry] = {}
 _registries_lock = threading.Lock()
 
 
-def shared_registry(db_path: str, centre_id: str, ttl: float, server_username: str, server_password: str) -> Registry:
+def shared_registry(db_path: str, centre_id: str, ttl: float, server_username: str, server_password: str,
+                    anonymous_read: bool = False) -> Registry:
     """One registry per broker, shared by its auth and topic plugins."""
     key = (str(db_path), centre_id)
     with _registries_lock:
         reg = _registries.get(key)
-        if reg is None or (reg.server_username, reg.server_password) != (server_username, server_password):
+        if reg is None or (reg.server_username, reg.server_password, reg.anonymous_read) != (
+                server_username, server_password, anonymous_read):
             reg = Registry(db_path, centre_id, ttl=ttl, server_username=server_username,
-                           server_password=server_password)
+                           server_password=server_password, anonymous_read=anonymous_read)
             _registries[key] = reg
         return reg
 
@@ -279,11 +289,12 @@ class _PluginConfig:
     ttl: float = 0.0
     server_username: str = ""
     server_password: str = ""
+    anonymous_read: bool = False
 
 
 def _registry_of(config: Any) -> Registry:
     return shared_registry(config.db_path, config.centre_id, config.ttl, config.server_username,
-                           config.server_password)
+                           config.server_password, getattr(config, "anonymous_read", False))
 
 
 def _release(config: Any) -> None:
@@ -351,8 +362,12 @@ class RegistryTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
 
 
 def embedded_plugins(db_path: Path | str, centre_id: str, *, server_username: str = "",
-                     server_password: str = "", ttl: float = 0.0) -> dict[str, dict[str, Any]]:
-    """The amqtt ``plugins`` section that locks the embedded broker down to the registry."""
+                     server_password: str = "", ttl: float = 0.0,
+                     anonymous_read: bool = False) -> dict[str, dict[str, Any]]:
+    """The amqtt ``plugins`` section that locks the embedded broker down to the registry.
+
+    ``anonymous_read`` (demo centres) lets a plain ``mosquitto_sub`` watch state and events, read-only.
+    """
     cfg = {"db_path": str(db_path), "centre_id": centre_id, "ttl": ttl, "server_username": server_username,
-           "server_password": server_password}
+           "server_password": server_password, "anonymous_read": anonymous_read}
     return {f"{__name__}.RegistryAuthPlugin": dict(cfg), f"{__name__}.RegistryTopicPlugin": dict(cfg)}

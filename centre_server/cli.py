@@ -51,7 +51,8 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
         port = new_port
     broker = EmbeddedBroker(host, port) if settings is None else EmbeddedBroker(  # locked down to the registry
         host, port, db_path=settings.db_path, centre_id=settings.centre_id,  # type: ignore[attr-defined]
-        server_username=settings.mqtt.username, server_password=settings.mqtt.password)  # type: ignore[attr-defined]
+        server_username=settings.mqtt.username, server_password=settings.mqtt.password,  # type: ignore[attr-defined]
+        anonymous_read=settings.mqtt.anonymous_read)  # type: ignore[attr-defined]
     broker.start()
     return broker.url, broker
 

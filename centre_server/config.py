@@ -31,6 +31,7 @@ class MqttSettings(BaseModel):
     embedded_port: int = 1883
     username: str = ""
     password: str = ""
+    anonymous_read: bool = False  # embedded broker: anyone may watch state and events (demo centres)
 
 
 class QueueSettings(BaseModel):
@@ -149,6 +150,7 @@ embedded_host = "127.0.0.1"      # where the embedded broker listens (0.0.0.0 fo
 embedded_port = 1883
 username = ""                    # the server's own broker credentials, if the broker wants them
 password = ""
+anonymous_read = {str(demo).lower()}           # embedded broker: anyone may watch state and events, read-only
 
 [queue]
 priority_streak_limit = 3        # after this many priority calls in a row, one normal ticket

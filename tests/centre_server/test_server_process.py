@@ -22,12 +22,13 @@ from tests.conftest import BIN, CentreProcess, free_port, wait_port
 class Listener:
     """A plain MQTT subscriber recording everything under ``huduma/#``."""
 
-    def __init__(self, port: int, topic: str = "huduma/#") -> None:
+    def __init__(self, port: int, topic: str | list[str] = "huduma/#") -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        topics = [topic] if isinstance(topic, str) else topic
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -192,18 +193,26 @@ def test_kill9_under_load_loses_no_acknowledged_ticket(centre_server):
 
 
 def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
+    """A demo centre's embedded broker lets anyone watch, read-only (anonymous_read in centre.toml)."""
     port = free_port()
     server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(port)],
                            log_path=tmp_path / "s.log")
     server.start()
     try:
-        sub = Listener(port, "huduma/demo/#")
+        sub = Listener(port, ["huduma/+/server/availability", "huduma/demo/event/#"])
         try:
             sub.wait_for(lambda m: m[0] == "huduma/demo/server/availability" and m[1] == b"online" and m[2])
             kiosk = server.client(centre_dir.bundle("kiosk-1")["token"])
             t = kiosk.post("/api/v1/tickets", json={"service_id": "posta"}).json()
             ev = sub.wait_for(lambda m: m[0] == "huduma/demo/event/ticket_issued")
             assert json.loads(ev[1])["number"] == t["number"]
+            # read-only: a command from an anonymous client never reaches the server
+            clerk = server.client(server.login("clerk"))
+            assert clerk.post("/api/v1/counters/c28/open", json={"services": ["posta"]}).status_code == 200
+            sub.publish("huduma/demo/cmd/counter/c28", CounterCommand(
+                action="call_next", request_id="anon", device_id="anon").to_bytes())
+            time.sleep(0.8)
+            assert server.client().get(f"/api/v1/tickets/{t['id']}").json()["state"] == "waiting"
         finally:
             sub.close()
         assert server.client().get("/healthz").json()["broker"] == "connected"
