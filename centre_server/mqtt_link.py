@@ -70,7 +70,7 @@ class MqttLink:
         if username:
             c.username_pw_set(username, password or None)
         c.will_set(self.topics.server_availability, Availability.offline.value, qos=QOS, retain=True)
-        c.reconnect_delay_set(1, 30)
+        c.reconnect_delay_set(1, 2)  # the broker is on the LAN: come back within 2 s of it
         c.max_queued_messages_set(100_000)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
