@@ -107,6 +107,11 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _day_row(day: dict[str, Any]) -> dict[str, Any]:
+    """A day's totals, marked ``closed`` when they come from the day close's stored summary."""
+    return {"date": day["date"], **day["total"], "closed": "revision" in day}
+
+
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     """Per day, per service, per hour and for the whole centre over [d1, d2]."""
     days = []
@@ -116,7 +121,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
         d += timedelta(days=1)
     if len(days) == 1:
         one = days[0]
-        return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [{"date": one["date"], **one["total"]}],
+        return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)],
                 "total": one["total"], "services": one["services"], "hours": one["hours"]}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
@@ -130,7 +135,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     services = [{"service_id": sid, **names[sid], **_combine(parts)} for sid, parts in sorted(by_service.items())]
     hours = [{"hour": h, **_combine(parts)} for h, parts in sorted(by_hour.items())]
     return {"from": d1.isoformat(), "to": d2.isoformat(),
-            "days": [{"date": day["date"], **day["total"]} for day in days],
+            "days": [_day_row(day) for day in days],
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
 
 

@@ -120,3 +120,15 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.goto(centre_server.url + "/board?lang=sw")
     expect(page.locator(".services-card h2")).to_have_text("Huduma")
     expect(page.locator(".counter-card[data-counter='c01'] .pill")).to_have_text("Wazi")
+    page.goto(centre_server.url + "/board?lang=en")
+
+    # the manager closes the day from the board: what waits is cancelled, counters close, the day is summarised
+    waiting = manager.get("/api/v1/stats/live").json()["waiting"]
+    assert waiting == 7
+    page.once("dialog", lambda d: d.accept())
+    page.click("#close-day")
+    today = manager.get("/api/v1/stats/live").json()["day"]
+    expect(page.locator("#toast")).to_have_text(f"Day {today} closed: {waiting} waiting ticket(s) cancelled.")
+    expect(page.locator("#kpi-waiting")).to_have_text("0")
+    expect(page.locator("#kpi-counters")).to_have_text("0 / 30")
+    assert [d["date"] for d in manager.get("/api/v1/day/summaries").json()] == [today]

@@ -81,7 +81,9 @@ def test_a_closed_day_is_read_from_its_stored_summary(two_days):
         assert stored["total"][key] == computed["total"][key], key
     # the open day is always computed live; the range agrees whichever source each day came from
     assert "schema" not in reports.day_summary(two_days, "2026-03-03")
-    t = reports.report(two_days, date(2026, 3, 2), date(2026, 3, 3))["total"]
+    rep = reports.report(two_days, date(2026, 3, 2), date(2026, 3, 3))
+    assert [d["closed"] for d in rep["days"]] == [True, False]
+    t = rep["total"]
     assert (t["arrived"], t["served"], t["wait_mean_s"], t["service_mean_s"]) == (3, 2, 1200, 450)
 
 

@@ -262,6 +262,16 @@
   }
   const refreshDailySoon = H.debounce(refreshDaily, 2000);
 
+  $("close-day").addEventListener("click", async () => {
+    if (!confirm(H.t("confirm_close_day"))) return;
+    try {
+      const r = await H.api("POST", "/day/close");
+      H.toast(H.t("day_closed_msg", { date: r.date, cancelled: r.cancelled }), "ok");
+      refreshLive();
+      refreshDaily();
+    } catch (err) { H.toast(H.describe(err), "bad"); }
+  });
+
   $("show-idle").addEventListener("change", () => { if (model.live) render(model.live); });
 
   refreshLive();
