@@ -408,15 +408,25 @@ class ChannelHub:
         return t
 
     def inbound_sms(self, phone: str | None, text: str | None) -> str:
-        """A citizen's SMS reply: "1".."4" (and words after it) rates the last ticket served for that phone."""
+        """An SMS from a citizen: "1".."4" (and words after it) rates the last ticket served for that phone;
+        a service's prefix ("B", or "B SW" for Kiswahili) takes a remote ticket for it."""
         norm = normalise_phone(phone)
         text = (text or "")[:1000]
         outcome = "ignored"
         ticket_id = None
         words = text.strip().split(maxsplit=1)
         try:
+            joining = self._service_by_keyword(words[0]) if words else None
             if norm is None:
                 outcome = "bad_phone"
+            elif joining is not None:  # "B" or "B SW": a ticket for the service with that prefix, by SMS
+                lang = "sw" if len(words) > 1 and words[1].strip().lower() in ("sw", "swahili", "kiswahili") else "en"
+                try:
+                    t, _ = self.issue_remote(joining.id, norm, lang, Channel.sms)
+                    ticket_id, outcome = t.id, "joined"
+                except ChannelError as err:
+                    self.enqueue(None, norm, "refused", None, "Huduma: " + err.message(lang))
+                    raise
             elif not words or words[0].rstrip(".") not in ("1", "2", "3", "4"):
                 outcome = "not_a_rating"
             else:
@@ -440,6 +450,15 @@ class ChannelHub:
         self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
                         [self.now(), norm, text[:500], ticket_id, outcome])
         return outcome
+
+    def _service_by_keyword(self, word: str) -> engine.Service | None:
+        w = word.strip().upper()
+        if not w or w.isdigit():
+            return None
+        for svc in self.services():
+            if svc.prefix.upper() == w or svc.id.upper() == w:
+                return svc
+        return None
 
     # ------------------------------------------------------------ figures for staff
 

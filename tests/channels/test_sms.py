@@ -170,3 +170,17 @@ def test_staff_see_the_sms_queue_and_the_days_appointments(channel_server, new_p
     assert mine and mine[0]["phone"].endswith(phone[-3:]) and phone not in str(listed)
     assert clerk(channel_server).get("/api/v1/appointments?day=tomorrow").status_code == 422
     assert httpx.get(u + "/api/v1/appointments").status_code == 401
+
+
+def test_an_sms_with_a_service_prefix_takes_a_ticket(channel_server, new_phone):
+    url = channel_server.url + "/sms/inbound"
+    phone = new_phone()
+    assert httpx.post(url, data={"from": phone, "text": "ts sw"}).text == "joined"
+    sms = channel_server.aggregator.wait_for(phone, "tiketi TS")
+    code = re.search(r"Nambari (\d{4})", sms).group(1)
+    r = channel_server.kiosk().post("/api/v1/check-in", json={"code": code})
+    assert r.status_code == 200 and r.json()["tickets"][0]["channel"] == "sms"
+    assert r.json()["tickets"][0]["language"] == "sw"
+    # the same phone again for the same service: its ticket, not a second one
+    assert httpx.post(url, data={"from": phone, "text": "TS"}).text == "joined"
+    assert len([m for m in channel_server.aggregator.messages_to(phone) if "tiketi TS" in m]) == 1
