@@ -55,6 +55,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "appointment_state_released": ("Missed: the time has passed", "Imepitwa: muda umepita"),
     "appointment_state_cancelled": ("Cancelled", "Imeghairiwa"),
     "change_service": ("Change service", "Badilisha huduma"),
+    "remote_full": ("no more remote tickets this hour", "tiketi za mbali zimekwisha kwa saa hii"),
+    "after_visit": ("After your visit:", "Baada ya kuhudumiwa:"),
     "feedback_title": ("Rate our service", "Tathmini huduma yetu"),
     "feedback_intro": ("How was the service for ticket {number}?", "Huduma ya tiketi {number} ilikuwaje?"),
     "rating_1": ("Poor", "Mbaya"),

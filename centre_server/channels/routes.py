@@ -96,7 +96,8 @@ def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str
         cat = (s.category_sw or s.category) if lang == "sw" else s.category
         groups.setdefault(cat or "-", []).append({
             "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
-            "wait_min": max(1, round(f["estimated_wait_s"] / 60))})
+            "wait_min": max(1, round(f["estimated_wait_s"] / 60)),
+            "full": hub.remote_issued_last_hour(s.id) >= hub.settings.cap_for(s.id)})
     return list(groups.items())
 
 

@@ -143,6 +143,17 @@ def test_book_in_kiswahili_and_a_full_slot(channel_server, phone_page, shot, new
     assert r.status_code == 409 and "Muda huo umejaa" in r.text
 
 
+def test_a_service_at_its_remote_cap_is_shown_as_full(channel_server, new_phone):
+    u = channel_server.url
+    for _ in range(3):  # remote_per_service_per_hour = 3 in the test centre
+        r = httpx.post(u + "/join", data={"service_id": "kra-returns", "phone": new_phone(), "nonce": new_phone()})
+        assert r.status_code == 303
+    r = httpx.post(u + "/join", data={"service_id": "kra-returns", "phone": new_phone(), "lang": "sw"})
+    assert r.status_code == 429 and "zimechukuliwa" in r.text
+    option = re.search(r'<option value="kra-returns"[^>]*>[^<]*', httpx.get(u + "/join").text).group(0)
+    assert "disabled" in option and "no more remote tickets this hour" in option
+
+
 def test_pages_answer_cleanly_to_nonsense(channel_server):
     u = channel_server.url
     assert httpx.get(u + "/join/nonexistent-ticket").status_code == 404
