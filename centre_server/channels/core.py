@@ -224,7 +224,8 @@ class ChannelHub:
                 rows = self.db.execute("SELECT * FROM appointments WHERE phone=? AND state='booked' AND slot_at "
                                        "BETWEEN ? AND ? ORDER BY slot_at", [norm, start, end]).fetchall()
                 tids = [t.id for t in self.centre.state.tickets.values()
-                        if t.phone == norm and t.day == day and not t.checked_in]
+                        if t.phone == norm and t.day == day and t.channel in REMOTE_CHANNELS
+                        and (not t.checked_in or t.state == TicketState.waiting)]
             cols = [d[0] for d in self.db.execute("SELECT * FROM appointments LIMIT 0").description]
             for row in rows:
                 try:

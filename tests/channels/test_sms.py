@@ -98,6 +98,8 @@ def test_n_ahead_message_and_a_remote_ticket_not_checked_in_is_skipped(channel_s
     r = channel_server.kiosk().post("/api/v1/check-in", json={"phone": "0" + late[4:]})
     assert r.status_code == 200, r.text
     assert r.json()["tickets"][0]["state"] == "waiting"
+    again = channel_server.kiosk().post("/api/v1/check-in", json={"phone": late})
+    assert again.status_code == 200 and "already checked in" in again.json()["message_en"]
     called = c.post("/api/v1/counters/c06/call-next").json()
     assert called["id"] == tid
     agg.wait_for(late, "Counter 6")
