@@ -205,14 +205,14 @@ def test_headquarters_refuses_bad_requests_clearly(hq) -> None:
     assert held["revision"] == 3 and held["summary"] == changed["summary"]
 
 
-def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(tmp_path, hq, pg_url) -> None:
+def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(centre_dir, tmp_path, hq, pg_url) -> None:
     """A centre set up again from scratch numbers its revisions from 1 again: nothing is lost or mixed up."""
-    from tests.conftest import provision
+    import shutil
 
     token = hq.add_centre("demo", "Huduma Centre GPO (demo)")
-    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir, new_dir = centre_dir.path, tmp_path / "rebuilt"
+    shutil.copytree(old_dir, new_dir)  # the same centre, provisioned afresh
     for directory, citizens in ((old_dir, 20), (new_dir, 30)):
-        provision(directory, "init", str(directory), "--demo")
         set_upstream(directory, hq.url, token)
         db = storage.connect(directory / "centre.db")
         dayclose.record_summary(db, simulate_engine_day("2026-03-02", centre_id="demo", centre_name="GPO",
