@@ -508,6 +508,12 @@ def close_with_centre(centre: Any, day: str | None = None, *, reason: str = "day
     day = check_date(day or open_day)
     if day > open_day:
         raise DayCloseError(f"{day} has not begun yet: the centre's open day is {open_day}")
+    if day < open_day:
+        with centre.lock:
+            first = centre.db.execute("SELECT MIN(at) FROM events").fetchone()[0]
+        first_day = engine.day_of(first, settings.timezone) if first is not None else open_day
+        if day < first_day:
+            raise DayCloseError(f"{day} is before the centre's first records ({first_day}): nothing to close")
     cancelled = 0
     if day == open_day:
         events = centre.execute(engine.CloseDay(reason=reason))

@@ -28,7 +28,9 @@ def test_simulate_close_and_sync_status_read_well(centre_dir) -> None:
     out = run("simulate-day", str(centre_dir.path), "--date", "2026-03-01", "--citizens", "30")
     assert out.returncode == 0, out.stderr
     assert "simulated 2026-03-01: 30 citizens" in out.stdout and "queued as demo:2026-03-01:1" in out.stdout
-    out = run("close-day", str(centre_dir.path), "--date", "yesterday", "--json")
+    out = run("close-day", str(centre_dir.path), "--date", "yesterday")  # nothing happened here yet
+    assert out.returncode == 1 and "before the centre's first records" in out.stderr
+    out = run("close-day", str(centre_dir.path), "--date", "today", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["revision"] == 1 and result["total"]["arrived"] == 0
