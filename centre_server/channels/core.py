@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta

@@ -132,7 +132,8 @@ class UssdSession:
         return ascii_fit(sw if self.lang == "sw" else en, NAME_MAX)
 
     def _open_waiting(self) -> list:
-        return [t for t in self.hub.open_tickets_of(self.phone)]
+        """This phone's tickets of today still waiting or at a counter."""
+        return self.hub.open_tickets_of(self.phone)
 
     # -- the walk
 

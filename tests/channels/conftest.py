@@ -194,16 +194,6 @@ def shot() -> Callable[..., Path]:
     return save
 
 
-def clerk_serve(server: CentreProcess, counter: str, service_id: str) -> dict:
-    """A clerk opens ``counter`` for one service and calls the next ticket (200 body)."""
-    c = server.client(server.login("clerk"))
-    r = c.post(f"/api/v1/counters/{counter}/open", json={"services": [service_id]})
-    assert r.status_code == 200, r.text
-    r = c.post(f"/api/v1/counters/{counter}/call-next")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def clerk(server: CentreProcess) -> httpx.Client:
     return server.client(server.login("clerk"))
 

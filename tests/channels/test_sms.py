@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.channels.conftest import API_KEY, clerk, kiosk_ticket
+from tests.channels.conftest import clerk, kiosk_ticket
 
 
 def join(server, service_id: str, phone: str, lang: str = "en") -> tuple[str, str]:
