@@ -125,6 +125,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "sw": "Tafadhali subiri nambari yako iitwe.",
     },
     "print_thanks": {"en": "Thank you. Huduma ni haki yako.", "sw": "Asante. Huduma ni haki yako."},
+    "printer_banner": {
+        "en": "No paper tickets right now: your number will be shown on the screen.",
+        "sw": "Tiketi za karatasi hazipatikani sasa: nambari yako itaonyeshwa kwenye skrini.",
+    },
     # out of service
     "oos_title": {"en": "Temporarily out of service", "sw": "Haifanyi kazi kwa muda"},
     "oos_sub": {

@@ -130,7 +130,7 @@ class KioskScreen(Screen):
 
 
 class WelcomeScreen(KioskScreen):
-    pass
+    printer_fault = BooleanProperty(False)  # a banner warns that tickets will be on screen only
 
 
 class CategoriesScreen(KioskScreen):

@@ -142,10 +142,16 @@ def quick_ticket(d):
     if name:
         d.shot(name)
     d.mark("ticket")
+    d.tap(d.screen.ids.done)
+    yield d.at("welcome")
+    d.result["data"]["banner_while_faulty"] = d.screen.printer_fault
+    if name:
+        d.shot(f"welcome-{name}")
     # the test fixes the printer; the kiosk must notice by itself
     yield d.go_signal("fixed")
     yield Wait(lambda: app.model.printer_status == "ok", "printer ok again", 30)
     d.result["data"]["printer_status_after_fix"] = app.model.printer_status
+    d.result["data"]["banner_after_fix"] = d.screen.printer_fault
     yield Sleep(0.5)
 
 

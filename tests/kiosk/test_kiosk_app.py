@@ -123,6 +123,8 @@ def test_printer_fault_still_issues_and_reports_until_fixed(fault, centre_server
         assert result["data"]["printed"] is False  # the screen told the citizen to note the number
         assert result["data"]["printer_status"] == fault
         assert result["data"]["printer_status_after_fix"] == "ok"
+        # the welcome screen warned the next citizens while the printer was down, and stopped after
+        assert result["data"]["banner_while_faulty"] is True and result["data"]["banner_after_fix"] is False
         assert result["data"]["ticket"]["id"] == rows[0]["id"]
         assert shot in result["screens"]
     finally:
