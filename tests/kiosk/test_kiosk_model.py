@@ -38,6 +38,18 @@ def test_categories_translated():
     assert category_name("KRA special desk", "en") == "KRA special desk"  # unknown: shown as given
 
 
+def test_standard_menu_categories_have_kiswahili_names():
+    """Even a server that sends no category_sw gets Kiswahili categories for the standard menu."""
+    import csv
+    from pathlib import Path
+
+    menu = Path(__file__).resolve().parents[2] / "centre_server" / "data" / "menu.csv"
+    rows = list(csv.DictReader(menu.open()))
+    assert rows
+    for row in rows:
+        assert category_name(row["category"], "sw") == row["category_sw"], row["category"]
+
+
 def test_waits_read_like_speech():
     assert wait_text(30, "en") == "short wait"
     assert wait_text(1500, "sw") == "dakika 25"
