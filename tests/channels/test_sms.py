@@ -162,6 +162,9 @@ def test_staff_see_the_sms_queue_and_the_days_appointments(channel_server, new_p
     assert status["sms_gateway"] == "africastalking"
     assert status["sms"]["sent"] >= 1 and set(status["sms"]) == {"pending", "sent", "failed"}
     assert clerk(channel_server).get("/api/v1/channels/status").status_code == 403
+    with channel_server.aggregator.lock:
+        texts = [m["message"] for m in channel_server.aggregator.sent]
+    assert texts and all(len(t) <= 160 for t in texts), max(texts, key=len)  # one SMS each
     r = httpx.get(u + "/book?service=tsc")
     slot = re.search(r'name="slot" value="(\d+)"', r.text).group(1)
     phone = new_phone()
