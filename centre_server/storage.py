@@ -82,8 +82,19 @@ def _m3_remote_tickets(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS.append(_m3_remote_tickets)
+
 from centre_server.channels.schema import migrate_channels as _m4_channels  # noqa: E402  (issue 10)
 MIGRATIONS.append(_m4_channels)
+
+
+def _m5_numbers_unique_per_day(db: sqlite_utils.Database) -> None:
+    """A transferred ticket keeps its number but changes service: uniqueness is (day, number)."""
+    db.execute("DROP INDEX IF EXISTS idx_tickets_day_service_id_seq")
+    db.execute("CREATE UNIQUE INDEX idx_tickets_day_number ON tickets(day, number)")
+    db.execute("CREATE INDEX idx_tickets_day_service ON tickets(day, service_id)")
+
+
+MIGRATIONS.append(_m5_numbers_unique_per_day)
 
 
 class LockedConnection(sqlite3.Connection):
@@ -256,7 +267,8 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
         t = ticket_from_row(r)
         state.tickets[t.id] = t
         if t.day == state.day:
-            state.numbers[t.service_id] = max(state.numbers.get(t.service_id, 0), t.seq)
+            issued_in = t.transfers[0]["from"] if t.transfers else t.service_id  # numbers belong to the first service
+            state.numbers[issued_in] = max(state.numbers.get(issued_in, 0), t.seq)
             if t.idempotency_key:
                 state.idempotency[t.idempotency_key] = t.id
     # learn service times from the last days' finished tickets, oldest first
