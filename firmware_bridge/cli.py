@@ -64,6 +64,9 @@ def main(ctx: click.Context, config_path: Path | None, demo: bool, demo_dir: Pat
         signal.signal(sig, lambda *_: bridge.request_stop(0))
     for port in cfg.ports:
         click.echo(f"port {port.url}: " + ", ".join(f"{d.kind} {d.address} -> {d.counter_id}" for d in port.devices))
+    if demo and not port_url and not (demo_dir / bridge_config.DEMO_SIM_LINK).exists():
+        click.echo("waiting for the simulator: run `huduma-bridge simulate` in another terminal\n"
+                   "inasubiri kiigaji: endesha `huduma-bridge simulate` kwenye terminal nyingine")
     bridge.start()
     code = bridge.wait()
     bridge.stop()
