@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -347,7 +346,7 @@ class ChannelHub:
                                    [norm]).fetchone()[0]
             if mine >= self.settings.remote_per_phone_per_day:
                 raise ChannelError(429, "phone_limit", "err_phone_limit", n=mine)
-            appt = {"id": uuid.uuid4().hex[:16] + secrets.token_urlsafe(6), "service_id": service_id,
+            appt = {"id": secrets.token_urlsafe(12), "service_id": service_id,
                     "slot_at": slot_at, "code": self._new_appointment_code(), "phone": norm,
                     "language": language if language in ("en", "sw") else "en", "state": "booked",
                     "ticket_id": None, "created_at": self.now(), "updated_at": None}
@@ -358,7 +357,7 @@ class ChannelHub:
         when = self.local(slot_at).strftime("%d/%m %H:%M")
         name = svc.name_sw if lang == "sw" else svc.name_en
         self.enqueue(f"booked:{appt['id']}", norm, "booked", None,
-                     tr(lang, "sms_booked", service=name[:40], when=when, code=appt["code"],
+                     tr(lang, "sms_booked", service=name[:36], when=when, code=appt["code"],
                         start=self.local(start).strftime("%H:%M"), url=f"{self.public_url}/book/{appt['id']}"))
         return appt
 

@@ -119,8 +119,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sms_feedback_thanks": ("Huduma: thank you for rating {number}.", "Huduma: asante kwa kutathmini {number}."),
     "sms_feedback_none": ("Huduma: no served ticket to rate for this number.",
                           "Huduma: hakuna tiketi iliyohudumiwa ya kutathmini kwa nambari hii."),
-    "sms_booked": ("Huduma: {service}, {when}. Booking code {code}. Check in at the kiosk from {start}. {url}",
-                   "Huduma: {service}, {when}. Nambari ya miadi {code}. Jisajili kwenye kioski kuanzia {start}. {url}"),
+    "sms_booked": ("Huduma: {service}, {when}. Code {code}. Check in at the kiosk from {start}. {url}",
+                   "Huduma: {service}, {when}. Nambari {code}. Jisajili kioskini kuanzia {start}. {url}"),
     "sms_cancelled": ("Huduma: ticket {number} is cancelled.", "Huduma: tiketi {number} imeghairiwa."),
     # USSD (each screen within 182 characters)
     "u_main": ("1. Take a ticket\n2. My ticket\n3. Cancel my ticket", "1. Chukua tiketi\n2. Tiketi yangu\n3. Ghairi tiketi"),

@@ -113,7 +113,7 @@ def test_book_an_appointment_from_a_phone(channel_server, phone_page, shot, new_
     assert re.fullmatch(r"\d{6}", code)
     shot(page, "booked-en")
     sms = channel_server.aggregator.wait_for(phone, code)
-    assert "Booking code" in sms and "/book/" in sms
+    assert f"Code {code}" in sms and "/book/" in sms
     # the same booking in Kiswahili, then cancelled by the citizen
     page.goto(page.url.split("?")[0] + "?lang=sw")
     assert "Jisajili kwenye kioski" in page.locator(".code p").inner_text()
