@@ -95,6 +95,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pause": ("Pause", "Pumzika"),
     "resume": ("Resume", "Endelea"),
     "close_counter": ("Close counter", "Funga kaunta"),
+    "confirm_leave": ("You are leaving {counter}: it will be closed. Continue?", "Unaondoka {counter}: itafungwa. Endelea?"),
     "confirm_close": ("Close this counter? The ticket at the counter is completed.", "Funga kaunta hii? Tiketi iliyopo itamalizwa."),
     "counter_state_open": ("Open", "Wazi"),
     "counter_state_paused": ("Paused", "Imesitishwa"),

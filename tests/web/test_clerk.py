@@ -116,3 +116,13 @@ def test_clerk_nothing_waiting_and_kiswahili(web_server, context_factory, shots)
     page.click("#btn-call")
     expect(page.locator("#toast")).to_have_text("Hakuna anayesubiri kaunta hii.")
     shots(page, "web-clerk-sw")
+
+    # moving to another counter closes the one the clerk leaves (after asking)
+    page.click("#change-counter")
+    page.select_option("#counter-select", "c11")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#open-counter")
+    expect(page.locator("#counter-title")).to_have_text("Kaunta 11")
+    staff = web_server.client(web_server.login("manager"))
+    assert staff.get("/api/v1/counters/c10").json()["state"] == "closed"
+    assert staff.get("/api/v1/counters/c11").json()["clerk"] == "clerk"

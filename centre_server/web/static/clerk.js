@@ -76,7 +76,13 @@
     const err = $("setup-error");
     err.hidden = true;
     if (!services.length) { err.textContent = H.t("pick_a_service"); err.hidden = false; return; }
+    const previous = model.counter;
     try {
+      // one clerk, one counter: moving closes the counter they leave
+      if (previous && previous.id !== id && previous.state !== "closed" && previous.clerk === H.user) {
+        if (!confirm(H.t("confirm_leave", { counter: H.counterName(previous.name) }))) return;
+        await H.api("POST", "/counters/" + encodeURIComponent(previous.id) + "/close");
+      }
       model.counter = await H.api("POST", "/counters/" + encodeURIComponent(id) + "/open", { services });
       model.counterId = id;
       localStorage.setItem(STORE_KEY, id);
