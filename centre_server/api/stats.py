@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date as Date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,9 +27,8 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
 
 @router.get("/daily")
 def daily(centre: CentreDep, principal: ManagerDep,
-          date: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$",
-                                   description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
+          date: Date | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
     """One day's summary per service and per hour (a day with no tickets has zeros)."""
-    day = date or centre.state.day
+    day = date.isoformat() if date else centre.state.day
     with centre.lock:
         return stats.daily(centre.db, centre.state, day, centre.settings.timezone)
