@@ -78,7 +78,7 @@ class Mosquitto:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             + (self.conf_extra or "allow_anonymous true\n")
-            + "persistence false\n"
+            + "persistence false\nset_tcp_nodelay true\n"
         )
         log = open(self.workdir / f"mosquitto-{self.port}.log", "ab")
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log)
