@@ -13,17 +13,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import FormData
 
 from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.i18n import LANGUAGES, Translator
-from centre_server.contract import API_PREFIX, Channel, TicketOut, TicketState
+from centre_server.contract import API_PREFIX, PHONE_PATTERN, Channel, ErrorResponse, TicketOut, TicketState
 
 logger = logging.getLogger(__name__)
 
@@ -283,10 +283,19 @@ async def feedback_submit(ticket_id: str, request: Request) -> Response:
 
 
 class CheckInRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A code, or a phone number (at least one)."""
 
-    code: str | None = Field(default=None, max_length=16)
-    phone: str | None = Field(default=None, max_length=32)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["code"]},
+                                                                          {"required": ["phone"]}]})
+
+    code: str = Field(default=None, pattern=r"^\d{4,8}$")  # type: ignore[assignment]  (absent, never null)
+    phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "CheckInRequest":
+        if self.code is None and self.phone is None:
+            raise ValueError("send a code or a phone number")
+        return self
 
 
 class CheckInResponse(BaseModel):
@@ -296,7 +305,14 @@ class CheckInResponse(BaseModel):
     message_sw: str
 
 
-@api.post("/check-in", response_model=CheckInResponse)
+DAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": ErrorResponse} for c in codes}
+
+
+@api.post("/check-in", response_model=CheckInResponse, responses=_errors(400, 401, 403, 404, 409, 410, 422))
 def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) -> Response | CheckInResponse:
     """Check in at a kiosk: a remote ticket's 4-digit code, a booking's 6-digit code, or the phone number.
 
@@ -307,9 +323,6 @@ def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) ->
         return JSONResponse({"error": {"code": "forbidden", "message": "only kiosks and staff check citizens in"}},
                             status_code=403)
     hub = hub_of(request)
-    if not (body.code or body.phone):
-        return JSONResponse({"error": {"code": "invalid_request", "message": "send a code or a phone number"}},
-                            status_code=422)
     try:
         results = hub.check_in(body.code, None if body.code else body.phone)
     except ChannelError as err:
@@ -333,21 +346,25 @@ class AppointmentOut(BaseModel):
     ticket_id: str | None
 
 
-@api.get("/appointments", response_model=list[AppointmentOut])
-def list_appointments(request: Request, principal: ClerkDep, day: str | None = None) -> Response | list[AppointmentOut]:
-    """A day's appointments (default today), for the clerks and the manager; phone numbers masked."""
+@api.get("/appointments", response_model=list[AppointmentOut], responses=_errors(401, 403, 422))
+def list_appointments(request: Request, principal: ClerkDep,
+                      day: str | None = Query(None, pattern=DAY_PATTERN, description="YYYY-MM-DD; today if absent"),
+                      ) -> list[AppointmentOut]:
+    """A day's appointments, for the clerks and the manager; phone numbers masked."""
     hub = hub_of(request)
     try:
         d = date.fromisoformat(day) if day else hub.local(hub.now()).date()
-    except ValueError:
-        return JSONResponse({"error": {"code": "bad_day", "message": "day is YYYY-MM-DD"}}, status_code=422)
+    except ValueError:  # 2030-02-31: no such day, so no appointments on it
+        return []
+    if not 2000 <= d.year <= 2200:
+        return []
     return [AppointmentOut(id=a["id"], service_id=a["service_id"], slot_at=hub.local(a["slot_at"]).isoformat(),
                            state=a["state"], code=a["code"], language=a["language"], ticket_id=a["ticket_id"],
                            phone=("*" * 9 + a["phone"][-3:]) if a["phone"] else None)
             for a in hub.appointments_on(d)]
 
 
-@api.get("/channels/status")
+@api.get("/channels/status", responses=_errors(401, 403))
 def channels_status(request: Request, principal: ManagerDep) -> dict[str, Any]:
     """The SMS queue (pending, sent, failed, recent errors), today's appointments and remote tickets."""
     return hub_of(request).status()
@@ -356,7 +373,7 @@ def channels_status(request: Request, principal: ManagerDep) -> dict[str, Any]:
 # ------------------------------------------------------------------ USSD and SMS webhooks
 
 
-@hooks.post("/ussd", response_class=PlainTextResponse)
+@hooks.post("/ussd", response_class=PlainTextResponse, include_in_schema=False)  # the aggregator's format
 async def ussd_callback(request: Request) -> PlainTextResponse:
     """The aggregator's USSD callback: form fields sessionId, serviceCode, phoneNumber, text; replies CON/END."""
     hub = hub_of(request)
@@ -371,7 +388,7 @@ async def ussd_callback(request: Request) -> PlainTextResponse:
     return PlainTextResponse(reply)
 
 
-@hooks.post("/sms/inbound", response_class=PlainTextResponse)
+@hooks.post("/sms/inbound", response_class=PlainTextResponse, include_in_schema=False)
 async def sms_inbound(request: Request) -> PlainTextResponse:
     """The aggregator's incoming-SMS callback (from, to, text, date, id): "1".."4" rates the last service."""
     hub = hub_of(request)

@@ -161,7 +161,9 @@ def test_check_in_needs_a_kiosk_or_staff_token(channel_server):
     assert k.post("/api/v1/check-in", json={"phone": "12345"}).status_code == 422
     assert k.post("/api/v1/check-in", json={}).status_code == 422
     assert k.post("/api/v1/check-in", json={"code": "1" * 100}).status_code == 422
-    assert k.post("/api/v1/check-in", json={"code": "12ab"}).status_code == 404
+    assert k.post("/api/v1/check-in", json={"code": "12ab"}).status_code == 422
+    assert k.post("/api/v1/check-in", json={"code": None}).status_code == 422
+    assert k.post("/api/v1/check-in", json={"code": "98765432"}).status_code == 404
 
 
 def test_staff_see_the_sms_queue_and_the_days_appointments(channel_server, new_phone):
@@ -185,6 +187,7 @@ def test_staff_see_the_sms_queue_and_the_days_appointments(channel_server, new_p
     mine = [a for a in listed if a["service_id"] == "tsc"]
     assert mine and mine[0]["phone"].endswith(phone[-3:]) and phone not in str(listed)
     assert clerk(channel_server).get("/api/v1/appointments?day=tomorrow").status_code == 422
+    assert clerk(channel_server).get("/api/v1/appointments?day=2030-02-31").json() == []
     assert httpx.get(u + "/api/v1/appointments").status_code == 401
 
 
