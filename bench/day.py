@@ -264,6 +264,7 @@ def main() -> int:
                 n += 1
                 with lock:
                     calls[cid] = time.perf_counter()
+                    all_issued = issued[0] >= len(plan)  # before the call: a ticket issued meanwhile is called next time
                 t0 = time.perf_counter()
                 if by_mqtt:
                     rid = f"{cid}-{n}"
@@ -290,7 +291,7 @@ def main() -> int:
                 with lock:
                     served[0] += 1 if called else 0
                 stop_all.wait(crng.expovariate(1.0 / mean) / args.speed)
-                if not called and clock.hour() > LAST_ARRIVAL_H and issued[0] >= len(plan) - len(errors):
+                if not called and clock.hour() > LAST_ARRIVAL_H and (all_issued or errors):
                     break  # doors closed and nobody left for this counter: the clerk goes home
                 if clock.hour() > LAST_ARRIVAL_H + 4:
                     break
