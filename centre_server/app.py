@@ -23,7 +23,7 @@ from centre_server.api import counters, hall, services, stats, tickets
 from centre_server.api.deps import ApiError
 from centre_server.centre import Centre
 from centre_server.config import CentreSettings, load_settings
-from centre_server.contract import API_PREFIX, Health
+from centre_server.contract import API_PREFIX, ErrorResponse, Health
 from centre_server.engine import QueueError
 from centre_server.mqtt_link import MqttLink
 from centre_server.ratelimit import RateLimiter
@@ -83,6 +83,13 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(500, "internal", "the server failed; the change was not made")
 
+
+# Every operation may answer these; each is the JSON error shape.
+COMMON_ERRORS: dict[int | str, dict] = {
+    code: {"model": ErrorResponse, "description": desc} for code, desc in (
+        (400, "Bad request"), (401, "No valid token or session"), (403, "The caller's role may not do this"),
+        (404, "No such thing"), (409, "The queue's rules refuse it now"), (422, "Invalid input"),
+        (429, "Rate limited: see Retry-After"), (503, "Storage full or unavailable: nothing changed"))}
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -163,7 +170,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
 
     # FastAPIOffline serves /docs with Swagger UI from the package: the LAN may have no internet.
     app = FastAPIOffline(title="Huduma Centre queue API", version="1", lifespan=lifespan,
-                         description="The centre server of a Huduma Centre: tickets, counters, live figures.")
+                         description="The centre server of a Huduma Centre: tickets, counters, live figures.",
+                         responses=COMMON_ERRORS)
     app.state.settings = settings
     sec = settings.security
     app.state.limits = {

@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from datetime import date as Date
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from centre_server import dayclose, storage, upstream
-from centre_server.api.deps import ApiError, CentreDep, ManagerDep
+from centre_server.api.deps import ApiError, CentreDep, IsoDate, ManagerDep, calendar_day
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +21,10 @@ def _db(centre: Any):
 
 @router.post("/day/close")
 def close_day(request: Request, centre: CentreDep, principal: ManagerDep,
-              date: Date | None = Query(None, description="YYYY-MM-DD; the open day if absent")) -> dict[str, Any]:
+              date: IsoDate | None = Query(None, description="YYYY-MM-DD; the open day if absent")) -> dict[str, Any]:
     """Close a day: cancel what still waits, finish counters, summarise, erase phones, queue for HQ."""
     try:
-        result = dayclose.close_with_centre(centre, date.isoformat() if date else None)
+        result = dayclose.close_with_centre(centre, calendar_day(date) if date else None)
     except dayclose.DayCloseError as err:
         raise ApiError(422, "bad_date", str(err)) from None
     storage.audit(centre.db, principal.name, "close_day",
@@ -49,9 +46,9 @@ def summaries(centre: CentreDep, principal: ManagerDep) -> list[dict[str, Any]]:
 
 
 @router.get("/day/summaries/{date}")
-def summary(day: Annotated[Date, Path(alias="date")], centre: CentreDep, principal: ManagerDep) -> dict[str, Any]:
+def summary(date: IsoDate, centre: CentreDep, principal: ManagerDep) -> dict[str, Any]:
     """A closed day's summary (newest revision)."""
-    date = day.isoformat()
+    date = calendar_day(date)
     db = _db(centre)
     try:
         data = dayclose.load_summary(db, date)

@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import StringConstraints
 
 from centre_server.auth import Principal, principal_for_token
 from centre_server.centre import Centre
@@ -102,3 +103,16 @@ def limit(request: Request, name: str, key: str) -> None:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+def calendar_day(value: str) -> str:
+    """A YYYY-MM-DD string that is a real date; a day that never was is a 404 (there is nothing on it)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ApiError(404, "no_such_day", f"{value} is not a calendar day") from None

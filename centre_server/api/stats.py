@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import date as Date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
 from centre_server import stats
-from centre_server.api.deps import CentreDep, ManagerDep
+from centre_server.api.deps import CentreDep, IsoDate, ManagerDep, calendar_day
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +26,8 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
 
 @router.get("/daily")
 def daily(centre: CentreDep, principal: ManagerDep,
-          date: Date | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
+          date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
     """One day's summary per service and per hour (a day with no tickets has zeros)."""
-    day = date.isoformat() if date else centre.state.day
+    day = calendar_day(date) if date else centre.state.day
     with centre.lock:
         return stats.daily(centre.db, centre.state, day, centre.settings.timezone)
