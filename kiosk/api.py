@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 import httpx
 
@@ -28,13 +29,27 @@ class KioskService(ServiceOut):
 class ApiError(Exception):
     """The server answered with an error the citizen cannot fix by retrying."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, message_sw: str = "") -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.message_sw = message_sw  # the channels' errors carry their Kiswahili text too
 
 
 class Unreachable(Exception):
     """The server did not answer (down, network cut, or too slow)."""
+
+
+@dataclass
+class CheckIn:
+    """What ``POST /api/v1/check-in`` answered: the tickets checked in and what to tell the citizen."""
+
+    tickets: list[TicketOut]
+    kinds: list[str]
+    message_en: str
+    message_sw: str
+
+    def message(self, language: str) -> str:
+        return self.message_sw if str(language) == "sw" and self.message_sw else self.message_en
 
 
 def new_idempotency_key() -> str:
@@ -58,7 +73,8 @@ class CentreApi:
     def _error(self, r: httpx.Response) -> ApiError:
         try:
             body = r.json()["error"]
-            return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")))
+            return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")),
+                            str(body.get("message_sw") or ""))
         except Exception:
             return ApiError(r.status_code, "http_error", r.text[:200])
 
@@ -110,3 +126,21 @@ class CentreApi:
         if r.status_code != 200:
             raise self._error(r)
         return TicketOut.model_validate(r.json())
+
+    def check_in(self, code: str | None = None, phone: str | None = None) -> CheckIn:
+        """Check a remote ticket or a booking in, by its code or the citizen's phone number.
+
+        One attempt only: checking in twice is harmless on the server ("already
+        checked in"), but a slow retry would keep the citizen staring at the screen.
+        """
+        body = {"code": code} if code else {"phone": phone}
+        try:
+            r = self._client.post(f"{API_PREFIX}/check-in", json=body)
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        data = r.json()
+        return CheckIn(tickets=[TicketOut.model_validate(t) for t in data.get("tickets", [])],
+                       kinds=[str(k) for k in data.get("kinds", [])],
+                       message_en=str(data.get("message_en", "")), message_sw=str(data.get("message_sw", "")))

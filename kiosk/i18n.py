@@ -129,6 +129,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "No paper tickets right now: your number will be shown on the screen.",
         "sw": "Tiketi za karatasi hazipatikani sasa: nambari yako itaonyeshwa kwenye skrini.",
     },
+    # check-in of remote tickets (web, SMS, USSD) and appointments
+    "checkin_button": {
+        "en": "I already have a ticket or booking",
+        "sw": "Nina tiketi au miadi tayari",
+    },
+    "checkin_title": {"en": "Check in", "sw": "Jisajili umefika"},
+    "checkin_sub_code": {
+        "en": "Enter the code from your SMS or booking page",
+        "sw": "Weka msimbo wa SMS au wa ukurasa wa miadi yako",
+    },
+    "checkin_sub_phone": {
+        "en": "Enter the phone number you used",
+        "sw": "Weka nambari ya simu uliyotumia",
+    },
+    "checkin_by_code": {"en": "Code", "sw": "Msimbo"},
+    "checkin_by_phone": {"en": "Phone number", "sw": "Nambari ya simu"},
+    "checkin_confirm": {"en": "Check in", "sw": "Jisajili"},
+    "checkin_code_invalid": {
+        "en": "A code has 4 to 8 digits",
+        "sw": "Msimbo una tarakimu 4 hadi 8",
+    },
+    "checkin_failed": {
+        "en": "Could not check you in now. Please try again.",
+        "sw": "Hatukuweza kukusajili sasa. Tafadhali jaribu tena.",
+    },
+    "checkin_done_title": {"en": "You are checked in", "sw": "Umesajiliwa"},
+    "checkin_numbers": {"en": "Your numbers", "sw": "Nambari zako"},
     # out of service
     "oos_title": {"en": "Temporarily out of service", "sw": "Haifanyi kazi kwa muda"},
     "oos_sub": {

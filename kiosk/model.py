@@ -15,6 +15,7 @@ from kivy.event import EventDispatcher
 from kivy.properties import (
     BooleanProperty,
     DictProperty,
+    ListProperty,
     NumericProperty,
     ObjectProperty,
     OptionProperty,
@@ -31,12 +32,14 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
-from kiosk.api import new_idempotency_key
-from kiosk.i18n import strings_for
+from kiosk.api import CheckIn, new_idempotency_key
+from kiosk.i18n import strings_for, tr
 
 logger = logging.getLogger(__name__)
 
 _PHONE = re.compile(PHONE_PATTERN)
+_CHECKIN_CODE = re.compile(r"^\d{4,8}$")  # a remote ticket's 4 digits, a booking's 6 (the server takes 4-8)
+CHECKIN_CODE_MAX = 8
 
 
 @dataclass
@@ -105,6 +108,16 @@ class KioskModel(EventDispatcher):
     printed = BooleanProperty(False)
     last_ticket = ObjectProperty(None, allownone=True)  # for the staff reprint
     last_language = StringProperty(Language.en.value)
+
+    # checking in a remote ticket or a booking: by code or by phone number
+    checkin_mode = OptionProperty("code", options=["code", "phone"])
+    checkin_entry = StringProperty("")
+    checking_in = BooleanProperty(False)
+    checkin_error_en = StringProperty("")  # both languages, so the language switch also switches the error
+    checkin_error_sw = StringProperty("")
+    checkin_message_en = StringProperty("")  # the server's words on success
+    checkin_message_sw = StringProperty("")
+    checkin_tickets = ListProperty([])  # TicketOut, one or more (a phone may hold several)
 
     def on_language(self, _inst: object, value: str) -> None:
         self.strings = strings_for(value)
@@ -177,6 +190,12 @@ class KioskModel(EventDispatcher):
         self.issue_error = ""
         self.ticket = None
         self.printed = False
+        self.checkin_mode = "code"
+        self.checkin_entry = ""
+        self.checking_in = False
+        self.checkin_error_en = self.checkin_error_sw = ""
+        self.checkin_message_en = self.checkin_message_sw = ""
+        self.checkin_tickets = []
 
     def choose_service(self, service_id: str) -> None:
         self.service_id = service_id
@@ -208,3 +227,58 @@ class KioskModel(EventDispatcher):
         self.last_language = self.language
         self.issuing = False
         self.issue_error = ""
+
+    # -- check-in ------------------------------------------------------------------
+    def checkin_error(self, language: str) -> str:
+        return self.checkin_error_sw if str(language) == "sw" else self.checkin_error_en
+
+    def checkin_message(self, language: str) -> str:
+        return self.checkin_message_sw if str(language) == "sw" else self.checkin_message_en
+
+    def set_checkin_error(self, en: str, sw: str) -> None:
+        self.checkin_error_en, self.checkin_error_sw = en, sw
+
+    def set_checkin_mode(self, mode: str) -> None:
+        """Code or phone: a different kind of entry starts empty."""
+        if mode != self.checkin_mode:
+            self.checkin_mode = mode
+            self.checkin_entry = ""
+        self.set_checkin_error("", "")
+
+    def checkin_key(self, key: str) -> None:
+        """One keypad key on the check-in screen."""
+        self.set_checkin_error("", "")
+        if key == "<":
+            self.checkin_entry = self.checkin_entry[:-1]
+        elif key == "+":
+            if self.checkin_mode == "phone" and not self.checkin_entry:
+                self.checkin_entry = "+"
+        elif key.isdigit():
+            if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX:
+                self.checkin_entry += key
+            elif self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13:
+                self.checkin_entry += key
+
+    def checkin_body(self) -> tuple[str | None, str | None]:
+        """(code, phone) for the request; raises ValueError with the i18n key when the entry cannot be right."""
+        if self.checkin_mode == "code":
+            code = self.checkin_entry.strip()
+            if not _CHECKIN_CODE.match(code):
+                raise ValueError("checkin_code_invalid")
+            return code, None
+        if not phone_is_valid(self.checkin_entry):
+            raise ValueError("phone_invalid")
+        return None, normalise_phone(self.checkin_entry)
+
+    def refuse_checkin_entry(self, key: str) -> None:
+        self.set_checkin_error(tr(key, "en"), tr(key, "sw"))
+
+    def checkin_succeeded(self, result: CheckIn) -> None:
+        self.checking_in = False
+        self.set_checkin_error("", "")
+        self.checkin_message_en, self.checkin_message_sw = result.message_en, result.message_sw
+        self.checkin_tickets = list(result.tickets)
+        self.ticket = result.tickets[0] if result.tickets else None
+        if result.tickets:
+            self.last_ticket = result.tickets[-1]
+            self.last_language = self.language

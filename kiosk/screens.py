@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 SYMBOL_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 SCREEN_NAMES = ("welcome", "categories", "services", "priority", "phone", "confirm", "printing",
-                "ticket", "out_of_service", "staff")
+                "ticket", "out_of_service", "staff", "checkin", "checked_in")
 
 
 def qr_texture(url: str) -> Texture:
@@ -71,10 +71,14 @@ class Keypad(GridLayout):
         self.register_event_type("on_key")
         super().__init__(**kwargs)
         Clock.schedule_once(self._build, 0)
+        self.bind(extra_left=lambda *_a: Clock.schedule_once(self._build, 0))
 
     def _build(self, _dt: float) -> None:
         self.clear_widgets()
         for key in ["1", "2", "3", "4", "5", "6", "7", "8", "9", self.extra_left, "0", self.extra_right]:
+            if not key:  # no such key in this mode: an empty place, not a dead button
+                self.add_widget(Widget())
+                continue
             b = KioskButton(text=key, font_size="40sp")
             if key == "<":  # the erase-left symbol, where a font has it
                 if SYMBOL_FONT.exists():
@@ -286,6 +290,61 @@ class StaffScreen(KioskScreen):
         self.app.reprint_last()
 
 
+class CheckinScreen(KioskScreen):
+    """A remote ticket or a booking checks in: its code (or the phone number) on the keypad."""
+
+    def on_pre_enter(self, *_a) -> None:
+        self.model.set_checkin_error("", "")
+
+    def key(self, key: str) -> None:
+        if not self.model.checking_in:
+            self.model.checkin_key(key)
+
+    def clear(self) -> None:
+        if not self.model.checking_in:
+            self.model.checkin_entry = ""
+            self.model.set_checkin_error("", "")
+
+    @staticmethod
+    def shown(mode: str, entry: str) -> str:
+        """The entry as people read it; the phone grouped like the phone screen."""
+        if mode == "phone":
+            return phone_display(entry)
+        return " ".join(entry)
+
+    @staticmethod
+    def placeholder(mode: str) -> str:
+        return "07__ ___ ___" if mode == "phone" else "_ _ _ _"
+
+
+class CheckedInScreen(KioskScreen):
+    """Checked in: the number large, the server's message, and the paper (or why not)."""
+
+    def on_pre_enter(self, *_a) -> None:
+        t = self.model.ticket
+        if t is not None and t.status_url:
+            self.ids.qr.texture = qr_texture(t.status_url)
+
+    @staticmethod
+    def numbers(tickets) -> str:
+        return "  ".join(t.number for t in tickets)
+
+    @staticmethod
+    def details(tickets, lang: str) -> str:
+        if not tickets:
+            return ""
+        lines = []
+        for t in tickets:
+            name = t.service_name_sw if lang == "sw" else t.service_name_en
+            lines.append(f"[b]{name}[/b]" if len(tickets) == 1 else f"[b]{t.number}[/b] {name}")
+        t = tickets[0]
+        lines.append(ahead_text(t.position, lang))
+        lines.append(tr("estimated_wait", lang, w=wait_text(t.estimated_wait_s, lang)))
+        if t.priority != "none":
+            lines.append(f"{tr('priority_mark', lang)}: {priority_name(t.priority, lang)}")
+        return "\n".join(lines)
+
+
 SCREEN_CLASSES = {
     "welcome": WelcomeScreen,
     "categories": CategoriesScreen,
@@ -297,5 +356,7 @@ SCREEN_CLASSES = {
     "ticket": TicketScreen,
     "out_of_service": OutOfServiceScreen,
     "staff": StaffScreen,
+    "checkin": CheckinScreen,
+    "checked_in": CheckedInScreen,
 }
 

@@ -20,7 +20,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from centre_server.contract import PrinterStatus, TicketOut
-from kiosk.api import ApiError, CentreApi, Unreachable
+from kiosk.api import ApiError, CentreApi, CheckIn, Unreachable
 from kiosk.config import KioskConfig
 from kiosk.i18n import printer_status_text, tr
 from kiosk.model import KioskModel
@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent / "kv"
 
-IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff")
+IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff", "checkin")
+RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
 
@@ -86,6 +87,8 @@ class KioskApp(App):
         self._published: str | None = None
         self.issue_calls = 0  # how many times the kiosk asked the server for a ticket (tests read it)
         self.confirm_taps = 0  # how many times "print my ticket" was pressed
+        self.checkin_calls = 0  # how many times the kiosk asked the server to check someone in
+        self.checkin_taps = 0  # how many times "check in" was pressed
         self.sm: ScreenManager | None = None
 
     # -- building ------------------------------------------------------------------
@@ -134,7 +137,7 @@ class KioskApp(App):
     # -- navigation ------------------------------------------------------------------
     def go(self, name: str) -> None:
         """Show a screen; an unreachable server overrides everything but the ticket in hand."""
-        if not self.model.server_ok and name not in ("ticket", "printing", "out_of_service", "staff"):
+        if not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff"):
             name = "out_of_service"
         if self.sm is not None and self.sm.current != name:
             self.sm.current = name
@@ -176,6 +179,13 @@ class KioskApp(App):
         self.model.priority = priority
         self.go("phone" if self.kconfig.kiosk.ask_phone else "confirm")
 
+    def open_checkin(self, language: str | None = None) -> None:
+        """"I already have a ticket or booking": the check-in screen, in the language already chosen."""
+        self.model.reset_choices()
+        if language:
+            self.model.language = language
+        self.go("checkin")
+
     def open_staff(self) -> None:
         if self.sm is not None and self.sm.current not in ("printing",):
             self.go("staff")
@@ -190,10 +200,11 @@ class KioskApp(App):
         now = time.monotonic()
         current = self.sm.current
         k = self.kconfig.kiosk
-        if current in IDLE_SCREENS and not self.model.issuing and now - self._last_touch > k.idle_timeout_s:
+        busy = self.model.issuing or self.model.checking_in
+        if current in IDLE_SCREENS and not busy and now - self._last_touch > k.idle_timeout_s:
             logger.info("idle on %s: back to welcome", current)
             self.reset()
-        elif current == "ticket" and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:
+        elif current in RESULT_SCREENS and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:
             self.reset()
 
     # -- services ------------------------------------------------------------------------
@@ -263,7 +274,7 @@ class KioskApp(App):
                 self.reset()
         else:
             logger.warning("centre server unreachable: out of service")
-            if self.sm is not None and self.sm.current not in ("ticket", "printing", "staff"):
+            if self.sm is not None and self.sm.current not in ("ticket", "checked_in", "printing", "staff"):
                 self.model.reset_choices()
                 self.go("out_of_service")
 
@@ -291,7 +302,7 @@ class KioskApp(App):
             return
         except ApiError as exc:
             logger.warning("issue refused: %s", exc)
-            Clock.schedule_once(lambda _dt: self._issue_failed(exc), 0)
+            Clock.schedule_once(lambda _dt, err=exc: self._issue_failed(err), 0)
             return
         except Exception:
             logger.exception("issue failed")
@@ -340,7 +351,84 @@ class KioskApp(App):
             return
         if self.model.ticket is not None and self.model.ticket.id == ticket.id:
             self.model.printed = ok
-            self.go("ticket")
+            self.go("checked_in" if self.model.checkin_tickets else "ticket")
+
+    # -- check-in of remote tickets and bookings --------------------------------------------
+    def check_in(self) -> None:
+        """The citizen pressed "check in": one request at a time, whatever the taps."""
+        m = self.model
+        self.checkin_taps += 1
+        if m.checking_in or m.checkin_tickets:
+            logger.info("check-in ignored (already checking in or checked in)")
+            return
+        try:
+            code, phone = m.checkin_body()
+        except ValueError as exc:
+            m.refuse_checkin_entry(str(exc))
+            return
+        m.checking_in = True
+        m.set_checkin_error("", "")
+        self.checkin_calls += 1
+        logger.info("check-in by %s", "code" if code else "phone")
+        self.executor.submit(self._checkin_worker, code, phone)
+
+    def _checkin_worker(self, code: str | None, phone: str | None) -> None:
+        try:
+            result = self.api.check_in(code=code, phone=phone)
+        except ApiError as exc:
+            logger.info("check-in refused: %s", exc)
+            Clock.schedule_once(lambda _dt, err=exc: self._checkin_failed(err), 0)
+            return
+        except Unreachable as exc:
+            logger.warning("check-in failed, server unreachable: %s", exc)
+            Clock.schedule_once(lambda _dt: self._checkin_failed(None), 0)
+            return
+        except Exception:
+            logger.exception("check-in failed")
+            Clock.schedule_once(lambda _dt: self._checkin_failed(None), 0)
+            return
+        Clock.schedule_once(lambda _dt: self._checked_in(result), 0)
+
+    def _checkin_failed(self, exc: ApiError | None) -> None:
+        """The server's own words when it said why (unknown code, too early ...); ours otherwise."""
+        m = self.model
+        m.checking_in = False
+        if exc is not None and exc.message and exc.message_sw:
+            m.set_checkin_error(exc.message, exc.message_sw)
+        else:
+            m.refuse_checkin_entry("checkin_failed")
+        if exc is None:
+            self._health_failures = HEALTH_FAILURES_FOR_OUTAGE - 1  # next failed check is an outage
+            self.executor.submit(self._check_health)
+
+    def _checked_in(self, result: CheckIn) -> None:
+        if not result.tickets:  # a 200 with nothing in it: treat as a failure the citizen can retry
+            self._checkin_failed(None)
+            return
+        logger.info("checked in %s", ", ".join(t.number for t in result.tickets))
+        self.model.checkin_succeeded(result)
+        self.model.printed = False
+        self.go("printing")
+        self._print_all(list(result.tickets), self.model.language)
+
+    def _print_all(self, tickets: list[TicketOut], language: str) -> None:
+        """Every ticket the check-in brought, on paper, with the same layout as a fresh one."""
+        self._printer_busy = True
+        name = self.kconfig.bundle.centre_name
+
+        def job() -> None:
+            status = PrinterStatus.ok
+            for t in tickets:
+                try:
+                    status = self.printer.print(t, name, language, reprint=False)
+                except Exception:
+                    logger.exception("printer job failed")
+                    status = PrinterStatus.error
+                if status in BLOCKING:
+                    break
+            Clock.schedule_once(lambda _dt: self._printed(tickets[0], status, False), 0)
+
+        self.executor.submit(job)
 
     def reprint_last(self) -> None:
         t = self.model.last_ticket

@@ -188,3 +188,79 @@ def outage(d):
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     d.result["data"].update(category_after=app.model.category, language_after=app.model.language)
 
+
+
+def checkin(d):
+    """Remote tickets check in: a wrong code (error in both languages), the right code tapped twice
+    (in Kiswahili), then a second citizen by phone number from the categories screen."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield Wait(lambda: app.model.services_loaded and app.model.server_ok and app.model.mqtt_ok, "ready")
+    yield Sleep(0.2)
+    d.shot("checkin-welcome")
+    d.tap(d.screen.ids.checkin)
+    yield d.at("checkin")
+    screen = d.screen
+    keypad = screen.ids.keypad
+    data["welcome_language"] = app.model.language
+    # a code nobody holds: the server says so, the citizen may try again
+    yield from d.keypad_type(keypad, os.environ["KIOSK_WRONG_CODE"])
+    d.tap(screen.ids.confirm)
+    yield Wait(lambda: not app.model.checking_in and screen.ids.error.text, "error shown")
+    yield Sleep(0.2)
+    d.shot("checkin-error")
+    data["error_en"] = screen.ids.error.text
+    d.tap(screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.2)
+    d.shot("checkin-error-sw")
+    data["error_sw"] = screen.ids.error.text
+    data["screen_after_error"] = app.sm.current
+    # too short a code never reaches the server
+    d.tap(screen.ids.clear_entry)
+    yield from d.keypad_type(keypad, "12")
+    calls = app.checkin_calls
+    d.tap(screen.ids.confirm)
+    yield Wait(lambda: screen.ids.error.text, "short code refused")
+    data["short_code_error"] = screen.ids.error.text
+    data["short_code_sent"] = app.checkin_calls != calls
+    # the right code, tapped twice by an impatient finger
+    d.tap(screen.ids.clear_entry)
+    yield from d.keypad_type(keypad, os.environ["KIOSK_CODE"])
+    yield Sleep(0.2)
+    d.shot("checkin-code")
+    d.tap(screen.ids.confirm)
+    d.tap(screen.ids.confirm)
+    yield d.at("checked_in")
+    yield Sleep(0.4)
+    d.shot("checkin-done-sw")
+    data.update(code_ticket=_ticket_data(app), code_message=d.screen.ids.message.text,
+                code_number_shown=d.screen.ids.number.text, code_printed=app.model.printed,
+                checkin_taps=app.checkin_taps, checkin_calls=app.checkin_calls)
+    d.tap(d.screen.ids.done)
+    yield d.at("welcome")
+    # the next citizen chose English, then remembered the booking: by phone number from categories
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    yield Sleep(0.3)
+    d.shot("checkin-categories")
+    d.tap(d.screen.ids.checkin)
+    yield d.at("checkin")
+    screen = d.screen
+    d.tap(screen.ids.by_phone)
+    yield Wait(lambda: app.model.checkin_mode == "phone", "phone mode")
+    yield Sleep(0.2)  # the keypad gains its + key
+    yield from d.keypad_type(screen.ids.keypad, os.environ["KIOSK_PHONE"])
+    yield Sleep(0.2)
+    d.shot("checkin-phone")
+    d.tap(screen.ids.confirm)
+    yield d.at("checked_in")
+    yield Sleep(0.4)
+    d.shot("checkin-done")
+    data.update(phone_ticket=_ticket_data(app), phone_message=d.screen.ids.message.text,
+                phone_number_shown=d.screen.ids.number.text, phone_printed=app.model.printed,
+                checkin_calls_total=app.checkin_calls)
+    # nobody touches it: back to welcome by itself
+    yield d.at("welcome", timeout=app.kconfig.kiosk.ticket_screen_s + 5)
+    data["language_after"] = app.model.language
