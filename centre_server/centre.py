@@ -121,7 +121,7 @@ class Centre:
             svc = self.state.services.get(t.service_id)
             counter = self.state.counters.get(t.counter_id or "")
             pos = engine.position(self.state, t) if t.id in self.state.tickets else 0
-            est = engine.ticket_estimate(self.state, t, now) if t.id in self.state.tickets else 0
+            est = engine.ticket_estimate(self.state, t, now, ahead=pos) if t.id in self.state.tickets else 0
         return TicketOut(
             id=t.id, number=t.number, service_id=t.service_id,
             service_name_en=svc.name_en if svc else t.service_id,
@@ -190,7 +190,7 @@ class Centre:
 
     def waiting_count(self) -> int:
         with self.lock:
-            return sum(1 for t in self.state.tickets.values() if t.state == TicketState.waiting)
+            return sum(len(q) for q in self.state.queues.values())
 
 
 def clerk_can_use(counter_id: str, principal_counters: tuple[str, ...]) -> bool:

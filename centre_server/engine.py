@@ -147,9 +147,21 @@ class State:
     notice_sw: str = ""
     predictor: WaitPredictor = field(default_factory=WaitPredictor)
     idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id
+    # the waiting tickets of each service, kept by evolve: queries walk a queue, not the whole day
+    queues: dict[str, dict[str, Ticket]] = field(default_factory=dict)
 
     def waiting(self) -> list[Ticket]:
-        return [t for t in self.tickets.values() if t.state == TicketState.waiting]
+        return [t for q in self.queues.values() for t in q.values()]
+
+    def waiting_in(self, service_id: str) -> list[Ticket]:
+        return list(self.queues.get(service_id, {}).values())
+
+    def reindex(self) -> None:
+        """Rebuild the queues from the tickets (after loading them from storage)."""
+        self.queues = {}
+        for t in self.tickets.values():
+            if t.state == TicketState.waiting:
+                self.queues.setdefault(t.service_id, {})[t.id] = t
 
 
 def day_of(now: float, tz: str) -> str:
@@ -316,9 +328,8 @@ def position(state: State, ticket: Ticket) -> int:
     if ticket.state != TicketState.waiting:
         return 0
     key = queue_order_key(ticket)
-    return sum(1 for t in state.tickets.values()
-               if t.state == TicketState.waiting and t.service_id == ticket.service_id
-               and t.id != ticket.id and queue_order_key(t) < key)
+    return sum(1 for t in state.queues.get(ticket.service_id, {}).values()
+               if t.id != ticket.id and queue_order_key(t) < key)
 
 
 def open_counters_for(state: State, service_id: str) -> list[Counter]:
@@ -333,8 +344,7 @@ def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int:
 
 def service_figures(state: State, service_id: str, now: float) -> dict[str, int]:
     """Waiting, longest wait, estimated wait for a newcomer, open counters."""
-    waiting = [t for t in state.tickets.values()
-               if t.state == TicketState.waiting and t.service_id == service_id]
+    waiting = state.waiting_in(service_id)
     longest = max((now - t.queued_at for t in waiting), default=0.0)
     return {
         "waiting": len(waiting),
@@ -344,10 +354,10 @@ def service_figures(state: State, service_id: str, now: float) -> dict[str, int]
     }
 
 
-def ticket_estimate(state: State, ticket: Ticket, now: float) -> int:
+def ticket_estimate(state: State, ticket: Ticket, now: float, ahead: int | None = None) -> int:
     if ticket.state != TicketState.waiting:
         return 0
-    return estimate_wait(state, ticket.service_id, position(state, ticket), now)
+    return estimate_wait(state, ticket.service_id, position(state, ticket) if ahead is None else ahead, now)
 
 
 # --------------------------------------------------------------------------
@@ -439,14 +449,15 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:
         raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)
-    ahead = sum(1 for t in state.tickets.values()
-                if t.state == TicketState.waiting and t.service_id == svc.id
-                and (cmd.priority == Priority.none or t.priority != Priority.none))
+    ahead = sum(1 for t in state.queues.get(svc.id, {}).values()
+                if cmd.priority == Priority.none or t.priority != Priority.none)
     emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
          channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
          idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
-         estimated_wait_s=estimate_wait(state, svc.id, ahead, emit.now), checked_in=cmd.checked_in,
+         estimated_wait_s=state.predictor.estimate(state, svc.id, ahead, emit.now,
+                                                   priority=cmd.priority != Priority.none),
+         checked_in=cmd.checked_in,
          slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
 
 
@@ -459,8 +470,7 @@ def appointment_due(state: State, t: Ticket, now: float) -> bool:
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
     """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
     pol = state.policy
-    candidates = [t for t in state.tickets.values()
-                  if t.state == TicketState.waiting and t.service_id in counter.services]
+    candidates = [t for sid in dict.fromkeys(counter.services) for t in state.queues.get(sid, {}).values()]
     if not candidates:
         return None
     due = [t for t in candidates if appointment_due(state, t, now)]
@@ -759,6 +769,19 @@ def _push_hall(state: State, t: Ticket, c: Counter, ev: Event, recall: bool) -> 
 
 def evolve(state: State, ev: Event) -> None:
     """Apply one event to the state. Deterministic; no checks (``apply`` made them)."""
+    _evolve(state, ev)
+    t = state.tickets.get(ev.data.get("ticket_id") or "")
+    if t is not None:  # keep the service queues in step with the ticket's state
+        for q in state.queues.values():
+            q.pop(t.id, None)
+        if t.state == TicketState.waiting:
+            state.queues.setdefault(t.service_id, {})[t.id] = t
+    elif ev.type == EventType.day_closed and ev.data.get("next_day"):
+        state.reindex()
+    state.predictor.record(state, ev)  # arrivals, no-shows, abandonment, staffing: learned as they happen
+
+
+def _evolve(state: State, ev: Event) -> None:
     state.last_seq = ev.seq
     d = ev.data
     at = ev.at

@@ -360,10 +360,7 @@ class Replay:
     def _apply(self, command: engine.Command, t: float) -> list[Event]:
         events = engine.apply(self.state, command, self.base + t)
         self.events += len(events)
-        record = getattr(self.state.predictor, "record", None)
-        for ev in events:
-            if record is not None:
-                record(self.state, ev)
+        for ev in events:  # the engine's evolve has already taught the predictor
             if self.on_event is not None:
                 self.on_event(ev)
             self._note(ev, t)

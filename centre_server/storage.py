@@ -271,6 +271,7 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
             state.numbers[issued_in] = max(state.numbers.get(issued_in, 0), t.seq)
             if t.idempotency_key:
                 state.idempotency[t.idempotency_key] = t.id
+    state.reindex()
     # learn service times from the last days' finished tickets, oldest first
     for r in db.query("SELECT service_id, started_at, ended_at FROM tickets WHERE state='done' "
                       "AND started_at IS NOT NULL AND ended_at > ? ORDER BY ended_at",

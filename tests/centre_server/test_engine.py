@@ -465,3 +465,22 @@ def test_appointments_respect_the_anti_starvation_bound():
     a2 = d.issue(priority=Priority.appointment, slot_at=d.now)
     d.open("c1")
     assert [d.call("c1").id for _ in range(3)] == [a1.id, walk.id, a2.id]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=80), gaps=st.lists(st.floats(0, 900), min_size=80, max_size=80))
+def test_service_queues_always_match_the_waiting_tickets(steps, gaps):
+    d = Day()
+    for i, s in enumerate(steps):
+        d.now += gaps[i] + (24 * 3600 if s[0] == "night" else 0)
+        cmd = to_command(s, d)
+        if cmd is None:
+            continue
+        try:
+            e.apply(d.state, cmd, d.now)
+        except e.QueueError:
+            pass
+        expected = {t.id for t in d.state.tickets.values() if t.state == TicketState.waiting}
+        assert {t.id for t in d.state.waiting()} == expected
+        for sid, q in d.state.queues.items():
+            assert all(t.service_id == sid and t.state == TicketState.waiting for t in q.values())
