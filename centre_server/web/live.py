@@ -121,7 +121,7 @@ def patch_uvicorn_exit() -> None:
     Server.handle_exit = handle_exit  # type: ignore[method-assign]
 
 
-@router.get("/live")
+@router.get("/live", include_in_schema=False)  # an event stream, not a JSON operation: see the README
 async def live_events(request: Request, principal: ClerkDep) -> StreamingResponse:
     """Server-sent events for staff pages: ``hello`` once, then ``change`` per committed batch.
 

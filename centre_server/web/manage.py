@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from centre_server import engine, storage
 from centre_server.api.counters import counter_out
 from centre_server.api.deps import ApiError, CentreDep, ManagerDep, PrincipalDep
+from centre_server.api.tickets import ERRORS
 from centre_server.contract import CounterOut
 from centre_server.web import reports
 
@@ -25,13 +27,13 @@ class CounterServicesRequest(BaseModel):
     services: list[str] = Field(min_length=1, max_length=64)
 
 
-@router.get("/session")
+@router.get("/session", responses=ERRORS)
 def session(principal: PrincipalDep) -> dict[str, Any]:
     """Who the caller is: pages ask this to tell an ended session from a network fault."""
     return {"name": principal.name, "role": principal.role.value, "kind": principal.kind}
 
 
-@router.put("/counters/{counter_id}/services", response_model=CounterOut)
+@router.put("/counters/{counter_id}/services", response_model=CounterOut, responses=ERRORS)
 def set_counter_services(counter_id: str, body: CounterServicesRequest, centre: CentreDep,
                          principal: ManagerDep) -> CounterOut:
     """The manager moves a counter to other services (in order of skill); its clerk and state stay."""
@@ -41,13 +43,27 @@ def set_counter_services(counter_id: str, body: CounterServicesRequest, centre: 
     return counter_out(centre, counter_id)
 
 
-@router.get("/reports")
-def reports_json(centre: CentreDep, principal: ManagerDep,
-                 start: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
-                 end: str | None = Query(None, alias="to", description="YYYY-MM-DD")) -> dict[str, Any]:
-    """KPIs per day, per service and per hour over a range (today when no dates are given)."""
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
     try:
-        d1, d2 = reports.parse_range(start, end, centre.state.day)
-    except reports.RangeError as err:
-        raise ApiError(422, "bad_range", str(err)) from None
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "bad_date", f"{name}: {value!r} is not a calendar date") from None
+
+
+@router.get("/reports", responses=ERRORS)
+def reports_json(centre: CentreDep, principal: ManagerDep,
+                 start: str | None = Query(None, alias="from", pattern=DATE_PATTERN,
+                                           json_schema_extra={"format": "date"},
+                                           description="first day, YYYY-MM-DD (today if absent)"),
+                 end: str | None = Query(None, alias="to", pattern=DATE_PATTERN,
+                                         json_schema_extra={"format": "date"},
+                                         description="last day, YYYY-MM-DD (= from if absent)"),
+                 ) -> dict[str, Any]:
+    """KPIs per day, per service and per hour over at most 92 days (the answer's ``from``/``to`` say which)."""
+    d1, d2 = reports.clamp_range(_day(start, "from"), _day(end, "to"), centre.state.day)
     return reports.report(centre, d1, d2)

@@ -46,6 +46,17 @@ def parse_range(start: str | None, end: str | None, today: str) -> tuple[date, d
     return d1, d2
 
 
+def clamp_range(d1: date | None, d2: date | None, today: str) -> tuple[date, date]:
+    """For the JSON API: dates in either order, at most MAX_DAYS from the first (never an error)."""
+    d1 = d1 or d2 or date.fromisoformat(today)
+    d2 = d2 or d1
+    if d1 > d2:
+        d1, d2 = d2, d1
+    if (d2 - d1).days + 1 > MAX_DAYS:
+        d2 = d1 + timedelta(days=MAX_DAYS - 1)
+    return d1, d2
+
+
 def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
     """A closed day's newest stored summary (written by the day close), when there is one."""
     try:
@@ -114,11 +125,7 @@ def _day_row(day: dict[str, Any]) -> dict[str, Any]:
 
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     """Per day, per service, per hour and for the whole centre over [d1, d2]."""
-    days = []
-    d = d1
-    while d <= d2:
-        days.append(day_summary(centre, d.isoformat()))
-        d += timedelta(days=1)
+    days = [day_summary(centre, (d1 + timedelta(days=i)).isoformat()) for i in range((d2 - d1).days + 1)]
     if len(days) == 1:
         one = days[0]
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)],

@@ -63,6 +63,10 @@ def test_roles_on_pages_and_apis(web_server):
     bad = manager.get("/reports.csv?from=2026-02-01&to=2026-01-01")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_range"
     assert manager.get("/api/v1/reports?from=yesterday").status_code == 422
+    r = manager.get("/api/v1/reports?from=2026-06-30&to=2026-01-01").json()  # the API takes dates in any order
+    assert (r["from"], r["to"], len(r["days"])) == ("2026-01-01", "2026-04-02", 92)  # at most 92 days
+    r = manager.get("/api/v1/reports?from=9999-12-31").json()
+    assert r["total"]["arrived"] == 0
 
 
 def test_csrf_refuses_cookie_writes_without_the_header(web_server):

@@ -34,7 +34,11 @@
     return null;
   };
 
+  let ending = false;
   H.sessionEnded = function () {
+    if (ending) return;  // several requests may notice at once: leave only once
+    ending = true;
+    if (H.liveSource) H.liveSource.close();
     const next = location.pathname + location.search;
     location.href = "/login?expired=1&next=" + encodeURIComponent(next);
   };
@@ -126,6 +130,7 @@
     source.addEventListener("ping", () => show(true));
     source.addEventListener("expired", () => { source.close(); H.sessionEnded(); });
     source.onerror = async () => {
+      if (ending) return;
       show(false);
       try { await H.api("GET", "/session"); } catch (err) { /* H.api sends an ended session to /login */ }
     };
@@ -135,6 +140,8 @@
 
   const logout = document.getElementById("logout");
   if (logout) logout.addEventListener("click", async () => {
+    ending = true;  // the live stream and late requests will see 401 now: nobody else navigates
+    if (H.liveSource) H.liveSource.close();
     try { await H.api("POST", "/auth/logout"); } catch (e) { /* already ended: go to login anyway */ }
     location.href = "/login?bye=1";
   });
