@@ -27,27 +27,27 @@ class ApiError(HTTPException):
         self.code = code
 
 
-def get_centre(request: Request) -> Centre:
+async def get_centre(request: Request) -> Centre:
     return request.app.state.centre
 
 
 CentreDep = Annotated[Centre, Depends(get_centre)]
 
 
-def optional_principal(request: Request, centre: CentreDep) -> Principal | None:
+async def optional_principal(request: Request, centre: CentreDep) -> Principal | None:
     """The caller by bearer token, or by session cookie (web pages; CSRF-checked on writes)."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "bad_authorization", "use 'Authorization: Bearer <token>'")
-        principal = principal_for_token(centre.db, token.strip())
+        principal = principal_for_token(centre.reader(), token.strip())
         if principal is None:
             raise ApiError(401, "bad_token", "unknown, revoked or expired token")
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        principal = principal_for_token(centre.db, cookie)
+        principal = principal_for_token(centre.reader(), cookie)
         if principal is None:
             return None
         if request.method in UNSAFE_METHODS and request.headers.get(CSRF_HEADER) != principal.csrf:
@@ -59,7 +59,7 @@ def optional_principal(request: Request, centre: CentreDep) -> Principal | None:
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def current_principal(principal: OptionalPrincipal) -> Principal:
+async def current_principal(principal: OptionalPrincipal) -> Principal:
     if principal is None:
         raise ApiError(401, "not_authenticated", "log in, or send 'Authorization: Bearer <token>'")
     return principal
@@ -75,7 +75,7 @@ ISSUE_ROLES = (Role.kiosk, Role.clerk, Role.manager, Role.admin)
 def require(*roles: Role):
     """A dependency that lets only ``roles`` through."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise ApiError(403, "forbidden", f"a {principal.role.value} may not do this (needs {allowed})")

@@ -32,7 +32,7 @@ def normalise_phone(phone: str | None) -> str | None:
 @router.post("", status_code=201, response_model=TicketOut,
              responses=ERRORS | {200: {"model": TicketOut, "description": "A retry: the ticket issued before"},
                                  429: {"model": ErrorResponse}})
-def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, request: Request,
+async def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, request: Request,
                  response: Response,
                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> TicketOut:
     """Issue a ticket. A retry with the same ``Idempotency-Key`` returns the same ticket."""
@@ -53,13 +53,15 @@ def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerD
     if principal.role == Role.kiosk and channel not in (Channel.kiosk,):
         channel = Channel.kiosk
     ticket_id = new_ticket_id()
-    centre.execute(engine.IssueTicket(
+
+    def answer(events: list[engine.Event]) -> TicketOut:
+        # no events: the same key won a race a moment ago; answer with that ticket
+        tid = ticket_id if events else centre.state.idempotency.get(key or "", ticket_id)
+        return centre.ticket_out(centre.state.tickets[tid])
+
+    return await centre.submit(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
-        language=body.language, phone=phone, idempotency_key=key,
-        device_id=principal.name))
-    ticket = centre.ticket(ticket_id) if not key else centre.ticket_by_key(key)
-    assert ticket is not None
-    return centre.ticket_out(ticket)
+        language=body.language, phone=phone, idempotency_key=key, device_id=principal.name), answer)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS | {429: {"model": ErrorResponse}})
