@@ -68,21 +68,17 @@ def open_counter(counter_id: str, centre: CentreDep, principal: ClerkDep,
 
 
 @router.post("/{counter_id}/call-next", response_model=TicketOut, responses=ERRORS)
-def call_next(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+async def call_next(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
     """Call the next citizen by the centre's rules; 404 when nobody is waiting."""
-    events = centre.execute(engine.CallNext(counter_id, clerk=principal.name))
-    out = _ticket_of(centre, events, "ticket_called")
-    assert out is not None
-    return out
+    return await centre.submit(engine.CallNext(counter_id, clerk=principal.name),
+                               lambda events: _ticket_of(centre, events, "ticket_called"))
 
 
 @router.post("/{counter_id}/call/{ticket_id}", response_model=TicketOut, responses=ERRORS)
-def call_ticket(counter_id: str, ticket_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+async def call_ticket(counter_id: str, ticket_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
     """Call one chosen waiting ticket out of order (e.g. a citizen sent back from another counter)."""
-    events = centre.execute(engine.CallTicket(counter_id, ticket_id, clerk=principal.name))
-    out = _ticket_of(centre, events, "ticket_called")
-    assert out is not None
-    return out
+    return await centre.submit(engine.CallTicket(counter_id, ticket_id, clerk=principal.name),
+                               lambda events: _ticket_of(centre, events, "ticket_called"))
 
 
 def _current_out(centre: Centre, counter_id: str, ticket_id: str | None) -> TicketOut:
