@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 import uuid
@@ -165,21 +164,6 @@ def ussd_ok(r: httpx.Response) -> str:
     assert len(text) <= 182, (len(text), text)
     assert text.isascii(), text
     return text
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium, headless, driven by Playwright (the web tests' flags)."""
-    need_tool("chromium")
-    from playwright.sync_api import sync_playwright
-
-    exe = shutil.which("chromium") or "/usr/bin/chromium"
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"]
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=args, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

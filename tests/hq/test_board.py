@@ -12,7 +12,7 @@ import pytest
 
 from centre_server.daysim import simulate_engine_day
 from centre_server.upstream import DEMO_HQ_TOKEN
-from tests.conftest import artifacts_dir, free_port, need_tool
+from tests.conftest import artifacts_dir, free_port
 from tests.hq.conftest import HqProcess, wait_for
 
 CENTRES = [("nairobi-gpo", "Huduma Centre GPO", 60), ("mombasa", "Huduma Centre Mombasa", 45),
@@ -84,14 +84,10 @@ def test_csv_export_has_a_row_per_centre_and_day_and_per_service(hq: HqProcess, 
     assert r.status_code == 422 and r.json()["error"]["code"] == "bad_range"
 
 
-def test_board_page_in_english_and_kiswahili_in_a_browser(hq: HqProcess, filled) -> None:
-    chromium = need_tool("chromium")
-    from playwright.sync_api import sync_playwright
-
+def test_board_page_in_english_and_kiswahili_in_a_browser(hq: HqProcess, filled, browser) -> None:
     out = artifacts_dir("hq")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
         page.goto(hq.url + "/?days=5")
         assert page.locator("h1").inner_text() == "Huduma Centres: national board"
         rows = page.locator("#centres tbody tr")
@@ -109,7 +105,8 @@ def test_board_page_in_english_and_kiswahili_in_a_browser(hq: HqProcess, filled)
         page.screenshot(path=str(out / "board-sw.png"), full_page=True)
         page.goto(hq.url + "/")  # the language is remembered
         assert page.locator("h1").inner_text() == "Vituo vya Huduma: ubao wa kitaifa"
-        browser.close()
+    finally:
+        page.close()
 
 
 def test_demo_headquarters_registers_the_demo_centre_and_simulates_neighbours(tmp_path) -> None:

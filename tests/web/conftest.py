@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision
+from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, provision
 
 try:
     from playwright.sync_api import expect
@@ -21,22 +20,7 @@ try:
 except ImportError:  # the browser tests fail on the fixture below with a clear message
     pass
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium (Debian's, never a downloaded one) for the whole session."""
-    need_tool("chromium")
-    from playwright.sync_api import sync_playwright
-
-    exe = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
