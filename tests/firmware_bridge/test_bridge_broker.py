@@ -8,6 +8,7 @@ main path against the real server.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 from centre_server.contract import (
@@ -53,6 +54,7 @@ class FakeServer:
         self.feedback: list[FeedbackCommand] = []
         self.queue = ["A002", "A003", "A004"]
         self.serving: dict[str, tuple[str, int]] = {}
+        self.reply_delay = 0.0  # a slow server, so a double tap meets a request still in flight
         probe.handlers.append(self.handle)
         probe.subscribe(topics.all_counter_commands)
         probe.subscribe(topics.cmd_feedback)
@@ -80,6 +82,8 @@ class FakeServer:
                 state = counter_state(counter, None)
             if state:
                 self.probe.client.publish(self.topics.counter_state(counter), state, qos=1, retain=True)
+            if self.reply_delay:
+                time.sleep(self.reply_delay)
             self.probe.client.publish(self.topics.reply(cmd.device_id), reply.to_bytes(), qos=1)
         elif kind == "cmd_feedback":
             fb = FeedbackCommand.model_validate_json(payload)
@@ -134,8 +138,10 @@ def test_keys_leds_and_feedback_through_the_broker(mosquitto, probe_factory, bri
 
     # A double tap: the second NEXT arrives while the first waits for its reply, and is refused.
     calls = sum(1 for c in server.commands if c.action == "call_next")
+    server.reply_delay = 0.5
     sim.send_raw(frames.make(1, "KEY", "NEXT") * 2)
     assert sim.wait_for(lambda: "NAK,BUSY" in sim.devices[1].acks), bridge.log()
+    server.reply_delay = 0.0
     assert sim.wait_for(lambda: sim.devices[1].acks.count("ACK,NEXT") == 2)
     assert sum(1 for c in server.commands if c.action == "call_next") == calls + 1
     assert sim.wait_for(lambda: sim.led(2).shown == "A004")
