@@ -150,6 +150,35 @@ def centre_dir(tmp_path: Path, _demo_template: Path) -> Centre:
     return Centre(path=path, credentials=creds)
 
 
+def start_http_process(args: list[str], url: str, log_path: Path, what: str, timeout: float = 30.0,
+                       cwd: Path | None = None) -> subprocess.Popen:
+    """Start a server process and wait for its ``/healthz``; its output goes to ``log_path``."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=cwd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not answer: {log_path.read_text()[-2000:]}")
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM (a clean stop, so it says offline), then SIGKILL after 10 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class CentreProcess:
     """A real ``huduma-centre serve`` process."""
@@ -165,23 +194,9 @@ class CentreProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
+        self.proc = start_http_process(
             [str(BIN / "huduma-centre"), "serve", str(self.centre.path), "--host", "127.0.0.1",
-             "--port", str(self.port), *self.args],
-            stdout=log, stderr=log,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"centre server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"centre server did not answer: {self.log_path.read_text()[-2000:]}")
+             "--port", str(self.port), *self.args], self.url, self.log_path, "centre server", timeout)
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -189,13 +204,7 @@ class CentreProcess:
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def login(self, username: str, password: str | None = None) -> str:
         password = password or self.centre.staff_password(username)

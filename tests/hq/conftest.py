@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests.conftest import BIN, IN_CI, free_port
+from tests.conftest import BIN, IN_CI, free_port, start_http_process, stop_process
 
 PG_BASE = os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -62,30 +61,12 @@ class HqProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        log = open(self.log_path, "ab")
         args = [str(BIN / "huduma-hq"), "serve", "--port", str(self.port)]
         args += ["--demo"] if self.demo else ["--db", self.db_url]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=self.cwd)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"huduma-hq exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"huduma-hq did not answer: {self.log_path.read_text()[-2000:]}")
+        self.proc = start_http_process(args, self.url, self.log_path, "huduma-hq", timeout, cwd=self.cwd)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def add_centre(self, centre_id: str, name: str) -> str:
         out = subprocess.run([str(BIN / "huduma-hq"), "add-centre", centre_id, "--name", name, "--db", self.db_url],
