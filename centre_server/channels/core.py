@@ -7,6 +7,7 @@ tickets, appointments and their slots, and which SMS each event deserves.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import secrets
 from dataclasses import dataclass
@@ -551,10 +552,9 @@ class ChannelHub:
     def _notify_ahead(self, services: set[str], n: int) -> None:
         state = self.centre.state
         for sid in services:
-            waiting = sorted((t for t in state.tickets.values()
-                              if t.state == TicketState.waiting and t.service_id == sid),
-                             key=engine.queue_order_key)
-            for pos, t in enumerate(waiting[: n + 1]):
+            # the service's own queue, and only its front: not every ticket of the day
+            waiting = heapq.nsmallest(n + 1, state.queues.get(sid, {}).values(), key=engine.queue_order_key)
+            for pos, t in enumerate(waiting):
                 if pos > n or not t.phone or not self._mark(f"ahead:{t.id}"):
                     continue
                 lang = t.language.value
