@@ -439,3 +439,7 @@ class CentreDay:
 def row(what: str, value: str, target: str = "(report)") -> None:
     """One line of a bench's figures."""
     print(f"  {what:50} {value:>26}   target {target}")
+
+
+if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is a library
+    print("centre_day.py holds the parts day.py and soak.py share; run one of those")

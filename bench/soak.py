@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -219,6 +220,7 @@ class Soak:
 
     def run(self) -> int:
         day = self.day
+        self.began = time.monotonic()
         self.setup()
         sampling = threading.Event()
         sampler = threading.Thread(target=self.sample_memory, args=(sampling,), daemon=True)
@@ -286,6 +288,7 @@ class Soak:
         row("server CPU over the day", f"{day.cpu:.1f} s ({day.cpu * 1000 / max(1, day.issued):.2f} ms per citizen)")
         row("idle keep-alive connections the server had closed", f"{Http.reconnects}")
         row("machine load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}", "(2 cores)")
+        row("whole run, start-up included", f"{time.monotonic() - self.began:.0f} s", "~5 min")
         for e in (day.errors + bridge_errors)[:10]:
             print("   error:", e)
         ok = n_errors == 0 and sum(lost) == 0
@@ -300,6 +303,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    # SIGTERM (a CI timeout) unwinds like Ctrl-C, so the finally below still stops every process
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soak = Soak(args)
     try:
         return soak.run()
