@@ -149,6 +149,8 @@ class State:
     idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id
     # the waiting tickets of each service, kept by evolve: queries walk a queue, not the whole day
     queues: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    # tickets a day roll-over dropped from memory, kept until storage has written their final state
+    retired: dict[str, Ticket] = field(default_factory=dict)
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
@@ -903,7 +905,8 @@ def _evolve(state: State, ev: Event) -> None:
                 state.numbers = {}
                 state.hall = []
                 state.idempotency = {}
-                # the old day's tickets are final now; keep only what feedback may still need
+                # the old day's tickets are final now: out of memory (storage writes them from retired)
+                state.retired.update({k: v for k, v in state.tickets.items() if v.state in FINAL_TICKET_STATES})
                 state.tickets = {k: v for k, v in state.tickets.items()
                                  if v.state not in FINAL_TICKET_STATES}
                 for counter in state.counters.values():

@@ -359,6 +359,7 @@ class Replay:
 
     def _apply(self, command: engine.Command, t: float) -> list[Event]:
         events = engine.apply(self.state, command, self.base + t)
+        self.state.retired.clear()  # nothing to write: the replay keeps no database
         self.events += len(events)
         for ev in events:  # the engine's evolve has already taught the predictor
             if self.on_event is not None:

@@ -312,7 +312,8 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
         conn.executemany("INSERT INTO events(seq, at, type, data) VALUES (?, ?, ?, ?)",
                          [(ev.seq, ev.at, ev.type.value, json.dumps(ev.data, separators=(",", ":")))
                           for ev in events])
-        rows = [ticket_row(state.tickets[t]) for t in ticket_ids if t in state.tickets]
+        tickets = (state.tickets.get(t) or state.retired.get(t) for t in ticket_ids)
+        rows = [ticket_row(t) for t in tickets if t is not None]
         if rows:
             conn.executemany(_TICKET_UPSERT, rows)
         for cid in counter_ids:
@@ -333,6 +334,7 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
                                  [ev.data["day"]])
         if get_meta(db, "day") != state.day:
             set_meta(conn, "day", state.day)
+    state.retired.clear()  # written: memory may forget them
 
 
 def find_ticket(db: sqlite_utils.Database, ticket_id: str) -> Ticket | None:
