@@ -201,6 +201,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "t_called": ("It is your turn! Go to {counter}.", "Ni zamu yako! Nenda {counter}."),
     "t_serving": ("You are being served at {counter}.", "Unahudumiwa kwenye {counter}."),
     "t_done": ("Thank you for visiting the Huduma Centre.", "Asante kwa kutembelea Huduma Centre."),
+    "t_rate": ("How did we serve you? Rate us", "Tulikuhudumiaje? Tupe alama"),
     "t_no_show": ("You missed your call. Please see the help desk.", "Umekosa mwito wako. Tafadhali nenda dawati la msaada."),
     "t_cancelled": ("This ticket was cancelled.", "Tiketi hii imeghairiwa."),
     "t_transferred": ("You were sent to another service: please wait.", "Umehamishiwa huduma nyingine: tafadhali subiri."),

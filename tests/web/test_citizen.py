@@ -48,6 +48,13 @@ def test_citizen_follows_their_ticket_in_both_languages(web_server, context_fact
     shots(page, "web-citizen-called")
     page.click("a[data-lang-link='sw']")
     expect(page.locator("#ticket-status")).to_have_text("Ni zamu yako! Nenda Kaunta 12.")
+    expect(page.locator("#ticket-feedback")).to_be_hidden()
+    # served: the page invites a rating, and the link leads to the feedback form
+    assert clerk.post("/api/v1/counters/c12/complete").status_code == 200
+    expect(page.locator("#ticket-feedback")).to_be_visible(timeout=15000)
+    expect(page.locator("#ticket-feedback a")).to_have_text("Tulikuhudumiaje? Tupe alama")
+    page.click("#ticket-feedback a")
+    assert page.url.split("?")[0].endswith(f"/t/{mine['id']}/feedback")
 
 
 def test_citizen_page_reveals_no_other_ticket(web_server, context_factory):

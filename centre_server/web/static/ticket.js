@@ -19,6 +19,7 @@
     $("ticket-service").textContent = H.lang === "sw" ? t.service_name_sw : t.service_name_en;
     $("ticket-status").textContent = status;
     $("ticket-figures").hidden = t.state !== "waiting";
+    $("ticket-feedback").hidden = t.state !== "done" || !!t.rating;
     $("ticket-ahead").textContent = String(t.position);
     const m = Math.ceil(t.estimated_wait_s / 60);
     $("ticket-wait").textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
