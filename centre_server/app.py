@@ -133,7 +133,33 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+CITIZEN_PAGES = ("/t/", "/join", "/book")  # no login: limited per client address instead
+
+
+class CitizenPageLimit:
+    """Pure ASGI: the citizen pages answer 429 to an address that asks too often.
+
+    USSD and SMS callbacks are not limited here: every citizen's request comes from
+    the aggregator's one address; the channels cap them per phone number instead.
+    """
+
+    def __init__(self, app, limiter: RateLimiter) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.limiter = app, limiter
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and scope["path"].startswith(CITIZEN_PAGES):
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = self.limiter.allow(client)
+            if wait > 0:
+                response = _error(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s",
+                                  {"Retry-After": str(int(wait) + 1)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_security_headers(app: FastAPI) -> None:
+    app.add_middleware(CitizenPageLimit, limiter=app.state.limits["citizen_pages"])
     app.add_middleware(SecurityHeaders)
 
 
@@ -200,6 +226,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         "issue_phone": RateLimiter(sec.issue_per_phone_per_hour, 3600.0),
         "login_client": RateLimiter(sec.login_per_minute, 60.0),
         "citizen_client": RateLimiter(sec.citizen_per_minute, 60.0),
+        "citizen_pages": RateLimiter(sec.citizen_per_minute, 60.0),
     }
     install_security_headers(app)
     app.state.start_hooks = []

@@ -191,3 +191,14 @@ def test_issue_rate_limit_per_device_and_per_phone(api):
     phone = [api.post("/api/v1/tickets", json={"service_id": "posta", "phone": "0722000111"}, headers=k2).status_code
              for _ in range(6)]
     assert phone == [201] * 5 + [429]
+
+
+def test_citizen_pages_are_rate_limited_per_address(api):
+    t = issue(api)
+    api.app.state.limits["citizen_pages"].rate = 5
+    api.app.state.limits["citizen_pages"].buckets.clear()
+    codes = [api.get(f"/t/{t['id']}").status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    r = api.get("/join")
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited" and r.headers["retry-after"]
+    assert api.get("/api/v1/services").status_code == 200  # the API's own limits are separate
