@@ -22,7 +22,8 @@ API_KEY = "test-api-key-123"
 class FakeAggregator:
     """Africa's Talking's SMS API, as far as the server uses it, recording every message it is sent.
 
-    ``fail_next`` answers that many requests with HTTP 500; numbers in
+    ``fail_next`` answers that many requests with HTTP 500, ``fail_for[number]`` that many
+    requests to one number (unaffected by other tests' traffic); numbers in
     ``blacklisted`` get recipient status 406 (UserInBlacklist: permanent).
     """
 
@@ -30,6 +31,7 @@ class FakeAggregator:
         self.sent: list[dict[str, str]] = []
         self.requests = 0
         self.fail_next = 0
+        self.fail_for: dict[str, int] = {}
         self.blacklisted: set[str] = set()
         self.lock = threading.Lock()
         agg = self
@@ -46,6 +48,9 @@ class FakeAggregator:
                     failing = agg.fail_next > 0
                     if failing:
                         agg.fail_next -= 1
+                    elif agg.fail_for.get(form.get("to", ""), 0) > 0:
+                        agg.fail_for[form["to"]] -= 1
+                        failing = True
                 if self.path != "/version1/messaging" or self.headers.get("apiKey") != API_KEY:
                     return self._answer(401, {"error": "bad key"})
                 if failing:

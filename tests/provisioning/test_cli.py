@@ -183,7 +183,9 @@ def test_bundle_writes_json_and_a_qr_that_reads_back(centre, tmp_path):
     assert written["token"] == before["token"]
     png = Image.open(usb / "display-1.png")
     decoded = zxingcpp.read_barcodes(png)
-    assert len(decoded) == 1 and json.loads(decoded[0].text) == written
+    # zxing may report the same symbol twice (two finder-pattern fits): one distinct QR payload is what counts
+    texts = {d.text for d in decoded if "QR" in str(d.format)}
+    assert len(texts) == 1 and json.loads(texts.pop()) == written
     DeviceBundle.model_validate(written)
     png.save(artifacts() / "bundle-display-1.png")
     # the enrolment copy is gone (lost laptop, wiped folder): bundle must issue new credentials
