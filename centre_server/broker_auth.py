@@ -351,6 +351,10 @@ class RegistryTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
             acl = acl_for(user, registry.topics)
         if action == Action.PUBLISH:
             allowed = may_write(acl, topic)
+        elif action == Action.SUBSCRIBE and user is not None and user.role == OBSERVER_ROLE:
+            # a watcher may ask for anything ("huduma/#"), as Mosquitto grants it; what it
+            # is sent is still only what it may read (RECEIVE is checked per message)
+            allowed = topic == "#" or topic.startswith("huduma/")
         else:  # SUBSCRIBE (a filter) and RECEIVE (a topic) both need read access
             allowed = may_read(acl, topic)
         if not allowed and action != Action.RECEIVE:

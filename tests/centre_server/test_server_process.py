@@ -206,6 +206,28 @@ def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
             t = kiosk.post("/api/v1/tickets", json={"service_id": "posta"}).json()
             ev = sub.wait_for(lambda m: m[0] == "huduma/demo/event/ticket_issued")
             assert json.loads(ev[1])["number"] == t["number"]
+            # a plain "huduma/#" watcher (DESIGN's mosquitto_sub) gets state and events, never commands
+            wide = Listener(port, "huduma/#")
+            try:
+                wide.wait_for(lambda m: m[0] == "huduma/demo/state/hall" and m[2])
+                clerk_c = server.client(server.login("clerk"))
+                assert clerk_c.post("/api/v1/counters/c01/open").status_code == 200
+                bundle = centre_dir.bundle("bridge-1")
+                bridge = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bridge-1")
+                bridge.username_pw_set(bundle["mqtt_username"], bundle["mqtt_password"])
+                bridge.connect("127.0.0.1", port)
+                bridge.loop_start()
+                try:
+                    bridge.publish("huduma/demo/cmd/counter/c01", CounterCommand(
+                        action="pause", request_id="w", device_id="bridge-1").to_bytes(), qos=1).wait_for_publish(5)
+                    time.sleep(0.8)
+                finally:
+                    bridge.loop_stop()
+                    bridge.disconnect()
+                assert clerk_c.get("/api/v1/counters/c01").json()["state"] == "paused"  # the bridge's command went through
+                assert not [m for m in wide.messages if "/cmd/" in m[0] or "/reply/" in m[0]]
+            finally:
+                wide.close()
             # read-only: a command from an anonymous client never reaches the server
             clerk = server.client(server.login("clerk"))
             assert clerk.post("/api/v1/counters/c28/open", json={"services": ["posta"]}).status_code == 200
