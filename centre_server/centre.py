@@ -33,7 +33,6 @@ from centre_server.contract import (
     HallStatePayload,
     ServiceStatePayload,
     TicketOut,
-    TicketState,
 )
 from centre_server.engine import Command, Event, QueueError, State, Ticket
 
@@ -304,15 +303,3 @@ class Centre:
                     services.update(self.state.services)
                     counters.update(self.state.counters)
         return services, counters, hall
-
-    def waiting_count(self) -> int:
-        with self.lock:
-            return sum(len(q) for q in self.state.queues.values())
-
-
-def clerk_can_use(counter_id: str, principal_counters: tuple[str, ...]) -> bool:
-    return not principal_counters or counter_id in principal_counters
-
-
-def describe(err: QueueError) -> dict[str, Any]:
-    return {"error": {"code": err.code, "message": err.message}}

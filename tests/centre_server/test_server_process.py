@@ -12,11 +12,9 @@ import uuid
 
 import httpx
 import paho.mqtt.client as mqtt
-import pytest
 
-from centre_server import engine
 from centre_server.contract import CounterCommand, CounterStatePayload, EventPayload, Reply, Topics
-from tests.conftest import BIN, CentreProcess, free_port, wait_port
+from tests.conftest import BIN, CentreProcess, free_port
 
 
 class Listener:

@@ -13,7 +13,6 @@ import select
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from pathlib import Path
 

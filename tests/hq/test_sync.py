@@ -13,10 +13,9 @@ import psycopg
 import pytest
 
 from centre_server import dayclose, engine, storage, upstream
-from centre_server.centre import Centre
 from centre_server.config import load_settings
-from centre_server.daysim import FakeClock, simulate_engine_day
-from tests.centre_server.test_dayclose import Day, at, set_upstream
+from centre_server.daysim import simulate_engine_day
+from tests.centre_server.test_dayclose import Day, set_upstream
 from tests.conftest import BIN
 from tests.hq.conftest import wait_for
 
