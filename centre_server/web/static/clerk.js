@@ -22,6 +22,7 @@
       model.services = services;
       model.byId = Object.fromEntries(services.map((s) => [s.id, s]));
       model.counter = counter;
+      if (model.choosing) return;  // the clerk is choosing another counter: a live update must not close the form
       if (counter.state === "closed") { showSetup(); return; }
       renderTerminal();
     } catch (err) {
@@ -87,6 +88,7 @@
       model.counterId = id;
       localStorage.setItem(STORE_KEY, id);
       H.toast(H.t("counter_opened_msg"), "ok");
+      model.choosing = false;
       await refresh();
     } catch (e) {
       err.textContent = H.describe(e);
@@ -96,6 +98,7 @@
 
   // ------------------------------------------------------------------ terminal
   function renderTerminal() {
+    model.choosing = false;
     const c = model.counter;
     $("setup").hidden = true;
     $("terminal").hidden = false;
@@ -241,7 +244,7 @@
   $("open-counter").addEventListener("click", openCounter);
   $("counter-select").addEventListener("change", fillServiceChoices);
   $("setup-cancel").addEventListener("click", () => { if (model.counter) renderTerminal(); });
-  $("change-counter").addEventListener("click", async () => { await loadAll(); showSetup(true); });
+  $("change-counter").addEventListener("click", async () => { model.choosing = true; await loadAll(); showSetup(true); });
 
   const KEYS = { " ": "call-next", n: "call-next", r: "recall", x: "no-show", s: "start", t: "transfer",
                  c: "complete", q: "close" };
