@@ -169,7 +169,7 @@ async def _ticker(centre: Centre, link: MqttLink | None) -> None:
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
-            centre.execute(engine.Tick())
+            await centre.submit(engine.Tick())  # through the writer, without blocking the loop
             if link is not None and link.connected.is_set():
                 link.republish_services()
         except Exception:

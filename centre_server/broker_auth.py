@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from centre_server.contract import Topics
+from centre_server.contract import TOPIC_ROOT, Topics
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def acl_for(user: MqttUser, topics: Topics) -> Acl:
         return Acl(read=("#",), write=("#",), everything=True)
     base = topics.base
     if user.role == OBSERVER_ROLE:  # the broker carries one centre: "huduma/+/…" is this centre
-        return Acl(read=tuple(f"huduma/+/{rest}" for rest in (
+        return Acl(read=tuple(f"{TOPIC_ROOT}/+/{rest}" for rest in (
             "state/#", "event/#", "server/availability", "device/+/availability", "device/+/status")))
     own = (topics.device_availability(user.device_id), topics.device_status(user.device_id))
     if user.role == "display":
@@ -354,7 +354,7 @@ class RegistryTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
         elif action == Action.SUBSCRIBE and user is not None and user.role == OBSERVER_ROLE:
             # a watcher may ask for anything ("huduma/#"), as Mosquitto grants it; what it
             # is sent is still only what it may read (RECEIVE is checked per message)
-            allowed = topic == "#" or topic.startswith("huduma/")
+            allowed = topic == "#" or topic.startswith(TOPIC_ROOT + "/")
         else:  # SUBSCRIBE (a filter) and RECEIVE (a topic) both need read access
             allowed = may_read(acl, topic)
         if not allowed and action != Action.RECEIVE:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
+TOPIC_ROOT = "huduma"  # every centre's topics live under huduma/{centre_id}
 QOS = 1
 
 
@@ -150,7 +151,7 @@ class Topics:
 
     def __init__(self, centre_id: str) -> None:
         self.centre_id = _check_id(centre_id)
-        self.base = f"huduma/{centre_id}"
+        self.base = f"{TOPIC_ROOT}/{centre_id}"
 
     # retained
     @property
