@@ -21,6 +21,7 @@ from centre_server import dayclose, engine
 from centre_server.api import auth as auth_api
 from centre_server.api import counters, hall, services, stats, tickets
 from centre_server.api.deps import ApiError
+from centre_server.auth import DevicesEpoch, PrincipalCache
 from centre_server.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
@@ -194,6 +195,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         centre = Centre(settings)
+        epoch = DevicesEpoch(settings.directory)
+        app.state.principals = PrincipalCache(epoch)
         centre.start_writer()  # group commit: one fsync for every command that arrived meanwhile
         app.state.centre = centre
         link = None
@@ -214,6 +217,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
             if link is not None:
                 link.stop()
             centre.close()
+            epoch.close()
 
     # FastAPIOffline serves /docs with Swagger UI from the package: the LAN may have no internet.
     app = FastAPIOffline(title="Huduma Centre queue API", version="1", lifespan=lifespan,

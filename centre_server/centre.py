@@ -10,9 +10,10 @@ runs ahead of the disk.
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import logging
 import queue
-import secrets
 import sqlite3
 import threading
 from concurrent.futures import Future
@@ -23,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
+from starlette.exceptions import HTTPException
 
 from centre_server import engine, storage
 from centre_server.config import CentreSettings
@@ -40,11 +42,69 @@ logger = logging.getLogger(__name__)
 
 Listener = Callable[[list[Event]], None]
 MAX_BATCH = 256
+# who waits for a command: a thread (``execute``) or a coroutine on an event loop (``submit``)
+Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
+
+
+def _settle(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
+    """Hand each waiter its result; one wake-up per event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any, BaseException | None]]] = {}
+    for done, value, err in results:
+        if isinstance(done, Future):
+            if err is not None:
+                done.set_exception(err)
+            else:
+                done.set_result(value)
+        else:
+            by_loop.setdefault(done[0], []).append((done[1], value, err))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, items)
+        except RuntimeError:  # that loop has closed: nobody is waiting any more
+            pass
+
+
+def _settle_on_loop(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, value, err in items:
+        if fut.done():  # the caller went away (a cancelled request)
+            continue
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(value)
+
+
+class _RandomPool:
+    """Random bytes from the OS, fetched a thousand ids at a time.
+
+    Each os.urandom call lets go of the GIL, and under load getting it back
+    costs the event loop far more than the call itself.
+    """
+
+    CHUNK = 12 * 1024
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buf, self.pos = b"", 0
+        os.register_at_fork(after_in_child=self.reset)  # a child must never repeat its parent's ids
+
+    def reset(self) -> None:
+        self.buf, self.pos = b"", 0
+
+    def take(self, n: int) -> bytes:
+        with self.lock:
+            if self.pos + n > len(self.buf):
+                self.buf, self.pos = os.urandom(self.CHUNK), 0
+            self.pos += n
+            return self.buf[self.pos - n:self.pos]
+
+
+_random = _RandomPool()
 
 
 def new_ticket_id() -> str:
-    """Unguessable: the citizen's page is reached by this id alone."""
-    return secrets.token_urlsafe(12)
+    """Unguessable (96 random bits): the citizen's page is reached by this id alone."""
+    return base64.urlsafe_b64encode(_random.take(12)).decode()
 
 
 def policy_from(settings: CentreSettings) -> engine.Policy:
@@ -68,7 +128,7 @@ class Centre:
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
         self._local = threading.local()
-        self._inbox: queue.SimpleQueue[tuple[Command, Future, Callable | None] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Command, Waiter, Callable | None] | None] = queue.SimpleQueue()
 
     def _load(self) -> State:
         today = engine.day_of(self.clock(), self.settings.timezone)
@@ -107,13 +167,15 @@ class Centre:
 
     async def submit(self, command: Command, answer: Callable[[list[Event]], Any] | None = None) -> Any:
         """``execute`` for async handlers: no thread hop, and ``answer(events)`` runs in the writer
-        right after the commit, under the lock, so the reply reads the state its own command made."""
+        right after the commit, under the lock, so the reply reads the state its own command made.
+        The writer wakes the event loop once per batch, not once per command."""
         if self._writer is None:
             events = self._execute_now(command)
             return answer(events) if answer else events
-        done: Future[Any] = Future()
-        self._inbox.put((command, done, answer))
-        return await asyncio.wrap_future(done)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self._inbox.put((command, (loop, done), answer))
+        return await done
 
     def _execute_now(self, command: Command) -> list[Event]:
         with self.lock:
@@ -157,9 +219,10 @@ class Centre:
                 batch.append(item)
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[tuple[Command, Future, Callable | None]]) -> None:
-        outcomes: list[tuple[Future, list[Event] | None, BaseException | None, Callable | None]] = []
+    def _run_batch(self, batch: list[tuple[Command, Waiter, Callable | None]]) -> None:
+        outcomes: list[tuple[Waiter, list[Event] | None, BaseException | None, Callable | None]] = []
         events: list[Event] = []
+        results: list[tuple[Waiter, Any, BaseException | None]] = []
         with self.lock:
             for command, done, answer in batch:
                 try:
@@ -171,33 +234,26 @@ class Centre:
                 except Exception as err:  # an engine bug: drop the whole batch, memory back to disk
                     logger.exception("command %r failed", command)
                     self.state = self._load()
-                    for d, _, _ in batch:
-                        if not d.done():
-                            d.set_exception(err)
+                    _settle([(d, None, err) for d, _, _ in batch])
                     return
                 events += evs
                 outcomes.append((done, evs, None, answer))
             try:
                 self._commit(events)
             except Exception as err:  # nothing of the batch is on disk: every caller hears so
-                for done, _, _, _ in outcomes:
-                    done.set_exception(err)
+                _settle([(done, None, err) for done, _, _, _ in outcomes])
                 return
-            results: list[tuple[Future, Any, BaseException | None]] = []
             for done, evs, err, answer in outcomes:
                 if err is None and answer is not None:
                     try:
                         results.append((done, answer(evs or []), None))
                     except Exception as failure:  # the change is made; only the reply failed
-                        logger.exception("answering %r failed", answer)
+                        if not isinstance(failure, (QueueError, HTTPException)):
+                            logger.exception("answering %r failed", answer)
                         results.append((done, None, failure))
                 else:
                     results.append((done, evs or [], err))
-        for done, value, err in results:
-            if err is not None:
-                done.set_exception(err)
-            else:
-                done.set_result(value)
+        _settle(results)
 
     def _commit(self, events: list[Event]) -> None:
         if not events:
@@ -231,13 +287,20 @@ class Centre:
                 return self.state.tickets[tid]
         return storage.find_by_idempotency_key(self.reader(), key)  # a key of an earlier day
 
-    def ticket_out(self, t: Ticket) -> TicketOut:
+    def ticket_out(self, t: Ticket, issued: Event | None = None) -> TicketOut:
+        """The ticket as the API shows it. ``issued``: its ticket_issued event, whose place in the
+        queue and estimate are the ones printed on the ticket (and need no walk of the queue)."""
         with self.lock:
             now = self.clock()
             svc = self.state.services.get(t.service_id)
             counter = self.state.counters.get(t.counter_id or "")
-            pos = engine.position(self.state, t) if t.id in self.state.tickets else 0
-            est = engine.ticket_estimate(self.state, t, now, ahead=pos) if t.id in self.state.tickets else 0
+            if issued is not None:
+                pos, est = issued.data["position"], issued.data["estimated_wait_s"]
+            elif t.id in self.state.tickets:
+                pos = engine.position(self.state, t)
+                est = engine.ticket_estimate(self.state, t, now, ahead=pos)
+            else:
+                pos = est = 0
         return TicketOut(
             id=t.id, number=t.number, service_id=t.service_id,
             service_name_en=svc.name_en if svc else t.service_id,

@@ -146,7 +146,10 @@ class State:
     notice_en: str = ""
     notice_sw: str = ""
     predictor: WaitPredictor = field(default_factory=WaitPredictor)
-    idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id
+    idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id, today
+    # the day before's keys: a kiosk's retry sent just before midnight is still answered after it
+    # (a key is remembered for today and the day before, as payment APIs keep theirs for a day)
+    earlier_keys: dict[str, str] = field(default_factory=dict)
     # the waiting tickets of each service, kept by evolve: queries walk a queue, not the whole day
     queues: dict[str, dict[str, Ticket]] = field(default_factory=dict)
     # tickets a day roll-over dropped from memory, kept until storage has written their final state
@@ -443,8 +446,9 @@ def _counter_data(c: Counter) -> dict[str, Any]:
 
 
 def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
-    if cmd.idempotency_key and cmd.idempotency_key in state.idempotency:
-        return  # the same ticket again: no event, the caller reads it back
+    if cmd.idempotency_key and (cmd.idempotency_key in state.idempotency
+                                or cmd.idempotency_key in state.earlier_keys):
+        return  # the same ticket again: no event, the caller reads it back (``issued_for``)
     svc = _service(state, cmd.service_id, for_issue=True)
     if cmd.ticket_id in state.tickets:
         raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
@@ -461,6 +465,11 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
                                                    priority=cmd.priority != Priority.none),
          checked_in=cmd.checked_in,
          slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
+
+
+def issued_for(state: State, key: str) -> str | None:
+    """The ticket id an Idempotency-Key was issued as, today or the day before; None if new."""
+    return state.idempotency.get(key) or state.earlier_keys.get(key)
 
 
 def appointment_due(state: State, t: Ticket, now: float) -> bool:
@@ -904,7 +913,7 @@ def _evolve(state: State, ev: Event) -> None:
                 state.day = d["next_day"]
                 state.numbers = {}
                 state.hall = []
-                state.idempotency = {}
+                state.earlier_keys, state.idempotency = state.idempotency, {}
                 # the old day's tickets are final now: out of memory (storage writes them from retired)
                 state.retired.update({k: v for k, v in state.tickets.items() if v.state in FINAL_TICKET_STATES})
                 state.tickets = {k: v for k, v in state.tickets.items()

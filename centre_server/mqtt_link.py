@@ -35,6 +35,9 @@ from centre_server.engine import Event, QueueError
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 4096  # commands are small; anything bigger is dropped and counted
+# A service's retained state (waiting, estimated wait) is published at most this often: at a
+# morning rush every ticket changes it, and nobody reads a board faster than this.
+SERVICE_STATE_EVERY_S = 0.1
 
 
 def command_for(action: CounterAction, counter_id: str, outcome: str | None) -> engine.Command:
@@ -76,6 +79,11 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
+        self._dirty_services: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._flusher: threading.Thread | None = None
         centre.listeners.append(self.on_events)
 
     # ---------------------------------------------------------------- lifecycle
@@ -83,8 +91,16 @@ class MqttLink:
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
+        self._stopping.clear()
+        self._flusher = threading.Thread(target=self._flush_loop, name="service-states", daemon=True)
+        self._flusher.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        if self._flusher is not None:
+            self._flusher.join(5)
+        self.flush_services()
         if self.connected.is_set():
             info = self.client.publish(self.topics.server_availability, Availability.offline.value,
                                        qos=QOS, retain=True)
@@ -130,18 +146,42 @@ class MqttLink:
             self._publish(self.topics.service_state(sid), self.centre.service_payload(sid).to_bytes(), True)
 
     def on_events(self, events: list[Event]) -> None:
-        """Listener of Centre: state first (retained), then the events."""
+        """Listener of Centre: counter and hall state first (retained), then the events.
+
+        Service states are only marked here and published by ``_flush_loop`` within
+        SERVICE_STATE_EVERY_S: one publish for all the tickets of a rush, not one each.
+        """
         c = self.centre
         services, counters, hall = c.touched(events)
         for cid in counters:
             self._publish(self.topics.counter_state(cid), c.counter_payload(cid).to_bytes(), True)
-        for sid in services:
-            if sid in c.state.services:
-                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
+        if services:
+            with self._dirty_lock:
+                self._dirty_services |= services
+            self._dirty.set()
         if hall:
             self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
         for ev in events:
             self._publish(self.topics.event(ev.type.value), c.event_payload(ev).to_bytes(), False)
+
+    def flush_services(self) -> None:
+        """Publish the retained state of every service changed since the last flush."""
+        with self._dirty_lock:
+            services, self._dirty_services = self._dirty_services, set()
+        c = self.centre
+        for sid in services:
+            if sid in c.state.services:
+                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
+
+    def _flush_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            self._dirty.clear()
+            try:
+                self.flush_services()
+            except Exception:  # a state that cannot be published now is published on the next change
+                logger.exception("publishing service states failed")
+            self._stopping.wait(SERVICE_STATE_EVERY_S)
 
     # ---------------------------------------------------------------- receiving
 

@@ -97,6 +97,18 @@ def _m5_numbers_unique_per_day(db: sqlite_utils.Database) -> None:
 MIGRATIONS.append(_m5_numbers_unique_per_day)
 
 
+def _m6_keys_unique_per_day(db: sqlite_utils.Database) -> None:
+    """Idempotency keys are remembered for today and the day before (engine.State.earlier_keys):
+    uniqueness is per day, so a kiosk's key reused days later is a new ticket, never a failed commit."""
+    db.execute("DROP INDEX IF EXISTS idx_tickets_idem")
+    db.execute("CREATE UNIQUE INDEX idx_tickets_day_idem ON tickets(day, idempotency_key) "
+               "WHERE idempotency_key IS NOT NULL")
+    db.execute("CREATE INDEX idx_tickets_idem_key ON tickets(idempotency_key) WHERE idempotency_key IS NOT NULL")
+
+
+MIGRATIONS.append(_m6_keys_unique_per_day)
+
+
 class LockedConnection(sqlite3.Connection):
     """One connection shared by threads: every statement, and every ``with conn:`` transaction, holds its lock.
 
@@ -271,6 +283,10 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
             state.numbers[issued_in] = max(state.numbers.get(issued_in, 0), t.seq)
             if t.idempotency_key:
                 state.idempotency[t.idempotency_key] = t.id
+    before = db.execute("SELECT MAX(day) FROM tickets WHERE day < ?", [state.day]).fetchone()[0]
+    if before:
+        state.earlier_keys = dict(db.execute(
+            "SELECT idempotency_key, id FROM tickets WHERE day=? AND idempotency_key IS NOT NULL", [before]).fetchall())
     state.reindex()
     # learn service times from the last days' finished tickets, oldest first
     for r in db.query("SELECT service_id, started_at, ended_at FROM tickets WHERE state='done' "
@@ -343,7 +359,7 @@ def find_ticket(db: sqlite_utils.Database, ticket_id: str) -> Ticket | None:
 
 
 def find_by_idempotency_key(db: sqlite_utils.Database, key: str) -> Ticket | None:
-    row = next(db.query("SELECT * FROM tickets WHERE idempotency_key=?", [key]), None)
+    row = next(db.query("SELECT * FROM tickets WHERE idempotency_key=? ORDER BY day DESC LIMIT 1", [key]), None)
     return ticket_from_row(row) if row else None
 
 

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import sqlite_utils
 
 from centre_server import storage
-from centre_server.auth import hash_password, new_password, new_token, token_hash
+from centre_server.auth import bump_devices_epoch, hash_password, new_password, new_token, token_hash
 from centre_server.broker_auth import (
     SERVER_ROLE,
     SERVER_USERNAME,
@@ -855,7 +855,9 @@ def reload_broker(pid: int | None = None, pid_file: Path | None = None) -> str:
 
 
 def _after_registry_change(c: _Centre, reload_pid: int | None = None) -> dict[str, Any]:
-    """Rewrite the broker files where broker-config put them, and have Mosquitto reload them."""
+    """Tell a running server (its token cache), rewrite the broker files where broker-config put
+    them, and have Mosquitto reload them."""
+    bump_devices_epoch(c.directory)
     where = storage.get_meta(c.db, BROKER_DIR_KEY)
     if not where:
         return {"broker": "embedded broker re-reads the registry by itself; no Mosquitto files configured"}

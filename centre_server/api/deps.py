@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from pydantic import StringConstraints
 
-from centre_server.auth import Principal, principal_for_token
+from centre_server.auth import Principal, PrincipalCache
 from centre_server.centre import Centre
 from centre_server.contract import Role
 
@@ -34,20 +34,21 @@ async def get_centre(request: Request) -> Centre:
 CentreDep = Annotated[Centre, Depends(get_centre)]
 
 
-async def optional_principal(request: Request, centre: CentreDep) -> Principal | None:
+def _caller(request: Request) -> Principal | None:
     """The caller by bearer token, or by session cookie (web pages; CSRF-checked on writes)."""
+    centre: Centre = request.app.state.centre
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "bad_authorization", "use 'Authorization: Bearer <token>'")
-        principal = principal_for_token(centre.reader(), token.strip())
+        principal = principals(request).lookup(centre.reader(), token.strip())
         if principal is None:
             raise ApiError(401, "bad_token", "unknown, revoked or expired token")
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        principal = principal_for_token(centre.reader(), cookie)
+        principal = principals(request).lookup(centre.reader(), cookie)
         if principal is None:
             return None
         if request.method in UNSAFE_METHODS and request.headers.get(CSRF_HEADER) != principal.csrf:
@@ -56,13 +57,28 @@ async def optional_principal(request: Request, centre: CentreDep) -> Principal |
     return None
 
 
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
-
-
-async def current_principal(principal: OptionalPrincipal) -> Principal:
+def _signed_in(request: Request) -> Principal:
+    principal = _caller(request)
     if principal is None:
         raise ApiError(401, "not_authenticated", "log in, or send 'Authorization: Bearer <token>'")
     return principal
+
+
+def principals(request: Request) -> PrincipalCache:
+    """The app's token cache (made at start-up, beside the devices.epoch it watches)."""
+    return request.app.state.principals
+
+
+# Each check is one flat dependency: FastAPI's cost grows with every level of nesting, on every request.
+async def optional_principal(request: Request) -> Principal | None:
+    return _caller(request)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def current_principal(request: Request) -> Principal:
+    return _signed_in(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -72,16 +88,26 @@ MANAGER_ROLES = (Role.manager, Role.admin)
 ISSUE_ROLES = (Role.kiosk, Role.clerk, Role.manager, Role.admin)
 
 
+def allowed(request: Request, roles: tuple[Role, ...]) -> Principal:
+    """The signed-in caller, if one of ``roles``; else 401 or 403."""
+    principal = _signed_in(request)
+    if principal.role not in roles:
+        names = ", ".join(r.value for r in roles)
+        raise ApiError(403, "forbidden", f"a {principal.role.value} may not do this (needs {names})")
+    return principal
+
+
 def require(*roles: Role):
     """A dependency that lets only ``roles`` through."""
 
-    async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise ApiError(403, "forbidden", f"a {principal.role.value} may not do this (needs {allowed})")
-        return principal
+    async def check(request: Request) -> Principal:
+        return allowed(request, roles)
 
     return check
+
+
+def may_issue(request: Request) -> Principal:
+    return allowed(request, ISSUE_ROLES)
 
 
 ClerkDep = Annotated[Principal, Depends(require(*CLERK_ROLES))]

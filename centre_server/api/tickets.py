@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from centre_server import engine
-from centre_server.api.deps import ApiError, CentreDep, ClerkDep, IssuerDep, client_address, limit
-from centre_server.centre import new_ticket_id
+from centre_server.api.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue
+from centre_server.centre import Centre, new_ticket_id
+from centre_server.engine import QueueError
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
 
 logger = logging.getLogger(__name__)
@@ -32,19 +33,13 @@ def normalise_phone(phone: str | None) -> str | None:
 @router.post("", status_code=201, response_model=TicketOut,
              responses=ERRORS | {200: {"model": TicketOut, "description": "A retry: the ticket issued before"},
                                  429: {"model": ErrorResponse}})
-async def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: IssuerDep, request: Request,
-                 response: Response,
-                 idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> TicketOut:
-    """Issue a ticket. A retry with the same ``Idempotency-Key`` returns the same ticket."""
+async def issue_ticket(body: IssueTicketRequest, request: Request,
+                       idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> Response:
+    """Issue a ticket. A retry with the same ``Idempotency-Key`` returns the same ticket (200, not 201)."""
+    # the caller's check is a plain call, not a dependency: the busiest route pays for no dependency tree
+    principal = may_issue(request)
+    centre: Centre = request.app.state.centre
     key = f"{principal.name}:{idempotency_key}" if idempotency_key else None
-    if key:
-        existing = centre.ticket_by_key(key)
-        if existing is not None:
-            if existing.service_id != body.service_id:
-                raise ApiError(409, "idempotency_conflict",
-                               "this Idempotency-Key was used for another service")
-            response.status_code = 200
-            return centre.ticket_out(existing)
     limit(request, "issue_device", principal.name)
     phone = normalise_phone(body.phone)
     if phone:
@@ -54,14 +49,28 @@ async def issue_ticket(body: IssueTicketRequest, centre: CentreDep, principal: I
         channel = Channel.kiosk
     ticket_id = new_ticket_id()
 
-    def answer(events: list[engine.Event]) -> TicketOut:
-        # no events: the same key won a race a moment ago; answer with that ticket
-        tid = ticket_id if events else centre.state.idempotency.get(key or "", ticket_id)
-        return centre.ticket_out(centre.state.tickets[tid])
+    def answer(events: list[engine.Event]) -> Response:
+        # the reply is serialised here, once: FastAPI would check a response model it already knows valid
+        if events:
+            issued = next(e for e in events if e.data.get("ticket_id") == ticket_id)
+            return _json(201, centre.ticket_out(centre.state.tickets[ticket_id], issued=issued))
+        # no events: this key was issued before (a retry, or a race a moment ago); answer with that ticket.
+        # Keys are checked here, in the writer, not before: the event loop then never reads the disk.
+        tid = engine.issued_for(centre.state, key or "") or ""
+        existing = centre.state.tickets.get(tid) or centre.ticket(tid)
+        if existing is None:  # unreachable: the engine refused the key because it knows it
+            raise QueueError("unknown_ticket", "the ticket of this Idempotency-Key is gone", 409)
+        if existing.service_id != body.service_id:
+            raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used for another service")
+        return _json(200, centre.ticket_out(existing))
 
     return await centre.submit(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
         language=body.language, phone=phone, idempotency_key=key, device_id=principal.name), answer)
+
+
+def _json(status: int, ticket: TicketOut) -> Response:
+    return Response(ticket.model_dump_json().encode(), status_code=status, media_type="application/json")
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS | {429: {"model": ErrorResponse}})

@@ -513,7 +513,7 @@ class ChannelHub:
         for ev in events:
             d = ev.data
             t = state.tickets.get(d.get("ticket_id") or "")
-            if d.get("service_id"):
+            if d.get("service_id") and ev.type != EventType.ticket_issued:  # a new ticket moves nobody up
                 touched.add(d["service_id"])
             if d.get("to_service_id"):
                 touched.add(d["to_service_id"])

@@ -85,6 +85,20 @@ def test_idempotency_key_issues_once():
     assert evs == [] and len(d.state.tickets) == 1
 
 
+def test_idempotency_key_is_remembered_past_midnight_but_not_for_ever():
+    """A kiosk's retry sent just before midnight gets its ticket back after it; days later a key is new."""
+    d = Day()
+    first = d.issue("id-card", idempotency_key="kiosk-1:k1")
+    evs = d.do(e.IssueTicket("retry", "id-card", idempotency_key="kiosk-1:k1"), dt=86400)
+    assert EventType.day_closed in [ev.type for ev in evs]  # the roll-over closed the day...
+    assert EventType.ticket_issued not in [ev.type for ev in evs]  # ...and no second ticket came
+    assert e.issued_for(d.state, "kiosk-1:k1") == first.id and "retry" not in d.state.tickets
+    d.do(e.Tick(), dt=86400)  # another day: yesterday's keys are forgotten
+    assert e.issued_for(d.state, "kiosk-1:k1") is None
+    evs = d.do(e.IssueTicket("new", "id-card", idempotency_key="kiosk-1:k1"))
+    assert evs[-1].type == EventType.ticket_issued and e.issued_for(d.state, "kiosk-1:k1") == "new"
+
+
 def test_call_next_longest_wait_across_services_and_fcfs():
     d = Day()
     b = d.issue("birth")

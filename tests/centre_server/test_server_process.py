@@ -100,6 +100,33 @@ def test_events_retained_state_and_commands_over_mqtt(centre_server, mosquitto):
         late.close()
 
 
+def test_a_rush_gets_every_event_and_one_service_state_for_many_tickets(centre_server, mosquitto):
+    """Every ticket has its event, in order; the service's retained state is published for a rush
+    as a whole (at most every 0.1 s), and its last word is the true count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    topics = Topics("demo")
+    sub = Listener(mosquitto.port, [topics.event("ticket_issued"), topics.service_state("helb")])
+    try:
+        sub.wait_for(lambda m: m[0] == topics.service_state("helb"))  # the retained state, before the rush
+        kiosk = centre_server.client(centre_server.centre.bundle("kiosk-1")["token"])
+        n = 40
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda i: kiosk.post("/api/v1/tickets", json={"service_id": "helb"},
+                                                       headers={"Idempotency-Key": f"rush-{i}"}).status_code,
+                                  range(n)))
+        assert codes == [201] * n
+        sub.wait_for(lambda m: m[0] == topics.service_state("helb") and json.loads(m[1])["waiting"] == n)
+        time.sleep(0.3)  # anything still to come would come now
+        with sub.lock:
+            events = [json.loads(m[1]) for m in sub.messages if m[0] == topics.event("ticket_issued")]
+            states = [json.loads(m[1]) for m in sub.messages if m[0] == topics.service_state("helb")][1:]
+        assert len(events) == n and [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+        assert states[-1]["waiting"] == n and 1 <= len(states) < n, f"{len(states)} states for {n} tickets"
+    finally:
+        sub.close()
+
+
 def test_availability_on_clean_stop_and_on_crash(centre_server, mosquitto):
     topics = Topics("demo")
     centre_server.stop()

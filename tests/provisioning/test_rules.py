@@ -106,3 +106,40 @@ def test_toml_values_are_set_in_place(tmp_path):
 
     data = tomllib.loads(text)
     assert data["mqtt"] == {"url": "", "username": "centre-server", "password": 'p"q'}
+
+
+def test_the_token_cache_lets_go_of_a_device_the_moment_it_is_revoked(centre_dir):
+    """The server remembers device tokens (PrincipalCache) until devices.epoch moves; revoking or
+    rotating with the technician's tool moves it, seen through shared memory at once."""
+    import sqlite3 as _sqlite
+
+    import sqlite_utils
+
+    from centre_server.auth import DevicesEpoch, PrincipalCache, login
+
+    centre = centre_dir
+    db = sqlite_utils.Database(_sqlite.connect(centre.path / "centre.db"))
+    epoch = DevicesEpoch(centre.path)
+    cache = PrincipalCache(epoch)
+    token, other = centre.bundle("kiosk-1")["token"], centre.bundle("kiosk-2")["token"]
+    assert cache.lookup(db, token).name == "kiosk-1" and cache.lookup(db, other).name == "kiosk-2"
+    before = epoch()
+    core.revoke_device(centre.path, "kiosk-1")
+    assert epoch() == before + 1
+    assert cache.lookup(db, token) is None  # the very next look-up
+    assert cache.lookup(db, other).name == "kiosk-2"
+    fresh = core.rotate_device(centre.path, "kiosk-2")
+    assert cache.lookup(db, other) is None and cache.lookup(db, fresh["token"]).name == "kiosk-2"
+    assert cache.lookup(db, "not-a-token") is None and "not-a-token" not in str(cache._entries)
+    # a remembered device still expires after ttl, should the epoch file ever be replaced
+    short = PrincipalCache(lambda: 0, ttl=5.0)
+    assert short.lookup(db, fresh["token"], now=1000.0).name == "kiosk-2"
+    assert len(short._entries) == 1 and next(iter(short._entries.values()))[2] == 1005.0
+    session, *_ = login(db, "clerk", centre.staff_password("clerk"), session_minutes=60, lockout_after=5,
+                        lockout_minutes=5)
+    assert cache.lookup(db, session).name == "clerk"
+    db.execute("UPDATE sessions SET expires_at = 0")
+    db.conn.commit()
+    assert cache.lookup(db, session) is None  # staff are never remembered: an ended session ends at once
+    epoch.close()
+    db.conn.close()
