@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 Listener = Callable[[list[Event]], None]
 MAX_BATCH = 256
+CHECKPOINT_EVERY_S = 1.0
+WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, back in force when the writer stops
 # who waits for a command: a thread (``execute``) or a coroutine on an event loop (``submit``)
 Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
 
@@ -127,6 +129,8 @@ class Centre:
         self.listeners: list[Listener] = []
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoints_stop = threading.Event()
         self._local = threading.local()
         self._inbox: queue.SimpleQueue[tuple[Command, Waiter, Callable | None] | None] = queue.SimpleQueue()
 
@@ -190,9 +194,16 @@ class Centre:
         return events
 
     def start_writer(self) -> None:
-        """Run commands through one writer thread that commits them in batches."""
+        """Run commands through one writer thread that commits them in batches, and fold the WAL
+        into the database file from another thread, never inside a command's commit."""
         if self._writer is not None:
             return
+        # SQLite's automatic checkpoint runs inside whichever commit crosses 1,000 pages, and a
+        # clerk's call then waits for a whole checkpoint's writes and fsync (measured: 15-280 ms).
+        self.db.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoints_stop.clear()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
+        self._checkpointer.start()
         self._writer = threading.Thread(target=self._write_loop, name="centre-writer", daemon=True)
         self._writer.start()
 
@@ -201,6 +212,25 @@ class Centre:
         if writer is not None:
             self._inbox.put(None)
             writer.join(10)
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            self._checkpoints_stop.set()
+            checkpointer.join(10)
+            self.db.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+
+    def _checkpoint_loop(self) -> None:
+        """A PASSIVE checkpoint every CHECKPOINT_EVERY_S: each changed page is copied once, however
+        often it changed, and the writer goes on committing to the WAL meanwhile."""
+        conn = sqlite3.connect(str(self.settings.db_path), timeout=30, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            while not self._checkpoints_stop.wait(CHECKPOINT_EVERY_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as err:  # a full disk, say: the WAL still holds every commit
+                    logger.warning("WAL checkpoint failed (will try again): %s", err)
+        finally:
+            conn.close()
 
     def _write_loop(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -455,8 +456,9 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:
         raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)
-    ahead = sum(1 for t in state.queues.get(svc.id, {}).values()
-                if cmd.priority == Priority.none or t.priority != Priority.none)
+    queue = state.queues.get(svc.id, {})
+    ahead = len(queue) if cmd.priority == Priority.none else sum(
+        1 for t in queue.values() if t.priority != Priority.none)
     emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
          channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
@@ -481,13 +483,23 @@ def appointment_due(state: State, t: Ticket, now: float) -> bool:
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
     """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
     pol = state.policy
-    candidates = [t for sid in dict.fromkeys(counter.services) for t in state.queues.get(sid, {}).values()]
-    if not candidates:
+    # one pass sorts the counter's waiting tickets into appointments due, priority classes and the rest
+    # (as appointment_due decides): a call is the clerk's wait, so it walks the queues once, not four times
+    due: list[Ticket] = []
+    priority: list[Ticket] = []
+    normal: list[Ticket] = []
+    due_from = now + pol.appointment_early_s
+    for sid in dict.fromkeys(counter.services):
+        for t in state.queues.get(sid, {}).values():
+            p = t.priority
+            if p is Priority.none:
+                normal.append(t)
+            elif p is Priority.appointment:
+                (due if t.slot_at is not None and t.slot_at <= due_from else normal).append(t)
+            else:
+                priority.append(t)
+    if not (due or priority or normal):
         return None
-    due = [t for t in candidates if appointment_due(state, t, now)]
-    priority = [t for t in candidates if t.priority not in (Priority.none, Priority.appointment)]
-    normal = [t for t in candidates if t.priority in (Priority.none, Priority.appointment)
-              and not appointment_due(state, t, now)]
     ahead_of_normal = due or priority
     if ahead_of_normal and not (normal and counter.priority_streak >= pol.priority_streak_limit):
         if due:
@@ -508,7 +520,10 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
         breached = [t for t in pool if over(t) > 1.0]
         if breached:
             return max(breached, key=lambda t: (over(t), -t.queued_at))
-    return min(pool, key=lambda t: (t.queued_at, t.seq))
+    return min(pool, key=_FCFS)
+
+
+_FCFS = attrgetter("queued_at", "seq")
 
 
 def _require_open(counter: Counter) -> None:
