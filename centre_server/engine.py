@@ -151,8 +151,12 @@ class State:
     # the day before's keys: a kiosk's retry sent just before midnight is still answered after it
     # (a key is remembered for today and the day before, as payment APIs keep theirs for a day)
     earlier_keys: dict[str, str] = field(default_factory=dict)
-    # the waiting tickets of each service, kept by evolve: queries walk a queue, not the whole day
+    # the waiting tickets of each service, kept by evolve in first-come order (queued_at, seq):
+    # queries walk a queue, not the whole day, and the first-come is at its front
     queues: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    # the waiting tickets of each service with any priority class (appointments too): the few a call
+    # must look at beyond the front of each queue
+    specials: dict[str, dict[str, Ticket]] = field(default_factory=dict)
     # tickets a day roll-over dropped from memory, kept until storage has written their final state
     retired: dict[str, Ticket] = field(default_factory=dict)
 
@@ -164,10 +168,21 @@ class State:
 
     def reindex(self) -> None:
         """Rebuild the queues from the tickets (after loading them from storage)."""
-        self.queues = {}
-        for t in self.tickets.values():
-            if t.state == TicketState.waiting:
-                self.queues.setdefault(t.service_id, {})[t.id] = t
+        self.queues, self.specials = {}, {}
+        for t in sorted((t for t in self.tickets.values() if t.state == TicketState.waiting), key=_FCFS):
+            _enqueue(self, t)
+
+
+def _enqueue(state: State, t: Ticket) -> None:
+    """Add a waiting ticket to its service's queue, keeping first-come order (a re-activated or
+    transferred ticket goes back to its old place: the queue is re-sorted, which is rare)."""
+    q = state.queues.setdefault(t.service_id, {})
+    last = next(reversed(q.values()), None) if q else None
+    q[t.id] = t
+    if last is not None and (last.queued_at, last.seq) > (t.queued_at, t.seq):
+        state.queues[t.service_id] = {x.id: x for x in sorted(q.values(), key=_FCFS)}
+    if t.priority is not Priority.none:
+        state.specials.setdefault(t.service_id, {})[t.id] = t
 
 
 def day_of(now: float, tz: str) -> str:
@@ -333,9 +348,14 @@ def position(state: State, ticket: Ticket) -> int:
     """People ahead of a waiting ticket in its own service."""
     if ticket.state != TicketState.waiting:
         return 0
-    key = queue_order_key(ticket)
-    return sum(1 for t in state.queues.get(ticket.service_id, {}).values()
-               if t.id != ticket.id and queue_order_key(t) < key)
+    # queue_order_key(t) < queue_order_key(ticket), written out: this runs for every look at a ticket
+    q, seq, none = ticket.queued_at, ticket.seq, Priority.none
+    queue = state.queues.get(ticket.service_id, {}).values()
+    if ticket.priority is none:
+        return sum(1 for t in queue if t is not ticket and (
+            t.priority is not none or t.queued_at < q or (t.queued_at == q and t.seq < seq)))
+    return sum(1 for t in queue if t is not ticket and t.priority is not none and (
+        t.queued_at < q or (t.queued_at == q and t.seq < seq)))
 
 
 def open_counters_for(state: State, service_id: str) -> list[Counter]:
@@ -350,8 +370,8 @@ def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int:
 
 def service_figures(state: State, service_id: str, now: float) -> dict[str, int]:
     """Waiting, longest wait, estimated wait for a newcomer, open counters."""
-    waiting = state.waiting_in(service_id)
-    longest = max((now - t.queued_at for t in waiting), default=0.0)
+    waiting = state.queues.get(service_id, {})
+    longest = now - min(map(_QUEUED_AT, waiting.values()), default=now)
     return {
         "waiting": len(waiting),
         "longest_wait_s": max(0, int(longest)),
@@ -489,15 +509,37 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
     priority: list[Ticket] = []
     normal: list[Ticket] = []
     due_from = now + pol.appointment_early_s
-    for sid in dict.fromkeys(counter.services):
-        for t in state.queues.get(sid, {}).values():
-            p = t.priority
-            if p is Priority.none:
+    whole_pool = pol.call_order == "skill_order" or pol.prefer_breached_target
+    first: Ticket | None = None  # by default only the first-come of the normal pool matters
+
+    def sort(t: Ticket) -> None:
+        nonlocal first
+        p = t.priority
+        if p is Priority.none or (p is Priority.appointment and (t.slot_at is None or t.slot_at > due_from)):
+            if whole_pool:
                 normal.append(t)
-            elif p is Priority.appointment:
-                (due if t.slot_at is not None and t.slot_at <= due_from else normal).append(t)
-            else:
-                priority.append(t)
+            elif first is None or (t.queued_at, t.seq) < (first.queued_at, first.seq):
+                first = t
+        elif p is Priority.appointment:
+            due.append(t)
+        else:
+            priority.append(t)
+
+    for sid in dict.fromkeys(counter.services):
+        if whole_pool:  # these rules weigh every ticket
+            for t in state.queues.get(sid, {}).values():
+                sort(t)
+            continue
+        # the queue is in first-come order: its first ticket of no priority is the one; the
+        # tickets with a priority class are all in specials. A call costs O(counter's services).
+        for t in state.specials.get(sid, {}).values():
+            sort(t)
+        for t in state.queues.get(sid, {}).values():
+            if t.priority is Priority.none:
+                sort(t)
+                break
+    if first is not None:
+        normal = [first]
     if not (due or priority or normal):
         return None
     ahead_of_normal = due or priority
@@ -524,6 +566,7 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
 
 
 _FCFS = attrgetter("queued_at", "seq")
+_QUEUED_AT = attrgetter("queued_at")
 
 
 def _require_open(counter: Counter) -> None:
@@ -800,8 +843,10 @@ def evolve(state: State, ev: Event) -> None:
     if t is not None:  # keep the service queues in step with the ticket's state
         for q in state.queues.values():
             q.pop(t.id, None)
+        for q in state.specials.values():
+            q.pop(t.id, None)
         if t.state == TicketState.waiting:
-            state.queues.setdefault(t.service_id, {})[t.id] = t
+            _enqueue(state, t)
     elif ev.type == EventType.day_closed and ev.data.get("next_day"):
         state.reindex()
     state.predictor.record(state, ev)  # arrivals, no-shows, abandonment, staffing: learned as they happen

@@ -498,3 +498,69 @@ def test_service_queues_always_match_the_waiting_tickets(steps, gaps):
         assert {t.id for t in d.state.waiting()} == expected
         for sid, q in d.state.queues.items():
             assert all(t.service_id == sid and t.state == TicketState.waiting for t in q.values())
+
+
+def reference_choose_next(state: e.State, counter: e.Counter, now: float) -> e.Ticket | None:
+    """DESIGN §3's call rule written plainly over every waiting ticket (the engine's own version
+    walks only the front of each queue and the tickets with a priority class)."""
+    pol = state.policy
+    candidates = [t for sid in dict.fromkeys(counter.services) for t in state.queues.get(sid, {}).values()]
+    if not candidates:
+        return None
+    due = [t for t in candidates if e.appointment_due(state, t, now)]
+    priority = [t for t in candidates if t.priority not in (Priority.none, Priority.appointment)]
+    normal = [t for t in candidates if t.priority in (Priority.none, Priority.appointment)
+              and not e.appointment_due(state, t, now)]
+    if (due or priority) and not (normal and counter.priority_streak >= pol.priority_streak_limit):
+        if due:
+            return min(due, key=lambda t: (t.slot_at, t.queued_at, t.seq))
+        pool = priority
+    else:
+        pool = normal or priority or due
+    return min(pool, key=lambda t: (t.queued_at, t.seq))
+
+
+appointment_step = st.tuples(st.just("appt"), st.sampled_from(SERVICES), st.floats(-1800, 7200))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.one_of(step, appointment_step), min_size=1, max_size=120),
+       gaps=st.lists(st.floats(0, 900), min_size=120, max_size=120), limit=st.integers(1, 4))
+def test_the_quick_call_rule_calls_whom_the_plain_rule_calls(steps, gaps, limit):
+    """choose_next looks at each queue's front and the priority tickets only: on random days with
+    walk-ins, priority classes, appointments, transfers and re-activations it must agree with the
+    plain rule over every waiting ticket, and the queues must stay in first-come order."""
+    d = Day(e.Policy(priority_streak_limit=limit, appointment_early_s=600))
+    for i, s in enumerate(steps):
+        d.now += gaps[i] + (24 * 3600 if s[0] == "night" else 0)
+        if s[0] == "appt":
+            d.n += 1
+            cmd = e.IssueTicket(f"t{d.n}", s[1], Priority.appointment, slot_at=d.now + s[2])
+        else:
+            cmd = to_command(s, d)
+        if cmd is None:
+            continue
+        try:
+            e.apply(d.state, cmd, d.now)
+        except e.QueueError:
+            pass
+        for q in d.state.queues.values():
+            keys = [(t.queued_at, t.seq) for t in q.values()]
+            assert keys == sorted(keys)
+        for c in d.state.counters.values():
+            assert e.choose_next(d.state, c, d.now) is reference_choose_next(d.state, c, d.now)
+
+
+def test_a_transferred_or_reactivated_ticket_goes_back_to_its_place_in_the_queue():
+    d = Day(e.Policy(reactivation_window_s=3600))
+    d.open("c1")
+    d.open("c2")
+    a = d.issue("id-card")
+    assert d.call("c1").id == a.id
+    later = [d.issue("birth") for _ in range(3)]
+    d.do(e.Transfer("c1", "birth"))
+    assert list(d.state.queues["birth"]) == [a.id] + [t.id for t in later]  # it came first, so it is first
+    assert d.call("c2").id == a.id
+    d.do(e.MarkNoShow("c2"))
+    d.do(e.Reactivate(a.id))
+    assert list(d.state.queues["birth"])[0] == a.id and d.call("c2").id == a.id
