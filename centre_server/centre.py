@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[list[Event]], None]
 MAX_BATCH = 256
 CHECKPOINT_EVERY_S = 1.0
+SLOW_BATCH_S = 0.05
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, back in force when the writer stops
 # who waits for a command: a thread (``execute``) or a coroutine on an event loop (``submit``)
 Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
@@ -131,6 +132,7 @@ class Centre:
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoints_stop = threading.Event()
+        self._disk_s = 0.0  # the last commit's time on disk, for the slow-batch warning
         self._local = threading.local()
         self._inbox: queue.SimpleQueue[tuple[Command, Waiter, Callable | None] | None] = queue.SimpleQueue()
 
@@ -253,6 +255,7 @@ class Centre:
         outcomes: list[tuple[Waiter, list[Event] | None, BaseException | None, Callable | None]] = []
         events: list[Event] = []
         results: list[tuple[Waiter, Any, BaseException | None]] = []
+        started = time.perf_counter()
         with self.lock:
             for command, done, answer in batch:
                 try:
@@ -268,6 +271,7 @@ class Centre:
                     return
                 events += evs
                 outcomes.append((done, evs, None, answer))
+            applied = time.perf_counter()
             try:
                 self._commit(events)
             except Exception as err:  # nothing of the batch is on disk: every caller hears so
@@ -284,12 +288,19 @@ class Centre:
                 else:
                     results.append((done, evs or [], err))
         _settle(results)
+        took = time.perf_counter() - started
+        if took > SLOW_BATCH_S:  # a slow disk shows here first: say so, with where the time went
+            logger.warning("%d command(s) took %.0f ms: %.0f ms deciding, %.0f ms on disk, %.0f ms telling",
+                           len(batch), took * 1000, (applied - started) * 1000, self._disk_s * 1000,
+                           (took - (applied - started) - self._disk_s) * 1000)
 
     def _commit(self, events: list[Event]) -> None:
         if not events:
             return
+        disk = time.perf_counter()
         try:
             storage.commit_events(self.db, self.state, events)
+            self._disk_s = time.perf_counter() - disk
         except Exception as err:
             logger.error("commit failed (%s); reloading state from the database", err)
             self.state = self._load()

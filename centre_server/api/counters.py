@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from centre_server import engine
-from centre_server.api.deps import ApiError, CentreDep, ClerkDep, PrincipalDep
+from centre_server.api.deps import CLERK_ROLES, ApiError, CentreDep, ClerkDep, PrincipalDep, allowed, ticket_json
 from centre_server.api.tickets import ERRORS
 from centre_server.centre import Centre
 from centre_server.contract import (
@@ -68,17 +68,30 @@ def open_counter(counter_id: str, centre: CentreDep, principal: ClerkDep,
 
 
 @router.post("/{counter_id}/call-next", response_model=TicketOut, responses=ERRORS)
-async def call_next(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+async def call_next(counter_id: str, request: Request) -> Response:
     """Call the next citizen by the centre's rules; 404 when nobody is waiting."""
+    # the clerk's busiest action: a plain role check and a reply serialised once (no dependency tree,
+    # no second validation of a model the engine just made)
+    principal = allowed(request, CLERK_ROLES)
+    centre: Centre = request.app.state.centre
     return await centre.submit(engine.CallNext(counter_id, clerk=principal.name),
-                               lambda events: _ticket_of(centre, events, "ticket_called"))
+                               lambda events: _called(centre, events))
 
 
 @router.post("/{counter_id}/call/{ticket_id}", response_model=TicketOut, responses=ERRORS)
-async def call_ticket(counter_id: str, ticket_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+async def call_ticket(counter_id: str, ticket_id: str, request: Request) -> Response:
     """Call one chosen waiting ticket out of order (e.g. a citizen sent back from another counter)."""
+    principal = allowed(request, CLERK_ROLES)
+    centre: Centre = request.app.state.centre
     return await centre.submit(engine.CallTicket(counter_id, ticket_id, clerk=principal.name),
-                               lambda events: _ticket_of(centre, events, "ticket_called"))
+                               lambda events: _called(centre, events))
+
+
+def _called(centre: Centre, events: list[engine.Event]) -> Response:
+    out = _ticket_of(centre, events, "ticket_called")
+    if out is None:  # a call the engine accepted always has its event
+        raise ApiError(409, "nothing_called", "no ticket was called")
+    return ticket_json(200, out)
 
 
 def _current_out(centre: Centre, counter_id: str, ticket_id: str | None) -> TicketOut:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from pydantic import StringConstraints
 
 from centre_server.auth import Principal, PrincipalCache
 from centre_server.centre import Centre
-from centre_server.contract import Role
+from centre_server.contract import Role, TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,11 @@ def limit(request: Request, name: str, key: str) -> None:
         err = ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s")
         err.headers = {"Retry-After": str(int(wait) + 1)}
         raise err
+
+
+def ticket_json(status: int, ticket: TicketOut) -> Response:
+    """A ticket as the reply, serialised once: FastAPI would validate again a model the engine just made."""
+    return Response(ticket.model_dump_json().encode(), status_code=status, media_type="application/json")
 
 
 def client_address(request: Request) -> str:

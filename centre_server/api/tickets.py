@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from centre_server import engine
-from centre_server.api.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue
+from centre_server.api.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
 from centre_server.centre import Centre, new_ticket_id
 from centre_server.engine import QueueError
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
@@ -53,7 +53,7 @@ async def issue_ticket(body: IssueTicketRequest, request: Request,
         # the reply is serialised here, once: FastAPI would check a response model it already knows valid
         if events:
             issued = next(e for e in events if e.data.get("ticket_id") == ticket_id)
-            return _json(201, centre.ticket_out(centre.state.tickets[ticket_id], issued=issued))
+            return ticket_json(201, centre.ticket_out(centre.state.tickets[ticket_id], issued=issued))
         # no events: this key was issued before (a retry, or a race a moment ago); answer with that ticket.
         # Keys are checked here, in the writer, not before: the event loop then never reads the disk.
         tid = engine.issued_for(centre.state, key or "") or ""
@@ -62,15 +62,11 @@ async def issue_ticket(body: IssueTicketRequest, request: Request,
             raise QueueError("unknown_ticket", "the ticket of this Idempotency-Key is gone", 409)
         if existing.service_id != body.service_id:
             raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used for another service")
-        return _json(200, centre.ticket_out(existing))
+        return ticket_json(200, centre.ticket_out(existing))
 
     return await centre.submit(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
         language=body.language, phone=phone, idempotency_key=key, device_id=principal.name), answer)
-
-
-def _json(status: int, ticket: TicketOut) -> Response:
-    return Response(ticket.model_dump_json().encode(), status_code=status, media_type="application/json")
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS | {429: {"model": ErrorResponse}})
