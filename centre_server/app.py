@@ -22,7 +22,7 @@ from centre_server import dayclose, engine
 from centre_server.api import auth as auth_api
 from centre_server.api import counters, hall, services, stats, tickets
 from centre_server.api.deps import ApiError
-from centre_server.auth import DevicesEpoch, PrincipalCache
+from centre_server.auth import AccessEpoch, PrincipalCache
 from centre_server.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
@@ -200,7 +200,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         # out of the collector's sight, a full collection pauses for a few ms instead of ~100 ms.
         gc.collect()
         gc.freeze()
-        epoch = DevicesEpoch(settings.directory)
+        epoch = AccessEpoch(settings.directory)
         app.state.principals = PrincipalCache(epoch)
         centre.start_writer()  # group commit: one fsync for every command that arrived meanwhile
         app.state.centre = centre

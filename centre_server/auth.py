@@ -78,35 +78,38 @@ class LoginError(Exception):
 
 def principal_for_token(db: sqlite_utils.Database, token: str, now: float | None = None) -> Principal | None:
     """The device or staff session a bearer token belongs to; None when unknown, revoked or expired."""
-    return _principal_for_hash(db, token_hash(token), time.time() if now is None else now)
+    found = _principal_for_hash(db, token_hash(token), time.time() if now is None else now)
+    return found[0] if found else None
 
 
-def _principal_for_hash(db: sqlite_utils.Database, h: str, now: float) -> Principal | None:
+def _principal_for_hash(db: sqlite_utils.Database, h: str, now: float) -> tuple[Principal, float] | None:
+    """The principal and until when it holds (a session's expiry; a device's token has none)."""
     row = db.execute("SELECT id, role, counters FROM devices WHERE token_hash=? AND revoked_at IS NULL",
                      [h]).fetchone()
     if row:
         import json
 
         return Principal(name=row[0], role=Role(row[1]), kind="device",
-                         counters=tuple(json.loads(row[2] or "[]")), token_hash=h)
+                         counters=tuple(json.loads(row[2] or "[]")), token_hash=h), float("inf")
     row = db.execute(
-        "SELECT s.username, s.role, s.csrf FROM sessions s JOIN staff u ON u.username = s.username "
+        "SELECT s.username, s.role, s.csrf, s.expires_at FROM sessions s JOIN staff u ON u.username = s.username "
         "WHERE s.token_hash=? AND s.expires_at > ? AND COALESCE(u.disabled, 0) = 0", [h, now]).fetchone()
     if row:
-        return Principal(name=row[0], role=Role(row[1]), kind="staff", csrf=row[2], token_hash=h)
+        return Principal(name=row[0], role=Role(row[1]), kind="staff", csrf=row[2], token_hash=h), float(row[3])
     return None
 
 
-DEVICES_EPOCH = "devices.epoch"
+ACCESS_EPOCH = "access.epoch"
 
 
-def bump_devices_epoch(directory: Path | str) -> None:
-    """Tell a running centre server that devices changed (revoked, rotated, reinstated).
+def bump_access_epoch(directory: Path | str) -> None:
+    """Tell a running centre server that access changed (a device revoked or rotated, a clerk
+    disabled or given a new password).
 
     The server maps this 8-byte counter into memory and drops every remembered
-    token when it moves: a revocation holds from the next request on.
+    token when it moves: the change holds from the next request on.
     """
-    path = Path(directory) / DEVICES_EPOCH
+    path = Path(directory) / ACCESS_EPOCH
     with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # two technicians at once still count twice
         f.seek(0)
@@ -119,14 +122,14 @@ def bump_devices_epoch(directory: Path | str) -> None:
         os.fsync(f.fileno())
 
 
-class DevicesEpoch:
-    """The devices.epoch counter, read from shared memory: no system call, so the event loop never
+class AccessEpoch:
+    """The access.epoch counter, read from shared memory: no system call, so the event loop never
     lets go of the GIL to ask (a query per request cost a third of a ticket's time)."""
 
     def __init__(self, directory: Path | str) -> None:
-        path = Path(directory) / DEVICES_EPOCH
+        path = Path(directory) / ACCESS_EPOCH
         if not path.exists() or path.stat().st_size < 8:
-            bump_devices_epoch(directory)
+            bump_access_epoch(directory)
         self._file = open(path, "rb")
         self._map = mmap.mmap(self._file.fileno(), 8, access=mmap.ACCESS_READ)
 
@@ -139,20 +142,21 @@ class DevicesEpoch:
 
 
 class PrincipalCache:
-    """Which device a token belongs to, remembered until the devices change.
+    """Who a token belongs to, remembered until access changes.
 
-    Without it every request of a kiosk costs a query on the event loop. An entry
-    holds while ``epoch`` (devices.epoch, moved by ``huduma-provision`` on every
-    revoke or rotate) stays where it was, and never longer than ``ttl``. Staff
-    sessions are not remembered: a clerk's few requests gain nothing, and an
-    ended or disabled session must end at once. Unknown tokens are never
-    remembered, so guessing cannot fill it.
+    Without it every request costs a query on the event loop (a third of a
+    ticket's time, and a clerk's call waited on it). An entry holds while
+    ``epoch`` (access.epoch, moved by ``huduma-provision`` on every revoke,
+    rotate, disable-staff and reset-password) stays where it was, never past a
+    session's expiry, and never longer than ``ttl``; a logout through the API
+    forgets its session at once. Unknown tokens are never remembered, so
+    guessing cannot fill it.
     """
 
     def __init__(self, epoch: Callable[[], int] | None = None, ttl: float = 60.0, size: int = 10_000) -> None:
         self.epoch = epoch or (lambda: 0)
         self.ttl, self.size = ttl, size
-        self._entries: dict[str, tuple[Principal, int, float]] = {}  # token hash -> (device, epoch, until)
+        self._entries: dict[str, tuple[Principal, int, float]] = {}  # token hash -> (who, epoch, until)
 
     def lookup(self, db: sqlite_utils.Database, token: str, now: float | None = None) -> Principal | None:
         h = token_hash(token)
@@ -164,11 +168,15 @@ class PrincipalCache:
         found = _principal_for_hash(db, h, now)
         if found is None:
             self._entries.pop(h, None)
-        elif found.kind == "device":
-            if len(self._entries) >= self.size:
-                self._entries.clear()
-            self._entries[h] = (found, epoch, now + self.ttl)
-        return found
+            return None
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[h] = (found[0], epoch, min(now + self.ttl, found[1]))
+        return found[0]
+
+    def forget(self, token_hash_: str) -> None:
+        """A session ended here (a logout): refused from the next request on."""
+        self._entries.pop(token_hash_, None)
 
 
 def login(db: sqlite_utils.Database, username: str, password: str, *, session_minutes: int,

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import sqlite_utils
 
 from centre_server import storage
-from centre_server.auth import bump_devices_epoch, hash_password, new_password, new_token, token_hash
+from centre_server.auth import bump_access_epoch, hash_password, new_password, new_token, token_hash
 from centre_server.broker_auth import (
     SERVER_ROLE,
     SERVER_USERNAME,
@@ -733,6 +733,7 @@ def reset_password(directory: Path | str, username: str, *, password: str | None
             c.db.conn.execute("UPDATE staff SET password_hash=?, failed_logins=0, locked_until=NULL WHERE username=?",
                               [hash_password(password), username])
             c.db.conn.execute("DELETE FROM sessions WHERE username=?", [username])
+        bump_access_epoch(c.directory)  # a running server forgets the sessions it remembered
         c.audit("reset-password", username=username)
         return {"username": username, "role": row["role"], "password": password}
 
@@ -745,6 +746,7 @@ def set_staff_disabled(directory: Path | str, username: str, disabled: bool = Tr
             c.db.conn.execute("UPDATE staff SET disabled=? WHERE username=?", [int(disabled), username])
             if disabled:
                 c.db.conn.execute("DELETE FROM sessions WHERE username=?", [username])
+        bump_access_epoch(c.directory)  # a running server forgets the sessions it remembered
         c.audit("disable-staff" if disabled else "enable-staff", username=username)
         return {"username": username, "role": row["role"], "disabled": disabled}
 
@@ -857,7 +859,7 @@ def reload_broker(pid: int | None = None, pid_file: Path | None = None) -> str:
 def _after_registry_change(c: _Centre, reload_pid: int | None = None) -> dict[str, Any]:
     """Tell a running server (its token cache), rewrite the broker files where broker-config put
     them, and have Mosquitto reload them."""
-    bump_devices_epoch(c.directory)
+    bump_access_epoch(c.directory)
     where = storage.get_meta(c.db, BROKER_DIR_KEY)
     if not where:
         return {"broker": "embedded broker re-reads the registry by itself; no Mosquitto files configured"}

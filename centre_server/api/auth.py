@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from centre_server import auth, storage
-from centre_server.api.deps import SESSION_COOKIE, ApiError, CentreDep, PrincipalDep, client_address, limit
+from centre_server.api.deps import SESSION_COOKIE, ApiError, CentreDep, PrincipalDep, client_address, limit, principals
 from centre_server.api.tickets import ERRORS
 from centre_server.contract import LoginRequest, LoginResponse
 
@@ -41,6 +41,7 @@ def logout(request: Request, centre: CentreDep, principal: PrincipalDep, respons
         raise ApiError(400, "not_a_session", "devices have no session to end")
     with centre.db.conn:
         centre.db.conn.execute("DELETE FROM sessions WHERE token_hash=?", [principal.token_hash])
+    principals(request).forget(principal.token_hash)
     storage.audit(centre.db, principal.name, "logout")
     response.status_code = 204
     response.delete_cookie(SESSION_COOKIE)

@@ -65,7 +65,7 @@ def _signed_in(request: Request) -> Principal:
 
 
 def principals(request: Request) -> PrincipalCache:
-    """The app's token cache (made at start-up, beside the devices.epoch it watches)."""
+    """The app's token cache (made at start-up, beside the access.epoch it watches)."""
     return request.app.state.principals
 
 

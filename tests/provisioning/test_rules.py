@@ -108,18 +108,18 @@ def test_toml_values_are_set_in_place(tmp_path):
     assert data["mqtt"] == {"url": "", "username": "centre-server", "password": 'p"q'}
 
 
-def test_the_token_cache_lets_go_of_a_device_the_moment_it_is_revoked(centre_dir):
-    """The server remembers device tokens (PrincipalCache) until devices.epoch moves; revoking or
-    rotating with the technician's tool moves it, seen through shared memory at once."""
+def test_the_token_cache_lets_go_the_moment_access_changes(centre_dir):
+    """The server remembers tokens (PrincipalCache) until access.epoch moves; revoking, rotating,
+    disabling staff with the technician's tool moves it, seen through shared memory at once."""
     import sqlite3 as _sqlite
 
     import sqlite_utils
 
-    from centre_server.auth import DevicesEpoch, PrincipalCache, login
+    from centre_server.auth import AccessEpoch, PrincipalCache, login, token_hash
 
     centre = centre_dir
     db = sqlite_utils.Database(_sqlite.connect(centre.path / "centre.db"))
-    epoch = DevicesEpoch(centre.path)
+    epoch = AccessEpoch(centre.path)
     cache = PrincipalCache(epoch)
     token, other = centre.bundle("kiosk-1")["token"], centre.bundle("kiosk-2")["token"]
     assert cache.lookup(db, token).name == "kiosk-1" and cache.lookup(db, other).name == "kiosk-2"
@@ -138,8 +138,18 @@ def test_the_token_cache_lets_go_of_a_device_the_moment_it_is_revoked(centre_dir
     session, *_ = login(db, "clerk", centre.staff_password("clerk"), session_minutes=60, lockout_after=5,
                         lockout_minutes=5)
     assert cache.lookup(db, session).name == "clerk"
-    db.execute("UPDATE sessions SET expires_at = 0")
+    core.set_staff_disabled(centre.path, "clerk")  # the tool moves the epoch: the session ends at once
+    assert cache.lookup(db, session) is None
+    core.set_staff_disabled(centre.path, "clerk", disabled=False)
+    session, *_ = login(db, "clerk", centre.staff_password("clerk"), session_minutes=60, lockout_after=5,
+                        lockout_minutes=5)
+    assert cache.lookup(db, session, now=1000.0).name == "clerk"
+    expires = db.execute("SELECT expires_at FROM sessions").fetchone()[0]
+    assert cache.lookup(db, session, now=expires + 1) is None  # never past the session's expiry
+    cache.lookup(db, session)
+    cache.forget(token_hash(session))  # a logout through the API
+    db.execute("DELETE FROM sessions")
     db.conn.commit()
-    assert cache.lookup(db, session) is None  # staff are never remembered: an ended session ends at once
+    assert cache.lookup(db, session) is None
     epoch.close()
     db.conn.close()

@@ -7,6 +7,7 @@ import sqlite3
 import httpx
 from playwright.sync_api import expect
 
+from centre_server.auth import bump_access_epoch
 from tests.conftest import CentreProcess, free_port
 from tests.web.conftest import login_page
 
@@ -89,10 +90,13 @@ def test_csrf_refuses_cookie_writes_without_the_header(web_server):
 
 
 def expire_sessions(server, username: str) -> None:
+    """End the clerk's sessions behind the server's back, and move access.epoch as every tool that
+    ends sessions does (the server remembers sessions until it moves, or until they expire)."""
     db = sqlite3.connect(server.centre.path / "centre.db")
     with db:
         db.execute("UPDATE sessions SET expires_at = 0 WHERE username = ?", [username])
     db.close()
+    bump_access_epoch(server.centre.path)
 
 
 def test_expired_session_sends_the_clerk_back_to_login(web_server, context_factory):
