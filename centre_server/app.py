@@ -161,6 +161,8 @@ class CitizenPageLimit:
 
 
 def install_security_headers(app: FastAPI) -> None:
+    # innermost first: the issue lane runs inside the headers and the citizen-page limits
+    app.add_middleware(tickets.IssueLane, path=f"{API_PREFIX}/tickets")
     app.add_middleware(CitizenPageLimit, limiter=app.state.limits["citizen_pages"])
     app.add_middleware(SecurityHeaders)
 

@@ -202,3 +202,36 @@ def test_citizen_pages_are_rate_limited_per_address(api):
     r = api.get("/join")
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited" and r.headers["retry-after"]
     assert api.get("/api/v1/services").status_code == 200  # the API's own limits are separate
+
+
+def test_the_issue_lane_and_the_route_answer_alike(api):
+    """POST /api/v1/tickets is answered by IssueLane when the request is well-formed, by the FastAPI
+    route otherwise: either way the same shapes, codes and headers."""
+    url = "/api/v1/tickets"
+    ok = api.post(url, content=b'{"service_id":"kra-pin"}', headers=kiosk(api) | {
+        "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": "lane-1"})
+    assert ok.status_code == 201 and ok.json()["number"] == "K001"
+    assert ok.headers["x-content-type-options"] == "nosniff" and ok.headers["cache-control"] == "no-store"
+    again = api.post(url, json={"service_id": "kra-pin"}, headers=kiosk(api) | {"Idempotency-Key": "lane-1"})
+    assert again.status_code == 200 and again.json()["id"] == ok.json()["id"]
+    cases = [
+        ({"content": b'{"service_id":', "headers": {"Content-Type": "application/json"}}, 422, "invalid_request"),
+        ({"content": b'service_id=kra-pin', "headers": {"Content-Type": "text/plain"}}, 422, "invalid_request"),
+        ({"json": {"service_id": "kra-pin"}, "headers": {"Idempotency-Key": "k" * 129}}, 422, "invalid_request"),
+        ({"json": {"service_id": "kra-pin", "priority": "vip"}, "headers": {}}, 422, "invalid_request"),
+        ({"json": {"service_id": "no-such-service"}, "headers": {}}, 404, None),
+        ({"json": {"service_id": "kra-pin"}, "headers": {"Idempotency-Key": "lane-1"}, "service": "helb"}, 409,
+         "idempotency_conflict"),
+    ]
+    for kw, status, code in cases:
+        headers = kiosk(api) | kw.pop("headers")
+        if kw.pop("service", None):
+            kw["json"] = {"service_id": "helb"}
+        r = api.post(url, headers=headers, **kw)
+        assert r.status_code == status, (kw, r.text)
+        assert set(r.json()) == {"error"} and (code is None or r.json()["error"]["code"] == code)
+        assert r.headers["x-content-type-options"] == "nosniff"
+    nobody = api.post(url, json={"service_id": "kra-pin"})
+    assert nobody.status_code == 401 and nobody.json()["error"]["code"] == "not_authenticated"
+    display = {"Authorization": f"Bearer {api.centre.bundle('display-1')['token']}"}
+    assert api.post(url, json={"service_id": "kra-pin"}, headers=display).status_code == 403
