@@ -838,13 +838,15 @@ def _push_hall(state: State, t: Ticket, c: Counter, ev: Event, recall: bool) -> 
 
 def evolve(state: State, ev: Event) -> None:
     """Apply one event to the state. Deterministic; no checks (``apply`` made them)."""
+    tid = ev.data.get("ticket_id") or ""
+    before = state.tickets.get(tid)
+    was_in = before.service_id if before is not None else None  # a waiting ticket sits in its service's queue
     _evolve(state, ev)
-    t = state.tickets.get(ev.data.get("ticket_id") or "")
+    t = state.tickets.get(tid)
     if t is not None:  # keep the service queues in step with the ticket's state
-        for q in state.queues.values():
-            q.pop(t.id, None)
-        for q in state.specials.values():
-            q.pop(t.id, None)
+        if was_in is not None:
+            state.queues.get(was_in, {}).pop(tid, None)
+            state.specials.get(was_in, {}).pop(tid, None)
         if t.state == TicketState.waiting:
             _enqueue(state, t)
     elif ev.type == EventType.day_closed and ev.data.get("next_day"):

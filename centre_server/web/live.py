@@ -61,8 +61,8 @@ class LiveHub:
     def on_events(self, events: list[engine.Event]) -> None:
         """A centre listener: any thread. Never blocks, never raises into the centre."""
         loop = self.loop
-        if loop is None or loop.is_closed() or not events:
-            return
+        if loop is None or loop.is_closed() or not events or not self.queues:
+            return  # no page open: nothing to build, and no need to wake the event loop
         notices = [notice(ev) for ev in events]
         try:
             loop.call_soon_threadsafe(self._fan_out, notices)
