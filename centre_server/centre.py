@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
-from starlette.exceptions import HTTPException
 
 from centre_server import engine, storage
 from centre_server.config import CentreSettings
@@ -282,7 +281,7 @@ class Centre:
                     try:
                         results.append((done, answer(evs or []), None))
                     except Exception as failure:  # the change is made; only the reply failed
-                        if not isinstance(failure, (QueueError, HTTPException)):
+                        if not isinstance(failure, QueueError):  # a refusal is an answer, not a fault
                             logger.exception("answering %r failed", answer)
                         results.append((done, None, failure))
                 else:
@@ -323,7 +322,7 @@ class Centre:
 
     def ticket_by_key(self, key: str) -> Ticket | None:
         with self.lock:
-            tid = self.state.idempotency.get(key)
+            tid = engine.issued_for(self.state, key)
             if tid and tid in self.state.tickets:
                 return self.state.tickets[tid]
         return storage.find_by_idempotency_key(self.reader(), key)  # a key of an earlier day

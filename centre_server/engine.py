@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,9 +162,6 @@ class State:
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
-
-    def waiting_in(self, service_id: str) -> list[Ticket]:
-        return list(self.queues.get(service_id, {}).values())
 
     def reindex(self) -> None:
         """Rebuild the queues from the tickets (after loading them from storage)."""

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter as Tally
+from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -135,15 +136,19 @@ class MqttLink:
 
     def republish_all(self) -> None:
         c = self.centre
-        for sid in list(c.state.services):
-            self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
+        self.republish_services()
         for cid in list(c.state.counters):
             self._publish(self.topics.counter_state(cid), c.counter_payload(cid).to_bytes(), True)
         self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
 
     def republish_services(self) -> None:
-        for sid in list(self.centre.state.services):
-            self._publish(self.topics.service_state(sid), self.centre.service_payload(sid).to_bytes(), True)
+        self._publish_services(list(self.centre.state.services))
+
+    def _publish_services(self, services: Iterable[str]) -> None:
+        c = self.centre
+        for sid in services:
+            if sid in c.state.services:
+                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
 
     def on_events(self, events: list[Event]) -> None:
         """Listener of Centre: counter and hall state first (retained), then the events.
@@ -168,10 +173,7 @@ class MqttLink:
         """Publish the retained state of every service changed since the last flush."""
         with self._dirty_lock:
             services, self._dirty_services = self._dirty_services, set()
-        c = self.centre
-        for sid in services:
-            if sid in c.state.services:
-                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
+        self._publish_services(services)
 
     def _flush_loop(self) -> None:
         while not self._stopping.is_set():

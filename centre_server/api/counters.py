@@ -10,6 +10,7 @@ from centre_server import engine
 from centre_server.api.deps import CLERK_ROLES, ApiError, CentreDep, ClerkDep, PrincipalDep, allowed, ticket_json
 from centre_server.api.tickets import ERRORS
 from centre_server.centre import Centre
+from centre_server.engine import QueueError
 from centre_server.contract import (
     CompleteRequest,
     CounterOut,
@@ -90,7 +91,7 @@ async def call_ticket(counter_id: str, ticket_id: str, request: Request) -> Resp
 def _called(centre: Centre, events: list[engine.Event]) -> Response:
     out = _ticket_of(centre, events, "ticket_called")
     if out is None:  # a call the engine accepted always has its event
-        raise ApiError(409, "nothing_called", "no ticket was called")
+        raise QueueError("nothing_called", "no ticket was called", 409)
     return ticket_json(200, out)
 
 

@@ -12,12 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from centre_server import engine
 from centre_server.api.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
 from centre_server.centre import Centre, new_ticket_id
-from centre_server.engine import QueueError
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
+from centre_server.engine import QueueError
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+MAX_KEY = 128  # the longest Idempotency-Key, for the route and IssueLane alike
 ERRORS = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
           404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
@@ -36,7 +37,7 @@ def normalise_phone(phone: str | None) -> str | None:
              responses=ERRORS | {200: {"model": TicketOut, "description": "A retry: the ticket issued before"},
                                  429: {"model": ErrorResponse}})
 async def issue_ticket(body: IssueTicketRequest, request: Request,
-                       idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> Response:
+                       idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY)] = None) -> Response:
     """Issue a ticket. A retry with the same ``Idempotency-Key`` returns the same ticket (200, not 201)."""
     return await issue(body, request, idempotency_key)
 
@@ -68,15 +69,12 @@ async def issue(body: IssueTicketRequest, request: Request, idempotency_key: str
         if existing is None:  # unreachable: the engine refused the key because it knows it
             raise QueueError("unknown_ticket", "the ticket of this Idempotency-Key is gone", 409)
         if existing.service_id != body.service_id:
-            raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used for another service")
+            raise QueueError("idempotency_conflict", "this Idempotency-Key was used for another service", 409)
         return ticket_json(200, centre.ticket_out(existing))
 
     return await centre.submit(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
         language=body.language, phone=phone, idempotency_key=key, device_id=principal.name), answer)
-
-
-MAX_KEY = 128  # the route's Header(max_length=128)
 
 
 class IssueLane:

@@ -346,6 +346,9 @@ def to_command(s: tuple, d: Day) -> e.Command | None:
     if kind == "issue":
         d.n += 1
         return e.IssueTicket(f"t{d.n}", s[1], s[2])
+    if kind == "appt":  # an appointment whose slot is s[2] seconds away
+        d.n += 1
+        return e.IssueTicket(f"t{d.n}", s[1], Priority.appointment, slot_at=d.now + s[2])
     ids = sorted(d.state.tickets)
     pick = (lambda i: ids[i % len(ids)]) if ids else (lambda i: "none")
     return {
@@ -485,6 +488,17 @@ def test_appointments_respect_the_anti_starvation_bound():
 @given(steps=st.lists(step, min_size=1, max_size=80), gaps=st.lists(st.floats(0, 900), min_size=80, max_size=80))
 def test_service_queues_always_match_the_waiting_tickets(steps, gaps):
     d = Day()
+    for _ in play(d, steps, gaps):
+        expected = {t.id for t in d.state.tickets.values() if t.state == TicketState.waiting}
+        assert {t.id for t in d.state.waiting()} == expected
+        for sid, q in d.state.queues.items():
+            assert all(t.service_id == sid and t.state == TicketState.waiting for t in q.values())
+        specials = {t.id for q in d.state.specials.values() for t in q.values()}
+        assert specials == {tid for tid in expected if d.state.tickets[tid].priority != Priority.none}
+
+
+def play(d: Day, steps: list[tuple], gaps: list[float]):
+    """Apply random steps to a day (a refused command changes nothing); yield after each one."""
     for i, s in enumerate(steps):
         d.now += gaps[i] + (24 * 3600 if s[0] == "night" else 0)
         cmd = to_command(s, d)
@@ -494,10 +508,7 @@ def test_service_queues_always_match_the_waiting_tickets(steps, gaps):
             e.apply(d.state, cmd, d.now)
         except e.QueueError:
             pass
-        expected = {t.id for t in d.state.tickets.values() if t.state == TicketState.waiting}
-        assert {t.id for t in d.state.waiting()} == expected
-        for sid, q in d.state.queues.items():
-            assert all(t.service_id == sid and t.state == TicketState.waiting for t in q.values())
+        yield
 
 
 def reference_choose_next(state: e.State, counter: e.Counter, now: float) -> e.Ticket | None:
@@ -531,19 +542,7 @@ def test_the_quick_call_rule_calls_whom_the_plain_rule_calls(steps, gaps, limit)
     walk-ins, priority classes, appointments, transfers and re-activations it must agree with the
     plain rule over every waiting ticket, and the queues must stay in first-come order."""
     d = Day(e.Policy(priority_streak_limit=limit, appointment_early_s=600))
-    for i, s in enumerate(steps):
-        d.now += gaps[i] + (24 * 3600 if s[0] == "night" else 0)
-        if s[0] == "appt":
-            d.n += 1
-            cmd = e.IssueTicket(f"t{d.n}", s[1], Priority.appointment, slot_at=d.now + s[2])
-        else:
-            cmd = to_command(s, d)
-        if cmd is None:
-            continue
-        try:
-            e.apply(d.state, cmd, d.now)
-        except e.QueueError:
-            pass
+    for _ in play(d, steps, gaps):
         for q in d.state.queues.values():
             keys = [(t.queued_at, t.seq) for t in q.values()]
             assert keys == sorted(keys)
