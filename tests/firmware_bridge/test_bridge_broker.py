@@ -127,6 +127,9 @@ def test_keys_leds_and_feedback_through_the_broker(mosquitto, probe_factory, bri
     sim.press("RECALL", 1)
     assert sim.wait_for(lambda: sim.led(2).beeps == 1), bridge.log()
     assert sim.led(2).shown == "A002"
+    # the board may beep before the server's reply reaches the bridge: a key pressed while a
+    # request is in flight is refused BUSY (by design), so the clerk's next key waits for the ACK
+    assert sim.wait_for(lambda: sim.devices[1].acks[-1:] == ["ACK,RECALL"]), bridge.log()
 
     sim.press("DONE", 1)
     assert sim.wait_for(lambda: sim.led(2).shown == "" and len(sim.devices[1].acks) == 3), bridge.log()
