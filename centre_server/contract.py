@@ -113,6 +113,25 @@ class CounterAction(StrEnum):
     resume = "resume"
 
 
+class WaitUnknown(StrEnum):
+    """Why a service or ticket has no estimated wait (``estimated_wait_s`` is null).
+
+    An estimate is never invented: when nobody can serve a citizen today, every
+    screen says so instead of printing a number.
+    """
+
+    no_counter = "no_counter"  # no open counter serves it, and none is due to open before closing
+    closed = "closed"  # the centre has closed for the day
+
+
+class IssueRefusal(StrEnum):
+    """Why a service takes no new ticket now (the API answers 409 with this code)."""
+
+    day_closed = "day_closed"  # after closing time, or a manager closed the day
+    after_last_call = "after_last_call"  # a newcomer would not be called before the last call time
+    service_disabled = "service_disabled"
+
+
 class Availability(StrEnum):
     online = "online"
     offline = "offline"
@@ -174,6 +193,10 @@ class Topics:
     def hall_state(self) -> str:
         return f"{self.base}/state/hall"
 
+    @property
+    def day_state(self) -> str:
+        return f"{self.base}/state/day"
+
     # not retained
     def event(self, event_type: str) -> str:
         return f"{self.base}/event/{_check_id(str(event_type))}"
@@ -217,7 +240,7 @@ class Topics:
         """Split one of our topics into (kind, id).
 
         kind is one of ``server_availability``, ``device_availability``,
-        ``device_status``, ``service_state``, ``counter_state``, ``hall_state``,
+        ``device_status``, ``service_state``, ``counter_state``, ``hall_state``, ``day_state``,
         ``event``, ``cmd_counter``, ``cmd_feedback``, ``reply``.
         """
         prefix = self.base + "/"
@@ -237,6 +260,8 @@ class Topics:
                 return "counter_state", cid
             case ["state", "hall"]:
                 return "hall_state", None
+            case ["state", "day"]:
+                return "day_state", None
             case ["event", etype]:
                 return "event", etype
             case ["cmd", "counter", cid]:
@@ -273,10 +298,29 @@ class ServiceStatePayload(_Payload):
     category_sw: str = ""
     enabled: bool = True
     waiting: int = 0
-    estimated_wait_s: int = 0
+    estimated_wait_s: int | None = 0  # null: nobody can serve a newcomer today (see wait_unknown)
+    wait_unknown: WaitUnknown | None = None
+    accepting: bool = True  # false: a newcomer gets no ticket (see refusal)
+    refusal: IssueRefusal | None = None
     longest_wait_s: int = 0
     open_counters: int = 0
     target_wait_s: int = 0
+    updated_at: datetime | None = None
+
+
+class DayStatePayload(_Payload):
+    """Retained on ``state/day``: whether the centre takes tickets today, and when it opens next.
+
+    ``open`` is false after ``[day] closing_time`` or once a manager closed the day;
+    ``opens_at`` is the next opening moment (centre local time, with its offset).
+    """
+
+    day: str
+    open: bool = True
+    reason: Literal["closing_time", "closed_by_manager"] | None = None
+    opening_time: str = ""  # "08:00", the centre's usual hours (empty: not configured)
+    closing_time: str = ""  # "17:00"
+    opens_at: datetime | None = None
     updated_at: datetime | None = None
 
 
@@ -382,6 +426,10 @@ PHONE_PATTERN = r"^(\+?254|0)(7|1)\d{8}$"  # Kenyan mobile numbers: 07xx…, 01x
 class ErrorBody(BaseModel):
     code: str
     message: str
+    # a refused issue (day_closed, after_last_call) says when to come back: ``opens_at``,
+    # ``book_day`` (the next day a booking can be made), in the centre's local time
+    opens_at: datetime | None = None
+    book_day: str | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -410,7 +458,8 @@ class TicketOut(BaseModel):
     state: TicketState
     issued_at: datetime
     position: int  # people ahead of this ticket (0 when called or finished)
-    estimated_wait_s: int
+    estimated_wait_s: int | None  # null: no counter can serve it today (see wait_unknown)
+    wait_unknown: WaitUnknown | None = None
     status_url: str
     counter_id: str | None = None
     counter_name: str | None = None
@@ -433,7 +482,10 @@ class ServiceOut(BaseModel):
     typical_service_min: float
     enabled: bool
     waiting: int
-    estimated_wait_s: int
+    estimated_wait_s: int | None  # null: no counter can serve a newcomer today (see wait_unknown)
+    wait_unknown: WaitUnknown | None = None
+    accepting: bool = True
+    refusal: IssueRefusal | None = None
     longest_wait_s: int
     open_counters: int
 
