@@ -55,7 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QueueError)
     async def queue_error(request: Request, err: QueueError) -> JSONResponse:
-        return _error(err.status, err.code, err.message)
+        body: dict = {"code": err.code, "message": err.message}
+        body.update({k: v for k, v in err.extra.items() if k in ("opens_at", "book_day")})
+        return JSONResponse({"error": body}, status_code=err.status)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
@@ -247,6 +249,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
     install_error_handlers(app)
     for module in (services, tickets, counters, auth_api, stats, hall):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(services.day_router, prefix=API_PREFIX)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz(request: Request) -> Health:

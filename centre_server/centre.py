@@ -29,6 +29,7 @@ from centre_server import engine, storage
 from centre_server.config import CentreSettings
 from centre_server.contract import (
     CounterStatePayload,
+    DayStatePayload,
     EventPayload,
     HallCall,
     HallStatePayload,
@@ -36,6 +37,7 @@ from centre_server.contract import (
     TicketOut,
 )
 from centre_server.engine import Command, Event, QueueError, State, Ticket
+from centre_server.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +111,18 @@ def new_ticket_id() -> str:
     return base64.urlsafe_b64encode(_random.take(12)).decode()
 
 
+def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHours:
+    """The centre's opening hours from ``[day]``, with this year's public holidays and the next."""
+    d = settings.day
+    year = year or datetime.now(ZoneInfo(settings.timezone)).year
+    return OpeningHours(opening_s=parse_hhmm(d.opening_time) or 0, closing_s=parse_hhmm(d.closing_time),
+                        last_call_s=parse_hhmm(d.last_call_time), open_weekdays=weekdays_from(d.open_days),
+                        holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
+
+
 def policy_from(settings: CentreSettings) -> engine.Policy:
     q = settings.queue
-    return engine.Policy(
+    return engine.Policy(hours=hours_from(settings),
         priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,
@@ -334,19 +345,22 @@ class Centre:
             now = self.clock()
             svc = self.state.services.get(t.service_id)
             counter = self.state.counters.get(t.counter_id or "")
+            unknown = None
             if issued is not None:
                 pos, est = issued.data["position"], issued.data["estimated_wait_s"]
+                if est is None:
+                    unknown = engine.wait_for(self.state, t.service_id, pos, now)[1]
             elif t.id in self.state.tickets:
                 pos = engine.position(self.state, t)
-                est = engine.ticket_estimate(self.state, t, now, ahead=pos)
+                est, unknown = engine.ticket_wait(self.state, t, now, ahead=pos)
             else:
-                pos = est = 0
+                pos, est = 0, 0
         return TicketOut(
             id=t.id, number=t.number, service_id=t.service_id,
             service_name_en=svc.name_en if svc else t.service_id,
             service_name_sw=svc.name_sw if svc else t.service_id,
             priority=t.priority, channel=t.channel, language=t.language, state=t.state,
-            issued_at=self.iso(t.issued_at), position=pos, estimated_wait_s=est,
+            issued_at=self.iso(t.issued_at), position=pos, estimated_wait_s=est, wait_unknown=unknown,
             status_url=f"{self.settings.public_url.rstrip('/')}/t/{t.id}",
             counter_id=t.counter_id, counter_name=counter.name if counter else None,
             called_at=self.iso(t.called_at), started_at=self.iso(t.started_at),
@@ -359,6 +373,17 @@ class Centre:
         return ServiceStatePayload(service_id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
                                    category=s.category, enabled=s.enabled, target_wait_s=s.target_wait_s,
                                    updated_at=self.iso(self.clock()), category_sw=s.category_sw, **figures)
+
+    def day_payload(self) -> DayStatePayload:
+        """Whether the centre takes tickets now, and when it opens next: retained on ``state/day``."""
+        with self.lock:
+            now = self.clock()
+            reason = engine.day_closed_reason(self.state, now)
+            opens = engine.opens_at(self.state, now)
+            day = self.state.day
+        d = self.settings.day
+        return DayStatePayload(day=day, open=reason is None, reason=reason, opening_time=d.opening_time,
+                               closing_time=d.closing_time, opens_at=opens, updated_at=self.iso(now))
 
     def counter_payload(self, counter_id: str) -> CounterStatePayload:
         with self.lock:

@@ -54,9 +54,26 @@ class SecuritySettings(BaseModel):
     citizen_per_minute: int = Field(240, ge=1)  # ticket look-ups per client address
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
 class DaySettings(BaseModel):
-    closing_time: str = Field("", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$")  # e.g. "18:30": close the day
+    """The centre's hours: tickets are issued until closing; after it every channel says when it opens."""
+
+    opening_time: str = Field("08:00", pattern=_HHMM)
+    closing_time: str = Field("", pattern=r"^$|" + _HHMM)  # e.g. "17:00": the day closes then
+    last_call_time: str = Field("", pattern=r"^$|" + _HHMM)  # last call of the day; empty: the closing time
+    open_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    public_holidays: str = Field("", pattern=r"^$|^[A-Z]{2}$")  # "KE": shut on Kenya's public holidays
     phone_retention_days: int = Field(0, ge=0)
+
+    @field_validator("open_days")
+    @classmethod
+    def _known_days(cls, v: list[str]) -> list[str]:
+        from centre_server.hours import weekdays_from
+
+        weekdays_from(v)  # ValueError names the bad day
+        return v
 
 
 class BackupSettings(BaseModel):
@@ -171,7 +188,12 @@ login_per_minute = 30
 citizen_per_minute = 240
 
 [day]
-closing_time = ""                # "18:30" closes the day automatically
+opening_time = "08:00"           # when the centre opens: "opens again at" on every channel
+closing_time = ""                # "17:00" closes the day automatically; no ticket is issued after it
+last_call_time = ""              # the last call of the day (empty: the closing time); a newcomer who
+                                 # would not be called before it is offered a booking instead
+open_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # e.g. drop "sun" where the centre shuts
+public_holidays = ""             # "KE": closed on Kenya's public holidays
 phone_retention_days = 0         # phone numbers are erased when the day closes
 
 [backup]

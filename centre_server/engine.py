@@ -22,11 +22,14 @@ from centre_server.contract import (
     Channel,
     CounterState,
     EventType,
+    IssueRefusal,
     Language,
     Priority,
     TicketState,
+    WaitUnknown,
 )
 from centre_server.estimate import WaitPredictor
+from centre_server.hours import OpeningHours
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +39,12 @@ HALL_CALLS_KEPT = 10
 class QueueError(Exception):
     """A command the rules refuse; ``status`` is the HTTP status the API answers with."""
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
+    def __init__(self, code: str, message: str, status: int = 409, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.extra: dict[str, Any] = extra  # e.g. opens_at, book_day: when to come back
         self.events: list[Event] = []
 
 
@@ -61,6 +65,7 @@ class Service:
     service_time_s: float = 600.0  # typical, the predictor's starting point
     enabled: bool = True
     position: int = 0
+    last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
 
 
 @dataclass
@@ -105,7 +110,7 @@ class Ticket:
     cancel_reason: str | None = None
     idempotency_key: str | None = None
     device_id: str | None = None
-    estimated_wait_s: int = 0  # what was printed on the ticket
+    estimated_wait_s: int | None = 0  # what was printed on the ticket (None: no counter could serve it)
     checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
     slot_at: float | None = None  # an appointment's booked time
     appointment_id: str | None = None
@@ -124,6 +129,7 @@ class Policy:
     complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
     appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
     timezone: str = "Africa/Nairobi"
+    hours: OpeningHours = field(default_factory=OpeningHours)
 
 
 @dataclass
@@ -159,6 +165,8 @@ class State:
     specials: dict[str, dict[str, Ticket]] = field(default_factory=dict)
     # tickets a day roll-over dropped from memory, kept until storage has written their final state
     retired: dict[str, Ticket] = field(default_factory=dict)
+    # the day is over before midnight: "closing_time" or "closed_by_manager" (None while open)
+    closed: str | None = None
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
@@ -360,27 +368,116 @@ def open_counters_for(state: State, service_id: str) -> list[Counter]:
             if c.state == CounterState.open and service_id in c.services]
 
 
-def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int:
-    """Seconds a ticket with ``ahead`` people before it may wait (first version)."""
-    return state.predictor.estimate(state, service_id, ahead, now)
+_ZONES: dict[str, ZoneInfo] = {}
 
 
-def service_figures(state: State, service_id: str, now: float) -> dict[str, int]:
-    """Waiting, longest wait, estimated wait for a newcomer, open counters."""
+def local_time(state: State, now: float) -> datetime:
+    """``now`` on the centre's wall clock."""
+    tz = _ZONES.get(state.policy.timezone)
+    if tz is None:
+        tz = _ZONES[state.policy.timezone] = ZoneInfo(state.policy.timezone)
+    return datetime.fromtimestamp(now, tz)
+
+
+def day_closed_reason(state: State, now: float) -> str | None:
+    """Why the centre takes no tickets now ("closing_time", "closed_by_manager"), or None while open."""
+    if state.closed:
+        return state.closed
+    if state.policy.hours.after_closing(local_time(state, now)):
+        return "closing_time"
+    return None
+
+
+def opens_at(state: State, now: float) -> datetime:
+    """The next moment the centre opens (today's opening if it is still ahead and the day is open)."""
+    return state.policy.hours.opens_next(local_time(state, now), closed_today=day_closed_reason(state, now) is not None)
+
+
+def book_day(state: State, now: float) -> str:
+    """The first day after today a citizen can book for."""
+    return state.policy.hours.next_open_day(local_time(state, now).date()).isoformat()
+
+
+def closing_epoch(state: State, now: float) -> float | None:
+    """Today's closing moment as POSIX seconds, or None when no closing time is set."""
+    local = local_time(state, now)
+    at = state.policy.hours.closing_at(local.date(), local.tzinfo)  # type: ignore[arg-type]
+    return None if at is None else at.timestamp()
+
+
+def last_call_epoch(state: State, service: Service, now: float) -> float | None:
+    """The service's last call today: its own ``last_call_s``, else the centre's, else the closing time."""
+    seconds = service.last_call_s if service.last_call_s is not None else state.policy.hours.last_call_s
+    if seconds is None:
+        return closing_epoch(state, now)
+    local = local_time(state, now)
+    return state.policy.hours.moment(local.date(), seconds, local.tzinfo).timestamp()  # type: ignore[arg-type]
+
+
+def wait_for(state: State, service_id: str, ahead: int, now: float,
+             priority: bool = False) -> tuple[int | None, WaitUnknown | None]:
+    """Seconds a ticket with ``ahead`` people before it may wait, or None with the reason.
+
+    Never invented: after closing it is ``closed``; when no open counter serves the
+    service and none is due to open before closing, ``no_counter``.
+    """
+    if day_closed_reason(state, now) is not None:
+        return None, WaitUnknown.closed
+    est = state.predictor.estimate(state, service_id, ahead, now, priority=priority,
+                                   closes_at=closing_epoch(state, now))
+    if est is None:
+        return None, WaitUnknown.no_counter
+    return est, None
+
+
+def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int | None:
+    """Seconds a ticket with ``ahead`` people before it may wait; None when nobody can serve it today."""
+    return wait_for(state, service_id, ahead, now)[0]
+
+
+def refusal_for(state: State, service: Service, now: float, estimate: int | None,
+                priority: Priority = Priority.none) -> IssueRefusal | None:
+    """Why a newcomer would get no ticket for ``service`` now, or None."""
+    if not service.enabled:
+        return IssueRefusal.service_disabled
+    if day_closed_reason(state, now) is not None:
+        return IssueRefusal.day_closed
+    if estimate is not None and priority is not Priority.appointment:
+        last = last_call_epoch(state, service, now)
+        if last is not None and now + estimate > last:
+            return IssueRefusal.after_last_call
+    return None
+
+
+def service_figures(state: State, service_id: str, now: float) -> dict[str, Any]:
+    """Waiting, longest wait, estimated wait for a newcomer (or why none), open counters, and
+    whether a newcomer gets a ticket."""
     waiting = state.queues.get(service_id, {})
     longest = now - min(map(_QUEUED_AT, waiting.values()), default=now)
+    est, unknown = wait_for(state, service_id, len(waiting), now)
+    refusal = refusal_for(state, state.services[service_id], now, est)
     return {
         "waiting": len(waiting),
         "longest_wait_s": max(0, int(longest)),
-        "estimated_wait_s": estimate_wait(state, service_id, len(waiting), now),
+        "estimated_wait_s": est,
+        "wait_unknown": unknown,
+        "accepting": refusal is None,
+        "refusal": refusal,
         "open_counters": len(open_counters_for(state, service_id)),
     }
 
 
-def ticket_estimate(state: State, ticket: Ticket, now: float, ahead: int | None = None) -> int:
+def ticket_wait(state: State, ticket: Ticket, now: float,
+                ahead: int | None = None) -> tuple[int | None, WaitUnknown | None]:
+    """A waiting ticket's estimate now (0 once called), or None with the reason."""
     if ticket.state != TicketState.waiting:
-        return 0
-    return estimate_wait(state, ticket.service_id, position(state, ticket) if ahead is None else ahead, now)
+        return 0, None
+    return wait_for(state, ticket.service_id, position(state, ticket) if ahead is None else ahead, now,
+                    priority=ticket.priority is not Priority.none)
+
+
+def ticket_estimate(state: State, ticket: Ticket, now: float, ahead: int | None = None) -> int | None:
+    return ticket_wait(state, ticket, now, ahead)[0]
 
 
 # --------------------------------------------------------------------------
@@ -470,18 +567,30 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     svc = _service(state, cmd.service_id, for_issue=True)
     if cmd.ticket_id in state.tickets:
         raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
+    now = emit.now
+    if day_closed_reason(state, now) is not None:
+        when = opens_at(state, now)
+        raise QueueError(IssueRefusal.day_closed.value,
+                         f"the centre is closed for today; it opens again on {when:%A %d %B at %H:%M}",
+                         409, opens_at=when.isoformat(), book_day=book_day(state, now))
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:
         raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)
     queue = state.queues.get(svc.id, {})
     ahead = len(queue) if cmd.priority == Priority.none else sum(
         1 for t in queue.values() if t.priority != Priority.none)
+    estimate, _ = wait_for(state, svc.id, ahead, now, priority=cmd.priority != Priority.none)
+    if refusal_for(state, svc, now, estimate, cmd.priority) is IssueRefusal.after_last_call:
+        day = book_day(state, now)
+        raise QueueError(IssueRefusal.after_last_call.value,
+                         f"a newcomer for {svc.name_en} would not be called before today's last call: "
+                         f"book a visit for {day} instead", 409,
+                         opens_at=opens_at(state, now).isoformat(), book_day=day)
     emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
          channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
          idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
-         estimated_wait_s=state.predictor.estimate(state, svc.id, ahead, emit.now,
-                                                   priority=cmd.priority != Priority.none),
+         estimated_wait_s=estimate,
          checked_in=cmd.checked_in,
          slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
 
@@ -789,10 +898,16 @@ def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
 
 
 def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) -> None:
-    """Cancel what still waits, finish what is at a counter, close counters."""
+    """Cancel what still waits, finish what is being served, close counters.
+
+    A ticket only called (its service never started) is not served: it is cancelled
+    with the rest, so "served today" counts only citizens a clerk actually served.
+    """
     for c in list(state.counters.values()):
         if c.state != CounterState.closed:
-            _finish_current(state, c, emit, "day_closed")
+            current = state.tickets.get(c.ticket_id or "")
+            if current is not None and current.state == TicketState.serving:
+                _finish_current(state, c, emit, "day_closed")
             emit(EventType.counter_closed, **_counter_data(c))
     cancelled = 0
     for t in sorted(state.tickets.values(), key=lambda t: t.seq):
@@ -968,6 +1083,8 @@ def _evolve(state: State, ev: Event) -> None:
             state.notice_en = d["notice_en"]
             state.notice_sw = d["notice_sw"]
         case T.day_closed:
+            state.closed = None if d.get("next_day") else (
+                "closing_time" if d.get("reason") == "closing_time" else "closed_by_manager")
             if d.get("next_day"):
                 state.day = d["next_day"]
                 state.numbers = {}

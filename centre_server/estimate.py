@@ -15,11 +15,22 @@ own events (no oracle):
   second of waiting, so the people ahead thin out and W = Σ_{k=0..q} 1/(C + kθ);
 * priority arrivals jump ahead of a normal ticket while it waits: its effective
   rate is ``C - λ_priority`` (arrival rates are decayed counts, time constant 1 h);
-* shared counters: a counter serving several services gives each a share in
-  proportion to that service's load per counter (learned arrival rate × service time);
+* shared counters: a counter serving several services calls the longest-waiting
+  ticket among them, so a newcomer competes with the work already queued there.
+  Each service gets a share in proportion to its load per counter: the work now
+  waiting (the newcomer's own call included) plus the learned arrival rate × call
+  time over a short horizon. The newcomer's own call is never zero, so a service
+  whose arrivals have faded overnight still gets the counter once its turn comes
+  (it once got ~1e-6 of it and a printed wait of 39,444 h);
 * staffing that changes through the day: the counters open at each moment of the
   previous day that had any are the plan, so the capacity ahead is scaled by
   plan(t) / plan(now) and the wait is found by stepping through the changes.
+
+When no open counter serves the service, the plan (yesterday's staffing) says
+whether one is due to open before closing; if none is, the estimate is None and
+the screens say so instead of printing a number. A documented guard caps any
+estimate at the time left until closing plus an hour (12 h without a closing
+time) and logs it: a figure past that is a fault, never something to print.
 
 ``observe`` is called by the engine for each finished service; ``record`` takes
 every event (the replay calls it; the server calls it from ``Centre.execute``).
@@ -47,6 +58,9 @@ MAX_SERVICE_S = 4 * 3600.0
 RATE_TAU_S = 3600.0  # time constant of the arrival-rate estimates
 NO_SHOW_PRIOR = (1.0, 20.0)  # pseudo no-shows over pseudo calls: 5% until the centre says otherwise
 DEFAULT_NO_SHOW_S = 60.0
+SHARE_HORIZON_S = 900.0  # arrivals expected over this long count towards a shared counter's split
+GUARD_AFTER_CLOSING_S = 3600.0  # no estimate runs past closing by more than this (logged)
+GUARD_NO_CLOSING_S = 12 * 3600.0
 CLOSING_REASONS = ("day_rollover", "day_closed")
 
 
@@ -181,20 +195,27 @@ class WaitPredictor:
         p = self.no_show_share(service_id)
         return (1.0 - p) * mean + p * self.no_show_s
 
-    def _demand_per_counter(self, sid: str, now: float, open_counters: dict[str, int]) -> float:
+    def _demand_per_counter(self, state: "State", sid: str, now: float, open_counters: dict[str, int],
+                            own_ahead: int | None) -> float:
+        """Work per open counter that competes for a shared counter: queued now (for the ticket's
+        own service, the ``own_ahead`` before it and its own call) and expected over a short horizon."""
         rate = self.arrivals.get(sid)
         lam = rate.read(now) if rate else 0.0
-        return (lam * self.mean_service_s.get(sid, 600.0) + 1e-6) / (open_counters.get(sid) or 1)
+        call = self.call_time_s(sid)
+        queued = len(state.queues.get(sid, ())) if own_ahead is None else own_ahead + 1
+        return (queued * call + lam * call * SHARE_HORIZON_S) / (open_counters.get(sid) or 1)
 
     def share(self, state: "State", counter_services: list[str], service_id: str, now: float,
-              open_counters: dict[str, int] | None = None) -> float:
+              open_counters: dict[str, int] | None = None, ahead: int = 0) -> float:
         """The part of a shared counter's time ``service_id`` gets: its load per counter."""
         if len(counter_services) == 1:
             return 1.0
         if open_counters is None:
             open_counters = self._open_counters(state)
-        demand = {sid: self._demand_per_counter(sid, now, open_counters) for sid in counter_services}
-        return demand[service_id] / sum(demand.values())
+        demand = {sid: self._demand_per_counter(state, sid, now, open_counters,
+                                                ahead if sid == service_id else None)
+                  for sid in counter_services}
+        return demand[service_id] / sum(demand.values())  # > 0: the newcomer's own call is in it
 
     @staticmethod
     def _open_counters(state: "State") -> dict[str, int]:
@@ -206,7 +227,21 @@ class WaitPredictor:
         return out
 
     def estimate(self, state: "State", service_id: str, ahead: int, now: float,
-                 priority: bool = False) -> int:
+                 priority: bool = False, closes_at: float | None = None) -> int | None:
+        """Seconds a newcomer with ``ahead`` people before it may wait; None when no open counter
+        serves the service and none is planned to open before ``closes_at``."""
+        raw = self._estimate(state, service_id, ahead, now, priority, closes_at)
+        if raw is None:
+            return None
+        bound = (max(0.0, closes_at - now) + GUARD_AFTER_CLOSING_S) if closes_at is not None else GUARD_NO_CLOSING_S
+        if raw > bound:
+            logger.warning("estimate for %s (%d ahead) of %.0f s is past the guard of %.0f s: capped",
+                           service_id, ahead, raw, bound)
+            return int(bound)
+        return int(round(raw))
+
+    def _estimate(self, state: "State", service_id: str, ahead: int, now: float,
+                  priority: bool, closes_at: float | None) -> float | None:
         servers = 0.0
         free = 0
         open_counters: dict[str, int] | None = None
@@ -215,35 +250,50 @@ class WaitPredictor:
                 continue
             if len(c.services) > 1 and open_counters is None:
                 open_counters = self._open_counters(state)
-            servers += self.share(state, c.services, service_id, now, open_counters)
+            servers += self.share(state, c.services, service_id, now, open_counters, ahead)
             if c.ticket_id is None:
                 free += 1
+        theta = self.abandonment_rate()
+        day, tod = self._local(state, now)
+        plan = self._plan(day)
         if servers == 0.0:
-            # nobody serves it now: assume the counters assigned to it will open
-            assigned = sum(1.0 / max(1, len(c.services))
-                           for c in state.counters.values() if service_id in c.services)
-            servers = assigned or 1.0
+            # nobody serves it now: only a counter the plan opens before closing can
+            if plan is None:
+                return None
+            until = tod + (closes_at - now if closes_at is not None else 86400.0 - tod)
+            if not self._planned_before(plan, tod, until, service_id):
+                return None
+            per_server = 1.0 / self.call_time_s(service_id)
+            return self._step(plan, tod, service_id, ahead, per_server, theta, keep_today=False)
         if ahead < free:
-            return 0
+            return 0.0
         q = ahead - free
         rate = servers / self.call_time_s(service_id)  # tickets called per second
         if not priority:
             jump = self.priority_arrivals.get(service_id)
             if jump is not None:
                 rate = max(rate - jump.read(now), 0.25 * rate)
-        theta = self.abandonment_rate()
-        day, tod = self._local(state, now)
-        plan = self._plan(day)
         if plan is not None:
             planned_now, _ = self._planned_servers(plan, tod, service_id)
             if planned_now > 0:
-                return int(round(self._step(plan, tod, service_id, q, rate / planned_now, theta)))
+                return self._step(plan, tod, service_id, q, rate / planned_now, theta)
         if theta <= 0.0:
-            return int(round((q + 1) / rate))
-        return int(round(sum(1.0 / (rate + k * theta) for k in range(q + 1))))
+            return (q + 1) / rate
+        return sum(1.0 / (rate + k * theta) for k in range(q + 1))
+
+    def _planned_before(self, plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float,
+                        until: float, service_id: str) -> bool:
+        """Whether the plan has a counter serving ``service_id`` at some moment in [tod, until)."""
+        t = tod
+        while t < until:
+            servers, nxt = self._planned_servers(plan, t, service_id)
+            if servers > 0:
+                return True
+            t = nxt
+        return False
 
     def _step(self, plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float, service_id: str,
-              q: int, per_server: float, theta: float) -> float:
+              q: int, per_server: float, theta: float, keep_today: bool = True) -> float:
         """Time for q+1 departures ahead when the capacity follows the plan (fluid steps)."""
         t = tod
         waited = 0.0
@@ -257,6 +307,8 @@ class WaitPredictor:
                     if math.isinf(span):  # nobody is planned again: assume today's counters stay
                         servers, _ = self._planned_servers(plan, tod, service_id)
                         r = servers * per_server + k * theta
+                        if r <= 0.0 or not keep_today:  # nobody at all: the guard in estimate caps it
+                            return waited + GUARD_NO_CLOSING_S
                         waited += work / r
                         t += work / r
                         break

@@ -140,9 +140,19 @@ class MqttLink:
         for cid in list(c.state.counters):
             self._publish(self.topics.counter_state(cid), c.counter_payload(cid).to_bytes(), True)
         self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
+        self.publish_day(force=True)
 
     def republish_services(self) -> None:
         self._publish_services(list(self.centre.state.services))
+        self.publish_day()
+
+    def publish_day(self, force: bool = False) -> None:
+        """The retained day state, when it changed (closing time passing, a close, a new day)."""
+        day = self.centre.day_payload()
+        key = (day.day, day.open, day.reason, day.opens_at)
+        if force or key != getattr(self, "_day_key", None):
+            self._day_key = key
+            self._publish(self.topics.day_state, day.to_bytes(), True)
 
     def _publish_services(self, services: Iterable[str]) -> None:
         c = self.centre
@@ -166,6 +176,8 @@ class MqttLink:
             self._dirty.set()
         if hall:
             self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
+        if any(ev.type.value == "day_closed" for ev in events):
+            self.publish_day()
         for ev in events:
             self._publish(self.topics.event(ev.type.value), c.event_payload(ev).to_bytes(), False)
 

@@ -235,7 +235,7 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         transfers=json.loads(r["transfers"] or "[]"), outcome=r["outcome"], rating=r["rating"],
         comment=r["comment"], no_show_at=r["no_show_at"], cancel_reason=r["cancel_reason"],
         idempotency_key=r["idempotency_key"], device_id=r["device_id"],
-        estimated_wait_s=int(r["estimated_wait_s"] or 0), checked_in=bool(r.get("checked_in", 1)),
+        estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]), checked_in=bool(r.get("checked_in", 1)),
         slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"))
 
 
@@ -280,6 +280,9 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
     state.last_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
     state.notice_en = get_meta(db, "notice_en")
     state.notice_sw = get_meta(db, "notice_sw")
+    closed_day, _, closed_reason = get_meta(db, "closed").partition("|")
+    if closed_day and closed_day == state.day:  # closed before midnight (a manager, or the closing time)
+        state.closed = closed_reason
     for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving')",
                       [state.day]):
         t = ticket_from_row(r)
@@ -350,6 +353,7 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
                 set_meta(conn, "notice_sw", state.notice_sw)
             if ev.type.value == "day_closed":
                 set_meta(conn, "day", state.day)
+                set_meta(conn, "closed", f"{state.day}|{state.closed}" if state.closed else "")
                 if ev.data.get("next_day"):
                     # a day once closed keeps no phone numbers (DESIGN §7)
                     conn.execute("UPDATE tickets SET phone=NULL WHERE day<=? AND phone IS NOT NULL",

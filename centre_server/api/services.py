@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from centre_server import engine
 from centre_server.api.deps import CentreDep
-from centre_server.contract import ServiceOut
+from centre_server.contract import DayStatePayload, ServiceOut
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +29,13 @@ def list_services(centre: CentreDep) -> list[ServiceOut]:
                                       s.id, s.service_time_s) / 60, 1),
                                   enabled=s.enabled, category_sw=s.category_sw, **f))
     return out
+
+
+
+day_router = APIRouter(tags=["services"])
+
+
+@day_router.get("/day", response_model=DayStatePayload)
+def day_state(centre: CentreDep) -> DayStatePayload:
+    """Whether the centre takes tickets now and when it opens next (the same as MQTT ``state/day``)."""
+    return centre.day_payload()

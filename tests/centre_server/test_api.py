@@ -49,7 +49,8 @@ def test_issue_is_idempotent_and_numbers_advance(api):
     t3 = issue(api)
     assert t1["id"] == t2["id"] and t1["number"] == "A001" and t3["number"] == "A002"
     assert t1["status_url"].endswith(f"/t/{t1['id']}") and t3["position"] == 1
-    assert t3["estimated_wait_s"] > 0
+    # no counter serves it yet and no plan says one will open: no number is invented
+    assert t3["estimated_wait_s"] is None and t3["wait_unknown"] == "no_counter"
     conflict = api.post("/api/v1/tickets", json={"service_id": "birth-cert"},
                         headers=kiosk(api) | {"Idempotency-Key": "abc"})
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "idempotency_conflict"

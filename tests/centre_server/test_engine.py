@@ -296,9 +296,23 @@ def test_close_day_cancels_what_waits():
     served = d.issue()
     d.open("c1")
     d.do(e.CallTicket("c1", served.id))
+    d.do(e.StartService("c1"))
     d.do(e.CloseDay())
     assert waiting.state == TicketState.cancelled and waiting.cancel_reason == "day_closed"
-    assert served.state == TicketState.done
+    assert served.state == TicketState.done and served.outcome == "day_closed"
+
+
+def test_close_day_does_not_count_a_ticket_only_called_as_served():
+    """BN001 was called at 18:01 and never started: the close made it done with a 462 s service."""
+    d = Day()
+    called = d.issue()
+    d.open("c1")
+    d.do(e.CallTicket("c1", called.id))
+    d.now += 462
+    d.do(e.CloseDay())
+    assert called.state == TicketState.cancelled and called.cancel_reason == "day_closed"
+    assert called.started_at is None
+    assert d.state.counters["c1"].ticket_id is None
 
 
 def test_estimate_grows_with_queue_and_falls_with_counters():
@@ -309,7 +323,9 @@ def test_estimate_grows_with_queue_and_falls_with_counters():
     d.open("c3", ("kra",))
     f2 = e.service_figures(d.state, "kra", d.now)
     assert f1["waiting"] == 6 and f2["open_counters"] == 1
-    assert f1["estimated_wait_s"] > 0 and f2["estimated_wait_s"] > 0
+    # nobody serves it and no plan says anyone will: no number is invented
+    assert f1["estimated_wait_s"] is None and f1["wait_unknown"] == "no_counter" and f1["accepting"]
+    assert f2["estimated_wait_s"] > 0 and f2["wait_unknown"] is None
     d.open("c1", ("kra",))
     f3 = e.service_figures(d.state, "kra", d.now)
     assert f3["estimated_wait_s"] < f2["estimated_wait_s"]
