@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from centre_server.config import ConfigError, load_settings
+from centre_server.config import CentreSettings, ConfigError, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,23 +38,61 @@ def cli(verbose: bool) -> None:
 
 
 def choose_broker(host: str, port: int, settings: object | None = None) -> tuple[str, object | None]:
-    """The embedded broker's URL, or the broker already on its port; never a crash on a taken port."""
+    """Start the centre's own embedded broker, locked to its registry; never attach to a stranger's.
+
+    A taken port is never silently "used": whatever listens there (Debian's own mosquitto
+    starts one on 1883) has none of the centre's access rules. A production centre stops
+    with an error naming the port and the fix; a demo centre moves its broker to a free
+    port, says so, and points its device bundles there.
+    """
     from centre_server.broker import EmbeddedBroker, port_is_taken, speaks_mqtt
 
+    demo = bool(getattr(settings, "demo", True))
     if port_is_taken(host, port):
-        if speaks_mqtt(host, port):
-            click.echo(f"port {port} already has an MQTT broker: using it instead of starting one")
-            return f"mqtt://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}", None
+        what = "an MQTT broker that is not this centre's" if speaks_mqtt(host, port) else "another program"
+        if not demo:
+            raise click.ClickException(
+                f"the embedded broker's port {port} on {host} is taken by {what}. This centre starts its own "
+                f"locked-down broker ([mqtt] url is empty) and will not use a broker without its access rules. "
+                f"Stop that program (e.g. `systemctl disable --now mosquitto`), or set [mqtt] embedded_port "
+                f"to a free port in centre.toml (then re-issue device bundles), or, if that broker is yours and "
+                f"configured with `huduma-provision broker-config`, name it: [mqtt] url = \"mqtt://host:{port}\".")
         new_port = _free_port()
-        click.echo(f"port {port} is taken by something that is not an MQTT broker: "
-                   f"the embedded broker uses port {new_port} instead")
+        click.echo(f"port {port} is taken by {what}: this demo centre's embedded broker uses port {new_port} instead")
         port = new_port
+        if settings is not None:
+            moved = point_devices_at(settings, port)  # type: ignore[arg-type]
+            if moved:
+                click.echo(f"  device bundles now point at port {port}: {moved} updated in "
+                           f"{settings.directory / 'devices'}")  # type: ignore[attr-defined]
     broker = EmbeddedBroker(host, port) if settings is None else EmbeddedBroker(  # locked down to the registry
         host, port, db_path=settings.db_path, centre_id=settings.centre_id,  # type: ignore[attr-defined]
         server_username=settings.mqtt.username, server_password=settings.mqtt.password,  # type: ignore[attr-defined]
         anonymous_read=settings.mqtt.anonymous_read)  # type: ignore[attr-defined]
     broker.start()
     return broker.url, broker
+
+
+def point_devices_at(settings: "CentreSettings", port: int) -> int:
+    """Remember the embedded broker's new port in centre.toml and in every device bundle; how many bundles."""
+    import re
+
+    config = settings.directory / "centre.toml"
+    text = config.read_text()
+    config.write_text(re.sub(r"(?m)^embedded_port = \d+", f"embedded_port = {port}", text, count=1))
+    settings.mqtt.embedded_port = port
+    moved = 0
+    for path in sorted((settings.directory / "devices").glob("*.json")):
+        try:
+            bundle = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        url = bundle.get("mqtt_url", "")
+        if isinstance(url, str) and re.match(r"^mqtts?://[^/]+:\d+$", url):
+            bundle["mqtt_url"] = re.sub(r":\d+$", f":{port}", url)
+            path.write_text(json.dumps(bundle, indent=2) + "\n")
+            moved += 1
+    return moved
 
 
 @cli.command()

@@ -268,7 +268,7 @@ def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
 
 
 def test_taken_broker_port_is_never_a_crash(centre_dir, tmp_path, mosquitto):
-    # a port held by something that is not a broker: the embedded broker moves
+    # a port held by something that is not a broker: the demo's embedded broker moves
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
@@ -277,20 +277,41 @@ def test_taken_broker_port_is_never_a_crash(centre_dir, tmp_path, mosquitto):
                            log_path=tmp_path / "a.log")
     try:
         server.start()
-        assert "is taken" in (tmp_path / "a.log").read_text()
+        assert "is taken by another program" in (tmp_path / "a.log").read_text()
         assert server.client().get("/healthz").json()["broker"] == "connected"
     finally:
         server.stop()
         blocker.close()
-    # a port held by a broker: the server uses it
-    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(mosquitto.port)],
-                           log_path=tmp_path / "b.log")
+
+
+def test_a_demo_centre_never_attaches_to_a_strangers_broker(centre_dir, tmp_path, mosquitto):
+    """With [mqtt] url empty the first version used whatever broker listened on the port (no ACLs)."""
+    config = centre_dir.path / "centre.toml"
+    config.write_text(config.read_text().replace("embedded_port = 1883", f"embedded_port = {mosquitto.port}"))
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=[], log_path=tmp_path / "b.log")
     try:
         server.start()
-        assert "already has an MQTT broker" in (tmp_path / "b.log").read_text()
-        assert server.client().get("/healthz").json()["broker_url"].endswith(f":{mosquitto.port}")
+        log = (tmp_path / "b.log").read_text()
+        assert "is taken by an MQTT broker that is not this centre's" in log
+        health = server.client().get("/healthz").json()
+        moved = int(health["broker_url"].rsplit(":", 1)[1])
+        assert moved != mosquitto.port and health["broker"] == "connected"
+        # the devices follow: every bundle and centre.toml name the new port
+        for bundle in (centre_dir.path / "devices").glob("*.json"):
+            assert json.loads(bundle.read_text())["mqtt_url"].endswith(f":{moved}"), bundle.name
+        assert f"embedded_port = {moved}" in config.read_text()
     finally:
         server.stop()
+
+
+def test_a_production_centre_stops_when_its_broker_port_is_taken(centre_dir, tmp_path, mosquitto):
+    config = centre_dir.path / "centre.toml"
+    config.write_text(config.read_text().replace("demo = true", "demo = false"))
+    r = subprocess.run([str(BIN / "huduma-centre"), "serve", str(centre_dir.path), "--port", str(free_port()),
+                        "--mqtt-port", str(mosquitto.port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert f"port {mosquitto.port}" in r.stderr and "not this centre's" in r.stderr
+    assert "embedded_port" in r.stderr and "[mqtt] url" in r.stderr  # the fix, named
 
 
 def test_serve_refuses_a_missing_centre_cleanly(tmp_path):
