@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import queue
@@ -118,6 +119,13 @@ def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHour
     return OpeningHours(opening_s=parse_hhmm(d.opening_time) or 0, closing_s=parse_hhmm(d.closing_time),
                         last_call_s=parse_hhmm(d.last_call_time), open_weekdays=weekdays_from(d.open_days),
                         holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
+
+
+def public_ticket_id(ticket_id: str) -> str:
+    """What devices and watchers see of a ticket: stable, but the secret id (the key to the
+    citizen's page and check-in code) cannot be recovered from it."""
+    digest = hashlib.sha256(b"huduma-public-ticket:" + ticket_id.encode()).digest()
+    return "p" + base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def policy_from(settings: CentreSettings) -> engine.Policy:
@@ -391,7 +399,7 @@ class Centre:
             t = self.state.tickets.get(c.ticket_id or "")
             return CounterStatePayload(
                 counter_id=c.id, name=c.name, state=c.state, services=list(c.services),
-                ticket=t.number if t else None, ticket_id=t.id if t else None,
+                ticket=t.number if t else None, ticket_id=public_ticket_id(t.id) if t else None,
                 ticket_state=t.state if t else None, service_id=t.service_id if t else None,
                 called_at=self.iso(t.called_at) if t else None, recalls=t.recalls if t else 0,
                 clerk=c.clerk, updated_at=self.iso(self.clock()))
@@ -406,7 +414,10 @@ class Centre:
                                     updated_at=self.iso(self.clock()))
 
     def event_payload(self, ev: Event) -> EventPayload:
+        """An event as devices and watchers hear it: no phone, no key, and a public ticket id."""
         d = {k: v for k, v in ev.data.items() if k not in ("phone", "idempotency_key")}
+        if d.get("ticket_id"):
+            d["ticket_id"] = public_ticket_id(d["ticket_id"])
         return EventPayload(type=ev.type, seq=ev.seq, at=self.iso(ev.at), **d)
 
     def touched(self, events: list[Event]) -> tuple[set[str], set[str], bool]:

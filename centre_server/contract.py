@@ -332,7 +332,7 @@ class CounterStatePayload(_Payload):
     state: CounterState
     services: list[str] = Field(default_factory=list)
     ticket: str | None = None  # the number now called or served, e.g. "B042"
-    ticket_id: str | None = None
+    ticket_id: str | None = None  # the ticket's public id: never the secret id of its citizen page
     ticket_state: TicketState | None = None
     service_id: str | None = None
     called_at: datetime | None = None
@@ -364,7 +364,8 @@ class HallStatePayload(_Payload):
 class EventPayload(_Payload):
     """Published on ``event/{type}``; extra fields depend on the type.
 
-    Ticket events carry ``ticket_id``, ``number``, ``service_id``, ``priority``;
+    Ticket events carry ``ticket_id`` (the public id, never the secret one), ``number``,
+    ``service_id``, ``priority``;
     calls carry ``counter_id`` and ``counter_name``; transfers ``from_service_id``.
     """
 

@@ -100,6 +100,30 @@ def test_events_retained_state_and_commands_over_mqtt(centre_server, mosquitto):
         late.close()
 
 
+def test_the_secret_ticket_id_never_leaves_the_server_over_mqtt(centre_server, mosquitto):
+    """Issue 16: the secret id (the key to /t/ and /join/ pages) was broadcast in every event."""
+    topics = Topics("demo")
+    sub = Listener(mosquitto.port)
+    try:
+        sub.wait_for(lambda m: m[0] == topics.server_availability and m[1] == b"online")
+        kiosk = centre_server.client(centre_server.centre.bundle("kiosk-1")["token"])
+        clerk = centre_server.client(centre_server.login("clerk"))
+        t = kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}).json()
+        assert clerk.post("/api/v1/counters/c12/open").status_code == 200
+        assert clerk.post("/api/v1/counters/c12/call-next").status_code == 200
+        called = EventPayload.model_validate_json(sub.wait_for(lambda m: m[0] == topics.event("ticket_called"))[1])
+        state = sub.wait_for(lambda m: m[0] == topics.counter_state("c12") and b'"ticket":"' in m[1])
+        assert called.number == t["number"] and called.ticket_id and called.ticket_id != t["id"]
+        # stable: the call and the counter's state name the same public id, so a board sees a new call
+        assert CounterStatePayload.model_validate_json(state[1]).ticket_id == called.ticket_id
+        time.sleep(0.3)
+        with sub.lock:
+            leaked = [topic for topic, payload, _ in sub.messages if t["id"].encode() in payload]
+        assert not leaked, leaked
+    finally:
+        sub.close()
+
+
 def test_a_rush_gets_every_event_and_one_service_state_for_many_tickets(centre_server, mosquitto):
     """Every ticket has its event, in order; the service's retained state is published for a rush
     as a whole (at most every 0.1 s), and its last word is the true count."""
