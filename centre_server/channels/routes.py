@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
+from centre_server.channels.gateway import GatewayGuard
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.i18n import LANGUAGES, Translator
 from centre_server.contract import API_PREFIX, PHONE_PATTERN, Channel, ErrorResponse, TicketOut, TicketState
@@ -43,6 +44,17 @@ SECURITY_HEADERS = {
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix=API_PREFIX, tags=["channels"])
 hooks = APIRouter(tags=["channels"])
+
+
+def gateway_of(request: Request) -> GatewayGuard:
+    """The webhooks' guard, made once per app from ``[channels]`` (see gateway.py)."""
+    guard = getattr(request.app.state, "channel_gateway", None)
+    if guard is None:
+        s = hub_of(request).settings
+        guard = request.app.state.channel_gateway = GatewayGuard(
+            s.gateway_key or s.sms_inbound_key, s.gateway_networks, s.webhook_per_minute,
+            demo=bool(getattr(request.app.state.settings, "demo", False)))
+    return guard
 
 
 def hub_of(request: Request) -> ChannelHub:
@@ -377,6 +389,9 @@ def channels_status(request: Request, principal: ManagerDep) -> dict[str, Any]:
 async def ussd_callback(request: Request) -> PlainTextResponse:
     """The aggregator's USSD callback: form fields sessionId, serviceCode, phoneNumber, text; replies CON/END."""
     hub = hub_of(request)
+    refused = gateway_of(request).refuse(request)
+    if refused is not None:
+        return refused
     form = await read_form(request)
     if form is None:
         return PlainTextResponse(ussd.end("Sorry, this request cannot be served."), status_code=400)
@@ -392,9 +407,9 @@ async def ussd_callback(request: Request) -> PlainTextResponse:
 async def sms_inbound(request: Request) -> PlainTextResponse:
     """The aggregator's incoming-SMS callback (from, to, text, date, id): "1".."4" rates the last service."""
     hub = hub_of(request)
-    key = hub.settings.sms_inbound_key
-    if key and not secrets.compare_digest(request.query_params.get("key", ""), key):
-        return PlainTextResponse("forbidden", status_code=403)
+    refused = gateway_of(request).refuse(request)
+    if refused is not None:
+        return refused
     form = await read_form(request)
     if form is None:
         return PlainTextResponse("bad form", status_code=400)

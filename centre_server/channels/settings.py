@@ -43,7 +43,12 @@ class ChannelSettings(BaseModel):
     sms_backoff_s: float = Field(15.0, gt=0, le=3600)  # the first retry; doubles each time
     sms_backoff_max_s: float = Field(900.0, gt=0, le=86400)
     sms_timeout_s: float = Field(10.0, gt=0, le=120)
-    sms_inbound_key: str = ""  # if set, the inbound webhook needs ?key=<this>
+    sms_inbound_key: str = ""  # the former name of gateway_key (still read when gateway_key is empty)
+    # who may call /ussd and /sms/inbound: the gateway, with this secret (?key= or X-Gateway-Key);
+    # required outside a demo, where callbacks without it are refused
+    gateway_key: str = Field("", max_length=200)
+    gateway_networks: list[str] = Field(default_factory=list)  # e.g. ["196.201.214.0/24"]; empty: any
+    webhook_per_minute: int = Field(600, ge=1, le=100000)  # callbacks per gateway address
     feedback_reply_hours: int = Field(24, ge=1, le=168)
     # USSD
     ussd_code: str = "*384*482#"  # shown in the README and on posters only
@@ -74,6 +79,15 @@ class ChannelSettings(BaseModel):
         bad = {k: n for k, n in v.items() if not isinstance(n, int) or n < 0}
         if bad:
             raise ValueError(f"remote_caps: caps are whole numbers, 0 or more (got {bad})")
+        return v
+
+    @field_validator("gateway_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in v:
+            ipaddress.ip_network(n, strict=False)  # ValueError names the bad range
         return v
 
     def cap_for(self, service_id: str) -> int:
