@@ -182,7 +182,7 @@ class ChannelHub:
 
     def _new_ticket_code(self, day: str) -> str:
         for _ in range(200):
-            code = f"{secrets.randbelow(9000) + 1000}"
+            code = f"{secrets.randbelow(900000) + 100000}"  # 6 digits: guessing one is hopeless at the limits
             if not self.db.execute("SELECT 1 FROM remote_codes WHERE day=? AND code=?", [day, code]).fetchone():
                 return code
         raise ChannelError(503, "codes_exhausted", "err_generic", message="no free check-in code")
@@ -364,7 +364,7 @@ class ChannelHub:
 
     def _new_appointment_code(self) -> str:
         for _ in range(200):
-            code = f"{secrets.randbelow(900000) + 100000}"
+            code = f"{secrets.randbelow(90000000) + 10000000}"  # a booking's 8 digits
             if not self.db.execute("SELECT 1 FROM appointments WHERE code=? AND state='booked'", [code]).fetchone():
                 return code
         raise ChannelError(503, "codes_exhausted", "err_generic", message="no free booking code")

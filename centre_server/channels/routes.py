@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
 from centre_server.channels.gateway import GatewayGuard
+from centre_server.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.i18n import LANGUAGES, Translator
 from centre_server.contract import API_PREFIX, PHONE_PATTERN, Channel, ErrorResponse, TicketOut, TicketState
@@ -324,16 +325,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorResponse} for c in codes}
 
 
-@api.post("/check-in", response_model=CheckInResponse, responses=_errors(400, 401, 403, 404, 409, 410, 422))
+@api.post("/check-in", response_model=CheckInResponse, responses=_errors(400, 401, 403, 404, 409, 410, 422, 429))
 def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) -> Response | CheckInResponse:
-    """Check in at a kiosk: a remote ticket's 4-digit code, a booking's 6-digit code, or the phone number.
+    """Check in at a kiosk: a remote ticket's 6-digit code, a booking's 8-digit code, or the phone number.
 
     Kiosk or staff token. 200 with the tickets checked in; 404 ``unknown_code``,
-    409 ``too_early``, 410 ``window_passed``/``missed``, 422 ``bad_phone``.
+    409 ``too_early``, 410 ``window_passed``/``missed``, 422 ``bad_phone``; 429 when a device
+    (or anyone, on codes sharing their first three digits) tries too many.
     """
     if principal.role not in ISSUE_ROLES:
         return JSONResponse({"error": {"code": "forbidden", "message": "only kiosks and staff check citizens in"}},
                             status_code=403)
+    limited = _check_in_limited(request, principal.name, body.code)
+    if limited is not None:
+        return limited
     hub = hub_of(request)
     try:
         results = hub.check_in(body.code, None if body.code else body.phone)
@@ -345,6 +350,26 @@ def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) ->
     return CheckInResponse(tickets=tickets, kinds=[r.kind for r in results],
                            message_en=Translator("en")(key, number=numbers),
                            message_sw=Translator("sw")(key, number=numbers))
+
+
+CHECK_IN_PER_DEVICE_PER_MIN = 20  # a kiosk checks in a citizen every few seconds at most
+CHECK_IN_PER_PREFIX_PER_MIN = 30  # codes sharing their first 3 digits, from every device together
+
+
+def _check_in_limited(request: Request, device: str, code: str | None) -> JSONResponse | None:
+    """Trying every code (10,000 in 80 s once) meets a 429 long before it finds one."""
+    limits = getattr(request.app.state, "check_in_limits", None)
+    if limits is None:
+        limits = request.app.state.check_in_limits = (
+            RateLimiter(CHECK_IN_PER_DEVICE_PER_MIN, 60.0), RateLimiter(CHECK_IN_PER_PREFIX_PER_MIN, 60.0))
+    wait = limits[0].allow(device)
+    if wait <= 0 and code:
+        wait = limits[1].allow(code[:3])
+    if wait > 0:
+        return JSONResponse({"error": {"code": "rate_limited",
+                                       "message": f"too many check-ins: try again in {int(wait) + 1} s"}},
+                            status_code=429, headers={"Retry-After": str(int(wait) + 1)})
+    return None
 
 
 class AppointmentOut(BaseModel):

@@ -45,7 +45,7 @@ def test_join_from_a_phone_then_follow_and_rate_the_ticket(channel_server, phone
     page.wait_for_url(re.compile(r"/join/[\w-]+"))
     code = page.locator("#check-in-code").inner_text()
     number = page.locator("#ticket-number").inner_text()
-    assert re.fullmatch(r"\d{4}", code) and number.startswith("NS")
+    assert re.fullmatch(r"\d{6}", code) and number.startswith("NS")
     no_horizontal_scroll(page)
     shot(page, "joined-en")
     channel_server.aggregator.wait_for(phone, code)

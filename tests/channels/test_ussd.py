@@ -49,7 +49,7 @@ def test_english_session_takes_a_ticket_asks_its_position_and_cancels_it(channel
     assert issued.startswith("END Ticket Q")
     number = issued.split()[2].rstrip(".")
     code = issued.split("code ")[1].split(".")[0]
-    assert len(code) == 4 and code.isdigit()
+    assert len(code) == 6 and code.isdigit()
     # the SMS with the status link reached the aggregator
     sms = channel_server.aggregator.wait_for(phone, number)
     assert code in sms and "/t/" in sms
