@@ -51,6 +51,23 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "not_live": {"en": "Numbers are not live", "sw": "Namba si za sasa"},
     "welcome": {"en": "Welcome", "sw": "Karibu"},
+    # a counter screen whose counter's retained state has not had time to arrive yet
+    "counter_connecting": {"en": "Connecting...", "sw": "Inaunganisha..."},
+    "counter_waiting_server": {"en": "Waiting for the server", "sw": "Inasubiri seva"},
+    # what the wait column says instead of a number (the server sent no estimate, or takes no tickets)
+    "wait_no_counter": {"en": "No counter open", "sw": "Hakuna kaunta wazi"},
+    "wait_closed": {"en": "Closed for today", "sw": "Imefungwa kwa leo"},
+    "wait_unknown": {"en": "No estimate", "sw": "Hakuna makadirio"},
+    "refusal_day_closed": {"en": "Closed for today", "sw": "Imefungwa kwa leo"},
+    "refusal_after_last_call": {"en": "No more tickets today", "sw": "Tiketi zimekwisha leo"},
+    "refusal_service_disabled": {"en": "Not available today", "sw": "Haipatikani leo"},
+    "refusal_other": {"en": "No tickets now", "sw": "Hakuna tiketi sasa"},
+    # the hall board when the centre's day is closed (retained state/day)
+    "day_closed": {"en": "The centre is closed for today", "sw": "Kituo kimefungwa kwa leo"},
+    "day_closed_opens": {
+        "en": "The centre is closed for today. It opens {when}",
+        "sw": "Kituo kimefungwa kwa leo. Kitafunguliwa {when}",
+    },
 }
 
 WEEKDAYS = {
@@ -91,6 +108,25 @@ def wait_text(seconds: int, lang: str) -> str:
     if seconds < 60:
         return t("under_a_minute", lang)
     return t("minutes", lang, n=(seconds + 59) // 60)
+
+
+def swahili_clock(hour: int, minute: int) -> str:
+    """Swahili time, counted from 6 in the morning and evening: 08:00 -> "saa 2 asubuhi"."""
+    h = (hour - 6) % 12 or 12
+    part = ("usiku" if hour < 6 or hour >= 19 else "asubuhi" if hour < 12 else "mchana" if hour < 16 else "jioni")
+    return f"saa {h}:{minute:02d} {part}" if minute else f"saa {h} {part}"
+
+
+def opens_text(at: datetime, lang: str) -> str:
+    """When the centre opens next, in its own local time: "Monday 7 December at 08:00".
+
+    Kiswahili gives Swahili time and the 24-hour clock beside it, so nobody misreads
+    "saa 2 asubuhi": "Jumatatu 7 Desemba saa 2 asubuhi (08:00)".
+    """
+    clock = f"{at.hour:02d}:{at.minute:02d}"
+    if lang == "sw":
+        return f"{date_text(at, 'sw')} {swahili_clock(at.hour, at.minute)} ({clock})"
+    return f"{date_text(at, 'en')} at {clock}"
 
 
 def date_text(now: datetime, lang: str) -> str:

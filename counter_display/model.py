@@ -24,17 +24,25 @@ from centre_server.contract import (
     Availability,
     CounterState,
     CounterStatePayload,
+    DayStatePayload,
     EventPayload,
     EventType,
     HallCall,
     HallStatePayload,
+    IssueRefusal,
     ServiceStatePayload,
     TopicError,
     Topics,
+    WaitUnknown,
 )
 from counter_display import i18n
 
 logger = logging.getLogger(__name__)
+
+# How long after the server came online a counter screen waits for its retained state
+# before it may say "Counter X is not known". The server publishes the hall state after
+# every counter's, so the hall state arriving settles it sooner.
+SETTLE_S = 5.0
 
 
 class Mode(StrEnum):
@@ -90,6 +98,7 @@ class ServiceRow:
     wait_en: str
     wait_sw: str
     open_counters: int
+    unknown: bool = False  # no estimate (wait_en/wait_sw say why), or no new tickets taken
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,9 @@ class HallView:
     people_waiting: int
     notice_en: str
     notice_sw: str
+    day_closed: bool = False  # the centre takes no tickets today (retained state/day)
+    day_en: str = ""  # "The centre is closed for today. Opens ..." (empty while open)
+    day_sw: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,12 +159,15 @@ class DisplayModel:
     services: dict[str, ServiceStatePayload] = field(default_factory=dict)
     counters: dict[str, CounterStatePayload] = field(default_factory=dict)
     hall: HallStatePayload | None = None
+    day: DayStatePayload | None = None
     rejected: int = 0
     connects: int = 0  # how many times the link came up (more than one: it recovered)
     observers: list[Callable[["DisplayModel"], None]] = field(default_factory=list)
     _announced: set[int] = field(default_factory=set)
     _event_calls: list[Call] = field(default_factory=list)  # newest first, until the hall state has them
     _blink_until: float = -math.inf
+    _online_since: float | None = None  # when the server was last seen coming online (handle's ``now``)
+    _hall_since_online: bool = False  # the hall state came after that: every counter's state has too
 
     # -- inputs ------------------------------------------------------------
 
@@ -164,6 +179,9 @@ class DisplayModel:
         self.services.clear()
         self.counters.clear()
         self.hall = None
+        self.day = None
+        self._online_since = None
+        self._hall_since_online = False
         self._event_calls.clear()
         self._notify()
 
@@ -195,7 +213,15 @@ class DisplayModel:
     def _apply(self, kind: str, ident: str | None, payload: bytes, retained: bool, now: float) -> list[Call]:
         if kind == "server_availability":
             text = payload.decode().strip()
-            self.server = Availability(text) if text else None
+            server = Availability(text) if text else None
+            if server == Availability.online and self.server != Availability.online:
+                self._online_since, self._hall_since_online = now, False
+            elif server != Availability.online:
+                self._online_since, self._hall_since_online = None, False
+            self.server = server
+            return []
+        if kind == "day_state":
+            self.day = DayStatePayload.model_validate_json(payload) if payload else None
             return []
         if kind == "service_state" and ident:
             if not payload:
@@ -215,6 +241,8 @@ class DisplayModel:
                 self._blink_until = now + self.blink_s
             return []
         if kind == "hall_state":
+            if self.server == Availability.online:
+                self._hall_since_online = True
             if not payload:
                 self.hall = None
                 return []
@@ -270,6 +298,16 @@ class DisplayModel:
     def live(self) -> bool:
         return self.status_key() is None
 
+    def settled(self, now: float) -> bool:
+        """Has the server had a fair chance to publish its retained state on this connection?
+
+        True once the server is online and either its hall state arrived after that (the
+        server publishes it after every counter's) or ``SETTLE_S`` passed.
+        """
+        if self.link != Link.up or self.server != Availability.online or self._online_since is None:
+            return False
+        return self._hall_since_online or now - self._online_since >= SETTLE_S
+
     def calls(self) -> list[Call]:
         """The last calls, newest first: the hall state's, or the counters' when it has none."""
         if self.hall is not None:
@@ -292,14 +330,31 @@ class DisplayModel:
         for s in self.services.values():
             if not s.enabled or (s.waiting <= 0 and s.open_counters <= 0):
                 continue
+            key = service_note_key(s)
+            if key:
+                wait_en, wait_sw = i18n.t(key, "en"), i18n.t(key, "sw")
+            elif s.waiting:
+                wait_en, wait_sw = i18n.wait_text(s.estimated_wait_s or 0, "en"), i18n.wait_text(
+                    s.estimated_wait_s or 0, "sw")
+            else:
+                wait_en = wait_sw = "-"
             rows.append(ServiceRow(
                 service_id=s.service_id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
-                waiting=s.waiting, wait_en=i18n.wait_text(s.estimated_wait_s, "en") if s.waiting else "-",
-                wait_sw=i18n.wait_text(s.estimated_wait_s, "sw") if s.waiting else "-",
-                open_counters=s.open_counters,
+                waiting=s.waiting, wait_en=wait_en, wait_sw=wait_sw, open_counters=s.open_counters,
+                unknown=key is not None,
             ))
         rows.sort(key=lambda r: (r.prefix, r.service_id))
         return rows
+
+    def day_texts(self) -> tuple[str, str]:
+        """Both languages' sentence for a closed day, with when the centre opens next; empty while open."""
+        if self.day is None or self.day.open:
+            return "", ""
+        opens = self.day.opens_at
+        if opens is None:
+            return i18n.t("day_closed", "en"), i18n.t("day_closed", "sw")
+        return (i18n.t("day_closed_opens", "en", when=i18n.opens_text(opens, "en")),
+                i18n.t("day_closed_opens", "sw", when=i18n.opens_text(opens, "sw")))
 
     def _status_texts(self) -> tuple[str, str]:
         key = self.status_key()
@@ -323,12 +378,14 @@ class DisplayModel:
         page = int(now // self.page_s) % pages if self.page_s > 0 else 0
         status_en, status_sw = self._status_texts()
         live = not status_en
+        day_en, day_sw = self.day_texts()
         return HallView(
             centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
             latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
             recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
             people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
+            day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
         )
 
     def counter_view(self, now: float = 0.0) -> CounterView:
@@ -339,6 +396,8 @@ class DisplayModel:
         status_en, status_sw = self._status_texts()
         live = not status_en
         number, state_key, hint_key, service = "", "counter_unknown", None, None
+        if c is None and not self.settled(now):  # its retained state may still be on its way
+            state_key = "counter_connecting" if self.link != Link.up else "counter_waiting_server"
         if c is not None:
             if c.state == CounterState.closed:
                 state_key, hint_key = "counter_closed", "hint_closed"
@@ -360,3 +419,18 @@ class DisplayModel:
             hint_en=i18n.t(hint_key, "en") if hint_key else "", hint_sw=i18n.t(hint_key, "sw") if hint_key else "",
             blinking=live and bool(number) and now < self._blink_until,
         )
+
+
+def service_note_key(s: ServiceStatePayload) -> str | None:
+    """The i18n key of what the wait column says instead of a number, or None to show the estimate.
+
+    An estimate is never invented: a null ``estimated_wait_s`` says why, and a service
+    that takes no new ticket says so before anything else.
+    """
+    if not s.accepting:
+        return {IssueRefusal.day_closed: "refusal_day_closed", IssueRefusal.after_last_call: "refusal_after_last_call",
+                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(s.refusal, "refusal_other")
+    if s.estimated_wait_s is None:
+        return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed"}.get(
+            s.wait_unknown, "wait_unknown")
+    return None

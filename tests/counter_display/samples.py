@@ -7,12 +7,15 @@ from datetime import datetime, timedelta, timezone
 from centre_server.contract import (
     CounterState,
     CounterStatePayload,
+    DayStatePayload,
     EventPayload,
     EventType,
     HallCall,
     HallStatePayload,
+    IssueRefusal,
     ServiceStatePayload,
     Topics,
+    WaitUnknown,
 )
 
 T0 = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
@@ -31,10 +34,20 @@ SERVICES = [
 ]
 
 
-def service_state(service_id: str, waiting: int = 0, open_counters: int = 0, wait_s: int = 0) -> ServiceStatePayload:
+def service_state(service_id: str, waiting: int = 0, open_counters: int = 0, wait_s: int | None = 0,
+                  wait_unknown: WaitUnknown | None = None, accepting: bool = True,
+                  refusal: IssueRefusal | None = None) -> ServiceStatePayload:
     sid, prefix, en, sw = next(s for s in SERVICES if s[0] == service_id)
     return ServiceStatePayload(service_id=sid, prefix=prefix, name_en=en, name_sw=sw, waiting=waiting,
-                               estimated_wait_s=wait_s, open_counters=open_counters, target_wait_s=1800)
+                               estimated_wait_s=wait_s, wait_unknown=wait_unknown, accepting=accepting,
+                               refusal=refusal, open_counters=open_counters, target_wait_s=1800)
+
+
+def day_state(open_: bool = True, opens_at: datetime | None = None,
+              reason: str | None = None) -> DayStatePayload:
+    """The retained ``state/day`` of 23 November 2026 (hours 08:00 to 17:00)."""
+    return DayStatePayload(day="2026-11-23", open=open_, reason=reason, opening_time="08:00",
+                           closing_time="17:00", opens_at=opens_at)
 
 
 def counter_state(counter_id: str, name: str, ticket: str | None = None, state: CounterState = CounterState.open,

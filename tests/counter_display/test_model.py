@@ -119,10 +119,95 @@ def test_counter_mode_shows_its_counter_and_announces_only_its_calls():
     assert view.hint_sw == "Tafadhali nenda kaunta nyingine"
 
 
-def test_an_unknown_counter_says_so():
+def test_an_unknown_counter_says_so_once_the_server_has_published_its_state():
     m = live_model(mode=Mode.counter, counter_id="c99")
+    m.handle(T.hall_state, samples.hall([]).to_bytes(), retained=True)  # published after every counter's
     view = m.counter_view()
     assert not view.known and view.state_en == "Counter c99 is not known"
+    assert view.state_sw == "Kaunta c99 haijulikani"
+
+
+def test_no_false_not_known_while_the_retained_state_is_on_its_way():
+    """The issue: a red "Counter c12 is not known" for seconds while the server was up."""
+    m = DisplayModel(topics=T, centre_name="X", mode=Mode.counter, counter_id="c12")
+    view = m.counter_view(now=100)
+    assert (view.state_en, view.state_sw) == ("Connecting...", "Inaunganisha...")
+    m.link_up()
+    view = m.counter_view(now=100)  # connected, the server not heard of yet
+    assert (view.state_en, view.state_sw) == ("Waiting for the server", "Inasubiri seva")
+    m.handle(T.server_availability, b"offline", retained=True, now=100)
+    assert m.counter_view(now=200).state_en == "Waiting for the server"  # an offline server publishes nothing
+    m.handle(T.server_availability, b"online", now=300)  # the server starts: its state follows
+    assert m.counter_view(now=301).state_en == "Waiting for the server"
+    m.handle(T.counter_state("c12"), samples.counter_state("c12", "12", "C005").to_bytes(), now=301)
+    assert m.counter_view(now=301).number == "C005"
+
+
+def test_not_known_after_the_hall_state_or_a_fair_wait():
+    from counter_display.model import SETTLE_S
+
+    m = DisplayModel(topics=T, centre_name="X", mode=Mode.counter, counter_id="c12")
+    m.link_up()
+    m.handle(T.hall_state, samples.hall([]).to_bytes(), retained=True, now=10)  # stale, before the server
+    m.handle(T.server_availability, b"online", now=20)
+    assert m.counter_view(now=20 + SETTLE_S - 0.1).state_en == "Waiting for the server"
+    assert m.counter_view(now=20 + SETTLE_S).state_en == "Counter c12 is not known"
+    m.link_up()  # a reconnect: not settled again until the server's state came anew
+    m.handle(T.server_availability, b"online", retained=True, now=50)
+    assert m.counter_view(now=50).state_en == "Waiting for the server"
+    m.handle(T.hall_state, samples.hall([]).to_bytes(), retained=True, now=50)
+    assert m.counter_view(now=50).state_sw == "Kaunta c12 haijulikani"
+
+
+def test_a_null_estimate_is_never_a_number_and_says_why_in_both_languages():
+    """The issue: the hall repeated absurd waits, and showed a wait with no counter open."""
+    from centre_server.contract import IssueRefusal, WaitUnknown
+
+    m = live_model(page_size=10)
+    for sid, kw in [
+        ("id-card", dict(waiting=4, wait_s=None, wait_unknown=WaitUnknown.no_counter)),
+        ("birth-certificate", dict(waiting=2, open_counters=1, wait_s=None, wait_unknown=WaitUnknown.closed)),
+        ("kra-pin", dict(waiting=3, open_counters=1, wait_s=600)),
+        ("sha", dict(waiting=5, open_counters=1, wait_s=900, accepting=False, refusal=IssueRefusal.after_last_call)),
+        ("nssf", dict(waiting=1, open_counters=1, wait_s=None, wait_unknown=WaitUnknown.closed,
+                      accepting=False, refusal=IssueRefusal.day_closed)),
+        ("helb", dict(waiting=1, wait_s=None)),
+    ]:
+        m.handle(T.service_state(sid), samples.service_state(sid, **kw).to_bytes(), retained=True)
+    rows = {r.service_id: r for r in m.hall_view().services}
+    said = {sid: (r.wait_en, r.wait_sw, r.unknown) for sid, r in rows.items()}
+    assert said == {
+        "id-card": ("No counter open", "Hakuna kaunta wazi", True),
+        "birth-certificate": ("Closed for today", "Imefungwa kwa leo", True),
+        "kra-pin": ("10 min", "dakika 10", False),
+        "sha": ("No more tickets today", "Tiketi zimekwisha leo", True),
+        "nssf": ("Closed for today", "Imefungwa kwa leo", True),
+        "helb": ("No estimate", "Hakuna makadirio", True),
+    }
+
+
+def test_the_hall_says_when_the_day_is_closed_and_when_it_opens():
+    from datetime import datetime, timedelta, timezone
+
+    m = live_model()
+    m.handle(T.day_state, samples.day_state().to_bytes(), retained=True)
+    view = m.hall_view()
+    assert not view.day_closed and view.day_en == ""
+    eat = timezone(timedelta(hours=3))
+    m.handle(T.day_state, samples.day_state(False, datetime(2026, 11, 24, 8, 0, tzinfo=eat), "closing_time")
+             .to_bytes(), retained=True)
+    view = m.hall_view()
+    assert view.day_closed
+    assert view.day_en == "The centre is closed for today. It opens Tuesday 24 November at 08:00"
+    assert view.day_sw == "Kituo kimefungwa kwa leo. Kitafunguliwa Jumanne 24 Novemba saa 2 asubuhi (08:00)"
+    m.handle(T.day_state, samples.day_state(False, None, "closed_by_manager").to_bytes(), retained=True)
+    assert (m.hall_view().day_en, m.hall_view().day_sw) == ("The centre is closed for today",
+                                                            "Kituo kimefungwa kwa leo")
+    m.handle(T.day_state, b"", retained=True)
+    assert not m.hall_view().day_closed
+    m.handle(T.day_state, samples.day_state(False).to_bytes())
+    m.link_up()  # a reconnect forgets it until the retained state says it again
+    assert not m.hall_view().day_closed
 
 
 def test_bad_payloads_are_counted_not_raised():
