@@ -7,6 +7,8 @@ the Kivy app (``counter_display.ui``); everything it shows is decided by
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -115,18 +117,62 @@ def main(config: Path | None, demo: bool, mode: str, counter_id: str | None, ann
         timezone, size, page_size, log_level.upper())
 
 
+def x11_screen_size(display: str | None = None) -> tuple[int, int] | None:
+    """The X screen's size in pixels, asked of libX11 itself; None without X.
+
+    Signage PCs run a bare X server with no window manager, where SDL's "fullscreen"
+    leaves an 800x600 window in the middle of the screen: the display sizes its
+    window from this instead.
+    """
+    name = display if display is not None else os.environ.get("DISPLAY")
+    if not name:
+        return None
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    except OSError:
+        return None
+    lib.XOpenDisplay.restype = ctypes.c_void_p
+    lib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    lib.XDefaultScreen.argtypes = [ctypes.c_void_p]
+    lib.XDisplayWidth.argtypes = lib.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = lib.XOpenDisplay(name.encode())
+    if not handle:
+        return None
+    try:
+        screen = lib.XDefaultScreen(handle)
+        width, height = lib.XDisplayWidth(handle, screen), lib.XDisplayHeight(handle, screen)
+    finally:
+        lib.XCloseDisplay(handle)
+    return (width, height) if width > 0 and height > 0 else None
+
+
 def configure_kivy(size: tuple[int, int] | None) -> None:
-    """Kivy reads these before its window exists: set them before importing ``ui``."""
+    """Kivy reads these before its window exists: set them before importing ``ui``.
+
+    Without ``size`` the display fills the screen: on X, a borderless window at the
+    screen's own size and origin (which needs no window manager); elsewhere (Wayland,
+    the Raspberry Pi's KMS) SDL's desktop fullscreen.
+    """
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")  # Kivy's records reach our own handler once
     from kivy.config import Config
 
-    if size:
+    screen = None if size else x11_screen_size()
+    if size or screen:
+        width, height = size or screen
         Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "width", str(size[0]))
-        Config.set("graphics", "height", str(size[1]))
-    else:
+        Config.set("graphics", "width", str(width))
+        Config.set("graphics", "height", str(height))
+    if screen:
+        logger.info("filling the %dx%d screen", *screen)
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "position", "custom")
+        Config.set("graphics", "left", "0")
+        Config.set("graphics", "top", "0")
+    elif not size:
+        logger.info("no X screen size found: asking for SDL's fullscreen")
         Config.set("graphics", "fullscreen", "auto")
     Config.set("graphics", "show_cursor", "0" if not size else "1")
     Config.set("kivy", "exit_on_escape", "1")

@@ -21,7 +21,9 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+from kivy.core.text import Label as CoreLabel
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from centre_server.contract import DeviceBundle
@@ -31,6 +33,42 @@ from counter_display.model import CounterView, DisplayModel, HallView, Mode
 from counter_display.mqtt_link import MqttLink
 
 logger = logging.getLogger(__name__)
+
+
+class Txt(Label):
+    """A label whose font is ``max_font`` unless its text would not fit its width: then smaller.
+
+    The same board runs at 1280x800, 1920x1080 and in portrait, in English and in
+    Kiswahili (whose words are longer): text is never cut off, it shrinks.
+    """
+
+    max_font = NumericProperty(16)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.fbind("text", self._fit)
+        self.fbind("width", self._fit)
+        self.fbind("max_font", self._fit)
+        self.fbind("bold", self._fit)
+        self.fbind("font_name", self._fit)
+        self._fit()
+
+    def natural_width(self, font_size: float) -> float:
+        """How wide the text is drawn at ``font_size`` (the widest line)."""
+        if not self.text:
+            return 0.0
+        core = CoreLabel(font_size=font_size, font_name=self.font_name, bold=self.bold)
+        return max(core.get_extents(line)[0] for line in self.text.split("\n"))
+
+    def _fit(self, *_args) -> None:
+        size = max(1.0, float(self.max_font))
+        room = self.width - 2 * self.padding_x - 2
+        if self.text and room > 0:
+            wide = self.natural_width(size)
+            if wide > room:
+                size = max(6.0, size * room / wide * 0.97)
+        self.font_size = size
+
 
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
 
@@ -42,6 +80,15 @@ class StatusBanner(BoxLayout):
     text_en = StringProperty("")
     text_sw = StringProperty("")
     band = NumericProperty(40)
+    stacked = BooleanProperty(False)  # English above Kiswahili (portrait), not side by side
+
+
+class DayBanner(BoxLayout):
+    """A gold band, English above Kiswahili: the centre is closed today, and when it opens."""
+
+    text_en = StringProperty("")
+    text_sw = StringProperty("")
+    band = NumericProperty(80)
 
 
 class TopBar(BoxLayout):
@@ -70,6 +117,7 @@ class ServiceLine(Panel):
     waiting = StringProperty("")
     wait_en = StringProperty("")
     wait_sw = StringProperty("")
+    unknown = BooleanProperty(False)  # the wait column says why there is no number
 
 
 class Marquee(Widget):
@@ -99,6 +147,8 @@ class HallScreen(BoxLayout):
 
     live = BooleanProperty(False)
     flash = BooleanProperty(False)
+    portrait = BooleanProperty(False)
+    unit = NumericProperty(800)
     now_title = StringProperty(i18n.both("now_calling", sep="  /  "))
     now_number = StringProperty("")
     now_counter_en = StringProperty("")
@@ -125,6 +175,7 @@ class HallScreen(BoxLayout):
         top.centre_name = view.centre_name
         self.ids.status.text_en = view.status_en
         self.ids.status.text_sw = view.status_sw
+        self.ids.day.text_en, self.ids.day.text_sw = view.day_en, view.day_sw
         self.live = view.live
         self.flash = view.blinking and blink_on
         self.now_title = i18n.both("now_calling")
@@ -154,6 +205,7 @@ class HallScreen(BoxLayout):
             line.waiting = str(srow.waiting) if srow else ""
             line.wait_en = srow.wait_en if srow else ""
             line.wait_sw = srow.wait_sw if srow else ""
+            line.unknown = srow.unknown if srow else False
         if not view.services and view.live:
             self.page_text = i18n.both("no_one_waiting")
         elif view.pages > 1:
@@ -171,6 +223,8 @@ class CounterScreen(BoxLayout):
 
     live = BooleanProperty(False)
     flash = BooleanProperty(False)
+    portrait = BooleanProperty(False)
+    unit = NumericProperty(800)
     title = StringProperty(i18n.both("now_serving"))
     counter_en = StringProperty("")
     counter_sw = StringProperty("")

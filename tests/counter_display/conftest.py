@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from centre_server.contract import QOS, DeviceBundle, Role, parse_mqtt_url
+from tests.conftest import need_tool
 
 DRIVER = Path(__file__).with_name("driver.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ class DisplayProcess:
     counter: str | None = None
     audio_dir: Path | None = None
     page_size: int = 8
+    env: dict[str, str] = field(default_factory=dict)  # e.g. DISPLAY and DISPLAY_TEST_SIZE of a screen
     proc: subprocess.Popen | None = None
     log_path: Path = field(init=False)
 
@@ -84,7 +86,7 @@ class DisplayProcess:
         (self.out / "state.json").unlink(missing_ok=True)
         self.log_path = self.out / "display.log"
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
-                   KIVY_HOME=str(self.out / "kivy-home"), PYTHONPATH=str(ROOT))
+                   KIVY_HOME=str(self.out / "kivy-home"), PYTHONPATH=str(ROOT), **self.env)
         cmd = [sys.executable, str(DRIVER), "--bundle", str(self.bundle_path), "--mode", self.mode,
                "--out", str(self.out), "--page-size", str(self.page_size)]
         if self.counter:
@@ -193,3 +195,52 @@ def publisher(mosquitto):
     pub = Publisher(mosquitto.url)
     yield pub
     pub.close()
+
+
+@dataclass
+class Screen:
+    """A bare X server of one size (no window manager, as signage PCs run)."""
+
+    display: str
+    width: int
+    height: int
+    proc: subprocess.Popen
+
+    def grab(self, dest: Path) -> Path:
+        """The whole X screen as the people in the hall see it (not the app's own drawing)."""
+        from PIL import ImageGrab
+
+        image = ImageGrab.grab(xdisplay=self.display)
+        assert image.size == (self.width, self.height)
+        image.save(dest)
+        return dest
+
+    def env(self) -> dict[str, str]:
+        return {"DISPLAY": self.display, "DISPLAY_TEST_SIZE": "screen"}
+
+
+@pytest.fixture
+def screen_factory():
+    """Start Xvfb screens of given sizes (each on its own display number); stopped at the end."""
+    need_tool("Xvfb")
+    started: list[Screen] = []
+
+    def make(width: int, height: int) -> Screen:
+        for number in range(300 + os.getpid() % 200, 800):
+            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+                continue
+            proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sock = Path(f"/tmp/.X11-unix/X{number}")
+            wait_until(lambda: sock.exists() or proc.poll() is not None, 10, f"Xvfb :{number}")
+            if proc.poll() is not None:
+                continue  # taken meanwhile: the next number
+            screen = Screen(f":{number}", width, height, proc)
+            started.append(screen)
+            return screen
+        raise AssertionError("no free X display number")
+
+    yield make
+    for screen in started:
+        screen.proc.terminate()
+        screen.proc.wait()

@@ -6,7 +6,8 @@ that, five times a second, writes ``state.json`` into the output folder (the
 model, the views, the texts of the widgets on screen, the announcements made)
 and carries out requests the test drops there as ``req-*.json``:
 ``{"screenshot": "name"}`` saves ``name.png``; ``{"stop": true}`` stops the app
-cleanly (as SIGTERM would).
+cleanly (as SIGTERM would). ``DISPLAY_TEST_SIZE`` is the window's size (``1280x800``,
+the default) or ``screen``: no size, as ``huduma-display`` runs without ``--window``.
 """
 
 from __future__ import annotations
@@ -38,17 +39,35 @@ def main() -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     bundle = DeviceBundle.model_validate_json(args.bundle.read_text())
-    width, height = (int(x) for x in os.environ.get("DISPLAY_TEST_SIZE", "1280x800").split("x"))
+    wanted = os.environ.get("DISPLAY_TEST_SIZE", "1280x800")
+    size = None if wanted == "screen" else tuple(int(x) for x in wanted.split("x"))
     app = build_app(bundle, Mode(args.mode), args.counter, announce=args.audio_dir is not None,
-                    audio_dir=args.audio_dir or out / "audio", size=(width, height), page_size=args.page_size)
+                    audio_dir=args.audio_dir or out / "audio", size=size, page_size=args.page_size)
 
     from kivy.clock import Clock
+    from kivy.core.window import Window
     from kivy.uix.label import Label
+
+    from counter_display.ui import Txt
+
+    def fit() -> list[dict]:
+        """Every text on screen: its font, and whether it is cut off (too wide, or outside the window)."""
+        found = []
+        for w in app.screen.walk():
+            if not isinstance(w, Txt) or not w.text or w.opacity == 0 or w.height <= 1:
+                continue
+            x, y = w.to_window(w.x, w.y)
+            room = w.width - 2 * w.padding_x
+            outside = x < -1 or y < -1 or x + w.width > Window.width + 1 or y + w.height > Window.height + 1
+            found.append({"text": w.text, "font": round(w.font_size, 1), "max_font": round(w.max_font, 1),
+                          "cut": w.natural_width(w.font_size) > room + 1 or outside,
+                          "box": [round(x), round(y), round(w.width), round(w.height)]})
+        return found
 
     def widget_texts() -> dict:
         screen = app.screen
         ids = {k: w.text for k, w in screen.ids.items() if isinstance(w, Label)}
-        for name in ("top", "status", "notice"):
+        for name in ("top", "status", "day", "notice"):
             if name in screen.ids:
                 ids.update({f"{name}.{k}": w.text for k, w in screen.ids[name].ids.items() if isinstance(w, Label)})
         recent = [[c.ids.number.text, c.ids.counter_en.text, c.ids.counter_sw.text]
@@ -64,6 +83,8 @@ def main() -> int:
         history = app.announcer.history if app.announcer else []
         return {
             "t": time.time(),
+            "window": [Window.width, Window.height, Window.left, Window.top],
+            "texts": fit(),
             "link": m.link.value,
             "connects": m.connects,
             "server": m.server.value if m.server else None,
