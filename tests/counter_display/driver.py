@@ -77,6 +77,17 @@ def main() -> int:
         return {"ids": ids, "recent": recent, "services": services,
                 "all": [w.text for w in screen.walk() if isinstance(w, Label) and w.text]}
 
+    seen: list[str] = []  # every text the counter screen's big line showed, in order (no polling gaps)
+
+    def remember(_screen, text: str) -> None:
+        if not seen or seen[-1] != text:
+            seen.append(text)
+
+    def watch(_dt: float) -> None:
+        if app.screen is not None and hasattr(app.screen, "number"):
+            app.screen.bind(number=remember)
+            remember(app.screen, app.screen.number)
+
     def snapshot() -> dict:
         m = app.model
         view = m.hall_view(time.monotonic()) if m.mode == Mode.hall else m.counter_view(time.monotonic())
@@ -85,6 +96,7 @@ def main() -> int:
             "t": time.time(),
             "window": [Window.width, Window.height, Window.left, Window.top],
             "texts": fit(),
+            "seen": list(seen),
             "link": m.link.value,
             "connects": m.connects,
             "server": m.server.value if m.server else None,
@@ -124,6 +136,7 @@ def main() -> int:
                 app.stop()
         write_state()
 
+    Clock.schedule_once(watch, 0)
     Clock.schedule_interval(probe, 0.2)
     app.run()
     write_state()

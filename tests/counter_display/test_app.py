@@ -295,3 +295,42 @@ def test_the_demo_setup_with_the_embedded_broker_and_its_acl(centre_dir, display
         assert "refused" not in (hall.out / "display.log").read_text()
     finally:
         server.stop()
+
+
+def test_a_counter_display_started_before_the_server_never_says_not_known(
+        centre_dir, mosquitto, display_factory, tmp_path):
+    """The issue: a red "Counter c12 is not known" for seconds while the server was starting.
+
+    The broker is up, the server is not: the counter screen must wait ("Waiting for
+    the server"), then show the counter's real state once the server publishes it.
+    Every text its big line showed is recorded by the driver, so a short flash counts too.
+    """
+    from tests.conftest import CentreProcess, free_port
+
+    bundle = _display_bundle(centre_dir, mosquitto, tmp_path)
+    counter = display_factory(bundle, "counter-early", mode="counter", counter="c12")
+    ghost = display_factory(bundle, "counter-ghost", mode="counter", counter="c99")  # no such counter
+    s = counter.wait_for(lambda s: s["link"] == "up", 30, "the broker link")
+    assert ids(s)["number"] == "Waiting for the server" and ids(s)["number_sw"] == "Inasubiri seva"
+    assert ids(s)["status.status_en"] == "Waiting for the centre server..."
+    counter.screenshot("counter-waiting", artifacts_dir("counter_display") / "counter-waiting.png")
+
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre-late.log")
+    server.start()
+    try:
+        s = counter.wait_for(lambda s: s["live"] and ids(s)["number"] == "Closed", 30, "counter 12's real state")
+        assert ids(s)["number_sw"] == "Imefungwa"
+        assert "Counter c12 is not known" not in s["seen"], s["seen"]
+        assert s["seen"][0] in ("Connecting...", "Waiting for the server"), s["seen"]
+        clerk = server.client(server.login("clerk"))
+        _ok(clerk.post("/api/v1/counters/c12/open"))
+        s = counter.wait_for(lambda s: ids(s)["number"] == "Open", 20, "counter 12 open")
+        assert "Counter c12 is not known" not in s["seen"], s["seen"]
+
+        # a counter the centre really does not have is said to be unknown, once the server has spoken
+        s = ghost.wait_for(lambda s: ids(s)["number"] == "Counter c99 is not known", 30, "the unknown counter")
+        assert ids(s)["number_sw"] == "Kaunta c99 haijulikani"
+        assert s["seen"][-2] == "Waiting for the server", s["seen"]
+    finally:
+        server.stop()
