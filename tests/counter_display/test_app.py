@@ -334,3 +334,50 @@ def test_a_counter_display_started_before_the_server_never_says_not_known(
         assert s["seen"][-2] == "Waiting for the server", s["seen"]
     finally:
         server.stop()
+
+
+def test_the_hall_shows_what_the_server_says_no_estimate_and_the_closed_day(
+        centre_server, centre_dir, mosquitto, display_factory, tmp_path):
+    """The issue: the hall showed a wait with no counter open, and absurd waits. It must show the
+    server's own figure, and when the server has none (null), say why in both languages; once the
+    manager closes the day, say so with when the centre opens next."""
+    out = artifacts_dir("counter_display")
+    bundle = _display_bundle(centre_dir, mosquitto, tmp_path)
+    clerk = centre_server.client(centre_server.login("clerk"))
+    manager = centre_server.client(centre_server.login("manager"))
+    public = centre_server.client()
+    hall = display_factory(bundle, "hall-truth", page_size=10)
+    hall.wait_for(lambda s: s["live"], 30, "the hall board live")
+
+    tickets = [_issue(clerk, "kra-pin") for _ in range(2)]
+    prefix = tickets[0]["number"].rstrip("0123456789")
+    api = {x["id"]: x for x in public.get("/api/v1/services").json()}
+    assert api["kra-pin"]["estimated_wait_s"] is None and api["kra-pin"]["wait_unknown"] == "no_counter"
+
+    def row(s: dict) -> list | None:
+        return next((r for r in s["screen"]["services"] if r[0] == prefix), None)
+
+    s = hall.wait_for(lambda s: (row(s) or [""] * 4)[3] == "No counter open", 20, "no counter open, not a number")
+    line = next(x for x in hall.state()["texts"] if x["text"] == "Hakuna kaunta wazi")
+    assert not line["cut"]
+    assert row(s)[2] == "2"
+    hall.screenshot("hall-no-counter", out / "hall-no-counter.png")
+
+    _ok(clerk.post("/api/v1/counters/c12/open"))  # now the server has a figure: the board shows that one
+    expected = {x["id"]: x for x in public.get("/api/v1/services").json()}["kra-pin"]
+    assert expected["estimated_wait_s"] is not None
+    from counter_display import i18n
+    s = hall.wait_for(lambda s: (row(s) or [""] * 4)[3] == i18n.wait_text(expected["estimated_wait_s"], "en"), 20,
+                      "the server's own estimate")
+    hall.screenshot("hall-estimates", out / "hall-estimates.png")
+
+    r = manager.post("/api/v1/day/close")
+    assert r.status_code == 200, r.text
+    day = public.get("/api/v1/day").json()
+    assert day["open"] is False and day["opens_at"]
+    s = hall.wait_for(lambda s: s["screen"]["ids"].get("day.day_en", "").startswith(
+        "The centre is closed for today. It opens "), 20, "the closed day on the hall board")
+    assert s["screen"]["ids"]["day.day_sw"].startswith("Kituo kimefungwa kwa leo. Kitafunguliwa ")
+    assert s["screen"]["ids"]["day.day_en"].endswith(" at 08:00") and "(08:00)" in s["screen"]["ids"]["day.day_sw"]
+    assert not [x for x in s["texts"] if x["cut"]]
+    hall.screenshot("hall-day-closed", out / "hall-day-closed.png")
