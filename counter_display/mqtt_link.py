@@ -57,8 +57,7 @@ class MqttLink:
         client_id = f"{bundle.device_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         paho_logger = logging.getLogger(__name__ + ".paho")
-        # paho 2.2 logs an error from its network thread once a clean disconnect closed the socket.
-        paho_logger.addFilter(lambda record: not (self._stopping and record.levelno >= logging.ERROR))
+        paho_logger.addFilter(self._paho_noise)
         self.client.enable_logger(paho_logger)
         if bundle.mqtt_username:
             self.client.username_pw_set(bundle.mqtt_username, bundle.mqtt_password)
@@ -91,6 +90,16 @@ class MqttLink:
             logger.info("could not publish offline: %s", exc)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def _paho_noise(self, record: logging.LogRecord) -> bool:
+        """Keep paho's records except two errors that are not: after a clean stop (paho 2.2 logs
+        one once the socket is closed), and "Client is not connected" every second while the
+        broker is unreachable (said once already by ``_on_connect_fail``)."""
+        if record.levelno < logging.ERROR:
+            return True
+        if self._stopping:
+            return False
+        return not (not self.connected and record.getMessage().startswith("Client is not connected"))
 
     # -- paho callbacks (network thread) -----------------------------------
 
