@@ -53,7 +53,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "welcome": {"en": "Welcome", "sw": "Karibu"},
     # a counter screen whose counter's retained state has not had time to arrive yet
     "counter_connecting": {"en": "Connecting...", "sw": "Inaunganisha..."},
-    "counter_waiting_server": {"en": "Waiting for the server", "sw": "Inasubiri seva"},
+    "waiting_for_server": {"en": "Waiting for the server", "sw": "Inasubiri seva"},
     # what the wait column says instead of a number (the server sent no estimate, or takes no tickets)
     "wait_no_counter": {"en": "No counter open", "sw": "Hakuna kaunta wazi"},
     "wait_closed": {"en": "Closed for today", "sw": "Imefungwa kwa leo"},

@@ -116,6 +116,7 @@ class HallView:
     people_waiting: int
     notice_en: str
     notice_sw: str
+    settled: bool = True  # the server's retained state had its chance: "no calls yet" may be said
     day_closed: bool = False  # the centre takes no tickets today (retained state/day)
     day_en: str = ""  # "The centre is closed for today. Opens ..." (empty while open)
     day_sw: str = ""
@@ -385,7 +386,7 @@ class DisplayModel:
             recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
             people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
-            day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
+            settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
         )
 
     def counter_view(self, now: float = 0.0) -> CounterView:
@@ -397,7 +398,7 @@ class DisplayModel:
         live = not status_en
         number, state_key, hint_key, service = "", "counter_unknown", None, None
         if c is None and not self.settled(now):  # its retained state may still be on its way
-            state_key = "counter_connecting" if self.link != Link.up else "counter_waiting_server"
+            state_key = "counter_connecting" if self.link != Link.up else "waiting_for_server"
         if c is not None:
             if c.state == CounterState.closed:
                 state_key, hint_key = "counter_closed", "hint_closed"

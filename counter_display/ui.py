@@ -182,9 +182,10 @@ class HallScreen(BoxLayout):
         if not view.live:
             self.now_number = "--"
             self.now_counter_en, self.now_counter_sw = i18n.t("not_live", "en"), i18n.t("not_live", "sw")
-        elif view.latest is None:
+        elif view.latest is None:  # nothing called yet, or the server's state still on its way
+            key = "no_calls_yet" if view.settled else "waiting_for_server"
             self.now_number = ""
-            self.now_counter_en, self.now_counter_sw = i18n.t("no_calls_yet", "en"), i18n.t("no_calls_yet", "sw")
+            self.now_counter_en, self.now_counter_sw = i18n.t(key, "en"), i18n.t(key, "sw")
         else:
             self.now_title = i18n.both("recall" if view.latest.recall else "now_calling")
             self.now_number = view.latest.number
@@ -206,7 +207,7 @@ class HallScreen(BoxLayout):
             line.wait_en = srow.wait_en if srow else ""
             line.wait_sw = srow.wait_sw if srow else ""
             line.unknown = srow.unknown if srow else False
-        if not view.services and view.live:
+        if not view.services and view.live and view.settled:
             self.page_text = i18n.both("no_one_waiting")
         elif view.pages > 1:
             self.page_text = i18n.both("page", sep="  /  ", i=view.page, n=view.pages)

@@ -284,3 +284,12 @@ def test_pages_share_the_services_evenly():
         m.handle(T.service_state(sid), samples.service_state(sid, waiting=1).to_bytes(), retained=True)
     assert [len(m.hall_view(now=t).services) for t in (0, 10, 20)] == [5, 5, 5]
     assert m.hall_view(now=0).pages == 2
+
+
+def test_the_hall_does_not_say_no_calls_before_the_server_had_its_say():
+    m = DisplayModel(topics=T, centre_name="X")
+    m.link_up()
+    m.handle(T.server_availability, b"online", now=10)
+    assert m.hall_view(now=10).live and not m.hall_view(now=10).settled
+    m.handle(T.hall_state, samples.hall([]).to_bytes(), now=10)
+    assert m.hall_view(now=10).settled
