@@ -17,10 +17,10 @@ from typing import Any
 
 from centre_server import engine
 from centre_server.centre import Centre, new_ticket_id
-from centre_server.channels.i18n import tr
+from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.settings import ChannelSettings, phone_ok
 from centre_server.channels.sms import OutboxWorker, make_gateway
-from centre_server.contract import Channel, EventType, Language, Priority, TicketState
+from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, TicketState
 from centre_server.engine import Event, QueueError, Ticket
 
 logger = logging.getLogger(__name__)
@@ -30,20 +30,33 @@ OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving)
 
 
 class ChannelError(Exception):
-    """A request the channels refuse; ``key`` names the message in both languages."""
+    """A request the channels refuse; ``key`` names the message in both languages.
 
-    def __init__(self, status: int, code: str, key: str, **kw: Any) -> None:
-        super().__init__(tr("en", key, **kw))
+    A refusal because of the centre's hours carries when to come back: ``opens_at``
+    (local time) and ``book_day`` (the first day a visit can be booked for).
+    """
+
+    def __init__(self, status: int, code: str, key: str, *, opens_at: datetime | None = None,
+                 book_day: date | None = None, service_id: str | None = None, **kw: Any) -> None:
+        super().__init__(tr("en", key, **{k: localise("en", v) for k, v in kw.items()}))
         self.status = status
         self.code = code
         self.key = key
         self.kw = kw
+        self.opens_at = opens_at
+        self.book_day = book_day
+        self.service_id = service_id
 
     def message(self, lang: str) -> str:
-        return tr(lang, self.key, **self.kw)
+        return tr(lang, self.key, **{k: localise(lang, v) for k, v in self.kw.items()})
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message("en"), "message_sw": self.message("sw")}}
+        err: dict[str, Any] = {"code": self.code, "message": self.message("en"), "message_sw": self.message("sw")}
+        if self.opens_at is not None:
+            err["opens_at"] = self.opens_at.isoformat()
+        if self.book_day is not None:
+            err["book_day"] = self.book_day.isoformat()
+        return {"error": err}
 
 
 def normalise_phone(phone: str | None) -> str | None:
@@ -59,7 +72,35 @@ def normalise_phone(phone: str | None) -> str | None:
     return "+" + digits
 
 
-def _from_queue_error(err: QueueError) -> ChannelError:
+def _parse_when(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+    except ValueError:
+        return None
+
+
+def _parse_day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else value if isinstance(value, date) else None
+    except ValueError:
+        return None
+
+
+def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
+                  service_id: str | None = None) -> ChannelError:
+    """The channels' answer to a refused issue: closed (come back at ``opens_at``) or too late (book)."""
+    if code == IssueRefusal.day_closed:
+        return ChannelError(409, code, "err_day_closed" if opens_at else "wait_closed_long", when=opens_at,
+                            opens_at=opens_at, book_day=book_day, service_id=service_id)
+    return ChannelError(409, code, "err_after_last_call", day=book_day or "-", opens_at=opens_at,
+                        book_day=book_day, service_id=service_id)
+
+
+def _from_queue_error(err: QueueError, service_id: str | None = None) -> ChannelError:
+    if err.code in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
+        extra = getattr(err, "extra", None) or {}
+        return refusal_error(err.code, _parse_when(extra.get("opens_at")), _parse_day(extra.get("book_day")),
+                             service_id)
     keys = {"unknown_service": (404, "err_service"), "service_disabled": (409, "err_service_closed"),
             "numbers_exhausted": (409, "err_numbers")}
     status, key = keys.get(err.code, (err.status, ""))
@@ -113,9 +154,52 @@ class ChannelHub:
         with self.centre.lock:
             return self.centre.state.services.get(service_id)
 
-    def figures(self, service_id: str) -> dict[str, int]:
+    def figures(self, service_id: str) -> dict[str, Any]:
+        """The engine's figures for a newcomer: waiting, ``estimated_wait_s`` (None: see ``wait_unknown``),
+        ``accepting`` and ``refusal``; the keys a server without them lacks are filled with their defaults."""
         with self.centre.lock:
-            return engine.service_figures(self.centre.state, service_id, self.now())
+            f = dict(engine.service_figures(self.centre.state, service_id, self.now()))
+        f.setdefault("wait_unknown", None)
+        f.setdefault("accepting", True)
+        f.setdefault("refusal", None)
+        return f
+
+    def wait_text(self, lang: str, figures: dict[str, Any], long: bool = False) -> str:
+        return wait_phrase(lang, figures.get("estimated_wait_s"), figures.get("wait_unknown"), long)
+
+    def closed(self) -> tuple[str | None, datetime | None, date | None]:
+        """(why the centre takes no ticket now or None, when it opens next, the first day to book for)."""
+        state = self.centre.state
+        with self.centre.lock:
+            now = self.now()
+            reason_of = getattr(engine, "day_closed_reason", None)
+            reason = reason_of(state, now) if reason_of else None
+            opens = engine.opens_at(state, now) if hasattr(engine, "opens_at") else None
+            book = engine.book_day(state, now) if hasattr(engine, "book_day") else None
+        return reason, _parse_when(opens), _parse_day(book)
+
+    def refusal(self, service_id: str, figures: dict[str, Any] | None = None) -> ChannelError | None:
+        """Why a newcomer would get no ticket for the service now (closed, after its last call), or None."""
+        f = figures if figures is not None else self.figures(service_id)
+        code = f.get("refusal")
+        if code not in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
+            return None
+        _, opens, book = self.closed()
+        return refusal_error(str(code), opens, self.bookable_day(service_id, book), service_id)
+
+    def bookable_day(self, service_id: str, after: date | None) -> date | None:
+        """The first day from ``after`` (the engine's next open day) with a free slot for the service."""
+        if after is None or not self.settings.appointments_enabled:
+            return after
+        for d, times in self.slots(service_id):
+            if d >= after and any(left > 0 for _, left in times):
+                return d
+        return after
+
+    def book_url(self, service_id: str, day: date | None, lang: str) -> str:
+        """``/book`` with the service (and the day) chosen already."""
+        return f"{self.public_url}/book?service={service_id}" + (f"&day={day.isoformat()}" if day else "") \
+            + f"&lang={lang}"
 
     # ------------------------------------------------------------ remote tickets
 
@@ -158,6 +242,9 @@ class ChannelHub:
             for t in mine:
                 if t.service_id == service_id:  # the same citizen asking twice gets the same ticket
                     return t, self.code_of(t.id) or ""
+            refused = self.refusal(service_id)  # closed, or too late today: say when to come back or book
+            if refused is not None:
+                raise refused
             if len(mine) >= s.remote_per_phone_per_day:
                 raise ChannelError(429, "phone_limit", "err_phone_limit", n=len(mine))
             if self.remote_issued_last_hour(service_id) >= s.cap_for(service_id):
@@ -173,7 +260,11 @@ class ChannelHub:
                     idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False))
             except QueueError as err:
                 self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
-                raise _from_queue_error(err) from None
+                refused = _from_queue_error(err, service_id)
+                if refused.code == IssueRefusal.after_last_call and refused.book_day is not None:
+                    refused = refusal_error(refused.code, refused.opens_at,
+                                            self.bookable_day(service_id, refused.book_day), service_id)
+                raise refused from None
             t = self.centre.ticket(ticket_id)
             if t is not None and t.day != day:  # the day rolled over inside execute
                 self.db.execute("UPDATE remote_codes SET day=? WHERE ticket_id=?", [t.day, ticket_id])
@@ -291,13 +382,23 @@ class ChannelHub:
         return start, start + 86400
 
     def slot_times(self, day: date) -> list[float]:
+        """Slot starts on ``day``: none on a day the centre does not open (its weekdays, its holidays),
+        and only within both the booking hours and the centre's own opening hours."""
         s = self.settings
         if day.weekday() not in s.weekday_numbers:
+            return []
+        hours = getattr(self.centre.state.policy, "hours", None)
+        if hours is not None and not hours.is_open_day(day):
             return []
         h1, m1 = map(int, s.opening.split(":"))
         h2, m2 = map(int, s.closing.split(":"))
         t = datetime(day.year, day.month, day.day, h1, m1, tzinfo=self.centre.tz)
         close = datetime(day.year, day.month, day.day, h2, m2, tzinfo=self.centre.tz)
+        if hours is not None:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=self.centre.tz)
+            t = max(t, midnight + timedelta(seconds=hours.opening_s))
+            if hours.closing_s is not None:
+                close = min(close, midnight + timedelta(seconds=hours.closing_s))
         out = []
         while t < close:
             out.append(t.timestamp())
@@ -316,6 +417,8 @@ class ChannelHub:
                 "SELECT slot_at, COUNT(*) FROM appointments WHERE service_id=? AND slot_at>=? "
                 "AND state IN ('booked','checked_in') GROUP BY slot_at", [service_id, start]).fetchall():
             taken[slot_at] = n
+        if self.closed()[0] is not None:  # closed for today (by the clock or by the manager): no slot today
+            days = days[1:]
         out = []
         for d in days:
             times = [(ts, self.settings.slot_capacity - taken.get(ts, 0)) for ts in self.slot_times(d)
@@ -425,7 +528,13 @@ class ChannelHub:
                     t, _ = self.issue_remote(joining.id, norm, lang, Channel.sms)
                     ticket_id, outcome = t.id, "joined"
                 except ChannelError as err:
-                    self.enqueue(None, norm, "refused", None, "Huduma: " + err.message(lang))
+                    if err.code == IssueRefusal.after_last_call:  # tell how to book instead
+                        name = (joining.name_sw if lang == "sw" else joining.name_en)[:40]
+                        text = tr(lang, "sms_book_instead", service=name, day=localise(lang, err.book_day or "-"),
+                                  url=self.book_url(joining.id, err.book_day, lang))
+                    else:
+                        text = "Huduma: " + err.message(lang)
+                    self.enqueue(None, norm, "refused", None, text)
                     raise
             elif not words or words[0].rstrip(".") not in ("1", "2", "3", "4"):
                 outcome = "not_a_rating"
@@ -527,7 +636,7 @@ class ChannelHub:
             url = f"{self.public_url}/t/{t.id}"
             if ev.type == EventType.ticket_issued:
                 ahead = d.get("position", 0)
-                wait = max(1, round(d.get("estimated_wait_s", 0) / 60))
+                wait = wait_phrase(lang, d.get("estimated_wait_s"), d.get("wait_unknown"))
                 if not t.checked_in:
                     text = tr(lang, "sms_issued", number=t.number, service=name, ahead=ahead, wait=wait,
                               code=self.code_of(t.id) or "-", url=url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ci_missed": ("Ticket {number} missed its turn too long ago: please take a new ticket.",
                   "Tiketi {number} ilipitwa na zamu zamani mno: tafadhali chukua tiketi mpya."),
     # SMS (short: one SMS is 160 characters)
-    "sms_issued": ("Huduma: ticket {number}, {service}. {ahead} ahead, ~{wait} min. Check-in code {code}. {url}",
-                   "Huduma: tiketi {number}, {service}. {ahead} mbele, ~dak {wait}. Nambari {code}. {url}"),
-    "sms_issued_walkin": ("Huduma: ticket {number}, {service}. {ahead} ahead, ~{wait} min. {url}",
-                          "Huduma: tiketi {number}, {service}. {ahead} mbele, ~dak {wait}. {url}"),
+    "sms_issued": ("Huduma: ticket {number}, {service}. {ahead} ahead, {wait}. Check-in code {code}. {url}",
+                   "Huduma: tiketi {number}, {service}. {ahead} mbele, {wait}. Nambari {code}. {url}"),
+    "sms_issued_walkin": ("Huduma: ticket {number}, {service}. {ahead} ahead, {wait}. {url}",
+                          "Huduma: tiketi {number}, {service}. {ahead} mbele, {wait}. {url}"),
     "sms_ahead": ("Huduma: {number}, only {ahead} ahead of you now. Please be near the counters.",
                   "Huduma: {number}, wamebaki {ahead} mbele yako. Tafadhali kaa karibu na kaunta."),
     "sms_ahead_remote": ("Huduma: {number}, only {ahead} ahead of you. Check in at the kiosk with code {code} now.",
@@ -128,11 +129,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "u_services": ("Choose a service:", "Chagua huduma:"),
     "u_more": ("98. More", "98. Zaidi"),
     "u_back": ("0. Back", "0. Rudi"),
-    "u_confirm": ("{service}\n{n} waiting, ~{wait} min\n1. Take ticket", "{service}\n{n} wanasubiri, ~dak {wait}\n1. Chukua tiketi"),
-    "u_issued": ("Ticket {number}. {ahead} ahead, ~{wait} min. Check in at the kiosk with code {code}. SMS sent.",
-                 "Tiketi {number}. {ahead} mbele, ~dak {wait}. Jisajili kwenye kioski kwa nambari {code}. SMS imetumwa."),
-    "u_status_waiting": ("{number} {service}: {ahead} ahead, ~{wait} min. Code {code}.",
-                         "{number} {service}: {ahead} mbele, ~dak {wait}. Nambari {code}."),
+    "u_confirm": ("{service}\n{n} waiting, {wait}\n1. Take ticket", "{service}\n{n} wanasubiri, {wait}\n1. Chukua tiketi"),
+    "u_issued": ("Ticket {number}. {ahead} ahead, {wait}. Check in at the kiosk with code {code}. SMS sent.",
+                 "Tiketi {number}. {ahead} mbele, {wait}. Jisajili kwenye kioski kwa nambari {code}. SMS imetumwa."),
+    "u_status_waiting": ("{number} {service}: {ahead} ahead, {wait}. Code {code}.",
+                         "{number} {service}: {ahead} mbele, {wait}. Nambari {code}."),
     "u_status_called": ("{number}: go to Counter {counter} now.", "{number}: nenda Kaunta {counter} sasa."),
     "u_no_ticket": ("You have no ticket waiting today.", "Huna tiketi inayosubiri leo."),
     "u_cancel_ask": ("Cancel {number} ({service})?\n1. Yes, cancel\n2. No", "Ghairi {number} ({service})?\n1. Ndiyo, ghairi\n2. Hapana"),
@@ -143,6 +144,34 @@ STRINGS: dict[str, tuple[str, str]] = {
     "u_bad_request": ("Sorry, this request cannot be served.", "Samahani, ombi hili haliwezi kuhudumiwa."),
     "u_bad_phone": ("Sorry, this service needs a Kenyan mobile number.", "Samahani, huduma hii inahitaji nambari ya simu ya Kenya."),
     "u_none": ("No services are open for remote tickets now.", "Hakuna huduma zilizo wazi kwa tiketi za mbali sasa."),
+    # when nobody can serve a newcomer, or the centre is closed: never a number (issue 15)
+    "wait_approx": ("~{m} min", "~dak {m}"),
+    "wait_no_counter": ("no counter open now", "hakuna kaunta wazi sasa"),
+    "wait_closed": ("closed for today", "imefungwa kwa leo"),
+    "wait_no_counter_long": ("No counter is serving this service right now.",
+                             "Hakuna kaunta inayohudumia huduma hii sasa."),
+    "wait_closed_long": ("The centre has closed for today.", "Kituo kimefungwa kwa leo."),
+    "waiting_no_counter": ("{n} waiting, no counter open now", "{n} wanasubiri, hakuna kaunta wazi sasa"),
+    "waiting_book_only": ("no more tickets today: book", "tiketi zimekwisha leo: weka miadi"),
+    "closed_title": ("The centre is closed", "Kituo kimefungwa"),
+    "err_day_closed": ("The centre is closed. It opens again on {when}.", "Kituo kimefungwa. Kitafunguliwa {when}."),
+    "err_after_last_call": ("No more tickets today for this service: it could not be served before closing. "
+                            "Book a visit for {day} instead.",
+                            "Tiketi za huduma hii zimekwisha leo: isingeweza kuhudumiwa kabla ya kufunga. "
+                            "Weka miadi ya {day} badala yake."),
+    "book_next_title": ("No more tickets today for these services: book a visit instead",
+                        "Tiketi za huduma hizi zimekwisha leo: weka miadi badala yake"),
+    "book_for": ("Book {service} for {day}", "Weka miadi ya {service}, {day}"),
+    "book_another_day": ("Book a visit for another day", "Weka miadi kwa siku nyingine"),
+    "sms_book_instead": ("Huduma: no more tickets today for {service}. Book a visit for {day}: {url}",
+                         "Huduma: tiketi za {service} zimekwisha leo. Weka miadi ya {day}: {url}"),
+    "u_confirm_book": ("{service}\nNo more tickets today.\n1. Book a visit for {day}",
+                       "{service}\nTiketi zimekwisha leo.\n1. Weka miadi ya {day}"),
+    "u_book_slots": ("{day}, choose a time:", "{day}, chagua muda:"),
+    "u_no_slots": ("No free times on {day}. Please try another day at the centre or on the web.",
+                   "Hakuna nafasi {day}. Tafadhali jaribu siku nyingine kituoni au mtandaoni."),
+    "u_booked": ("Booked: {service}, {when}. Code {code}. Check in at the kiosk from {start}. SMS sent.",
+                 "Miadi: {service}, {when}. Nambari {code}. Jisajili kioskini kuanzia {start}. SMS imetumwa."),
 }
 
 
@@ -161,3 +190,46 @@ class Translator:
 
     def __call__(self, key: str, **kw: Any) -> str:
         return tr(self.lang, key, **kw)
+
+
+# Dates and times in the citizen's language. Times are 24-hour ("08:00", "saa 08:00"), as on every
+# other channel screen, so a time never reads differently on the ticket, the page and the SMS.
+WEEKDAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+            "sw": ("Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili")}
+MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December"),
+          "sw": ("Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba",
+                 "Oktoba", "Novemba", "Desemba")}
+
+
+def format_day(lang: str, d: date) -> str:
+    """"Monday 7 December" / "Jumatatu 7 Desemba"."""
+    lang = lang if lang in LANGUAGES else "en"
+    return f"{WEEKDAYS[lang][d.weekday()]} {d.day} {MONTHS[lang][d.month - 1]}"
+
+
+def format_when(lang: str, at: datetime) -> str:
+    """"Monday 7 December at 08:00" / "Jumatatu 7 Desemba saa 08:00" (``at`` already in local time)."""
+    joiner = "saa" if lang == "sw" else "at"
+    return f"{format_day(lang, at.date())} {joiner} {at:%H:%M}"
+
+
+def localise(lang: str, value: Any) -> Any:
+    """A message argument in ``lang``: dates and times spelt out, anything else as it is."""
+    if isinstance(value, datetime):
+        return format_when(lang, value)
+    if isinstance(value, date):
+        return format_day(lang, value)
+    return value
+
+
+def wait_phrase(lang: str, wait_s: int | None, unknown: str | None, long: bool = False) -> str:
+    """The estimated wait as a citizen reads it: "~12 min", or why there is none (never a made-up number).
+
+    ``unknown`` is the contract's ``WaitUnknown`` ("no_counter", "closed"); a missing estimate without a
+    reason is told as no counter serving it, the only other case the server knows.
+    """
+    if wait_s is not None:
+        return tr(lang, "wait_approx", m=max(1, round(wait_s / 60)))
+    reason = "closed" if str(unknown or "") == "closed" else "no_counter"
+    return tr(lang, f"wait_{reason}_long" if long else f"wait_{reason}")

@@ -23,9 +23,17 @@ from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalD
 from centre_server.channels import ussd
 from centre_server.channels.gateway import GatewayGuard
 from centre_server.ratelimit import RateLimiter
-from centre_server.channels.core import ChannelError, ChannelHub
-from centre_server.channels.i18n import LANGUAGES, Translator
-from centre_server.contract import API_PREFIX, PHONE_PATTERN, Channel, ErrorResponse, TicketOut, TicketState
+from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
+from centre_server.channels.i18n import LANGUAGES, Translator, format_day, tr, wait_phrase
+from centre_server.contract import (
+    API_PREFIX,
+    PHONE_PATTERN,
+    Channel,
+    ErrorResponse,
+    IssueRefusal,
+    TicketOut,
+    TicketState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +111,67 @@ def field(form: FormData, name: str, limit: int = 200) -> str:
 
 
 def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The services by category, each with what a newcomer can expect: a wait, why none, or book instead."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in hub.services():
         f = hub.figures(s.id)
         cat = (s.category_sw or s.category) if lang == "sw" else s.category
+        full = hub.remote_issued_last_hour(s.id) >= hub.settings.cap_for(s.id)
+        book_only = f["refusal"] == IssueRefusal.after_last_call
+        if full:
+            label = tr(lang, "remote_full")
+        elif book_only:
+            label = tr(lang, "waiting_book_only")
+        elif f["estimated_wait_s"] is None:
+            label = tr(lang, "waiting_no_counter", n=f["waiting"])
+        else:
+            label = tr(lang, "waiting_now", n=f["waiting"], m=max(1, round(f["estimated_wait_s"] / 60)))
         groups.setdefault(cat or "-", []).append({
             "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
-            "wait_min": max(1, round(f["estimated_wait_s"] / 60)),
-            "full": hub.remote_issued_last_hour(s.id) >= hub.settings.cap_for(s.id)})
+            "label": label, "full": full, "book_only": book_only, "disabled": full or book_only})
     return list(groups.items())
+
+
+def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]],
+                 lang: str) -> list[dict[str, str]]:
+    """Links to /book for the services that take no more tickets today, prefilled with the next open day."""
+    offers = []
+    _, _, book_day = hub.closed()
+    for _, services in groups:
+        for s in services:
+            if s["book_only"]:
+                day = hub.bookable_day(s["id"], book_day)
+                offers.append({"id": s["id"], "text": tr(lang, "book_for", service=s["name"],
+                                                         day=format_day(lang, day) if day else ""),
+                               "href": f"/book?service={s['id']}" + (f"&day={day.isoformat()}" if day else "")
+                               + f"&lang={lang}"})
+    return offers
+
+
+def _join_page(request: Request, hub: ChannelHub, lang: str, status: int = 200, nonce: str | None = None,
+               selected: str = "", phone: str = "", error: ChannelError | None = None) -> Response:
+    """/join: the form, or (closed) when the centre opens again; services too late today offer a booking."""
+    reason, opens_at, book_day = hub.closed()
+    if error is not None and error.code == IssueRefusal.day_closed:
+        reason, opens_at = reason or error.code, error.opens_at or opens_at
+    closed = None
+    groups: list[tuple[str, list[dict[str, Any]]]] = []
+    if reason is not None:  # nothing to take: when it opens again, and booking another day
+        closed = {"message": refusal_error(IssueRefusal.day_closed, opens_at, book_day).message(lang),
+                  "book_href": f"/book?lang={lang}"}
+    else:
+        groups = _service_groups(hub, lang)
+    offers = _book_offers(hub, groups, lang)
+    err_text, err_book = None, None
+    if error is not None and error.code != IssueRefusal.day_closed:
+        err_text = error.message(lang)
+        if error.code == IssueRefusal.after_last_call and error.service_id:
+            day = error.book_day
+            err_book = (f"/book?service={error.service_id}" + (f"&day={day.isoformat()}" if day else "")
+                        + f"&lang={lang}")
+    return render(request, "join.html", status=status, lang=lang, groups=groups, closed=closed, offers=offers,
+                  nonce=nonce or secrets.token_urlsafe(12), selected=selected, phone=phone, error=err_text,
+                  error_book=err_book, title_key="closed_title" if closed else "join_title")
 
 
 # ------------------------------------------------------------------ /join
@@ -120,9 +180,7 @@ def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str
 @pages.get("/join")
 def join_page(request: Request) -> Response:
     hub = hub_of(request)
-    lang = lang_of(request)
-    return render(request, "join.html", lang=lang, groups=_service_groups(hub, lang), nonce=secrets.token_urlsafe(12),
-                  selected=request.query_params.get("service", ""), phone="", error=None, title_key="join_title")
+    return _join_page(request, hub, lang_of(request), selected=request.query_params.get("service", "")[:64])
 
 
 @pages.post("/join")
@@ -140,8 +198,8 @@ async def join_submit(request: Request) -> Response:
         day = hub.centre.state.day
         t, _ = hub.issue_remote(service_id, phone, lang, Channel.web, key=f"web:{day}:{nonce}")
     except ChannelError as err:
-        return render(request, "join.html", status=err.status, lang=lang, groups=_service_groups(hub, lang),
-                      nonce=nonce, selected=service_id, phone=phone, error=err.message(lang), title_key="join_title")
+        return _join_page(request, hub, lang, status=err.status, nonce=nonce, selected=service_id, phone=phone,
+                          error=err)
     return RedirectResponse(f"/join/{t.id}?lang={lang}", status_code=303)
 
 
@@ -153,8 +211,10 @@ def joined_page(ticket_id: str, request: Request) -> Response:
     if t is None or code is None:
         return render(request, "missing.html", status=404, title_key="not_found")
     out = hub.centre.ticket_out(t)
-    return render(request, "joined.html", ticket=out, code=code, checked_in=t.checked_in,
-                  wait_min=max(1, round(out.estimated_wait_s / 60)), title_key="your_ticket")
+    lang = lang_of(request)
+    wait = wait_phrase(lang, out.estimated_wait_s, getattr(out, "wait_unknown", None), long=True)
+    return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
+                  wait=wait, wait_known=out.estimated_wait_s is not None, title_key="your_ticket")
 
 
 # ------------------------------------------------------------------ /book

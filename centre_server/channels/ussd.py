@@ -15,9 +15,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from datetime import date
+
 from centre_server.channels.core import ChannelError, ChannelHub, normalise_phone
-from centre_server.channels.i18n import tr
-from centre_server.contract import Channel, TicketState
+from centre_server.channels.i18n import localise, tr, wait_phrase
+from centre_server.contract import Channel, IssueRefusal, TicketState
 
 logger = logging.getLogger(__name__)
 
@@ -167,9 +169,15 @@ class UssdSession:
         if kind == "confirm":
             svc = self.hub.service(state[1])
             f = self.hub.figures(state[1])
-            body = tr(self.lang, "u_confirm", service=self._name(svc.name_en, svc.name_sw) if svc else "?",
-                      n=f["waiting"], wait=max(1, round(f["estimated_wait_s"] / 60)))
+            name = self._name(svc.name_en, svc.name_sw) if svc else "?"
+            refused = self.hub.refusal(state[1], f)
+            if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
+                body = tr(self.lang, "u_confirm_book", service=name, day=self._day(refused.book_day))
+            else:
+                body = tr(self.lang, "u_confirm", service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
             return con(prefix + body + "\n" + tr(self.lang, "u_back"))
+        if kind == "book":
+            return self._book_menu(state[1], state[2], state[3]).render(self.lang, prefix)
         if kind == "cancel_list":
             return self._cancel_menu(state[1]).render(self.lang, prefix)
         if kind == "cancel_ask":
@@ -188,6 +196,22 @@ class UssdSession:
     def _svc_menu(self, cat: int, page: int) -> Menu:
         services = self._categories()[cat][2]
         m = Menu(tr(self.lang, "u_services"), [self._name(s.name_en, s.name_sw) for s in services])
+        m.page = page
+        return m
+
+    def _day(self, d: date) -> str:
+        return ascii_fit(localise(self.lang, d), 24)
+
+    def _free_slots(self, service_id: str, day: str) -> list[float]:
+        """The free slot starts of the service on ``day`` (ISO), as /book offers them."""
+        for d, times in self.hub.slots(service_id):
+            if d.isoformat() == day:
+                return [ts for ts, left in times if left > 0]
+        return []
+
+    def _book_menu(self, service_id: str, day: str, page: int) -> Menu:
+        m = Menu(tr(self.lang, "u_book_slots", day=self._day(date.fromisoformat(day))),
+                 [self.hub.local(ts).strftime("%H:%M") for ts in self._free_slots(service_id, day)])
         m.page = page
         return m
 
@@ -212,6 +236,11 @@ class UssdSession:
             return None
         if kind == "main":
             if tok == "1":
+                reason, opens_at, _ = self.hub.closed()
+                if reason is not None:  # closed: no ticket, and when it opens again
+                    return end(ascii_fit(ChannelError(409, "day_closed", "err_day_closed" if opens_at else
+                                                      "wait_closed_long", when=opens_at).message(self.lang),
+                                         MAX_SCREEN - 4))
                 if not self._categories():
                     return end(tr(self.lang, "u_none"))
                 return ("cats", 0)
@@ -249,10 +278,30 @@ class UssdSession:
             return ("cancel_ask", waiting[choice].id, state)
         if kind == "confirm":
             if tok == "1":
+                refused = self.hub.refusal(state[1])
+                if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
+                    day = refused.book_day.isoformat()
+                    if not self._free_slots(state[1], day):
+                        return end(ascii_fit(tr(self.lang, "u_no_slots", day=self._day(refused.book_day)),
+                                             MAX_SCREEN - 4))
+                    return ("book", state[1], day, 0, state)
                 return self._take(state[1]) if last else end(tr(self.lang, "u_bad_request"))
             if tok == BACK:
                 return state[2]
             return None
+        if kind == "book":
+            menu = self._book_menu(state[1], state[2], state[3])
+            choice = menu.pick(tok, self.lang)
+            if choice is None:
+                return None
+            if choice == "more":
+                return ("book", state[1], state[2], state[3] + 1, state[4])
+            if choice == "back":
+                return ("book", state[1], state[2], state[3] - 1, state[4]) if state[3] > 0 else state[4]
+            assert isinstance(choice, int)
+            if not last:
+                return end(tr(self.lang, "u_bad_request"))
+            return self._book(state[1], self._free_slots(state[1], state[2])[choice])
         if kind == "cancel_ask":
             if tok == "1":
                 return self._cancel(state[1]) if last else end(tr(self.lang, "u_bad_request"))
@@ -275,7 +324,21 @@ class UssdSession:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         out = self.hub.centre.ticket_out(t)
         return end(tr(self.lang, "u_issued", number=t.number, ahead=out.position,
-                      wait=max(1, round(out.estimated_wait_s / 60)), code=code or "-"))
+                      wait=wait_phrase(self.lang, out.estimated_wait_s, getattr(out, "wait_unknown", None)),
+                      code=code or "-"))
+
+    def _book(self, service_id: str, slot_at: float) -> str:
+        """Book the chosen time; the booking SMS follows, as from /book."""
+        try:
+            appt = self.hub.book(service_id, slot_at, self.phone, self.lang)
+        except ChannelError as err:
+            return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
+        svc = self.hub.service(service_id)
+        start, _ = self.hub.window(slot_at)
+        when = self.hub.local(slot_at)
+        return end(ascii_fit(tr(self.lang, "u_booked", service=self._name(svc.name_en, svc.name_sw) if svc else "",
+                                when=f"{when:%d/%m %H:%M}", code=appt["code"],
+                                start=self.hub.local(start).strftime("%H:%M")), MAX_SCREEN - 4))
 
     def _status(self) -> str:
         tickets = self._open_waiting()
@@ -289,7 +352,8 @@ class UssdSession:
                 lines.append(tr(self.lang, "u_status_waiting", number=t.number,
                                 service=ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 24)
                                 if svc else "",
-                                ahead=out.position, wait=max(1, round(out.estimated_wait_s / 60)),
+                                ahead=out.position,
+                                wait=wait_phrase(self.lang, out.estimated_wait_s, getattr(out, "wait_unknown", None)),
                                 code=self.hub.code_of(t.id) or "-"))
             else:
                 lines.append(tr(self.lang, "u_status_called", number=t.number, counter=out.counter_name or "?"))
