@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -128,27 +129,48 @@ class ChannelCentre(CentreProcess):
                                                      "phoneNumber": phone, "text": text})
 
 
-@pytest.fixture(scope="session")
-def channel_server(tmp_path_factory) -> Iterator[ChannelCentre]:
-    """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback."""
+def set_day(toml: str, day: dict[str, str]) -> str:
+    """centre.toml with these ``[day]`` keys set (each value already in TOML syntax)."""
+    head, sep, rest = toml.partition("[day]\n")
+    assert sep, "no [day] table in centre.toml"
+    section, nxt, tail = rest.partition("\n[")
+    lines = [ln for ln in section.splitlines() if ln.split("=")[0].strip() not in day]
+    lines = [f"{k} = {v}" for k, v in day.items()] + lines
+    return head + sep + "\n".join(lines) + nxt + tail
+
+
+@contextmanager
+def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = "") -> Iterator[ChannelCentre]:
+    """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback;
+    ``day`` sets ``[day]`` keys (hours, closing), ``extra`` adds ``[channels]`` keys."""
     need_tool("mosquitto")
-    tmp = tmp_path_factory.mktemp("channels")
     path = tmp / "centre"
     provision(path, "init", str(path), "--demo")
     agg = FakeAggregator()
-    with open(path / "centre.toml", "a") as f:
-        f.write(CHANNELS_TOML.format(url=agg.url, key=API_KEY))
+    toml = (path / "centre.toml").read_text()
+    if day:
+        toml = set_day(toml, day)
+    (path / "centre.toml").write_text(toml + CHANNELS_TOML.format(url=agg.url, key=API_KEY) + extra)
     broker = Mosquitto(port=free_port(), workdir=tmp)
     broker.start()
     creds = json.loads((path / "demo-credentials.json").read_text())
     server = ChannelCentre(centre=Centre(path=path, credentials=creds), port=free_port(),
                            args=["--mqtt", broker.url], log_path=tmp / "centre.log")
     server.aggregator = agg
-    server.start()
-    yield server
-    server.stop()
-    broker.stop()
-    agg.close()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        broker.stop()
+        agg.close()
+
+
+@pytest.fixture(scope="session")
+def channel_server(tmp_path_factory) -> Iterator[ChannelCentre]:
+    """The demo centre, open all day (no closing time), for most channel tests."""
+    with serve_channels(tmp_path_factory.mktemp("channels")) as server:
+        yield server
 
 
 _phone_counter = iter(range(100000, 999999, 7))
