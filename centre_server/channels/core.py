@@ -73,15 +73,21 @@ def normalise_phone(phone: str | None) -> str | None:
 
 
 def _parse_when(value: Any) -> datetime | None:
+    """An ``opens_at`` as the engine or the API gives it (datetime or ISO text); None when absent or bad."""
+    if isinstance(value, datetime) or value is None:
+        return value
     try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+        return datetime.fromisoformat(str(value))
     except ValueError:
         return None
 
 
 def _parse_day(value: Any) -> date | None:
+    """A ``book_day`` (date or "YYYY-MM-DD"); None when absent or bad."""
+    if isinstance(value, date) or value is None:
+        return value
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else value if isinstance(value, date) else None
+        return date.fromisoformat(str(value))
     except ValueError:
         return None
 
@@ -98,7 +104,7 @@ def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
 
 def _from_queue_error(err: QueueError, service_id: str | None = None) -> ChannelError:
     if err.code in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
-        extra = getattr(err, "extra", None) or {}
+        extra = err.extra or {}
         return refusal_error(err.code, _parse_when(extra.get("opens_at")), _parse_day(extra.get("book_day")),
                              service_id)
     keys = {"unknown_service": (404, "err_service"), "service_disabled": (409, "err_service_closed"),
@@ -156,27 +162,19 @@ class ChannelHub:
 
     def figures(self, service_id: str) -> dict[str, Any]:
         """The engine's figures for a newcomer: waiting, ``estimated_wait_s`` (None: see ``wait_unknown``),
-        ``accepting`` and ``refusal``; the keys a server without them lacks are filled with their defaults."""
+        ``accepting`` and ``refusal``."""
         with self.centre.lock:
-            f = dict(engine.service_figures(self.centre.state, service_id, self.now()))
-        f.setdefault("wait_unknown", None)
-        f.setdefault("accepting", True)
-        f.setdefault("refusal", None)
-        return f
+            return engine.service_figures(self.centre.state, service_id, self.now())
 
     def wait_text(self, lang: str, figures: dict[str, Any], long: bool = False) -> str:
         return wait_phrase(lang, figures.get("estimated_wait_s"), figures.get("wait_unknown"), long)
 
     def closed(self) -> tuple[str | None, datetime | None, date | None]:
         """(why the centre takes no ticket now or None, when it opens next, the first day to book for)."""
-        state = self.centre.state
         with self.centre.lock:
-            now = self.now()
-            reason_of = getattr(engine, "day_closed_reason", None)
-            reason = reason_of(state, now) if reason_of else None
-            opens = engine.opens_at(state, now) if hasattr(engine, "opens_at") else None
-            book = engine.book_day(state, now) if hasattr(engine, "book_day") else None
-        return reason, _parse_when(opens), _parse_day(book)
+            state, now = self.centre.state, self.now()
+            return (engine.day_closed_reason(state, now), engine.opens_at(state, now),
+                    date.fromisoformat(engine.book_day(state, now)))
 
     def refusal(self, service_id: str, figures: dict[str, Any] | None = None) -> ChannelError | None:
         """Why a newcomer would get no ticket for the service now (closed, after its last call), or None."""
@@ -387,18 +385,17 @@ class ChannelHub:
         s = self.settings
         if day.weekday() not in s.weekday_numbers:
             return []
-        hours = getattr(self.centre.state.policy, "hours", None)
-        if hours is not None and not hours.is_open_day(day):
+        hours = self.centre.state.policy.hours
+        if not hours.is_open_day(day):
             return []
         h1, m1 = map(int, s.opening.split(":"))
         h2, m2 = map(int, s.closing.split(":"))
         t = datetime(day.year, day.month, day.day, h1, m1, tzinfo=self.centre.tz)
         close = datetime(day.year, day.month, day.day, h2, m2, tzinfo=self.centre.tz)
-        if hours is not None:
-            midnight = datetime(day.year, day.month, day.day, tzinfo=self.centre.tz)
-            t = max(t, midnight + timedelta(seconds=hours.opening_s))
-            if hours.closing_s is not None:
-                close = min(close, midnight + timedelta(seconds=hours.closing_s))
+        midnight = datetime(day.year, day.month, day.day, tzinfo=self.centre.tz)
+        t = max(t, midnight + timedelta(seconds=hours.opening_s))
+        if hours.closing_s is not None:
+            close = min(close, midnight + timedelta(seconds=hours.closing_s))
         out = []
         while t < close:
             out.append(t.timestamp())

@@ -212,7 +212,7 @@ def joined_page(ticket_id: str, request: Request) -> Response:
         return render(request, "missing.html", status=404, title_key="not_found")
     out = hub.centre.ticket_out(t)
     lang = lang_of(request)
-    wait = wait_phrase(lang, out.estimated_wait_s, getattr(out, "wait_unknown", None), long=True)
+    wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
     return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
                   wait=wait, wait_known=out.estimated_wait_s is not None, title_key="your_ticket")
 

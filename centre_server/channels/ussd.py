@@ -324,7 +324,7 @@ class UssdSession:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         out = self.hub.centre.ticket_out(t)
         return end(tr(self.lang, "u_issued", number=t.number, ahead=out.position,
-                      wait=wait_phrase(self.lang, out.estimated_wait_s, getattr(out, "wait_unknown", None)),
+                      wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                       code=code or "-"))
 
     def _book(self, service_id: str, slot_at: float) -> str:
@@ -353,7 +353,7 @@ class UssdSession:
                                 service=ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 24)
                                 if svc else "",
                                 ahead=out.position,
-                                wait=wait_phrase(self.lang, out.estimated_wait_s, getattr(out, "wait_unknown", None)),
+                                wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                                 code=self.hub.code_of(t.id) or "-"))
             else:
                 lines.append(tr(self.lang, "u_status_called", number=t.number, counter=out.counter_name or "?"))
