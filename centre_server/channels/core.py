@@ -93,11 +93,16 @@ def _parse_day(value: Any) -> date | None:
 
 
 def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
-                  service_id: str | None = None) -> ChannelError:
-    """The channels' answer to a refused issue: closed (come back at ``opens_at``) or too late (book)."""
+                  service_id: str | None = None, bookable: bool = True) -> ChannelError:
+    """The channels' answer to a refused issue: closed (come back at ``opens_at``) or too late (book, or,
+    where the centre takes no bookings, come back on the next open day; ``book_day`` is then None)."""
     if code == IssueRefusal.day_closed:
         return ChannelError(409, code, "err_day_closed" if opens_at else "wait_closed_long", when=opens_at,
-                            opens_at=opens_at, book_day=book_day, service_id=service_id)
+                            opens_at=opens_at, book_day=book_day if bookable else None, service_id=service_id)
+    if not bookable:
+        day = book_day or (opens_at.date() if opens_at else None)
+        return ChannelError(409, code, "err_after_last_call_come" if day else "err_after_last_call_none",
+                            day=day or "-", opens_at=opens_at, service_id=service_id)
     return ChannelError(409, code, "err_after_last_call", day=book_day or "-", opens_at=opens_at,
                         book_day=book_day, service_id=service_id)
 
@@ -183,7 +188,8 @@ class ChannelHub:
         if code not in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
             return None
         _, opens, book = self.closed()
-        return refusal_error(str(code), opens, self.bookable_day(service_id, book), service_id)
+        return refusal_error(str(code), opens, self.bookable_day(service_id, book), service_id,
+                             bookable=self.settings.appointments_enabled)
 
     def bookable_day(self, service_id: str, after: date | None) -> date | None:
         """The first day from ``after`` (the engine's next open day) with a free slot for the service."""
@@ -259,9 +265,10 @@ class ChannelHub:
             except QueueError as err:
                 self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
                 refused = _from_queue_error(err, service_id)
-                if refused.code == IssueRefusal.after_last_call and refused.book_day is not None:
+                if refused.code == IssueRefusal.after_last_call:
                     refused = refusal_error(refused.code, refused.opens_at,
-                                            self.bookable_day(service_id, refused.book_day), service_id)
+                                            self.bookable_day(service_id, refused.book_day), service_id,
+                                            bookable=self.settings.appointments_enabled)
                 raise refused from None
             t = self.centre.ticket(ticket_id)
             if t is not None and t.day != day:  # the day rolled over inside execute
@@ -525,7 +532,7 @@ class ChannelHub:
                     t, _ = self.issue_remote(joining.id, norm, lang, Channel.sms)
                     ticket_id, outcome = t.id, "joined"
                 except ChannelError as err:
-                    if err.code == IssueRefusal.after_last_call:  # tell how to book instead
+                    if err.code == IssueRefusal.after_last_call and err.book_day:  # tell how to book instead
                         name = (joining.name_sw if lang == "sw" else joining.name_en)[:40]
                         text = tr(lang, "sms_book_instead", service=name, day=localise(lang, err.book_day or "-"),
                                   url=self.book_url(joining.id, err.book_day, lang))

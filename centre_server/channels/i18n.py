@@ -159,6 +159,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "Book a visit for {day} instead.",
                             "Tiketi za huduma hii zimekwisha leo: isingeweza kuhudumiwa kabla ya kufunga. "
                             "Weka miadi ya {day} badala yake."),
+    "err_after_last_call_come": ("No more tickets today for this service: it could not be served before closing. "
+                                 "Please come on {day}.",
+                                 "Tiketi za huduma hii zimekwisha leo: isingeweza kuhudumiwa kabla ya kufunga. "
+                                 "Tafadhali njoo {day}."),
+    "err_after_last_call_none": ("No more tickets today for this service: it could not be served before closing.",
+                                 "Tiketi za huduma hii zimekwisha leo: isingeweza kuhudumiwa kabla ya kufunga."),
+    "waiting_none_today": ("no more tickets today", "tiketi zimekwisha leo"),
     "book_next_title": ("No more tickets today for these services: book a visit instead",
                         "Tiketi za huduma hizi zimekwisha leo: weka miadi badala yake"),
     "book_for": ("Book {service} for {day}", "Weka miadi ya {service}, {day}"),

@@ -121,7 +121,7 @@ def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str
         if full:
             label = tr(lang, "remote_full")
         elif book_only:
-            label = tr(lang, "waiting_book_only")
+            label = tr(lang, "waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today")
         elif f["estimated_wait_s"] is None:
             label = tr(lang, "waiting_no_counter", n=f["waiting"])
         else:
@@ -139,7 +139,7 @@ def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]]
     _, _, book_day = hub.closed()
     for _, services in groups:
         for s in services:
-            if s["book_only"]:
+            if s["book_only"] and hub.settings.appointments_enabled:
                 day = hub.bookable_day(s["id"], book_day)
                 offers.append({"id": s["id"], "text": tr(lang, "book_for", service=s["name"],
                                                          day=format_day(lang, day) if day else ""),
@@ -165,7 +165,7 @@ def _join_page(request: Request, hub: ChannelHub, lang: str, status: int = 200, 
     err_text, err_book = None, None
     if error is not None and error.code != IssueRefusal.day_closed:
         err_text = error.message(lang)
-        if error.code == IssueRefusal.after_last_call and error.service_id:
+        if error.code == IssueRefusal.after_last_call and error.service_id and error.book_day:
             day = error.book_day
             err_book = (f"/book?service={error.service_id}" + (f"&day={day.isoformat()}" if day else "")
                         + f"&lang={lang}")

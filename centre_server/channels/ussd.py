@@ -173,6 +173,8 @@ class UssdSession:
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                 body = tr(self.lang, "u_confirm_book", service=name, day=self._day(refused.book_day))
+            elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
+                body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:
                 body = tr(self.lang, "u_confirm", service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
             return con(prefix + body + "\n" + tr(self.lang, "u_back"))

@@ -327,3 +327,35 @@ def test_sms_too_late_today_tells_how_to_book(too_late, new_phone):
         assert sms.endswith(f"/book?service=kra-returns&day={tomorrow.isoformat()}&lang={lang}"), sms
         assert len(sms) <= 306, (len(sms), sms)  # two SMS parts at most, even with a long service name
     assert remote_tickets_today(server) == {}
+
+
+@pytest.fixture(scope="module")
+def too_late_no_bookings(tmp_path_factory):
+    """As ``too_late``, at a centre that takes no bookings: nothing to book, so it says which day to come."""
+    with serve_channels(tmp_path_factory.mktemp("too-late-no-bookings"), day={"last_call_time": '"00:00"'},
+                        extra=ALL_DAYS + "appointments_enabled = false\n") as server:
+        assert clerk(server).post("/api/v1/counters/c07/open", json={"services": ["kra-returns"]}).status_code == 200
+        yield server
+
+
+def test_too_late_without_bookings_says_which_day_to_come(too_late_no_bookings, new_phone):
+    server = too_late_no_bookings
+    tomorrow = today() + timedelta(days=1)
+    page = httpx.get(f"{server.url}/join?lang=sw").text
+    option = re.search(r'<option value="kra-returns"[^>]*>([^<]*)</option>', page).group(0)
+    assert "disabled" in option and "tiketi zimekwisha leo" in option and "weka miadi" not in option
+    assert 'id="book-next"' not in page
+    come = {"en": f"No more tickets today for this service: it could not be served before closing. "
+                  f"Please come on {day_text('en', tomorrow)}.",
+            "sw": f"Tiketi za huduma hii zimekwisha leo: isingeweza kuhudumiwa kabla ya kufunga. "
+                  f"Tafadhali njoo {day_text('sw', tomorrow)}."}
+    for text, lang in (("KR", "en"), ("KR SW", "sw")):
+        phone = new_phone()
+        assert httpx.post(server.url + "/sms/inbound", data={"from": phone, "text": text}).text == "after_last_call"
+        assert server.aggregator.wait_for(phone, "Huduma:") == "Huduma: " + come[lang]
+    phone = new_phone()
+    answers = ussd_path_to(server, phone, "1", "Tax and business", "KRA tax returns")
+    confirm = ussd_screen(server, phone, answers)
+    assert "No more tickets today" in confirm and "1. " not in confirm.split("\n", 2)[-1], confirm
+    assert ussd_screen(server, phone, answers + ["1"]) == "END " + come["en"]
+    assert remote_tickets_today(server) == {}
