@@ -136,6 +136,28 @@ def test_no_counter_open_is_said_on_every_channel_never_a_number(channel_server,
     assert "no counter open now" in sms
 
 
+def test_a_known_wait_is_still_shown_in_minutes(channel_server, new_phone):
+    """With a counter open the estimate is there, and every channel shows the same minutes."""
+    c = clerk(channel_server)
+    assert c.post("/api/v1/counters/c09/open", json={"services": ["helb"]}).status_code == 200
+    try:
+        est = {s["id"]: s for s in httpx.get(channel_server.url + "/api/v1/services").json()}["helb"]
+        assert est["estimated_wait_s"] is not None, est
+        m = max(1, round(est["estimated_wait_s"] / 60))
+        page = httpx.get(f"{channel_server.url}/join?lang=sw").text
+        option = re.search(r'<option value="helb"[^>]*>([^<]*)</option>', page).group(1)
+        assert option.endswith(f"wanasubiri, takriban dak {m}"), option
+        phone = new_phone()
+        r = httpx.post(channel_server.url + "/join", data={"service_id": "helb", "phone": phone,
+                                                            "nonce": uuid.uuid4().hex, "lang": "en"},
+                       follow_redirects=True)
+        shown = re.search(r'<dd id="ticket-wait" class="">([^<]*)</dd>', r.text).group(1)
+        assert re.fullmatch(r"~\d+ min", shown), shown
+        assert re.search(r"ahead, ~\d+ min\.", channel_server.aggregator.wait_for(phone, "Huduma: ticket L"))
+    finally:
+        c.post("/api/v1/counters/c09/close")
+
+
 # ---------------------------------------------------------------- closed by the clock
 
 
