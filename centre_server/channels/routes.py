@@ -212,9 +212,13 @@ def joined_page(ticket_id: str, request: Request) -> Response:
         return render(request, "missing.html", status=404, title_key="not_found")
     out = hub.centre.ticket_out(t)
     lang = lang_of(request)
-    wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
+    if out.state == TicketState.waiting:
+        wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
+    else:  # no wait to tell once called, served or cancelled (e.g. at the day's close): say where it stands
+        wait = tr(lang, f"ticket_state_{out.state.value}")
     return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
-                  wait=wait, wait_known=out.estimated_wait_s is not None, title_key="your_ticket")
+                  wait=wait, wait_known=out.estimated_wait_s is not None and out.state == TicketState.waiting,
+                  title_key="your_ticket")
 
 
 # ------------------------------------------------------------------ /book

@@ -239,6 +239,10 @@ def test_book_offers_no_slot_on_a_closed_day_or_in_the_past(closed_today, phone_
 @pytest.fixture(scope="module")
 def closed_by_manager(tmp_path_factory):
     with serve_channels(tmp_path_factory.mktemp("manager-closed"), extra=ALL_DAYS) as server:
+        r = httpx.post(server.url + "/join", data={"service_id": "posta", "phone": "0712000001",
+                                                    "nonce": uuid.uuid4().hex, "lang": "en"})
+        assert r.status_code == 303, r.text
+        server.joined_before_close = r.headers["location"].split("?")[0]  # a ticket the close will cancel
         r = server.client(server.login("manager")).post("/api/v1/day/close")
         assert r.status_code == 200, r.text
         yield server
@@ -258,7 +262,11 @@ def test_a_managers_close_stops_join_ussd_and_sms(closed_by_manager, new_phone):
     assert ussd_screen(server, phone, ["2", "1"]) == "END " + closed_text("sw", opens)
     assert httpx.post(server.url + "/sms/inbound", data={"from": phone, "text": "KR SW"}).text == "day_closed"
     assert server.aggregator.wait_for(phone, "Huduma:") == "Huduma: " + closed_text("sw", opens)
-    assert remote_tickets_today(server) == {}
+    assert remote_tickets_today(server) == {"web": 1}  # the one taken before the close, nothing since
+    # that ticket's page says it was cancelled with the day, not a wait
+    for lang, state in (("en", "Cancelled"), ("sw", "Imeghairiwa")):
+        page = httpx.get(f"{server.url}{server.joined_before_close}?lang={lang}").text
+        assert re.search(r'<dd id="ticket-wait"[^>]*>([^<]*)</dd>', page).group(1) == state
     # booking stays open, from tomorrow
     chips = re.findall(r"day=([\d-]+)&amp;lang", httpx.get(f"{server.url}/book?service=kra-returns").text)
     assert chips and min(chips) > today().isoformat()
