@@ -335,7 +335,7 @@ def test_ussd_too_late_today_books_a_visit_instead(too_late, new_phone):
         first = re.search(r"\n1\. (\d\d:\d\d)", times).group(1)
         booked = ussd_screen(server, phone, answers + ["1", "1"], session)
         assert booked.startswith("END " + words[2]) and first in booked, booked
-        code = re.search(r"(\d{6})", booked).group(1)
+        code = re.search(r"(?:Code|Nambari) (\d+)\.", booked).group(1)
         assert code in server.aggregator.wait_for(phone, code)
         appts = clerk(server).get(f"/api/v1/appointments?day={tomorrow.isoformat()}").json()
         assert any(a["code"] == code and a["service_id"] == "kra-returns" for a in appts)

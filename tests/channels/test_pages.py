@@ -110,7 +110,7 @@ def test_book_an_appointment_from_a_phone(channel_server, phone_page, shot, new_
     page.click("#book-button")
     page.wait_for_url(re.compile(r"/book/[\w-]+"))
     code = page.locator("#booking-code").inner_text()
-    assert re.fullmatch(r"\d{6}", code)
+    assert re.fullmatch(r"\d{8}", code)
     shot(page, "booked-en")
     sms = channel_server.aggregator.wait_for(phone, code)
     assert f"Code {code}" in sms and "/book/" in sms

@@ -18,7 +18,7 @@ def join(server, service_id: str, phone: str, lang: str = "en") -> tuple[str, st
     assert r.status_code == 303, r.text
     tid = r.headers["location"].split("/")[2].split("?")[0]
     page = httpx.get(server.url + r.headers["location"], timeout=10)
-    code = re.search(r'id="check-in-code">(\d{4})<', page.text).group(1)
+    code = re.search(r'id="check-in-code">(\d{6})<', page.text).group(1)
     return tid, code
 
 
@@ -201,7 +201,7 @@ def test_an_sms_with_a_service_prefix_takes_a_ticket(channel_server, new_phone):
     phone = new_phone()
     assert httpx.post(url, data={"from": phone, "text": "ts sw"}).text == "joined"
     sms = channel_server.aggregator.wait_for(phone, "tiketi TS")
-    code = re.search(r"Nambari (\d{4})", sms).group(1)
+    code = re.search(r"Nambari (\d{6})", sms).group(1)
     r = channel_server.kiosk().post("/api/v1/check-in", json={"code": code})
     assert r.status_code == 200 and r.json()["tickets"][0]["channel"] == "sms"
     assert r.json()["tickets"][0]["language"] == "sw"
