@@ -446,6 +446,11 @@ class ChannelHub:
         if slot_at not in offered:
             raise ChannelError(422, "bad_slot", "err_slot")
         with self.centre.lock:  # count and insert as one step: capacity holds under concurrent bookings
+            cur = self.db.execute("SELECT * FROM appointments WHERE phone=? AND service_id=? AND slot_at=? "
+                                  "AND state='booked'", [norm, service_id, slot_at])
+            again = cur.fetchone()
+            if again is not None:  # the same booking asked again (a form posted twice, a USSD retry)
+                return dict(zip([d[0] for d in cur.description], again))
             n = self.db.execute("SELECT COUNT(*) FROM appointments WHERE service_id=? AND slot_at=? "
                                 "AND state IN ('booked','checked_in')", [service_id, slot_at]).fetchone()[0]
             if n >= self.settings.slot_capacity:

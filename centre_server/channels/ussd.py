@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-
 from datetime import date
 
-from centre_server.channels.core import ChannelError, ChannelHub, normalise_phone
+from centre_server.channels.core import ChannelError, ChannelHub, normalise_phone, refusal_error
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.contract import Channel, IssueRefusal, TicketState
 
@@ -204,16 +203,19 @@ class UssdSession:
     def _day(self, d: date) -> str:
         return ascii_fit(localise(self.lang, d), 24)
 
-    def _free_slots(self, service_id: str, day: str) -> list[float]:
-        """The free slot starts of the service on ``day`` (ISO), as /book offers them."""
+    def _day_slots(self, service_id: str, day: str) -> list[tuple[float, int]]:
+        """The service's slots on ``day`` (ISO) with the places left, as /book offers them. Full ones stay
+        in the list, so a number chosen on one screen means the same time when the answer arrives."""
         for d, times in self.hub.slots(service_id):
             if d.isoformat() == day:
-                return [ts for ts, left in times if left > 0]
+                return times
         return []
 
     def _book_menu(self, service_id: str, day: str, page: int) -> Menu:
+        full = tr(self.lang, "full")
         m = Menu(tr(self.lang, "u_book_slots", day=self._day(date.fromisoformat(day))),
-                 [self.hub.local(ts).strftime("%H:%M") for ts in self._free_slots(service_id, day)])
+                 [self.hub.local(ts).strftime("%H:%M") + ("" if left > 0 else f" ({full})")
+                  for ts, left in self._day_slots(service_id, day)])
         m.page = page
         return m
 
@@ -240,8 +242,7 @@ class UssdSession:
             if tok == "1":
                 reason, opens_at, _ = self.hub.closed()
                 if reason is not None:  # closed: no ticket, and when it opens again
-                    return end(ascii_fit(ChannelError(409, "day_closed", "err_day_closed" if opens_at else
-                                                      "wait_closed_long", when=opens_at).message(self.lang),
+                    return end(ascii_fit(refusal_error(IssueRefusal.day_closed, opens_at, None).message(self.lang),
                                          MAX_SCREEN - 4))
                 if not self._categories():
                     return end(tr(self.lang, "u_none"))
@@ -283,7 +284,7 @@ class UssdSession:
                 refused = self.hub.refusal(state[1])
                 if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                     day = refused.book_day.isoformat()
-                    if not self._free_slots(state[1], day):
+                    if not any(left > 0 for _, left in self._day_slots(state[1], day)):
                         return end(ascii_fit(tr(self.lang, "u_no_slots", day=self._day(refused.book_day)),
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
@@ -303,7 +304,7 @@ class UssdSession:
             assert isinstance(choice, int)
             if not last:
                 return end(tr(self.lang, "u_bad_request"))
-            return self._book(state[1], self._free_slots(state[1], state[2])[choice])
+            return self._book(state[1], self._day_slots(state[1], state[2])[choice][0])
         if kind == "cancel_ask":
             if tok == "1":
                 return self._cancel(state[1]) if last else end(tr(self.lang, "u_bad_request"))
@@ -330,7 +331,8 @@ class UssdSession:
                       code=code or "-"))
 
     def _book(self, service_id: str, slot_at: float) -> str:
-        """Book the chosen time; the booking SMS follows, as from /book."""
+        """Book the chosen time; the booking SMS follows, as from /book. An aggregator's retry books nothing
+        more (the same phone, service and time give the same booking)."""
         try:
             appt = self.hub.book(service_id, slot_at, self.phone, self.lang)
         except ChannelError as err:

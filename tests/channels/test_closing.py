@@ -339,6 +339,9 @@ def test_ussd_too_late_today_books_a_visit_instead(too_late, new_phone):
         assert code in server.aggregator.wait_for(phone, code)
         appts = clerk(server).get(f"/api/v1/appointments?day={tomorrow.isoformat()}").json()
         assert any(a["code"] == code and a["service_id"] == "kra-returns" for a in appts)
+        # the aggregator retries the last answer: the same booking, not a second one
+        assert ussd_screen(server, phone, answers + ["1", "1"], session) == booked
+        assert len(clerk(server).get(f"/api/v1/appointments?day={tomorrow.isoformat()}").json()) == len(appts)
     assert remote_tickets_today(server) == {}
 
 
