@@ -108,7 +108,7 @@ def board_step(prev: BoardState | None, state: CounterStatePayload) -> BoardStep
         and bool(state.ticket)
         and (state.ticket_state is None or state.ticket_state in SHOWN_TICKET_STATES)
     )
-    text = frames.clean_arg(state.ticket or "", 8) if showing else ""
+    text = frames.clean_arg(state.ticket or "", frames.SHOW_MAX) if showing else ""
     board = BoardState(text=text, ticket_id=state.ticket_id if showing else None,
                        recalls=state.recalls if showing else 0)
     if prev is None:

@@ -38,6 +38,9 @@ DEVICE_VERBS = frozenset({KEY, RATE, HELLO, PONG})
 BRIDGE_VERBS = frozenset({SHOW, BLINK, BEEP, PING, ACK, NAK, IDENT})
 
 KEYS = ("NEXT", "RECALL", "NOSHOW", "DONE", "PAUSE", "RESUME")
+# A SHOW carries the whole ticket number (prefix of one or two letters, three or more digits):
+# never cut, or AR001 would read R001, another service's number.
+SHOW_MAX = 12
 DEVICE_KINDS = ("keypad", "led", "feedback")
 
 _VERB_RE = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
