@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from centre_server.contract import (
+    FEEDBACK_BUTTONS,
     QOS,
     Availability,
     CounterAction,
@@ -314,7 +315,8 @@ class Bridge:
         else:
             self.counts["ratings"] += 1
             topic = self.topics.cmd_feedback
-            payload = FeedbackCommand(counter_id=dev.counter_id, rating=int(frame.args[0]),
+            # The unit says which button (1 = the very happy face); the server hears the one scale.
+            payload = FeedbackCommand(counter_id=dev.counter_id, rating=FEEDBACK_BUTTONS[int(frame.args[0])],
                                       request_id=request_id, device_id=self.device_id).to_bytes()
         now = time.monotonic()
         with self._lock:

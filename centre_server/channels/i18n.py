@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from centre_server.contract import SATISFACTION_LABELS, Satisfaction, satisfaction_scale
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
@@ -59,10 +61,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "after_visit": ("After your visit:", "Baada ya kuhudumiwa:"),
     "feedback_title": ("Rate our service", "Tathmini huduma yetu"),
     "feedback_intro": ("How was the service for ticket {number}?", "Huduma ya tiketi {number} ilikuwaje?"),
-    "rating_1": ("Poor", "Mbaya"),
-    "rating_2": ("Fair", "Wastani"),
-    "rating_3": ("Good", "Nzuri"),
-    "rating_4": ("Excellent", "Bora sana"),
+    **{f"rating_{s.value}": SATISFACTION_LABELS[s] for s in Satisfaction},  # the one scale (contract)
+    "rated_once": ("Thank you. A ticket is rated once: the first rating stands.",
+                   "Asante. Tiketi hutathminiwa mara moja: tathmini ya kwanza ndiyo inayobaki."),
+    "already_rated": ("Ticket {number} was already rated ({label_en}). A ticket is rated once: the first rating stands.",
+                      "Tiketi {number} tayari imetathminiwa ({label_sw}). Tiketi hutathminiwa mara moja: "
+                      "tathmini ya kwanza ndiyo inayobaki."),
     "comment": ("Comment (optional)", "Maoni (si lazima)"),
     "send": ("Send", "Tuma"),
     "feedback_thanks": ("Thank you. Your rating helps us serve you better.",
@@ -114,8 +118,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "Huduma: {number}, wamebaki {ahead} mbele yako. Jisajili kwenye kioski kwa nambari {code} sasa."),
     "sms_called": ("Huduma: {number}, please go to Counter {counter} now.",
                    "Huduma: {number}, tafadhali nenda Kaunta {counter} sasa."),
-    "sms_feedback": ("Huduma: thank you. Rate {number}: reply 1 Poor, 2 Fair, 3 Good, 4 Excellent. {url}",
-                     "Huduma: asante. Tathmini {number}: jibu 1 Mbaya, 2 Wastani, 3 Nzuri, 4 Bora sana. {url}"),
+    "sms_feedback": (f"Huduma: thank you. Rate {{number}}: reply {satisfaction_scale('en')}. {{url}}",
+                     f"Huduma: asante. Tathmini {{number}}: jibu {satisfaction_scale('sw')}. {{url}}"),
     "sms_feedback_thanks": ("Huduma: thank you for rating {number}.", "Huduma: asante kwa kutathmini {number}."),
     "sms_feedback_none": ("Huduma: no served ticket to rate for this number.",
                           "Huduma: hakuna tiketi iliyohudumiwa ya kutathmini kwa nambari hii."),
