@@ -52,8 +52,8 @@ HELP = {
 # What the simulator prints, in both languages of the centre (``simulate --lang sw``).
 MESSAGES = {
     "en": {
-        "show": "LED {addr}: [{text:^6}]",
-        "blank": "LED {addr}: [ blank ]",
+        "show": "LED {addr}: [ {text:>6} ]",
+        "blank": "LED {addr}: [  blank ]",
         "blink": "LED {addr}: blinking {s}s",
         "beep": "LED {addr}: BEEP",
         "answer": "{kind} {addr}: {verb} {args}",
@@ -63,8 +63,8 @@ MESSAGES = {
         "keypad": "keypad", "feedback": "feedback", "led": "LED",
     },
     "sw": {
-        "show": "Ubao {addr}: [{text:^6}]",
-        "blank": "Ubao {addr}: [ tupu ]",
+        "show": "Ubao {addr}: [ {text:>6} ]",
+        "blank": "Ubao {addr}: [   tupu ]",
         "blink": "Ubao {addr}: unamulika sekunde {s}",
         "beep": "Ubao {addr}: MLIO",
         "answer": "{kind} {addr}: {verb} {args}",
