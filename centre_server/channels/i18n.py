@@ -93,7 +93,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_slot_full": ("That time has just filled up: choose another.", "Muda huo umejaa sasa hivi: chagua mwingine."),
     "err_numbers": ("No more tickets can be issued today for this service.",
                     "Hakuna tiketi zaidi zinazoweza kutolewa leo kwa huduma hii."),
-    "err_rating": ("Choose a rating from 1 to 4.", "Chagua tathmini kutoka 1 hadi 4."),
+    "err_rating": (f"Choose a rating: {satisfaction_scale('en')}.", f"Chagua tathmini: {satisfaction_scale('sw')}."),
     "err_generic": ("Something went wrong: {message}", "Hitilafu imetokea: {message}"),
     # check-in (kiosk endpoint)
     "ci_done": ("Checked in: ticket {number}. Please wait for your call.",
