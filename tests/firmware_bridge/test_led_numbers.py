@@ -83,6 +83,23 @@ def test_a_number_longer_than_the_board_scrolls_through_every_character() -> Non
     assert {ch for w in windows for ch in w} >= set("AR12345")
 
 
+def test_an_old_four_digit_board_scrolls_instead_of_cutting() -> None:
+    # A board still fitted with a 4-digit module (config DIGITS = 4) must not read R001 for AR001.
+    pico = Pico("led", 2, grids=(0, 1, 2, 3), digits=4)
+    pico.clock.manual_ms = 0
+    device = pico.frames.Device("led", 2, pico.main.Board())
+    device.on_bytes(pico.frames.encode(2, "SHOW", "AR001"))
+    windows = []
+    for step in range(len("AR001") + fw.SCROLL_GAP):
+        pico.clock.manual_ms = step * fw.SCROLL_MS
+        device.hw.tick()
+        windows.append(pico.digits())
+    assert windows[0] == [fw.FONT[c] for c in "AR00"] and windows[1] == [fw.FONT[c] for c in "R001"]
+    assert windows[4] == [fw.FONT[c] for c in "1  A"]  # the gap shows where the number starts again
+    device.on_bytes(pico.frames.encode(2, "SHOW", "A001"))  # four characters stand still
+    assert pico.digits() == [fw.FONT[c] for c in "A001"]
+
+
 def test_six_digit_module_with_scrambled_grids_reads_left_to_right() -> None:
     pico = Pico("led", 2, grids=(2, 1, 0, 5, 4, 3))  # the common 6-digit module's wiring
     device = pico.frames.Device("led", 2, pico.main.Board())
