@@ -105,6 +105,17 @@ def test_the_first_rating_stands_on_every_channel(channel_server, new_phone, pro
     assert r.status_code == 409 and f"Tiketi {t3['number']} tayari imetathminiwa (Nzuri)." in r.text
     assert unit(2, 3) == "NAK,ALREADY_RATED"
     assert rating_of(server, t3["id"]) == Satisfaction.good
+    ctx = browser.new_context(locale="sw-KE", **PHONE)
+    page = ctx.new_page()
+    try:  # the page from the SMS link, after the rating: what was given, no second form
+        page.goto(f"{server.url}/t/{t3['id']}/feedback?lang=sw")
+        assert page.locator("#already-rated").inner_text() == "Ulitathmini: Nzuri"
+        assert page.locator("#feedback-form").count() == 0
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["viewport"]["width"], width
+        page.screenshot(path=str(artifacts_dir("channels") / "feedback-rated-sw.png"), full_page=True)
+    finally:
+        ctx.close()
     c.post("/api/v1/counters/c01/close")
 
     # A bridge naming a counter outside its bundle is refused by the server.
