@@ -126,4 +126,11 @@ def test_the_first_rating_stands_on_every_channel(channel_server, new_phone, pro
                                      if json.loads(p).get("request_id") == "foreign-1"), None),
                        what="the server's answer to a foreign counter")
     assert reply.status == "error" and reply.data == {"code": "not_your_counter"}
+    # A rating off the scale is answered too (it used to be dropped without a word: the unit timed out).
+    probe.publish(topics.cmd_feedback, json.dumps({"counter_id": "c01", "rating": 7, "request_id": "off-scale",
+                                                   "device_id": "bridge-1"}))
+    reply = wait_until(lambda: next((Reply.model_validate_json(p) for p in probe.on(topics.reply("bridge-1"))
+                                     if json.loads(p).get("request_id") == "off-scale"), None),
+                       what="the server's answer to a rating off the scale")
+    assert reply.status == "error" and reply.data == {"code": "bad_rating"}
     assert "Traceback" not in bridge.log()
