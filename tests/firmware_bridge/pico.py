@@ -179,10 +179,14 @@ class Pico:
         saved = {name: sys.modules.get(name) for name in fake}
         spec = importlib.util.spec_from_file_location(f"pico_main_{next(_counter)}", FIRMWARE_DIR / "main.py")
         self.main = importlib.util.module_from_spec(spec)
+        self.clock.stop.set()  # a sketch that starts its endless loop on import stops at its first sleep
         try:
             sys.modules.update(fake)
             spec.loader.exec_module(self.main)  # module name is not __main__: main() does not run
+        except FirmwareStopped:
+            raise AssertionError("firmware/main.py ran its main loop on import") from None
         finally:
+            self.clock.stop.clear()
             for name, mod in saved.items():
                 if mod is None:
                     sys.modules.pop(name, None)
