@@ -25,15 +25,7 @@ from centre_server.channels.gateway import GatewayGuard
 from centre_server.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.i18n import LANGUAGES, Translator
-from centre_server.contract import (
-    API_PREFIX,
-    PHONE_PATTERN,
-    Channel,
-    ErrorResponse,
-    Satisfaction,
-    TicketOut,
-    TicketState,
-)
+from centre_server.contract import API_PREFIX, PHONE_PATTERN, Channel, ErrorResponse, Satisfaction, TicketOut, TicketState
 
 logger = logging.getLogger(__name__)
 
