@@ -8,7 +8,7 @@ string or a payload field written anywhere else is a bug: change it here.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -130,6 +130,59 @@ class IssueRefusal(StrEnum):
     day_closed = "day_closed"  # after closing time, or a manager closed the day
     after_last_call = "after_last_call"  # a newcomer would not be called before the last call time
     service_disabled = "service_disabled"
+
+
+class Satisfaction(IntEnum):
+    """How satisfied a citizen was: the one scale of every channel, 1 the worst, 4 the best.
+
+    The web form, SMS replies, the feedback unit (its buttons through
+    ``FEEDBACK_BUTTONS``), reports, the board and HQ all speak it. A ticket takes
+    one rating: the first given stands, a later one from any channel is refused
+    (``already_rated``).
+    """
+
+    poor = 1
+    fair = 2
+    good = 3
+    excellent = 4
+
+    def label(self, lang: str = "en") -> str:
+        """The word: Poor, Fair, Good, Excellent / Mbaya, Wastani, Nzuri, Bora sana."""
+        return SATISFACTION_LABELS[self][1 if lang == "sw" else 0]
+
+    def feeling(self, lang: str = "en") -> str:
+        """The face on the feedback unit: very unhappy ... very happy."""
+        return SATISFACTION_FEELINGS[self][1 if lang == "sw" else 0]
+
+
+SATISFACTION_LABELS: dict[Satisfaction, tuple[str, str]] = {  # (English, Kiswahili)
+    Satisfaction.poor: ("Poor", "Mbaya"),
+    Satisfaction.fair: ("Fair", "Wastani"),
+    Satisfaction.good: ("Good", "Nzuri"),
+    Satisfaction.excellent: ("Excellent", "Bora sana"),
+}
+SATISFACTION_FEELINGS: dict[Satisfaction, tuple[str, str]] = {
+    Satisfaction.poor: ("very unhappy", "sijafurahi kabisa"),
+    Satisfaction.fair: ("unhappy", "sijafurahi"),
+    Satisfaction.good: ("happy", "nimefurahi"),
+    Satisfaction.excellent: ("very happy", "nimefurahi sana"),
+}
+# The feedback unit's four buttons as numbered on the unit and sent in its RATE frame
+# (button 1, on GP10, is the very happy face). Only the bridge turns a button into the scale.
+FEEDBACK_BUTTONS: dict[int, Satisfaction] = {
+    1: Satisfaction.excellent, 2: Satisfaction.good, 3: Satisfaction.fair, 4: Satisfaction.poor,
+}
+
+
+def satisfaction_scale(lang: str = "en") -> str:
+    """The scale in one line, worst first: "1 Poor, 2 Fair, 3 Good, 4 Excellent"."""
+    return ", ".join(f"{s.value} {s.label(lang)}" for s in Satisfaction)
+
+
+def satisfaction_range(lang: str = "en") -> str:
+    """The scale's two ends, for a figure's label: "1 Poor – 4 Excellent"."""
+    worst, best = min(Satisfaction), max(Satisfaction)
+    return f"{worst.value} {worst.label(lang)} – {best.value} {best.label(lang)}"
 
 
 class Availability(StrEnum):
@@ -393,7 +446,7 @@ class FeedbackCommand(_Payload):
     """Sent on ``cmd/feedback`` by a counter's feedback unit."""
 
     counter_id: str
-    rating: int = Field(ge=1, le=4)
+    rating: Satisfaction  # the scale, not the unit's button: the bridge maps FEEDBACK_BUTTONS
     request_id: str | None = None
     device_id: str | None = None
 
@@ -469,7 +522,7 @@ class TicketOut(BaseModel):
     ended_at: datetime | None = None
     recalls: int = 0
     outcome: str | None = None
-    rating: int | None = None
+    rating: Satisfaction | None = None
 
 
 class ServiceOut(BaseModel):

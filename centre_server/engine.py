@@ -871,8 +871,11 @@ def _set_services(state: State, cmd: SetCounterServices, emit: _Emitter) -> None
 
 
 def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
-    if not 1 <= cmd.rating <= 4:
-        raise QueueError("bad_rating", "a rating is 1 to 4", 422)
+    """One rating per ticket on the one scale: the first given stands, from whichever channel."""
+    from centre_server.contract import Satisfaction, satisfaction_scale  # kept local: a small, separate change
+
+    if cmd.rating not in set(Satisfaction):
+        raise QueueError("bad_rating", f"a rating is one of {satisfaction_scale()}", 422)
     if cmd.ticket_id is not None:
         t = state.tickets.get(cmd.ticket_id)
         if t is None:
@@ -885,6 +888,9 @@ def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
         t = state.tickets[tid]
     if t.state not in (TicketState.called, TicketState.serving, TicketState.done):
         raise QueueError("not_served", f"{t.number} has not been served", 409)
+    if t.rating is not None:
+        raise QueueError("already_rated", f"{t.number} was already rated {Satisfaction(t.rating).label()}: "
+                         "the first rating stands", 409)
     emit(EventType.feedback_given, **_ticket_data(state, t), counter_id=t.counter_id,
          clerk=t.clerk, rating=cmd.rating, comment=(cmd.comment or None))
 

@@ -257,8 +257,23 @@ class MqttLink:
     def _feedback(self, payload: bytes) -> None:
         try:
             cmd = FeedbackCommand.model_validate_json(payload)
-        except ValidationError:
+        except ValidationError as err:
             self.dropped["bad_feedback"] += 1
+            try:  # answer, so the unit hears NAK instead of waiting for a timeout
+                raw = json.loads(payload)
+                self._reply(raw.get("device_id"), raw.get("request_id"),
+                            f"bad feedback: {err.errors()[0]['msg']}", {"code": "bad_rating"})
+            except Exception:
+                pass
+            return
+        allowed = self._bridge_counters(cmd.device_id)
+        if allowed is not None and cmd.counter_id not in allowed:
+            # Every bridge may write cmd/feedback: a wrong port map must not rate another bridge's counter.
+            self.dropped["foreign_counter"] += 1
+            logger.warning("feedback from %s for counter %s refused: not in its bundle (%s)", cmd.device_id,
+                           cmd.counter_id, ",".join(allowed))
+            self._reply(cmd.device_id, cmd.request_id, f"counter {cmd.counter_id} is not one of this bridge's "
+                        f"counters ({', '.join(allowed) or 'none'})", {"code": "not_your_counter"})
             return
         try:
             self.centre.execute(engine.GiveFeedback(rating=cmd.rating, counter_id=cmd.counter_id))
@@ -266,6 +281,20 @@ class MqttLink:
             self._reply(cmd.device_id, cmd.request_id, err.message, {"code": err.code})
             return
         self._reply(cmd.device_id, cmd.request_id, None, {"counter_id": cmd.counter_id})
+
+    def _bridge_counters(self, device_id: str | None) -> tuple[str, ...] | None:
+        """The counters a registered bridge drives (its bundle's); None when the sender is no bridge we know."""
+        if not device_id:
+            return None
+        with self.centre.lock:
+            row = self.centre.db.execute("SELECT role, counters FROM devices WHERE id=? AND revoked_at IS NULL",
+                                         [device_id]).fetchone()
+        if row is None or row[0] != "bridge":
+            return None
+        try:
+            return tuple(json.loads(row[1] or "[]"))
+        except ValueError:
+            return ()
 
     def _device(self, kind: str, device_id: str, payload: bytes) -> None:
         with self.device_lock:

@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from centre_server.contract import (
+    FEEDBACK_BUTTONS,
     QOS,
     Availability,
     CounterAction,
@@ -108,7 +109,7 @@ def board_step(prev: BoardState | None, state: CounterStatePayload) -> BoardStep
         and bool(state.ticket)
         and (state.ticket_state is None or state.ticket_state in SHOWN_TICKET_STATES)
     )
-    text = frames.clean_arg(state.ticket or "", 8) if showing else ""
+    text = frames.clean_arg(state.ticket or "", frames.SHOW_MAX) if showing else ""
     board = BoardState(text=text, ticket_id=state.ticket_id if showing else None,
                        recalls=state.recalls if showing else 0)
     if prev is None:
@@ -314,7 +315,8 @@ class Bridge:
         else:
             self.counts["ratings"] += 1
             topic = self.topics.cmd_feedback
-            payload = FeedbackCommand(counter_id=dev.counter_id, rating=int(frame.args[0]),
+            # The unit says which button (1 = the very happy face); the server hears the one scale.
+            payload = FeedbackCommand(counter_id=dev.counter_id, rating=FEEDBACK_BUTTONS[int(frame.args[0])],
                                       request_id=request_id, device_id=self.device_id).to_bytes()
         now = time.monotonic()
         with self._lock:

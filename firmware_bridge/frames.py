@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from centre_server.contract import FEEDBACK_BUTTONS
+
 logger = logging.getLogger(__name__)
 
 MAX_LINE = 128  # bytes from "$" to "\n" inclusive; longer lines are dropped as overlong
@@ -38,6 +40,10 @@ DEVICE_VERBS = frozenset({KEY, RATE, HELLO, PONG})
 BRIDGE_VERBS = frozenset({SHOW, BLINK, BEEP, PING, ACK, NAK, IDENT})
 
 KEYS = ("NEXT", "RECALL", "NOSHOW", "DONE", "PAUSE", "RESUME")
+BUTTONS = tuple(str(b) for b in FEEDBACK_BUTTONS)  # a feedback unit's RATE argument: which button
+# A SHOW carries the whole ticket number (prefix of one or two letters, three or more digits):
+# never cut, or AR001 would read R001, another service's number.
+SHOW_MAX = 12
 DEVICE_KINDS = ("keypad", "led", "feedback")
 
 _VERB_RE = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
@@ -152,7 +158,7 @@ def validate(frame: Frame) -> str | None:
         case "KEY":
             return None if len(frame.args) == 1 and frame.args[0] in KEYS else "bad_args"
         case "RATE":
-            return None if len(frame.args) == 1 and frame.args[0] in ("1", "2", "3", "4") else "bad_args"
+            return None if len(frame.args) == 1 and frame.args[0] in BUTTONS else "bad_args"
         case "HELLO":
             ok = len(frame.args) >= 3 and frame.args[0] in DEVICE_KINDS
             return None if ok else "bad_args"

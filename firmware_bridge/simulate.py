@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from centre_server.contract import FEEDBACK_BUTTONS
 from firmware_bridge import frames
 from firmware_bridge.frames import Frame, FrameReader
 
@@ -34,34 +35,42 @@ FIRMWARE = "sim-1.0"
 # Terminal keys -> keypad keys, as printed in the help line.
 KEYMAP = {"n": "NEXT", "r": "RECALL", "x": "NOSHOW", "d": "DONE", "p": "PAUSE", "u": "RESUME"}
 
+def _buttons(lang: str) -> str:
+    """The feedback unit's buttons and what each means on the centre's one satisfaction scale."""
+    return "   ".join(f"{b} {s.feeling(lang)}" for b, s in FEEDBACK_BUTTONS.items())
+
+
 HELP = {
-    "en": "keys:   n NEXT   r RECALL   x NO-SHOW   d DONE   p PAUSE   u RESUME\n"
-          "        1-4 rating (1 very happy .. 4 unhappy)   TAB next keypad   q quit",
+    "en": "keys:   n NEXT   r RECALL   x NO-SHOW   d DONE   p PAUSE   u RESUME   TAB next keypad   q quit\n"
+          f"        feedback buttons: {_buttons('en')}",
     "sw": "vitufe: n ANAYEFUATA   r ITA TENA   x HAKUFIKA   d IMEKAMILIKA   p SIMAMISHA   u ENDELEA\n"
-          "        1-4 tathmini (1 nimefurahi sana .. 4 sijafurahi)   TAB kipadi kinachofuata   q ondoka",
+          "        TAB kipadi kinachofuata   q ondoka\n"
+          f"        vitufe vya maoni: {_buttons('sw')}",
 }
 
 
 # What the simulator prints, in both languages of the centre (``simulate --lang sw``).
 MESSAGES = {
     "en": {
-        "show": "LED {addr}: [{text:^6}]",
-        "blank": "LED {addr}: [ blank ]",
+        "show": "LED {addr}: [ {text:>6} ]",
+        "blank": "LED {addr}: [  blank ]",
         "blink": "LED {addr}: blinking {s}s",
         "beep": "LED {addr}: BEEP",
         "answer": "{kind} {addr}: {verb} {args}",
         "connected": "bridge connected",
         "active": "keypad {addr} active",
+        "rate": "> RATE {button} (feedback {addr}): {feeling} = {value} {label}",
         "keypad": "keypad", "feedback": "feedback", "led": "LED",
     },
     "sw": {
-        "show": "Ubao {addr}: [{text:^6}]",
-        "blank": "Ubao {addr}: [ tupu ]",
+        "show": "Ubao {addr}: [ {text:>6} ]",
+        "blank": "Ubao {addr}: [   tupu ]",
         "blink": "Ubao {addr}: unamulika sekunde {s}",
         "beep": "Ubao {addr}: MLIO",
         "answer": "{kind} {addr}: {verb} {args}",
         "connected": "daraja limeunganishwa",
         "active": "kipadi {addr} kinatumika",
+        "rate": "> TATHMINI {button} (kitufe cha maoni {addr}): {feeling} = {value} {label}",
         "keypad": "kipadi", "feedback": "kitufe cha maoni", "led": "ubao",
     },
 }
@@ -206,10 +215,10 @@ class Simulator:
         dev = self._device("keypad", address)
         self.send_raw(frames.make(dev.address, frames.KEY, key))
 
-    def rate(self, rating: int, address: int | None = None) -> None:
-        """A citizen presses one of the four feedback buttons."""
+    def rate(self, button: int, address: int | None = None) -> None:
+        """A citizen presses feedback button 1..4 (1 = very happy: ``contract.FEEDBACK_BUTTONS``)."""
         dev = self._device("feedback", address)
-        self.send_raw(frames.make(dev.address, frames.RATE, rating))
+        self.send_raw(frames.make(dev.address, frames.RATE, button))
 
     def send_raw(self, data: bytes) -> None:
         """Bytes onto the line as they are (frames, or noise for tests)."""
@@ -379,9 +388,11 @@ def run_interactive(sim: Simulator, lang: str = "en", port_file: Path | None = N
             elif ch in KEYMAP and keypads:
                 print(f"> KEY {KEYMAP[ch]} (keypad {keypads[active].address})")
                 sim.press(KEYMAP[ch], keypads[active].address)
-            elif ch in "1234" and feedbacks:
+            elif ch.isdigit() and int(ch) in FEEDBACK_BUTTONS and feedbacks:
                 unit = feedbacks[min(active, len(feedbacks) - 1)]
-                print(f"> RATE {ch} (feedback {unit.address})")
+                score = FEEDBACK_BUTTONS[int(ch)]
+                print(sim.msg["rate"].format(button=ch, addr=unit.address, feeling=score.feeling(lang),
+                                             value=score.value, label=score.label(lang)))
                 sim.rate(int(ch), unit.address)
     except KeyboardInterrupt:
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from centre_server.contract import satisfaction_range
+
 logger = logging.getLogger(__name__)
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -27,7 +29,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "wait_mean": {"en": "Mean wait", "sw": "Wastani wa kusubiri"},
     "wait_p90": {"en": "90% waited under", "sw": "90% walisubiri chini ya"},
     "within_target": {"en": "Within target", "sw": "Ndani ya lengo"},
-    "satisfaction": {"en": "Satisfaction (1-4)", "sw": "Kuridhika (1-4)"},
+    "satisfaction": {"en": f"Satisfaction ({satisfaction_range('en')})",
+                     "sw": f"Kuridhika ({satisfaction_range('sw')})"},
     "staffed_hours": {"en": "Counter hours", "sw": "Saa za kaunta"},
     "counters_open": {"en": "Counters", "sw": "Kaunta"},
     "revision": {"en": "Rev.", "sw": "Toleo"},

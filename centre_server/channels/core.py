@@ -20,7 +20,7 @@ from centre_server.centre import Centre, new_ticket_id
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.settings import ChannelSettings, phone_ok
 from centre_server.channels.sms import OutboxWorker, make_gateway
-from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, TicketState
+from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
 from centre_server.engine import Event, QueueError, Ticket
 
 logger = logging.getLogger(__name__)
@@ -506,7 +506,8 @@ class ChannelHub:
     # ------------------------------------------------------------ feedback
 
     def give_feedback(self, ticket_id: str, rating: int, comment: str | None) -> Ticket:
-        if not 1 <= rating <= 4:
+        """Rate a ticket on the one scale; the first rating from any channel stands, later ones are refused."""
+        if rating not in set(Satisfaction):
             raise ChannelError(422, "bad_rating", "err_rating")
         comment = " ".join((comment or "").split())[:500] or None
         try:
@@ -514,6 +515,11 @@ class ChannelHub:
         except QueueError as err:
             if err.code == "not_served":
                 raise ChannelError(409, "not_served", "feedback_not_yet") from None
+            rated = self.centre.ticket(ticket_id)
+            if err.code == "already_rated" and rated is not None and rated.rating is not None:
+                given = Satisfaction(rated.rating)
+                raise ChannelError(409, "already_rated", "already_rated", number=rated.number,
+                                   label_en=given.label("en"), label_sw=given.label("sw")) from None
             raise _from_queue_error(err) from None
         t = self.centre.ticket(ticket_id)
         assert t is not None
@@ -545,7 +551,7 @@ class ChannelHub:
                         text = "Huduma: " + err.message(lang)
                     self.enqueue(None, norm, "refused", None, text)
                     raise
-            elif not words or words[0].rstrip(".") not in ("1", "2", "3", "4"):
+            elif not words or words[0].rstrip(".") not in {str(s.value) for s in Satisfaction}:
                 outcome = "not_a_rating"
             else:
                 rating = int(words[0].rstrip("."))
@@ -559,7 +565,13 @@ class ChannelHub:
                 else:
                     t = max(served, key=lambda t: t.ended_at or 0)
                     ticket_id = t.id
-                    self.give_feedback(t.id, rating, words[1] if len(words) > 1 else None)
+                    try:
+                        self.give_feedback(t.id, rating, words[1] if len(words) > 1 else None)
+                    except ChannelError as err:
+                        if err.code == "already_rated":  # say so: a silent SMS would look lost
+                            self.enqueue(None, norm, "feedback_refused", t.id,
+                                         "Huduma: " + err.message(t.language.value))
+                        raise
                     outcome = f"rated_{rating}"
                     self.enqueue(f"thanks:{t.id}:{int(self.now())}", norm, "feedback_thanks", t.id,
                                  tr(t.language.value, "sms_feedback_thanks", number=t.number))

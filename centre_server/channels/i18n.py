@@ -6,6 +6,8 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
+from centre_server.contract import SATISFACTION_LABELS, Satisfaction, satisfaction_scale
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
@@ -60,10 +62,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "after_visit": ("After your visit:", "Baada ya kuhudumiwa:"),
     "feedback_title": ("Rate our service", "Tathmini huduma yetu"),
     "feedback_intro": ("How was the service for ticket {number}?", "Huduma ya tiketi {number} ilikuwaje?"),
-    "rating_1": ("Poor", "Mbaya"),
-    "rating_2": ("Fair", "Wastani"),
-    "rating_3": ("Good", "Nzuri"),
-    "rating_4": ("Excellent", "Bora sana"),
+    **{f"rating_{s.value}": SATISFACTION_LABELS[s] for s in Satisfaction},  # the one scale (contract)
+    "rated_once": ("Thank you. A ticket is rated once: the first rating stands.",
+                   "Asante. Tiketi hutathminiwa mara moja: tathmini ya kwanza ndiyo inayobaki."),
+    "already_rated": ("Ticket {number} was already rated ({label_en}). A ticket is rated once: the first rating stands.",
+                      "Tiketi {number} tayari imetathminiwa ({label_sw}). Tiketi hutathminiwa mara moja: "
+                      "tathmini ya kwanza ndiyo inayobaki."),
     "comment": ("Comment (optional)", "Maoni (si lazima)"),
     "send": ("Send", "Tuma"),
     "feedback_thanks": ("Thank you. Your rating helps us serve you better.",
@@ -90,7 +94,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_slot_full": ("That time has just filled up: choose another.", "Muda huo umejaa sasa hivi: chagua mwingine."),
     "err_numbers": ("No more tickets can be issued today for this service.",
                     "Hakuna tiketi zaidi zinazoweza kutolewa leo kwa huduma hii."),
-    "err_rating": ("Choose a rating from 1 to 4.", "Chagua tathmini kutoka 1 hadi 4."),
+    "err_rating": (f"Choose a rating: {satisfaction_scale('en')}.", f"Chagua tathmini: {satisfaction_scale('sw')}."),
     "err_generic": ("Something went wrong: {message}", "Hitilafu imetokea: {message}"),
     # check-in (kiosk endpoint)
     "ci_done": ("Checked in: ticket {number}. Please wait for your call.",
@@ -115,8 +119,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "Huduma: {number}, wamebaki {ahead} mbele yako. Jisajili kwenye kioski kwa nambari {code} sasa."),
     "sms_called": ("Huduma: {number}, please go to Counter {counter} now.",
                    "Huduma: {number}, tafadhali nenda Kaunta {counter} sasa."),
-    "sms_feedback": ("Huduma: thank you. Rate {number}: reply 1 Poor, 2 Fair, 3 Good, 4 Excellent. {url}",
-                     "Huduma: asante. Tathmini {number}: jibu 1 Mbaya, 2 Wastani, 3 Nzuri, 4 Bora sana. {url}"),
+    "sms_feedback": (f"Huduma: thank you. Rate {{number}}: reply {satisfaction_scale('en')}. {{url}}",
+                     f"Huduma: asante. Tathmini {{number}}: jibu {satisfaction_scale('sw')}. {{url}}"),
     "sms_feedback_thanks": ("Huduma: thank you for rating {number}.", "Huduma: asante kwa kutathmini {number}."),
     "sms_feedback_none": ("Huduma: no served ticket to rate for this number.",
                           "Huduma: hakuna tiketi iliyohudumiwa ya kutathmini kwa nambari hii."),

@@ -31,6 +31,7 @@ from centre_server.contract import (
     Channel,
     ErrorResponse,
     IssueRefusal,
+    Satisfaction,
     TicketOut,
     TicketState,
 )
@@ -318,6 +319,10 @@ def booked_cancel(appt_id: str, request: Request) -> Response:
 # ------------------------------------------------------------------ feedback (citizen page)
 
 
+# The form's choices, best first as citizens expect; values and words come from the one scale.
+RATINGS = [s.value for s in sorted(Satisfaction, reverse=True)]
+
+
 def _feedback_ctx(hub: ChannelHub, ticket_id: str) -> TicketOut | None:
     t = hub.centre.ticket(ticket_id) if 8 <= len(ticket_id) <= 64 else None
     return hub.centre.ticket_out(t) if t else None
@@ -330,7 +335,7 @@ def feedback_page(ticket_id: str, request: Request) -> Response:
     if out is None:
         return render(request, "missing.html", status=404, title_key="not_found")
     servable = out.state in (TicketState.called, TicketState.serving, TicketState.done)
-    return render(request, "feedback.html", ticket=out, servable=servable, error=None,
+    return render(request, "feedback.html", ticket=out, servable=servable, error=None, ratings=RATINGS,
                   thanks=request.query_params.get("thanks") == "1", title_key="feedback_title")
 
 
@@ -346,13 +351,14 @@ async def feedback_submit(ticket_id: str, request: Request) -> Response:
     lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
     rating = field(form, "rating", 2)
     try:
-        if rating not in ("1", "2", "3", "4"):
+        if rating not in {str(r) for r in RATINGS}:
             raise ChannelError(422, "bad_rating", "err_rating")
         hub.give_feedback(ticket_id, int(rating), field(form, "comment", 500))
     except ChannelError as err:
+        out = _feedback_ctx(hub, ticket_id) or out  # a rating given meanwhile by another channel shows
         servable = out.state in (TicketState.called, TicketState.serving, TicketState.done)
         return render(request, "feedback.html", status=err.status, lang=lang, ticket=out, servable=servable,
-                      error=err.message(lang), thanks=False, title_key="feedback_title")
+                      error=err.message(lang), thanks=False, ratings=RATINGS, title_key="feedback_title")
     return RedirectResponse(f"/t/{ticket_id}/feedback?thanks=1&lang={lang}", status_code=303)
 
 

@@ -10,6 +10,8 @@ import logging
 
 from fastapi import Request
 
+from centre_server.contract import satisfaction_range, satisfaction_scale
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
@@ -125,7 +127,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi_served": ("Served today", "Waliohudumiwa leo"),
     "kpi_no_shows": ("No-shows", "Hawakufika"),
     "kpi_counters_open": ("Counters open", "Kaunta zilizo wazi"),
-    "kpi_satisfaction": ("Satisfaction (1–4)", "Kuridhika (1–4)"),
+    "kpi_satisfaction": ("Satisfaction", "Kuridhika"),
+    "kpi_satisfaction_scale": (satisfaction_range("en"), satisfaction_range("sw")),
     "alerts": ("Alerts", "Tahadhari"),
     "no_alerts": ("No alerts: every service is within its target.", "Hakuna tahadhari: huduma zote ziko ndani ya lengo."),
     "alert_breach": ("{service}: longest wait {wait} min, target {target} min", "{service}: msubiri mrefu {wait} dak, lengo {target} dak"),
@@ -192,6 +195,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bad_range": ("Choose dates as YYYY-MM-DD, 'from' not after 'to', at most {days} days.", "Chagua tarehe kama YYYY-MM-DD, 'kuanzia' isiwe baada ya 'hadi', siku {days} zaidi."),
     "range_note": ("Means over several days are weighted by each day's counts.", "Wastani wa siku kadhaa umepimwa kwa idadi ya kila siku."),
     "times_in_minutes": ("Times are in minutes.", "Muda uko kwa dakika."),
+    "satisfaction_note": (f"Satisfaction: the mean rating, {satisfaction_scale('en')} (number of ratings).",
+                          f"Kuridhika: wastani wa tathmini, {satisfaction_scale('sw')} (idadi ya tathmini)."),
     # citizen ticket page
     "your_ticket": ("Your ticket", "Tiketi yako"),
     "people_ahead": ("People ahead of you", "Watu walio mbele yako"),

@@ -13,7 +13,25 @@ BROADCAST = 0
 KEYS = ("NEXT", "RECALL", "NOSHOW", "DONE", "PAUSE", "RESUME")
 IDENT_SLOT_MS = 15  # a broadcast IDENT is answered after address * slot, so answers never collide
 LINK_LOST_MS = 30000  # an LED board not polled this long shows NO_LINK instead of a stale number
-NO_LINK = "----"
+NO_LINK = "------"
+
+# The LED board: a 6-digit 7-segment display (TM1637 drives six grids). A ticket number is
+# one or two letters and at least three digits (A001, AR001, AR1000): up to six characters
+# show whole, right-aligned; anything longer scrolls through the digits, never cut short.
+DIGITS = 6
+SCROLL_MS = 400  # one step of a scrolling number
+SCROLL_GAP = 2  # blank digits between the end of a scrolling number and its start
+
+# 7-segment patterns (bit 0 = segment a ... bit 6 = g). No two letters share a pattern and no
+# two digits do, so two services' numbers never look alike; a letter may look like a digit
+# (S/5, O/0, Z/2) because a number's letters always come before its digits.
+FONT = {
+    "0": 0x3F, "1": 0x06, "2": 0x5B, "3": 0x4F, "4": 0x66, "5": 0x6D, "6": 0x7D, "7": 0x07,
+    "8": 0x7F, "9": 0x6F, "A": 0x77, "B": 0x7C, "C": 0x39, "D": 0x5E, "E": 0x79, "F": 0x71,
+    "G": 0x3D, "H": 0x76, "I": 0x30, "J": 0x1E, "K": 0x75, "L": 0x38, "M": 0x37, "N": 0x54,
+    "O": 0x3F, "P": 0x73, "Q": 0x67, "R": 0x50, "S": 0x6D, "T": 0x78, "U": 0x3E, "V": 0x1C,
+    "W": 0x2A, "X": 0x49, "Y": 0x6E, "Z": 0x5B, "-": 0x40, " ": 0x00,
+}
 
 try:  # MicroPython: millisecond ticks wrap around, so they are compared with ticks_diff
     from time import ticks_add, ticks_diff
@@ -60,6 +78,25 @@ def parse(line):
     return int(fields[0]), fields[1], fields[2:]
 
 
+def display_text(text, digits=DIGITS, step=0):
+    """The characters an LED board of ``digits`` digits shows for ``text`` at scroll ``step``.
+
+    Up to ``digits`` characters: the whole text, right-aligned. Longer: a window sliding
+    over the text and a short gap, one character per step, so every character is seen.
+    """
+    text = text.upper()
+    if len(text) <= digits:
+        return " " * (digits - len(text)) + text
+    loop = text + " " * SCROLL_GAP
+    start = step % len(loop)
+    return (loop + loop)[start:start + digits]
+
+
+def segments(text, digits=DIGITS, step=0):
+    """The 7-segment patterns for ``display_text``; characters without a glyph stay dark."""
+    return [FONT.get(ch, 0) for ch in display_text(text, digits, step)]
+
+
 class LineReader:
     """Bytes in, whole lines out; a '$' always starts over, long lines are dropped."""
 
@@ -102,7 +139,7 @@ class Device:
     with a buzzer, ack(verb) / nak(reason) for keypads and feedback units.
     """
 
-    def __init__(self, kind, address, hw, firmware="pico-1.0", serial_no="PICO-0000"):
+    def __init__(self, kind, address, hw, firmware="pico-1.1", serial_no="PICO-0000"):
         self.kind = kind
         self.address = address
         self.hw = hw

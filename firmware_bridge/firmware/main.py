@@ -7,8 +7,10 @@ tests run on a pty.
 
   keypad   : 6 push buttons to GND on GP10..GP15 (NEXT RECALL NOSHOW DONE PAUSE RESUME),
              green LED on GP16 (ACK), red LED on GP17 (NAK), buzzer on GP18
-  led      : TM1637 4-digit display, CLK GP4, DIO GP5; buzzer on GP18
-  feedback : 4 push buttons to GND on GP10..GP13 (1 very happy .. 4 unhappy),
+  led      : TM1637 6-digit display, CLK GP4, DIO GP5; buzzer on GP18 (the whole ticket
+             number, AR001 or AR1000, fits; see huduma_frames.display_text)
+  feedback : 4 push buttons to GND on GP10..GP13 (buttons 1..4, 1 = the very happy face;
+             the bridge turns a button into the centre's satisfaction scale),
              "thank you" LED on GP16, buzzer on GP18
   line     : UART0 TX GP0 -> DI, RX GP1 <- RO of a MAX3485 (3.3 V); DE and /RE tied to GP2
 """
@@ -27,25 +29,21 @@ except ImportError:
 KIND = getattr(config, "KIND", "keypad")
 ADDRESS = getattr(config, "ADDRESS", 1)
 BAUD = getattr(config, "BAUD", 9600)
-FIRMWARE = "pico-1.0"
+DIGITS = getattr(config, "DIGITS", huduma_frames.DIGITS)
+# Which TM1637 grid drives each digit, left to right. Most modules wire them in order; the
+# common 6-digit "RobotDyn" module needs GRIDS = (2, 1, 0, 5, 4, 3) in config.py.
+GRIDS = tuple(getattr(config, "GRIDS", range(DIGITS)))
+FIRMWARE = "pico-1.1"
 DEBOUNCE_MS = 30
-
-# 7-segment patterns (bit 0 = segment a ... bit 6 = g) for what a ticket number holds.
-FONT = {
-    "0": 0x3F, "1": 0x06, "2": 0x5B, "3": 0x4F, "4": 0x66, "5": 0x6D, "6": 0x7D, "7": 0x07,
-    "8": 0x7F, "9": 0x6F, "A": 0x77, "B": 0x7C, "C": 0x39, "D": 0x5E, "E": 0x79, "F": 0x71,
-    "G": 0x3D, "H": 0x76, "I": 0x30, "J": 0x1E, "K": 0x75, "L": 0x38, "M": 0x37, "N": 0x54,
-    "O": 0x3F, "P": 0x73, "Q": 0x67, "R": 0x50, "S": 0x6D, "T": 0x78, "U": 0x3E, "V": 0x1C,
-    "W": 0x2A, "X": 0x76, "Y": 0x6E, "Z": 0x5B, "-": 0x40, " ": 0x00,
-}
 
 
 class TM1637:
-    """Bit-banged driver for the common 4-digit TM1637 module."""
+    """Bit-banged driver for a TM1637 display module of up to six digits."""
 
-    def __init__(self, clk, dio, brightness=7):
+    def __init__(self, clk, dio, grids, brightness=7):
         self.clk = Pin(clk, Pin.OUT, value=1)
         self.dio = Pin(dio, Pin.OUT, value=1)
+        self.grids = grids  # grids[i]: the chip's grid (address) behind digit i, left to right
         self.brightness = brightness
 
     def _start(self):
@@ -78,12 +76,15 @@ class TM1637:
         self.dio.init(Pin.OUT)
 
     def segments(self, segs, on=True):
+        data = [0] * (max(self.grids) + 1)
+        for i, grid in enumerate(self.grids):
+            data[grid] = segs[i] if i < len(segs) else 0
         self._start()
         self._byte(0x40)  # auto-increment address
         self._stop()
         self._start()
         self._byte(0xC0)
-        for s in segs:
+        for s in data:
             self._byte(s)
         self._stop()
         self._start()
@@ -100,8 +101,10 @@ class Board:
         self.buzzer = Pin(18, Pin.OUT, value=0)
         self.green = Pin(16, Pin.OUT, value=0)
         self.red = Pin(17, Pin.OUT, value=0)
-        self.display = TM1637(4, 5) if KIND == "led" else None
+        self.display = TM1637(4, 5, GRIDS) if KIND == "led" else None
         self.text = ""
+        self.step = 0  # scroll position of a number longer than the display
+        self.shown_at = 0
         self.blink_until = 0
         self.off_at = {}  # pin -> ticks_ms when to switch it off
 
@@ -118,6 +121,8 @@ class Board:
 
     def show(self, text):
         self.text = text
+        self.step = 0
+        self.shown_at = time.ticks_ms()
         self._draw(True)
 
     def blink(self, seconds):
@@ -142,11 +147,8 @@ class Board:
     def _draw(self, on):
         if self.display is None:
             return
-        text = self.text.upper()
-        if len(text) > 4:  # two-letter prefixes: "BC042" shows as "C042"; the bridge log has it whole
-            text = text[-4:]
-        segs = [FONT.get(ch, 0) for ch in "{:>4}".format(text)]
-        self.display.segments(segs, on)
+        # The whole number: six digits hold any two-letter prefix; a longer text scrolls.
+        self.display.segments(huduma_frames.segments(self.text, DIGITS, self.step), on)
 
     def tick(self):
         now = time.ticks_ms()
@@ -154,12 +156,20 @@ class Board:
             if time.ticks_diff(now, at) >= 0:
                 pin(0)
                 del self.off_at[pin]
-        if self.blink_until and self.display is not None:
+        if self.display is None:
+            return
+        step = time.ticks_diff(now, self.shown_at) // huduma_frames.SCROLL_MS
+        scroll = len(self.text) > DIGITS and step != self.step
+        if scroll:
+            self.step = step
+        if self.blink_until:
             if time.ticks_diff(now, self.blink_until) >= 0:
                 self.blink_until = 0
                 self._draw(True)
             else:
                 self._draw((now // 400) % 2 == 0)
+        elif scroll:
+            self._draw(True)
 
 
 class Buttons:
@@ -207,4 +217,5 @@ def main():
         time.sleep_ms(2)
 
 
-main()
+if __name__ == "__main__":  # MicroPython runs main.py as __main__; tests import it
+    main()

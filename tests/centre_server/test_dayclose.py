@@ -163,22 +163,25 @@ def test_waiting_tickets_are_cancelled_with_a_reason_and_phones_erased(day: Day)
 
 
 def test_closing_twice_is_idempotent_and_a_late_correction_makes_a_revision(day: Day) -> None:
+    day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
+    day.run("10:31", engine.StartService("c01"))
+    day.run("10:35", engine.Complete("c01"))
     first = dayclose.close_with_centre(day.centre)
     again = dayclose.close_with_centre(day.centre)
     assert (again.revision, again.new_revision, again.note) == (1, False, "unchanged")
     assert again.summary == first.summary
-    # a late correction: T1's citizen changes the rating after the close
-    day.run("10:40", engine.GiveFeedback(rating=3, ticket_id="T1"))
+    # a late correction: T4's citizen rates the service after the close (a rating, once given, stands)
+    day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # (4 + 2 + 1) / 3
     third = dayclose.close_with_centre(day.centre)
     assert (third.revision, third.new_revision) == (2, True)
-    assert third.summary["total"]["satisfaction_mean"] == 3.5
+    assert third.summary["total"]["satisfaction_mean"] == 2.33
     loaded = dayclose.load_summary(day.centre.db, DAY)
-    assert loaded["revision"] == 2 and loaded["total"]["satisfaction_mean"] == 3.5
+    assert loaded["revision"] == 2 and loaded["total"]["satisfaction_mean"] == 2.33
     assert dayclose.load_summary(day.centre.db, "2026-03-01") is None
     keys = [r[0] for r in day.centre.db.execute("SELECT key FROM outbox ORDER BY id").fetchall()]
     assert keys == [f"demo:{DAY}:1", f"demo:{DAY}:2"]
     payload = json.loads(day.centre.db.execute("SELECT payload FROM outbox WHERE key=?", [keys[1]]).fetchone()[0])
-    assert payload["revision"] == 2 and payload["summary"]["total"]["satisfaction_mean"] == 3.5
+    assert payload["revision"] == 2 and payload["summary"]["total"]["satisfaction_mean"] == 2.33
 
 
 def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir) -> None:

@@ -248,8 +248,25 @@ def test_feedback_for_the_last_ticket_at_a_counter():
     d.do(e.Complete("c1"))
     d.do(e.GiveFeedback(rating=3, counter_id="c1"))
     assert t.rating == 3
-    with pytest.raises(e.QueueError):
+    with pytest.raises(e.QueueError) as bad:
         d.do(e.GiveFeedback(rating=7, counter_id="c1"))
+    assert bad.value.code == "bad_rating" and "1 Poor, 2 Fair, 3 Good, 4 Excellent" in bad.value.message
+
+
+def test_one_rating_per_ticket_the_first_stands():
+    # A web rating used to be overwritten by a later SMS or button press: now any second one is refused.
+    d = Day()
+    t = d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.Complete("c1"))
+    d.do(e.GiveFeedback(rating=4, ticket_id=t.id, comment="quick"))
+    for second in (e.GiveFeedback(rating=1, ticket_id=t.id), e.GiveFeedback(rating=1, counter_id="c1")):
+        with pytest.raises(e.QueueError) as refused:
+            d.do(second)
+        assert (refused.value.code, refused.value.status) == ("already_rated", 409)
+        assert refused.value.message == f"{t.number} was already rated Excellent: the first rating stands"
+    assert t.rating == 4
 
 
 def test_close_counter_finishes_its_ticket():

@@ -18,6 +18,7 @@ from centre_server.contract import (
     CounterStatePayload,
     FeedbackCommand,
     Reply,
+    Satisfaction,
     TicketState,
     Topics,
 )
@@ -154,10 +155,15 @@ def test_keys_leds_and_feedback_through_the_broker(mosquitto, probe_factory, bri
     sim.press("NEXT", 1)
     assert sim.wait_for(lambda: "NAK,NOTHING_WAITING" in sim.devices[1].acks), bridge.log()
 
-    sim.rate(2, 3)
-    wait_until(lambda: server.feedback, what="feedback command")
-    assert server.feedback[0].counter_id == "c01" and server.feedback[0].rating == 2
-    assert sim.wait_for(lambda: "ACK,RATE" in sim.devices[3].acks)
+    # Feedback buttons 1..4 (1 = the very happy face) reach the server on the one scale, 4 = Excellent:
+    # the old bridge passed the button through, so a very happy citizen was counted as Poor.
+    for button in (1, 2, 3, 4):
+        sim.rate(button, 3)
+        assert sim.wait_for(lambda: sim.devices[3].acks.count("ACK,RATE") == button), bridge.log()
+    assert [(f.counter_id, f.rating) for f in server.feedback] == [
+        ("c01", Satisfaction.excellent), ("c01", Satisfaction.good), ("c01", Satisfaction.fair),
+        ("c01", Satisfaction.poor)]
+    assert [f.rating.label("sw") for f in server.feedback] == ["Bora sana", "Nzuri", "Wastani", "Mbaya"]
 
     assert bridge.stop() == 0
     wait_until(lambda: probe.on(topics.device_availability("bridge-t"))[-1:] == [b"offline"], what="offline")

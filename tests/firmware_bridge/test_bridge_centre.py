@@ -75,10 +75,10 @@ def test_keypad_calls_a_ticket_on_the_real_centre(centre_server, centre_dir, mos
     sim.press("DONE")
     assert sim.wait_for(lambda: sim.devices[1].acks.count("ACK,DONE") == 1), bridge.log()
     assert sim.wait_for(lambda: sim.led().shown == ""), bridge.log()
-    sim.rate(2)
+    sim.rate(2)  # the "happy" button: Good (3) on the centre's one scale
     assert sim.wait_for(lambda: "ACK,RATE" in sim.devices[3].acks), bridge.log()
     with centre_server.client() as http:
-        wait_until(lambda: http.get(f"/api/v1/tickets/{first['id']}").json()["rating"] == 2, what="rating")
+        wait_until(lambda: http.get(f"/api/v1/tickets/{first['id']}").json()["rating"] == 3, what="rating")
 
     # The next NEXT calls the second ticket; the one after that hears why not.
     nexts = sim.devices[1].acks.count("ACK,NEXT")

@@ -90,7 +90,9 @@ def test_simulator_and_demo_bridge_on_the_real_centre(centre_dir, demo_centre, t
     clerk = centre_server.login("clerk")
     with centre_server.client(clerk) as http:
         assert http.post("/api/v1/counters/c01/open", json={}).status_code == 200
-        service = next(c for c in http.get("/api/v1/counters").json() if c["id"] == "c01")["services"][0]
+        served = next(c for c in http.get("/api/v1/counters").json() if c["id"] == "c01")["services"]
+        prefixes = {s["id"]: s["prefix"] for s in http.get("/api/v1/services").json()}
+        service = max(served, key=lambda sid: len(prefixes[sid]))  # a two-letter prefix: AR001, shown whole
     with centre_server.client(centre_dir.bundle("kiosk-1")["token"]) as http:
         r = http.post("/api/v1/tickets", json={"service_id": service}, headers={"Idempotency-Key": uuid.uuid4().hex})
         assert r.status_code == 201, r.text
@@ -103,11 +105,11 @@ def test_simulator_and_demo_bridge_on_the_real_centre(centre_dir, demo_centre, t
         wait_until(lambda: "pty: /dev/pts/" in sim.text, what=f"the simulator's pty\n{sim.text}")
         assert (centre_dir.path / bridge_config.DEMO_SIM_LINK).is_symlink()
         assert "n NEXT" in sim.text and "n ANAYEFUATA" in sim.text  # help in English and Kiswahili
-        wait_until(lambda: "LED 2: [ blank ]" in sim.text, timeout=15,
+        wait_until(lambda: "LED 2: [  blank ]" in sim.text, timeout=15,
                    what=f"the board driven by the bridge\n{sim.text}\n{(tmp_path / 'bridge.log').read_text()}")
 
         sim.type("n")
-        wait_until(lambda: f"LED 2: [{number:^6}]" in sim.text and "keypad 1: ACK NEXT" in sim.text,
+        wait_until(lambda: f"LED 2: [ {number:>6} ]" in sim.text and "keypad 1: ACK NEXT" in sim.text,
                    what=f"{number} on the board\n{sim.text}")
         sim.type("r")
         wait_until(lambda: "LED 2: BEEP" in sim.text and "keypad 1: ACK RECALL" in sim.text, what="recall")
@@ -115,6 +117,9 @@ def test_simulator_and_demo_bridge_on_the_real_centre(centre_dir, demo_centre, t
         wait_until(lambda: "keypad 1: ACK DONE" in sim.text, what="done")
         sim.type("3")
         wait_until(lambda: "feedback 3: ACK RATE" in sim.text, what="rating")
+        assert "> RATE 3 (feedback 3): unhappy = 2 Fair" in sim.text  # the button on the one scale
+        sim.type("1")  # a second press: the first rating stands
+        wait_until(lambda: "feedback 3: NAK ALREADY_RATED" in sim.text, what="the second rating refused")
         sim.type("n")  # nothing left: the keypad hears why
         wait_until(lambda: "keypad 1: NAK NOTHING_WAITING" in sim.text, what="NAK")
         out = artifacts_dir("firmware_bridge")
@@ -187,6 +192,6 @@ def test_simulator_speaks_kiswahili(tmp_path: Path) -> None:
                     lang="sw").start()
     try:
         sim._feed(frames.make(2, "SHOW", "A001") + frames.make(2, "BEEP") + frames.make(1, "ACK", "NEXT"))
-        assert seen == ["Ubao 2: [ A001 ]", "Ubao 2: MLIO\a", "kipadi 1: ACK NEXT"]
+        assert seen == ["Ubao 2: [   A001 ]", "Ubao 2: MLIO\a", "kipadi 1: ACK NEXT"]
     finally:
         sim.stop()

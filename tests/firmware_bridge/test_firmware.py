@@ -157,9 +157,9 @@ def test_firmware_devices_work_with_the_bridge(mosquitto, probe_factory, bridge_
                    what="call through the firmware keypad")
         line.devices[1].press("RECALL")
         wait_until(lambda: led.beeps == 1, what="recall beep")
-        line.devices[3].rate(1)
+        line.devices[3].rate(1)  # the very happy face
         wait_until(lambda: feedback.acks == ["ACK,RATE"], what="feedback ack")
-        assert server.feedback[0].rating == 1
+        assert server.feedback[0].rating == 4  # Excellent on the centre's scale, not 1 (Poor)
         assert all(dev.bad_frames == 0 for dev in line.devices.values())
     finally:
         line.stop()

@@ -97,11 +97,13 @@ def test_board_page_in_english_and_kiswahili_in_a_browser(hq: HqProcess, filled,
         assert "no report" in page.locator('#centres tr[data-centre="kisumu"]').inner_text()
         assert page.locator("svg.trend rect.bar").count() == 5
         assert page.locator("#worst tbody tr").count() >= 1
+        assert "Satisfaction (1 Poor – 4 Excellent)" in page.locator("#centres thead").inner_text()
         page.screenshot(path=str(out / "board-en.png"), full_page=True)
         page.click("a.lang")
         assert page.locator("h1").inner_text() == "Vituo vya Huduma: ubao wa kitaifa"
         assert "hakuna ripoti" in page.locator('#centres tr[data-centre="kisumu"]').inner_text()
         assert page.locator("h2").first.inner_text().startswith("Vituo bega kwa bega")
+        assert "Kuridhika (1 Mbaya – 4 Bora sana)" in " ".join(page.locator("#centres thead").inner_text().split())
         page.screenshot(path=str(out / "board-sw.png"), full_page=True)
         page.goto(hq.url + "/")  # the language is remembered
         assert page.locator("h1").inner_text() == "Vituo vya Huduma: ubao wa kitaifa"

@@ -132,11 +132,14 @@ def test_a_revision_replaces_its_predecessor(centre_dir, hq, pg_url) -> None:
     token = hq.add_centre("demo", "Huduma Centre GPO (demo)")
     day = Day(centre_dir.path)
     day.build()
+    day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
+    day.run("10:31", engine.StartService("c01"))
+    day.run("10:35", engine.Complete("c01"))
     first = dayclose.close_with_centre(day.centre)
     sender = sender_for(centre_dir.path, hq.url, token)
     try:
         assert sender.send_due() == 1
-        day.run("10:40", engine.GiveFeedback(rating=3, ticket_id="T1"))  # a late correction
+        day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # a late correction: (4 + 2 + 1) / 3
         second = dayclose.close_with_centre(day.centre)
         assert second.revision == 2
         assert sender.send_due() == 1
@@ -144,7 +147,7 @@ def test_a_revision_replaces_its_predecessor(centre_dir, hq, pg_url) -> None:
         sender.close()
         day.centre.close()
     held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{first.date}").json()
-    assert held["revision"] == 2 and held["summary"]["total"]["satisfaction_mean"] == 3.5
+    assert held["revision"] == 2 and held["summary"]["total"]["satisfaction_mean"] == 2.33
     assert stored_rows(pg_url, "demo") == [(first.date, 2, f"demo:{first.date}:2")]
     # revision 1 arriving late (a replayed request) changes nothing
     db = storage.connect(centre_dir.path / "centre.db")

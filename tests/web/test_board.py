@@ -36,8 +36,11 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
         issue(centre_server, kiosk, sid)
     assert clerk.post("/api/v1/counters/c01/open").status_code == 200
     assert clerk.post("/api/v1/counters/c05/open").status_code == 200
-    assert clerk.post("/api/v1/counters/c01/call-next").status_code == 200
+    first = clerk.post("/api/v1/counters/c01/call-next")
+    assert first.status_code == 200
     assert clerk.post("/api/v1/counters/c01/complete", json={"outcome": "served"}).status_code == 200
+    rated = httpx.post(f"{centre_server.url}/t/{first.json()['id']}/feedback", data={"rating": "4"})
+    assert rated.status_code == 303, rated.text
     assert clerk.post("/api/v1/counters/c01/call-next").status_code == 200
     assert clerk.post("/api/v1/counters/c05/call-next").status_code == 200
     assert clerk.post("/api/v1/counters/c05/start").status_code == 200
@@ -48,6 +51,8 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     expect(page.locator("#kpi-waiting")).to_have_text("5")
     expect(page.locator("#kpi-served")).to_have_text("1")
     expect(page.locator("#kpi-counters")).to_have_text("2 / 30")
+    expect(page.locator("#kpi-satisfaction")).to_have_text("4.0")  # on the one scale, 4 is the best
+    expect(page.locator("#kpi-satisfaction-scale")).to_have_text("1 Poor – 4 Excellent")
     expect(page.locator(".counter-card[data-counter='c01'] .cc-ticket")).to_have_count(1)
     expect(page.locator("#alerts .alert.ok")).to_have_count(1)
 
@@ -105,6 +110,8 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.wait_for_url("**/reports")
     expect(page.locator("#report-total tbody td").first).to_have_text("10")
     expect(page.locator("#report-services tr[data-service='id-card-new'] td").first).to_have_text("3")
+    expect(page.locator("#satisfaction-note")).to_have_text(
+        "Satisfaction: the mean rating, 1 Poor, 2 Fair, 3 Good, 4 Excellent (number of ratings).")
     shots(page, "web-reports", full_page=True)
     with page.expect_download() as dl:
         page.click("#csv-link")
@@ -120,6 +127,9 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.goto(centre_server.url + "/board?lang=sw")
     expect(page.locator(".services-card h2")).to_have_text("Huduma")
     expect(page.locator(".counter-card[data-counter='c01'] .pill")).to_have_text("Wazi")
+    expect(page.locator("#kpi-satisfaction-scale")).to_have_text("1 Mbaya – 4 Bora sana")
+    page.evaluate("window.scrollTo(0, 0)")
+    shots(page, "web-board-sw")
     page.goto(centre_server.url + "/board?lang=en")
 
     # the manager closes the day from the board: what waits is cancelled, counters close, the day is summarised
