@@ -553,6 +553,27 @@ class TicketBrief(BaseModel):
     started_at: datetime | None = None
     issued_at: datetime
     recalls: int = 0
+    # what the citizen was told at issue, so the clerk sees it too (and may ask them to confirm it)
+    priority: Priority = Priority.none
+    channel: Channel = Channel.kiosk
+    language: Language = Language.en
+    slot_at: datetime | None = None  # an appointment's booked time
+    no_show_at: datetime | None = None  # when it was marked a no-show (re-activation has a window)
+
+
+class TicketNumberRequest(BaseModel):
+    """A ticket named by its printed number (``AR012``; ``ar 12`` is read the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=16)
+
+
+class NoShowsOut(BaseModel):
+    """A counter's recent no-shows that may still be re-activated (within ``window_s`` of the no-show)."""
+
+    window_s: int
+    tickets: list[TicketBrief]
 
 
 class CounterOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import APIRouter, Request, Response
 
@@ -10,14 +11,17 @@ from centre_server import engine
 from centre_server.api.deps import CLERK_ROLES, ApiError, CentreDep, ClerkDep, PrincipalDep, allowed, ticket_json
 from centre_server.api.tickets import ERRORS
 from centre_server.centre import Centre
-from centre_server.engine import QueueError
+from centre_server.engine import QueueError, Ticket
 from centre_server.contract import (
     CompleteRequest,
     CounterOut,
     CounterStatePayload,
+    NoShowsOut,
     OpenCounterRequest,
     TicketBrief,
+    TicketNumberRequest,
     TicketOut,
+    TicketState,
     TransferRequest,
 )
 
@@ -26,17 +30,22 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/counters", tags=["counters"])
 
 
+def brief(centre: Centre, t: Ticket) -> TicketBrief:
+    """A ticket as the clerk sees it: with what the citizen was told (priority, channel, slot)."""
+    return TicketBrief(id=t.id, number=t.number, service_id=t.service_id, state=t.state,
+                       called_at=centre.iso(t.called_at), started_at=centre.iso(t.started_at),
+                       issued_at=centre.iso(t.issued_at), recalls=t.recalls, priority=t.priority,
+                       channel=t.channel, language=t.language, slot_at=centre.iso(t.slot_at),
+                       no_show_at=centre.iso(t.no_show_at))
+
+
 def counter_out(centre: Centre, counter_id: str) -> CounterOut:
     with centre.lock:
         c = centre.state.counters.get(counter_id)
         if c is None:
             raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
         t = centre.state.tickets.get(c.ticket_id or "")
-        serving = None
-        if t is not None:
-            serving = TicketBrief(id=t.id, number=t.number, service_id=t.service_id, state=t.state,
-                                  called_at=centre.iso(t.called_at), started_at=centre.iso(t.started_at),
-                                  issued_at=centre.iso(t.issued_at), recalls=t.recalls)
+        serving = brief(centre, t) if t is not None else None
         return CounterOut(id=c.id, name=c.name, state=c.state, services=list(c.services), serving=serving,
                           clerk=c.clerk, idle_since=centre.iso(c.idle_since))
 
@@ -86,6 +95,77 @@ async def call_ticket(counter_id: str, ticket_id: str, request: Request) -> Resp
     centre: Centre = request.app.state.centre
     return await centre.submit(engine.CallTicket(counter_id, ticket_id, clerk=principal.name),
                                lambda events: _called(centre, events))
+
+
+_NUMBER = re.compile(r"^([A-Z]{1,4})0*(\d{1,3})$")
+
+
+def normalise_number(raw: str) -> str:
+    """A typed ticket number as printed: ``ar 12``, ``AR-012`` and ``AR012`` are all ``AR012``."""
+    m = _NUMBER.match(re.sub(r"[\s\-]", "", raw).upper())
+    if m is None:
+        raise ApiError(422, "bad_number", f"{raw.strip()[:16]!r} is not a ticket number such as AR012")
+    return f"{m.group(1)}{int(m.group(2)):03d}"
+
+
+def _numbered(centre: Centre, counter_id: str, raw: str) -> Ticket:
+    """Today's ticket of that number, if it belongs to one of the counter's services (checked here, at
+    the API: the engine lets a clerk call any waiting ticket, but at a counter a wrong service is a typo)."""
+    number = normalise_number(raw)
+    with centre.lock:
+        c = centre.state.counters.get(counter_id)
+        if c is None:
+            raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
+        found = [t for t in centre.state.tickets.values() if t.number == number and t.day == centre.state.day]
+        if not found:
+            raise ApiError(404, "unknown_number", f"no ticket {number} today")
+        t = max(found, key=lambda t: t.issued_at)
+        if t.service_id not in c.services:
+            svc = centre.state.services.get(t.service_id)
+            raise ApiError(409, "not_this_counter", f"{number} is for {svc.name_en if svc else t.service_id}, "
+                                                     f"which counter {c.name} does not serve")
+        return t
+
+
+@router.post("/{counter_id}/call-number", response_model=TicketOut, responses=ERRORS)
+async def call_number(counter_id: str, body: TicketNumberRequest, request: Request) -> Response:
+    """Call a waiting ticket by its printed number (the citizen stands at the counter holding it)."""
+    principal = allowed(request, CLERK_ROLES)
+    centre: Centre = request.app.state.centre
+    t = _numbered(centre, counter_id, body.number)
+    if t.state in (TicketState.called, TicketState.serving):
+        raise ApiError(409, "number_at_counter", f"{t.number} is already called to a counter")
+    if t.state == TicketState.no_show:
+        raise ApiError(409, "number_no_show", f"{t.number} is a no-show: re-activate it first")
+    if t.state != TicketState.waiting:
+        raise ApiError(409, "number_finished", f"{t.number} is {t.state.value}: it can no longer be called")
+    return await centre.submit(engine.CallTicket(counter_id, t.id, clerk=principal.name),
+                               lambda events: _called(centre, events))
+
+
+@router.get("/{counter_id}/no-shows", response_model=NoShowsOut, responses=ERRORS)
+def recent_no_shows(counter_id: str, centre: CentreDep, principal: ClerkDep) -> NoShowsOut:
+    """Today's no-shows of the counter's services that may still be re-activated, newest first."""
+    now = centre.clock()
+    with centre.lock:
+        c = centre.state.counters.get(counter_id)
+        if c is None:
+            raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
+        window = centre.state.policy.reactivation_window_s
+        recent = [t for t in centre.state.tickets.values()
+                  if t.state == TicketState.no_show and t.service_id in c.services and t.no_show_at is not None
+                  and now - t.no_show_at <= window]
+        recent.sort(key=lambda t: t.no_show_at or 0, reverse=True)
+        return NoShowsOut(window_s=window, tickets=[brief(centre, t) for t in recent[:50]])
+
+
+@router.post("/{counter_id}/reactivate-number", response_model=TicketOut, responses=ERRORS)
+def reactivate_number(counter_id: str, body: TicketNumberRequest, centre: CentreDep,
+                      principal: ClerkDep) -> TicketOut:
+    """Put a no-show of this counter's services back in its queue, at its old place (within the window)."""
+    t = _numbered(centre, counter_id, body.number)
+    centre.execute(engine.Reactivate(t.id))
+    return centre.ticket_out(centre.ticket(t.id))
 
 
 def _called(centre: Centre, events: list[engine.Event]) -> Response:

@@ -22,7 +22,31 @@
   }
   const refreshLiveSoon = H.debounce(refreshLive, 300);
 
+  /* The estimated wait of a newcomer, or why there is none: never a number when the server has none. */
+  function waitCell(s) {
+    if (s.estimated_wait_s === null || s.estimated_wait_s === undefined) {
+      const td = cell(s.wait_unknown ? H.t("wait_" + s.wait_unknown) : "—", "num wait-unknown");
+      td.dataset.waitUnknown = s.wait_unknown || "";
+      return td;
+    }
+    return cell(s.waiting || s.open_counters ? H.minutes(s.estimated_wait_s) : "—", "num");
+  }
+
+  function nameCell(s) {
+    const td = cell(s.prefix + " · " + H.serviceName(s));
+    if (s.accepting === false && s.refusal === "after_last_call") {
+      const tag = document.createElement("span");
+      tag.className = "tag tag-warn";
+      tag.dataset.refusal = s.refusal;
+      tag.textContent = H.t("last_ticket_issued");
+      td.append(" ", tag);
+    }
+    return td;
+  }
+
   function render(live) {
+    // the day is closed (closing time passed, or the manager closed it): say so above everything
+    $("day-banner").hidden = !live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
     $("kpi-waiting").textContent = live.waiting;
     $("kpi-longest").textContent = H.minutes(live.longest_wait_s) + " " + H.t("minutes_short");
     $("kpi-issued").textContent = live.issued_today;
@@ -44,10 +68,10 @@
       const ratio = s.waiting ? s.longest_wait_s / s.target_wait_s : 0;
       tr.className = s.breached ? "row-bad" : "";
       tr.append(
-        cell(s.prefix + " · " + H.serviceName(s)),
+        nameCell(s),
         cell(String(s.waiting), "num big"),
         cell(s.waiting ? H.minutes(s.longest_wait_s) : "—", "num lvl-" + level(ratio)),
-        cell(s.waiting || s.open_counters ? H.minutes(s.estimated_wait_s) : "—", "num"),
+        waitCell(s),
         cell(String(s.served_today), "num"),
         cell(H.minutes(s.wait_mean_s), "num"),
         cell(H.minutes(s.service_mean_s), "num"),

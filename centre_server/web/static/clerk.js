@@ -4,7 +4,8 @@
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
   const STORE_KEY = "huduma.counter";
-  const model = { counters: [], services: [], byId: {}, counterId: null, counter: null, busy: false };
+  const model = { counters: [], services: [], byId: {}, counterId: null, counter: null, busy: false,
+                  noShows: { window_s: 0, tickets: [] } };
 
   // ------------------------------------------------------------------ loading
   async function loadAll() {
@@ -17,14 +18,17 @@
   async function refresh() {
     if (!model.counterId) return;
     try {
-      const [counter, services] = await Promise.all([
-        H.api("GET", "/counters/" + encodeURIComponent(model.counterId)), H.api("GET", "/services")]);
+      const path = "/counters/" + encodeURIComponent(model.counterId);
+      const [counter, services, noShows] = await Promise.all([
+        H.api("GET", path), H.api("GET", "/services"), H.api("GET", path + "/no-shows")]);
+      model.noShows = noShows;
       model.services = services;
       model.byId = Object.fromEntries(services.map((s) => [s.id, s]));
       model.counter = counter;
       if (model.choosing) return;  // the clerk is choosing another counter: a live update must not close the form
       if (counter.state === "closed") { showSetup(); return; }
       renderTerminal();
+      if ($("reactivate-dialog").open) renderNoShows();  // a no-show that happens meanwhile joins the list
     } catch (err) {
       if (err.status !== 401) H.toast(H.describe(err), "bad");
     }
@@ -115,7 +119,9 @@
       $("current-number").textContent = t.number;
       $("current-service").textContent = H.serviceName(model.byId[t.service_id]) || t.service_id;
       $("current-recalls").textContent = String(t.recalls);
+      renderDetails(t);
     } else {
+      $("current-details").hidden = true;
       $("current-label").textContent = H.t("no_ticket");
       $("current-number").textContent = "—";
       $("current-service").textContent = c.state === "paused" ? H.t("counter_paused_msg") : H.t("press_call_next");
@@ -126,6 +132,8 @@
     const open = c.state === "open", paused = c.state === "paused";
     const can = {
       "call-next": open,
+      "call-number": open,
+      reactivate: open || paused,
       recall: !!t && t.state === "called",
       "no-show": !!t && t.state === "called",
       start: !!t && t.state === "called",
@@ -139,6 +147,9 @@
     $("btn-pause").hidden = paused;
     $("btn-resume").hidden = !paused;
     $("outcome").disabled = !t;
+    const missed = model.noShows.tickets.length;
+    $("no-show-count").textContent = String(missed);
+    $("no-show-count").hidden = !missed;
 
     const rows = $("queue-rows");
     rows.innerHTML = "";
@@ -160,6 +171,23 @@
       tr.append(name, waiting, longest);
       rows.appendChild(tr);
     }
+  }
+
+  /* What the citizen was told at issue: the priority class in words (the kiosk says "staff may ask
+     you to confirm"), the appointment's slot, the channel and the language. */
+  function renderDetails(t) {
+    $("current-details").hidden = false;
+    const pri = $("current-priority");
+    pri.hidden = !t.priority || t.priority === "none";
+    if (t.priority === "appointment") {
+      pri.textContent = t.slot_at ? H.t("appointment_at", { time: H.hhmm(t.slot_at) }) : H.t("priority_appointment");
+    } else if (!pri.hidden) {
+      pri.textContent = H.t("priority") + ": " + H.t("priority_" + t.priority) + " · " + H.t("priority_confirm");
+    }
+    pri.dataset.priority = t.priority || "none";
+    $("current-channel").textContent = H.t("channel") + ": " + H.t("channel_" + t.channel);
+    $("current-channel").dataset.channel = t.channel;
+    $("current-language").textContent = H.t("speaks") + ": " + H.t("lang_" + t.language);
   }
 
   function tickTimers() {
@@ -205,7 +233,105 @@
     }
   }
 
+  // ------------------------------------------------------------------ by number
+  /* "ar 12" -> "AR012", as the server reads it; null when it is no ticket number at all. */
+  function normalNumber(raw) {
+    const m = /^([A-Z]{1,4})0*(\d{1,3})$/.exec(String(raw).replace(/[\s-]/g, "").toUpperCase());
+    return m ? m[1] + m[2].padStart(3, "0") : null;
+  }
+
+  const NUMBER_ERRORS = { bad_number: "num_bad", invalid_request: "num_bad", unknown_number: "num_unknown",
+    not_this_counter: "num_not_this_counter", number_at_counter: "num_at_counter", number_no_show: "num_no_show",
+    number_finished: "num_finished", not_no_show: "num_not_no_show", window_passed: "num_window_passed" };
+
+  function describeNumber(err, raw) {
+    const key = NUMBER_ERRORS[err.code];
+    const number = normalNumber(raw) || String(raw).trim();
+    if (key) return H.t(key, { number, m: Math.round(model.noShows.window_s / 60) });
+    return H.describe(err);
+  }
+
+  function openDialog(id, input, error) {
+    $(input).value = "";
+    $(error).hidden = true;
+    $(id).showModal();
+    $(input).focus();
+  }
+
+  /* Call or re-activate the ticket typed in a dialog; errors stay in the dialog, next to the number. */
+  async function byNumber(kind, raw) {
+    const dialog = kind === "call" ? "number-dialog" : "reactivate-dialog";
+    const error = kind === "call" ? "number-error" : "reactivate-error";
+    if (model.busy || !model.counterId) return;
+    if (!normalNumber(raw)) { $(error).textContent = H.t("num_bad"); $(error).hidden = false; return; }
+    model.busy = true;
+    try {
+      const path = "/counters/" + encodeURIComponent(model.counterId) + (kind === "call" ? "/call-number" : "/reactivate-number");
+      const r = await H.api("POST", path, { number: raw });
+      $(dialog).close();
+      H.toast(kind === "call" ? H.t("called_ticket", { number: r.number }) : H.t("reactivated_ticket", { number: r.number }), "ok");
+    } catch (err) {
+      $(error).textContent = describeNumber(err, raw);
+      $(error).hidden = false;
+      $(kind === "call" ? "number-input" : "reactivate-input").select();
+    } finally {
+      model.busy = false;
+    }
+    await refresh();
+  }
+
+  function renderNoShows() {
+    const list = $("no-show-list");
+    list.innerHTML = "";
+    $("reactivate-note").textContent = H.t("reactivate_note", { m: Math.round(model.noShows.window_s / 60) });
+    for (const t of model.noShows.tickets) {
+      const li = document.createElement("li");
+      li.dataset.number = t.number;
+      const num = document.createElement("span");
+      num.className = "ns-number";
+      num.textContent = t.number;
+      const what = document.createElement("span");
+      what.className = "ns-what";
+      what.textContent = H.serviceName(model.byId[t.service_id]) || t.service_id;
+      const ago = document.createElement("small");
+      const m = Math.floor((H.since(t.no_show_at) || 0) / 60);
+      ago.textContent = m >= 1 ? H.t("missed_ago", { m }) : H.t("missed_just_now");
+      what.appendChild(ago);
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "btn btn-small";
+      go.textContent = H.t("reactivate_one");
+      go.addEventListener("click", () => byNumber("reactivate", t.number));
+      li.append(num, what, go);
+      list.appendChild(li);
+    }
+    if (!model.noShows.tickets.length) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = H.t("no_recent_no_shows");
+      list.appendChild(li);
+    }
+  }
+
+  async function openReactivate() {
+    openDialog("reactivate-dialog", "reactivate-input", "reactivate-error");
+    renderNoShows();
+    try {
+      model.noShows = await H.api("GET", "/counters/" + encodeURIComponent(model.counterId) + "/no-shows");
+      renderNoShows();
+    } catch (err) { /* the list shown is the one of the last refresh */ }
+  }
+
+  $("number-form").addEventListener("submit", (e) => { e.preventDefault(); byNumber("call", $("number-input").value); });
+  $("reactivate-form").addEventListener("submit", (e) => { e.preventDefault(); byNumber("reactivate", $("reactivate-input").value); });
+  for (const b of document.querySelectorAll("dialog [data-close]")) {
+    b.addEventListener("click", () => b.closest("dialog").close());
+  }
+
   function run(action) {
+    const button = document.querySelector('[data-action="' + action + '"]');
+    if (action === "call-number") { if (!button.disabled) openDialog("number-dialog", "number-input", "number-error"); return; }
+    if (action === "reactivate") { if (!button.disabled) openReactivate(); return; }
     if (action === "transfer") return openTransfer();
     if (action === "complete") return act("complete", { outcome: $("outcome").value });
     if (action === "close") { if (confirm(H.t("confirm_close"))) act("close"); return; }
@@ -247,7 +373,7 @@
   $("change-counter").addEventListener("click", async () => { model.choosing = true; await loadAll(); showSetup(true); });
 
   const KEYS = { " ": "call-next", n: "call-next", r: "recall", x: "no-show", s: "start", t: "transfer",
-                 c: "complete", q: "close" };
+                 c: "complete", q: "close", b: "call-number", a: "reactivate" };
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.altKey || e.metaKey || $("terminal").hidden) return;
     if (document.querySelector("dialog[open]")) return;

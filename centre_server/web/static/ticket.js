@@ -21,8 +21,19 @@
     $("ticket-figures").hidden = t.state !== "waiting";
     $("ticket-feedback").hidden = t.state !== "done" || !!t.rating;
     $("ticket-ahead").textContent = String(t.position);
-    const m = Math.ceil(t.estimated_wait_s / 60);
-    $("ticket-wait").textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
+    const wait = $("ticket-wait");
+    if (t.estimated_wait_s === null || t.estimated_wait_s === undefined) {
+      // nobody can serve this ticket today: say why, never a number (nor "very soon")
+      wait.textContent = t.wait_unknown === "closed" ? H.t("t_wait_closed")
+        : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter") : "—";
+      wait.dataset.waitUnknown = t.wait_unknown || "";
+      wait.className = "wait-text";
+    } else {
+      const m = Math.ceil(t.estimated_wait_s / 60);
+      wait.textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
+      delete wait.dataset.waitUnknown;
+      wait.className = "";
+    }
     $("ticket-updated").textContent = H.t("t_updated", { time: H.centreTime() });
     if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
     lastState = t.state;
