@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import httpx
@@ -20,6 +21,8 @@ def test_citizen_follows_their_ticket_in_both_languages(web_server, context_fact
     first = issue(web_server, kiosk, "kra-pin")
     mine = issue(web_server, kiosk, "kra-pin", language="sw")
     assert urlparse(mine["status_url"]).path == f"/t/{mine['id']}"
+    clerk = web_server.client(web_server.login("clerk"))
+    assert clerk.post("/api/v1/counters/c12/open").status_code == 200  # a counter serves KRA PIN: a real estimate
 
     phone = context_factory(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = phone.new_page()
@@ -38,8 +41,6 @@ def test_citizen_follows_their_ticket_in_both_languages(web_server, context_fact
     html = page.content()
     assert first["number"] not in html and first["id"] not in html
 
-    clerk = web_server.client(web_server.login("clerk"))
-    assert clerk.post("/api/v1/counters/c12/open").status_code == 200
     assert clerk.post("/api/v1/counters/c12/call-next").json()["id"] == first["id"]
     expect(page.locator("#ticket-ahead")).to_have_text("0")  # updated by polling, no reload
     assert clerk.post("/api/v1/counters/c12/call-next").json()["id"] == mine["id"]
@@ -78,3 +79,27 @@ def test_citizen_page_reveals_no_other_ticket(web_server, context_factory):
     page = context_factory().new_page()
     page.goto(web_server.url + "/t/" + a["number"])
     expect(page.locator("h1")).to_have_text("Not found")
+
+
+def test_citizen_page_says_when_no_counter_serves_the_service(web_server, context_factory, shots):
+    """A ticket nobody can serve today showed "about N min" (or "very soon"): it must say why instead."""
+    kiosk = web_server.centre.bundle("kiosk-1")["token"]
+    mine = issue(web_server, kiosk, "inua-jamii", language="sw")
+    assert mine["estimated_wait_s"] is None and mine["wait_unknown"] == "no_counter"
+
+    phone = context_factory(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(page_url(web_server, mine))
+    expect(page.locator("#ticket-wait")).to_have_text("Hakuna dirisha linalohudumia huduma hii sasa")
+    expect(page.locator("#ticket-status")).to_have_text("Tafadhali subiri: tutaita namba yako.")
+    shots(page, "web-citizen-no-counter-sw")
+    page.click("a[data-lang-link='en']")
+    expect(page.locator("#ticket-wait")).to_have_text("No counter is serving this service right now")
+    assert not any(ch.isdigit() for ch in page.locator("#ticket-wait").inner_text())
+    shots(page, "web-citizen-no-counter")
+
+    # a counter opens for it: the page, polling, shows an estimate again
+    clerk = web_server.client(web_server.login("clerk"))
+    assert clerk.post("/api/v1/counters/c21/open", json={"services": ["inua-jamii"]}).status_code == 200
+    expect(page.locator("#ticket-wait")).to_have_text(re.compile(r"^(about \d+ min|very soon)$"))
+    assert clerk.post("/api/v1/counters/c21/close").status_code == 200

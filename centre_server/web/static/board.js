@@ -3,7 +3,7 @@
 (function () {
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
-  const model = { live: null, services: {}, chart: null };
+  const model = { live: null, services: {}, chart: null, day: null };
 
   const level = (ratio) => (ratio === null || ratio === undefined ? "" : ratio >= 1 ? "bad" : ratio >= 0.75 ? "warn" : "ok");
   const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= 0.8 ? "ok" : sl >= 0.6 ? "warn" : "bad");
@@ -12,8 +12,10 @@
 
   async function refreshLive() {
     try {
-      const live = await H.api("GET", "/stats/live");
+      const [live, day] = await Promise.all([H.api("GET", "/stats/live"),
+                                             H.api("GET", "/day").catch(() => null)]);
       model.live = live;
+      model.day = day;
       model.services = Object.fromEntries(live.services.map((s) => [s.id, s]));
       render(live);
     } catch (err) {
@@ -44,9 +46,23 @@
     return td;
   }
 
+  /* The day is closed (its closing time passed, or the manager closed it): say so above everything,
+     with when the centre opens again. The services say it too, should /day be unreachable. */
+  function renderDayBanner(live) {
+    const day = model.day;
+    const closed = day ? day.open === false
+      : live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
+    $("day-banner").hidden = !closed;
+    const opens = day && day.opens_at ? /^(\d{4})-(\d\d)-(\d\d)/.exec(day.opens_at) : null;
+    $("day-banner-opens").hidden = !(closed && opens);
+    if (closed && opens) {
+      $("day-banner-opens").textContent = H.t("opens_again", { date: opens[3] + "/" + opens[2] + "/" + opens[1],
+                                                               time: H.hhmm(day.opens_at) });
+    }
+  }
+
   function render(live) {
-    // the day is closed (closing time passed, or the manager closed it): say so above everything
-    $("day-banner").hidden = !live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
+    renderDayBanner(live);
     $("kpi-waiting").textContent = live.waiting;
     $("kpi-longest").textContent = H.minutes(live.longest_wait_s) + " " + H.t("minutes_short");
     $("kpi-issued").textContent = live.issued_today;

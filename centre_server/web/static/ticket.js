@@ -28,11 +28,13 @@
         : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter") : "—";
       wait.dataset.waitUnknown = t.wait_unknown || "";
       wait.className = "wait-text";
+      $("ticket-figures").classList.add("unknown");  // a sentence, not a figure: one column
     } else {
       const m = Math.ceil(t.estimated_wait_s / 60);
       wait.textContent = m > 0 ? H.t("est_wait_value", { m }) : H.t("est_wait_soon");
       delete wait.dataset.waitUnknown;
       wait.className = "";
+      $("ticket-figures").classList.remove("unknown");
     }
     $("ticket-updated").textContent = H.t("t_updated", { time: H.centreTime() });
     if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
