@@ -211,7 +211,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "last_ticket_issued": ("Last ticket issued", "Tiketi ya mwisho imetolewa"),
     "day_closed_banner": ("The centre is closed for today: no tickets are issued.", "Kituo kimefungwa kwa leo: hakuna tiketi zinazotolewa."),
     "opens_again": ("It opens again on {date} at {time}.", "Kitafunguliwa tena tarehe {date} saa {time}."),
-    "day_closed_msg": ("Day {date} closed: {cancelled} waiting ticket(s) cancelled.", "Siku {date} imefungwa: tiketi {cancelled} zilizokuwa zikisubiri zimeghairiwa."),
+    "day_closed_msg": ("Day {date} closed: {cancelled} ticket(s) not served were cancelled.", "Siku {date} imefungwa: tiketi {cancelled} ambazo hazikuhudumiwa zimeghairiwa."),
     # reports
     "reports_title": ("Reports", "Ripoti"),
     "from": ("From", "Kuanzia"),

@@ -133,12 +133,16 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.goto(centre_server.url + "/board?lang=en")
 
     # the manager closes the day from the board: what waits is cancelled, counters close, the day is summarised
-    waiting = manager.get("/api/v1/stats/live").json()["waiting"]
-    assert waiting == 7
+    live = manager.get("/api/v1/stats/live").json()
+    assert live["waiting"] == 7
+    # a ticket called but never started at the close is cancelled too (c01's), not counted as served
+    called = sum(1 for c in live["counters"] if c["ticket_state"] == "called")
+    assert called == 1
     page.once("dialog", lambda d: d.accept())
     page.click("#close-day")
-    today = manager.get("/api/v1/stats/live").json()["day"]
-    expect(page.locator("#toast")).to_have_text(f"Day {today} closed: {waiting} waiting ticket(s) cancelled.")
+    today = live["day"]
+    expect(page.locator("#toast")).to_have_text(f"Day {today} closed: {live['waiting'] + called} ticket(s) not served were cancelled.")
+    expect(page.locator("#day-banner")).to_be_visible()
     expect(page.locator("#kpi-waiting")).to_have_text("0")
     expect(page.locator("#kpi-counters")).to_have_text("0 / 30")
     assert [d["date"] for d in manager.get("/api/v1/day/summaries").json()] == [today]
