@@ -211,3 +211,42 @@ def test_number_api_errors_are_clear(web_server):
     assert listed["tickets"][0]["no_show_at"]
     assert clerk.post("/api/v1/counters/c05/call-number", json={"number": t["number"]}).json()["error"]["code"] \
         == "number_no_show"
+
+
+def test_an_appointments_slot_reaches_the_clerk(centre_dir):
+    """A booked citizen checked in at the kiosk: the clerk's card gets the class and the slot time.
+
+    Booking and check-in need a clock the test moves (the check-in window opens 30 min before the
+    slot, after slots stop being offered), so this runs the real Centre and ChannelHub in-process,
+    on a real SQLite file, and reads the counter as the API answers it.
+    """
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from centre_server import engine
+    from centre_server.api.counters import counter_out
+    from centre_server.centre import Centre
+    from centre_server.channels.core import ChannelHub
+    from centre_server.channels.settings import ChannelSettings
+    from centre_server.config import load_settings
+
+    nairobi = ZoneInfo("Africa/Nairobi")
+    at = {"t": datetime(2030, 1, 7, 7, 0, tzinfo=nairobi).timestamp()}
+    slot = datetime(2030, 1, 7, 8, 0, tzinfo=nairobi)
+    centre = Centre(load_settings(centre_dir.path), clock=lambda: at["t"])
+    hub = ChannelHub(centre, ChannelSettings(sms_gateway="log"), centre_dir.path)
+    hub.clock = lambda: at["t"]  # type: ignore[attr-defined]
+    try:
+        appt = hub.book("passport", slot.timestamp(), "0711000001", "sw")
+        at["t"] = datetime(2030, 1, 7, 7, 55, tzinfo=nairobi).timestamp()
+        [res] = hub.check_in(code=appt["code"])
+        centre.execute(engine.OpenCounter("c08", services=("passport",)))
+        centre.execute(engine.CallNext("c08"))
+        serving = counter_out(centre, "c08").serving
+        assert serving is not None and serving.id == res.ticket.id
+        assert (serving.priority, serving.channel) == ("appointment", "web")
+        assert serving.slot_at == slot  # shown as "Appointment 08:00" / "Miadi saa 08:00"
+        assert serving.slot_at.utcoffset().total_seconds() == 3 * 3600  # centre-local, as the page reads it
+    finally:
+        hub.stop()
+        centre.close()
