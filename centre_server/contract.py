@@ -566,7 +566,7 @@ class TicketNumberRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(min_length=1, max_length=16)
+    number: str = Field(min_length=1, max_length=16, pattern=r"^ *[A-Za-z]{1,4}[ -]?0*[0-9]{1,3} *$")
 
 
 class NoShowsOut(BaseModel):

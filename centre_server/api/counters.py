@@ -97,12 +97,12 @@ async def call_ticket(counter_id: str, ticket_id: str, request: Request) -> Resp
                                lambda events: _called(centre, events))
 
 
-_NUMBER = re.compile(r"^([A-Z]{1,4})0*(\d{1,3})$")
+_NUMBER = re.compile(r"^([A-Z]{1,4})0*(\d{1,3})$", re.ASCII)
 
 
 def normalise_number(raw: str) -> str:
     """A typed ticket number as printed: ``ar 12``, ``AR-012`` and ``AR012`` are all ``AR012``."""
-    m = _NUMBER.match(re.sub(r"[\s\-]", "", raw).upper())
+    m = _NUMBER.match(re.sub(r"[ \-]", "", raw).upper())
     if m is None:
         raise ApiError(422, "bad_number", f"{raw.strip()[:16]!r} is not a ticket number such as AR012")
     return f"{m.group(1)}{int(m.group(2)):03d}"
