@@ -378,7 +378,9 @@
     if (e.ctrlKey || e.altKey || e.metaKey || $("terminal").hidden) return;
     if (document.querySelector("dialog[open]")) return;
     const tag = (e.target && e.target.tagName) || "";
-    if (["INPUT", "SELECT", "TEXTAREA"].includes(tag)) return;
+    // a field of a dialog just closed (Esc) may keep the focus for a moment: that is not typing
+    const closedDialog = e.target && e.target.closest && e.target.closest("dialog:not([open])");
+    if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) && !closedDialog) return;
     const key = e.key.toLowerCase();
     if (["1", "2", "3", "4"].includes(key)) {
       const sel = $("outcome");
