@@ -252,3 +252,32 @@ def test_an_appointments_slot_reaches_the_clerk(centre_dir):
     finally:
         hub.stop()
         centre.close()
+
+
+def test_a_no_show_past_its_window_is_neither_listed_nor_reactivated(centre_dir):
+    """With ``reactivation_window_min = 0`` every no-show is already past its window: the counter's
+    list leaves it out and re-activating it by number says why (the real app, in-process)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from centre_server.app import create_app
+
+    toml = centre_dir.path / "centre.toml"
+    text, n = re.subn(r"(?m)^reactivation_window_min = \d+", "reactivation_window_min = 0", toml.read_text())
+    assert n == 1
+    toml.write_text(text)
+    with TestClient(create_app(centre_dir.path), raise_server_exceptions=False) as api:
+        kiosk = {"Authorization": f"Bearer {centre_dir.bundle('kiosk-1')['token']}"}
+        token = api.post("/api/v1/auth/login", json={"username": "clerk",
+                                                     "password": centre_dir.staff_password("clerk")}).json()["token"]
+        clerk = {"Authorization": f"Bearer {token}"}
+        t = api.post("/api/v1/tickets", json={"service_id": "posta"}, headers=kiosk).json()
+        assert api.post("/api/v1/counters/c28/open", json={"services": ["posta"]}, headers=clerk).status_code == 200
+        assert api.post("/api/v1/counters/c28/call-next", headers=clerk).json()["id"] == t["id"]
+        assert api.post("/api/v1/counters/c28/no-show", headers=clerk).json()["state"] == "no_show"
+        listed = api.get("/api/v1/counters/c28/no-shows", headers=clerk).json()
+        assert listed == {"window_s": 0, "tickets": []}
+        r = api.post("/api/v1/counters/c28/reactivate-number", json={"number": t["number"]}, headers=clerk)
+        assert (r.status_code, r.json()["error"]["code"]) == (409, "window_passed"), r.text
+        assert api.get(f"/api/v1/tickets/{t['id']}").json()["state"] == "no_show"
