@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from centre_server import engine
 from centre_server.api.deps import SESSION_COOKIE, ClerkDep
 from centre_server.auth import principal_for_token
+from centre_server.centre import public_ticket_id
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,14 @@ class LiveHub:
 
 
 def notice(ev: engine.Event) -> dict[str, Any]:
-    """What a page needs to know of one event: no phone numbers, no idempotency keys."""
+    """What a page needs to know of one event: no phone numbers, no idempotency keys, and the
+    ticket's public id, as on MQTT (the secret id is the key to the citizen's page)."""
     out: dict[str, Any] = {"type": ev.type.value, "seq": ev.seq}
     for key in NOTICE_KEYS:
         if ev.data.get(key) is not None:
             out[key] = ev.data[key]
+    if out.get("ticket_id"):
+        out["ticket_id"] = public_ticket_id(out["ticket_id"])
     return out
 
 

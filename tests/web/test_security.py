@@ -146,3 +146,41 @@ def test_session_lifetime_comes_from_centre_toml(centre_dir, mosquitto, tmp_path
         assert round(expires - created) == minutes * 60
     finally:
         server.stop()
+
+
+def test_the_live_stream_carries_no_secret_ticket_id(web_server):
+    """The staff pages' event stream names a ticket by its public id, as MQTT does: the secret id
+    (the key to the citizen's page) stays on the server."""
+    import json
+    import threading
+
+    from centre_server.centre import public_ticket_id
+    from tests.web.conftest import issue
+
+    token = web_server.login("clerk")
+    changes: list[dict] = []
+    hello = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", web_server.url + "/api/v1/live", timeout=20,
+                          headers={"Authorization": f"Bearer {token}"}) as r:
+            event = ""
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "hello":
+                    hello.set()
+                elif line.startswith("data: ") and event == "change":
+                    changes.extend(json.loads(line[6:])["events"])
+                    if any(e["type"] == "ticket_issued" for e in changes):
+                        return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert hello.wait(15), "no hello on the live stream"
+    t = issue(web_server, web_server.centre.bundle("kiosk-1")["token"], "ecitizen")
+    reader.join(15)
+    [issued] = [e for e in changes if e["type"] == "ticket_issued"]
+    assert issued["number"] == t["number"]
+    assert issued["ticket_id"] == public_ticket_id(t["id"]) != t["id"]
+    assert t["id"] not in json.dumps(changes)
