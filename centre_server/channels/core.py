@@ -18,6 +18,7 @@ from typing import Any
 from centre_server import engine
 from centre_server.centre import Centre, new_ticket_id
 from centre_server.channels.i18n import localise, tr, wait_phrase
+from centre_server.channels.schema import ensure_booking_confirmations
 from centre_server.channels.settings import ChannelSettings, phone_ok
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
@@ -137,6 +138,7 @@ class ChannelHub:
         self.public_url = centre.settings.public_url.rstrip("/")
         self.worker = OutboxWorker(self.db, make_gateway(settings, directory, centre.tz), settings,
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
+        ensure_booking_confirmations(self.db)
         centre.listeners.append(self.on_events)
 
     def start(self) -> None:
@@ -431,8 +433,18 @@ class ChannelHub:
                 out.append((d, times))
         return out
 
-    def book(self, service_id: str, slot_at: float, phone: str | None, language: str) -> dict[str, Any]:
-        if not self.settings.appointments_enabled:
+    def book(self, service_id: str, slot_at: float, phone: str | None, language: str,
+             confirmed: bool = False) -> dict[str, Any]:
+        """A booking for ``phone``; ``pending`` (holding nothing) until confirmed with the code sent to it by SMS.
+
+        ``confirmed`` is for a request that comes from the phone itself (USSD through the gateway): the
+        booking is held at once. Anyone can type any number on the web, so there a booking only starts:
+        the phone gets a confirmation code, and the slot is held once the code comes back (the booked page,
+        or an SMS reply). Each phone holds at most ``book_per_phone`` open bookings and may start
+        ``book_per_phone_per_hour`` per hour (each sends it an SMS).
+        """
+        s = self.settings
+        if not s.appointments_enabled:
             raise ChannelError(409, "appointments_off", "err_remote_off")
         norm = normalise_phone(phone)
         if norm is None:
@@ -445,34 +457,135 @@ class ChannelHub:
         offered = {ts: left for _, times in self.slots(service_id) for ts, left in times}
         if slot_at not in offered:
             raise ChannelError(422, "bad_slot", "err_slot")
-        with self.centre.lock:  # count and insert as one step: capacity holds under concurrent bookings
+        lang = language if language in ("en", "sw") else "en"
+        with self.centre.lock:  # count and insert as one step: capacity and limits hold under concurrent bookings
+            now = self.now()
             cur = self.db.execute("SELECT * FROM appointments WHERE phone=? AND service_id=? AND slot_at=? "
-                                  "AND state='booked'", [norm, service_id, slot_at])
-            again = cur.fetchone()
-            if again is not None:  # the same booking asked again (a form posted twice, a USSD retry)
-                return dict(zip([d[0] for d in cur.description], again))
-            n = self.db.execute("SELECT COUNT(*) FROM appointments WHERE service_id=? AND slot_at=? "
-                                "AND state IN ('booked','checked_in')", [service_id, slot_at]).fetchone()[0]
-            if n >= self.settings.slot_capacity:
+                                  f"AND (state='booked' OR ({self._PENDING_LIVE}))",
+                                  [norm, service_id, slot_at, now])
+            row = cur.fetchone()
+            if row is not None:  # the same booking asked again (a form posted twice, a USSD retry)
+                again = dict(zip([d[0] for d in cur.description], row))
+                if again["state"] == "pending" and confirmed:  # the phone itself now asks: it is confirmed
+                    return self._confirm(again)
+                if again["state"] == "pending" or confirmed:
+                    return again
+                # booked already: say so, but never hand its page (code, cancel button) to whoever typed the number
+                raise ChannelError(409, "already_booked", "err_already_booked")
+            if self._held(service_id, slot_at) >= s.slot_capacity:
                 raise ChannelError(409, "slot_full", "err_slot_full")
-            mine = self.db.execute("SELECT COUNT(*) FROM appointments WHERE phone=? AND state='booked'",
-                                   [norm]).fetchone()[0]
-            if mine >= self.settings.remote_per_phone_per_day:
-                raise ChannelError(429, "phone_limit", "err_phone_limit", n=mine)
+            mine = self.db.execute(f"SELECT COUNT(*) FROM appointments WHERE phone=? AND (state='booked' OR "
+                                   f"({self._PENDING_LIVE}))", [norm, now]).fetchone()[0]
+            if mine >= s.book_per_phone:
+                raise ChannelError(429, "phone_limit", "err_book_phone_limit", n=mine)
+            tried = self.db.execute("SELECT COUNT(*) FROM appointments WHERE phone=? AND created_at > ?",
+                                    [norm, now - 3600]).fetchone()[0]
+            if tried >= s.book_per_phone_per_hour:
+                raise ChannelError(429, "phone_hourly", "err_book_phone_hourly")
             appt = {"id": secrets.token_urlsafe(12), "service_id": service_id,
                     "slot_at": slot_at, "code": self._new_appointment_code(), "phone": norm,
-                    "language": language if language in ("en", "sw") else "en", "state": "booked",
-                    "ticket_id": None, "created_at": self.now(), "updated_at": None}
+                    "language": lang, "state": "booked" if confirmed else "pending",
+                    "ticket_id": None, "created_at": now, "updated_at": None}
             self.db.execute(f"INSERT INTO appointments({', '.join(appt)}) VALUES ({', '.join('?' * len(appt))})",
                             list(appt.values()))
-        start, _ = self.window(slot_at)
-        lang = appt["language"]
-        when = self.local(slot_at).strftime("%d/%m %H:%M")
+            if confirmed:
+                self._send_booked(appt, svc)
+                return appt
+            confirm = f"{secrets.randbelow(900000) + 100000}"  # 6 digits, a few tries: guessing is hopeless
+            expires = now + s.book_confirm_min * 60
+            self.db.execute("INSERT INTO booking_confirmations(appt_id, code, tries, expires_at) VALUES (?, ?, 0, ?)",
+                            [appt["id"], confirm, expires])
         name = svc.name_sw if lang == "sw" else svc.name_en
-        self.enqueue(f"booked:{appt['id']}", norm, "booked", None,
+        self.enqueue(f"confirm:{appt['id']}", norm, "book_confirm", None,
+                     tr(lang, "sms_book_confirm", service=name[:36], code=confirm,
+                        when=self.local(slot_at).strftime("%d/%m %H:%M"), min=s.book_confirm_min))
+        logger.info("booking %s pending for %s at %s", appt["id"], service_id, slot_at)
+        return appt
+
+    # a pending booking still within its confirmation time (takes ``now`` as its one parameter)
+    _PENDING_LIVE = ("state='pending' AND id IN (SELECT appt_id FROM booking_confirmations WHERE expires_at > ?)")
+
+    def _held(self, service_id: str, slot_at: float) -> int:
+        """Places of a slot held: confirmed bookings only (a pending one holds nothing)."""
+        return self.db.execute("SELECT COUNT(*) FROM appointments WHERE service_id=? AND slot_at=? "
+                               "AND state IN ('booked','checked_in')", [service_id, slot_at]).fetchone()[0]
+
+    def _send_booked(self, appt: dict[str, Any], svc: engine.Service | None) -> None:
+        """The booking SMS: the 8-digit code and from when to check in."""
+        start, _ = self.window(appt["slot_at"])
+        lang = appt["language"]
+        when = self.local(appt["slot_at"]).strftime("%d/%m %H:%M")
+        name = (svc.name_sw if lang == "sw" else svc.name_en) if svc else appt["service_id"]
+        self.enqueue(f"booked:{appt['id']}", appt["phone"], "booked", None,
                      tr(lang, "sms_booked", service=name[:36], when=when, code=appt["code"],
                         start=self.local(start).strftime("%H:%M"), url=f"{self.public_url}/book/{appt['id']}"))
-        return appt
+
+    def pending_of(self, appt_id: str) -> dict[str, Any] | None:
+        """A pending booking's confirmation: code, tries, expires_at (None when there is none)."""
+        cur = self.db.execute("SELECT code, tries, expires_at FROM booking_confirmations WHERE appt_id=?", [appt_id])
+        row = cur.fetchone()
+        return dict(zip(("code", "tries", "expires_at"), row)) if row else None
+
+    def confirm_booking(self, appt_id: str, code: str) -> dict[str, Any]:
+        """The code typed on the booked page: the booking is held (booked) if it is right and still in time.
+
+        A wrong code spends one of ``book_confirm_tries``; the last one drops the booking, so the page
+        (which whoever typed the phone number has) cannot be used to guess the code sent to the phone.
+        """
+        code = "".join((code or "").split())[:12]
+        with self.centre.lock:
+            appt = self.appointment(appt_id)
+            if appt is None:
+                raise ChannelError(404, "unknown_booking", "not_found_body")
+            if appt["state"] == "booked":
+                return appt  # confirmed already (by SMS, or a form posted twice)
+            pending = self.pending_of(appt_id) if appt["state"] == "pending" else None
+            if pending is None:
+                raise ChannelError(409, "not_pending", "err_confirm_gone")
+            if pending["expires_at"] <= self.now():
+                self._expire([appt_id])
+                raise ChannelError(410, "confirm_expired", "err_confirm_expired")
+            if not code.isdigit() or not secrets.compare_digest(code.encode(), pending["code"].encode()):
+                tries = pending["tries"] + 1
+                left = self.settings.book_confirm_tries - tries
+                if left <= 0:
+                    self._expire([appt_id])
+                    raise ChannelError(403, "confirm_tries", "err_confirm_tries")
+                self.db.execute("UPDATE booking_confirmations SET tries=? WHERE appt_id=?", [tries, appt_id])
+                raise ChannelError(422, "bad_confirm_code", "err_confirm_code", left=left)
+            return self._confirm(appt)
+
+    def _confirm(self, appt: dict[str, Any]) -> dict[str, Any]:
+        """Hold the slot for a pending booking (under the centre's lock): its booking code and SMS follow."""
+        if self._held(appt["service_id"], appt["slot_at"]) >= self.settings.slot_capacity:
+            self._expire([appt["id"]], state="cancelled")
+            raise ChannelError(409, "slot_full", "err_confirm_full")
+        code = self._new_appointment_code()
+        self.db.execute("UPDATE appointments SET state='booked', code=?, updated_at=? WHERE id=? AND state='pending'",
+                        [code, self.now(), appt["id"]])
+        self.db.execute("DELETE FROM booking_confirmations WHERE appt_id=?", [appt["id"]])
+        confirmed = self.appointment(appt["id"])
+        assert confirmed is not None
+        logger.info("booking %s confirmed", appt["id"])
+        self._send_booked(confirmed, self.service(appt["service_id"]))
+        return confirmed
+
+    def _expire(self, appt_ids: list[str], state: str = "expired") -> None:
+        for appt_id in appt_ids:
+            self.db.execute("UPDATE appointments SET state=?, updated_at=? WHERE id=? AND state='pending'",
+                            [state, self.now(), appt_id])
+            self.db.execute("DELETE FROM booking_confirmations WHERE appt_id=?", [appt_id])
+
+    def confirm_by_sms(self, phone: str, code: str) -> dict[str, Any] | None:
+        """A reply with the code, from the phone itself (through the gateway): its pending booking is held."""
+        with self.centre.lock:
+            cur = self.db.execute("SELECT a.* FROM appointments a JOIN booking_confirmations c ON c.appt_id=a.id "
+                                  "WHERE a.phone=? AND a.state='pending' AND c.code=? AND c.expires_at > ?",
+                                  [phone, code, self.now()])
+            row = cur.fetchone()
+            if row is None:
+                return None
+            return self._confirm(dict(zip([d[0] for d in cur.description], row)))
 
     def _new_appointment_code(self) -> str:
         for _ in range(200):
@@ -489,8 +602,9 @@ class ChannelHub:
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
     def cancel_appointment(self, appt_id: str) -> dict[str, Any] | None:
-        self.db.execute("UPDATE appointments SET state='cancelled', updated_at=? WHERE id=? AND state='booked'",
-                        [self.now(), appt_id])
+        self.db.execute("UPDATE appointments SET state='cancelled', updated_at=? WHERE id=? "
+                        "AND state IN ('booked','pending')", [self.now(), appt_id])
+        self.db.execute("DELETE FROM booking_confirmations WHERE appt_id=?", [appt_id])
         return self.appointment(appt_id)
 
     def release_missed(self, now: float | None = None) -> int:
@@ -501,6 +615,12 @@ class ChannelHub:
                               "WHERE state='booked' AND slot_at + ? < ?", [now, late, now])
         if cur.rowcount:
             logger.info("released %s missed appointment(s)", cur.rowcount)
+        with self.centre.lock:  # unconfirmed bookings lapse (they held nothing: only the record changes)
+            lapsed = [r[0] for r in self.db.execute(
+                "SELECT appt_id FROM booking_confirmations WHERE expires_at <= ?", [now]).fetchall()]
+            self._expire(lapsed)
+        if lapsed:
+            logger.info("%s unconfirmed booking(s) lapsed", len(lapsed))
         return cur.rowcount
 
     # ------------------------------------------------------------ feedback
@@ -535,8 +655,22 @@ class ChannelHub:
         words = text.strip().split(maxsplit=1)
         try:
             joining = self._service_by_keyword(words[0]) if words else None
+            confirm = next((w for w in text.split()[:2] if len(w) == 6 and w.isdigit()), None)
             if norm is None:
                 outcome = "bad_phone"
+            elif confirm is not None:  # a reply with a booking's confirmation code ("482193", "BOOK 482193")
+                try:
+                    appt = self.confirm_by_sms(norm, confirm)
+                except ChannelError as err:  # the slot filled up meanwhile: say so, the page says it too
+                    lang = self._language_of_pending(norm)
+                    self.enqueue(None, norm, "refused", None, "Huduma: " + err.message(lang))
+                    raise
+                if appt is None:
+                    outcome = "unknown_confirm_code"
+                    self.enqueue(None, norm, "refused", None, tr(self._language_of_pending(norm),
+                                                                "sms_confirm_unknown"))
+                else:
+                    outcome = "booking_confirmed"
             elif joining is not None:  # "B" or "B SW": a ticket for the service with that prefix, by SMS
                 lang = "sw" if len(words) > 1 and words[1].strip().lower() in ("sw", "swahili", "kiswahili") else "en"
                 try:
@@ -580,6 +714,12 @@ class ChannelHub:
         self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
                         [self.now(), norm, text[:500], ticket_id, outcome])
         return outcome
+
+    def _language_of_pending(self, phone: str) -> str:
+        """The language of the phone's latest booking (for a reply about it); English when none."""
+        row = self.db.execute("SELECT language FROM appointments WHERE phone=? ORDER BY created_at DESC LIMIT 1",
+                              [phone]).fetchone()
+        return row[0] if row and row[0] in ("en", "sw") else "en"
 
     def _service_by_keyword(self, word: str) -> engine.Service | None:
         w = word.strip().upper()
@@ -699,4 +839,4 @@ class ChannelHub:
         self.db.execute("UPDATE remote_codes SET phone=NULL WHERE day<=?", [day])
         self.db.execute("UPDATE sms_outbox SET phone='' WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL")
         self.db.execute("UPDATE sms_inbox SET phone=NULL")
-        self.db.execute("UPDATE appointments SET phone=NULL WHERE state!='booked'")
+        self.db.execute("UPDATE appointments SET phone=NULL WHERE state NOT IN ('booked','pending')")

@@ -278,6 +278,14 @@ async def book_submit(request: Request) -> Response:
         return PlainTextResponse("bad form", status_code=400)
     lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
     service_id, phone, slot = field(form, "service_id", 64), field(form, "phone", 32), field(form, "slot", 20)
+    wait = _book_limiter(request, hub).allow(request.client.host if request.client else "unknown")
+    if wait > 0:  # one address trying many numbers: each try would send an SMS to someone
+        logger.warning("POST /book refused: %s is over book_per_address_per_hour", request.client)
+        resp = _book_form(request, hub, lang, service_id, status=429, phone=phone,
+                          error=tr(lang, "err_book_address", m=max(1, round(wait / 60))),
+                          chosen=int(slot) if slot.isdigit() else None)
+        resp.headers["Retry-After"] = str(int(wait) + 1)
+        return resp
     try:
         if not slot.isdigit():
             raise ChannelError(422, "bad_slot", "err_slot")
@@ -288,13 +296,35 @@ async def book_submit(request: Request) -> Response:
     return RedirectResponse(f"/book/{appt['id']}?lang={lang}", status_code=303)
 
 
+def _book_limiter(request: Request, hub: ChannelHub) -> RateLimiter:
+    """POST /book per client address (``book_per_address_per_hour``), made once per app."""
+    limiter = getattr(request.app.state, "book_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.book_limiter = RateLimiter(hub.settings.book_per_address_per_hour, 3600.0)
+    return limiter
+
+
 def _appointment_view(hub: ChannelHub, appt: dict[str, Any], lang: str) -> dict[str, Any]:
     svc = hub.service(appt["service_id"])
     start, end = hub.window(appt["slot_at"])
     when = hub.local(appt["slot_at"])
-    return {**appt, "service_name": (svc.name_sw if lang == "sw" else svc.name_en) if svc else appt["service_id"],
+    state = appt["state"]
+    pending = hub.pending_of(appt["id"]) if state == "pending" else None
+    if state == "pending" and (pending is None or pending["expires_at"] <= hub.now()):
+        state = "expired"  # lapsed, even if the job that records it has not run yet
+    return {**appt, "state": state,
+            "service_name": (svc.name_sw if lang == "sw" else svc.name_en) if svc else appt["service_id"],
             "when": f"{_day_label(when.date(), lang)} {when.strftime('%H:%M')}",
-            "start": hub.local(start).strftime("%H:%M"), "end": hub.local(end).strftime("%H:%M")}
+            "start": hub.local(start).strftime("%H:%M"), "end": hub.local(end).strftime("%H:%M"),
+            "until": hub.local(pending["expires_at"]).strftime("%H:%M") if pending else "",
+            "phone_masked": ("*" * 7 + appt["phone"][-3:]) if appt.get("phone") else ""}
+
+
+def _booked(request: Request, hub: ChannelHub, appt: dict[str, Any], lang: str, status: int = 200,
+            error: str | None = None) -> Response:
+    view = _appointment_view(hub, appt, lang)
+    title = {"pending": "pending_title", "booked": "booked_title"}.get(view["state"], "book_title")
+    return render(request, "booked.html", status=status, lang=lang, appt=view, error=error, title_key=title)
 
 
 @pages.get("/book/{appt_id}")
@@ -303,8 +333,25 @@ def booked_page(appt_id: str, request: Request) -> Response:
     appt = hub.appointment(appt_id)
     if appt is None:
         return render(request, "missing.html", status=404, title_key="not_found")
-    lang = lang_of(request)
-    return render(request, "booked.html", lang=lang, appt=_appointment_view(hub, appt, lang), title_key="booked_title")
+    return _booked(request, hub, appt, lang_of(request))
+
+
+@pages.post("/book/{appt_id}/confirm")
+async def booked_confirm(appt_id: str, request: Request) -> Response:
+    """The code the phone got by SMS, typed on the page: only then is the time held."""
+    hub = hub_of(request)
+    form = await read_form(request)
+    if form is None:
+        return PlainTextResponse("bad form", status_code=400)
+    lang = field(form, "lang", 2) if field(form, "lang", 2) in LANGUAGES else lang_of(request)
+    try:
+        hub.confirm_booking(appt_id, field(form, "code", 20))
+    except ChannelError as err:
+        appt = hub.appointment(appt_id)
+        if appt is None:
+            return render(request, "missing.html", status=404, lang=lang, title_key="not_found")
+        return _booked(request, hub, appt, lang, status=err.status, error=err.message(lang))
+    return RedirectResponse(f"/book/{appt_id}?lang={lang}", status_code=303)
 
 
 @pages.post("/book/{appt_id}/cancel")

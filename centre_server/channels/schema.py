@@ -33,3 +33,14 @@ def migrate_channels(db: Any) -> None:
     db.execute("CREATE UNIQUE INDEX idx_remote_codes_code ON remote_codes(day, code)")
     db.execute("CREATE INDEX idx_remote_codes_phone ON remote_codes(phone)")
     db.execute("CREATE TABLE sms_marks (key TEXT PRIMARY KEY, at REAL NOT NULL)")  # "N ahead" already told
+
+
+def ensure_booking_confirmations(db: Any) -> None:
+    """The confirmation codes of bookings still pending (issue 16): made by the hub at start if absent.
+
+    Kept out of ``storage.MIGRATIONS`` on purpose: it is the channels' own table, idempotent
+    (``IF NOT EXISTS``), and a numbered migration here would collide with other branches adding theirs.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS booking_confirmations (appt_id TEXT PRIMARY KEY, code TEXT NOT NULL, "
+               "tries INTEGER NOT NULL DEFAULT 0, expires_at REAL NOT NULL)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_booking_confirmations_expiry ON booking_confirmations(expires_at)")

@@ -63,6 +63,12 @@ class ChannelSettings(BaseModel):
     check_in_early_min: int = Field(30, ge=0, le=240)
     check_in_late_min: int = Field(15, ge=0, le=240)
     release_every_s: float = Field(30.0, gt=0, le=3600)
+    # who may book: a web booking holds its slot only once confirmed with the code sent by SMS to the phone
+    book_per_phone: int = Field(2, ge=1, le=50)  # open bookings (pending or booked) one phone may hold
+    book_per_phone_per_hour: int = Field(4, ge=1, le=100)  # booking attempts per phone and hour (one SMS each)
+    book_per_address_per_hour: int = Field(30, ge=1, le=100000)  # POST /book per client address and hour
+    book_confirm_min: int = Field(10, ge=1, le=120)  # an unconfirmed booking lapses after this
+    book_confirm_tries: int = Field(5, ge=1, le=20)  # wrong codes typed before a pending booking is dropped
 
     @field_validator("weekdays")
     @classmethod

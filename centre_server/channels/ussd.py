@@ -334,7 +334,7 @@ class UssdSession:
         """Book the chosen time; the booking SMS follows, as from /book. An aggregator's retry books nothing
         more (the same phone, service and time give the same booking)."""
         try:
-            appt = self.hub.book(service_id, slot_at, self.phone, self.lang)
+            appt = self.hub.book(service_id, slot_at, self.phone, self.lang, confirmed=True)  # from the phone itself
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         svc = self.hub.service(service_id)

@@ -140,9 +140,11 @@ def set_day(toml: str, day: dict[str, str]) -> str:
 
 
 @contextmanager
-def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = "") -> Iterator[ChannelCentre]:
+def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = "",
+                   channels: dict[str, str] | None = None) -> Iterator[ChannelCentre]:
     """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback;
-    ``day`` sets ``[day]`` keys (hours, closing), ``extra`` adds ``[channels]`` keys."""
+    ``day`` sets ``[day]`` keys (hours, closing), ``extra`` adds ``[channels]`` keys, ``channels`` sets
+    them (replacing the test centre's own, each value already in TOML syntax)."""
     need_tool("mosquitto")
     path = tmp / "centre"
     provision(path, "init", str(path), "--demo")
@@ -150,7 +152,11 @@ def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = ""
     toml = (path / "centre.toml").read_text()
     if day:
         toml = set_day(toml, day)
-    (path / "centre.toml").write_text(toml + CHANNELS_TOML.format(url=agg.url, key=API_KEY) + extra)
+    section = CHANNELS_TOML.format(url=agg.url, key=API_KEY)
+    if channels:
+        section = "\n".join(ln for ln in section.splitlines() if ln.split("=")[0].strip() not in channels)
+        section += "\n" + "".join(f"{k} = {v}\n" for k, v in channels.items())
+    (path / "centre.toml").write_text(toml + section + extra)
     broker = Mosquitto(port=free_port(), workdir=tmp)
     broker.start()
     creds = json.loads((path / "demo-credentials.json").read_text())
