@@ -211,6 +211,32 @@ def shot() -> Callable[..., Path]:
     return save
 
 
+def confirmation_code(server: ChannelCentre, phone: str) -> str:
+    """The 6-digit code that confirms a booking, as the fake aggregator carried it to ``phone`` (the latest)."""
+    import re
+
+    server.aggregator.wait_for(phone, "Huduma: ")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for text in server.aggregator.messages_to(phone)[::-1]:
+            m = re.search(r"(?:code|nambari) (\d{6}) (?:confirms|inathibitisha)", text)
+            if m:
+                return m.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no confirmation code among {server.aggregator.messages_to(phone)}")
+
+
+def book_confirmed(server: ChannelCentre, service_id: str, slot: str, phone: str, lang: str = "en") -> str:
+    """Book on /book over HTTP and confirm with the code sent by SMS, as a citizen does; the booking's id."""
+    r = httpx.post(server.url + "/book", data={"service_id": service_id, "slot": slot, "phone": phone, "lang": lang})
+    assert r.status_code == 303, r.text
+    appt_id = r.headers["location"].split("/book/")[1].split("?")[0]
+    norm = phone if phone.startswith("+") else "+254" + phone.lstrip("0")
+    r = httpx.post(f"{server.url}/book/{appt_id}/confirm", data={"code": confirmation_code(server, norm)})
+    assert r.status_code == 303, r.text
+    return appt_id
+
+
 def clerk(server: CentreProcess) -> httpx.Client:
     return server.client(server.login("clerk"))
 

@@ -20,7 +20,8 @@ from centre_server.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
-from tests.channels.conftest import ChannelCentre, serve_channels
+from tests.channels.conftest import ChannelCentre, confirmation_code, serve_channels
+from tests.channels.test_pages import phone_page  # noqa: F401  (the phone-sized browser page fixture)
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
@@ -49,16 +50,6 @@ def post_book(server: ChannelCentre, service: str, slot: str, phone: str, lang: 
     return httpx.post(f"{server.url}/book", data={"service_id": service, "slot": slot, "phone": phone, "lang": lang})
 
 
-def confirm_code(server: ChannelCentre, phone: str) -> str:
-    """The 6-digit code the fake aggregator carried to the phone."""
-    sms = server.aggregator.wait_for(phone, "Huduma: ")
-    for text in server.aggregator.messages_to(phone)[::-1]:
-        m = re.search(r"(?:code|nambari) (\d{6}) (?:confirms|inathibitisha)", text)
-        if m:
-            return m.group(1)
-    raise AssertionError(f"no confirmation code in {sms!r}")
-
-
 def test_four_invented_phones_do_not_fill_a_slot(guarded):
     """The intruder's four POSTs: each gets a pending booking that holds nothing and never checks in."""
     server = guarded
@@ -76,7 +67,7 @@ def test_four_invented_phones_do_not_fill_a_slot(guarded):
         assert "Confirm your booking" in page and 'id="booking-code"' not in page
         assert "*******" + phone[-3:] in page  # the number, masked, that the code went to
         norm = "+254" + phone[1:]
-        assert re.fullmatch(r"\d{6}", confirm_code(server, norm))  # the SMS simulator got the code
+        assert re.fullmatch(r"\d{6}", confirmation_code(server, norm))  # the SMS simulator got the code
         r = server.kiosk().post("/api/v1/check-in", json={"phone": phone})
         assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_code"  # never checks in
     # a citizen who confirms takes a place; the four pending ones still hold none
@@ -84,7 +75,7 @@ def test_four_invented_phones_do_not_fill_a_slot(guarded):
     r = post_book(server, "passport", slot, phone)
     href = r.headers["location"]
     appt_id = href.split("/book/")[1].split("?")[0]
-    code = confirm_code(server, phone)
+    code = confirmation_code(server, phone)
     wrong = "000000" if code != "000000" else "111111"
     r = httpx.post(f"{server.url}/book/{appt_id}/confirm", data={"code": wrong, "lang": "sw"})
     assert r.status_code == 422 and "Hiyo si nambari tuliyotuma" in r.text and "majaribio 4" in r.text
@@ -108,7 +99,7 @@ def test_confirm_by_replying_to_the_sms(guarded):
     phone = "+254700222001"
     r = post_book(server, "id-card-new", slot, phone, lang="sw")
     appt_id = r.headers["location"].split("/book/")[1].split("?")[0]
-    code = confirm_code(server, phone)
+    code = confirmation_code(server, phone)
     assert "Iandike ukurasani au jibu" in server.aggregator.wait_for(phone, code)
     hook = f"{server.url}/sms/inbound"
     wrong = "999999" if code != "999999" else "888888"
@@ -130,7 +121,7 @@ def test_a_booked_number_is_not_shown_to_whoever_types_it(guarded):
     appt_id = r.headers["location"].split("/book/")[1].split("?")[0]
     # posted twice while pending: the same pending booking, and one SMS
     assert post_book(server, "birth-cert", slot, phone).headers["location"] == r.headers["location"]
-    code = confirm_code(server, phone)
+    code = confirmation_code(server, phone)
     assert httpx.post(f"{server.url}/book/{appt_id}/confirm", data={"code": code}).status_code == 303
     again = post_book(server, "birth-cert", slot, "0700333001", lang="sw")
     assert again.status_code == 409 and appt_id not in again.text
@@ -138,7 +129,7 @@ def test_a_booked_number_is_not_shown_to_whoever_types_it(guarded):
     assert len([m for m in server.aggregator.messages_to(phone) if "confirms your booking" in m]) == 1
 
 
-def test_too_many_from_one_address_get_429_in_both_languages(guarded):
+def test_too_many_from_one_address_get_429_in_both_languages(guarded, phone_page, shot):
     """Every POST /book counts against the client's address (12 an hour here): then a clear 429."""
     server = guarded
     slot = first_slot(server, "good-conduct")
@@ -160,6 +151,15 @@ def test_too_many_from_one_address_get_429_in_both_languages(guarded):
     assert r.status_code == 429 and text[other] in r.text
     assert 'id="book-form"' in r.text  # the form stays, with the chosen time and number
     assert "0700444099" in r.text
+    # as a phone browser sees it
+    page = phone_page
+    page.goto(f"{server.url}/book?service=good-conduct&lang=sw")
+    page.locator("label.slot:not(.full)").first.click()
+    page.fill("#phone", "0700444098")
+    page.click("#book-button")
+    assert "Miadi mingi mno kutoka muunganisho huu" in page.locator("#error").inner_text()
+    assert page.locator("#phone").input_value() == "0700444098"
+    shot(page, "book-address-limit-sw", full_page=False)
 
 
 def test_a_phone_holds_two_bookings_and_starts_four_an_hour(channel_server, new_phone):
