@@ -755,9 +755,11 @@ class ChannelHub:
                 "remote_tickets_today": remote}
 
     def appointments_on(self, day: date) -> list[dict[str, Any]]:
+        """A day's appointments for the staff: unconfirmed ones (pending, lapsed) are nobody's yet, left out."""
         start = datetime(day.year, day.month, day.day, tzinfo=self.centre.tz).timestamp()
-        cur = self.db.execute("SELECT * FROM appointments WHERE slot_at >= ? AND slot_at < ? ORDER BY slot_at, "
-                              "created_at", [start, start + 86400])
+        cur = self.db.execute("SELECT * FROM appointments WHERE slot_at >= ? AND slot_at < ? "
+                              "AND state NOT IN ('pending','expired') ORDER BY slot_at, created_at",
+                              [start, start + 86400])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
