@@ -31,7 +31,13 @@ def book_a_later_day(centre_server, service_id: str, phone: str) -> dict:
         r = http.post("/book", data={"service_id": service_id, "phone": phone, "slot": str(slots[-1]),
                                      "lang": "en"})
         assert r.status_code == 303, r.text[:500]
-    appt_id = re.fullmatch(r"/book/([^?]+)\?lang=en", r.headers["location"]).group(1)
+        appt_id = re.fullmatch(r"/book/([^?]+)\?lang=en", r.headers["location"]).group(1)
+        con = sqlite3.connect(centre_server.centre.path / "centre.db")
+        try:  # confirmed with the code the phone got by SMS (issue 16): only then is it booked
+            [confirm] = con.execute("select code from booking_confirmations where appt_id=?", [appt_id]).fetchone()
+        finally:
+            con.close()
+        assert http.post(f"/book/{appt_id}/confirm", data={"code": confirm}).status_code == 303
     con = sqlite3.connect(centre_server.centre.path / "centre.db")
     try:
         code, slot_at = con.execute("select code, slot_at from appointments where id=?", [appt_id]).fetchone()

@@ -239,7 +239,7 @@ def test_an_appointments_slot_reaches_the_clerk(centre_dir):
     hub = ChannelHub(centre, ChannelSettings(sms_gateway="log"), centre_dir.path)
     hub.clock = lambda: at["t"]  # type: ignore[attr-defined]
     try:
-        appt = hub.book("passport", slot.timestamp(), "0711000001", "sw")
+        appt = hub.book("passport", slot.timestamp(), "0711000001", "sw", confirmed=True)  # as from USSD
         at["t"] = datetime(2030, 1, 7, 7, 55, tzinfo=nairobi).timestamp()
         [res] = hub.check_in(code=appt["code"])
         centre.execute(engine.OpenCounter("c08", services=("passport",)))
