@@ -655,7 +655,10 @@ class ChannelHub:
         words = text.strip().split(maxsplit=1)
         try:
             joining = self._service_by_keyword(words[0]) if words else None
-            confirm = next((w for w in text.split()[:2] if len(w) == 6 and w.isdigit()), None)
+            first_two = text.split()[:2]  # "482193", or a word then the code ("BOOK 482193", "NDIO 482193")
+            if len(first_two) == 2 and first_two[0].isalpha():
+                first_two = first_two[1:]
+            confirm = next((w for w in first_two[:1] if len(w) == 6 and w.isdigit()), None)
             if norm is None:
                 outcome = "bad_phone"
             elif confirm is not None:  # a reply with a booking's confirmation code ("482193", "BOOK 482193")

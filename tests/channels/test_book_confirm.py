@@ -106,6 +106,7 @@ def test_confirm_by_replying_to_the_sms(guarded):
     assert httpx.post(hook, data={"from": phone, "text": wrong}).text == "unknown_confirm_code"
     server.aggregator.wait_for(phone, "hakuna miadi inayosubiri")  # told, in the booking's language
     assert httpx.post(hook, data={"from": "+254700222002", "text": code}).text == "unknown_confirm_code"
+    assert httpx.post(hook, data={"from": phone, "text": f"4 {code}"}).text == "nothing_to_rate"  # a rating
     assert httpx.post(hook, data={"from": phone, "text": f"BOOK {code}"}).text == "booking_confirmed"
     page = httpx.get(f"{server.url}/book/{appt_id}?lang=sw").text
     assert "Miadi imewekwa" in page and re.search(r'id="booking-code">\d{8}<', page)
