@@ -26,14 +26,12 @@ import contextlib
 import fcntl
 import json
 import logging
-import math
 import os
 import re
-import statistics
 import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,19 +40,16 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from centre_server import engine, storage
+from centre_server import engine, figures, storage
 from centre_server.config import CentreSettings
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_SCHEMA = 1
+SUMMARY_SCHEMA = figures.SUMMARY_SCHEMA
 LOCK_NAME = ".server.lock"
-TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
-                 "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
-                 "feedback_given")
-COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
-                  "counter_closed": "closed"}
-DEFAULT_TARGET_S = 1800
+TICKET_EVENTS = figures.TICKET_EVENTS
+COUNTER_EVENTS = figures.COUNTER_EVENTS
+DEFAULT_TARGET_S = figures.DEFAULT_TARGET_S
 
 
 class DayCloseError(Exception):
@@ -62,297 +57,21 @@ class DayCloseError(Exception):
 
 
 # --------------------------------------------------------------------------
-# Figures
+# Figures: defined once, in centre_server.figures (the board and the reports use the same)
 # --------------------------------------------------------------------------
 
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least q% of values at or below it."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(1, math.ceil(q / 100 * len(s)))
-    return s[k - 1]
-
-
-def _r(x: float | None, nd: int = 1) -> float | None:
-    return None if x is None else round(float(x), nd)
-
-
-@dataclass
-class Visit:
-    """One ticket's stay in one service's queue."""
-
-    ticket_id: str
-    service_id: str
-    entered_at: float
-    kind: str  # "issued" or "transfer"
-    first_call_at: float | None = None
-    last_call_at: float | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
-    outcome: str | None = None  # served | no_show | cancelled | transferred | None (still open)
-    counter_id: str | None = None
-    service_time_s: float | None = None
-
-    @property
-    def wait_s(self) -> float | None:
-        return None if self.first_call_at is None else self.first_call_at - self.entered_at
-
-
-@dataclass
-class TicketStory:
-    ticket_id: str
-    issued_at: float
-    visits: list[Visit] = field(default_factory=list)
-    rating: int | None = None
-    rating_service_id: str | None = None
-
-    @property
-    def outcome(self) -> str | None:
-        return self.visits[-1].outcome if self.visits else None
-
-
-def stories_from_events(events: list[dict[str, Any]]) -> dict[str, TicketStory]:
-    """Replay the ticket events (in seq order) into visits per ticket."""
-    stories: dict[str, TicketStory] = {}
-    for ev in events:
-        d = ev["data"]
-        tid = d.get("ticket_id")
-        at = ev["at"]
-        typ = ev["type"]
-        if typ == "ticket_issued":
-            s = TicketStory(ticket_id=tid, issued_at=at)
-            s.visits.append(Visit(tid, d["service_id"], at, "issued"))
-            stories[tid] = s
-            continue
-        s = stories.get(tid)
-        if s is None or not s.visits:
-            continue
-        v = s.visits[-1]
-        if typ == "ticket_called":
-            if v.first_call_at is None:
-                v.first_call_at = at
-            v.last_call_at = at
-            v.started_at = None
-            v.counter_id = d.get("counter_id")
-        elif typ == "ticket_recalled":
-            v.last_call_at = at
-        elif typ == "ticket_started":
-            v.started_at = at
-        elif typ == "ticket_done":
-            v.outcome, v.ended_at = "served", at
-            begun = v.started_at or v.last_call_at
-            v.service_time_s = at - begun if begun is not None else None
-        elif typ == "ticket_no_show":
-            v.outcome, v.ended_at = "no_show", at
-        elif typ == "ticket_reactivated":
-            v.outcome, v.ended_at = None, None
-        elif typ == "ticket_cancelled":
-            v.outcome, v.ended_at = "cancelled", at
-        elif typ == "ticket_transferred":
-            v.outcome, v.ended_at = "transferred", at
-            s.visits.append(Visit(tid, d["to_service_id"], at, "transfer"))
-        elif typ == "feedback_given":
-            s.rating = d.get("rating")
-            s.rating_service_id = d.get("service_id")
-    return stories
-
-
-def _wait_figures(visits: list[Visit], targets: dict[str, int]) -> dict[str, Any]:
-    waits = [v.wait_s for v in visits if v.wait_s is not None]
-    services = [v.service_time_s for v in visits if v.outcome == "served" and v.service_time_s is not None]
-    within = sum(1 for v in visits if v.wait_s is not None and v.wait_s <= targets.get(v.service_id, DEFAULT_TARGET_S))
-    # a visit that ended uncalled after waiting beyond its target counts against the service level
-    late_unserved = sum(1 for v in visits if v.wait_s is None and v.ended_at is not None
-                        and v.ended_at - v.entered_at > targets.get(v.service_id, DEFAULT_TARGET_S))
-    measured = len(waits) + late_unserved
-    return {
-        "wait_mean_s": _r(statistics.fmean(waits)) if waits else None,
-        "wait_median_s": _r(statistics.median(waits)) if waits else None,
-        "wait_p90_s": _r(percentile(waits, 90)),
-        "wait_max_s": _r(max(waits)) if waits else None,
-        "service_mean_s": _r(statistics.fmean(services)) if services else None,
-        "service_median_s": _r(statistics.median(services)) if services else None,
-        "service_p90_s": _r(percentile(services, 90)),
-        "service_max_s": _r(max(services)) if services else None,
-        "within_target": within,
-        "measured": measured,
-        "within_target_share": round(within / measured, 4) if measured else None,
-    }
-
-
-def _satisfaction(ratings: list[int]) -> dict[str, Any]:
-    return {"satisfaction_mean": round(statistics.fmean(ratings), 2) if ratings else None,
-            "satisfaction_count": len(ratings)}
-
-
-def _shares(row: dict[str, Any]) -> dict[str, Any]:
-    """Served and no-show shares of arrivals (the web reports show them beside the counts)."""
-    n = row["arrived"]
-    row["served_share"] = round(row["served"] / n, 4) if n else None
-    row["no_show_share"] = round(row["no_shows"] / n, 4) if n else None
-    return row
-
-
-def _ticket_figures(stories: list[TicketStory], targets: dict[str, int]) -> dict[str, Any]:
-    visits = [v for s in stories for v in s.visits]
-    return _shares({
-        "arrived": len(stories),
-        "served": sum(1 for s in stories if s.outcome == "served"),
-        "no_shows": sum(1 for s in stories if s.outcome == "no_show"),
-        "cancelled": sum(1 for s in stories if s.outcome == "cancelled"),
-        "unfinished": sum(1 for s in stories if s.outcome is None),
-        "transfers": sum(1 for v in visits if v.kind == "transfer"),
-        **_wait_figures(visits, targets),
-        **_satisfaction([s.rating for s in stories if s.rating]),
-    })
-
-
-def _intervals(prior: dict[str, str], counter_events: list[dict[str, Any]], start: float,
-               end: float) -> dict[str, list[tuple[float, float]]]:
-    """Staffed (open, not paused) intervals per counter, clipped to [start, end)."""
-    state = dict(prior)
-    since: dict[str, float] = {cid: start for cid, st in state.items() if st == "open"}
-    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for ev in counter_events:
-        cid = ev["data"].get("counter_id")
-        new = COUNTER_EVENTS[ev["type"]]
-        at = min(max(ev["at"], start), end)
-        if state.get(cid) == "open" and new != "open":
-            if at > since[cid]:
-                out[cid].append((since[cid], at))
-            since.pop(cid, None)
-        elif state.get(cid) != "open" and new == "open":
-            since[cid] = at
-        state[cid] = new
-    for cid, t0 in since.items():
-        if end > t0:
-            out[cid].append((t0, end))
-    return out
-
-
-def _overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
-    return sum(max(0.0, min(e, b) - max(s, a)) for s, e in spans)
-
-
-def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[dict[str, Any]],
-              counter_prior: dict[str, str], counter_events: list[dict[str, Any]],
-              services: dict[str, dict[str, Any]], counters: dict[str, str], now: float) -> dict[str, Any]:
-    """The day's summary: a pure function of the day's events (no clock, no database)."""
-    zone = ZoneInfo(tz)
-    d = Date.fromisoformat(day)
-    start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
-    nd = d + timedelta(days=1)
-    end = min(datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp(), max(now, start))
-    targets = {sid: int(s.get("target_wait_s") or DEFAULT_TARGET_S) for sid, s in services.items()}
-    stories = list(stories_from_events(ticket_events).values())
-    spans = _intervals(counter_prior, counter_events, start, end)
-
-    def hour_of(ts: float) -> int:
-        return datetime.fromtimestamp(ts, zone).hour
-
-    # per service: visits
-    by_service: dict[str, list[Visit]] = defaultdict(list)
-    ratings_by_service: dict[str, list[int]] = defaultdict(list)
-    counters_by_service: dict[str, set[str]] = defaultdict(set)
-    for s in stories:
-        for v in s.visits:
-            by_service[v.service_id].append(v)
-            if v.counter_id:
-                counters_by_service[v.service_id].add(v.counter_id)
-        if s.rating:
-            ratings_by_service[s.rating_service_id or s.visits[-1].service_id].append(s.rating)
-    service_rows = []
-    for sid in sorted(by_service, key=lambda x: (services.get(x, {}).get("position", 999), x)):
-        visits = by_service[sid]
-        info = services.get(sid, {})
-        service_rows.append(_shares({
-            "service_id": sid, "name_en": info.get("name_en", sid), "name_sw": info.get("name_sw", sid),
-            "target_wait_s": targets.get(sid, DEFAULT_TARGET_S),
-            "arrived": len(visits),
-            "issued": sum(1 for v in visits if v.kind == "issued"),
-            "transfers_in": sum(1 for v in visits if v.kind == "transfer"),
-            "served": sum(1 for v in visits if v.outcome == "served"),
-            "no_shows": sum(1 for v in visits if v.outcome == "no_show"),
-            "cancelled": sum(1 for v in visits if v.outcome == "cancelled"),
-            "unfinished": sum(1 for v in visits if v.outcome is None),
-            "transfers": sum(1 for v in visits if v.outcome == "transferred"),
-            **_wait_figures(visits, targets),
-            **_satisfaction(ratings_by_service.get(sid, [])),
-            "counters": len(counters_by_service.get(sid, ())),
-        }))
-
-    # per hour of issue: tickets; counters by the clock
-    by_hour: dict[int, list[TicketStory]] = defaultdict(list)
-    for s in stories:
-        by_hour[hour_of(s.issued_at)].append(s)
-    staffed_hours_set = {h for cid, sp in spans.items() for (a, b) in sp
-                         for h in range(hour_of(a), hour_of(max(a, b - 1e-6)) + 1)}
-    hour_rows = []
-    for h in sorted(set(by_hour) | staffed_hours_set):
-        hs = datetime(d.year, d.month, d.day, h, tzinfo=zone).timestamp()
-        he = hs + 3600
-        open_here = [cid for cid, sp in spans.items() if _overlap(sp, hs, he) > 0]
-        hour_rows.append({"hour": h, **_ticket_figures(by_hour.get(h, []), targets),
-                          "counters_open": len(open_here),
-                          "staffed_hours": round(sum(_overlap(sp, hs, he) for sp in spans.values()) / 3600, 2)})
-
-    served_at: dict[str, int] = defaultdict(int)
-    for s in stories:
-        for v in s.visits:
-            if v.outcome == "served" and v.counter_id:
-                served_at[v.counter_id] += 1
-    counter_rows = [{"counter_id": cid, "name": counters.get(cid, cid),
-                     "staffed_hours": round(sum(b - a for a, b in spans.get(cid, [])) / 3600, 2),
-                     "served": served_at.get(cid, 0)}
-                    for cid in sorted(set(spans) | set(served_at))]
-    total = {**_ticket_figures(stories, targets),
-             "counters_open": sum(1 for sp in spans.values() if sp),
-             "staffed_hours": round(sum(b - a for sp in spans.values() for a, b in sp) / 3600, 2)}
-    return {"schema": SUMMARY_SCHEMA, "centre_id": centre_id, "centre_name": centre_name, "date": day,
-            "timezone": tz, "total": total, "services": service_rows, "hours": hour_rows,
-            "counters": counter_rows}
-
-
-def day_bounds(day: str, tz: str) -> tuple[float, float]:
-    zone = ZoneInfo(tz)
-    d = Date.fromisoformat(day)
-    nd = d + timedelta(days=1)
-    return (datetime(d.year, d.month, d.day, tzinfo=zone).timestamp(),
-            datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp())
+percentile = figures.percentile
+Visit = figures.Visit
+TicketStory = figures.TicketStory
+stories_from_events = figures.stories_from_events
+summarise = figures.summarise
+day_bounds = figures.day_bounds
 
 
 def compute_summary(db: sqlite_utils.Database, settings: CentreSettings, day: str,
                     now: float | None = None) -> dict[str, Any]:
     """Read the day's events and tickets from the centre database and summarise them."""
-    now = time.time() if now is None else now
-    start, end = day_bounds(day, settings.timezone)
-    # the day's tickets by their ticket_issued events (the log is append-only: the truth)
-    marks = ",".join("?" * len(TICKET_EVENTS))
-    ids: set[str] = set()
-    ticket_events = []
-    for seq, at, typ, data in db.execute(
-            f"SELECT seq, at, type, data FROM events WHERE type IN ({marks}) AND at >= ? ORDER BY seq",
-            [*TICKET_EVENTS, start - 86400]):
-        d = json.loads(data)
-        if typ == "ticket_issued" and d.get("day") == day:
-            ids.add(d.get("ticket_id"))
-        if d.get("ticket_id") in ids:
-            ticket_events.append({"seq": seq, "at": at, "type": typ, "data": d})
-    cmarks = ",".join("?" * len(COUNTER_EVENTS))
-    prior = {cid: COUNTER_EVENTS[typ] for cid, typ, _ in db.execute(
-        f"SELECT json_extract(data, '$.counter_id') AS cid, type, MAX(seq) FROM events "
-        f"WHERE type IN ({cmarks}) AND at < ? GROUP BY cid", [*COUNTER_EVENTS, start]).fetchall()}
-    counter_events = [{"seq": seq, "at": at, "type": typ, "data": json.loads(data)}
-                      for seq, at, typ, data in db.execute(
-                          f"SELECT seq, at, type, data FROM events WHERE type IN ({cmarks}) AND at >= ? "
-                          f"AND at < ? ORDER BY seq", [*COUNTER_EVENTS, start, end]).fetchall()]
-    services = {r["id"]: dict(r) for r in db.query("SELECT * FROM services")}
-    counters = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM counters")}
-    return summarise(centre_id=settings.centre_id, centre_name=settings.centre_name, day=day,
-                     tz=settings.timezone, ticket_events=ticket_events, counter_prior=prior,
-                     counter_events=counter_events, services=services, counters=counters, now=now)
+    return figures.compute_day(db, settings, day, time.time() if now is None else now)
 
 
 # --------------------------------------------------------------------------
@@ -498,13 +217,66 @@ def check_date(day: str) -> str:
     return day
 
 
+PAUSE_ENV = "HUDUMA_DAYCLOSE_PAUSE_AT"
+PAUSE_MARK = ".dayclose-paused"
+CLOSE_STEPS = ("engine_closed", "summarised", "phones_erased", "recorded")
+
+
+def _pause_point(settings: CentreSettings, step: str) -> None:
+    """For the power-cut tests: with ``HUDUMA_DAYCLOSE_PAUSE_AT=<step>`` the close stops for good at that step.
+
+    It writes ``DIR/.dayclose-paused`` (the step's name) and waits forever, so a
+    test can pull the plug (kill -9) at a known point of the close instead of
+    after a guessed delay. Unset in production: then this does nothing.
+    """
+    if os.environ.get(PAUSE_ENV) != step:
+        return
+    logger.warning("day close paused at %r (%s is set): waiting to be killed", step, PAUSE_ENV)
+    (Path(settings.directory) / PAUSE_MARK).write_text(step)
+    threading.Event().wait()
+
+
+class _CloseGuard:
+    """Per centre: one close at a time, and the days whose summary must follow late changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.watched: set[str] = set()  # days summarised (or being summarised) by this process
+        self.dirty: set[str] = set()  # watched days with events after their summary was computed
+        self.wake: threading.Event | None = None
+
+
+_guards: weakref.WeakKeyDictionary[Any, _CloseGuard] = weakref.WeakKeyDictionary()
+_guards_lock = threading.Lock()
+
+
+def _guard(centre: Any) -> _CloseGuard:
+    with _guards_lock:
+        g = _guards.get(centre)
+        if g is None:
+            g = _guards[centre] = _CloseGuard()
+        return g
+
+
 def close_with_centre(centre: Any, day: str | None = None, *, reason: str = "day_closed") -> CloseResult:
-    """Close ``day`` (default: the open day) through a Centre: the engine first, then the figures."""
+    """Close ``day`` (default: the open day) through a Centre: the engine first, then the figures.
+
+    Closes of one centre run one at a time (the automatic close, a manager's
+    and a catch-up could otherwise interleave), and the figures are read after
+    the engine's close has committed, at a ``now`` taken after it: a close
+    killed after any step and run again gives the same summary, so no second
+    revision.
+    """
+    guard = _guard(centre)
+    with guard.lock:
+        return _close(centre, guard, day, reason)
+
+
+def _close(centre: Any, guard: _CloseGuard, day: str | None, reason: str) -> CloseResult:
     settings: CentreSettings = centre.settings
     centre.execute(engine.Tick())  # a pending midnight roll-over happens first, with its own reason
     with centre.lock:
         open_day = centre.state.day
-        now = centre.clock()
     day = check_date(day or open_day)
     if day > open_day:
         raise DayCloseError(f"{day} has not begun yet: the centre's open day is {open_day}")
@@ -515,17 +287,51 @@ def close_with_centre(centre: Any, day: str | None = None, *, reason: str = "day
         if day < first_day:
             raise DayCloseError(f"{day} is before the centre's first records ({first_day}): nothing to close")
     cancelled = 0
-    if day == open_day:
-        events = centre.execute(engine.CloseDay(reason=reason))
+    if day == open_day and not getattr(centre.state, "closed", False):
+        try:
+            events = centre.execute(engine.CloseDay(reason=reason))
+        except engine.QueueError as err:  # an engine that says the day is closed already
+            logger.info("the engine did not close %s again: %s", day, err.message)
+            events = []
         cancelled = sum(1 for e in events if e.type.value == "ticket_cancelled")
+    _pause_point(settings, "engine_closed")
+    guard.watched.add(day)  # from here on, a change to the day's tickets makes a new revision
+    guard.dirty.discard(day)
+    with centre.lock:
+        now = centre.clock()  # after the engine's close: the summary sees every counter closed
     db = storage.connect(settings.db_path)  # our own connection: never inside the centre's transactions
     try:
         data = compute_summary(db, settings, day, now=now)
+        _pause_point(settings, "summarised")
         erased = erase_phones(db, day, settings.day.phone_retention_days, centre=centre)
+        _pause_point(settings, "phones_erased")
         rec = record_summary(db, data, now=now)
+        _pause_point(settings, "recorded")
     finally:
         db.conn.close()
     return CloseResult(day, rec.revision, rec.new, rec.key, cancelled, erased, rec.note, data)
+
+
+def resummarise(centre: Any, day: str) -> Recorded:
+    """Summarise a closed day again after a late change (a rating, a ticket finished or issued late).
+
+    No engine close: only the figures, and a new revision for headquarters if
+    they differ from the newest one.
+    """
+    guard = _guard(centre)
+    with guard.lock:
+        guard.dirty.discard(day)
+        with centre.lock:
+            now = centre.clock()
+        db = storage.connect(centre.settings.db_path)
+        try:
+            data = compute_summary(db, centre.settings, day, now=now)
+            rec = record_summary(db, data, now=now)
+        finally:
+            db.conn.close()
+    if rec.new:
+        logger.info("%s changed after its summary: revision %s queued for headquarters", day, rec.revision)
+    return rec
 
 
 @contextlib.contextmanager
@@ -568,6 +374,9 @@ def close_offline(settings: CentreSettings, day: str | None = None, clock: Any =
 # --------------------------------------------------------------------------
 
 
+WATCH_DAYS = 7  # how far back a late change to a closed day still gives a new revision
+
+
 class DayCloser:
     """Background thread of the running server: closes at closing time, after roll-over, and catches up."""
 
@@ -584,6 +393,15 @@ class DayCloser:
         self.last_auto_close: str = ""
 
     def start(self) -> None:
+        guard = _guard(self.centre)
+        guard.wake = self._wake
+        # the days summarised lately: a change to one of them (even one made while the server was off,
+        # after its summary) gives a new revision; each is looked at again once now
+        recent = (Date.fromisoformat(self.centre.state.day) - timedelta(days=WATCH_DAYS)).isoformat()
+        days = {r[0] for r in self._db().execute("SELECT DISTINCT date FROM daily_summaries WHERE date >= ?",
+                                                 [recent]).fetchall()}
+        guard.watched |= days
+        guard.dirty |= days
         self.centre.listeners.append(self._on_events)
         self._thread = threading.Thread(target=self._run, name="day-closer", daemon=True)
         self._thread.start()
@@ -601,11 +419,19 @@ class DayCloser:
 
     def _on_events(self, events: list[Any]) -> None:
         # called under the centre's lock: only note the day and wake the thread
+        guard = _guard(self.centre)
+        tickets = self.centre.state.tickets
         for ev in events:
             if ev.type.value == "day_closed" and ev.data.get("next_day"):
                 with self._pending_lock:
                     self._pending.add(ev.data["day"])
                 self._wake.set()
+            elif guard.watched and ev.type.value in TICKET_EVENTS:
+                t = tickets.get(ev.data.get("ticket_id") or "")
+                day = ev.data.get("day") or (t.day if t is not None else None)
+                if day in guard.watched:  # the day was summarised already: its figures changed
+                    guard.dirty.add(day)
+                    self._wake.set()
 
     def _db(self) -> sqlite_utils.Database:
         if self._own_db is None:  # the thread's own connection, never inside the centre's transactions
@@ -653,6 +479,14 @@ class DayCloser:
         if due:
             results.append(close_with_centre(self.centre, due, reason="closing_time"))
             self.last_auto_close = due
+        for day in sorted(_guard(self.centre).dirty - days):
+            try:
+                rec = resummarise(self.centre, day)
+            except Exception:  # the next event or pass tries again
+                logger.exception("summarising %s again failed; will try again", day)
+                _guard(self.centre).dirty.add(day)
+                continue
+            results.append(CloseResult(day, rec.revision, rec.new, rec.key, 0, 0, rec.note, {}))
         for r in results:
             if r.new_revision and self.on_recorded:
                 self.on_recorded(r)

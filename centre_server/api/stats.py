@@ -21,13 +21,16 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
     link = getattr(request.app.state, "mqtt", None)
     devices = dict(link.devices) if link else {}
     with centre.lock:
-        return stats.live(centre.state, centre.clock(), devices)
+        return stats.live(centre, devices)
 
 
 @router.get("/daily")
 def daily(centre: CentreDep, principal: ManagerDep,
           date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
-    """One day's summary per service and per hour (a day with no tickets has zeros)."""
-    day = calendar_day(date) if date else centre.state.day
+    """One day's figures, total, per service and per hour (a day with no tickets has zeros).
+
+    The same figures as the reports and the day close (``centre_server.figures``).
+    """
     with centre.lock:
-        return stats.daily(centre.db, centre.state, day, centre.settings.timezone)
+        day = calendar_day(date) if date else centre.state.day
+        return stats.daily(centre, day)

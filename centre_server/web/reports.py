@@ -1,10 +1,14 @@
 """Reports over a day or a range of days, and their CSV.
 
-One day's figures come from ``centre_server.stats.daily`` (or, once the day
-is closed and summarised, from the ``daily_summaries`` table). A range adds the
-days up: counts are summed, maxima are maxima, and means are weighted by each
-day's counts (waits by the tickets called, service times by the tickets
-served, satisfaction by the ratings given).
+One day's figures are ``centre_server.figures``' (the one definition the
+board, the day close and HQ use): the open day is computed now from its
+events, even after a manager closed it (so a late change shows at once, and
+the figures are those the close sent); a past day is read from its stored
+summary once closed, else computed. A day is ``closed`` once summarised. A
+range adds the days up: counts are summed, maxima are maxima, the service
+level is the summed ``within_target`` over the summed ``measured``, and means
+are weighted by each day's counts (waits by the visits measured, service
+times by the tickets served, satisfaction by the ratings given).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from centre_server import stats
+from centre_server import figures, stats
 from centre_server.centre import Centre
 
 logger = logging.getLogger(__name__)
@@ -76,19 +80,25 @@ def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
 
 
 def day_summary(centre: Centre, day: str) -> dict[str, Any]:
-    """One day's KPIs (stored when closed and summarised, else computed from the tickets)."""
-    if day != centre.state.day:
-        stored = _stored_summary(centre, day)
-        if stored is not None:
-            return stored
+    """One day's figures, with ``closed`` (summarised, or closed by the engine) and the summary's ``revision``."""
     with centre.lock:
-        return stats.daily(centre.db, centre.state, day, centre.settings.timezone)
+        stored = _stored_summary(centre, day)
+        if stored is not None and day != centre.state.day:
+            data = stored
+        else:  # the open day: its figures as of now, the same the close gives (figures.summarise)
+            data = stats.daily(centre, day)
+            if stored is not None:
+                data["revision"] = stored["revision"]
+        engine_closed = day == centre.state.day and bool(getattr(centre.state, "closed", False))
+    data["closed"] = stored is not None or engine_closed
+    return data
 
 
 def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Add several days' KPI dicts (same shape as stats.daily's) into one."""
+    """Add several days' figures (``figures.summarise``'s rows) into one."""
     out: dict[str, Any] = {}
-    for k in ("arrived", "served", "no_shows", "cancelled", "waiting", "transfers", "satisfaction_count"):
+    for k in ("arrived", "served", "no_shows", "cancelled", "unfinished", "transfers", "within_target", "measured",
+              "satisfaction_count"):
         out[k] = sum(p.get(k) or 0 for p in parts)
     for k in ("wait_max_s", "service_max_s"):
         vals = [p[k] for p in parts if p.get(k) is not None]
@@ -99,28 +109,19 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
         total = sum(w for _, w in pairs)
         return sum(v * w for v, w in pairs) / total if total else None
 
-    def called(p: dict[str, Any]) -> int:  # tickets whose wait was measured
-        if p.get("measured") is not None:  # stored summaries count them exactly
-            return p["measured"]
-        return (p.get("served") or 0) + (p.get("no_shows") or 0)
-
-    wm = weighted("wait_mean_s", called)
+    wm = weighted("wait_mean_s", lambda p: p.get("measured") or 0)
     sm = weighted("service_mean_s", lambda p: p.get("served") or 0)
-    wt = weighted("within_target_share", called)
     sat = weighted("satisfaction_mean", lambda p: p.get("satisfaction_count") or 0)
-    out["wait_mean_s"] = round(wm) if wm is not None else None
-    out["service_mean_s"] = round(sm) if sm is not None else None
-    out["within_target_share"] = round(wt, 4) if wt is not None else None
+    out["wait_mean_s"] = figures.seconds(wm)
+    out["service_mean_s"] = figures.seconds(sm)
+    out["within_target_share"] = figures.share(out["within_target"], out["measured"])
     out["satisfaction_mean"] = round(sat, 2) if sat is not None else None
-    arrived = out["arrived"]
-    out["served_share"] = round(out["served"] / arrived, 4) if arrived else None
-    out["no_show_share"] = round(out["no_shows"] / arrived, 4) if arrived else None
-    return out
+    return figures.with_shares(out)
 
 
 def _day_row(day: dict[str, Any]) -> dict[str, Any]:
-    """A day's totals, marked ``closed`` when they come from the day close's stored summary."""
-    return {"date": day["date"], **day["total"], "closed": "revision" in day}
+    """A day's totals, marked ``closed`` once the day is closed (and its summary's ``revision``)."""
+    return {"date": day["date"], **day["total"], "closed": day["closed"], "revision": day.get("revision")}
 
 
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     days = [day_summary(centre, (d1 + timedelta(days=i)).isoformat()) for i in range((d2 - d1).days + 1)]
     if len(days) == 1:
         one = days[0]
-        return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)],
+        return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "total": one["total"], "services": one["services"], "hours": one["hours"]}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
@@ -142,7 +143,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     services = [{"service_id": sid, **names[sid], **_combine(parts)} for sid, parts in sorted(by_service.items())]
     hours = [{"hour": h, **_combine(parts)} for h, parts in sorted(by_hour.items())]
     return {"from": d1.isoformat(), "to": d2.isoformat(),
-            "days": [_day_row(day) for day in days],
+            "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
 
 
