@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server import dayclose, engine, storage
+from centre_server import dayclose, engine, figures, storage
 from centre_server.centre import Centre
 from centre_server.config import load_settings
 from centre_server.daysim import FakeClock
@@ -246,3 +246,116 @@ def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(cen
         assert loaded["simulated"] is True and loaded["total"]["arrived"] == 40
     finally:
         db.conn.close()
+
+
+# --------------------------------------------------------------------------
+# One definition of every figure: the board, the reports and the close agree
+# --------------------------------------------------------------------------
+
+
+def _board(centre: Centre) -> dict:
+    from centre_server import stats
+
+    with centre.lock:
+        return stats.live(centre)
+
+
+def _report(centre: Centre) -> dict:
+    from datetime import date
+
+    from centre_server.web import reports
+
+    d = date.fromisoformat(DAY)
+    return reports.report(centre, d, d)
+
+
+def test_a_day_has_one_p90_on_the_board_in_the_reports_and_once_closed(centre_dir) -> None:
+    """Waits of 1..10 s: nearest rank gives 9 s everywhere (the reports used to say 10, the close 9)."""
+    day = Day(centre_dir.path)
+    day.run("08:00", engine.OpenCounter("c12", clerk="wanjiku", services=["kra-pin"]))
+    base = at("09:00")
+    for i in range(10):
+        day.clock.now = base + i * 100
+        day.centre.execute(engine.IssueTicket(ticket_id=f"K{i}", service_id="kra-pin"))
+    for i in range(10):
+        day.clock.now = base + i * 100 + (i + 1)  # K{i} waits i+1 seconds
+        called = day.centre.execute(engine.CallNext("c12"))
+        assert called[-1].data["ticket_id"] == f"K{i}"
+        day.clock.now += 30
+        day.centre.execute(engine.Complete("c12"))
+    day.clock.now = at("11:00")
+    board = _board(day.centre)
+    [kra] = [s for s in board["services"] if s["id"] == "kra-pin"]
+    report = _report(day.centre)
+    assert kra["wait_p90_s"] == board["total"]["wait_p90_s"] == report["total"]["wait_p90_s"] == 9.0
+    assert figures.percentile(list(range(1, 11)), 90) == 9
+    closed = dayclose.close_with_centre(day.centre)
+    assert closed.summary["total"]["wait_p90_s"] == 9.0
+    assert closed.summary["total"] == {**report["total"], "counters_open": closed.summary["total"]["counters_open"],
+                                       "staffed_hours": closed.summary["total"]["staffed_hours"]}
+    assert _report(day.centre)["total"]["wait_p90_s"] == 9.0
+    day.centre.close()
+
+
+def test_no_figure_counts_a_ticket_the_close_finished_as_served(centre_dir) -> None:
+    """BN001 called at 18:01 and never started, BN002 at the counter: the close must not make them served."""
+    day = Day(centre_dir.path)
+    day.run("08:00", engine.OpenCounter("c05", clerk="otieno"))
+    day.run("08:00", engine.OpenCounter("c06", clerk="achieng"))
+    for i, hhmm in enumerate(["08:10", "08:20", "08:30"]):
+        day.issue(hhmm, f"S{i}", "birth-cert")
+        day.run(hhmm, engine.CallNext("c05"))
+        day.run(hhmm, engine.Complete("c05"))
+    day.issue("17:50", "BN001", "birth-cert")
+    day.issue("17:52", "BN002", "birth-cert")
+    day.run("18:01", engine.CallNext("c05"))  # BN001: called, never started
+    day.run("18:02", engine.CallNext("c06"))  # BN002: called and started
+    day.run("18:03", engine.StartService("c06"))
+    day.clock.now = at("18:08")
+    before = _board(day.centre)
+    assert before["served_today"] == 3 and _report(day.centre)["total"]["served"] == 3
+    closed = dayclose.close_with_centre(day.centre)
+    t = closed.summary["total"]
+    assert (t["served"], t["arrived"], t["unfinished"]) == (3, 5, 0)
+    assert t["service_max_s"] == 0.0  # the three served at once; nobody got a 7-minute "service" from the close
+    [birth] = closed.summary["services"]
+    assert birth["served"] == 3 and birth["service_mean_s"] == 0.0
+    assert sum(c["served"] for c in closed.summary["counters"]) == 3
+    after = _board(day.centre)
+    assert after["served_today"] == 3 and _report(day.centre)["total"]["served"] == 3
+    assert [s["served_today"] for s in after["services"] if s["id"] == "birth-cert"] == [3]
+    day.centre.close()
+
+
+def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre_dir) -> None:
+    """"Close the day" on the board: the reports say closed; a rating (or a ticket) after it gives revision 2."""
+    day = Day(centre_dir.path)
+    day.build()
+    closer = dayclose.DayCloser(day.centre, poll_s=3600)
+    sent: list[dayclose.CloseResult] = []
+    closer.on_recorded = sent.append
+    closer.start()
+    try:
+        assert not _report(day.centre)["closed"]
+        first = dayclose.close_with_centre(day.centre)  # what POST /api/v1/day/close does
+        report = _report(day.centre)
+        assert report["closed"] and report["days"][0]["closed"] and report["days"][0]["revision"] == 1
+        assert [r for r in closer.run_once() if r.new_revision] == []  # nothing changed since
+        day.run("10:40", engine.GiveFeedback(rating=4, ticket_id="T1"))  # a rating after the close
+        [again] = [r for r in closer.run_once() if r.new_revision]
+        assert (again.date, again.revision) == (DAY, 2) and sent[-1].key == f"demo:{DAY}:2"
+        assert dayclose.load_summary(day.centre.db, DAY)["total"]["satisfaction_mean"] == 4.0
+        assert _report(day.centre)["days"][0]["revision"] == 2
+        try:  # a ticket issued after the close: refused by an engine that knows the day is closed, else counted
+            day.issue("10:45", "LATE", "kra-pin")
+        except engine.QueueError:
+            arrived = first.summary["total"]["arrived"]
+        else:
+            [late] = [r for r in closer.run_once() if r.new_revision]
+            assert late.revision == 3
+            arrived = first.summary["total"]["arrived"] + 1
+        assert dayclose.load_summary(day.centre.db, DAY)["total"]["arrived"] == arrived
+        assert _report(day.centre)["total"]["arrived"] == arrived
+    finally:
+        closer.stop()
+        day.centre.close()
