@@ -359,3 +359,32 @@ def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre
     finally:
         closer.stop()
         day.centre.close()
+
+
+class TickingClock:
+    """A loaded machine: time moves on between any two looks at the clock."""
+
+    def __init__(self, now: float, step: float) -> None:
+        self.now, self.step = now, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_close_cut_after_its_summary_and_run_again_makes_no_second_revision(centre_dir) -> None:
+    """The close read ``now`` before the engine closed the counters, so its summary clipped their hours short;
+    the re-close after a power cut read a later ``now`` and made revision 2 of the same day."""
+    set_upstream(centre_dir.path)
+    clock = TickingClock(at("09:00"), 40)
+    centre = Centre(load_settings(centre_dir.path), clock=clock)
+    try:
+        centre.execute(engine.OpenCounter("c12", clerk="wanjiku", services=["kra-pin"]))
+        centre.execute(engine.IssueTicket(ticket_id="P1", service_id="kra-pin"))
+        centre.execute(engine.CallNext("c12"))
+        first = dayclose.close_with_centre(centre)
+        again = dayclose.close_with_centre(centre)  # the answer was lost in the cut: the manager closes again
+        assert (again.revision, again.new_revision) == (1, False)
+        assert again.summary == first.summary
+    finally:
+        centre.close()

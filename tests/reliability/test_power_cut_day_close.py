@@ -1,7 +1,19 @@
-"""A power cut (kill -9) in the middle of closing the day: nothing half-closed, one summary, one outbox entry."""
+"""A power cut (kill -9) in the middle of closing the day: nothing half-closed, one summary, one outbox entry.
+
+The cut is made at a known step of the close, not after a guessed delay: the
+server runs with ``HUDUMA_DAYCLOSE_PAUSE_AT=<step>``, the close stops for good
+at that step and says so in ``DIR/.dayclose-paused``, and only then is the
+server killed. Each step is a different half-done close to recover from.
+
+The centre sends to a headquarters that is not there (port 9): a demo centre
+left to its default would send to whatever ``huduma-hq --demo`` runs on this
+machine's port 8100, whose held revisions of the same key make the sender
+re-queue above them (that is how a loaded machine once saw revisions [1, 5]).
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -9,10 +21,17 @@ import time
 import httpx
 import pytest
 
+from centre_server.dayclose import CLOSE_STEPS, PAUSE_ENV, PAUSE_MARK
+from tests.centre_server.test_dayclose import set_upstream
 
-@pytest.mark.parametrize("cut_after_s", [0.0, 0.03, 0.15])
-def test_power_cut_during_day_close(centre_server, cut_after_s):
+
+@pytest.mark.parametrize("step", CLOSE_STEPS)
+def test_power_cut_during_day_close(centre_server, monkeypatch, step):
     server = centre_server
+    server.stop()
+    set_upstream(server.centre.path)  # no headquarters: nothing but this centre decides the revisions
+    monkeypatch.setenv(PAUSE_ENV, step)
+    server.start()
     kiosks = [server.client(server.centre.bundle(k)["token"]) for k in ("kiosk-1", "kiosk-2")]
     services = ["kra-pin", "helb", "posta", "id-card-new"]
     issued = []
@@ -32,16 +51,24 @@ def test_power_cut_during_day_close(centre_server, cut_after_s):
     def close() -> None:
         try:
             httpx.post(f"{server.url}/api/v1/day/close", headers={"Authorization": f"Bearer {manager_token}"},
-                       timeout=30)
+                       timeout=120)
         except httpx.HTTPError:
             pass  # the power went
 
+    mark = server.centre.path / PAUSE_MARK
     th = threading.Thread(target=close)
     th.start()
-    time.sleep(cut_after_s)
+    deadline = time.monotonic() + 120
+    while not mark.exists():  # the close has reached the step and stopped there
+        assert server.proc.poll() is None, "the server died before the cut"
+        assert time.monotonic() < deadline, f"the close never reached {step!r}: {server.log_path.read_text()[-2000:]}"
+        time.sleep(0.02)
+    assert mark.read_text() == step
     server.kill9()
     th.join()
 
+    monkeypatch.delenv(PAUSE_ENV)
+    mark.unlink()
     server.start()
     manager = server.client(server.login("manager"))
     r = manager.post("/api/v1/day/close")
@@ -57,7 +84,7 @@ def test_power_cut_during_day_close(centre_server, cut_after_s):
     keys = [k for (k,) in db.execute("SELECT key FROM outbox WHERE key LIKE ?", [f"%:{day}:%"])]
     assert len(keys) == len(revisions), "a summary without its outbox entry, or queued twice"
     assert db.execute("SELECT COUNT(*) FROM tickets WHERE day=? AND phone IS NOT NULL", [day]).fetchone()[0] == 0
-    import json
-
     summary = json.loads(db.execute("SELECT data FROM daily_summaries WHERE date=?", [day]).fetchone()[0])
     assert summary["total"]["arrived"] == len(issued)
+    assert summary["total"]["served"] == 14  # 15 called: 14 finished by the next call, the last by the close
+    assert r.json()["revision"] == 1 and r.json()["new_revision"] == (step != "recorded")
