@@ -189,12 +189,14 @@ def sync_now(directory: Path) -> None:
 @click.option("--date", "day", required=True, help="YYYY-MM-DD, 'today' or 'yesterday'.")
 @click.option("--citizens", default=400, show_default=True, type=click.IntRange(1, 3000))
 @click.option("--seed", default=None, type=int, help="Random seed (default: from the date, so repeatable).")
-def simulate_day(directory: Path, day: str, citizens: int, seed: int | None) -> None:
+@click.option("--force", is_flag=True, help="Simulate even a day with real tickets (its real figures are replaced).")
+def simulate_day(directory: Path, day: str, citizens: int, seed: int | None, force: bool) -> None:
     """Simulate a whole centre day through the queue engine (fake clock) and close it.
 
     The day runs on a scratch copy of the centre (same services and counters), so the
     real tickets and a running server are untouched; its summary, marked simulated, is
     recorded as the centre's day and queued for headquarters. For demos and training.
+    A day with real tickets (e.g. today beside a live centre) is refused unless --force.
 
     Example: huduma-centre simulate-day demo-centre --date yesterday
     """
@@ -207,7 +209,7 @@ def simulate_day(directory: Path, day: str, citizens: int, seed: int | None) -> 
     if Date.fromisoformat(resolved) > datetime.now(ZoneInfo(settings.timezone)).date():
         raise click.ClickException(f"{resolved} is in the future")
     try:
-        r = daysim.simulate_into_centre(settings, resolved, citizens=citizens, seed=seed)
+        r = daysim.simulate_into_centre(settings, resolved, citizens=citizens, seed=seed, force=force)
     except DayCloseError as err:
         raise click.ClickException(str(err)) from None
     t = r["total"]

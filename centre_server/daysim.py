@@ -227,8 +227,18 @@ def simulate_engine_day(day: str, *, centre_id: str, centre_name: str, tz: str =
     return data
 
 
-def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: int | None = None) -> dict[str, Any]:
+def real_tickets(db: Any, day: str) -> int:
+    """How many real tickets the centre's own log holds for ``day``."""
+    return db.execute("SELECT COUNT(*) FROM tickets WHERE day=?", [day]).fetchone()[0]
+
+
+def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: int | None = None,
+                         force: bool = False) -> dict[str, Any]:
     """Simulate ``day`` for the centre of ``settings`` and record its summary as the centre's (simulated).
+
+    Refused (``DayCloseError``) for a day with real tickets unless ``force``: the
+    simulated summary would become that day's newest revision and replace the
+    real figures at headquarters.
 
     The day runs through ``Centre.execute`` with a fake clock on a scratch copy of the
     centre (same services and counters, its own database), so the real event log and a
@@ -240,6 +250,14 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
 
     dayclose.check_date(day)
     real = storage.connect(settings.db_path)
+    n_real = real_tickets(real, day)
+    if n_real and not force:
+        real.conn.close()
+        raise dayclose.DayCloseError(
+            f"{day} has {n_real} real ticket(s) at this centre: a simulated day would replace its figures "
+            f"here and at headquarters. Simulate another day, or add --force to do it anyway")
+    if n_real:
+        logger.warning("simulating %s over %s real tickets (--force)", day, n_real)
     scratch_dir = Path(tempfile.mkdtemp(prefix="huduma-sim-"))
     try:
         services = [storage.service_from_row(r) for r in real.query("SELECT * FROM services ORDER BY position, id")]

@@ -43,3 +43,29 @@ def test_simulate_close_and_sync_status_read_well(centre_dir) -> None:
     out = run("sync-status", str(centre_dir.path), "--json")
     pending = json.loads(out.stdout)["pending"]
     assert [p["attempts"] for p in pending] == [1, 1] and all(p["last_error"] for p in pending)
+
+
+def test_simulate_day_refuses_a_day_with_real_tickets_unless_forced(centre_server) -> None:
+    """`simulate-day --date today` beside a live centre queued 400 simulated citizens over the real ones."""
+    import sqlite3
+
+    server = centre_server
+    server.stop()
+    set_upstream(server.centre.path)
+    server.start()
+    kiosk = server.client(server.centre.bundle("kiosk-1")["token"])
+    for _ in range(3):
+        assert kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}).status_code == 201
+    out = run("simulate-day", str(server.centre.path), "--date", "today", "--citizens", "30")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "3 real ticket(s)" in out.stderr and "--force" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    db = sqlite3.connect(server.centre.path / "centre.db")
+    assert db.execute("SELECT COUNT(*) FROM daily_summaries").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    out = run("simulate-day", str(server.centre.path), "--date", "today", "--citizens", "30", "--force")
+    assert out.returncode == 0, out.stderr
+    assert "30 citizens" in out.stdout
+    [(data,)] = db.execute("SELECT data FROM daily_summaries").fetchall()
+    assert json.loads(data)["simulated"] is True
+    out = run("simulate-day", str(server.centre.path), "--date", "2026-03-01", "--citizens", "30")
+    assert out.returncode == 0, out.stderr  # a day with no real tickets needs no --force
