@@ -92,8 +92,12 @@ def _fmt_share(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.0f}%"
 
 
-def create_app(store: Store, *, demo: bool = False) -> FastAPI:
-    """The headquarters app over ``store`` (migrated here)."""
+def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAULT_TZ) -> FastAPI:
+    """The headquarters app over ``store`` (migrated here); the page's own clock shows ``timezone``'s time.
+
+    Times of a centre (when its summary arrived) are shown in that centre's
+    time zone (its summary's ``timezone``), never in the server's UTC.
+    """
     store.migrate()
     app = FastAPI(title="Huduma headquarters", version="1",
                   description="Receives Huduma Centres' daily summaries and compares centres.")
@@ -160,6 +164,7 @@ def create_app(store: Store, *, demo: bool = False) -> FastAPI:
         found = store.summary(centre_id, day)
         if found is None:
             raise HqError(404, "not_found", f"no summary of {centre_id} for {day}")
+        found["received_local"] = board.local_time(found["received_at"], found["summary"].get("timezone"))
         return found
 
     @app.get("/api/v1/receipts", tags=["summaries"])
@@ -202,7 +207,7 @@ def create_app(store: Store, *, demo: bool = False) -> FastAPI:
                                   [n["within_target_share"] for n in data["national"]])
         html = templates.TemplateResponse(request, "board.html", {
             "t": translator(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
-            "chart": chart, "demo": demo, "now": time.strftime("%Y-%m-%d %H:%M"),
+            "chart": chart, "demo": demo, "now": board.local_time(time.time(), timezone),
             "first": data["dates"][0], "last": data["dates"][-1]})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")
         return html

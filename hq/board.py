@@ -11,8 +11,9 @@ import io
 import logging
 from collections import defaultdict
 from datetime import date as Date
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hq.store import Store
 
@@ -22,6 +23,27 @@ FIGURES = ["arrived", "served", "served_share", "no_shows", "no_show_share", "ca
            "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_max_s", "service_mean_s", "service_median_s",
            "service_p90_s", "service_max_s", "within_target", "measured", "within_target_share",
            "satisfaction_mean", "satisfaction_count"]
+
+
+DEFAULT_TZ = "Africa/Nairobi"
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A centre's time zone (from its summary); Africa/Nairobi when absent or unknown."""
+    try:
+        return ZoneInfo(name or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown time zone %r: showing Nairobi time", name)
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def local_time(ts: float | None, tz: str | None) -> dict[str, str] | None:
+    """A moment as the centre's clock showed it: ``{"iso", "date", "time", "zone"}`` (zone as "EAT")."""
+    if ts is None:
+        return None
+    t = datetime.fromtimestamp(ts, zone(tz))
+    return {"iso": t.isoformat(timespec="seconds"), "date": t.date().isoformat(), "time": t.strftime("%H:%M"),
+            "zone": t.tzname() or ""}
 
 
 def date_range(last: str, days: int) -> list[str]:
@@ -107,10 +129,13 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         days_of = by_centre.get(cid, {})
         today = days_of.get(day)
         totals = [days_of[d]["summary"]["total"] if d in days_of else None for d in dates]
+        latest = days_of[max(days_of)] if days_of else None
+        tz = (today or latest or {}).get("summary", {}).get("timezone") or DEFAULT_TZ
         centres.append({
-            "id": cid, "name": names.get(cid, cid),
+            "id": cid, "name": names.get(cid, cid), "timezone": tz,
             "total": today["summary"]["total"] if today else None,
             "revision": today["revision"] if today else None,
+            "received": local_time(today["received_at"], tz) if today else None,
             "simulated": bool(today and today["summary"].get("simulated")),
             "arrived_trend": [t["arrived"] if t else None for t in totals],
             "within_trend": [t.get("within_target_share") if t else None for t in totals],

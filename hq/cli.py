@@ -59,7 +59,9 @@ def cli(ctx: click.Context, demo: bool, verbose: bool) -> None:
 @click.option("--port", default=None, type=int, help="HTTP port [default: 8100].")
 @click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
 @click.option("--demo", is_flag=True, help="SQLite in ./demo-hq, the demo centre registered, simulated neighbours.")
-def serve(host: str, port: int | None, db: str | None, demo: bool) -> None:
+@click.option("--timezone", "tz", default="Africa/Nairobi", show_default=True, envvar="HUDUMA_HQ_TZ",
+              help="Time zone of the board's own clock (each centre's times show in the centre's zone).")
+def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> None:
     """Serve the API (POST /api/v1/summaries) and the national board (/).
 
     Example: huduma-hq serve --db postgresql://hq@127.0.0.1/huduma --host 0.0.0.0 --port 8100
@@ -69,6 +71,12 @@ def serve(host: str, port: int | None, db: str | None, demo: bool) -> None:
     from hq import demo as demo_mod
     from hq.app import create_app
 
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(f"unknown time zone {tz!r}: use a name like Africa/Nairobi") from None
     port = port or demo_mod.DEMO_PORT
     store = _store(db, demo)
     with socket.socket() as s:
@@ -77,7 +85,7 @@ def serve(host: str, port: int | None, db: str | None, demo: bool) -> None:
     if demo:
         demo_mod.prepare(store)
         demo_mod.seed_in_background(store)
-    app = create_app(store, demo=demo)
+    app = create_app(store, demo=demo, timezone=tz)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"Huduma headquarters on {web}  (database: {store.describe()})")
     click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")

@@ -51,6 +51,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "min": {"en": "min", "sw": "dak"},
     "language": {"en": "Kiswahili", "sw": "English"},
     "updated": {"en": "Page refreshed", "sw": "Ukurasa umesasishwa"},
+    "received": {"en": "received", "sw": "imepokelewa"},
+    "local_times": {"en": "Times are each centre's local time.", "sw": "Saa ni za kila kituo, kwa saa za huko."},
     "demo_banner": {"en": "Demo headquarters: data in a local SQLite file",
                     "sw": "Makao makuu ya mfano: data katika faili la SQLite"},
     "centres_reporting": {"en": "centres reported", "sw": "vituo viliripoti"},

@@ -183,10 +183,11 @@ class Store:
     def summaries_between(self, first: str, last: str) -> list[dict[str, Any]]:
         """Every centre's stored summary for dates first..last (inclusive), oldest first."""
         with self.tx() as cur:
-            cur.execute("SELECT centre_id, date, revision, data FROM summaries WHERE date >= ? AND date <= ? "
-                        "ORDER BY date, centre_id", [first, last])
+            cur.execute("SELECT centre_id, date, revision, data, received_at FROM summaries WHERE date >= ? "
+                        "AND date <= ? ORDER BY date, centre_id", [first, last])
             rows = cur.fetchall()
-        return [{"centre_id": c, "date": d, "revision": r, "summary": json.loads(data)} for c, d, r, data in rows]
+        return [{"centre_id": c, "date": d, "revision": r, "summary": json.loads(data), "received_at": at}
+                for c, d, r, data, at in rows]
 
     def dates(self) -> list[str]:
         with self.tx() as cur:
