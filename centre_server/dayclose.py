@@ -243,6 +243,7 @@ class _CloseGuard:
         self.lock = threading.RLock()
         self.watched: set[str] = set()  # days summarised (or being summarised) by this process
         self.dirty: set[str] = set()  # watched days with events after their summary was computed
+        self.changed_at = 0.0  # time.monotonic() of the last such event
         self.wake: threading.Event | None = None
 
 
@@ -375,6 +376,7 @@ def close_offline(settings: CentreSettings, day: str | None = None, clock: Any =
 
 
 WATCH_DAYS = 7  # how far back a late change to a closed day still gives a new revision
+RESUMMARY_SETTLE_S = 2.0  # quiet time after a late change before the day is summarised again
 
 
 class DayCloser:
@@ -391,6 +393,7 @@ class DayCloser:
         self._thread: threading.Thread | None = None
         self._own_db: sqlite_utils.Database | None = None
         self.last_auto_close: str = ""
+        self.settle_s = float(os.environ.get("HUDUMA_RESUMMARY_SETTLE_S", RESUMMARY_SETTLE_S))
 
     def start(self) -> None:
         guard = _guard(self.centre)
@@ -431,6 +434,7 @@ class DayCloser:
                 day = ev.data.get("day") or (t.day if t is not None else None)
                 if day in guard.watched:  # the day was summarised already: its figures changed
                     guard.dirty.add(day)
+                    guard.changed_at = time.monotonic()
                     self._wake.set()
 
     def _db(self) -> sqlite_utils.Database:
@@ -492,9 +496,19 @@ class DayCloser:
                 self.on_recorded(r)
         return results
 
+    def _settle(self) -> None:
+        """Let a burst of late changes end before summarising again: one revision for the burst, not one each."""
+        guard = _guard(self.centre)
+        while guard.dirty and not self._stop.is_set():
+            quiet = time.monotonic() - guard.changed_at
+            if quiet >= self.settle_s:
+                return
+            self._stop.wait(self.settle_s - quiet)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._settle()
                 self.run_once()
             except Exception:
                 logger.exception("day close failed; trying again in %ss", self.poll_s)
