@@ -35,6 +35,7 @@ so the same day showed one p90 on the board and another once closed. Now:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -202,9 +203,9 @@ def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> t
     within = measured = 0
     for v in visits:
         target = targets.get(v.service_id, DEFAULT_TARGET_S)
-        if v.wait_s is not None:
+        if v.first_call_at is not None:
             measured += 1
-            within += v.wait_s <= target
+            within += v.first_call_at - v.entered_at <= target
         elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
             measured += 1  # never called, and waited past the target: against the centre
     return within, measured
@@ -465,24 +466,56 @@ def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:
 # The open day, kept in memory for the board
 # --------------------------------------------------------------------------
 
-_live: weakref.WeakKeyDictionary[Any, DayEvents] = weakref.WeakKeyDictionary()
+@dataclass
+class _Live:
+    db: Any  # the board's own connection: reading never holds the centre's lock
+    events: DayEvents | None = None
+    memo: tuple[tuple[Any, ...], dict[str, Any]] | None = None  # boards asking after the same event share it
+
+
+_live: weakref.WeakKeyDictionary[Any, _Live] = weakref.WeakKeyDictionary()
 _live_lock = threading.Lock()
 
 
 def live_day(centre: Any, day: str | None = None) -> dict[str, Any]:
-    """The open day's figures now (call with ``centre.lock`` held: it reads ``centre.db`` and the state).
+    """The open day's figures now, as ``compute_day`` would give them at this moment.
 
-    The day's events are read once and then only the new ones, so asking
-    after every event costs little; the figures are those ``compute_day``
-    would give at this moment.
+    The day's events are read once and then only the new ones, on a connection
+    of its own and without the centre's lock (a busy day takes tens of
+    milliseconds to summarise: the writer must not wait for the board).
     """
-    day = day or centre.state.day
-    tz = centre.settings.timezone
+    from centre_server import storage
+
+    if day is None:
+        with centre.lock:
+            day = centre.state.day
+    settings = centre.settings
     with _live_lock:
-        cached = _live.get(centre)
-        if cached is None or cached.day != day or cached.tz != tz:
-            cached = DayEvents.read(centre.db, day, tz)
-            _live[centre] = cached
+        live = _live.get(centre)
+        if live is None:
+            live = _live[centre] = _Live(storage.connect(settings.db_path))
+        ev = live.events
+        if ev is None or ev.day != day or ev.tz != settings.timezone:
+            ev = live.events = DayEvents.read(live.db, day, settings.timezone)
         else:
-            cached.catch_up(centre.db)
-        return cached.summarise(centre.db, centre.settings.centre_id, centre.settings.centre_name, centre.clock())
+            ev.catch_up(live.db)
+        now = centre.clock()
+        key = (ev.day, ev.last_seq, math.floor(now))  # open visits' service level moves with the clock
+        if live.memo is None or live.memo[0] != key:
+            live.memo = (key, ev.summarise(live.db, settings.centre_id, settings.centre_name, now))
+        return copy.deepcopy(live.memo[1])
+
+
+def day_figures(centre: Any, day: str) -> dict[str, Any]:
+    """Any day's figures through a running centre: the open day from memory, another from the log."""
+    from centre_server import storage
+
+    with centre.lock:
+        open_day = centre.state.day
+    if day == open_day:
+        return live_day(centre, day)
+    db = storage.connect(centre.settings.db_path)
+    try:
+        return compute_day(db, centre.settings, day, centre.clock())
+    finally:
+        db.conn.close()

@@ -20,24 +20,28 @@ logger = logging.getLogger(__name__)
 def daily(centre: Any, day: str) -> dict[str, Any]:
     """One day's figures (``centre_server.figures``): the open day as of now, any other from its events.
 
-    Call with ``centre.lock`` held.
+    Call without ``centre.lock`` held: the figures are read on a connection of their own.
     """
-    if day == centre.state.day:
-        return figures.live_day(centre, day)
-    return figures.compute_day(centre.db, centre.settings, day, centre.clock())
+    return figures.day_figures(centre, day)
 
 
 def live(centre: Any, devices: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the wait-time board shows now: queues from the engine, the day's figures from ``figures``.
 
-    Call with ``centre.lock`` held. Served, waits, service times and the
-    service level are the open day's figures exactly as the reports and the
-    day close give them (one definition, ``centre_server.figures``).
+    Call without ``centre.lock`` held: the day's figures are computed outside it,
+    the queues under it. Served, waits, service times and the service level are
+    the open day's figures exactly as the reports and the day close give them
+    (one definition, ``centre_server.figures``).
     """
+    figs = figures.live_day(centre)
+    with centre.lock:
+        return _live(centre, figs, devices)
+
+
+def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     state: engine.State = centre.state
     now = centre.clock()
-    figs = figures.live_day(centre)
-    rows = {r["service_id"]: r for r in figs["services"]}
+    rows = {r["service_id"]: r for r in figs["services"]} if figs["date"] == state.day else {}
     services = []
     for s in sorted(state.services.values(), key=lambda s: s.position):
         f = engine.service_figures(state, s.id, now)

@@ -20,8 +20,7 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
     """Queues, longest waits, service level against target, counters, devices and alerts."""
     link = getattr(request.app.state, "mqtt", None)
     devices = dict(link.devices) if link else {}
-    with centre.lock:
-        return stats.live(centre, devices)
+    return stats.live(centre, devices)
 
 
 @router.get("/daily")
@@ -31,6 +30,9 @@ def daily(centre: CentreDep, principal: ManagerDep,
 
     The same figures as the reports and the day close (``centre_server.figures``).
     """
-    with centre.lock:
-        day = calendar_day(date) if date else centre.state.day
-        return stats.daily(centre, day)
+    if date:
+        day = calendar_day(date)
+    else:
+        with centre.lock:
+            day = centre.state.day
+    return stats.daily(centre, day)

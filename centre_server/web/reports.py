@@ -83,13 +83,14 @@ def day_summary(centre: Centre, day: str) -> dict[str, Any]:
     """One day's figures, with ``closed`` (summarised, or closed by the engine) and the summary's ``revision``."""
     with centre.lock:
         stored = _stored_summary(centre, day)
-        if stored is not None and day != centre.state.day:
-            data = stored
-        else:  # the open day: its figures as of now, the same the close gives (figures.summarise)
-            data = stats.daily(centre, day)
-            if stored is not None:
-                data["revision"] = stored["revision"]
-        engine_closed = day == centre.state.day and bool(getattr(centre.state, "closed", False))
+        is_open_day = day == centre.state.day
+        engine_closed = is_open_day and bool(getattr(centre.state, "closed", False))
+    if stored is not None and not is_open_day:
+        data = stored
+    else:  # the open day: its figures as of now, the same the close gives (figures.summarise)
+        data = stats.daily(centre, day)
+        if stored is not None:
+            data["revision"] = stored["revision"]
     data["closed"] = stored is not None or engine_closed
     return data
 
