@@ -1,5 +1,11 @@
 """The national board's figures: centres side by side, national trend, worst service levels, CSV.
 
+A centre's day is shown as the centre computed it (``centre_server.figures``,
+the one definition its board, reports and day close use); where headquarters
+adds days or centres up it uses the same definitions: the service level is the
+summed ``within_target`` over the summed ``measured``, a mean wait is weighted
+by the visits measured.
+
 Charts are small SVGs drawn here on the server: the page needs no script and
 no CDN, and prints well.
 """
@@ -15,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from centre_server import figures
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
@@ -152,7 +159,7 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         rcount = sum(t.get("satisfaction_count", 0) for t in day_rows)
         national.append({"date": d, "centres": len(day_rows), "arrived": sum(t.get("arrived", 0) for t in day_rows),
                          "served": sum(t.get("served", 0) for t in day_rows),
-                         "within_target_share": round(within / measured, 4) if measured else None,
+                         "within_target_share": figures.share(within, measured),
                          "satisfaction_mean": round(ratings / rcount, 2) if rcount else None})
     agg: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
@@ -167,15 +174,15 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
             a["measured"] += s.get("measured", 0)
             a["arrived"] += s.get("arrived", 0)
             if s.get("wait_mean_s") is not None:
-                n = s.get("served", 0) + s.get("no_shows", 0) + s.get("transfers", 0)
-                a["_wait_sum"] += s["wait_mean_s"] * max(1, n)
-                a["_wait_n"] += max(1, n)
+                n = max(1, s.get("measured", 0))  # the visits whose wait was measured, as the centre's reports
+                a["_wait_sum"] += s["wait_mean_s"] * n
+                a["_wait_n"] += n
     worst = []
     for a in agg.values():
         if a["measured"] < min_measured:
             continue
-        a["within_target_share"] = round(a["within_target"] / a["measured"], 4)
-        a["wait_mean_s"] = round(a["_wait_sum"] / a["_wait_n"], 1) if a["_wait_n"] else None
+        a["within_target_share"] = figures.share(a["within_target"], a["measured"])
+        a["wait_mean_s"] = figures.seconds(a["_wait_sum"] / a["_wait_n"]) if a["_wait_n"] else None
         worst.append({k: v for k, v in a.items() if not k.startswith("_")})
     worst.sort(key=lambda a: (a["within_target_share"], -a["measured"]))
     return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
