@@ -330,6 +330,8 @@ def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre
     """"Close the day" on the board: the reports say closed; a rating (or a ticket) after it gives revision 2."""
     day = Day(centre_dir.path)
     day.build()
+    day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
+    day.run("10:35", engine.Complete("c01"))
     closer = dayclose.DayCloser(day.centre, poll_s=3600)
     sent: list[dayclose.CloseResult] = []
     closer.on_recorded = sent.append
@@ -340,10 +342,10 @@ def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre
         report = _report(day.centre)
         assert report["closed"] and report["days"][0]["closed"] and report["days"][0]["revision"] == 1
         assert [r for r in closer.run_once() if r.new_revision] == []  # nothing changed since
-        day.run("10:40", engine.GiveFeedback(rating=4, ticket_id="T1"))  # a rating after the close
+        day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # a rating after the close: (4 + 2 + 1) / 3
         [again] = [r for r in closer.run_once() if r.new_revision]
         assert (again.date, again.revision) == (DAY, 2) and sent[-1].key == f"demo:{DAY}:2"
-        assert dayclose.load_summary(day.centre.db, DAY)["total"]["satisfaction_mean"] == 4.0
+        assert dayclose.load_summary(day.centre.db, DAY)["total"]["satisfaction_mean"] == 2.33
         assert _report(day.centre)["days"][0]["revision"] == 2
         try:  # a ticket issued after the close: refused by an engine that knows the day is closed, else counted
             day.issue("10:45", "LATE", "kra-pin")

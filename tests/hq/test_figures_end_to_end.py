@@ -86,7 +86,7 @@ def drive_a_day(server: CentreProcess) -> dict[str, str]:
     act("c05", "start")
     time.sleep(0.7)
     act("c05", "complete")
-    act("c13", "call-next")
+    ids["served_unrated"] = act("c13", "call-next")["id"]
     time.sleep(0.2)
     act("c13", "complete")  # finished without pressing start: served, timed from the call
     time.sleep(1.5)  # the next calls come after the 2 s target
@@ -220,10 +220,10 @@ def test_one_days_figures_are_the_same_on_the_board_in_the_reports_after_closing
         page.close()
 
     # --- a late rating after the close: a new revision goes upstream by itself
-    r = httpx.post(f"{server.url}/t/{ids['served_kra']}/feedback", data={"rating": "1", "lang": "en"})
+    r = httpx.post(f"{server.url}/t/{ids['served_unrated']}/feedback", data={"rating": "1", "lang": "en"})
     assert r.status_code in (200, 303), r.text
     wait_for(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()["revision"] == 2, timeout=60,
              what="revision 2 at headquarters")
     held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()
-    assert held["summary"]["total"]["satisfaction_mean"] == 1.5
+    assert held["summary"]["total"]["satisfaction_mean"] == 2.33  # (4 + 2 + 1) / 3
     assert manager.get("/api/v1/reports").json()["days"][0]["revision"] == 2
