@@ -289,15 +289,12 @@ def _close(centre: Any, guard: _CloseGuard, day: str | None, reason: str) -> Clo
             raise DayCloseError(f"{day} is before the centre's first records ({first_day}): nothing to close")
     cancelled = 0
     if day == open_day and not getattr(centre.state, "closed", False):
-        with centre.lock:  # "cancelled" counts the waiting ones (a ticket only called is cancelled too)
-            waiting = {t.id for t in centre.state.tickets.values() if t.state == engine.TicketState.waiting}
         try:
             events = centre.execute(engine.CloseDay(reason=reason))
         except engine.QueueError as err:  # an engine that says the day is closed already
             logger.info("the engine did not close %s again: %s", day, err.message)
             events = []
-        cancelled = sum(1 for e in events
-                        if e.type.value == "ticket_cancelled" and e.data.get("ticket_id") in waiting)
+        cancelled = sum(1 for e in events if e.type.value == "ticket_cancelled")
     _pause_point(settings, "engine_closed")
     guard.watched.add(day)  # from here on, a change to the day's tickets makes a new revision
     guard.dirty.discard(day)
