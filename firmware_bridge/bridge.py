@@ -58,6 +58,7 @@ KEY_ACTIONS: dict[str, CounterAction] = {
 # What an LED board shows: a ticket while it is called or served, else blank.
 SHOWN_TICKET_STATES = frozenset({TicketState.called, TicketState.serving})
 
+UNKNOWN_REPORTED = 16  # unknown devices listed in full in the status; ``unknown_count`` has them all
 EXIT_PORTS_LOST = 3  # exit status when --exit-after-ports-down fires (for a supervisor)
 
 
@@ -402,6 +403,8 @@ class Bridge:
         configured = [d for d in devices if d["configured"]]
         online = sum(1 for d in configured if d["online"])
         unknown = [{"port": p["url"], **d} for p in ports for d in p["devices"] if not d["configured"]]
+        unknown_count = sum(p["unknown_count"] for p in ports)
+        unknown = unknown[:UNKNOWN_REPORTED]  # the first few in full; the rest only counted
         frame_errors: Counter = Counter()
         port_errors: Counter = Counter()
         for p in ports:
@@ -410,9 +413,9 @@ class Bridge:
         open_ports = sum(1 for p in ports if p["state"] == PortState.open)
         detail = f"{open_ports}/{len(ports)} ports open, {online}/{len(configured)} devices online"
         detail_sw = f"milango {open_ports}/{len(ports)} iko wazi, vifaa {online}/{len(configured)} viko hewani"
-        if unknown:
-            detail += f", {len(unknown)} unknown device(s)"
-            detail_sw += f", vifaa {len(unknown)} visivyojulikana"
+        if unknown_count:
+            detail += f", {unknown_count} unknown device(s)"
+            detail_sw += f", vifaa {unknown_count} visivyojulikana"
         return DeviceStatusPayload(
             device_id=self.device_id,
             kind="bridge",
@@ -425,6 +428,7 @@ class Bridge:
             devices_online=online,
             devices_total=len(configured),
             unknown_devices=unknown,
+            unknown_count=unknown_count,
             frame_errors=dict(sorted(frame_errors.items())),
             port_errors=dict(sorted(port_errors.items())),
             errors=dict(sorted(self.errors.items())),

@@ -27,6 +27,12 @@ from firmware_bridge.frames import Frame, FrameReader
 
 logger = logging.getLogger(__name__)
 
+# Unknown addresses (not in the port map) are reported, never used; a line full of them
+# (a miswired bus, or someone saying HELLO from every address) must not crowd out the real
+# devices nor swell the status. Only the first few are kept and polled, one at a time.
+UNKNOWN_KEEP = 16  # unknown addresses remembered per line (reported with their HELLO details)
+UNKNOWN_BACKOFF_CYCLES = 5  # an unknown address is polled at most once per this many poll cycles
+
 
 # Counted in a line's ``errors`` next to the frame rejects, but about the port, not the bytes.
 PORT_ERRORS = frozenset({"open_failed", "disconnects", "dropped_writes", "write_failed", "handler_failed",
@@ -93,6 +99,7 @@ class SerialLine:
     frames_out: int = 0
     opened_count: int = 0
     devices: dict[int, Device] = field(default_factory=dict)
+    unknown_seen: set[int] = field(default_factory=set)  # every unknown address heard (at most 247)
 
     def __post_init__(self) -> None:
         self.reader = FrameReader(errors=self.errors)
@@ -108,6 +115,9 @@ class SerialLine:
         self._poll_index = 0
         self._next_poll = 0.0
         self._next_ident = 0.0
+        self._next_unknown_poll = 0.0
+        self._unknown_index = 0
+        self._unknown_due: dict[int, float] = {}  # address -> when it may be polled again
 
     @property
     def url(self) -> str:
@@ -231,8 +241,10 @@ class SerialLine:
             self.send(frames.BROADCAST, frames.IDENT)
             self._next_ident = now + self.timing.ident_interval_s
         if now >= self._next_poll:
+            # Only the port map sets the pace: each configured device is polled once per
+            # poll interval however many strangers talk on the line.
             with self._lock:
-                order = sorted(self.devices)
+                order = sorted(a for a, d in self.devices.items() if d.configured)
             if order:
                 self._poll_index %= len(order)
                 self.send(order[self._poll_index], frames.PING)
@@ -240,6 +252,12 @@ class SerialLine:
                 self._next_poll = now + self.timing.poll_interval_s / len(order)
             else:
                 self._next_poll = now + self.timing.poll_interval_s
+        if now >= self._next_unknown_poll:
+            # At most one unknown address per poll interval, each at most once per few cycles.
+            self._next_unknown_poll = now + self.timing.poll_interval_s
+            address = self._next_unknown(now)
+            if address is not None:
+                self.send(address, frames.PING)
         changed: list[Device] = []
         with self._lock:
             for dev in self.devices.values():
@@ -247,8 +265,21 @@ class SerialLine:
                     dev.online = False
                     changed.append(dev)
         for dev in changed:
-            logger.warning("device %s (%s) on %s stopped answering", dev.address, dev.kind, self.url)
+            logger.log(logging.WARNING if dev.configured else logging.DEBUG,
+                       "device %s (%s) on %s stopped answering", dev.address, dev.kind, self.url)
             self._safe(self.on_device, self, dev)
+
+    def _next_unknown(self, now: float) -> int | None:
+        """The next kept unknown address due for a poll, round-robin; None when none is due."""
+        with self._lock:
+            unknown = sorted(a for a, d in self.devices.items() if not d.configured)
+        for i in range(len(unknown)):
+            address = unknown[(self._unknown_index + i) % len(unknown)]
+            if self._unknown_due.get(address, 0.0) <= now:
+                self._unknown_index = (self._unknown_index + i + 1) % len(unknown)
+                self._unknown_due[address] = now + self.timing.poll_interval_s * UNKNOWN_BACKOFF_CYCLES
+                return address
+        return None
 
     def _handle(self, frame: Frame) -> None:
         if frame.verb in frames.BRIDGE_VERBS:
@@ -265,6 +296,16 @@ class SerialLine:
         with self._lock:
             dev = self.devices.get(frame.address)
             if dev is None:
+                first = frame.address not in self.unknown_seen
+                self.unknown_seen.add(frame.address)
+                kept = sum(1 for d in self.devices.values() if not d.configured)
+                if kept >= UNKNOWN_KEEP:
+                    # Counted, not kept: no poll, no answer, no status entry, one log line at the cap.
+                    self.errors["unknown_dropped"] += 1
+                    if first and len(self.unknown_seen) == UNKNOWN_KEEP + 1:
+                        logger.warning("more than %d unknown addresses on %s: the rest are only counted",
+                                       UNKNOWN_KEEP, self.url)
+                    return
                 dev = Device(frame.address, None, None, configured=False)
                 self.devices[frame.address] = dev
                 logger.warning("device at address %s on %s is not in the port map: reported, not used",
@@ -281,7 +322,7 @@ class SerialLine:
                     logger.warning("address %s on %s says it is a %s but the map says %s",
                                    dev.address, self.url, dev.hello_kind, dev.kind)
         if came_online:
-            logger.info("device %s (%s) on %s is online", dev.address, dev.kind, self.url)
+            logger.log(logging.INFO if dev.configured else logging.DEBUG, "device %s (%s) on %s is online", dev.address, dev.kind, self.url)
             self._safe(self.on_device, self, dev)
         if frame.verb != frames.PONG:
             self._safe(self.on_frame, self, dev, frame)
@@ -323,4 +364,5 @@ class SerialLine:
                 "frames_out": self.frames_out,
                 "errors": dict(sorted(self.errors.items())),
                 "devices": [d.snapshot() for _, d in sorted(self.devices.items())],
+                "unknown_count": len(self.unknown_seen),
             }
