@@ -8,13 +8,24 @@ import re
 from fastapi import APIRouter, Request, Response
 
 from centre_server import engine
-from centre_server.api.deps import CLERK_ROLES, ApiError, CentreDep, ClerkDep, PrincipalDep, allowed, ticket_json
+from centre_server.api.deps import (
+    CLERK_ROLES,
+    MANAGER_ROLES,
+    ApiError,
+    CentreDep,
+    ClerkDep,
+    PrincipalDep,
+    allowed,
+    ticket_json,
+)
+from centre_server.auth import Principal
 from centre_server.api.tickets import ERRORS
 from centre_server.centre import Centre
 from centre_server.engine import QueueError, Ticket
 from centre_server.contract import (
     CompleteRequest,
     CounterOut,
+    CounterState,
     CounterStatePayload,
     NoShowsOut,
     OpenCounterRequest,
@@ -50,6 +61,29 @@ def counter_out(centre: Centre, counter_id: str) -> CounterOut:
                           clerk=c.clerk, idle_since=centre.iso(c.idle_since))
 
 
+def held_by_caller(centre: Centre, counter_id: str, principal: Principal, opening: bool = False) -> None:
+    """403 ``not_your_counter`` unless the caller opened this counter (or is a manager or admin).
+
+    A counter is held by the clerk who opened it (``Counter.clerk``) until it is closed; another
+    clerk may neither act on it nor take it over by opening it again. A closed counter, or one
+    opened without a clerk's name (by a keypad), may be opened or used by any clerk.
+    """
+    if principal.role in MANAGER_ROLES:
+        return
+    with centre.lock:
+        c = centre.state.counters.get(counter_id)
+        if c is None:
+            return  # the action itself answers 404 unknown_counter
+        holder = c.clerk if c.state != CounterState.closed else None
+        name = c.name
+    if holder is None or holder == principal.name:
+        return
+    verb = "open" if opening else "act on"
+    logger.warning("%s tried to %s counter %s, held by %s", principal.name, verb, counter_id, holder)
+    raise ApiError(403, "not_your_counter",
+                   f"counter {name} is held by {holder}: only {holder} or a manager may {verb} it")
+
+
 @router.get("", response_model=list[CounterOut], responses=ERRORS)
 def list_counters(centre: CentreDep, principal: PrincipalDep) -> list[CounterOut]:
     return [counter_out(centre, cid) for cid in list(centre.state.counters)]
@@ -72,6 +106,7 @@ def _ticket_of(centre: Centre, events: list[engine.Event], etype: str) -> Ticket
 def open_counter(counter_id: str, centre: CentreDep, principal: ClerkDep,
                  body: OpenCounterRequest | None = None) -> CounterOut:
     """Open (or resume) a counter, optionally for other services, in order of skill."""
+    held_by_caller(centre, counter_id, principal, opening=True)
     services = tuple(body.services) if body and body.services is not None else None
     centre.execute(engine.OpenCounter(counter_id, services, clerk=principal.name))
     return counter_out(centre, counter_id)
@@ -84,6 +119,7 @@ async def call_next(counter_id: str, request: Request) -> Response:
     # no second validation of a model the engine just made)
     principal = allowed(request, CLERK_ROLES)
     centre: Centre = request.app.state.centre
+    held_by_caller(centre, counter_id, principal)
     return await centre.submit(engine.CallNext(counter_id, clerk=principal.name),
                                lambda events: _called(centre, events))
 
@@ -93,6 +129,7 @@ async def call_ticket(counter_id: str, ticket_id: str, request: Request) -> Resp
     """Call one chosen waiting ticket out of order (e.g. a citizen sent back from another counter)."""
     principal = allowed(request, CLERK_ROLES)
     centre: Centre = request.app.state.centre
+    held_by_caller(centre, counter_id, principal)
     return await centre.submit(engine.CallTicket(counter_id, ticket_id, clerk=principal.name),
                                lambda events: _called(centre, events))
 
@@ -132,6 +169,7 @@ async def call_number(counter_id: str, body: TicketNumberRequest, request: Reque
     """Call a waiting ticket by its printed number (the citizen stands at the counter holding it)."""
     principal = allowed(request, CLERK_ROLES)
     centre: Centre = request.app.state.centre
+    held_by_caller(centre, counter_id, principal)
     t = _numbered(centre, counter_id, body.number)
     if t.state in (TicketState.called, TicketState.serving):
         raise ApiError(409, "number_at_counter", f"{t.number} is already called to a counter")
@@ -163,6 +201,7 @@ def recent_no_shows(counter_id: str, centre: CentreDep, principal: ClerkDep) -> 
 def reactivate_number(counter_id: str, body: TicketNumberRequest, centre: CentreDep,
                       principal: ClerkDep) -> TicketOut:
     """Put a no-show of this counter's services back in its queue, at its old place (within the window)."""
+    held_by_caller(centre, counter_id, principal)
     t = _numbered(centre, counter_id, body.number)
     centre.execute(engine.Reactivate(t.id))
     return centre.ticket_out(centre.ticket(t.id))
@@ -192,6 +231,7 @@ def _serving_id(centre: Centre, counter_id: str) -> str | None:
 @router.post("/{counter_id}/recall", response_model=TicketOut, responses=ERRORS)
 def recall(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
     """Call the same ticket again; after the configured number of recalls it becomes a no-show."""
+    held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
     centre.execute(engine.Recall(counter_id))
     return _current_out(centre, counter_id, tid)
@@ -199,6 +239,7 @@ def recall(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut
 
 @router.post("/{counter_id}/no-show", response_model=TicketOut, responses=ERRORS)
 def no_show(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
+    held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
     centre.execute(engine.MarkNoShow(counter_id))
     return _current_out(centre, counter_id, tid)
@@ -207,6 +248,7 @@ def no_show(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOu
 @router.post("/{counter_id}/start", response_model=TicketOut, responses=ERRORS)
 def start(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
     """The citizen has arrived at the counter: service time starts now."""
+    held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
     centre.execute(engine.StartService(counter_id))
     return _current_out(centre, counter_id, tid)
@@ -215,6 +257,7 @@ def start(counter_id: str, centre: CentreDep, principal: ClerkDep) -> TicketOut:
 @router.post("/{counter_id}/complete", response_model=TicketOut, responses=ERRORS)
 def complete(counter_id: str, centre: CentreDep, principal: ClerkDep,
              body: CompleteRequest | None = None) -> TicketOut:
+    held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
     centre.execute(engine.Complete(counter_id, body.outcome if body else None))
     return _current_out(centre, counter_id, tid)
@@ -223,6 +266,7 @@ def complete(counter_id: str, centre: CentreDep, principal: ClerkDep,
 @router.post("/{counter_id}/transfer", response_model=TicketOut, responses=ERRORS)
 def transfer(counter_id: str, body: TransferRequest, centre: CentreDep, principal: ClerkDep) -> TicketOut:
     """Send the citizen to another service; the ticket keeps its original issue time."""
+    held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
     centre.execute(engine.Transfer(counter_id, body.service_id))
     return _current_out(centre, counter_id, tid)
@@ -230,18 +274,21 @@ def transfer(counter_id: str, body: TransferRequest, centre: CentreDep, principa
 
 @router.post("/{counter_id}/pause", response_model=CounterOut, responses=ERRORS)
 def pause(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    held_by_caller(centre, counter_id, principal)
     centre.execute(engine.PauseCounter(counter_id))
     return counter_out(centre, counter_id)
 
 
 @router.post("/{counter_id}/resume", response_model=CounterOut, responses=ERRORS)
 def resume(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    held_by_caller(centre, counter_id, principal)
     centre.execute(engine.ResumeCounter(counter_id))
     return counter_out(centre, counter_id)
 
 
 @router.post("/{counter_id}/close", response_model=CounterOut, responses=ERRORS)
 def close(counter_id: str, centre: CentreDep, principal: ClerkDep) -> CounterOut:
+    held_by_caller(centre, counter_id, principal)
     centre.execute(engine.CloseCounter(counter_id))
     return counter_out(centre, counter_id)
 
