@@ -46,6 +46,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_service_disabled": ("That service is not offered now.", "Huduma hiyo haitolewi sasa."),
     "err_forbidden": ("Your role may not do this.", "Jukumu lako haliruhusiwi kufanya hivi."),
     "err_csrf": ("The page is out of date: reload it.", "Ukurasa umepitwa na wakati: upakie upya."),
+    "err_not_your_counter": ("This counter is held by {clerk}. Only they or a manager can use it.",
+                             "Kaunta hii inashikiliwa na {clerk}. Ni yeye au meneja tu anayeweza kuitumia."),
     "network_error": ("The server cannot be reached: check the network.", "Seva haipatikani: kagua mtandao."),
     "save": ("Save", "Hifadhi"),
     "cancel": ("Cancel", "Ghairi"),

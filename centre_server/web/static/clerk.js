@@ -95,7 +95,7 @@
       model.choosing = false;
       await refresh();
     } catch (e) {
-      err.textContent = H.describe(e);
+      err.textContent = await describeHeld(e, id);
       err.hidden = false;
     }
   }
@@ -212,6 +212,16 @@
     close: () => H.t("counter_closed_msg"),
   };
 
+  /* Another clerk holds the counter: say who, in the page's language (the server's words are English). */
+  async function describeHeld(err, counterId) {
+    if (err.code !== "not_your_counter") return H.describe(err);
+    let holder = (model.counter && model.counter.id === counterId && model.counter.clerk) || "";
+    try {
+      holder = (await H.api("GET", "/counters/" + encodeURIComponent(counterId))).clerk || holder;
+    } catch (e) { /* the name we already had will do */ }
+    return H.t("err_not_your_counter", { clerk: holder || "?" });
+  }
+
   async function act(action, body) {
     if (model.busy || !model.counterId) return;
     const button = document.querySelector('[data-action="' + action + '"]');
@@ -222,7 +232,7 @@
       H.toast(done[action](r), action === "no-show" ? "warn" : "ok");
       if (action === "complete") $("outcome").value = "served";
     } catch (err) {
-      H.toast(H.describe(err), err.code === "nothing_waiting" ? "info" : "bad");
+      H.toast(await describeHeld(err, model.counterId), err.code === "nothing_waiting" ? "info" : "bad");
     } finally {
       model.busy = false;
     }
