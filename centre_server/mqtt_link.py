@@ -239,9 +239,18 @@ class MqttLink:
             self.dropped["bad_command"] += 1
             try:
                 raw = json.loads(payload)
-                self._reply(raw.get("device_id"), raw.get("request_id"), f"bad command: {err.errors()[0]['msg']}")
+                device_id = raw.get("device_id") if isinstance(raw, dict) else None
+                if isinstance(device_id, str) and self._may_command(device_id, counter_id):
+                    self._reply(device_id, raw.get("request_id"), f"bad command: {err.errors()[0]['msg']}")
             except Exception:
                 pass
+            return
+        if not self._may_command(cmd.device_id, counter_id):
+            # ``device_id`` is the sender's own word: never act on it, nor answer on another device's
+            # reply topic, unless that device is a registered bridge whose bundle lists this counter.
+            self.dropped["foreign_command"] += 1
+            logger.warning("command %s for counter %s claiming device %r refused: no bridge of that name "
+                           "drives the counter", cmd.action.value, counter_id, cmd.device_id)
             return
         try:
             events = self.centre.execute(command_for(cmd.action, counter_id, cmd.outcome))
@@ -281,6 +290,11 @@ class MqttLink:
             self._reply(cmd.device_id, cmd.request_id, err.message, {"code": err.code})
             return
         self._reply(cmd.device_id, cmd.request_id, None, {"counter_id": cmd.counter_id})
+
+    def _may_command(self, device_id: str | None, counter_id: str) -> bool:
+        """True when ``device_id`` names a registered, unrevoked bridge whose bundle lists ``counter_id``."""
+        allowed = self._bridge_counters(device_id)
+        return allowed is not None and counter_id in allowed
 
     def _bridge_counters(self, device_id: str | None) -> tuple[str, ...] | None:
         """The counters a registered bridge drives (its bundle's); None when the sender is no bridge we know."""

@@ -14,6 +14,7 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from centre_server.contract import CounterCommand, CounterStatePayload, EventPayload, Reply, Topics
+from provisioning.core import add_device
 from tests.conftest import BIN, CentreProcess, free_port
 
 
@@ -65,18 +66,20 @@ def test_events_retained_state_and_commands_over_mqtt(centre_server, mosquitto):
         assert issued.number == t["number"] and issued.seq >= 1 and "phone" not in json.loads(ev[1])
         sub.wait_for(lambda m: m[0] == topics.service_state("kra-pin") and json.loads(m[1])["waiting"] == 1)
         assert clerk.post("/api/v1/counters/c12/open").status_code == 200
+        # the server answers a keypad only through a registered bridge whose bundle lists the counter
+        add_device(centre_server.centre.path, "bridge", "bridge-12", counters=["c12"], qr=False)
         # a keypad's command through the broker, answered on its reply topic
         request_id = uuid.uuid4().hex
         sub.publish(topics.cmd_counter("c12"),
-                    CounterCommand(action="call_next", request_id=request_id, device_id="bridge-1").to_bytes())
-        reply = Reply.model_validate_json(sub.wait_for(lambda m: m[0] == topics.reply("bridge-1"))[1])
+                    CounterCommand(action="call_next", request_id=request_id, device_id="bridge-12").to_bytes())
+        reply = Reply.model_validate_json(sub.wait_for(lambda m: m[0] == topics.reply("bridge-12"))[1])
         assert reply.request_id == request_id and reply.status == "ok" and reply.data["ticket"] == t["number"]
         called = sub.wait_for(lambda m: m[0] == topics.event("ticket_called"))
         assert EventPayload.model_validate_json(called[1]).counter_id == "c12"
         # nothing more waits: the keypad gets an error reply, not silence
         sub.publish(topics.cmd_counter("c12"), CounterCommand(action="call_next", request_id="r2",
-                                                              device_id="bridge-1").to_bytes())
-        err = sub.wait_for(lambda m: m[0] == topics.reply("bridge-1") and b'"r2"' in m[1])
+                                                              device_id="bridge-12").to_bytes())
+        err = sub.wait_for(lambda m: m[0] == topics.reply("bridge-12") and b'"r2"' in m[1])
         assert Reply.model_validate_json(err[1]).status == "error"
         # garbage on every topic the server reads is dropped; the server keeps serving
         for payload in (b"", b"{", b"\xff\xfe", b"[]", b'{"action":"explode","request_id":"x"}', b"x" * 100_000):
