@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from latency import BIN, free_port, percentile, start_mosquitto, stop, wait_http  # noqa: E402,F401
 
 from centre_server.contract import QOS, CounterAction, CounterCommand, Topics  # noqa: E402
+from centre_server.menu import demo_counters  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class CentreDay:
                        capture_output=True, timeout=120)
         adds = [["--kind", "kiosk", "--id", f"kiosk-{i}"] for i in range(2, KIOSKS + 1)
                 if not (self.centre / "devices" / f"kiosk-{i}.json").exists()]
+        # the keypads' commands are answered only for a registered bridge whose bundle lists the counter
+        adds.append(["--kind", "bridge", "--id", KEYPAD_DEVICE, "--counters", ",".join(c.id for c in demo_counters())])
         for add in adds + list(extra_devices):
             subprocess.run([str(BIN / "huduma-provision"), "add-device", str(self.centre), *add], check=True,
                            capture_output=True, timeout=60)

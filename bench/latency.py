@@ -88,6 +88,12 @@ def provision(workdir: Path) -> Path:
     centre = workdir / "centre"
     subprocess.run([str(BIN / "huduma-provision"), "init", str(centre), "--demo"], check=True,
                    capture_output=True, timeout=120)
+    # keypad commands are answered only for a registered bridge whose bundle lists the counter
+    from centre_server.menu import demo_counters  # after sys.path has the project
+
+    counters = ",".join(c.id for c in demo_counters())
+    subprocess.run([str(BIN / "huduma-provision"), "add-device", str(centre), "--kind", "bridge", "--id",
+                    "bench-keypad", "--counters", counters], check=True, capture_output=True, timeout=60)
     # a kiosk may issue 120 tickets a minute (abuse guard); the bench's one "kiosk" is thousands of them
     toml = centre / "centre.toml"
     toml.write_text(re.sub(r"(?m)^issue_per_device_per_minute = \d+", "issue_per_device_per_minute = 100000000",
