@@ -58,6 +58,7 @@ KEY_ACTIONS: dict[str, CounterAction] = {
 # What an LED board shows: a ticket while it is called or served, else blank.
 SHOWN_TICKET_STATES = frozenset({TicketState.called, TicketState.serving})
 
+STATUS_MAX_BYTES = 3840  # under the server's 4096-byte limit for a device message (mqtt_link.MAX_PAYLOAD)
 UNKNOWN_REPORTED = 16  # unknown devices listed in full in the status; ``unknown_count`` has them all
 EXIT_PORTS_LOST = 3  # exit status when --exit-after-ports-down fires (for a supervisor)
 
@@ -402,9 +403,8 @@ class Bridge:
         devices = [d for p in ports for d in p["devices"]]
         configured = [d for d in devices if d["configured"]]
         online = sum(1 for d in configured if d["online"])
-        unknown = [{"port": p["url"], **d} for p in ports for d in p["devices"] if not d["configured"]]
-        unknown_count = sum(p["unknown_count"] for p in ports)
-        unknown = unknown[:UNKNOWN_REPORTED]  # the first few in full; the rest only counted
+        unknown = [{"port": p["url"], **d} for p in ports for d in p.pop("unknown")][:UNKNOWN_REPORTED]
+        unknown_count = sum(p["unknown_count"] for p in ports)  # the first few in full; all counted
         frame_errors: Counter = Counter()
         port_errors: Counter = Counter()
         for p in ports:
@@ -435,6 +435,22 @@ class Bridge:
             counts=dict(sorted(self.counts.items())),
         )
 
+    def status_bytes(self, status: DeviceStatusPayload) -> bytes:
+        """The status as published: unknown devices are listed only as far as the size budget allows.
+
+        The server drops any device message over 4 KB; whatever strangers say on the line, the
+        bridge's own health must still get through (``unknown_count`` keeps the full tally).
+        """
+        data = status.to_bytes()
+        while len(data) > STATUS_MAX_BYTES and status.unknown_devices:  # type: ignore[attr-defined]
+            status.unknown_devices = status.unknown_devices[:-1]  # type: ignore[attr-defined]
+            data = status.to_bytes()
+        if len(data) > STATUS_MAX_BYTES:
+            self.errors["status_oversized"] += 1
+            logger.warning("status is %d bytes even without unknown devices: too many devices on one bridge?",
+                           len(data))
+        return data
+
     def _publish_status(self, force: bool = False) -> None:
         status = self.status()
         body = status.model_dump(mode="json", exclude={"updated_at"})
@@ -445,7 +461,7 @@ class Bridge:
         now = time.monotonic()
         if not force and key == self._last_status and now - self._last_status_at < self.config.timing.status_interval_s:
             return
-        if self._publish(self.topics.device_status(self.device_id), status.to_bytes(), retain=True):
+        if self._publish(self.topics.device_status(self.device_id), self.status_bytes(status), retain=True):
             self._last_status, self._last_status_at = key, now
 
     def _housekeeping(self) -> None:

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # (a miswired bus, or someone saying HELLO from every address) must not crowd out the real
 # devices nor swell the status. Only the first few are kept and polled, one at a time.
 UNKNOWN_KEEP = 16  # unknown addresses remembered per line (reported with their HELLO details)
+UNKNOWN_TEXT_MAX = 24  # firmware and serial number of an unknown device, as reported
 UNKNOWN_BACKOFF_CYCLES = 5  # an unknown address is polled at most once per this many poll cycles
 
 
@@ -71,6 +72,16 @@ class Device:
             "firmware": self.firmware,
             "serial_no": self.serial_no,
             "kind_mismatch": self.mismatch,
+        }
+
+    def brief(self) -> dict[str, Any]:
+        """An unknown device in the status: what a technician needs to find it, short strings only."""
+        return {
+            "address": self.address,
+            "kind": self.kind,
+            "online": self.online,
+            "firmware": (self.firmware or "")[:UNKNOWN_TEXT_MAX] or None,
+            "serial_no": (self.serial_no or "")[:UNKNOWN_TEXT_MAX] or None,
         }
 
 
@@ -363,6 +374,7 @@ class SerialLine:
                 "frames_in": self.frames_in,
                 "frames_out": self.frames_out,
                 "errors": dict(sorted(self.errors.items())),
-                "devices": [d.snapshot() for _, d in sorted(self.devices.items())],
+                "devices": [d.snapshot() for _, d in sorted(self.devices.items()) if d.configured],
+                "unknown": [d.brief() for _, d in sorted(self.devices.items()) if not d.configured],
                 "unknown_count": len(self.unknown_seen),
             }
