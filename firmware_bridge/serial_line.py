@@ -126,7 +126,6 @@ class SerialLine:
         self._poll_index = 0
         self._next_poll = 0.0
         self._next_ident = 0.0
-        self._next_unknown_poll = 0.0
         self._unknown_index = 0
         self._unknown_due: dict[int, float] = {}  # address -> when it may be polled again
 
@@ -252,23 +251,22 @@ class SerialLine:
             self.send(frames.BROADCAST, frames.IDENT)
             self._next_ident = now + self.timing.ident_interval_s
         if now >= self._next_poll:
-            # Only the port map sets the pace: each configured device is polled once per
-            # poll interval however many strangers talk on the line.
+            # Only the port map sets the pace: each configured device is polled once per poll
+            # interval, plus one slot a cycle for a kept unknown address (when one is due), however
+            # many strangers talk on the line.
             with self._lock:
                 order = sorted(a for a, d in self.devices.items() if d.configured)
-            if order:
-                self._poll_index %= len(order)
-                self.send(order[self._poll_index], frames.PING)
+                strangers = any(not d.configured for d in self.devices.values())
+            slots = len(order) + (1 if strangers else 0)
+            if slots:
+                self._poll_index %= slots
+                address = order[self._poll_index] if self._poll_index < len(order) else self._next_unknown(now)
+                if address is not None:
+                    self.send(address, frames.PING)
                 self._poll_index += 1
-                self._next_poll = now + self.timing.poll_interval_s / len(order)
+                self._next_poll = now + self.timing.poll_interval_s / slots
             else:
                 self._next_poll = now + self.timing.poll_interval_s
-        if now >= self._next_unknown_poll:
-            # At most one unknown address per poll interval, each at most once per few cycles.
-            self._next_unknown_poll = now + self.timing.poll_interval_s
-            address = self._next_unknown(now)
-            if address is not None:
-                self.send(address, frames.PING)
         changed: list[Device] = []
         with self._lock:
             for dev in self.devices.values():
