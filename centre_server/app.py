@@ -206,20 +206,24 @@ class BodyLimit:
                     await self._refuse(self._too_large(), scope, receive, send)
                     return
         received, done, started = 0, False, False
+        refused: BodyRefused | None = None
 
         async def limited_receive():  # type: ignore[no-untyped-def]
-            nonlocal received, done
+            nonlocal received, done, refused
+            if refused is not None:
+                raise refused
             if done:  # the body is in: what follows is only the client hanging up (streams wait for it)
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.timeout_s)
             except TimeoutError:
-                raise BodyRefused(408, "body_timeout",
-                                  f"the request body stalled for {self.timeout_s:g} s") from None
+                refused = BodyRefused(408, "body_timeout", f"the request body stalled for {self.timeout_s:g} s")
+                raise refused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._too_large()
+                    refused = self._too_large()
+                    raise refused
                 done = not message.get("more_body", False)
             else:
                 done = True
@@ -227,6 +231,13 @@ class BodyLimit:
 
         async def tracking_send(message) -> None:  # type: ignore[no-untyped-def]
             nonlocal started
+            if refused is not None and not started:
+                # a reader that caught the refusal and answered on its own ("bad form") still gets the 413
+                started = True
+                await self._refuse(refused, scope, receive, send)
+                return
+            if refused is not None:
+                return  # the rest of the reader's own answer
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
