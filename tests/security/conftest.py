@@ -45,9 +45,11 @@ def serve(centre_dir: Centre, tmp_path: Path) -> Iterator[Callable[..., CentrePr
         for dotted, value in settings.items():
             section, _, key = dotted.rpartition(".")
             set_toml(centre_dir.path / "centre.toml", section, key, value)
+        mqtt_port = free_port()
         server = CentreProcess(centre=centre_dir, port=free_port(),
-                               args=["--mqtt-port", str(free_port())], log_path=tmp_path / "centre.log")
+                               args=["--mqtt-port", str(mqtt_port)], log_path=tmp_path / "centre.log")
         server.start()
+        server.mqtt_port = mqtt_port  # type: ignore[attr-defined]
         started.append(server)
         return server
 
