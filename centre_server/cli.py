@@ -184,9 +184,6 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
         settings = load_settings(directory)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    refusal = sms_log_refusal(settings)
-    if refusal:
-        raise click.ClickException(refusal)
     os.umask(PRIVATE_UMASK)
     private = [directory] + ([Path(settings.backup.directory)] if settings.backup.directory else [])
     try:
@@ -216,6 +213,11 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
             if broker is not None:
                 broker.stop()
             raise click.ClickException(f"HTTP port {port} is taken: choose another with --port")
+    refusal = sms_log_refusal(settings)  # after the ports: a taken port is the first thing to fix
+    if refusal:
+        if broker is not None:
+            broker.stop()
+        raise click.ClickException(refusal)
     app = create_app(settings, url)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"{settings.centre_name} ({settings.centre_id}) serving on {web}")
