@@ -215,7 +215,8 @@ class BodyLimit:
             if done:  # the body is in: what follows is only the client hanging up (streams wait for it)
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):  # a timer, not a task: this is every request's path
+                    message = await receive()
             except TimeoutError:
                 refused = BodyRefused(408, "body_timeout", f"the request body stalled for {self.timeout_s:g} s")
                 raise refused from None
