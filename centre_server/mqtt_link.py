@@ -129,6 +129,7 @@ class MqttLink:
         if self._flusher is not None:
             self._flusher.join(5)
         if self._prober is not None:
+            self._probe_heard.set()  # a probe waiting for its echo stops waiting
             self._prober.join(5)
         self.flush_services()
         if self.connected.is_set():
