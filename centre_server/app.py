@@ -162,11 +162,167 @@ class CitizenPageLimit:
         await self.app(scope, receive, send)
 
 
+class BodyRefused(ApiError):
+    """A request body over the size limit (413) or stalled past the body timeout (408)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, code, message)
+        self.headers = {"Connection": "close"}  # the rest of the body is never read
+
+
+class BodyLimit:
+    """Pure ASGI: no request body is read past ``max_bytes``, nor waited for past ``timeout_s``.
+
+    A declared Content-Length over the limit is answered 413 before a byte of the body is
+    read; a chunked body is cut off as soon as it passes the limit. Every reader of the
+    body (FastAPI's routes, IssueLane, the channels' forms) reads through this ``receive``,
+    so no route can be made to hold a 200 MB body in memory. The answer closes the
+    connection, so the rest of the body is never read either.
+    """
+
+    def __init__(self, app, max_bytes: int, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+
+    def _too_large(self) -> BodyRefused:
+        return BodyRefused(413, "too_large", f"request body over {self.max_bytes} bytes")
+
+    async def _refuse(self, err: BodyRefused, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        response = _error(err.status_code, err.code, str(err.detail), {"Connection": "close"})
+        await response(scope, receive, send)
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.max_bytes:
+                    logger.warning("refused a %s-byte body on %s %s from %s", declared, scope["method"],
+                                   scope["path"], (scope.get("client") or ("?",))[0])
+                    await self._refuse(self._too_large(), scope, receive, send)
+                    return
+        received, done, started = 0, False, False
+        refused: BodyRefused | None = None
+
+        async def limited_receive():  # type: ignore[no-untyped-def]
+            nonlocal received, done, refused
+            if refused is not None:
+                raise refused
+            if done:  # the body is in: what follows is only the client hanging up (streams wait for it)
+                return await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):  # a timer, not a task: this is every request's path
+                    message = await receive()
+            except TimeoutError:
+                refused = BodyRefused(408, "body_timeout", f"the request body stalled for {self.timeout_s:g} s")
+                raise refused from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    refused = self._too_large()
+                    raise refused
+                done = not message.get("more_body", False)
+            else:
+                done = True
+            return message
+
+        async def tracking_send(message) -> None:  # type: ignore[no-untyped-def]
+            nonlocal started
+            if refused is not None and not started:
+                # a reader that caught the refusal and answered on its own ("bad form") still gets the 413
+                started = True
+                await self._refuse(refused, scope, receive, send)
+                return
+            if refused is not None:
+                return  # the rest of the reader's own answer
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyRefused as err:
+            if started:  # a route answered before reading all its body: nothing more can be said
+                logger.info("%s %s: %s after the answer began", scope["method"], scope["path"], err.detail)
+                return
+            await self._refuse(err, scope, receive, send)
+
+
 def install_security_headers(app: FastAPI) -> None:
-    # innermost first: the issue lane runs inside the headers and the citizen-page limits
+    # innermost first: the issue lane runs inside the headers, the body limits and the citizen-page limits
     app.add_middleware(tickets.IssueLane, path=f"{API_PREFIX}/tickets")
     app.add_middleware(CitizenPageLimit, limiter=app.state.limits["citizen_pages"])
+    http = app.state.settings.http
+    app.add_middleware(BodyLimit, max_bytes=http.max_body_bytes, timeout_s=http.body_timeout_s)
     app.add_middleware(SecurityHeaders)
+
+
+def http_protocol(header_timeout_s: float) -> type:
+    """uvicorn's HTTP protocol with a deadline for every request's headers.
+
+    uvicorn times out only a kept-alive connection between requests: a client that
+    connects and sends nothing, or sends its headers a byte at a time, holds a
+    connection (and a file descriptor) for ever. Here the headers of each request,
+    the first included, must be complete within ``header_timeout_s`` of the
+    connection (or of the request's first byte), or the connection is closed.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class DeadlineProtocol(HttpToolsProtocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            if self._header_deadline is None:
+                self._header_deadline = self.loop.call_later(header_timeout_s, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_deadline = None
+            if not self.transport.is_closing():
+                logger.info("closed a connection from %s: no complete request headers within %g s",
+                            (self.client or ("?",))[0], header_timeout_s)
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def,override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self._header_deadline is None and not self.pipeline:
+                self._arm()  # the next request's headers, or the keep-alive timeout, whichever is first
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return DeadlineProtocol
+
+
+def uvicorn_options(settings: CentreSettings) -> dict:
+    """How ``huduma-centre serve`` runs uvicorn: the [http] limits, and proxies trusted only when named."""
+    http, proxies = settings.http, settings.security.trusted_proxies
+    return {"http": http_protocol(http.header_timeout_s), "limit_concurrency": http.limit_concurrency,
+            "timeout_keep_alive": http.timeout_keep_alive_s,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: a script on the
+            # server itself could then be any address it likes to the rate limits
+            "proxy_headers": bool(proxies), "forwarded_allow_ips": ",".join(proxies) if proxies else None}
 
 
 async def _ticker(centre: Centre, link: MqttLink | None) -> None:
@@ -210,7 +366,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         app.state.centre = centre
         link = None
         if mqtt_url:
-            link = MqttLink(centre, mqtt_url, settings.mqtt.username, settings.mqtt.password)
+            link = MqttLink(centre, mqtt_url, settings.mqtt.username, settings.mqtt.password,
+                            probe_interval_s=settings.mqtt.probe_interval_s)
             link.start()
         app.state.mqtt = link
         ticker = asyncio.create_task(_ticker(centre, link))
@@ -256,7 +413,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         link: MqttLink | None = request.app.state.mqtt
         centre: Centre = request.app.state.centre
         return Health(status="ok", centre_id=settings.centre_id,
-                      broker="connected" if link and link.connected.is_set() else "disconnected",
+                      broker=link.state if link else "disconnected",
                       broker_url=link.url if link else "", seq=centre.state.last_seq)
 
     dayclose.install(app)  # day close, summaries and the upstream sync (issue 8)

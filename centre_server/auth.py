@@ -12,6 +12,7 @@ import logging
 import mmap
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,21 +180,65 @@ class PrincipalCache:
         self._entries.pop(token_hash_, None)
 
 
+class UnknownUserFailures:
+    """Failed logins under names that are not staff, counted as a real account's are.
+
+    Without it a real user is locked out (429) after five failures while an unknown
+    name is refused (401) for ever, so anyone could tell who works here. In memory,
+    bounded: a name nobody has is worth nothing to keep across a restart.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[int, float | None]] = {}  # username -> (failures, locked until)
+        self._lock = threading.Lock()
+
+    def get(self, username: str) -> tuple[int, float | None]:
+        with self._lock:
+            return self._entries.get(username, (0, None))
+
+    def set(self, username: str, failures: int, locked_until: float | None) -> None:
+        with self._lock:
+            if username not in self._entries and len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[username] = (failures, locked_until)
+
+
+_unknown_failures = UnknownUserFailures()
+
+
+def _locked_out(locked_until: float, now: float) -> LoginError:
+    minutes = max(1, int((locked_until - now + 59) // 60))
+    return LoginError("locked_out", f"too many failed logins: try again in {minutes} min", 429)
+
+
 def login(db: sqlite_utils.Database, username: str, password: str, *, session_minutes: int,
-          lockout_after: int, lockout_minutes: int, now: float | None = None) -> tuple[str, Role, float, str]:
-    """Check a password; returns (token, role, expires_at, csrf). Locks out after repeated failures."""
+          lockout_after: int, lockout_minutes: int, now: float | None = None,
+          unknown: UnknownUserFailures | None = None) -> tuple[str, Role, float, str]:
+    """Check a password; returns (token, role, expires_at, csrf). Locks out after repeated failures.
+
+    An unknown name, a locked account and a wrong password answer exactly as a real
+    account would, and every path verifies one argon2 hash, so neither the answer nor
+    its time tells whether a name belongs to staff. That an account is disabled is said
+    only to someone who knows its password.
+    """
     now = time.time() if now is None else now
+    unknown = _unknown_failures if unknown is None else unknown
     row = db.execute("SELECT password_hash, role, disabled, failed_logins, locked_until FROM staff "
                      "WHERE username=?", [username]).fetchone()
     if row is None:
         verify_password(None, password)
+        failures, locked_until = unknown.get(username)
+        if locked_until and locked_until > now:
+            raise _locked_out(locked_until, now)
+        failures += 1
+        lock = now + lockout_minutes * 60 if failures >= lockout_after else None
+        unknown.set(username, 0 if lock else failures, lock)
         raise LoginError("bad_credentials", "wrong username or password")
     pw_hash, role, disabled, failures, locked_until = row
     if locked_until and locked_until > now:
-        minutes = max(1, int((locked_until - now + 59) // 60))
-        raise LoginError("locked_out", f"too many failed logins: try again in {minutes} min", 429)
-    if disabled:
-        raise LoginError("disabled", "this account is disabled: ask the centre manager", 403)
+        verify_password(None, password)  # the same work as any other answer
+        raise _locked_out(locked_until, now)
     if not verify_password(pw_hash, password):
         failures = (failures or 0) + 1
         lock = now + lockout_minutes * 60 if failures >= lockout_after else None
@@ -201,6 +246,8 @@ def login(db: sqlite_utils.Database, username: str, password: str, *, session_mi
             db.conn.execute("UPDATE staff SET failed_logins=?, locked_until=? WHERE username=?",
                             [0 if lock else failures, lock, username])
         raise LoginError("bad_credentials", "wrong username or password")
+    if disabled:
+        raise LoginError("disabled", "this account is disabled: ask the centre manager", 403)
     token, csrf = new_token(), secrets.token_urlsafe(16)
     expires = now + session_minutes * 60
     with db.conn:

@@ -157,6 +157,34 @@ def may_write(acl: Acl, topic: str) -> bool:
 
 
 # --------------------------------------------------------------------------
+# Client ids
+# --------------------------------------------------------------------------
+
+
+def client_id_claimants(client_id: str, usernames: set[str]) -> set[str]:
+    """The users a client id belongs to: the one it names exactly, else every user whose name it
+    starts with (``bridge-1-3f2a``) or ends with (``kiosk-demo-kiosk-1``), a dash between.
+
+    A broker hands a client id to whoever connects with it last and drops the one before, so an id
+    must belong to its user alone: a display's credentials may not take the server's id (and with
+    it the server's subscriptions to every command).
+    """
+    if client_id in usernames:
+        return {client_id}
+    return {u for u in usernames if u and (client_id.startswith(u + "-") or client_id.endswith("-" + u))}
+
+
+def may_use_client_id(user: MqttUser, client_id: str, usernames: set[str]) -> bool:
+    """A user may use an id that is its own alone; an anonymous watcher only one nobody's owns."""
+    if not client_id:
+        return False  # the broker would make one up: refused, so every connection has a known owner
+    owners = client_id_claimants(client_id, usernames)
+    if user.role == OBSERVER_ROLE:
+        return not owners
+    return owners == {user.username}
+
+
+# --------------------------------------------------------------------------
 # The registry in centre.db
 # --------------------------------------------------------------------------
 
@@ -240,6 +268,25 @@ class Registry:
         if user is None or user.revoked or not verify_mosquitto_hash(user.password_hash, password):
             return None
         return user
+
+    def usernames(self) -> set[str]:
+        """Every name a client id may belong to: devices (revoked ones too) and the server."""
+        self.refresh()
+        return set(self._users) | ({self.server_username} if self.server_username else set())
+
+    def connect_refusal(self, username: str | None, password: str | None, client_id: str | None) -> str | None:
+        """Why a CONNECT must be refused before the broker touches any session, or None.
+
+        Checked before amqtt looks the client id up: amqtt drops the old session of an id
+        (its subscriptions included) before it asks the authentication plugin, so a login
+        that is refused later has already cut the id's owner off.
+        """
+        user = self.authenticate(username, password)
+        if user is None:
+            return "bad credentials"
+        if not may_use_client_id(user, client_id or "", self.usernames()):
+            return f"client id {client_id!r} is not {user.username or 'an anonymous watcher'}'s own"
+        return None
 
     def acl(self, username: str | None) -> Acl:
         user = self.user(username)

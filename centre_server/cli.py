@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sys
+import tomllib
 from pathlib import Path
 
 import click
@@ -19,6 +21,71 @@ logger = logging.getLogger(__name__)
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 centre_dir = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+
+# Everything a centre writes (centre.db and its WAL, sms.log, backups, bundles) holds personal data or
+# secrets: only the centre's own user may read it, whatever umask the shell or systemd gave us.
+PRIVATE_UMASK = 0o077
+
+
+def make_private(*roots: Path) -> int:
+    """Take group and other permissions off everything under ``roots`` (dirs 0700, files 0600 or
+    0700); returns how many were changed. Files made before the umask was set (by an older
+    version, or by ``huduma-provision`` run with umask 022) are covered this way."""
+    changed = 0
+
+    def tighten(path: Path, is_dir: bool) -> None:
+        nonlocal changed
+        try:
+            mode = path.lstat().st_mode & 0o7777
+            want = 0o700 if is_dir else mode & 0o700
+            if mode != want:
+                os.chmod(path, want)
+                changed += 1
+        except OSError as err:
+            logger.warning("cannot make %s private: %s", path, err)
+
+    for root in roots:
+        if not root.exists() or root.is_symlink():
+            continue
+        if root.is_file():
+            tighten(root, False)
+            continue
+        tighten(root, True)
+        for here, dirs, files in os.walk(root):
+            for name in dirs:
+                if not os.path.islink(os.path.join(here, name)):
+                    tighten(Path(here, name), True)
+            for name in files:
+                if not os.path.islink(os.path.join(here, name)):
+                    tighten(Path(here, name), False)
+    return changed
+
+
+def sms_log_refusal(settings: object) -> str | None:
+    """Why a production centre may not start with the ``log`` SMS gateway, or None.
+
+    The log gateway writes every message, phone number and all, to sms.log and never
+    forgets it: fine for a demo, not for a real centre unless someone chose it on purpose.
+    """
+    if getattr(settings, "demo", True):
+        return None
+    try:
+        from centre_server.channels.settings import ChannelConfigError, load_channel_settings
+    except ModuleNotFoundError:
+        return None
+    directory: Path = settings.directory  # type: ignore[attr-defined]
+    try:
+        channels = load_channel_settings(directory)
+        raw = tomllib.loads((directory / "centre.toml").read_text()).get("channels", {})
+    except (ChannelConfigError, OSError, tomllib.TOMLDecodeError):
+        return None  # the channels report their own configuration errors
+    named = "sms_gateway" in raw or "HUDUMA_CHANNELS__SMS_GATEWAY" in os.environ
+    if channels.sms_gateway == "log" and not named:
+        return (f"{directory / 'centre.toml'}: no SMS gateway is named, and the demo's \"log\" gateway would keep "
+                "every citizen's phone number in sms.log for ever. Add a [channels] section with "
+                "sms_gateway = \"africastalking\" (and at_username, at_api_key), or sms_gateway = \"none\" "
+                "to send no SMS; sms_gateway = \"log\" only if that file is what you want")
+    return None
 
 
 def _free_port() -> int:
@@ -33,6 +100,7 @@ def cli(verbose: bool) -> None:
     """Run a Huduma Centre's queue server."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(PRIVATE_UMASK)  # every file a command here creates is the centre user's alone
     for noisy in ("amqtt", "transitions", "centre_server.mqtt_link.paho"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -68,7 +136,8 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
     broker = EmbeddedBroker(host, port) if settings is None else EmbeddedBroker(  # locked down to the registry
         host, port, db_path=settings.db_path, centre_id=settings.centre_id,  # type: ignore[attr-defined]
         server_username=settings.mqtt.username, server_password=settings.mqtt.password,  # type: ignore[attr-defined]
-        anonymous_read=settings.mqtt.anonymous_read)  # type: ignore[attr-defined]
+        anonymous_read=settings.mqtt.anonymous_read,  # type: ignore[attr-defined]
+        max_packet_bytes=settings.mqtt.max_packet_bytes)  # type: ignore[attr-defined]
     broker.start()
     return broker.url, broker
 
@@ -108,13 +177,25 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
     """
     import uvicorn
 
-    from centre_server.app import create_app
+    from centre_server.app import create_app, uvicorn_options
     from centre_server.broker import BrokerStartError
 
     try:
         settings = load_settings(directory)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
+    os.umask(PRIVATE_UMASK)
+    private = [directory] + ([Path(settings.backup.directory)] if settings.backup.directory else [])
+    try:
+        from centre_server.channels.settings import load_channel_settings
+
+        sms_log = Path(load_channel_settings(directory).sms_log)
+        private.append(sms_log if sms_log.is_absolute() else directory / sms_log)
+    except Exception:  # no channels, or a [channels] error the channels report themselves
+        pass
+    changed = make_private(*private)
+    if changed:
+        click.echo(f"made {changed} file(s) and folder(s) of the centre readable by its own user only")
     url = mqtt_url or settings.mqtt.url
     broker = None
     if not url:
@@ -132,6 +213,11 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
             if broker is not None:
                 broker.stop()
             raise click.ClickException(f"HTTP port {port} is taken: choose another with --port")
+    refusal = sms_log_refusal(settings)  # after the ports: a taken port is the first thing to fix
+    if refusal:
+        if broker is not None:
+            broker.stop()
+        raise click.ClickException(refusal)
     app = create_app(settings, url)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"{settings.centre_name} ({settings.centre_id}) serving on {web}")
@@ -144,7 +230,8 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
         click.echo("  demo staff     " + "   ".join(f"{u} / {c['password']}" for u, c in data["staff"].items()))
         click.echo(f"  demo devices   bundles in {directory / 'devices'}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                    **uvicorn_options(settings))
     finally:
         if broker is not None:
             broker.stop()

@@ -32,6 +32,10 @@ class MqttSettings(BaseModel):
     username: str = ""
     password: str = ""
     anonymous_read: bool = False  # embedded broker: anyone may watch state and events (demo centres)
+    # the biggest MQTT packet either broker takes; a bigger one disconnects its sender unread
+    max_packet_bytes: int = Field(262_144, ge=4096, le=268_435_455)
+    # the server publishes to itself this often to prove it still hears commands (0: never)
+    probe_interval_s: float = Field(10.0, ge=0, le=3600)
 
 
 class QueueSettings(BaseModel):
@@ -52,6 +56,18 @@ class SecuritySettings(BaseModel):
     issue_per_phone_per_hour: int = Field(5, ge=1)
     login_per_minute: int = Field(30, ge=1)  # per client address, on top of the per-user lock-out
     citizen_per_minute: int = Field(240, ge=1)  # ticket look-ups per client address
+    # reverse proxies whose X-Forwarded-For is believed; empty: the client address is the socket's
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+
+class HttpSettings(BaseModel):
+    """Limits on what any HTTP client may hold or send: checked before a body is parsed."""
+
+    max_body_bytes: int = Field(262_144, ge=1024)  # a bigger body is a 413 before it is read
+    limit_concurrency: int = Field(1000, ge=10)  # connections and requests at once; more get a 503
+    timeout_keep_alive_s: float = Field(5.0, gt=0, le=600)  # an idle kept-alive connection is closed
+    header_timeout_s: float = Field(10.0, gt=0, le=600)  # a request's headers must arrive within this
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)  # each piece of a body must arrive within this
 
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -100,6 +116,7 @@ class CentreSettings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     queue: QueueSettings = QueueSettings()
     security: SecuritySettings = SecuritySettings()
+    http: HttpSettings = HttpSettings()
     day: DaySettings = DaySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     backup: BackupSettings = BackupSettings()
@@ -168,6 +185,8 @@ embedded_port = 1883
 username = ""                    # the server's own broker credentials, if the broker wants them
 password = ""
 anonymous_read = {str(demo).lower()}           # embedded broker: anyone may watch state and events, read-only
+max_packet_bytes = 262144        # embedded broker: a bigger MQTT packet disconnects its sender
+probe_interval_s = 10            # the server checks it still hears commands this often
 
 [queue]
 priority_streak_limit = 3        # after this many priority calls in a row, one normal ticket
@@ -186,6 +205,14 @@ issue_per_device_per_minute = 120
 issue_per_phone_per_hour = 5
 login_per_minute = 30
 citizen_per_minute = 240
+trusted_proxies = []             # e.g. ["127.0.0.1"] behind nginx: only these may set X-Forwarded-For
+
+[http]
+max_body_bytes = 262144          # a bigger request body is refused (413) before it is read
+limit_concurrency = 1000         # open connections at once; more get a 503 (raise LimitNOFILE to match)
+timeout_keep_alive_s = 5         # an idle kept-alive connection is closed after this
+header_timeout_s = 10            # a request's headers must arrive within this, or the connection closes
+body_timeout_s = 30              # a request body that stalls this long is refused (408)
 
 [day]
 opening_time = "08:00"           # when the centre opens: "opens again at" on every channel

@@ -620,7 +620,7 @@ class LoginResponse(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     centre_id: str
-    broker: Literal["connected", "disconnected"]
+    broker: Literal["connected", "disconnected", "cut_off"]  # cut_off: connected, but its own probes are lost
     broker_url: str
     seq: int
 

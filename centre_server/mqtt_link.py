@@ -3,6 +3,13 @@
 On every connect: publish ``online``, subscribe, republish all retained state,
 so a broker that restarted empty is whole again at once. The last will says
 ``offline``; a clean stop says it too.
+
+A connection can look alive and still hear nothing: a broker that let another
+client take the server's client id (or dropped its subscriptions) keeps
+answering pings. So the server publishes a probe to itself every
+``probe_interval_s`` on a topic only it may use (``server/probe``); when two in
+a row do not come back it calls itself cut off (``/healthz`` says
+``"broker": "cut_off"``) and connects afresh.
 """
 
 from __future__ import annotations
@@ -58,28 +65,30 @@ def command_for(action: CounterAction, counter_id: str, outcome: str | None) -> 
     raise ValueError(action)
 
 
+PROBE_MISSES = 2  # probes in a row that did not come back before the link calls itself cut off
+
+
 class MqttLink:
-    def __init__(self, centre: Centre, url: str, username: str = "", password: str = "") -> None:
+    def __init__(self, centre: Centre, url: str, username: str = "", password: str = "",
+                 probe_interval_s: float = 10.0) -> None:
         self.centre = centre
         self.url = url
         self.topics = Topics(centre.settings.centre_id)
+        self.probe_topic = f"{self.topics.base}/server/probe"  # the ACLs give it to the server alone
+        self.probe_interval_s = probe_interval_s
         self.host, self.port = parse_mqtt_url(url)
         self.connected = threading.Event()
+        self.cut_off = threading.Event()  # connected, as far as the socket knows, yet hearing nothing
+        self.reconnects_forced = 0
+        self._probe_heard = threading.Event()
+        self._probe_nonce = ""
+        self._username, self._password = username, password
         self.dropped: Tally[str] = Tally()  # bad messages, by reason
         self.devices: dict[str, dict[str, Any]] = {}  # device id -> availability, status, seen
         self.device_lock = threading.Lock()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"huduma-centre-{centre.settings.centre_id}",
-                        clean_session=True)
-        c.enable_logger(logging.getLogger(__name__ + ".paho"))
-        if username:
-            c.username_pw_set(username, password or None)
-        c.will_set(self.topics.server_availability, Availability.offline.value, qos=QOS, retain=True)
-        c.reconnect_delay_set(1, 2)  # the broker is on the LAN: come back within 2 s of it
-        c.max_queued_messages_set(100_000)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        self.client = c
+        self.client = self._new_client()
+        self._client_lock = threading.Lock()
+        self._prober: threading.Thread | None = None
         self._dirty_services: set[str] = set()
         self._dirty_lock = threading.Lock()
         self._dirty = threading.Event()
@@ -89,18 +98,39 @@ class MqttLink:
 
     # ---------------------------------------------------------------- lifecycle
 
+    def _new_client(self) -> mqtt.Client:
+        # the client id is the server's broker user (brokers bind ids to their users: no device may take it)
+        client_id = self._username or f"huduma-centre-{self.centre.settings.centre_id}"
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        c.enable_logger(logging.getLogger(__name__ + ".paho"))
+        if self._username:
+            c.username_pw_set(self._username, self._password or None)
+        c.will_set(self.topics.server_availability, Availability.offline.value, qos=QOS, retain=True)
+        c.reconnect_delay_set(1, 2)  # the broker is on the LAN: come back within 2 s of it
+        c.max_queued_messages_set(100_000)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        return c
+
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
         self._stopping.clear()
         self._flusher = threading.Thread(target=self._flush_loop, name="service-states", daemon=True)
         self._flusher.start()
+        if self.probe_interval_s > 0:
+            self._prober = threading.Thread(target=self._probe_loop, name="broker-probe", daemon=True)
+            self._prober.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._dirty.set()
         if self._flusher is not None:
             self._flusher.join(5)
+        if self._prober is not None:
+            self._probe_heard.set()  # a probe waiting for its echo stops waiting
+            self._prober.join(5)
         self.flush_services()
         if self.connected.is_set():
             info = self.client.publish(self.topics.server_availability, Availability.offline.value,
@@ -109,8 +139,9 @@ class MqttLink:
                 info.wait_for_publish(3)
             except Exception:
                 logger.warning("could not say offline before stopping")
-        self.client.disconnect()
-        self.client.loop_stop()
+        with self._client_lock:
+            self.client.disconnect()
+            self.client.loop_stop()
         if self.on_events in self.centre.listeners:
             self.centre.listeners.remove(self.on_events)
 
@@ -121,13 +152,63 @@ class MqttLink:
         logger.info("connected to broker %s", self.url)
         client.publish(self.topics.server_availability, Availability.online.value, qos=QOS, retain=True)
         client.subscribe([(self.topics.all_counter_commands, QOS), (self.topics.cmd_feedback, QOS),
-                          (self.topics.all_device_availability, QOS), (self.topics.all_device_status, QOS)])
+                          (self.topics.all_device_availability, QOS), (self.topics.all_device_status, QOS),
+                          (self.probe_topic, QOS)])
         self.republish_all()
         self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         self.connected.clear()
         logger.warning("lost the broker %s (%s); reconnecting", self.url, reason_code)
+
+    @property
+    def state(self) -> str:
+        """What /healthz says of the broker: connected, disconnected, or cut_off (connected, hearing nothing)."""
+        if not self.connected.is_set():
+            return "disconnected"
+        return "cut_off" if self.cut_off.is_set() else "connected"
+
+    def _probe_loop(self) -> None:
+        """Publish to ourselves; when PROBE_MISSES probes in a row do not come back, reconnect."""
+        misses, n = 0, 0
+        while not self._stopping.wait(self.probe_interval_s if misses == 0 else 0):
+            if not self.connected.is_set():
+                misses = 0
+                continue
+            n += 1
+            self._probe_nonce = f"{id(self):x}-{n}"
+            self._probe_heard.clear()
+            self.client.publish(self.probe_topic, self._probe_nonce, qos=QOS, retain=False)
+            if self._probe_heard.wait(self.probe_interval_s) or self._stopping.is_set():
+                if self.cut_off.is_set():
+                    logger.warning("the server hears the broker %s again", self.url)
+                misses = 0
+                self.cut_off.clear()
+                continue
+            misses += 1
+            if misses < PROBE_MISSES or not self.connected.is_set():
+                continue
+            if not self.cut_off.is_set():
+                logger.error("the broker %s no longer delivers the server's own messages (%d probes lost): another "
+                             "client may hold its client id; connecting afresh", self.url, misses)
+            self.cut_off.set()
+            misses = 0
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        """Drop the connection that hears nothing and make a new one (same client, same subscriptions)."""
+        with self._client_lock:
+            if self._stopping.is_set():
+                return
+            self.reconnects_forced += 1
+            self.connected.clear()
+            try:
+                self.client.disconnect()
+            except Exception:
+                logger.debug("disconnect before a forced reconnect failed", exc_info=True)
+            self.client.loop_stop()
+            self.client.connect_async(self.host, self.port, keepalive=30)
+            self.client.loop_start()
 
     # ---------------------------------------------------------------- publishing
 
@@ -200,6 +281,10 @@ class MqttLink:
     # ---------------------------------------------------------------- receiving
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.probe_topic:
+            if msg.payload.decode(errors="replace") == self._probe_nonce:
+                self._probe_heard.set()
+            return
         try:
             kind, ident = self.topics.parse(msg.topic)
         except TopicError:

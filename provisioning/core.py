@@ -794,7 +794,8 @@ def render_acl(users: list[Any], topics: Topics) -> str:
     return "\n".join(out)
 
 
-def render_mosquitto_conf(out: Path, *, port: int, bind: str, user: str, centre_id: str) -> str:
+def render_mosquitto_conf(out: Path, *, port: int, bind: str, user: str, centre_id: str,
+                          max_packet: int = 262_144) -> str:
     return f"""# Mosquitto for Huduma Centre {centre_id}, written by huduma-provision broker-config.
 # Run: mosquitto -c {out / 'mosquitto.conf'}   (systemd: see mosquitto.service.d/huduma.conf)
 # Reload after revoke/rotate: kill -HUP $(cat {out / 'mosquitto.pid'})  or  systemctl reload mosquitto
@@ -817,8 +818,13 @@ per_listener_settings false
 allow_anonymous false
 password_file {out / 'passwd'}
 acl_file {out / 'acl'}
+# no packet over this many bytes: a bigger one disconnects its sender unread ([mqtt] max_packet_bytes)
+max_packet_size {max_packet}
 
 listener {port} {bind}
+# a client's id is its username: no device's credentials can take the server's id (or another device's)
+# and with it the server's subscriptions
+use_username_as_clientid true
 """
 
 
@@ -899,7 +905,8 @@ def broker_config(directory: Path | str, out: Path | str, *, port: int = 1883, b
         c.settings = load_settings(c.directory)
         passwd, acl, users = _write_broker_files(c, out)
         conf = out / "mosquitto.conf"
-        conf.write_text(render_mosquitto_conf(out, port=port, bind=bind, user=user, centre_id=c.settings.centre_id))
+        conf.write_text(render_mosquitto_conf(out, port=port, bind=bind, user=user, centre_id=c.settings.centre_id,
+                                              max_packet=c.settings.mqtt.max_packet_bytes))
         dropin = out / "mosquitto.service.d" / "huduma.conf"
         dropin.parent.mkdir(exist_ok=True)
         dropin.write_text("# Copy to /etc/systemd/system/mosquitto.service.d/huduma.conf, then\n"

@@ -68,7 +68,8 @@ def centre(centre_template: Path, tmp_path: Path) -> Centre:
 class Probe:
     """A paho client that records what it receives; connect() reports the broker's answer."""
 
-    def __init__(self, port: int, username: str | None, password: str | None, *, will: str | None = None) -> None:
+    def __init__(self, port: int, username: str | None, password: str | None, *, will: str | None = None,
+                 client_id: str | None = None) -> None:
         self.port = port
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
@@ -76,7 +77,9 @@ class Probe:
         self.connected = threading.Event()
         self.answered = threading.Event()
         self.granted: dict[int, list] = {}
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}",
+        # a client id of the user's own (brokers refuse another user's), unless a test asks for one
+        client_id = client_id or f"{username + '-' if username else ''}probe-{uuid.uuid4().hex[:8]}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv311)
         if username is not None:
             self.client.username_pw_set(username, password)
