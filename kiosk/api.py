@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -29,10 +30,13 @@ class KioskService(ServiceOut):
 class ApiError(Exception):
     """The server answered with an error the citizen cannot fix by retrying."""
 
-    def __init__(self, status: int, code: str, message: str, message_sw: str = "") -> None:
+    def __init__(self, status: int, code: str, message: str, message_sw: str = "",
+                 opens_at: datetime | None = None, book_day: str = "") -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.message_sw = message_sw  # the channels' errors carry their Kiswahili text too
+        # a refused ticket (409 day_closed / after_last_call) says when to come back
+        self.opens_at, self.book_day = opens_at, book_day
 
 
 class Unreachable(Exception):
@@ -73,8 +77,15 @@ class CentreApi:
     def _error(self, r: httpx.Response) -> ApiError:
         try:
             body = r.json()["error"]
+            opens_at = None
+            if body.get("opens_at"):
+                try:
+                    opens_at = datetime.fromisoformat(str(body["opens_at"]))
+                except ValueError:
+                    logger.warning("server sent an unreadable opens_at %r", body["opens_at"])
             return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")),
-                            str(body.get("message_sw") or ""))
+                            str(body.get("message_sw") or ""), opens_at=opens_at,
+                            book_day=str(body.get("book_day") or "")[:10])
         except Exception:
             return ApiError(r.status_code, "http_error", r.text[:200])
 

@@ -24,25 +24,86 @@ logger = logging.getLogger(__name__)
 
 
 
+def x_screen_size(display: str | None = None) -> tuple[int, int] | None:
+    """The X screen's size in pixels (Xlib through ctypes), or None without an X server.
+
+    SDL's "auto" full screen keeps the window's configured size on some bare X
+    servers (no window manager): a kiosk must fill the screen it has, portrait or
+    landscape, so it asks X itself and makes the window exactly that big.
+    """
+    import ctypes
+    import ctypes.util
+
+    if not (display or os.environ.get("DISPLAY")):
+        return None
+    name = ctypes.util.find_library("X11")
+    if not name:
+        return None
+    try:
+        x11 = ctypes.CDLL(name)
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        for fn in (x11.XDefaultScreen, x11.XCloseDisplay):
+            fn.argtypes = [ctypes.c_void_p]
+        x11.XDisplayWidth.argtypes = x11.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        dpy = x11.XOpenDisplay(display.encode() if display else None)
+        if not dpy:
+            return None
+        try:
+            screen = x11.XDefaultScreen(dpy)
+            size = (int(x11.XDisplayWidth(dpy, screen)), int(x11.XDisplayHeight(dpy, screen)))
+        finally:
+            x11.XCloseDisplay(dpy)
+    except (OSError, AttributeError) as exc:
+        logger.warning("cannot ask X for the screen size: %s", exc)
+        return None
+    return size if size[0] > 0 and size[1] > 0 else None
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``1080x1920`` -> (1080, 1920), for ``--window``."""
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.strip().isdigit() or not h.strip().isdigit():
+        raise click.BadParameter(f"{text!r}: give the size as WIDTHxHEIGHT, e.g. 1080x1920")
+    size = int(w), int(h)
+    if not all(320 <= v <= 8192 for v in size):
+        raise click.BadParameter(f"{text!r}: each side must be 320 to 8192 pixels")
+    return size
+
+
 def configure_kivy(cfg: KioskConfig) -> None:
     """Window settings must be in Kivy's Config before the window exists."""
     from kivy.config import Config
 
     k = cfg.kiosk
+    width, height = k.width, k.height
+    if k.fullscreen:
+        screen = x_screen_size()
+        if screen is not None:
+            width, height = screen
+            logger.info("full screen on a %dx%d screen", width, height)
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "position", "custom")
+        Config.set("graphics", "left", "0")
+        Config.set("graphics", "top", "0")
     Config.set("graphics", "fullscreen", "auto" if k.fullscreen else "0")
-    Config.set("graphics", "width", str(k.width))
-    Config.set("graphics", "height", str(k.height))
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
     Config.set("graphics", "resizable", "0")
     Config.set("graphics", "show_cursor", "0" if k.fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "0" if k.fullscreen else "1")
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
 
 
-def build_app(cfg: KioskConfig, printer=None):
-    """The KioskApp for this config (Kivy is imported here, after configure_kivy)."""
+def build_app(cfg: KioskConfig, printer=None, demo: bool = False):
+    """The KioskApp for this config (Kivy is imported here, after configure_kivy).
+
+    ``demo`` allows the ``dummy`` printer (tickets kept in memory); a real kiosk
+    with it, or with no printer at all, stays out of service and says why.
+    """
     from kiosk.ui import KioskApp
 
-    return KioskApp(cfg, printer=printer)
+    return KioskApp(cfg, printer=printer, demo=demo)
 
 
 def demo_config(demo_dir: Path) -> KioskConfig:
@@ -55,7 +116,7 @@ def demo_config(demo_dir: Path) -> KioskConfig:
     data = json.loads(bundle.read_text())
     if "printer" not in data:
         cfg.printer = PrinterSettings(kind="file", path=str((demo_dir / "kiosk-1-tickets.bin").resolve()))
-    if "kiosk" not in data:
+    if "fullscreen" not in (data.get("kiosk") or {}):  # a window beside the terminals, unless asked
         cfg.kiosk.fullscreen = False
     return cfg
 
@@ -67,9 +128,12 @@ def demo_config(demo_dir: Path) -> KioskConfig:
 @click.option("--demo-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-centre"),
               show_default=True, help="The demo centre directory for --demo.")
 @click.option("--windowed/--fullscreen", default=None, help="Override the config's fullscreen setting.")
+@click.option("--window", "window", default=None, metavar="WxH",
+              help="Development: a window of this size instead of the full screen, e.g. 1080x1920 (portrait).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | None, log_level: str) -> None:
+def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | None, window: str | None,
+         log_level: str) -> None:
     """Run the touchscreen ticket kiosk.
 
     Example: huduma-kiosk --config /etc/huduma/kiosk-1.json
@@ -84,10 +148,14 @@ def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | 
         cfg = demo_config(demo_dir) if demo else load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    size = parse_window(window) if window else None
     if windowed is not None:
         cfg.kiosk.fullscreen = not windowed
+    if size is not None:
+        cfg.kiosk.fullscreen = False
+        cfg.kiosk.width, cfg.kiosk.height = size
     configure_kivy(cfg)
-    app = build_app(cfg)
+    app = build_app(cfg, demo=demo)
     _stop_on_sigterm(app)
     app.run()
 

@@ -31,7 +31,8 @@ class PrinterSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["dummy", "file", "usb", "serial", "network"] = "dummy"
+    # None: no printer configured, the kiosk stays out of service; "dummy" (bytes kept in memory) only with --demo
+    kind: Literal["dummy", "file", "usb", "serial", "network"] | None = None
     # file: a path or a device node such as /dev/usb/lp0
     path: str | None = None
     # usb
@@ -75,14 +76,24 @@ class KioskSettings(BaseModel):
 
     idle_timeout_s: float = Field(default=45.0, gt=0)
     ticket_screen_s: float = Field(default=20.0, gt=0)  # how long "take your ticket" stays
-    fullscreen: bool = True
-    width: int = 1280
-    height: int = 800
-    staff_pin: str = Field(default="0000", min_length=4, max_length=12, pattern=r"^\d+$")
+    fullscreen: bool = True  # the whole screen, whatever its size and shape (portrait kiosks too)
+    width: int = Field(default=1280, ge=320, le=8192)  # the window's size when not full screen
+    height: int = Field(default=800, ge=320, le=8192)
+    # add-device writes a random one into the bundle; None: the staff screen stays locked
+    staff_pin: str | None = Field(default=None, min_length=4, max_length=12, pattern=r"^\d+$")
     staff_press_s: float = Field(default=2.0, gt=0)  # long press in the corner for the staff screen
     health_interval_s: float = Field(default=1.0, gt=0)
     health_timeout_s: float = Field(default=1.0, gt=0)
     ask_phone: bool = True
+    sms_number: str = Field(default="", max_length=20)  # the centre's SMS number, shown beside the booking QR
+
+    @field_validator("staff_pin")
+    @classmethod
+    def _not_a_default(cls, v: str | None) -> str | None:
+        if v is not None and len(set(v)) == 1:
+            raise ValueError("a PIN of one repeated digit (such as 0000) is the first one anybody tries: "
+                             "use the random PIN add-device wrote, or choose another")
+        return v
 
 
 class KioskConfig(BaseModel):

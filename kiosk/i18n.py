@@ -46,6 +46,49 @@ STRINGS: dict[str, dict[str, str]] = {
         "sw": "Huduma zinapakiwa, tafadhali subiri...",
     },
     "service_closed": {"en": "No counter open now", "sw": "Hakuna kaunta iliyo wazi sasa"},
+    # why there is no estimated wait (the server's wait_unknown): never a number then
+    "wait_no_counter_short": {
+        "en": "No counter is serving this service right now",
+        "sw": "Hakuna dirisha linalohudumia huduma hii sasa",
+    },
+    "wait_no_counter": {
+        "en": "No counter is serving this service right now. Staff will call you when one opens.",
+        "sw": "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa.",
+    },
+    "wait_closed": {"en": "The centre has closed for today", "sw": "Kituo kimefungwa kwa leo"},
+    "wait_unknown": {"en": "No estimate of the wait yet", "sw": "Muda wa kusubiri haujulikani bado"},
+    "people_ahead_zero": {"en": "No one is ahead of you", "sw": "Hakuna mtu mbele yako"},
+    # a service that takes no more tickets today: book the next open day instead
+    "last_ticket_issued": {
+        "en": "Today's last ticket for this service has been issued",
+        "sw": "Tiketi ya mwisho ya leo ya huduma hii imeshatolewa",
+    },
+    "book_instead": {"en": "Touch to book a time on another day", "sw": "Gusa kuweka miadi siku nyingine"},
+    "book_title": {"en": "Book a time instead", "sw": "Weka miadi badala yake"},
+    "book_why_last": {
+        "en": "Today's last ticket for {service} has been issued: nobody who takes one now would be served before closing.",
+        "sw": "Tiketi ya mwisho ya leo ya {service} imeshatolewa: atakayechukua sasa hatahudumiwa kabla ya kufunga.",
+    },
+    "book_when": {"en": "Book a time for {day}", "sw": "Weka miadi ya {day}"},
+    "book_when_any": {"en": "Book a time on the next open day", "sw": "Weka miadi siku ijayo ya kazi"},
+    "book_scan": {
+        "en": "Scan with your phone, or open {url}",
+        "sw": "Changanua kwa simu yako, au fungua {url}",
+    },
+    "book_sms": {
+        "en": "Or, when the centre is open, send {keyword} by SMS to {number} for a ticket",
+        "sw": "Au, kituo kikiwa wazi, tuma {keyword} kwa SMS kwenda {number} upate tiketi",
+    },
+    "book_sms_any": {
+        "en": "Or, when the centre is open, send {keyword} by SMS to the centre's number for a ticket",
+        "sw": "Au, kituo kikiwa wazi, tuma {keyword} kwa SMS kwa nambari ya kituo upate tiketi",
+    },
+    # the day is closed (state/day, or the server refused the ticket)
+    "closed_title": {"en": "The centre is closed for today", "sw": "Kituo kimefungwa kwa leo"},
+    "closed_opens": {"en": "It opens again on {day} at {time}", "sw": "Kitafunguliwa tena {day} {time}"},
+    "closed_opens_unknown": {"en": "It opens again on the next working day", "sw": "Kitafunguliwa tena siku ijayo ya kazi"},
+    "closed_no_tickets": {"en": "No tickets are issued now.", "sw": "Hakuna tiketi zinazotolewa sasa."},
+    "closed_book": {"en": "Scan to book a time for another day", "sw": "Changanua kuweka miadi ya siku nyingine"},
     # priority
     "priority_title": {
         "en": "Do you need priority service?",
@@ -158,6 +201,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "checkin_numbers": {"en": "Your numbers", "sw": "Nambari zako"},
     # out of service
     "oos_title": {"en": "Temporarily out of service", "sw": "Haifanyi kazi kwa muda"},
+    "oos_no_printer": {
+        "en": "No printer is configured on this kiosk. Technician: add a 'printer' section to its configuration.",
+        "sw": "Kioski hiki hakina printa iliyowekwa. Fundi: ongeza sehemu ya 'printer' kwenye usanidi wake.",
+    },
+    "oos_dummy_printer": {
+        "en": "This kiosk's printer is the test printer that prints nothing ('dummy', for --demo only).",
+        "sw": "Printa ya kioski hiki ni ya majaribio isiyochapisha chochote ('dummy', kwa --demo pekee).",
+    },
     "oos_sub": {
         "en": "Please ask a member of staff for a ticket. This screen comes back by itself.",
         "sw": "Tafadhali muulize mfanyakazi tiketi. Skrini hii itarudi yenyewe.",
@@ -165,6 +216,10 @@ STRINGS: dict[str, dict[str, str]] = {
     # staff
     "staff_title": {"en": "Staff: enter PIN", "sw": "Wafanyakazi: weka PIN"},
     "staff_reprint": {"en": "Reprint last ticket", "sw": "Chapisha tena tiketi ya mwisho"},
+    "staff_no_pin": {
+        "en": "No staff PIN is set for this kiosk (kiosk.staff_pin)",
+        "sw": "Kioski hiki hakina PIN ya wafanyakazi (kiosk.staff_pin)",
+    },
     "staff_wrong_pin": {"en": "Wrong PIN", "sw": "PIN si sahihi"},
     "staff_no_ticket": {"en": "No ticket to reprint yet", "sw": "Hakuna tiketi ya kuchapisha tena"},
     "staff_reprinted": {"en": "Reprinted {number}", "sw": "Imechapishwa tena {number}"},
@@ -271,6 +326,47 @@ def wait_about_text(seconds: int, language: str = "en") -> str:
     return tr("wait_about", language, m=minutes)
 
 
+def wait_reason_text(reason: str | None, language: str = "en", short: bool = False) -> str:
+    """Why there is no estimate (the server's ``wait_unknown``), said instead of a number."""
+    reason = str(reason or "")
+    if reason == "no_counter":
+        return tr("wait_no_counter_short" if short else "wait_no_counter", language)
+    if reason == "closed":
+        return tr("wait_closed", language)
+    return tr("wait_unknown", language)
+
+
+def estimate_text(seconds: int | None, reason: str | None, language: str = "en") -> str:
+    """'Estimated wait: 25 min', or, when the server has no estimate, why not (never a number)."""
+    if seconds is None:
+        return wait_reason_text(reason, language)
+    return tr("estimated_wait", language, w=wait_text(seconds, language))
+
+
+WEEKDAYS = {"en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+            "sw": ["Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"]}
+MONTHS = {"en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December"],
+          "sw": ["Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba",
+                 "Oktoba", "Novemba", "Desemba"]}
+
+
+def day_text(day, language: str = "en") -> str:
+    """'Monday 7 December' / 'Jumatatu 7 Desemba' for a date."""
+    lang = "sw" if str(language) == "sw" else "en"
+    return f"{WEEKDAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]}"
+
+
+def clock_text(hour: int, minute: int, language: str = "en") -> str:
+    """'08:00' in English; in Kiswahili the hours are counted from 6 o'clock: 'saa 2:00 asubuhi (08:00)'."""
+    if str(language) != "sw":
+        return f"{hour:02d}:{minute:02d}"
+    sw_hour = (hour - 6) % 12 or 12
+    part = ("asubuhi" if 6 <= hour < 12 else "mchana" if 12 <= hour < 16 else "jioni" if 16 <= hour < 19
+            else "usiku" if hour >= 19 or hour < 4 else "alfajiri")
+    return f"saa {sw_hour}:{minute:02d} {part} ({hour:02d}:{minute:02d})"
+
+
 def waiting_text(n: int, language: str = "en") -> str:
     if n <= 0:
         return tr("waiting_none", language)
@@ -279,9 +375,10 @@ def waiting_text(n: int, language: str = "en") -> str:
     return tr("waiting_many", language, n=n)
 
 
-def ahead_text(n: int, language: str = "en") -> str:
+def ahead_text(n: int, language: str = "en", estimate_known: bool = True) -> str:
+    """People ahead; with nobody ahead but no counter serving, not "you are next" (nobody calls yet)."""
     if n <= 0:
-        return tr("people_ahead_none", language)
+        return tr("people_ahead_none" if estimate_known else "people_ahead_zero", language)
     if n == 1:
         return tr("people_ahead_one", language)
     return tr("people_ahead_many", language, n=n)

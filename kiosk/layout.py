@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from escpos.escpos import Escpos
 
 from centre_server.contract import Priority, TicketOut
-from kiosk.i18n import ahead_text, priority_name, tr, wait_text
+from kiosk.i18n import ahead_text, estimate_text, priority_name, tr
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,15 @@ def print_ticket(
         printer.set(bold=False)
 
     printer.ln()
-    printer.textln(ahead_text(ticket.position, lang))
-    printer.textln(tr("estimated_wait", lang, w=wait_text(ticket.estimated_wait_s, lang)))
+    known = ticket.estimated_wait_s is not None
+    printer.textln(ahead_text(ticket.position, lang, estimate_known=known))
+    if known:
+        printer.textln(estimate_text(ticket.estimated_wait_s, None, lang))
+    else:  # no number is ever invented: the reason, in bold, wrapped to the paper
+        printer.set(bold=True)
+        for line in textwrap.wrap(estimate_text(None, ticket.wait_unknown, lang), cols):
+            printer.textln(line)
+        printer.set(bold=False)
     issued = local_time(ticket.issued_at)
     printer.textln(f"{tr('print_issued', lang)}: {issued:%d/%m/%Y %H:%M}")
     if reprint:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from kivy.event import EventDispatcher
 from kivy.properties import (
@@ -24,6 +25,7 @@ from kivy.properties import (
 
 from centre_server.contract import (
     PHONE_PATTERN,
+    DayStatePayload,
     IssueTicketRequest,
     Language,
     Priority,
@@ -54,11 +56,19 @@ class ServiceInfo:
     category_sw: str = ""
     enabled: bool = True
     waiting: int = 0
-    estimated_wait_s: int = 0
+    estimated_wait_s: int | None = 0  # None: the server has no estimate, wait_unknown says why
+    wait_unknown: str | None = None
+    accepting: bool = True  # False: no ticket now, refusal says why (after_last_call: offer a booking)
+    refusal: str | None = None
     open_counters: int = 0
 
     def name(self, language: str) -> str:
         return self.name_sw if str(language) == "sw" and self.name_sw else self.name_en
+
+
+def _value(v: object) -> str | None:
+    """An enum's value (or None), so the model holds plain strings kv rules can compare."""
+    return None if v is None else str(getattr(v, "value", v))
 
 
 def normalise_phone(text: str) -> str:
@@ -119,6 +129,15 @@ class KioskModel(EventDispatcher):
     checkin_message_sw = StringProperty("")
     checkin_tickets = ListProperty([])  # TicketOut, one or more (a phone may hold several)
 
+    # the day: retained state/day, or a 409 day_closed from the server
+    day = ObjectProperty(None, allownone=True)  # DayStatePayload
+    day_open = BooleanProperty(True)
+    # why the kiosk is out of service although the server answers ("" when it is not)
+    device_fault = StringProperty("")  # "no_printer" | "dummy_printer"
+    # a booking offered instead of a ticket: the service and the day (ISO), from state/day or the 409
+    book_service_id = StringProperty(None, allownone=True)
+    book_day = StringProperty("")
+
     def on_language(self, _inst: object, value: str) -> None:
         self.strings = strings_for(value)
 
@@ -133,7 +152,9 @@ class KioskModel(EventDispatcher):
             fresh[s.id] = ServiceInfo(id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
                                       category=s.category, category_sw=getattr(s, "category_sw", "") or "",
                                       enabled=s.enabled, waiting=s.waiting,
-                                      estimated_wait_s=s.estimated_wait_s, open_counters=s.open_counters)
+                                      estimated_wait_s=s.estimated_wait_s, open_counters=s.open_counters,
+                                      wait_unknown=_value(s.wait_unknown), accepting=s.accepting,
+                                      refusal=_value(s.refusal))
         self.services = fresh
         self.services_loaded = True
         self.services_version += 1
@@ -151,9 +172,32 @@ class KioskModel(EventDispatcher):
         info.enabled = state.enabled
         info.waiting = state.waiting
         info.estimated_wait_s = state.estimated_wait_s
+        info.wait_unknown = _value(state.wait_unknown)
+        info.accepting, info.refusal = state.accepting, _value(state.refusal)
         info.open_counters = state.open_counters
         self.services_loaded = True
         self.services_version += 1
+
+    def apply_day_state(self, day: DayStatePayload) -> None:
+        """Retained state/day: a closed day issues nothing until it opens again."""
+        self.day = day
+        self.day_open = bool(day.open)
+
+    def day_closed_by_server(self, opens_at: datetime | None) -> None:
+        """The server refused a ticket with day_closed: closed until state/day says otherwise."""
+        base = self.day
+        self.day = DayStatePayload(day=base.day if base else (opens_at.date().isoformat() if opens_at else ""),
+                                   open=False, reason=base.reason if base else "closing_time",
+                                   opening_time=base.opening_time if base else "",
+                                   closing_time=base.closing_time if base else "",
+                                   opens_at=opens_at or (base.opens_at if base else None))
+        self.day_open = False
+
+    def next_open_day(self) -> str:
+        """The day a booking is offered for: the day of the next opening, when the server said it."""
+        if self.day is not None and self.day.opens_at is not None:
+            return self.day.opens_at.date().isoformat()
+        return ""
 
     def categories(self) -> list[str]:
         """Categories with at least one enabled service, in the order the centre lists them."""
@@ -196,6 +240,8 @@ class KioskModel(EventDispatcher):
         self.checkin_error_en = self.checkin_error_sw = ""
         self.checkin_message_en = self.checkin_message_sw = ""
         self.checkin_tickets = []
+        self.book_service_id = None
+        self.book_day = ""
 
     def choose_service(self, service_id: str) -> None:
         self.service_id = service_id

@@ -1,6 +1,6 @@
 """The kiosk's MQTT link: live waits in, availability and printer status out.
 
-Subscribes to the retained ``state/service/+`` and ``server/availability``;
+Subscribes to the retained ``state/service/+``, ``state/day`` and ``server/availability``;
 publishes the retained ``device/{id}/availability`` (also the last will) and
 ``device/{id}/status`` (the printer's state, kept until it changes). Callbacks
 run on paho's thread: the app hands them to the UI thread.
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from centre_server.contract import (
     QOS,
     Availability,
+    DayStatePayload,
     DeviceBundle,
     DeviceStatusPayload,
     PrinterStatus,
@@ -39,12 +40,14 @@ class KioskLink:
         on_service_state: Callable[[ServiceStatePayload], None] | None = None,
         on_server_availability: Callable[[str], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        on_day_state: Callable[[DayStatePayload], None] | None = None,
     ) -> None:
         self.bundle = bundle
         self.topics = bundle.topics
         self.on_service_state = on_service_state
         self.on_server_availability = on_server_availability
         self.on_connection = on_connection
+        self.on_day_state = on_day_state
         self.connected = threading.Event()
         self._status: DeviceStatusPayload | None = None
         self._lock = threading.Lock()
@@ -106,6 +109,7 @@ class KioskLink:
         client.publish(self.topics.device_availability(self.bundle.device_id),
                        Availability.online.value, qos=QOS, retain=True)
         client.subscribe([(self.topics.all_service_states, QOS),
+                          (self.topics.day_state, QOS),
                           (self.topics.server_availability, QOS)])
         self._send_status()
         if self.on_connection:
@@ -135,6 +139,9 @@ class KioskLink:
                 state = ServiceStatePayload.model_validate_json(msg.payload)
                 if self.on_service_state:
                     self.on_service_state(state)
+            elif kind == "day_state":
+                if msg.payload and self.on_day_state:
+                    self.on_day_state(DayStatePayload.model_validate_json(msg.payload))
             elif kind == "server_availability" and self.on_server_availability:
                 self.on_server_availability(msg.payload.decode(errors="replace").strip())
         except (ValidationError, ValueError) as exc:

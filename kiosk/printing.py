@@ -165,6 +165,8 @@ class TicketPrinter:
     def status(self) -> PrinterStatus:
         """Ask the printer how it is now (ok where the backend cannot tell)."""
         with self._lock:
+            if self.settings.kind is None:  # nothing to print with: never "ok"
+                return PrinterStatus.error
             if self.settings.kind == "dummy":
                 return PrinterStatus.ok
             if self.settings.kind == "file":
@@ -183,6 +185,9 @@ class TicketPrinter:
               reprint: bool = False) -> PrinterStatus:
         """Print one ticket; returns the printer's status (anything in BLOCKING means no paper ticket)."""
         s = self.settings
+        if s.kind is None:
+            logger.warning("not printing %s: no printer configured", ticket.number)
+            return PrinterStatus.error
         with self._lock:
             try:
                 p = self._open()

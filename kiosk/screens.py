@@ -15,7 +15,8 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.graphics.texture import Texture
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.metrics import dp, sp
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
@@ -24,11 +25,14 @@ from kivy.uix.widget import Widget
 from kiosk.i18n import (
     ahead_text,
     category_name,
+    clock_text,
+    day_text,
+    estimate_text,
     printer_status_text,
     priority_name,
     tr,
     wait_about_text,
-    wait_text,
+    wait_reason_text,
     waiting_text,
 )
 from kiosk.model import KioskModel, normalise_phone, phone_display, phone_is_valid
@@ -37,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 SYMBOL_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 SCREEN_NAMES = ("welcome", "categories", "services", "priority", "phone", "confirm", "printing",
-                "ticket", "out_of_service", "staff", "checkin", "checked_in")
+                "ticket", "out_of_service", "staff", "checkin", "checked_in", "closed", "book")
 
 
 def qr_texture(url: str) -> Texture:
@@ -59,6 +63,50 @@ class ChoiceButton(KioskButton):
     """A button that stands for one choice: a category, a service or a priority class."""
 
     value = StringProperty("")
+
+
+class FitButton(Button):
+    """A choice button whose label always fits: it wraps to as many lines as it needs and
+    shrinks its font, down to ``min_font``, until the whole text fits the button (kv in common.kv).
+
+    ``fits`` says whether it did; the tests check it, and the texture, for every service name.
+    """
+
+    value = StringProperty("")
+    max_font = NumericProperty(sp(28))
+    min_font = NumericProperty(sp(15))
+    pad_x = NumericProperty(dp(16))
+    pad_y = NumericProperty(dp(8))
+    fits = BooleanProperty(True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._fit_event = None
+        self.bind(size=self._later, text=self._later, max_font=self._later)
+        self._later()
+
+    def _later(self, *_a) -> None:
+        if self._fit_event is None:
+            self._fit_event = Clock.schedule_once(self.fit, 0)
+
+    def fit(self, *_a) -> None:
+        """Largest font size (in whole sp steps) at which the wrapped text fits inside the padding."""
+        self._fit_event = None
+        w, h = self.width - 2 * self.pad_x, self.height - 2 * self.pad_y
+        if w <= 0 or h <= 0:
+            return
+        size = self.max_font
+        while True:
+            self.font_size = size
+            self.text_size = (w, None)
+            self.texture_update()
+            tw, th = self.texture_size
+            if (tw <= w + 1 and th <= h) or size <= self.min_font:
+                break
+            size = max(self.min_font, size - sp(1))
+        self.fits = tw <= w + 1 and th <= h
+        if not self.fits:
+            logger.warning("label does not fit its button (%dx%d > %dx%d): %r", tw, th, w, h, self.text)
 
 
 class Keypad(GridLayout):
@@ -149,29 +197,54 @@ class CategoriesScreen(KioskScreen):
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
             count = tr("one_service", lang) if len(services) == 1 else tr("n_services", lang, n=len(services))
-            b = ChoiceButton(value=cat, text=f"{category_name(cat, lang, self.model.category_sw(cat))}\n"
-                             f"[size=20sp]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
-                             markup=True)
+            b = FitButton(value=cat, text=f"{category_name(cat, lang, self.model.category_sw(cat))}\n"
+                          f"[size=20sp]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
+                          max_font=sp(30))
             b.bind(on_release=lambda btn: self.app.choose_category(btn.value))
             grid.add_widget(b)
+
+
+def fill_rows(grid, view_height: float, count: int, lo: float, hi: float) -> None:
+    """Rows as tall as the view allows (between lo and hi), so a category's services show without scrolling."""
+    rows = max(1, -(-count // max(1, grid.cols)))
+    spare = view_height - grid.spacing[1] * (rows - 1) - grid.padding[1] - grid.padding[3]
+    grid.row_default_height = max(lo, min(hi, spare / rows)) if view_height > 0 else lo
 
 
 class ServicesScreen(KioskScreen):
     def on_pre_enter(self, *_a) -> None:
         self.refresh()
 
+    @staticmethod
+    def status_line(s, lang: str) -> str:
+        """People waiting and the wait as the server gave it; why, when it gave none; or no ticket today."""
+        if not s.accepting and s.refusal == "after_last_call":
+            return f"[color=#ffd10d][b]{tr('last_ticket_issued', lang)}[/b][/color]\n{tr('book_instead', lang)}"
+        if s.estimated_wait_s is None:
+            return f"{waiting_text(s.waiting, lang)} \u00b7 {wait_reason_text(s.wait_unknown, lang, short=True)}"
+        line = f"{waiting_text(s.waiting, lang)} \u00b7 {wait_about_text(s.estimated_wait_s, lang)}"
+        if s.open_counters == 0:
+            line += f"\n{tr('service_closed', lang)}"
+        return line
+
     def refresh(self, *_a) -> None:
         grid = self.ids.grid
         grid.clear_widgets()
         lang = self.model.language
-        for s in self.model.services_in(self.model.category):
-            line = f"{waiting_text(s.waiting, lang)} \u00b7 {wait_about_text(s.estimated_wait_s, lang)}"
-            if s.open_counters == 0:
-                line += f"\n{tr('service_closed', lang)}"
-            b = ChoiceButton(value=s.id, markup=True, halign="left",
-                             text=f"[b]{s.name(lang)}[/b]\n[size=20sp]{line}[/size]")
+        services = self.model.services_in(self.model.category)
+        for s in services:
+            late = not s.accepting
+            b = FitButton(value=s.id, halign="left",
+                          text=f"[b]{s.name(lang)}[/b]\n[size=19sp]{self.status_line(s, lang)}[/size]")
+            if late:  # no ticket today: a darker button that reads as "not this way"
+                b.background_color = (0.09, 0.33, 0.22, 1)
+                b.color = (1, 1, 1, 1)
             b.bind(on_release=lambda btn: self.app.choose_service(btn.value))
             grid.add_widget(b)
+        self.fit_rows()
+
+    def fit_rows(self, *_a) -> None:
+        fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children), dp(104), dp(170))
 
 
 class PriorityScreen(KioskScreen):
@@ -225,7 +298,7 @@ class ConfirmScreen(KioskScreen):
         ]
         if s is not None:
             rows.append(f"{waiting_text(s.waiting, lang)} \u00b7 "
-                        f"{tr('estimated_wait', lang, w=wait_text(s.estimated_wait_s, lang))}")
+                        f"{estimate_text(s.estimated_wait_s, s.wait_unknown, lang)}")
         return "\n".join(rows)
 
 
@@ -246,8 +319,9 @@ class TicketScreen(KioskScreen):
         if ticket is None:
             return ""
         name = ticket.service_name_sw if lang == "sw" else ticket.service_name_en
-        lines = [f"[b]{name}[/b]", ahead_text(ticket.position, lang),
-                 tr("estimated_wait", lang, w=wait_text(ticket.estimated_wait_s, lang))]
+        known = ticket.estimated_wait_s is not None
+        lines = [f"[b]{name}[/b]", ahead_text(ticket.position, lang, estimate_known=known),
+                 estimate_text(ticket.estimated_wait_s, ticket.wait_unknown, lang)]
         if ticket.priority != "none":
             lines.append(f"{tr('priority_mark', lang)}: {priority_name(ticket.priority, lang)}")
         return "\n".join(lines)
@@ -275,6 +349,10 @@ class StaffScreen(KioskScreen):
             self.pin += key
 
     def check(self) -> None:
+        if not self.app.kconfig.kiosk.staff_pin:  # no PIN configured: nobody gets in by guessing
+            self.message = tr("staff_no_pin", self.model.language)
+            self.pin = ""
+            return
         if self.pin == self.app.kconfig.kiosk.staff_pin:
             self.unlocked = True
             self.message = tr("staff_printer", self.model.language,
@@ -338,11 +416,78 @@ class CheckedInScreen(KioskScreen):
             name = t.service_name_sw if lang == "sw" else t.service_name_en
             lines.append(f"[b]{name}[/b]" if len(tickets) == 1 else f"[b]{t.number}[/b] {name}")
         t = tickets[0]
-        lines.append(ahead_text(t.position, lang))
-        lines.append(tr("estimated_wait", lang, w=wait_text(t.estimated_wait_s, lang)))
+        lines.append(ahead_text(t.position, lang, estimate_known=t.estimated_wait_s is not None))
+        lines.append(estimate_text(t.estimated_wait_s, t.wait_unknown, lang))
         if t.priority != "none":
             lines.append(f"{tr('priority_mark', lang)}: {priority_name(t.priority, lang)}")
         return "\n".join(lines)
+
+
+class OutOfServiceReason:
+    """The line under "out of service": why, when the kiosk knows (both languages)."""
+
+    @staticmethod
+    def text(fault: str) -> str:
+        if fault:
+            return tr(f"oos_{fault}", "sw") + "\n\n" + tr(f"oos_{fault}", "en")
+        return tr("oos_sub", "sw") + "\n\n" + tr("oos_sub", "en")
+
+
+class ClosedScreen(KioskScreen):
+    """The day is closed: both languages, when it opens again, and a QR code to book another day."""
+
+    def on_pre_enter(self, *_a) -> None:
+        self.ids.qr.texture = qr_texture(self.app.booking_url(None, self.model.next_open_day(), ""))
+
+    @staticmethod
+    def opens_text(day, lang: str) -> str:
+        """"It opens again on Monday 7 December at 08:00" from state/day's opens_at (centre time)."""
+        if day is None or day.opens_at is None:
+            return tr("closed_opens_unknown", lang)
+        at = day.opens_at
+        return tr("closed_opens", lang, day=day_text(at.date(), lang), time=clock_text(at.hour, at.minute, lang))
+
+
+class BookScreen(KioskScreen):
+    """No more tickets today for this service: a QR code to /book for the next open day, and SMS."""
+
+    def on_pre_enter(self, *_a) -> None:
+        self.refresh()
+        self.model.bind(language=self.refresh)
+
+    def on_leave(self, *_a) -> None:
+        self.model.unbind(language=self.refresh)
+
+    def refresh(self, *_a) -> None:
+        m = self.model
+        self.ids.qr.texture = qr_texture(self.app.booking_url(m.book_service_id, m.book_day, m.language))
+
+    def short_url(self) -> str:
+        """The address to type, without the scheme: what fits under the QR code."""
+        base = self.app.kconfig.bundle.server_url.rstrip("/")
+        return base.split("://", 1)[-1] + "/book"
+
+    def why(self, lang: str, *_deps) -> str:
+        s = self.model.services.get(self.model.book_service_id or "")
+        name = s.name(lang) if s else ""
+        return tr("book_why_last", lang, service=name)
+
+    def when(self, lang: str, day: str, *_deps) -> str:
+        from datetime import date
+
+        try:
+            return tr("book_when", lang, day=day_text(date.fromisoformat(day), lang))
+        except ValueError:
+            return tr("book_when_any", lang)
+
+    def sms(self, lang: str, *_deps) -> str:
+        s = self.model.services.get(self.model.book_service_id or "")
+        if s is None:
+            return ""
+        number = self.app.kconfig.kiosk.sms_number
+        if number:
+            return tr("book_sms", lang, keyword=s.prefix, number=number)
+        return tr("book_sms_any", lang, keyword=s.prefix)
 
 
 SCREEN_CLASSES = {
@@ -358,5 +503,7 @@ SCREEN_CLASSES = {
     "staff": StaffScreen,
     "checkin": CheckinScreen,
     "checked_in": CheckedInScreen,
+    "closed": ClosedScreen,
+    "book": BookScreen,
 }
 

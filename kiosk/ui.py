@@ -15,7 +15,7 @@ from pathlib import Path
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import ObjectProperty
+from kivy.properties import BooleanProperty, ObjectProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent / "kv"
 
-IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff", "checkin")
+IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff", "checkin", "book")
+# where a citizen asks for a ticket: a closed day shows "closed" instead
+JOURNEY_SCREENS = ("welcome", "categories", "services", "priority", "phone", "confirm", "checkin")
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
@@ -63,20 +65,36 @@ class Worker:
             self._stop.wait(max(0.05, self._interval - (time.monotonic() - started)))
 
 
+def printer_fault(cfg: KioskConfig, demo: bool) -> str:
+    """Why this kiosk cannot print at all ("" when it can): it then stays out of service."""
+    if cfg.printer.kind is None:
+        return "no_printer"
+    if cfg.printer.kind == "dummy" and not demo:
+        return "dummy_printer"
+    return ""
+
+
 class KioskApp(App):
     model = ObjectProperty(None)
     kconfig = ObjectProperty(None)
+    portrait = BooleanProperty(False)  # a floor-standing kiosk's tall screen: layouts stack differently
 
-    def __init__(self, cfg: KioskConfig, printer: TicketPrinter | None = None, **kwargs) -> None:
+    def __init__(self, cfg: KioskConfig, printer: TicketPrinter | None = None, demo: bool = False,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.kconfig = cfg
+        self.demo = demo
         self.title = f"Huduma kiosk \u00b7 {cfg.bundle.centre_name}"
         self.model = KioskModel()
+        self.model.device_fault = printer_fault(cfg, demo) if printer is None else ""
+        if self.model.device_fault:
+            logger.error("out of service: %s (printer kind %r)", self.model.device_fault, cfg.printer.kind)
         self.printer = printer or TicketPrinter(cfg.printer)
         self.api = CentreApi(cfg.bundle.server_url, cfg.bundle.token)
         self.link = KioskLink(cfg.bundle, on_service_state=self._mqtt_service_state,
                               on_server_availability=self._mqtt_server_availability,
-                              on_connection=self._mqtt_connection)
+                              on_connection=self._mqtt_connection,
+                              on_day_state=self._mqtt_day_state)
         self.executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="kiosk")
         self.health = Worker(self._check_health, cfg.kiosk.health_interval_s)
         self._health_failures = 0
@@ -106,13 +124,24 @@ class KioskApp(App):
         corner.hold_s = self.kconfig.kiosk.staff_press_s
         root.add_widget(corner)
         self.model.bind(services_version=self._services_changed, language=self._services_changed,
-                        server_ok=self._server_ok_changed, printer_status=self._printer_status_changed)
+                        server_ok=self._server_ok_changed, printer_status=self._printer_status_changed,
+                        day_open=self._day_open_changed)
+        from kivy.core.window import Window
+
+        Window.bind(size=self._window_resized)
+        self._window_resized(Window, Window.size)
         return root
+
+    def _window_resized(self, _window, size) -> None:
+        self.portrait = size[1] > size[0]
 
     def on_start(self) -> None:
         from kivy.core.window import Window
 
         Window.bind(on_touch_down=self._touched)
+        logger.info("window %dx%d (%s)", Window.size[0], Window.size[1], "portrait" if self.portrait else "landscape")
+        if self.model.device_fault:
+            self.go("out_of_service")
         self.link.start()
         self.health.start()
         self.load_services()
@@ -136,9 +165,14 @@ class KioskApp(App):
 
     # -- navigation ------------------------------------------------------------------
     def go(self, name: str) -> None:
-        """Show a screen; an unreachable server overrides everything but the ticket in hand."""
-        if not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff"):
+        """Show a screen; an unreachable server overrides everything but the ticket in hand,
+        a kiosk that cannot print overrides everything, a closed day overrides asking for a ticket."""
+        if self.model.device_fault and name not in ("out_of_service", "staff"):
             name = "out_of_service"
+        elif not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff"):
+            name = "out_of_service"
+        elif not self.model.day_open and name in JOURNEY_SCREENS:
+            name = "closed"
         if self.sm is not None and self.sm.current != name:
             self.sm.current = name
 
@@ -172,8 +206,29 @@ class KioskApp(App):
         self.go("services")
 
     def choose_service(self, service_id: str) -> None:
+        info = self.model.services.get(service_id)
+        if info is not None and not info.accepting:  # no ticket today: say so, offer a booking
+            if info.refusal == "day_closed":
+                self.model.day_open = False
+                self.go("closed")
+            else:
+                self.offer_booking(service_id, self.model.next_open_day())
+            return
         self.model.choose_service(service_id)
         self.go("priority")
+
+    def offer_booking(self, service_id: str, day: str = "") -> None:
+        """Today's last ticket for this service is gone: a booking for the next open day instead."""
+        self.model.book_service_id = service_id
+        self.model.book_day = day or ""
+        self.go("book")
+
+    def booking_url(self, service_id: str | None, day: str, language: str) -> str:
+        """The centre's /book page for a service and day (what the QR code holds)."""
+        from urllib.parse import urlencode
+
+        query = {k: v for k, v in (("service", service_id or ""), ("day", day), ("lang", language)) if v}
+        return f"{self.kconfig.bundle.server_url.rstrip('/')}/book?{urlencode(query)}"
 
     def choose_priority(self, priority: str) -> None:
         self.model.priority = priority
@@ -243,6 +298,22 @@ class KioskApp(App):
     def _mqtt_service_state(self, state) -> None:
         Clock.schedule_once(lambda _dt: self.model.apply_service_state(state), 0)
 
+    def _mqtt_day_state(self, day) -> None:
+        Clock.schedule_once(lambda _dt: self.model.apply_day_state(day), 0)
+
+    def _day_open_changed(self, _model, is_open: bool) -> None:
+        if self.sm is None:
+            return
+        if not is_open:
+            logger.info("the day is closed: no tickets")
+            if self.sm.current in JOURNEY_SCREENS:
+                self.model.reset_choices()
+                self.go("closed")
+        else:
+            logger.info("the day is open again")
+            if self.sm.current == "closed":
+                self.reset()
+
     def _mqtt_server_availability(self, value: str) -> None:
         if value == "offline":  # the server's will: check now rather than at the next tick
             self.executor.submit(self._check_health)
@@ -270,7 +341,7 @@ class KioskApp(App):
         if ok:
             logger.info("centre server reachable again")
             self.load_services()
-            if self.sm is not None and self.sm.current == "out_of_service":
+            if self.sm is not None and self.sm.current == "out_of_service" and not self.model.device_fault:
                 self.reset()
         else:
             logger.warning("centre server unreachable: out of service")
@@ -313,6 +384,19 @@ class KioskApp(App):
     def _issue_failed(self, exc: ApiError | None) -> None:
         m = self.model
         m.issuing = False
+        if exc is not None and exc.code == "day_closed":  # the server closed the day: say when it opens
+            m.day_closed_by_server(exc.opens_at)
+            m.reset_choices()
+            self.go("closed")
+            return
+        if exc is not None and exc.code == "after_last_call":  # too late for today: book instead
+            service_id = m.service_id
+            info = m.services.get(service_id or "")
+            if info is not None:
+                info.accepting, info.refusal = False, "after_last_call"
+                m.services_version += 1
+            self.offer_booking(str(service_id), exc.book_day or m.next_open_day())
+            return
         m.issue_error = tr("issue_failed", m.language)
         if exc is None:
             self._health_failures = HEALTH_FAILURES_FOR_OUTAGE - 1  # next failed check is an outage
@@ -459,5 +543,8 @@ class KioskApp(App):
 
     def _publish_printer_status(self) -> None:
         status = PrinterStatus(self.model.printer_status)
+        detail = printer_status_text(status.value, "en")
+        if self.model.device_fault:  # never "ok" for a kiosk that cannot print
+            status, detail = PrinterStatus.error, tr(f"oos_{self.model.device_fault}", "en")
         self._published = status.value
-        self.link.publish_status(status, printer_status_text(status.value, "en"))
+        self.link.publish_status(status, detail)
