@@ -354,6 +354,9 @@ def add_device(directory: Path, kind: str, device_id: str, counters: str, note: 
     bundle = _run(core.add_device, directory, kind, device_id,
                   counters=[c.strip() for c in counters.split(",") if c.strip()], note=note, reload_pid=reload_pid)
     click.echo(json.dumps(bundle, indent=2))
+    if kind == "kiosk":  # the technician needs it for the reprint screen: shown here, kept in the bundle
+        click.echo(f"{device_id}: staff PIN {bundle['kiosk']['staff_pin']} (random, in the bundle as kiosk.staff_pin; "
+                   "add a 'printer' section before starting the kiosk)", err=True)
 
 
 @cli.command("list-devices")

@@ -201,6 +201,8 @@ def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "
             bundle = add_device(directory, kind, device_id, counters=counters, qr=False)  # `bundle` draws QRs
             creds["devices"][device_id] = {"kind": kind, "token": bundle["token"],
                                            "bundle": str(directory / "devices" / f"{device_id}.json")}
+            if kind == "kiosk":
+                creds["devices"][device_id]["staff_pin"] = bundle["kiosk"]["staff_pin"]
         path = directory / "demo-credentials.json"
         path.write_text(json.dumps(creds, indent=2))
         path.chmod(0o600)
@@ -491,6 +493,35 @@ def _bundle(settings: CentreSettings, device_id: str, kind: str, token: str, mqt
     return bundle.model_dump(mode="json")
 
 
+def new_staff_pin(digits: int = 6) -> str:
+    """A random staff PIN for a kiosk's reprint screen; never one repeated digit (0000, 1111...)."""
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(digits))
+        if len(set(pin)) > 1:
+            return pin
+
+
+def _with_kiosk_pin(directory: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A kiosk's bundle carries its staff PIN (``kiosk.staff_pin``): the one written at enrolment
+    (kept through rotations and rebuilt bundles), or a new random one. Never a shared default."""
+    if data.get("kind") != "kiosk":
+        return data
+    section: dict[str, Any] = {}
+    saved = Path(directory) / "devices" / f"{data['device_id']}.json"
+    if saved.is_file():
+        try:
+            old = json.loads(saved.read_text()).get("kiosk")
+            if isinstance(old, dict):
+                section = dict(old)
+        except (ValueError, AttributeError):
+            section = {}
+    pin = str(section.get("staff_pin") or "")
+    if not (pin.isdigit() and 4 <= len(pin) <= 12 and len(set(pin)) > 1):
+        section["staff_pin"] = new_staff_pin()
+    data["kiosk"] = section
+    return data
+
+
 def _write_bundle(directory: Path, data: dict[str, Any], out: Path | None = None,
                   qr: bool = True) -> dict[str, Path]:
     """The bundle as ``<id>.json`` (mode 0600) and as a scannable ``<id>.png`` QR code."""
@@ -567,7 +598,8 @@ def add_device(directory: Path | str, kind: str, device_id: str, *, counters: li
                 [device_id, kind, kind, token_hash(token), device_id, mosquitto_hash(mqtt_password),
                  json.dumps(counters), time.time(), note])
         c.audit("add-device", device_id=device_id, kind=kind, counters=counters)
-        data = _bundle(c.settings, device_id, kind, token, mqtt_password, counters)
+        (c.directory / "devices" / f"{device_id}.json").unlink(missing_ok=True)  # a stale copy's PIN is not this kiosk's
+        data = _with_kiosk_pin(c.directory, _bundle(c.settings, device_id, kind, token, mqtt_password, counters))
         _write_bundle(c.directory, data, qr=qr)
         _after_registry_change(c, reload_pid)
         return data
@@ -636,7 +668,8 @@ def rotate_device(directory: Path | str, device_id: str, *, reinstate: bool = Fa
                                              json.dumps(new_counters), device_id])
         c.audit("rotate-device", device_id=device_id, reinstated=row["revoked_at"] is not None,
                 counters=new_counters)
-        data = _bundle(c.settings, device_id, row["kind"], token, mqtt_password, new_counters)
+        data = _with_kiosk_pin(c.directory, _bundle(c.settings, device_id, row["kind"], token, mqtt_password,
+                                                    new_counters))
         paths = _write_bundle(c.directory, data)
         if out:
             paths = _write_bundle(c.directory, data, out)
@@ -665,8 +698,9 @@ def device_bundle(directory: Path | str, device_id: str, *, out: Path | None = N
                 old = json.loads(saved.read_text())
                 if (token_hash(old.get("token", "")) == row["token_hash"]
                         and verify_mosquitto_hash(row["mqtt_password_hash"], old.get("mqtt_password"))):
-                    data = _bundle(c.settings, device_id, row["kind"], old["token"], old["mqtt_password"],
-                                   json.loads(row["counters"] or "[]"))
+                    data = _with_kiosk_pin(directory, _bundle(c.settings, device_id, row["kind"], old["token"],
+                                                              old["mqtt_password"],
+                                                              json.loads(row["counters"] or "[]")))
             except (ValueError, AttributeError):
                 data = None
         if data is not None:

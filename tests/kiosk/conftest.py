@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.conftest import artifacts_dir
+from tests.conftest import artifacts_dir, need_tool
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -141,3 +141,29 @@ class Retained:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+@pytest.fixture
+def screen_of():
+    """A bare X server (no window manager) of a given size, e.g. a portrait 1080x1920 kiosk screen."""
+    procs: list[subprocess.Popen] = []
+
+    def start(width: int, height: int) -> str:
+        exe = need_tool("Xvfb")
+        number = next(n for n in range(200 + os.getpid() % 300, 1000)
+                      if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
+        proc = subprocess.Popen([exe, f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        sock = Path(f"/tmp/.X11-unix/X{number}")
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Xvfb :{number} did not start")
+            time.sleep(0.05)
+        return f":{number}"
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait()

@@ -264,3 +264,250 @@ def checkin(d):
     # nobody touches it: back to welcome by itself
     yield d.at("welcome", timeout=app.kconfig.kiosk.ticket_screen_s + 5)
     data["language_after"] = app.model.language
+
+
+# -- the kiosk tells the truth and fails safe (issue 15) ----------------------------------------
+
+def _ready(app, mqtt: bool = True):
+    return Wait(lambda: app.model.services_loaded and app.model.server_ok and (app.model.mqtt_ok or not mqtt),
+                "ready")
+
+
+def _to_confirm(d, service_id: str, start: str = "start_en"):
+    """Welcome -> confirm for one service, by touch, no priority, no phone (use with yield from)."""
+    app = d.app
+    yield d.at("welcome")
+    d.tap(d.screen.ids[start])
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
+    yield d.at("services")
+    yield Sleep(0.3)
+    d.tap(_service(d, service_id))
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    yield Sleep(0.3)
+
+
+def no_counter(d):
+    """No counter serves the service: every screen says why instead of a number, in both languages."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "kra-pin")
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.services[sid].estimated_wait_s is None, "no estimate from the server")
+    data["wait_unknown"] = app.model.services[sid].wait_unknown
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+    yield d.at("services")
+    yield Sleep(0.4)
+    data["services_en"] = _service(d, sid).text
+    d.shot("services-no-counter")
+    d.tap(_service(d, sid))
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    yield Sleep(0.3)
+    data["confirm_en"] = d.screen.ids.summary.text
+    d.shot("confirm-no-counter")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield Sleep(0.4)
+    data["ticket_en"] = d.screen.ids.details.text
+    data["ticket"] = _ticket_data(app)
+    data["printed"] = app.model.printed
+    d.shot("ticket-no-counter")
+    d.tap(d.screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.3)
+    data["ticket_sw"] = d.screen.ids.details.text
+    d.shot("ticket-no-counter-sw")
+    d.tap(d.screen.ids.done)
+    yield d.at("welcome")
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+    yield d.at("services")
+    yield Sleep(0.4)
+    data["services_sw"] = _service(d, sid).text
+    d.shot("services-no-counter-sw")
+    d.tap(_service(d, sid))
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    yield Sleep(0.3)
+    data["confirm_sw"] = d.screen.ids.summary.text
+
+
+def _closed_texts(d) -> dict:
+    ids = d.screen.ids
+    return {k: ids[k].text for k in ("title_sw", "opens_sw", "title_en", "opens_en")}
+
+
+def day_closed(d):
+    """A manager closes the day (retained state/day): the kiosk says so in both languages and issues nothing."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield _ready(app)
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    d.mark("ready")
+    yield d.go_signal("closed")
+    yield d.at("closed", timeout=20)
+    yield Sleep(0.5)
+    d.shot(os.environ.get("KIOSK_SHOT", "closed"))
+    data.update(_closed_texts(d))
+    data["day"] = app.model.day.model_dump(mode="json") if app.model.day else None
+    app.start("en")  # whatever a citizen touches, no ticket journey starts
+    yield Sleep(0.3)
+    data["after_start"] = app.sm.current
+    data["issue_calls"] = app.issue_calls
+
+
+def refused_day_closed(d):
+    """No broker (no state/day): the server's 409 day_closed itself brings the closed screen."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "kra-pin")
+    yield d.at("welcome")
+    yield _ready(app, mqtt=False)
+    yield from _to_confirm(d, sid)
+    d.mark("confirm")
+    yield d.go_signal("closed")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("closed", timeout=20)
+    yield Sleep(0.5)
+    d.shot("closed-refused")
+    data.update(_closed_texts(d))
+    data["issue_calls"] = app.issue_calls
+    data["mqtt_ok"] = app.model.mqtt_ok
+
+
+def last_call(d):
+    """A counter opens while the citizen confirms, but too late for today's last call: the server refuses
+    (409 after_last_call) and the kiosk offers a booking; the service's button then says so itself."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "kra-pin")
+    yield d.at("welcome")
+    yield _ready(app)
+    yield from _to_confirm(d, sid)
+    data["accepting_before"] = app.model.services[sid].accepting
+    d.mark("confirm")
+    yield d.go_signal("counter_open")
+    yield Wait(lambda: not app.model.services[sid].accepting, "refusal heard over MQTT")
+    data["refusal"] = app.model.services[sid].refusal
+    d.tap(d.screen.ids.confirm)
+    yield d.at("book", timeout=20)
+    yield Sleep(0.5)
+    d.shot("book")
+    ids = d.screen.ids
+    data.update(book_day=app.model.book_day, book_url=app.booking_url(sid, app.model.book_day, "en"),
+                why_en=ids.why.text, when_en=ids.when.text, scan_en=ids.scan.text, sms_en=ids.sms.text,
+                issue_calls=app.issue_calls)
+    d.tap(ids.back)
+    yield d.at("services")
+    yield Sleep(0.4)
+    data["services_en"] = _service(d, sid).text
+    d.shot("services-last-call")
+    d.tap(_service(d, sid))
+    yield d.at("book")
+    data["book_day_from_button"] = app.model.book_day
+    d.tap(d.screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.4)
+    d.shot("book-sw")
+    ids = d.screen.ids
+    data.update(why_sw=ids.why.text, when_sw=ids.when.text, scan_sw=ids.scan.text)
+    data["issue_calls_after"] = app.issue_calls
+
+
+def out_of_service_fault(d):
+    """A kiosk that cannot print stays out of service, says why, and ignores touches."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("out_of_service", timeout=30)
+    yield Wait(lambda: app.model.server_ok and app.model.services_loaded, "server reachable")
+    yield Sleep(1.5)  # the server answering must not bring it back
+    yield d.at("out_of_service")
+    d.shot(os.environ.get("KIOSK_SHOT", "out-of-service-no-printer"))
+    data["reason"] = d.screen.ids.reason.text
+    data["fault"] = app.model.device_fault
+    app.start("en")
+    yield Sleep(0.3)
+    data["after_start"] = app.sm.current
+    data["issue_calls"] = app.issue_calls
+
+
+def fit_all(d):
+    """Every category page in both languages: each label inside its button, every button in view.
+    Screenshots of each page, at the real screen's size (full screen, no window manager)."""
+    from kivy.core.window import Window
+
+    from kiosk.screens import FitButton
+
+    app = d.app
+    data = d.result["data"]
+    tag = os.environ.get("KIOSK_TAG", "screen")
+    data["window"] = list(Window.size)
+    data["portrait"] = app.portrait
+    data["labels"] = []
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Sleep(0.5)
+    d.shot(f"welcome-{tag}")
+    data["welcome_buttons"] = [list(d.screen.ids[k].to_window(*d.screen.ids[k].pos)) + list(d.screen.ids[k].size)
+                               for k in ("start_sw", "start_en")]
+
+    def measure(page: str):
+        scroll = d.screen.ids.get("scroll")
+        for w in d.screen.ids.grid.children:
+            if not isinstance(w, FitButton):
+                continue
+            tw, th = w.texture_size
+            x, y = w.to_window(w.x, w.y)
+            visible = True
+            if scroll is not None:
+                sx, sy = scroll.to_window(scroll.x, scroll.y)
+                visible = sy - 1 <= y and y + w.height <= sy + scroll.height + 1
+            data["labels"].append({"page": page, "value": w.value, "text": w.text, "fits": w.fits,
+                                   "texture": [tw, th], "size": [w.width, w.height],
+                                   "room": [w.width - 2 * w.pad_x, w.height - 2 * w.pad_y],
+                                   "font": w.font_size, "visible": visible})
+
+    for lang, start in (("en", "start_en"), ("sw", "start_sw")):
+        yield d.at("welcome")
+        d.tap(d.screen.ids[start])
+        yield d.at("categories")
+        yield Sleep(0.5)
+        measure(f"categories-{lang}")
+        d.shot(f"categories-{tag}-{lang}")
+        for i, cat in enumerate(app.model.categories()):
+            d.tap(d.find(d.screen.ids.grid, value=cat))
+            yield d.at("services")
+            yield Sleep(0.5)
+            measure(f"services-{lang}-{i}")
+            d.shot(f"services-{tag}-{lang}-{i}")
+            d.tap(d.screen.ids.back)
+            yield d.at("categories")
+            yield Sleep(0.2)
+        d.tap(d.screen.ids.back)
+    data["categories"] = app.model.categories()
+    data["services"] = len(app.model.services_in(None))
+    # and one ticket at this size (the number, the QR code)
+    sid = os.environ.get("KIOSK_SERVICE", "kra-pin")
+    yield from _to_confirm(d, sid)
+    d.shot(f"confirm-{tag}")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield Sleep(0.5)
+    d.shot(f"ticket-{tag}")
