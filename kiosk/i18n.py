@@ -201,6 +201,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "checkin_numbers": {"en": "Your numbers", "sw": "Nambari zako"},
     # out of service
     "oos_title": {"en": "Temporarily out of service", "sw": "Haifanyi kazi kwa muda"},
+    "oos_title_fault": {"en": "Out of service", "sw": "Haifanyi kazi"},
     "oos_no_printer": {
         "en": "No printer is configured on this kiosk. Technician: add a 'printer' section to its configuration.",
         "sw": "Kioski hiki hakina printa iliyowekwa. Fundi: ongeza sehemu ya 'printer' kwenye usanidi wake.",

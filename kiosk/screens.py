@@ -197,11 +197,18 @@ class CategoriesScreen(KioskScreen):
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
             count = tr("one_service", lang) if len(services) == 1 else tr("n_services", lang, n=len(services))
-            b = FitButton(value=cat, text=f"{category_name(cat, lang, self.model.category_sw(cat))}\n"
-                          f"[size=20sp]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
-                          max_font=sp(30))
+            small = "24sp" if self.app.portrait else "20sp"
+            b = FitButton(value=cat, text=f"[b]{category_name(cat, lang, self.model.category_sw(cat))}[/b]\n"
+                          f"[size={small}]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
+                          max_font=sp(38) if self.app.portrait else sp(30))
             b.bind(on_release=lambda btn: self.app.choose_category(btn.value))
             grid.add_widget(b)
+        self.fit_rows()
+
+    def fit_rows(self, *_a) -> None:
+        tall = self.app.portrait
+        fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children),
+                  dp(150), dp(300) if tall else dp(200))
 
 
 def fill_rows(grid, view_height: float, count: int, lo: float, hi: float) -> None:
@@ -232,10 +239,12 @@ class ServicesScreen(KioskScreen):
         grid.clear_widgets()
         lang = self.model.language
         services = self.model.services_in(self.model.category)
+        tall = self.app.portrait  # a tall screen has room for bigger names
+        small = "24sp" if tall else "19sp"
         for s in services:
             late = not s.accepting
-            b = FitButton(value=s.id, halign="left",
-                          text=f"[b]{s.name(lang)}[/b]\n[size=19sp]{self.status_line(s, lang)}[/size]")
+            b = FitButton(value=s.id, halign="left", max_font=sp(36) if tall else sp(28),
+                          text=f"[b]{s.name(lang)}[/b]\n[size={small}]{self.status_line(s, lang)}[/size]")
             if late:  # no ticket today: a darker button that reads as "not this way"
                 b.background_color = (0.09, 0.33, 0.22, 1)
                 b.color = (1, 1, 1, 1)
@@ -244,7 +253,8 @@ class ServicesScreen(KioskScreen):
         self.fit_rows()
 
     def fit_rows(self, *_a) -> None:
-        fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children), dp(104), dp(170))
+        fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children), dp(104),
+                  dp(240) if self.app.portrait else dp(170))
 
 
 class PriorityScreen(KioskScreen):

@@ -134,7 +134,8 @@ def test_printer_fault_still_issues_and_reports_until_fixed(fault, centre_server
 
 def test_server_outage_shows_out_of_service_and_recovers(centre_server, mosquitto, tmp_path, run_kiosk):
     """Killed server: out of service within 5 s; restarted: back by itself. Then an idle citizen."""
-    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "dummy"}, idle_timeout_s=3)
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
+                          idle_timeout_s=3)
     run = run_kiosk(config, "outage")
     run.wait_mark("ready", timeout=90)
     centre_server.kill9()
