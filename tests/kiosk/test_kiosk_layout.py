@@ -176,3 +176,21 @@ def test_network_printer_refused_is_offline():
 
     p = TicketPrinter(PrinterSettings(kind="network", host="127.0.0.1", port=free_port(), timeout_s=0.5))
     assert p.status() is PrinterStatus.offline
+
+
+@pytest.mark.parametrize("lang, reason, expect", [
+    ("en", "no_counter", "No counter is serving this service right now. Staff will call you when one opens."),
+    ("sw", "no_counter", "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa."),
+    ("en", "closed", "The centre has closed for today"),
+    ("sw", "closed", "Kituo kimefungwa kwa leo"),
+])
+def test_ticket_without_estimate_prints_why_never_a_number(lang, reason, expect):
+    """Before the fix a null estimate could not be printed at all (or was 'short wait'); now the reason is."""
+    printer = Dummy()
+    print_ticket(printer, make_ticket(position=0, estimated_wait_s=None, wait_unknown=reason, language=lang),
+                 "Huduma Centre GPO", lang)
+    t = decode(printer.output)
+    assert " ".join(t.texts[t.texts.index(next(x for x in t.texts if x.startswith(expect[:20]))):]).startswith(expect)
+    assert not any("Estimated wait" in x or "Muda wa kusubiri" in x or "min" in x.split() for x in t.texts)
+    assert ("No one is ahead of you" if lang == "en" else "Hakuna mtu mbele yako") in t.texts
+    assert all(len(x) <= 48 for x in t.texts)  # wrapped to the paper

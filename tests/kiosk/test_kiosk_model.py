@@ -154,3 +154,59 @@ def test_cli_help_and_errors_without_traceback(tmp_path):
     assert r.returncode != 0 and "make run" in r.stderr and "Traceback" not in r.stderr
     r = _cli(cwd=tmp_path)
     assert r.returncode != 0 and "exactly one of" in r.stderr
+
+
+def test_null_estimates_and_refusals_reach_the_model():
+    """The server's null estimate (with its reason) and its refusal stay as they are: nothing invented."""
+    from kiosk.i18n import estimate_text
+
+    m = KioskModel()
+    m.set_services([ServiceOut(id="kra-pin", prefix="K", name_en="KRA PIN registration", name_sw="Usajili wa PIN ya KRA",
+                               category="Tax and business", target_wait_min=30, typical_service_min=6,
+                               enabled=True, waiting=0, estimated_wait_s=None, wait_unknown="no_counter",
+                               longest_wait_s=0, open_counters=0)])
+    s = m.services["kra-pin"]
+    assert s.estimated_wait_s is None and s.wait_unknown == "no_counter" and s.accepting
+    assert estimate_text(s.estimated_wait_s, s.wait_unknown, "sw") == (
+        "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa.")
+    m.apply_service_state(ServiceStatePayload(service_id="kra-pin", prefix="K", name_en="KRA PIN registration",
+                                              name_sw="Usajili wa PIN ya KRA", estimated_wait_s=1200,
+                                              accepting=False, refusal="after_last_call", open_counters=1))
+    assert s.estimated_wait_s == 1200 and not s.accepting and s.refusal == "after_last_call"
+    assert estimate_text(None, "closed", "en") == "The centre has closed for today"
+    assert estimate_text(39444 * 3600, None, "en") == "Estimated wait: 39444 h 0 min"  # what the server said
+
+
+def test_day_state_and_opening_said_in_both_languages():
+    from datetime import date, datetime
+
+    from centre_server.contract import DayStatePayload
+    from kiosk.i18n import clock_text, day_text
+
+    m = KioskModel()
+    assert m.day_open
+    m.apply_day_state(DayStatePayload(day="2026-12-06", open=False, reason="closed_by_manager",
+                                      opens_at=datetime.fromisoformat("2026-12-07T08:00:00+03:00")))
+    assert not m.day_open and m.next_open_day() == "2026-12-07"
+    assert day_text(date(2026, 12, 7), "en") == "Monday 7 December"
+    assert day_text(date(2026, 12, 7), "sw") == "Jumatatu 7 Desemba"
+    assert clock_text(8, 0, "en") == "08:00" and clock_text(8, 0, "sw") == "saa 2:00 asubuhi (08:00)"
+    assert clock_text(14, 30, "sw") == "saa 8:30 mchana (14:30)" and clock_text(18, 0, "sw") == "saa 12:00 jioni (18:00)"
+
+
+def test_window_option_and_screen_size(tmp_path):
+    """--window WxH for development; a bad size is one clear line, not a traceback."""
+    import click
+
+    from kiosk.app import parse_window, x_screen_size
+
+    assert parse_window("1080x1920") == (1080, 1920)
+    for bad in ("1080", "axb", "10x10"):
+        with pytest.raises(click.BadParameter):
+            parse_window(bad)
+    assert x_screen_size(":9999") is None  # no such X server: None, the configured size is used
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps({**BUNDLE, "printer": {"kind": "file", "path": str(tmp_path / "t.bin")}}))
+    r = _cli("--config", str(path), "--window", "12x12")
+    assert r.returncode == 2 and "WIDTHxHEIGHT" not in r.stderr and "320 to 8192" in r.stderr
+    assert "Traceback" not in r.stderr
