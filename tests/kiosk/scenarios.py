@@ -468,6 +468,20 @@ def fit_all(d):
     data["welcome_buttons"] = [list(d.screen.ids[k].to_window(*d.screen.ids[k].pos)) + list(d.screen.ids[k].size)
                                for k in ("start_sw", "start_en")]
 
+    def outside(screen) -> list[str]:
+        """Widgets of a screen's main column that poke out of the window."""
+        column = screen.children[0]
+        return [f"{type(w).__name__} {getattr(w, 'text', '')[:30]!r}" for w in column.children
+                if w.height > 0 and (w.y < -1 or w.top > Window.height + 1)]
+
+    data["welcome_outside"] = outside(d.screen)
+    app.model.printer_status = "paper_out"  # the warning banner takes its place too
+    yield Sleep(0.4)
+    data["welcome_fault_outside"] = outside(d.screen)
+    d.shot(f"welcome-printer-fault-{tag}")
+    app.model.printer_status = "ok"
+    yield Sleep(0.2)
+
     def measure(page: str):
         scroll = d.screen.ids.get("scroll")
         for w in d.screen.ids.grid.children:

@@ -36,6 +36,7 @@ def test_fills_the_screen_and_every_label_fits(size, centre_server, mosquitto, t
     for xy in ((2, 2), (width - 3, 2), (2, height - 3), (width - 3, height - 3)):
         r, g, b = shot.convert("RGB").getpixel(xy)[:3]
         assert g > r and g > 30, (xy, (r, g, b))
+    assert data["welcome_outside"] == [] and data["welcome_fault_outside"] == []
     # language buttons keep their distance from the screen's edges
     for x, y, w, h in data["welcome_buttons"]:
         assert x >= 40 and x + w <= width - 40 and w >= 300 and h >= 120, (x, y, w, h)
