@@ -40,7 +40,7 @@ from kiosk.i18n import strings_for, tr
 logger = logging.getLogger(__name__)
 
 _PHONE = re.compile(PHONE_PATTERN)
-_CHECKIN_CODE = re.compile(r"^\d{4,8}$")  # a remote ticket's 4 digits, a booking's 6 (the server takes 4-8)
+_CHECKIN_CODE = re.compile(r"^\d{4,8}$")  # a remote ticket's 6 digits, a booking's 8 (the server takes 4-8)
 CHECKIN_CODE_MAX = 8
 
 

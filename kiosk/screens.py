@@ -402,7 +402,7 @@ class CheckinScreen(KioskScreen):
 
     @staticmethod
     def placeholder(mode: str) -> str:
-        return "07__ ___ ___" if mode == "phone" else "_ _ _ _"
+        return "07__ ___ ___" if mode == "phone" else "_ _ _ _ _ _"
 
 
 class CheckedInScreen(KioskScreen):
