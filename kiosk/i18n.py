@@ -66,8 +66,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "book_instead": {"en": "Touch to book a time on another day", "sw": "Gusa kuweka miadi siku nyingine"},
     "book_title": {"en": "Book a time instead", "sw": "Weka miadi badala yake"},
     "book_why_last": {
-        "en": "Today's last ticket for {service} has been issued: nobody who takes one now would be served before closing.",
-        "sw": "Tiketi ya mwisho ya leo ya {service} imeshatolewa: atakayechukua sasa hatahudumiwa kabla ya kufunga.",
+        "en": "Today's last ticket for {service} has been issued: a ticket taken now would not be called before today's last call.",
+        "sw": "Tiketi ya mwisho ya leo ya {service} imeshatolewa: tiketi itakayochukuliwa sasa haitaitwa kabla ya mwito wa mwisho wa leo.",
     },
     "book_when": {"en": "Book a time for {day}", "sw": "Weka miadi ya {day}"},
     "book_when_any": {"en": "Book a time on the next open day", "sw": "Weka miadi siku ijayo ya kazi"},
