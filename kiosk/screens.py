@@ -82,6 +82,7 @@ class FitButton(Button):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._fit_event = None
+        self.fitted_size: tuple[float, float] | None = None
         self.bind(size=self._later, text=self._later, max_font=self._later)
         self._later()
 
@@ -105,6 +106,7 @@ class FitButton(Button):
                 break
             size = max(self.min_font, size - sp(1))
         self.fits = tw <= w + 1 and th <= h
+        self.fitted_size = (self.width, self.height)  # what ``fits`` was measured for
         if not self.fits:
             logger.warning("label does not fit its button (%dx%d > %dx%d): %r", tw, th, w, h, self.text)
 

@@ -482,6 +482,12 @@ def fit_all(d):
     app.model.printer_status = "ok"
     yield Sleep(0.2)
 
+    def settled() -> bool:
+        """Every label fitted at its button's current size (a resize fits again on the next frame)."""
+        buttons = [w for w in d.screen.ids.grid.children if isinstance(w, FitButton)]
+        return bool(buttons) and all(b._fit_event is None and b.fitted_size == (b.width, b.height)
+                                     for b in buttons)
+
     def measure(page: str):
         scroll = d.screen.ids.get("scroll")
         for w in d.screen.ids.grid.children:
@@ -503,12 +509,14 @@ def fit_all(d):
         d.tap(d.screen.ids[start])
         yield d.at("categories")
         yield Sleep(0.5)
+        yield Wait(settled, "category labels fitted", 10)
         measure(f"categories-{lang}")
         d.shot(f"categories-{tag}-{lang}")
         for i, cat in enumerate(app.model.categories()):
             d.tap(d.find(d.screen.ids.grid, value=cat))
             yield d.at("services")
             yield Sleep(0.5)
+            yield Wait(settled, "service labels fitted", 10)
             measure(f"services-{lang}-{i}")
             d.shot(f"services-{tag}-{lang}-{i}")
             d.tap(d.screen.ids.back)

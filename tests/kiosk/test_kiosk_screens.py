@@ -29,7 +29,7 @@ def test_fills_the_screen_and_every_label_fits(size, centre_server, mosquitto, t
     run = run_kiosk(config, "fit_all", env={"DISPLAY": display, "KIOSK_TAG": tag})
     data = run.result()["data"]
 
-    assert data["window"] == [width, height] and data["portrait"] is (tag == "portrait")
+    assert data["window"] == [width, height] and data["portrait"] is (tag == "portrait"), data["window"]
     shot = Image.open(run.out / f"kiosk-categories-{tag}-en.png")  # (moved to ARTIFACTS at the end)
     assert shot.size == (width, height)
     # no black band: the deep green background reaches every edge of the screen
