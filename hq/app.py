@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hq import board
+from hq import board, schema
 from hq.i18n import LANGS, translator
 from hq.store import Store, StoreError
 
@@ -144,9 +144,13 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         if idempotency_key is not None and idempotency_key != body.key:
             raise HqError(422, "bad_key", "the Idempotency-Key header and the body's key differ")
         s = body.summary
-        if s.get("date") != body.date or s.get("centre_id") != body.centre_id or not isinstance(s.get("total"), dict):
-            raise HqError(422, "bad_summary", "the summary's centre_id, date and total must match the envelope")
         _check_date(body.date)
+        why = schema.problem(s)
+        if why is not None:
+            logger.warning("refused %s from %s: %s", body.key, centre["id"], why)
+            raise HqError(422, "bad_summary", f"the summary is not a centre's day summary: {why}")
+        if s.get("date") != body.date or s.get("centre_id") != body.centre_id:
+            raise HqError(422, "bad_summary", "the summary's centre_id and date must match the envelope")
         result = store.put_summary(body.centre_id, body.key, body.date, body.revision, s)
         response.status_code = 201 if result.outcome == "stored" else 200
         return Stored(key=body.key, outcome=result.outcome, revision_held=result.revision,
@@ -164,7 +168,12 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         found = store.summary(centre_id, day)
         if found is None:
             raise HqError(404, "not_found", f"no summary of {centre_id} for {day}")
-        found["received_local"] = board.local_time(found["received_at"], found["summary"].get("timezone"))
+        why = schema.problem(found["summary"])
+        if why is not None:
+            found["problem"] = why  # stored before headquarters checked summaries: shown, never used
+        tz = found["summary"].get("timezone") if why is None else None
+        found["received_local"] = board.local_time(found["received_at"], tz)
+        found["centre_name"] = board.centre_names(store).get(centre_id, centre_id)
         return found
 
     @app.get("/api/v1/receipts", tags=["summaries"])

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from centre_server import figures
+from hq import schema
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
@@ -118,19 +119,46 @@ def trend_chart(dates: list[str], arrived: list[int], share: list[float | None],
     return "".join(parts)
 
 
+def valid_rows(store: Store, first: str, last: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored summaries of first..last that hold the summary's shape, and those skipped (with why).
+
+    A row stored before headquarters validated summaries (or written to the
+    database by hand) must not break the board for every centre: it is left
+    out of the figures, listed on the page and logged.
+    """
+    good, skipped = [], []
+    for r in store.summaries_between(first, last):
+        why = schema.problem(r["summary"])
+        if why is None:
+            good.append(r)
+        else:
+            logger.warning("skipped the stored summary of %s for %s (revision %s): %s",
+                           r["centre_id"], r["date"], r["revision"], why)
+            skipped.append({"centre_id": r["centre_id"], "date": r["date"], "revision": r["revision"],
+                            "reason": why})
+    return good, skipped
+
+
+def centre_names(store: Store) -> dict[str, str]:
+    """Registered names: a summary's own ``centre_name`` is the centre's say, never shown as its name."""
+    return {c["id"]: c["name"] for c in store.centres()}
+
+
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
     """Everything the board page and ``GET /api/v1/board`` show."""
     dates_known = store.dates()
     if day is None:
         day = dates_known[-1] if dates_known else Date.today().isoformat()
     dates = date_range(day, days)
-    rows = store.summaries_between(dates[0], dates[-1])
+    rows, skipped = valid_rows(store, dates[0], dates[-1])
     registered = {c["id"]: c for c in store.centres()}
     by_centre: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     names: dict[str, str] = {cid: c["name"] for cid, c in registered.items()}
     for r in rows:
         by_centre[r["centre_id"]][r["date"]] = r
-        names.setdefault(r["centre_id"], r["summary"].get("centre_name", r["centre_id"]))
+        names.setdefault(r["centre_id"], r["centre_id"])
+    for k in skipped:
+        k["centre_name"] = names.get(k["centre_id"], k["centre_id"])
     centres = []
     for cid in sorted(set(registered) | set(by_centre), key=lambda c: names.get(c, c)):
         days_of = by_centre.get(cid, {})
@@ -186,21 +214,44 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         worst.append({k: v for k, v in a.items() if not k.startswith("_")})
     worst.sort(key=lambda a: (a["within_target_share"], -a["measured"]))
     return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
-            "worst": worst[:12], "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known}
+            "worst": worst[:12], "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known,
+            "skipped": skipped}
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: text starting like a formula gets a leading quote.
+
+    Centre-supplied text (service names, ids) reached the spreadsheet raw, so
+    ``=HYPERLINK(...)`` became a live formula (OWASP "CSV injection").
+    Numbers are left alone: the schema keeps them non-negative.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def export_csv(store: Store, first: str, last: str, level: str = "total") -> str:
-    """One row per centre and day (``total``), per service (``services``) or per hour (``hours``)."""
+    """One row per centre and day (``total``), per service (``services``) or per hour (``hours``).
+
+    Centres are named by their registered name; rows that do not hold the
+    summary's shape are left out (and logged, see ``valid_rows``).
+    """
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
+    names = centre_names(store)
+    rows, _skipped = valid_rows(store, first, last)
     extra = {"total": ["counters_open", "staffed_hours"], "services": ["service_id", "name_en", "name_sw",
              "target_wait_s", "issued", "transfers_in", "counters"], "hours": ["hour", "counters_open", "staffed_hours"]}[level]
     w.writerow(["centre_id", "centre_name", "date", "revision", "simulated", *extra, *FIGURES])
-    for r in store.summaries_between(first, last):
+    for r in rows:
         s = r["summary"]
         items = [s["total"]] if level == "total" else s.get(level, [])
         for item in items:
-            w.writerow([r["centre_id"], s.get("centre_name", r["centre_id"]), r["date"], r["revision"],
-                        int(bool(s.get("simulated"))), *[item.get(k) for k in extra],
-                        *["" if item.get(k) is None else item.get(k) for k in FIGURES]])
+            w.writerow([cell(x) for x in [
+                r["centre_id"], names.get(r["centre_id"], r["centre_id"]), r["date"], r["revision"],
+                int(bool(s.get("simulated"))), *[item.get(k) for k in extra],
+                *["" if item.get(k) is None else item.get(k) for k in FIGURES]]])
     return out.getvalue()

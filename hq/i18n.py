@@ -58,6 +58,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "centres_reporting": {"en": "centres reported", "sw": "vituo viliripoti"},
     "of": {"en": "of", "sw": "kati ya"},
     "missing_days": {"en": "Days not yet reported", "sw": "Siku ambazo hazijaripotiwa"},
+    "skipped_title": {"en": "Reports left out: they do not hold a day summary's figures",
+                      "sw": "Ripoti zilizoachwa: hazina takwimu za muhtasari wa siku"},
+    "skipped_note": {"en": "Ask the centre to close the day again; its new revision replaces this one.",
+                     "sw": "Omba kituo kifunge siku tena; toleo jipya litachukua nafasi ya hili."},
 }
 
 LANGS = ("en", "sw")

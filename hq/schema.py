@@ -1,0 +1,124 @@
+"""The shape of a centre's day summary, defined once: headquarters validates every summary against it.
+
+A summary is what ``centre_server.figures.summarise`` produces (and the day
+close records and sends). Headquarters used to store the inner summary
+unchecked, so one centre sending ``{"total": {"arrived": "x"}}`` or a total
+without ``wait_mean_s`` broke the board and the board's API for every centre.
+Now ``POST /api/v1/summaries`` refuses such a summary with 422 and the reason,
+and a bad row already stored is skipped (and reported) where it is read.
+
+Strict types: a count is an integer (``"5"`` is refused, not coerced), a
+duration is a number of seconds or null, a share is 0..1 or null. Keys the
+centre may add later are allowed (``extra="allow"``) so a newer centre is not
+refused by an older headquarters; the keys the board reads are required.
+``tests/hq/test_summary_schema.py`` checks that the centre's real summaries
+validate against this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from centre_server.contract import Satisfaction
+
+logger = logging.getLogger(__name__)
+
+Count = Field(ge=0, le=10_000_000)
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+RATING_MIN, RATING_MAX = min(Satisfaction).value, max(Satisfaction).value  # the one scale (contract)
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    arrived: int = Count
+    served: int = Count
+    served_share: float | None = Field(ge=0, le=1)
+    no_shows: int = Count
+    no_show_share: float | None = Field(ge=0, le=1)
+    cancelled: int = Count
+    unfinished: int = Field(0, ge=0, le=10_000_000)
+    transfers: int = Count
+    wait_mean_s: float | None = Field(ge=0, le=10_000_000)
+    wait_median_s: float | None = Field(ge=0, le=10_000_000)
+    wait_p90_s: float | None = Field(ge=0, le=10_000_000)
+    wait_max_s: float | None = Field(ge=0, le=10_000_000)
+    service_mean_s: float | None = Field(ge=0, le=10_000_000)
+    service_median_s: float | None = Field(ge=0, le=10_000_000)
+    service_p90_s: float | None = Field(ge=0, le=10_000_000)
+    service_max_s: float | None = Field(ge=0, le=10_000_000)
+    within_target: int = Count
+    measured: int = Count
+    within_target_share: float | None = Field(ge=0, le=1)
+    satisfaction_mean: float | None = Field(ge=RATING_MIN, le=RATING_MAX)
+    satisfaction_count: int = Count
+
+
+class TotalRow(_Row):
+    """The day's figures over tickets (citizens)."""
+
+    counters_open: int = Count
+    staffed_hours: float = Field(ge=0, le=100_000)
+
+
+class ServiceRow(_Row):
+    """One service's figures over visits."""
+
+    service_id: str = Field(min_length=1, max_length=60)
+    name_en: str = Field(max_length=200)
+    name_sw: str = Field(max_length=200)
+    target_wait_s: int = Field(ge=0, le=86_400)
+    issued: int = Count
+    transfers_in: int = Count
+    counters: int = Count
+
+
+class HourRow(_Row):
+    """Figures of the tickets issued in one local hour."""
+
+    hour: int = Field(ge=0, le=23)
+    counters_open: int = Count
+    staffed_hours: float = Field(ge=0, le=100_000)
+
+
+class CounterRow(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    counter_id: str = Field(min_length=1, max_length=60)
+    name: str = Field(max_length=200)
+    staffed_hours: float = Field(ge=0, le=100_000)
+    served: int = Count
+
+
+class DaySummary(BaseModel):
+    """One centre's day, as ``centre_server.figures.summarise`` makes it."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    schema_: int = Field(alias="schema", ge=1, le=1000)
+    centre_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    centre_name: str = Field(max_length=200)
+    date: str = Field(pattern=DATE)
+    timezone: str = Field(min_length=1, max_length=64)
+    total: TotalRow
+    services: list[ServiceRow] = Field(max_length=500)
+    hours: list[HourRow] = Field(max_length=24)
+    counters: list[CounterRow] = Field(default_factory=list, max_length=1000)
+    simulated: bool = False
+
+
+def problem(data: Any) -> str | None:
+    """Why ``data`` is not a valid summary (the first few reasons, one line), or None when it is."""
+    if not isinstance(data, dict):
+        return f"the summary must be a JSON object, not {type(data).__name__}"
+    try:
+        DaySummary.model_validate(data)
+    except ValidationError as err:
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ())) or 'summary'}: {e.get('msg')}"
+                 for e in err.errors()[:5]]
+        more = len(err.errors()) - 5
+        return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    return None
