@@ -10,6 +10,7 @@ of tickets, and never the other messages once it recovers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,61 @@ class SmsGateway(Protocol):
     def close(self) -> None: ...
 
 
+_LOG_LOCKS: dict[str, threading.Lock] = {}
+_LOG_LOCKS_GUARD = threading.Lock()
+ERASED = "[erased]"
+
+
+def _log_lock(path: Path) -> threading.Lock:
+    """One lock per log file in this process: the gateway's appends and the day close's erasure never interleave."""
+    with _LOG_LOCKS_GUARD:
+        return _LOG_LOCKS.setdefault(str(Path(path).resolve()), threading.Lock())
+
+
+def log_path(settings: Any, directory: Path) -> Path | None:
+    """The log gateway's file (``[channels] sms_log``), or None when SMS go elsewhere."""
+    if settings.sms_gateway != "log":
+        return None
+    path = Path(settings.sms_log)
+    return path if path.is_absolute() else Path(directory) / path
+
+
+def erase_log_phones(path: Path, before: float) -> int:
+    """Replace the phone number of every logged message sent before ``before`` (a timestamp) with ``[erased]``.
+
+    A closed day keeps no phone numbers (DESIGN §7), and the demo gateway's
+    log held every number the centre ever texted. The file is rewritten
+    whole (a temporary file, then a rename) under the gateway's lock; lines
+    whose time cannot be read are erased too (a number kept by mistake is
+    the worse error). Returns how many numbers were erased.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    erased = 0
+    with _log_lock(path):
+        out = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+            parts = line.split("\t", 2)
+            if len(parts) == 3 and parts[1] != ERASED:
+                try:
+                    when = datetime.fromisoformat(parts[0]).timestamp()
+                except ValueError:
+                    when = before - 1
+                if when < before:
+                    parts[1] = ERASED
+                    erased += 1
+                    line = "\t".join(parts)
+            out.append(line)
+        if erased:
+            tmp = path.with_name(path.name + ".erasing")
+            tmp.write_text("".join(out), encoding="utf-8")
+            os.replace(tmp, path)
+    if erased:
+        logger.info("erased %s phone numbers from %s", erased, path)
+    return erased
+
+
 class LogGateway:
     """The demo gateway: appends each message to a file a person can read (``tail -f DIR/sms.log``)."""
 
@@ -46,7 +102,7 @@ class LogGateway:
     def __init__(self, path: Path, tz: tzinfo | None = None) -> None:
         self.path = path
         self.tz = tz
-        self._lock = threading.Lock()
+        self._lock = _log_lock(path)
         self._n = 0
 
     def send(self, phone: str, text: str) -> str:
