@@ -15,7 +15,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -48,6 +48,28 @@ class SummaryIn(BaseModel):
     revision: int = Field(ge=1, le=100000)
     created_at: float | None = None
     summary: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    revision_held: int | None = Field(None, description="with key_reused: the revision headquarters holds")
+
+
+class ErrorResponse(BaseModel):
+    """Every error headquarters answers: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorBody
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route declares (schemathesis checks that no other status is answered)."""
+    return {c: {"model": ErrorResponse} for c in codes}
+
+
+# A calendar date: documented as ``format: date`` so clients (and schemathesis) know what is valid;
+# checked by ``_check_date`` so a bad one gets code ``bad_date`` rather than a generic validation error.
+DATE_DOC = {"format": "date"}
 
 
 class Stored(BaseModel):
@@ -118,7 +140,9 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": {"code": "http_error", "message": str(err.detail)}}, status_code=err.status_code)
+        # keep the exception's headers: a 405 must say which methods are allowed (``Allow``, RFC 9110)
+        return JSONResponse({"error": {"code": "http_error", "message": str(err.detail)}}, status_code=err.status_code,
+                            headers=getattr(err, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -132,7 +156,9 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         return JSONResponse({"error": {"code": "internal", "message": "headquarters failed; nothing was stored"}},
                             status_code=500)
 
-    @app.post("/api/v1/summaries", response_model=Stored, tags=["summaries"])
+    @app.post("/api/v1/summaries", response_model=Stored, tags=["summaries"], status_code=201,
+              responses={200: {"model": Stored, "description": "duplicate or superseded: nothing new stored"},
+                         **errors(401, 403, 409, 422)})
     def receive(body: SummaryIn, response: Response, centre: CentreDep,
                 idempotency_key: Annotated[str | None, Header()] = None) -> Stored:
         """Store one revision of a centre's day. Same key twice: stored once. Higher revision: replaces."""
@@ -161,8 +187,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         """Registered centres (no tokens)."""
         return store.centres()
 
-    @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"])
-    def summary(centre_id: str, day: str) -> dict[str, Any]:
+    @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"], responses=errors(404, 422))
+    def summary(centre_id: str, day: Annotated[str, Path(json_schema_extra=DATE_DOC)]) -> dict[str, Any]:
         """The revision headquarters holds for a centre's day."""
         _check_date(day)
         found = store.summary(centre_id, day)
@@ -176,18 +202,22 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         found["centre_name"] = board.centre_names(store).get(centre_id, centre_id)
         return found
 
-    @app.get("/api/v1/receipts", tags=["summaries"])
+    @app.get("/api/v1/receipts", tags=["summaries"], responses=errors(422))
     def receipts(centre_id: str | None = None) -> list[dict[str, Any]]:
         """Every key received, with how many times it was delivered and what was done with it."""
         return store.receipts(centre_id)
 
-    @app.get("/api/v1/board", tags=["board"])
-    def board_api(date: str | None = None, days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
+    @app.get("/api/v1/board", tags=["board"], responses=errors(422))
+    def board_api(date: str | None = Query(None, json_schema_extra=DATE_DOC),
+                  days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
         """The board's figures as JSON."""
         return board.board_data(store, _check_date(date), days)
 
-    @app.get("/export.csv", tags=["board"])
-    def export(first: str | None = Query(None, alias="from"), last: str | None = Query(None, alias="to"),
+    @app.get("/export.csv", tags=["board"], response_class=Response,
+             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                              "description": "the summaries as CSV (an attachment)"}, **errors(422)})
+    def export(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
+               last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC),
                level: str = Query("total", pattern="^(total|services|hours)$")) -> Response:
         """Summaries as CSV: one row per centre and day, per service or per hour."""
         last = _check_date(last, "to") or (store.dates() or [Date.today().isoformat()])[-1]
