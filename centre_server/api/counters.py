@@ -20,9 +20,10 @@ from centre_server.api.deps import (
 )
 from centre_server.auth import Principal
 from centre_server.api.tickets import ERRORS
-from centre_server.centre import Centre
+from centre_server.centre import Centre, public_ticket_id
 from centre_server.engine import QueueError, Ticket
 from centre_server.contract import (
+    DEVICE_ROLES,
     CompleteRequest,
     CounterOut,
     CounterState,
@@ -50,13 +51,16 @@ def brief(centre: Centre, t: Ticket) -> TicketBrief:
                        no_show_at=centre.iso(t.no_show_at))
 
 
-def counter_out(centre: Centre, counter_id: str) -> CounterOut:
+def counter_out(centre: Centre, counter_id: str, principal: Principal | None = None) -> CounterOut:
+    """A counter; a device (kiosk, display, bridge) sees its ticket's public id, never the secret one."""
     with centre.lock:
         c = centre.state.counters.get(counter_id)
         if c is None:
             raise ApiError(404, "unknown_counter", f"no counter with id {counter_id!r}")
         t = centre.state.tickets.get(c.ticket_id or "")
         serving = brief(centre, t) if t is not None else None
+        if serving is not None and principal is not None and principal.role in DEVICE_ROLES:
+            serving.id = public_ticket_id(serving.id)
         return CounterOut(id=c.id, name=c.name, state=c.state, services=list(c.services), serving=serving,
                           clerk=c.clerk, idle_since=centre.iso(c.idle_since))
 
@@ -86,12 +90,12 @@ def held_by_caller(centre: Centre, counter_id: str, principal: Principal, openin
 
 @router.get("", response_model=list[CounterOut], responses=ERRORS)
 def list_counters(centre: CentreDep, principal: PrincipalDep) -> list[CounterOut]:
-    return [counter_out(centre, cid) for cid in list(centre.state.counters)]
+    return [counter_out(centre, cid, principal) for cid in list(centre.state.counters)]
 
 
 @router.get("/{counter_id}", response_model=CounterOut, responses=ERRORS)
 def get_counter(counter_id: str, centre: CentreDep, principal: PrincipalDep) -> CounterOut:
-    return counter_out(centre, counter_id)
+    return counter_out(centre, counter_id, principal)
 
 
 def _ticket_of(centre: Centre, events: list[engine.Event], etype: str) -> TicketOut | None:

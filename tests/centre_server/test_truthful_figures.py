@@ -167,3 +167,21 @@ def test_a_newcomer_who_would_not_be_called_before_the_last_call_is_offered_a_bo
                for t in issued)
     s = services(api)["good-conduct"]
     assert s["accepting"] is False and s["refusal"] == "after_last_call" and s["estimated_wait_s"] is not None
+
+
+def test_a_device_never_sees_a_secret_ticket_id_in_the_counters(app_for):
+    """Issue 16: GET /api/v1/counters gave device tokens the secret id (the key to /t/ and /join/)."""
+    api = app_for()
+    staff = clerk(api)
+    api.post("/api/v1/counters/c12/open", headers=staff)
+    t = api.post("/api/v1/tickets", json={"service_id": "kra-pin"}, headers=kiosk(api)).json()
+    assert api.post("/api/v1/counters/c12/call-next", headers=staff).status_code == 200
+    for device in ("kiosk-1", "display-1", "bridge-1"):
+        token = {"Authorization": f"Bearer {api.centre.bundle(device)['token']}"}
+        listed = api.get("/api/v1/counters", headers=token)
+        one = api.get("/api/v1/counters/c12", headers=token)
+        assert listed.status_code == one.status_code == 200, (device, listed.text)
+        assert t["id"] not in listed.text and t["id"] not in one.text, device
+        assert one.json()["serving"]["number"] == t["number"]
+    # the clerk still gets the real id (the terminal calls by it)
+    assert api.get("/api/v1/counters/c12", headers=staff).json()["serving"]["id"] == t["id"]
