@@ -15,7 +15,7 @@ Rules by role (base ``huduma/{centre_id}``):
   own ``device/{id}/availability`` and ``device/{id}/status``.
 - kiosk: read ``state/#`` and ``server/availability``; write its own
   availability and status.
-- bridge: write ``cmd/counter/{c}`` for its counters only, ``cmd/feedback``
+- bridge: write ``cmd/counter/{c}`` and ``cmd/feedback/{c}`` for its counters only
   and its own availability and status; read ``reply/{id}``,
   ``state/counter/{c}`` for its counters and ``server/availability``.
 """
@@ -121,7 +121,8 @@ def acl_for(user: MqttUser, topics: Topics) -> Acl:
         counters = [c for c in user.counters if c]
         return Acl(read=(topics.reply(user.device_id), *(topics.counter_state(c) for c in counters),
                          topics.server_availability),
-                   write=(*(topics.cmd_counter(c) for c in counters), topics.cmd_feedback, *own))
+                   write=(*(topics.cmd_counter(c) for c in counters), *(topics.cmd_feedback(c) for c in counters),
+                          *own))
     return Acl()
 
 

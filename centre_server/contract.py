@@ -257,9 +257,9 @@ class Topics:
     def cmd_counter(self, counter_id: str) -> str:
         return f"{self.base}/cmd/counter/{_check_id(counter_id)}"
 
-    @property
-    def cmd_feedback(self) -> str:
-        return f"{self.base}/cmd/feedback"
+    def cmd_feedback(self, counter_id: str) -> str:
+        """Per counter, so the broker lets a bridge rate only its own counters (the payload cannot be checked)."""
+        return f"{self.base}/cmd/feedback/{_check_id(counter_id)}"
 
     def reply(self, device_id: str) -> str:
         return f"{self.base}/reply/{_check_id(device_id)}"
@@ -280,6 +280,10 @@ class Topics:
     @property
     def all_counter_commands(self) -> str:
         return f"{self.base}/cmd/counter/+"
+
+    @property
+    def all_feedback(self) -> str:
+        return f"{self.base}/cmd/feedback/+"
 
     @property
     def all_device_availability(self) -> str:
@@ -319,8 +323,8 @@ class Topics:
                 return "event", etype
             case ["cmd", "counter", cid]:
                 return "cmd_counter", cid
-            case ["cmd", "feedback"]:
-                return "cmd_feedback", None
+            case ["cmd", "feedback", cid]:
+                return "cmd_feedback", cid
             case ["reply", dev]:
                 return "reply", dev
         raise TopicError(f"unknown topic: {topic}")
@@ -443,7 +447,7 @@ class CounterCommand(_Payload):
 
 
 class FeedbackCommand(_Payload):
-    """Sent on ``cmd/feedback`` by a counter's feedback unit."""
+    """Sent on ``cmd/feedback/{counter_id}`` by a counter's feedback unit (``counter_id`` repeats the topic's)."""
 
     counter_id: str
     rating: Satisfaction  # the scale, not the unit's button: the bridge maps FEEDBACK_BUTTONS

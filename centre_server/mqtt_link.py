@@ -151,7 +151,7 @@ class MqttLink:
             return
         logger.info("connected to broker %s", self.url)
         client.publish(self.topics.server_availability, Availability.online.value, qos=QOS, retain=True)
-        client.subscribe([(self.topics.all_counter_commands, QOS), (self.topics.cmd_feedback, QOS),
+        client.subscribe([(self.topics.all_counter_commands, QOS), (self.topics.all_feedback, QOS),
                           (self.topics.all_device_availability, QOS), (self.topics.all_device_status, QOS),
                           (self.probe_topic, QOS)])
         self.republish_all()
@@ -298,7 +298,7 @@ class MqttLink:
             if kind == "cmd_counter":
                 self._counter_command(ident or "", msg.payload)
             elif kind == "cmd_feedback":
-                self._feedback(msg.payload)
+                self._feedback(msg.payload, ident or "")
             elif kind in ("device_availability", "device_status"):
                 self._device(kind, ident or "", msg.payload)
         except Exception:  # never let one message take the link down
@@ -348,9 +348,13 @@ class MqttLink:
                 data["ticket"] = ev.data["number"]
         self._reply(cmd.device_id, cmd.request_id, None, data)
 
-    def _feedback(self, payload: bytes) -> None:
+    def _feedback(self, payload: bytes, topic_counter: str) -> None:
         try:
             cmd = FeedbackCommand.model_validate_json(payload)
+            if cmd.counter_id != topic_counter:  # the topic is what the broker checked: it wins
+                self.dropped["foreign_counter"] += 1
+                logger.warning("feedback on %s's topic names counter %s: refused", topic_counter, cmd.counter_id)
+                return
         except ValidationError as err:
             self.dropped["bad_feedback"] += 1
             try:  # answer, so the unit hears NAK instead of waiting for a timeout
@@ -362,7 +366,8 @@ class MqttLink:
             return
         allowed = self._bridge_counters(cmd.device_id)
         if allowed is not None and cmd.counter_id not in allowed:
-            # Every bridge may write cmd/feedback: a wrong port map must not rate another bridge's counter.
+            # The broker lets a bridge write only its own counters' feedback topics; this also catches a
+            # wrong port map (or a device_id that names another bridge).
             self.dropped["foreign_counter"] += 1
             logger.warning("feedback from %s for counter %s refused: not in its bundle (%s)", cmd.device_id,
                            cmd.counter_id, ",".join(allowed))

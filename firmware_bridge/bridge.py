@@ -1,7 +1,7 @@
 """The bridge: serial devices on one side, the centre's MQTT topics on the other.
 
 Key presses become ``cmd/counter/{id}`` requests (the keypad hears ACK or NAK from
-the server's reply), feedback buttons become ``cmd/feedback``, and each LED
+the server's reply), feedback buttons become ``cmd/feedback/{counter}``, and each LED
 number board follows the retained ``state/counter/{id}`` of its counter: SHOW the
 number, BLINK on a new call, BEEP on a recall, blank when nothing is called.
 The bridge never holds queue state of its own; after any restart or reconnect
@@ -316,7 +316,7 @@ class Bridge:
                                      device_id=self.device_id).to_bytes()
         else:
             self.counts["ratings"] += 1
-            topic = self.topics.cmd_feedback
+            topic = self.topics.cmd_feedback(dev.counter_id)
             # The unit says which button (1 = the very happy face); the server hears the one scale.
             payload = FeedbackCommand(counter_id=dev.counter_id, rating=FEEDBACK_BUTTONS[int(frame.args[0])],
                                       request_id=request_id, device_id=self.device_id).to_bytes()

@@ -84,9 +84,9 @@ def test_events_retained_state_and_commands_over_mqtt(centre_server, mosquitto):
         # garbage on every topic the server reads is dropped; the server keeps serving
         for payload in (b"", b"{", b"\xff\xfe", b"[]", b'{"action":"explode","request_id":"x"}', b"x" * 100_000):
             sub.publish(topics.cmd_counter("c12"), payload)
-            sub.publish(topics.cmd_feedback, payload)
+            sub.publish(topics.cmd_feedback("c12"), payload)
             sub.publish(topics.device_status("kiosk-1"), payload)
-        sub.publish(topics.cmd_feedback, json.dumps({"counter_id": "c12", "rating": 4}))
+        sub.publish(topics.cmd_feedback("c12"), json.dumps({"counter_id": "c12", "rating": 4}))
         assert centre_server.client().get("/healthz").json()["broker"] == "connected"
         assert kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}).status_code == 201
         time.sleep(0.3)

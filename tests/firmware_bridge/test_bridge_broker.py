@@ -58,7 +58,7 @@ class FakeServer:
         self.reply_delay = 0.0  # a slow server, so a double tap meets a request still in flight
         probe.handlers.append(self.handle)
         probe.subscribe(topics.all_counter_commands)
-        probe.subscribe(topics.cmd_feedback)
+        probe.subscribe(topics.all_feedback)
 
     def handle(self, topic: str, payload: bytes) -> None:
         kind, counter = self.topics.parse(topic)

@@ -120,14 +120,14 @@ def test_the_first_rating_stands_on_every_channel(channel_server, new_phone, pro
 
     # A bridge naming a counter outside its bundle is refused by the server.
     foreign = next(cid for cid in ("c05", "c11", "c12") if cid not in bundle["counters"])
-    probe.publish(topics.cmd_feedback, FeedbackCommand(counter_id=foreign, rating=Satisfaction.excellent,
+    probe.publish(topics.cmd_feedback(foreign), FeedbackCommand(counter_id=foreign, rating=Satisfaction.excellent,
                                                        request_id="foreign-1", device_id="bridge-1").to_bytes())
     reply = wait_until(lambda: next((Reply.model_validate_json(p) for p in probe.on(topics.reply("bridge-1"))
                                      if json.loads(p).get("request_id") == "foreign-1"), None),
                        what="the server's answer to a foreign counter")
     assert reply.status == "error" and reply.data == {"code": "not_your_counter"}
     # A rating off the scale is answered too (it used to be dropped without a word: the unit timed out).
-    probe.publish(topics.cmd_feedback, json.dumps({"counter_id": "c01", "rating": 7, "request_id": "off-scale",
+    probe.publish(topics.cmd_feedback("c01"), json.dumps({"counter_id": "c01", "rating": 7, "request_id": "off-scale",
                                                    "device_id": "bridge-1"}))
     reply = wait_until(lambda: next((Reply.model_validate_json(p) for p in probe.on(topics.reply("bridge-1"))
                                      if json.loads(p).get("request_id") == "off-scale"), None),

@@ -67,7 +67,8 @@ def test_role_table():
     assert not may_write(display, T.device_status("display-2"))
     assert not may_read(kiosk, T.all_events) and may_read(kiosk, T.all_service_states)
     assert may_write(bridge, T.cmd_counter("c02")) and not may_write(bridge, T.cmd_counter("c03"))
-    assert may_write(bridge, T.cmd_feedback) and may_read(bridge, T.reply("bridge-1"))
+    assert may_write(bridge, T.cmd_feedback("c02")) and may_read(bridge, T.reply("bridge-1"))
+    assert not may_write(bridge, T.cmd_feedback("c03"))  # another bridge's counter: the broker refuses
     assert not may_read(bridge, T.reply("bridge-2")) and not may_read(bridge, T.counter_state("c03"))
     assert not may_write(bridge, T.base + "/cmd/counter/+")  # never a wildcard publish
     assert may_write(server, "anything") and may_read(server, "#")
