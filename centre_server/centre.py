@@ -130,7 +130,7 @@ def public_ticket_id(ticket_id: str) -> str:
 
 def policy_from(settings: CentreSettings) -> engine.Policy:
     q = settings.queue
-    return engine.Policy(hours=hours_from(settings),
+    return engine.Policy(hours=hours_from(settings), phone_retention_days=settings.day.phone_retention_days,
         priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,

@@ -130,6 +130,7 @@ class Policy:
     appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
     timezone: str = "Africa/Nairobi"
     hours: OpeningHours = field(default_factory=OpeningHours)
+    phone_retention_days: int = 0  # a closed day's phone numbers are kept this many days, then erased
 
 
 @dataclass

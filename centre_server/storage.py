@@ -357,10 +357,17 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
                 if ev.data.get("next_day"):
                     # a day once closed keeps no phone numbers (DESIGN §7)
                     conn.execute("UPDATE tickets SET phone=NULL WHERE day<=? AND phone IS NOT NULL",
-                                 [ev.data["day"]])
+                                 [retained_until(ev.data["day"], state.policy.phone_retention_days)])
         if get_meta(db, "day") != state.day:
             set_meta(conn, "day", state.day)
     state.retired.clear()  # written: memory may forget them
+
+
+def retained_until(day: str, retention_days: int) -> str:
+    """The last day whose phone numbers go when ``day`` closes: ``[day] phone_retention_days`` earlier."""
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) - timedelta(days=retention_days)).isoformat()
 
 
 def find_ticket(db: sqlite_utils.Database, ticket_id: str) -> Ticket | None:

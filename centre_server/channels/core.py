@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from centre_server import engine
+from centre_server import engine, storage
 from centre_server.centre import Centre, new_ticket_id
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.schema import ensure_booking_confirmations
@@ -793,7 +793,7 @@ class ChannelHub:
             if d.get("to_service_id"):
                 touched.add(d["to_service_id"])
             if ev.type == EventType.day_closed and d.get("next_day"):
-                self._forget_phones(d["day"])
+                self._forget_phones(storage.retained_until(d["day"], self.centre.settings.day.phone_retention_days))
             if t is None or not t.phone:
                 continue
             lang = t.language.value

@@ -174,6 +174,9 @@ def test_retention_days_keeps_the_numbers_of_the_days_kept(centre_dir) -> None:
         # a day later the close of the 8th erases the 7th's
         clock.t = at(12, 0, day=8)
         centre.execute(engine.Tick())
+        # the roll-over at midnight keeps the 7th's numbers too: one day is retained
+        rolled = where_numbers_are(centre_dir.path / "centre.db", centre_dir.path / "sms.log", list(phones.values()))
+        assert any("tickets.phone" in places for places in rolled.values()), rolled
         dayclose.close_with_centre(centre)
         after = where_numbers_are(centre_dir.path / "centre.db", centre_dir.path / "sms.log", list(phones.values()))
         assert after.pop(phones["booked_later"], []) == ["appointments.phone"]
