@@ -438,7 +438,7 @@ class Centre:
                         services.update(c.services)
                 if ev.type.value in ("ticket_called", "ticket_recalled", "notice_changed", "day_closed"):
                     hall = True
-                if ev.type.value == "day_closed":
+                if ev.type.value in ("day_closed", "day_reopened"):
                     services.update(self.state.services)
                     counters.update(self.state.counters)
         return services, counters, hall

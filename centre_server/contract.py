@@ -100,6 +100,7 @@ class EventType(StrEnum):
     feedback_given = "feedback_given"
     notice_changed = "notice_changed"
     ticket_checked_in = "ticket_checked_in"
+    day_reopened = "day_reopened"  # a manager undid a close (a mistaken closing time, say) until midnight
 
 
 class CounterAction(StrEnum):

@@ -35,6 +35,19 @@ def close_day(request: Request, centre: CentreDep, principal: ManagerDep,
     return result.as_dict()
 
 
+@router.post("/day/reopen")
+def reopen_day(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str, Any]:
+    """Take tickets again today after a close: a closing time set by mistake, or a close pressed too soon.
+
+    What the close cancelled stays cancelled and its summary stands; a later close sends a new revision.
+    """
+    from centre_server import engine
+
+    centre.execute(engine.ReopenDay())
+    storage.audit(centre.db, principal.name, "reopen_day", date=centre.state.day)
+    return centre.day_payload().model_dump(mode="json")
+
+
 @router.get("/day/summaries")
 def summaries(centre: CentreDep, principal: ManagerDep) -> list[dict[str, Any]]:
     """Closed days, newest first, with their newest revision."""

@@ -168,6 +168,7 @@ class State:
     retired: dict[str, Ticket] = field(default_factory=dict)
     # the day is over before midnight: "closing_time" or "closed_by_manager" (None while open)
     closed: str | None = None
+    reopened: str | None = None  # the day a manager reopened after a close: its closing time no longer applies
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
@@ -324,6 +325,15 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class ReopenDay:
+    """Take tickets again today after a close (a mistaken closing time, a manager's slip).
+
+    What the close cancelled stays cancelled; the clock's closing time no longer
+    applies today, so the day runs until a manager closes it again or midnight.
+    """
+
+
+@dataclass(frozen=True)
 class CloseDay:
     """Finish the day: what still waits is cancelled, the day's figures are final."""
 
@@ -333,7 +343,7 @@ class CloseDay:
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
-    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn
+    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -384,6 +394,8 @@ def day_closed_reason(state: State, now: float) -> str | None:
     """Why the centre takes no tickets now ("closing_time", "closed_by_manager"), or None while open."""
     if state.closed:
         return state.closed
+    if state.reopened == state.day:  # a manager reopened today: the clock's closing time is set aside
+        return None
     if state.policy.hours.after_closing(local_time(state, now)):
         return "closing_time"
     return None
@@ -900,6 +912,12 @@ def _notice(state: State, cmd: SetNotice, emit: _Emitter) -> None:
     emit(EventType.notice_changed, notice_en=cmd.notice_en[:500], notice_sw=cmd.notice_sw[:500])
 
 
+def _reopen_day(state: State, cmd: ReopenDay, emit: _Emitter) -> None:
+    if day_closed_reason(state, emit.now) is None:
+        raise QueueError("day_open", "the day is open: there is nothing to reopen", 409)
+    emit(EventType.day_reopened, day=state.day)
+
+
 def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
     _close_day(state, emit, cmd.reason, next_day=None)
 
@@ -929,7 +947,7 @@ _HANDLERS = {
     MarkNoShow: _no_show, StartService: _start, Complete: _complete, Transfer: _transfer,
     CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
-    GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd,
+    GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
     Tick: lambda state, cmd, emit: None, CheckIn: _check_in,
 }
 
@@ -1089,7 +1107,12 @@ def _evolve(state: State, ev: Event) -> None:
         case T.notice_changed:
             state.notice_en = d["notice_en"]
             state.notice_sw = d["notice_sw"]
+        case T.day_reopened:
+            state.closed = None
+            state.reopened = d["day"]
         case T.day_closed:
+            if d.get("next_day"):
+                state.reopened = None
             state.closed = None if d.get("next_day") else (
                 "closing_time" if d.get("reason") == "closing_time" else "closed_by_manager")
             if d.get("next_day"):

@@ -257,7 +257,7 @@ class MqttLink:
             self._dirty.set()
         if hall:
             self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
-        if any(ev.type.value == "day_closed" for ev in events):
+        if any(ev.type.value in ("day_closed", "day_reopened") for ev in events):
             self.publish_day()
         for ev in events:
             self._publish(self.topics.event(ev.type.value), c.event_payload(ev).to_bytes(), False)

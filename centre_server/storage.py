@@ -283,6 +283,8 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
     closed_day, _, closed_reason = get_meta(db, "closed").partition("|")
     if closed_day and closed_day == state.day:  # closed before midnight (a manager, or the closing time)
         state.closed = closed_reason
+    if get_meta(db, "reopened") == state.day:
+        state.reopened = state.day
     for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving')",
                       [state.day]):
         t = ticket_from_row(r)
@@ -351,9 +353,10 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
             if ev.type.value == "notice_changed":
                 set_meta(conn, "notice_en", state.notice_en)
                 set_meta(conn, "notice_sw", state.notice_sw)
-            if ev.type.value == "day_closed":
+            if ev.type.value in ("day_closed", "day_reopened"):
                 set_meta(conn, "day", state.day)
                 set_meta(conn, "closed", f"{state.day}|{state.closed}" if state.closed else "")
+                set_meta(conn, "reopened", state.reopened or "")
                 if ev.data.get("next_day"):
                     # a day once closed keeps no phone numbers (DESIGN §7)
                     conn.execute("UPDATE tickets SET phone=NULL WHERE day<=? AND phone IS NOT NULL",

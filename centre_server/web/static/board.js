@@ -312,6 +312,17 @@
     } catch (err) { H.toast(H.describe(err), "bad"); }
   });
 
+  /* A closing time set by mistake (or a close pressed too soon) is not the end of the day. */
+  $("reopen-day").addEventListener("click", async () => {
+    if (!confirm(H.t("confirm_reopen_day"))) return;
+    try {
+      model.day = await H.api("POST", "/day/reopen");
+      H.toast(H.t("day_reopened_msg"), "ok");
+      refreshLive();
+      refreshDaily();
+    } catch (err) { H.toast(H.describe(err), "bad"); }
+  });
+
   $("show-idle").addEventListener("change", () => { if (model.live) render(model.live); });
 
   refreshLive();
@@ -319,7 +330,7 @@
   loadNotice();
   H.live((events) => {
     refreshLiveSoon();
-    if (events.some((e) => ["ticket_issued", "ticket_called", "ticket_done", "ticket_no_show", "day_closed"].includes(e.type))) refreshDailySoon();
+    if (events.some((e) => ["ticket_issued", "ticket_called", "ticket_done", "ticket_no_show", "day_closed", "day_reopened"].includes(e.type))) refreshDailySoon();
   }, refreshLiveSoon);
   setInterval(refreshLive, 15000);
   setInterval(refreshDaily, 60000);
