@@ -142,6 +142,40 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
     return broker.url, broker
 
 
+def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
+    """Ticket QR codes, SMS links and device bundles carry ``public_url``: it must reach this server.
+
+    A demo served on another port follows it (centre.toml and the bundles are rewritten, and
+    it says so); a real centre is only warned, as a proxy in front may well use another port.
+    """
+    import re
+    from urllib.parse import urlsplit
+
+    public = urlsplit(settings.public_url)
+    loopback = public.hostname in ("127.0.0.1", "localhost", "::1")
+    if not loopback or (public.port or 80) == port:
+        return
+    if not settings.demo:
+        click.echo(f"warning: public_url {settings.public_url} (printed in ticket QR codes and SMS links) "
+                   f"does not name port {port} this server listens on")
+        return
+    new = f"http://127.0.0.1:{port}"
+    config = settings.directory / "centre.toml"
+    config.write_text(re.sub(r'(?m)^public_url = "[^"]*"', f'public_url = "{new}"', config.read_text(), count=1))
+    settings.public_url = new
+    moved = 0
+    for path in sorted((settings.directory / "devices").glob("*.json")):
+        try:
+            bundle = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(bundle.get("server_url"), str):
+            bundle["server_url"] = new
+            path.write_text(json.dumps(bundle, indent=2) + "\n")
+            moved += 1
+    click.echo(f"this demo centre now serves on port {port}: public_url and {moved} device bundle(s) point there")
+
+
 def point_devices_at(settings: "CentreSettings", port: int) -> int:
     """Remember the embedded broker's new port in centre.toml and in every device bundle; how many bundles."""
     import re
@@ -196,6 +230,7 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
     changed = make_private(*private)
     if changed:
         click.echo(f"made {changed} file(s) and folder(s) of the centre readable by its own user only")
+    check_public_url(settings, host, port)
     url = mqtt_url or settings.mqtt.url
     broker = None
     if not url:

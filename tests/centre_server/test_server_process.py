@@ -331,6 +331,21 @@ def test_a_demo_centre_never_attaches_to_a_strangers_broker(centre_dir, tmp_path
         server.stop()
 
 
+def test_a_demo_served_on_another_port_points_its_links_and_devices_there(centre_dir, tmp_path):
+    """`serve --port 8010` left ticket QR codes, SMS links and bundles pointing at :8000."""
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt-port", str(free_port())],
+                           log_path=tmp_path / "c.log")
+    try:
+        server.start()
+        assert f"now serves on port {server.port}" in (tmp_path / "c.log").read_text()
+        kiosk = json.loads((centre_dir.path / "devices" / "kiosk-1.json").read_text())
+        assert kiosk["server_url"] == server.url
+        t = server.client(kiosk["token"]).post("/api/v1/tickets", json={"service_id": "kra-pin"}).json()
+        assert t["status_url"].startswith(server.url + "/t/")
+    finally:
+        server.stop()
+
+
 def test_a_production_centre_stops_when_its_broker_port_is_taken(centre_dir, tmp_path, mosquitto):
     config = centre_dir.path / "centre.toml"
     config.write_text(config.read_text().replace("demo = true", "demo = false"))
