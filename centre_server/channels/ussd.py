@@ -145,8 +145,8 @@ class UssdSession:
         for i, tok in enumerate(tokens):
             last = i == len(tokens) - 1
             nxt = self._step(state, tok, last)
-            if isinstance(nxt, str):  # a final screen
-                return nxt if last else end(tr(self.lang, "u_bad_request"))
+            if isinstance(nxt, str):  # a final screen: the true answer, even to a longer replay
+                return nxt  # (e.g. the centre closed while this session was in its menus)
             if nxt is None:
                 invalid = True
                 continue
