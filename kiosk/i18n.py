@@ -49,11 +49,11 @@ STRINGS: dict[str, dict[str, str]] = {
     # why there is no estimated wait (the server's wait_unknown): never a number then
     "wait_no_counter_short": {
         "en": "No counter is serving this service right now",
-        "sw": "Hakuna dirisha linalohudumia huduma hii sasa",
+        "sw": "Hakuna kaunta inayohudumia huduma hii sasa",
     },
     "wait_no_counter": {
         "en": "No counter is serving this service right now. Staff will call you when one opens.",
-        "sw": "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa.",
+        "sw": "Hakuna kaunta inayohudumia huduma hii sasa. Wafanyakazi watakuita kaunta ikifunguliwa.",
     },
     "wait_closed": {"en": "The centre has closed for today", "sw": "Kituo kimefungwa kwa leo"},
     "wait_unknown": {"en": "No estimate of the wait yet", "sw": "Muda wa kusubiri haujulikani bado"},

@@ -212,7 +212,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "day_reopened_msg": ("The centre takes tickets again today.", "Kituo kinatoa tiketi tena leo."),
     "confirm_close_day": ("Close today? Everyone still waiting is cancelled, every counter is closed and the day's figures are sent to headquarters.",
                           "Funga leo? Wote wanaosubiri wataghairiwa, kaunta zote zitafungwa na takwimu za siku zitatumwa makao makuu."),
-    "wait_no_counter": ("No counter open", "Hakuna dirisha wazi"),
+    "wait_no_counter": ("No counter open", "Hakuna kaunta wazi"),
     "wait_closed": ("Closed for today", "Imefungwa kwa leo"),
     "last_ticket_issued": ("Last ticket issued", "Tiketi ya mwisho imetolewa"),
     "day_closed_banner": ("The centre is closed for today: no tickets are issued.", "Kituo kimefungwa kwa leo: hakuna tiketi zinazotolewa."),
@@ -263,7 +263,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "t_not_found": ("This ticket does not exist or is no longer kept.", "Tiketi hii haipo au haihifadhiwi tena."),
     "t_offline": ("No connection: showing the last known state.", "Hakuna mtandao: hali ya mwisho inaonyeshwa."),
     "issued_at": ("Issued", "Ilitolewa"),
-    "t_wait_no_counter": ("No counter is serving this service right now", "Hakuna dirisha linalohudumia huduma hii sasa"),
+    "t_wait_no_counter": ("No counter is serving this service right now", "Hakuna kaunta inayohudumia huduma hii sasa"),
     "t_wait_closed": ("The centre has closed for today", "Kituo kimefungwa kwa leo"),
 }
 

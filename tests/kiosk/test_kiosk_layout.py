@@ -180,7 +180,7 @@ def test_network_printer_refused_is_offline():
 
 @pytest.mark.parametrize("lang, reason, expect", [
     ("en", "no_counter", "No counter is serving this service right now. Staff will call you when one opens."),
-    ("sw", "no_counter", "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa."),
+    ("sw", "no_counter", "Hakuna kaunta inayohudumia huduma hii sasa. Wafanyakazi watakuita kaunta ikifunguliwa."),
     ("en", "closed", "The centre has closed for today"),
     ("sw", "closed", "Kituo kimefungwa kwa leo"),
 ])

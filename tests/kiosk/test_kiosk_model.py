@@ -168,7 +168,7 @@ def test_null_estimates_and_refusals_reach_the_model():
     s = m.services["kra-pin"]
     assert s.estimated_wait_s is None and s.wait_unknown == "no_counter" and s.accepting
     assert estimate_text(s.estimated_wait_s, s.wait_unknown, "sw") == (
-        "Hakuna dirisha linalohudumia huduma hii sasa. Wafanyakazi watakuita dirisha likifunguliwa.")
+        "Hakuna kaunta inayohudumia huduma hii sasa. Wafanyakazi watakuita kaunta ikifunguliwa.")
     m.apply_service_state(ServiceStatePayload(service_id="kra-pin", prefix="K", name_en="KRA PIN registration",
                                               name_sw="Usajili wa PIN ya KRA", estimated_wait_s=1200,
                                               accepting=False, refusal="after_last_call", open_counters=1))

@@ -83,7 +83,7 @@ def test_board_says_why_there_is_no_wait_and_when_the_day_is_closed(closing_soon
     shots(page, "web-board-waits", full_page=True)
 
     page.click("a[data-lang-link='sw']")
-    expect(page.locator(row.format("pension") + " td.wait-unknown")).to_have_text("Hakuna dirisha wazi")
+    expect(page.locator(row.format("pension") + " td.wait-unknown")).to_have_text("Hakuna kaunta wazi")
     expect(page.locator(row.format("good-conduct") + " .tag")).to_have_text("Tiketi ya mwisho imetolewa")
     shots(page, "web-board-waits-sw", full_page=True)
     page.click("a[data-lang-link='en']")

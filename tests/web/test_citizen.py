@@ -90,7 +90,7 @@ def test_citizen_page_says_when_no_counter_serves_the_service(web_server, contex
     phone = context_factory(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = phone.new_page()
     page.goto(page_url(web_server, mine))
-    expect(page.locator("#ticket-wait")).to_have_text("Hakuna dirisha linalohudumia huduma hii sasa")
+    expect(page.locator("#ticket-wait")).to_have_text("Hakuna kaunta inayohudumia huduma hii sasa")
     expect(page.locator("#ticket-status")).to_have_text("Tafadhali subiri: tutaita namba yako.")
     shots(page, "web-citizen-no-counter-sw")
     page.click("a[data-lang-link='en']")
