@@ -299,9 +299,11 @@ def day_bounds(day: str, tz: str) -> tuple[float, float]:
     """The day's first and last instant (midnight to midnight, local time) as timestamps."""
     zone = ZoneInfo(tz)
     d = Date.fromisoformat(day)
+    start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+    if d == Date.max:  # 9999-12-31 has no next day: its end is 24 h on
+        return start, start + 86400.0
     nd = d + timedelta(days=1)
-    return (datetime(d.year, d.month, d.day, tzinfo=zone).timestamp(),
-            datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp())
+    return start, datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
 
 
 def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[dict[str, Any]],
