@@ -146,3 +146,12 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     expect(page.locator("#kpi-waiting")).to_have_text("0")
     expect(page.locator("#kpi-counters")).to_have_text("0 / 30")
     assert [d["date"] for d in manager.get("/api/v1/day/summaries").json()] == [today]
+    # a close pressed too soon is undone from the same banner: tickets again, until closed again
+    page.once("dialog", lambda d: d.accept())
+    page.click("#reopen-day")
+    expect(page.locator("#toast")).to_have_text("The centre takes tickets again today.")
+    expect(page.locator("#day-banner")).to_be_hidden()
+    assert manager.get("/api/v1/day").json()["open"] is True
+    again = httpx.post(centre_server.url + "/api/v1/tickets", json={"service_id": "kra-pin"},
+                       headers={"Authorization": f"Bearer {kiosk}"})
+    assert again.status_code == 201, again.text
