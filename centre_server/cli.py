@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -148,7 +149,6 @@ def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
     A demo served on another port follows it (centre.toml and the bundles are rewritten, and
     it says so); a real centre is only warned, as a proxy in front may well use another port.
     """
-    import re
     from urllib.parse import urlsplit
 
     public = urlsplit(settings.public_url)
@@ -160,19 +160,9 @@ def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
                    f"does not name port {port} this server listens on")
         return
     new = f"http://127.0.0.1:{port}"
-    config = settings.directory / "centre.toml"
-    config.write_text(re.sub(r'(?m)^public_url = "[^"]*"', f'public_url = "{new}"', config.read_text(), count=1))
     settings.public_url = new
-    moved = 0
-    for path in sorted((settings.directory / "devices").glob("*.json")):
-        try:
-            bundle = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(bundle.get("server_url"), str):
-            bundle["server_url"] = new
-            path.write_text(json.dumps(bundle, indent=2) + "\n")
-            moved += 1
+    moved = _move_devices(settings, r'^public_url = "[^"]*"', f'public_url = "{new}"',
+                          "server_url", lambda url: new)
     click.echo(f"this demo centre now serves on port {port}: public_url and {moved} device bundle(s) point there")
 
 
@@ -180,19 +170,29 @@ def point_devices_at(settings: "CentreSettings", port: int) -> int:
     """Remember the embedded broker's new port in centre.toml and in every device bundle; how many bundles."""
     import re
 
-    config = settings.directory / "centre.toml"
-    text = config.read_text()
-    config.write_text(re.sub(r"(?m)^embedded_port = \d+", f"embedded_port = {port}", text, count=1))
     settings.mqtt.embedded_port = port
+    return _move_devices(settings, r"^embedded_port = \d+", f"embedded_port = {port}", "mqtt_url",
+                         lambda url: re.sub(r":\d+$", f":{port}", url) if re.match(r"^mqtts?://[^/]+:\d+$", url)
+                         else None)
+
+
+def _move_devices(settings: "CentreSettings", config_line: str, replacement: str, key: str,
+                  new_url: Callable[[str], str | None]) -> int:
+    """Rewrite one line of centre.toml and one address of every device bundle; how many bundles changed."""
+    import re
+
+    config = settings.directory / "centre.toml"
+    config.write_text(re.sub("(?m)" + config_line, replacement, config.read_text(), count=1))
     moved = 0
     for path in sorted((settings.directory / "devices").glob("*.json")):
         try:
             bundle = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        url = bundle.get("mqtt_url", "")
-        if isinstance(url, str) and re.match(r"^mqtts?://[^/]+:\d+$", url):
-            bundle["mqtt_url"] = re.sub(r":\d+$", f":{port}", url)
+        url = bundle.get(key)
+        changed = new_url(url) if isinstance(url, str) else None
+        if changed is not None:
+            bundle[key] = changed
             path.write_text(json.dumps(bundle, indent=2) + "\n")
             moved += 1
     return moved
