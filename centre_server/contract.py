@@ -7,7 +7,7 @@ string or a payload field written anywhere else is a bug: change it here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from typing import Any, Literal
 
@@ -198,6 +198,24 @@ class PrinterStatus(StrEnum):
     cover_open = "cover_open"
     offline = "offline"
     error = "error"
+
+
+# --------------------------------------------------------------------------
+# Calendar words: every screen names a day the same way ("Monday 7 December" / "Jumatatu 7 Desemba")
+# --------------------------------------------------------------------------
+
+WEEKDAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+            "sw": ("Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili")}
+MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December"),
+          "sw": ("Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba",
+                 "Oktoba", "Novemba", "Desemba")}
+
+
+def day_words(day: date, lang: str) -> str:
+    """"Monday 7 December" / "Jumatatu 7 Desemba" (any language but Kiswahili reads English)."""
+    lang = "sw" if str(lang) == "sw" else "en"
+    return f"{WEEKDAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]}"
 
 
 # --------------------------------------------------------------------------

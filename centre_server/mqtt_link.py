@@ -90,6 +90,7 @@ class MqttLink:
         self._client_lock = threading.Lock()
         self._prober: threading.Thread | None = None
         self._dirty_services: set[str] = set()
+        self._day_key: tuple | None = None  # what the last retained state/day said
         self._dirty_lock = threading.Lock()
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -231,7 +232,7 @@ class MqttLink:
         """The retained day state, when it changed (closing time passing, a close, a new day)."""
         day = self.centre.day_payload()
         key = (day.day, day.open, day.reason, day.opens_at)
-        if force or key != getattr(self, "_day_key", None):
+        if force or key != self._day_key:
             self._day_key = key
             self._publish(self.topics.day_state, day.to_bytes(), True)
 

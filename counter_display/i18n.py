@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from centre_server.contract import day_words
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
@@ -70,16 +72,6 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-WEEKDAYS = {
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "sw": ["Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"],
-}
-MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"],
-    "sw": ["Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti",
-           "Septemba", "Oktoba", "Novemba", "Desemba"],
-}
 
 
 def t(key: str, lang: str, **kw: object) -> str:
@@ -131,7 +123,7 @@ def opens_text(at: datetime, lang: str) -> str:
 
 def date_text(now: datetime, lang: str) -> str:
     """"Monday 23 November" / "Jumatatu 23 Novemba"."""
-    return f"{WEEKDAYS[lang][now.weekday()]} {now.day} {MONTHS[lang][now.month - 1]}"
+    return day_words(now, lang)
 
 
 # --------------------------------------------------------------------------

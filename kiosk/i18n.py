@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from centre_server.contract import Language, Priority
+from centre_server.contract import Language, Priority, day_words
 
 logger = logging.getLogger(__name__)
 
@@ -344,18 +344,11 @@ def estimate_text(seconds: int | None, reason: str | None, language: str = "en")
     return tr("estimated_wait", language, w=wait_text(seconds, language))
 
 
-WEEKDAYS = {"en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-            "sw": ["Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"]}
-MONTHS = {"en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                 "October", "November", "December"],
-          "sw": ["Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba",
-                 "Oktoba", "Novemba", "Desemba"]}
 
 
 def day_text(day, language: str = "en") -> str:
     """'Monday 7 December' / 'Jumatatu 7 Desemba' for a date."""
-    lang = "sw" if str(language) == "sw" else "en"
-    return f"{WEEKDAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]}"
+    return day_words(day, language)
 
 
 def clock_text(hour: int, minute: int, language: str = "en") -> str:

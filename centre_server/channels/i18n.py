@@ -6,7 +6,7 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from centre_server.contract import SATISFACTION_LABELS, Satisfaction, satisfaction_scale
+from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale
 
 logger = logging.getLogger(__name__)
 
@@ -246,18 +246,9 @@ class Translator:
 
 # Dates and times in the citizen's language. Times are 24-hour ("08:00", "saa 08:00"), as on every
 # other channel screen, so a time never reads differently on the ticket, the page and the SMS.
-WEEKDAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-            "sw": ("Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili")}
-MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                 "October", "November", "December"),
-          "sw": ("Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba",
-                 "Oktoba", "Novemba", "Desemba")}
-
-
 def format_day(lang: str, d: date) -> str:
     """"Monday 7 December" / "Jumatatu 7 Desemba"."""
-    lang = lang if lang in LANGUAGES else "en"
-    return f"{WEEKDAYS[lang][d.weekday()]} {d.day} {MONTHS[lang][d.month - 1]}"
+    return day_words(d, lang)
 
 
 def format_when(lang: str, at: datetime) -> str:
