@@ -410,8 +410,8 @@ class CentreDay:
             if r.returncode != 0:
                 note += f": FAILED {r.stderr.strip()[:200]}"
             return close_s, note
-        from centre_server import engine
-        from centre_server.centre import Centre
+        from centre_server.queue import engine
+        from centre_server.runtime.centre import Centre
         from centre_server.config import load_settings
 
         copy = self.work / "copy"

@@ -32,7 +32,7 @@ from multiprocessing import Pool
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from centre_server.contract import Priority  # noqa: E402
-from centre_server.replay import Arrival, Outcome, Shift, replay  # noqa: E402
+from centre_server.sim.replay import Arrival, Outcome, Shift, replay  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

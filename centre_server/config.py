@@ -86,7 +86,7 @@ class DaySettings(BaseModel):
     @field_validator("open_days")
     @classmethod
     def _known_days(cls, v: list[str]) -> list[str]:
-        from centre_server.hours import weekdays_from
+        from centre_server.queue.hours import weekdays_from
 
         weekdays_from(v)  # ValueError names the bad day
         return v

@@ -1,6 +1,6 @@
 """The national board's figures: centres side by side, national trend, worst service levels, CSV.
 
-A centre's day is shown as the centre computed it (``centre_server.figures``,
+A centre's day is shown as the centre computed it (``centre_server.reports.figures``,
 the one definition its board, reports and day close use); where headquarters
 adds days or centres up it uses the same definitions: the service level is the
 summed ``within_target`` over the summed ``measured``, a mean wait is weighted
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from centre_server import figures
+from centre_server.reports import figures
 from hq import schema
 from hq.store import Store
 

@@ -28,7 +28,7 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 def prepare(store: Store) -> None:
     """Register the demo centre with the demo token (the centre side knows it too)."""
-    from centre_server.upstream import DEMO_HQ_TOKEN
+    from centre_server.dayclose.upstream import DEMO_HQ_TOKEN
 
     store.migrate()
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
@@ -40,7 +40,7 @@ def prepare(store: Store) -> None:
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
     """Simulate the neighbours' last ``days`` days (skipping days already stored); returns how many were added."""
-    from centre_server.daysim import simulate_engine_day
+    from centre_server.sim.daysim import simulate_engine_day
 
     today = today or Date.today()
     have = {(r["centre_id"], r["date"]) for r in store.summaries_between(

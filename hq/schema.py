@@ -1,6 +1,6 @@
 """The shape of a centre's day summary, defined once: headquarters validates every summary against it.
 
-A summary is what ``centre_server.figures.summarise`` produces (and the day
+A summary is what ``centre_server.reports.figures.summarise`` produces (and the day
 close records and sends). Headquarters used to store the inner summary
 unchecked, so one centre sending ``{"total": {"arrived": "x"}}`` or a total
 without ``wait_mean_s`` broke the board and the board's API for every centre.
@@ -94,7 +94,7 @@ class CounterRow(BaseModel):
 
 
 class DaySummary(BaseModel):
-    """One centre's day, as ``centre_server.figures.summarise`` makes it."""
+    """One centre's day, as ``centre_server.reports.figures.summarise`` makes it."""
 
     model_config = ConfigDict(strict=True, extra="allow")
 

@@ -18,7 +18,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import PlainTextResponse
 
-from centre_server.ratelimit import RateLimiter
+from centre_server.http.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 

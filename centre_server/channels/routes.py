@@ -19,10 +19,10 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import FormData
 
-from centre_server.api.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
+from centre_server.http.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
 from centre_server.channels.gateway import GatewayGuard
-from centre_server.ratelimit import RateLimiter
+from centre_server.http.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, Translator, format_day, tr, wait_phrase
 from centre_server.contract import (

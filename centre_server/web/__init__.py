@@ -21,7 +21,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def mount(app: FastAPI) -> None:
     """Add the web pages to the centre server's app (called by ``create_app``)."""
-    from centre_server.web import live, manage, pages
+    from centre_server.http.routes import manage
+    from centre_server.web import live, pages
 
     hub = live.LiveHub()
     app.state.live_hub = hub

@@ -1,6 +1,6 @@
 """Reports over a day or a range of days, and their CSV.
 
-One day's figures are ``centre_server.figures``' (the one definition the
+One day's figures are ``centre_server.reports.figures``' (the one definition the
 board, the day close and HQ use): the open day is computed now from its
 events, even after a manager closed it (so a late change shows at once, and
 the figures are those the close sent); a past day is read from its stored
@@ -19,8 +19,9 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from centre_server import figures, stats
-from centre_server.centre import Centre
+from centre_server.reports import figures
+from centre_server.reports import live as stats
+from centre_server.runtime.centre import Centre
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def clamp_range(d1: date | None, d2: date | None, today: str) -> tuple[date, dat
 def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
     """A closed day's newest stored summary (written by the day close), when there is one."""
     try:
-        from centre_server import dayclose
+        from centre_server.dayclose import close as dayclose
     except ImportError:  # a server without the day-close feature computes every day
         return None
     if "daily_summaries" not in centre.db.table_names():

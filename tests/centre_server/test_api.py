@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 
 
 @pytest.fixture

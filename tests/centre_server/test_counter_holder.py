@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 from provisioning.core import add_staff
 from tests.centre_server.test_api import issue, staff
 

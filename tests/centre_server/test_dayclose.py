@@ -23,10 +23,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server import dayclose, engine, figures, storage
-from centre_server.centre import Centre
+from centre_server.dayclose import close as dayclose
+from centre_server.queue import engine
+from centre_server.reports import figures
+from centre_server.store import database as storage
+from centre_server.runtime.centre import Centre
 from centre_server.config import load_settings
-from centre_server.daysim import FakeClock
+from centre_server.sim.daysim import FakeClock
 
 DAY = "2026-03-02"
 TZ = ZoneInfo("Africa/Nairobi")
@@ -231,7 +234,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(centre_dir) -> None:
-    from centre_server import daysim
+    from centre_server.sim import daysim
 
     set_upstream(centre_dir.path)
     settings = load_settings(centre_dir.path)
@@ -254,7 +257,7 @@ def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(cen
 
 
 def _board(centre: Centre) -> dict:
-    from centre_server import stats
+    from centre_server.reports import live as stats
 
     return stats.live(centre)
 
@@ -397,19 +400,19 @@ def test_every_figure_is_defined_in_one_module() -> None:
     import importlib
     from pathlib import Path
 
-    root = Path(figures.__file__).resolve().parents[1]
-    users = ["centre_server.stats", "centre_server.api.stats", "centre_server.web.reports", "centre_server.dayclose",
+    root = Path(figures.__file__).resolve().parents[2]
+    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports", "centre_server.dayclose.close",
              "hq.board"]
     for name in users:
         module = importlib.import_module(name)
-        assert "figures" in vars(module) or module.__name__ == "centre_server.api.stats", name
+        assert "figures" in vars(module) or module.__name__ == "centre_server.http.routes.stats", name
     assert dayclose.percentile is figures.percentile and dayclose.summarise is figures.summarise
     defined = []
     for path in [*(root / "centre_server").rglob("*.py"), *(root / "hq").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef) and node.name in ("percentile", "median", "service_level"):
                 defined.append(f"{path.relative_to(root)}:{node.name}")
-    assert sorted(defined) == ["centre_server/figures.py:median", "centre_server/figures.py:percentile",
-                               "centre_server/figures.py:service_level"]
+    assert sorted(defined) == ["centre_server/reports/figures.py:median", "centre_server/reports/figures.py:percentile",
+                               "centre_server/reports/figures.py:service_level"]
     api_stats = (root / "centre_server" / "api" / "stats.py").read_text()
     assert "from centre_server import stats" in api_stats  # the board's API reads stats.live, which reads figures

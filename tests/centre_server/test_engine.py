@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centre_server import engine as e
+from centre_server.queue import engine as e
 from centre_server.contract import CounterState, EventType, Priority, TicketState
 
 NBO = ZoneInfo("Africa/Nairobi")

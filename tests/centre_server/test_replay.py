@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from centre_server.cli import cli
 from centre_server.contract import Priority
-from centre_server.replay import (
+from centre_server.sim.replay import (
     RESULT_COLUMNS,
     Arrival,
     ReplayError,
@@ -199,10 +199,10 @@ def test_bad_traces_get_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_real_day_exported_and_replayed_with_its_own_counters_gives_its_own_waits(centre_dir, tmp_path: Path) -> None:
     """export-trace turns the centre's history into a trace; replaying it with the same counters reproduces it."""
-    from centre_server import engine
-    from centre_server.centre import Centre
+    from centre_server.queue import engine
+    from centre_server.runtime.centre import Centre
     from centre_server.config import load_settings
-    from centre_server.replay import export_trace, start_epoch
+    from centre_server.sim.replay import export_trace, start_epoch
 
     now = [start_epoch("2026-03-02") + 8 * H]
     centre = Centre(load_settings(centre_dir.path), clock=lambda: now[0])
@@ -254,7 +254,7 @@ def test_a_real_day_exported_and_replayed_with_its_own_counters_gives_its_own_wa
     assert sorted(a.service_time_s for a in arrivals) == sorted(s for _, _, s in plan)
     result = replay(arrivals, shifts, start=start_epoch("2026-03-02"))
     by_number = {o.ticket: o for o in result.outcomes}
-    from centre_server import storage
+    from centre_server.store import database as storage
 
     db = storage.connect(load_settings(centre_dir.path).db_path)
     for row in db.query("SELECT id, day, number FROM tickets"):

@@ -6,8 +6,8 @@ import sqlite3
 
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
-from centre_server.storage import MIGRATIONS, connect
+from centre_server.http.app import create_app
+from centre_server.store.database import MIGRATIONS, connect
 
 
 def _login(client: TestClient, centre_dir, user: str) -> dict:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centre_server import engine
-from centre_server.centre import Centre
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from centre_server.centre import Centre
+from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings

@@ -10,7 +10,7 @@ import sqlite3
 
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 from centre_server.channels.routes import CHECK_IN_PER_DEVICE_PER_MIN, CHECK_IN_PER_PREFIX_PER_MIN
 
 

@@ -12,7 +12,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 
 KEY = "gw-3f9a2c1d7e"
 

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server import dayclose, engine
-from centre_server.centre import Centre
+from centre_server.dayclose import close as dayclose
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from centre_server.contract import Topics
-from centre_server.mqtt_link import MAX_PAYLOAD  # the server drops any device message bigger than this
+from centre_server.mqtt.link import MAX_PAYLOAD  # the server drops any device message bigger than this
 from firmware_bridge import frames
 
 from tests.firmware_bridge.conftest import device_online, status_of, wait_until

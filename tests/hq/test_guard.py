@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from centre_server.daysim import simulate_engine_day
+from centre_server.sim.daysim import simulate_engine_day
 from hq import schema
 from tests.conftest import artifacts_dir
 from tests.hq.conftest import HqProcess
@@ -31,7 +31,7 @@ def good(cid: str, name: str, day: str = DAY, citizens: int = 25) -> dict:
 
 
 def test_the_centres_real_summaries_hold_the_schema() -> None:
-    """The schema is the shape ``centre_server.figures`` produces: a simulated day through the real engine."""
+    """The schema is the shape ``centre_server.reports.figures`` produces: a simulated day through the real engine."""
     data = good("nakuru", "Huduma Centre Nakuru", citizens=40)
     assert schema.problem(data) is None
     assert data["services"] and data["hours"], "the sample day must exercise every part of the schema"

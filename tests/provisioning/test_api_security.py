@@ -11,7 +11,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from centre_server.app import create_app
+from centre_server.http.app import create_app
 from provisioning import core
 
 

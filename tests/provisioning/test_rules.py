@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from centre_server.broker_auth import (
+from centre_server.mqtt.access import (
     MqttUser,
     Registry,
     acl_for,
@@ -116,7 +116,7 @@ def test_the_token_cache_lets_go_the_moment_access_changes(centre_dir):
 
     import sqlite_utils
 
-    from centre_server.auth import AccessEpoch, PrincipalCache, login, token_hash
+    from centre_server.store.accounts import AccessEpoch, PrincipalCache, login, token_hash
 
     centre = centre_dir
     db = sqlite_utils.Database(_sqlite.connect(centre.path / "centre.db"))

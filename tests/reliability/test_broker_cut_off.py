@@ -16,7 +16,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from centre_server.broker import EmbeddedBroker
+from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
 from centre_server.contract import CounterAction, CounterCommand, Reply, Topics
 from tests.conftest import CentreProcess, free_port

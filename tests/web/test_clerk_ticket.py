@@ -225,9 +225,9 @@ def test_an_appointments_slot_reaches_the_clerk(centre_dir):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from centre_server import engine
-    from centre_server.api.counters import counter_out
-    from centre_server.centre import Centre
+    from centre_server.queue import engine
+    from centre_server.http.routes.counters import counter_out
+    from centre_server.runtime.centre import Centre
     from centre_server.channels.core import ChannelHub
     from centre_server.channels.settings import ChannelSettings
     from centre_server.config import load_settings
@@ -261,7 +261,7 @@ def test_a_no_show_past_its_window_is_neither_listed_nor_reactivated(centre_dir)
 
     from fastapi.testclient import TestClient
 
-    from centre_server.app import create_app
+    from centre_server.http.app import create_app
 
     toml = centre_dir.path / "centre.toml"
     text, n = re.subn(r"(?m)^reactivation_window_min = \d+", "reactivation_window_min = 0", toml.read_text())

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server import engine
-from centre_server.centre import Centre, new_ticket_id
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.config import load_settings
 from centre_server.web import reports
 
@@ -70,7 +70,7 @@ def test_a_range_adds_days_up_with_weighted_means(two_days):
 
 
 def test_a_closed_day_is_read_from_its_stored_summary(two_days):
-    from centre_server import dayclose
+    from centre_server.dayclose import close as dayclose
 
     computed = reports.day_summary(two_days, "2026-03-02")
     assert not computed["closed"] and "revision" not in computed  # computed: the day was never closed

@@ -7,7 +7,7 @@ import sqlite3
 import httpx
 from playwright.sync_api import expect
 
-from centre_server.auth import bump_access_epoch
+from centre_server.store.accounts import bump_access_epoch
 from tests.conftest import CentreProcess, free_port
 from tests.web.conftest import login_page
 
@@ -154,7 +154,7 @@ def test_the_live_stream_carries_no_secret_ticket_id(web_server):
     import json
     import threading
 
-    from centre_server.centre import public_ticket_id
+    from centre_server.runtime.centre import public_ticket_id
     from tests.web.conftest import issue
 
     token = web_server.login("clerk")

@@ -1,1 +1,0 @@
-"""HTTP API routers (DESIGN §4), one per resource."""

@@ -1,0 +1,1 @@
+"""Closing a day: the summary, the day closer and the outbox to headquarters."""

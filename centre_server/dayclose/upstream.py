@@ -1,0 +1,273 @@
+"""The outbox sender: daily summaries to headquarters, whatever the link does.
+
+A daemon thread with its own SQLite connection reads the outbox (rows with no
+``sent_at`` whose ``next_attempt_at`` has come), posts each to
+``{hq_url}/api/v1/summaries`` with ``Authorization: Bearer <hq_token>`` and
+``Idempotency-Key: centre:date:revision``, and marks it sent on a 2xx answer.
+Any failure (no route, refused, reset mid-request, timeout, 5xx, 4xx) keeps
+the row and schedules the next attempt with exponential backoff and jitter.
+Requests of the centre never wait on it. Headquarters stores a key once, so a
+request whose answer was lost and is sent again is counted once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from centre_server.store import database as storage
+from centre_server.config import CentreSettings
+
+logger = logging.getLogger(__name__)
+
+SUMMARIES_PATH = "/api/v1/summaries"
+# The demo centre (demo = true, no [upstream] hq_url) talks to `huduma-hq --demo` on this machine.
+DEMO_HQ_URL = "http://127.0.0.1:8100"
+DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits about base * 2**(n-1), capped, half of it random."""
+
+    base_s: float = 5.0
+    cap_s: float = 3600.0
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        full = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
+        return full / 2 + rng.uniform(0, full / 2)
+
+
+def upstream_target(settings: CentreSettings) -> tuple[str, str]:
+    """(hq_url, hq_token) for this centre; the demo centre defaults to the demo headquarters."""
+    url, token = settings.upstream.hq_url.strip(), settings.upstream.hq_token.strip()
+    if not url and settings.demo:
+        return DEMO_HQ_URL, token or DEMO_HQ_TOKEN
+    return url, token
+
+
+class Sender:
+    """Sends due outbox rows, oldest first; one instance per process."""
+
+    def __init__(self, db_path: Path | str, hq_url: str, hq_token: str, *, backoff: Backoff | None = None,
+                 poll_s: float = 5.0, timeout_s: float = 15.0, rng: random.Random | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.hq_url = hq_url.rstrip("/")
+        self.hq_token = hq_token
+        self.backoff = backoff or Backoff()
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self.rng = rng or random.Random()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._http: httpx.Client | None = None
+        self.sent = 0
+        self.failures = 0
+
+    @classmethod
+    def for_settings(cls, settings: CentreSettings) -> Sender:
+        url, token = upstream_target(settings)
+        backoff = Backoff(base_s=_env_float("HUDUMA_SYNC_RETRY_MIN_S", 5.0),
+                          cap_s=_env_float("HUDUMA_SYNC_RETRY_MAX_S", 3600.0))
+        return cls(settings.db_path, url, token, backoff=backoff,
+                   poll_s=_env_float("HUDUMA_SYNC_POLL_S", 5.0))
+
+    # ---------------------------------------------------------------- thread
+
+    def start(self) -> None:
+        if not self.hq_url:
+            logger.info("no [upstream] hq_url: summaries stay in the outbox until one is configured")
+            return
+        self._thread = threading.Thread(target=self._run, name="upstream-sender", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(2.0)  # a request hanging on HQ must not hold up shutdown: it is retried next start
+            if self._thread.is_alive():
+                logger.info("upstream sender still waiting on headquarters; leaving it (the row stays queued)")
+                return
+        self.close()
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.conn.close()
+            self._db = None
+
+    def _run(self) -> None:
+        logger.info("upstream sender to %s started", self.hq_url)
+        while not self._stop.is_set():
+            try:
+                self.send_due()
+            except Exception:
+                logger.exception("upstream sender pass failed")
+            self._wake.wait(self._sleep_s())
+            self._wake.clear()
+
+    def _sleep_s(self) -> float:
+        """Until the next due row or the poll interval, whichever comes first."""
+        try:
+            row = self.db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL").fetchone()
+        except Exception:
+            return self.poll_s
+        if row and row[0] is not None:
+            return max(0.05, min(self.poll_s, row[0] - time.time()))
+        return self.poll_s
+
+    # ---------------------------------------------------------------- sending
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = storage.connect(self.db_path)
+        return self._db
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-sync/1"})
+        return self._http
+
+    def send_due(self, now: float | None = None, _again: int = 2) -> int:
+        """One pass over the due rows; returns how many were delivered."""
+        if not self.hq_url:
+            return 0
+        now = time.time() if now is None else now
+        rows = self.db.execute("SELECT id, key, payload, attempts FROM outbox WHERE sent_at IS NULL "
+                               "AND next_attempt_at <= ? ORDER BY id", [now]).fetchall()
+        delivered = 0
+        rekeyed = False
+        for oid, key, payload, attempts in rows:
+            if self._stop.is_set():
+                break
+            error, detail = self._post(key, payload)
+            if detail.get("code") == "key_reused" and isinstance(detail.get("revision_held"), int):
+                new_key = rekey(self.db, oid, payload, detail["revision_held"])
+                logger.warning("headquarters holds other figures under %s: queued them again as %s", key, new_key)
+                rekeyed = True
+                continue
+            with self.db.conn:
+                if error is None:
+                    self.db.conn.execute("UPDATE outbox SET sent_at=?, attempts=?, last_error=NULL WHERE id=?",
+                                         [time.time(), attempts + 1, oid])
+                    delivered += 1
+                    self.sent += 1
+                    logger.info("delivered %s to headquarters", key)
+                else:
+                    delay = self.backoff.delay(attempts + 1, self.rng)
+                    self.db.conn.execute("UPDATE outbox SET attempts=?, next_attempt_at=?, last_error=? WHERE id=?",
+                                         [attempts + 1, time.time() + delay, error[:500], oid])
+                    self.failures += 1
+                    logger.warning("could not deliver %s (%s); next try in %.1fs", key, error, delay)
+        if rekeyed and _again:
+            delivered += self.send_due(_again=_again - 1)
+        return delivered
+
+    def _post(self, key: str, payload: str) -> tuple[str | None, dict[str, Any]]:
+        """(None, {}) when headquarters has the summary; else what went wrong, in words, and HQ's error object."""
+        try:
+            r = self.http.post(self.hq_url + SUMMARIES_PATH, content=payload.encode(),
+                               headers={"Authorization": f"Bearer {self.hq_token}", "Idempotency-Key": key,
+                                        "Content-Type": "application/json"})
+        except httpx.HTTPError as err:
+            return (f"{type(err).__name__}: {err}" if str(err) else type(err).__name__), {}
+        if 200 <= r.status_code < 300:
+            return None, {}
+        try:
+            detail = r.json()["error"]
+            message = detail["message"]
+        except Exception:
+            detail, message = {}, r.text[:200]
+        return f"HTTP {r.status_code}: {message}", detail if isinstance(detail, dict) else {}
+
+
+def rekey(db: sqlite_utils.Database, outbox_id: int, payload: str, revision_held: int) -> str:
+    """Queue a summary again above the revision HQ holds (a centre rebuilt from scratch reuses numbers).
+
+    The figures are the same; they become the day's next revision here and at HQ,
+    and the old outbox row is closed with a note saying where it went.
+    """
+    body = json.loads(payload)
+    day = body["date"]
+    now = time.time()
+    conn = db.conn
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        local = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM daily_summaries WHERE date=?", [day]).fetchone()[0]
+        revision = max(local, revision_held) + 1
+        key = f"{body['centre_id']}:{day}:{revision}"
+        body.update(key=key, revision=revision, created_at=now)
+        data = json.dumps(body["summary"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        conn.execute("INSERT INTO daily_summaries(centre_id, date, revision, created_at, data) VALUES (?,?,?,?,?)",
+                     [body["centre_id"], day, revision, now, data])
+        conn.execute("INSERT INTO outbox(key, payload, attempts, next_attempt_at, created_at) VALUES (?,?,0,?,?)",
+                     [key, json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False), now, now])
+        conn.execute("UPDATE outbox SET sent_at=?, last_error=? WHERE id=?",
+                     [now, f"re-queued as {key}: headquarters held other figures under this key", outbox_id])
+    return key
+
+
+# --------------------------------------------------------------------------
+# What is pending (for `huduma-centre sync-status`)
+# --------------------------------------------------------------------------
+
+
+def status(db: sqlite_utils.Database, limit: int = 50) -> dict[str, Any]:
+    """Pending rows (oldest first) and the last delivered ones."""
+    pending = [dict(zip(("key", "attempts", "next_attempt_at", "last_error", "created_at"), r))
+               for r in db.execute("SELECT key, attempts, next_attempt_at, last_error, created_at FROM outbox "
+                                   "WHERE sent_at IS NULL ORDER BY id LIMIT ?", [limit]).fetchall()]
+    sent = [dict(zip(("key", "attempts", "sent_at", "note"), r))
+            for r in db.execute("SELECT key, attempts, sent_at, last_error FROM outbox WHERE sent_at IS NOT NULL "
+                                "ORDER BY sent_at DESC, id DESC LIMIT 10").fetchall()]
+    counts = db.execute("SELECT COUNT(*) FILTER (WHERE sent_at IS NULL), COUNT(*) FILTER (WHERE sent_at IS NOT NULL) "
+                        "FROM outbox").fetchone()
+    return {"pending_count": counts[0], "sent_count": counts[1], "pending": pending, "recently_sent": sent}
+
+
+def send_now(settings: CentreSettings) -> tuple[int, int]:
+    """Try every pending row once, now (safe beside a running server: HQ stores each key once)."""
+    url, token = upstream_target(settings)
+    sender = Sender(settings.db_path, url, token)
+    try:
+        with sender.db.conn:
+            sender.db.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE sent_at IS NULL", [time.time()])
+        delivered = sender.send_due()
+        left = sender.db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+        return delivered, left
+    finally:
+        sender.close()
+
+
+def payload_of(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT payload FROM outbox WHERE key=?", [key]).fetchone()
+    return json.loads(row[0]) if row else None

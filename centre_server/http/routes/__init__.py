@@ -1,0 +1,1 @@
+"""Every HTTP route of the centre server, one module per resource."""

@@ -1,0 +1,1133 @@
+"""The queue engine: pure, deterministic, the only place queue rules live.
+
+``apply(state, command, now)`` checks the command against the state, returns the
+events it causes and moves the state forward by those events (``evolve``). No
+I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
+with the commands. The server persists the events and the changed rows in one
+transaction; the replay simulator drives the very same functions at simulated
+time. Rules are DESIGN §3.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from centre_server.contract.errors import Refusal
+from centre_server.contract import (
+    FINAL_TICKET_STATES,
+    Channel,
+    CounterState,
+    EventType,
+    IssueRefusal,
+    Language,
+    Priority,
+    TicketState,
+    WaitUnknown,
+)
+from centre_server.queue.estimate import WaitPredictor
+from centre_server.queue.hours import OpeningHours
+
+logger = logging.getLogger(__name__)
+
+HALL_CALLS_KEPT = 10
+
+
+class QueueError(Refusal):
+    """A command the rules refuse; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, code: str, message: str, status: int = 409, **extra: Any) -> None:
+        super().__init__(status, code, message, **extra)
+        self.events: list[Event] = []
+
+
+# --------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str = ""
+    category_sw: str = ""
+    target_wait_s: int = 1800
+    service_time_s: float = 600.0  # typical, the predictor's starting point
+    enabled: bool = True
+    position: int = 0
+    last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
+
+
+@dataclass
+class Counter:
+    id: str
+    name: str
+    services: list[str]  # in order of skill
+    state: CounterState = CounterState.closed
+    ticket_id: str | None = None
+    clerk: str | None = None
+    priority_streak: int = 0  # priority calls in a row, for the anti-starvation bound
+    idle_since: float | None = None
+    last_ticket_id: str | None = None  # the last ticket finished here, for feedback
+
+
+@dataclass
+class Ticket:
+    id: str
+    day: str
+    seq: int
+    number: str
+    service_id: str
+    priority: Priority
+    channel: Channel
+    language: Language
+    issued_at: float
+    queued_at: float  # the original issue time: transfers and reactivations keep it
+    state: TicketState = TicketState.waiting
+    phone: str | None = None
+    called_at: float | None = None
+    first_called_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    counter_id: str | None = None
+    clerk: str | None = None
+    recalls: int = 0
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None
+    rating: int | None = None
+    comment: str | None = None
+    no_show_at: float | None = None
+    cancel_reason: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+    estimated_wait_s: int | None = 0  # what was printed on the ticket (None: no counter could serve it)
+    checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
+    slot_at: float | None = None  # an appointment's booked time
+    appointment_id: str | None = None
+
+
+@dataclass
+class Policy:
+    """Configurable rules of call-next and no-show (centre.toml ``[queue]``)."""
+
+    priority_streak_limit: int = 3  # after this many priority calls in a row, one normal
+    prefer_breached_target: bool = False  # serve services over their target wait first
+    call_order: str = "longest_wait"  # or "skill_order": the counter's first service first
+    min_recalls_before_no_show: int = 0  # a no-show before this many recalls is refused
+    auto_no_show_after_recalls: int = 3  # the recall after this many marks a no-show
+    reactivation_window_s: int = 1800  # a no-show may come back within this window
+    complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
+    appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
+    timezone: str = "Africa/Nairobi"
+    hours: OpeningHours = field(default_factory=OpeningHours)
+    phone_retention_days: int = 0  # a closed day's phone numbers are kept this many days, then erased
+
+
+@dataclass
+class Event:
+    type: EventType
+    seq: int
+    at: float
+    data: dict[str, Any]
+
+
+@dataclass
+class State:
+    policy: Policy
+    services: dict[str, Service]
+    counters: dict[str, Counter]
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    day: str = ""
+    numbers: dict[str, int] = field(default_factory=dict)  # service -> last number today
+    last_seq: int = 0
+    hall: list[dict[str, Any]] = field(default_factory=list)  # last calls, newest first
+    notice_en: str = ""
+    notice_sw: str = ""
+    predictor: WaitPredictor = field(default_factory=WaitPredictor)
+    idempotency: dict[str, str] = field(default_factory=dict)  # key -> ticket id, today
+    # the day before's keys: a kiosk's retry sent just before midnight is still answered after it
+    # (a key is remembered for today and the day before, as payment APIs keep theirs for a day)
+    earlier_keys: dict[str, str] = field(default_factory=dict)
+    # the waiting tickets of each service, kept by evolve in first-come order (queued_at, seq):
+    # queries walk a queue, not the whole day, and the first-come is at its front
+    queues: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    # the waiting tickets of each service with any priority class (appointments too): the few a call
+    # must look at beyond the front of each queue
+    specials: dict[str, dict[str, Ticket]] = field(default_factory=dict)
+    # tickets a day roll-over dropped from memory, kept until storage has written their final state
+    retired: dict[str, Ticket] = field(default_factory=dict)
+    # the day is over before midnight: "closing_time" or "closed_by_manager" (None while open)
+    closed: str | None = None
+    reopened: str | None = None  # the day a manager reopened after a close: its closing time no longer applies
+
+    def waiting(self) -> list[Ticket]:
+        return [t for q in self.queues.values() for t in q.values()]
+
+    def reindex(self) -> None:
+        """Rebuild the queues from the tickets (after loading them from storage)."""
+        self.queues, self.specials = {}, {}
+        for t in sorted((t for t in self.tickets.values() if t.state == TicketState.waiting), key=_FCFS):
+            _enqueue(self, t)
+
+
+def _enqueue(state: State, t: Ticket) -> None:
+    """Add a waiting ticket to its service's queue, keeping first-come order (a re-activated or
+    transferred ticket goes back to its old place: the queue is re-sorted, which is rare)."""
+    q = state.queues.setdefault(t.service_id, {})
+    last = next(reversed(q.values()), None) if q else None
+    q[t.id] = t
+    if last is not None and (last.queued_at, last.seq) > (t.queued_at, t.seq):
+        state.queues[t.service_id] = {x.id: x for x in sorted(q.values(), key=_FCFS)}
+    if t.priority is not Priority.none:
+        state.specials.setdefault(t.service_id, {})[t.id] = t
+
+
+def day_of(now: float, tz: str) -> str:
+    """The centre's local date of a moment: numbers reset when it changes."""
+    return datetime.fromtimestamp(now, ZoneInfo(tz)).date().isoformat()
+
+
+# --------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueTicket:
+    ticket_id: str
+    service_id: str
+    priority: Priority = Priority.none
+    channel: Channel = Channel.kiosk
+    language: Language = Language.en
+    phone: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+    checked_in: bool = True
+    slot_at: float | None = None
+    appointment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A remote ticket's citizen is in the hall (code or phone at a kiosk)."""
+
+    ticket_id: str
+
+
+@dataclass(frozen=True)
+class CallNext:
+    counter_id: str
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class CallTicket:
+    """Call one chosen ticket (a clerk picking a citizen out of order)."""
+
+    counter_id: str
+    ticket_id: str
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class Recall:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class MarkNoShow:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class StartService:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class Complete:
+    counter_id: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    counter_id: str
+    service_id: str
+
+
+@dataclass(frozen=True)
+class CancelTicket:
+    ticket_id: str
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True)
+class Reactivate:
+    ticket_id: str
+
+
+@dataclass(frozen=True)
+class OpenCounter:
+    counter_id: str
+    services: tuple[str, ...] | None = None
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class PauseCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class ResumeCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class CloseCounter:
+    counter_id: str
+
+
+@dataclass(frozen=True)
+class SetCounterServices:
+    counter_id: str
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GiveFeedback:
+    rating: int
+    counter_id: str | None = None
+    ticket_id: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SetNotice:
+    notice_en: str
+    notice_sw: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Nothing but the passing of time: lets a day roll over with nobody acting."""
+
+
+@dataclass(frozen=True)
+class ReopenDay:
+    """Take tickets again today after a close (a mistaken closing time, a manager's slip).
+
+    What the close cancelled stays cancelled; the clock's closing time no longer
+    applies today, so the day runs until a manager closes it again or midnight.
+    """
+
+
+@dataclass(frozen=True)
+class CloseDay:
+    """Finish the day: what still waits is cancelled, the day's figures are final."""
+
+    reason: str = "day_closed"
+
+
+Command = (
+    IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
+    | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
+    | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
+)
+
+PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
+                 Priority.expectant: 1, Priority.none: 2}
+
+
+# --------------------------------------------------------------------------
+# Queries (pure, used by the API, MQTT state and the replay)
+# --------------------------------------------------------------------------
+
+
+def queue_order_key(t: Ticket) -> tuple[int, float, int]:
+    """The order within one service: priority classes first, then first come first served."""
+    return (0 if t.priority != Priority.none else 1, t.queued_at, t.seq)
+
+
+def position(state: State, ticket: Ticket) -> int:
+    """People ahead of a waiting ticket in its own service."""
+    if ticket.state != TicketState.waiting:
+        return 0
+    # queue_order_key(t) < queue_order_key(ticket), written out: this runs for every look at a ticket
+    q, seq, none = ticket.queued_at, ticket.seq, Priority.none
+    queue = state.queues.get(ticket.service_id, {}).values()
+    if ticket.priority is none:
+        return sum(1 for t in queue if t is not ticket and (
+            t.priority is not none or t.queued_at < q or (t.queued_at == q and t.seq < seq)))
+    return sum(1 for t in queue if t is not ticket and t.priority is not none and (
+        t.queued_at < q or (t.queued_at == q and t.seq < seq)))
+
+
+def open_counters_for(state: State, service_id: str) -> list[Counter]:
+    return [c for c in state.counters.values()
+            if c.state == CounterState.open and service_id in c.services]
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def local_time(state: State, now: float) -> datetime:
+    """``now`` on the centre's wall clock."""
+    tz = _ZONES.get(state.policy.timezone)
+    if tz is None:
+        tz = _ZONES[state.policy.timezone] = ZoneInfo(state.policy.timezone)
+    return datetime.fromtimestamp(now, tz)
+
+
+def day_closed_reason(state: State, now: float) -> str | None:
+    """Why the centre takes no tickets now ("closing_time", "closed_by_manager"), or None while open."""
+    if state.closed:
+        return state.closed
+    if state.reopened == state.day:  # a manager reopened today: the clock's closing time is set aside
+        return None
+    if state.policy.hours.after_closing(local_time(state, now)):
+        return "closing_time"
+    return None
+
+
+def opens_at(state: State, now: float) -> datetime:
+    """The next moment the centre opens (today's opening if it is still ahead and the day is open)."""
+    return state.policy.hours.opens_next(local_time(state, now), closed_today=day_closed_reason(state, now) is not None)
+
+
+def book_day(state: State, now: float) -> str:
+    """The first day after today a citizen can book for."""
+    return state.policy.hours.next_open_day(local_time(state, now).date()).isoformat()
+
+
+def closing_epoch(state: State, now: float) -> float | None:
+    """Today's closing moment as POSIX seconds, or None when no closing time is set."""
+    local = local_time(state, now)
+    at = state.policy.hours.closing_at(local.date(), local.tzinfo)  # type: ignore[arg-type]
+    return None if at is None else at.timestamp()
+
+
+def last_call_epoch(state: State, service: Service, now: float) -> float | None:
+    """The service's last call today: its own ``last_call_s``, else the centre's, else the closing time."""
+    seconds = service.last_call_s if service.last_call_s is not None else state.policy.hours.last_call_s
+    if seconds is None:
+        return closing_epoch(state, now)
+    local = local_time(state, now)
+    return state.policy.hours.moment(local.date(), seconds, local.tzinfo).timestamp()  # type: ignore[arg-type]
+
+
+def wait_for(state: State, service_id: str, ahead: int, now: float,
+             priority: bool = False) -> tuple[int | None, WaitUnknown | None]:
+    """Seconds a ticket with ``ahead`` people before it may wait, or None with the reason.
+
+    Never invented: after closing it is ``closed``; when no open counter serves the
+    service and none is due to open before closing, ``no_counter``.
+    """
+    if day_closed_reason(state, now) is not None:
+        return None, WaitUnknown.closed
+    est = state.predictor.estimate(state, service_id, ahead, now, priority=priority,
+                                   closes_at=closing_epoch(state, now))
+    if est is None:
+        return None, WaitUnknown.no_counter
+    return est, None
+
+
+def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int | None:
+    """Seconds a ticket with ``ahead`` people before it may wait; None when nobody can serve it today."""
+    return wait_for(state, service_id, ahead, now)[0]
+
+
+def refusal_for(state: State, service: Service, now: float, estimate: int | None,
+                priority: Priority = Priority.none) -> IssueRefusal | None:
+    """Why a newcomer would get no ticket for ``service`` now, or None."""
+    if not service.enabled:
+        return IssueRefusal.service_disabled
+    if day_closed_reason(state, now) is not None:
+        return IssueRefusal.day_closed
+    if estimate is not None and priority is not Priority.appointment:
+        last = last_call_epoch(state, service, now)
+        if last is not None and now + estimate > last:
+            return IssueRefusal.after_last_call
+    return None
+
+
+def service_figures(state: State, service_id: str, now: float) -> dict[str, Any]:
+    """Waiting, longest wait, estimated wait for a newcomer (or why none), open counters, and
+    whether a newcomer gets a ticket."""
+    waiting = state.queues.get(service_id, {})
+    longest = now - min(map(_QUEUED_AT, waiting.values()), default=now)
+    est, unknown = wait_for(state, service_id, len(waiting), now)
+    refusal = refusal_for(state, state.services[service_id], now, est)
+    return {
+        "waiting": len(waiting),
+        "longest_wait_s": max(0, int(longest)),
+        "estimated_wait_s": est,
+        "wait_unknown": unknown,
+        "accepting": refusal is None,
+        "refusal": refusal,
+        "open_counters": len(open_counters_for(state, service_id)),
+    }
+
+
+def ticket_wait(state: State, ticket: Ticket, now: float,
+                ahead: int | None = None) -> tuple[int | None, WaitUnknown | None]:
+    """A waiting ticket's estimate now (0 once called), or None with the reason."""
+    if ticket.state != TicketState.waiting:
+        return 0, None
+    return wait_for(state, ticket.service_id, position(state, ticket) if ahead is None else ahead, now,
+                    priority=ticket.priority is not Priority.none)
+
+
+def ticket_estimate(state: State, ticket: Ticket, now: float, ahead: int | None = None) -> int | None:
+    return ticket_wait(state, ticket, now, ahead)[0]
+
+
+# --------------------------------------------------------------------------
+# Deciding
+# --------------------------------------------------------------------------
+
+
+class _Emitter:
+    """Numbers events and applies each at once, so later decisions see earlier ones."""
+
+    def __init__(self, state: State, now: float) -> None:
+        self.state = state
+        self.now = now
+        self.events: list[Event] = []
+
+    def __call__(self, etype: EventType, **data: Any) -> Event:
+        ev = Event(type=etype, seq=self.state.last_seq + 1, at=self.now, data=data)
+        evolve(self.state, ev)
+        self.events.append(ev)
+        return ev
+
+
+def apply(state: State, command: Command, now: float) -> list[Event]:
+    """Check ``command``, move ``state`` forward, return the events (in order).
+
+    Raises QueueError, leaving the state untouched, when the rules refuse the
+    command. A day change (centre local time) first closes the previous day.
+    """
+    emit = _Emitter(state, now)
+    today = day_of(now, state.policy.timezone)
+    if not state.day:
+        state.day = today
+    elif today > state.day:  # a clock that jumps back never reopens an old day
+        _validate(state, command, now)  # refuse before rolling over on a bad command
+        _close_day(state, emit, "day_rollover", next_day=today)
+    handler = _HANDLERS[type(command)]
+    try:
+        handler(state, command, emit)
+    except QueueError as err:
+        err.events = emit.events  # a day roll-over that happened first still stands
+        raise
+    return emit.events
+
+
+def _validate(state: State, command: Command, now: float) -> None:
+    if isinstance(command, IssueTicket):
+        _service(state, command.service_id, for_issue=True)
+    elif hasattr(command, "counter_id") and getattr(command, "counter_id") is not None:
+        _counter(state, command.counter_id)
+
+
+def _service(state: State, service_id: str, for_issue: bool = False) -> Service:
+    svc = state.services.get(service_id)
+    if svc is None:
+        raise QueueError("unknown_service", f"no service with id {service_id!r}", 404)
+    if for_issue and not svc.enabled:
+        raise QueueError("service_disabled", f"service {service_id!r} is not offered now", 409)
+    return svc
+
+
+def _counter(state: State, counter_id: str) -> Counter:
+    c = state.counters.get(counter_id)
+    if c is None:
+        raise QueueError("unknown_counter", f"no counter with id {counter_id!r}", 404)
+    return c
+
+
+def _current(state: State, counter: Counter) -> Ticket:
+    if counter.ticket_id is None:
+        raise QueueError("no_ticket_at_counter", f"counter {counter.name} is serving no ticket", 409)
+    return state.tickets[counter.ticket_id]
+
+
+def _ticket_data(state: State, t: Ticket) -> dict[str, Any]:
+    return {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
+            "priority": t.priority.value}
+
+
+def _counter_data(c: Counter) -> dict[str, Any]:
+    return {"counter_id": c.id, "counter_name": c.name}
+
+
+def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
+    if cmd.idempotency_key and (cmd.idempotency_key in state.idempotency
+                                or cmd.idempotency_key in state.earlier_keys):
+        return  # the same ticket again: no event, the caller reads it back (``issued_for``)
+    svc = _service(state, cmd.service_id, for_issue=True)
+    if cmd.ticket_id in state.tickets:
+        raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
+    now = emit.now
+    if day_closed_reason(state, now) is not None:
+        when = opens_at(state, now)
+        raise QueueError(IssueRefusal.day_closed.value,
+                         f"the centre is closed for today; it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
+                         409, opens_at=when.isoformat(), book_day=book_day(state, now))
+    number = state.numbers.get(svc.id, 0) + 1
+    if number > 999:
+        raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)
+    queue = state.queues.get(svc.id, {})
+    ahead = len(queue) if cmd.priority == Priority.none else sum(
+        1 for t in queue.values() if t.priority != Priority.none)
+    estimate, _ = wait_for(state, svc.id, ahead, now, priority=cmd.priority != Priority.none)
+    if refusal_for(state, svc, now, estimate, cmd.priority) is IssueRefusal.after_last_call:
+        day = book_day(state, now)
+        raise QueueError(IssueRefusal.after_last_call.value,
+                         f"a newcomer for {svc.name_en} would not be called before today's last call: "
+                         f"book a visit for {day} instead", 409,
+                         opens_at=opens_at(state, now).isoformat(), book_day=day)
+    emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
+         seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
+         channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
+         idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
+         estimated_wait_s=estimate,
+         checked_in=cmd.checked_in,
+         slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
+
+
+def issued_for(state: State, key: str) -> str | None:
+    """The ticket id an Idempotency-Key was issued as, today or the day before; None if new."""
+    return state.idempotency.get(key) or state.earlier_keys.get(key)
+
+
+def appointment_due(state: State, t: Ticket, now: float) -> bool:
+    """An appointment goes ahead of walk-ins only from shortly before its slot: the bound on its jump."""
+    return (t.priority == Priority.appointment and t.slot_at is not None
+            and now >= t.slot_at - state.policy.appointment_early_s)
+
+
+def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
+    """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
+    pol = state.policy
+    # one pass sorts the counter's waiting tickets into appointments due, priority classes and the rest
+    # (as appointment_due decides): a call is the clerk's wait, so it walks the queues once, not four times
+    due: list[Ticket] = []
+    priority: list[Ticket] = []
+    normal: list[Ticket] = []
+    due_from = now + pol.appointment_early_s
+    whole_pool = pol.call_order == "skill_order" or pol.prefer_breached_target
+    first: Ticket | None = None  # by default only the first-come of the normal pool matters
+
+    def sort(t: Ticket) -> None:
+        nonlocal first
+        p = t.priority
+        if p is Priority.none or (p is Priority.appointment and (t.slot_at is None or t.slot_at > due_from)):
+            if whole_pool:
+                normal.append(t)
+            elif first is None or (t.queued_at, t.seq) < (first.queued_at, first.seq):
+                first = t
+        elif p is Priority.appointment:
+            due.append(t)
+        else:
+            priority.append(t)
+
+    for sid in dict.fromkeys(counter.services):
+        if whole_pool:  # these rules weigh every ticket
+            for t in state.queues.get(sid, {}).values():
+                sort(t)
+            continue
+        # the queue is in first-come order: its first ticket of no priority is the one; the
+        # tickets with a priority class are all in specials. A call costs O(counter's services).
+        for t in state.specials.get(sid, {}).values():
+            sort(t)
+        for t in state.queues.get(sid, {}).values():
+            if t.priority is Priority.none:
+                sort(t)
+                break
+    if first is not None:
+        normal = [first]
+    if not (due or priority or normal):
+        return None
+    ahead_of_normal = due or priority
+    if ahead_of_normal and not (normal and counter.priority_streak >= pol.priority_streak_limit):
+        if due:
+            return min(due, key=lambda t: (t.slot_at, t.queued_at, t.seq))
+        pool = priority
+    else:
+        pool = normal or priority or due
+    if pol.call_order == "skill_order":
+        for sid in counter.services:
+            in_service = [t for t in pool if t.service_id == sid]
+            if in_service:
+                pool = in_service
+                break
+    if pol.prefer_breached_target:
+        def over(t: Ticket) -> float:
+            target = max(1, state.services[t.service_id].target_wait_s)
+            return (now - t.queued_at) / target
+        breached = [t for t in pool if over(t) > 1.0]
+        if breached:
+            return max(breached, key=lambda t: (over(t), -t.queued_at))
+    return min(pool, key=_FCFS)
+
+
+_FCFS = attrgetter("queued_at", "seq")
+_QUEUED_AT = attrgetter("queued_at")
+
+
+def _require_open(counter: Counter) -> None:
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed: open it first", 409)
+    if counter.state == CounterState.paused:
+        raise QueueError("counter_paused", f"counter {counter.name} is paused: resume it first", 409)
+
+
+def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str | None) -> None:
+    if counter.ticket_id is None:
+        return
+    t = state.tickets[counter.ticket_id]
+    emit(EventType.ticket_done, **_ticket_data(state, t), **_counter_data(counter),
+         outcome=outcome or "served", clerk=counter.clerk)
+
+
+def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
+    if counter.ticket_id is not None:
+        if not state.policy.complete_on_call_next:
+            raise QueueError("ticket_at_counter", "finish the ticket at the counter first", 409)
+        _finish_current(state, counter, emit, None)
+    jumped = ticket.priority != Priority.none and (ticket.priority != Priority.appointment
+                                                   or appointment_due(state, ticket, emit.now))
+    emit(EventType.ticket_called, **_ticket_data(state, ticket), **_counter_data(counter),
+         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at), jumped=jumped)
+
+
+def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _require_open(counter)
+    while True:
+        ticket = choose_next(state, counter, emit.now)
+        if ticket is None:
+            raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}", 404)
+        if ticket.checked_in:
+            break
+        # a remote ticket whose citizen never checked in reaches the front: skipped as a no-show
+        emit(EventType.ticket_no_show, **_ticket_data(state, ticket), **_counter_data(counter),
+             reason="not_checked_in")
+    _call(state, counter, ticket, emit, cmd.clerk)
+
+
+def _call_ticket(state: State, cmd: CallTicket, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _require_open(counter)
+    ticket = state.tickets.get(cmd.ticket_id)
+    if ticket is None or ticket.state != TicketState.waiting:
+        raise QueueError("ticket_not_waiting", "that ticket is not waiting", 409)
+    _call(state, counter, ticket, emit, cmd.clerk)
+
+
+def _recall(state: State, cmd: Recall, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is already being served", 409)
+    if t.recalls >= state.policy.auto_no_show_after_recalls:
+        emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter),
+             reason="recalls_exhausted")
+        return
+    emit(EventType.ticket_recalled, **_ticket_data(state, t), **_counter_data(counter),
+         recalls=t.recalls + 1)
+
+
+def _no_show(state: State, cmd: MarkNoShow, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is being served: complete it instead", 409)
+    need = state.policy.min_recalls_before_no_show
+    if t.recalls < need:
+        raise QueueError("recall_first", f"recall {t.number} {need - t.recalls} more time(s) first", 409)
+    emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter), reason="clerk")
+
+
+def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    if t.state != TicketState.called:
+        raise QueueError("already_serving", f"{t.number} is already being served", 409)
+    emit(EventType.ticket_started, **_ticket_data(state, t), **_counter_data(counter))
+
+
+def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _current(state, counter)
+    _finish_current(state, counter, emit, cmd.outcome)
+
+
+def _transfer(state: State, cmd: Transfer, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    target = _service(state, cmd.service_id, for_issue=True)
+    if target.id == t.service_id:
+        raise QueueError("same_service", f"{t.number} is already in {target.name_en}", 409)
+    emit(EventType.ticket_transferred, **_ticket_data(state, t), **_counter_data(counter),
+         from_service_id=t.service_id, to_service_id=target.id)
+
+
+def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state in FINAL_TICKET_STATES:
+        raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409)
+    if t.state != TicketState.waiting:
+        raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409)
+    emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=cmd.reason)
+
+
+def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state != TicketState.no_show or t.no_show_at is None:
+        raise QueueError("not_no_show", f"{t.number} is not a no-show", 409)
+    if emit.now - t.no_show_at > state.policy.reactivation_window_s:
+        minutes = state.policy.reactivation_window_s // 60
+        raise QueueError("window_passed", f"{t.number} missed its call over {minutes} minutes ago", 409)
+    emit(EventType.ticket_reactivated, **_ticket_data(state, t))
+
+
+def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket", 404)
+    if t.state == TicketState.no_show and not t.checked_in:
+        _reactivate(state, Reactivate(t.id), emit)  # late, but within the window: back in line
+    elif t.state != TicketState.waiting:
+        raise QueueError("ticket_not_waiting", f"{t.number} is {t.state.value}", 409)
+    if t.checked_in:
+        return
+    emit(EventType.ticket_checked_in, **_ticket_data(state, t))
+
+
+def _check_services(state: State, services: tuple[str, ...] | None) -> list[str] | None:
+    if services is None:
+        return None
+    seen: list[str] = []
+    for sid in services:
+        _service(state, sid)
+        if sid not in seen:
+            seen.append(sid)
+    if not seen:
+        raise QueueError("no_services", "a counter needs at least one service", 422)
+    return seen
+
+
+def _open(state: State, cmd: OpenCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    services = _check_services(state, cmd.services)
+    if services is not None and services != counter.services:
+        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+    if counter.state == CounterState.open and (cmd.clerk is None or cmd.clerk == counter.clerk):
+        return
+    if counter.state == CounterState.paused:
+        emit(EventType.counter_resumed, **_counter_data(counter), clerk=cmd.clerk or counter.clerk)
+        return
+    emit(EventType.counter_opened, **_counter_data(counter), services=counter.services,
+         clerk=cmd.clerk)
+
+
+def _pause(state: State, cmd: PauseCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed", 409)
+    if counter.state == CounterState.paused:
+        return
+    _finish_current(state, counter, emit, None)
+    emit(EventType.counter_paused, **_counter_data(counter))
+
+
+def _resume(state: State, cmd: ResumeCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        raise QueueError("counter_closed", f"counter {counter.name} is closed: open it", 409)
+    if counter.state == CounterState.open:
+        return
+    emit(EventType.counter_resumed, **_counter_data(counter), clerk=counter.clerk)
+
+
+def _close(state: State, cmd: CloseCounter, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    if counter.state == CounterState.closed:
+        return
+    _finish_current(state, counter, emit, None)
+    emit(EventType.counter_closed, **_counter_data(counter))
+
+
+def _set_services(state: State, cmd: SetCounterServices, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    services = _check_services(state, cmd.services)
+    if services != counter.services:
+        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+
+
+def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
+    """One rating per ticket on the one scale: the first given stands, from whichever channel."""
+    from centre_server.contract import Satisfaction, satisfaction_scale  # kept local: a small, separate change
+
+    if cmd.rating not in set(Satisfaction):
+        raise QueueError("bad_rating", f"a rating is one of {satisfaction_scale()}", 422)
+    if cmd.ticket_id is not None:
+        t = state.tickets.get(cmd.ticket_id)
+        if t is None:
+            raise QueueError("unknown_ticket", "no such ticket", 404)
+    else:
+        counter = _counter(state, cmd.counter_id or "")
+        tid = counter.ticket_id or counter.last_ticket_id
+        if tid is None or tid not in state.tickets:
+            raise QueueError("nothing_to_rate", f"counter {counter.name} has served nobody yet", 409)
+        t = state.tickets[tid]
+    if t.state not in (TicketState.called, TicketState.serving, TicketState.done):
+        raise QueueError("not_served", f"{t.number} has not been served", 409)
+    if t.rating is not None:
+        raise QueueError("already_rated", f"{t.number} was already rated {Satisfaction(t.rating).label()}: "
+                         "the first rating stands", 409)
+    emit(EventType.feedback_given, **_ticket_data(state, t), counter_id=t.counter_id,
+         clerk=t.clerk, rating=cmd.rating, comment=(cmd.comment or None))
+
+
+def _notice(state: State, cmd: SetNotice, emit: _Emitter) -> None:
+    emit(EventType.notice_changed, notice_en=cmd.notice_en[:500], notice_sw=cmd.notice_sw[:500])
+
+
+def _reopen_day(state: State, cmd: ReopenDay, emit: _Emitter) -> None:
+    if day_closed_reason(state, emit.now) is None:
+        raise QueueError("day_open", "the day is open: there is nothing to reopen", 409)
+    emit(EventType.day_reopened, day=state.day)
+
+
+def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
+    _close_day(state, emit, cmd.reason, next_day=None)
+
+
+def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) -> None:
+    """Cancel what still waits, finish what is being served, close counters.
+
+    A ticket only called (its service never started) is not served: it is cancelled
+    with the rest, so "served today" counts only citizens a clerk actually served.
+    """
+    for c in list(state.counters.values()):
+        if c.state != CounterState.closed:
+            current = state.tickets.get(c.ticket_id or "")
+            if current is not None and current.state == TicketState.serving:
+                _finish_current(state, c, emit, "day_closed")
+            emit(EventType.counter_closed, **_counter_data(c))
+    cancelled = 0
+    for t in sorted(state.tickets.values(), key=lambda t: t.seq):
+        if t.state in (TicketState.waiting, TicketState.called, TicketState.serving):
+            emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=reason)
+            cancelled += 1
+    emit(EventType.day_closed, day=state.day, next_day=next_day, cancelled=cancelled, reason=reason)
+
+
+_HANDLERS = {
+    IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
+    MarkNoShow: _no_show, StartService: _start, Complete: _complete, Transfer: _transfer,
+    CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
+    ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
+    GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
+    Tick: lambda state, cmd, emit: None, CheckIn: _check_in,
+}
+
+
+# --------------------------------------------------------------------------
+# Evolving: the one place state changes (also used to replay the event log)
+# --------------------------------------------------------------------------
+
+
+def _free_counter(state: State, counter_id: str | None, at: float) -> None:
+    if counter_id and counter_id in state.counters:
+        c = state.counters[counter_id]
+        if c.ticket_id is not None:
+            c.last_ticket_id = c.ticket_id
+        c.ticket_id = None
+        c.idle_since = at
+
+
+def _push_hall(state: State, t: Ticket, c: Counter, ev: Event, recall: bool) -> None:
+    state.hall.insert(0, {"number": t.number, "counter_id": c.id, "counter_name": c.name,
+                          "service_id": t.service_id, "called_at": ev.at, "recall": recall,
+                          "seq": ev.seq})
+    del state.hall[HALL_CALLS_KEPT:]
+
+
+def evolve(state: State, ev: Event) -> None:
+    """Apply one event to the state. Deterministic; no checks (``apply`` made them)."""
+    tid = ev.data.get("ticket_id") or ""
+    before = state.tickets.get(tid)
+    was_in = before.service_id if before is not None else None  # a waiting ticket sits in its service's queue
+    _evolve(state, ev)
+    t = state.tickets.get(tid)
+    if t is not None:  # keep the service queues in step with the ticket's state
+        if was_in is not None:
+            state.queues.get(was_in, {}).pop(tid, None)
+            state.specials.get(was_in, {}).pop(tid, None)
+        if t.state == TicketState.waiting:
+            _enqueue(state, t)
+    elif ev.type == EventType.day_closed and ev.data.get("next_day"):
+        state.reindex()
+    state.predictor.record(state, ev)  # arrivals, no-shows, abandonment, staffing: learned as they happen
+
+
+def _evolve(state: State, ev: Event) -> None:
+    state.last_seq = ev.seq
+    d = ev.data
+    at = ev.at
+    T = EventType
+    t = state.tickets.get(d.get("ticket_id") or "")
+    c = state.counters.get(d.get("counter_id") or "")
+    match ev.type:
+        case T.ticket_issued:
+            svc = state.services[d["service_id"]]
+            t = Ticket(id=d["ticket_id"], day=d["day"], seq=d["seq_no"], number=d["number"],
+                       service_id=svc.id, priority=Priority(d["priority"]),
+                       channel=Channel(d["channel"]), language=Language(d["language"]),
+                       issued_at=at, queued_at=at, phone=d.get("phone"),
+                       idempotency_key=d.get("idempotency_key"), device_id=d.get("device_id"),
+                       estimated_wait_s=d.get("estimated_wait_s", 0), checked_in=d.get("checked_in", True),
+                       slot_at=d.get("slot_at"), appointment_id=d.get("appointment_id"))
+            state.tickets[t.id] = t
+            state.numbers[svc.id] = max(state.numbers.get(svc.id, 0), d["seq_no"])
+            if t.idempotency_key:
+                state.idempotency[t.idempotency_key] = t.id
+        case T.ticket_called:
+            assert t is not None and c is not None
+            t.state = TicketState.called
+            t.called_at = at
+            t.first_called_at = t.first_called_at or at
+            t.counter_id = c.id
+            t.clerk = d.get("clerk")
+            t.started_at = None
+            c.ticket_id = t.id
+            c.idle_since = None
+            if d.get("jumped", t.priority not in (Priority.none, Priority.appointment)):
+                c.priority_streak += 1
+            else:
+                c.priority_streak = 0
+            _push_hall(state, t, c, ev, recall=False)
+        case T.ticket_recalled:
+            assert t is not None and c is not None
+            t.recalls = d["recalls"]
+            t.called_at = at
+            _push_hall(state, t, c, ev, recall=True)
+        case T.ticket_started:
+            assert t is not None
+            t.state = TicketState.serving
+            t.started_at = at
+        case T.ticket_done:
+            assert t is not None
+            t.state = TicketState.done
+            t.started_at = t.started_at or t.called_at
+            t.ended_at = at
+            t.outcome = d.get("outcome")
+            if t.started_at is not None:
+                state.predictor.observe(t.service_id, at - t.started_at, t.counter_id)
+            _free_counter(state, t.counter_id, at)
+        case T.ticket_no_show:
+            assert t is not None
+            t.state = TicketState.no_show
+            t.no_show_at = at
+            t.ended_at = at
+            _free_counter(state, t.counter_id, at)
+        case T.ticket_transferred:
+            assert t is not None
+            _free_counter(state, t.counter_id, at)
+            t.transfers.append({"from": d["from_service_id"], "to": d["to_service_id"],
+                                "counter_id": t.counter_id, "at": at})
+            t.service_id = d["to_service_id"]
+            t.state = TicketState.waiting
+            t.counter_id = None
+            t.called_at = None
+            t.started_at = None
+            t.recalls = 0
+        case T.ticket_cancelled:
+            assert t is not None
+            _free_counter(state, t.counter_id if t.state != TicketState.waiting else None, at)
+            t.state = TicketState.cancelled
+            t.cancel_reason = d.get("reason")
+            t.ended_at = at
+        case T.ticket_reactivated:
+            assert t is not None
+            t.state = TicketState.waiting
+            t.no_show_at = None
+            t.ended_at = None
+            t.counter_id = None
+            t.called_at = None
+            t.recalls = 0
+        case T.ticket_checked_in:
+            assert t is not None
+            t.checked_in = True
+        case T.feedback_given:
+            assert t is not None
+            t.rating = d["rating"]
+            t.comment = d.get("comment")
+        case T.counter_opened:
+            assert c is not None
+            c.state = CounterState.open
+            c.clerk = d.get("clerk")
+            c.idle_since = at
+            c.priority_streak = 0
+        case T.counter_resumed:
+            assert c is not None
+            c.state = CounterState.open
+            c.idle_since = c.idle_since or at
+        case T.counter_paused:
+            assert c is not None
+            c.state = CounterState.paused
+        case T.counter_closed:
+            assert c is not None
+            c.state = CounterState.closed
+            c.clerk = None
+            c.idle_since = None
+        case T.counter_services_changed:
+            assert c is not None
+            c.services = list(d["services"])
+        case T.notice_changed:
+            state.notice_en = d["notice_en"]
+            state.notice_sw = d["notice_sw"]
+        case T.day_reopened:
+            state.closed = None
+            state.reopened = d["day"]
+        case T.day_closed:
+            if d.get("next_day"):
+                state.reopened = None
+            state.closed = None if d.get("next_day") else (
+                "closing_time" if d.get("reason") == "closing_time" else "closed_by_manager")
+            if d.get("next_day"):
+                state.day = d["next_day"]
+                state.numbers = {}
+                state.hall = []
+                state.earlier_keys, state.idempotency = state.idempotency, {}
+                # the old day's tickets are final now: out of memory (storage writes them from retired)
+                state.retired.update({k: v for k, v in state.tickets.items() if v.state in FINAL_TICKET_STATES})
+                state.tickets = {k: v for k, v in state.tickets.items()
+                                 if v.state not in FINAL_TICKET_STATES}
+                for counter in state.counters.values():
+                    counter.last_ticket_id = None
+
+
+def new_state(services: list[Service], counters: list[Counter], policy: Policy | None = None) -> State:
+    state = State(policy=policy or Policy(), services={s.id: s for s in services},
+                  counters={c.id: replace(c, services=list(c.services)) for c in counters})
+    for s in services:
+        state.predictor.prime(s.id, s.service_time_s)
+    return state

@@ -1,0 +1,325 @@
+"""Estimated wait: the queue-length predictor, learning everything from the centre itself.
+
+For a ticket with ``q`` people ahead at a service whose open counters together
+finish its tickets at a rate ``C`` (each shared counter counted by the share of
+its time the service gets), the classical estimate once every counter is busy is
+E[W | q] = (q + 1) / C (Whitt 1999, "Predicting queueing delays"). Its known
+extensions are all here, each with parameters learned online from the centre's
+own events (no oracle):
+
+* service time per service: a running mean (plain over the first few hundred
+  tickets, then slowly forgetting), started from the menu's typical time;
+* no-shows: the share of calls that end in a no-show and how long a no-show holds
+  a counter, so a call costs ``(1 - p) * service + p * no_show_time`` on average;
+* abandonment (a waiting ticket cancelled): the hazard ``θ`` = abandonments per
+  second of waiting, so the people ahead thin out and W = Σ_{k=0..q} 1/(C + kθ);
+* priority arrivals jump ahead of a normal ticket while it waits: its effective
+  rate is ``C - λ_priority`` (arrival rates are decayed counts, time constant 1 h);
+* shared counters: a counter serving several services calls the longest-waiting
+  ticket among them, so a newcomer competes with the work already queued there.
+  Each service gets a share in proportion to its load per counter: the work now
+  waiting (the newcomer's own call included) plus the learned arrival rate × call
+  time over a short horizon. The newcomer's own call is never zero, so a service
+  whose arrivals have faded overnight still gets the counter once its turn comes
+  (it once got ~1e-6 of it and a printed wait of 39,444 h);
+* staffing that changes through the day: the counters open at each moment of the
+  previous day that had any are the plan, so the capacity ahead is scaled by
+  plan(t) / plan(now) and the wait is found by stepping through the changes.
+
+When no open counter serves the service, the plan (yesterday's staffing) says
+whether one is due to open before closing; if none is, the estimate is None and
+the screens say so instead of printing a number. A documented guard caps any
+estimate at the time left until closing plus an hour (12 h without a closing
+time) and logs it: a figure past that is a fault, never something to print.
+
+``observe`` is called by the engine for each finished service; ``record`` takes
+every event (the replay calls it; the server calls it from ``Centre.execute``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from centre_server.contract import CounterState, EventType
+
+if TYPE_CHECKING:
+    from centre_server.queue.engine import Event, State
+
+logger = logging.getLogger(__name__)
+
+MIN_SERVICE_S = 10.0
+MAX_SERVICE_S = 4 * 3600.0
+RATE_TAU_S = 3600.0  # time constant of the arrival-rate estimates
+NO_SHOW_PRIOR = (1.0, 20.0)  # pseudo no-shows over pseudo calls: 5% until the centre says otherwise
+DEFAULT_NO_SHOW_S = 60.0
+SHARE_HORIZON_S = 900.0  # arrivals expected over this long count towards a shared counter's split
+GUARD_AFTER_CLOSING_S = 3600.0  # no estimate runs past closing by more than this (logged)
+GUARD_NO_CLOSING_S = 12 * 3600.0
+CLOSING_REASONS = ("day_rollover", "day_closed")
+
+
+@dataclass
+class _Rate:
+    """An arrival rate per second as an exponentially decayed count."""
+
+    value: float = 0.0
+    at: float | None = None
+
+    def add(self, now: float, tau: float = RATE_TAU_S) -> None:
+        self.value = self.read(now, tau) + 1.0 / tau
+        self.at = now
+
+    def read(self, now: float, tau: float = RATE_TAU_S) -> float:
+        if self.at is None:
+            return 0.0
+        return self.value * math.exp(-max(0.0, now - self.at) / tau)
+
+
+@dataclass
+class WaitPredictor:
+    window: int = 500  # service times: plain mean over this many, then forget slowly
+    mean_service_s: dict[str, float] = field(default_factory=dict)
+    observed: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, float] = field(default_factory=dict)  # calls that ended (done or no-show)
+    no_shows: dict[str, float] = field(default_factory=dict)
+    no_show_s: float = DEFAULT_NO_SHOW_S
+    no_show_seen: int = 0
+    abandoned: float = 0.0  # waiting tickets that left
+    exposure_s: float = 0.0  # seconds of waiting seen (served, left or still waiting at the end)
+    arrivals: dict[str, _Rate] = field(default_factory=dict)
+    priority_arrivals: dict[str, _Rate] = field(default_factory=dict)
+    # staffing through the day: local date -> [(second of day, {open counter: its services})]
+    staffing: dict[str, list[tuple[float, dict[str, tuple[str, ...]]]]] = field(default_factory=dict)
+    _tz: ZoneInfo | None = None
+
+    # ------------------------------------------------------------ learning
+
+    def prime(self, service_id: str, typical_s: float) -> None:
+        self.mean_service_s.setdefault(service_id, max(MIN_SERVICE_S, float(typical_s)))
+
+    def observe(self, service_id: str, duration_s: float, counter_id: str | None = None) -> None:
+        """One finished service: move the service's mean towards it."""
+        d = min(MAX_SERVICE_S, max(MIN_SERVICE_S, duration_s))
+        n = self.observed.get(service_id, 0)
+        old = self.mean_service_s.get(service_id, d)
+        # the menu's typical time counts as a couple of observations, then a plain mean
+        a = max(1.0 / self.window, 1.0 / (n + 2))
+        self.mean_service_s[service_id] = old + a * (d - old)
+        self.observed[service_id] = n + 1
+        self.calls[service_id] = self.calls.get(service_id, 0.0) + 1.0
+
+    def record(self, state: "State", ev: "Event") -> None:
+        """Learn from one event other than a finished service (``observe`` has those)."""
+        d: dict[str, Any] = ev.data
+        T = EventType
+        if ev.type.value.startswith("counter_"):
+            self._note_staffing(state, ev.at)
+        elif ev.type == T.ticket_issued:
+            sid = d["service_id"]
+            self.arrivals.setdefault(sid, _Rate()).add(ev.at)
+            if d.get("priority", "none") != "none":
+                self.priority_arrivals.setdefault(sid, _Rate()).add(ev.at)
+        elif ev.type == T.ticket_called:
+            self.exposure_s += max(0.0, float(d.get("waited_s", 0)))
+        elif ev.type == T.ticket_no_show:
+            sid = d["service_id"]
+            self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
+            self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
+            t = state.tickets.get(d["ticket_id"])
+            if t is not None and t.called_at is not None:
+                held = max(0.0, ev.at - (t.first_called_at or t.called_at))
+                self.no_show_seen += 1
+                self.no_show_s += (held - self.no_show_s) / min(self.no_show_seen + 1, self.window)
+        elif ev.type == T.ticket_cancelled:
+            t = state.tickets.get(d["ticket_id"])
+            if t is None or t.called_at is not None:
+                return
+            waited = max(0.0, ev.at - t.queued_at)
+            self.exposure_s += waited
+            if d.get("reason") not in CLOSING_REASONS:
+                self.abandoned += 1.0
+
+    def _local(self, state: "State", at: float) -> tuple[str, float]:
+        if self._tz is None or self._tz.key != state.policy.timezone:
+            self._tz = ZoneInfo(state.policy.timezone)
+        moment = datetime.fromtimestamp(at, self._tz)
+        return (moment.date().isoformat(),
+                moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6)
+
+    def _note_staffing(self, state: "State", at: float) -> None:
+        day, tod = self._local(state, at)
+        open_now = {c.id: tuple(c.services) for c in state.counters.values() if c.state == CounterState.open}
+        timeline = self.staffing.setdefault(day, [])
+        if timeline and timeline[-1][0] == tod:
+            timeline[-1] = (tod, open_now)
+        else:
+            timeline.append((tod, open_now))
+        for old in sorted(self.staffing)[:-3]:  # the plan is the last day with counters; keep a few
+            del self.staffing[old]
+
+    def _plan(self, day: str) -> list[tuple[float, dict[str, tuple[str, ...]]]] | None:
+        """The staffing timeline of the last earlier day that had one: the plan for today."""
+        earlier = [d for d in self.staffing if d < day and self.staffing[d]]
+        return self.staffing[max(earlier)] if earlier else None
+
+    @staticmethod
+    def _planned_servers(plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float,
+                         service_id: str) -> tuple[float, float]:
+        """Counters (1/their services each) planned at ``tod``, and when the plan next changes."""
+        i = bisect.bisect_right([p[0] for p in plan], tod) - 1
+        n = 0.0 if i < 0 else sum(1.0 / len(sv) for sv in plan[i][1].values() if service_id in sv)
+        nxt = plan[i + 1][0] if i + 1 < len(plan) else math.inf
+        return n, nxt
+
+    # ------------------------------------------------------------ figures
+
+    def no_show_share(self, service_id: str) -> float:
+        a, b = NO_SHOW_PRIOR
+        return (self.no_shows.get(service_id, 0.0) + a) / (self.calls.get(service_id, 0.0) + b)
+
+    def abandonment_rate(self) -> float:
+        """Abandonments per second of waiting (exponential patience, maximum likelihood)."""
+        if self.abandoned == 0.0:
+            return 0.0
+        return self.abandoned / max(self.exposure_s, 3600.0)
+
+    def call_time_s(self, service_id: str) -> float:
+        """What one call costs a counter on average: a service, or a no-show's wait."""
+        mean = self.mean_service_s.get(service_id, 600.0)
+        p = self.no_show_share(service_id)
+        return (1.0 - p) * mean + p * self.no_show_s
+
+    def _demand_per_counter(self, state: "State", sid: str, now: float, open_counters: dict[str, int],
+                            own_ahead: int | None) -> float:
+        """Work per open counter that competes for a shared counter: queued now (for the ticket's
+        own service, the ``own_ahead`` before it and its own call) and expected over a short horizon."""
+        rate = self.arrivals.get(sid)
+        lam = rate.read(now) if rate else 0.0
+        call = self.call_time_s(sid)
+        queued = len(state.queues.get(sid, ())) if own_ahead is None else own_ahead + 1
+        return (queued * call + lam * call * SHARE_HORIZON_S) / (open_counters.get(sid) or 1)
+
+    def share(self, state: "State", counter_services: list[str], service_id: str, now: float,
+              open_counters: dict[str, int] | None = None, ahead: int = 0) -> float:
+        """The part of a shared counter's time ``service_id`` gets: its load per counter."""
+        if len(counter_services) == 1:
+            return 1.0
+        if open_counters is None:
+            open_counters = self._open_counters(state)
+        demand = {sid: self._demand_per_counter(state, sid, now, open_counters,
+                                                ahead if sid == service_id else None)
+                  for sid in counter_services}
+        return demand[service_id] / sum(demand.values())  # > 0: the newcomer's own call is in it
+
+    @staticmethod
+    def _open_counters(state: "State") -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in state.counters.values():
+            if c.state == CounterState.open:
+                for sid in c.services:
+                    out[sid] = out.get(sid, 0) + 1
+        return out
+
+    def estimate(self, state: "State", service_id: str, ahead: int, now: float,
+                 priority: bool = False, closes_at: float | None = None) -> int | None:
+        """Seconds a newcomer with ``ahead`` people before it may wait; None when no open counter
+        serves the service and none is planned to open before ``closes_at``."""
+        raw = self._estimate(state, service_id, ahead, now, priority, closes_at)
+        if raw is None:
+            return None
+        bound = (max(0.0, closes_at - now) + GUARD_AFTER_CLOSING_S) if closes_at is not None else GUARD_NO_CLOSING_S
+        if raw > bound:
+            logger.warning("estimate for %s (%d ahead) of %.0f s is past the guard of %.0f s: capped",
+                           service_id, ahead, raw, bound)
+            return int(bound)
+        return int(round(raw))
+
+    def _estimate(self, state: "State", service_id: str, ahead: int, now: float,
+                  priority: bool, closes_at: float | None) -> float | None:
+        servers = 0.0
+        free = 0
+        open_counters: dict[str, int] | None = None
+        for c in state.counters.values():
+            if service_id not in c.services or c.state != CounterState.open:
+                continue
+            if len(c.services) > 1 and open_counters is None:
+                open_counters = self._open_counters(state)
+            servers += self.share(state, c.services, service_id, now, open_counters, ahead)
+            if c.ticket_id is None:
+                free += 1
+        theta = self.abandonment_rate()
+        day, tod = self._local(state, now)
+        plan = self._plan(day)
+        if servers == 0.0:
+            # nobody serves it now: only a counter the plan opens before closing can
+            if plan is None:
+                return None
+            until = tod + (closes_at - now if closes_at is not None else 86400.0 - tod)
+            if not self._planned_before(plan, tod, until, service_id):
+                return None
+            per_server = 1.0 / self.call_time_s(service_id)
+            return self._step(plan, tod, service_id, ahead, per_server, theta, keep_today=False)
+        if ahead < free:
+            return 0.0
+        q = ahead - free
+        rate = servers / self.call_time_s(service_id)  # tickets called per second
+        if not priority:
+            jump = self.priority_arrivals.get(service_id)
+            if jump is not None:
+                rate = max(rate - jump.read(now), 0.25 * rate)
+        if plan is not None:
+            planned_now, _ = self._planned_servers(plan, tod, service_id)
+            if planned_now > 0:
+                return self._step(plan, tod, service_id, q, rate / planned_now, theta)
+        if theta <= 0.0:
+            return (q + 1) / rate
+        return sum(1.0 / (rate + k * theta) for k in range(q + 1))
+
+    def _planned_before(self, plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float,
+                        until: float, service_id: str) -> bool:
+        """Whether the plan has a counter serving ``service_id`` at some moment in [tod, until)."""
+        t = tod
+        while t < until:
+            servers, nxt = self._planned_servers(plan, t, service_id)
+            if servers > 0:
+                return True
+            t = nxt
+        return False
+
+    def _step(self, plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float, service_id: str,
+              q: int, per_server: float, theta: float, keep_today: bool = True) -> float:
+        """Time for q+1 departures ahead when the capacity follows the plan (fluid steps)."""
+        t = tod
+        waited = 0.0
+        for k in range(q, -1, -1):
+            work = 1.0
+            for _ in range(1000):
+                servers, nxt = self._planned_servers(plan, t, service_id)
+                r = servers * per_server + k * theta
+                span = nxt - t
+                if r <= 0.0:
+                    if math.isinf(span):  # nobody is planned again: assume today's counters stay
+                        servers, _ = self._planned_servers(plan, tod, service_id)
+                        r = servers * per_server + k * theta
+                        if r <= 0.0 or not keep_today:  # nobody at all: the guard in estimate caps it
+                            return waited + GUARD_NO_CLOSING_S
+                        waited += work / r
+                        t += work / r
+                        break
+                    waited += span
+                    t = nxt
+                    continue
+                if r * span >= work:
+                    waited += work / r
+                    t += work / r
+                    break
+                work -= r * span
+                waited += span
+                t = nxt
+        return waited

@@ -1,0 +1,523 @@
+"""Every figure of a centre's day, defined once: the board, the reports, the day close and HQ all read these.
+
+Before this module a day's figures were computed in four places with four
+slightly different definitions (two percentiles, two meanings of "served"),
+so the same day showed one p90 on the board and another once closed. Now:
+
+* **Source.** A day's figures are a pure function of its events (the
+  append-only log) and, for a day still open, the moment they are read:
+  ``summarise``. ``compute_day`` reads the events from the database;
+  ``live_day`` keeps the open day's events in memory, reading only the new
+  ones on each call (the board asks after every event).
+* **Visit.** One ticket's stay in one service's queue; a transfer ends one
+  visit and begins another. Service rows count visits; the total and the
+  hour rows count tickets (citizens), by the hour of issue.
+* **Wait.** From entering the queue (issue or transfer) to the visit's
+  first call.
+* **Served.** A visit ended by ``ticket_done`` from a clerk. A ticket that
+  the day's close finished (``ticket_done`` with outcome ``day_closed``,
+  called or at the counter when the day closed) was not served: it counts
+  as cancelled, and has no service time.
+* **Service time.** From the start (or the last call or recall, if the clerk
+  did not press start) to done, over served visits.
+* **Percentile.** Nearest rank: the smallest value with at least q % of the
+  values at or below it (``percentile``); for waits 1..10 s the p90 is 9 s.
+* **Mean, median.** Of the values present, in seconds to one decimal.
+* **Service level.** ``within_target / measured``: ``measured`` counts the
+  visits that were called, plus those never called that waited longer than
+  the service's target (until they ended, or until now when still
+  waiting); ``within_target`` counts the calls within the target. A citizen
+  still waiting past the target counts against the centre at once, and
+  still does once the close cancels the ticket, so the figure does not jump
+  at the close.
+* **Shares.** Of arrivals, to four decimals.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import statistics
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_SCHEMA = 1
+TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
+                 "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
+                 "feedback_given")
+COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
+                  "counter_closed": "closed"}
+DEFAULT_TARGET_S = 1800
+# outcomes of ``ticket_done`` that are not a service: the close finishing what was left at a counter
+NOT_SERVED_OUTCOMES = frozenset({"day_closed", "closing_time", "closed_by_manager"})
+
+
+# --------------------------------------------------------------------------
+# The definitions
+# --------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least q% of values at or below it; None if empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(1, math.ceil(q / 100 * len(s)))
+    return s[k - 1]
+
+
+def seconds(x: float | None) -> float | None:
+    """A duration as the figures show it: seconds to one decimal."""
+    return None if x is None else round(float(x), 1)
+
+
+def mean(values: list[float]) -> float | None:
+    return seconds(statistics.fmean(values)) if values else None
+
+
+def median(values: list[float]) -> float | None:
+    return seconds(statistics.median(values)) if values else None
+
+
+def share(part: int, whole: int) -> float | None:
+    """A share to four decimals; None when there is nothing to share."""
+    return round(part / whole, 4) if whole else None
+
+
+def satisfaction(ratings: list[int]) -> dict[str, Any]:
+    return {"satisfaction_mean": round(statistics.fmean(ratings), 2) if ratings else None,
+            "satisfaction_count": len(ratings)}
+
+
+# --------------------------------------------------------------------------
+# Visits and tickets, from the events
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Visit:
+    """One ticket's stay in one service's queue."""
+
+    ticket_id: str
+    service_id: str
+    entered_at: float
+    kind: str  # "issued" or "transfer"
+    first_call_at: float | None = None
+    last_call_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None  # served | no_show | cancelled | transferred | None (still open)
+    counter_id: str | None = None
+    service_time_s: float | None = None
+
+    @property
+    def wait_s(self) -> float | None:
+        return None if self.first_call_at is None else self.first_call_at - self.entered_at
+
+
+@dataclass
+class TicketStory:
+    ticket_id: str
+    issued_at: float
+    visits: list[Visit] = field(default_factory=list)
+    rating: int | None = None
+    rating_service_id: str | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        return self.visits[-1].outcome if self.visits else None
+
+
+def fold(stories: dict[str, TicketStory], ev: dict[str, Any]) -> None:
+    """Apply one ticket event (``{"at", "type", "data"}``) to the stories; events come in seq order."""
+    d = ev["data"]
+    tid = d.get("ticket_id")
+    at = ev["at"]
+    typ = ev["type"]
+    if typ == "ticket_issued":
+        s = TicketStory(ticket_id=tid, issued_at=at)
+        s.visits.append(Visit(tid, d["service_id"], at, "issued"))
+        stories[tid] = s
+        return
+    s = stories.get(tid)
+    if s is None or not s.visits:
+        return
+    v = s.visits[-1]
+    if typ == "ticket_called":
+        if v.first_call_at is None:
+            v.first_call_at = at
+        v.last_call_at = at
+        v.started_at = None
+        v.counter_id = d.get("counter_id")
+    elif typ == "ticket_recalled":
+        v.last_call_at = at
+    elif typ == "ticket_started":
+        v.started_at = at
+    elif typ == "ticket_done":
+        v.ended_at = at
+        if d.get("outcome") in NOT_SERVED_OUTCOMES:  # finished by the close, not by a clerk
+            v.outcome, v.service_time_s = "cancelled", None
+        else:
+            v.outcome = "served"
+            begun = v.started_at or v.last_call_at
+            v.service_time_s = at - begun if begun is not None else None
+    elif typ == "ticket_no_show":
+        v.outcome, v.ended_at = "no_show", at
+    elif typ == "ticket_reactivated":
+        v.outcome, v.ended_at = None, None
+    elif typ == "ticket_cancelled":
+        v.outcome, v.ended_at = "cancelled", at
+    elif typ == "ticket_transferred":
+        v.outcome, v.ended_at = "transferred", at
+        s.visits.append(Visit(tid, d["to_service_id"], at, "transfer"))
+    elif typ == "feedback_given":
+        s.rating = d.get("rating")
+        s.rating_service_id = d.get("service_id")
+
+
+def stories_from_events(events: list[dict[str, Any]]) -> dict[str, TicketStory]:
+    """Replay the ticket events (in seq order) into visits per ticket."""
+    stories: dict[str, TicketStory] = {}
+    for ev in events:
+        fold(stories, ev)
+    return stories
+
+
+# --------------------------------------------------------------------------
+# Figures over visits and tickets
+# --------------------------------------------------------------------------
+
+
+def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> tuple[int, int]:
+    """(within_target, measured) as defined at the top of this module."""
+    within = measured = 0
+    for v in visits:
+        target = targets.get(v.service_id, DEFAULT_TARGET_S)
+        if v.first_call_at is not None:
+            measured += 1
+            within += v.first_call_at - v.entered_at <= target
+        elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
+            measured += 1  # never called, and waited past the target: against the centre
+    return within, measured
+
+
+def wait_figures(visits: list[Visit], targets: dict[str, int], now: float) -> dict[str, Any]:
+    """Waits, service times and the service level of some visits."""
+    waits = [v.wait_s for v in visits if v.wait_s is not None]
+    services = [v.service_time_s for v in visits if v.outcome == "served" and v.service_time_s is not None]
+    within, measured = service_level(visits, targets, now)
+    return {
+        "wait_mean_s": mean(waits),
+        "wait_median_s": median(waits),
+        "wait_p90_s": seconds(percentile(waits, 90)),
+        "wait_max_s": seconds(max(waits)) if waits else None,
+        "service_mean_s": mean(services),
+        "service_median_s": median(services),
+        "service_p90_s": seconds(percentile(services, 90)),
+        "service_max_s": seconds(max(services)) if services else None,
+        "within_target": within,
+        "measured": measured,
+        "within_target_share": share(within, measured),
+    }
+
+
+def with_shares(row: dict[str, Any]) -> dict[str, Any]:
+    """Served and no-show shares of arrivals."""
+    row["served_share"] = share(row["served"], row["arrived"])
+    row["no_show_share"] = share(row["no_shows"], row["arrived"])
+    return row
+
+
+def ticket_figures(stories: list[TicketStory], targets: dict[str, int], now: float) -> dict[str, Any]:
+    """Figures over tickets (citizens): the total and the hour rows."""
+    visits = [v for s in stories for v in s.visits]
+    return with_shares({
+        "arrived": len(stories),
+        "served": sum(1 for s in stories if s.outcome == "served"),
+        "no_shows": sum(1 for s in stories if s.outcome == "no_show"),
+        "cancelled": sum(1 for s in stories if s.outcome == "cancelled"),
+        "unfinished": sum(1 for s in stories if s.outcome is None),
+        "transfers": sum(1 for v in visits if v.kind == "transfer"),
+        **wait_figures(visits, targets, now),
+        **satisfaction([s.rating for s in stories if s.rating]),
+    })
+
+
+def visit_figures(visits: list[Visit], targets: dict[str, int], now: float) -> dict[str, Any]:
+    """Figures over visits: a service's row."""
+    return with_shares({
+        "arrived": len(visits),
+        "issued": sum(1 for v in visits if v.kind == "issued"),
+        "transfers_in": sum(1 for v in visits if v.kind == "transfer"),
+        "served": sum(1 for v in visits if v.outcome == "served"),
+        "no_shows": sum(1 for v in visits if v.outcome == "no_show"),
+        "cancelled": sum(1 for v in visits if v.outcome == "cancelled"),
+        "unfinished": sum(1 for v in visits if v.outcome is None),
+        "transfers": sum(1 for v in visits if v.outcome == "transferred"),
+        **wait_figures(visits, targets, now),
+    })
+
+
+def _intervals(prior: dict[str, str], counter_events: list[dict[str, Any]], start: float,
+               end: float) -> dict[str, list[tuple[float, float]]]:
+    """Staffed (open, not paused) intervals per counter, clipped to [start, end)."""
+    state = dict(prior)
+    since: dict[str, float] = {cid: start for cid, st in state.items() if st == "open"}
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for ev in counter_events:
+        cid = ev["data"].get("counter_id")
+        new = COUNTER_EVENTS[ev["type"]]
+        at = min(max(ev["at"], start), end)
+        if state.get(cid) == "open" and new != "open":
+            if at > since[cid]:
+                out[cid].append((since[cid], at))
+            since.pop(cid, None)
+        elif state.get(cid) != "open" and new == "open":
+            since[cid] = at
+        state[cid] = new
+    for cid, t0 in since.items():
+        if end > t0:
+            out[cid].append((t0, end))
+    return out
+
+
+def _overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
+    return sum(max(0.0, min(e, b) - max(s, a)) for s, e in spans)
+
+
+def day_bounds(day: str, tz: str) -> tuple[float, float]:
+    """The day's first and last instant (midnight to midnight, local time) as timestamps."""
+    zone = ZoneInfo(tz)
+    d = Date.fromisoformat(day)
+    start = datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+    if d == Date.max:  # 9999-12-31 has no next day: its end is 24 h on
+        return start, start + 86400.0
+    nd = d + timedelta(days=1)
+    return start, datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
+
+
+def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[dict[str, Any]],
+              counter_prior: dict[str, str], counter_events: list[dict[str, Any]],
+              services: dict[str, dict[str, Any]], counters: dict[str, str], now: float,
+              stories: dict[str, TicketStory] | None = None) -> dict[str, Any]:
+    """The day's figures: a pure function of the day's events and ``now`` (no clock, no database).
+
+    ``now`` matters only while the day is open (counters still open, tickets
+    still waiting); ``stories`` may be given already folded from
+    ``ticket_events`` (the live board keeps them).
+    """
+    zone = ZoneInfo(tz)
+    d = Date.fromisoformat(day)
+    start, day_end = day_bounds(day, tz)
+    end = min(day_end, max(now, start))
+    targets = {sid: int(s.get("target_wait_s") or DEFAULT_TARGET_S) for sid, s in services.items()}
+    all_stories = list((stories if stories is not None else stories_from_events(ticket_events)).values())
+    spans = _intervals(counter_prior, counter_events, start, end)
+
+    def hour_of(ts: float) -> int:
+        return datetime.fromtimestamp(ts, zone).hour
+
+    by_service: dict[str, list[Visit]] = defaultdict(list)
+    ratings_by_service: dict[str, list[int]] = defaultdict(list)
+    counters_by_service: dict[str, set[str]] = defaultdict(set)
+    for s in all_stories:
+        for v in s.visits:
+            by_service[v.service_id].append(v)
+            if v.counter_id:
+                counters_by_service[v.service_id].add(v.counter_id)
+        if s.rating:
+            ratings_by_service[s.rating_service_id or s.visits[-1].service_id].append(s.rating)
+    service_rows = []
+    for sid in sorted(by_service, key=lambda x: (services.get(x, {}).get("position", 999), x)):
+        info = services.get(sid, {})
+        service_rows.append({
+            "service_id": sid, "name_en": info.get("name_en", sid), "name_sw": info.get("name_sw", sid),
+            "target_wait_s": targets.get(sid, DEFAULT_TARGET_S),
+            **visit_figures(by_service[sid], targets, end),
+            **satisfaction(ratings_by_service.get(sid, [])),
+            "counters": len(counters_by_service.get(sid, ())),
+        })
+
+    by_hour: dict[int, list[TicketStory]] = defaultdict(list)
+    for s in all_stories:
+        by_hour[hour_of(s.issued_at)].append(s)
+    staffed_hours_set = {h for cid, sp in spans.items() for (a, b) in sp
+                         for h in range(hour_of(a), hour_of(max(a, b - 1e-6)) + 1)}
+    hour_rows = []
+    for h in sorted(set(by_hour) | staffed_hours_set):
+        hs = datetime(d.year, d.month, d.day, h, tzinfo=zone).timestamp()
+        he = hs + 3600
+        open_here = [cid for cid, sp in spans.items() if _overlap(sp, hs, he) > 0]
+        hour_rows.append({"hour": h, **ticket_figures(by_hour.get(h, []), targets, end),
+                          "counters_open": len(open_here),
+                          "staffed_hours": round(sum(_overlap(sp, hs, he) for sp in spans.values()) / 3600, 2)})
+
+    served_at: dict[str, int] = defaultdict(int)
+    for s in all_stories:
+        for v in s.visits:
+            if v.outcome == "served" and v.counter_id:
+                served_at[v.counter_id] += 1
+    counter_rows = [{"counter_id": cid, "name": counters.get(cid, cid),
+                     "staffed_hours": round(sum(b - a for a, b in spans.get(cid, [])) / 3600, 2),
+                     "served": served_at.get(cid, 0)}
+                    for cid in sorted(set(spans) | set(served_at))]
+    total = {**ticket_figures(all_stories, targets, end),
+             "counters_open": sum(1 for sp in spans.values() if sp),
+             "staffed_hours": round(sum(b - a for sp in spans.values() for a, b in sp) / 3600, 2)}
+    return {"schema": SUMMARY_SCHEMA, "centre_id": centre_id, "centre_name": centre_name, "date": day,
+            "timezone": tz, "total": total, "services": service_rows, "hours": hour_rows,
+            "counters": counter_rows}
+
+
+# --------------------------------------------------------------------------
+# Reading a day from the centre's database
+# --------------------------------------------------------------------------
+
+
+def _decode(seq: int, at: float, typ: str, data: str) -> dict[str, Any]:
+    return {"seq": seq, "at": at, "type": typ, "data": json.loads(data)}
+
+
+def _menu(db: Any) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    services = {r["id"]: dict(r) for r in db.query("SELECT * FROM services")}
+    counters = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM counters")}
+    return services, counters
+
+
+@dataclass
+class DayEvents:
+    """What ``summarise`` needs of one day, read from the database (and, for the open day, kept up to date)."""
+
+    day: str
+    tz: str
+    start: float
+    end: float
+    last_seq: int = 0
+    ids: set[str] = field(default_factory=set)
+    ticket_events: list[dict[str, Any]] = field(default_factory=list)
+    counter_prior: dict[str, str] = field(default_factory=dict)
+    counter_events: list[dict[str, Any]] = field(default_factory=list)
+    stories: dict[str, TicketStory] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, db: Any, day: str, tz: str) -> DayEvents:
+        start, end = day_bounds(day, tz)
+        out = cls(day=day, tz=tz, start=start, end=end)
+        out.last_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        marks = ",".join("?" * len(TICKET_EVENTS))
+        # a day's tickets are those whose ticket_issued event carries the day (the log is the truth)
+        for row in db.execute(f"SELECT seq, at, type, data FROM events WHERE type IN ({marks}) AND at >= ? "
+                              f"AND seq <= ? ORDER BY seq", [*TICKET_EVENTS, start - 86400, out.last_seq]):
+            out._ticket_event(_decode(*row))
+        cmarks = ",".join("?" * len(COUNTER_EVENTS))
+        out.counter_prior = {cid: COUNTER_EVENTS[typ] for cid, typ, _ in db.execute(
+            f"SELECT json_extract(data, '$.counter_id') AS cid, type, MAX(seq) FROM events "
+            f"WHERE type IN ({cmarks}) AND at < ? AND seq <= ? GROUP BY cid",
+            [*COUNTER_EVENTS, start, out.last_seq]).fetchall()}
+        out.counter_events = [_decode(*row) for row in db.execute(
+            f"SELECT seq, at, type, data FROM events WHERE type IN ({cmarks}) AND at >= ? AND at < ? "
+            f"AND seq <= ? ORDER BY seq", [*COUNTER_EVENTS, start, end, out.last_seq]).fetchall()]
+        return out
+
+    def _ticket_event(self, ev: dict[str, Any]) -> None:
+        d = ev["data"]
+        if ev["type"] == "ticket_issued" and d.get("day") == self.day:
+            self.ids.add(d.get("ticket_id"))
+        if d.get("ticket_id") in self.ids:
+            self.ticket_events.append(ev)
+            fold(self.stories, ev)
+
+    def catch_up(self, db: Any) -> None:
+        """Read the events committed since the last look (only those: the board asks after every event)."""
+        for row in db.execute("SELECT seq, at, type, data FROM events WHERE seq > ? ORDER BY seq",
+                              [self.last_seq]).fetchall():
+            ev = _decode(*row)
+            self.last_seq = ev["seq"]
+            if ev["type"] in TICKET_EVENTS:
+                self._ticket_event(ev)
+            elif ev["type"] in COUNTER_EVENTS:
+                if ev["at"] < self.start:  # a clock behind the day: as the full read would see it
+                    self.counter_prior[ev["data"].get("counter_id")] = COUNTER_EVENTS[ev["type"]]
+                elif ev["at"] < self.end:
+                    self.counter_events.append(ev)
+
+    def summarise(self, db: Any, centre_id: str, centre_name: str, now: float) -> dict[str, Any]:
+        services, counters = _menu(db)
+        return summarise(centre_id=centre_id, centre_name=centre_name, day=self.day, tz=self.tz,
+                         ticket_events=self.ticket_events, counter_prior=self.counter_prior,
+                         counter_events=self.counter_events, services=services, counters=counters, now=now,
+                         stories=self.stories)
+
+
+def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:
+    """A day's figures from the centre database (the close, and any day the reports ask for)."""
+    return DayEvents.read(db, day, settings.timezone).summarise(db, settings.centre_id, settings.centre_name, now)
+
+
+# --------------------------------------------------------------------------
+# The open day, kept in memory for the board
+# --------------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    db: Any  # the board's own connection: reading never holds the centre's lock
+    events: DayEvents | None = None
+    memo: tuple[tuple[Any, ...], dict[str, Any]] | None = None  # boards asking after the same event share it
+
+
+_live: weakref.WeakKeyDictionary[Any, _Live] = weakref.WeakKeyDictionary()
+_live_lock = threading.Lock()
+
+
+def live_day(centre: Any, day: str | None = None) -> dict[str, Any]:
+    """The open day's figures now, as ``compute_day`` would give them at this moment.
+
+    The day's events are read once and then only the new ones, on a connection
+    of its own and without the centre's lock (a busy day takes tens of
+    milliseconds to summarise: the writer must not wait for the board).
+    """
+    from centre_server.store import database as storage
+
+    if day is None:
+        with centre.lock:
+            day = centre.state.day
+    settings = centre.settings
+    with _live_lock:
+        live = _live.get(centre)
+        if live is None:
+            live = _live[centre] = _Live(storage.connect(settings.db_path))
+        ev = live.events
+        if ev is None or ev.day != day or ev.tz != settings.timezone:
+            ev = live.events = DayEvents.read(live.db, day, settings.timezone)
+        else:
+            ev.catch_up(live.db)
+        now = centre.clock()
+        key = (ev.day, ev.last_seq, math.floor(now))  # open visits' service level moves with the clock
+        if live.memo is None or live.memo[0] != key:
+            live.memo = (key, ev.summarise(live.db, settings.centre_id, settings.centre_name, now))
+        return copy.deepcopy(live.memo[1])
+
+
+def day_figures(centre: Any, day: str) -> dict[str, Any]:
+    """Any day's figures through a running centre: the open day from memory, another from the log."""
+    from centre_server.store import database as storage
+
+    with centre.lock:
+        open_day = centre.state.day
+    if day == open_day:
+        return live_day(centre, day)
+    db = storage.connect(centre.settings.db_path)
+    try:
+        return compute_day(db, centre.settings, day, centre.clock())
+    finally:
+        db.conn.close()

@@ -1,0 +1,1 @@
+"""Simulations through the real engine: trace replay and a simulated centre day."""

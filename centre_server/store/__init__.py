@@ -1,0 +1,1 @@
+"""The centre's SQLite database: schema and migrations, row mapping, accounts, backups."""
