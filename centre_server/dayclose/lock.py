@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from centre_server.dayclose.errors import DayCloseError
 
@@ -18,7 +20,7 @@ LOCK_NAME = ".server.lock"
 
 
 @contextlib.contextmanager
-def server_lock(directory: Path, *, wait: bool = False):
+def server_lock(directory: Path, *, wait: bool = False) -> Iterator[IO[str]]:
     """Held by a running server; the command line takes it to prove no server writes the directory."""
     path = Path(directory) / LOCK_NAME
     fh = open(path, "a+")
