@@ -82,7 +82,7 @@ def _pause_point(settings: CentreSettings, step: str) -> None:
     threading.Event().wait()
 
 
-class _CloseGuard:
+class CloseGuard:
     """Per centre: one close at a time, and the days whose summary must follow late changes."""
 
     def __init__(self) -> None:
@@ -93,15 +93,15 @@ class _CloseGuard:
         self.wake: threading.Event | None = None
 
 
-_guards: weakref.WeakKeyDictionary[Any, _CloseGuard] = weakref.WeakKeyDictionary()
+_guards: weakref.WeakKeyDictionary[Any, CloseGuard] = weakref.WeakKeyDictionary()
 _guards_lock = threading.Lock()
 
 
-def guard_for(centre: Any) -> _CloseGuard:
+def guard_for(centre: Any) -> CloseGuard:
     with _guards_lock:
         g = _guards.get(centre)
         if g is None:
-            g = _guards[centre] = _CloseGuard()
+            g = _guards[centre] = CloseGuard()
         return g
 
 
@@ -119,7 +119,7 @@ def close_with_centre(centre: Any, day: str | None = None, *, reason: str = "day
         return _close(centre, guard, day, reason)
 
 
-def _close(centre: Any, guard: _CloseGuard, day: str | None, reason: str) -> CloseResult:
+def _close(centre: Any, guard: CloseGuard, day: str | None, reason: str) -> CloseResult:
     settings: CentreSettings = centre.settings
     centre.execute(engine.Tick())  # a pending midnight roll-over happens first, with its own reason
     with centre.lock:
