@@ -1,4 +1,4 @@
-"""The serial frame codec (DESIGN §6): pure, no I/O, never raises on bytes from a wire.
+"""The serial frame codec (docs/design.md §6): pure, no I/O, never raises on bytes from a wire.
 
 A frame is one ASCII line ``$<addr>,<verb>[,<arg>...]*<checksum>\\r\\n`` where the
 checksum is the XOR of every byte between ``$`` and ``*``, written as two hex
@@ -34,7 +34,7 @@ BEEP = "BEEP"
 PING = "PING"
 ACK = "ACK"
 NAK = "NAK"
-IDENT = "IDENT"  # beyond DESIGN §6: "send your HELLO again" (pyserial flushes input on open)
+IDENT = "IDENT"  # "send your HELLO again" (pyserial flushes input on open)
 
 DEVICE_VERBS = frozenset({KEY, RATE, HELLO, PONG})
 BRIDGE_VERBS = frozenset({SHOW, BLINK, BEEP, PING, ACK, NAK, IDENT})

@@ -841,7 +841,7 @@ class ChannelHub:
                 self.enqueue(f"ahead:{t.id}", t.phone, "ahead", t.id, text)
 
     def _forget_phones(self, day: str) -> None:
-        """A closed day keeps no phone numbers (DESIGN §7), in the channels' tables too."""
+        """A closed day keeps no phone numbers (docs/design.md §7), in the channels' tables too."""
         self.db.execute("UPDATE remote_codes SET phone=NULL WHERE day<=?", [day])
         self.db.execute("UPDATE sms_outbox SET phone='' WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL")
         self.db.execute("UPDATE sms_inbox SET phone=NULL")

@@ -61,7 +61,7 @@ def log_path(settings: Any, directory: Path) -> Path | None:
 def erase_log_phones(path: Path, before: float) -> int:
     """Replace the phone number of every logged message sent before ``before`` (a timestamp) with ``[erased]``.
 
-    A closed day keeps no phone numbers (DESIGN §7), and the demo gateway's
+    A closed day keeps no phone numbers (docs/design.md §7), and the demo gateway's
     log held every number the centre ever texted. The file is rewritten
     whole (a temporary file, then a rename) under the gateway's lock; lines
     whose time cannot be read are erased too (a number kept by mistake is

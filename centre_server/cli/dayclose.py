@@ -42,7 +42,8 @@ def _resolve_date(value: str | None, tz: str) -> str | None:
         return today.isoformat()
     if value == "yesterday":
         return (today - timedelta(days=1)).isoformat()
-    from centre_server.dayclose.close import DayCloseError, check_date
+    from centre_server.dayclose.closing import check_date
+    from centre_server.dayclose.errors import DayCloseError
 
     try:
         return check_date(value)
@@ -85,7 +86,8 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
 
     Example: huduma-centre close-day /srv/huduma --date 2026-03-02
     """
-    from centre_server.dayclose import close as dayclose
+    from centre_server.dayclose import closing
+    from centre_server.dayclose.errors import DayCloseError
 
     settings = _settings(directory)
     day = _resolve_date(day, settings.timezone)
@@ -107,8 +109,8 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
         _print_result(r.json(), as_json)
         return
     try:
-        result = dayclose.close_offline(settings, day)
-    except dayclose.DayCloseError as err:
+        result = closing.close_offline(settings, day)
+    except DayCloseError as err:
         raise click.ClickException(str(err)) from None
     _print_result(result.as_dict(), as_json)
     from centre_server.dayclose import upstream
@@ -202,7 +204,7 @@ def simulate_day(directory: Path, day: str, citizens: int, seed: int | None, for
     Example: huduma-centre simulate-day demo-centre --date yesterday
     """
     from centre_server.sim import daysim
-    from centre_server.dayclose.close import DayCloseError
+    from centre_server.dayclose.errors import DayCloseError
 
     settings = _settings(directory)
     resolved = _resolve_date(day, settings.timezone)

@@ -24,7 +24,7 @@ QOS = 1
 
 
 class Priority(StrEnum):
-    """Priority classes called ahead of normal tickets (DESIGN §3)."""
+    """Priority classes called ahead of normal tickets (docs/design.md §3)."""
 
     none = "none"
     elderly = "elderly"  # 60 and over
@@ -79,7 +79,7 @@ STAFF_ROLES = frozenset({Role.clerk, Role.manager, Role.admin})
 
 
 class EventType(StrEnum):
-    """Types published on ``…/event/{type}``; the first nine are DESIGN §5's."""
+    """Types published on ``…/event/{type}`` (docs/design.md §5.4)."""
 
     ticket_issued = "ticket_issued"
     ticket_called = "ticket_called"
@@ -90,7 +90,7 @@ class EventType(StrEnum):
     counter_opened = "counter_opened"
     counter_closed = "counter_closed"
     day_closed = "day_closed"
-    # Beyond DESIGN §5: every change of state has an event, so the log replays.
+    # every change of state has an event, so the log replays
     ticket_started = "ticket_started"
     ticket_cancelled = "ticket_cancelled"
     ticket_reactivated = "ticket_reactivated"
@@ -219,7 +219,7 @@ def day_words(day: date, lang: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# MQTT topics (DESIGN §5)
+# MQTT topics (docs/design.md §5)
 # --------------------------------------------------------------------------
 
 
@@ -494,7 +494,7 @@ class DeviceStatusPayload(_Payload):
 
 
 # --------------------------------------------------------------------------
-# HTTP shapes (DESIGN §4)
+# HTTP shapes (docs/design.md §4)
 # --------------------------------------------------------------------------
 
 PHONE_PATTERN = r"^(\+?254|0)(7|1)\d{8}$"  # Kenyan mobile numbers: 07xx…, 01xx…, +2547xx…

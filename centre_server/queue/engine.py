@@ -5,7 +5,7 @@ events it causes and moves the state forward by those events (``evolve``). No
 I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
 with the commands. The server persists the events and the changed rows in one
 transaction; the replay simulator drives the very same functions at simulated
-time. Rules are DESIGN §3.
+time. The rules are written out in docs/design.md §3.
 """
 
 from __future__ import annotations
@@ -617,7 +617,7 @@ def appointment_due(state: State, t: Ticket, now: float) -> bool:
 
 
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
-    """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
+    """The ticket ``counter`` should call now, by the rules of docs/design.md §3."""
     pol = state.policy
     # one pass sorts the counter's waiting tickets into appointments due, priority classes and the rest
     # (as appointment_due decides): a call is the clerk's wait, so it walks the queues once, not four times

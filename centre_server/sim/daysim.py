@@ -199,7 +199,7 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
 def simulate_engine_day(day: str, *, centre_id: str, centre_name: str, tz: str = "Africa/Nairobi",
                         citizens: int = 300, seed: int | None = None, pace: float = 1.0) -> dict[str, Any]:
     """A day through the bare engine (no database); returns its summary. Fast: for demo neighbours."""
-    from centre_server.dayclose import close as dayclose
+    from centre_server.dayclose import summary as dayclose
     from centre_server.menu import builtin_menu, demo_counters
 
     services = builtin_menu()
@@ -245,16 +245,17 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     running server are untouched; only the summary (marked ``simulated``) is written to
     the centre's database and outbox, from where the sender takes it to headquarters.
     """
-    from centre_server.dayclose import close as dayclose
+    from centre_server.dayclose import closing, records
+    from centre_server.dayclose.errors import DayCloseError
     from centre_server.store import database as storage
     from centre_server.runtime.centre import Centre
 
-    dayclose.check_date(day)
+    closing.check_date(day)
     real = storage.connect(settings.db_path)
     n_real = real_tickets(real, day)
     if n_real and not force:
         real.conn.close()
-        raise dayclose.DayCloseError(
+        raise DayCloseError(
             f"{day} has {n_real} real ticket(s) at this centre: a simulated day would replace its figures "
             f"here and at headquarters. Simulate another day, or add --force to do it anyway")
     if n_real:
@@ -280,12 +281,12 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
 
             counts = simulate(execute, lambda: centre.state, day, settings.timezone, citizens=citizens, seed=seed)
             clock.now = counts["end_at"] + 60
-            result = dayclose.close_with_centre(centre, day)
+            result = closing.close_with_centre(centre, day)
         finally:
             centre.close()
         data = dict(result.summary)
         data["simulated"] = True
-        rec = dayclose.record_summary(real, data, now=None)
+        rec = records.record_summary(real, data, now=None)
         waiting_left = sum(1 for t in centre.state.tickets.values() if t.state == TicketState.waiting)
         return {"date": day, "revision": rec.revision, "new_revision": rec.new, "key": rec.key,
                 "counts": counts, "waiting_left": waiting_left, "total": data["total"]}

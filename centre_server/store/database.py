@@ -358,7 +358,7 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
                 set_meta(conn, "closed", f"{state.day}|{state.closed}" if state.closed else "")
                 set_meta(conn, "reopened", state.reopened or "")
                 if ev.data.get("next_day"):
-                    # a day once closed keeps no phone numbers (DESIGN §7)
+                    # a day once closed keeps no phone numbers (docs/design.md §7)
                     conn.execute("UPDATE tickets SET phone=NULL WHERE day<=? AND phone IS NOT NULL",
                                  [retained_until(ev.data["day"], state.policy.phone_retention_days)])
         if get_meta(db, "day") != state.day:

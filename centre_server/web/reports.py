@@ -65,13 +65,13 @@ def clamp_range(d1: date | None, d2: date | None, today: str) -> tuple[date, dat
 def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
     """A closed day's newest stored summary (written by the day close), when there is one."""
     try:
-        from centre_server.dayclose import close as dayclose
+        from centre_server.dayclose import records
     except ImportError:  # a server without the day-close feature computes every day
         return None
     if "daily_summaries" not in centre.db.table_names():
         return None
     try:
-        data = dayclose.load_summary(centre.db, day)
+        data = records.load_summary(centre.db, day)
     except (ValueError, KeyError):
         logger.warning("stored summary of %s unreadable: computing it", day)
         return None

@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server.dayclose import close as dayclose
+from centre_server.dayclose.closer import DayCloser
+from centre_server.dayclose import closing, lock, records, summary
+from centre_server.dayclose.errors import DayCloseError
 from centre_server.queue import engine
 from centre_server.reports import figures
 from centre_server.store import database as storage
@@ -102,7 +104,7 @@ def by_id(rows: list[dict], key: str) -> dict[str, dict]:
 
 
 def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
-    result = dayclose.close_with_centre(day.centre)
+    result = closing.close_with_centre(day.centre)
     assert (result.date, result.revision, result.new_revision, result.cancelled) == (DAY, 1, True, 2)
     s = result.summary
     assert s["centre_id"] == "demo" and s["date"] == DAY
@@ -153,7 +155,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
 
 
 def test_waiting_tickets_are_cancelled_with_a_reason_and_phones_erased(day: Day) -> None:
-    result = dayclose.close_with_centre(day.centre)
+    result = closing.close_with_centre(day.centre)
     assert result.phones_erased == 1
     db = day.centre.db
     rows = {r["id"]: r for r in db.query("SELECT id, state, cancel_reason, phone FROM tickets")}
@@ -169,18 +171,18 @@ def test_closing_twice_is_idempotent_and_a_late_correction_makes_a_revision(day:
     day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
     day.run("10:31", engine.StartService("c01"))
     day.run("10:35", engine.Complete("c01"))
-    first = dayclose.close_with_centre(day.centre)
-    again = dayclose.close_with_centre(day.centre)
+    first = closing.close_with_centre(day.centre)
+    again = closing.close_with_centre(day.centre)
     assert (again.revision, again.new_revision, again.note) == (1, False, "unchanged")
     assert again.summary == first.summary
     # a late correction: T4's citizen rates the service after the close (a rating, once given, stands)
     day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # (4 + 2 + 1) / 3
-    third = dayclose.close_with_centre(day.centre)
+    third = closing.close_with_centre(day.centre)
     assert (third.revision, third.new_revision) == (2, True)
     assert third.summary["total"]["satisfaction_mean"] == 2.33
-    loaded = dayclose.load_summary(day.centre.db, DAY)
+    loaded = records.load_summary(day.centre.db, DAY)
     assert loaded["revision"] == 2 and loaded["total"]["satisfaction_mean"] == 2.33
-    assert dayclose.load_summary(day.centre.db, "2026-03-01") is None
+    assert records.load_summary(day.centre.db, "2026-03-01") is None
     keys = [r[0] for r in day.centre.db.execute("SELECT key FROM outbox ORDER BY id").fetchall()]
     assert keys == [f"demo:{DAY}:1", f"demo:{DAY}:2"]
     payload = json.loads(day.centre.db.execute("SELECT payload FROM outbox WHERE key=?", [keys[1]]).fetchone()[0])
@@ -194,7 +196,7 @@ def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir)
     settings = load_settings(centre_dir.path)
     clock = FakeClock(at("09:00"))
     centre = Centre(settings, clock=clock)
-    closer = dayclose.DayCloser(centre, poll_s=3600)
+    closer = DayCloser(centre, poll_s=3600)
     closer.start()
     try:
         centre.execute(engine.IssueTicket(ticket_id="W1", service_id="kra-pin", phone="+254711111111"))
@@ -218,19 +220,19 @@ def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir)
 def test_command_line_close_refuses_beside_a_running_server(centre_dir) -> None:
     set_upstream(centre_dir.path)
     settings = load_settings(centre_dir.path)
-    with dayclose.server_lock(centre_dir.path):  # as a running server holds it
-        with pytest.raises(dayclose.DayCloseError, match="a centre server is running"):
-            dayclose.close_offline(settings)
-    result = dayclose.close_offline(settings)  # stopped: fine
+    with lock.server_lock(centre_dir.path):  # as a running server holds it
+        with pytest.raises(DayCloseError, match="a centre server is running"):
+            closing.close_offline(settings)
+    result = closing.close_offline(settings)  # stopped: fine
     assert result.revision == 1 and result.summary["total"]["arrived"] == 0
 
 
 def test_percentile_is_nearest_rank() -> None:
-    assert dayclose.percentile([], 90) is None
-    assert dayclose.percentile([5], 90) == 5
-    assert dayclose.percentile(list(range(1, 11)), 90) == 9
-    assert dayclose.percentile(list(range(1, 11)), 50) == 5
-    assert dayclose.percentile([4, 1, 3, 2], 90) == 4
+    assert summary.percentile([], 90) is None
+    assert summary.percentile([5], 90) == 5
+    assert summary.percentile(list(range(1, 11)), 90) == 9
+    assert summary.percentile(list(range(1, 11)), 50) == 5
+    assert summary.percentile([4, 1, 3, 2], 90) == 4
 
 
 def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(centre_dir) -> None:
@@ -245,7 +247,7 @@ def test_a_simulated_day_is_recorded_and_not_replaced_by_an_empty_real_close(cen
         assert db.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0  # the real log is untouched
         again = daysim.simulate_into_centre(settings, "2026-03-01", citizens=40, seed=7)
         assert (again["revision"], again["new_revision"]) == (1, False)
-        loaded = dayclose.load_summary(db, "2026-03-01")
+        loaded = records.load_summary(db, "2026-03-01")
         assert loaded["simulated"] is True and loaded["total"]["arrived"] == 40
     finally:
         db.conn.close()
@@ -291,7 +293,7 @@ def test_a_day_has_one_p90_on_the_board_in_the_reports_and_once_closed(centre_di
     report = _report(day.centre)
     assert kra["wait_p90_s"] == board["total"]["wait_p90_s"] == report["total"]["wait_p90_s"] == 9.0
     assert figures.percentile(list(range(1, 11)), 90) == 9
-    closed = dayclose.close_with_centre(day.centre)
+    closed = closing.close_with_centre(day.centre)
     assert closed.summary["total"]["wait_p90_s"] == 9.0
     assert closed.summary["total"] == {**report["total"], "counters_open": closed.summary["total"]["counters_open"],
                                        "staffed_hours": closed.summary["total"]["staffed_hours"]}
@@ -316,7 +318,7 @@ def test_no_figure_counts_a_ticket_the_close_finished_as_served(centre_dir) -> N
     day.clock.now = at("18:08")
     before = _board(day.centre)
     assert before["served_today"] == 3 and _report(day.centre)["total"]["served"] == 3
-    closed = dayclose.close_with_centre(day.centre)
+    closed = closing.close_with_centre(day.centre)
     t = closed.summary["total"]
     assert (t["served"], t["arrived"], t["unfinished"]) == (3, 5, 0)
     assert t["service_max_s"] == 0.0  # the three served at once; nobody got a 7-minute "service" from the close
@@ -335,20 +337,20 @@ def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre
     day.build()
     day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
     day.run("10:35", engine.Complete("c01"))
-    closer = dayclose.DayCloser(day.centre, poll_s=3600)
-    sent: list[dayclose.CloseResult] = []
+    closer = DayCloser(day.centre, poll_s=3600)
+    sent: list[closing.CloseResult] = []
     closer.on_recorded = sent.append
     closer.start()
     try:
         assert not _report(day.centre)["closed"]
-        first = dayclose.close_with_centre(day.centre)  # what POST /api/v1/day/close does
+        first = closing.close_with_centre(day.centre)  # what POST /api/v1/day/close does
         report = _report(day.centre)
         assert report["closed"] and report["days"][0]["closed"] and report["days"][0]["revision"] == 1
         assert [r for r in closer.run_once() if r.new_revision] == []  # nothing changed since
         day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # a rating after the close: (4 + 2 + 1) / 3
         [again] = [r for r in closer.run_once() if r.new_revision]
         assert (again.date, again.revision) == (DAY, 2) and sent[-1].key == f"demo:{DAY}:2"
-        assert dayclose.load_summary(day.centre.db, DAY)["total"]["satisfaction_mean"] == 2.33
+        assert records.load_summary(day.centre.db, DAY)["total"]["satisfaction_mean"] == 2.33
         assert _report(day.centre)["days"][0]["revision"] == 2
         try:  # a ticket issued after the close: refused by an engine that knows the day is closed, else counted
             day.issue("10:45", "LATE", "kra-pin")
@@ -358,7 +360,7 @@ def test_a_closed_day_says_closed_and_a_later_change_sends_a_new_revision(centre
             [late] = [r for r in closer.run_once() if r.new_revision]
             assert late.revision == 3
             arrived = first.summary["total"]["arrived"] + 1
-        assert dayclose.load_summary(day.centre.db, DAY)["total"]["arrived"] == arrived
+        assert records.load_summary(day.centre.db, DAY)["total"]["arrived"] == arrived
         assert _report(day.centre)["total"]["arrived"] == arrived
     finally:
         closer.stop()
@@ -386,8 +388,8 @@ def test_a_close_cut_after_its_summary_and_run_again_makes_no_second_revision(ce
         centre.execute(engine.OpenCounter("c12", clerk="wanjiku", services=["kra-pin"]))
         centre.execute(engine.IssueTicket(ticket_id="P1", service_id="kra-pin"))
         centre.execute(engine.CallNext("c12"))
-        first = dayclose.close_with_centre(centre)
-        again = dayclose.close_with_centre(centre)  # the answer was lost in the cut: the manager closes again
+        first = closing.close_with_centre(centre)
+        again = closing.close_with_centre(centre)  # the answer was lost in the cut: the manager closes again
         assert (again.revision, again.new_revision) == (1, False)
         assert again.summary == first.summary
     finally:
@@ -401,12 +403,12 @@ def test_every_figure_is_defined_in_one_module() -> None:
     from pathlib import Path
 
     root = Path(figures.__file__).resolve().parents[2]
-    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports", "centre_server.dayclose.close",
+    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports", "centre_server.dayclose.summary",
              "hq.board"]
     for name in users:
         module = importlib.import_module(name)
         assert "figures" in vars(module) or module.__name__ == "centre_server.http.routes.stats", name
-    assert dayclose.percentile is figures.percentile and dayclose.summarise is figures.summarise
+    assert summary.percentile is figures.percentile and summary.summarise is figures.summarise
     defined = []
     for path in [*(root / "centre_server").rglob("*.py"), *(root / "hq").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):

@@ -545,7 +545,7 @@ def play(d: Day, steps: list[tuple], gaps: list[float]):
 
 
 def reference_choose_next(state: e.State, counter: e.Counter, now: float) -> e.Ticket | None:
-    """DESIGN §3's call rule written plainly over every waiting ticket (the engine's own version
+    """docs/design.md §3's call rule written plainly over every waiting ticket (the engine's own version
     walks only the front of each queue and the tickets with a priority class)."""
     pol = state.policy
     candidates = [t for sid in dict.fromkeys(counter.services) for t in state.queues.get(sid, {}).values()]

@@ -258,7 +258,7 @@ def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
             t = kiosk.post("/api/v1/tickets", json={"service_id": "posta"}).json()
             ev = sub.wait_for(lambda m: m[0] == "huduma/demo/event/ticket_issued")
             assert json.loads(ev[1])["number"] == t["number"]
-            # a plain "huduma/#" watcher (DESIGN's mosquitto_sub) gets state and events, never commands
+            # a plain "huduma/#" watcher (an operator's mosquitto_sub) gets state and events, never commands
             wide = Listener(port, "huduma/#")
             try:
                 wide.wait_for(lambda m: m[0] == "huduma/demo/state/hall" and m[2])

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server.dayclose import close as dayclose
+from centre_server.dayclose.closer import DayCloser
+from centre_server.dayclose import closing
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelHub
@@ -125,7 +126,7 @@ def test_a_managers_close_erases_every_number_but_a_booking_still_to_come(day_hu
         p for places in before.values() for p in places}
     assert any(p.startswith("sms.log") for p in before[phones["sms"]])
     clock.t = at(12, 0)
-    result = dayclose.close_with_centre(hub.centre, reason="closed_by_manager")  # what the manager's POST runs
+    result = closing.close_with_centre(hub.centre, reason="closed_by_manager")  # what the manager's POST runs
     assert result.phones_erased >= 4
     after = where_numbers_are(path / "centre.db", log, list(phones.values()))
     # the citizen booked for Wednesday keeps the number the reminder and check-in need, in that row only
@@ -136,7 +137,7 @@ def test_a_managers_close_erases_every_number_but_a_booking_still_to_come(day_hu
 
 def test_the_closing_time_close_and_the_midnight_roll_over_erase_them_too(day_hub) -> None:
     hub, clock, path = day_hub
-    closer = dayclose.DayCloser(hub.centre, poll_s=3600)
+    closer = DayCloser(hub.centre, poll_s=3600)
     phones = live_a_day(hub, clock)
     log = path / "sms.log"
     clock.t = at(17, 1)
@@ -169,7 +170,7 @@ def test_retention_days_keeps_the_numbers_of_the_days_kept(centre_dir) -> None:
     try:
         phones = live_a_day(hub, clock)
         clock.t = at(12, 0)
-        dayclose.close_with_centre(centre)
+        closing.close_with_centre(centre)
         kept = where_numbers_are(centre_dir.path / "centre.db", centre_dir.path / "sms.log", list(phones.values()))
         assert set(kept) == set(phones.values())  # one day kept: nothing of today erased yet
         # a day later the close of the 8th erases the 7th's
@@ -178,7 +179,7 @@ def test_retention_days_keeps_the_numbers_of_the_days_kept(centre_dir) -> None:
         # the roll-over at midnight keeps the 7th's numbers too: one day is retained
         rolled = where_numbers_are(centre_dir.path / "centre.db", centre_dir.path / "sms.log", list(phones.values()))
         assert any("tickets.phone" in places for places in rolled.values()), rolled
-        dayclose.close_with_centre(centre)
+        closing.close_with_centre(centre)
         after = where_numbers_are(centre_dir.path / "centre.db", centre_dir.path / "sms.log", list(phones.values()))
         assert after.pop(phones["booked_later"], []) == ["appointments.phone"]
         assert after == {}, after

@@ -47,7 +47,7 @@ def counter_state(counter: str, ticket: str | None, ticket_id: str | None = None
 
 
 class FakeServer:
-    """Answers counter commands the way DESIGN §5 says the server does."""
+    """Answers counter commands the way docs/design.md §5 says the server does."""
 
     def __init__(self, probe, topics: Topics) -> None:
         self.probe, self.topics = probe, topics

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from centre_server.dayclose import close as dayclose
+from centre_server.dayclose import closing, records
 from centre_server.queue import engine
 from centre_server.store import database as storage
 from centre_server.dayclose import upstream
@@ -54,7 +54,7 @@ def test_a_closed_day_reaches_headquarters_exactly_as_computed(centre_dir, hq, p
     token = hq.add_centre("demo", "Huduma Centre GPO (demo)")
     day = Day(centre_dir.path)
     day.build()
-    result = dayclose.close_with_centre(day.centre)
+    result = closing.close_with_centre(day.centre)
     day.centre.close()
     sender = sender_for(centre_dir.path, hq.url, token)
     try:
@@ -74,7 +74,7 @@ def test_a_link_that_drops_mid_request_stores_one_revision(centre_dir, hq, proxy
     token = hq.add_centre("demo", "Huduma Centre GPO (demo)")
     day = Day(centre_dir.path)
     day.build()
-    result = dayclose.close_with_centre(day.centre)
+    result = closing.close_with_centre(day.centre)
     day.centre.close()
     proxy.mode, proxy.cuts = "cut", 1  # HQ gets the request and answers; the answer never arrives
     sender = sender_for(centre_dir.path, proxy.url, token)
@@ -103,7 +103,7 @@ def test_a_week_of_outage_then_recovery_delivers_every_day_once(centre_dir, hq, 
     days = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(7)]
     for d in days:  # a week of closed days (simulated through the engine) piles up in the outbox
         data = simulate_engine_day(d, centre_id="demo", centre_name=settings.centre_name, citizens=25, seed=3)
-        dayclose.record_summary(db, data)
+        records.record_summary(db, data)
     db.conn.close()
     proxy.mode = "down"
     sender = sender_for(centre_dir.path, proxy.url, token)
@@ -138,12 +138,12 @@ def test_a_revision_replaces_its_predecessor(centre_dir, hq, pg_url) -> None:
     day.run("10:30", engine.CallNext("c01"))  # T4, served before the close and not yet rated
     day.run("10:31", engine.StartService("c01"))
     day.run("10:35", engine.Complete("c01"))
-    first = dayclose.close_with_centre(day.centre)
+    first = closing.close_with_centre(day.centre)
     sender = sender_for(centre_dir.path, hq.url, token)
     try:
         assert sender.send_due() == 1
         day.run("10:40", engine.GiveFeedback(rating=1, ticket_id="T4"))  # a late correction: (4 + 2 + 1) / 3
-        second = dayclose.close_with_centre(day.centre)
+        second = closing.close_with_centre(day.centre)
         assert second.revision == 2
         assert sender.send_due() == 1
     finally:
@@ -220,7 +220,7 @@ def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(centre
     for directory, citizens in ((old_dir, 20), (new_dir, 30)):
         set_upstream(directory, hq.url, token)
         db = storage.connect(directory / "centre.db")
-        dayclose.record_summary(db, simulate_engine_day("2026-03-02", centre_id="demo", centre_name="GPO",
+        records.record_summary(db, simulate_engine_day("2026-03-02", centre_id="demo", centre_name="GPO",
                                                         citizens=citizens))
         db.conn.close()
         sender = sender_for(directory, hq.url, token)
@@ -234,7 +234,7 @@ def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(centre
     assert [r["key"] for r in rows] == ["demo:2026-03-02:1", "demo:2026-03-02:2"]
     assert "re-queued as demo:2026-03-02:2" in rows[0]["last_error"] and rows[1]["sent_at"]
     db = storage.connect(new_dir / "centre.db")
-    assert dayclose.load_summary(db, "2026-03-02")["revision"] == 2
+    assert records.load_summary(db, "2026-03-02")["revision"] == 2
     db.conn.close()
 
 

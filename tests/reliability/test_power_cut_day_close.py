@@ -21,7 +21,7 @@ import time
 import httpx
 import pytest
 
-from centre_server.dayclose.close import CLOSE_STEPS, PAUSE_ENV, PAUSE_MARK
+from centre_server.dayclose.closing import CLOSE_STEPS, PAUSE_ENV, PAUSE_MARK
 from tests.centre_server.test_dayclose import set_upstream
 
 

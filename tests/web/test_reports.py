@@ -70,11 +70,11 @@ def test_a_range_adds_days_up_with_weighted_means(two_days):
 
 
 def test_a_closed_day_is_read_from_its_stored_summary(two_days):
-    from centre_server.dayclose import close as dayclose
+    from centre_server.dayclose import closing
 
     computed = reports.day_summary(two_days, "2026-03-02")
     assert not computed["closed"] and "revision" not in computed  # computed: the day was never closed
-    result = dayclose.close_with_centre(two_days, "2026-03-02")
+    result = closing.close_with_centre(two_days, "2026-03-02")
     assert result.revision == 1
     stored = reports.day_summary(two_days, "2026-03-02")
     assert stored["closed"] and stored["revision"] == 1 and stored["date"] == "2026-03-02"  # the stored summary

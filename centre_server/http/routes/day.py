@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from centre_server.dayclose import close as dayclose
+from centre_server.dayclose import closing, records
+from centre_server.dayclose.errors import DayCloseError
 from centre_server.store import database as storage
 from centre_server.dayclose import upstream
 from centre_server.http.deps import ApiError, CentreDep, IsoDate, ManagerDep, calendar_day
@@ -26,8 +27,8 @@ def close_day(request: Request, centre: CentreDep, principal: ManagerDep,
               date: IsoDate | None = Query(None, description="YYYY-MM-DD; the open day if absent")) -> dict[str, Any]:
     """Close a day: cancel what still waits, finish counters, summarise, erase phones, queue for HQ."""
     try:
-        result = dayclose.close_with_centre(centre, calendar_day(date) if date else None)
-    except dayclose.DayCloseError as err:
+        result = closing.close_with_centre(centre, calendar_day(date) if date else None)
+    except DayCloseError as err:
         raise ApiError(422, "bad_date", str(err)) from None
     storage.audit(centre.db, principal.name, "close_day",
                   date=result.date, revision=result.revision, new_revision=result.new_revision)
@@ -55,7 +56,7 @@ def summaries(centre: CentreDep, principal: ManagerDep) -> list[dict[str, Any]]:
     """Closed days, newest first, with their newest revision."""
     db = _db(centre)
     try:
-        return dayclose.list_summaries(db)
+        return records.list_summaries(db)
     finally:
         db.conn.close()
 
@@ -66,7 +67,7 @@ def summary(date: IsoDate, centre: CentreDep, principal: ManagerDep) -> dict[str
     date = calendar_day(date)
     db = _db(centre)
     try:
-        data = dayclose.load_summary(db, date)
+        data = records.load_summary(db, date)
     finally:
         db.conn.close()
     if data is None:
