@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale
-from centre_server.contract.i18n import LANGUAGES, Translations
+from centre_server.contract.i18n import LANGUAGES, Translations  # LANGUAGES: the pages offer these
 
 logger = logging.getLogger(__name__)
 
