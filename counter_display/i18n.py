@@ -12,84 +12,26 @@ import logging
 from datetime import datetime
 
 from centre_server.contract import day_words
+from centre_server.contract.i18n import Translations
 
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
 
-STRINGS: dict[str, dict[str, str]] = {
-    "now_calling": {"en": "Now calling", "sw": "Namba inayoitwa sasa"},
-    "counter": {"en": "Counter {name}", "sw": "Kaunta {name}"},
-    "last_calls": {"en": "Last calls", "sw": "Walioitwa karibuni"},
-    "no_calls_yet": {"en": "No calls yet", "sw": "Hakuna aliyeitwa bado"},
-    "service": {"en": "Service", "sw": "Huduma"},
-    "waiting": {"en": "Waiting", "sw": "Wanaosubiri"},
-    "est_wait": {"en": "Est. wait", "sw": "Muda wa kusubiri"},
-    "minutes": {"en": "{n} min", "sw": "dakika {n}"},
-    "under_a_minute": {"en": "< 1 min", "sw": "< dakika 1"},
-    "no_one_waiting": {"en": "No one is waiting", "sw": "Hakuna anayesubiri"},
-    "page": {"en": "Page {i} of {n}", "sw": "Ukurasa {i} kati ya {n}"},
-    "recall": {"en": "Recall", "sw": "Mwito tena"},
-    "now_serving": {"en": "Now serving", "sw": "Anahudumiwa sasa"},
-    "counter_closed": {"en": "Closed", "sw": "Imefungwa"},
-    "counter_paused": {"en": "Paused", "sw": "Imesitishwa"},
-    "counter_open_idle": {"en": "Open", "sw": "Wazi"},
-    "hint_closed": {"en": "Please go to another counter", "sw": "Tafadhali nenda kaunta nyingine"},
-    "hint_paused": {"en": "Back shortly", "sw": "Tutarudi punde"},
-    "hint_open_idle": {"en": "Next, please", "sw": "Anayefuata, tafadhali"},
-    "counter_unknown": {"en": "Counter {name} is not known", "sw": "Kaunta {name} haijulikani"},
-    "status_connecting": {"en": "Connecting to the centre...", "sw": "Inaunganisha na kituo..."},
-    "status_broker_down": {
-        "en": "No connection to the centre: numbers are not live",
-        "sw": "Hakuna mawasiliano na kituo: namba si za sasa",
-    },
-    "status_server_offline": {
-        "en": "Centre server offline: numbers are not live",
-        "sw": "Seva ya kituo haipatikani: namba si za sasa",
-    },
-    "status_waiting_server": {
-        "en": "Waiting for the centre server...",
-        "sw": "Inasubiri seva ya kituo...",
-    },
-    "not_live": {"en": "Numbers are not live", "sw": "Namba si za sasa"},
-    "welcome": {"en": "Welcome", "sw": "Karibu"},
-    # a counter screen whose counter's retained state has not had time to arrive yet
-    "counter_connecting": {"en": "Connecting...", "sw": "Inaunganisha..."},
-    "waiting_for_server": {"en": "Waiting for the server", "sw": "Inasubiri seva"},
-    # what the wait column says instead of a number (the server sent no estimate, or takes no tickets)
-    "wait_no_counter": {"en": "No counter open", "sw": "Hakuna kaunta wazi"},
-    "wait_closed": {"en": "Closed for today", "sw": "Imefungwa kwa leo"},
-    "wait_unknown": {"en": "No estimate", "sw": "Hakuna makadirio"},
-    "refusal_day_closed": {"en": "Closed for today", "sw": "Imefungwa kwa leo"},
-    "refusal_after_last_call": {"en": "No more tickets today", "sw": "Tiketi zimekwisha leo"},
-    "refusal_service_disabled": {"en": "Not available today", "sw": "Haipatikani leo"},
-    "refusal_other": {"en": "No tickets now", "sw": "Hakuna tiketi sasa"},
-    # the hall board when the centre's day is closed (retained state/day)
-    "day_closed": {"en": "The centre is closed for today", "sw": "Kituo kimefungwa kwa leo"},
-    "day_closed_opens": {
-        "en": "The centre is closed for today. It opens {when}",
-        "sw": "Kituo kimefungwa kwa leo. Kitafunguliwa {when}",
-    },
-}
-
-
-
-def t(key: str, lang: str, **kw: object) -> str:
-    """The string ``key`` in ``lang`` (en when the language is unknown)."""
-    table = STRINGS[key]
-    text = table.get(lang) or table["en"]
-    return text.format(**kw) if kw else text
+# The table is a data file beside this module; text built only in code, so an unknown key is a bug.
+STRINGS = Translations.load("counter_display", "strings.json", strict=True)
+tr = STRINGS.tr
 
 
 def both(key: str, sep: str = "  /  ", **kw: object) -> str:
     """English and Kiswahili side by side, as hall boards show them."""
-    return t(key, "en", **kw) + sep + t(key, "sw", **kw)
+    return tr(key, "en", **kw) + sep + tr(key, "sw", **kw)
 
 
 def counter_label(name: str, lang: str) -> str:
     """"Counter 7" / "Kaunta 7"; a name that already says what it is stays as it is."""
     if name.isdigit() or len(name) <= 3:
-        return t("counter", lang, name=name)
+        return tr("counter", lang, name=name)
     return name
 
 
@@ -98,8 +40,8 @@ def wait_text(seconds: int, lang: str) -> str:
     if seconds <= 0:
         return "-"
     if seconds < 60:
-        return t("under_a_minute", lang)
-    return t("minutes", lang, n=(seconds + 59) // 60)
+        return tr("under_a_minute", lang)
+    return tr("minutes", lang, n=(seconds + 59) // 60)
 
 
 def swahili_clock(hour: int, minute: int) -> str:

@@ -333,7 +333,7 @@ class DisplayModel:
                 continue
             key = service_note_key(s)
             if key:
-                wait_en, wait_sw = i18n.t(key, "en"), i18n.t(key, "sw")
+                wait_en, wait_sw = i18n.tr(key, "en"), i18n.tr(key, "sw")
             elif s.waiting:
                 wait_en, wait_sw = i18n.wait_text(s.estimated_wait_s or 0, "en"), i18n.wait_text(
                     s.estimated_wait_s or 0, "sw")
@@ -353,13 +353,13 @@ class DisplayModel:
             return "", ""
         opens = self.day.opens_at
         if opens is None:
-            return i18n.t("day_closed", "en"), i18n.t("day_closed", "sw")
-        return (i18n.t("day_closed_opens", "en", when=i18n.opens_text(opens, "en")),
-                i18n.t("day_closed_opens", "sw", when=i18n.opens_text(opens, "sw")))
+            return i18n.tr("day_closed", "en"), i18n.tr("day_closed", "sw")
+        return (i18n.tr("day_closed_opens", "en", when=i18n.opens_text(opens, "en")),
+                i18n.tr("day_closed_opens", "sw", when=i18n.opens_text(opens, "sw")))
 
     def _status_texts(self) -> tuple[str, str]:
         key = self.status_key()
-        return (i18n.t(key, "en"), i18n.t(key, "sw")) if key else ("", "")
+        return (i18n.tr(key, "en"), i18n.tr(key, "sw")) if key else ("", "")
 
     def _centre_name(self) -> str:
         return (self.hall.centre_name if self.hall and self.hall.centre_name else "") or self.centre_name
@@ -415,9 +415,9 @@ class DisplayModel:
             centre_name=self._centre_name(), counter_id=cid, known=c is not None,
             counter_en=i18n.counter_label(name, "en"), counter_sw=i18n.counter_label(name, "sw"),
             live=live, status_en=status_en, status_sw=status_sw, number=number,
-            state_en=i18n.t(state_key, "en", name=name), state_sw=i18n.t(state_key, "sw", name=name),
+            state_en=i18n.tr(state_key, "en", name=name), state_sw=i18n.tr(state_key, "sw", name=name),
             service_en=service.name_en if service else "", service_sw=service.name_sw if service else "",
-            hint_en=i18n.t(hint_key, "en") if hint_key else "", hint_sw=i18n.t(hint_key, "sw") if hint_key else "",
+            hint_en=i18n.tr(hint_key, "en") if hint_key else "", hint_sw=i18n.tr(hint_key, "sw") if hint_key else "",
             blinking=live and bool(number) and now < self._blink_until,
         )
 

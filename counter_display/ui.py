@@ -155,10 +155,10 @@ class HallScreen(BoxLayout):
     now_counter_sw = StringProperty("")
     recent_title = StringProperty(i18n.both("last_calls"))
     services_title = StringProperty(i18n.both("service"))
-    waiting_title = StringProperty(i18n.t("waiting", "en"))
-    waiting_title_sw = StringProperty(i18n.t("waiting", "sw"))
-    wait_title = StringProperty(i18n.t("est_wait", "en"))
-    wait_title_sw = StringProperty(i18n.t("est_wait", "sw"))
+    waiting_title = StringProperty(i18n.tr("waiting", "en"))
+    waiting_title_sw = StringProperty(i18n.tr("waiting", "sw"))
+    wait_title = StringProperty(i18n.tr("est_wait", "en"))
+    wait_title_sw = StringProperty(i18n.tr("est_wait", "sw"))
     page_text = StringProperty("")
 
     def __init__(self, recent_rows: int = 9, page_size: int = 8, **kw) -> None:
@@ -181,11 +181,11 @@ class HallScreen(BoxLayout):
         self.now_title = i18n.both("now_calling")
         if not view.live:
             self.now_number = "--"
-            self.now_counter_en, self.now_counter_sw = i18n.t("not_live", "en"), i18n.t("not_live", "sw")
+            self.now_counter_en, self.now_counter_sw = i18n.tr("not_live", "en"), i18n.tr("not_live", "sw")
         elif view.latest is None:  # nothing called yet, or the server's state still on its way
             key = "no_calls_yet" if view.settled else "waiting_for_server"
             self.now_number = ""
-            self.now_counter_en, self.now_counter_sw = i18n.t(key, "en"), i18n.t(key, "sw")
+            self.now_counter_en, self.now_counter_sw = i18n.tr(key, "en"), i18n.tr(key, "sw")
         else:
             self.now_title = i18n.both("recall" if view.latest.recall else "now_calling")
             self.now_number = view.latest.number
@@ -215,7 +215,7 @@ class HallScreen(BoxLayout):
             self.page_text = ""
         notice = "      \u2022      ".join(x for x in (view.notice_en, view.notice_sw) if x)
         if not notice:
-            notice = f"{i18n.t('welcome', 'en')} / {i18n.t('welcome', 'sw')}  \u2022  {view.centre_name}"
+            notice = f"{i18n.tr('welcome', 'en')} / {i18n.tr('welcome', 'sw')}  \u2022  {view.centre_name}"
         self.ids.notice.text = notice
 
 

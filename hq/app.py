@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hq import board, schema
-from hq.i18n import LANGS, translator
+from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -236,8 +236,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
              lang: str | None = None) -> HTMLResponse:
-        lang = lang if lang in LANGS else request.cookies.get("hq_lang", "en")
-        lang = lang if lang in LANGS else "en"
+        lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")
+        lang = lang if lang in LANGUAGES else "en"
         data = board.board_data(store, _check_date(date), days)
         for c in data["centres"]:
             c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
@@ -245,7 +245,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         chart = board.trend_chart(data["dates"], [n["arrived"] for n in data["national"]],
                                   [n["within_target_share"] for n in data["national"]])
         html = templates.TemplateResponse(request, "board.html", {
-            "t": translator(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
+            "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
             "chart": chart, "demo": demo, "now": board.local_time(time.time(), timezone),
             "first": data["dates"][0], "last": data["dates"][-1]})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")

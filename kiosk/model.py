@@ -24,7 +24,6 @@ from kivy.properties import (
 )
 
 from centre_server.contract import (
-    PHONE_PATTERN,
     DayStatePayload,
     IssueTicketRequest,
     Language,
@@ -34,12 +33,12 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.api import CheckIn, new_idempotency_key
-from kiosk.i18n import strings_for, tr
+from kiosk.i18n import STRINGS, tr
 
 logger = logging.getLogger(__name__)
 
-_PHONE = re.compile(PHONE_PATTERN)
 _CHECKIN_CODE = re.compile(r"^\d{4,8}$")  # a remote ticket's 6 digits, a booking's 8 (the server takes 4-8)
 CHECKIN_CODE_MAX = 8
 
@@ -71,32 +70,20 @@ def _value(v: object) -> str | None:
     return None if v is None else str(getattr(v, "value", v))
 
 
-def normalise_phone(text: str) -> str:
-    """Digits and a leading +, as typed on the keypad or pasted with spaces."""
-    text = text.strip()
-    plus = text.startswith("+")
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return ("+" if plus else "") + digits
-
-
 def phone_display(text: str) -> str:
     """Digits grouped as people read them out: 0712 345 678, +254 712 345 678."""
-    n = normalise_phone(text)
+    n = compact_phone(text)
     if n.startswith("+254") or n.startswith("254"):
         head, rest = (n[:4], n[4:]) if n.startswith("+") else (n[:3], n[3:])
         return " ".join([head, rest[:3], rest[3:6], rest[6:]]).strip()
     return " ".join([n[:4], n[4:7], n[7:]]).strip()
 
 
-def phone_is_valid(text: str) -> bool:
-    return bool(_PHONE.match(normalise_phone(text)))
-
-
 class KioskModel(EventDispatcher):
     """Services, language, the citizen's choices, the ticket, printer and server state."""
 
     language = OptionProperty(Language.en.value, options=[lang.value for lang in Language])
-    strings = DictProperty(strings_for(Language.en.value))
+    strings = DictProperty(STRINGS.table(Language.en.value))
     services = DictProperty({})  # id -> ServiceInfo
     services_version = NumericProperty(0)  # bumped on every change of a service, for views
     services_loaded = BooleanProperty(False)
@@ -139,7 +126,7 @@ class KioskModel(EventDispatcher):
     book_day = StringProperty("")
 
     def on_language(self, _inst: object, value: str) -> None:
-        self.strings = strings_for(value)
+        self.strings = STRINGS.table(value)
 
     def toggle_language(self) -> None:
         self.language = Language.sw.value if self.language == Language.en.value else Language.en.value
@@ -263,7 +250,7 @@ class KioskModel(EventDispatcher):
         return self.idempotency_key
 
     def issue_request(self) -> IssueTicketRequest:
-        phone = normalise_phone(self.phone) if self.phone else None
+        phone = compact_phone(self.phone) if self.phone else None
         return IssueTicketRequest(service_id=str(self.service_id), priority=Priority(self.priority),
                                   language=Language(self.language), phone=phone or None)
 
@@ -302,7 +289,7 @@ class KioskModel(EventDispatcher):
         elif key.isdigit():
             if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX:
                 self.checkin_entry += key
-            elif self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13:
+            elif self.checkin_mode == "phone" and len(compact_phone(self.checkin_entry)) < 13:
                 self.checkin_entry += key
 
     def checkin_body(self) -> tuple[str | None, str | None]:
@@ -314,7 +301,7 @@ class KioskModel(EventDispatcher):
             return code, None
         if not phone_is_valid(self.checkin_entry):
             raise ValueError("phone_invalid")
-        return None, normalise_phone(self.checkin_entry)
+        return None, compact_phone(self.checkin_entry)
 
     def refuse_checkin_entry(self, key: str) -> None:
         self.set_checkin_error(tr(key, "en"), tr(key, "sw"))

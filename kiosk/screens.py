@@ -35,7 +35,8 @@ from kiosk.i18n import (
     wait_reason_text,
     waiting_text,
 )
-from kiosk.model import KioskModel, normalise_phone, phone_display, phone_is_valid
+from centre_server.contract.phone import compact_phone, phone_is_valid
+from kiosk.model import KioskModel, phone_display
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class PhoneScreen(KioskScreen):
         elif key == "+":
             if not m.phone:
                 m.phone = "+"
-        elif len(normalise_phone(m.phone)) < 13:
+        elif len(compact_phone(m.phone)) < 13:
             m.phone = m.phone + key
 
     def clear(self) -> None:

@@ -20,9 +20,10 @@ from centre_server.store import database as storage
 from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.schema import ensure_booking_confirmations
-from centre_server.channels.settings import ChannelSettings, phone_ok
+from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
+from centre_server.contract.phone import normalise_phone
 from centre_server.queue.engine import Event, QueueError, Ticket
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class ChannelError(Exception):
 
     def __init__(self, status: int, code: str, key: str, *, opens_at: datetime | None = None,
                  book_day: date | None = None, service_id: str | None = None, **kw: Any) -> None:
-        super().__init__(tr("en", key, **{k: localise("en", v) for k, v in kw.items()}))
+        super().__init__(tr(key, "en", **{k: localise("en", v) for k, v in kw.items()}))
         self.status = status
         self.code = code
         self.key = key
@@ -50,7 +51,7 @@ class ChannelError(Exception):
         self.service_id = service_id
 
     def message(self, lang: str) -> str:
-        return tr(lang, self.key, **{k: localise(lang, v) for k, v in self.kw.items()})
+        return tr(self.key, lang, **{k: localise(lang, v) for k, v in self.kw.items()})
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message("en"), "message_sw": self.message("sw")}
@@ -59,19 +60,6 @@ class ChannelError(Exception):
         if self.book_day is not None:
             err["book_day"] = self.book_day.isoformat()
         return {"error": err}
-
-
-def normalise_phone(phone: str | None) -> str | None:
-    """Any accepted Kenyan form (07.., 01.., 2547.., +2547..) as +2547XXXXXXXX; None when invalid."""
-    if not phone:
-        return None
-    compact = "".join(ch for ch in phone.strip() if ch not in " -()")
-    if len(compact) > 20 or not phone_ok(compact):
-        return None
-    digits = compact.lstrip("+")
-    if digits.startswith("0"):
-        digits = "254" + digits[1:]
-    return "+" + digits
 
 
 def _parse_when(value: Any) -> datetime | None:
@@ -498,7 +486,7 @@ class ChannelHub:
                             [appt["id"], confirm, expires])
         name = svc.name_sw if lang == "sw" else svc.name_en
         self.enqueue(f"confirm:{appt['id']}", norm, "book_confirm", None,
-                     tr(lang, "sms_book_confirm", service=name[:36], code=confirm,
+                     tr("sms_book_confirm", lang, service=name[:36], code=confirm,
                         when=self.local(slot_at).strftime("%d/%m %H:%M"), min=s.book_confirm_min))
         logger.info("booking %s pending for %s at %s", appt["id"], service_id, slot_at)
         return appt
@@ -518,7 +506,7 @@ class ChannelHub:
         when = self.local(appt["slot_at"]).strftime("%d/%m %H:%M")
         name = (svc.name_sw if lang == "sw" else svc.name_en) if svc else appt["service_id"]
         self.enqueue(f"booked:{appt['id']}", appt["phone"], "booked", None,
-                     tr(lang, "sms_booked", service=name[:36], when=when, code=appt["code"],
+                     tr("sms_booked", lang, service=name[:36], when=when, code=appt["code"],
                         start=self.local(start).strftime("%H:%M"), url=f"{self.public_url}/book/{appt['id']}"))
 
     def pending_of(self, appt_id: str) -> dict[str, Any] | None:
@@ -640,7 +628,7 @@ class ChannelHub:
             if err.code == "already_rated" and rated is not None and rated.rating is not None:
                 given = Satisfaction(rated.rating)
                 raise ChannelError(409, "already_rated", "already_rated", number=rated.number,
-                                   label_en=given.label("en"), label_sw=given.label("sw")) from None
+                                   label=given) from None
             raise _from_queue_error(err) from None
         t = self.centre.ticket(ticket_id)
         assert t is not None
@@ -671,8 +659,8 @@ class ChannelHub:
                     raise
                 if appt is None:
                     outcome = "unknown_confirm_code"
-                    self.enqueue(None, norm, "refused", None, tr(self._language_of_pending(norm),
-                                                                "sms_confirm_unknown"))
+                    self.enqueue(None, norm, "refused", None, tr("sms_confirm_unknown",
+                                                                self._language_of_pending(norm)))
                 else:
                     outcome = "booking_confirmed"
             elif joining is not None:  # "B" or "B SW": a ticket for the service with that prefix, by SMS
@@ -683,7 +671,7 @@ class ChannelHub:
                 except ChannelError as err:
                     if err.code == IssueRefusal.after_last_call and err.book_day:  # tell how to book instead
                         name = (joining.name_sw if lang == "sw" else joining.name_en)[:40]
-                        text = tr(lang, "sms_book_instead", service=name, day=localise(lang, err.book_day or "-"),
+                        text = tr("sms_book_instead", lang, service=name, day=localise(lang, err.book_day or "-"),
                                   url=self.book_url(joining.id, err.book_day, lang))
                     else:
                         text = "Huduma: " + err.message(lang)
@@ -699,7 +687,7 @@ class ChannelHub:
                               if t.phone == norm and t.state == TicketState.done and (t.ended_at or 0) >= since]
                 if not served:
                     outcome = "nothing_to_rate"
-                    self.enqueue(None, norm, "feedback_none", None, tr("en", "sms_feedback_none"))
+                    self.enqueue(None, norm, "feedback_none", None, tr("sms_feedback_none", "en"))
                 else:
                     t = max(served, key=lambda t: t.ended_at or 0)
                     ticket_id = t.id
@@ -712,7 +700,7 @@ class ChannelHub:
                         raise
                     outcome = f"rated_{rating}"
                     self.enqueue(f"thanks:{t.id}:{int(self.now())}", norm, "feedback_thanks", t.id,
-                                 tr(t.language.value, "sms_feedback_thanks", number=t.number))
+                                 tr("sms_feedback_thanks", t.language.value, number=t.number))
         except ChannelError as err:
             outcome = err.code
         self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
@@ -805,10 +793,10 @@ class ChannelHub:
                 ahead = d.get("position", 0)
                 wait = wait_phrase(lang, d.get("estimated_wait_s"), d.get("wait_unknown"))
                 if not t.checked_in:
-                    text = tr(lang, "sms_issued", number=t.number, service=name, ahead=ahead, wait=wait,
+                    text = tr("sms_issued", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               code=self.code_of(t.id) or "-", url=url)
                 else:
-                    text = tr(lang, "sms_issued_walkin", number=t.number, service=name, ahead=ahead, wait=wait,
+                    text = tr("sms_issued_walkin", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               url=url)
                 self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
                 if ahead <= self.settings.sms_notify_ahead:
@@ -816,11 +804,11 @@ class ChannelHub:
             elif ev.type == EventType.ticket_called:
                 counter = d.get("counter_name") or d.get("counter_id")
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
-                             tr(lang, "sms_called", number=t.number, counter=counter))
+                             tr("sms_called", lang, number=t.number, counter=counter))
             elif ev.type == EventType.ticket_done and self.settings.sms_feedback_request \
                     and d.get("outcome") != "day_closed":
                 self.enqueue(f"feedback:{t.id}", t.phone, "feedback", t.id,
-                             tr(lang, "sms_feedback", number=t.number, url=f"{url}/feedback"))
+                             tr("sms_feedback", lang, number=t.number, url=f"{url}/feedback"))
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
@@ -835,9 +823,9 @@ class ChannelHub:
                     continue
                 lang = t.language.value
                 if not t.checked_in:
-                    text = tr(lang, "sms_ahead_remote", number=t.number, ahead=pos, code=self.code_of(t.id) or "-")
+                    text = tr("sms_ahead_remote", lang, number=t.number, ahead=pos, code=self.code_of(t.id) or "-")
                 else:
-                    text = tr(lang, "sms_ahead", number=t.number, ahead=pos)
+                    text = tr("sms_ahead", lang, number=t.number, ahead=pos)
                 self.enqueue(f"ahead:{t.id}", t.phone, "ahead", t.id, text)
 
     def _forget_phones(self, day: str) -> None:

@@ -24,7 +24,7 @@ from centre_server.channels import ussd
 from centre_server.channels.gateway import GatewayGuard
 from centre_server.http.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
-from centre_server.channels.i18n import LANGUAGES, Translator, format_day, tr, wait_phrase
+from centre_server.channels.i18n import LANGUAGES, STRINGS, format_day, tr, wait_phrase
 from centre_server.contract import (
     API_PREFIX,
     PHONE_PATTERN,
@@ -88,7 +88,7 @@ def render(request: Request, name: str, status: int = 200, lang: str | None = No
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     base_q = "&".join(f"{k}={v}" for k, v in query.items() if k.isidentifier() and len(v) < 80 and v.isascii())
     resp = templates.TemplateResponse(request, name, {
-        "t": Translator(lang), "lang": lang, "languages": LANGUAGES, "centre_name": hub.centre.settings.centre_name,
+        "t": STRINGS.bind(lang), "lang": lang, "languages": LANGUAGES, "centre_name": hub.centre.settings.centre_name,
         "lang_query": (base_q + "&" if base_q else ""), **ctx}, status_code=status)
     resp.headers.update(SECURITY_HEADERS)
     if request.query_params.get("lang") in LANGUAGES:
@@ -120,13 +120,13 @@ def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str
         full = hub.remote_issued_last_hour(s.id) >= hub.settings.cap_for(s.id)
         book_only = f["refusal"] == IssueRefusal.after_last_call
         if full:
-            label = tr(lang, "remote_full")
+            label = tr("remote_full", lang)
         elif book_only:
-            label = tr(lang, "waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today")
+            label = tr("waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today", lang)
         elif f["estimated_wait_s"] is None:
-            label = tr(lang, "waiting_no_counter", n=f["waiting"])
+            label = tr("waiting_no_counter", lang, n=f["waiting"])
         else:
-            label = tr(lang, "waiting_now", n=f["waiting"], m=max(1, round(f["estimated_wait_s"] / 60)))
+            label = tr("waiting_now", lang, n=f["waiting"], m=max(1, round(f["estimated_wait_s"] / 60)))
         groups.setdefault(cat or "-", []).append({
             "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
             "label": label, "full": full, "book_only": book_only, "disabled": full or book_only})
@@ -142,7 +142,7 @@ def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]]
         for s in services:
             if s["book_only"] and hub.settings.appointments_enabled:
                 day = hub.bookable_day(s["id"], book_day)
-                offers.append({"id": s["id"], "text": tr(lang, "book_for", service=s["name"],
+                offers.append({"id": s["id"], "text": tr("book_for", lang, service=s["name"],
                                                          day=format_day(lang, day) if day else ""),
                                "href": f"/book?service={s['id']}" + (f"&day={day.isoformat()}" if day else "")
                                + f"&lang={lang}"})
@@ -216,7 +216,7 @@ def joined_page(ticket_id: str, request: Request) -> Response:
     if out.state == TicketState.waiting:
         wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
     else:  # no wait to tell once called, served or cancelled (e.g. at the day's close): say where it stands
-        wait = tr(lang, f"ticket_state_{out.state.value}")
+        wait = tr(f"ticket_state_{out.state.value}", lang)
     return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
                   wait=wait, wait_known=out.estimated_wait_s is not None and out.state == TicketState.waiting,
                   title_key="your_ticket")
@@ -254,7 +254,7 @@ def _book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, st
     if svc is None or not svc.enabled:
         return render(request, "book.html", status=status if error else (404 if service_id else 200), lang=lang,
                       groups=_service_groups(hub, lang), service=None, days=[], shown=None, phone=phone,
-                      error=error or (Translator(lang)("err_service") if service_id else None),
+                      error=error or (tr("err_service", lang) if service_id else None),
                       early=hub.settings.check_in_early_min, chosen=None, title_key="book_title")
     days, shown = _slot_view(hub, svc.id, lang, day, chosen)
     return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
@@ -282,7 +282,7 @@ async def book_submit(request: Request) -> Response:
     if wait > 0:  # one address trying many numbers: each try would send an SMS to someone
         logger.warning("POST /book refused: %s is over book_per_address_per_hour", request.client)
         resp = _book_form(request, hub, lang, service_id, status=429, phone=phone,
-                          error=tr(lang, "err_book_address", m=max(1, round(wait / 60))),
+                          error=tr("err_book_address", lang, m=max(1, round(wait / 60))),
                           chosen=int(slot) if slot.isdigit() else None)
         resp.headers["Retry-After"] = str(int(wait) + 1)
         return resp
@@ -465,8 +465,8 @@ def check_in(body: CheckInRequest, request: Request, principal: PrincipalDep) ->
     numbers = ", ".join(t.number for t in tickets)
     key = "ci_already" if all(r.already for r in results) else "ci_done"
     return CheckInResponse(tickets=tickets, kinds=[r.kind for r in results],
-                           message_en=Translator("en")(key, number=numbers),
-                           message_sw=Translator("sw")(key, number=numbers))
+                           message_en=tr(key, "en", number=numbers),
+                           message_sw=tr(key, "sw", number=numbers))
 
 
 CHECK_IN_PER_DEVICE_PER_MIN = 20  # a kiosk checks in a citizen every few seconds at most

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -145,9 +144,3 @@ sms_notify_ahead = 3              # SMS "3 people ahead of you"
 slot_minutes = 30                 # appointments: slot length, capacity per service and slot
 slot_capacity = 4
 """
-
-
-def phone_ok(phone: str) -> bool:
-    from centre_server.contract import PHONE_PATTERN
-
-    return bool(re.fullmatch(PHONE_PATTERN, phone or ""))

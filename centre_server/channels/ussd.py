@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from centre_server.channels.core import ChannelError, ChannelHub, normalise_phone, refusal_error
+from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
+from centre_server.contract.phone import normalise_phone
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.contract import Channel, IssueRefusal, TicketState
 
@@ -83,7 +84,7 @@ class Menu:
     pages: list[list[int]] = field(default_factory=list)
 
     def render(self, lang: str, prefix: str = "") -> str:
-        more, back = tr(lang, "u_more"), tr(lang, "u_back")
+        more, back = tr("u_more", lang), tr("u_back", lang)
         if not self.pages:
             self.pages = paginate(self.header, self.labels, back, more)
         idx = self.pages[self.page] if self.pages else []
@@ -96,7 +97,7 @@ class Menu:
 
     def pick(self, token: str, lang: str) -> int | None | str:
         """The chosen item's index, "more", "back", or None for a choice that fits nothing."""
-        more, back = tr(lang, "u_more"), tr(lang, "u_back")
+        more, back = tr("u_more", lang), tr("u_back", lang)
         if not self.pages:
             self.pages = paginate(self.header, self.labels, back, more)
         if token == MORE and self.page + 1 < len(self.pages):
@@ -152,7 +153,7 @@ class UssdSession:
                 continue
             invalid = False
             state = nxt
-        return self._screen(state, tr(self.lang, "u_invalid") + "\n" if invalid else "")
+        return self._screen(state, tr("u_invalid", self.lang) + "\n" if invalid else "")
 
     def _screen(self, state: tuple, prefix: str) -> str:
         kind = state[0]
@@ -160,7 +161,7 @@ class UssdSession:
             return con(prefix + ascii_fit(self.hub.centre.settings.centre_name, 60)
                        + "\n1. English\n2. Kiswahili")
         if kind == "main":
-            return con(prefix + tr(self.lang, "u_main") + "\n" + tr(self.lang, "u_back"))
+            return con(prefix + tr("u_main", self.lang) + "\n" + tr("u_back", self.lang))
         if kind == "cats":
             return self._cat_menu(state[1]).render(self.lang, prefix)
         if kind == "svcs":
@@ -171,12 +172,12 @@ class UssdSession:
             name = self._name(svc.name_en, svc.name_sw) if svc else "?"
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
-                body = tr(self.lang, "u_confirm_book", service=name, day=self._day(refused.book_day))
+                body = tr("u_confirm_book", self.lang, service=name, day=self._day(refused.book_day))
             elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
                 body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:
-                body = tr(self.lang, "u_confirm", service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
-            return con(prefix + body + "\n" + tr(self.lang, "u_back"))
+                body = tr("u_confirm", self.lang, service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
+            return con(prefix + body + "\n" + tr("u_back", self.lang))
         if kind == "book":
             return self._book_menu(state[1], state[2], state[3]).render(self.lang, prefix)
         if kind == "cancel_list":
@@ -184,19 +185,19 @@ class UssdSession:
         if kind == "cancel_ask":
             t = self.hub.centre.ticket(state[1])
             svc = self.hub.service(t.service_id) if t else None
-            return con(prefix + tr(self.lang, "u_cancel_ask", number=t.number if t else "?",
+            return con(prefix + tr("u_cancel_ask", self.lang, number=t.number if t else "?",
                                    service=self._name(svc.name_en, svc.name_sw) if svc else "?"))
-        return end(tr(self.lang, "u_bad_request"))
+        return end(tr("u_bad_request", self.lang))
 
     def _cat_menu(self, page: int) -> Menu:
         cats = self._categories()
-        m = Menu(tr(self.lang, "u_categories"), [self._name(en, sw) for en, sw, _ in cats])
+        m = Menu(tr("u_categories", self.lang), [self._name(en, sw) for en, sw, _ in cats])
         m.page = page
         return m
 
     def _svc_menu(self, cat: int, page: int) -> Menu:
         services = self._categories()[cat][2]
-        m = Menu(tr(self.lang, "u_services"), [self._name(s.name_en, s.name_sw) for s in services])
+        m = Menu(tr("u_services", self.lang), [self._name(s.name_en, s.name_sw) for s in services])
         m.page = page
         return m
 
@@ -212,8 +213,8 @@ class UssdSession:
         return []
 
     def _book_menu(self, service_id: str, day: str, page: int) -> Menu:
-        full = tr(self.lang, "full")
-        m = Menu(tr(self.lang, "u_book_slots", day=self._day(date.fromisoformat(day))),
+        full = tr("full", self.lang)
+        m = Menu(tr("u_book_slots", self.lang, day=self._day(date.fromisoformat(day))),
                  [self.hub.local(ts).strftime("%H:%M") + ("" if left > 0 else f" ({full})")
                   for ts, left in self._day_slots(service_id, day)])
         m.page = page
@@ -226,7 +227,7 @@ class UssdSession:
             svc = self.hub.service(t.service_id)
             labels.append(f"{t.number} " + (ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 20)
                                             if svc else ""))
-        m = Menu(tr(self.lang, "u_cancel_pick"), labels)
+        m = Menu(tr("u_cancel_pick", self.lang), labels)
         m.page = page
         return m
 
@@ -245,14 +246,14 @@ class UssdSession:
                     return end(ascii_fit(refusal_error(IssueRefusal.day_closed, opens_at, None).message(self.lang),
                                          MAX_SCREEN - 4))
                 if not self._categories():
-                    return end(tr(self.lang, "u_none"))
+                    return end(tr("u_none", self.lang))
                 return ("cats", 0)
             if tok == "2":
-                return self._status() if last else end(tr(self.lang, "u_bad_request"))
+                return self._status() if last else end(tr("u_bad_request", self.lang))
             if tok == "3":
                 waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
                 if not waiting:
-                    return end(tr(self.lang, "u_no_ticket"))
+                    return end(tr("u_no_ticket", self.lang))
                 if len(waiting) == 1:
                     return ("cancel_ask", waiting[0].id, None)
                 return ("cancel_list", 0)
@@ -285,10 +286,10 @@ class UssdSession:
                 if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                     day = refused.book_day.isoformat()
                     if not any(left > 0 for _, left in self._day_slots(state[1], day)):
-                        return end(ascii_fit(tr(self.lang, "u_no_slots", day=self._day(refused.book_day)),
+                        return end(ascii_fit(tr("u_no_slots", self.lang, day=self._day(refused.book_day)),
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
-                return self._take(state[1]) if last else end(tr(self.lang, "u_bad_request"))
+                return self._take(state[1]) if last else end(tr("u_bad_request", self.lang))
             if tok == BACK:
                 return state[2]
             return None
@@ -303,14 +304,14 @@ class UssdSession:
                 return ("book", state[1], state[2], state[3] - 1, state[4]) if state[3] > 0 else state[4]
             assert isinstance(choice, int)
             if not last:
-                return end(tr(self.lang, "u_bad_request"))
+                return end(tr("u_bad_request", self.lang))
             return self._book(state[1], self._day_slots(state[1], state[2])[choice][0])
         if kind == "cancel_ask":
             if tok == "1":
-                return self._cancel(state[1]) if last else end(tr(self.lang, "u_bad_request"))
+                return self._cancel(state[1]) if last else end(tr("u_bad_request", self.lang))
             if tok == "2":
                 t = self.hub.centre.ticket(state[1])
-                return end(tr(self.lang, "u_kept", number=t.number if t else ""))
+                return end(tr("u_kept", self.lang, number=t.number if t else ""))
             if tok == BACK:
                 return state[2] or ("main",)
             return None
@@ -326,7 +327,7 @@ class UssdSession:
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         out = self.hub.centre.ticket_out(t)
-        return end(tr(self.lang, "u_issued", number=t.number, ahead=out.position,
+        return end(tr("u_issued", self.lang, number=t.number, ahead=out.position,
                       wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                       code=code or "-"))
 
@@ -340,38 +341,38 @@ class UssdSession:
         svc = self.hub.service(service_id)
         start, _ = self.hub.window(slot_at)
         when = self.hub.local(slot_at)
-        return end(ascii_fit(tr(self.lang, "u_booked", service=self._name(svc.name_en, svc.name_sw) if svc else "",
+        return end(ascii_fit(tr("u_booked", self.lang, service=self._name(svc.name_en, svc.name_sw) if svc else "",
                                 when=f"{when:%d/%m %H:%M}", code=appt["code"],
                                 start=self.hub.local(start).strftime("%H:%M")), MAX_SCREEN - 4))
 
     def _status(self) -> str:
         tickets = self._open_waiting()
         if not tickets:
-            return end(tr(self.lang, "u_no_ticket"))
+            return end(tr("u_no_ticket", self.lang))
         lines = []
         for t in tickets[-2:]:
             out = self.hub.centre.ticket_out(t)
             if t.state == TicketState.waiting:
                 svc = self.hub.service(t.service_id)
-                lines.append(tr(self.lang, "u_status_waiting", number=t.number,
+                lines.append(tr("u_status_waiting", self.lang, number=t.number,
                                 service=ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 24)
                                 if svc else "",
                                 ahead=out.position,
                                 wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                                 code=self.hub.code_of(t.id) or "-"))
             else:
-                lines.append(tr(self.lang, "u_status_called", number=t.number, counter=out.counter_name or "?"))
+                lines.append(tr("u_status_called", self.lang, number=t.number, counter=out.counter_name or "?"))
         return end("\n".join(lines))
 
     def _cancel(self, ticket_id: str) -> str:
         t = self.hub.centre.ticket(ticket_id)
         if t is None or t.phone != self.phone:
-            return end(tr(self.lang, "u_no_ticket"))
+            return end(tr("u_no_ticket", self.lang))
         try:
             self.hub.cancel_by_citizen(t, "USSD")
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
-        return end(tr(self.lang, "u_cancelled", number=t.number))
+        return end(tr("u_cancelled", self.lang, number=t.number))
 
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -380,11 +381,11 @@ SESSION_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 def respond(hub: ChannelHub, session_id: str | None, phone: str | None, text: str | None) -> str:
     """The reply to one USSD callback; never raises for anything a caller sends."""
     if not session_id or not SESSION_RE.match(session_id) or text is None and phone is None:
-        return end(tr("en", "u_bad_request"))
+        return end(tr("u_bad_request", "en"))
     text = text or ""
     if len(text) > MAX_TEXT or not re.fullmatch(r"[0-9*# ]*", text):
-        return end(tr("en", "u_bad_request"))
+        return end(tr("u_bad_request", "en"))
     norm = normalise_phone(phone)
     if norm is None:
-        return end(tr("en", "u_bad_phone"))
+        return end(tr("u_bad_phone", "en"))
     return UssdSession(hub, session_id, norm).answer(text)

@@ -24,7 +24,7 @@ from centre_server.store.accounts import Principal, principal_for_token
 from centre_server.runtime.centre import Centre
 from centre_server.contract import Role
 from centre_server.web import reports
-from centre_server.web.i18n import LANG_COOKIE, LANGUAGES, Translator, lang_of, table
+from centre_server.web.i18n import LANG_COOKIE, LANGUAGES, STRINGS, lang_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     """A page in the visitor's language, with the strings its scripts need and safe headers."""
     lang = lang or lang_of(request)
     centre = _centre(request)
-    t = Translator(lang)
+    t = STRINGS.bind(lang)
     ctx = {"t": t, "lang": lang, "languages": LANGUAGES, "user": user,
-           "strings_json": script_json(table(lang)),
+           "strings_json": script_json(STRINGS.table(lang)),
            "centre_name": centre.settings.centre_name, "server_time": time.time(),
            "utc_offset_min": int((datetime.now(centre.tz).utcoffset() or timedelta()).total_seconds() // 60),
            "path": request.url.path, "home": home_of(user.role) if user else "/login",

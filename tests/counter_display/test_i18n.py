@@ -13,7 +13,7 @@ from counter_display import i18n
 
 
 def test_every_string_exists_in_both_languages():
-    for key, table in i18n.STRINGS.items():
+    for key, table in ((key, i18n.STRINGS.entry(key)) for key in i18n.STRINGS):
         assert set(table) == {"en", "sw"}, key
         assert all(text.strip() for text in table.values()), key
         fields = [{f for _, f, _, _ in Formatter().parse(table[lang]) if f} for lang in ("en", "sw")]

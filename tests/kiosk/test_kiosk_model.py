@@ -25,13 +25,13 @@ def _fields(text: str) -> set[str]:
 
 @pytest.mark.parametrize("key", sorted(STRINGS))
 def test_every_string_in_both_languages(key):
-    entry = STRINGS[key]
+    entry = STRINGS.entry(key)
     assert entry["en"].strip() and entry["sw"].strip(), key
     assert _fields(entry["en"]) == _fields(entry["sw"]), f"{key}: placeholders differ"
 
 
 def test_categories_translated():
-    for entry in CATEGORIES.values():
+    for entry in map(CATEGORIES.entry, CATEGORIES):
         assert entry["en"] and entry["sw"]
     assert category_name("Tax and business", "sw") == "Kodi na biashara"
     assert category_name("Tax and business", "sw", "Kodi (kutoka seva)") == "Kodi (kutoka seva)"

@@ -13,6 +13,7 @@ from centre_server.queue import engine
 from centre_server.http.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
 from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
+from centre_server.contract.phone import normalise_phone
 from centre_server.queue.engine import QueueError
 
 logger = logging.getLogger(__name__)
@@ -21,16 +22,6 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 MAX_KEY = 128  # the longest Idempotency-Key, for the route and IssueLane alike
 ERRORS = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
           404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
-
-
-def normalise_phone(phone: str | None) -> str | None:
-    """Kenyan mobile numbers in one form, +2547XXXXXXXX, so limits and SMS see one number."""
-    if not phone:
-        return None
-    digits = phone.lstrip("+")
-    if digits.startswith("0"):
-        digits = "254" + digits[1:]
-    return "+" + digits
 
 
 @router.post("", status_code=201, response_model=TicketOut,
