@@ -1,5 +1,9 @@
 """Who is calling: device tokens, staff passwords and sessions, all stored hashed.
 
+The registry of devices and the staff accounts live here too: the server checks
+callers against them and the technician's tool (huduma-provision) changes them,
+through the same functions.
+
 Passwords are argon2 hashes (slow on purpose). Tokens are 256-bit random
 strings, so a SHA-256 of them is enough and keeps every request fast.
 """
