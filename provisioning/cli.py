@@ -1,4 +1,4 @@
-"""``huduma-provision``: the technician's tool. Each command is thin over provisioning.core."""
+"""``huduma-provision``: the technician's tool. Each command is thin over the provisioning modules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from centre_server.config import ConfigError
-from provisioning import core
+from provisioning import broker, centre, counters, devices, services, staff
+from provisioning.directory import RESTART_NOTE, ProvisionError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ reload_pid = click.option("--reload-pid", type=int, default=None,
 def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except (core.ProvisionError, ConfigError) as err:
+    except (ProvisionError, ConfigError) as err:
         raise click.ClickException(str(err)) from None
     except OSError as err:
         raise click.ClickException(f"{err.strerror or err}: {err.filename or ''}".rstrip(": ")) from None
@@ -88,7 +89,7 @@ def init(directory: Path, demo: bool, centre_id: str, centre_name: str | None, m
 
     Example: huduma-provision init /srv/huduma --centre-id nairobi-gpo --name "Huduma Centre GPO"
     """
-    result = _run(core.init_centre, directory, demo=demo, centre_id=centre_id, centre_name=centre_name,
+    result = _run(centre.init_centre, directory, demo=demo, centre_id=centre_id, centre_name=centre_name,
                   mqtt_url=mqtt_url, public_url=public_url, force=force)
     click.echo(f"created {result['centre_name']} ({result['centre_id']}) in {directory}: "
                f"{result['services']} services, {result['counters']} counters")
@@ -108,7 +109,7 @@ def show(directory: Path, as_json: bool) -> None:
 
     Example: huduma-provision show /srv/huduma
     """
-    info = _run(core.show_centre, directory)
+    info = _run(centre.show_centre, directory)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -139,7 +140,7 @@ def audit(directory: Path, limit: int, action: str | None, as_json: bool) -> Non
 
     Example: huduma-provision audit /srv/huduma --action revoke-device
     """
-    rows = _run(core.audit_log, directory, limit, action)
+    rows = _run(centre.audit_log, directory, limit, action)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -154,8 +155,8 @@ def audit(directory: Path, limit: int, action: str | None, as_json: bool) -> Non
 # --------------------------------------------------------------------------
 
 
-@cli.group(context_settings=CONTEXT)
-def services() -> None:
+@cli.group("services", context_settings=CONTEXT)
+def services_group() -> None:
     """The service menu: list, enable/disable, edit targets, export and import as CSV.
 
     Changes are read by the centre server when it starts: restart it afterwards.
@@ -164,7 +165,7 @@ def services() -> None:
     """
 
 
-@services.command("list")
+@services_group.command("list")
 @centre_dir
 @as_json
 def services_list(directory: Path, as_json: bool) -> None:
@@ -172,14 +173,14 @@ def services_list(directory: Path, as_json: bool) -> None:
 
     Example: huduma-provision services list /srv/huduma --json
     """
-    rows = _run(core.list_services, directory)
+    rows = _run(services.list_services, directory)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         _table(rows, ["id", "prefix", "enabled", "target_wait_min", "service_time_min", "name_en", "name_sw"])
 
 
-@services.command("enable")
+@services_group.command("enable")
 @centre_dir
 @click.argument("service_ids", nargs=-1, required=True)
 def services_enable(directory: Path, service_ids: tuple[str, ...]) -> None:
@@ -187,12 +188,12 @@ def services_enable(directory: Path, service_ids: tuple[str, ...]) -> None:
 
     Example: huduma-provision services enable /srv/huduma passport work-permit
     """
-    done = _run(core.set_services_enabled, directory, list(service_ids), True)
+    done = _run(services.set_services_enabled, directory, list(service_ids), True)
     click.echo(f"enabled {', '.join(done)}")
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
-@services.command("disable")
+@services_group.command("disable")
 @centre_dir
 @click.argument("service_ids", nargs=-1, required=True)
 def services_disable(directory: Path, service_ids: tuple[str, ...]) -> None:
@@ -200,12 +201,12 @@ def services_disable(directory: Path, service_ids: tuple[str, ...]) -> None:
 
     Example: huduma-provision services disable /srv/huduma passport
     """
-    done = _run(core.set_services_enabled, directory, list(service_ids), False)
+    done = _run(services.set_services_enabled, directory, list(service_ids), False)
     click.echo(f"disabled {', '.join(done)}")
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
-@services.command("edit")
+@services_group.command("edit")
 @centre_dir
 @click.argument("service_id")
 @click.option("--target-min", type=float, default=None, help="Target wait in minutes (the service level).")
@@ -219,13 +220,13 @@ def services_edit(directory: Path, service_id: str, target_min: float | None, se
 
     Example: huduma-provision services edit /srv/huduma good-conduct --target-min 20
     """
-    result = _run(core.edit_service, directory, service_id, target_wait_min=target_min,
+    result = _run(services.edit_service, directory, service_id, target_wait_min=target_min,
                   service_time_min=service_min, name_en=name_en, name_sw=name_sw, prefix=prefix)
     click.echo(json.dumps(result))
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
-@services.command("export")
+@services_group.command("export")
 @centre_dir
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (default: print).")
@@ -234,7 +235,7 @@ def services_export(directory: Path, out: Path | None) -> None:
 
     Example: huduma-provision services export /srv/huduma --out menu.csv
     """
-    text = _run(core.export_menu, directory)
+    text = _run(services.export_menu, directory)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -242,7 +243,7 @@ def services_export(directory: Path, out: Path | None) -> None:
         click.echo(f"wrote {text.count(chr(10)) - 1} services to {out}")
 
 
-@services.command("import")
+@services_group.command("import")
 @centre_dir
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def services_import(directory: Path, csv_file: Path) -> None:
@@ -254,10 +255,10 @@ def services_import(directory: Path, csv_file: Path) -> None:
         text = csv_file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise click.ClickException(f"{csv_file} is not UTF-8 text: save it as 'CSV UTF-8'") from None
-    result = _run(core.import_menu, directory, text)
+    result = _run(services.import_menu, directory, text)
     click.echo(f"added {len(result['added'])}, updated {result['updated']}, disabled {len(result['disabled'])}"
                + (f" ({', '.join(result['disabled'])})" if result["disabled"] else ""))
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
 # --------------------------------------------------------------------------
@@ -265,8 +266,8 @@ def services_import(directory: Path, csv_file: Path) -> None:
 # --------------------------------------------------------------------------
 
 
-@cli.group(context_settings=CONTEXT)
-def counters() -> None:
+@cli.group("counters", context_settings=CONTEXT)
+def counters_group() -> None:
     """The counters: list, add, remove, assign services.
 
     Changes are read by the centre server when it starts: restart it afterwards.
@@ -275,7 +276,7 @@ def counters() -> None:
     """
 
 
-@counters.command("list")
+@counters_group.command("list")
 @centre_dir
 @as_json
 def counters_list(directory: Path, as_json: bool) -> None:
@@ -283,14 +284,14 @@ def counters_list(directory: Path, as_json: bool) -> None:
 
     Example: huduma-provision counters list /srv/huduma
     """
-    rows = _run(core.list_counters, directory)
+    rows = _run(counters.list_counters, directory)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         _table(rows, ["id", "name", "state", "bridges", "services"])
 
 
-@counters.command("add")
+@counters_group.command("add")
 @centre_dir
 @click.argument("counter_id")
 @click.option("--name", default=None, help="The number shown to citizens, e.g. 31 (default from the id).")
@@ -300,12 +301,12 @@ def counters_add(directory: Path, counter_id: str, name: str | None, services: s
 
     Example: huduma-provision counters add /srv/huduma c31 --name 31 --services kra-pin,kra-returns
     """
-    result = _run(core.add_counter, directory, counter_id, name=name, services=services)
+    result = _run(counters.add_counter, directory, counter_id, name=name, services=services)
     click.echo(json.dumps(result))
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
-@counters.command("remove")
+@counters_group.command("remove")
 @centre_dir
 @click.argument("counter_id")
 def counters_remove(directory: Path, counter_id: str) -> None:
@@ -313,12 +314,12 @@ def counters_remove(directory: Path, counter_id: str) -> None:
 
     Example: huduma-provision counters remove /srv/huduma c31
     """
-    _run(core.remove_counter, directory, counter_id)
+    _run(counters.remove_counter, directory, counter_id)
     click.echo(f"removed {counter_id}")
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
-@counters.command("assign")
+@counters_group.command("assign")
 @centre_dir
 @click.argument("counter_id")
 @click.option("--services", required=True, help="Services in order of skill, e.g. birth-cert,death-cert.")
@@ -328,9 +329,9 @@ def counters_assign(directory: Path, counter_id: str, services: str, name: str |
 
     Example: huduma-provision counters assign /srv/huduma c07 --services birth-cert,death-cert
     """
-    result = _run(core.assign_services, directory, counter_id, services, name)
+    result = _run(counters.assign_services, directory, counter_id, services, name)
     click.echo(json.dumps(result))
-    click.echo(core.RESTART_NOTE, err=True)
+    click.echo(RESTART_NOTE, err=True)
 
 
 # --------------------------------------------------------------------------
@@ -340,7 +341,7 @@ def counters_assign(directory: Path, counter_id: str, services: str, name: str |
 
 @cli.command("add-device")
 @centre_dir
-@click.option("--kind", type=click.Choice(core.DEVICE_KINDS), required=True)
+@click.option("--kind", type=click.Choice(devices.DEVICE_KINDS), required=True)
 @click.option("--id", "device_id", required=True, help="Device id, e.g. kiosk-3.")
 @click.option("--counters", default="", help="Bridges: the counters it drives, e.g. c01,c02.")
 @click.option("--note", default="", help="Where the device stands.")
@@ -351,7 +352,7 @@ def add_device(directory: Path, kind: str, device_id: str, counters: str, note: 
 
     Example: huduma-provision add-device /srv/huduma --kind bridge --id bridge-2 --counters c04,c05
     """
-    bundle = _run(core.add_device, directory, kind, device_id,
+    bundle = _run(devices.add_device, directory, kind, device_id,
                   counters=[c.strip() for c in counters.split(",") if c.strip()], note=note, reload_pid=reload_pid)
     click.echo(json.dumps(bundle, indent=2))
     if kind == "kiosk":  # the technician needs it for the reprint screen: shown here, kept in the bundle
@@ -368,7 +369,7 @@ def list_devices(directory: Path, active: bool, as_json: bool) -> None:
 
     Example: huduma-provision list-devices /srv/huduma --active
     """
-    rows = _run(core.list_devices, directory, include_revoked=not active)
+    rows = _run(devices.list_devices, directory, include_revoked=not active)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
@@ -388,7 +389,7 @@ def revoke_device(directory: Path, device_id: str, reason: str, reload_pid: int 
 
     Example: huduma-provision revoke-device /srv/huduma kiosk-2 --reason "stolen"
     """
-    result = _run(core.revoke_device, directory, device_id, reason=reason, reload_pid=reload_pid)
+    result = _run(devices.revoke_device, directory, device_id, reason=reason, reload_pid=reload_pid)
     click.echo(f"revoked {device_id}")
     _broker_note(result)
 
@@ -409,7 +410,7 @@ def rotate_device(directory: Path, device_id: str, counters: str | None, reinsta
 
     Example: huduma-provision rotate-device /srv/huduma bridge-1 --counters c01,c02,c03,c04
     """
-    result = _run(core.rotate_device, directory, device_id, counters=counters, reinstate=reinstate, out=out,
+    result = _run(devices.rotate_device, directory, device_id, counters=counters, reinstate=reinstate, out=out,
                   reload_pid=reload_pid)
     broker = result.pop("broker", "")
     click.echo(json.dumps(result, indent=2))
@@ -432,7 +433,7 @@ def bundle(directory: Path, device_id: str, out: Path | None, rotate: bool, relo
 
     Example: huduma-provision bundle /srv/huduma kiosk-1 --out /media/usb
     """
-    result = _run(core.device_bundle, directory, device_id, out=out, rotate=rotate, reload_pid=reload_pid)
+    result = _run(devices.device_bundle, directory, device_id, out=out, rotate=rotate, reload_pid=reload_pid)
     files = result["files"]
     click.echo(f"wrote {files['json']} and {files['png']}"
                + (" (new credentials: the old ones no longer work)" if result["rotated"] else ""))
@@ -447,14 +448,14 @@ def bundle(directory: Path, device_id: str, out: Path | None, rotate: bool, relo
 @cli.command("add-staff")
 @centre_dir
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(list(core.STAFF_ROLE_NAMES)), required=True)
+@click.option("--role", type=click.Choice(list(staff.STAFF_ROLE_NAMES)), required=True)
 @click.option("--full-name", default="")
 def add_staff(directory: Path, username: str, role: str, full_name: str) -> None:
     """Add a member of staff and print a generated password (shown once).
 
     Example: huduma-provision add-staff /srv/huduma --username wanjiku --role clerk
     """
-    result = _run(core.add_staff, directory, username, role, full_name=full_name)
+    result = _run(staff.add_staff, directory, username, role, full_name=full_name)
     click.echo(json.dumps(result))
 
 
@@ -466,7 +467,7 @@ def list_staff(directory: Path, as_json: bool) -> None:
 
     Example: huduma-provision list-staff /srv/huduma
     """
-    rows = _run(core.list_staff, directory)
+    rows = _run(staff.list_staff, directory)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
@@ -481,7 +482,7 @@ def reset_password(directory: Path, username: str) -> None:
 
     Example: huduma-provision reset-password /srv/huduma wanjiku
     """
-    result = _run(core.reset_password, directory, username)
+    result = _run(staff.reset_password, directory, username)
     click.echo(json.dumps(result))
 
 
@@ -494,7 +495,7 @@ def disable_staff(directory: Path, username: str, enable: bool) -> None:
 
     Example: huduma-provision disable-staff /srv/huduma wanjiku
     """
-    result = _run(core.set_staff_disabled, directory, username, not enable)
+    result = _run(staff.set_staff_disabled, directory, username, not enable)
     click.echo(f"{'disabled' if result['disabled'] else 'enabled'} {username} ({result['role']})")
 
 
@@ -520,7 +521,7 @@ def broker_config(directory: Path, out: Path, port: int, bind: str, user: str | 
 
     Example: huduma-provision broker-config /srv/huduma --out /srv/huduma/mosquitto
     """
-    files = _run(core.broker_config, directory, out, port=port, bind=bind, user=user, reload_pid=reload_pid)
+    files = _run(broker.broker_config, directory, out, port=port, bind=bind, user=user, reload_pid=reload_pid)
     click.echo(f"wrote {files.conf}, {files.password_file} ({files.users} users), {files.acl_file}")
     click.echo(f"systemd: copy {files.systemd_dropin} to /etc/systemd/system/mosquitto.service.d/ "
                "then systemctl daemon-reload && systemctl restart mosquitto")

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
+from centre_server.store import accounts
 from centre_server.contract import (
     QOS,
     Availability,
@@ -392,14 +393,7 @@ class MqttLink:
         if not device_id:
             return None
         with self.centre.lock:
-            row = self.centre.db.execute("SELECT role, counters FROM devices WHERE id=? AND revoked_at IS NULL",
-                                         [device_id]).fetchone()
-        if row is None or row[0] != "bridge":
-            return None
-        try:
-            return tuple(json.loads(row[1] or "[]"))
-        except ValueError:
-            return ()
+            return accounts.bridge_counters(self.centre.db, device_id)
 
     def _device(self, kind: str, device_id: str, payload: bytes) -> None:
         with self.device_lock:

@@ -247,6 +247,7 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     """
     from centre_server.dayclose import closing, records
     from centre_server.dayclose.errors import DayCloseError
+    from centre_server.store import admin
     from centre_server.store import database as storage
     from centre_server.runtime.centre import Centre
 
@@ -262,8 +263,7 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
         logger.warning("simulating %s over %s real tickets (--force)", day, n_real)
     scratch_dir = Path(tempfile.mkdtemp(prefix="huduma-sim-"))
     try:
-        services = [storage.service_from_row(r) for r in real.query("SELECT * FROM services ORDER BY position, id")]
-        counters = [storage.counter_from_row(r) for r in real.query("SELECT * FROM counters ORDER BY position, id")]
+        services, counters = admin.load_services(real), admin.load_counters(real)
         for c in counters:
             c.state, c.ticket_id, c.clerk, c.idle_since, c.last_ticket_id = (
                 engine.CounterState.closed, None, None, None, None)

@@ -1,5 +1,9 @@
 """Who is calling: device tokens, staff passwords and sessions, all stored hashed.
 
+The registry of devices and the staff accounts live here too: the server checks
+callers against them and the technician's tool (huduma-provision) changes them,
+through the same functions.
+
 Passwords are argon2 hashes (slow on purpose). Tokens are 256-bit random
 strings, so a SHA-256 of them is enough and keeps every request fast.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import logging
 import mmap
 import os
@@ -17,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 from argon2 import PasswordHasher
@@ -88,8 +94,6 @@ def _principal_for_hash(db: sqlite_utils.Database, h: str, now: float) -> tuple[
     row = db.execute("SELECT id, role, counters FROM devices WHERE token_hash=? AND revoked_at IS NULL",
                      [h]).fetchone()
     if row:
-        import json
-
         return Principal(name=row[0], role=Role(row[1]), kind="device",
                          counters=tuple(json.loads(row[2] or "[]")), token_hash=h), float("inf")
     row = db.execute(
@@ -259,5 +263,111 @@ def login(db: sqlite_utils.Database, username: str, password: str, *, session_mi
 
 
 def logout(db: sqlite_utils.Database, token: str) -> None:
+    end_session(db, token_hash(token))
+
+
+def end_session(db: sqlite_utils.Database, session_hash: str) -> None:
+    """End one staff session, named by its token's hash (a logout)."""
     with db.conn:
-        db.conn.execute("DELETE FROM sessions WHERE token_hash=?", [token_hash(token)])
+        db.conn.execute("DELETE FROM sessions WHERE token_hash=?", [session_hash])
+
+
+# --------------------------------------------------------------------------
+# Staff accounts, as the centre's technician keeps them
+# --------------------------------------------------------------------------
+
+
+def find_staff(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM staff WHERE username=?", [username]), None)
+
+
+def list_staff(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every member of staff, by role then name."""
+    return list(db.query("SELECT * FROM staff ORDER BY role, username"))
+
+
+def add_staff(db: sqlite_utils.Database, username: str, role: str, password: str, *, full_name: str = "") -> None:
+    """A new account; the password is stored as an argon2 hash."""
+    with db.conn:
+        db.conn.execute("INSERT INTO staff(username, role, password_hash, full_name, disabled, failed_logins,"
+                        " created_at) VALUES (?, ?, ?, ?, 0, 0, ?)",
+                        [username, role, hash_password(password), full_name, time.time()])
+
+
+def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
+    """A new password: lifts a lock-out and ends the person's sessions (a running server must also
+    be told, with ``bump_access_epoch``, to forget the ones it remembered)."""
+    with db.conn:
+        db.conn.execute("UPDATE staff SET password_hash=?, failed_logins=0, locked_until=NULL WHERE username=?",
+                        [hash_password(password), username])
+        db.conn.execute("DELETE FROM sessions WHERE username=?", [username])
+
+
+def set_staff_disabled(db: sqlite_utils.Database, username: str, disabled: bool) -> None:
+    """Disable an account (its sessions end) or enable it again."""
+    with db.conn:
+        db.conn.execute("UPDATE staff SET disabled=? WHERE username=?", [int(disabled), username])
+        if disabled:
+            db.conn.execute("DELETE FROM sessions WHERE username=?", [username])
+
+
+# --------------------------------------------------------------------------
+# The device registry: kiosks, displays, bridges and the server's own broker user
+# --------------------------------------------------------------------------
+
+
+def find_device(db: sqlite_utils.Database, device_id: str) -> dict[str, Any] | None:
+    """A device's row, revoked or not."""
+    return next(db.query("SELECT * FROM devices WHERE id=?", [device_id]), None)
+
+
+def list_devices(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every registered device (and the server's broker user), by kind then id."""
+    return list(db.query("SELECT * FROM devices ORDER BY kind, id"))
+
+
+def enrol_device(db: sqlite_utils.Database, device_id: str, kind: str, *, role: str, token_hash: str,
+                 mqtt_password_hash: str, counters: list[str], note: str = "", replace: bool = False) -> None:
+    """Register a device, its broker username its id; with ``replace``, in place of a row of that id."""
+    with db.conn:
+        if replace:
+            db.conn.execute("DELETE FROM devices WHERE id=?", [device_id])
+        db.conn.execute(
+            "INSERT INTO devices(id, kind, role, token_hash, mqtt_username, mqtt_password_hash, counters,"
+            " created_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [device_id, kind, role, token_hash, device_id, mqtt_password_hash, json.dumps(counters),
+             time.time(), note])
+
+
+def revoke_device(db: sqlite_utils.Database, device_id: str, note: str) -> None:
+    """Refuse a device's token from now on (``note`` says why)."""
+    with db.conn:
+        db.conn.execute("UPDATE devices SET revoked_at=?, note=? WHERE id=?", [time.time(), note, device_id])
+
+
+def set_device_credentials(db: sqlite_utils.Database, device_id: str, *, token_hash: str,
+                           mqtt_password_hash: str, counters: list[str]) -> None:
+    """New credentials (and counters) for a device; a revoked one is reinstated."""
+    with db.conn:
+        db.conn.execute("UPDATE devices SET token_hash=?, mqtt_password_hash=?, counters=?, revoked_at=NULL "
+                        "WHERE id=?", [token_hash, mqtt_password_hash, json.dumps(counters), device_id])
+
+
+def bridge_counters(db: sqlite_utils.Database, device_id: str) -> tuple[str, ...] | None:
+    """The counters an unrevoked bridge drives; None when ``device_id`` is no such bridge."""
+    row = db.execute("SELECT role, counters FROM devices WHERE id=? AND revoked_at IS NULL", [device_id]).fetchone()
+    if row is None or row[0] != "bridge":
+        return None
+    try:
+        return tuple(json.loads(row[1] or "[]"))
+    except ValueError:
+        return ()
+
+
+def bridges_by_counter(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """For each counter, the unrevoked bridges that drive it."""
+    out: dict[str, list[str]] = {}
+    for r in db.query("SELECT id, counters FROM devices WHERE kind='bridge' AND revoked_at IS NULL"):
+        for cid in json.loads(r["counters"] or "[]"):
+            out.setdefault(cid, []).append(r["id"])
+    return out

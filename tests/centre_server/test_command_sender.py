@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from centre_server.contract import CounterCommand, Reply, Topics
-from provisioning.core import add_device
+from provisioning.devices import add_device
 from tests.centre_server.test_server_process import Listener
 
 T = Topics("demo")

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from centre_server.http.app import create_app
-from provisioning.core import add_staff
+from provisioning.staff import add_staff
 from tests.centre_server.test_api import issue, staff
 
 SERVICES = ["id-card-new", "birth-cert"]

@@ -14,7 +14,7 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from centre_server.contract import CounterCommand, CounterStatePayload, EventPayload, Reply, Topics
-from provisioning.core import add_device
+from provisioning.devices import add_device
 from tests.conftest import BIN, CentreProcess, free_port
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
-from provisioning import core
+from provisioning.broker import broker_config
+from provisioning.centre import init_centre
 from tests.conftest import free_port, need_tool, wait_port
 
 
@@ -53,7 +54,7 @@ def centre_template(tmp_path_factory) -> Path:
     Tests get copies: hashing staff passwords with argon2 is slow on purpose.
     """
     path = tmp_path_factory.mktemp("template") / "centre"
-    core.init_centre(path, demo=True)
+    init_centre(path, demo=True)
     return path
 
 
@@ -182,7 +183,7 @@ class MosquittoBroker(BrokerUnderTest):
         exe = need_tool("mosquitto")
         self.port = free_port()
         self.dir = workdir / "mosquitto"
-        self.files = core.broker_config(centre.path, self.dir, port=self.port, bind="127.0.0.1")
+        self.files = broker_config(centre.path, self.dir, port=self.port, bind="127.0.0.1")
         self.log = open(self.dir / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([exe, "-c", str(self.files.conf)], stdout=self.log, stderr=self.log)
         wait_port(self.port)

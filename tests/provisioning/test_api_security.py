@@ -12,7 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from centre_server.http.app import create_app
-from provisioning import core
+from provisioning.centre import audit_log
+from provisioning.counters import add_counter, assign_services, remove_counter
+from provisioning.devices import add_device, revoke_device, rotate_device
+from provisioning.services import edit_service, set_services_enabled
+from provisioning.staff import add_staff, reset_password, set_staff_disabled
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -53,22 +57,22 @@ def test_device_tokens_are_scoped_by_role(api, centre):
 def test_revoked_device_token_is_refused_at_once(api, centre):
     token = centre.bundle("kiosk-2")["token"]
     assert issue(api, token).status_code == 201
-    core.revoke_device(centre.path, "kiosk-2", reason="stolen")
+    revoke_device(centre.path, "kiosk-2", reason="stolen")
     r = issue(api, token)
     assert r.status_code == 401 and r.json()["error"]["code"] == "bad_token"
 
 
 def test_rotated_device_old_token_refused_new_accepted(api, centre):
     old = centre.bundle("kiosk-1")["token"]
-    fresh = core.rotate_device(centre.path, "kiosk-1")
+    fresh = rotate_device(centre.path, "kiosk-1")
     assert issue(api, old).status_code == 401
     assert issue(api, fresh["token"]).status_code == 201
     assert centre.bundle("kiosk-1")["token"] == fresh["token"]  # the bundle file was rewritten
 
 
 def test_reinstated_device_works_again(api, centre):
-    core.revoke_device(centre.path, "kiosk-2")
-    fresh = core.rotate_device(centre.path, "kiosk-2", reinstate=True)
+    revoke_device(centre.path, "kiosk-2")
+    fresh = rotate_device(centre.path, "kiosk-2", reinstate=True)
     assert issue(api, fresh["token"]).status_code == 201
 
 
@@ -76,16 +80,16 @@ def test_disabled_staff_session_ends_at_once(api, centre):
     r = login(api, centre, "clerk")
     token = r.json()["token"]
     assert api.post("/api/v1/counters/c01/open", json={}, headers=bearer(token)).status_code == 200
-    core.set_staff_disabled(centre.path, "clerk", True)
+    set_staff_disabled(centre.path, "clerk", True)
     assert api.post("/api/v1/counters/c01/pause", headers=bearer(token)).status_code == 401
     assert login(api, centre, "clerk").status_code == 403
-    core.set_staff_disabled(centre.path, "clerk", False)
+    set_staff_disabled(centre.path, "clerk", False)
     assert login(api, centre, "clerk").status_code == 200
 
 
 def test_reset_password_ends_sessions_and_old_password(api, centre):
     token = login(api, centre, "manager").json()["token"]
-    fresh = core.reset_password(centre.path, "manager")
+    fresh = reset_password(centre.path, "manager")
     assert api.get("/api/v1/stats/live", headers=bearer(token)).status_code == 401
     assert login(api, centre, "manager").status_code == 401  # the old password
     new_token = login(api, centre, "manager", fresh["password"]).json()["token"]
@@ -102,24 +106,24 @@ def test_server_broker_user_has_no_api_token(api, centre):
 
 
 def test_every_change_is_audited(centre):
-    core.add_device(centre.path, "kiosk", "kiosk-9", qr=False)
-    core.rotate_device(centre.path, "kiosk-9")
-    core.revoke_device(centre.path, "kiosk-9", reason="replaced")
-    core.add_staff(centre.path, "wanjiku", "clerk")
-    core.reset_password(centre.path, "wanjiku")
-    core.set_staff_disabled(centre.path, "wanjiku", True)
-    core.set_services_enabled(centre.path, ["passport"], False)
-    core.edit_service(centre.path, "passport", target_wait_min=25)
-    core.assign_services(centre.path, "c05", ["birth-cert"])
-    core.add_counter(centre.path, "c31", services=["kra-pin"])
-    core.remove_counter(centre.path, "c31")
-    actions = [e["action"] for e in core.audit_log(centre.path, limit=11)]
+    add_device(centre.path, "kiosk", "kiosk-9", qr=False)
+    rotate_device(centre.path, "kiosk-9")
+    revoke_device(centre.path, "kiosk-9", reason="replaced")
+    add_staff(centre.path, "wanjiku", "clerk")
+    reset_password(centre.path, "wanjiku")
+    set_staff_disabled(centre.path, "wanjiku", True)
+    set_services_enabled(centre.path, ["passport"], False)
+    edit_service(centre.path, "passport", target_wait_min=25)
+    assign_services(centre.path, "c05", ["birth-cert"])
+    add_counter(centre.path, "c31", services=["kra-pin"])
+    remove_counter(centre.path, "c31")
+    actions = [e["action"] for e in audit_log(centre.path, limit=11)]
     assert actions == ["remove-counter", "add-counter", "assign-services", "edit-service", "disable-services",
                        "disable-staff", "reset-password", "add-staff", "revoke-device", "rotate-device",
                        "add-device"]
-    entries = core.audit_log(centre.path, action="revoke-device")
+    entries = audit_log(centre.path, action="revoke-device")
     assert entries[0]["detail"] == {"device_id": "kiosk-9", "reason": "replaced"}
     assert entries[0]["actor"].startswith("provision")
     # no secret ever reaches the audit log
-    text = repr(core.audit_log(centre.path, limit=1000))
+    text = repr(audit_log(centre.path, limit=1000))
     assert centre.bundle("kiosk-1")["token"] not in text and "password\": \"" not in text

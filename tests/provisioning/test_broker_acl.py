@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from centre_server.contract import CounterAction, CounterCommand, DeviceStatusPayload, Topics
-from provisioning import core
+from provisioning.devices import revoke_device, rotate_device
 from tests.provisioning.conftest import wait_for
 
 T = Topics("demo")
@@ -118,7 +118,7 @@ def test_revoked_device_is_refused_after_reload(locked_broker):
     s = spy(locked_broker)
     old = centre.credentials("kiosk-2")
     kiosk = locked_broker.login("kiosk-2")
-    result = core.revoke_device(centre.path, "kiosk-2", reason="stolen")
+    result = revoke_device(centre.path, "kiosk-2", reason="stolen")
     if locked_broker.kind == "mosquitto":
         assert "reloaded" in result["broker"]
     locked_broker.apply_registry_change()
@@ -139,7 +139,7 @@ def test_rotated_device_needs_its_new_password(locked_broker):
     s = spy(locked_broker)
     old = centre.credentials("display-1")
     before = locked_broker.login("display-1")  # connected with the password about to be replaced
-    fresh = core.rotate_device(centre.path, "display-1")
+    fresh = rotate_device(centre.path, "display-1")
     locked_broker.apply_registry_change()
     assert not locked_broker.probe(*old).connect()
     after = locked_broker.probe(fresh["mqtt_username"], fresh["mqtt_password"])

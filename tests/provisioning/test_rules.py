@@ -17,7 +17,9 @@ from centre_server.mqtt.access import (
     verify_mosquitto_hash,
 )
 from centre_server.contract import Topics
-from provisioning import core
+from provisioning import settings_file
+from provisioning.devices import revoke_device, rotate_device
+from provisioning.staff import set_staff_disabled
 from tests.conftest import need_tool
 
 T = Topics("demo")
@@ -84,12 +86,12 @@ def test_registry_sees_changes_at_once(centre):
     b = json.loads((centre.path / "devices" / "kiosk-1.json").read_text())
     assert reg.authenticate("kiosk-1", b["mqtt_password"])
     assert may_write(reg.acl("kiosk-1"), T.device_status("kiosk-1"))
-    core.revoke_device(centre.path, "kiosk-1")
+    revoke_device(centre.path, "kiosk-1")
     assert reg.authenticate("kiosk-1", b["mqtt_password"]) is None
     assert not may_write(reg.acl("kiosk-1"), T.device_status("kiosk-1"))  # open connections lose their rights
-    fresh = core.rotate_device(centre.path, "kiosk-1", reinstate=True)
+    fresh = rotate_device(centre.path, "kiosk-1", reinstate=True)
     assert reg.authenticate("kiosk-1", fresh["mqtt_password"]) and not reg.authenticate("kiosk-1", b["mqtt_password"])
-    core.rotate_device(centre.path, "bridge-1", counters="c07")
+    rotate_device(centre.path, "bridge-1", counters="c07")
     assert may_write(reg.acl("bridge-1"), T.cmd_counter("c07")) and not may_write(reg.acl("bridge-1"),
                                                                                    T.cmd_counter("c01"))
     assert reg.authenticate(None, None) is None and reg.authenticate("ghost", "x") is None
@@ -99,7 +101,7 @@ def test_registry_sees_changes_at_once(centre):
 def test_toml_values_are_set_in_place(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('a = 1\n\n[mqtt]\nurl = ""   # keep me\nusername = ""\n\n[queue]\nusername = "other"\n')
-    core._set_toml_values(path, "mqtt", {"username": "centre-server", "password": 'p"q'})
+    settings_file.set_values(path, "mqtt", {"username": "centre-server", "password": 'p"q'})
     text = path.read_text()
     assert 'url = ""   # keep me' in text and 'username = "centre-server"' in text
     assert 'password = "p\\"q"' in text and '[queue]\nusername = "other"' in text
@@ -125,11 +127,11 @@ def test_the_token_cache_lets_go_the_moment_access_changes(centre_dir):
     token, other = centre.bundle("kiosk-1")["token"], centre.bundle("kiosk-2")["token"]
     assert cache.lookup(db, token).name == "kiosk-1" and cache.lookup(db, other).name == "kiosk-2"
     before = epoch()
-    core.revoke_device(centre.path, "kiosk-1")
+    revoke_device(centre.path, "kiosk-1")
     assert epoch() == before + 1
     assert cache.lookup(db, token) is None  # the very next look-up
     assert cache.lookup(db, other).name == "kiosk-2"
-    fresh = core.rotate_device(centre.path, "kiosk-2")
+    fresh = rotate_device(centre.path, "kiosk-2")
     assert cache.lookup(db, other) is None and cache.lookup(db, fresh["token"]).name == "kiosk-2"
     assert cache.lookup(db, "not-a-token") is None and "not-a-token" not in str(cache._entries)
     # a remembered device still expires after ttl, should the epoch file ever be replaced
@@ -139,9 +141,9 @@ def test_the_token_cache_lets_go_the_moment_access_changes(centre_dir):
     session, *_ = login(db, "clerk", centre.staff_password("clerk"), session_minutes=60, lockout_after=5,
                         lockout_minutes=5)
     assert cache.lookup(db, session).name == "clerk"
-    core.set_staff_disabled(centre.path, "clerk")  # the tool moves the epoch: the session ends at once
+    set_staff_disabled(centre.path, "clerk")  # the tool moves the epoch: the session ends at once
     assert cache.lookup(db, session) is None
-    core.set_staff_disabled(centre.path, "clerk", disabled=False)
+    set_staff_disabled(centre.path, "clerk", disabled=False)
     session, *_ = login(db, "clerk", centre.staff_password("clerk"), session_minutes=60, lockout_after=5,
                         lockout_minutes=5)
     assert cache.lookup(db, session, now=1000.0).name == "clerk"

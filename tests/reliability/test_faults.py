@@ -13,7 +13,7 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from centre_server.contract import CounterCommand, Topics
-from provisioning.core import add_device
+from provisioning.devices import add_device
 
 
 class Display:

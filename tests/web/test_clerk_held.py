@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from provisioning.core import add_staff
+from provisioning.staff import add_staff
 from tests.web.conftest import login_page
 
 COUNTER = "c07"  # this module's own counter: the server is shared with the other web tests

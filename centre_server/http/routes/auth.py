@@ -40,8 +40,7 @@ def login(body: LoginRequest, centre: CentreDep, request: Request, response: Res
 def logout(request: Request, centre: CentreDep, principal: PrincipalDep, response: Response) -> Response:
     if principal.kind != "staff" or principal.token_hash is None:
         raise ApiError(400, "not_a_session", "devices have no session to end")
-    with centre.db.conn:
-        centre.db.conn.execute("DELETE FROM sessions WHERE token_hash=?", [principal.token_hash])
+    auth.end_session(centre.db, principal.token_hash)
     principals(request).forget(principal.token_hash)
     storage.audit(centre.db, principal.name, "logout")
     response.status_code = 204

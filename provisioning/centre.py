@@ -1,0 +1,122 @@
+"""Creating a centre directory, and what a technician checks first: the summary and the audit log.
+
+A centre directory holds ``centre.toml``, ``centre.db`` (the registry of devices
+and staff lives in the same database the server reads, so a revoked token is
+refused at once) and ``devices/<id>.json`` bundles with their QR codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from centre_server.config import CONFIG_NAME, DB_NAME, load_settings, render_config
+from centre_server.menu import builtin_menu, demo_counters
+from centre_server.mqtt.access import SERVER_ROLE
+from centre_server.store import accounts, admin
+from centre_server.store import database as storage
+from provisioning.broker import BROKER_DIR_KEY, ensure_server_user
+from provisioning.bundles import mqtt_url_for_devices
+from provisioning.devices import DEVICE_KINDS, add_device
+from provisioning.directory import CentreDirectory, ProvisionError, actor
+from provisioning.staff import STAFF_ROLE_NAMES, add_staff
+
+logger = logging.getLogger(__name__)
+
+DEMO_DEVICES = (("kiosk-1", "kiosk", []), ("kiosk-2", "kiosk", []), ("display-1", "display", []),
+                ("bridge-1", "bridge", ["c01", "c02", "c03"]))
+DEMO_STAFF = (("clerk", "clerk"), ("manager", "manager"), ("admin", "admin"))
+
+
+def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "demo",
+                centre_name: str | None = None, mqtt_url: str = "", public_url: str = "http://127.0.0.1:8000",
+                force: bool = False) -> dict[str, Any]:
+    """Create a centre directory with the built-in menu and counters; with ``demo``, devices and staff too."""
+    directory = Path(directory)
+    if (directory / CONFIG_NAME).exists() and not force:
+        raise ProvisionError(f"{directory} already holds a centre (use --force to start it again)")
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", centre_id):
+        raise ProvisionError("centre id: lower-case letters, digits and '-' only, e.g. 'nairobi-gpo'")
+    if mqtt_url and not re.match(r"^mqtts?://[^/\s]+$", mqtt_url):
+        raise ProvisionError(f"MQTT URL {mqtt_url!r}: write it as mqtt://host:port")
+    if not re.match(r"^https?://[^/\s]+", public_url):
+        raise ProvisionError(f"public URL {public_url!r}: write it as http://192.168.1.10:8000")
+    directory.mkdir(parents=True, exist_ok=True)
+    if force:
+        for name in ("centre.db", "centre.db-wal", "centre.db-shm"):
+            (directory / name).unlink(missing_ok=True)
+        for old in (directory / "devices").glob("*.*") if (directory / "devices").is_dir() else []:
+            old.unlink()
+    name = centre_name or ("Huduma Centre GPO (demo)" if demo else "Huduma Centre")
+    if '"' in name or "\\" in name:
+        raise ProvisionError("centre name: no quotes or backslashes")
+    config = directory / CONFIG_NAME
+    config.write_text(render_config(centre_id, name, demo=demo, mqtt_url=mqtt_url, public_url=public_url))
+    config.chmod(0o600)
+    db = storage.connect(directory / DB_NAME)
+    try:
+        storage.save_menu(db, builtin_menu())
+        storage.save_counters(db, demo_counters())
+        storage.audit(db, actor(), "init", centre_id=centre_id, demo=demo)
+        ensure_server_user(directory, db, load_settings(directory))
+    finally:
+        db.conn.close()
+    result: dict[str, Any] = {"directory": str(directory), "centre_id": centre_id, "centre_name": name,
+                              "services": len(builtin_menu()), "counters": len(demo_counters())}
+    if demo:
+        creds: dict[str, Any] = {"staff": {}, "devices": {}}
+        for username, role in DEMO_STAFF:
+            creds["staff"][username] = {"role": role, "password": add_staff(directory, username, role)["password"]}
+        for device_id, kind, counters in DEMO_DEVICES:
+            bundle = add_device(directory, kind, device_id, counters=counters, qr=False)  # `bundle` draws QRs
+            creds["devices"][device_id] = {"kind": kind, "token": bundle["token"],
+                                           "bundle": str(directory / "devices" / f"{device_id}.json")}
+            if kind == "kiosk":
+                creds["devices"][device_id]["staff_pin"] = bundle["kiosk"]["staff_pin"]
+        path = directory / "demo-credentials.json"
+        path.write_text(json.dumps(creds, indent=2))
+        path.chmod(0o600)
+        result["credentials"] = creds
+    return result
+
+
+def show_centre(directory: Path | str, audit_entries: int = 10) -> dict[str, Any]:
+    """What a technician checks first: identity, addresses, menu, counters, devices, staff, recent changes."""
+    with CentreDirectory(directory) as c:
+        s, db = c.settings, c.db
+        devices = [d for d in accounts.list_devices(db) if d["role"] != SERVER_ROLE]
+        staff = accounts.list_staff(db)
+        services, services_enabled = admin.count_services(db)
+        return {
+            "centre_id": s.centre_id, "centre_name": s.centre_name, "directory": str(c.directory),
+            "public_url": s.public_url, "timezone": s.timezone, "demo": s.demo,
+            "mqtt_url_server": s.mqtt.url or f"embedded on {s.mqtt.embedded_host}:{s.mqtt.embedded_port}",
+            "mqtt_url_devices": mqtt_url_for_devices(s), "mqtt_username": s.mqtt.username,
+            "services": services,
+            "services_enabled": services_enabled,
+            "counters": len(admin.counter_ids(db)),
+            "devices": {k: sum(1 for d in devices if d["kind"] == k and d["revoked_at"] is None)
+                        for k in DEVICE_KINDS},
+            "devices_revoked": sum(1 for d in devices if d["revoked_at"] is not None),
+            "staff": {r: sum(1 for m in staff if m["role"] == r and not m["disabled"]) for r in STAFF_ROLE_NAMES},
+            "staff_disabled": sum(1 for m in staff if m["disabled"]),
+            "broker_config_dir": storage.get_meta(db, BROKER_DIR_KEY) or None,
+            "recent_changes": _audit_rows(db, audit_entries),
+        }
+
+
+def _audit_rows(db: sqlite_utils.Database, limit: int, action: str | None = None) -> list[dict[str, Any]]:
+    return [{**e, "at": dt.datetime.fromtimestamp(e["at"], dt.UTC).isoformat(timespec="seconds")}
+            for e in admin.audit_entries(db, limit, action)]
+
+
+def audit_log(directory: Path | str, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
+    """The newest audit entries first: every provisioning, staff and device change."""
+    with CentreDirectory(directory) as c:
+        return _audit_rows(c.db, limit, action)
