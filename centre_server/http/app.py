@@ -27,7 +27,7 @@ from centre_server.store.accounts import AccessEpoch, PrincipalCache
 from centre_server.runtime.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
-from centre_server.queue.engine import QueueError
+from centre_server.contract.errors import Refusal
 from centre_server.mqtt.link import MqttLink
 from centre_server.http.ratelimit import RateLimiter
 
@@ -40,7 +40,7 @@ STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(Refusal(status, code, message).body(), status_code=status, headers=headers)
 
 
 def _describe_validation(err: RequestValidationError) -> str:
@@ -54,15 +54,10 @@ def _describe_validation(err: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is ``{"error": {"code", "message"}}``; bad input is never a 500."""
 
-    @app.exception_handler(QueueError)
-    async def queue_error(request: Request, err: QueueError) -> JSONResponse:
-        body: dict = {"code": err.code, "message": err.message}
-        body.update({k: v for k, v in err.extra.items() if k in ("opens_at", "book_day")})
-        return JSONResponse({"error": body}, status_code=err.status)
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, err: ApiError) -> JSONResponse:
-        return _error(err.status_code, err.code, str(err.detail), getattr(err, "headers", None))
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, err: Refusal) -> JSONResponse:
+        """Every refusal (the queue's rules, the HTTP layer's checks, the channels) in the one shape."""
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -163,12 +158,16 @@ class CitizenPageLimit:
         await self.app(scope, receive, send)
 
 
-class BodyRefused(ApiError):
-    """A request body over the size limit (413) or stalled past the body timeout (408)."""
+class BodyRefused(ApiError, StarletteHTTPException):
+    """A request body over the size limit (413) or stalled past the body timeout (408).
+
+    Also an HTTPException: FastAPI lets those through its body parsing, where any other
+    error would become a 400 "error parsing the body".
+    """
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, code, message)
-        self.headers = {"Connection": "close"}  # the rest of the body is never read
+        ApiError.__init__(self, status, code, message, {"Connection": "close"})  # the rest is never read
+        self.status_code, self.detail = status, message
 
 
 class BodyLimit:
@@ -188,7 +187,7 @@ class BodyLimit:
         return BodyRefused(413, "too_large", f"request body over {self.max_bytes} bytes")
 
     async def _refuse(self, err: BodyRefused, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        response = _error(err.status_code, err.code, str(err.detail), {"Connection": "close"})
+        response = _error(err.status, err.code, err.message, err.headers)
         await response(scope, receive, send)
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -248,7 +247,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyRefused as err:
             if started:  # a route answered before reading all its body: nothing more can be said
-                logger.info("%s %s: %s after the answer began", scope["method"], scope["path"], err.detail)
+                logger.info("%s %s: %s after the answer began", scope["method"], scope["path"], err.message)
                 return
             await self._refuse(err, scope, receive, send)
 

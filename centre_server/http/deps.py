@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import StringConstraints
 
 from centre_server.store.accounts import Principal, PrincipalCache
 from centre_server.runtime.centre import Centre
 from centre_server.contract import Role, TicketOut
+from centre_server.contract.errors import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +20,11 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class ApiError(HTTPException):
-    """An HTTP error with a machine-readable code, rendered as ``{"error": {...}}``."""
+class ApiError(Refusal):
+    """A refusal of the HTTP layer itself (who is calling, what they may do, how often)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status_code=status, detail=message)
-        self.code = code
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, code, message, headers=headers)
 
 
 async def get_centre(request: Request) -> Centre:
@@ -122,9 +122,8 @@ def limit(request: Request, name: str, key: str) -> None:
         return
     wait = limiter.allow(key)
     if wait > 0:
-        err = ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s")
-        err.headers = {"Retry-After": str(int(wait) + 1)}
-        raise err
+        raise ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s",
+                       {"Retry-After": str(int(wait) + 1)})
 
 
 def ticket_json(status: int, ticket: TicketOut) -> Response:
