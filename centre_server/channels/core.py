@@ -129,7 +129,7 @@ class CheckInResult:
 
 
 class ChannelHub:
-    """The channels of one running centre (``app.state.channels``)."""
+    """The channels of one running centre (``ChannelsExtension.hub``)."""
 
     def __init__(self, centre: Centre, settings: ChannelSettings, directory: Path) -> None:
         self.centre = centre
