@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre_server.contract.errors import Refusal
 from hq import board, schema
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store, StoreError
@@ -32,10 +33,8 @@ logger = logging.getLogger(__name__)
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 
 
-class HqError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class HqError(Refusal):
+    """A request headquarters' API refuses (who is sending, or what was sent)."""
 
 
 class SummaryIn(BaseModel):
@@ -129,14 +128,10 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
 
-    @app.exception_handler(HqError)
-    async def hq_error(request: Request, err: HqError) -> JSONResponse:
-        return JSONResponse({"error": {"code": err.code, "message": err.message}}, status_code=err.status)
-
-    @app.exception_handler(StoreError)
-    async def store_error(request: Request, err: StoreError) -> JSONResponse:
-        return JSONResponse({"error": {"code": err.code, "message": err.message, **err.extra}},
-                            status_code=err.status)
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, err: Refusal) -> JSONResponse:
+        """Every refusal (the API's HqError, the store's StoreError) in the one error shape."""
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from centre_server.contract.errors import Refusal
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = [
@@ -36,13 +38,11 @@ SCHEMA = [
 ]
 
 
-class StoreError(Exception):
+class StoreError(Refusal):
     """A request headquarters refuses, with a code for the API."""
 
     def __init__(self, code: str, message: str, status: int = 409, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-        self.extra = extra or {}
+        super().__init__(status, code, message, **(extra or {}))
 
 
 def hash_token(token: str) -> str:

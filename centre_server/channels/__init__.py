@@ -1,53 +1,84 @@
 """Citizen channels beyond the kiosk: remote tickets (web, USSD), SMS, appointments, feedback (issue 10).
 
-``mount(app)`` is called by ``create_app``; it adds the pages, the USSD and SMS
-webhooks, the kiosk check-in endpoint, the shipped static files, and a hub
-started with the server (SMS outbox worker, release of missed appointments).
+``ChannelsExtension`` is this room as a part of the running server: the pages, the
+USSD and SMS webhooks, the kiosk check-in endpoint, the shipped static files, and a
+hub started with the server (SMS outbox worker, release of missed appointments).
 This module stays light: ``storage`` imports ``channels.schema`` at start.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from starlette.routing import Mount
+
+    from centre_server.channels.core import ChannelHub
+    from centre_server.channels.settings import ChannelSettings
+    from centre_server.config import CentreSettings
+    from centre_server.runtime.centre import Centre
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def mount(app: Any) -> None:
-    """Add the channels to the centre server's app."""
-    from fastapi.staticfiles import StaticFiles
+class ChannelsExtension:
+    """The channels of one centre: ``[channels]`` read when the app is made, the hub run with the server."""
 
-    from centre_server.channels import routes
-    from centre_server.channels.core import ChannelHub
-    from centre_server.channels.settings import ChannelConfigError, load_channel_settings
-    from centre_server.config import ConfigError
+    name = "channels"
+    on_committed = None  # the hub listens from its creation (it is made at start)
 
-    try:
-        settings = load_channel_settings(app.state.settings.directory)
-    except ChannelConfigError as err:
-        raise ConfigError(str(err)) from None
-    app.state.channel_settings = settings
+    def __init__(self, settings: CentreSettings) -> None:
+        from centre_server.channels.gateway import GatewayGuard
+        from centre_server.channels.settings import ChannelConfigError, load_channel_settings
+        from centre_server.config import ConfigError
 
-    def start(app: Any) -> None:
-        hub = ChannelHub(app.state.centre, settings, Path(app.state.settings.directory))
-        app.state.channels = hub
-        hub.start()
+        try:
+            self.settings: ChannelSettings = load_channel_settings(settings.directory)
+        except ChannelConfigError as err:
+            raise ConfigError(str(err)) from None
+        self.directory = Path(settings.directory)
+        s = self.settings
+        self.gateway = GatewayGuard(s.gateway_key or s.sms_inbound_key, s.gateway_networks,
+                                    s.webhook_per_minute, demo=bool(getattr(settings, "demo", False)))
+        self.hub: ChannelHub | None = None
 
-    def stop(app: Any) -> None:
-        hub = getattr(app.state, "channels", None)
-        if hub is not None:
-            hub.stop()
+    def routers(self) -> Sequence[APIRouter]:
+        from fastapi import APIRouter
 
-    app.state.start_hooks.append(start)
-    app.state.stop_hooks.append(stop)
-    app.include_router(routes.pages)
-    app.include_router(routes.api)
-    app.include_router(routes.hooks)
-    app.mount("/channels/static", StaticFiles(directory=str(STATIC_DIR)), name="channels-static")
+        from centre_server.contract import API_PREFIX
+        from centre_server.http.routes import booking, checkin, join, webhooks
+
+        api = APIRouter(prefix=API_PREFIX)
+        api.include_router(checkin.router)
+        return (join.router, booking.router, api, webhooks.router)
+
+    def mounts(self) -> Sequence[Mount]:
+        from fastapi.staticfiles import StaticFiles
+        from starlette.routing import Mount
+
+        return (Mount("/channels/static", app=StaticFiles(directory=str(STATIC_DIR)), name="channels-static"),)
+
+    def start(self, centre: Centre) -> None:
+        from centre_server.channels.core import ChannelHub
+
+        self.hub = ChannelHub(centre, self.settings, self.directory)
+        self.hub.start()
+
+    def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+
+    def running_hub(self) -> ChannelHub:
+        """The hub, once the server has started (no route is answered before)."""
+        if self.hub is None:
+            raise RuntimeError("the channels have not started")
+        return self.hub
 
 
-__all__ = ["mount"]
+__all__ = ["ChannelsExtension"]

@@ -25,6 +25,7 @@ from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
 from centre_server.contract.phone import normalise_phone
 from centre_server.queue.engine import Event, QueueError, Ticket
+from centre_server.contract.errors import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
 OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving)
 
 
-class ChannelError(Exception):
+class ChannelError(Refusal):
     """A request the channels refuse; ``key`` names the message in both languages.
 
     A refusal because of the centre's hours carries when to come back: ``opens_at``
@@ -41,16 +42,14 @@ class ChannelError(Exception):
 
     def __init__(self, status: int, code: str, key: str, *, opens_at: datetime | None = None,
                  book_day: date | None = None, service_id: str | None = None, **kw: Any) -> None:
-        super().__init__(tr(key, "en", **{k: localise("en", v) for k, v in kw.items()}))
-        self.status = status
-        self.code = code
+        super().__init__(status, code, tr(key, "en", **{k: localise("en", v) for k, v in kw.items()}))
         self.key = key
         self.kw = kw
         self.opens_at = opens_at
         self.book_day = book_day
         self.service_id = service_id
 
-    def message(self, lang: str) -> str:
+    def message(self, lang: str) -> str:  # type: ignore[override]  # the words in either language
         return tr(self.key, lang, **{k: localise(lang, v) for k, v in self.kw.items()})
 
     def body(self) -> dict[str, Any]:
@@ -118,7 +117,7 @@ class CheckInResult:
 
 
 class ChannelHub:
-    """The channels of one running centre (``app.state.channels``)."""
+    """The channels of one running centre (``ChannelsExtension.hub``)."""
 
     def __init__(self, centre: Centre, settings: ChannelSettings, directory: Path) -> None:
         self.centre = centre

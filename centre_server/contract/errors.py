@@ -11,14 +11,28 @@ from typing import Any
 
 
 class Refusal(Exception):
-    """A request refused for a reason the caller can act on; ``status`` is the HTTP status."""
+    """A request refused for a reason the caller can act on; ``status`` is the HTTP status.
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
+    ``headers`` go out with the answer (``Retry-After`` on a 429, ``Connection: close``
+    when the body is left unread).
+    """
+
+    headers: dict[str, str] | None = None
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        # Exception's own __init__, not super(): a subclass may also be an HTTPException, whose __init__ differs
+        Exception.__init__(self, message)
         self.status = status
         self.code = code
-        self.message = message
         self.extra: dict[str, Any] = extra  # e.g. opens_at, book_day: when to come back
+        if headers is not None:
+            self.headers = headers
+
+    @property
+    def message(self) -> str:
+        """The words for the caller (a subclass in two languages overrides this with ``message(lang)``)."""
+        return str(self.args[0]) if self.args else ""
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the answer: ``{"error": {"code", "message", ...extra}}``."""

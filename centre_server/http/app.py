@@ -17,19 +17,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre_server.channels import ChannelsExtension
+from centre_server.dayclose.extension import DayCloseExtension
 from centre_server.store import backup as backups
-from centre_server.dayclose import close as dayclose
 from centre_server.queue import engine
+from centre_server.http.extension import Extension
 from centre_server.http.routes import auth as auth_api
 from centre_server.http.routes import counters, hall, services, stats, tickets
-from centre_server.http.deps import ApiError
+from centre_server.http.deps import ApiError, mqtt_link
 from centre_server.store.accounts import AccessEpoch, PrincipalCache
 from centre_server.runtime.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
-from centre_server.queue.engine import QueueError
+from centre_server.contract.errors import Refusal
+from centre_server.mqtt.extension import MqttExtension
 from centre_server.mqtt.link import MqttLink
-from centre_server.http.ratelimit import RateLimiter
+from centre_server.http.ratelimit import Limits, RateLimiter
+from centre_server.web import WebExtension
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(Refusal(status, code, message).body(), status_code=status, headers=headers)
 
 
 def _describe_validation(err: RequestValidationError) -> str:
@@ -54,15 +58,10 @@ def _describe_validation(err: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is ``{"error": {"code", "message"}}``; bad input is never a 500."""
 
-    @app.exception_handler(QueueError)
-    async def queue_error(request: Request, err: QueueError) -> JSONResponse:
-        body: dict = {"code": err.code, "message": err.message}
-        body.update({k: v for k, v in err.extra.items() if k in ("opens_at", "book_day")})
-        return JSONResponse({"error": body}, status_code=err.status)
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, err: ApiError) -> JSONResponse:
-        return _error(err.status_code, err.code, str(err.detail), getattr(err, "headers", None))
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, err: Refusal) -> JSONResponse:
+        """Every refusal (the queue's rules, the HTTP layer's checks, the channels) in the one shape."""
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -163,12 +162,16 @@ class CitizenPageLimit:
         await self.app(scope, receive, send)
 
 
-class BodyRefused(ApiError):
-    """A request body over the size limit (413) or stalled past the body timeout (408)."""
+class BodyRefused(ApiError, StarletteHTTPException):
+    """A request body over the size limit (413) or stalled past the body timeout (408).
+
+    Also an HTTPException: FastAPI lets those through its body parsing, where any other
+    error would become a 400 "error parsing the body".
+    """
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, code, message)
-        self.headers = {"Connection": "close"}  # the rest of the body is never read
+        ApiError.__init__(self, status, code, message, {"Connection": "close"})  # the rest is never read
+        self.status_code, self.detail = status, message
 
 
 class BodyLimit:
@@ -188,7 +191,7 @@ class BodyLimit:
         return BodyRefused(413, "too_large", f"request body over {self.max_bytes} bytes")
 
     async def _refuse(self, err: BodyRefused, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        response = _error(err.status_code, err.code, str(err.detail), {"Connection": "close"})
+        response = _error(err.status, err.code, err.message, err.headers)
         await response(scope, receive, send)
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -248,7 +251,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyRefused as err:
             if started:  # a route answered before reading all its body: nothing more can be said
-                logger.info("%s %s: %s after the answer began", scope["method"], scope["path"], err.detail)
+                logger.info("%s %s: %s after the answer began", scope["method"], scope["path"], err.message)
                 return
             await self._refuse(err, scope, receive, send)
 
@@ -256,7 +259,7 @@ class BodyLimit:
 def install_security_headers(app: FastAPI) -> None:
     # innermost first: the issue lane runs inside the headers, the body limits and the citizen-page limits
     app.add_middleware(tickets.IssueLane, path=f"{API_PREFIX}/tickets")
-    app.add_middleware(CitizenPageLimit, limiter=app.state.limits["citizen_pages"])
+    app.add_middleware(CitizenPageLimit, limiter=app.state.limits.citizen_pages)
     http = app.state.settings.http
     app.add_middleware(BodyLimit, max_bytes=http.max_body_bytes, timeout_s=http.body_timeout_s)
     app.add_middleware(SecurityHeaders)
@@ -349,10 +352,23 @@ async def _ticker(centre: Centre, link: MqttLink | None) -> None:
                     logger.exception("nightly backup to %s failed", b.directory)
 
 
+def extensions_for(settings: CentreSettings, mqtt_url: str | None) -> list[Extension]:
+    """The parts started with the server, in the order they start (they stop in reverse)."""
+    parts: list[Extension] = []
+    if mqtt_url:
+        parts.append(MqttExtension(settings, mqtt_url))
+    parts.append(DayCloseExtension())  # day close, summaries and the upstream sync (issue 8)
+    parts.append(WebExtension())  # the staff and citizen pages, and their live stream
+    parts.append(ChannelsExtension(settings))  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
+    return parts
+
+
 def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = None) -> FastAPI:
     """The app for one centre directory; ``mqtt_url`` None means no broker link (tests of the API alone)."""
     if not isinstance(settings, CentreSettings):
         settings = load_settings(settings)
+    extensions = extensions_for(settings, mqtt_url)
+    channels = next(e for e in extensions if isinstance(e, ChannelsExtension))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -365,24 +381,27 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         app.state.principals = PrincipalCache(epoch)
         centre.start_writer()  # group commit: one fsync for every command that arrived meanwhile
         app.state.centre = centre
-        link = None
-        if mqtt_url:
-            link = MqttLink(centre, mqtt_url, settings.mqtt.username, settings.mqtt.password,
-                            probe_interval_s=settings.mqtt.probe_interval_s)
-            link.start()
-        app.state.mqtt = link
-        ticker = asyncio.create_task(_ticker(centre, link))
-        for hook in app.state.start_hooks:
-            hook(app)
+        started: list[Extension] = []
+        ticker: asyncio.Task | None = None
         try:
+            for part in extensions:
+                part.start(centre)
+                started.append(part)
+                if part.on_committed is not None:
+                    centre.listeners.append(part.on_committed)
+            mqtt = next((e for e in extensions if isinstance(e, MqttExtension)), None)
+            ticker = asyncio.create_task(_ticker(centre, mqtt.link if mqtt else None))
             yield
         finally:
-            for hook in app.state.stop_hooks:
-                with contextlib.suppress(Exception):
-                    hook(app)
-            ticker.cancel()
-            if link is not None:
-                link.stop()
+            if ticker is not None:
+                ticker.cancel()
+            for part in reversed(started):
+                if part.on_committed is not None and part.on_committed in centre.listeners:
+                    centre.listeners.remove(part.on_committed)
+                try:
+                    part.stop()
+                except Exception:
+                    logger.exception("stopping %s failed", part.name)
             centre.close()
             epoch.close()
 
@@ -393,17 +412,9 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                          # no OpenTelemetry collector on a centre's LAN; asking on every request costs
                          telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
-    sec = settings.security
-    app.state.limits = {
-        "issue_device": RateLimiter(sec.issue_per_device_per_minute, 60.0),
-        "issue_phone": RateLimiter(sec.issue_per_phone_per_hour, 3600.0),
-        "login_client": RateLimiter(sec.login_per_minute, 60.0),
-        "citizen_client": RateLimiter(sec.citizen_per_minute, 60.0),
-        "citizen_pages": RateLimiter(sec.citizen_per_minute, 60.0),
-    }
+    app.state.limits = Limits.for_centre(settings.security, channels.settings.book_per_address_per_hour)
+    app.state.extensions = {type(part): part for part in extensions}
     install_security_headers(app)
-    app.state.start_hooks = []
-    app.state.stop_hooks = []
     install_error_handlers(app)
     for module in (services, tickets, counters, auth_api, stats, hall):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -411,28 +422,14 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz(request: Request) -> Health:
-        link: MqttLink | None = request.app.state.mqtt
+        link = mqtt_link(request)
         centre: Centre = request.app.state.centre
         return Health(status="ok", centre_id=settings.centre_id,
                       broker=link.state if link else "disconnected",
                       broker_url=link.url if link else "", seq=centre.state.last_seq)
 
-    dayclose.install(app)  # day close, summaries and the upstream sync (issue 8)
-    _mount_web(app)
+    for part in extensions:
+        for router in part.routers():
+            app.include_router(router)
+        app.router.routes.extend(part.mounts())
     return app
-
-
-def _mount_web(app: FastAPI) -> None:
-    """The browser pages (clerk terminal, board, citizen page) and the citizen channels (web join, SMS, USSD)."""
-    from centre_server.web import mount
-
-    mount(app)
-    try:
-        from centre_server import channels
-    except ModuleNotFoundError as err:
-        if err.name != "centre_server.channels":
-            raise
-        return
-    mount_channels = getattr(channels, "mount", None)
-    if mount_channels is not None:
-        mount_channels(app)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import StringConstraints
 
+from centre_server.http.extension import maybe_running
+from centre_server.http.ratelimit import Limits, RateLimiter
 from centre_server.store.accounts import Principal, PrincipalCache
 from centre_server.runtime.centre import Centre
 from centre_server.contract import Role, TicketOut
+from centre_server.contract.errors import Refusal
+
+if TYPE_CHECKING:
+    from centre_server.mqtt.link import MqttLink
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +25,11 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class ApiError(HTTPException):
-    """An HTTP error with a machine-readable code, rendered as ``{"error": {...}}``."""
+class ApiError(Refusal):
+    """A refusal of the HTTP layer itself (who is calling, what they may do, how often)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status_code=status, detail=message)
-        self.code = code
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, code, message, headers=headers)
 
 
 async def get_centre(request: Request) -> Centre:
@@ -115,16 +120,25 @@ ManagerDep = Annotated[Principal, Depends(require(*MANAGER_ROLES))]
 IssuerDep = Annotated[Principal, Depends(require(*ISSUE_ROLES))]
 
 
-def limit(request: Request, name: str, key: str) -> None:
-    """Spend one token of the named limiter; 429 with Retry-After when it is empty."""
-    limiter = request.app.state.limits.get(name)
-    if limiter is None:
-        return
+def limits_of(request: Request) -> Limits:
+    """The app's rate limits, one field each (made with the app from ``[security]`` and ``[channels]``)."""
+    return request.app.state.limits
+
+
+def mqtt_link(request: Request) -> MqttLink | None:
+    """The server's link to the broker; None when the app runs without one (tests of the API alone)."""
+    from centre_server.mqtt.extension import MqttExtension
+
+    part = maybe_running(request, MqttExtension)
+    return part.link if part is not None else None
+
+
+def spend(limiter: RateLimiter, key: str) -> None:
+    """Spend one token of ``limiter`` for ``key``; 429 with Retry-After when it is empty."""
     wait = limiter.allow(key)
     if wait > 0:
-        err = ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s")
-        err.headers = {"Retry-After": str(int(wait) + 1)}
-        raise err
+        raise ApiError(429, "rate_limited", f"too many requests: try again in {int(wait) + 1} s",
+                       {"Retry-After": str(int(wait) + 1)})
 
 
 def ticket_json(status: int, ticket: TicketOut) -> Response:

@@ -10,6 +10,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from centre_server.config import SecuritySettings
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +44,35 @@ class RateLimiter:
         for key, (tokens, last) in list(self.buckets.items()):
             if tokens + (now - last) * self.rate / self.per >= self.rate:
                 del self.buckets[key]
+
+
+CHECK_IN_PER_DEVICE_PER_MIN = 20  # a kiosk checks in a citizen every few seconds at most
+CHECK_IN_PER_PREFIX_PER_MIN = 30  # codes sharing their first 3 digits, from every device together
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every rate limit of the app, one field each: a misspelt limit is an error, not a limit that never bites."""
+
+    issue_device: RateLimiter  # tickets per kiosk or clerk
+    issue_phone: RateLimiter  # tickets per phone number
+    login_client: RateLimiter  # logins per client address
+    citizen_client: RateLimiter  # ticket reads per client address (the API)
+    citizen_pages: RateLimiter  # citizen pages per client address (/t/, /join, /book)
+    book_address: RateLimiter  # POST /book per client address: each try may send an SMS to someone
+    check_in_device: RateLimiter  # kiosk check-ins per device
+    check_in_prefix: RateLimiter  # check-in codes sharing their first three digits, from every device
+
+    @classmethod
+    def for_centre(cls, security: SecuritySettings, book_per_address_per_hour: int) -> Limits:
+        """The limits of ``[security]``, and the channels' ``book_per_address_per_hour``."""
+        return cls(
+            issue_device=RateLimiter(security.issue_per_device_per_minute, 60.0),
+            issue_phone=RateLimiter(security.issue_per_phone_per_hour, 3600.0),
+            login_client=RateLimiter(security.login_per_minute, 60.0),
+            citizen_client=RateLimiter(security.citizen_per_minute, 60.0),
+            citizen_pages=RateLimiter(security.citizen_per_minute, 60.0),
+            book_address=RateLimiter(book_per_address_per_hour, 3600.0),
+            check_in_device=RateLimiter(CHECK_IN_PER_DEVICE_PER_MIN, 60.0),
+            check_in_prefix=RateLimiter(CHECK_IN_PER_PREFIX_PER_MIN, 60.0),
+        )

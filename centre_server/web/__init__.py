@@ -1,38 +1,60 @@
 """The browser side of the centre server: clerk terminal, wait-time board, reports, citizen page.
 
-``mount(app)`` adds the pages, the shipped static files (no CDN: a centre's
-LAN may have no internet), the live event stream and a few API additions.
+``WebExtension`` is this room as a part of the running server: the pages, the
+shipped static files (no CDN: a centre's LAN may have no internet), the live
+event stream and a few API additions the pages use.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
 from centre_server.contract import API_PREFIX
+
+if TYPE_CHECKING:
+    from centre_server.runtime.centre import Centre
+    from centre_server.web.live import LiveHub
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def mount(app: FastAPI) -> None:
-    """Add the web pages to the centre server's app (called by ``create_app``)."""
-    from centre_server.http.routes import manage
-    from centre_server.web import live, pages
+class WebExtension:
+    """The staff and citizen pages, and the hub that tells open pages of every committed change."""
 
-    hub = live.LiveHub()
-    app.state.live_hub = hub
-    app.state.start_hooks.append(hub.start)
-    app.state.stop_hooks.append(hub.stop)
-    live.patch_uvicorn_exit()
-    app.include_router(live.router, prefix=API_PREFIX)
-    app.include_router(manage.router, prefix=API_PREFIX)
-    app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    name = "web"
+
+    def __init__(self) -> None:
+        from centre_server.web import live
+
+        self.hub: LiveHub = live.LiveHub()
+        self.on_committed = self.hub.on_events  # any thread; never blocks, never raises
+        live.patch_uvicorn_exit()
+
+    def routers(self) -> Sequence[APIRouter]:
+        from centre_server.http.routes import live, manage, pages, reports
+
+        api = APIRouter(prefix=API_PREFIX)
+        api.include_router(live.router)
+        api.include_router(manage.router)
+        return (api, pages.router, reports.router)
+
+    def mounts(self) -> Sequence[Mount]:
+        return (Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),)
+
+    def start(self, centre: Centre) -> None:
+        self.hub.start()
+
+    def stop(self) -> None:
+        self.hub.stop()
 
 
-__all__ = ["mount"]
+__all__ = ["WebExtension"]

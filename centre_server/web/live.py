@@ -14,15 +14,9 @@ import asyncio
 import json
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import StreamingResponse
-
 from centre_server.queue import engine
-from centre_server.http.deps import SESSION_COOKIE, ClerkDep, principals
 from centre_server.runtime.centre import public_ticket_id
 
 logger = logging.getLogger(__name__)
@@ -36,9 +30,6 @@ NOTICE_KEYS = ("ticket_id", "number", "service_id", "counter_id", "counter_name"
 # Set when the server is asked to stop, so open streams end and uvicorn can exit.
 SHUTTING_DOWN = threading.Event()
 
-router = APIRouter(tags=["live"])
-
-
 class LiveHub:
     """Fans the centre's events out to every open page."""
 
@@ -46,17 +37,13 @@ class LiveHub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.queues: set[asyncio.Queue] = set()
 
-    def start(self, app: FastAPI) -> None:
-        """A start hook: runs inside the lifespan, on the event loop's thread."""
+    def start(self) -> None:
+        """Runs inside the app's lifespan, on the event loop's thread (the loop every page waits on)."""
         SHUTTING_DOWN.clear()
         self.loop = asyncio.get_running_loop()
-        app.state.centre.listeners.append(self.on_events)
 
-    def stop(self, app: FastAPI) -> None:
+    def stop(self) -> None:
         SHUTTING_DOWN.set()
-        centre = getattr(app.state, "centre", None)
-        if centre is not None and self.on_events in centre.listeners:
-            centre.listeners.remove(self.on_events)
 
     def on_events(self, events: list[engine.Event]) -> None:
         """A centre listener: any thread. Never blocks, never raises into the centre."""
@@ -122,51 +109,3 @@ def patch_uvicorn_exit() -> None:
 
     handle_exit._huduma_live = True  # type: ignore[attr-defined]
     Server.handle_exit = handle_exit  # type: ignore[method-assign]
-
-
-@router.get("/live", include_in_schema=False)  # an event stream, not a JSON operation: see the README
-async def live_events(request: Request, principal: ClerkDep) -> StreamingResponse:
-    """Server-sent events for staff pages: ``hello`` once, then ``change`` per committed batch.
-
-    ``expired`` is sent (and the stream ends) when the session runs out, is logged out, or its
-    user is disabled, whether it was opened with the cookie or a bearer token. The check goes
-    through the token cache, which lets go the moment access.epoch moves or a logout forgets
-    the session, so checking before every push costs no query.
-    """
-    hub: LiveHub = request.app.state.live_hub
-    centre = request.app.state.centre
-    cache = principals(request)
-    header = request.headers.get("authorization", "")
-    token = header.partition(" ")[2].strip() if header else request.cookies.get(SESSION_COOKIE)
-
-    def still_signed_in() -> bool:
-        return not token or cache.lookup(centre.reader(), token) is not None
-
-    async def stream() -> AsyncIterator[str]:
-        q = hub.subscribe()
-        try:
-            yield "retry: 2000\n\n"
-            yield sse("hello", {"server_time": time.time(), "seq": centre.state.last_seq,
-                                "user": principal.name, "role": principal.role.value})
-            last_beat = time.monotonic()
-            while not SHUTTING_DOWN.is_set():
-                try:
-                    notices = await asyncio.wait_for(q.get(), timeout=RECHECK_SESSION_S)
-                except TimeoutError:
-                    notices = None
-                if not still_signed_in():
-                    yield sse("expired", {})
-                    return
-                if notices is None:
-                    now = time.monotonic()
-                    if now - last_beat >= HEARTBEAT_S:
-                        last_beat = now
-                        yield sse("ping", {"server_time": time.time()})
-                    continue
-                yield sse("change", {"events": notices, "server_time": time.time()},
-                          event_id=notices[-1]["seq"] if notices else None)
-        finally:
-            hub.unsubscribe(q)
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

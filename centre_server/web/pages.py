@@ -2,7 +2,8 @@
 
 Every staff page checks the session and the role on the server before it
 renders: no session sends the browser to ``/login``, a wrong role gets 403.
-The pages are thin: their scripts call the same JSON API everyone else uses.
+The pages are thin: their scripts call the same JSON API everyone else uses. The routes
+that answer with these pages are in ``centre_server.http.routes.pages`` and ``.reports``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -43,23 +44,21 @@ SECURITY_HEADERS = {
                                 "base-uri 'none'; form-action 'self'"),
 }
 
-router = APIRouter(include_in_schema=False)
-
 
 def home_of(role: Role) -> str:
     return "/board" if role in MANAGER_PAGE_ROLES else "/clerk"
 
 
-def _centre(request: Request) -> Centre:
+def centre_of(request: Request) -> Centre:
     return request.app.state.centre
 
 
-def _staff(request: Request) -> Principal | None:
+def staff_of(request: Request) -> Principal | None:
     """The member of staff behind the session cookie; None when absent, expired or not staff."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    p = principal_for_token(_centre(request).db, cookie)
+    p = principal_for_token(centre_of(request).db, cookie)
     return p if p is not None and p.kind == "staff" else None
 
 
@@ -72,7 +71,7 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
            lang: str | None = None, **context: Any) -> HTMLResponse:
     """A page in the visitor's language, with the strings its scripts need and safe headers."""
     lang = lang or lang_of(request)
-    centre = _centre(request)
+    centre = centre_of(request)
     t = STRINGS.bind(lang)
     ctx = {"t": t, "lang": lang, "languages": LANGUAGES, "user": user,
            "strings_json": script_json(STRINGS.table(lang)),
@@ -87,9 +86,9 @@ def render(request: Request, name: str, status: int = 200, user: Principal | Non
     return resp
 
 
-def _guard(request: Request, roles: tuple[Role, ...]) -> Principal | Response:
+def guard(request: Request, roles: tuple[Role, ...]) -> Principal | Response:
     """The logged-in member of staff with one of ``roles``, or the response to send instead."""
-    user = _staff(request)
+    user = staff_of(request)
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -98,45 +97,14 @@ def _guard(request: Request, roles: tuple[Role, ...]) -> Principal | Response:
     return user
 
 
-def _safe_next(value: str | None) -> str | None:
+def safe_next(value: str | None) -> str | None:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return None
 
 
-@router.get("/")
-def root(request: Request) -> Response:
-    user = _staff(request)
-    return RedirectResponse(home_of(user.role) if user else "/login", status_code=303)
-
-
-@router.get("/login")
-def login_page(request: Request) -> Response:
-    user = _staff(request)
-    nxt = _safe_next(request.query_params.get("next"))
-    return render(request, "login.html", user=user, next=nxt or "", title_key="login_title",
-                  logged_out=request.query_params.get("bye") == "1",
-                  expired=request.query_params.get("expired") == "1")
-
-
-@router.get("/clerk")
-def clerk_page(request: Request) -> Response:
-    user = _guard(request, CLERK_PAGE_ROLES)
-    if isinstance(user, Response):
-        return user
-    return render(request, "clerk.html", user=user, title_key="clerk_title")
-
-
-@router.get("/board")
-def board_page(request: Request) -> Response:
-    user = _guard(request, MANAGER_PAGE_ROLES)
-    if isinstance(user, Response):
-        return user
-    return render(request, "board.html", user=user, title_key="board_title")
-
-
-def _report_or_error(request: Request) -> tuple[dict[str, Any] | None, str | None, str, str]:
-    centre = _centre(request)
+def report_or_error(request: Request) -> tuple[dict[str, Any] | None, str | None, str, str]:
+    centre = centre_of(request)
     start = request.query_params.get("from") or None
     end = request.query_params.get("to") or None
     try:
@@ -144,42 +112,3 @@ def _report_or_error(request: Request) -> tuple[dict[str, Any] | None, str | Non
     except reports.RangeError as err:
         return None, str(err), start or "", end or ""
     return reports.report(centre, d1, d2), None, d1.isoformat(), d2.isoformat()
-
-
-@router.get("/reports")
-def reports_page(request: Request) -> Response:
-    user = _guard(request, MANAGER_PAGE_ROLES)
-    if isinstance(user, Response):
-        return user
-    rep, error, start, end = _report_or_error(request)
-    return render(request, "reports.html", status=422 if error else 200, user=user, title_key="reports_title",
-                  report=rep, error=error, start=start, end=end, max_days=reports.MAX_DAYS)
-
-
-@router.get("/reports.csv")
-def reports_csv(request: Request) -> Response:
-    user = _guard(request, MANAGER_PAGE_ROLES)
-    if isinstance(user, Response):
-        return user
-    rep, error, start, end = _report_or_error(request)
-    if rep is None:
-        return Response(json.dumps({"error": {"code": "bad_range", "message": error}}), status_code=422,
-                        media_type="application/json")
-    name = f"huduma-report-{start}" + (f"-to-{end}" if end != start else "") + ".csv"
-    return Response(reports.csv_text(rep), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', **SECURITY_HEADERS})
-
-
-@router.get("/t/{ticket_id}")
-def ticket_page(ticket_id: str, request: Request) -> Response:
-    """The citizen's page behind the QR code: this one ticket, nothing else; no login."""
-    centre = _centre(request)
-    t = centre.ticket(ticket_id) if 8 <= len(ticket_id) <= 64 else None
-    if t is None:
-        return render(request, "ticket_missing.html", status=404, title_key="not_found_title")
-    out = centre.ticket_out(t)
-    chosen = request.query_params.get("lang") in LANGUAGES or request.cookies.get(LANG_COOKIE) in LANGUAGES
-    resp = render(request, "ticket.html", title_key="your_ticket", ticket=out,
-                  lang=None if chosen else out.language.value, ticket_json=script_json(out.model_dump(mode="json")))
-    resp.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return resp

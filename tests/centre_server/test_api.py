@@ -180,14 +180,14 @@ def test_security_headers_and_offline_docs(api):
 
 
 def test_issue_rate_limit_per_device_and_per_phone(api):
-    api.app.state.limits["issue_device"].rate = 3
-    api.app.state.limits["issue_device"].buckets.clear()
+    api.app.state.limits.issue_device.rate = 3
+    api.app.state.limits.issue_device.buckets.clear()
     codes = [api.post("/api/v1/tickets", json={"service_id": "posta"}, headers=kiosk(api)).status_code
              for _ in range(4)]
     assert codes == [201, 201, 201, 429]
     r = api.post("/api/v1/tickets", json={"service_id": "posta"}, headers=kiosk(api))
     assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
-    api.app.state.limits["issue_device"].rate = 100
+    api.app.state.limits.issue_device.rate = 100
     k2 = {"Authorization": f"Bearer {api.centre.bundle('kiosk-2')['token']}"}
     phone = [api.post("/api/v1/tickets", json={"service_id": "posta", "phone": "0722000111"}, headers=k2).status_code
              for _ in range(6)]
@@ -196,8 +196,8 @@ def test_issue_rate_limit_per_device_and_per_phone(api):
 
 def test_citizen_pages_are_rate_limited_per_address(api):
     t = issue(api)
-    api.app.state.limits["citizen_pages"].rate = 5
-    api.app.state.limits["citizen_pages"].buckets.clear()
+    api.app.state.limits.citizen_pages.rate = 5
+    api.app.state.limits.citizen_pages.buckets.clear()
     codes = [api.get(f"/t/{t['id']}").status_code for _ in range(6)]
     assert codes == [200] * 5 + [429]
     r = api.get("/join")

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Request, Response
 
 from centre_server.store import accounts as auth
 from centre_server.store import database as storage
-from centre_server.http.deps import SESSION_COOKIE, ApiError, CentreDep, PrincipalDep, client_address, limit, principals
+from centre_server.http.deps import (
+    SESSION_COOKIE,
+    ApiError,
+    CentreDep,
+    PrincipalDep,
+    client_address,
+    limits_of,
+    principals,
+    spend,
+)
 from centre_server.http.routes.tickets import ERRORS
 from centre_server.contract import LoginRequest, LoginResponse
 
@@ -20,7 +29,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/login", response_model=LoginResponse, responses=ERRORS | {429: ERRORS[409]})
 def login(body: LoginRequest, centre: CentreDep, request: Request, response: Response) -> LoginResponse:
     """Exchange a username and password for a session token (also set as a cookie for the web pages)."""
-    limit(request, "login_client", client_address(request))
+    spend(limits_of(request).login_client, client_address(request))
     sec = centre.settings.security
     try:
         token, role, expires, csrf = auth.login(centre.db, body.username, body.password,

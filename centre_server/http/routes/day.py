@@ -11,7 +11,9 @@ from centre_server.dayclose import closing, records
 from centre_server.dayclose.errors import DayCloseError
 from centre_server.store import database as storage
 from centre_server.dayclose import upstream
+from centre_server.dayclose.extension import DayCloseExtension
 from centre_server.http.deps import ApiError, CentreDep, IsoDate, ManagerDep, calendar_day
+from centre_server.http.extension import running
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +34,8 @@ def close_day(request: Request, centre: CentreDep, principal: ManagerDep,
         raise ApiError(422, "bad_date", str(err)) from None
     storage.audit(centre.db, principal.name, "close_day",
                   date=result.date, revision=result.revision, new_revision=result.new_revision)
-    sender = getattr(request.app.state, "upstream", None)
-    if sender is not None and result.new_revision:
-        sender.wake()
+    if result.new_revision:
+        running(request, DayCloseExtension).wake_sender()
     return result.as_dict()
 
 

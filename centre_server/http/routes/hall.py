@@ -5,23 +5,16 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from centre_server.queue import engine
 from centre_server.store import database as storage
 from centre_server.http.deps import CentreDep, ManagerDep
 from centre_server.contract import HallStatePayload
+from centre_server.contract.api import NoticeRequest
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/hall", tags=["hall"])
-
-
-class NoticeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    notice_en: str = Field("", max_length=500)
-    notice_sw: str = Field("", max_length=500)
 
 
 @router.get("", response_model=HallStatePayload)

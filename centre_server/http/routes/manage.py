@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from centre_server.queue import engine
 from centre_server.store import database as storage
@@ -15,17 +14,12 @@ from centre_server.http.routes.counters import counter_out
 from centre_server.http.deps import ApiError, CentreDep, ManagerDep, PrincipalDep
 from centre_server.http.routes.tickets import ERRORS
 from centre_server.contract import CounterOut
+from centre_server.contract.api import CounterServicesRequest
 from centre_server.web import reports
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["web"])
-
-
-class CounterServicesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    services: list[str] = Field(min_length=1, max_length=64)
 
 
 @router.get("/session", responses=ERRORS)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from centre_server.reports import live as stats
-from centre_server.http.deps import CentreDep, IsoDate, ManagerDep, calendar_day
+from centre_server.http.deps import CentreDep, IsoDate, ManagerDep, calendar_day, mqtt_link
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 @router.get("/live")
 def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str, Any]:
     """Queues, longest waits, service level against target, counters, devices and alerts."""
-    link = getattr(request.app.state, "mqtt", None)
+    link = mqtt_link(request)
     devices = dict(link.devices) if link else {}
     return stats.live(centre, devices)
 

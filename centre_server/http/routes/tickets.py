@@ -10,7 +10,16 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre_server.queue import engine
-from centre_server.http.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
+from centre_server.http.deps import (
+    ApiError,
+    CentreDep,
+    ClerkDep,
+    client_address,
+    limits_of,
+    may_issue,
+    spend,
+    ticket_json,
+)
 from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
 from centre_server.contract.phone import normalise_phone
@@ -39,10 +48,10 @@ async def issue(body: IssueTicketRequest, request: Request, idempotency_key: str
     principal = may_issue(request)
     centre: Centre = request.app.state.centre
     key = f"{principal.name}:{idempotency_key}" if idempotency_key else None
-    limit(request, "issue_device", principal.name)
+    spend(limits_of(request).issue_device, principal.name)
     phone = normalise_phone(body.phone)
     if phone:
-        limit(request, "issue_phone", phone)
+        spend(limits_of(request).issue_phone, phone)
     channel = body.channel
     if principal.role == Role.kiosk and channel not in (Channel.kiosk,):
         channel = Channel.kiosk
@@ -130,7 +139,7 @@ async def _handled(request: Request, err: Exception) -> Response:
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS | {429: {"model": ErrorResponse}})
 def get_ticket(ticket_id: str, centre: CentreDep, request: Request) -> TicketOut:
     """A ticket and its live position. No login: the id itself is the secret."""
-    limit(request, "citizen_client", client_address(request))
+    spend(limits_of(request).citizen_client, client_address(request))
     t = centre.ticket(ticket_id) if len(ticket_id) <= 64 else None
     if t is None:
         raise ApiError(404, "unknown_ticket", "no such ticket")
