@@ -53,7 +53,7 @@ KEY_ACTIONS: dict[str, CounterAction] = {
 # What an LED board shows: a ticket while it is called or served, else blank.
 SHOWN_TICKET_STATES = frozenset({TicketState.called, TicketState.serving})
 
-STATUS_MAX_BYTES = 3840  # under the server's 4096-byte limit for a device message (centre_server.mqtt.link.MAX_PAYLOAD)
+STATUS_MAX_BYTES = 3840  # under the server's 4096-byte limit on a device message (mqtt/link.py MAX_PAYLOAD)
 UNKNOWN_REPORTED = 16  # unknown devices listed in full in the status; ``unknown_count`` has them all
 EXIT_PORTS_LOST = 3  # exit status when --exit-after-ports-down fires (for a supervisor)
 
