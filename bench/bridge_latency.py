@@ -28,16 +28,11 @@ from pathlib import Path
 import httpx
 
 from firmware_bridge.simulate import Simulator, parse_devices
+from latency import free_port, stop  # the bench's one way to pick a port and stop a process
 
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
 DEADLINE_S = 110  # the whole run, start-up included, stays under two minutes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -153,12 +148,7 @@ def run_once(label: str, mode: str, calls: int, started: float) -> list[float]:
             if sim is not None:
                 sim.stop()
             for proc in reversed(procs):
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc)
 
 
 def main() -> int:

@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from centre_server.contract import (
     FEEDBACK_BUTTONS,
-    QOS,
-    Availability,
     CounterAction,
     CounterCommand,
     CounterState,
@@ -37,8 +32,8 @@ from centre_server.contract import (
     Reply,
     TicketState,
     TopicError,
-    parse_mqtt_url,
 )
+from centre_server.contract.link import DeviceLink
 from firmware_bridge import frames
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.frames import Frame
@@ -58,7 +53,7 @@ KEY_ACTIONS: dict[str, CounterAction] = {
 # What an LED board shows: a ticket while it is called or served, else blank.
 SHOWN_TICKET_STATES = frozenset({TicketState.called, TicketState.serving})
 
-STATUS_MAX_BYTES = 3840  # under the server's 4096-byte limit for a device message (mqtt_link.MAX_PAYLOAD)
+STATUS_MAX_BYTES = 3840  # under the server's 4096-byte limit on a device message (mqtt/link.py MAX_PAYLOAD)
 UNKNOWN_REPORTED = 16  # unknown devices listed in full in the status; ``unknown_count`` has them all
 EXIT_PORTS_LOST = 3  # exit status when --exit-after-ports-down fires (for a supervisor)
 
@@ -139,12 +134,11 @@ class Bridge:
         ]
         self.boards: dict[str, BoardState] = {}
         self.pending: dict[str, Pending] = {}
-        self.server_online: bool | None = None
         self.exit_code: int | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._status_dirty = threading.Event()
-        self._client: mqtt.Client | None = None
+        self.link: DeviceLink | None = None
         self._status_thread: threading.Thread | None = None
         self._last_status: str | None = None
         self._last_status_at = 0.0
@@ -153,12 +147,11 @@ class Bridge:
 
     def start(self) -> None:
         self._stop.clear()
-        self._client = self._make_client()
-        host, port = parse_mqtt_url(self.config.mqtt_url)
-        logger.info("bridge %s: broker %s:%d, counters %s, %d port(s)", self.device_id, host, port,
-                    ",".join(self.config.counters), len(self.lines))
-        self._client.connect_async(host, port, keepalive=30)
-        self._client.loop_start()
+        subs = [self.topics.reply(self.device_id)] + [self.topics.counter_state(c) for c in self.config.counters]
+        self.link = DeviceLink(self.config, subs, on_message=self._on_message, on_link=self._on_link)
+        logger.info("bridge %s: broker %s:%d, counters %s, %d port(s)", self.device_id, self.link.host,
+                    self.link.port, ",".join(self.config.counters), len(self.lines))
+        self.link.start()
         for line in self.lines:
             line.start()
         self._status_thread = threading.Thread(target=self._housekeeping, name="bridge status", daemon=True)
@@ -175,18 +168,10 @@ class Bridge:
             line.stop()
         if self._status_thread:
             self._status_thread.join(3)
-        client = self._client
-        if client is not None:
-            if client.is_connected():
+        if self.link is not None:
+            if self.link.connected.is_set():
                 self._publish_status(force=True)
-                info = client.publish(self.topics.device_availability(self.device_id),
-                                      Availability.offline.value, qos=QOS, retain=True)
-                try:
-                    info.wait_for_publish(2)
-                except (RuntimeError, ValueError):
-                    pass
-            client.disconnect()
-            client.loop_stop()
+            self.link.stop()
 
     def wait(self) -> int:
         """Block until stopped (or all ports lost too long); the process exit status."""
@@ -200,77 +185,39 @@ class Bridge:
 
     # ------------------------------------------------------------------ MQTT
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.device_id}-{uuid.uuid4().hex[:6]}")
-        mqtt_logger = logging.getLogger(__name__ + ".mqtt")
-        if mqtt_logger.isEnabledFor(logging.DEBUG):  # paho 2.2 logs a harmless ERROR on every clean stop
-            client.enable_logger(mqtt_logger)
-        if self.config.mqtt_username:
-            client.username_pw_set(self.config.mqtt_username, self.config.mqtt_password)
-        client.will_set(self.topics.device_availability(self.device_id), Availability.offline.value,
-                        qos=QOS, retain=True)
-        client.reconnect_delay_set(1, 30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
     @property
     def mqtt_connected(self) -> bool:
-        return bool(self._client and self._client.is_connected())
+        return bool(self.link and self.link.connected.is_set())
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
-                    _properties: Any = None) -> None:
-        if reason_code.is_failure:
-            logger.warning("broker refused the bridge: %s", reason_code)
-            return
-        logger.info("connected to the broker")
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            # Key presses are tiny, latency-bound messages: do not let Nagle hold them back.
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        client.publish(self.topics.device_availability(self.device_id), Availability.online.value,
-                       qos=QOS, retain=True)
-        subs = [(self.topics.reply(self.device_id), QOS), (self.topics.server_availability, QOS)]
-        subs += [(self.topics.counter_state(c), QOS) for c in self.config.counters]
-        client.subscribe(subs)
+    @property
+    def server_online(self) -> bool | None:
+        """What the server's retained availability said; None before it was heard."""
+        return self.link.server_online if self.link else None
+
+    def _on_link(self, up: bool) -> None:
         self._status_dirty.set()
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
-                       _properties: Any = None) -> None:
-        if not self._stop.is_set():
-            logger.warning("lost the broker (%s); reconnecting", reason_code)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, topic: str, payload: bytes, _retained: bool) -> None:
         try:
-            kind, ident = self.topics.parse(msg.topic)
+            kind, ident = self.topics.parse(topic)
         except TopicError:
             self.errors["bad_topic"] += 1
             return
         try:
             if kind == "counter_state" and ident:
-                if msg.payload:
-                    self._on_counter_state(CounterStatePayload.model_validate_json(msg.payload))
+                if payload:
+                    self._on_counter_state(CounterStatePayload.model_validate_json(payload))
             elif kind == "reply":
-                self._on_reply(Reply.model_validate_json(msg.payload))
-            elif kind == "server_availability":
-                self.server_online = msg.payload.decode(errors="replace") == Availability.online.value
-                logger.info("centre server is %s", "online" if self.server_online else "offline")
+                self._on_reply(Reply.model_validate_json(payload))
         except (ValidationError, ValueError) as exc:
             self.errors["bad_payload"] += 1
-            logger.warning("ignored a bad payload on %s: %s", msg.topic, exc)
-        except Exception:  # a bug here must not kill paho's network thread
+            logger.warning("ignored a bad payload on %s: %s", topic, exc)
+        except Exception:  # counted here; the link also keeps paho's network thread alive
             self.errors["handler_failed"] += 1
-            logger.exception("failed to handle %s", msg.topic)
+            logger.exception("failed to handle %s", topic)
 
     def _publish(self, topic: str, payload: bytes, retain: bool = False) -> bool:
-        client = self._client
-        if client is None or not client.is_connected():
-            return False
-        return client.publish(topic, payload, qos=QOS, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
+        return self.link is not None and self.link.publish(topic, payload, retain=retain)
 
     # ------------------------------------------------------------------ devices -> server
 

@@ -13,8 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+T = TypeVar("T")
 
 
 def need_tool(name: str) -> str:
@@ -50,6 +54,31 @@ def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def within(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Poll until the predicate is truthy or ``timeout`` passed; its last value either way.
+
+    For "nothing arrives within 0.3 s" as much as for "it arrives": the caller asserts.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str | Callable[[], str] = "condition",
+               interval: float = 0.05) -> T:
+    """Poll until the predicate is truthy and return that value; fail naming ``what`` at the deadline.
+
+    ``what`` may be a function, asked only on failure, when the message should show the last state.
+    """
+    value = within(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+    return value
 
 
 def artifacts_dir(package: str) -> Path:
@@ -85,13 +114,7 @@ class Mosquitto:
         wait_port(self.port)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         self.proc = None
 
     def restart(self) -> None:
@@ -168,15 +191,21 @@ def start_http_process(args: list[str], url: str, log_path: Path, what: str, tim
     raise TimeoutError(f"{what} did not answer: {log_path.read_text()[-2000:]}")
 
 
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """SIGTERM (a clean stop, so it says offline), then SIGKILL after 10 s."""
-    if proc and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> bool:
+    """SIGTERM (a clean stop, so a device says offline), then SIGKILL after ``timeout``.
+
+    True when the process stopped by itself (or was not running), False when it had to be killed.
+    """
+    if proc is None or proc.poll() is not None:
+        return True
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
 
 
 @dataclass
@@ -235,15 +264,11 @@ def xvfb():
     proc = subprocess.Popen([exe, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    for _ in range(100):
-        if sock.exists():
-            break
-        time.sleep(0.05)
+    within(sock.exists, 5)  # a slow start shows up as the app's own error
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
     yield display
-    proc.terminate()
-    proc.wait()
+    stop_process(proc)
     if old is None:
         os.environ.pop("DISPLAY", None)
     else:

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 
 from centre_server.contract import CounterCommand, CounterStatePayload, EventPayload, Reply, Topics
 from provisioning.devices import add_device
-from tests.conftest import BIN, CentreProcess, free_port
+from tests.conftest import BIN, CentreProcess, free_port, wait_until
 
 
 class Listener:
@@ -36,14 +36,12 @@ class Listener:
             self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
 
     def wait_for(self, pred, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def first() -> tuple | None:
             with self.lock:
-                for m in self.messages:
-                    if pred(m):
-                        return m
-            time.sleep(0.02)
-        raise AssertionError(f"no such message within {timeout}s; saw {[m[0] for m in self.messages][-20:]}")
+                return next((m for m in self.messages if pred(m)), None)
+
+        return wait_until(first, timeout, lambda: f"such a message; saw {[m[0] for m in self.messages][-20:]}",
+                          interval=0.02)
 
     def publish(self, topic: str, payload: bytes | str) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(5)
@@ -176,11 +174,9 @@ def test_broker_restart_restores_retained_state(centre_server, mosquitto):
     kiosk = centre_server.client(centre_server.centre.bundle("kiosk-1")["token"])
     t = kiosk.post("/api/v1/tickets", json={"service_id": "helb"}).json()
     mosquitto.restart()  # no persistence: it comes back empty
-    deadline = time.monotonic() + 15
     time.sleep(0.5)
-    while centre_server.client().get("/healthz").json()["broker"] != "connected":
-        assert time.monotonic() < deadline, "server did not reconnect"
-        time.sleep(0.1)
+    wait_until(lambda: centre_server.client().get("/healthz").json()["broker"] == "connected", 14.5,  # 15 s in all
+               "the server to reconnect", interval=0.1)
     sub = Listener(mosquitto.port, "huduma/demo/state/service/helb")
     try:
         m = sub.wait_for(lambda m: json.loads(m[1])["waiting"] == 1, timeout=15)

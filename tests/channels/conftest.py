@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision
+from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision, wait_until
 
 API_KEY = "test-api-key-123"
 
@@ -86,13 +86,8 @@ class FakeAggregator:
             return [m["message"] for m in self.sent if m.get("to") == phone]
 
     def wait_for(self, phone: str, contains: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in self.messages_to(phone):
-                if contains in text:
-                    return text
-            time.sleep(0.05)
-        raise AssertionError(f"no SMS to {phone} containing {contains!r}; got {self.messages_to(phone)}")
+        return wait_until(lambda: next((text for text in self.messages_to(phone) if contains in text), None),
+                          timeout, lambda: f"an SMS to {phone} containing {contains!r}; got {self.messages_to(phone)}")
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -216,14 +211,14 @@ def confirmation_code(server: ChannelCentre, phone: str) -> str:
     import re
 
     server.aggregator.wait_for(phone, "Huduma: ")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def latest_code() -> str | None:
         for text in server.aggregator.messages_to(phone)[::-1]:
             m = re.search(r"(?:code|nambari) (\d{6}) (?:confirms|inathibitisha)", text)
             if m:
                 return m.group(1)
-        time.sleep(0.05)
-    raise AssertionError(f"no confirmation code among {server.aggregator.messages_to(phone)}")
+        return None
+
+    return wait_until(latest_code, 10, lambda: f"a confirmation code among {server.aggregator.messages_to(phone)}")
 
 
 def book_confirmed(server: ChannelCentre, service_id: str, slot: str, phone: str, lang: str = "en") -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from centre_server.contract import QOS, DeviceBundle, Role, parse_mqtt_url
-from tests.conftest import need_tool
+from tests.conftest import need_tool, stop_process, wait_until
 
 DRIVER = Path(__file__).with_name("driver.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,16 +54,6 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass
@@ -108,20 +97,20 @@ class DisplayProcess:
 
     def wait_for(self, predicate: Callable[[dict], object], timeout: float = 30.0, what: str = "state") -> dict:
         """Poll the app's state until ``predicate(state)`` holds; return that state."""
-        last: dict | None = None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        last: list[dict] = []
+
+        def holds() -> dict | None:
             s = self.state()
-            if s is not None:
-                last = s
-                try:
-                    if predicate(s):
-                        return s
-                except (KeyError, IndexError, TypeError):
-                    pass
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last state: "
-                             f"{json.dumps(last, default=str)[:3000]}")
+            if s is None:
+                return None
+            last[:] = [s]
+            try:
+                return s if predicate(s) else None
+            except (KeyError, IndexError, TypeError):
+                return None
+
+        return wait_until(holds, timeout,
+                          lambda: f"{what}; last state: {json.dumps(last[0] if last else None, default=str)[:3000]}")
 
     def request(self, order: dict) -> None:
         tmp = self.out / f"tmp-{uuid.uuid4().hex}.json"
@@ -143,14 +132,8 @@ class DisplayProcess:
         """Clean stop through SIGTERM (the way a supervisor stops it)."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"display did not stop on SIGTERM: {self.log_path.read_text()[-2000:]}")
+        if not stop_process(self.proc, timeout):
+            raise AssertionError(f"display did not stop on SIGTERM: {self.log_path.read_text()[-2000:]}")
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -242,5 +225,4 @@ def screen_factory():
 
     yield make
     for screen in started:
-        screen.proc.terminate()
-        screen.proc.wait()
+        stop_process(screen.proc)

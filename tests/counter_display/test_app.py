@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from centre_server.contract import Topics
-from tests.conftest import artifacts_dir, need_tool
+from tests.conftest import artifacts_dir, need_tool, wait_until
 from tests.counter_display import samples
-from tests.counter_display.conftest import Listener, wait_until
+from tests.counter_display.conftest import Listener
 
 ARROW = "\u2192"
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 from centre_server.contract import Topics, parse_mqtt_url
 from firmware_bridge.simulate import Simulator, parse_devices
-from tests.conftest import BIN
+from tests.conftest import BIN, stop_process, wait_until
 
 FAST_TIMING = {
     "poll_interval_s": 0.5,
@@ -28,18 +26,6 @@ FAST_TIMING = {
     "status_interval_s": 5.0,
     "blink_s": 3,
 }
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll with a deadline; returns the predicate's truthy value or fails with ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -143,13 +129,7 @@ class BridgeProcess:
         return self
 
     def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         return self.proc.returncode if self.proc else None
 
     @property

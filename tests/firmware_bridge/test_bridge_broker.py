@@ -23,7 +23,8 @@ from centre_server.contract import (
     Topics,
 )
 from firmware_bridge import frames
-from tests.firmware_bridge.conftest import device_online, status_of, wait_until
+from tests.conftest import wait_until
+from tests.firmware_bridge.conftest import device_online, status_of
 
 CENTRE = "test-centre"
 

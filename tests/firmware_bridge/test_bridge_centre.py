@@ -11,7 +11,8 @@ import random
 import uuid
 
 from centre_server.contract import Topics
-from tests.firmware_bridge.conftest import device_online, status_of, wait_until
+from tests.conftest import wait_until
+from tests.firmware_bridge.conftest import device_online, status_of
 
 PORT_DEVICES = [
     {"address": 1, "kind": "keypad", "counter_id": "c01"},

@@ -20,8 +20,8 @@ import pytest
 
 from firmware_bridge import config as bridge_config
 from firmware_bridge.simulate import SimulatorError, parse_devices
-from tests.conftest import BIN, CentreProcess, artifacts_dir, free_port
-from tests.firmware_bridge.conftest import render_terminal, wait_until
+from tests.conftest import BIN, CentreProcess, artifacts_dir, free_port, stop_process, wait_until
+from tests.firmware_bridge.conftest import render_terminal
 
 
 class Terminal:
@@ -58,13 +58,7 @@ class Terminal:
         os.write(self.master, keys.encode())
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self._thread.join(2)
         os.close(self.master)
 

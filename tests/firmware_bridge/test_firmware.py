@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from centre_server.contract import Topics
 from firmware_bridge import frames
-from tests.firmware_bridge.conftest import status_of, wait_until
+from tests.conftest import wait_until
+from tests.firmware_bridge.conftest import status_of
 from tests.firmware_bridge.test_bridge_broker import CENTRE, FakeServer, bundle, counter_state
 from tests.firmware_bridge.test_frames import FRAME
 

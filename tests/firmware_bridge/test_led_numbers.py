@@ -16,7 +16,8 @@ from pathlib import Path
 
 from centre_server.contract import Topics
 from centre_server.menu import builtin_menu
-from tests.firmware_bridge.conftest import device_online, status_of, wait_until
+from tests.conftest import wait_until
+from tests.firmware_bridge.conftest import device_online, status_of
 from tests.firmware_bridge.pico import Pico, glyphs, load_frames, reads_as
 from tests.firmware_bridge.test_bridge_broker import CENTRE, bundle, counter_state
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from centre_server.contract import Topics
-from tests.conftest import free_port
-from tests.firmware_bridge.conftest import device_online, status_of, wait_until
+from tests.conftest import free_port, wait_until
+from tests.firmware_bridge.conftest import device_online, status_of
 from tests.firmware_bridge.test_bridge_broker import CENTRE, FakeServer, bundle, counter_state
 
 DEVICES = [{"address": 1, "kind": "keypad", "counter_id": "c01"},

@@ -15,8 +15,8 @@ import httpx
 from centre_server.contract import FeedbackCommand, Reply, Satisfaction, Topics
 from tests.channels.conftest import channel_server, clerk, kiosk_ticket, new_phone  # noqa: F401 (fixtures)
 from tests.channels.test_pages import PHONE
-from tests.conftest import artifacts_dir
-from tests.firmware_bridge.conftest import device_online, status_of, wait_until
+from tests.conftest import artifacts_dir, wait_until
+from tests.firmware_bridge.conftest import device_online, status_of
 
 PORT_DEVICES = [
     {"address": 1, "kind": "keypad", "counter_id": "c01"},

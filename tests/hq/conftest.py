@@ -8,7 +8,6 @@ import secrets
 import socket
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -179,13 +178,3 @@ def proxy(hq: HqProcess):
     p = Proxy(hq.port)
     yield p
     p.close()
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out waiting for {what}")

@@ -12,8 +12,8 @@ import pytest
 
 from centre_server.sim.daysim import simulate_engine_day
 from centre_server.dayclose.upstream import DEMO_HQ_TOKEN
-from tests.conftest import artifacts_dir, free_port
-from tests.hq.conftest import HqProcess, wait_for
+from tests.conftest import artifacts_dir, free_port, wait_until
+from tests.hq.conftest import HqProcess
 
 CENTRES = [("nairobi-gpo", "Huduma Centre GPO", 60), ("mombasa", "Huduma Centre Mombasa", 45),
            ("kisumu", "Huduma Centre Kisumu", 35)]
@@ -118,8 +118,8 @@ def test_demo_headquarters_registers_the_demo_centre_and_simulates_neighbours(tm
         ids = {c["id"] for c in httpx.get(demo.url + "/api/v1/centres").json()}
         assert {"demo", "city-square", "mombasa", "kisumu", "nakuru"} <= ids
         assert (tmp_path / "demo-hq" / "hq.db").is_file()
-        wait_for(lambda: httpx.get(demo.url + "/healthz").json()["summaries"] >= 3, timeout=60,
-                 interval=0.5, what="simulated neighbour days")
+        wait_until(lambda: httpx.get(demo.url + "/healthz").json()["summaries"] >= 3, timeout=60,
+                   interval=0.5, what="simulated neighbour days")
         data = simulate_engine_day(date.today().isoformat(), centre_id="demo", centre_name="Huduma Centre GPO (demo)",
                                    citizens=20)
         r = send(demo, DEMO_HQ_TOKEN, data)

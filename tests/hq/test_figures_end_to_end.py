@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from tests.centre_server.test_dayclose import set_upstream
-from tests.conftest import CentreProcess, artifacts_dir, free_port
-from tests.hq.conftest import wait_for
+from tests.conftest import CentreProcess, artifacts_dir, free_port, wait_until
 
 # every figure the board, the reports, the close and HQ share (counts, means, percentiles, service level)
 FIGURES = ["arrived", "served", "no_shows", "transfers", "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_max_s",
@@ -191,8 +190,8 @@ def test_one_days_figures_are_the_same_on_the_board_in_the_reports_after_closing
     assert called_only["state"] != "waiting"  # finished by the close; counted among the cancelled above
 
     # --- headquarters stores exactly the summary and shows it, at the centre's local time
-    wait_for(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").status_code == 200, timeout=30,
-             what="the summary at headquarters")
+    wait_until(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").status_code == 200, timeout=30,
+               what="the summary at headquarters")
     held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()
     sent = {k: v for k, v in summary.items() if k not in ("revision", "created_at")}
     assert held["summary"] == sent and held["revision"] == 1
@@ -222,8 +221,8 @@ def test_one_days_figures_are_the_same_on_the_board_in_the_reports_after_closing
     # --- a late rating after the close: a new revision goes upstream by itself
     r = httpx.post(f"{server.url}/t/{ids['served_unrated']}/feedback", data={"rating": "1", "lang": "en"})
     assert r.status_code in (200, 303), r.text
-    wait_for(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()["revision"] == 2, timeout=60,
-             what="revision 2 at headquarters")
+    wait_until(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()["revision"] == 2, timeout=60,
+               what="revision 2 at headquarters")
     held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()
     assert held["summary"]["total"]["satisfaction_mean"] == 2.33  # (4 + 2 + 1) / 3
     assert manager.get("/api/v1/reports").json()["days"][0]["revision"] == 2

@@ -19,8 +19,7 @@ from centre_server.dayclose import upstream
 from centre_server.config import load_settings
 from centre_server.sim.daysim import simulate_engine_day
 from tests.centre_server.test_dayclose import Day, set_upstream
-from tests.conftest import BIN
-from tests.hq.conftest import wait_for
+from tests.conftest import BIN, wait_until
 
 FAST = upstream.Backoff(base_s=0.05, cap_s=0.4)
 
@@ -84,7 +83,7 @@ def test_a_link_that_drops_mid_request_stores_one_revision(centre_dir, hq, proxy
         assert row["sent_at"] is None and row["attempts"] == 1 and row["last_error"]
         assert proxy.swallowed == 1
         # the link returns: the retry is delivered, HQ recognises the key
-        wait_for(lambda: sender.send_due(now=1e12) == 1, timeout=10, what="the retry")
+        wait_until(lambda: sender.send_due(now=1e12) == 1, timeout=10, what="the retry")
     finally:
         sender.close()
     key = f"demo:{result.date}:1"
@@ -109,8 +108,8 @@ def test_a_week_of_outage_then_recovery_delivers_every_day_once(centre_dir, hq, 
     sender = sender_for(centre_dir.path, proxy.url, token)
     sender.start()
     try:
-        wait_for(lambda: all(r["attempts"] >= 3 for r in outbox(centre_dir.path)), timeout=30,
-                 what="retries during the outage")
+        wait_until(lambda: all(r["attempts"] >= 3 for r in outbox(centre_dir.path)), timeout=30,
+                   what="retries during the outage")
         status = subprocess.run([str(BIN / "huduma-centre"), "sync-status", str(centre_dir.path)],
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0
@@ -119,7 +118,7 @@ def test_a_week_of_outage_then_recovery_delivers_every_day_once(centre_dir, hq, 
         assert "last error" in status.stdout
         assert stored_rows(pg_url, "demo") == []
         proxy.mode = "up"
-        wait_for(lambda: all(r["sent_at"] for r in outbox(centre_dir.path)), timeout=30, what="recovery")
+        wait_until(lambda: all(r["sent_at"] for r in outbox(centre_dir.path)), timeout=30, what="recovery")
     finally:
         sender.stop()
     assert [r[0] for r in stored_rows(pg_url, "demo")] == days
@@ -276,7 +275,7 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
         result = json.loads(out.stdout)
         assert result["revision"] == 1 and result["cancelled"] == 1 and result["phones_erased"] == 1
         today = result["date"]
-        wait_for(lambda: stored_rows(pg_url, "demo"), timeout=20, what="the server's sender")
+        wait_until(lambda: stored_rows(pg_url, "demo"), timeout=20, what="the server's sender")
         held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{today}").json()
         assert held["summary"]["total"]["arrived"] == 1 and held["summary"]["total"]["cancelled"] == 1
         manager = server.login("manager")
@@ -294,7 +293,7 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
                               "--citizens", "25"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
-        wait_for(lambda: len(stored_rows(pg_url, "demo")) == 2, timeout=30, what="the simulated day at HQ")
+        wait_until(lambda: len(stored_rows(pg_url, "demo")) == 2, timeout=30, what="the simulated day at HQ")
         held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{yesterday}").json()
         assert held["summary"]["simulated"] is True and held["summary"]["total"]["arrived"] == 25
     finally:

@@ -7,14 +7,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.conftest import artifacts_dir, need_tool
+from tests.conftest import artifacts_dir, need_tool, stop_process, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -42,14 +41,12 @@ class KioskRun:
     proc: subprocess.Popen
 
     def wait_mark(self, name: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (self.out / f"mark-{name}").exists():
-                return
-            if self.proc.poll() is not None:
+        def reached() -> bool:
+            if self.proc.poll() is not None and not (self.out / f"mark-{name}").exists():
                 raise AssertionError(f"kiosk exited before {name}: {self.describe()}")
-            time.sleep(0.05)
-        raise TimeoutError(f"kiosk never reached {name}: {self.describe()}")
+            return (self.out / f"mark-{name}").exists()
+
+        wait_until(reached, timeout, lambda: f"the kiosk to reach {name}: {self.describe()}")
 
     def go(self, name: str) -> None:
         (self.out / f"go-{name}").write_text("1")
@@ -129,14 +126,12 @@ class Retained:
             self.history.append((msg.topic, msg.payload))
 
     def wait_for(self, topic: str, pred, timeout: float = 15.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def matching() -> tuple[bytes] | None:  # a tuple: an empty payload may be the one awaited
             with self._lock:
                 payload = self.messages.get(topic)
-            if payload is not None and pred(payload):
-                return payload
-            time.sleep(0.05)
-        raise TimeoutError(f"{topic}: last payload {self.messages.get(topic)!r}")
+            return (payload,) if payload is not None and pred(payload) else None
+
+        return wait_until(matching, timeout, lambda: f"{topic}: last payload {self.messages.get(topic)!r}")[0]
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -156,14 +151,11 @@ def screen_of():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(proc)
         sock = Path(f"/tmp/.X11-unix/X{number}")
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Xvfb :{number} did not start")
-            time.sleep(0.05)
+        wait_until(lambda: sock.exists() or proc.poll() is not None, 10, f"Xvfb :{number} to start")
+        if not sock.exists():
+            raise RuntimeError(f"Xvfb :{number} did not start")
         return f":{number}"
 
     yield start
     for proc in procs:
-        proc.terminate()
-        proc.wait()
+        stop_process(proc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +11,7 @@ from centre_server.contract import PrinterStatus, TicketOut
 from kiosk.config import PrinterSettings
 from kiosk.layout import print_ticket
 from kiosk.printing import TicketPrinter, decode_status
+from tests.conftest import within
 from tests.kiosk.conftest import ARTIFACTS
 from tests.kiosk.escpos_decode import decode
 from tests.kiosk.printer_sim import NetworkPrinterSim, SerialPrinterSim
@@ -19,12 +19,11 @@ from tests.kiosk.printer_sim import NetworkPrinterSim, SerialPrinterSim
 
 def received(sim, expect_cut: bool, timeout: float = 5.0):
     """What the simulated printer got; its thread reads a moment after the kiosk wrote."""
-    deadline = time.monotonic() + timeout
-    printed = decode(sim.printed)
-    while expect_cut and printed.cuts == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    def whole():
         printed = decode(sim.printed)
-    return printed
+        return printed if printed.cuts or not expect_cut else None
+
+    return within(whole, timeout, 0.02) or decode(sim.printed)
 
 
 def make_ticket(number: str = "BC042", priority: str = "none", language: str = "en", **kw) -> TicketOut:

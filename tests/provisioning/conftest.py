@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +17,7 @@ from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
 from provisioning.broker import broker_config
 from provisioning.centre import init_centre
-from tests.conftest import free_port, need_tool, wait_port
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+from tests.conftest import free_port, need_tool, stop_process, wait_port, within
 
 
 @dataclass
@@ -116,7 +105,7 @@ class Probe:
     def subscribe(self, topic: str, timeout: float = 5.0) -> bool:
         """Subscribe; True when the broker granted it."""
         _, mid = self.client.subscribe(topic, qos=1)
-        assert wait_for(lambda: mid in self.granted, timeout), f"no SUBACK for {topic}"
+        assert within(lambda: mid in self.granted, timeout), f"no SUBACK for {topic}"
         return not self.granted[mid][0].is_failure
 
     def publish(self, topic: str, payload: bytes | str, timeout: float = 5.0) -> None:
@@ -187,25 +176,20 @@ class MosquittoBroker(BrokerUnderTest):
         self.log = open(self.dir / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([exe, "-c", str(self.files.conf)], stdout=self.log, stderr=self.log)
         wait_port(self.port)
-        assert wait_for(lambda: (self.dir / "mosquitto.pid").is_file(), 5)
+        assert within(lambda: (self.dir / "mosquitto.pid").is_file(), 5)
 
     def apply_registry_change(self) -> None:
         # revoke/rotate already rewrote the files and sent SIGHUP through the pid file; wait for the reload
         log = self.dir / "mosquitto.log"
-        wait_for(lambda: "Reloading config" in log.read_text(errors="replace")
-                 or "reload" in log.read_text(errors="replace").lower(), 5)
+        within(lambda: "Reloading config" in log.read_text(errors="replace")
+               or "reload" in log.read_text(errors="replace").lower(), 5)
 
     def log_text(self) -> str:
         return (self.dir / "mosquitto.log").read_text(errors="replace")
 
     def close(self) -> None:
         super().close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 5)
         self.log.close()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from centre_server.contract import CounterAction, CounterCommand, DeviceStatusPayload, Topics
 from provisioning.devices import revoke_device, rotate_device
-from tests.provisioning.conftest import wait_for
+from tests.conftest import within
 
 T = Topics("demo")
 
@@ -37,8 +37,8 @@ def assert_dropped_then_marker(spy_probe, sender, forbidden_topic: str, payload:
                                marker_topic: str, marker: bytes) -> None:
     sender.publish(forbidden_topic, payload)
     sender.publish(marker_topic, marker)
-    assert wait_for(lambda: marker in spy_probe.received(marker_topic), 10), "the allowed marker never arrived"
-    assert wait_for(lambda: spy_probe.received(forbidden_topic), 0.3) == []
+    assert within(lambda: marker in spy_probe.received(marker_topic), 10), "the allowed marker never arrived"
+    assert within(lambda: spy_probe.received(forbidden_topic), 0.3) == []
 
 
 def test_display_cannot_publish_a_counter_command(locked_broker):
@@ -95,9 +95,9 @@ def test_subscriptions_deliver_only_what_the_role_may_read(locked_broker):
         server.publish(topic, b'{"x":1}')
     for topic in (T.counter_state("c01"), T.service_state("passport"), T.reply("bridge-1")):
         server.publish(topic, b'{"marker":1}')
-    assert wait_for(lambda: display.received(T.counter_state("c01")) and bridge.received(T.counter_state("c01"))
-                    and bridge.received(T.reply("bridge-1")) and kiosk.received(T.service_state("passport")), 10)
-    leaked = wait_for(lambda: [(p, t) for p, ts in forbidden.items() for t in ts if p.received(t)], 0.3)
+    assert within(lambda: display.received(T.counter_state("c01")) and bridge.received(T.counter_state("c01"))
+                  and bridge.received(T.reply("bridge-1")) and kiosk.received(T.service_state("passport")), 10)
+    leaked = within(lambda: [(p, t) for p, ts in forbidden.items() for t in ts if p.received(t)], 0.3)
     assert leaked == []
 
 
@@ -125,13 +125,13 @@ def test_revoked_device_is_refused_after_reload(locked_broker):
     probe = locked_broker.probe(*old)
     assert not probe.connect(), "a revoked device logged in"
     if locked_broker.kind == "mosquitto":  # Mosquitto re-checks open connections on reload and hangs up
-        assert wait_for(lambda: not kiosk.client.is_connected(), 10), "Mosquitto kept the revoked device on"
+        assert within(lambda: not kiosk.client.is_connected(), 10), "Mosquitto kept the revoked device on"
     # an old connection the broker kept may no longer publish either
     kiosk.try_publish(T.device_status("kiosk-2"), status("kiosk-2", "kiosk"))
     other = locked_broker.login("kiosk-1")
     other.publish(T.device_status("kiosk-1"), status("kiosk-1", "kiosk"))
-    assert wait_for(lambda: s.received(T.device_status("kiosk-1")), 10)
-    assert wait_for(lambda: s.received(T.device_status("kiosk-2")), 0.3) == []
+    assert within(lambda: s.received(T.device_status("kiosk-1")), 10)
+    assert within(lambda: s.received(T.device_status("kiosk-2")), 0.3) == []
 
 
 def test_rotated_device_needs_its_new_password(locked_broker):
@@ -147,8 +147,8 @@ def test_rotated_device_needs_its_new_password(locked_broker):
     # the connection made with the old password is cut off (Mosquitto) or can do nothing more (embedded)
     before.try_publish(T.device_availability("display-1"), b"old-password")
     after.publish(T.device_status("display-1"), status("display-1", "display"))
-    assert wait_for(lambda: s.received(T.device_status("display-1")), 10)
-    assert wait_for(lambda: b"old-password" in s.received(T.device_availability("display-1")), 0.3) is False
+    assert within(lambda: s.received(T.device_status("display-1")), 10)
+    assert within(lambda: b"old-password" in s.received(T.device_availability("display-1")), 0.3) is False
 
 
 def test_a_last_will_outside_the_rules_never_fires(locked_broker):
@@ -166,10 +166,10 @@ def test_a_last_will_outside_the_rules_never_fires(locked_broker):
     # would take the first one's place
     assert honest.connect()
     end_abruptly(honest)
-    assert wait_for(lambda: s.received(T.device_availability("display-1")), 10), "the honest will never fired"
+    assert within(lambda: s.received(T.device_availability("display-1")), 10), "the honest will never fired"
     if locked_broker.kind == "embedded":
         assert not sneaky.connect()  # the embedded broker refuses the login outright
     else:
         assert sneaky.connect()  # Mosquitto checks the will against the ACL when it would publish it
         end_abruptly(sneaky)
-    assert wait_for(lambda: s.received(T.cmd_counter("c01")), 0.5) == []
+    assert within(lambda: s.received(T.cmd_counter("c01")), 0.5) == []

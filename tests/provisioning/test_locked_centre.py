@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from centre_server.contract import CounterAction, CounterCommand, Reply, Topics
-from tests.conftest import BIN, Centre as FixtureCentre, CentreProcess, free_port
-from tests.provisioning.conftest import MosquittoBroker, Probe, wait_for
+from tests.conftest import BIN, Centre as FixtureCentre, CentreProcess, free_port, within
+from tests.provisioning.conftest import MosquittoBroker, Probe
 
 T = Topics("demo")
 
@@ -65,7 +65,7 @@ def test_a_locked_centre_runs_and_revocation_bites(locked_centre, centre):
         display = device(centre, port, "display-1")
         probes.append(display)
         assert display.subscribe(T.server_availability) and display.subscribe(T.all_counter_states)
-        assert wait_for(lambda: display.received(T.server_availability) == [b"online"], 10)
+        assert within(lambda: display.received(T.server_availability) == [b"online"], 10)
 
         bridge = device(centre, port, "bridge-1")
         probes.append(bridge)
@@ -82,12 +82,12 @@ def test_a_locked_centre_runs_and_revocation_bites(locked_centre, centre):
         bridge.publish(T.cmd_counter("c09"), payload)
         mine, payload = command("c01")
         bridge.publish(T.cmd_counter("c01"), payload)
-        assert wait_for(lambda: mine in replies(bridge), 10), "the server never answered the bridge"
+        assert within(lambda: mine in replies(bridge), 10), "the server never answered the bridge"
         answer = replies(bridge)[mine]
         assert answer.status == "ok" and answer.data and answer.data.get("ticket") == ticket["number"]
-        assert wait_for(lambda: foreign in replies(bridge), 0.5) is False
-        assert wait_for(lambda: any(json.loads(p).get("ticket") == ticket["number"]
-                                    for p in display.received(T.counter_state("c01"))), 10)
+        assert within(lambda: foreign in replies(bridge), 0.5) is False
+        assert within(lambda: any(json.loads(p).get("ticket") == ticket["number"]
+                                  for p in display.received(T.counter_state("c01"))), 10)
 
         # revoke the bridge with the technician's tool, beside the running centre
         b = centre.bundle("bridge-1")
@@ -96,7 +96,7 @@ def test_a_locked_centre_runs_and_revocation_bites(locked_centre, centre):
         assert out.returncode == 0, out.stderr
         if broker is not None:
             assert "reloaded" in out.stderr
-            assert wait_for(lambda: not bridge.client.is_connected(), 10), "Mosquitto kept the revoked bridge on"
+            assert within(lambda: not bridge.client.is_connected(), 10), "Mosquitto kept the revoked bridge on"
         again = Probe(port, b["mqtt_username"], b["mqtt_password"])
         probes.append(again)
         assert not again.connect(), "a revoked bridge logged in again"

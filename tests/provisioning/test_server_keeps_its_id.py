@@ -10,7 +10,8 @@ import time
 
 import httpx
 
-from tests.provisioning.conftest import Probe, wait_for
+from tests.conftest import within
+from tests.provisioning.conftest import Probe
 from tests.provisioning.test_locked_centre import T, command, device, locked_centre, replies  # noqa: F401
 
 
@@ -24,7 +25,7 @@ def answered(centre, port: int, n: int = 5) -> int:
             rid, payload = command("c01")
             bridge.publish(T.cmd_counter("c01"), payload)
             sent.append(rid)
-        wait_for(lambda: all(r in replies(bridge) for r in sent), 10)
+        within(lambda: all(r in replies(bridge) for r in sent), 10)
         return sum(r in replies(bridge) for r in sent)
     finally:
         bridge.close()

@@ -10,7 +10,8 @@ import paho.mqtt.client as mqtt
 from playwright.sync_api import expect
 
 from centre_server.contract import DeviceStatusPayload, PrinterStatus, Topics, parse_mqtt_url
-from tests.web.conftest import issue, login_page, wait_until
+from tests.conftest import wait_until
+from tests.web.conftest import issue, login_page
 
 
 def publish_retained(broker_url: str, messages: list[tuple[str, bytes]]) -> None:

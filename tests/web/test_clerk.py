@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.conftest import issue, login_page, wait_until
+from tests.conftest import wait_until
+from tests.web.conftest import issue, login_page
 
 
 def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shots):
