@@ -410,9 +410,9 @@ class CentreDay:
             if r.returncode != 0:
                 note += f": FAILED {r.stderr.strip()[:200]}"
             return close_s, note
+        from centre_server.config import load_settings
         from centre_server.queue import engine
         from centre_server.runtime.centre import Centre
-        from centre_server.config import load_settings
 
         copy = self.work / "copy"
         shutil.copytree(self.centre, copy)

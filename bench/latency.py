@@ -321,10 +321,10 @@ def commit_option(template: Path, workdir: Path, per_commit: int, synchronous: s
     what the server does today; more per commit is what group commit would give (each
     caller still answered only after its fsync), NORMAL is what weakening durability would.
     """
-    from centre_server.queue import engine
-    from centre_server.store import database as storage
-    from centre_server.runtime.centre import Centre, new_ticket_id
     from centre_server.config import load_settings
+    from centre_server.queue import engine
+    from centre_server.runtime.centre import Centre, new_ticket_id
+    from centre_server.store import database as storage
 
     d = workdir / f"gc-{per_commit}-{synchronous}"
     shutil.copytree(template, d)

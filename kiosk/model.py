@@ -28,8 +28,8 @@ from centre_server.contract import (
     DayStatePayload,
     IssueTicketRequest,
     Language,
-    Priority,
     PrinterStatus,
+    Priority,
     ServiceOut,
     ServiceStatePayload,
     TicketOut,
@@ -300,9 +300,7 @@ class KioskModel(EventDispatcher):
             if self.checkin_mode == "phone" and not self.checkin_entry:
                 self.checkin_entry = "+"
         elif key.isdigit():
-            if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX:
-                self.checkin_entry += key
-            elif self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13:
+            if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX or self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13:
                 self.checkin_entry += key
 
     def checkin_body(self) -> tuple[str | None, str | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
@@ -88,7 +88,7 @@ class KioskLink:
         with self._lock:
             self._status = DeviceStatusPayload(
                 device_id=self.bundle.device_id, kind="kiosk", printer=printer, detail=detail,
-                updated_at=datetime.now(timezone.utc))
+                updated_at=datetime.now(UTC))
         self._send_status()
 
     def _send_status(self) -> None:

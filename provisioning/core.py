@@ -29,8 +29,9 @@ from urllib.parse import urlparse
 
 import sqlite_utils
 
-from centre_server.store import database as storage
-from centre_server.store.accounts import bump_access_epoch, hash_password, new_password, new_token, token_hash
+from centre_server.config import CONFIG_NAME, CentreSettings, load_settings, render_config
+from centre_server.contract import DeviceBundle, Role, Topics
+from centre_server.menu import MenuError, builtin_menu, demo_counters, menu_csv, parse_menu
 from centre_server.mqtt.access import (
     SERVER_ROLE,
     SERVER_USERNAME,
@@ -39,10 +40,9 @@ from centre_server.mqtt.access import (
     mosquitto_hash,
     verify_mosquitto_hash,
 )
-from centre_server.config import CONFIG_NAME, CentreSettings, load_settings, render_config
-from centre_server.contract import DeviceBundle, Role, Topics
 from centre_server.queue.engine import Counter, Service
-from centre_server.menu import MenuError, builtin_menu, demo_counters, menu_csv, parse_menu
+from centre_server.store import database as storage
+from centre_server.store.accounts import bump_access_epoch, hash_password, new_password, new_token, token_hash
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import FormData
 
-from centre_server.http.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
 from centre_server.channels import ussd
-from centre_server.channels.gateway import GatewayGuard
-from centre_server.http.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
+from centre_server.channels.gateway import GatewayGuard
 from centre_server.channels.i18n import LANGUAGES, Translator, format_day, tr, wait_phrase
 from centre_server.contract import (
     API_PREFIX,
@@ -35,6 +33,8 @@ from centre_server.contract import (
     TicketOut,
     TicketState,
 )
+from centre_server.http.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
+from centre_server.http.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ class CheckInRequest(BaseModel):
     phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _one_of(self) -> "CheckInRequest":
+    def _one_of(self) -> CheckInRequest:
         if self.code is None and self.phone is None:
             raise ValueError("send a code or a phone number")
         return self

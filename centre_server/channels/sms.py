@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,7 +106,7 @@ class LogGateway:
         self._n = 0
 
     def send(self, phone: str, text: str) -> str:
-        stamp = datetime.now(timezone.utc).astimezone(self.tz).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).astimezone(self.tz).isoformat(timespec="seconds")
         line = f"{stamp}\t{phone}\t{text.replace(chr(10), ' ')}\n"
         try:
             with self._lock, open(self.path, "a", encoding="utf-8") as f:

@@ -143,7 +143,7 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
     return broker.url, broker
 
 
-def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
+def check_public_url(settings: CentreSettings, host: str, port: int) -> None:
     """Ticket QR codes, SMS links and device bundles carry ``public_url``: it must reach this server.
 
     A demo served on another port follows it (centre.toml and the bundles are rewritten, and
@@ -166,7 +166,7 @@ def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
     click.echo(f"this demo centre now serves on port {port}: public_url and {moved} device bundle(s) point there")
 
 
-def point_devices_at(settings: "CentreSettings", port: int) -> int:
+def point_devices_at(settings: CentreSettings, port: int) -> int:
     """Remember the embedded broker's new port in centre.toml and in every device bundle; how many bundles."""
     import re
 
@@ -176,7 +176,7 @@ def point_devices_at(settings: "CentreSettings", port: int) -> int:
                          else None)
 
 
-def _move_devices(settings: "CentreSettings", config_line: str, replacement: str, key: str,
+def _move_devices(settings: CentreSettings, config_line: str, replacement: str, key: str,
                   new_url: Callable[[str], str | None]) -> int:
     """Rewrite one line of centre.toml and one address of every device bundle; how many bundles changed."""
     import re
@@ -273,14 +273,17 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
 
 
 from centre_server.cli.replay import export_trace, replay  # noqa: E402
+
 cli.add_command(replay)
 cli.add_command(export_trace)
 
 from centre_server.cli.dayclose import close_day, simulate_day, sync_now, sync_status  # noqa: E402
+
 for _cmd in (close_day, sync_status, sync_now, simulate_day):
     cli.add_command(_cmd)
 
 from centre_server.cli.backup import backup_cmd, restore_cmd  # noqa: E402
+
 cli.add_command(backup_cmd)
 cli.add_command(restore_cmd)
 

@@ -40,10 +40,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from centre_server.config import CentreSettings
 from centre_server.queue import engine
 from centre_server.reports import figures
 from centre_server.store import database as storage
-from centre_server.config import CentreSettings
 
 logger = logging.getLogger(__name__)
 
@@ -588,8 +588,8 @@ class DayCloser:
 
 def install(app: Any) -> None:
     """Wire day close and the upstream sender into the centre server's app (start/stop hooks, API)."""
-    from centre_server.dayclose import upstream
     from centre_server.contract import API_PREFIX
+    from centre_server.dayclose import upstream
     from centre_server.http.routes.day import router
 
     app.include_router(router, prefix=API_PREFIX)

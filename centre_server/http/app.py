@@ -12,24 +12,24 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from centre_server.store import backup as backups
-from centre_server.dayclose import close as dayclose
-from centre_server.queue import engine
-from centre_server.http.routes import auth as auth_api
-from centre_server.http.routes import counters, hall, services, stats, tickets
-from centre_server.http.deps import ApiError
-from centre_server.store.accounts import AccessEpoch, PrincipalCache
-from centre_server.runtime.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
-from centre_server.queue.engine import QueueError
-from centre_server.mqtt.link import MqttLink
+from centre_server.dayclose import close as dayclose
+from centre_server.http.deps import ApiError
 from centre_server.http.ratelimit import RateLimiter
+from centre_server.http.routes import auth as auth_api
+from centre_server.http.routes import counters, hall, services, stats, tickets
+from centre_server.mqtt.link import MqttLink
+from centre_server.queue import engine
+from centre_server.queue.engine import QueueError
+from centre_server.runtime.centre import Centre
+from centre_server.store import backup as backups
+from centre_server.store.accounts import AccessEpoch, PrincipalCache
 
 logger = logging.getLogger(__name__)
 

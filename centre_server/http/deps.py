@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from pydantic import StringConstraints
 
-from centre_server.store.accounts import Principal, PrincipalCache
-from centre_server.runtime.centre import Centre
 from centre_server.contract import Role, TicketOut
+from centre_server.runtime.centre import Centre
+from centre_server.store.accounts import Principal, PrincipalCache
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre
 from centre_server.contract import (
     QOS,
     Availability,
@@ -34,11 +32,13 @@ from centre_server.contract import (
     CounterCommand,
     FeedbackCommand,
     Reply,
-    Topics,
     TopicError,
+    Topics,
     parse_mqtt_url,
 )
+from centre_server.queue import engine
 from centre_server.queue.engine import Event, QueueError
+from centre_server.runtime.centre import Centre
 
 logger = logging.getLogger(__name__)
 

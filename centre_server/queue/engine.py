@@ -17,7 +17,6 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.contract.errors import Refusal
 from centre_server.contract import (
     FINAL_TICKET_STATES,
     Channel,
@@ -29,6 +28,7 @@ from centre_server.contract import (
     TicketState,
     WaitUnknown,
 )
+from centre_server.contract.errors import Refusal
 from centre_server.queue.estimate import WaitPredictor
 from centre_server.queue.hours import OpeningHours
 
@@ -535,7 +535,7 @@ def apply(state: State, command: Command, now: float) -> list[Event]:
 def _validate(state: State, command: Command, now: float) -> None:
     if isinstance(command, IssueTicket):
         _service(state, command.service_id, for_issue=True)
-    elif hasattr(command, "counter_id") and getattr(command, "counter_id") is not None:
+    elif hasattr(command, "counter_id") and command.counter_id is not None:
         _counter(state, command.counter_id)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from centre_server.contract import CounterState
 from centre_server.queue import engine
 from centre_server.reports import figures
-from centre_server.contract import CounterState
 
 logger = logging.getLogger(__name__)
 

@@ -17,17 +17,15 @@ import os
 import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from centre_server.queue import engine
-from centre_server.store import database as storage
 from centre_server.config import CentreSettings
 from centre_server.contract import (
     CounterStatePayload,
@@ -38,8 +36,10 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.queue import engine
 from centre_server.queue.engine import Command, Event, QueueError, State, Ticket
 from centre_server.queue.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.queue import engine
 from centre_server.contract import Priority, TicketState
+from centre_server.queue import engine
 from centre_server.queue.engine import Event, QueueError
 
 logger = logging.getLogger(__name__)
@@ -246,8 +246,8 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     the centre's database and outbox, from where the sender takes it to headquarters.
     """
     from centre_server.dayclose import close as dayclose
-    from centre_server.store import database as storage
     from centre_server.runtime.centre import Centre
+    from centre_server.store import database as storage
 
     dayclose.check_date(day)
     real = storage.connect(settings.db_path)

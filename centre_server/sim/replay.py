@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from centre_server.queue import engine
 from centre_server.contract import CounterState, EventType, Priority, TicketState
+from centre_server.queue import engine
 from centre_server.queue.engine import Counter, Event, Policy, QueueError, Service, State
 
 logger = logging.getLogger(__name__)

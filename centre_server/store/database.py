@@ -84,6 +84,7 @@ def _m3_remote_tickets(db: sqlite_utils.Database) -> None:
 MIGRATIONS.append(_m3_remote_tickets)
 
 from centre_server.channels.schema import migrate_channels as _m4_channels  # noqa: E402  (issue 10)
+
 MIGRATIONS.append(_m4_channels)
 
 
@@ -138,7 +139,7 @@ class LockedConnection(sqlite3.Connection):
         with self.lock:
             return super().executescript(*args)
 
-    def __enter__(self) -> "LockedConnection":
+    def __enter__(self) -> LockedConnection:
         self.lock.acquire()
         return super().__enter__()
 

@@ -21,8 +21,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from centre_server.queue import engine
 from centre_server.http.deps import SESSION_COOKIE, ClerkDep, principals
+from centre_server.queue import engine
 from centre_server.runtime.centre import public_ticket_id
 
 logger = logging.getLogger(__name__)

@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from centre_server.config import load_settings
 from centre_server.dayclose import close as dayclose
 from centre_server.queue import engine
 from centre_server.reports import figures
-from centre_server.store import database as storage
 from centre_server.runtime.centre import Centre
-from centre_server.config import load_settings
 from centre_server.sim.daysim import FakeClock
+from centre_server.store import database as storage
 
 DAY = "2026-03-02"
 TZ = ZoneInfo("Africa/Nairobi")

@@ -199,9 +199,9 @@ def test_bad_traces_get_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_real_day_exported_and_replayed_with_its_own_counters_gives_its_own_waits(centre_dir, tmp_path: Path) -> None:
     """export-trace turns the centre's history into a trace; replaying it with the same counters reproduces it."""
+    from centre_server.config import load_settings
     from centre_server.queue import engine
     from centre_server.runtime.centre import Centre
-    from centre_server.config import load_settings
     from centre_server.sim.replay import export_trace, start_epoch
 
     now = [start_epoch("2026-03-02") + 8 * H]

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
+from centre_server.runtime.centre import Centre
 from tests.channels.conftest import ChannelCentre, confirmation_code, serve_channels
 from tests.channels.test_pages import phone_page  # noqa: F401  (the phone-sized browser page fixture)
 

@@ -10,8 +10,8 @@ import sqlite3
 
 from fastapi.testclient import TestClient
 
-from centre_server.http.app import create_app
 from centre_server.channels.routes import CHECK_IN_PER_DEVICE_PER_MIN, CHECK_IN_PER_PREFIX_PER_MIN
+from centre_server.http.app import create_app
 
 
 def test_guessing_codes_meets_a_limit_long_before_a_hit(centre_dir):

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server.dayclose import close as dayclose
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
 from centre_server.contract import Channel
+from centre_server.dayclose import close as dayclose
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 DAY = "2030-01-07"  # a Monday: the demo centre is open

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from centre_server.contract import (
     CounterState,
@@ -18,7 +18,7 @@ from centre_server.contract import (
     WaitUnknown,
 )
 
-T0 = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 
 SERVICES = [
     ("id-card", "A", "National ID card", "Kitambulisho cha taifa"),

@@ -12,12 +12,12 @@ import httpx
 import psycopg
 import pytest
 
-from centre_server.dayclose import close as dayclose
-from centre_server.queue import engine
-from centre_server.store import database as storage
-from centre_server.dayclose import upstream
 from centre_server.config import load_settings
+from centre_server.dayclose import close as dayclose
+from centre_server.dayclose import upstream
+from centre_server.queue import engine
 from centre_server.sim.daysim import simulate_engine_day
+from centre_server.store import database as storage
 from tests.centre_server.test_dayclose import Day, set_upstream
 from tests.conftest import BIN
 from tests.hq.conftest import wait_for

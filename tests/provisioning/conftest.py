@@ -14,8 +14,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
+from centre_server.mqtt.broker import EmbeddedBroker
 from provisioning import core
 from tests.conftest import free_port, need_tool, wait_port
 

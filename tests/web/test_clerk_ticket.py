@@ -225,12 +225,12 @@ def test_an_appointments_slot_reaches_the_clerk(centre_dir):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from centre_server.queue import engine
-    from centre_server.http.routes.counters import counter_out
-    from centre_server.runtime.centre import Centre
     from centre_server.channels.core import ChannelHub
     from centre_server.channels.settings import ChannelSettings
     from centre_server.config import load_settings
+    from centre_server.http.routes.counters import counter_out
+    from centre_server.queue import engine
+    from centre_server.runtime.centre import Centre
 
     nairobi = ZoneInfo("Africa/Nairobi")
     at = {"t": datetime(2030, 1, 7, 7, 0, tzinfo=nairobi).timestamp()}

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from centre_server.dayclose import close as dayclose
-from centre_server.store import database as storage
 from centre_server.dayclose import upstream
 from centre_server.http.deps import ApiError, CentreDep, IsoDate, ManagerDep, calendar_day
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import logging
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from centre_server.contract import HallStatePayload
+from centre_server.http.deps import CentreDep, ManagerDep
 from centre_server.queue import engine
 from centre_server.store import database as storage
-from centre_server.http.deps import CentreDep, ManagerDep
-from centre_server.contract import HallStatePayload
 
 logger = logging.getLogger(__name__)
 

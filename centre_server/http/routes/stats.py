@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from centre_server.reports import live as stats
 from centre_server.http.deps import CentreDep, IsoDate, ManagerDep, calendar_day
+from centre_server.reports import live as stats
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from centre_server.queue import engine
-from centre_server.http.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
-from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
+from centre_server.http.deps import ApiError, CentreDep, ClerkDep, client_address, limit, may_issue, ticket_json
+from centre_server.queue import engine
 from centre_server.queue.engine import QueueError
+from centre_server.runtime.centre import Centre, new_ticket_id
 
 logger = logging.getLogger(__name__)
 
