@@ -340,7 +340,8 @@ class CentreDay:
                 continue
             n += 1
             with self.lock:
-                all_issued = self.issued >= len(self.plan)  # before the call: a ticket issued meanwhile is called next time
+                # before the call: a ticket issued meanwhile is called next time
+                all_issued = self.issued >= len(self.plan)
             got = call(n)
             if got is None:
                 continue

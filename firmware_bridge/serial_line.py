@@ -331,7 +331,8 @@ class SerialLine:
                     logger.warning("address %s on %s says it is a %s but the map says %s",
                                    dev.address, self.url, dev.hello_kind, dev.kind)
         if came_online:
-            logger.log(logging.INFO if dev.configured else logging.DEBUG, "device %s (%s) on %s is online", dev.address, dev.kind, self.url)
+            logger.log(logging.INFO if dev.configured else logging.DEBUG, "device %s (%s) on %s is online",
+                       dev.address, dev.kind, self.url)
             self._safe(self.on_device, self, dev)
         if frame.verb != frames.PONG:
             self._safe(self.on_frame, self, dev, frame)

@@ -598,7 +598,8 @@ def add_device(directory: Path | str, kind: str, device_id: str, *, counters: li
                 [device_id, kind, kind, token_hash(token), device_id, mosquitto_hash(mqtt_password),
                  json.dumps(counters), time.time(), note])
         c.audit("add-device", device_id=device_id, kind=kind, counters=counters)
-        (c.directory / "devices" / f"{device_id}.json").unlink(missing_ok=True)  # a stale copy's PIN is not this kiosk's
+        # a stale copy's PIN is not this kiosk's
+        (c.directory / "devices" / f"{device_id}.json").unlink(missing_ok=True)
         data = _with_kiosk_pin(c.directory, _bundle(c.settings, device_id, kind, token, mqtt_password, counters))
         _write_bundle(c.directory, data, qr=qr)
         _after_registry_change(c, reload_pid)

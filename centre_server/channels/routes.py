@@ -230,7 +230,8 @@ def _slot_view(hub: ChannelHub, service_id: str, lang: str, day: str | None,
     """The bookable days (as chips) and the slots of the one shown: asked for, chosen, or the first with room."""
     days = []
     for d, times in hub.slots(service_id):
-        days.append({"iso": d.isoformat(), "label": _day_label(d, lang), "free": sum(1 for _, left in times if left > 0),
+        days.append({"iso": d.isoformat(), "label": _day_label(d, lang),
+                     "free": sum(1 for _, left in times if left > 0),
                      "slots": [{"ts": int(ts), "time": hub.local(ts).strftime("%H:%M"), "left": left}
                                for ts, left in times]})
     if chosen is not None:

@@ -581,7 +581,8 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     if day_closed_reason(state, now) is not None:
         when = opens_at(state, now)
         raise QueueError(IssueRefusal.day_closed.value,
-                         f"the centre is closed for today; it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
+                         "the centre is closed for today; "
+                         f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
                          409, opens_at=when.isoformat(), book_day=book_day(state, now))
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:

@@ -179,11 +179,10 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
                 paused.add(what)
                 idle.discard(what)
                 run(engine.PauseCounter(counter_id=what), t)
-        elif kind == "resume":
-            if what in paused:
-                paused.discard(what)
-                run(engine.ResumeCounter(counter_id=what), t)
-                push(t + 1, "call", what)
+        elif kind == "resume" and what in paused:
+            paused.discard(what)
+            run(engine.ResumeCounter(counter_id=what), t)
+            push(t + 1, "call", what)
     end = max(last_t, t_close) + 60
     for cid in opened:
         run(engine.CloseCounter(counter_id=cid), end)

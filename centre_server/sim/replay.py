@@ -161,7 +161,8 @@ def read_arrivals(path: Path) -> list[Arrival]:
         out.append(Arrival(
             ticket=ticket, arrival_s=_float(row["arrival_s"], "arrival_s", where),
             service_id=row["service_id"], priority=priority,
-            service_time_s=_float(row["service_time_s"], "service_time_s", where, allow_empty=bool(no_show == "1")) or 0.0,
+            service_time_s=_float(row["service_time_s"], "service_time_s", where,
+                                  allow_empty=bool(no_show == "1")) or 0.0,
             patience_s=_float(row.get("patience_s", ""), "patience_s", where, allow_empty=True),
             no_show=no_show == "1"))
     return out
@@ -202,7 +203,8 @@ def write_counters(path: Path, shifts: list[Shift]) -> None:
             w.writerow([s.counter_id, ";".join(s.services), _num(s.open_from_s), _num(s.open_to_s)])
 
 
-def export_trace(db: object, first_day: str, last_day: str, tz: str = "Africa/Nairobi") -> tuple[list[Arrival], list[Shift]]:
+def export_trace(db: object, first_day: str, last_day: str,
+                 tz: str = "Africa/Nairobi") -> tuple[list[Arrival], list[Shift]]:
     """A centre's own days as a trace: who came when for what, and when each counter was open.
 
     Served tickets keep their real service time (call to finish); a ticket never
@@ -388,10 +390,9 @@ class Replay:
             o.outcome = "served"
         elif ev.type == T.ticket_no_show:
             o.outcome = "no_show"
-        elif ev.type == T.ticket_cancelled:
-            if o.outcome == "not_served" or d.get("reason") == "abandoned":
-                o.outcome = "abandoned" if d.get("reason") == "abandoned" else "not_served"
-                o.wait_s = t - o.arrival_s
+        elif ev.type == T.ticket_cancelled and (o.outcome == "not_served" or d.get("reason") == "abandoned"):
+            o.outcome = "abandoned" if d.get("reason") == "abandoned" else "not_served"
+            o.wait_s = t - o.arrival_s
 
     def _forget(self, ticket_id: str) -> None:
         """Drop a final ticket from the engine's memory (the centre's day keeps it in the database)."""

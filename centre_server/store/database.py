@@ -236,7 +236,8 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         transfers=json.loads(r["transfers"] or "[]"), outcome=r["outcome"], rating=r["rating"],
         comment=r["comment"], no_show_at=r["no_show_at"], cancel_reason=r["cancel_reason"],
         idempotency_key=r["idempotency_key"], device_id=r["device_id"],
-        estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]), checked_in=bool(r.get("checked_in", 1)),
+        estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]),
+        checked_in=bool(r.get("checked_in", 1)),
         slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"))
 
 

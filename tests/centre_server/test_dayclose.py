@@ -218,9 +218,9 @@ def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir)
 def test_command_line_close_refuses_beside_a_running_server(centre_dir) -> None:
     set_upstream(centre_dir.path)
     settings = load_settings(centre_dir.path)
-    with dayclose.server_lock(centre_dir.path):  # as a running server holds it
-        with pytest.raises(dayclose.DayCloseError, match="a centre server is running"):
-            dayclose.close_offline(settings)
+    with (dayclose.server_lock(centre_dir.path),  # as a running server holds it
+          pytest.raises(dayclose.DayCloseError, match="a centre server is running")):
+        dayclose.close_offline(settings)
     result = dayclose.close_offline(settings)  # stopped: fine
     assert result.revision == 1 and result.summary["total"]["arrived"] == 0
 
@@ -401,8 +401,8 @@ def test_every_figure_is_defined_in_one_module() -> None:
     from pathlib import Path
 
     root = Path(figures.__file__).resolve().parents[2]
-    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports", "centre_server.dayclose.close",
-             "hq.board"]
+    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports",
+             "centre_server.dayclose.close", "hq.board"]
     for name in users:
         module = importlib.import_module(name)
         assert "figures" in vars(module) or module.__name__ == "centre_server.http.routes.stats", name

@@ -191,7 +191,7 @@ def test_a_phone_holds_two_bookings_and_starts_four_an_hour(channel_server, new_
     r = post_book(server, service, slots[4], phone, lang="sw")
     assert r.status_code == 429 and "Miadi mingi mno kwa nambari hii saa hii" in r.text
     # one confirmation SMS per booking started, none for the refused ones
-    for appt in _appointments_of(server, phone):
+    for _appt in _appointments_of(server, phone):
         server.aggregator.wait_for(phone, "confirms your booking")
     assert len(_appointments_of(server, phone)) == 4
     assert len([m for m in server.aggregator.messages_to(phone) if "confirms your booking" in m]) <= 4

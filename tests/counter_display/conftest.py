@@ -150,7 +150,7 @@ class DisplayProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"display did not stop on SIGTERM: {self.log_path.read_text()[-2000:]}")
+                raise AssertionError(f"display did not stop on SIGTERM: {self.log_path.read_text()[-2000:]}") from None
         return self.proc.returncode
 
     def kill(self) -> None:

@@ -25,7 +25,8 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
 
 @router.get("/daily")
 def daily(centre: CentreDep, principal: ManagerDep,
-          date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
+          date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent"),
+          ) -> dict[str, Any]:
     """One day's figures, total, per service and per hour (a day with no tickets has zeros).
 
     The same figures as the reports and the day close (``centre_server.reports.figures``).
