@@ -487,7 +487,7 @@ def _check_counters(db: sqlite_utils.Database, kind: str, counters: list[str]) -
 def _bundle(settings: CentreSettings, device_id: str, kind: str, token: str, mqtt_password: str,
             counters: list[str]) -> dict[str, Any]:
     bundle = DeviceBundle(centre_id=settings.centre_id, centre_name=settings.centre_name,
-                          device_id=device_id, kind=kind, role=Role(kind), token=token,  # type: ignore[arg-type]
+                          device_id=device_id, kind=kind, role=Role(kind), token=token,
                           server_url=settings.public_url, mqtt_url=_mqtt_url_for_devices(settings),
                           mqtt_username=device_id, mqtt_password=mqtt_password, counters=list(counters))
     return bundle.model_dump(mode="json")

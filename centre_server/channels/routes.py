@@ -419,7 +419,7 @@ class CheckInRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["code"]},
                                                                           {"required": ["phone"]}]})
 
-    code: str = Field(default=None, pattern=r"^\d{4,8}$")  # type: ignore[assignment]  (absent, never null)
+    code: str = Field(default=None, pattern=r"^\d{4,8}$")  # type: ignore[assignment]  # absent, never null
     phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
@@ -112,17 +113,17 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
 class SecurityHeaders:
     """Pure ASGI middleware (no extra task per request, unlike BaseHTTPMiddleware)."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.common = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         api = scope["path"].startswith("/api/")
 
-        async def send_with_headers(message) -> None:  # type: ignore[no-untyped-def]
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -148,10 +149,10 @@ class CitizenPageLimit:
     the aggregator's one address; the channels cap them per phone number instead.
     """
 
-    def __init__(self, app, limiter: RateLimiter) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app, self.limiter = app, limiter
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(CITIZEN_PAGES):
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.limiter.allow(client)
@@ -181,17 +182,17 @@ class BodyLimit:
     connection, so the rest of the body is never read either.
     """
 
-    def __init__(self, app, max_bytes: int, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     def _too_large(self) -> BodyRefused:
         return BodyRefused(413, "too_large", f"request body over {self.max_bytes} bytes")
 
-    async def _refuse(self, err: BodyRefused, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def _refuse(self, err: BodyRefused, scope: Scope, receive: Receive, send: Send) -> None:
         response = _error(err.status_code, err.code, str(err.detail), {"Connection": "close"})
         await response(scope, receive, send)
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -209,7 +210,7 @@ class BodyLimit:
         received, done, started = 0, False, False
         refused: BodyRefused | None = None
 
-        async def limited_receive():  # type: ignore[no-untyped-def]
+        async def limited_receive() -> Message:
             nonlocal received, done, refused
             if refused is not None:
                 raise refused
@@ -231,7 +232,7 @@ class BodyLimit:
                 done = True
             return message
 
-        async def tracking_send(message) -> None:  # type: ignore[no-untyped-def]
+        async def tracking_send(message: Message) -> None:
             nonlocal started
             if refused is not None and not started:
                 # a reader that caught the refusal and answered on its own ("bad form") still gets the 413
@@ -292,7 +293,7 @@ def http_protocol(header_timeout_s: float) -> type:
                             (self.client or ("?",))[0], header_timeout_s)
                 self.transport.close()
 
-        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def,override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn narrows it
             super().connection_made(transport)
             self._arm()
 

@@ -122,7 +122,7 @@ class LockedConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.lock = threading.RLock()
 
-    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, *args: Any) -> sqlite3.Cursor:
         if args and isinstance(args[0], str) and args[0].endswith('"sqlite_utils_query"'):
             # sqlite-utils wraps each query() in a savepoint that stays open while its
             # generator lives, i.e. an open transaction another thread would fall into.
@@ -131,11 +131,11 @@ class LockedConnection(sqlite3.Connection):
         with self.lock:
             return super().execute(*args)
 
-    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
         with self.lock:
             return super().executemany(*args)
 
-    def executescript(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def executescript(self, *args: Any) -> sqlite3.Cursor:
         with self.lock:
             return super().executescript(*args)
 

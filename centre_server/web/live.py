@@ -116,7 +116,7 @@ def patch_uvicorn_exit() -> None:
     if getattr(original, "_huduma_live", False):
         return
 
-    def handle_exit(self, sig, frame):  # type: ignore[no-untyped-def]
+    def handle_exit(self, sig, frame):
         SHUTTING_DOWN.set()
         return original(self, sig, frame)
 
