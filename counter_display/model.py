@@ -323,7 +323,8 @@ class DisplayModel:
                  called_at=c.called_at, recall=c.recalls > 0)
             for c in self.counters.values() if c.ticket and c.called_at
         ]
-        return sorted(derived, key=lambda c: c.called_at, reverse=True)
+        # every derived call has its called_at (filtered above)
+        return sorted(derived, key=lambda c: c.called_at, reverse=True)  # type: ignore[arg-type, return-value]
 
     def service_rows(self) -> list[ServiceRow]:
         """Services worth a line on the board: people waiting or counters open, by ticket prefix."""
@@ -430,8 +431,9 @@ def service_note_key(s: ServiceStatePayload) -> str | None:
     """
     if not s.accepting:
         return {IssueRefusal.day_closed: "refusal_day_closed", IssueRefusal.after_last_call: "refusal_after_last_call",
-                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(s.refusal, "refusal_other")
+                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(
+            s.refusal, "refusal_other")  # type: ignore[arg-type]  # None gets the default
     if s.estimated_wait_s is None:
         return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed"}.get(
-            s.wait_unknown, "wait_unknown")
+            s.wait_unknown, "wait_unknown")  # type: ignore[arg-type]  # None gets the default
     return None

@@ -148,4 +148,4 @@ class MqttLink:
                          len(refused), ", ".join(refused))
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self.on_message(msg.topic, msg.payload, bool(msg.retain))
+        self.on_message(msg.topic, bytes(msg.payload), bool(msg.retain))  # paho types it bytes | bytearray

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 
 import click
 
@@ -134,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

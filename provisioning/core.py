@@ -21,6 +21,7 @@ import re
 import secrets
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -49,8 +50,9 @@ logger = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DEVICE_KINDS = ("kiosk", "display", "bridge")
 STAFF_ROLE_NAMES = ("clerk", "manager", "admin")
-DEMO_DEVICES = (("kiosk-1", "kiosk", []), ("kiosk-2", "kiosk", []), ("display-1", "display", []),
-                ("bridge-1", "bridge", ["c01", "c02", "c03"]))
+DEMO_DEVICES: tuple[tuple[str, str, list[str]], ...] = (
+    ("kiosk-1", "kiosk", []), ("kiosk-2", "kiosk", []), ("display-1", "display", []),
+    ("bridge-1", "bridge", ["c01", "c02", "c03"]))
 DEMO_STAFF = (("clerk", "clerk"), ("manager", "manager"), ("admin", "admin"))
 RESERVED_IDS = {SERVER_USERNAME}
 BROKER_DIR_KEY = "broker_config_dir"
@@ -337,7 +339,7 @@ def edit_service(directory: Path | str, service_id: str, *, target_wait_min: flo
         if "prefix" in changes and c.db.execute("SELECT id FROM services WHERE prefix=? AND id!=?",
                                                 [changes["prefix"], service_id]).fetchone():
             raise ProvisionError(f"prefix {changes['prefix']} is already used by another service")
-        c.db["services"].update(service_id, changes)
+        c.db.table("services").update(service_id, changes)
         c.audit("edit-service", service_id=service_id, **changes)
     return {"id": service_id, **changes}
 
@@ -405,14 +407,14 @@ def _bridges_by_counter(db: sqlite_utils.Database) -> dict[str, list[str]]:
     return out
 
 
-def _split(ids: list[str] | str) -> list[str]:
+def _split(ids: Sequence[str] | str) -> list[str]:
     if isinstance(ids, str):
         ids = ids.split(",")
     return [i.strip() for i in ids if i.strip()]
 
 
 def add_counter(directory: Path | str, counter_id: str, *, name: str | None = None,
-                services: list[str] | str = ()) -> dict[str, Any]:
+                services: Sequence[str] | str = ()) -> dict[str, Any]:
     """Add a counter (closed) serving ``services`` in order of skill."""
     if not ID_PATTERN.match(counter_id):
         raise ProvisionError("counter id: lower-case letters, digits, '-' and '_' only, e.g. c31")
@@ -458,7 +460,7 @@ def assign_services(directory: Path | str, counter_id: str, services: list[str] 
         changes: dict[str, Any] = {"services": json.dumps(services)}
         if name:
             changes["name"] = name.strip()
-        c.db["counters"].update(counter_id, changes)
+        c.db.table("counters").update(counter_id, changes)
         c.audit("assign-services", counter_id=counter_id, services=services, name=name)
     return {"id": counter_id, "services": services, **({"name": name} if name else {})}
 

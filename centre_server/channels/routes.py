@@ -420,7 +420,7 @@ class CheckInRequest(BaseModel):
                                                                           {"required": ["phone"]}]})
 
     code: str = Field(default=None, pattern=r"^\d{4,8}$")  # type: ignore[assignment]  # absent, never null
-    phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
+    phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]  # absent, never null
 
     @model_validator(mode="after")
     def _one_of(self) -> CheckInRequest:
@@ -540,7 +540,7 @@ async def ussd_callback(request: Request) -> PlainTextResponse:
         return PlainTextResponse(ussd.end("Sorry, this request cannot be served."), status_code=400)
     started = time.monotonic()
     reply = ussd.respond(hub, field(form, "sessionId", 120) or None, field(form, "phoneNumber", 40) or None,
-                         form.get("text") if isinstance(form.get("text"), str) else None)
+                         text if isinstance(text := form.get("text"), str) else None)
     logger.debug("ussd %s -> %r in %.1f ms", field(form, "sessionId", 40), reply[:40],
                  (time.monotonic() - started) * 1000)
     return PlainTextResponse(reply)
@@ -558,5 +558,5 @@ async def sms_inbound(request: Request) -> PlainTextResponse:
         return PlainTextResponse("bad form", status_code=400)
     if not field(form, "from", 40):
         return PlainTextResponse("missing 'from'", status_code=400)
-    outcome = hub.inbound_sms(field(form, "from", 40), form.get("text") if isinstance(form.get("text"), str) else "")
+    outcome = hub.inbound_sms(field(form, "from", 40), text if isinstance(text := form.get("text"), str) else "")
     return PlainTextResponse(outcome)

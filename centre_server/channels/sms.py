@@ -180,13 +180,13 @@ class OutboxWorker:
     """One background thread: sends due SMS, and runs ``periodic`` jobs (appointment release)."""
 
     def __init__(self, db: Any, gateway: SmsGateway | None, settings: Any,
-                 periodic: list[tuple[float, Callable[[], None]]] | None = None,
+                 periodic: list[tuple[float, Callable[[], object]]] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.gateway = gateway
         self.settings = settings
         self.clock = clock
-        self.periodic = [[every, job, 0.0] for every, job in (periodic or [])]
+        self.periodic: list[list[Any]] = [[every, job, 0.0] for every, job in (periodic or [])]  # every, job, last
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -327,7 +327,7 @@ try:  # the plugins need amqtt; the rules above do not (provisioning imports the
     from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 except ImportError:  # pragma: no cover - amqtt is a server dependency
     BaseAuthPlugin = BaseTopicPlugin = object
-    Action = None
+    Action: Any = None  # type: ignore[no-redef]  # never used without amqtt: the plugins below need it
 
 
 @dataclass

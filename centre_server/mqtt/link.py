@@ -318,7 +318,7 @@ class MqttLink:
         reply = Reply(request_id=request_id, status="error" if error else "ok", error=error, data=data)
         self._publish(topic, reply.to_bytes(), False)
 
-    def _counter_command(self, counter_id: str, payload: bytes) -> None:
+    def _counter_command(self, counter_id: str, payload: bytes | bytearray) -> None:
         try:
             cmd = CounterCommand.model_validate_json(payload)
         except ValidationError as err:
@@ -349,7 +349,7 @@ class MqttLink:
                 data["ticket"] = ev.data["number"]
         self._reply(cmd.device_id, cmd.request_id, None, data)
 
-    def _feedback(self, payload: bytes, topic_counter: str) -> None:
+    def _feedback(self, payload: bytes | bytearray, topic_counter: str) -> None:
         try:
             cmd = FeedbackCommand.model_validate_json(payload)
             if cmd.counter_id != topic_counter:  # the topic is what the broker checked: it wins
@@ -401,7 +401,7 @@ class MqttLink:
         except ValueError:
             return ()
 
-    def _device(self, kind: str, device_id: str, payload: bytes) -> None:
+    def _device(self, kind: str, device_id: str, payload: bytes | bytearray) -> None:
         with self.device_lock:
             entry = self.devices.setdefault(device_id, {"device_id": device_id})
             entry["seen_at"] = time.time()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.contract import Priority, TicketState
+from centre_server.contract import CounterState, Priority, TicketState
 from centre_server.queue import engine
 from centre_server.queue.engine import Event, QueueError
 
@@ -264,7 +264,7 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
         counters = [storage.counter_from_row(r) for r in real.query("SELECT * FROM counters ORDER BY position, id")]
         for c in counters:
             c.state, c.ticket_id, c.clerk, c.idle_since, c.last_ticket_id = (
-                engine.CounterState.closed, None, None, None, None)
+                CounterState.closed, None, None, None, None)
         scratch_settings = settings.model_copy(update={"directory": scratch_dir})
         sdb = storage.connect(scratch_settings.db_path, durable=False)
         storage.save_menu(sdb, services)

@@ -120,6 +120,7 @@ def patch_uvicorn_exit() -> None:
         SHUTTING_DOWN.set()
         return original(self, sig, frame)
 
+    # uvicorn has no hook for its shutdown signal: wrap its handler, marked so it is wrapped once
     handle_exit._huduma_live = True  # type: ignore[attr-defined]
     Server.handle_exit = handle_exit  # type: ignore[method-assign]
 
