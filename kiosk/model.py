@@ -299,10 +299,11 @@ class KioskModel(EventDispatcher):
         elif key == "+":
             if self.checkin_mode == "phone" and not self.checkin_entry:
                 self.checkin_entry = "+"
-        elif key.isdigit() and (
-                self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX
-                or self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13):
-            self.checkin_entry += key
+        elif key.isdigit():
+            if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX:
+                self.checkin_entry += key
+            elif self.checkin_mode == "phone" and len(normalise_phone(self.checkin_entry)) < 13:
+                self.checkin_entry += key
 
     def checkin_body(self) -> tuple[str | None, str | None]:
         """(code, phone) for the request; raises ValueError with the i18n key when the entry cannot be right."""

@@ -167,9 +167,9 @@ class KioskApp(App):
     def go(self, name: str) -> None:
         """Show a screen; an unreachable server overrides everything but the ticket in hand,
         a kiosk that cannot print overrides everything, a closed day overrides asking for a ticket."""
-        if (self.model.device_fault and name not in ("out_of_service", "staff")
-                or not self.model.server_ok
-                and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff")):
+        if self.model.device_fault and name not in ("out_of_service", "staff"):
+            name = "out_of_service"
+        elif not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff"):
             name = "out_of_service"
         elif not self.model.day_open and name in JOURNEY_SCREENS:
             name = "closed"
