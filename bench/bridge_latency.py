@@ -26,9 +26,9 @@ import uuid
 from pathlib import Path
 
 import httpx
+from latency import free_port, stop  # the bench's one way to pick a port and stop a process
 
 from firmware_bridge.simulate import Simulator, parse_devices
-from latency import free_port, stop  # the bench's one way to pick a port and stop a process
 
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent

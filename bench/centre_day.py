@@ -340,7 +340,8 @@ class CentreDay:
                 continue
             n += 1
             with self.lock:
-                all_issued = self.issued >= len(self.plan)  # before the call: a ticket issued meanwhile is called next time
+                # before the call: a ticket issued meanwhile is called next time
+                all_issued = self.issued >= len(self.plan)
             got = call(n)
             if got is None:
                 continue
@@ -410,9 +411,9 @@ class CentreDay:
             if r.returncode != 0:
                 note += f": FAILED {r.stderr.strip()[:200]}"
             return close_s, note
+        from centre_server.config import load_settings
         from centre_server.queue import engine
         from centre_server.runtime.centre import Centre
-        from centre_server.config import load_settings
 
         copy = self.work / "copy"
         shutil.copytree(self.centre, copy)

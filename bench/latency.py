@@ -321,10 +321,10 @@ def commit_option(template: Path, workdir: Path, per_commit: int, synchronous: s
     what the server does today; more per commit is what group commit would give (each
     caller still answered only after its fsync), NORMAL is what weakening durability would.
     """
-    from centre_server.queue import engine
-    from centre_server.store import database as storage
-    from centre_server.runtime.centre import Centre, new_ticket_id
     from centre_server.config import load_settings
+    from centre_server.queue import engine
+    from centre_server.runtime.centre import Centre, new_ticket_id
+    from centre_server.store import database as storage
 
     d = workdir / f"gc-{per_commit}-{synchronous}"
     shutil.copytree(template, d)
@@ -439,8 +439,8 @@ def main() -> int:
         rss_mb = psutil.Process(server.pid).memory_info().rss / 2**20
         waiting = sum(s["waiting"] for s in httpx.get(url + "/api/v1/services").json())
 
-        token = httpx.post(url + "/api/v1/auth/login", json={"username": "clerk",
-                                                               "password": creds["staff"]["clerk"]["password"]}).json()["token"]
+        login = {"username": "clerk", "password": creds["staff"]["clerk"]["password"]}
+        token = httpx.post(url + "/api/v1/auth/login", json=login).json()["token"]
         clerk = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
         counters = [c["id"] for c in clerk.get("/api/v1/counters").json()]
         for cid in counters:
@@ -467,7 +467,8 @@ def main() -> int:
               "Mosquitto with set_tcp_nodelay true)")
         print("ceiling: bare async FastAPI endpoint (uvicorn, same flags)")
         line("bare endpoint rate", f"{ceiling['rate']:,.0f} req/s", "(reference)", None)
-        line("bare endpoint latency p50 / p99", f"{ceiling['p50_ms']:.2f} / {ceiling['p99_ms']:.2f} ms", "(reference)", None)
+        line("bare endpoint latency p50 / p99", f"{ceiling['p50_ms']:.2f} / {ceiling['p99_ms']:.2f} ms",
+             "(reference)", None)
         line("bare endpoint CPU per request", f"{ceiling['cpu_ms']:.3f} ms", "(reference)", None)
         print("ticket issue: POST /api/v1/tickets (kiosk token, Idempotency-Key, 39 services in turn)")
         line("issue rate", f"{issue['rate']:,.0f} req/s", f">= {TARGET_RATE:.0f}/s", issue["rate"] >= TARGET_RATE)

@@ -236,10 +236,7 @@ def classical(o: Outcome, truth: Truth, t_of_day: float) -> dict[str, float]:
     rate = s / call
     if o.priority == Priority.none:
         rate = max(rate - truth.priority_rate(o.service_id, t_of_day), 0.25 * rate)
-    if truth.theta > 0:
-        qlx = sum(1.0 / (rate + k * truth.theta) for k in range(q + 1))
-    else:
-        qlx = (q + 1) / rate
+    qlx = sum(1.0 / (rate + k * truth.theta) for k in range(q + 1)) if truth.theta > 0 else (q + 1) / rate
     naive = o.waiting * mean / max(o.servers, 1)
     les = o.les_s if o.les_s is not None else naive
     return {"QL": ql, "QL+": qlx, "LES": les, "naive": naive}

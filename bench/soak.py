@@ -53,7 +53,8 @@ class BridgeRig:
 
     def __init__(self, day: CentreDay, bridge_id: str, counters: list[str]) -> None:
         self.day, self.bridge_id, self.counters = day, bridge_id, counters
-        self.addresses = {cid: (3 * i + 1, 3 * i + 2, 3 * i + 3) for i, cid in enumerate(counters)}  # keypad, LED, feedback
+        # keypad, LED, feedback
+        self.addresses = {cid: (3 * i + 1, 3 * i + 2, 3 * i + 3) for i, cid in enumerate(counters)}
         devices = []
         for kp, led, fb in self.addresses.values():
             devices += [SimDevice("keypad", kp), SimDevice("led", led), SimDevice("feedback", fb)]
@@ -177,8 +178,8 @@ class Soak:
             def after_service(called: bool, rng: random.Random) -> None:
                 if not called:
                     return
-                if self.expect(rig, cid, "keypad", kp, "DONE") and rng.random() < RATE_SHARE:
-                    if self.expect(rig, cid, "feedback", fb, rng.randint(1, 4)):
+                if (self.expect(rig, cid, "keypad", kp, "DONE") and rng.random() < RATE_SHARE
+                        and self.expect(rig, cid, "feedback", fb, rng.randint(1, 4))):
                         with self.lock:
                             self.ratings += 1
 
@@ -256,7 +257,8 @@ class Soak:
 
         print(f"Soak: a centre day at {day.speed:.0f}x speed, every client real ({os.cpu_count()} cores): "
               f"{len(day.plan)} citizens, {len(day.services)} services, {len(day.counters)} counters, {KIOSKS} kiosks, "
-              f"{DISPLAYS} displays, {len(self.rigs)} bridges (counters {', '.join(c for r in self.rigs for c in r.counters)}"
+              f"{DISPLAYS} displays, {len(self.rigs)} bridges "
+              f"(counters {', '.join(c for r in self.rigs for c in r.counters)}"
               f" on keypads at {BAUD} baud)")
         row("wall time of the day", f"{day.took:.0f} s ({day.took * day.speed / 3600:.1f} simulated hours)")
         row("tickets issued / served / still waiting at the end", f"{day.issued} / {day.served} / {day.still}")
@@ -275,7 +277,8 @@ class Soak:
         row("call to hall display p50 / p99 (6 displays)",
             f"{percentile(day.call_display, 50):.1f} / {percentile(day.call_display, 99):.1f} ms", "p99 <= 10 ms")
         row("events seen per display", f"{min(day.seen)}..{max(day.seen)} (seq {first}..{last})")
-        row("events lost at each display", " ".join(str(x) for x in lost), "0  " + ("ok" if not any(lost) else "MISSED"))
+        row("events lost at each display", " ".join(str(x) for x in lost),
+            "0  " + ("ok" if not any(lost) else "MISSED"))
         row("errors: HTTP or keypad MQTT", f"{len(day.errors)}", "0  " + ("ok" if not day.errors else "MISSED"))
         row("errors: bridge (keys, LED, bridge's own counters)", f"{len(bridge_errors)}",
             "0  " + ("ok" if not bridge_errors else "MISSED"))

@@ -161,7 +161,7 @@ def configure_kivy(size: tuple[int, int] | None) -> None:
 
     screen = None if size else x11_screen_size()
     if size or screen:
-        width, height = size or screen
+        width, height = size or screen  # type: ignore[misc]  # one of them is set, checked above
         Config.set("graphics", "fullscreen", "0")
         Config.set("graphics", "width", str(width))
         Config.set("graphics", "height", str(height))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Callable
 
 from pydantic import ValidationError
 
@@ -69,12 +69,12 @@ class Call:
     seq: int = 0
 
     @classmethod
-    def from_hall(cls, c: HallCall) -> "Call":
+    def from_hall(cls, c: HallCall) -> Call:
         return cls(number=c.number, counter_id=c.counter_id, counter_name=c.counter_name,
                    service_id=c.service_id, called_at=c.called_at, recall=c.recall, seq=c.seq)
 
     @classmethod
-    def from_event(cls, e: EventPayload, counter_name: str) -> "Call":
+    def from_event(cls, e: EventPayload, counter_name: str) -> Call:
         return cls(number=e.number or "", counter_id=e.counter_id or "", counter_name=counter_name,
                    service_id=e.service_id or "", called_at=e.at,
                    recall=e.type == EventType.ticket_recalled, seq=e.seq)
@@ -163,7 +163,7 @@ class DisplayModel:
     day: DayStatePayload | None = None
     rejected: int = 0
     connects: int = 0  # how many times the link came up (more than one: it recovered)
-    observers: list[Callable[["DisplayModel"], None]] = field(default_factory=list)
+    observers: list[Callable[[DisplayModel], None]] = field(default_factory=list)
     _announced: set[int] = field(default_factory=set)
     _event_calls: list[Call] = field(default_factory=list)  # newest first, until the hall state has them
     _blink_until: float = -math.inf
@@ -323,7 +323,8 @@ class DisplayModel:
                  called_at=c.called_at, recall=c.recalls > 0)
             for c in self.counters.values() if c.ticket and c.called_at
         ]
-        return sorted(derived, key=lambda c: c.called_at, reverse=True)
+        # every derived call has its called_at (filtered above)
+        return sorted(derived, key=lambda c: c.called_at, reverse=True)  # type: ignore[arg-type, return-value]
 
     def service_rows(self) -> list[ServiceRow]:
         """Services worth a line on the board: people waiting or counters open, by ticket prefix."""
@@ -430,8 +431,9 @@ def service_note_key(s: ServiceStatePayload) -> str | None:
     """
     if not s.accepting:
         return {IssueRefusal.day_closed: "refusal_day_closed", IssueRefusal.after_last_call: "refusal_after_last_call",
-                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(s.refusal, "refusal_other")
+                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(
+            s.refusal, "refusal_other")  # type: ignore[arg-type]  # None gets the default
     if s.estimated_wait_s is None:
         return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed"}.get(
-            s.wait_unknown, "wait_unknown")
+            s.wait_unknown, "wait_unknown")  # type: ignore[arg-type]  # None gets the default
     return None

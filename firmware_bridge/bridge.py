@@ -389,6 +389,7 @@ class Bridge:
         bridge's own health must still get through (``unknown_count`` keeps the full tally).
         """
         data = status.to_bytes()
+        # unknown_devices is one of the payload's extra fields (payloads allow extras)
         while len(data) > STATUS_MAX_BYTES and status.unknown_devices:  # type: ignore[attr-defined]
             status.unknown_devices = status.unknown_devices[:-1]  # type: ignore[attr-defined]
             data = status.to_bytes()

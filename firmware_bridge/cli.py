@@ -56,7 +56,8 @@ def main(ctx: click.Context, config_path: Path | None, demo: bool, demo_dir: Pat
     if bool(config_path) == demo:
         raise click.UsageError("give either --config FILE or --demo (see huduma-bridge -h)")
     try:
-        cfg = bridge_config.load_demo(demo_dir, port_url) if demo else bridge_config.load(config_path)
+        cfg = (bridge_config.load_demo(demo_dir, port_url) if demo
+               else bridge_config.load(config_path))  # type: ignore[arg-type]  # one of the two, checked above
     except bridge_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     bridge = Bridge(cfg, exit_after_down_s=exit_after_ports_down)

@@ -83,7 +83,7 @@ class BridgeConfig(DeviceBundle):
     timing: Timing = Field(default_factory=Timing)
 
     @model_validator(mode="after")
-    def _counters_are_ours(self) -> "BridgeConfig":
+    def _counters_are_ours(self) -> BridgeConfig:
         if self.kind != "bridge":
             raise ValueError(f"this bundle is for a {self.kind}, not a bridge")
         allowed = set(self.counters)

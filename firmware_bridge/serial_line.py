@@ -116,7 +116,7 @@ class SerialLine:
         self.reader = FrameReader(errors=self.errors)
         for d in self.entry.devices:
             self.devices[d.address] = Device(d.address, d.kind, d.counter_id, configured=True)
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._write_lock = threading.Lock()
         self._lock = threading.RLock()  # guards devices and counters against the status reader
         self._stop = threading.Event()
@@ -237,7 +237,7 @@ class SerialLine:
                     self._set_state(PortState.down)
                     self._stop.wait(self.timing.reopen_min_s)
 
-    def _serve(self, port: serial.SerialBase) -> None:
+    def _serve(self, port: serial.Serial) -> None:
         while not self._stop.is_set():
             waiting = port.in_waiting
             data = port.read(min(max(waiting, 1), 4096))
@@ -331,7 +331,8 @@ class SerialLine:
                     logger.warning("address %s on %s says it is a %s but the map says %s",
                                    dev.address, self.url, dev.hello_kind, dev.kind)
         if came_online:
-            logger.log(logging.INFO if dev.configured else logging.DEBUG, "device %s (%s) on %s is online", dev.address, dev.kind, self.url)
+            logger.log(logging.INFO if dev.configured else logging.DEBUG, "device %s (%s) on %s is online",
+                       dev.address, dev.kind, self.url)
             self._safe(self.on_device, self, dev)
         if frame.verb != frames.PONG:
             self._safe(self.on_frame, self, dev, frame)

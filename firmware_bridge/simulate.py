@@ -145,7 +145,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ plug
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         self._stop.clear()
         self.plug()
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)

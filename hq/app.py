@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from centre_server.contract.errors import Refusal
 from hq import board, schema
 from hq.i18n import LANGUAGES, STRINGS
-from hq.store import Store, StoreError
+from hq.store import Store
 
 logger = logging.getLogger(__name__)
 

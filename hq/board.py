@@ -243,8 +243,9 @@ def export_csv(store: Store, first: str, last: str, level: str = "total") -> str
     w = csv.writer(out, lineterminator="\n")
     names = centre_names(store)
     rows, _skipped = valid_rows(store, first, last)
-    extra = {"total": ["counters_open", "staffed_hours"], "services": ["service_id", "name_en", "name_sw",
-             "target_wait_s", "issued", "transfers_in", "counters"], "hours": ["hour", "counters_open", "staffed_hours"]}[level]
+    extra = {"total": ["counters_open", "staffed_hours"],
+             "services": ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"],
+             "hours": ["hour", "counters_open", "staffed_hours"]}[level]
     w.writerow(["centre_id", "centre_name", "date", "revision", "simulated", *extra, *FIGURES])
     for r in rows:
         s = r["summary"]

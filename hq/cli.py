@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 
 import click
 
@@ -66,12 +65,12 @@ def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> N
 
     Example: huduma-hq serve --db postgresql://hq@127.0.0.1/huduma --host 0.0.0.0 --port 8100
     """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     import uvicorn
 
     from hq import demo as demo_mod
     from hq.app import create_app
-
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         ZoneInfo(tz)
@@ -134,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

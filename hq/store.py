@@ -83,9 +83,8 @@ class Store:
         if self.is_pg:
             import psycopg
 
-            with psycopg.connect(self.url, connect_timeout=10) as conn:  # commits on success
-                with conn.cursor() as cur:
-                    yield _PgCursor(cur)
+            with psycopg.connect(self.url, connect_timeout=10) as conn, conn.cursor() as cur:  # commits on success
+                yield _PgCursor(cur)
         else:
             with self._sqlite_lock:
                 conn = sqlite3.connect(self.path, timeout=30)

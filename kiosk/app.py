@@ -145,7 +145,7 @@ def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | 
     if bool(config_path) == bool(demo):
         raise click.UsageError("give exactly one of --config FILE or --demo")
     try:
-        cfg = demo_config(demo_dir) if demo else load_config(config_path)
+        cfg = demo_config(demo_dir) if demo else load_config(config_path)  # type: ignore[arg-type]  # one of the two, checked above
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     size = parse_window(window) if window else None

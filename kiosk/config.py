@@ -65,7 +65,7 @@ class PrinterSettings(BaseModel):
     def check(self) -> None:
         """Refuse a kind without the address it needs, naming the missing key."""
         need = {"file": ["path"], "usb": ["vendor_id", "product_id"], "serial": ["device"],
-                "network": ["host"]}.get(self.kind, [])
+                "network": ["host"]}.get(self.kind, [])  # type: ignore[arg-type]  # None needs nothing
         missing = [k for k in need if getattr(self, k) in (None, "")]
         if missing:
             raise ConfigError(f"printer kind {self.kind!r} needs {', '.join(missing)} in the 'printer' section")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from escpos.escpos import Escpos
@@ -24,9 +24,8 @@ CENTRE_TZ = ZoneInfo("Africa/Nairobi")
 def local_time(moment: datetime, tz: ZoneInfo = CENTRE_TZ) -> datetime:
     """The centre's wall-clock time for a server timestamp (naive means UTC)."""
     if moment.tzinfo is None:
-        from datetime import timezone
 
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(tz)
 
 

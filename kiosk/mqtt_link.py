@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -70,7 +70,7 @@ class KioskLink:
         with self._lock:
             self._status = DeviceStatusPayload(
                 device_id=self.bundle.device_id, kind="kiosk", printer=printer, detail=detail,
-                updated_at=datetime.now(timezone.utc))
+                updated_at=datetime.now(UTC))
         self._send_status()
 
     def _send_status(self) -> None:
@@ -104,8 +104,7 @@ class KioskLink:
                 state = ServiceStatePayload.model_validate_json(payload)
                 if self.on_service_state:
                     self.on_service_state(state)
-            elif kind == "day_state":
-                if payload and self.on_day_state:
-                    self.on_day_state(DayStatePayload.model_validate_json(payload))
+            elif kind == "day_state" and payload and self.on_day_state:
+                self.on_day_state(DayStatePayload.model_validate_json(payload))
         except (ValidationError, ValueError) as exc:
             logger.warning("bad payload on %s: %s", topic, exc)

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import IO
 
 from escpos.escpos import Escpos
 from escpos.printer import Dummy, File
@@ -39,6 +40,8 @@ BLOCKING = frozenset({PrinterStatus.paper_out, PrinterStatus.cover_open, Printer
 
 class AppendFile(File):
     """``File`` that appends, so a plain file keeps every ticket (a device node does not care)."""
+
+    device: IO[bytes] | None
 
     def open(self, raise_not_found: bool = True) -> None:  # noqa: D102 - same contract as File.open
         from escpos.exceptions import DeviceNotFoundError

@@ -22,6 +22,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
+from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.i18n import (
     ahead_text,
     category_name,
@@ -35,7 +36,6 @@ from kiosk.i18n import (
     wait_reason_text,
     waiting_text,
 )
-from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.model import KioskModel, phone_display
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
     from starlette.routing import Mount
 
     from centre_server.channels.core import ChannelHub
@@ -48,15 +47,6 @@ class ChannelsExtension:
                                     s.webhook_per_minute, demo=bool(getattr(settings, "demo", False)))
         self.hub: ChannelHub | None = None
 
-    def routers(self) -> Sequence[APIRouter]:
-        from fastapi import APIRouter
-
-        from centre_server.contract import API_PREFIX
-        from centre_server.http.routes import booking, checkin, join, webhooks
-
-        api = APIRouter(prefix=API_PREFIX)
-        api.include_router(checkin.router)
-        return (join.router, booking.router, api, webhooks.router)
 
     def mounts(self) -> Sequence[Mount]:
         from fastapi.staticfiles import StaticFiles

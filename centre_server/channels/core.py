@@ -15,17 +15,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from centre_server.queue import engine
-from centre_server.store import database as storage
-from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.schema import ensure_booking_confirmations
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
-from centre_server.contract.phone import normalise_phone
-from centre_server.queue.engine import Event, QueueError, Ticket
 from centre_server.contract.errors import Refusal
+from centre_server.contract.phone import normalise_phone
+from centre_server.queue import engine
+from centre_server.queue.engine import Event, QueueError, Ticket
+from centre_server.runtime.centre import Centre, new_ticket_id
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import PlainTextResponse
 
-from centre_server.http.ratelimit import RateLimiter
+from centre_server.runtime.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 

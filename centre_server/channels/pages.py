@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, STRINGS, format_day, tr
 from centre_server.contract import IssueRefusal, Satisfaction, TicketOut
-from centre_server.http.extension import running
+from centre_server.runtime.extension import running
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ def _slot_view(hub: ChannelHub, service_id: str, lang: str, day: str | None,
     """The bookable days (as chips) and the slots of the one shown: asked for, chosen, or the first with room."""
     days = []
     for d, times in hub.slots(service_id):
-        days.append({"iso": d.isoformat(), "label": _day_label(d, lang), "free": sum(1 for _, left in times if left > 0),
+        free = sum(1 for _, left in times if left > 0)
+        days.append({"iso": d.isoformat(), "label": _day_label(d, lang), "free": free,
                      "slots": [{"ts": int(ts), "time": hub.local(ts).strftime("%H:%M"), "left": left}
                                for ts, left in times]})
     if chosen is not None:

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,7 +106,7 @@ class LogGateway:
         self._n = 0
 
     def send(self, phone: str, text: str) -> str:
-        stamp = datetime.now(timezone.utc).astimezone(self.tz).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).astimezone(self.tz).isoformat(timespec="seconds")
         line = f"{stamp}\t{phone}\t{text.replace(chr(10), ' ')}\n"
         try:
             with self._lock, open(self.path, "a", encoding="utf-8") as f:
@@ -180,13 +180,13 @@ class OutboxWorker:
     """One background thread: sends due SMS, and runs ``periodic`` jobs (appointment release)."""
 
     def __init__(self, db: Any, gateway: SmsGateway | None, settings: Any,
-                 periodic: list[tuple[float, Callable[[], None]]] | None = None,
+                 periodic: list[tuple[float, Callable[[], object]]] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.gateway = gateway
         self.settings = settings
         self.clock = clock
-        self.periodic = [[every, job, 0.0] for every, job in (periodic or [])]
+        self.periodic: list[list[Any]] = [[every, job, 0.0] for every, job in (periodic or [])]  # every, job, last
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

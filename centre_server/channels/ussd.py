@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
-from centre_server.contract.phone import normalise_phone
 from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.contract import Channel, IssueRefusal, TicketState
+from centre_server.contract.phone import normalise_phone
 
 logger = logging.getLogger(__name__)
 

@@ -9,14 +9,17 @@ import json
 import logging
 import os
 import socket
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from centre_server.config import CentreSettings, ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from centre_server.mqtt.broker import EmbeddedBroker
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +65,19 @@ def make_private(*roots: Path) -> int:
     return changed
 
 
-def sms_log_refusal(settings: object) -> str | None:
+def sms_log_refusal(settings: CentreSettings) -> str | None:
     """Why a production centre may not start with the ``log`` SMS gateway, or None.
 
     The log gateway writes every message, phone number and all, to sms.log and never
     forgets it: fine for a demo, not for a real centre unless someone chose it on purpose.
     """
-    if getattr(settings, "demo", True):
+    if settings.demo:
         return None
     try:
         from centre_server.channels.settings import ChannelConfigError, load_channel_settings
     except ModuleNotFoundError:
         return None
-    directory: Path = settings.directory  # type: ignore[attr-defined]
+    directory = settings.directory
     try:
         channels = load_channel_settings(directory)
         raw = tomllib.loads((directory / "centre.toml").read_text()).get("channels", {})
@@ -106,7 +109,7 @@ def cli(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def choose_broker(host: str, port: int, settings: object | None = None) -> tuple[str, object | None]:
+def choose_broker(host: str, port: int, settings: CentreSettings | None = None) -> tuple[str, EmbeddedBroker]:
     """Start the centre's own embedded broker, locked to its registry; never attach to a stranger's.
 
     A taken port is never silently "used": whatever listens there (Debian's own mosquitto
@@ -116,7 +119,7 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
     """
     from centre_server.mqtt.broker import EmbeddedBroker, port_is_taken, speaks_mqtt
 
-    demo = bool(getattr(settings, "demo", True))
+    demo = settings.demo if settings is not None else True
     if port_is_taken(host, port):
         what = "an MQTT broker that is not this centre's" if speaks_mqtt(host, port) else "another program"
         if not demo:
@@ -130,20 +133,20 @@ def choose_broker(host: str, port: int, settings: object | None = None) -> tuple
         click.echo(f"port {port} is taken by {what}: this demo centre's embedded broker uses port {new_port} instead")
         port = new_port
         if settings is not None:
-            moved = point_devices_at(settings, port)  # type: ignore[arg-type]
+            moved = point_devices_at(settings, port)
             if moved:
                 click.echo(f"  device bundles now point at port {port}: {moved} updated in "
-                           f"{settings.directory / 'devices'}")  # type: ignore[attr-defined]
+                           f"{settings.directory / 'devices'}")
     broker = EmbeddedBroker(host, port) if settings is None else EmbeddedBroker(  # locked down to the registry
-        host, port, db_path=settings.db_path, centre_id=settings.centre_id,  # type: ignore[attr-defined]
-        server_username=settings.mqtt.username, server_password=settings.mqtt.password,  # type: ignore[attr-defined]
-        anonymous_read=settings.mqtt.anonymous_read,  # type: ignore[attr-defined]
-        max_packet_bytes=settings.mqtt.max_packet_bytes)  # type: ignore[attr-defined]
+        host, port, db_path=settings.db_path, centre_id=settings.centre_id,
+        server_username=settings.mqtt.username, server_password=settings.mqtt.password,
+        anonymous_read=settings.mqtt.anonymous_read,
+        max_packet_bytes=settings.mqtt.max_packet_bytes)
     broker.start()
     return broker.url, broker
 
 
-def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
+def check_public_url(settings: CentreSettings, host: str, port: int) -> None:
     """Ticket QR codes, SMS links and device bundles carry ``public_url``: it must reach this server.
 
     A demo served on another port follows it (centre.toml and the bundles are rewritten, and
@@ -166,7 +169,7 @@ def check_public_url(settings: "CentreSettings", host: str, port: int) -> None:
     click.echo(f"this demo centre now serves on port {port}: public_url and {moved} device bundle(s) point there")
 
 
-def point_devices_at(settings: "CentreSettings", port: int) -> int:
+def point_devices_at(settings: CentreSettings, port: int) -> int:
     """Remember the embedded broker's new port in centre.toml and in every device bundle; how many bundles."""
     import re
 
@@ -176,7 +179,7 @@ def point_devices_at(settings: "CentreSettings", port: int) -> int:
                          else None)
 
 
-def _move_devices(settings: "CentreSettings", config_line: str, replacement: str, key: str,
+def _move_devices(settings: CentreSettings, config_line: str, replacement: str, key: str,
                   new_url: Callable[[str], str | None]) -> int:
     """Rewrite one line of centre.toml and one address of every device bundle; how many bundles changed."""
     import re
@@ -273,14 +276,17 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
 
 
 from centre_server.cli.replay import export_trace, replay  # noqa: E402
+
 cli.add_command(replay)
 cli.add_command(export_trace)
 
 from centre_server.cli.dayclose import close_day, simulate_day, sync_now, sync_status  # noqa: E402
+
 for _cmd in (close_day, sync_status, sync_now, simulate_day):
     cli.add_command(_cmd)
 
 from centre_server.cli.backup import backup_cmd, restore_cmd  # noqa: E402
+
 cli.add_command(backup_cmd)
 cli.add_command(restore_cmd)
 
@@ -290,4 +296,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

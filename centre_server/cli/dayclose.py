@@ -144,8 +144,8 @@ def sync_status(directory: Path, as_json: bool) -> None:
 
     Example: huduma-centre sync-status /srv/huduma
     """
-    from centre_server.store import database as storage
     from centre_server.dayclose import upstream
+    from centre_server.store import database as storage
 
     settings = _settings(directory)
     db = storage.connect(settings.db_path)
@@ -203,8 +203,8 @@ def simulate_day(directory: Path, day: str, citizens: int, seed: int | None, for
 
     Example: huduma-centre simulate-day demo-centre --date yesterday
     """
-    from centre_server.sim import daysim
     from centre_server.dayclose.errors import DayCloseError
+    from centre_server.sim import daysim
 
     settings = _settings(directory)
     resolved = _resolve_date(day, settings.timezone)

@@ -44,9 +44,9 @@ def replay(arrivals: Path, counters: Path, out: Path, centre_dir: Path | None, s
     policy = None
     services = None
     if centre_dir is not None:
-        from centre_server.store import database as storage
-        from centre_server.runtime.centre import policy_from
         from centre_server.config import ConfigError, load_settings
+        from centre_server.runtime.centre import policy_from
+        from centre_server.store import database as storage
 
         try:
             settings = load_settings(centre_dir)
@@ -98,9 +98,9 @@ def export_trace(directory: Path, first: str, last: str | None, arrivals_out: Pa
     from datetime import date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
+    from centre_server.config import ConfigError, load_settings
     from centre_server.sim import replay as rp
     from centre_server.store import database as storage
-    from centre_server.config import ConfigError, load_settings
 
     try:
         settings = load_settings(directory)

@@ -34,7 +34,7 @@ class CheckInRequest(BaseModel):
     phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _one_of(self) -> "CheckInRequest":
+    def _one_of(self) -> CheckInRequest:
         if self.code is None and self.phone is None:
             raise ValueError("send a code or a phone number")
         return self

@@ -32,7 +32,10 @@ def phone_is_valid(text: str) -> bool:
 
 
 def normalise_phone(phone: str | None) -> str | None:
-    """Any accepted form (07…, 01…, 2547…, +2547…, with spaces, dashes or brackets) as +254…; None when empty or invalid."""
+    """Any accepted form (07…, 01…, 2547…, +2547…, with spaces, dashes or brackets) as +254….
+
+    None when empty or invalid.
+    """
     if not phone:
         return None
     compact = "".join(ch for ch in phone.strip() if ch not in SEPARATORS)

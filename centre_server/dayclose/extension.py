@@ -7,10 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.routing import Mount
 
-from centre_server.contract import API_PREFIX
 from centre_server.dayclose import upstream
 from centre_server.dayclose.closer import DayCloser
 from centre_server.dayclose.errors import DayCloseError
@@ -31,12 +29,6 @@ class DayCloseExtension:
         self.sender: upstream.Sender | None = None
         self.lock: contextlib.AbstractContextManager[Any] | None = None
 
-    def routers(self) -> Sequence[APIRouter]:
-        from centre_server.http.routes import day
-
-        api = APIRouter(prefix=API_PREFIX)
-        api.include_router(day.router)
-        return (api,)
 
     def mounts(self) -> Sequence[Mount]:
         return ()

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from centre_server.store import database as storage
 from centre_server.config import CentreSettings
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

@@ -12,27 +12,27 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre_server.channels import ChannelsExtension
-from centre_server.dayclose.extension import DayCloseExtension
-from centre_server.store import backup as backups
-from centre_server.queue import engine
-from centre_server.http.extension import Extension
-from centre_server.http.routes import auth as auth_api
-from centre_server.http.routes import counters, hall, services, stats, tickets
-from centre_server.http.deps import ApiError, mqtt_link
-from centre_server.store.accounts import AccessEpoch, PrincipalCache
-from centre_server.runtime.centre import Centre
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
 from centre_server.contract.errors import Refusal
+from centre_server.dayclose.extension import DayCloseExtension
+from centre_server.http.deps import ApiError, mqtt_link
+from centre_server.http.routes import centre_routers, part_routers, tickets
 from centre_server.mqtt.extension import MqttExtension
 from centre_server.mqtt.link import MqttLink
-from centre_server.http.ratelimit import Limits, RateLimiter
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
+from centre_server.runtime.extension import Extension
+from centre_server.runtime.ratelimit import Limits, RateLimiter
+from centre_server.store import backup as backups
+from centre_server.store.accounts import AccessEpoch, PrincipalCache
 from centre_server.web import WebExtension
 
 logger = logging.getLogger(__name__)
@@ -111,17 +111,17 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
 class SecurityHeaders:
     """Pure ASGI middleware (no extra task per request, unlike BaseHTTPMiddleware)."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.common = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         api = scope["path"].startswith("/api/")
 
-        async def send_with_headers(message) -> None:  # type: ignore[no-untyped-def]
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -147,10 +147,10 @@ class CitizenPageLimit:
     the aggregator's one address; the channels cap them per phone number instead.
     """
 
-    def __init__(self, app, limiter: RateLimiter) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app, self.limiter = app, limiter
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(CITIZEN_PAGES):
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = self.limiter.allow(client)
@@ -184,7 +184,7 @@ class BodyLimit:
     connection, so the rest of the body is never read either.
     """
 
-    def __init__(self, app, max_bytes: int, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     def _too_large(self) -> BodyRefused:
@@ -194,7 +194,7 @@ class BodyLimit:
         response = _error(err.status, err.code, err.message, err.headers)
         await response(scope, receive, send)
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -212,7 +212,7 @@ class BodyLimit:
         received, done, started = 0, False, False
         refused: BodyRefused | None = None
 
-        async def limited_receive():  # type: ignore[no-untyped-def]
+        async def limited_receive() -> Message:
             nonlocal received, done, refused
             if refused is not None:
                 raise refused
@@ -234,7 +234,7 @@ class BodyLimit:
                 done = True
             return message
 
-        async def tracking_send(message) -> None:  # type: ignore[no-untyped-def]
+        async def tracking_send(message: Message) -> None:
             nonlocal started
             if refused is not None and not started:
                 # a reader that caught the refusal and answered on its own ("bad form") still gets the 413
@@ -295,7 +295,7 @@ def http_protocol(header_timeout_s: float) -> type:
                             (self.client or ("?",))[0], header_timeout_s)
                 self.transport.close()
 
-        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def,override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn narrows it
             super().connection_made(transport)
             self._arm()
 
@@ -416,9 +416,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
     app.state.extensions = {type(part): part for part in extensions}
     install_security_headers(app)
     install_error_handlers(app)
-    for module in (services, tickets, counters, auth_api, stats, hall):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(services.day_router, prefix=API_PREFIX)
+    for router in centre_routers():
+        app.include_router(router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz(request: Request) -> Health:
@@ -429,7 +428,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                       broker_url=link.url if link else "", seq=centre.state.last_seq)
 
     for part in extensions:
-        for router in part.routers():
+        for router in part_routers(part.name):
             app.include_router(router)
         app.router.routes.extend(part.mounts())
     return app

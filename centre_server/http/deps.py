@@ -8,19 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request, Response
 from pydantic import StringConstraints
 
-from centre_server.http.extension import maybe_running
-from centre_server.http.ratelimit import Limits, RateLimiter
-from centre_server.store.accounts import Principal, PrincipalCache
-from centre_server.runtime.centre import Centre
 from centre_server.contract import Role, TicketOut
 from centre_server.contract.errors import Refusal
+from centre_server.runtime.centre import Centre
+from centre_server.runtime.extension import maybe_running
+from centre_server.runtime.ratelimit import Limits, RateLimiter
+from centre_server.store.accounts import SESSION_COOKIE, Principal, PrincipalCache
 
 if TYPE_CHECKING:
     from centre_server.mqtt.link import MqttLink
 
 logger = logging.getLogger(__name__)
 
-SESSION_COOKIE = "huduma_session"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

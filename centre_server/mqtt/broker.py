@@ -78,7 +78,7 @@ def _huduma_broker_class() -> type:
                 return b""
             return await super().read(n)
 
-    class HudumaBroker(Broker):  # type: ignore[misc,valid-type]
+    class HudumaBroker(Broker):
         def __init__(self, config: dict, *, loop: asyncio.AbstractEventLoop, max_packet: int,
                      connect_guard: Any = None) -> None:
             super().__init__(config, loop=loop)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from fastapi import APIRouter
 from starlette.routing import Mount
 
 from centre_server.config import CentreSettings
@@ -25,8 +24,6 @@ class MqttExtension:
         self.settings, self.url = settings, url
         self.link: MqttLink | None = None
 
-    def routers(self) -> Sequence[APIRouter]:
-        return ()
 
     def mounts(self) -> Sequence[Mount]:
         return ()

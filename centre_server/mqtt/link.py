@@ -25,9 +25,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre
-from centre_server.store import accounts
 from centre_server.contract import (
     QOS,
     Availability,
@@ -35,11 +32,14 @@ from centre_server.contract import (
     CounterCommand,
     FeedbackCommand,
     Reply,
-    Topics,
     TopicError,
+    Topics,
     parse_mqtt_url,
 )
+from centre_server.queue import engine
 from centre_server.queue.engine import Event, QueueError
+from centre_server.runtime.centre import Centre
+from centre_server.store import accounts
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ class MqttLink:
         reply = Reply(request_id=request_id, status="error" if error else "ok", error=error, data=data)
         self._publish(topic, reply.to_bytes(), False)
 
-    def _counter_command(self, counter_id: str, payload: bytes) -> None:
+    def _counter_command(self, counter_id: str, payload: bytes | bytearray) -> None:
         try:
             cmd = CounterCommand.model_validate_json(payload)
         except ValidationError as err:
@@ -350,7 +350,7 @@ class MqttLink:
                 data["ticket"] = ev.data["number"]
         self._reply(cmd.device_id, cmd.request_id, None, data)
 
-    def _feedback(self, payload: bytes, topic_counter: str) -> None:
+    def _feedback(self, payload: bytes | bytearray, topic_counter: str) -> None:
         try:
             cmd = FeedbackCommand.model_validate_json(payload)
             if cmd.counter_id != topic_counter:  # the topic is what the broker checked: it wins
@@ -395,7 +395,7 @@ class MqttLink:
         with self.centre.lock:
             return accounts.bridge_counters(self.centre.db, device_id)
 
-    def _device(self, kind: str, device_id: str, payload: bytes) -> None:
+    def _device(self, kind: str, device_id: str, payload: bytes | bytearray) -> None:
         with self.device_lock:
             entry = self.devices.setdefault(device_id, {"device_id": device_id})
             entry["seen_at"] = time.time()

@@ -1,1 +1,3 @@
-"""The pure queue: the engine's rules, the wait estimator and the centre's hours. Imports nothing of the server but the contract."""
+"""The pure queue: the engine's rules, the wait estimator and the centre's hours.
+
+Imports nothing of the server but the contract."""

@@ -17,7 +17,6 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.contract.errors import Refusal
 from centre_server.contract import (
     FINAL_TICKET_STATES,
     Channel,
@@ -29,6 +28,7 @@ from centre_server.contract import (
     TicketState,
     WaitUnknown,
 )
+from centre_server.contract.errors import Refusal
 from centre_server.queue.estimate import WaitPredictor
 from centre_server.queue.hours import OpeningHours
 
@@ -535,7 +535,7 @@ def apply(state: State, command: Command, now: float) -> list[Event]:
 def _validate(state: State, command: Command, now: float) -> None:
     if isinstance(command, IssueTicket):
         _service(state, command.service_id, for_issue=True)
-    elif hasattr(command, "counter_id") and getattr(command, "counter_id") is not None:
+    elif hasattr(command, "counter_id") and command.counter_id is not None:
         _counter(state, command.counter_id)
 
 
@@ -581,7 +581,8 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     if day_closed_reason(state, now) is not None:
         when = opens_at(state, now)
         raise QueueError(IssueRefusal.day_closed.value,
-                         f"the centre is closed for today; it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
+                         "the centre is closed for today; "
+                         f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
                          409, opens_at=when.isoformat(), book_day=book_day(state, now))
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:

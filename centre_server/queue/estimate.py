@@ -114,7 +114,7 @@ class WaitPredictor:
         self.observed[service_id] = n + 1
         self.calls[service_id] = self.calls.get(service_id, 0.0) + 1.0
 
-    def record(self, state: "State", ev: "Event") -> None:
+    def record(self, state: State, ev: Event) -> None:
         """Learn from one event other than a finished service (``observe`` has those)."""
         d: dict[str, Any] = ev.data
         T = EventType
@@ -145,14 +145,14 @@ class WaitPredictor:
             if d.get("reason") not in CLOSING_REASONS:
                 self.abandoned += 1.0
 
-    def _local(self, state: "State", at: float) -> tuple[str, float]:
+    def _local(self, state: State, at: float) -> tuple[str, float]:
         if self._tz is None or self._tz.key != state.policy.timezone:
             self._tz = ZoneInfo(state.policy.timezone)
         moment = datetime.fromtimestamp(at, self._tz)
         return (moment.date().isoformat(),
                 moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6)
 
-    def _note_staffing(self, state: "State", at: float) -> None:
+    def _note_staffing(self, state: State, at: float) -> None:
         day, tod = self._local(state, at)
         open_now = {c.id: tuple(c.services) for c in state.counters.values() if c.state == CounterState.open}
         timeline = self.staffing.setdefault(day, [])
@@ -195,7 +195,7 @@ class WaitPredictor:
         p = self.no_show_share(service_id)
         return (1.0 - p) * mean + p * self.no_show_s
 
-    def _demand_per_counter(self, state: "State", sid: str, now: float, open_counters: dict[str, int],
+    def _demand_per_counter(self, state: State, sid: str, now: float, open_counters: dict[str, int],
                             own_ahead: int | None) -> float:
         """Work per open counter that competes for a shared counter: queued now (for the ticket's
         own service, the ``own_ahead`` before it and its own call) and expected over a short horizon."""
@@ -205,7 +205,7 @@ class WaitPredictor:
         queued = len(state.queues.get(sid, ())) if own_ahead is None else own_ahead + 1
         return (queued * call + lam * call * SHARE_HORIZON_S) / (open_counters.get(sid) or 1)
 
-    def share(self, state: "State", counter_services: list[str], service_id: str, now: float,
+    def share(self, state: State, counter_services: list[str], service_id: str, now: float,
               open_counters: dict[str, int] | None = None, ahead: int = 0) -> float:
         """The part of a shared counter's time ``service_id`` gets: its load per counter."""
         if len(counter_services) == 1:
@@ -218,7 +218,7 @@ class WaitPredictor:
         return demand[service_id] / sum(demand.values())  # > 0: the newcomer's own call is in it
 
     @staticmethod
-    def _open_counters(state: "State") -> dict[str, int]:
+    def _open_counters(state: State) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in state.counters.values():
             if c.state == CounterState.open:
@@ -226,7 +226,7 @@ class WaitPredictor:
                     out[sid] = out.get(sid, 0) + 1
         return out
 
-    def estimate(self, state: "State", service_id: str, ahead: int, now: float,
+    def estimate(self, state: State, service_id: str, ahead: int, now: float,
                  priority: bool = False, closes_at: float | None = None) -> int | None:
         """Seconds a newcomer with ``ahead`` people before it may wait; None when no open counter
         serves the service and none is planned to open before ``closes_at``."""
@@ -240,7 +240,7 @@ class WaitPredictor:
             return int(bound)
         return int(round(raw))
 
-    def _estimate(self, state: "State", service_id: str, ahead: int, now: float,
+    def _estimate(self, state: State, service_id: str, ahead: int, now: float,
                   priority: bool, closes_at: float | None) -> float | None:
         servers = 0.0
         free = 0

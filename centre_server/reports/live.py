@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from centre_server.contract import CounterState
 from centre_server.queue import engine
 from centre_server.reports import figures
-from centre_server.contract import CounterState
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
         counters.append({"id": c.id, "name": c.name, "state": c.state.value, "services": c.services,
                          "clerk": c.clerk, "ticket": t.number if t else None,
                          "ticket_state": t.state.value if t else None,
-                         "idle_s": int(now - c.idle_since) if c.idle_since and c.state == CounterState.open and not t else None})
+                         "idle_s": (int(now - c.idle_since)
+                                    if c.idle_since and c.state == CounterState.open and not t else None)})
     alerts = [{"kind": "service_breach", "service_id": s["id"], "longest_wait_s": s["longest_wait_s"],
                "target_wait_s": s["target_wait_s"]} for s in services if s["breached"]]
     for dev in (devices or {}).values():

@@ -17,17 +17,15 @@ import os
 import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from centre_server.queue import engine
-from centre_server.store import database as storage
 from centre_server.config import CentreSettings
 from centre_server.contract import (
     CounterStatePayload,
@@ -38,8 +36,10 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.queue import engine
 from centre_server.queue.engine import Command, Event, QueueError, State, Ticket
 from centre_server.queue.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ class Centre:
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
         self.db: sqlite_utils.Database = storage.connect(settings.db_path)
-        self.lock = self.db.conn.lock  # one lock for the state and the database: they move together
+        # one lock for the state and the database: they move together (storage.connect opens a LockedConnection)
+        self.lock = self.db.conn.lock  # type: ignore[attr-defined]
         self.listeners: list[Listener] = []
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
@@ -286,7 +287,7 @@ class Centre:
                 except Exception as err:  # an engine bug: drop the whole batch, memory back to disk
                     logger.exception("command %r failed", command)
                     self.state = self._load()
-                    _settle([(d, None, err) for d, _, _ in batch])
+                    _settle([(d, None, err) for _, d, _ in batch])
                     return
                 events += evs
                 outcomes.append((done, evs, None, answer))

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from centre_server.contract import CounterState, Priority, TicketState
 from centre_server.queue import engine
-from centre_server.contract import Priority, TicketState
 from centre_server.queue.engine import Event, QueueError
 
 logger = logging.getLogger(__name__)
@@ -179,11 +179,10 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
                 paused.add(what)
                 idle.discard(what)
                 run(engine.PauseCounter(counter_id=what), t)
-        elif kind == "resume":
-            if what in paused:
-                paused.discard(what)
-                run(engine.ResumeCounter(counter_id=what), t)
-                push(t + 1, "call", what)
+        elif kind == "resume" and what in paused:
+            paused.discard(what)
+            run(engine.ResumeCounter(counter_id=what), t)
+            push(t + 1, "call", what)
     end = max(last_t, t_close) + 60
     for cid in opened:
         run(engine.CloseCounter(counter_id=cid), end)
@@ -247,9 +246,9 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     """
     from centre_server.dayclose import closing, records
     from centre_server.dayclose.errors import DayCloseError
+    from centre_server.runtime.centre import Centre
     from centre_server.store import admin
     from centre_server.store import database as storage
-    from centre_server.runtime.centre import Centre
 
     closing.check_date(day)
     real = storage.connect(settings.db_path)
@@ -266,7 +265,7 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
         services, counters = admin.load_services(real), admin.load_counters(real)
         for c in counters:
             c.state, c.ticket_id, c.clerk, c.idle_since, c.last_ticket_id = (
-                engine.CounterState.closed, None, None, None, None)
+                CounterState.closed, None, None, None, None)
         scratch_settings = settings.model_copy(update={"directory": scratch_dir})
         sdb = storage.connect(scratch_settings.db_path, durable=False)
         storage.save_menu(sdb, services)

@@ -23,11 +23,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from zoneinfo import ZoneInfo
 
-from centre_server.queue import engine
 from centre_server.contract import CounterState, EventType, Priority, TicketState
+from centre_server.queue import engine
 from centre_server.queue.engine import Counter, Event, Policy, QueueError, Service, State
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +105,10 @@ class ReplayResult:
 # ---------------------------------------------------------------------------- reading
 
 
+@overload
+def _float(value: str, what: str, where: str, allow_empty: Literal[False] = False) -> float: ...
+@overload
+def _float(value: str, what: str, where: str, allow_empty: bool) -> float | None: ...
 def _float(value: str, what: str, where: str, allow_empty: bool = False) -> float | None:
     value = (value or "").strip()
     if not value:
@@ -161,7 +169,8 @@ def read_arrivals(path: Path) -> list[Arrival]:
         out.append(Arrival(
             ticket=ticket, arrival_s=_float(row["arrival_s"], "arrival_s", where),
             service_id=row["service_id"], priority=priority,
-            service_time_s=_float(row["service_time_s"], "service_time_s", where, allow_empty=bool(no_show == "1")) or 0.0,
+            service_time_s=_float(row["service_time_s"], "service_time_s", where,
+                                  allow_empty=bool(no_show == "1")) or 0.0,
             patience_s=_float(row.get("patience_s", ""), "patience_s", where, allow_empty=True),
             no_show=no_show == "1"))
     return out
@@ -202,7 +211,8 @@ def write_counters(path: Path, shifts: list[Shift]) -> None:
             w.writerow([s.counter_id, ";".join(s.services), _num(s.open_from_s), _num(s.open_to_s)])
 
 
-def export_trace(db: object, first_day: str, last_day: str, tz: str = "Africa/Nairobi") -> tuple[list[Arrival], list[Shift]]:
+def export_trace(db: sqlite_utils.Database, first_day: str, last_day: str,
+                 tz: str = "Africa/Nairobi") -> tuple[list[Arrival], list[Shift]]:
     """A centre's own days as a trace: who came when for what, and when each counter was open.
 
     Served tickets keep their real service time (call to finish); a ticket never
@@ -217,13 +227,13 @@ def export_trace(db: object, first_day: str, last_day: str, tz: str = "Africa/Na
     base = start_epoch(first_day, tz)
     end_day = datetime.fromisoformat(last_day).date() + timedelta(days=1)
     end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone).timestamp()
-    rows = list(db.query(  # type: ignore[attr-defined]
+    rows = list(db.query(
         "SELECT * FROM tickets WHERE day BETWEEN ? AND ? ORDER BY issued_at, seq", [first_day, last_day]))
     durations: dict[str, list[float]] = {}
     for r in rows:
         if r["state"] == "done" and r["ended_at"] and (r["started_at"] or r["called_at"]):
             durations.setdefault(r["service_id"], []).append(r["ended_at"] - (r["started_at"] or r["called_at"]))
-    typical = {r["id"]: float(r["service_time_s"]) for r in db.query("SELECT id, service_time_s FROM services")}  # type: ignore[attr-defined]
+    typical = {r["id"]: float(r["service_time_s"]) for r in db.query("SELECT id, service_time_s FROM services")}
     arrivals: list[Arrival] = []
     for r in rows:
         sid = r["service_id"]
@@ -244,10 +254,10 @@ def export_trace(db: object, first_day: str, last_day: str, tz: str = "Africa/Na
             service_id=sid, priority=priority, service_time_s=round(max(0.0, service), 3),
             patience_s=round(r["ended_at"] - r["queued_at"], 3) if left else None,
             no_show=r["state"] == "no_show"))
-    services = {r["id"]: json.loads(r["services"] or "[]") for r in db.query("SELECT id, services FROM counters")}  # type: ignore[attr-defined]
+    services = {r["id"]: json.loads(r["services"] or "[]") for r in db.query("SELECT id, services FROM counters")}
     shifts: list[Shift] = []
     open_since: dict[str, tuple[float, tuple[str, ...]]] = {}
-    for e in db.query("SELECT at, type, data FROM events WHERE at >= ? AND at < ? AND type LIKE 'counter_%' "  # type: ignore[attr-defined]
+    for e in db.query("SELECT at, type, data FROM events WHERE at >= ? AND at < ? AND type LIKE 'counter_%' "
                       "ORDER BY seq", [base, end]):
         d = json.loads(e["data"])
         cid, at, kind = d.get("counter_id"), e["at"], e["type"]
@@ -388,10 +398,9 @@ class Replay:
             o.outcome = "served"
         elif ev.type == T.ticket_no_show:
             o.outcome = "no_show"
-        elif ev.type == T.ticket_cancelled:
-            if o.outcome == "not_served" or d.get("reason") == "abandoned":
-                o.outcome = "abandoned" if d.get("reason") == "abandoned" else "not_served"
-                o.wait_s = t - o.arrival_s
+        elif ev.type == T.ticket_cancelled and (o.outcome == "not_served" or d.get("reason") == "abandoned"):
+            o.outcome = "abandoned" if d.get("reason") == "abandoned" else "not_served"
+            o.wait_s = t - o.arrival_s
 
     def _forget(self, ticket_id: str) -> None:
         """Drop a final ticket from the engine's memory (the centre's day keeps it in the database)."""
@@ -511,7 +520,7 @@ class Replay:
     def _midnights(self, last: float) -> list[float]:
         tz = ZoneInfo(self.policy.timezone)
         day = datetime.fromtimestamp(self.base, tz).date()
-        out = []
+        out: list[float] = []
         while True:
             day += timedelta(days=1)
             t = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() - self.base
@@ -530,23 +539,24 @@ class Replay:
             self._push(a.arrival_s, _ARRIVE, a)
         while self.heap:
             t, kind, _, payload = heapq.heappop(self.heap)
+            # the kind says what the payload is
             if kind == _ARRIVE:
-                self._arrive(payload, t)  # type: ignore[arg-type]
+                self._arrive(cast(Arrival, payload), t)
             elif kind == _END:
-                cid, tid, no_show = payload  # type: ignore[misc]
+                cid, tid, no_show = cast(tuple[str, str, bool], payload)
                 self._end(cid, tid, no_show, t)
             elif kind == _ABANDON:
-                self._abandon(payload, t)  # type: ignore[arg-type]
+                self._abandon(cast(str, payload), t)
             elif kind == _OPEN:
-                self._open(payload, t)  # type: ignore[arg-type]
+                self._open(cast(Shift, payload), t)
             elif kind == _CLOSE:
-                self._close(payload, t)  # type: ignore[arg-type]
+                self._close(cast(Shift, payload), t)
             else:
                 self._midnight(t)
         return ReplayResult(outcomes=[self.outcomes[a.ticket] for a in self.arrivals],
                             state=self.state, events=self.events, days=self.days)
 
 
-def replay(arrivals: list[Arrival], shifts: list[Shift], **kwargs: object) -> ReplayResult:
+def replay(arrivals: list[Arrival], shifts: list[Shift], **kwargs: Any) -> ReplayResult:
     """Run ``arrivals`` against ``shifts`` through the engine; see ``Replay`` for the options."""
-    return Replay(arrivals, shifts, **kwargs).run()  # type: ignore[arg-type]
+    return Replay(arrivals, shifts, **kwargs).run()

@@ -32,6 +32,8 @@ from centre_server.contract import Role
 
 logger = logging.getLogger(__name__)
 
+SESSION_COOKIE = "huduma_session"  # the staff pages' session: an opaque token, stored hashed here
+
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

@@ -25,38 +25,38 @@ logger = logging.getLogger(__name__)
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["services"].create({
+    db.table("services").create({
         "id": str, "prefix": str, "name_en": str, "name_sw": str, "category": str,
         "category_sw": str, "target_wait_s": int, "service_time_s": float, "enabled": int,
         "position": int}, pk="id")
-    db["counters"].create({
+    db.table("counters").create({
         "id": str, "name": str, "services": str, "state": str, "ticket_id": str, "clerk": str,
         "priority_streak": int, "idle_since": float, "last_ticket_id": str, "position": int}, pk="id")
-    db["tickets"].create({
+    db.table("tickets").create({
         "id": str, "day": str, "seq": int, "number": str, "service_id": str, "priority": str,
         "channel": str, "language": str, "phone": str, "state": str, "issued_at": float,
         "queued_at": float, "called_at": float, "first_called_at": float, "started_at": float,
         "ended_at": float, "counter_id": str, "clerk": str, "recalls": int, "transfers": str,
         "outcome": str, "rating": int, "comment": str, "no_show_at": float, "cancel_reason": str,
         "idempotency_key": str, "device_id": str, "estimated_wait_s": int}, pk="id")
-    db["tickets"].create_index(["day", "service_id", "seq"], unique=True)
-    db["tickets"].create_index(["state"])
+    db.table("tickets").create_index(["day", "service_id", "seq"], unique=True)
+    db.table("tickets").create_index(["state"])
     db.execute("CREATE UNIQUE INDEX idx_tickets_idem ON tickets(idempotency_key) WHERE idempotency_key IS NOT NULL")
-    db["events"].create({"seq": int, "at": float, "type": str, "data": str}, pk="seq")
-    db["events"].create_index(["type", "at"])
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["devices"].create({
+    db.table("events").create({"seq": int, "at": float, "type": str, "data": str}, pk="seq")
+    db.table("events").create_index(["type", "at"])
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("devices").create({
         "id": str, "kind": str, "role": str, "token_hash": str, "mqtt_username": str,
         "mqtt_password_hash": str, "counters": str, "created_at": float, "revoked_at": float,
         "note": str}, pk="id")
-    db["devices"].create_index(["token_hash"], unique=True)
-    db["staff"].create({
+    db.table("devices").create_index(["token_hash"], unique=True)
+    db.table("staff").create({
         "username": str, "role": str, "password_hash": str, "full_name": str, "disabled": int,
         "failed_logins": int, "locked_until": float, "created_at": float}, pk="username")
-    db["sessions"].create({
+    db.table("sessions").create({
         "token_hash": str, "username": str, "role": str, "created_at": float, "expires_at": float,
         "csrf": str}, pk="token_hash")
-    db["audit"].create({"id": int, "at": float, "actor": str, "action": str, "detail": str}, pk="id")
+    db.table("audit").create({"id": int, "at": float, "actor": str, "action": str, "detail": str}, pk="id")
 
 
 def _m2_day_close(db: sqlite_utils.Database) -> None:
@@ -84,6 +84,7 @@ def _m3_remote_tickets(db: sqlite_utils.Database) -> None:
 MIGRATIONS.append(_m3_remote_tickets)
 
 from centre_server.channels.schema import migrate_channels as _m4_channels  # noqa: E402  (issue 10)
+
 MIGRATIONS.append(_m4_channels)
 
 
@@ -121,7 +122,7 @@ class LockedConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.lock = threading.RLock()
 
-    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, *args: Any) -> sqlite3.Cursor:
         if args and isinstance(args[0], str) and args[0].endswith('"sqlite_utils_query"'):
             # sqlite-utils wraps each query() in a savepoint that stays open while its
             # generator lives, i.e. an open transaction another thread would fall into.
@@ -130,15 +131,15 @@ class LockedConnection(sqlite3.Connection):
         with self.lock:
             return super().execute(*args)
 
-    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
         with self.lock:
             return super().executemany(*args)
 
-    def executescript(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+    def executescript(self, *args: Any) -> sqlite3.Cursor:
         with self.lock:
             return super().executescript(*args)
 
-    def __enter__(self) -> "LockedConnection":
+    def __enter__(self) -> LockedConnection:
         self.lock.acquire()
         return super().__enter__()
 
@@ -235,7 +236,8 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         transfers=json.loads(r["transfers"] or "[]"), outcome=r["outcome"], rating=r["rating"],
         comment=r["comment"], no_show_at=r["no_show_at"], cancel_reason=r["cancel_reason"],
         idempotency_key=r["idempotency_key"], device_id=r["device_id"],
-        estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]), checked_in=bool(r.get("checked_in", 1)),
+        estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]),
+        checked_in=bool(r.get("checked_in", 1)),
         slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"))
 
 
@@ -260,7 +262,7 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def save_menu(db: sqlite_utils.Database, services: Iterable[Service]) -> None:
-    db["services"].upsert_all([service_row(s) for s in services], pk="id")
+    db.table("services").upsert_all([service_row(s) for s in services], pk="id")
 
 
 def save_counters(db: sqlite_utils.Database, counters: Iterable[Counter]) -> None:

@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
-
-from centre_server.contract import API_PREFIX
 
 if TYPE_CHECKING:
     from centre_server.runtime.centre import Centre
@@ -39,13 +36,6 @@ class WebExtension:
         self.on_committed = self.hub.on_events  # any thread; never blocks, never raises
         live.patch_uvicorn_exit()
 
-    def routers(self) -> Sequence[APIRouter]:
-        from centre_server.http.routes import live, manage, pages, reports
-
-        api = APIRouter(prefix=API_PREFIX)
-        api.include_router(live.router)
-        api.include_router(manage.router)
-        return (api, pages.router, reports.router)
 
     def mounts(self) -> Sequence[Mount]:
         return (Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),)

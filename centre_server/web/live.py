@@ -103,9 +103,10 @@ def patch_uvicorn_exit() -> None:
     if getattr(original, "_huduma_live", False):
         return
 
-    def handle_exit(self, sig, frame):  # type: ignore[no-untyped-def]
+    def handle_exit(self, sig, frame):
         SHUTTING_DOWN.set()
         return original(self, sig, frame)
 
+    # uvicorn has no hook for its shutdown signal: wrap its handler, marked so it is wrapped once
     handle_exit._huduma_live = True  # type: ignore[attr-defined]
     Server.handle_exit = handle_exit  # type: ignore[method-assign]

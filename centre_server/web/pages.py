@@ -20,10 +20,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from centre_server.http.deps import SESSION_COOKIE
-from centre_server.store.accounts import Principal, principal_for_token
-from centre_server.runtime.centre import Centre
 from centre_server.contract import Role
+from centre_server.runtime.centre import Centre
+from centre_server.store.accounts import SESSION_COOKIE, Principal, principal_for_token
 from centre_server.web import reports
 from centre_server.web.i18n import LANG_COOKIE, LANGUAGES, STRINGS, lang_of
 

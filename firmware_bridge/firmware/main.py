@@ -17,9 +17,8 @@ tests run on a pty.
 
 import time
 
-from machine import UART, Pin, unique_id
-
 import huduma_frames
+from machine import UART, Pin, unique_id
 
 try:
     import config  # config.py on the board: KIND = "keypad", ADDRESS = 1, BAUD = 9600

@@ -23,15 +23,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server.dayclose.closer import DayCloser
+from centre_server.config import load_settings
 from centre_server.dayclose import closing, lock, records, summary
+from centre_server.dayclose.closer import DayCloser
 from centre_server.dayclose.errors import DayCloseError
 from centre_server.queue import engine
 from centre_server.reports import figures
-from centre_server.store import database as storage
 from centre_server.runtime.centre import Centre
-from centre_server.config import load_settings
 from centre_server.sim.daysim import FakeClock
+from centre_server.store import database as storage
 
 DAY = "2026-03-02"
 TZ = ZoneInfo("Africa/Nairobi")
@@ -220,9 +220,8 @@ def test_the_automatic_close_at_closing_time_and_after_the_roll_over(centre_dir)
 def test_command_line_close_refuses_beside_a_running_server(centre_dir) -> None:
     set_upstream(centre_dir.path)
     settings = load_settings(centre_dir.path)
-    with lock.server_lock(centre_dir.path):  # as a running server holds it
-        with pytest.raises(DayCloseError, match="a centre server is running"):
-            closing.close_offline(settings)
+    with lock.server_lock(centre_dir.path), pytest.raises(DayCloseError, match="a centre server is running"):
+        closing.close_offline(settings)  # the lock is held as a running server holds it
     result = closing.close_offline(settings)  # stopped: fine
     assert result.revision == 1 and result.summary["total"]["arrived"] == 0
 
@@ -403,8 +402,8 @@ def test_every_figure_is_defined_in_one_module() -> None:
     from pathlib import Path
 
     root = Path(figures.__file__).resolve().parents[2]
-    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports", "centre_server.dayclose.summary",
-             "hq.board"]
+    users = ["centre_server.reports.live", "centre_server.http.routes.stats", "centre_server.web.reports",
+             "centre_server.dayclose.summary", "hq.board"]
     for name in users:
         module = importlib.import_module(name)
         assert "figures" in vars(module) or module.__name__ == "centre_server.http.routes.stats", name
@@ -417,4 +416,5 @@ def test_every_figure_is_defined_in_one_module() -> None:
     assert sorted(defined) == ["centre_server/reports/figures.py:median", "centre_server/reports/figures.py:percentile",
                                "centre_server/reports/figures.py:service_level"]
     api_stats = (root / "centre_server" / "http" / "routes" / "stats.py").read_text()
-    assert "from centre_server.reports import live as stats" in api_stats  # the board's API reads stats.live, which reads figures
+    # the board's API reads stats.live, which reads figures
+    assert "from centre_server.reports import live as stats" in api_stats

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centre_server.queue import engine as e
 from centre_server.contract import CounterState, EventType, Priority, TicketState
+from centre_server.queue import engine as e
 
 NBO = ZoneInfo("Africa/Nairobi")
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=NBO).timestamp()  # a Monday, 08:00 in Nairobi

@@ -7,9 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centre_server.queue import engine
-from centre_server.queue import estimate
 from centre_server.contract import Priority
+from centre_server.queue import engine, estimate
 from centre_server.queue.engine import Counter, Service
 from centre_server.queue.estimate import WaitPredictor
 from centre_server.sim.replay import Arrival, Shift, replay, start_epoch

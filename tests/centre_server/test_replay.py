@@ -148,7 +148,8 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 def test_cli_writes_result_with_the_issue_columns(tmp_path: Path) -> None:
     arrivals = _write(tmp_path / "arrivals.csv",
                       ["ticket", "arrival_s", "service_id", "priority", "service_time_s", "patience_s", "no_show"],
-                      [["a", 28800, "id-card-new", "", 300, "", ""], ["b", 28810, "id-card-new", "elderly", 200, "", ""],
+                      [["a", 28800, "id-card-new", "", 300, "", ""],
+                       ["b", 28810, "id-card-new", "elderly", 200, "", ""],
                        ["c", 28820, "id-card-new", "", 100, "", "1"], ["d", 28830, "id-card-new", "", 100, 30, ""]])
     counters = _write(tmp_path / "counters.csv", ["counter_id", "services", "open_from_s", "open_to_s"],
                       [["c01", "id-card-new;kra-pin", 28800, 60000]])
@@ -171,7 +172,8 @@ def test_bad_traces_get_a_clear_error(tmp_path: Path) -> None:
         (["ticket", "arrival_s", "service_id", "service_time_s"], [["a", 1, "q", 5]], "missing column(s) priority"),
         (["ticket", "arrival_s", "service_id", "priority", "service_time_s"], [["a", 1, "q", "vip", 5]],
          "line 2: priority 'vip'"),
-        (["ticket", "arrival_s", "service_id", "priority", "service_time_s"], [["a", 1, "q", "", 5], ["a", 2, "q", "", 5]],
+        (["ticket", "arrival_s", "service_id", "priority", "service_time_s"],
+         [["a", 1, "q", "", 5], ["a", 2, "q", "", 5]],
          "line 3: ticket 'a' appears twice"),
         (["ticket", "arrival_s", "service_id", "priority", "service_time_s"], [["a", "soon", "q", "", 5]],
          "arrival_s 'soon' is not a number"),
@@ -199,9 +201,9 @@ def test_bad_traces_get_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_real_day_exported_and_replayed_with_its_own_counters_gives_its_own_waits(centre_dir, tmp_path: Path) -> None:
     """export-trace turns the centre's history into a trace; replaying it with the same counters reproduces it."""
+    from centre_server.config import load_settings
     from centre_server.queue import engine
     from centre_server.runtime.centre import Centre
-    from centre_server.config import load_settings
     from centre_server.sim.replay import export_trace, start_epoch
 
     now = [start_epoch("2026-03-02") + 8 * H]

@@ -272,7 +272,8 @@ def test_embedded_broker_when_none_is_named(centre_dir, tmp_path):
                 finally:
                     bridge.loop_stop()
                     bridge.disconnect()
-                assert clerk_c.get("/api/v1/counters/c01").json()["state"] == "paused"  # the bridge's command went through
+                # the bridge's command went through
+                assert clerk_c.get("/api/v1/counters/c01").json()["state"] == "paused"
                 assert not [m for m in wide.messages if "/cmd/" in m[0] or "/reply/" in m[0]]
             finally:
                 wide.close()

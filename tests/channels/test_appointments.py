@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
 from centre_server.contract import Channel, Priority, TicketState
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 MONDAY_0700 = datetime(2030, 1, 7, 7, 0, tzinfo=NAIROBI).timestamp()

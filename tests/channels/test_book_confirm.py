@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
+from centre_server.runtime.centre import Centre
 from tests.channels.conftest import ChannelCentre, confirmation_code, serve_channels
 from tests.channels.test_pages import phone_page  # noqa: F401  (the phone-sized browser page fixture)
 
@@ -191,7 +191,7 @@ def test_a_phone_holds_two_bookings_and_starts_four_an_hour(channel_server, new_
     r = post_book(server, service, slots[4], phone, lang="sw")
     assert r.status_code == 429 and "Miadi mingi mno kwa nambari hii saa hii" in r.text
     # one confirmation SMS per booking started, none for the refused ones
-    for appt in _appointments_of(server, phone):
+    for _appt in _appointments_of(server, phone):
         server.aggregator.wait_for(phone, "confirms your booking")
     assert len(_appointments_of(server, phone)) == 4
     assert len([m for m in server.aggregator.messages_to(phone) if "confirms your booking" in m]) <= 4

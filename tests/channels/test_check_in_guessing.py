@@ -11,7 +11,7 @@ import sqlite3
 from fastapi.testclient import TestClient
 
 from centre_server.http.app import create_app
-from centre_server.http.ratelimit import CHECK_IN_PER_DEVICE_PER_MIN, CHECK_IN_PER_PREFIX_PER_MIN
+from centre_server.runtime.ratelimit import CHECK_IN_PER_DEVICE_PER_MIN, CHECK_IN_PER_PREFIX_PER_MIN
 
 
 def test_guessing_codes_meets_a_limit_long_before_a_hit(centre_dir):

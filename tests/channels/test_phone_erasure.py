@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from centre_server.dayclose.closer import DayCloser
-from centre_server.dayclose import closing
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre
 from centre_server.channels.core import ChannelHub
 from centre_server.channels.settings import ChannelSettings
 from centre_server.config import load_settings
 from centre_server.contract import Channel
+from centre_server.dayclose import closing
+from centre_server.dayclose.closer import DayCloser
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 DAY = "2030-01-07"  # a Monday: the demo centre is open

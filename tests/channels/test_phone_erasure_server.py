@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from centre_server.reports import figures
-
 from tests.channels.conftest import clerk, kiosk_ticket, serve_channels
 from tests.channels.test_phone_erasure import where_numbers_are
 

@@ -164,7 +164,8 @@ def test_hostile_input_gets_a_clean_answer_never_a_500(channel_server, new_phone
     # not a form at all, a body far too big, the wrong method: clean 4xx
     r = httpx.post(url, content=b'{"sessionId": "1"}', headers={"content-type": "application/json"}, timeout=10)
     assert r.status_code in (200, 400) and r.text.startswith("END ")
-    r = httpx.post(url, content=b"text=" + b"1" * 100_000, headers={"content-type": "application/x-www-form-urlencoded"},
+    r = httpx.post(url, content=b"text=" + b"1" * 100_000,
+                   headers={"content-type": "application/x-www-form-urlencoded"},
                    timeout=10)
     assert r.status_code == 400 and r.text.startswith("END ")
     r = httpx.get(url, timeout=10)

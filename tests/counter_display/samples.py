@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from centre_server.contract import (
     CounterState,
@@ -18,7 +18,7 @@ from centre_server.contract import (
     WaitUnknown,
 )
 
-T0 = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
 
 SERVICES = [
     ("id-card", "A", "National ID card", "Kitambulisho cha taifa"),
@@ -78,7 +78,8 @@ def publish_centre(pub, topics: Topics) -> None:
     for i, (sid, *_rest) in enumerate(SERVICES):
         pub.publish(topics.service_state(sid),
                     service_state(sid, waiting=(i * 7) % 23, open_counters=1 + i % 3, wait_s=300 + i * 170).to_bytes())
-    pub.publish(topics.counter_state("c07"), counter_state("c07", "7", "B042", service_id="birth-certificate").to_bytes())
+    pub.publish(topics.counter_state("c07"),
+                counter_state("c07", "7", "B042", service_id="birth-certificate").to_bytes())
     pub.publish(topics.counter_state("c03"), counter_state("c03", "3", "A017", service_id="id-card").to_bytes())
     pub.publish(topics.hall_state, hall(
         [("B042", "c07", "7", 12), ("A017", "c03", "3", 11), ("C005", "c12", "12", 10), ("A016", "c01", "1", 9),

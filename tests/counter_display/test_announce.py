@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import wave
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from tests.conftest import artifacts_dir, need_tool
 
 def call(number: str, counter: str = "7", recall: bool = False, seq: int = 0) -> Call:
     return Call(number=number, counter_id=f"c{int(counter):02d}", counter_name=counter, service_id="x",
-                called_at=datetime.now(timezone.utc), recall=recall, seq=seq)
+                called_at=datetime.now(UTC), recall=recall, seq=seq)
 
 
 class RecordingPlayer:

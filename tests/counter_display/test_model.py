@@ -214,7 +214,8 @@ def test_bad_payloads_are_counted_not_raised():
     m = live_model()
     assert m.handle(T.service_state("sha"), b"{not json") == []
     assert m.handle(T.counter_state("c01"), b'{"counter_id": "c01"}') == []
-    assert m.handle(T.event("ticket_called"), b'{"type": "ticket_called", "seq": 1, "at": "2026-01-01T00:00:00Z"}') == []
+    assert m.handle(T.event("ticket_called"),
+                    b'{"type": "ticket_called", "seq": 1, "at": "2026-01-01T00:00:00Z"}') == []
     assert m.handle(T.server_availability, b"maybe") == []
     assert m.handle(T.server_availability, b"\xff\xfe") == []
     assert m.handle("huduma/other-centre/state/hall", b"{}") == []

@@ -56,7 +56,8 @@ def test_the_hall_display_fills_a_bare_x_screen(orientation, screen_factory, dis
     topics = Topics("test-centre")
     d = display_factory(display_bundle, f"hall-{orientation}", page_size=10, env=screen.env())  # every name on one page
     _busy_centre(publisher, topics)
-    s = d.wait_for(lambda s: s["live"] and s["screen"]["ids"]["now_number"] == "B042" and len(s["screen"]["services"]) == 10
+    s = d.wait_for(lambda s: s["live"] and s["screen"]["ids"]["now_number"] == "B042"
+                   and len(s["screen"]["services"]) == 10
                    and "Karibu. Kuwa" in s["screen"]["ids"]["notice.line"], 60, "the busy centre on screen")
     png = screen.grab(out / f"hall-{orientation}.png")
     _fills_the_screen(d, screen, s, png)

@@ -61,7 +61,7 @@ class Probe:
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, *_: Any) -> None:
         self._acked.add(mid)
 
-    def start(self, *subscriptions: str) -> "Probe":
+    def start(self, *subscriptions: str) -> Probe:
         host, port = parse_mqtt_url(self.url)
         self.client.connect(host, port)
         self.client.loop_start()
@@ -122,7 +122,7 @@ class BridgeProcess:
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
 
-    def start(self) -> "BridgeProcess":
+    def start(self) -> BridgeProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(BIN / "huduma-bridge"), "-v", "--config", str(self.config_path),
                                       *self.args], stdout=log, stderr=log)

@@ -207,7 +207,7 @@ class Pico:
     def digits(self) -> list[int]:
         return self.chip.digits(self.grids)
 
-    def start(self) -> "Pico":
+    def start(self) -> Pico:
         """Run the sketch's own main() (its endless loop) in a thread."""
         def run() -> None:
             try:

@@ -57,7 +57,7 @@ def test_firmware_survives_noise(data: bytes) -> None:
 class PtyBoard:
     """Stands in for the Pico's pins: records the display, LEDs and buzzer."""
 
-    def __init__(self, line: "PtyLine | None") -> None:
+    def __init__(self, line: PtyLine | None) -> None:
         self.line = line
         self.text = ""
         self.blinks = self.beeps = 0
@@ -109,7 +109,7 @@ class PtyLine:
         with self._lock:
             os.write(self.master, data)
 
-    def start(self) -> "PtyLine":
+    def start(self) -> PtyLine:
         for dev in self.devices.values():
             dev.start()
         self._thread.start()

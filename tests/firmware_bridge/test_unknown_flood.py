@@ -7,7 +7,6 @@ import threading
 from centre_server.contract import Topics
 from centre_server.mqtt.link import MAX_PAYLOAD  # the server drops any device message bigger than this
 from firmware_bridge import frames
-
 from tests.conftest import wait_until
 from tests.firmware_bridge.conftest import device_online, status_of
 from tests.firmware_bridge.test_bridge_broker import CENTRE, FakeServer, bundle, counter_state

@@ -12,12 +12,11 @@ import httpx
 import psycopg
 import pytest
 
-from centre_server.dayclose import closing, records
-from centre_server.queue import engine
-from centre_server.store import database as storage
-from centre_server.dayclose import upstream
 from centre_server.config import load_settings
+from centre_server.dayclose import closing, records, upstream
+from centre_server.queue import engine
 from centre_server.sim.daysim import simulate_engine_day
+from centre_server.store import database as storage
 from tests.centre_server.test_dayclose import Day, set_upstream
 from tests.conftest import BIN, wait_until
 

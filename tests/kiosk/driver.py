@@ -124,9 +124,8 @@ class Driver:
                         raise TimeoutError(f"waited in vain for {self.step.what} "
                                            f"(screen {self.app.sm.current})")
                     return
-            elif isinstance(self.step, Sleep):
-                if time.monotonic() < self.step.until:
-                    return
+            elif isinstance(self.step, Sleep) and time.monotonic() < self.step.until:
+                return
             self.step = next(self.gen)
         except StopIteration:
             self.result["ok"] = True

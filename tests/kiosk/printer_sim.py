@@ -108,12 +108,11 @@ class NetworkPrinterSim(SerialPrinterSim):
         self._thread.start()
 
     def _serve(self) -> None:
-        import socket
 
         while not self._stop.is_set():
             try:
                 conn, _ = self.server.accept()
-            except (TimeoutError, socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             conn.settimeout(0.1)
             pending = b""
@@ -121,7 +120,7 @@ class NetworkPrinterSim(SerialPrinterSim):
                 while not self._stop.is_set():
                     try:
                         chunk = conn.recv(4096)
-                    except (TimeoutError, socket.timeout):
+                    except TimeoutError:
                         continue
                     except OSError:
                         break

@@ -66,7 +66,8 @@ def test_check_in_client_against_the_real_server(centre_server):
         assert early.value.status == 409 and early.value.code == "too_early"
         times = re.findall(r"\d\d:\d\d", early.value.message)
         assert len(times) == 2 and times == re.findall(r"\d\d:\d\d", early.value.message_sw)
-        assert db_rows(centre_server, "select state from appointments where id=?", booking["id"])[0]["state"] == "booked"
+        rows = db_rows(centre_server, "select state from appointments where id=?", booking["id"])
+        assert rows[0]["state"] == "booked"
 
         # by phone: the web ticket is checked in, and the answer carries it
         done = api.check_in(phone="+254733444555")

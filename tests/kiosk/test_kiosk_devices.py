@@ -75,10 +75,12 @@ def test_add_device_gives_each_kiosk_a_random_staff_pin(centre_dir):
     assert json.loads((out / "kiosk-7.json").read_text())["kiosk"]["staff_pin"] == pins[0]
     # the demo kiosks too
     assert centre_dir.bundle("kiosk-1")["kiosk"]["staff_pin"] != "0000"
-    assert centre_dir.credentials["devices"]["kiosk-1"]["staff_pin"] == centre_dir.bundle("kiosk-1")["kiosk"]["staff_pin"]
+    assert (centre_dir.credentials["devices"]["kiosk-1"]["staff_pin"]
+            == centre_dir.bundle("kiosk-1")["kiosk"]["staff_pin"])
     # a display has no PIN
     result = runner.invoke(cli, ["add-device", str(centre_dir.path), "--kind", "display", "--id", "display-9"])
-    assert result.exit_code == 0 and "kiosk" not in json.loads((centre_dir.path / "devices" / "display-9.json").read_text())
+    assert result.exit_code == 0
+    assert "kiosk" not in json.loads((centre_dir.path / "devices" / "display-9.json").read_text())
 
 
 def test_a_pin_anybody_would_guess_is_refused(tmp_path):

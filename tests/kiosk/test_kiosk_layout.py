@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from escpos.printer import Dummy
@@ -30,7 +30,7 @@ def make_ticket(number: str = "BC042", priority: str = "none", language: str = "
     data = dict(id="t-7Qx2", number=number, service_id="birth-cert-collect",
                 service_name_en="Birth certificate collection", service_name_sw="Kuchukua cheti cha kuzaliwa",
                 priority=priority, channel="kiosk", language=language, state="waiting",
-                issued_at=datetime(2026, 3, 2, 6, 5, tzinfo=timezone.utc), position=12,
+                issued_at=datetime(2026, 3, 2, 6, 5, tzinfo=UTC), position=12,
                 estimated_wait_s=1500, status_url="http://10.0.0.2:8000/t/t-7Qx2")
     data.update(kw)
     return TicketOut(**data)

@@ -161,7 +161,8 @@ def test_null_estimates_and_refusals_reach_the_model():
     from kiosk.i18n import estimate_text
 
     m = KioskModel()
-    m.set_services([ServiceOut(id="kra-pin", prefix="K", name_en="KRA PIN registration", name_sw="Usajili wa PIN ya KRA",
+    m.set_services([ServiceOut(id="kra-pin", prefix="K", name_en="KRA PIN registration",
+                               name_sw="Usajili wa PIN ya KRA",
                                category="Tax and business", target_wait_min=30, typical_service_min=6,
                                enabled=True, waiting=0, estimated_wait_s=None, wait_unknown="no_counter",
                                longest_wait_s=0, open_counters=0)])
@@ -191,7 +192,8 @@ def test_day_state_and_opening_said_in_both_languages():
     assert day_text(date(2026, 12, 7), "en") == "Monday 7 December"
     assert day_text(date(2026, 12, 7), "sw") == "Jumatatu 7 Desemba"
     assert clock_text(8, 0, "en") == "08:00" and clock_text(8, 0, "sw") == "saa 2:00 asubuhi (08:00)"
-    assert clock_text(14, 30, "sw") == "saa 8:30 mchana (14:30)" and clock_text(18, 0, "sw") == "saa 12:00 jioni (18:00)"
+    assert clock_text(14, 30, "sw") == "saa 8:30 mchana (14:30)"
+    assert clock_text(18, 0, "sw") == "saa 12:00 jioni (18:00)"
 
 
 def test_window_option_and_screen_size(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
+from centre_server.mqtt.broker import EmbeddedBroker
 from provisioning.broker import broker_config
 from provisioning.centre import init_centre
 from tests.conftest import free_port, need_tool, stop_process, wait_port, within

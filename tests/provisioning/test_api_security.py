@@ -37,7 +37,8 @@ def api(centre):
 def login(client: TestClient, centre, username: str, password: str | None = None):
     import json
 
-    password = password or json.loads((centre.path / "demo-credentials.json").read_text())["staff"][username]["password"]
+    if not password:
+        password = json.loads((centre.path / "demo-credentials.json").read_text())["staff"][username]["password"]
     return client.post("/api/v1/auth/login", json={"username": username, "password": password})
 
 

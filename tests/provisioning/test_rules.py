@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from centre_server.contract import Topics
 from centre_server.mqtt.access import (
     MqttUser,
     Registry,
@@ -16,7 +17,6 @@ from centre_server.mqtt.access import (
     mosquitto_hash,
     verify_mosquitto_hash,
 )
-from centre_server.contract import Topics
 from provisioning import settings_file
 from provisioning.devices import revoke_device, rotate_device
 from provisioning.staff import set_staff_disabled

@@ -16,9 +16,9 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from centre_server.mqtt.broker import EmbeddedBroker
 from centre_server.config import load_settings
 from centre_server.contract import CounterAction, CounterCommand, Reply, Topics
+from centre_server.mqtt.broker import EmbeddedBroker
 from tests.conftest import CentreProcess, free_port
 from tests.security.conftest import set_toml
 

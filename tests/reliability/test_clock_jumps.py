@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from centre_server.queue import engine
-from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.config import load_settings
 from centre_server.contract import TicketState
+from centre_server.queue import engine
+from centre_server.runtime.centre import Centre, new_ticket_id
 
 NBO = ZoneInfo("Africa/Nairobi")
 

@@ -134,7 +134,7 @@ def test_kill9_and_broker_kill_under_load(centre_server, mosquitto):
         th.start()
     recovery: list[float] = []
     try:
-        for round_ in range(2):
+        for _round in range(2):
             time.sleep(1.5)
             for _ in range(5):
                 keypad.press_next()

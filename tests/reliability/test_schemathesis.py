@@ -88,10 +88,7 @@ def fuzz(url: str, headers: list[str], cwd: Path, *extra: str, config: str = "")
 def centre_headers(live: CentreProcess, role: str) -> list[str]:
     if role == "anonymous":
         return []
-    if role in ("clerk", "manager"):
-        token = live.login(role)
-    else:
-        token = live.centre.bundle(f"{role}-1")["token"]
+    token = live.login(role) if role in ("clerk", "manager") else live.centre.bundle(f"{role}-1")["token"]
     return ["-H", f"Authorization: Bearer {token}"]
 
 

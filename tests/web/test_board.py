@@ -142,7 +142,8 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.once("dialog", lambda d: d.accept())
     page.click("#close-day")
     today = live["day"]
-    expect(page.locator("#toast")).to_have_text(f"Day {today} closed: {live['waiting'] + called} ticket(s) not served were cancelled.")
+    expect(page.locator("#toast")).to_have_text(
+        f"Day {today} closed: {live['waiting'] + called} ticket(s) not served were cancelled.")
     expect(page.locator("#day-banner")).to_be_visible()
     expect(page.locator("#kpi-waiting")).to_have_text("0")
     expect(page.locator("#kpi-counters")).to_have_text("0 / 30")

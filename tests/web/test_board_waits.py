@@ -55,7 +55,8 @@ def test_board_says_why_there_is_no_wait_and_when_the_day_is_closed(closing_soon
     # nobody serves pensions today: their citizens wait with no estimate
     pension = [issue(server, kiosk, "pension") for _ in range(2)]
     # one counter shared by two services and busy: the newcomer's estimate stays a real number
-    assert clerk.post("/api/v1/counters/c07/open", json={"services": ["driving-licence", "smart-dl"]}).status_code == 200
+    opened = clerk.post("/api/v1/counters/c07/open", json={"services": ["driving-licence", "smart-dl"]})
+    assert opened.status_code == 200
     issue(server, kiosk, "driving-licence")
     issue(server, kiosk, "driving-licence")
     assert clerk.post("/api/v1/counters/c07/call-next").status_code == 200

@@ -51,7 +51,8 @@ def test_clerk_sees_priority_class_channel_and_language(web_server, context_fact
 
     # the same in Kiswahili
     page.click("a[data-lang-link='sw']")
-    expect(page.locator("#current-priority")).to_have_text("Kipaumbele: Mama mjamzito au anayenyonyesha · omba athibitishe")
+    expect(page.locator("#current-priority")).to_have_text(
+        "Kipaumbele: Mama mjamzito au anayenyonyesha · omba athibitishe")
     expect(page.locator("#current-channel")).to_have_text("Tiketi kutoka: Kioski")
     shots(page, "web-clerk-priority-sw")
     page.click("a[data-lang-link='en']")
@@ -147,7 +148,8 @@ def test_clerk_calls_by_number_and_reactivates_no_shows(web_server, context_fact
     expect(page.locator("#reactivate-error")).to_have_text(f"{d2['number']} is not a no-show.")
     page.fill("#reactivate-input", elsewhere["number"])
     page.keyboard.press("Enter")
-    expect(page.locator("#reactivate-error")).to_have_text(f"{elsewhere['number']} is not for a service of this counter.")
+    expect(page.locator("#reactivate-error")).to_have_text(
+        f"{elsewhere['number']} is not for a service of this counter.")
     page.fill("#reactivate-input", "d1")
     page.keyboard.press("Enter")
     expect(page.locator("#toast")).to_have_text(f"{d1['number']} is back in the queue")
@@ -225,12 +227,12 @@ def test_an_appointments_slot_reaches_the_clerk(centre_dir):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from centre_server.queue import engine
-    from centre_server.http.routes.counters import counter_out
-    from centre_server.runtime.centre import Centre
     from centre_server.channels.core import ChannelHub
     from centre_server.channels.settings import ChannelSettings
     from centre_server.config import load_settings
+    from centre_server.http.routes.counters import counter_out
+    from centre_server.queue import engine
+    from centre_server.runtime.centre import Centre
 
     nairobi = ZoneInfo("Africa/Nairobi")
     at = {"t": datetime(2030, 1, 7, 7, 0, tzinfo=nairobi).timestamp()}

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from centre_server.config import load_settings
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre, new_ticket_id
-from centre_server.config import load_settings
 from centre_server.web import reports
 
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -6,8 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from centre_server.store import accounts as auth
-from centre_server.store import database as storage
+from centre_server.contract import LoginRequest, LoginResponse
 from centre_server.http.deps import (
     SESSION_COOKIE,
     ApiError,
@@ -19,7 +18,8 @@ from centre_server.http.deps import (
     spend,
 )
 from centre_server.http.routes.tickets import ERRORS
-from centre_server.contract import LoginRequest, LoginResponse
+from centre_server.store import accounts as auth
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

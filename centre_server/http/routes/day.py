@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from centre_server.dayclose import closing, records
+from centre_server.dayclose import closing, records, upstream
 from centre_server.dayclose.errors import DayCloseError
-from centre_server.store import database as storage
-from centre_server.dayclose import upstream
 from centre_server.dayclose.extension import DayCloseExtension
 from centre_server.http.deps import ApiError, CentreDep, IsoDate, ManagerDep, calendar_day
-from centre_server.http.extension import running
+from centre_server.runtime.extension import running
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import logging
 
 from fastapi import APIRouter
 
-from centre_server.queue import engine
-from centre_server.store import database as storage
-from centre_server.http.deps import CentreDep, ManagerDep
 from centre_server.contract import HallStatePayload
 from centre_server.contract.api import NoticeRequest
+from centre_server.http.deps import CentreDep, ManagerDep
+from centre_server.queue import engine
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 

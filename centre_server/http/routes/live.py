@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from centre_server.http.deps import SESSION_COOKIE, CentreDep, ClerkDep, principals
-from centre_server.http.extension import running
+from centre_server.runtime.extension import running
 from centre_server.web import WebExtension
 from centre_server.web.live import HEARTBEAT_S, RECHECK_SESSION_S, SHUTTING_DOWN, sse
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from centre_server.queue import engine
-from centre_server.store import database as storage
-from centre_server.http.routes.counters import counter_out
-from centre_server.http.deps import ApiError, CentreDep, ManagerDep, PrincipalDep
-from centre_server.http.routes.tickets import ERRORS
 from centre_server.contract import CounterOut
 from centre_server.contract.api import CounterServicesRequest
+from centre_server.http.deps import ApiError, CentreDep, ManagerDep, PrincipalDep
+from centre_server.http.routes.counters import counter_out
+from centre_server.http.routes.tickets import ERRORS
+from centre_server.queue import engine
+from centre_server.store import database as storage
 from centre_server.web import reports
 
 logger = logging.getLogger(__name__)

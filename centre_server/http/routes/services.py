@@ -6,9 +6,9 @@ import logging
 
 from fastapi import APIRouter
 
-from centre_server.queue import engine
-from centre_server.http.deps import CentreDep
 from centre_server.contract import DayStatePayload, ServiceOut
+from centre_server.http.deps import CentreDep
+from centre_server.queue import engine
 
 logger = logging.getLogger(__name__)
 

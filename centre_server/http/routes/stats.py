@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from centre_server.reports import live as stats
 from centre_server.http.deps import CentreDep, IsoDate, ManagerDep, calendar_day, mqtt_link
+from centre_server.reports import live as stats
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ def live(request: Request, centre: CentreDep, principal: ManagerDep) -> dict[str
 
 @router.get("/daily")
 def daily(centre: CentreDep, principal: ManagerDep,
-          date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent")) -> dict[str, Any]:
+          date: IsoDate | None = Query(None, description="YYYY-MM-DD, the centre's local date; today if absent"),
+          ) -> dict[str, Any]:
     """One day's figures, total, per service and per hour (a day with no tickets has zeros).
 
     The same figures as the reports and the day close (``centre_server.reports.figures``).

@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from centre_server.channels import ChannelsExtension, ussd
 from centre_server.channels.gateway import GatewayGuard
 from centre_server.channels.pages import field, hub_of, read_form
-from centre_server.http.extension import running
+from centre_server.runtime.extension import running
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
 """The parts that start and stop with the server, beside the centre itself.
 
 ``create_app`` builds one list of them (the MQTT link, the day closer, the live
-pages, the channels), includes their routers, starts them in order once the
-centre is loaded and stops them in reverse. Routes reach a running part through
+pages, the channels), includes the routes each one answers (declared in the HTTP
+room, ``centre_server.http.routes.part_routers``, so that no part imports the
+HTTP room), starts them in order once the centre is loaded and stops them in
+reverse. Routes reach a running part through
 ``running(request, Kind)``, by its type: one of each kind runs in an app.
 """
 
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.routing import Mount
 
 if TYPE_CHECKING:
@@ -31,10 +33,6 @@ class Extension(Protocol):
 
     name: str
     on_committed: Listener | None
-
-    def routers(self) -> Sequence[APIRouter]:
-        """The routes this part answers (included when the app is made)."""
-        ...
 
     def mounts(self) -> Sequence[Mount]:
         """The static files this part serves."""
