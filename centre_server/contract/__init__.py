@@ -682,3 +682,40 @@ def parse_mqtt_url(url: str) -> tuple[str, int]:
         rest = rest.rsplit("@", 1)[1]
     host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "1883")
     return host or "127.0.0.1", int(port or 1883)
+
+
+# The events' models live in their own module (they need the vocabulary above); one name space for users.
+from centre_server.contract.events import (  # noqa: E402
+    COUNTER_EVENT_MODELS as COUNTER_EVENT_MODELS,
+    TICKET_EVENT_MODELS as TICKET_EVENT_MODELS,
+    AnyEvent as AnyEvent,
+    CounterClosed as CounterClosed,
+    CounterEvent as CounterEvent,
+    CounterOpened as CounterOpened,
+    CounterPaused as CounterPaused,
+    CounterResumed as CounterResumed,
+    CounterServicesChanged as CounterServicesChanged,
+    DayClosed as DayClosed,
+    DayReopened as DayReopened,
+    Event as Event,
+    EventData as EventData,
+    FeedbackGiven as FeedbackGiven,
+    NoticeChanged as NoticeChanged,
+    TicketAtCounter as TicketAtCounter,
+    TicketCalled as TicketCalled,
+    TicketCancelled as TicketCancelled,
+    TicketCheckedIn as TicketCheckedIn,
+    TicketDone as TicketDone,
+    TicketEvent as TicketEvent,
+    TicketIssued as TicketIssued,
+    TicketNoShow as TicketNoShow,
+    TicketReactivated as TicketReactivated,
+    TicketRecalled as TicketRecalled,
+    TicketStarted as TicketStarted,
+    TicketTransferred as TicketTransferred,
+    counter_of as counter_of,
+    event_from_data as event_from_data,
+    event_from_row as event_from_row,
+    event_json as event_json,
+    ticket_of as ticket_of,
+)

@@ -44,6 +44,7 @@ from centre_server.queue import engine
 from centre_server.reports import figures
 from centre_server.store import database as storage
 from centre_server.config import CentreSettings
+from centre_server.contract import DayClosed, TicketIssued, ticket_of
 
 logger = logging.getLogger(__name__)
 
@@ -495,13 +496,14 @@ class DayCloser:
         guard = _guard(self.centre)
         tickets = self.centre.state.tickets
         for ev in events:
-            if ev.type.value == "day_closed" and ev.data.get("next_day"):
+            d = ev.data
+            if isinstance(d, DayClosed) and d.next_day:
                 with self._pending_lock:
-                    self._pending.add(ev.data["day"])
+                    self._pending.add(d.day)
                 self._wake.set()
             elif guard.watched and ev.type.value in TICKET_EVENTS:
-                t = tickets.get(ev.data.get("ticket_id") or "")
-                day = ev.data.get("day") or (t.day if t is not None else None)
+                t = tickets.get(ticket_of(d) or "")
+                day = d.day if isinstance(d, TicketIssued) else (t.day if t is not None else None)
                 if day in guard.watched:  # the day was summarised already: its figures changed
                     guard.dirty.add(day)
                     guard.changed_at = time.monotonic()

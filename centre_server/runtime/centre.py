@@ -38,6 +38,19 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.contract import (
+    TICKET_EVENT_MODELS,
+    CounterEvent,
+    DayClosed,
+    DayReopened,
+    NoticeChanged,
+    TicketCalled,
+    TicketIssued,
+    TicketRecalled,
+    TicketTransferred,
+    counter_of,
+    ticket_of,
+)
 from centre_server.queue.engine import Command, Event, QueueError, State, Ticket
 from centre_server.queue.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
 
@@ -356,7 +369,8 @@ class Centre:
             counter = self.state.counters.get(t.counter_id or "")
             unknown = None
             if issued is not None:
-                pos, est = issued.data["position"], issued.data["estimated_wait_s"]
+                assert isinstance(issued.data, TicketIssued)
+                pos, est = issued.data.position, issued.data.estimated_wait_s
                 if est is None:
                     unknown = engine.wait_for(self.state, t.service_id, pos, now)[1]
             elif t.id in self.state.tickets:
@@ -416,9 +430,12 @@ class Centre:
 
     def event_payload(self, ev: Event) -> EventPayload:
         """An event as devices and watchers hear it: no phone, no key, and a public ticket id."""
-        d = {k: v for k, v in ev.data.items() if k not in ("phone", "idempotency_key")}
-        if d.get("ticket_id"):
-            d["ticket_id"] = public_ticket_id(d["ticket_id"])
+        d = ev.data.to_data()
+        d.pop("phone", None)
+        d.pop("idempotency_key", None)
+        tid = ticket_of(ev.data)
+        if tid:
+            d["ticket_id"] = public_ticket_id(tid)
         return EventPayload(type=ev.type, seq=ev.seq, at=self.iso(ev.at), **d)
 
     def touched(self, events: list[Event]) -> tuple[set[str], set[str], bool]:
@@ -429,17 +446,19 @@ class Centre:
         with self.lock:
             for ev in events:
                 d = ev.data
-                for key in ("service_id", "from_service_id", "to_service_id"):
-                    if d.get(key):
-                        services.add(d[key])
-                if d.get("counter_id"):
-                    counters.add(d["counter_id"])
-                    c = self.state.counters.get(d["counter_id"])
-                    if c and ev.type.value.startswith("counter_"):
+                if isinstance(d, TICKET_EVENT_MODELS):
+                    services.add(d.service_id)
+                if isinstance(d, TicketTransferred):  # its service_id is the one it left
+                    services.add(d.to_service_id)
+                cid = counter_of(d)
+                if cid:
+                    counters.add(cid)
+                    c = self.state.counters.get(cid)
+                    if c and isinstance(d, CounterEvent):
                         services.update(c.services)
-                if ev.type.value in ("ticket_called", "ticket_recalled", "notice_changed", "day_closed"):
+                if isinstance(d, (TicketCalled, TicketRecalled, NoticeChanged, DayClosed)):
                     hall = True
-                if ev.type.value in ("day_closed", "day_reopened"):
+                if isinstance(d, (DayClosed, DayReopened)):
                     services.update(self.state.services)
                     counters.update(self.state.counters)
         return services, counters, hall
