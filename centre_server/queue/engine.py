@@ -5,7 +5,7 @@ events it causes and moves the state forward by those events (``evolve``). No
 I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
 with the commands. The server persists the events and the changed rows in one
 transaction; the replay simulator drives the very same functions at simulated
-time. Rules are DESIGN §3.
+time.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from centre_server.contract import (
     DayClosed,
     DayReopened,
     Event,
-    EventType,
     FeedbackGiven,
     IssueRefusal,
     Language,
     NoticeChanged,
     Priority,
+    Satisfaction,
     TicketCalled,
     TicketCancelled,
     TicketCheckedIn,
@@ -51,11 +51,11 @@ from centre_server.contract import (
     TicketState,
     TicketTransferred,
     WaitUnknown,
+    satisfaction_scale,
     ticket_of,
 )
 from centre_server.contract.errors import Refusal
 from centre_server.queue.estimate import WaitPredictor
-from centre_server.queue.hours import OpeningHours
 from centre_server.queue.model import Counter, Policy, Service, Ticket
 
 logger = logging.getLogger(__name__)
@@ -566,7 +566,8 @@ def appointment_due(state: State, t: Ticket, now: float) -> bool:
 
 
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
-    """The ticket ``counter`` should call now, by the rules of DESIGN §3."""
+    """The ticket ``counter`` should call now: appointments due, then priority classes (bounded by the
+    streak limit), then first come first served, as the policy orders them."""
     pol = state.policy
     # one pass sorts the counter's waiting tickets into appointments due, priority classes and the rest
     # (as appointment_due decides): a call is the clerk's wait, so it walks the queues once, not four times
@@ -831,8 +832,6 @@ def _set_services(state: State, cmd: SetCounterServices, emit: _Emitter) -> None
 
 def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
     """One rating per ticket on the one scale: the first given stands, from whichever channel."""
-    from centre_server.contract import Satisfaction, satisfaction_scale  # kept local: a small, separate change
-
     if cmd.rating not in set(Satisfaction):
         raise QueueError("bad_rating", f"a rating is one of {satisfaction_scale()}", 422)
     if cmd.ticket_id is not None:
