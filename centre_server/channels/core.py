@@ -22,7 +22,7 @@ from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.schema import ensure_booking_confirmations
 from centre_server.channels.settings import ChannelSettings, phone_ok
 from centre_server.channels.sms import OutboxWorker, make_gateway
-from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
+from centre_server.contract import Channel, IssueRefusal, Language, Priority, Satisfaction, TicketState
 from centre_server.contract import DayClosed, TicketCalled, TicketDone, TicketEvent, TicketIssued, TicketTransferred, ticket_of
 from centre_server.queue.engine import Event, QueueError, Ticket
 

@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import FormData
 
 from centre_server.http.deps import ISSUE_ROLES, ClerkDep, ManagerDep, PrincipalDep
@@ -25,9 +24,9 @@ from centre_server.channels.gateway import GatewayGuard
 from centre_server.http.ratelimit import RateLimiter
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, Translator, format_day, tr, wait_phrase
+from centre_server.contract.channels import AppointmentOut, CheckInRequest, CheckInResponse
 from centre_server.contract import (
     API_PREFIX,
-    PHONE_PATTERN,
     Channel,
     ErrorResponse,
     IssueRefusal,
@@ -412,29 +411,6 @@ async def feedback_submit(ticket_id: str, request: Request) -> Response:
 # ------------------------------------------------------------------ kiosk check-in (API)
 
 
-class CheckInRequest(BaseModel):
-    """A code, or a phone number (at least one)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [{"required": ["code"]},
-                                                                          {"required": ["phone"]}]})
-
-    code: str = Field(default=None, pattern=r"^\d{4,8}$")  # type: ignore[assignment]  (absent, never null)
-    phone: str = Field(default=None, pattern=PHONE_PATTERN)  # type: ignore[assignment]
-
-    @model_validator(mode="after")
-    def _one_of(self) -> "CheckInRequest":
-        if self.code is None and self.phone is None:
-            raise ValueError("send a code or a phone number")
-        return self
-
-
-class CheckInResponse(BaseModel):
-    tickets: list[TicketOut]
-    kinds: list[str]  # "ticket" (a remote ticket) or "appointment" (a ticket issued now for the booking)
-    message_en: str
-    message_sw: str
-
-
 DAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 
 
@@ -487,17 +463,6 @@ def _check_in_limited(request: Request, device: str, code: str | None) -> JSONRe
                                        "message": f"too many check-ins: try again in {int(wait) + 1} s"}},
                             status_code=429, headers={"Retry-After": str(int(wait) + 1)})
     return None
-
-
-class AppointmentOut(BaseModel):
-    id: str
-    service_id: str
-    slot_at: str
-    state: str
-    code: str
-    phone: str | None  # masked: the last three digits
-    language: str
-    ticket_id: str | None
 
 
 @api.get("/appointments", response_model=list[AppointmentOut], responses=_errors(401, 403, 422))

@@ -493,6 +493,27 @@ class DeviceStatusPayload(_Payload):
     updated_at: datetime | None = None
 
 
+class BridgeStatusPayload(DeviceStatusPayload):
+    """A bridge's retained status: its ports, the keypads and feedback units on them, and what went wrong.
+
+    ``ports`` and ``unknown_devices`` are the serial lines' own snapshots; ``unknown_devices``
+    lists the first few strangers only (the 4 KB budget), ``unknown_count`` counts them all.
+    """
+
+    detail_sw: str | None = None
+    counters: list[str] = Field(default_factory=list)
+    mqtt: Literal["connected", "disconnected"] = "disconnected"
+    ports: list[dict[str, Any]] = Field(default_factory=list)
+    devices_online: int = 0
+    devices_total: int = 0
+    unknown_devices: list[dict[str, Any]] = Field(default_factory=list)
+    unknown_count: int = 0
+    frame_errors: dict[str, int] = Field(default_factory=dict)
+    port_errors: dict[str, int] = Field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------
 # HTTP shapes (DESIGN §4)
 # --------------------------------------------------------------------------
@@ -718,4 +739,9 @@ from centre_server.contract.events import (  # noqa: E402
     event_from_row as event_from_row,
     event_json as event_json,
     ticket_of as ticket_of,
+)
+from centre_server.contract.channels import (  # noqa: E402
+    AppointmentOut as AppointmentOut,
+    CheckInRequest as CheckInRequest,
+    CheckInResponse as CheckInResponse,
 )

@@ -35,7 +35,6 @@ from centre_server.contract import (
     CounterServicesChanged,
     CounterState,
     DayClosed,
-    EventType,
     Priority,
     TicketCalled,
     TicketCancelled,
