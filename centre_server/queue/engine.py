@@ -1,7 +1,8 @@
 """The queue engine: pure, deterministic, the only place queue rules live.
 
 ``apply(state, command, now)`` checks the command against the state, returns the
-events it causes and moves the state forward by those events (``evolve``). No
+events it causes (one typed model per event type, ``contract.events``) and moves
+the state forward by those events (``evolve``). No
 I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
 with the commands. The server persists the events and the changed rows in one
 transaction; the replay simulator drives the very same functions at simulated
@@ -11,10 +12,10 @@ time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import attrgetter
-from collections.abc import Callable
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
