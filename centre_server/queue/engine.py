@@ -2,9 +2,8 @@
 
 ``apply(state, command, now)`` checks the command against the state, returns the
 events it causes (one typed model per event type, ``contract.events``) and moves
-the state forward by those events (``evolve``). No
-I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
-with the commands. The server persists the events and the changed rows in one
+the state forward by those events (``evolve``). No I/O and no clock reads: time
+comes in as ``now`` (POSIX seconds), ids come in with the commands. The server persists the events and the changed rows in one
 transaction; the replay simulator drives the very same functions at simulated
 time.
 """
