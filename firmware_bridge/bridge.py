@@ -23,11 +23,11 @@ from pydantic import ValidationError
 
 from centre_server.contract import (
     FEEDBACK_BUTTONS,
+    BridgeStatusPayload,
     CounterAction,
     CounterCommand,
     CounterState,
     CounterStatePayload,
-    DeviceStatusPayload,
     FeedbackCommand,
     Reply,
     TicketState,
@@ -345,7 +345,7 @@ class Bridge:
 
     # ------------------------------------------------------------------ status
 
-    def status(self) -> DeviceStatusPayload:
+    def status(self) -> BridgeStatusPayload:
         ports = [line.snapshot() for line in self.lines]
         devices = [d for p in ports for d in p["devices"]]
         configured = [d for d in devices if d["configured"]]
@@ -363,7 +363,7 @@ class Bridge:
         if unknown_count:
             detail += f", {unknown_count} unknown device(s)"
             detail_sw += f", vifaa {unknown_count} visivyojulikana"
-        return DeviceStatusPayload(
+        return BridgeStatusPayload(
             device_id=self.device_id,
             kind="bridge",
             detail=detail,
@@ -382,16 +382,15 @@ class Bridge:
             counts=dict(sorted(self.counts.items())),
         )
 
-    def status_bytes(self, status: DeviceStatusPayload) -> bytes:
+    def status_bytes(self, status: BridgeStatusPayload) -> bytes:
         """The status as published: unknown devices are listed only as far as the size budget allows.
 
         The server drops any device message over 4 KB; whatever strangers say on the line, the
         bridge's own health must still get through (``unknown_count`` keeps the full tally).
         """
         data = status.to_bytes()
-        # unknown_devices is one of the payload's extra fields (payloads allow extras)
-        while len(data) > STATUS_MAX_BYTES and status.unknown_devices:  # type: ignore[attr-defined]
-            status.unknown_devices = status.unknown_devices[:-1]  # type: ignore[attr-defined]
+        while len(data) > STATUS_MAX_BYTES and status.unknown_devices:
+            status.unknown_devices = status.unknown_devices[:-1]
             data = status.to_bytes()
         if len(data) > STATUS_MAX_BYTES:
             self.errors["status_oversized"] += 1

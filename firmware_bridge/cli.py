@@ -14,8 +14,7 @@ from pathlib import Path
 
 import click
 
-from firmware_bridge import config as bridge_config
-from firmware_bridge import frames
+from firmware_bridge import config as bridge_config, frames
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulate import Simulator, SimulatorError, parse_devices, run_interactive
 

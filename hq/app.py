@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import date as Date
-from datetime import timedelta
+from datetime import date as Date, timedelta
 from importlib import resources
 from typing import Annotated, Any
 

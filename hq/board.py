@@ -16,8 +16,7 @@ import csv
 import io
 import logging
 from collections import defaultdict
-from datetime import date as Date
-from datetime import datetime, timedelta
+from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

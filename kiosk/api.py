@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
 
-from centre_server.contract import API_PREFIX, IssueTicketRequest, ServiceOut, TicketOut
+from centre_server.contract import API_PREFIX, CheckInResponse, IssueTicketRequest, ServiceOut, TicketOut
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +42,7 @@ class Unreachable(Exception):
     """The server did not answer (down, network cut, or too slow)."""
 
 
-@dataclass
-class CheckIn:
-    """What ``POST /api/v1/check-in`` answered: the tickets checked in and what to tell the citizen."""
-
-    tickets: list[TicketOut]
-    kinds: list[str]
-    message_en: str
-    message_sw: str
-
-    def message(self, language: str) -> str:
-        return self.message_sw if str(language) == "sw" and self.message_sw else self.message_en
+CheckIn = CheckInResponse  # what ``POST /api/v1/check-in`` answers: the contract's shape
 
 
 def new_idempotency_key() -> str:
@@ -151,7 +140,6 @@ class CentreApi:
             raise Unreachable(str(exc)) from None
         if r.status_code != 200:
             raise self._error(r)
-        data = r.json()
-        return CheckIn(tickets=[TicketOut.model_validate(t) for t in data.get("tickets", [])],
-                       kinds=[str(k) for k in data.get("kinds", [])],
-                       message_en=str(data.get("message_en", "")), message_sw=str(data.get("message_sw", "")))
+        # an older server may leave a field out: the kiosk still shows what it got
+        return CheckInResponse.model_validate({"tickets": [], "kinds": [], "message_en": "", "message_sw": "",
+                                               **r.json()})

@@ -31,8 +31,7 @@ from centre_server.mqtt.access import (
     mosquitto_hash,
     verify_mosquitto_hash,
 )
-from centre_server.store import accounts
-from centre_server.store import database as storage
+from centre_server.store import accounts, database as storage
 from provisioning import settings_file
 from provisioning.directory import CentreDirectory, ProvisionError, actor
 

@@ -19,8 +19,7 @@ import sqlite_utils
 from centre_server.config import CONFIG_NAME, DB_NAME, load_settings, render_config
 from centre_server.menu import builtin_menu, demo_counters
 from centre_server.mqtt.access import SERVER_ROLE
-from centre_server.store import accounts, admin
-from centre_server.store import database as storage
+from centre_server.store import accounts, admin, database as storage
 from provisioning.broker import BROKER_DIR_KEY, ensure_server_user
 from provisioning.bundles import mqtt_url_for_devices
 from provisioning.devices import DEVICE_KINDS, add_device

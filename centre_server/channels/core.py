@@ -19,7 +19,21 @@ from centre_server.channels.i18n import localise, tr, wait_phrase
 from centre_server.channels.schema import ensure_booking_confirmations
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
-from centre_server.contract import Channel, EventType, IssueRefusal, Language, Priority, Satisfaction, TicketState
+from centre_server.contract import (
+    Channel,
+    DayClosed,
+    IssueRefusal,
+    Language,
+    Priority,
+    Satisfaction,
+    TicketCalled,
+    TicketDone,
+    TicketEvent,
+    TicketIssued,
+    TicketState,
+    TicketTransferred,
+    ticket_of,
+)
 from centre_server.contract.errors import Refusal
 from centre_server.contract.phone import normalise_phone
 from centre_server.queue import engine
@@ -775,22 +789,22 @@ class ChannelHub:
         touched: set[str] = set()
         for ev in events:
             d = ev.data
-            t = state.tickets.get(d.get("ticket_id") or "")
-            if d.get("service_id") and ev.type != EventType.ticket_issued:  # a new ticket moves nobody up
-                touched.add(d["service_id"])
-            if d.get("to_service_id"):
-                touched.add(d["to_service_id"])
-            if ev.type == EventType.day_closed and d.get("next_day"):
-                self._forget_phones(storage.retained_until(d["day"], self.centre.settings.day.phone_retention_days))
+            t = state.tickets.get(ticket_of(d) or "")
+            if isinstance(d, TicketEvent):  # a new ticket (TicketIssued) moves nobody up
+                touched.add(d.service_id)
+            if isinstance(d, TicketTransferred):
+                touched.add(d.to_service_id)
+            if isinstance(d, DayClosed) and d.next_day:
+                self._forget_phones(storage.retained_until(d.day, self.centre.settings.day.phone_retention_days))
             if t is None or not t.phone:
                 continue
             lang = t.language.value
             svc = state.services.get(t.service_id)
             name = (svc.name_sw if lang == "sw" else svc.name_en)[:40] if svc else t.service_id
             url = f"{self.public_url}/t/{t.id}"
-            if ev.type == EventType.ticket_issued:
-                ahead = d.get("position", 0)
-                wait = wait_phrase(lang, d.get("estimated_wait_s"), d.get("wait_unknown"))
+            if isinstance(d, TicketIssued):
+                ahead = d.position
+                wait = wait_phrase(lang, d.estimated_wait_s, None)
                 if not t.checked_in:
                     text = tr("sms_issued", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               code=self.code_of(t.id) or "-", url=url)
@@ -800,12 +814,12 @@ class ChannelHub:
                 self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
                 if ahead <= self.settings.sms_notify_ahead:
                     self._mark(f"ahead:{t.id}")  # the first message already said how close it is
-            elif ev.type == EventType.ticket_called:
-                counter = d.get("counter_name") or d.get("counter_id")
+            elif isinstance(d, TicketCalled):
+                counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
                              tr("sms_called", lang, number=t.number, counter=counter))
-            elif ev.type == EventType.ticket_done and self.settings.sms_feedback_request \
-                    and d.get("outcome") != "day_closed":
+            elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \
+                    and d.outcome != "day_closed":
                 self.enqueue(f"feedback:{t.id}", t.phone, "feedback", t.id,
                              tr("sms_feedback", lang, number=t.number, url=f"{url}/feedback"))
         n = self.settings.sms_notify_ahead

@@ -7,8 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale
-from centre_server.contract.i18n import LANGUAGES as LANGUAGES  # the pages offer these
-from centre_server.contract.i18n import Translations
+from centre_server.contract.i18n import (
+    LANGUAGES as LANGUAGES,  # the pages offer these
+    Translations,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ import json
 import logging
 import os
 import time
-from datetime import date as Date
-from datetime import datetime, timedelta
+from datetime import date as Date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -493,6 +493,27 @@ class DeviceStatusPayload(_Payload):
     updated_at: datetime | None = None
 
 
+class BridgeStatusPayload(DeviceStatusPayload):
+    """A bridge's retained status: its ports, the keypads and feedback units on them, and what went wrong.
+
+    ``ports`` and ``unknown_devices`` are the serial lines' own snapshots; ``unknown_devices``
+    lists the first few strangers only (the 4 KB budget), ``unknown_count`` counts them all.
+    """
+
+    detail_sw: str | None = None
+    counters: list[str] = Field(default_factory=list)
+    mqtt: Literal["connected", "disconnected"] = "disconnected"
+    ports: list[dict[str, Any]] = Field(default_factory=list)
+    devices_online: int = 0
+    devices_total: int = 0
+    unknown_devices: list[dict[str, Any]] = Field(default_factory=list)
+    unknown_count: int = 0
+    frame_errors: dict[str, int] = Field(default_factory=dict)
+    port_errors: dict[str, int] = Field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------
 # HTTP shapes (docs/design.md §4)
 # --------------------------------------------------------------------------
@@ -682,3 +703,45 @@ def parse_mqtt_url(url: str) -> tuple[str, int]:
         rest = rest.rsplit("@", 1)[1]
     host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "1883")
     return host or "127.0.0.1", int(port or 1883)
+
+
+# The events' models live in their own module (they need the vocabulary above); one name space for users.
+from centre_server.contract.channels import (  # noqa: E402
+    AppointmentOut as AppointmentOut,
+    CheckInRequest as CheckInRequest,
+    CheckInResponse as CheckInResponse,
+)
+from centre_server.contract.events import (  # noqa: E402
+    COUNTER_EVENT_MODELS as COUNTER_EVENT_MODELS,
+    TICKET_EVENT_MODELS as TICKET_EVENT_MODELS,
+    AnyEvent as AnyEvent,
+    CounterClosed as CounterClosed,
+    CounterEvent as CounterEvent,
+    CounterOpened as CounterOpened,
+    CounterPaused as CounterPaused,
+    CounterResumed as CounterResumed,
+    CounterServicesChanged as CounterServicesChanged,
+    DayClosed as DayClosed,
+    DayReopened as DayReopened,
+    Event as Event,
+    EventData as EventData,
+    FeedbackGiven as FeedbackGiven,
+    NoticeChanged as NoticeChanged,
+    TicketAtCounter as TicketAtCounter,
+    TicketCalled as TicketCalled,
+    TicketCancelled as TicketCancelled,
+    TicketCheckedIn as TicketCheckedIn,
+    TicketDone as TicketDone,
+    TicketEvent as TicketEvent,
+    TicketIssued as TicketIssued,
+    TicketNoShow as TicketNoShow,
+    TicketReactivated as TicketReactivated,
+    TicketRecalled as TicketRecalled,
+    TicketStarted as TicketStarted,
+    TicketTransferred as TicketTransferred,
+    counter_of as counter_of,
+    event_from_data as event_from_data,
+    event_from_row as event_from_row,
+    event_json as event_json,
+    ticket_of as ticket_of,
+)

@@ -12,13 +12,13 @@ import logging
 import os
 import threading
 import time
-from datetime import date as Date
-from datetime import datetime, timedelta
+from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from centre_server.contract import DayClosed, TicketIssued, ticket_of
 from centre_server.dayclose.closing import CloseResult, close_with_centre, guard_for, resummarise
 from centre_server.dayclose.summary import TICKET_EVENTS
 from centre_server.store import database as storage
@@ -75,13 +75,14 @@ class DayCloser:
         guard = guard_for(self.centre)
         tickets = self.centre.state.tickets
         for ev in events:
-            if ev.type.value == "day_closed" and ev.data.get("next_day"):
+            d = ev.data
+            if isinstance(d, DayClosed) and d.next_day:
                 with self._pending_lock:
-                    self._pending.add(ev.data["day"])
+                    self._pending.add(d.day)
                 self._wake.set()
             elif guard.watched and ev.type.value in TICKET_EVENTS:
-                t = tickets.get(ev.data.get("ticket_id") or "")
-                day = ev.data.get("day") or (t.day if t is not None else None)
+                t = tickets.get(ticket_of(d) or "")
+                day = d.day if isinstance(d, TicketIssued) else (t.day if t is not None else None)
                 if day in guard.watched:  # the day was summarised already: its figures changed
                     guard.dirty.add(day)
                     guard.changed_at = time.monotonic()

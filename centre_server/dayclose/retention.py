@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from datetime import date as Date
-from datetime import timedelta
+from datetime import date as Date, timedelta
 from pathlib import Path
 from typing import Any
 

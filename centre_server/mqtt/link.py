@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from centre_server.contract import (
     QOS,
+    TICKET_EVENT_MODELS,
     Availability,
     CounterAction,
     CounterCommand,
@@ -346,8 +347,8 @@ class MqttLink:
             return
         data: dict[str, Any] = {"counter_id": counter_id}
         for ev in events:
-            if ev.data.get("number"):
-                data["ticket"] = ev.data["number"]
+            if isinstance(ev.data, TICKET_EVENT_MODELS) and ev.data.number:
+                data["ticket"] = ev.data.number
         self._reply(cmd.device_id, cmd.request_id, None, data)
 
     def _feedback(self, payload: bytes | bytearray, topic_counter: str) -> None:

@@ -1,36 +1,62 @@
 """The queue engine: pure, deterministic, the only place queue rules live.
 
 ``apply(state, command, now)`` checks the command against the state, returns the
-events it causes and moves the state forward by those events (``evolve``). No
-I/O and no clock reads: time comes in as ``now`` (POSIX seconds), ids come in
-with the commands. The server persists the events and the changed rows in one
-transaction; the replay simulator drives the very same functions at simulated
-time. The rules are written out in docs/design.md §3.
+events it causes (one typed model per event type, ``contract.events``) and moves
+the state forward by those events (``evolve``). No I/O and no clock reads: time
+comes in as ``now`` (POSIX seconds), ids come in with the commands. The server
+persists the events and the changed rows in one transaction; the replay
+simulator drives the very same functions at simulated time.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from centre_server.contract import (
+    COUNTER_EVENT_MODELS,
     FINAL_TICKET_STATES,
+    TICKET_EVENT_MODELS,
+    AnyEvent,
     Channel,
+    CounterClosed,
+    CounterOpened,
+    CounterPaused,
+    CounterResumed,
+    CounterServicesChanged,
     CounterState,
-    EventType,
+    DayClosed,
+    DayReopened,
+    Event,
+    FeedbackGiven,
     IssueRefusal,
     Language,
+    NoticeChanged,
     Priority,
+    Satisfaction,
+    TicketCalled,
+    TicketCancelled,
+    TicketCheckedIn,
+    TicketDone,
+    TicketIssued,
+    TicketNoShow,
+    TicketReactivated,
+    TicketRecalled,
+    TicketStarted,
     TicketState,
+    TicketTransferred,
     WaitUnknown,
+    satisfaction_scale,
+    ticket_of,
 )
 from centre_server.contract.errors import Refusal
 from centre_server.queue.estimate import WaitPredictor
-from centre_server.queue.hours import OpeningHours
+from centre_server.queue.model import Counter, Policy, Service, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -48,94 +74,6 @@ class QueueError(Refusal):
 # --------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    id: str
-    prefix: str
-    name_en: str
-    name_sw: str
-    category: str = ""
-    category_sw: str = ""
-    target_wait_s: int = 1800
-    service_time_s: float = 600.0  # typical, the predictor's starting point
-    enabled: bool = True
-    position: int = 0
-    last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
-
-
-@dataclass
-class Counter:
-    id: str
-    name: str
-    services: list[str]  # in order of skill
-    state: CounterState = CounterState.closed
-    ticket_id: str | None = None
-    clerk: str | None = None
-    priority_streak: int = 0  # priority calls in a row, for the anti-starvation bound
-    idle_since: float | None = None
-    last_ticket_id: str | None = None  # the last ticket finished here, for feedback
-
-
-@dataclass
-class Ticket:
-    id: str
-    day: str
-    seq: int
-    number: str
-    service_id: str
-    priority: Priority
-    channel: Channel
-    language: Language
-    issued_at: float
-    queued_at: float  # the original issue time: transfers and reactivations keep it
-    state: TicketState = TicketState.waiting
-    phone: str | None = None
-    called_at: float | None = None
-    first_called_at: float | None = None
-    started_at: float | None = None
-    ended_at: float | None = None
-    counter_id: str | None = None
-    clerk: str | None = None
-    recalls: int = 0
-    transfers: list[dict[str, Any]] = field(default_factory=list)
-    outcome: str | None = None
-    rating: int | None = None
-    comment: str | None = None
-    no_show_at: float | None = None
-    cancel_reason: str | None = None
-    idempotency_key: str | None = None
-    device_id: str | None = None
-    estimated_wait_s: int | None = 0  # what was printed on the ticket (None: no counter could serve it)
-    checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
-    slot_at: float | None = None  # an appointment's booked time
-    appointment_id: str | None = None
-
-
-@dataclass
-class Policy:
-    """Configurable rules of call-next and no-show (centre.toml ``[queue]``)."""
-
-    priority_streak_limit: int = 3  # after this many priority calls in a row, one normal
-    prefer_breached_target: bool = False  # serve services over their target wait first
-    call_order: str = "longest_wait"  # or "skill_order": the counter's first service first
-    min_recalls_before_no_show: int = 0  # a no-show before this many recalls is refused
-    auto_no_show_after_recalls: int = 3  # the recall after this many marks a no-show
-    reactivation_window_s: int = 1800  # a no-show may come back within this window
-    complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
-    appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
-    timezone: str = "Africa/Nairobi"
-    hours: OpeningHours = field(default_factory=OpeningHours)
-    phone_retention_days: int = 0  # a closed day's phone numbers are kept this many days, then erased
-
-
-@dataclass
-class Event:
-    type: EventType
-    seq: int
-    at: float
-    data: dict[str, Any]
 
 
 @dataclass
@@ -503,8 +441,8 @@ class _Emitter:
         self.now = now
         self.events: list[Event] = []
 
-    def __call__(self, etype: EventType, **data: Any) -> Event:
-        ev = Event(type=etype, seq=self.state.last_seq + 1, at=self.now, data=data)
+    def __call__(self, data: AnyEvent) -> Event:
+        ev = Event(seq=self.state.last_seq + 1, at=self.now, data=data)
         evolve(self.state, ev)
         self.events.append(ev)
         return ev
@@ -535,8 +473,8 @@ def apply(state: State, command: Command, now: float) -> list[Event]:
 def _validate(state: State, command: Command, now: float) -> None:
     if isinstance(command, IssueTicket):
         _service(state, command.service_id, for_issue=True)
-    elif hasattr(command, "counter_id") and command.counter_id is not None:
-        _counter(state, command.counter_id)
+    elif isinstance(counter_id := getattr(command, "counter_id", None), str):
+        _counter(state, counter_id)
 
 
 def _service(state: State, service_id: str, for_issue: bool = False) -> Service:
@@ -561,12 +499,23 @@ def _current(state: State, counter: Counter) -> Ticket:
     return state.tickets[counter.ticket_id]
 
 
-def _ticket_data(state: State, t: Ticket) -> dict[str, Any]:
-    return {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
-            "priority": t.priority.value}
+class _TicketFields(TypedDict):
+    ticket_id: str
+    number: str
+    service_id: str
+    priority: Priority
 
 
-def _counter_data(c: Counter) -> dict[str, Any]:
+class _CounterFields(TypedDict):
+    counter_id: str
+    counter_name: str
+
+
+def _ticket_data(state: State, t: Ticket) -> _TicketFields:
+    return {"ticket_id": t.id, "number": t.number, "service_id": t.service_id, "priority": t.priority}
+
+
+def _counter_data(c: Counter) -> _CounterFields:
     return {"counter_id": c.id, "counter_name": c.name}
 
 
@@ -597,13 +546,13 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
                          f"a newcomer for {svc.name_en} would not be called before today's last call: "
                          f"book a visit for {day} instead", 409,
                          opens_at=opens_at(state, now).isoformat(), book_day=day)
-    emit(EventType.ticket_issued, ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
-         seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority.value,
-         channel=cmd.channel.value, language=cmd.language.value, phone=cmd.phone,
+    emit(TicketIssued(ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
+         seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority,
+         channel=cmd.channel, language=cmd.language, phone=cmd.phone,
          idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
          estimated_wait_s=estimate,
          checked_in=cmd.checked_in,
-         slot_at=cmd.slot_at, appointment_id=cmd.appointment_id)
+         slot_at=cmd.slot_at, appointment_id=cmd.appointment_id))
 
 
 def issued_for(state: State, key: str) -> str | None:
@@ -618,7 +567,8 @@ def appointment_due(state: State, t: Ticket, now: float) -> bool:
 
 
 def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
-    """The ticket ``counter`` should call now, by the rules of docs/design.md §3."""
+    """The ticket ``counter`` should call now: appointments due, then priority classes (bounded by the
+    streak limit), then first come first served, as the policy orders them."""
     pol = state.policy
     # one pass sorts the counter's waiting tickets into appointments due, priority classes and the rest
     # (as appointment_due decides): a call is the clerk's wait, so it walks the queues once, not four times
@@ -697,8 +647,8 @@ def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str
     if counter.ticket_id is None:
         return
     t = state.tickets[counter.ticket_id]
-    emit(EventType.ticket_done, **_ticket_data(state, t), **_counter_data(counter),
-         outcome=outcome or "served", clerk=counter.clerk)
+    emit(TicketDone(**_ticket_data(state, t), **_counter_data(counter),
+         outcome=outcome or "served", clerk=counter.clerk))
 
 
 def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
@@ -708,8 +658,8 @@ def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk:
         _finish_current(state, counter, emit, None)
     jumped = ticket.priority != Priority.none and (ticket.priority != Priority.appointment
                                                    or appointment_due(state, ticket, emit.now))
-    emit(EventType.ticket_called, **_ticket_data(state, ticket), **_counter_data(counter),
-         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at), jumped=jumped)
+    emit(TicketCalled(**_ticket_data(state, ticket), **_counter_data(counter),
+         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at), jumped=jumped))
 
 
 def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
@@ -722,8 +672,8 @@ def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
         if ticket.checked_in:
             break
         # a remote ticket whose citizen never checked in reaches the front: skipped as a no-show
-        emit(EventType.ticket_no_show, **_ticket_data(state, ticket), **_counter_data(counter),
-             reason="not_checked_in")
+        emit(TicketNoShow(**_ticket_data(state, ticket), **_counter_data(counter),
+             reason="not_checked_in"))
     _call(state, counter, ticket, emit, cmd.clerk)
 
 
@@ -742,11 +692,11 @@ def _recall(state: State, cmd: Recall, emit: _Emitter) -> None:
     if t.state != TicketState.called:
         raise QueueError("already_serving", f"{t.number} is already being served", 409)
     if t.recalls >= state.policy.auto_no_show_after_recalls:
-        emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter),
-             reason="recalls_exhausted")
+        emit(TicketNoShow(**_ticket_data(state, t), **_counter_data(counter),
+             reason="recalls_exhausted"))
         return
-    emit(EventType.ticket_recalled, **_ticket_data(state, t), **_counter_data(counter),
-         recalls=t.recalls + 1)
+    emit(TicketRecalled(**_ticket_data(state, t), **_counter_data(counter),
+         recalls=t.recalls + 1))
 
 
 def _no_show(state: State, cmd: MarkNoShow, emit: _Emitter) -> None:
@@ -757,7 +707,7 @@ def _no_show(state: State, cmd: MarkNoShow, emit: _Emitter) -> None:
     need = state.policy.min_recalls_before_no_show
     if t.recalls < need:
         raise QueueError("recall_first", f"recall {t.number} {need - t.recalls} more time(s) first", 409)
-    emit(EventType.ticket_no_show, **_ticket_data(state, t), **_counter_data(counter), reason="clerk")
+    emit(TicketNoShow(**_ticket_data(state, t), **_counter_data(counter), reason="clerk"))
 
 
 def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
@@ -765,7 +715,7 @@ def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
     t = _current(state, counter)
     if t.state != TicketState.called:
         raise QueueError("already_serving", f"{t.number} is already being served", 409)
-    emit(EventType.ticket_started, **_ticket_data(state, t), **_counter_data(counter))
+    emit(TicketStarted(**_ticket_data(state, t), **_counter_data(counter)))
 
 
 def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
@@ -780,8 +730,8 @@ def _transfer(state: State, cmd: Transfer, emit: _Emitter) -> None:
     target = _service(state, cmd.service_id, for_issue=True)
     if target.id == t.service_id:
         raise QueueError("same_service", f"{t.number} is already in {target.name_en}", 409)
-    emit(EventType.ticket_transferred, **_ticket_data(state, t), **_counter_data(counter),
-         from_service_id=t.service_id, to_service_id=target.id)
+    emit(TicketTransferred(**_ticket_data(state, t), **_counter_data(counter),
+         from_service_id=t.service_id, to_service_id=target.id))
 
 
 def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
@@ -792,7 +742,7 @@ def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
         raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409)
     if t.state != TicketState.waiting:
         raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409)
-    emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=cmd.reason)
+    emit(TicketCancelled(**_ticket_data(state, t), reason=cmd.reason))
 
 
 def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
@@ -804,7 +754,7 @@ def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
     if emit.now - t.no_show_at > state.policy.reactivation_window_s:
         minutes = state.policy.reactivation_window_s // 60
         raise QueueError("window_passed", f"{t.number} missed its call over {minutes} minutes ago", 409)
-    emit(EventType.ticket_reactivated, **_ticket_data(state, t))
+    emit(TicketReactivated(**_ticket_data(state, t)))
 
 
 def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
@@ -817,7 +767,7 @@ def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
         raise QueueError("ticket_not_waiting", f"{t.number} is {t.state.value}", 409)
     if t.checked_in:
         return
-    emit(EventType.ticket_checked_in, **_ticket_data(state, t))
+    emit(TicketCheckedIn(**_ticket_data(state, t)))
 
 
 def _check_services(state: State, services: tuple[str, ...] | None) -> list[str] | None:
@@ -837,14 +787,14 @@ def _open(state: State, cmd: OpenCounter, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     services = _check_services(state, cmd.services)
     if services is not None and services != counter.services:
-        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+        emit(CounterServicesChanged(**_counter_data(counter), services=tuple(services)))
     if counter.state == CounterState.open and (cmd.clerk is None or cmd.clerk == counter.clerk):
         return
     if counter.state == CounterState.paused:
-        emit(EventType.counter_resumed, **_counter_data(counter), clerk=cmd.clerk or counter.clerk)
+        emit(CounterResumed(**_counter_data(counter), clerk=cmd.clerk or counter.clerk))
         return
-    emit(EventType.counter_opened, **_counter_data(counter), services=counter.services,
-         clerk=cmd.clerk)
+    emit(CounterOpened(**_counter_data(counter), services=tuple(counter.services),
+         clerk=cmd.clerk))
 
 
 def _pause(state: State, cmd: PauseCounter, emit: _Emitter) -> None:
@@ -854,7 +804,7 @@ def _pause(state: State, cmd: PauseCounter, emit: _Emitter) -> None:
     if counter.state == CounterState.paused:
         return
     _finish_current(state, counter, emit, None)
-    emit(EventType.counter_paused, **_counter_data(counter))
+    emit(CounterPaused(**_counter_data(counter)))
 
 
 def _resume(state: State, cmd: ResumeCounter, emit: _Emitter) -> None:
@@ -863,7 +813,7 @@ def _resume(state: State, cmd: ResumeCounter, emit: _Emitter) -> None:
         raise QueueError("counter_closed", f"counter {counter.name} is closed: open it", 409)
     if counter.state == CounterState.open:
         return
-    emit(EventType.counter_resumed, **_counter_data(counter), clerk=counter.clerk)
+    emit(CounterResumed(**_counter_data(counter), clerk=counter.clerk))
 
 
 def _close(state: State, cmd: CloseCounter, emit: _Emitter) -> None:
@@ -871,20 +821,18 @@ def _close(state: State, cmd: CloseCounter, emit: _Emitter) -> None:
     if counter.state == CounterState.closed:
         return
     _finish_current(state, counter, emit, None)
-    emit(EventType.counter_closed, **_counter_data(counter))
+    emit(CounterClosed(**_counter_data(counter)))
 
 
 def _set_services(state: State, cmd: SetCounterServices, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     services = _check_services(state, cmd.services)
-    if services != counter.services:
-        emit(EventType.counter_services_changed, **_counter_data(counter), services=services)
+    if services is not None and services != counter.services:
+        emit(CounterServicesChanged(**_counter_data(counter), services=tuple(services)))
 
 
 def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
     """One rating per ticket on the one scale: the first given stands, from whichever channel."""
-    from centre_server.contract import Satisfaction, satisfaction_scale  # kept local: a small, separate change
-
     if cmd.rating not in set(Satisfaction):
         raise QueueError("bad_rating", f"a rating is one of {satisfaction_scale()}", 422)
     if cmd.ticket_id is not None:
@@ -902,18 +850,18 @@ def _feedback(state: State, cmd: GiveFeedback, emit: _Emitter) -> None:
     if t.rating is not None:
         raise QueueError("already_rated", f"{t.number} was already rated {Satisfaction(t.rating).label()}: "
                          "the first rating stands", 409)
-    emit(EventType.feedback_given, **_ticket_data(state, t), counter_id=t.counter_id,
-         clerk=t.clerk, rating=cmd.rating, comment=(cmd.comment or None))
+    emit(FeedbackGiven(**_ticket_data(state, t), counter_id=t.counter_id,
+         clerk=t.clerk, rating=cmd.rating, comment=(cmd.comment or None)))
 
 
 def _notice(state: State, cmd: SetNotice, emit: _Emitter) -> None:
-    emit(EventType.notice_changed, notice_en=cmd.notice_en[:500], notice_sw=cmd.notice_sw[:500])
+    emit(NoticeChanged(notice_en=cmd.notice_en[:500], notice_sw=cmd.notice_sw[:500]))
 
 
 def _reopen_day(state: State, cmd: ReopenDay, emit: _Emitter) -> None:
     if day_closed_reason(state, emit.now) is None:
         raise QueueError("day_open", "the day is open: there is nothing to reopen", 409)
-    emit(EventType.day_reopened, day=state.day)
+    emit(DayReopened(day=state.day))
 
 
 def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
@@ -931,16 +879,17 @@ def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) 
             current = state.tickets.get(c.ticket_id or "")
             if current is not None and current.state == TicketState.serving:
                 _finish_current(state, c, emit, "day_closed")
-            emit(EventType.counter_closed, **_counter_data(c))
+            emit(CounterClosed(**_counter_data(c)))
     cancelled = 0
     for t in sorted(state.tickets.values(), key=lambda t: t.seq):
         if t.state in (TicketState.waiting, TicketState.called, TicketState.serving):
-            emit(EventType.ticket_cancelled, **_ticket_data(state, t), reason=reason)
+            emit(TicketCancelled(**_ticket_data(state, t), reason=reason))
             cancelled += 1
-    emit(EventType.day_closed, day=state.day, next_day=next_day, cancelled=cancelled, reason=reason)
+    emit(DayClosed(day=state.day, next_day=next_day, cancelled=cancelled, reason=reason))
 
 
-_HANDLERS = {
+# each handler takes its own command type: the table is keyed by that type
+_HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
     MarkNoShow: _no_show, StartService: _start, Complete: _complete, Transfer: _transfer,
     CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
@@ -973,7 +922,7 @@ def _push_hall(state: State, t: Ticket, c: Counter, ev: Event, recall: bool) -> 
 
 def evolve(state: State, ev: Event) -> None:
     """Apply one event to the state. Deterministic; no checks (``apply`` made them)."""
-    tid = ev.data.get("ticket_id") or ""
+    tid = ticket_of(ev.data) or ""
     before = state.tickets.get(tid)
     was_in = before.service_id if before is not None else None  # a waiting ticket sits in its service's queue
     _evolve(state, ev)
@@ -984,89 +933,88 @@ def evolve(state: State, ev: Event) -> None:
             state.specials.get(was_in, {}).pop(tid, None)
         if t.state == TicketState.waiting:
             _enqueue(state, t)
-    elif ev.type == EventType.day_closed and ev.data.get("next_day"):
+    elif isinstance(ev.data, DayClosed) and ev.data.next_day:
         state.reindex()
     state.predictor.record(state, ev)  # arrivals, no-shows, abandonment, staffing: learned as they happen
 
 
 def _evolve(state: State, ev: Event) -> None:
     state.last_seq = ev.seq
-    d = ev.data
     at = ev.at
-    T = EventType
-    t = state.tickets.get(d.get("ticket_id") or "")
-    c = state.counters.get(d.get("counter_id") or "")
-    match ev.type:
-        case T.ticket_issued:
-            svc = state.services[d["service_id"]]
-            t = Ticket(id=d["ticket_id"], day=d["day"], seq=d["seq_no"], number=d["number"],
-                       service_id=svc.id, priority=Priority(d["priority"]),
-                       channel=Channel(d["channel"]), language=Language(d["language"]),
-                       issued_at=at, queued_at=at, phone=d.get("phone"),
-                       idempotency_key=d.get("idempotency_key"), device_id=d.get("device_id"),
-                       estimated_wait_s=d.get("estimated_wait_s", 0), checked_in=d.get("checked_in", True),
-                       slot_at=d.get("slot_at"), appointment_id=d.get("appointment_id"))
+    d = ev.data
+    t = state.tickets.get(d.ticket_id) if isinstance(d, TICKET_EVENT_MODELS) else None
+    c = state.counters.get(d.counter_id or "") if isinstance(d, COUNTER_EVENT_MODELS) else None
+    match d:
+        case TicketIssued():
+            svc = state.services[d.service_id]
+            t = Ticket(id=d.ticket_id, day=d.day, seq=d.seq_no, number=d.number,
+                       service_id=svc.id, priority=d.priority, channel=d.channel, language=d.language,
+                       issued_at=at, queued_at=at, phone=d.phone,
+                       idempotency_key=d.idempotency_key, device_id=d.device_id,
+                       estimated_wait_s=d.estimated_wait_s, checked_in=d.checked_in,
+                       slot_at=d.slot_at, appointment_id=d.appointment_id)
             state.tickets[t.id] = t
-            state.numbers[svc.id] = max(state.numbers.get(svc.id, 0), d["seq_no"])
+            state.numbers[svc.id] = max(state.numbers.get(svc.id, 0), d.seq_no)
             if t.idempotency_key:
                 state.idempotency[t.idempotency_key] = t.id
-        case T.ticket_called:
+        case TicketCalled():
             assert t is not None and c is not None
             t.state = TicketState.called
             t.called_at = at
             t.first_called_at = t.first_called_at or at
             t.counter_id = c.id
-            t.clerk = d.get("clerk")
+            t.clerk = d.clerk
             t.started_at = None
             c.ticket_id = t.id
             c.idle_since = None
-            if d.get("jumped", t.priority not in (Priority.none, Priority.appointment)):
+            jumped = d.jumped if d.jumped is not None else t.priority not in (Priority.none, Priority.appointment)
+            if jumped:
                 c.priority_streak += 1
             else:
                 c.priority_streak = 0
             _push_hall(state, t, c, ev, recall=False)
-        case T.ticket_recalled:
+        case TicketRecalled():
             assert t is not None and c is not None
-            t.recalls = d["recalls"]
+            t.recalls = d.recalls
             t.called_at = at
             _push_hall(state, t, c, ev, recall=True)
-        case T.ticket_started:
+        case TicketStarted():
             assert t is not None
             t.state = TicketState.serving
             t.started_at = at
-        case T.ticket_done:
+        case TicketDone():
             assert t is not None
             t.state = TicketState.done
             t.started_at = t.started_at or t.called_at
             t.ended_at = at
-            t.outcome = d.get("outcome")
+            t.outcome = d.outcome
             if t.started_at is not None:
                 state.predictor.observe(t.service_id, at - t.started_at, t.counter_id)
             _free_counter(state, t.counter_id, at)
-        case T.ticket_no_show:
+        case TicketNoShow():
             assert t is not None
             t.state = TicketState.no_show
             t.no_show_at = at
             t.ended_at = at
             _free_counter(state, t.counter_id, at)
-        case T.ticket_transferred:
+        case TicketTransferred():
             assert t is not None
             _free_counter(state, t.counter_id, at)
-            t.transfers.append({"from": d["from_service_id"], "to": d["to_service_id"],
+            t.transfers.append({"from": d.from_service_id, "to": d.to_service_id,
                                 "counter_id": t.counter_id, "at": at})
-            t.service_id = d["to_service_id"]
+            t.service_id = d.to_service_id
             t.state = TicketState.waiting
             t.counter_id = None
             t.called_at = None
             t.started_at = None
             t.recalls = 0
-        case T.ticket_cancelled:
+        case TicketCancelled():
             assert t is not None
             _free_counter(state, t.counter_id if t.state != TicketState.waiting else None, at)
             t.state = TicketState.cancelled
-            t.cancel_reason = d.get("reason")
+            t.cancel_reason = d.reason
             t.ended_at = at
-        case T.ticket_reactivated:
+        case TicketReactivated():
             assert t is not None
             t.state = TicketState.waiting
             t.no_show_at = None
@@ -1074,47 +1022,47 @@ def _evolve(state: State, ev: Event) -> None:
             t.counter_id = None
             t.called_at = None
             t.recalls = 0
-        case T.ticket_checked_in:
+        case TicketCheckedIn():
             assert t is not None
             t.checked_in = True
-        case T.feedback_given:
+        case FeedbackGiven():
             assert t is not None
-            t.rating = d["rating"]
-            t.comment = d.get("comment")
-        case T.counter_opened:
+            t.rating = d.rating
+            t.comment = d.comment
+        case CounterOpened():
             assert c is not None
             c.state = CounterState.open
-            c.clerk = d.get("clerk")
+            c.clerk = d.clerk
             c.idle_since = at
             c.priority_streak = 0
-        case T.counter_resumed:
+        case CounterResumed():
             assert c is not None
             c.state = CounterState.open
             c.idle_since = c.idle_since or at
-        case T.counter_paused:
+        case CounterPaused():
             assert c is not None
             c.state = CounterState.paused
-        case T.counter_closed:
+        case CounterClosed():
             assert c is not None
             c.state = CounterState.closed
             c.clerk = None
             c.idle_since = None
-        case T.counter_services_changed:
+        case CounterServicesChanged():
             assert c is not None
-            c.services = list(d["services"])
-        case T.notice_changed:
-            state.notice_en = d["notice_en"]
-            state.notice_sw = d["notice_sw"]
-        case T.day_reopened:
+            c.services = list(d.services)
+        case NoticeChanged():
+            state.notice_en = d.notice_en
+            state.notice_sw = d.notice_sw
+        case DayReopened():
             state.closed = None
-            state.reopened = d["day"]
-        case T.day_closed:
-            if d.get("next_day"):
+            state.reopened = d.day
+        case DayClosed():
+            if d.next_day:
                 state.reopened = None
-            state.closed = None if d.get("next_day") else (
-                "closing_time" if d.get("reason") == "closing_time" else "closed_by_manager")
-            if d.get("next_day"):
-                state.day = d["next_day"]
+            state.closed = None if d.next_day else (
+                "closing_time" if d.reason == "closing_time" else "closed_by_manager")
+            if d.next_day:
+                state.day = d.next_day
                 state.numbers = {}
                 state.hall = []
                 state.earlier_keys, state.idempotency = state.idempotency, {}

@@ -43,13 +43,19 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from centre_server.contract import CounterState, EventType
-
-if TYPE_CHECKING:
-    from centre_server.queue.engine import Event, State
+from centre_server.contract import (
+    CounterEvent,
+    CounterState,
+    Event,
+    TicketCalled,
+    TicketCancelled,
+    TicketIssued,
+    TicketNoShow,
+)
+from centre_server.queue.model import Counter, Policy, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,15 @@ SHARE_HORIZON_S = 900.0  # arrivals expected over this long count towards a shar
 GUARD_AFTER_CLOSING_S = 3600.0  # no estimate runs past closing by more than this (logged)
 GUARD_NO_CLOSING_S = 12 * 3600.0
 CLOSING_REASONS = ("day_rollover", "day_closed")
+
+
+class QueueView(Protocol):
+    """What the estimator reads of the engine's state (the engine's ``State`` is one)."""
+
+    policy: Policy
+    tickets: dict[str, Ticket]
+    counters: dict[str, Counter]
+    queues: dict[str, dict[str, Ticket]]
 
 
 @dataclass
@@ -114,45 +129,44 @@ class WaitPredictor:
         self.observed[service_id] = n + 1
         self.calls[service_id] = self.calls.get(service_id, 0.0) + 1.0
 
-    def record(self, state: State, ev: Event) -> None:
+    def record(self, state: QueueView, ev: Event) -> None:
         """Learn from one event other than a finished service (``observe`` has those)."""
-        d: dict[str, Any] = ev.data
-        T = EventType
-        if ev.type.value.startswith("counter_"):
+        d = ev.data
+        if isinstance(d, CounterEvent):
             self._note_staffing(state, ev.at)
-        elif ev.type == T.ticket_issued:
-            sid = d["service_id"]
+        elif isinstance(d, TicketIssued):
+            sid = d.service_id
             self.arrivals.setdefault(sid, _Rate()).add(ev.at)
-            if d.get("priority", "none") != "none":
+            if d.priority != "none":
                 self.priority_arrivals.setdefault(sid, _Rate()).add(ev.at)
-        elif ev.type == T.ticket_called:
-            self.exposure_s += max(0.0, float(d.get("waited_s", 0)))
-        elif ev.type == T.ticket_no_show:
-            sid = d["service_id"]
+        elif isinstance(d, TicketCalled):
+            self.exposure_s += max(0.0, float(d.waited_s))
+        elif isinstance(d, TicketNoShow):
+            sid = d.service_id
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
-            t = state.tickets.get(d["ticket_id"])
+            t = state.tickets.get(d.ticket_id)
             if t is not None and t.called_at is not None:
                 held = max(0.0, ev.at - (t.first_called_at or t.called_at))
                 self.no_show_seen += 1
                 self.no_show_s += (held - self.no_show_s) / min(self.no_show_seen + 1, self.window)
-        elif ev.type == T.ticket_cancelled:
-            t = state.tickets.get(d["ticket_id"])
+        elif isinstance(d, TicketCancelled):
+            t = state.tickets.get(d.ticket_id)
             if t is None or t.called_at is not None:
                 return
             waited = max(0.0, ev.at - t.queued_at)
             self.exposure_s += waited
-            if d.get("reason") not in CLOSING_REASONS:
+            if d.reason not in CLOSING_REASONS:
                 self.abandoned += 1.0
 
-    def _local(self, state: State, at: float) -> tuple[str, float]:
+    def _local(self, state: QueueView, at: float) -> tuple[str, float]:
         if self._tz is None or self._tz.key != state.policy.timezone:
             self._tz = ZoneInfo(state.policy.timezone)
         moment = datetime.fromtimestamp(at, self._tz)
         return (moment.date().isoformat(),
                 moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6)
 
-    def _note_staffing(self, state: State, at: float) -> None:
+    def _note_staffing(self, state: QueueView, at: float) -> None:
         day, tod = self._local(state, at)
         open_now = {c.id: tuple(c.services) for c in state.counters.values() if c.state == CounterState.open}
         timeline = self.staffing.setdefault(day, [])
@@ -195,7 +209,7 @@ class WaitPredictor:
         p = self.no_show_share(service_id)
         return (1.0 - p) * mean + p * self.no_show_s
 
-    def _demand_per_counter(self, state: State, sid: str, now: float, open_counters: dict[str, int],
+    def _demand_per_counter(self, state: QueueView, sid: str, now: float, open_counters: dict[str, int],
                             own_ahead: int | None) -> float:
         """Work per open counter that competes for a shared counter: queued now (for the ticket's
         own service, the ``own_ahead`` before it and its own call) and expected over a short horizon."""
@@ -205,7 +219,7 @@ class WaitPredictor:
         queued = len(state.queues.get(sid, ())) if own_ahead is None else own_ahead + 1
         return (queued * call + lam * call * SHARE_HORIZON_S) / (open_counters.get(sid) or 1)
 
-    def share(self, state: State, counter_services: list[str], service_id: str, now: float,
+    def share(self, state: QueueView, counter_services: list[str], service_id: str, now: float,
               open_counters: dict[str, int] | None = None, ahead: int = 0) -> float:
         """The part of a shared counter's time ``service_id`` gets: its load per counter."""
         if len(counter_services) == 1:
@@ -218,7 +232,7 @@ class WaitPredictor:
         return demand[service_id] / sum(demand.values())  # > 0: the newcomer's own call is in it
 
     @staticmethod
-    def _open_counters(state: State) -> dict[str, int]:
+    def _open_counters(state: QueueView) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in state.counters.values():
             if c.state == CounterState.open:
@@ -226,7 +240,7 @@ class WaitPredictor:
                     out[sid] = out.get(sid, 0) + 1
         return out
 
-    def estimate(self, state: State, service_id: str, ahead: int, now: float,
+    def estimate(self, state: QueueView, service_id: str, ahead: int, now: float,
                  priority: bool = False, closes_at: float | None = None) -> int | None:
         """Seconds a newcomer with ``ahead`` people before it may wait; None when no open counter
         serves the service and none is planned to open before ``closes_at``."""
@@ -240,7 +254,7 @@ class WaitPredictor:
             return int(bound)
         return int(round(raw))
 
-    def _estimate(self, state: State, service_id: str, ahead: int, now: float,
+    def _estimate(self, state: QueueView, service_id: str, ahead: int, now: float,
                   priority: bool, closes_at: float | None) -> float | None:
         servers = 0.0
         free = 0

@@ -36,7 +36,6 @@ so the same day showed one p90 on the board and another once closed. Now:
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import statistics
@@ -44,10 +43,27 @@ import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date as Date
-from datetime import datetime, timedelta
+from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from centre_server.contract import (
+    Event,
+    FeedbackGiven,
+    TicketCalled,
+    TicketCancelled,
+    TicketDone,
+    TicketEvent,
+    TicketIssued,
+    TicketNoShow,
+    TicketReactivated,
+    TicketRecalled,
+    TicketStarted,
+    TicketTransferred,
+    counter_of,
+    event_from_row,
+    ticket_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,54 +154,55 @@ class TicketStory:
         return self.visits[-1].outcome if self.visits else None
 
 
-def fold(stories: dict[str, TicketStory], ev: dict[str, Any]) -> None:
-    """Apply one ticket event (``{"at", "type", "data"}``) to the stories; events come in seq order."""
-    d = ev["data"]
-    tid = d.get("ticket_id")
-    at = ev["at"]
-    typ = ev["type"]
-    if typ == "ticket_issued":
-        s = TicketStory(ticket_id=tid, issued_at=at)
-        s.visits.append(Visit(tid, d["service_id"], at, "issued"))
-        stories[tid] = s
+def fold(stories: dict[str, TicketStory], ev: Event) -> None:
+    """Apply one ticket event to the stories; events come in seq order."""
+    d = ev.data
+    at = ev.at
+    if isinstance(d, TicketIssued):
+        s = TicketStory(ticket_id=d.ticket_id, issued_at=at)
+        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued"))
+        stories[d.ticket_id] = s
         return
+    if not isinstance(d, TicketEvent):
+        return
+    tid = d.ticket_id
     s = stories.get(tid)
     if s is None or not s.visits:
         return
     v = s.visits[-1]
-    if typ == "ticket_called":
+    if isinstance(d, TicketCalled):
         if v.first_call_at is None:
             v.first_call_at = at
         v.last_call_at = at
         v.started_at = None
-        v.counter_id = d.get("counter_id")
-    elif typ == "ticket_recalled":
+        v.counter_id = d.counter_id
+    elif isinstance(d, TicketRecalled):
         v.last_call_at = at
-    elif typ == "ticket_started":
+    elif isinstance(d, TicketStarted):
         v.started_at = at
-    elif typ == "ticket_done":
+    elif isinstance(d, TicketDone):
         v.ended_at = at
-        if d.get("outcome") in NOT_SERVED_OUTCOMES:  # finished by the close, not by a clerk
+        if d.outcome in NOT_SERVED_OUTCOMES:  # finished by the close, not by a clerk
             v.outcome, v.service_time_s = "cancelled", None
         else:
             v.outcome = "served"
             begun = v.started_at or v.last_call_at
             v.service_time_s = at - begun if begun is not None else None
-    elif typ == "ticket_no_show":
+    elif isinstance(d, TicketNoShow):
         v.outcome, v.ended_at = "no_show", at
-    elif typ == "ticket_reactivated":
+    elif isinstance(d, TicketReactivated):
         v.outcome, v.ended_at = None, None
-    elif typ == "ticket_cancelled":
+    elif isinstance(d, TicketCancelled):
         v.outcome, v.ended_at = "cancelled", at
-    elif typ == "ticket_transferred":
+    elif isinstance(d, TicketTransferred):
         v.outcome, v.ended_at = "transferred", at
-        s.visits.append(Visit(tid, d["to_service_id"], at, "transfer"))
-    elif typ == "feedback_given":
-        s.rating = d.get("rating")
-        s.rating_service_id = d.get("service_id")
+        s.visits.append(Visit(tid, d.to_service_id, at, "transfer"))
+    elif isinstance(d, FeedbackGiven):
+        s.rating = d.rating
+        s.rating_service_id = d.service_id
 
 
-def stories_from_events(events: list[dict[str, Any]]) -> dict[str, TicketStory]:
+def stories_from_events(events: list[Event]) -> dict[str, TicketStory]:
     """Replay the ticket events (in seq order) into visits per ticket."""
     stories: dict[str, TicketStory] = {}
     for ev in events:
@@ -268,16 +285,18 @@ def visit_figures(visits: list[Visit], targets: dict[str, int], now: float) -> d
     })
 
 
-def _intervals(prior: dict[str, str], counter_events: list[dict[str, Any]], start: float,
+def _intervals(prior: dict[str, str], counter_events: list[Event], start: float,
                end: float) -> dict[str, list[tuple[float, float]]]:
     """Staffed (open, not paused) intervals per counter, clipped to [start, end)."""
     state = dict(prior)
     since: dict[str, float] = {cid: start for cid, st in state.items() if st == "open"}
     out: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for ev in counter_events:
-        cid = ev["data"].get("counter_id")
-        new = COUNTER_EVENTS[ev["type"]]
-        at = min(max(ev["at"], start), end)
+        cid = counter_of(ev.data)
+        if cid is None:
+            continue
+        new = COUNTER_EVENTS[ev.type]
+        at = min(max(ev.at, start), end)
         if state.get(cid) == "open" and new != "open":
             if at > since[cid]:
                 out[cid].append((since[cid], at))
@@ -306,8 +325,8 @@ def day_bounds(day: str, tz: str) -> tuple[float, float]:
     return start, datetime(nd.year, nd.month, nd.day, tzinfo=zone).timestamp()
 
 
-def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[dict[str, Any]],
-              counter_prior: dict[str, str], counter_events: list[dict[str, Any]],
+def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[Event],
+              counter_prior: dict[str, str], counter_events: list[Event],
               services: dict[str, dict[str, Any]], counters: dict[str, str], now: float,
               stories: dict[str, TicketStory] | None = None) -> dict[str, Any]:
     """The day's figures: a pure function of the day's events and ``now`` (no clock, no database).
@@ -384,10 +403,6 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
 # --------------------------------------------------------------------------
 
 
-def _decode(seq: int, at: float, typ: str, data: str) -> dict[str, Any]:
-    return {"seq": seq, "at": at, "type": typ, "data": json.loads(data)}
-
-
 def _menu(db: Any) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     services = {r["id"]: dict(r) for r in db.query("SELECT * FROM services")}
     counters = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM counters")}
@@ -404,9 +419,9 @@ class DayEvents:
     end: float
     last_seq: int = 0
     ids: set[str] = field(default_factory=set)
-    ticket_events: list[dict[str, Any]] = field(default_factory=list)
+    ticket_events: list[Event] = field(default_factory=list)
     counter_prior: dict[str, str] = field(default_factory=dict)
-    counter_events: list[dict[str, Any]] = field(default_factory=list)
+    counter_events: list[Event] = field(default_factory=list)
     stories: dict[str, TicketStory] = field(default_factory=dict)
 
     @classmethod
@@ -418,22 +433,22 @@ class DayEvents:
         # a day's tickets are those whose ticket_issued event carries the day (the log is the truth)
         for row in db.execute(f"SELECT seq, at, type, data FROM events WHERE type IN ({marks}) AND at >= ? "
                               f"AND seq <= ? ORDER BY seq", [*TICKET_EVENTS, start - 86400, out.last_seq]):
-            out._ticket_event(_decode(*row))
+            out._ticket_event(event_from_row(*row))
         cmarks = ",".join("?" * len(COUNTER_EVENTS))
         out.counter_prior = {cid: COUNTER_EVENTS[typ] for cid, typ, _ in db.execute(
             f"SELECT json_extract(data, '$.counter_id') AS cid, type, MAX(seq) FROM events "
             f"WHERE type IN ({cmarks}) AND at < ? AND seq <= ? GROUP BY cid",
             [*COUNTER_EVENTS, start, out.last_seq]).fetchall()}
-        out.counter_events = [_decode(*row) for row in db.execute(
+        out.counter_events = [event_from_row(*row) for row in db.execute(
             f"SELECT seq, at, type, data FROM events WHERE type IN ({cmarks}) AND at >= ? AND at < ? "
             f"AND seq <= ? ORDER BY seq", [*COUNTER_EVENTS, start, end, out.last_seq]).fetchall()]
         return out
 
-    def _ticket_event(self, ev: dict[str, Any]) -> None:
-        d = ev["data"]
-        if ev["type"] == "ticket_issued" and d.get("day") == self.day:
-            self.ids.add(d.get("ticket_id"))
-        if d.get("ticket_id") in self.ids:
+    def _ticket_event(self, ev: Event) -> None:
+        d = ev.data
+        if isinstance(d, TicketIssued) and d.day == self.day:
+            self.ids.add(d.ticket_id)
+        if ticket_of(d) in self.ids:
             self.ticket_events.append(ev)
             fold(self.stories, ev)
 
@@ -441,14 +456,16 @@ class DayEvents:
         """Read the events committed since the last look (only those: the board asks after every event)."""
         for row in db.execute("SELECT seq, at, type, data FROM events WHERE seq > ? ORDER BY seq",
                               [self.last_seq]).fetchall():
-            ev = _decode(*row)
-            self.last_seq = ev["seq"]
-            if ev["type"] in TICKET_EVENTS:
+            ev = event_from_row(*row)
+            self.last_seq = ev.seq
+            if ev.type in TICKET_EVENTS:
                 self._ticket_event(ev)
-            elif ev["type"] in COUNTER_EVENTS:
-                if ev["at"] < self.start:  # a clock behind the day: as the full read would see it
-                    self.counter_prior[ev["data"].get("counter_id")] = COUNTER_EVENTS[ev["type"]]
-                elif ev["at"] < self.end:
+            elif ev.type in COUNTER_EVENTS:
+                if ev.at < self.start:  # a clock behind the day: as the full read would see it
+                    cid = counter_of(ev.data)
+                    if cid is not None:
+                        self.counter_prior[cid] = COUNTER_EVENTS[ev.type]
+                elif ev.at < self.end:
                     self.counter_events.append(ev)
 
     def summarise(self, db: Any, centre_id: str, centre_name: str, now: float) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import os
 import queue
@@ -31,14 +30,15 @@ from centre_server.contract import (
     CounterStatePayload,
     DayStatePayload,
     EventPayload,
-    HallCall,
     HallStatePayload,
     ServiceStatePayload,
     TicketOut,
 )
 from centre_server.queue import engine
 from centre_server.queue.engine import Command, Event, QueueError, State, Ticket
-from centre_server.queue.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
+from centre_server.runtime import projections
+from centre_server.runtime.policy import policy_from
+from centre_server.runtime.projections import public_ticket_id  # noqa: F401  (pages and devices' payloads)
 from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
@@ -111,32 +111,6 @@ _random = _RandomPool()
 def new_ticket_id() -> str:
     """Unguessable (96 random bits): the citizen's page is reached by this id alone."""
     return base64.urlsafe_b64encode(_random.take(12)).decode()
-
-
-def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHours:
-    """The centre's opening hours from ``[day]``, with this year's public holidays and the next."""
-    d = settings.day
-    year = year or datetime.now(ZoneInfo(settings.timezone)).year
-    return OpeningHours(opening_s=parse_hhmm(d.opening_time) or 0, closing_s=parse_hhmm(d.closing_time),
-                        last_call_s=parse_hhmm(d.last_call_time), open_weekdays=weekdays_from(d.open_days),
-                        holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
-
-
-def public_ticket_id(ticket_id: str) -> str:
-    """What devices and watchers see of a ticket: stable, but the secret id (the key to the
-    citizen's page and check-in code) cannot be recovered from it."""
-    digest = hashlib.sha256(b"huduma-public-ticket:" + ticket_id.encode()).digest()
-    return "p" + base64.urlsafe_b64encode(digest[:12]).decode()
-
-
-def policy_from(settings: CentreSettings) -> engine.Policy:
-    q = settings.queue
-    return engine.Policy(hours=hours_from(settings), phone_retention_days=settings.day.phone_retention_days,
-        priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
-        call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
-        auto_no_show_after_recalls=q.auto_no_show_after_recalls,
-        reactivation_window_s=q.reactivation_window_min * 60,
-        complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone)
 
 
 class Centre:
@@ -334,7 +308,7 @@ class Centre:
     # ---------------------------------------------------------------- reading
 
     def iso(self, ts: float | None) -> datetime | None:
-        return None if ts is None else datetime.fromtimestamp(ts, self.tz)
+        return projections.iso(ts, self.tz)
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         with self.lock:
@@ -349,98 +323,33 @@ class Centre:
         return storage.find_by_idempotency_key(self.reader(), key)  # a key of an earlier day
 
     def ticket_out(self, t: Ticket, issued: Event | None = None) -> TicketOut:
-        """The ticket as the API shows it. ``issued``: its ticket_issued event, whose place in the
-        queue and estimate are the ones printed on the ticket (and need no walk of the queue)."""
+        """The ticket as the API shows it (``projections.ticket_out``)."""
         with self.lock:
-            now = self.clock()
-            svc = self.state.services.get(t.service_id)
-            counter = self.state.counters.get(t.counter_id or "")
-            unknown = None
-            if issued is not None:
-                pos, est = issued.data["position"], issued.data["estimated_wait_s"]
-                if est is None:
-                    unknown = engine.wait_for(self.state, t.service_id, pos, now)[1]
-            elif t.id in self.state.tickets:
-                pos = engine.position(self.state, t)
-                est, unknown = engine.ticket_wait(self.state, t, now, ahead=pos)
-            else:
-                pos, est = 0, 0
-        return TicketOut(
-            id=t.id, number=t.number, service_id=t.service_id,
-            service_name_en=svc.name_en if svc else t.service_id,
-            service_name_sw=svc.name_sw if svc else t.service_id,
-            priority=t.priority, channel=t.channel, language=t.language, state=t.state,
-            issued_at=self.iso(t.issued_at), position=pos, estimated_wait_s=est, wait_unknown=unknown,
-            status_url=f"{self.settings.public_url.rstrip('/')}/t/{t.id}",
-            counter_id=t.counter_id, counter_name=counter.name if counter else None,
-            called_at=self.iso(t.called_at), started_at=self.iso(t.started_at),
-            ended_at=self.iso(t.ended_at), recalls=t.recalls, outcome=t.outcome, rating=t.rating)
+            return projections.ticket_out(self.state, t, self.clock(), self.tz, self.settings.public_url, issued)
 
     def service_payload(self, service_id: str) -> ServiceStatePayload:
         with self.lock:
-            s = self.state.services[service_id]
-            figures = engine.service_figures(self.state, service_id, self.clock())
-        return ServiceStatePayload(service_id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
-                                   category=s.category, enabled=s.enabled, target_wait_s=s.target_wait_s,
-                                   updated_at=self.iso(self.clock()), category_sw=s.category_sw, **figures)
+            return projections.service_payload(self.state, service_id, self.clock(), self.tz)
 
     def day_payload(self) -> DayStatePayload:
         """Whether the centre takes tickets now, and when it opens next: retained on ``state/day``."""
-        with self.lock:
-            now = self.clock()
-            reason = engine.day_closed_reason(self.state, now)
-            opens = engine.opens_at(self.state, now)
-            day = self.state.day
         d = self.settings.day
-        return DayStatePayload(day=day, open=reason is None, reason=reason, opening_time=d.opening_time,
-                               closing_time=d.closing_time, opens_at=opens, updated_at=self.iso(now))
+        with self.lock:
+            return projections.day_payload(self.state, self.clock(), self.tz, d.opening_time, d.closing_time)
 
     def counter_payload(self, counter_id: str) -> CounterStatePayload:
         with self.lock:
-            c = self.state.counters[counter_id]
-            t = self.state.tickets.get(c.ticket_id or "")
-            return CounterStatePayload(
-                counter_id=c.id, name=c.name, state=c.state, services=list(c.services),
-                ticket=t.number if t else None, ticket_id=public_ticket_id(t.id) if t else None,
-                ticket_state=t.state if t else None, service_id=t.service_id if t else None,
-                called_at=self.iso(t.called_at) if t else None, recalls=t.recalls if t else 0,
-                clerk=c.clerk, updated_at=self.iso(self.clock()))
+            return projections.counter_payload(self.state, counter_id, self.clock(), self.tz)
 
     def hall_payload(self) -> HallStatePayload:
         with self.lock:
-            calls = [HallCall(number=h["number"], counter_id=h["counter_id"], counter_name=h["counter_name"],
-                              service_id=h["service_id"], called_at=self.iso(h["called_at"]),
-                              recall=h["recall"], seq=h["seq"]) for h in self.state.hall]
-            return HallStatePayload(centre_name=self.settings.centre_name, calls=calls,
-                                    notice_en=self.state.notice_en, notice_sw=self.state.notice_sw,
-                                    updated_at=self.iso(self.clock()))
+            return projections.hall_payload(self.state, self.settings.centre_name, self.clock(), self.tz)
 
     def event_payload(self, ev: Event) -> EventPayload:
         """An event as devices and watchers hear it: no phone, no key, and a public ticket id."""
-        d = {k: v for k, v in ev.data.items() if k not in ("phone", "idempotency_key")}
-        if d.get("ticket_id"):
-            d["ticket_id"] = public_ticket_id(d["ticket_id"])
-        return EventPayload(type=ev.type, seq=ev.seq, at=self.iso(ev.at), **d)
+        return projections.event_payload(ev, self.tz)
 
     def touched(self, events: list[Event]) -> tuple[set[str], set[str], bool]:
         """The services, counters and whether the hall changed: what to republish."""
-        services: set[str] = set()
-        counters: set[str] = set()
-        hall = False
         with self.lock:
-            for ev in events:
-                d = ev.data
-                for key in ("service_id", "from_service_id", "to_service_id"):
-                    if d.get(key):
-                        services.add(d[key])
-                if d.get("counter_id"):
-                    counters.add(d["counter_id"])
-                    c = self.state.counters.get(d["counter_id"])
-                    if c and ev.type.value.startswith("counter_"):
-                        services.update(c.services)
-                if ev.type.value in ("ticket_called", "ticket_recalled", "notice_changed", "day_closed"):
-                    hall = True
-                if ev.type.value in ("day_closed", "day_reopened"):
-                    services.update(self.state.services)
-                    counters.update(self.state.counters)
-        return services, counters, hall
+            return projections.touched(self.state, events)

@@ -18,13 +18,12 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import date as Date
-from datetime import datetime
+from datetime import date as Date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.contract import CounterState, Priority, TicketState
+from centre_server.contract import CounterState, Priority, TicketCalled, TicketState
 from centre_server.queue import engine
 from centre_server.queue.engine import Event, QueueError
 
@@ -109,7 +108,9 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
         idle.discard(cid)
         busy[cid] = True
         counts["called"] += 1
-        svc = state_of().services[called[0].data["service_id"]]
+        first = called[0].data
+        assert isinstance(first, TicketCalled)
+        svc = state_of().services[first.service_id]
         if rng.random() < 0.05:  # nobody comes: recall once, then a no-show
             push(t + 60 * pace, "recall", cid)
             push(t + 150 * pace, "no_show", cid)
@@ -213,9 +214,8 @@ def simulate_engine_day(day: str, *, centre_id: str, centre_name: str, tz: str =
 
     counts = simulate(execute, lambda: state, day, tz, citizens=citizens, seed=seed, pace=pace)
     execute(engine.CloseDay(), counts["end_at"] + 60)
-    as_dicts = [{"seq": e.seq, "at": e.at, "type": e.type.value, "data": e.data} for e in log]
-    ticket_events = [e for e in as_dicts if e["type"] in dayclose.TICKET_EVENTS]
-    counter_events = [e for e in as_dicts if e["type"] in dayclose.COUNTER_EVENTS]
+    ticket_events = [e for e in log if e.type in dayclose.TICKET_EVENTS]
+    counter_events = [e for e in log if e.type in dayclose.COUNTER_EVENTS]
     svc = {s.id: {"name_en": s.name_en, "name_sw": s.name_sw, "target_wait_s": s.target_wait_s,
                   "position": s.position} for s in services}
     data = dayclose.summarise(centre_id=centre_id, centre_name=centre_name, day=day, tz=tz,
@@ -247,8 +247,7 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     from centre_server.dayclose import closing, records
     from centre_server.dayclose.errors import DayCloseError
     from centre_server.runtime.centre import Centre
-    from centre_server.store import admin
-    from centre_server.store import database as storage
+    from centre_server.store import admin, database as storage
 
     closing.check_date(day)
     real = storage.connect(settings.db_path)

@@ -26,7 +26,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from zoneinfo import ZoneInfo
 
-from centre_server.contract import CounterState, EventType, Priority, TicketState
+from centre_server.contract import (
+    CounterClosed,
+    CounterEvent,
+    CounterOpened,
+    CounterPaused,
+    CounterResumed,
+    CounterServicesChanged,
+    CounterState,
+    DayClosed,
+    Priority,
+    TicketCalled,
+    TicketCancelled,
+    TicketIssued,
+    TicketNoShow,
+    TicketState,
+    event_from_data,
+    ticket_of,
+)
 from centre_server.queue import engine
 from centre_server.queue.engine import Counter, Event, Policy, QueueError, Service, State
 
@@ -259,22 +276,22 @@ def export_trace(db: sqlite_utils.Database, first_day: str, last_day: str,
     open_since: dict[str, tuple[float, tuple[str, ...]]] = {}
     for e in db.query("SELECT at, type, data FROM events WHERE at >= ? AND at < ? AND type LIKE 'counter_%' "
                       "ORDER BY seq", [base, end]):
-        d = json.loads(e["data"])
-        cid, at, kind = d.get("counter_id"), e["at"], e["type"]
-        if not cid:
+        d = event_from_data(e["type"], json.loads(e["data"]))
+        if not isinstance(d, CounterEvent):
             continue
-        if kind == "counter_services_changed":
-            services[cid] = list(d["services"])
+        cid, at = d.counter_id, e["at"]
+        if isinstance(d, CounterServicesChanged):
+            services[cid] = list(d.services)
             if cid in open_since:
                 began, sv = open_since.pop(cid)
                 if at > began:
                     shifts.append(Shift(cid, sv, round(began - base, 3), round(at - base, 3)))
                 open_since[cid] = (at, tuple(services[cid]))
-        elif kind in ("counter_opened", "counter_resumed"):
-            if kind == "counter_opened" and d.get("services"):
-                services[cid] = list(d["services"])
+        elif isinstance(d, (CounterOpened, CounterResumed)):
+            if isinstance(d, CounterOpened) and d.services:
+                services[cid] = list(d.services)
             open_since.setdefault(cid, (at, tuple(services.get(cid) or ())))
-        elif kind in ("counter_paused", "counter_closed") and cid in open_since:
+        elif isinstance(d, (CounterPaused, CounterClosed)) and cid in open_since:
             began, sv = open_since.pop(cid)
             if at > began and sv:
                 shifts.append(Shift(cid, sv, round(began - base, 3), round(at - base, 3)))
@@ -379,27 +396,26 @@ class Replay:
 
     def _note(self, ev: Event, t: float) -> None:
         d = ev.data
-        o = self.outcomes.get(d.get("ticket_id") or "")
-        if ev.type == EventType.day_closed:
-            if d.get("next_day"):
-                self.days.append(d["next_day"])
+        o = self.outcomes.get(ticket_of(d) or "")
+        if isinstance(d, DayClosed):
+            if d.next_day:
+                self.days.append(d.next_day)
             self.closing.clear()
         if o is None:
             return
-        T = EventType
-        if ev.type == T.ticket_issued:
-            o.number, o.day = d["number"], d["day"]
-            o.ahead, o.estimate_s = d["position"], d["estimated_wait_s"]
-        elif ev.type == T.ticket_called:
+        if isinstance(d, TicketIssued):
+            o.number, o.day = d.number, d.day
+            o.ahead, o.estimate_s = d.position, d.estimated_wait_s
+        elif isinstance(d, TicketCalled):
             if o.wait_s is None:
                 o.wait_s = t - o.arrival_s
                 self.last_wait[(o.service_id, o.priority != Priority.none)] = o.wait_s
-            o.counter_id = d["counter_id"]
+            o.counter_id = d.counter_id
             o.outcome = "served"
-        elif ev.type == T.ticket_no_show:
+        elif isinstance(d, TicketNoShow):
             o.outcome = "no_show"
-        elif ev.type == T.ticket_cancelled and (o.outcome == "not_served" or d.get("reason") == "abandoned"):
-            o.outcome = "abandoned" if d.get("reason") == "abandoned" else "not_served"
+        elif isinstance(d, TicketCancelled) and (o.outcome == "not_served" or d.reason == "abandoned"):
+            o.outcome = "abandoned" if d.reason == "abandoned" else "not_served"
             o.wait_s = t - o.arrival_s
 
     def _forget(self, ticket_id: str) -> None:
@@ -416,10 +432,10 @@ class Replay:
         except QueueError:
             return False
         for ev in events:
-            if ev.type == EventType.ticket_called:
-                a = self.by_ticket.get(ev.data["ticket_id"])
+            if isinstance(ev.data, TicketCalled):
+                a = self.by_ticket.get(ev.data.ticket_id)
                 if a is None:  # not a trace ticket (cannot happen): let it go at once
-                    self._push(t, _END, (cid, ev.data["ticket_id"], False))
+                    self._push(t, _END, (cid, ev.data.ticket_id, False))
                 elif a.no_show:
                     self._push(t + self.no_show_s, _END, (cid, a.ticket, True))
                 else:

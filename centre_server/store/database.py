@@ -18,7 +18,22 @@ from typing import Any
 
 import sqlite_utils
 
-from centre_server.contract import Channel, CounterState, Language, Priority, TicketState
+from centre_server.contract import (
+    Channel,
+    CounterState,
+    DayClosed,
+    DayReopened,
+    Language,
+    NoticeChanged,
+    Priority,
+    TicketCalled,
+    TicketRecalled,
+    TicketState,
+    counter_of,
+    event_from_data,
+    event_json,
+    ticket_of,
+)
 from centre_server.queue.engine import Counter, Event, Policy, Service, State, Ticket, new_state
 
 logger = logging.getLogger(__name__)
@@ -310,13 +325,15 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
     for r in db.query("SELECT data, seq, at, type FROM events WHERE type IN "
                       "('ticket_called','ticket_recalled') ORDER BY seq DESC LIMIT 10"):
         d = json.loads(r["data"])
-        t = state.tickets.get(d.get("ticket_id", ""))
+        call = event_from_data(r["type"], d)
+        assert isinstance(call, (TicketCalled, TicketRecalled))
+        t = state.tickets.get(call.ticket_id)
         if t is None or t.day != state.day:
             continue
-        state.hall.append({"number": d["number"], "counter_id": d["counter_id"],
-                           "counter_name": d.get("counter_name", d["counter_id"]),
-                           "service_id": d["service_id"], "called_at": r["at"],
-                           "recall": r["type"] == "ticket_recalled", "seq": r["seq"]})
+        state.hall.append({"number": call.number, "counter_id": call.counter_id,
+                           "counter_name": call.counter_name,
+                           "service_id": call.service_id, "called_at": r["at"],
+                           "recall": isinstance(call, TicketRecalled), "seq": r["seq"]})
     return state
 
 
@@ -327,19 +344,19 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
     ticket_ids: set[str] = set()
     counter_ids: set[str] = set()
     for ev in events:
-        tid = ev.data.get("ticket_id")
+        tid = ticket_of(ev.data)
         if tid:
             ticket_ids.add(tid)
-        cid = ev.data.get("counter_id")
+        cid = counter_of(ev.data)
         if cid:
             counter_ids.add(cid)
-        if ev.type.value == "day_closed":
+        if isinstance(ev.data, DayClosed):
             counter_ids.update(state.counters)
     conn = db.conn
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany("INSERT INTO events(seq, at, type, data) VALUES (?, ?, ?, ?)",
-                         [(ev.seq, ev.at, ev.type.value, json.dumps(ev.data, separators=(",", ":")))
+                         [(ev.seq, ev.at, ev.type.value, event_json(ev.data))
                           for ev in events])
         tickets = (state.tickets.get(t) or state.retired.get(t) for t in ticket_ids)
         rows = [ticket_row(t) for t in tickets if t is not None]
@@ -352,17 +369,17 @@ def commit_events(db: sqlite_utils.Database, state: State, events: list[Event]) 
                                                c.ticket_id, c.clerk, c.priority_streak,
                                                c.idle_since, c.last_ticket_id, c.id))
         for ev in events:
-            if ev.type.value == "notice_changed":
+            if isinstance(ev.data, NoticeChanged):
                 set_meta(conn, "notice_en", state.notice_en)
                 set_meta(conn, "notice_sw", state.notice_sw)
-            if ev.type.value in ("day_closed", "day_reopened"):
+            if isinstance(ev.data, (DayClosed, DayReopened)):
                 set_meta(conn, "day", state.day)
                 set_meta(conn, "closed", f"{state.day}|{state.closed}" if state.closed else "")
                 set_meta(conn, "reopened", state.reopened or "")
-                if ev.data.get("next_day"):
-                    # a day once closed keeps no phone numbers (docs/design.md §7)
+                if isinstance(ev.data, DayClosed) and ev.data.next_day:
+                    # a day once closed keeps no phone numbers
                     conn.execute("UPDATE tickets SET phone=NULL WHERE day<=? AND phone IS NOT NULL",
-                                 [retained_until(ev.data["day"], state.policy.phone_retention_days)])
+                                 [retained_until(ev.data.day, state.policy.phone_retention_days)])
         if get_meta(db, "day") != state.day:
             set_meta(conn, "day", state.day)
     state.retired.clear()  # written: memory may forget them

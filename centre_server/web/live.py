@@ -75,9 +75,10 @@ def notice(ev: engine.Event) -> dict[str, Any]:
     """What a page needs to know of one event: no phone numbers, no idempotency keys, and the
     ticket's public id, as on MQTT (the secret id is the key to the citizen's page)."""
     out: dict[str, Any] = {"type": ev.type.value, "seq": ev.seq}
+    data = ev.data.to_data()
     for key in NOTICE_KEYS:
-        if ev.data.get(key) is not None:
-            out[key] = ev.data[key]
+        if data.get(key) is not None:
+            out[key] = data[key]
     if out.get("ticket_id"):
         out["ticket_id"] = public_ticket_id(out["ticket_id"])
     return out

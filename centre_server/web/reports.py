@@ -19,8 +19,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from centre_server.reports import figures
-from centre_server.reports import live as stats
+from centre_server.reports import figures, live as stats
 from centre_server.runtime.centre import Centre
 
 logger = logging.getLogger(__name__)

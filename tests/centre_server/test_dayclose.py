@@ -72,16 +72,16 @@ class Day:
         self.issue("08:20", "T2", "id-card-new")
         self.issue("08:25", "T3", "birth-cert")
         called = r("08:30", engine.CallNext("c01"))
-        assert called[-1].data["ticket_id"] == "T1"
+        assert called[-1].data.ticket_id == "T1"
         r("08:31", engine.StartService("c01"))
         r("08:40", engine.Complete("c01"))
-        assert r("08:40", engine.CallNext("c01"))[-1].data["ticket_id"] == "T2"
+        assert r("08:40", engine.CallNext("c01"))[-1].data.ticket_id == "T2"
         r("08:42", engine.Recall("c01"))
         r("08:45", engine.MarkNoShow("c01"))
-        assert r("08:50", engine.CallNext("c05"))[-1].data["ticket_id"] == "T3"
+        assert r("08:50", engine.CallNext("c05"))[-1].data.ticket_id == "T3"
         r("08:52", engine.Transfer("c05", "id-card-collect"))
         self.issue("09:05", "T4", "id-card-replace")
-        assert r("09:10", engine.CallNext("c01"))[-1].data["ticket_id"] == "T3"
+        assert r("09:10", engine.CallNext("c01"))[-1].data.ticket_id == "T3"
         r("09:14", engine.Complete("c01"))
         r("09:14", engine.GiveFeedback(rating=4, ticket_id="T3"))
         r("09:15", engine.GiveFeedback(rating=2, ticket_id="T1"))
@@ -283,7 +283,7 @@ def test_a_day_has_one_p90_on_the_board_in_the_reports_and_once_closed(centre_di
     for i in range(10):
         day.clock.now = base + i * 100 + (i + 1)  # K{i} waits i+1 seconds
         called = day.centre.execute(engine.CallNext("c12"))
-        assert called[-1].data["ticket_id"] == f"K{i}"
+        assert called[-1].data.ticket_id == f"K{i}"
         day.clock.now += 30
         day.centre.execute(engine.Complete("c12"))
     day.clock.now = at("11:00")

@@ -7,8 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from centre_server.contract import CounterState, EventType, Priority, TicketState
 from centre_server.queue import engine as e
@@ -55,7 +54,7 @@ class Day:
     def call(self, counter: str) -> e.Ticket:
         evs = self.do(e.CallNext(counter))
         called = [ev for ev in evs if ev.type == EventType.ticket_called]
-        return self.state.tickets[called[-1].data["ticket_id"]]
+        return self.state.tickets[called[-1].data.ticket_id]
 
 
 def test_issue_numbers_per_service_and_day():
@@ -291,7 +290,7 @@ def test_day_rolls_over_at_nairobi_midnight():
     t = d.issue()
     assert t.number == "A001" and t.day == "2026-11-24"
     closed = [ev for ev in d.events if ev.type == EventType.day_closed]
-    assert closed and closed[0].data["day"] == "2026-11-23" and closed[0].data["next_day"] == "2026-11-24"
+    assert closed and closed[0].data.day == "2026-11-23" and closed[0].data.next_day == "2026-11-24"
     assert d.state.counters["c1"].state == CounterState.closed
     # a clock stepped back over midnight (NTP) does not reopen yesterday
     d.now = datetime(2026, 11, 23, 23, 59, 0, tzinfo=NBO).timestamp() - 1
@@ -422,16 +421,16 @@ def test_random_days_keep_every_promise(steps, gaps, limit):
         all_events.extend(evs)
         for ev in evs:
             if ev.type == EventType.ticket_issued:
-                issued[ev.data["ticket_id"]] = ev.data["day"]
-                key = (ev.data["day"], ev.data["service_id"], ev.data["number"])
+                issued[ev.data.ticket_id] = ev.data.day
+                key = (ev.data.day, ev.data.service_id, ev.data.number)
                 assert key not in numbers, "a number issued twice in a day"
                 numbers.add(key)
             if ev.type == EventType.ticket_done:
-                assert ev.data["ticket_id"] not in done, "a ticket served twice"
-                done.add(ev.data["ticket_id"])
+                assert ev.data.ticket_id not in done, "a ticket served twice"
+                done.add(ev.data.ticket_id)
             if ev.type == EventType.ticket_called:
-                cid = ev.data["counter_id"]
-                t = d.state.tickets[ev.data["ticket_id"]]
+                cid = ev.data.counter_id
+                t = d.state.tickets[ev.data.ticket_id]
                 counter = d.state.counters[cid]
                 # FCFS within the class the engine chose
                 prior = before.tickets
@@ -447,7 +446,7 @@ def test_random_days_keep_every_promise(steps, gaps, limit):
                     streak[cid] = streak.get(cid, 0) + 1
                     assert streak[cid] <= limit, "anti-starvation bound broken"
             if ev.type in (EventType.counter_opened, EventType.counter_closed):
-                streak[ev.data["counter_id"]] = 0
+                streak[ev.data.counter_id] = 0
         # invariants of the state
         at_counters = [c.ticket_id for c in d.state.counters.values() if c.ticket_id]
         assert len(at_counters) == len(set(at_counters)), "one ticket at two counters"
@@ -479,7 +478,7 @@ def test_remote_ticket_not_checked_in_is_skipped_to_no_show():
     called = d.call("c1")
     assert called.id == walk_in.id and remote.state == TicketState.no_show
     skipped = [ev for ev in d.events if ev.type == EventType.ticket_no_show]
-    assert skipped[0].data["reason"] == "not_checked_in"
+    assert skipped[0].data.reason == "not_checked_in"
     # the citizen arrives late but within the window: checked in, back at the original place
     d.do(e.CheckIn(remote.id), dt=60)
     assert remote.state == TicketState.waiting and remote.checked_in

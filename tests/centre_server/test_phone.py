@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from centre_server.contract import PHONE_PATTERN
 from centre_server.contract.phone import compact_phone, normalise_phone, phone_is_valid

@@ -7,8 +7,7 @@ import heapq
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from centre_server.cli import cli
 from centre_server.contract import Priority

@@ -11,8 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from centre_server.channels.core import ChannelError, ChannelHub
 from centre_server.channels.settings import ChannelSettings
@@ -203,7 +202,7 @@ def test_appointment_order_properties(tickets, limit, step):
         walkers = [t for t in waiting if not (t.slot_at is not None and now >= t.slot_at - early)]
         events = engine.apply(state, engine.CallNext("c1"), now)
         call = [e for e in events if e.type.value == "ticket_called"][0]
-        t = state.tickets[call.data["ticket_id"]]
+        t = state.tickets[call.data.ticket_id]
         called.append(t.id)
         if t in due:
             # a due appointment goes first in slot order, ahead of walk-ins, unless the bound stops it

@@ -6,8 +6,7 @@ from datetime import datetime
 from string import Formatter
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from counter_display import i18n
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from centre_server.contract import CounterState, Topics
 from counter_display.model import DisplayModel, Link, Mode

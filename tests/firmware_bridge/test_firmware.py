@@ -15,8 +15,7 @@ import time
 import tty
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from centre_server.contract import Topics
 from firmware_bridge import frames

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from centre_server.contract import CounterAction, CounterCommand, Reply, Topics
-from tests.conftest import BIN, CentreProcess, free_port, within
-from tests.conftest import Centre as FixtureCentre
+from tests.conftest import BIN, Centre as FixtureCentre, CentreProcess, free_port, within
 from tests.provisioning.conftest import MosquittoBroker, Probe
 
 T = Topics("demo")

@@ -19,8 +19,7 @@ import shutil
 from pathlib import Path
 
 import httpx
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import Centre, CentreProcess, free_port
 

@@ -18,8 +18,7 @@ from centre_server.http.deps import (
     spend,
 )
 from centre_server.http.routes.tickets import ERRORS
-from centre_server.store import accounts as auth
-from centre_server.store import database as storage
+from centre_server.store import accounts as auth, database as storage
 
 logger = logging.getLogger(__name__)
 

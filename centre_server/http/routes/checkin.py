@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from centre_server.channels.i18n import tr
 from centre_server.channels.pages import hub_of
 from centre_server.contract import ErrorResponse
-from centre_server.contract.api import AppointmentOut, CheckInRequest, CheckInResponse
+from centre_server.contract.channels import AppointmentOut, CheckInRequest, CheckInResponse
 from centre_server.http.deps import ISSUE_ROLES, ApiError, ClerkDep, ManagerDep, PrincipalDep, limits_of
 
 logger = logging.getLogger(__name__)

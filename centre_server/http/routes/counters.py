@@ -20,6 +20,7 @@ from centre_server.contract import (
     TicketOut,
     TicketState,
     TransferRequest,
+    ticket_of,
 )
 from centre_server.http.deps import (
     CLERK_ROLES,
@@ -100,8 +101,8 @@ def get_counter(counter_id: str, centre: CentreDep, principal: PrincipalDep) -> 
 
 def _ticket_of(centre: Centre, events: list[engine.Event], etype: str) -> TicketOut | None:
     for ev in reversed(events):
-        if ev.type.value == etype and ev.data.get("ticket_id"):
-            t = centre.ticket(ev.data["ticket_id"])
+        if ev.type.value == etype and (tid := ticket_of(ev.data)):
+            t = centre.ticket(tid)
             return centre.ticket_out(t) if t else None
     return None
 

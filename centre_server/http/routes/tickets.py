@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut
+from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut, ticket_of
 from centre_server.contract.phone import normalise_phone
 from centre_server.http.deps import (
     ApiError,
@@ -61,7 +61,7 @@ async def issue(body: IssueTicketRequest, request: Request, idempotency_key: str
     def answer(events: list[engine.Event]) -> Response:
         # the reply is serialised here, once: FastAPI would check a response model it already knows valid
         if events:
-            issued = next(e for e in events if e.data.get("ticket_id") == ticket_id)
+            issued = next(e for e in events if ticket_of(e.data) == ticket_id)
             return ticket_json(201, centre.ticket_out(centre.state.tickets[ticket_id], issued=issued))
         # no events: this key was issued before (a retry, or a race a moment ago); answer with that ticket.
         # Keys are checked here, in the writer, not before: the event loop then never reads the disk.

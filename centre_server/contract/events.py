@@ -1,0 +1,278 @@
+"""The queue's events: one typed model per ``EventType``, with the fields each event carries.
+
+The engine emits these, the server stores them (the events table's ``data`` column is
+``to_data()`` as JSON) and publishes them on ``…/event/{type}`` (``EventPayload``).
+``to_data()`` keeps the keys, and their order, that the log and the devices have always
+read, so stored JSON and MQTT payloads stay byte for byte what they were; ``event_from_data``
+reads old rows back, giving the defaults older servers did not write.
+
+They are frozen slotted dataclasses rather than pydantic models: the engine builds
+several for every ticket, on the path a citizen waits on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from centre_server.contract import Channel, EventType, Language, Priority
+
+_ENUM_FIELDS: dict[str, type[Priority] | type[Channel] | type[Language]] = {
+    "priority": Priority, "channel": Channel, "language": Language}
+
+
+class EventData:
+    """What one event says; subclasses are the event types."""
+
+    __slots__ = ()
+    type: ClassVar[EventType]
+    keys: ClassVar[tuple[str, ...]] = ()  # the stored keys, in the order they are written
+
+    def to_data(self) -> dict[str, Any]:
+        """The event's fields as the log stores them and devices read them (same keys, same order)."""
+        return {k: getattr(self, k) for k in self.keys}
+
+
+
+
+# --------------------------------------------------------------------------
+# Ticket events
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketEvent(EventData):
+    """What every event about one ticket carries (``ticket_id`` is the secret id)."""
+
+    ticket_id: str
+    number: str
+    service_id: str
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketAtCounter(TicketEvent):
+    """A ticket event that happens at a counter."""
+
+    counter_id: str
+    counter_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketIssued(EventData):
+    """A ticket was printed or sent; ``position`` and ``estimated_wait_s`` are what it was told."""
+
+    type: ClassVar[EventType] = EventType.ticket_issued
+    ticket_id: str
+    number: str
+    seq_no: int
+    day: str
+    service_id: str
+    priority: Priority
+    channel: Channel
+    language: Language
+    phone: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+    position: int = 0
+    estimated_wait_s: int | None = 0
+    checked_in: bool = True
+    slot_at: float | None = None
+    appointment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCalled(TicketAtCounter):
+    """``jumped``: the call went ahead of walk-ins (None in logs older than the field)."""
+
+    type: ClassVar[EventType] = EventType.ticket_called
+    clerk: str | None = None
+    waited_s: int = 0
+    jumped: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketRecalled(TicketAtCounter):
+    type: ClassVar[EventType] = EventType.ticket_recalled
+    recalls: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketStarted(TicketAtCounter):
+    type: ClassVar[EventType] = EventType.ticket_started
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketDone(TicketAtCounter):
+    type: ClassVar[EventType] = EventType.ticket_done
+    outcome: str | None = None
+    clerk: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketNoShow(TicketAtCounter):
+    """``reason``: "clerk", "recalls_exhausted" or "not_checked_in"."""
+
+    type: ClassVar[EventType] = EventType.ticket_no_show
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketTransferred(TicketAtCounter):
+    type: ClassVar[EventType] = EventType.ticket_transferred
+    from_service_id: str
+    to_service_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCancelled(TicketEvent):
+    """``reason``: the canceller's word, or "day_rollover"/"day_closed" when the day ended."""
+
+    type: ClassVar[EventType] = EventType.ticket_cancelled
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketReactivated(TicketEvent):
+    type: ClassVar[EventType] = EventType.ticket_reactivated
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCheckedIn(TicketEvent):
+    type: ClassVar[EventType] = EventType.ticket_checked_in
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackGiven(TicketEvent):
+    type: ClassVar[EventType] = EventType.feedback_given
+    counter_id: str | None = None
+    clerk: str | None = None
+    rating: int
+    comment: str | None = None
+
+
+# --------------------------------------------------------------------------
+# Counter, hall and day events
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterEvent(EventData):
+    counter_id: str
+    counter_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterOpened(CounterEvent):
+    type: ClassVar[EventType] = EventType.counter_opened
+    services: tuple[str, ...]
+    clerk: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterResumed(CounterEvent):
+    type: ClassVar[EventType] = EventType.counter_resumed
+    clerk: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterPaused(CounterEvent):
+    type: ClassVar[EventType] = EventType.counter_paused
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterClosed(CounterEvent):
+    type: ClassVar[EventType] = EventType.counter_closed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterServicesChanged(CounterEvent):
+    type: ClassVar[EventType] = EventType.counter_services_changed
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeChanged(EventData):
+    type: ClassVar[EventType] = EventType.notice_changed
+    notice_en: str
+    notice_sw: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayReopened(EventData):
+    type: ClassVar[EventType] = EventType.day_reopened
+    day: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayClosed(EventData):
+    """``next_day`` is set when midnight rolled the day over; ``cancelled`` counts what still waited."""
+
+    type: ClassVar[EventType] = EventType.day_closed
+    day: str
+    next_day: str | None = None
+    cancelled: int = 0
+    reason: str | None = None
+
+
+AnyEvent = (
+    TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
+    | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
+    | CounterOpened | CounterResumed | CounterPaused | CounterClosed | CounterServicesChanged
+    | NoticeChanged | DayReopened | DayClosed
+)
+
+_MODELS: dict[EventType, type[EventData]] = {}
+for _model in AnyEvent.__args__:
+    _model.keys = tuple(f.name for f in fields(_model))
+    _MODELS[_model.type] = _model
+assert set(_MODELS) == set(EventType), "every event type has its model"
+
+# the events that name a ticket, and those that name a counter
+TICKET_EVENT_MODELS = (TicketIssued, TicketEvent)
+COUNTER_EVENT_MODELS = (TicketAtCounter, CounterEvent, FeedbackGiven)
+
+
+@dataclass(slots=True)
+class Event:
+    """One numbered event of the log: when it happened and what it says."""
+
+    seq: int
+    at: float
+    data: AnyEvent
+
+    @property
+    def type(self) -> EventType:
+        return self.data.type
+
+
+def ticket_of(data: EventData) -> str | None:
+    """The ticket an event is about, if any."""
+    return data.ticket_id if isinstance(data, TICKET_EVENT_MODELS) else None
+
+
+def counter_of(data: EventData) -> str | None:
+    """The counter an event names, if any."""
+    return data.counter_id if isinstance(data, COUNTER_EVENT_MODELS) else None
+
+
+def event_from_data(etype: EventType | str, data: dict[str, Any]) -> AnyEvent:
+    """Read a stored event back; keys an older server did not write take their defaults,
+    keys no longer written are left out."""
+    model = _MODELS[EventType(etype)]
+    known = {k: (_ENUM_FIELDS[k](v) if k in _ENUM_FIELDS and v is not None else v)
+             for k, v in data.items() if k in model.keys}
+    if "services" in known:
+        known["services"] = tuple(known["services"])
+    return model(**known)  # type: ignore[return-value]  # _MODELS holds exactly the AnyEvent classes
+
+
+def event_from_row(seq: int, at: float, etype: str, data: str) -> Event:
+    """An events-table row (``data`` as stored JSON) as an Event."""
+    return Event(seq=seq, at=at, data=event_from_data(etype, json.loads(data)))
+
+
+def event_json(data: EventData) -> str:
+    """The JSON the events table stores for an event (compact, keys in their written order)."""
+    return json.dumps(data.to_data(), separators=(",", ":"))

@@ -1,0 +1,93 @@
+"""The queue's things: services, counters, tickets and the rules' settings.
+
+Plain data, shared by the engine (which changes them) and the wait estimator (which
+reads them); neither imports the other's state for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from centre_server.contract import Channel, CounterState, Language, Priority, TicketState
+from centre_server.queue.hours import OpeningHours
+
+
+@dataclass
+class Service:
+    id: str
+    prefix: str
+    name_en: str
+    name_sw: str
+    category: str = ""
+    category_sw: str = ""
+    target_wait_s: int = 1800
+    service_time_s: float = 600.0  # typical, the predictor's starting point
+    enabled: bool = True
+    position: int = 0
+    last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
+
+
+@dataclass
+class Counter:
+    id: str
+    name: str
+    services: list[str]  # in order of skill
+    state: CounterState = CounterState.closed
+    ticket_id: str | None = None
+    clerk: str | None = None
+    priority_streak: int = 0  # priority calls in a row, for the anti-starvation bound
+    idle_since: float | None = None
+    last_ticket_id: str | None = None  # the last ticket finished here, for feedback
+
+
+@dataclass
+class Ticket:
+    id: str
+    day: str
+    seq: int
+    number: str
+    service_id: str
+    priority: Priority
+    channel: Channel
+    language: Language
+    issued_at: float
+    queued_at: float  # the original issue time: transfers and reactivations keep it
+    state: TicketState = TicketState.waiting
+    phone: str | None = None
+    called_at: float | None = None
+    first_called_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    counter_id: str | None = None
+    clerk: str | None = None
+    recalls: int = 0
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None
+    rating: int | None = None
+    comment: str | None = None
+    no_show_at: float | None = None
+    cancel_reason: str | None = None
+    idempotency_key: str | None = None
+    device_id: str | None = None
+    estimated_wait_s: int | None = 0  # what was printed on the ticket (None: no counter could serve it)
+    checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
+    slot_at: float | None = None  # an appointment's booked time
+    appointment_id: str | None = None
+
+
+@dataclass
+class Policy:
+    """Configurable rules of call-next and no-show (centre.toml ``[queue]``)."""
+
+    priority_streak_limit: int = 3  # after this many priority calls in a row, one normal
+    prefer_breached_target: bool = False  # serve services over their target wait first
+    call_order: str = "longest_wait"  # or "skill_order": the counter's first service first
+    min_recalls_before_no_show: int = 0  # a no-show before this many recalls is refused
+    auto_no_show_after_recalls: int = 3  # the recall after this many marks a no-show
+    reactivation_window_s: int = 1800  # a no-show may come back within this window
+    complete_on_call_next: bool = True  # calling next finishes the ticket at the counter
+    appointment_early_s: int = 600  # an appointment goes ahead of walk-ins from this long before its slot
+    timezone: str = "Africa/Nairobi"
+    hours: OpeningHours = field(default_factory=OpeningHours)
+    phone_retention_days: int = 0  # a closed day's phone numbers are kept this many days, then erased

@@ -1,0 +1,156 @@
+"""What the centre's state looks like from outside: tickets for the API, retained MQTT
+payloads for boards and keypads, events for devices and watchers, and what an event
+batch changed.
+
+Pure functions of the engine's state, the moment and the centre's few words (time
+zone, name, public address): no lock, no clock, no database. ``Centre`` calls them
+under its lock with its clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from datetime import datetime, tzinfo
+
+from centre_server.contract import (
+    TICKET_EVENT_MODELS,
+    CounterEvent,
+    CounterStatePayload,
+    DayClosed,
+    DayReopened,
+    DayStatePayload,
+    Event,
+    EventPayload,
+    HallCall,
+    HallStatePayload,
+    NoticeChanged,
+    ServiceStatePayload,
+    TicketCalled,
+    TicketIssued,
+    TicketOut,
+    TicketRecalled,
+    TicketTransferred,
+    counter_of,
+    ticket_of,
+)
+from centre_server.queue import engine
+from centre_server.queue.engine import State, Ticket
+
+logger = logging.getLogger(__name__)
+
+
+def public_ticket_id(ticket_id: str) -> str:
+    """What devices and watchers see of a ticket: stable, but the secret id (the key to the
+    citizen's page and check-in code) cannot be recovered from it."""
+    digest = hashlib.sha256(b"huduma-public-ticket:" + ticket_id.encode()).digest()
+    return "p" + base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+def iso(ts: float | None, tz: tzinfo) -> datetime | None:
+    """A POSIX moment on the centre's wall clock (None stays None)."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz)
+
+
+def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
+               issued: Event | None = None) -> TicketOut:
+    """The ticket as the API shows it. ``issued``: its ticket_issued event, whose place in the
+    queue and estimate are the ones printed on the ticket (and need no walk of the queue)."""
+    svc = state.services.get(t.service_id)
+    counter = state.counters.get(t.counter_id or "")
+    unknown = None
+    if issued is not None:
+        assert isinstance(issued.data, TicketIssued)
+        pos, est = issued.data.position, issued.data.estimated_wait_s
+        if est is None:
+            unknown = engine.wait_for(state, t.service_id, pos, now)[1]
+    elif t.id in state.tickets:
+        pos = engine.position(state, t)
+        est, unknown = engine.ticket_wait(state, t, now, ahead=pos)
+    else:
+        pos, est = 0, 0
+    return TicketOut(
+        id=t.id, number=t.number, service_id=t.service_id,
+        service_name_en=svc.name_en if svc else t.service_id,
+        service_name_sw=svc.name_sw if svc else t.service_id,
+        priority=t.priority, channel=t.channel, language=t.language, state=t.state,
+        issued_at=iso(t.issued_at, tz), position=pos, estimated_wait_s=est, wait_unknown=unknown,
+        status_url=f"{public_url.rstrip('/')}/t/{t.id}",
+        counter_id=t.counter_id, counter_name=counter.name if counter else None,
+        called_at=iso(t.called_at, tz), started_at=iso(t.started_at, tz),
+        ended_at=iso(t.ended_at, tz), recalls=t.recalls, outcome=t.outcome, rating=t.rating)
+
+
+def service_payload(state: State, service_id: str, now: float, tz: tzinfo) -> ServiceStatePayload:
+    """Retained on ``state/service/{id}``."""
+    s = state.services[service_id]
+    figures = engine.service_figures(state, service_id, now)
+    return ServiceStatePayload(service_id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
+                               category=s.category, enabled=s.enabled, target_wait_s=s.target_wait_s,
+                               updated_at=iso(now, tz), category_sw=s.category_sw, **figures)
+
+
+def day_payload(state: State, now: float, tz: tzinfo, opening_time: str, closing_time: str) -> DayStatePayload:
+    """Whether the centre takes tickets now, and when it opens next: retained on ``state/day``."""
+    reason = engine.day_closed_reason(state, now)
+    return DayStatePayload(day=state.day, open=reason is None, reason=reason, opening_time=opening_time,
+                           closing_time=closing_time, opens_at=engine.opens_at(state, now),
+                           updated_at=iso(now, tz))
+
+
+def counter_payload(state: State, counter_id: str, now: float, tz: tzinfo) -> CounterStatePayload:
+    """Retained on ``state/counter/{id}``: the public ticket id, never the secret one."""
+    c = state.counters[counter_id]
+    t = state.tickets.get(c.ticket_id or "")
+    return CounterStatePayload(
+        counter_id=c.id, name=c.name, state=c.state, services=list(c.services),
+        ticket=t.number if t else None, ticket_id=public_ticket_id(t.id) if t else None,
+        ticket_state=t.state if t else None, service_id=t.service_id if t else None,
+        called_at=iso(t.called_at, tz) if t else None, recalls=t.recalls if t else 0,
+        clerk=c.clerk, updated_at=iso(now, tz))
+
+
+def hall_payload(state: State, centre_name: str, now: float, tz: tzinfo) -> HallStatePayload:
+    """Retained on ``state/hall``: the last calls and the notice line."""
+    calls = [HallCall(number=h["number"], counter_id=h["counter_id"], counter_name=h["counter_name"],
+                      service_id=h["service_id"], called_at=iso(h["called_at"], tz),
+                      recall=h["recall"], seq=h["seq"]) for h in state.hall]
+    return HallStatePayload(centre_name=centre_name, calls=calls, notice_en=state.notice_en,
+                            notice_sw=state.notice_sw, updated_at=iso(now, tz))
+
+
+def event_payload(ev: Event, tz: tzinfo) -> EventPayload:
+    """An event as devices and watchers hear it: no phone, no key, and a public ticket id."""
+    d = ev.data.to_data()
+    d.pop("phone", None)
+    d.pop("idempotency_key", None)
+    tid = ticket_of(ev.data)
+    if tid:
+        d["ticket_id"] = public_ticket_id(tid)
+    return EventPayload(type=ev.type, seq=ev.seq, at=iso(ev.at, tz), **d)
+
+
+def touched(state: State, events: list[Event]) -> tuple[set[str], set[str], bool]:
+    """The services, counters and whether the hall changed: what to republish."""
+    services: set[str] = set()
+    counters: set[str] = set()
+    hall = False
+    for ev in events:
+        d = ev.data
+        if isinstance(d, TICKET_EVENT_MODELS):
+            services.add(d.service_id)
+        if isinstance(d, TicketTransferred):  # its service_id is the one it left
+            services.add(d.to_service_id)
+        cid = counter_of(d)
+        if cid:
+            counters.add(cid)
+            c = state.counters.get(cid)
+            if c and isinstance(d, CounterEvent):
+                services.update(c.services)
+        if isinstance(d, (TicketCalled, TicketRecalled, NoticeChanged, DayClosed)):
+            hall = True
+        if isinstance(d, (DayClosed, DayReopened)):
+            services.update(state.services)
+            counters.update(state.counters)
+    return services, counters, hall
