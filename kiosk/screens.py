@@ -12,7 +12,7 @@ from pathlib import Path
 
 import qrcode
 from kivy.app import App
-from kivy.clock import Clock
+from kivy.clock import Clock, ClockEvent
 from kivy.core.image import Image as CoreImage
 from kivy.graphics.texture import Texture
 from kivy.metrics import dp, sp
@@ -82,18 +82,31 @@ class FitButton(Button):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._fit_event = None
+        self._fit_event: ClockEvent | None = None
         self.fitted_size: tuple[float, float] | None = None
-        self.bind(size=self._later, text=self._later, max_font=self._later)
-        self._later()
+        self.bind(size=self._later, text=self._later, max_font=self._later, parent=self._later)
 
     def _later(self, *_a) -> None:
+        """Fit on the frame after a change, once the layout pass has sized the button.
+
+        Only a button that is on a page is fitted: a button is first sized 100x100 (Kivy's default)
+        and a page rebuilt by a burst of service updates leaves whole rows of removed buttons behind;
+        fitting those at that size went down to the minimum font, step by step, for nothing, and held
+        the frame long enough that the buttons on screen waited seconds for their own fit.
+        """
+        if self.parent is None:
+            if self._fit_event is not None:
+                self._fit_event.cancel()
+                self._fit_event = None
+            return
         if self._fit_event is None:
             self._fit_event = Clock.schedule_once(self.fit, 0)
 
     def fit(self, *_a) -> None:
         """Largest font size (in whole sp steps) at which the wrapped text fits inside the padding."""
         self._fit_event = None
+        if self.parent is None:  # taken off the page since: nothing to fit
+            return
         w, h = self.width - 2 * self.pad_x, self.height - 2 * self.pad_y
         if w <= 0 or h <= 0:
             return
@@ -184,18 +197,48 @@ class KioskScreen(Screen):
         return App.get_running_app().model
 
 
+class ChoicesScreen(KioskScreen):
+    """A page of FitButtons built from the model's services, rebuilt when they change.
+
+    Service updates come one MQTT message per service, so a reconnect brings a burst of them in one
+    frame; ``refresh`` rebuilds once, before the next frame, instead of once per message.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rebuild = Clock.create_trigger(self.rebuild, -1)
+
+    def on_pre_enter(self, *_a) -> None:
+        self.rebuild()
+
+    def refresh(self, *_a) -> None:
+        self._rebuild()
+
+    def rebuild(self, *_a) -> None:
+        """Clear the grid and add a button for each choice, now."""
+        self._rebuild.cancel()
+        self.ids.grid.clear_widgets()
+        for button in self.choices():
+            self.ids.grid.add_widget(button)
+        self.fit_rows()
+
+    def choices(self) -> list[FitButton]:
+        """The page's buttons, in order (each page says what they are)."""
+        raise NotImplementedError
+
+    def fit_rows(self, *_a) -> None:
+        """Row heights for the page's scroll view (each page says how tall)."""
+        raise NotImplementedError
+
+
 class WelcomeScreen(KioskScreen):
     printer_fault = BooleanProperty(False)  # a banner warns that tickets will be on screen only
 
 
-class CategoriesScreen(KioskScreen):
-    def on_pre_enter(self, *_a) -> None:
-        self.refresh()
-
-    def refresh(self, *_a) -> None:
-        grid = self.ids.grid
-        grid.clear_widgets()
+class CategoriesScreen(ChoicesScreen):
+    def choices(self) -> list[FitButton]:
         lang = self.model.language
+        buttons = []
         for cat in self.model.categories():
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
@@ -205,8 +248,8 @@ class CategoriesScreen(KioskScreen):
                           f"[size={small}]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
                           max_font=sp(38) if self.app.portrait else sp(30))
             b.bind(on_release=lambda btn: self.app.choose_category(btn.value))
-            grid.add_widget(b)
-        self.fit_rows()
+            buttons.append(b)
+        return buttons
 
     def fit_rows(self, *_a) -> None:
         tall = self.app.portrait
@@ -221,10 +264,7 @@ def fill_rows(grid, view_height: float, count: int, lo: float, hi: float) -> Non
     grid.row_default_height = max(lo, min(hi, spare / rows)) if view_height > 0 else lo
 
 
-class ServicesScreen(KioskScreen):
-    def on_pre_enter(self, *_a) -> None:
-        self.refresh()
-
+class ServicesScreen(ChoicesScreen):
     @staticmethod
     def status_line(s, lang: str) -> str:
         """People waiting and the wait as the server gave it; why, when it gave none; or no ticket today."""
@@ -237,13 +277,12 @@ class ServicesScreen(KioskScreen):
             line += f"\n{tr('service_closed', lang)}"
         return line
 
-    def refresh(self, *_a) -> None:
-        grid = self.ids.grid
-        grid.clear_widgets()
+    def choices(self) -> list[FitButton]:
         lang = self.model.language
         services = self.model.services_in(self.model.category)
         tall = self.app.portrait  # a tall screen has room for bigger names
         small = "24sp" if tall else "19sp"
+        buttons = []
         for s in services:
             late = not s.accepting
             b = FitButton(value=s.id, halign="left", max_font=sp(36) if tall else sp(28),
@@ -252,8 +291,8 @@ class ServicesScreen(KioskScreen):
                 b.background_color = (0.09, 0.33, 0.22, 1)
                 b.color = (1, 1, 1, 1)
             b.bind(on_release=lambda btn: self.app.choose_service(btn.value))
-            grid.add_widget(b)
-        self.fit_rows()
+            buttons.append(b)
+        return buttons
 
     def fit_rows(self, *_a) -> None:
         fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children), dp(104),
