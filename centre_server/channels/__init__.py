@@ -3,7 +3,7 @@
 ``ChannelsExtension`` is this room as a part of the running server: the pages, the
 USSD and SMS webhooks, the kiosk check-in endpoint, the shipped static files, and a
 hub started with the server (SMS outbox worker, release of missed appointments).
-This module stays light: ``storage`` imports ``channels.schema`` at start.
+Its tables are made by the store's migrations (``centre_server/store/migrations/channels.py``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.channels.i18n import localise, tr, wait_phrase
-from centre_server.channels.schema import ensure_booking_confirmations
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import (
@@ -140,7 +139,6 @@ class ChannelHub:
         self.public_url = centre.settings.public_url.rstrip("/")
         self.worker = OutboxWorker(self.db, make_gateway(settings, directory, centre.tz), settings,
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
-        ensure_booking_confirmations(self.db)
         centre.listeners.append(self.on_events)
 
     def start(self) -> None:

@@ -46,7 +46,7 @@ def replay(arrivals: Path, counters: Path, out: Path, centre_dir: Path | None, s
     if centre_dir is not None:
         from centre_server.config import ConfigError, load_settings
         from centre_server.runtime.centre import policy_from
-        from centre_server.store import database as storage
+        from centre_server.store import database as storage, rows
 
         try:
             settings = load_settings(centre_dir)
@@ -54,7 +54,7 @@ def replay(arrivals: Path, counters: Path, out: Path, centre_dir: Path | None, s
             raise click.ClickException(str(err)) from None
         policy = policy_from(settings)
         db = storage.connect(settings.db_path)
-        services = [storage.service_from_row(r) for r in db.query("SELECT * FROM services")]
+        services = [rows.service_from_row(r) for r in db.query("SELECT * FROM services")]
         db.conn.close()
     try:
         trace = rp.read_arrivals(arrivals)

@@ -14,8 +14,9 @@ from typing import Any
 
 import sqlite_utils
 
-from centre_server.queue.engine import Counter, Service
-from centre_server.store.database import COUNTER_COLS, counter_from_row, counter_row, save_menu, service_from_row
+from centre_server.queue.model import Counter, Service
+from centre_server.store.database import save_menu
+from centre_server.store.rows import COUNTER_COLS, counter_from_row, counter_row, service_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def service_with_prefix(db: sqlite_utils.Database, prefix: str, *, other_than: s
 
 def update_service(db: sqlite_utils.Database, service_id: str, changes: dict[str, Any]) -> None:
     """Change some of a service's columns (names, prefix, target wait, service time)."""
-    db["services"].update(service_id, changes)
+    db.table("services").update(service_id, changes)
 
 
 def replace_menu(db: sqlite_utils.Database, services: Sequence[Service], disabled: Sequence[str]) -> None:
@@ -105,7 +106,7 @@ def assign_counter_services(db: sqlite_utils.Database, counter_id: str, services
     changes: dict[str, Any] = {"services": json.dumps(services)}
     if name is not None:
         changes["name"] = name
-    db["counters"].update(counter_id, changes)
+    db.table("counters").update(counter_id, changes)
 
 
 # --------------------------------------------------------------------------

@@ -42,3 +42,22 @@ def test_migrations_bring_any_version_up(tmp_path):
     db.conn.close()
     again = connect(tmp_path / "x.db")  # idempotent on an up-to-date database
     assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_whose_hub_made_the_booking_table_migrates_on(tmp_path):
+    """Before migration 7 the channels' hub made ``booking_confirmations`` at start: such a database moves on."""
+    from centre_server.store.migrations import MIGRATIONS as steps, migrate
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    import sqlite_utils
+
+    old = sqlite_utils.Database(conn)
+    for number, step in enumerate(steps[:6], start=1):
+        step(old)
+        conn.execute(f"PRAGMA user_version={number}")
+    conn.execute("CREATE TABLE booking_confirmations (appt_id TEXT PRIMARY KEY, code TEXT NOT NULL, "
+                 "tries INTEGER NOT NULL DEFAULT 0, expires_at REAL NOT NULL)")
+    conn.execute("INSERT INTO booking_confirmations VALUES ('a1', '123456', 0, 1.0)")
+    assert migrate(old) == len(steps) == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert conn.execute("SELECT code FROM booking_confirmations").fetchall() == [("123456",)]  # kept

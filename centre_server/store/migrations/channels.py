@@ -1,17 +1,11 @@
-"""The channels' tables (issue 10): appointments, the SMS outbox and inbox, remote check-in codes.
-
-Kept free of other imports so ``storage.MIGRATIONS`` can append it without a cycle.
-"""
+"""The citizen channels' tables: appointments, SMS outbox and inbox, remote check-in codes, booking confirmations."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
 
-
-def migrate_channels(db: Any) -> None:
+def channels(db: Any) -> None:
     """Migration 4: what the web, SMS and USSD channels and appointments keep besides tickets."""
     db.execute("CREATE TABLE appointments (id TEXT PRIMARY KEY, service_id TEXT NOT NULL, slot_at REAL NOT NULL, "
                "code TEXT NOT NULL, phone TEXT, language TEXT NOT NULL DEFAULT 'en', "
@@ -35,11 +29,10 @@ def migrate_channels(db: Any) -> None:
     db.execute("CREATE TABLE sms_marks (key TEXT PRIMARY KEY, at REAL NOT NULL)")  # "N ahead" already told
 
 
-def ensure_booking_confirmations(db: Any) -> None:
-    """The confirmation codes of bookings still pending (issue 16): made by the hub at start if absent.
+def booking_confirmations(db: Any) -> None:
+    """The confirmation codes of bookings still pending (issue 16).
 
-    Kept out of ``storage.MIGRATIONS`` on purpose: it is the channels' own table, idempotent
-    (``IF NOT EXISTS``), and a numbered migration here would collide with other branches adding theirs.
+    ``IF NOT EXISTS``: before this migration the channels' hub made the table at start.
     """
     db.execute("CREATE TABLE IF NOT EXISTS booking_confirmations (appt_id TEXT PRIMARY KEY, code TEXT NOT NULL, "
                "tries INTEGER NOT NULL DEFAULT 0, expires_at REAL NOT NULL)")
