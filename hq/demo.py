@@ -27,7 +27,7 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 def prepare(store: Store) -> None:
     """Register the demo centre with the demo token (the centre side knows it too)."""
-    from centre_server.dayclose.upstream import DEMO_HQ_TOKEN
+    from centre_server.contract import DEMO_HQ_TOKEN
 
     store.migrate()
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)

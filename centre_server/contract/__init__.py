@@ -14,6 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
+# What a demo centre (demo = true, no [upstream] hq_url) and `huduma-hq --demo` on the same machine
+# agree on: where headquarters listens and the centre's token. Never used outside demos.
+DEMO_HQ_URL = "http://127.0.0.1:8100"
+DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
 TOPIC_ROOT = "huduma"  # every centre's topics live under huduma/{centre_id}
 QOS = 1
 

@@ -27,14 +27,12 @@ import httpx
 import sqlite_utils
 
 from centre_server.config import CentreSettings
+from centre_server.contract import DEMO_HQ_TOKEN, DEMO_HQ_URL
 from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 
 SUMMARIES_PATH = "/api/v1/summaries"
-# The demo centre (demo = true, no [upstream] hq_url) talks to `huduma-hq --demo` on this machine.
-DEMO_HQ_URL = "http://127.0.0.1:8100"
-DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
 
 
 def _env_float(name: str, default: float) -> float:

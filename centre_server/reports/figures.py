@@ -7,7 +7,7 @@ so the same day showed one p90 on the board and another once closed. Now:
 * **Source.** A day's figures are a pure function of its events (the
   append-only log) and, for a day still open, the moment they are read:
   ``summarise``. ``compute_day`` reads the events from the database;
-  ``live_day`` keeps the open day's events in memory, reading only the new
+  ``reports.live.live_day`` keeps the open day's events in memory, reading only the new
   ones on each call (the board asks after every event).
 * **Visit.** One ticket's stay in one service's queue; a transfer ends one
   visit and begins another. Service rows count visits; the total and the
@@ -35,12 +35,9 @@ so the same day showed one p90 on the board and another once closed. Now:
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import statistics
-import threading
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date as Date, datetime, timedelta
@@ -479,62 +476,3 @@ class DayEvents:
 def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:
     """A day's figures from the centre database (the close, and any day the reports ask for)."""
     return DayEvents.read(db, day, settings.timezone).summarise(db, settings.centre_id, settings.centre_name, now)
-
-
-# --------------------------------------------------------------------------
-# The open day, kept in memory for the board
-# --------------------------------------------------------------------------
-
-@dataclass
-class _Live:
-    db: Any  # the board's own connection: reading never holds the centre's lock
-    events: DayEvents | None = None
-    memo: tuple[tuple[Any, ...], dict[str, Any]] | None = None  # boards asking after the same event share it
-
-
-_live: weakref.WeakKeyDictionary[Any, _Live] = weakref.WeakKeyDictionary()
-_live_lock = threading.Lock()
-
-
-def live_day(centre: Any, day: str | None = None) -> dict[str, Any]:
-    """The open day's figures now, as ``compute_day`` would give them at this moment.
-
-    The day's events are read once and then only the new ones, on a connection
-    of its own and without the centre's lock (a busy day takes tens of
-    milliseconds to summarise: the writer must not wait for the board).
-    """
-    from centre_server.store import database as storage
-
-    if day is None:
-        with centre.lock:
-            day = centre.state.day
-    settings = centre.settings
-    with _live_lock:
-        live = _live.get(centre)
-        if live is None:
-            live = _live[centre] = _Live(storage.connect(settings.db_path))
-        ev = live.events
-        if ev is None or ev.day != day or ev.tz != settings.timezone:
-            ev = live.events = DayEvents.read(live.db, day, settings.timezone)
-        else:
-            ev.catch_up(live.db)
-        now = centre.clock()
-        key = (ev.day, ev.last_seq, math.floor(now))  # open visits' service level moves with the clock
-        if live.memo is None or live.memo[0] != key:
-            live.memo = (key, ev.summarise(live.db, settings.centre_id, settings.centre_name, now))
-        return copy.deepcopy(live.memo[1])
-
-
-def day_figures(centre: Any, day: str) -> dict[str, Any]:
-    """Any day's figures through a running centre: the open day from memory, another from the log."""
-    from centre_server.store import database as storage
-
-    with centre.lock:
-        open_day = centre.state.day
-    if day == open_day:
-        return live_day(centre, day)
-    db = storage.connect(centre.settings.db_path)
-    try:
-        return compute_day(db, centre.settings, day, centre.clock())
-    finally:
-        db.conn.close()

@@ -8,12 +8,18 @@ that defines them for the board, the reports, the day close and HQ.
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
+import threading
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from centre_server.contract import CounterState
 from centre_server.queue import engine
 from centre_server.reports import figures
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +29,7 @@ def daily(centre: Any, day: str) -> dict[str, Any]:
 
     Call without ``centre.lock`` held: the figures are read on a connection of their own.
     """
-    return figures.day_figures(centre, day)
+    return day_figures(centre, day)
 
 
 def live(centre: Any, devices: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -34,7 +40,7 @@ def live(centre: Any, devices: dict[str, dict[str, Any]] | None = None) -> dict[
     the open day's figures exactly as the reports and the day close give them
     (one definition, ``centre_server.reports.figures``).
     """
-    figs = figures.live_day(centre)
+    figs = live_day(centre)
     with centre.lock:
         return _live(centre, figs, devices)
 
@@ -90,3 +96,58 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
         "devices": list((devices or {}).values()),
         "alerts": alerts,
     }
+
+
+# --------------------------------------------------------------------------
+# The open day, kept in memory for the board
+# --------------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    db: Any  # the board's own connection: reading never holds the centre's lock
+    events: figures.DayEvents | None = None
+    memo: tuple[tuple[Any, ...], dict[str, Any]] | None = None  # boards asking after the same event share it
+
+
+_open_days: weakref.WeakKeyDictionary[Any, _Live] = weakref.WeakKeyDictionary()
+_open_days_lock = threading.Lock()
+
+
+def live_day(centre: Any, day: str | None = None) -> dict[str, Any]:
+    """The open day's figures now, as ``compute_day`` would give them at this moment.
+
+    The day's events are read once and then only the new ones, on a connection
+    of its own and without the centre's lock (a busy day takes tens of
+    milliseconds to summarise: the writer must not wait for the board).
+    """
+    if day is None:
+        with centre.lock:
+            day = centre.state.day
+    settings = centre.settings
+    with _open_days_lock:
+        live = _open_days.get(centre)
+        if live is None:
+            live = _open_days[centre] = _Live(storage.connect(settings.db_path))
+        ev = live.events
+        if ev is None or ev.day != day or ev.tz != settings.timezone:
+            ev = live.events = figures.DayEvents.read(live.db, day, settings.timezone)
+        else:
+            ev.catch_up(live.db)
+        now = centre.clock()
+        key = (ev.day, ev.last_seq, math.floor(now))  # open visits' service level moves with the clock
+        if live.memo is None or live.memo[0] != key:
+            live.memo = (key, ev.summarise(live.db, settings.centre_id, settings.centre_name, now))
+        return copy.deepcopy(live.memo[1])
+
+
+def day_figures(centre: Any, day: str) -> dict[str, Any]:
+    """Any day's figures through a running centre: the open day from memory, another from the log."""
+    with centre.lock:
+        open_day = centre.state.day
+    if day == open_day:
+        return live_day(centre, day)
+    db = storage.connect(centre.settings.db_path)
+    try:
+        return figures.compute_day(db, centre.settings, day, centre.clock())
+    finally:
+        db.conn.close()

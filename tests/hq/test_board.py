@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from centre_server.dayclose.upstream import DEMO_HQ_TOKEN
+from centre_server.contract import DEMO_HQ_TOKEN
 from centre_server.sim.daysim import simulate_engine_day
 from tests.conftest import artifacts_dir, free_port, wait_until
 from tests.hq.conftest import HqProcess
