@@ -22,8 +22,10 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from centre_server.contract import summary as schema
 from centre_server.contract.errors import Refusal
-from hq import board, schema
+from centre_server.contract.summary import Stored, SummaryIn
+from hq import board
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
 
@@ -36,16 +38,6 @@ class HqError(Refusal):
     """A request headquarters' API refuses (who is sending, or what was sent)."""
 
 
-class SummaryIn(BaseModel):
-    """What a centre's outbox sends: one revision of one day's summary."""
-
-    key: str = Field(max_length=120)
-    centre_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
-    centre_name: str | None = Field(None, max_length=200)
-    date: str = Field(pattern=DATE_RE)
-    revision: int = Field(ge=1, le=100000)
-    created_at: float | None = None
-    summary: dict[str, Any]
 
 
 class ErrorBody(BaseModel):
@@ -70,12 +62,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 DATE_DOC = {"format": "date"}
 
 
-class Stored(BaseModel):
-    key: str
-    outcome: str = Field(description="stored | duplicate (the same key again: stored once) | "
-                                      "superseded (a newer revision is held)")
-    revision_held: int
-    deliveries: int
 
 
 def _check_date(value: str | None, name: str = "date") -> str | None:

@@ -20,8 +20,8 @@ from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from centre_server.contract import summary as schema
 from centre_server.reports import figures
-from hq import schema
 from hq.store import Store
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import time
 import httpx
 import pytest
 
+from centre_server.contract import summary as schema
 from centre_server.sim.daysim import simulate_engine_day
-from hq import schema
 from tests.conftest import artifacts_dir
 from tests.hq.conftest import HqProcess
 from tests.hq.test_board import send

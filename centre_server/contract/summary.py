@@ -1,4 +1,4 @@
-"""The shape of a centre's day summary, defined once: headquarters validates every summary against it.
+"""A centre's day summary and its trip upstream, defined once: the centre sends it, headquarters checks it.
 
 A summary is what ``centre_server.reports.figures.summarise`` produces (and the day
 close records and sends). Headquarters used to store the inner summary
@@ -122,3 +122,25 @@ def problem(data: Any) -> str | None:
         more = len(err.errors()) - 5
         return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
     return None
+
+
+# ---------------------------------------------------------------- the upstream sync (centre -> HQ)
+
+class SummaryIn(BaseModel):
+    """What a centre's outbox sends: one revision of one day's summary."""
+
+    key: str = Field(max_length=120)
+    centre_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    centre_name: str | None = Field(None, max_length=200)
+    date: str = Field(pattern=DATE)
+    revision: int = Field(ge=1, le=100000)
+    created_at: float | None = None
+    summary: dict[str, Any]
+
+
+class Stored(BaseModel):
+    key: str
+    outcome: str = Field(description="stored | duplicate (the same key again: stored once) | "
+                                      "superseded (a newer revision is held)")
+    revision_held: int
+    deliveries: int
