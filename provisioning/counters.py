@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from centre_server.contract import CounterState
-from centre_server.queue.engine import Counter
+from centre_server.queue.model import Counter
 from centre_server.store import accounts, admin
 from provisioning.directory import ID_PATTERN, CentreDirectory, ProvisionError, split_ids
 from provisioning.services import known_services
