@@ -11,7 +11,7 @@ import io
 import logging
 from importlib import resources
 
-from centre_server.queue.engine import Counter, Service
+from centre_server.queue.model import Counter, Service
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ def bundle_data(settings: CentreSettings, device_id: str, kind: str, token: str,
                 counters: list[str]) -> dict[str, Any]:
     """A device's bundle as the JSON it is written in."""
     bundle = DeviceBundle(centre_id=settings.centre_id, centre_name=settings.centre_name,
-                          device_id=device_id, kind=kind, role=Role(kind), token=token,  # type: ignore[arg-type]
+                          device_id=device_id, kind=kind, role=Role(kind), token=token,
                           server_url=settings.public_url, mqtt_url=mqtt_url_for_devices(settings),
                           mqtt_username=device_id, mqtt_password=mqtt_password, counters=list(counters))
     return bundle.model_dump(mode="json")

@@ -28,8 +28,9 @@ from provisioning.staff import STAFF_ROLE_NAMES, add_staff
 
 logger = logging.getLogger(__name__)
 
-DEMO_DEVICES = (("kiosk-1", "kiosk", []), ("kiosk-2", "kiosk", []), ("display-1", "display", []),
-                ("bridge-1", "bridge", ["c01", "c02", "c03"]))
+DEMO_DEVICES: tuple[tuple[str, str, list[str]], ...] = (
+    ("kiosk-1", "kiosk", []), ("kiosk-2", "kiosk", []), ("display-1", "display", []),
+    ("bridge-1", "bridge", ["c01", "c02", "c03"]))
 DEMO_STAFF = (("clerk", "clerk"), ("manager", "manager"), ("admin", "admin"))
 
 

@@ -7,13 +7,14 @@ bridge would lose it mid-day. The server reads the counters when it starts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from centre_server.contract import CounterState
-from centre_server.queue.engine import Counter
+from centre_server.queue.model import Counter
 from centre_server.store import accounts, admin
 from provisioning.directory import ID_PATTERN, CentreDirectory, ProvisionError, split_ids
 from provisioning.services import known_services
@@ -38,7 +39,7 @@ def list_counters(directory: Path | str) -> list[dict[str, Any]]:
 
 
 def add_counter(directory: Path | str, counter_id: str, *, name: str | None = None,
-                services: list[str] | str = ()) -> dict[str, Any]:
+                services: Sequence[str] | str = ()) -> dict[str, Any]:
     """Add a counter (closed) serving ``services`` in order of skill."""
     if not ID_PATTERN.match(counter_id):
         raise ProvisionError("counter id: lower-case letters, digits, '-' and '_' only, e.g. c31")

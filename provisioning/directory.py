@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def actor() -> str:
         return "provision"
 
 
-def split_ids(ids: list[str] | str) -> list[str]:
+def split_ids(ids: Iterable[str] | str) -> list[str]:
     """Ids given as a list or as ``a,b,c``, blanks left out."""
     if isinstance(ids, str):
         ids = ids.split(",")

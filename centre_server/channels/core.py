@@ -21,6 +21,7 @@ from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import (
     Channel,
     DayClosed,
+    Event,
     IssueRefusal,
     Language,
     Priority,
@@ -36,7 +37,8 @@ from centre_server.contract import (
 from centre_server.contract.errors import Refusal
 from centre_server.contract.phone import normalise_phone
 from centre_server.queue import engine
-from centre_server.queue.engine import Event, QueueError, Ticket
+from centre_server.queue.engine import QueueError
+from centre_server.queue.model import Service, Ticket
 from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.store import database as storage
 
@@ -158,12 +160,12 @@ class ChannelHub:
 
     # ------------------------------------------------------------ services
 
-    def services(self) -> list[engine.Service]:
+    def services(self) -> list[Service]:
         with self.centre.lock:
             return sorted((s for s in self.centre.state.services.values() if s.enabled),
                           key=lambda s: (s.position, s.id))
 
-    def service(self, service_id: str) -> engine.Service | None:
+    def service(self, service_id: str) -> Service | None:
         with self.centre.lock:
             return self.centre.state.services.get(service_id)
 
@@ -510,7 +512,7 @@ class ChannelHub:
         return self.db.execute("SELECT COUNT(*) FROM appointments WHERE service_id=? AND slot_at=? "
                                "AND state IN ('booked','checked_in')", [service_id, slot_at]).fetchone()[0]
 
-    def _send_booked(self, appt: dict[str, Any], svc: engine.Service | None) -> None:
+    def _send_booked(self, appt: dict[str, Any], svc: Service | None) -> None:
         """The booking SMS: the 8-digit code and from when to check in."""
         start, _ = self.window(appt["slot_at"])
         lang = appt["language"]
@@ -724,7 +726,7 @@ class ChannelHub:
                               [phone]).fetchone()
         return row[0] if row and row[0] in ("en", "sw") else "en"
 
-    def _service_by_keyword(self, word: str) -> engine.Service | None:
+    def _service_by_keyword(self, word: str) -> Service | None:
         w = word.strip().upper()
         if not w or w.isdigit():
             return None

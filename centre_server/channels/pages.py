@@ -84,6 +84,12 @@ def field(form: FormData, name: str, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
+def raw_field(form: FormData, name: str) -> str | None:
+    """A text field exactly as sent, or None when absent (``read_form`` refuses any file upload)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
 def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """The services by category, each with what a newcomer can expect: a wait, why none, or book instead."""
     groups: dict[str, list[dict[str, Any]]] = {}

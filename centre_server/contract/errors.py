@@ -7,6 +7,7 @@ Every HTTP answer that refuses something is ``{"error": {"code", "message", ...}
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -17,9 +18,9 @@ class Refusal(Exception):
     when the body is left unread).
     """
 
-    headers: dict[str, str] | None = None
+    headers: Mapping[str, str] | None = None  # as an HTTPException has them: a subclass may be both
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
                  **extra: Any) -> None:
         # Exception's own __init__, not super(): a subclass may also be an HTTPException, whose __init__ differs
         Exception.__init__(self, message)

@@ -23,11 +23,14 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
 
 from centre_server.contract import QOS, Availability, DeviceBundle, parse_mqtt_url
 
 logger = logging.getLogger(__name__)
 paho_logger = logging.getLogger(__name__ + ".paho")
+# paho hands ``on_log`` a plain int; its own table is keyed by the IntEnum of the same values.
+PAHO_LOG_LEVELS: dict[int, int] = {int(level): std for level, std in mqtt.LOGGING_LEVEL.items()}
 
 MQTTS_PORT = 8883  # an ``mqtts://`` URL without a port means the TLS port, not 1883
 STOP_PUBLISH_TIMEOUT_S = 2.0  # how long a clean stop waits for its ``offline`` to be acknowledged
@@ -182,7 +185,7 @@ class DeviceLink:
             self._said_down = True
             self._tell(self.on_link, False)
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes: list,
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes: list[ReasonCode],
                       properties: object = None) -> None:
         refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
         if refused:  # the broker's ACL said no: what those topics carry will not arrive
@@ -211,7 +214,7 @@ class DeviceLink:
         """paho's own records, less two errors that are not: after a clean stop (paho 2.2 logs one
         once the socket is closed), and "Client is not connected" on every retry while the broker
         is unreachable (said once already by ``_on_connect_fail``)."""
-        std_level = mqtt.LOGGING_LEVEL.get(level, logging.DEBUG)
+        std_level = PAHO_LOG_LEVELS.get(level, logging.DEBUG)
         if not paho_logger.isEnabledFor(std_level):
             return
         if std_level >= logging.ERROR and (self._stopping or (

@@ -7,7 +7,8 @@ import contextlib
 import gc
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +44,7 @@ STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 
                 422: "invalid_request", 429: "too_many_requests"}
 
 
-def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(Refusal(status, code, message).body(), status_code=status, headers=headers)
 
 
@@ -190,7 +191,7 @@ class BodyLimit:
     def _too_large(self) -> BodyRefused:
         return BodyRefused(413, "too_large", f"request body over {self.max_bytes} bytes")
 
-    async def _refuse(self, err: BodyRefused, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def _refuse(self, err: BodyRefused, scope: Scope, receive: Receive, send: Send) -> None:
         response = _error(err.status, err.code, err.message, err.headers)
         await response(scope, receive, send)
 
@@ -352,23 +353,35 @@ async def _ticker(centre: Centre, link: MqttLink | None) -> None:
                     logger.exception("nightly backup to %s failed", b.directory)
 
 
-def extensions_for(settings: CentreSettings, mqtt_url: str | None) -> list[Extension]:
-    """The parts started with the server, in the order they start (they stop in reverse)."""
+@dataclass(frozen=True)
+class ServerParts:
+    """The parts started with the server: in the order they start (they stop in reverse), and the
+    two that ``create_app`` reads itself, by their own types."""
+
+    in_order: list[Extension]
+    mqtt: MqttExtension | None
+    channels: ChannelsExtension
+
+
+def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
+    """The parts of one server; no MQTT link without ``mqtt_url``."""
     parts: list[Extension] = []
-    if mqtt_url:
-        parts.append(MqttExtension(settings, mqtt_url))
+    mqtt = MqttExtension(settings, mqtt_url) if mqtt_url else None
+    if mqtt is not None:
+        parts.append(mqtt)
     parts.append(DayCloseExtension())  # day close, summaries and the upstream sync (issue 8)
     parts.append(WebExtension())  # the staff and citizen pages, and their live stream
-    parts.append(ChannelsExtension(settings))  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
-    return parts
+    channels = ChannelsExtension(settings)  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
+    parts.append(channels)
+    return ServerParts(parts, mqtt, channels)
 
 
 def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = None) -> FastAPI:
     """The app for one centre directory; ``mqtt_url`` None means no broker link (tests of the API alone)."""
     if not isinstance(settings, CentreSettings):
         settings = load_settings(settings)
-    extensions = extensions_for(settings, mqtt_url)
-    channels = next(e for e in extensions if isinstance(e, ChannelsExtension))
+    parts = server_parts(settings, mqtt_url)
+    extensions = parts.in_order
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -389,8 +402,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                 started.append(part)
                 if part.on_committed is not None:
                     centre.listeners.append(part.on_committed)
-            mqtt = next((e for e in extensions if isinstance(e, MqttExtension)), None)
-            ticker = asyncio.create_task(_ticker(centre, mqtt.link if mqtt else None))
+            ticker = asyncio.create_task(_ticker(centre, parts.mqtt.link if parts.mqtt else None))
             yield
         finally:
             if ticker is not None:
@@ -412,7 +424,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
                          # no OpenTelemetry collector on a centre's LAN; asking on every request costs
                          telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
-    app.state.limits = Limits.for_centre(settings.security, channels.settings.book_per_address_per_hour)
+    app.state.limits = Limits.for_centre(settings.security, parts.channels.settings.book_per_address_per_hour)
     app.state.extensions = {type(part): part for part in extensions}
     install_security_headers(app)
     install_error_handlers(app)

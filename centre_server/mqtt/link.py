@@ -31,6 +31,7 @@ from centre_server.contract import (
     Availability,
     CounterAction,
     CounterCommand,
+    Event,
     FeedbackCommand,
     Reply,
     TopicError,
@@ -38,7 +39,7 @@ from centre_server.contract import (
     parse_mqtt_url,
 )
 from centre_server.queue import engine
-from centre_server.queue.engine import Event, QueueError
+from centre_server.queue.engine import QueueError
 from centre_server.runtime.centre import Centre
 from centre_server.store import accounts
 

@@ -29,13 +29,15 @@ from centre_server.config import CentreSettings
 from centre_server.contract import (
     CounterStatePayload,
     DayStatePayload,
+    Event,
     EventPayload,
     HallStatePayload,
     ServiceStatePayload,
     TicketOut,
 )
 from centre_server.queue import engine
-from centre_server.queue.engine import Command, Event, QueueError, State, Ticket
+from centre_server.queue.engine import Command, QueueError, State
+from centre_server.queue.model import Ticket
 from centre_server.runtime import projections
 from centre_server.runtime.policy import policy_from
 from centre_server.runtime.projections import public_ticket_id  # noqa: F401  (pages and devices' payloads)

@@ -32,7 +32,11 @@ class Extension(Protocol):
     """
 
     name: str
-    on_committed: Listener | None
+
+    @property
+    def on_committed(self) -> Listener | None:
+        """Read only: a part may declare it as a plain attribute, None or a listener."""
+        ...
 
     def mounts(self) -> Sequence[Mount]:
         """The static files this part serves."""

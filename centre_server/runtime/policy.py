@@ -7,8 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from centre_server.config import CentreSettings
-from centre_server.queue import engine
 from centre_server.queue.hours import OpeningHours, parse_hhmm, public_holidays, weekdays_from
+from centre_server.queue.model import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +22,9 @@ def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHour
                         holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
 
 
-def policy_from(settings: CentreSettings) -> engine.Policy:
+def policy_from(settings: CentreSettings) -> Policy:
     q = settings.queue
-    return engine.Policy(hours=hours_from(settings), phone_retention_days=settings.day.phone_retention_days,
+    return Policy(hours=hours_from(settings), phone_retention_days=settings.day.phone_retention_days,
         priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,

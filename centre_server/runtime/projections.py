@@ -36,7 +36,8 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.queue import engine
-from centre_server.queue.engine import State, Ticket
+from centre_server.queue.engine import State
+from centre_server.queue.model import Ticket
 
 logger = logging.getLogger(__name__)
 

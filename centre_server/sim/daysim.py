@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from centre_server.contract import CounterState, Priority, TicketCalled, TicketState
+from centre_server.contract import CounterState, Event, Priority, TicketCalled, TicketState
 from centre_server.queue import engine
-from centre_server.queue.engine import Event, QueueError
+from centre_server.queue.engine import QueueError
+from centre_server.queue.model import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def simulate_engine_day(day: str, *, centre_id: str, centre_name: str, tz: str =
     from centre_server.menu import builtin_menu, demo_counters
 
     services = builtin_menu()
-    state = engine.new_state(services, demo_counters(), engine.Policy(timezone=tz))
+    state = engine.new_state(services, demo_counters(), Policy(timezone=tz))
     state.day = day
     log: list[Event] = []
 

@@ -35,6 +35,7 @@ from centre_server.contract import (
     CounterServicesChanged,
     CounterState,
     DayClosed,
+    Event,
     Priority,
     TicketCalled,
     TicketCancelled,
@@ -45,7 +46,8 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.queue import engine
-from centre_server.queue.engine import Counter, Event, Policy, QueueError, Service, State
+from centre_server.queue.engine import QueueError, State
+from centre_server.queue.model import Counter, Policy, Service
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from centre_server.queue import engine
+from centre_server.contract import Event
 from centre_server.runtime.centre import public_ticket_id
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class LiveHub:
     def stop(self) -> None:
         SHUTTING_DOWN.set()
 
-    def on_events(self, events: list[engine.Event]) -> None:
+    def on_events(self, events: list[Event]) -> None:
         """A centre listener: any thread. Never blocks, never raises into the centre."""
         loop = self.loop
         if loop is None or loop.is_closed() or not events or not self.queues:
@@ -71,7 +71,7 @@ class LiveHub:
         self.queues.discard(q)
 
 
-def notice(ev: engine.Event) -> dict[str, Any]:
+def notice(ev: Event) -> dict[str, Any]:
     """What a page needs to know of one event: no phone numbers, no idempotency keys, and the
     ticket's public id, as on MQTT (the secret id is the key to the citizen's page)."""
     out: dict[str, Any] = {"type": ev.type.value, "seq": ev.seq}

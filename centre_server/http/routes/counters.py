@@ -13,6 +13,7 @@ from centre_server.contract import (
     CounterOut,
     CounterState,
     CounterStatePayload,
+    Event,
     NoShowsOut,
     OpenCounterRequest,
     TicketBrief,
@@ -34,7 +35,8 @@ from centre_server.http.deps import (
 )
 from centre_server.http.routes.tickets import ERRORS
 from centre_server.queue import engine
-from centre_server.queue.engine import QueueError, Ticket
+from centre_server.queue.engine import QueueError
+from centre_server.queue.model import Ticket
 from centre_server.runtime.centre import Centre, public_ticket_id
 from centre_server.store.accounts import Principal
 
@@ -99,7 +101,7 @@ def get_counter(counter_id: str, centre: CentreDep, principal: PrincipalDep) -> 
     return counter_out(centre, counter_id, principal)
 
 
-def _ticket_of(centre: Centre, events: list[engine.Event], etype: str) -> TicketOut | None:
+def _ticket_of(centre: Centre, events: list[Event], etype: str) -> TicketOut | None:
     for ev in reversed(events):
         if ev.type.value == etype and (tid := ticket_of(ev.data)):
             t = centre.ticket(tid)
@@ -212,7 +214,7 @@ def reactivate_number(counter_id: str, body: TicketNumberRequest, centre: Centre
     return centre.ticket_out(centre.ticket(t.id))  # type: ignore[arg-type]  # the command found it
 
 
-def _called(centre: Centre, events: list[engine.Event]) -> Response:
+def _called(centre: Centre, events: list[Event]) -> Response:
     out = _ticket_of(centre, events, "ticket_called")
     if out is None:  # a call the engine accepted always has its event
         raise QueueError("nothing_called", "no ticket was called", 409)

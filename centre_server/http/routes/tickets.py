@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from centre_server.contract import Channel, ErrorResponse, IssueTicketRequest, Role, TicketOut, ticket_of
+from centre_server.contract import Channel, ErrorResponse, Event, IssueTicketRequest, Role, TicketOut, ticket_of
 from centre_server.contract.phone import normalise_phone
 from centre_server.http.deps import (
     ApiError,
@@ -58,7 +58,7 @@ async def issue(body: IssueTicketRequest, request: Request, idempotency_key: str
         channel = Channel.kiosk
     ticket_id = new_ticket_id()
 
-    def answer(events: list[engine.Event]) -> Response:
+    def answer(events: list[Event]) -> Response:
         # the reply is serialised here, once: FastAPI would check a response model it already knows valid
         if events:
             issued = next(e for e in events if ticket_of(e.data) == ticket_id)

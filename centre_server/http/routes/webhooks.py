@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 
 from centre_server.channels import ChannelsExtension, ussd
 from centre_server.channels.gateway import GatewayGuard
-from centre_server.channels.pages import field, hub_of, read_form
+from centre_server.channels.pages import field, hub_of, raw_field, read_form
 from centre_server.runtime.extension import running
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def ussd_callback(request: Request) -> PlainTextResponse:
         return PlainTextResponse(ussd.end("Sorry, this request cannot be served."), status_code=400)
     started = time.monotonic()
     reply = ussd.respond(hub, field(form, "sessionId", 120) or None, field(form, "phoneNumber", 40) or None,
-                         form.get("text") if isinstance(form.get("text"), str) else None)
+                         raw_field(form, "text"))
     logger.debug("ussd %s -> %r in %.1f ms", field(form, "sessionId", 40), reply[:40],
                  (time.monotonic() - started) * 1000)
     return PlainTextResponse(reply)
@@ -57,5 +57,5 @@ async def sms_inbound(request: Request) -> PlainTextResponse:
         return PlainTextResponse("bad form", status_code=400)
     if not field(form, "from", 40):
         return PlainTextResponse("missing 'from'", status_code=400)
-    outcome = hub.inbound_sms(field(form, "from", 40), form.get("text") if isinstance(form.get("text"), str) else "")
+    outcome = hub.inbound_sms(field(form, "from", 40), raw_field(form, "text") or "")
     return PlainTextResponse(outcome)
