@@ -349,7 +349,7 @@ def book_day(state: State, now: float) -> str:
 def closing_epoch(state: State, now: float) -> float | None:
     """Today's closing moment as POSIX seconds, or None when no closing time is set."""
     local = local_time(state, now)
-    at = state.policy.hours.closing_at(local.date(), local.tzinfo)  # type: ignore[arg-type]
+    at = state.policy.hours.closing_at(local.date(), local.tzinfo)
     return None if at is None else at.timestamp()
 
 
@@ -359,7 +359,7 @@ def last_call_epoch(state: State, service: Service, now: float) -> float | None:
     if seconds is None:
         return closing_epoch(state, now)
     local = local_time(state, now)
-    return state.policy.hours.moment(local.date(), seconds, local.tzinfo).timestamp()  # type: ignore[arg-type]
+    return state.policy.hours.moment(local.date(), seconds, local.tzinfo).timestamp()
 
 
 def wait_for(state: State, service_id: str, ahead: int, now: float,

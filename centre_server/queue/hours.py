@@ -9,8 +9,7 @@ by the configuration (``[day] public_holidays = "KE"``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -45,10 +44,10 @@ class OpeningHours:
             day += timedelta(days=1)
         return after + timedelta(days=1)
 
-    def moment(self, day: date, seconds: int, tz: ZoneInfo) -> datetime:
+    def moment(self, day: date, seconds: int, tz: tzinfo | None) -> datetime:
         return datetime.combine(day, time(seconds // 3600, seconds % 3600 // 60), tz)
 
-    def closing_at(self, day: date, tz: ZoneInfo) -> datetime | None:
+    def closing_at(self, day: date, tz: tzinfo | None) -> datetime | None:
         return None if self.closing_s is None else self.moment(day, self.closing_s, tz)
 
     def after_closing(self, local: datetime) -> bool:
@@ -64,8 +63,8 @@ class OpeningHours:
         day = local.date()
         if (not closed_today and self.is_open_day(day)
                 and local.hour * 3600 + local.minute * 60 + local.second < self.opening_s):
-            return self.moment(day, self.opening_s, local.tzinfo)  # type: ignore[arg-type]
-        return self.moment(self.next_open_day(day), self.opening_s, local.tzinfo)  # type: ignore[arg-type]
+            return self.moment(day, self.opening_s, local.tzinfo)
+        return self.moment(self.next_open_day(day), self.opening_s, local.tzinfo)
 
 
 def weekdays_from(names: list[str]) -> frozenset[int]:

@@ -122,7 +122,9 @@ class Centre:
         self.tz = ZoneInfo(settings.timezone)
         self.db: sqlite_utils.Database = storage.connect(settings.db_path)
         # one lock for the state and the database: they move together (storage.connect opens a LockedConnection)
-        self.lock = self.db.conn.lock  # type: ignore[attr-defined]
+        conn = self.db.conn
+        assert isinstance(conn, storage.LockedConnection), "storage.connect opens a LockedConnection"
+        self.lock = conn.lock
         self.listeners: list[Listener] = []
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
@@ -161,7 +163,7 @@ class Centre:
         Raises QueueError for a refused command.
         """
         writer = self._writer
-        if writer is None or threading.current_thread() is writer or self.lock._is_owned():
+        if writer is None or threading.current_thread() is writer or self.lock._is_owned():  # type: ignore[attr-defined]  # CPython RLock: a holder runs at once
             return self._execute_now(command)
         done: Future[list[Event]] = Future()
         self._inbox.put((command, done, None))

@@ -109,5 +109,5 @@ def patch_uvicorn_exit() -> None:
         return original(self, sig, frame)
 
     # uvicorn has no hook for its shutdown signal: wrap its handler, marked so it is wrapped once
-    handle_exit._huduma_live = True  # type: ignore[attr-defined]
-    Server.handle_exit = handle_exit  # type: ignore[method-assign]
+    handle_exit._huduma_live = True  # type: ignore[attr-defined]  # a mark on the function: patched once
+    Server.handle_exit = handle_exit  # type: ignore[method-assign]  # uvicorn has no hook for this
