@@ -104,7 +104,7 @@ class CloseGuard:
         self.dirty.discard(day)
 
 
-def is_reopened(state: Any, day: str) -> bool:
+def is_reopened(state: engine.State, day: str) -> bool:
     """True while ``day`` is the engine's open day, reopened by a manager after a close and not closed since."""
     return bool(day) and state.day == day and state.reopened == day and not state.closed
 
