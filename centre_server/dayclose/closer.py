@@ -1,8 +1,10 @@
 """The day closer: the running server's thread that closes at closing time, after roll-over, and catches up.
 
-It also watches the days it summarised: a late change to one of them (a rating
-after the close, a ticket finished late) makes it summarise the day again,
-once a burst of changes has settled, for a new revision.
+It also watches the closed days it summarised: a late change to one of them (a
+rating after the close, a ticket finished late) makes it summarise the day
+again, once a burst of changes has settled, for a new revision. A day a manager
+reopened is not watched: it is open, and its next close (by hand, or the
+midnight roll-over) records the one new revision.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from centre_server.contract import DayClosed, TicketIssued, ticket_of
-from centre_server.dayclose.closing import CloseResult, close_with_centre, guard_for, resummarise
+from centre_server.contract import DayClosed, DayReopened, TicketIssued, ticket_of
+from centre_server.dayclose.closing import CloseResult, close_with_centre, guard_for, is_reopened, resummarise
 from centre_server.dayclose.summary import TICKET_EVENTS
 from centre_server.store import database as storage
 
@@ -53,6 +55,8 @@ class DayCloser:
         recent = (Date.fromisoformat(self.centre.state.day) - timedelta(days=WATCH_DAYS)).isoformat()
         days = {r[0] for r in self._db().execute("SELECT DISTINCT date FROM daily_summaries WHERE date >= ?",
                                                  [recent]).fetchall()}
+        with self.centre.lock:
+            days = {d for d in days if not is_reopened(self.centre.state, d)}  # open again: its close records it
         guard.watched |= days
         guard.dirty |= days
         self.centre.listeners.append(self._on_events)
@@ -80,6 +84,8 @@ class DayCloser:
                 with self._pending_lock:
                     self._pending.add(d.day)
                 self._wake.set()
+            elif isinstance(d, DayReopened):
+                guard.reopened(d.day)
             elif guard.watched and ev.type.value in TICKET_EVENTS:
                 t = tickets.get(ticket_of(d) or "")
                 day = d.day if isinstance(d, TicketIssued) else (t.day if t is not None else None)
@@ -100,6 +106,8 @@ class DayCloser:
         with self.centre.lock:
             day = self.centre.state.day
             now = self.centre.clock()
+            if is_reopened(self.centre.state, day):  # a manager set today's closing time aside: theirs to close
+                return None
         local = datetime.fromtimestamp(now, ZoneInfo(self.centre.settings.timezone))
         if local.date().isoformat() != day or local.strftime("%H:%M") < closing:
             return None
@@ -140,6 +148,8 @@ class DayCloser:
             except Exception:  # the next event or pass tries again
                 logger.exception("summarising %s again failed; will try again", day)
                 guard_for(self.centre).dirty.add(day)
+                continue
+            if rec is None:  # reopened meanwhile
                 continue
             results.append(CloseResult(day, rec.revision, rec.new, rec.key, 0, 0, rec.note, {}))
         for r in results:

@@ -83,14 +83,30 @@ def _pause_point(settings: CentreSettings, step: str) -> None:
 
 
 class CloseGuard:
-    """Per centre: one close at a time, and the days whose summary must follow late changes."""
+    """Per centre: one close at a time, and the days whose summary must follow late changes.
+
+    Only a closed day is watched: a change to it is a late correction, worth a
+    new revision for headquarters. A day a manager reopened is open again, so
+    its tickets are ordinary business until it closes again (by hand or at the
+    midnight roll-over), and that close records the one new revision.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.watched: set[str] = set()  # days summarised (or being summarised) by this process
+        self.watched: set[str] = set()  # closed days summarised (or being summarised) by this process
         self.dirty: set[str] = set()  # watched days with events after their summary was computed
         self.changed_at = 0.0  # time.monotonic() of the last such event
         self.wake: threading.Event | None = None
+
+    def reopened(self, day: str) -> None:
+        """``day`` is open again: its changes wait for its next close instead of making revisions."""
+        self.watched.discard(day)
+        self.dirty.discard(day)
+
+
+def is_reopened(state: engine.State, day: str) -> bool:
+    """True while ``day`` is the engine's open day, reopened by a manager after a close and not closed since."""
+    return bool(day) and state.day == day and state.reopened == day and not state.closed
 
 
 _guards: weakref.WeakKeyDictionary[Any, CloseGuard] = weakref.WeakKeyDictionary()
@@ -159,16 +175,20 @@ def _close(centre: Any, guard: CloseGuard, day: str | None, reason: str) -> Clos
     return CloseResult(day, rec.revision, rec.new, rec.key, cancelled, erased, rec.note, data)
 
 
-def resummarise(centre: Any, day: str) -> Recorded:
+def resummarise(centre: Any, day: str) -> Recorded | None:
     """Summarise a closed day again after a late change (a rating, a ticket finished or issued late).
 
     No engine close: only the figures, and a new revision for headquarters if
-    they differ from the newest one.
+    they differ from the newest one. None, and nothing recorded, when a manager
+    has reopened the day meanwhile: its next close summarises it.
     """
     guard = guard_for(centre)
     with guard.lock:
         guard.dirty.discard(day)
         with centre.lock:
+            if is_reopened(centre.state, day):
+                guard.reopened(day)
+                return None
             now = centre.clock()
         db = storage.connect(centre.settings.db_path)
         try:

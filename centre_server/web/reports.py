@@ -4,7 +4,9 @@ One day's figures are ``centre_server.reports.figures``' (the one definition the
 board, the day close and HQ use): the open day is computed now from its
 events, even after a manager closed it (so a late change shows at once, and
 the figures are those the close sent); a past day is read from its stored
-summary once closed, else computed. A day is ``closed`` once summarised. A
+summary once closed, else computed. A day is ``closed`` once summarised, unless
+it is today and a manager reopened it: then it is ``reopened``, open again,
+and headquarters holds the figures of its close until the next one. A
 range adds the days up: counts are summed, maxima are maxima, the service
 level is the summed ``within_target`` over the summed ``measured``, and means
 are weighted by each day's counts (waits by the visits measured, service
@@ -19,6 +21,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
+from centre_server.dayclose.closing import is_reopened
 from centre_server.reports import figures, live as stats
 from centre_server.runtime.centre import Centre
 
@@ -80,18 +83,24 @@ def _stored_summary(centre: Centre, day: str) -> dict[str, Any] | None:
 
 
 def day_summary(centre: Centre, day: str) -> dict[str, Any]:
-    """One day's figures, with ``closed`` (summarised, or closed by the engine) and the summary's ``revision``."""
+    """One day's figures, with ``closed``, ``reopened`` and the newest summary's ``revision``.
+
+    ``closed``: closed by the engine, or summarised and not reopened since;
+    ``reopened``: today, closed and then reopened by a manager (open again).
+    """
     with centre.lock:
         stored = _stored_summary(centre, day)
         is_open_day = day == centre.state.day
         engine_closed = is_open_day and bool(getattr(centre.state, "closed", False))
+        reopened = is_reopened(centre.state, day)
     if stored is not None and not is_open_day:
         data = stored
     else:  # the open day: its figures as of now, the same the close gives (figures.summarise)
         data = stats.daily(centre, day)
         if stored is not None:
             data["revision"] = stored["revision"]
-    data["closed"] = stored is not None or engine_closed
+    data["closed"] = engine_closed or (stored is not None and not reopened)
+    data["reopened"] = reopened
     return data
 
 
@@ -121,8 +130,9 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _day_row(day: dict[str, Any]) -> dict[str, Any]:
-    """A day's totals, marked ``closed`` once the day is closed (and its summary's ``revision``)."""
-    return {"date": day["date"], **day["total"], "closed": day["closed"], "revision": day.get("revision")}
+    """A day's totals, marked ``closed`` once the day is closed or ``reopened`` (and its summary's ``revision``)."""
+    return {"date": day["date"], **day["total"], "closed": day["closed"], "reopened": day["reopened"],
+            "revision": day.get("revision")}
 
 
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
@@ -131,6 +141,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     if len(days) == 1:
         one = days[0]
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
+                "reopened": one["reopened"],
                 "total": one["total"], "services": one["services"], "hours": one["hours"]}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
@@ -145,6 +156,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     hours = [{"hour": h, **_combine(parts)} for h, parts in sorted(by_hour.items())]
     return {"from": d1.isoformat(), "to": d2.isoformat(),
             "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
+            "reopened": any(day["reopened"] for day in days),
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
 
 
