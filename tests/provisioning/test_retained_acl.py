@@ -77,7 +77,7 @@ def test_a_device_gets_no_retained_message_it_may_not_read(locked_broker):
 def test_nor_a_live_one_after_a_refused_subscription(locked_broker):
     server = publish_retained(locked_broker)
     probes = {}
-    for device_id, (forbidden, allowed, readable) in CASES.items():
+    for device_id, (forbidden, allowed, _readable) in CASES.items():
         probe = locked_broker.login(device_id)
         for topic_filter in forbidden:
             probe.subscribe(topic_filter)
