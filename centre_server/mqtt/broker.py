@@ -4,7 +4,8 @@ It runs in a thread of its own with its own event loop: a slow database
 commit on the web server's loop never stalls message delivery. Given the
 centre's database it is locked down like the production Mosquitto: every
 client logs in with its registry credentials and touches only the topics its
-role allows (centre_server.mqtt.access); revocations apply without a restart.
+role allows (centre_server.mqtt.access), retained messages included; revocations
+apply without a restart.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class PacketTooLarge(Exception):
 
 
 def _huduma_broker_class() -> type:
-    """amqtt's Broker with the two guards it lacks: client ids bound to credentials, and a packet size limit.
+    """amqtt's Broker with the guards it lacks: client ids bound to credentials, a packet size limit,
+    and retained messages sent only to whom the topic rules let read them.
 
     Made on first use: amqtt is a server dependency only.
     """
     from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
     from amqtt.broker import Broker
+    from amqtt.contexts import Action
     from amqtt.errors import AMQTTError, MQTTError, NoDataError
     from amqtt.mqtt.connack import BAD_USERNAME_PASSWORD, IDENTIFIER_REJECTED, ConnackPacket
     from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
@@ -141,6 +144,50 @@ def _huduma_broker_class() -> type:
             if client_session.keep_alive > 0 and isinstance(delay, int):
                 client_session.keep_alive += delay
             return handler, client_session
+
+        async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                              session: Any) -> None:
+            """amqtt 0.12.1's, sending only what the topic rules let this client read.
+
+            amqtt calls it on every CONNECT for every subscription in the broker, anyone's (the
+            server's ``huduma/{centre}/#`` included), and sends the retained messages that match
+            without asking the topic plugins: a kiosk got every device's status. Here a filter
+            counts only if it is the client's own subscription, and each retained message passes
+            the same RECEIVE check as a live one, as Mosquitto checks its ACL per message.
+            """
+            topic_filter, qos = subscription
+            granted = next((q for s, q in self._subscriptions.get(topic_filter, ())
+                            if s.client_id == session.client_id), None)
+            handler = self._get_handler(session)
+            if granted is None or handler is None:
+                return
+            sends = []
+            for topic, retained in list(self._retained_messages.items()):  # the checks below yield
+                if not self._matches(topic, topic_filter):
+                    continue
+                if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                    continue
+                sends.append(asyncio.ensure_future(handler.mqtt_publish(
+                    retained.topic, retained.data, min(qos, granted, retained.qos or qos), retain=True)))
+            if sends:
+                await asyncio.wait(sends)
+
+        async def _publish_session_retained_messages(self, session: Any) -> None:
+            """amqtt 0.12.1's, with each message kept for an offline session checked again on delivery.
+
+            It was allowed when it was queued; the device's rights may have narrowed since.
+            """
+            handler = self._get_handler(session)
+            if handler is None:
+                return
+            sends = []
+            while not session.retained_messages.empty():
+                retained = await session.retained_messages.get()
+                if await self._topic_filtering(session, topic=retained.topic, action=Action.RECEIVE):
+                    sends.append(asyncio.ensure_future(handler.mqtt_publish(
+                        retained.topic, retained.data, retained.qos, retain=True)))
+            if sends:
+                await asyncio.wait(sends)
 
     return HudumaBroker
 
