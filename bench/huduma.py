@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import random
 
-from centre_server.sim.replay import Shift
 from oracle import DAY, Model, Stream
+
+from centre_server.sim.replay import Shift
 
 H = 3600.0
 CLOSE = 23 * H  # the counters stay until the hall is empty
