@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from centre_server.contract import Priority, TicketState
 from centre_server.queue import engine
 from centre_server.queue.engine import QueueError
-from centre_server.sim.replay import _ABANDON, _ARRIVE, _CLOSE, _END, _MIDNIGHT, _OPEN, Arrival, Outcome, Replay
+# the replay's kinds of simulated happening: a future pushes and pops the same ones
+from centre_server.sim.replay import _ABANDON, _ARRIVE, _CLOSE, _END, _MIDNIGHT, _OPEN, Arrival, Outcome, Replay, Shift
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,8 @@ class Model:
 class _Future(Replay):
     """One future from a copy of a replay's state; it ends when the newcomer is called."""
 
-    def __init__(self, parent: Replay, target: Outcome) -> None:  # noqa: D107 - a copy, not a new replay
+    def __init__(self, parent: Replay, target: Outcome) -> None:
+        # a copy of the parent's moment, not a new replay: Replay.__init__ would start from an empty hall
         self.policy, self.base, self.no_show_s, self.on_event = parent.policy, parent.base, parent.no_show_s, None
         self.state = copy.deepcopy(parent.state)
         self.closing = set(parent.closing)
@@ -198,7 +200,7 @@ class Oracle(Replay):
     (``trace_future``: the trace's own future, once).
     """
 
-    def __init__(self, arrivals: list[Arrival], shifts: list, model: Model | None, ask: set[str],
+    def __init__(self, arrivals: list[Arrival], shifts: list[Shift], model: Model | None, ask: set[str],
                  futures: int = 40, seed: int = 0, trace_future: bool = False, **kwargs: object) -> None:
         super().__init__(arrivals, shifts, **kwargs)  # type: ignore[arg-type]
         self.model, self.ask, self.futures, self.trace_future = model, ask, futures, trace_future
@@ -265,7 +267,7 @@ class Oracle(Replay):
         return f.until_called(model, rng)
 
 
-def oracle_waits(arrivals: list[Arrival], shifts: list, model: Model | None, ask: set[str],
+def oracle_waits(arrivals: list[Arrival], shifts: list[Shift], model: Model | None, ask: set[str],
                  futures: int = 40, seed: int = 0, trace_future: bool = False) -> dict[str, float]:
     """The oracle's estimate for each ticket of ``ask`` (run in one pass of the replay)."""
     o = Oracle(arrivals, shifts, model, ask, futures=futures, seed=seed, trace_future=trace_future)
