@@ -30,8 +30,18 @@ from dataclasses import dataclass, field
 from centre_server.contract import Priority, TicketState
 from centre_server.queue import engine
 from centre_server.queue.engine import QueueError
-# the replay's kinds of simulated happening: a future pushes and pops the same ones
-from centre_server.sim.replay import _ABANDON, _ARRIVE, _CLOSE, _END, _MIDNIGHT, _OPEN, Arrival, Outcome, Replay, Shift
+from centre_server.sim.replay import (  # its kinds of simulated happening: a future pushes and pops the same
+    _ABANDON,
+    _ARRIVE,
+    _CLOSE,
+    _END,
+    _MIDNIGHT,
+    _OPEN,
+    Arrival,
+    Outcome,
+    Replay,
+    Shift,
+)
 
 logger = logging.getLogger(__name__)
 
