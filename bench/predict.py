@@ -292,7 +292,7 @@ def report(runs: list[Run], keys: list[str]) -> bool:
         qlcell = f"{vs_ql:>6.3f}x {'met' if ok_q else 'MISSED':>6}" if rs[0].key.startswith("mms") else f"{'':>14}"
         print(f"{rs[0].name:30} {sum(r.n for r in rs):>5} {wait:>5.1f}{cells} {m['QL']:>6.2f}"
               f" {vs_oracle:>5.2f}x {'met' if ok_o else 'MISSED':>6}"
-              f" {bias_share:>4.0%} {'met' if ok_b else 'MISSED':>6} {qlcell}")
+              f" {bias_share:>4.0%} {'met' if ok_b else 'MISSED':>6} {qlcell}".rstrip())
     notes = [r for r in runs if r.note]
     if notes:
         print()
