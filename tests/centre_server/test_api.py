@@ -236,3 +236,13 @@ def test_the_issue_lane_and_the_route_answer_alike(api):
     assert nobody.status_code == 401 and nobody.json()["error"]["code"] == "not_authenticated"
     display = {"Authorization": f"Bearer {api.centre.bundle('display-1')['token']}"}
     assert api.post(url, json={"service_id": "kra-pin"}, headers=display).status_code == 403
+
+
+def test_browsers_get_the_centre_icon_not_a_404(api):
+    """Every page links the icon; a browser that asks /favicon.ico anyway gets it (no console error)."""
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        r = api.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml"), path
+        assert b"<svg" in r.content
+    for page in ("/login", "/join"):
+        assert 'rel="icon"' in api.get(page).text, page

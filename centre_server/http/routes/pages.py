@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from centre_server.web import STATIC_DIR
 from centre_server.web.i18n import LANG_COOKIE, LANGUAGES
 from centre_server.web.pages import (
     CLERK_PAGE_ROLES,
@@ -27,6 +28,13 @@ from centre_server.web.pages import (
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The centre's "H" for browser tabs (pages link it; a browser that asks here gets it too, not a 404)."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/")
