@@ -78,7 +78,10 @@ def _pause_point(settings: CentreSettings, step: str) -> None:
     if os.environ.get(PAUSE_ENV) != step:
         return
     logger.warning("day close paused at %r (%s is set): waiting to be killed", step, PAUSE_ENV)
-    (Path(settings.directory) / PAUSE_MARK).write_text(step)
+    mark = Path(settings.directory) / PAUSE_MARK
+    partial = mark.with_name(mark.name + ".partial")
+    partial.write_text(step)
+    os.replace(partial, mark)  # whole or absent: a test that sees the mark reads the step, never ""
     threading.Event().wait()
 
 
