@@ -181,7 +181,9 @@ class KioskModel(EventDispatcher):
         self.day_open = False
 
     def next_open_day(self) -> str:
-        """The day a booking is offered for: the day of the next opening, when the server said it."""
+        """The day a booking is offered for: the server's first bookable day (after today), else the next opening."""
+        if self.day is not None and self.day.book_day:
+            return self.day.book_day
         if self.day is not None and self.day.opens_at is not None:
             return self.day.opens_at.date().isoformat()
         return ""

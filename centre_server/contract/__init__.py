@@ -401,6 +401,9 @@ class DayStatePayload(_Payload):
     opening_time: str = ""  # "08:00", the centre's usual hours (empty: not configured)
     closing_time: str = ""  # "17:00"
     opens_at: datetime | None = None
+    # the first day after today a booking can be made for (YYYY-MM-DD): between midnight and the
+    # opening, ``opens_at`` is today, and today's last call may be past
+    book_day: str = ""
     updated_at: datetime | None = None
 
 

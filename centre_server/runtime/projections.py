@@ -97,7 +97,7 @@ def day_payload(state: State, now: float, tz: tzinfo, opening_time: str, closing
     reason = engine.day_closed_reason(state, now)
     return DayStatePayload(day=state.day, open=reason is None, reason=reason, opening_time=opening_time,
                            closing_time=closing_time, opens_at=engine.opens_at(state, now),
-                           updated_at=iso(now, tz))
+                           book_day=engine.book_day(state, now), updated_at=iso(now, tz))
 
 
 def counter_payload(state: State, counter_id: str, now: float, tz: tzinfo) -> CounterStatePayload:
