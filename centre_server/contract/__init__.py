@@ -135,6 +135,7 @@ class IssueRefusal(StrEnum):
     day_closed = "day_closed"  # after closing time, or a manager closed the day
     after_last_call = "after_last_call"  # a newcomer would not be called before the last call time
     service_disabled = "service_disabled"
+    service_suspended = "service_suspended"  # suspended by the centre now; the reason is in the catalogue offering
 
 
 class Satisfaction(IntEnum):
@@ -273,6 +274,11 @@ class Topics:
     def day_state(self) -> str:
         return f"{self.base}/state/day"
 
+    @property
+    def catalogue_state(self) -> str:
+        """The national catalogue this centre runs, with its offerings (``contract.catalogue``)."""
+        return f"{self.base}/state/catalogue"
+
     # not retained
     def event(self, event_type: str) -> str:
         return f"{self.base}/event/{_check_id(str(event_type))}"
@@ -320,7 +326,7 @@ class Topics:
         """Split one of our topics into (kind, id).
 
         kind is one of ``server_availability``, ``device_availability``,
-        ``device_status``, ``service_state``, ``counter_state``, ``hall_state``, ``day_state``,
+        ``device_status``, ``service_state``, ``counter_state``, ``hall_state``, ``day_state``, ``catalogue_state``,
         ``event``, ``cmd_counter``, ``cmd_feedback``, ``reply``.
         """
         prefix = self.base + "/"
@@ -342,6 +348,8 @@ class Topics:
                 return "hall_state", None
             case ["state", "day"]:
                 return "day_state", None
+            case ["state", "catalogue"]:
+                return "catalogue_state", None
             case ["event", etype]:
                 return "event", etype
             case ["cmd", "counter", cid]:

@@ -1,0 +1,202 @@
+"""The national service catalogue: what a citizen needs to know before taking a ticket.
+
+Headquarters edits one catalogue for every centre and publishes it in numbered
+versions; each centre fetches the version it lacks and shows the same text,
+fee and target on every channel. A centre chooses only whether it offers a
+service and whether it is suspended now (``Offering``), never the national
+text, fee or target. Every text is in English and Kiswahili (``Text``).
+
+The centre republishes what it runs, retained on ``state/catalogue``
+(``CatalogueStatePayload``), so a kiosk or a hall display can show it without
+asking, and answers it over HTTP at ``/api/v1/catalogue``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from centre_server.contract import Language, Priority
+
+# The part of a service id and a prefix a citizen types in SMS ("INFO A") and USSD.
+SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+PREFIX_PATTERN = r"^[A-Z]{1,2}$"
+# Limits that keep every text on a kiosk button, a ticket and a 182-character USSD screen.
+MAX_NAME = 60
+MAX_DESCRIPTION = 240
+MAX_ITEM = 120
+MAX_DOCUMENTS = 8
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Model):
+    """One text in both languages; neither may be empty."""
+
+    en: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    sw: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+
+    @field_validator("en", "sw")
+    @classmethod
+    def _stripped(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("text is empty")
+        return v
+
+    def get(self, language: Language | str) -> str:
+        return self.sw if str(language) == Language.sw else self.en
+
+
+class Fee(_Model):
+    """What the service costs, as the agency publishes it. 0: free of charge."""
+
+    amount_ksh: int = Field(ge=0, le=1_000_000)
+    payer: Text | None = None  # who pays, e.g. "The applicant" / "Mwombaji"
+    waivers: Text | None = None  # who pays less or nothing
+    note: Text | None = None  # e.g. "Paid by M-Pesa to the agency's paybill"
+
+
+class CatalogueService(_Model):
+    """One national service: the same text, fee and standard at every centre."""
+
+    id: str = Field(pattern=SERVICE_ID_PATTERN)
+    prefix: str = Field(pattern=PREFIX_PATTERN)  # the national ticket letter; a centre keeps its own if it has one
+    name: Text
+    category: Text
+    description: Text
+    agency: str = Field(min_length=1, max_length=MAX_NAME)
+    documents: list[Text] = Field(default_factory=list, max_length=MAX_DOCUMENTS)  # what to bring
+    eligibility: Text | None = None  # who may apply
+    in_person: Text | None = None  # who must appear in person
+    where_to_get: Text | None = None  # where to get a missing document ("I don't have these")
+    fee: Fee
+    typical_duration_min: float = Field(gt=0, le=240)
+    target_wait_min: int = Field(ge=1, le=480)
+
+    @field_validator("name", "category")
+    @classmethod
+    def _short(cls, v: Text) -> Text:
+        if len(v.en) > MAX_NAME or len(v.sw) > MAX_NAME:
+            raise ValueError(f"a name has at most {MAX_NAME} characters")
+        return v
+
+    @field_validator("documents")
+    @classmethod
+    def _items(cls, v: list[Text]) -> list[Text]:
+        for item in v:
+            if len(item.en) > MAX_ITEM or len(item.sw) > MAX_ITEM:
+                raise ValueError(f"a document line has at most {MAX_ITEM} characters")
+        return v
+
+
+class QueueStandards(_Model):
+    """The queue rules headquarters sets for every centre (targets live on each service)."""
+
+    priority_classes: list[Priority] = Field(
+        default_factory=lambda: [Priority.elderly, Priority.disability, Priority.expectant, Priority.appointment])
+    priority_streak_limit: int = Field(3, ge=1, le=50)  # priority calls in a row before one normal ticket
+    target_share: float = Field(0.8, gt=0, le=1)  # share of citizens to be called within the target wait
+
+
+class Catalogue(_Model):
+    """One published version of the national catalogue."""
+
+    version: int = Field(ge=0)  # 0: the catalogue shipped in the package, before any sync
+    published_at: datetime | None = None
+    published_by: str | None = None
+    demo: bool = False  # demo data: fees and requirements to be checked against the agencies
+    standards: QueueStandards = Field(default_factory=QueueStandards)
+    services: list[CatalogueService]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalogue:
+        ids = [s.id for s in self.services]
+        prefixes = [s.prefix for s in self.services]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a service id appears twice")
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("a prefix appears twice")
+        return self
+
+    def service(self, service_id: str) -> CatalogueService | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+
+class OfferingStatus(StrEnum):
+    """What a centre does with a national service: the one thing it may decide."""
+
+    offered = "offered"
+    not_offered = "not_offered"  # this centre does not offer it (no counter, no agency desk)
+    suspended = "suspended"  # offered, but stopped now (e.g. the agency's system is down): reason shown
+
+
+class Offering(_Model):
+    """A centre's choice for one national service, with since when."""
+
+    service_id: str = Field(pattern=SERVICE_ID_PATTERN)
+    status: OfferingStatus = OfferingStatus.offered
+    reason: Text | None = None  # required when suspended: shown to citizens on every channel
+    since: datetime | None = None
+
+    @model_validator(mode="after")
+    def _reason(self) -> Offering:
+        if self.status == OfferingStatus.suspended and self.reason is None:
+            raise ValueError("a suspension needs a reason for citizens, in English and Kiswahili")
+        return self
+
+
+class ServiceInfo(_Model):
+    """What every channel shows about one service at this centre: the national text and the local status."""
+
+    service: CatalogueService
+    offering: Offering
+
+
+class CatalogueStatePayload(_Model):
+    """Retained on ``state/catalogue`` and answered by ``GET /api/v1/catalogue``."""
+
+    version: int
+    published_at: datetime | None = None
+    applied_at: datetime | None = None  # when this centre started running it
+    demo: bool = False
+    standards: QueueStandards = Field(default_factory=QueueStandards)
+    services: list[ServiceInfo]
+
+    def info(self, service_id: str) -> ServiceInfo | None:
+        return next((s for s in self.services if s.service.id == service_id), None)
+
+
+# The downstream sync, over the same link and centre token as the nightly summaries:
+#   GET {hq_url}/api/v1/catalogue  (Authorization: Bearer <centre token>, If-None-Match: "v<running>")
+#     200 with the newest ``Catalogue`` and ``ETag: "v<N>"``, or 304 when the centre runs the newest.
+#   PUT {hq_url}/api/v1/centres/me/catalogue  (the same token) with a ``CentreCatalogueReport``:
+#     which version the centre runs and what it offers, so headquarters can show uniformity.
+CATALOGUE_PATH = "/api/v1/catalogue"
+CATALOGUE_REPORT_PATH = "/api/v1/centres/me/catalogue"
+CATALOGUE_VERSION_HEADER = "X-Catalogue-Version"  # the centre's running version, also on its summary uploads
+
+
+def catalogue_etag(version: int) -> str:
+    """The strong ETag of one catalogue version (also what the centre sends as ``If-None-Match``)."""
+    return f'"v{version}"'
+
+
+class CentreCatalogueReport(_Model):
+    """What a centre tells headquarters after each sync and after each change of an offering."""
+
+    version: int = Field(ge=0)
+    applied_at: datetime | None = None
+    offerings: list[Offering] = Field(default_factory=list, max_length=500)
+
+
+def shipped_catalogue() -> Catalogue:
+    """The catalogue shipped in the package (version 0): what a centre runs before its first sync."""
+    from importlib import resources
+
+    text = resources.files("centre_server").joinpath("data/catalogue.json").read_text(encoding="utf-8")
+    return Catalogue.model_validate_json(text)
