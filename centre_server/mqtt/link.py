@@ -226,6 +226,11 @@ class MqttLink:
             self._publish(self.topics.counter_state(cid), c.counter_payload(cid).to_bytes(), True)
         self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
         self.publish_day(force=True)
+        self.publish_catalogue()
+
+    def publish_catalogue(self) -> None:
+        """The catalogue this centre runs, retained: after a sync, or a change of what it offers."""
+        self._publish(self.topics.catalogue_state, self.centre.catalogue_payload().model_dump_json(), True)
 
     def republish_services(self) -> None:
         self._publish_services(list(self.centre.state.services))

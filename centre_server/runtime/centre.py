@@ -35,6 +35,7 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.contract.catalogue import Catalogue, CatalogueStatePayload, shipped_catalogue
 from centre_server.queue import engine
 from centre_server.queue.engine import Command, QueueError, State
 from centre_server.queue.model import Ticket
@@ -127,6 +128,8 @@ class Centre:
         self.lock = conn.lock
         self.listeners: list[Listener] = []
         self.state: State = self._load()
+        self.catalogue: Catalogue = shipped_catalogue()  # the national catalogue this centre runs
+        self.catalogue_applied_at: float | None = None
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoints_stop = threading.Event()
@@ -340,6 +343,11 @@ class Centre:
         d = self.settings.day
         with self.lock:
             return projections.day_payload(self.state, self.clock(), self.tz, d.opening_time, d.closing_time)
+
+    def catalogue_payload(self) -> CatalogueStatePayload:
+        """The national catalogue this centre runs with what it offers: retained on ``state/catalogue``."""
+        with self.lock:
+            return projections.catalogue_payload(self.state, self.catalogue, self.catalogue_applied_at, self.tz)
 
     def counter_payload(self, counter_id: str) -> CounterStatePayload:
         with self.lock:

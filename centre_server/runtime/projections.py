@@ -35,6 +35,13 @@ from centre_server.contract import (
     counter_of,
     ticket_of,
 )
+from centre_server.contract.catalogue import (
+    Catalogue,
+    CatalogueStatePayload,
+    Offering,
+    OfferingStatus,
+    ServiceInfo,
+)
 from centre_server.queue import engine
 from centre_server.queue.engine import State
 from centre_server.queue.model import Ticket
@@ -90,6 +97,19 @@ def service_payload(state: State, service_id: str, now: float, tz: tzinfo) -> Se
     return ServiceStatePayload(service_id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
                                category=s.category, enabled=s.enabled, target_wait_s=s.target_wait_s,
                                updated_at=iso(now, tz), category_sw=s.category_sw, **figures)
+
+
+def catalogue_payload(state: State, catalogue: Catalogue, applied_at: float | None,
+                      tz: tzinfo) -> CatalogueStatePayload:
+    """The catalogue with this centre's offering of each service: a service off the menu or disabled is not offered."""
+    infos = []
+    for cs in catalogue.services:
+        s = state.services.get(cs.id)
+        status = OfferingStatus.offered if s is not None and s.enabled else OfferingStatus.not_offered
+        infos.append(ServiceInfo(service=cs, offering=Offering(service_id=cs.id, status=status)))
+    return CatalogueStatePayload(version=catalogue.version, published_at=catalogue.published_at,
+                                 applied_at=iso(applied_at, tz), demo=catalogue.demo,
+                                 standards=catalogue.standards, services=infos)
 
 
 def day_payload(state: State, now: float, tz: tzinfo, opening_time: str, closing_time: str) -> DayStatePayload:

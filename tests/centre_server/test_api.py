@@ -246,3 +246,16 @@ def test_browsers_get_the_centre_icon_not_a_404(api):
         assert b"<svg" in r.content
     for page in ("/login", "/join"):
         assert 'rel="icon"' in api.get(page).text, page
+
+
+def test_catalogue_answers_what_to_bring_for_each_offered_service(api):
+    r = api.get("/api/v1/catalogue")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    offered = {i["service"]["id"] for i in body["services"] if i["offering"]["status"] == "offered"}
+    menu = {s["id"] for s in api.get("/api/v1/services").json() if s["enabled"]}
+    assert offered == menu
+    one = api.get("/api/v1/catalogue/id-card-new").json()
+    assert one["service"]["name"]["sw"] and "amount_ksh" in one["service"]["fee"]
+    missing = api.get("/api/v1/catalogue/no-such-service")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_service"
