@@ -105,6 +105,8 @@ class EventType(StrEnum):
     notice_changed = "notice_changed"
     ticket_checked_in = "ticket_checked_in"
     day_reopened = "day_reopened"  # a manager undid a close (a mistaken closing time, say) until midnight
+    service_suspended = "service_suspended"  # the centre stopped issuing for a service now, with a reason
+    service_resumed = "service_resumed"
 
 
 class CounterAction(StrEnum):

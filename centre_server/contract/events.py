@@ -216,11 +216,28 @@ class DayClosed(EventData):
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceSuspended(EventData):
+    """A service stopped issuing now (the agency's system is down, say); those waiting are told the reason."""
+
+    type: ClassVar[EventType] = EventType.service_suspended
+    service_id: str
+    reason_en: str
+    reason_sw: str
+    waiting: int = 0  # how many tickets still waited for it when it was suspended
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceResumed(EventData):
+    type: ClassVar[EventType] = EventType.service_resumed
+    service_id: str
+
+
 AnyEvent = (
     TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
     | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
     | CounterOpened | CounterResumed | CounterPaused | CounterClosed | CounterServicesChanged
-    | NoticeChanged | DayReopened | DayClosed
+    | NoticeChanged | DayReopened | DayClosed | ServiceSuspended | ServiceResumed
 )
 
 _MODELS: dict[EventType, type[EventData]] = {}
