@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_DB = "sqlite:///demo-hq/hq.db"
 DEMO_PORT = 8100
+DEMO_ADMIN = "admin"
 DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
 NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
               ("mombasa", "Huduma Centre Mombasa", 220, 12),
@@ -41,6 +42,17 @@ def prepare(store: Store) -> None:
     for cid, name, _, _ in NEIGHBOURS:
         if cid not in known:
             store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
+
+
+def demo_admin(store: Store) -> str:
+    """The demo's HQ admin with a new password at every start (printed by ``huduma-hq --demo``)."""
+    from hq.auth import Accounts, HqRole, new_password
+
+    accounts = Accounts(store)
+    accounts.migrate()
+    password = new_password()
+    accounts.add(DEMO_ADMIN, HqRole.admin, password, replace=DEMO_ADMIN in {a["username"] for a in accounts.list()})
+    return password
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
