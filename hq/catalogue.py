@@ -26,7 +26,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +134,7 @@ def _uncell(text: str) -> str:
     return text
 
 
-def unflatten(row: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
+def unflatten(row: Mapping[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
     """A flat row back into a service's shape, and the columns already wrong (documents that do not pair)."""
     cells = {c: _uncell((row.get(c) or "").strip()) for c in COLUMNS}
     data: dict[str, Any] = {"fee": {}}
@@ -181,7 +181,7 @@ def _column_of(loc: tuple[Any, ...]) -> str:
     return parts[0] if parts and parts[0] in COLUMNS else "id"
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind, ctx = err.get("type", ""), err.get("ctx") or {}
     empty = kind.endswith("_type") and err.get("input") is None
     if kind in ("missing", "string_too_short", "none_required") or empty:
@@ -203,7 +203,7 @@ def _message(err: dict[str, Any]) -> str:
     return str(err.get("msg", "not valid")).removeprefix("Value error, ")
 
 
-def parse_service(row: dict[str, str | None]) -> CatalogueService:
+def parse_service(row: Mapping[str, str | None]) -> CatalogueService:
     """A service from a flat row (a form or a CSV line); ``CatalogueError`` with every wrong column."""
     data, errors = unflatten(row)
     try:

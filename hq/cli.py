@@ -44,7 +44,7 @@ def _logging(verbose: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
 @click.pass_context
 def cli(ctx: click.Context, demo: bool, verbose: bool) -> None:
-    """Huduma headquarters: receive centres' daily summaries and show the national board."""
+    """Huduma headquarters: receive centres' daily summaries, show the national board, keep the national catalogue."""
     _logging(verbose)
     if ctx.invoked_subcommand is None:
         if demo:
