@@ -262,3 +262,45 @@ def test_a_session_cookie_is_httponly_strict_and_logins_lock_out(hq: HqProcess, 
         unknown.append(client.post("/admin/login", data={"username": "nobody", "password": "x",
                                                          "csrf": csrf}).status_code)
     assert unknown == answers
+
+
+def test_standards_a_new_service_and_retiring_one_through_the_forms(hq: HqProcess, seeded: CatalogueStore) -> None:
+    password = add_admin(hq, "mwangi")
+    admin = login(hq, "mwangi", password)
+    csrf = csrf_of(admin, "/admin/standards")
+    bad = admin.post("/admin/standards", data={"csrf": csrf, "priority_classes": ["elderly"],
+                                               "priority_streak_limit": "0", "target_share": "150"})
+    assert bad.status_code == 422 and "at least 1" in bad.text and "at most 100" in bad.text
+    assert seeded.draft().changes == []
+    ok = admin.post("/admin/standards", data={"csrf": csrf, "priority_classes": ["elderly", "disability"],
+                                              "priority_streak_limit": "4", "target_share": "85"})
+    assert ok.status_code == 303
+    std = seeded.draft().catalogue.standards
+    assert [str(p) for p in std.priority_classes] == ["elderly", "disability"]
+    assert std.priority_streak_limit == 4 and std.target_share == 0.85
+
+    taken = seeded.published(1).services[0]
+    row = {**dict.fromkeys(COLUMNS, ""), "id": "hq-land-rent-clearance", "prefix": taken.prefix,
+           "name_en": "Land rent clearance", "name_sw": "Kibali cha kodi ya ardhi", "category_en": "Land",
+           "category_sw": "Ardhi", "description_en": "A clearance certificate for land rent",
+           "description_sw": "Cheti cha kibali cha kodi ya ardhi", "agency": "Ministry of Lands",
+           "documents_en": "Title deed\r\nNational ID card", "documents_sw": "Hati miliki\r\nKitambulisho cha taifa",
+           "fee_ksh": "1000", "typical_duration_min": "12", "target_wait_min": "30"}
+    clash = admin.post("/admin/services/new", data={"csrf": csrf, **row})
+    assert clash.status_code == 422 and "another service has this ticket letter" in clash.text
+    free = next(p for p in ("QZ", "QY", "QX") if p not in {s.prefix for s in seeded.draft().catalogue.services})
+    added = admin.post("/admin/services/new", data={"csrf": csrf, **row, "prefix": free})
+    assert added.status_code == 303, added.text[:400]
+    new = seeded.draft().catalogue.service("hq-land-rent-clearance")
+    assert new is not None and [d.sw for d in new.documents] == ["Hati miliki", "Kitambulisho cha taifa"]
+    again = admin.post("/admin/services/new", data={"csrf": csrf, **row, "prefix": "ZZ"})
+    assert again.status_code == 422 and "exists already" in again.text
+
+    assert admin.post(f"/admin/services/{taken.id}/retire", data={"csrf": csrf}).status_code == 303
+    assert seeded.draft().catalogue.service(taken.id) is None
+    assert admin.get(f"/admin/services/{taken.id}").status_code == 404
+    assert admin.post("/admin/services/nothing-here/retire", data={"csrf": csrf}).status_code == 404
+    assert {e["action"] for e in seeded.audit()} >= {"standards", "add", "retire"}
+
+    assert admin.post("/admin/logout", data={"csrf": csrf}).status_code == 303
+    assert admin.get("/admin").status_code == 303  # the session ended
