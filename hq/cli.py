@@ -92,7 +92,8 @@ def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> N
     click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")
     click.echo(f"  catalogue editor {web}/admin    services by centre {web}/admin/centres")
     if admin_password:
-        click.echo(f"  demo admin: {demo_mod.DEMO_ADMIN} / {admin_password}   (a new password at every start)")
+        click.echo(f"  demo admin       {demo_mod.DEMO_ADMIN} / {admin_password}   "
+                   f"(kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
     if demo:
         click.echo("  demo: the demo centre (make run) delivers here; simulate days with")
         click.echo("        huduma-centre simulate-day demo-centre --date yesterday   (and --date today)")
