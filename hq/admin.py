@@ -251,6 +251,17 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
                 "retired": "", "errors": err.fields or {"note": err.code}, "note": note[:500]}, who, err.status)
         return pages.back("/admin", published=number)
 
+    @router.post("/start", response_class=HTMLResponse)
+    async def start(request: Request) -> Response:
+        """An empty draft (a new headquarters) starts from the shipped catalogue."""
+        who = pages.staff(request)
+        await pages.form(request, who)
+        try:
+            catalogues.start_from_shipped(who.username)
+        except CatalogueError:
+            pass  # another admin filled it a moment ago: the list shows what is there
+        return pages.back("/admin")
+
     @router.get("/services/new", response_class=HTMLResponse)
     def new_service(request: Request) -> Response:
         who = pages.staff(request)
@@ -435,10 +446,10 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
     # -------------------------------------------------------------- uniformity
 
     @router.get("/centres", response_class=HTMLResponse)
-    def by_centre(request: Request) -> Response:
+    def by_centre(request: Request, service: str = "") -> Response:
         who = pages.staff(request, admin=False)
         return pages.render(request, "admin_centres.html", uniformity(app.state.store, catalogues,
-                                                                       lang_of(request)), who)
+                                                                       lang_of(request), service[:40]), who)
 
     app.include_router(router)
 
@@ -455,10 +466,15 @@ def _names(new: Any, old: Any, lang: str) -> dict[str, str]:
     return names
 
 
-def uniformity(store: Any, catalogues: CatalogueStore, lang: str) -> dict[str, Any]:
-    """Each centre's catalogue version and what it does not offer or has suspended (reason, since)."""
+def uniformity(store: Any, catalogues: CatalogueStore, lang: str, service: str = "") -> dict[str, Any]:
+    """Each centre's catalogue version and what it does not offer or has suspended (reason, since).
+
+    A centre offers every national service it has not marked otherwise; with
+    ``service``, only that service's status at each centre.
+    """
     newest = catalogues.published()
     names = {s.id: s.name.get(lang) for s in (newest.services if newest else [])}
+    national = set(names)
     reports = catalogues.centre_reports()
     rows = []
     for c in store.centres():
@@ -467,14 +483,15 @@ def uniformity(store: Any, catalogues: CatalogueStore, lang: str) -> dict[str, A
         exceptions = [{**o, "name": names.get(o["service_id"], o["service_id"]),
                        "reason_text": (o.get("reason") or {}).get(lang) or "",
                        "since_text": _stamp(o.get("since"))}
-                      for o in offerings if o.get("status") != OfferingStatus.offered]
-        offered = [o for o in offerings if o.get("status") == OfferingStatus.offered]
+                      for o in offerings if o.get("status") != OfferingStatus.offered
+                      and (not service or o.get("service_id") == service)]
         running = (rep or {}).get("running")
+        reported = rep is not None and rep.get("offerings") is not None
         rows.append({"id": c["id"], "name": c["name"], "running": running,
                      "behind": newest is not None and running is not None and running < newest.version,
-                     "reported": (rep or {}).get("reported_at"), "has_offerings": rep is not None and
-                     rep.get("offerings") is not None, "offered": len(offered),
+                     "reported": (rep or {}).get("reported_at"), "has_offerings": reported,
+                     "offered": len(national - {o["service_id"] for o in exceptions}) if reported else None,
                      "exceptions": sorted(exceptions, key=lambda o: (o["status"] != "suspended", o["name"]))})
-    return {"rows": rows, "newest_catalogue": newest, "service_count": len(newest.services) if newest else 0,
-            "now": datetime.now(UTC)}
-
+    services = sorted(((sid, name) for sid, name in names.items()), key=lambda x: x[1])
+    return {"rows": rows, "newest_catalogue": newest, "service_count": len(national), "services": services,
+            "service": service if service in national else "", "now": datetime.now(UTC)}

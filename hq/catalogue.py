@@ -532,6 +532,18 @@ class CatalogueStore:
 
         return self._change_draft(actor, "import", change, note=filename[:200] or None)
 
+    def start_from_shipped(self, actor: str) -> list[Change]:
+        """Fill an empty draft with the catalogue shipped in the package (demo data to check and correct)."""
+        shipped = shipped_catalogue()
+
+        def change(cat: Catalogue) -> Catalogue:
+            if cat.services:
+                raise CatalogueError("draft_not_empty", "the draft has services already", 409)
+            return cat.model_copy(update={"services": shipped.services, "standards": shipped.standards,
+                                          "demo": shipped.demo})
+
+        return self._change_draft(actor, "import", change, note="the catalogue shipped with the software")
+
     # -------------------------------------------------------------- audit
 
     def _audit(self, cur: Any, now: float, actor: str, action: str, changes: list[Change], *,

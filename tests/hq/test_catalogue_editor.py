@@ -16,7 +16,7 @@ import subprocess
 import httpx
 import pytest
 
-from centre_server.contract.catalogue import CATALOGUE_PATH, CATALOGUE_REPORT_PATH
+from centre_server.contract.catalogue import CATALOGUE_PATH, CATALOGUE_REPORT_PATH, Catalogue, shipped_catalogue
 from hq.auth import Accounts, HqRole
 from hq.catalogue import COLUMNS, CatalogueStore, seed_demo
 from hq.store import Store
@@ -304,3 +304,31 @@ def test_standards_a_new_service_and_retiring_one_through_the_forms(hq: HqProces
 
     assert admin.post("/admin/logout", data={"csrf": csrf}).status_code == 303
     assert admin.get("/admin").status_code == 303  # the session ended
+
+
+def test_a_new_headquarters_starts_from_the_shipped_catalogue_and_publishes_version_1(
+        hq: HqProcess, pg_url: str, browser) -> None:
+    password = add_admin(hq, "njeri")
+    token = hq.add_centre("embu", "Huduma Centre Embu")
+    assert httpx.get(hq.url + CATALOGUE_PATH, headers={"Authorization": f"Bearer {token}"}).status_code == 404
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{hq.url}/admin/login?lang=en")
+        page.fill("input[name=username]", "njeri")
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        assert "The draft has no services yet" in page.locator("#draft").inner_text()
+        assert page.locator("#publish").count() == 0
+        page.screenshot(path=str(artifacts_dir("hq") / "admin-first-morning-en.png"), full_page=True)
+        page.click("#start-from-shipped")
+        page.fill("textarea[name=note]", "First national catalogue")
+        page.click("#publish")
+        assert "Version 1 is published" in page.locator("#published").inner_text()
+        page.goto(f"{hq.url}/admin/centres?lang=sw")
+        assert "haijaripoti" in page.locator('#by-centre tr[data-centre="embu"]').inner_text()
+        page.screenshot(path=str(artifacts_dir("hq") / "admin-by-centre-first-morning-sw.png"), full_page=True)
+    finally:
+        page.close()
+    got = httpx.get(hq.url + CATALOGUE_PATH, headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.headers["etag"] == '"v1"'
+    assert Catalogue.model_validate(got.json()).services == shipped_catalogue().services
