@@ -94,7 +94,7 @@ def test_an_admin_changes_a_fee_publishes_and_a_centre_gets_it(hq: HqProcess, se
         page.click("#save")
         page.wait_for_url(re.compile(r".*/admin\?saved="))
         assert page.locator(f'#services tr[data-service="{first.id}"]').inner_text().count("2,500") == 1
-        assert "1 changes not yet published" in page.locator("#draft").inner_text()
+        assert "Changes not yet published: 1" in page.locator("#draft").inner_text()
 
         page.fill("textarea[name=note]", "New fee from the agency's gazette notice")
         page.click("#publish")
@@ -178,7 +178,7 @@ def test_csv_import_shows_each_wrong_line_and_changes_nothing_until_all_are_righ
         page.set_input_files("input[name=file]", str(bad))
         page.click("#import")
         errors = page.locator("#import-errors")
-        assert "Nothing was imported: 2 lines are wrong" in errors.inner_text()
+        assert "Nothing was imported. Lines with a problem: 2." in errors.inner_text()
         fee = page.locator('#import-errors tr[data-line="2"][data-field="fee_ksh"]')
         assert fee.inner_text().endswith("at least 0")
         assert page.locator('#import-errors tr[data-line="4"][data-field="documents_sw"]').count() == 1
@@ -186,7 +186,7 @@ def test_csv_import_shows_each_wrong_line_and_changes_nothing_until_all_are_righ
         assert seeded.draft().changes == []  # nothing half-imported
         page.set_input_files("input[name=file]", str(good))
         page.click("#import")
-        assert "1 changes made to the draft" in page.locator("#imported").inner_text()
+        assert "Changes made to the draft: 1." in page.locator("#imported").inner_text()
     finally:
         page.close()
     [change] = seeded.draft().changes
