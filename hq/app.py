@@ -337,7 +337,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "database": store.describe(), **store.counts()}
+        return {"status": "ok", "database": store.describe(), **store.counts(),
+                "catalogue_version": catalogues.newest_version()}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
