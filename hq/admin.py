@@ -217,10 +217,9 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
 
     # -------------------------------------------------------------- the catalogue
 
-    @router.get("", response_class=HTMLResponse)
-    def catalogue_list(request: Request, q: str = "", category: str = "", published: int | None = None,
-                       saved: str = "", retired: str = "") -> Response:
-        who = pages.staff(request)
+    def list_page(request: Request, who: Staff, *, q: str = "", category: str = "", published: int | None = None,
+                  saved: str = "", retired: str = "", errors: dict[str, str] | None = None, note: str = "",
+                  status: int = 200) -> Response:
         lang = lang_of(request)
         draft = catalogues.draft()
         services = draft.catalogue.services
@@ -234,7 +233,13 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
         return pages.render(request, "admin_catalogue.html", {
             "draft": draft, "services": shown, "total": len(services), "categories": categories, "q": q[:100],
             "category": category, "changed": changed, "published": published, "saved": saved[:40],
-            "retired": retired[:40], "errors": {}, "note": ""}, who)
+            "retired": retired[:40], "errors": errors or {}, "note": note[:500]}, who, status)
+
+    @router.get("", response_class=HTMLResponse)
+    def catalogue_list(request: Request, q: str = "", category: str = "", published: int | None = None,
+                       saved: str = "", retired: str = "") -> Response:
+        who = pages.staff(request)
+        return list_page(request, who, q=q, category=category, published=published, saved=saved, retired=retired)
 
     @router.post("/publish", response_class=HTMLResponse)
     async def publish(request: Request) -> Response:
@@ -244,11 +249,7 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
         try:
             number = catalogues.publish(who.username, note)
         except CatalogueError as err:
-            draft = catalogues.draft()
-            return pages.render(request, "admin_catalogue.html", {
-                "draft": draft, "services": draft.catalogue.services, "total": len(draft.catalogue.services),
-                "categories": [], "q": "", "category": "", "changed": set(), "published": None, "saved": "",
-                "retired": "", "errors": err.fields or {"note": err.code}, "note": note[:500]}, who, err.status)
+            return list_page(request, who, errors=err.fields or {"note": err.code}, note=note, status=err.status)
         return pages.back("/admin", published=number)
 
     @router.post("/start", response_class=HTMLResponse)

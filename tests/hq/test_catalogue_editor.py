@@ -332,3 +332,25 @@ def test_a_new_headquarters_starts_from_the_shipped_catalogue_and_publishes_vers
     got = httpx.get(hq.url + CATALOGUE_PATH, headers={"Authorization": f"Bearer {token}"})
     assert got.status_code == 200 and got.headers["etag"] == '"v1"'
     assert Catalogue.model_validate(got.json()).services == shipped_catalogue().services
+
+
+def test_publishing_nothing_or_without_a_note_is_said_on_the_page(hq: HqProcess, seeded: CatalogueStore) -> None:
+    password = add_admin(hq, "chebet")
+    admin = login(hq, "chebet", password)
+    csrf = csrf_of(admin)
+    same = admin.post("/admin/publish", data={"csrf": csrf, "note": "again"})
+    assert same.status_code == 409 and "The draft is the same as the newest version" in same.text
+    first = seeded.published(1).services[0]
+    row = {**seeded_row(seeded, first.id), "target_wait_min": str(first.target_wait_min + 5)}
+    assert admin.post(f"/admin/services/{first.id}", data={"csrf": csrf, **row}).status_code == 303
+    blank = admin.post("/admin/publish", data={"csrf": csrf, "note": "  "})
+    assert blank.status_code == 422 and 'aria-invalid="true"' in blank.text
+    assert seeded.newest_version() == 1
+    sw = admin.post("/admin/publish?lang=sw", data={"csrf": csrf, "note": "Lengo jipya"})
+    assert sw.status_code == 303 and seeded.newest_version() == 2
+
+
+def seeded_row(cats: CatalogueStore, service_id: str) -> dict[str, str]:
+    from hq.catalogue import flatten
+
+    return flatten(cats.draft().catalogue.service(service_id))
