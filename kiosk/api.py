@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from centre_server.contract import API_PREFIX, CheckInResponse, IssueTicketRequest, ServiceOut, TicketOut
+from centre_server.contract.catalogue import CatalogueStatePayload
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,16 @@ class CentreApi:
         if r.status_code != 200:
             raise self._error(r)
         return [KioskService.model_validate(s) for s in r.json()]
+
+    def catalogue(self) -> CatalogueStatePayload:
+        """The national catalogue as this centre runs it (what ``state/catalogue`` retains)."""
+        try:
+            r = self._client.get(f"{API_PREFIX}/catalogue")
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return CatalogueStatePayload.model_validate_json(r.content)
 
     def issue_ticket(self, request: IssueTicketRequest, idempotency_key: str,
                      attempts: int = 3, pause_s: float = 0.5) -> TicketOut:
