@@ -376,7 +376,7 @@ class ScrollText(KioskScreen):
                 break
         for label in self.labels():
             label.height = label.texture_size[1]
-        content.height = max(needed, scroll.height)
+        content.height = needed  # shorter than the view: the scroll view keeps it at the top
         self.overflow = needed > scroll.height + 1
 
 
