@@ -31,12 +31,15 @@ class ApiError(Exception):
     """The server answered with an error the citizen cannot fix by retrying."""
 
     def __init__(self, status: int, code: str, message: str, message_sw: str = "",
-                 opens_at: datetime | None = None, book_day: str = "") -> None:
+                 opens_at: datetime | None = None, book_day: str = "", reason_en: str = "",
+                 reason_sw: str = "") -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.message_sw = message_sw  # the channels' errors carry their Kiswahili text too
         # a refused ticket (409 day_closed / after_last_call) says when to come back
         self.opens_at, self.book_day = opens_at, book_day
+        # a suspended service (409 service_suspended) says why, in both languages
+        self.reason_en, self.reason_sw = reason_en, reason_sw
 
 
 class Unreachable(Exception):
@@ -75,7 +78,8 @@ class CentreApi:
                     logger.warning("server sent an unreadable opens_at %r", body["opens_at"])
             return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")),
                             str(body.get("message_sw") or ""), opens_at=opens_at,
-                            book_day=str(body.get("book_day") or "")[:10])
+                            book_day=str(body.get("book_day") or "")[:10],
+                            reason_en=str(body.get("reason_en") or ""), reason_sw=str(body.get("reason_sw") or ""))
         except Exception:
             return ApiError(r.status_code, "http_error", r.text[:200])
 

@@ -330,8 +330,8 @@ class ScrollText(KioskScreen):
 
     overflow = BooleanProperty(False)
     font = NumericProperty(sp(30))
-    fonts_landscape = (30, 28, 26, 24)
-    fonts_portrait = (38, 36, 34, 32, 30)
+    fonts_landscape = (32, 30, 28, 26, 24)
+    fonts_portrait = (44, 42, 40, 38, 36, 34, 32, 30)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

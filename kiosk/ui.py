@@ -428,7 +428,7 @@ class KioskApp(App):
             return
         if exc is not None and exc.code == "service_suspended":  # suspended while the citizen chose
             suspended, reason = m.suspension(str(m.service_id))
-            m.suspend_choice(reason, exc.message, exc.message_sw)
+            m.suspend_choice(reason, exc.reason_en, exc.reason_sw)
             self.go("suspended")
             return
         if exc is not None and exc.code == "after_last_call":  # too late for today: book instead
