@@ -96,6 +96,8 @@ class Para(Label):
                 break
             size *= 0.92
         self.fits = self.texture_size[1] <= self.height + 1
+        if self.fits:  # the paragraph starts at the top of its place (valign needs a bounded text box)
+            self.text_size = (self.width, self.height)
 
 
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
