@@ -362,10 +362,11 @@ class DisplayModel:
     def service_rows(self) -> list[ServiceRow]:
         """Services worth a line on the board: people waiting or counters open, by ticket prefix."""
         rows = []
+        suspended = self.suspended()
         for s in self.services.values():
             if not s.enabled or (s.waiting <= 0 and s.open_counters <= 0):
                 continue
-            key = service_note_key(s)
+            key = "refusal_service_suspended" if s.service_id in suspended else service_note_key(s)
             if key:
                 wait_en, wait_sw = i18n.tr(key, "en"), i18n.tr(key, "sw")
             elif s.waiting:

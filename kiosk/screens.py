@@ -339,14 +339,18 @@ class ScrollText(KioskScreen):
 
     def on_pre_enter(self, *_a) -> None:
         self.model.bind(language=self.refresh)
-        self.refresh()
+        self.refresh(from_top=True)
 
     def on_leave(self, *_a) -> None:
         self.model.unbind(language=self.refresh)
 
-    def refresh(self, *_a) -> None:
-        """Set the texts (each screen says which), then fit them on the next frame."""
+    def refresh(self, *_a, from_top: bool = False) -> None:
+        """Set the texts (each screen says which), then fit them on the next frame. Waits change many
+        times a minute: a refresh that changes no text leaves a citizen's scrolling where it is."""
+        before = [w.text for w in self.ids.content.children]
         self.texts(self.model.language)
+        if not from_top and before == [w.text for w in self.ids.content.children]:
+            return
         self.ids.scroll.scroll_y = 1
         self._fit()
 

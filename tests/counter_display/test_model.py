@@ -314,6 +314,8 @@ def test_did_you_bring_slides_follow_the_longest_queues_and_suspensions_come_fir
         ("bring", "sha", "en"), ("bring", "sha", "sw"), ("bring", "birth-certificate", "en"),
         ("bring", "birth-certificate", "sw"), ("bring", "passport", "en"), ("bring", "passport", "sw")]
     assert slides[0].lines == (reason.en, reason.sw) and slides[0].fee == ""
+    row = next(r for r in m.service_rows() if r.service_id == "kra-pin")  # its row says so too
+    assert (row.wait_en, row.wait_sw, row.unknown) == ("Suspended now", "Imesitishwa sasa", True)
     assert slides[1].title == "Did you bring\u2026?" and slides[2].title == "Umeleta\u2026?"
     assert slides[1].fee == "Fee: KSh 1,050" and slides[2].fee == "Ada: KSh 1,050"
     assert slides[5].lines[-1] == "and 6 more: ask at the information desk"  # eight long documents

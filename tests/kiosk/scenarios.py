@@ -641,6 +641,9 @@ def needs_tour(d):
                 screen.ids.scroll.scroll_y = 0
                 yield Sleep(0.4)
                 d.shot(f"{page}-end")
+                app.model.services_version += 1  # what each live wait over MQTT does: not back to the top
+                yield Sleep(0.3)
+                data["pages"][page]["scroll_after_update"] = screen.ids.scroll.scroll_y
             if kind == "longest":
                 d.tap(screen.ids.dont_have)
                 yield d.at("no_documents")

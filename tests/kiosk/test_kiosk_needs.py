@@ -90,6 +90,7 @@ def test_what_you_need_before_the_ticket(size, centre_server, mosquitto, tmp_pat
         for text in (longest.fee.payer, longest.fee.waivers, longest.eligibility, longest.in_person):
             assert text.get(lang) in facts
         assert long_page["overflow"] and long_page["more"]  # it scrolls, and says so
+        assert long_page["scroll_after_update"] == 0  # a live wait arriving does not scroll the citizen back
         typical_page = pages[f"needs-typical-{tag}-{lang}"]
         assert "KSh 1,050" in plain(typical_page["facts"])
         if tag == "portrait":  # a tall screen holds a typical service whole, without scrolling
