@@ -694,3 +694,21 @@ def needs_tour(d):
     yield Sleep(0.3)
     data["ticket"] = _ticket_data(app)
     data["issue_calls"] = app.issue_calls
+
+
+def no_documents_idle(d):
+    """"I don't have these", then the citizen walks away: the kiosk returns to welcome by itself."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ["KIOSK_SERVICE"]
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    yield from _to_service(d, sid, "start_sw")
+    yield d.at("needs")
+    d.tap(d.screen.ids.dont_have)
+    yield d.at("no_documents")
+    data["service_on_screen"] = app.model.service_id
+    yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 10)
+    data.update(language_after=app.model.language, service_after=app.model.service_id,
+                issue_calls=app.issue_calls)

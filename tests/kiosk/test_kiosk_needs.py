@@ -132,3 +132,13 @@ def test_what_you_need_before_the_ticket(size, centre_server, mosquitto, tmp_pat
         end = boxes[n + 1] if n + 1 < len(boxes) else more
         assert " ".join(x[4:].strip() for x in texts[boxes[n]:end]) == doc.sw
     assert all(len(line.text) * line.width <= 48 for line in printed.lines)
+
+
+def test_without_the_documents_the_next_citizen_finds_welcome(centre_server, mosquitto, tmp_path, run_kiosk):
+    """The shipped catalogue, as the server publishes it; the citizen leaves "I don't have these" untouched."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
+                          idle_timeout_s=4)
+    data = run_kiosk(config, "no_documents_idle", env={"KIOSK_SERVICE": "birth-cert"}).result()["data"]
+    assert data["service_on_screen"] == "birth-cert"
+    assert (data["language_after"], data["service_after"], data["issue_calls"]) == ("en", None, 0)
+    assert tickets_in_db(centre_server) == []
