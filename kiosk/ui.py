@@ -321,6 +321,10 @@ class KioskApp(App):
         if screen.name in ("categories", "services", "needs"):
             screen.refresh()
         m = self.model
+        if screen.name == "suspended" and m.service_id:  # the catalogue's reason may follow the service's state
+            suspended, reason = m.suspension(m.service_id)
+            if suspended and reason is not None:
+                m.suspend_choice(reason)
         if screen.name in ("needs", "priority", "phone", "confirm") and m.service_id and not m.issuing:
             suspended, reason = m.suspension(m.service_id)
             if suspended:  # stopped while the citizen was choosing: say so before they ask for a ticket
