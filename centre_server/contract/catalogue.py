@@ -142,6 +142,7 @@ class Offering(_Model):
     status: OfferingStatus = OfferingStatus.offered
     reason: Text | None = None  # required when suspended: shown to citizens on every channel
     since: datetime | None = None
+    by: str | None = Field(None, max_length=60)  # the manager who decided it
 
     @model_validator(mode="after")
     def _reason(self) -> Offering:
@@ -192,6 +193,29 @@ class CentreCatalogueReport(_Model):
     version: int = Field(ge=0)
     applied_at: datetime | None = None
     offerings: list[Offering] = Field(default_factory=list, max_length=500)
+
+
+class OfferingRequest(_Model):
+    """``POST /api/v1/catalogue/{id}/offering``: a manager offers, stops offering or suspends a national service."""
+
+    status: OfferingStatus
+    reason: Text | None = None  # required to suspend: what citizens are told, in both languages
+
+    @model_validator(mode="after")
+    def _reason(self) -> OfferingRequest:
+        if self.status == OfferingStatus.suspended and self.reason is None:
+            raise ValueError("a suspension needs a reason for citizens, in English and Kiswahili")
+        return self
+
+
+class CatalogueSyncStatus(_Model):
+    """What the centre knows of its catalogue link (``huduma-centre catalogue show``, the board)."""
+
+    running_version: int
+    applied_at: datetime | None = None
+    last_checked_at: datetime | None = None  # the last answer from headquarters (200 or 304)
+    last_error: str | None = None  # why the last try failed, while headquarters is unreachable
+    report_pending: bool = False  # a report to headquarters waits to be sent
 
 
 def shipped_catalogue() -> Catalogue:
