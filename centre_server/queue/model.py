@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from centre_server.contract import Channel, CounterState, Language, Priority, TicketState
+from centre_server.queue.hours import OpeningHours
 
 ALL_PRIORITY_CLASSES = frozenset(Priority) - {Priority.none}
-from centre_server.queue.hours import OpeningHours
 
 
 @dataclass
