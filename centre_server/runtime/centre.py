@@ -239,6 +239,7 @@ class Centre:
             national.overlay(self.state, catalogue, self.offerings)
             now = self.clock()
             catalogue_store.set_applied(self.db, catalogue.version, now)
+            catalogue_store.set_report_due(self.db, now)  # headquarters hears which version runs here
             self.catalogue, self.catalogue_applied_at = catalogue, now
             logger.info("running national catalogue version %s", catalogue.version)
             return True
@@ -248,6 +249,7 @@ class Centre:
         """Keep a manager's decision for one national service and apply it (between two commands)."""
         def change() -> None:
             catalogue_store.save_offering(self.db, offering)
+            catalogue_store.set_report_due(self.db, self.clock())  # and headquarters hears of it
             self.offerings[offering.service_id] = offering
             national.overlay(self.state, self.catalogue, self.offerings)
         self.between_commands(change)

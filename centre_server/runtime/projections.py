@@ -44,6 +44,7 @@ from centre_server.contract.catalogue import (
     ServiceInfo,
     Text,
 )
+from centre_server.contract.events import ServiceResumed, ServiceSuspended
 from centre_server.queue import engine
 from centre_server.queue.engine import State
 from centre_server.queue.model import Ticket
@@ -175,7 +176,7 @@ def touched(state: State, events: list[Event]) -> tuple[set[str], set[str], bool
     hall = False
     for ev in events:
         d = ev.data
-        if isinstance(d, TICKET_EVENT_MODELS):
+        if isinstance(d, (*TICKET_EVENT_MODELS, ServiceSuspended, ServiceResumed)):
             services.add(d.service_id)
         if isinstance(d, TicketTransferred):  # its service_id is the one it left
             services.add(d.to_service_id)
