@@ -156,7 +156,7 @@ class CatalogueSync:
             r = self.http.get(self.hq_url + CATALOGUE_PATH,
                               headers={**self._headers(), "If-None-Match": catalogue_etag(running)})
         except httpx.HTTPError as err:
-            raise self._failed(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from None
+            raise self._failed(_words(err)) from None
         if r.status_code == 304:
             self._answered()
             return False
@@ -189,7 +189,7 @@ class CatalogueSync:
             r = self.http.put(self.hq_url + CATALOGUE_REPORT_PATH, content=report.model_dump_json(),
                               headers={**self._headers(), "Content-Type": "application/json"})
         except httpx.HTTPError as err:
-            raise self._failed(f"report: {type(err).__name__}: {err}") from None
+            raise self._failed(f"report: {_words(err)}") from None
         if not 200 <= r.status_code < 300:
             raise self._failed(f"report: HTTP {r.status_code}: {_message(r)}")
         catalogue_store.clear_report_due(self.centre.db, due)
@@ -204,6 +204,17 @@ class CatalogueSync:
     def _failed(self, words: str) -> SyncError:
         self.last_error = words[:300]
         return SyncError(self.last_error)
+
+
+def _words(err: httpx.HTTPError) -> str:
+    """A failed request in a manager's words (the board shows it), with the technical detail after."""
+    if isinstance(err, httpx.ConnectError):
+        what = "no connection"
+    elif isinstance(err, httpx.TimeoutException):
+        what = "no answer in time"
+    else:
+        what = "the connection failed"
+    return f"{what} ({type(err).__name__}: {err})" if str(err) else f"{what} ({type(err).__name__})"
 
 
 def _message(r: httpx.Response) -> str:

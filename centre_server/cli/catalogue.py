@@ -192,9 +192,9 @@ def _set(directory: Path, service_id: str, status: OfferingStatus, reason: Text 
     click.echo(f"{service_id}: {offering.status.value} (headquarters hears of it at the server's next sync)")
 
 
-def _reason(en: str, sw: str) -> Text:
+def _reason(en: str | None, sw: str | None) -> Text:
     try:
-        return Text(en=en, sw=sw)
+        return Text(en=en or "", sw=sw or "")
     except ValueError:
         raise click.BadParameter("give the reason in both languages, neither empty") from None
 

@@ -414,7 +414,7 @@
       const o = await H.api("POST", "/catalogue/" + encodeURIComponent(serviceId) + "/offering", { status, reason });
       const info = model.catalogue && model.catalogue.services.find((i) => i.service.id === serviceId);
       H.toast(H.t("offering_saved", { service: info ? textOf(info.service.name) : serviceId,
-                                      status: H.t("offering_" + o.status) }), "ok");
+                                      status: H.t("offering_is_" + o.status) }), "ok");
       refreshCatalogue();
       refreshLive();
       return true;
