@@ -3,7 +3,8 @@
 The demo centre (``huduma-provision init demo-centre --demo``, served by ``make run``)
 sends to http://127.0.0.1:8100 with a fixed, public demo token; four neighbouring
 centres get two weeks of days simulated through the real queue engine, so the
-board has something to compare the demo centre with.
+board has something to compare the demo centre with. The national catalogue
+starts as version 1: the catalogue shipped in the package (demo data).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from datetime import date as Date, timedelta
 
+from hq.catalogue import CatalogueStore, seed_demo
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
@@ -26,10 +28,14 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 
 def prepare(store: Store) -> None:
-    """Register the demo centre with the demo token (the centre side knows it too)."""
+    """Register the demo centre with the demo token (the centre side knows it too); publish catalogue version 1."""
     from centre_server.contract import DEMO_HQ_TOKEN
 
     store.migrate()
+    catalogues = CatalogueStore(store)
+    catalogues.migrate()
+    if seed_demo(catalogues):
+        logger.info("demo: the shipped catalogue published as version 1")
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
     known = {c["id"] for c in store.centres()}
     for cid, name, _, _ in NEIGHBOURS:

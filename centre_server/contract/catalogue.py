@@ -138,6 +138,11 @@ class OfferingStatus(StrEnum):
 class Offering(_Model):
     """A centre's choice for one national service, with since when."""
 
+    # the rule of ``_reason`` below, written in the JSON schema too (so API clients and fuzzers know it)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "if": {"properties": {"status": {"const": "suspended"}}, "required": ["status"]},
+        "then": {"properties": {"reason": {"type": "object"}}, "required": ["reason"]}})
+
     service_id: str = Field(pattern=SERVICE_ID_PATTERN)
     status: OfferingStatus = OfferingStatus.offered
     reason: Text | None = None  # required when suspended: shown to citizens on every channel
