@@ -9,6 +9,7 @@ from starlette.routing import Mount
 
 from centre_server.catalogue.sync import CatalogueSync
 from centre_server.runtime.centre import Centre
+from centre_server.store import catalogue as catalogue_store
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ class CatalogueExtension:
     def start(self, centre: Centre) -> None:
         self._centre = centre
         self.sync = CatalogueSync.for_centre(centre)
+        # headquarters hears what this centre runs at the first answer after every start (a restored backup,
+        # a centre that reported before headquarters was rebuilt)
+        catalogue_store.set_report_due(centre.db, centre.clock())
         centre.catalogue_listeners.append(self.sync.wake)  # an offering changed: headquarters hears of it soon
         self.sync.start()
 

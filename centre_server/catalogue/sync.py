@@ -160,6 +160,9 @@ class CatalogueSync:
         if r.status_code == 304:
             self._answered()
             return False
+        if r.status_code == 404 and _code(r) == "no_catalogue":  # none published yet: keep the one we run
+            self._answered()
+            return False
         if r.status_code != 200:
             raise self._failed(f"HTTP {r.status_code}: {_message(r)}")
         if len(r.content) > MAX_CATALOGUE_BYTES:
@@ -215,6 +218,13 @@ def _words(err: httpx.HTTPError) -> str:
     else:
         what = "the connection failed"
     return f"{what} ({type(err).__name__}: {err})" if str(err) else f"{what} ({type(err).__name__})"
+
+
+def _code(r: httpx.Response) -> str | None:
+    try:
+        return str(r.json()["error"]["code"])
+    except Exception:
+        return None
 
 
 def _message(r: httpx.Response) -> str:

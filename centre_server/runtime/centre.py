@@ -238,8 +238,7 @@ class Centre:
                 return False
             national.overlay(self.state, catalogue, self.offerings)
             now = self.clock()
-            catalogue_store.set_applied(self.db, catalogue.version, now)
-            catalogue_store.set_report_due(self.db, now)  # headquarters hears which version runs here
+            catalogue_store.set_applied(self.db, catalogue.version, now)  # and headquarters is to hear of it
             self.catalogue, self.catalogue_applied_at = catalogue, now
             logger.info("running national catalogue version %s", catalogue.version)
             return True
@@ -248,8 +247,7 @@ class Centre:
     def record_offering(self, offering: Offering) -> None:
         """Keep a manager's decision for one national service and apply it (between two commands)."""
         def change() -> None:
-            catalogue_store.save_offering(self.db, offering)
-            catalogue_store.set_report_due(self.db, self.clock())  # and headquarters hears of it
+            catalogue_store.save_offering(self.db, offering, self.clock())  # and headquarters is to hear of it
             self.offerings[offering.service_id] = offering
             national.overlay(self.state, self.catalogue, self.offerings)
         self.between_commands(change)

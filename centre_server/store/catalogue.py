@@ -61,8 +61,10 @@ def applied(db: sqlite_utils.Database) -> tuple[int, float | None]:
 
 
 def set_applied(db: sqlite_utils.Database, version: int, at: float) -> None:
+    """The version running from ``at`` on; headquarters is to hear of it (one transaction: one fsync)."""
     with db.conn:
         set_meta(db.conn, APPLIED_KEY, f"{version}|{at}")
+        set_meta(db.conn, REPORT_KEY, repr(at))
 
 
 def offerings(db: sqlite_utils.Database) -> dict[str, Offering]:
@@ -79,9 +81,11 @@ def offerings(db: sqlite_utils.Database) -> dict[str, Offering]:
     return out
 
 
-def save_offering(db: sqlite_utils.Database, offering: Offering) -> None:
+def save_offering(db: sqlite_utils.Database, offering: Offering, at: float) -> None:
+    """A manager's decision; headquarters is to hear of it (one transaction: one fsync)."""
     since = (offering.since or datetime.now(UTC)).timestamp()
     with db.conn:
+        set_meta(db.conn, REPORT_KEY, repr(at))
         db.conn.execute(
             "INSERT OR REPLACE INTO catalogue_offerings(service_id, status, reason_en, reason_sw, since, by) "
             "VALUES (?,?,?,?,?,?)",
