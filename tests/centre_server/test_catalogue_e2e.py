@@ -13,6 +13,7 @@ from centre_server.catalogue.sync import CatalogueSync, SyncError, SyncResult
 from centre_server.config import load_settings
 from centre_server.contract import Topics
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, Text
+from centre_server.dayclose import closing, upstream
 from centre_server.runtime.centre import Centre
 from centre_server.store import catalogue as catalogue_store
 from hq.catalogue import CatalogueStore, flatten, seed_demo
@@ -127,6 +128,17 @@ def test_the_client_fetches_only_what_it_lacks_and_reports_to_a_real_headquarter
     finally:
         sync.close()
         centre.close()
+    # the nightly summary says so too (X-Catalogue-Version), for HQ's uniformity page
+    settings = load_settings(centre_dir.path)
+    closing.close_offline(settings)
+    sender = upstream.Sender.for_settings(settings)
+    try:
+        assert sender.send_due() == 1
+    finally:
+        sender.close()
+    with cats.store.tx() as cur:
+        cur.execute("SELECT seen_version, seen_at >= reported_at FROM centre_catalogue WHERE centre_id='demo'")
+        assert tuple(cur.fetchone()) == (2, True)
 
 
 def test_a_centre_cut_off_from_headquarters_picks_up_the_new_fee_when_the_link_returns(
