@@ -154,7 +154,11 @@ def sync(directory: Path, url: str | None, username: str, password: str | None) 
     """
     if url:
         r = _remote(url, username, password, "POST", "/catalogue/sync")
-        click.echo(f"running catalogue version {r['running_version']}")
+        if r.get("last_error"):
+            raise click.ClickException(f"headquarters could not be asked: {r['last_error']} "
+                                       f"(still running version {r['running_version']})")
+        click.echo(f"running catalogue version {r['running_version']}"
+                   + ("; a report to headquarters waits" if r.get("report_pending") else ""))
         return
     from centre_server.catalogue.sync import CatalogueSync, SyncError
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -135,13 +136,16 @@ class OfferingStatus(StrEnum):
     suspended = "suspended"  # offered, but stopped now (e.g. the agency's system is down): reason shown
 
 
+SUSPENSION_NEEDS_A_REASON: dict[str, Any] = {
+    "if": {"properties": {"status": {"const": "suspended"}}, "required": ["status"]},
+    "then": {"properties": {"reason": {"type": "object"}}, "required": ["reason"]}}
+
+
 class Offering(_Model):
     """A centre's choice for one national service, with since when."""
 
     # the rule of ``_reason`` below, written in the JSON schema too (so API clients and fuzzers know it)
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
-        "if": {"properties": {"status": {"const": "suspended"}}, "required": ["status"]},
-        "then": {"properties": {"reason": {"type": "object"}}, "required": ["reason"]}})
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=SUSPENSION_NEEDS_A_REASON)
 
     service_id: str = Field(pattern=SERVICE_ID_PATTERN)
     status: OfferingStatus = OfferingStatus.offered
@@ -202,6 +206,8 @@ class CentreCatalogueReport(_Model):
 
 class OfferingRequest(_Model):
     """``POST /api/v1/catalogue/{id}/offering``: a manager offers, stops offering or suspends a national service."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=SUSPENSION_NEEDS_A_REASON)
 
     status: OfferingStatus
     reason: Text | None = None  # required to suspend: what citizens are told, in both languages
