@@ -236,9 +236,10 @@ class Centre:
         def change() -> bool:
             if catalogue.version <= self.catalogue.version and self.catalogue_applied_at is not None:
                 return False
-            national.overlay(self.state, catalogue, self.offerings)
             now = self.clock()
-            catalogue_store.set_applied(self.db, catalogue.version, now)  # and headquarters is to hear of it
+            # on disk first (a full disk refuses it with memory untouched); headquarters is to hear of it
+            catalogue_store.set_applied(self.db, catalogue.version, now)
+            national.overlay(self.state, catalogue, self.offerings)
             self.catalogue, self.catalogue_applied_at = catalogue, now
             logger.info("running national catalogue version %s", catalogue.version)
             return True
