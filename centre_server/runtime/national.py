@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 def overlay(state: State, catalogue: Catalogue, offerings: Mapping[str, Offering]) -> None:
     """Move the state to ``catalogue`` and the centre's offerings, in place (the caller holds the writer)."""
     national = catalogue.version > 0
+    listed = {cs.id for cs in catalogue.services}
+    for s in state.services.values():
+        if s.id not in listed:
+            s.offered = True  # "not offered here" is a choice about a national service; this one is the menu's own
     for cs in catalogue.services:
         s = state.services.get(cs.id)
         if s is None:
