@@ -6,7 +6,10 @@
   const model = { live: null, services: {}, chart: null, day: null, catalogue: null };
 
   const level = (ratio) => (ratio === null || ratio === undefined ? "" : ratio >= 1 ? "bad" : ratio >= 0.75 ? "warn" : "ok");
-  const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= 0.8 ? "ok" : sl >= 0.6 ? "warn" : "bad");
+  /* the share within target against the national standard (headquarters' target_share; 80 % until it is known) */
+  const targetShare = () => (model.catalogue && model.catalogue.standards ? model.catalogue.standards.target_share : 0.8);
+  const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= targetShare() ? "ok"
+    : sl >= targetShare() - 0.2 ? "warn" : "bad");
   const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
   const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
 
