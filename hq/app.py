@@ -34,7 +34,8 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import board
+from hq import admin, board
+from hq.auth import Accounts
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
@@ -155,6 +156,18 @@ def centre_of(request: Request, authorization: Annotated[str | None, Header()] =
 CentreDep = Annotated[dict, Depends(centre_of)]
 
 
+def add_catalogue_versions(data: dict[str, Any], catalogues: CatalogueStore) -> dict[str, Any]:
+    """Each centre's catalogue version (``catalogue_version``, None until it says) and whether it is behind."""
+    newest = catalogues.newest_version()
+    reports = catalogues.centre_reports()
+    data["catalogue_newest"] = newest or None
+    for c in data["centres"]:
+        running = reports.get(c["id"], {}).get("running")
+        c["catalogue_version"] = running
+        c["catalogue_behind"] = running is not None and running < newest
+    return data
+
+
 def _fmt_min(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.0f}"
 
@@ -172,6 +185,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     store.migrate()
     catalogues = CatalogueStore(store)
     catalogues.migrate()
+    accounts = Accounts(store)
+    accounts.migrate()
     app = FastAPI(title="Huduma headquarters", version="1",
                   description="Receives Huduma Centres' daily summaries and compares centres.")
     app.state.store = store
@@ -180,6 +195,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     templates.env.filters["mins"] = _fmt_min
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
+    admin.install(app, catalogues, accounts, templates, demo)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:
@@ -300,8 +316,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     @app.get("/api/v1/board", tags=["board"], responses=errors(422))
     def board_api(date: str | None = Query(None, json_schema_extra=DATE_DOC),
                   days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
-        """The board's figures as JSON."""
-        return board.board_data(store, _check_date(date), days)
+        """The board's figures as JSON (each centre with the catalogue version it runs)."""
+        return add_catalogue_versions(board.board_data(store, _check_date(date), days), catalogues)
 
     @app.get("/export.csv", tags=["board"], response_class=Response,
              responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
@@ -321,7 +337,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "database": store.describe(), **store.counts()}
+        return {"status": "ok", "database": store.describe(), **store.counts(),
+                "catalogue_version": catalogues.newest_version()}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
@@ -329,6 +346,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")
         lang = lang if lang in LANGUAGES else "en"
         data = board.board_data(store, _check_date(date), days)
+        add_catalogue_versions(data, catalogues)
         for c in data["centres"]:
             c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
             c["spark_within"] = board.sparkline(c["within_trend"], lo=0, hi=1)

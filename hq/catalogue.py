@@ -26,7 +26,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +134,7 @@ def _uncell(text: str) -> str:
     return text
 
 
-def unflatten(row: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
+def unflatten(row: Mapping[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
     """A flat row back into a service's shape, and the columns already wrong (documents that do not pair)."""
     cells = {c: _uncell((row.get(c) or "").strip()) for c in COLUMNS}
     data: dict[str, Any] = {"fee": {}}
@@ -155,9 +155,9 @@ def unflatten(row: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str
                 parent[path[-2]] = None
     en, sw = _items(cells["documents_en"]), _items(cells["documents_sw"])
     if len(en) != len(sw):
-        errors["documents_sw"] = f"{len(en)} documents in English but {len(sw)} in Kiswahili: one line each"
+        errors["documents_sw"] = f"documents_pair|{len(en)}|{len(sw)}"
     elif len(en) > MAX_DOCUMENTS:
-        errors["documents_en"] = f"at most {MAX_DOCUMENTS} documents"
+        errors["documents_en"] = f"documents_max|{MAX_DOCUMENTS}"
     data["documents"] = [{"en": a, "sw": b} for a, b in zip(en, sw)]
     data = {k: v for k, v in data.items() if v is not None or k in ("eligibility", "in_person", "where_to_get")}
     return data, errors
@@ -181,31 +181,29 @@ def _column_of(loc: tuple[Any, ...]) -> str:
     return parts[0] if parts and parts[0] in COLUMNS else "id"
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind, ctx = err.get("type", ""), err.get("ctx") or {}
     empty = kind.endswith("_type") and err.get("input") is None
     if kind in ("missing", "string_too_short", "none_required") or empty:
         return "required"
     if kind == "string_too_long":
-        return f"at most {ctx.get('max_length')} characters"
+        return f"too_long|{ctx.get('max_length')}"
     if kind in ("int_parsing", "int_from_float"):
-        return "a whole number"
+        return "whole_number"
     if kind == "float_parsing":
-        return "a number"
+        return "number"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
-        word = {"greater_than": "above", "greater_than_equal": "at least", "less_than": "below",
-                "less_than_equal": "at most"}[kind]
-        return f"{word} {bound}"
+        return f"{kind}|{bound}"
     if kind == "string_pattern_mismatch":
         loc = [str(x) for x in err.get("loc", ())]
         if loc and loc[0] == "prefix":
-            return "one or two capital letters (A, BK)"
-        return "lower-case letters, digits and '-', starting with a letter or digit"
+            return "prefix_pattern"
+        return "id_pattern"
     return str(err.get("msg", "not valid")).removeprefix("Value error, ")
 
 
-def parse_service(row: dict[str, str | None]) -> CatalogueService:
+def parse_service(row: Mapping[str, str | None]) -> CatalogueService:
     """A service from a flat row (a form or a CSV line); ``CatalogueError`` with every wrong column."""
     data, errors = unflatten(row)
     try:
@@ -251,13 +249,13 @@ def parse_csv(text: str) -> ParsedCsv:
     """Every line of an uploaded CSV, checked: the services, and each wrong line with its columns."""
     result = ParsedCsv()
     if len(text) > MAX_CSV_BYTES:
-        result.errors.append(LineError(1, "", {"file": f"the file is larger than {MAX_CSV_BYTES // 1000} kB"}))
+        result.errors.append(LineError(1, "", {"file": f"file_too_large|{MAX_CSV_BYTES // 1000}"}))
         return result
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = reader.fieldnames or []
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        result.errors.append(LineError(1, "", {"header": "missing columns: " + ", ".join(missing)}))
+        result.errors.append(LineError(1, "", {"header": "missing_columns|" + ", ".join(missing)}))
         return result
     seen: dict[str, int] = {}
     prefixes: dict[str, int] = {}
@@ -270,9 +268,9 @@ def parse_csv(text: str) -> ParsedCsv:
             prefix = (row.get("prefix") or "").strip()
             clash: dict[str, str] = {}
             if sid and sid in seen:
-                clash["id"] = f"also on line {seen[sid]}"
+                clash["id"] = f"also_on_line|{seen[sid]}"
             if prefix and prefix in prefixes:
-                clash["prefix"] = f"also on line {prefixes[prefix]}"
+                clash["prefix"] = f"also_on_line|{prefixes[prefix]}"
             seen.setdefault(sid, line)
             prefixes.setdefault(prefix, line)
             try:
@@ -285,9 +283,9 @@ def parse_csv(text: str) -> ParsedCsv:
                 continue
             result.services.append(service)
     except csv.Error as err:
-        result.errors.append(LineError(reader.line_num, "", {"file": f"not a CSV file: {err}"}))
+        result.errors.append(LineError(reader.line_num, "", {"file": f"not_csv|{err}"}))
     if not result.services and not result.errors:
-        result.errors.append(LineError(1, "", {"file": "no services in the file"}))
+        result.errors.append(LineError(1, "", {"file": "no_services"}))
     return result
 
 
@@ -464,7 +462,9 @@ class CatalogueStore:
                 updated = Catalogue.model_validate(updated.model_dump())  # the catalogue's own rules (unique ids)
             except ValidationError as err:
                 msg = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in err.errors())
-                raise CatalogueError("invalid_catalogue", msg, fields={"prefix": msg}) from None
+                fault = "duplicate_prefix" if "prefix" in msg else "exists_already" if "id" in msg else msg
+                raise CatalogueError("invalid_catalogue", msg,
+                                     fields={"prefix" if fault == "duplicate_prefix" else "id": fault}) from None
             changes = diff(current.catalogue, updated)
             if not changes:
                 return []
@@ -490,7 +490,7 @@ class CatalogueStore:
             if original_id is None:
                 if cat.service(service.id):
                     raise CatalogueError("service_exists", f"a service {service.id!r} exists already",
-                                         fields={"id": "exists already"})
+                                         fields={"id": "exists_already"})
                 services.append(service)
             else:
                 old = cat.service(original_id)
@@ -498,14 +498,14 @@ class CatalogueStore:
                     raise CatalogueError("unknown_service", f"no service {original_id!r} in the draft", 404)
                 if service.id != original_id:
                     raise CatalogueError("id_fixed", "a service's id cannot change (centres know it by it)",
-                                         fields={"id": "cannot change"})
+                                         fields={"id": "id_fixed"})
                 if base is not None:
                     now_flat = flatten(old)
                     clash = [c for c in COLUMNS if c in base and base[c] != now_flat[c]]
                     if clash:
                         raise CatalogueError("changed_meanwhile", "someone changed this service while you "
                                              "edited it: reload to see their change", 409,
-                                             fields={c: "changed meanwhile" for c in clash})
+                                             fields={c: "changed_meanwhile" for c in clash})
                 services = [service if s.id == original_id else s for s in services]
             return cat.model_copy(update={"services": services})
 
@@ -531,6 +531,18 @@ class CatalogueStore:
             return cat.model_copy(update={"services": kept + list(incoming.values())})
 
         return self._change_draft(actor, "import", change, note=filename[:200] or None)
+
+    def start_from_shipped(self, actor: str) -> list[Change]:
+        """Fill an empty draft with the catalogue shipped in the package (demo data to check and correct)."""
+        shipped = shipped_catalogue()
+
+        def change(cat: Catalogue) -> Catalogue:
+            if cat.services:
+                raise CatalogueError("draft_not_empty", "the draft has services already", 409)
+            return cat.model_copy(update={"services": shipped.services, "standards": shipped.standards,
+                                          "demo": shipped.demo})
+
+        return self._change_draft(actor, "import", change, note="the catalogue shipped with the software")
 
     # -------------------------------------------------------------- audit
 

@@ -9,17 +9,21 @@ starts as version 1: the catalogue shipped in the package (demo data).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import date as Date, timedelta
+from pathlib import Path
 
 from hq.catalogue import CatalogueStore, seed_demo
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
 
-DEMO_DB = "sqlite:///demo-hq/hq.db"
+DEMO_DIR = Path("demo-hq")
+DEMO_DB = f"sqlite:///{DEMO_DIR}/hq.db"
 DEMO_PORT = 8100
+DEMO_ADMIN = "admin"
 DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
 NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
               ("mombasa", "Huduma Centre Mombasa", 220, 12),
@@ -41,6 +45,32 @@ def prepare(store: Store) -> None:
     for cid, name, _, _ in NEIGHBOURS:
         if cid not in known:
             store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
+
+
+def demo_admin(store: Store, directory: Path = DEMO_DIR) -> str:
+    """The demo's HQ admin; its password is kept in ``demo-hq/demo-credentials.json``, like the centre's demo staff.
+
+    The same password at every start (a restart does not log the demo's user
+    out); a new one when the file or the account is missing.
+    """
+    from hq.auth import Accounts, HqRole, new_password
+
+    accounts = Accounts(store)
+    accounts.migrate()
+    creds = directory / "demo-credentials.json"
+    known = {a["username"] for a in accounts.list()}
+    try:
+        password = json.loads(creds.read_text())["admin"]["password"]
+    except (OSError, ValueError, KeyError, TypeError):
+        password = None
+    if password and DEMO_ADMIN in known:
+        return str(password)
+    password = new_password()
+    accounts.add(DEMO_ADMIN, HqRole.admin, password, replace=DEMO_ADMIN in known)
+    directory.mkdir(parents=True, exist_ok=True)
+    creds.write_text(json.dumps({"admin": {"username": DEMO_ADMIN, "password": password}}, indent=2))
+    creds.chmod(0o600)
+    return password
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
