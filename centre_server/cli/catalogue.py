@@ -153,7 +153,7 @@ def sync(directory: Path, url: str | None, username: str, password: str | None) 
     Example: huduma-centre catalogue sync /srv/huduma --url http://127.0.0.1:8000
     """
     if url:
-        r = _remote(url, username, password, "POST", "/catalogue/sync")
+        r = _remote(url, username, password, "POST", "/catalogue/sync/now")
         if r.get("last_error"):
             raise click.ClickException(f"headquarters could not be asked: {r['last_error']} "
                                        f"(still running version {r['running_version']})")

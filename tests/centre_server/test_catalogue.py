@@ -199,10 +199,10 @@ def test_a_manager_suspends_over_http_and_a_newcomer_is_refused_with_the_reason(
     r = api.post("/api/v1/catalogue/kra-pin/offering", json={"status": "offered"}, headers=manager)
     assert r.status_code == 200 and r.json()["status"] == "offered"
     assert api.post("/api/v1/tickets", json={"service_id": "kra-pin"}, headers=kiosk).json()["number"] == "K002"
-    r = api.post("/api/v1/catalogue/sync", headers=manager)  # HQ out of reach: said, not an error of the request
+    r = api.post("/api/v1/catalogue/sync/now", headers=manager)  # HQ out of reach: said, not an error of the request
     assert r.status_code == 200 and r.json()["last_error"].startswith("no connection")
     assert r.json()["running_version"] == 0
-    assert api.post("/api/v1/catalogue/sync", headers=clerk).status_code == 403
+    assert api.post("/api/v1/catalogue/sync/now", headers=clerk).status_code == 403
 
 
 def test_the_board_session_needs_its_csrf_token_to_change_an_offering(api) -> None:

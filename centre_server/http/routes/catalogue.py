@@ -20,6 +20,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.http.deps import CentreDep, ManagerDep
+from centre_server.runtime.centre import Centre
 from centre_server.runtime.extension import maybe_running
 from centre_server.store import catalogue as catalogue_store, database as storage
 
@@ -36,30 +37,40 @@ def catalogue(centre: CentreDep) -> CatalogueStatePayload:
     return centre.catalogue_payload()
 
 
-@router.api_route("/sync", methods=["GET", "POST"], response_model=CatalogueSyncStatus,
-                  responses={409: {"description": "this server runs without the catalogue sync"}})
-def sync(request: Request, centre: CentreDep, principal: ManagerDep) -> CatalogueSyncStatus:
-    """The catalogue link: which version runs, when headquarters last answered, why the last try failed.
-
-    POST asks headquarters now (and sends the report if one waits); a headquarters out of reach is no
-    error of the request: the answer says so in ``last_error``, and the centre keeps its version.
-    """
+def _sync_status(request: Request, centre: Centre) -> CatalogueSyncStatus:
     part = maybe_running(request, CatalogueExtension)
     client = part.sync if part is not None else None
-    if request.method == "POST":
-        if client is None:
-            raise Refusal(409, "sync_unavailable", "this server runs without the catalogue sync")
-        try:
-            client.sync_once()
-        except SyncError as err:
-            logger.info("catalogue sync asked by %s failed: %s", principal.name, err)
-        storage.audit(centre.db, principal.name, "catalogue_sync", version=centre.catalogue.version,
-                      error=client.last_error)
     return CatalogueSyncStatus(
         running_version=centre.catalogue.version, applied_at=centre.iso(centre.catalogue_applied_at),
         last_checked_at=centre.iso(client.last_checked_at) if client else None,
         last_error=client.last_error if client else None,
         report_pending=catalogue_store.report_due(centre.db) is not None)
+
+
+@router.get("/sync", response_model=CatalogueSyncStatus)
+def sync_status(request: Request, centre: CentreDep, principal: ManagerDep) -> CatalogueSyncStatus:
+    """The catalogue link: which version runs, when headquarters last answered, why the last try failed."""
+    return _sync_status(request, centre)
+
+
+@router.post("/sync/now", response_model=CatalogueSyncStatus,
+             responses={409: {"description": "this server runs without the catalogue sync"}})
+def sync_now(request: Request, centre: CentreDep, principal: ManagerDep) -> CatalogueSyncStatus:
+    """Ask headquarters now for a newer catalogue (and send the report if one waits).
+
+    A headquarters out of reach is no error of the request: the answer says so in ``last_error``,
+    and the centre keeps running its version.
+    """
+    part = maybe_running(request, CatalogueExtension)
+    if part is None or part.sync is None:
+        raise Refusal(409, "sync_unavailable", "this server runs without the catalogue sync")
+    try:
+        part.sync.sync_once()
+    except SyncError as err:
+        logger.info("catalogue sync asked by %s failed: %s", principal.name, err)
+    storage.audit(centre.db, principal.name, "catalogue_sync", version=centre.catalogue.version,
+                  error=part.sync.last_error)
+    return _sync_status(request, centre)
 
 
 @router.get("/{service_id}", response_model=ServiceInfo, responses={404: {"description": "no such service"}})
