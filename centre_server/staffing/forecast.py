@@ -167,10 +167,7 @@ def forecast_day(history: History, day: date, *, hours: OpeningHours | None = No
     kind = day_kind(day, country)
     model = model or fit(history, country)
     closed = closed_reason(day, hours, country)
-    if closed is not None:
-        rates = {sid: [0.0] * SLOTS for sid in model.services}
-    else:
-        rates = model.rates(day)
+    rates = {sid: [0.0] * SLOTS for sid in model.services} if closed is not None else model.rates(day)
     first, last = model.first_slot, model.last_slot
     if hours is not None:
         first = max(first, hours.opening_s // SLOT_S) if hours.opening_s else first

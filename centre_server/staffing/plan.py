@@ -44,7 +44,7 @@ from centre_server.staffing.simulate import poisson
 logger = logging.getLogger(__name__)
 
 TARGET_SHARE = 0.8  # of each service's citizens called within its target wait
-SEEDS = (11, 23, 37, 41)  # forecast days replayed (the same draws for every candidate plan)
+SEEDS = (11, 23, 37)  # forecast days replayed (the same draws for every candidate plan)
 MIN_SLOT_MEASURED = 8  # a half hour is judged on its own only with this many citizens over the draws
 MIN_SERVICE_MEASURED = 20  # likewise a service over the day
 HALL_EMPTY_S = 2 * 3600.0  # the last counters stay this long after the last half hour
@@ -297,7 +297,7 @@ def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple
     # take away what is not needed: one counter fewer than the plan must miss
     if not gp.short:
         for slot in sorted(forecast.slots, key=lambda s: (-len(open_at[s]), s)):
-            while len(open_at[slot]) > 1:
+            while len(open_at[slot]) > 1 and _slack(sc, slot, share):
                 trial = {**open_at, slot: _without_one(centre, open_at[slot])}
                 trial_score = score(forecast, centre, group, trial, days)
                 if any(trial_score.misses(share)):
@@ -305,6 +305,17 @@ def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple
                 open_at, sc = trial, trial_score
     gp.open_at, gp.level = open_at, sc.level
     return gp
+
+
+def _slack(sc: Score, slot: int, share: float) -> bool:
+    """Whether a half hour and the next did well enough that one counter fewer might still do.
+
+    A half hour just at the target would miss without a counter: trying it costs a replay for nothing."""
+    def ok(s: int) -> bool:
+        m, w = sc.slot.get(s, (0, 0))
+        return m < MIN_SLOT_MEASURED or w >= min(1.0, share + 0.08) * m
+
+    return ok(slot) and ok(slot + 1)
 
 
 def _without_one(centre: Centre, cids: list[str]) -> list[str]:
@@ -325,6 +336,7 @@ class Plan:
     groups: list[GroupPlan]
     target_share: float
     roster_day: str | None = None  # the day whose staffing is "the roster as it stands"
+    effects: dict[str, float] = field(default_factory=dict)  # the forecast's multiplicative effects
 
     @property
     def day(self) -> date:
@@ -388,8 +400,13 @@ def _safe(text: str) -> str:
 
 
 def roster_from(db: Any, tz: str, before: date) -> tuple[list[rp.Shift], str | None]:
-    """The staffing as it stands: the counter shifts of the last day before ``before`` that had any."""
-    row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ?", [before.isoformat()]).fetchone()
+    """The staffing as it stands: the counter shifts of the same weekday last week (a Monday is staffed
+    as Mondays are), or of the last day before ``before`` that had any tickets."""
+    weekday = str((before.weekday() + 1) % 7)  # SQLite's %w: Sunday is 0
+    row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ? AND day >= ? AND strftime('%w', day) = ?",
+                     [before.isoformat(), (before - timedelta(days=7)).isoformat(), weekday]).fetchone()
+    if not row or not row[0]:
+        row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ?", [before.isoformat()]).fetchone()
     last = row[0] if row else None
     if not last:
         return [], None

@@ -140,7 +140,8 @@ def simulate_history(settings: Any, days: int = 30, *, citizens: float = 450.0, 
     """
     from centre_server.dayclose.errors import DayCloseError
     from centre_server.dayclose.lock import server_lock
-    from centre_server.runtime.centre import Centre, policy_from
+    from centre_server.runtime.centre import Centre
+    from centre_server.runtime.policy import policy_from
     from centre_server.sim import daysim
     from centre_server.store import database as storage
 
