@@ -30,7 +30,7 @@ def _pct(x: float | None) -> str:
 @click.command("plan")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--date", "day", default="tomorrow", show_default=True,
-              help="The day: YYYY-MM-DD, tomorrow, today or yesterday. A past day shows the plan against what happened.")
+              help="YYYY-MM-DD, tomorrow, today or yesterday; a past day: the plan against what happened.")
 @click.option("--target-share", default=0.8, show_default=True, type=float,
               help="Share of each service's citizens to call within its target wait.")
 @click.option("--csv", "csv_out", default=None, type=click.Path(dir_okay=False, path_type=Path),

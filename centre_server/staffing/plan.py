@@ -38,6 +38,7 @@ from centre_server.queue.model import Policy, Service
 from centre_server.sim import replay as rp
 from centre_server.staffing.erlang import counters_needed
 from centre_server.staffing.forecast import DayForecast
+from centre_server.staffing.groups import Group, groups_of
 from centre_server.staffing.history import SLOT_S, slot_label
 from centre_server.staffing.simulate import poisson
 
@@ -49,44 +50,6 @@ MIN_SLOT_MEASURED = 8  # a half hour is judged on its own only with this many ci
 MIN_SERVICE_MEASURED = 20  # likewise a service over the day
 HALL_EMPTY_S = 2 * 3600.0  # the last counters stay this long after the last half hour
 MAX_ROUNDS = 80
-
-
-@dataclass(frozen=True)
-class Group:
-    """Services that share counters, and those counters."""
-
-    services: tuple[str, ...]
-    counters: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return self.services[0]
-
-
-def groups_of(counters: dict[str, list[str]]) -> list[Group]:
-    """The connected groups of services and counters (a counter joins every service it serves)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for sv in counters.values():
-        for s in sv:
-            find(s)
-        for s in sv[1:]:
-            parent[find(s)] = find(sv[0])
-    services: dict[str, list[str]] = defaultdict(list)
-    members: dict[str, list[str]] = defaultdict(list)
-    for s in parent:
-        services[find(s)].append(s)
-    for cid, sv in counters.items():
-        if sv:
-            members[find(sv[0])].append(cid)
-    out = [Group(tuple(sorted(services[r])), tuple(sorted(members[r]))) for r in services if members[r]]
-    return sorted(out, key=lambda g: g.counters[0])
 
 
 @dataclass

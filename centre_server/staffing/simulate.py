@@ -118,7 +118,7 @@ def draw_history(rates: KnownRates, first: date, days: int, seed: int = 1, open_
 def habitual_roster(counters: dict[str, list[str]], rates: KnownRates, service_s: dict[str, float],
                     day: date) -> list[str]:
     """The counters a manager opens every day out of habit: each group's average load, a tenth spare."""
-    from centre_server.staffing.plan import groups_of
+    from centre_server.staffing.groups import groups_of
 
     typical = rates.rate(day)
     opened: list[str] = []
