@@ -45,7 +45,10 @@ from centre_server.staffing.simulate import poisson
 logger = logging.getLogger(__name__)
 
 TARGET_SHARE = 0.8  # of each service's citizens called within its target wait
-SEEDS = (11, 23, 37)  # forecast days replayed (the same draws for every candidate plan)
+SEEDS = (11, 23, 37, 53, 67, 79, 97, 109, 127, 131)  # forecast days replayed (the same for every candidate plan)
+CHECK_SEEDS = (211, 223, 227, 229, 233, 239, 241, 251, 257, 263)  # other days, to check the trimmed plan on
+MIN_DRAWS = 3
+CITIZENS_PER_CHECK = 400  # a quiet group is replayed on more drawn days: its day-to-day chance is larger
 MIN_SLOT_MEASURED = 8  # a half hour is judged on its own only with this many citizens over the draws
 MIN_SERVICE_MEASURED = 20  # likewise a service over the day
 HALL_EMPTY_S = 2 * 3600.0  # the last counters stay this long after the last half hour
@@ -97,7 +100,11 @@ class Score:
         """The half hours and services below ``share`` (each judged only with enough citizens)."""
         slots = [s for s, (m, w) in sorted(self.slot.items()) if m >= MIN_SLOT_MEASURED and w < share * m]
         services = [s for s, (m, w) in sorted(self.service.items()) if m >= MIN_SERVICE_MEASURED and w < share * m]
-        if not slots and not services and self.level is not None and self.level < share:
+        m = sum(v[0] for v in self.service.values())
+        # the day as a whole must clear the target by its own chance error: a plan cut to fit three
+        # drawn days exactly would miss on the fourth
+        if not slots and not services and m and self.level is not None and \
+                self.level < share + math.sqrt(share * (1 - share) / m):
             services = sorted(self.service, key=lambda s: self.service[s][1] / max(1, self.service[s][0]))[:1]
         return slots, services
 
@@ -224,29 +231,61 @@ def _first_cut(forecast: DayForecast, centre: Centre, group: Group) -> tuple[dic
     return rates, erlang, open_at
 
 
-def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple[int, ...] = SEEDS) -> GroupPlan:
-    """The group's counters per half hour: Erlang C, then replayed and corrected until it meets the targets."""
+def seeds_for(expected: float, seeds: tuple[int, ...] = SEEDS) -> tuple[int, ...]:
+    """Enough drawn days to see about ``CITIZENS_PER_CHECK`` citizens (3 at least, as many as there are at most)."""
+    n = math.ceil(CITIZENS_PER_CHECK / expected) if expected > 0 else MIN_DRAWS
+    return seeds[:max(MIN_DRAWS, min(len(seeds), n))]
+
+
+def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple[int, ...] = SEEDS,
+               check_seeds: tuple[int, ...] = CHECK_SEEDS) -> GroupPlan:
+    """The group's counters per half hour: Erlang C, then replayed and corrected until it meets the targets.
+
+    Corrected and trimmed on one set of drawn days, then checked on another: a plan trimmed
+    to just pass the first set has been favoured by its chance, so where the second set
+    misses, counters are added back (never taken away) until it passes too.
+    """
     rates, erlang, open_at = _first_cut(forecast, centre, group)
     gp = GroupPlan(group=group, forecast=rates, erlang=erlang, open_at=open_at, level=None)
     if sum(rates.values()) <= 0:
         return gp
-    days = draws(forecast, group.services, centre, seeds)
+    days = draws(forecast, group.services, centre, seeds_for(sum(rates.values()), seeds))
+    share = centre.target_share
+    sc = _correct(forecast, centre, group, gp, open_at, days)
+    if not gp.short:  # take away what is not needed: one counter fewer than the plan must miss
+        for slot in sorted(forecast.slots, key=lambda s: (-len(open_at[s]), s)):
+            while len(open_at[slot]) > 1 and _slack(sc, slot, share):
+                trial = {**open_at, slot: _without_one(centre, open_at[slot])}
+                trial_score = score(forecast, centre, group, trial, days)
+                if any(trial_score.misses(share)):
+                    break
+                open_at, sc = trial, trial_score
+        check = draws(forecast, group.services, centre, seeds_for(sum(rates.values()), check_seeds))
+        sc = _correct(forecast, centre, group, gp, open_at, check)
+    gp.open_at, gp.level = open_at, sc.level
+    return gp
+
+
+def _correct(forecast: DayForecast, centre: Centre, group: Group, gp: GroupPlan, open_at: dict[int, list[str]],
+             days: list[list[rp.Arrival]]) -> Score:
+    """Add counters where the drawn days miss, until they meet the targets or the group has none left."""
     sc = score(forecast, centre, group, open_at, days)
     share = centre.target_share
-    for gp.rounds in range(1, MAX_ROUNDS + 1):
+    for _ in range(MAX_ROUNDS):
         slots, services = sc.misses(share)
         if not slots and not services:
             break
+        gp.rounds += 1
         changed = False
         for slot in slots[:1]:
-            worst = min((s for s in group.services), key=lambda s: sc.service[s][1] / max(1, sc.service[s][0]))
+            worst = min(group.services, key=lambda s: sc.service[s][1] / max(1, sc.service[s][0]))
             c = _add(centre, group, open_at[slot], worst)
             if c is not None:
                 open_at[slot].append(c)
                 changed = True
         for sid in services:
             # the half hour where the service's citizens fared worst gets a counter that serves it
-            order = sorted(forecast.slots, key=lambda s: (sc.slot[s][1] / max(1, sc.slot[s][0]), -rates[s]))
+            order = sorted(forecast.slots, key=lambda s: (sc.slot[s][1] / max(1, sc.slot[s][0]), -gp.forecast[s]))
             for slot in order:
                 c = _add(centre, group, open_at[slot], sid)
                 if c is not None and sid in centre.counters[c]:
@@ -257,17 +296,7 @@ def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple
             gp.short = True
             break
         sc = score(forecast, centre, group, open_at, days)
-    # take away what is not needed: one counter fewer than the plan must miss
-    if not gp.short:
-        for slot in sorted(forecast.slots, key=lambda s: (-len(open_at[s]), s)):
-            while len(open_at[slot]) > 1 and _slack(sc, slot, share):
-                trial = {**open_at, slot: _without_one(centre, open_at[slot])}
-                trial_score = score(forecast, centre, group, trial, days)
-                if any(trial_score.misses(share)):
-                    break
-                open_at, sc = trial, trial_score
-    gp.open_at, gp.level = open_at, sc.level
-    return gp
+    return sc
 
 
 def _slack(sc: Score, slot: int, share: float) -> bool:
@@ -334,9 +363,10 @@ def make_plan(forecast: DayForecast, centre: Centre, roster: list[rp.Shift] | No
             gp.roster_at = {slot: sorted({s.counter_id for s in mine
                                           if s.open_from_s < (slot + 0.5) * SLOT_S < s.open_to_s})
                             for slot in forecast.slots}
-            if sum(gp.forecast.values()) > 0:
+            expected = sum(gp.forecast.values())
+            if expected > 0:
                 gp.roster_level = score(forecast, centre, group, gp.roster_at,
-                                        draws(forecast, group.services, centre, seeds)).level
+                                        draws(forecast, group.services, centre, seeds_for(expected, seeds))).level
         groups.append(gp)
     return Plan(forecast=forecast, groups=groups, target_share=centre.target_share, roster_day=roster_day)
 

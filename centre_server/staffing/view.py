@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from centre_server.staffing import plan as pl
 from centre_server.staffing.advisor import Review
 from centre_server.staffing.history import slot_label
-from centre_server.staffing.plan import SEEDS, Plan
+from centre_server.staffing.plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def page(plan: Plan, names: dict[str, str], expected_by_service: dict[str, float
         "peak": max((plan.counters_at(s) for s in slots), default=0),
         "level": plan.level(), "roster_level": plan.level(roster=True),
         "plan_hours": plan.counter_hours(), "roster_hours": plan.counter_hours(roster=True),
-        "roster_day": plan.roster_day, "target_share": plan.target_share, "draws": len(SEEDS),
+        "roster_day": plan.roster_day, "target_share": plan.target_share, "draws": f"{pl.MIN_DRAWS}-{len(pl.SEEDS)}",
         "history_days": f.history_days, "effects": plan.effects,
         "groups": groups, "short": [g["name"] for g in groups if g["short"]],
         "review": None,
