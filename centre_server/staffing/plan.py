@@ -253,7 +253,8 @@ def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple
     share = centre.target_share
     sc = _correct(forecast, centre, group, gp, open_at, days)
     if not gp.short:  # take away what is not needed: one counter fewer than the plan must miss
-        for slot in sorted(forecast.slots, key=lambda s: (-len(open_at[s]), s)):
+        # the half hours with the fewest citizens per counter first: their counters are the idlest
+        for slot in sorted(forecast.slots, key=lambda s: (rates[s] / max(1, len(open_at[s])), s)):
             while len(open_at[slot]) > 1 and _slack(sc, slot, share):
                 trial = {**open_at, slot: _without_one(centre, open_at[slot])}
                 trial_score = score(forecast, centre, group, trial, days)
@@ -277,15 +278,18 @@ def _correct(forecast: DayForecast, centre: Centre, group: Group, gp: GroupPlan,
             break
         gp.rounds += 1
         changed = False
-        for slot in slots[:1]:
+        for missed in slots[:1]:
             worst = min(group.services, key=lambda s: sc.service[s][1] / max(1, sc.service[s][0]))
-            c = _add(centre, group, open_at[slot], worst)
-            if c is not None:
-                open_at[slot].append(c)
-                changed = True
+            # that half hour, or (every counter open there) the one before it, where its queue grew
+            for slot in [x for x in reversed(forecast.slots) if x <= missed]:
+                c = _add(centre, group, open_at[slot], worst)
+                if c is not None:
+                    open_at[slot].append(c)
+                    changed = True
+                    break
         for sid in services:
-            # the half hour where the service's citizens fared worst gets a counter that serves it
-            order = sorted(forecast.slots, key=lambda s: (sc.slot[s][1] / max(1, sc.slot[s][0]), -gp.forecast[s]))
+            # the half hour where the most citizens waited too long gets a counter that serves the service
+            order = sorted(forecast.slots, key=lambda s: (-(sc.slot[s][0] - sc.slot[s][1]), -gp.forecast[s]))
             for slot in order:
                 c = _add(centre, group, open_at[slot], sid)
                 if c is not None and sid in centre.counters[c]:
