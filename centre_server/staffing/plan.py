@@ -115,7 +115,7 @@ def draws(forecast: DayForecast, services: tuple[str, ...], centre: Centre,
     out = []
     for seed in seeds:
         rng = random.Random(f"{seed}-{forecast.day}-{services[0]}")
-        arrivals = []
+        arrivals: list[rp.Arrival] = []
         for sid in services:
             row = forecast.rates.get(sid)
             if not row:
