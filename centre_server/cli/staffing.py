@@ -63,7 +63,7 @@ def plan_cmd(directory: Path, day: str, target_share: float, csv_out: Path | Non
                 plan = rv.plan
             else:
                 rv = None
-                plan = advisor.make_plan(settings, db, when, target_share)
+                plan = advisor.make_plan(settings, db, when, target_share, today=today)
         except advisor.PlanError as err:
             raise click.ClickException(str(err)) from None
         took = time.perf_counter() - began

@@ -59,18 +59,22 @@ def _fingerprint(db: Any, day: date) -> tuple[Any, ...]:
     return tuple(row) + tuple(services) + tuple(counters)
 
 
-def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET_SHARE) -> pl.Plan:
+def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET_SHARE,
+              today: date | None = None) -> pl.Plan:
     """The plan for ``day`` from the history before it, with the staffing of the last day before it scored too.
 
+    Only whole days teach: with ``today`` given, today (still under way) is left out of the
+    history, so tomorrow's plan does not change with every ticket issued today.
     Raises PlanError when the history is too short to forecast from.
     """
     if not 0.5 <= target_share <= 0.99:
         raise PlanError(f"target share {target_share}: choose between 0.5 and 0.99")
-    key = (str(settings.directory), day, target_share, _fingerprint(db, day))
+    until = min(day, today) if today is not None else day  # the first day the history may not hold
+    key = (str(settings.directory), day, target_share, _fingerprint(db, until))
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    history = read_history(db, settings.timezone, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1))
+    history = read_history(db, settings.timezone, until - timedelta(days=HISTORY_DAYS), until - timedelta(days=1))
     centre = centre_of(settings, db, history, target_share)
     country = settings.day.public_holidays or "KE"
     try:
@@ -79,7 +83,7 @@ def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET
         raise PlanError(f"not enough history to forecast {day}: {err}. Serve a few weeks first "
                         "(or, for a demo, huduma-centre simulate-history DIR --days 30)") from None
     forecast = forecast_day(history, day, hours=centre.policy.hours, country=country, model=model)
-    roster, roster_day = pl.roster_from(db, settings.timezone, day)
+    roster, roster_day = pl.roster_from(db, settings.timezone, day, until)
     plan = pl.make_plan(forecast, centre, roster=roster, roster_day=roster_day)
     plan.effects = model.effects
     with _cache_lock:
@@ -134,7 +138,7 @@ def review(settings: Any, db: Any, day: date, now: float, target_share: float = 
     """``day``'s plan (made from the days before it) against its arrivals, open counters and service level."""
     from centre_server.reports import figures
 
-    plan = make_plan(settings, db, day, target_share)
+    plan = make_plan(settings, db, day, target_share, today=day)
     actual = read_history(db, settings.timezone, day, day)
     counts = actual.counts.get(day, {})
     _, shifts = rp.export_trace(db, day.isoformat(), day.isoformat(), settings.timezone)

@@ -396,14 +396,15 @@ def _safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def roster_from(db: Any, tz: str, before: date) -> tuple[list[rp.Shift], str | None]:
+def roster_from(db: Any, tz: str, before: date, until: date | None = None) -> tuple[list[rp.Shift], str | None]:
     """The staffing as it stands: the counter shifts of the same weekday last week (a Monday is staffed
-    as Mondays are), or of the last day before ``before`` that had any tickets."""
+    as Mondays are), or of the last whole day (before ``until``, default ``before``) that had any tickets."""
+    until = min(before, until or before)
     weekday = str((before.weekday() + 1) % 7)  # SQLite's %w: Sunday is 0
     row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ? AND day >= ? AND strftime('%w', day) = ?",
-                     [before.isoformat(), (before - timedelta(days=7)).isoformat(), weekday]).fetchone()
+                     [until.isoformat(), (before - timedelta(days=7)).isoformat(), weekday]).fetchone()
     if not row or not row[0]:
-        row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ?", [before.isoformat()]).fetchone()
+        row = db.execute("SELECT MAX(day) FROM tickets WHERE day < ?", [until.isoformat()]).fetchone()
     last = row[0] if row else None
     if not last:
         return [], None

@@ -62,7 +62,7 @@ def _plan(request: Request, day: date, today: date) -> tuple[Any, Any]:
     if day < today:
         rv = advisor.review(centre.settings, db, day, centre.clock(), TARGET_SHARE)
         return rv.plan, rv
-    return advisor.make_plan(centre.settings, db, day, TARGET_SHARE), None
+    return advisor.make_plan(centre.settings, db, day, TARGET_SHARE, today=today), None
 
 
 def _names(request: Request, lang: str) -> dict[str, str]:
