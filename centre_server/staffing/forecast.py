@@ -169,8 +169,10 @@ def forecast_day(history: History, day: date, *, hours: OpeningHours | None = No
     closed = closed_reason(day, hours, country)
     rates = {sid: [0.0] * SLOTS for sid in model.services} if closed is not None else model.rates(day)
     first, last = model.first_slot, model.last_slot
-    if hours is not None:
-        first = max(first, hours.opening_s // SLOT_S) if hours.opening_s else first
+    if hours is not None:  # the centre's own hours bound the day, whatever the history says
+        first = max(first, hours.opening_s // SLOT_S)
+        if hours.closing_s is not None:
+            last = max(first, min(last, (hours.closing_s - 1) // SLOT_S))
     return DayForecast(day=day, kind=kind, rates=rates, first_slot=first, last_slot=last, closed=closed,
                        history_days=model.history_days)
 

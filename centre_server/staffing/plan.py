@@ -383,7 +383,8 @@ def plan_csv(plan: Plan, names: dict[str, str] | None = None) -> str:
     w.writerow(["date", "group", "services", "half_hour", "forecast_arrivals", "erlang_c_counters",
                 "planned_counters", "roster_counters", "planned_counter_ids"])
     for g in plan.groups:
-        label = _safe(names.get(g.group.key, g.group.key))
+        busiest = max(g.group.services, key=lambda s: (sum(plan.forecast.rates.get(s, [])), s))
+        label = _safe(names.get(busiest, busiest))
         for slot in plan.forecast.slots:
             w.writerow([plan.day.isoformat(), label, _safe(";".join(g.group.services)), slot_label(slot),
                         f"{g.forecast.get(slot, 0.0):.1f}", g.erlang.get(slot, 0), g.needed(slot),

@@ -180,7 +180,10 @@ def _run(settings: Any, first: date, days: int, citizens: float, seed: int, zone
     centre.db.conn.execute("PRAGMA synchronous=OFF")  # a demo's history: the disk's flush would take minutes
     try:
         state = centre.state
-        counters = {cid: list(c.services) for cid, c in state.counters.items()}
+        counters = {cid: list(c.services) for cid, c in state.counters.items() if c.services}
+        if not counters or not any(s.enabled for s in state.services.values()):
+            raise HistoryError("the centre has no counters with services (or no service): set them up first "
+                               "(huduma-provision counters …, services …)")
         rates = demo_rates([s.id for s in state.services.values() if s.enabled], citizens, start=first,
                            country=settings.day.public_holidays or "KE")
         if not settings.day.public_holidays:

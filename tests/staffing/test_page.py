@@ -63,7 +63,8 @@ def test_tomorrow_page_plan_csv_print_and_after_the_day(planned_centre, centre_d
     plan_level = int(page.locator("#kpi-level-plan").inner_text().rstrip("%"))
     assert plan_level >= 80
     assert page.locator("#kpi-level-roster").inner_text().endswith("%")
-    assert int(page.locator("#row-plan-total td.num").first.inner_text()) >= 13  # every group keeps a counter
+    assert page.locator("#row-plan-total td.slot-n").count() == 17  # 08:00 to 16:00, as the history came
+    assert int(page.locator("#row-plan-total td.slot-n").first.inner_text()) >= 13  # every group keeps a counter
     page.screenshot(path=str(shots / "tomorrow-en.png"), full_page=True)
 
     # Kiswahili, the same plan
