@@ -32,6 +32,10 @@ _cache_lock = threading.Lock()
 class PlanError(ValueError):
     """A day that cannot be planned (a bad date, too little history); the message says why."""
 
+    def __init__(self, message: str, history_days: int | None = None) -> None:
+        super().__init__(message)
+        self.history_days = history_days  # set when the history is what is missing
+
 
 def resolve_day(text: str, tz: str, now: datetime | None = None) -> date:
     """'tomorrow', 'today', 'yesterday' or YYYY-MM-DD, in the centre's time zone."""
@@ -81,7 +85,8 @@ def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET
         model = fit(history, country)
     except NotEnoughHistory as err:
         raise PlanError(f"not enough history to forecast {day}: {err}. Serve a few weeks first "
-                        "(or, for a demo, huduma-centre simulate-history DIR --days 30)") from None
+                        "(or, for a demo, huduma-centre simulate-history DIR --days 30)",
+                        history_days=err.days) from None
     forecast = forecast_day(history, day, hours=centre.policy.hours, country=country, model=model)
     roster, roster_day = pl.roster_from(db, settings.timezone, day, until)
     plan = pl.make_plan(forecast, centre, roster=roster, roster_day=roster_day)

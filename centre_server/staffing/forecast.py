@@ -34,6 +34,10 @@ MAX_DAYS = 56  # the last eight weeks: enough for the weekdays and two month end
 class NotEnoughHistory(ValueError):
     """Too few open days to learn a week's pattern from; the message says how many there are."""
 
+    def __init__(self, message: str, days: int = 0) -> None:
+        super().__init__(message)
+        self.days = days
+
 
 @dataclass
 class DayForecast:
@@ -109,7 +113,8 @@ def fit(history: History, country: str = "KE") -> Forecaster:
 
     days = [d for d in history.days if history.total(d) > 0][-MAX_DAYS:]
     if len(days) < MIN_DAYS:
-        raise NotEnoughHistory(f"{len(days)} open day(s) of history; the forecast needs {MIN_DAYS} at least")
+        raise NotEnoughHistory(f"{len(days)} open day(s) of history; the forecast needs {MIN_DAYS} at least",
+                               days=len(days))
     services = [s for s in history.services() if any(sum(history.counts[d].get(s, [0])) for d in days)]
     busy = history.busy_slots()
     assert busy is not None  # there are open days

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from centre_server.contract.errors import Refusal
 from centre_server.staffing import advisor, view
+from centre_server.staffing.forecast import MIN_DAYS
 from centre_server.staffing.i18n import STRINGS as ADVISOR_STRINGS
 from centre_server.staffing.plan import TARGET_SHARE, plan_csv
 from centre_server.web.i18n import STRINGS, lang_of
@@ -90,7 +91,8 @@ def tomorrow_page(request: Request) -> Response:
         try:
             plan, rv = _plan(request, day, today)
         except advisor.PlanError as err:
-            context["no_history"] = t("no_history", date=day.isoformat(), reason=str(err))
+            context["no_history"] = t("no_history", date=day.isoformat(), n=err.history_days or 0,
+                                      needed=MIN_DAYS)
         else:
             expected = {sid: sum(v) for sid, v in plan.forecast.rates.items()}
             context["model"] = view.page(plan, _names(request, lang), expected, rv)
