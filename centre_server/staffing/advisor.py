@@ -53,7 +53,8 @@ def centre_of(settings: Any, db: Any, history: History, target_share: float) -> 
     services = {s.id: s for s in admin.load_services(db)}
     counters = {c.id: [s for s in c.services if s in services] for c in admin.load_counters(db)}
     return pl.Centre(services=services, counters={k: v for k, v in counters.items() if v},
-                     policy=policy_from(settings), durations=history.durations, target_share=target_share)
+                     policy=policy_from(settings), durations=history.durations, target_share=target_share,
+                     patience_s=history.patience_s)
 
 
 def _fingerprint(db: Any, day: date) -> tuple[Any, ...]:

@@ -36,6 +36,7 @@ class History:
 
     counts: dict[date, dict[str, list[int]]] = field(default_factory=dict)
     durations: dict[str, list[float]] = field(default_factory=dict)
+    patience_s: float | None = None  # mean patience of a waiting citizen; None: nobody gave up
 
     @property
     def days(self) -> list[date]:
@@ -52,7 +53,7 @@ class History:
 
     def before(self, day: date) -> History:
         """The history a forecast made the evening before ``day`` would have had."""
-        return History({d: v for d, v in self.counts.items() if d < day}, self.durations)
+        return History({d: v for d, v in self.counts.items() if d < day}, self.durations, self.patience_s)
 
     def busy_slots(self) -> tuple[int, int] | None:
         """The first and last half hour anyone ever arrived in."""
@@ -70,10 +71,12 @@ def read_history(db: Any, tz: str, first: date | None = None, last: date | None 
     if last is not None:
         where.append("day <= ?")
         args.append(last.isoformat())
-    sql = ("SELECT day, service_id, issued_at, transfers, state, started_at, ended_at FROM tickets"
+    sql = ("SELECT day, service_id, issued_at, queued_at, transfers, state, started_at, ended_at, first_called_at, "
+           "cancel_reason FROM tickets"
            + (" WHERE " + " AND ".join(where) if where else ""))
     hist = History()
     durations: dict[str, list[float]] = defaultdict(list)
+    gave_up, waited = 0, 0.0  # patience: citizens who left, over the time everyone spent waiting
     for r in db.query(sql, args):
         try:
             day = date.fromisoformat(r["day"])
@@ -86,5 +89,16 @@ def read_history(db: Any, tz: str, first: date | None = None, last: date | None 
         hist.add(day, sid, slot_of(datetime.fromtimestamp(r["issued_at"], zone)))
         if r["state"] == "done" and r["started_at"] and r["ended_at"] and not transfers:
             durations[r["service_id"]].append(max(1.0, r["ended_at"] - r["started_at"]))
+        called, ended, queued = r["first_called_at"], r["ended_at"], r["queued_at"] or r["issued_at"]
+        if called is not None:
+            waited += max(0.0, called - queued)
+        elif r["state"] == "cancelled" and ended is not None and r["cancel_reason"] not in CLOSING_REASONS:
+            waited += max(0.0, ended - queued)
+            gave_up += 1
     hist.durations = dict(durations)
+    # exponential patience, censored by the call: the rate is those who left over all the waiting done
+    hist.patience_s = waited / gave_up if gave_up >= 5 else None
     return hist
+
+
+CLOSING_REASONS = ("day_closed", "day_rollover")  # cancelled by the close, not by the citizen

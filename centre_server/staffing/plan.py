@@ -4,10 +4,11 @@ A *group* is a set of services joined by the counters that serve them (a counter
 serving ID cards and birth certificates joins both): what one group's counters do
 never touches another's queue, so each group is planned on its own.
 
-1. First cut: Erlang C per half hour on the group's forecast arrivals and mean
-   service time, against the strictest target wait among its services.
+1. First cut: Erlang A per half hour on the group's forecast arrivals and mean
+   service time, against the strictest target wait among its services, with the
+   patience the centre's own citizens showed (Erlang C when nobody ever gave up).
 2. Check: replay forecast days (several draws of the forecast, service times from
-   the centre's own finished tickets) through the real engine, with the centre's
+   the centre's own finished tickets, patience drawn from the centre's own) through the real engine, with the centre's
    real counters and skills opened as the plan says, and score every citizen
    against their own service's target wait.
 3. Correct: where a half hour (or a service over the day) misses the target share,
@@ -36,7 +37,7 @@ from typing import Any
 from centre_server.contract import Priority
 from centre_server.queue.model import Policy, Service
 from centre_server.sim import replay as rp
-from centre_server.staffing.erlang import counters_needed
+from centre_server.staffing.erlang import counters_needed_a
 from centre_server.staffing.forecast import DayForecast
 from centre_server.staffing.groups import Group, groups_of
 from centre_server.staffing.history import SLOT_S, slot_label
@@ -64,6 +65,7 @@ class Centre:
     policy: Policy
     durations: dict[str, list[float]] = field(default_factory=dict)
     target_share: float = TARGET_SHARE
+    patience_s: float | None = None  # citizens give up after this long on average (None: nobody does)
 
     def target_s(self, sid: str) -> float:
         s = self.services.get(sid)
@@ -122,9 +124,11 @@ def draws(forecast: DayForecast, services: tuple[str, ...], centre: Centre,
                 continue
             for slot in forecast.slots:
                 for _ in range(poisson(rng, row[slot])):
+                    patience = rng.expovariate(1.0 / centre.patience_s) if centre.patience_s else None
                     arrivals.append(rp.Arrival(ticket=f"d{seed}-{len(arrivals)}", arrival_s=slot * SLOT_S
                                                + rng.uniform(0, SLOT_S), service_id=sid, priority=Priority.none,
-                                               service_time_s=centre.draw_service_s(sid, rng)))
+                                               service_time_s=centre.draw_service_s(sid, rng),
+                                               patience_s=patience))
         out.append(arrivals)
     return out
 
@@ -170,7 +174,10 @@ def score(forecast: DayForecast, centre: Centre, group: Group, open_at: dict[int
         for o in outcomes:
             if o.outcome == "refused" and o.detail not in ("", "no_counter"):
                 continue  # the rules refused the ticket (after the last call): nobody waited
-            within = o.wait_s is not None and o.wait_s <= centre.target_s(o.service_id)
+            target = centre.target_s(o.service_id)
+            if o.outcome == "abandoned" and o.wait_s is not None and o.wait_s <= target:
+                continue  # left before the target: neither within nor against it (reports/figures.py)
+            within = o.outcome != "abandoned" and o.wait_s is not None and o.wait_s <= target
             for cell in (out.slot[int(o.arrival_s // SLOT_S)], out.service[o.service_id]):
                 cell[0] += 1
                 cell[1] += within
@@ -216,7 +223,8 @@ def _first_cut(forecast: DayForecast, centre: Centre, group: Group) -> tuple[dic
         per = {s: forecast.rates.get(s, [0.0] * 48)[slot] for s in group.services}
         mean_s = (sum(per[s] * centre.mean_service_s(s) for s in per) / lam) if lam > 0 else 600.0
         target = min((centre.target_s(s) for s in per if per[s] > 0), default=1800.0)
-        n = max(1, counters_needed(lam / SLOT_S, mean_s, target, centre.target_share, most=len(group.counters)))
+        n = max(1, counters_needed_a(lam / SLOT_S, mean_s, target, centre.target_share, centre.patience_s,
+                                     most=len(group.counters)))
         erlang[slot] = n
         chosen: list[str] = []
         busiest = sorted(per, key=lambda s: -per[s])

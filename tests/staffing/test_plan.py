@@ -12,7 +12,13 @@ from centre_server.menu import builtin_menu, demo_counters
 from centre_server.queue.model import Policy
 from centre_server.staffing import plan as pl
 from centre_server.staffing.calendar import day_kind
-from centre_server.staffing.erlang import counters_needed, erlang_c, service_level
+from centre_server.staffing.erlang import (
+    counters_needed,
+    counters_needed_a,
+    erlang_a_service_level,
+    erlang_c,
+    service_level,
+)
 from centre_server.staffing.forecast import DayForecast
 from centre_server.staffing.simulate import FIRST_SLOT, PROFILE, demo_rates
 
@@ -28,6 +34,18 @@ def test_erlang_c_by_hand():
     assert levels[0] == 0.0 and levels == sorted(levels)
     n = counters_needed(lam, s, 600, 0.8)
     assert service_level(n, lam, s, 600) >= 0.8 > service_level(n - 1, lam, s, 600)
+
+
+def test_erlang_a_is_erlang_c_for_patient_citizens_and_needs_fewer_when_they_give_up():
+    lam, s = 30 / 3600, 600.0  # 5 erlangs
+    for n in (6, 7, 8):
+        assert erlang_a_service_level(n, lam, s, 600, 1e9) == pytest.approx(service_level(n, lam, s, 600), abs=1e-3)
+    impatient = [erlang_a_service_level(n, lam, s, 600, 1200) for n in range(3, 9)]
+    assert impatient == sorted(impatient) and impatient[-1] <= 1.0
+    assert all(a > c for a, c in zip(impatient, [service_level(n, lam, s, 600) for n in range(3, 9)]))
+    assert counters_needed_a(lam, s, 600, 0.8, 1200) < counters_needed(lam, s, 600, 0.8) == 7
+    assert counters_needed_a(lam, s, 600, 0.8, None) == 7
+    assert erlang_a_service_level(2, 1.0, 600, 600, 1e9) == 0.0  # hopelessly overloaded: finite, and nought
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +120,21 @@ def test_a_group_with_too_few_counters_is_marked_short(centre, forecast):
     group = next(g for g in pl.groups_of(centre.counters) if g.services == ("good-conduct",))
     gp = pl.plan_group(heavy, centre, group)
     assert gp.short and all(len(c) == len(group.counters) for c in gp.open_at.values() if c)
+
+
+def test_citizens_who_give_up_are_planned_for_and_scored_as_the_reports_do(centre, forecast):
+    import dataclasses
+
+    group = next(g for g in pl.groups_of(centre.counters) if "kra-pin" in g.services)
+    impatient = dataclasses.replace(centre, patience_s=900.0)
+    days = pl.draws(forecast, group.services, impatient, (5, 6, 7))
+    assert any(a.patience_s is not None for d in days for a in d)
+    thin = {s: [group.counters[0]] for s in forecast.slots}
+    # some leave; those who left before the target are not counted either way, as in the day's figures
+    sc = pl.score(forecast, impatient, group, thin, days)
+    assert sum(v[0] for v in sc.service.values()) < sum(len(d) for d in days)
+    gp = pl.plan_group(forecast, impatient, group)
+    assert gp.level is not None and gp.level >= impatient.target_share
 
 
 def test_the_roster_as_it_stands_is_scored_beside_the_plan(plan, centre):
