@@ -247,7 +247,7 @@ def seeds_for(expected: float, seeds: tuple[int, ...] = SEEDS) -> tuple[int, ...
 
 def plan_group(forecast: DayForecast, centre: Centre, group: Group, seeds: tuple[int, ...] = SEEDS,
                check_seeds: tuple[int, ...] = CHECK_SEEDS) -> GroupPlan:
-    """The group's counters per half hour: Erlang C, then replayed and corrected until it meets the targets.
+    """The group's counters per half hour: Erlang A (or C), then replayed and corrected until it meets the targets.
 
     Corrected and trimmed on one set of drawn days, then checked on another: a plan trimmed
     to just pass the first set has been favoured by its chance, so where the second set
@@ -388,7 +388,7 @@ def plan_csv(plan: Plan, names: dict[str, str] | None = None) -> str:
     names = names or {}
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["date", "group", "services", "half_hour", "forecast_arrivals", "erlang_c_counters",
+    w.writerow(["date", "group", "services", "half_hour", "forecast_arrivals", "erlang_counters",
                 "planned_counters", "roster_counters", "planned_counter_ids"])
     for g in plan.groups:
         busiest = max(g.group.services, key=lambda s: (sum(plan.forecast.rates.get(s, [])), s))

@@ -1,4 +1,4 @@
-"""Counters per half hour: Erlang C's first cut, checked and corrected by replays through the real engine."""
+"""Counters per half hour: the Erlang first cut, checked and corrected by replays through the real engine."""
 
 from __future__ import annotations
 
