@@ -30,17 +30,20 @@ def is_month_end(day: date) -> bool:
 
 
 @lru_cache(maxsize=32)
-def _holidays(country: str, year: int) -> dict[date, str]:
+def _holidays(country: str, year: int, language: str | None = None) -> dict[date, str]:
     if not country:
         return {}
     import holidays
 
-    return dict(holidays.country_holidays(country, years=[year]).items())
+    known = holidays.country_holidays(country, years=[year])
+    if language and language not in (getattr(known, "supported_languages", None) or ()):
+        language = None  # the library's own language for that country
+    return dict(holidays.country_holidays(country, years=[year], language=language).items())
 
 
-def holiday_name(day: date, country: str = "KE") -> str | None:
-    """The public holiday on ``day`` (its name in the holidays library), or None."""
-    return _holidays(country, day.year).get(day)
+def holiday_name(day: date, country: str = "KE", language: str | None = None) -> str | None:
+    """The public holiday on ``day`` (its name in the holidays library, in ``language`` if it has it), or None."""
+    return _holidays(country, day.year, language).get(day)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from centre_server.staffing import plan as pl
 from centre_server.staffing.advisor import Review
+from centre_server.staffing.calendar import holiday_name
 from centre_server.staffing.history import slot_label
 from centre_server.staffing.plan import Plan
 
@@ -17,9 +18,11 @@ logger = logging.getLogger(__name__)
 
 
 def page(plan: Plan, names: dict[str, str], expected_by_service: dict[str, float],
-         review: Review | None = None) -> dict[str, Any]:
+         review: Review | None = None, lang: str = "en", country: str = "KE") -> dict[str, Any]:
     """Rows of the page: half hours, groups with their counters per half hour, the totals."""
     f = plan.forecast
+    holiday = holiday_name(f.day, country, "sw" if lang == "sw" else "en_KE") if f.kind.holiday else None
+    closed = None if f.closed is None else (holiday or f.closed)
     slots = list(f.slots)
     groups = []
     for i, g in enumerate(plan.groups):
@@ -43,8 +46,9 @@ def page(plan: Plan, names: dict[str, str], expected_by_service: dict[str, float
             "actual_level": rv.level if rv else None,
         })
     out: dict[str, Any] = {
-        "day": f.day.isoformat(), "weekday": f.day.weekday(), "closed": f.closed,
-        "kind": {"payday": f.kind.payday, "month_end": f.kind.month_end, "holiday": f.kind.holiday,
+        "day": f.day.isoformat(), "weekday": f.day.weekday(), "closed": closed,
+        "day_off": f.closed is not None and holiday is None,
+        "kind": {"payday": f.kind.payday, "month_end": f.kind.month_end, "holiday": holiday,
                  "after_holiday": f.kind.after_holiday},
         "slots": [slot_label(s) for s in slots],
         "expected": [round(f.slot_total(s), 1) for s in slots],

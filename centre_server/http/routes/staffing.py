@@ -95,7 +95,8 @@ def tomorrow_page(request: Request) -> Response:
                                       needed=MIN_DAYS)
         else:
             expected = {sid: sum(v) for sid, v in plan.forecast.rates.items()}
-            context["model"] = view.page(plan, _names(request, lang), expected, rv)
+            context["model"] = view.page(plan, _names(request, lang), expected, rv, lang=lang,
+                                         country=centre_of(request).settings.day.public_holidays or "KE")
     table = {**STRINGS.table(lang), **ADVISOR_STRINGS.table(lang)}
     return render(request, "tomorrow.html", status=status, user=user, lang=lang, title_key="tomorrow_title",
                   t=t, strings_json=script_json(table), **context)
