@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 HISTORY_DAYS = 70  # read this far back (the fit keeps the last eight weeks of open days)
 _cache: dict[tuple[Any, ...], Any] = {}
 _cache_lock = threading.Lock()
+_making: dict[tuple[Any, ...], threading.Lock] = {}
 
 
 class PlanError(ValueError):
@@ -79,6 +80,20 @@ def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET
     with _cache_lock:
         if key in _cache:
             return _cache[key]
+        making = _making.setdefault(key, threading.Lock())
+    with making:  # a second manager asking for the same plan waits for the first one's, not a second run
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        try:
+            return _make(settings, db, day, target_share, until, key)
+        finally:
+            with _cache_lock:
+                _making.pop(key, None)
+
+
+def _make(settings: Any, db: Any, day: date, target_share: float, until: date, key: tuple[Any, ...]) -> pl.Plan:
+    """Forecast from the whole days before ``until``, plan, score last week's staffing, and keep the plan."""
     history = read_history(db, settings.timezone, until - timedelta(days=HISTORY_DAYS), until - timedelta(days=1))
     centre = centre_of(settings, db, history, target_share)
     country = settings.day.public_holidays or "KE"
