@@ -294,6 +294,11 @@ from centre_server.cli.catalogue import catalogue_cmd  # noqa: E402
 
 cli.add_command(catalogue_cmd)
 
+from centre_server.cli.staffing import plan_cmd, simulate_history  # noqa: E402
+
+cli.add_command(plan_cmd)
+cli.add_command(simulate_history)
+
 
 def main() -> None:
     cli(prog_name="huduma-centre")

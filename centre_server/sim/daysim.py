@@ -57,8 +57,12 @@ def _at(day: str, hhmm: str, tz: str) -> float:
 
 def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, tz: str, *,
              citizens: int = 400, seed: int | None = None, opening: str = "08:00", closing: str = "17:00",
-             counters_open: int | None = None, pace: float = 1.0) -> dict[str, int]:
-    """Run one day; returns counts of what was done. ``execute(cmd, at)`` applies a command at time ``at``."""
+             counters_open: int | None = None, pace: float = 1.0, arrivals: list[tuple[float, str]] | None = None,
+             opened: list[str] | None = None) -> dict[str, int]:
+    """Run one day; returns counts of what was done. ``execute(cmd, at)`` applies a command at time ``at``.
+
+    ``arrivals`` (seconds after local midnight, service) and ``opened`` (the counters staffed)
+    replace the drawn crowd and staffing: the staffing advisor's history has known rates."""
     rng = random.Random(seed if seed is not None else day)
     t_open, t_close = _at(day, opening, tz), _at(day, closing, tz)
     state = state_of()
@@ -66,7 +70,8 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
     weights = [POPULAR.get(s.id, 1) for s in services]
     all_counters = sorted(state.counters)
     n_open = counters_open or max(4, min(len(all_counters), round(citizens / 28)))
-    opened = sorted(rng.sample(all_counters, min(n_open, len(all_counters))))
+    if opened is None:
+        opened = sorted(rng.sample(all_counters, min(n_open, len(all_counters))))
     served_services = {sid for cid in opened for sid in state.counters[cid].services}
     heap: list[tuple[float, int, str, Any]] = []
     order = itertools.count()
@@ -75,7 +80,10 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
         heapq.heappush(heap, (t, next(order), kind, what))
 
     span = t_close - t_open - 1800
-    for _ in range(citizens):
+    midnight = _at(day, "00:00", tz)
+    for tod, sid in arrivals or []:
+        push(midnight + tod, "arrive", sid)
+    for _ in range(citizens if arrivals is None else 0):
         # morning peak: a mixture of an early crowd and a steady trickle
         x = rng.betavariate(1.6, 3.2) if rng.random() < 0.7 else rng.random()
         push(t_open + x * span, "arrive")
@@ -130,7 +138,7 @@ def simulate(execute: Executor, state_of: Callable[[], engine.State], day: str, 
         if kind == "arrive":
             if t > t_close:
                 continue
-            svc = rng.choices(services, weights)[0]
+            svc = state.services[what] if what in state.services else rng.choices(services, weights)[0]
             if svc.id not in served_services:
                 svc = rng.choice([s for s in services if s.id in served_services])
             prio = Priority.elderly if rng.random() < 0.08 else (Priority.disability if rng.random() < 0.02

@@ -16,6 +16,7 @@ TABLES = [
     ("counter_display", "strings.json"),
     ("centre_server.channels", "strings.json"),
     ("centre_server.web", "strings.json"),
+    ("centre_server.staffing", "strings.json"),
     ("hq", "strings.json"),
 ]
 
@@ -23,13 +24,15 @@ TABLES = [
 def _loaded() -> dict[str, Translations]:
     """The tables as each role loads them, with the entries it builds from the contract."""
     from centre_server.channels import i18n as channels
+    from centre_server.staffing import i18n as staffing
     from centre_server.web import i18n as web
     from counter_display import i18n as display
     from hq import i18n as hq
     from kiosk import i18n as kiosk
 
     return {"kiosk": kiosk.STRINGS, "kiosk categories": kiosk.CATEGORIES, "display": display.STRINGS,
-            "channels": channels.STRINGS, "web": web.STRINGS, "hq": hq.STRINGS}
+            "channels": channels.STRINGS, "web": web.STRINGS, "hq": hq.STRINGS,
+            "staffing": staffing.STRINGS}
 
 
 @pytest.mark.parametrize("package,resource", TABLES)

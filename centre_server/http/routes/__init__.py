@@ -36,11 +36,11 @@ def part_routers(part_name: str) -> Sequence[APIRouter]:
         api.include_router(day.router)
         return (api,)
     if part_name == "web":
-        from centre_server.http.routes import live, manage, pages, reports
+        from centre_server.http.routes import live, manage, pages, reports, staffing
 
         api.include_router(live.router)
         api.include_router(manage.router)
-        return (api, pages.router, reports.router)
+        return (api, pages.router, reports.router, staffing.router)
     if part_name == "channels":
         from centre_server.http.routes import booking, checkin, join, webhooks
 
