@@ -22,19 +22,10 @@ from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.ussd import MAX_SCREEN, respond
 from centre_server.config import load_settings
 from centre_server.contract import Channel, Event
-from centre_server.contract.catalogue import (
-    MAX_DESCRIPTION,
-    MAX_DOCUMENTS,
-    MAX_ITEM,
-    MAX_NAME,
-    Catalogue,
-    CatalogueService,
-    Fee,
-    Text,
-)
 from centre_server.contract.events import ServiceSuspended
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
+from tests.channels.conftest import longest_catalogue
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 PHONE = "+254711000201"
@@ -50,31 +41,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-def longest(word_en: str, word_sw: str, limit: int) -> Text:
-    """A text of exactly ``limit`` characters in each language, real words, no spaces lost."""
-    def fill(word: str) -> str:
-        out = ""
-        while len(out) + len(word) + 1 <= limit:
-            out = (out + " " + word).strip()
-        return (out + " " + "x" * limit)[:limit]
-    return Text(en=fill(word_en), sw=fill(word_sw))
-
-
-def longest_catalogue(shipped: Catalogue) -> Catalogue:
-    """The shipped catalogue with every text at the contract's longest (and a fee that needs separators)."""
-    services = []
-    for s in shipped.services:
-        services.append(CatalogueService.model_validate({
-            **s.model_dump(), "name": longest("Registration", "Usajili", MAX_NAME).model_dump(),
-            "description": longest("description", "maelezo", MAX_DESCRIPTION).model_dump(),
-            "documents": [longest("Certificate", "Cheti", MAX_ITEM).model_dump() for _ in range(MAX_DOCUMENTS)],
-            "eligibility": longest("applicants", "waombaji", MAX_DESCRIPTION).model_dump(),
-            "in_person": longest("applicant", "mwombaji", MAX_DESCRIPTION).model_dump(),
-            "fee": Fee(amount_ksh=1_000_000, payer=longest("applicant", "mwombaji", MAX_DESCRIPTION),
-                       waivers=longest("exempt", "msamaha", MAX_DESCRIPTION)).model_dump()}))
-    return Catalogue(version=99, demo=True, services=services)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-
 from markupsafe import Markup
 
 from centre_server.channels.pages import info_html
