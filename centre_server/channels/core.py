@@ -433,7 +433,10 @@ class ChannelHub:
                 idempotency_key=f"appt:{appt['id']}", device_id="appointments", checked_in=True,
                 slot_at=appt["slot_at"], appointment_id=appt["id"]))
         except QueueError as err:
-            raise _from_queue_error(err) from None
+            refused = _from_queue_error(err, appt["service_id"])
+            if refused.code == IssueRefusal.service_suspended:  # the booking stays: the kiosk says why not now
+                refused = self.suspended(appt["service_id"]) or refused
+            raise refused from None
         t = self.centre.ticket_by_key(f"appt:{appt['id']}")
         assert t is not None
         self.db.execute("UPDATE appointments SET state='checked_in', ticket_id=?, updated_at=? WHERE id=?",

@@ -20,7 +20,7 @@ from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
 from centre_server.channels.info import plain_parts, split_pages
 from centre_server.contract import Channel, IssueRefusal, TicketState
-from centre_server.contract.catalogue import CatalogueStatePayload
+from centre_server.contract.catalogue import CatalogueStatePayload, Text
 from centre_server.contract.phone import normalise_phone
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,12 @@ class UssdSession:
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                 body = tr("u_confirm_book", self.lang, service=name, day=self._day(refused.book_day))
+            elif refused is not None and refused.code == IssueRefusal.service_suspended:  # the reason, no ticket
+                room = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(name) - 1 - len(tr("u_back", self.lang)) - 1
+                reason = refused.kw.get("reason")
+                words = tr("info_suspended_plain", self.lang, reason=reason.get(self.lang)) if isinstance(
+                    reason, Text) else refused.message(self.lang)
+                body = name + "\n" + ascii_fit(words, room)
             elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
                 body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:

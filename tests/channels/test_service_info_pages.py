@@ -150,16 +150,17 @@ def test_a_suspended_service_says_why_on_every_channel_and_tells_those_waiting(s
     assert "iTax" in r.text and 'id="book-form"' not in r.text
 
     # USSD: the service's screen says why and offers no ticket; taking it anyway is refused with the reason
-    for key, words in (("1", "suspended at this centre now"), ("2", "imesitishwa katika kituo hiki sasa")):
+    for key, on_screen, refused in (("1", "SUSPENDED NOW: The KRA system", "suspended at this centre now"),
+                                    ("2", "IMESITISHWA SASA: Mfumo wa KRA", "imesitishwa katika kituo hiki")):
         path = [key, "1"]
         cats = respond(hub, "u1", "+254711000403", "*".join(path))
-        cat = next(ln.split(".")[0] for ln in cats.splitlines() if ln.startswith(("3.",)))
+        cat = next(ln.split(".")[0] for ln in cats.splitlines() if ln.startswith("3."))  # tax and business
         services = respond(hub, "u1", "+254711000403", "*".join(path + [cat]))
         n = next(ln.split(".")[0] for ln in services.splitlines() if "KRA PIN" in ln or "PIN ya KRA" in ln)
         confirm = respond(hub, "u1", "+254711000403", "*".join(path + [cat, n]))
-        assert len(confirm) <= 182 and words in confirm and "1. " not in confirm, confirm
+        assert len(confirm) <= 182 and on_screen in confirm and "1. " not in confirm, confirm
         taken = respond(hub, "u1", "+254711000403", "*".join(path + [cat, n, "1"]))
-        assert len(taken) <= 182 and "KRA" in taken, taken
+        assert len(taken) <= 182 and taken.startswith("END ") and refused in taken, taken
     # SMS: the letter is refused with the reason; INFO says it is suspended
     prefix = served.centre.state.services["kra-pin"].prefix
     assert hub.inbound_sms("+254711000404", prefix) == "service_suspended"
