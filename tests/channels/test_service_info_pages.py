@@ -112,17 +112,24 @@ def test_a_suspended_service_says_why_on_every_channel_and_tells_those_waiting(s
     tid = r.headers["location"].split("/join/")[1].split("?")[0]
     hub.check_in(code=hub.code_of(tid))  # at the centre, waiting
 
+    # the citizen follows the ticket on the phone while the service is suspended (the page's clock is the
+    # test's: its next look at the service comes when the test moves the clock, not after real seconds)
+    page = phone360
+    page.clock.install()
+    page.goto(f"{u}/t/{tid}?lang=sw")
+    page.wait_for_function("document.getElementById('ticket-updated').textContent !== ''")
+    assert page.locator("#ticket-suspended").is_hidden()
+
     set_offering(served.centre, "kra-pin", OfferingStatus.suspended, REASON, by="manager")
+    page.clock.run_for(25_000)  # the page's next look at its service
+    notice = page.locator("#ticket-suspended")
+    notice.wait_for(state="visible")
+    assert "Huduma hii imesitishwa sasa" in notice.inner_text() and "Mfumo wa KRA" in notice.inner_text()
 
     # those waiting hear it by SMS, once, in their language
     told = wait_until(lambda: outbox(hub, waiting_phone, "suspended"), 10, "the suspension SMS")
     assert len(told) == 1 and "Mfumo wa KRA (iTax)" in told[0] and len(told[0]) <= 2 * 153
-    # the citizen's page says so, in both languages
-    page = phone360
-    page.goto(f"{u}/t/{tid}?lang=sw")
-    notice = page.locator("#ticket-suspended")
-    notice.wait_for(state="visible")
-    assert "Huduma hii imesitishwa sasa" in notice.inner_text() and "Mfumo wa KRA" in notice.inner_text()
+    # the citizen's page says so, in both languages (and on a page opened afresh)
     assert page.locator("#info-title").inner_text() == "Unachohitaji"
     fits(page)
     shot(page, "info-ticket-suspended-sw")
