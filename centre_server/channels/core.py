@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
-from centre_server.channels.info import sms_messages, suspension
+from centre_server.channels.info import sms_messages, suspension, unexplained_suspension
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import (
@@ -137,7 +137,7 @@ def _reason_of(extra: dict[str, Any]) -> Text | None:
 
 def _from_queue_error(err: QueueError, service_id: str | None = None) -> ChannelError:
     if err.code == IssueRefusal.service_suspended:
-        reason = _reason_of(err.extra or {}) or Text(en="Suspended for now.", sw="Imesitishwa kwa sasa.")
+        reason = _reason_of(err.extra or {}) or unexplained_suspension()
         name = Text(en=service_id or "-", sw=service_id or "-")
         return suspended_error(name, reason, service_id)
     if err.code in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
@@ -238,7 +238,7 @@ class ChannelHub:
                     date.fromisoformat(engine.book_day(state, now)))
 
     def refusal(self, service_id: str, figures: dict[str, Any] | None = None) -> ChannelError | None:
-        """Why a newcomer would get no ticket for the service now (closed, after its last call), or None."""
+        """Why a newcomer would get no ticket for the service now (suspended, closed, after its last call), or None."""
         f = figures if figures is not None else self.figures(service_id)
         code = f.get("refusal")
         stopped = self.suspended(service_id)

@@ -32,7 +32,12 @@ def suspension(info: ServiceInfo | None) -> Text | None:
     """The reason a suspended service gives citizens, or None when it is not suspended."""
     if info is None or info.offering.status != OfferingStatus.suspended:
         return None
-    return info.offering.reason or Text(en="Suspended for now.", sw="Imesitishwa kwa sasa.")
+    return info.offering.reason or unexplained_suspension()
+
+
+def unexplained_suspension() -> Text:
+    """The words for a suspension that came without a reason (the contract requires one; never shown blank)."""
+    return Text(en=tr("info_suspended_default", "en"), sw=tr("info_suspended_default", "sw"))
 
 
 def _get(text: Text | None, lang: str) -> str | None:
