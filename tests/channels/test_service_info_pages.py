@@ -184,3 +184,32 @@ def test_a_suspended_service_says_why_on_every_channel_and_tells_those_waiting(s
     page.wait_for_load_state("networkidle")
     assert page.locator("#ticket-suspended").is_hidden()
     assert len(outbox(hub, waiting_phone, "suspended")) == 1
+
+
+def test_a_service_not_offered_here_is_listed_nowhere(served):
+    from centre_server.catalogue.offerings import set_offering
+
+    u, hub = served.url, served.hub
+    prefix = served.centre.state.services["posta"].prefix
+    assert 'value="posta"' in httpx.get(u + "/join").text
+    set_offering(served.centre, "posta", OfferingStatus.not_offered, by="manager")
+    assert 'value="posta"' not in httpx.get(u + "/join").text
+    assert 'value="posta"' not in httpx.get(u + "/book").text
+    assert httpx.get(u + "/join?service=posta").status_code == 404
+    assert httpx.get(u + "/book?service=posta").status_code == 404
+    r = httpx.post(u + "/join", data={"service_id": "posta", "phone": "+254711000501"})
+    assert r.status_code in (404, 409) and "Choose a service" in r.text
+    assert hub.inbound_sms("+254711000502", f"INFO {prefix}") == "info_unknown"
+    for menu in ("1", "4"):  # take a ticket, service information: the category's services lack it
+        path, cats = f"1*{menu}", respond(hub, "np", "+254711000503", f"1*{menu}")
+        while "County" not in cats:
+            path += "*98"
+            cats = respond(hub, "np", "+254711000503", path)
+        n = next(ln.split(".")[0] for ln in cats.splitlines() if "County" in ln)
+        svc_path = f"{path}*{n}"
+        listing = respond(hub, "np", "+254711000503", svc_path)
+        assert "Choose a service:" in listing and "Posta" not in listing, listing
+        while "\n98. " in listing:
+            svc_path += "*98"
+            listing = respond(hub, "np", "+254711000503", svc_path)
+            assert "Posta" not in listing, listing
