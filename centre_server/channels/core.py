@@ -799,7 +799,7 @@ class ChannelHub:
             example = next((x.prefix for x in services if len(x.prefix) == 1), services[0].prefix if services else "A")
             args = {"example": example, "url": f"{self.public_url}/join?lang={lang}", "ussd": self.settings.ussd_code}
             if word:
-                reply = tr("sms_info_unknown", lang, word=ascii_fit(word, 12), **args)
+                reply = tr("sms_info_unknown", lang, word=ascii_fit(word, 12) or "?", **args)
             else:
                 reply = tr("sms_info_help", lang, **args)
             self.enqueue(None, phone, "info", None, reply)

@@ -148,6 +148,12 @@ def test_info_sms_in_english_and_kiswahili_within_two_messages(hub):
     assert len(reply) <= SMS_LIMIT
     assert hub.inbound_sms("+254711000203", "TAARIFA") == "info_help"
     assert "TAARIFA" in outbox(hub, "+254711000203")[0] and len(outbox(hub, "+254711000203")[0]) <= SMS_LIMIT
+    # hostile or odd words get the same helpful answer, plain and within one SMS
+    for n, text in enumerate(("INFO " + "\u0416" * 900, "info: <script>", "Taarifa, ZZ kiswahili", "INFO 123456")):
+        phone = f"+25471100030{n}"
+        assert hub.inbound_sms(phone, text) == "info_unknown"
+        reply = outbox(hub, phone)[0]
+        assert len(reply) <= SMS_LIMIT and reply.isascii() and ("INFO" in reply or "TAARIFA" in reply), reply
     # a ticket by SMS still works beside it (the letter alone)
     assert hub.inbound_sms("+254711000204", "K") == "joined"
 
