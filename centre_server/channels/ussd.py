@@ -173,11 +173,12 @@ class UssdSession:
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                 body = tr("u_confirm_book", self.lang, service=name, day=self._day(refused.book_day))
             elif refused is not None and refused.code == IssueRefusal.service_suspended:  # the reason, no ticket
-                room = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(name) - 1 - len(tr("u_back", self.lang)) - 1
+                more = len(tr("u_confirm_suspended", self.lang, reason=""))
+                room = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(name) - 1 - more - len(tr("u_back", self.lang)) - 1
                 reason = refused.kw.get("reason")
                 words = tr("info_suspended_plain", self.lang, reason=reason.get(self.lang)) if isinstance(
                     reason, Text) else refused.message(self.lang)
-                body = name + "\n" + ascii_fit(words, room)
+                body = name + "\n" + tr("u_confirm_suspended", self.lang, reason=ascii_fit(words, room))
             elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
                 body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:
@@ -193,6 +194,11 @@ class UssdSession:
             return con(prefix + tr("u_cancel_ask", self.lang, number=t.number if t else "?",
                                    service=self._name(svc.name_en, svc.name_sw) if svc else "?"))
         return end(tr("u_bad_request", self.lang))
+
+    def _shows_info(self, service_id: str) -> bool:
+        """Whether the service's take-a-ticket screen offers "2. What you need" (not when it offers a booking)."""
+        refused = self.hub.refusal(service_id)
+        return refused is None or refused.code == IssueRefusal.service_suspended
 
     def _info_pages(self, service_id: str) -> tuple[str, list[str]]:
         """The service's name and its information cut into screens: each page fits with the header
@@ -322,6 +328,8 @@ class UssdSession:
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
                 return self._take(state[1]) if last else end(tr("u_bad_request", self.lang))
+            if tok == "2" and self._shows_info(state[1]):  # what to bring, the fee: then back to this screen
+                return ("info", state[1], 0, state)
             if tok == BACK:
                 return state[2]
             return None

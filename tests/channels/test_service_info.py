@@ -119,6 +119,12 @@ def test_every_info_screen_of_every_service_fits_with_the_longest_texts(hub, lan
     first = respond(hub, "s", PHONE, "1*4*1*1")
     assert respond(hub, "s", PHONE, "1*4*1*1*98*0") == first
     assert "Choose a service:" in respond(hub, "s", PHONE, "1*4*1*1*0")
+    # from the take-a-ticket screen, "2" shows what to bring before the ticket, and Back returns to it
+    confirm = screen(respond(hub, "t", PHONE, f"{lang_key}*1*1*1"))
+    assert ("2. What you need" if lang == "en" else "2. Unachohitaji") in confirm
+    info = screen(respond(hub, "t", PHONE, f"{lang_key}*1*1*1*2"))
+    assert info.splitlines()[0].endswith(")") and ("Bring: " in info or "Leta: " in info), info
+    assert respond(hub, "t", PHONE, f"{lang_key}*1*1*1*2*0") == confirm
 
 
 def test_info_sms_in_english_and_kiswahili_within_two_messages(hub):
