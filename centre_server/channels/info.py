@@ -84,26 +84,37 @@ def info_view(info: ServiceInfo, lang: str, demo: bool = False, prefix: str | No
         labels={k: tr(k, lang) for k in LABELS})
 
 
-def plain_parts(info: ServiceInfo, lang: str) -> list[str]:
-    """The information as short sentences for USSD and SMS: suspension first, then documents, fee, who, in person."""
+def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> list[str]:
+    """The information as short sentences for USSD and SMS: a suspension first, then the fee (the one
+    figure nobody may miss when an SMS is cut), the documents, who may apply, who must come in person,
+    and last who pays and the waivers (long, and needed by fewer).
+    ``one_per_line``: each document on a line of its own ("- ..."), as a USSD screen shows them."""
     s = info.service
     parts = []
     reason = suspension(info)
     if reason is not None:
         parts.append(tr("info_suspended_plain", lang, reason=reason.get(lang)))
-    docs = "; ".join(d.get(lang) for d in s.documents)
-    parts.append(tr("info_bring_plain", lang, documents=docs) if docs else tr("info_no_documents", lang) + ".")
     fee = tr("info_fee_plain", lang, amount=fee_amount(s.fee, lang))
+    payment = []
     if s.fee.payer is not None:
-        fee += " " + tr("info_payer_plain", lang, payer=s.fee.payer.get(lang))
+        payment.append(tr("info_payer_plain", lang, payer=s.fee.payer.get(lang)))
     if s.fee.waivers is not None:
-        fee += " " + tr("info_waivers_plain", lang, waivers=s.fee.waivers.get(lang))
+        payment.append(tr("info_waivers_plain", lang, waivers=s.fee.waivers.get(lang)))
     parts.append(fee)
+    docs = [d.get(lang) for d in s.documents]
+    if not docs:
+        parts.append(tr("info_no_documents", lang) + ".")
+    elif one_per_line:
+        parts.append(tr("info_bring_plain", lang, documents="").rstrip())
+        parts += ["- " + ascii_fit(d, 10_000) for d in docs]
+    else:
+        parts.append(tr("info_bring_plain", lang, documents="; ".join(docs)))
     if s.eligibility is not None:
         parts.append(tr("info_eligibility_plain", lang, text=s.eligibility.get(lang)))
     if s.in_person is not None:
         parts.append(tr("info_in_person_plain", lang, text=s.in_person.get(lang)))
-    return [_sentence(ascii_fit(p, 10_000)) for p in parts]
+    parts += payment
+    return [p if p.startswith("- ") or p.endswith(":") else _sentence(ascii_fit(p, 10_000)) for p in parts]
 
 
 def _sentence(text: str) -> str:

@@ -211,7 +211,7 @@ class UssdSession:
         header = tr("u_info_page", self.lang, name=name, page=99, pages=99)
         room = (MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(header) - 1 - len(tr("u_more", self.lang)) - 1
                 - len(tr("u_back", self.lang)) - 1)
-        return name, split_pages(plain_parts(info, self.lang), room)
+        return name, split_pages(plain_parts(info, self.lang, one_per_line=True), room)
 
     def _info_screen(self, service_id: str, page: int, prefix: str) -> str:
         name, pages = self._info_pages(service_id)
