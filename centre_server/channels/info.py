@@ -87,7 +87,7 @@ def info_view(info: ServiceInfo, lang: str, demo: bool = False, prefix: str | No
 def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> list[str]:
     """The information as short sentences for USSD and SMS: a suspension first, then the fee (the one
     figure nobody may miss when an SMS is cut), the documents, who may apply, who must come in person,
-    and last who pays and the waivers (long, and needed by fewer).
+    and last the fee's note, who pays and the waivers (long, and needed by fewer).
     ``one_per_line``: each document on a line of its own ("- ..."), as a USSD screen shows them."""
     s = info.service
     parts = []
@@ -96,6 +96,8 @@ def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> lis
         parts.append(tr("info_suspended_plain", lang, reason=reason.get(lang)))
     fee = tr("info_fee_plain", lang, amount=fee_amount(s.fee, lang))
     payment = []
+    if s.fee.note is not None:
+        payment.append(tr("info_fee_note_plain", lang, note=s.fee.note.get(lang)))
     if s.fee.payer is not None:
         payment.append(tr("info_payer_plain", lang, payer=s.fee.payer.get(lang)))
     if s.fee.waivers is not None:

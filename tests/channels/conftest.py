@@ -274,5 +274,7 @@ def longest_catalogue(shipped: Catalogue) -> Catalogue:
             "eligibility": longest("applicants", "waombaji", MAX_DESCRIPTION).model_dump(),
             "in_person": longest("applicant", "mwombaji", MAX_DESCRIPTION).model_dump(),
             "fee": Fee(amount_ksh=1_000_000, payer=longest("applicant", "mwombaji", MAX_DESCRIPTION),
-                       waivers=longest("exempt", "msamaha", MAX_DESCRIPTION)).model_dump()}))
+                       waivers=longest("exempt", "msamaha", MAX_DESCRIPTION),
+                       note=longest("pages", "kurasa", MAX_DESCRIPTION)).model_dump(),
+            "where_to_get": longest("office", "ofisi", MAX_DESCRIPTION).model_dump()}))
     return Catalogue(version=99, demo=True, services=services)
