@@ -87,7 +87,8 @@ def info_view(info: ServiceInfo, lang: str, demo: bool = False, prefix: str | No
 def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> list[str]:
     """The information as short sentences for USSD and SMS: a suspension first, then the fee (the one
     figure nobody may miss when an SMS is cut), the documents, who may apply, who must come in person,
-    and last the fee's note, who pays and the waivers (long, and needed by fewer).
+    then the fee's note, who pays and the waivers (long, and needed by fewer), and where to get a missing
+    document.
     ``one_per_line``: each document on a line of its own ("- ..."), as a USSD screen shows them."""
     s = info.service
     parts = []
@@ -116,6 +117,8 @@ def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> lis
     if s.in_person is not None:
         parts.append(tr("info_in_person_plain", lang, text=s.in_person.get(lang)))
     parts += payment
+    if s.where_to_get is not None:
+        parts.append(tr("info_where_plain", lang, text=s.where_to_get.get(lang)))
     return [p if p.startswith("- ") or p.endswith(":") else _sentence(ascii_fit(p, 10_000)) for p in parts]
 
 
