@@ -216,3 +216,12 @@ def test_a_suspension_reaches_every_waiting_ticket_with_a_phone_once(hub):
     hub.worker.send_due(100)  # through the real outbox and gateway
     sent = hub.db.execute("SELECT COUNT(*) FROM sms_outbox WHERE kind='suspended' AND sent_at IS NOT NULL")
     assert sent.fetchone()[0] == 2
+
+
+def test_information_is_open_after_the_day_closes(hub):
+    hub.centre.execute(engine.CloseDay(reason="closed_by_manager"))
+    closed = screen(respond(hub, "c", PHONE, "1*1"))
+    assert closed.startswith("END ") and "closed" in closed
+    info = screen(respond(hub, "c", PHONE, "1*4*1*1"))
+    assert info.startswith("CON ") and "Fee: " in info
+    assert hub.inbound_sms("+254711000601", "INFO K") == "info_sent"
