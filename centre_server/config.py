@@ -101,6 +101,7 @@ class BackupSettings(BaseModel):
 class UpstreamSettings(BaseModel):
     hq_url: str = ""
     hq_token: str = ""
+    catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
 
 
 class CentreSettings(BaseSettings):
@@ -231,6 +232,8 @@ time = "21:00"
 keep = 14
 
 [upstream]
-hq_url = ""                      # headquarters, for the nightly statistics
+hq_url = ""                      # headquarters, for the nightly statistics and the national catalogue
 hq_token = ""
+catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
+                                 # it is unreachable; picks up the newest when the link returns)
 '''

@@ -44,6 +44,13 @@ def wait_text(seconds: int, lang: str) -> str:
     return tr("minutes", lang, n=(seconds + 59) // 60)
 
 
+def fee_text(amount_ksh: int, lang: str) -> str:
+    """"Fee: KSh 1,050" / "Ada: KSh 1,050"; "Fee: Free" / "Ada: Bure" when it costs nothing."""
+    if amount_ksh <= 0:
+        return tr("fee_free", lang)
+    return tr("fee", lang, amount=f"{amount_ksh:,}")
+
+
 def swahili_clock(hour: int, minute: int) -> str:
     """Swahili time, counted from 6 in the morning and evening: 08:00 -> "saa 2 asubuhi"."""
     h = (hour - 6) % 12 or 12

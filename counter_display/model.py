@@ -35,6 +35,7 @@ from centre_server.contract import (
     Topics,
     WaitUnknown,
 )
+from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus
 from counter_display import i18n
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,25 @@ class ServiceRow:
 
 
 @dataclass(frozen=True)
+class Slide:
+    """One slide of the hall's information panel, shown for ``DisplayModel.slide_s`` seconds.
+
+    ``bring``: "Did you bring…?" for a service with a long queue, in one language (slides alternate
+    English and Kiswahili, so each can be read from the back of the hall); ``suspended``: a service
+    stopped now, with its reason in both languages at once.
+    """
+
+    kind: str  # "bring" | "suspended"
+    service_id: str
+    prefix: str
+    language: str  # "en" | "sw" | "both" (a suspension)
+    title: str
+    service: str
+    lines: tuple[str, ...]  # the documents to bring, or the reason in English and in Kiswahili
+    fee: str = ""
+
+
+@dataclass(frozen=True)
 class HallView:
     centre_name: str
     live: bool
@@ -120,6 +140,10 @@ class HallView:
     day_closed: bool = False  # the centre takes no tickets today (retained state/day)
     day_en: str = ""  # "The centre is closed for today. Opens ..." (empty while open)
     day_sw: str = ""
+    slide: Slide | None = None  # the information panel now (None: no panel, the services take its place)
+    slide_index: int = 0  # 1-based position in the rotation, for people who count (0: no slide)
+    slides: int = 0
+    page_size: int = 8  # service rows on a page (fewer while the information panel is shown)
 
 
 @dataclass(frozen=True)
@@ -154,6 +178,10 @@ class DisplayModel:
     last_calls: int = 10
     page_size: int = 8
     page_s: float = 8.0
+    slide_s: float = 7.0  # each information slide stays this long
+    slide_services: int = 3  # "Did you bring…?" for this many of the longest queues
+    slide_documents: int = 4  # documents on a slide (the rest: "and 2 more")
+    slide_chars: int = 240  # and no more text than this (at least one document): the type stays large
 
     link: Link = Link.connecting
     server: Availability | None = None
@@ -161,6 +189,7 @@ class DisplayModel:
     counters: dict[str, CounterStatePayload] = field(default_factory=dict)
     hall: HallStatePayload | None = None
     day: DayStatePayload | None = None
+    catalogue: CatalogueStatePayload | None = None
     rejected: int = 0
     connects: int = 0  # how many times the link came up (more than one: it recovered)
     observers: list[Callable[[DisplayModel], None]] = field(default_factory=list)
@@ -181,6 +210,7 @@ class DisplayModel:
         self.counters.clear()
         self.hall = None
         self.day = None
+        self.catalogue = None
         self._online_since = None
         self._hall_since_online = False
         self._event_calls.clear()
@@ -223,6 +253,9 @@ class DisplayModel:
             return []
         if kind == "day_state":
             self.day = DayStatePayload.model_validate_json(payload) if payload else None
+            return []
+        if kind == "catalogue_state":
+            self.catalogue = CatalogueStatePayload.model_validate_json(payload) if payload else None
             return []
         if kind == "service_state" and ident:
             if not payload:
@@ -329,10 +362,11 @@ class DisplayModel:
     def service_rows(self) -> list[ServiceRow]:
         """Services worth a line on the board: people waiting or counters open, by ticket prefix."""
         rows = []
+        suspended = self.suspended()
         for s in self.services.values():
             if not s.enabled or (s.waiting <= 0 and s.open_counters <= 0):
                 continue
-            key = service_note_key(s)
+            key = "refusal_service_suspended" if s.service_id in suspended else service_note_key(s)
             if key:
                 wait_en, wait_sw = i18n.tr(key, "en"), i18n.tr(key, "sw")
             elif s.waiting:
@@ -347,6 +381,64 @@ class DisplayModel:
             ))
         rows.sort(key=lambda r: (r.prefix, r.service_id))
         return rows
+
+    def suspended(self) -> dict[str, tuple[str, str]]:
+        """Services suspended now, with the reason (English, Kiswahili) from the catalogue's offering."""
+        out: dict[str, tuple[str, str]] = {}
+        for info in self.catalogue.services if self.catalogue else []:
+            if info.offering.status == OfferingStatus.suspended:
+                reason = info.offering.reason
+                out[info.service.id] = (reason.en, reason.sw) if reason else ("", "")
+        for s in self.services.values():  # the service's own state says it before the catalogue does
+            if not s.accepting and s.refusal == IssueRefusal.service_suspended and s.service_id not in out:
+                out[s.service_id] = ("", "")
+        return out
+
+    def slides(self) -> list[Slide]:
+        """The information panel's rotation: every suspension (both languages), then "Did you bring…?"
+        for the ``slide_services`` longest queues that have something to bring or pay, English then
+        Kiswahili. Empty when nobody waits and nothing is suspended: the panel goes away."""
+        slides: list[Slide] = []
+        suspended = self.suspended()
+        for sid, (reason_en, reason_sw) in suspended.items():
+            state = self.services.get(sid)
+            info = self.catalogue.info(sid) if self.catalogue else None
+            name_en = state.name_en if state else info.service.name.en if info else sid
+            name_sw = state.name_sw if state else info.service.name.sw if info else sid
+            prefix = state.prefix if state else info.service.prefix if info else ""
+            slides.append(Slide(
+                kind="suspended", service_id=sid, prefix=prefix, language="both",
+                title=i18n.both("suspended_title"), service=f"{name_en}  /  {name_sw}",
+                lines=(reason_en or i18n.tr("suspended_no_reason", "en"),
+                       reason_sw or i18n.tr("suspended_no_reason", "sw"))))
+        if self.catalogue is not None:
+            queues = sorted((s for s in self.services.values() if s.enabled and s.waiting > 0
+                             and s.service_id not in suspended), key=lambda s: (-s.waiting, s.prefix))
+            shown = 0
+            for s in queues:
+                info = self.catalogue.info(s.service_id)
+                if info is None or info.offering.status != OfferingStatus.offered:
+                    continue
+                service = info.service
+                if not service.documents and service.fee.amount_ksh <= 0:
+                    continue  # nothing to bring, nothing to pay: no question to ask
+                for lang in ("en", "sw"):
+                    docs: list[str] = []
+                    for doc in (d.get(lang) for d in service.documents[:self.slide_documents]):
+                        if docs and sum(map(len, docs)) + len(doc) > self.slide_chars:
+                            break  # large type from the back of the hall beats a complete list
+                        docs.append(doc)
+                    more = len(service.documents) - len(docs)
+                    if more > 0:
+                        docs.append(i18n.tr("bring_more", lang, n=more))
+                    slides.append(Slide(
+                        kind="bring", service_id=s.service_id, prefix=s.prefix, language=lang,
+                        title=i18n.tr("bring_title", lang), service=s.name_sw if lang == "sw" else s.name_en,
+                        lines=tuple(docs), fee=i18n.fee_text(service.fee.amount_ksh, lang)))
+                shown += 1
+                if shown >= self.slide_services:
+                    break
+        return slides
 
     def day_texts(self) -> tuple[str, str]:
         """Both languages' sentence for a closed day, with when the centre opens next; empty while open."""
@@ -375,9 +467,13 @@ class DisplayModel:
         rows = [CallRow(c.number, i18n.counter_label(c.counter_name, "en"),
                         i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls[: self.last_calls]]
         services = self.service_rows()
-        pages = max(1, math.ceil(len(services) / max(1, self.page_size)))
+        slides = self.slides()
+        # the information panel takes part of the services' column: fewer rows on a page, more pages
+        page_size = max(1, math.ceil(self.page_size / 2)) if slides else self.page_size
+        pages = max(1, math.ceil(len(services) / max(1, page_size)))
         size = max(1, math.ceil(len(services) / pages))  # pages share the rows evenly: 10 rows are 5 + 5
         page = int(now // self.page_s) % pages if self.page_s > 0 else 0
+        index = int(now // self.slide_s) % len(slides) if slides and self.slide_s > 0 else 0
         status_en, status_sw = self._status_texts()
         live = not status_en
         day_en, day_sw = self.day_texts()
@@ -388,6 +484,8 @@ class DisplayModel:
             people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
             settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
+            slide=slides[index] if slides else None, slide_index=index + 1 if slides else 0, slides=len(slides),
+            page_size=page_size,
         )
 
     def counter_view(self, now: float = 0.0) -> CounterView:
@@ -431,7 +529,8 @@ def service_note_key(s: ServiceStatePayload) -> str | None:
     """
     if not s.accepting:
         return {IssueRefusal.day_closed: "refusal_day_closed", IssueRefusal.after_last_call: "refusal_after_last_call",
-                IssueRefusal.service_disabled: "refusal_service_disabled"}.get(
+                IssueRefusal.service_disabled: "refusal_service_disabled",
+                IssueRefusal.service_suspended: "refusal_service_suspended"}.get(
             s.refusal, "refusal_other")  # type: ignore[arg-type]  # None gets the default
     if s.estimated_wait_s is None:
         return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed"}.get(

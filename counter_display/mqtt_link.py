@@ -28,6 +28,7 @@ def subscriptions(bundle: DeviceBundle) -> list[str]:
         t.all_counter_states,
         t.hall_state,
         t.day_state,
+        t.catalogue_state,
         t.event(EventType.ticket_called),
         t.event(EventType.ticket_recalled),
     ]

@@ -25,11 +25,12 @@ from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, Str
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
 
 from centre_server.contract import DeviceBundle
 from counter_display import i18n
 from counter_display.announce import AnnouncementQueue, Synthesiser
-from counter_display.model import CounterView, DisplayModel, HallView, Mode
+from counter_display.model import CounterView, DisplayModel, HallView, Mode, Slide
 from counter_display.mqtt_link import MqttLink
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,35 @@ class Txt(Label):
             if wide > room:
                 size = max(6.0, size * room / wide * 0.97)
         self.font_size = size
+
+
+class Para(Label):
+    """A paragraph that wraps to its width and, when it is taller than its place, is drawn smaller
+    (down to a third of ``max_font``) until it fits: a long document list on the hall's slide."""
+
+    max_font = NumericProperty(16)
+    fits = BooleanProperty(True)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._refit = Clock.create_trigger(self._fit, -1)
+        for prop in ("text", "width", "height", "max_font"):
+            self.fbind(prop, self._refit)
+
+    def _fit(self, *_args) -> None:
+        if self.width <= 1 or self.height <= 1:
+            return
+        size = max(1.0, float(self.max_font))
+        while True:
+            self.font_size = size
+            self.text_size = (self.width, None)
+            self.texture_update()
+            if self.texture_size[1] <= self.height or size <= self.max_font / 3:
+                break
+            size *= 0.92
+        self.fits = self.texture_size[1] <= self.height + 1
+        if self.fits:  # the paragraph starts at the top of its place (valign needs a bounded text box)
+            self.text_size = (self.width, self.height)
 
 
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
@@ -120,6 +150,28 @@ class ServiceLine(Panel):
     unknown = BooleanProperty(False)  # the wait column says why there is no number
 
 
+class SlidePanel(Panel):
+    """The hall's information panel: one ``model.Slide`` at a time."""
+
+    kind = StringProperty("")
+    title = StringProperty("")
+    service = StringProperty("")
+    body = StringProperty("")
+    fee = StringProperty("")
+    body_font = NumericProperty(30)
+
+    def show(self, slide: Slide | None) -> None:
+        if slide is None:
+            self.kind = self.title = self.service = self.body = self.fee = ""
+            return
+        self.kind, self.title, self.service, self.fee = slide.kind, slide.title, slide.service, slide.fee
+        if slide.kind == "suspended":  # English, then Kiswahili in the softer colour
+            en, sw = (escape_markup(x) for x in slide.lines)
+            self.body = f"{en}\n[color=c7d6eb]{sw}[/color]"
+        else:
+            self.body = "\n".join(f"\u2022 {escape_markup(line)}" for line in slide.lines)
+
+
 class Marquee(Widget):
     """A notice line that scrolls from right to left, for ever."""
 
@@ -160,6 +212,7 @@ class HallScreen(BoxLayout):
     wait_title = StringProperty(i18n.tr("est_wait", "en"))
     wait_title_sw = StringProperty(i18n.tr("est_wait", "sw"))
     page_text = StringProperty("")
+    has_slide = BooleanProperty(False)  # the information panel is shown (it never covers "now calling")
 
     def __init__(self, recent_rows: int = 9, page_size: int = 8, **kw) -> None:
         super().__init__(**kw)
@@ -197,8 +250,14 @@ class HallScreen(BoxLayout):
             cell.counter_en = row.counter_en if row else ""
             cell.counter_sw = row.counter_sw if row else ""
             cell.opacity = 1 if row else 0
+        self.has_slide = view.slide is not None
+        self.ids.slide.show(view.slide)
         for i, line in enumerate(self.service_lines):
-            srow = view.services[i] if i < len(view.services) else None
+            shown = i < view.page_size  # the panel takes some rows' room: those rows go, not shrink
+            line.size_hint_y = 1 if shown else None
+            if not shown:
+                line.height = 0
+            srow = view.services[i] if i < len(view.services) and shown else None
             line.opacity = 1 if srow else 0
             line.prefix = srow.prefix if srow else ""
             line.name_en = srow.name_en if srow else ""

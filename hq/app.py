@@ -7,6 +7,7 @@ spreadsheet. Errors are ``{"error": {"code", "message"}}`` like the centre's API
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -23,21 +24,53 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centre_server.contract import summary as schema
+from centre_server.contract.catalogue import (
+    CATALOGUE_PATH,
+    CATALOGUE_REPORT_PATH,
+    CATALOGUE_VERSION_HEADER,
+    Catalogue,
+    CentreCatalogueReport,
+    catalogue_etag,
+)
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import board
+from hq import admin, board
+from hq.auth import Accounts
+from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
 
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+CENTRE_ID_RE = r"^[a-z0-9][a-z0-9-]{0,39}$"  # as huduma-hq add-centre accepts (never a NUL PostgreSQL refuses)
 
 
 class HqError(Refusal):
     """A request headquarters' API refuses (who is sending, or what was sent)."""
 
 
+
+
+class CatalogueReceipt(BaseModel):
+    """Headquarters' answer to a centre's catalogue report."""
+
+    centre_id: str
+    version: int = Field(description="the version the centre said it runs")
+    newest: int = Field(description="the newest version headquarters has published (0: none yet)")
+    behind: bool = Field(description="the centre runs an older version than the newest")
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: ``*`` or a list of (possibly weak) tags, compared weakly."""
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def version_of_etag(if_none_match: str | None) -> int | None:
+    """The version a centre says it runs in its ``If-None-Match`` (``"v3"``), if it says one."""
+    m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_none_match or "")
+    return int(m.group(1)) if m else None
 
 
 class ErrorBody(BaseModel):
@@ -76,6 +109,39 @@ def _check_date(value: str | None, name: str = "date") -> str | None:
     return value
 
 
+async def raw_body(request: Request) -> bytes:
+    """The request's bytes (FastAPI has read them already to parse the body parameter)."""
+    return await request.body()
+
+
+def json_kinds(raw: bytes, kinds: dict[tuple[str, ...], str]) -> None:
+    """Check JSON types the documented schema states and pydantic's lax parsing would bend.
+
+    A date-time must be text (not a number of seconds since 1970), an integer a
+    number (not ``true``): what the OpenAPI schema says is what is accepted.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return  # the body parameter has refused it already
+
+    def walk(node: Any, path: tuple[str, ...], where: str, kind: str) -> None:
+        if not path:
+            if kind == "date-time" and node is not None and not isinstance(node, str):
+                raise HqError(422, "invalid_request", f"{where}: a date-time as text (ISO 8601)")
+            if kind == "integer" and isinstance(node, bool):
+                raise HqError(422, "invalid_request", f"{where}: an integer, not true or false")
+            return
+        if path[0] == "*":
+            for i, item in enumerate(node if isinstance(node, list) else []):
+                walk(item, path[1:], f"{where}.{i}", kind)
+        elif isinstance(node, dict) and path[0] in node:
+            walk(node[path[0]], path[1:], f"{where}.{path[0]}" if where else path[0], kind)
+
+    for p, kind in kinds.items():
+        walk(data, p, "", kind)
+
+
 def centre_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """The centre a bearer token belongs to (tokens are stored hashed)."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -88,6 +154,18 @@ def centre_of(request: Request, authorization: Annotated[str | None, Header()] =
 
 
 CentreDep = Annotated[dict, Depends(centre_of)]
+
+
+def add_catalogue_versions(data: dict[str, Any], catalogues: CatalogueStore) -> dict[str, Any]:
+    """Each centre's catalogue version (``catalogue_version``, None until it says) and whether it is behind."""
+    newest = catalogues.newest_version()
+    reports = catalogues.centre_reports()
+    data["catalogue_newest"] = newest or None
+    for c in data["centres"]:
+        running = reports.get(c["id"], {}).get("running")
+        c["catalogue_version"] = running
+        c["catalogue_behind"] = running is not None and running < newest
+    return data
 
 
 def _fmt_min(seconds: float | None) -> str:
@@ -105,13 +183,19 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     time zone (its summary's ``timezone``), never in the server's UTC.
     """
     store.migrate()
+    catalogues = CatalogueStore(store)
+    catalogues.migrate()
+    accounts = Accounts(store)
+    accounts.migrate()
     app = FastAPI(title="Huduma headquarters", version="1",
                   description="Receives Huduma Centres' daily summaries and compares centres.")
     app.state.store = store
+    app.state.catalogues = catalogues
     templates = Jinja2Templates(directory=str(resources.files("hq") / "templates"))
     templates.env.filters["mins"] = _fmt_min
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
+    admin.install(app, catalogues, accounts, templates, demo)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:
@@ -140,7 +224,12 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
               responses={200: {"model": Stored, "description": "duplicate or superseded: nothing new stored"},
                          **errors(401, 403, 409, 422)})
     def receive(body: SummaryIn, response: Response, centre: CentreDep,
-                idempotency_key: Annotated[str | None, Header()] = None) -> Stored:
+                idempotency_key: Annotated[str | None, Header()] = None,
+                # typed ``int`` (not ``int | None``) so the schema documents an integer header, absent by default
+                catalogue_version: Annotated[int, Header(
+                    alias=CATALOGUE_VERSION_HEADER, ge=0, le=10**9,
+                    description="the catalogue version the centre runs (recorded for the uniformity page)")] = None,  # type: ignore[assignment]
+                ) -> Stored:
         """Store one revision of a centre's day. Same key twice: stored once. Higher revision: replaces."""
         if body.centre_id != centre["id"]:
             raise HqError(403, "wrong_centre", f"this token belongs to {centre['id']}, not {body.centre_id}")
@@ -158,9 +247,45 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         if s.get("date") != body.date or s.get("centre_id") != body.centre_id:
             raise HqError(422, "bad_summary", "the summary's centre_id and date must match the envelope")
         result = store.put_summary(body.centre_id, body.key, body.date, body.revision, s)
+        if catalogue_version is not None:
+            catalogues.record_seen(centre["id"], catalogue_version)
         response.status_code = 201 if result.outcome == "stored" else 200
         return Stored(key=body.key, outcome=result.outcome, revision_held=result.revision,
                       deliveries=result.deliveries)
+
+    @app.get(CATALOGUE_PATH, tags=["catalogue"], response_model=Catalogue,
+             responses={200: {"description": "the newest published catalogue; header ETag: \"v<N>\""},
+                        304: {"description": "If-None-Match names the newest version: the centre has it"},
+                        **errors(401, 404)})
+    def catalogue(centre: CentreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        """The newest published national catalogue, for a centre to run (conditional: ``If-None-Match``)."""
+        running = version_of_etag(if_none_match)
+        if running is not None:
+            catalogues.record_seen(centre["id"], running)
+        found = catalogues.published_json()
+        if found is None:
+            raise HqError(404, "no_catalogue", "headquarters has not published a catalogue yet: "
+                          "keep running the one you have")
+        number, body = found
+        headers = {"ETag": catalogue_etag(number), "Cache-Control": "no-cache"}
+        if if_none_match and etag_matches(if_none_match, catalogue_etag(number)):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    @app.put(CATALOGUE_REPORT_PATH, tags=["catalogue"], response_model=CatalogueReceipt,
+             responses=errors(400, 401, 409, 422))
+    def catalogue_report(body: CentreCatalogueReport, centre: CentreDep,
+                         raw: Annotated[bytes, Depends(raw_body)]) -> CatalogueReceipt:
+        """A centre says which catalogue version it runs and what it offers (replaces its previous report)."""
+        json_kinds(raw, {("version",): "integer", ("applied_at",): "date-time",
+                         ("offerings", "*", "since"): "date-time"})
+        newest = catalogues.newest_version()
+        if body.version > newest:
+            raise HqError(409, "unknown_version", f"headquarters has published up to version {newest}, "
+                          f"not {body.version}")
+        catalogues.record_report(centre["id"], body)
+        return CatalogueReceipt(centre_id=centre["id"], version=body.version, newest=newest,
+                                behind=body.version < newest)
 
     @app.get("/api/v1/centres", tags=["board"])
     def centres() -> list[dict[str, Any]]:
@@ -168,7 +293,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         return store.centres()
 
     @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"], responses=errors(404, 422))
-    def summary(centre_id: str, day: Annotated[str, Path(json_schema_extra=DATE_DOC)]) -> dict[str, Any]:
+    def summary(centre_id: Annotated[str, Path(pattern=CENTRE_ID_RE)],
+                day: Annotated[str, Path(json_schema_extra=DATE_DOC)]) -> dict[str, Any]:
         """The revision headquarters holds for a centre's day."""
         _check_date(day)
         found = store.summary(centre_id, day)
@@ -183,15 +309,15 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         return found
 
     @app.get("/api/v1/receipts", tags=["summaries"], responses=errors(422))
-    def receipts(centre_id: str | None = None) -> list[dict[str, Any]]:
+    def receipts(centre_id: Annotated[str | None, Query(pattern=CENTRE_ID_RE)] = None) -> list[dict[str, Any]]:
         """Every key received, with how many times it was delivered and what was done with it."""
         return store.receipts(centre_id)
 
     @app.get("/api/v1/board", tags=["board"], responses=errors(422))
     def board_api(date: str | None = Query(None, json_schema_extra=DATE_DOC),
                   days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
-        """The board's figures as JSON."""
-        return board.board_data(store, _check_date(date), days)
+        """The board's figures as JSON (each centre with the catalogue version it runs)."""
+        return add_catalogue_versions(board.board_data(store, _check_date(date), days), catalogues)
 
     @app.get("/export.csv", tags=["board"], response_class=Response,
              responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
@@ -211,7 +337,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "database": store.describe(), **store.counts()}
+        return {"status": "ok", "database": store.describe(), **store.counts(),
+                "catalogue_version": catalogues.newest_version()}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
@@ -219,6 +346,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")
         lang = lang if lang in LANGUAGES else "en"
         data = board.board_data(store, _check_date(date), days)
+        add_catalogue_versions(data, catalogues)
         for c in data["centres"]:
             c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
             c["spark_within"] = board.sparkline(c["within_trend"], lo=0, hi=1)

@@ -44,7 +44,7 @@ def _logging(verbose: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
 @click.pass_context
 def cli(ctx: click.Context, demo: bool, verbose: bool) -> None:
-    """Huduma headquarters: receive centres' daily summaries and show the national board."""
+    """Huduma headquarters: receive centres' daily summaries, show the national board, keep the national catalogue."""
     _logging(verbose)
     if ctx.invoked_subcommand is None:
         if demo:
@@ -81,13 +81,19 @@ def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> N
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1" if host == "0.0.0.0" else host, port)) == 0:
             raise click.ClickException(f"port {port} is taken: choose another with --port")
+    admin_password = None
     if demo:
         demo_mod.prepare(store)
+        admin_password = demo_mod.demo_admin(store)
         demo_mod.seed_in_background(store)
     app = create_app(store, demo=demo, timezone=tz)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"Huduma headquarters on {web}  (database: {store.describe()})")
     click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")
+    click.echo(f"  catalogue editor {web}/admin    services by centre {web}/admin/centres")
+    if admin_password:
+        click.echo(f"  demo admin       {demo_mod.DEMO_ADMIN} / {admin_password}   "
+                   f"(kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
     if demo:
         click.echo("  demo: the demo centre (make run) delivers here; simulate days with")
         click.echo("        huduma-centre simulate-day demo-centre --date yesterday   (and --date today)")
@@ -115,6 +121,43 @@ def add_centre(centre_id: str, name: str, db: str | None, new_token: bool) -> No
         raise click.ClickException(err.message) from None
     click.echo(f"centre {centre_id} registered. In its centre.toml:\n\n[upstream]\nhq_url = \"http://HQ-HOST:8100\"\n"
                f"hq_token = \"{token}\"\n\n(the token is shown only now)")
+
+
+@cli.command("add-admin")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True,
+              help="What the account may do (admin: edit and publish the national catalogue).")
+@click.option("--password", "ask", is_flag=True, help="Type the password (twice) instead of getting a generated one.")
+@click.option("--new-password", "replace", is_flag=True,
+              help="The account exists: give it a new password (lifts a lock-out, ends its sessions).")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+def add_admin(username: str, role: str, ask: bool, replace: bool, db: str | None) -> None:
+    """Add a headquarters account (argon2-hashed password) and print its password once.
+
+    Example: huduma-hq add-admin wanjiku --db postgresql://hq@127.0.0.1/huduma
+    """
+    import re
+
+    from hq.auth import USERNAME_PATTERN, Accounts, HqRole, new_password
+
+    username = username.strip().lower()
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise click.ClickException("username: 2 to 40 lower-case letters, digits, '.', '_' or '-'")
+    if ask:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 10:
+            raise click.ClickException("a password has at least 10 characters")
+    else:
+        password = new_password()
+    accounts = Accounts(_store(db))
+    accounts.migrate()
+    try:
+        accounts.add(username, HqRole(role), password, replace=replace)
+    except StoreError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"{role} {username} {'has a new password' if replace else 'added'}.")
+    if not ask:
+        click.echo(f"password: {password}\n(shown only now; log in at http://HQ-HOST:8100/admin)")
 
 
 @cli.command("list-centres")

@@ -3,21 +3,27 @@
 The demo centre (``huduma-provision init demo-centre --demo``, served by ``make run``)
 sends to http://127.0.0.1:8100 with a fixed, public demo token; four neighbouring
 centres get two weeks of days simulated through the real queue engine, so the
-board has something to compare the demo centre with.
+board has something to compare the demo centre with. The national catalogue
+starts as version 1: the catalogue shipped in the package (demo data).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import date as Date, timedelta
+from pathlib import Path
 
+from hq.catalogue import CatalogueStore, seed_demo
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
 
-DEMO_DB = "sqlite:///demo-hq/hq.db"
+DEMO_DIR = Path("demo-hq")
+DEMO_DB = f"sqlite:///{DEMO_DIR}/hq.db"
 DEMO_PORT = 8100
+DEMO_ADMIN = "admin"
 DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
 NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
               ("mombasa", "Huduma Centre Mombasa", 220, 12),
@@ -26,15 +32,45 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 
 def prepare(store: Store) -> None:
-    """Register the demo centre with the demo token (the centre side knows it too)."""
+    """Register the demo centre with the demo token (the centre side knows it too); publish catalogue version 1."""
     from centre_server.contract import DEMO_HQ_TOKEN
 
     store.migrate()
+    catalogues = CatalogueStore(store)
+    catalogues.migrate()
+    if seed_demo(catalogues):
+        logger.info("demo: the shipped catalogue published as version 1")
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
     known = {c["id"] for c in store.centres()}
     for cid, name, _, _ in NEIGHBOURS:
         if cid not in known:
             store.add_centre(cid, name)  # a token nobody holds: the demo fills these centres itself
+
+
+def demo_admin(store: Store, directory: Path = DEMO_DIR) -> str:
+    """The demo's HQ admin; its password is kept in ``demo-hq/demo-credentials.json``, like the centre's demo staff.
+
+    The same password at every start (a restart does not log the demo's user
+    out); a new one when the file or the account is missing.
+    """
+    from hq.auth import Accounts, HqRole, new_password
+
+    accounts = Accounts(store)
+    accounts.migrate()
+    creds = directory / "demo-credentials.json"
+    known = {a["username"] for a in accounts.list()}
+    try:
+        password = json.loads(creds.read_text())["admin"]["password"]
+    except (OSError, ValueError, KeyError, TypeError):
+        password = None
+    if password and DEMO_ADMIN in known:
+        return str(password)
+    password = new_password()
+    accounts.add(DEMO_ADMIN, HqRole.admin, password, replace=DEMO_ADMIN in known)
+    directory.mkdir(parents=True, exist_ok=True)
+    creds.write_text(json.dumps({"admin": {"username": DEMO_ADMIN, "password": password}}, indent=2))
+    creds.chmod(0o600)
+    return password
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:

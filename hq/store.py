@@ -224,3 +224,7 @@ class _PgCursor:
 
     def fetchall(self) -> list[Any]:
         return self.cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cur.rowcount

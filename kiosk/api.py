@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from centre_server.contract import API_PREFIX, CheckInResponse, IssueTicketRequest, ServiceOut, TicketOut
+from centre_server.contract.catalogue import CatalogueStatePayload
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,15 @@ class ApiError(Exception):
     """The server answered with an error the citizen cannot fix by retrying."""
 
     def __init__(self, status: int, code: str, message: str, message_sw: str = "",
-                 opens_at: datetime | None = None, book_day: str = "") -> None:
+                 opens_at: datetime | None = None, book_day: str = "", reason_en: str = "",
+                 reason_sw: str = "") -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.message_sw = message_sw  # the channels' errors carry their Kiswahili text too
         # a refused ticket (409 day_closed / after_last_call) says when to come back
         self.opens_at, self.book_day = opens_at, book_day
+        # a suspended service (409 service_suspended) says why, in both languages
+        self.reason_en, self.reason_sw = reason_en, reason_sw
 
 
 class Unreachable(Exception):
@@ -74,7 +78,8 @@ class CentreApi:
                     logger.warning("server sent an unreadable opens_at %r", body["opens_at"])
             return ApiError(r.status_code, str(body.get("code", "error")), str(body.get("message", "")),
                             str(body.get("message_sw") or ""), opens_at=opens_at,
-                            book_day=str(body.get("book_day") or "")[:10])
+                            book_day=str(body.get("book_day") or "")[:10],
+                            reason_en=str(body.get("reason_en") or ""), reason_sw=str(body.get("reason_sw") or ""))
         except Exception:
             return ApiError(r.status_code, "http_error", r.text[:200])
 
@@ -93,6 +98,16 @@ class CentreApi:
         if r.status_code != 200:
             raise self._error(r)
         return [KioskService.model_validate(s) for s in r.json()]
+
+    def catalogue(self) -> CatalogueStatePayload:
+        """The national catalogue as this centre runs it (what ``state/catalogue`` retains)."""
+        try:
+            r = self._client.get(f"{API_PREFIX}/catalogue")
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return CatalogueStatePayload.model_validate_json(r.content)
 
     def issue_ticket(self, request: IssueTicketRequest, idempotency_key: str,
                      attempts: int = 3, pause_s: float = 0.5) -> TicketOut:

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from escpos.escpos import Escpos
 
 from centre_server.contract import Priority, TicketOut
+from centre_server.contract.catalogue import CatalogueService
+from kiosk import needs as needs_text
 from kiosk.i18n import ahead_text, estimate_text, priority_name, tr
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,28 @@ def service_name(ticket: TicketOut, language: str) -> str:
     return ticket.service_name_sw if str(language) == "sw" else ticket.service_name_en
 
 
+def print_checklist(printer: Escpos, needs: CatalogueService, lang: str, cols: int) -> None:
+    """"BRING:" and up to four documents as tick boxes, wrapped under their box; then the fee, in bold."""
+    docs, left_off = needs_text.printed_checklist(needs, lang)
+    printer.set_with_default(align="left")
+    if docs:
+        printer.ln()
+        printer.set(bold=True)
+        printer.textln(tr("print_bring", lang))
+        printer.set(bold=False)
+        for doc in docs:
+            lines = textwrap.wrap(doc, max(8, cols - 4))
+            for i, line in enumerate(lines):
+                printer.textln(("[ ] " if i == 0 else "    ") + line)
+        if left_off:
+            for line in textwrap.wrap(tr("print_more", lang, n=left_off), max(8, cols - 4)):
+                printer.textln("    " + line)
+    printer.set_with_default(align="center", bold=True)
+    for line in textwrap.wrap(needs_text.fee_line(needs.fee, lang), cols):
+        printer.textln(line)
+    printer.set_with_default(align="center")
+
+
 def print_ticket(
     printer: Escpos,
     ticket: TicketOut,
@@ -43,13 +67,16 @@ def print_ticket(
     qr_size: int = 6,
     columns: int | None = None,
     reprint: bool = False,
+    needs: CatalogueService | None = None,
 ) -> None:
     """Print one ticket and cut.
 
     Order on paper: centre name, "your number", the number as large as the
     paper allows, service name (chosen language), priority mark, people ahead
     and estimated wait, date and time, QR code to the ticket's status page,
-    footer. ``reprint`` adds a small "copy" mark so staff can tell.
+    footer. ``reprint`` adds a small "copy" mark so staff can tell. ``needs`` (the service's
+    national catalogue entry, when the kiosk knows it) adds a short checklist of the documents to
+    bring and the fee, so a citizen can check their papers while they wait.
     """
     lang = str(language or ticket.language)
     cols = columns or printer.profile.get_columns("a") or 42
@@ -92,6 +119,8 @@ def print_ticket(
         for line in textwrap.wrap(estimate_text(None, ticket.wait_unknown, lang), cols):
             printer.textln(line)
         printer.set(bold=False)
+    if needs is not None:
+        print_checklist(printer, needs, lang, cols)
     issued = local_time(ticket.issued_at)
     printer.textln(f"{tr('print_issued', lang)}: {issued:%d/%m/%Y %H:%M}")
     if reprint:

@@ -33,6 +33,7 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
+from centre_server.contract.catalogue import CatalogueService, CatalogueStatePayload, OfferingStatus, Text
 from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.api import CheckIn, new_idempotency_key
 from kiosk.i18n import STRINGS, tr
@@ -125,6 +126,14 @@ class KioskModel(EventDispatcher):
     book_service_id = StringProperty(None, allownone=True)
     book_day = StringProperty("")
 
+    # the national catalogue as this centre runs it (retained state/catalogue, or GET /api/v1/catalogue);
+    # None in the first seconds after boot: the journey then goes straight to the ticket, as before
+    catalogue = ObjectProperty(None, allownone=True)  # CatalogueStatePayload
+    # why the chosen service takes no ticket now (a suspension), in both languages; "" when not known
+    suspended_en = StringProperty("")
+    suspended_sw = StringProperty("")
+    _catalogue_live = False  # a catalogue came over MQTT on this run
+
     def on_language(self, _inst: object, value: str) -> None:
         self.strings = STRINGS.table(value)
 
@@ -188,11 +197,53 @@ class KioskModel(EventDispatcher):
             return self.day.opens_at.date().isoformat()
         return ""
 
+    # -- the national catalogue ------------------------------------------------
+    def apply_catalogue(self, payload: CatalogueStatePayload, live: bool = True) -> None:
+        """A catalogue from MQTT (``live``) or HTTP. The retained MQTT one is the truth once heard; an HTTP
+        answer only fills in before it (first boot) or while the broker is out of reach."""
+        if not live and self._catalogue_live and self.mqtt_ok:
+            return
+        self._catalogue_live = self._catalogue_live or live
+        self.catalogue = payload
+        self.services_version += 1
+
+    def needs_of(self, service_id: str | None) -> CatalogueService | None:
+        """The national text of a service (documents, fee ...), or None when the kiosk does not know it."""
+        if self.catalogue is None or not service_id:
+            return None
+        info = self.catalogue.info(service_id)
+        return info.service if info is not None else None
+
+    def offering(self, service_id: str) -> str | None:
+        """This centre's offering of a service (offered / not_offered / suspended), None when unknown."""
+        info = self.catalogue.info(service_id) if self.catalogue is not None else None
+        return info.offering.status.value if info is not None else None
+
+    def suspension(self, service_id: str) -> tuple[bool, Text | None]:
+        """(suspended now, the reason for citizens when known). The catalogue's offering says it, or the
+        service's own retained state (``refusal: service_suspended``) before the catalogue is heard."""
+        info = self.catalogue.info(service_id) if self.catalogue is not None else None
+        if info is not None and info.offering.status == OfferingStatus.suspended:
+            return True, info.offering.reason
+        s = self.services.get(service_id)
+        return bool(s is not None and not s.accepting and s.refusal == "service_suspended"), None
+
+    def listed(self, s: ServiceInfo) -> bool:
+        """A service the kiosk lists: enabled, and not marked "not offered here" in the catalogue."""
+        return s.enabled and self.offering(s.id) != OfferingStatus.not_offered.value
+
+    def suspend_choice(self, reason: Text | None, en: str = "", sw: str = "") -> None:
+        """Say why the chosen service gives no ticket: the catalogue's reason, else the server's words."""
+        if reason is not None:
+            en, sw = reason.en, reason.sw
+        self.suspended_en = en or tr("suspended_no_reason", "en")
+        self.suspended_sw = sw or tr("suspended_no_reason", "sw")
+
     def categories(self) -> list[str]:
-        """Categories with at least one enabled service, in the order the centre lists them."""
+        """Categories with at least one listed service, in the order the centre lists them."""
         seen: list[str] = []
         for s in self.services.values():
-            if s.enabled and s.category not in seen:
+            if self.listed(s) and s.category not in seen:
                 seen.append(s.category)
         return seen
 
@@ -205,7 +256,7 @@ class KioskModel(EventDispatcher):
 
     def services_in(self, category: str | None) -> list[ServiceInfo]:
         return [s for s in self.services.values()
-                if s.enabled and (category is None or s.category == category)]
+                if self.listed(s) and (category is None or s.category == category)]
 
     @property
     def service(self) -> ServiceInfo | None:
@@ -231,6 +282,7 @@ class KioskModel(EventDispatcher):
         self.checkin_tickets = []
         self.book_service_id = None
         self.book_day = ""
+        self.suspended_en = self.suspended_sw = ""
 
     def choose_service(self, service_id: str) -> None:
         self.service_id = service_id

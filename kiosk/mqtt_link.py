@@ -1,6 +1,6 @@
 """The kiosk's MQTT link: live waits in, printer status out.
 
-Subscribes to the retained ``state/service/+`` and ``state/day`` (and, through the
+Subscribes to the retained ``state/service/+``, ``state/day`` and ``state/catalogue`` (and, through the
 device link, ``server/availability``); publishes ``device/{id}/status`` (the
 printer's state, kept until it changes and sent again on every reconnect).
 Availability, the last will and reconnecting are the device link's. Callbacks run
@@ -25,6 +25,7 @@ from centre_server.contract import (
     ServiceStatePayload,
     TopicError,
 )
+from centre_server.contract.catalogue import CatalogueStatePayload
 from centre_server.contract.link import DeviceLink
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class KioskLink:
         on_server_availability: Callable[[str], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
         on_day_state: Callable[[DayStatePayload], None] | None = None,
+        on_catalogue: Callable[[CatalogueStatePayload], None] | None = None,
     ) -> None:
         self.bundle = bundle
         self.topics = bundle.topics
@@ -49,10 +51,11 @@ class KioskLink:
         self.on_server_availability = on_server_availability
         self.on_connection = on_connection
         self.on_day_state = on_day_state
+        self.on_catalogue = on_catalogue
         self._status: DeviceStatusPayload | None = None
         self._lock = threading.Lock()
         self.link = DeviceLink(
-            bundle, [self.topics.all_service_states, self.topics.day_state],
+            bundle, [self.topics.all_service_states, self.topics.day_state, self.topics.catalogue_state],
             on_message=self._on_message, on_link=self._on_link, on_server=self._on_server,
             client_id=f"kiosk-{bundle.centre_id}-{bundle.device_id}", keepalive_s=KEEPALIVE_S)
         self.connected = self.link.connected
@@ -106,5 +109,7 @@ class KioskLink:
                     self.on_service_state(state)
             elif kind == "day_state" and payload and self.on_day_state:
                 self.on_day_state(DayStatePayload.model_validate_json(payload))
+            elif kind == "catalogue_state" and payload and self.on_catalogue:
+                self.on_catalogue(CatalogueStatePayload.model_validate_json(payload))
         except (ValidationError, ValueError) as exc:
             logger.warning("bad payload on %s: %s", topic, exc)

@@ -20,6 +20,7 @@ from escpos.escpos import Escpos
 from escpos.printer import Dummy, File
 
 from centre_server.contract import PrinterStatus, TicketOut
+from centre_server.contract.catalogue import CatalogueService
 from kiosk.config import ConfigError, PrinterSettings
 from kiosk.layout import print_ticket
 
@@ -185,8 +186,9 @@ class TicketPrinter:
                 self._close(p)
 
     def print(self, ticket: TicketOut, centre_name: str, language: str | None = None,
-              reprint: bool = False) -> PrinterStatus:
-        """Print one ticket; returns the printer's status (anything in BLOCKING means no paper ticket)."""
+              reprint: bool = False, needs: CatalogueService | None = None) -> PrinterStatus:
+        """Print one ticket (with the service's checklist and fee when ``needs`` is known); returns the
+        printer's status (anything in BLOCKING means no paper ticket)."""
         s = self.settings
         if s.kind is None:
             logger.warning("not printing %s: no printer configured", ticket.number)
@@ -203,7 +205,7 @@ class TicketPrinter:
                     logger.warning("not printing %s: printer %s", ticket.number, before)
                     return before
                 print_ticket(p, ticket, centre_name, language, qr_native=s.qr_native,
-                             qr_size=s.qr_size, columns=s.columns, reprint=reprint)
+                             qr_size=s.qr_size, columns=s.columns, reprint=reprint, needs=needs)
                 if self.dummy is not None:
                     self.jobs.append(self.dummy.output)
                 after = self._status_of(p)

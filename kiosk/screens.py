@@ -21,8 +21,10 @@ from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
 
 from centre_server.contract.phone import compact_phone, phone_is_valid
+from kiosk import needs as needs_text
 from kiosk.i18n import (
     ahead_text,
     category_name,
@@ -36,13 +38,13 @@ from kiosk.i18n import (
     wait_reason_text,
     waiting_text,
 )
-from kiosk.model import KioskModel, phone_display
+from kiosk.model import KioskModel, ServiceInfo, phone_display
 
 logger = logging.getLogger(__name__)
 
 SYMBOL_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
-SCREEN_NAMES = ("welcome", "categories", "services", "priority", "phone", "confirm", "printing",
-                "ticket", "out_of_service", "staff", "checkin", "checked_in", "closed", "book")
+SCREEN_NAMES = ("welcome", "categories", "services", "needs", "no_documents", "suspended", "priority", "phone",
+                "confirm", "printing", "ticket", "out_of_service", "staff", "checkin", "checked_in", "closed", "book")
 
 
 def qr_texture(url: str) -> Texture:
@@ -266,8 +268,10 @@ def fill_rows(grid, view_height: float, count: int, lo: float, hi: float) -> Non
 
 class ServicesScreen(ChoicesScreen):
     @staticmethod
-    def status_line(s, lang: str) -> str:
-        """People waiting and the wait as the server gave it; why, when it gave none; or no ticket today."""
+    def status_line(s, lang: str, suspended: bool = False) -> str:
+        """People waiting and the wait as the server gave it; why, when it gave none; or no ticket now."""
+        if suspended:
+            return f"[color=#ffd10d][b]{tr('suspended_short', lang)}[/b][/color]"
         if not s.accepting and s.refusal == "after_last_call":
             return f"[color=#ffd10d][b]{tr('last_ticket_issued', lang)}[/b][/color]\n{tr('book_instead', lang)}"
         if s.estimated_wait_s is None:
@@ -284,9 +288,10 @@ class ServicesScreen(ChoicesScreen):
         small = "24sp" if tall else "19sp"
         buttons = []
         for s in services:
-            late = not s.accepting
+            suspended = self.model.suspension(s.id)[0]
+            late = not s.accepting or suspended
             b = FitButton(value=s.id, halign="left", max_font=sp(36) if tall else sp(28),
-                          text=f"[b]{s.name(lang)}[/b]\n[size={small}]{self.status_line(s, lang)}[/size]")
+                          text=f"[b]{s.name(lang)}[/b]\n[size={small}]{self.status_line(s, lang, suspended)}[/size]")
             if late:  # no ticket today: a darker button that reads as "not this way"
                 b.background_color = (0.09, 0.33, 0.22, 1)
                 b.color = (1, 1, 1, 1)
@@ -297,6 +302,141 @@ class ServicesScreen(ChoicesScreen):
     def fit_rows(self, *_a) -> None:
         fill_rows(self.ids.grid, self.ids.scroll.height, len(self.ids.grid.children), dp(104),
                   dp(240) if self.app.portrait else dp(170))
+
+
+CHECKBOX = "\u2610"  # a ballot box: a checklist the citizen ticks in their head
+
+
+def _box() -> str:
+    """The checklist box, in a font that has it (Roboto does not)."""
+    return f"[font={SYMBOL_FONT}]{CHECKBOX}[/font]" if SYMBOL_FONT.exists() else "-"
+
+
+def _para(heading: str, lines: list[str], boxed: bool = False, lead: str = "") -> str:
+    """A heading in the accent colour, a bold ``lead`` (the fee), and its lines (a checklist when ``boxed``),
+    escaped: catalogue text is never markup."""
+    mark = f"{_box()}\u2002" if boxed else ""
+    body = "\n".join(mark + escape_markup(x) for x in lines if x)
+    first = f"\n[b]{escape_markup(lead)}[/b]" if lead else ""
+    return f"[b][color=#ffd10d]{escape_markup(heading)}[/color][/b]{first}" + (f"\n{body}" if body else "")
+
+
+class ScrollText(KioskScreen):
+    """A screen whose long text lies in a scroll view: the largest type (``fonts``, in sp) at which it all
+    shows without scrolling; if even the smallest does not, it scrolls and ``overflow`` shows the hint.
+
+    kv: ``ids.scroll`` (ScrollView), ``ids.content`` (its only child, a BoxLayout of labels).
+    """
+
+    overflow = BooleanProperty(False)
+    font = NumericProperty(sp(30))
+    fonts_landscape = (32, 30, 28, 26, 24)
+    fonts_portrait = (44, 42, 40, 38, 36, 34, 32, 30)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._fit = Clock.create_trigger(self.fit, -1)
+
+    def on_pre_enter(self, *_a) -> None:
+        self.model.bind(language=self.refresh)
+        self.refresh(from_top=True)
+
+    def on_leave(self, *_a) -> None:
+        self.model.unbind(language=self.refresh)
+
+    def refresh(self, *_a, from_top: bool = False) -> None:
+        """Set the texts (each screen says which), then fit them on the next frame. Waits change many
+        times a minute: a refresh that changes no text leaves a citizen's scrolling where it is."""
+        before = [w.text for w in self.ids.content.children]
+        self.texts(self.model.language)
+        if not from_top and before == [w.text for w in self.ids.content.children]:
+            return
+        self.ids.scroll.scroll_y = 1
+        self._fit()
+
+    def texts(self, lang: str) -> None:
+        raise NotImplementedError
+
+    def labels(self) -> list:
+        return [w for w in self.ids.content.children if w.text]
+
+    def fit(self, *_a) -> None:
+        content, scroll = self.ids.content, self.ids.scroll
+        if scroll.height <= 0 or scroll.width <= 0:
+            return
+        side_by_side = content.orientation == "horizontal"
+        needed = 0.0
+        for size in (self.fonts_portrait if self.app.portrait else self.fonts_landscape):
+            heights = []
+            for label in self.labels():
+                label.font_size = sp(size)
+                label.text_size = (label.width, None)
+                label.texture_update()
+                heights.append(label.texture_size[1])
+            spacing = content.spacing * max(0, len(heights) - 1)
+            needed = (max(heights, default=0) if side_by_side else sum(heights) + spacing) + content.padding[1] * 2
+            self.font = sp(size)
+            if needed <= scroll.height:
+                break
+        for label in self.labels():
+            label.height = label.texture_size[1]
+        content.height = needed  # shorter than the view: the scroll view keeps it at the top
+        self.overflow = needed > scroll.height + 1
+
+
+class NeedsScreen(ScrollText):
+    """"What you need": the documents to bring, the fee, who may apply and who must come in person,
+    before the ticket, so nobody queues for an hour to be sent home for a missing paper."""
+
+    def service(self):
+        return self.model.needs_of(self.model.service_id)
+
+    def texts(self, lang: str) -> None:
+        ids = self.ids
+        s = self.service()
+        if s is None:  # the catalogue went away meanwhile: nothing to say
+            for label in (ids.documents, ids.facts):
+                label.text = ""
+            return
+        kiosk_service: ServiceInfo | None = self.model.service
+        ids.service.text = escape_markup(kiosk_service.name(lang) if kiosk_service else s.name.get(lang))
+        docs = needs_text.documents(s, lang)
+        ids.documents.text = (_para(tr("needs_documents", lang), docs, boxed=True) if docs
+                              else _para(tr("needs_documents", lang), [tr("needs_no_documents", lang)]))
+        facts = [_para(tr("needs_fee_title", lang), needs_text.fee_details(s, lang),
+                       lead=needs_text.fee_amount(s.fee, lang))]
+        if needs_text.eligibility(s, lang):
+            facts.append(_para(tr("needs_eligibility", lang), [needs_text.eligibility(s, lang)]))
+        if needs_text.in_person(s, lang):
+            facts.append(_para(tr("needs_in_person", lang), [needs_text.in_person(s, lang)]))
+        ids.facts.text = "\n\n".join(facts)
+        ids.have.text = tr("needs_have" if docs else "needs_have_nothing", lang)
+        ids.dont_have.text = tr("needs_dont_have", lang)
+        ids.dont_have.disabled = not docs  # nothing to lack: one way on
+        ids.dont_have.opacity = 1 if docs else 0
+
+
+class NoDocumentsScreen(ScrollText):
+    """"I don't have these": no ticket; what they need and where to get it; then the next citizen."""
+
+    def texts(self, lang: str) -> None:
+        s = self.model.needs_of(self.model.service_id)
+        if s is None:
+            self.ids.documents.text = self.ids.where.text = ""
+            return
+        self.ids.documents.text = _para(tr("nodocs_list", lang), needs_text.documents(s, lang), boxed=True)
+        self.ids.where.text = _para(tr("nodocs_where", lang), [needs_text.where_to_get(s, lang)])
+
+
+class SuspendedScreen(KioskScreen):
+    """The chosen service is suspended now: its reason, and no ticket."""
+
+    def no_ticket(self, lang: str, *_deps) -> str:
+        s = self.model.service
+        return tr("suspended_no_ticket", lang, service=escape_markup(s.name(lang)) if s else "")
+
+    def reason(self, lang: str, *_deps) -> str:
+        return escape_markup(self.model.suspended_sw if lang == "sw" else self.model.suspended_en)
 
 
 class PriorityScreen(KioskScreen):
@@ -546,6 +686,9 @@ SCREEN_CLASSES = {
     "welcome": WelcomeScreen,
     "categories": CategoriesScreen,
     "services": ServicesScreen,
+    "needs": NeedsScreen,
+    "no_documents": NoDocumentsScreen,
+    "suspended": SuspendedScreen,
     "priority": PriorityScreen,
     "phone": PhoneScreen,
     "confirm": ConfirmScreen,

@@ -32,9 +32,11 @@ logger = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent / "kv"
 
-IDLE_SCREENS = ("categories", "services", "priority", "phone", "confirm", "staff", "checkin", "book")
+IDLE_SCREENS = ("categories", "services", "needs", "no_documents", "suspended", "priority", "phone", "confirm",
+                "staff", "checkin", "book")
 # where a citizen asks for a ticket: a closed day shows "closed" instead
-JOURNEY_SCREENS = ("welcome", "categories", "services", "priority", "phone", "confirm", "checkin")
+JOURNEY_SCREENS = ("welcome", "categories", "services", "needs", "no_documents", "suspended", "priority", "phone",
+                   "confirm", "checkin")
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
@@ -94,7 +96,8 @@ class KioskApp(App):
         self.link = KioskLink(cfg.bundle, on_service_state=self._mqtt_service_state,
                               on_server_availability=self._mqtt_server_availability,
                               on_connection=self._mqtt_connection,
-                              on_day_state=self._mqtt_day_state)
+                              on_day_state=self._mqtt_day_state,
+                              on_catalogue=self._mqtt_catalogue)
         self.executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="kiosk")
         self.health = Worker(self._check_health, cfg.kiosk.health_interval_s)
         self._health_failures = 0
@@ -206,6 +209,13 @@ class KioskApp(App):
         self.go("services")
 
     def choose_service(self, service_id: str) -> None:
+        """A service touched: suspended says why; otherwise what to bring (when the catalogue is known)."""
+        suspended, reason = self.model.suspension(service_id)
+        if suspended:
+            self.model.choose_service(service_id)
+            self.model.suspend_choice(reason)
+            self.go("suspended")
+            return
         info = self.model.services.get(service_id)
         if info is not None and not info.accepting:  # no ticket today: say so, offer a booking
             if info.refusal == "day_closed":
@@ -215,7 +225,16 @@ class KioskApp(App):
                 self.offer_booking(service_id, self.model.next_open_day())
             return
         self.model.choose_service(service_id)
+        self.go("needs" if self.model.needs_of(service_id) is not None else "priority")
+
+    def have_documents(self) -> None:
+        """"I have these": on to the ticket (priority, phone, confirm)."""
         self.go("priority")
+
+    def lack_documents(self) -> None:
+        """"I don't have these": no ticket; where to get them, then the next citizen."""
+        logger.info("no documents for %s: no ticket", self.model.service_id)
+        self.go("no_documents")
 
     def offer_booking(self, service_id: str, day: str = "") -> None:
         """Today's last ticket for this service is gone: a booking for the next open day instead."""
@@ -275,28 +294,50 @@ class KioskApp(App):
         except (Unreachable, ApiError) as exc:
             logger.warning("services not loaded: %s", exc)
             services = None
-        Clock.schedule_once(lambda _dt: self._services_loaded(services), 0)
+        catalogue = None
+        if services is not None:  # the first state of the catalogue, before (or without) MQTT
+            try:
+                catalogue = self.api.catalogue()
+            except (Unreachable, ApiError, ValueError) as exc:  # an older server, or a bad answer
+                logger.warning("catalogue not loaded: %s", exc)
+        Clock.schedule_once(lambda _dt: self._services_loaded(services, catalogue), 0)
 
     def _refresh_without_mqtt(self, _dt: float) -> None:
         """Live waits come from MQTT; without a broker, ask HTTP now and then so they do not go stale."""
         if not self.model.mqtt_ok and self.model.server_ok:
             self.load_services()
 
-    def _services_loaded(self, services) -> None:
+    def _services_loaded(self, services, catalogue=None) -> None:
         self._loading_services = False
         if services is not None:
             self.model.set_services(services)
+        if catalogue is not None:
+            self.model.apply_catalogue(catalogue, live=False)
 
     def _services_changed(self, *_a) -> None:
         if self.sm is None:
             return
         screen = self.sm.current_screen
-        if screen.name in ("categories", "services"):
+        if screen.name in ("categories", "services", "needs"):
             screen.refresh()
+        m = self.model
+        if screen.name == "suspended" and m.service_id:  # the catalogue's reason may follow the service's state
+            suspended, reason = m.suspension(m.service_id)
+            if suspended and reason is not None:
+                m.suspend_choice(reason)
+        if screen.name in ("needs", "priority", "phone", "confirm") and m.service_id and not m.issuing:
+            suspended, reason = m.suspension(m.service_id)
+            if suspended:  # stopped while the citizen was choosing: say so before they ask for a ticket
+                logger.info("%s suspended while chosen", m.service_id)
+                m.suspend_choice(reason)
+                self.go("suspended")
 
     # -- MQTT (paho thread -> UI thread) -------------------------------------------------
     def _mqtt_service_state(self, state) -> None:
         Clock.schedule_once(lambda _dt: self.model.apply_service_state(state), 0)
+
+    def _mqtt_catalogue(self, catalogue) -> None:
+        Clock.schedule_once(lambda _dt: self.model.apply_catalogue(catalogue), 0)
 
     def _mqtt_day_state(self, day) -> None:
         Clock.schedule_once(lambda _dt: self.model.apply_day_state(day), 0)
@@ -389,6 +430,11 @@ class KioskApp(App):
             m.reset_choices()
             self.go("closed")
             return
+        if exc is not None and exc.code == "service_suspended":  # suspended while the citizen chose
+            suspended, reason = m.suspension(str(m.service_id))
+            m.suspend_choice(reason, exc.reason_en, exc.reason_sw)
+            self.go("suspended")
+            return
         if exc is not None and exc.code == "after_last_call":  # too late for today: book instead
             service_id = m.service_id
             info = m.services.get(service_id or "")
@@ -414,7 +460,8 @@ class KioskApp(App):
 
         def job() -> None:
             try:
-                status = self.printer.print(ticket, name, language, reprint=reprint)
+                status = self.printer.print(ticket, name, language, reprint=reprint,
+                                            needs=self.model.needs_of(ticket.service_id))
             except Exception:
                 logger.exception("printer job failed")
                 status = PrinterStatus.error
@@ -504,7 +551,8 @@ class KioskApp(App):
             status = PrinterStatus.ok
             for t in tickets:
                 try:
-                    status = self.printer.print(t, name, language, reprint=False)
+                    status = self.printer.print(t, name, language, reprint=False,
+                                                needs=self.model.needs_of(t.service_id))
                 except Exception:
                     logger.exception("printer job failed")
                     status = PrinterStatus.error

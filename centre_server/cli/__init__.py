@@ -290,6 +290,10 @@ from centre_server.cli.backup import backup_cmd, restore_cmd  # noqa: E402
 cli.add_command(backup_cmd)
 cli.add_command(restore_cmd)
 
+from centre_server.cli.catalogue import catalogue_cmd  # noqa: E402
+
+cli.add_command(catalogue_cmd)
+
 
 def main() -> None:
     cli(prog_name="huduma-centre")

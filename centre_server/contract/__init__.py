@@ -684,6 +684,7 @@ class Health(BaseModel):
     broker: Literal["connected", "disconnected", "cut_off"]  # cut_off: connected, but its own probes are lost
     broker_url: str
     seq: int
+    catalogue_version: int | None = None  # the national catalogue version this centre runs (0: the shipped one)
 
 
 # --------------------------------------------------------------------------

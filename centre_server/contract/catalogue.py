@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -135,13 +136,22 @@ class OfferingStatus(StrEnum):
     suspended = "suspended"  # offered, but stopped now (e.g. the agency's system is down): reason shown
 
 
+SUSPENSION_NEEDS_A_REASON: dict[str, Any] = {
+    "if": {"properties": {"status": {"const": "suspended"}}, "required": ["status"]},
+    "then": {"properties": {"reason": {"type": "object"}}, "required": ["reason"]}}
+
+
 class Offering(_Model):
     """A centre's choice for one national service, with since when."""
+
+    # the rule of ``_reason`` below, written in the JSON schema too (so API clients and fuzzers know it)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=SUSPENSION_NEEDS_A_REASON)
 
     service_id: str = Field(pattern=SERVICE_ID_PATTERN)
     status: OfferingStatus = OfferingStatus.offered
     reason: Text | None = None  # required when suspended: shown to citizens on every channel
     since: datetime | None = None
+    by: str | None = Field(None, max_length=60)  # the manager who decided it
 
     @model_validator(mode="after")
     def _reason(self) -> Offering:
@@ -192,6 +202,31 @@ class CentreCatalogueReport(_Model):
     version: int = Field(ge=0)
     applied_at: datetime | None = None
     offerings: list[Offering] = Field(default_factory=list, max_length=500)
+
+
+class OfferingRequest(_Model):
+    """``POST /api/v1/catalogue/{id}/offering``: a manager offers, stops offering or suspends a national service."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=SUSPENSION_NEEDS_A_REASON)
+
+    status: OfferingStatus
+    reason: Text | None = None  # required to suspend: what citizens are told, in both languages
+
+    @model_validator(mode="after")
+    def _reason(self) -> OfferingRequest:
+        if self.status == OfferingStatus.suspended and self.reason is None:
+            raise ValueError("a suspension needs a reason for citizens, in English and Kiswahili")
+        return self
+
+
+class CatalogueSyncStatus(_Model):
+    """What the centre knows of its catalogue link (``huduma-centre catalogue show``, the board)."""
+
+    running_version: int
+    applied_at: datetime | None = None
+    last_checked_at: datetime | None = None  # the last answer from headquarters (200 or 304)
+    last_error: str | None = None  # why the last try failed, while headquarters is unreachable
+    report_pending: bool = False  # a report to headquarters waits to be sent
 
 
 def shipped_catalogue() -> Catalogue:

@@ -225,12 +225,16 @@ class ServiceSuspended(EventData):
     reason_en: str
     reason_sw: str
     waiting: int = 0  # how many tickets still waited for it when it was suspended
+    by: str | None = None  # the manager who suspended it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceResumed(EventData):
+    """A suspended service issues again (also when a manager marks it not offered here: the suspension ends)."""
+
     type: ClassVar[EventType] = EventType.service_resumed
     service_id: str
+    by: str | None = None
 
 
 AnyEvent = (

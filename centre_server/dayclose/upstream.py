@@ -28,7 +28,8 @@ import sqlite_utils
 
 from centre_server.config import CentreSettings
 from centre_server.contract import DEMO_HQ_TOKEN, DEMO_HQ_URL
-from centre_server.store import database as storage
+from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
+from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +196,9 @@ class Sender:
         try:
             r = self.http.post(self.hq_url + SUMMARIES_PATH, content=payload.encode(),
                                headers={"Authorization": f"Bearer {self.hq_token}", "Idempotency-Key": key,
-                                        "Content-Type": "application/json"})
+                                        "Content-Type": "application/json",
+                                        # the national catalogue version running here, for HQ's uniformity page
+                                        CATALOGUE_VERSION_HEADER: str(catalogue_store.applied(self.db)[0])})
         except httpx.HTTPError as err:
             return (f"{type(err).__name__}: {err}" if str(err) else type(err).__name__), {}
         if 200 <= r.status_code < 300:

@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from centre_server.catalogue.extension import CatalogueExtension
 from centre_server.channels import ChannelsExtension
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
@@ -366,6 +367,7 @@ class ServerParts:
 def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     """The parts of one server; no MQTT link without ``mqtt_url``."""
     parts: list[Extension] = []
+    parts.append(CatalogueExtension())  # the national catalogue from headquarters, and what runs here (issue 19)
     mqtt = MqttExtension(settings, mqtt_url) if mqtt_url else None
     if mqtt is not None:
         parts.append(mqtt)
@@ -437,7 +439,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         centre: Centre = request.app.state.centre
         return Health(status="ok", centre_id=settings.centre_id,
                       broker=link.state if link else "disconnected",
-                      broker_url=link.url if link else "", seq=centre.state.last_seq)
+                      broker_url=link.url if link else "", seq=centre.state.last_seq,
+                      catalogue_version=centre.catalogue.version)
 
     for part in extensions:
         for router in part_routers(part.name):

@@ -99,6 +99,7 @@ class MqttLink:
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
         centre.listeners.append(self.on_events)
+        centre.catalogue_listeners.append(self.on_catalogue)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -148,6 +149,8 @@ class MqttLink:
             self.client.loop_stop()
         if self.on_events in self.centre.listeners:
             self.centre.listeners.remove(self.on_events)
+        if self.on_catalogue in self.centre.catalogue_listeners:
+            self.centre.catalogue_listeners.remove(self.on_catalogue)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
@@ -232,6 +235,12 @@ class MqttLink:
         """The catalogue this centre runs, retained: after a sync, or a change of what it offers."""
         self._publish(self.topics.catalogue_state, self.centre.catalogue_payload().model_dump_json(), True)
 
+    def on_catalogue(self) -> None:
+        """A new catalogue or offering: every service's names, target and refusal may have changed."""
+        if self.connected.is_set():
+            self.republish_services()
+            self.publish_catalogue()
+
     def republish_services(self) -> None:
         self._publish_services(list(self.centre.state.services))
         self.publish_day()
@@ -268,6 +277,9 @@ class MqttLink:
             self._publish(self.topics.hall_state, c.hall_payload().to_bytes(), True)
         if any(ev.type.value in ("day_closed", "day_reopened") for ev in events):
             self.publish_day()
+        if any(ev.type.value in ("service_suspended", "service_resumed") for ev in events):
+            self.flush_services()  # the refusal before the event that tells of it
+            self.publish_catalogue()
         for ev in events:
             self._publish(self.topics.event(ev.type.value), c.event_payload(ev).to_bytes(), False)
 

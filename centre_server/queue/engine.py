@@ -55,8 +55,9 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.contract.errors import Refusal
+from centre_server.contract.events import ServiceResumed, ServiceSuspended
 from centre_server.queue.estimate import WaitPredictor
-from centre_server.queue.model import Counter, Policy, Service, Ticket
+from centre_server.queue.model import Counter, Policy, Service, Suspension, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +270,25 @@ class ReopenDay:
 
 
 @dataclass(frozen=True)
+class SuspendService:
+    """Stop issuing for a service now (the agency's system is down, say): a newcomer is refused with
+    the reason; those already waiting stay, and clerks may still serve or transfer them."""
+
+    service_id: str
+    reason_en: str
+    reason_sw: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ResumeService:
+    """Issue again for a suspended service."""
+
+    service_id: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class CloseDay:
     """Finish the day: what still waits is cancelled, the day's figures are final."""
 
@@ -279,6 +299,7 @@ Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
     | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
+    | SuspendService | ResumeService
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -386,8 +407,10 @@ def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int 
 def refusal_for(state: State, service: Service, now: float, estimate: int | None,
                 priority: Priority = Priority.none) -> IssueRefusal | None:
     """Why a newcomer would get no ticket for ``service`` now, or None."""
-    if not service.enabled:
+    if not service.enabled or not service.offered:
         return IssueRefusal.service_disabled
+    if service.suspension is not None:
+        return IssueRefusal.service_suspended
     if day_closed_reason(state, now) is not None:
         return IssueRefusal.day_closed
     if estimate is not None and priority is not Priority.appointment:
@@ -483,6 +506,12 @@ def _service(state: State, service_id: str, for_issue: bool = False) -> Service:
         raise QueueError("unknown_service", f"no service with id {service_id!r}", 404)
     if for_issue and not svc.enabled:
         raise QueueError("service_disabled", f"service {service_id!r} is not offered now", 409)
+    if for_issue and not svc.offered:
+        raise QueueError("service_disabled", f"{svc.name_en} is not offered at this centre", 409)
+    if for_issue and svc.suspension is not None:
+        s = svc.suspension
+        raise QueueError(IssueRefusal.service_suspended.value, f"{svc.name_en} is suspended: {s.reason_en}", 409,
+                         reason_en=s.reason_en, reason_sw=s.reason_sw, service_id=svc.id)
     return svc
 
 
@@ -526,6 +555,10 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     svc = _service(state, cmd.service_id, for_issue=True)
     if cmd.ticket_id in state.tickets:
         raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
+    if cmd.priority is not Priority.none and cmd.priority not in state.policy.priority_classes:
+        allowed = ", ".join(sorted(p.value for p in state.policy.priority_classes)) or "none"
+        raise QueueError("priority_not_allowed", f"the national standard allows no {cmd.priority.value} "
+                         f"priority (allowed: {allowed})", 422)
     now = emit.now
     if day_closed_reason(state, now) is not None:
         when = opens_at(state, now)
@@ -864,6 +897,24 @@ def _reopen_day(state: State, cmd: ReopenDay, emit: _Emitter) -> None:
     emit(DayReopened(day=state.day))
 
 
+def _suspend(state: State, cmd: SuspendService, emit: _Emitter) -> None:
+    svc = _service(state, cmd.service_id)
+    reason_en, reason_sw = " ".join(cmd.reason_en.split())[:240], " ".join(cmd.reason_sw.split())[:240]
+    if not reason_en or not reason_sw:
+        raise QueueError("reason_required", "a suspension needs a reason for citizens in English and Kiswahili", 422)
+    now = svc.suspension
+    if now is not None and (now.reason_en, now.reason_sw) == (reason_en, reason_sw):
+        return  # already suspended for that reason: nothing to tell anyone again
+    emit(ServiceSuspended(service_id=svc.id, reason_en=reason_en, reason_sw=reason_sw,
+                          waiting=len(state.queues.get(svc.id, {})), by=cmd.by))
+
+
+def _resume_service(state: State, cmd: ResumeService, emit: _Emitter) -> None:
+    svc = _service(state, cmd.service_id)
+    if svc.suspension is not None:
+        emit(ServiceResumed(service_id=svc.id, by=cmd.by))
+
+
 def _close_day_cmd(state: State, cmd: CloseDay, emit: _Emitter) -> None:
     _close_day(state, emit, cmd.reason, next_day=None)
 
@@ -895,7 +946,8 @@ _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     CancelTicket: _cancel, Reactivate: _reactivate, OpenCounter: _open, PauseCounter: _pause,
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
-    Tick: lambda state, cmd, emit: None, CheckIn: _check_in,
+    Tick: lambda state, cmd, emit: None, CheckIn: _check_in, SuspendService: _suspend,
+    ResumeService: _resume_service,
 }
 
 
@@ -1053,6 +1105,12 @@ def _evolve(state: State, ev: Event) -> None:
         case NoticeChanged():
             state.notice_en = d.notice_en
             state.notice_sw = d.notice_sw
+        case ServiceSuspended():
+            if d.service_id in state.services:
+                state.services[d.service_id].suspension = Suspension(d.reason_en, d.reason_sw, at, d.by)
+        case ServiceResumed():
+            if d.service_id in state.services:
+                state.services[d.service_id].suspension = None
         case DayReopened():
             state.closed = None
             state.reopened = d.day

@@ -118,6 +118,11 @@ class WaitPredictor:
     def prime(self, service_id: str, typical_s: float) -> None:
         self.mean_service_s.setdefault(service_id, max(MIN_SERVICE_S, float(typical_s)))
 
+    def retype(self, service_id: str, typical_s: float) -> None:
+        """A new typical time (the national catalogue's): the starting point again, unless services were timed."""
+        if not self.observed.get(service_id):
+            self.mean_service_s[service_id] = max(MIN_SERVICE_S, float(typical_s))
+
     def observe(self, service_id: str, duration_s: float, counter_id: str | None = None) -> None:
         """One finished service: move the service's mean towards it."""
         d = min(MAX_SERVICE_S, max(MIN_SERVICE_S, duration_s))

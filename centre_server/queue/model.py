@@ -12,6 +12,8 @@ from typing import Any
 from centre_server.contract import Channel, CounterState, Language, Priority, TicketState
 from centre_server.queue.hours import OpeningHours
 
+ALL_PRIORITY_CLASSES = frozenset(Priority) - {Priority.none}
+
 
 @dataclass
 class Service:
@@ -26,6 +28,18 @@ class Service:
     enabled: bool = True
     position: int = 0
     last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
+    offered: bool = True  # False: a national service this centre marked "not offered here"
+    suspension: Suspension | None = None  # stopped issuing now (ServiceSuspended), with the reason
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """Why a service takes no new ticket now, in both languages, since when and by whom."""
+
+    reason_en: str
+    reason_sw: str
+    since: float
+    by: str | None = None
 
 
 @dataclass
@@ -91,3 +105,7 @@ class Policy:
     timezone: str = "Africa/Nairobi"
     hours: OpeningHours = field(default_factory=OpeningHours)
     phone_retention_days: int = 0  # a closed day's phone numbers are kept this many days, then erased
+    # the national queue standards (headquarters' catalogue): the priority classes a ticket may carry,
+    # and the share of citizens to be called within each service's target wait
+    priority_classes: frozenset[Priority] = ALL_PRIORITY_CLASSES
+    target_share: float = 0.8

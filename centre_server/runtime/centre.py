@@ -35,14 +35,20 @@ from centre_server.contract import (
     ServiceStatePayload,
     TicketOut,
 )
-from centre_server.contract.catalogue import Catalogue, CatalogueStatePayload, shipped_catalogue
+from centre_server.contract.catalogue import (
+    Catalogue,
+    CatalogueStatePayload,
+    CentreCatalogueReport,
+    Offering,
+    shipped_catalogue,
+)
 from centre_server.queue import engine
 from centre_server.queue.engine import Command, QueueError, State
 from centre_server.queue.model import Ticket
-from centre_server.runtime import projections
+from centre_server.runtime import national, projections
 from centre_server.runtime.policy import policy_from
 from centre_server.runtime.projections import public_ticket_id  # noqa: F401  (pages and devices' payloads)
-from centre_server.store import database as storage
+from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +59,14 @@ SLOW_BATCH_S = 0.05
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, back in force when the writer stops
 # who waits for a command: a thread (``execute``) or a coroutine on an event loop (``submit``)
 Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
+
+
+class _Between:
+    """Not a queue command: a change the writer makes between two commands (a new catalogue, an offering),
+    so no command sees half of it."""
+
+    def __init__(self, change: Callable[[], Any]) -> None:
+        self.change = change
 
 
 def _settle(results: list[tuple[Waiter, Any, BaseException | None]]) -> None:
@@ -81,6 +95,10 @@ def _settle_on_loop(items: list[tuple[asyncio.Future, Any, BaseException | None]
             fut.set_exception(err)
         else:
             fut.set_result(value)
+
+
+def _constant(value: Any) -> Callable[[list[Event]], Any]:
+    return lambda _events: value
 
 
 class _RandomPool:
@@ -127,19 +145,27 @@ class Centre:
         assert isinstance(conn, storage.LockedConnection), "storage.connect opens a LockedConnection"
         self.lock = conn.lock
         self.listeners: list[Listener] = []
+        # the national catalogue this centre runs: the newest stored version, else the one shipped (0)
+        self.catalogue: Catalogue = catalogue_store.newest(self.db) or shipped_catalogue()
+        version, at = catalogue_store.applied(self.db)
+        self.catalogue_applied_at: float | None = at if version == self.catalogue.version else None
+        self.offerings: dict[str, Offering] = catalogue_store.offerings(self.db)
+        # told (on the writer's thread, after the change) when the catalogue or an offering changed
+        self.catalogue_listeners: list[Callable[[], None]] = []
         self.state: State = self._load()
-        self.catalogue: Catalogue = shipped_catalogue()  # the national catalogue this centre runs
-        self.catalogue_applied_at: float | None = None
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._checkpoints_stop = threading.Event()
         self._disk_s = 0.0  # the last commit's time on disk, for the slow-batch warning
         self._local = threading.local()
-        self._inbox: queue.SimpleQueue[tuple[Command, Waiter, Callable | None] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Command | _Between, Waiter, Callable | None] | None] = queue.SimpleQueue()
 
     def _load(self) -> State:
         today = engine.day_of(self.clock(), self.settings.timezone)
-        return storage.load_state(self.db, policy_from(self.settings), today)
+        state = storage.load_state(self.db, policy_from(self.settings), today)
+        national.overlay(state, self.catalogue, self.offerings)
+        national.replay_suspensions(state, catalogue_store.suspensions_in_log(self.db))
+        return state
 
     def close(self) -> None:
         self.stop_writer()
@@ -183,6 +209,55 @@ class Centre:
         done: asyncio.Future[Any] = loop.create_future()
         self._inbox.put((command, (loop, done), answer))
         return await done
+
+    def between_commands(self, change: Callable[[], Any]) -> Any:
+        """Run ``change`` in the writer between two commands (under the lock, with nothing half-applied),
+        then tell the catalogue listeners. Returns what ``change`` returned."""
+        writer = self._writer
+        if writer is None or threading.current_thread() is writer or self.lock._is_owned():  # type: ignore[attr-defined]  # CPython RLock
+            with self.lock:
+                result = change()
+        else:
+            done: Future[Any] = Future()
+            self._inbox.put((_Between(change), done, None))
+            result = done.result()
+        self._catalogue_changed()
+        return result
+
+    def _catalogue_changed(self) -> None:
+        for listener in list(self.catalogue_listeners):
+            try:
+                listener()
+            except Exception:  # a broken listener must not undo the change
+                logger.exception("catalogue listener %r failed", listener)
+
+    def apply_catalogue(self, catalogue: Catalogue) -> bool:
+        """Run ``catalogue`` from now on (between two commands): False when it is not newer than the running one."""
+        def change() -> bool:
+            if catalogue.version <= self.catalogue.version and self.catalogue_applied_at is not None:
+                return False
+            now = self.clock()
+            # on disk first (a full disk refuses it with memory untouched); headquarters is to hear of it
+            catalogue_store.set_applied(self.db, catalogue.version, now)
+            national.overlay(self.state, catalogue, self.offerings)
+            self.catalogue, self.catalogue_applied_at = catalogue, now
+            logger.info("running national catalogue version %s", catalogue.version)
+            return True
+        return bool(self.between_commands(change))
+
+    def record_offering(self, offering: Offering) -> None:
+        """Keep a manager's decision for one national service and apply it (between two commands)."""
+        def change() -> None:
+            catalogue_store.save_offering(self.db, offering, self.clock())  # and headquarters is to hear of it
+            self.offerings[offering.service_id] = offering
+            national.overlay(self.state, self.catalogue, self.offerings)
+        self.between_commands(change)
+
+    def catalogue_report(self) -> CentreCatalogueReport:
+        """What headquarters is told: the version this centre runs and each national service's offering."""
+        payload = self.catalogue_payload()
+        return CentreCatalogueReport(version=payload.version, applied_at=payload.applied_at,
+                                     offerings=[i.offering for i in payload.services])
 
     def _execute_now(self, command: Command) -> list[Event]:
         with self.lock:
@@ -252,13 +327,20 @@ class Centre:
                 batch.append(item)
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[tuple[Command, Waiter, Callable | None]]) -> None:
+    def _run_batch(self, batch: list[tuple[Command | _Between, Waiter, Callable | None]]) -> None:
         outcomes: list[tuple[Waiter, list[Event] | None, BaseException | None, Callable | None]] = []
         events: list[Event] = []
         results: list[tuple[Waiter, Any, BaseException | None]] = []
         started = time.perf_counter()
         with self.lock:
             for command, done, answer in batch:
+                if isinstance(command, _Between):  # between two commands: nothing to commit for it
+                    try:
+                        outcomes.append((done, [], None, _constant(command.change())))
+                    except Exception as err:
+                        logger.exception("changing the catalogue failed")
+                        outcomes.append((done, None, err, None))
+                    continue
                 try:
                     evs = engine.apply(self.state, command, self.clock())
                 except QueueError as err:
@@ -347,7 +429,8 @@ class Centre:
     def catalogue_payload(self) -> CatalogueStatePayload:
         """The national catalogue this centre runs with what it offers: retained on ``state/catalogue``."""
         with self.lock:
-            return projections.catalogue_payload(self.state, self.catalogue, self.catalogue_applied_at, self.tz)
+            return projections.catalogue_payload(self.state, self.catalogue, self.catalogue_applied_at,
+                                                 self.offerings, self.tz)
 
     def counter_payload(self, counter_id: str) -> CounterStatePayload:
         with self.lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
 from centre_server.contract import (
@@ -41,7 +42,9 @@ from centre_server.contract.catalogue import (
     Offering,
     OfferingStatus,
     ServiceInfo,
+    Text,
 )
+from centre_server.contract.events import ServiceResumed, ServiceSuspended
 from centre_server.queue import engine
 from centre_server.queue.engine import State
 from centre_server.queue.model import Ticket
@@ -99,14 +102,28 @@ def service_payload(state: State, service_id: str, now: float, tz: tzinfo) -> Se
                                updated_at=iso(now, tz), category_sw=s.category_sw, **figures)
 
 
+def offering_of(state: State, service_id: str, offerings: Mapping[str, Offering], tz: tzinfo) -> Offering:
+    """This centre's offering of one national service now: off the menu, disabled or marked so is not
+    offered; a suspension (the engine's) carries its reason; else offered."""
+    s = state.services.get(service_id)
+    decided = offerings.get(service_id)
+    if s is None or not s.enabled or not s.offered:
+        if decided is not None and decided.status is OfferingStatus.not_offered:
+            return decided
+        return Offering(service_id=service_id, status=OfferingStatus.not_offered)
+    if s.suspension is not None:
+        return Offering(service_id=service_id, status=OfferingStatus.suspended,
+                        reason=Text(en=s.suspension.reason_en, sw=s.suspension.reason_sw),
+                        since=iso(s.suspension.since, tz), by=s.suspension.by)
+    if decided is not None and decided.status is OfferingStatus.offered:
+        return decided
+    return Offering(service_id=service_id, status=OfferingStatus.offered)
+
+
 def catalogue_payload(state: State, catalogue: Catalogue, applied_at: float | None,
-                      tz: tzinfo) -> CatalogueStatePayload:
-    """The catalogue with this centre's offering of each service: a service off the menu or disabled is not offered."""
-    infos = []
-    for cs in catalogue.services:
-        s = state.services.get(cs.id)
-        status = OfferingStatus.offered if s is not None and s.enabled else OfferingStatus.not_offered
-        infos.append(ServiceInfo(service=cs, offering=Offering(service_id=cs.id, status=status)))
+                      offerings: Mapping[str, Offering], tz: tzinfo) -> CatalogueStatePayload:
+    """The catalogue with this centre's offering of each service (``offering_of``)."""
+    infos = [ServiceInfo(service=cs, offering=offering_of(state, cs.id, offerings, tz)) for cs in catalogue.services]
     return CatalogueStatePayload(version=catalogue.version, published_at=catalogue.published_at,
                                  applied_at=iso(applied_at, tz), demo=catalogue.demo,
                                  standards=catalogue.standards, services=infos)
@@ -159,7 +176,7 @@ def touched(state: State, events: list[Event]) -> tuple[set[str], set[str], bool
     hall = False
     for ev in events:
         d = ev.data
-        if isinstance(d, TICKET_EVENT_MODELS):
+        if isinstance(d, (*TICKET_EVENT_MODELS, ServiceSuspended, ServiceResumed)):
             services.add(d.service_id)
         if isinstance(d, TicketTransferred):  # its service_id is the one it left
             services.add(d.to_service_id)

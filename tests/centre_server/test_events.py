@@ -36,6 +36,8 @@ def _day() -> list[engine.Event]:
         engine.CallNext(cid), engine.MarkNoShow(cid), engine.Reactivate("X3"), engine.CallNext(cid),
         engine.Transfer(cid, [s for s in state.services if s != svc][0]), engine.PauseCounter(cid),
         engine.ResumeCounter(cid), engine.SetCounterServices(cid, (svc,)), engine.CloseCounter(cid),
+        engine.SuspendService(svc, "The agency's system is down", "Mfumo wa shirika haufanyi kazi", by="mgr"),
+        engine.ResumeService(svc, by="mgr"),
         engine.CloseDay(), engine.ReopenDay(), engine.Tick(),
     ]
     log: list[engine.Event] = []

@@ -58,6 +58,6 @@ def test_a_database_whose_hub_made_the_booking_table_migrates_on(tmp_path):
     conn.execute("CREATE TABLE booking_confirmations (appt_id TEXT PRIMARY KEY, code TEXT NOT NULL, "
                  "tries INTEGER NOT NULL DEFAULT 0, expires_at REAL NOT NULL)")
     conn.execute("INSERT INTO booking_confirmations VALUES ('a1', '123456', 0, 1.0)")
-    assert migrate(old) == len(steps) == 7
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert migrate(old) == len(steps) >= 7  # every later step runs too
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(steps)
     assert conn.execute("SELECT code FROM booking_confirmations").fetchall() == [("123456",)]  # kept

@@ -43,17 +43,24 @@ def main() -> int:
     size = None if wanted == "screen" else tuple(int(x) for x in wanted.split("x"))
     app = build_app(bundle, Mode(args.mode), args.counter, announce=args.audio_dir is not None,
                     audio_dir=args.audio_dir or out / "audio", size=size, page_size=args.page_size)
+    if os.environ.get("DISPLAY_TEST_SLIDE_S"):  # the hall's slides turn faster in a test
+        app.model.slide_s = float(os.environ["DISPLAY_TEST_SLIDE_S"])
 
     from kivy.clock import Clock
     from kivy.core.window import Window
     from kivy.uix.label import Label
 
-    from counter_display.ui import Txt
+    from counter_display.ui import Para, Txt
 
     def fit() -> list[dict]:
         """Every text on screen: its font, and whether it is cut off (too wide, or outside the window)."""
         found = []
         for w in app.screen.walk():
+            if isinstance(w, Para) and w.text and w.opacity and w.height > 1:  # wraps, then shrinks to fit
+                x, y = w.to_window(w.x, w.y)
+                found.append({"text": w.text, "font": round(w.font_size, 1), "max_font": round(w.max_font, 1),
+                              "para": True, "cut": not w.fits or w.texture_size[0] > w.width + 1,
+                              "box": [round(x), round(y), round(w.width), round(w.height)]})
             if not isinstance(w, Txt) or not w.text or w.opacity == 0 or w.height <= 1:
                 continue
             x, y = w.to_window(w.x, w.y)
@@ -67,7 +74,7 @@ def main() -> int:
     def widget_texts() -> dict:
         screen = app.screen
         ids = {k: w.text for k, w in screen.ids.items() if isinstance(w, Label)}
-        for name in ("top", "status", "day", "notice"):
+        for name in ("top", "status", "day", "notice", "slide"):
             if name in screen.ids:
                 ids.update({f"{name}.{k}": w.text for k, w in screen.ids[name].ids.items() if isinstance(w, Label)})
         recent = [[c.ids.number.text, c.ids.counter_en.text, c.ids.counter_sw.text]
@@ -107,6 +114,9 @@ def main() -> int:
             "rejected": m.rejected,
             "view": dataclasses.asdict(view),
             "screen": widget_texts(),
+            "boxes": {k: [round(v) for v in (*app.screen.ids[k].to_window(*app.screen.ids[k].pos),
+                                              *app.screen.ids[k].size)]
+                      for k in ("now_panel", "slide") if k in app.screen.ids},
             "announcements": [
                 {"number": a.call.number, "counter": a.call.counter_name, "recall": a.call.recall,
                  "wav": str(a.wav) if a.wav else None, "played": a.played, "error": a.error,

@@ -87,3 +87,35 @@ def publish_centre(pub, topics: Topics) -> None:
         notice_en="Welcome. Have your ID card ready when your number is called.",
         notice_sw="Karibu. Kuwa na kitambulisho chako tayari namba yako ikiitwa.",
     ).to_bytes())
+
+
+def catalogue(suspended: dict | None = None, longest: str = "passport"):
+    """``state/catalogue`` for the sample services: three documents and a fee each, free for some, the
+    longest texts the contract allows for ``longest``, and ``suspended`` ({service id: reason Text})."""
+    from centre_server.contract.catalogue import (
+        CatalogueService,
+        CatalogueStatePayload,
+        Fee,
+        Offering,
+        OfferingStatus,
+        ServiceInfo,
+        Text,
+    )
+    from tests.kiosk import catalogue_samples
+
+    infos = []
+    for i, (sid, prefix, en, sw) in enumerate(SERVICES):
+        service = CatalogueService(
+            id=sid, prefix=prefix, name=Text(en=en, sw=sw), category=Text(en="Services", sw="Huduma"),
+            description=Text(en=en, sw=sw), agency="Demo agency",
+            documents=[Text(en="Original national ID card", sw="Kitambulisho halisi cha taifa"),
+                       Text(en="A copy of the ID card", sw="Nakala ya kitambulisho"),
+                       Text(en="eCitizen payment receipt", sw="Risiti ya malipo ya eCitizen")],
+            fee=Fee(amount_ksh=0 if i % 4 == 0 else 1_050), typical_duration_min=10, target_wait_min=30)
+        if sid == longest:
+            service = catalogue_samples.longest(service)
+        reason = (suspended or {}).get(sid)
+        offering = (Offering(service_id=sid, status=OfferingStatus.suspended, reason=reason, since=T0) if reason
+                    else Offering(service_id=sid))
+        infos.append(ServiceInfo(service=service, offering=offering))
+    return CatalogueStatePayload(version=3, published_at=T0, applied_at=T0, services=infos)

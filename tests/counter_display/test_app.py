@@ -146,9 +146,11 @@ def test_hall_and_counter_displays_against_the_real_server(
 
     _ok(clerk.post("/api/v1/counters/c07/recall"))
 
+    rows: dict[str, list] = {}  # the board pages (more pages while the "Did you bring" panel shows)
+
     def waits_match(s: dict) -> bool:
         api = {x["prefix"]: x for x in public.get("/api/v1/services").json()}
-        rows = {row[0]: row for row in s["screen"]["services"]}
+        rows.update({row[0]: row for row in s["screen"]["services"]})
         prefixes = {t["number"].rstrip("0123456789") for t in (births[0], kra[0], ids_new[0])}
         return all(rows.get(p) and rows[p][2] == str(api[p]["waiting"]) for p in prefixes)
 

@@ -293,3 +293,55 @@ def test_the_hall_does_not_say_no_calls_before_the_server_had_its_say():
     assert m.hall_view(now=10).live and not m.hall_view(now=10).settled
     m.handle(T.hall_state, samples.hall([]).to_bytes(), now=10)
     assert m.hall_view(now=10).settled
+
+
+def test_did_you_bring_slides_follow_the_longest_queues_and_suspensions_come_first():
+    from centre_server.contract.catalogue import Text
+
+    m = live_model(slide_s=5)
+    waiting = {"id-card": 2, "birth-certificate": 9, "kra-pin": 30, "sha": 12, "nssf": 0, "passport": 4}
+    for sid, n in waiting.items():
+        m.handle(T.service_state(sid), samples.service_state(sid, waiting=n, open_counters=1).to_bytes(),
+                 retained=True)
+    assert m.hall_view().slide is None and m.hall_view().page_size == 8  # no catalogue: no panel
+    reason = Text(en="The KRA system is down.", sw="Mfumo wa KRA haufanyi kazi.")
+    m.handle(T.catalogue_state, samples.catalogue({"kra-pin": reason}).model_dump_json().encode(), retained=True)
+    slides = m.slides()
+    # kra-pin has the longest queue but is suspended: its notice first, in both languages; then sha (12),
+    # birth-certificate (9) and passport (4), each in English then Kiswahili; id-card (2) is the fourth
+    assert [(s.kind, s.service_id, s.language) for s in slides] == [
+        ("suspended", "kra-pin", "both"),
+        ("bring", "sha", "en"), ("bring", "sha", "sw"), ("bring", "birth-certificate", "en"),
+        ("bring", "birth-certificate", "sw"), ("bring", "passport", "en"), ("bring", "passport", "sw")]
+    assert slides[0].lines == (reason.en, reason.sw) and slides[0].fee == ""
+    row = next(r for r in m.service_rows() if r.service_id == "kra-pin")  # its row says so too
+    assert (row.wait_en, row.wait_sw, row.unknown) == ("Suspended now", "Imesitishwa sasa", True)
+    assert slides[1].title == "Did you bring\u2026?" and slides[2].title == "Umeleta\u2026?"
+    assert slides[1].fee == "Fee: KSh 1,050" and slides[2].fee == "Ada: KSh 1,050"
+    assert slides[5].lines[-1] == "and 6 more: ask at the information desk"  # eight long documents
+    # one slide at a time, in turn, a few seconds each; the list makes room (half a page)
+    assert [m.hall_view(now=t).slide.service_id for t in (0, 5, 10, 15)] == ["kra-pin", "sha", "sha",
+                                                                             "birth-certificate"]
+    view = m.hall_view(now=0)
+    assert view.slides == 7 and view.slide_index == 1 and view.page_size == 4
+    # a reconnect forgets the catalogue until the broker hands it again
+    m.link_down()
+    m.link_up()
+    assert m.catalogue is None and m.slides() == []
+
+
+def test_no_slides_when_nobody_waits_and_a_service_not_offered_is_never_asked_about():
+    from centre_server.contract.catalogue import Offering, OfferingStatus
+
+    m = live_model()
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=0, open_counters=1).to_bytes())
+    cat = samples.catalogue()
+    m.handle(T.catalogue_state, cat.model_dump_json().encode())
+    assert m.slides() == []
+    m.handle(T.service_state("sha"), samples.service_state("sha", waiting=5).to_bytes())
+    infos = [i.model_copy(update={"offering": Offering(service_id="sha", status=OfferingStatus.not_offered)})
+             if i.service.id == "sha" else i for i in cat.services]
+    m.handle(T.catalogue_state, cat.model_copy(update={"services": infos}).model_dump_json().encode())
+    assert m.slides() == []
+    m.handle(T.catalogue_state, b"not json")  # a bad payload is refused, the last good one kept
+    assert m.rejected == 1 and m.catalogue is not None

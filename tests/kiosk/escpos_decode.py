@@ -163,7 +163,8 @@ def render(ticket: Ticket, width_px: int = 576):
             img.paste(q, ((width_px - 280) // 2, y + 10))
             y += 300
             continue
-        size = (17 if item.font == "b" else cell_h) * item.height
+        # font A is 12 dots wide (48 columns on 80 mm paper): DejaVu Sans Mono at 20 px has that advance
+        size = (14 if item.font == "b" else 20) * item.height
         try:
             font = ImageFont.truetype(bold_path if item.bold else font_path, size)
         except OSError:
@@ -184,7 +185,7 @@ def render(ticket: Ticket, width_px: int = 576):
             if item.invert and text.strip():
                 draw.rectangle((x - 4, y, x + tw + 4, y + size + 4), fill="black")
             draw.text((max(0, x), y), text, font=font, fill="white" if item.invert else "black")
-        y += size + 4
+        y += (17 if item.font == "b" else cell_h) * item.height + 4
     for _ in range(ticket.cuts):
         draw.line((0, height + 20, width_px, height + 20), fill="grey", width=2)
     return img

@@ -16,6 +16,17 @@ def _service(d, service_id: str):
     return d.find(d.screen.ids.grid, value=service_id)
 
 
+def _past_needs(d, shot: str = ""):
+    """After a service: "What you need" (the catalogue is known), "I have these", then priority."""
+    yield Wait(lambda: d.app.sm.current in ("needs", "priority"), "needs or priority")
+    if d.app.sm.current == "needs":
+        yield Sleep(0.3)
+        if shot:
+            d.shot(shot)
+        d.tap(d.screen.ids.have)
+    yield d.at("priority")
+
+
 def flow(d):
     """The whole journey in English, with a bad phone number, a double tap, Kiswahili and a reprint."""
     app = d.app
@@ -34,7 +45,7 @@ def flow(d):
     yield Sleep(0.3)
     d.shot("services")
     d.tap(_service(d, service_id))
-    yield d.at("priority")
+    yield from _past_needs(d, "needs")
     yield Sleep(0.2)
     d.shot("priority")
     d.tap(d.screen.ids.priority_elderly)
@@ -123,7 +134,7 @@ def quick_ticket(d):
     d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
     yield d.at("services")
     d.tap(_service(d, service_id))
-    yield d.at("priority")
+    yield from _past_needs(d)
     d.tap(d.screen.ids.priority_none)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -283,7 +294,7 @@ def _to_confirm(d, service_id: str, start: str = "start_en"):
     yield d.at("services")
     yield Sleep(0.3)
     d.tap(_service(d, service_id))
-    yield d.at("priority")
+    yield from _past_needs(d)
     d.tap(d.screen.ids.priority_none)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -308,7 +319,7 @@ def no_counter(d):
     data["services_en"] = _service(d, sid).text
     d.shot("services-no-counter")
     d.tap(_service(d, sid))
-    yield d.at("priority")
+    yield from _past_needs(d)
     d.tap(d.screen.ids.priority_none)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -338,7 +349,7 @@ def no_counter(d):
     data["services_sw"] = _service(d, sid).text
     d.shot("services-no-counter-sw")
     d.tap(_service(d, sid))
-    yield d.at("priority")
+    yield from _past_needs(d)
     d.tap(d.screen.ids.priority_none)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -540,7 +551,7 @@ def fit_all(d):
     yield d.at("services")
     yield Sleep(0.3)
     d.tap(_service(d, sid))
-    yield d.at("priority")
+    yield from _past_needs(d, f"needs-{tag}")
     yield Sleep(0.3)
     d.shot(f"priority-{tag}")
     d.tap(d.screen.ids.priority_none)
@@ -555,3 +566,149 @@ def fit_all(d):
     yield d.at("ticket")
     yield Sleep(0.5)
     d.shot(f"ticket-{tag}")
+
+
+# -- what you need before the ticket (issue 19) ------------------------------------------------------------
+
+def _to_service(d, service_id: str, start: str):
+    """Welcome -> the service's button touched (use with yield from)."""
+    app = d.app
+    yield d.at("welcome")
+    d.tap(d.screen.ids[start])
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
+    yield d.at("services")
+    yield Sleep(0.4)
+    d.tap(_service(d, service_id))
+
+
+def _measure_text(d, data: dict, page: str) -> None:
+    """Every text of a screen: inside its widget's width (wrapped), and as large as it must be."""
+    from kivy.uix.label import Label
+
+    for w in d.screen.walk(restrict=True):
+        if not isinstance(w, Label) or not w.text or w.opacity == 0 or w.height <= 0:
+            continue
+        tw, th = w.texture_size
+        room_w = (w.text_size[0] or w.width) if w.text_size else w.width
+        room_h = w.text_size[1] if w.text_size and w.text_size[1] else w.height
+        data.setdefault("texts", []).append({
+            "page": page, "id": next((k for k, v in d.screen.ids.items() if v is w), ""), "text": w.text[:80],
+            "texture": [tw, th], "room": [room_w, room_h], "font": w.font_size,
+        })
+
+
+def _fitted(screen) -> Wait:
+    return Wait(lambda: screen.ids.content.height > 0 and not screen._fit.is_triggered, "text fitted", 10)
+
+
+def needs_tour(d):
+    """The "What you need" screen for the longest and a typical service, in both languages; "I don't have
+    these" (no ticket); a suspended service (no ticket, its reason); then one ticket with its checklist."""
+    from kivy.core.window import Window
+
+    app = d.app
+    data = d.result["data"]
+    tag = os.environ.get("KIOSK_TAG", "landscape")
+    longest, typical, suspended = (os.environ["KIOSK_LONGEST"], os.environ["KIOSK_TYPICAL"],
+                                   os.environ["KIOSK_SUSPENDED"])
+    version = int(os.environ["KIOSK_CATALOGUE_VERSION"])
+    data["window"] = list(Window.size)
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None and app.model.catalogue.version == version,
+               "the test's catalogue over MQTT", 30)
+    data["pages"] = {}
+    for lang, start in (("en", "start_en"), ("sw", "start_sw")):
+        for sid, kind in ((longest, "longest"), (typical, "typical")):
+            yield from _to_service(d, sid, start)
+            yield d.at("needs")
+            screen = d.screen
+            yield _fitted(screen)
+            yield Sleep(0.3)
+            page = f"needs-{kind}-{tag}-{lang}"
+            d.shot(page)
+            _measure_text(d, data, page)
+            data["pages"][page] = {
+                "overflow": screen.overflow, "font": screen.font, "service": screen.ids.service.text,
+                "documents": screen.ids.documents.text, "facts": screen.ids.facts.text,
+                "have": screen.ids.have.text, "dont_have": screen.ids.dont_have.text,
+                "more": screen.ids.more.text,
+                "buttons": [list(b.to_window(*b.pos)) + list(b.size) for b in
+                            (screen.ids.have, screen.ids.dont_have, screen.ids.back)],
+            }
+            if screen.overflow:  # the end of the text can be reached, and it is all there
+                screen.ids.scroll.scroll_y = 0
+                yield Sleep(0.4)
+                d.shot(f"{page}-end")
+                app.model.services_version += 1  # what each live wait over MQTT does: not back to the top
+                yield Sleep(0.3)
+                data["pages"][page]["scroll_after_update"] = screen.ids.scroll.scroll_y
+            if kind == "longest":
+                d.tap(screen.ids.dont_have)
+                yield d.at("no_documents")
+                yield _fitted(d.screen)
+                yield Sleep(0.3)
+                d.shot(f"no-documents-{tag}-{lang}")
+                _measure_text(d, data, f"no-documents-{tag}-{lang}")
+                data["pages"][f"no-documents-{lang}"] = {
+                    "no_ticket": d.screen.ids.no_ticket.text, "where": d.screen.ids.where.text,
+                    "documents": d.screen.ids.documents.text}
+                d.tap(d.screen.ids.done)
+            else:
+                d.tap(screen.ids.back)
+                yield d.at("services")
+                app.reset()
+            yield d.at("welcome")
+    # a suspended service: its button says so, touching it says why; no ticket
+    yield from _to_service(d, suspended, "start_en")
+    yield d.at("suspended")
+    yield Sleep(0.3)
+    d.shot(f"suspended-{tag}")
+    _measure_text(d, data, f"suspended-{tag}-en")
+    data["suspended_en"] = {"no_ticket": d.screen.ids.no_ticket.text, "reason": d.screen.ids.reason.text}
+    d.tap(d.screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.3)
+    d.shot(f"suspended-{tag}-sw")
+    _measure_text(d, data, f"suspended-{tag}-sw")
+    data["suspended_sw"] = {"no_ticket": d.screen.ids.no_ticket.text, "reason": d.screen.ids.reason.text}
+    d.tap(d.screen.ids.other)
+    yield d.at("services")
+    yield Sleep(0.4)
+    data["suspended_button"] = _service(d, suspended).text
+    app.reset()
+    data["issue_calls_before_ticket"] = app.issue_calls
+    # one ticket for the longest service, in Kiswahili: the paper carries its checklist and fee
+    yield from _to_service(d, longest, "start_sw")
+    yield d.at("needs")
+    yield _fitted(d.screen)
+    d.tap(d.screen.ids.have)
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield Sleep(0.3)
+    data["ticket"] = _ticket_data(app)
+    data["issue_calls"] = app.issue_calls
+
+
+def no_documents_idle(d):
+    """"I don't have these", then the citizen walks away: the kiosk returns to welcome by itself."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ["KIOSK_SERVICE"]
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    yield from _to_service(d, sid, "start_sw")
+    yield d.at("needs")
+    d.tap(d.screen.ids.dont_have)
+    yield d.at("no_documents")
+    data["service_on_screen"] = app.model.service_id
+    yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 10)
+    data.update(language_after=app.model.language, service_after=app.model.service_id,
+                issue_calls=app.issue_calls)

@@ -212,3 +212,42 @@ def test_window_option_and_screen_size(tmp_path):
     r = _cli("--config", str(path), "--window", "12x12")
     assert r.returncode == 2 and "WIDTHxHEIGHT" not in r.stderr and "320 to 8192" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_catalogue_hides_what_is_not_offered_and_knows_suspensions():
+    from centre_server.contract.catalogue import (
+        CatalogueStatePayload,
+        Offering,
+        OfferingStatus,
+        ServiceInfo as Info,
+        shipped_catalogue,
+    )
+    from tests.kiosk.catalogue_samples import SUSPENSION
+
+    cat = shipped_catalogue()
+    m = KioskModel()
+    m.set_services([_service(s.id, s.category.en) for s in cat.services[:3]])
+    first, second, third = (s.id for s in cat.services[:3])
+    assert m.needs_of(first) is None and m.suspension(first) == (False, None)  # no catalogue yet
+    offerings = {second: Offering(service_id=second, status=OfferingStatus.not_offered),
+                 third: Offering(service_id=third, status=OfferingStatus.suspended, reason=SUSPENSION)}
+    payload = CatalogueStatePayload(version=4, services=[
+        Info(service=s, offering=offerings.get(s.id, Offering(service_id=s.id))) for s in cat.services])
+    m.mqtt_ok = True
+    m.apply_catalogue(payload)  # over MQTT
+    assert [s.id for s in m.services_in(None)] == [first, third]  # not offered here: not listed
+    assert m.needs_of(first) == cat.service(first)
+    assert m.suspension(third) == (True, SUSPENSION)
+    # an HTTP answer does not undo what MQTT said while the broker is up; it fills in when it is not
+    stale = CatalogueStatePayload(version=0, services=[Info(service=s, offering=Offering(service_id=s.id))
+                                                        for s in cat.services])
+    m.apply_catalogue(stale, live=False)
+    assert m.catalogue.version == 4
+    m.mqtt_ok = False
+    m.apply_catalogue(stale, live=False)
+    assert m.catalogue.version == 0 and m.suspension(third) == (False, None)
+    # the service's own retained state may say it first
+    m.apply_service_state(ServiceStatePayload(service_id=first, prefix="A", name_en="x", name_sw="y",
+                                              waiting=0, estimated_wait_s=0, accepting=False,
+                                              refusal="service_suspended", open_counters=1, target_wait_s=60))
+    assert m.suspension(first) == (True, None)

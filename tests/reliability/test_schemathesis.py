@@ -71,6 +71,13 @@ HQ_CONFIG = """
 [[operations]]
 include-path = "/export.csv"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+
+# A summary's key must be ``centre:date:revision`` of its own fields (422 ``bad_key``): a relation between fields
+# that no schema states, like the export's range.
+[[operations]]
+include-path = "/api/v1/summaries"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
 """
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from centre_server.store.migrations import channels, dayclose, queue
+from centre_server.store.migrations import catalogue, channels, dayclose, queue
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     queue.numbers_unique_per_day,  # 5
     queue.keys_unique_per_day,  # 6
     channels.booking_confirmations,  # 7
+    catalogue.catalogue,  # 8
 ]
 
 

@@ -3,10 +3,13 @@
 (function () {
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
-  const model = { live: null, services: {}, chart: null, day: null };
+  const model = { live: null, services: {}, chart: null, day: null, catalogue: null };
 
   const level = (ratio) => (ratio === null || ratio === undefined ? "" : ratio >= 1 ? "bad" : ratio >= 0.75 ? "warn" : "ok");
-  const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= 0.8 ? "ok" : sl >= 0.6 ? "warn" : "bad");
+  /* the share within target against the national standard (headquarters' target_share; 80 % until it is known) */
+  const targetShare = () => (model.catalogue && model.catalogue.standards ? model.catalogue.standards.target_share : 0.8);
+  const slLevel = (sl) => (sl === null || sl === undefined ? "" : sl >= targetShare() ? "ok"
+    : sl >= targetShare() - 0.2 ? "warn" : "bad");
   const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
   const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
 
@@ -36,6 +39,13 @@
 
   function nameCell(s) {
     const td = cell(s.prefix + " · " + H.serviceName(s));
+    if (s.refusal === "service_suspended") {
+      const tag = document.createElement("span");
+      tag.className = "tag tag-bad";
+      tag.dataset.refusal = s.refusal;
+      tag.textContent = H.t("tag_suspended");
+      td.append(" ", tag);
+    }
     if (s.accepting === false && s.refusal === "after_last_call") {
       const tag = document.createElement("span");
       tag.className = "tag tag-warn";
@@ -325,13 +335,125 @@
 
   $("show-idle").addEventListener("change", () => { if (model.live) render(model.live); });
 
+  // ------------------------------------------------------------------ the national catalogue
+  const dmy = (iso) => { const m = /^(\d{4})-(\d\d)-(\d\d)/.exec(iso || ""); return m ? m[3] + "/" + m[2] + "/" + m[1] : ""; };
+  const textOf = (t) => (t ? (H.lang === "sw" ? t.sw : t.en) : "");
+
+  async function refreshCatalogue() {
+    let cat;
+    try { cat = await H.api("GET", "/catalogue"); } catch (err) { return; }
+    const sync = await H.api("GET", "/catalogue/sync").catch(() => null);
+    model.catalogue = cat;
+    renderCatalogue(cat, sync);
+  }
+  const refreshCatalogueSoon = H.debounce(refreshCatalogue, 300);
+
+  function renderCatalogue(cat, sync) {
+    const pill = $("catalogue-version");
+    pill.dataset.version = String(cat.version);
+    let head = cat.version === 0 ? H.t("catalogue_shipped") : H.t("catalogue_version", { v: cat.version });
+    if (cat.demo) head += " · " + H.t("catalogue_demo");
+    if (cat.applied_at && cat.version > 0) head += " · " + H.t("catalogue_since", { date: dmy(cat.applied_at), time: H.hhmm(cat.applied_at) });
+    pill.textContent = head;
+    const line = $("catalogue-sync");
+    const parts = [];
+    if (sync && sync.last_error) {
+      parts.push(H.t("catalogue_unreachable", { error: sync.last_error, v: cat.version }));
+      line.className = "note bad";
+    } else {
+      line.className = "note";
+      if (sync && sync.last_checked_at) parts.push(H.t("catalogue_checked", { time: H.hhmm(sync.last_checked_at) }));
+    }
+    if (sync && sync.report_pending) parts.push(H.t("catalogue_report_pending"));
+    line.textContent = parts.join(" ");
+    line.hidden = !parts.length;
+
+    const ul = $("catalogue-exceptions");
+    ul.innerHTML = "";
+    // suspensions first, then what a manager marked not offered (a service simply absent from the menu is not listed)
+    const shown = cat.services.filter((i) => i.offering.status === "suspended")
+      .concat(cat.services.filter((i) => i.offering.status === "not_offered" && i.offering.since));
+    for (const i of shown) {
+      const li = document.createElement("li");
+      const suspended = i.offering.status === "suspended";
+      li.className = "alert " + (suspended ? "bad" : "warn");
+      li.dataset.service = i.service.id;
+      li.dataset.status = i.offering.status;
+      const what = document.createElement("span");
+      const when = i.offering.since ? H.hhmm(i.offering.since) : "";
+      what.textContent = i.service.prefix + " · " + textOf(i.service.name) + " — "
+        + (suspended ? H.t("suspended_since", { time: when }) : H.t("not_offered_here"))
+        + (i.offering.reason ? ": " + textOf(i.offering.reason) : "");
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "btn btn-small";
+      again.textContent = H.t("offer_again");
+      again.addEventListener("click", () => saveOffering(i.service.id, "offered", null));
+      li.append(what, " ", again);
+      ul.appendChild(li);
+    }
+    if (!shown.length) {
+      const li = document.createElement("li");
+      li.className = "alert ok";
+      li.textContent = H.t("catalogue_all_offered");
+      ul.appendChild(li);
+    }
+    const select = $("offering-service");
+    const chosen = select.value;
+    select.innerHTML = "";
+    const sorted = cat.services.slice().sort((a, b) => a.service.prefix.localeCompare(b.service.prefix));
+    for (const i of sorted) {
+      const o = document.createElement("option");
+      o.value = i.service.id;
+      o.textContent = i.service.prefix + " · " + textOf(i.service.name);
+      select.appendChild(o);
+    }
+    if (chosen) select.value = chosen;
+  }
+
+  async function saveOffering(serviceId, status, reason) {
+    $("offering-error").hidden = true;
+    try {
+      const o = await H.api("POST", "/catalogue/" + encodeURIComponent(serviceId) + "/offering", { status, reason });
+      const info = model.catalogue && model.catalogue.services.find((i) => i.service.id === serviceId);
+      H.toast(H.t("offering_saved", { service: info ? textOf(info.service.name) : serviceId,
+                                      status: H.t("offering_is_" + o.status) }), "ok");
+      refreshCatalogue();
+      refreshLive();
+      return true;
+    } catch (err) {
+      $("offering-error").textContent = H.describe(err);
+      $("offering-error").hidden = false;
+      return false;
+    }
+  }
+
+  $("offering-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const status = $("offering-status").value;
+    const en = $("offering-reason-en").value.trim(), sw = $("offering-reason-sw").value.trim();
+    if (status === "suspended" && (!en || !sw)) {
+      $("offering-error").textContent = H.t("offering_reason_needed");
+      $("offering-error").hidden = false;
+      return;
+    }
+    const reason = en && sw ? { en, sw } : null;
+    if (await saveOffering($("offering-service").value, status, reason)) {
+      $("offering-reason-en").value = "";
+      $("offering-reason-sw").value = "";
+    }
+  });
+
   refreshLive();
   refreshDaily();
+  refreshCatalogue();
   loadNotice();
   H.live((events) => {
     refreshLiveSoon();
+    if (events.some((e) => ["service_suspended", "service_resumed"].includes(e.type))) refreshCatalogueSoon();
     if (events.some((e) => ["ticket_issued", "ticket_called", "ticket_done", "ticket_no_show", "day_closed", "day_reopened"].includes(e.type))) refreshDailySoon();
   }, refreshLiveSoon);
   setInterval(refreshLive, 15000);
   setInterval(refreshDaily, 60000);
+  setInterval(refreshCatalogue, 60000);  // a new version from headquarters is no queue event
 })();

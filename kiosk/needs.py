@@ -1,0 +1,70 @@
+"""What a citizen needs before taking a ticket, in words: the documents, the fee, who may apply.
+
+The national catalogue (``centre_server.contract.catalogue``) holds the facts; this
+module phrases them once for the "What you need" screen, the "I don't have these"
+screen and the printed ticket, so all three say the same thing in the same words.
+No Kivy here: the printed ticket and the tests use it too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from centre_server.contract.catalogue import CatalogueService, Fee, Text
+from kiosk.i18n import tr
+
+logger = logging.getLogger(__name__)
+
+PRINTED_DOCUMENTS = 4  # a ticket carries a short checklist; the rest is on the screen and the ticket page
+
+
+def fee_amount(fee: Fee, language: str) -> str:
+    """"KSh 1,050" (the same in both languages) or "Free" / "Bure"."""
+    if fee.amount_ksh <= 0:
+        return tr("fee_free", language)
+    return tr("fee_ksh", language, amount=f"{fee.amount_ksh:,}")
+
+
+def fee_line(fee: Fee, language: str) -> str:
+    """"Fee: KSh 1,050" / "Ada: KSh 1,050" / "Fee: Free" / "Ada: Bure"."""
+    return tr("fee_line", language, fee=fee_amount(fee, language))
+
+
+def documents(service: CatalogueService, language: str) -> list[str]:
+    return [d.get(language) for d in service.documents]
+
+
+def _text(t: Text | None, language: str) -> str:
+    return t.get(language) if t is not None else ""
+
+
+def fee_details(service: CatalogueService, language: str) -> list[str]:
+    """Who pays, the waivers and the agency's note, each a sentence (empty ones left out)."""
+    fee = service.fee
+    lines = []
+    if fee.payer is not None:
+        lines.append(tr("needs_payer", language, text=fee.payer.get(language)))
+    if fee.waivers is not None:
+        lines.append(tr("needs_waivers", language, text=fee.waivers.get(language)))
+    if fee.note is not None:
+        lines.append(fee.note.get(language))
+    return lines
+
+
+def eligibility(service: CatalogueService, language: str) -> str:
+    return _text(service.eligibility, language)
+
+
+def in_person(service: CatalogueService, language: str) -> str:
+    return _text(service.in_person, language)
+
+
+def where_to_get(service: CatalogueService, language: str) -> str:
+    """Where to get a missing document; the information desk when the catalogue does not say."""
+    return _text(service.where_to_get, language) or tr("nodocs_ask", language)
+
+
+def printed_checklist(service: CatalogueService, language: str) -> tuple[list[str], int]:
+    """The documents printed on the ticket (at most ``PRINTED_DOCUMENTS``) and how many were left off."""
+    docs = documents(service, language)
+    return docs[:PRINTED_DOCUMENTS], max(0, len(docs) - PRINTED_DOCUMENTS)

@@ -1,0 +1,108 @@
+"""The demo national catalogue shipped in the package: complete, bilingual and true to the menu.
+
+Every centre runs this file (version 0) until its first sync, and headquarters'
+demo seeds version 1 from it, so a forgotten translation, a stub text or a
+service the menu lacks reaches every kiosk, ticket and USSD screen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+
+import pytest
+
+from centre_server.contract.catalogue import Catalogue, CatalogueService, Text, shipped_catalogue
+from centre_server.menu import builtin_menu
+
+# Texts that are a proper noun as a whole read the same in both languages.
+PROPER_NOUNS = {"eCitizen", "iTax", "KRA PIN", "NSSF", "SHA", "HELB", "NTSA", "M-Pesa"}
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return shipped_catalogue()
+
+
+def _texts(service: CatalogueService) -> Iterator[tuple[str, Text]]:
+    """Every bilingual text of one service, named by where it appears."""
+    for field in ("name", "category", "description", "eligibility", "in_person", "where_to_get"):
+        text = getattr(service, field)
+        if text is not None:
+            yield field, text
+    for i, document in enumerate(service.documents):
+        yield f"documents[{i}]", document
+    for field in ("payer", "waivers", "note"):
+        text = getattr(service.fee, field)
+        if text is not None:
+            yield f"fee.{field}", text
+
+
+def test_the_file_is_the_demo_catalogue_version_0(catalogue: Catalogue) -> None:
+    raw = json.loads(resources.files("centre_server").joinpath("data/catalogue.json").read_text(encoding="utf-8"))
+    assert raw["version"] == 0 and raw["demo"] is True
+    assert catalogue.version == 0 and catalogue.demo is True
+    assert len(catalogue.services) == len(raw["services"]) == 39
+
+
+def test_it_covers_exactly_the_menu_with_its_prefixes_targets_and_times(catalogue: Catalogue) -> None:
+    menu = {s.id: s for s in builtin_menu()}
+    assert [s.id for s in catalogue.services] == list(menu)
+    for service in catalogue.services:
+        entry = menu[service.id]
+        assert service.prefix == entry.prefix, service.id
+        assert (service.name.en, service.name.sw) == (entry.name_en, entry.name_sw), service.id
+        assert (service.category.en, service.category.sw) == (entry.category, entry.category_sw), service.id
+        assert service.target_wait_min * 60 == entry.target_wait_s, service.id
+        assert service.typical_duration_min * 60 == pytest.approx(entry.service_time_s), service.id
+
+
+def test_no_text_is_a_stub(catalogue: Catalogue) -> None:
+    raw = resources.files("centre_server").joinpath("data/catalogue.json").read_text(encoding="utf-8").lower()
+    for placeholder in ("stub", "maandishi ya muda", "todo", "lorem", "xxx"):
+        assert placeholder not in raw, placeholder
+    for service in catalogue.services:
+        assert service.agency.strip("() ") and "stub" not in service.agency.lower()
+        assert service.description.en != service.name.en, f"{service.id}: the description only repeats the name"
+
+
+def test_every_text_is_translated(catalogue: Catalogue) -> None:
+    """A forgotten translation is the same string twice; only a proper noun as a whole may read the same."""
+    same = [(s.id, where, text.en) for s in catalogue.services for where, text in _texts(s)
+            if text.en == text.sw and text.en not in PROPER_NOUNS]
+    assert not same, same
+
+
+def test_both_languages_give_the_same_figures(catalogue: Catalogue) -> None:
+    """An amount, age or deadline changed in one language only tells half the citizens something untrue."""
+    drift = [(s.id, where, text.en, text.sw) for s in catalogue.services for where, text in _texts(s)
+             if sorted(NUMBER.findall(text.en)) != sorted(NUMBER.findall(text.sw))]
+    assert not drift, drift
+
+
+def test_each_service_says_what_to_bring_and_who_may_apply(catalogue: Catalogue) -> None:
+    """Short enough for a kiosk screen and a 182-character USSD screen, never empty."""
+    for service in catalogue.services:
+        assert 1 <= len(service.documents) <= 5, service.id
+        assert service.eligibility is not None, service.id
+        assert len(service.description.en) <= 182 and len(service.description.sw) <= 182, service.id
+    with_two_or_more = [s for s in catalogue.services if len(s.documents) >= 2]
+    assert len(with_two_or_more) >= 35
+
+
+def test_fees(catalogue: Catalogue) -> None:
+    fees = {s.id: s.fee.amount_ksh for s in catalogue.services}
+    assert all(amount >= 0 for amount in fees.values())
+    assert sum(1 for amount in fees.values() if amount > 0) >= 15
+    # free by law or policy: the first ID, registration with KRA, NSSF and SHA, enquiries
+    for free in ("id-card-new", "kra-pin", "nssf-registration", "sha-registration", "enquiries"):
+        assert fees[free] == 0, free
+    # charged as published by the agency: a citizen must not arrive thinking these are free
+    for charged in ("id-card-replace", "good-conduct", "passport", "birth-cert", "business-name", "smart-dl"):
+        assert fees[charged] > 0, charged
+    for service in catalogue.services:
+        if service.fee.amount_ksh > 0:
+            assert service.fee.note is not None or service.fee.payer is not None, f"{service.id}: who pays, and how?"
