@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from centre_server.channels.i18n import localise, tr, wait_phrase
+from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
+from centre_server.channels.info import sms_messages, suspension, unexplained_suspension
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import (
@@ -34,7 +35,9 @@ from centre_server.contract import (
     TicketTransferred,
     ticket_of,
 )
+from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
+from centre_server.contract.events import ServiceSuspended
 from centre_server.contract.phone import normalise_phone
 from centre_server.queue import engine
 from centre_server.queue.engine import QueueError
@@ -45,6 +48,9 @@ from centre_server.store import database as storage
 logger = logging.getLogger(__name__)
 
 REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
+INFO_KEYWORDS = {"INFO": "en", "TAARIFA": "sw"}  # "INFO K" answers in English, "TAARIFA K" in Kiswahili
+LANGUAGE_WORDS = {"en": "en", "english": "en", "kiingereza": "en", "sw": "sw", "swahili": "sw", "kiswahili": "sw"}
+SUSPENSION_REASON_MAX = 150  # the suspension SMS stays within two messages with the longest reason
 OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving)
 
 
@@ -111,7 +117,29 @@ def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
                         book_day=book_day, service_id=service_id)
 
 
+def suspended_error(service: Text, reason: Text, service_id: str | None = None) -> ChannelError:
+    """The refusal of a suspended service on every channel: its name and the reason the centre gave."""
+    return ChannelError(409, IssueRefusal.service_suspended, "err_suspended", service=service, reason=reason,
+                        service_id=service_id)
+
+
+def _reason_of(extra: dict[str, Any]) -> Text | None:
+    """A suspension's reason as the engine's refusal carries it (``reason_en``/``reason_sw``, or ``reason``)."""
+    r = extra.get("reason")
+    if isinstance(r, Text):
+        return r
+    en, sw = (r.get("en"), r.get("sw")) if isinstance(r, dict) else (extra.get("reason_en"), extra.get("reason_sw"))
+    try:
+        return Text(en=en or sw, sw=sw or en) if (en or sw) else None
+    except ValueError:
+        return None
+
+
 def _from_queue_error(err: QueueError, service_id: str | None = None) -> ChannelError:
+    if err.code == IssueRefusal.service_suspended:
+        reason = _reason_of(err.extra or {}) or unexplained_suspension()
+        name = Text(en=service_id or "-", sw=service_id or "-")
+        return suspended_error(name, reason, service_id)
     if err.code in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
         extra = err.extra or {}
         return refusal_error(err.code, _parse_when(extra.get("opens_at")), _parse_day(extra.get("book_day")),
@@ -160,10 +188,34 @@ class ChannelHub:
 
     # ------------------------------------------------------------ services
 
-    def services(self) -> list[Service]:
+    def services(self, catalogue: CatalogueStatePayload | None = None) -> list[Service]:
+        """The menu's services this centre offers (a suspended one included: it says why it takes no ticket);
+        ``catalogue``: the one already read for this answer."""
+        hidden = {i.service.id for i in (catalogue or self.catalogue()).services
+                  if i.offering.status == OfferingStatus.not_offered}
         with self.centre.lock:
-            return sorted((s for s in self.centre.state.services.values() if s.enabled),
+            return sorted((s for s in self.centre.state.services.values() if s.enabled and s.id not in hidden),
                           key=lambda s: (s.position, s.id))
+
+    def catalogue(self) -> CatalogueStatePayload:
+        """The national catalogue this centre runs, with its offering of each service."""
+        return self.centre.catalogue_payload()
+
+    def info(self, service_id: str) -> ServiceInfo | None:
+        """What a citizen needs for the service (documents, fee, who), or None when the catalogue lacks it."""
+        return self.catalogue().info(service_id)
+
+    def name_text(self, svc: Service) -> Text:
+        return Text(en=svc.name_en or svc.id, sw=svc.name_sw or svc.name_en or svc.id)
+
+    def suspended(self, service_id: str, info: ServiceInfo | None = None) -> ChannelError | None:
+        """The refusal of a service suspended here now, with its reason; None when it is not suspended."""
+        reason = suspension(info if info is not None else self.info(service_id))
+        if reason is None:
+            return None
+        svc = self.service(service_id)
+        name = self.name_text(svc) if svc else Text(en=service_id, sw=service_id)
+        return suspended_error(name, reason, service_id)
 
     def service(self, service_id: str) -> Service | None:
         with self.centre.lock:
@@ -186,9 +238,12 @@ class ChannelHub:
                     date.fromisoformat(engine.book_day(state, now)))
 
     def refusal(self, service_id: str, figures: dict[str, Any] | None = None) -> ChannelError | None:
-        """Why a newcomer would get no ticket for the service now (closed, after its last call), or None."""
+        """Why a newcomer would get no ticket for the service now (suspended, closed, after its last call), or None."""
         f = figures if figures is not None else self.figures(service_id)
         code = f.get("refusal")
+        stopped = self.suspended(service_id)
+        if stopped is not None:
+            return stopped
         if code not in (IssueRefusal.day_closed, IssueRefusal.after_last_call):
             return None
         _, opens, book = self.closed()
@@ -269,6 +324,8 @@ class ChannelHub:
             except QueueError as err:
                 self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
                 refused = _from_queue_error(err, service_id)
+                if refused.code == IssueRefusal.service_suspended:  # the catalogue's words, when it has them
+                    refused = self.suspended(service_id) or refused
                 if refused.code == IssueRefusal.after_last_call:
                     refused = refusal_error(refused.code, refused.opens_at,
                                             self.bookable_day(service_id, refused.book_day), service_id,
@@ -376,7 +433,10 @@ class ChannelHub:
                 idempotency_key=f"appt:{appt['id']}", device_id="appointments", checked_in=True,
                 slot_at=appt["slot_at"], appointment_id=appt["id"]))
         except QueueError as err:
-            raise _from_queue_error(err) from None
+            refused = _from_queue_error(err, appt["service_id"])
+            if refused.code == IssueRefusal.service_suspended:  # the booking stays: the kiosk says why not now
+                refused = self.suspended(appt["service_id"]) or refused
+            raise refused from None
         t = self.centre.ticket_by_key(f"appt:{appt['id']}")
         assert t is not None
         self.db.execute("UPDATE appointments SET state='checked_in', ticket_id=?, updated_at=? WHERE id=?",
@@ -456,6 +516,9 @@ class ChannelHub:
             raise ChannelError(404, "unknown_service", "err_service")
         if not svc.enabled:
             raise ChannelError(409, "service_disabled", "err_service_closed")
+        stopped = self.suspended(service_id)
+        if stopped is not None:  # no new promise while the agency cannot serve: the reason says why
+            raise stopped
         offered = {ts: left for _, times in self.slots(service_id) for ts, left in times}
         if slot_at not in offered:
             raise ChannelError(422, "bad_slot", "err_slot")
@@ -656,13 +719,16 @@ class ChannelHub:
         ticket_id = None
         words = text.strip().split(maxsplit=1)
         try:
-            joining = self._service_by_keyword(words[0]) if words else None
+            info_lang = INFO_KEYWORDS.get(words[0].upper().rstrip(".:,")) if words else None
+            joining = self._service_by_keyword(words[0]) if words and info_lang is None else None
             first_two = text.split()[:2]  # "482193", or a word then the code ("BOOK 482193", "NDIO 482193")
             if len(first_two) == 2 and first_two[0].isalpha():
                 first_two = first_two[1:]
             confirm = next((w for w in first_two[:1] if len(w) == 6 and w.isdigit()), None)
             if norm is None:
                 outcome = "bad_phone"
+            elif info_lang is not None:  # "INFO K", "TAARIFA K": what to bring, the fee, who may apply
+                outcome = self.answer_info(norm, words[1] if len(words) > 1 else "", info_lang)
             elif confirm is not None:  # a reply with a booking's confirmation code ("482193", "BOOK 482193")
                 try:
                     appt = self.confirm_by_sms(norm, confirm)
@@ -719,6 +785,35 @@ class ChannelHub:
         self.db.execute("INSERT INTO sms_inbox(at, phone, text, ticket_id, outcome) VALUES (?, ?, ?, ?, ?)",
                         [self.now(), norm, text[:500], ticket_id, outcome])
         return outcome
+
+    def answer_info(self, phone: str, rest: str, lang: str) -> str:
+        """Send the service information asked for by SMS (one or two messages), or how to find a service's
+        letter when the letter is missing or unknown. The outcome recorded in the inbox."""
+        tokens = rest.split()
+        if tokens and tokens[-1].lower() in LANGUAGE_WORDS:  # "INFO K SW"
+            lang = LANGUAGE_WORDS[tokens.pop().lower()]
+        word = tokens[0] if tokens else ""
+        svc = self._service_by_keyword(word) if word else None
+        if svc is None:
+            services = self.services()
+            example = next((x.prefix for x in services if len(x.prefix) == 1), services[0].prefix if services else "A")
+            args = {"example": example, "url": f"{self.public_url}/join?lang={lang}", "ussd": self.settings.ussd_code}
+            if word:
+                reply = tr("sms_info_unknown", lang, word=ascii_fit(word, 12) or "?", **args)
+            else:
+                reply = tr("sms_info_help", lang, **args)
+            self.enqueue(None, phone, "info", None, reply)
+            return "info_unknown" if word else "info_help"
+        info = self.info(svc.id)
+        url = f"{self.public_url}/join?service={svc.id}&lang={lang}"
+        if info is None:  # a service of this centre's own menu, not in the national catalogue
+            name = ascii_fit(svc.name_sw if lang == "sw" else svc.name_en, 50)
+            messages = [tr("sms_info_none", lang, prefix=svc.prefix, service=name, url=url)]
+        else:
+            messages = sms_messages(info, lang, svc.prefix, url)
+        for text in messages:
+            self.enqueue(None, phone, "info", None, text)
+        return "info_sent"
 
     def _language_of_pending(self, phone: str) -> str:
         """The language of the phone's latest booking (for a reply about it); English when none."""
@@ -796,6 +891,8 @@ class ChannelHub:
                 touched.add(d.to_service_id)
             if isinstance(d, DayClosed) and d.next_day:
                 self._forget_phones(storage.retained_until(d.day, self.centre.settings.day.phone_retention_days))
+            if isinstance(d, ServiceSuspended):
+                self._tell_suspended(ev.seq, d)
             if t is None or not t.phone:
                 continue
             lang = t.language.value
@@ -825,6 +922,27 @@ class ChannelHub:
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
+
+    def _tell_suspended(self, seq: int, d: ServiceSuspended) -> None:
+        """Every ticket still waiting for a service just suspended, with a phone, hears why by SMS (once for
+        this suspension: the outbox key holds the event's number); the ticket itself stays in the queue."""
+        state = self.centre.state
+        svc = state.services.get(d.service_id)
+        told = 0
+        for t in list(state.queues.get(d.service_id, {}).values()):
+            if not t.phone or t.state != TicketState.waiting:
+                continue
+            lang = t.language.value
+            name = ((svc.name_sw or svc.name_en) if lang == "sw" else svc.name_en) if svc else d.service_id
+            reason = (d.reason_sw or d.reason_en) if lang == "sw" else (d.reason_en or d.reason_sw)
+            reason = ascii_fit(reason, SUSPENSION_REASON_MAX)
+            if not reason.endswith((".", "!", "..")):
+                reason += "."
+            self.enqueue(f"suspended:{t.id}:{seq}", t.phone, "suspended", t.id,
+                         tr("sms_suspended", lang, service=ascii_fit(name, 40), reason=reason, number=t.number,
+                            url=f"{self.public_url}/t/{t.id}"))
+            told += 1
+        logger.info("service %s suspended: %s waiting ticket(s) told by SMS", d.service_id, told)
 
     def _notify_ahead(self, services: set[str], n: int) -> None:
         state = self.centre.state

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
 from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale
+from centre_server.contract.catalogue import Text
 from centre_server.contract.i18n import (
     LANGUAGES as LANGUAGES,  # the pages offer these
     Translations,
@@ -27,6 +29,25 @@ tr = STRINGS.tr
 
 # Dates and times in the citizen's language. Times are 24-hour ("08:00", "saa 08:00"), as on every
 # other channel screen, so a time never reads differently on the ticket, the page and the SMS.
+_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                             "\u2014": "-", "\u2026": "...", "\u00a0": " ", "\u2022": "-"})
+
+
+def ascii_fit(text: str, limit: int) -> str:
+    """GSM-safe (plain ASCII) text no longer than ``limit`` (USSD screens and SMS), cut on a word with ".."."""
+    if not text.isascii():  # "é" -> "e", typographic quotes and dashes -> their ASCII look-alikes
+        text = text.translate(_TYPOGRAPHY)
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    clean = text
+    clean = " ".join(clean.split())
+    if len(clean) <= limit:
+        return clean
+    cut = clean[: max(0, limit - 2)]
+    if " " in cut[limit // 2:]:  # end on a whole word when one is near
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.:;(-") + ".."
+
+
 def format_day(lang: str, d: date) -> str:
     """"Monday 7 December" / "Jumatatu 7 Desemba"."""
     return day_words(d, lang)
@@ -46,6 +67,8 @@ def localise(lang: str, value: Any) -> Any:
         return format_day(lang, value)
     if isinstance(value, Satisfaction):
         return value.label(lang)
+    if isinstance(value, Text):  # a catalogue text (a suspension's reason): its words in ``lang``
+        return value.get(lang)
     return value
 
 

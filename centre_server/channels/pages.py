@@ -19,7 +19,9 @@ from starlette.datastructures import FormData
 
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, STRINGS, format_day, tr
+from centre_server.channels.info import InfoView, info_view, suspension
 from centre_server.contract import IssueRefusal, Satisfaction, TicketOut
+from centre_server.contract.catalogue import CatalogueStatePayload
 from centre_server.runtime.extension import running
 
 logger = logging.getLogger(__name__)
@@ -90,15 +92,21 @@ def raw_field(form: FormData, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The services by category, each with what a newcomer can expect: a wait, why none, or book instead."""
+def _service_groups(hub: ChannelHub, lang: str,
+                    catalogue: CatalogueStatePayload | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The services by category, each with what a newcomer can expect: a wait, why none, or book instead;
+    a suspended service says so (its reason is shown beside the list) and cannot be chosen."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for s in hub.services():
+    catalogue = catalogue or hub.catalogue()
+    for s in hub.services(catalogue):
         f = hub.figures(s.id)
         cat = (s.category_sw or s.category) if lang == "sw" else s.category
         full = hub.remote_issued_last_hour(s.id) >= hub.settings.cap_for(s.id)
         book_only = f["refusal"] == IssueRefusal.after_last_call
-        if full:
+        reason = suspension(catalogue.info(s.id))
+        if reason is not None:
+            label = tr("waiting_suspended", lang)
+        elif full:
             label = tr("remote_full", lang)
         elif book_only:
             label = tr("waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today", lang)
@@ -108,8 +116,38 @@ def _service_groups(hub: ChannelHub, lang: str) -> list[tuple[str, list[dict[str
             label = tr("waiting_now", lang, n=f["waiting"], m=max(1, round(f["estimated_wait_s"] / 60)))
         groups.setdefault(cat or "-", []).append({
             "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
-            "label": label, "full": full, "book_only": book_only, "disabled": full or book_only})
+            "label": label, "full": full, "book_only": book_only and reason is None,
+            "suspended": reason.get(lang) if reason else None, "disabled": full or book_only or reason is not None})
     return list(groups.items())
+
+
+def service_info(hub: ChannelHub, service_id: str, lang: str,
+                 catalogue: CatalogueStatePayload | None = None) -> InfoView | None:
+    """What the pages show about one service (documents, fee, who, suspension), or None without catalogue text."""
+    catalogue = catalogue or hub.catalogue()
+    info = catalogue.info(service_id)
+    svc = hub.service(service_id)
+    return info_view(info, lang, catalogue.demo, svc.prefix if svc else None) if info else None
+
+
+def info_html(request: Request, service_id: str, lang: str) -> str:
+    """The service's information as the channels' pages draw it, for a page of another room (the citizen's
+    ticket page /t/, which shows a suspension in its own live notice): one markup for the checklist
+    wherever it is shown. Empty without catalogue text, or when the channels are not running."""
+    try:
+        hub = hub_of(request)
+    except (LookupError, RuntimeError):
+        return ""
+    view = service_info(hub, service_id, lang)
+    if view is None:
+        return ""
+    macro = templates.env.get_template("_info.html").module.service_info  # type: ignore[attr-defined]
+    return str(macro(view, notice=False))
+
+
+def _suspended_list(groups: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, str]]:
+    return [{"id": s["id"], "name": s["name"], "reason": s["suspended"]}
+            for _, services in groups for s in services if s["suspended"]]
 
 
 def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]],
@@ -130,18 +168,26 @@ def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]]
 
 def join_form(request: Request, hub: ChannelHub, lang: str, status: int = 200, nonce: str | None = None,
                selected: str = "", phone: str = "", error: ChannelError | None = None) -> Response:
-    """/join: the form, or (closed) when the centre opens again; services too late today offer a booking."""
+    """/join: first the services (or, closed, when the centre opens again); once one is chosen
+    (``?service=``), what to bring, the fee and who may apply, then the phone number and the ticket.
+    Services too late today offer a booking; a suspended one gives its reason and takes no ticket."""
     reason, opens_at, book_day = hub.closed()
     if error is not None and error.code == IssueRefusal.day_closed:
         reason, opens_at = reason or error.code, error.opens_at or opens_at
     closed = None
     groups: list[tuple[str, list[dict[str, Any]]]] = []
+    catalogue = hub.catalogue()
+    chosen: dict[str, Any] | None = None
     if reason is not None:  # nothing to take: when it opens again, and booking another day
         closed = {"message": refusal_error(IssueRefusal.day_closed, opens_at, book_day).message(lang),
                   "book_href": f"/book?lang={lang}"}
     else:
-        groups = _service_groups(hub, lang)
-    offers = _book_offers(hub, groups, lang)
+        groups = _service_groups(hub, lang, catalogue)
+        chosen = next((s for _, services in groups for s in services if s["id"] == selected), None)
+        if selected and chosen is None and error is None and status == 200:  # a link to a service not here
+            error, status = ChannelError(404, "unknown_service", "err_service"), 404
+    info = service_info(hub, chosen["id"], lang, catalogue) if chosen else None
+    offers = _book_offers(hub, groups, lang) if chosen is None else []
     err_text, err_book = None, None
     if error is not None and error.code != IssueRefusal.day_closed:
         err_text = error.message(lang)
@@ -149,9 +195,14 @@ def join_form(request: Request, hub: ChannelHub, lang: str, status: int = 200, n
             day = error.book_day
             err_book = (f"/book?service={error.service_id}" + (f"&day={day.isoformat()}" if day else "")
                         + f"&lang={lang}")
+    if chosen is not None and chosen["book_only"] and not err_book and hub.settings.appointments_enabled:
+        day = hub.bookable_day(chosen["id"], book_day)
+        err_book = f"/book?service={chosen['id']}" + (f"&day={day.isoformat()}" if day else "") + f"&lang={lang}"
     return render(request, "join.html", status=status, lang=lang, groups=groups, closed=closed, offers=offers,
                   nonce=nonce or secrets.token_urlsafe(12), selected=selected, phone=phone, error=err_text,
-                  error_book=err_book, title_key="closed_title" if closed else "join_title")
+                  error_book=err_book, chosen=chosen, info=info,
+                  suspended=_suspended_list(groups) if chosen is None else [],
+                  title_key="closed_title" if closed else "join_title")
 
 
 # ------------------------------------------------------------------ /join
@@ -186,16 +237,18 @@ def _day_label(d: Any, lang: str) -> str:
 def book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, status: int = 200,
                error: str | None = None, phone: str = "", chosen: int | None = None,
                day: str | None = None) -> Response:
-    svc = hub.service(service_id) if service_id else None
-    if svc is None or not svc.enabled:
+    offered = hub.services()
+    svc = next((s for s in offered if s.id == service_id), None) if service_id else None
+    if svc is None:  # none chosen yet, or one this centre does not offer
         return render(request, "book.html", status=status if error else (404 if service_id else 200), lang=lang,
                       groups=_service_groups(hub, lang), service=None, days=[], shown=None, phone=phone,
                       error=error or (tr("err_service", lang) if service_id else None),
                       early=hub.settings.check_in_early_min, chosen=None, title_key="book_title")
-    days, shown = _slot_view(hub, svc.id, lang, day, chosen)
+    info = service_info(hub, svc.id, lang)
+    days, shown = _slot_view(hub, svc.id, lang, day, chosen) if info is None or not info.suspended else ([], None)
     return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
                   service={"id": svc.id, "name": svc.name_sw if lang == "sw" else svc.name_en},
-                  days=days, shown=shown, early=hub.settings.check_in_early_min, chosen=chosen,
+                  days=days, shown=shown, early=hub.settings.check_in_early_min, chosen=chosen, info=info,
                   title_key="book_title")
 
 

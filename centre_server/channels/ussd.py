@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
-from centre_server.channels.i18n import localise, tr, wait_phrase
+from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
+from centre_server.channels.info import plain_parts, split_pages
 from centre_server.contract import Channel, IssueRefusal, TicketState
+from centre_server.contract.catalogue import CatalogueStatePayload, Text
 from centre_server.contract.phone import normalise_phone
 
 logger = logging.getLogger(__name__)
@@ -29,18 +31,6 @@ MORE = "98"
 BACK = "0"
 NAME_MAX = 34
 PREFIX_ROOM = 18  # room kept on every screen for "Invalid choice." / "Chaguo si sahihi."
-
-
-def ascii_fit(text: str, limit: int) -> str:
-    """GSM-safe (plain ASCII) text no longer than ``limit``."""
-    clean = text.encode("ascii", "ignore").decode() if not text.isascii() else text
-    clean = " ".join(clean.split())
-    if len(clean) <= limit:
-        return clean
-    cut = clean[: max(0, limit - 2)]
-    if " " in cut[limit // 2:]:  # end on a whole word when one is near
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,.:;(-") + ".."
 
 
 def con(body: str) -> str:
@@ -120,12 +110,19 @@ class UssdSession:
         self.session_id = session_id
         self.phone = phone
         self.lang = "en"
+        self._catalogue: CatalogueStatePayload | None = None
+
+    def catalogue(self) -> CatalogueStatePayload:
+        """The catalogue as this answer reads it: once per callback (a replayed path reads it at every step)."""
+        if self._catalogue is None:
+            self._catalogue = self.hub.catalogue()
+        return self._catalogue
 
     # -- lists
 
     def _categories(self) -> list[tuple[str, str, list]]:
         groups: dict[str, tuple[str, str, list]] = {}
-        for s in self.hub.services():
+        for s in self.hub.services(self.catalogue()):
             key = s.category or "-"
             groups.setdefault(key, (s.category or "Services", s.category_sw or s.category or "Huduma", []))[2].append(s)
         return list(groups.values())
@@ -162,10 +159,12 @@ class UssdSession:
                        + "\n1. English\n2. Kiswahili")
         if kind == "main":
             return con(prefix + tr("u_main", self.lang) + "\n" + tr("u_back", self.lang))
-        if kind == "cats":
+        if kind in ("cats", "icats"):
             return self._cat_menu(state[1]).render(self.lang, prefix)
-        if kind == "svcs":
+        if kind in ("svcs", "isvcs"):
             return self._svc_menu(state[1], state[2]).render(self.lang, prefix)
+        if kind == "info":
+            return self._info_screen(state[1], state[2], prefix)
         if kind == "confirm":
             svc = self.hub.service(state[1])
             f = self.hub.figures(state[1])
@@ -173,6 +172,13 @@ class UssdSession:
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                 body = tr("u_confirm_book", self.lang, service=name, day=self._day(refused.book_day))
+            elif refused is not None and refused.code == IssueRefusal.service_suspended:  # the reason, no ticket
+                more = len(tr("u_confirm_suspended", self.lang, reason=""))
+                room = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(name) - 1 - more - len(tr("u_back", self.lang)) - 1
+                reason = refused.kw.get("reason")
+                words = tr("info_suspended_plain", self.lang, reason=reason.get(self.lang)) if isinstance(
+                    reason, Text) else refused.message(self.lang)
+                body = name + "\n" + tr("u_confirm_suspended", self.lang, reason=ascii_fit(words, room))
             elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
                 body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:
@@ -188,6 +194,33 @@ class UssdSession:
             return con(prefix + tr("u_cancel_ask", self.lang, number=t.number if t else "?",
                                    service=self._name(svc.name_en, svc.name_sw) if svc else "?"))
         return end(tr("u_bad_request", self.lang))
+
+    def _shows_info(self, service_id: str) -> bool:
+        """Whether the service's take-a-ticket screen offers "2. What you need" (not when it offers a booking)."""
+        refused = self.hub.refusal(service_id)
+        return refused is None or refused.code == IssueRefusal.service_suspended
+
+    def _info_pages(self, service_id: str) -> tuple[str, list[str]]:
+        """The service's name and its information cut into screens: each page fits with the header
+        ("Name (2/3)"), More, Back and the room kept for "Invalid choice."."""
+        svc = self.hub.service(service_id)
+        info = self.catalogue().info(service_id)
+        name = self._name(svc.name_en, svc.name_sw) if svc else service_id
+        if info is None:
+            return name, [tr("u_info_none", self.lang)]
+        header = tr("u_info_page", self.lang, name=name, page=99, pages=99)
+        room = (MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(header) - 1 - len(tr("u_more", self.lang)) - 1
+                - len(tr("u_back", self.lang)) - 1)
+        return name, split_pages(plain_parts(info, self.lang, one_per_line=True), room)
+
+    def _info_screen(self, service_id: str, page: int, prefix: str) -> str:
+        name, pages = self._info_pages(service_id)
+        page = min(page, len(pages) - 1)
+        lines = [prefix + tr("u_info_page", self.lang, name=name, page=page + 1, pages=len(pages)), pages[page]]
+        if page + 1 < len(pages):
+            lines.append(tr("u_more", self.lang))
+        lines.append(tr("u_back", self.lang))
+        return con("\n".join(lines))
 
     def _cat_menu(self, page: int) -> Menu:
         cats = self._categories()
@@ -250,6 +283,8 @@ class UssdSession:
                 return ("cats", 0)
             if tok == "2":
                 return self._status() if last else end(tr("u_bad_request", self.lang))
+            if tok == "4":  # service information: open or closed, a citizen may read what to bring
+                return ("icats", 0) if self._categories() else end(tr("u_none", self.lang))
             if tok == "3":
                 waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
                 if not waiting:
@@ -260,24 +295,27 @@ class UssdSession:
             if tok == BACK:
                 return ("lang",)
             return None
-        if kind in ("cats", "svcs", "cancel_list"):
-            menu = (self._cat_menu(state[1]) if kind == "cats" else self._svc_menu(state[1], state[2])
-                    if kind == "svcs" else self._cancel_menu(state[1]))
+        if kind in ("cats", "svcs", "cancel_list", "icats", "isvcs"):
+            listing = kind in ("svcs", "isvcs")  # (kind, category, page); the others are (kind, page)
+            menu = (self._cat_menu(state[1]) if kind in ("cats", "icats") else self._svc_menu(state[1], state[2])
+                    if listing else self._cancel_menu(state[1]))
             choice = menu.pick(tok, self.lang)
-            page = state[1] if kind != "svcs" else state[2]
+            page = state[1] if not listing else state[2]
             if choice is None:
                 return None
             if choice == "more":
-                return (kind, page + 1) if kind != "svcs" else (kind, state[1], page + 1)
+                return (kind, page + 1) if not listing else (kind, state[1], page + 1)
             if choice == "back":
                 if page > 0:
-                    return (kind, page - 1) if kind != "svcs" else (kind, state[1], page - 1)
-                return ("main",) if kind != "svcs" else ("cats", 0)
+                    return (kind, page - 1) if not listing else (kind, state[1], page - 1)
+                return ("main",) if not listing else ("cats" if kind == "svcs" else "icats", 0)
             assert isinstance(choice, int)
-            if kind == "cats":
-                return ("svcs", choice, 0)
+            if kind in ("cats", "icats"):
+                return ("svcs" if kind == "cats" else "isvcs", choice, 0)
             if kind == "svcs":
                 return ("confirm", self._categories()[state[1]][2][choice].id, state)
+            if kind == "isvcs":
+                return ("info", self._categories()[state[1]][2][choice].id, 0, state)
             waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
             return ("cancel_ask", waiting[choice].id, state)
         if kind == "confirm":
@@ -290,6 +328,8 @@ class UssdSession:
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
                 return self._take(state[1]) if last else end(tr("u_bad_request", self.lang))
+            if tok == "2" and self._shows_info(state[1]):  # what to bring, the fee: then back to this screen
+                return ("info", state[1], 0, state)
             if tok == BACK:
                 return state[2]
             return None
@@ -306,6 +346,12 @@ class UssdSession:
             if not last:
                 return end(tr("u_bad_request", self.lang))
             return self._book(state[1], self._day_slots(state[1], state[2])[choice][0])
+        if kind == "info":
+            if tok == MORE and state[2] + 1 < len(self._info_pages(state[1])[1]):
+                return ("info", state[1], state[2] + 1, state[3])
+            if tok == BACK:
+                return ("info", state[1], state[2] - 1, state[3]) if state[2] > 0 else state[3]
+            return None
         if kind == "cancel_ask":
             if tok == "1":
                 return self._cancel(state[1]) if last else end(tr("u_bad_request", self.lang))

@@ -15,6 +15,16 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from centre_server.contract.catalogue import (
+    MAX_DESCRIPTION,
+    MAX_DOCUMENTS,
+    MAX_ITEM,
+    MAX_NAME,
+    Catalogue,
+    CatalogueService,
+    Fee,
+    Text,
+)
 from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision, wait_until
 
 API_KEY = "test-api-key-123"
@@ -241,3 +251,30 @@ def kiosk_ticket(server: ChannelCentre, service_id: str, phone: str | None = Non
     r = server.kiosk().post("/api/v1/tickets", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def longest(word_en: str, word_sw: str, limit: int) -> Text:
+    """A text of exactly ``limit`` characters in each language, real words, no spaces lost."""
+    def fill(word: str) -> str:
+        out = ""
+        while len(out) + len(word) + 1 <= limit:
+            out = (out + " " + word).strip()
+        return (out + " " + "x" * limit)[:limit]
+    return Text(en=fill(word_en), sw=fill(word_sw))
+
+
+def longest_catalogue(shipped: Catalogue) -> Catalogue:
+    """The shipped catalogue with every text at the contract's longest (and a fee that needs separators)."""
+    services = []
+    for s in shipped.services:
+        services.append(CatalogueService.model_validate({
+            **s.model_dump(), "name": longest("Registration", "Usajili", MAX_NAME).model_dump(),
+            "description": longest("description", "maelezo", MAX_DESCRIPTION).model_dump(),
+            "documents": [longest("Certificate", "Cheti", MAX_ITEM).model_dump() for _ in range(MAX_DOCUMENTS)],
+            "eligibility": longest("applicants", "waombaji", MAX_DESCRIPTION).model_dump(),
+            "in_person": longest("applicant", "mwombaji", MAX_DESCRIPTION).model_dump(),
+            "fee": Fee(amount_ksh=1_000_000, payer=longest("applicant", "mwombaji", MAX_DESCRIPTION),
+                       waivers=longest("exempt", "msamaha", MAX_DESCRIPTION),
+                       note=longest("pages", "kurasa", MAX_DESCRIPTION)).model_dump(),
+            "where_to_get": longest("office", "ofisi", MAX_DESCRIPTION).model_dump()}))
+    return Catalogue(version=99, demo=True, services=services)

@@ -107,6 +107,7 @@ def test_no_counter_open_is_said_on_every_channel_never_a_number(channel_server,
         phone = new_phone()
         page.goto(f"{channel_server.url}/join?lang={lang}")
         page.select_option("#service_id", "posta")
+        page.click("#next-button")  # what to bring, then the phone
         page.fill("#phone", phone)
         page.click("#join-button")
         page.wait_for_url(re.compile(r"/join/[\w-]+"))

@@ -33,12 +33,18 @@ def test_join_from_a_phone_then_follow_and_rate_the_ticket(channel_server, phone
     assert page.locator("h1").inner_text() == "Join the queue"
     no_horizontal_scroll(page)
     shot(page, "join-en")
-    # a wrong number is refused with the reason, and nothing is lost
+    # choosing a service shows what to bring and the fee before anything is taken
     page.select_option("#service_id", "nssf-statement")
+    page.click("#next-button")
+    assert page.locator("#chosen-service").inner_text() == "NSSF statement and benefits"
+    assert page.locator("#info-title").inner_text() == "What you need"
+    assert page.locator("#info-documents").is_visible() and page.locator("#info-fee").inner_text()
+    # a wrong number is refused with the reason, and nothing is lost
     page.fill("#phone", "12345")
     page.click("#join-button")  # the browser's own check lets it through (required only): the server answers
     assert "Kenyan mobile number" in page.locator("#error").inner_text()
-    assert page.locator("#service_id").input_value() == "nssf-statement"
+    assert page.locator("#chosen-service").inner_text() == "NSSF statement and benefits"
+    assert page.locator("#info-title").is_visible() and page.locator("#phone").input_value() == "12345"
     shot(page, "join-error-en")
     page.fill("#phone", "0" + phone[4:])
     page.click("#join-button")
@@ -84,6 +90,9 @@ def test_join_in_kiswahili(channel_server, phone_page, shot, new_phone):
     no_horizontal_scroll(page)
     shot(page, "join-sw")
     page.select_option("#service_id", "smart-dl")
+    page.click("#next-button")
+    assert page.locator("#info-title").inner_text() == "Unachohitaji"
+    assert page.locator("#info-fee").is_visible()
     page.fill("#phone", new_phone())
     page.click("#join-button")
     page.wait_for_url(re.compile(r"/join/[\w-]+"))

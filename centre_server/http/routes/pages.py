@@ -10,9 +10,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from markupsafe import Markup
 
+from centre_server.channels.pages import info_html
 from centre_server.web import STATIC_DIR
-from centre_server.web.i18n import LANG_COOKIE, LANGUAGES
+from centre_server.web.i18n import LANG_COOKIE, LANGUAGES, lang_of
 from centre_server.web.pages import (
     CLERK_PAGE_ROLES,
     MANAGER_PAGE_ROLES,
@@ -77,7 +79,9 @@ def ticket_page(ticket_id: str, request: Request) -> Response:
         return render(request, "ticket_missing.html", status=404, title_key="not_found_title")
     out = centre.ticket_out(t)
     chosen = request.query_params.get("lang") in LANGUAGES or request.cookies.get(LANG_COOKIE) in LANGUAGES
-    resp = render(request, "ticket.html", title_key="your_ticket", ticket=out,
-                  lang=None if chosen else out.language.value, ticket_json=script_json(out.model_dump(mode="json")))
+    lang = lang_of(request) if chosen else out.language.value
+    resp = render(request, "ticket.html", title_key="your_ticket", ticket=out, lang=lang,
+                  ticket_json=script_json(out.model_dump(mode="json")),
+                  service_info=Markup(info_html(request, t.service_id, lang)))  # what to bring, the fee (issue 19)
     resp.headers["X-Robots-Tag"] = "noindex, nofollow"
     return resp

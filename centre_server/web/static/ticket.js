@@ -7,6 +7,9 @@
   let lastState = ticket.state;
   let timer = null;
   const schedule = (ms) => { clearTimeout(timer); timer = setTimeout(poll, ms); };
+  let offering = null;  // the centre's offering of the ticket's service (catalogue): suspended, with a reason
+  let offeringAt = 0;
+  const OFFERING_EVERY_MS = 20000;
 
   function render(t) {
     const counter = t.counter_name ? H.counterName(t.counter_name) : "";
@@ -36,13 +39,32 @@
       wait.className = "";
       $("ticket-figures").classList.remove("unknown");
     }
+    // a service suspended while the citizen waits: the reason, and that the ticket is kept
+    const suspended = t.state === "waiting" && offering && offering.status === "suspended";
+    $("ticket-suspended").hidden = !suspended;
+    if (suspended) {
+      const reason = offering.reason || {};
+      $("ticket-suspended-reason").textContent = (H.lang === "sw" ? reason.sw : reason.en) || reason.en || "";
+    }
     $("ticket-updated").textContent = H.t("t_updated", { time: H.centreTime() });
     if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
     lastState = t.state;
   }
 
+  async function pollOffering() {
+    // the catalogue's word on the ticket's (current) service, every 20 s while the ticket waits
+    if (ticket.state !== "waiting" || Date.now() - offeringAt < OFFERING_EVERY_MS) return;
+    offeringAt = Date.now();
+    try {
+      const resp = await fetch("/api/v1/catalogue/" + encodeURIComponent(ticket.service_id), { cache: "no-store", credentials: "omit" });
+      if (resp.ok) offering = (await resp.json()).offering;
+      else if (resp.status === 404) offering = null;  // a service of the centre's own, outside the catalogue
+    } catch (err) { /* offline: the ticket's own poll says so */ }
+  }
+
   async function poll() {
     let delay = document.hidden ? 20000 : 5000;
+    await pollOffering();
     try {
       const resp = await fetch("/api/v1/tickets/" + encodeURIComponent(ticket.id), { cache: "no-store", credentials: "omit" });
       if (resp.ok) {
@@ -63,6 +85,7 @@
   }
 
   render(ticket);
+  pollOffering().then(() => render(ticket));
   schedule(5000);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
 })();
