@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from centre_server.contract import day_words
+from centre_server.contract.catalogue import Fee
 from centre_server.contract.i18n import Translations
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,14 @@ def wait_text(seconds: int, lang: str) -> str:
     return tr("minutes", lang, n=(seconds + 59) // 60)
 
 
-def fee_text(amount_ksh: int, lang: str) -> str:
-    """"Fee: KSh 1,050" / "Ada: KSh 1,050"; "Fee: Free" / "Ada: Bure" when it costs nothing."""
-    if amount_ksh <= 0:
+def fee_text(fee: Fee, lang: str) -> str:
+    """"Fee: KSh 1,050" / "Ada: KSh 1,050"; "Fee: Free" / "Ada: Bure" when it costs nothing; "Fee: amount
+    varies" when it depends on the case (rates, postage)."""
+    if fee.varies:
+        return tr("fee_varies", lang)
+    if fee.free:
         return tr("fee_free", lang)
-    return tr("fee", lang, amount=f"{amount_ksh:,}")
+    return tr("fee", lang, amount=f"{fee.amount_ksh:,}")
 
 
 def swahili_clock(hour: int, minute: int) -> str:

@@ -420,7 +420,7 @@ class DisplayModel:
                 if info is None or info.offering.status != OfferingStatus.offered:
                     continue
                 service = info.service
-                if not service.documents and service.fee.amount_ksh <= 0:
+                if not service.documents and service.fee.free:
                     continue  # nothing to bring, nothing to pay: no question to ask
                 for lang in ("en", "sw"):
                     docs: list[str] = []
@@ -434,7 +434,7 @@ class DisplayModel:
                     slides.append(Slide(
                         kind="bring", service_id=s.service_id, prefix=s.prefix, language=lang,
                         title=i18n.tr("bring_title", lang), service=s.name_sw if lang == "sw" else s.name_en,
-                        lines=tuple(docs), fee=i18n.fee_text(service.fee.amount_ksh, lang)))
+                        lines=tuple(docs), fee=i18n.fee_text(service.fee, lang)))
                 shown += 1
                 if shown >= self.slide_services:
                     break

@@ -60,7 +60,8 @@ SCHEMA = [
 
 LIST_SEPARATOR = " | "
 # The flat view of a service: (column, path in the service, kind). Kinds: str, text (one language of a
-# Text), opt (one language of an optional Text), list (one language of a list of Text), int, float.
+# Text), opt (one language of an optional Text), list (one language of a list of Text), int, float,
+# flag (1 or 0; a form's checkbox sends "on", an unticked one nothing).
 FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("id", ("id",), "str"),
     ("prefix", ("prefix",), "str"),
@@ -73,6 +74,7 @@ FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("in_person_en", ("in_person", "en"), "opt"), ("in_person_sw", ("in_person", "sw"), "opt"),
     ("where_to_get_en", ("where_to_get", "en"), "opt"), ("where_to_get_sw", ("where_to_get", "sw"), "opt"),
     ("fee_ksh", ("fee", "amount_ksh"), "int"),
+    ("fee_varies", ("fee", "varies"), "flag"),
     ("payer_en", ("fee", "payer", "en"), "opt"), ("payer_sw", ("fee", "payer", "sw"), "opt"),
     ("waivers_en", ("fee", "waivers", "en"), "opt"), ("waivers_sw", ("fee", "waivers", "sw"), "opt"),
     ("fee_note_en", ("fee", "note", "en"), "opt"), ("fee_note_sw", ("fee", "note", "sw"), "opt"),
@@ -117,6 +119,8 @@ def flatten(service: CatalogueService | dict[str, Any]) -> dict[str, str]:
             row[column] = ""
         elif kind == "float":
             row[column] = f"{float(value):g}"
+        elif kind == "flag":
+            row[column] = "1" if value else "0"
         else:
             row[column] = str(value)
     return row
@@ -141,7 +145,9 @@ def unflatten(row: Mapping[str, str | None]) -> tuple[dict[str, Any], dict[str, 
     errors: dict[str, str] = {}
     for column, path, kind in FIELDS:
         value = cells[column]
-        if kind in ("str", "int", "float"):
+        if kind == "flag":
+            data.setdefault(path[0], {})[path[1]] = value.lower() in ("1", "true", "yes", "on", "ndiyo")
+        elif kind in ("str", "int", "float"):
             target = data if len(path) == 1 else data.setdefault(path[0], {})
             target[path[-1]] = value if value != "" else None
         elif kind == "text":

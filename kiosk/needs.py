@@ -19,8 +19,10 @@ PRINTED_DOCUMENTS = 4  # a ticket carries a short checklist; the rest is on the 
 
 
 def fee_amount(fee: Fee, language: str) -> str:
-    """"KSh 1,050" (the same in both languages) or "Free" / "Bure"."""
-    if fee.amount_ksh <= 0:
+    """"KSh 1,050" (the same in both languages), "Free" / "Bure", or "Amount varies" (the note says on what)."""
+    if fee.varies:
+        return tr("fee_varies", language)
+    if fee.free:
         return tr("fee_free", language)
     return tr("fee_ksh", language, amount=f"{fee.amount_ksh:,}")
 

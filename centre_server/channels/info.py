@@ -23,7 +23,9 @@ SMS_LIMIT = 160  # one SMS of plain (GSM) text; an INFO answer is at most two of
 
 def fee_amount(fee: Fee, lang: str) -> str:
     """ "Free" / "Bure", or "KSh 1,050" (the agency's published amount, thousands separated)."""
-    if fee.amount_ksh == 0:
+    if fee.varies:
+        return tr("info_varies", lang)
+    if fee.free:
         return tr("info_free", lang)
     return tr("info_ksh", lang, amount=f"{fee.amount_ksh:,}")
 
@@ -78,7 +80,7 @@ def info_view(info: ServiceInfo, lang: str, demo: bool = False, prefix: str | No
     return InfoView(
         service_id=s.id, prefix=prefix or s.prefix, name=s.name.get(lang), description=s.description.get(lang),
         agency=s.agency, documents=[d.get(lang) for d in s.documents], fee=fee_amount(s.fee, lang),
-        free=s.fee.amount_ksh == 0, payer=_get(s.fee.payer, lang), waivers=_get(s.fee.waivers, lang),
+        free=s.fee.free, payer=_get(s.fee.payer, lang), waivers=_get(s.fee.waivers, lang),
         fee_note=_get(s.fee.note, lang), eligibility=_get(s.eligibility, lang), in_person=_get(s.in_person, lang),
         where_to_get=_get(s.where_to_get, lang), suspended=reason.get(lang) if reason else None, demo=demo,
         labels={k: tr(k, lang) for k in LABELS})

@@ -123,7 +123,8 @@ def show(directory: Path, service_id: str | None, as_json: bool) -> None:
         click.echo(f"{s.id} ({s.prefix}) {s.name.en} / {s.name.sw} — {s.agency}")
         click.echo(f"  {o.status.value}" + (f": {o.reason.en} / {o.reason.sw}" if o.reason else "")
                    + (f" (since {o.since:%Y-%m-%d %H:%M}{', by ' + o.by if o.by else ''})" if o.since else ""))
-        click.echo(f"  fee: KSh {s.fee.amount_ksh:,}" + (f" — {s.fee.note.en}" if s.fee.note else ""))
+        amount = "varies" if s.fee.varies else "free" if s.fee.free else f"KSh {s.fee.amount_ksh:,}"
+        click.echo(f"  fee: {amount}" + (f" — {s.fee.note.en}" if s.fee.note else ""))
         click.echo(f"  target wait {s.target_wait_min} min, typical {s.typical_duration_min:g} min")
         for d in s.documents:
             click.echo(f"  bring: {d.en}")

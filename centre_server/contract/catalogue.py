@@ -54,12 +54,26 @@ class Text(_Model):
 
 
 class Fee(_Model):
-    """What the service costs, as the agency publishes it. 0: free of charge."""
+    """What the service costs, as the agency publishes it. 0: free of charge, unless ``varies``."""
 
     amount_ksh: int = Field(ge=0, le=1_000_000)
+    # The amount depends on the case (county rates, a bill, postage by weight): no screen may say "Free";
+    # the note says what it depends on. ``amount_ksh``, when not 0, is then a typical amount.
+    varies: bool = False
     payer: Text | None = None  # who pays, e.g. "The applicant" / "Mwombaji"
     waivers: Text | None = None  # who pays less or nothing
     note: Text | None = None  # e.g. "Paid by M-Pesa to the agency's paybill"
+
+    @model_validator(mode="after")
+    def _varies_says_why(self) -> Fee:
+        if self.varies and self.note is None:
+            raise ValueError("a fee that varies needs a note saying what it depends on")
+        return self
+
+    @property
+    def free(self) -> bool:
+        """Nothing to pay: what lets a screen say "Free" / "Bure"."""
+        return self.amount_ksh == 0 and not self.varies
 
 
 class CatalogueService(_Model):

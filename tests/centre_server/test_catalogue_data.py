@@ -106,3 +106,25 @@ def test_fees(catalogue: Catalogue) -> None:
     for service in catalogue.services:
         if service.fee.amount_ksh > 0:
             assert service.fee.note is not None or service.fee.payer is not None, f"{service.id}: who pays, and how?"
+
+
+def test_a_fee_that_varies_is_never_called_free_on_any_screen():
+    """Land rates and postage cost what the county or Posta charges: "Free" there would be untrue."""
+    from pydantic import ValidationError
+
+    from centre_server.channels.info import fee_amount as channel_fee
+    from centre_server.contract.catalogue import Fee
+    from counter_display.i18n import fee_text as hall_fee
+    from kiosk.needs import fee_amount as kiosk_fee
+
+    with pytest.raises(ValidationError, match="note"):
+        Fee(amount_ksh=0, varies=True)
+    catalogue = shipped_catalogue()
+    for sid in ("land-rates", "posta"):
+        fee = catalogue.service(sid).fee
+        assert fee.varies and not fee.free
+        for lang, words in (("en", "varies"), ("sw", "hutofautiana")):
+            for shown in (channel_fee(fee, lang), hall_fee(fee, lang), kiosk_fee(fee, lang)):
+                assert words in shown.lower() and "free" not in shown.lower() and "bure" not in shown.lower()
+    free = Fee(amount_ksh=0, note=Text(en="No fee", sw="Hakuna ada"))
+    assert free.free and channel_fee(free, "sw") == "Bure" and kiosk_fee(free, "en") == "Free"
