@@ -13,6 +13,7 @@ asking, and answers it over HTTP at ``/api/v1/catalogue``.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,9 @@ MAX_ITEM = 120
 MAX_DOCUMENTS = 8
 
 
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # control, format, surrogate, private, unassigned
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,9 +48,11 @@ class Text(_Model):
     @field_validator("en", "sw")
     @classmethod
     def _stripped(cls, v: str) -> str:
-        v = " ".join(v.split())
+        v = " ".join(v.split())  # line breaks and tabs become single spaces: a text is one paragraph
         if not v:
             raise ValueError("text is empty")
+        if any(unicodedata.category(ch) in _UNPRINTABLE for ch in v):
+            raise ValueError("text holds a control or invisible character")  # a NUL would reach SMS and logs
         return v
 
     def get(self, language: Language | str) -> str:

@@ -181,6 +181,11 @@ def test_a_manager_suspends_over_http_and_a_newcomer_is_refused_with_the_reason(
     r = api.post("/api/v1/catalogue/kra-pin/offering", json={"status": "suspended",
                  "reason": {"en": "x" * 241, "sw": "y"}}, headers=manager)
     assert r.status_code == 422
+    for hostile in ("line1\nline2\u0000", "a\u202eb", "\u200b"):  # a NUL would reach SMS and the log
+        r = api.post("/api/v1/catalogue/kra-pin/offering", json={"status": "suspended",
+                     "reason": {"en": hostile, "sw": "sababu"}}, headers=manager)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request", hostile
+    assert api.get("/api/v1/catalogue/kra-pin").json()["offering"]["status"] == "offered"
     r = api.post("/api/v1/catalogue/..%2Fx/offering", json=body, headers=manager)
     assert r.status_code in (404, 422)
     r = api.post("/api/v1/catalogue/kra-pin/offering", json=body, headers=manager)
