@@ -110,8 +110,10 @@ def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> lis
     if not docs:
         parts.append(tr("info_no_documents", lang) + ".")
     elif one_per_line:
-        parts.append(tr("info_bring_plain", lang, documents="").rstrip())
-        parts += ["- " + ascii_fit(d, 10_000) for d in docs]
+        # the heading travels with the first document: a page never ends on a lone "Bring:"
+        first, *rest = ["- " + ascii_fit(d, 10_000) for d in docs]
+        parts.append(tr("info_bring_plain", lang, documents="").rstrip() + "\n" + first)
+        parts += rest
     else:
         parts.append(tr("info_bring_plain", lang, documents="; ".join(docs)))
     if s.eligibility is not None:
@@ -121,7 +123,8 @@ def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> lis
     parts += payment
     if s.where_to_get is not None:
         parts.append(tr("info_where_plain", lang, text=s.where_to_get.get(lang)))
-    return [p if p.startswith("- ") or p.endswith(":") else _sentence(ascii_fit(p, 10_000)) for p in parts]
+    return [p if p.startswith("- ") or p.endswith(":") or "\n- " in p else _sentence(ascii_fit(p, 10_000))
+            for p in parts]
 
 
 def _sentence(text: str) -> str:
