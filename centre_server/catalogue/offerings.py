@@ -9,7 +9,7 @@ choice, applied between two commands. Headquarters hears of each change.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from centre_server.contract.catalogue import Offering, OfferingStatus, Text
 from centre_server.contract.errors import Refusal
@@ -36,9 +36,13 @@ def set_offering(centre: Centre, service_id: str, status: OfferingStatus, reason
     if status is not OfferingStatus.not_offered and (svc is None or not svc.enabled):
         raise Refusal(409, "not_in_menu", f"{service_id!r} is not in this centre's menu: add it with "
                       "`huduma-provision services` before offering it")
-    now = datetime.fromtimestamp(centre.clock(), UTC)
+    now = datetime.fromtimestamp(centre.clock(), centre.tz)  # local time, as every other time it shows
     if status is OfferingStatus.suspended:
         assert reason is not None
+        held = svc.suspension if svc is not None else None
+        if held is not None and (held.reason_en, held.reason_sw) == (reason.en, reason.sw):
+            # the same suspension again (a double click, a retry): nobody is told twice, "since" stands
+            return centre.catalogue_payload().info(service_id).offering  # type: ignore[union-attr]
         centre.execute(engine.SuspendService(service_id, reason.en, reason.sw, by=by))
     elif svc is not None and svc.suspension is not None and status is OfferingStatus.offered:
         centre.execute(engine.ResumeService(service_id, by=by))

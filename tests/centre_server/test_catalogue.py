@@ -7,6 +7,7 @@ The sync against a real headquarters is in ``test_catalogue_e2e.py``.
 from __future__ import annotations
 
 import socket
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -191,6 +192,11 @@ def test_a_manager_suspends_over_http_and_a_newcomer_is_refused_with_the_reason(
     r = api.post("/api/v1/catalogue/kra-pin/offering", json=body, headers=manager)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "suspended" and r.json()["by"] == "manager"
+    assert r.json()["since"].endswith("+03:00")  # the centre's local time, as every time it shows
+    again = api.post("/api/v1/catalogue/kra-pin/offering", json=body, headers=manager)  # a double click
+    assert again.status_code == 200 and again.json()["since"] == r.json()["since"]
+    with sqlite3.connect(api.app.state.centre.settings.db_path) as db:  # nobody waiting is told twice
+        assert db.execute("SELECT count(*) FROM events WHERE type = 'service_suspended'").fetchone()[0] == 1
     refused = api.post("/api/v1/tickets", json={"service_id": "kra-pin"}, headers=kiosk)
     assert refused.status_code == 409
     error = refused.json()["error"]
