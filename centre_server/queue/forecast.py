@@ -55,6 +55,7 @@ MAX_AGE_S = 120.0  # an older table is not read: the closed forms answer
 RECENT_CLOSE_S = 1200.0  # a busy counter the plan closed this recently is finishing up, then closes
 MARK = "~"  # ids of markers and simulated arrivals start with it (never a real ticket's)
 MIN_CALLED = 0.5  # a position called in fewer futures than this share is unknown
+MARKERS_PER_QUEUE = 100  # a longer queue gets a marker every few positions (and at its end), read between
 
 # kinds of happening, in the order they run when they fall on the same second (as the replay)
 _CLOSE, _END, _OPEN, _ABANDON, _ARRIVE = range(5)
@@ -159,13 +160,13 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
             state.tickets[c.ticket_id] = copy.copy(live.tickets[c.ticket_id])
     pol = live.policy
     every = (pol.call_order == "skill_order" or pol.prefer_breached_target) if all_arrivals is None else all_arrivals
-    snap = Snapshot(at=now, state=state, learned=_learned(p, live, day, tod, now, end, every), plan=[],
-                    closing=set(), end=end, all_arrivals=every)
-    snap.plan, snap.closing = _plan(p, live, day, tod, now, end)
+    plan, closing = _plan(p, live, day, tod, now, end)
     # only a service some counter serves now or opens to later gets markers: a marker nobody can
     # call would run every future to the horizon for an answer the closed forms give ("no counter")
     served = {s for c in live.counters.values() if c.state == CounterState.open for s in c.services}
-    served |= {s for _, _, sv in snap.plan for s in sv or ()}
+    served |= {s for _, _, sv in plan for s in sv or ()}
+    snap = Snapshot(at=now, state=state, learned=_learned(p, live, served, day, tod, now, end, every), plan=plan,
+                    closing=closing, end=end, all_arrivals=every)
     n = 0
     for sid, queue in live.queues.items():
         if sid not in served:
@@ -175,7 +176,10 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
         normal = [t for t in queue.values() if t.priority is Priority.none]
         special = sorted((t for t in queue.values() if t.priority is not Priority.none), key=engine._FCFS)
         for prio, tickets, first in ((Priority.none, normal, len(special)), (Priority.elderly, special, 0)):
+            stride = max(1, math.ceil(len(tickets) / MARKERS_PER_QUEUE))  # a long queue: every stride-th
             for k, before in enumerate([*tickets, None]):
+                if k % stride and before is not None:
+                    continue
                 n += 1
                 m = _marker(state, f"{MARK}m{n}", sid, prio, before, now)
                 state.tickets[m.id] = m
@@ -193,10 +197,10 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
     return snap
 
 
-def _learned(p: WaitPredictor, live: State, day: str, tod: float, now: float, end: float,
+def _learned(p: WaitPredictor, live: State, served: set[str], day: str, tod: float, now: float, end: float,
              all_arrivals: bool) -> Learned:
     arrivals: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
-    for sid in live.services:
+    for sid in served & live.services.keys():
         for prio in (True, False) if all_arrivals else (True,):
             spans = []
             t = now
@@ -208,7 +212,7 @@ def _learned(p: WaitPredictor, live: State, day: str, tod: float, now: float, en
                 t = b
             if spans:
                 arrivals[(sid, prio)] = spans
-    return Learned(samples={s: list(r) for s, r in p.samples.items()},
+    return Learned(samples={s: list(r) for s, r in p.samples.items() if s in served},
                    mean_s=dict(p.mean_service_s),
                    speed={c: p.counter_speed(c) for c in live.counters},
                    no_show_p={s: p.no_show_share(s) for s in live.services},
@@ -482,12 +486,23 @@ def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | Non
     step: dict[str, float] = {}
     for (sid, prio), cells in rows.items():
         first = min(cells)
-        waits = tuple(cells.get(first + i, math.nan) for i in range(max(cells) - first + 1))
+        waits = _filled(cells, first)
         (priority if prio else normal)[sid] = (first, waits)
         if not prio:
             step[sid] = _step(snap, sid, waits)
     return ForecastTable(at=snap.at, max_age_s=max_age_s, normal=normal, priority=priority, step=step,
                          futures=futures, cpu_s=time.thread_time() - began)
+
+
+def _filled(cells: dict[int, float], first: int) -> tuple[float, ...]:
+    """Every position from ``first`` to the last marker's, read straight between two markers."""
+    known = sorted(cells)
+    out: list[float] = []
+    for a, b in zip(known, known[1:], strict=False):
+        wa, wb = cells[a], cells[b]
+        out += [wa + (wb - wa) * (i / (b - a)) for i in range(b - a)]
+    out.append(cells[known[-1]])
+    return tuple(out)
 
 
 def _step(snap: Snapshot, sid: str, waits: tuple[float, ...]) -> float:

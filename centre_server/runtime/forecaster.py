@@ -26,6 +26,7 @@ from centre_server.queue.estimate import ForecastTable
 logger = logging.getLogger(__name__)
 
 PERIOD_S = 15.0
+MAX_SHARE = 0.05  # of one core, whatever the hall
 
 
 class Live(Protocol):
@@ -74,11 +75,15 @@ class Forecaster:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            began = time.thread_time()
             try:
                 self.refresh()
             except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
                 logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
-            self._stop.wait(self.period_s)
+            # never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
+            # so the next one comes later (past the table's age limit the closed forms answer)
+            took = time.thread_time() - began
+            self._stop.wait(max(self.period_s, took / MAX_SHARE - took))
 
     def refresh(self) -> ForecastTable | None:
         """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""
