@@ -222,6 +222,9 @@ class WaitPredictor:
         """Learn from one event other than a finished service (``observe`` has those)."""
         d = ev.data
         if isinstance(d, CounterEvent):
+            # the table was read from futures with other counters: until the next one, the closed
+            # forms answer (a hall whose counters all closed must not print the old futures' waits)
+            self.forecast = None
             self._note_staffing(state, ev.at)
             if isinstance(d, (CounterClosed, CounterPaused)):
                 day, tod = self._local(state, ev.at)

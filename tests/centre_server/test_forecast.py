@@ -146,3 +146,26 @@ def test_turned_off_no_thread(centre_dir) -> None:
     finally:
         centre.stop_writer()
         centre.close()
+
+
+def test_a_counter_that_opens_or_closes_drops_the_table() -> None:
+    """The futures were run with other counters: the closed forms answer until the next table."""
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(7))
+    busy_queue(state, now, waiting=4)
+    state.predictor.forecast = forecast.forecast(state, now, futures=8, rng=random.Random(1))
+    for cid in list(state.counters):
+        engine.apply(state, engine.CloseCounter(cid), now + 5)
+    assert state.predictor.forecast is None
+    assert engine.wait_for(state, "q", 4, now + 6)[0] is None  # nobody serves: no number, as before
+
+
+def test_a_long_queue_is_read_between_markers() -> None:
+    state = hall(counters=4)
+    now = learn(state, 120.0, start_epoch() + 8 * H, random.Random(8))
+    busy_queue(state, now, waiting=350)
+    snap = forecast.take_snapshot(state, now + 400)
+    assert len(snap.markers) < 150  # every few positions, and each end, not 350
+    table = forecast.run_futures(snap, futures=4, rng=random.Random(2))
+    first, waits = table.normal["q"]
+    assert len(waits) == 351 and all(a <= b for a, b in zip(waits, waits[1:], strict=False))
