@@ -173,7 +173,8 @@ class WaitPredictor:
     staffing: dict[str, list[tuple[float, dict[str, tuple[str, ...]]]]] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)  # recent service times (a ring)
     sample_at: dict[str, int] = field(default_factory=dict)
-    speed: dict[str, tuple[float, float]] = field(default_factory=dict)  # counter -> (sum of ratios, n)
+    # counter -> (sum, sum of squares, number) of its service times' ratios to the services' means
+    speed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     # arrivals: (service, priority class) -> count per quarter-hour, today and as the past days' mean
     counted_day: str = ""
     counts: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
@@ -211,12 +212,11 @@ class WaitPredictor:
             ring[i] = d
             self.sample_at[service_id] = (i + 1) % SAMPLES_KEPT
         if counter_id is not None:  # how this counter's clerks pace against the service's mean
-            total, k = self.speed.get(counter_id, (0.0, 0.0))
-            ratio = min(4.0, max(0.25, d / old))
+            total, squares, k = self.speed.get(counter_id, (0.0, 0.0, 0.0))
+            ratio = min(10.0, max(0.1, d / old))
             if k >= self.window:
-                total *= (k - 1) / k
-                k -= 1
-            self.speed[counter_id] = (total + ratio, k + 1)
+                total, squares, k = total * (k - 1) / k, squares * (k - 1) / k, k - 1
+            self.speed[counter_id] = (total + ratio, squares + ratio * ratio, k + 1)
 
     def record(self, state: QueueView, ev: Event) -> None:
         """Learn from one event other than a finished service (``observe`` has those)."""
@@ -362,10 +362,28 @@ class WaitPredictor:
         """Abandonments per second of waiting in each span of ``PATIENCE_EDGES`` (0 until seen)."""
         return [a / e if a > 0 and e > 0 else 0.0 for a, e in zip(self.abandoned_by, self.exposure_by, strict=True)]
 
-    def counter_speed(self, counter_id: str) -> float:
-        """A counter's service times against the services' means (1.0: the common pace)."""
-        total, k = self.speed.get(counter_id, (0.0, 0.0))
-        return (total + SPEED_PRIOR) / (k + SPEED_PRIOR)
+    def counter_speeds(self) -> dict[str, float]:
+        """Each counter's service times against the services' means (1.0: the common pace).
+
+        Shrunk to 1.0 by how much the counters truly differ (empirical Bayes): the spread of their
+        mean ratios beyond what their own sampling noise explains. Where clerks all work at one
+        pace, a counter's few dozen services must not make it look 10 % slow or fast."""
+        stats = [(t / k, max(0.0, q / k - (t / k) ** 2) / k) for t, q, k in self.speed.values() if k >= 2]
+        if len(stats) < 2:
+            return {c: 1.0 for c in self.speed}
+        mean = sum(r for r, _ in stats) / len(stats)
+        spread = sum((r - mean) ** 2 for r, _ in stats) / (len(stats) - 1)
+        noise = sum(v for _, v in stats) / len(stats)
+        between = max(0.0, spread - noise)
+        out: dict[str, float] = {}
+        for c, (t, q, k) in self.speed.items():
+            if k < 2 or between <= 0.0:
+                out[c] = 1.0
+                continue
+            r, v = t / k, max(1e-9, (q / k - (t / k) ** 2) / k)
+            w = between / (between + v)
+            out[c] = min(4.0, max(0.25, 1.0 + w * (r - 1.0) * k / (k + SPEED_PRIOR)))
+        return out
 
     def abandonment_rate(self) -> float:
         """Abandonments per second of waiting (exponential patience, maximum likelihood)."""

@@ -214,7 +214,7 @@ def _learned(p: WaitPredictor, live: State, served: set[str], day: str, tod: flo
                 arrivals[(sid, prio)] = spans
     return Learned(samples={s: list(r) for s, r in p.samples.items() if s in served},
                    mean_s=dict(p.mean_service_s),
-                   speed={c: p.counter_speed(c) for c in live.counters},
+                   speed=p.counter_speeds(),
                    no_show_p={s: p.no_show_share(s) for s in live.services},
                    no_show_s=p.no_show_s, hazards=p.hazards(), arrivals=arrivals)
 

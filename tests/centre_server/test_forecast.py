@@ -169,3 +169,19 @@ def test_a_long_queue_is_read_between_markers() -> None:
     table = forecast.run_futures(snap, futures=4, rng=random.Random(2))
     first, waits = table.normal["q"]
     assert len(waits) == 351 and all(a <= b for a, b in zip(waits, waits[1:], strict=False))
+
+
+def test_a_slower_counter_is_learned_and_equal_counters_stay_equal() -> None:
+    from centre_server.queue.estimate import WaitPredictor
+
+    rng = random.Random(9)
+    same, apart = WaitPredictor(), WaitPredictor()
+    for p in (same, apart):
+        p.prime("q", 300)
+    for _ in range(400):
+        for i in range(4):
+            same.observe("q", rng.expovariate(1 / 300), f"c{i}")
+            apart.observe("q", rng.expovariate(1 / (600 if i == 0 else 300)), f"c{i}")
+    assert all(v == 1.0 for v in same.counter_speeds().values())  # noise alone: no counter singled out
+    speeds = apart.counter_speeds()
+    assert speeds["c0"] > 1.4 and all(speeds[f"c{i}"] < 1.0 for i in (1, 2, 3))
