@@ -55,6 +55,9 @@ MAX_AGE_S = 120.0  # an older table is not read: the closed forms answer
 RECENT_CLOSE_S = 1200.0  # a busy counter the plan closed this recently is finishing up, then closes
 MARK = "~"  # ids of markers and simulated arrivals start with it (never a real ticket's)
 MIN_CALLED = 0.5  # a position called in fewer futures than this share is unknown
+MAX_COMMANDS = 20_000  # one future stops after this many engine commands (a hall of thousands waiting)
+BUDGET_S = 1.5  # CPU for one refresh: past it no further future starts (at least MIN_FUTURES run)
+MIN_FUTURES = 8
 MARKERS_PER_QUEUE = 100  # a longer queue gets a marker every few positions (and at its end), read between
 
 # kinds of happening, in the order they run when they fall on the same second (as the replay)
@@ -279,6 +282,7 @@ class _Future:
         self.called: dict[str, float] = {}
         self.left = len(snap.markers)
         self.arrived = 0
+        self.commands = 0
 
     def push(self, t: float, kind: int, payload: object) -> None:
         self.order += 1
@@ -314,7 +318,7 @@ class _Future:
             self._call(c.id, t0)
         while self.heap and self.left > 0:
             t, kind, _, payload = heapq.heappop(self.heap)
-            if t > snap.end:
+            if t > snap.end or self.commands > MAX_COMMANDS:
                 break
             # the kind says what the payload is
             if kind == _END:
@@ -336,6 +340,7 @@ class _Future:
         return self.called
 
     def _apply(self, command: engine.Command, t: float) -> list[Event]:
+        self.commands += 1
         return engine.apply(self.state, command, t)
 
     def _next_arrival(self, sid: str, prio: bool, spans: list[tuple[float, float, float]], i: int,
@@ -467,16 +472,26 @@ def _clone(base: State) -> State:
 
 
 def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | None = None,
-                max_age_s: float = MAX_AGE_S) -> ForecastTable:
-    """Run ``futures`` futures from ``snap`` and read each position's mean wait from them."""
+                max_age_s: float = MAX_AGE_S, budget_s: float = BUDGET_S) -> ForecastTable:
+    """Run ``futures`` futures from ``snap`` and read each position's mean wait from them.
+
+    A refresh shares the server's interpreter with the issue path: past ``budget_s`` of CPU no
+    further future starts (``MIN_FUTURES`` always run), and each future stops after
+    ``MAX_COMMANDS``; positions it never reached are unknown and the closed forms answer them."""
     began = time.thread_time()
     rng = rng or random.Random()
     sums: dict[str, float] = {}
     hits: dict[str, int] = {}
-    for _ in range(futures):
+    done = 0
+    while done < futures:
         for tid, w in _Future(snap, rng).run().items():
             sums[tid] = sums.get(tid, 0.0) + w
             hits[tid] = hits.get(tid, 0) + 1
+        done += 1
+        if done >= MIN_FUTURES and time.thread_time() - began > budget_s:
+            logger.info("wait forecast: %d futures of %d within its %.1f s budget", done, futures, budget_s)
+            break
+    futures = done
     rows: dict[tuple[str, bool], dict[int, float]] = {}
     for tid, (sid, prio, pos) in snap.markers.items():
         k = hits.get(tid, 0)
