@@ -374,7 +374,9 @@ class WaitPredictor:
         mean = sum(r for r, _ in stats) / len(stats)
         spread = sum((r - mean) ** 2 for r, _ in stats) / (len(stats) - 1)
         noise = sum(v for _, v in stats) / len(stats)
-        between = max(0.0, spread - noise)
+        # a difference the noise could make (a spread under twice the noise, or too few counters to
+        # tell) is not learned: two clerks at one pace would otherwise differ by chance half the time
+        between = spread - noise if len(stats) >= 3 and spread > 2.0 * noise else 0.0
         out: dict[str, float] = {}
         for c, (t, q, k) in self.speed.items():
             if k < 2 or between <= 0.0:
