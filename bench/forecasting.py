@@ -47,7 +47,7 @@ class Forecasting(Replay):
     def _arrive(self, a: Arrival, t: float) -> None:
         if a is _REFRESH:  # type: ignore[comparison-overlap]
             began = time.process_time()
-            self.state.predictor.forecast = forecast.forecast(self.state, self.base + t, self.futures, self.rng)
+            self.state.predictor.install(forecast.forecast(self.state, self.base + t, self.futures, self.rng))
             self.cpu_s += time.process_time() - began
             self.refreshes += 1
             return

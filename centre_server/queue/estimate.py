@@ -63,6 +63,7 @@ from centre_server.contract import (
     Event,
     TicketCalled,
     TicketCancelled,
+    TicketDone,
     TicketIssued,
     TicketNoShow,
 )
@@ -132,6 +133,9 @@ class ForecastTable:
     step: dict[str, float]
     futures: int = 0
     cpu_s: float = 0.0  # what the futures cost to run
+    # per service, counters that turned busy less those that turned free since the snapshot (kept
+    # by WaitPredictor.record): each is one more citizen ahead than the table's position says
+    turned_busy: dict[str, int] = field(default_factory=dict)
 
     def fresh(self, now: float) -> bool:
         return -1.0 <= now - self.at <= self.max_age_s
@@ -144,7 +148,7 @@ class ForecastTable:
         first, waits = row
         if not waits:
             return None
-        i = ahead - first
+        i = ahead + self.turned_busy.get(service_id, 0) - first
         if 0 <= i < len(waits):
             w = waits[i]
         elif i >= len(waits):
@@ -187,6 +191,9 @@ class WaitPredictor:
     stops: dict[str, dict[tuple[str, int], float]] = field(default_factory=dict)
     last_call: dict[str, float] = field(default_factory=dict)  # counter -> epoch of its last call
     forecast: ForecastTable | None = None  # left by the forecaster (queue/forecast.py), read first
+    # the counts of counters turned busy since each snapshot still in use (the table's, and the one
+    # whose futures are running): a counter that was free when the futures began is busy by now
+    busy_counts: list[dict[str, int]] = field(default_factory=list)
     _tz: ZoneInfo | None = None
 
     # ------------------------------------------------------------ learning
@@ -240,11 +247,19 @@ class WaitPredictor:
                 self.priority_arrivals.setdefault(sid, _Rate()).add(ev.at)
             self._count_arrival(state, sid, d.priority != "none", ev.at)
         elif isinstance(d, TicketCalled):
+            if self.busy_counts:
+                self._count_busy(state, d.counter_id, +1)
             self.last_call[d.counter_id] = ev.at
             self.exposure_s += max(0.0, float(d.waited_s))
             self._expose(max(0.0, float(d.waited_s)), abandoned=False)
+        elif isinstance(d, TicketDone):
+            if self.busy_counts:
+                self._count_busy(state, d.counter_id, -1)
         elif isinstance(d, TicketNoShow):
             sid = d.service_id
+            t = state.tickets.get(d.ticket_id)
+            if self.busy_counts and t is not None and t.called_at is not None:
+                self._count_busy(state, d.counter_id, -1)
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
             t = state.tickets.get(d.ticket_id)
@@ -261,6 +276,25 @@ class WaitPredictor:
             if d.reason not in CLOSING_REASONS:
                 self.abandoned += 1.0
             self._expose(waited, abandoned=d.reason not in CLOSING_REASONS)
+
+    def start_counting(self) -> dict[str, int]:
+        """At a snapshot: a new count of counters turning busy, for the table its futures will make."""
+        counts: dict[str, int] = {}
+        self.busy_counts = [*self.busy_counts[-1:], counts]
+        return counts
+
+    def install(self, table: ForecastTable) -> None:
+        """The new table replaces the old (one attribute: a reader gets one or the other whole)."""
+        self.forecast = table
+        self.busy_counts = [table.turned_busy]
+
+    def _count_busy(self, state: QueueView, counter_id: str | None, step: int) -> None:
+        c = state.counters.get(counter_id or "")
+        if c is None:
+            return
+        for counts in self.busy_counts:
+            for sid in c.services:
+                counts[sid] = counts.get(sid, 0) + step
 
     def _expose(self, waited: float, abandoned: bool) -> None:
         """A wait that ended (called, left, or cut by the day's close): its time at risk, span by span."""

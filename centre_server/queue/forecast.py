@@ -127,6 +127,7 @@ class Snapshot:
     end: float
     markers: dict[str, tuple[str, bool, int]] = field(default_factory=dict)  # id -> service, priority, position
     all_arrivals: bool = False
+    turned_busy: dict[str, int] = field(default_factory=dict)  # kept by the live predictor from now on
 
 
 def _local(tz: str, at: float) -> tuple[str, float, float]:
@@ -197,6 +198,7 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
                 state.tickets[m.id] = m
                 snap.markers[m.id] = (sid, prio is not Priority.none, 0)
     state.reindex()
+    snap.turned_busy = p.start_counting()
     return snap
 
 
@@ -506,7 +508,7 @@ def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | Non
         if not prio:
             step[sid] = _step(snap, sid, waits)
     return ForecastTable(at=snap.at, max_age_s=max_age_s, normal=normal, priority=priority, step=step,
-                         futures=futures, cpu_s=time.thread_time() - began)
+                         futures=futures, cpu_s=time.thread_time() - began, turned_busy=snap.turned_busy)
 
 
 def _filled(cells: dict[int, float], first: int) -> tuple[float, ...]:

@@ -97,7 +97,7 @@ class Forecaster:
                 return None
             snap = forecast.take_snapshot(state, now)
         table = forecast.run_futures(snap, self.futures, self.rng)
-        state.predictor.forecast = table  # one attribute: the issue path reads the old or the new table whole
+        state.predictor.install(table)  # one attribute: the issue path reads the old or the new table whole
         self.cpu_s += time.thread_time() - began
         self.refreshes += 1
         return table
