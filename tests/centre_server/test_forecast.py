@@ -185,3 +185,18 @@ def test_a_slower_counter_is_learned_and_equal_counters_stay_equal() -> None:
     assert all(v == 1.0 for v in same.counter_speeds().values())  # noise alone: no counter singled out
     speeds = apart.counter_speeds()
     assert speeds["c0"] > 1.4 and all(speeds[f"c{i}"] < 1.0 for i in (1, 2, 3))
+
+
+def test_a_counter_busy_since_the_snapshot_counts_as_one_more_ahead() -> None:
+    """The table saw a free counter; a citizen took it since: a newcomer now is not called at once."""
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(10))
+    engine.apply(state, engine.IssueTicket("busy", "q"), now)
+    engine.apply(state, engine.CallNext("c0"), now)  # c1 stays free
+    table = forecast.forecast(state, now + 1, futures=16, rng=random.Random(4))
+    state.predictor.install(table)
+    assert table.wait("q", 0) == 0.0  # at the snapshot: the free counter calls a newcomer at once
+    engine.apply(state, engine.IssueTicket("took-it", "q"), now + 5)
+    engine.apply(state, engine.CallNext("c1"), now + 5)
+    later = state.predictor.estimate(state, "q", 0, now + 6)
+    assert later is not None and later > 30  # both busy now: about half a service time
