@@ -391,6 +391,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--calls", type=int, default=500, help="calls per call-to-display run (at 50/s)")
     ap.add_argument("--issue-only", action="store_true", help="measure ticket issue only (for quick comparisons)")
+    ap.add_argument("--open-first", action="store_true",
+                    help="open every counter before the issue run (the wait forecaster then runs beside it)")
     ap.add_argument("--bare", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare:
@@ -425,6 +427,12 @@ def main() -> int:
         services = [s["id"] for s in httpx.get(url + "/api/v1/services").json()]
         bodies = [json.dumps({"service_id": s, "language": "en"}, separators=(",", ":")) for s in services]
         auth = {"Authorization": f"Bearer {kiosk['token']}"}
+        if args.open_first:  # counters open while tickets pour in: the wait forecaster works meanwhile
+            staff = {"username": "clerk", "password": creds["staff"]["clerk"]["password"]}
+            first = httpx.post(url + "/api/v1/auth/login", json=staff).json()["token"]
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {first}"}) as opener:
+                for c in opener.get("/api/v1/counters").json():
+                    opener.post(f"/api/v1/counters/{c['id']}/open", json={}).raise_for_status()
         # warm both up (imports, first connections), then measure
         wrk(bare_url, "/echo", bodies, {}, 2, args.connections, work)
         wrk(url, "/api/v1/tickets", bodies, auth, 1, 4, work)

@@ -33,7 +33,16 @@ estimate at the time left until closing plus an hour (12 h without a closing
 time) and logs it: a figure past that is a fault, never something to print.
 
 ``observe`` is called by the engine for each finished service; ``record`` takes
-every event (the replay calls it; the server calls it from ``Centre.execute``).
+every event (the engine's ``evolve`` calls it).
+
+The forecast (issue 18). Beside those closed forms the predictor learns what a
+simulation of the centre needs: recent service times per service (their
+distribution, not only the mean), each counter's speed against the service
+means, arrivals per service, class and quarter-hour of the day over past days,
+and the abandonment hazard by time already waited. ``queue/forecast.py`` runs the
+engine forward from the live state with them and leaves a ``ForecastTable``
+here (``forecast``); ``estimate`` reads that table first (O(1)) while it is
+fresh, and falls back to the closed forms above when it is stale or missing.
 """
 
 from __future__ import annotations
@@ -47,11 +56,14 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from centre_server.contract import (
+    CounterClosed,
     CounterEvent,
+    CounterPaused,
     CounterState,
     Event,
     TicketCalled,
     TicketCancelled,
+    TicketDone,
     TicketIssued,
     TicketNoShow,
 )
@@ -68,6 +80,13 @@ SHARE_HORIZON_S = 900.0  # arrivals expected over this long count towards a shar
 GUARD_AFTER_CLOSING_S = 3600.0  # no estimate runs past closing by more than this (logged)
 GUARD_NO_CLOSING_S = 12 * 3600.0
 CLOSING_REASONS = ("day_rollover", "day_closed")
+SAMPLES_KEPT = 1000  # recent service times per service, the forecast's distribution (about a week of a busy one)
+SPEED_PRIOR = 20.0  # a counter's speed starts as this many services at the common pace
+BIN_S = 900.0  # arrivals are learned per quarter-hour of the day
+BINS = int(86400 / BIN_S)
+PROFILE_DAYS = 7  # the arrival profile is about the mean of the last week's days
+# abandonment hazard per span of time already waited (seconds): patience is rarely memoryless
+PATIENCE_EDGES = (0.0, 600.0, 1200.0, 2400.0, 4800.0, math.inf)
 
 
 class QueueView(Protocol):
@@ -96,6 +115,51 @@ class _Rate:
         return self.value * math.exp(-max(0.0, now - self.at) / tau)
 
 
+@dataclass(frozen=True)
+class ForecastTable:
+    """Mean waits read from simulated futures of the centre, per service and position.
+
+    ``normal[s] = (first, waits)``: a normal ticket of ``s`` with ``first + i``
+    people ahead is called ``waits[i]`` seconds after ``at`` (NaN: not within the
+    forecast's horizon in most futures); ``priority`` the same for a priority
+    class. Past either end a position costs ``step[s]`` seconds more (or less).
+    Reading it is O(1): the issue path never simulates.
+    """
+
+    at: float
+    max_age_s: float
+    normal: dict[str, tuple[int, tuple[float, ...]]]
+    priority: dict[str, tuple[int, tuple[float, ...]]]
+    step: dict[str, float]
+    futures: int = 0
+    cpu_s: float = 0.0  # what the futures cost to run
+    # per service, counters that turned busy less those that turned free since the snapshot (kept
+    # by WaitPredictor.record): each is one more citizen ahead than the table's position says
+    turned_busy: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self, now: float) -> bool:
+        return -1.0 <= now - self.at <= self.max_age_s
+
+    def wait(self, service_id: str, ahead: int, priority: bool = False) -> float | None:
+        """Seconds until a ticket with ``ahead`` people before it is called; None when unknown."""
+        row = (self.priority if priority else self.normal).get(service_id)
+        if row is None:
+            return None
+        first, waits = row
+        if not waits:
+            return None
+        i = ahead + self.turned_busy.get(service_id, 0) - first
+        if 0 <= i < len(waits):
+            w = waits[i]
+        elif i >= len(waits):
+            w = waits[-1] + (i - len(waits) + 1) * self.step.get(service_id, 0.0)
+        else:
+            w = waits[0] + i * self.step.get(service_id, 0.0)
+        if math.isnan(w):
+            return None
+        return max(0.0, w)
+
+
 @dataclass
 class WaitPredictor:
     window: int = 500  # service times: plain mean over this many, then forget slowly
@@ -111,6 +175,25 @@ class WaitPredictor:
     priority_arrivals: dict[str, _Rate] = field(default_factory=dict)
     # staffing through the day: local date -> [(second of day, {open counter: its services})]
     staffing: dict[str, list[tuple[float, dict[str, tuple[str, ...]]]]] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)  # recent service times (a ring)
+    sample_at: dict[str, int] = field(default_factory=dict)
+    # counter -> (sum, sum of squares, number) of its service times' ratios to the services' means
+    speed: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    # arrivals: (service, priority class) -> count per quarter-hour, today and as the past days' mean
+    counted_day: str = ""
+    counts: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
+    profile: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
+    profile_days: int = 0
+    abandoned_by: list[float] = field(default_factory=lambda: [0.0] * (len(PATIENCE_EDGES) - 1))
+    exposure_by: list[float] = field(default_factory=lambda: [0.0] * (len(PATIENCE_EDGES) - 1))
+    # when each counter that closed or paused stopped calling: local date -> {(counter, second it
+    # closed): the second between its last call and its close, the likely end of the shift}
+    stops: dict[str, dict[tuple[str, int], float]] = field(default_factory=dict)
+    last_call: dict[str, float] = field(default_factory=dict)  # counter -> epoch of its last call
+    forecast: ForecastTable | None = None  # left by the forecaster (queue/forecast.py), read first
+    # the counts of counters turned busy since each snapshot still in use (the table's, and the one
+    # whose futures are running): a counter that was free when the futures began is busy by now
+    busy_counts: list[dict[str, int]] = field(default_factory=list)
     _tz: ZoneInfo | None = None
 
     # ------------------------------------------------------------ learning
@@ -133,21 +216,55 @@ class WaitPredictor:
         self.mean_service_s[service_id] = old + a * (d - old)
         self.observed[service_id] = n + 1
         self.calls[service_id] = self.calls.get(service_id, 0.0) + 1.0
+        ring = self.samples.setdefault(service_id, [])
+        if len(ring) < SAMPLES_KEPT:
+            ring.append(d)
+        else:
+            i = self.sample_at.get(service_id, 0)
+            ring[i] = d
+            self.sample_at[service_id] = (i + 1) % SAMPLES_KEPT
+        if counter_id is not None:  # how this counter's clerks pace against the service's mean
+            total, squares, k = self.speed.get(counter_id, (0.0, 0.0, 0.0))
+            ratio = min(10.0, max(0.1, d / old))
+            if k >= self.window:
+                total, squares, k = total * (k - 1) / k, squares * (k - 1) / k, k - 1
+            self.speed[counter_id] = (total + ratio, squares + ratio * ratio, k + 1)
 
     def record(self, state: QueueView, ev: Event) -> None:
         """Learn from one event other than a finished service (``observe`` has those)."""
         d = ev.data
         if isinstance(d, CounterEvent):
+            # the table was read from futures with other counters: until the next one, the closed
+            # forms answer (a hall whose counters all closed must not print the old futures' waits)
+            self.forecast = None
             self._note_staffing(state, ev.at)
+            if isinstance(d, (CounterClosed, CounterPaused)):
+                day, tod = self._local(state, ev.at)
+                last = self.last_call.get(d.counter_id)
+                stop = tod - (ev.at - last) / 2 if last is not None and 0 <= ev.at - last < 3600.0 else tod
+                self.stops.setdefault(day, {})[(d.counter_id, int(tod))] = stop
+                for old in sorted(self.stops)[:-3]:
+                    del self.stops[old]
         elif isinstance(d, TicketIssued):
             sid = d.service_id
             self.arrivals.setdefault(sid, _Rate()).add(ev.at)
             if d.priority != "none":
                 self.priority_arrivals.setdefault(sid, _Rate()).add(ev.at)
+            self._count_arrival(state, sid, d.priority != "none", ev.at)
         elif isinstance(d, TicketCalled):
+            if self.busy_counts:
+                self._count_busy(state, d.counter_id, +1)
+            self.last_call[d.counter_id] = ev.at
             self.exposure_s += max(0.0, float(d.waited_s))
+            self._expose(max(0.0, float(d.waited_s)), abandoned=False)
+        elif isinstance(d, TicketDone):
+            if self.busy_counts:
+                self._count_busy(state, d.counter_id, -1)
         elif isinstance(d, TicketNoShow):
             sid = d.service_id
+            t = state.tickets.get(d.ticket_id)
+            if self.busy_counts and t is not None and t.called_at is not None:
+                self._count_busy(state, d.counter_id, -1)
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
             t = state.tickets.get(d.ticket_id)
@@ -163,6 +280,58 @@ class WaitPredictor:
             self.exposure_s += waited
             if d.reason not in CLOSING_REASONS:
                 self.abandoned += 1.0
+            self._expose(waited, abandoned=d.reason not in CLOSING_REASONS)
+
+    def start_counting(self) -> dict[str, int]:
+        """At a snapshot: a new count of counters turning busy, for the table its futures will make."""
+        counts: dict[str, int] = {}
+        self.busy_counts = [*self.busy_counts[-1:], counts]
+        return counts
+
+    def install(self, table: ForecastTable) -> None:
+        """The new table replaces the old (one attribute: a reader gets one or the other whole)."""
+        self.forecast = table
+        self.busy_counts = [table.turned_busy]
+
+    def _count_busy(self, state: QueueView, counter_id: str | None, step: int) -> None:
+        c = state.counters.get(counter_id or "")
+        if c is None:
+            return
+        for counts in self.busy_counts:
+            for sid in c.services:
+                counts[sid] = counts.get(sid, 0) + step
+
+    def _expose(self, waited: float, abandoned: bool) -> None:
+        """A wait that ended (called, left, or cut by the day's close): its time at risk, span by span."""
+        for i in range(len(self.exposure_by)):
+            lo, hi = PATIENCE_EDGES[i], PATIENCE_EDGES[i + 1]
+            if waited <= lo:
+                break
+            self.exposure_by[i] += min(waited, hi) - lo
+            if abandoned and waited < hi:
+                self.abandoned_by[i] += 1.0
+
+    def _count_arrival(self, state: QueueView, service_id: str, priority: bool, at: float) -> None:
+        day, tod = self._local(state, at)
+        if day != self.counted_day:
+            self._fold_day()
+            self.counted_day = day
+        row = self.counts.get((service_id, priority))
+        if row is None:
+            row = self.counts[(service_id, priority)] = [0.0] * BINS
+        row[min(BINS - 1, int(tod // BIN_S))] += 1.0
+
+    def _fold_day(self) -> None:
+        """Today's arrivals join the profile of past days (a mean, then a week's moving mean)."""
+        if not self.counts:
+            return
+        w = max(1.0 / (self.profile_days + 1), 1.0 / PROFILE_DAYS)
+        for key in set(self.profile) | set(self.counts):
+            old = self.profile.get(key) or [0.0] * BINS
+            new = self.counts.get(key) or [0.0] * BINS
+            self.profile[key] = [a + w * (b - a) for a, b in zip(old, new, strict=True)]
+        self.profile_days += 1
+        self.counts = {}
 
     def _local(self, state: QueueView, at: float) -> tuple[str, float]:
         if self._tz is None or self._tz.key != state.policy.timezone:
@@ -187,6 +356,14 @@ class WaitPredictor:
         earlier = [d for d in self.staffing if d < day and self.staffing[d]]
         return self.staffing[max(earlier)] if earlier else None
 
+    def plan_of(self, day: str) -> tuple[list[tuple[float, dict[str, tuple[str, ...]]]],
+                                         dict[tuple[str, int], float]]:
+        """Today's plan (the last earlier day's staffing) and when its counters stopped calling."""
+        earlier = [d for d in self.staffing if d < day and self.staffing[d]]
+        if not earlier:
+            return [], {}
+        return self.staffing[max(earlier)], self.stops.get(max(earlier), {})
+
     @staticmethod
     def _planned_servers(plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float,
                          service_id: str) -> tuple[float, float]:
@@ -201,6 +378,53 @@ class WaitPredictor:
     def no_show_share(self, service_id: str) -> float:
         a, b = NO_SHOW_PRIOR
         return (self.no_shows.get(service_id, 0.0) + a) / (self.calls.get(service_id, 0.0) + b)
+
+    def arrival_rate(self, service_id: str, priority: bool, day: str, tod: float, now: float) -> float:
+        """Arrivals per second expected at ``tod`` of ``day``: the past days' profile, else the
+        decayed rate of today (the first day has no past)."""
+        if self.counted_day and self.counted_day < day:
+            self._fold_day()  # yesterday's counts are the past now
+            self.counted_day = day
+        if self.profile_days > 0:
+            row = self.profile.get((service_id, priority))
+            return row[min(BINS - 1, int(tod // BIN_S))] / BIN_S if row else 0.0
+        rate = (self.priority_arrivals if priority else self.arrivals).get(service_id)
+        if rate is None:
+            return 0.0
+        lam = rate.read(now)
+        if not priority:
+            jump = self.priority_arrivals.get(service_id)
+            lam = max(0.0, lam - (jump.read(now) if jump else 0.0))
+        return lam
+
+    def hazards(self) -> list[float]:
+        """Abandonments per second of waiting in each span of ``PATIENCE_EDGES`` (0 until seen)."""
+        return [a / e if a > 0 and e > 0 else 0.0 for a, e in zip(self.abandoned_by, self.exposure_by, strict=True)]
+
+    def counter_speeds(self) -> dict[str, float]:
+        """Each counter's service times against the services' means (1.0: the common pace).
+
+        Shrunk to 1.0 by how much the counters truly differ (empirical Bayes): the spread of their
+        mean ratios beyond what their own sampling noise explains. Where clerks all work at one
+        pace, a counter's few dozen services must not make it look 10 % slow or fast."""
+        stats = [(t / k, max(0.0, q / k - (t / k) ** 2) / k) for t, q, k in self.speed.values() if k >= 2]
+        if len(stats) < 2:
+            return {c: 1.0 for c in self.speed}
+        mean = sum(r for r, _ in stats) / len(stats)
+        spread = sum((r - mean) ** 2 for r, _ in stats) / (len(stats) - 1)
+        noise = sum(v for _, v in stats) / len(stats)
+        # a difference the noise could make (a spread under twice the noise, or too few counters to
+        # tell) is not learned: two clerks at one pace would otherwise differ by chance half the time
+        between = spread - noise if len(stats) >= 3 and spread > 2.0 * noise else 0.0
+        out: dict[str, float] = {}
+        for c, (t, q, k) in self.speed.items():
+            if k < 2 or between <= 0.0:
+                out[c] = 1.0
+                continue
+            r, v = t / k, max(1e-9, (q / k - (t / k) ** 2) / k)
+            w = between / (between + v)
+            out[c] = min(4.0, max(0.25, 1.0 + w * (r - 1.0) * k / (k + SPEED_PRIOR)))
+        return out
 
     def abandonment_rate(self) -> float:
         """Abandonments per second of waiting (exponential patience, maximum likelihood)."""
@@ -248,8 +472,14 @@ class WaitPredictor:
     def estimate(self, state: QueueView, service_id: str, ahead: int, now: float,
                  priority: bool = False, closes_at: float | None = None) -> int | None:
         """Seconds a newcomer with ``ahead`` people before it may wait; None when no open counter
-        serves the service and none is planned to open before ``closes_at``."""
-        raw = self._estimate(state, service_id, ahead, now, priority, closes_at)
+        serves the service and none is planned to open before ``closes_at``.
+
+        A fresh forecast table answers first; without one (or when it knows nothing of the
+        service) the closed forms do, as before the forecast existed."""
+        table = self.forecast
+        raw = table.wait(service_id, ahead, priority) if table is not None and table.fresh(now) else None
+        if raw is None:
+            raw = self._estimate(state, service_id, ahead, now, priority, closes_at)
         if raw is None:
             return None
         bound = (max(0.0, closes_at - now) + GUARD_AFTER_CLOSING_S) if closes_at is not None else GUARD_NO_CLOSING_S

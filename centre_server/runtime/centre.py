@@ -46,6 +46,7 @@ from centre_server.queue import engine
 from centre_server.queue.engine import Command, QueueError, State
 from centre_server.queue.model import Ticket
 from centre_server.runtime import national, projections
+from centre_server.runtime.forecaster import Forecaster
 from centre_server.runtime.policy import policy_from
 from centre_server.runtime.projections import public_ticket_id  # noqa: F401  (pages and devices' payloads)
 from centre_server.store import catalogue as catalogue_store, database as storage
@@ -154,6 +155,7 @@ class Centre:
         self.catalogue_listeners: list[Callable[[], None]] = []
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
+        self.forecaster: Forecaster | None = None  # started with the writer
         self._checkpointer: threading.Thread | None = None
         self._checkpoints_stop = threading.Event()
         self._disk_s = 0.0  # the last commit's time on disk, for the slow-batch warning
@@ -284,8 +286,14 @@ class Centre:
         self._checkpointer.start()
         self._writer = threading.Thread(target=self._write_loop, name="centre-writer", daemon=True)
         self._writer.start()
+        if self.settings.queue.forecast_every_s > 0:  # wait estimates from simulated futures (issue 18)
+            self.forecaster = Forecaster(self, period_s=self.settings.queue.forecast_every_s)
+            self.forecaster.start()
 
     def stop_writer(self) -> None:
+        forecaster, self.forecaster = self.forecaster, None
+        if forecaster is not None:
+            forecaster.stop()
         writer, self._writer = self._writer, None
         if writer is not None:
             self._inbox.put(None)

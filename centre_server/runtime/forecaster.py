@@ -1,0 +1,103 @@
+"""The forecaster: a background thread that keeps the wait forecast table fresh.
+
+Every ``period`` seconds it copies the live state under the centre's lock (a few
+milliseconds: the waiting tickets, the counters and the learned figures,
+``forecast.take_snapshot``), lets go of the lock, runs the futures
+(``forecast.run_futures``) and leaves the table on the state's predictor, where the
+issue path reads it in O(1). If it stops or falls behind, the table grows stale and
+the estimator's closed forms answer again (``ForecastTable.max_age_s``). Nothing runs
+while the day is closed or nobody waits and no counter serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from centre_server.contract import CounterState
+from centre_server.queue import engine, forecast
+from centre_server.queue.engine import State
+from centre_server.queue.estimate import ForecastTable
+
+logger = logging.getLogger(__name__)
+
+PERIOD_S = 15.0
+MAX_SHARE = 0.05  # of one core, whatever the hall
+
+
+class Live(Protocol):
+    """What the forecaster reads of the running centre (``Centre`` is one)."""
+
+    lock: Any  # the lock the writer holds while it changes the state
+    state: State
+    clock: Callable[[], float]
+
+
+class Forecaster:
+    """Started with the centre's writer, stopped with it (``Centre.start_writer``/``stop_writer``)."""
+
+    def __init__(self, centre: Live, period_s: float = PERIOD_S, futures: int = forecast.FUTURES) -> None:
+        self.centre = centre
+        self.period_s = period_s
+        self.futures = futures
+        self.rng = random.Random()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cpu_s = 0.0  # this thread's CPU time, all refreshes together
+        self.refreshes = 0
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="wait-forecaster", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(10)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def cpu_share(self) -> float:
+        """The share of one core the refreshes took since the start."""
+        return self.cpu_s / max(1e-9, time.monotonic() - self.started_at)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            began = time.thread_time()
+            try:
+                self.refresh()
+            except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
+                logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
+            # never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
+            # so the next one comes later (past the table's age limit the closed forms answer)
+            took = time.thread_time() - began
+            self._stop.wait(max(self.period_s, took / MAX_SHARE - took))
+
+    def refresh(self) -> ForecastTable | None:
+        """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""
+        began = time.thread_time()
+        centre = self.centre
+        with centre.lock:
+            state = centre.state
+            now = centre.clock()
+            if engine.day_closed_reason(state, now) is not None or not any(
+                    c.state is CounterState.open for c in state.counters.values()):
+                return None
+            snap = forecast.take_snapshot(state, now)
+        table = forecast.run_futures(snap, self.futures, self.rng)
+        state.predictor.install(table)  # one attribute: the issue path reads the old or the new table whole
+        self.cpu_s += time.thread_time() - began
+        self.refreshes += 1
+        return table

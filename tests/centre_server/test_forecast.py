@@ -1,0 +1,202 @@
+"""The wait forecast: the engine run forward from the live state reads sensible, bounded waits."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+
+from centre_server.config import load_settings
+from centre_server.contract import Priority
+from centre_server.queue import engine, forecast
+from centre_server.queue.engine import Counter, Service
+from centre_server.queue.estimate import ForecastTable
+from centre_server.runtime.centre import Centre
+from centre_server.sim.replay import start_epoch
+from tests.conftest import wait_until
+
+H = 3600.0
+
+
+def hall(counters: int = 3, typical: float = 300.0, shared: bool = False) -> engine.State:
+    """A centre of one service (and a second on shared counters), its counters open and busy."""
+    services = [Service(id="q", prefix="Q", name_en="Queue", name_sw="Foleni", service_time_s=typical),
+                Service(id="r", prefix="R", name_en="Other", name_sw="Nyingine", service_time_s=typical)]
+    skills = [["q", "r"] if shared and i % 2 else ["q"] for i in range(counters)]
+    return engine.new_state(services, [Counter(id=f"c{i}", name=str(i), services=skills[i])
+                                       for i in range(counters)])
+
+
+def learn(state: engine.State, mean: float, t0: float, rng: random.Random, n: int = 200) -> float:
+    """A morning of served citizens at ``mean`` seconds each: the predictor learns from them."""
+    now = t0
+    cids = list(state.counters)
+    for cid in cids:
+        engine.apply(state, engine.OpenCounter(cid), now)
+    for i in range(n):
+        engine.apply(state, engine.IssueTicket(f"w{i}", "q"), now)
+        cid = cids[i % len(cids)]
+        engine.apply(state, engine.CallNext(cid), now)
+        now += rng.expovariate(1 / mean) / len(cids)
+        engine.apply(state, engine.Complete(cid), now)
+    return now
+
+
+def busy_queue(state: engine.State, now: float, waiting: int, priority: int = 0) -> None:
+    for cid in state.counters:
+        engine.apply(state, engine.IssueTicket(f"s-{cid}", "q"), now)
+        engine.apply(state, engine.CallNext(cid), now)
+    for i in range(waiting):
+        engine.apply(state, engine.IssueTicket(f"n{i}", "q", priority=Priority.elderly if i < priority
+                                               else Priority.none), now + i)
+
+
+def test_position_table_grows_with_position_and_matches_queue_theory() -> None:
+    rng = random.Random(3)
+    state = hall(counters=3)
+    now = learn(state, 300.0, start_epoch() + 8 * H, rng)
+    busy_queue(state, now, waiting=12)
+    table = forecast.forecast(state, now + 20, futures=48, rng=random.Random(1))
+    first, waits = table.normal["q"]
+    assert first == 0 and len(waits) == 13  # before each of the 12 waiting, and a newcomer at the end
+    assert all(a <= b for a, b in zip(waits, waits[1:], strict=False))  # never less for more ahead
+    # M/M/3 with every counter busy: E[wait | k ahead] = (k + 1) * mean / 3
+    mean = state.predictor.mean_service_s["q"]
+    for k in (0, 6, 12):
+        assert abs(waits[k] / ((k + 1) * mean / 3) - 1) < 0.25, (k, waits[k])
+    # the estimator reads it: a newcomer behind the twelve gets the end position's wait
+    state.predictor.forecast = table
+    assert engine.estimate_wait(state, "q", 12, now + 30) == round(waits[12])
+    # past the end the table goes on at the queue's own pace, never faster than nothing
+    assert table.wait("q", 20) > waits[12]
+
+
+def test_priority_table_and_shared_counters() -> None:
+    rng = random.Random(4)
+    state = hall(counters=4, shared=True)
+    now = learn(state, 240.0, start_epoch() + 8 * H, rng)
+    busy_queue(state, now, waiting=10, priority=3)
+    for i in range(6):
+        engine.apply(state, engine.IssueTicket(f"r{i}", "r"), now + 50 + i)
+    table = forecast.forecast(state, now + 60, futures=32, rng=random.Random(2))
+    first, waits = table.normal["q"]
+    assert first == 3  # a normal ticket has the three priority citizens ahead of it at least
+    pfirst, pwaits = table.priority["q"]
+    assert pfirst == 0 and len(pwaits) == 4
+    assert pwaits[-1] <= waits[-1]  # a priority newcomer goes before a normal one
+    assert all(not math.isnan(w) for w in waits + pwaits + table.normal["r"][1])
+
+
+def test_no_estimate_above_the_guard_and_unknown_when_nobody_serves() -> None:
+    state = hall(counters=1)
+    now = learn(state, 1800.0, start_epoch() + 8 * H, random.Random(5), n=30)
+    busy_queue(state, now, waiting=60)  # 60 people at a slow counter: hours of waiting
+    table = forecast.forecast(state, now + 70, futures=8, rng=random.Random(3))
+    state.predictor.forecast = table
+    closes = now + 2 * H
+    est = state.predictor.estimate(state, "q", 60, now + 70, closes_at=closes)
+    assert est is not None and est <= closes - (now + 70) + 3600  # capped at closing + 1 h
+    # service "r" has no counter open nor planned: no number, the screens say why
+    assert "r" not in table.normal
+    assert engine.wait_for(state, "r", 0, now + 70) == (None, engine.WaitUnknown.no_counter)
+
+
+def test_a_stale_or_missing_table_falls_back_to_the_closed_forms() -> None:
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(6))
+    busy_queue(state, now, waiting=5)
+    closed = state.predictor.estimate(state, "q", 5, now)
+    absurd = ForecastTable(at=now, max_age_s=60.0, normal={"q": (0, (7.0,) * 6)}, priority={}, step={"q": 1.0})
+    state.predictor.forecast = absurd
+    assert state.predictor.estimate(state, "q", 5, now + 30) == 7  # fresh: read
+    assert state.predictor.estimate(state, "q", 5, now + 61) == closed  # stale: the closed forms
+    assert state.predictor.estimate(state, "q", 5, now - 3600) == closed  # from the future: not trusted
+
+
+def test_the_forecaster_starts_and_stops_with_the_server(centre_dir) -> None:
+    settings = load_settings(centre_dir.path)
+    settings.queue.forecast_every_s = 0.2
+    centre = Centre(settings)
+    centre.start_writer()
+    try:
+        assert centre.forecaster is not None and centre.forecaster.running
+        for cid in list(centre.state.counters)[:2]:
+            centre.execute(engine.OpenCounter(cid))
+        svc = next(iter(centre.state.counters.values())).services[0]
+        for i in range(4):
+            centre.execute(engine.IssueTicket(ticket_id=f"F{i}", service_id=svc))
+        wait_until(lambda: centre.state.predictor.forecast is not None, what="a forecast table")
+        table = centre.state.predictor.forecast
+        assert table is not None and svc in table.normal
+        thread = next(t for t in threading.enumerate() if t.name == "wait-forecaster")
+    finally:
+        centre.stop_writer()
+        centre.close()
+    assert centre.forecaster is None and not thread.is_alive()
+
+
+def test_turned_off_no_thread(centre_dir) -> None:
+    settings = load_settings(centre_dir.path)
+    settings.queue.forecast_every_s = 0
+    centre = Centre(settings)
+    centre.start_writer()
+    try:
+        assert centre.forecaster is None
+        assert not any(t.name == "wait-forecaster" for t in threading.enumerate())
+    finally:
+        centre.stop_writer()
+        centre.close()
+
+
+def test_a_counter_that_opens_or_closes_drops_the_table() -> None:
+    """The futures were run with other counters: the closed forms answer until the next table."""
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(7))
+    busy_queue(state, now, waiting=4)
+    state.predictor.forecast = forecast.forecast(state, now, futures=8, rng=random.Random(1))
+    for cid in list(state.counters):
+        engine.apply(state, engine.CloseCounter(cid), now + 5)
+    assert state.predictor.forecast is None
+    assert engine.wait_for(state, "q", 4, now + 6)[0] is None  # nobody serves: no number, as before
+
+
+def test_a_long_queue_is_read_between_markers() -> None:
+    state = hall(counters=4)
+    now = learn(state, 120.0, start_epoch() + 8 * H, random.Random(8))
+    busy_queue(state, now, waiting=350)
+    snap = forecast.take_snapshot(state, now + 400)
+    assert len(snap.markers) < 150  # every few positions, and each end, not 350
+    table = forecast.run_futures(snap, futures=4, rng=random.Random(2))
+    first, waits = table.normal["q"]
+    assert len(waits) == 351 and all(a <= b for a, b in zip(waits, waits[1:], strict=False))
+
+
+def test_a_slower_counter_is_learned_and_equal_counters_stay_equal() -> None:
+    from centre_server.queue.estimate import WaitPredictor
+
+    rng = random.Random(9)
+    same, apart = WaitPredictor(), WaitPredictor()
+    for p in (same, apart):
+        p.prime("q", 300)
+    for _ in range(400):
+        for i in range(4):
+            same.observe("q", rng.expovariate(1 / 300), f"c{i}")
+            apart.observe("q", rng.expovariate(1 / (600 if i == 0 else 300)), f"c{i}")
+    assert all(v == 1.0 for v in same.counter_speeds().values())  # noise alone: no counter singled out
+    speeds = apart.counter_speeds()
+    assert speeds["c0"] > 1.4 and all(speeds[f"c{i}"] < 1.0 for i in (1, 2, 3))
+
+
+def test_a_counter_busy_since_the_snapshot_counts_as_one_more_ahead() -> None:
+    """The table saw a free counter; a citizen took it since: a newcomer now is not called at once."""
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(10))
+    engine.apply(state, engine.IssueTicket("busy", "q"), now)
+    engine.apply(state, engine.CallNext("c0"), now)  # c1 stays free
+    table = forecast.forecast(state, now + 1, futures=16, rng=random.Random(4))
+    state.predictor.install(table)
+    assert table.wait("q", 0) == 0.0  # at the snapshot: the free counter calls a newcomer at once
+    engine.apply(state, engine.IssueTicket("took-it", "q"), now + 5)
+    engine.apply(state, engine.CallNext("c1"), now + 5)
+    later = state.predictor.estimate(state, "q", 0, now + 6)
+    assert later is not None and later > 30  # both busy now: about half a service time
