@@ -25,7 +25,7 @@ def erlang_c(n: int, a: float) -> float:
     return n * b / (n - a * (1 - b))
 
 
-def service_level(n: int, arrivals_per_s: float, service_s: float, target_s: float) -> float:
+def erlang_c_service_level(n: int, arrivals_per_s: float, service_s: float, target_s: float) -> float:
     """The share called within ``target_s``: 1 - C(n, a) e^{-(n - a) t / s}."""
     a = arrivals_per_s * service_s
     if a <= 0:
@@ -41,7 +41,7 @@ def counters_needed(arrivals_per_s: float, service_s: float, target_s: float, sh
     if arrivals_per_s <= 0:
         return 0
     n = max(1, math.floor(arrivals_per_s * service_s) + 1)
-    while service_level(n, arrivals_per_s, service_s, target_s) < share:
+    while erlang_c_service_level(n, arrivals_per_s, service_s, target_s) < share:
         n += 1
         if most is not None and n >= most:
             return most
@@ -60,7 +60,7 @@ def erlang_a_service_level(n: int, arrivals_per_s: float, service_s: float, targ
     applied to a vector, scipy's ``expm_multiply``).
     """
     if not patience_s:
-        return service_level(n, arrivals_per_s, service_s, target_s)
+        return erlang_c_service_level(n, arrivals_per_s, service_s, target_s)
     if arrivals_per_s <= 0:
         return 1.0
     if n <= 0:

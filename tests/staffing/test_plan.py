@@ -17,7 +17,7 @@ from centre_server.staffing.erlang import (
     counters_needed_a,
     erlang_a_service_level,
     erlang_c,
-    service_level,
+    erlang_c_service_level,
 )
 from centre_server.staffing.forecast import DayForecast
 from centre_server.staffing.simulate import FIRST_SLOT, PROFILE, demo_rates
@@ -30,19 +30,20 @@ def test_erlang_c_by_hand():
     assert erlang_c(1, 1.0) == 1.0 and erlang_c(3, 0.0) == 0.0
     # 10 arrivals an hour, 10 minutes each: 1.67 erlangs; more counters, better service
     lam, s = 10 / 3600, 600.0
-    levels = [service_level(n, lam, s, 600) for n in range(1, 6)]
+    levels = [erlang_c_service_level(n, lam, s, 600) for n in range(1, 6)]
     assert levels[0] == 0.0 and levels == sorted(levels)
     n = counters_needed(lam, s, 600, 0.8)
-    assert service_level(n, lam, s, 600) >= 0.8 > service_level(n - 1, lam, s, 600)
+    assert erlang_c_service_level(n, lam, s, 600) >= 0.8 > erlang_c_service_level(n - 1, lam, s, 600)
 
 
 def test_erlang_a_is_erlang_c_for_patient_citizens_and_needs_fewer_when_they_give_up():
     lam, s = 30 / 3600, 600.0  # 5 erlangs
     for n in (6, 7, 8):
-        assert erlang_a_service_level(n, lam, s, 600, 1e9) == pytest.approx(service_level(n, lam, s, 600), abs=1e-3)
+        patient = erlang_a_service_level(n, lam, s, 600, 1e9)
+        assert patient == pytest.approx(erlang_c_service_level(n, lam, s, 600), abs=1e-3)
     impatient = [erlang_a_service_level(n, lam, s, 600, 1200) for n in range(3, 9)]
     assert impatient == sorted(impatient) and impatient[-1] <= 1.0
-    assert all(a > c for a, c in zip(impatient, [service_level(n, lam, s, 600) for n in range(3, 9)]))
+    assert all(a > c for a, c in zip(impatient, [erlang_c_service_level(n, lam, s, 600) for n in range(3, 9)]))
     assert counters_needed_a(lam, s, 600, 0.8, 1200) < counters_needed(lam, s, 600, 0.8) == 7
     assert counters_needed_a(lam, s, 600, 0.8, None) == 7
     assert erlang_a_service_level(2, 1.0, 600, 600, 1e9) == 0.0  # hopelessly overloaded: finite, and nought
