@@ -1,0 +1,36 @@
+"""axe-core (vendored from the npm registry, ``vendor/axe.min.js``, MPL-2.0) run inside a Playwright page.
+
+The report is saved as JSON under ``tests/artifacts/axe/`` so a person can read every finding,
+and the serious and critical ones are returned for the test to fail on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import artifacts_dir
+
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+BLOCKING = ("serious", "critical")
+
+
+def audit(page, name: str) -> list[str]:
+    """Inject axe-core into ``page``, save its report as ``<name>.json``; return the blocking violations, readable."""
+    page.wait_for_load_state("load")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    report = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return {url: r.url, testEngine: r.testEngine, violations: r.violations, passes: r.passes.length,
+                incomplete: r.incomplete.map(i => ({id: i.id, impact: i.impact, nodes: i.nodes.length}))};
+    }""")
+    report["lang"] = page.evaluate("() => document.documentElement.lang")
+    (artifacts_dir("axe") / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    found = []
+    for v in report["violations"]:
+        if v["impact"] in BLOCKING:
+            targets = "; ".join(" ".join(n["target"]) if isinstance(n["target"][0], str) else str(n["target"])
+                                for n in v["nodes"][:6])
+            found.append(f"{name}: {v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']} -> {targets}")
+    return found
