@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.a11y.axe import audit
 from tests.conftest import free_port, wait_until
 from tests.hq.conftest import HqProcess
-from tests.web.conftest import issue, login_page, web_server  # noqa: F401  (a fixture, by name)
+from tests.web.conftest import context_factory, issue, login_page, web_server  # noqa: F401  (fixtures, by name)
 
 LANGS = ("en", "sw")
 
@@ -34,7 +34,7 @@ def hq_demo(tmp_path_factory):
 def test_citizen_pages_have_no_serious_violations(web_server, context_factory):  # noqa: F811
     kiosk = web_server.centre.bundle("kiosk-1")["token"]
     ticket = issue(web_server, kiosk, "id-card-new")
-    page = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    page = context_factory(viewport={"width": 390, "height": 844}, bypass_csp=True).new_page()
     found: list[str] = []
     for lang in LANGS:
         for path, name in [(f"/t/{ticket['id']}", "ticket"), ("/join", "join"), ("/book", "book"),
@@ -49,40 +49,43 @@ def test_staff_pages_have_no_serious_violations(web_server, context_factory):  #
     issue(web_server, kiosk, "birth-cert")
     found: list[str] = []
     for lang in LANGS:
-        page = context_factory().new_page()
+        page = context_factory(bypass_csp=True).new_page()
         page.goto(f"{web_server.url}/login?lang={lang}")
         found += audit(page, f"login-{lang}")
         login_page(page, web_server, "clerk", web_server.centre.staff_password("clerk"))
         page.wait_for_url("**/clerk")
         page.goto(f"{web_server.url}/clerk?lang={lang}")
-        expect(page.locator("#setup")).to_be_visible()
-        found += audit(page, f"clerk-setup-{lang}")
-        page.select_option("#counter-select", "c05" if lang == "en" else "c06")
-        page.check("#service-choices input[value='birth-cert']")
-        page.click("#open-counter")
+        if lang == "en":  # the first morning: choose a counter; the server remembers it afterwards
+            expect(page.locator("#setup")).to_be_visible()
+            found += audit(page, f"clerk-setup-{lang}")
+            page.select_option("#counter-select", "c05")
+            page.check("#service-choices input[value='birth-cert']")
+            page.click("#open-counter")
+            expect(page.locator("#terminal")).to_be_visible()
+            found += audit(page, f"clerk-terminal-{lang}")
+            page.click("#btn-call")
         expect(page.locator("#terminal")).to_be_visible()
-        found += audit(page, f"clerk-terminal-{lang}")
-        page.click("#btn-call")
         expect(page.locator("#current-number")).not_to_have_text("—")
         found += audit(page, f"clerk-called-{lang}")
 
-        manager = context_factory().new_page()
+        manager = context_factory(bypass_csp=True).new_page()
         login_page(manager, web_server, "manager", web_server.centre.staff_password("manager"))
-        manager.wait_for_load_state("load")
+        manager.wait_for_url(lambda url: "/login" not in url)
         for path, name in [("/board", "board"), ("/reports", "reports"), ("/tomorrow", "tomorrow")]:
             manager.goto(f"{web_server.url}{path}?lang={lang}")
+            assert manager.url.split("?")[0].endswith(path), manager.url  # the page itself, not a login form
             found += audit(manager, f"{name}-{lang}")
     assert not found, "\n".join(found)
 
 
-def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):
+def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
     import httpx
 
     # the neighbours' days are simulated in the background: wait for the board to have them
     wait_until(lambda: "Kisumu" in httpx.get(hq_demo.url + "/?lang=en", timeout=10).text, timeout=120)
     password = json.loads((hq_demo.cwd / "demo-hq" / "demo-credentials.json").read_text())["admin"]["password"]
     found: list[str] = []
-    page = context_factory().new_page()
+    page = context_factory(bypass_csp=True).new_page()
     for lang in LANGS:
         page.goto(f"{hq_demo.url}/?lang={lang}")
         found += audit(page, f"hq-board-{lang}")
