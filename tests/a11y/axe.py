@@ -26,7 +26,9 @@ def audit(page, name: str) -> list[str]:
                 incomplete: r.incomplete.map(i => ({id: i.id, impact: i.impact, nodes: i.nodes.length}))};
     }""")
     report["lang"] = page.evaluate("() => document.documentElement.lang")
-    (artifacts_dir("axe") / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    out = artifacts_dir("axe")
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
     found = []
     for v in report["violations"]:
         if v["impact"] in BLOCKING:
