@@ -14,13 +14,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.a11y.axe import audit
-from tests.conftest import free_port, wait_until
+from tests.conftest import artifacts_dir, free_port, wait_until
 from tests.hq.conftest import HqProcess
 from tests.web.conftest import context_factory, issue, login_page, web_server  # noqa: F401  (fixtures, by name)
 
 LANGS = ("en", "sw")
 LEVEL_WORDS = {"en": ("✓ on target", "! near target", "✗ below target"),
                "sw": ("✓ kwa lengo", "! karibu na lengo", "✗ chini ya lengo")}
+BOARD_WORDS = {"en": "✓ within target", "sw": "✓ ndani ya lengo"}
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,22 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
             page.goto(f"{hq_demo.url}{path}?lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")
     assert not found, "\n".join(found)
+
+
+def test_service_levels_are_told_in_words_beside_colour(web_server, context_factory):  # noqa: F811
+    """The board's longest wait and service level, and the reports' share within target, carry a mark and words."""
+    kiosk = web_server.centre.bundle("kiosk-1")["token"]
+    issue(web_server, kiosk, "passport")
+    out = artifacts_dir("a11y")
+    for lang in LANGS:
+        page = context_factory().new_page()
+        login_page(page, web_server, "manager", web_server.centre.staff_password("manager"))
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto(f"{web_server.url}/board?lang={lang}")
+        row = page.locator("#service-rows tr[data-service='passport']")
+        expect(row.locator("td.lvl-ok .lvl-mark")).to_have_text(BOARD_WORDS[lang])
+        expect(page.locator("#sl-legend")).to_be_visible()
+        page.screenshot(path=str(out / f"board-levels-{lang}.png"), full_page=True)
+        page.goto(f"{web_server.url}/reports?lang={lang}")
+        expect(page.locator("#sl-legend")).to_be_visible()
+        page.screenshot(path=str(out / f"reports-levels-{lang}.png"), full_page=True)
