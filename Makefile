@@ -13,7 +13,16 @@ $(VENV)/.stamp: pyproject.toml
 	$(PY) -m pip install -q -e '.[all]'
 	touch $@
 
-setup: $(VENV)/.stamp
+# axe-core from the npm registry, for the accessibility tests (tests/a11y/; git-ignored, MPL-2.0 licence kept beside it)
+AXE_VERSION := 4.14.1
+AXE := tests/a11y/vendor/axe.min.js
+$(AXE):
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js package/LICENSE \
+	  && mv package/axe.min.js package/LICENSE . && rmdir package && rm axe-core-$(AXE_VERSION).tgz
+
+setup: $(VENV)/.stamp $(AXE)
 
 # Debian packages the tests drive for real (broker, virtual screen, browser, speech).
 system-deps:

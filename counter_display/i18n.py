@@ -2,7 +2,7 @@
 
 Hall boards in Kenya show both languages; the spoken call is said in both too.
 Numbers are written out here (not left to the speech engine) so that a ticket
-number is read digit by digit ("B zero four two", "B sifuri nne mbili") and a
+number is read digit by digit ("B, zero, four, two", "B, sifuri, nne, mbili"; the commas are pauses) and a
 counter's number as a whole number ("counter twelve", "kaunta kumi na mbili").
 """
 
@@ -136,9 +136,10 @@ def number_words(n: int, lang: str) -> str:
 
 
 def ticket_words(number: str, lang: str) -> str:
-    """A ticket number read aloud: letters one by one, then digits one by one.
+    """A ticket number read aloud slowly: letters one by one, then digits one by one, a pause between each.
 
-    "B042" -> "B zero four two" / "B sifuri nne mbili"; "BC007" -> "B C zero zero seven".
+    "B042" -> "B, zero, four, two" / "B, sifuri, nne, mbili"; "BC007" -> "B, C, zero, zero, seven".
+    The commas make espeak-ng pause, so the back of a noisy hall can follow each character.
     A number of another shape is spelled character by character.
     """
     digits = EN_DIGITS if lang != "sw" else SW_DIGITS
@@ -148,7 +149,7 @@ def ticket_words(number: str, lang: str) -> str:
             words.append(digits[int(ch)])
         elif ch.isalpha():
             words.append(ch.upper())
-    return " ".join(words)
+    return ", ".join(words)
 
 
 def counter_words(name: str, lang: str) -> str:
@@ -160,10 +161,10 @@ def counter_words(name: str, lang: str) -> str:
 
 
 def call_sentence(number: str, counter_name: str, lang: str, recall: bool = False) -> str:
-    """What is said for one call: "Ticket B zero four two, counter seven"."""
+    """What is said for one call: "Ticket B, zero, four, two. Counter seven"."""
     counter_said = counter_words(counter_name, lang)
     if lang == "sw":
-        text = f"Tikiti {ticket_words(number, 'sw')}, kaunta {counter_said}"
+        text = f"Tikiti {ticket_words(number, 'sw')}. Kaunta {counter_said}"
         return ("Tunaita tena. " + text) if recall else text
-    text = f"Ticket {ticket_words(number, 'en')}, counter {counter_said}"
+    text = f"Ticket {ticket_words(number, 'en')}. Counter {counter_said}"
     return ("Calling again. " + text) if recall else text

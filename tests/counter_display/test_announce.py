@@ -154,4 +154,24 @@ def test_old_wav_files_are_pruned(tmp_path):
 def test_sentences_are_those_of_i18n(tmp_path, number):
     sentences = Synthesiser(tmp_path).sentences(call(number, "12"))
     assert [lang for lang, _ in sentences] == ["en", "sw"]
-    assert sentences[0][1].endswith("counter twelve") and sentences[1][1].endswith("kaunta kumi na mbili")
+    assert sentences[0][1].endswith("Counter twelve") and sentences[1][1].endswith("Kaunta kumi na mbili")
+
+
+def test_the_number_is_said_slowly_character_by_character_in_both_languages(tmp_path):
+    """What reaches espeak-ng (recorded by a wrapper that then runs the real espeak-ng), and the WAV it makes."""
+    real = need_tool("espeak-ng")
+    log = tmp_path / "said.txt"
+    wrapper = tmp_path / "espeak-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nfor a; do last="$a"; done\nprintf "%s\\n" "$last" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    synth = Synthesiser(tmp_path / "out", espeak=str(wrapper))
+    path = synth.synthesise(call("A001", "3"))
+    said = log.read_text().splitlines()
+    assert said == ["Ticket A, zero, zero, one. Counter three", "Tikiti A, sifuri, sifuri, moja. Kaunta tatu"]
+    with wave.open(str(path)) as w:
+        slow = w.getnframes() / w.getframerate()
+    # the pauses between characters make the call longer than the same words said in one breath
+    rate, quick = synth.speak("Ticket A zero zero one counter three", "en")
+    rate, quick_sw = synth.speak("Tikiti A sifuri sifuri moja kaunta tatu", "sw")
+    assert slow > 1.0 + (len(quick) + len(quick_sw)) / 2 / rate
+    (artifacts_dir("counter_display") / "announcement-A001-counter-3-slow.wav").write_bytes(path.read_bytes())

@@ -54,22 +54,22 @@ def test_numbers_out_of_range_are_refused():
 
 
 def test_the_call_sentences_of_the_issue():
-    assert i18n.call_sentence("B042", "7", "en") == "Ticket B zero four two, counter seven"
-    assert i18n.call_sentence("B042", "7", "sw") == "Tikiti B sifuri nne mbili, kaunta saba"
+    assert i18n.call_sentence("B042", "7", "en") == "Ticket B, zero, four, two. Counter seven"
+    assert i18n.call_sentence("B042", "7", "sw") == "Tikiti B, sifuri, nne, mbili. Kaunta saba"
 
 
 def test_two_letter_prefixes_and_two_digit_counters():
-    assert i18n.call_sentence("BC007", "12", "en") == "Ticket B C zero zero seven, counter twelve"
-    assert i18n.call_sentence("BC007", "12", "sw") == "Tikiti B C sifuri sifuri saba, kaunta kumi na mbili"
+    assert i18n.call_sentence("BC007", "12", "en") == "Ticket B, C, zero, zero, seven. Counter twelve"
+    assert i18n.call_sentence("BC007", "12", "sw") == "Tikiti B, C, sifuri, sifuri, saba. Kaunta kumi na mbili"
 
 
 def test_a_recall_says_so():
-    assert i18n.call_sentence("A001", "3", "en", recall=True).startswith("Calling again. Ticket A zero zero one")
-    assert i18n.call_sentence("A001", "3", "sw", recall=True).startswith("Tunaita tena. Tikiti A sifuri sifuri moja")
+    assert i18n.call_sentence("A001", "3", "en", recall=True).startswith("Calling again. Ticket A, zero, zero, one")
+    assert i18n.call_sentence("A001", "3", "sw", recall=True).startswith("Tunaita tena. Tikiti A, sifuri, sifuri, moja")
 
 
 def test_a_counter_with_a_name_is_said_by_its_name():
-    assert i18n.call_sentence("A001", "Reception", "en") == "Ticket A zero zero one, counter Reception"
+    assert i18n.call_sentence("A001", "Reception", "en") == "Ticket A, zero, zero, one. Counter Reception"
     assert i18n.counter_label("Reception desk", "sw") == "Reception desk"
     assert i18n.counter_label("7", "sw") == "Kaunta 7"
 

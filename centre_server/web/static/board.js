@@ -12,6 +12,18 @@
     : sl >= targetShare() - 0.2 ? "warn" : "bad");
   const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
   const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
+  /* a level is told by a mark and words beside its colour, for citizens and staff who cannot tell red from green */
+  const levelCell = (text, lvl, kind) => {
+    const td = cell("", "num lvl-" + lvl);
+    if (lvl) {
+      const mark = document.createElement("span");
+      mark.className = "lvl-mark";
+      mark.textContent = H.t(kind + "_mark_" + lvl);
+      td.append(mark, " ");
+    }
+    td.append(text);
+    return td;
+  };
 
   async function refreshLive() {
     try {
@@ -96,12 +108,12 @@
       tr.append(
         nameCell(s),
         cell(String(s.waiting), "num big"),
-        cell(s.waiting ? H.minutes(s.longest_wait_s) : "—", "num lvl-" + level(ratio)),
+        levelCell(s.waiting ? H.minutes(s.longest_wait_s) : "—", s.waiting ? level(ratio) : "", "wait"),
         waitCell(s),
         cell(String(s.served_today), "num"),
         cell(H.minutes(s.wait_mean_s), "num"),
         cell(H.minutes(s.service_mean_s), "num"),
-        cell(pct(s.service_level), "num lvl-" + slLevel(s.service_level)),
+        levelCell(pct(s.service_level), slLevel(s.service_level), "sl"),
         cell(H.minutes(s.target_wait_s), "num muted"));
       rows.appendChild(tr);
     }

@@ -240,7 +240,22 @@
     if (action === "close") {
       await loadAll();
       showSetup(false);
+      return;
     }
+    moveFocus(action);
+  }
+
+  /* After an action the keyboard lands on what comes next (called: start; serving: complete; done: call
+     the next), so a clerk can serve a citizen with Tab and Enter alone. A field being typed in keeps it. */
+  const NEXT_FOCUS = { "call-next": "start", recall: "start", "call-number": "start", reactivate: "call-next",
+                       start: "complete", complete: "call-next", "no-show": "call-next", transfer: "call-next",
+                       pause: "resume", resume: "call-next" };
+  function moveFocus(action) {
+    const here = document.activeElement;
+    if (here && ["INPUT", "TEXTAREA"].includes(here.tagName) && !here.closest("dialog:not([open])")) return;
+    const wanted = document.querySelector('[data-action="' + NEXT_FOCUS[action] + '"]');
+    const target = wanted && !wanted.disabled && !wanted.hidden ? wanted : $("btn-call");
+    if (target && !target.disabled) target.focus();
   }
 
   // ------------------------------------------------------------------ by number
@@ -375,7 +390,7 @@
   });
 
   for (const b of document.querySelectorAll("[data-action]")) {
-    b.addEventListener("click", (e) => { e.currentTarget.blur(); run(b.dataset.action); });
+    b.addEventListener("click", () => run(b.dataset.action));
   }
   $("open-counter").addEventListener("click", openCounter);
   $("counter-select").addEventListener("change", fillServiceChoices);

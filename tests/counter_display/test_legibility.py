@@ -1,0 +1,51 @@
+"""The hall display read from the back of the hall: a 55-inch screen at 10 m, under Xvfb at both orientations.
+
+The least capital height (``counter_display.legibility``: 20 arc-minutes, 92 px at
+1920x1080 and 1080x1920) is compared with the capital height of each text as drawn:
+the font size the label ends up with (after shrinking to fit), measured on the font's
+own "H" (Roboto, the display's font with the shorter capitals of the two it uses).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kivy
+import pytest
+from PIL import ImageFont
+
+from centre_server.contract import Topics
+from counter_display.legibility import min_char_height_px
+from tests.conftest import artifacts_dir
+from tests.counter_display import samples
+
+SIZES = {"landscape": (1920, 1080), "portrait": (1080, 1920)}
+ROBOTO = Path(kivy.__file__).parent / "data" / "fonts" / "Roboto-Regular.ttf"
+
+
+def cap_height(font_px: float) -> int:
+    """Pixels from the baseline to the top of a capital H at ``font_px``."""
+    left, top, right, bottom = ImageFont.truetype(str(ROBOTO), max(1, round(font_px))).getbbox("H")
+    return bottom - top
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_the_called_number_is_legible_at_ten_metres(orientation, screen_factory, display_factory,
+                                                                 display_bundle, publisher):
+    out = artifacts_dir("counter_display")
+    screen = screen_factory(*SIZES[orientation])
+    need = min_char_height_px(*SIZES[orientation])
+    d = display_factory(display_bundle, f"legible-{orientation}", env=screen.env())
+    samples.publish_centre(publisher, Topics("test-centre"))
+    s = d.wait_for(lambda s: s["live"] and s["screen"]["ids"]["now_number"] == "B042", 60, "the call on screen")
+    screen.grab(out / f"hall-legibility-{orientation}.png")
+    ids = s["screen"]["ids"]
+    heights = [{"text": t["text"], "font": t["font"], "cap_px": cap_height(t["font"])} for t in s["texts"]]
+    (out / f"hall-legibility-{orientation}.json").write_text(json.dumps({"need_cap_px": need, "texts": heights},
+                                                                         indent=1, ensure_ascii=False))
+    by_text = {h["text"]: h for h in heights}
+    number = by_text[ids["now_number"]]
+    assert number["cap_px"] >= need, (number, need)
+    # Known short (see the README, "Legible from the back"): the counter line and the service rows are
+    # drawn at 40-50 % of the height needed at 10 m; they are recorded in the JSON above, not yet met.
