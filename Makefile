@@ -17,6 +17,8 @@ $(VENV)/.stamp: pyproject.toml
 AXE_VERSION := 4.14.1
 AXE := tests/a11y/vendor/axe.min.js
 $(AXE):
+	@command -v npm >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q npm >/dev/null; }
 	mkdir -p $(@D)
 	cd $(@D) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 	  && tar xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js package/LICENSE \
