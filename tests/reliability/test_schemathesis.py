@@ -81,6 +81,17 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 """
 
 
+# A suspension's reason is refused (422 ``invalid_request``) when it is only spaces or holds a control or
+# invisible character (a NUL reached a waiting citizen's SMS): character classes the schema's pattern
+# language cannot state portably, so for that operation a 422 to a schema-valid request is right.
+CENTRE_CONFIG = """
+[[operations]]
+include-path-regex = "^/api/v1/catalogue/[^/]+/offering$"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+"""
+
+
 def fuzz(url: str, headers: list[str], cwd: Path, *extra: str, config: str = "") -> None:
     conf = cwd / "schemathesis.toml"
     conf.write_text(config)
@@ -102,7 +113,8 @@ def centre_headers(live: CentreProcess, role: str) -> list[str]:
 @pytest.mark.parametrize("role", ["anonymous", "kiosk", "display", "bridge", "clerk", "manager"])
 def test_centre_no_5xx_no_schema_violation_no_undocumented_answer(live, role, tmp_path):
     """schemathesis's own runner over every operation of the centre, as that caller: every check it has."""
-    fuzz(live.url, centre_headers(live, role), tmp_path, "--exclude-path", "/api/v1/auth/logout")
+    fuzz(live.url, centre_headers(live, role), tmp_path, "--exclude-path", "/api/v1/auth/logout",
+         config=CENTRE_CONFIG)
 
 
 @pytest.mark.parametrize("role", ["anonymous", "centre"])
