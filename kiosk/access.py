@@ -21,14 +21,23 @@ PALETTE_NORMAL = {
     "bg": (0.03, 0.24, 0.15, 1), "card": (1, 1, 1, 1), "card_down": (0.80, 0.86, 0.83, 1),
     "accent": (1, 0.82, 0.05, 1), "accent_down": (0.85, 0.68, 0.0, 1), "ink": (0.04, 0.10, 0.07, 1),
     "warn": (0.80, 0.10, 0.10, 1), "quiet": (0.09, 0.33, 0.22, 1), "quiet_down": (0.2, 0.42, 0.32, 1),
+    "quiet_ink": (1, 1, 1, 1),
 }
 PALETTE_HIGH_CONTRAST = {
     "bg": (0, 0, 0, 1), "card": (1, 1, 1, 1), "card_down": (0.75, 0.75, 0.75, 1),
     "accent": (1, 0.9, 0, 1), "accent_down": (0.8, 0.7, 0, 1), "ink": (0, 0, 0, 1),
     "warn": (1, 0.2, 0.2, 1), "quiet": (0.18, 0.18, 0.18, 1), "quiet_down": (0.35, 0.35, 0.35, 1),
+    "quiet_ink": (1, 1, 1, 1),
 }
 LARGE_TEXT_SCALE = 1.25  # labels sized for 1.0 still fit (FitButtons shrink; fit tests check both)
-LOW_LAYOUT_SHARE = 0.62  # the low layout: every control within the lower 62% of the screen
+# the low layout: every control within the lower part of the screen, reachable from a wheelchair.
+# A tall floor-standing screen keeps its lower 60%; a landscape one (usually at desk height) its lower 75%,
+# which still leaves room for the largest text.
+LOW_LAYOUT_SHARE = {"portrait": 0.60, "landscape": 0.75}
+
+
+def low_share(portrait: bool) -> float:
+    return LOW_LAYOUT_SHARE["portrait" if portrait else "landscape"]
 VOICES = {"en": "en", "sw": "sw"}  # espeak-ng voice for each language
 
 _MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty
 from kivy.uix.floatlayout import FloatLayout
@@ -23,10 +24,10 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from centre_server.contract import PrinterStatus, TicketOut
 from kiosk.access import (
     LARGE_TEXT_SCALE,
-    LOW_LAYOUT_SHARE,
     PALETTE_HIGH_CONTRAST,
     PALETTE_NORMAL,
     Speaker,
+    low_share,
 )
 from kiosk.api import ApiError, CentreApi, CheckIn, Unreachable
 from kiosk.config import KioskConfig
@@ -137,6 +138,11 @@ class KioskApp(App):
         for name in SCREEN_NAMES:
             Builder.load_file(str(KV_DIR / f"{name}.kv"))
         root = FloatLayout()
+        with root.canvas.before:  # the low layout leaves the top of the screen empty: the hall's colour there
+            self._root_colour = Color(*self.colors["bg"])
+            self._root_rect = Rectangle(pos=root.pos, size=root.size)
+        root.bind(size=lambda _w, size: setattr(self._root_rect, "size", size))
+        self.bind(colors=lambda _a, colors: setattr(self._root_colour, "rgba", colors["bg"]))
         self.sm = ScreenManager(transition=NoTransition(), size_hint_y=1, pos_hint={"x": 0, "y": 0})
         for name in SCREEN_NAMES:
             self.sm.add_widget(SCREEN_CLASSES[name](name=name))
@@ -147,7 +153,7 @@ class KioskApp(App):
         root.add_widget(corner)
         self.idle_overlay = IdleWarning()
         root.add_widget(self.idle_overlay)
-        self.bind(low_layout=self._layout_changed)
+        self.bind(low_layout=self._layout_changed, portrait=self._layout_changed)
         self.model.bind(services_version=self._services_changed, language=self._services_changed,
                         server_ok=self._server_ok_changed, printer_status=self._printer_status_changed,
                         day_open=self._day_open_changed)
@@ -238,7 +244,7 @@ class KioskApp(App):
 
     def _layout_changed(self, *_a) -> None:
         if self.sm is not None:
-            self.sm.size_hint_y = LOW_LAYOUT_SHARE if self.low_layout else 1
+            self.sm.size_hint_y = low_share(self.portrait) if self.low_layout else 1
 
     def read_screen(self, *_a) -> None:
         """Read the current screen aloud, with its choices numbered (the help key, "Read aloud")."""

@@ -721,6 +721,7 @@ A11Y_MODES = {"normal": (), "large": ("large_text",), "contrast": ("high_contras
 
 def _overflows(screen) -> list[dict]:
     """Every label on show whose text is bigger than its place (cut off, or spilling over)."""
+    from kivy.core.text.markup import MarkupLabel as CoreMarkupLabel
     from kivy.uix.label import Label
 
     from kiosk.screens import _shown
@@ -731,8 +732,15 @@ def _overflows(screen) -> list[dict]:
             continue
         w.texture_update()
         tw, th = w.texture_size
-        if tw > w.width + 2 or th > w.height + 2:
-            bad.append({"text": w.text[:80], "texture": [tw, th], "size": [w.width, w.height]})
+        cut = False
+        if w.text_size[0] is not None and w.text_size[1] is not None:  # lines past the box are dropped silently
+            free = CoreMarkupLabel(text=w.text, font_size=w.font_size, font_name=w.font_name, bold=w.bold,
+                                   text_size=(w.text_size[0], None), padding=w.padding, halign=w.halign)
+            free.refresh()
+            cut = free.texture.size[1] > w.text_size[1] + 2
+        if cut or tw > w.width + 2 or th > w.height + 2:
+            bad.append({"text": w.text[:80], "texture": [tw, th], "size": [w.width, w.height], "cut": cut,
+                        "widget": type(w).__name__, "font": w.font_size, "text_size": list(w.text_size)})
     return bad
 
 
@@ -752,9 +760,9 @@ def _look(d, data: dict, name: str, low: bool):
     d.shot(name)
     data["overflows"][name] = _overflows(d.screen)
     if low:
-        from kiosk.access import LOW_LAYOUT_SHARE
+        from kiosk.access import low_share
 
-        data["above"][name] = _controls_above(d, LOW_LAYOUT_SHARE)
+        data["above"][name] = _controls_above(d, low_share(d.app.portrait))
 
 
 def a11y_modes(d):
