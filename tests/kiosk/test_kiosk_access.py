@@ -73,7 +73,7 @@ def test_a_whole_ticket_by_help_key_and_number_keys(centre_server, mosquitto, tm
 
 def test_are_you_still_there_then_reset(centre_server, mosquitto, tmp_path, run_kiosk):
     config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
-                          idle_timeout_s=9, idle_warning_s=6)
+                          idle_timeout_s=15, idle_warning_s=5)
     data = run_kiosk(config, "a11y_idle").result(timeout=200)["data"]
     assert "Bado upo?" in data["title"] and "Are you still there?" in data["title"]
     assert "sekunde" in data["countdown"]  # the citizen chose Kiswahili: the countdown is in Kiswahili
