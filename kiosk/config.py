@@ -75,6 +75,10 @@ class KioskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idle_timeout_s: float = Field(default=45.0, gt=0)
+    idle_warning_s: float = Field(default=15.0, ge=0)  # "Are you still there?" this long before the reset
+    help_key: str = Field(default="f1", min_length=1, max_length=20)  # Kivy's key name, e.g. "f1" or "h"
+    speech_rate_wpm: int = Field(default=140, ge=80, le=300)  # slow enough for a first-time listener
+    speech_wav_dir: str | None = None  # write speech to WAV files here instead of playing it (no sound card)
     ticket_screen_s: float = Field(default=20.0, gt=0)  # how long "take your ticket" stays
     fullscreen: bool = True  # the whole screen, whatever its size and shape (portrait kiosks too)
     width: int = Field(default=1280, ge=320, le=8192)  # the window's size when not full screen

@@ -18,13 +18,17 @@ from kivy.graphics.texture import Texture
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk import needs as needs_text
+from kiosk.access import plain, spelled
 from kiosk.i18n import (
     ahead_text,
     category_name,
@@ -39,6 +43,7 @@ from kiosk.i18n import (
     waiting_text,
 )
 from kiosk.model import KioskModel, ServiceInfo, phone_display
+from kiosk.pictograms import Pictogram  # noqa: F401 - registered for the kv rules
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +238,73 @@ class ChoicesScreen(KioskScreen):
         raise NotImplementedError
 
 
+class IdleWarning(FloatLayout):
+    """"Are you still there? / Bado upo?" over the screen, with a countdown and a big "Yes" (kv in
+    common.kv). While it shows, a touch anywhere only says "yes": it must not also press what lies
+    under the citizen's finger."""
+
+    def on_touch_down(self, touch) -> bool:
+        app = App.get_running_app()
+        if not app.idle_warning:
+            return False
+        app.still_here()
+        return True
+
+
+def _shown(w) -> bool:
+    """On screen now: sized, not transparent, and inside the scroll view's window (one page)."""
+    if w.width < 2 or w.height < 2:
+        return False
+    cx, cy = w.to_window(*w.center)
+    node = w
+    while node is not None and node is not node.parent:
+        if getattr(node, "opacity", 1) == 0:
+            return False
+        parent = node.parent
+        if isinstance(parent, ScrollView):
+            x, y = parent.to_window(parent.x, parent.y)
+            if not (x <= cx <= x + parent.width and y <= cy <= y + parent.height):
+                return False
+        if isinstance(parent, Keypad):  # digits on a keypad are typed by touch, not chosen by number
+            return False
+        node = parent
+    return True
+
+
+def back_button(screen):
+    """The screen's "Back" (number key 0), when it has one on show."""
+    w = screen.ids.get("back")
+    return w if w is not None and _shown(w) else None
+
+
+def spoken_screen(screen, app, options_only: bool = False):
+    """What "read aloud" says for a screen: its words top to bottom, then each choice with its number
+    ("Press 1 for ..."), then "Press 0 to go back". Welcome, before a language is chosen, is said in
+    Kiswahili then English. ``options_only``: the buttons in the order they are numbered."""
+    widgets = [w for w in screen.walk(restrict=True) if isinstance(w, Label) and w.text and _shown(w)]
+    widgets.sort(key=lambda w: (-round(w.to_window(w.x, w.top)[1]), w.to_window(w.x, w.y)[0]))
+    back = back_button(screen)
+    number = screen.ids.get("number")
+    options = [w for w in widgets if isinstance(w, Button) and not w.disabled
+               and not getattr(w, "speech_skip", False) and w.text.strip() and (back is None or w.uid != back.uid)]
+    if screen.name != "welcome":  # the language switch last: the journey's choices come first
+        options.sort(key=lambda b: b.text == app.model.strings["switch_language"])
+    if options_only:
+        return options
+    words = [spelled(w.text) if number is not None and w.uid == number.uid else plain(w.text)
+             for w in widgets if not isinstance(w, Button)]
+    langs = ("sw", "en") if screen.name == "welcome" else (app.model.language,)
+    parts = []
+    for lang in langs:
+        said = [t for t in words if t]
+        said += [tr("speak_option", lang, n=i, label=plain(b.text)) for i, b in enumerate(options[:9], 1)]
+        if back is not None:
+            said.append(tr("speak_back", lang))
+        said.append(tr("speak_help", lang))
+        parts.append((lang, " ".join(t if t.endswith((".", "?", "!", ":")) else t + "." for t in said)))
+    return parts
+
+
 class WelcomeScreen(KioskScreen):
     printer_fault = BooleanProperty(False)  # a banner warns that tickets will be on screen only
 
@@ -248,7 +320,7 @@ class CategoriesScreen(ChoicesScreen):
             small = "24sp" if self.app.portrait else "20sp"
             b = FitButton(value=cat, text=f"[b]{category_name(cat, lang, self.model.category_sw(cat))}[/b]\n"
                           f"[size={small}]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
-                          max_font=sp(38) if self.app.portrait else sp(30))
+                          max_font=(sp(38) if self.app.portrait else sp(30)) * self.app.text_scale)
             b.bind(on_release=lambda btn: self.app.choose_category(btn.value))
             buttons.append(b)
         return buttons
@@ -290,7 +362,7 @@ class ServicesScreen(ChoicesScreen):
         for s in services:
             suspended = self.model.suspension(s.id)[0]
             late = not s.accepting or suspended
-            b = FitButton(value=s.id, halign="left", max_font=sp(36) if tall else sp(28),
+            b = FitButton(value=s.id, halign="left", max_font=(sp(36) if tall else sp(28)) * self.app.text_scale,
                           text=f"[b]{s.name(lang)}[/b]\n[size={small}]{self.status_line(s, lang, suspended)}[/size]")
             if late:  # no ticket today: a darker button that reads as "not this way"
                 b.background_color = (0.09, 0.33, 0.22, 1)
@@ -369,13 +441,13 @@ class ScrollText(KioskScreen):
         for size in (self.fonts_portrait if self.app.portrait else self.fonts_landscape):
             heights = []
             for label in self.labels():
-                label.font_size = sp(size)
+                label.font_size = sp(size) * self.app.text_scale
                 label.text_size = (label.width, None)
                 label.texture_update()
                 heights.append(label.texture_size[1])
             spacing = content.spacing * max(0, len(heights) - 1)
             needed = (max(heights, default=0) if side_by_side else sum(heights) + spacing) + content.padding[1] * 2
-            self.font = sp(size)
+            self.font = sp(size) * self.app.text_scale
             if needed <= scroll.height:
                 break
         for label in self.labels():

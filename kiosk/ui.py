@@ -7,6 +7,7 @@ config's size and full-screen setting.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,19 +15,27 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ObjectProperty
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from centre_server.contract import PrinterStatus, TicketOut
+from kiosk.access import (
+    LARGE_TEXT_SCALE,
+    PALETTE_HIGH_CONTRAST,
+    PALETTE_NORMAL,
+    Speaker,
+    low_share,
+)
 from kiosk.api import ApiError, CentreApi, CheckIn, Unreachable
 from kiosk.config import KioskConfig
 from kiosk.i18n import printer_status_text, tr
 from kiosk.model import KioskModel
 from kiosk.mqtt_link import KioskLink
 from kiosk.printing import BLOCKING, TicketPrinter
-from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, StaffCorner
+from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, IdleWarning, StaffCorner, back_button, spoken_screen
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +89,15 @@ class KioskApp(App):
     model = ObjectProperty(None)
     kconfig = ObjectProperty(None)
     portrait = BooleanProperty(False)  # a floor-standing kiosk's tall screen: layouts stack differently
+    # the citizen's modes, chosen on welcome and reset for the next citizen
+    large_text = BooleanProperty(False)
+    high_contrast = BooleanProperty(False)
+    low_layout = BooleanProperty(False)
+    text_scale = NumericProperty(1.0)
+    colors = DictProperty(PALETTE_NORMAL)
+    idle_warning = BooleanProperty(False)  # "Are you still there?" is showing
+    idle_left = NumericProperty(0)  # seconds until the reset, for its countdown
+    printing_ticket = BooleanProperty(False)  # the ticket on screen is being printed now (no fault yet)
 
     def __init__(self, cfg: KioskConfig, printer: TicketPrinter | None = None, demo: bool = False,
                  **kwargs) -> None:
@@ -111,6 +129,9 @@ class KioskApp(App):
         self.checkin_calls = 0  # how many times the kiosk asked the server to check someone in
         self.checkin_taps = 0  # how many times "check in" was pressed
         self.sm: ScreenManager | None = None
+        wav_dir = cfg.kiosk.speech_wav_dir
+        self.speaker = Speaker(Path(wav_dir) if wav_dir else None, cfg.kiosk.speech_rate_wpm)
+        self.audio_used = False  # this citizen asked for speech: the ticket is read back too
 
     # -- building ------------------------------------------------------------------
     def build(self):
@@ -118,7 +139,12 @@ class KioskApp(App):
         for name in SCREEN_NAMES:
             Builder.load_file(str(KV_DIR / f"{name}.kv"))
         root = FloatLayout()
-        self.sm = ScreenManager(transition=NoTransition())
+        with root.canvas.before:  # the low layout leaves the top of the screen empty: the hall's colour there
+            self._root_colour = Color(*self.colors["bg"])
+            self._root_rect = Rectangle(pos=root.pos, size=root.size)
+        root.bind(size=lambda _w, size: setattr(self._root_rect, "size", size))
+        self.bind(colors=lambda _a, colors: setattr(self._root_colour, "rgba", colors["bg"]))
+        self.sm = ScreenManager(transition=NoTransition(), size_hint_y=1, pos_hint={"x": 0, "y": 0})
         for name in SCREEN_NAMES:
             self.sm.add_widget(SCREEN_CLASSES[name](name=name))
         self.sm.bind(current=self._screen_changed)
@@ -126,6 +152,9 @@ class KioskApp(App):
         corner = StaffCorner(size_hint=(None, None), size=(110, 110), pos_hint={"x": 0, "top": 1})
         corner.hold_s = self.kconfig.kiosk.staff_press_s
         root.add_widget(corner)
+        self.idle_overlay = IdleWarning()
+        root.add_widget(self.idle_overlay)
+        self.bind(low_layout=self._layout_changed, portrait=self._layout_changed)
         self.model.bind(services_version=self._services_changed, language=self._services_changed,
                         server_ok=self._server_ok_changed, printer_status=self._printer_status_changed,
                         day_open=self._day_open_changed)
@@ -141,7 +170,7 @@ class KioskApp(App):
     def on_start(self) -> None:
         from kivy.core.window import Window
 
-        Window.bind(on_touch_down=self._touched)
+        Window.bind(on_touch_down=self._touched, on_key_down=self._key_down)
         logger.info("window %dx%d (%s)", Window.size[0], Window.size[1], "portrait" if self.portrait else "landscape")
         if self.model.device_fault:
             self.go("out_of_service")
@@ -159,6 +188,7 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         self.health.stop()
+        self.speaker.stop()
         try:
             self.link.stop()
         except Exception as exc:  # stopping must finish even with a broken link
@@ -185,10 +215,86 @@ class KioskApp(App):
         logger.info("screen %s", name)
 
     def reset(self, *_a) -> None:
-        """Back to welcome for the next citizen."""
+        """Back to welcome for the next citizen: choices, language and modes all forgotten."""
         self.model.reset_choices()
         self.model.language = "en"
+        self.large_text = self.high_contrast = self.low_layout = False
+        self.audio_used = self.printing_ticket = False
+        self.idle_warning = False
         self.go("welcome")
+
+    def start_again(self) -> None:
+        """"Start again" on a screen: the same citizen, so their modes and voice stay."""
+        modes = (self.large_text, self.high_contrast, self.low_layout, self.audio_used)
+        self.reset()
+        self.large_text, self.high_contrast, self.low_layout, self.audio_used = modes
+
+    # -- modes and speech -----------------------------------------------------------------
+    def toggle_mode(self, mode: str) -> None:
+        """A mode toggle on welcome: large_text, high_contrast or low_layout."""
+        if mode not in ("large_text", "high_contrast", "low_layout"):
+            raise ValueError(mode)
+        setattr(self, mode, not getattr(self, mode))
+        logger.info("%s %s", mode, "on" if getattr(self, mode) else "off")
+
+    def on_large_text(self, _app, on: bool) -> None:
+        self.text_scale = LARGE_TEXT_SCALE if on else 1.0
+
+    def on_high_contrast(self, _app, on: bool) -> None:
+        self.colors = PALETTE_HIGH_CONTRAST if on else PALETTE_NORMAL
+
+    def _layout_changed(self, *_a) -> None:
+        if self.sm is not None:
+            self.sm.size_hint_y = low_share(self.portrait) if self.low_layout else 1
+
+    def read_screen(self, *_a) -> None:
+        """Read the current screen aloud, with its choices numbered (the help key, "Read aloud")."""
+        if self.sm is None:
+            return
+        self.audio_used = True
+        parts = spoken_screen(self.sm.current_screen, self)
+        logger.info("read aloud on %s: %s", self.sm.current, " | ".join(text[:300] for _lang, text in parts))
+        self.speaker.say_parts(parts)
+
+    def press_option(self, n: int) -> None:
+        """Number key n: the n-th choice as read aloud (0: back); then the next screen is read."""
+        if self.sm is None:
+            return
+        screen = self.sm.current_screen
+        before = self.sm.current
+        if n == 0:
+            target = back_button(screen)
+        else:
+            options = spoken_screen(screen, self, options_only=True)
+            target = options[n - 1] if 0 < n <= len(options) else None
+        if target is None:
+            logger.info("key %d: no such choice on %s", n, before)
+            return
+        self.audio_used = True
+        target.trigger_action(0)
+        Clock.schedule_once(lambda _dt: self._read_if_moved(before), 0.3)
+
+    def _read_if_moved(self, before: str) -> None:
+        if self.sm is not None and self.sm.current != before and self.sm.current not in ("printing",):
+            self.read_screen()
+
+    def _key_down(self, _window, key: int, _scancode, codepoint, _modifiers) -> bool:
+        """The physical help key reads the screen; digits choose what was read; any key is activity."""
+        from kivy.core.window import Keyboard
+
+        if self.idle_warning:  # the key answers the warning, nothing more
+            self.still_here()
+            return True
+        self._touched()
+        name = Keyboard.keycode_to_string(None, key) if key is not None else ""
+        if name == self.kconfig.kiosk.help_key:
+            self.read_screen()
+            return True
+        digit = (name or "").removeprefix("numpad")
+        if len(digit) == 1 and digit.isdigit():
+            self.press_option(int(digit))
+            return True
+        return False
 
     def toggle_language(self) -> None:
         self.model.toggle_language()
@@ -265,7 +371,15 @@ class KioskApp(App):
             self.go("staff")
 
     def _touched(self, *_a) -> None:
+        """Activity: the idle clock starts again (the warning itself takes the touch that answers it)."""
         self._last_touch = time.monotonic()
+
+    def still_here(self) -> None:
+        """The citizen answered "Are you still there?" (a touch on it, or any key)."""
+        self._touched()
+        if self.idle_warning:
+            logger.info("still there: idle warning dismissed")
+            self.idle_warning = False
 
     def _tick(self, _dt: float) -> None:
         """Idle timeouts: a citizen who walked away must not leave choices for the next one."""
@@ -275,9 +389,21 @@ class KioskApp(App):
         current = self.sm.current
         k = self.kconfig.kiosk
         busy = self.model.issuing or self.model.checking_in
-        if current in IDLE_SCREENS and not busy and now - self._last_touch > k.idle_timeout_s:
+        idle = now - self._last_touch
+        if current in IDLE_SCREENS and not busy and idle > k.idle_timeout_s:
             logger.info("idle on %s: back to welcome", current)
             self.reset()
+        # at most the last third of the timeout: a short timeout must not greet a citizen with the warning
+        elif current in IDLE_SCREENS and not busy and idle > k.idle_timeout_s - min(k.idle_warning_s,
+                                                                                       k.idle_timeout_s / 3):
+            self.idle_left = max(1, math.ceil(k.idle_timeout_s - idle))
+            if not self.idle_warning:
+                logger.info("idle on %s: are you still there?", current)
+                self.idle_warning = True
+                if self.audio_used:
+                    self.speaker.say(tr("speak_idle", self.model.language), self.model.language)
+        elif self.idle_warning:
+            self.idle_warning = False
         elif current in RESULT_SCREENS and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:
             self.reset()
 
@@ -449,10 +575,13 @@ class KioskApp(App):
             self.executor.submit(self._check_health)
 
     def _issued(self, ticket: TicketOut) -> None:
+        """The number on screen at once, while the paper prints (the hot path of a tap on "Print":
+        waiting for the whole ticket to print before showing it took the p95 past 300 ms)."""
         logger.info("ticket %s issued (%s)", ticket.number, ticket.id)
         self.model.ticket_issued(ticket)
-        self.go("printing")
+        self.printing_ticket = True
         self._print(ticket, self.model.language, reprint=False)
+        self.go("ticket")
 
     def _print(self, ticket: TicketOut, language: str, reprint: bool) -> None:
         self._printer_busy = True
@@ -482,7 +611,10 @@ class KioskApp(App):
             return
         if self.model.ticket is not None and self.model.ticket.id == ticket.id:
             self.model.printed = ok
+            self.printing_ticket = False
             self.go("checked_in" if self.model.checkin_tickets else "ticket")
+            if self.audio_used:  # the number, character by character, and the wait, read back once laid out
+                Clock.schedule_once(self.read_screen, 0.3)
 
     # -- check-in of remote tickets and bookings --------------------------------------------
     def check_in(self) -> None:

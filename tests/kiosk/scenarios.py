@@ -712,3 +712,205 @@ def no_documents_idle(d):
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 10)
     data.update(language_after=app.model.language, service_after=app.model.service_id,
                 issue_calls=app.issue_calls)
+
+
+# -- access for every citizen (issue 23) ------------------------------------------------------------
+A11Y_MODES = {"normal": (), "large": ("large_text",), "contrast": ("high_contrast",), "low": ("low_layout",),
+              "all": ("large_text", "high_contrast", "low_layout")}
+
+
+def _overflows(screen) -> list[dict]:
+    """Every label on show whose text is bigger than its place (cut off, or spilling over)."""
+    from kivy.core.text.markup import MarkupLabel as CoreMarkupLabel
+    from kivy.uix.label import Label
+
+    from kiosk.screens import _shown
+
+    bad = []
+    for w in screen.walk(restrict=True):
+        if not isinstance(w, Label) or not w.text or not _shown(w):
+            continue
+        w.texture_update()
+        tw, th = w.texture_size
+        cut = False
+        if w.text_size[0] is not None and w.text_size[1] is not None:  # lines past the box are dropped silently
+            free = CoreMarkupLabel(text=w.text, font_size=w.font_size, font_name=w.font_name, bold=w.bold,
+                                   text_size=(w.text_size[0], None), padding=w.padding, halign=w.halign)
+            free.refresh()
+            cut = free.texture.size[1] > w.text_size[1] + 2
+        if cut or tw > w.width + 2 or th > w.height + 2:
+            bad.append({"text": w.text[:80], "texture": [tw, th], "size": [w.width, w.height], "cut": cut,
+                        "widget": type(w).__name__, "font": w.font_size, "text_size": list(w.text_size)})
+    return bad
+
+
+def _controls_above(d, share: float) -> list[str]:
+    """Buttons on show whose top is above the lower ``share`` of the window (the low layout's promise)."""
+    from kivy.uix.button import Button
+
+    from kiosk.screens import _shown
+
+    limit = d.app.root.height * share + 1
+    return [w.text[:40] for w in d.screen.walk(restrict=True)
+            if isinstance(w, Button) and _shown(w) and w.to_window(w.x, w.top)[1] > limit]
+
+
+def _look(d, data: dict, name: str, low: bool):
+    yield Sleep(0.4)
+    d.shot(name)
+    data["overflows"][name] = _overflows(d.screen)
+    if low:
+        from kiosk.access import low_share
+
+        data["above"][name] = _controls_above(d, low_share(d.app.portrait))
+
+
+def a11y_modes(d):
+    """Each mode (and all at once), in both languages: welcome, categories, services, needs and priority
+    screenshotted and measured; the modes stay through the journey and go at the reset for the next one."""
+    app = d.app
+    data = d.result["data"]
+    data.update(overflows={}, above={}, modes_after_reset={})
+    sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
+    tag = os.environ.get("KIOSK_TAG", "landscape")
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    for mode, toggles in A11Y_MODES.items():
+        low = "low_layout" in toggles
+        for lang, start in (("en", "start_en"), ("sw", "start_sw")):
+            yield d.at("welcome")
+            for t in toggles:
+                d.tap(d.screen.ids[{"large_text": "mode_large", "high_contrast": "mode_contrast",
+                                    "low_layout": "mode_low"}[t]])
+                yield Sleep(0.1)
+            yield from _look(d, data, f"a11y-{tag}-{mode}-welcome", low)
+            d.tap(d.screen.ids[start])
+            yield d.at("categories")
+            yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-categories", low)
+            d.tap(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+            yield d.at("services")
+            yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-services", low)
+            d.tap(_service(d, sid))
+            yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
+            if app.sm.current == "needs":
+                yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-needs", low)
+                d.tap(d.screen.ids.have)
+            yield d.at("priority")
+            yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-priority", low)
+            data["modes_after_reset"][f"{mode}-{lang}-journey"] = [getattr(app, t) for t in toggles]
+            app.reset()  # as the idle reset does: the next citizen
+            yield d.at("welcome")
+            data["modes_after_reset"][f"{mode}-{lang}"] = [app.large_text, app.high_contrast, app.low_layout]
+
+
+def _key(name: str) -> None:
+    """A physical key, as the keypad or a big help button sends it, through the window."""
+    from kivy.core.window import Keyboard, Window
+
+    code = Keyboard.keycodes[name]
+    Window.dispatch("on_key_down", code, 0, name if len(name) == 1 else None, [])
+    Window.dispatch("on_key_up", code, 0)
+
+
+def _choose_by_number(d, widget) -> None:
+    """The number the kiosk read out for ``widget``, pressed on the keypad (as a listening citizen would)."""
+    from kiosk.screens import spoken_screen
+
+    options = spoken_screen(d.screen, d.app, options_only=True)
+    n = options.index(widget) + 1
+    assert n <= 9, f"{widget.text!r} is choice {n}: beyond the keypad"
+    _key(str(n))
+
+
+def a11y_keys(d):
+    """A whole ticket with the help key and number keys only: each screen read (a WAV each), large text
+    chosen by its number on welcome, the ticket read back, then the next citizen gets no modes."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
+    help_key = app.kconfig.kiosk.help_key
+    screens = []
+
+    def heard(n: int):
+        return Wait(lambda: len(app.speaker.spoken) >= n, f"{n} utterances spoken", timeout=60)
+
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    _key(help_key)  # welcome: Kiswahili then English
+    screens.append("welcome")
+    yield heard(2)
+    _choose_by_number(d, d.screen.ids.mode_large)
+    yield Wait(lambda: app.large_text, "large text by key")
+    _choose_by_number(d, d.screen.ids.start_en)
+    yield d.at("categories")
+    yield Sleep(0.5)  # the new screen is read by itself after a number key
+    screens.append("categories")
+    yield heard(3)
+    _choose_by_number(d, d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+    yield d.at("services")
+    yield Sleep(0.5)
+    screens.append("services")
+    yield heard(4)
+    _choose_by_number(d, _service(d, sid))
+    yield d.at("needs")
+    yield Sleep(0.5)
+    screens.append("needs")
+    yield heard(5)
+    _key("0")  # back to the services, then forward again
+    yield d.at("services")
+    yield Sleep(0.5)
+    _choose_by_number(d, _service(d, sid))
+    yield d.at("needs")
+    yield Sleep(0.5)
+    _choose_by_number(d, d.screen.ids.have)
+    yield d.at("priority")
+    yield Sleep(0.5)
+    screens.append("priority")
+    n = len(app.speaker.spoken)
+    _key(help_key)  # asked again: the same screen, read again
+    yield heard(n + 1)
+    _choose_by_number(d, d.screen.ids.priority_elderly)
+    yield d.at("phone")
+    yield Sleep(0.5)
+    screens.append("phone")
+    _choose_by_number(d, d.screen.ids.skip)
+    yield d.at("confirm")
+    yield Sleep(0.5)
+    screens.append("confirm")
+    _choose_by_number(d, d.screen.ids.confirm)
+    yield d.at("ticket", timeout=60)
+    number = app.model.ticket.number
+    yield Wait(lambda: any(", ".join(number) in text for _l, text, _w in app.speaker.spoken),
+               "the ticket number read back", timeout=60)
+    yield Sleep(0.3)
+    d.shot("a11y-keys-ticket")
+    screens.append("ticket")
+    data.update(screens=screens, spoken=app.speaker.spoken, number=number, priority=app.model.ticket.priority,
+                large_on_ticket=app.large_text)
+    yield d.at("welcome", timeout=app.kconfig.kiosk.ticket_screen_s + 10)
+    data["modes_after"] = [app.large_text, app.high_contrast, app.low_layout, app.audio_used]
+
+
+def a11y_idle(d):
+    """A citizen in high contrast stops touching: "Are you still there?" with a countdown; "Yes" keeps
+    the screen; then nobody answers: welcome, modes off."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield _ready(app)
+    d.tap(d.screen.ids.mode_contrast)
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    yield Wait(lambda: app.idle_warning, "the idle warning", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    yield Sleep(0.6)
+    d.shot("a11y-idle-warning-sw")
+    data["countdown"] = app.idle_overlay.ids.idle_countdown.text
+    data["title"] = app.idle_overlay.ids.idle_title.text
+    d.tap(app.idle_overlay.ids.idle_yes)
+    yield Sleep(0.3)
+    data["after_yes"] = [app.idle_warning, app.sm.current, app.high_contrast]
+    yield Wait(lambda: app.idle_warning, "the idle warning again", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    data["after_reset"] = [app.idle_warning, app.high_contrast, app.model.language]

@@ -1,0 +1,81 @@
+"""A kiosk every citizen can use (issue 23): modes, pictograms, speech, keys only, the idle warning.
+
+The real app under Xvfb against a real centre server and Mosquitto; speech is real espeak-ng output
+written to WAV files (``speech_wav_dir``), whose length the tests measure.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_tool
+from tests.kiosk.conftest import kiosk_config
+from tests.kiosk.test_kiosk_app import tickets_in_db
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def wav_seconds(path: str) -> float:
+    with wave.open(path) as w:
+        return w.getnframes() / w.getframerate()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1080, 1920)], ids=["landscape-1280x800", "portrait-1080x1920"])
+def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_path, run_kiosk, screen_of):
+    """Large text, high contrast, the low layout and all three at once: nothing cut off on any screen of the
+    journey in either language; in the low layout no control above the lower part; reset for the next."""
+    width, height = size
+    tag = "portrait" if height > width else "landscape"
+    display = screen_of(width, height)
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
+                          fullscreen=True)
+    run = run_kiosk(config, "a11y_modes", env={"DISPLAY": display, "KIOSK_TAG": tag, "KIOSK_DRIVER_TIMEOUT": "500"})
+    data = run.result(timeout=540)["data"]
+    assert len(data["overflows"]) >= 5 * (1 + 2 * 4) - 5  # welcome once per language pass, 4 screens each
+    bad = {name: over for name, over in data["overflows"].items() if over}
+    assert bad == {}, bad
+    above = {name: texts for name, texts in data["above"].items() if texts}
+    assert above == {}, above
+    assert data["above"], "the low layout was never measured"
+    for key, modes in data["modes_after_reset"].items():
+        if key.endswith("-journey"):
+            assert all(modes), f"{key}: a mode was lost during the journey"
+        else:
+            assert modes == [False, False, False], f"{key}: modes left for the next citizen"
+
+
+def test_a_whole_ticket_by_help_key_and_number_keys(centre_server, mosquitto, tmp_path, run_kiosk):
+    """No touch at all: each screen read aloud (espeak-ng, English and Kiswahili), the choice made by its
+    number, 0 for back; the ticket number read back character by character; modes reset afterwards."""
+    need_tool("espeak-ng")
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
+                          speech_wav_dir=str(speech), ticket_screen_s=4)
+    data = run_kiosk(config, "a11y_keys").result(timeout=300)["data"]
+    rows = tickets_in_db(centre_server)
+    assert len(rows) == 1 and rows[0]["number"] == data["number"] and rows[0]["priority"] == "elderly"
+    spoken = data["spoken"]
+    languages = {lang for lang, _text, _wav in spoken}
+    assert languages == {"en", "sw"}, languages  # welcome in both
+    for lang, text, wav in spoken:
+        assert Path(wav).exists(), wav
+        assert wav_seconds(wav) > 0.5, (lang, text)
+    said = " ".join(text for _l, text, _w in spoken)
+    assert "Press 1 for" in said and "Bonyeza 1 kwa" in said and "Press 0 to go back." in said
+    assert ", ".join(data["number"]) in said  # "A, 0, 4, 2": character by character
+    assert data["large_on_ticket"] is True
+    assert data["modes_after"] == [False, False, False, False]
+
+
+def test_are_you_still_there_then_reset(centre_server, mosquitto, tmp_path, run_kiosk):
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
+                          idle_timeout_s=15, idle_warning_s=5)
+    data = run_kiosk(config, "a11y_idle").result(timeout=200)["data"]
+    assert "Bado upo?" in data["title"] and "Are you still there?" in data["title"]
+    assert "sekunde" in data["countdown"]  # the citizen chose Kiswahili: the countdown is in Kiswahili
+    assert data["after_yes"] == [False, "categories", True]
+    assert data["after_reset"] == [False, False, "en"]
