@@ -434,8 +434,10 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")  # a spreadsheet saved as "CSV" on Windows
         parsed = parse_csv(text)
-        if parsed.errors:
-            return pages.render(request, "admin_import.html", {"errors": parsed.errors, "done": None}, who, 422)
+        errors = parsed.errors + parsed.clashes_with(catalogues.draft().catalogue)
+        if errors:
+            errors.sort(key=lambda e: e.line)
+            return pages.render(request, "admin_import.html", {"errors": errors, "done": None}, who, 422)
         try:
             changes = catalogues.import_services(who.username, parsed.services, filename)
         except CatalogueError as err:

@@ -246,6 +246,15 @@ class LineError:
 class ParsedCsv:
     services: list[CatalogueService] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # each good service's line in the file
+
+    def clashes_with(self, draft: Catalogue) -> list[LineError]:
+        """Lines whose ticket letter another service of the draft keeps (one not replaced by the file):
+        told on the importing line, with every other wrong line, before anything is imported."""
+        incoming = {s.id for s in self.services}
+        held = {s.prefix: s.id for s in draft.services if s.id not in incoming}
+        return [LineError(self.lines.get(s.id, 1), s.id, {"prefix": "duplicate_prefix"})
+                for s in self.services if s.prefix in held]
 
 
 MAX_CSV_BYTES = 2_000_000
@@ -288,6 +297,7 @@ def parse_csv(text: str) -> ParsedCsv:
                 result.errors.append(LineError(line, sid, clash))
                 continue
             result.services.append(service)
+            result.lines[service.id] = line
     except csv.Error as err:
         result.errors.append(LineError(reader.line_num, "", {"file": f"not_csv|{err}"}))
     if not result.services and not result.errors:

@@ -155,6 +155,32 @@ def test_a_bad_csv_says_which_line_and_column(cats: CatalogueStore) -> None:
     assert parse_csv("").errors
 
 
+def test_a_ticket_letter_held_by_another_service_of_the_draft_is_told_on_its_own_line(cats: CatalogueStore) -> None:
+    """One row giving birth-cert-collect the KRA PIN's letter was told as "line 1, no id", after the others."""
+    seed_demo(cats)
+    draft = cats.draft().catalogue
+    kra, collect, birth = draft.service("kra-pin"), draft.service("birth-cert-collect"), draft.service("birth-cert")
+    rows = [flatten(birth), flatten(collect)]
+    rows[0]["fee_ksh"] = "free"  # a wrong line beside it: both are told in one round
+    rows[1]["prefix"] = kra.prefix
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    parsed = parse_csv(out.getvalue())
+    assert [e.line for e in parsed.errors] == [2]
+    assert [(e.line, e.service_id, e.fields) for e in parsed.clashes_with(draft)] == [
+        (3, "birth-cert-collect", {"prefix": "duplicate_prefix"})]
+    rows[1]["prefix"], rows[0]["prefix"] = birth.prefix, collect.prefix  # two swapping letters is no clash
+    rows[0]["fee_ksh"] = "0"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    swapped = parse_csv(out.getvalue())
+    assert not swapped.errors and not swapped.clashes_with(draft)
+
+
 def test_the_api_serves_the_newest_version_with_etag_and_304(hq: HqProcess, pg_url: str) -> None:
     token = hq.add_centre("nakuru", "Huduma Centre Nakuru")
     auth = {"Authorization": f"Bearer {token}"}
