@@ -61,3 +61,10 @@ def test_a_manager_suspends_a_service_on_the_board_and_offers_it_again(server, c
     sw_row.locator("button").click()  # "Toa tena": offered again
     expect(page.locator("#catalogue-exceptions li.ok")).to_be_visible()
     assert issue(server, kiosk, "kra-pin")["number"] == "K002"
+
+    # "Ask headquarters now": HQ is out of reach, so the board says so and the centre keeps its version
+    page.click("#catalogue-sync-now")
+    expect(page.locator("#toast")).to_contain_text("Makao makuu hayafikiki")
+    expect(page.locator("#toast")).to_contain_text("toleo 0")
+    expect(page.locator("#catalogue-sync")).to_be_visible()
+    expect(page.locator("#catalogue-sync-now")).to_be_enabled()

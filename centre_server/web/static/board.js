@@ -440,6 +440,22 @@
     }
   }
 
+  // a fee changed at headquarters need not wait for the next poll (every few minutes)
+  $("catalogue-sync-now").addEventListener("click", async () => {
+    const button = $("catalogue-sync-now");
+    button.disabled = true;
+    try {
+      const status = await H.api("POST", "/catalogue/sync/now", {});
+      await refreshCatalogue();
+      if (status.last_error) H.toast(H.t("catalogue_unreachable", { error: status.last_error, v: status.running_version }), "bad");
+      else H.toast(H.t("catalogue_sync_done", { v: status.running_version }), "ok");
+    } catch (err) {
+      H.toast(H.describe(err), "bad");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   $("offering-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const status = $("offering-status").value;
