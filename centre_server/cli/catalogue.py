@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
+from centre_server.cli.remote import as_manager
 from centre_server.config import CentreSettings, ConfigError, load_settings
 from centre_server.contract.catalogue import OfferingStatus, Text
 
@@ -44,32 +44,6 @@ def _through(url: str | None) -> Any:
         return click.option("--url", default=url, help="A RUNNING server's address, e.g. http://127.0.0.1:8000: "
                             "go through it (needed while it runs).")(f)
     return wrap
-
-
-def _remote(url: str, username: str, password: str | None, method: str, path: str,
-            body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One call to the running server as a manager; its refusal becomes the command's error."""
-    if password is None:
-        password = click.prompt(f"password for {username}", hide_input=True)
-    try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=60) as http:
-            r = http.post("/api/v1/auth/login", json={"username": username, "password": password})
-            if r.status_code != 200:
-                raise click.ClickException(f"login refused: {_message(r)}")
-            r = http.request(method, "/api/v1" + path, json=body,
-                             headers={"Authorization": f"Bearer {r.json()['token']}"})
-    except httpx.HTTPError as err:
-        raise click.ClickException(f"cannot reach the server at {url}: {err}") from None
-    if r.status_code >= 300:
-        raise click.ClickException(f"the server refused: {_message(r)}")
-    return r.json()
-
-
-def _message(r: httpx.Response) -> str:
-    try:
-        return str(r.json()["error"]["message"])
-    except Exception:
-        return f"HTTP {r.status_code}"
 
 
 @contextlib.contextmanager
@@ -154,7 +128,7 @@ def sync(directory: Path, url: str | None, username: str, password: str | None) 
     Example: huduma-centre catalogue sync /srv/huduma --url http://127.0.0.1:8000
     """
     if url:
-        r = _remote(url, username, password, "POST", "/catalogue/sync/now")
+        r = as_manager(url, username, password, "POST", "/catalogue/sync/now")
         if r.get("last_error"):
             raise click.ClickException(f"headquarters could not be asked: {r['last_error']} "
                                        f"(still running version {r['running_version']})")
@@ -180,7 +154,7 @@ def _set(directory: Path, service_id: str, status: OfferingStatus, reason: Text 
          url: str | None, username: str, password: str | None) -> None:
     if url:
         body = {"status": status.value, "reason": reason.model_dump() if reason else None}
-        r = _remote(url, username, password, "POST", f"/catalogue/{service_id}/offering", body)
+        r = as_manager(url, username, password, "POST", f"/catalogue/{service_id}/offering", body=body)
         click.echo(f"{service_id}: {r['status']}")
         return
     from centre_server.catalogue.offerings import set_offering

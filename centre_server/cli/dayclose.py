@@ -16,8 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-import httpx
 
+from centre_server.cli.remote import as_manager
 from centre_server.config import ConfigError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -91,21 +91,9 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
     settings = _settings(directory)
     day = _resolve_date(day, settings.timezone)
     if url:
-        if password is None:
-            password = click.prompt(f"password for {username}", hide_input=True)
-        try:
-            with httpx.Client(base_url=url.rstrip("/"), timeout=120) as http:
-                r = http.post("/api/v1/auth/login", json={"username": username, "password": password})
-                if r.status_code != 200:
-                    raise click.ClickException(f"login refused: {_message(r)}")
-                token = r.json()["token"]
-                r = http.post("/api/v1/day/close", params={"date": day} if day else {},
-                              headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as err:
-            raise click.ClickException(f"cannot reach the server at {url}: {err}") from None
-        if r.status_code != 200:
-            raise click.ClickException(f"the server refused: {_message(r)}")
-        _print_result(r.json(), as_json)
+        result = as_manager(url, username, password, "POST", "/day/close",
+                            params={"date": day} if day else {}, timeout=120)
+        _print_result(result, as_json)
         return
     try:
         result = closing.close_offline(settings, day)
@@ -116,13 +104,6 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
 
     if upstream.upstream_target(settings)[0] and not as_json:
         click.echo("  the running server sends it upstream; or now: huduma-centre sync-now " + str(directory))
-
-
-def _message(r: httpx.Response) -> str:
-    try:
-        return r.json()["error"]["message"]
-    except Exception:
-        return f"HTTP {r.status_code}"
 
 
 def _when(ts: float | None) -> str:
