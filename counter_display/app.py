@@ -18,7 +18,7 @@ import click
 from pydantic import ValidationError
 
 from centre_server.contract import DeviceBundle
-from counter_display.model import Mode
+from counter_display.model import Layout, Mode
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,15 @@ def parse_window(value: str | None) -> tuple[int, int] | None:
 @click.option("--window", help="Run in a window of WIDTHxHEIGHT instead of full screen, e.g. 1280x800.")
 @click.option("--page-size", type=click.IntRange(1, 20), default=8, show_default=True,
               help="Services per page on the hall board (pages turn every 8 s).")
+@click.option("--layout", type=click.Choice([x.value for x in Layout]), default="near", show_default=True,
+              help="Hall board: near shows everything at once (read within about 4.5 m); far draws calls and "
+                   "waits at the height read from 10 m on a 55-inch screen, turning its right half between "
+                   "the last calls and the services three at a time.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def main(config: Path | None, demo: bool, mode: str, counter_id: str | None, announce: bool | None,
-         audio_dir: Path | None, timezone: str, window: str | None, page_size: int, log_level: str) -> None:
+         audio_dir: Path | None, timezone: str, window: str | None, page_size: int, layout: str,
+         log_level: str) -> None:
     """Show who is called where, and say it, on a hall board or above a counter.
 
     It only listens to the centre's broker (retained state and call events) and
@@ -114,7 +119,7 @@ def main(config: Path | None, demo: bool, mode: str, counter_id: str | None, ann
     if announce is None:
         announce = display_mode == Mode.hall
     run(bundle, display_mode, counter_id, announce, audio_dir or default_audio_dir(bundle.device_id),
-        timezone, size, page_size, log_level.upper())
+        timezone, size, page_size, log_level.upper(), Layout(layout))
 
 
 def x11_screen_size(display: str | None = None) -> tuple[int, int] | None:
@@ -180,20 +185,22 @@ def configure_kivy(size: tuple[int, int] | None) -> None:
 
 
 def build_app(bundle: DeviceBundle, mode: Mode, counter_id: str | None, announce: bool, audio_dir: Path,
-              timezone: str = "Africa/Nairobi", size: tuple[int, int] | None = None, page_size: int = 8):
+              timezone: str = "Africa/Nairobi", size: tuple[int, int] | None = None, page_size: int = 8,
+              layout: Layout = Layout.near):
     """The Kivy app, configured; tests build it the same way the command does."""
     configure_kivy(size)
     from counter_display.ui import DisplayApp, DisplaySettings
 
     settings = DisplaySettings(bundle=bundle, mode=mode, counter_id=counter_id, announce=announce,
                                audio_dir=audio_dir, timezone=timezone, fullscreen=size is None,
-                               page_size=page_size)
+                               page_size=page_size, layout=layout)
     return DisplayApp(settings)
 
 
 def run(bundle: DeviceBundle, mode: Mode, counter_id: str | None, announce: bool, audio_dir: Path,
-        timezone: str, size: tuple[int, int] | None, page_size: int, log_level: str = "INFO") -> None:
-    app = build_app(bundle, mode, counter_id, announce, audio_dir, timezone, size, page_size)
+        timezone: str, size: tuple[int, int] | None, page_size: int, log_level: str = "INFO",
+        layout: Layout = Layout.near) -> None:
+    app = build_app(bundle, mode, counter_id, announce, audio_dir, timezone, size, page_size, layout)
     logging.getLogger().setLevel(log_level)  # Kivy lowers the root logger's level when it loads
     try:
         app.run()

@@ -31,3 +31,24 @@ def min_char_height_px(width_px: int, height_px: int, diagonal_in: float = HALL_
                        distance_m: float = HALL_DISTANCE_M, arc_minutes: float = ARC_MINUTES) -> int:
     """The least capital height in pixels on that screen (rounded up)."""
     return math.ceil(min_char_height_mm(distance_m, arc_minutes) / pixel_pitch_mm(diagonal_in, width_px, height_px))
+
+
+ROBOTO_CAP_EM = 1456 / 2048  # Roboto's capital height as a share of its font size (the font's own metrics)
+MARGIN = 1.04  # a font a little larger than the least: pixel rounding never takes a capital under the rule
+
+
+def far_font_px(width_px: float, height_px: float, diagonal_in: float = HALL_DIAGONAL_IN,
+                distance_m: float = HALL_DISTANCE_M) -> float:
+    """The font size whose capitals meet the rule on a ``width_px`` x ``height_px`` screen of
+    ``diagonal_in`` inches read at ``distance_m``: what the far hall layout draws its calls and waits at."""
+    if width_px < 1 or height_px < 1:
+        return 1.0
+    need = min_char_height_px(int(width_px), int(height_px), diagonal_in, distance_m)
+    return need / ROBOTO_CAP_EM * MARGIN
+
+
+def legible_distance_m(cap_px: float, width_px: int, height_px: int,
+                       diagonal_in: float = HALL_DIAGONAL_IN, arc_minutes: float = ARC_MINUTES) -> float:
+    """How far away a capital ``cap_px`` pixels high can be read on that screen (the rule turned round)."""
+    cap_mm = cap_px * pixel_pitch_mm(diagonal_in, width_px, height_px)
+    return cap_mm / (2 * 1000 * math.tan(math.radians(arc_minutes / 60) / 2))

@@ -51,6 +51,16 @@ class Mode(StrEnum):
     counter = "counter"
 
 
+class Layout(StrEnum):
+    """How the hall board is laid out: ``near`` shows everything at once (a hall read from within
+    about 4.5 m); ``far`` draws every call and wait at the height read from the back of a 10 m hall
+    (``counter_display.legibility``), so its right half turns between the last calls, the services
+    three at a time and the information slides."""
+
+    near = "near"
+    far = "far"
+
+
 class Link(StrEnum):
     connecting = "connecting"  # never connected yet
     up = "up"
@@ -87,6 +97,7 @@ class CallRow:
     counter_en: str
     counter_sw: str
     recall: bool = False
+    counter: str = ""  # the counter's own name ("7"): the far layout's column is headed "Counter / Kaunta"
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,9 @@ class HallView:
     slide_index: int = 0  # 1-based position in the rotation, for people who count (0: no slide)
     slides: int = 0
     page_size: int = 8  # service rows on a page (fewer while the information panel is shown)
+    panel: str = ""  # far layout: what the right half shows now, "calls" | "services" | "slide" ("": near)
+    panel_index: int = 0  # far layout: 1-based place of that panel in the rotation
+    panels: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,7 @@ class DisplayModel:
     centre_name: str = ""
     mode: Mode = Mode.hall
     counter_id: str | None = None
+    layout: Layout = Layout.near
     blink_s: float = 6.0
     last_calls: int = 10
     page_size: int = 8
@@ -465,9 +480,12 @@ class DisplayModel:
                 seen.add((c.number, c.counter_id))
                 calls.append(c)
         rows = [CallRow(c.number, i18n.counter_label(c.counter_name, "en"),
-                        i18n.counter_label(c.counter_name, "sw"), c.recall) for c in calls[: self.last_calls]]
+                        i18n.counter_label(c.counter_name, "sw"), c.recall, c.counter_name)
+                for c in calls[: self.last_calls]]
         services = self.service_rows()
         slides = self.slides()
+        if self.layout == Layout.far:
+            return self._far_view(now, rows, services, slides)
         # the information panel takes part of the services' column: fewer rows on a page, more pages
         page_size = max(1, math.ceil(self.page_size / 2)) if slides else self.page_size
         pages = max(1, math.ceil(len(services) / max(1, page_size)))
@@ -486,6 +504,34 @@ class DisplayModel:
             settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
             slide=slides[index] if slides else None, slide_index=index + 1 if slides else 0, slides=len(slides),
             page_size=page_size,
+        )
+
+    def _far_view(self, now: float, rows: list[CallRow], services: list[ServiceRow],
+                  slides: list[Slide]) -> HallView:
+        """The far layout: the latest call always on the left; on the right, one panel at a time
+        for ``page_s`` seconds: the last calls, then each page of ``page_size`` services, then each
+        slide. A new call brings the last calls back at once (it is what the hall looks for)."""
+        size = max(1, self.page_size)
+        pages = math.ceil(len(services) / size) if services else 1  # "nobody waiting" is a page too
+        rotation = [("calls", 0)] + [("services", p) for p in range(pages)] + [("slide", i) for i in
+                                                                                range(len(slides))]
+        # while a new call blinks the last calls stay in view; then the panels turn every page_s
+        step = int(now // self.page_s) % len(rotation) if self.page_s > 0 and now >= self._blink_until else 0
+        panel, index = rotation[step]
+        page = index if panel == "services" else 0
+        status_en, status_sw = self._status_texts()
+        live = not status_en
+        day_en, day_sw = self.day_texts()
+        return HallView(
+            centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
+            latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
+            recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
+            people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
+            notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
+            settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
+            slide=slides[index] if panel == "slide" else None,
+            slide_index=index + 1 if panel == "slide" else 0, slides=len(slides),
+            page_size=size, panel=panel, panel_index=step + 1, panels=len(rotation),
         )
 
     def counter_view(self, now: float = 0.0) -> CounterView:

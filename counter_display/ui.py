@@ -30,7 +30,7 @@ from kivy.utils import escape_markup
 from centre_server.contract import DeviceBundle
 from counter_display import i18n
 from counter_display.announce import AnnouncementQueue, Synthesiser
-from counter_display.model import CounterView, DisplayModel, HallView, Mode, Slide
+from counter_display.model import CounterView, DisplayModel, HallView, Layout, Mode, Slide
 from counter_display.mqtt_link import MqttLink
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class Para(Label):
 
 
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
+Builder.load_file(str(Path(__file__).with_name("hall_far.kv")))
 
 BLINK_PERIOD_S = 0.5
 MARQUEE_SPEED = 0.12  # screen widths per second
@@ -194,8 +195,8 @@ def _clock_texts(tz: ZoneInfo | None) -> tuple[str, str, str]:
     return now.strftime("%H:%M"), i18n.date_text(now, "en"), i18n.date_text(now, "sw")
 
 
-class HallScreen(BoxLayout):
-    """The hall board: the latest call large, the last calls, waits per service, the notice line."""
+class HallBoard(BoxLayout):
+    """What both hall layouts share: the top bar, the banners, the latest call and the notice line."""
 
     live = BooleanProperty(False)
     flash = BooleanProperty(False)
@@ -205,23 +206,7 @@ class HallScreen(BoxLayout):
     now_number = StringProperty("")
     now_counter_en = StringProperty("")
     now_counter_sw = StringProperty("")
-    recent_title = StringProperty(i18n.both("last_calls"))
-    services_title = StringProperty(i18n.both("service"))
-    waiting_title = StringProperty(i18n.tr("waiting", "en"))
-    waiting_title_sw = StringProperty(i18n.tr("waiting", "sw"))
-    wait_title = StringProperty(i18n.tr("est_wait", "en"))
-    wait_title_sw = StringProperty(i18n.tr("est_wait", "sw"))
-    page_text = StringProperty("")
-    has_slide = BooleanProperty(False)  # the information panel is shown (it never covers "now calling")
-
-    def __init__(self, recent_rows: int = 9, page_size: int = 8, **kw) -> None:
-        super().__init__(**kw)
-        self.recent_cells = [CallCell() for _ in range(recent_rows)]
-        for cell in self.recent_cells:
-            self.ids.recent.add_widget(cell)
-        self.service_lines = [ServiceLine() for _ in range(page_size)]
-        for line in self.service_lines:
-            self.ids.services.add_widget(line)
+    arrow = "\u2192 "  # before the counter's name under the latest number
 
     def render(self, view: HallView, blink_on: bool) -> None:
         top = self.ids.top
@@ -242,8 +227,42 @@ class HallScreen(BoxLayout):
         else:
             self.now_title = i18n.both("recall" if view.latest.recall else "now_calling")
             self.now_number = view.latest.number
-            self.now_counter_en = "\u2192 " + view.latest.counter_en
+            self.now_counter_en = self.arrow + view.latest.counter_en
             self.now_counter_sw = view.latest.counter_sw
+        self.render_rest(view)
+        notice = "      \u2022      ".join(x for x in (view.notice_en, view.notice_sw) if x)
+        if not notice:
+            notice = f"{i18n.tr('welcome', 'en')} / {i18n.tr('welcome', 'sw')}  \u2022  {view.centre_name}"
+        self.ids.notice.text = notice
+
+    def render_rest(self, view: HallView) -> None:
+        """The layout's own part: the last calls, the services, the information panel."""
+        raise NotImplementedError
+
+
+class HallScreen(HallBoard):
+    """The hall board read from within about 4.5 m: the latest call large, the last calls, waits per
+    service and the information panel all at once, and the notice line."""
+
+    recent_title = StringProperty(i18n.both("last_calls"))
+    services_title = StringProperty(i18n.both("service"))
+    waiting_title = StringProperty(i18n.tr("waiting", "en"))
+    waiting_title_sw = StringProperty(i18n.tr("waiting", "sw"))
+    wait_title = StringProperty(i18n.tr("est_wait", "en"))
+    wait_title_sw = StringProperty(i18n.tr("est_wait", "sw"))
+    page_text = StringProperty("")
+    has_slide = BooleanProperty(False)  # the information panel is shown (it never covers "now calling")
+
+    def __init__(self, recent_rows: int = 9, page_size: int = 8, **kw) -> None:
+        super().__init__(**kw)
+        self.recent_cells = [CallCell() for _ in range(recent_rows)]
+        for cell in self.recent_cells:
+            self.ids.recent.add_widget(cell)
+        self.service_lines = [ServiceLine() for _ in range(page_size)]
+        for line in self.service_lines:
+            self.ids.services.add_widget(line)
+
+    def render_rest(self, view: HallView) -> None:
         for i, cell in enumerate(self.recent_cells):
             row = view.recent[i] if i < len(view.recent) else None
             cell.number = row.number if row else ""
@@ -272,10 +291,104 @@ class HallScreen(BoxLayout):
             self.page_text = i18n.both("page", sep="  /  ", i=view.page, n=view.pages)
         else:
             self.page_text = ""
-        notice = "      \u2022      ".join(x for x in (view.notice_en, view.notice_sw) if x)
-        if not notice:
-            notice = f"{i18n.tr('welcome', 'en')} / {i18n.tr('welcome', 'sw')}  \u2022  {view.centre_name}"
-        self.ids.notice.text = notice
+
+
+class FarCallRow(Panel):
+    """One of the last calls in the far layout: "A017  →  3" at the height read at 10 m."""
+
+    font = NumericProperty(100)
+    number = StringProperty("")
+    counter = StringProperty("")
+
+
+class FarServiceRow(Panel):
+    """One service in the far layout: its letter, how many wait and the wait at 10 m; names below, nearer."""
+
+    font = NumericProperty(100)
+    prefix = StringProperty("")
+    waiting = StringProperty("")
+    wait_en = StringProperty("")
+    wait_sw = StringProperty("")
+    names = StringProperty("")
+    unknown = BooleanProperty(False)
+
+
+class FarCallsPanel(Panel):
+    font = NumericProperty(100)
+    title = StringProperty(i18n.both("last_calls"))
+    counter_title = StringProperty(i18n.both("counter_heading"))
+
+
+class FarServicesPanel(Panel):
+    font = NumericProperty(100)
+    title = StringProperty(i18n.both("service"))
+    waiting_title = StringProperty(i18n.both("waiting"))
+    wait_title = StringProperty(i18n.both("est_wait"))
+    page_text = StringProperty("")
+
+
+class FarHallScreen(HallBoard):
+    """The hall board read from the back of a 10 m hall (``counter_display.legibility``): the latest
+    call on the left; on the right one panel at a time (the last calls, three services, a slide)."""
+
+    far = NumericProperty(100)  # the font whose capitals are read at 10 m on this screen
+    arrow = ""  # the counter's name stands on its own line under the number: no room for an arrow at 10 m
+
+    def __init__(self, recent_rows: int = 4, page_size: int = 3, **kw) -> None:
+        super().__init__(**kw)
+        self.calls_panel = FarCallsPanel()
+        self.services_panel = FarServicesPanel()
+        self.slide_panel = SlidePanel()
+        self.recent_cells = [FarCallRow() for _ in range(recent_rows)]
+        for cell in self.recent_cells:
+            self.calls_panel.ids.rows.add_widget(cell)
+        self.service_lines = [FarServiceRow() for _ in range(page_size)]
+        for line in self.service_lines:
+            self.services_panel.ids.rows.add_widget(line)
+        self.fbind("far", self._sizes)
+        self._sizes()
+        self._shown: Widget | None = None
+        self._show(self.calls_panel)
+        self.shown = "calls"  # the panel on screen now, "calls" | "services-2" | "slide" (for tests and logs)
+
+    def _sizes(self, *_args) -> None:
+        for w in (self.calls_panel, self.services_panel, *self.recent_cells, *self.service_lines):
+            w.font = self.far
+        self.slide_panel.body_font = self.far * 0.5
+
+    def _show(self, panel: Widget) -> None:
+        """One panel at a time in the right half: the others leave the screen, not just fade."""
+        if self._shown is not panel:
+            self.ids.right.clear_widgets()
+            self.ids.right.add_widget(panel)
+            self._shown = panel
+
+    def render_rest(self, view: HallView) -> None:
+        for i, cell in enumerate(self.recent_cells):
+            row = view.recent[i] if i < len(view.recent) else None
+            cell.number = row.number if row else ""
+            cell.counter = row.counter if row else ""
+            cell.opacity = 1 if row else 0
+        for i, line in enumerate(self.service_lines):
+            srow = view.services[i] if i < len(view.services) else None
+            line.opacity = 1 if srow else 0
+            line.prefix = srow.prefix if srow else ""
+            line.waiting = str(srow.waiting) if srow else ""
+            line.wait_en = srow.wait_en if srow else ""
+            line.wait_sw = srow.wait_sw if srow else ""
+            line.names = f"{srow.name_en}  \u00b7  {srow.name_sw}" if srow else ""
+            line.unknown = srow.unknown if srow else False
+        panel = self.services_panel
+        if not view.services and view.live and view.settled:
+            panel.page_text = i18n.both("no_one_waiting")
+        elif view.pages > 1:
+            panel.page_text = i18n.both("page", sep="  /  ", i=view.page, n=view.pages)
+        else:
+            panel.page_text = ""
+        self.slide_panel.show(view.slide)
+        shown = {"services": self.services_panel, "slide": self.slide_panel}.get(view.panel, self.calls_panel)
+        self._show(shown)
+        self.shown = f"services-{view.page}" if view.panel == "services" else view.panel or "calls"
 
 
 class CounterScreen(BoxLayout):
@@ -323,6 +436,11 @@ class DisplaySettings:
     fullscreen: bool = True
     page_size: int = 8
     last_calls: int = 10
+    layout: Layout = Layout.near
+
+
+FAR_PAGE_SIZE = 3  # the far layout's services a page, and its calls: what fits at the height read at 10 m
+FAR_LAST_CALLS = 5  # the latest and four before it
 
 
 class DisplayApp(App):
@@ -333,9 +451,11 @@ class DisplayApp(App):
         self.settings = settings
         bundle = settings.bundle
         self.title = f"Huduma display {bundle.device_id}"
+        far = settings.layout == Layout.far
         self.model = DisplayModel(topics=bundle.topics, centre_name=bundle.centre_name, mode=settings.mode,
-                                  counter_id=settings.counter_id, page_size=settings.page_size,
-                                  last_calls=settings.last_calls)
+                                  counter_id=settings.counter_id, layout=settings.layout,
+                                  page_size=min(settings.page_size, FAR_PAGE_SIZE) if far else settings.page_size,
+                                  last_calls=FAR_LAST_CALLS if far else settings.last_calls)
         self.inbox: queue.Queue[tuple] = queue.Queue()
         self.link = MqttLink(bundle, on_message=self._from_network, on_link=self._link_from_network)
         self.announcer: AnnouncementQueue | None = None
@@ -346,7 +466,7 @@ class DisplayApp(App):
         except Exception:  # unknown zone or no tz database: the device's local time
             logger.warning("unknown time zone %s: using local time", settings.timezone)
             self.tz = None
-        self.screen: HallScreen | CounterScreen | None = None
+        self.screen: HallBoard | CounterScreen | None = None
         self._started = time.monotonic()
 
     # network thread -> queue
@@ -357,14 +477,16 @@ class DisplayApp(App):
         self.inbox.put(("link", up))
 
     def build(self) -> Widget:
-        if self.settings.mode == Mode.hall:
+        if self.settings.mode == Mode.hall and self.settings.layout == Layout.far:
+            self.screen = FarHallScreen(recent_rows=self.model.last_calls - 1, page_size=self.model.page_size)
+        elif self.settings.mode == Mode.hall:
             self.screen = HallScreen(recent_rows=max(0, self.settings.last_calls - 1),
                                      page_size=self.settings.page_size)
         else:
             self.screen = CounterScreen()
         Clock.schedule_interval(self.drain, 0.05)
         Clock.schedule_interval(self.refresh, 0.25)
-        if isinstance(self.screen, HallScreen):
+        if isinstance(self.screen, HallBoard):
             Clock.schedule_interval(self.screen.ids.notice.step, 1 / 30)
         self.refresh(0)
         return self.screen
@@ -411,7 +533,7 @@ class DisplayApp(App):
         clock, date_en, date_sw = _clock_texts(self.tz)
         top = self.screen.ids.top
         top.clock, top.date_en, top.date_sw = clock, date_en, date_sw
-        if isinstance(self.screen, HallScreen):
+        if isinstance(self.screen, HallBoard):
             self.screen.render(self.model.hall_view(now), blink_on)
         else:
             self.screen.render(self.model.counter_view(now), blink_on)

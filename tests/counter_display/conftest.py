@@ -66,6 +66,7 @@ class DisplayProcess:
     counter: str | None = None
     audio_dir: Path | None = None
     page_size: int = 8
+    layout: str = "near"
     env: dict[str, str] = field(default_factory=dict)  # e.g. DISPLAY and DISPLAY_TEST_SIZE of a screen
     proc: subprocess.Popen | None = None
     log_path: Path = field(init=False)
@@ -77,7 +78,8 @@ class DisplayProcess:
         env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
                    KIVY_HOME=str(self.out / "kivy-home"), PYTHONPATH=str(ROOT), **self.env)
         cmd = [sys.executable, str(DRIVER), "--bundle", str(self.bundle_path), "--mode", self.mode,
-               "--out", str(self.out), "--page-size", str(self.page_size)]
+               "--out", str(self.out), "--page-size", str(self.page_size),
+               "--layout", self.layout]
         if self.counter:
             cmd += ["--counter", self.counter]
         if self.audio_dir:

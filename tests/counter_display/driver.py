@@ -24,7 +24,7 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 
 from centre_server.contract import DeviceBundle  # noqa: E402
 from counter_display.app import build_app  # noqa: E402
-from counter_display.model import Mode  # noqa: E402
+from counter_display.model import Layout, Mode  # noqa: E402
 
 
 def main() -> int:
@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--audio-dir", type=Path)
     parser.add_argument("--page-size", type=int, default=8)
+    parser.add_argument("--layout", default="near")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -42,9 +43,12 @@ def main() -> int:
     wanted = os.environ.get("DISPLAY_TEST_SIZE", "1280x800")
     size = None if wanted == "screen" else tuple(int(x) for x in wanted.split("x"))
     app = build_app(bundle, Mode(args.mode), args.counter, announce=args.audio_dir is not None,
-                    audio_dir=args.audio_dir or out / "audio", size=size, page_size=args.page_size)
+                    audio_dir=args.audio_dir or out / "audio", size=size, page_size=args.page_size,
+                    layout=Layout(args.layout))
     if os.environ.get("DISPLAY_TEST_SLIDE_S"):  # the hall's slides turn faster in a test
         app.model.slide_s = float(os.environ["DISPLAY_TEST_SLIDE_S"])
+    if os.environ.get("DISPLAY_TEST_PAGE_S"):  # and its pages (the far layout's panels)
+        app.model.page_s = float(os.environ["DISPLAY_TEST_PAGE_S"])
 
     from kivy.clock import Clock
     from kivy.core.window import Window
@@ -75,13 +79,15 @@ def main() -> int:
         screen = app.screen
         ids = {k: w.text for k, w in screen.ids.items() if isinstance(w, Label)}
         for name in ("top", "status", "day", "notice", "slide"):
-            if name in screen.ids:
-                ids.update({f"{name}.{k}": w.text for k, w in screen.ids[name].ids.items() if isinstance(w, Label)})
-        recent = [[c.ids.number.text, c.ids.counter_en.text, c.ids.counter_sw.text]
+            # the far layout builds its slide panel in code
+            part = screen.ids[name] if name in screen.ids else getattr(screen, f"{name}_panel", None)
+            if part is not None:
+                ids.update({f"{name}.{k}": w.text for k, w in part.ids.items() if isinstance(w, Label)})
+        recent = [[c.ids.number.text, c.ids.counter_en.text, c.ids.counter_sw.text if "counter_sw" in c.ids else ""]
                   for c in getattr(screen, "recent_cells", []) if c.ids.number.text]
         services = [[s.ids.prefix.text, s.ids.name_en.text, s.ids.waiting.text, s.ids.wait_en.text]
                     for s in getattr(screen, "service_lines", []) if s.ids.prefix.text]
-        return {"ids": ids, "recent": recent, "services": services,
+        return {"ids": ids, "recent": recent, "services": services, "panel": getattr(screen, "shown", ""),
                 "all": [w.text for w in screen.walk() if isinstance(w, Label) and w.text]}
 
     seen: list[str] = []  # every text the counter screen's big line showed, in order (no polling gaps)

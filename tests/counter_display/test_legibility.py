@@ -49,3 +49,54 @@ def test_the_called_number_is_legible_at_ten_metres(orientation, screen_factory,
     assert number["cap_px"] >= need, (number, need)
     # Known short (see the README, "Legible from the back"): the counter line and the service rows are
     # drawn at 40-50 % of the height needed at 10 m; they are recorded in the JSON above, not yet met.
+
+
+# Texts the far layout draws for the back of the hall: the called number, its counter, the last calls,
+# and each service's letter, people waiting and wait. Titles and names are for whoever stands nearer.
+FAR_IDS = ("now_number", "now_counter_en", "now_counter_sw")
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_the_far_layout_is_read_at_ten_metres(orientation, screen_factory, display_factory, display_bundle,
+                                               publisher):
+    """``--layout far``: every call and every wait on screen meets the 10 m rule, in each of the panels
+    its right half turns through, in both orientations; nothing is cut off."""
+    out = artifacts_dir("counter_display")
+    screen = screen_factory(*SIZES[orientation])
+    need = min_char_height_px(*SIZES[orientation])
+    d = display_factory(display_bundle, f"far-{orientation}", env={**screen.env(), "DISPLAY_TEST_PAGE_S": "2"},
+                        layout="far")
+    topics = Topics("test-centre")
+    samples.publish_centre(publisher, topics)
+    publisher.publish(topics.catalogue_state, samples.catalogue().model_dump_json())  # "Did you bring…?" slides
+    report: dict[str, list] = {}
+
+    def key(s: dict) -> str:
+        return s["screen"]["panel"]  # as drawn (the view in the state is computed a moment later)
+
+    wanted = {"calls"}
+    while not wanted <= set(report):
+        s = d.wait_for(lambda s: s["live"] and s["screen"]["ids"]["now_number"] == "B042"
+                       and key(s) not in report, 40, f"the panels {wanted - set(report)}")
+        panel, view = key(s), s["view"]
+        wanted |= {f"services-{p}" for p in range(1, view["pages"] + 1)}  # the pages do not change here
+        wanted |= {"slide"} if view["slides"] else set()
+        screen.grab(out / f"hall-far-{orientation}-{panel}.png")
+        texts = s["texts"]
+        assert not [t for t in texts if t["cut"]], (panel, [t for t in texts if t["cut"]])
+        if panel == "slide":  # near text (read by whoever walks up to it): on screen, whole, beside the call
+            assert s["screen"]["ids"]["slide.title"] and s["screen"]["ids"]["now_number"] == "B042"
+        far = {s["screen"]["ids"][k] for k in FAR_IDS}
+        if panel == "calls":
+            far |= {x for row in s["screen"]["recent"] for x in (row[0], row[1])}
+        elif panel.startswith("services"):
+            far |= {x for row in s["screen"]["services"] for x in (row[0], row[2])}
+            far |= {row[3] for row in s["screen"]["services"] if row[3][:1].isdigit()}  # "11 min"; reasons are near
+        heights = [{"text": t["text"], "font": t["font"], "cap_px": cap_height(t["font"]), "far": t["text"] in far}
+                   for t in texts]
+        report[panel] = heights
+        short = [h for h in heights if h["far"] and h["cap_px"] < need]
+        assert not short, (panel, need, short)
+        assert {h["text"] for h in heights if h["far"]} >= far - {""}, (far, heights)
+    (out / f"hall-far-legibility-{orientation}.json").write_text(
+        json.dumps({"need_cap_px": need, "panels": report}, indent=1, ensure_ascii=False))
