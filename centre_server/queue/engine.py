@@ -409,10 +409,10 @@ def refusal_for(state: State, service: Service, now: float, estimate: int | None
     """Why a newcomer would get no ticket for ``service`` now, or None."""
     if not service.enabled or not service.offered:
         return IssueRefusal.service_disabled
+    if day_closed_reason(state, now) is not None:  # closed says when it opens: the truer answer after hours
+        return IssueRefusal.day_closed
     if service.suspension is not None:
         return IssueRefusal.service_suspended
-    if day_closed_reason(state, now) is not None:
-        return IssueRefusal.day_closed
     if estimate is not None and priority is not Priority.appointment:
         last = last_call_epoch(state, service, now)
         if last is not None and now + estimate > last:
@@ -552,6 +552,14 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     if cmd.idempotency_key and (cmd.idempotency_key in state.idempotency
                                 or cmd.idempotency_key in state.earlier_keys):
         return  # the same ticket again: no event, the caller reads it back (``issued_for``)
+    _service(state, cmd.service_id)  # an unknown service first (404), whatever the hour
+    now = emit.now
+    if day_closed_reason(state, now) is not None:  # before a suspension: closed says when to come back
+        when = opens_at(state, now)
+        raise QueueError(IssueRefusal.day_closed.value,
+                         "the centre is closed for today; "
+                         f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
+                         409, opens_at=when.isoformat(), book_day=book_day(state, now))
     svc = _service(state, cmd.service_id, for_issue=True)
     if cmd.ticket_id in state.tickets:
         raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
@@ -559,13 +567,6 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
         allowed = ", ".join(sorted(p.value for p in state.policy.priority_classes)) or "none"
         raise QueueError("priority_not_allowed", f"the national standard allows no {cmd.priority.value} "
                          f"priority (allowed: {allowed})", 422)
-    now = emit.now
-    if day_closed_reason(state, now) is not None:
-        when = opens_at(state, now)
-        raise QueueError(IssueRefusal.day_closed.value,
-                         "the centre is closed for today; "
-                         f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
-                         409, opens_at=when.isoformat(), book_day=book_day(state, now))
     number = state.numbers.get(svc.id, 0) + 1
     if number > 999:
         raise QueueError("numbers_exhausted", f"service {svc.id} issued 999 tickets today", 409)

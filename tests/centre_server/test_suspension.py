@@ -65,3 +65,17 @@ def test_not_offered_here_and_priority_classes_the_standard_leaves_out() -> None
     with pytest.raises(e.QueueError) as err:
         d.issue("id-card", Priority.expectant)
     assert err.value.status == 422 and err.value.code == "priority_not_allowed"
+
+
+def test_after_closing_a_suspended_service_says_the_centre_is_closed_and_when_it_opens() -> None:
+    """Once the day is closed the citizen needs to know when to come back, not why the service stopped."""
+    d = Day()
+    d.do(e.SuspendService("kra", "KRA's iTax is down", "Mfumo wa iTax haufanyi kazi", by="mgr"))
+    d.do(e.CloseDay())
+    with pytest.raises(e.QueueError) as err:
+        d.issue("kra")
+    assert err.value.code == IssueRefusal.day_closed and "opens_at" in err.value.body()["error"]
+    assert e.service_figures(d.state, "kra", d.now)["refusal"] is IssueRefusal.day_closed
+    with pytest.raises(e.QueueError) as err:  # an unknown service is still unknown, at any hour
+        d.issue("nope")
+    assert err.value.status == 404
