@@ -145,6 +145,9 @@ class MqttLink:
             except Exception:
                 logger.warning("could not say offline before stopping")
         with self._client_lock:
+            # paho's loop thread may run once more after the socket is closed and log "Client is not
+            # connected" as an error: on a clean stop that is no news, so its log ends here
+            self.client.disable_logger()
             self.client.disconnect()
             self.client.loop_stop()
         if self.on_events in self.centre.listeners:
@@ -166,6 +169,9 @@ class MqttLink:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         self.connected.clear()
+        if self._stopping.is_set():
+            logger.info("disconnected from the broker %s", self.url)
+            return
         logger.warning("lost the broker %s (%s); reconnecting", self.url, reason_code)
 
     @property
