@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -90,6 +91,56 @@ def make_plan(settings: Any, db: Any, day: date, target_share: float = pl.TARGET
         finally:
             with _cache_lock:
                 _making.pop(key, None)
+
+
+QUICK_S = 3.0  # the page waits this long for a plan before it says "being prepared"
+_background: dict[tuple[Any, ...], threading.Thread] = {}
+_failed: dict[tuple[Any, ...], PlanError] = {}
+
+
+def plan_if_ready(settings: Any, reader: Callable[[], Any], day: date, target_share: float = pl.TARGET_SHARE,
+                  today: date | None = None) -> pl.Plan | None:
+    """The plan for ``day`` when it is made; else None, and it is being made in the background.
+
+    A plan takes tens of seconds of replays the first time (a month of history on a 2-core
+    server): the manager's page must not hang that long, so it says "being prepared" and
+    looks again. ``reader`` gives the calling thread its own database connection (the
+    background thread asks for its own). A PlanError (too little history) is raised here.
+    """
+    if not 0.5 <= target_share <= 0.99:
+        raise PlanError(f"target share {target_share}: choose between 0.5 and 0.99")
+    until = min(day, today) if today is not None else day
+    key = (str(settings.directory), day, target_share, _fingerprint(reader(), until))
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        if key in _failed:
+            raise _failed[key]
+        if key in _background and _background[key].is_alive():
+            return None
+
+        def work() -> None:
+            try:
+                make_plan(settings, reader(), day, target_share, today=today)
+            except PlanError as err:
+                with _cache_lock:
+                    _failed[key] = err
+                    if len(_failed) > 16:
+                        _failed.pop(next(iter(_failed)))
+            except Exception:
+                logger.exception("the plan for %s could not be made", day)
+            finally:
+                with _cache_lock:
+                    _background.pop(key, None)
+
+        thread = threading.Thread(target=work, name=f"plan-{day}", daemon=True)
+        _background[key] = thread
+    thread.start()
+    thread.join(QUICK_S)  # a short history, or none, is answered at once
+    with _cache_lock:
+        if key in _failed:
+            raise _failed[key]
+        return _cache.get(key)
 
 
 def _make(settings: Any, db: Any, day: date, target_share: float, until: date, key: tuple[Any, ...]) -> pl.Plan:

@@ -57,12 +57,16 @@ def _day(request: Request) -> tuple[date | None, date, str | None]:
     return day, today, None
 
 
-def _plan(request: Request, day: date, today: date) -> tuple[Any, Any]:
+def _plan(request: Request, day: date, today: date, wait: bool = True) -> tuple[Any, Any]:
+    """The plan (and for a past day its review); with ``wait=False`` a plan not made yet is (None, None)
+    and is being made in the background (the page says so and looks again)."""
     centre = centre_of(request)
     db = centre.reader()
     if day < today:
         rv = advisor.review(centre.settings, db, day, centre.clock(), TARGET_SHARE)
         return rv.plan, rv
+    if not wait:
+        return advisor.plan_if_ready(centre.settings, centre.reader, day, TARGET_SHARE, today=today), None
     return advisor.make_plan(centre.settings, db, day, TARGET_SHARE, today=today), None
 
 
@@ -79,7 +83,7 @@ def tomorrow_page(request: Request) -> Response:
     lang = lang_of(request)
     t = _translator(lang)
     day, today, error = _day(request)
-    context: dict[str, Any] = {"model": None, "error": None, "no_history": None, "day_value": "",
+    context: dict[str, Any] = {"model": None, "error": None, "no_history": None, "preparing": None, "day_value": "",
                                "min_day": (today - timedelta(days=PAST_DAYS)).isoformat(),
                                "max_day": (today + timedelta(days=AHEAD_DAYS)).isoformat()}
     status = 200
@@ -89,14 +93,17 @@ def tomorrow_page(request: Request) -> Response:
     else:
         context["day_value"] = day.isoformat()
         try:
-            plan, rv = _plan(request, day, today)
+            plan, rv = _plan(request, day, today, wait=False)
         except advisor.PlanError as err:
             context["no_history"] = t("no_history", date=day.isoformat(), n=err.history_days or 0,
                                       needed=MIN_DAYS)
         else:
-            expected = {sid: sum(v) for sid, v in plan.forecast.rates.items()}
-            context["model"] = view.page(plan, _names(request, lang), expected, rv, lang=lang,
-                                         country=centre_of(request).settings.day.public_holidays or "KE")
+            if plan is None:  # being made in the background: the page says so and looks again
+                context["preparing"] = t("plan_preparing", date=day.isoformat())
+            else:
+                expected = {sid: sum(v) for sid, v in plan.forecast.rates.items()}
+                context["model"] = view.page(plan, _names(request, lang), expected, rv, lang=lang,
+                                             country=centre_of(request).settings.day.public_holidays or "KE")
     table = {**STRINGS.table(lang), **ADVISOR_STRINGS.table(lang)}
     return render(request, "tomorrow.html", status=status, user=user, lang=lang, title_key="tomorrow_title",
                   t=t, strings_json=script_json(table), **context)
