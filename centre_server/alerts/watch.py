@@ -37,7 +37,7 @@ DEVICE_OFFLINE = "device_offline"
 PRINTER_PAPER_OUT = "printer_paper_out"
 KINDS = (SERVICE_BREACH, DEVICE_OFFLINE, PRINTER_PAPER_OUT)
 SMS_LIMIT = 160  # one SMS of GSM-7 text
-NAME_LIMITS = {"centre": 28, "service": 34, "device": 24}  # so every text fits one SMS with the longest names
+NAME_LIMITS = {"centre": 28, "service": 44, "device": 40}  # so every text fits one SMS with the longest names
 
 
 @dataclass(frozen=True)
