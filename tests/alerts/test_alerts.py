@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from centre_server.alerts.watch import DEVICE_OFFLINE, PRINTER_PAPER_OUT, SERVICE_BREACH, Message, sms_text
 from centre_server.contract import DeviceBundle, DeviceStatusPayload, PrinterStatus, Topics
 from centre_server.contract.link import DeviceLink
 from centre_server.menu import builtin_menu
 from tests.conftest import CentreProcess, free_port, provision, wait_until, within
-from tests.web.conftest import issue
+from tests.web.conftest import context_factory, issue, login_page, shots  # noqa: F401  (fixtures, by name)
 from tests.web.test_board import publish_retained
 
 MANAGER = "+254700000001"
@@ -83,7 +84,8 @@ def alert_server(centre_dir, mosquitto, tmp_path):
     server.stop()
 
 
-def test_a_breach_is_told_once_then_its_end_and_a_second_breach_waits_for_the_rate_limit(alert_server, centre_dir):
+def test_a_breach_is_told_once_then_its_end_and_a_second_breach_waits_for_the_rate_limit(
+        alert_server, centre_dir, context_factory, shots):  # noqa: F811
     kiosk = centre_dir.bundle("kiosk-1")["token"]
     manager = alert_server.client(alert_server.login("manager"))
     clerk = alert_server.client(alert_server.login("clerk"))
@@ -103,6 +105,22 @@ def test_a_breach_is_told_once_then_its_end_and_a_second_breach_waits_for_the_ra
     open_alert = manager.get("/api/v1/alerts").json()["alerts"]
     assert [(a["kind"], a["subject"]) for a in open_alert] == [(SERVICE_BREACH, "birth-cert")]
     assert open_alert[0]["told_at"] is not None
+
+    # the board shows who is told after how long, and that this alert's SMS went
+    page = context_factory().new_page()
+    login_page(page, alert_server, "manager", centre_dir.staff_password("manager"))
+    page.wait_for_url("**/board")
+    expect(page.locator("#sms-alerts-rules")).to_have_text(
+        "SMS to +2547•••••001, +2547•••••002 when a service is over its target wait for 0 min, a device is offline "
+        "for 0 min, or a kiosk printer is out of paper for 0 min; at most one per alert every 60 min, and one when "
+        "it clears.")
+    expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text(
+        "Over target: Birth certificate application · since ")
+    expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text("SMS sent")
+    shots(page, "board-sms-alerts", full_page=True)
+    page.goto(alert_server.url + "/board?lang=sw")
+    expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text("SMS imetumwa")
+    shots(page, "board-sms-alerts-sw", full_page=True)
 
     # served: the queue is empty, the breach clears, and the managers hear so once
     assert clerk.post("/api/v1/counters/c05/open").status_code == 200

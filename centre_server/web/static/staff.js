@@ -119,7 +119,7 @@
       name.scope = "row";
       if (s.username === model.you) name.append(" ", el("span", "(" + H.t("staff_you") + ")", "you muted"));
       const path = "/staff/" + encodeURIComponent(s.username);
-      const actions = el("div", undefined, "actions");
+      const actions = el("div", undefined, "staff-actions");
       actions.append(button(H.t("staff_reset_password"), "reset", "", async () => {
         if (!(await confirmed(H.t("staff_confirm_reset", { username: s.username })))) return;
         await act("POST", path + "/reset-password", undefined, "staff_done_reset", s.username);
