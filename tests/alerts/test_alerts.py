@@ -21,7 +21,7 @@ from centre_server.alerts.watch import DEVICE_OFFLINE, PRINTER_PAPER_OUT, SERVIC
 from centre_server.contract import DeviceBundle, DeviceStatusPayload, PrinterStatus, Topics
 from centre_server.contract.link import DeviceLink
 from centre_server.menu import builtin_menu
-from tests.conftest import CentreProcess, free_port, provision, wait_until, within
+from tests.conftest import CentreProcess, artifacts_dir, free_port, provision, wait_until, within
 from tests.web.conftest import context_factory, issue, login_page, shots  # noqa: F401  (fixtures, by name)
 from tests.web.test_board import publish_retained
 
@@ -111,13 +111,14 @@ def test_a_breach_is_told_once_then_its_end_and_a_second_breach_waits_for_the_ra
     login_page(page, alert_server, "manager", centre_dir.staff_password("manager"))
     page.wait_for_url("**/board")
     expect(page.locator("#sms-alerts-rules")).to_have_text(
-        "SMS to +2547•••••001, +2547•••••002 when a service is over its target wait for 0 min, a device is offline "
-        "for 0 min, or a kiosk printer is out of paper for 0 min; at most one per alert every 60 min, and one when "
+        "SMS to +2547•••••001, +2547•••••002 when a service is over its target wait for 0.02 min, a device is "
+        "offline for 0.02 min, or a kiosk printer is out of paper for 0 min; at most one per alert every 60 min, and one when "
         "it clears.")
     expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text(
         "Over target: Birth certificate application · since ")
     expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text("SMS sent")
     shots(page, "board-sms-alerts", full_page=True)
+    page.locator(".alerts-card").screenshot(path=str(artifacts_dir("web") / "board-sms-alerts-card.png"))
     page.goto(alert_server.url + "/board?lang=sw")
     expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text("SMS imetumwa")
     shots(page, "board-sms-alerts-sw", full_page=True)

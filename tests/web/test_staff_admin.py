@@ -193,10 +193,14 @@ def test_the_admin_manages_staff_in_the_browser_with_the_keyboard(centre_server,
     expect(row.locator("button[data-action='enable']")).to_be_visible()
     assert _login(s, "akinyi", password).status_code == 403
 
-    # the admin's own disable is refused, said on screen
-    page.locator("#staff-rows tr[data-username='admin'] button[data-action='disable']").click()
-    page.click("#confirm-ok")
-    expect(page.locator("#toast")).to_have_text("You cannot do that to your own account: ask another admin.")
+    # the admin is offered no way to lock themselves out (the API refuses it too, above)
+    expect(page.locator("#staff-rows tr[data-username='admin'] button[data-action='disable']")).to_have_count(0)
+    expect(page.locator("#role-admin")).to_be_disabled()
+
+    # a refusal is said on screen: a name already taken
+    page.fill("#add-username", "akinyi")
+    page.click("#add-save")
+    expect(page.locator("#add-error")).to_have_text("That username is taken.")
 
     # the audit on the page, in Kiswahili too
     expect(page.locator("#audit-rows tr").first).to_contain_text("disabled akinyi")

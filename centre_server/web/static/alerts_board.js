@@ -4,7 +4,8 @@
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
   if (!$("sms-alerts")) return;
-  const num = (m) => (Math.round(m * 10) / 10).toString();
+  /* minutes as set: whole ones as they are, a fraction (a test's threshold) to two places */
+  const num = (m) => String(Number.isInteger(m) ? m : Number(m.toFixed(m < 1 ? 2 : 1)));
   const hhmm = (at) => {
     const d = new Date(at * 1000 + H.utcOffsetMin * 60000);
     return String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0");

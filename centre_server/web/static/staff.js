@@ -91,6 +91,7 @@
     save.dataset.action = "role";
     save.disabled = true;
     select.addEventListener("change", () => { save.disabled = select.value === s.role; });
+    if (s.username === model.you) select.disabled = true;  // the server refuses one's own role change anyway
     save.addEventListener("click", async () => {
       if (!(await confirmed(H.t("staff_confirm_role", { username: s.username, role: roleName(select.value) })))) return;
       await act("PUT", "/staff/" + encodeURIComponent(s.username) + "/role", { role: select.value }, "staff_done_role", s.username);
@@ -126,7 +127,7 @@
       }));
       if (s.disabled) {
         actions.append(button(H.t("staff_enable"), "enable", "", () => act("POST", path + "/enable", undefined, "staff_done_enable", s.username)));
-      } else {
+      } else if (s.username !== model.you) {  // nobody disables themselves (the server refuses it too)
         actions.append(button(H.t("staff_disable"), "disable", "btn-danger", async () => {
           if (!(await confirmed(H.t("staff_confirm_disable", { username: s.username })))) return;
           await act("POST", path + "/disable", undefined, "staff_done_disable", s.username);
