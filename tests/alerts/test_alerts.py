@@ -112,8 +112,8 @@ def test_a_breach_is_told_once_then_its_end_and_a_second_breach_waits_for_the_ra
     page.wait_for_url("**/board")
     expect(page.locator("#sms-alerts-rules")).to_have_text(
         "SMS to +2547•••••001, +2547•••••002 when a service is over its target wait for 0.02 min, a device is "
-        "offline for 0.02 min, or a kiosk printer is out of paper for 0 min; at most one per alert every 60 min, and one when "
-        "it clears.")
+        "offline for 0.02 min, or a kiosk printer is out of paper for 0 min; at most one per alert every 60 min, "
+        "and one when it clears.")
     expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text(
         "Over target: Birth certificate application · since ")
     expect(page.locator("#sms-alerts li[data-subject='birth-cert']")).to_contain_text("SMS sent")
