@@ -73,26 +73,35 @@ class AlertsExtension:
         assert self.centre is not None and self.book is not None
         found, fine = conditions(self.centre, self.presence())
         now = self.centre.clock()
-        due = self.book.step(found, fine, now, centre_open=self.centre.day_payload().open)
+        phones = self.settings.phones
+        budget = min((self.settings.max_per_hour - self.sent_last_hour(p) for p in phones), default=None)
+        due = self.book.step(found, fine, now, centre_open=self.centre.day_payload().open,
+                             budget=None if budget is None else max(0, budget))
         for message in due:
-            self._send(message)
+            if not self._send(message) and not message.cleared:
+                self.book.untold(message)  # held by the hourly cap: it goes once the hour allows
         return due
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: Message) -> bool:
+        """Queue the SMS to every manager; False when the hourly cap held it back from all of them."""
         assert self.centre is not None
         text = sms_text(message, self.settings.language, self.centre_name, self.centre.tz)
-        logger.info("alert %s %s %s: %s", message.kind, message.subject, "cleared" if message.cleared else "raised",
-                    text)
         hub = self.channels.hub
         if hub is None or not self.settings.phones:
-            return
+            return True  # nobody to tell: the board says so
+        queued = False
         for phone in self.settings.phones:
             if self.sent_last_hour(phone) >= self.settings.max_per_hour:
-                logger.warning("alert SMS to %s held back: %s sent in the last hour", phone, self.settings.max_per_hour)
+                logger.info("alert SMS to %s held back: %s sent in the last hour", phone, self.settings.max_per_hour)
                 continue
             phase = "clear" if message.cleared else "raise"
             key = f"alert:{message.kind}:{message.subject}:{phase}:{message.at}:{phone}"
             hub.enqueue(key, phone, "alert", None, text)
+            queued = True
+        if queued:
+            logger.info("alert SMS %s %s %s: %s", message.kind, message.subject,
+                        "cleared" if message.cleared else "raised", text)
+        return queued
 
     def sent_last_hour(self, phone: str) -> int:
         assert self.centre is not None

@@ -47,6 +47,7 @@ class Condition:
     kind: str
     subject: str
     detail: dict[str, Any] = field(default_factory=dict)
+    began_at: float | None = None  # when it began, when that is known (a breach: its citizen's wait passed the target)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Message:
     since: float
     at: float
     detail: dict[str, Any]
+    previous_sms_at: float | None = None  # the SMS before this one about the same alert (the rate limit's)
 
 
 def threshold_s(settings: AlertSettings, kind: str) -> float:
@@ -83,7 +85,8 @@ def conditions(centre: Any, devices: dict[str, dict[str, Any]] | None) -> tuple[
                 b = breached[sid]
                 found.append(Condition(SERVICE_BREACH, sid, {
                     "name_en": s.name_en, "name_sw": s.name_sw or s.name_en, "waiting": b["waiting"],
-                    "longest_wait_s": b["longest_wait_s"], "target_wait_s": b["target_wait_s"]}))
+                    "longest_wait_s": b["longest_wait_s"], "target_wait_s": b["target_wait_s"]},
+                    began_at=now - (b["longest_wait_s"] - b["target_wait_s"])))
             else:
                 fine.add((SERVICE_BREACH, sid))
     for dev in (devices or {}).values():
@@ -114,8 +117,11 @@ class AlertBook:
                  "last_sms_at": r[5], "cleared_at": r[6]} for r in cur.fetchall()]
 
     def step(self, found: list[Condition], fine: set[tuple[str, str]], now: float,
-             centre_open: bool = True) -> list[Message]:
-        """Bring the book to ``now``; the SMS that are due (raised past their threshold, or cleared after an SMS)."""
+             centre_open: bool = True, budget: int | None = None) -> list[Message]:
+        """Bring the book to ``now``; the SMS that are due (raised past their threshold, or cleared after an SMS).
+
+        ``budget``: how many raised alerts may be told now (the phones' hourly cap); the rest wait, untold.
+        """
         out: list[Message] = []
         repeat = self.settings.repeat_minutes * 60
         if not centre_open:  # devices are switched off at night: nothing new is raised about them
@@ -126,13 +132,14 @@ class AlertBook:
                 key = (c.kind, c.subject)
                 row = known.pop(key, None)
                 if row is None or row["cleared_at"] is not None:  # a new episode
-                    since, told, last = now, None, (row or {}).get("last_sms_at")
+                    since, told, last = min(now, c.began_at or now), None, (row or {}).get("last_sms_at")
                 else:
                     since, told, last = row["since"], row["told_at"], row["last_sms_at"]
                 if told is None and now - since >= threshold_s(self.settings, c.kind) and (
-                        last is None or now - last >= repeat):
+                        last is None or now - last >= repeat) and (budget is None or budget > 0):
+                    budget = None if budget is None else budget - 1
+                    out.append(Message(c.kind, c.subject, False, since, now, c.detail, previous_sms_at=last))
                     told = last = now
-                    out.append(Message(c.kind, c.subject, False, since, now, c.detail))
                 self.db.conn.execute(
                     "INSERT OR REPLACE INTO manager_alerts(kind, subject, since, detail, told_at, last_sms_at,"
                     " cleared_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
@@ -150,6 +157,11 @@ class AlertBook:
                     self.db.conn.execute("UPDATE manager_alerts SET cleared_at=? WHERE kind=? AND subject=?",
                                          [now, kind, subject])
         return out
+
+    def untold(self, message: Message) -> None:
+        """The raise ``message`` could not go (every phone over its hourly cap): tell it at a later step."""
+        self.db.execute("UPDATE manager_alerts SET told_at=NULL, last_sms_at=? WHERE kind=? AND subject=? "
+                        "AND told_at=?", [message.previous_sms_at, message.kind, message.subject, message.at])
 
     def current(self, now: float) -> list[dict[str, Any]]:
         """The open alerts for the board: since when, and whether an SMS told it (or when one will)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from typing import Any
 
 import sqlite_utils
@@ -104,6 +105,8 @@ def add(db: sqlite_utils.Database, actor: str, username: str, role: str, full_na
         raise StaffError(422, "bad_username", "username: lower-case letters, digits, '-' and '_' only (up to 40)")
     r = _role(role)
     full_name = " ".join(full_name.split())
+    if any(unicodedata.category(ch).startswith("C") for ch in full_name):
+        raise StaffError(422, "bad_full_name", "full name: letters, spaces and punctuation only")
     if len(full_name) > 80:
         raise StaffError(422, "bad_full_name", "full name: at most 80 characters")
     password = accounts.new_password()

@@ -17,10 +17,20 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from centre_server.alerts.watch import DEVICE_OFFLINE, PRINTER_PAPER_OUT, SERVICE_BREACH, Message, sms_text
+from centre_server.alerts.watch import (
+    DEVICE_OFFLINE,
+    PRINTER_PAPER_OUT,
+    SERVICE_BREACH,
+    AlertBook,
+    Condition,
+    Message,
+    sms_text,
+)
+from centre_server.config import AlertSettings
 from centre_server.contract import DeviceBundle, DeviceStatusPayload, PrinterStatus, Topics
 from centre_server.contract.link import DeviceLink
 from centre_server.menu import builtin_menu
+from centre_server.store import database as storage
 from tests.conftest import CentreProcess, artifacts_dir, free_port, provision, wait_until, within
 from tests.web.conftest import context_factory, issue, login_page, shots  # noqa: F401  (fixtures, by name)
 from tests.web.test_board import publish_retained
@@ -231,3 +241,68 @@ def test_every_alert_sms_fits_one_gsm7_message_with_the_longest_names(lang):
             assert len(text) <= 160, (len(text), text)
             assert text.isascii() and not text.endswith(".."), text  # the facts are never cut
             assert ("10:35" in text) != cleared and ("10:45" in text) == cleared
+
+
+def _book(tmp_path: Path, **settings: object) -> AlertBook:
+    """The book on a real SQLite file, migrated as a centre's is."""
+    db = storage.connect(tmp_path / "centre.db")
+    return AlertBook(db, AlertSettings(**{"phones": [MANAGER], "breach_minutes": 10, "offline_minutes": 5,
+                                          "paper_minutes": 1, "repeat_minutes": 30, **settings}))
+
+
+def test_a_night_offline_is_not_told_and_the_morning_counts_from_the_opening(tmp_path):
+    book = _book(tmp_path)
+    off = [Condition(DEVICE_OFFLINE, "kiosk-1")]
+    t = 1_800_000_000.0
+    assert book.step(off, set(), t, centre_open=True) == []  # 17:58: switched off two minutes before closing
+    assert book.step(off, set(), t + 120, centre_open=False) == []  # 18:00 closed: forgotten, not told
+    assert book.step(off, set(), t + 12 * 3600, centre_open=False) == []  # all night: nothing
+    morning = t + 14 * 3600
+    assert book.step(off, set(), morning, centre_open=True) == []  # opening: a fresh start, not 14 hours
+    told = book.step(off, set(), morning + 5 * 60, centre_open=True)
+    assert [(m.kind, m.subject, m.cleared, m.since) for m in told] == [(DEVICE_OFFLINE, "kiosk-1", False, morning)]
+    # silence is not recovery: a device absent from the presence keeps its alert; online clears it, once
+    assert book.step([], set(), morning + 400) == []
+    assert [a["subject"] for a in book.current(morning + 400)] == ["kiosk-1"]
+    back = book.step([], {(DEVICE_OFFLINE, "kiosk-1")}, morning + 500)
+    assert [(m.subject, m.cleared) for m in back] == [("kiosk-1", True)]
+    assert book.step([], {(DEVICE_OFFLINE, "kiosk-1")}, morning + 600) == []
+    assert book.current(morning + 600) == []
+
+
+def test_a_breach_that_comes_back_is_told_again_only_after_repeat_minutes(tmp_path):
+    book = _book(tmp_path)
+    b = [Condition(SERVICE_BREACH, "passport", {"name_en": "Passport", "waiting": 3})]
+    fine = {(SERVICE_BREACH, "passport")}
+    t = 1_800_000_000.0
+    assert book.step(b, set(), t) == [] and book.step(b, set(), t + 599) == []
+    assert len(book.step(b, set(), t + 600)) == 1  # 10 minutes over target: told
+    assert book.step(b, set(), t + 900) == []  # still over: not again
+    assert [m.cleared for m in book.step([], fine, t + 1000)] == [True]
+    assert book.step(b, set(), t + 1100) == [] and book.step(b, set(), t + 1700) == []  # back, but within 30 min
+    held = book.current(t + 1700)[0]
+    assert held["told_at"] is None and held["sms_due_at"] == t + 600 + 1800
+    assert book.step([], fine, t + 1800) == []  # cleared untold: no recovery SMS either
+    assert book.step(b, set(), t + 2500) == []
+    assert len(book.step(b, set(), t + 3100)) == 1  # a new episode past the threshold and the repeat
+
+
+def test_the_hourly_cap_holds_the_rest_back_and_the_board_says_they_wait(centre_dir, mosquitto, tmp_path):
+    """A network switch fails and takes three devices with it: one SMS in the hour, the others wait for it."""
+    configure(centre_dir.path, max_per_hour=1)
+    topics = Topics(centre_dir.bundle("kiosk-1")["centre_id"])
+    publish_retained(mosquitto.url, [(topics.device_availability(d), b"offline")
+                                     for d in ("display-1", "kiosk-1", "bridge-1")])
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre.log")
+    server.start()
+    try:
+        manager = server.client(server.login("manager"))
+        wait_until(lambda: sms_lines(centre_dir.path), 15, "the first offline SMS")
+        assert not within(lambda: len(sms_lines(centre_dir.path)) > 1, 3)
+        alerts = manager.get("/api/v1/alerts").json()["alerts"]
+        assert len(alerts) == 3
+        assert sorted(a["told_at"] is None for a in alerts) == [False, True, True]
+        assert all(a["sms_due_at"] is not None for a in alerts if a["told_at"] is None)
+    finally:
+        server.stop()

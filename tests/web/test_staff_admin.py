@@ -47,6 +47,10 @@ def test_only_an_admin_administers_staff_and_every_change_is_audited(centre_serv
     for bad in ("Wanjiku", "a b", "../x", "x" * 41, ""):
         assert admin.post("/api/v1/staff", json={"username": bad, "role": "clerk"}).status_code == 422, bad
     assert admin.post("/api/v1/staff", json={"username": "bob", "role": "root"}).status_code == 422
+    r = admin.post("/api/v1/staff", json={"username": "eve", "role": "clerk", "full_name": "Eve\u0000\u202e"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "bad_full_name"
+    assert admin.post("/api/v1/staff", json={"username": "eve", "role": "clerk", "full_name": "x" * 81}).status_code \
+        == 422
     assert all("password" not in (m.get("password") or "") for m in admin.get("/api/v1/staff").json()["staff"])
 
     # disable: her session ends at once; enable: her password works again
