@@ -306,3 +306,13 @@ def test_the_hourly_cap_holds_the_rest_back_and_the_board_says_they_wait(centre_
         assert all(a["sms_due_at"] is not None for a in alerts if a["told_at"] is None)
     finally:
         server.stop()
+
+
+def test_a_wrong_manager_number_stops_the_server_naming_the_key(centre_dir):
+    from centre_server.config import ConfigError, load_settings
+
+    configure(centre_dir.path, phones=["0712 345 678", "12345"])
+    with pytest.raises(ConfigError, match=r"phones: '12345' is not a Kenyan mobile number"):
+        load_settings(centre_dir.path)
+    configure(centre_dir.path, phones=["0712 345 678", "+254 712 345 678", "0112-345-678"])
+    assert load_settings(centre_dir.path).alerts.phones == ["+254712345678", "+254112345678"]
