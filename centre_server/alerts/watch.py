@@ -150,7 +150,8 @@ class AlertBook:
                 if (kind, subject) in fine:
                     self.db.conn.execute("UPDATE manager_alerts SET cleared_at=? WHERE kind=? AND subject=?",
                                          [now, kind, subject])
-                    if row["told_at"] is not None:
+                    if row["told_at"] is not None and (centre_open or kind != SERVICE_BREACH):
+                        # (a day closed with citizens waiting empties its queues: not "back within target")
                         out.append(Message(kind, subject, True, row["since"], now, row["detail"]))
                 elif not centre_open and kind != SERVICE_BREACH and row["told_at"] is None:
                     # not told before closing: the morning counts afresh from the opening

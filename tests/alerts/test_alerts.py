@@ -285,6 +285,9 @@ def test_a_breach_that_comes_back_is_told_again_only_after_repeat_minutes(tmp_pa
     assert book.step([], fine, t + 1800) == []  # cleared untold: no recovery SMS either
     assert book.step(b, set(), t + 2500) == []
     assert len(book.step(b, set(), t + 3100)) == 1  # a new episode past the threshold and the repeat
+    # the day closes with citizens still waiting: their queue is emptied, which is no recovery to tell
+    assert book.step([], fine, t + 4000, centre_open=False) == []
+    assert book.current(t + 4000) == []
 
 
 def test_the_hourly_cap_holds_the_rest_back_and_the_board_says_they_wait(centre_dir, mosquitto, tmp_path):
