@@ -107,6 +107,34 @@ class UpstreamSettings(BaseModel):
     catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
 
 
+class AlertSettings(BaseModel):
+    """SMS to the managers when something needs them and nobody is looking at the board (centre_server/alerts/)."""
+
+    phones: list[str] = Field(default_factory=list)  # the managers' mobile numbers; empty: no alert SMS
+    language: str = Field("en", pattern="^(en|sw)$")  # the language of the alert SMS
+    breach_minutes: float = Field(10.0, ge=0, le=1440)  # a service over its target wait this long
+    offline_minutes: float = Field(5.0, ge=0, le=1440)  # a kiosk, display or bridge offline this long
+    paper_minutes: float = Field(1.0, ge=0, le=1440)  # a kiosk printer out of paper this long
+    repeat_minutes: float = Field(30.0, ge=0, le=1440)  # at most one alert SMS per alert and subject this often
+    max_per_hour: int = Field(30, ge=1, le=1000)  # all alert SMS to one phone in an hour (a switch failing
+                                                  # takes every device with it: one SMS each is enough)
+    check_every_s: float = Field(15.0, gt=0, le=600)  # how often the conditions are looked at
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, v: list[str]) -> list[str]:
+        from centre_server.contract.phone import normalise_phone
+
+        out = []
+        for p in v:
+            n = normalise_phone(p)
+            if n is None:
+                raise ValueError(f"phones: {p!r} is not a Kenyan mobile number (write 0712 345 678)")
+            if n not in out:
+                out.append(n)
+        return out
+
+
 class CentreSettings(BaseSettings):
     """Everything a centre server reads at start."""
 
@@ -124,6 +152,7 @@ class CentreSettings(BaseSettings):
     day: DaySettings = DaySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     backup: BackupSettings = BackupSettings()
+    alerts: AlertSettings = AlertSettings()
 
     directory: Path = Path(".")
 
@@ -240,4 +269,15 @@ hq_url = ""                      # headquarters, for the nightly statistics and 
 hq_token = ""
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
+
+[alerts]
+# SMS to the managers (through the [channels] SMS gateway) when a service is over its target wait,
+# a device is offline or a kiosk printer is out of paper for this long; again when it clears.
+phones = {'["0700 000 001"]' if demo else '[]              '}        # the managers' mobile numbers; empty: no alert SMS
+language = "en"                  # or "sw"
+breach_minutes = {5 if demo else 10:<2}              # a service's longest wait over its target this long
+offline_minutes = 5              # a kiosk, display or bridge offline this long
+paper_minutes = 1                # a kiosk printer out of paper this long
+repeat_minutes = 30              # at most one SMS per alert and subject this often
+max_per_hour = 30                # all alert SMS to one phone in an hour
 '''

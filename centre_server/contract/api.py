@@ -21,3 +21,29 @@ class CounterServicesRequest(BaseModel):  # the services a counter serves, in or
     model_config = ConfigDict(extra="forbid")
 
     services: list[str] = Field(min_length=1, max_length=64)
+
+
+class StaffAddRequest(BaseModel):  # an admin adds a member of staff; the password is generated and shown once
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=40)
+    role: str = Field(pattern="^(clerk|manager|admin)$")
+    full_name: str = Field("", max_length=80)
+
+
+class StaffRoleRequest(BaseModel):  # an admin gives a member of staff another role
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(pattern="^(clerk|manager|admin)$")
+
+
+class StaffOut(BaseModel):  # one account as the admin sees it (never its password hash)
+    username: str
+    role: str
+    full_name: str = ""
+    disabled: bool = False
+    locked: bool = False
+    locked_until: float | None = None
+    failed_logins: int = 0
+    created_at: float | None = None
+    password: str | None = None  # only in the answer that made it (add, reset): shown once

@@ -7,10 +7,11 @@ import contextlib
 import gc
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from centre_server.alerts import AlertsExtension
 from centre_server.catalogue.extension import CatalogueExtension
 from centre_server.channels import ChannelsExtension
 from centre_server.config import CentreSettings, load_settings
@@ -375,7 +377,21 @@ def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     parts.append(WebExtension())  # the staff and citizen pages, and their live stream
     channels = ChannelsExtension(settings)  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
     parts.append(channels)
+    parts.append(AlertsExtension(settings, channels, _presence(mqtt)))  # SMS to the managers (issue 21)
     return ServerParts(parts, mqtt, channels)
+
+
+def _presence(mqtt: MqttExtension | None) -> Callable[[], dict[str, dict[str, Any]] | None]:
+    """The devices' presence the board shows, copied under the link's lock; None without a broker link."""
+
+    def now() -> dict[str, dict[str, Any]] | None:
+        link = mqtt.link if mqtt is not None else None
+        if link is None:
+            return None
+        with link.device_lock:
+            return {k: dict(v) for k, v in link.devices.items()}
+
+    return now
 
 
 def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = None) -> FastAPI:

@@ -62,7 +62,7 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
             "service_mean_s": row.get("service_mean_s"),
             "within_target": row.get("within_target", 0), "measured": row.get("measured", 0),
             "service_level": row.get("within_target_share"),
-            "breached": f["longest_wait_s"] > s.target_wait_s,
+            "breached": breached(f["longest_wait_s"], s.target_wait_s),
         })
     counters = []
     for c in state.counters.values():
@@ -96,6 +96,26 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
         "devices": list((devices or {}).values()),
         "alerts": alerts,
     }
+
+
+def breached(longest_wait_s: int, target_wait_s: int) -> bool:
+    """A service is over its target when its longest waiting citizen has waited past the target wait:
+    the board's red row and the managers' SMS alerts (centre_server/alerts/) alike."""
+    return longest_wait_s > target_wait_s
+
+
+def service_breaches(state: engine.State, now: float) -> list[dict[str, Any]]:
+    """The services over their target now (call with ``centre.lock`` held), with their queue."""
+    out = []
+    for sid, waiting in state.queues.items():
+        s = state.services.get(sid)
+        if not waiting or s is None:
+            continue
+        f = engine.service_figures(state, sid, now)
+        if breached(f["longest_wait_s"], s.target_wait_s):
+            out.append({"service_id": sid, "waiting": f["waiting"], "longest_wait_s": f["longest_wait_s"],
+                        "target_wait_s": s.target_wait_s})
+    return out
 
 
 # --------------------------------------------------------------------------

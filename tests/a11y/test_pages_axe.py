@@ -81,6 +81,25 @@ def test_staff_pages_have_no_serious_violations(web_server, context_factory):  #
     assert not found, "\n".join(found)
 
 
+def test_staff_administration_page_has_no_serious_violations(web_server, context_factory):  # noqa: F811
+    """The admin's staff page (issue 21), with a new password shown and the confirmation dialog open."""
+    found: list[str] = []
+    page = context_factory(bypass_csp=True).new_page()
+    login_page(page, web_server, "admin", web_server.centre.staff_password("admin"))
+    page.wait_for_url(lambda url: "/login" not in url)
+    for lang in LANGS:
+        page.goto(f"{web_server.url}/staff?lang={lang}")
+        expect(page.locator("#staff-rows tr[data-username='admin']")).to_have_count(1)
+        found += audit(page, f"staff-{lang}")
+    page.fill("#add-username", "axe-check")
+    page.click("#add-save")
+    expect(page.locator("#password-card")).to_be_visible()
+    page.locator("#staff-rows tr[data-username='axe-check'] button[data-action='disable']").click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    found += audit(page, "staff-dialog-sw")
+    assert not found, "\n".join(found)
+
+
 def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
     import httpx
 

@@ -40,10 +40,18 @@ def part_routers(part_name: str) -> Sequence[APIRouter]:
 
         api.include_router(live.router)
         api.include_router(manage.router)
-        return (api, pages.router, reports.router, staffing.router)
+        from centre_server.http.routes import staff  # staff administration for admins (issue 21)
+
+        api.include_router(staff.router)
+        return (api, pages.router, reports.router, staffing.router, staff.page_router)
     if part_name == "channels":
         from centre_server.http.routes import booking, checkin, join, webhooks
 
         api.include_router(checkin.router)
         return (join.router, booking.router, api, webhooks.router)
+    if part_name == "alerts":
+        from centre_server.http.routes import alerts
+
+        api.include_router(alerts.router)
+        return (api,)
     return ()
