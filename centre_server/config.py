@@ -105,6 +105,7 @@ class UpstreamSettings(BaseModel):
     hq_url: str = ""
     hq_token: str = ""
     catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
+    live_every_s: float = Field(60.0, ge=0, le=3600)  # live queue figures to headquarters this often (0: off)
 
 
 class CentreSettings(BaseSettings):
@@ -240,4 +241,6 @@ hq_url = ""                      # headquarters, for the nightly statistics and 
 hq_token = ""
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
+live_every_s = 60                # send the live queue figures this often (0: off); after an outage only
+                                 # the latest figures are sent, never a backlog
 '''
