@@ -34,7 +34,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board, live
+from hq import admin, board, live, public, wait_channels
 from hq.auth import Accounts
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
@@ -197,6 +197,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
     app.include_router(live.router(templates, centre_of))  # live figures in, the national live board out (issue 22)
+    app.include_router(public.router(templates))  # the public wait page, open to all (issue 22)
+    app.include_router(wait_channels.router(demo))  # the same question by SMS and USSD (issue 22)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:

@@ -123,6 +123,37 @@ def add_centre(centre_id: str, name: str, db: str | None, new_token: bool) -> No
                f"hq_token = \"{token}\"\n\n(the token is shown only now)")
 
 
+@cli.command("place-centre")
+@click.argument("centre_id")
+@click.option("--county", required=True, help="The county the centre stands in, e.g. Nakuru.")
+@click.option("--town", default="", help="Its town, e.g. Naivasha (SMS and USSD find centres by county or town).")
+@click.option("--location", default="", metavar="LAT,LON", help="Decimal degrees, e.g. -0.2833,36.0667.")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+def place_centre(centre_id: str, county: str, town: str, location: str, db: str | None) -> None:
+    """Say where a centre is, for the public wait page (overrides what the centre's [place] says).
+
+    Example: huduma-hq place-centre nakuru --county Nakuru --town Nakuru --location=-0.2833,36.0667 --db ...
+    """
+    from hq import live_store
+
+    lat = lon = None
+    if location:
+        try:
+            lat, lon = (float(x) for x in location.split(","))
+        except ValueError:
+            raise click.ClickException(f"location {location!r}: write it as LAT,LON, e.g. -0.2833,36.0667") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise click.ClickException("location: latitude between -90 and 90, longitude between -180 and 180")
+    county, town = " ".join(county.split()), " ".join(town.split())
+    if not county or len(county) > 40 or len(town) > 40 or any(ch in county + town for ch in "<>\x00"):
+        raise click.ClickException("county and town: 1 to 40 characters")
+    store = _store(db)
+    if centre_id not in {c["id"] for c in store.centres()}:
+        raise click.ClickException(f"no centre {centre_id!r}: register it first with huduma-hq add-centre")
+    live_store.set_place(store, centre_id, county, town, lat, lon)
+    click.echo(f"{centre_id}: {town + ', ' if town else ''}{county}" + (f" at {lat},{lon}" if lat is not None else ""))
+
+
 @cli.command("add-admin")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True,

@@ -25,6 +25,13 @@ DEMO_DB = f"sqlite:///{DEMO_DIR}/hq.db"
 DEMO_PORT = 8100
 DEMO_ADMIN = "admin"
 DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
+# The second demo centre (README: `huduma-provision init demo-centre-2 --demo --centre-id demo-thika ...`),
+# with the public demo token of its id; both demo centres send live figures here.
+SECOND_DEMO_CENTRE = ("demo-thika", "Huduma Centre Thika (demo)")
+# Where the demo's centres are (county, town, latitude, longitude), for the public wait page.
+PLACES = {"demo": ("Nairobi", "Nairobi", -1.2864, 36.8172), "demo-thika": ("Kiambu", "Thika", -1.0333, 37.0693),
+          "city-square": ("Nairobi", "Nairobi", -1.2833, 36.8219), "mombasa": ("Mombasa", "Mombasa", -4.0435, 39.6682),
+          "kisumu": ("Kisumu", "Kisumu", -0.0917, 34.7680), "nakuru": ("Nakuru", "Nakuru", -0.2833, 36.0667)}
 NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
               ("mombasa", "Huduma Centre Mombasa", 220, 12),
               ("kisumu", "Huduma Centre Kisumu", 180, 13),
@@ -33,7 +40,8 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 def prepare(store: Store) -> None:
     """Register the demo centre with the demo token (the centre side knows it too); publish catalogue version 1."""
-    from centre_server.contract import DEMO_HQ_TOKEN
+    from centre_server.contract import DEMO_HQ_TOKEN, demo_hq_token
+    from hq import live_store
 
     store.migrate()
     catalogues = CatalogueStore(store)
@@ -41,6 +49,9 @@ def prepare(store: Store) -> None:
     if seed_demo(catalogues):
         logger.info("demo: the shipped catalogue published as version 1")
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
+    store.add_centre(SECOND_DEMO_CENTRE[0], SECOND_DEMO_CENTRE[1], demo_hq_token(SECOND_DEMO_CENTRE[0]), replace=True)
+    for cid, (county, town, lat, lon) in PLACES.items():
+        live_store.set_place(store, cid, county, town, lat, lon)
     known = {c["id"] for c in store.centres()}
     for cid, name, _, _ in NEIGHBOURS:
         if cid not in known:

@@ -66,6 +66,11 @@ def put_snapshot(store: Store, snap: LiveSnapshot, now: float | None = None) -> 
                     [snap.centre_id, snap.day, snap.timezone, hours, snap.catalogue_version, taken, now])
         if cur.fetchone() is None:
             return "stale"
+        if snap.place is not None:  # what the centre says of itself; `huduma-hq place-centre` overrides it
+            p = snap.place
+            cur.execute("INSERT INTO centre_places(centre_id, county, town, latitude, longitude) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT (centre_id) DO NOTHING",
+                        [snap.centre_id, p.county, p.town, p.latitude, p.longitude])
         cur.execute("DELETE FROM live_services WHERE centre_id=?", [snap.centre_id])
         if snap.services:
             rows: list[Any] = []

@@ -34,6 +34,15 @@ class HoursToday(_Strict):
     closes: str | None = Field(None, pattern=HHMM_PATTERN)  # None: no closing time configured
 
 
+class CentrePlace(_Strict):
+    """Where the centre says it is (``[place]`` in centre.toml); headquarters' own record, when set, wins."""
+
+    county: str = Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f<>]+$")
+    town: str = Field("", max_length=40, pattern=r"^[^\x00-\x1f<>]*$")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
 class ServiceLive(_Strict):
     """One service's queue now."""
 
@@ -60,6 +69,7 @@ class LiveSnapshot(_Strict):
     timezone: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")
     catalogue_version: int = Field(ge=0, le=10**9)
     hours: HoursToday
+    place: CentrePlace | None = None
     services: list[ServiceLive] = Field(max_length=500)
 
 

@@ -24,7 +24,7 @@ import httpx
 from starlette.routing import Mount
 
 from centre_server.contract.catalogue import Text
-from centre_server.contract.live import LIVE_PATH, HoursToday, LiveSnapshot, ServiceLive
+from centre_server.contract.live import LIVE_PATH, CentrePlace, HoursToday, LiveSnapshot, ServiceLive
 from centre_server.dayclose.upstream import Backoff, _env_float, upstream_target
 from centre_server.queue import engine
 from centre_server.reports.live import live_day
@@ -61,11 +61,14 @@ def snapshot(centre: Centre) -> LiveSnapshot:
                 estimated_wait_s=None if f["estimated_wait_s"] is None else max(0, int(f["estimated_wait_s"])),
                 open_counters=f["open_counters"], service_level=row.get("within_target_share"),
                 measured=int(row.get("measured", 0)), issued_today=int(row.get("arrived", 0))))
+        p = centre.settings.place
+        place = CentrePlace(county=p.county, town=p.town, latitude=p.latitude, longitude=p.longitude) \
+            if p.county else None
         return LiveSnapshot(
             centre_id=centre.settings.centre_id, taken_at=datetime.fromtimestamp(now, centre.tz), day=state.day,
             timezone=centre.settings.timezone, catalogue_version=centre.catalogue.version,
             hours=HoursToday(open_today=open_today, opens=_hhmm(hours.opening_s), closes=_hhmm(hours.closing_s)),
-            services=services)
+            place=place, services=services)
 
 
 class LiveFeed:
