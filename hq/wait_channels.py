@@ -18,6 +18,7 @@ import os
 import secrets
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,16 @@ def gateway_from_env(demo: bool) -> SmsGateway:
         return AfricasTalkingGateway(os.environ.get("HUDUMA_HQ_AT_BASE_URL", "https://api.africastalking.com"),
                                      os.environ.get("HUDUMA_HQ_AT_USERNAME", "sandbox"), key,
                                      os.environ.get("HUDUMA_HQ_AT_SENDER_ID", ""))
-    return LogGateway(Path(os.environ.get("HUDUMA_HQ_SMS_LOG", "demo-hq/sms.log" if demo else "hq-sms.log")))
+    from zoneinfo import ZoneInfo
+
+    return LogGateway(Path(os.environ.get("HUDUMA_HQ_SMS_LOG", "demo-hq/sms.log" if demo else "hq-sms.log")),
+                      ZoneInfo(os.environ.get("HUDUMA_HQ_TZ", "Africa/Nairobi")))
+
+
+def ascii_screen(text: str) -> str:
+    """USSD screens are plain ASCII on many handsets: accents dropped, dashes and ellipses spelt simply."""
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2026", "...")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def _short(name: str) -> str:
@@ -92,7 +102,8 @@ def reply_text(ans: WaitAnswer | None, lang: str, limit: int, service_given: str
         else:
             what = str(t("wait_status_" + c["status"]))
         age = c["age_s"]
-        fresh = "" if age is None or c["status"] != "open" else " " + str(t("wait_sms_age", n=max(1, round(age / 60))))
+        fresh = "" if age is None or age < 90 or c["status"] != "open" else " " + str(t("wait_sms_age",
+                                                                                        n=round(age / 60)))
         part = f"{i}) {_short(c['name'])}: {what}{fresh}."
         if len(head) + sum(len(p) + 1 for p in parts) + len(part) + 1 > limit:
             break
@@ -167,7 +178,7 @@ def router(demo: bool = False) -> APIRouter:
         if phone and not per_phone.allow(phone):
             return PlainTextResponse(("END " + str(t("wait_sms_slow_down")))[:MAX_USSD])
         ans = ask(request, steps[1], steps[2])
-        return PlainTextResponse("END " + reply_text(ans, lang, MAX_USSD - 4, steps[1], steps[2]))
+        return PlainTextResponse("END " + ascii_screen(reply_text(ans, lang, MAX_USSD - 4, steps[1], steps[2])))
 
     @api.post("/sms/wait", response_class=PlainTextResponse)
     async def sms(request: Request) -> PlainTextResponse:

@@ -132,7 +132,9 @@ class LiveFeed:
         """Take a snapshot NOW and send it (a retry never sends an old one)."""
         body = snapshot(self.centre).model_dump_json()
         if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-live/1"})
+            # a connection per snapshot: a minute apart, a kept-alive one would only go stale behind NAT
+            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-live/1"},
+                                      limits=httpx.Limits(max_keepalive_connections=0))
         r = self._http.post(self.hq_url + LIVE_PATH, content=body,
                             headers={"Authorization": f"Bearer {self.hq_token}", "Content-Type": "application/json"})
         if not 200 <= r.status_code < 300:
