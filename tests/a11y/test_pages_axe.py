@@ -82,13 +82,12 @@ def test_staff_pages_have_no_serious_violations(web_server, context_factory):  #
 
 
 def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
-    import httpx
-
     # the neighbours' days are simulated in the background: wait for the board to have them
-    wait_until(lambda: "level-mark" in httpx.get(hq_demo.url + "/?lang=en", timeout=10).text, timeout=120)
+    wait_until(lambda: "level-mark" in hq_demo.client().get("/?lang=en").text, timeout=120)
     password = json.loads((hq_demo.cwd / "demo-hq" / "demo-credentials.json").read_text())["admin"]["password"]
     found: list[str] = []
     page = context_factory(bypass_csp=True).new_page()
+    hq_demo.log_in_browser(page.context)
     for lang in LANGS:
         page.goto(f"{hq_demo.url}/?lang={lang}")
         found += audit(page, f"hq-board-{lang}")
