@@ -105,6 +105,7 @@ class UpstreamSettings(BaseModel):
     hq_url: str = ""
     hq_token: str = ""
     catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
+    inbox_every_s: float = Field(3.0, ge=0, le=3600)  # how often to ask HQ's call centre inbox (0: never)
 
 
 class CentreSettings(BaseSettings):
@@ -240,4 +241,6 @@ hq_url = ""                      # headquarters, for the nightly statistics and 
 hq_token = ""
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
+inbox_every_s = 3                # ask headquarters' call centre for look-ups and bookings of callers this often
+                                 # (0: never); held bookings arrive when the link returns
 '''

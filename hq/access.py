@@ -23,9 +23,9 @@ Usage::
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from starlette.datastructures import FormData
 
 from centre_server.contract.errors import Refusal
@@ -48,6 +48,8 @@ CENTRE_TOKEN: set[tuple[str, str]] = {
     ("POST", "/api/v1/summaries"),
     ("GET", "/api/v1/catalogue"),
     ("PUT", "/api/v1/centres/me/catalogue"),
+    ("POST", "/api/v1/inbox"),  # the call centre's requests waiting for the centre (hq/callcentre.py)
+    ("POST", "/api/v1/inbox/{request_id}/answer"),
 }
 # mounted static files (style sheets, the pages' own scripts): public, no data
 PUBLIC_MOUNTS = {"/static"}
@@ -95,6 +97,28 @@ def require_role(role: HqRole) -> Any:
 
     staff_with_role.hq_role = role  # type: ignore[attr-defined]  # read by the routes' table test
     return Depends(staff_with_role)
+
+
+def centre_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """The centre a bearer token belongs to (tokens are stored hashed)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refusal(401, "not_authenticated", "send 'Authorization: Bearer <centre token>'")
+    centre = request.app.state.store.centre_for_token(token.strip())
+    if centre is None:
+        raise Refusal(401, "bad_token", "unknown or disabled centre token (huduma-hq add-centre issues one)")
+    return centre
+
+
+CentreDep = Annotated[dict, Depends(centre_of)]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route declares, each in the one error shape ``{"error": {"code", "message"}}``."""
+    shape = {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+    return {c: {"description": "refused", "content": {"application/json": {"schema": shape}}} for c in codes}
 
 
 async def checked_form(request: Request, who: Staff) -> FormData:

@@ -34,8 +34,8 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board
-from hq.access import require_role
+from hq import admin, board, callcentre
+from hq.access import centre_of, require_role
 from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
@@ -143,17 +143,6 @@ def json_kinds(raw: bytes, kinds: dict[tuple[str, ...], str]) -> None:
         walk(data, p, "", kind)
 
 
-def centre_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    """The centre a bearer token belongs to (tokens are stored hashed)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HqError(401, "not_authenticated", "send 'Authorization: Bearer <centre token>'")
-    centre = request.app.state.store.centre_for_token(token.strip())
-    if centre is None:
-        raise HqError(401, "bad_token", "unknown or disabled centre token (huduma-hq add-centre issues one)")
-    return centre
-
-
 CentreDep = Annotated[dict, Depends(centre_of)]
 
 
@@ -198,6 +187,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
+    callcentre.install(app, store, catalogues, accounts, templates, demo)  # the call centre, its inbox, staff
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:
