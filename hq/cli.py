@@ -127,7 +127,7 @@ def add_centre(centre_id: str, name: str, db: str | None, new_token: bool) -> No
 
 @cli.command("add-admin")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True,
+@click.option("--role", type=click.Choice(["admin", "agent", "viewer"]), default="admin", show_default=True,
               help="What the account may do (admin: edit and publish the national catalogue).")
 @click.option("--password", "ask", is_flag=True, help="Type the password (twice) instead of getting a generated one.")
 @click.option("--new-password", "replace", is_flag=True,

@@ -109,6 +109,18 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
                            ("/admin/import", "admin-import")]:
             page.goto(f"{hq_demo.url}{path}?lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")
+    # the call centre's console (an admin may do what an agent does) and the staff page
+    page.goto(f"{hq_demo.url}/callcentre?lang=en")
+    page.fill("#caller-phone", "0712345678")
+    page.click("#new-call button[type=submit]")
+    page.wait_for_url("**/callcentre/calls/**")
+    call = page.url.split("?")[0].removeprefix(hq_demo.url)
+    for lang in LANGS:
+        for path, name in [("/callcentre", "callcentre"), (f"{call}?service=passport&", "callcentre-call"),
+                           ("/callcentre/feedback", "callcentre-feedback"), ("/admin/staff", "admin-staff")]:
+            sep = "" if path.endswith("&") else "?"
+            page.goto(f"{hq_demo.url}{path}{sep}lang={lang}")
+            found += audit(page, f"hq-{name}-{lang}")
     assert not found, "\n".join(found)
 
 
