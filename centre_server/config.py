@@ -106,6 +106,7 @@ class UpstreamSettings(BaseModel):
     hq_token: str = ""
     catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
     live_every_s: float = Field(60.0, ge=0, le=3600)  # live queue figures to headquarters this often (0: off)
+    inbox_every_s: float = Field(3.0, ge=0, le=3600)  # how often to ask HQ's call centre inbox (0: never)
 
 
 class PlaceSettings(BaseModel):
@@ -257,6 +258,8 @@ catalogue_every_s = 300          # ask headquarters for a newer service catalogu
                                  # it is unreachable; picks up the newest when the link returns)
 live_every_s = 60                # send the live queue figures this often (0: off); after an outage only
                                  # the latest figures are sent, never a backlog
+inbox_every_s = 3                # ask headquarters' call centre for look-ups and bookings of callers this often
+                                 # (0: never); held bookings arrive when the link returns
 
 [place]                          # where the centre is: headquarters' public wait page ("near me", by county)
 county = "{place.county}"

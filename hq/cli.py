@@ -81,19 +81,21 @@ def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> N
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1" if host == "0.0.0.0" else host, port)) == 0:
             raise click.ClickException(f"port {port} is taken: choose another with --port")
-    admin_password = None
+    demo_accounts: dict[str, tuple[str, str]] = {}
     if demo:
         demo_mod.prepare(store)
-        admin_password = demo_mod.demo_admin(store)
+        demo_accounts = demo_mod.demo_staff(store)
         demo_mod.seed_in_background(store)
     app = create_app(store, demo=demo, timezone=tz)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"Huduma headquarters on {web}  (database: {store.describe()})")
     click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")
     click.echo(f"  catalogue editor {web}/admin    services by centre {web}/admin/centres")
-    if admin_password:
-        click.echo(f"  demo admin       {demo_mod.DEMO_ADMIN} / {admin_password}   "
-                   f"(kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
+    click.echo(f"  call centre      {web}/callcentre    staff {web}/admin/staff    login {web}/admin/login")
+    for role, (username, password) in demo_accounts.items():
+        click.echo(f"  demo {role:<11} {username} / {password}")
+    if demo_accounts:
+        click.echo(f"  (kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
     if demo:
         click.echo("  demo: the demo centre (make run) delivers here; simulate days with")
         click.echo("        huduma-centre simulate-day demo-centre --date yesterday   (and --date today)")
@@ -156,7 +158,7 @@ def place_centre(centre_id: str, county: str, town: str, location: str, db: str 
 
 @cli.command("add-admin")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True,
+@click.option("--role", type=click.Choice(["admin", "agent", "viewer"]), default="admin", show_default=True,
               help="What the account may do (admin: edit and publish the national catalogue).")
 @click.option("--password", "ask", is_flag=True, help="Type the password (twice) instead of getting a generated one.")
 @click.option("--new-password", "replace", is_flag=True,

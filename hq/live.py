@@ -64,7 +64,7 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
     """The live routes. ``centre_of`` is the app's centre-token dependency; ``viewer`` the dependency
     that requires the viewer role on the board (if any)."""
     api = APIRouter()
-    board_deps = [Depends(viewer)] if viewer is not None else []
+    board_deps = [viewer] if viewer is not None else []  # e.g. hq.access.require_role(HqRole.viewer)
 
     @api.post(LIVE_PATH, tags=["live"], response_model=LiveReceipt, status_code=201,
               responses={200: {"model": LiveReceipt, "description": "stale: a newer snapshot is held"},

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre_server.catalogue.extension import CatalogueExtension
+from centre_server.catalogue.inbox import NationalInboxExtension
 from centre_server.channels import ChannelsExtension
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
@@ -377,6 +378,7 @@ def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     parts.append(WebExtension())  # the staff and citizen pages, and their live stream
     channels = ChannelsExtension(settings)  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
     parts.append(channels)
+    parts.append(NationalInboxExtension(channels))  # the call centre's look-ups and bookings from HQ (issue 22)
     return ServerParts(parts, mqtt, channels)
 
 
