@@ -44,7 +44,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/redoc"): "the API's description, as a page (no data)",
     ("GET", "/wait"): "the public wait page: live waits per centre, no personal data (issue 22)",
     ("GET", "/api/v1/wait"): "the public wait page's answer as JSON (issue 22)",
-    ("POST", "/ussd/wait"): "the SMS aggregator's USSD callback: its gateway key and per-phone limit (hq/wait_channels.py)",
+    ("POST", "/ussd/wait"): "the aggregator's USSD callback: its gateway key, per-phone limit (hq/wait_channels.py)",
     ("POST", "/sms/wait"): "the SMS aggregator's incoming-SMS callback: its gateway key and per-phone limit",
 }
 # (method, path template) a centre calls with its bearer token (``Authorization: Bearer``), never a session.

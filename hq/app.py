@@ -188,7 +188,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
     callcentre.install(app, store, catalogues, accounts, templates, demo)  # the call centre, its inbox, staff
-    app.include_router(live.router(templates, centre_of, require_role(HqRole.viewer)))  # live figures in, the national live board out (issue 22)
+    app.include_router(live.router(templates, centre_of, require_role(HqRole.viewer)))  # live figures (issue 22)
     app.include_router(public.router(templates))  # the public wait page, open to all (issue 22)
     app.include_router(wait_channels.router(demo))  # the same question by SMS and USSD (issue 22)
 
