@@ -31,7 +31,7 @@ def age_words(t: Any, age_s: float | None) -> str:
         return str(t("live_never"))
     if age_s < 90:
         return str(t("live_age_now"))
-    if age_s < 3 * 3600:
+    if age_s < 90 * 60:
         return str(t("live_age_min", n=int(age_s // 60)))
     return str(t("live_age_h", n=int(age_s // 3600)))
 
