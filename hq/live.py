@@ -122,6 +122,9 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
             c["age_words"] = age_words(t, c["age_s"])
             for s in c["services"]:
                 s["name"] = names.get(s["service_id"], s["service_id"])
+                # nobody waiting, nobody served today, nothing unusual: one line for all of them
+                s["quiet"] = (not s["waiting"] and not s["issued_today"] and s["offered"] and not s["suspended"]
+                              and s["accepting"])
         totals = {"centres": len(rows), "reporting": sum(1 for c in rows if not c["stale"]),
                   "waiting": sum(s["waiting"] for c in rows if not c["stale"] for s in c["services"])}
         html = templates.TemplateResponse(request, "live_board.html", {
