@@ -34,7 +34,7 @@ def held(pg_url: str, centre_id: str) -> tuple[float, float] | None:
 
 def waiting_at_hq(hq, centre_id: str, service_id: str) -> int | None:
     """What HQ's live board (a viewer's JSON) says waits for a service at a centre."""
-    for c in hq.client("viewer").get("/api/v1/live").json()["centres"]:
+    for c in hq.client("viewer").get("/api/v1/live/centres").json()["centres"]:
         if c["id"] == centre_id:
             return next((s["waiting"] for s in c["services"] if s["service_id"] == service_id), None)
     return None
@@ -96,9 +96,9 @@ def test_two_centres_send_live_figures_and_a_cut_link_resumes_with_the_latest(
         issue(th, "kra-pin", 1, "th")
         wait_until(lambda: waiting_at_hq(hq, "demo", "kra-pin") == 2, 20, "the GPO's live figures at HQ")
         wait_until(lambda: waiting_at_hq(hq, "thika", "kra-pin") == 1, 20, "Thika's live figures at HQ")
-        live = {c["id"]: c for c in hq.client("viewer").get("/api/v1/live").json()["centres"]}
+        live = {c["id"]: c for c in hq.client("viewer").get("/api/v1/live/centres").json()["centres"]}
         # the live board is for staff: no session, no figures
-        assert httpx.get(hq.url + "/api/v1/live").status_code == 401
+        assert httpx.get(hq.url + "/api/v1/live/centres").status_code == 401
         assert live["thika"]["county"] == "Kiambu" and live["thika"]["latitude"] == pytest.approx(-1.0333)
         assert live["demo"]["stale"] is False and live["demo"]["hours"]["opens"] == "08:00"
         assert len(live["demo"]["services"]) >= 30  # every service of the menu, each one row
