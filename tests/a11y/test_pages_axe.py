@@ -159,4 +159,5 @@ def test_hq_wait_page_and_live_board_have_no_serious_violations(hq_demo, context
         board.goto(f"{hq_demo.url}/live?lang={lang}")
         assert board.url.split("?")[0].endswith("/live"), board.url
         found += audit(board, f"hq-live-{lang}")
+        board.screenshot(path=str(artifacts_dir("hq") / f"live-board-{lang}.png"), full_page=True)
     assert not found, "\n".join(found)
