@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.contract.errors import Refusal
+from hq import live_store
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Store:
         with self.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
+        live_store.migrate(self)  # live figures and centres' places (issue 22)
 
     # ---------------------------------------------------------------- centres
 

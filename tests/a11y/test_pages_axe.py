@@ -101,13 +101,12 @@ def test_staff_administration_page_has_no_serious_violations(web_server, context
 
 
 def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
-    import httpx
-
     # the neighbours' days are simulated in the background: wait for the board to have them
-    wait_until(lambda: "level-mark" in httpx.get(hq_demo.url + "/?lang=en", timeout=10).text, timeout=120)
+    wait_until(lambda: "level-mark" in hq_demo.client().get("/?lang=en").text, timeout=120)
     password = json.loads((hq_demo.cwd / "demo-hq" / "demo-credentials.json").read_text())["admin"]["password"]
     found: list[str] = []
     page = context_factory(bypass_csp=True).new_page()
+    hq_demo.log_in_browser(page.context)
     for lang in LANGS:
         page.goto(f"{hq_demo.url}/?lang={lang}")
         found += audit(page, f"hq-board-{lang}")
@@ -129,6 +128,18 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
                            ("/admin/import", "admin-import")]:
             page.goto(f"{hq_demo.url}{path}?lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")
+    # the call centre's console (an admin may do what an agent does) and the staff page
+    page.goto(f"{hq_demo.url}/callcentre?lang=en")
+    page.fill("#caller-phone", "0712345678")
+    page.click("#new-call button[type=submit]")
+    page.wait_for_url("**/callcentre/calls/**")
+    call = page.url.split("?")[0].removeprefix(hq_demo.url)
+    for lang in LANGS:
+        for path, name in [("/callcentre", "callcentre"), (f"{call}?service=passport&", "callcentre-call"),
+                           ("/callcentre/feedback", "callcentre-feedback"), ("/admin/staff", "admin-staff")]:
+            sep = "" if path.endswith("&") else "?"
+            page.goto(f"{hq_demo.url}{path}{sep}lang={lang}")
+            found += audit(page, f"hq-{name}-{lang}")
     assert not found, "\n".join(found)
 
 
@@ -149,3 +160,23 @@ def test_service_levels_are_told_in_words_beside_colour(web_server, context_fact
         page.goto(f"{web_server.url}/reports?lang={lang}")
         expect(page.locator("#sl-legend")).to_be_visible()
         page.screenshot(path=str(out / f"reports-levels-{lang}.png"), full_page=True)
+
+
+def test_hq_wait_page_and_live_board_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
+    """The public wait page (no login) at a phone's width, and the national live board (viewer), both languages."""
+    found: list[str] = []
+    page = context_factory(viewport={"width": 360, "height": 740}).new_page()
+    for lang in LANGS:
+        page.goto(f"{hq_demo.url}/wait?lang={lang}")
+        found += audit(page, f"hq-wait-form-{lang}")
+        page.goto(f"{hq_demo.url}/wait?service=kra-pin&county=Nairobi&lang={lang}")
+        expect(page.locator("li.centre").first).to_be_visible()
+        found += audit(page, f"hq-wait-answer-{lang}")
+    board = context_factory().new_page()
+    hq_demo.log_in_browser(board.context)
+    for lang in LANGS:
+        board.goto(f"{hq_demo.url}/live?lang={lang}")
+        assert board.url.split("?")[0].endswith("/live"), board.url
+        found += audit(board, f"hq-live-{lang}")
+        board.screenshot(path=str(artifacts_dir("hq") / f"live-board-{lang}.png"), full_page=True)
+    assert not found, "\n".join(found)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from centre_server.store.migrations import alerts, catalogue, channels, dayclose, queue
+from centre_server.store.migrations import alerts, catalogue, channels, dayclose, national, queue
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     channels.booking_confirmations,  # 7
     catalogue.catalogue,  # 8
     alerts.manager_alerts,  # 9
+    national.national_inbox,  # 10
 ]
 
 
