@@ -20,11 +20,19 @@
     render();
   }
 
+  let shown = null;
+
   function render() {
     const list = $("parked-list");
-    list.innerHTML = "";
     const c = clerk();
     const open = c && c.model.counter && c.model.counter.state === "open";
+    // a live update that changes nothing keeps the list (and the button the keyboard is on) as it is
+    const key = JSON.stringify([open, H.lang, tickets.map((t) => [t.id, t.note, Math.floor((H.since(t.parked_at) || 0) / 60)])]);
+    if (key === shown) return;
+    shown = key;
+    const focused = document.activeElement && document.activeElement.closest("#parked-list li");
+    const focusedNumber = focused ? focused.dataset.number : null;
+    list.innerHTML = "";
     $("parked-count").textContent = String(tickets.length);
     $("parked-count").hidden = !tickets.length;
     for (const t of tickets) {
@@ -50,6 +58,7 @@
       go.addEventListener("click", () => callBack(t));
       li.append(num, what, go);
       list.appendChild(li);
+      if (t.number === focusedNumber) go.focus();
     }
     if (!tickets.length) {
       const li = document.createElement("li");
