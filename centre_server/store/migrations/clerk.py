@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 
@@ -12,3 +13,9 @@ def parking_and_outcomes(db: Any) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN parked_at REAL")
     db.execute("ALTER TABLE tickets ADD COLUMN park_note TEXT")
     db.execute("ALTER TABLE services ADD COLUMN outcomes TEXT NOT NULL DEFAULT '[]'")
+    clerk_pseudonym_key(db)
+
+
+def clerk_pseudonym_key(db: Any) -> None:
+    """The centre's own key for the clerk pseudonyms of its summaries (headquarters never gets it)."""
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('clerk_pseudonym_key', ?)", [secrets.token_hex(16)])
