@@ -74,6 +74,8 @@ def test_a_parked_ticket_is_called_back_at_another_counter_and_survives_a_restar
         assert r.status_code == 422 and r.json()["error"]  # a note too long: a JSON refusal, not a 500
         assert api.post("/api/v1/counters/c03/park", json={"note": "birth certificate copy"}).status_code == 200
         assert api.post("/api/v1/counters/c03/park").json()["error"]["code"] == "no_ticket_at_counter"
+        board = api.get("/api/v1/stats/live").json()  # the manager's board counts it as parked, not a no-show
+        assert board["parked_now"] == 1 and board["no_shows_today"] == 0
     web_server.kill9()  # the parked ticket and its note are on disk
     web_server.start()
     token = web_server.login("manager")
