@@ -61,6 +61,24 @@ def test_clerk_parks_a_citizen_serves_the_next_and_calls_them_back(web_server, c
     page.keyboard.press("c")
     expect(page.locator("#toast")).to_contain_text(f"{first['number']} completed")
 
+    # in Kiswahili: the park button, the dialog and the list fit their places (screenshots looked at)
+    third = issue(web_server, kiosk, "id-card-replace")
+    page.goto(web_server.url + "/clerk?lang=sw")
+    expect(page.locator("#terminal")).to_be_visible()
+    page.keyboard.press(" ")
+    expect(page.locator("#current-number")).to_have_text(third["number"])
+    expect(page.locator("[data-action='park']")).to_contain_text("Weka kando")
+    page.keyboard.press("k")
+    page.keyboard.type("Cheti cha polisi cha kitambulisho kilichopotea")
+    shots(page, "web-clerk-park-dialog-sw")
+    page.keyboard.press("Enter")
+    row = page.locator(f"#parked-list li[data-number='{third['number']}']")
+    expect(row).to_contain_text("Cheti cha polisi")
+    expect(row.get_by_role("button")).to_have_text("Mwite arudi")  # not "Mwite tena": that is Recall
+    shots(page, "web-clerk-parked-list-sw")
+    with web_server.client(web_server.login("manager")) as api:  # leave the hall as it was for the next test
+        assert api.post(f"/api/v1/tickets/{third['id']}/cancel").json()["state"] == "cancelled"
+
 
 def test_a_parked_ticket_is_called_back_at_another_counter_and_survives_a_restart(web_server):
     kiosk = web_server.centre.bundle("kiosk-1")["token"]
