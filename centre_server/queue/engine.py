@@ -11,6 +11,7 @@ simulator drives the very same functions at simulated time.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -784,6 +785,13 @@ def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
     emit(TicketStarted(**_ticket_data(state, t), **_counter_data(counter)))
 
 
+def clerk_text(text: str | None, limit: int = 200) -> str | None:
+    """A clerk's note or reason as one line: whitespace folded, control and invisible characters dropped (it
+    reaches the log, the hall's devices over MQTT and other clerks' screens), at most ``limit`` characters."""
+    kept = "".join(ch for ch in (text or "") if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(kept.split())[:limit] or None
+
+
 def outcomes_of(state: State, service_id: str) -> list[OutcomeCode]:
     """The outcome codes a clerk may pick for a ticket of ``service_id``, in the menu's order."""
     svc = state.services.get(service_id)
@@ -794,7 +802,7 @@ def outcomes_of(state: State, service_id: str) -> list[OutcomeCode]:
 def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     t = _current(state, counter)
-    reason = " ".join((cmd.reason or "").split())[:200] or None
+    reason = clerk_text(cmd.reason)
     if cmd.outcome is not None:
         allowed = {o.code: o for o in outcomes_of(state, t.service_id)}
         code = allowed.get(cmd.outcome)
@@ -811,7 +819,7 @@ def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
 def _park(state: State, cmd: ParkTicket, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     t = _current(state, counter)
-    note = " ".join((cmd.note or "").split())[:200] or None
+    note = clerk_text(cmd.note)
     emit(TicketParked(**_ticket_data(state, t), **_counter_data(counter), clerk=cmd.clerk or counter.clerk,
                       note=note))
 

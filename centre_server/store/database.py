@@ -147,7 +147,7 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
         state.closed = closed_reason
     if get_meta(db, "reopened") == state.day:
         state.reopened = state.day
-    for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving')",
+    for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving','parked')",
                       [state.day]):
         t = ticket_from_row(r)
         state.tickets[t.id] = t

@@ -25,7 +25,7 @@ def _parked_day() -> tuple[Day, e.Ticket, e.Ticket]:
 
 def test_parked_citizen_frees_the_counter_and_is_not_a_no_show():
     d, first, second = _parked_day()
-    evs = d.do(e.ParkTicket("c1", note="  copy of\nbirth certificate ", clerk="wanjiku"))
+    evs = d.do(e.ParkTicket("c1", note="  copy of\nbirth\x00 certificate\u200b ", clerk="wanjiku"))  # hostile bytes
     assert [ev.type for ev in evs] == [EventType.ticket_parked]
     assert evs[0].data.note == "copy of birth certificate" and evs[0].data.clerk == "wanjiku"
     assert first.state == TicketState.parked and first.park_note == "copy of birth certificate"
