@@ -542,7 +542,8 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
 # --------------------------------------------------------------------------
 
 
-CLERK_KEY = "clerk_pseudonym_key"  # the meta row holding the centre's key for clerk pseudonyms (storage step 9)
+# the meta row holding the centre's key for clerk pseudonyms (made by the storage step clerk.parking_and_outcomes)
+CLERK_KEY = "clerk_pseudonym_key"
 
 
 def clerk_key(db: Any) -> str | None:

@@ -25,7 +25,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     queue.keys_unique_per_day,  # 6
     channels.booking_confirmations,  # 7
     catalogue.catalogue,  # 8
-    clerk.parking_and_outcomes,  # 9
+    clerk.parking_and_outcomes,  # 9 (the clerk toolkit: after any step merged before it)
 ]
 
 
