@@ -11,7 +11,7 @@ import io
 import logging
 from importlib import resources
 
-from centre_server.queue.model import Counter, Service
+from centre_server.queue.model import BUILTIN_OUTCOME_CODES, DEFAULT_OUTCOMES, Counter, OutcomeCode, Service
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,52 @@ class MenuError(ValueError):
     """A menu file a centre cannot run with."""
 
 
-def parse_menu(text: str) -> list[Service]:
-    """Services from menu CSV text; refuses duplicates and bad numbers with a clear message."""
+OUTCOME_FIELDS = ["code", "label_en", "label_sw", "reason_required"]
+
+
+def parse_outcomes(text: str) -> dict[str, OutcomeCode]:
+    """The outcome codes a menu may list (``data/outcomes.csv``), by code; refuses a code without both labels."""
+    codes: dict[str, OutcomeCode] = {}
+    reader = csv.DictReader(io.StringIO(text))
+    missing = set(OUTCOME_FIELDS) - set(reader.fieldnames or [])
+    if missing:
+        raise MenuError(f"outcome codes lack columns: {', '.join(sorted(missing))}")
+    for line, row in enumerate(reader, start=2):
+        code = (row["code"] or "").strip()
+        en, sw = (row["label_en"] or "").strip(), (row["label_sw"] or "").strip()
+        if not code or not code.replace("_", "").isalnum() or code != code.lower() or len(code) > 40:
+            raise MenuError(f"line {line}: outcome code {code!r} must be lower-case letters, digits and '_'")
+        if not en or not sw:
+            raise MenuError(f"line {line}: outcome {code} needs a label in English and in Kiswahili")
+        codes[code] = OutcomeCode(code, en[:60], sw[:60],
+                                  (row["reason_required"] or "").strip().lower() in ("1", "true", "yes"))
+    for old in DEFAULT_OUTCOMES:  # old logs and keypads name these: they are always known
+        codes.setdefault(old, BUILTIN_OUTCOME_CODES[old])
+    return codes
+
+
+def builtin_outcomes() -> dict[str, OutcomeCode]:
+    text = resources.files("centre_server").joinpath("data/outcomes.csv").read_text(encoding="utf-8")
+    return parse_outcomes(text)
+
+
+def _service_outcomes(cell: str | None, line: int, known: dict[str, OutcomeCode]) -> tuple[str, ...]:
+    """A menu line's ``outcomes`` cell (codes separated by ';'); empty: the four old ones."""
+    codes = tuple(dict.fromkeys(c.strip() for c in (cell or "").split(";") if c.strip()))
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise MenuError(f"line {line}: unknown outcome code(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(known)})")
+    if codes and "served" not in codes:
+        raise MenuError(f"line {line}: a service's outcomes must include 'served'")
+    return codes
+
+
+def parse_menu(text: str, outcomes: dict[str, OutcomeCode] | None = None) -> list[Service]:
+    """Services from menu CSV text; refuses duplicates and bad numbers with a clear message.
+
+    An optional ``outcomes`` column lists the service's outcome codes (``served;documents_missing``)."""
+    known = outcomes if outcomes is not None else builtin_outcomes()
     services: list[Service] = []
     ids: set[str] = set()
     prefixes: set[str] = set()
@@ -72,7 +116,7 @@ def parse_menu(text: str) -> list[Service]:
             category=row["category"].strip(), category_sw=row["category_sw"].strip(),
             target_wait_s=target, service_time_s=typical,
             enabled=str(row.get("enabled", "1")).strip().lower() not in ("0", "false", "no"),
-            position=len(services)))
+            position=len(services), outcomes=_service_outcomes(row.get("outcomes"), line, known)))
     return services
 
 
@@ -84,10 +128,11 @@ def builtin_menu() -> list[Service]:
 def menu_csv(services: list[Service]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow([*MENU_FIELDS, "enabled"])
+    w.writerow([*MENU_FIELDS, "enabled", "outcomes"])
     for s in services:
         w.writerow([s.id, s.prefix, s.name_en, s.name_sw, s.category, s.category_sw,
-                    round(s.target_wait_s / 60, 2), round(s.service_time_s / 60, 2), int(s.enabled)])
+                    round(s.target_wait_s / 60, 2), round(s.service_time_s / 60, 2), int(s.enabled),
+                    ";".join(s.outcomes)])
     return out.getvalue()
 
 

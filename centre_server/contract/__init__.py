@@ -63,6 +63,7 @@ class TicketState(StrEnum):
     no_show = "no_show"
     cancelled = "cancelled"
     transferred = "transferred"
+    parked = "parked"  # sent to fetch a document: off the counter, out of the queue, called back by a clerk
 
 
 FINAL_TICKET_STATES = frozenset({TicketState.done, TicketState.no_show, TicketState.cancelled})
@@ -112,6 +113,7 @@ class EventType(StrEnum):
     day_reopened = "day_reopened"  # a manager undid a close (a mistaken closing time, say) until midnight
     service_suspended = "service_suspended"  # the centre stopped issuing for a service now, with a reason
     service_resumed = "service_resumed"
+    ticket_parked = "ticket_parked"  # a clerk parked the called citizen (to fetch a document), with a note
 
 
 class CounterAction(StrEnum):
@@ -662,6 +664,8 @@ class CompleteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: str | None = Field(default=None, max_length=200)
+    # why (the service's outcome codes say which need one: "documents_missing" needs what is missing)
+    reason: str | None = Field(default=None, max_length=200)
 
 
 class TransferRequest(BaseModel):

@@ -7,6 +7,8 @@ appointments) are in ``centre_server.contract.channels``: the kiosk reads them t
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -47,3 +49,42 @@ class StaffOut(BaseModel):  # one account as the admin sees it (never its passwo
     failed_logins: int = 0
     created_at: float | None = None
     password: str | None = None  # only in the answer that made it (add, reset): shown once
+# ---------------------------------------------------------------- the clerk's toolkit: park, outcomes
+
+class ParkRequest(BaseModel):
+    """Park the citizen at the counter (sent to fetch a document), with an optional note for whoever calls back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=200)
+
+
+class ParkedTicket(BaseModel):
+    """A parked ticket as a clerk sees it in the parked list."""
+
+    id: str
+    number: str
+    service_id: str
+    parked_at: datetime | None
+    note: str | None
+    counter_name: str | None  # the counter that parked it
+    clerk: str | None
+
+
+class ParkedOut(BaseModel):
+    """The parked tickets a counter may call back (those of its services), longest parked first."""
+
+    tickets: list[ParkedTicket]
+
+
+class OutcomeOut(BaseModel):
+    code: str
+    label_en: str
+    label_sw: str
+    reason_required: bool
+
+
+class ServiceOutcomesOut(BaseModel):
+    """Each service's outcome codes, in the menu's order: the clerk picks one on completion."""
+
+    services: dict[str, list[OutcomeOut]]

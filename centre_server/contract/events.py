@@ -108,6 +108,7 @@ class TicketDone(TicketAtCounter):
     type: ClassVar[EventType] = EventType.ticket_done
     outcome: str | None = None
     clerk: str | None = None
+    reason: str | None = None  # the clerk's words, for an outcome code that needs them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,11 +238,22 @@ class ServiceResumed(EventData):
     by: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketParked(TicketAtCounter):
+    """The clerk parked the called citizen (sent to fetch a document): the counter is free, the ticket
+    waits off the queue until a clerk of its service calls it back (``ticket_called``)."""
+
+    type: ClassVar[EventType] = EventType.ticket_parked
+    clerk: str | None = None
+    note: str | None = None
+
+
 AnyEvent = (
     TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
     | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
     | CounterOpened | CounterResumed | CounterPaused | CounterClosed | CounterServicesChanged
     | NoticeChanged | DayReopened | DayClosed | ServiceSuspended | ServiceResumed
+    | TicketParked
 )
 
 _MODELS: dict[EventType, type[EventData]] = {}

@@ -91,6 +91,30 @@ class CounterRow(BaseModel):
     name: str = Field(max_length=200)
     staffed_hours: float = Field(ge=0, le=100_000)
     served: int = Count
+    # the figures a manager acts on (reports.figures.staff_rows); optional: older centres send none
+    no_shows: int | None = Field(None, ge=0, le=10_000_000)
+    service_mean_s: float | None = Field(None, ge=0, le=10_000_000)
+    service_p90_s: float | None = Field(None, ge=0, le=10_000_000)
+    busy_hours: float | None = Field(None, ge=0, le=100_000)
+    idle_share: float | None = Field(None, ge=0, le=1)
+    outcomes: dict[str, int] | None = Field(None, max_length=100)
+
+
+class ClerkRow(BaseModel):
+    """One clerk's day under the centre's pseudonym (``clerk-`` and a keyed hash): never a staff username."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    clerk: str = Field(pattern=r"^clerk-[0-9a-f]{10}$")
+    counters: int = Count
+    staffed_hours: float = Field(ge=0, le=100_000)
+    served: int = Count
+    no_shows: int = Count
+    service_mean_s: float | None = Field(ge=0, le=10_000_000)
+    service_p90_s: float | None = Field(ge=0, le=10_000_000)
+    busy_hours: float = Field(ge=0, le=100_000)
+    idle_share: float | None = Field(ge=0, le=1)
+    outcomes: dict[str, int] = Field(max_length=100)
 
 
 class DaySummary(BaseModel):
@@ -107,6 +131,7 @@ class DaySummary(BaseModel):
     services: list[ServiceRow] = Field(max_length=500)
     hours: list[HourRow] = Field(max_length=24)
     counters: list[CounterRow] = Field(default_factory=list, max_length=1000)
+    clerks: list[ClerkRow] = Field(default_factory=list, max_length=1000)  # optional: older centres send none
     simulated: bool = False
 
 

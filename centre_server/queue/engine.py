@@ -11,6 +11,7 @@ simulator drives the very same functions at simulated time.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -55,9 +56,18 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceResumed, ServiceSuspended
+from centre_server.contract.events import ServiceResumed, ServiceSuspended, TicketParked
 from centre_server.queue.estimate import WaitPredictor
-from centre_server.queue.model import Counter, Policy, Service, Suspension, Ticket
+from centre_server.queue.model import (
+    BUILTIN_OUTCOME_CODES,
+    DEFAULT_OUTCOMES,
+    Counter,
+    OutcomeCode,
+    Policy,
+    Service,
+    Suspension,
+    Ticket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +115,8 @@ class State:
     # the day is over before midnight: "closing_time" or "closed_by_manager" (None while open)
     closed: str | None = None
     reopened: str | None = None  # the day a manager reopened after a close: its closing time no longer applies
+    # the outcome codes a clerk may pick, by code (the menu's outcomes.csv; the four old ones by default)
+    outcome_codes: dict[str, OutcomeCode] = field(default_factory=lambda: dict(BUILTIN_OUTCOME_CODES))
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
@@ -194,6 +206,7 @@ class StartService:
 class Complete:
     counter_id: str
     outcome: str | None = None
+    reason: str | None = None  # required by the outcome codes that need one
 
 
 @dataclass(frozen=True)
@@ -295,11 +308,29 @@ class CloseDay:
     reason: str = "day_closed"
 
 
+@dataclass(frozen=True)
+class ParkTicket:
+    """Send the citizen at the counter to fetch a document: the counter is free for the next one."""
+
+    counter_id: str
+    note: str | None = None
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
+class CallParked:
+    """Call a parked citizen back, to this or any open counter serving the ticket's service."""
+
+    counter_id: str
+    ticket_id: str
+    clerk: str | None = None
+
+
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
     | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
-    | SuspendService | ResumeService
+    | SuspendService | ResumeService | ParkTicket | CallParked
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -677,12 +708,13 @@ def _require_open(counter: Counter) -> None:
         raise QueueError("counter_paused", f"counter {counter.name} is paused: resume it first", 409)
 
 
-def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str | None) -> None:
+def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str | None,
+                    reason: str | None = None) -> None:
     if counter.ticket_id is None:
         return
     t = state.tickets[counter.ticket_id]
     emit(TicketDone(**_ticket_data(state, t), **_counter_data(counter),
-         outcome=outcome or "served", clerk=counter.clerk))
+         outcome=outcome or "served", clerk=counter.clerk, reason=reason))
 
 
 def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
@@ -692,8 +724,10 @@ def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk:
         _finish_current(state, counter, emit, None)
     jumped = ticket.priority != Priority.none and (ticket.priority != Priority.appointment
                                                    or appointment_due(state, ticket, emit.now))
+    # a parked citizen called back waited in no queue since the first call: no new wait to learn from
+    waited = 0 if ticket.state == TicketState.parked else int(emit.now - ticket.queued_at)
     emit(TicketCalled(**_ticket_data(state, ticket), **_counter_data(counter),
-         clerk=clerk or counter.clerk, waited_s=int(emit.now - ticket.queued_at), jumped=jumped))
+         clerk=clerk or counter.clerk, waited_s=waited, jumped=jumped and ticket.state != TicketState.parked))
 
 
 def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
@@ -752,10 +786,56 @@ def _start(state: State, cmd: StartService, emit: _Emitter) -> None:
     emit(TicketStarted(**_ticket_data(state, t), **_counter_data(counter)))
 
 
+def clerk_text(text: str | None, limit: int = 200) -> str | None:
+    """A clerk's note or reason as one line: whitespace folded, control and invisible characters dropped (it
+    reaches the log, the hall's devices over MQTT and other clerks' screens), at most ``limit`` characters."""
+    kept = "".join(ch for ch in (text or "") if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(kept.split())[:limit] or None
+
+
+def outcomes_of(state: State, service_id: str) -> list[OutcomeCode]:
+    """The outcome codes a clerk may pick for a ticket of ``service_id``, in the menu's order."""
+    svc = state.services.get(service_id)
+    codes = (svc.outcomes if svc is not None else ()) or DEFAULT_OUTCOMES
+    return [state.outcome_codes.get(c) or OutcomeCode(c, c, c) for c in codes]
+
+
 def _complete(state: State, cmd: Complete, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
-    _current(state, counter)
-    _finish_current(state, counter, emit, cmd.outcome)
+    t = _current(state, counter)
+    reason = clerk_text(cmd.reason)
+    if cmd.outcome is not None:
+        allowed = {o.code: o for o in outcomes_of(state, t.service_id)}
+        code = allowed.get(cmd.outcome)
+        if code is None:
+            svc = state.services[t.service_id]
+            raise QueueError("unknown_outcome", f"{cmd.outcome[:40]!r} is not an outcome of {svc.name_en} "
+                             f"(its outcomes: {', '.join(allowed)})", 422, outcomes=list(allowed))
+        if code.reason_required and reason is None:
+            raise QueueError("outcome_reason_required", f"the outcome {code.label_en!r} needs a reason: say why", 422,
+                             outcome=code.code)
+    _finish_current(state, counter, emit, cmd.outcome, reason)
+
+
+def _park(state: State, cmd: ParkTicket, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    note = clerk_text(cmd.note)
+    emit(TicketParked(**_ticket_data(state, t), **_counter_data(counter), clerk=cmd.clerk or counter.clerk,
+                      note=note))
+
+
+def _call_parked(state: State, cmd: CallParked, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    _require_open(counter)
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None or t.state != TicketState.parked:
+        raise QueueError("not_parked", "that ticket is not parked", 409)
+    if t.service_id not in counter.services:
+        svc = state.services[t.service_id]
+        raise QueueError("not_this_counter", f"{t.number} is for {svc.name_en}, which counter {counter.name} "
+                         "does not serve", 409)
+    _call(state, counter, t, emit, cmd.clerk)
 
 
 def _transfer(state: State, cmd: Transfer, emit: _Emitter) -> None:
@@ -774,7 +854,7 @@ def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
         raise QueueError("unknown_ticket", "no such ticket", 404)
     if t.state in FINAL_TICKET_STATES:
         raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409)
-    if t.state != TicketState.waiting:
+    if t.state not in (TicketState.waiting, TicketState.parked):
         raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409)
     emit(TicketCancelled(**_ticket_data(state, t), reason=cmd.reason))
 
@@ -934,7 +1014,8 @@ def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) 
             emit(CounterClosed(**_counter_data(c)))
     cancelled = 0
     for t in sorted(state.tickets.values(), key=lambda t: t.seq):
-        if t.state in (TicketState.waiting, TicketState.called, TicketState.serving):
+        # a parked citizen who never came back by the close is cancelled with those still waiting
+        if t.state in (TicketState.waiting, TicketState.called, TicketState.serving, TicketState.parked):
             emit(TicketCancelled(**_ticket_data(state, t), reason=reason))
             cancelled += 1
     emit(DayClosed(day=state.day, next_day=next_day, cancelled=cancelled, reason=reason))
@@ -948,7 +1029,7 @@ _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
     Tick: lambda state, cmd, emit: None, CheckIn: _check_in, SuspendService: _suspend,
-    ResumeService: _resume_service,
+    ResumeService: _resume_service, ParkTicket: _park, CallParked: _call_parked,
 }
 
 
@@ -1018,6 +1099,7 @@ def _evolve(state: State, ev: Event) -> None:
             t.counter_id = c.id
             t.clerk = d.clerk
             t.started_at = None
+            t.parked_at = None
             c.ticket_id = t.id
             c.idle_since = None
             jumped = d.jumped if d.jumped is not None else t.priority not in (Priority.none, Priority.appointment)
@@ -1041,6 +1123,7 @@ def _evolve(state: State, ev: Event) -> None:
             t.started_at = t.started_at or t.called_at
             t.ended_at = at
             t.outcome = d.outcome
+            t.outcome_reason = d.reason
             if t.started_at is not None:
                 state.predictor.observe(t.service_id, at - t.started_at, t.counter_id)
             _free_counter(state, t.counter_id, at)
@@ -1063,7 +1146,8 @@ def _evolve(state: State, ev: Event) -> None:
             t.recalls = 0
         case TicketCancelled():
             assert t is not None
-            _free_counter(state, t.counter_id if t.state != TicketState.waiting else None, at)
+            at_counter = t.state in (TicketState.called, TicketState.serving)  # not waiting, not parked
+            _free_counter(state, t.counter_id if at_counter else None, at)
             t.state = TicketState.cancelled
             t.cancel_reason = d.reason
             t.ended_at = at
@@ -1075,6 +1159,13 @@ def _evolve(state: State, ev: Event) -> None:
             t.counter_id = None
             t.called_at = None
             t.recalls = 0
+        case TicketParked():
+            assert t is not None
+            _free_counter(state, t.counter_id, at)
+            t.state = TicketState.parked
+            t.parked_at = at
+            t.park_note = d.note
+            t.started_at = None
         case TicketCheckedIn():
             assert t is not None
             t.checked_in = True

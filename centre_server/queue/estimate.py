@@ -67,6 +67,7 @@ from centre_server.contract import (
     TicketIssued,
     TicketNoShow,
 )
+from centre_server.contract.events import TicketParked
 from centre_server.queue.model import Counter, Policy, Ticket
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ class WaitPredictor:
             self.last_call[d.counter_id] = ev.at
             self.exposure_s += max(0.0, float(d.waited_s))
             self._expose(max(0.0, float(d.waited_s)), abandoned=False)
-        elif isinstance(d, TicketDone):
+        elif isinstance(d, (TicketDone, TicketParked)):  # a parked citizen frees the counter too
             if self.busy_counts:
                 self._count_busy(state, d.counter_id, -1)
         elif isinstance(d, TicketNoShow):

@@ -30,6 +30,7 @@ class Service:
     last_call_s: int | None = None  # local second of the day of its last call; None: the closing time
     offered: bool = True  # False: a national service this centre marked "not offered here"
     suspension: Suspension | None = None  # stopped issuing now (ServiceSuspended), with the reason
+    outcomes: tuple[str, ...] = ()  # the outcome codes a clerk picks on completion (empty: DEFAULT_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class Ticket:
     checked_in: bool = True  # remote tickets (web, SMS, USSD) check in at a kiosk on arrival
     slot_at: float | None = None  # an appointment's booked time
     appointment_id: str | None = None
+    outcome_reason: str | None = None  # the clerk's words for an outcome code that needs them
+    parked_at: float | None = None  # parked (sent to fetch a document) since
+    park_note: str | None = None
 
 
 @dataclass
@@ -109,3 +113,24 @@ class Policy:
     # and the share of citizens to be called within each service's target wait
     priority_classes: frozenset[Priority] = ALL_PRIORITY_CLASSES
     target_share: float = 0.8
+
+
+@dataclass(frozen=True)
+class OutcomeCode:
+    """One way a service can end at a counter, as the clerk picks it on completion (menu: outcomes.csv)."""
+
+    code: str
+    label_en: str
+    label_sw: str
+    reason_required: bool = False  # "documents missing" must say which: the clerk types it
+
+
+# The codes every service had before menus listed their own (old logs name only these): a service with no
+# ``outcomes`` of its own offers them. "served" is what a plain completion records.
+DEFAULT_OUTCOMES: tuple[str, ...] = ("served", "documents_missing", "referred", "not_eligible")
+BUILTIN_OUTCOME_CODES: dict[str, OutcomeCode] = {o.code: o for o in (
+    OutcomeCode("served", "Served", "Amehudumiwa"),
+    OutcomeCode("documents_missing", "Documents missing", "Hati hazijakamilika", reason_required=True),
+    OutcomeCode("referred", "Referred elsewhere", "Amepelekwa kwingine"),
+    OutcomeCode("not_eligible", "Could not be served", "Hakuweza kuhudumiwa", reason_required=True),
+)}

@@ -31,10 +31,24 @@ so the same day showed one p90 on the board and another once closed. Now:
   still does once the close cancels the ticket, so the figure does not jump
   at the close.
 * **Shares.** Of arrivals, to four decimals.
+* **Parked.** A parked visit (sent to fetch a document) stays one visit; its
+  service time adds the time at the counter before the park to the time after
+  the call back. A ticket still parked at the close is cancelled.
+* **Per counter and per clerk** (``staff_rows``): *served*, *no-shows* and
+  *outcome codes* count visits ended there (the clerk is the one who called the
+  ticket to that counter); *service time* as above; *busy* is the time a ticket
+  was at the counter (from each call to its done, no-show, transfer, park or
+  the next call); *idle share* is ``1 - busy / staffed`` over the time the
+  counter was open and not paused (a clerk's: the time a counter was open in
+  their name). Headquarters gets the clerk rows under a per-centre pseudonym
+  (``clerk_pseudonym``: a keyed hash that only the centre can link to a name),
+  never the staff username.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 import statistics
@@ -45,6 +59,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from centre_server.contract import (
+    CounterOpened,
+    CounterResumed,
     Event,
     FeedbackGiven,
     TicketCalled,
@@ -61,13 +77,14 @@ from centre_server.contract import (
     event_from_row,
     ticket_of,
 )
+from centre_server.contract.events import TicketParked
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_SCHEMA = 1
 TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
                  "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
-                 "feedback_given")
+                 "feedback_given", "ticket_parked")
 COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
                   "counter_closed": "closed"}
 DEFAULT_TARGET_S = 1800
@@ -132,6 +149,19 @@ class Visit:
     outcome: str | None = None  # served | no_show | cancelled | transferred | None (still open)
     counter_id: str | None = None
     service_time_s: float | None = None
+    clerk: str | None = None  # who called it to the counter it ended at
+    code: str | None = None  # the outcome code a clerk picked (served visits)
+    # times at counters: (counter, clerk, from, to); the open one is ``held``
+    sessions: list[tuple[str, str | None, float, float]] = field(default_factory=list)
+    held: tuple[str, str | None, float] | None = None
+    served_before_s: float = 0.0  # service time before a park, added at the end
+
+    def leave(self, at: float) -> None:
+        """The ticket leaves the counter it is at (done, no-show, transfer, park, cancel)."""
+        if self.held is not None:
+            cid, clerk, since = self.held
+            self.sessions.append((cid, clerk, since, max(since, at)))
+            self.held = None
 
     @property
     def wait_s(self) -> float | None:
@@ -168,31 +198,45 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
         return
     v = s.visits[-1]
     if isinstance(d, TicketCalled):
+        v.leave(at)
         if v.first_call_at is None:
             v.first_call_at = at
         v.last_call_at = at
         v.started_at = None
         v.counter_id = d.counter_id
+        v.clerk = d.clerk
+        v.held = (d.counter_id, d.clerk, at)
     elif isinstance(d, TicketRecalled):
         v.last_call_at = at
     elif isinstance(d, TicketStarted):
         v.started_at = at
     elif isinstance(d, TicketDone):
         v.ended_at = at
+        v.leave(at)
         if d.outcome in NOT_SERVED_OUTCOMES:  # finished by the close, not by a clerk
             v.outcome, v.service_time_s = "cancelled", None
         else:
             v.outcome = "served"
+            v.code = d.outcome or "served"
             begun = v.started_at or v.last_call_at
-            v.service_time_s = at - begun if begun is not None else None
+            v.service_time_s = v.served_before_s + (at - begun) if begun is not None else None
+    elif isinstance(d, TicketParked):
+        v.leave(at)
+        begun = v.started_at or v.last_call_at
+        if begun is not None:
+            v.served_before_s += at - begun
+        v.started_at = None
     elif isinstance(d, TicketNoShow):
         v.outcome, v.ended_at = "no_show", at
+        v.leave(at)
     elif isinstance(d, TicketReactivated):
         v.outcome, v.ended_at = None, None
     elif isinstance(d, TicketCancelled):
         v.outcome, v.ended_at = "cancelled", at
+        v.leave(at)
     elif isinstance(d, TicketTransferred):
         v.outcome, v.ended_at = "transferred", at
+        v.leave(at)
         s.visits.append(Visit(tid, d.to_service_id, at, "transfer"))
     elif isinstance(d, FeedbackGiven):
         s.rating = d.rating
@@ -311,6 +355,109 @@ def _overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
     return sum(max(0.0, min(e, b) - max(s, a)) for s, e in spans)
 
 
+def _clerk_spans(prior: dict[str, str], counter_events: list[Event], start: float,
+                 end: float) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Staffed intervals per (counter, clerk): a counter is staffed in the name of the clerk who opened or
+    resumed it. A counter already open at the day's start, by a clerk the day's events do not name, is left
+    out (its counter row still counts it)."""
+    clerk_of: dict[str, str | None] = {}
+    since: dict[str, float] = {}
+    state = dict(prior)
+    out: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+
+    def stop(cid: str, at: float) -> None:
+        who, t0 = clerk_of.get(cid), since.pop(cid, None)
+        if who and t0 is not None and at > t0:
+            out[(cid, who)].append((t0, at))
+
+    for ev in counter_events:
+        cid = counter_of(ev.data)
+        if cid is None:
+            continue
+        new = COUNTER_EVENTS[ev.type]
+        at = min(max(ev.at, start), end)
+        if isinstance(ev.data, (CounterOpened, CounterResumed)) and ev.data.clerk:
+            if state.get(cid) == "open" and clerk_of.get(cid) != ev.data.clerk:
+                stop(cid, at)  # another clerk takes the open counter over
+            clerk_of[cid] = ev.data.clerk
+        if state.get(cid) == "open" and new != "open":
+            stop(cid, at)
+        elif new == "open" and cid not in since:
+            since[cid] = at
+        state[cid] = new
+    for cid in list(since):
+        stop(cid, end)
+    return out
+
+
+def clerk_pseudonym(key: str, clerk: str) -> str:
+    """A clerk as headquarters sees them: the same name every day at this centre, linkable to the person
+    only with the centre's own key (kept in its database, never sent)."""
+    return "clerk-" + hmac.new(key.encode(), clerk.encode(), hashlib.sha256).hexdigest()[:10]
+
+
+def _staff_figures(visits: list[Visit], busy_s: float, staffed_s: float) -> dict[str, Any]:
+    served = [v for v in visits if v.outcome == "served"]
+    times = [v.service_time_s for v in served if v.service_time_s is not None]
+    codes: dict[str, int] = defaultdict(int)
+    for v in served:
+        codes[v.code or "served"] += 1
+    return {
+        "served": len(served),
+        "no_shows": sum(1 for v in visits if v.outcome == "no_show"),
+        "service_mean_s": mean(times),
+        "service_p90_s": seconds(percentile(times, 90)),
+        "staffed_hours": round(staffed_s / 3600, 2),
+        "busy_hours": round(busy_s / 3600, 2),
+        "idle_share": round(max(0.0, staffed_s - busy_s) / staffed_s, 4) if staffed_s > 0 else None,
+        "outcomes": dict(sorted(codes.items())),
+    }
+
+
+def staff_rows(stories: list[TicketStory], spans: dict[str, list[tuple[float, float]]],
+               clerk_spans: dict[tuple[str, str], list[tuple[float, float]]], counters: dict[str, str],
+               start: float, end: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The figures a manager acts on, per counter and per clerk (the definitions at the top)."""
+    ended_at_counter: dict[str, list[Visit]] = defaultdict(list)
+    ended_by_clerk: dict[str, list[Visit]] = defaultdict(list)
+    busy_counter: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    busy_clerk: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for s in stories:
+        for v in s.visits:
+            if v.outcome in ("served", "no_show"):
+                if v.counter_id:
+                    ended_at_counter[v.counter_id].append(v)
+                if v.clerk:
+                    ended_by_clerk[v.clerk].append(v)
+            open_now = [(v.held[0], v.held[1], v.held[2], end)] if v.held is not None else []
+            for cid, clerk, a, b in v.sessions + open_now:
+                a, b = max(a, start), min(b, end)
+                if b > a:
+                    busy_counter[cid].append((a, b))
+                    if clerk:
+                        busy_clerk[(cid, clerk)].append((a, b))
+
+    def busy_within(busy: list[tuple[float, float]], staffed: list[tuple[float, float]]) -> float:
+        return sum(_overlap(staffed, a, b) for a, b in busy)
+
+    counter_rows = []
+    for cid in sorted(set(spans) | set(ended_at_counter)):
+        staffed = spans.get(cid, [])
+        counter_rows.append({"counter_id": cid, "name": counters.get(cid, cid),
+                             **_staff_figures(ended_at_counter.get(cid, []),
+                                              busy_within(busy_counter.get(cid, []), staffed),
+                                              sum(b - a for a, b in staffed))})
+    clerks = sorted({c for _, c in clerk_spans} | set(ended_by_clerk))
+    clerk_rows = []
+    for clerk in clerks:
+        mine = {cid: sp for (cid, who), sp in clerk_spans.items() if who == clerk}
+        staffed_s = sum(b - a for sp in mine.values() for a, b in sp)
+        busy_s = sum(busy_within(busy_clerk.get((cid, clerk), []), sp) for cid, sp in mine.items())
+        clerk_rows.append({"clerk": clerk, "counters": len(mine),
+                           **_staff_figures(ended_by_clerk.get(clerk, []), busy_s, staffed_s)})
+    return counter_rows, clerk_rows
+
+
 def day_bounds(day: str, tz: str) -> tuple[float, float]:
     """The day's first and last instant (midnight to midnight, local time) as timestamps."""
     zone = ZoneInfo(tz)
@@ -325,12 +472,13 @@ def day_bounds(day: str, tz: str) -> tuple[float, float]:
 def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_events: list[Event],
               counter_prior: dict[str, str], counter_events: list[Event],
               services: dict[str, dict[str, Any]], counters: dict[str, str], now: float,
-              stories: dict[str, TicketStory] | None = None) -> dict[str, Any]:
+              stories: dict[str, TicketStory] | None = None, clerk_key: str | None = None) -> dict[str, Any]:
     """The day's figures: a pure function of the day's events and ``now`` (no clock, no database).
 
     ``now`` matters only while the day is open (counters still open, tickets
     still waiting); ``stories`` may be given already folded from
-    ``ticket_events`` (the live board keeps them).
+    ``ticket_events`` (the live board keeps them). ``clerk_key`` is the centre's key for clerk
+    pseudonyms: without it the summary has no clerk rows (it never carries a staff username).
     """
     zone = ZoneInfo(tz)
     d = Date.fromisoformat(day)
@@ -378,26 +526,41 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
                           "counters_open": len(open_here),
                           "staffed_hours": round(sum(_overlap(sp, hs, he) for sp in spans.values()) / 3600, 2)})
 
-    served_at: dict[str, int] = defaultdict(int)
-    for s in all_stories:
-        for v in s.visits:
-            if v.outcome == "served" and v.counter_id:
-                served_at[v.counter_id] += 1
-    counter_rows = [{"counter_id": cid, "name": counters.get(cid, cid),
-                     "staffed_hours": round(sum(b - a for a, b in spans.get(cid, [])) / 3600, 2),
-                     "served": served_at.get(cid, 0)}
-                    for cid in sorted(set(spans) | set(served_at))]
+    counter_rows, clerk_rows = staff_rows(all_stories, spans, _clerk_spans(counter_prior, counter_events, start, end),
+                                          counters, start, end)
+    clerks = [{**row, "clerk": clerk_pseudonym(clerk_key, row["clerk"])} for row in clerk_rows] if clerk_key else []
     total = {**ticket_figures(all_stories, targets, end),
              "counters_open": sum(1 for sp in spans.values() if sp),
              "staffed_hours": round(sum(b - a for sp in spans.values() for a, b in sp) / 3600, 2)}
     return {"schema": SUMMARY_SCHEMA, "centre_id": centre_id, "centre_name": centre_name, "date": day,
             "timezone": tz, "total": total, "services": service_rows, "hours": hour_rows,
-            "counters": counter_rows}
+            "counters": counter_rows, "clerks": clerks}
 
 
 # --------------------------------------------------------------------------
 # Reading a day from the centre's database
 # --------------------------------------------------------------------------
+
+
+# the meta row holding the centre's key for clerk pseudonyms (made by the storage step clerk.parking_and_outcomes)
+CLERK_KEY = "clerk_pseudonym_key"
+
+
+def clerk_key(db: Any) -> str | None:
+    """The centre's key for clerk pseudonyms, or None in a database older than the key."""
+    row = db.execute("SELECT value FROM meta WHERE key=?", [CLERK_KEY]).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def clerk_names(db: Any, day_summary: dict[str, Any]) -> dict[str, str]:
+    """Pseudonym -> staff username, for the centre's own reports (it holds the key; headquarters does not)."""
+    key = clerk_key(db)
+    if not key:
+        return {}
+    names = {r[0] for r in db.execute("SELECT username FROM staff")}
+    names |= {r[0] for r in db.execute("SELECT DISTINCT clerk FROM tickets WHERE day=? AND clerk IS NOT NULL",
+                                       [day_summary.get("date", "")])}
+    return {clerk_pseudonym(key, n): n for n in names}
 
 
 def _menu(db: Any) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -470,7 +633,7 @@ class DayEvents:
         return summarise(centre_id=centre_id, centre_name=centre_name, day=self.day, tz=self.tz,
                          ticket_events=self.ticket_events, counter_prior=self.counter_prior,
                          counter_events=self.counter_events, services=services, counters=counters, now=now,
-                         stories=self.stories)
+                         stories=self.stories, clerk_key=clerk_key(db))
 
 
 def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from centre_server.contract import CounterState
+from centre_server.contract import CounterState, TicketState
 from centre_server.queue import engine
 from centre_server.reports import figures
 from centre_server.store import database as storage
@@ -87,6 +87,8 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
         "issued_today": figs["total"]["arrived"],
         "served_today": figs["total"]["served"],
         "no_shows_today": figs["total"]["no_shows"],
+        # sent to fetch a document: neither waiting nor at a counter, to be called back (not no-shows)
+        "parked_now": sum(1 for t in state.tickets.values() if t.state == TicketState.parked),
         "counters_open": sum(1 for c in state.counters.values() if c.state == CounterState.open),
         "satisfaction_mean": figs["total"]["satisfaction_mean"],
         "satisfaction_count": figs["total"]["satisfaction_count"],

@@ -278,6 +278,8 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
         sdb = storage.connect(scratch_settings.db_path, durable=False)
         storage.save_menu(sdb, services)
         storage.save_counters(sdb, counters)
+        with sdb.conn:  # the centre's own key: the simulated day's clerks get the centre's pseudonyms
+            storage.set_meta(sdb.conn, "clerk_pseudonym_key", storage.get_meta(real, "clerk_pseudonym_key"))
         sdb.conn.close()
         clock = FakeClock(_at(day, "06:00", settings.timezone))
         centre = Centre(scratch_settings, clock=clock)

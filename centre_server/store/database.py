@@ -30,6 +30,7 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.contract.events import Event
+from centre_server.menu import builtin_outcomes
 from centre_server.queue.engine import State, new_state
 from centre_server.queue.model import Counter, Policy, Service, Ticket
 from centre_server.store.migrations import MIGRATIONS as MIGRATIONS, migrate
@@ -136,6 +137,7 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
     services = [service_from_row(r) for r in db.query("SELECT * FROM services ORDER BY position, id")]
     counters = [counter_from_row(r) for r in db.query("SELECT * FROM counters ORDER BY position, id")]
     state = new_state(services, counters, policy)
+    state.outcome_codes = builtin_outcomes()
     state.day = get_meta(db, "day") or today
     state.last_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
     state.notice_en = get_meta(db, "notice_en")
@@ -145,7 +147,7 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
         state.closed = closed_reason
     if get_meta(db, "reopened") == state.day:
         state.reopened = state.day
-    for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving')",
+    for r in db.query("SELECT * FROM tickets WHERE day=? OR state IN ('waiting','called','serving','parked')",
                       [state.day]):
         t = ticket_from_row(r)
         state.tickets[t.id] = t

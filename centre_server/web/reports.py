@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from centre_server.dayclose.closing import is_reopened
+from centre_server.menu import builtin_outcomes
 from centre_server.reports import figures, live as stats
 from centre_server.runtime.centre import Centre
 
@@ -135,14 +136,66 @@ def _day_row(day: dict[str, Any]) -> dict[str, Any]:
             "revision": day.get("revision")}
 
 
+def _staff_combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add several days' counter or clerk rows (``figures.staff_rows``): counts and hours summed, the mean
+    service time weighted by the served, the idle share from the summed hours; a 90th percentile does not add
+    up over days, so a range shows the highest day's (``service_p90_s`` of one day is exact)."""
+    if len(parts) == 1:  # one day: its own figures, exact (not recomputed from rounded hours)
+        return {k: parts[0].get(k) for k in ("served", "no_shows", "staffed_hours", "busy_hours", "service_mean_s",
+                                             "service_p90_s", "idle_share", "outcomes")}
+    out: dict[str, Any] = {k: sum(p.get(k) or 0 for p in parts) for k in ("served", "no_shows")}
+    for k in ("staffed_hours", "busy_hours"):
+        out[k] = round(sum(p.get(k) or 0 for p in parts), 2)
+    served = [(p["service_mean_s"], p.get("served") or 0) for p in parts if p.get("service_mean_s") is not None]
+    weight = sum(w for _, w in served)
+    out["service_mean_s"] = figures.seconds(sum(v * w for v, w in served) / weight) if weight else None
+    p90s = [p["service_p90_s"] for p in parts if p.get("service_p90_s") is not None]
+    out["service_p90_s"] = max(p90s) if p90s else None
+    out["idle_share"] = (round(max(0.0, out["staffed_hours"] - out["busy_hours"]) / out["staffed_hours"], 4)
+                         if out["staffed_hours"] else None)
+    codes: dict[str, int] = {}
+    for p in parts:
+        for code, n in (p.get("outcomes") or {}).items():
+            codes[code] = codes.get(code, 0) + n
+    out["outcomes"] = dict(sorted(codes.items()))
+    return out
+
+
+def outcome_labels() -> dict[str, dict[str, str]]:
+    """Each outcome code's label in both languages, for the page (a code no longer listed shows as itself)."""
+    return {c: {"en": o.label_en, "sw": o.label_sw} for c, o in builtin_outcomes().items()}
+
+
+def staff_report(centre: Centre, days: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per counter and per clerk over the days; the clerks by their usernames (the centre holds the key to its
+    own pseudonyms; headquarters gets only those). A clerk whose pseudonym matches no staff member stays so."""
+    by_counter: dict[str, list[dict[str, Any]]] = {}
+    names: dict[str, str] = {}
+    by_clerk: dict[str, list[dict[str, Any]]] = {}
+    for day in days:
+        for row in day.get("counters") or []:
+            if "idle_share" in row:  # a day summarised before these figures has none to add
+                by_counter.setdefault(row["counter_id"], []).append(row)
+                names[row["counter_id"]] = row.get("name") or row["counter_id"]
+        known = figures.clerk_names(centre.reader(), day) if day.get("clerks") else {}
+        for row in day.get("clerks") or []:
+            by_clerk.setdefault(known.get(row["clerk"], row["clerk"]), []).append(row)
+    counters = [{"counter_id": cid, "name": names[cid], **_staff_combine(parts)}
+                for cid, parts in sorted(by_counter.items())]
+    clerks = [{"clerk": who, **_staff_combine(parts)} for who, parts in sorted(by_clerk.items())]
+    return counters, clerks
+
+
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
-    """Per day, per service, per hour and for the whole centre over [d1, d2]."""
+    """Per day, per service, per hour, per counter and clerk, and for the whole centre over [d1, d2]."""
     days = [day_summary(centre, (d1 + timedelta(days=i)).isoformat()) for i in range((d2 - d1).days + 1)]
+    counters, clerks = staff_report(centre, days)
     if len(days) == 1:
         one = days[0]
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "reopened": one["reopened"],
-                "total": one["total"], "services": one["services"], "hours": one["hours"]}
+                "total": one["total"], "services": one["services"], "hours": one["hours"],
+                "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels()}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
     by_hour: dict[int, list] = {}
@@ -157,7 +210,8 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     return {"from": d1.isoformat(), "to": d2.isoformat(),
             "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
             "reopened": any(day["reopened"] for day in days),
-            "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
+            "total": _combine([day["total"] for day in days]), "services": services, "hours": hours,
+            "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels()}
 
 
 def _pct(v: float | None) -> str:
@@ -174,7 +228,8 @@ def csv_text(rep: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["from", "to", "scope", "key", "name_en", "name_sw", "arrived", "served", "served_pct", "no_shows",
                 "no_show_pct", "wait_mean_min", "wait_max_min", "service_mean_min", "service_max_min",
-                "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count"])
+                "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count",
+                "service_p90_min", "idle_pct", "staffed_hours", "busy_hours", "outcomes"])
 
     def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any]) -> None:
         w.writerow([rep["from"], rep["to"], scope, key, en, sw, k.get("arrived", 0), k.get("served", 0),
@@ -192,4 +247,17 @@ def csv_text(rep: dict[str, Any]) -> str:
         row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s)
     for h in rep["hours"]:
         row("hour", f"{h['hour']:02d}:00", "", "", h)
+    staff_csv(w, rep)
     return buf.getvalue()
+
+
+def staff_csv(w: Any, rep: dict[str, Any]) -> None:
+    """The per-counter and per-clerk rows of the same table: the columns they share (served, no-shows, mean
+    service) and the last five, theirs alone."""
+    for scope, key, rows in (("counter", "counter_id", rep.get("counters") or []),
+                             ("clerk", "clerk", rep.get("clerks") or [])):
+        for r in rows:
+            w.writerow([rep["from"], rep["to"], scope, r[key], r.get("name", ""), r.get("name", ""), "",
+                        r["served"], "", r["no_shows"], "", "", "", _minutes(r.get("service_mean_s")), "", "", "",
+                        "", "", _minutes(r.get("service_p90_s")), _pct(r.get("idle_share")), r["staffed_hours"],
+                        r["busy_hours"], "; ".join(f"{c}={n}" for c, n in (r.get("outcomes") or {}).items())])

@@ -124,8 +124,11 @@ def test_a_clerks_day(api):
     assert t["state"] == "waiting" and t["service_id"] == "birth-cert" and t["number"] == p["number"]
     nxt = api.post("/api/v1/counters/c01/call-next", headers=h).json()
     assert nxt["number"] == p["number"]  # still priority, still its original issue time
-    done = api.post("/api/v1/counters/c01/complete", json={"outcome": "certificate issued"}, headers=h).json()
-    assert done["state"] == "done" and done["outcome"] == "certificate issued"
+    # free text is no outcome: the service's codes are (docs/design.md §5.5)
+    bad = api.post("/api/v1/counters/c01/complete", json={"outcome": "certificate issued"}, headers=h)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_outcome")
+    done = api.post("/api/v1/counters/c01/complete", json={"outcome": "referred"}, headers=h).json()
+    assert done["state"] == "done" and done["outcome"] == "referred"
     assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == a["number"]
     assert api.post("/api/v1/counters/c01/no-show", headers=h).json()["state"] == "no_show"
     assert api.post(f"/api/v1/tickets/{a['id']}/reactivate", headers=h).json()["state"] == "waiting"

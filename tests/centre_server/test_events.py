@@ -34,6 +34,7 @@ def _day() -> list[engine.Event]:
         engine.GiveFeedback(rating=4, counter_id=cid, comment="ok"), engine.SetNotice("hello", "habari"),
         engine.IssueTicket("X2", svc), engine.CancelTicket("X2", reason="left"), engine.IssueTicket("X3", svc),
         engine.CallNext(cid), engine.MarkNoShow(cid), engine.Reactivate("X3"), engine.CallNext(cid),
+        engine.ParkTicket(cid, "copy of ID"), engine.CallParked(cid, "X3"),
         engine.Transfer(cid, [s for s in state.services if s != svc][0]), engine.PauseCounter(cid),
         engine.ResumeCounter(cid), engine.SetCounterServices(cid, (svc,)), engine.CloseCounter(cid),
         engine.SuspendService(svc, "The agency's system is down", "Mfumo wa shirika haufanyi kazi", by="mgr"),

@@ -24,6 +24,8 @@ def centre_routers() -> Sequence[APIRouter]:
     for module in (services, tickets, counters, auth, stats, hall, catalogue):
         api.include_router(module.router)
     api.include_router(services.day_router)
+    from centre_server.http.routes import clerk_tools
+    api.include_router(clerk_tools.router)
     return (api,)
 
 

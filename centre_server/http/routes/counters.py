@@ -266,7 +266,7 @@ def complete(counter_id: str, centre: CentreDep, principal: ClerkDep,
              body: CompleteRequest | None = None) -> TicketOut:
     held_by_caller(centre, counter_id, principal)
     tid = _serving_id(centre, counter_id)
-    centre.execute(engine.Complete(counter_id, body.outcome if body else None))
+    centre.execute(engine.Complete(counter_id, body.outcome if body else None, body.reason if body else None))
     return _current_out(centre, counter_id, tid)
 
 

@@ -90,6 +90,7 @@
     $("kpi-issued").textContent = live.issued_today;
     $("kpi-served").textContent = live.served_today;
     $("kpi-no-shows").textContent = live.no_shows_today;
+    $("kpi-parked").textContent = live.parked_now === undefined ? "—" : live.parked_now;
     $("kpi-counters").textContent = live.counters_open + " / " + live.counters.length;
     $("kpi-satisfaction").textContent = live.satisfaction_mean === null ? "—" : live.satisfaction_mean.toFixed(1);
     $("kpi-longest-box").className = "kpi " + (live.services.some((s) => s.breached) ? "bad" : "");

@@ -138,6 +138,7 @@
       "no-show": !!t && t.state === "called",
       start: !!t && t.state === "called",
       transfer: !!t,
+      park: !!t,
       complete: !!t,
       pause: open,
       resume: paused,
@@ -171,6 +172,7 @@
       tr.append(name, waiting, longest);
       rows.appendChild(tr);
     }
+    document.dispatchEvent(new CustomEvent("clerk:rendered"));  // the partials (outcomes, parked) follow
   }
 
   /* What the citizen was told at issue: the priority class in words (the kiosk says "staff may ask
@@ -207,6 +209,7 @@
     start: (r) => H.t("started_ticket", { number: r.number }),
     complete: (r) => H.t("completed_ticket", { number: r.number }),
     transfer: (r) => H.t("transferred_ticket", { number: r.number, service: H.serviceName(model.byId[r.service_id]) }),
+    park: (r) => H.t("parked_ticket", { number: r.number }),
     pause: () => H.t("counter_paused_msg"),
     resume: () => H.t("counter_resumed_msg"),
     close: () => H.t("counter_closed_msg"),
@@ -230,7 +233,7 @@
     try {
       const r = await H.api("POST", "/counters/" + encodeURIComponent(model.counterId) + "/" + action, body);
       H.toast(done[action](r), action === "no-show" ? "warn" : "ok");
-      if (action === "complete") $("outcome").value = "served";
+      if (action === "complete" && window.HudumaOutcomes) window.HudumaOutcomes.reset();
     } catch (err) {
       H.toast(await describeHeld(err, model.counterId), err.code === "nothing_waiting" ? "info" : "bad");
     } finally {
@@ -248,7 +251,7 @@
   /* After an action the keyboard lands on what comes next (called: start; serving: complete; done: call
      the next), so a clerk can serve a citizen with Tab and Enter alone. A field being typed in keeps it. */
   const NEXT_FOCUS = { "call-next": "start", recall: "start", "call-number": "start", reactivate: "call-next",
-                       start: "complete", complete: "call-next", "no-show": "call-next", transfer: "call-next",
+                       start: "complete", complete: "call-next", "no-show": "call-next", transfer: "call-next", park: "call-next",
                        pause: "resume", resume: "call-next" };
   function moveFocus(action) {
     const here = document.activeElement;
@@ -358,7 +361,12 @@
     if (action === "call-number") { if (!button.disabled) openDialog("number-dialog", "number-input", "number-error"); return; }
     if (action === "reactivate") { if (!button.disabled) openReactivate(); return; }
     if (action === "transfer") return openTransfer();
-    if (action === "complete") return act("complete", { outcome: $("outcome").value });
+    if (action === "complete") {
+      const body = window.HudumaOutcomes ? window.HudumaOutcomes.body() : { outcome: $("outcome").value };
+      if (body) act("complete", body);  // null: the outcome needs a reason, and the reason field has the focus
+      return;
+    }
+    if (action === "park") { if (!button.disabled && window.HudumaParked) window.HudumaParked.open(); return; }
     if (action === "close") { if (confirm(H.t("confirm_close"))) act("close"); return; }
     act(action);
   }
@@ -398,7 +406,7 @@
   $("change-counter").addEventListener("click", async () => { model.choosing = true; await loadAll(); showSetup(true); });
 
   const KEYS = { " ": "call-next", n: "call-next", r: "recall", x: "no-show", s: "start", t: "transfer",
-                 c: "complete", q: "close", b: "call-number", a: "reactivate" };
+                 c: "complete", q: "close", b: "call-number", a: "reactivate", k: "park" };
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.altKey || e.metaKey || $("terminal").hidden) return;
     if (document.querySelector("dialog[open]")) return;
@@ -407,9 +415,12 @@
     const closedDialog = e.target && e.target.closest && e.target.closest("dialog:not([open])");
     if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) && !closedDialog) return;
     const key = e.key.toLowerCase();
-    if (["1", "2", "3", "4"].includes(key)) {
+    if (/^[1-9]$/.test(key)) {
       const sel = $("outcome");
-      if (!sel.disabled) sel.selectedIndex = Number(key) - 1;
+      if (!sel.disabled && Number(key) <= sel.options.length) {
+        sel.selectedIndex = Number(key) - 1;
+        sel.dispatchEvent(new Event("change"));  // a code that needs a reason shows its field
+      }
       e.preventDefault();
       return;
     }
@@ -428,6 +439,9 @@
     if (ev.counter_id === c.id) return true;
     return [ev.service_id, ev.from_service_id, ev.to_service_id].some((s) => s && c.services.includes(s));
   }
+
+  // the terminal's partials (parked list, outcome codes) act through these
+  window.HudumaClerk = { model, refresh, act, moveFocus };
 
   async function start() {
     try { await loadAll(); } catch (err) { H.toast(H.describe(err), "bad"); return; }

@@ -16,6 +16,7 @@
     const status = {
       waiting: H.t("t_waiting"), called: H.t("t_called", { counter }), serving: H.t("t_serving", { counter }),
       done: H.t("t_done"), no_show: H.t("t_no_show"), cancelled: H.t("t_cancelled"), transferred: H.t("t_transferred"),
+      parked: H.t("t_parked"),
     }[t.state] || t.state;
     $("ticket-card").className = "card ticket-card state-" + t.state;
     $("ticket-number").textContent = t.number;
