@@ -157,7 +157,7 @@ class CallCentre:
                             [new_id(), cid, AskKind.lookup.value, body, ask.phone, search_id, call_id, agent, now,
                              now + LOOKUP_TTL_S])
             self.accounts.audit(cur, agent, "lookup_asked", call_id,
-                                f"{'code' if ask.code else 'phone'} at {len(centre_ids)} centre(s)")
+                                f"{ask.code or tail(ask.phone)} → {len(centre_ids)}")
         return search_id
 
     def ask_booking(self, agent: str, call_id: str, centre_id: str, ask: BookAsk, now: float | None = None) -> str:
@@ -173,7 +173,7 @@ class CallCentre:
                         [request_id, centre_id, AskKind.book.value, ask.model_dump_json(), ask.phone, call_id,
                          agent, now, day_end.timestamp()])
             self.accounts.audit(cur, agent, "booking_asked", call_id,
-                                f"{ask.service_id} at {centre_id} on {ask.day} from {ask.earliest}")
+                                f"{ask.service_id} @ {centre_id} {ask.day} {ask.earliest}")
         return request_id
 
     def search(self, search_id: str, now: float | None = None) -> list[dict[str, Any]]:

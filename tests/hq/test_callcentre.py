@@ -160,6 +160,18 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
             tab.goto(f"{hq.url}{page}?lang=sw&service=passport")
             assert "Nyaraka za kuleta" in tab.locator("#service-info").inner_text()
             tab.screenshot(path=str(out / "callcentre-call-sw.png"), full_page=True)
+            tab.goto(f"{hq.url}/callcentre?lang=en")
+            tab.screenshot(path=str(out / "callcentre-console-en.png"), full_page=True)
+        finally:
+            ctx.close()
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+        hq.log_in_browser(ctx, "admin")
+        tab = ctx.new_page()
+        try:
+            for lang in ("en", "sw"):
+                tab.goto(f"{hq.url}/admin/staff?lang={lang}")
+                assert tab.locator("#staff-log").is_visible()
+                tab.screenshot(path=str(out / f"admin-staff-{lang}.png"), full_page=True)
         finally:
             ctx.close()
 
