@@ -196,7 +196,12 @@ class InboxPoller:
         r.raise_for_status()
         batch = InboxBatch.model_validate_json(r.content)
         for req in batch.requests:
-            answer = self.answerer.answer(req)
+            try:
+                answer = self.answerer.answer(req)
+            except Exception:  # noqa: BLE001 - one request this centre cannot answer must not stop the others
+                logger.exception("could not answer headquarters' request %s", req.id)
+                answer = _refused("centre_failed", "the centre could not answer: its log says why",
+                                  "kituo hakikuweza kujibu: kumbukumbu zake zinaeleza sababu")
             sent = http.post(self.hq_url + INBOX_ANSWER_PATH.format(request_id=req.id),
                              content=answer.model_dump_json(exclude_none=True),
                              headers={"Content-Type": "application/json"})
