@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -178,8 +179,12 @@ class InboxPoller:
             self._thread.join(self.timeout_s + 5)
 
     def _run(self) -> None:
+        pruned_at = 0.0
         with httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"}) as http:
             while not self._stop.is_set():
+                if time.monotonic() - pruned_at > 86400 or not pruned_at:  # at the start, then daily
+                    self.prune()
+                    pruned_at = time.monotonic()
                 try:
                     wait = self.once(http)
                     self.failures, self.last_error = 0, None
@@ -189,6 +194,15 @@ class InboxPoller:
                     wait = self.backoff.delay(self.failures, self._rng)
                     logger.info("headquarters' inbox not reached (%s); again in %.0f s", self.last_error, wait)
                 self._stop.wait(wait)
+
+    def prune(self, keep_days: float = 7.0) -> None:
+        """Forget answers older than a week (headquarters hands a request out again within minutes, not days)."""
+        hub = self.answerer.hub
+        with hub.centre.lock:
+            gone = hub.db.execute("DELETE FROM national_requests WHERE answered_at < ?",
+                                  [hub.now() - keep_days * 86400]).rowcount
+        if gone:
+            logger.info("forgot %s answered request(s) from headquarters older than %s days", gone, keep_days)
 
     def once(self, http: httpx.Client) -> float:
         """One round: take the waiting requests, answer each, send the answers; returns the wait until the next."""
