@@ -140,6 +140,16 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
                                                "centre": "demo"})
         assert r.status_code == 303
         wait_until(lambda: answers(agent, call_id).count("<td>booking</td>") >= 2, timeout=30)
+        # and a ticket joined from a phone's browser, by its 6-digit check-in code: not yet at the centre
+        r = httpx.post(centre.url + "/join", data={"service_id": "passport", "phone": "0712000111", "lang": "en"})
+        assert r.status_code == 303, r.text[:300]
+        with sqlite3.connect(centre.centre.path / "centre.db") as db:
+            ticket_code, = db.execute("SELECT code FROM remote_codes WHERE phone='+254712000111'").fetchone()
+        r = agent.post(page + "/lookup", data={"csrf": csrf(agent, page), "phone": "", "code": ticket_code,
+                                               "centre": "demo"})
+        assert r.status_code == 303
+        wait_until(lambda: "not yet at the centre" in answers(agent, call_id), timeout=30,
+                   what=lambda: answers(agent, call_id)[:1500])
 
         # in the browser: the console in both languages, answers appearing without a reload
         out = artifacts_dir("hq")
