@@ -184,7 +184,7 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
             session, who = accounts.login(username, password)
         except LoginRefused as err:
             return again(f"login_{err.code}", err.status)
-        resp = RedirectResponse(target, status_code=303)
+        resp = RedirectResponse(home_of(who, target), status_code=303)
         resp.set_cookie(SESSION_COOKIE, session, max_age=int(who.expires_at - time.time()), httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
         resp.delete_cookie(LOGIN_COOKIE, path="/admin")
@@ -442,9 +442,16 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
 
 
 def _safe_next(target: str) -> str:
-    """Only a page of this site's admin area (never another site: an open redirect)."""
-    return target if target.startswith("/admin") and not target.startswith("//") and "\\" not in target \
-        else "/admin"
+    """Only a page of this site (never another site: an open redirect); the catalogue when none is given."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+        and not any(ord(ch) < 32 for ch in target) else "/admin"
+
+
+def home_of(who: Staff, target: str) -> str:
+    """Where a login lands: the page asked for, or, for staff who may not edit the catalogue, their own start."""
+    if target == "/admin" and who.role != HqRole.admin:
+        return "/callcentre" if who.role == HqRole.agent else "/"
+    return target
 
 
 def _names(new: Any, old: Any, lang: str) -> dict[str, str]:

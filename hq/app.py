@@ -217,7 +217,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.post("/api/v1/summaries", response_model=Stored, tags=["summaries"], status_code=201,
               responses={200: {"model": Stored, "description": "duplicate or superseded: nothing new stored"},
-                         **errors(401, 403, 409, 422)})
+                         **errors(400, 401, 403, 409, 422)})
     def receive(body: SummaryIn, response: Response, centre: CentreDep,
                 idempotency_key: Annotated[str | None, Header()] = None,
                 # typed ``int`` (not ``int | None``) so the schema documents an integer header, absent by default

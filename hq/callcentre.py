@@ -21,7 +21,7 @@ import time
 from datetime import date as Date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -70,16 +70,15 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
         """The requests waiting for this centre (look-ups, bookings for callers), oldest first."""
         return InboxBatch(requests=calls.take(centre["id"]), poll_every_s=POLL_EVERY_S)
 
-    @api.post(INBOX_ANSWER_PATH, responses=errors(401, 404, 422))
+    @api.post(INBOX_ANSWER_PATH, responses=errors(400, 401, 404, 422))
     def inbox_answer(centre: CentreDep, body: InboxAnswer,
                      request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN)]) -> dict[str, str]:
         """A centre's answer to one request (sent twice: stored once)."""
         return {"id": request_id, "state": calls.answer(centre["id"], request_id, body)}
 
-    @api.get("/api/v1/feedback", responses=errors(401, 403), dependencies=[require_role(HqRole.viewer)])
-    def feedback_api(days: int = 30) -> dict[str, Any]:
+    @api.get("/api/v1/feedback", responses=errors(401, 403, 422), dependencies=[require_role(HqRole.viewer)])
+    def feedback_api(days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
         """Callers' feedback per centre over the last ``days`` days (count, mean rating 1-5, unhappy 1-2)."""
-        days = max(1, min(days, 366))
         return {"days": days, "centres": calls.feedback_by_centre(time.time() - days * 86400)}
 
     # ------------------------------------------------------------ the console

@@ -157,7 +157,7 @@ class CallCentre:
                             [new_id(), cid, AskKind.lookup.value, body, ask.phone, search_id, call_id, agent, now,
                              now + LOOKUP_TTL_S])
             self.accounts.audit(cur, agent, "lookup_asked", call_id,
-                                f"{'code' if ask.code else 'phone'} at {len(centre_ids)} centre(s)")
+                                f"{ask.code or tail(ask.phone)} → {len(centre_ids)}")
         return search_id
 
     def ask_booking(self, agent: str, call_id: str, centre_id: str, ask: BookAsk, now: float | None = None) -> str:
@@ -173,7 +173,7 @@ class CallCentre:
                         [request_id, centre_id, AskKind.book.value, ask.model_dump_json(), ask.phone, call_id,
                          agent, now, day_end.timestamp()])
             self.accounts.audit(cur, agent, "booking_asked", call_id,
-                                f"{ask.service_id} at {centre_id} on {ask.day} from {ask.earliest}")
+                                f"{ask.service_id} @ {centre_id} {ask.day} {ask.earliest}")
         return request_id
 
     def search(self, search_id: str, now: float | None = None) -> list[dict[str, Any]]:
@@ -231,8 +231,10 @@ class CallCentre:
         """The requests waiting for ``centre_id`` (and those handed out but unanswered for a while), oldest first."""
         now = time.time() if now is None else now
         with self.store.tx() as cur:
+            # written at most every 10 s per centre (it polls every 3 s): "last called in" needs no more
             cur.execute("INSERT INTO hq_centre_polls(centre_id, last_poll_at) VALUES (?,?) ON CONFLICT (centre_id) "
-                        "DO UPDATE SET last_poll_at=excluded.last_poll_at", [centre_id, now])
+                        "DO UPDATE SET last_poll_at=excluded.last_poll_at "
+                        "WHERE hq_centre_polls.last_poll_at < excluded.last_poll_at - 10", [centre_id, now])
             cur.execute("SELECT id, kind, ask, asked_at FROM hq_inbox WHERE centre_id=? AND expires_at > ? AND "
                         "(state='waiting' OR (state='handed' AND handed_at < ?)) ORDER BY asked_at LIMIT ?",
                         [centre_id, now, now - REDELIVER_AFTER_S, MAX_BATCH])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -178,8 +179,12 @@ class InboxPoller:
             self._thread.join(self.timeout_s + 5)
 
     def _run(self) -> None:
+        pruned_at = 0.0
         with httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"}) as http:
             while not self._stop.is_set():
+                if time.monotonic() - pruned_at > 86400 or not pruned_at:  # at the start, then daily
+                    self.prune()
+                    pruned_at = time.monotonic()
                 try:
                     wait = self.once(http)
                     self.failures, self.last_error = 0, None
@@ -190,13 +195,27 @@ class InboxPoller:
                     logger.info("headquarters' inbox not reached (%s); again in %.0f s", self.last_error, wait)
                 self._stop.wait(wait)
 
+    def prune(self, keep_days: float = 7.0) -> None:
+        """Forget answers older than a week (headquarters hands a request out again within minutes, not days)."""
+        hub = self.answerer.hub
+        with hub.centre.lock:
+            gone = hub.db.execute("DELETE FROM national_requests WHERE answered_at < ?",
+                                  [hub.now() - keep_days * 86400]).rowcount
+        if gone:
+            logger.info("forgot %s answered request(s) from headquarters older than %s days", gone, keep_days)
+
     def once(self, http: httpx.Client) -> float:
         """One round: take the waiting requests, answer each, send the answers; returns the wait until the next."""
         r = http.post(self.hq_url + INBOX_PATH)
         r.raise_for_status()
         batch = InboxBatch.model_validate_json(r.content)
         for req in batch.requests:
-            answer = self.answerer.answer(req)
+            try:
+                answer = self.answerer.answer(req)
+            except Exception:  # noqa: BLE001 - one request this centre cannot answer must not stop the others
+                logger.exception("could not answer headquarters' request %s", req.id)
+                answer = _refused("centre_failed", "the centre could not answer: its log says why",
+                                  "kituo hakikuweza kujibu: kumbukumbu zake zinaeleza sababu")
             sent = http.post(self.hq_url + INBOX_ANSWER_PATH.format(request_id=req.id),
                              content=answer.model_dump_json(exclude_none=True),
                              headers={"Content-Type": "application/json"})

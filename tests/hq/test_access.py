@@ -150,3 +150,42 @@ def test_an_admins_change_ends_the_accounts_sessions_and_is_audited(pg_url: str,
     assert [e["action"] for e in log][:2] == ["account_disabled" if change == "disable" else "role_changed",
                                               "account_added"]
     assert all(e["actor"] == "boss" and e["subject"] == "amina" for e in log[:2])
+
+
+@pytest.mark.parametrize("role,asked,lands", [
+    ("agent", "/admin", "/callcentre"), ("viewer", "/admin", "/"), ("admin", "/admin", "/admin"),
+    ("agent", "/callcentre/feedback?lang=sw", "/callcentre/feedback?lang=sw"),
+    ("agent", "//evil.example/x", "/callcentre"), ("viewer", "https://evil.example/", "/")])
+def test_a_login_lands_on_the_page_asked_for_or_the_roles_own_start(hq: HqProcess, role: str, asked: str,
+                                                                     lands: str) -> None:
+    password = hq.account(f"land-{role}", role)
+    client = httpx.Client(base_url=hq.url, follow_redirects=False, timeout=30)
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/admin/login", data={"username": f"land-{role}", "password": password, "csrf": csrf,
+                                          "next": asked})
+    assert r.status_code == 303 and r.headers["location"] == lands
+
+
+def test_a_look_up_a_centre_does_not_answer_in_time_says_so(pg_url: str) -> None:
+    from centre_server.contract.national import InboxAnswer, LookupAsk
+    from hq.callcentre_store import LOOKUP_TTL_S, CallCentre
+
+    store = Store(pg_url)
+    store.migrate()
+    accounts = Accounts(store)
+    accounts.migrate()
+    calls = CallCentre(store, accounts)
+    calls.migrate()
+    for cid in ("embu", "nakuru"):
+        store.add_centre(cid, cid)
+    t0 = time.time()
+    call = calls.start_call("amina", "+254712345678", now=t0)
+    search = calls.ask_lookup("amina", call, ["embu", "nakuru"], LookupAsk(phone="+254712345678"), now=t0)
+    [req] = calls.take("embu", now=t0 + 3)
+    calls.answer("embu", req.id, InboxAnswer(ok=True), now=t0 + 4)
+    assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + 5)} == {
+        "embu": "answered", "nakuru": "waiting"}
+    assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + LOOKUP_TTL_S + 1)} == {
+        "embu": "answered", "nakuru": "expired"}
+    assert calls.take("nakuru", now=t0 + LOOKUP_TTL_S + 1) == []  # a caller who has hung up is not looked up

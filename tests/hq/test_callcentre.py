@@ -101,7 +101,7 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
         r = agent.post(page + "/lookup", data={"csrf": csrf(agent, page), "phone": "0712345678", "code": "",
                                                "centre": ""})
         assert r.status_code == 303
-        assert "asking…" in answers(agent, call_id)
+        assert "Still asking 1 centre(s)" in answers(agent, call_id)
 
         centre.start()  # the centre comes back: it asks for its inbox, books, and sends the caller the SMS
         wait_until(lambda: "booked for" in answers(agent, call_id), timeout=30,
@@ -140,6 +140,16 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
                                                "centre": "demo"})
         assert r.status_code == 303
         wait_until(lambda: answers(agent, call_id).count("<td>booking</td>") >= 2, timeout=30)
+        # and a ticket joined from a phone's browser, by its 6-digit check-in code: not yet at the centre
+        r = httpx.post(centre.url + "/join", data={"service_id": "passport", "phone": "0712000111", "lang": "en"})
+        assert r.status_code == 303, r.text[:300]
+        with sqlite3.connect(centre.centre.path / "centre.db") as db:
+            ticket_code, = db.execute("SELECT code FROM remote_codes WHERE phone='+254712000111'").fetchone()
+        r = agent.post(page + "/lookup", data={"csrf": csrf(agent, page), "phone": "", "code": ticket_code,
+                                               "centre": "demo"})
+        assert r.status_code == 303
+        wait_until(lambda: "not yet at the centre" in answers(agent, call_id), timeout=30,
+                   what=lambda: answers(agent, call_id)[:1500])
 
         # in the browser: the console in both languages, answers appearing without a reload
         out = artifacts_dir("hq")
@@ -160,6 +170,18 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
             tab.goto(f"{hq.url}{page}?lang=sw&service=passport")
             assert "Nyaraka za kuleta" in tab.locator("#service-info").inner_text()
             tab.screenshot(path=str(out / "callcentre-call-sw.png"), full_page=True)
+            tab.goto(f"{hq.url}/callcentre?lang=en")
+            tab.screenshot(path=str(out / "callcentre-console-en.png"), full_page=True)
+        finally:
+            ctx.close()
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+        hq.log_in_browser(ctx, "admin")
+        tab = ctx.new_page()
+        try:
+            for lang in ("en", "sw"):
+                tab.goto(f"{hq.url}/admin/staff?lang={lang}")
+                assert tab.locator("#staff-log").is_visible()
+                tab.screenshot(path=str(out / f"admin-staff-{lang}.png"), full_page=True)
         finally:
             ctx.close()
 
@@ -219,6 +241,18 @@ def test_bad_input_is_said_on_the_form_never_a_500(hq: HqProcess, published: Non
     assert r.status_code == 422 and "Chagua jinsi simu ilivyoisha" in r.text
     # a centre's token reaches only its own requests
     token = hq.add_centre("embu", "Huduma Centre Embu")
+    # a look-up at every centre: one answers it has nothing, one has never called in
+    r = agent.post(page + "/lookup", data={"csrf": csrf(agent, page), "phone": "0712345678", "code": ""})
+    assert r.status_code == 303
+    assert re.search(r"Still asking 2 centre\(s\):\s*Huduma Centre Embu", answers(agent, call_id))
+    [req] = httpx.post(hq.url + "/api/v1/inbox", headers={"Authorization": f"Bearer {token}"}).json()["requests"]
+    assert req["kind"] == "lookup" and req["lookup"]["phone"] == "+254712345678"
+    r = httpx.post(hq.url + f"/api/v1/inbox/{req['id']}/answer", json={"ok": True, "found": []},
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["state"] == "answered"
+    shown = answers(agent, call_id, "sw")
+    assert "Hakuna chochote kwa mpigaji huyu katika vituo 1: Huduma Centre Embu" in shown
+    assert re.search(r"Bado inauliza vituo 1:\s*Huduma Centre Nakuru", shown), shown
     r = httpx.post(hq.url + "/api/v1/inbox/abcdefgh12345/answer", json={"ok": True},
                    headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_request"

@@ -261,6 +261,15 @@ def test_the_demo_headquarters_serves_the_shipped_catalogue_as_version_1(tmp_pat
         logged = httpx.post(server.url + "/admin/login", cookies=page.cookies,
                             data={"username": "admin", "password": password, "csrf": csrf})
         assert logged.status_code == 303 and "hq_session" in logged.cookies
+        # one demo account per role, each landing on its own start page
+        for role, home in (("agent", "/callcentre"), ("viewer", "/")):
+            found = re.search(rf"demo {role} +{role} / (\S+)", server.log_path.read_text())
+            assert found, server.log_path.read_text()[-1500:]
+            page = httpx.get(server.url + "/admin/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            logged = httpx.post(server.url + "/admin/login", cookies=page.cookies,
+                                data={"username": role, "password": found.group(1), "csrf": csrf, "next": "/admin"})
+            assert logged.status_code == 303 and logged.headers["location"] == home
     finally:
         server.stop()
     server.start()  # a restart publishes nothing new and keeps the admin's password
