@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -330,10 +330,9 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         first = _check_date(first, "from") or (Date.fromisoformat(last) - timedelta(days=13)).isoformat()
         if first > last:
             raise HqError(422, "bad_range", "'from' is after 'to'")
-        text = board.export_csv(store, first, last, level)
         name = f"huduma-{level}-{first}-to-{last}.csv"
-        return Response(text, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return StreamingResponse(board.export_csv(store, first, last, level), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.contract.errors import Refusal
+from hq import daily
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Store:
         with self.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
+            daily.migrate(cur)
 
     # ---------------------------------------------------------------- centres
 
@@ -161,6 +163,8 @@ class Store:
                         [centre_id, day, revision, key, body, now])
             stored = cur.fetchone()
             outcome = "stored" if stored else "superseded"
+            if stored:
+                daily.record(cur, centre_id, day, revision, now, data)  # the board's figures, same transaction
             cur.execute("UPDATE receipts SET outcome=? WHERE key=?", [outcome, key])
             if stored is None:
                 cur.execute("SELECT revision FROM summaries WHERE centre_id=? AND date=?", [centre_id, day])
@@ -187,6 +191,28 @@ class Store:
             rows = cur.fetchall()
         return [{"centre_id": c, "date": d, "revision": r, "summary": json.loads(data), "received_at": at}
                 for c, d, r, data, at in rows]
+
+    @contextlib.contextmanager
+    def stream(self, sql: str, params: list[Any]) -> Iterator[Iterator[Any]]:
+        """Rows of a long read, fetched a batch at a time (a server-side cursor): memory stays flat.
+
+        SQLite reads through its own connection, so a long export does not
+        hold the lock every other request needs (WAL lets readers run beside
+        a writer).
+        """
+        if self.is_pg:
+            import psycopg
+
+            with psycopg.connect(self.url, connect_timeout=10) as conn, conn.cursor(name="hq_stream") as cur:
+                cur.itersize = 200
+                cur.execute(sql.replace("?", "%s"), params)
+                yield iter(cur)
+        else:
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                yield iter(conn.execute(sql, params))
+            finally:
+                conn.close()
 
     def dates(self) -> list[str]:
         with self.tx() as cur:
@@ -218,6 +244,9 @@ class _PgCursor:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         self.cur.execute(sql.replace("?", "%s"), params or None)
+
+    def executemany(self, sql: str, rows: list[list[Any]]) -> None:
+        self.cur.executemany(sql.replace("?", "%s"), rows)
 
     def fetchone(self) -> Any:
         return self.cur.fetchone()

@@ -1,0 +1,325 @@
+"""Headquarters at scale: a year of 100 centres in PostgreSQL, a real ``huduma-hq serve``, the figures.
+
+Builds the history in a database of its own (``hq_bench_<random>``, dropped at
+the end, also when the run fails): ``--centres`` x ``--days`` summaries made
+from real ones (``centre_server.sim.daysim.simulate_engine_day``: the centre's
+own engine and summary code, about 33 KB of JSON and 39 services each at 1,200
+citizens), copied with ``COPY`` together with their board figures
+(``hq.daily.rows_of``: the same rows headquarters writes when a summary
+arrives). Then it starts a real ``huduma-hq serve`` process and measures:
+
+* the board page and ``/api/v1/board`` for 1 to 92 days, at the newest date
+  and at dates inside the year;
+* a 92-day per-service CSV export, with the server's memory sampled while it
+  streams;
+* a night's summaries: every centre posting its next day (``POST
+  /api/v1/summaries``) from ``--senders`` threads, latency p50/p99;
+* the backfill (``huduma-hq refresh-figures``'s function) over some days.
+
+Live snapshot ingest (issue 22 item 1) is not in this branch: the bench says
+so rather than measuring something else under its name.
+
+Usage: ``.venv/bin/python bench/hq_scale.py`` (100 centres x 365 days, a few
+minutes); ``--days 92`` for the issue's earlier figure; ``--pg`` for another
+server. Needs PostgreSQL where the user may ``CREATE DATABASE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date as Date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psutil
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from centre_server.sim.daysim import simulate_engine_day  # noqa: E402
+from hq import daily  # noqa: E402
+from hq.store import Store, hash_token  # noqa: E402
+
+logger = logging.getLogger("hq_scale")
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (as the centre's figures define it)."""
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, int(-(-q * len(s) // 100)) - 1))]
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.0f} ms"
+
+
+def with_db(url: str, name: str) -> str:
+    u = urlsplit(url)
+    return urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def templates(n: int, last: Date) -> list[dict]:
+    """Real day summaries of centres of different sizes (600-2,000 citizens): the history is made of these."""
+    out = []
+    for i in range(n):
+        citizens = 600 + (i * 97) % 1400
+        out.append(simulate_engine_day((last - timedelta(days=i)).isoformat(), centre_id="template",
+                                       centre_name="Template", citizens=citizens, seed=i))
+    return out
+
+
+def centre_ids(n: int) -> list[tuple[str, str]]:
+    return [(f"centre-{i:04d}", f"Huduma Centre {i:04d}") for i in range(n)]
+
+
+def build(url: str, centres: int, days: int, last: Date, tpl: list[dict]) -> dict[str, str]:
+    """Register the centres (tokens returned) and COPY ``days`` summaries of each, with their board figures."""
+    store = Store(url)
+    store.migrate()
+    tokens: dict[str, str] = {}
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy("COPY centres (id, name, token_hash, created_at) FROM STDIN") as cp:
+            for cid, name in centre_ids(centres):
+                tokens[cid] = secrets.token_urlsafe(32)
+                cp.write_row((cid, name, hash_token(tokens[cid]), time.time()))
+        for back in range(days - 1, -1, -1):
+            day = (last - timedelta(days=back)).isoformat()
+            now = time.time()
+            recs, totals, services = [], [], []
+            with conn.cursor() as cur:
+                with cur.copy("COPY summaries (centre_id, date, revision, key, data, received_at) FROM STDIN") as cp:
+                    for k, (cid, name) in enumerate(centre_ids(centres)):
+                        data = dict(tpl[(k * 7 + back) % len(tpl)], centre_id=cid, centre_name=name, date=day)
+                        body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                        cp.write_row((cid, day, 1, f"{cid}:{day}:1", body, now))
+                        recs.append((f"{cid}:{day}:1", cid, day, 1, "-", now, now, 1, "stored"))
+                        t, s = daily.rows_of(cid, day, 1, now, data)
+                        totals.append(t)
+                        services.extend(s)
+                with cur.copy("COPY receipts (key, centre_id, date, revision, body_sha, first_at, last_at, "
+                              "deliveries, outcome) FROM STDIN") as cp:
+                    for r in recs:
+                        cp.write_row(r)
+                with cur.copy(f"COPY day_totals ({', '.join(daily.TOTAL_COLUMNS)}) FROM STDIN") as cp:
+                    for r in totals:
+                        cp.write_row(r)
+                with cur.copy(f"COPY day_services ({', '.join(daily.SERVICE_COLUMNS)}) FROM STDIN") as cp:
+                    for r in services:
+                        cp.write_row(r)
+            conn.commit()
+        conn.execute("ANALYZE")
+        conn.commit()
+    return tokens
+
+
+def sizes(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        out = {}
+        for t in ("summaries", "day_totals", "day_services"):
+            n, size = conn.execute(f"SELECT COUNT(*), pg_size_pretty(pg_total_relation_size('{t}')) "
+                                   f"FROM {t}").fetchone()
+            out[t] = f"{n:,} rows, {size}"
+        out["database"] = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+        return out
+
+
+def timed_get(client: httpx.Client, path: str, params: dict, repeat: int) -> tuple[float, float, int]:
+    """Median and worst wall time of ``repeat`` GETs (after one warm-up), and the body size."""
+    r = client.get(path, params=params)
+    r.raise_for_status()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = client.get(path, params=params)
+        times.append(time.perf_counter() - t)
+        r.raise_for_status()
+    return statistics.median(times), max(times), len(r.content)
+
+
+def csv_export(client: httpx.Client, server: psutil.Process, first: str, last: str, level: str) -> dict[str, float]:
+    """Stream the export, sampling the server's resident memory every 20 ms."""
+    base = server.memory_info().rss
+    peak = [base]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            try:
+                peak[0] = max(peak[0], server.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t = time.perf_counter()
+    size = lines = 0
+    first_byte = None
+    with client.stream("GET", "/export.csv", params={"from": first, "to": last, "level": level}) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            if first_byte is None:
+                first_byte = time.perf_counter() - t
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    took = time.perf_counter() - t
+    stop.set()
+    th.join()
+    return {"seconds": took, "first_byte": first_byte or took, "mb": size / 1e6, "lines": lines,
+            "rss_before_mb": base / 1e6, "rss_peak_mb": peak[0] / 1e6, "growth_mb": (peak[0] - base) / 1e6}
+
+
+def night(url: str, tokens: dict[str, str], day: str, tpl: list[dict], senders: int) -> list[float]:
+    """Every centre sends its summary of ``day`` (as its outbox does after closing): latencies in seconds."""
+    names = dict(centre_ids(len(tokens)))
+    bodies = []
+    for k, cid in enumerate(sorted(tokens)):
+        data = dict(tpl[k % len(tpl)], centre_id=cid, centre_name=names[cid], date=day)
+        key = f"{cid}:{day}:1"
+        bodies.append((cid, key, {"key": key, "centre_id": cid, "centre_name": names[cid], "date": day,
+                                  "revision": 1, "summary": data}))
+    latencies: list[float] = []
+
+    def send(item: tuple[str, str, dict]) -> None:
+        cid, key, body = item
+        with httpx.Client(base_url=url, timeout=60) as c:
+            t = time.perf_counter()
+            r = c.post("/api/v1/summaries", json=body,
+                       headers={"Authorization": f"Bearer {tokens[cid]}", "Idempotency-Key": key})
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 201:
+                raise RuntimeError(f"{key}: {r.status_code} {r.text[:200]}")
+
+    with ThreadPoolExecutor(senders) as pool:
+        list(pool.map(send, bodies))
+    return latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--centres", type=int, default=100)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--templates", type=int, default=12, help="distinct real day summaries the history is made of")
+    ap.add_argument("--repeat", type=int, default=5, help="timed requests per board figure")
+    ap.add_argument("--senders", type=int, default=8, help="centres posting at the same moment at night")
+    ap.add_argument("--backfill-days", type=int, default=7, help="days refilled by refresh-figures to time it")
+    ap.add_argument("--pg", default=os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"),
+                    help="a PostgreSQL URL whose user may CREATE DATABASE (the bench uses a database of its own)")
+    ap.add_argument("--port", type=int, default=8199)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("centre_server").setLevel(logging.ERROR)
+
+    name = f"hq_bench_{secrets.token_hex(4)}"
+    url = with_db(args.pg, name)
+    last = Date(2026, 11, 30)
+    print(f"hq_scale: {args.centres} centres x {args.days} days, database {name}, load {os.getloadavg()[0]:.1f}")
+    with psycopg.connect(args.pg, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    server = None
+    try:
+        t = time.perf_counter()
+        tpl = templates(args.templates, last)
+        print(f"  {len(tpl)} real day summaries simulated in {time.perf_counter() - t:.0f} s "
+              f"({statistics.mean(len(json.dumps(x)) for x in tpl) / 1000:.0f} KB of JSON, "
+              f"{statistics.mean(len(x['services']) for x in tpl):.0f} services each on average)")
+        t = time.perf_counter()
+        tokens = build(url, args.centres, args.days, last, tpl)
+        print(f"  history copied in {time.perf_counter() - t:.0f} s: " +
+              "; ".join(f"{k} {v}" for k, v in sizes(url).items()))
+
+        log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}.log", "wb")
+        server = subprocess.Popen([str(BIN / "huduma-hq"), "serve", "--db", url, "--port", str(args.port)],
+                                  stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{args.port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit(f"huduma-hq serve did not start (log: {log.name})")
+            time.sleep(0.3)
+        proc = psutil.Process(server.pid)
+        print(f"  huduma-hq serve pid {server.pid}: {proc.memory_info().rss / 1e6:.0f} MB resident at start")
+
+        print("\nboard (target <= 300 ms for any period up to 92 days)      median    worst   body")
+        worst_all = 0.0
+        mid = (last - timedelta(days=args.days // 2)).isoformat()
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for path in ("/api/v1/board", "/"):
+                for at, span in [(None, 1), (None, 7), (None, 14), (None, 31), (None, 92), (mid, 92), (mid, 7)]:
+                    if span > args.days:
+                        continue
+                    params: dict[str, str | int] = {"days": span}
+                    if at:
+                        params["date"] = at
+                    med, worst, size = timed_get(client, path, params, args.repeat)
+                    worst_all = max(worst_all, worst)
+                    label = f"{path}?days={span}" + (f"&date={at}" if at else "")
+                    print(f"  {label:54} {ms(med):>8} {ms(worst):>8} {size / 1000:6.0f} KB")
+            print(f"  worst of all: {ms(worst_all)}  {'ok' if worst_all <= 0.3 else 'MISSED'}")
+
+            first = (last - timedelta(days=min(92, args.days) - 1)).isoformat()
+            print(f"\nCSV export {first}..{last} (target: streamed, server memory growth <= 50 MB)")
+            for level in ("services", "total"):
+                e = csv_export(client, proc, first, last.isoformat(), level)
+                print(f"  level={level:9} {e['mb']:6.1f} MB, {e['lines']:,} lines in {e['seconds']:.1f} s "
+                      f"(first byte {ms(e['first_byte'])}); server {e['rss_before_mb']:.0f} MB -> peak "
+                      f"{e['rss_peak_mb']:.0f} MB: +{e['growth_mb']:.1f} MB  "
+                      f"{'ok' if e['growth_mb'] <= 50 else 'MISSED'}")
+
+        print(f"\nnight: {args.centres} centres post the summary of {last + timedelta(days=1)} "
+              f"({args.senders} at a time)")
+        t = time.perf_counter()
+        lat = night(base, tokens, (last + timedelta(days=1)).isoformat(), tpl, args.senders)
+        took = time.perf_counter() - t
+        print(f"  {len(lat)} stored in {took:.1f} s ({len(lat) / took * 60:.0f} a minute); latency p50 "
+              f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}")
+        with httpx.Client(base_url=base, timeout=120) as client:
+            med, worst, _ = timed_get(client, "/api/v1/board", {"days": 92}, args.repeat)
+            print(f"  /api/v1/board?days=92 after the night: median {ms(med)}, worst {ms(worst)}")
+        print("\nsnapshot ingest (100 centres x 40 services a minute, p99 <= 50 ms): NOT MEASURED "
+              "(the live snapshot endpoint is not in this branch)")
+
+        store = Store(url)
+        first_bf = (last - timedelta(days=args.backfill_days - 1)).isoformat()
+        with store.tx() as cur:
+            cur.execute("DELETE FROM day_services WHERE date >= ?", [first_bf])
+            cur.execute("DELETE FROM day_totals WHERE date >= ? AND date <= ?", [first_bf, last.isoformat()])
+        t = time.perf_counter()
+        n = daily.refresh(store, first_bf, last.isoformat())
+        took = time.perf_counter() - t
+        print(f"\nbackfill (huduma-hq refresh-figures): {n} stored summaries in {took:.1f} s "
+              f"({n / took:.0f} a second, in this process)")
+        print(f"\nserver resident memory at the end: {proc.memory_info().rss / 1e6:.0f} MB; "
+              f"load {os.getloadavg()[0]:.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        print(f"database {name} dropped")
+
+
+if __name__ == "__main__":
+    main()
