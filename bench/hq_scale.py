@@ -120,15 +120,19 @@ def build(url: str, centres: int, days: int, last: Date, tpl: list[dict]) -> dic
                     for r in services:
                         cp.write_row(r)
             conn.commit()
-        conn.execute("ANALYZE")
-        conn.commit()
+    with store.tx() as cur:  # the weekly sums, as record() keeps them: from the days
+        first = (last - timedelta(days=days - 1)).isoformat()
+        for week in range(daily.week_of(first), daily.week_of(last.isoformat()) + 1):
+            daily.sum_week(cur, week)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
     return tokens
 
 
 def sizes(url: str) -> dict[str, str]:
     with psycopg.connect(url) as conn:
         out = {}
-        for t in ("summaries", "day_totals", "day_services"):
+        for t in ("summaries", "day_totals", "day_services", "week_services"):
             n, size = conn.execute(f"SELECT COUNT(*), pg_size_pretty(pg_total_relation_size('{t}')) "
                                    f"FROM {t}").fetchone()
             out[t] = f"{n:,} rows, {size}"

@@ -145,14 +145,30 @@ NATIONAL_SQL = ("SELECT date, COUNT(*), SUM(arrived), SUM(served), SUM(within_ta
                 "WHERE date >= ? AND date <= ? AND problem IS NULL GROUP BY date")
 
 # Per centre and service over the dates: the sums, and the first day it appears (whose names the board shows).
-SERVICES_SQL = ("WITH g AS (SELECT centre_id, service_id, MIN(date) AS first, SUM(within_target) AS within_target, "
-                "SUM(measured) AS measured, SUM(arrived) AS arrived, SUM(wait_sum) AS wait_sum, "
-                "SUM(wait_n) AS wait_n FROM day_services WHERE date >= ? AND date <= ? "
-                "GROUP BY centre_id, service_id HAVING SUM(measured) >= ?) "
-                "SELECT g.centre_id, g.service_id, g.first, g.within_target, g.measured, g.arrived, g.wait_sum, "
-                "g.wait_n, s.position, s.name_en, s.name_sw, s.target_wait_s FROM g JOIN day_services s "
-                "ON s.centre_id = g.centre_id AND s.date = g.first AND s.service_id = g.service_id "
-                "ORDER BY s.position")
+# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``.
+SERVICES_SQL = ("WITH parts AS (SELECT centre_id, service_id, first_date, arrived, within_target, measured, wait_sum, "
+                "wait_n FROM week_services WHERE week >= ? AND week <= ? UNION ALL "
+                "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
+                "FROM day_services WHERE (date >= ? AND date <= ?) OR (date >= ? AND date <= ?)) "
+                "SELECT centre_id, service_id, MIN(first_date), SUM(within_target), SUM(measured), SUM(arrived), "
+                "SUM(wait_sum), SUM(wait_n) FROM parts GROUP BY centre_id, service_id HAVING SUM(measured) >= ?")
+
+NOTHING = ("1", "0")  # a date range no date is in
+
+
+def period_parts(first: str, last: str) -> tuple[tuple[int, int], tuple[str, str], tuple[str, str]]:
+    """The whole weeks inside first..last (``daily.week_of``; (1, 0) when none) and the day ranges either side."""
+    w0, w1 = daily.week_of(first), daily.week_of(last)
+    if daily.week_dates(w0)[0] < first:
+        w0 += 1
+    if daily.week_dates(w1)[1] > last:
+        w1 -= 1
+    if w0 > w1:
+        return (1, 0), (first, last), NOTHING
+    start, end = daily.week_dates(w0)[0], daily.week_dates(w1)[1]
+    before = (first, (Date.fromisoformat(start) - timedelta(days=1)).isoformat()) if first < start else NOTHING
+    after = ((Date.fromisoformat(end) + timedelta(days=1)).isoformat(), last) if end < last else NOTHING
+    return (w0, w1), before, after
 
 
 def worst_services(store: Store, first: str, last: str, names: dict[str, str], min_measured: int,
@@ -163,19 +179,27 @@ def worst_services(store: Store, first: str, last: str, names: dict[str, str], m
     in: by day, centre, and place in the centre's menu.
     """
     with store.tx() as cur:
-        cur.execute(SERVICES_SQL, [first, last, min_measured])
-        rows = cur.fetchall()
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n, pos, en, sw, target in rows:
-        if (cid, sid) in found:
-            continue  # the same service twice on its first day: its first place names it
-        found[(cid, sid)] = {
+        weeks, before, after = period_parts(first, last)
+        cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
+        sums = cur.fetchall()
+        firsts = sorted({r[2] for r in sums})
+        named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
+            part = firsts[i:i + 50]
+            cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
+                        f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
+            for row in cur.fetchall():
+                named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
+    found = []
+    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in sums:
+        pos, en, sw, target = named[(cid, first_day, sid)]
+        found.append({
             "centre_id": cid, "centre_name": names.get(cid), "service_id": sid, "name_en": en, "name_sw": sw,
             "target_wait_s": target, "within_target": int(within), "measured": int(measured),
             "arrived": int(arrived), "within_target_share": figures.share(int(within), int(measured)),
             "wait_mean_s": figures.seconds(wait_sum / wait_n) if wait_n else None,
-            "_order": (first_day, cid, pos)}
-    worst = sorted(found.values(), key=lambda a: (a["within_target_share"], -a["measured"], a["_order"]))
+            "_order": (first_day, cid, pos)})
+    worst = sorted(found, key=lambda a: (a["within_target_share"], -a["measured"], a["_order"]))
     return [{k: v for k, v in a.items() if k != "_order"} for a in worst[:limit]]
 
 
@@ -264,17 +288,24 @@ def export_csv(store: Store, first: str, last: str, level: str = "total") -> Ite
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["centre_id", "centre_name", "date", "revision", "simulated", *extra, *FIGURES])
-    with store.stream("SELECT s.centre_id, s.date, s.revision, s.data FROM summaries s JOIN day_totals t "
-                      "ON t.centre_id = s.centre_id AND t.date = s.date AND t.revision = s.revision "
-                      "WHERE s.date >= ? AND s.date <= ? AND t.problem IS NULL ORDER BY s.date, s.centre_id",
-                      [first, last]) as rows:
-        for cid, day, revision, data in rows:
-            s = json.loads(data)
-            items = [s["total"]] if level == "total" else s.get(level, [])
+    if level == "total":  # the day's totals are kept apart: no need to read the whole summary
+        sql = ("SELECT centre_id, date, revision, total, simulated FROM day_totals "
+               "WHERE date >= ? AND date <= ? AND problem IS NULL ORDER BY date, centre_id")
+    else:
+        sql = ("SELECT s.centre_id, s.date, s.revision, s.data, 0 FROM summaries s JOIN day_totals t "
+               "ON t.centre_id = s.centre_id AND t.date = s.date AND t.revision = s.revision "
+               "WHERE s.date >= ? AND s.date <= ? AND t.problem IS NULL ORDER BY s.date, s.centre_id")
+    with store.stream(sql, [first, last]) as rows:
+        for cid, day, revision, data, simulated in rows:
+            if level == "total":
+                items = [json.loads(data)]
+            else:
+                s = json.loads(data)
+                items, simulated = s.get(level, []), s.get("simulated")
             for item in items:
                 w.writerow([cell(x) for x in [
                     cid, names.get(cid, cid), day, revision,
-                    int(bool(s.get("simulated"))), *[item.get(k) for k in extra],
+                    int(bool(simulated)), *[item.get(k) for k in extra],
                     *["" if item.get(k) is None else item.get(k) for k in FIGURES]]])
             if out.tell() > 256 * 1024:
                 yield out.getvalue()

@@ -15,6 +15,9 @@ What is kept is what the board adds up across centres and days:
   (``figures.share``), never a mean of daily shares;
 * a mean wait across days is weighted (``wait_sum`` / ``wait_n``, see
   ``wait_weight``); a mean rating by its ratings (``rating_sum``);
+* per service, the sums are also kept per week (``week_services``,
+  recomputed from the week's days whenever one of them changes), so a
+  92-day period adds up 13 weeks and the days at its edges;
 * medians and p90s are NOT combined: a p90 over several days cannot be
   computed from daily p90s, so the board shows them per day only (the CSV).
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date as Date, timedelta
 from typing import Any
 
 from centre_server.contract import summary as schema
@@ -50,9 +54,44 @@ SCHEMA = [
     "within_target INTEGER NOT NULL, measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, "
     "wait_n INTEGER NOT NULL, PRIMARY KEY (centre_id, date, position))",
     # the board's "worst service levels" reads a date range: an index that holds every column it sums
-    "CREATE INDEX IF NOT EXISTS day_services_by_date ON day_services (date, centre_id, service_id, within_target, "
-    "measured, arrived, wait_sum, wait_n)",
+    "CREATE INDEX IF NOT EXISTS day_services_by_date ON day_services (date)",
+    # the same sums per centre, service and week (``week_of``): a 92-day period reads 13 weeks and a few days
+    "CREATE TABLE IF NOT EXISTS week_services (centre_id TEXT NOT NULL, week INTEGER NOT NULL, "
+    "service_id TEXT NOT NULL, first_date TEXT NOT NULL, arrived INTEGER NOT NULL, within_target INTEGER NOT NULL, "
+    "measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, wait_n INTEGER NOT NULL, "
+    "PRIMARY KEY (centre_id, week, service_id))",
+    "CREATE INDEX IF NOT EXISTS week_services_by_week ON week_services (week)",
 ]
+
+EPOCH = Date(1970, 1, 1)
+
+
+def week_of(day: str) -> int:
+    """The week a date belongs to: whole 7-day blocks since 1970-01-01 (a Thursday); any fixed block would do."""
+    return (Date.fromisoformat(day) - EPOCH).days // 7
+
+
+def week_dates(week: int) -> tuple[str, str]:
+    """The first and last date of a week (``week_of``)."""
+    start = EPOCH + timedelta(days=week * 7)
+    return start.isoformat(), (start + timedelta(days=6)).isoformat()
+
+
+WEEK_SUMS = ("INSERT INTO week_services (centre_id, week, service_id, first_date, arrived, within_target, measured, "
+             "wait_sum, wait_n) SELECT centre_id, ?, service_id, MIN(date), SUM(arrived), SUM(within_target), "
+             "SUM(measured), SUM(wait_sum), SUM(wait_n) FROM day_services WHERE date >= ? AND date <= ? {centre} "
+             "GROUP BY centre_id, service_id")
+
+
+def sum_week(cur: Any, week: int, centre_id: str | None = None) -> None:
+    """(Re)compute a week's sums from its days, for one centre or every centre: never a running total."""
+    first, last = week_dates(week)
+    if centre_id is None:
+        cur.execute("DELETE FROM week_services WHERE week=?", [week])
+        cur.execute(WEEK_SUMS.format(centre=""), [week, first, last])
+    else:
+        cur.execute("DELETE FROM week_services WHERE centre_id=? AND week=?", [centre_id, week])
+        cur.execute(WEEK_SUMS.format(centre="AND centre_id = ?"), [week, first, last, centre_id])
 
 
 def migrate(cur: Any) -> None:
@@ -108,6 +147,7 @@ def record(cur: Any, centre_id: str, day: str, revision: int, received_at: float
     updates = ", ".join(f"{c}=excluded.{c}" for c in TOTAL_COLUMNS[2:])
     cur.execute(f"INSERT INTO day_totals ({', '.join(TOTAL_COLUMNS)}) VALUES ({','.join('?' * len(TOTAL_COLUMNS))}) "
                 f"ON CONFLICT (centre_id, date) DO UPDATE SET {updates}", total)
+    sum_week(cur, week_of(day), centre_id)
 
 
 STALE = ("SELECT s.centre_id, s.date FROM summaries s LEFT JOIN day_totals t ON t.centre_id = s.centre_id "

@@ -65,6 +65,7 @@ class Store:
         self.url = url
         self.is_pg = url.startswith(("postgresql://", "postgres://"))
         self._sqlite_lock = threading.Lock()
+        self._pool: Any = None
         if not self.is_pg:
             path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
             self.path = Path(path)
@@ -78,13 +79,26 @@ class Store:
             return f"PostgreSQL {u.hostname}:{u.port or 5432}{u.path}"
         return f"SQLite {self.path}"
 
+    def pool(self) -> Any:
+        """PostgreSQL connections kept open between requests (psycopg_pool), opened on first use.
+
+        A board request runs a handful of queries; a new connection for each
+        (a PostgreSQL backend forked every time) cost more than the queries.
+        """
+        with self._sqlite_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(self.url, min_size=1, max_size=8, timeout=10, open=True,
+                                            kwargs={"connect_timeout": 10}, check=ConnectionPool.check_connection,
+                                            name="hq")
+            return self._pool
+
     @contextlib.contextmanager
     def tx(self) -> Iterator[Any]:
         """A cursor inside one transaction; ``?`` placeholders on both backends."""
         if self.is_pg:
-            import psycopg
-
-            with psycopg.connect(self.url, connect_timeout=10) as conn, conn.cursor() as cur:  # commits on success
+            with self.pool().connection() as conn, conn.cursor() as cur:  # commits on success
                 yield _PgCursor(cur)
         else:
             with self._sqlite_lock:
