@@ -105,6 +105,17 @@ class UpstreamSettings(BaseModel):
     hq_url: str = ""
     hq_token: str = ""
     catalogue_every_s: float = Field(300.0, ge=5, le=86400)  # how often to ask headquarters for a new catalogue
+    live_every_s: float = Field(60.0, ge=0, le=3600)  # live queue figures to headquarters this often (0: off)
+    inbox_every_s: float = Field(3.0, ge=0, le=3600)  # how often to ask HQ's call centre inbox (0: never)
+
+
+class PlaceSettings(BaseModel):
+    """Where the centre is, for headquarters' public wait page (issue 22)."""
+
+    county: str = Field("", max_length=40)
+    town: str = Field("", max_length=40)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
 
 
 class CentreSettings(BaseSettings):
@@ -124,6 +135,7 @@ class CentreSettings(BaseSettings):
     day: DaySettings = DaySettings()
     upstream: UpstreamSettings = UpstreamSettings()
     backup: BackupSettings = BackupSettings()
+    place: PlaceSettings = PlaceSettings()
 
     directory: Path = Path(".")
 
@@ -175,8 +187,12 @@ def load_settings(directory: Path | str, **overrides: Any) -> CentreSettings:
 
 
 def render_config(centre_id: str, centre_name: str, *, demo: bool, timezone: str = "Africa/Nairobi",
-                  public_url: str = "http://127.0.0.1:8000", mqtt_url: str = "") -> str:
+                  public_url: str = "http://127.0.0.1:8000", mqtt_url: str = "",
+                  place: PlaceSettings | None = None, mqtt_port: int = 1883) -> str:
     """The centre.toml a new centre starts with, every key explained."""
+    place = place or PlaceSettings()
+    lat = "" if place.latitude is None else f"latitude = {place.latitude}\n"
+    lon = "" if place.longitude is None else f"longitude = {place.longitude}\n"
     return f'''# Huduma Centre queue server configuration (huduma-centre serve reads this).
 centre_id = "{centre_id}"
 centre_name = "{centre_name}"
@@ -187,7 +203,7 @@ demo = {str(demo).lower()}
 [mqtt]
 url = "{mqtt_url}"               # e.g. "mqtt://127.0.0.1:1883" for Mosquitto; empty: embedded broker
 embedded_host = "127.0.0.1"      # where the embedded broker listens (0.0.0.0 for the LAN)
-embedded_port = 1883
+embedded_port = {mqtt_port}
 username = ""                    # the server's own broker credentials, if the broker wants them
 password = ""
 anonymous_read = {str(demo).lower()}           # embedded broker: anyone may watch state and events, read-only
@@ -240,4 +256,12 @@ hq_url = ""                      # headquarters, for the nightly statistics and 
 hq_token = ""
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
-'''
+live_every_s = 60                # send the live queue figures this often (0: off); after an outage only
+                                 # the latest figures are sent, never a backlog
+inbox_every_s = 3                # ask headquarters' call centre for look-ups and bookings of callers this often
+                                 # (0: never); held bookings arrive when the link returns
+
+[place]                          # where the centre is: headquarters' public wait page ("near me", by county)
+county = "{place.county}"
+town = "{place.town}"
+{lat}{lon}'''

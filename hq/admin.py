@@ -25,6 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 from centre_server.contract import Priority
 from centre_server.contract.catalogue import OfferingStatus, QueueStandards
 from hq import board
+from hq.access import Forbidden, LoginNeeded, checked_form
 from hq.auth import SESSION_COOKIE, Accounts, AddressLimit, HqRole, LoginRefused, Staff
 from hq.catalogue import (
     COLUMNS,
@@ -47,18 +48,6 @@ PAIRS = ["name", "category", "description", "documents", "eligibility", "in_pers
 LONG = {"description", "documents", "eligibility", "in_person", "where_to_get", "waivers", "fee_note"}
 PRIORITIES = [p for p in Priority if p != Priority.none]
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-
-
-class LoginNeeded(Exception):
-    """No session: the page sends the browser to the login form (and back afterwards)."""
-
-
-class Forbidden(Exception):
-    """A session without the role, or a form without its CSRF token: refused, nothing changed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def lang_of(request: Request) -> str:
@@ -127,12 +116,7 @@ class Pages:
 
     async def form(self, request: Request, who: Staff) -> FormData:
         """The posted form, once its CSRF token is the session's."""
-        form = await request.form()
-        sent = form.get("csrf")
-        if not who.csrf_ok(sent if isinstance(sent, str) else None):
-            logger.warning("refused a form without its CSRF token from %s on %s", who.username, request.url.path)
-            raise Forbidden("csrf")
-        return form
+        return await checked_form(request, who)
 
     @staticmethod
     def back(path: str, **params: Any) -> RedirectResponse:

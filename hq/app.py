@@ -34,8 +34,9 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board
-from hq.auth import Accounts
+from hq import admin, board, callcentre, live, public, wait_channels
+from hq.access import centre_of, require_role
+from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
@@ -142,17 +143,6 @@ def json_kinds(raw: bytes, kinds: dict[tuple[str, ...], str]) -> None:
         walk(data, p, "", kind)
 
 
-def centre_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    """The centre a bearer token belongs to (tokens are stored hashed)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HqError(401, "not_authenticated", "send 'Authorization: Bearer <centre token>'")
-    centre = request.app.state.store.centre_for_token(token.strip())
-    if centre is None:
-        raise HqError(401, "bad_token", "unknown or disabled centre token (huduma-hq add-centre issues one)")
-    return centre
-
-
 CentreDep = Annotated[dict, Depends(centre_of)]
 
 
@@ -191,11 +181,16 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                   description="Receives Huduma Centres' daily summaries and compares centres.")
     app.state.store = store
     app.state.catalogues = catalogues
+    app.state.accounts = accounts
     templates = Jinja2Templates(directory=str(resources.files("hq") / "templates"))
     templates.env.filters["mins"] = _fmt_min
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
+    callcentre.install(app, store, catalogues, accounts, templates, demo)  # the call centre, its inbox, staff
+    app.include_router(live.router(templates, centre_of, require_role(HqRole.viewer)))  # live figures (issue 22)
+    app.include_router(public.router(templates))  # the public wait page, open to all (issue 22)
+    app.include_router(wait_channels.router(demo))  # the same question by SMS and USSD (issue 22)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:
@@ -287,12 +282,14 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         return CatalogueReceipt(centre_id=centre["id"], version=body.version, newest=newest,
                                 behind=body.version < newest)
 
-    @app.get("/api/v1/centres", tags=["board"])
+    @app.get("/api/v1/centres", tags=["board"], responses=errors(401, 403),
+             dependencies=[require_role(HqRole.viewer)])
     def centres() -> list[dict[str, Any]]:
         """Registered centres (no tokens)."""
         return store.centres()
 
-    @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"], responses=errors(404, 422))
+    @app.get("/api/v1/summaries/{centre_id}/{day}", tags=["summaries"], responses=errors(401, 403, 404, 422),
+             dependencies=[require_role(HqRole.viewer)])
     def summary(centre_id: Annotated[str, Path(pattern=CENTRE_ID_RE)],
                 day: Annotated[str, Path(json_schema_extra=DATE_DOC)]) -> dict[str, Any]:
         """The revision headquarters holds for a centre's day."""
@@ -308,12 +305,14 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         found["centre_name"] = board.centre_names(store).get(centre_id, centre_id)
         return found
 
-    @app.get("/api/v1/receipts", tags=["summaries"], responses=errors(422))
+    @app.get("/api/v1/receipts", tags=["summaries"], responses=errors(401, 403, 422),
+             dependencies=[require_role(HqRole.viewer)])
     def receipts(centre_id: Annotated[str | None, Query(pattern=CENTRE_ID_RE)] = None) -> list[dict[str, Any]]:
         """Every key received, with how many times it was delivered and what was done with it."""
         return store.receipts(centre_id)
 
-    @app.get("/api/v1/board", tags=["board"], responses=errors(422))
+    @app.get("/api/v1/board", tags=["board"], responses=errors(401, 403, 422),
+             dependencies=[require_role(HqRole.viewer)])
     def board_api(date: str | None = Query(None, json_schema_extra=DATE_DOC),
                   days: int = Query(14, ge=1, le=92)) -> dict[str, Any]:
         """The board's figures as JSON (each centre with the catalogue version it runs)."""
@@ -321,7 +320,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.get("/export.csv", tags=["board"], response_class=Response,
              responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                              "description": "the summaries as CSV (an attachment)"}, **errors(422)})
+                              "description": "the summaries as CSV (an attachment)"}, **errors(401, 403, 422)},
+             dependencies=[require_role(HqRole.viewer)])
     def export(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
                last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC),
                level: str = Query("total", pattern="^(total|services|hours)$")) -> Response:
@@ -339,7 +339,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         return {"status": "ok", "database": store.describe(), **store.counts(),
                 "catalogue_version": catalogues.newest_version()}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[require_role(HqRole.viewer)])
     def page(request: Request, date: str | None = None, days: int = Query(14, ge=1, le=92),
              lang: str | None = None) -> HTMLResponse:
         lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")

@@ -1,7 +1,8 @@
 """Headquarters staff: accounts with argon2 password hashes, sessions in a cookie, CSRF tokens, lock-out.
 
-Today one role, ``admin`` (edits the national catalogue); ``viewer`` and
-``agent`` (issue 22) fit the same table. A session is an opaque token in an
+Three roles, each covering the one below it: ``viewer`` (the board, the
+figures), ``agent`` (the call-centre console, and what a viewer sees), ``admin``
+(the catalogue and the staff accounts, and everything else). A session is an opaque token in an
 HttpOnly, SameSite=Strict cookie, stored hashed with its own CSRF token, which
 every form carries back. Five wrong passwords lock an account for 15 minutes;
 an unknown name answers exactly as a known one would (and costs the same
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -29,7 +31,8 @@ from hq.store import Store, StoreError
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hq_session"
-SESSION_HOURS = 12
+SESSION_HOURS = 12  # absolute: a session ends this long after the login, however busy
+SESSION_IDLE_MINUTES = 30  # idle: a terminal left logged in ends its session after this long untouched
 LOCKOUT_AFTER = 5
 LOCKOUT_MINUTES = 15
 LOGINS_PER_MINUTE_PER_ADDRESS = 20
@@ -41,17 +44,27 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS hq_sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, "
     "role TEXT NOT NULL, csrf TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
     "expires_at DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS hq_staff_audit (at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, "
+    "action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX IF NOT EXISTS hq_staff_audit_by_time ON hq_staff_audit (at)",
 ]
 
 USERNAME_PATTERN = r"[a-z0-9][a-z0-9._-]{1,39}"
 
 
 class HqRole(StrEnum):
-    """Who a member of headquarters' staff is: admin now; viewer and agent come with issue 22."""
+    """Who a member of headquarters' staff is; each role may do what the roles below it may."""
 
     admin = "admin"
     viewer = "viewer"
     agent = "agent"
+
+    def covers(self, needed: HqRole) -> bool:
+        """admin covers agent covers viewer: an agent answering a caller may also read the board."""
+        return ROLE_RANK[self] >= ROLE_RANK[needed]
+
+
+ROLE_RANK = {HqRole.viewer: 1, HqRole.agent: 2, HqRole.admin: 3}
 
 
 _hasher = PasswordHasher()
@@ -122,6 +135,85 @@ class Accounts:
         with self.store.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
+        try:  # sessions made before idle expiry existed: add the column they lack (once)
+            with self.store.tx() as cur:
+                cur.execute("SELECT last_seen FROM hq_sessions LIMIT 1")
+        except Exception:  # noqa: BLE001 - sqlite3 and psycopg name the missing column differently
+            with self.store.tx() as cur:
+                cur.execute("ALTER TABLE hq_sessions ADD COLUMN last_seen DOUBLE PRECISION")
+
+    # -------------------------------------------------------------- administration (audited)
+
+    def audit(self, cur: Any, actor: str, action: str, subject: str, detail: str = "") -> None:
+        """One line of who changed what among headquarters' staff (and the console's records)."""
+        cur.execute("INSERT INTO hq_staff_audit(at, actor, action, subject, detail) VALUES (?,?,?,?,?)",
+                    [time.time(), actor, action, subject, detail[:500]])
+
+    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        with self.store.tx() as cur:
+            cur.execute("SELECT at, actor, action, subject, detail FROM hq_staff_audit ORDER BY at DESC LIMIT ?",
+                        [limit])
+            return [dict(zip(("at", "actor", "action", "subject", "detail"), r)) for r in cur.fetchall()]
+
+    def create(self, actor: str, username: str, role: HqRole) -> str:
+        """An admin adds a member of staff; returns the generated first password (shown once)."""
+        password = new_password()
+        self.add(username, role, password)
+        with self.store.tx() as cur:
+            self.audit(cur, actor, "account_added", username, str(role))
+        return password
+
+    def set_role(self, actor: str, username: str, role: HqRole) -> None:
+        """A new role takes effect at once: the account's sessions end (it logs in again with the new role)."""
+        with self.store.tx() as cur:
+            cur.execute("SELECT role FROM hq_accounts WHERE username=?", [username])
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError("no_account", f"no account {username!r}", 404)
+            if row[0] == str(role):
+                return
+            self._not_last_admin(cur, username, actor, leaving=row[0] == HqRole.admin)
+            cur.execute("UPDATE hq_accounts SET role=? WHERE username=?", [str(role), username])
+            cur.execute("DELETE FROM hq_sessions WHERE username=?", [username])
+            self.audit(cur, actor, "role_changed", username, f"{row[0]} -> {role}")
+
+    def set_disabled(self, actor: str, username: str, disabled: bool) -> None:
+        """Disable (sessions end at once) or enable an account; an admin cannot disable themself."""
+        if disabled and username == actor:
+            raise StoreError("own_account", "you cannot disable your own account", 409)
+        with self.store.tx() as cur:
+            cur.execute("SELECT role, disabled FROM hq_accounts WHERE username=?", [username])
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError("no_account", f"no account {username!r}", 404)
+            if bool(row[1]) == disabled:
+                return
+            if disabled:
+                self._not_last_admin(cur, username, actor, leaving=row[0] == HqRole.admin)
+            cur.execute("UPDATE hq_accounts SET disabled=? WHERE username=?", [int(disabled), username])
+            cur.execute("DELETE FROM hq_sessions WHERE username=?", [username])
+            self.audit(cur, actor, "account_disabled" if disabled else "account_enabled", username)
+
+    def reset(self, actor: str, username: str) -> str:
+        """A new generated password (lifts a lock-out, ends the account's sessions); returns it, shown once."""
+        with self.store.tx() as cur:
+            cur.execute("SELECT role FROM hq_accounts WHERE username=?", [username])
+            row = cur.fetchone()
+        if row is None:
+            raise StoreError("no_account", f"no account {username!r}", 404)
+        password = new_password()
+        self.add(username, HqRole(row[0]), password, replace=True)
+        with self.store.tx() as cur:
+            self.audit(cur, actor, "password_reset", username)
+        return password
+
+    @staticmethod
+    def _not_last_admin(cur: Any, username: str, actor: str, *, leaving: bool) -> None:
+        if not leaving:
+            return
+        cur.execute("SELECT COUNT(*) FROM hq_accounts WHERE role='admin' AND disabled=0 AND username<>?", [username])
+        if cur.fetchone()[0] == 0:
+            raise StoreError("last_admin", "headquarters would have no admin left", 409)
 
     def add(self, username: str, role: HqRole, password: str, *, replace: bool = False) -> None:
         """A new account (or, with ``replace``, a new password and role: lifts a lock-out, ends its sessions)."""
@@ -187,22 +279,34 @@ class Accounts:
         with self.store.tx() as cur:
             cur.execute("UPDATE hq_accounts SET failed_logins=0, locked_until=NULL WHERE username=?", [username])
             cur.execute("DELETE FROM hq_sessions WHERE expires_at < ?", [now])
-            cur.execute("INSERT INTO hq_sessions(token_hash, username, role, csrf, created_at, expires_at) "
-                        "VALUES (?,?,?,?,?,?)", [_token_hash(token), username, role, csrf, now, expires])
+            cur.execute("INSERT INTO hq_sessions(token_hash, username, role, csrf, created_at, expires_at, last_seen) "
+                        "VALUES (?,?,?,?,?,?,?)", [_token_hash(token), username, role, csrf, now, expires, now])
         logger.info("headquarters login: %s", username)
         return token, Staff(username, HqRole(role), csrf, expires)
 
     def session(self, token: str | None, now: float | None = None) -> Staff | None:
-        """The staff member a session cookie belongs to; None when unknown, expired or the account disabled."""
+        """The staff member a session cookie belongs to; None when unknown, expired (idle or absolute) or disabled.
+
+        Each use moves the idle clock on (written at most once a minute, so a
+        busy page does not write on every request).
+        """
         if not token:
             return None
         now = time.time() if now is None else now
+        idle_since = now - SESSION_IDLE_MINUTES * 60
         with self.store.tx() as cur:
-            cur.execute("SELECT s.username, s.role, s.csrf, s.expires_at FROM hq_sessions s "
-                        "JOIN hq_accounts a ON a.username = s.username "
+            cur.execute("SELECT s.username, s.role, s.csrf, s.expires_at, COALESCE(s.last_seen, s.created_at) "
+                        "FROM hq_sessions s JOIN hq_accounts a ON a.username = s.username "
                         "WHERE s.token_hash=? AND s.expires_at > ? AND a.disabled = 0", [_token_hash(token), now])
             row = cur.fetchone()
-        return Staff(row[0], HqRole(row[1]), row[2], row[3]) if row else None
+            if row is None or row[4] <= idle_since:
+                if row is not None:
+                    cur.execute("DELETE FROM hq_sessions WHERE token_hash=?", [_token_hash(token)])
+                    logger.info("headquarters session of %s ended: idle %s min", row[0], SESSION_IDLE_MINUTES)
+                return None
+            if now - row[4] > 60:
+                cur.execute("UPDATE hq_sessions SET last_seen=? WHERE token_hash=?", [now, _token_hash(token)])
+        return Staff(row[0], HqRole(row[1]), row[2], row[3])
 
     def logout(self, token: str | None) -> None:
         if token:

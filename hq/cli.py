@@ -81,19 +81,21 @@ def serve(host: str, port: int | None, db: str | None, demo: bool, tz: str) -> N
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1" if host == "0.0.0.0" else host, port)) == 0:
             raise click.ClickException(f"port {port} is taken: choose another with --port")
-    admin_password = None
+    demo_accounts: dict[str, tuple[str, str]] = {}
     if demo:
         demo_mod.prepare(store)
-        admin_password = demo_mod.demo_admin(store)
+        demo_accounts = demo_mod.demo_staff(store)
         demo_mod.seed_in_background(store)
     app = create_app(store, demo=demo, timezone=tz)
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"Huduma headquarters on {web}  (database: {store.describe()})")
     click.echo(f"  national board {web}/    API docs {web}/docs    CSV {web}/export.csv")
     click.echo(f"  catalogue editor {web}/admin    services by centre {web}/admin/centres")
-    if admin_password:
-        click.echo(f"  demo admin       {demo_mod.DEMO_ADMIN} / {admin_password}   "
-                   f"(kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
+    click.echo(f"  call centre      {web}/callcentre    staff {web}/admin/staff    login {web}/admin/login")
+    for role, (username, password) in demo_accounts.items():
+        click.echo(f"  demo {role:<11} {username} / {password}")
+    if demo_accounts:
+        click.echo(f"  (kept in {demo_mod.DEMO_DIR / 'demo-credentials.json'})")
     if demo:
         click.echo("  demo: the demo centre (make run) delivers here; simulate days with")
         click.echo("        huduma-centre simulate-day demo-centre --date yesterday   (and --date today)")
@@ -123,9 +125,40 @@ def add_centre(centre_id: str, name: str, db: str | None, new_token: bool) -> No
                f"hq_token = \"{token}\"\n\n(the token is shown only now)")
 
 
+@cli.command("place-centre")
+@click.argument("centre_id")
+@click.option("--county", required=True, help="The county the centre stands in, e.g. Nakuru.")
+@click.option("--town", default="", help="Its town, e.g. Naivasha (SMS and USSD find centres by county or town).")
+@click.option("--location", default="", metavar="LAT,LON", help="Decimal degrees, e.g. -0.2833,36.0667.")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+def place_centre(centre_id: str, county: str, town: str, location: str, db: str | None) -> None:
+    """Say where a centre is, for the public wait page (overrides what the centre's [place] says).
+
+    Example: huduma-hq place-centre nakuru --county Nakuru --town Nakuru --location=-0.2833,36.0667 --db ...
+    """
+    from hq import live_store
+
+    lat = lon = None
+    if location:
+        try:
+            lat, lon = (float(x) for x in location.split(","))
+        except ValueError:
+            raise click.ClickException(f"location {location!r}: write it as LAT,LON, e.g. -0.2833,36.0667") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise click.ClickException("location: latitude between -90 and 90, longitude between -180 and 180")
+    county, town = " ".join(county.split()), " ".join(town.split())
+    if not county or len(county) > 40 or len(town) > 40 or any(ch in county + town for ch in "<>\x00"):
+        raise click.ClickException("county and town: 1 to 40 characters")
+    store = _store(db)
+    if centre_id not in {c["id"] for c in store.centres()}:
+        raise click.ClickException(f"no centre {centre_id!r}: register it first with huduma-hq add-centre")
+    live_store.set_place(store, centre_id, county, town, lat, lon)
+    click.echo(f"{centre_id}: {town + ', ' if town else ''}{county}" + (f" at {lat},{lon}" if lat is not None else ""))
+
+
 @cli.command("add-admin")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True,
+@click.option("--role", type=click.Choice(["admin", "agent", "viewer"]), default="admin", show_default=True,
               help="What the account may do (admin: edit and publish the national catalogue).")
 @click.option("--password", "ask", is_flag=True, help="Type the password (twice) instead of getting a generated one.")
 @click.option("--new-password", "replace", is_flag=True,

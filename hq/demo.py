@@ -24,7 +24,15 @@ DEMO_DIR = Path("demo-hq")
 DEMO_DB = f"sqlite:///{DEMO_DIR}/hq.db"
 DEMO_PORT = 8100
 DEMO_ADMIN = "admin"
+DEMO_ACCOUNTS = {"admin": DEMO_ADMIN, "agent": "agent", "viewer": "viewer"}  # role -> the demo's username
 DEMO_CENTRE = ("demo", "Huduma Centre GPO (demo)")
+# The second demo centre (README: `huduma-provision init demo-centre-2 --demo --centre-id demo-thika ...`),
+# with the public demo token of its id; both demo centres send live figures here.
+SECOND_DEMO_CENTRE = ("demo-thika", "Huduma Centre Thika (demo)")
+# Where the demo's centres are (county, town, latitude, longitude), for the public wait page.
+PLACES = {"demo": ("Nairobi", "Nairobi", -1.2864, 36.8172), "demo-thika": ("Kiambu", "Thika", -1.0333, 37.0693),
+          "city-square": ("Nairobi", "Nairobi", -1.2833, 36.8219), "mombasa": ("Mombasa", "Mombasa", -4.0435, 39.6682),
+          "kisumu": ("Kisumu", "Kisumu", -0.0917, 34.7680), "nakuru": ("Nakuru", "Nakuru", -0.2833, 36.0667)}
 NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
               ("mombasa", "Huduma Centre Mombasa", 220, 12),
               ("kisumu", "Huduma Centre Kisumu", 180, 13),
@@ -33,7 +41,8 @@ NEIGHBOURS = [("city-square", "Huduma Centre City Square", 260, 11),
 
 def prepare(store: Store) -> None:
     """Register the demo centre with the demo token (the centre side knows it too); publish catalogue version 1."""
-    from centre_server.contract import DEMO_HQ_TOKEN
+    from centre_server.contract import DEMO_HQ_TOKEN, demo_hq_token
+    from hq import live_store
 
     store.migrate()
     catalogues = CatalogueStore(store)
@@ -41,6 +50,9 @@ def prepare(store: Store) -> None:
     if seed_demo(catalogues):
         logger.info("demo: the shipped catalogue published as version 1")
     store.add_centre(DEMO_CENTRE[0], DEMO_CENTRE[1], DEMO_HQ_TOKEN, replace=True)
+    store.add_centre(SECOND_DEMO_CENTRE[0], SECOND_DEMO_CENTRE[1], demo_hq_token(SECOND_DEMO_CENTRE[0]), replace=True)
+    for cid, (county, town, lat, lon) in PLACES.items():
+        live_store.set_place(store, cid, county, town, lat, lon)
     known = {c["id"] for c in store.centres()}
     for cid, name, _, _ in NEIGHBOURS:
         if cid not in known:
@@ -48,9 +60,15 @@ def prepare(store: Store) -> None:
 
 
 def demo_admin(store: Store, directory: Path = DEMO_DIR) -> str:
-    """The demo's HQ admin; its password is kept in ``demo-hq/demo-credentials.json``, like the centre's demo staff.
+    """The demo's HQ admin's password (see ``demo_staff``)."""
+    return demo_staff(store, directory)[DEMO_ADMIN][1]
 
-    The same password at every start (a restart does not log the demo's user
+
+def demo_staff(store: Store, directory: Path = DEMO_DIR) -> dict[str, tuple[str, str]]:
+    """The demo's HQ accounts, one per role (admin, agent, viewer): role -> (username, password).
+
+    The passwords are kept in ``demo-hq/demo-credentials.json``, like the centre's
+    demo staff: the same at every start (a restart does not log the demo's users
     out); a new one when the file or the account is missing.
     """
     from hq.auth import Accounts, HqRole, new_password
@@ -60,17 +78,27 @@ def demo_admin(store: Store, directory: Path = DEMO_DIR) -> str:
     creds = directory / "demo-credentials.json"
     known = {a["username"] for a in accounts.list()}
     try:
-        password = json.loads(creds.read_text())["admin"]["password"]
-    except (OSError, ValueError, KeyError, TypeError):
-        password = None
-    if password and DEMO_ADMIN in known:
-        return str(password)
-    password = new_password()
-    accounts.add(DEMO_ADMIN, HqRole.admin, password, replace=DEMO_ADMIN in known)
-    directory.mkdir(parents=True, exist_ok=True)
-    creds.write_text(json.dumps({"admin": {"username": DEMO_ADMIN, "password": password}}, indent=2))
-    creds.chmod(0o600)
-    return password
+        saved = json.loads(creds.read_text())
+        saved = saved if isinstance(saved, dict) else {}
+    except (OSError, ValueError):
+        saved = {}
+    out: dict[str, tuple[str, str]] = {}
+    changed = False
+    for role in (HqRole.admin, HqRole.agent, HqRole.viewer):
+        username = DEMO_ACCOUNTS[role]
+        entry = saved.get(str(role))
+        password = entry.get("password") if isinstance(entry, dict) else None
+        if not (password and username in known):
+            password = new_password()
+            accounts.add(username, role, password, replace=username in known)
+            saved[str(role)] = {"username": username, "password": password}
+            changed = True
+        out[str(role)] = (username, str(password))
+    if changed:
+        directory.mkdir(parents=True, exist_ok=True)
+        creds.write_text(json.dumps(saved, indent=2))
+        creds.chmod(0o600)
+    return out
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:

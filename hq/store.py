@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.contract.errors import Refusal
-from hq import daily
+from hq import daily, live_store
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ class Store:
         with self.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
-            daily.migrate(cur)
+            daily.migrate(cur)  # the board's figures as columns (issue 22 item 5)
+        live_store.migrate(self)  # live figures and centres' places (issue 22)
 
     # ---------------------------------------------------------------- centres
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from centre_server.config import CONFIG_NAME, DB_NAME, load_settings, render_config
+from centre_server.config import CONFIG_NAME, DB_NAME, PlaceSettings, load_settings, render_config
 from centre_server.menu import builtin_menu, demo_counters
 from centre_server.mqtt.access import SERVER_ROLE
 from centre_server.store import accounts, admin, database as storage
@@ -34,9 +34,34 @@ DEMO_DEVICES: tuple[tuple[str, str, list[str]], ...] = (
 DEMO_STAFF = (("clerk", "clerk"), ("manager", "manager"), ("admin", "admin"))
 
 
+DEMO_PLACE = PlaceSettings(county="Nairobi", town="Nairobi", latitude=-1.2864, longitude=36.8172)  # the GPO
+
+
+def _place(county: str, town: str, location: str, first_demo: bool) -> PlaceSettings:
+    """Where the centre is ([place] in centre.toml): what headquarters' public wait page shows."""
+    for what, text in (("county", county), ("town", town)):
+        if '"' in text or "\\" in text or any(ord(ch) < 32 for ch in text) or len(text) > 40:
+            raise ProvisionError(f"{what}: at most 40 characters, no quotes or backslashes")
+    lat = lon = None
+    if location:
+        try:
+            lat, lon = (float(x) for x in location.split(","))
+        except ValueError:
+            raise ProvisionError(f"location {location!r}: write it as LAT,LON in decimal degrees, "
+                                 f"e.g. -0.2833,36.0667") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ProvisionError("location: latitude between -90 and 90, longitude between -180 and 180")
+    if not county and first_demo:
+        return DEMO_PLACE
+    if location and not county:
+        raise ProvisionError("give the centre's --county with its --location")
+    return PlaceSettings(county=county.strip(), town=town.strip(), latitude=lat, longitude=lon)
+
+
 def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "demo",
                 centre_name: str | None = None, mqtt_url: str = "", public_url: str = "http://127.0.0.1:8000",
-                force: bool = False) -> dict[str, Any]:
+                force: bool = False, county: str = "", town: str = "", location: str = "",
+                mqtt_port: int = 1883) -> dict[str, Any]:
     """Create a centre directory with the built-in menu and counters; with ``demo``, devices and staff too."""
     directory = Path(directory)
     if (directory / CONFIG_NAME).exists() and not force:
@@ -56,8 +81,10 @@ def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "
     name = centre_name or ("Huduma Centre GPO (demo)" if demo else "Huduma Centre")
     if '"' in name or "\\" in name:
         raise ProvisionError("centre name: no quotes or backslashes")
+    place = _place(county, town, location, demo and centre_id == "demo")
     config = directory / CONFIG_NAME
-    config.write_text(render_config(centre_id, name, demo=demo, mqtt_url=mqtt_url, public_url=public_url))
+    config.write_text(render_config(centre_id, name, demo=demo, mqtt_url=mqtt_url, public_url=public_url,
+                                    place=place, mqtt_port=mqtt_port))
     config.chmod(0o600)
     db = storage.connect(directory / DB_NAME)
     try:

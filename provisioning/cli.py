@@ -80,16 +80,26 @@ def cli() -> None:
 @click.option("--public-url", default="http://127.0.0.1:8000", show_default=True,
               help="The server's address on the centre's LAN (ticket QR codes and device bundles point here).")
 @click.option("--force", is_flag=True, help="Start the centre again, deleting its database.")
+@click.option("--county", default="", help="The county it stands in, for HQ's public wait page (e.g. Nakuru).")
+@click.option("--town", default="", help="Its town, e.g. Naivasha.")
+@click.option("--location", default="", metavar="LAT,LON", help="Its position in degrees, e.g. -0.2833,36.0667.")
+@click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(1, 65535),
+              help="The embedded broker's port (a second centre on one machine needs another).")
 def init(directory: Path, demo: bool, centre_id: str, centre_name: str | None, mqtt_url: str,
-         public_url: str, force: bool) -> None:
+         public_url: str, force: bool, county: str, town: str, location: str, mqtt_port: int) -> None:
     """Create a centre directory with the built-in menu (39 services) and 30 counters.
 
     Also creates the server's own broker user (written to centre.toml [mqtt]).
 
+    A second demo centre beside the first (its own id, name, place, ports):
+    huduma-provision init demo-centre-2 --demo --centre-id demo-thika --name "Huduma Centre Thika (demo)"
+    --county Kiambu --town Thika --location=-1.0333,37.0693 --public-url http://127.0.0.1:8001 --mqtt-port 1884
+
     Example: huduma-provision init /srv/huduma --centre-id nairobi-gpo --name "Huduma Centre GPO"
     """
     result = _run(centre.init_centre, directory, demo=demo, centre_id=centre_id, centre_name=centre_name,
-                  mqtt_url=mqtt_url, public_url=public_url, force=force)
+                  mqtt_url=mqtt_url, public_url=public_url, force=force, county=county, town=town,
+                  location=location, mqtt_port=mqtt_port)
     click.echo(f"created {result['centre_name']} ({result['centre_id']}) in {directory}: "
                f"{result['services']} services, {result['counters']} counters")
     if demo:

@@ -18,6 +18,11 @@ API_PREFIX = "/api/v1"
 # agree on: where headquarters listens and the centre's token. Never used outside demos.
 DEMO_HQ_URL = "http://127.0.0.1:8100"
 DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
+
+
+def demo_hq_token(centre_id: str) -> str:
+    """The public token a demo centre uses with the demo headquarters: one per centre id (a second demo centre)."""
+    return DEMO_HQ_TOKEN if centre_id == "demo" else f"{DEMO_HQ_TOKEN}-{centre_id}"
 TOPIC_ROOT = "huduma"  # every centre's topics live under huduma/{centre_id}
 QOS = 1
 

@@ -27,7 +27,7 @@ import httpx
 import sqlite_utils
 
 from centre_server.config import CentreSettings
-from centre_server.contract import DEMO_HQ_TOKEN, DEMO_HQ_URL
+from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
 from centre_server.store import catalogue as catalogue_store, database as storage
 
@@ -59,7 +59,7 @@ def upstream_target(settings: CentreSettings) -> tuple[str, str]:
     """(hq_url, hq_token) for this centre; the demo centre defaults to the demo headquarters."""
     url, token = settings.upstream.hq_url.strip(), settings.upstream.hq_token.strip()
     if not url and settings.demo:
-        return DEMO_HQ_URL, token or DEMO_HQ_TOKEN
+        return DEMO_HQ_URL, token or demo_hq_token(settings.centre_id)
     return url, token
 
 

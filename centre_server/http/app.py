@@ -20,11 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre_server.catalogue.extension import CatalogueExtension
+from centre_server.catalogue.inbox import NationalInboxExtension
 from centre_server.channels import ChannelsExtension
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
 from centre_server.contract.errors import Refusal
 from centre_server.dayclose.extension import DayCloseExtension
+from centre_server.dayclose.livefeed import LiveFeedExtension
 from centre_server.http.deps import ApiError, mqtt_link
 from centre_server.http.routes import centre_routers, part_routers, tickets
 from centre_server.mqtt.extension import MqttExtension
@@ -372,9 +374,11 @@ def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     if mqtt is not None:
         parts.append(mqtt)
     parts.append(DayCloseExtension())  # day close, summaries and the upstream sync (issue 8)
+    parts.append(LiveFeedExtension())  # live queue figures to headquarters each minute (issue 22)
     parts.append(WebExtension())  # the staff and citizen pages, and their live stream
     channels = ChannelsExtension(settings)  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
     parts.append(channels)
+    parts.append(NationalInboxExtension(channels))  # the call centre's look-ups and bookings from HQ (issue 22)
     return ServerParts(parts, mqtt, channels)
 
 

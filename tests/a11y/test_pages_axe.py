@@ -82,13 +82,12 @@ def test_staff_pages_have_no_serious_violations(web_server, context_factory):  #
 
 
 def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
-    import httpx
-
     # the neighbours' days are simulated in the background: wait for the board to have them
-    wait_until(lambda: "level-mark" in httpx.get(hq_demo.url + "/?lang=en", timeout=10).text, timeout=120)
+    wait_until(lambda: "level-mark" in hq_demo.client().get("/?lang=en").text, timeout=120)
     password = json.loads((hq_demo.cwd / "demo-hq" / "demo-credentials.json").read_text())["admin"]["password"]
     found: list[str] = []
     page = context_factory(bypass_csp=True).new_page()
+    hq_demo.log_in_browser(page.context)
     for lang in LANGS:
         page.goto(f"{hq_demo.url}/?lang={lang}")
         found += audit(page, f"hq-board-{lang}")
@@ -109,6 +108,18 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
                            ("/admin/centres", "admin-centres"), ("/admin/standards", "admin-standards"),
                            ("/admin/import", "admin-import")]:
             page.goto(f"{hq_demo.url}{path}?lang={lang}")
+            found += audit(page, f"hq-{name}-{lang}")
+    # the call centre's console (an admin may do what an agent does) and the staff page
+    page.goto(f"{hq_demo.url}/callcentre?lang=en")
+    page.fill("#caller-phone", "0712345678")
+    page.click("#new-call button[type=submit]")
+    page.wait_for_url("**/callcentre/calls/**")
+    call = page.url.split("?")[0].removeprefix(hq_demo.url)
+    for lang in LANGS:
+        for path, name in [("/callcentre", "callcentre"), (f"{call}?service=passport&", "callcentre-call"),
+                           ("/callcentre/feedback", "callcentre-feedback"), ("/admin/staff", "admin-staff")]:
+            sep = "" if path.endswith("&") else "?"
+            page.goto(f"{hq_demo.url}{path}{sep}lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")
     assert not found, "\n".join(found)
 

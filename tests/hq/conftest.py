@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import socket
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from hq.auth import SESSION_COOKIE
 from tests.conftest import BIN, IN_CI, free_port, start_http_process, stop_process
 
 PG_BASE = os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,6 +58,7 @@ class HqProcess:
     cwd: Path
     demo: bool = False
     proc: subprocess.Popen | None = None
+    _clients: dict[str, httpx.Client] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -66,6 +71,36 @@ class HqProcess:
 
     def stop(self) -> None:
         stop_process(self.proc)
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    @property
+    def store_url(self) -> str:
+        return f"sqlite:///{self.cwd / 'demo-hq' / 'hq.db'}" if self.demo else self.db_url
+
+    def account(self, username: str, role: str = "viewer") -> str:
+        """A staff account of ``role`` straight in HQ's database (as ``huduma-hq add-staff`` makes); its password."""
+        from hq.auth import Accounts, HqRole
+        from hq.store import Store
+
+        password = f"pw-{username}-{secrets.token_hex(6)}"
+        accounts = Accounts(Store(self.store_url))
+        accounts.migrate()
+        accounts.add(username, HqRole(role), password, replace=True)
+        return password
+
+    def client(self, role: str = "viewer") -> httpx.Client:
+        """A client logged in through the login form, as a browser would, with an account of ``role`` (cached)."""
+        cached = self._clients.get(role)
+        if cached is None:
+            cached = self._clients[role] = login_client(self.url, f"test-{role}", self.account(f"test-{role}", role))
+        return cached
+
+    def log_in_browser(self, context: Any, role: str = "viewer") -> None:
+        """Give a Playwright browser context the session of ``role`` (the login form is tested on its own)."""
+        session = self.client(role).cookies.get(SESSION_COOKIE)
+        context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": self.url}])
 
     def add_centre(self, centre_id: str, name: str) -> str:
         out = subprocess.run([str(BIN / "huduma-hq"), "add-centre", centre_id, "--name", name, "--db", self.db_url],
@@ -73,6 +108,17 @@ class HqProcess:
         assert out.returncode == 0, out.stderr
         line = next(x for x in out.stdout.splitlines() if x.startswith("hq_token"))
         return line.split('"')[1]
+
+
+def login_client(base_url: str, username: str, password: str) -> httpx.Client:
+    """A client with a session, logged in through the login form as a browser would."""
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/admin/login", data={"username": username, "password": password, "csrf": csrf,
+                                          "next": "/admin"})
+    assert r.status_code == 303, r.text[:500]
+    return client
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def filled(hq: HqProcess) -> dict[str, dict[str, dict]]:
 
 
 def test_board_figures_match_what_centres_sent(hq: HqProcess, filled) -> None:
-    board = httpx.get(hq.url + "/api/v1/board", params={"days": 5}).json()
+    board = hq.client().get("/api/v1/board", params={"days": 5}).json()
     assert board["date"] == DAYS[-1] and board["dates"] == DAYS
     by_id = {c["id"]: c for c in board["centres"]}
     assert set(by_id) == {"nairobi-gpo", "mombasa", "kisumu", "garissa"}
@@ -70,23 +70,24 @@ def test_board_figures_match_what_centres_sent(hq: HqProcess, filled) -> None:
 
 
 def test_csv_export_has_a_row_per_centre_and_day_and_per_service(hq: HqProcess, filled) -> None:
-    r = httpx.get(hq.url + "/export.csv", params={"from": DAYS[0], "to": DAYS[-1]})
+    r = hq.client().get("/export.csv", params={"from": DAYS[0], "to": DAYS[-1]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == sum(len(v) for v in filled.values())
     for row in rows:
         assert int(row["arrived"]) == filled[row["centre_id"]][row["date"]]["total"]["arrived"]
-    r = httpx.get(hq.url + "/export.csv", params={"from": DAYS[0], "to": DAYS[-1], "level": "services"})
+    r = hq.client().get("/export.csv", params={"from": DAYS[0], "to": DAYS[-1], "level": "services"})
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == sum(len(d["services"]) for v in filled.values() for d in v.values())
-    r = httpx.get(hq.url + "/export.csv", params={"from": DAYS[-1], "to": DAYS[0]})
+    r = hq.client().get("/export.csv", params={"from": DAYS[-1], "to": DAYS[0]})
     assert r.status_code == 422 and r.json()["error"]["code"] == "bad_range"
 
 
 def test_board_page_in_english_and_kiswahili_in_a_browser(hq: HqProcess, filled, browser) -> None:
     out = artifacts_dir("hq")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    hq.log_in_browser(page.context)
     try:
         page.goto(hq.url + "/?days=5")
         assert page.locator("h1").inner_text() == "Huduma Centres: national board"
@@ -115,16 +116,16 @@ def test_demo_headquarters_registers_the_demo_centre_and_simulates_neighbours(tm
     demo = HqProcess(db_url="", port=free_port(), log_path=tmp_path / "hq-demo.log", cwd=tmp_path, demo=True)
     demo.start()
     try:
-        ids = {c["id"] for c in httpx.get(demo.url + "/api/v1/centres").json()}
+        ids = {c["id"] for c in demo.client().get("/api/v1/centres").json()}
         assert {"demo", "city-square", "mombasa", "kisumu", "nakuru"} <= ids
         assert (tmp_path / "demo-hq" / "hq.db").is_file()
-        wait_until(lambda: httpx.get(demo.url + "/healthz").json()["summaries"] >= 3, timeout=60,
+        wait_until(lambda: demo.client().get("/healthz").json()["summaries"] >= 3, timeout=60,
                    interval=0.5, what="simulated neighbour days")
         data = simulate_engine_day(date.today().isoformat(), centre_id="demo", centre_name="Huduma Centre GPO (demo)",
                                    citizens=20)
         r = send(demo, DEMO_HQ_TOKEN, data)
         assert r.status_code == 201, r.text
-        page = httpx.get(demo.url + "/")
+        page = demo.client().get("/")
         assert "Huduma Centre GPO (demo)" in page.text and "Demo headquarters" in page.text
     finally:
         demo.stop()

@@ -195,18 +195,19 @@ def test_one_days_figures_are_the_same_on_the_board_in_the_reports_after_closing
     assert called_only["state"] != "waiting"  # finished by the close; counted among the cancelled above
 
     # --- headquarters stores exactly the summary and shows it, at the centre's local time
-    wait_until(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").status_code == 200, timeout=30,
+    wait_until(lambda: hq.client().get(f"/api/v1/summaries/demo/{day}").status_code == 200, timeout=30,
                what="the summary at headquarters")
-    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()
+    held = hq.client().get(f"/api/v1/summaries/demo/{day}").json()
     sent = {k: v for k, v in summary.items() if k not in ("revision", "created_at")}
     assert held["summary"] == sent and held["revision"] == 1
-    hq_board = httpx.get(f"{hq.url}/api/v1/board", params={"date": day, "days": 1}).json()
+    hq_board = hq.client().get("/api/v1/board", params={"date": day, "days": 1}).json()
     [demo] = [c for c in hq_board["centres"] if c["id"] == "demo"]
     assert pick(demo["total"]) == pick(total)
     received = datetime.fromtimestamp(held["received_at"], ZoneInfo("Africa/Nairobi"))
     assert demo["received"]["time"] == received.strftime("%H:%M") and demo["received"]["zone"] == "EAT"
     assert held["received_local"]["iso"] == received.isoformat(timespec="seconds")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    hq.log_in_browser(page.context)
     try:
         page.goto(f"{hq.url}/?date={day}&days=7&lang=en")
         row = page.locator('#centres tr[data-centre="demo"]')
@@ -226,8 +227,8 @@ def test_one_days_figures_are_the_same_on_the_board_in_the_reports_after_closing
     # --- a late rating after the close: a new revision goes upstream by itself
     r = httpx.post(f"{server.url}/t/{ids['served_unrated']}/feedback", data={"rating": "1", "lang": "en"})
     assert r.status_code in (200, 303), r.text
-    wait_until(lambda: httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()["revision"] == 2, timeout=60,
+    wait_until(lambda: hq.client().get(f"/api/v1/summaries/demo/{day}").json()["revision"] == 2, timeout=60,
                what="revision 2 at headquarters")
-    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{day}").json()
+    held = hq.client().get(f"/api/v1/summaries/demo/{day}").json()
     assert held["summary"]["total"]["satisfaction_mean"] == 2.33  # (4 + 2 + 1) / 3
     assert manager.get("/api/v1/reports").json()["days"][0]["revision"] == 2

@@ -14,7 +14,6 @@ import io
 import json
 import time
 
-import httpx
 import pytest
 
 from centre_server.contract import summary as schema
@@ -63,13 +62,13 @@ def test_a_bad_summary_is_refused_with_the_reason_and_the_board_stays_up(hq: HqP
     assert send(hq, token, as_text).status_code == 422
 
     for path in ("/", "/api/v1/board", "/export.csv"):
-        page = httpx.get(hq.url + path, params={"date": DAY})
+        page = hq.client().get(path, params={"date": DAY})
         assert page.status_code == 200, (path, page.text[:300])
-    board = httpx.get(hq.url + "/api/v1/board", params={"date": DAY}).json()
+    board = hq.client().get("/api/v1/board", params={"date": DAY}).json()
     by_id = {c["id"]: c for c in board["centres"]}
     assert by_id["thika"]["total"] == thika["total"] and by_id["nakuru"]["total"] is None
     assert board["skipped"] == []
-    assert httpx.get(hq.url + "/api/v1/receipts", params={"centre_id": "nakuru"}).json() == []
+    assert hq.client().get("/api/v1/receipts", params={"centre_id": "nakuru"}).json() == []
 
 
 def _store_raw(hq: HqProcess, cid: str, day: str, data: dict) -> None:
@@ -95,7 +94,7 @@ def test_a_bad_row_already_stored_is_skipped_reported_and_logged(hq: HqProcess, 
     bad_arrived["services"][0]["name_en"] = "<script>alert(1)</script>"
     _store_raw(hq, "embu", DAY, bad_arrived)
 
-    board = httpx.get(hq.url + "/api/v1/board", params={"date": DAY})
+    board = hq.client().get("/api/v1/board", params={"date": DAY})
     assert board.status_code == 200, board.text
     skipped = {k["centre_id"]: k for k in board.json()["skipped"]}
     assert set(skipped) == {"nakuru", "embu"}
@@ -103,13 +102,14 @@ def test_a_bad_row_already_stored_is_skipped_reported_and_logged(hq: HqProcess, 
     by_id = {c["id"]: c for c in board.json()["centres"]}
     assert by_id["thika"]["total"] == thika["total"] and by_id["nakuru"]["total"] is None
 
-    rows = list(csv.DictReader(io.StringIO(httpx.get(hq.url + "/export.csv", params={"from": DAY, "to": DAY}).text)))
+    rows = list(csv.DictReader(io.StringIO(hq.client().get("/export.csv", params={"from": DAY, "to": DAY}).text)))
     assert [r["centre_id"] for r in rows] == ["thika"]
-    one = httpx.get(f"{hq.url}/api/v1/summaries/embu/{DAY}")
+    one = hq.client().get(f"/api/v1/summaries/embu/{DAY}")
     assert one.status_code == 200 and "total.arrived" in one.json()["problem"]
 
     out = artifacts_dir("hq")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    hq.log_in_browser(page.context)
     try:
         page.goto(f"{hq.url}/?date={DAY}&days=7&lang=en")
         notice = page.locator("#skipped")
@@ -138,7 +138,7 @@ def test_csv_cells_are_never_formulas_and_centres_have_their_registered_names(hq
     assert r.status_code == 201, r.text
 
     for level in ("total", "services", "hours"):
-        text = httpx.get(hq.url + "/export.csv", params={"from": DAY, "to": DAY, "level": level}).text
+        text = hq.client().get("/export.csv", params={"from": DAY, "to": DAY, "level": level}).text
         rows = list(csv.reader(io.StringIO(text)))
         assert len(rows) > 1
         for row in rows[1:]:
@@ -151,12 +151,12 @@ def test_csv_cells_are_never_formulas_and_centres_have_their_registered_names(hq
             assert first["name_en"] == "'" + svc["name_en"] and first["name_sw"] == "'@SUM(1+1)"
             assert last["name_en"] == "'\t=1+2" and last["name_sw"].startswith("'+cmd")
 
-    board = httpx.get(hq.url + "/api/v1/board", params={"date": DAY}).json()
+    board = hq.client().get("/api/v1/board", params={"date": DAY}).json()
     assert {c["name"] for c in board["centres"]} == {"Huduma Centre Nakuru"}
     assert {w["centre_name"] for w in board["worst"]} <= {"Huduma Centre Nakuru"}
-    page = httpx.get(hq.url + "/", params={"date": DAY}).text
+    page = hq.client().get("/", params={"date": DAY}).text
     assert "Huduma Centre Nakuru" in page and "evil.example/?" not in page
-    assert httpx.get(f"{hq.url}/api/v1/summaries/nakuru/{DAY}").json()["centre_name"] == "Huduma Centre Nakuru"
+    assert hq.client().get(f"/api/v1/summaries/nakuru/{DAY}").json()["centre_name"] == "Huduma Centre Nakuru"
 
 
 @pytest.mark.parametrize("value", ["=1+2", "+1", "-1", "@A1", "\tx", "\rx"])

@@ -45,7 +45,7 @@ def stored_rows(pg_url: str, centre_id: str) -> list[tuple]:
 
 
 def receipts(hq, centre_id: str) -> dict[str, dict]:
-    return {r["key"]: r for r in httpx.get(hq.url + "/api/v1/receipts", params={"centre_id": centre_id}).json()}
+    return {r["key"]: r for r in hq.client().get("/api/v1/receipts", params={"centre_id": centre_id}).json()}
 
 
 def test_a_closed_day_reaches_headquarters_exactly_as_computed(centre_dir, hq, pg_url) -> None:
@@ -60,7 +60,7 @@ def test_a_closed_day_reaches_headquarters_exactly_as_computed(centre_dir, hq, p
         assert sender.send_due() == 0  # nothing left
     finally:
         sender.close()
-    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{result.date}").json()
+    held = hq.client().get(f"/api/v1/summaries/demo/{result.date}").json()
     assert held["revision"] == 1 and held["key"] == f"demo:{result.date}:1"
     assert held["summary"] == result.summary  # every figure, as the centre computed it
     assert stored_rows(pg_url, "demo") == [(result.date, 1, f"demo:{result.date}:1")]
@@ -147,7 +147,7 @@ def test_a_revision_replaces_its_predecessor(centre_dir, hq, pg_url) -> None:
     finally:
         sender.close()
         day.centre.close()
-    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{first.date}").json()
+    held = hq.client().get(f"/api/v1/summaries/demo/{first.date}").json()
     assert held["revision"] == 2 and held["summary"]["total"]["satisfaction_mean"] == 2.33
     assert stored_rows(pg_url, "demo") == [(first.date, 2, f"demo:{first.date}:2")]
     # revision 1 arriving late (a replayed request) changes nothing
@@ -198,13 +198,13 @@ def test_headquarters_refuses_bad_requests_clearly(hq) -> None:
     clash = post(changed)
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "key_reused"
     assert clash.json()["error"]["revision_held"] == 1
-    assert httpx.get(hq.url + "/api/v1/summaries/nakuru/2026-03-02").json()["summary"] == data
+    assert hq.client().get("/api/v1/summaries/nakuru/2026-03-02").json()["summary"] == data
     # revisions out of order: 3 arrives before 2; 2 is acknowledged (the centre may stop sending it) but not held
     for revision, expected, status in ((3, "stored", 201), (2, "superseded", 200)):
         key = f"nakuru:2026-03-02:{revision}"
         r = post({**changed, "key": key, "revision": revision}, key=key)
         assert (r.status_code, r.json()["outcome"], r.json()["revision_held"]) == (status, expected, 3)
-    held = httpx.get(hq.url + "/api/v1/summaries/nakuru/2026-03-02").json()
+    held = hq.client().get("/api/v1/summaries/nakuru/2026-03-02").json()
     assert held["revision"] == 3 and held["summary"] == changed["summary"]
 
 
@@ -226,7 +226,7 @@ def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(centre
             assert sender.send_due() == 1
         finally:
             sender.close()
-    held = httpx.get(f"{hq.url}/api/v1/summaries/demo/2026-03-02").json()
+    held = hq.client().get("/api/v1/summaries/demo/2026-03-02").json()
     assert held["revision"] == 2 and held["summary"]["total"]["arrived"] == 30
     rows = outbox(new_dir)
     assert [r["key"] for r in rows] == ["demo:2026-03-02:1", "demo:2026-03-02:2"]
@@ -239,7 +239,7 @@ def test_a_rebuilt_centre_reusing_a_revision_number_is_re_queued_above_it(centre
 @pytest.mark.parametrize("bad", ["2026-13-01", "yesterday"])
 def test_board_and_exports_refuse_bad_dates(hq, bad: str) -> None:
     for path in ("/", "/api/v1/board", "/export.csv"):
-        r = httpx.get(hq.url + path, params={"date" if path != "/export.csv" else "to": bad})
+        r = hq.client().get(path, params={"date" if path != "/export.csv" else "to": bad})
         assert r.status_code == 422 and r.json()["error"]["code"] == "bad_date"
 
 
@@ -275,7 +275,7 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
         assert result["revision"] == 1 and result["cancelled"] == 1 and result["phones_erased"] == 1
         today = result["date"]
         wait_until(lambda: stored_rows(pg_url, "demo"), timeout=20, what="the server's sender")
-        held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{today}").json()
+        held = hq.client().get(f"/api/v1/summaries/demo/{today}").json()
         assert held["summary"]["total"]["arrived"] == 1 and held["summary"]["total"]["cancelled"] == 1
         manager = server.login("manager")
         with server.client(manager) as c:
@@ -293,7 +293,7 @@ def test_the_running_centre_server_closes_and_syncs_by_itself(centre_dir, mosqui
         assert out.returncode == 0, out.stderr
         yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
         wait_until(lambda: len(stored_rows(pg_url, "demo")) == 2, timeout=30, what="the simulated day at HQ")
-        held = httpx.get(f"{hq.url}/api/v1/summaries/demo/{yesterday}").json()
+        held = hq.client().get(f"/api/v1/summaries/demo/{yesterday}").json()
         assert held["summary"]["simulated"] is True and held["summary"]["total"]["arrived"] == 25
     finally:
         server.stop()

@@ -1,0 +1,238 @@
+"""The Huduma Call Centre's inbox at headquarters, collected by this centre: look-ups and bookings for callers.
+
+Headquarters cannot connect into a centre's LAN, so this centre asks: every
+``[upstream] inbox_every_s`` seconds (3 by default) a thread ``POST``s to
+headquarters' inbox with the centre's token, answers each request through the
+channels' own code (the same tickets, bookings, limits and SMS as the web and
+USSD) and sends the answer back. While headquarters is unreachable it backs
+off; bookings made for callers meanwhile wait at headquarters and arrive when
+the link returns. Each answer is kept (``national_requests``), so a request
+handed out again (its answer lost on the way) is answered the same, never
+booked twice. The caller's SMS is the centre's ordinary booking SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import ValidationError
+from starlette.routing import Mount
+
+from centre_server.channels.core import ChannelError, ChannelHub
+from centre_server.contract import TicketState
+from centre_server.contract.national import (
+    INBOX_ANSWER_PATH,
+    INBOX_PATH,
+    AskKind,
+    BookAsk,
+    InboxAnswer,
+    InboxBatch,
+    InboxRequest,
+    LookupAsk,
+    Standing,
+    StandingKind,
+)
+from centre_server.contract.phone import normalise_phone
+from centre_server.dayclose.upstream import Backoff, upstream_target
+from centre_server.queue import engine
+
+if TYPE_CHECKING:
+    from centre_server.channels import ChannelsExtension
+    from centre_server.runtime.centre import Centre
+
+logger = logging.getLogger(__name__)
+
+LIVE_APPOINTMENTS = ("pending", "booked", "checked_in")
+
+
+class InboxAnswerer:
+    """Answers headquarters' requests from this centre's state, through the channels' hub."""
+
+    def __init__(self, hub: ChannelHub) -> None:
+        self.hub = hub
+        self.centre = hub.centre
+
+    def answer(self, req: InboxRequest) -> InboxAnswer:
+        """The answer (the stored one when this request was answered before)."""
+        with self.centre.lock:
+            row = self.hub.db.execute("SELECT answer FROM national_requests WHERE request_id=?", [req.id]).fetchone()
+            if row is not None:
+                return InboxAnswer.model_validate_json(row[0])
+            if req.kind is AskKind.book and req.book is not None:
+                result = self.book(req.book)
+            else:
+                assert req.lookup is not None
+                result = self.lookup(req.lookup)
+            self.hub.db.execute("INSERT INTO national_requests(request_id, kind, answer, answered_at) "
+                                "VALUES (?,?,?,?)", [req.id, req.kind.value,
+                                                     result.model_dump_json(exclude_none=True), self.hub.now()])
+        return result
+
+    # ------------------------------------------------------------------ look-ups
+
+    def lookup(self, ask: LookupAsk) -> InboxAnswer:
+        """Today's tickets and the live bookings of a phone, or the ticket or booking of a code."""
+        state = self.centre.state
+        now = self.hub.now()
+        found: list[Standing] = []
+        phone = normalise_phone(ask.phone) if ask.phone else None
+        tickets = []
+        appts: list[dict[str, Any]] = []
+        if phone:
+            tickets = [t for t in state.tickets.values() if t.phone == phone and t.day == state.day]
+            appts = self._appointments("phone=?", [phone])
+        if ask.code and len(ask.code) == 6:  # a remote ticket's check-in code, today's
+            row = self.hub.db.execute("SELECT ticket_id FROM remote_codes WHERE day=? AND code=?",
+                                      [state.day, ask.code]).fetchone()
+            t = state.tickets.get(row[0]) if row else None
+            if t is not None and t not in tickets:
+                tickets.append(t)
+        if ask.code and len(ask.code) == 8:  # a booking's code
+            appts += [a for a in self._appointments("code=?", [ask.code]) if a not in appts]
+        for t in sorted(tickets, key=lambda t: t.issued_at):
+            found.append(self._ticket(t, now))
+        for a in sorted(appts, key=lambda a: a["slot_at"]):
+            found.append(self._booking(a))
+        return InboxAnswer(ok=True, found=found[:50])
+
+    def _appointments(self, where: str, args: list[Any]) -> list[dict[str, Any]]:
+        since = self.hub.now() - 12 * 3600
+        cur = self.hub.db.execute(f"SELECT * FROM appointments WHERE {where} AND slot_at >= ? AND state IN "
+                                  f"({','.join('?' * len(LIVE_APPOINTMENTS))})", [*args, since, *LIVE_APPOINTMENTS])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def _names(self, service_id: str) -> tuple[str, str]:
+        svc = self.centre.state.services.get(service_id)
+        return (svc.name_en, svc.name_sw) if svc else (service_id, service_id)
+
+    def _ticket(self, t: Any, now: float) -> Standing:
+        en, sw = self._names(t.service_id)
+        ahead = wait = None
+        if t.state == TicketState.waiting and t.id in self.centre.state.tickets:
+            ahead = engine.position(self.centre.state, t)
+            est, _ = engine.ticket_wait(self.centre.state, t, now, ahead=ahead)
+            wait = None if est is None else round(est / 60)
+        return Standing(kind=StandingKind.ticket, service_id=t.service_id, service_en=en[:120], service_sw=sw[:120],
+                        state=str(t.state), number=t.number, ahead=ahead, wait_min=wait, checked_in=t.checked_in)
+
+    def _booking(self, a: dict[str, Any]) -> Standing:
+        en, sw = self._names(a["service_id"])
+        return Standing(kind=StandingKind.booking, service_id=a["service_id"], service_en=en[:120],
+                        service_sw=sw[:120], state=a["state"], slot_at=self.hub.local(a["slot_at"]))
+
+    # ------------------------------------------------------------------ bookings
+
+    def book(self, ask: BookAsk) -> InboxAnswer:
+        """The first free slot of ``ask.day`` from ``ask.earliest``, held at once: the agent has the caller on the
+        line (as USSD has the phone itself), and the centre's booking SMS tells the caller the code."""
+        hh, mm = (int(x) for x in ask.earliest.split(":"))
+        earliest = datetime(ask.day.year, ask.day.month, ask.day.day, hh, mm, tzinfo=self.centre.tz).timestamp()
+        try:
+            days = dict(self.hub.slots(ask.service_id))
+            free = [ts for ts, left in days.get(ask.day, []) if ts >= earliest and left > 0]
+            if not free:
+                return _refused("no_slot", "no free slot that day from that time",
+                                "hakuna nafasi siku hiyo kuanzia saa hiyo")
+            appt = self.hub.book(ask.service_id, free[0], ask.phone, ask.language.value, confirmed=True)
+        except ChannelError as err:
+            return _refused(err.code, err.message("en"), err.message("sw"))
+        return InboxAnswer(ok=True, booking=self._booking(appt))
+
+
+def _refused(code: str, en: str, sw: str) -> InboxAnswer:
+    return InboxAnswer(ok=False, refusal_code=code[:40], refusal_en=en[:300], refusal_sw=sw[:300])
+
+
+class InboxPoller:
+    """The thread that asks headquarters' inbox, answers, and sends the answers back."""
+
+    def __init__(self, answerer: InboxAnswerer, hq_url: str, hq_token: str, every_s: float,
+                 timeout_s: float = 10.0) -> None:
+        self.answerer = answerer
+        self.hq_url = hq_url.rstrip("/")
+        self.hq_token = hq_token
+        self.every_s = every_s
+        self.timeout_s = timeout_s
+        self.backoff = Backoff(base_s=max(every_s, 2.0), cap_s=60.0)  # a caller's booking waits at most a minute more
+        self.failures = 0
+        self.last_error: str | None = None
+        self.answered = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._rng = random.Random()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="national-inbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout_s + 5)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"}) as http:
+            while not self._stop.is_set():
+                try:
+                    wait = self.once(http)
+                    self.failures, self.last_error = 0, None
+                except (httpx.HTTPError, ValidationError, ValueError) as err:
+                    self.failures += 1
+                    self.last_error = str(err)[:200] or type(err).__name__
+                    wait = self.backoff.delay(self.failures, self._rng)
+                    logger.info("headquarters' inbox not reached (%s); again in %.0f s", self.last_error, wait)
+                self._stop.wait(wait)
+
+    def once(self, http: httpx.Client) -> float:
+        """One round: take the waiting requests, answer each, send the answers; returns the wait until the next."""
+        r = http.post(self.hq_url + INBOX_PATH)
+        r.raise_for_status()
+        batch = InboxBatch.model_validate_json(r.content)
+        for req in batch.requests:
+            answer = self.answerer.answer(req)
+            sent = http.post(self.hq_url + INBOX_ANSWER_PATH.format(request_id=req.id),
+                             content=answer.model_dump_json(exclude_none=True),
+                             headers={"Content-Type": "application/json"})
+            if sent.status_code == 404:  # headquarters forgot it (rebuilt): nothing more to do
+                logger.warning("headquarters does not know request %s any more", req.id)
+                continue
+            sent.raise_for_status()
+            self.answered += 1
+        return self.every_s if not batch.requests else 0.2  # more may be waiting: ask again soon
+
+
+class NationalInboxExtension:
+    """This centre's side of the call centre: polls headquarters' inbox while the server runs."""
+
+    name = "national-inbox"
+    on_committed = None
+
+    def __init__(self, channels: ChannelsExtension) -> None:
+        self.channels = channels
+        self.poller: InboxPoller | None = None
+
+    def mounts(self) -> Sequence[Mount]:
+        return ()
+
+    def start(self, centre: Centre) -> None:
+        url, token = upstream_target(centre.settings)
+        every = centre.settings.upstream.inbox_every_s
+        if not url or not token or every <= 0:
+            logger.info("no headquarters inbox: [upstream] hq_url/hq_token unset or inbox_every_s = 0")
+            return
+        self.poller = InboxPoller(InboxAnswerer(self.channels.running_hub()), url, token, every)
+        self.poller.start()
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+
+
+__all__ = ["InboxAnswerer", "InboxPoller", "NationalInboxExtension"]
