@@ -14,10 +14,14 @@ arrives). Then it starts a real ``huduma-hq serve`` process and measures:
   streams;
 * a night's summaries: every centre posting its next day (``POST
   /api/v1/summaries``) from ``--senders`` threads, latency p50/p99;
+* the day: every centre posting a live snapshot of its 40 services each
+  minute (``POST /api/v1/live``, spread over the minute as centres' clocks
+  are) for ``--minutes`` while a viewer reloads the board, latency p50/p99;
+  then all centres at once (the capacity);
 * the backfill (``huduma-hq refresh-figures``'s function) over some days.
 
-Live snapshot ingest (issue 22 item 1) is not in this branch: the bench says
-so rather than measuring something else under its name.
+The board is read by a logged-in viewer (an account made in the bench's
+database), as headquarters' roles require.
 
 Usage: ``.venv/bin/python bench/hq_scale.py`` (100 centres x 365 days, a few
 minutes); ``--days 92`` for the issue's earlier figure; ``--pg`` for another
@@ -27,6 +31,7 @@ server. Needs PostgreSQL where the user may ``CREATE DATABASE``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -36,8 +41,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date as Date, timedelta
+from datetime import UTC, date as Date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,8 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from centre_server.menu import builtin_menu  # noqa: E402
 from centre_server.sim.daysim import simulate_engine_day  # noqa: E402
 from hq import daily  # noqa: E402
+from hq.auth import Accounts, HqRole  # noqa: E402
 from hq.store import Store, hash_token  # noqa: E402
 
 logger = logging.getLogger("hq_scale")
@@ -212,6 +220,97 @@ def night(url: str, tokens: dict[str, str], day: str, tpl: list[dict], senders: 
     return latencies
 
 
+@contextlib.contextmanager
+def login(base: str, url: str) -> Iterator[httpx.Client]:
+    """A viewer's session, through the login form as a browser would."""
+    import re
+
+    password = secrets.token_urlsafe(12)
+    accounts = Accounts(Store(url))
+    accounts.migrate()
+    accounts.add("bench-viewer", HqRole.viewer, password, replace=True)
+    client = httpx.Client(base_url=base, timeout=120, follow_redirects=False)
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    r = client.post("/admin/login", data={"username": "bench-viewer", "password": password,
+                                          "csrf": csrf.group(1) if csrf else "", "next": "/admin"})
+    if r.status_code != 303:
+        raise SystemExit(f"could not log in as a viewer: {r.status_code} {r.text[:200]}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def snapshot(cid: str, k: int, tick: int, day: str) -> dict:
+    """A centre's live snapshot: the 39 services of the shipped menu and one of its own (40)."""
+    from datetime import datetime
+
+    menu = [(s.id, s.prefix) for s in builtin_menu()][:39] + [("local-notary", "ZN")]
+    services = []
+    for j, (sid, prefix) in enumerate(menu):
+        waiting = (k * 7 + j * 3 + tick) % 30
+        services.append({"service_id": sid, "prefix": prefix, "offered": True, "suspended": False, "reason": None,
+                         "accepting": True, "waiting": waiting, "estimated_wait_s": waiting * 120,
+                         "open_counters": 1 + (j + k) % 3, "service_level": 0.8, "measured": 40 + tick,
+                         "issued_today": 60 + tick})
+    return {"centre_id": cid, "taken_at": datetime.now(UTC).isoformat(), "day": day,
+            "timezone": "Africa/Nairobi", "catalogue_version": 1,
+            "hours": {"open_today": True, "opens": "08:00", "closes": "17:00"}, "services": services}
+
+
+def live_day(base: str, tokens: dict[str, str], day: str, minutes: float, senders: int,
+             viewer: httpx.Client) -> tuple[list[float], list[float], int]:
+    """Each centre posts a snapshot once a minute at its own second, for ``minutes``; a viewer reloads the board.
+
+    Returns the snapshots' latencies, the board's, and how many snapshots were refused.
+    """
+    ids = sorted(tokens)
+    latencies: list[float] = []
+    refused = [0]
+    local = threading.local()
+
+    def send(item: tuple[int, int]) -> None:
+        k, tick = item
+        client = getattr(local, "client", None) or httpx.Client(base_url=base, timeout=60)
+        local.client = client
+        body = snapshot(ids[k], k, tick, day)
+        t = time.perf_counter()
+        r = client.post("/api/v1/live", json=body, headers={"Authorization": f"Bearer {tokens[ids[k]]}"})
+        latencies.append(time.perf_counter() - t)
+        if r.status_code != 201:
+            refused[0] += 1
+            if refused[0] <= 3:
+                print(f"  refused: {r.status_code} {r.text[:200]}")
+
+    board_times: list[float] = []
+    stop = threading.Event()
+
+    def reload_board() -> None:
+        while not stop.is_set():
+            t = time.perf_counter()
+            viewer.get("/api/v1/board", params={"days": 7}).raise_for_status()
+            board_times.append(time.perf_counter() - t)
+            stop.wait(5)
+
+    reader = threading.Thread(target=reload_board, daemon=True)
+    reader.start()
+    start = time.perf_counter()
+    n = len(ids)
+    with ThreadPoolExecutor(senders) as pool:
+        futures = []
+        for i in range(int(minutes * n)):
+            tick, k = divmod(i, n)
+            due = start + tick * 60 + k * 60 / n
+            time.sleep(max(0.0, due - time.perf_counter()))
+            futures.append(pool.submit(send, (k, tick)))
+        for f in futures:
+            f.result()
+    stop.set()
+    reader.join()
+    return latencies, board_times, refused[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--centres", type=int, default=100)
@@ -219,6 +318,7 @@ def main() -> None:
     ap.add_argument("--templates", type=int, default=12, help="distinct real day summaries the history is made of")
     ap.add_argument("--repeat", type=int, default=5, help="timed requests per board figure")
     ap.add_argument("--senders", type=int, default=8, help="centres posting at the same moment at night")
+    ap.add_argument("--minutes", type=float, default=3, help="minutes of live snapshots at the centres' pace")
     ap.add_argument("--backfill-days", type=int, default=7, help="days refilled by refresh-figures to time it")
     ap.add_argument("--pg", default=os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"),
                     help="a PostgreSQL URL whose user may CREATE DATABASE (the bench uses a database of its own)")
@@ -265,7 +365,7 @@ def main() -> None:
         print("\nboard (target <= 300 ms for any period up to 92 days)      median    worst   body")
         worst_all = 0.0
         mid = (last - timedelta(days=args.days // 2)).isoformat()
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with login(base, url) as client:
             for path in ("/api/v1/board", "/"):
                 for at, span in [(None, 1), (None, 7), (None, 14), (None, 31), (None, 92), (mid, 92), (mid, 7)]:
                     if span > args.days:
@@ -295,11 +395,34 @@ def main() -> None:
         took = time.perf_counter() - t
         print(f"  {len(lat)} stored in {took:.1f} s ({len(lat) / took * 60:.0f} a minute); latency p50 "
               f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}")
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with login(base, url) as client:
             med, worst, _ = timed_get(client, "/api/v1/board", {"days": 92}, args.repeat)
             print(f"  /api/v1/board?days=92 after the night: median {ms(med)}, worst {ms(worst)}")
-        print("\nsnapshot ingest (100 centres x 40 services a minute, p99 <= 50 ms): NOT MEASURED "
-              "(the live snapshot endpoint is not in this branch)")
+
+            today = (last + timedelta(days=2)).isoformat()
+            print(f"\nthe day: {args.centres} centres x 40 services, a snapshot each a minute for {args.minutes:g} min "
+                  f"(target: 100 x 40 a minute, p99 <= 50 ms), a viewer reloading /api/v1/board?days=7 every 5 s")
+            lat, board_lat, bad = live_day(base, tokens, today, args.minutes, args.senders, client)
+            print(f"  {len(lat)} snapshots ({len(lat) * 40:,} service rows), {bad} refused; latency p50 "
+                  f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}  "
+                  f"{'ok' if pct(lat, 99) <= 0.05 and not bad else 'MISSED'}")
+            print(f"  board meanwhile: {len(board_lat)} reloads, median {ms(statistics.median(board_lat))}, "
+                  f"worst {ms(max(board_lat))}")
+            t = time.perf_counter()
+            ids = sorted(tokens)
+            lat2: list[float] = []
+            with ThreadPoolExecutor(args.senders) as pool:
+                def one(k: int) -> None:
+                    with httpx.Client(base_url=base, timeout=60) as c:
+                        t0 = time.perf_counter()
+                        r = c.post("/api/v1/live", json=snapshot(ids[k], k, 99, today),
+                                   headers={"Authorization": f"Bearer {tokens[ids[k]]}"})
+                        lat2.append(time.perf_counter() - t0)
+                        r.raise_for_status()
+                list(pool.map(one, range(len(ids))))
+            took = time.perf_counter() - t
+            print(f"  all {len(ids)} at once ({args.senders} at a time): {took:.1f} s, "
+                  f"{len(ids) / took * 60:,.0f} snapshots a minute; p50 {ms(pct(lat2, 50))}, p99 {ms(pct(lat2, 99))}")
 
         store = Store(url)
         first_bf = (last - timedelta(days=args.backfill_days - 1)).isoformat()

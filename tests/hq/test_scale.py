@@ -138,19 +138,19 @@ def test_the_demo_data_set_gives_the_same_board_json_and_csv_through_a_real_serv
         hq = HqProcess(db_url=url, port=free_port(), log_path=tmp_path / "hq.log", cwd=tmp_path)
         hq.start()
         try:
+            viewer = hq.client("viewer")
             for params in [{}, {"days": 3}, {"days": 92}, {"date": "2026-03-15", "days": 5}]:
-                got = httpx.get(hq.url + "/api/v1/board", params=params, timeout=30)
+                got = viewer.get("/api/v1/board", params=params)
                 assert got.status_code == 200, got.text
                 want = add_catalogue_versions(oracle.board_data(store, params.get("date"), params.get("days", 14)),
                                               catalogues)
                 assert got.json() == json.loads(json.dumps(want)), params
             for level in ("total", "services", "hours"):
-                got = httpx.get(hq.url + "/export.csv", params={"from": "2026-03-11", "to": "2026-03-20",
-                                                                "level": level}, timeout=30)
+                got = viewer.get("/export.csv", params={"from": "2026-03-11", "to": "2026-03-20", "level": level})
                 assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
                 assert got.text == oracle.export_csv(store, "2026-03-11", "2026-03-20", level)
                 assert len(list(csv.DictReader(io.StringIO(got.text)))) >= 40
-            page = httpx.get(hq.url + "/", params={"days": 10}, timeout=30)
+            page = viewer.get("/", params={"days": 10})
             assert page.status_code == 200 and "Huduma Centre Nakuru" in page.text
         finally:
             hq.stop()
@@ -177,7 +177,14 @@ def test_the_demo_data_set_gives_the_same_board_json_and_csv_through_a_real_serv
 def test_hostile_query_parameters_are_refused_with_json(served: HqProcess, path: str, params: dict,
                                                        status: int) -> None:
     hq = served
-    r = httpx.get(hq.url + path, params=params, timeout=30)
+    r = hq.client("viewer").get(path, params=params)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert r.json()["error"]["code"] in ("invalid_request", "bad_date", "bad_range")
+
+
+def test_the_board_and_its_exports_need_a_login(served: HqProcess) -> None:
+    for path in ("/api/v1/board?days=92", "/export.csv?level=services", "/?days=92"):
+        r = httpx.get(served.url + path, timeout=30, follow_redirects=False)
+        assert r.status_code in (401, 303), (path, r.status_code)
+        assert "within_target" not in r.text
