@@ -230,8 +230,16 @@ class Store:
                 conn.close()
 
     def dates(self) -> list[str]:
+        """Every date some summary is held for, oldest first.
+
+        Walked date by date through the index (one probe per date) rather
+        than a DISTINCT over every row: a year of 100 centres is 36,500 rows
+        but 365 dates, and the board asks on every request.
+        """
         with self.tx() as cur:
-            cur.execute("SELECT DISTINCT date FROM summaries ORDER BY date")
+            cur.execute("WITH RECURSIVE d(date) AS (SELECT MIN(date) FROM summaries UNION ALL "
+                        "SELECT (SELECT MIN(date) FROM summaries WHERE date > d.date) FROM d WHERE d.date IS NOT NULL) "
+                        "SELECT date FROM d WHERE date IS NOT NULL")
             return [r[0] for r in cur.fetchall()]
 
     def receipts(self, centre_id: str | None = None) -> list[dict[str, Any]]:
