@@ -1,7 +1,7 @@
 """Live figures at headquarters: the centres' snapshots in, the national live board out.
 
 ``POST /api/v1/live`` (centre token) takes a centre's ``LiveSnapshot``; ``GET /live``
-(role viewer) and ``GET /api/v1/live`` show the latest per centre and service,
+(role viewer) and ``GET /api/v1/live/centres`` show the latest per centre and service,
 each with how fresh it is (stale after ``live_store.STALE_AFTER_S``).
 """
 
@@ -104,7 +104,9 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
                               received_at=datetime.fromtimestamp(now, UTC))
         return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if outcome == "stored" else 200)
 
-    @api.get("/api/v1/live", tags=["live"], dependencies=board_deps)
+    @api.get("/api/v1/live/centres", tags=["live"], dependencies=board_deps,
+             responses={c: {"description": "{\"error\": {\"code\", \"message\"}}: login_needed, role_needed"}
+                        for c in (401, 403)})
     def live_json(request: Request) -> dict[str, Any]:
         """Every centre's latest live figures per service, with their age and whether they are stale."""
         return {"stale_after_s": live_store.STALE_AFTER_S, "centres": centre_rows(request.app.state.store)}
@@ -122,6 +124,9 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
             c["age_words"] = age_words(t, c["age_s"])
             for s in c["services"]:
                 s["name"] = names.get(s["service_id"], s["service_id"])
+                # nobody waiting, nobody served today, nothing unusual: one line for all of them
+                s["quiet"] = (not s["waiting"] and not s["issued_today"] and s["offered"] and not s["suspended"]
+                              and s["accepting"])
         totals = {"centres": len(rows), "reporting": sum(1 for c in rows if not c["stale"]),
                   "waiting": sum(s["waiting"] for c in rows if not c["stale"] for s in c["services"])}
         html = templates.TemplateResponse(request, "live_board.html", {

@@ -10,13 +10,15 @@ channels (``hq/wait_channels.py``) ask the same question through ``answer``.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from centre_server.contract.errors import Refusal
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 NEAR_KM = 60.0  # "near me": centres within this distance; when none is, the nearest few
 NEAREST_FEW = 3
+PER_ADDRESS_PER_MINUTE = 240  # the public page and its JSON: enough for a cyber café, not for a scraper loop
 
 
 @dataclass
@@ -50,6 +53,28 @@ class WaitAnswer:
     @property
     def best(self) -> dict[str, Any] | None:
         return next((c for c in self.centres if c["status"] == "open"), None)
+
+
+class PerKeyLimit:
+    """At most ``rate`` requests per ``per`` seconds for one key (a phone, an address)."""
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate, self.per = rate, per
+        self._hits: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._hits) > 50_000:  # a flood of made-up numbers must not grow memory without end
+                self._hits.clear()
+            hits = self._hits.setdefault(key, collections.deque())
+            while hits and hits[0] <= now - self.per:
+                hits.popleft()
+            if len(hits) >= self.rate:
+                return False
+            hits.append(now)
+            return True
 
 
 def services(request: Request) -> list[ServiceChoice]:
@@ -159,9 +184,16 @@ def _as_json(ans: WaitAnswer, lang: str) -> dict[str, Any]:
 def router(templates: Any) -> APIRouter:
     """The open routes: ``/wait`` and ``/api/v1/wait``."""
     api = APIRouter()
+    limit = PerKeyLimit(PER_ADDRESS_PER_MINUTE, 60.0)
+
+    def not_too_often(request: Request) -> None:
+        if not limit.allow(request.client.host if request.client else "unknown"):
+            raise Refusal(429, "too_many_requests", "too many questions from this address: try again in a minute",
+                          headers={"Retry-After": "60"})
 
     @api.get("/api/v1/wait", tags=["public"], responses={
-        404: {"description": "unknown_service"}, 422: {"description": "bad_position, no_place"}})
+        404: {"description": "unknown_service"}, 422: {"description": "bad_position"},
+        429: {"description": "too_many_requests"}}, dependencies=[Depends(not_too_often)])
     def wait_json(request: Request, service: str, county: str | None = None, lat: str | None = None,
                   lon: str | None = None, lang: str = "en") -> dict[str, Any]:
         """The shortest live waits for ``service`` (id or ticket letter) in ``county`` (or town), or near
@@ -175,7 +207,7 @@ def router(templates: Any) -> APIRouter:
         place = (county or "").strip()[:60] or None
         return _as_json(answer(request.app.state.store, found, place, near), lang)
 
-    @api.get("/wait", response_class=HTMLResponse, include_in_schema=False)
+    @api.get("/wait", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(not_too_often)])
     def wait_page(request: Request, service: str | None = None, county: str | None = None,
                   lat: str | None = None, lon: str | None = None, lang: str | None = None) -> HTMLResponse:
         """The page: a form (works without scripts), then the answer; "Use my location" fills lat/lon."""

@@ -12,12 +12,10 @@ each phone may ask a few times per ten minutes.
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import secrets
 import threading
-import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from fastapi.responses import PlainTextResponse
 
 from centre_server.channels.sms import AfricasTalkingGateway, LogGateway, SmsError, SmsGateway
 from hq.i18n import STRINGS
-from hq.public import WaitAnswer, answer, find_service, services
+from hq.public import PerKeyLimit, WaitAnswer, answer, find_service, services
 
 logger = logging.getLogger(__name__)
 
@@ -35,28 +33,6 @@ MAX_USSD = 182
 MAX_SMS = 306  # two concatenated GSM-7 segments
 KEYWORDS = {"WAIT": "en", "SUBIRI": "sw"}
 MAX_FORM_BYTES = 4096
-
-
-class PerKeyLimit:
-    """At most ``rate`` requests per ``per`` seconds for one key (a phone, an address)."""
-
-    def __init__(self, rate: int, per: float) -> None:
-        self.rate, self.per = rate, per
-        self._hits: dict[str, collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._hits) > 50_000:  # a flood of made-up numbers must not grow memory without end
-                self._hits.clear()
-            hits = self._hits.setdefault(key, collections.deque())
-            while hits and hits[0] <= now - self.per:
-                hits.popleft()
-            if len(hits) >= self.rate:
-                return False
-            hits.append(now)
-            return True
 
 
 def gateway_from_env(demo: bool) -> SmsGateway:

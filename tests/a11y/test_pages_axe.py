@@ -141,3 +141,23 @@ def test_service_levels_are_told_in_words_beside_colour(web_server, context_fact
         page.goto(f"{web_server.url}/reports?lang={lang}")
         expect(page.locator("#sl-legend")).to_be_visible()
         page.screenshot(path=str(out / f"reports-levels-{lang}.png"), full_page=True)
+
+
+def test_hq_wait_page_and_live_board_have_no_serious_violations(hq_demo, context_factory):  # noqa: F811
+    """The public wait page (no login) at a phone's width, and the national live board (viewer), both languages."""
+    found: list[str] = []
+    page = context_factory(viewport={"width": 360, "height": 740}).new_page()
+    for lang in LANGS:
+        page.goto(f"{hq_demo.url}/wait?lang={lang}")
+        found += audit(page, f"hq-wait-form-{lang}")
+        page.goto(f"{hq_demo.url}/wait?service=kra-pin&county=Nairobi&lang={lang}")
+        expect(page.locator("li.centre").first).to_be_visible()
+        found += audit(page, f"hq-wait-answer-{lang}")
+    board = context_factory().new_page()
+    hq_demo.log_in_browser(board.context)
+    for lang in LANGS:
+        board.goto(f"{hq_demo.url}/live?lang={lang}")
+        assert board.url.split("?")[0].endswith("/live"), board.url
+        found += audit(board, f"hq-live-{lang}")
+        board.screenshot(path=str(artifacts_dir("hq") / f"live-board-{lang}.png"), full_page=True)
+    assert not found, "\n".join(found)

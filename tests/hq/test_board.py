@@ -118,6 +118,10 @@ def test_demo_headquarters_registers_the_demo_centre_and_simulates_neighbours(tm
     try:
         ids = {c["id"] for c in demo.client().get("/api/v1/centres").json()}
         assert {"demo", "city-square", "mombasa", "kisumu", "nakuru"} <= ids
+        # the second demo centre too (issue 22), and where each is for the public wait page
+        assert "demo-thika" in ids
+        near = httpx.get(demo.url + "/api/v1/wait", params={"service": "K", "lat": -1.15, "lon": 36.96}).json()
+        assert {"demo", "demo-thika"} <= {c["id"] for c in near["centres"]}
         assert (tmp_path / "demo-hq" / "hq.db").is_file()
         wait_until(lambda: demo.client().get("/healthz").json()["summaries"] >= 3, timeout=60,
                    interval=0.5, what="simulated neighbour days")

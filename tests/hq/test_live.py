@@ -32,8 +32,9 @@ def held(pg_url: str, centre_id: str) -> tuple[float, float] | None:
     return None if row is None else (row[0], row[1])
 
 
-def waiting_at_hq(hq_url: str, centre_id: str, service_id: str) -> int | None:
-    for c in httpx.get(hq_url + "/api/v1/live").json()["centres"]:
+def waiting_at_hq(hq, centre_id: str, service_id: str) -> int | None:
+    """What HQ's live board (a viewer's JSON) says waits for a service at a centre."""
+    for c in hq.client("viewer").get("/api/v1/live/centres").json()["centres"]:
         if c["id"] == centre_id:
             return next((s["waiting"] for s in c["services"] if s["service_id"] == service_id), None)
     return None
@@ -93,9 +94,11 @@ def test_two_centres_send_live_figures_and_a_cut_link_resumes_with_the_latest(
         gpo, th = servers
         issue(gpo, "kra-pin", 2, "gpo")
         issue(th, "kra-pin", 1, "th")
-        wait_until(lambda: waiting_at_hq(hq.url, "demo", "kra-pin") == 2, 20, "the GPO's live figures at HQ")
-        wait_until(lambda: waiting_at_hq(hq.url, "thika", "kra-pin") == 1, 20, "Thika's live figures at HQ")
-        live = {c["id"]: c for c in httpx.get(hq.url + "/api/v1/live").json()["centres"]}
+        wait_until(lambda: waiting_at_hq(hq, "demo", "kra-pin") == 2, 20, "the GPO's live figures at HQ")
+        wait_until(lambda: waiting_at_hq(hq, "thika", "kra-pin") == 1, 20, "Thika's live figures at HQ")
+        live = {c["id"]: c for c in hq.client("viewer").get("/api/v1/live/centres").json()["centres"]}
+        # the live board is for staff: no session, no figures
+        assert httpx.get(hq.url + "/api/v1/live/centres").status_code == 401
         assert live["thika"]["county"] == "Kiambu" and live["thika"]["latitude"] == pytest.approx(-1.0333)
         assert live["demo"]["stale"] is False and live["demo"]["hours"]["opens"] == "08:00"
         assert len(live["demo"]["services"]) >= 30  # every service of the menu, each one row
@@ -107,22 +110,35 @@ def test_two_centres_send_live_figures_and_a_cut_link_resumes_with_the_latest(
         issue(th, "kra-pin", 4, "th-cut")
         time.sleep(4.0)  # several minutes' worth of snapshots at 0.5 s, none of them queued
         assert held(pg_url, "thika") == before_cut
-        assert waiting_at_hq(hq.url, "thika", "kra-pin") == 1
-        assert waiting_at_hq(hq.url, "demo", "kra-pin") == 2  # the other centre is unaffected
+        assert waiting_at_hq(hq, "thika", "kra-pin") == 1
+        assert waiting_at_hq(hq, "demo", "kra-pin") == 2  # the other centre is unaffected
         tried_while_down = proxy.connections
 
         # restored: the latest figures arrive; the next seconds carry one snapshot at a time, no flood
         proxy.mode = "up"
         restored_at = time.time()
-        wait_until(lambda: waiting_at_hq(hq.url, "thika", "kra-pin") == 5, 20, "Thika's latest figures after the cut")
+        wait_until(lambda: waiting_at_hq(hq, "thika", "kra-pin") == 5, 20, "Thika's latest figures after the cut")
         taken, received = held(pg_url, "thika")
         assert taken >= restored_at - 1.5  # taken when the link came back, not during the cut
         time.sleep(1.0)
         sent_after = proxy.connections - tried_while_down
         # at 0.5 s per snapshot, about 2 + (time to arrive) / 0.5 requests: a backlog would be the ~10 missed ones
         assert sent_after <= 2 + (time.time() - restored_at) / 0.5 + 1, sent_after
-        log = (tmp_path / "thika.log").read_text()
-        assert "Traceback" not in log
+        # a manager suspends a service at the GPO: HQ's public answer says so, with the reason, within seconds
+        manager = gpo.login("manager")
+        with gpo.client(manager) as c:
+            r = c.post("/api/v1/catalogue/kra-pin/offering", json={
+                "status": "suspended", "reason": {"en": "KRA system down", "sw": "Mfumo wa KRA haufanyi kazi"}})
+            assert r.status_code == 200, r.text
+
+        def gpo_answer() -> dict | None:
+            d = httpx.get(hq.url + "/api/v1/wait", params={"service": "K", "county": "Nairobi"}).json()
+            return next((c for c in d["centres"] if c["id"] == "demo" and c["status"] == "suspended"), None)
+
+        got = wait_until(gpo_answer, 20, "the GPO's suspension at HQ")
+        assert got["reason"] == "KRA system down"
+        for log in ("gpo.log", "thika.log"):
+            assert "Traceback" not in (tmp_path / log).read_text()
     finally:
         for s in servers:
             s.stop()
@@ -210,4 +226,4 @@ def test_who_may_send_and_what_a_late_retry_does(hq_shared) -> None:
     assert r.status_code == 201 and r.json()["outcome"] == "stored", r.text
     r = httpx.post(url, json=older, headers=auth)  # a retry from before arrives late: it changes nothing
     assert r.status_code == 200 and r.json()["outcome"] == "stale"
-    assert waiting_at_hq(hq_shared.url, "nakuru", "kra-pin") == 7
+    assert waiting_at_hq(hq_shared, "nakuru", "kra-pin") == 7

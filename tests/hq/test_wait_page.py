@@ -234,3 +234,14 @@ def test_wait_by_ussd(wait_hq) -> None:
     assert ussd("1*XX").startswith("END No service XX")
     assert ussd("1*K*Turkana").startswith("END Wait for K in TURKANA: no Huduma Centre there")
     assert httpx.post(wait_hq.url + "/ussd/wait", data={"text": ""}).status_code == 403
+
+
+def test_one_address_asking_in_a_loop_is_slowed_down(wait_hq) -> None:
+    """Last in this module: it spends this address's minute (240 questions) on the public page and its JSON."""
+    with httpx.Client(base_url=wait_hq.url) as c:
+        codes = [c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"}).status_code for _ in range(250)]
+        assert codes.count(200) <= 240 and codes[-1] == 429
+        r = c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+        assert r.headers["Retry-After"] == "60"
+        assert c.get("/wait").status_code == 429
