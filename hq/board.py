@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from centre_server.contract import summary as schema
 from centre_server.reports import figures
+from hq import daily
 from hq.store import Store
 
 logger = logging.getLogger(__name__)
@@ -118,102 +120,140 @@ def trend_chart(dates: list[str], arrived: list[int], share: list[float | None],
     return "".join(parts)
 
 
-def valid_rows(store: Store, first: str, last: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stored summaries of first..last that hold the summary's shape, and those skipped (with why).
-
-    A row stored before headquarters validated summaries (or written to the
-    database by hand) must not break the board for every centre: it is left
-    out of the figures, listed on the page and logged.
-    """
-    good, skipped = [], []
-    for r in store.summaries_between(first, last):
-        why = schema.problem(r["summary"])
-        if why is None:
-            good.append(r)
-        else:
-            logger.warning("skipped the stored summary of %s for %s (revision %s): %s",
-                           r["centre_id"], r["date"], r["revision"], why)
-            skipped.append({"centre_id": r["centre_id"], "date": r["date"], "revision": r["revision"],
-                            "reason": why})
-    return good, skipped
-
-
 def centre_names(store: Store) -> dict[str, str]:
     """Registered names: a summary's own ``centre_name`` is the centre's say, never shown as its name."""
     return {c["id"]: c["name"] for c in store.centres()}
 
 
+def skipped_rows(store: Store, first: str, last: str) -> list[dict[str, Any]]:
+    """Stored summaries of first..last that do not hold the summary's shape: left out of the figures, listed.
+
+    A row stored before headquarters validated summaries (or written to the
+    database by hand) must not break the board for every centre.
+    """
+    with store.tx() as cur:
+        cur.execute("SELECT centre_id, date, revision, problem FROM day_totals WHERE date >= ? AND date <= ? "
+                    "AND problem IS NOT NULL ORDER BY date, centre_id", [first, last])
+        rows = cur.fetchall()
+    for c, d, r, why in rows:
+        logger.warning("skipped the stored summary of %s for %s (revision %s): %s", c, d, r, why)
+    return [{"centre_id": c, "date": d, "revision": r, "reason": why} for c, d, r, why in rows]
+
+
+NATIONAL_SQL = ("SELECT date, COUNT(*), SUM(arrived), SUM(served), SUM(within_target), SUM(measured), "
+                "SUM(rating_sum), SUM(satisfaction_count) FROM day_totals "
+                "WHERE date >= ? AND date <= ? AND problem IS NULL GROUP BY date")
+
+# Per centre and service over the dates: the sums, and the first day it appears (whose names the board shows).
+# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``.
+SERVICES_SQL = ("WITH parts AS (SELECT centre_id, service_id, first_date, arrived, within_target, measured, wait_sum, "
+                "wait_n FROM week_services WHERE week >= ? AND week <= ? UNION ALL "
+                "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
+                "FROM day_services WHERE (date >= ? AND date <= ?) OR (date >= ? AND date <= ?)) "
+                "SELECT centre_id, service_id, MIN(first_date), SUM(within_target), SUM(measured), SUM(arrived), "
+                "SUM(wait_sum), SUM(wait_n) FROM parts GROUP BY centre_id, service_id HAVING SUM(measured) >= ?")
+
+NOTHING = ("1", "0")  # a date range no date is in
+
+
+def period_parts(first: str, last: str) -> tuple[tuple[int, int], tuple[str, str], tuple[str, str]]:
+    """The whole weeks inside first..last (``daily.week_of``; (1, 0) when none) and the day ranges either side."""
+    w0, w1 = daily.week_of(first), daily.week_of(last)
+    if daily.week_dates(w0)[0] < first:
+        w0 += 1
+    if daily.week_dates(w1)[1] > last:
+        w1 -= 1
+    if w0 > w1:
+        return (1, 0), (first, last), NOTHING
+    start, end = daily.week_dates(w0)[0], daily.week_dates(w1)[1]
+    before = (first, (Date.fromisoformat(start) - timedelta(days=1)).isoformat()) if first < start else NOTHING
+    after = ((Date.fromisoformat(end) + timedelta(days=1)).isoformat(), last) if end < last else NOTHING
+    return (w0, w1), before, after
+
+
+def worst_services(store: Store, first: str, last: str, names: dict[str, str], min_measured: int,
+                   limit: int = 12) -> list[dict[str, Any]]:
+    """The centre-services with the lowest service level over first..last (at least ``min_measured`` visits).
+
+    Ties (same level, same visits) keep the order the services first appear
+    in: by day, centre, and place in the centre's menu.
+    """
+    with store.tx() as cur:
+        weeks, before, after = period_parts(first, last)
+        cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
+        sums = cur.fetchall()
+        firsts = sorted({r[2] for r in sums})
+        named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
+            part = firsts[i:i + 50]
+            cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
+                        f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
+            for row in cur.fetchall():
+                named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
+    found = []
+    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in sums:
+        pos, en, sw, target = named[(cid, first_day, sid)]
+        found.append({
+            "centre_id": cid, "centre_name": names.get(cid), "service_id": sid, "name_en": en, "name_sw": sw,
+            "target_wait_s": target, "within_target": int(within), "measured": int(measured),
+            "arrived": int(arrived), "within_target_share": figures.share(int(within), int(measured)),
+            "wait_mean_s": figures.seconds(wait_sum / wait_n) if wait_n else None,
+            "_order": (first_day, cid, pos)})
+    worst = sorted(found, key=lambda a: (a["within_target_share"], -a["measured"], a["_order"]))
+    return [{k: v for k, v in a.items() if k != "_order"} for a in worst[:limit]]
+
+
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
-    """Everything the board page and ``GET /api/v1/board`` show."""
+    """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``)."""
     dates_known = store.dates()
     if day is None:
         day = dates_known[-1] if dates_known else Date.today().isoformat()
     dates = date_range(day, days)
-    rows, skipped = valid_rows(store, dates[0], dates[-1])
+    daily.refresh(store, dates[0], dates[-1])
+    skipped = skipped_rows(store, dates[0], dates[-1])
     registered = {c["id"]: c for c in store.centres()}
-    by_centre: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     names: dict[str, str] = {cid: c["name"] for cid, c in registered.items()}
-    for r in rows:
-        by_centre[r["centre_id"]][r["date"]] = r
-        names.setdefault(r["centre_id"], r["centre_id"])
+    by_centre: dict[str, dict[str, tuple[Any, ...]]] = defaultdict(dict)
+    with store.tx() as cur:
+        cur.execute("SELECT centre_id, date, revision, received_at, timezone, simulated, arrived, "
+                    "within_target_share, wait_mean_s, CASE WHEN date = ? THEN total END FROM day_totals "
+                    "WHERE date >= ? AND date <= ? AND problem IS NULL", [day, dates[0], dates[-1]])
+        for row in cur.fetchall():
+            by_centre[row[0]][row[1]] = row
+        cur.execute(NATIONAL_SQL, [dates[0], dates[-1]])
+        per_day = {r[0]: r for r in cur.fetchall()}
+    for cid in by_centre:
+        names.setdefault(cid, cid)
     for k in skipped:
         k["centre_name"] = names.get(k["centre_id"], k["centre_id"])
     centres = []
     for cid in sorted(set(registered) | set(by_centre), key=lambda c: names.get(c, c)):
         days_of = by_centre.get(cid, {})
         today = days_of.get(day)
-        totals = [days_of[d]["summary"]["total"] if d in days_of else None for d in dates]
+        trend = [days_of.get(d) for d in dates]
         latest = days_of[max(days_of)] if days_of else None
-        tz = (today or latest or {}).get("summary", {}).get("timezone") or DEFAULT_TZ
+        tz = (today or latest or (None,) * 5)[4] or DEFAULT_TZ
         centres.append({
             "id": cid, "name": names.get(cid, cid), "timezone": tz,
-            "total": today["summary"]["total"] if today else None,
-            "revision": today["revision"] if today else None,
-            "received": local_time(today["received_at"], tz) if today else None,
-            "simulated": bool(today and today["summary"].get("simulated")),
-            "arrived_trend": [t["arrived"] if t else None for t in totals],
-            "within_trend": [t.get("within_target_share") if t else None for t in totals],
-            "wait_trend": [t.get("wait_mean_s") if t else None for t in totals],
-            "reported_days": sum(1 for t in totals if t),
+            "total": json.loads(today[9]) if today else None,
+            "revision": today[2] if today else None,
+            "received": local_time(today[3], tz) if today else None,
+            "simulated": bool(today and today[5]),
+            "arrived_trend": [t[6] if t else None for t in trend],
+            "within_trend": [t[7] if t else None for t in trend],
+            "wait_trend": [t[8] if t else None for t in trend],
+            "reported_days": sum(1 for t in trend if t),
             "missing": [d for d in dates if d not in days_of],
         })
     national = []
     for d in dates:
-        day_rows = [by_centre[c][d]["summary"]["total"] for c in by_centre if d in by_centre[c]]
-        within = sum(t.get("within_target", 0) for t in day_rows)
-        measured = sum(t.get("measured", 0) for t in day_rows)
-        ratings = sum((t.get("satisfaction_mean") or 0) * t.get("satisfaction_count", 0) for t in day_rows)
-        rcount = sum(t.get("satisfaction_count", 0) for t in day_rows)
-        national.append({"date": d, "centres": len(day_rows), "arrived": sum(t.get("arrived", 0) for t in day_rows),
-                         "served": sum(t.get("served", 0) for t in day_rows),
-                         "within_target_share": figures.share(within, measured),
-                         "satisfaction_mean": round(ratings / rcount, 2) if rcount else None})
-    agg: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        for s in r["summary"].get("services", []):
-            k = (r["centre_id"], s["service_id"])
-            a = agg.setdefault(k, {"centre_id": r["centre_id"], "centre_name": names.get(r["centre_id"]),
-                                   "service_id": s["service_id"], "name_en": s.get("name_en"),
-                                   "name_sw": s.get("name_sw"), "target_wait_s": s.get("target_wait_s"),
-                                   "within_target": 0, "measured": 0, "arrived": 0, "_wait_sum": 0.0,
-                                   "_wait_n": 0})
-            a["within_target"] += s.get("within_target", 0)
-            a["measured"] += s.get("measured", 0)
-            a["arrived"] += s.get("arrived", 0)
-            if s.get("wait_mean_s") is not None:
-                n = max(1, s.get("measured", 0))  # the visits whose wait was measured, as the centre's reports
-                a["_wait_sum"] += s["wait_mean_s"] * n
-                a["_wait_n"] += n
-    worst = []
-    for a in agg.values():
-        if a["measured"] < min_measured:
-            continue
-        a["within_target_share"] = figures.share(a["within_target"], a["measured"])
-        a["wait_mean_s"] = figures.seconds(a["_wait_sum"] / a["_wait_n"]) if a["_wait_n"] else None
-        worst.append({k: v for k, v in a.items() if not k.startswith("_")})
-    worst.sort(key=lambda a: (a["within_target_share"], -a["measured"]))
+        _, n, arrived, served, within, measured, ratings, rcount = per_day.get(d, (d, 0, 0, 0, 0, 0, 0.0, 0))
+        national.append({"date": d, "centres": int(n), "arrived": int(arrived or 0), "served": int(served or 0),
+                         "within_target_share": figures.share(int(within or 0), int(measured or 0)),
+                         "satisfaction_mean": round(float(ratings) / int(rcount), 2) if rcount else None})
+    worst = worst_services(store, dates[0], dates[-1], names, min_measured)
     return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
-            "worst": worst[:12], "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known,
+            "worst": worst, "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known,
             "skipped": skipped}
 
 
@@ -232,26 +272,43 @@ def cell(value: Any) -> Any:
     return value
 
 
-def export_csv(store: Store, first: str, last: str, level: str = "total") -> str:
-    """One row per centre and day (``total``), per service (``services``) or per hour (``hours``).
+def export_csv(store: Store, first: str, last: str, level: str = "total") -> Iterator[str]:
+    """One row per centre and day (``total``), per service (``services``) or per hour (``hours``), streamed.
 
     Centres are named by their registered name; rows that do not hold the
-    summary's shape are left out (and logged, see ``valid_rows``).
+    summary's shape are left out (see ``skipped_rows``). The summaries are read
+    through a server-side cursor and written a few hundred lines at a time, so
+    a year's export does not hold a year in memory.
     """
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    daily.refresh(store, first, last)
     names = centre_names(store)
-    rows, _skipped = valid_rows(store, first, last)
     extra = {"total": ["counters_open", "staffed_hours"],
              "services": ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"],
              "hours": ["hour", "counters_open", "staffed_hours"]}[level]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
     w.writerow(["centre_id", "centre_name", "date", "revision", "simulated", *extra, *FIGURES])
-    for r in rows:
-        s = r["summary"]
-        items = [s["total"]] if level == "total" else s.get(level, [])
-        for item in items:
-            w.writerow([cell(x) for x in [
-                r["centre_id"], names.get(r["centre_id"], r["centre_id"]), r["date"], r["revision"],
-                int(bool(s.get("simulated"))), *[item.get(k) for k in extra],
-                *["" if item.get(k) is None else item.get(k) for k in FIGURES]]])
-    return out.getvalue()
+    if level == "total":  # the day's totals are kept apart: no need to read the whole summary
+        sql = ("SELECT centre_id, date, revision, total, simulated FROM day_totals "
+               "WHERE date >= ? AND date <= ? AND problem IS NULL ORDER BY date, centre_id")
+    else:
+        sql = ("SELECT s.centre_id, s.date, s.revision, s.data, 0 FROM summaries s JOIN day_totals t "
+               "ON t.centre_id = s.centre_id AND t.date = s.date AND t.revision = s.revision "
+               "WHERE s.date >= ? AND s.date <= ? AND t.problem IS NULL ORDER BY s.date, s.centre_id")
+    with store.stream(sql, [first, last]) as rows:
+        for cid, day, revision, data, simulated in rows:
+            if level == "total":
+                items = [json.loads(data)]
+            else:
+                s = json.loads(data)
+                items, simulated = s.get(level, []), s.get("simulated")
+            for item in items:
+                w.writerow([cell(x) for x in [
+                    cid, names.get(cid, cid), day, revision,
+                    int(bool(simulated)), *[item.get(k) for k in extra],
+                    *["" if item.get(k) is None else item.get(k) for k in FIGURES]]])
+            if out.tell() > 256 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+    yield out.getvalue()

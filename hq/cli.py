@@ -204,6 +204,34 @@ def list_centres(db: str | None) -> None:
         click.echo(f"{c['id']:24} {c['name']}{'  (disabled)' if c['disabled'] else ''}")
 
 
+@cli.command("refresh-figures")
+@click.option("--db", default=None, envvar="HUDUMA_HQ_DB", help=DB_HELP)
+@click.option("--from", "first", default=None, help="First date (YYYY-MM-DD) [default: every stored day].")
+@click.option("--to", "last", default=None, help="Last date (YYYY-MM-DD) [default: every stored day].")
+def refresh_figures(db: str | None, first: str | None, last: str | None) -> None:
+    """Fill the board's figure tables from the summaries already stored (once, after an upgrade).
+
+    New summaries fill them as they arrive; this reads the ones stored before,
+    or changed by hand, and prints how many it filled.
+
+    Example: huduma-hq refresh-figures --db postgresql://hq@127.0.0.1/huduma
+    """
+    from datetime import date as Date
+
+    from hq import daily
+
+    for value in (first, last):
+        if value is not None:
+            try:
+                Date.fromisoformat(value)
+            except ValueError:
+                raise click.ClickException(f"{value!r} is not a date: use YYYY-MM-DD") from None
+    if (first is None) != (last is None):
+        raise click.ClickException("give both --from and --to, or neither")
+    n = daily.refresh(_store(db), first, last)
+    click.echo(f"figures filled for {n} stored summaries" if n else "the figures were up to date")
+
+
 def main() -> None:
     cli(prog_name="huduma-hq", auto_envvar_prefix=None)
 

@@ -1,0 +1,190 @@
+"""Headquarters' figures kept in PostgreSQL columns (hq.daily) give the board, JSON and CSV they gave before.
+
+The oracle is the board as it was computed before (``tests/hq/board_oracle.py``,
+every summary parsed in Python); the new path adds up ``day_totals`` and
+``day_services`` in SQL. Same data, same answers: including a revised day, a
+late lower revision, a row changed by hand, a row that is not a summary, a
+registered centre that never reported, and the demo's data set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from centre_server.sim.daysim import simulate_engine_day
+from hq import board, daily, demo
+from hq.app import add_catalogue_versions
+from hq.catalogue import CatalogueStore
+from hq.store import Store
+from tests.conftest import free_port
+from tests.hq import board_oracle as oracle
+from tests.hq.conftest import HqProcess, pg_schema
+
+CENTRES = [("nairobi-gpo", "Huduma Centre GPO", 40), ("mombasa", "Huduma Centre Mombasa", 30),
+           ("kisumu", "Huduma Centre Kisumu", 25)]
+DAYS = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(6)]
+
+
+def put(store: Store, data: dict, revision: int = 1) -> str:
+    key = f"{data['centre_id']}:{data['date']}:{revision}"
+    return store.put_summary(data["centre_id"], key, data["date"], revision, data).outcome
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """Three centres over six days (gaps: Kisumu misses the last two), one revised day, a bad row, a silent centre."""
+    with pg_schema() as url:
+        store = Store(url)
+        store.migrate()
+        sent: dict[tuple[str, str], dict] = {}
+        for cid, name, citizens in CENTRES:
+            store.add_centre(cid, name)
+            for i, day in enumerate(DAYS):
+                if cid == "kisumu" and i >= 4:
+                    continue
+                data = simulate_engine_day(day, centre_id=cid, centre_name=name, citizens=citizens, seed=i)
+                assert put(store, data) == "stored"
+                sent[(cid, day)] = data
+        store.add_centre("garissa", "Huduma Centre Garissa")  # registered, never reported
+        yield store, url, sent, tmp_path_factory.mktemp("hq-scale")
+
+
+@pytest.fixture(scope="module")
+def served(filled):
+    """A real ``huduma-hq serve`` over the filled schema."""
+    _, url, _, tmp = filled
+    hq = HqProcess(db_url=url, port=free_port(), log_path=tmp / "hq.log", cwd=tmp)
+    hq.start()
+    yield hq
+    hq.stop()
+
+
+def service_figures(store: Store, cid: str, day: str) -> list[tuple]:
+    with store.tx() as cur:
+        cur.execute("SELECT service_id, arrived, within_target, measured, wait_sum, wait_n FROM day_services "
+                    "WHERE centre_id=? AND date=? ORDER BY position", [cid, day])
+        return [tuple(r) for r in cur.fetchall()]
+
+
+def expected_services(data: dict) -> list[tuple]:
+    out = []
+    for s in data["services"]:
+        n = daily.wait_weight(s) if s["wait_mean_s"] is not None else 0
+        out.append((s["service_id"], s["arrived"], s["within_target"], s["measured"], (s["wait_mean_s"] or 0.0) * n, n))
+    return out
+
+
+def test_a_revised_day_replaces_its_figures_and_a_late_lower_revision_changes_nothing(filled) -> None:
+    store, _, sent, _ = filled
+    cid, day = "mombasa", DAYS[2]
+    assert service_figures(store, cid, day) == expected_services(sent[(cid, day)])
+    revised = simulate_engine_day(day, centre_id=cid, centre_name="Huduma Centre Mombasa", citizens=55, seed=99)
+    assert put(store, revised, revision=3) == "stored"
+    sent[(cid, day)] = revised
+    assert service_figures(store, cid, day) == expected_services(revised)  # no rows of revision 1 remain
+    late = simulate_engine_day(day, centre_id=cid, centre_name="Huduma Centre Mombasa", citizens=10, seed=7)
+    assert put(store, late, revision=2) == "superseded"  # revision 2 arrives after 3: changes nothing
+    assert put(store, revised, revision=3) == "duplicate"
+    assert service_figures(store, cid, day) == expected_services(revised)
+    with store.tx() as cur:
+        cur.execute("SELECT revision, arrived, within_target, measured FROM day_totals WHERE centre_id=? AND date=?",
+                    [cid, day])
+        t = revised["total"]
+        assert tuple(cur.fetchone()) == (3, t["arrived"], t["within_target"], t["measured"])
+        cur.execute("SELECT SUM(arrived) FROM day_totals WHERE date=? AND problem IS NULL", [day])
+        assert cur.fetchone()[0] == sum(d["total"]["arrived"] for (c, d_), d in sent.items() if d_ == day)
+
+
+def test_the_sql_board_equals_the_python_board_for_every_period(filled) -> None:
+    store, _, _, _ = filled
+    for day, days in [(None, 14), (DAYS[-1], 1), (DAYS[-1], 6), (DAYS[3], 3), (DAYS[-1], 92), ("2026-01-01", 7)]:
+        new = board.board_data(store, day, days)
+        old = oracle.board_data(store, day, days)
+        assert new == old, (day, days)
+    assert board.board_data(store, DAYS[-1], 6)["worst"], "the data set has services to rank"
+
+
+def test_rows_stored_behind_headquarters_back_are_refreshed_or_skipped(filled) -> None:
+    store, _, sent, _ = filled
+    edited = simulate_engine_day(DAYS[1], centre_id="kisumu", centre_name="Huduma Centre Kisumu", citizens=70, seed=5)
+    with store.tx() as cur:  # an operator fixes a row by hand, and another row is not a summary at all
+        cur.execute("UPDATE summaries SET data=?, received_at=received_at+1 WHERE centre_id='kisumu' AND date=?",
+                    [json.dumps(edited), DAYS[1]])
+        cur.execute("INSERT INTO summaries (centre_id, date, revision, key, data, received_at) "
+                    "VALUES ('garissa', ?, 1, 'garissa:x:1', '{\"total\": {\"arrived\": \"x\"}}', 0)", [DAYS[-1]])
+    new = board.board_data(store, DAYS[-1], 6)
+    assert new == oracle.board_data(store, DAYS[-1], 6)
+    kisumu = next(c for c in new["centres"] if c["id"] == "kisumu")
+    assert kisumu["arrived_trend"][1] == edited["total"]["arrived"]
+    assert [(k["centre_id"], k["date"]) for k in new["skipped"]] == [("garissa", DAYS[-1])]
+    assert daily.refresh(store) == 0  # everything is filled now
+    sent[("kisumu", DAYS[1])] = edited
+
+
+def test_the_demo_data_set_gives_the_same_board_json_and_csv_through_a_real_server(tmp_path: Path) -> None:
+    with pg_schema() as url:
+        store = Store(url)
+        demo.prepare(store)
+        today = date(2026, 3, 20)
+        demo.seed_neighbours(store, days=10, today=today)
+        catalogues = CatalogueStore(store)
+        hq = HqProcess(db_url=url, port=free_port(), log_path=tmp_path / "hq.log", cwd=tmp_path)
+        hq.start()
+        try:
+            viewer = hq.client("viewer")
+            for params in [{}, {"days": 3}, {"days": 92}, {"date": "2026-03-15", "days": 5}]:
+                got = viewer.get("/api/v1/board", params=params)
+                assert got.status_code == 200, got.text
+                want = add_catalogue_versions(oracle.board_data(store, params.get("date"), params.get("days", 14)),
+                                              catalogues)
+                assert got.json() == json.loads(json.dumps(want)), params
+            for level in ("total", "services", "hours"):
+                got = viewer.get("/export.csv", params={"from": "2026-03-11", "to": "2026-03-20", "level": level})
+                assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+                assert got.text == oracle.export_csv(store, "2026-03-11", "2026-03-20", level)
+                assert len(list(csv.DictReader(io.StringIO(got.text)))) >= 40
+            page = viewer.get("/", params={"days": 10})
+            assert page.status_code == 200 and "Huduma Centre Nakuru" in page.text
+        finally:
+            hq.stop()
+
+
+@pytest.mark.parametrize(("path", "params", "status"), [
+    ("/api/v1/board", {"days": "0"}, 422),
+    ("/api/v1/board", {"days": "93"}, 422),
+    ("/api/v1/board", {"days": "-5"}, 422),
+    ("/api/v1/board", {"days": "1e9"}, 422),
+    ("/api/v1/board", {"days": "7; DROP TABLE summaries"}, 422),
+    ("/api/v1/board", {"date": "2026-02-30"}, 422),
+    ("/api/v1/board", {"date": "'; DROP TABLE day_totals; --"}, 422),
+    ("/api/v1/board", {"date": "9" * 5000}, 422),
+    ("/api/v1/board", {"date": "2026-03-07\x00"}, 422),
+    ("/", {"days": "100000"}, 422),
+    ("/", {"date": "yesterday"}, 422),
+    ("/export.csv", {"from": "2026-03-07", "to": "2026-03-01"}, 422),
+    ("/export.csv", {"from": "2026-13-01"}, 422),
+    ("/export.csv", {"to": "2026-03-07' OR '1'='1"}, 422),
+    ("/export.csv", {"level": "services;--"}, 422),
+    ("/export.csv", {"level": "../../etc/passwd"}, 422),
+])
+def test_hostile_query_parameters_are_refused_with_json(served: HqProcess, path: str, params: dict,
+                                                       status: int) -> None:
+    hq = served
+    r = hq.client("viewer").get(path, params=params)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"]["code"] in ("invalid_request", "bad_date", "bad_range")
+
+
+def test_the_board_and_its_exports_need_a_login(served: HqProcess) -> None:
+    for path in ("/api/v1/board?days=92", "/export.csv?level=services", "/?days=92"):
+        r = httpx.get(served.url + path, timeout=30, follow_redirects=False)
+        assert r.status_code in (401, 303), (path, r.status_code)
+        assert "within_target" not in r.text
