@@ -107,6 +107,10 @@ class EventType(StrEnum):
     day_reopened = "day_reopened"  # a manager undid a close (a mistaken closing time, say) until midnight
     service_suspended = "service_suspended"  # the centre stopped issuing for a service now, with a reason
     service_resumed = "service_resumed"
+    # one-stop visits: a ticket carrying several services (queue/visits.py)
+    visit_planned = "visit_planned"  # the services after the first, chosen with the ticket
+    visit_changed = "visit_changed"  # a clerk dropped, added or reordered the visit's remaining services
+    visit_step_queued = "visit_step_queued"  # one service done: the ticket joined the next one's queue
 
 
 class CounterAction(StrEnum):
