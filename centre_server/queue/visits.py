@@ -98,22 +98,26 @@ def begin(t: Ticket, next_services: Sequence[str], at: float) -> None:
     t.visit = VisitPlan(first_service=t.service_id, next=list(next_services), joined_at=at)
 
 
+# A plan is never changed in place, always replaced: the wait forecast runs futures on shallow copies
+# of the tickets (queue/forecast.py), which must not reach the live ticket's plan.
+
+
 def change(t: Ticket, next_services: Sequence[str]) -> None:
-    if t.visit is None:
-        t.visit = VisitPlan(first_service=first_service(t), joined_at=t.queued_at)
-    t.visit.next = list(next_services)
+    old = t.visit
+    t.visit = VisitPlan(first_service=first_service(t), next=list(next_services),
+                        done=list(old.done) if old else [], joined_at=old.joined_at if old else t.queued_at)
 
 
 def advance(t: Ticket, to_service: str, next_services: Sequence[str], at: float, place: str) -> None:
     """The current step is done: keep it in ``done``, wait now for ``to_service``."""
-    if t.visit is None:  # a log can only say this of a ticket with a plan; be safe on an odd one
-        t.visit = VisitPlan(first_service=first_service(t), joined_at=t.queued_at)
-    t.visit.done.append(VisitStep(
-        service_id=t.service_id, joined_at=t.visit.joined_at if t.visit.joined_at is not None else t.queued_at,
+    old = t.visit
+    step = VisitStep(
+        service_id=t.service_id,
+        joined_at=old.joined_at if old is not None and old.joined_at is not None else t.queued_at,
         counter_id=t.counter_id, clerk=t.clerk, called_at=t.called_at,
-        started_at=t.started_at, ended_at=t.ended_at, outcome=t.outcome))
-    t.visit.next = list(next_services)
-    t.visit.joined_at = at
+        started_at=t.started_at, ended_at=t.ended_at, outcome=t.outcome)
+    t.visit = VisitPlan(first_service=first_service(t), next=list(next_services),
+                        done=[*(old.done if old else []), step], joined_at=at)
     t.service_id = to_service
     if place == "joined":
         t.queued_at = at

@@ -191,6 +191,17 @@ def test_the_estimate_covers_the_whole_visit():
     assert e.visit_wait(d.state, whole, d.now) is None  # nobody serves its last step today: not invented
 
 
+def test_a_shallow_copy_never_reaches_the_live_plan():
+    """The wait forecast runs futures on shallow copies of tickets: a simulated step must not move the real one."""
+    d = visit_day()
+    t = d.issue("id-card", then=("kra", "birth"))
+    shadow = copy.copy(t)
+    visits.advance(shadow, "kra", ["birth"], d.now + 60, "issue_time")
+    visits.change(shadow, [])
+    assert t.visit is not None and t.visit.done == [] and t.visit.next == ["kra", "birth"]
+    assert t.service_id == "id-card"
+
+
 # ------------------------------------------------------------------ properties over random days
 
 SERVICES = ["id-card", "birth", "kra"]

@@ -84,9 +84,10 @@
     // what a clerk may add: services taking tickets now, not yet in the visit; the menu's "then" first
     const taken = new Set(all.map((s) => s.service_id));
     const last = state.byId[all[all.length - 1].service_id];
-    const suggested = new Set((last && last.then) || []);
+    const then = (last && last.then) || [];
+    const rank = (s) => (then.includes(s.id) ? then.indexOf(s.id) : then.length);  // the menu's order, then the rest
     const choices = state.services.filter((s) => s.enabled && s.accepting && !taken.has(s.id))
-      .sort((a, b) => (suggested.has(b.id) - suggested.has(a.id)));
+      .sort((a, b) => rank(a) - rank(b));
     const select = $("visit-add-service");
     select.textContent = "";
     for (const s of choices) {
