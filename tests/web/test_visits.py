@@ -60,6 +60,22 @@ def test_two_clerks_serve_both_services_of_one_visit(web_server, context_factory
     expect(id_clerk.locator("#current-number")).to_have_text("—")
     expect(card).to_be_hidden()
 
+    # the citizen's page (the ticket's QR code) says what comes next and where, in both languages
+    phone = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    phone.goto(web_server.url + f"/t/{citizen['id']}?lang=en")
+    expect(phone.locator("#ticket-visit-next")).to_have_text(
+        "Now wait for KRA PIN registration, at counter 12. Your number stays the same.")
+    expect(phone.locator("#ticket-visit .visit-step")).to_have_count(2)
+    phone.locator("#ticket-visit").scroll_into_view_if_needed()
+    shots(phone, "web-citizen-visit-en")
+    phone.goto(web_server.url + f"/t/{citizen['id']}?lang=sw")
+    expect(phone.locator("#ticket-visit-next")).to_have_text(
+        "Sasa subiri Usajili wa PIN ya KRA, kaunta 12. Namba yako inabaki ileile.")
+    phone.locator("#ticket-visit").scroll_into_view_if_needed()
+    shots(phone, "web-citizen-visit-sw")
+    box = phone.locator("#ticket-visit-next").bounding_box()
+    assert box and box["x"] + box["width"] <= 390  # fits a phone's width
+
     # counter 12: the KRA ticket issued before the citizen first, then the citizen, ahead of the later one
     kra_clerk.keyboard.press(" ")
     expect(kra_clerk.locator("#current-number")).to_have_text(early_kra["number"])
