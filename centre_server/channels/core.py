@@ -37,9 +37,9 @@ from centre_server.contract import (
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceSuspended
+from centre_server.contract.events import ServiceSuspended, VisitStepQueued
 from centre_server.contract.phone import normalise_phone
-from centre_server.queue import engine
+from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
 from centre_server.queue.model import Service, Ticket
 from centre_server.runtime.centre import Centre, new_ticket_id
@@ -915,13 +915,27 @@ class ChannelHub:
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
                              tr("sms_called", lang, number=t.number, counter=counter))
+            elif isinstance(d, VisitStepQueued):  # a visit's next service: what and where, same number
+                self.enqueue(f"step:{t.id}:{ev.seq}", t.phone, "visit_step", t.id, self._next_step_text(t, lang))
             elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \
-                    and d.outcome != "day_closed":
+                    and d.outcome != "day_closed" and not visits.remaining(t) and t.state == TicketState.done:
                 self.enqueue(f"feedback:{t.id}", t.phone, "feedback", t.id,
                              tr("sms_feedback", lang, number=t.number, url=f"{url}/feedback"))
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
+
+    def _next_step_text(self, t: Ticket, lang: str) -> str:
+        """ "Huduma: A001, next KRA PIN registration at Counter 12 ..." for a one-stop visit's next service."""
+        state = self.centre.state
+        svc = state.services.get(t.service_id)
+        name = ascii_fit((svc.name_sw if lang == "sw" else svc.name_en) if svc else t.service_id, 40)
+        serving = [c for c in state.counters.values() if t.service_id in c.services]
+        open_ones = [c.name for c in serving if c.state.value == "open"] or [c.name for c in serving]
+        if open_ones:
+            return tr("sms_visit_next", lang, number=t.number, service=name, counters=", ".join(open_ones[:3]),
+                      ahead=engine.position(state, t))
+        return tr("sms_visit_next_nowhere", lang, number=t.number, service=name, ahead=engine.position(state, t))
 
     def _tell_suspended(self, seq: int, d: ServiceSuspended) -> None:
         """Every ticket still waiting for a service just suspended, with a phone, hears why by SMS (once for

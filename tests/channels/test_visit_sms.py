@@ -1,0 +1,38 @@
+"""One-stop visits by SMS: when one service is done the citizen hears what comes next and where, with the
+same number; the rating request waits for the visit's last service. Through the fake aggregator."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from tests.channels.conftest import clerk
+
+
+def test_a_visit_sms_says_what_comes_next_and_where(channel_server, new_phone):
+    agg = channel_server.aggregator
+    phone = new_phone()
+    r = channel_server.kiosk().post("/api/v1/tickets", json={"service_id": "land-search", "phone": phone,
+                                                             "then": ["land-rates"]},
+                                    headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    number = ticket["number"]
+    c = clerk(channel_server)
+    assert c.post("/api/v1/counters/c25/open", json={"services": ["land-search"]}).status_code == 200
+    assert c.post("/api/v1/counters/c26/open", json={"services": ["land-rates"]}).status_code == 200
+    try:
+        assert c.post("/api/v1/counters/c25/call-next").json()["id"] == ticket["id"]
+        assert c.post("/api/v1/counters/c25/complete").status_code == 200
+        text = agg.wait_for(phone, "Next: County land rates")
+        assert text == f"Huduma: {number} done. Next: County land rates, Counter 26. 0 ahead of you; same number."
+        assert len(text) <= 160
+        time.sleep(1.0)  # the outbox would have sent a rating request by now: none, the visit goes on
+        assert not [m for m in agg.messages_to(phone) if "reply 1 Poor" in m]
+        assert c.post("/api/v1/counters/c26/call-next").json()["id"] == ticket["id"]
+        agg.wait_for(phone, "Counter 26")
+        assert c.post("/api/v1/counters/c26/complete").status_code == 200
+        agg.wait_for(phone, "reply 1 Poor")  # the visit's last service done: now the rating request
+    finally:
+        c.post("/api/v1/counters/c25/close")
+        c.post("/api/v1/counters/c26/close")
