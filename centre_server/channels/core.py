@@ -145,7 +145,8 @@ def _from_queue_error(err: QueueError, service_id: str | None = None) -> Channel
         return refusal_error(err.code, _parse_when(extra.get("opens_at")), _parse_day(extra.get("book_day")),
                              service_id)
     keys = {"unknown_service": (404, "err_service"), "service_disabled": (409, "err_service_closed"),
-            "numbers_exhausted": (409, "err_numbers")}
+            "numbers_exhausted": (409, "err_numbers"), "visit_not_offered": (422, "err_visit"),
+            "visit_too_long": (422, "err_visit"), "visit_repeats_service": (422, "err_visit")}
     status, key = keys.get(err.code, (err.status, ""))
     if key:
         return ChannelError(status, err.code, key)
@@ -282,7 +283,7 @@ class ChannelHub:
                           key=lambda t: t.issued_at)
 
     def issue_remote(self, service_id: str, phone: str | None, language: str, channel: Channel,
-                     key: str | None = None) -> tuple[Ticket, str]:
+                     key: str | None = None, then: tuple[str, ...] = ()) -> tuple[Ticket, str]:
         """A remote ticket, not checked in, with its check-in code; the same one again for a repeated key."""
         lang = Language(language if language in ("en", "sw") else "en")
         norm = normalise_phone(phone)
@@ -320,7 +321,7 @@ class ChannelHub:
             try:
                 self.centre.execute(engine.IssueTicket(
                     ticket_id=ticket_id, service_id=service_id, channel=channel, language=lang, phone=norm,
-                    idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False))
+                    idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False, then=then))
             except QueueError as err:
                 self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
                 refused = _from_queue_error(err, service_id)

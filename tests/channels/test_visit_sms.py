@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
+
 from tests.channels.conftest import clerk
 
 
@@ -36,3 +38,25 @@ def test_a_visit_sms_says_what_comes_next_and_where(channel_server, new_phone):
     finally:
         c.post("/api/v1/counters/c25/close")
         c.post("/api/v1/counters/c26/close")
+
+
+def test_join_offers_the_services_that_follow_and_takes_one_ticket_for_them(channel_server, new_phone):
+    page = httpx.get(channel_server.url + "/join?service=land-search&lang=sw", timeout=10)
+    assert page.status_code == 200 and 'id="visit-also"' in page.text
+    assert 'value="land-rates"' in page.text and "Ada za ardhi za kaunti" in page.text
+    assert "Pia leo, kwa tiketi ileile" in page.text
+    phone = new_phone()
+    form = {"service_id": "land-search", "phone": phone, "lang": "en", "nonce": uuid.uuid4().hex,
+            "then": ["land-rates"]}
+    r = httpx.post(channel_server.url + "/join", data=form, timeout=10)
+    assert r.status_code == 303, r.text
+    tid = r.headers["location"].split("/")[2].split("?")[0]
+    ticket = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}", timeout=10).json()
+    assert [(s["service_id"], s["state"]) for s in ticket["visit"]] == [("land-search", "now"), ("land-rates", "next")]
+    # an order the menu does not offer is refused on the page, in the citizen's language, no ticket
+    bad = {"service_id": "land-rates", "phone": new_phone(), "lang": "sw", "nonce": uuid.uuid4().hex,
+           "then": ["land-search"]}
+    r = httpx.post(channel_server.url + "/join", data=bad, timeout=10)
+    assert r.status_code == 422 and "haziwezi kushiriki tiketi moja" in r.text
+    c = clerk(channel_server)
+    c.post(f"/api/v1/tickets/{tid}/cancel")
