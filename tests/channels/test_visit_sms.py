@@ -60,3 +60,36 @@ def test_join_offers_the_services_that_follow_and_takes_one_ticket_for_them(chan
     assert r.status_code == 422 and "haziwezi kushiriki tiketi moja" in r.text
     c = clerk(channel_server)
     c.post(f"/api/v1/tickets/{tid}/cancel")
+
+
+def test_ussd_adds_another_service_to_the_ticket(channel_server, new_phone):
+    from tests.channels.test_ussd import find_option, walk
+
+    phone = new_phone()
+    answers = ["2", "1"]  # Kiswahili, take a ticket
+    cats = walk(channel_server, phone, answers)[-1]
+    if "Kaunti na huduma za umma" not in cats:
+        answers.append("98")
+        cats = walk(channel_server, phone, answers)[-1]
+    answers.append(find_option(cats, "Kaunti na huduma za umma"))
+    services = walk(channel_server, phone, answers)[-1]
+    answers.append(find_option(services, "Upekuzi wa ardhi"))
+    confirm = walk(channel_server, phone, answers)[-1]
+    assert "3. Ongeza huduma nyingine" in confirm
+    answers.append("3")
+    also = walk(channel_server, phone, answers)[-1]
+    assert also.startswith("CON Pia leo, tiketi ileile:") and "1. Ada za ardhi za kaunti" in also
+    answers.append("1")
+    confirm2 = walk(channel_server, phone, answers)[-1]
+    assert "Upekuzi wa ardhi + Ada za ardhi za kaunti" in confirm2
+    assert "3. Ongeza" not in confirm2  # nothing more follows land rates in the menu
+    assert len(confirm2) <= 182
+    answers.append("1")
+    issued = walk(channel_server, phone, answers)[-1]
+    assert issued.startswith("END Tiketi LS"), issued
+    number = issued.split()[2].rstrip(".")
+    sms = channel_server.aggregator.wait_for(phone, number)
+    assert "/t/" in sms
+    tid = sms.split("/t/")[1].split()[0].rstrip(".")
+    t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}", timeout=10).json()
+    assert t["number"] == number and [s["service_id"] for s in t["visit"]] == ["land-search", "land-rates"]
