@@ -432,7 +432,8 @@ class ChannelHub:
                 ticket_id=ticket_id, service_id=appt["service_id"], priority=Priority.appointment,
                 channel=Channel.web, language=Language(appt["language"] or "en"), phone=appt["phone"],
                 idempotency_key=f"appt:{appt['id']}", device_id="appointments", checked_in=True,
-                slot_at=appt["slot_at"], appointment_id=appt["id"]))
+                slot_at=appt["slot_at"], appointment_id=appt["id"],
+                then=visits.parse_then(appt.get("then_services"))))
         except QueueError as err:
             refused = _from_queue_error(err, appt["service_id"])
             if refused.code == IssueRefusal.service_suspended:  # the booking stays: the kiosk says why not now
@@ -497,7 +498,7 @@ class ChannelHub:
         return out
 
     def book(self, service_id: str, slot_at: float, phone: str | None, language: str,
-             confirmed: bool = False) -> dict[str, Any]:
+             confirmed: bool = False, then: tuple[str, ...] = ()) -> dict[str, Any]:
         """A booking for ``phone``; ``pending`` (holding nothing) until confirmed with the code sent to it by SMS.
 
         ``confirmed`` is for a request that comes from the phone itself (USSD through the gateway): the
@@ -520,6 +521,11 @@ class ChannelHub:
         stopped = self.suspended(service_id)
         if stopped is not None:  # no new promise while the agency cannot serve: the reason says why
             raise stopped
+        if then:  # a booked visit: the menu's order, services offered now (queue/visits.py)
+            with self.centre.lock:
+                problem = visits.plan_problem(self.centre.state.services, service_id, then, citizen=True)
+            if problem is not None:
+                raise ChannelError(problem[2], problem[0], "err_visit")
         offered = {ts: left for _, times in self.slots(service_id) for ts, left in times}
         if slot_at not in offered:
             raise ChannelError(422, "bad_slot", "err_slot")
@@ -551,7 +557,7 @@ class ChannelHub:
             appt = {"id": secrets.token_urlsafe(12), "service_id": service_id,
                     "slot_at": slot_at, "code": self._new_appointment_code(), "phone": norm,
                     "language": lang, "state": "booked" if confirmed else "pending",
-                    "ticket_id": None, "created_at": now, "updated_at": None}
+                    "ticket_id": None, "created_at": now, "updated_at": None, "then_services": " ".join(then)}
             self.db.execute(f"INSERT INTO appointments({', '.join(appt)}) VALUES ({', '.join('?' * len(appt))})",
                             list(appt.values()))
             if confirmed:

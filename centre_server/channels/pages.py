@@ -262,7 +262,7 @@ def book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, sta
     return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
                   service={"id": svc.id, "name": svc.name_sw if lang == "sw" else svc.name_en},
                   days=days, shown=shown, early=hub.settings.check_in_early_min, chosen=chosen, info=info,
-                  title_key="book_title")
+                  visit_offers=visit_offers(hub, svc.id, lang), title_key="book_title")
 
 
 def _appointment_view(hub: ChannelHub, appt: dict[str, Any], lang: str) -> dict[str, Any]:

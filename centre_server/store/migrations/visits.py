@@ -10,3 +10,5 @@ def visits(db: Any) -> None:
     ``services.then_services``: the ids often taken next, space-separated."""
     db.execute("ALTER TABLE tickets ADD COLUMN visit TEXT")
     db.execute("ALTER TABLE services ADD COLUMN then_services TEXT NOT NULL DEFAULT ''")
+    # a booked visit: the services after the booked one, issued on the same ticket at check-in
+    db.execute("ALTER TABLE appointments ADD COLUMN then_services TEXT NOT NULL DEFAULT ''")
