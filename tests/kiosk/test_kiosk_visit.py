@@ -17,6 +17,7 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
                           offer_visits=True)
     with centre_server.client(centre_server.login("clerk")) as http:  # the KRA counter is open: "where" is known
         assert http.post("/api/v1/counters/c12/open").status_code == 200
+        assert http.post("/api/v1/counters/c01/open").status_code == 200  # and an ID counter: the visit's estimate
     data = run_kiosk(config, "visit_two_services").result()["data"]
 
     # "Anything else today?" offers the menu's services after a new ID, in the menu's order
@@ -37,5 +38,7 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
     printed = decode(raw)
     assert printed.cuts == 2
     assert "Also on this ticket:" in printed.texts and "2. KRA PIN registration (counter 12)" in printed.texts
+    assert any(line.startswith("Whole visit: ") for line in printed.texts)  # every step's wait, summed
+    assert any(line.startswith("Ziara nzima: ") for line in printed.texts)
     assert "Pia kwenye tiketi hii:" in printed.texts and "2. Usajili wa PIN ya KRA (kaunta 12)" in printed.texts
     render(decode(raw.split(b"\x1dV\x00")[0] + b"\x1dV\x00")).save(ARTIFACTS / "kiosk-visit-printed-ticket.png")

@@ -63,13 +63,15 @@ def test_two_clerks_serve_both_services_of_one_visit(web_server, context_factory
     # the citizen's page (the ticket's QR code) says what comes next and where, in both languages
     phone = context_factory(viewport={"width": 390, "height": 844}).new_page()
     phone.goto(web_server.url + f"/t/{citizen['id']}?lang=en")
-    expect(phone.locator("#ticket-visit-next")).to_have_text(
+    expect(phone.locator("#ticket-visit-next")).to_contain_text(
         "Now wait for KRA PIN registration, at counter 12. Your number stays the same.")
+    # and the whole visit's estimate (its only step left: the KRA queue with one ticket before it)
+    expect(phone.locator("#ticket-visit-next")).to_contain_text("Until your last service is called: about ")
     expect(phone.locator("#ticket-visit .visit-step")).to_have_count(2)
     phone.locator("#ticket-visit").scroll_into_view_if_needed()
     shots(phone, "web-citizen-visit-en")
     phone.goto(web_server.url + f"/t/{citizen['id']}?lang=sw")
-    expect(phone.locator("#ticket-visit-next")).to_have_text(
+    expect(phone.locator("#ticket-visit-next")).to_contain_text(
         "Sasa subiri Usajili wa PIN ya KRA, kaunta 12. Namba yako inabaki ileile.")
     phone.locator("#ticket-visit").scroll_into_view_if_needed()
     shots(phone, "web-citizen-visit-sw")

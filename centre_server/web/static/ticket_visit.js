@@ -38,7 +38,10 @@
       li.append(mark, label);
       list.append(li);
     }
-    const line = nextLine(t);
+    let line = nextLine(t);
+    if (line && t.visit_wait_s !== null && t.visit_wait_s !== undefined) {  // the whole visit, every step left
+      line += " " + H.t("t_visit_wait", { m: Math.max(1, Math.ceil(t.visit_wait_s / 60)) });
+    }
     $("ticket-visit-next").textContent = line;
     $("ticket-visit-next").hidden = !line;
   }
