@@ -130,7 +130,8 @@ def print_ticket(
             for line in textwrap.wrap(f"{i}. {x.name_sw if lang == 'sw' else x.name_en}{where}", cols):
                 printer.textln(line)
         if ticket.visit_wait_s is not None:  # the whole visit's estimate: every step left
-            printer.textln(tr("print_visit_wait", lang, w=wait_text(ticket.visit_wait_s, lang)))
+            for line in textwrap.wrap(tr("print_visit_wait", lang, w=wait_text(ticket.visit_wait_s, lang)), cols):
+                printer.textln(line)
         for line in textwrap.wrap(tr("print_visit_note", lang), cols):
             printer.textln(line)
     if needs is not None:

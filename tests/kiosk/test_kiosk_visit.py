@@ -38,7 +38,8 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
     printed = decode(raw)
     assert printed.cuts == 2
     assert "Also on this ticket:" in printed.texts and "2. KRA PIN registration (counter 12)" in printed.texts
-    assert any(line.startswith("Whole visit: ") for line in printed.texts)  # every step's wait, summed
-    assert any(line.startswith("Ziara nzima: ") for line in printed.texts)
+    # the whole visit's estimate: every step's wait, summed
+    assert any(line.startswith("Until your last service is called: ") for line in printed.texts)
+    assert any(line.startswith("Hadi huduma yako ya mwisho iitwe: ") for line in printed.texts)
     assert "Pia kwenye tiketi hii:" in printed.texts and "2. Usajili wa PIN ya KRA (kaunta 12)" in printed.texts
     render(decode(raw.split(b"\x1dV\x00")[0] + b"\x1dV\x00")).save(ARTIFACTS / "kiosk-visit-printed-ticket.png")
