@@ -9,6 +9,7 @@ import uuid
 import httpx
 
 from tests.channels.conftest import clerk
+from tests.channels.test_pages import no_horizontal_scroll, phone_page  # noqa: F401  (phone_page: a fixture)
 
 
 def test_a_visit_sms_says_what_comes_next_and_where(channel_server, new_phone):
@@ -93,3 +94,16 @@ def test_ussd_adds_another_service_to_the_ticket(channel_server, new_phone):
     tid = sms.split("/t/")[1].split()[0].rstrip(".")
     t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}", timeout=10).json()
     assert t["number"] == number and [s["service_id"] for s in t["visit"]] == ["land-search", "land-rates"]
+
+
+def test_join_page_with_a_visit_fits_a_phone(channel_server, phone_page, shot):  # noqa: F811
+    page = phone_page
+    page.goto(channel_server.url + "/join?service=id-card-new&lang=sw")
+    group = page.locator("#visit-also")
+    assert group.get_attribute("role") == "group"
+    boxes = group.locator("input[name='then']")
+    assert boxes.count() == 3  # KRA PIN, SHA, NSSF: the demo menu's services after a new ID
+    assert "Usajili wa PIN ya KRA" in group.inner_text()
+    no_horizontal_scroll(page)
+    group.scroll_into_view_if_needed()
+    shot(page, "join-visit-sw", full_page=False)
