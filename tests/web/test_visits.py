@@ -7,6 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from provisioning.staff import add_staff
+from tests.a11y.axe import audit
 from tests.web.conftest import issue, login_page
 from tests.web.test_clerk_ticket import open_counter
 
@@ -77,6 +78,13 @@ def test_two_clerks_serve_both_services_of_one_visit(web_server, context_factory
     shots(phone, "web-citizen-visit-sw")
     box = phone.locator("#ticket-visit-next").bounding_box()
     assert box and box["x"] + box["width"] <= 390  # fits a phone's width
+    checker = context_factory(viewport={"width": 390, "height": 844}, bypass_csp=True).new_page()
+    found: list[str] = []
+    for lang in ("en", "sw"):  # axe: no serious violation on the page with a visit
+        checker.goto(web_server.url + f"/t/{citizen['id']}?lang={lang}")
+        expect(checker.locator("#ticket-visit")).to_be_visible()
+        found += audit(checker, f"citizen-visit-{lang}")
+    assert not found, "\n".join(found)
 
     # counter 12: the KRA ticket issued before the citizen first, then the citizen, ahead of the later one
     kra_clerk.keyboard.press(" ")
