@@ -12,6 +12,7 @@ import logging
 from importlib import resources
 
 from centre_server.queue.model import BUILTIN_OUTCOME_CODES, DEFAULT_OUTCOMES, Counter, OutcomeCode, Service
+from centre_server.queue.visits import parse_then, then_problem
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,12 @@ def parse_menu(text: str, outcomes: dict[str, OutcomeCode] | None = None) -> lis
             category=row["category"].strip(), category_sw=row["category_sw"].strip(),
             target_wait_s=target, service_time_s=typical,
             enabled=str(row.get("enabled", "1")).strip().lower() not in ("0", "false", "no"),
-            position=len(services), outcomes=_service_outcomes(row.get("outcomes"), line, known)))
+            position=len(services), outcomes=_service_outcomes(row.get("outcomes"), line, known),
+            then=parse_then(row.get("then"))))
+    # the optional "then" column: the services often taken next in one visit (queue/visits.py)
+    problem = then_problem({s.id: s.id for s in services}, {s.id: s.then for s in services})
+    if problem:
+        raise MenuError(f"then: {problem}")
     return services
 
 
@@ -128,11 +134,11 @@ def builtin_menu() -> list[Service]:
 def menu_csv(services: list[Service]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow([*MENU_FIELDS, "enabled", "outcomes"])
+    w.writerow([*MENU_FIELDS, "enabled", "outcomes", "then"])
     for s in services:
         w.writerow([s.id, s.prefix, s.name_en, s.name_sw, s.category, s.category_sw,
                     round(s.target_wait_s / 60, 2), round(s.service_time_s / 60, 2), int(s.enabled),
-                    ";".join(s.outcomes)])
+                    ";".join(s.outcomes), " ".join(s.then)])
     return out.getvalue()
 
 

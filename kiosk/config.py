@@ -89,6 +89,7 @@ class KioskSettings(BaseModel):
     health_interval_s: float = Field(default=1.0, gt=0)
     health_timeout_s: float = Field(default=1.0, gt=0)
     ask_phone: bool = True
+    offer_visits: bool = True  # "Anything else today?": up to 4 services on one ticket (kiosk/visit.py)
     sms_number: str = Field(default="", max_length=20)  # the centre's SMS number, shown beside the booking QR
 
     @field_validator("staff_pin")

@@ -16,7 +16,7 @@ from escpos.escpos import Escpos
 from centre_server.contract import Priority, TicketOut
 from centre_server.contract.catalogue import CatalogueService
 from kiosk import needs as needs_text
-from kiosk.i18n import ahead_text, estimate_text, priority_name, tr
+from kiosk.i18n import ahead_text, estimate_text, priority_name, tr, wait_text
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,21 @@ def print_ticket(
         for line in textwrap.wrap(estimate_text(None, ticket.wait_unknown, lang), cols):
             printer.textln(line)
         printer.set(bold=False)
+    later = [x for x in (ticket.visit or []) if x.state == "next"]
+    if later:  # a one-stop visit: the same number at each step; where each is served
+        printer.ln()
+        printer.set(bold=True)
+        printer.textln(tr("print_visit_steps", lang))
+        printer.set(bold=False)
+        for i, x in enumerate(later, 2):
+            where = f" ({tr('print_visit_counters', lang, counters=', '.join(x.counters))})" if x.counters else ""
+            for line in textwrap.wrap(f"{i}. {x.name_sw if lang == 'sw' else x.name_en}{where}", cols):
+                printer.textln(line)
+        if ticket.visit_wait_s is not None:  # the whole visit's estimate: every step left
+            for line in textwrap.wrap(tr("print_visit_wait", lang, w=wait_text(ticket.visit_wait_s, lang)), cols):
+                printer.textln(line)
+        for line in textwrap.wrap(tr("print_visit_note", lang), cols):
+            printer.textln(line)
     if needs is not None:
         print_checklist(printer, needs, lang, cols)
     issued = local_time(ticket.issued_at)

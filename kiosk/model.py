@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kivy.event import EventDispatcher
@@ -61,6 +61,7 @@ class ServiceInfo:
     accepting: bool = True  # False: no ticket now, refusal says why (after_last_call: offer a booking)
     refusal: str | None = None
     open_counters: int = 0
+    then: list[str] = field(default_factory=list)  # services often taken next in one visit (kiosk/visit.py)
 
     def name(self, language: str) -> str:
         return self.name_sw if str(language) == "sw" and self.name_sw else self.name_en
@@ -97,6 +98,8 @@ class KioskModel(EventDispatcher):
     service_id = StringProperty(None, allownone=True)
     priority = StringProperty(Priority.none.value)
     phone = StringProperty("")
+    visit_next = ListProperty([])  # a one-stop visit: the services after service_id, in order (kiosk/visit.py)
+    visit_version = NumericProperty(0)  # bumped when visit_next changes, for views
     idempotency_key = StringProperty(None, allownone=True)
     issuing = BooleanProperty(False)
     issue_error = StringProperty("")
@@ -150,7 +153,7 @@ class KioskModel(EventDispatcher):
                                       enabled=s.enabled, waiting=s.waiting,
                                       estimated_wait_s=s.estimated_wait_s, open_counters=s.open_counters,
                                       wait_unknown=_value(s.wait_unknown), accepting=s.accepting,
-                                      refusal=_value(s.refusal))
+                                      refusal=_value(s.refusal), then=list(getattr(s, "then", []) or []))
         self.services = fresh
         self.services_loaded = True
         self.services_version += 1
@@ -267,6 +270,7 @@ class KioskModel(EventDispatcher):
         """Forget the citizen: next one starts clean (the last ticket stays for reprint)."""
         self.category = None
         self.service_id = None
+        self.visit_next = []
         self.priority = Priority.none.value
         self.phone = ""
         self.idempotency_key = None
@@ -286,6 +290,7 @@ class KioskModel(EventDispatcher):
 
     def choose_service(self, service_id: str) -> None:
         self.service_id = service_id
+        self.visit_next = []  # a new first service: a new visit
 
     # A different choice is a different ticket: it gets a new key at the next confirmation.
     def on_service_id(self, *_a: object) -> None:
@@ -306,7 +311,8 @@ class KioskModel(EventDispatcher):
     def issue_request(self) -> IssueTicketRequest:
         phone = compact_phone(self.phone) if self.phone else None
         return IssueTicketRequest(service_id=str(self.service_id), priority=Priority(self.priority),
-                                  language=Language(self.language), phone=phone or None)
+                                  language=Language(self.language), phone=phone or None,
+                                  then=list(self.visit_next))
 
     def ticket_issued(self, ticket: TicketOut) -> None:
         self.ticket = ticket

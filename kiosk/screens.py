@@ -555,8 +555,10 @@ class ConfirmScreen(KioskScreen):
         m = self.model
         s = m.service
         phone = phone_display(m.phone) if m.phone else tr("confirm_no_phone", lang)
+        later = [m.services[x].name(lang) for x in m.visit_next if x in m.services]
         rows = [
             f"{tr('confirm_service', lang)}: [b]{s.name(lang) if s else ''}[/b]",
+            *([f"{tr('visit_then', lang)}: [b]{', '.join(later)}[/b]"] if later else []),
             f"{tr('confirm_priority', lang)}: [b]{priority_name(m.priority, lang)}[/b]",
             f"{tr('confirm_phone', lang)}: [b]{phone}[/b]",
         ]
@@ -588,6 +590,10 @@ class TicketScreen(KioskScreen):
                  estimate_text(ticket.estimated_wait_s, ticket.wait_unknown, lang)]
         if ticket.priority != "none":
             lines.append(f"{tr('priority_mark', lang)}: {priority_name(ticket.priority, lang)}")
+        later = [x for x in (ticket.visit or []) if x.state == "next"]
+        if later:  # a one-stop visit: what comes next, and where
+            lines.append(f"{tr('visit_then', lang)}: " + ", ".join(
+                (x.name_sw if lang == "sw" else x.name_en) for x in later))
         return "\n".join(lines)
 
 

@@ -36,16 +36,17 @@ from kiosk.model import KioskModel
 from kiosk.mqtt_link import KioskLink
 from kiosk.printing import BLOCKING, TicketPrinter
 from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, IdleWarning, StaffCorner, back_button, spoken_screen
+from kiosk.visit import VISIT_SCREENS, after_first_service
 
 logger = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).parent / "kv"
 
 IDLE_SCREENS = ("categories", "services", "needs", "no_documents", "suspended", "priority", "phone", "confirm",
-                "staff", "checkin", "book")
+                "staff", "checkin", "book", "more")
 # where a citizen asks for a ticket: a closed day shows "closed" instead
 JOURNEY_SCREENS = ("welcome", "categories", "services", "needs", "no_documents", "suspended", "priority", "phone",
-                   "confirm", "checkin")
+                   "confirm", "checkin", "more")
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
@@ -136,7 +137,7 @@ class KioskApp(App):
     # -- building ------------------------------------------------------------------
     def build(self):
         Builder.load_file(str(KV_DIR / "common.kv"))
-        for name in SCREEN_NAMES:
+        for name in (*SCREEN_NAMES, *VISIT_SCREENS):
             Builder.load_file(str(KV_DIR / f"{name}.kv"))
         root = FloatLayout()
         with root.canvas.before:  # the low layout leaves the top of the screen empty: the hall's colour there
@@ -145,8 +146,8 @@ class KioskApp(App):
         root.bind(size=lambda _w, size: setattr(self._root_rect, "size", size))
         self.bind(colors=lambda _a, colors: setattr(self._root_colour, "rgba", colors["bg"]))
         self.sm = ScreenManager(transition=NoTransition(), size_hint_y=1, pos_hint={"x": 0, "y": 0})
-        for name in SCREEN_NAMES:
-            self.sm.add_widget(SCREEN_CLASSES[name](name=name))
+        for name in (*SCREEN_NAMES, *VISIT_SCREENS):
+            self.sm.add_widget({**SCREEN_CLASSES, **VISIT_SCREENS}[name](name=name))
         self.sm.bind(current=self._screen_changed)
         root.add_widget(self.sm)
         corner = StaffCorner(size_hint=(None, None), size=(110, 110), pos_hint={"x": 0, "top": 1})
@@ -331,11 +332,12 @@ class KioskApp(App):
                 self.offer_booking(service_id, self.model.next_open_day())
             return
         self.model.choose_service(service_id)
-        self.go("needs" if self.model.needs_of(service_id) is not None else "priority")
+        after = after_first_service(self.model, self.kconfig.kiosk.offer_visits)  # "Anything else today?"
+        self.go("needs" if self.model.needs_of(service_id) is not None else after)
 
     def have_documents(self) -> None:
-        """"I have these": on to the ticket (priority, phone, confirm)."""
-        self.go("priority")
+        """"I have these": on to the ticket (anything else today?, priority, phone, confirm)."""
+        self.go(after_first_service(self.model, self.kconfig.kiosk.offer_visits))
 
     def lack_documents(self) -> None:
         """"I don't have these": no ticket; where to get them, then the next citizen."""

@@ -37,9 +37,9 @@ from centre_server.contract import (
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceSuspended
+from centre_server.contract.events import ServiceSuspended, VisitStepQueued
 from centre_server.contract.phone import normalise_phone
-from centre_server.queue import engine
+from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
 from centre_server.queue.model import Service, Ticket
 from centre_server.runtime.centre import Centre, new_ticket_id
@@ -145,7 +145,8 @@ def _from_queue_error(err: QueueError, service_id: str | None = None) -> Channel
         return refusal_error(err.code, _parse_when(extra.get("opens_at")), _parse_day(extra.get("book_day")),
                              service_id)
     keys = {"unknown_service": (404, "err_service"), "service_disabled": (409, "err_service_closed"),
-            "numbers_exhausted": (409, "err_numbers")}
+            "numbers_exhausted": (409, "err_numbers"), "visit_not_offered": (422, "err_visit"),
+            "visit_too_long": (422, "err_visit"), "visit_repeats_service": (422, "err_visit")}
     status, key = keys.get(err.code, (err.status, ""))
     if key:
         return ChannelError(status, err.code, key)
@@ -282,7 +283,7 @@ class ChannelHub:
                           key=lambda t: t.issued_at)
 
     def issue_remote(self, service_id: str, phone: str | None, language: str, channel: Channel,
-                     key: str | None = None) -> tuple[Ticket, str]:
+                     key: str | None = None, then: tuple[str, ...] = ()) -> tuple[Ticket, str]:
         """A remote ticket, not checked in, with its check-in code; the same one again for a repeated key."""
         lang = Language(language if language in ("en", "sw") else "en")
         norm = normalise_phone(phone)
@@ -320,7 +321,7 @@ class ChannelHub:
             try:
                 self.centre.execute(engine.IssueTicket(
                     ticket_id=ticket_id, service_id=service_id, channel=channel, language=lang, phone=norm,
-                    idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False))
+                    idempotency_key=key, device_id=f"{channel.value}-channel", checked_in=False, then=then))
             except QueueError as err:
                 self.db.execute("DELETE FROM remote_codes WHERE ticket_id=?", [ticket_id])
                 refused = _from_queue_error(err, service_id)
@@ -431,7 +432,8 @@ class ChannelHub:
                 ticket_id=ticket_id, service_id=appt["service_id"], priority=Priority.appointment,
                 channel=Channel.web, language=Language(appt["language"] or "en"), phone=appt["phone"],
                 idempotency_key=f"appt:{appt['id']}", device_id="appointments", checked_in=True,
-                slot_at=appt["slot_at"], appointment_id=appt["id"]))
+                slot_at=appt["slot_at"], appointment_id=appt["id"],
+                then=visits.parse_then(appt.get("then_services"))))
         except QueueError as err:
             refused = _from_queue_error(err, appt["service_id"])
             if refused.code == IssueRefusal.service_suspended:  # the booking stays: the kiosk says why not now
@@ -496,7 +498,7 @@ class ChannelHub:
         return out
 
     def book(self, service_id: str, slot_at: float, phone: str | None, language: str,
-             confirmed: bool = False) -> dict[str, Any]:
+             confirmed: bool = False, then: tuple[str, ...] = ()) -> dict[str, Any]:
         """A booking for ``phone``; ``pending`` (holding nothing) until confirmed with the code sent to it by SMS.
 
         ``confirmed`` is for a request that comes from the phone itself (USSD through the gateway): the
@@ -519,6 +521,11 @@ class ChannelHub:
         stopped = self.suspended(service_id)
         if stopped is not None:  # no new promise while the agency cannot serve: the reason says why
             raise stopped
+        if then:  # a booked visit: the menu's order, services offered now (queue/visits.py)
+            with self.centre.lock:
+                problem = visits.plan_problem(self.centre.state.services, service_id, then, citizen=True)
+            if problem is not None:
+                raise ChannelError(problem[2], problem[0], "err_visit")
         offered = {ts: left for _, times in self.slots(service_id) for ts, left in times}
         if slot_at not in offered:
             raise ChannelError(422, "bad_slot", "err_slot")
@@ -550,7 +557,7 @@ class ChannelHub:
             appt = {"id": secrets.token_urlsafe(12), "service_id": service_id,
                     "slot_at": slot_at, "code": self._new_appointment_code(), "phone": norm,
                     "language": lang, "state": "booked" if confirmed else "pending",
-                    "ticket_id": None, "created_at": now, "updated_at": None}
+                    "ticket_id": None, "created_at": now, "updated_at": None, "then_services": " ".join(then)}
             self.db.execute(f"INSERT INTO appointments({', '.join(appt)}) VALUES ({', '.join('?' * len(appt))})",
                             list(appt.values()))
             if confirmed:
@@ -915,13 +922,27 @@ class ChannelHub:
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
                              tr("sms_called", lang, number=t.number, counter=counter))
+            elif isinstance(d, VisitStepQueued):  # a visit's next service: what and where, same number
+                self.enqueue(f"step:{t.id}:{ev.seq}", t.phone, "visit_step", t.id, self._next_step_text(t, lang))
             elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \
-                    and d.outcome != "day_closed":
+                    and d.outcome != "day_closed" and not visits.remaining(t) and t.state == TicketState.done:
                 self.enqueue(f"feedback:{t.id}", t.phone, "feedback", t.id,
                              tr("sms_feedback", lang, number=t.number, url=f"{url}/feedback"))
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
+
+    def _next_step_text(self, t: Ticket, lang: str) -> str:
+        """ "Huduma: A001, next KRA PIN registration at Counter 12 ..." for a one-stop visit's next service."""
+        state = self.centre.state
+        svc = state.services.get(t.service_id)
+        name = ascii_fit((svc.name_sw if lang == "sw" else svc.name_en) if svc else t.service_id, 40)
+        serving = [c for c in state.counters.values() if t.service_id in c.services]
+        open_ones = [c.name for c in serving if c.state.value == "open"] or [c.name for c in serving]
+        if open_ones:
+            return tr("sms_visit_next", lang, number=t.number, service=name, counters=", ".join(open_ones[:3]),
+                      ahead=engine.position(state, t))
+        return tr("sms_visit_next_nowhere", lang, number=t.number, service=name, ahead=engine.position(state, t))
 
     def _tell_suspended(self, seq: int, d: ServiceSuspended) -> None:
         """Every ticket still waiting for a service just suspended, with a phone, hears why by SMS (once for

@@ -201,11 +201,24 @@ def join_form(request: Request, hub: ChannelHub, lang: str, status: int = 200, n
     return render(request, "join.html", status=status, lang=lang, groups=groups, closed=closed, offers=offers,
                   nonce=nonce or secrets.token_urlsafe(12), selected=selected, phone=phone, error=err_text,
                   error_book=err_book, chosen=chosen, info=info,
+                  visit_offers=visit_offers(hub, chosen["id"], lang) if chosen else [],
                   suspended=_suspended_list(groups) if chosen is None else [],
                   title_key="closed_title" if closed else "join_title")
 
 
 # ------------------------------------------------------------------ /join
+
+
+def visit_offers(hub: Any, service_id: str, lang: str) -> list[dict[str, str]]:
+    """The services the menu says often follow ``service_id`` and issuing now: "also today, one ticket"."""
+    services = hub.centre.state.services
+    first = services.get(service_id)
+    out = []
+    for sid in (first.then if first is not None else ()):
+        s = services.get(sid)
+        if s is not None and s.enabled and s.offered and s.suspension is None:
+            out.append({"id": s.id, "name": s.name_sw if lang == "sw" else s.name_en})
+    return out
 
 
 # ------------------------------------------------------------------ /book
@@ -249,7 +262,7 @@ def book_form(request: Request, hub: ChannelHub, lang: str, service_id: str, sta
     return render(request, "book.html", status=status, lang=lang, groups=[], phone=phone, error=error,
                   service={"id": svc.id, "name": svc.name_sw if lang == "sw" else svc.name_en},
                   days=days, shown=shown, early=hub.settings.check_in_early_min, chosen=chosen, info=info,
-                  title_key="book_title")
+                  visit_offers=visit_offers(hub, svc.id, lang), title_key="book_title")
 
 
 def _appointment_view(hub: ChannelHub, appt: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from centre_server.channels.info import plain_parts, split_pages
 from centre_server.contract import Channel, IssueRefusal, TicketState
 from centre_server.contract.catalogue import CatalogueStatePayload, Text
 from centre_server.contract.phone import normalise_phone
+from centre_server.queue.visits import MAX_VISIT_SERVICES
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +183,15 @@ class UssdSession:
             elif refused is not None:  # closed meanwhile, or too late and no bookings: say so, offer nothing
                 body = name + "\n" + ascii_fit(refused.message(self.lang), MAX_SCREEN - PREFIX_ROOM - 50)
             else:
+                then = _then_of(state)
+                if then:  # a one-stop visit: the services after the first, on the same ticket
+                    name = ascii_fit(" + ".join([name, *(self._svc_name(x) for x in then)]), 90)
                 body = tr("u_confirm", self.lang, service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
+                if self._visit_offers(state[1], then):
+                    body += "\n" + tr("u_add_service", self.lang)
             return con(prefix + body + "\n" + tr("u_back", self.lang))
+        if kind == "also":
+            return self._also_menu(state[1], state[2], state[3]).render(self.lang, prefix)
         if kind == "book":
             return self._book_menu(state[1], state[2], state[3]).render(self.lang, prefix)
         if kind == "cancel_list":
@@ -313,7 +321,7 @@ class UssdSession:
             if kind in ("cats", "icats"):
                 return ("svcs" if kind == "cats" else "isvcs", choice, 0)
             if kind == "svcs":
-                return ("confirm", self._categories()[state[1]][2][choice].id, state)
+                return ("confirm", self._categories()[state[1]][2][choice].id, state, ())
             if kind == "isvcs":
                 return ("info", self._categories()[state[1]][2][choice].id, 0, state)
             waiting = [t for t in self._open_waiting() if t.state == TicketState.waiting]
@@ -327,7 +335,9 @@ class UssdSession:
                         return end(ascii_fit(tr("u_no_slots", self.lang, day=self._day(refused.book_day)),
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
-                return self._take(state[1]) if last else end(tr("u_bad_request", self.lang))
+                return self._take(state[1], _then_of(state)) if last else end(tr("u_bad_request", self.lang))
+            if tok == "3" and self.hub.refusal(state[1]) is None and self._visit_offers(state[1], _then_of(state)):
+                return ("also", state[1], _then_of(state), 0, state)
             if tok == "2" and self._shows_info(state[1]):  # what to bring, the fee: then back to this screen
                 return ("info", state[1], 0, state)
             if tok == BACK:
@@ -346,6 +356,19 @@ class UssdSession:
             if not last:
                 return end(tr("u_bad_request", self.lang))
             return self._book(state[1], self._day_slots(state[1], state[2])[choice][0])
+        if kind == "also":  # (also, first service, then so far, page, the confirm screen)
+            menu = self._also_menu(state[1], state[2], state[3])
+            choice = menu.pick(tok, self.lang)
+            if choice is None:
+                return None
+            if choice == "more":
+                return ("also", state[1], state[2], state[3] + 1, state[4])
+            if choice == "back":
+                return ("also", state[1], state[2], state[3] - 1, state[4]) if state[3] > 0 else state[4]
+            assert isinstance(choice, int)
+            added = self._visit_offers(state[1], state[2])[choice]
+            confirm = state[4]
+            return ("confirm", confirm[1], confirm[2], (*state[2], added))
         if kind == "info":
             if tok == MORE and state[2] + 1 < len(self._info_pages(state[1])[1]):
                 return ("info", state[1], state[2] + 1, state[3])
@@ -365,11 +388,29 @@ class UssdSession:
 
     # -- actions
 
-    def _take(self, service_id: str) -> str:
+    def _svc_name(self, service_id: str) -> str:
+        svc = self.hub.service(service_id)
+        return self._name(svc.name_en, svc.name_sw) if svc else service_id
+
+    def _visit_offers(self, first: str, then: tuple[str, ...]) -> list[str]:
+        """What "3. Add another service" offers: the menu's services after the last one chosen, issuing now."""
+        plan = [first, *then]
+        if len(plan) >= MAX_VISIT_SERVICES:
+            return []
+        last = self.hub.service(plan[-1])
+        return [sid for sid in (last.then if last is not None else ()) if sid not in plan
+                and self.hub.service(sid) is not None and self.hub.refusal(sid) is None]
+
+    def _also_menu(self, first: str, then: tuple[str, ...], page: int) -> Menu:
+        m = Menu(tr("u_add_title", self.lang), [self._svc_name(x) for x in self._visit_offers(first, then)])
+        m.page = page
+        return m
+
+    def _take(self, service_id: str, then: tuple[str, ...] = ()) -> str:
         day = self.hub.centre.state.day
         try:
             t, code = self.hub.issue_remote(service_id, self.phone, self.lang, Channel.ussd,
-                                            key=f"ussd:{day}:{self.session_id}")
+                                            key=f"ussd:{day}:{self.session_id}", then=then)
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         out = self.hub.centre.ticket_out(t)
@@ -422,6 +463,11 @@ class UssdSession:
 
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def _then_of(state: tuple) -> tuple[str, ...]:
+    """The services added after the first on a take-a-ticket screen (a one-stop visit), or ()."""
+    return state[3] if len(state) > 3 else ()
 
 
 def respond(hub: ChannelHub, session_id: str | None, phone: str | None, text: str | None) -> str:

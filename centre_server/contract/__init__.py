@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,6 +114,10 @@ class EventType(StrEnum):
     service_suspended = "service_suspended"  # the centre stopped issuing for a service now, with a reason
     service_resumed = "service_resumed"
     ticket_parked = "ticket_parked"  # a clerk parked the called citizen (to fetch a document), with a note
+    # one-stop visits: a ticket carrying several services (queue/visits.py)
+    visit_planned = "visit_planned"  # the services after the first, chosen with the ticket
+    visit_changed = "visit_changed"  # a clerk dropped, added or reordered the visit's remaining services
+    visit_step_queued = "visit_step_queued"  # one service done: the ticket joined the next one's queue
 
 
 class CounterAction(StrEnum):
@@ -558,6 +562,9 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+ServiceId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class IssueTicketRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -566,6 +573,18 @@ class IssueTicketRequest(BaseModel):
     language: Language = Language.en
     phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     channel: Channel = Channel.kiosk
+    # a one-stop visit: the services after this one, in order (at most three more; docs/design.md §3)
+    then: list[ServiceId] = Field(default_factory=list, max_length=3)
+
+
+class VisitStepOut(BaseModel):
+    """One service of a one-stop visit as the citizen and the clerk see it."""
+
+    service_id: str
+    name_en: str
+    name_sw: str
+    state: Literal["done", "now", "next", "missed"]
+    counters: list[str] = Field(default_factory=list)  # where: the names of the counters serving it (open first)
 
 
 class TicketOut(BaseModel):
@@ -591,6 +610,8 @@ class TicketOut(BaseModel):
     recalls: int = 0
     outcome: str | None = None
     rating: Satisfaction | None = None
+    visit: list[VisitStepOut] | None = None  # a one-stop visit's services, done / now / next (None: one service)
+    visit_wait_s: int | None = None  # until the visit's last service is called (null: unknown or no visit)
 
 
 class ServiceOut(BaseModel):
@@ -610,6 +631,7 @@ class ServiceOut(BaseModel):
     refusal: IssueRefusal | None = None
     longest_wait_s: int
     open_counters: int
+    then: list[str] = Field(default_factory=list)  # services often taken next in one visit (the menu's order)
 
 
 class TicketBrief(BaseModel):

@@ -248,12 +248,49 @@ class TicketParked(TicketAtCounter):
     note: str | None = None
 
 
+# --------------------------------------------------------------------------
+# One-stop visits (several services on one ticket; rules in queue/visits.py)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisitPlanned(TicketEvent):
+    """The services a ticket takes after its first one, in order (emitted right after ``ticket_issued``)."""
+
+    type: ClassVar[EventType] = EventType.visit_planned
+    next_services: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisitChanged(TicketEvent):
+    """The visit's remaining services after a clerk's change; ``reason``: "clerk" or "transfer"
+    (a transfer to a planned service takes that step now)."""
+
+    type: ClassVar[EventType] = EventType.visit_changed
+    next_services: tuple[str, ...]
+    counter_id: str | None = None
+    clerk: str | None = None
+    reason: str = "clerk"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisitStepQueued(TicketEvent):
+    """A step was done: the ticket waits now for ``service_id`` (from ``from_service_id``); ``next_services``
+    are the steps still after it. ``place``: "issue_time" (kept its place by its first issue) or "joined"."""
+
+    type: ClassVar[EventType] = EventType.visit_step_queued
+    from_service_id: str
+    next_services: tuple[str, ...]
+    place: str = "issue_time"
+
+
 AnyEvent = (
     TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
     | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
     | CounterOpened | CounterResumed | CounterPaused | CounterClosed | CounterServicesChanged
     | NoticeChanged | DayReopened | DayClosed | ServiceSuspended | ServiceResumed
     | TicketParked
+    | VisitPlanned | VisitChanged | VisitStepQueued
 )
 
 _MODELS: dict[EventType, type[EventData]] = {}
@@ -298,6 +335,8 @@ def event_from_data(etype: EventType | str, data: dict[str, Any]) -> AnyEvent:
              for k, v in data.items() if k in model.keys}
     if "services" in known:
         known["services"] = tuple(known["services"])
+    if "next_services" in known:
+        known["next_services"] = tuple(known["next_services"])
     return model(**known)  # type: ignore[return-value]  # _MODELS holds exactly the AnyEvent classes
 
 

@@ -117,6 +117,22 @@ class ClerkRow(BaseModel):
     outcomes: dict[str, int] = Field(max_length=100)
 
 
+class VisitsRow(BaseModel):
+    """One-stop visits (several services on one ticket): optional, so an older centre's summary validates."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    visits: int = Count
+    completed: int = Count
+    services_planned: int = Count
+    services_served: int = Count
+    services_per_visit_mean: float | None = Field(ge=0, le=10)
+    time_in_centre_mean_s: float | None = Field(ge=0, le=10_000_000)
+    time_in_centre_median_s: float | None = Field(ge=0, le=10_000_000)
+    time_in_centre_p90_s: float | None = Field(ge=0, le=10_000_000)
+    time_in_centre_max_s: float | None = Field(ge=0, le=10_000_000)
+
+
 class DaySummary(BaseModel):
     """One centre's day, as ``centre_server.reports.figures.summarise`` makes it."""
 
@@ -133,6 +149,7 @@ class DaySummary(BaseModel):
     counters: list[CounterRow] = Field(default_factory=list, max_length=1000)
     clerks: list[ClerkRow] = Field(default_factory=list, max_length=1000)  # optional: older centres send none
     simulated: bool = False
+    visits: VisitsRow | None = None
 
 
 def problem(data: Any) -> str | None:

@@ -56,7 +56,15 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceResumed, ServiceSuspended, TicketParked
+from centre_server.contract.events import (
+    ServiceResumed,
+    ServiceSuspended,
+    TicketParked,
+    VisitChanged,
+    VisitPlanned,
+    VisitStepQueued,
+)
+from centre_server.queue import visits
 from centre_server.queue.estimate import WaitPredictor
 from centre_server.queue.model import (
     BUILTIN_OUTCOME_CODES,
@@ -163,6 +171,7 @@ class IssueTicket:
     checked_in: bool = True
     slot_at: float | None = None
     appointment_id: str | None = None
+    then: tuple[str, ...] = ()  # a one-stop visit: the services after this one, in order (queue/visits.py)
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,15 @@ class ResumeService:
 
 
 @dataclass(frozen=True)
+class ChangeVisit:
+    """A clerk drops, adds or reorders the remaining services of the visit at their counter."""
+
+    counter_id: str
+    next_services: tuple[str, ...]
+    clerk: str | None = None
+
+
+@dataclass(frozen=True)
 class CloseDay:
     """Finish the day: what still waits is cancelled, the day's figures are final."""
 
@@ -330,7 +348,7 @@ Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
     | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
-    | SuspendService | ResumeService | ParkTicket | CallParked
+    | SuspendService | ResumeService | ParkTicket | CallParked | ChangeVisit
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -592,6 +610,7 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
                          f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
                          409, opens_at=when.isoformat(), book_day=book_day(state, now))
     svc = _service(state, cmd.service_id, for_issue=True)
+    _check_plan(state, svc.id, cmd.then, citizen=True)
     if cmd.ticket_id in state.tickets:
         raise QueueError("duplicate_ticket_id", "ticket id already used", 409)
     if cmd.priority is not Priority.none and cmd.priority not in state.policy.priority_classes:
@@ -618,6 +637,9 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
          estimated_wait_s=estimate,
          checked_in=cmd.checked_in,
          slot_at=cmd.slot_at, appointment_id=cmd.appointment_id))
+    if cmd.then:
+        ticket = state.tickets[cmd.ticket_id]
+        emit(VisitPlanned(**_ticket_data(state, ticket), next_services=tuple(cmd.then)))
 
 
 def issued_for(state: State, key: str) -> str | None:
@@ -715,6 +737,7 @@ def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str
     t = state.tickets[counter.ticket_id]
     emit(TicketDone(**_ticket_data(state, t), **_counter_data(counter),
          outcome=outcome or "served", clerk=counter.clerk, reason=reason))
+    _next_step(state, t, emit, outcome)
 
 
 def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
@@ -725,7 +748,7 @@ def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk:
     jumped = ticket.priority != Priority.none and (ticket.priority != Priority.appointment
                                                    or appointment_due(state, ticket, emit.now))
     # a parked citizen called back waited in no queue since the first call: no new wait to learn from
-    waited = 0 if ticket.state == TicketState.parked else int(emit.now - ticket.queued_at)
+    waited = 0 if ticket.state == TicketState.parked else int(emit.now - visits.joined_at(ticket))
     emit(TicketCalled(**_ticket_data(state, ticket), **_counter_data(counter),
          clerk=clerk or counter.clerk, waited_s=waited, jumped=jumped and ticket.state != TicketState.parked))
 
@@ -844,8 +867,10 @@ def _transfer(state: State, cmd: Transfer, emit: _Emitter) -> None:
     target = _service(state, cmd.service_id, for_issue=True)
     if target.id == t.service_id:
         raise QueueError("same_service", f"{t.number} is already in {target.name_en}", 409)
+    _refuse_served_again(state, t, (target.id,))
     emit(TicketTransferred(**_ticket_data(state, t), **_counter_data(counter),
          from_service_id=t.service_id, to_service_id=target.id))
+    _transfer_takes_step(state, t, counter, emit)
 
 
 def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
@@ -1021,6 +1046,82 @@ def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) 
     emit(DayClosed(day=state.day, next_day=next_day, cancelled=cancelled, reason=reason))
 
 
+# --------------------------------------------------------------------------
+# One-stop visits (the rules are in queue/visits.py)
+# --------------------------------------------------------------------------
+
+
+def _check_plan(state: State, first: str, then: tuple[str, ...] | list[str], *, citizen: bool) -> None:
+    problem = visits.plan_problem(state.services, first, then, citizen=citizen)
+    if problem is not None:
+        code, message, status = problem
+        raise QueueError(code, message, status)
+
+
+def _next_step(state: State, t: Ticket, emit: _Emitter, outcome: str | None) -> None:
+    """A step done by a clerk: the ticket joins its next service's queue at once (not when the day's
+    close finished it: the close then cancels it with the rest)."""
+    rest = visits.remaining(t)
+    if not rest or outcome in ("day_closed", "day_rollover", "closing_time", "closed_by_manager"):
+        return
+    place = state.policy.visit_place if state.policy.visit_place in visits.PLACES else "issue_time"
+    emit(VisitStepQueued(ticket_id=t.id, number=t.number, service_id=rest[0], priority=t.priority,
+                         from_service_id=t.service_id, next_services=tuple(rest[1:]), place=place))
+
+
+def _transfer_takes_step(state: State, t: Ticket, counter: Counter, emit: _Emitter) -> None:
+    """A transfer to a service the visit planned later takes that step now: it leaves the plan."""
+    rest = visits.remaining(t)
+    if t.service_id in rest:
+        emit(VisitChanged(**_ticket_data(state, t), next_services=tuple(s for s in rest if s != t.service_id),
+                          counter_id=counter.id, clerk=counter.clerk, reason="transfer"))
+
+
+def _refuse_served_again(state: State, t: Ticket, services: tuple[str, ...]) -> None:
+    """A visit serves each service once: a step already done is neither planned nor transferred to again."""
+    done = {s.service_id for s in t.visit.done} if t.visit is not None else set()
+    again = [sid for sid in services if sid in done]
+    if again:
+        raise QueueError("visit_step_done", f"{state.services[again[0]].name_en} was already served in this visit",
+                         409)
+
+
+def _change_visit(state: State, cmd: ChangeVisit, emit: _Emitter) -> None:
+    counter = _counter(state, cmd.counter_id)
+    t = _current(state, counter)
+    new = tuple(cmd.next_services)
+    _check_plan(state, t.service_id, new, citizen=False)
+    _refuse_served_again(state, t, new)
+    done = t.visit.done if t.visit is not None else []
+    if len(done) + 1 + len(new) > visits.MAX_VISIT_SERVICES:
+        raise QueueError("visit_too_long", f"a visit holds at most {visits.MAX_VISIT_SERVICES} services", 422)
+    if list(new) == visits.remaining(t):
+        return
+    emit(VisitChanged(**_ticket_data(state, t), next_services=new, counter_id=counter.id,
+                      clerk=cmd.clerk or counter.clerk, reason="clerk"))
+
+
+def visit_wait(state: State, t: Ticket, now: float) -> int | None:
+    """Seconds until the visit's last service is called: this step's wait, then for each later step
+    the one before's typical service time and that queue's wait for the tickets ahead of it by the
+    place rule. None when a step has no counter today (or the day is closed)."""
+    total, unknown = ticket_wait(state, t, now)
+    if total is None or unknown is not None:
+        return None
+    before = t.service_id
+    by_issue = state.policy.visit_place != "joined"
+    for sid in visits.remaining(t):
+        total += int(state.predictor.mean_service_s.get(before, state.services[before].service_time_s))
+        queue = state.queues.get(sid, {}).values()
+        ahead = sum(1 for x in queue if not by_issue or (x.queued_at, x.seq) < (t.queued_at, t.seq))
+        wait, _ = wait_for(state, sid, ahead, now)
+        if wait is None:
+            return None
+        total += wait
+        before = sid
+    return total
+
+
 # each handler takes its own command type: the table is keyed by that type
 _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
@@ -1029,7 +1130,7 @@ _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
     Tick: lambda state, cmd, emit: None, CheckIn: _check_in, SuspendService: _suspend,
-    ResumeService: _resume_service, ParkTicket: _park, CallParked: _call_parked,
+    ResumeService: _resume_service, ParkTicket: _park, CallParked: _call_parked, ChangeVisit: _change_visit,
 }
 
 
@@ -1169,6 +1270,15 @@ def _evolve(state: State, ev: Event) -> None:
         case TicketCheckedIn():
             assert t is not None
             t.checked_in = True
+        case VisitPlanned():
+            assert t is not None
+            visits.begin(t, d.next_services, at)
+        case VisitChanged():
+            assert t is not None
+            visits.change(t, d.next_services)
+        case VisitStepQueued():
+            assert t is not None
+            visits.advance(t, d.service_id, d.next_services, at, d.place)
         case FeedbackGiven():
             assert t is not None
             t.rating = d.rating

@@ -31,6 +31,7 @@ class Service:
     offered: bool = True  # False: a national service this centre marked "not offered here"
     suspension: Suspension | None = None  # stopped issuing now (ServiceSuspended), with the reason
     outcomes: tuple[str, ...] = ()  # the outcome codes a clerk picks on completion (empty: DEFAULT_OUTCOMES)
+    then: tuple[str, ...] = ()  # services often taken next in one visit, in the menu's order (queue/visits.py)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Ticket:
     outcome_reason: str | None = None  # the clerk's words for an outcome code that needs them
     parked_at: float | None = None  # parked (sent to fetch a document) since
     park_note: str | None = None
+    visit: VisitPlan | None = None  # several services on this ticket (queue/visits.py); None: one service
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Policy:
     # and the share of citizens to be called within each service's target wait
     priority_classes: frozenset[Priority] = ALL_PRIORITY_CLASSES
     target_share: float = 0.8
+    # a visit's next service: "issue_time" keeps the place its first issue gave it; "joined" goes to the back
+    visit_place: str = "issue_time"
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,31 @@ BUILTIN_OUTCOME_CODES: dict[str, OutcomeCode] = {o.code: o for o in (
     OutcomeCode("referred", "Referred elsewhere", "Amepelekwa kwingine"),
     OutcomeCode("not_eligible", "Could not be served", "Hakuweza kuhudumiwa", reason_required=True),
 )}
+
+
+@dataclass
+class VisitStep:
+    """One service of a visit, finished: where, by whom and when (reports and the clerk's plan read it)."""
+
+    service_id: str
+    joined_at: float
+    counter_id: str | None = None
+    clerk: str | None = None
+    called_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None
+
+
+@dataclass
+class VisitPlan:
+    """A ticket's one-stop visit: the steps done, the one now (the ticket's ``service_id``), the rest.
+
+    ``first_service`` gave the number (A001 stays A001 at every step); ``joined_at`` is when the
+    ticket joined the current step's queue (its wait there is measured from it).
+    """
+
+    first_service: str
+    next: list[str] = field(default_factory=list)
+    done: list[VisitStep] = field(default_factory=list)
+    joined_at: float | None = None

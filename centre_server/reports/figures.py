@@ -43,6 +43,13 @@ so the same day showed one p90 on the board and another once closed. Now:
   their name). Headquarters gets the clerk rows under a per-centre pseudonym
   (``clerk_pseudonym``: a keyed hash that only the centre can link to a name),
   never the staff username.
+* **One-stop visit** (not the ``Visit`` above): a ticket that planned or took
+  more than one service (docs/design.md §3). Each of its services is a
+  ``Visit`` of kind ``step`` after the first, so service rows count it where it
+  was served. ``visits`` (the optional block of the summary) counts them, the
+  services planned and served, and the **time in the centre**: from the
+  ticket's issue to its last service's completion, over the visits completed
+  (every planned service served).
 """
 
 from __future__ import annotations
@@ -77,14 +84,14 @@ from centre_server.contract import (
     event_from_row,
     ticket_of,
 )
-from centre_server.contract.events import TicketParked
+from centre_server.contract.events import TicketParked, VisitChanged, VisitPlanned, VisitStepQueued
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_SCHEMA = 1
 TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
                  "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
-                 "feedback_given", "ticket_parked")
+                 "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued")
 COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
                   "counter_closed": "closed"}
 DEFAULT_TARGET_S = 1800
@@ -141,7 +148,7 @@ class Visit:
     ticket_id: str
     service_id: str
     entered_at: float
-    kind: str  # "issued" or "transfer"
+    kind: str  # "issued", "transfer" or "step" (a one-stop visit's next service)
     first_call_at: float | None = None
     last_call_at: float | None = None
     started_at: float | None = None
@@ -175,6 +182,8 @@ class TicketStory:
     visits: list[Visit] = field(default_factory=list)
     rating: int | None = None
     rating_service_id: str | None = None
+    next_planned: list[str] = field(default_factory=list)  # a one-stop visit's services still ahead
+    multi: bool = False  # more than one service planned or taken: a one-stop visit
 
     @property
     def outcome(self) -> str | None:
@@ -241,6 +250,13 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     elif isinstance(d, FeedbackGiven):
         s.rating = d.rating
         s.rating_service_id = d.service_id
+    elif isinstance(d, (VisitPlanned, VisitChanged)):
+        s.next_planned = list(d.next_services)
+        s.multi = s.multi or bool(d.next_services)
+    elif isinstance(d, VisitStepQueued):
+        s.next_planned = list(d.next_services)
+        s.multi = True
+        s.visits.append(Visit(tid, d.service_id, at, "step"))
 
 
 def stories_from_events(events: list[Event]) -> dict[str, TicketStory]:
@@ -311,12 +327,32 @@ def ticket_figures(stories: list[TicketStory], targets: dict[str, int], now: flo
     })
 
 
+def one_stop_figures(stories: list[TicketStory]) -> dict[str, Any]:
+    """The one-stop visits of some tickets: how many, services per visit, time in the centre."""
+    multi = [s for s in stories if s.multi]
+    planned = [sum(1 for v in s.visits if v.kind != "transfer") + len(s.next_planned) for s in multi]
+    completed = [s for s in multi if s.outcome == "served" and not s.next_planned]
+    times = [s.visits[-1].ended_at - s.issued_at for s in completed if s.visits[-1].ended_at is not None]
+    return {
+        "visits": len(multi),
+        "completed": len(completed),
+        "services_planned": sum(planned),
+        "services_served": sum(1 for s in multi for v in s.visits if v.outcome == "served"),
+        "services_per_visit_mean": round(statistics.fmean(planned), 2) if planned else None,
+        "time_in_centre_mean_s": mean(times),
+        "time_in_centre_median_s": median(times),
+        "time_in_centre_p90_s": seconds(percentile(times, 90)),
+        "time_in_centre_max_s": seconds(max(times)) if times else None,
+    }
+
+
 def visit_figures(visits: list[Visit], targets: dict[str, int], now: float) -> dict[str, Any]:
     """Figures over visits: a service's row."""
     return with_shares({
         "arrived": len(visits),
         "issued": sum(1 for v in visits if v.kind == "issued"),
         "transfers_in": sum(1 for v in visits if v.kind == "transfer"),
+        "steps_in": sum(1 for v in visits if v.kind == "step"),
         "served": sum(1 for v in visits if v.outcome == "served"),
         "no_shows": sum(1 for v in visits if v.outcome == "no_show"),
         "cancelled": sum(1 for v in visits if v.outcome == "cancelled"),
@@ -534,7 +570,7 @@ def summarise(*, centre_id: str, centre_name: str, day: str, tz: str, ticket_eve
              "staffed_hours": round(sum(b - a for sp in spans.values() for a, b in sp) / 3600, 2)}
     return {"schema": SUMMARY_SCHEMA, "centre_id": centre_id, "centre_name": centre_name, "date": day,
             "timezone": tz, "total": total, "services": service_rows, "hours": hour_rows,
-            "counters": counter_rows, "clerks": clerks}
+            "counters": counter_rows, "clerks": clerks, "visits": one_stop_figures(all_stories)}
 
 
 # --------------------------------------------------------------------------

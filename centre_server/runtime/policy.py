@@ -29,4 +29,5 @@ def policy_from(settings: CentreSettings) -> Policy:
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,
         reactivation_window_s=q.reactivation_window_min * 60,
-        complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone)
+        complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone,
+        visit_place=q.visit_place)

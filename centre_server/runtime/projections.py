@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from centre_server.contract import (
     TICKET_EVENT_MODELS,
     CounterEvent,
+    CounterState,
     CounterStatePayload,
     DayClosed,
     DayReopened,
@@ -33,6 +34,7 @@ from centre_server.contract import (
     TicketOut,
     TicketRecalled,
     TicketTransferred,
+    VisitStepOut,
     counter_of,
     ticket_of,
 )
@@ -45,7 +47,7 @@ from centre_server.contract.catalogue import (
     Text,
 )
 from centre_server.contract.events import ServiceResumed, ServiceSuspended
-from centre_server.queue import engine
+from centre_server.queue import engine, visits
 from centre_server.queue.engine import State
 from centre_server.queue.model import Ticket
 
@@ -90,7 +92,26 @@ def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
         status_url=f"{public_url.rstrip('/')}/t/{t.id}",
         counter_id=t.counter_id, counter_name=counter.name if counter else None,
         called_at=iso(t.called_at, tz), started_at=iso(t.started_at, tz),
-        ended_at=iso(t.ended_at, tz), recalls=t.recalls, outcome=t.outcome, rating=t.rating)
+        ended_at=iso(t.ended_at, tz), recalls=t.recalls, outcome=t.outcome, rating=t.rating,
+        visit=visit_out(state, t), visit_wait_s=(engine.visit_wait(state, t, now)
+                                                 if visits.is_visit(t) and t.id in state.tickets else None))
+
+
+def visit_out(state: State, t: Ticket) -> list[VisitStepOut] | None:
+    """A one-stop visit's services with where each is served (the counters serving it, open ones first)."""
+    if not visits.is_visit(t):
+        return None
+    out = []
+    for step in visits.steps(t):
+        sid = step["service_id"]
+        svc = state.services.get(sid)
+        serving = [c for c in state.counters.values() if sid in c.services]
+        serving.sort(key=lambda c: c.state != CounterState.open)
+        out.append(VisitStepOut(service_id=sid, name_en=svc.name_en if svc else sid,
+                                name_sw=svc.name_sw if svc else sid, state=step["state"],
+                                counters=[c.name for c in serving if c.state == CounterState.open]
+                                or [c.name for c in serving]))
+    return out
 
 
 def service_payload(state: State, service_id: str, now: float, tz: tzinfo) -> ServiceStatePayload:

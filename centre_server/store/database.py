@@ -33,6 +33,7 @@ from centre_server.contract.events import Event
 from centre_server.menu import builtin_outcomes
 from centre_server.queue.engine import State, new_state
 from centre_server.queue.model import Counter, Policy, Service, Ticket
+from centre_server.queue.visits import first_service
 from centre_server.store.migrations import MIGRATIONS as MIGRATIONS, migrate
 from centre_server.store.rows import (
     COUNTER_COLS,
@@ -152,7 +153,7 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
         t = ticket_from_row(r)
         state.tickets[t.id] = t
         if t.day == state.day:
-            issued_in = t.transfers[0]["from"] if t.transfers else t.service_id  # numbers belong to the first service
+            issued_in = first_service(t)  # numbers belong to the first service (before transfers and visits)
             state.numbers[issued_in] = max(state.numbers.get(issued_in, 0), t.seq)
             if t.idempotency_key:
                 state.idempotency[t.idempotency_key] = t.id

@@ -7,9 +7,10 @@ from typing import Any
 
 from centre_server.contract import Channel, CounterState, Language, Priority, TicketState
 from centre_server.queue.model import Counter, Service, Ticket
+from centre_server.queue.visits import from_json as visit_from_json, parse_then, to_json as visit_json
 
 SERVICE_COLS = ["id", "prefix", "name_en", "name_sw", "category", "category_sw", "target_wait_s",
-                "service_time_s", "enabled", "position", "outcomes"]
+                "service_time_s", "enabled", "position", "outcomes", "then_services"]
 COUNTER_COLS = ["id", "name", "services", "state", "ticket_id", "clerk", "priority_streak",
                 "idle_since", "last_ticket_id", "position"]
 TICKET_COLS = ["id", "day", "seq", "number", "service_id", "priority", "channel", "language", "phone",
@@ -17,14 +18,15 @@ TICKET_COLS = ["id", "day", "seq", "number", "service_id", "priority", "channel"
                "ended_at", "counter_id", "clerk", "recalls", "transfers", "outcome", "rating",
                "comment", "no_show_at", "cancel_reason", "idempotency_key", "device_id",
                "estimated_wait_s", "checked_in", "slot_at", "appointment_id",
-               "outcome_reason", "parked_at", "park_note"]
+               "outcome_reason", "parked_at", "park_note", "visit"]
 
 
 def service_row(s: Service) -> dict[str, Any]:
     return {"id": s.id, "prefix": s.prefix, "name_en": s.name_en, "name_sw": s.name_sw,
             "category": s.category, "category_sw": s.category_sw, "target_wait_s": s.target_wait_s,
             "service_time_s": s.service_time_s, "enabled": int(s.enabled), "position": s.position,
-            "outcomes": json.dumps(list(s.outcomes))}
+            "outcomes": json.dumps(list(s.outcomes)),
+            "then_services": " ".join(s.then)}
 
 
 def service_from_row(r: dict[str, Any]) -> Service:
@@ -32,7 +34,8 @@ def service_from_row(r: dict[str, Any]) -> Service:
                    category=r["category"] or "", category_sw=r["category_sw"] or "",
                    target_wait_s=int(r["target_wait_s"]), service_time_s=float(r["service_time_s"]),
                    enabled=bool(r["enabled"]), position=int(r["position"] or 0),
-                   outcomes=tuple(json.loads(r.get("outcomes") or "[]")))
+                   outcomes=tuple(json.loads(r.get("outcomes") or "[]")),
+                   then=parse_then(r.get("then_services")))
 
 
 def counter_row(c: Counter, position: int = 0) -> tuple:
@@ -53,7 +56,7 @@ def ticket_row(t: Ticket) -> tuple:
             t.first_called_at, t.started_at, t.ended_at, t.counter_id, t.clerk, t.recalls,
             json.dumps(t.transfers), t.outcome, t.rating, t.comment, t.no_show_at, t.cancel_reason,
             t.idempotency_key, t.device_id, t.estimated_wait_s, int(t.checked_in), t.slot_at,
-            t.appointment_id, t.outcome_reason, t.parked_at, t.park_note)
+            t.appointment_id, t.outcome_reason, t.parked_at, t.park_note, visit_json(t.visit))
 
 
 def ticket_from_row(r: dict[str, Any]) -> Ticket:
@@ -70,7 +73,8 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         estimated_wait_s=None if r["estimated_wait_s"] is None else int(r["estimated_wait_s"]),
         checked_in=bool(r.get("checked_in", 1)),
         slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"),
-        outcome_reason=r.get("outcome_reason"), parked_at=r.get("parked_at"), park_note=r.get("park_note"))
+        outcome_reason=r.get("outcome_reason"), parked_at=r.get("parked_at"), park_note=r.get("park_note"),
+        visit=visit_from_json(r.get("visit")))
 
 
 # Columns a ticket never changes once issued, each in an index: an update that leaves them out

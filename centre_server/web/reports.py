@@ -130,10 +130,29 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return figures.with_shares(out)
 
 
+def _combine_visits(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Several days' one-stop visits: counts summed, means weighted (services per visit by the visits,
+    time in the centre by the visits completed), maxima the maxima; percentiles are not added up."""
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    out: dict[str, Any] = {k: sum(p.get(k) or 0 for p in present)
+                           for k in ("visits", "completed", "services_planned", "services_served")}
+    out["services_per_visit_mean"] = round(out["services_planned"] / out["visits"], 2) if out["visits"] else None
+    timed = [(p["time_in_centre_mean_s"], p.get("completed") or 0) for p in present
+             if p.get("time_in_centre_mean_s") is not None and p.get("completed")]
+    total = sum(w for _, w in timed)
+    out["time_in_centre_mean_s"] = figures.seconds(sum(v * w for v, w in timed) / total) if total else None
+    maxima = [p["time_in_centre_max_s"] for p in present if p.get("time_in_centre_max_s") is not None]
+    out["time_in_centre_max_s"] = max(maxima) if maxima else None
+    out["time_in_centre_p90_s"] = present[0].get("time_in_centre_p90_s") if len(present) == 1 else None
+    return out
+
+
 def _day_row(day: dict[str, Any]) -> dict[str, Any]:
     """A day's totals, marked ``closed`` once the day is closed or ``reopened`` (and its summary's ``revision``)."""
     return {"date": day["date"], **day["total"], "closed": day["closed"], "reopened": day["reopened"],
-            "revision": day.get("revision")}
+            "revision": day.get("revision"), "visits": day.get("visits")}
 
 
 def _staff_combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,7 +214,8 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "reopened": one["reopened"],
                 "total": one["total"], "services": one["services"], "hours": one["hours"],
-                "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels()}
+                "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
+                "visits": one.get("visits")}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
     by_hour: dict[int, list] = {}
@@ -211,7 +231,8 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
             "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
             "reopened": any(day["reopened"] for day in days),
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours,
-            "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels()}
+            "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
+            "visits": _combine_visits([day.get("visits") for day in days])}
 
 
 def _pct(v: float | None) -> str:
@@ -229,20 +250,27 @@ def csv_text(rep: dict[str, Any]) -> str:
     w.writerow(["from", "to", "scope", "key", "name_en", "name_sw", "arrived", "served", "served_pct", "no_shows",
                 "no_show_pct", "wait_mean_min", "wait_max_min", "service_mean_min", "service_max_min",
                 "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count",
-                "service_p90_min", "idle_pct", "staffed_hours", "busy_hours", "outcomes"])
+                "service_p90_min", "idle_pct", "staffed_hours", "busy_hours", "outcomes",
+                # one-stop visits (several services on one ticket): on the total and day rows
+                "visits", "visits_completed", "services_per_visit", "time_in_centre_mean_min",
+                "time_in_centre_max_min"])
 
-    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any]) -> None:
+    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any], v: dict[str, Any] | None = None) -> None:
+        visits = ["", "", "", "", ""] if not v else [
+            v.get("visits", 0), v.get("completed", 0),
+            "" if v.get("services_per_visit_mean") is None else v["services_per_visit_mean"],
+            _minutes(v.get("time_in_centre_mean_s")), _minutes(v.get("time_in_centre_max_s"))]
         w.writerow([rep["from"], rep["to"], scope, key, en, sw, k.get("arrived", 0), k.get("served", 0),
                     _pct(k.get("served_share")), k.get("no_shows", 0), _pct(k.get("no_show_share")),
                     _minutes(k.get("wait_mean_s")), _minutes(k.get("wait_max_s")),
                     _minutes(k.get("service_mean_s")), _minutes(k.get("service_max_s")),
                     _pct(k.get("within_target_share")), k.get("transfers", 0),
                     "" if k.get("satisfaction_mean") is None else k["satisfaction_mean"],
-                    k.get("satisfaction_count", 0)])
+                    k.get("satisfaction_count", 0), "", "", "", "", "", *visits])  # the staff columns: theirs
 
-    row("total", "", "Whole centre", "Kituo kizima", rep["total"])
+    row("total", "", "Whole centre", "Kituo kizima", rep["total"], rep.get("visits"))
     for d in rep["days"]:
-        row("day", d["date"], "", "", d)
+        row("day", d["date"], "", "", d, d.get("visits"))
     for s in rep["services"]:
         row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s)
     for h in rep["hours"]:
@@ -253,11 +281,12 @@ def csv_text(rep: dict[str, Any]) -> str:
 
 def staff_csv(w: Any, rep: dict[str, Any]) -> None:
     """The per-counter and per-clerk rows of the same table: the columns they share (served, no-shows, mean
-    service) and the last five, theirs alone."""
+    service) and the five after them, theirs alone."""
     for scope, key, rows in (("counter", "counter_id", rep.get("counters") or []),
                              ("clerk", "clerk", rep.get("clerks") or [])):
         for r in rows:
             w.writerow([rep["from"], rep["to"], scope, r[key], r.get("name", ""), r.get("name", ""), "",
                         r["served"], "", r["no_shows"], "", "", "", _minutes(r.get("service_mean_s")), "", "", "",
                         "", "", _minutes(r.get("service_p90_s")), _pct(r.get("idle_share")), r["staffed_hours"],
-                        r["busy_hours"], "; ".join(f"{c}={n}" for c, n in (r.get("outcomes") or {}).items())])
+                        r["busy_hours"], "; ".join(f"{c}={n}" for c, n in (r.get("outcomes") or {}).items()),
+                        "", "", "", "", ""])  # the visits' columns: not theirs

@@ -26,8 +26,9 @@ def kiosk_config(centre_server, mosquitto, tmp_path: Path, printer: dict, **kios
     bundle["server_url"] = centre_server.url
     bundle["mqtt_url"] = mosquitto.url
     bundle["printer"] = printer
+    # offer_visits off unless a test asks: the older journeys go from a service straight to priority
     bundle["kiosk"] = {"fullscreen": False, "staff_pin": "2468", "staff_press_s": 1.0,
-                       "idle_timeout_s": 60, **kiosk}
+                       "idle_timeout_s": 60, "offer_visits": False, **kiosk}
     path = tmp_path / "kiosk.json"
     path.write_text(json.dumps(bundle, indent=1))
     return path

@@ -914,3 +914,52 @@ def a11y_idle(d):
     yield Wait(lambda: app.idle_warning, "the idle warning again", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     data["after_reset"] = [app.idle_warning, app.high_contrast, app.model.language]
+
+
+def _visit_journey(d, start: str, tag: str):
+    """Welcome -> a new ID, then a KRA PIN added on "Anything else today?" -> the ticket (yield from)."""
+    app = d.app
+    yield d.at("welcome")
+    yield _ready(app)
+    d.tap(d.screen.ids[start])
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services["id-card-new"].category))
+    yield d.at("services")
+    yield Sleep(0.3)
+    d.tap(_service(d, "id-card-new"))
+    yield Wait(lambda: app.sm.current in ("needs", "more"), "needs or more")
+    if app.sm.current == "needs":
+        yield d.at("needs")
+        d.tap(d.screen.ids.have)
+    yield d.at("more")
+    yield Sleep(0.3)
+    d.shot(f"visit-more-{tag}")
+    d.result["data"][f"offered_{tag}"] = [w.value for w in reversed(d.screen.ids.grid.children)]
+    d.tap(d.find(d.screen.ids.grid, value="kra-pin"))
+    yield Wait(lambda: app.model.visit_next == ["kra-pin"], "KRA PIN added")
+    yield Sleep(0.3)
+    d.shot(f"visit-more-added-{tag}")
+    d.result["data"][f"offered_after_{tag}"] = [w.value for w in reversed(d.screen.ids.grid.children)]
+    d.tap(d.screen.ids.done)
+    yield d.at("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    yield Sleep(0.3)
+    d.shot(f"visit-confirm-{tag}")
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield Sleep(0.5)
+    d.shot(f"visit-ticket-{tag}")
+    d.result["data"][f"ticket_{tag}"] = _ticket_data(app)
+    d.tap(d.screen.ids.done)
+    yield d.at("welcome")
+
+
+def visit_two_services(d):
+    """One ticket for a new ID and a KRA PIN: in English, then in Kiswahili with large text."""
+    yield from _visit_journey(d, "start_en", "en")
+    d.app.toggle_mode("large_text")
+    yield Sleep(0.3)
+    yield from _visit_journey(d, "start_sw", "sw-large")

@@ -18,10 +18,10 @@ from centre_server.contract import API_PREFIX
 
 def centre_routers() -> Sequence[APIRouter]:
     """The routes of the centre itself: every app has them."""
-    from centre_server.http.routes import auth, catalogue, counters, hall, services, stats, tickets
+    from centre_server.http.routes import auth, catalogue, counters, hall, services, stats, tickets, visits
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (services, tickets, counters, auth, stats, hall, catalogue):
+    for module in (services, tickets, counters, auth, stats, hall, catalogue, visits):
         api.include_router(module.router)
     api.include_router(services.day_router)
     from centre_server.http.routes import clerk_tools

@@ -43,7 +43,8 @@ async def book_submit(request: Request) -> Response:
     try:
         if not slot.isdigit():
             raise ChannelError(422, "bad_slot", "err_slot")
-        appt = hub.book(service_id, float(int(slot)), phone, lang)
+        then = tuple(v.strip()[:64] for v in form.getlist("then") if isinstance(v, str) and v.strip())[:3]
+        appt = hub.book(service_id, float(int(slot)), phone, lang, then=then)  # then: a booked visit
     except ChannelError as err:
         return book_form(request, hub, lang, service_id, status=err.status, error=err.message(lang), phone=phone,
                           chosen=int(slot) if slot.isdigit() else None)

@@ -41,7 +41,9 @@ async def join_submit(request: Request) -> Response:
         if not service_id:
             raise ChannelError(422, "no_service", "err_service")
         day = hub.centre.state.day
-        t, _ = hub.issue_remote(service_id, phone, lang, Channel.web, key=f"web:{day}:{nonce}")
+        # a one-stop visit: the services ticked under "Also today", in the menu's order (docs/design.md §3)
+        then = tuple(v.strip()[:64] for v in form.getlist("then") if isinstance(v, str) and v.strip())[:3]
+        t, _ = hub.issue_remote(service_id, phone, lang, Channel.web, key=f"web:{day}:{nonce}", then=then)
     except ChannelError as err:
         return join_form(request, hub, lang, status=err.status, nonce=nonce, selected=service_id, phone=phone,
                           error=err)

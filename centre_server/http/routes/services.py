@@ -27,7 +27,9 @@ def list_services(centre: CentreDep) -> list[ServiceOut]:
                                   category=s.category, target_wait_min=s.target_wait_s // 60,
                                   typical_service_min=round(centre.state.predictor.mean_service_s.get(
                                       s.id, s.service_time_s) / 60, 1),
-                                  enabled=s.enabled, category_sw=s.category_sw, **f))
+                                  enabled=s.enabled, category_sw=s.category_sw, **f,
+                                  then=[x for x in s.then if x in centre.state.services
+                                        and centre.state.services[x].enabled and centre.state.services[x].offered]))
     return out
 
 

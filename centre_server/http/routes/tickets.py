@@ -21,7 +21,7 @@ from centre_server.http.deps import (
     spend,
     ticket_json,
 )
-from centre_server.queue import engine
+from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
 from centre_server.runtime.centre import Centre, new_ticket_id
 
@@ -69,13 +69,14 @@ async def issue(body: IssueTicketRequest, request: Request, idempotency_key: str
         existing = centre.state.tickets.get(tid) or centre.ticket(tid)
         if existing is None:  # unreachable: the engine refused the key because it knows it
             raise QueueError("unknown_ticket", "the ticket of this Idempotency-Key is gone", 409)
-        if existing.service_id != body.service_id:
+        if visits.first_service(existing) != body.service_id:  # a visit's or transfer's first service
             raise QueueError("idempotency_conflict", "this Idempotency-Key was used for another service", 409)
         return ticket_json(200, centre.ticket_out(existing))
 
     return await centre.submit(engine.IssueTicket(
         ticket_id=ticket_id, service_id=body.service_id, priority=body.priority, channel=channel,
-        language=body.language, phone=phone, idempotency_key=key, device_id=principal.name), answer)
+        language=body.language, phone=phone, idempotency_key=key, device_id=principal.name,
+        then=tuple(body.then)), answer)
 
 
 class IssueLane:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from centre_server.store.migrations import alerts, catalogue, channels, clerk, dayclose, national, queue
+from centre_server.store.migrations import alerts, catalogue, channels, clerk, dayclose, national, queue, visits
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     alerts.manager_alerts,  # 9
     national.national_inbox,  # 10
     clerk.parking_and_outcomes,  # 11
+    visits.visits,  # 12
 ]
 
 

@@ -127,6 +127,7 @@
       $("current-service").textContent = c.state === "paused" ? H.t("counter_paused_msg") : H.t("press_call_next");
       $("current-recalls").textContent = "—";
     }
+    document.dispatchEvent(new CustomEvent("huduma:counter", { detail: c }));  // visit.js: the visit's plan
     tickTimers();
 
     const open = c.state === "open", paused = c.state === "paused";

@@ -50,6 +50,7 @@
     $("ticket-updated").textContent = H.t("t_updated", { time: H.centreTime() });
     if (t.state === "called" && lastState !== "called" && navigator.vibrate) navigator.vibrate([300, 150, 300]);
     lastState = t.state;
+    document.dispatchEvent(new CustomEvent("huduma:ticket", { detail: t }));  // ticket_visit.js: a visit's steps
   }
 
   async function pollOffering() {

@@ -1,0 +1,45 @@
+"""One-stop visits at the kiosk (issue 21, item 1): a citizen chooses a new ID and a KRA PIN on one
+ticket under Xvfb; the server plans the visit and the printed ticket lists the next step and where."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.kiosk.conftest import ARTIFACTS, kiosk_config
+from tests.kiosk.escpos_decode import decode, render
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_path, run_kiosk):
+    tickets_file = tmp_path / "tickets.bin"
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tickets_file)},
+                          offer_visits=True)
+    with centre_server.client(centre_server.login("clerk")) as http:  # the KRA counter is open: "where" is known
+        assert http.post("/api/v1/counters/c12/open").status_code == 200
+        assert http.post("/api/v1/counters/c01/open").status_code == 200  # and an ID counter: the visit's estimate
+    data = run_kiosk(config, "visit_two_services").result()["data"]
+
+    # "Anything else today?" offers the menu's services after a new ID, in the menu's order
+    assert data["offered_en"][:3] == ["kra-pin", "sha-registration", "nssf-registration"]
+    # after the KRA PIN: what follows it, never a service already on the ticket
+    assert "kra-pin" not in data["offered_after_en"] and "id-card-new" not in data["offered_after_en"]
+    assert data["offered_after_en"][0] == "sha-registration"
+    for tag in ("en", "sw-large"):
+        t = data[f"ticket_{tag}"]
+        assert t["service_id"] == "id-card-new"
+        assert [(s["service_id"], s["state"]) for s in t["visit"]] == [("id-card-new", "now"), ("kra-pin", "next")]
+    with centre_server.client() as http:
+        live = http.get(f"/api/v1/tickets/{data['ticket_en']['id']}").json()
+    assert [s["service_id"] for s in live["visit"]] == ["id-card-new", "kra-pin"]
+
+    raw = tickets_file.read_bytes()
+    (ARTIFACTS / "kiosk-visit-tickets.bin").write_bytes(raw)
+    printed = decode(raw)
+    assert printed.cuts == 2
+    assert "Also on this ticket:" in printed.texts and "2. KRA PIN registration (counter 12)" in printed.texts
+    # the whole visit's estimate: every step's wait, summed
+    assert any(line.startswith("Until your last service is called: ") for line in printed.texts)
+    assert any(line.startswith("Hadi huduma yako ya mwisho iitwe: ") for line in printed.texts)
+    assert "Pia kwenye tiketi hii:" in printed.texts and "2. Usajili wa PIN ya KRA (kaunta 12)" in printed.texts
+    render(decode(raw.split(b"\x1dV\x00")[0] + b"\x1dV\x00")).save(ARTIFACTS / "kiosk-visit-printed-ticket.png")
