@@ -128,6 +128,7 @@
       $("current-recalls").textContent = "—";
     }
     tickTimers();
+    document.dispatchEvent(new CustomEvent("huduma:ticket", { detail: t || null }));  // payment.js follows it
 
     const open = c.state === "open", paused = c.state === "paused";
     const can = {
