@@ -240,4 +240,13 @@ hq_url = ""                      # headquarters, for the nightly statistics and 
 hq_token = ""
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
+
+[payments]
+enabled = {str(demo).lower()}                   # M-Pesa Express (STK push) for services with a fee (README: Payments)
+base_url = "http://127.0.0.1:8099"  # huduma-mpesa-sim; https://sandbox.safaricom.co.ke; https://api.safaricom.co.ke
+consumer_key = "{"demo" if demo else ""}"          # the Daraja app's key and secret (or HUDUMA_PAYMENTS__*)
+consumer_secret = "{"demo" if demo else ""}"
+shortcode = "174379"             # the paybill (or BuyGoods shortcode) and its Lipa Na M-Pesa Online passkey
+passkey = "{"demo-passkey" if demo else ""}"
+callback_base_url = ""           # the public address Daraja calls back (a relay); empty: public_url
 '''

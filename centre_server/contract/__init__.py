@@ -107,6 +107,7 @@ class EventType(StrEnum):
     day_reopened = "day_reopened"  # a manager undid a close (a mistaken closing time, say) until midnight
     service_suspended = "service_suspended"  # the centre stopped issuing for a service now, with a reason
     service_resumed = "service_resumed"
+    payment_updated = "payment_updated"  # a ticket's fee: pending, paid (receipt), failed, cash or waived
 
 
 class CounterAction(StrEnum):

@@ -29,6 +29,7 @@ from centre_server.http.deps import ApiError, mqtt_link
 from centre_server.http.routes import centre_routers, part_routers, tickets
 from centre_server.mqtt.extension import MqttExtension
 from centre_server.mqtt.link import MqttLink
+from centre_server.payments.extension import PaymentsExtension
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
 from centre_server.runtime.extension import Extension
@@ -375,6 +376,7 @@ def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     parts.append(WebExtension())  # the staff and citizen pages, and their live stream
     channels = ChannelsExtension(settings)  # web join, booking, SMS, USSD, kiosk check-in (issue 10)
     parts.append(channels)
+    parts.append(PaymentsExtension(settings))  # M-Pesa payment while waiting: Daraja, its callbacks (issue 20)
     return ServerParts(parts, mqtt, channels)
 
 

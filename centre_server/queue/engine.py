@@ -55,7 +55,7 @@ from centre_server.contract import (
     ticket_of,
 )
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceResumed, ServiceSuspended
+from centre_server.contract.events import PaymentUpdated, ServiceResumed, ServiceSuspended
 from centre_server.queue.estimate import WaitPredictor
 from centre_server.queue.model import Counter, Policy, Service, Suspension, Ticket
 
@@ -295,11 +295,26 @@ class CloseDay:
     reason: str = "day_closed"
 
 
+@dataclass(frozen=True)
+class RecordPayment:
+    """Tell everyone a ticket's fee changed state (the payments room decided it; its table holds the
+    request, the phone and the checkout id). The queue's rules do not depend on payment: a citizen
+    who has not paid is still called, and pays at the counter."""
+
+    ticket_id: str
+    state: str
+    amount_ksh: int | None = None
+    method: str | None = None
+    receipt: str | None = None
+    reason: str | None = None
+    by: str | None = None
+
+
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
     | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
-    | SuspendService | ResumeService
+    | SuspendService | ResumeService | RecordPayment
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -939,6 +954,14 @@ def _close_day(state: State, emit: _Emitter, reason: str, next_day: str | None) 
     emit(DayClosed(day=state.day, next_day=next_day, cancelled=cancelled, reason=reason))
 
 
+def _record_payment(state: State, cmd: RecordPayment, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket today", 404)
+    emit(PaymentUpdated(**_ticket_data(state, t), state=cmd.state, amount_ksh=cmd.amount_ksh, method=cmd.method,
+                        receipt=cmd.receipt, reason=cmd.reason, by=cmd.by))
+
+
 # each handler takes its own command type: the table is keyed by that type
 _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
@@ -947,7 +970,7 @@ _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     ResumeCounter: _resume, CloseCounter: _close, SetCounterServices: _set_services,
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
     Tick: lambda state, cmd, emit: None, CheckIn: _check_in, SuspendService: _suspend,
-    ResumeService: _resume_service,
+    ResumeService: _resume_service, RecordPayment: _record_payment,
 }
 
 

@@ -46,4 +46,9 @@ def part_routers(part_name: str) -> Sequence[APIRouter]:
 
         api.include_router(checkin.router)
         return (join.router, booking.router, api, webhooks.router)
+    if part_name == "payments":
+        from centre_server.http.routes import payments
+
+        api.include_router(payments.router)
+        return (api, payments.callbacks)
     return ()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from centre_server.store.migrations import catalogue, channels, dayclose, queue
+from centre_server.store.migrations import catalogue, channels, dayclose, payments, queue
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     queue.keys_unique_per_day,  # 6
     channels.booking_confirmations,  # 7
     catalogue.catalogue,  # 8
+    payments.payments,  # 9
 ]
 
 
