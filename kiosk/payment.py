@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
+from kivy.utils import escape_markup
 
 from centre_server.contract import TicketOut
 from centre_server.contract.catalogue import CatalogueService
@@ -26,9 +27,6 @@ from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.api import ApiError, Unreachable
 from kiosk.i18n import tr
 from kiosk.screens import KioskScreen
-
-if TYPE_CHECKING:
-    from kiosk.ui import KioskApp
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +74,11 @@ class KioskPayment(EventDispatcher):
     def apply(self, out: PaymentOut) -> None:
         """The server's word on the payment (the kiosk's own "later" stays until something is settled)."""
         if out.state == PaymentState.paid:
-            self.state, self.receipt = "paid", out.receipt or ""
+            self.receipt = out.receipt or ""  # before the state: screens redraw on the state
+            self.state = "paid"
         elif out.state == PaymentState.failed:
-            self.state = "failed"
             self.reason_en, self.reason_sw = out.reason_en or "", out.reason_sw or ""
+            self.state = "failed"
         elif out.state in (PaymentState.cash, PaymentState.waived, PaymentState.not_needed):
             self.state = "paid"
         elif out.state == PaymentState.pending and self.state in ("", "starting"):
@@ -93,9 +92,8 @@ class KioskPayment(EventDispatcher):
         if self.choice != "mpesa":
             return []
         if self.state == "paid":
-            return [tr("pay_print_paid", language, amount=amount),
-                    tr("pay_print_receipt", language, receipt=self.receipt)] if self.receipt else \
-                [tr("pay_print_paid", language, amount=amount)]
+            receipt = [tr("pay_print_receipt", language, receipt=self.receipt)] if self.receipt else []
+            return [tr("pay_print_paid", language), *receipt]
         if self.state == "failed":
             return [tr("pay_print_failed", language, reason=self.reason(language))]
         return [tr("pay_print_pending", language, amount=amount)]
@@ -104,7 +102,7 @@ class KioskPayment(EventDispatcher):
 class PaymentFlow:
     """The kiosk's part of paying: which screen comes next, the prompt, the wait, and the paper's words."""
 
-    def __init__(self, app: KioskApp) -> None:
+    def __init__(self, app: Any) -> None:  # the KioskApp (not imported: kiosk.ui imports this module)
         self.app = app
         self.state = KioskPayment()
         self._deadline = 0.0
@@ -206,11 +204,11 @@ class PaymentFlow:
         if exc is not None and exc.code == "already_paid":
             p.state = "paid"
         else:
-            p.state = "failed"
             if exc is not None and exc.message:
                 p.reason_en, p.reason_sw = exc.message, exc.message_sw or exc.message
             else:
                 p.reason_en, p.reason_sw = tr("pay_failed_other", "en"), tr("pay_failed_other", "sw")
+            p.state = "failed"
         self._settled()
 
     def _answered(self, out: PaymentOut) -> None:
@@ -280,8 +278,18 @@ class PaymentFlow:
     # -- words ------------------------------------------------------------------------
     def screen_line(self, language: str, *_deps: object) -> str:
         """The ticket screen's line about the fee (empty when it was not asked)."""
-        lines = self.state.lines(language)
-        return ("\n" + " \u00b7 ".join(lines)) if lines else ""
+        p = self.state
+        if p.choice == "counter":
+            line = tr("pay_screen_counter", language, amount=f"{int(p.amount_ksh):,}")
+        elif p.choice != "mpesa":
+            return ""
+        elif p.state == "paid":
+            line = tr("pay_screen_paid", language, receipt=p.receipt or "-")
+        elif p.state == "failed":
+            line = tr("pay_screen_failed", language, reason=escape_markup(p.reason(language)))
+        else:
+            line = tr("pay_screen_pending", language)
+        return "\n" + line
 
     def confirm_line(self, language: str, *_deps: object) -> str:
         """The confirmation's row about the fee: how the citizen chose to pay."""
@@ -302,7 +310,7 @@ class PaymentFlow:
         if p.state == "paid":
             return tr("pay_done", language, receipt=p.receipt)
         if p.state == "failed":
-            return tr("pay_failed", language, reason=p.reason(language))
+            return tr("pay_failed", language, reason=escape_markup(p.reason(language)))
         return tr("pay_check_phone", language, amount=f"{int(p.amount_ksh):,}")
 
 
