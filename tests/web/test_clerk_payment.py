@@ -76,6 +76,8 @@ def test_clerk_sees_a_payment_arrive_and_acts_on_a_failed_one(pay_server, mpesa_
     mpesa_sim.control(delay_s=0.3)
     start_push(pay_server, second["id"], "0712345672", kiosk)
     page.keyboard.press("c")  # complete the first
+    expect(page.locator("#current-number")).to_have_text("—")
+    expect(page.locator("#payment")).to_be_hidden()  # nobody at the counter: no fee shown
     page.keyboard.press(" ")
     expect(page.locator("#current-number")).to_have_text(second["number"])
     expect(page.locator("#payment-state")).to_have_text("Payment failed")
@@ -97,6 +99,7 @@ def test_clerk_sees_a_payment_arrive_and_acts_on_a_failed_one(pay_server, mpesa_
 
     # the third pays cash at the counter: K, a reason, Enter
     page.keyboard.press("c")
+    expect(page.locator("#current-number")).to_have_text("—")
     page.keyboard.press(" ")
     expect(page.locator("#current-number")).to_have_text(third["number"])
     expect(page.locator("#payment-state")).to_have_text("Not paid")
