@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
+from tests.a11y.axe import audit
 from tests.payments.conftest import mpesa_sim, pay_server  # noqa: F401 - fixtures
 from tests.web.conftest import issue, login_page
 from tests.web.test_clerk_ticket import open_counter
@@ -38,7 +39,7 @@ def test_clerk_sees_a_payment_arrive_and_acts_on_a_failed_one(pay_server, mpesa_
     second = issue(pay_server, kiosk, SERVICE)
     third = issue(pay_server, kiosk, SERVICE)
 
-    page = context_factory().new_page()
+    page = context_factory(bypass_csp=True).new_page()  # bypass: axe-core is injected as an inline script
     login_page(page, pay_server, "clerk", pay_server.centre.staff_password("clerk"))
     page.wait_for_url("**/clerk")
     open_counter(page, "c01", [SERVICE])
@@ -83,6 +84,14 @@ def test_clerk_sees_a_payment_arrive_and_acts_on_a_failed_one(pay_server, mpesa_
     expect(page.locator("#payment-state")).to_have_text("Payment failed")
     expect(page.locator("#payment-detail")).to_contain_text("Cancelled on the phone")
     shots(page, "web-clerk-payment-failed")
+    # axe-core on the terminal with the fee's box and its actions, in both languages
+    assert not audit(page, "clerk-payment-failed-en")
+    page.click("a[data-lang-link='sw']")
+    expect(page.locator("#payment-state")).to_have_text("Malipo hayakufanikiwa")
+    expect(page.locator("#payment-detail")).to_contain_text("Imesitishwa kwenye simu")
+    assert not audit(page, "clerk-payment-failed-sw")
+    page.click("a[data-lang-link='en']")
+    expect(page.locator("#payment-state")).to_have_text("Payment failed")
     page.keyboard.press("m")
     expect(page.locator("#pay-dialog")).to_be_visible()
     page.keyboard.type("0812")
@@ -121,12 +130,19 @@ def test_citizen_page_shows_the_payment_live_and_retries(pay_server, mpesa_sim, 
     ticket = issue(pay_server, kiosk, SERVICE, language="sw")
     start_push(pay_server, ticket["id"], "0712345672", kiosk)  # cancelled on the phone
 
-    page = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    page = context_factory(viewport={"width": 390, "height": 844}, bypass_csp=True).new_page()
     page.goto(f"{pay_server.url}/t/{ticket['id']}?lang=en")
     expect(page.locator("#t-pay-state")).to_have_text("Payment failed")
     expect(page.locator("#t-pay-detail")).to_contain_text("Cancelled on the phone")
     expect(page.locator("#t-pay-form")).to_be_visible()
     shots(page, "web-citizen-payment-failed", full_page=True)
+    assert not audit(page, "citizen-payment-failed-en")
+    page.goto(f"{pay_server.url}/t/{ticket['id']}?lang=sw")
+    expect(page.locator("#t-pay-state")).to_have_text("Malipo hayakufanikiwa")
+    expect(page.locator("#t-pay-detail")).to_contain_text("Hujalipa: Imesitishwa kwenye simu")
+    assert not audit(page, "citizen-payment-failed-sw")
+    page.goto(f"{pay_server.url}/t/{ticket['id']}?lang=en")
+    expect(page.locator("#t-pay-form")).to_be_visible()
 
     page.fill("#t-pay-phone", "12")
     page.click("#t-pay-go")
@@ -143,3 +159,4 @@ def test_citizen_page_shows_the_payment_live_and_retries(pay_server, mpesa_sim, 
     page.goto(f"{pay_server.url}/t/{ticket['id']}?lang=sw")
     expect(page.locator("#t-pay-state")).to_have_text("Imelipwa kwa M-Pesa")
     shots(page, "web-citizen-payment-paid-sw", full_page=True)
+    assert not audit(page, "citizen-payment-paid-sw")
