@@ -384,8 +384,12 @@ class UssdSession:
         out = self.hub.centre.ticket_out(t)
         amount = self._pushable(service_id)
         if amount:  # a fee M-Pesa can take now: the ticket, then the choice (the next answer pays)
-            return con(tr("u_issued_fee", self.lang, number=t.number, ahead=out.position, code=code or "-",
-                          amount=f"{amount:,}"))
+            words = dict(number=t.number, ahead=out.position, code=code or "-", amount=f"{amount:,}")
+            body = tr("u_issued_fee_wait", self.lang,
+                      wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown), **words)
+            if len("CON " + body) > MAX_SCREEN:  # a long "why no wait": the choice must stay whole
+                body = tr("u_issued_fee", self.lang, **words)
+            return con(body)
         return end(tr("u_issued", self.lang, number=t.number, ahead=out.position,
                       wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                       code=code or "-"))

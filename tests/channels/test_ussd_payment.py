@@ -53,7 +53,7 @@ def test_ussd_pays_now_and_the_sms_says_the_fee_and_the_receipt(pay_channels, mp
     answers = to_service(server, phone, "1", "Police", "good conduct")
     answers.append("1")  # take the ticket
     taken = walk(server, phone, answers)[-1]
-    assert taken.startswith("CON Ticket G"), taken
+    assert taken.startswith("CON Ticket G") and "Check in at the kiosk with code" in taken, taken
     assert "Fee KSh 1,050:\n1. Pay now by M-Pesa\n2. Pay at the counter" in taken
     number = re.search(r"Ticket (G\d+)", taken).group(1)
     # the ticket SMS names the fee and where to pay it
