@@ -38,7 +38,7 @@ from centre_server.contract import (
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
 from centre_server.contract.events import PaymentUpdated, ServiceSuspended
-from centre_server.contract.payments import failure_reason
+from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
 from centre_server.payments.extension import attached
 from centre_server.queue import engine
@@ -875,6 +875,20 @@ class ChannelHub:
             return 0
         fee = payments.fee(service_id)
         return 0 if fee.free or fee.varies else fee.amount_ksh
+
+    def pay_now(self, ticket_id: str, phone: str) -> PaymentOut:
+        """Send the M-Pesa prompt for a remote ticket's fee to the citizen's phone (USSD, /join): the amount is
+        the catalogue's. Raises the payments' ``Refusal`` (with ``message_sw``) when it cannot be sent."""
+        payments = attached(self.centre)
+        if payments is None:
+            raise Refusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at the counter",
+                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+        return payments.start(ticket_id, phone)
+
+    def payment(self, ticket_id: str) -> PaymentOut | None:
+        """Where a ticket's fee stands, or None when payments do not run here."""
+        payments = attached(self.centre)
+        return payments.status(ticket_id) if payments is not None else None
 
     # ------------------------------------------------------------ SMS from events
 

@@ -24,7 +24,6 @@ from centre_server.contract.catalogue import CatalogueStatePayload, Text
 from centre_server.contract.errors import Refusal
 from centre_server.contract.payments import PaymentState
 from centre_server.contract.phone import normalise_phone
-from centre_server.payments.extension import attached
 
 logger = logging.getLogger(__name__)
 
@@ -407,11 +406,10 @@ class UssdSession:
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         amount = f"{self._pushable(service_id):,}"
-        payments = attached(self.hub.centre)
-        if not now or payments is None:
+        if not now:
             return end(tr("u_pay_counter", self.lang, number=t.number, amount=amount))
         try:
-            out = payments.start(t.id, self.phone)
+            out = self.hub.pay_now(t.id, self.phone)
         except Refusal as err:
             words = str(err.extra.get("message_sw") or err.message) if self.lang == "sw" else err.message
             return end(ascii_fit(tr("u_pay_refused", self.lang, number=t.number, why=words), MAX_SCREEN - 4))

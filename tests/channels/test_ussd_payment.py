@@ -104,3 +104,48 @@ def test_free_service_asks_nothing_about_paying(pay_channels):
     answers = to_service(server, phone, "1", "Identity", "New national ID") + ["1"]
     taken = walk(server, phone, answers)[-1]
     assert taken.startswith("END Ticket ") and "M-Pesa" not in taken, taken
+
+
+def test_join_pays_now_or_at_the_counter(pay_channels, mpesa_sim, browser, shot):  # noqa: F811
+    """/join for a service with a fee: the choice under the phone number; paying now sends the prompt to that
+    phone; the joined page says it was sent; the SMS says the receipt. Both languages, axe-core clean."""
+    from playwright.sync_api import expect
+
+    from tests.a11y.axe import audit
+    from tests.channels.test_pages import PHONE, no_horizontal_scroll
+
+    server = pay_channels
+    ctx = browser.new_context(locale="en-GB", bypass_csp=True, **PHONE)  # bypass: axe-core is injected inline
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    try:
+        page.goto(server.url + "/join?service=good-conduct&lang=en")
+        expect(page.locator("#pay-choice legend")).to_have_text("Fee KSh 1,050: how will you pay?")
+        expect(page.locator("#pay-mpesa")).to_be_checked()
+        no_horizontal_scroll(page)
+        shot(page, "join-pay-en")
+        assert not audit(page, "join-pay-en")
+        page.fill("#phone", "0712 345 670")
+        page.click("#join-button")
+        expect(page.locator("#joined-payment-state")).to_have_text("M-Pesa prompt sent: enter your PIN on your phone")
+        number = page.locator("#ticket-number").inner_text()
+        shot(page, "joined-pay-en")
+        push = mpesa_sim.push_for(number)["request"]
+        assert push["PhoneNumber"] == "254712345670" and push["Amount"] == 1050
+        paid = server.aggregator.wait_for("+254712345670", "M-Pesa receipt", timeout=40)
+        assert f"ticket {number}, fee KSh 1,050 paid" in paid
+
+        page.goto(server.url + "/join?service=good-conduct&lang=sw")
+        expect(page.locator("#pay-choice legend")).to_have_text("Ada KSh 1,050: utalipa vipi?")
+        assert not audit(page, "join-pay-sw")
+        page.fill("#phone", "0712 345 679")
+        page.check("#pay-counter")
+        shot(page, "join-pay-counter-sw")
+        page.click("#join-button")
+        expect(page.locator("#ticket-number")).to_be_visible()
+        expect(page.locator("#joined-payment")).to_have_count(0)  # nothing started: the counter takes it
+        number = page.locator("#ticket-number").inner_text()
+        assert not [p for p in mpesa_sim.requests() if p["request"]["AccountReference"] == number]
+        assert not audit(page, "joined-pay-counter-sw")
+    finally:
+        ctx.close()
