@@ -36,6 +36,9 @@ PAY_SCREENS = ("pay_choice", "pay_phone", "paying")
 # minute, but the next citizen should not wait that long: the clerk sees a late answer anyway.
 PAY_WAIT_S = 45.0
 POLL_S = 2.0
+# A centre that does not take M-Pesa (``[payments] enabled = false``) answers 503 payments_off: the kiosk then
+# stops asking for this long, and asks again after it (the manager may switch payments on meanwhile).
+PAYMENTS_OFF_RECHECK_S = 600.0
 
 
 def fee_to_push(service: CatalogueService | None) -> int | None:
@@ -109,6 +112,7 @@ class PaymentFlow:
         self._ticket: TicketOut | None = None
         self._poll_ev = None
         self._polling = False
+        self._off_until = 0.0  # the server said payments are off: no question until then
 
     # -- the journey ---------------------------------------------------------------
     def asks(self) -> bool:
@@ -116,7 +120,7 @@ class PaymentFlow:
         m = self.app.model
         amount = fee_to_push(m.needs_of(m.service_id))
         self.state.reset()
-        if amount is None:
+        if amount is None or time.monotonic() < self._off_until:
             return False
         self.state.amount_ksh = amount
         return True
@@ -201,6 +205,9 @@ class PaymentFlow:
         p = self.state
         if self._ticket is None:
             return
+        if exc is not None and exc.code == "payments_off":
+            logger.warning("the centre does not take M-Pesa now: not asking for %.0f s", PAYMENTS_OFF_RECHECK_S)
+            self._off_until = time.monotonic() + PAYMENTS_OFF_RECHECK_S
         if exc is not None and exc.code == "already_paid":
             p.state = "paid"
         else:

@@ -686,6 +686,8 @@ def needs_tour(d):
     d.tap(d.screen.ids.have)
     yield d.at("priority")
     d.tap(d.screen.ids.priority_none)
+    yield d.at("pay_choice")  # the passport has a fee (issue 20): this citizen pays at the counter
+    d.tap(d.screen.ids.pay_counter)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
     yield d.at("confirm")
