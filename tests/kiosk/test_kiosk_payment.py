@@ -88,4 +88,4 @@ def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosq
                           KIOSK_PRINT_NOW="1", KIOSK_MODE="high_contrast")
     assert data["payment"]["state"] == "later"
     assert payment_of(pay_server, data["ticket"]["id"])["state"] == "pending"  # the prompt still counts
-    assert any(line.startswith("Payment pending (KSh 1,050)") for line in paper), paper
+    assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
