@@ -295,8 +295,8 @@ class Payments:
                     # statement (the payment is real either way)
                     self._finish(fresh, "paid", receipt=fresh.receipt, result_code="0",
                                  result_desc="confirmed by STK query")
-                elif code is not None:
-                    self._finish(fresh, "failed", result_code=code, result_desc="settled by STK query")
+                elif code is not None:  # a receipt a callback brought is not believed: the query's word stands
+                    self._finish(fresh, "failed", receipt=None, result_code=code, result_desc="settled by STK query")
                 elif now - row.created_at >= self.settings.expire_after_s:
                     self._finish(fresh, "failed", result_code="expired", result_desc="no answer from M-Pesa")
                 else:
