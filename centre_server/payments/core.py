@@ -243,6 +243,18 @@ class Payments:
                 if t is not None:
                     self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
                 return "accepted"
+            if row.state == "failed" and row.result_code == "expired" and success:
+                # the centre gave up waiting (or the clerk took cash meanwhile), yet the citizen paid: money moved,
+                # so it is recorded once the query agrees (a double payment then shows in the reconciliation)
+                if self.settings.verify_with_query and self._query(row) != "0":
+                    raise refuse(409, "query_disagrees", "a late success the STK query does not confirm")
+                store.update(db, row.id, state="paid", receipt=receipt, result_code="0",
+                             result_desc=cb.ResultDesc[:500], updated_at=now)
+                t = self.centre.ticket(row.ticket_id)
+                if t is not None:
+                    self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
+                logger.warning("late M-Pesa payment for %s recorded after the prompt had expired", row.number)
+                return "accepted"
             if row.state != "pending":
                 same = (row.state == "paid") == success and (not success or row.receipt == receipt)
                 if same:

@@ -228,3 +228,19 @@ def test_a_late_callback_brings_the_receipt_to_a_payment_the_query_settled(pay_s
     push = mpesa_sim.push_for(t["number"])
     assert httpx.post(f"{mpesa_sim.url}/sim/requests/{push['CheckoutRequestID']}/callback").json()["statuses"] == [200]
     assert payment(pay_server, t["id"])["receipt"] == push["receipt"]
+
+
+def test_money_that_arrives_after_the_clerk_took_cash_is_still_recorded(pay_server, mpesa_sim):
+    mpesa_sim.control(delay_s=3.0)
+    t = issue(pay_server)
+    start(pay_server, t["id"], PAID_PHONE)
+    clerk = pay_server.client(pay_server.login("clerk"))
+    r = clerk.post(f"/api/v1/tickets/{t['id']}/payment/cash", json={"reason": "Paid cash, phone battery died"})
+    assert r.json()["state"] == "cash"
+    push = wait_until(lambda: (p := mpesa_sim.push_for(t["number"]))["callbacks_sent"] and p, timeout=10,
+                      what="the late callback")
+    states = dict(db_rows(pay_server, "SELECT method, state FROM payments WHERE ticket_id=?", (t["id"],)))
+    assert states == {"mpesa": "paid", "cash": "cash"}  # paid twice: the reconciliation shows it, for a refund
+    assert payment(pay_server, t["id"])["state"] in ("cash", "paid")
+    assert db_rows(pay_server, "SELECT receipt FROM payments WHERE method='mpesa' AND ticket_id=?",
+                   (t["id"],))[0][0] == push["receipt"]
