@@ -34,7 +34,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board
+from hq import admin, board, revenue
 from hq.auth import Accounts
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
@@ -196,6 +196,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
+    app.include_router(revenue.router(store, templates))  # revenue per centre and service (issue 20)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from centre_server.contract import Satisfaction
+from centre_server.contract.payments import PaymentsDay
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class DaySummary(BaseModel):
     hours: list[HourRow] = Field(max_length=24)
     counters: list[CounterRow] = Field(default_factory=list, max_length=1000)
     simulated: bool = False
+    payments: PaymentsDay | None = None  # issue 20: fees due against money received; older centres send none
 
 
 def problem(data: Any) -> str | None:

@@ -99,7 +99,8 @@ class Payments:
         elif row.state in (PaymentState.cash, PaymentState.waived):
             en = sw = row.reason
         base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
-        return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=row.receipt,
+        receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
+        return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
                           phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,
                           reason_code=row.result_code if row.state == PaymentState.failed else None,
                           reason_en=en, reason_sw=sw, by=row.by,
@@ -235,6 +236,25 @@ class Payments:
                 raise refuse(409, "no_receipt", "a success without an M-Pesa receipt number")
         with self._lock:
             row = store.by_id(db, row.id) or row
+            if row.state == "paid" and success and row.receipt is None and row.method == "mpesa":
+                # settled by the query (which carries no receipt); the late callback brings the receipt number
+                store.update(db, row.id, receipt=receipt, updated_at=now)
+                t = self.centre.ticket(row.ticket_id)
+                if t is not None:
+                    self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
+                return "accepted"
+            if row.state == "failed" and row.result_code == "expired" and success:
+                # the centre gave up waiting (or the clerk took cash meanwhile), yet the citizen paid: money moved,
+                # so it is recorded once the query agrees (a double payment then shows in the reconciliation)
+                if self.settings.verify_with_query and self._query(row) != "0":
+                    raise refuse(409, "query_disagrees", "a late success the STK query does not confirm")
+                store.update(db, row.id, state="paid", receipt=receipt, result_code="0",
+                             result_desc=cb.ResultDesc[:500], updated_at=now)
+                t = self.centre.ticket(row.ticket_id)
+                if t is not None:
+                    self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
+                logger.warning("late M-Pesa payment for %s recorded after the prompt had expired", row.number)
+                return "accepted"
             if row.state != "pending":
                 same = (row.state == "paid") == success and (not success or row.receipt == receipt)
                 if same:
@@ -244,7 +264,13 @@ class Payments:
                 raise refuse(409, "contradicts_record", f"the payment is already {row.state}")
             if success and self.settings.verify_with_query and row.checkout_request_id:
                 verdict = self._query(row)
-                if verdict is not None and verdict != "0":
+                if verdict is None:
+                    # Daraja has no result yet (or is out of reach): keep the receipt, believe it only once the
+                    # settler's query says 0; a forged "success" sent before the citizen answered stays pending
+                    store.update(db, row.id, receipt=receipt, updated_at=now)
+                    logger.info("M-Pesa success for %s kept until an STK query confirms it", row.number)
+                    return "accepted"
+                if verdict != "0":
                     raise refuse(409, "query_disagrees", f"the STK query says ResultCode {verdict}")
             if success:
                 self._finish(row, "paid", receipt=receipt, result_code="0", result_desc=cb.ResultDesc[:500])
@@ -277,10 +303,12 @@ class Payments:
                 if fresh is None or fresh.state != "pending":
                     continue  # the callback came meanwhile
                 if code == "0":
-                    # the query carries no receipt number: the payment is real, its receipt is in M-Pesa's statement
-                    self._finish(fresh, "paid", result_code="0", result_desc="confirmed by STK query")
-                elif code is not None:
-                    self._finish(fresh, "failed", result_code=code, result_desc="settled by STK query")
+                    # the query carries no receipt number: the callback's, if one came; else it is in M-Pesa's
+                    # statement (the payment is real either way)
+                    self._finish(fresh, "paid", receipt=fresh.receipt, result_code="0",
+                                 result_desc="confirmed by STK query")
+                elif code is not None:  # a receipt a callback brought is not believed: the query's word stands
+                    self._finish(fresh, "failed", receipt=None, result_code=code, result_desc="settled by STK query")
                 elif now - row.created_at >= self.settings.expire_after_s:
                     self._finish(fresh, "failed", result_code="expired", result_desc="no answer from M-Pesa")
                 else:

@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 
-from centre_server.config import CentreSettings
+from centre_server.config import CentreSettings, ConfigError
 from centre_server.payments.core import Payments
-from centre_server.payments.settings import PaymentSettings, load_payment_settings
+from centre_server.payments.settings import (
+    PaymentConfigError,
+    PaymentSettings,
+    load_payment_settings,
+    placeholder_refusal,
+)
 from centre_server.runtime.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -37,7 +42,13 @@ class PaymentsExtension:
     on_committed = None
 
     def __init__(self, settings: CentreSettings, payment_settings: PaymentSettings | None = None) -> None:
-        self.settings = payment_settings or load_payment_settings(settings.directory)
+        try:
+            self.settings = payment_settings or load_payment_settings(settings.directory)
+        except PaymentConfigError as err:
+            raise ConfigError(str(err)) from None
+        why = placeholder_refusal(self.settings, bool(getattr(settings, "demo", False)))
+        if why is not None:
+            raise ConfigError(why)
         self.payments: Payments | None = None
         # prompts started per caller (a kiosk, a clerk, a citizen's address): a script on the LAN meets a 429;
         # each ticket is capped on its own (max_attempts_per_ticket), so no phone is flooded

@@ -60,6 +60,20 @@ class PaymentSettings(BaseModel):
         return self.party_b or self.shortcode
 
 
+PLACEHOLDERS = {"", "demo", "demo-passkey"}
+
+
+def placeholder_refusal(settings: PaymentSettings, demo: bool) -> str | None:
+    """Why a real centre may not take payments with these credentials (the demo's, or none), or None."""
+    if demo or not settings.enabled:
+        return None
+    empty = [k for k in ("consumer_key", "consumer_secret", "passkey") if getattr(settings, k) in PLACEHOLDERS]
+    if empty:
+        return (f"[payments] is enabled with the demo's or no {', '.join(empty)}: set the Daraja app's credentials "
+                "and the paybill's passkey (or HUDUMA_PAYMENTS__<KEY>), or enabled = false")
+    return None
+
+
 class PaymentConfigError(Exception):
     """A ``[payments]`` section the server cannot use, naming the key."""
 

@@ -116,21 +116,6 @@ def refuse(db: sqlite_utils.Database, at: float, day: str, why: str, checkout_re
                          (receipt or "")[:20] or None, phone, address])
 
 
-def unmatched_of_day(db: sqlite_utils.Database, day: str) -> tuple[int, int]:
-    """(count, KSh) of refused callbacks that reported money received (ResultCode 0 with a receipt)."""
-    if not _has_tables(db):
-        return 0, 0
-    n, ksh = db.execute("SELECT COUNT(DISTINCT receipt), COALESCE(SUM(amount_ksh), 0) FROM (SELECT receipt, "
-                        "MAX(amount_ksh) AS amount_ksh FROM payment_refusals WHERE day=? AND result_code=0 "
-                        "AND receipt IS NOT NULL AND receipt NOT IN (SELECT receipt FROM payments WHERE "
-                        "receipt IS NOT NULL) GROUP BY receipt)", [day]).fetchone()
-    return int(n), int(ksh)
-
-
-def _has_tables(db: sqlite_utils.Database) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='payments'").fetchone() is not None
-
-
 def erase_phones(conn: Any, upto: str) -> int:
     """Phone numbers of the payments of ``upto`` and before (in the close's transaction); receipts stay.
 

@@ -138,11 +138,13 @@ def _day_row(day: dict[str, Any]) -> dict[str, Any]:
 def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     """Per day, per service, per hour and for the whole centre over [d1, d2]."""
     days = [day_summary(centre, (d1 + timedelta(days=i)).isoformat()) for i in range((d2 - d1).days + 1)]
+    service_names = {s["service_id"]: s for day in days for s in day["services"]}
     if len(days) == 1:
         one = days[0]
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "reopened": one["reopened"],
-                "total": one["total"], "services": one["services"], "hours": one["hours"]}
+                "total": one["total"], "services": one["services"], "hours": one["hours"],
+                "payments": payments_report(days, service_names)}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
     by_hour: dict[int, list] = {}
@@ -157,7 +159,36 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     return {"from": d1.isoformat(), "to": d2.isoformat(),
             "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
             "reopened": any(day["reopened"] for day in days),
-            "total": _combine([day["total"] for day in days]), "services": services, "hours": hours}
+            "total": _combine([day["total"] for day in days]), "services": services, "hours": hours,
+            "payments": payments_report(days, service_names)}
+
+
+PAYMENT_KEYS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count",
+                "waived_ksh", "unpaid_served", "failed_attempts")
+
+
+def payments_report(days: list[dict[str, Any]], names: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The days' reconciliation (``figures.payment_figures``) added up per service; None when no day has one."""
+    blocks = [d["payments"] for d in days if d.get("payments")]
+    if not blocks:
+        return None
+    by_service: dict[str, dict[str, Any]] = {}
+    for b in blocks:
+        for r in b["services"]:
+            acc = by_service.setdefault(r["service_id"], {"service_id": r["service_id"], "fee_ksh": r["fee_ksh"],
+                                                          "fee_varies": r["fee_varies"],
+                                                          **{k: 0 for k in PAYMENT_KEYS}})
+            for k in PAYMENT_KEYS:
+                acc[k] += r.get(k) or 0
+    services = []
+    for sid, r in sorted(by_service.items()):
+        info = names.get(sid, {})
+        services.append({**r, "name_en": info.get("name_en") or sid, "name_sw": info.get("name_sw") or sid})
+    total = {k: sum(r[k] for r in services) for k in PAYMENT_KEYS}
+    total["unmatched_count"] = sum(b.get("unmatched_count", 0) for b in blocks)
+    total["unmatched_ksh"] = sum(b.get("unmatched_ksh", 0) for b in blocks)
+    total["received_ksh"] = total["mpesa_ksh"] + total["cash_ksh"]
+    return {"services": services, "total": total}
 
 
 def _pct(v: float | None) -> str:
@@ -174,22 +205,35 @@ def csv_text(rep: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["from", "to", "scope", "key", "name_en", "name_sw", "arrived", "served", "served_pct", "no_shows",
                 "no_show_pct", "wait_mean_min", "wait_max_min", "service_mean_min", "service_max_min",
-                "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count"])
+                "within_target_pct", "transfers", "satisfaction_mean", "satisfaction_count",
+                # the reconciliation of fees (issue 20), on the total and service rows; empty elsewhere
+                "fee_ksh", "fees_due_ksh", "mpesa_ksh", "cash_ksh", "waived_count", "waived_ksh", "unpaid_served",
+                "unmatched_ksh"])
+    money = rep.get("payments") or {"services": [], "total": {}}
+    money_of = {r["service_id"]: r for r in money["services"]}
 
-    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any]) -> None:
+    def money_cells(m: dict[str, Any] | None, fee: Any = "") -> list[Any]:
+        if not m:
+            return [""] * 8
+        return [fee, m.get("due_ksh", 0), m.get("mpesa_ksh", 0), m.get("cash_ksh", 0), m.get("waived_count", 0),
+                m.get("waived_ksh", 0), m.get("unpaid_served", 0), m.get("unmatched_ksh", "")]
+
+    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any], money: list[Any] | None = None) -> None:
         w.writerow([rep["from"], rep["to"], scope, key, en, sw, k.get("arrived", 0), k.get("served", 0),
                     _pct(k.get("served_share")), k.get("no_shows", 0), _pct(k.get("no_show_share")),
                     _minutes(k.get("wait_mean_s")), _minutes(k.get("wait_max_s")),
                     _minutes(k.get("service_mean_s")), _minutes(k.get("service_max_s")),
                     _pct(k.get("within_target_share")), k.get("transfers", 0),
                     "" if k.get("satisfaction_mean") is None else k["satisfaction_mean"],
-                    k.get("satisfaction_count", 0)])
+                    k.get("satisfaction_count", 0), *(money or money_cells(None))])
 
-    row("total", "", "Whole centre", "Kituo kizima", rep["total"])
+    row("total", "", "Whole centre", "Kituo kizima", rep["total"], money_cells(money["total"] or None))
     for d in rep["days"]:
         row("day", d["date"], "", "", d)
     for s in rep["services"]:
-        row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s)
+        m = money_of.get(s["service_id"])
+        fee = ("varies" if m["fee_varies"] else m["fee_ksh"]) if m else ""
+        row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s, money_cells(m, fee))
     for h in rep["hours"]:
         row("hour", f"{h['hour']:02d}:00", "", "", h)
     return buf.getvalue()

@@ -36,13 +36,13 @@
     box.hidden = false;
     box.className = "card payment pay-" + p.state;
     box.dataset.state = p.state;
-    $("payment-state").textContent = H.t("pay_state_" + p.state);
+    $("payment-state").textContent = H.t("payment_state_" + p.state);
     const detail = $("payment-detail");
     detail.textContent = "";
     const reason = H.lang === "sw" ? (p.reason_sw || p.reason_en) : (p.reason_en || p.reason_sw);
     const parts = [];
     if (p.state === "paid") {
-      detail.append(H.t("pay_receipt") + " ");
+      detail.append(H.t("payment_receipt") + " ");
       const r = document.createElement("span");
       r.className = "pay-receipt";
       r.id = "payment-receipt";
@@ -50,17 +50,17 @@
       detail.append(r);
       parts.push(ksh(p.amount_ksh));
     } else if (p.state === "pending") {
-      parts.push(H.t("pay_pending_detail", { phone: p.phone_masked || "?" }), ksh(p.amount_ksh));
+      parts.push(H.t("payment_pending_detail", { phone: p.phone_masked || "?" }), ksh(p.amount_ksh));
     } else if (p.state === "failed") {
-      parts.push(reason || H.t("pay_state_failed"), ksh(p.amount_ksh));
+      parts.push(reason || H.t("payment_state_failed"), ksh(p.amount_ksh));
     } else if (p.state === "cash" || p.state === "waived") {
-      parts.push(reason || "", p.by ? H.t("pay_by", { clerk: p.by }) : "", ksh(p.amount_ksh));
+      parts.push(reason || "", p.by ? H.t("payment_by", { clerk: p.by }) : "", ksh(p.amount_ksh));
     } else if (p.fee_varies) {
-      parts.push(H.t("pay_varies"));
+      parts.push(H.t("payment_varies"));
     } else {
-      parts.push(H.t("pay_none_detail", { amount: ksh(p.amount_ksh) }));
+      parts.push(H.t("payment_none_detail", { amount: ksh(p.amount_ksh) }));
     }
-    if (p.attempts > 1) parts.push(H.t("pay_attempts", { n: p.attempts }));
+    if (p.attempts > 1) parts.push(H.t("payment_attempts", { n: p.attempts }));
     const words = parts.filter(Boolean).join(" · ");
     if (words) detail.append((detail.childNodes.length ? " · " : "") + words);
 
@@ -98,16 +98,16 @@
     if (!state.ticket || !state.payment || $("pay-" + (mode === "push" ? "push" : mode)).disabled) return;
     state.mode = mode;
     const input = $("pay-input");
-    $("pay-dialog-title").textContent = H.t("pay_dialog_" + mode, { number: state.ticket.number });
+    $("pay-dialog-title").textContent = H.t("payment_dialog_" + mode, { number: state.ticket.number });
     $("pay-dialog-note").textContent = mode === "push"
-      ? H.t("pay_push_note", { amount: ksh(state.payment.amount_ksh) })
-      : H.t("pay_reason_note_" + mode);
-    $("pay-input-label").textContent = H.t(mode === "push" ? "pay_phone" : "pay_reason");
+      ? H.t("payment_push_note", { amount: ksh(state.payment.amount_ksh) })
+      : H.t("payment_reason_note_" + mode);
+    $("pay-input-label").textContent = H.t(mode === "push" ? "payment_phone" : "payment_reason");
     input.value = "";
     input.type = mode === "push" ? "tel" : "text";
     input.inputMode = mode === "push" ? "tel" : "text";
     input.placeholder = mode === "push" ? "07XX XXX XXX" : "";
-    $("pay-go").textContent = H.t("pay_go_" + mode);
+    $("pay-go").textContent = H.t("payment_go_" + mode);
     $("pay-error").hidden = true;
     $("pay-dialog").showModal();
     input.focus();
@@ -118,7 +118,7 @@
     const value = $("pay-input").value.trim();
     const error = $("pay-error");
     error.hidden = true;
-    if (!value) { error.textContent = H.t(state.mode === "push" ? "pay_phone_missing" : "pay_reason_missing"); error.hidden = false; return; }
+    if (!value) { error.textContent = H.t(state.mode === "push" ? "payment_phone_missing" : "payment_reason_missing"); error.hidden = false; return; }
     if (!state.ticket) { $("pay-dialog").close(); return; }
     const go = $("pay-go");
     go.disabled = true;
@@ -127,9 +127,9 @@
       const p = await H.api("POST", path(state.mode === "push" ? "" : "/" + state.mode), body);
       $("pay-dialog").close();
       render(p);
-      H.toast(H.t("pay_done_" + state.mode, { number: state.ticket.number }), "ok");
+      H.toast(H.t("payment_done_" + state.mode, { number: state.ticket.number }), "ok");
     } catch (err) {
-      error.textContent = err.status === 422 ? H.t(state.mode === "push" ? "pay_phone_invalid" : "pay_reason_missing")
+      error.textContent = err.status === 422 ? H.t(state.mode === "push" ? "payment_phone_invalid" : "payment_reason_missing")
         : H.describe(err);
       error.hidden = false;
     } finally {

@@ -18,12 +18,12 @@
     box.hidden = false;
     box.className = "card payment t-payment pay-" + p.state;
     box.dataset.state = p.state;
-    $("t-pay-state").textContent = H.t("pay_state_" + p.state);
+    $("t-pay-state").textContent = H.t("payment_state_" + p.state);
     const detail = $("t-pay-detail");
     detail.textContent = "";
     const reason = H.lang === "sw" ? (p.reason_sw || p.reason_en) : (p.reason_en || p.reason_sw);
     if (p.state === "paid") {
-      detail.append(H.t("pay_receipt") + " ");
+      detail.append(H.t("payment_receipt") + " ");
       const r = document.createElement("span");
       r.className = "pay-receipt";
       r.id = "t-pay-receipt";
@@ -32,11 +32,11 @@
     } else if (p.state === "pending") {
       detail.textContent = H.t("t_pay_pending", { amount: ksh(p.amount_ksh) });
     } else if (p.state === "failed") {
-      detail.textContent = H.t("t_pay_failed", { reason: reason || H.t("pay_state_failed") });
+      detail.textContent = H.t("t_pay_failed", { reason: reason || H.t("payment_state_failed") });
     } else if (p.state === "cash" || p.state === "waived") {
       detail.textContent = ksh(p.amount_ksh);
     } else if (p.fee_varies) {
-      detail.textContent = H.t("pay_varies");
+      detail.textContent = H.t("payment_varies");
     } else {
       detail.textContent = H.t("t_pay_due", { amount: ksh(p.amount_ksh) });
     }
@@ -60,7 +60,7 @@
     const phone = $("t-pay-phone").value.trim();
     const error = $("t-pay-error");
     error.hidden = true;
-    if (!phone) { error.textContent = H.t("pay_phone_missing"); error.hidden = false; return; }
+    if (!phone) { error.textContent = H.t("payment_phone_missing"); error.hidden = false; return; }
     const go = $("t-pay-go");
     go.disabled = true;
     try {
@@ -72,7 +72,7 @@
       const data = await resp.json().catch(() => null);
       if (resp.ok) { render(data); poll(); return; }
       const err = (data && data.error) || {};
-      error.textContent = resp.status === 422 ? H.t("pay_phone_invalid")
+      error.textContent = resp.status === 422 ? H.t("payment_phone_invalid")
         : (H.lang === "sw" ? err.message_sw || err.message : err.message) || H.t("t_pay_not_sent");
       error.hidden = false;
     } catch (err) {
