@@ -945,6 +945,7 @@ def pay_mpesa(d):
     yield Sleep(0.3)
     d.shot(f"pay-choice-{tag}")
     data["fee_text"] = d.screen.ids.fee.text
+    data["modes"] = {"text_scale": app.text_scale, "high_contrast": app.high_contrast, "portrait": app.portrait}
     data["choice_texts"] = [d.screen.ids.pay_now.text, d.screen.ids.pay_counter.text]
     data["fits"] = [_fits(d.screen.ids[w]) for w in ("fee", "sub", "pay_now", "pay_counter")]
     d.tap(d.screen.ids.pay_now)

@@ -31,9 +31,12 @@ def printed(path, tag: str) -> list[str]:
     return ticket.texts
 
 
-def run_pay(pay_server, mosquitto, tmp_path, run_kiosk, phone: str, tag: str, **env) -> tuple[dict, list[str]]:  # noqa: F811
+def run_pay(pay_server, mosquitto, tmp_path, run_kiosk, phone: str, tag: str,  # noqa: F811
+            **env) -> tuple[dict, list[str]]:
+    """The pay_mpesa scenario; a DISPLAY given (a bare X screen of its own size) runs full-screen on it."""
     tickets = tmp_path / f"tickets-{tag}.bin"
-    config = kiosk_config(pay_server, mosquitto, tmp_path, {"kind": "file", "path": str(tickets)})
+    config = kiosk_config(pay_server, mosquitto, tmp_path, {"kind": "file", "path": str(tickets)},
+                          fullscreen="DISPLAY" in env)
     run = run_kiosk(config, "pay_mpesa", env={"KIOSK_PAY_PHONE": phone, "KIOSK_TAG": tag, **env})
     data = run.result(timeout=200)["data"]
     (ARTIFACTS / f"pay-{tag}.json").write_text(json.dumps(data, indent=1, default=str))
@@ -66,12 +69,14 @@ def test_paid_at_the_kiosk_prints_the_receipt(pay_server, mpesa_sim, mosquitto, 
 
 
 def test_cancelled_in_kiswahili_prints_pay_at_the_counter(pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
-                                                          run_kiosk):
+                                                          run_kiosk, screen_of):
+    """The hardest fit: Kiswahili, large text, a floor-standing kiosk's portrait screen."""
     data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345672", "failed-sw",
-                          KIOSK_START="start_sw", KIOSK_MODE="large_text")
+                          KIOSK_START="start_sw", KIOSK_MODE="large_text", DISPLAY=screen_of(1080, 1920))
     assert data["fee_text"] == "Ada: KSh 1,050"
     assert data["choice_texts"] == ["Lipa sasa kwa M-Pesa", "Lipa dirishani"]
-    assert all(data["fits"]), data
+    assert all(data["fits"]) and all(data["paying_fits"]), data
+    assert data["modes"]["text_scale"] > 1 and data["modes"]["portrait"] is True
     server_side = payment_of(pay_server, data["ticket"]["id"])
     assert server_side["state"] == "failed" and server_side["reason_code"] == "1032"
     assert data["payment"]["state"] == "failed"
@@ -86,6 +91,6 @@ def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosq
     mpesa_sim.control(timeout_s=30)  # this citizen never answers the prompt (last digit 3)
     data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345673", "later-en",
                           KIOSK_PRINT_NOW="1", KIOSK_MODE="high_contrast")
-    assert data["payment"]["state"] == "later"
+    assert data["payment"]["state"] == "later" and data["modes"]["high_contrast"] is True
     assert payment_of(pay_server, data["ticket"]["id"])["state"] == "pending"  # the prompt still counts
     assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
