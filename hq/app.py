@@ -196,7 +196,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     templates.env.filters["share"] = _fmt_share
     app.mount("/static", StaticFiles(directory=str(resources.files("hq") / "static")), name="static")
     admin.install(app, catalogues, accounts, templates, demo)
-    app.include_router(revenue.router(store, templates))  # revenue per centre and service (issue 20)
+    app.include_router(revenue.router(store, templates, _check_date))  # revenue per centre and service (issue 20)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:

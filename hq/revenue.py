@@ -8,6 +8,7 @@ ticket. Older centres send none and are listed as such. ``router`` is included b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date as Date, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from centre_server.contract import ErrorResponse
 from hq import board
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 SUMS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count", "waived_ksh",
         "unpaid_served", "failed_attempts")
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATE_DOC = {"format": "date"}
 
 
 def _zero() -> dict[str, int]:
@@ -88,22 +90,26 @@ def _range(store: Store, first: str | None, last: str | None) -> tuple[str, str]
     return first, last
 
 
-def router(store: Store, templates: Jinja2Templates) -> APIRouter:
+def router(store: Store, templates: Jinja2Templates,
+           check_date: Callable[[str | None, str], str | None]) -> APIRouter:
+    """The revenue routes; ``check_date`` is headquarters' own (a 422 ``bad_date`` for a day that never was)."""
     api = APIRouter()
 
-    @api.get("/api/v1/revenue", tags=["board"])
-    def revenue_api(first: str | None = Query(None, alias="from", pattern=DATE_PATTERN),
-                    last: str | None = Query(None, alias="to", pattern=DATE_PATTERN)) -> dict[str, Any]:
+    def days(first: str | None, last: str | None) -> tuple[str, str]:
+        return _range(store, check_date(first, "from"), check_date(last, "to"))
+
+    @api.get("/api/v1/revenue", tags=["board"], responses={422: {"model": ErrorResponse}})
+    def revenue_api(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
+                    last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC)) -> dict[str, Any]:
         """Fees due and money received per centre and service (a week to the newest day, unless said)."""
-        return revenue_data(store, *_range(store, first, last))
+        return revenue_data(store, *days(first, last))
 
     @api.get("/revenue", response_class=HTMLResponse, include_in_schema=False)
-    def revenue_page(request: Request, first: str | None = Query(None, alias="from", pattern=DATE_PATTERN),
-                     last: str | None = Query(None, alias="to", pattern=DATE_PATTERN),
-                     lang: str | None = None) -> HTMLResponse:
+    def revenue_page(request: Request, first: str | None = Query(None, alias="from"),
+                     last: str | None = Query(None, alias="to"), lang: str | None = None) -> HTMLResponse:
         lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")
         lang = lang if lang in LANGUAGES else "en"
-        data = revenue_data(store, *_range(store, first, last))
+        data = revenue_data(store, *days(first or None, last or None))
         return templates.TemplateResponse(request, "revenue.html", {
             "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data})
 

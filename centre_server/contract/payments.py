@@ -96,12 +96,19 @@ class PaymentOut(BaseModel):
     updated_at: str | None = None  # ISO time of the last change, centre's time zone
 
 
+# A Kenyan mobile number as typed (07…, 01…, 2547…, +2547…, with spaces, dashes or brackets between digits):
+# the schema states exactly what ``normalise_phone`` accepts, so a schema-valid number is never refused.
+_SEP = r"[ ()-]*"
+TYPED_PHONE_PATTERN = (rf"^{_SEP}(\+{_SEP}2{_SEP}5{_SEP}4|2{_SEP}5{_SEP}4|0){_SEP}[17](" + _SEP + r"[0-9]){8}"
+                       + _SEP + "$")
+
+
 class StartPaymentRequest(BaseModel):
     """Start an M-Pesa prompt for a ticket's fee: only the phone; the amount is the catalogue's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    phone: str = Field(min_length=9, max_length=20)
+    phone: str = Field(min_length=9, max_length=20, pattern=TYPED_PHONE_PATTERN)
 
     @field_validator("phone")
     @classmethod
