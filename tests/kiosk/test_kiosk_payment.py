@@ -94,3 +94,21 @@ def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosq
     assert data["payment"]["state"] == "later" and data["modes"]["high_contrast"] is True
     assert payment_of(pay_server, data["ticket"]["id"])["state"] == "pending"  # the prompt still counts
     assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
+
+
+@pytest.fixture
+def payments_off(monkeypatch):
+    """The centre's [payments] switched off (set before the server starts)."""
+    monkeypatch.setenv("HUDUMA_PAYMENTS__ENABLED", "false")
+
+
+def test_a_centre_without_mpesa_stops_asking(payments_off, pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
+                                             run_kiosk):
+    """The kiosk knows the fee from the catalogue, not whether the centre takes M-Pesa: the first citizen who
+    tries hears "pay at the counter" (on screen and paper, at once), and the next is not asked."""
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "off-en", KIOSK_SECOND="1")
+    assert data["payment"]["state"] == "failed"
+    assert "not available at this centre" in data["ticket_text"]
+    assert any(line.startswith("Payment failed") for line in paper), paper
+    assert mpesa_sim.requests() == []  # nothing reached M-Pesa
+    assert data["second_after_priority"] == "phone"
