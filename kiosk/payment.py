@@ -39,6 +39,10 @@ POLL_S = 2.0
 # A centre that does not take M-Pesa (``[payments] enabled = false``) answers 503 payments_off: the kiosk then
 # stops asking for this long, and asks again after it (the manager may switch payments on meanwhile).
 PAYMENTS_OFF_RECHECK_S = 600.0
+# Why the server would not send the prompt, in the kiosk's words (the receipt's line adds "pay at the counter").
+REFUSAL_WORDS = {"payments_off": "pay_reason_off", "gateway_unreachable": "pay_reason_unreachable",
+                 "too_many_attempts": "pay_reason_too_many", "rate_limited": "pay_reason_too_many",
+                 "fee_varies": "pay_reason_varies"}
 
 
 def fee_to_push(service: CatalogueService | None) -> int | None:
@@ -211,10 +215,9 @@ class PaymentFlow:
         if exc is not None and exc.code == "already_paid":
             p.state = "paid"
         else:
-            if exc is not None and exc.message:
-                p.reason_en, p.reason_sw = exc.message, exc.message_sw or exc.message
-            else:
-                p.reason_en, p.reason_sw = tr("pay_failed_other", "en"), tr("pay_failed_other", "sw")
+            # the kiosk's own short words: the server's sentences already end in "pay at the counter"
+            key = REFUSAL_WORDS.get(exc.code if exc is not None else "", "pay_failed_other")
+            p.reason_en, p.reason_sw = tr(key, "en"), tr(key, "sw")
             p.state = "failed"
         self._settled()
 

@@ -967,7 +967,8 @@ def pay_mpesa(d):
     d.shot(f"pay-confirm-{tag}")
     data["confirm_text"] = d.screen.ids.summary.text
     d.tap(d.screen.ids.confirm)
-    yield d.at("paying", timeout=20)
+    # a refusal (payments off) may print at once: the prompt's screen, or already the ticket
+    yield Wait(lambda: app.sm.current in ("paying", "ticket"), "the prompt's screen or the ticket", 20)
     yield Wait(lambda: app.payment.state in ("pending", "paid", "failed") or app.sm.current == "ticket",
                "the prompt sent")
     if app.sm.current == "paying":

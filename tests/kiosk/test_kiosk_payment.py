@@ -108,7 +108,7 @@ def test_a_centre_without_mpesa_stops_asking(payments_off, pay_server, mpesa_sim
     tries hears "pay at the counter" (on screen and paper, at once), and the next is not asked."""
     data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "off-en", KIOSK_SECOND="1")
     assert data["payment"]["state"] == "failed"
-    assert "not available at this centre" in data["ticket_text"]
+    assert "M-Pesa is not taken at this centre" in data["ticket_text"]
     assert any(line.startswith("Payment failed") for line in paper), paper
     assert mpesa_sim.requests() == []  # nothing reached M-Pesa
     assert data["second_after_priority"] == "phone"
