@@ -307,4 +307,13 @@ offline_minutes = 5              # a kiosk, display or bridge offline this long
 paper_minutes = 1                # a kiosk printer out of paper this long
 repeat_minutes = 30              # at most one SMS per alert and subject this often
 max_per_hour = 30                # all alert SMS to one phone in an hour
+
+[payments]
+enabled = {str(demo).lower()}                   # M-Pesa Express (STK push) for services with a fee (README: Payments)
+base_url = "http://127.0.0.1:8099"  # huduma-mpesa-sim; https://sandbox.safaricom.co.ke; https://api.safaricom.co.ke
+consumer_key = "{"demo" if demo else ""}"          # the Daraja app's key and secret (or HUDUMA_PAYMENTS__*)
+consumer_secret = "{"demo" if demo else ""}"
+shortcode = "174379"             # the paybill (or BuyGoods shortcode) and its Lipa Na M-Pesa Online passkey
+passkey = "{"demo-passkey" if demo else ""}"
+callback_base_url = ""           # the public address Daraja calls back (a relay); empty: public_url
 '''

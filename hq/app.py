@@ -34,7 +34,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board, callcentre, live, public, wait_channels
+from hq import admin, board, callcentre, live, public, revenue, wait_channels
 from hq.access import centre_of, require_role
 from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
@@ -191,6 +191,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     app.include_router(live.router(templates, centre_of, require_role(HqRole.viewer)))  # live figures (issue 22)
     app.include_router(public.router(templates))  # the public wait page, open to all (issue 22)
     app.include_router(wait_channels.router(demo))  # the same question by SMS and USSD (issue 22)
+    app.include_router(revenue.router(store, templates, _check_date),  # revenue per centre and service (issue 20)
+                       dependencies=[require_role(HqRole.viewer)])
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, err: Refusal) -> JSONResponse:

@@ -17,6 +17,7 @@ import httpx
 
 from centre_server.contract import API_PREFIX, CheckInResponse, IssueTicketRequest, ServiceOut, TicketOut
 from centre_server.contract.catalogue import CatalogueStatePayload
+from centre_server.contract.payments import PaymentOut
 
 logger = logging.getLogger(__name__)
 
@@ -158,3 +159,25 @@ class CentreApi:
         # an older server may leave a field out: the kiosk still shows what it got
         return CheckInResponse.model_validate({"tickets": [], "kinds": [], "message_en": "", "message_sw": "",
                                                **r.json()})
+
+    # -- paying the fee (issue 20): the server takes the amount from the catalogue ------------
+    def start_payment(self, ticket_id: str, phone: str) -> PaymentOut:
+        """Ask the server to send the M-Pesa prompt for this ticket's fee to ``phone``. One attempt:
+        a retry could send a second prompt to the citizen's phone."""
+        try:
+            r = self._client.post(f"{API_PREFIX}/tickets/{ticket_id}/payment", json={"phone": phone})
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return PaymentOut.model_validate(r.json())
+
+    def payment(self, ticket_id: str) -> PaymentOut:
+        """Where this ticket's fee stands now."""
+        try:
+            r = self._client.get(f"{API_PREFIX}/tickets/{ticket_id}/payment")
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return PaymentOut.model_validate(r.json())

@@ -68,6 +68,7 @@ def print_ticket(
     columns: int | None = None,
     reprint: bool = False,
     needs: CatalogueService | None = None,
+    payment: list[str] | None = None,
 ) -> None:
     """Print one ticket and cut.
 
@@ -136,6 +137,12 @@ def print_ticket(
             printer.textln(line)
     if needs is not None:
         print_checklist(printer, needs, lang, cols)
+    if payment:  # the fee's state (kiosk/payment.py): the receipt number, pending, or pay at the counter
+        printer.set_with_default(align="center", bold=True)
+        for text in payment:
+            for line in textwrap.wrap(text, cols):
+                printer.textln(line)
+        printer.set_with_default(align="center")
     issued = local_time(ticket.issued_at)
     printer.textln(f"{tr('print_issued', lang)}: {issued:%d/%m/%Y %H:%M}")
     if reprint:

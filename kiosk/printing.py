@@ -186,7 +186,8 @@ class TicketPrinter:
                 self._close(p)
 
     def print(self, ticket: TicketOut, centre_name: str, language: str | None = None,
-              reprint: bool = False, needs: CatalogueService | None = None) -> PrinterStatus:
+              reprint: bool = False, needs: CatalogueService | None = None,
+              payment: list[str] | None = None) -> PrinterStatus:
         """Print one ticket (with the service's checklist and fee when ``needs`` is known); returns the
         printer's status (anything in BLOCKING means no paper ticket)."""
         s = self.settings
@@ -205,7 +206,8 @@ class TicketPrinter:
                     logger.warning("not printing %s: printer %s", ticket.number, before)
                     return before
                 print_ticket(p, ticket, centre_name, language, qr_native=s.qr_native,
-                             qr_size=s.qr_size, columns=s.columns, reprint=reprint, needs=needs)
+                             qr_size=s.qr_size, columns=s.columns, reprint=reprint, needs=needs,
+                             payment=payment)
                 if self.dummy is not None:
                     self.jobs.append(self.dummy.output)
                 after = self._status_of(p)

@@ -34,6 +34,7 @@ from kiosk.config import KioskConfig
 from kiosk.i18n import printer_status_text, tr
 from kiosk.model import KioskModel
 from kiosk.mqtt_link import KioskLink
+from kiosk.payment import PAY_SCREEN_CLASSES, PAY_SCREENS, PaymentFlow
 from kiosk.printing import BLOCKING, TicketPrinter
 from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, IdleWarning, StaffCorner, back_button, spoken_screen
 from kiosk.visit import VISIT_SCREENS, after_first_service
@@ -43,10 +44,10 @@ logger = logging.getLogger(__name__)
 KV_DIR = Path(__file__).parent / "kv"
 
 IDLE_SCREENS = ("categories", "services", "needs", "no_documents", "suspended", "priority", "phone", "confirm",
-                "staff", "checkin", "book", "more")
+                "staff", "checkin", "book", "more", "pay_choice", "pay_phone")
 # where a citizen asks for a ticket: a closed day shows "closed" instead
 JOURNEY_SCREENS = ("welcome", "categories", "services", "needs", "no_documents", "suspended", "priority", "phone",
-                   "confirm", "checkin", "more")
+                   "confirm", "checkin", "more", "pay_choice", "pay_phone")
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
@@ -99,6 +100,7 @@ class KioskApp(App):
     idle_warning = BooleanProperty(False)  # "Are you still there?" is showing
     idle_left = NumericProperty(0)  # seconds until the reset, for its countdown
     printing_ticket = BooleanProperty(False)  # the ticket on screen is being printed now (no fault yet)
+    payment = ObjectProperty(None)  # this citizen's M-Pesa payment (kiosk/payment.py), for the kv rules
 
     def __init__(self, cfg: KioskConfig, printer: TicketPrinter | None = None, demo: bool = False,
                  **kwargs) -> None:
@@ -112,6 +114,8 @@ class KioskApp(App):
             logger.error("out of service: %s (printer kind %r)", self.model.device_fault, cfg.printer.kind)
         self.printer = printer or TicketPrinter(cfg.printer)
         self.api = CentreApi(cfg.bundle.server_url, cfg.bundle.token)
+        self.pay = PaymentFlow(self)
+        self.payment = self.pay.state
         self.link = KioskLink(cfg.bundle, on_service_state=self._mqtt_service_state,
                               on_server_availability=self._mqtt_server_availability,
                               on_connection=self._mqtt_connection,
@@ -137,7 +141,7 @@ class KioskApp(App):
     # -- building ------------------------------------------------------------------
     def build(self):
         Builder.load_file(str(KV_DIR / "common.kv"))
-        for name in (*SCREEN_NAMES, *VISIT_SCREENS):
+        for name in (*SCREEN_NAMES, *VISIT_SCREENS, *PAY_SCREENS):
             Builder.load_file(str(KV_DIR / f"{name}.kv"))
         root = FloatLayout()
         with root.canvas.before:  # the low layout leaves the top of the screen empty: the hall's colour there
@@ -148,6 +152,8 @@ class KioskApp(App):
         self.sm = ScreenManager(transition=NoTransition(), size_hint_y=1, pos_hint={"x": 0, "y": 0})
         for name in (*SCREEN_NAMES, *VISIT_SCREENS):
             self.sm.add_widget({**SCREEN_CLASSES, **VISIT_SCREENS}[name](name=name))
+        for name in PAY_SCREENS:
+            self.sm.add_widget(PAY_SCREEN_CLASSES[name](name=name))
         self.sm.bind(current=self._screen_changed)
         root.add_widget(self.sm)
         corner = StaffCorner(size_hint=(None, None), size=(110, 110), pos_hint={"x": 0, "top": 1})
@@ -203,7 +209,8 @@ class KioskApp(App):
         a kiosk that cannot print overrides everything, a closed day overrides asking for a ticket."""
         if self.model.device_fault and name not in ("out_of_service", "staff"):
             name = "out_of_service"
-        elif not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "out_of_service", "staff"):
+        elif not self.model.server_ok and name not in ("ticket", "checked_in", "printing", "paying", "out_of_service",
+                                                       "staff"):
             name = "out_of_service"
         elif not self.model.day_open and name in JOURNEY_SCREENS:
             name = "closed"
@@ -218,6 +225,7 @@ class KioskApp(App):
     def reset(self, *_a) -> None:
         """Back to welcome for the next citizen: choices, language and modes all forgotten."""
         self.model.reset_choices()
+        self.pay.cancel()
         self.model.language = "en"
         self.large_text = self.high_contrast = self.low_layout = False
         self.audio_used = self.printing_ticket = False
@@ -359,6 +367,9 @@ class KioskApp(App):
 
     def choose_priority(self, priority: str) -> None:
         self.model.priority = priority
+        if self.pay.asks():  # a fee: pay now by M-Pesa, or at the counter
+            self.go("pay_choice")
+            return
         self.go("phone" if self.kconfig.kiosk.ask_phone else "confirm")
 
     def open_checkin(self, language: str | None = None) -> None:
@@ -514,7 +525,7 @@ class KioskApp(App):
                 self.reset()
         else:
             logger.warning("centre server unreachable: out of service")
-            if self.sm is not None and self.sm.current not in ("ticket", "checked_in", "printing", "staff"):
+            if self.sm is not None and self.sm.current not in ("ticket", "checked_in", "printing", "paying", "staff"):
                 self.model.reset_choices()
                 self.go("out_of_service")
 
@@ -581,6 +592,13 @@ class KioskApp(App):
         waiting for the whole ticket to print before showing it took the p95 past 300 ms)."""
         logger.info("ticket %s issued (%s)", ticket.number, ticket.id)
         self.model.ticket_issued(ticket)
+        if self.pay.wants_push():  # the prompt first; the paper says how it went (kiosk/payment.py)
+            self.pay.start(ticket)
+            return
+        self.print_issued(ticket)
+
+    def print_issued(self, ticket: TicketOut) -> None:
+        """Print a fresh ticket and show it."""
         self.printing_ticket = True
         self._print(ticket, self.model.language, reprint=False)
         self.go("ticket")
@@ -588,11 +606,12 @@ class KioskApp(App):
     def _print(self, ticket: TicketOut, language: str, reprint: bool) -> None:
         self._printer_busy = True
         name = self.kconfig.bundle.centre_name
+        payment = [] if reprint else self.pay.state.lines(language)  # the fee paid, pending or at the counter
 
         def job() -> None:
             try:
                 status = self.printer.print(ticket, name, language, reprint=reprint,
-                                            needs=self.model.needs_of(ticket.service_id))
+                                            needs=self.model.needs_of(ticket.service_id), payment=payment)
             except Exception:
                 logger.exception("printer job failed")
                 status = PrinterStatus.error

@@ -24,7 +24,8 @@ from centre_server.contract import EventType, Topics
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PROGRAMS = ("huduma-centre", "huduma-provision", "huduma-hq", "huduma-bridge", "huduma-kiosk", "huduma-display")
+PROGRAMS = ("huduma-centre", "huduma-provision", "huduma-hq", "huduma-bridge", "huduma-kiosk", "huduma-display",
+            "huduma-mpesa-sim")
 PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 

@@ -37,8 +37,10 @@ from centre_server.contract import (
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import ServiceSuspended, VisitStepQueued
+from centre_server.contract.events import PaymentUpdated, ServiceSuspended, VisitStepQueued
+from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
+from centre_server.payments.extension import attached
 from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
 from centre_server.queue.model import Service, Ticket
@@ -870,6 +872,31 @@ class ChannelHub:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    # ------------------------------------------------------------ fees (issue 20)
+
+    def pushable_fee(self, service_id: str) -> int:
+        """The fee an M-Pesa prompt would ask for this service (the catalogue's), or 0: free, varies with the
+        case, or payments not running at this centre. USSD offers "Pay now" and the ticket SMS names it."""
+        payments = attached(self.centre)
+        if payments is None or not payments.settings.enabled:
+            return 0
+        fee = payments.fee(service_id)
+        return 0 if fee.free or fee.varies else fee.amount_ksh
+
+    def pay_now(self, ticket_id: str, phone: str) -> PaymentOut:
+        """Send the M-Pesa prompt for a remote ticket's fee to the citizen's phone (USSD, /join): the amount is
+        the catalogue's. Raises the payments' ``Refusal`` (with ``message_sw``) when it cannot be sent."""
+        payments = attached(self.centre)
+        if payments is None:
+            raise Refusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at the counter",
+                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+        return payments.start(ticket_id, phone)
+
+    def payment(self, ticket_id: str) -> PaymentOut | None:
+        """Where a ticket's fee stands, or None when payments do not run here."""
+        payments = attached(self.centre)
+        return payments.status(ticket_id) if payments is not None else None
+
     # ------------------------------------------------------------ SMS from events
 
     def enqueue(self, key: str | None, phone: str, kind: str, ticket_id: str | None, text: str) -> None:
@@ -915,9 +942,20 @@ class ChannelHub:
                 else:
                     text = tr("sms_issued_walkin", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               url=url)
+                amount = self.pushable_fee(t.service_id)
+                if amount:  # the fee, and where to pay it while waiting (issue 20)
+                    text += " " + tr("sms_fee", lang, amount=f"{amount:,}", url=url)
                 self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
                 if ahead <= self.settings.sms_notify_ahead:
                     self._mark(f"ahead:{t.id}")  # the first message already said how close it is
+            elif isinstance(d, PaymentUpdated) and d.state in ("paid", "failed"):  # the citizen hears the outcome
+                if d.state == "paid":
+                    text = tr("sms_paid", lang, number=t.number, amount=f"{d.amount_ksh or 0:,}",
+                              receipt=d.receipt or "-")
+                else:
+                    en, sw = failure_reason(d.reason)
+                    text = tr("sms_pay_failed", lang, number=t.number, reason=sw if lang == "sw" else en, url=url)
+                self.enqueue(f"payment:{t.id}:{ev.seq}", t.phone, "payment", t.id, text)
             elif isinstance(d, TicketCalled):
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,

@@ -167,7 +167,7 @@ def _book_offers(hub: ChannelHub, groups: list[tuple[str, list[dict[str, Any]]]]
 
 
 def join_form(request: Request, hub: ChannelHub, lang: str, status: int = 200, nonce: str | None = None,
-               selected: str = "", phone: str = "", error: ChannelError | None = None) -> Response:
+               selected: str = "", phone: str = "", error: ChannelError | None = None, pay: str = "") -> Response:
     """/join: first the services (or, closed, when the centre opens again); once one is chosen
     (``?service=``), what to bring, the fee and who may apply, then the phone number and the ticket.
     Services too late today offer a booking; a suspended one gives its reason and takes no ticket."""
@@ -200,8 +200,9 @@ def join_form(request: Request, hub: ChannelHub, lang: str, status: int = 200, n
         err_book = f"/book?service={chosen['id']}" + (f"&day={day.isoformat()}" if day else "") + f"&lang={lang}"
     return render(request, "join.html", status=status, lang=lang, groups=groups, closed=closed, offers=offers,
                   nonce=nonce or secrets.token_urlsafe(12), selected=selected, phone=phone, error=err_text,
-                  error_book=err_book, chosen=chosen, info=info,
+                  error_book=err_book, chosen=chosen, info=info, pay=pay,
                   visit_offers=visit_offers(hub, chosen["id"], lang) if chosen else [],
+                  pay_fee=hub.pushable_fee(chosen["id"]) if chosen and not chosen["disabled"] else 0,
                   suspended=_suspended_list(groups) if chosen is None else [],
                   title_key="closed_title" if closed else "join_title")
 

@@ -21,6 +21,8 @@ from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
 from centre_server.channels.info import plain_parts, split_pages
 from centre_server.contract import Channel, IssueRefusal, TicketState
 from centre_server.contract.catalogue import CatalogueStatePayload, Text
+from centre_server.contract.errors import Refusal
+from centre_server.contract.payments import PaymentState
 from centre_server.contract.phone import normalise_phone
 from centre_server.queue.visits import MAX_VISIT_SERVICES
 
@@ -335,6 +337,8 @@ class UssdSession:
                         return end(ascii_fit(tr("u_no_slots", self.lang, day=self._day(refused.book_day)),
                                              MAX_SCREEN - 4))
                     return ("book", state[1], day, 0, state)
+                if not last and self._pushable(state[1]):  # the ticket was taken: now how to pay (issue 20)
+                    return ("pay", state[1], _then_of(state))
                 return self._take(state[1], _then_of(state)) if last else end(tr("u_bad_request", self.lang))
             if tok == "3" and self.hub.refusal(state[1]) is None and self._visit_offers(state[1], _then_of(state)):
                 return ("also", state[1], _then_of(state), 0, state)
@@ -375,6 +379,10 @@ class UssdSession:
             if tok == BACK:
                 return ("info", state[1], state[2] - 1, state[3]) if state[2] > 0 else state[3]
             return None
+        if kind == "pay":  # "1. Pay now by M-Pesa 2. Pay at the counter", after the ticket (pay, service, then)
+            if tok in ("1", "2"):
+                return self._pay(state[1], state[2], now=tok == "1") if last else end(tr("u_bad_request", self.lang))
+            return None
         if kind == "cancel_ask":
             if tok == "1":
                 return self._cancel(state[1]) if last else end(tr("u_bad_request", self.lang))
@@ -414,9 +422,42 @@ class UssdSession:
         except ChannelError as err:
             return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
         out = self.hub.centre.ticket_out(t)
+        amount = self._pushable(service_id)
+        if amount:  # a fee M-Pesa can take now: the ticket, then the choice (the next answer pays)
+            words = dict(number=t.number, ahead=out.position, code=code or "-", amount=f"{amount:,}")
+            body = tr("u_issued_fee_wait", self.lang,
+                      wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown), **words)
+            if len("CON " + body) > MAX_SCREEN:  # a long "why no wait": the choice must stay whole
+                body = tr("u_issued_fee", self.lang, **words)
+            return con(body)
         return end(tr("u_issued", self.lang, number=t.number, ahead=out.position,
                       wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                       code=code or "-"))
+
+    def _pushable(self, service_id: str) -> int:
+        return self.hub.pushable_fee(service_id)
+
+    def _pay(self, service_id: str, then: tuple[str, ...], now: bool) -> str:
+        """The session's ticket (taking is idempotent per session), then the prompt to the session's own phone,
+        or the word that the counter takes the fee."""
+        day = self.hub.centre.state.day
+        try:
+            t, _ = self.hub.issue_remote(service_id, self.phone, self.lang, Channel.ussd,
+                                         key=f"ussd:{day}:{self.session_id}", then=then)
+        except ChannelError as err:
+            return end(ascii_fit(err.message(self.lang), MAX_SCREEN - 4))
+        amount = f"{self._pushable(service_id):,}"
+        if not now:
+            return end(tr("u_pay_counter", self.lang, number=t.number, amount=amount))
+        try:
+            out = self.hub.pay_now(t.id, self.phone)
+        except Refusal as err:
+            words = str(err.extra.get("message_sw") or err.message) if self.lang == "sw" else err.message
+            return end(ascii_fit(tr("u_pay_refused", self.lang, number=t.number, why=words), MAX_SCREEN - 4))
+        if out.state == PaymentState.failed:
+            why = (out.reason_sw if self.lang == "sw" else out.reason_en) or ""
+            return end(ascii_fit(tr("u_pay_refused", self.lang, number=t.number, why=why), MAX_SCREEN - 4))
+        return end(ascii_fit(tr("u_pay_sent", self.lang, number=t.number, amount=amount), MAX_SCREEN - 4))
 
     def _book(self, service_id: str, slot_at: float) -> str:
         """Book the chosen time; the booking SMS follows, as from /book. An aggregator's retry books nothing

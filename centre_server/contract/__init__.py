@@ -118,6 +118,7 @@ class EventType(StrEnum):
     visit_planned = "visit_planned"  # the services after the first, chosen with the ticket
     visit_changed = "visit_changed"  # a clerk dropped, added or reordered the visit's remaining services
     visit_step_queued = "visit_step_queued"  # one service done: the ticket joined the next one's queue
+    payment_updated = "payment_updated"  # a ticket's fee: pending, paid (receipt), failed, cash or waived
 
 
 class CounterAction(StrEnum):

@@ -284,6 +284,23 @@ class VisitStepQueued(TicketEvent):
     place: str = "issue_time"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentUpdated(TicketEvent):
+    """A ticket's fee changed state (``contract.payments.PaymentState``): the clerk and the citizen see it live.
+
+    ``receipt`` is M-Pesa's receipt number once paid; ``reason`` a failure code (Daraja's ResultCode)
+    or the clerk's words for cash or a waiver. No phone number: the event log keeps no phones.
+    """
+
+    type: ClassVar[EventType] = EventType.payment_updated
+    state: str
+    amount_ksh: int | None = None
+    method: str | None = None
+    receipt: str | None = None
+    reason: str | None = None
+    by: str | None = None
+
+
 AnyEvent = (
     TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
     | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
@@ -291,6 +308,7 @@ AnyEvent = (
     | NoticeChanged | DayReopened | DayClosed | ServiceSuspended | ServiceResumed
     | TicketParked
     | VisitPlanned | VisitChanged | VisitStepQueued
+    | PaymentUpdated
 )
 
 _MODELS: dict[EventType, type[EventData]] = {}

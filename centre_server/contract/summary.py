@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from centre_server.contract import Satisfaction
+from centre_server.contract.payments import PaymentsDay
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class DaySummary(BaseModel):
     clerks: list[ClerkRow] = Field(default_factory=list, max_length=1000)  # optional: older centres send none
     simulated: bool = False
     visits: VisitsRow | None = None
+    payments: PaymentsDay | None = None  # issue 20: fees due against money received; older centres send none
 
 
 def problem(data: Any) -> str | None:

@@ -18,6 +18,7 @@ import sqlite_utils
 
 from centre_server.config import CentreSettings
 from centre_server.reports.figures import day_bounds
+from centre_server.store import payments as payment_store
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,10 @@ def erase_phones(db: sqlite_utils.Database, day: str, retention_days: int = 0,
     Tables: tickets and their ``ticket_issued`` events (finished tickets),
     ``remote_codes``, ``sms_outbox`` (sent or failed messages; a pending one
     for a ticket of those days is given up, it cannot matter any more),
-    ``sms_inbox``, and ``appointments`` whose slot was on those days or that
-    are no longer booked. A manager's close, the closing-time close and the
-    midnight roll-over all close through here. Returns how many rows lost a
+    ``sms_inbox``, ``appointments`` whose slot was on those days or that
+    are no longer booked, and the payments' (M-Pesa receipt numbers stay).
+    A manager's close, the closing-time close and the midnight roll-over
+    all close through here. Returns how many rows lost a
     number (tickets first: the figure the close reports).
     """
     upto = (Date.fromisoformat(day) - timedelta(days=retention_days)).isoformat()
@@ -64,6 +66,7 @@ def erase_phones(db: sqlite_utils.Database, day: str, retention_days: int = 0,
                          "(SELECT id FROM tickets WHERE day<=? AND state IN ('done','no_show','cancelled'))", [upto])
             if end is not None:
                 channel_rows = _erase_channel_phones(conn, upto, end, time.time())
+            channel_rows += payment_store.erase_phones(conn, upto)  # M-Pesa prompts' phones; receipts stay
     logged = 0
     if end is not None and settings is not None:
         logged = _erase_log(settings, end)

@@ -33,6 +33,7 @@ from centre_server.http.deps import ApiError, mqtt_link
 from centre_server.http.routes import centre_routers, part_routers, tickets
 from centre_server.mqtt.extension import MqttExtension
 from centre_server.mqtt.link import MqttLink
+from centre_server.payments.extension import PaymentsExtension
 from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
 from centre_server.runtime.extension import Extension
@@ -382,6 +383,7 @@ def server_parts(settings: CentreSettings, mqtt_url: str | None) -> ServerParts:
     parts.append(channels)
     parts.append(AlertsExtension(settings, channels, _presence(mqtt)))  # SMS to the managers (issue 21)
     parts.append(NationalInboxExtension(channels))  # the call centre's look-ups and bookings from HQ (issue 22)
+    parts.append(PaymentsExtension(settings))  # M-Pesa payment while waiting: Daraja, its callbacks (issue 20)
     return ServerParts(parts, mqtt, channels)
 
 

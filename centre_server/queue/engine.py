@@ -57,6 +57,7 @@ from centre_server.contract import (
 )
 from centre_server.contract.errors import Refusal
 from centre_server.contract.events import (
+    PaymentUpdated,
     ServiceResumed,
     ServiceSuspended,
     TicketParked,
@@ -344,11 +345,26 @@ class CallParked:
     clerk: str | None = None
 
 
+@dataclass(frozen=True)
+class RecordPayment:
+    """Tell everyone a ticket's fee changed state (the payments room decided it; its table holds the
+    request, the phone and the checkout id). The queue's rules do not depend on payment: a citizen
+    who has not paid is still called, and pays at the counter."""
+
+    ticket_id: str
+    state: str
+    amount_ksh: int | None = None
+    method: str | None = None
+    receipt: str | None = None
+    reason: str | None = None
+    by: str | None = None
+
+
 Command = (
     IssueTicket | CallNext | CallTicket | Recall | MarkNoShow | StartService | Complete | Transfer
     | CancelTicket | Reactivate | OpenCounter | PauseCounter | ResumeCounter | CloseCounter
     | SetCounterServices | GiveFeedback | SetNotice | CloseDay | Tick | CheckIn | ReopenDay
-    | SuspendService | ResumeService | ParkTicket | CallParked | ChangeVisit
+    | SuspendService | ResumeService | ParkTicket | CallParked | ChangeVisit | RecordPayment
 )
 
 PRIORITY_RANK = {Priority.appointment: 0, Priority.elderly: 1, Priority.disability: 1,
@@ -1122,6 +1138,14 @@ def visit_wait(state: State, t: Ticket, now: float) -> int | None:
     return total
 
 
+def _record_payment(state: State, cmd: RecordPayment, emit: _Emitter) -> None:
+    t = state.tickets.get(cmd.ticket_id)
+    if t is None:
+        raise QueueError("unknown_ticket", "no such ticket today", 404)
+    emit(PaymentUpdated(**_ticket_data(state, t), state=cmd.state, amount_ksh=cmd.amount_ksh, method=cmd.method,
+                        receipt=cmd.receipt, reason=cmd.reason, by=cmd.by))
+
+
 # each handler takes its own command type: the table is keyed by that type
 _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     IssueTicket: _issue, CallNext: _call_next, CallTicket: _call_ticket, Recall: _recall,
@@ -1131,6 +1155,7 @@ _HANDLERS: dict[type[Any], Callable[[State, Any, _Emitter], None]] = {
     GiveFeedback: _feedback, SetNotice: _notice, CloseDay: _close_day_cmd, ReopenDay: _reopen_day,
     Tick: lambda state, cmd, emit: None, CheckIn: _check_in, SuspendService: _suspend,
     ResumeService: _resume_service, ParkTicket: _park, CallParked: _call_parked, ChangeVisit: _change_visit,
+    RecordPayment: _record_payment,
 }
 
 

@@ -666,10 +666,124 @@ class DayEvents:
 
     def summarise(self, db: Any, centre_id: str, centre_name: str, now: float) -> dict[str, Any]:
         services, counters = _menu(db)
-        return summarise(centre_id=centre_id, centre_name=centre_name, day=self.day, tz=self.tz,
-                         ticket_events=self.ticket_events, counter_prior=self.counter_prior,
-                         counter_events=self.counter_events, services=services, counters=counters, now=now,
-                         stories=self.stories, clerk_key=clerk_key(db))
+        out = summarise(centre_id=centre_id, centre_name=centre_name, day=self.day, tz=self.tz,
+                        ticket_events=self.ticket_events, counter_prior=self.counter_prior,
+                        counter_events=self.counter_events, services=services, counters=counters, now=now,
+                        stories=self.stories, clerk_key=clerk_key(db))
+        money = day_payments(db, self.day, list(self.stories.values()))
+        if money is not None and (money["services"] or money["unmatched_count"]):
+            out["payments"] = money  # optional: a day with nothing owed or paid sends what it always sent
+        return out
+
+
+# --------------------------------------------------------------------------
+# Payments: fees due against money received (issue 20)
+# --------------------------------------------------------------------------
+
+
+def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], fees: dict[str, tuple[int, bool]],
+                    unmatched: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """The day's reconciliation, per service: what the served tickets owed against what came in.
+
+    * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
+      in the service that served it (a transfer moves the debt). A fee that varies is due, but its
+      amount is known only at the counter: it counts in ``served``, not in ``due_ksh``.
+    * **Received.** M-Pesa payments confirmed (``paid``) and cash the clerks recorded, by the service
+      the ticket was in when paid, whatever became of the ticket (money received is money received).
+    * **Waived.** The fee the clerk waived, with a reason (in the payments table).
+    * **Unpaid served.** Served tickets owing a fee with neither payment nor waiver: what to look into.
+    * **Unmatched.** M-Pesa callbacks refused as matching no request, that reported money received.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(sid: str) -> dict[str, Any]:
+        if sid not in rows:
+            amount, varies = fees.get(sid, (0, False))
+            rows[sid] = {"service_id": sid, "fee_ksh": amount, "fee_varies": varies, "served": 0, "due_ksh": 0,
+                         "mpesa_count": 0, "mpesa_ksh": 0, "cash_count": 0, "cash_ksh": 0, "waived_count": 0,
+                         "waived_ksh": 0, "unpaid_served": 0, "failed_attempts": 0}
+        return rows[sid]
+
+    settled = {p["ticket_id"] for p in payments if p["state"] in ("paid", "cash", "waived")}
+    for story in stories:
+        served = [v for v in story.visits if v.outcome == "served"]
+        if not served:
+            continue
+        sid = served[-1].service_id
+        amount, varies = fees.get(sid, (0, False))
+        if amount == 0 and not varies:
+            continue
+        r = row(sid)
+        r["served"] += 1
+        r["due_ksh"] += 0 if varies else amount
+        if story.ticket_id not in settled:
+            r["unpaid_served"] += 1
+    for p in payments:
+        r = row(p["service_id"])
+        amount = int(p["amount_ksh"] or 0)
+        if p["state"] == "paid":
+            r["mpesa_count"] += 1
+            r["mpesa_ksh"] += amount
+        elif p["state"] == "cash":
+            r["cash_count"] += 1
+            r["cash_ksh"] += amount
+        elif p["state"] == "waived":
+            r["waived_count"] += 1
+            r["waived_ksh"] += amount
+        elif p["state"] == "failed":
+            r["failed_attempts"] += 1
+    services = [rows[k] for k in sorted(rows)]
+    return {"services": services, "unmatched_count": unmatched[0], "unmatched_ksh": unmatched[1],
+            "received_ksh": sum(r["mpesa_ksh"] + r["cash_ksh"] for r in services)}
+
+
+_FEES: dict[int, dict[str, tuple[int, bool]]] = {}  # by the newest stored catalogue version (0: none stored)
+
+
+def fees_of(db: Any) -> dict[str, tuple[int, bool]]:
+    """Each service's fee in the catalogue the centre runs (the newest stored version that reads, else the
+    one shipped): what ``Centre`` runs, read here from the table (headquarters imports this module, not store).
+
+    Kept per catalogue version: reading a catalogue takes ~30 ms, and the live board asks after every event.
+    """
+    from pydantic import ValidationError
+
+    from centre_server.contract.catalogue import Catalogue, shipped_catalogue
+
+    newest = 0
+    if _has_table(db, "catalogue_versions"):
+        newest = db.execute("SELECT COALESCE(MAX(version), 0) FROM catalogue_versions").fetchone()[0]
+    if newest in _FEES:
+        return _FEES[newest]
+    catalogue = None
+    if newest:
+        for (data,) in db.execute("SELECT data FROM catalogue_versions ORDER BY version DESC").fetchall():
+            try:
+                catalogue = Catalogue.model_validate_json(data)
+                break
+            except ValidationError:
+                continue
+    catalogue = catalogue or shipped_catalogue()
+    fees = _FEES[newest] = {s.id: (s.fee.amount_ksh, s.fee.varies) for s in catalogue.services}
+    return fees
+
+
+def _has_table(db: Any, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone() is not None
+
+
+def day_payments(db: Any, day: str, stories: list[TicketStory]) -> dict[str, Any] | None:
+    """The day's ``payment_figures`` from the payments tables; None before they exist."""
+    if not _has_table(db, "payments"):
+        return None
+    rows = [{"ticket_id": t, "service_id": sid, "state": st, "amount_ksh": a} for t, sid, st, a in db.execute(
+        "SELECT ticket_id, service_id, state, amount_ksh FROM payments WHERE day=? ORDER BY id", [day]).fetchall()]
+    # refused callbacks that say money moved, once per receipt, unless that receipt reached a payment after all
+    n, ksh = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(amount_ksh), 0) FROM (SELECT receipt, MAX(amount_ksh) AS amount_ksh "
+        "FROM payment_refusals WHERE day=? AND result_code=0 AND receipt IS NOT NULL AND receipt NOT IN "
+        "(SELECT receipt FROM payments WHERE receipt IS NOT NULL) GROUP BY receipt)", [day]).fetchone()
+    return payment_figures(stories, rows, fees_of(db), (int(n), int(ksh)))
 
 
 def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:

@@ -81,6 +81,8 @@ def notice(ev: Event) -> dict[str, Any]:
             out[key] = data[key]
     if out.get("ticket_id"):
         out["ticket_id"] = public_ticket_id(out["ticket_id"])
+    if ev.type.value == "payment_updated":  # the clerk's terminal shows it without asking again (issue 20)
+        out.update(payment_state=data.get("state"), receipt=data.get("receipt"), amount_ksh=data.get("amount_ksh"))
     return out
 
 

@@ -209,13 +209,15 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
     """Per day, per service, per hour, per counter and clerk, and for the whole centre over [d1, d2]."""
     days = [day_summary(centre, (d1 + timedelta(days=i)).isoformat()) for i in range((d2 - d1).days + 1)]
     counters, clerks = staff_report(centre, days)
+    service_names = {s["service_id"]: s for day in days for s in day["services"]}
     if len(days) == 1:
         one = days[0]
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "reopened": one["reopened"],
                 "total": one["total"], "services": one["services"], "hours": one["hours"],
                 "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
-                "visits": one.get("visits")}
+                "visits": one.get("visits"),
+                "payments": payments_report(days, service_names)}
     by_service: dict[str, list] = {}
     names: dict[str, dict[str, Any]] = {}
     by_hour: dict[int, list] = {}
@@ -232,7 +234,36 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
             "reopened": any(day["reopened"] for day in days),
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours,
             "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
-            "visits": _combine_visits([day.get("visits") for day in days])}
+            "visits": _combine_visits([day.get("visits") for day in days]),
+            "payments": payments_report(days, service_names)}
+
+
+PAYMENT_KEYS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count",
+                "waived_ksh", "unpaid_served", "failed_attempts")
+
+
+def payments_report(days: list[dict[str, Any]], names: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The days' reconciliation (``figures.payment_figures``) added up per service; None when no day has one."""
+    blocks = [d["payments"] for d in days if d.get("payments")]
+    if not blocks:
+        return None
+    by_service: dict[str, dict[str, Any]] = {}
+    for b in blocks:
+        for r in b["services"]:
+            acc = by_service.setdefault(r["service_id"], {"service_id": r["service_id"], "fee_ksh": r["fee_ksh"],
+                                                          "fee_varies": r["fee_varies"],
+                                                          **{k: 0 for k in PAYMENT_KEYS}})
+            for k in PAYMENT_KEYS:
+                acc[k] += r.get(k) or 0
+    services = []
+    for sid, r in sorted(by_service.items()):
+        info = names.get(sid, {})
+        services.append({**r, "name_en": info.get("name_en") or sid, "name_sw": info.get("name_sw") or sid})
+    total = {k: sum(r[k] for r in services) for k in PAYMENT_KEYS}
+    total["unmatched_count"] = sum(b.get("unmatched_count", 0) for b in blocks)
+    total["unmatched_ksh"] = sum(b.get("unmatched_ksh", 0) for b in blocks)
+    total["received_ksh"] = total["mpesa_ksh"] + total["cash_ksh"]
+    return {"services": services, "total": total}
 
 
 def _pct(v: float | None) -> str:
@@ -244,7 +275,9 @@ def _minutes(v: float | None) -> str:
 
 
 def csv_text(rep: dict[str, Any]) -> str:
-    """One tidy table: a row per scope (total, day, service, hour), times in minutes, shares in %."""
+    """One tidy table: a row per scope (total, day, service, hour, counter, clerk), times in minutes, shares
+    in %. Three groups of columns belong to some rows only: the staff columns (counter and clerk rows), the
+    one-stop visits (total and day rows) and the reconciliation of fees (total and service rows)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["from", "to", "scope", "key", "name_en", "name_sw", "arrived", "served", "served_pct", "no_shows",
@@ -253,9 +286,21 @@ def csv_text(rep: dict[str, Any]) -> str:
                 "service_p90_min", "idle_pct", "staffed_hours", "busy_hours", "outcomes",
                 # one-stop visits (several services on one ticket): on the total and day rows
                 "visits", "visits_completed", "services_per_visit", "time_in_centre_mean_min",
-                "time_in_centre_max_min"])
+                "time_in_centre_max_min",
+                # the reconciliation of fees (issue 20), on the total and service rows; empty elsewhere
+                "fee_ksh", "fees_due_ksh", "mpesa_ksh", "cash_ksh", "waived_count", "waived_ksh", "unpaid_served",
+                "unmatched_ksh"])
+    money = rep.get("payments") or {"services": [], "total": {}}
+    money_of = {r["service_id"]: r for r in money["services"]}
 
-    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any], v: dict[str, Any] | None = None) -> None:
+    def money_cells(m: dict[str, Any] | None, fee: Any = "") -> list[Any]:
+        if not m:
+            return [""] * 8
+        return [fee, m.get("due_ksh", 0), m.get("mpesa_ksh", 0), m.get("cash_ksh", 0), m.get("waived_count", 0),
+                m.get("waived_ksh", 0), m.get("unpaid_served", 0), m.get("unmatched_ksh", "")]
+
+    def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any], v: dict[str, Any] | None = None,
+            money: list[Any] | None = None) -> None:
         visits = ["", "", "", "", ""] if not v else [
             v.get("visits", 0), v.get("completed", 0),
             "" if v.get("services_per_visit_mean") is None else v["services_per_visit_mean"],
@@ -266,13 +311,17 @@ def csv_text(rep: dict[str, Any]) -> str:
                     _minutes(k.get("service_mean_s")), _minutes(k.get("service_max_s")),
                     _pct(k.get("within_target_share")), k.get("transfers", 0),
                     "" if k.get("satisfaction_mean") is None else k["satisfaction_mean"],
-                    k.get("satisfaction_count", 0), "", "", "", "", "", *visits])  # the staff columns: theirs
+                    k.get("satisfaction_count", 0), "", "", "", "", "",  # the staff columns: not these rows'
+                    *visits, *(money or money_cells(None))])
 
-    row("total", "", "Whole centre", "Kituo kizima", rep["total"], rep.get("visits"))
+    row("total", "", "Whole centre", "Kituo kizima", rep["total"], rep.get("visits"),
+        money_cells(money["total"] or None))
     for d in rep["days"]:
         row("day", d["date"], "", "", d, d.get("visits"))
     for s in rep["services"]:
-        row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s)
+        m = money_of.get(s["service_id"])
+        fee = ("varies" if m["fee_varies"] else m["fee_ksh"]) if m else ""
+        row("service", s["service_id"], s.get("name_en") or "", s.get("name_sw") or "", s, None, money_cells(m, fee))
     for h in rep["hours"]:
         row("hour", f"{h['hour']:02d}:00", "", "", h)
     staff_csv(w, rep)
@@ -281,7 +330,7 @@ def csv_text(rep: dict[str, Any]) -> str:
 
 def staff_csv(w: Any, rep: dict[str, Any]) -> None:
     """The per-counter and per-clerk rows of the same table: the columns they share (served, no-shows, mean
-    service) and the five after them, theirs alone."""
+    service) and the five after them, theirs alone (the visits' and the fees' stay empty)."""
     for scope, key, rows in (("counter", "counter_id", rep.get("counters") or []),
                              ("clerk", "clerk", rep.get("clerks") or [])):
         for r in rows:
@@ -289,4 +338,4 @@ def staff_csv(w: Any, rep: dict[str, Any]) -> None:
                         r["served"], "", r["no_shows"], "", "", "", _minutes(r.get("service_mean_s")), "", "", "",
                         "", "", _minutes(r.get("service_p90_s")), _pct(r.get("idle_share")), r["staffed_hours"],
                         r["busy_hours"], "; ".join(f"{c}={n}" for c, n in (r.get("outcomes") or {}).items()),
-                        "", "", "", "", ""])  # the visits' columns: not theirs
+                        *[""] * 13])  # the visits' and the fees' columns: not theirs

@@ -42,6 +42,7 @@ def _day() -> list[engine.Event]:
         engine.SetCounterServices(cid, (svc,)), engine.CloseCounter(cid),
         engine.SuspendService(svc, "The agency's system is down", "Mfumo wa shirika haufanyi kazi", by="mgr"),
         engine.ResumeService(svc, by="mgr"),
+        engine.RecordPayment("X1", state="paid", amount_ksh=200, method="mpesa", receipt="SLK4XM2P9Q"),
         engine.CloseDay(), engine.ReopenDay(), engine.Tick(),
     ]
     log: list[engine.Event] = []

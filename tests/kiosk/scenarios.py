@@ -686,6 +686,8 @@ def needs_tour(d):
     d.tap(d.screen.ids.have)
     yield d.at("priority")
     d.tap(d.screen.ids.priority_none)
+    yield d.at("pay_choice")  # the passport has a fee (issue 20): this citizen pays at the counter
+    d.tap(d.screen.ids.pay_counter)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
     yield d.at("confirm")
@@ -963,3 +965,92 @@ def visit_two_services(d):
     d.app.toggle_mode("large_text")
     yield Sleep(0.3)
     yield from _visit_journey(d, "start_sw", "sw-large")
+
+
+def pay_mpesa(d):
+    """A service with a fee (issue 20): "Pay now with M-Pesa", a wrong then a right phone on the keypad,
+    the prompt's screen, then the ticket printed with what M-Pesa answered (or "Print now, pay later").
+    KIOSK_PAY_PHONE picks the simulated citizen's answer by its last digit; KIOSK_START the language;
+    KIOSK_MODE a mode switched on at welcome (large_text, high_contrast, low_layout)."""
+    app = d.app
+    service_id = os.environ.get("KIOSK_SERVICE", "good-conduct")
+    phone = os.environ["KIOSK_PAY_PHONE"]
+    tag = os.environ.get("KIOSK_TAG", "en")
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.needs_of(service_id) is not None, "the catalogue (the fee) known")
+    if os.environ.get("KIOSK_MODE"):
+        app.toggle_mode(os.environ["KIOSK_MODE"])
+    d.tap(d.screen.ids[os.environ.get("KIOSK_START", "start_en")])
+    yield d.at("categories")
+    d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
+    yield d.at("services")
+    yield Sleep(0.3)
+    d.tap(_service(d, service_id))
+    yield from _past_needs(d)
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("pay_choice")
+    yield Sleep(0.3)
+    d.shot(f"pay-choice-{tag}")
+    data["fee_text"] = d.screen.ids.fee.text
+    data["modes"] = {"text_scale": app.text_scale, "high_contrast": app.high_contrast, "portrait": app.portrait}
+    data["choice_texts"] = [d.screen.ids.pay_now.text, d.screen.ids.pay_counter.text]
+    data["fits"] = [_fits(d.screen.ids[w]) for w in ("fee", "sub", "pay_now", "pay_counter")]
+    d.tap(d.screen.ids.pay_now)
+    yield d.at("pay_phone")
+    keypad = d.screen.ids.keypad
+    yield from d.keypad_type(keypad, "0812")
+    d.tap(d.screen.ids.done)
+    yield Wait(lambda: app.payment.invalid, "a short number refused")
+    yield Sleep(0.2)
+    d.shot(f"pay-phone-invalid-{tag}")
+    data["invalid_refused"] = app.sm.current == "pay_phone"
+    yield from d.keypad_type(keypad, "<<<<" + phone)
+    d.tap(d.screen.ids.done)
+    yield d.at("phone")  # the SMS number: offered the same one
+    data["sms_phone_offered"] = app.model.phone
+    d.tap(d.screen.ids.done)
+    yield d.at("confirm")
+    yield Sleep(0.3)
+    d.shot(f"pay-confirm-{tag}")
+    data["confirm_text"] = d.screen.ids.summary.text
+    d.tap(d.screen.ids.confirm)
+    # a refusal (payments off) may print at once: the prompt's screen, or already the ticket
+    yield Wait(lambda: app.sm.current in ("paying", "ticket"), "the prompt's screen or the ticket", 20)
+    yield Wait(lambda: app.payment.state in ("pending", "paid", "failed") or app.sm.current == "ticket",
+               "the prompt sent")
+    if app.sm.current == "paying":
+        yield Sleep(0.2)
+        d.shot(f"paying-{tag}")
+        data["paying_text"] = d.screen.ids.message.text
+        data["paying_fits"] = [_fits(d.screen.ids[w]) for w in ("message", "progress", "print_now")]
+        if os.environ.get("KIOSK_PRINT_NOW"):
+            d.tap(d.screen.ids.print_now)
+    yield d.at("ticket", timeout=70)
+    yield Wait(lambda: not app.printing_ticket, "printed", timeout=30)
+    yield Sleep(0.3)
+    d.shot(f"pay-ticket-{tag}")
+    data["ticket"] = _ticket_data(app)
+    data["payment"] = {"state": app.payment.state, "receipt": app.payment.receipt, "choice": app.payment.choice}
+    data["ticket_text"] = d.screen.ids.details.text
+    data["printed"] = app.model.printed
+    if os.environ.get("KIOSK_SECOND"):  # the next citizen, the same service: is the question asked again?
+        d.tap(d.screen.ids.done)
+        yield d.at("welcome")
+        d.tap(d.screen.ids.start_en)
+        yield d.at("categories")
+        d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
+        yield d.at("services")
+        yield Sleep(0.3)
+        d.tap(_service(d, service_id))
+        yield from _past_needs(d)
+        d.tap(d.screen.ids.priority_none)
+        yield Wait(lambda: app.sm.current in ("phone", "pay_choice"), "after priority")
+        data["second_after_priority"] = app.sm.current
+
+
+def _fits(label) -> bool:
+    """A label's text inside its widget (wrapped text may not be taller than its place)."""
+    tw, th = label.texture_size
+    return tw <= label.width + 1 and th <= label.height + 1

@@ -89,6 +89,12 @@ CENTRE_CONFIG = """
 include-path-regex = "^/api/v1/catalogue/[^/]+/offering$"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+
+# The same for a clerk's reason for cash or a waiver (issue 20): words, without control characters.
+[[operations]]
+include-path-regex = "^/api/v1/tickets/[^/]+/payment/(cash|waiver)$"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
 """
 
 

@@ -56,4 +56,10 @@ def part_routers(part_name: str) -> Sequence[APIRouter]:
 
         api.include_router(alerts.router)
         return (api,)
+
+    if part_name == "payments":
+        from centre_server.http.routes import payments
+
+        api.include_router(payments.router)
+        return (api, payments.callbacks)
     return ()

@@ -16,6 +16,7 @@ from centre_server.channels.core import ChannelError
 from centre_server.channels.i18n import LANGUAGES, tr, wait_phrase
 from centre_server.channels.pages import RATINGS, feedback_ticket, field, hub_of, join_form, lang_of, read_form, render
 from centre_server.contract import Channel, TicketState
+from centre_server.contract.errors import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,16 @@ async def join_submit(request: Request) -> Response:
         t, _ = hub.issue_remote(service_id, phone, lang, Channel.web, key=f"web:{day}:{nonce}", then=then)
     except ChannelError as err:
         return join_form(request, hub, lang, status=err.status, nonce=nonce, selected=service_id, phone=phone,
-                          error=err)
-    return RedirectResponse(f"/join/{t.id}?lang={lang}", status_code=303)
+                          error=err, pay=field(form, "pay", 8))
+    refused = ""
+    if field(form, "pay", 8) == "mpesa" and hub.pushable_fee(t.service_id) and t.phone:  # issue 20: pay now
+        try:
+            hub.pay_now(t.id, t.phone)
+        except Refusal as err:  # a second press of the button finds the prompt already sent: nothing to say
+            if err.code not in ("pending", "already_paid"):
+                logger.info("join %s: M-Pesa prompt not sent: %s", t.number, err.code)
+                refused = "&pay=" + err.code
+    return RedirectResponse(f"/join/{t.id}?lang={lang}{refused}", status_code=303)
 
 
 @router.get("/join/{ticket_id}")
@@ -63,7 +72,10 @@ def joined_page(ticket_id: str, request: Request) -> Response:
         wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
     else:  # no wait to tell once called, served or cancelled (e.g. at the day's close): say where it stands
         wait = tr(f"ticket_state_{out.state.value}", lang)
+    refused = request.query_params.get("pay", "")[:32]
     return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
+                  payment=hub.payment(t.id),
+                  pay_refused=tr("join_pay_refused", lang) if refused else "",
                   wait=wait, wait_known=out.estimated_wait_s is not None and out.state == TicketState.waiting,
                   title_key="your_ticket")
 

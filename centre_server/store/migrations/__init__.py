@@ -12,7 +12,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from centre_server.store.migrations import alerts, catalogue, channels, clerk, dayclose, national, queue, visits
+from centre_server.store.migrations import (
+    alerts,
+    catalogue,
+    channels,
+    clerk,
+    dayclose,
+    national,
+    payments,
+    queue,
+    visits,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +39,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     national.national_inbox,  # 10
     clerk.parking_and_outcomes,  # 11
     visits.visits,  # 12
+    payments.payments,  # 13
 ]
 
 

@@ -129,6 +129,7 @@
     }
     document.dispatchEvent(new CustomEvent("huduma:counter", { detail: c }));  // visit.js: the visit's plan
     tickTimers();
+    document.dispatchEvent(new CustomEvent("huduma:ticket", { detail: t || null }));  // payment.js follows it
 
     const open = c.state === "open", paused = c.state === "paused";
     const can = {

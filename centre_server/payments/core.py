@@ -1,0 +1,360 @@
+"""A ticket's fee: start an M-Pesa prompt, take Daraja's callback, settle by query, record cash or a waiver.
+
+``Payments`` is the one implementation every channel calls: the HTTP routes (kiosk, /join, the citizen's
+page, the clerk), the USSD code in-process, and the settler thread. Each attempt is a row of the
+``payments`` table, written before the push leaves (so a restart between push and callback loses
+nothing: the callback's token finds the row on disk); every change of state is then told to everyone
+through the engine (``RecordPayment`` -> ``payment_updated``), durable in the event log and heard by the
+live pages and MQTT like any queue event.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from centre_server.contract.errors import Refusal
+from centre_server.contract.payments import (
+    STILL_PROCESSING,
+    PaymentMethod,
+    PaymentOut,
+    PaymentState,
+    StkCallback,
+    failure_reason,
+    msisdn,
+)
+from centre_server.payments.daraja import DarajaClient, GatewayRefused, GatewayUnreachable
+from centre_server.payments.settings import PaymentSettings
+from centre_server.queue.engine import QueueError, RecordPayment
+from centre_server.store import payments as store
+from centre_server.store.payments import PaymentRow
+
+if TYPE_CHECKING:
+    from centre_server.queue.model import Ticket
+    from centre_server.runtime.centre import Centre
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/mpesa/callback"  # + "/<token>": the only part of the server Daraja calls
+FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pushed a prompt
+
+
+class PaymentRefusal(Refusal):
+    """A payment the centre will not start or record, in the citizen's two languages."""
+
+    def __init__(self, status: int, code: str, en: str, sw: str) -> None:
+        super().__init__(status, code, en, message_sw=sw)
+
+
+@dataclass(frozen=True)
+class Fee:
+    amount_ksh: int
+    varies: bool
+
+    @property
+    def free(self) -> bool:
+        return self.amount_ksh == 0 and not self.varies
+
+
+class Payments:
+    """The payments of one running centre (thread-safe: HTTP threads, USSD and the settler share it)."""
+
+    def __init__(self, centre: Centre, settings: PaymentSettings, client: DarajaClient | None = None) -> None:
+        self.centre = centre
+        self.settings = settings
+        self.client = client if client is not None else DarajaClient(settings, clock=centre.clock)
+        self._lock = threading.Lock()  # one settlement of a row at a time (callback, duplicate, query)
+
+    # ------------------------------------------------------------------ reading
+
+    def fee(self, service_id: str) -> Fee:
+        """The catalogue's fee for a service (never a client's amount); a service outside the catalogue is free."""
+        cs = next((s for s in self.centre.catalogue.services if s.id == service_id), None)
+        if cs is None:
+            return Fee(0, False)
+        return Fee(cs.fee.amount_ksh, cs.fee.varies)
+
+    def status(self, ticket_id: str) -> PaymentOut:
+        t = self._ticket(ticket_id)
+        rows = store.of_ticket(self.centre.reader(), ticket_id)
+        return self._out(t, rows)
+
+    def _out(self, t: Ticket, rows: list[PaymentRow]) -> PaymentOut:
+        fee = self.fee(t.service_id)
+        amount = None if fee.varies else fee.amount_ksh
+        base: dict[str, Any] = {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
+                                "amount_ksh": amount, "fee_varies": fee.varies, "attempts": len(rows)}
+        if not rows:
+            state = PaymentState.not_needed if fee.free else PaymentState.none
+            return PaymentOut(state=state, **base)
+        last = rows[-1]
+        settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
+        row = settled or last  # a paid ticket stays paid, whatever a later stray attempt did
+        en = sw = None
+        if row.state == PaymentState.failed:
+            en, sw = failure_reason(row.result_code)
+        elif row.state in (PaymentState.cash, PaymentState.waived):
+            en = sw = row.reason
+        base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
+        receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
+        return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
+                          phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,
+                          reason_code=row.result_code if row.state == PaymentState.failed else None,
+                          reason_en=en, reason_sw=sw, by=row.by,
+                          updated_at=_iso(self.centre, row.updated_at), **base)
+
+    def _ticket(self, ticket_id: str) -> Ticket:
+        t = self.centre.ticket(ticket_id) if ticket_id else None
+        if t is None:
+            raise PaymentRefusal(404, "unknown_ticket", "No such ticket", "Tiketi hiyo haipo")
+        return t
+
+    # ------------------------------------------------------------------ starting
+
+    def callback_url(self, token: str) -> str:
+        base = self.settings.callback_base_url or self.centre.settings.public_url.rstrip("/")
+        return f"{base}{CALLBACK_PATH}/{token}"
+
+    def start(self, ticket_id: str, phone: str) -> PaymentOut:
+        """Send the M-Pesa prompt for the ticket's fee to ``phone`` (+254…); the amount is the catalogue's.
+
+        Refusals (409 unless said): ``payments_off`` (503), ``not_needed`` (free), ``fee_varies`` (pay at the
+        counter), ``already_paid``, ``pending`` (a prompt is on a phone now), ``ticket_closed``,
+        ``too_many_attempts`` (429), ``gateway_unreachable`` (502: nothing was charged; try again or pay at
+        the counter). A prompt Daraja refused is recorded as failed and returned (200).
+        """
+        if not self.settings.enabled:
+            raise PaymentRefusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at "
+                                 "the counter", "Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+        t = self._ticket(ticket_id)
+        fee = self.fee(t.service_id)
+        if fee.free:
+            raise PaymentRefusal(409, "not_needed", "This service is free", "Huduma hii ni bure")
+        if fee.varies:
+            raise PaymentRefusal(409, "fee_varies", "The fee depends on your case: pay at the counter",
+                                 "Ada inategemea hali yako: lipa dirishani")
+        if t.state.value in FINAL_TICKET or t.day != self.centre.state.day:
+            raise PaymentRefusal(409, "ticket_closed", "This ticket is no longer in the queue",
+                                 "Tiketi hii haiko tena kwenye foleni")
+        with self._lock:
+            rows = store.of_ticket(self.centre.db, ticket_id)
+            if any(r.state in ("paid", "cash", "waived") for r in rows):
+                raise PaymentRefusal(409, "already_paid", "This ticket is already paid", "Tiketi hii imeshalipwa")
+            if any(r.state == "pending" for r in rows):
+                raise PaymentRefusal(409, "pending", "A payment request is already on a phone: answer it, or "
+                                     "wait a few minutes", "Ombi la malipo tayari liko kwenye simu: lijibu, "
+                                     "au subiri dakika chache")
+            if sum(1 for r in rows if r.method == "mpesa") >= self.settings.max_attempts_per_ticket:
+                raise PaymentRefusal(429, "too_many_attempts", "Too many payment requests for this ticket: pay "
+                                     "at the counter", "Maombi mengi mno ya malipo kwa tiketi hii: lipa dirishani")
+            now = self.centre.clock()
+            token = secrets.token_urlsafe(24)
+            row = store.insert(self.centre.db, ticket_id=t.id, day=t.day, service_id=t.service_id, number=t.number,
+                               method="mpesa", state="pending", amount_ksh=fee.amount_ksh, phone=phone,
+                               account=t.number, callback_token=token, created_at=now, updated_at=now)
+        try:
+            resp = self.client.stk_push(amount=fee.amount_ksh, phone_msisdn=msisdn(phone), account=t.number,
+                                        description=f"Huduma {t.number}", callback_url=self.callback_url(token))
+        except GatewayRefused as err:
+            logger.warning("STK push for %s refused: %s", t.number, err)
+            self._finish(row, "failed", result_code="push_refused", result_desc=str(err)[:500])
+            return self.status(ticket_id)
+        except GatewayUnreachable as err:
+            logger.warning("STK push for %s: M-Pesa out of reach: %s", t.number, err)
+            store.update(self.centre.db, row.id, state="failed", result_code="unreachable_gateway",
+                         result_desc=str(err)[:500], updated_at=self.centre.clock())
+            raise PaymentRefusal(502, "gateway_unreachable", "M-Pesa could not be reached: nothing was charged. "
+                                 "Try again, or pay at the counter", "M-Pesa haikupatikana: hakuna kilichotozwa. "
+                                 "Jaribu tena, au lipa dirishani") from None
+        store.update(self.centre.db, row.id, merchant_request_id=resp.MerchantRequestID,
+                     checkout_request_id=resp.CheckoutRequestID, updated_at=self.centre.clock())
+        self._tell(t, "pending", fee.amount_ksh, "mpesa")
+        logger.info("STK push for %s: %s KSh, checkout %s", t.number, fee.amount_ksh, resp.CheckoutRequestID)
+        return self.status(ticket_id)
+
+    # ------------------------------------------------------------------ at the counter
+
+    def record_at_counter(self, ticket_id: str, method: PaymentMethod, reason: str, by: str) -> PaymentOut:
+        """Cash taken, or the fee waived, by a clerk: ``already_paid`` (409) when M-Pesa or cash got there first."""
+        t = self._ticket(ticket_id)
+        fee = self.fee(t.service_id)
+        state = "cash" if method is PaymentMethod.cash else "waived"
+        with self._lock:
+            rows = store.of_ticket(self.centre.db, ticket_id)
+            if any(r.state in ("paid", "cash", "waived") for r in rows):
+                raise PaymentRefusal(409, "already_paid", "This ticket is already paid", "Tiketi hii imeshalipwa")
+            now = self.centre.clock()
+            # a prompt still on the phone is withdrawn from the centre's side: a late success is then unmatched
+            for r in rows:
+                if r.state == "pending":
+                    store.settle(self.centre.db, r.id, state="failed", result_code="expired",
+                                 result_desc=f"superseded by {state} at the counter", updated_at=now)
+            store.insert(self.centre.db, ticket_id=t.id, day=t.day, service_id=t.service_id, number=t.number,
+                         method=method.value, state=state, amount_ksh=None if fee.varies else fee.amount_ksh,
+                         reason=reason, by=by, created_at=now, updated_at=now)
+        self._tell(t, state, None if fee.varies else fee.amount_ksh, method.value, reason=reason, by=by)
+        return self.status(ticket_id)
+
+    # ------------------------------------------------------------------ Daraja's answers
+
+    def callback(self, token: str, cb: StkCallback, address: str | None = None) -> str:
+        """Daraja's ``Body.stkCallback`` for the push that carried ``token``.
+
+        Returns "accepted" or "duplicate"; raises a 404/409 Refusal (kept in ``payment_refusals``) for a token
+        that matches no push, a checkout id not the push's, an amount or phone not the push's, a success the
+        STK query does not confirm, or a result that contradicts the one already recorded.
+        """
+        now = self.centre.clock()
+        amount = _int(cb.item("Amount"))
+        receipt = _text(cb.item("MpesaReceiptNumber"))
+        phone = _text(cb.item("PhoneNumber"))
+        db = self.centre.db
+
+        def refuse(status: int, code: str, why: str) -> Refusal:
+            logger.warning("M-Pesa callback refused (%s): %s; checkout %s, result %s, amount %s, receipt %s, from %s",
+                           code, why, cb.CheckoutRequestID, cb.ResultCode, amount, receipt, address)
+            store.refuse(db, now, self.centre.state.day, why, cb.CheckoutRequestID, cb.ResultCode, amount, receipt,
+                         phone, address)
+            return Refusal(status, code, why)
+
+        row = store.by_token(db, token) if token else None
+        if row is None:
+            raise refuse(404, "unknown_callback", "no payment request carries this callback address")
+        if cb.CheckoutRequestID != row.checkout_request_id and row.checkout_request_id is not None:
+            raise refuse(409, "checkout_mismatch", "the callback names another checkout request")
+        success = cb.ResultCode == 0
+        if success:
+            if amount != row.amount_ksh:
+                raise refuse(409, "amount_mismatch", f"the callback says {amount} KSh; the request was for "
+                                                     f"{row.amount_ksh} KSh")
+            if row.phone is not None and phone != msisdn(row.phone):
+                raise refuse(409, "phone_mismatch", "the callback names another phone than the request's")
+            if not receipt:
+                raise refuse(409, "no_receipt", "a success without an M-Pesa receipt number")
+        with self._lock:
+            row = store.by_id(db, row.id) or row
+            if row.state == "paid" and success and row.receipt is None and row.method == "mpesa":
+                # settled by the query (which carries no receipt); the late callback brings the receipt number
+                store.update(db, row.id, receipt=receipt, updated_at=now)
+                t = self.centre.ticket(row.ticket_id)
+                if t is not None:
+                    self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
+                return "accepted"
+            if row.state == "failed" and row.result_code == "expired" and success:
+                # the centre gave up waiting (or the clerk took cash meanwhile), yet the citizen paid: money moved,
+                # so it is recorded once the query agrees (a double payment then shows in the reconciliation)
+                if self.settings.verify_with_query and self._query(row) != "0":
+                    raise refuse(409, "query_disagrees", "a late success the STK query does not confirm")
+                store.update(db, row.id, state="paid", receipt=receipt, result_code="0",
+                             result_desc=cb.ResultDesc[:500], updated_at=now)
+                t = self.centre.ticket(row.ticket_id)
+                if t is not None:
+                    self._tell(t, "paid", row.amount_ksh, "mpesa", receipt=receipt)
+                logger.warning("late M-Pesa payment for %s recorded after the prompt had expired", row.number)
+                return "accepted"
+            if row.state != "pending":
+                same = (row.state == "paid") == success and (not success or row.receipt == receipt)
+                if same:
+                    logger.info("duplicate M-Pesa callback for %s (checkout %s): already %s",
+                                row.number, cb.CheckoutRequestID, row.state)
+                    return "duplicate"
+                raise refuse(409, "contradicts_record", f"the payment is already {row.state}")
+            if success and self.settings.verify_with_query and row.checkout_request_id:
+                verdict = self._query(row)
+                if verdict is None:
+                    # Daraja has no result yet (or is out of reach): keep the receipt, believe it only once the
+                    # settler's query says 0; a forged "success" sent before the citizen answered stays pending
+                    store.update(db, row.id, receipt=receipt, updated_at=now)
+                    logger.info("M-Pesa success for %s kept until an STK query confirms it", row.number)
+                    return "accepted"
+                if verdict != "0":
+                    raise refuse(409, "query_disagrees", f"the STK query says ResultCode {verdict}")
+            if success:
+                self._finish(row, "paid", receipt=receipt, result_code="0", result_desc=cb.ResultDesc[:500])
+            else:
+                self._finish(row, "failed", result_code=str(cb.ResultCode), result_desc=cb.ResultDesc[:500])
+        return "accepted"
+
+    def _query(self, row: PaymentRow) -> str | None:
+        """Daraja's ResultCode for the row's push, or None when Daraja is still waiting or out of reach."""
+        try:
+            q = self.client.stk_query(row.checkout_request_id or "")
+        except (GatewayUnreachable, GatewayRefused) as err:
+            logger.warning("STK query for %s failed: %s", row.number, err)
+            return None
+        finally:
+            store.update(self.centre.db, row.id, queried_at=self.centre.clock(), queries=row.queries + 1)
+        return None if q is None else q.ResultCode
+
+    def settle_late(self) -> int:
+        """Ask Daraja about pushes whose callback is late or lost; give up on those too old. Returns how many
+        were settled. Run by the settler thread (``PaymentsExtension``)."""
+        now = self.centre.clock()
+        settled = 0
+        for row in store.pending_before(self.centre.db, now - self.settings.query_after_s):
+            if row.queried_at is not None and now - row.queried_at < self.settings.poll_every_s:
+                continue
+            code = self._query(row) if row.checkout_request_id else None
+            with self._lock:
+                fresh = store.by_id(self.centre.db, row.id)
+                if fresh is None or fresh.state != "pending":
+                    continue  # the callback came meanwhile
+                if code == "0":
+                    # the query carries no receipt number: the callback's, if one came; else it is in M-Pesa's
+                    # statement (the payment is real either way)
+                    self._finish(fresh, "paid", receipt=fresh.receipt, result_code="0",
+                                 result_desc="confirmed by STK query")
+                elif code is not None:  # a receipt a callback brought is not believed: the query's word stands
+                    self._finish(fresh, "failed", receipt=None, result_code=code, result_desc="settled by STK query")
+                elif now - row.created_at >= self.settings.expire_after_s:
+                    self._finish(fresh, "failed", result_code="expired", result_desc="no answer from M-Pesa")
+                else:
+                    continue
+            settled += 1
+        return settled
+
+    # ------------------------------------------------------------------ telling everyone
+
+    def _finish(self, row: PaymentRow, state: str, **values: Any) -> None:
+        if not store.settle(self.centre.db, row.id, state=state, updated_at=self.centre.clock(), **values):
+            return
+        t = self.centre.ticket(row.ticket_id)
+        if t is not None:
+            self._tell(t, state, row.amount_ksh, row.method, receipt=values.get("receipt"),
+                       reason=values.get("result_code") if state == "failed" else None)
+
+    def _tell(self, t: Ticket, state: str, amount: int | None, method: str, *, receipt: str | None = None,
+              reason: str | None = None, by: str | None = None) -> None:
+        """The engine's event, so the clerk's screen, the citizen's page and MQTT hear it (best effort: the
+        table already holds the truth, and a ticket of a closed day is no longer in the engine)."""
+        try:
+            self.centre.execute(RecordPayment(ticket_id=t.id, state=state, amount_ksh=amount, method=method,
+                                              receipt=receipt, reason=reason, by=by))
+        except QueueError as err:
+            logger.info("payment of %s recorded, not announced: %s", t.number, err)
+
+
+def _iso(centre: Centre, ts: float | None) -> str | None:
+    d = centre.iso(ts)
+    return d.isoformat() if d is not None else None
+
+
+def _int(v: Any) -> int | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f == int(f) else None
+
+
+def _text(v: Any) -> str | None:
+    if v is None or isinstance(v, bool):
+        return None
+    s = str(v).strip()
+    return s[:40] or None
+
+
+__all__ = ["CALLBACK_PATH", "STILL_PROCESSING", "Fee", "PaymentRefusal", "Payments"]

@@ -1,0 +1,118 @@
+"""Revenue per centre and service (issue 20): the payments block of the centres' day summaries.
+
+Each centre's summary may carry ``payments`` (``centre_server.contract.payments.PaymentsDay``): fees due
+for the tickets served against M-Pesa and cash received, waivers, and M-Pesa money that matched no
+ticket. Older centres send none and are listed as such. ``router`` is included by ``hq.app`` with one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date as Date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from centre_server.contract import ErrorResponse, summary as schema
+from hq import board
+from hq.i18n import LANGUAGES, STRINGS
+from hq.store import Store
+
+logger = logging.getLogger(__name__)
+
+SUMS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count", "waived_ksh",
+        "unpaid_served", "failed_attempts")
+DATE_DOC = {"format": "date"}
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(SUMS, 0)
+
+
+def revenue_data(store: Store, first: str, last: str) -> dict[str, Any]:
+    """Per centre (and per service within it) and per service nationally, over first..last."""
+    # the summaries that hold the summary's shape (the board lists and logs the others: it is told once)
+    rows = [r for r in store.summaries_between(first, last) if schema.problem(r["summary"]) is None]
+    skipped = board.skipped_rows(store, first, last)
+    names = board.centre_names(store)
+    service_names: dict[str, tuple[str, str]] = {}
+    centres: dict[str, dict[str, Any]] = {}
+    national: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        s = r["summary"]
+        for row in s.get("services", []):
+            service_names[row["service_id"]] = (row.get("name_en") or row["service_id"],
+                                                row.get("name_sw") or row["service_id"])
+        c = centres.setdefault(r["centre_id"], {"centre_id": r["centre_id"],
+                                                "name": names.get(r["centre_id"], r["centre_id"]),
+                                                "days": 0, "days_with_payments": 0, "unmatched_count": 0,
+                                                "unmatched_ksh": 0, "services": {}, **_zero()})
+        c["days"] += 1
+        pay = s.get("payments")
+        if not pay:
+            continue
+        c["days_with_payments"] += 1
+        c["unmatched_count"] += pay.get("unmatched_count", 0)
+        c["unmatched_ksh"] += pay.get("unmatched_ksh", 0)
+        for p in pay.get("services", []):
+            sid = p["service_id"]
+            per = c["services"].setdefault(sid, {"service_id": sid, **_zero()})
+            nat = national.setdefault(sid, {"service_id": sid, **_zero()})
+            for k in SUMS:
+                v = p.get(k) or 0
+                per[k] += v
+                nat[k] += v
+                c[k] += v
+    out_centres = []
+    for c in sorted(centres.values(), key=lambda c: c["name"]):
+        c["received_ksh"] = c["mpesa_ksh"] + c["cash_ksh"]
+        c["services"] = [_named(v, service_names) for _, v in sorted(c["services"].items())]
+        out_centres.append(c)
+    services = [_named(v, service_names) for _, v in sorted(national.items())]
+    total = {k: sum(v[k] for v in services) for k in SUMS}
+    total["received_ksh"] = total["mpesa_ksh"] + total["cash_ksh"]
+    total["unmatched_ksh"] = sum(c["unmatched_ksh"] for c in out_centres)
+    return {"from": first, "to": last, "centres": out_centres, "services": services, "total": total,
+            "skipped": skipped}
+
+
+def _named(v: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    en, sw = names.get(v["service_id"], (v["service_id"], v["service_id"]))
+    return {**v, "name_en": en, "name_sw": sw, "received_ksh": v["mpesa_ksh"] + v["cash_ksh"]}
+
+
+def _range(store: Store, first: str | None, last: str | None) -> tuple[str, str]:
+    last = last or (store.dates() or [Date.today().isoformat()])[-1]
+    first = first or (Date.fromisoformat(last) - timedelta(days=6)).isoformat()
+    if first > last:
+        first, last = last, first
+    return first, last
+
+
+def router(store: Store, templates: Jinja2Templates,
+           check_date: Callable[[str | None, str], str | None]) -> APIRouter:
+    """The revenue routes; ``check_date`` is headquarters' own (a 422 ``bad_date`` for a day that never was)."""
+    api = APIRouter()
+
+    def days(first: str | None, last: str | None) -> tuple[str, str]:
+        return _range(store, check_date(first, "from"), check_date(last, "to"))
+
+    @api.get("/api/v1/revenue", tags=["board"], responses={422: {"model": ErrorResponse}})
+    def revenue_api(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
+                    last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC)) -> dict[str, Any]:
+        """Fees due and money received per centre and service (a week to the newest day, unless said)."""
+        return revenue_data(store, *days(first, last))
+
+    @api.get("/revenue", response_class=HTMLResponse, include_in_schema=False)
+    def revenue_page(request: Request, first: str | None = Query(None, alias="from"),
+                     last: str | None = Query(None, alias="to"), lang: str | None = None) -> HTMLResponse:
+        lang = lang if lang in LANGUAGES else request.cookies.get("hq_lang", "en")
+        lang = lang if lang in LANGUAGES else "en"
+        data = revenue_data(store, *days(first or None, last or None))
+        return templates.TemplateResponse(request, "revenue.html", {
+            "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data})
+
+    return api

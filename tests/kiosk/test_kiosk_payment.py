@@ -1,0 +1,114 @@
+"""Paying the fee at the kiosk (issue 20): the real kiosk under Xvfb, a real centre server process whose
+payments go to a real ``huduma-mpesa-sim`` process over HTTP, and the paper decoded from its ESC/POS bytes.
+
+The simulated citizen's answer is chosen by the phone's last digit (mpesa_sim/app.py): 0 pays,
+2 cancels on the phone, 3 never answers (the kiosk prints "pending" when the citizen stops waiting).
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.kiosk.conftest import ARTIFACTS, kiosk_config
+from tests.kiosk.escpos_decode import decode, render
+from tests.payments.conftest import mpesa_sim, pay_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.timeout(400)
+
+
+def payment_of(server, ticket_id: str) -> dict:
+    r = httpx.get(f"{server.url}/api/v1/tickets/{ticket_id}/payment", timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def printed(path, tag: str) -> list[str]:
+    ticket = decode(path.read_bytes())
+    render(ticket).save(ARTIFACTS / f"kiosk-printed-pay-{tag}.png")
+    return ticket.texts
+
+
+def run_pay(pay_server, mosquitto, tmp_path, run_kiosk, phone: str, tag: str,  # noqa: F811
+            **env) -> tuple[dict, list[str]]:
+    """The pay_mpesa scenario; a DISPLAY given (a bare X screen of its own size) runs full-screen on it."""
+    tickets = tmp_path / f"tickets-{tag}.bin"
+    config = kiosk_config(pay_server, mosquitto, tmp_path, {"kind": "file", "path": str(tickets)},
+                          fullscreen="DISPLAY" in env)
+    run = run_kiosk(config, "pay_mpesa", env={"KIOSK_PAY_PHONE": phone, "KIOSK_TAG": tag, **env})
+    data = run.result(timeout=200)["data"]
+    (ARTIFACTS / f"pay-{tag}.json").write_text(json.dumps(data, indent=1, default=str))
+    return data, printed(tickets, tag)
+
+
+def test_paid_at_the_kiosk_prints_the_receipt(pay_server, mpesa_sim, mosquitto, tmp_path, run_kiosk):  # noqa: F811
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "paid-en")
+    assert data["fee_text"] == "Fee: KSh 1,050"  # the catalogue's fee for good conduct
+    assert data["choice_texts"] == ["Pay now with M-Pesa", "Pay at the counter"]
+    assert all(data["fits"]) and all(data["paying_fits"]), data
+    assert data["invalid_refused"] is True
+    assert data["sms_phone_offered"] == "0712345670"
+    assert "KSh 1,050" in data["confirm_text"] and "M-Pesa" in data["confirm_text"]
+    assert "M-Pesa PIN" in data["paying_text"] or data["payment"]["state"] == "paid"
+
+    ticket = data["ticket"]
+    server_side = payment_of(pay_server, ticket["id"])
+    assert server_side["state"] == "paid" and server_side["amount_ksh"] == 1050
+    receipt = server_side["receipt"]
+    assert receipt and data["payment"] == {"state": "paid", "receipt": receipt, "choice": "mpesa"}
+    # the simulator was asked for the catalogue's amount, for this ticket, on the typed phone
+    push = mpesa_sim.push_for(ticket["number"])["request"]
+    assert push["Amount"] == 1050 and push["PhoneNumber"] == "254712345670"
+    # the screen and the paper say the receipt number
+    assert receipt in data["ticket_text"]
+    assert "Fee: KSh 1,050" in paper  # the catalogue's fee line, then what came of it
+    assert "PAID BY M-PESA" in paper and f"M-Pesa receipt: {receipt}" in paper, paper
+    assert ticket["number"] in paper
+
+
+def test_cancelled_in_kiswahili_prints_pay_at_the_counter(pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
+                                                          run_kiosk, screen_of):
+    """The hardest fit: Kiswahili, large text, a floor-standing kiosk's portrait screen."""
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345672", "failed-sw",
+                          KIOSK_START="start_sw", KIOSK_MODE="large_text", DISPLAY=screen_of(1080, 1920))
+    assert data["fee_text"] == "Ada: KSh 1,050"
+    assert data["choice_texts"] == ["Lipa sasa kwa M-Pesa", "Lipa dirishani"]
+    assert all(data["fits"]) and all(data["paying_fits"]), data
+    assert data["modes"]["text_scale"] > 1 and data["modes"]["portrait"] is True
+    server_side = payment_of(pay_server, data["ticket"]["id"])
+    assert server_side["state"] == "failed" and server_side["reason_code"] == "1032"
+    assert data["payment"]["state"] == "failed"
+    words = "Malipo hayakufanikiwa (Imesitishwa kwenye simu): lipa dirishani."
+    assert any("Malipo hayakufanikiwa" in line for line in paper), paper
+    assert " ".join(paper).count("lipa dirishani") == 1, paper
+    assert "Imesitishwa kwenye simu" in data["ticket_text"], (data["ticket_text"], words)
+
+
+def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
+                                                     run_kiosk):
+    mpesa_sim.control(timeout_s=30)  # this citizen never answers the prompt (last digit 3)
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345673", "later-en",
+                          KIOSK_PRINT_NOW="1", KIOSK_MODE="high_contrast")
+    assert data["payment"]["state"] == "later" and data["modes"]["high_contrast"] is True
+    assert payment_of(pay_server, data["ticket"]["id"])["state"] == "pending"  # the prompt still counts
+    assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
+
+
+@pytest.fixture
+def payments_off(monkeypatch):
+    """The centre's [payments] switched off (set before the server starts)."""
+    monkeypatch.setenv("HUDUMA_PAYMENTS__ENABLED", "false")
+
+
+def test_a_centre_without_mpesa_stops_asking(payments_off, pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
+                                             run_kiosk):
+    """The kiosk knows the fee from the catalogue, not whether the centre takes M-Pesa: the first citizen who
+    tries hears "pay at the counter" (on screen and paper, at once), and the next is not asked."""
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "off-en", KIOSK_SECOND="1")
+    assert data["payment"]["state"] == "failed"
+    assert "M-Pesa is not taken at this centre" in data["ticket_text"]
+    assert any(line.startswith("Payment failed") for line in paper), paper
+    assert mpesa_sim.requests() == []  # nothing reached M-Pesa
+    assert data["second_after_priority"] == "phone"

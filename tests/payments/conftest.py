@@ -1,0 +1,69 @@
+"""A real ``huduma-mpesa-sim`` process and a real centre server process pointed at it."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BIN, CentreProcess, free_port, stop_process, wait_port
+
+
+@dataclass
+class Sim:
+    url: str
+    proc: subprocess.Popen
+
+    def control(self, **values) -> dict:
+        r = httpx.post(self.url + "/sim/control", json=values, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def requests(self) -> list[dict]:
+        return httpx.get(self.url + "/sim/requests", timeout=5).json()
+
+    def push_for(self, account: str) -> dict:
+        return next(p for p in reversed(self.requests()) if p["request"]["AccountReference"] == account)
+
+
+@pytest.fixture
+def mpesa_sim(tmp_path: Path) -> Iterator[Sim]:
+    """``huduma-mpesa-sim`` in its own process; the citizen answers after 0.3 s, 'unreachable' after 1 s."""
+    port = free_port()
+    log = open(tmp_path / "mpesa-sim.log", "ab")
+    proc = subprocess.Popen([str(BIN / "huduma-mpesa-sim"), "--port", str(port), "--delay", "0.3", "--timeout", "1",
+                             "--consumer-key", "demo", "--consumer-secret", "demo", "--passkey", "demo-passkey"],
+                            stdout=log, stderr=log)
+    try:
+        wait_port(port, timeout=20)
+        yield Sim(f"http://127.0.0.1:{port}", proc)
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def pay_server(centre_dir, mosquitto, mpesa_sim: Sim, tmp_path: Path, monkeypatch) -> Iterator[CentreProcess]:
+    """A demo centre server whose [payments] point at the simulator, settling late pushes after 5 s."""
+    port = free_port()
+    monkeypatch.setenv("HUDUMA_PAYMENTS__BASE_URL", mpesa_sim.url)
+    monkeypatch.setenv("HUDUMA_PAYMENTS__CALLBACK_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HUDUMA_PAYMENTS__QUERY_AFTER_S", "5")
+    monkeypatch.setenv("HUDUMA_PAYMENTS__POLL_EVERY_S", "0.5")
+    server = CentreProcess(centre=centre_dir, port=port, args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+def db_rows(server: CentreProcess, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(server.centre.path / "centre.db", timeout=30)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()

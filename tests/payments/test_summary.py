@@ -1,0 +1,51 @@
+"""The day's reconciliation, defined once (``figures.payment_figures``), and its place in the summary to HQ."""
+
+from __future__ import annotations
+
+from centre_server.contract import summary as schema
+from centre_server.reports import figures
+
+
+def story(tid: str, service: str, outcome: str | None = "served") -> figures.TicketStory:
+    return figures.TicketStory(ticket_id=tid, issued_at=0.0, visits=[
+        figures.Visit(ticket_id=tid, service_id=service, entered_at=0.0, kind="issued", outcome=outcome)])
+
+
+FEES = {"passport": (4550, False), "land-rates": (0, True), "kra-pin": (0, False)}
+
+
+def test_fees_due_are_for_served_tickets_and_money_received_is_counted_whatever_became_of_the_ticket():
+    stories = [story("a", "passport"), story("b", "passport"), story("c", "passport", "cancelled"),
+               story("d", "land-rates"), story("e", "kra-pin")]
+    pays = [{"ticket_id": "a", "service_id": "passport", "state": "paid", "amount_ksh": 4550},
+            {"ticket_id": "b", "service_id": "passport", "state": "failed", "amount_ksh": 4550},
+            {"ticket_id": "c", "service_id": "passport", "state": "paid", "amount_ksh": 4550},  # paid, then left
+            {"ticket_id": "d", "service_id": "land-rates", "state": "cash", "amount_ksh": None}]
+    out = figures.payment_figures(stories, pays, FEES, (1, 950))
+    rows = {r["service_id"]: r for r in out["services"]}
+    assert set(rows) == {"passport", "land-rates"}  # a free service owes nothing and is not listed
+    p = rows["passport"]
+    assert (p["served"], p["due_ksh"], p["mpesa_count"], p["mpesa_ksh"], p["unpaid_served"], p["failed_attempts"]) \
+        == (2, 9100, 2, 9100, 1, 1)
+    assert (rows["land-rates"]["due_ksh"], rows["land-rates"]["cash_count"], rows["land-rates"]["unpaid_served"]) \
+        == (0, 1, 0)
+    assert (out["received_ksh"], out["unmatched_count"], out["unmatched_ksh"]) == (9100, 1, 950)
+
+
+def test_a_transfer_moves_the_debt_to_the_service_that_served():
+    s = figures.TicketStory(ticket_id="t", issued_at=0.0, visits=[
+        figures.Visit(ticket_id="t", service_id="kra-pin", entered_at=0.0, kind="issued", outcome="transferred"),
+        figures.Visit(ticket_id="t", service_id="passport", entered_at=1.0, kind="transfer", outcome="served")])
+    out = figures.payment_figures([s], [], FEES)
+    assert [(r["service_id"], r["due_ksh"], r["unpaid_served"]) for r in out["services"]] == [("passport", 4550, 1)]
+
+
+def test_the_payments_block_is_optional_and_checked_at_headquarters():
+    day = figures.summarise(centre_id="demo", centre_name="Demo", day="2026-12-07", tz="Africa/Nairobi",
+                            ticket_events=[], counter_prior={}, counter_events=[], services={}, counters={},
+                            now=0.0)
+    assert schema.problem(day) is None  # an older centre sends none
+    day["payments"] = figures.payment_figures([story("a", "passport")], [], FEES)
+    assert schema.problem(day) is None
+    day["payments"] = {"services": "all of them"}
+    assert "payments" in (schema.problem(day) or "")
