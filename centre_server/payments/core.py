@@ -121,10 +121,11 @@ class Payments:
     def start(self, ticket_id: str, phone: str) -> PaymentOut:
         """Send the M-Pesa prompt for the ticket's fee to ``phone`` (+254…); the amount is the catalogue's.
 
-        Refusals (409 unless said): ``payments_off`` (503), ``not_needed`` (free), ``fee_varies`` (pay at the
-        counter), ``already_paid``, ``pending`` (a prompt is on a phone now), ``ticket_closed``,
-        ``too_many_attempts`` (429), ``gateway_unreachable`` (502: nothing was charged; try again or pay at
-        the counter). A prompt Daraja refused is recorded as failed and returned (200).
+        Refusals (409 unless said): ``payments_off`` (503: this centre takes no M-Pesa), ``not_needed``
+        (free), ``fee_varies`` (pay at the counter), ``already_paid``, ``pending`` (a prompt is on a phone
+        now), ``ticket_closed``, ``too_many_attempts`` (429). A prompt Daraja refused, or that could not reach
+        Daraja at all, is recorded as failed and returned (200, ``reason_code`` push_refused or
+        unreachable_gateway): nothing was charged, and the citizen may try again or pay at the counter.
         """
         if not self.settings.enabled:
             raise PaymentRefusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at "
@@ -163,12 +164,10 @@ class Payments:
             self._finish(row, "failed", result_code="push_refused", result_desc=str(err)[:500])
             return self.status(ticket_id)
         except GatewayUnreachable as err:
+            # nothing reached the phone, so nothing was charged: failed, with the reason, and the citizen may retry
             logger.warning("STK push for %s: M-Pesa out of reach: %s", t.number, err)
-            store.update(self.centre.db, row.id, state="failed", result_code="unreachable_gateway",
-                         result_desc=str(err)[:500], updated_at=self.centre.clock())
-            raise PaymentRefusal(502, "gateway_unreachable", "M-Pesa could not be reached: nothing was charged. "
-                                 "Try again, or pay at the counter", "M-Pesa haikupatikana: hakuna kilichotozwa. "
-                                 "Jaribu tena, au lipa dirishani") from None
+            self._finish(row, "failed", result_code="unreachable_gateway", result_desc=str(err)[:500])
+            return self.status(ticket_id)
         store.update(self.centre.db, row.id, merchant_request_id=resp.MerchantRequestID,
                      checkout_request_id=resp.CheckoutRequestID, updated_at=self.centre.clock())
         self._tell(t, "pending", fee.amount_ksh, "mpesa")

@@ -244,3 +244,16 @@ def test_money_that_arrives_after_the_clerk_took_cash_is_still_recorded(pay_serv
     assert payment(pay_server, t["id"])["state"] in ("cash", "paid")
     assert db_rows(pay_server, "SELECT receipt FROM payments WHERE method='mpesa' AND ticket_id=?",
                    (t["id"],))[0][0] == push["receipt"]
+
+
+def test_m_pesa_out_of_reach_is_a_failed_prompt_with_its_reason_never_a_server_error(pay_server, mpesa_sim):
+    t = issue(pay_server)
+    mpesa_sim.proc.terminate()  # the gateway's link is down
+    mpesa_sim.proc.wait(10)
+    r = start(pay_server, t["id"], PAID_PHONE)
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert (p["state"], p["reason_code"]) == ("failed", "unreachable_gateway")
+    assert (p["reason_en"], p["reason_sw"]) == ("M-Pesa could not be reached", "M-Pesa haikupatikana")
+    assert [e["state"] for e in payment_events(pay_server, t["id"])] == ["failed"]
+    assert "Traceback" not in pay_server.log_path.read_text()

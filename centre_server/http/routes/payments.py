@@ -6,11 +6,11 @@ with ``message`` in English and ``message_sw`` in Kiswahili where a citizen read
 ``POST /api/v1/tickets/{ticket_id}/payment`` ``{"phone": "0712345678"}`` -> ``PaymentOut``
     Send the M-Pesa prompt for the ticket's fee (the catalogue's amount; a client never sends one).
     Who: a kiosk's device token, a clerk's session (CSRF header) or bearer token, or nobody: the
-    ticket's secret id is the citizen's own page link. 200 with state ``pending`` (or ``failed``
-    when Daraja refused the prompt); 409 ``not_needed`` | ``fee_varies`` (pay at the counter) |
-    ``already_paid`` | ``pending`` | ``ticket_closed``; 404 ``unknown_ticket``; 422 a bad phone;
-    429 ``too_many_attempts`` / ``rate_limited``; 502 ``gateway_unreachable`` (nothing charged);
-    503 ``payments_off``.
+    ticket's secret id is the citizen's own page link. 200 with state ``pending``, or ``failed``
+    (``reason_code`` push_refused or unreachable_gateway) when the prompt never left: nothing charged;
+    409 ``not_needed`` | ``fee_varies`` (pay at the counter) | ``already_paid`` | ``pending`` |
+    ``ticket_closed``; 404 ``unknown_ticket``; 422 a bad phone; 429 ``too_many_attempts`` /
+    ``rate_limited``; 503 ``payments_off`` (this centre takes no M-Pesa: ``[payments] enabled = false``).
 ``GET /api/v1/tickets/{ticket_id}/payment`` -> ``PaymentOut``
     Anyone holding the ticket's id. ``state``: none | not_needed | pending | paid | failed | cash |
     waived; ``amount_ksh`` (None when the fee varies), ``receipt``, ``reason_en``/``reason_sw``.
@@ -67,7 +67,7 @@ def _check_id(ticket_id: str) -> str:
 
 
 @router.post("/tickets/{ticket_id}/payment", response_model=PaymentOut,
-             responses=_errors(401, 403, 404, 409, 422, 429, 502, 503))
+             responses=_errors(401, 403, 404, 409, 422, 429, 503))
 def start_payment(ticket_id: str, body: StartPaymentRequest, request: Request,
                   principal: OptionalPrincipal) -> PaymentOut:
     """Send the M-Pesa prompt for this ticket's fee to the phone (kiosk, clerk, or the citizen's own page)."""
