@@ -298,7 +298,7 @@ county = "{place.county}"
 town = "{place.town}"
 {lat}{lon}
 [alerts]
-# SMS to the managers (through the [channels] SMS gateway) when a service is over its target wait,
+# SMS to the managers (through the centre's SMS gateway, above) when a service is over its target wait,
 # a device is offline or a kiosk printer is out of paper for this long; again when it clears.
 phones = {'["0700 000 001"]' if demo else '[]              '}        # the managers' mobile numbers; empty: no alert SMS
 language = "en"                  # or "sw"

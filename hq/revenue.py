@@ -100,7 +100,9 @@ def router(store: Store, templates: Jinja2Templates,
     def days(first: str | None, last: str | None) -> tuple[str, str]:
         return _range(store, check_date(first, "from"), check_date(last, "to"))
 
-    @api.get("/api/v1/revenue", tags=["board"], responses={422: {"model": ErrorResponse}})
+    @api.get("/api/v1/revenue", tags=["board"], responses={401: {"model": ErrorResponse},
+                                                            403: {"model": ErrorResponse},
+                                                            422: {"model": ErrorResponse}})
     def revenue_api(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
                     last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC)) -> dict[str, Any]:
         """Fees due and money received per centre and service (a week to the newest day, unless said)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from centre_server.channels.i18n import ascii_fit, localise, tr, wait_phrase
-from centre_server.channels.info import sms_messages, suspension, unexplained_suspension
+from centre_server.channels.info import SMS_LIMIT, sms_messages, suspension, unexplained_suspension
 from centre_server.channels.settings import ChannelSettings
 from centre_server.channels.sms import OutboxWorker, make_gateway
 from centre_server.contract import (
@@ -943,9 +943,13 @@ class ChannelHub:
                     text = tr("sms_issued_walkin", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               url=url)
                 amount = self.pushable_fee(t.service_id)
-                if amount:  # the fee, and where to pay it while waiting (issue 20)
-                    text += " " + tr("sms_fee", lang, amount=f"{amount:,}", url=url)
+                fee = tr("sms_fee", lang, amount=f"{amount:,}") if amount else ""
+                if fee and len(text) + 1 + len(fee) <= SMS_LIMIT:  # the fee, and where to pay it (issue 20)
+                    text, fee = text + " " + fee, ""
                 self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
+                if fee:  # one SMS is 160 characters: the fee then goes in its own, never cut
+                    self.enqueue(f"fee:{t.id}", t.phone, "issued", t.id,
+                                 tr("sms_fee_alone", lang, number=t.number, amount=f"{amount:,}", url=url))
                 if ahead <= self.settings.sms_notify_ahead:
                     self._mark(f"ahead:{t.id}")  # the first message already said how close it is
             elif isinstance(d, PaymentUpdated) and d.state in ("paid", "failed"):  # the citizen hears the outcome

@@ -256,7 +256,12 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
         if broker is not None:
             broker.stop()
         raise click.ClickException(refusal)
-    app = create_app(settings, url)
+    try:
+        app = create_app(settings, url)
+    except ConfigError as err:  # a part's settings (payments, alerts) said no: the key to fix, never a traceback
+        if broker is not None:
+            broker.stop()
+        raise click.ClickException(str(err)) from None
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     click.echo(f"{settings.centre_name} ({settings.centre_id}) serving on {web}")
     click.echo(f"  API docs       {web}/docs")

@@ -20,6 +20,8 @@ KEY = "gw-3f9a2c1d7e"
 def configure(path, demo: bool, **channels: str) -> None:
     config = path / "centre.toml"
     text = re.sub(r"(?m)^demo = \w+", f"demo = {str(demo).lower()}", config.read_text())
+    if not demo:  # a real centre refuses the demo's M-Pesa credentials: these tests are about the SMS gateway
+        text = re.sub(r"(?m)^(\[payments\]\nenabled = )true", r"\1false", text)
     if channels:
         lines = "\n".join(f"{k} = {v}" for k, v in channels.items())
         if "[channels]" in text:

@@ -97,7 +97,7 @@ def test_a_day_with_every_outcome_reconciles_in_reports_and_at_headquarters(pay_
 
     # headquarters: revenue per centre and service
     def revenue() -> dict | None:
-        r = httpx.get(f"{hq.url}/api/v1/revenue?from={day}&to={day}").json()
+        r = hq.client("viewer").get(f"/api/v1/revenue?from={day}&to={day}").json()
         return r if r["centres"] and r["centres"][0]["days_with_payments"] else None
 
     rev = wait_until(revenue, timeout=30, what="the summary at headquarters")
@@ -105,7 +105,10 @@ def test_a_day_with_every_outcome_reconciles_in_reports_and_at_headquarters(pay_
     assert (demo["centre_id"], demo["received_ksh"], demo["due_ksh"], demo["unmatched_ksh"]) == ("demo", 4750,
                                                                                                   9100, 950)
     assert {s["service_id"]: s["mpesa_ksh"] for s in rev["services"]}["passport"] == 4550
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    assert httpx.get(f"{hq.url}/api/v1/revenue?from={day}&to={day}").status_code == 401  # staff only
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    hq.log_in_browser(context, "viewer")
+    page = context.new_page()
     try:
         page.goto(f"{hq.url}/revenue?from={day}&to={day}&lang=en")
         assert page.locator("section[data-centre='demo'] tr[data-service='passport']").count() == 1
@@ -113,4 +116,4 @@ def test_a_day_with_every_outcome_reconciles_in_reports_and_at_headquarters(pay_
         page.goto(f"{hq.url}/revenue?from={day}&to={day}&lang=sw")
         page.screenshot(path=str(artifacts_dir("payments") / "hq-revenue-sw.png"), full_page=True)
     finally:
-        page.close()
+        context.close()

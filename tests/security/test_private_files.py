@@ -72,6 +72,7 @@ def test_a_real_centre_never_falls_back_to_the_sms_log(centre_dir: Centre, tmp_p
     sms.log for ever. Now it refuses to start and says what to set; naming a gateway (even "log") starts it."""
     toml = centre_dir.path / "centre.toml"
     set_toml(toml, "", "demo", "false")
+    set_toml(toml, "payments", "enabled", "false")  # a real centre refuses the demo's M-Pesa credentials
     refused = serve_briefly(centre_dir.path, tmp_path)
     assert isinstance(refused, subprocess.CompletedProcess), "a production centre started with the log gateway"
     assert "no SMS gateway is named" in refused.stderr and 'sms_gateway = \\"none\\"' not in refused.stderr

@@ -56,9 +56,12 @@ def test_tomorrow_page_plan_csv_print_and_after_the_day(planned_centre, centre_d
     page.wait_for_url("**/board")
     page.click("#tomorrow-link")
     page.wait_for_url("**/tomorrow")
-    # the first plan takes tens of seconds: the page answers at once, says so, and shows the plan by itself
-    expect(page.locator("#plan-preparing")).to_contain_text("Preparing the plan for")
-    page.screenshot(path=str(shots / "tomorrow-preparing-en.png"), full_page=True)
+    # a plan that takes more than 3 s (tens of seconds on a loaded machine): the page answers, says so, and
+    # shows the plan by itself; a quicker one is shown at once
+    expect(page.locator("#plan-preparing, #plan-table").first).to_be_visible()
+    if page.locator("#plan-preparing").count():
+        expect(page.locator("#plan-preparing")).to_contain_text("Preparing the plan for")
+        page.screenshot(path=str(shots / "tomorrow-preparing-en.png"), full_page=True)
     expect(page.locator("#plan-title")).to_contain_text("Tomorrow · Counters for", timeout=240_000)
     expect(page.locator("#plan-table tbody tr[data-group]")).to_have_count(13)
     expected = int(page.locator("#kpi-expected").inner_text())

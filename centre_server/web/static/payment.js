@@ -139,8 +139,9 @@
 
   for (const b of document.querySelectorAll("[data-pay]")) b.addEventListener("click", () => openDialog(b.dataset.pay));
 
-  // M: send the M-Pesa prompt; K: cash (keshi); W: waiver. Not while typing or with a dialog open.
-  const KEYS = { m: "push", k: "cash", w: "waiver" };
+  // M: send the M-Pesa prompt; D: cash paid at the counter (dirishani: K parks); W: waiver. Not while typing
+  // or with a dialog open.
+  const KEYS = { m: "push", d: "cash", w: "waiver" };
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.altKey || e.metaKey || $("terminal").hidden || $("payment").hidden) return;
     if (document.querySelector("dialog[open]")) return;
