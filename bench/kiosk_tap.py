@@ -102,7 +102,9 @@ def run_kiosk(config: Path, taps: int, service: str) -> tuple[list[float], list[
             app.choose_service(service)
             if app.sm.current == "needs":
                 app.have_documents()
-            app.choose_priority("none")
+            app.choose_priority("none")  # (a one-stop visit's "Anything else today?" is passed by: one service)
+            if app.sm.current == "pay_choice":  # a fee: paid at the counter here, the tap measured is the print
+                app.pay.pay_at_counter()
             if app.sm.current == "phone":
                 app.go("confirm")
             state["phase"] = "settle"
