@@ -136,7 +136,8 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
     call = page.url.split("?")[0].removeprefix(hq_demo.url)
     for lang in LANGS:
         for path, name in [("/callcentre", "callcentre"), (f"{call}?service=passport&", "callcentre-call"),
-                           ("/callcentre/feedback", "callcentre-feedback"), ("/admin/staff", "admin-staff")]:
+                           ("/callcentre/feedback", "callcentre-feedback"), ("/admin/staff", "admin-staff"),
+                           ("/revenue", "revenue")]:
             sep = "" if path.endswith("&") else "?"
             page.goto(f"{hq_demo.url}{path}{sep}lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")
