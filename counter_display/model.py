@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -484,30 +485,32 @@ class DisplayModel:
                 for c in calls[: self.last_calls]]
         services = self.service_rows()
         slides = self.slides()
-        if self.layout == Layout.far:
-            return self._far_view(now, rows, services, slides)
-        # the information panel takes part of the services' column: fewer rows on a page, more pages
-        page_size = max(1, math.ceil(self.page_size / 2)) if slides else self.page_size
-        pages = max(1, math.ceil(len(services) / max(1, page_size)))
-        size = max(1, math.ceil(len(services) / pages))  # pages share the rows evenly: 10 rows are 5 + 5
-        page = int(now // self.page_s) % pages if self.page_s > 0 else 0
-        index = int(now // self.slide_s) % len(slides) if slides and self.slide_s > 0 else 0
+        paged = (self._far_pages if self.layout == Layout.far else self._near_pages)(now, services, slides)
         status_en, status_sw = self._status_texts()
         live = not status_en
         day_en, day_sw = self.day_texts()
         return HallView(
             centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
             latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
-            recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
-            people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
+            recent=rows[1:], people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
-            settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
-            slide=slides[index] if slides else None, slide_index=index + 1 if slides else 0, slides=len(slides),
-            page_size=page_size,
+            settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw, slides=len(slides),
+            **paged,
         )
 
-    def _far_view(self, now: float, rows: list[CallRow], services: list[ServiceRow],
-                  slides: list[Slide]) -> HallView:
+    def _near_pages(self, now: float, services: list[ServiceRow], slides: list[Slide]) -> dict[str, Any]:
+        """The near layout: a page of services beside the information panel, each turning on its own clock."""
+        # the information panel takes part of the services' column: fewer rows on a page, more pages
+        page_size = max(1, math.ceil(self.page_size / 2)) if slides else self.page_size
+        pages = max(1, math.ceil(len(services) / max(1, page_size)))
+        size = max(1, math.ceil(len(services) / pages))  # pages share the rows evenly: 10 rows are 5 + 5
+        page = int(now // self.page_s) % pages if self.page_s > 0 else 0
+        index = int(now // self.slide_s) % len(slides) if slides and self.slide_s > 0 else 0
+        return {"services": services[page * size:(page + 1) * size], "page": page + 1, "pages": pages,
+                "slide": slides[index] if slides else None, "slide_index": index + 1 if slides else 0,
+                "page_size": page_size}
+
+    def _far_pages(self, now: float, services: list[ServiceRow], slides: list[Slide]) -> dict[str, Any]:
         """The far layout: the latest call always on the left; on the right, one panel at a time
         for ``page_s`` seconds: the last calls, then each page of ``page_size`` services, then each
         slide. A new call brings the last calls back at once (it is what the hall looks for)."""
@@ -519,20 +522,10 @@ class DisplayModel:
         step = int(now // self.page_s) % len(rotation) if self.page_s > 0 and now >= self._blink_until else 0
         panel, index = rotation[step]
         page = index if panel == "services" else 0
-        status_en, status_sw = self._status_texts()
-        live = not status_en
-        day_en, day_sw = self.day_texts()
-        return HallView(
-            centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
-            latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
-            recent=rows[1:], services=services[page * size:(page + 1) * size], page=page + 1, pages=pages,
-            people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
-            notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
-            settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw,
-            slide=slides[index] if panel == "slide" else None,
-            slide_index=index + 1 if panel == "slide" else 0, slides=len(slides),
-            page_size=size, panel=panel, panel_index=step + 1, panels=len(rotation),
-        )
+        return {"services": services[page * size:(page + 1) * size], "page": page + 1, "pages": pages,
+                "slide": slides[index] if panel == "slide" else None,
+                "slide_index": index + 1 if panel == "slide" else 0, "page_size": size,
+                "panel": panel, "panel_index": step + 1, "panels": len(rotation)}
 
     def counter_view(self, now: float = 0.0) -> CounterView:
         """What the screen above one counter shows."""
