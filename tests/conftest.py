@@ -173,15 +173,23 @@ def centre_dir(tmp_path: Path, _demo_template: Path) -> Centre:
     return Centre(path=path, credentials=creds)
 
 
+class PortTaken(RuntimeError):
+    """The port ``free_port`` chose was taken by another socket before the server bound it."""
+
+
 def start_http_process(args: list[str], url: str, log_path: Path, what: str, timeout: float = 30.0,
                        cwd: Path | None = None) -> subprocess.Popen:
     """Start a server process and wait for its ``/healthz``; its output goes to ``log_path``."""
+    start = log_path.stat().st_size if log_path.exists() else 0
     log = open(log_path, "ab")
     proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=cwd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log_path.read_text()[-2000:]}")
+            text = log_path.read_bytes()[start:].decode(errors="replace")
+            if "address already in use" in text or "is taken: choose another with --port" in text:
+                raise PortTaken(f"{what}: {text[-300:]}")
+            raise RuntimeError(f"{what} exited: {text[-2000:]}")
         try:
             if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
                 return proc
@@ -223,9 +231,17 @@ class CentreProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        self.proc = start_http_process(
-            [str(BIN / "huduma-centre"), "serve", str(self.centre.path), "--host", "127.0.0.1",
-             "--port", str(self.port), *self.args], self.url, self.log_path, "centre server", timeout)
+        """Start on ``port``; if another socket took it meanwhile (an ephemeral port), on a fresh one."""
+        for attempt in range(3):
+            try:
+                self.proc = start_http_process(
+                    [str(BIN / "huduma-centre"), "serve", str(self.centre.path), "--host", "127.0.0.1",
+                     "--port", str(self.port), *self.args], self.url, self.log_path, "centre server", timeout)
+                return
+            except PortTaken:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
 
     def kill9(self) -> None:
         assert self.proc is not None

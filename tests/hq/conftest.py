@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from hq.auth import SESSION_COOKIE
-from tests.conftest import BIN, IN_CI, free_port, start_http_process, stop_process
+from tests.conftest import BIN, IN_CI, PortTaken, free_port, start_http_process, stop_process
 
 PG_BASE = os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -65,9 +65,17 @@ class HqProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        args = [str(BIN / "huduma-hq"), "serve", "--port", str(self.port)]
-        args += ["--demo"] if self.demo else ["--db", self.db_url]
-        self.proc = start_http_process(args, self.url, self.log_path, "huduma-hq", timeout, cwd=self.cwd)
+        """Start on ``port``; if another socket took it meanwhile (an ephemeral port), on a fresh one."""
+        for attempt in range(3):
+            args = [str(BIN / "huduma-hq"), "serve", "--port", str(self.port)]
+            args += ["--demo"] if self.demo else ["--db", self.db_url]
+            try:
+                self.proc = start_http_process(args, self.url, self.log_path, "huduma-hq", timeout, cwd=self.cwd)
+                return
+            except PortTaken:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
 
     def stop(self) -> None:
         stop_process(self.proc)
