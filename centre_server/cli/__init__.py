@@ -105,8 +105,10 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.umask(PRIVATE_UMASK)  # every file a command here creates is the centre user's alone
-    for noisy in ("amqtt", "transitions", "centre_server.mqtt.link.paho"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx logs every request at INFO: the inbox poll and live feed would fill a day's log with
+    # lines that say nothing; the upstream threads log their own changes of state
+    for noisy in ("amqtt", "transitions", "centre_server.mqtt.link.paho", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose and noisy == "httpx" else logging.WARNING)
 
 
 def choose_broker(host: str, port: int, settings: CentreSettings | None = None) -> tuple[str, EmbeddedBroker]:
