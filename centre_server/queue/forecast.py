@@ -149,6 +149,19 @@ def _marker(state: State, tid: str, service_id: str, priority: Priority, before:
                   channel=Channel.staff, language=Language.en, issued_at=queued, queued_at=queued)
 
 
+def _coming(t: Ticket) -> Ticket:
+    """A waiting ticket's copy for the futures, its citizen taken as present.
+
+    A remote ticket (SMS, USSD, web) not checked in yet is skipped at once if it reaches the front
+    unchecked; run forward with that rule, every such citizen would leave the queue the moment a
+    counter calls, so a newcomer behind three of them would be told "next". The futures assume they
+    come, as most do; the learned no-show share stands for those who do not.
+    """
+    copied = copy.copy(t)
+    copied.checked_in = True
+    return copied
+
+
 def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> Snapshot:
     """Copy what the futures need (waiting tickets, counters, learned figures, the plan): O(waiting +
     counters + services); run it under the centre's lock, the futures outside it."""
@@ -175,7 +188,7 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
     for sid, queue in live.queues.items():
         if sid not in served:
             for t in queue.values():
-                state.tickets[t.id] = copy.copy(t)
+                state.tickets[t.id] = _coming(t)
             continue
         normal = [t for t in queue.values() if t.priority is Priority.none]
         special = sorted((t for t in queue.values() if t.priority is not Priority.none), key=engine._FCFS)
@@ -189,7 +202,7 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
                 state.tickets[m.id] = m
                 snap.markers[m.id] = (sid, prio is not Priority.none, first + k)
         for t in queue.values():
-            state.tickets[t.id] = copy.copy(t)
+            state.tickets[t.id] = _coming(t)
     for sid in live.services:  # a service nobody waits for: a newcomer's marker all the same
         if sid in served and not live.queues.get(sid):
             for prio in (Priority.none, Priority.elderly):

@@ -200,3 +200,25 @@ def test_a_counter_busy_since_the_snapshot_counts_as_one_more_ahead() -> None:
     engine.apply(state, engine.CallNext("c1"), now + 5)
     later = state.predictor.estimate(state, "q", 0, now + 6)
     assert later is not None and later > 30  # both busy now: about half a service time
+
+
+def test_remote_tickets_not_yet_checked_in_count_as_people_ahead() -> None:
+    """Citizens who joined by SMS, USSD or the web and have not checked in yet are still ahead: the
+    forecast assumes they come (the learned no-show share covers those who do not). Run forward
+    with the engine's skip-at-the-front rule, every one of them was skipped at once, so three remote
+    tickets shared one wait and the kiosk ticket behind them was told it was next."""
+    rng = random.Random(5)
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, rng)
+    for cid in state.counters:
+        engine.apply(state, engine.IssueTicket(f"s-{cid}", "q"), now)
+        engine.apply(state, engine.CallNext(cid), now)
+    for i in range(3):
+        engine.apply(state, engine.IssueTicket(f"r{i}", "q", checked_in=False), now + i)
+    engine.apply(state, engine.IssueTicket("k0", "q"), now + 3)
+    table = forecast.forecast(state, now + 10, futures=48, rng=random.Random(2))
+    _, waits = table.normal["q"]
+    assert len(waits) == 5
+    assert all(b - a > 30 for a, b in zip(waits, waits[1:-1], strict=False)), waits  # each one ahead adds time
+    mean = state.predictor.mean_service_s["q"]
+    assert abs(waits[3] / (4 * mean / 2) - 1) < 0.3, waits  # the kiosk ticket: four ahead of it, two counters
