@@ -489,10 +489,13 @@ class DisplayModel:
         status_en, status_sw = self._status_texts()
         live = not status_en
         day_en, day_sw = self.day_texts()
+        waiting = sum(s.waiting for s in self.services.values() if s.enabled)
+        if day_en and not waiting and not any(c.ticket for c in self.counters.values()):
+            rows = []  # the day is over: yesterday's "now calling" under the closed band would send nobody anywhere
         return HallView(
             centre_name=self._centre_name(), live=live, status_en=status_en, status_sw=status_sw,
             latest=rows[0] if rows else None, blinking=live and bool(rows) and now < self._blink_until,
-            recent=rows[1:], people_waiting=sum(s.waiting for s in self.services.values() if s.enabled),
+            recent=rows[1:], people_waiting=waiting,
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
             settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw, slides=len(slides),
             **paged,

@@ -209,6 +209,24 @@ def test_the_hall_says_when_the_day_is_closed_and_when_it_opens():
     assert not m.hall_view().day_closed
 
 
+def test_after_the_close_the_last_call_leaves_the_hall_unless_someone_is_still_served():
+    """At closing time the waiting are still called (the calls stay); once nobody waits and no counter
+    serves, "Now calling K002 -> Counter 12" under the closed band would send nobody anywhere."""
+    m = live_model()
+    m.handle(T.hall_state, samples.hall([("C002", "c12", "12", 2), ("C001", "c12", "12", 1)]).to_bytes(), retained=True)
+    m.handle(T.service_state("kra-pin"), samples.service_state("kra-pin", waiting=2, open_counters=1).to_bytes(),
+             retained=True)
+    m.handle(T.counter_state("c12"), samples.counter_state("c12", "12", "C002", service_id="kra-pin").to_bytes(),
+             retained=True)
+    m.handle(T.day_state, samples.day_state(False, None, "closing_time").to_bytes(), retained=True)
+    assert m.hall_view().day_closed and m.hall_view().latest.number == "C002"  # still serving those who came
+    m.handle(T.service_state("kra-pin"), samples.service_state("kra-pin", waiting=0, open_counters=1).to_bytes())
+    assert m.hall_view().latest.number == "C002"  # C002 is at the counter
+    m.handle(T.counter_state("c12"), samples.counter_state("c12", "12", None, CounterState.closed).to_bytes())
+    view = m.hall_view()
+    assert view.day_closed and view.latest is None and view.recent == []
+
+
 def test_bad_payloads_are_counted_not_raised():
     m = live_model()
     assert m.handle(T.service_state("sha"), b"{not json") == []
