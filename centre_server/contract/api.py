@@ -7,9 +7,20 @@ appointments) are in ``centre_server.contract.channels``: the kiosk reads them t
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# What the hall screens' fonts draw: Latin letters (Kiswahili and English need no more), digits,
+# punctuation, currency signs. Anything else (an emoji, a CJK character) is drawn as an empty box.
+_HALL_RANGES = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
+
+
+def hall_undrawable(text: str) -> list[str]:
+    """The characters of ``text`` a hall display cannot draw (or that are control characters)."""
+    return [ch for ch in dict.fromkeys(text)
+            if unicodedata.category(ch).startswith("C") or not any(a <= ord(ch) <= b for a, b in _HALL_RANGES)]
 
 
 class NoticeRequest(BaseModel):  # the hall displays' scrolling notice line, in both languages
@@ -17,6 +28,14 @@ class NoticeRequest(BaseModel):  # the hall displays' scrolling notice line, in 
 
     notice_en: str = Field("", max_length=500)
     notice_sw: str = Field("", max_length=500)
+
+    @field_validator("notice_en", "notice_sw")
+    @classmethod
+    def _drawable(cls, v: str) -> str:
+        bad = hall_undrawable(v)
+        if bad:
+            raise ValueError(f"the hall screens cannot draw {' '.join(bad[:5])}: use letters, digits and punctuation")
+        return v
 
 
 class CounterServicesRequest(BaseModel):  # the services a counter serves, in order of skill

@@ -165,6 +165,13 @@ def test_notice_line(api):
     assert r.status_code == 200 and r.json()["notice_sw"] == "Mfumo uko polepole leo"
     assert api.put("/api/v1/hall/notice", json={"notice_en": "x"}, headers=staff(api)).status_code == 403
     assert api.get("/api/v1/hall").json()["notice_en"] == "System slow today"
+    # the hall screens' fonts draw no emoji: refused with the reason, the notice kept
+    r = api.put("/api/v1/hall/notice", json={"notice_en": "Karibu \U0001F600", "notice_sw": "Karibu"}, headers=m)
+    assert r.status_code == 422 and "cannot draw" in r.text, r.text
+    assert api.get("/api/v1/hall").json()["notice_en"] == "System slow today"
+    r = api.put("/api/v1/hall/notice", json={"notice_en": "Fees: KSh 1,000 – M-Pesa “paybill”", "notice_sw": "Ada"},
+                headers=m)
+    assert r.status_code == 200, r.text  # Latin text, dashes, quotes and currency are drawn
 
 
 def test_openapi_and_health(api):
