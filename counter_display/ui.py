@@ -270,6 +270,8 @@ class HallScreen(HallBoard):
             cell.counter_sw = row.counter_sw if row else ""
             cell.opacity = 1 if row else 0
         self.has_slide = view.slide is not None
+        if not self.has_slide:  # kv's "height: 0" is set once: a panel the layout had grown keeps its room
+            self.ids.slide.height = 0
         self.ids.slide.show(view.slide)
         for i, line in enumerate(self.service_lines):
             shown = i < view.page_size  # the panel takes some rows' room: those rows go, not shrink

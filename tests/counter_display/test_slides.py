@@ -36,6 +36,7 @@ def test_did_you_bring_slides_rotate_beside_the_calls(orientation, screen_factor
     samples.publish_centre(publisher, topics)
     s = d.wait_for(lambda s: s["live"] and s["screen"]["ids"]["now_number"] == "B042", 60, "the centre on screen")
     assert s["view"]["slide"] is None and s["boxes"]["slide"][3] == 0  # no catalogue yet: no panel
+    before = _service_fonts(s)
 
     publisher.publish(topics.catalogue_state, samples.catalogue({"sha": REASON}).model_dump_json())
     # the longest queues: sha 21 (suspended: a notice instead), business-name 19, passport 17, kra-pin 14
@@ -80,3 +81,15 @@ def test_did_you_bring_slides_rotate_beside_the_calls(orientation, screen_factor
     # the slides follow each other in a fixed order, each a few seconds
     firsts = [seen.index(x) for x in sorted(expected, key=seen.index)]
     assert firsts == sorted(firsts) and len(set(seen)) == 7
+
+    # the catalogue withdrawn: the panel goes and the service lines take their room back at full size
+    publisher.publish(topics.catalogue_state, b"")
+    s = d.wait_for(lambda s: s["boxes"]["slide"][3] == 0 and _service_fonts(s), 30, "the panel gone")
+    s = d.wait_for(lambda s: _service_fonts(s) == before, 10, f"service lines as large as before ({before})")
+    _nothing_cut_off(s)
+
+
+def _service_fonts(s: dict) -> dict[str, float]:
+    """The font of each service name on screen (English names of the sample services)."""
+    names = {en for _, _, en, _ in samples.SERVICES}
+    return {t["text"]: t["font"] for t in s["texts"] if t["text"] in names}
