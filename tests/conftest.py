@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -159,7 +160,21 @@ def _demo_template(tmp_path_factory) -> Path:
     """One real ``huduma-provision init --demo`` per session; each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "centre"
     provision(path, "init", str(path), "--demo")
+    set_upstream(path)
     return path
+
+
+def set_upstream(path: Path, url: str = "http://127.0.0.1:9", token: str = "none") -> None:
+    """Point the centre in ``path`` at a headquarters of the test's choosing.
+
+    Every test centre starts pointed at port 9, where nothing answers: a demo centre left to its
+    default sends to ``huduma-hq --demo`` on this machine's port 8100, and a test must never feed
+    (or depend on) a headquarters someone else is running.
+    """
+    toml = path / "centre.toml"
+    text = re.sub(r'(?m)^hq_url = .*$', f'hq_url = "{url}"', toml.read_text())
+    text = re.sub(r'(?m)^hq_token = .*$', f'hq_token = "{token}"', text)
+    toml.write_text(text)
 
 
 @pytest.fixture
@@ -177,7 +192,7 @@ class PortTaken(RuntimeError):
     """The port ``free_port`` chose was taken by another socket before the server bound it."""
 
 
-def start_http_process(args: list[str], url: str, log_path: Path, what: str, timeout: float = 30.0,
+def start_http_process(args: list[str], url: str, log_path: Path, what: str, timeout: float = 60.0,
                        cwd: Path | None = None) -> subprocess.Popen:
     """Start a server process and wait for its ``/healthz``; its output goes to ``log_path``."""
     start = log_path.stat().st_size if log_path.exists() else 0
@@ -196,6 +211,7 @@ def start_http_process(args: list[str], url: str, log_path: Path, what: str, tim
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
+    stop_process(proc, 5)  # never leave a server that missed its deadline running beside the next test
     raise TimeoutError(f"{what} did not answer: {log_path.read_text()[-2000:]}")
 
 
@@ -230,7 +246,7 @@ class CentreProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Start on ``port``; if another socket took it meanwhile (an ephemeral port), on a fresh one."""
         for attempt in range(3):
             try:

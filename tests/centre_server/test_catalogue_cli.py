@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.centre_server.test_dayclose import set_upstream
-from tests.conftest import BIN
+from tests.conftest import BIN, set_upstream
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

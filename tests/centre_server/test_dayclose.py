@@ -32,6 +32,7 @@ from centre_server.reports import figures
 from centre_server.runtime.centre import Centre
 from centre_server.sim.daysim import FakeClock
 from centre_server.store import database as storage
+from tests.conftest import set_upstream
 
 DAY = "2026-03-02"
 TZ = ZoneInfo("Africa/Nairobi")
@@ -40,14 +41,6 @@ TZ = ZoneInfo("Africa/Nairobi")
 def at(hhmm: str) -> float:
     h, m = (int(x) for x in hhmm.split(":"))
     return datetime(2026, 3, 2, h, m, tzinfo=TZ).timestamp()
-
-
-def set_upstream(path: Path, url: str = "http://127.0.0.1:9", token: str = "none") -> None:
-    """Point the centre at an HQ of the test's choosing (the demo default is the demo HQ)."""
-    toml = path / "centre.toml"
-    text = toml.read_text()
-    text = text.replace('hq_url = ""', f'hq_url = "{url}"').replace('hq_token = ""', f'hq_token = "{token}"')
-    toml.write_text(text)
 
 
 class Day:

@@ -17,7 +17,8 @@ from centre_server.queue import engine
 from centre_server.runtime.centre import Centre
 from centre_server.sim.daysim import FakeClock
 from centre_server.web import reports
-from tests.centre_server.test_dayclose import DAY, Day, at, set_upstream
+from tests.centre_server.test_dayclose import DAY, Day, at
+from tests.conftest import set_upstream
 
 
 def _revisions(centre: Centre) -> list[int]:

@@ -25,7 +25,17 @@ from centre_server.contract.catalogue import (
     Fee,
     Text,
 )
-from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, need_tool, provision, wait_until
+from tests.conftest import (
+    Centre,
+    CentreProcess,
+    Mosquitto,
+    artifacts_dir,
+    free_port,
+    need_tool,
+    provision,
+    set_upstream,
+    wait_until,
+)
 
 API_KEY = "test-api-key-123"
 
@@ -153,6 +163,7 @@ def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = ""
     need_tool("mosquitto")
     path = tmp / "centre"
     provision(path, "init", str(path), "--demo")
+    set_upstream(path)  # never a neighbour's demo headquarters on :8100
     agg = FakeAggregator()
     toml = (path / "centre.toml").read_text()
     if day:

@@ -64,7 +64,7 @@ class HqProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Start on ``port``; if another socket took it meanwhile (an ephemeral port), on a fresh one."""
         for attempt in range(3):
             args = [str(BIN / "huduma-hq"), "serve", "--port", str(self.port)]

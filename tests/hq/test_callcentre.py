@@ -27,9 +27,8 @@ from hq.auth import Accounts
 from hq.callcentre_store import CallCentre
 from hq.catalogue import CatalogueStore, seed_demo
 from hq.store import Store
-from tests.centre_server.test_dayclose import set_upstream
 from tests.channels.conftest import API_KEY, CHANNELS_TOML, ChannelCentre, FakeAggregator, kiosk_ticket
-from tests.conftest import Centre, Mosquitto, artifacts_dir, free_port, need_tool, provision, wait_until
+from tests.conftest import Centre, Mosquitto, artifacts_dir, free_port, need_tool, provision, set_upstream, wait_until
 from tests.hq.conftest import HqProcess
 
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.centre_server.test_dayclose import set_upstream
-from tests.conftest import CentreProcess, artifacts_dir, free_port, wait_until
+from tests.conftest import CentreProcess, artifacts_dir, free_port, set_upstream, wait_until
 
 # every figure the board, the reports, the close and HQ share (counts, means, percentiles, service level)
 FIGURES = ["arrived", "served", "no_shows", "transfers", "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_max_s",

@@ -14,8 +14,7 @@ import pytest
 
 from hq.catalogue import CatalogueStore, seed_demo
 from hq.store import Store
-from tests.centre_server.test_dayclose import set_upstream
-from tests.conftest import Centre, CentreProcess, Mosquitto, free_port, provision, wait_until
+from tests.conftest import Centre, CentreProcess, Mosquitto, free_port, provision, set_upstream, wait_until
 from tests.hq.conftest import Proxy
 
 THIKA = ("--county", "Kiambu", "--town", "Thika", "--location=-1.0333,37.0693")

@@ -17,8 +17,8 @@ from centre_server.dayclose import closing, records, upstream
 from centre_server.queue import engine
 from centre_server.sim.daysim import simulate_engine_day
 from centre_server.store import database as storage
-from tests.centre_server.test_dayclose import Day, set_upstream
-from tests.conftest import BIN, wait_until
+from tests.centre_server.test_dayclose import Day
+from tests.conftest import BIN, set_upstream, wait_until
 
 FAST = upstream.Backoff(base_s=0.05, cap_s=0.4)
 

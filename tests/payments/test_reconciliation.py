@@ -8,8 +8,7 @@ import io
 
 import httpx
 
-from tests.centre_server.test_dayclose import set_upstream
-from tests.conftest import artifacts_dir, wait_until
+from tests.conftest import artifacts_dir, set_upstream, wait_until
 from tests.hq.conftest import hq, pg_url  # noqa: F401  (fixtures)
 from tests.payments.conftest import db_rows
 from tests.payments.test_payments import PAID_PHONE, issue, payment, settled, start

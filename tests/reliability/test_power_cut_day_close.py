@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from centre_server.dayclose.closing import CLOSE_STEPS, PAUSE_ENV, PAUSE_MARK
-from tests.centre_server.test_dayclose import set_upstream
+from tests.conftest import set_upstream
 
 
 @pytest.mark.parametrize("step", CLOSE_STEPS)

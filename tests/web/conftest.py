@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, provision
+from tests.conftest import Centre, CentreProcess, Mosquitto, artifacts_dir, free_port, provision, set_upstream
 
 try:
     from playwright.sync_api import expect
@@ -35,6 +35,7 @@ def web_server(tmp_path_factory) -> Iterator[CentreProcess]:
     base = tmp_path_factory.mktemp("web")
     path = base / "centre"
     provision(path, "init", str(path), "--demo")
+    set_upstream(path)  # never a neighbour's demo headquarters on :8100
     centre = Centre(path=path, credentials=json.loads((path / "demo-credentials.json").read_text()))
     broker = Mosquitto(port=free_port(), workdir=base)
     broker.start()
