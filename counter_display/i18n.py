@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from centre_server.contract import day_words
+from centre_server.contract import day_words, wait_minutes
 from centre_server.contract.catalogue import Fee
 from centre_server.contract.i18n import Translations
 
@@ -37,12 +37,14 @@ def counter_label(name: str, lang: str) -> str:
 
 
 def wait_text(seconds: int, lang: str) -> str:
-    """An estimated wait as a board shows it: rounded up to whole minutes."""
-    if seconds <= 0:
-        return "-"
+    """An estimated wait as a board shows it: rounded up to whole minutes.
+
+    Zero is a real estimate (a counter is free for the next one): "under a minute", never a dash
+    that reads as "not known"; the board shows a dash only where nobody waits.
+    """
     if seconds < 60:
         return tr("under_a_minute", lang)
-    return tr("minutes", lang, n=(seconds + 59) // 60)
+    return tr("minutes", lang, n=wait_minutes(seconds))
 
 
 def fee_text(fee: Fee, lang: str) -> str:

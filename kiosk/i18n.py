@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from centre_server.contract import Language, Priority, day_words
+from centre_server.contract import Language, Priority, day_words, wait_minutes
 from centre_server.contract.i18n import Translations
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def priority_name(priority: str, language: str = "en") -> str:
 
 def wait_text(seconds: int, language: str = "en") -> str:
     """An estimated wait as a person says it: minutes, rounded up; hours past 90 min."""
-    minutes = max(0, (int(seconds) + 59) // 60)
+    minutes = wait_minutes(seconds)
     if minutes <= 1:
         return tr("wait_short", language)
     if minutes >= 90:
@@ -55,7 +55,7 @@ def wait_text(seconds: int, language: str = "en") -> str:
 
 def wait_about_text(seconds: int, language: str = "en") -> str:
     """'about 12 min' for a service list; 'short wait' under two minutes."""
-    minutes = max(0, (int(seconds) + 59) // 60)
+    minutes = wait_minutes(seconds)
     if minutes <= 1:
         return tr("wait_short", language)
     if minutes >= 90:

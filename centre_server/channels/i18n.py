@@ -7,7 +7,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any
 
-from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale
+from centre_server.contract import SATISFACTION_LABELS, Satisfaction, day_words, satisfaction_scale, wait_minutes
 from centre_server.contract.catalogue import Text
 from centre_server.contract.i18n import (
     LANGUAGES as LANGUAGES,  # the pages offer these
@@ -79,6 +79,6 @@ def wait_phrase(lang: str, wait_s: int | None, unknown: str | None, long: bool =
     reason is told as no counter serving it, the only other case the server knows.
     """
     if wait_s is not None:
-        return tr("wait_approx", lang, m=max(1, round(wait_s / 60)))
+        return tr("wait_approx", lang, m=max(1, wait_minutes(wait_s)))
     reason = "closed" if str(unknown or "") == "closed" else "no_counter"
     return tr(f"wait_{reason}_long" if long else f"wait_{reason}", lang)

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, STRINGS, format_day, tr
 from centre_server.channels.info import InfoView, info_view, suspension
-from centre_server.contract import IssueRefusal, Satisfaction, TicketOut
+from centre_server.contract import IssueRefusal, Satisfaction, TicketOut, wait_minutes
 from centre_server.contract.catalogue import CatalogueStatePayload
 from centre_server.runtime.extension import running
 
@@ -113,7 +113,7 @@ def _service_groups(hub: ChannelHub, lang: str,
         elif f["estimated_wait_s"] is None:
             label = tr("waiting_no_counter", lang, n=f["waiting"])
         else:
-            label = tr("waiting_now", lang, n=f["waiting"], m=max(1, round(f["estimated_wait_s"] / 60)))
+            label = tr("waiting_now", lang, n=f["waiting"], m=max(1, wait_minutes(f["estimated_wait_s"])))
         groups.setdefault(cat or "-", []).append({
             "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
             "label": label, "full": full, "book_only": book_only and reason is None,

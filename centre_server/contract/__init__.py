@@ -7,6 +7,7 @@ string or a payload field written anywhere else is a bug: change it here.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
@@ -235,6 +236,12 @@ def day_words(day: date, lang: str) -> str:
     """"Monday 7 December" / "Jumatatu 7 Desemba" (any language but Kiswahili reads English)."""
     lang = "sw" if str(lang) == "sw" else "en"
     return f"{WEEKDAYS[lang][day.weekday()]} {day.day} {MONTHS[lang][day.month - 1]}"
+
+
+def wait_minutes(seconds: float) -> int:
+    """An estimated wait in whole minutes, rounded up: one rule for the kiosk, the slip, the hall, the
+    citizen page, SMS and USSD, so one ticket is never told 7 minutes on one and 8 on another."""
+    return max(0, math.ceil(seconds / 60))
 
 
 # --------------------------------------------------------------------------
