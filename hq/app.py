@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from centre_server.contract import summary as schema
 from centre_server.contract.catalogue import (
+    CATALOGUE_EPOCH_HEADER,
     CATALOGUE_PATH,
     CATALOGUE_REPORT_PATH,
     CATALOGUE_VERSION_HEADER,
@@ -68,10 +69,13 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def version_of_etag(if_none_match: str | None) -> int | None:
-    """The version a centre says it runs in its ``If-None-Match`` (``"v3"``), if it says one."""
-    m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_none_match or "")
-    return int(m.group(1)) if m else None
+def version_of_etag(if_none_match: str | None, epoch: str = "") -> int | None:
+    """The version a centre says it runs in its ``If-None-Match`` (``"v3-<epoch>"``, or ``"v3"`` from a centre
+    that knows no epoch yet), if it says one of this history (a version of a rebuilt one's means nothing here)."""
+    m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})(?:-([A-Za-z0-9_]{1,64}))?"\s*', if_none_match or "")
+    if m is None or (m.group(2) is not None and m.group(2) != epoch):
+        return None
+    return int(m.group(1))
 
 
 class ErrorBody(BaseModel):
@@ -251,12 +255,14 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                       deliveries=result.deliveries)
 
     @app.get(CATALOGUE_PATH, tags=["catalogue"], response_model=Catalogue,
-             responses={200: {"description": "the newest published catalogue; header ETag: \"v<N>\""},
+             responses={200: {"description": "the newest published catalogue; headers ETag: \"v<N>-<epoch>\" "
+                                             "and X-Catalogue-Epoch (a rebuilt headquarters has a new epoch)"},
                         304: {"description": "If-None-Match names the newest version: the centre has it"},
                         **errors(401, 404)})
     def catalogue(centre: CentreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
         """The newest published national catalogue, for a centre to run (conditional: ``If-None-Match``)."""
-        running = version_of_etag(if_none_match)
+        epoch = catalogues.epoch()
+        running = version_of_etag(if_none_match, epoch)
         if running is not None:
             catalogues.record_seen(centre["id"], running)
         found = catalogues.published_json()
@@ -264,8 +270,9 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
             raise HqError(404, "no_catalogue", "headquarters has not published a catalogue yet: "
                           "keep running the one you have")
         number, body = found
-        headers = {"ETag": catalogue_etag(number), "Cache-Control": "no-cache"}
-        if if_none_match and etag_matches(if_none_match, catalogue_etag(number)):
+        etag = catalogue_etag(number, epoch)
+        headers = {"ETag": etag, CATALOGUE_EPOCH_HEADER: epoch, "Cache-Control": "no-cache"}
+        if if_none_match and etag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS catalogue_audit_by_time ON catalogue_audit (at)",
     "CREATE TABLE IF NOT EXISTS centre_catalogue (centre_id TEXT PRIMARY KEY, version INTEGER, applied_at TEXT, "
     "offerings TEXT, reported_at DOUBLE PRECISION, seen_version INTEGER, seen_at DOUBLE PRECISION)",
+    # the epoch: this database's catalogue history, made once with the tables (a rebuilt headquarters, whose
+    # versions start again from 1, has a new one; a restored backup keeps its own)
+    "CREATE TABLE IF NOT EXISTS catalogue_epoch (id INTEGER PRIMARY KEY, epoch TEXT NOT NULL)",
 ]
 
 LIST_SEPARATOR = " | "
@@ -369,11 +373,26 @@ class CatalogueStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._epoch: str | None = None
 
     def migrate(self) -> None:
         with self.store.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
+            cur.execute("INSERT INTO catalogue_epoch(id, epoch) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+                        [secrets.token_hex(8)])
+
+    def epoch(self) -> str:
+        """This database's catalogue history: in every ETag, so a centre tells a rebuilt headquarters apart."""
+        if self._epoch is None:
+            with self.store.tx() as cur:
+                cur.execute("SELECT epoch FROM catalogue_epoch WHERE id=1")
+                row = cur.fetchone()
+            if row is None:  # tables made before epochs: made now, once
+                self.migrate()
+                return self.epoch()
+            self._epoch = str(row[0])
+        return self._epoch
 
     # -------------------------------------------------------------- versions
 

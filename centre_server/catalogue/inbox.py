@@ -4,8 +4,9 @@ Headquarters cannot connect into a centre's LAN, so this centre asks: every
 ``[upstream] inbox_every_s`` seconds (3 by default) a thread ``POST``s to
 headquarters' inbox with the centre's token, answers each request through the
 channels' own code (the same tickets, bookings, limits and SMS as the web and
-USSD) and sends the answer back. While headquarters is unreachable it backs
-off; bookings made for callers meanwhile wait at headquarters and arrive when
+USSD) and sends the answer back. The thread is a ``runtime.periodic.Periodic``
+(one shape with the centre's other links to headquarters): while headquarters
+is unreachable it backs off; bookings made for callers meanwhile wait at headquarters and arrive when
 the link returns. Each answer is kept (``national_requests``), so a request
 handed out again (its answer lost on the way) is answered the same, never
 booked twice. The caller's SMS is the centre's ordinary booking SMS.
@@ -14,8 +15,6 @@ booked twice. The caller's SMS is the centre's ordinary booking SMS.
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,8 +39,9 @@ from centre_server.contract.national import (
     StandingKind,
 )
 from centre_server.contract.phone import normalise_phone
-from centre_server.dayclose.upstream import Backoff, upstream_target
+from centre_server.dayclose.upstream import upstream_target
 from centre_server.queue import engine
+from centre_server.runtime.periodic import Backoff, HeadquartersLink
 
 if TYPE_CHECKING:
     from centre_server.channels import ChannelsExtension
@@ -151,49 +151,29 @@ def _refused(code: str, en: str, sw: str) -> InboxAnswer:
     return InboxAnswer(ok=False, refusal_code=code[:40], refusal_en=en[:300], refusal_sw=sw[:300])
 
 
-class InboxPoller:
+class InboxPoller(HeadquartersLink):
     """The thread that asks headquarters' inbox, answers, and sends the answers back."""
+
+    expected = (httpx.HTTPError, ValidationError, ValueError)
 
     def __init__(self, answerer: InboxAnswerer, hq_url: str, hq_token: str, every_s: float,
                  timeout_s: float = 10.0) -> None:
+        # a caller's booking waits at most a minute more; a request in flight may finish before the stop
+        super().__init__("national-inbox", "headquarters' inbox at", hq_url, hq_token, every_s=every_s,
+                         backoff=Backoff(base_s=max(every_s, 2.0), cap_s=60.0), timeout_s=timeout_s,
+                         join_s=timeout_s + 5, off_words="no headquarters inbox: inbox_every_s = 0")
         self.answerer = answerer
-        self.hq_url = hq_url.rstrip("/")
-        self.hq_token = hq_token
-        self.every_s = every_s
-        self.timeout_s = timeout_s
-        self.backoff = Backoff(base_s=max(every_s, 2.0), cap_s=60.0)  # a caller's booking waits at most a minute more
-        self.failures = 0
-        self.last_error: str | None = None
         self.answered = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._rng = random.Random()
+        self._pruned_at = 0.0
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="national-inbox", daemon=True)
-        self._thread.start()
+    def run_once(self) -> float:
+        if time.monotonic() - self._pruned_at > 86400 or not self._pruned_at:  # at the start, then daily
+            self.prune()
+            self._pruned_at = time.monotonic()
+        return self.once(self.http)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.timeout_s + 5)
-
-    def _run(self) -> None:
-        pruned_at = 0.0
-        with httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"}) as http:
-            while not self._stop.is_set():
-                if time.monotonic() - pruned_at > 86400 or not pruned_at:  # at the start, then daily
-                    self.prune()
-                    pruned_at = time.monotonic()
-                try:
-                    wait = self.once(http)
-                    self.failures, self.last_error = 0, None
-                except (httpx.HTTPError, ValidationError, ValueError) as err:
-                    self.failures += 1
-                    self.last_error = str(err)[:200] or type(err).__name__
-                    wait = self.backoff.delay(self.failures, self._rng)
-                    logger.info("headquarters' inbox not reached (%s); again in %.0f s", self.last_error, wait)
-                self._stop.wait(wait)
+    def new_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"})
 
     def prune(self, keep_days: float = 7.0) -> None:
         """Forget answers older than a week (headquarters hands a request out again within minutes, not days)."""

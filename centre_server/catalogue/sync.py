@@ -6,7 +6,8 @@ A 304 changes nothing; a 200 is validated (the whole ``Catalogue``), stored, and
 applied between two commands. Then, and after every change of an offering, a
 ``CentreCatalogueReport`` goes to ``PUT {hq_url}/api/v1/centres/me/catalogue``; a
 report that cannot be sent stays due in the database (across restarts) until it is.
-While headquarters is unreachable the thread backs off (``dayclose.upstream.Backoff``);
+The thread is a ``runtime.periodic.Periodic`` (one shape with the centre's other links
+to headquarters): while headquarters is unreachable it backs off;
 days offline cost nothing: the next answer is simply the newest version.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,14 +23,17 @@ import httpx
 from pydantic import ValidationError
 
 from centre_server.contract.catalogue import (
+    CATALOGUE_EPOCH_HEADER,
     CATALOGUE_PATH,
     CATALOGUE_REPORT_PATH,
     CATALOGUE_VERSION_HEADER,
+    EPOCH_PATTERN,
     Catalogue,
     catalogue_etag,
 )
-from centre_server.dayclose.upstream import Backoff, _env_float, upstream_target
+from centre_server.dayclose.upstream import upstream_target
 from centre_server.runtime.centre import Centre
+from centre_server.runtime.periodic import Backoff, HeadquartersLink
 from centre_server.store import catalogue as catalogue_store
 
 logger = logging.getLogger(__name__)
@@ -50,25 +54,19 @@ class SyncResult:
     reported: bool
 
 
-class CatalogueSync:
+class CatalogueSync(HeadquartersLink):
     """Fetches, applies and reports; one per running server (and one-off passes for the command line)."""
+
+    expected = (SyncError,)
 
     def __init__(self, centre: Centre, hq_url: str, hq_token: str, *, every_s: float = 300.0,
                  backoff: Backoff | None = None, timeout_s: float = 15.0, rng: random.Random | None = None) -> None:
+        super().__init__("catalogue-sync", "catalogue sync with", hq_url, hq_token, every_s=every_s,
+                         backoff=backoff or Backoff(base_s=min(5.0, every_s), cap_s=max(every_s, 1800.0)), rng=rng,
+                         timeout_s=timeout_s, off_words=f"no [upstream] hq_url: the centre runs catalogue version "
+                                                       f"{centre.catalogue.version} until one is configured")
         self.centre = centre
-        self.hq_url = hq_url.rstrip("/")
-        self.hq_token = hq_token
-        self.every_s = every_s
-        self.backoff = backoff or Backoff(base_s=min(5.0, every_s), cap_s=max(every_s, 1800.0))
-        self.timeout_s = timeout_s
-        self.rng = rng or random.Random()
-        self.failures = 0  # in a row, for the backoff
         self.last_checked_at: float | None = None
-        self.last_error: str | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._http: httpx.Client | None = None
 
     @classmethod
     def for_centre(cls, centre: Centre) -> CatalogueSync:
@@ -76,65 +74,13 @@ class CatalogueSync:
         url, token = upstream_target(centre.settings)
         every = centre.settings.upstream.catalogue_every_s
         # the upstream sender's retry settings: from a few seconds, doubling, to half an hour at most
-        backoff = Backoff(base_s=min(every, _env_float("HUDUMA_SYNC_RETRY_MIN_S", 5.0)),
-                          cap_s=min(max(every, 1800.0), _env_float("HUDUMA_SYNC_RETRY_MAX_S", 3600.0)))
-        return cls(centre, url, token, every_s=every, backoff=backoff)
+        return cls(centre, url, token, every_s=every,
+                   backoff=Backoff.for_link(every, "SYNC", cap_at_least_s=1800.0, cap_at_most_s=3600.0))
 
-    # ---------------------------------------------------------------- thread
-
-    def start(self) -> None:
-        if not self.hq_url:
-            logger.info("no [upstream] hq_url: the centre runs catalogue version %s until one is configured",
-                        self.centre.catalogue.version)
-            return
-        self._thread = threading.Thread(target=self._run, name="catalogue-sync", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Try now (an offering changed: headquarters should hear of it)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(2.0)  # a request hanging on HQ must not hold up shutdown
-            if self._thread.is_alive():
-                logger.info("catalogue sync still waiting on headquarters; leaving it")
-                return
-        self.close()
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def _run(self) -> None:
-        logger.info("catalogue sync with %s started (every %g s)", self.hq_url, self.every_s)
-        while not self._stop.is_set():
-            try:
-                self.sync_once()
-                self.failures = 0
-                wait = self.every_s
-            except SyncError as err:
-                self.failures += 1
-                wait = self.backoff.delay(self.failures, self.rng)
-                logger.warning("catalogue sync failed (%s); next try in %.1f s", err, wait)
-            except Exception as err:  # a bug must not end the thread: it tries again later
-                self.failures += 1
-                self.last_error = f"{type(err).__name__}: {err}"
-                wait = self.backoff.delay(self.failures, self.rng)
-                logger.exception("catalogue sync pass failed; next try in %.1f s", wait)
-            self._wake.wait(wait)
-            self._wake.clear()
+    def run_once(self) -> None:
+        self.sync_once()
 
     # ---------------------------------------------------------------- one pass
-
-    @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-sync/1"})
-        return self._http
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.hq_token}",
@@ -150,11 +96,13 @@ class CatalogueSync:
         return SyncResult(version=self.centre.catalogue.version, applied=applied, reported=reported)
 
     def fetch_and_apply(self) -> bool:
-        """True when a newer version was fetched and now runs."""
+        """True when a newer version (or any version of a new epoch: a rebuilt headquarters) was fetched and now
+        runs."""
         running = self.centre.catalogue.version
+        known = catalogue_store.epoch(self.centre.db)
         try:
             r = self.http.get(self.hq_url + CATALOGUE_PATH,
-                              headers={**self._headers(), "If-None-Match": catalogue_etag(running)})
+                              headers={**self._headers(), "If-None-Match": catalogue_etag(running, known)})
         except httpx.HTTPError as err:
             raise self._failed(_words(err)) from None
         if r.status_code == 304:
@@ -173,6 +121,15 @@ class CatalogueSync:
             raise self._failed(f"headquarters sent a catalogue this centre cannot run: "
                                f"{err.error_count()} error(s), first: {err.errors()[0]['msg']}") from None
         self._answered()
+        epoch = r.headers.get(CATALOGUE_EPOCH_HEADER, "")
+        epoch = epoch if re.fullmatch(EPOCH_PATTERN, epoch) else ""  # a headquarters before epochs sends none
+        if epoch and known and epoch != known:
+            logger.warning("headquarters' catalogue history is new (epoch %s, this centre had %s: rebuilt?): "
+                           "taking its version %s in place of %s", epoch, known, catalogue.version, running)
+            catalogue_store.start_epoch(self.centre.db, catalogue, epoch, time.time())
+            return self.centre.apply_catalogue(catalogue, new_epoch=True)
+        if epoch and not known:  # the first answer with an epoch: the versions kept so far are of this history
+            catalogue_store.set_epoch(self.centre.db, epoch)
         if catalogue.version < running:
             logger.warning("headquarters offers catalogue version %s, older than the %s this centre runs: kept %s",
                            catalogue.version, running, running)

@@ -202,8 +202,11 @@ class CatalogueStatePayload(_Model):
 
 
 # The downstream sync, over the same link and centre token as the nightly summaries:
-#   GET {hq_url}/api/v1/catalogue  (Authorization: Bearer <centre token>, If-None-Match: "v<running>")
-#     200 with the newest ``Catalogue`` and ``ETag: "v<N>"``, or 304 when the centre runs the newest.
+#   GET {hq_url}/api/v1/catalogue  (Authorization: Bearer <centre token>, If-None-Match: "v<running>-<epoch>")
+#     200 with the newest ``Catalogue``, ``ETag: "v<N>-<epoch>"`` and ``X-Catalogue-Epoch: <epoch>``, or 304
+#     when the centre runs the newest. The epoch names headquarters' catalogue history (made once, with its
+#     tables): a rebuilt headquarters numbers its versions from 1 again under a new epoch, and a centre that
+#     sees a new epoch takes the catalogue whatever its number.
 #   PUT {hq_url}/api/v1/centres/me/catalogue  (the same token) with a ``CentreCatalogueReport``:
 #     which version the centre runs and what it offers, so headquarters can show uniformity.
 CATALOGUE_PATH = "/api/v1/catalogue"
@@ -211,9 +214,14 @@ CATALOGUE_REPORT_PATH = "/api/v1/centres/me/catalogue"
 CATALOGUE_VERSION_HEADER = "X-Catalogue-Version"  # the centre's running version, also on its summary uploads
 
 
-def catalogue_etag(version: int) -> str:
-    """The strong ETag of one catalogue version (also what the centre sends as ``If-None-Match``)."""
-    return f'"v{version}"'
+CATALOGUE_EPOCH_HEADER = "X-Catalogue-Epoch"
+EPOCH_PATTERN = r"[A-Za-z0-9_]{1,64}"
+
+
+def catalogue_etag(version: int, epoch: str = "") -> str:
+    """The strong ETag of one catalogue version of one history (also what the centre sends as ``If-None-Match``;
+    a centre that knows no epoch yet sends the bare ``"v<N>"``)."""
+    return f'"v{version}-{epoch}"' if epoch else f'"v{version}"'
 
 
 class CentreCatalogueReport(_Model):

@@ -5,8 +5,9 @@ summaries (``dayclose/upstream.py``) and the catalogue (``catalogue/sync.py``).
 A centre's LAN is not reachable from the internet, so the centre calls out;
 HTTPS through the centre's router needs nothing more than what already works
 for the summaries (no broker port opened at headquarters, no second set of
-credentials). A snapshot is state, not history: nothing is queued. While
-headquarters is unreachable the thread backs off, and the first request that
+credentials). A snapshot is state, not history: nothing is queued. The thread
+is a ``runtime.periodic.Periodic`` (one shape with the centre's other links to
+headquarters): while headquarters is unreachable it backs off, and the first request that
 gets through carries the snapshot taken at that moment, so a link down for
 hours resumes with the latest figures and never a backlog.
 """
@@ -14,8 +15,6 @@ hours resumes with the latest figures and never a backlog.
 from __future__ import annotations
 
 import logging
-import random
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -25,10 +24,11 @@ from starlette.routing import Mount
 
 from centre_server.contract.catalogue import Text
 from centre_server.contract.live import LIVE_PATH, CentrePlace, HoursToday, LiveSnapshot, ServiceLive
-from centre_server.dayclose.upstream import Backoff, _env_float, upstream_target
+from centre_server.dayclose.upstream import upstream_target
 from centre_server.queue import engine
 from centre_server.reports.live import live_day
 from centre_server.runtime.centre import Centre
+from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain
 
 logger = logging.getLogger(__name__)
 
@@ -71,74 +71,43 @@ def snapshot(centre: Centre) -> LiveSnapshot:
             place=place, services=services)
 
 
-class LiveFeed:
+class LiveFeed(HeadquartersLink):
     """One thread: a snapshot every ``every_s`` while headquarters answers; backs off while it does not."""
+
+    expected = (httpx.HTTPError,)
 
     def __init__(self, centre: Centre, hq_url: str, hq_token: str, *, every_s: float = 60.0,
                  backoff: Backoff | None = None, timeout_s: float = 10.0) -> None:
+        super().__init__("live-feed", "live figures to", hq_url, hq_token, every_s=every_s,
+                         backoff=backoff or Backoff(base_s=min(5.0, every_s), cap_s=max(every_s, 300.0)),
+                         timeout_s=timeout_s,
+                         off_words="live figures upstream off (no [upstream] hq_url, or live_every_s = 0)")
         self.centre = centre
-        self.hq_url = hq_url.rstrip("/")
-        self.hq_token = hq_token
-        self.every_s = every_s
-        self.backoff = backoff or Backoff(base_s=min(5.0, every_s), cap_s=max(every_s, 300.0))
-        self.timeout_s = timeout_s
-        self.rng = random.Random()
-        self.failures = 0
         self.sent = 0
         self.last_sent_at: float | None = None
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._http: httpx.Client | None = None
 
     @classmethod
     def for_centre(cls, centre: Centre) -> LiveFeed:
         url, token = upstream_target(centre.settings)
         every = centre.settings.upstream.live_every_s
-        backoff = Backoff(base_s=min(every, _env_float("HUDUMA_LIVE_RETRY_MIN_S", 5.0)),
-                          cap_s=min(max(every, 300.0), _env_float("HUDUMA_LIVE_RETRY_MAX_S", 300.0)))
-        return cls(centre, url, token, every_s=every, backoff=backoff)
+        return cls(centre, url, token, every_s=every,
+                   backoff=Backoff.for_link(every, "LIVE", cap_at_least_s=300.0, cap_at_most_s=300.0))
 
-    def start(self) -> None:
-        if not self.hq_url or self.every_s <= 0:
-            logger.info("live figures upstream off (no [upstream] hq_url, or live_every_s = 0)")
-            return
-        self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
-        self._thread.start()
+    def run_once(self) -> None:
+        self.send_once()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
-        if self._http is not None and (self._thread is None or not self._thread.is_alive()):
-            self._http.close()
-
-    def _run(self) -> None:
-        logger.info("live figures to %s every %g s", self.hq_url, self.every_s)
-        while not self._stop.is_set():
-            try:
-                self.send_once()
-                self.failures = 0
-                wait = self.every_s
-            except Exception as err:  # headquarters away, or a bug: the thread lives on and tries later
-                self.failures += 1
-                self.last_error = f"{type(err).__name__}: {err}"[:300]
-                wait = self.backoff.delay(self.failures, self.rng)
-                level = logging.WARNING if self.failures in (1, 10, 100) else logging.DEBUG
-                logger.log(level, "live figures not sent (%s); next try in %.0f s", self.last_error, wait)
-            self._stop.wait(wait)
+    def new_client(self) -> httpx.Client:
+        # a connection per snapshot: a minute apart, a kept-alive one would only go stale behind NAT
+        return httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-live/1"},
+                            limits=httpx.Limits(max_keepalive_connections=0))
 
     def send_once(self) -> None:
         """Take a snapshot NOW and send it (a retry never sends an old one)."""
         body = snapshot(self.centre).model_dump_json()
-        if self._http is None:
-            # a connection per snapshot: a minute apart, a kept-alive one would only go stale behind NAT
-            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-live/1"},
-                                      limits=httpx.Limits(max_keepalive_connections=0))
-        r = self._http.post(self.hq_url + LIVE_PATH, content=body,
+        r = self.http.post(self.hq_url + LIVE_PATH, content=body,
                             headers={"Authorization": f"Bearer {self.hq_token}", "Content-Type": "application/json"})
         if not 200 <= r.status_code < 300:
-            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+            raise TryAgain(f"HTTP {r.status_code}: {r.text[:200]}")
         self.sent += 1
         self.last_sent_at = self.centre.clock()
         self.last_error = None

@@ -6,7 +6,9 @@ A daemon thread with its own SQLite connection reads the outbox (rows with no
 ``Idempotency-Key: centre:date:revision``, and marks it sent on a 2xx answer.
 Any failure (no route, refused, reset mid-request, timeout, 5xx, 4xx) keeps
 the row and schedules the next attempt with exponential backoff and jitter.
-Requests of the centre never wait on it. Headquarters stores a key once, so a
+Requests of the centre never wait on it. The thread is a ``runtime.periodic.Periodic``
+(one shape with the centre's other links to headquarters); each row keeps its own
+next try, so a pass sleeps until the next row is due. Headquarters stores a key once, so a
 request whose answer was lost and is sent again is counted once.
 """
 
@@ -15,11 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import random
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import sqlite_utils
 from centre_server.config import CentreSettings
 from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
+from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain, env_float
 from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
@@ -36,23 +36,7 @@ logger = logging.getLogger(__name__)
 SUMMARIES_PATH = "/api/v1/summaries"
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits about base * 2**(n-1), capped, half of it random."""
-
-    base_s: float = 5.0
-    cap_s: float = 3600.0
-
-    def delay(self, attempts: int, rng: random.Random) -> float:
-        full = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
-        return full / 2 + rng.uniform(0, full / 2)
+__all__ = ["Backoff", "Sender", "payload_of", "rekey", "send_now", "status", "upstream_target"]
 
 
 def upstream_target(settings: CentreSettings) -> tuple[str, str]:
@@ -63,74 +47,47 @@ def upstream_target(settings: CentreSettings) -> tuple[str, str]:
     return url, token
 
 
-class Sender:
+class Sender(HeadquartersLink):
     """Sends due outbox rows, oldest first; one instance per process."""
 
     def __init__(self, db_path: Path | str, hq_url: str, hq_token: str, *, backoff: Backoff | None = None,
                  poll_s: float = 5.0, timeout_s: float = 15.0, rng: random.Random | None = None) -> None:
+        # a failed pass (the database, a bug) waits as a failed row does; rows keep their own times
+        super().__init__("upstream-sender", "upstream sender to", hq_url, hq_token, every_s=poll_s,
+                         backoff=backoff or Backoff(), rng=rng, timeout_s=timeout_s,
+                         off_words="no [upstream] hq_url: summaries stay in the outbox until one is configured")
         self.db_path = Path(db_path)
-        self.hq_url = hq_url.rstrip("/")
-        self.hq_token = hq_token
-        self.backoff = backoff or Backoff()
         self.poll_s = poll_s
-        self.timeout_s = timeout_s
-        self.rng = rng or random.Random()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
-        self._http: httpx.Client | None = None
         self.sent = 0
-        self.failures = 0
+        self.row_failures = 0  # rows not delivered, over the life of this sender
+        self._pass_error: str | None = None
 
     @classmethod
     def for_settings(cls, settings: CentreSettings) -> Sender:
         url, token = upstream_target(settings)
-        backoff = Backoff(base_s=_env_float("HUDUMA_SYNC_RETRY_MIN_S", 5.0),
-                          cap_s=_env_float("HUDUMA_SYNC_RETRY_MAX_S", 3600.0))
+        backoff = Backoff(base_s=env_float("HUDUMA_SYNC_RETRY_MIN_S", 5.0),
+                          cap_s=env_float("HUDUMA_SYNC_RETRY_MAX_S", 3600.0))
         return cls(settings.db_path, url, token, backoff=backoff,
-                   poll_s=_env_float("HUDUMA_SYNC_POLL_S", 5.0))
+                   poll_s=env_float("HUDUMA_SYNC_POLL_S", 5.0))
 
     # ---------------------------------------------------------------- thread
 
-    def start(self) -> None:
-        if not self.hq_url:
-            logger.info("no [upstream] hq_url: summaries stay in the outbox until one is configured")
-            return
-        self._thread = threading.Thread(target=self._run, name="upstream-sender", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(2.0)  # a request hanging on HQ must not hold up shutdown: it is retried next start
-            if self._thread.is_alive():
-                logger.info("upstream sender still waiting on headquarters; leaving it (the row stays queued)")
-                return
-        self.close()
-
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        super().close()
         if self._db is not None:
             with contextlib.suppress(Exception):
                 self._db.conn.close()
             self._db = None
 
-    def _run(self) -> None:
-        logger.info("upstream sender to %s started", self.hq_url)
-        while not self._stop.is_set():
-            try:
-                self.send_due()
-            except Exception:
-                logger.exception("upstream sender pass failed")
-            self._wake.wait(self._sleep_s())
-            self._wake.clear()
+    def run_once(self) -> float:
+        """Send what is due; a row that failed makes the pass a failure (for the log and the status), and the
+        thread sleeps until the next row is due either way."""
+        self._pass_error = None
+        self.send_due()
+        if self._pass_error is not None:
+            raise TryAgain(self._pass_error, after_s=self._sleep_s())
+        return self._sleep_s()
 
     def _sleep_s(self) -> float:
         """Until the next due row or the poll interval, whichever comes first."""
@@ -150,12 +107,6 @@ class Sender:
             self._db = storage.connect(self.db_path)
         return self._db
 
-    @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-sync/1"})
-        return self._http
-
     def send_due(self, now: float | None = None, _again: int = 2) -> int:
         """One pass over the due rows; returns how many were delivered."""
         if not self.hq_url:
@@ -166,7 +117,7 @@ class Sender:
         delivered = 0
         rekeyed = False
         for oid, key, payload, attempts in rows:
-            if self._stop.is_set():
+            if self.stopping:
                 break
             error, detail = self._post(key, payload)
             if detail.get("code") == "key_reused" and isinstance(detail.get("revision_held"), int):
@@ -185,8 +136,10 @@ class Sender:
                     delay = self.backoff.delay(attempts + 1, self.rng)
                     self.db.conn.execute("UPDATE outbox SET attempts=?, next_attempt_at=?, last_error=? WHERE id=?",
                                          [attempts + 1, time.time() + delay, error[:500], oid])
-                    self.failures += 1
-                    logger.warning("could not deliver %s (%s); next try in %.1fs", key, error, delay)
+                    self.row_failures += 1
+                    self._pass_error = f"could not deliver {key}: {error}"
+                    # the thread's log says it once per change of state (``Periodic``); each try is a debug line
+                    logger.debug("could not deliver %s (%s); next try in %.1fs", key, error, delay)
         if rekeyed and _again:
             delivered += self.send_due(_again=_again - 1)
         return delivered

@@ -418,6 +418,8 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         app.state.principals = PrincipalCache(epoch)
         centre.start_writer()  # group commit: one fsync for every command that arrived meanwhile
         app.state.centre = centre
+        app.state.limits.remember_issued(((t.phone, t.issued_at) for t in centre.state.tickets.values() if t.phone),
+                                         centre.clock())
         started: list[Extension] = []
         ticker: asyncio.Task | None = None
         try:

@@ -233,10 +233,11 @@ class Centre:
             except Exception:  # a broken listener must not undo the change
                 logger.exception("catalogue listener %r failed", listener)
 
-    def apply_catalogue(self, catalogue: Catalogue) -> bool:
-        """Run ``catalogue`` from now on (between two commands): False when it is not newer than the running one."""
+    def apply_catalogue(self, catalogue: Catalogue, *, new_epoch: bool = False) -> bool:
+        """Run ``catalogue`` from now on (between two commands): False when it is not newer than the running one
+        (``new_epoch``: headquarters was rebuilt and numbers anew, so its number says nothing: it runs)."""
         def change() -> bool:
-            if catalogue.version <= self.catalogue.version and self.catalogue_applied_at is not None:
+            if not new_epoch and catalogue.version <= self.catalogue.version and self.catalogue_applied_at is not None:
                 return False
             now = self.clock()
             # on disk first (a full disk refuses it with memory untouched); headquarters is to hear of it

@@ -1,7 +1,14 @@
 """Rate limits: a token bucket per key (device, phone number, client address).
 
 In memory: limits protect a running server from a stuck kiosk or a script on
-the LAN; they need not survive a restart.
+the LAN. A per-minute limit need not survive a restart (it refills in the time a
+restart takes). The one hourly limit kept only here that guards money, the
+tickets per phone number (each sends its citizen an SMS), is spent again at
+start-up from the day's tickets (``Limits.remember_issued``), so a server in a
+crash loop does not hand a phone a fresh hour at every start. The other limits
+on SMS count from the database already (bookings per phone and hour, remote
+tickets per phone and day, manager alerts per phone and hour, M-Pesa prompts
+per ticket).
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from centre_server.config import SecuritySettings
@@ -39,6 +46,18 @@ class RateLimiter:
                 return 0.0
             self.buckets[key] = (tokens, now)
             return (1.0 - tokens) * self.per / self.rate
+
+    def replay(self, key: str, ages_s: Iterable[float]) -> None:
+        """Spend again what was spent ``age`` seconds ago, before this limiter existed (a restart)."""
+        now = self.clock()
+        with self.lock:
+            tokens, last = float(self.rate), None
+            for at in sorted(now - age for age in ages_s):
+                if last is not None:
+                    tokens = min(float(self.rate), tokens + (at - last) * self.rate / self.per)
+                tokens, last = max(0.0, tokens - 1.0), at
+            if last is not None:
+                self.buckets[key] = (tokens, last)
 
     def _forget_full(self, now: float) -> None:
         for key, (tokens, last) in list(self.buckets.items()):
@@ -76,3 +95,16 @@ class Limits:
             check_in_device=RateLimiter(CHECK_IN_PER_DEVICE_PER_MIN, 60.0),
             check_in_prefix=RateLimiter(CHECK_IN_PER_PREFIX_PER_MIN, 60.0),
         )
+
+    def remember_issued(self, issued: Iterable[tuple[str, float]], now: float) -> None:
+        """At start-up: the (phone, issued at) of the day's tickets spend the per-phone limit again (within its
+        window), so a restart, or a crash loop, never gives a phone more ticket SMS than the hour allows."""
+        window = self.issue_phone.per
+        ages: dict[str, list[float]] = {}
+        for phone, at in issued:
+            if 0 <= now - at < window:
+                ages.setdefault(phone, []).append(now - at)
+        for phone, spent in ages.items():
+            self.issue_phone.replay(phone, spent)
+        if ages:
+            logger.info("per-phone ticket limit: %d phone(s) keep what they spent in the last hour", len(ages))

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 APPLIED_KEY = "catalogue_applied"  # meta: "<version>|<applied at, POSIX seconds>"
 REPORT_KEY = "catalogue_report_due"  # meta: since when a report to headquarters waits ("" when sent)
+EPOCH_KEY = "catalogue_epoch"  # meta: headquarters' catalogue history the stored versions belong to ("": unknown)
 
 
 def save_version(db: sqlite_utils.Database, catalogue: Catalogue, received_at: float) -> bool:
@@ -33,6 +34,29 @@ def save_version(db: sqlite_utils.Database, catalogue: Catalogue, received_at: f
              catalogue.published_at.isoformat() if catalogue.published_at else None,
              catalogue.model_dump_json()])
     return cur.rowcount == 1
+
+
+def epoch(db: sqlite_utils.Database) -> str:
+    """The catalogue history (headquarters' epoch) this centre's versions come from; "" before the first."""
+    return get_meta(db, EPOCH_KEY)
+
+
+def set_epoch(db: sqlite_utils.Database, value: str) -> None:
+    with db.conn:
+        set_meta(db.conn, EPOCH_KEY, value)
+
+
+def start_epoch(db: sqlite_utils.Database, catalogue: Catalogue, value: str, received_at: float) -> None:
+    """Headquarters was rebuilt: its versions are numbered anew, so the old history's versions go (one
+    transaction) and ``catalogue`` is the only one kept; the centre then runs it whatever its number."""
+    with db.conn:
+        db.conn.execute("DELETE FROM catalogue_versions")
+        db.conn.execute(
+            "INSERT INTO catalogue_versions(version, received_at, published_at, data) VALUES (?,?,?,?)",
+            [catalogue.version, received_at,
+             catalogue.published_at.isoformat() if catalogue.published_at else None,
+             catalogue.model_dump_json()])
+        set_meta(db.conn, EPOCH_KEY, value)
 
 
 def newest(db: sqlite_utils.Database) -> Catalogue | None:

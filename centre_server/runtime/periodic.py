@@ -1,0 +1,251 @@
+"""One shape for every thread that talks to headquarters: the catalogue sync, the live figures, the call
+centre's inbox and the outbox sender of day summaries.
+
+Each is a ``Periodic``: a daemon thread that runs ``run_once()`` every ``every_s``
+seconds while headquarters answers, and backs off (exponential, jitter, a ceiling)
+while it does not; a success resets the backoff. ``poke()`` runs a pass now (an
+offering changed, a day was closed); ``stop()`` wakes a sleeping thread at once
+and waits a moment for a request in flight, never longer: a request hanging on
+headquarters must not hold up the centre's shutdown. The log says each change of
+state once (started, failing, back, stopped) and, while it keeps failing, "still
+failing" at most once a minute, so a week offline is a few hundred lines, not
+tens of thousands. ``status()`` is what a board or a health check shows: the
+last success, the last error, the next try.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+STILL_FAILING_EVERY_S = 60.0  # while a link keeps failing, one log line a minute at most
+
+
+def env_float(name: str, default: float) -> float:
+    """A number from the environment (tests and the demo shorten waits this way); a bad value is the default."""
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits about base * 2**(n-1), capped, half of it random."""
+
+    base_s: float = 5.0
+    cap_s: float = 3600.0
+
+    @classmethod
+    def for_link(cls, every_s: float, env: str, *, cap_at_least_s: float, cap_at_most_s: float) -> Backoff:
+        """From a few seconds (never above the interval), doubling, to a ceiling of at least ``cap_at_least_s``
+        and the interval; ``HUDUMA_<env>_RETRY_MIN_S`` / ``_MAX_S`` shorten both (the tests and the demo)."""
+        return cls(base_s=min(every_s, env_float(f"HUDUMA_{env}_RETRY_MIN_S", 5.0)),
+                   cap_s=min(max(every_s, cap_at_least_s), env_float(f"HUDUMA_{env}_RETRY_MAX_S", cap_at_most_s)))
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        full = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
+        return full / 2 + rng.uniform(0, full / 2)
+
+
+class TryAgain(Exception):
+    """A pass that did not get through, with its own time for the next try (else the backoff decides).
+
+    The outbox sender keeps a time per row; a pass that failed some rows says when the next row is due.
+    """
+
+    def __init__(self, words: str, after_s: float | None = None) -> None:
+        super().__init__(words)
+        self.after_s = after_s
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What one link to headquarters knows of itself (POSIX seconds; None: not yet)."""
+
+    name: str
+    running: bool
+    last_success_at: float | None
+    last_error: str | None
+    failures: int  # in a row
+    next_try_at: float | None
+
+
+class Periodic:
+    """A thread that runs ``run_once`` now and then; subclasses say what a pass does and which errors mean
+    "headquarters is away" (``expected``: logged in words) rather than a bug (logged with its traceback).
+    The thread lives on after either."""
+
+    expected: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, name: str, what: str, *, every_s: float, backoff: Backoff, rng: random.Random | None = None,
+                 join_s: float = 2.0) -> None:
+        self.name = name  # the thread's name
+        self.what = what  # in the log: "catalogue sync with https://hq…"
+        self.every_s = every_s
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        self.join_s = join_s
+        self.failures = 0  # in a row, for the backoff
+        self.last_success_at: float | None = None
+        self.last_error: str | None = None
+        self.next_try_at: float | None = None
+        self._failing_since: float | None = None
+        self._said_at = 0.0  # monotonic: when the log last spoke of this failure
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- what a subclass gives
+
+    def run_once(self) -> float | None:
+        """One pass; returns the wait until the next (None: ``every_s``). Raises when it did not get through."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of connections (the thread calls it when it ends; one-off users call it themselves)."""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Run a pass now, not at the next tick."""
+        self._wake.set()
+
+    wake = poke  # the name the day closer and the catalogue listeners know
+
+    def stop(self) -> bool:
+        """Stop and wake the thread; True when it ended (a request in flight may keep it a while: it is left)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is None:
+            self.close()
+            return True
+        thread.join(self.join_s)
+        if thread.is_alive():
+            logger.info("%s: still waiting on headquarters; leaving it", self.what)
+            return False
+        return True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def status(self) -> LinkStatus:
+        return LinkStatus(name=self.name, running=self._thread is not None and self._thread.is_alive(),
+                          last_success_at=self.last_success_at, last_error=self.last_error,
+                          failures=self.failures, next_try_at=self.next_try_at)
+
+    # ---------------------------------------------------------------- the loop
+
+    def _run(self) -> None:
+        logger.info("%s started (every %g s)", self.what, self.every_s)
+        try:
+            while not self._stop.is_set():
+                wait = self._pass()
+                self.next_try_at = time.time() + wait
+                self._wake.wait(wait)
+                self._wake.clear()
+        finally:
+            self.next_try_at = None
+            self.close()
+            logger.info("%s stopped", self.what)
+
+    def _pass(self) -> float:
+        """One pass and its bookkeeping; the wait until the next."""
+        try:
+            wait = self.run_once()
+        except Exception as err:  # headquarters away, or a bug: the thread lives on and tries later
+            return self._note_failure(err)
+        self._note_success()
+        return self.every_s if wait is None else wait
+
+    def _note_success(self) -> None:
+        if self._failing_since is not None:
+            logger.info("%s: headquarters answered again after %d failed tr%s over %.0f s", self.what,
+                        self.failures, "y" if self.failures == 1 else "ies", time.monotonic() - self._failing_since)
+        self.failures, self._failing_since = 0, None
+        self.last_success_at, self.last_error = time.time(), None
+
+    def _note_failure(self, err: Exception) -> float:
+        self.failures += 1
+        self.last_error = describe(err, self.expected)
+        after = err.after_s if isinstance(err, TryAgain) else None
+        wait = self.backoff.delay(self.failures, self.rng) if after is None else after
+        now = time.monotonic()
+        bug = not isinstance(err, (TryAgain, *self.expected))
+        if self._failing_since is None:
+            self._failing_since, self._said_at = now, now
+            if bug:
+                logger.exception("%s: the pass failed; next try in %.1f s", self.what, wait)
+            else:
+                logger.warning("%s failing (%s); next try in %.1f s", self.what, self.last_error, wait)
+        elif now - self._said_at >= STILL_FAILING_EVERY_S:
+            self._said_at = now
+            logger.warning("%s still failing after %d tries over %.0f s (%s); next try in %.1f s", self.what,
+                           self.failures, now - self._failing_since, self.last_error, wait)
+        else:
+            logger.debug("%s: try %d failed (%s); next in %.1f s", self.what, self.failures, self.last_error, wait)
+        return wait
+
+
+class HeadquartersLink(Periodic):
+    """A ``Periodic`` that speaks HTTP to headquarters with this centre's token: the address, the token,
+    one client made when first needed and closed with the thread; no address (or no interval) keeps it off."""
+
+    user_agent = "huduma-centre-sync/1"
+
+    def __init__(self, name: str, what: str, hq_url: str, hq_token: str, *, every_s: float, backoff: Backoff,
+                 timeout_s: float, off_words: str, rng: random.Random | None = None, join_s: float = 2.0) -> None:
+        self.hq_url = hq_url.rstrip("/")
+        super().__init__(name, f"{what} {self.hq_url}", every_s=every_s, backoff=backoff, rng=rng, join_s=join_s)
+        self.hq_token = hq_token
+        self.timeout_s = timeout_s
+        self.off_words = off_words  # in the log when the link is off
+        self._http: httpx.Client | None = None
+
+    def start(self) -> None:
+        if not self.hq_url or self.every_s <= 0:
+            logger.info("%s", self.off_words)
+            return
+        super().start()
+
+    def new_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout_s, headers={"User-Agent": self.user_agent})
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = self.new_client()
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def describe(err: BaseException, expected: tuple[type[BaseException], ...] = ()) -> str:
+    """An error in a line for the board: our own words as they are, anything else with its type."""
+    words = str(err)
+    if words and isinstance(err, (TryAgain, *expected)) and not _is_library_error(err):
+        return words[:300]
+    return (f"{type(err).__name__}: {words}" if words else type(err).__name__)[:300]
+
+
+def _is_library_error(err: BaseException) -> bool:
+    """A library's error (httpx, pydantic) keeps its type name: its message alone rarely says what failed."""
+    return not type(err).__module__.startswith("centre_server")
