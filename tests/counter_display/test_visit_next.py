@@ -85,24 +85,24 @@ def test_a_board_that_is_not_live_says_no_next_step():
     assert view.next_steps == [] and (view.slide is None or view.slide.kind != "next")
 
 
-@pytest.mark.parametrize("layout", ["near", "far"])
-def test_a_visit_moving_on_is_on_the_hall_board_until_called(layout, centre_server, centre_dir, mosquitto,
-                                                              display_factory, screen_factory, tmp_path):
+@pytest.mark.parametrize(("layout", "orientation"), [("near", "landscape"), ("far", "landscape"), ("far", "portrait")])
+def test_a_visit_moving_on_is_on_the_hall_board_until_called(layout, orientation, centre_server, centre_dir,
+                                                              mosquitto, display_factory, screen_factory, tmp_path):
     """Against the real server: a ticket for a new ID then a KRA PIN, served at counter 1; the hall says
     "A0xx -> next: KRA PIN registration, Counter 12" (and in Kiswahili) until counter 12 calls it."""
     out = artifacts_dir("counter_display")
     bundle = _display_bundle(centre_dir, mosquitto, tmp_path)
     clerk = centre_server.client(centre_server.login("clerk"))
-    size = SIZES["landscape"] if layout == "far" else (1280, 800)
+    size = SIZES[orientation] if layout == "far" else (1280, 800)
     screen = screen_factory(*size)
     env = {**screen.env(), "DISPLAY_TEST_PAGE_S": "3", "DISPLAY_TEST_SLIDE_S": "3"}
-    hall = display_factory(bundle, f"hall-visit-{layout}", env=env, layout=layout)
+    hall = display_factory(bundle, f"hall-visit-{layout}-{orientation}", env=env, layout=layout)
     hall.wait_for(lambda s: s["live"], 30, "the hall board live")
 
     _ok(clerk.post("/api/v1/counters/c01/open"))
     _ok(clerk.post("/api/v1/counters/c12/open"))
     r = clerk.post("/api/v1/tickets", json={"service_id": "id-card-new", "channel": "staff", "then": ["kra-pin"]},
-                   headers={"Idempotency-Key": f"visit-hall-{layout}"})
+                   headers={"Idempotency-Key": f"visit-hall-{layout}-{orientation}"})
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     assert _ok(clerk.post("/api/v1/counters/c01/call-next"))["number"] == number
@@ -136,8 +136,9 @@ def test_a_visit_moving_on_is_on_the_hall_board_until_called(layout, centre_serv
         assert {h["text"] for h in heights} >= far, heights
         assert all(h["cap_px"] >= need for h in heights), (need, heights)
         assert not [t for t in s["texts"] if t["cut"]], [t for t in s["texts"] if t["cut"]]
-        (out / "hall-far-visit-next.json").write_text(json.dumps({"need_cap_px": need, "texts": heights}, indent=1))
-        screen.grab(out / "hall-far-landscape-next.png")
+        (out / f"hall-far-visit-next-{orientation}.json").write_text(
+            json.dumps({"need_cap_px": need, "texts": heights}, indent=1))
+        screen.grab(out / f"hall-far-{orientation}-next.png")
 
     # counter 12 calls it: the hall calls the number, and the "next" note leaves the board
     assert _ok(clerk.post("/api/v1/counters/c12/call-next"))["number"] == number
