@@ -483,7 +483,8 @@ class NeedsScreen(ScrollText):
     def texts(self, lang: str) -> None:
         ids = self.ids
         visit = visit_needs(self.model)
-        self.grouped = len(visit) > 1
+        # a visit; or one whose first service is outside the catalogue: what the others need, under their names
+        self.grouped = len(visit) > 1 or (len(visit) == 1 and self.service() is None)
         if self.grouped:
             self.visit_texts(lang, visit)
             return
@@ -512,7 +513,8 @@ class NeedsScreen(ScrollText):
     def visit_texts(self, lang: str, visit: list[tuple[str, CatalogueService]]) -> None:
         """Each service of the visit under its number and name: its documents, fee, who may apply."""
         ids = self.ids
-        ids.service.text = escape_markup(tr("needs_visit_title", lang, n=len(visit)))
+        ids.service.text = escape_markup(tr("needs_visit_title", lang, n=len(visit)) if len(visit) > 1
+                                         else visit[0][0])
         blocks = []
         for i, (name, s) in enumerate(visit, 1):
             docs = needs_text.documents(s, lang)
@@ -541,7 +543,7 @@ class NoDocumentsScreen(ScrollText):
 
     def texts(self, lang: str) -> None:
         visit = visit_needs(self.model)
-        if len(visit) > 1:
+        if len(visit) > 1 or (visit and self.model.needs_of(self.model.service_id) is None):
             docs = [_para(f"{i}. {name}", needs_text.documents(s, lang), boxed=True)
                     for i, (name, s) in enumerate(visit, 1) if needs_text.documents(s, lang)]
             self.ids.documents.text = (f"[b][color=#ffd10d]{escape_markup(tr('nodocs_list', lang))}[/color][/b]\n"
