@@ -36,6 +36,18 @@ def counter_label(name: str, lang: str) -> str:
     return name
 
 
+def counters_label(names: list[str], lang: str) -> str:
+    """Where a service is served: "Counter 12", "Counters 12, 14" / "Kaunta 12, 14"; a visit's next step
+    with no counter for it says so."""
+    if not names:
+        return tr("next_nowhere", lang)
+    if len(names) == 1:
+        return counter_label(names[0], lang)
+    if all(n.isdigit() or len(n) <= 3 for n in names):
+        return tr("next_counters", lang, names=", ".join(names))
+    return ", ".join(names)
+
+
 def wait_text(seconds: int, lang: str) -> str:
     """An estimated wait as a board shows it: rounded up to whole minutes.
 

@@ -29,6 +29,7 @@ from centre_server.contract import (
     EventPayload,
     EventType,
     HallCall,
+    HallNextStep,
     HallStatePayload,
     IssueRefusal,
     ServiceStatePayload,
@@ -115,6 +116,28 @@ class ServiceRow:
 
 
 @dataclass(frozen=True)
+class NextRow:
+    """A one-stop visit that moved on: its number, the service it waits for now and where that is served."""
+
+    number: str
+    service_en: str
+    service_sw: str
+    where_en: str  # "Counter 12", "Counters 12, 14", or that no counter serves it yet
+    where_sw: str
+    counters: str = ""  # the counters' own names ("12, 14"): the far layout's column; empty when none
+    line_en: str = ""  # "next: KRA PIN registration, Counter 12"
+    line_sw: str = ""
+
+    @classmethod
+    def from_hall(cls, step: HallNextStep, far_counters: int = 2) -> NextRow:
+        where_en, where_sw = i18n.counters_label(step.counters, "en"), i18n.counters_label(step.counters, "sw")
+        return cls(number=step.number, service_en=step.name_en, service_sw=step.name_sw,
+                   where_en=where_en, where_sw=where_sw, counters=", ".join(step.counters[:far_counters]),
+                   line_en=i18n.tr("next_line", "en", service=step.name_en, where=where_en),
+                   line_sw=i18n.tr("next_line", "sw", service=step.name_sw, where=where_sw))
+
+
+@dataclass(frozen=True)
 class Slide:
     """One slide of the hall's information panel, shown for ``DisplayModel.slide_s`` seconds.
 
@@ -123,7 +146,7 @@ class Slide:
     stopped now, with its reason in both languages at once.
     """
 
-    kind: str  # "bring" | "suspended"
+    kind: str  # "bring" | "suspended" | "next" (visits that moved on: ``rows``)
     service_id: str
     prefix: str
     language: str  # "en" | "sw" | "both" (a suspension)
@@ -131,6 +154,7 @@ class Slide:
     service: str
     lines: tuple[str, ...]  # the documents to bring, or the reason in English and in Kiswahili
     fee: str = ""
+    rows: tuple[NextRow, ...] = ()  # kind "next": each visit's number, what comes next and where
 
 
 @dataclass(frozen=True)
@@ -159,6 +183,7 @@ class HallView:
     panel: str = ""  # far layout: what the right half shows now, "calls" | "services" | "slide" ("": near)
     panel_index: int = 0  # far layout: 1-based place of that panel in the rotation
     panels: int = 0
+    next_steps: list[NextRow] = field(default_factory=list)  # visits that moved on, newest first (far: a page)
 
 
 @dataclass(frozen=True)
@@ -198,6 +223,7 @@ class DisplayModel:
     slide_services: int = 3  # "Did you bring…?" for this many of the longest queues
     slide_documents: int = 4  # documents on a slide (the rest: "and 2 more")
     slide_chars: int = 240  # and no more text than this (at least one document): the type stays large
+    next_shown: int = 3  # a visit's next step: this many on the near layout's slide and the far layout's panel
 
     link: Link = Link.connecting
     server: Availability | None = None
@@ -456,6 +482,18 @@ class DisplayModel:
                     break
         return slides
 
+    def next_rows(self) -> list[NextRow]:
+        """The visits that finished one service and wait for the next, newest first (the hall state's)."""
+        if self.hall is None:
+            return []
+        return [NextRow.from_hall(step) for step in self.hall.next_steps[:max(1, self.next_shown)]]
+
+    def next_slide(self, rows: list[NextRow]) -> Slide:
+        """The near layout's slide for visits that moved on: both languages at once, like a suspension,
+        so the citizen reads it whichever moment they look up."""
+        return Slide(kind="next", service_id="", prefix="", language="both", title=i18n.both("next_title"),
+                     service=i18n.both("next_watch"), lines=(), rows=tuple(rows))
+
     def day_texts(self) -> tuple[str, str]:
         """Both languages' sentence for a closed day, with when the centre opens next; empty while open."""
         if self.day is None or self.day.open:
@@ -485,7 +523,12 @@ class DisplayModel:
                 for c in calls[: self.last_calls]]
         services = self.service_rows()
         slides = self.slides()
-        paged = (self._far_pages if self.layout == Layout.far else self._near_pages)(now, services, slides)
+        nexts = self.next_rows() if self.status_key() is None else []  # never an old "next" passed off as live
+        if self.layout == Layout.far:
+            paged = self._far_pages(now, services, slides, bool(nexts))
+        else:  # the near layout says it on the information panel, first in its rotation
+            slides = [self.next_slide(nexts), *slides] if nexts else slides
+            paged = self._near_pages(now, services, slides)
         status_en, status_sw = self._status_texts()
         live = not status_en
         day_en, day_sw = self.day_texts()
@@ -498,7 +541,7 @@ class DisplayModel:
             recent=rows[1:], people_waiting=waiting,
             notice_en=self.hall.notice_en if self.hall else "", notice_sw=self.hall.notice_sw if self.hall else "",
             settled=self.settled(now), day_closed=bool(day_en), day_en=day_en, day_sw=day_sw, slides=len(slides),
-            **paged,
+            next_steps=nexts, **paged,
         )
 
     def _near_pages(self, now: float, services: list[ServiceRow], slides: list[Slide]) -> dict[str, Any]:
@@ -513,14 +556,16 @@ class DisplayModel:
                 "slide": slides[index] if slides else None, "slide_index": index + 1 if slides else 0,
                 "page_size": page_size}
 
-    def _far_pages(self, now: float, services: list[ServiceRow], slides: list[Slide]) -> dict[str, Any]:
+    def _far_pages(self, now: float, services: list[ServiceRow], slides: list[Slide],
+                   nexts: bool = False) -> dict[str, Any]:
         """The far layout: the latest call always on the left; on the right, one panel at a time
-        for ``page_s`` seconds: the last calls, then each page of ``page_size`` services, then each
-        slide. A new call brings the last calls back at once (it is what the hall looks for)."""
+        for ``page_s`` seconds: the last calls, the visits' next steps (when a visit moved on), then each
+        page of ``page_size`` services, then each slide. A new call brings the last calls back at once
+        (it is what the hall looks for)."""
         size = max(1, self.page_size)
         pages = math.ceil(len(services) / size) if services else 1  # "nobody waiting" is a page too
-        rotation = [("calls", 0)] + [("services", p) for p in range(pages)] + [("slide", i) for i in
-                                                                                range(len(slides))]
+        rotation = [("calls", 0)] + ([("next", 0)] if nexts else []) + [("services", p) for p in range(pages)] + [
+            ("slide", i) for i in range(len(slides))]
         # while a new call blinks the last calls stay in view; then the panels turn every page_s
         step = int(now // self.page_s) % len(rotation) if self.page_s > 0 and now >= self._blink_until else 0
         panel, index = rotation[step]

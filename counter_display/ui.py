@@ -166,7 +166,11 @@ class SlidePanel(Panel):
             self.kind = self.title = self.service = self.body = self.fee = ""
             return
         self.kind, self.title, self.service, self.fee = slide.kind, slide.title, slide.service, slide.fee
-        if slide.kind == "suspended":  # English, then Kiswahili in the softer colour
+        if slide.kind == "next":  # each visit's number in gold, what comes next in English, then Kiswahili
+            self.body = "\n".join(
+                f"[b][color=ffd23f]{escape_markup(r.number)}[/color][/b]  \u2014  {escape_markup(r.line_en)}\n"
+                f"[color=c7d6eb]{escape_markup(r.line_sw)}[/color]" for r in slide.rows)
+        elif slide.kind == "suspended":  # English, then Kiswahili in the softer colour
             en, sw = (escape_markup(x) for x in slide.lines)
             self.body = f"{en}\n[color=c7d6eb]{sw}[/color]"
         else:
@@ -315,6 +319,25 @@ class FarServiceRow(Panel):
     unknown = BooleanProperty(False)
 
 
+class FarNextRow(Panel):
+    """A visit that moved on, in the far layout: "A012 → 12" at the height read at 10 m, what comes next
+    below in both languages, nearer."""
+
+    font = NumericProperty(100)
+    number = StringProperty("")
+    counters = StringProperty("")
+    names = StringProperty("")
+
+
+class FarNextPanel(Panel):
+    """The far layout's panel for visits that moved on to their next service (same number)."""
+
+    font = NumericProperty(100)
+    title = StringProperty(i18n.both("next_title"))
+    counter_title = StringProperty(i18n.both("counter_heading"))
+    watch = StringProperty(i18n.both("next_watch"))
+
+
 class FarCallsPanel(Panel):
     font = NumericProperty(100)
     title = StringProperty(i18n.both("last_calls"))
@@ -336,11 +359,15 @@ class FarHallScreen(HallBoard):
     far = NumericProperty(100)  # the font whose capitals are read at 10 m on this screen
     arrow = ""  # the counter's name stands on its own line under the number: no room for an arrow at 10 m
 
-    def __init__(self, recent_rows: int = 4, page_size: int = 3, **kw) -> None:
+    def __init__(self, recent_rows: int = 4, page_size: int = 3, next_rows: int = 3, **kw) -> None:
         super().__init__(**kw)
         self.calls_panel = FarCallsPanel()
         self.services_panel = FarServicesPanel()
         self.slide_panel = SlidePanel()
+        self.next_panel = FarNextPanel()
+        self.next_rows = [FarNextRow() for _ in range(next_rows)]
+        for row in self.next_rows:
+            self.next_panel.ids.rows.add_widget(row)
         self.recent_cells = [FarCallRow() for _ in range(recent_rows)]
         for cell in self.recent_cells:
             self.calls_panel.ids.rows.add_widget(cell)
@@ -354,7 +381,8 @@ class FarHallScreen(HallBoard):
         self.shown = "calls"  # the panel on screen now, "calls" | "services-2" | "slide" (for tests and logs)
 
     def _sizes(self, *_args) -> None:
-        for w in (self.calls_panel, self.services_panel, *self.recent_cells, *self.service_lines):
+        for w in (self.calls_panel, self.services_panel, self.next_panel, *self.recent_cells, *self.service_lines,
+                  *self.next_rows):
             w.font = self.far
         self.slide_panel.body_font = self.far * 0.5
 
@@ -387,8 +415,18 @@ class FarHallScreen(HallBoard):
             panel.page_text = i18n.both("page", sep="  /  ", i=view.page, n=view.pages)
         else:
             panel.page_text = ""
+        for i, nrow in enumerate(self.next_rows):
+            step = view.next_steps[i] if i < len(view.next_steps) else None
+            nrow.opacity = 1 if step else 0
+            nrow.number = step.number if step else ""
+            nrow.counters = step.counters if step else ""
+            names = f"{step.service_en}  \u00b7  {step.service_sw}" if step else ""
+            if step and not step.counters:  # nowhere to go yet: say so, nearer
+                names += f"  \u2014  {step.where_en} / {step.where_sw}"
+            nrow.names = names
         self.slide_panel.show(view.slide)
-        shown = {"services": self.services_panel, "slide": self.slide_panel}.get(view.panel, self.calls_panel)
+        shown = {"services": self.services_panel, "slide": self.slide_panel,
+                 "next": self.next_panel}.get(view.panel, self.calls_panel)
         self._show(shown)
         self.shown = f"services-{view.page}" if view.panel == "services" else view.panel or "calls"
 
@@ -480,7 +518,8 @@ class DisplayApp(App):
 
     def build(self) -> Widget:
         if self.settings.mode == Mode.hall and self.settings.layout == Layout.far:
-            self.screen = FarHallScreen(recent_rows=self.model.last_calls - 1, page_size=self.model.page_size)
+            self.screen = FarHallScreen(recent_rows=self.model.last_calls - 1, page_size=self.model.page_size,
+                                        next_rows=self.model.next_shown)
         elif self.settings.mode == Mode.hall:
             self.screen = HallScreen(recent_rows=max(0, self.settings.last_calls - 1),
                                      page_size=self.settings.page_size)

@@ -35,6 +35,14 @@ def service_name(ticket: TicketOut, language: str) -> str:
     return ticket.service_name_sw if str(language) == "sw" else ticket.service_name_en
 
 
+def wrap_keeping(text: str, keep: str, cols: int) -> list[str]:
+    """``text`` wrapped to ``cols``, never breaking inside ``keep``: "dakika 34" stays on one line rather
+    than leaving the figure alone under its unit."""
+    glue = "\x00"
+    whole = keep.replace(" ", glue)
+    return [line.replace(glue, " ") for line in textwrap.wrap(text.replace(keep, whole), cols)]
+
+
 def print_checklist(printer: Escpos, needs: CatalogueService, lang: str, cols: int) -> None:
     """"BRING:" and up to four documents as tick boxes, wrapped under their box; then the fee, in bold."""
     docs, left_off = needs_text.printed_checklist(needs, lang)
@@ -57,6 +65,34 @@ def print_checklist(printer: Escpos, needs: CatalogueService, lang: str, cols: i
     printer.set_with_default(align="center")
 
 
+def print_visit_checklists(printer: Escpos, services: list[CatalogueService], names: dict[str, str], lang: str,
+                           cols: int) -> None:
+    """A visit's checklist: "BRING:" once, then each service by number and name with its documents as tick
+    boxes (at most four each, as for one service) and its fee, so one ticket covers every step."""
+    printer.set_with_default(align="left")
+    printer.ln()
+    printer.set(bold=True)
+    printer.textln(tr("print_bring", lang))
+    for i, service in enumerate(services, 1):
+        printer.set(bold=True)
+        for line in textwrap.wrap(f"{i}. {names.get(service.id) or service.name.get(lang)}", cols):
+            printer.textln(line)
+        printer.set(bold=False)
+        docs, left_off = needs_text.printed_checklist(service, lang)
+        for doc in docs:
+            for j, line in enumerate(textwrap.wrap(doc, max(8, cols - 4))):
+                printer.textln(("[ ] " if j == 0 else "    ") + line)
+        if not docs:
+            for line in textwrap.wrap(tr("print_visit_no_documents", lang), max(8, cols - 4)):
+                printer.textln("    " + line)
+        if left_off:
+            for line in textwrap.wrap(tr("print_more", lang, n=left_off), max(8, cols - 4)):
+                printer.textln("    " + line)
+        for line in textwrap.wrap(needs_text.fee_line(service.fee, lang), max(8, cols - 4)):
+            printer.textln("    " + line)
+    printer.set_with_default(align="center")
+
+
 def print_ticket(
     printer: Escpos,
     ticket: TicketOut,
@@ -67,7 +103,7 @@ def print_ticket(
     qr_size: int = 6,
     columns: int | None = None,
     reprint: bool = False,
-    needs: CatalogueService | None = None,
+    needs: CatalogueService | list[CatalogueService] | None = None,
     payment: list[str] | None = None,
 ) -> None:
     """Print one ticket and cut.
@@ -77,7 +113,8 @@ def print_ticket(
     and estimated wait, date and time, QR code to the ticket's status page,
     footer. ``reprint`` adds a small "copy" mark so staff can tell. ``needs`` (the service's
     national catalogue entry, when the kiosk knows it) adds a short checklist of the documents to
-    bring and the fee, so a citizen can check their papers while they wait.
+    bring and the fee, so a citizen can check their papers while they wait; a list of them (a one-stop
+    visit's services still ahead) prints each service's checklist under its name.
     """
     lang = str(language or ticket.language)
     cols = columns or printer.profile.get_columns("a") or 42
@@ -131,12 +168,17 @@ def print_ticket(
             for line in textwrap.wrap(f"{i}. {x.name_sw if lang == 'sw' else x.name_en}{where}", cols):
                 printer.textln(line)
         if ticket.visit_wait_s is not None:  # the whole visit's estimate: every step left
-            for line in textwrap.wrap(tr("print_visit_wait", lang, w=wait_text(ticket.visit_wait_s, lang)), cols):
+            wait = wait_text(ticket.visit_wait_s, lang)
+            for line in wrap_keeping(tr("print_visit_wait", lang, w=wait), wait, cols):
                 printer.textln(line)
         for line in textwrap.wrap(tr("print_visit_note", lang), cols):
             printer.textln(line)
-    if needs is not None:
-        print_checklist(printer, needs, lang, cols)
+    services = needs if isinstance(needs, list) else [needs] if needs is not None else []
+    if len(services) == 1:
+        print_checklist(printer, services[0], lang, cols)
+    elif services:
+        names = {x.service_id: x.name_sw if lang == "sw" else x.name_en for x in ticket.visit or []}
+        print_visit_checklists(printer, services, names, lang, cols)
     if payment:  # the fee's state (kiosk/payment.py): the receipt number, pending, or pay at the counter
         printer.set_with_default(align="center", bold=True)
         for text in payment:

@@ -9,7 +9,9 @@ No Kivy here: the printed ticket and the tests use it too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
+from centre_server.contract import TicketOut
 from centre_server.contract.catalogue import CatalogueService, Fee, Text
 from kiosk.i18n import tr
 
@@ -70,3 +72,30 @@ def printed_checklist(service: CatalogueService, language: str) -> tuple[list[st
     """The documents printed on the ticket (at most ``PRINTED_DOCUMENTS``) and how many were left off."""
     docs = documents(service, language)
     return docs[:PRINTED_DOCUMENTS], max(0, len(docs) - PRINTED_DOCUMENTS)
+
+
+def of_visit(needs_of: Callable[[str], CatalogueService | None],
+             service_ids: Sequence[str]) -> list[CatalogueService]:
+    """Every service of a visit the catalogue knows, in the visit's order: a citizen taking a new ID and a
+    KRA PIN on one ticket needs the papers of both before queuing for either."""
+    out = []
+    for sid in service_ids:
+        service = needs_of(sid)
+        if service is not None and service not in out:
+            out.append(service)
+    return out
+
+
+def ticket_services(ticket: TicketOut) -> list[str]:
+    """The services a ticket still has ahead (the one now and the visit's next ones), in order: what its
+    printed checklist covers. A service already done needs nothing more."""
+    if ticket.visit:
+        ahead = [s.service_id for s in ticket.visit if s.state in ("now", "next")]
+        if ahead:
+            return ahead
+    return [ticket.service_id]
+
+
+def of_ticket(needs_of: Callable[[str], CatalogueService | None], ticket: TicketOut) -> list[CatalogueService]:
+    """What the printed ticket lists: the needs of every service still ahead on it."""
+    return of_visit(needs_of, ticket_services(ticket))

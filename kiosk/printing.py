@@ -186,9 +186,9 @@ class TicketPrinter:
                 self._close(p)
 
     def print(self, ticket: TicketOut, centre_name: str, language: str | None = None,
-              reprint: bool = False, needs: CatalogueService | None = None,
+              reprint: bool = False, needs: CatalogueService | list[CatalogueService] | None = None,
               payment: list[str] | None = None) -> PrinterStatus:
-        """Print one ticket (with the service's checklist and fee when ``needs`` is known); returns the
+        """Print one ticket (with the checklist and fee of each service in ``needs``, when known); returns the
         printer's status (anything in BLOCKING means no paper ticket)."""
         s = self.settings
         if s.kind is None:

@@ -26,6 +26,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
+from centre_server.contract.catalogue import CatalogueService
 from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk import needs as needs_text
 from kiosk.access import plain, spelled
@@ -456,15 +457,37 @@ class ScrollText(KioskScreen):
         self.overflow = needed > scroll.height + 1
 
 
+def visit_needs(model: KioskModel) -> list[tuple[str, CatalogueService]]:
+    """Every service chosen for this ticket that the catalogue knows, in order, with the menu's name in
+    the kiosk's language: "What you need" and "I don't have these" cover the whole visit."""
+    plan = [str(model.service_id), *model.visit_next] if model.service_id else []
+    out = []
+    for sid in plan:
+        s = model.needs_of(sid)
+        info = model.services.get(sid)
+        if s is not None:
+            out.append((info.name(model.language) if info else s.name.get(model.language), s))
+    return out
+
+
 class NeedsScreen(ScrollText):
     """"What you need": the documents to bring, the fee, who may apply and who must come in person,
-    before the ticket, so nobody queues for an hour to be sent home for a missing paper."""
+    before the ticket, so nobody queues for an hour to be sent home for a missing paper. For a one-stop
+    visit, every service chosen, each under its name, in one column that scrolls when long."""
+
+    grouped = BooleanProperty(False)  # a visit: one column of every service's needs
 
     def service(self):
         return self.model.needs_of(self.model.service_id)
 
     def texts(self, lang: str) -> None:
         ids = self.ids
+        visit = visit_needs(self.model)
+        # a visit; or one whose first service is outside the catalogue: what the others need, under their names
+        self.grouped = len(visit) > 1 or (len(visit) == 1 and self.service() is None)
+        if self.grouped:
+            self.visit_texts(lang, visit)
+            return
         s = self.service()
         if s is None:  # the catalogue went away meanwhile: nothing to say
             for label in (ids.documents, ids.facts):
@@ -487,11 +510,48 @@ class NeedsScreen(ScrollText):
         ids.dont_have.disabled = not docs  # nothing to lack: one way on
         ids.dont_have.opacity = 1 if docs else 0
 
+    def visit_texts(self, lang: str, visit: list[tuple[str, CatalogueService]]) -> None:
+        """Each service of the visit under its number and name: its documents, fee, who may apply."""
+        ids = self.ids
+        ids.service.text = escape_markup(tr("needs_visit_title", lang, n=len(visit)) if len(visit) > 1
+                                         else visit[0][0])
+        blocks = []
+        for i, (name, s) in enumerate(visit, 1):
+            docs = needs_text.documents(s, lang)
+            parts = [f"[b][u]{i}. {escape_markup(name)}[/u][/b]",
+                     _para(tr("needs_documents", lang), docs or [tr("needs_no_documents", lang)], boxed=bool(docs)),
+                     _para(tr("needs_fee_title", lang), needs_text.fee_details(s, lang),
+                           lead=needs_text.fee_amount(s.fee, lang))]
+            if needs_text.eligibility(s, lang):
+                parts.append(_para(tr("needs_eligibility", lang), [needs_text.eligibility(s, lang)]))
+            if needs_text.in_person(s, lang):
+                parts.append(_para(tr("needs_in_person", lang), [needs_text.in_person(s, lang)]))
+            blocks.append("\n".join(parts))
+        ids.documents.text = "\n\n".join(blocks)
+        ids.facts.text = ""
+        ids.facts.height = 0
+        any_docs = any(needs_text.documents(s, lang) for _, s in visit)
+        ids.have.text = tr("needs_have" if any_docs else "needs_have_nothing", lang)
+        ids.dont_have.text = tr("needs_dont_have", lang)
+        ids.dont_have.disabled = not any_docs
+        ids.dont_have.opacity = 1 if any_docs else 0
+
 
 class NoDocumentsScreen(ScrollText):
-    """"I don't have these": no ticket; what they need and where to get it; then the next citizen."""
+    """"I don't have these": no ticket; what they need and where to get it; then the next citizen.
+    For a one-stop visit, each service's documents and where to get them, under its name."""
 
     def texts(self, lang: str) -> None:
+        visit = visit_needs(self.model)
+        if len(visit) > 1 or (visit and self.model.needs_of(self.model.service_id) is None):
+            docs = [_para(f"{i}. {name}", needs_text.documents(s, lang), boxed=True)
+                    for i, (name, s) in enumerate(visit, 1) if needs_text.documents(s, lang)]
+            self.ids.documents.text = (f"[b][color=#ffd10d]{escape_markup(tr('nodocs_list', lang))}[/color][/b]\n"
+                                       + "\n\n".join(docs))
+            self.ids.where.text = "\n\n".join(
+                _para(tr("nodocs_visit_where", lang, service=name), [needs_text.where_to_get(s, lang)])
+                for name, s in visit if needs_text.documents(s, lang))
+            return
         s = self.model.needs_of(self.model.service_id)
         if s is None:
             self.ids.documents.text = self.ids.where.text = ""

@@ -22,6 +22,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from centre_server.contract import PrinterStatus, TicketOut
+from kiosk import needs as needs_text
 from kiosk.access import (
     LARGE_TEXT_SCALE,
     PALETTE_HIGH_CONTRAST,
@@ -340,12 +341,17 @@ class KioskApp(App):
                 self.offer_booking(service_id, self.model.next_open_day())
             return
         self.model.choose_service(service_id)
-        after = after_first_service(self.model, self.kconfig.kiosk.offer_visits)  # "Anything else today?"
-        self.go("needs" if self.model.needs_of(service_id) is not None else after)
+        # "Anything else today?" first, then "What you need" for every service chosen, then the ticket
+        self.go(after_first_service(self.model, self.kconfig.kiosk.offer_visits))
 
     def have_documents(self) -> None:
-        """"I have these": on to the ticket (anything else today?, priority, phone, confirm)."""
-        self.go(after_first_service(self.model, self.kconfig.kiosk.offer_visits))
+        """"I have these" (for the whole visit): on to the ticket (priority, phone, confirm)."""
+        self.go("priority")
+
+    def needs_back(self) -> None:
+        """Back from "What you need": to "Anything else today?" when the visit is chosen there, else the services."""
+        more = self.model.visit_next or after_first_service(self.model, self.kconfig.kiosk.offer_visits) == "more"
+        self.go("more" if more else "services")
 
     def lack_documents(self) -> None:
         """"I don't have these": no ticket; where to get them, then the next citizen."""
@@ -611,7 +617,7 @@ class KioskApp(App):
         def job() -> None:
             try:
                 status = self.printer.print(ticket, name, language, reprint=reprint,
-                                            needs=self.model.needs_of(ticket.service_id), payment=payment)
+                                            needs=needs_text.of_ticket(self.model.needs_of, ticket), payment=payment)
             except Exception:
                 logger.exception("printer job failed")
                 status = PrinterStatus.error
@@ -705,7 +711,7 @@ class KioskApp(App):
             for t in tickets:
                 try:
                     status = self.printer.print(t, name, language, reprint=False,
-                                                needs=self.model.needs_of(t.service_id))
+                                                needs=needs_text.of_ticket(self.model.needs_of, t))
                 except Exception:
                     logger.exception("printer job failed")
                     status = PrinterStatus.error

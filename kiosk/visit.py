@@ -1,9 +1,10 @@
 """One-stop visits at the kiosk: after the first service, the services the menu says often follow it.
 
 A citizen who needs a new ID and a KRA PIN takes one ticket for both (docs/design.md §3): after the
-first service (and its "What you need" page), the "Anything else today?" page offers the services the
-menu lists after the last one chosen (``then``), taking tickets now, up to four on one ticket; "No,
-that is all" goes on to the priority page. The ticket, on screen and on paper, lists the steps.
+first service, the "Anything else today?" page offers the services the menu lists after the last one
+chosen (``then``), taking tickets now, up to four on one ticket; "No, that is all" goes on to "What you
+need" for every service chosen (kiosk/needs.py), then the priority page. The ticket, on screen and on
+paper, lists the steps and each one's checklist.
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ def offers(model: KioskModel) -> list[ServiceInfo]:
     return out
 
 
+def after_services(model: KioskModel) -> str:
+    """The screen once the visit is chosen: "What you need" for all of it when the catalogue knows any of
+    its services, else the priority page."""
+    return "needs" if any(model.needs_of(sid) is not None for sid in chosen(model)) else "priority"
+
+
 def after_first_service(model: KioskModel, offer_visits: bool = True) -> str:
     """The screen after the first service: "Anything else today?" when the menu offers something
-    (and the kiosk's ``offer_visits`` setting is on)."""
-    return "more" if offer_visits and offers(model) else "priority"
+    (and the kiosk's ``offer_visits`` setting is on), so "What you need" then covers every service."""
+    return "more" if offer_visits and offers(model) else after_services(model)
 
 
 def steps_text(names: list[str], lang: str) -> str:
@@ -82,10 +89,10 @@ class MoreServicesScreen(ChoicesScreen):
             self.rebuild()
             self.model.visit_version += 1
         else:
-            self.app.go("priority")
+            self.app.go(after_services(self.model))
 
     def finish(self) -> None:
-        self.app.go("priority")
+        self.app.go(after_services(self.model))
 
     def back(self) -> None:
         """Back: the last service added comes off; with none added, back to the services."""

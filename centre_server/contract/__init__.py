@@ -463,14 +463,33 @@ class HallCall(BaseModel):
     seq: int = 0
 
 
+class HallNextStep(BaseModel):
+    """A one-stop visit that moved on: its ticket finished one service and waits now, with the same number,
+    for ``service_id``, served at ``counters`` (their names, open ones first; empty: no counter serves it)."""
+
+    number: str
+    service_id: str
+    name_en: str
+    name_sw: str
+    counters: list[str] = Field(default_factory=list)
+    joined_at: datetime | None = None  # when it joined this service's queue
+
+
 class HallStatePayload(_Payload):
-    """Retained on ``state/hall``: the last calls, newest first, and the notice line."""
+    """Retained on ``state/hall``: the last calls, newest first, and the notice line.
+
+    ``next_steps``: the visits that moved on to their next service and wait for it, newest first (at most
+    ``HALL_NEXT_STEPS``): the hall tells each citizen what comes next and where, until the number is called."""
 
     centre_name: str = ""
     calls: list[HallCall] = Field(default_factory=list)
     notice_en: str = ""
     notice_sw: str = ""
     updated_at: datetime | None = None
+    next_steps: list[HallNextStep] = Field(default_factory=list)
+
+
+HALL_NEXT_STEPS = 4  # a visit's next step stays on the hall board until called, the newest four at most
 
 
 class EventPayload(_Payload):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
 from centre_server.contract import (
+    HALL_NEXT_STEPS,
     TICKET_EVENT_MODELS,
     CounterEvent,
     CounterState,
@@ -24,8 +25,10 @@ from centre_server.contract import (
     DayReopened,
     DayStatePayload,
     Event,
+    EventData,
     EventPayload,
     HallCall,
+    HallNextStep,
     HallStatePayload,
     NoticeChanged,
     ServiceStatePayload,
@@ -33,6 +36,7 @@ from centre_server.contract import (
     TicketIssued,
     TicketOut,
     TicketRecalled,
+    TicketState,
     TicketTransferred,
     VisitStepOut,
     counter_of,
@@ -46,7 +50,7 @@ from centre_server.contract.catalogue import (
     ServiceInfo,
     Text,
 )
-from centre_server.contract.events import ServiceResumed, ServiceSuspended
+from centre_server.contract.events import ServiceResumed, ServiceSuspended, VisitChanged, VisitStepQueued
 from centre_server.queue import engine, visits
 from centre_server.queue.engine import State
 from centre_server.queue.model import Ticket
@@ -105,12 +109,33 @@ def visit_out(state: State, t: Ticket) -> list[VisitStepOut] | None:
     for step in visits.steps(t):
         sid = step["service_id"]
         svc = state.services.get(sid)
-        serving = [c for c in state.counters.values() if sid in c.services]
-        serving.sort(key=lambda c: c.state != CounterState.open)
         out.append(VisitStepOut(service_id=sid, name_en=svc.name_en if svc else sid,
                                 name_sw=svc.name_sw if svc else sid, state=step["state"],
-                                counters=[c.name for c in serving if c.state == CounterState.open]
-                                or [c.name for c in serving]))
+                                counters=serving_counters(state, sid)))
+    return out
+
+
+def serving_counters(state: State, service_id: str) -> list[str]:
+    """Where a service is served: the names of the counters open for it, or (none open) of every counter
+    that serves it; empty when none does. The citizen page, the hall and the SMS say the same."""
+    serving = [c for c in state.counters.values() if service_id in c.services]
+    return [c.name for c in serving if c.state == CounterState.open] or [c.name for c in serving]
+
+
+def next_steps(state: State, tz: tzinfo) -> list[HallNextStep]:
+    """The visits waiting for their next service after finishing one, newest first: the hall shows each
+    (number, what, where) until it is called. A ticket waiting for its first service is not one."""
+    moved = [t for t in state.tickets.values()
+             if t.state == TicketState.waiting and t.visit is not None and t.visit.done]
+    moved.sort(key=lambda t: (visits.joined_at(t), t.number), reverse=True)
+    out = []
+    for t in moved[:HALL_NEXT_STEPS]:
+        svc = state.services.get(t.service_id)
+        out.append(HallNextStep(number=t.number, service_id=t.service_id,
+                                name_en=svc.name_en if svc else t.service_id,
+                                name_sw=svc.name_sw if svc else t.service_id,
+                                counters=serving_counters(state, t.service_id),
+                                joined_at=iso(visits.joined_at(t), tz)))
     return out
 
 
@@ -176,7 +201,7 @@ def hall_payload(state: State, centre_name: str, now: float, tz: tzinfo) -> Hall
                       service_id=h["service_id"], called_at=iso(h["called_at"], tz),
                       recall=h["recall"], seq=h["seq"]) for h in state.hall]
     return HallStatePayload(centre_name=centre_name, calls=calls, notice_en=state.notice_en,
-                            notice_sw=state.notice_sw, updated_at=iso(now, tz))
+                            notice_sw=state.notice_sw, updated_at=iso(now, tz), next_steps=next_steps(state, tz))
 
 
 def event_payload(ev: Event, tz: tzinfo) -> EventPayload:
@@ -209,7 +234,24 @@ def touched(state: State, events: list[Event]) -> tuple[set[str], set[str], bool
                 services.update(c.services)
         if isinstance(d, (TicketCalled, TicketRecalled, NoticeChanged, DayClosed)):
             hall = True
+        if not hall and _moves_a_next_step(state, d):
+            hall = True
         if isinstance(d, (DayClosed, DayReopened)):
             services.update(state.services)
             counters.update(state.counters)
     return services, counters, hall
+
+
+def _moves_a_next_step(state: State, d: EventData) -> bool:
+    """Does this event change what the hall says of a visit's next step: the step itself, a change of the
+    visit's ticket (called, cancelled, transferred), or a counter opening or closing where one is served?"""
+    if isinstance(d, (VisitStepQueued, VisitChanged)):
+        return True
+    tid = ticket_of(d)
+    if tid:
+        t = state.tickets.get(tid)
+        return t is not None and t.visit is not None and bool(t.visit.done)
+    if isinstance(d, CounterEvent):
+        return any(t.state == TicketState.waiting and t.visit is not None and t.visit.done
+                   for t in state.tickets.values())
+    return False

@@ -78,7 +78,7 @@ def main() -> int:
     def widget_texts() -> dict:
         screen = app.screen
         ids = {k: w.text for k, w in screen.ids.items() if isinstance(w, Label)}
-        for name in ("top", "status", "day", "notice", "slide"):
+        for name in ("top", "status", "day", "notice", "slide", "next"):
             # the far layout builds its slide panel in code
             part = screen.ids[name] if name in screen.ids else getattr(screen, f"{name}_panel", None)
             if part is not None:
@@ -87,7 +87,10 @@ def main() -> int:
                   for c in getattr(screen, "recent_cells", []) if c.ids.number.text]
         services = [[s.ids.prefix.text, s.ids.name_en.text, s.ids.waiting.text, s.ids.wait_en.text]
                     for s in getattr(screen, "service_lines", []) if s.ids.prefix.text]
+        nexts = [[r.ids.number.text, r.ids.counters.text, r.ids.names.text]  # the far layout's visits moving on
+                 for r in getattr(screen, "next_rows", []) if r.ids.number.text]
         return {"ids": ids, "recent": recent, "services": services, "panel": getattr(screen, "shown", ""),
+                "next": nexts,
                 "all": [w.text for w in screen.walk() if isinstance(w, Label) and w.text]}
 
     seen: list[str] = []  # every text the counter screen's big line showed, in order (no polling gaps)

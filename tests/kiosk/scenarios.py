@@ -943,6 +943,20 @@ def _visit_journey(d, start: str, tag: str):
     d.shot(f"visit-more-added-{tag}")
     d.result["data"][f"offered_after_{tag}"] = [w.value for w in reversed(d.screen.ids.grid.children)]
     d.tap(d.screen.ids.done)
+    # "What you need" for every service on the ticket, each under its name; scrolled to its end when long
+    yield d.at("needs")
+    yield Sleep(0.5)
+    screen = d.screen
+    d.shot(f"visit-needs-{tag}")
+    d.result["data"][f"needs_{tag}"] = {"service": screen.ids.service.text, "documents": screen.ids.documents.text,
+                                        "facts": screen.ids.facts.text, "overflow": screen.overflow,
+                                        "font": screen.font, "have": screen.ids.have.text,
+                                        "orientation": screen.ids.content.orientation}
+    if screen.overflow:
+        screen.ids.scroll.scroll_y = 0
+        yield Sleep(0.4)
+        d.shot(f"visit-needs-{tag}-end")
+    d.tap(screen.ids.have)
     yield d.at("priority")
     d.tap(d.screen.ids.priority_none)
     yield d.at("phone")

@@ -25,6 +25,18 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
     # after the KRA PIN: what follows it, never a service already on the ticket
     assert "kra-pin" not in data["offered_after_en"] and "id-card-new" not in data["offered_after_en"]
     assert data["offered_after_en"][0] == "sha-registration"
+    # "What you need" covers both services, each under its name, in the citizen's language
+    needs = data["needs_en"]
+    assert needs["service"] == "Your 2 services on one ticket: what each needs"
+    assert "1. New national ID card" in needs["documents"] and "2. KRA PIN registration" in needs["documents"]
+    assert needs["documents"].index("1. New national ID card") < needs["documents"].index("2. KRA PIN registration")
+    assert needs["documents"].count("Bring these documents") == 2 and needs["documents"].count("Fee") >= 2
+    assert needs["orientation"] == "vertical" and needs["facts"] == ""
+    sw = data["needs_sw-large"]
+    assert sw["service"] == "Huduma zako 2 kwenye tiketi moja: kila moja inahitaji nini"
+    assert "1. Kitambulisho kipya cha taifa" in sw["documents"] and "2. Usajili wa PIN ya KRA" in sw["documents"]
+    assert sw["documents"].count("Leta nyaraka hizi") == 2 and "Ada" in sw["documents"]
+    assert sw["have"].startswith("Ninavyo")
     for tag in ("en", "sw-large"):
         t = data[f"ticket_{tag}"]
         assert t["service_id"] == "id-card-new"
@@ -40,6 +52,19 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
     assert "Also on this ticket:" in printed.texts and "2. KRA PIN registration (counter 12)" in printed.texts
     # the whole visit's estimate: every step's wait, summed
     assert any(line.startswith("Until your last service is called: ") for line in printed.texts)
-    assert any(line.startswith("Hadi huduma yako ya mwisho iitwe: ") for line in printed.texts)
+    assert any(line.startswith("Hadi huduma yako ya mwisho iitwe:") for line in printed.texts)
+    assert "dakika" not in printed.texts  # the figure never wraps away from its unit
     assert "Pia kwenye tiketi hii:" in printed.texts and "2. Usajili wa PIN ya KRA (kaunta 12)" in printed.texts
+    # the checklist of each service on paper, under its name, in each ticket's language
+    first, second = (decode(job) for job in raw.split(b"\x1dV\x00")[:2])
+    for job, bring, names, fee in ((first, "BRING:", ("1. New national ID card", "2. KRA PIN registration"), "Fee: "),
+                                   (second, "LETA:", ("1. Kitambulisho kipya cha taifa", "2. Usajili wa PIN ya KRA"),
+                                    "Ada: ")):
+        texts = job.texts
+        assert texts.count(bring) == 1, texts
+        at = [texts.index(n) for n in names]
+        assert texts.index(bring) < at[0] < at[1], texts
+        boxes = [i for i, line in enumerate(texts) if line.startswith("[ ] ")]
+        assert any(at[0] < i < at[1] for i in boxes) and any(i > at[1] for i in boxes), texts
+        assert sum(1 for line in texts if line.strip().startswith(fee)) >= 2, texts
     render(decode(raw.split(b"\x1dV\x00")[0] + b"\x1dV\x00")).save(ARTIFACTS / "kiosk-visit-printed-ticket.png")

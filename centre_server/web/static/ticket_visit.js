@@ -41,6 +41,8 @@
     let line = nextLine(t);
     if (line && t.visit_wait_s !== null && t.visit_wait_s !== undefined) {  // the whole visit, every step left
       line += " " + H.t("t_visit_wait", { m: Math.max(1, Math.ceil(t.visit_wait_s / 60)) });
+    } else if (line && t.state === "waiting" && t.visit.some((s) => s.state === "next")) {
+      line += " " + H.t("t_visit_wait_unknown");  // never a figure invented, but never silence either
     }
     $("ticket-visit-next").textContent = line;
     $("ticket-visit-next").hidden = !line;
