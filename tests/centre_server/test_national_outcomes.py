@@ -62,7 +62,8 @@ def test_two_centres_record_the_nations_codes_for_a_service_and_their_menus_only
     bad = admin.post("/admin/services/kra-pin?lang=sw", data={"csrf": csrf, **row, **base,
                                                              "outcomes": "served; pin_printed"})
     assert bad.status_code == 422 and "si msimbo wa matokeo wa kitaifa" in bad.text
-    no_served = admin.post("/admin/services/kra-pin?lang=en", data={"csrf": csrf, **row, **base, "outcomes": "referred"})
+    no_served = admin.post("/admin/services/kra-pin?lang=en",
+                           data={"csrf": csrf, **row, **base, "outcomes": "referred"})
     assert no_served.status_code == 422 and "the list must include &#39;served&#39;" in no_served.text
     ok = admin.post("/admin/services/kra-pin", data={"csrf": csrf, **row, **base,
                                                      "outcomes": "; ".join(NATIONAL_KRA)})
@@ -113,6 +114,7 @@ def test_two_centres_record_the_nations_codes_for_a_service_and_their_menus_only
         again.close()
     db = storage.connect(b_path / "centre.db")
     try:
-        assert db.execute("SELECT outcomes FROM services WHERE id='kra-pin'").fetchone()[0] == '["served", "fee_unpaid"]'
+        menu = db.execute("SELECT outcomes FROM services WHERE id='kra-pin'").fetchone()[0]
+        assert menu == '["served", "fee_unpaid"]'
     finally:
         db.conn.close()
