@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 run: setup
-	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo
+	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo --short-targets
 	@# the simulated M-Pesa (Daraja) beside the server, stopped with it; README "Payments" says how to use the real one
 	$(VENV)/bin/huduma-mpesa-sim --port 8099 --consumer-key demo --consumer-secret demo --passkey demo-passkey & \
 	  sim=$$!; trap 'kill $$sim' EXIT; \

@@ -63,9 +63,11 @@ SCHEMA = [
 ]
 
 LIST_SEPARATOR = " | "
+CODE_SEPARATOR = "; "
 # The flat view of a service: (column, path in the service, kind). Kinds: str, text (one language of a
 # Text), opt (one language of an optional Text), list (one language of a list of Text), int, float,
-# flag (1 or 0; a form's checkbox sends "on", an unticked one nothing).
+# flag (1 or 0; a form's checkbox sends "on", an unticked one nothing), codes (the national outcome codes a
+# clerk records for the service, separated by ';': the same at every centre).
 FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("id", ("id",), "str"),
     ("prefix", ("prefix",), "str"),
@@ -84,6 +86,7 @@ FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("fee_note_en", ("fee", "note", "en"), "opt"), ("fee_note_sw", ("fee", "note", "sw"), "opt"),
     ("typical_duration_min", ("typical_duration_min",), "float"),
     ("target_wait_min", ("target_wait_min",), "int"),
+    ("outcomes", ("outcomes",), "codes"),
 ]
 COLUMNS = [c for c, _, _ in FIELDS]
 STANDARD_FIELDS = ["priority_classes", "priority_streak_limit", "target_share"]
@@ -118,6 +121,9 @@ def flatten(service: CatalogueService | dict[str, Any]) -> dict[str, str]:
             items = data.get(path[0]) or []
             row[column] = LIST_SEPARATOR.join(item[path[1]] for item in items)
             continue
+        if kind == "codes":
+            row[column] = CODE_SEPARATOR.join(data.get(path[0]) or [])
+            continue
         value = _dig(data, path)
         if value is None:
             row[column] = ""
@@ -149,7 +155,9 @@ def unflatten(row: Mapping[str, str | None]) -> tuple[dict[str, Any], dict[str, 
     errors: dict[str, str] = {}
     for column, path, kind in FIELDS:
         value = cells[column]
-        if kind == "flag":
+        if kind == "codes":  # ';', ',' or lines between codes: as a spreadsheet or the form's box has them
+            data[path[0]] = [c for c in value.replace(",", ";").replace("\n", ";").split(";") if c.strip()]
+        elif kind == "flag":
             data.setdefault(path[0], {})[path[1]] = value.lower() in ("1", "true", "yes", "on", "ndiyo")
         elif kind in ("str", "int", "float"):
             target = data if len(path) == 1 else data.setdefault(path[0], {})
@@ -205,6 +213,8 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
         return f"{kind}|{bound}"
+    if (err.get("loc") or ("",))[0] == "outcomes":
+        return "outcomes_served" if "served" in str(err.get("msg", "")) else "outcome_pattern"
     if kind == "string_pattern_mismatch":
         loc = [str(x) for x in err.get("loc", ())]
         if loc and loc[0] == "prefix":
@@ -497,6 +507,9 @@ class CatalogueStore:
                 updated = Catalogue.model_validate(updated.model_dump())  # the catalogue's own rules (unique ids)
             except ValidationError as err:
                 msg = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in err.errors())
+                if "national outcome codes" in msg:  # a service names a code the catalogue does not define
+                    raise CatalogueError("invalid_catalogue", msg, fields={"outcomes": "unknown_outcome|" + ", ".join(
+                        c.code for c in current.catalogue.outcome_codes)}) from None
                 fault = "duplicate_prefix" if "prefix" in msg else "exists_already" if "id" in msg else msg
                 raise CatalogueError("invalid_catalogue", msg,
                                      fields={"prefix" if fault == "duplicate_prefix" else "id": fault}) from None
@@ -575,7 +588,7 @@ class CatalogueStore:
             if cat.services:
                 raise CatalogueError("draft_not_empty", "the draft has services already", 409)
             return cat.model_copy(update={"services": shipped.services, "standards": shipped.standards,
-                                          "demo": shipped.demo})
+                                          "demo": shipped.demo, "outcome_codes": shipped.outcome_codes})
 
         return self._change_draft(actor, "import", change, note="the catalogue shipped with the software")
 

@@ -61,8 +61,12 @@ def _place(county: str, town: str, location: str, first_demo: bool) -> PlaceSett
 def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "demo",
                 centre_name: str | None = None, mqtt_url: str = "", public_url: str = "http://127.0.0.1:8000",
                 force: bool = False, county: str = "", town: str = "", location: str = "",
-                mqtt_port: int = 1883) -> dict[str, Any]:
-    """Create a centre directory with the built-in menu and counters; with ``demo``, devices and staff too."""
+                mqtt_port: int = 1883, short_targets: bool = False) -> dict[str, Any]:
+    """Create a centre directory with the built-in menu and counters; with ``demo``, devices and staff too
+    (and with ``short_targets``, a demonstration's 2-minute targets and a breach SMS 30 s over them)."""
+    if short_targets and not demo:
+        raise ProvisionError("--short-targets is for a demo centre only (add --demo): a real centre keeps "
+                             "the national targets")
     directory = Path(directory)
     if (directory / CONFIG_NAME).exists() and not force:
         raise ProvisionError(f"{directory} already holds a centre (use --force to start it again)")
@@ -84,7 +88,7 @@ def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "
     place = _place(county, town, location, demo and centre_id == "demo")
     config = directory / CONFIG_NAME
     config.write_text(render_config(centre_id, name, demo=demo, mqtt_url=mqtt_url, public_url=public_url,
-                                    place=place, mqtt_port=mqtt_port))
+                                    place=place, mqtt_port=mqtt_port, short_targets=short_targets))
     config.chmod(0o600)
     db = storage.connect(directory / DB_NAME)
     try:

@@ -13,6 +13,7 @@ asking, and answers it over HTTP at ``/api/v1/catalogue``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
@@ -25,6 +26,9 @@ from centre_server.contract import Language, Priority
 # The part of a service id and a prefix a citizen types in SMS ("INFO A") and USSD.
 SERVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 PREFIX_PATTERN = r"^[A-Z]{1,2}$"
+# An outcome code as a clerk's completion records it (``served``, ``documents_missing``).
+OUTCOME_CODE_PATTERN = r"^[a-z0-9_]{1,40}$"
+MAX_OUTCOMES = 12  # the codes one service offers a clerk: a short list on the terminal
 # Limits that keep every text on a kiosk button, a ticket and a 182-character USSD screen.
 MAX_NAME = 60
 MAX_DESCRIPTION = 240
@@ -98,6 +102,20 @@ class CatalogueService(_Model):
     fee: Fee
     typical_duration_min: float = Field(gt=0, le=240)
     target_wait_min: int = Field(ge=1, le=480)
+    # the outcome codes a clerk records for it, the same at every centre (empty: the centre's menu decides);
+    # a centre's menu may add codes of its own after these, never drop one
+    outcomes: list[str] = Field(default_factory=list, max_length=MAX_OUTCOMES)
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes(cls, v: list[str]) -> list[str]:
+        codes = list(dict.fromkeys(c.strip() for c in v if c.strip()))
+        bad = [c for c in codes if not re.match(OUTCOME_CODE_PATTERN, c)]
+        if bad:
+            raise ValueError(f"outcome codes are lower-case letters, digits and '_': {', '.join(bad)}")
+        if codes and "served" not in codes:
+            raise ValueError("a service's outcome codes must include 'served'")
+        return codes
 
     @field_validator("name", "category")
     @classmethod
@@ -112,6 +130,21 @@ class CatalogueService(_Model):
         for item in v:
             if len(item.en) > MAX_ITEM or len(item.sw) > MAX_ITEM:
                 raise ValueError(f"a document line has at most {MAX_ITEM} characters")
+        return v
+
+
+class OutcomeDefinition(_Model):
+    """One national outcome code: what it means in both languages, and whether the clerk must say why."""
+
+    code: str = Field(pattern=OUTCOME_CODE_PATTERN)
+    label: Text
+    reason_required: bool = False  # "documents missing" must say which: the clerk types it
+
+    @field_validator("label")
+    @classmethod
+    def _short(cls, v: Text) -> Text:
+        if len(v.en) > MAX_NAME or len(v.sw) > MAX_NAME:
+            raise ValueError(f"an outcome's label has at most {MAX_NAME} characters (a button on the terminal)")
         return v
 
 
@@ -133,6 +166,8 @@ class Catalogue(_Model):
     demo: bool = False  # demo data: fees and requirements to be checked against the agencies
     standards: QueueStandards = Field(default_factory=QueueStandards)
     services: list[CatalogueService]
+    # the national outcome codes the services' ``outcomes`` name: one meaning and one label everywhere
+    outcome_codes: list[OutcomeDefinition] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
     def _unique(self) -> Catalogue:
@@ -142,7 +177,17 @@ class Catalogue(_Model):
             raise ValueError("a service id appears twice")
         if len(set(prefixes)) != len(prefixes):
             raise ValueError("a prefix appears twice")
+        codes = [o.code for o in self.outcome_codes]
+        if len(set(codes)) != len(codes):
+            raise ValueError("an outcome code is defined twice")
+        for s in self.services:
+            unknown = [c for c in s.outcomes if c not in codes]
+            if unknown:
+                raise ValueError(f"{s.id}: outcome code(s) {', '.join(unknown)} not among the national outcome codes")
         return self
+
+    def outcome(self, code: str) -> OutcomeDefinition | None:
+        return next((o for o in self.outcome_codes if o.code == code), None)
 
     def service(self, service_id: str) -> CatalogueService | None:
         return next((s for s in self.services if s.id == service_id), None)

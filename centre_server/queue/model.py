@@ -31,6 +31,8 @@ class Service:
     offered: bool = True  # False: a national service this centre marked "not offered here"
     suspension: Suspension | None = None  # stopped issuing now (ServiceSuspended), with the reason
     outcomes: tuple[str, ...] = ()  # the outcome codes a clerk picks on completion (empty: DEFAULT_OUTCOMES)
+    # the menu's own list, kept while the national catalogue's codes lead ``outcomes`` (runtime/national.py)
+    menu_outcomes: tuple[str, ...] | None = None
     then: tuple[str, ...] = ()  # services often taken next in one visit, in the menu's order (queue/visits.py)
 
 
@@ -117,6 +119,9 @@ class Policy:
     target_share: float = 0.8
     # a visit's next service: "issue_time" keeps the place its first issue gave it; "joined" goes to the back
     visit_place: str = "issue_time"
+    # a demo centre's cap on every service's target wait (0: none): its board turns red and the breach SMS
+    # goes within minutes of a queue forming, not after the national half hour (config: target_wait_cap_min)
+    target_wait_cap_s: int = 0
 
 
 @dataclass(frozen=True)

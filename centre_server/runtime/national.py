@@ -2,7 +2,10 @@
 
 From the first version headquarters publishes (1 and up) the national names,
 category, target wait and typical time replace the menu's for the same service
-id, and the queue standards replace ``centre.toml``'s. Version 0 is the copy of
+id, and the queue standards replace ``centre.toml``'s. A service's national
+outcome codes come first on the clerk's list, with their national labels, so
+every centre records the same codes for the same service; the menu's own
+codes follow (a centre may add codes, never drop a national one). Version 0 is the copy of
 the menu shipped in the package: it changes nothing, so a centre's own menu and
 rules stand until its first sync. What a centre decides (not offered here) is
 applied from its offerings in every version; a suspension lives in the engine
@@ -18,7 +21,7 @@ from typing import Any
 from centre_server.contract.catalogue import Catalogue, Offering, OfferingStatus
 from centre_server.contract.events import ServiceResumed, ServiceSuspended, event_from_data
 from centre_server.queue.engine import State
-from centre_server.queue.model import Suspension
+from centre_server.queue.model import OutcomeCode, Service, Suspension
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +45,30 @@ def overlay(state: State, catalogue: Catalogue, offerings: Mapping[str, Offering
             if typical != s.service_time_s:
                 s.service_time_s = typical
                 state.predictor.retype(s.id, typical)
+            _national_outcomes(s, cs.outcomes)
         o = offerings.get(cs.id)
         s.offered = o is None or o.status is not OfferingStatus.not_offered
+    cap = state.policy.target_wait_cap_s
+    if cap > 0:  # a demo centre's short targets (never a real one's: the settings refuse it there)
+        for s in state.services.values():
+            s.target_wait_s = min(s.target_wait_s, cap)
     if national:
+        for o in catalogue.outcome_codes:  # the national label wins over a local one of the same code
+            state.outcome_codes[o.code] = OutcomeCode(o.code, o.label.en, o.label.sw, o.reason_required)
         std = catalogue.standards
         state.policy.priority_streak_limit = std.priority_streak_limit
         state.policy.priority_classes = frozenset(std.priority_classes)
         state.policy.target_share = std.target_share
+
+
+def _national_outcomes(s: Service, national: list[str]) -> None:
+    """The service's codes: the nation's first, then the menu's own that the nation does not list."""
+    if s.menu_outcomes is None:
+        s.menu_outcomes = s.outcomes
+    if not national:  # the nation says nothing for this service: the menu's list stands
+        s.outcomes = s.menu_outcomes
+        return
+    s.outcomes = tuple(dict.fromkeys([*national, *s.menu_outcomes]))
 
 
 def replay_suspensions(state: State, log: Iterable[tuple[float, str, dict[str, Any]]]) -> None:

@@ -30,4 +30,4 @@ def policy_from(settings: CentreSettings) -> Policy:
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,
         reactivation_window_s=q.reactivation_window_min * 60,
         complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone,
-        visit_place=q.visit_place)
+        visit_place=q.visit_place, target_wait_cap_s=int(q.target_wait_cap_min * 60))

@@ -25,7 +25,7 @@ def service_row(s: Service) -> dict[str, Any]:
     return {"id": s.id, "prefix": s.prefix, "name_en": s.name_en, "name_sw": s.name_sw,
             "category": s.category, "category_sw": s.category_sw, "target_wait_s": s.target_wait_s,
             "service_time_s": s.service_time_s, "enabled": int(s.enabled), "position": s.position,
-            "outcomes": json.dumps(list(s.outcomes)),
+            "outcomes": json.dumps(list(s.outcomes if s.menu_outcomes is None else s.menu_outcomes)),
             "then_services": " ".join(s.then)}
 
 

@@ -180,9 +180,14 @@ def _staff_combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def outcome_labels() -> dict[str, dict[str, str]]:
-    """Each outcome code's label in both languages, for the page (a code no longer listed shows as itself)."""
-    return {c: {"en": o.label_en, "sw": o.label_sw} for c, o in builtin_outcomes().items()}
+def outcome_labels(centre: Centre | None = None) -> dict[str, dict[str, str]]:
+    """Each outcome code's label in both languages, for the page: the running ones (the national catalogue's
+    over the package's), then any other the package knows; a code no longer known shows as itself."""
+    codes = dict(builtin_outcomes())
+    if centre is not None:
+        with centre.lock:
+            codes.update(centre.state.outcome_codes)
+    return {c: {"en": o.label_en, "sw": o.label_sw} for c, o in codes.items()}
 
 
 def staff_report(centre: Centre, days: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -215,7 +220,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
         return {"from": d1.isoformat(), "to": d2.isoformat(), "days": [_day_row(one)], "closed": one["closed"],
                 "reopened": one["reopened"],
                 "total": one["total"], "services": one["services"], "hours": one["hours"],
-                "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
+                "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(centre),
                 "visits": one.get("visits"),
                 "payments": payments_report(days, service_names)}
     by_service: dict[str, list] = {}
@@ -233,7 +238,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
             "days": [_day_row(day) for day in days], "closed": all(day["closed"] for day in days),
             "reopened": any(day["reopened"] for day in days),
             "total": _combine([day["total"] for day in days]), "services": services, "hours": hours,
-            "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(),
+            "counters": counters, "clerks": clerks, "outcome_labels": outcome_labels(centre),
             "visits": _combine_visits([day.get("visits") for day in days]),
             "payments": payments_report(days, service_names)}
 

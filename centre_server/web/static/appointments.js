@@ -22,7 +22,9 @@
 
   function stateOf(a) {
     if (a.state === "checked_in") return ["appt_checked_in", "ok"];
-    if (a.state === "cancelled" || a.state === "released") return ["appt_cancelled", "muted"];
+    // released: booked, but the check-in window passed with nobody at a kiosk (a no-show, not a cancellation)
+    if (a.state === "released") return ["appt_no_show", "bad"];
+    if (a.state === "cancelled") return ["appt_cancelled", "muted"];
     return Date.parse(a.slot_at) < H.now() ? ["appt_late", "bad"] : ["appt_not_yet", ""];
   }
 
