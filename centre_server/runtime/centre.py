@@ -166,6 +166,7 @@ class Centre:
         today = engine.day_of(self.clock(), self.settings.timezone)
         state = storage.load_state(self.db, policy_from(self.settings), today)
         national.overlay(state, self.catalogue, self.offerings)
+        storage.save_targets(self.db, state.services.values())
         national.replay_suspensions(state, catalogue_store.suspensions_in_log(self.db))
         return state
 
@@ -243,6 +244,7 @@ class Centre:
             # on disk first (a full disk refuses it with memory untouched); headquarters is to hear of it
             catalogue_store.set_applied(self.db, catalogue.version, now)
             national.overlay(self.state, catalogue, self.offerings)
+            storage.save_targets(self.db, self.state.services.values())
             self.catalogue, self.catalogue_applied_at = catalogue, now
             logger.info("running national catalogue version %s", catalogue.version)
             return True
@@ -254,6 +256,7 @@ class Centre:
             catalogue_store.save_offering(self.db, offering, self.clock())  # and headquarters is to hear of it
             self.offerings[offering.service_id] = offering
             national.overlay(self.state, self.catalogue, self.offerings)
+            storage.save_targets(self.db, self.state.services.values())
         self.between_commands(change)
 
     def catalogue_report(self) -> CentreCatalogueReport:

@@ -125,6 +125,14 @@ def save_menu(db: sqlite_utils.Database, services: Iterable[Service]) -> None:
     db.table("services").upsert_all([service_row(s) for s in services], pk="id")
 
 
+def save_targets(db: sqlite_utils.Database, services: Iterable[Service]) -> None:
+    """The target waits the queue runs (the menu's, the national catalogue's, a demo's cap) kept with the
+    services: the day's figures read their targets here, and must judge a wait as the board and alerts do."""
+    with db.conn:
+        db.conn.executemany("UPDATE services SET target_wait_s=? WHERE id=? AND target_wait_s<>?",
+                            [(s.target_wait_s, s.id, s.target_wait_s) for s in services])
+
+
 def save_counters(db: sqlite_utils.Database, counters: Iterable[Counter]) -> None:
     cols = COUNTER_COLS
     with db.conn:

@@ -70,6 +70,11 @@ def test_a_new_version_replaces_the_menus_national_fields_and_the_standards(sett
         assert (svc.name_en, svc.name_sw, svc.target_wait_s, svc.service_time_s) == (
             "KRA PIN (national v3)", "PIN ya KRA (toleo 3)", 1200, 540.0)
         assert svc.prefix == "K"  # the centre keeps its own ticket letter
+        # the day's figures judge waits by the target the queue runs, as the board and the alerts do
+        from centre_server.reports.live import live_day
+        centre.execute(engine.IssueTicket(new_ticket_id(), "kra-pin"))
+        rows = {r["service_id"]: r for r in live_day(centre)["services"]}
+        assert rows["kra-pin"]["target_wait_s"] == 1200, rows["kra-pin"]
         assert centre.state.policy.priority_streak_limit == 5 and centre.state.policy.target_share == 0.9
         assert Priority.expectant not in centre.state.policy.priority_classes
         payload = centre.catalogue_payload()
