@@ -131,6 +131,13 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     expect(page.locator("#kpi-satisfaction-scale")).to_have_text("1 Mbaya – 4 Bora sana")
     page.evaluate("window.scrollTo(0, 0)")
     shots(page, "web-board-sw")
+    # a manager's 1366-pixel laptop: every column of the services, the target last, without scrolling
+    page.set_viewport_size({"width": 1366, "height": 768})
+    expect(page.locator(".services-table tbody tr").first).to_be_visible()
+    fits = page.evaluate("(() => { const e = document.querySelector('.table-scroll'); "
+                         "return [e.scrollWidth, e.clientWidth]; })()")
+    assert fits[0] <= fits[1], fits
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(centre_server.url + "/board?lang=en")
 
     # the manager closes the day from the board: what waits is cancelled, counters close, the day is summarised
