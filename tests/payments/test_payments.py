@@ -230,6 +230,38 @@ def test_a_late_callback_brings_the_receipt_to_a_payment_the_query_settled(pay_s
     assert payment(pay_server, t["id"])["receipt"] == push["receipt"]
 
 
+def test_a_payment_settled_by_the_query_then_its_late_receipt_is_counted_once_at_the_day_close(pay_server,
+                                                                                             mpesa_sim):
+    """Paid by the query (no receipt), its late callback (the receipt), the same callback again: the day's
+    reconciliation counts one M-Pesa payment of the fee, and no money matching no ticket."""
+    mpesa_sim.control(lose_callbacks=True)
+    t = issue(pay_server)
+    start(pay_server, t["id"], PAID_PHONE)
+    p = settled(pay_server, t["id"], timeout=20)
+    assert (p["state"], p["receipt"], p["receipt_to_follow"]) == ("paid", None, True)
+    push = mpesa_sim.push_for(t["number"])
+    resend = f"{mpesa_sim.url}/sim/requests/{push['CheckoutRequestID']}/callback"
+    assert httpx.post(resend, timeout=15).json()["statuses"] == [200]
+    assert httpx.post(resend, timeout=15).json()["statuses"] == [200]  # Daraja's retry: a duplicate, idempotent
+    p = payment(pay_server, t["id"])
+    assert (p["receipt"], p["receipt_to_follow"]) == (push["receipt"], False)
+    events = payment_events(pay_server, t["id"])
+    assert [e["state"] for e in events] == ["pending", "paid", "paid"] and events[-1]["receipt"] == push["receipt"]
+
+    clerk = pay_server.client(pay_server.login("clerk"))
+    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
+    assert clerk.post(f"/api/v1/counters/c01/call/{t['id']}").status_code == 200
+    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    manager = pay_server.client(pay_server.login("manager"))
+    closed = manager.post("/api/v1/day/close")
+    assert closed.status_code == 200, closed.text
+    summary = manager.get(f"/api/v1/day/summaries/{closed.json()['date']}").json()
+    money = summary.get("payments") or summary["summary"]["payments"]
+    [row] = [r for r in money["services"] if r["service_id"] == "passport"]
+    assert (row["served"], row["mpesa_count"], row["mpesa_ksh"], row["unpaid_served"]) == (1, 1, 4550, 0)
+    assert (money["unmatched_count"], money["received_ksh"]) == (0, 4550)
+
+
 def test_money_that_arrives_after_the_clerk_took_cash_is_still_recorded(pay_server, mpesa_sim):
     mpesa_sim.control(delay_s=3.0)
     t = issue(pay_server)
