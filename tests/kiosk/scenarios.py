@@ -1036,19 +1036,6 @@ def pay_mpesa(d):
     data["payment"] = {"state": app.payment.state, "receipt": app.payment.receipt, "choice": app.payment.choice}
     data["ticket_text"] = d.screen.ids.details.text
     data["printed"] = app.model.printed
-    if os.environ.get("KIOSK_SECOND"):  # the next citizen, the same service: is the question asked again?
-        d.tap(d.screen.ids.done)
-        yield d.at("welcome")
-        d.tap(d.screen.ids.start_en)
-        yield d.at("categories")
-        d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
-        yield d.at("services")
-        yield Sleep(0.3)
-        d.tap(_service(d, service_id))
-        yield from _past_needs(d)
-        d.tap(d.screen.ids.priority_none)
-        yield Wait(lambda: app.sm.current in ("phone", "pay_choice"), "after priority")
-        data["second_after_priority"] = app.sm.current
 
 
 def _fits(label) -> bool:
@@ -1060,13 +1047,7 @@ def _fits(label) -> bool:
 def _after_priority(d, service_id: str, shot: str):
     """Welcome -> the screen after priority for a service with a fee (use with yield from); its name."""
     app = d.app
-    yield d.at("welcome")
-    d.tap(d.screen.ids.start_en)
-    yield d.at("categories")
-    d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
-    yield d.at("services")
-    yield Sleep(0.3)
-    d.tap(_service(d, service_id))
+    yield from _to_service(d, service_id, "start_en")
     yield from _past_needs(d)
     d.tap(d.screen.ids.priority_none)
     yield Wait(lambda: app.sm.current in ("phone", "confirm", "pay_choice"), "after priority")
