@@ -2,18 +2,22 @@
 
 Each centre's summary may carry ``payments`` (``centre_server.contract.payments.PaymentsDay``): fees due
 for the tickets served against M-Pesa and cash received, waivers, and M-Pesa money that matched no
-ticket. Older centres send none and are listed as such. ``router`` is included by ``hq.app`` with one line.
+ticket. Older centres send none and are listed as such. ``router`` is included by ``hq.app`` with one line
+(under the viewer role, like the board: the page, its JSON and its CSV alike).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date as Date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from centre_server.contract import ErrorResponse, summary as schema
@@ -84,6 +88,50 @@ def _named(v: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str, An
     return {**v, "name_en": en, "name_sw": sw, "received_ksh": v["mpesa_ksh"] + v["cash_ksh"]}
 
 
+CSV_COLUMNS = ("centre_id", "centre_name", "date", "revision", "service_id", "name_en", "name_sw", "fee_ksh",
+               "fee_varies", "served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "received_ksh",
+               "waived_count", "waived_ksh", "unpaid_served", "failed_attempts", "unmatched_count", "unmatched_ksh")
+UNMATCHED_ID = "(unmatched)"  # the row of a centre's day for M-Pesa money that matched no ticket
+
+
+def export_csv(store: Store, first: str, last: str) -> Iterator[str]:
+    """One row per centre, service and day (plus a centre's day's unmatched M-Pesa money), streamed.
+
+    The same summaries as the page (those holding the summary's shape), read through a server-side cursor and
+    written a few hundred rows at a time: a year of a hundred centres is not held in memory. Centre-supplied
+    text goes through ``board.cell`` (a name starting like a formula stays text in a spreadsheet).
+    """
+    names = board.centre_names(store)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    sql = ("SELECT centre_id, date, revision, data FROM summaries WHERE date >= ? AND date <= ? "
+           "ORDER BY date, centre_id")
+    with store.stream(sql, [first, last]) as rows:
+        for cid, day, revision, data in rows:
+            s = json.loads(data) if isinstance(data, str) else data
+            pay = s.get("payments") if isinstance(s, dict) else None
+            if not pay or schema.problem(s) is not None:  # no payment figures, or not the summary's shape
+                continue
+            service_names = {r["service_id"]: (r.get("name_en") or r["service_id"], r.get("name_sw") or r["service_id"])
+                             for r in s.get("services", [])}
+            head = [cid, names.get(cid, cid), day, revision]
+            for p in pay.get("services", []):
+                en, sw = service_names.get(p["service_id"], (p["service_id"], p["service_id"]))
+                v = {k: p.get(k) or 0 for k in SUMS}
+                w.writerow([board.cell(x) for x in [
+                    *head, p["service_id"], en, sw, p.get("fee_ksh") or 0, int(bool(p.get("fee_varies"))),
+                    *[v[k] for k in SUMS[:6]], v["mpesa_ksh"] + v["cash_ksh"], *[v[k] for k in SUMS[6:]], "", ""]])
+            if pay.get("unmatched_count"):
+                w.writerow([board.cell(x) for x in [*head, UNMATCHED_ID, "", "", "", "", *[""] * 11,
+                                                     pay.get("unmatched_count", 0), pay.get("unmatched_ksh", 0)]])
+            if out.tell() > 256 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+    yield out.getvalue()
+
+
 def _range(store: Store, first: str | None, last: str | None) -> tuple[str, str]:
     last = last or (store.dates() or [Date.today().isoformat()])[-1]
     first = first or (Date.fromisoformat(last) - timedelta(days=6)).isoformat()
@@ -107,6 +155,18 @@ def router(store: Store, templates: Jinja2Templates,
                     last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC)) -> dict[str, Any]:
         """Fees due and money received per centre and service (a week to the newest day, unless said)."""
         return revenue_data(store, *days(first, last))
+
+    @api.get("/revenue.csv", tags=["board"], response_class=Response,
+             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                              "description": "revenue per centre, service and day (an attachment)"},
+                        401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+    def revenue_csv(first: str | None = Query(None, alias="from", json_schema_extra=DATE_DOC),
+                    last: str | None = Query(None, alias="to", json_schema_extra=DATE_DOC)) -> Response:
+        """The revenue page's figures as CSV: one row per centre, service and day (a week to the newest day)."""
+        first, last = days(first, last)
+        name = f"huduma-revenue-{first}-to-{last}.csv"
+        return StreamingResponse(export_csv(store, first, last), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @api.get("/revenue", response_class=HTMLResponse, include_in_schema=False)
     def revenue_page(request: Request, first: str | None = Query(None, alias="from"),

@@ -17,7 +17,7 @@ import httpx
 
 from centre_server.contract import API_PREFIX, CheckInResponse, IssueTicketRequest, ServiceOut, TicketOut
 from centre_server.contract.catalogue import CatalogueStatePayload
-from centre_server.contract.payments import PaymentOut
+from centre_server.contract.payments import PaymentOut, PaymentsAvailability
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,16 @@ class CentreApi:
         if r.status_code != 200:
             raise self._error(r)
         return PaymentOut.model_validate(r.json())
+
+    def payments_availability(self) -> PaymentsAvailability:
+        """Can the centre send an M-Pesa prompt now? (The server may ask Daraja first: a longer wait.)"""
+        try:
+            r = self._client.get(f"{API_PREFIX}/payments/availability", timeout=20.0)
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code != 200:
+            raise self._error(r)
+        return PaymentsAvailability.model_validate(r.json())
 
     def payment(self, ticket_id: str) -> PaymentOut:
         """Where this ticket's fee stands now."""

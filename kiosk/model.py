@@ -81,6 +81,21 @@ def phone_display(text: str) -> str:
     return " ".join([n[:4], n[4:7], n[7:]]).strip()
 
 
+PHONE_MAX_DIGITS = 13  # "+254712345678": the longest a Kenyan mobile number is typed, compacted
+
+
+def phone_keyed(entry: str, key: str) -> str:
+    """A phone number as typed on the Keypad after one more key: the SMS phone, the M-Pesa phone and check-in
+    by phone all type a number the same way ("<" erases, "+" only first, digits up to a whole number)."""
+    if key == "<":
+        return entry[:-1]
+    if key == "+":
+        return entry or "+"
+    if key.isdigit() and len(compact_phone(entry)) < PHONE_MAX_DIGITS:
+        return entry + key
+    return entry
+
+
 class KioskModel(EventDispatcher):
     """Services, language, the citizen's choices, the ticket, printer and server state."""
 
@@ -341,16 +356,12 @@ class KioskModel(EventDispatcher):
     def checkin_key(self, key: str) -> None:
         """One keypad key on the check-in screen."""
         self.set_checkin_error("", "")
-        if key == "<":
+        if self.checkin_mode == "phone":
+            self.checkin_entry = phone_keyed(self.checkin_entry, key)
+        elif key == "<":
             self.checkin_entry = self.checkin_entry[:-1]
-        elif key == "+":
-            if self.checkin_mode == "phone" and not self.checkin_entry:
-                self.checkin_entry = "+"
-        elif key.isdigit():
-            if self.checkin_mode == "code" and len(self.checkin_entry) < CHECKIN_CODE_MAX:
-                self.checkin_entry += key
-            elif self.checkin_mode == "phone" and len(compact_phone(self.checkin_entry)) < 13:
-                self.checkin_entry += key
+        elif key.isdigit() and len(self.checkin_entry) < CHECKIN_CODE_MAX:
+            self.checkin_entry += key
 
     def checkin_body(self) -> tuple[str | None, str | None]:
         """(code, phone) for the request; raises ValueError with the i18n key when the entry cannot be right."""

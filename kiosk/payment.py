@@ -26,6 +26,7 @@ from centre_server.contract.payments import PaymentOut, PaymentState
 from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.api import ApiError, Unreachable
 from kiosk.i18n import tr
+from kiosk.model import phone_display, phone_keyed
 from kiosk.screens import KioskScreen
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,9 @@ PAY_SCREENS = ("pay_choice", "pay_phone", "paying")
 # minute, but the next citizen should not wait that long: the clerk sees a late answer anyway.
 PAY_WAIT_S = 45.0
 POLL_S = 2.0
-# A centre that does not take M-Pesa (``[payments] enabled = false``) answers 503 payments_off: the kiosk then
-# stops asking for this long, and asks again after it (the manager may switch payments on meanwhile).
-PAYMENTS_OFF_RECHECK_S = 600.0
+# Whether the centre can send a prompt at all (``[payments]`` on, M-Pesa in reach) is asked at start, on every
+# reconnect and this often (``GET /payments/availability``): "Pay now" is offered only while the answer is yes.
+AVAILABILITY_RECHECK_S = 60.0
 # Why the server would not send the prompt, in the kiosk's words (the receipt's line adds "pay at the counter").
 REFUSAL_WORDS = {"payments_off": "pay_reason_off", "gateway_unreachable": "pay_reason_unreachable",
                  "too_many_attempts": "pay_reason_too_many", "rate_limited": "pay_reason_too_many",
@@ -63,6 +64,8 @@ class KioskPayment(EventDispatcher):
     # later (the citizen printed before an answer, or the wait ran out), error (the server refused)
     state = StringProperty("")
     receipt = StringProperty("")
+    # paid, settled by M-Pesa's query whose answer has no receipt number: it comes later (the ticket's page)
+    to_follow = BooleanProperty(False)
     reason_en = StringProperty("")
     reason_sw = StringProperty("")
     invalid = BooleanProperty(False)  # the phone typed is not a Kenyan mobile number
@@ -71,6 +74,7 @@ class KioskPayment(EventDispatcher):
     def reset(self) -> None:
         self.choice = ""
         self.phone = self.state = self.receipt = self.reason_en = self.reason_sw = ""
+        self.to_follow = False
         self.amount_ksh = 0
         self.invalid = False
         self.left_s = 0
@@ -82,6 +86,7 @@ class KioskPayment(EventDispatcher):
         """The server's word on the payment (the kiosk's own "later" stays until something is settled)."""
         if out.state == PaymentState.paid:
             self.receipt = out.receipt or ""  # before the state: screens redraw on the state
+            self.to_follow = out.receipt_to_follow
             self.state = "paid"
         elif out.state == PaymentState.failed:
             self.reason_en, self.reason_sw = out.reason_en or "", out.reason_sw or ""
@@ -99,7 +104,8 @@ class KioskPayment(EventDispatcher):
         if self.choice != "mpesa":
             return []
         if self.state == "paid":
-            receipt = [tr("pay_print_receipt", language, receipt=self.receipt)] if self.receipt else []
+            receipt = [tr("pay_print_receipt", language, receipt=self.receipt)] if self.receipt else \
+                [tr("pay_print_to_follow", language)] if self.to_follow else []
             return [tr("pay_print_paid", language), *receipt]
         if self.state == "failed":
             return [tr("pay_print_failed", language, reason=self.reason(language))]
@@ -116,7 +122,10 @@ class PaymentFlow:
         self._ticket: TicketOut | None = None
         self._poll_ev = None
         self._polling = False
-        self._off_until = 0.0  # the server said payments are off: no question until then
+        # the centre's word on M-Pesa: True offers "Pay now"; False (off, out of reach) or None (not known
+        # yet, or the server is out of reach) does not: nobody types a phone for a prompt that cannot leave
+        self.mpesa: bool | None = None
+        self._asking = False
 
     # -- the journey ---------------------------------------------------------------
     def asks(self) -> bool:
@@ -124,7 +133,7 @@ class PaymentFlow:
         m = self.app.model
         amount = fee_to_push(m.needs_of(m.service_id))
         self.state.reset()
-        if amount is None or time.monotonic() < self._off_until:
+        if amount is None or not self.mpesa:
             return False
         self.state.amount_ksh = amount
         return True
@@ -143,15 +152,8 @@ class PaymentFlow:
         self.app.go("pay_phone")
 
     def key(self, key: str) -> None:
-        p = self.state
-        p.invalid = False
-        if key == "<":
-            p.phone = p.phone[:-1]
-        elif key == "+":
-            if not p.phone:
-                p.phone = "+"
-        elif len(compact_phone(p.phone)) < 13:
-            p.phone = p.phone + key
+        self.state.invalid = False
+        self.state.phone = phone_keyed(self.state.phone, key)
 
     def phone_done(self) -> None:
         p = self.state
@@ -171,6 +173,39 @@ class PaymentFlow:
         if self.state.choice == "mpesa":
             return "pay_phone"
         return "pay_choice" if self.state.choice else "priority"
+
+    # -- can a prompt leave? -----------------------------------------------------------
+    def refresh(self, *_a: object) -> None:
+        """Ask the centre whether a prompt can leave now (at start, on reconnecting, every AVAILABILITY_RECHECK_S)."""
+        if self._asking:
+            return
+        self._asking = True
+        self.app.executor.submit(self._availability_worker)
+
+    def _availability_worker(self) -> None:
+        mpesa: bool | None
+        try:
+            out = self.app.api.payments_availability()
+            mpesa = out.mpesa
+            if not mpesa:
+                logger.info("no M-Pesa at this centre now (%s): pay at the counter", out.reason_code)
+        except ApiError as exc:  # a server without the payments part: nothing to pay by M-Pesa here
+            logger.info("payments availability: %s", exc)
+            mpesa = False
+        except Unreachable as exc:  # asked again on reconnecting
+            logger.info("payments availability not read: %s", exc)
+            mpesa = None
+        except Exception:
+            logger.exception("payments availability failed")
+            mpesa = None
+
+        def apply(_dt: float) -> None:
+            self._asking = False
+            if mpesa != self.mpesa:
+                logger.info("M-Pesa at the kiosk: %s", {True: "offered", False: "not offered", None: "unknown"}[mpesa])
+            self.mpesa = mpesa
+
+        Clock.schedule_once(apply, 0)
 
     # -- after the ticket ------------------------------------------------------------
     def wants_push(self) -> bool:
@@ -210,8 +245,8 @@ class PaymentFlow:
         if self._ticket is None:
             return
         if exc is not None and exc.code == "payments_off":
-            logger.warning("the centre does not take M-Pesa now: not asking for %.0f s", PAYMENTS_OFF_RECHECK_S)
-            self._off_until = time.monotonic() + PAYMENTS_OFF_RECHECK_S
+            logger.warning("the centre takes no M-Pesa now: not asking until it says it does")
+            self.mpesa = False
         if exc is not None and exc.code == "already_paid":
             p.state = "paid"
         else:
@@ -225,6 +260,8 @@ class PaymentFlow:
         if self._ticket is None:
             return
         self.state.apply(out)
+        if out.reason_code == "unreachable_gateway":  # the next citizen is not asked until M-Pesa is back
+            self.mpesa = False
         if self.state.state in ("paid", "failed"):
             self._settled()
 
@@ -293,6 +330,8 @@ class PaymentFlow:
             line = tr("pay_screen_counter", language, amount=f"{int(p.amount_ksh):,}")
         elif p.choice != "mpesa":
             return ""
+        elif p.state == "paid" and not p.receipt and p.to_follow:
+            line = tr("pay_screen_paid_to_follow", language)
         elif p.state == "paid":
             line = tr("pay_screen_paid", language, receipt=p.receipt or "-")
         elif p.state == "failed":
@@ -306,8 +345,6 @@ class PaymentFlow:
         p = self.state
         amount = f"{int(p.amount_ksh):,}"
         if p.choice == "mpesa":
-            from kiosk.model import phone_display
-
             return "\n" + tr("pay_confirm_mpesa", language, amount=amount, phone=phone_display(p.phone))
         if p.choice == "counter":
             return "\n" + tr("pay_confirm_counter", language, amount=amount)
@@ -317,6 +354,8 @@ class PaymentFlow:
         p = self.state
         if p.state == "starting":
             return tr("pay_starting", language)
+        if p.state == "paid" and not p.receipt and p.to_follow:
+            return tr("pay_done_to_follow", language)
         if p.state == "paid":
             return tr("pay_done", language, receipt=p.receipt)
         if p.state == "failed":

@@ -27,7 +27,7 @@ from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from centre_server.contract.catalogue import CatalogueService
-from centre_server.contract.phone import compact_phone, phone_is_valid
+from centre_server.contract.phone import phone_is_valid
 from kiosk import needs as needs_text
 from kiosk.access import plain, spelled
 from kiosk.i18n import (
@@ -43,7 +43,7 @@ from kiosk.i18n import (
     wait_reason_text,
     waiting_text,
 )
-from kiosk.model import KioskModel, ServiceInfo, phone_display
+from kiosk.model import KioskModel, ServiceInfo, phone_display, phone_keyed
 from kiosk.pictograms import Pictogram  # noqa: F401 - registered for the kv rules
 
 logger = logging.getLogger(__name__)
@@ -582,15 +582,8 @@ class PhoneScreen(KioskScreen):
         self.invalid = False
 
     def key(self, key: str) -> None:
-        m = self.model
         self.invalid = False
-        if key == "<":
-            m.phone = m.phone[:-1]
-        elif key == "+":
-            if not m.phone:
-                m.phone = "+"
-        elif len(compact_phone(m.phone)) < 13:
-            m.phone = m.phone + key
+        self.model.phone = phone_keyed(self.model.phone, key)
 
     def clear(self) -> None:
         self.model.phone = ""

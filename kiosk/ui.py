@@ -35,7 +35,7 @@ from kiosk.config import KioskConfig
 from kiosk.i18n import printer_status_text, tr
 from kiosk.model import KioskModel
 from kiosk.mqtt_link import KioskLink
-from kiosk.payment import PAY_SCREEN_CLASSES, PAY_SCREENS, PaymentFlow
+from kiosk.payment import AVAILABILITY_RECHECK_S, PAY_SCREEN_CLASSES, PAY_SCREENS, PaymentFlow
 from kiosk.printing import BLOCKING, TicketPrinter
 from kiosk.screens import SCREEN_CLASSES, SCREEN_NAMES, IdleWarning, StaffCorner, back_button, spoken_screen
 from kiosk.visit import VISIT_SCREENS, after_first_service
@@ -189,6 +189,8 @@ class KioskApp(App):
         Clock.schedule_interval(self._tick, 0.5)
         Clock.schedule_interval(lambda _dt: self.poll_printer(), self.kconfig.printer.status_poll_s)
         Clock.schedule_interval(self._refresh_without_mqtt, SERVICES_REFRESH_S)
+        self.pay.refresh()  # may the next citizen pay by M-Pesa? (again on reconnecting, and now and then)
+        Clock.schedule_interval(self.pay.refresh, AVAILABILITY_RECHECK_S)
 
     def on_request_close(self, *_a, **_kw) -> bool:
         """A full-screen kiosk is not closed by a window gesture; a windowed demo is."""
@@ -507,6 +509,8 @@ class KioskApp(App):
     def _mqtt_connection(self, connected: bool) -> None:
         def apply(_dt: float) -> None:
             self.model.mqtt_ok = connected
+            if connected:
+                self.pay.refresh()
         Clock.schedule_once(apply, 0)
 
     # -- server health -------------------------------------------------------------------
@@ -527,6 +531,7 @@ class KioskApp(App):
         if ok:
             logger.info("centre server reachable again")
             self.load_services()
+            self.pay.refresh()
             if self.sm is not None and self.sm.current == "out_of_service" and not self.model.device_fault:
                 self.reset()
         else:

@@ -62,6 +62,7 @@ FAILURE_REASONS: dict[str, tuple[str, str]] = {
     "push_refused": ("M-Pesa refused the request", "M-Pesa imekataa ombi"),
     "unreachable_gateway": ("M-Pesa could not be reached", "M-Pesa haikupatikana"),
     "expired": ("No answer from M-Pesa in time", "Hakuna jibu kutoka M-Pesa kwa wakati"),
+    "payments_off": ("M-Pesa is not taken at this centre", "M-Pesa haipokelewi katika kituo hiki"),
     "other": ("The payment did not go through", "Malipo hayakufanikiwa"),
 }
 
@@ -87,6 +88,9 @@ class PaymentOut(BaseModel):
     fee_varies: bool = False  # the fee depends on the case: it cannot be pushed from the queue
     method: PaymentMethod | None = None
     receipt: str | None = None  # the M-Pesa receipt number (e.g. "NLJ7RT61SV"); None for cash or a waiver
+    # paid by M-Pesa, confirmed by Daraja's STK query, whose answer carries no receipt number: the number comes
+    # with the (late) callback; until then every screen says "paid, receipt to follow", never a made-up one
+    receipt_to_follow: bool = False
     phone_masked: str | None = None  # "*********678": the phone the prompt went to
     reason_code: str | None = None  # failed: the Daraja ResultCode or the centre's code
     reason_en: str | None = None  # failed: why; waived/cash: the clerk's reason
@@ -94,6 +98,20 @@ class PaymentOut(BaseModel):
     by: str | None = None  # the clerk who recorded cash or a waiver
     attempts: int = 0
     updated_at: str | None = None  # ISO time of the last change, centre's time zone
+
+
+class PaymentsAvailability(BaseModel):
+    """Whether this centre can send an M-Pesa prompt now (``GET /api/v1/payments/availability``).
+
+    Kiosks ask at start, on reconnecting and now and then, and offer "Pay now with M-Pesa" only while ``mpesa``
+    is true: a citizen is not asked for a phone number for a prompt that cannot leave.
+    """
+
+    mpesa: bool
+    reason_code: str | None = None  # payments_off ([payments] enabled = false), unreachable_gateway, push_refused
+    reason_en: str | None = None
+    reason_sw: str | None = None
+    checked_at: str | None = None  # ISO time M-Pesa was last reached or tried, centre's time zone
 
 
 # A Kenyan mobile number as typed (07…, 01…, 2547…, +2547…, with spaces, dashes or brackets between digits):

@@ -21,6 +21,7 @@ from centre_server.contract.payments import (
     STILL_PROCESSING,
     PaymentMethod,
     PaymentOut,
+    PaymentsAvailability,
     PaymentState,
     StkCallback,
     failure_reason,
@@ -67,6 +68,9 @@ class Payments:
         self.settings = settings
         self.client = client if client is not None else DarajaClient(settings, clock=centre.clock)
         self._lock = threading.Lock()  # one settlement of a row at a time (callback, duplicate, query)
+        self._gateway_lock = threading.Lock()  # one reachability check at a time, whatever the kiosks ask
+        self._gateway: str | None = None  # None: Daraja answered last; else why not (a FAILURE_REASONS code)
+        self._gateway_at: float | None = None  # when Daraja was last reached or tried (None: never yet)
 
     # ------------------------------------------------------------------ reading
 
@@ -100,7 +104,9 @@ class Payments:
             en = sw = row.reason
         base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
         receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
+        to_follow = row.state == PaymentState.paid and row.method == PaymentMethod.mpesa and not receipt
         return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
+                          receipt_to_follow=to_follow,
                           phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,
                           reason_code=row.result_code if row.state == PaymentState.failed else None,
                           reason_en=en, reason_sw=sw, by=row.by,
@@ -111,6 +117,54 @@ class Payments:
         if t is None:
             raise PaymentRefusal(404, "unknown_ticket", "No such ticket", "Tiketi hiyo haipo")
         return t
+
+    # ------------------------------------------------------------------ can a prompt leave?
+
+    def availability(self) -> PaymentsAvailability:
+        """Whether a prompt can leave now: payments on, and Daraja answered lately (asked again when stale)."""
+        if not self.settings.enabled:
+            en, sw = failure_reason("payments_off")
+            return PaymentsAvailability(mpesa=False, reason_code="payments_off", reason_en=en, reason_sw=sw)
+        at = self._gateway_at
+        if at is None or self.centre.clock() - at >= 4 * self.settings.reach_check_s:
+            self.check_gateway()
+        why = self._gateway
+        en, sw = failure_reason(why) if why is not None else (None, None)
+        return PaymentsAvailability(mpesa=why is None, reason_code=why, reason_en=en, reason_sw=sw,
+                                    checked_at=_iso(self.centre, self._gateway_at))
+
+    def check_gateway(self) -> bool:
+        """Ask Daraja for a fresh OAuth token (nothing charged, no phone rings): is M-Pesa in reach?"""
+        if not self.settings.enabled:
+            return False
+        with self._gateway_lock:
+            at = self._gateway_at
+            if at is not None and self.centre.clock() - at < 1.0:  # another thread just asked
+                return self._gateway is None
+            self.client.forget_token()
+            try:
+                self.client.token()
+            except GatewayUnreachable as err:
+                logger.warning("M-Pesa out of reach: %s", err)
+                self._note_gateway("unreachable_gateway")
+            except GatewayRefused as err:
+                logger.warning("M-Pesa refuses this centre's credentials: %s", err)
+                self._note_gateway("push_refused")
+            else:
+                self._note_gateway(None)
+            return self._gateway is None
+
+    def recheck_gateway(self) -> None:
+        """While M-Pesa is out of reach, ask again every ``reach_check_s`` (the settler's rounds call this), so
+        the kiosks offer "Pay now" again soon after it returns."""
+        at = self._gateway_at
+        if self._gateway is not None and (at is None or self.centre.clock() - at >= self.settings.reach_check_s):
+            self.check_gateway()
+
+    def _note_gateway(self, why: str | None) -> None:
+        if why is None and self._gateway is not None:
+            logger.info("M-Pesa reachable again")
+        self._gateway, self._gateway_at = why, self.centre.clock()
 
     # ------------------------------------------------------------------ starting
 
@@ -166,8 +220,10 @@ class Payments:
         except GatewayUnreachable as err:
             # nothing reached the phone, so nothing was charged: failed, with the reason, and the citizen may retry
             logger.warning("STK push for %s: M-Pesa out of reach: %s", t.number, err)
+            self._note_gateway("unreachable_gateway")
             self._finish(row, "failed", result_code="unreachable_gateway", result_desc=str(err)[:500])
             return self.status(ticket_id)
+        self._note_gateway(None)
         store.update(self.centre.db, row.id, merchant_request_id=resp.MerchantRequestID,
                      checkout_request_id=resp.CheckoutRequestID, updated_at=self.centre.clock())
         self._tell(t, "pending", fee.amount_ksh, "mpesa")
@@ -283,9 +339,12 @@ class Payments:
             q = self.client.stk_query(row.checkout_request_id or "")
         except (GatewayUnreachable, GatewayRefused) as err:
             logger.warning("STK query for %s failed: %s", row.number, err)
+            if isinstance(err, GatewayUnreachable):
+                self._note_gateway("unreachable_gateway")
             return None
         finally:
             store.update(self.centre.db, row.id, queried_at=self.centre.clock(), queries=row.queries + 1)
+        self._note_gateway(None)
         return None if q is None else q.ResultCode
 
     def settle_late(self) -> int:

@@ -78,13 +78,29 @@ class PaymentsExtension:
             self.payments.client.close()
 
     def _settle_loop(self) -> None:
+        """Settle late pushes; and know whether M-Pesa is in reach from the start, asking again while it is not
+        (the kiosks read it through ``GET /api/v1/payments/availability`` and offer "Pay now" only then)."""
+        self._check_gateway(first=True)
         while not self._stop.wait(self.settings.poll_every_s):
             payments = self.payments
             if payments is None:
                 return
+            self._check_gateway()
             try:
                 n = payments.settle_late()
                 if n:
                     logger.info("settled %s late M-Pesa payments by STK query", n)
             except Exception:  # one bad round must not end the settling of the day's payments
                 logger.exception("settling late M-Pesa payments failed")
+
+    def _check_gateway(self, first: bool = False) -> None:
+        payments = self.payments
+        if payments is None:
+            return
+        try:
+            if first:
+                payments.check_gateway()
+            else:
+                payments.recheck_gateway()
+        except Exception:  # a bad answer is logged; the next round asks again
+            logger.exception("checking M-Pesa's reach failed")

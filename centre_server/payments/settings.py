@@ -44,6 +44,9 @@ class PaymentSettings(BaseModel):
     query_after_s: float = Field(30.0, ge=5, le=3600)  # a push without its callback this long: ask Daraja
     poll_every_s: float = Field(10.0, ge=0.2, le=3600)  # how often the settler looks for such pushes
     expire_after_s: float = Field(300.0, ge=30, le=86400)  # still unanswered then: failed ("expired"); try again
+    # while M-Pesa is out of reach, ask again this often (an OAuth token: nothing charged, no phone rings); in
+    # reach, a kiosk's question asks again once the last word is 4 times this old
+    reach_check_s: float = Field(30.0, ge=0.5, le=3600)
     max_attempts_per_ticket: int = Field(5, ge=1, le=50)  # prompts one ticket may send (phones are not spammed)
     verify_with_query: bool = True  # a success callback is believed only once an STK query agrees
 

@@ -12,7 +12,7 @@ import pytest
 from centre_server.contract import ServiceOut, ServiceStatePayload
 from kiosk.config import ConfigError, load_config, parse_config
 from kiosk.i18n import CATEGORIES, STRINGS, category_name, wait_about_text, wait_text, waiting_text
-from kiosk.model import KioskModel, phone_display, phone_is_valid
+from kiosk.model import KioskModel, phone_display, phone_is_valid, phone_keyed
 
 BUNDLE = {"centre_id": "gpo", "centre_name": "Huduma Centre GPO", "device_id": "kiosk-1", "kind": "kiosk",
           "role": "kiosk", "token": "tok", "server_url": "http://127.0.0.1:8000",
@@ -251,3 +251,26 @@ def test_the_catalogue_hides_what_is_not_offered_and_knows_suspensions():
                                               waiting=0, estimated_wait_s=0, accepting=False,
                                               refusal="service_suspended", open_counters=1, target_wait_s=60))
     assert m.suspension(first) == (True, None)
+
+
+def test_every_phone_is_typed_by_one_rule_the_sms_the_m_pesa_and_the_check_in_phone():
+    """One keypad rule (kiosk.model.phone_keyed): "<" erases, "+" only first, digits up to a whole number."""
+    typed = ""
+    for key in "+" + "254712345678" + "999" + "+":
+        typed = phone_keyed(typed, key)
+    assert typed == "+254712345678"  # nothing after a whole number, no second "+"
+    assert phone_keyed(phone_keyed("0712", "<"), "<") == "07"
+    assert phone_keyed("", "<") == "" and phone_keyed("07", "+") == "07" and phone_keyed("07", "x") == "07"
+    m = KioskModel()
+    m.set_checkin_mode("phone")
+    for key in "0712345678" + "12345":
+        m.checkin_key(key)
+    assert m.checkin_entry == "0712345678123"  # 13 digits at most, as before
+    typed = ""
+    for key in "0712345678" + "12345":
+        typed = phone_keyed(typed, key)
+    assert m.checkin_entry == typed  # check-in by phone types exactly as the SMS and M-Pesa phones do
+    m.set_checkin_mode("code")
+    for key in "+123456789":
+        m.checkin_key(key)
+    assert m.checkin_entry == "12345678"  # a code: digits only, eight at most

@@ -12,9 +12,11 @@ import json
 import httpx
 import pytest
 
+from tests.conftest import wait_until
 from tests.kiosk.conftest import ARTIFACTS, kiosk_config
 from tests.kiosk.escpos_decode import decode, render
-from tests.payments.conftest import mpesa_sim, pay_server  # noqa: F401 - fixtures
+from tests.payments.conftest import mpesa_sim, pay_server, payments_off_env, start_sim  # noqa: F401 - fixtures
+from tests.payments.test_payments import availability
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -96,19 +98,43 @@ def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosq
     assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
 
 
-@pytest.fixture
-def payments_off(monkeypatch):
-    """The centre's [payments] switched off (set before the server starts)."""
-    monkeypatch.setenv("HUDUMA_PAYMENTS__ENABLED", "false")
+def test_paid_by_the_query_prints_receipt_to_follow(pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
+                                                    run_kiosk):
+    """M-Pesa's callback lost: the centre's STK query settles the payment, whose answer has no receipt number.
+    The screen and the paper say paid, receipt to follow (never a made-up number); the ticket's page (its QR
+    code) shows the number once the late callback brings it."""
+    mpesa_sim.control(lose_callbacks=True)
+    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "to-follow-en")
+    server_side = payment_of(pay_server, data["ticket"]["id"])
+    assert server_side["state"] == "paid" and server_side["receipt"] is None and server_side["receipt_to_follow"]
+    assert data["payment"] == {"state": "paid", "receipt": "", "choice": "mpesa"}
+    assert "receipt number to follow" in data["ticket_text"]
+    assert "PAID BY M-PESA" in paper, paper
+    assert "M-Pesa receipt: to follow (your ticket's page shows it)" in " ".join(paper), paper
 
 
-def test_a_centre_without_mpesa_stops_asking(payments_off, pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
-                                             run_kiosk):
-    """The kiosk knows the fee from the catalogue, not whether the centre takes M-Pesa: the first citizen who
-    tries hears "pay at the counter" (on screen and paper, at once), and the next is not asked."""
-    data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345670", "off-en", KIOSK_SECOND="1")
-    assert data["payment"]["state"] == "failed"
-    assert "M-Pesa is not taken at this centre" in data["ticket_text"]
-    assert any(line.startswith("Payment failed") for line in paper), paper
-    assert mpesa_sim.requests() == []  # nothing reached M-Pesa
-    assert data["second_after_priority"] == "phone"
+def test_a_centre_without_mpesa_never_offers_it(payments_off_env, pay_server, mpesa_sim, mosquitto,  # noqa: F811
+                                                 tmp_path, run_kiosk):
+    """[payments] off: the kiosk learns it at start (GET /payments/availability), so even the first citizen
+    is never asked "pay now or at the counter": after priority comes the SMS phone, and nothing reaches M-Pesa."""
+    config = kiosk_config(pay_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    data = run_kiosk(config, "pay_unavailable", env={"KIOSK_TAG": "off-en"}).result(timeout=200)["data"]
+    assert data["first_after_priority"] == "phone"
+    assert mpesa_sim.requests() == []
+
+
+def test_mpesa_out_of_reach_is_not_offered_until_it_comes_back(pay_server, mpesa_sim, mosquitto,  # noqa: F811
+                                                               tmp_path, run_kiosk):
+    """M-Pesa's link down when the kiosk starts: no "Pay now" for anyone; the link back, the kiosk asks again
+    when its own link reconnects, and the next citizen is offered M-Pesa."""
+    port = int(mpesa_sim.url.rsplit(":", 1)[1])
+    mpesa_sim.proc.terminate()
+    mpesa_sim.proc.wait(10)
+    wait_until(lambda: availability(pay_server)["mpesa"] is False, timeout=30, what="the centre noticing")
+    config = kiosk_config(pay_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    run = run_kiosk(config, "pay_unavailable", env={"KIOSK_TAG": "unreachable-en", "KIOSK_AGAIN": "1"})
+    run.wait_mark("first", timeout=200)
+    mpesa_sim.proc = start_sim(port, tmp_path / "mpesa-sim-again.log")  # M-Pesa's link is back
+    data = run.result(timeout=200)["data"]
+    assert data["first_after_priority"] == "phone"
+    assert data["second_after_priority"] == "pay_choice"

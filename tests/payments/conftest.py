@@ -31,19 +31,25 @@ class Sim:
         return next(p for p in reversed(self.requests()) if p["request"]["AccountReference"] == account)
 
 
-@pytest.fixture
-def mpesa_sim(tmp_path: Path) -> Iterator[Sim]:
-    """``huduma-mpesa-sim`` in its own process; the citizen answers after 0.3 s, 'unreachable' after 1 s."""
-    port = free_port()
-    log = open(tmp_path / "mpesa-sim.log", "ab")
+def start_sim(port: int, log_path: Path) -> subprocess.Popen:
+    """``huduma-mpesa-sim`` on ``port``; the citizen answers after 0.3 s, 'unreachable' after 1 s."""
+    log = open(log_path, "ab")
     proc = subprocess.Popen([str(BIN / "huduma-mpesa-sim"), "--port", str(port), "--delay", "0.3", "--timeout", "1",
                              "--consumer-key", "demo", "--consumer-secret", "demo", "--passkey", "demo-passkey"],
                             stdout=log, stderr=log)
+    wait_port(port, timeout=20)
+    return proc
+
+
+@pytest.fixture
+def mpesa_sim(tmp_path: Path) -> Iterator[Sim]:
+    """``huduma-mpesa-sim`` in its own process (a test may stop it and start it again: ``sim.proc``)."""
+    port = free_port()
+    sim = Sim(f"http://127.0.0.1:{port}", start_sim(port, tmp_path / "mpesa-sim.log"))
     try:
-        wait_port(port, timeout=20)
-        yield Sim(f"http://127.0.0.1:{port}", proc)
+        yield sim
     finally:
-        stop_process(proc)
+        stop_process(sim.proc)
 
 
 @pytest.fixture
@@ -54,6 +60,7 @@ def pay_server(centre_dir, mosquitto, mpesa_sim: Sim, tmp_path: Path, monkeypatc
     monkeypatch.setenv("HUDUMA_PAYMENTS__CALLBACK_BASE_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("HUDUMA_PAYMENTS__QUERY_AFTER_S", "5")
     monkeypatch.setenv("HUDUMA_PAYMENTS__POLL_EVERY_S", "0.5")
+    monkeypatch.setenv("HUDUMA_PAYMENTS__REACH_CHECK_S", "1")  # M-Pesa's reach asked again within seconds
     server = CentreProcess(centre=centre_dir, port=port, args=["--mqtt", mosquitto.url],
                            log_path=tmp_path / "centre.log")
     server.start()
@@ -67,3 +74,9 @@ def db_rows(server: CentreProcess, sql: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+@pytest.fixture
+def payments_off_env(monkeypatch) -> None:
+    """The centre's [payments] switched off (set before ``pay_server`` starts it)."""
+    monkeypatch.setenv("HUDUMA_PAYMENTS__ENABLED", "false")

@@ -10,7 +10,7 @@ import httpx
 from centre_server.contract import Topics
 from tests.centre_server.test_server_process import Listener
 from tests.conftest import wait_until
-from tests.payments.conftest import db_rows
+from tests.payments.conftest import db_rows, start_sim
 
 PAID_PHONE = "0712345678"  # last digit 8: the simulator's citizen pays
 CANCEL_PHONE = "0712345672"  # 2: cancels the prompt (1032)
@@ -230,6 +230,38 @@ def test_a_late_callback_brings_the_receipt_to_a_payment_the_query_settled(pay_s
     assert payment(pay_server, t["id"])["receipt"] == push["receipt"]
 
 
+def test_a_payment_settled_by_the_query_then_its_late_receipt_is_counted_once_at_the_day_close(pay_server,
+                                                                                             mpesa_sim):
+    """Paid by the query (no receipt), its late callback (the receipt), the same callback again: the day's
+    reconciliation counts one M-Pesa payment of the fee, and no money matching no ticket."""
+    mpesa_sim.control(lose_callbacks=True)
+    t = issue(pay_server)
+    start(pay_server, t["id"], PAID_PHONE)
+    p = settled(pay_server, t["id"], timeout=20)
+    assert (p["state"], p["receipt"], p["receipt_to_follow"]) == ("paid", None, True)
+    push = mpesa_sim.push_for(t["number"])
+    resend = f"{mpesa_sim.url}/sim/requests/{push['CheckoutRequestID']}/callback"
+    assert httpx.post(resend, timeout=15).json()["statuses"] == [200]
+    assert httpx.post(resend, timeout=15).json()["statuses"] == [200]  # Daraja's retry: a duplicate, idempotent
+    p = payment(pay_server, t["id"])
+    assert (p["receipt"], p["receipt_to_follow"]) == (push["receipt"], False)
+    events = payment_events(pay_server, t["id"])
+    assert [e["state"] for e in events] == ["pending", "paid", "paid"] and events[-1]["receipt"] == push["receipt"]
+
+    clerk = pay_server.client(pay_server.login("clerk"))
+    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
+    assert clerk.post(f"/api/v1/counters/c01/call/{t['id']}").status_code == 200
+    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    manager = pay_server.client(pay_server.login("manager"))
+    closed = manager.post("/api/v1/day/close")
+    assert closed.status_code == 200, closed.text
+    summary = manager.get(f"/api/v1/day/summaries/{closed.json()['date']}").json()
+    money = summary.get("payments") or summary["summary"]["payments"]
+    [row] = [r for r in money["services"] if r["service_id"] == "passport"]
+    assert (row["served"], row["mpesa_count"], row["mpesa_ksh"], row["unpaid_served"]) == (1, 1, 4550, 0)
+    assert (money["unmatched_count"], money["received_ksh"]) == (0, 4550)
+
+
 def test_money_that_arrives_after_the_clerk_took_cash_is_still_recorded(pay_server, mpesa_sim):
     mpesa_sim.control(delay_s=3.0)
     t = issue(pay_server)
@@ -257,3 +289,38 @@ def test_m_pesa_out_of_reach_is_a_failed_prompt_with_its_reason_never_a_server_e
     assert (p["reason_en"], p["reason_sw"]) == ("M-Pesa could not be reached", "M-Pesa haikupatikana")
     assert [e["state"] for e in payment_events(pay_server, t["id"])] == ["failed"]
     assert "Traceback" not in pay_server.log_path.read_text()
+
+
+def availability(server) -> dict:
+    r = httpx.get(f"{server.url}/api/v1/payments/availability", timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_availability_says_whether_a_prompt_can_leave_and_follows_m_pesa_going_and_coming_back(
+        pay_server, mpesa_sim, tmp_path):
+    """What a kiosk asks at start and on reconnecting before it offers "Pay now": M-Pesa in reach, asked with an
+    OAuth token (no charge, no phone rings), lost when the gateway's link goes, found again when it returns."""
+    a = availability(pay_server)
+    assert a["mpesa"] is True and a["reason_code"] is None and a["checked_at"]
+    assert not [r for r in mpesa_sim.requests()]  # asking is not a prompt
+    port = int(mpesa_sim.url.rsplit(":", 1)[1])
+    mpesa_sim.proc.terminate()  # the gateway's link is down
+    mpesa_sim.proc.wait(10)
+    down = wait_until(lambda: (x := availability(pay_server))["mpesa"] is False and x, timeout=30,
+                      what="the centre noticing M-Pesa out of reach")
+    assert (down["reason_code"], down["reason_en"], down["reason_sw"]) == (
+        "unreachable_gateway", "M-Pesa could not be reached", "M-Pesa haikupatikana")
+    mpesa_sim.proc = start_sim(port, tmp_path / "mpesa-sim-again.log")  # the link is back
+    wait_until(lambda: availability(pay_server)["mpesa"] is True, timeout=30, what="M-Pesa in reach again")
+    t = issue(pay_server)
+    assert start(pay_server, t["id"], PAID_PHONE).json()["state"] == "pending"
+    assert "Traceback" not in pay_server.log_path.read_text()
+
+
+def test_availability_of_a_centre_without_m_pesa(payments_off_env, pay_server, mpesa_sim):
+    a = availability(pay_server)
+    assert (a["mpesa"], a["reason_code"]) == (False, "payments_off")
+    assert (a["reason_en"], a["reason_sw"]) == ("M-Pesa is not taken at this centre",
+                                                "M-Pesa haipokelewi katika kituo hiki")
+    assert httpx.post(f"{pay_server.url}/api/v1/payments/availability", timeout=10).status_code == 405

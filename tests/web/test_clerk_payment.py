@@ -160,3 +160,53 @@ def test_citizen_page_shows_the_payment_live_and_retries(pay_server, mpesa_sim, 
     expect(page.locator("#t-pay-state")).to_have_text("Imelipwa kwa M-Pesa")
     shots(page, "web-citizen-payment-paid-sw", full_page=True)
     assert not audit(page, "citizen-payment-paid-sw")
+
+
+def test_paid_by_the_query_says_receipt_to_follow_until_the_late_callback_brings_it(  # noqa: F811
+        pay_server, mpesa_sim, context_factory, shots):
+    """M-Pesa's STK query settles a payment whose callback is lost: its answer has no receipt number, so the
+    clerk and the citizen read "paid, receipt to follow", never a made-up number; Daraja's callback, sent again
+    late, fills the number in on both pages, live."""
+    kiosk = pay_server.centre.bundle("kiosk-1")["token"]
+    ticket = issue(pay_server, kiosk, SERVICE)
+    mpesa_sim.control(lose_callbacks=True)
+    start_push(pay_server, ticket["id"], "0712345670", kiosk)
+
+    clerk = context_factory(bypass_csp=True).new_page()
+    login_page(clerk, pay_server, "clerk", pay_server.centre.staff_password("clerk"))
+    clerk.wait_for_url("**/clerk")
+    open_counter(clerk, "c01", [SERVICE])
+    clerk.keyboard.press(" ")
+    expect(clerk.locator("#current-number")).to_have_text(ticket["number"])
+    citizen = context_factory(viewport={"width": 390, "height": 844}, bypass_csp=True).new_page()
+    citizen.goto(f"{pay_server.url}/t/{ticket['id']}?lang=en")
+
+    # the settler asks Daraja after query_after_s (5 s in these tests): paid, no receipt number yet
+    expect(clerk.locator("#payment-state")).to_have_text("Paid by M-Pesa", timeout=30_000)
+    p = payment_of(pay_server, ticket["id"])
+    assert p["state"] == "paid" and p["receipt"] is None and p["receipt_to_follow"] is True
+    to_follow = "to follow: M-Pesa confirmed the payment, the number comes later"
+    expect(clerk.locator("#payment-receipt")).to_have_text(to_follow)
+    expect(clerk.locator("#payment-detail")).to_contain_text("M-Pesa receipt " + to_follow + " · KSh 1,050")
+    for b in ("#pay-push", "#pay-cash", "#pay-waiver"):  # it is paid: nothing more to take
+        expect(clerk.locator(b)).to_be_disabled()
+    shots(clerk, "web-clerk-payment-receipt-to-follow")
+    assert not audit(clerk, "clerk-payment-receipt-to-follow-en")
+    expect(citizen.locator("#t-pay-state")).to_have_text("Paid by M-Pesa", timeout=30_000)
+    expect(citizen.locator("#t-pay-receipt")).to_have_text(to_follow)
+    expect(citizen.locator("#t-pay-form")).to_be_hidden()
+    shots(citizen, "web-citizen-payment-receipt-to-follow", full_page=True)
+    sw = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    sw.goto(f"{pay_server.url}/t/{ticket['id']}?lang=sw")
+    expect(sw.locator("#t-pay-receipt")).to_have_text("itafuata: M-Pesa imethibitisha malipo, nambari itakuja baadaye")
+    shots(sw, "web-citizen-payment-receipt-to-follow-sw", full_page=True)
+
+    # Daraja's callback arrives at last: the receipt number fills in on both pages without a reload
+    push = mpesa_sim.push_for(ticket["number"])
+    r = httpx.post(f"{mpesa_sim.url}/sim/requests/{push['CheckoutRequestID']}/callback", timeout=15)
+    assert r.json()["statuses"] == [200]
+    expect(clerk.locator("#payment-receipt")).to_have_text(push["receipt"])
+    expect(citizen.locator("#t-pay-receipt")).to_have_text(push["receipt"], timeout=40_000)  # its slow poll
+    p = payment_of(pay_server, ticket["id"])
+    assert p["receipt"] == push["receipt"] and p["receipt_to_follow"] is False
+    shots(clerk, "web-clerk-payment-receipt-arrived")

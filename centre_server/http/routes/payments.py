@@ -16,6 +16,10 @@ with ``message`` in English and ``message_sw`` in Kiswahili where a citizen read
     waived; ``amount_ksh`` (None when the fee varies), ``receipt``, ``reason_en``/``reason_sw``.
 ``POST /api/v1/tickets/{ticket_id}/payment/cash`` and ``.../payment/waiver`` ``{"reason": "..."}``
     A clerk (session with CSRF, or bearer). 200 ``PaymentOut``; 409 ``already_paid``.
+``GET /api/v1/payments/availability`` -> ``PaymentsAvailability``
+    Anyone. ``mpesa``: can a prompt leave now (payments on, and Daraja in reach: asked with an OAuth token,
+    never a charge); else ``reason_code`` payments_off | unreachable_gateway | push_refused, in both languages.
+    Kiosks ask at start, on reconnecting and now and then, and offer "Pay now with M-Pesa" only when true.
 ``POST /mpesa/callback/{token}`` Daraja's ``{"Body": {"stkCallback": {...}}}``
     200 ``{"ResultCode": 0, "ResultDesc": "Accepted"}`` (also for a duplicate); 404/409 refused and logged.
 
@@ -34,6 +38,7 @@ from centre_server.contract.payments import (
     CounterPaymentRequest,
     PaymentMethod,
     PaymentOut,
+    PaymentsAvailability,
     StartPaymentRequest,
     StkCallbackEnvelope,
 )
@@ -64,6 +69,12 @@ def _check_id(ticket_id: str) -> str:
     if not ticket_id or len(ticket_id) > 64 or not all(c.isalnum() or c in "-_" for c in ticket_id):
         raise ApiError(404, "unknown_ticket", "No such ticket")
     return ticket_id
+
+
+@router.get("/payments/availability", response_model=PaymentsAvailability)
+def payments_availability(request: Request) -> PaymentsAvailability:
+    """Can this centre send an M-Pesa prompt now? Kiosks offer "Pay now" only when it can."""
+    return payments_of(request).availability()
 
 
 @router.post("/tickets/{ticket_id}/payment", response_model=PaymentOut,

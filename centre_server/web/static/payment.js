@@ -7,7 +7,6 @@
 (function () {
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
-  const SETTLED = ["paid", "cash", "waived", "not_needed"];
   const state = { ticket: null, payment: null, source: null, mode: null, poll: null };
 
   function path(suffix) {
@@ -26,43 +25,25 @@
     }
   }
 
-  function ksh(n) { return n === null || n === undefined ? "" : "KSh " + Number(n).toLocaleString("en-KE"); }
+  const { SETTLED, ksh, reason } = H.paymentBox;
+
+  /* The clerk's words for a payment not paid by M-Pesa (paid is drawn the same on both pages). */
+  function words(p) {
+    if (p.state === "pending") return [H.t("payment_pending_detail", { phone: p.phone_masked || "?" }), ksh(p.amount_ksh)];
+    if (p.state === "failed") return [reason(p) || H.t("payment_state_failed"), ksh(p.amount_ksh)];
+    if (p.state === "cash" || p.state === "waived") {
+      return [reason(p) || "", p.by ? H.t("payment_by", { clerk: p.by }) : "", ksh(p.amount_ksh)];
+    }
+    if (p.fee_varies) return [H.t("payment_varies")];
+    return [H.t("payment_none_detail", { amount: ksh(p.amount_ksh) })];
+  }
 
   function render(p) {
     state.payment = p;
-    const box = $("payment");
     clearTimeout(state.poll);
-    if (!p || p.state === "not_needed") { box.hidden = true; return; }
-    box.hidden = false;
-    box.className = "card payment pay-" + p.state;
-    box.dataset.state = p.state;
-    $("payment-state").textContent = H.t("payment_state_" + p.state);
-    const detail = $("payment-detail");
-    detail.textContent = "";
-    const reason = H.lang === "sw" ? (p.reason_sw || p.reason_en) : (p.reason_en || p.reason_sw);
-    const parts = [];
-    if (p.state === "paid") {
-      detail.append(H.t("payment_receipt") + " ");
-      const r = document.createElement("span");
-      r.className = "pay-receipt";
-      r.id = "payment-receipt";
-      r.textContent = p.receipt || "—";
-      detail.append(r);
-      parts.push(ksh(p.amount_ksh));
-    } else if (p.state === "pending") {
-      parts.push(H.t("payment_pending_detail", { phone: p.phone_masked || "?" }), ksh(p.amount_ksh));
-    } else if (p.state === "failed") {
-      parts.push(reason || H.t("payment_state_failed"), ksh(p.amount_ksh));
-    } else if (p.state === "cash" || p.state === "waived") {
-      parts.push(reason || "", p.by ? H.t("payment_by", { clerk: p.by }) : "", ksh(p.amount_ksh));
-    } else if (p.fee_varies) {
-      parts.push(H.t("payment_varies"));
-    } else {
-      parts.push(H.t("payment_none_detail", { amount: ksh(p.amount_ksh) }));
-    }
-    if (p.attempts > 1) parts.push(H.t("payment_attempts", { n: p.attempts }));
-    const words = parts.filter(Boolean).join(" · ");
-    if (words) detail.append((detail.childNodes.length ? " · " : "") + words);
+    const attempts = p && p.attempts > 1 ? [H.t("payment_attempts", { n: p.attempts })] : [];
+    if (!H.paymentBox.draw($("payment"), p, { stateEl: $("payment-state"), detailEl: $("payment-detail"),
+                                               receiptId: "payment-receipt", words, extra: attempts })) return;
 
     const settled = SETTLED.includes(p.state);
     $("pay-push").disabled = settled || p.state === "pending" || p.fee_varies;

@@ -5,41 +5,23 @@
   const H = window.Huduma;
   const $ = (id) => document.getElementById(id);
   const ticketId = JSON.parse($("ticket-data").textContent).id;
-  const SETTLED = ["paid", "cash", "waived", "not_needed"];
+  const { SETTLED, ksh, reason } = H.paymentBox;
   let timer = null;
   let last = null;
 
-  const ksh = (n) => (n === null || n === undefined ? "" : "KSh " + Number(n).toLocaleString("en-KE"));
+  /* The citizen's words for a payment not paid by M-Pesa (paid is drawn the same on both pages). */
+  function words(p) {
+    if (p.state === "pending") return [H.t("t_pay_pending", { amount: ksh(p.amount_ksh) })];
+    if (p.state === "failed") return [H.t("t_pay_failed", { reason: reason(p) || H.t("payment_state_failed") })];
+    if (p.state === "cash" || p.state === "waived") return [ksh(p.amount_ksh)];
+    if (p.fee_varies) return [H.t("payment_varies")];
+    return [H.t("t_pay_due", { amount: ksh(p.amount_ksh) })];
+  }
 
   function render(p) {
     last = p;
-    const box = $("t-payment");
-    if (!p || p.state === "not_needed") { box.hidden = true; return; }
-    box.hidden = false;
-    box.className = "card payment t-payment pay-" + p.state;
-    box.dataset.state = p.state;
-    $("t-pay-state").textContent = H.t("payment_state_" + p.state);
-    const detail = $("t-pay-detail");
-    detail.textContent = "";
-    const reason = H.lang === "sw" ? (p.reason_sw || p.reason_en) : (p.reason_en || p.reason_sw);
-    if (p.state === "paid") {
-      detail.append(H.t("payment_receipt") + " ");
-      const r = document.createElement("span");
-      r.className = "pay-receipt";
-      r.id = "t-pay-receipt";
-      r.textContent = p.receipt || "—";
-      detail.append(r, " · " + ksh(p.amount_ksh));
-    } else if (p.state === "pending") {
-      detail.textContent = H.t("t_pay_pending", { amount: ksh(p.amount_ksh) });
-    } else if (p.state === "failed") {
-      detail.textContent = H.t("t_pay_failed", { reason: reason || H.t("payment_state_failed") });
-    } else if (p.state === "cash" || p.state === "waived") {
-      detail.textContent = ksh(p.amount_ksh);
-    } else if (p.fee_varies) {
-      detail.textContent = H.t("payment_varies");
-    } else {
-      detail.textContent = H.t("t_pay_due", { amount: ksh(p.amount_ksh) });
-    }
+    if (!H.paymentBox.draw($("t-payment"), p, { stateEl: $("t-pay-state"), detailEl: $("t-pay-detail"),
+                                                 receiptId: "t-pay-receipt", words })) return;
     $("t-pay-form").hidden = !(["none", "failed"].includes(p.state) && !p.fee_varies);
   }
 
@@ -51,8 +33,10 @@
       if (resp.ok) render(await resp.json());
       else if (resp.status === 404 || resp.status === 503) { render(null); return; }
     } catch (err) { /* offline: the ticket's own poll says so; try again */ }
-    if (last && SETTLED.includes(last.state)) return;  // nothing more will change
-    timer = setTimeout(poll, last && last.state === "pending" ? 3000 : (document.hidden ? 20000 : 8000));
+    // settled, nothing more will change; but a receipt to follow is read again now and then until it comes
+    if (last && SETTLED.includes(last.state) && !last.receipt_to_follow) return;
+    const slow = document.hidden || (last && last.receipt_to_follow);
+    timer = setTimeout(poll, last && last.state === "pending" ? 3000 : (slow ? 20000 : 8000));
   }
 
   $("t-pay-form").addEventListener("submit", async (e) => {
