@@ -954,12 +954,19 @@ class ChannelHub:
                     self._mark(f"ahead:{t.id}")  # the first message already said how close it is
             elif isinstance(d, PaymentUpdated) and d.state in ("paid", "failed"):  # the citizen hears the outcome
                 if d.state == "paid":
-                    text = tr("sms_paid", lang, number=t.number, amount=f"{d.amount_ksh or 0:,}",
-                              receipt=d.receipt or "-")
+                    # settled by Daraja's query, the receipt number comes later with the late callback:
+                    # "paid, receipt to follow" first, then the receipt alone (never "receipt -")
+                    told = not self._mark(f"paid:{t.id}")
+                    if told and not d.receipt:
+                        continue
+                    key = "sms_receipt" if told else "sms_paid" if d.receipt else "sms_paid_no_receipt"
+                    text = tr(key, lang, number=t.number, amount=f"{d.amount_ksh or 0:,}", receipt=d.receipt or "")
+                    once = f"receipt:{t.id}" if told else f"payment:{t.id}:{ev.seq}"  # a repeated callback: no SMS
                 else:
                     en, sw = failure_reason(d.reason)
                     text = tr("sms_pay_failed", lang, number=t.number, reason=sw if lang == "sw" else en, url=url)
-                self.enqueue(f"payment:{t.id}:{ev.seq}", t.phone, "payment", t.id, text)
+                    once = f"payment:{t.id}:{ev.seq}"
+                self.enqueue(once, t.phone, "payment", t.id, text)
             elif isinstance(d, TicketCalled):
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
