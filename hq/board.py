@@ -23,8 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from centre_server.reports import figures
-from hq import daily
-from hq.store import Store
+from hq import callcentre_store, daily
+from hq.store import CENTRES_SQL, DATES_SQL, Store
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +132,14 @@ def skipped_rows(store: Store, first: str, last: str) -> list[dict[str, Any]]:
     database by hand) must not break the board for every centre.
     """
     with store.tx() as cur:
-        cur.execute("SELECT centre_id, date, revision, problem FROM day_totals WHERE date >= ? AND date <= ? "
-                    "AND problem IS NOT NULL ORDER BY date, centre_id", [first, last])
-        rows = cur.fetchall()
+        return skipped_in(cur, first, last)
+
+
+def skipped_in(cur: Any, first: str, last: str) -> list[dict[str, Any]]:
+    """``skipped_rows`` inside the caller's transaction."""
+    cur.execute("SELECT centre_id, date, revision, problem FROM day_totals WHERE date >= ? AND date <= ? "
+                "AND problem IS NOT NULL ORDER BY date, centre_id", [first, last])
+    rows = cur.fetchall()
     for c, d, r, why in rows:
         logger.warning("skipped the stored summary of %s for %s (revision %s): %s", c, d, r, why)
     return [{"centre_id": c, "date": d, "revision": r, "reason": why} for c, d, r, why in rows]
@@ -171,25 +176,25 @@ def period_parts(first: str, last: str) -> tuple[tuple[int, int], tuple[str, str
     return (w0, w1), before, after
 
 
-def worst_services(store: Store, first: str, last: str, names: dict[str, str], min_measured: int,
+def worst_services(cur: Any, first: str, last: str, names: dict[str, str], min_measured: int,
                    limit: int = 12) -> list[dict[str, Any]]:
     """The centre-services with the lowest service level over first..last (at least ``min_measured`` visits).
 
     Ties (same level, same visits) keep the order the services first appear
-    in: by day, centre, and place in the centre's menu.
+    in: by day, centre, and place in the centre's menu. Read inside the
+    caller's transaction.
     """
-    with store.tx() as cur:
-        weeks, before, after = period_parts(first, last)
-        cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
-        sums = cur.fetchall()
-        firsts = sorted({r[2] for r in sums})
-        named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-        for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
-            part = firsts[i:i + 50]
-            cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
-                        f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
-            for row in cur.fetchall():
-                named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
+    weeks, before, after = period_parts(first, last)
+    cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
+    sums = cur.fetchall()
+    firsts = sorted({r[2] for r in sums})
+    named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
+        part = firsts[i:i + 50]
+        cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
+                    f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
+        for row in cur.fetchall():
+            named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
     found = []
     for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in sums:
         pos, en, sw, target = named[(cid, first_day, sid)]
@@ -203,25 +208,55 @@ def worst_services(store: Store, first: str, last: str, names: dict[str, str], m
     return [{k: v for k, v in a.items() if k != "_order"} for a in worst[:limit]]
 
 
+NO_FEEDBACK: dict[str, Any] = {"count": 0, "mean": None, "unhappy": 0}
+
+
+def callers_feedback(cur: Any, first: str, last: str) -> dict[str, dict[str, Any]]:
+    """Callers' ratings of each centre recorded by the call centre on the dates first..last (Nairobi days).
+
+    The board's period is a run of dates; a rating is a moment: the period
+    runs from midnight of ``first`` to midnight after ``last``, headquarters'
+    time (``DEFAULT_TZ``). Read inside the caller's transaction.
+    """
+    tz = zone(DEFAULT_TZ)
+    since = datetime.combine(Date.fromisoformat(first), datetime.min.time(), tz).timestamp()
+    until = datetime.combine(Date.fromisoformat(last) + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    return callcentre_store.feedback_sums(cur, since, until)
+
+
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
-    """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``)."""
-    dates_known = store.dates()
-    if day is None:
-        day = dates_known[-1] if dates_known else Date.today().isoformat()
-    dates = date_range(day, days)
-    daily.refresh(store, dates[0], dates[-1])
-    skipped = skipped_rows(store, dates[0], dates[-1])
-    registered = {c["id"]: c for c in store.centres()}
-    names: dict[str, str] = {cid: c["name"] for cid, c in registered.items()}
+    """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``).
+
+    Two transactions on one pooled connection: the dates (and whether any of
+    the period's figures are older than their summary: then ``daily.refresh``
+    fills them first), then every figure. Each query is a round trip, and on a
+    busy machine a round trip waits for PostgreSQL's process to be scheduled.
+    """
+    with store.tx() as cur:
+        cur.execute(DATES_SQL)
+        dates_known = [r[0] for r in cur.fetchall()]
+        if day is None:
+            day = dates_known[-1] if dates_known else Date.today().isoformat()
+        dates = date_range(day, days)
+        todo = daily.stale(cur, dates[0], dates[-1])
+    if todo:
+        daily.refresh(store, dates[0], dates[-1])
     by_centre: dict[str, dict[str, tuple[Any, ...]]] = defaultdict(dict)
     with store.tx() as cur:
+        skipped = skipped_in(cur, dates[0], dates[-1])
+        cur.execute(CENTRES_SQL)
+        registered = {r[0]: r[1] for r in cur.fetchall()}
+        names: dict[str, str] = dict(registered)
         cur.execute("SELECT centre_id, date, revision, received_at, timezone, simulated, arrived, "
                     "within_target_share, wait_mean_s, CASE WHEN date = ? THEN total END FROM day_totals "
                     "WHERE date >= ? AND date <= ? AND problem IS NULL", [day, dates[0], dates[-1]])
         for row in cur.fetchall():
             by_centre[row[0]][row[1]] = row
+            names.setdefault(row[0], row[0])
         cur.execute(NATIONAL_SQL, [dates[0], dates[-1]])
         per_day = {r[0]: r for r in cur.fetchall()}
+        worst = worst_services(cur, dates[0], dates[-1], names, min_measured)
+        callers = callers_feedback(cur, dates[0], dates[-1])
     for cid in by_centre:
         names.setdefault(cid, cid)
     for k in skipped:
@@ -234,7 +269,7 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         latest = days_of[max(days_of)] if days_of else None
         tz = (today or latest or (None,) * 5)[4] or DEFAULT_TZ
         centres.append({
-            "id": cid, "name": names.get(cid, cid), "timezone": tz,
+            "id": cid, "name": names.get(cid, cid), "timezone": tz, "callers": callers.get(cid, NO_FEEDBACK),
             "total": json.loads(today[9]) if today else None,
             "revision": today[2] if today else None,
             "received": local_time(today[3], tz) if today else None,
@@ -251,7 +286,6 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         national.append({"date": d, "centres": int(n), "arrived": int(arrived or 0), "served": int(served or 0),
                          "within_target_share": figures.share(int(within or 0), int(measured or 0)),
                          "satisfaction_mean": round(float(ratings) / int(rcount), 2) if rcount else None})
-    worst = worst_services(store, dates[0], dates[-1], names, min_measured)
     return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
             "worst": worst, "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known,
             "skipped": skipped}
@@ -272,6 +306,44 @@ def cell(value: Any) -> Any:
     return value
 
 
+SERVICE_EXTRA = ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"]
+
+
+def _text_cell(expr: str) -> str:
+    """SQL of ``cell`` for text: a leading quote before a formula's first character; empty text as no value."""
+    return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ({expr}) "
+            f"ELSE NULLIF({expr}, '') END")
+
+
+# One row per centre, day and service from the kept figures (``day_services.item``, each service as the
+# centre sent it): PostgreSQL writes the CSV itself (``COPY ... TO STDOUT``), the same text csv.writer gives
+# (a JSON number's own text is what Python prints for it), without parsing any 33 KB summary.
+SERVICES_COPY = (
+    "COPY (SELECT {cid}, {name}, d.date, t.revision, t.simulated, {sid}, {en}, {sw}, {extra}, {figures} "
+    "FROM day_services d JOIN day_totals t ON t.centre_id = d.centre_id AND t.date = d.date "
+    "LEFT JOIN centres c ON c.id = d.centre_id CROSS JOIN LATERAL (SELECT d.item::json AS i) j "
+    "WHERE d.date >= {first} AND d.date <= {last} AND t.problem IS NULL "
+    "ORDER BY d.date, d.centre_id, d.position) TO STDOUT WITH (FORMAT csv)")
+
+
+def services_csv(store: Store, first: str, last: str) -> Iterator[str]:
+    """The per-service export on PostgreSQL, streamed from ``COPY`` a few hundred KB at a time."""
+    from psycopg import sql
+
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(
+        ["centre_id", "centre_name", "date", "revision", "simulated", *SERVICE_EXTRA, *FIGURES])
+    yield header.getvalue()
+    statement = SERVICES_COPY.format(
+        cid=_text_cell("d.centre_id"), name=_text_cell("COALESCE(c.name, d.centre_id)"),
+        sid=_text_cell("j.i->>'service_id'"), en=_text_cell("j.i->>'name_en'"), sw=_text_cell("j.i->>'name_sw'"),
+        extra=", ".join(f"j.i->>'{k}'" for k in SERVICE_EXTRA[3:]),
+        figures=", ".join(f"j.i->>'{k}'" for k in FIGURES),
+        first=sql.Literal(first).as_string(None), last=sql.Literal(last).as_string(None))
+    for chunk in store.copy_out(statement):
+        yield chunk.decode()
+
+
 def export_csv(store: Store, first: str, last: str, level: str = "total") -> Iterator[str]:
     """One row per centre and day (``total``), per service (``services``) or per hour (``hours``), streamed.
 
@@ -281,6 +353,9 @@ def export_csv(store: Store, first: str, last: str, level: str = "total") -> Ite
     a year's export does not hold a year in memory.
     """
     daily.refresh(store, first, last)
+    if level == "services" and store.is_pg:
+        yield from services_csv(store, first, last)
+        return
     names = centre_names(store)
     extra = {"total": ["counters_open", "staffed_hours"],
              "services": ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"],
