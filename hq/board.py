@@ -16,7 +16,8 @@ import csv
 import io
 import json
 import logging
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from datetime import date as Date, datetime, timedelta
 from typing import Any
@@ -224,13 +225,52 @@ def callers_feedback(cur: Any, first: str, last: str) -> dict[str, dict[str, Any
     return callcentre_store.feedback_sums(cur, since, until)
 
 
+class Answers:
+    """The board's answers already computed, each kept with the ``daily.generation`` it was computed at.
+
+    The figures change when a summary arrives (once a night per centre), a
+    centre is registered or a caller's rating is recorded; each of those
+    moves the generation in its own transaction. The board is read far more
+    often (every viewer's page reloads each minute), so an answer is computed
+    once per generation and period and served again as JSON text until the
+    generation moves. Kept per store (one process may serve two in tests).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.kept: OrderedDict[tuple[str, str, int, int], tuple[int, str]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int, int], gen: int) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.kept.get(key)
+            if found is None or found[0] != gen:
+                return None
+            self.kept.move_to_end(key)
+            text = found[1]
+        return dict(json.loads(text))  # a fresh copy: the pages add their own keys to what they get
+
+    def put(self, key: tuple[str, str, int, int], gen: int, data: dict[str, Any]) -> None:
+        text = json.dumps(data, separators=(",", ":"))
+        with self.lock:
+            self.kept[key] = (gen, text)
+            self.kept.move_to_end(key)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+
+
+ANSWERS = Answers()
+
+
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
     """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``).
 
-    Two transactions on one pooled connection: the dates (and whether any of
-    the period's figures are older than their summary: then ``daily.refresh``
-    fills them first), then every figure. Each query is a round trip, and on a
-    busy machine a round trip waits for PostgreSQL's process to be scheduled.
+    First one transaction: the dates, whether any of the period's figures are
+    older than their summary (then ``daily.refresh`` fills them first) and the
+    figures' generation; an answer computed at that generation is served as
+    it was (``Answers``). Otherwise every figure in one more transaction: each
+    query is a round trip, and on a busy machine a round trip waits for
+    PostgreSQL's process to be scheduled.
     """
     with store.tx() as cur:
         cur.execute(DATES_SQL)
@@ -239,8 +279,24 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
             day = dates_known[-1] if dates_known else Date.today().isoformat()
         dates = date_range(day, days)
         todo = daily.stale(cur, dates[0], dates[-1])
+        gen = daily.generation(cur)
     if todo:
         daily.refresh(store, dates[0], dates[-1])
+        with store.tx() as cur:
+            gen = daily.generation(cur)
+    key = (store.url, day, days, min_measured)
+    kept = ANSWERS.get(key, gen)
+    if kept is not None and kept["known_dates"] == dates_known:
+        return kept
+    data = compute_board(store, day, dates, dates_known, min_measured)
+    ANSWERS.put(key, gen, data)
+    return data
+
+
+def compute_board(store: Store, day: str, dates: list[str], dates_known: list[str],
+                  min_measured: int) -> dict[str, Any]:
+    """The board's answer for ``day`` and ``dates``, added up by the database in one transaction."""
+    days = len(dates)
     by_centre: dict[str, dict[str, tuple[Any, ...]]] = defaultdict(dict)
     with store.tx() as cur:
         skipped = skipped_in(cur, dates[0], dates[-1])

@@ -34,6 +34,7 @@ from centre_server.contract.national import (
     InboxRequest,
     LookupAsk,
 )
+from hq import daily
 from hq.auth import Accounts
 from hq.store import Store, StoreError
 
@@ -304,6 +305,7 @@ class CallCentre:
                         "VALUES (?,?,?,?,?,?,?)", [new_id(), now, agent, centre_id, rating,
                                                    " ".join(comment.split())[:500] or None, call_id])
             self.accounts.audit(cur, agent, "feedback_recorded", centre_id, f"{rating}/5")
+            daily.bump(cur)  # the national board shows callers' ratings per centre
 
     def feedback_by_centre(self, since: float) -> dict[str, dict[str, Any]]:
         """Per centre: how many callers rated it since ``since``, their mean rating and how many were unhappy (1-2)."""

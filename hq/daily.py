@@ -102,7 +102,22 @@ def sum_week(cur: Any, week: int, centre_id: str | None = None) -> None:
 KEPT = 2
 UPGRADES = [("day_services", "item", "TEXT"), ("day_totals", "kept", "INTEGER NOT NULL DEFAULT 1")]
 # what ``stale`` compares, read from the index alone on every board request (once the columns exist)
-INDEXES = ["CREATE INDEX IF NOT EXISTS day_totals_held ON day_totals (date, centre_id, revision, received_at, kept)"]
+INDEXES = ["CREATE INDEX IF NOT EXISTS day_totals_held ON day_totals (date, centre_id, revision, received_at, kept)",
+           # one row counting every change the board shows (``bump``): its answers are kept until it moves
+           "CREATE TABLE IF NOT EXISTS board_generation (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+           "INSERT INTO board_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"]
+
+
+def bump(cur: Any) -> None:
+    """Count a change the board shows (a day's figures, a centre's name, a caller's rating), in the writer's
+    transaction: a board answer computed before it is not served again (``hq.board``'s cache)."""
+    cur.execute("UPDATE board_generation SET n = n + 1 WHERE id = 1")
+
+
+def generation(cur: Any) -> int:
+    cur.execute("SELECT n FROM board_generation WHERE id = 1")
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 def migrate(cur: Any, is_pg: bool = True) -> None:
@@ -172,6 +187,7 @@ def record(cur: Any, centre_id: str, day: str, revision: int, received_at: float
     cur.execute(f"INSERT INTO day_totals ({', '.join(TOTAL_COLUMNS)}) VALUES ({','.join('?' * len(TOTAL_COLUMNS))}) "
                 f"ON CONFLICT (centre_id, date) DO UPDATE SET {updates}", total)
     sum_week(cur, week_of(day), centre_id)
+    bump(cur)  # last: the counter's row is locked only until this transaction commits
 
 
 STALE = ("SELECT s.centre_id, s.date FROM summaries s LEFT JOIN day_totals t ON t.centre_id = s.centre_id "

@@ -144,6 +144,7 @@ class Store:
             else:
                 cur.execute("INSERT INTO centres(id, name, token_hash, created_at) VALUES (?,?,?,?)",
                             [centre_id, name, hash_token(token), time.time()])
+            daily.bump(cur)  # the board lists every registered centre by name
         return token
 
     def centre_for_token(self, token: str) -> dict[str, Any] | None:

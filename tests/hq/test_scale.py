@@ -235,3 +235,24 @@ def test_callers_feedback_per_centre_is_on_the_national_board_for_its_period(fil
         assert f"3.5 <small>({n})</small>" in gpo, (lang, gpo[-300:])
         garissa = page.text.split('data-centre="garissa"')[1].split("</tr>")[0]
         assert none in garissa, lang
+
+
+def test_an_answer_kept_by_the_board_is_never_served_after_what_it_shows_has_changed(filled) -> None:
+    """The board keeps its answers per generation: a summary, a new centre or a caller's rating each move it."""
+    store, _, sent, _ = filled
+    first = board.board_data(store, DAYS[-1], 6)
+    assert board.board_data(store, DAYS[-1], 6) == first  # served again, unchanged
+    revised = simulate_engine_day(DAYS[-1], centre_id="mombasa", centre_name="Huduma Centre Mombasa",
+                                  citizens=12, seed=42)
+    assert put(store, revised, revision=7) == "stored"
+    sent[("mombasa", DAYS[-1])] = revised
+    after_summary = board.board_data(store, DAYS[-1], 6)
+    mombasa = next(c for c in after_summary["centres"] if c["id"] == "mombasa")
+    assert mombasa["total"] == revised["total"] and mombasa["revision"] == 7
+    store.add_centre("lamu", "Huduma Centre Lamu")
+    assert "lamu" in {c["id"] for c in board.board_data(store, DAYS[-1], 6)["centres"]}
+    accounts = Accounts(store)
+    CallCentre(store, accounts).add_feedback("agent-1", None, "lamu", 1, "", now=nairobi(DAYS[-1], "10:00:00"))
+    now = board.board_data(store, DAYS[-1], 6)
+    assert next(c for c in now["centres"] if c["id"] == "lamu")["callers"] == {"count": 1, "mean": 1.0, "unhappy": 1}
+    assert now == oracle.board_data(store, DAYS[-1], 6)
