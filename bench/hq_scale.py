@@ -193,6 +193,23 @@ def workers(server: psutil.Process, url: str) -> list[psutil.Process]:
     return [server, *[psutil.Process(p) for p in pids if psutil.pid_exists(p)]]
 
 
+def cold_get(client: httpx.Client, url: str, path: str, params: dict,
+             procs: list[psutil.Process] | None = None) -> tuple[float, float]:
+    """Wall time and CPU of a GET just after the board's figures changed (as when a summary arrives).
+
+    The figures' generation is moved as ``hq.daily.bump`` does, so headquarters
+    computes the answer afresh rather than serving the one it keeps.
+    """
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE board_generation SET n = n + 1 WHERE id = 1")
+    cpu0 = cpu_seconds(procs or [])
+    t = time.perf_counter()
+    r = client.get(path, params=params)
+    took = time.perf_counter() - t
+    r.raise_for_status()
+    return took, cpu_seconds(procs or []) - cpu0
+
+
 def timed_get(client: httpx.Client, path: str, params: dict, repeat: int,
               procs: list[psutil.Process] | None = None) -> tuple[float, float, int, float]:
     """Median and worst wall time of ``repeat`` GETs (after one warm-up), the body size, and CPU per request.
@@ -375,8 +392,9 @@ def live_day(base: str, tokens: dict[str, str], day: str, minutes: float, sender
 
 def board_figures(base: str, url: str, proc: psutil.Process, last: Date, args: argparse.Namespace) -> None:
     """The board page and its JSON for 1 to 92 days, at the newest date and inside the year."""
-    print("\nboard (target <= 300 ms for any period up to 92 days)      median    worst   body   CPU (HQ+PG)")
-    worst_all = worst_cpu = 0.0
+    print("\nboard (target <= 300 ms for any period up to 92 days)"
+          "\n  first after a change (computed) | again (kept answer): median, worst | body | CPU (HQ+PG) each")
+    worst_all = worst_cpu = worst_cold = worst_cold_cpu = 0.0
     mid = (last - timedelta(days=args.days // 2)).isoformat()
     with login(base, url) as client:
         for path in ("/api/v1/board", "/"):
@@ -386,13 +404,18 @@ def board_figures(base: str, url: str, proc: psutil.Process, last: Date, args: a
                 params: dict[str, str | int] = {"days": span}
                 if at:
                     params["date"] = at
-                med, worst, size, cpu = timed_get(client, path, params, args.repeat, workers(proc, url))
+                procs = workers(proc, url)
+                cold, cold_cpu = cold_get(client, url, path, params, procs)
+                med, worst, size, cpu = timed_get(client, path, params, args.repeat, procs)
                 worst_all = max(worst_all, worst)
                 worst_cpu = max(worst_cpu, cpu)
+                worst_cold, worst_cold_cpu = max(worst_cold, cold), max(worst_cold_cpu, cold_cpu)
                 label = f"{path}?days={span}" + (f"&date={at}" if at else "")
-                print(f"  {label:54} {ms(med):>8} {ms(worst):>8} {size / 1000:6.0f} KB {ms(cpu):>8}")
-    print(f"  worst of all: {ms(worst_all)}  {'ok' if worst_all <= 0.3 else 'MISSED'} at load "
-          f"{os.getloadavg()[0]:.1f}; most CPU a request took: {ms(worst_cpu)}")
+                print(f"  {label:40} {ms(cold):>8} ({ms(cold_cpu):>6} CPU) | {ms(med):>7} {ms(worst):>7} "
+                      f"| {size / 1000:4.0f} KB | {ms(cpu):>6} CPU")
+    print(f"  worst answer computed afresh: {ms(worst_cold)} ({ms(worst_cold_cpu)} CPU); worst kept answer: "
+          f"{ms(worst_all)} ({ms(worst_cpu)} CPU); {'ok' if max(worst_all, worst_cold) <= 0.3 else 'MISSED'} "
+          f"at load {os.getloadavg()[0]:.1f}")
 
 
 def csv_figures(base: str, url: str, proc: psutil.Process, last: Date, args: argparse.Namespace) -> None:
@@ -422,8 +445,12 @@ def night_figures(base: str, url: str, tokens: dict[str, str], last: Date, tpl: 
     print(f"  {len(lat)} stored in {took:.1f} s ({len(lat) / took * 60:.0f} a minute); latency p50 "
           f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}")
     with login(base, url) as client:
+        t = time.perf_counter()
+        client.get("/api/v1/board", params={"days": 92}).raise_for_status()
+        first = time.perf_counter() - t
         med, worst, _, _ = timed_get(client, "/api/v1/board", {"days": 92}, args.repeat)
-        print(f"  /api/v1/board?days=92 after the night: median {ms(med)}, worst {ms(worst)}")
+        print(f"  /api/v1/board?days=92 after the night: first {ms(first)} (computed), then median {ms(med)}, "
+              f"worst {ms(worst)}")
 
 
 def day_figures(base: str, url: str, tokens: dict[str, str], proc: psutil.Process, last: Date,

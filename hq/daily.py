@@ -192,15 +192,20 @@ def record(cur: Any, centre_id: str, day: str, revision: int, received_at: float
 
 STALE = ("SELECT s.centre_id, s.date FROM summaries s LEFT JOIN day_totals t ON t.centre_id = s.centre_id "
          f"AND t.date = s.date AND t.revision = s.revision AND t.received_at = s.received_at AND t.kept >= {KEPT} "
-         "WHERE t.centre_id IS NULL")
+         "{days} WHERE t.centre_id IS NULL {days_s} ORDER BY s.date, s.centre_id")
 
 
 def stale(cur: Any, first: str | None = None, last: str | None = None) -> list[tuple[str, str]]:
-    """Centre-days whose figures are missing or older than the summary held."""
+    """Centre-days whose figures are missing or older than the summary held.
+
+    Asked on every board request: both sides are read from their indexes
+    alone (``summaries_held``, ``day_totals_held``), each within the dates.
+    """
     if first is None or last is None:
-        cur.execute(STALE + " ORDER BY s.date, s.centre_id")
+        cur.execute(STALE.format(days="", days_s=""))
     else:
-        cur.execute(STALE + " AND s.date >= ? AND s.date <= ? ORDER BY s.date, s.centre_id", [first, last])
+        cur.execute(STALE.format(days="AND t.date >= ? AND t.date <= ?", days_s="AND s.date >= ? AND s.date <= ?"),
+                    [first, last, first, last])
     return [(r[0], r[1]) for r in cur.fetchall()]
 
 
