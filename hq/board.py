@@ -389,12 +389,13 @@ def _text_cell(expr: str) -> str:
 
 
 # One row per centre, day and service from the kept figures (``day_services.item``, each service as the
-# centre sent it): PostgreSQL writes the CSV itself (``COPY ... TO STDOUT``), the same text csv.writer gives
-# (a JSON number's own text is what Python prints for it), without parsing any 33 KB summary.
+# centre sent it): PostgreSQL writes the CSV itself (``COPY ... TO STDOUT``), the same text csv.writer gives.
+# ``json_to_record`` parses each item once and gives every value as the text it holds in the JSON, so a
+# number is written exactly as Python wrote it (1.0 stays 1.0), without parsing any 33 KB summary.
 SERVICES_COPY = (
     "COPY (SELECT {cid}, {name}, d.date, t.revision, t.simulated, {sid}, {en}, {sw}, {extra}, {figures} "
     "FROM day_services d JOIN day_totals t ON t.centre_id = d.centre_id AND t.date = d.date "
-    "LEFT JOIN centres c ON c.id = d.centre_id CROSS JOIN LATERAL (SELECT d.item::json AS i) j "
+    "LEFT JOIN centres c ON c.id = d.centre_id CROSS JOIN LATERAL json_to_record(d.item::json) AS i({columns}) "
     "WHERE d.date >= {first} AND d.date <= {last} AND t.problem IS NULL "
     "ORDER BY d.date, d.centre_id, d.position) TO STDOUT WITH (FORMAT csv)")
 
@@ -409,9 +410,9 @@ def services_csv(store: Store, first: str, last: str) -> Iterator[str]:
     yield header.getvalue()
     statement = SERVICES_COPY.format(
         cid=_text_cell("d.centre_id"), name=_text_cell("COALESCE(c.name, d.centre_id)"),
-        sid=_text_cell("j.i->>'service_id'"), en=_text_cell("j.i->>'name_en'"), sw=_text_cell("j.i->>'name_sw'"),
-        extra=", ".join(f"j.i->>'{k}'" for k in SERVICE_EXTRA[3:]),
-        figures=", ".join(f"j.i->>'{k}'" for k in FIGURES),
+        sid=_text_cell("i.service_id"), en=_text_cell("i.name_en"), sw=_text_cell("i.name_sw"),
+        extra=", ".join(f"i.{k}" for k in SERVICE_EXTRA[3:]), figures=", ".join(f"i.{k}" for k in FIGURES),
+        columns=", ".join(f"{k} text" for k in [*SERVICE_EXTRA, *FIGURES]),
         first=sql.Literal(first).as_string(None), last=sql.Literal(last).as_string(None))
     for chunk in store.copy_out(statement):
         yield chunk.decode()

@@ -56,8 +56,6 @@ SCHEMA = [
     "service_id TEXT NOT NULL, name_en TEXT, name_sw TEXT, target_wait_s INTEGER, arrived INTEGER NOT NULL, "
     "within_target INTEGER NOT NULL, measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, "
     "wait_n INTEGER NOT NULL, item TEXT, PRIMARY KEY (centre_id, date, position))",
-    # the board's "worst service levels" reads a date range: an index that holds every column it sums
-    "CREATE INDEX IF NOT EXISTS day_services_by_date ON day_services (date)",
     # the same sums per centre, service and week (``week_of``): a 92-day period reads 13 weeks and a few days
     "CREATE TABLE IF NOT EXISTS week_services (centre_id TEXT NOT NULL, week INTEGER NOT NULL, "
     "service_id TEXT NOT NULL, first_date TEXT NOT NULL, arrived INTEGER NOT NULL, within_target INTEGER NOT NULL, "
@@ -103,6 +101,11 @@ KEPT = 2
 UPGRADES = [("day_services", "item", "TEXT"), ("day_totals", "kept", "INTEGER NOT NULL DEFAULT 1")]
 # what ``stale`` compares, read from the index alone on every board request (once the columns exist)
 INDEXES = ["CREATE INDEX IF NOT EXISTS day_totals_held ON day_totals (date, centre_id, revision, received_at, kept)",
+           # the days at a period's edges and a week's sums read from the index alone, never the wide rows
+           # (``item`` makes a row about 700 bytes): it starts with the date, so it serves date ranges too
+           "CREATE INDEX IF NOT EXISTS day_services_sums ON day_services (date, centre_id, service_id, arrived, "
+           "within_target, measured, wait_sum, wait_n)",
+           "DROP INDEX IF EXISTS day_services_by_date",
            # one row counting every change the board shows (``bump``): its answers are kept until it moves
            "CREATE TABLE IF NOT EXISTS board_generation (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
            "INSERT INTO board_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"]
