@@ -483,6 +483,8 @@ def day_figures(base: str, url: str, tokens: dict[str, str], proc: psutil.Proces
     print(f"  board meanwhile: {len(board_lat)} reloads, median {ms(statistics.median(board_lat))}, "
           f"worst {ms(max(board_lat))}; CPU (HQ+PG) over the run {cpu:.1f} s: "
           f"{cpu / (args.minutes * 60) * 100:.0f} % of one core")
+    procs = workers(proc, url)
+    cpu0 = cpu_seconds(procs)
     t = time.perf_counter()
     ids = sorted(tokens)
     lat2: list[float] = []
@@ -496,8 +498,10 @@ def day_figures(base: str, url: str, tokens: dict[str, str], proc: psutil.Proces
                 r.raise_for_status()
         list(pool.map(one, range(len(ids))))
     took = time.perf_counter() - t
-    print(f"  all {len(ids)} at once ({args.senders} at a time): {took:.1f} s, "
-          f"{len(ids) / took * 60:,.0f} snapshots a minute; p50 {ms(pct(lat2, 50))}, p99 {ms(pct(lat2, 99))}")
+    cpu = cpu_seconds(procs) - cpu0
+    print(f"  all {len(ids)} at once ({args.senders} at a time, nothing else running): {took:.1f} s, "
+          f"{len(ids) / took * 60:,.0f} snapshots a minute; p50 {ms(pct(lat2, 50))}, p99 {ms(pct(lat2, 99))}; "
+          f"CPU (HQ+PG) {ms(cpu / len(ids))} a snapshot")
 
 
 def backfill_figures(url: str, last: Date, args: argparse.Namespace) -> None:

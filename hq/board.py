@@ -168,11 +168,14 @@ NATIONAL_SQL = ("SELECT date, COUNT(*), SUM(arrived), SUM(served), SUM(within_ta
                 "WHERE date >= ? AND date <= ? AND problem IS NULL GROUP BY date")
 
 # Per centre and service over the dates: the sums, and the first day it appears (whose names the board shows).
-# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``.
+# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``
+# (each edge a range of its own: each is then read from the covering index alone, never the wide rows).
 SERVICES_SQL = ("WITH parts AS (SELECT centre_id, service_id, first_date, arrived, within_target, measured, wait_sum, "
                 "wait_n FROM week_services WHERE week >= ? AND week <= ? UNION ALL "
                 "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
-                "FROM day_services WHERE (date >= ? AND date <= ?) OR (date >= ? AND date <= ?)) "
+                "FROM day_services WHERE date >= ? AND date <= ? UNION ALL "
+                "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
+                "FROM day_services WHERE date >= ? AND date <= ?) "
                 "SELECT centre_id, service_id, MIN(first_date), SUM(within_target), SUM(measured), SUM(arrived), "
                 "SUM(wait_sum), SUM(wait_n) FROM parts GROUP BY centre_id, service_id HAVING SUM(measured) >= ?")
 

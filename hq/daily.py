@@ -61,7 +61,6 @@ SCHEMA = [
     "service_id TEXT NOT NULL, first_date TEXT NOT NULL, arrived INTEGER NOT NULL, within_target INTEGER NOT NULL, "
     "measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, wait_n INTEGER NOT NULL, "
     "PRIMARY KEY (centre_id, week, service_id))",
-    "CREATE INDEX IF NOT EXISTS week_services_by_week ON week_services (week)",
 ]
 
 EPOCH = Date(1970, 1, 1)
@@ -106,6 +105,9 @@ INDEXES = ["CREATE INDEX IF NOT EXISTS day_totals_held ON day_totals (date, cent
            "CREATE INDEX IF NOT EXISTS day_services_sums ON day_services (date, centre_id, service_id, arrived, "
            "within_target, measured, wait_sum, wait_n)",
            "DROP INDEX IF EXISTS day_services_by_date",
+           "DROP INDEX IF EXISTS week_services_by_week",
+           "CREATE INDEX IF NOT EXISTS week_services_sums ON week_services (week, centre_id, service_id, first_date, "
+           "arrived, within_target, measured, wait_sum, wait_n)",
            # one row counting every change the board shows (``bump``): its answers are kept until it moves
            "CREATE TABLE IF NOT EXISTS board_generation (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
            "INSERT INTO board_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"]
