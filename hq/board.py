@@ -208,16 +208,25 @@ def worst_services(cur: Any, first: str, last: str, names: dict[str, str], min_m
     weeks, before, after = period_parts(first, last)
     cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
     sums = cur.fetchall()
-    firsts = sorted({r[2] for r in sums})
+
+    def rank(r: tuple[Any, ...]) -> tuple[Any, ...]:  # the order but for the place in the menu
+        return figures.share(int(r[3]), int(r[4])), -int(r[4]), r[2], r[0]
+
+    ranked = sorted(sums, key=rank)
+    if len(ranked) > limit:  # the place in the menu only breaks ties: only the first ``limit`` and theirs
+        cutoff = rank(ranked[limit - 1])
+        ranked = [r for r in ranked if rank(r) <= cutoff]
     named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-    for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
-        part = firsts[i:i + 50]
-        cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
-                    f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
+    pairs = sorted({(r[0], r[2]) for r in ranked})
+    for i in range(0, len(pairs), 50):  # each service's names on the first day it appears (by primary key)
+        part = pairs[i:i + 50]
+        cur.execute("SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s FROM day_services "
+                    f"WHERE {' OR '.join(['(centre_id = ? AND date = ?)'] * len(part))} ORDER BY position DESC",
+                    [x for pair in part for x in pair])
         for row in cur.fetchall():
             named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
     found = []
-    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in sums:
+    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in ranked:
         pos, en, sw, target = named[(cid, first_day, sid)]
         found.append({
             "centre_id": cid, "centre_name": names.get(cid), "service_id": sid, "name_en": en, "name_sw": sw,
