@@ -189,7 +189,8 @@ def workers(server: psutil.Process, url: str) -> list[psutil.Process]:
     """HQ's process and the PostgreSQL backends serving the bench's database: whose CPU a request costs."""
     with psycopg.connect(url) as conn:
         pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                           "AND pid <> pg_backend_pid()").fetchall()]
+                                           "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+                .fetchall()]  # not autovacuum's workers: their CPU is not a request's
     return [server, *[psutil.Process(p) for p in pids if psutil.pid_exists(p)]]
 
 
