@@ -261,22 +261,14 @@ class Answers:
     centre is registered or a caller's rating is recorded; each of those
     moves the generation in its own transaction. The board is read far more
     often (every viewer's page reloads each minute), so an answer is computed
-    once per generation and period and served again until the generation
-    moves. Kept per store (one process may serve two in tests).
-
-    Each reader gets its own copy of the answer and of each centre's dict
-    (the pages add keys there: catalogue versions, sparklines); the lists of
-    figures inside are shared and must be read only.
+    once per generation and period and served again as JSON text until the
+    generation moves. Kept per store (one process may serve two in tests).
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
         self.lock = threading.Lock()
-        self.kept: OrderedDict[tuple[str, str, int, int], tuple[int, dict[str, Any]]] = OrderedDict()
-
-    @staticmethod
-    def copy(data: dict[str, Any]) -> dict[str, Any]:
-        return {**data, "centres": [dict(c) for c in data["centres"]]}
+        self.kept: OrderedDict[tuple[str, str, int, int], tuple[int, str]] = OrderedDict()
 
     def get(self, key: tuple[str, str, int, int], gen: int) -> dict[str, Any] | None:
         with self.lock:
@@ -284,11 +276,13 @@ class Answers:
             if found is None or found[0] != gen:
                 return None
             self.kept.move_to_end(key)
-        return self.copy(found[1])
+            text = found[1]
+        return dict(json.loads(text))  # a fresh copy: the pages add their own keys to what they get
 
     def put(self, key: tuple[str, str, int, int], gen: int, data: dict[str, Any]) -> None:
+        text = json.dumps(data, separators=(",", ":"))
         with self.lock:
-            self.kept[key] = (gen, self.copy(data))
+            self.kept[key] = (gen, text)
             self.kept.move_to_end(key)
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
