@@ -41,7 +41,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date as Date, timedelta
 from pathlib import Path
@@ -55,10 +55,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from centre_server.contract.national import POLL_EVERY_S  # noqa: E402
 from centre_server.menu import builtin_menu  # noqa: E402
 from centre_server.sim.daysim import simulate_engine_day  # noqa: E402
 from hq import daily  # noqa: E402
 from hq.auth import Accounts, HqRole  # noqa: E402
+from hq.catalogue import CatalogueStore, seed_demo  # noqa: E402
 from hq.store import Store, hash_token  # noqa: E402
 
 logger = logging.getLogger("hq_scale")
@@ -137,6 +139,29 @@ def build(url: str, centres: int, days: int, last: Date, tpl: list[dict]) -> dic
     return tokens
 
 
+def reuse(url: str, centres: int) -> dict[str, str]:
+    """A kept database's centres get new tokens (only their hashes are stored); the schema is brought up to date."""
+    Store(url).migrate()
+    tokens = {cid: secrets.token_urlsafe(32) for cid, _ in centre_ids(centres)}
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.executemany("UPDATE centres SET token_hash = %s WHERE id = %s",
+                        [(hash_token(tok), cid) for cid, tok in tokens.items()])
+    with psycopg.connect(url) as conn:  # kept before the services' own figures were: filled in SQL, once
+        if conn.execute("SELECT 1 FROM day_totals WHERE kept < %s LIMIT 1", [daily.KEPT]).fetchone():
+            t = time.perf_counter()
+            conn.execute("WITH x AS MATERIALIZED (SELECT s.centre_id, s.date, e.n - 1 AS position, "
+                         "e.value::text AS item FROM summaries s, "
+                         "json_array_elements(s.data::json -> 'services') WITH ORDINALITY e(value, n)) "
+                         "UPDATE day_services d SET item = x.item FROM x WHERE d.centre_id = x.centre_id "
+                         "AND d.date = x.date AND d.position = x.position AND d.item IS NULL")
+            conn.execute("UPDATE day_totals SET kept = %s WHERE kept < %s", [daily.KEPT, daily.KEPT])
+            conn.commit()
+            print(f"  services' own figures filled in SQL in {time.perf_counter() - t:.0f} s")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return tokens
+
+
 def sizes(url: str) -> dict[str, str]:
     with psycopg.connect(url) as conn:
         out = {}
@@ -164,8 +189,26 @@ def workers(server: psutil.Process, url: str) -> list[psutil.Process]:
     """HQ's process and the PostgreSQL backends serving the bench's database: whose CPU a request costs."""
     with psycopg.connect(url) as conn:
         pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                           "AND pid <> pg_backend_pid()").fetchall()]
+                                           "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+                .fetchall()]  # not autovacuum's workers: their CPU is not a request's
     return [server, *[psutil.Process(p) for p in pids if psutil.pid_exists(p)]]
+
+
+def cold_get(client: httpx.Client, url: str, path: str, params: dict,
+             procs: list[psutil.Process] | None = None) -> tuple[float, float]:
+    """Wall time and CPU of a GET just after the board's figures changed (as when a summary arrives).
+
+    The figures' generation is moved as ``hq.daily.bump`` does, so headquarters
+    computes the answer afresh rather than serving the one it keeps.
+    """
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE board_generation SET n = n + 1 WHERE id = 1")
+    cpu0 = cpu_seconds(procs or [])
+    t = time.perf_counter()
+    r = client.get(path, params=params)
+    took = time.perf_counter() - t
+    r.raise_for_status()
+    return took, cpu_seconds(procs or []) - cpu0
 
 
 def timed_get(client: httpx.Client, path: str, params: dict, repeat: int,
@@ -222,15 +265,19 @@ def csv_export(client: httpx.Client, server: psutil.Process, first: str, last: s
             "rss_before_mb": base / 1e6, "rss_peak_mb": peak[0] / 1e6, "growth_mb": (peak[0] - base) / 1e6}
 
 
-def night(url: str, tokens: dict[str, str], day: str, tpl: list[dict], senders: int) -> list[float]:
-    """Every centre sends its summary of ``day`` (as its outbox does after closing): latencies in seconds."""
+def night(url: str, tokens: dict[str, str], day: str, tpl: list[dict], senders: int,
+          revision: int = 1) -> list[float]:
+    """Every centre sends its summary of ``day`` (as its outbox does after closing): latencies in seconds.
+
+    ``revision`` is above any held for that day (a kept database, ``--db``, holds that night already).
+    """
     names = dict(centre_ids(len(tokens)))
     bodies = []
     for k, cid in enumerate(sorted(tokens)):
         data = dict(tpl[k % len(tpl)], centre_id=cid, centre_name=names[cid], date=day)
-        key = f"{cid}:{day}:1"
+        key = f"{cid}:{day}:{revision}"
         bodies.append((cid, key, {"key": key, "centre_id": cid, "centre_name": names[cid], "date": day,
-                                  "revision": 1, "summary": data}))
+                                  "revision": revision, "summary": data}))
     latencies: list[float] = []
 
     def send(item: tuple[str, str, dict]) -> None:
@@ -248,22 +295,27 @@ def night(url: str, tokens: dict[str, str], day: str, tpl: list[dict], senders: 
     return latencies
 
 
-@contextlib.contextmanager
-def login(base: str, url: str) -> Iterator[httpx.Client]:
-    """A viewer's session, through the login form as a browser would."""
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry (headquarters' forms refuse a POST without it)."""
     import re
 
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+@contextlib.contextmanager
+def login(base: str, url: str, role: HqRole = HqRole.viewer, username: str = "bench-viewer") -> Iterator[httpx.Client]:
+    """A staff member's session (a viewer unless told), through the login form as a browser would."""
     password = secrets.token_urlsafe(12)
     accounts = Accounts(Store(url))
     accounts.migrate()
-    accounts.add("bench-viewer", HqRole.viewer, password, replace=True)
+    accounts.add(username, role, password, replace=True)
     client = httpx.Client(base_url=base, timeout=120, follow_redirects=False)
     page = client.get("/admin/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    r = client.post("/admin/login", data={"username": "bench-viewer", "password": password,
-                                          "csrf": csrf.group(1) if csrf else "", "next": "/admin"})
+    r = client.post("/admin/login", data={"username": username, "password": password,
+                                          "csrf": csrf_of(page.text), "next": "/admin"})
     if r.status_code != 303:
-        raise SystemExit(f"could not log in as a viewer: {r.status_code} {r.text[:200]}")
+        raise SystemExit(f"could not log in as {username}: {r.status_code} {r.text[:200]}")
     try:
         yield client
     finally:
@@ -339,6 +391,278 @@ def live_day(base: str, tokens: dict[str, str], day: str, minutes: float, sender
     return latencies, board_times, refused[0]
 
 
+def board_figures(base: str, url: str, proc: psutil.Process, last: Date, args: argparse.Namespace) -> None:
+    """The board page and its JSON for 1 to 92 days, at the newest date and inside the year."""
+    print("\nboard (target <= 300 ms for any period up to 92 days)"
+          "\n  first after a change (computed) | again (kept answer): median, worst | body | CPU (HQ+PG) each")
+    worst_all = worst_cpu = worst_cold = worst_cold_cpu = 0.0
+    mid = (last - timedelta(days=args.days // 2)).isoformat()
+    with login(base, url) as client:
+        for path in ("/api/v1/board", "/"):
+            for at, span in [(None, 1), (None, 7), (None, 14), (None, 31), (None, 92), (mid, 92), (mid, 7)]:
+                if span > args.days:
+                    continue
+                params: dict[str, str | int] = {"days": span}
+                if at:
+                    params["date"] = at
+                procs = workers(proc, url)
+                cold, cold_cpu = cold_get(client, url, path, params, procs)
+                med, worst, size, cpu = timed_get(client, path, params, args.repeat, procs)
+                worst_all = max(worst_all, worst)
+                worst_cpu = max(worst_cpu, cpu)
+                worst_cold, worst_cold_cpu = max(worst_cold, cold), max(worst_cold_cpu, cold_cpu)
+                label = f"{path}?days={span}" + (f"&date={at}" if at else "")
+                print(f"  {label:40} {ms(cold):>8} ({ms(cold_cpu):>6} CPU) | {ms(med):>7} {ms(worst):>7} "
+                      f"| {size / 1000:4.0f} KB | {ms(cpu):>6} CPU")
+    print(f"  worst answer computed afresh: {ms(worst_cold)} ({ms(worst_cold_cpu)} CPU); worst kept answer: "
+          f"{ms(worst_all)} ({ms(worst_cpu)} CPU); {'ok' if max(worst_all, worst_cold) <= 0.3 else 'MISSED'} "
+          f"at load {os.getloadavg()[0]:.1f}")
+
+
+def csv_figures(base: str, url: str, proc: psutil.Process, last: Date, args: argparse.Namespace) -> None:
+    """The 92-day export per service and per centre-day, with the server's memory sampled."""
+    first = (last - timedelta(days=min(92, args.days) - 1)).isoformat()
+    print(f"\nCSV export {first}..{last} (target: streamed, server memory growth <= 50 MB)")
+    with login(base, url) as client:
+        for level in ("services", "total"):
+            e = csv_export(client, proc, first, last.isoformat(), level)
+            print(f"  level={level:9} {e['mb']:6.1f} MB, {e['lines']:,} lines in {e['seconds']:.1f} s "
+                  f"(first byte {ms(e['first_byte'])}); server {e['rss_before_mb']:.0f} MB -> peak "
+                  f"{e['rss_peak_mb']:.0f} MB: +{e['growth_mb']:.1f} MB  "
+                  f"{'ok' if e['growth_mb'] <= 50 else 'MISSED'}")
+
+
+def night_figures(base: str, url: str, tokens: dict[str, str], last: Date, tpl: list[dict],
+                  args: argparse.Namespace) -> None:
+    """Every centre posts its next day's summary; then the 92-day board again."""
+    print(f"\nnight: {args.centres} centres post the summary of {last + timedelta(days=1)} "
+          f"({args.senders} at a time)")
+    t = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        held = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM receipts WHERE date = %s",
+                            [(last + timedelta(days=1)).isoformat()]).fetchone()[0]
+    lat = night(base, tokens, (last + timedelta(days=1)).isoformat(), tpl, args.senders, held + 1)
+    took = time.perf_counter() - t
+    print(f"  {len(lat)} stored in {took:.1f} s ({len(lat) / took * 60:.0f} a minute); latency p50 "
+          f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}")
+    with login(base, url) as client:
+        t = time.perf_counter()
+        client.get("/api/v1/board", params={"days": 92}).raise_for_status()
+        first = time.perf_counter() - t
+        med, worst, _, _ = timed_get(client, "/api/v1/board", {"days": 92}, args.repeat)
+        print(f"  /api/v1/board?days=92 after the night: first {ms(first)} (computed), then median {ms(med)}, "
+              f"worst {ms(worst)}")
+
+
+def day_figures(base: str, url: str, tokens: dict[str, str], proc: psutil.Process, last: Date,
+                args: argparse.Namespace, parts: set[str]) -> None:
+    """The day: snapshots every minute from each centre, a viewer reloading the board, agents' look-ups."""
+    today = (last + timedelta(days=2)).isoformat()
+    print(f"\nthe day: {args.centres} centres x 40 services, a snapshot each a minute for {args.minutes:g} min "
+          f"(target: 100 x 40 a minute, p99 <= 50 ms), a viewer reloading /api/v1/board?days=7 every 5 s")
+    if "lookups" in parts:
+        print(f"  and the call centre: {args.agents} agents looking callers up, every centre collecting its inbox")
+    callcentre = CallCentreDay(base, url, tokens, args.agents if "lookups" in parts else 0, args.senders)
+    with login(base, url) as client:
+        procs = workers(proc, url)
+        cpu0 = cpu_seconds(procs)
+        with callcentre if "lookups" in parts else contextlib.nullcontext():
+            t = time.perf_counter()
+            lat, board_lat, bad = live_day(base, tokens, today, args.minutes, args.senders, client) \
+                if "day" in parts else ([], [], 0)
+            while time.perf_counter() - t < args.minutes * 60:  # look-ups alone (--only lookups)
+                time.sleep(1)
+            seconds = time.perf_counter() - t
+        cpu = cpu_seconds(procs) - cpu0
+    if "lookups" in parts:
+        callcentre.report(seconds)
+    if "day" not in parts:
+        return
+    print(f"  {len(lat)} snapshots ({len(lat) * 40:,} service rows), {bad} refused; latency p50 "
+          f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}  "
+          f"{'ok' if pct(lat, 99) <= 0.05 and not bad else 'MISSED'}")
+    print(f"  board meanwhile: {len(board_lat)} reloads, median {ms(statistics.median(board_lat))}, "
+          f"worst {ms(max(board_lat))}; CPU (HQ+PG) over the run {cpu:.1f} s: "
+          f"{cpu / (args.minutes * 60) * 100:.0f} % of one core")
+    procs = workers(proc, url)
+    cpu0 = cpu_seconds(procs)
+    t = time.perf_counter()
+    ids = sorted(tokens)
+    lat2: list[float] = []
+    with ThreadPoolExecutor(args.senders) as pool:
+        def one(k: int) -> None:
+            with httpx.Client(base_url=base, timeout=60) as c:
+                t0 = time.perf_counter()
+                r = c.post("/api/v1/live", json=snapshot(ids[k], k, 99, today),
+                           headers={"Authorization": f"Bearer {tokens[ids[k]]}"})
+                lat2.append(time.perf_counter() - t0)
+                r.raise_for_status()
+        list(pool.map(one, range(len(ids))))
+    took = time.perf_counter() - t
+    cpu = cpu_seconds(procs) - cpu0
+    print(f"  all {len(ids)} at once ({args.senders} at a time, nothing else running): {took:.1f} s, "
+          f"{len(ids) / took * 60:,.0f} snapshots a minute; p50 {ms(pct(lat2, 50))}, p99 {ms(pct(lat2, 99))}; "
+          f"CPU (HQ+PG) {ms(cpu / len(ids))} a snapshot")
+
+
+def backfill_figures(url: str, last: Date, args: argparse.Namespace) -> None:
+    """``huduma-hq refresh-figures``'s function over the last days, their figures deleted first."""
+    store = Store(url)
+    first_bf = (last - timedelta(days=args.backfill_days - 1)).isoformat()
+    with store.tx() as cur:
+        cur.execute("DELETE FROM day_services WHERE date >= ?", [first_bf])
+        cur.execute("DELETE FROM day_totals WHERE date >= ? AND date <= ?", [first_bf, last.isoformat()])
+    t = time.perf_counter()
+    n = daily.refresh(store, first_bf, last.isoformat())
+    took = time.perf_counter() - t
+    print(f"\nbackfill (huduma-hq refresh-figures): {n} stored summaries in {took:.1f} s "
+          f"({n / took:.0f} a second, in this process)")
+
+
+class CallCentreDay:
+    """The call centre beside the snapshots: centres collecting their inbox, agents looking callers up.
+
+    Every centre asks for its inbox every ``POLL_EVERY_S`` (3 s, as a centre
+    does) and answers each look-up at once ("nothing found"). ``agents``
+    agents each take calls one after the other: open the call, look the
+    caller up (by phone at every centre, or by ticket code at one centre),
+    reload the answers part of the page until every centre has answered (as
+    the page's script does each 2 s), read the national catalogue's answer
+    for a service, log the call.
+    """
+
+    def __init__(self, base: str, url: str, tokens: dict[str, str], agents: int, senders: int) -> None:
+        self.base, self.url, self.tokens, self.agents, self.senders = base, url, tokens, agents, senders
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.polls: list[float] = []
+        self.timings: dict[str, list[float]] = {"call": [], "lookup": [], "answers": [], "answered": [],
+                                                "catalogue": [], "close": []}
+        self.unanswered = 0
+        self.errors: list[str] = []
+        catalogues = CatalogueStore(Store(url))
+        catalogues.migrate()
+        seed_demo(catalogues)  # the shipped national catalogue, when nothing is published yet
+        published = catalogues.published()
+        self.services = [s.id for s in published.services] if published else ["none"]
+        self.threads: list[threading.Thread] = []
+
+    def timed(self, what: str, fn: Callable[[], httpx.Response]) -> httpx.Response:
+        t = time.perf_counter()
+        r = fn()
+        with self.lock:
+            self.timings[what].append(time.perf_counter() - t)
+        return r
+
+    def centres(self) -> None:
+        """Each centre polls its inbox every 3 s at its own offset, answering what it is handed."""
+        ids = sorted(self.tokens)
+        local = threading.local()
+
+        def poll(cid: str) -> None:
+            client = getattr(local, "client", None) or httpx.Client(base_url=self.base, timeout=60)
+            local.client = client
+            auth = {"Authorization": f"Bearer {self.tokens[cid]}"}
+            t = time.perf_counter()
+            r = client.post("/api/v1/inbox", headers=auth)
+            with self.lock:
+                self.polls.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                self.errors.append(f"inbox {r.status_code} {r.text[:100]}")
+                return
+            for req in r.json()["requests"]:
+                client.post(f"/api/v1/inbox/{req['id']}/answer", headers=auth, json={"ok": True, "found": []})
+
+        start = time.perf_counter()
+        n = len(ids)
+        with ThreadPoolExecutor(self.senders) as pool:
+            i = 0
+            while not self.stop.is_set():
+                tick, k = divmod(i, n)
+                due = start + tick * POLL_EVERY_S + k * POLL_EVERY_S / n
+                self.stop.wait(max(0.0, due - time.perf_counter()))
+                pool.submit(poll, ids[k])
+                i += 1
+
+    def agent(self, number: int) -> None:
+        """One agent taking calls back to back (a few seconds between them)."""
+        with login(self.base, self.url, HqRole.agent, f"bench-agent-{number}") as client:
+            n = 0
+            while not self.stop.is_set():
+                try:
+                    self.one_call(client, number, n)
+                except (httpx.HTTPError, RuntimeError) as err:
+                    self.errors.append(f"agent {number}: {err}")
+                n += 1
+                self.stop.wait(3)
+
+    def one_call(self, client: httpx.Client, number: int, n: int) -> None:
+        phone = f"+2547{number:02d}{n:06d}"
+        console = client.get("/callcentre")
+        r = self.timed("call", lambda: client.post("/callcentre/calls",
+                                                   data={"phone": phone, "csrf": csrf_of(console.text)}))
+        if r.status_code != 303:
+            raise RuntimeError(f"new call: {r.status_code} {r.text[:100]}")
+        call = r.headers["location"].split("?")[0]
+        page = client.get(call)
+        ids = sorted(self.tokens)
+        by_phone = n % 2 == 0
+        form = ({"phone": phone, "code": "", "centre": ""} if by_phone else
+                {"phone": "", "code": f"{(number * 7919 + n) % 1000000:06d}", "centre": ids[(number + n) % len(ids)]})
+        r = self.timed("lookup", lambda: client.post(call + "/lookup", data={**form, "csrf": csrf_of(page.text)}))
+        if r.status_code != 303:
+            raise RuntimeError(f"look-up: {r.status_code} {r.text[:100]}")
+        asked = time.perf_counter()
+        while True:  # the page's script reloads the answers part until every centre has answered
+            part = self.timed("answers", lambda: client.get(call + "/answers"))
+            if part.status_code == 200 and 'data-pending="1"' not in part.text:
+                with self.lock:
+                    self.timings["answered"].append(time.perf_counter() - asked)
+                break
+            if time.perf_counter() - asked > 60 or self.stop.is_set():
+                with self.lock:
+                    self.unanswered += 1
+                break
+            self.stop.wait(2)
+        service = self.services[n % len(self.services)]
+        r = self.timed("catalogue", lambda: client.get(call, params={"service": service}))
+        if r.status_code != 200:
+            raise RuntimeError(f"catalogue answer: {r.status_code}")
+        page = r
+        r = self.timed("close", lambda: client.post(call + "/close", data={
+            "outcome": "told_standing" if by_phone else "not_found", "note": "", "csrf": csrf_of(page.text)}))
+        if r.status_code != 303:
+            raise RuntimeError(f"close: {r.status_code} {r.text[:100]}")
+
+    def __enter__(self) -> CallCentreDay:
+        self.threads = [threading.Thread(target=self.centres, daemon=True)]
+        self.threads += [threading.Thread(target=self.agent, args=(i,), daemon=True) for i in range(self.agents)]
+        for th in self.threads:
+            th.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for th in self.threads:
+            th.join(90)
+
+    def report(self, seconds: float) -> None:
+        p = self.polls
+        print(f"  centres collecting their inbox every {POLL_EVERY_S:g} s: {len(p)} polls "
+              f"({len(p) / seconds:.0f} a second), p50 {ms(pct(p, 50))}, p99 {ms(pct(p, 99))}")
+        words = {"call": "open a call", "lookup": "ask a look-up (phone: every centre; code: one)",
+                 "answers": "reload the answers part", "answered": "look-up asked -> every centre answered",
+                 "catalogue": "the catalogue's answer for a service", "close": "log the call"}
+        calls = len(self.timings["close"])
+        print(f"  {self.agents} agents, {calls} calls logged, {self.unanswered} look-ups unanswered in 60 s, "
+              f"{len(self.errors)} errors" + (f" (first: {self.errors[0]})" if self.errors else ""))
+        for key, label in words.items():
+            v = self.timings[key]
+            if v:
+                print(f"    {label:46} n={len(v):4}  p50 {ms(pct(v, 50)):>8}  p99 {ms(pct(v, 99)):>8}  "
+                      f"max {ms(max(v)):>8}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--centres", type=int, default=100)
@@ -351,16 +675,23 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("HUDUMA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"),
                     help="a PostgreSQL URL whose user may CREATE DATABASE (the bench uses a database of its own)")
     ap.add_argument("--port", type=int, default=8199)
+    ap.add_argument("--agents", type=int, default=4, help="call-centre agents looking callers up during the day")
+    ap.add_argument("--keep", action="store_true", help="keep the bench's database at the end (to profile it)")
+    ap.add_argument("--db", help="reuse a database kept by --keep (its history is not rebuilt; kept again)")
+    ap.add_argument("--only", choices=["board", "csv", "night", "day", "lookups"], action="append",
+                    help="run only these parts (repeatable); all when absent")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("centre_server").setLevel(logging.ERROR)
 
-    name = f"hq_bench_{secrets.token_hex(4)}"
+    name = args.db or f"hq_bench_{secrets.token_hex(4)}"
+    keep = args.keep or bool(args.db)
     url = with_db(args.pg, name)
     last = Date(2026, 11, 30)
     print(f"hq_scale: {args.centres} centres x {args.days} days, database {name}, load {os.getloadavg()[0]:.1f}")
-    with psycopg.connect(args.pg, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+    if not args.db:
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
     server = None
     try:
         t = time.perf_counter()
@@ -369,9 +700,13 @@ def main() -> None:
               f"({statistics.mean(len(json.dumps(x)) for x in tpl) / 1000:.0f} KB of JSON, "
               f"{statistics.mean(len(x['services']) for x in tpl):.0f} services each on average)")
         t = time.perf_counter()
-        tokens = build(url, args.centres, args.days, last, tpl)
-        print(f"  history copied in {time.perf_counter() - t:.0f} s: " +
-              "; ".join(f"{k} {v}" for k, v in sizes(url).items()))
+        if args.db:
+            tokens = reuse(url, args.centres)
+            print(f"  history of {name} reused: " + "; ".join(f"{k} {v}" for k, v in sizes(url).items()))
+        else:
+            tokens = build(url, args.centres, args.days, last, tpl)
+            print(f"  history copied in {time.perf_counter() - t:.0f} s: " +
+                  "; ".join(f"{k} {v}" for k, v in sizes(url).items()))
 
         log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}.log", "wb")
         server = subprocess.Popen([str(BIN / "huduma-hq"), "serve", "--db", url, "--port", str(args.port)],
@@ -390,84 +725,17 @@ def main() -> None:
         proc = psutil.Process(server.pid)
         print(f"  huduma-hq serve pid {server.pid}: {proc.memory_info().rss / 1e6:.0f} MB resident at start")
 
-        print("\nboard (target <= 300 ms for any period up to 92 days)      median    worst   body   CPU (HQ+PG)")
-        worst_all = worst_cpu = 0.0
-        mid = (last - timedelta(days=args.days // 2)).isoformat()
-        with login(base, url) as client:
-            for path in ("/api/v1/board", "/"):
-                for at, span in [(None, 1), (None, 7), (None, 14), (None, 31), (None, 92), (mid, 92), (mid, 7)]:
-                    if span > args.days:
-                        continue
-                    params: dict[str, str | int] = {"days": span}
-                    if at:
-                        params["date"] = at
-                    med, worst, size, cpu = timed_get(client, path, params, args.repeat, workers(proc, url))
-                    worst_all = max(worst_all, worst)
-                    worst_cpu = max(worst_cpu, cpu)
-                    label = f"{path}?days={span}" + (f"&date={at}" if at else "")
-                    print(f"  {label:54} {ms(med):>8} {ms(worst):>8} {size / 1000:6.0f} KB {ms(cpu):>8}")
-            print(f"  worst of all: {ms(worst_all)}  {'ok' if worst_all <= 0.3 else 'MISSED'} at load "
-                  f"{os.getloadavg()[0]:.1f}; most CPU a request took: {ms(worst_cpu)}")
-
-            first = (last - timedelta(days=min(92, args.days) - 1)).isoformat()
-            print(f"\nCSV export {first}..{last} (target: streamed, server memory growth <= 50 MB)")
-            for level in ("services", "total"):
-                e = csv_export(client, proc, first, last.isoformat(), level)
-                print(f"  level={level:9} {e['mb']:6.1f} MB, {e['lines']:,} lines in {e['seconds']:.1f} s "
-                      f"(first byte {ms(e['first_byte'])}); server {e['rss_before_mb']:.0f} MB -> peak "
-                      f"{e['rss_peak_mb']:.0f} MB: +{e['growth_mb']:.1f} MB  "
-                      f"{'ok' if e['growth_mb'] <= 50 else 'MISSED'}")
-
-        print(f"\nnight: {args.centres} centres post the summary of {last + timedelta(days=1)} "
-              f"({args.senders} at a time)")
-        t = time.perf_counter()
-        lat = night(base, tokens, (last + timedelta(days=1)).isoformat(), tpl, args.senders)
-        took = time.perf_counter() - t
-        print(f"  {len(lat)} stored in {took:.1f} s ({len(lat) / took * 60:.0f} a minute); latency p50 "
-              f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}")
-        with login(base, url) as client:
-            med, worst, _, _ = timed_get(client, "/api/v1/board", {"days": 92}, args.repeat)
-            print(f"  /api/v1/board?days=92 after the night: median {ms(med)}, worst {ms(worst)}")
-
-            today = (last + timedelta(days=2)).isoformat()
-            print(f"\nthe day: {args.centres} centres x 40 services, a snapshot each a minute for {args.minutes:g} min "
-                  f"(target: 100 x 40 a minute, p99 <= 50 ms), a viewer reloading /api/v1/board?days=7 every 5 s")
-            procs = workers(proc, url)
-            cpu0 = cpu_seconds(procs)
-            lat, board_lat, bad = live_day(base, tokens, today, args.minutes, args.senders, client)
-            cpu = cpu_seconds(procs) - cpu0
-            print(f"  {len(lat)} snapshots ({len(lat) * 40:,} service rows), {bad} refused; latency p50 "
-                  f"{ms(pct(lat, 50))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat))}  "
-                  f"{'ok' if pct(lat, 99) <= 0.05 and not bad else 'MISSED'}")
-            print(f"  board meanwhile: {len(board_lat)} reloads, median {ms(statistics.median(board_lat))}, "
-                  f"worst {ms(max(board_lat))}; CPU (HQ+PG) over the run {cpu:.1f} s: "
-                  f"{cpu / (args.minutes * 60) * 100:.0f} % of one core")
-            t = time.perf_counter()
-            ids = sorted(tokens)
-            lat2: list[float] = []
-            with ThreadPoolExecutor(args.senders) as pool:
-                def one(k: int) -> None:
-                    with httpx.Client(base_url=base, timeout=60) as c:
-                        t0 = time.perf_counter()
-                        r = c.post("/api/v1/live", json=snapshot(ids[k], k, 99, today),
-                                   headers={"Authorization": f"Bearer {tokens[ids[k]]}"})
-                        lat2.append(time.perf_counter() - t0)
-                        r.raise_for_status()
-                list(pool.map(one, range(len(ids))))
-            took = time.perf_counter() - t
-            print(f"  all {len(ids)} at once ({args.senders} at a time): {took:.1f} s, "
-                  f"{len(ids) / took * 60:,.0f} snapshots a minute; p50 {ms(pct(lat2, 50))}, p99 {ms(pct(lat2, 99))}")
-
-        store = Store(url)
-        first_bf = (last - timedelta(days=args.backfill_days - 1)).isoformat()
-        with store.tx() as cur:
-            cur.execute("DELETE FROM day_services WHERE date >= ?", [first_bf])
-            cur.execute("DELETE FROM day_totals WHERE date >= ? AND date <= ?", [first_bf, last.isoformat()])
-        t = time.perf_counter()
-        n = daily.refresh(store, first_bf, last.isoformat())
-        took = time.perf_counter() - t
-        print(f"\nbackfill (huduma-hq refresh-figures): {n} stored summaries in {took:.1f} s "
-              f"({n / took:.0f} a second, in this process)")
+        parts = set(args.only or ["board", "csv", "night", "day", "lookups"])
+        if "board" in parts:
+            board_figures(base, url, proc, last, args)
+        if "csv" in parts:
+            csv_figures(base, url, proc, last, args)
+        if "night" in parts:
+            night_figures(base, url, tokens, last, tpl, args)
+        if "day" in parts or "lookups" in parts:
+            day_figures(base, url, tokens, proc, last, args, parts)
+        if not args.only:
+            backfill_figures(url, last, args)
         print(f"\nserver resident memory at the end: {proc.memory_info().rss / 1e6:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")
     finally:
@@ -477,9 +745,12 @@ def main() -> None:
                 server.wait(15)
             except subprocess.TimeoutExpired:
                 server.kill()
-        with psycopg.connect(args.pg, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        print(f"database {name} dropped")
+        if keep:
+            print(f"database {name} kept (--db {name} to reuse it)")
+        else:
+            with psycopg.connect(args.pg, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            print(f"database {name} dropped")
 
 
 if __name__ == "__main__":

@@ -13,18 +13,20 @@ no CDN, and prints well.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from datetime import date as Date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from centre_server.reports import figures
-from hq import daily
-from hq.store import Store
+from hq import callcentre_store, daily
+from hq.store import CENTRES_SQL, DATES_SQL, Store
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,17 @@ def date_range(last: str, days: int) -> list[str]:
 
 def sparkline(values: list[float | None], *, width: int = 120, height: int = 28, lo: float | None = None,
               hi: float | None = None) -> str:
-    """An SVG polyline of the values (gaps where None); empty string when nothing to draw."""
+    """An SVG polyline of the values (gaps where None); empty string when nothing to draw.
+
+    Drawn once per distinct line: the page draws two per centre on every
+    reload, and a 92-day board of 100 centres is 18,000 points.
+    """
+    return _sparkline(tuple(values), width, height, lo, hi)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sparkline(values: tuple[float | None, ...], width: int, height: int, lo: float | None,
+               hi: float | None) -> str:
     pts = [v for v in values if v is not None]
     if not pts:
         return ""
@@ -88,10 +100,16 @@ def sparkline(values: list[float | None], *, width: int = 120, height: int = 28,
 
 def trend_chart(dates: list[str], arrived: list[int], share: list[float | None], *, width: int = 760,
                 height: int = 200) -> str:
-    """Bars of citizens per day and a line of the share within target (right axis 0-100%)."""
+    """Bars of citizens per day and a line of the share within target (right axis 0-100%); drawn once per figures."""
+    return _trend_chart(tuple(dates), tuple(arrived), tuple(share), width, height)
+
+
+@functools.lru_cache(maxsize=256)
+def _trend_chart(dates: tuple[str, ...], arrived: tuple[int, ...], share: tuple[float | None, ...], width: int,
+                 height: int) -> str:
     if not dates:
         return ""
-    top = max(arrived + [1])
+    top = max([*arrived, 1])
     left, bottom, plot_h = 44, 28, height - 40
     step = (width - left - 44) / len(dates)
     parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="100%" role="img">']
@@ -132,9 +150,14 @@ def skipped_rows(store: Store, first: str, last: str) -> list[dict[str, Any]]:
     database by hand) must not break the board for every centre.
     """
     with store.tx() as cur:
-        cur.execute("SELECT centre_id, date, revision, problem FROM day_totals WHERE date >= ? AND date <= ? "
-                    "AND problem IS NOT NULL ORDER BY date, centre_id", [first, last])
-        rows = cur.fetchall()
+        return skipped_in(cur, first, last)
+
+
+def skipped_in(cur: Any, first: str, last: str) -> list[dict[str, Any]]:
+    """``skipped_rows`` inside the caller's transaction."""
+    cur.execute("SELECT centre_id, date, revision, problem FROM day_totals WHERE date >= ? AND date <= ? "
+                "AND problem IS NOT NULL ORDER BY date, centre_id", [first, last])
+    rows = cur.fetchall()
     for c, d, r, why in rows:
         logger.warning("skipped the stored summary of %s for %s (revision %s): %s", c, d, r, why)
     return [{"centre_id": c, "date": d, "revision": r, "reason": why} for c, d, r, why in rows]
@@ -145,11 +168,14 @@ NATIONAL_SQL = ("SELECT date, COUNT(*), SUM(arrived), SUM(served), SUM(within_ta
                 "WHERE date >= ? AND date <= ? AND problem IS NULL GROUP BY date")
 
 # Per centre and service over the dates: the sums, and the first day it appears (whose names the board shows).
-# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``.
+# Whole weeks inside the period come from ``week_services``, the days at its edges from ``day_services``
+# (each edge a range of its own: each is then read from the covering index alone, never the wide rows).
 SERVICES_SQL = ("WITH parts AS (SELECT centre_id, service_id, first_date, arrived, within_target, measured, wait_sum, "
                 "wait_n FROM week_services WHERE week >= ? AND week <= ? UNION ALL "
                 "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
-                "FROM day_services WHERE (date >= ? AND date <= ?) OR (date >= ? AND date <= ?)) "
+                "FROM day_services WHERE date >= ? AND date <= ? UNION ALL "
+                "SELECT centre_id, service_id, date, arrived, within_target, measured, wait_sum, wait_n "
+                "FROM day_services WHERE date >= ? AND date <= ?) "
                 "SELECT centre_id, service_id, MIN(first_date), SUM(within_target), SUM(measured), SUM(arrived), "
                 "SUM(wait_sum), SUM(wait_n) FROM parts GROUP BY centre_id, service_id HAVING SUM(measured) >= ?")
 
@@ -171,27 +197,36 @@ def period_parts(first: str, last: str) -> tuple[tuple[int, int], tuple[str, str
     return (w0, w1), before, after
 
 
-def worst_services(store: Store, first: str, last: str, names: dict[str, str], min_measured: int,
+def worst_services(cur: Any, first: str, last: str, names: dict[str, str], min_measured: int,
                    limit: int = 12) -> list[dict[str, Any]]:
     """The centre-services with the lowest service level over first..last (at least ``min_measured`` visits).
 
     Ties (same level, same visits) keep the order the services first appear
-    in: by day, centre, and place in the centre's menu.
+    in: by day, centre, and place in the centre's menu. Read inside the
+    caller's transaction.
     """
-    with store.tx() as cur:
-        weeks, before, after = period_parts(first, last)
-        cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
-        sums = cur.fetchall()
-        firsts = sorted({r[2] for r in sums})
-        named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-        for i in range(0, len(firsts), 50):  # the names of each service on the first day it appears
-            part = firsts[i:i + 50]
-            cur.execute(f"SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s "
-                        f"FROM day_services WHERE date IN ({','.join('?' * len(part))}) ORDER BY position DESC", part)
-            for row in cur.fetchall():
-                named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
+    weeks, before, after = period_parts(first, last)
+    cur.execute(SERVICES_SQL, [*weeks, *before, *after, min_measured])
+    sums = cur.fetchall()
+
+    def rank(r: tuple[Any, ...]) -> tuple[Any, ...]:  # the order but for the place in the menu
+        return figures.share(int(r[3]), int(r[4])), -int(r[4]), r[2], r[0]
+
+    ranked = sorted(sums, key=rank)
+    if len(ranked) > limit:  # the place in the menu only breaks ties: only the first ``limit`` and theirs
+        cutoff = rank(ranked[limit - 1])
+        ranked = [r for r in ranked if rank(r) <= cutoff]
+    named: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    pairs = sorted({(r[0], r[2]) for r in ranked})
+    for i in range(0, len(pairs), 50):  # each service's names on the first day it appears (by primary key)
+        part = pairs[i:i + 50]
+        cur.execute("SELECT centre_id, date, service_id, position, name_en, name_sw, target_wait_s FROM day_services "
+                    f"WHERE {' OR '.join(['(centre_id = ? AND date = ?)'] * len(part))} ORDER BY position DESC",
+                    [x for pair in part for x in pair])
+        for row in cur.fetchall():
+            named[(row[0], row[1], row[2])] = row[3:]  # the same service twice that day: its first place
     found = []
-    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in sums:
+    for cid, sid, first_day, within, measured, arrived, wait_sum, wait_n in ranked:
         pos, en, sw, target = named[(cid, first_day, sid)]
         found.append({
             "centre_id": cid, "centre_name": names.get(cid), "service_id": sid, "name_en": en, "name_sw": sw,
@@ -203,25 +238,110 @@ def worst_services(store: Store, first: str, last: str, names: dict[str, str], m
     return [{k: v for k, v in a.items() if k != "_order"} for a in worst[:limit]]
 
 
+NO_FEEDBACK: dict[str, Any] = {"count": 0, "mean": None, "unhappy": 0}
+
+
+def callers_feedback(cur: Any, first: str, last: str) -> dict[str, dict[str, Any]]:
+    """Callers' ratings of each centre recorded by the call centre on the dates first..last (Nairobi days).
+
+    The board's period is a run of dates; a rating is a moment: the period
+    runs from midnight of ``first`` to midnight after ``last``, headquarters'
+    time (``DEFAULT_TZ``). Read inside the caller's transaction.
+    """
+    tz = zone(DEFAULT_TZ)
+    since = datetime.combine(Date.fromisoformat(first), datetime.min.time(), tz).timestamp()
+    until = datetime.combine(Date.fromisoformat(last) + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    return callcentre_store.feedback_sums(cur, since, until)
+
+
+class Answers:
+    """The board's answers already computed, each kept with the ``daily.generation`` it was computed at.
+
+    The figures change when a summary arrives (once a night per centre), a
+    centre is registered or a caller's rating is recorded; each of those
+    moves the generation in its own transaction. The board is read far more
+    often (every viewer's page reloads each minute), so an answer is computed
+    once per generation and period and served again as JSON text until the
+    generation moves. Kept per store (one process may serve two in tests).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.kept: OrderedDict[tuple[str, str, int, int], tuple[int, str]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int, int], gen: int) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.kept.get(key)
+            if found is None or found[0] != gen:
+                return None
+            self.kept.move_to_end(key)
+            text = found[1]
+        return dict(json.loads(text))  # a fresh copy: the pages add their own keys to what they get
+
+    def put(self, key: tuple[str, str, int, int], gen: int, data: dict[str, Any]) -> None:
+        text = json.dumps(data, separators=(",", ":"))
+        with self.lock:
+            self.kept[key] = (gen, text)
+            self.kept.move_to_end(key)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+
+
+ANSWERS = Answers()
+
+
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
-    """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``)."""
-    dates_known = store.dates()
-    if day is None:
-        day = dates_known[-1] if dates_known else Date.today().isoformat()
-    dates = date_range(day, days)
-    daily.refresh(store, dates[0], dates[-1])
-    skipped = skipped_rows(store, dates[0], dates[-1])
-    registered = {c["id"]: c for c in store.centres()}
-    names: dict[str, str] = {cid: c["name"] for cid, c in registered.items()}
+    """Everything the board page and ``GET /api/v1/board`` show, added up by the database (``hq.daily``).
+
+    First one transaction: the dates, whether any of the period's figures are
+    older than their summary (then ``daily.refresh`` fills them first) and the
+    figures' generation; an answer computed at that generation is served as
+    it was (``Answers``). Otherwise every figure in one more transaction: each
+    query is a round trip, and on a busy machine a round trip waits for
+    PostgreSQL's process to be scheduled.
+    """
+    with store.tx() as cur:
+        cur.execute(DATES_SQL)
+        dates_known = [r[0] for r in cur.fetchall()]
+        if day is None:
+            day = dates_known[-1] if dates_known else Date.today().isoformat()
+        dates = date_range(day, days)
+        todo = daily.stale(cur, dates[0], dates[-1])
+        gen = daily.generation(cur)
+    if todo:
+        daily.refresh(store, dates[0], dates[-1])
+        with store.tx() as cur:
+            gen = daily.generation(cur)
+    key = (store.url, day, days, min_measured)
+    kept = ANSWERS.get(key, gen)
+    if kept is not None and kept["known_dates"] == dates_known:
+        return kept
+    data = compute_board(store, day, dates, dates_known, min_measured)
+    ANSWERS.put(key, gen, data)
+    return data
+
+
+def compute_board(store: Store, day: str, dates: list[str], dates_known: list[str],
+                  min_measured: int) -> dict[str, Any]:
+    """The board's answer for ``day`` and ``dates``, added up by the database in one transaction."""
+    days = len(dates)
     by_centre: dict[str, dict[str, tuple[Any, ...]]] = defaultdict(dict)
     with store.tx() as cur:
+        skipped = skipped_in(cur, dates[0], dates[-1])
+        cur.execute(CENTRES_SQL)
+        registered = {r[0]: r[1] for r in cur.fetchall()}
+        names: dict[str, str] = dict(registered)
         cur.execute("SELECT centre_id, date, revision, received_at, timezone, simulated, arrived, "
                     "within_target_share, wait_mean_s, CASE WHEN date = ? THEN total END FROM day_totals "
                     "WHERE date >= ? AND date <= ? AND problem IS NULL", [day, dates[0], dates[-1]])
         for row in cur.fetchall():
             by_centre[row[0]][row[1]] = row
+            names.setdefault(row[0], row[0])
         cur.execute(NATIONAL_SQL, [dates[0], dates[-1]])
         per_day = {r[0]: r for r in cur.fetchall()}
+        worst = worst_services(cur, dates[0], dates[-1], names, min_measured)
+        callers = callers_feedback(cur, dates[0], dates[-1])
     for cid in by_centre:
         names.setdefault(cid, cid)
     for k in skipped:
@@ -234,7 +354,7 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         latest = days_of[max(days_of)] if days_of else None
         tz = (today or latest or (None,) * 5)[4] or DEFAULT_TZ
         centres.append({
-            "id": cid, "name": names.get(cid, cid), "timezone": tz,
+            "id": cid, "name": names.get(cid, cid), "timezone": tz, "callers": callers.get(cid, NO_FEEDBACK),
             "total": json.loads(today[9]) if today else None,
             "revision": today[2] if today else None,
             "received": local_time(today[3], tz) if today else None,
@@ -251,7 +371,6 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
         national.append({"date": d, "centres": int(n), "arrived": int(arrived or 0), "served": int(served or 0),
                          "within_target_share": figures.share(int(within or 0), int(measured or 0)),
                          "satisfaction_mean": round(float(ratings) / int(rcount), 2) if rcount else None})
-    worst = worst_services(store, dates[0], dates[-1], names, min_measured)
     return {"date": day, "dates": dates, "days": days, "centres": centres, "national": national,
             "worst": worst, "reporting": sum(1 for c in centres if c["total"]), "known_dates": dates_known,
             "skipped": skipped}
@@ -272,6 +391,45 @@ def cell(value: Any) -> Any:
     return value
 
 
+SERVICE_EXTRA = ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"]
+
+
+def _text_cell(expr: str) -> str:
+    """SQL of ``cell`` for text: a leading quote before a formula's first character; empty text as no value."""
+    return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ({expr}) "
+            f"ELSE NULLIF({expr}, '') END")
+
+
+# One row per centre, day and service from the kept figures (``day_services.item``, each service as the
+# centre sent it): PostgreSQL writes the CSV itself (``COPY ... TO STDOUT``), the same text csv.writer gives.
+# ``json_to_record`` parses each item once and gives every value as the text it holds in the JSON, so a
+# number is written exactly as Python wrote it (1.0 stays 1.0), without parsing any 33 KB summary.
+SERVICES_COPY = (
+    "COPY (SELECT {cid}, {name}, d.date, t.revision, t.simulated, {sid}, {en}, {sw}, {extra}, {figures} "
+    "FROM day_services d JOIN day_totals t ON t.centre_id = d.centre_id AND t.date = d.date "
+    "LEFT JOIN centres c ON c.id = d.centre_id CROSS JOIN LATERAL json_to_record(d.item::json) AS i({columns}) "
+    "WHERE d.date >= {first} AND d.date <= {last} AND t.problem IS NULL "
+    "ORDER BY d.date, d.centre_id, d.position) TO STDOUT WITH (FORMAT csv)")
+
+
+def services_csv(store: Store, first: str, last: str) -> Iterator[str]:
+    """The per-service export on PostgreSQL, streamed from ``COPY`` a few hundred KB at a time."""
+    from psycopg import sql
+
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(
+        ["centre_id", "centre_name", "date", "revision", "simulated", *SERVICE_EXTRA, *FIGURES])
+    yield header.getvalue()
+    statement = SERVICES_COPY.format(
+        cid=_text_cell("d.centre_id"), name=_text_cell("COALESCE(c.name, d.centre_id)"),
+        sid=_text_cell("i.service_id"), en=_text_cell("i.name_en"), sw=_text_cell("i.name_sw"),
+        extra=", ".join(f"i.{k}" for k in SERVICE_EXTRA[3:]), figures=", ".join(f"i.{k}" for k in FIGURES),
+        columns=", ".join(f"{k} text" for k in [*SERVICE_EXTRA, *FIGURES]),
+        first=sql.Literal(first).as_string(None), last=sql.Literal(last).as_string(None))
+    for chunk in store.copy_out(statement):
+        yield chunk.decode()
+
+
 def export_csv(store: Store, first: str, last: str, level: str = "total") -> Iterator[str]:
     """One row per centre and day (``total``), per service (``services``) or per hour (``hours``), streamed.
 
@@ -281,6 +439,9 @@ def export_csv(store: Store, first: str, last: str, level: str = "total") -> Ite
     a year's export does not hold a year in memory.
     """
     daily.refresh(store, first, last)
+    if level == "services" and store.is_pg:
+        yield from services_csv(store, first, last)
+        return
     names = centre_names(store)
     extra = {"total": ["counters_open", "staffed_hours"],
              "services": ["service_id", "name_en", "name_sw", "target_wait_s", "issued", "transfers_in", "counters"],

@@ -34,6 +34,7 @@ from centre_server.contract.national import (
     InboxRequest,
     LookupAsk,
 )
+from hq import daily
 from hq.auth import Accounts
 from hq.store import Store, StoreError
 
@@ -64,6 +65,24 @@ SCHEMA = [
 OUTCOMES = ["told_standing", "booked", "booking_held", "info_given", "feedback_taken", "referred", "not_found",
             "dropped"]
 RATINGS = [1, 2, 3, 4, 5]
+
+
+FEEDBACK_SQL = ("SELECT centre_id, COUNT(*), AVG(rating), SUM(CASE WHEN rating <= 2 THEN 1 ELSE 0 END) "
+                "FROM hq_feedback WHERE at >= ? {until} GROUP BY centre_id")
+
+
+def feedback_sums(cur: Any, since: float, until: float | None = None) -> dict[str, dict[str, Any]]:
+    """Callers' ratings per centre from ``since`` (up to ``until``): count, mean (1-5), unhappy (1-2).
+
+    Added up by the database, inside the caller's transaction: the call-centre
+    page and the national board read the same figures.
+    """
+    if until is None:
+        cur.execute(FEEDBACK_SQL.format(until=""), [since])
+    else:
+        cur.execute(FEEDBACK_SQL.format(until="AND at < ?"), [since, until])
+    return {r[0]: {"count": int(r[1]), "mean": round(float(r[2]), 2), "unhappy": int(r[3])}
+            for r in cur.fetchall()}
 
 
 def new_id() -> str:
@@ -286,14 +305,12 @@ class CallCentre:
                         "VALUES (?,?,?,?,?,?,?)", [new_id(), now, agent, centre_id, rating,
                                                    " ".join(comment.split())[:500] or None, call_id])
             self.accounts.audit(cur, agent, "feedback_recorded", centre_id, f"{rating}/5")
+            daily.bump(cur)  # the national board shows callers' ratings per centre
 
     def feedback_by_centre(self, since: float) -> dict[str, dict[str, Any]]:
         """Per centre: how many callers rated it since ``since``, their mean rating and how many were unhappy (1-2)."""
         with self.store.tx() as cur:
-            cur.execute("SELECT centre_id, COUNT(*), AVG(rating), SUM(CASE WHEN rating <= 2 THEN 1 ELSE 0 END) "
-                        "FROM hq_feedback WHERE at >= ? GROUP BY centre_id", [since])
-            return {r[0]: {"count": r[1], "mean": round(float(r[2]), 2), "unhappy": int(r[3])}
-                    for r in cur.fetchall()}
+            return feedback_sums(cur, since)
 
     def feedback_of(self, call_id: str) -> list[dict[str, Any]]:
         with self.store.tx() as cur:

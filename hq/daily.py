@@ -19,7 +19,10 @@ What is kept is what the board adds up across centres and days:
   recomputed from the week's days whenever one of them changes), so a
   92-day period adds up 13 weeks and the days at its edges;
 * medians and p90s are NOT combined: a p90 over several days cannot be
-  computed from daily p90s, so the board shows them per day only (the CSV).
+  computed from daily p90s, so the board shows them per day only (the CSV);
+* each service's own figures as the centre sent them (``item``, a small JSON
+  object): the per-service CSV is read from here, never from the 33 KB
+  summary.
 
 A summary that does not hold the summary's shape (stored before headquarters
 checked them, or written by hand) gets a ``day_totals`` row with its
@@ -47,20 +50,17 @@ SCHEMA = [
     "received_at DOUBLE PRECISION NOT NULL, problem TEXT, timezone TEXT, simulated INTEGER NOT NULL DEFAULT 0, "
     "total TEXT, arrived INTEGER, served INTEGER, within_target INTEGER, measured INTEGER, "
     "within_target_share DOUBLE PRECISION, wait_mean_s DOUBLE PRECISION, satisfaction_count INTEGER, "
-    "rating_sum DOUBLE PRECISION, PRIMARY KEY (centre_id, date))",
+    "rating_sum DOUBLE PRECISION, kept INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (centre_id, date))",
     "CREATE INDEX IF NOT EXISTS day_totals_by_date ON day_totals (date, centre_id)",
     "CREATE TABLE IF NOT EXISTS day_services (centre_id TEXT NOT NULL, date TEXT NOT NULL, position INTEGER NOT NULL, "
     "service_id TEXT NOT NULL, name_en TEXT, name_sw TEXT, target_wait_s INTEGER, arrived INTEGER NOT NULL, "
     "within_target INTEGER NOT NULL, measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, "
-    "wait_n INTEGER NOT NULL, PRIMARY KEY (centre_id, date, position))",
-    # the board's "worst service levels" reads a date range: an index that holds every column it sums
-    "CREATE INDEX IF NOT EXISTS day_services_by_date ON day_services (date)",
+    "wait_n INTEGER NOT NULL, item TEXT, PRIMARY KEY (centre_id, date, position))",
     # the same sums per centre, service and week (``week_of``): a 92-day period reads 13 weeks and a few days
     "CREATE TABLE IF NOT EXISTS week_services (centre_id TEXT NOT NULL, week INTEGER NOT NULL, "
     "service_id TEXT NOT NULL, first_date TEXT NOT NULL, arrived INTEGER NOT NULL, within_target INTEGER NOT NULL, "
     "measured INTEGER NOT NULL, wait_sum DOUBLE PRECISION NOT NULL, wait_n INTEGER NOT NULL, "
     "PRIMARY KEY (centre_id, week, service_id))",
-    "CREATE INDEX IF NOT EXISTS week_services_by_week ON week_services (week)",
 ]
 
 EPOCH = Date(1970, 1, 1)
@@ -94,9 +94,52 @@ def sum_week(cur: Any, week: int, centre_id: str | None = None) -> None:
         cur.execute(WEEK_SUMS.format(centre="AND centre_id = ?"), [week, first, last, centre_id])
 
 
-def migrate(cur: Any) -> None:
-    """Create the tables (``Store.migrate`` calls this; rows already stored are filled by ``refresh``)."""
+# What a row holds, by the version of this module that wrote it: 2 added each service's own figures
+# (``day_services.item``, the per-service CSV's source). Rows of an older version are refilled by ``refresh``.
+KEPT = 2
+UPGRADES = [("day_services", "item", "TEXT"), ("day_totals", "kept", "INTEGER NOT NULL DEFAULT 1")]
+# what ``stale`` compares, read from the index alone on every board request (once the columns exist)
+INDEXES = ["CREATE INDEX IF NOT EXISTS day_totals_held ON day_totals (date, centre_id, revision, received_at, kept)",
+           # the days at a period's edges and a week's sums read from the index alone, never the wide rows
+           # (``item`` makes a row about 700 bytes): it starts with the date, so it serves date ranges too
+           "CREATE INDEX IF NOT EXISTS day_services_sums ON day_services (date, centre_id, service_id, arrived, "
+           "within_target, measured, wait_sum, wait_n)",
+           "DROP INDEX IF EXISTS day_services_by_date",
+           "DROP INDEX IF EXISTS week_services_by_week",
+           "CREATE INDEX IF NOT EXISTS week_services_sums ON week_services (week, centre_id, service_id, first_date, "
+           "arrived, within_target, measured, wait_sum, wait_n)",
+           # one row counting every change the board shows (``bump``): its answers are kept until it moves
+           "CREATE TABLE IF NOT EXISTS board_generation (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+           "INSERT INTO board_generation (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"]
+
+
+def bump(cur: Any) -> None:
+    """Count a change the board shows (a day's figures, a centre's name, a caller's rating), in the writer's
+    transaction: a board answer computed before it is not served again (``hq.board``'s cache)."""
+    cur.execute("UPDATE board_generation SET n = n + 1 WHERE id = 1")
+
+
+def generation(cur: Any) -> int:
+    cur.execute("SELECT n FROM board_generation WHERE id = 1")
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(cur: Any, is_pg: bool = True) -> None:
+    """Create the tables, add the columns of later versions (``Store.migrate`` calls this).
+
+    Rows already stored are filled by ``refresh`` (``huduma-hq refresh-figures``).
+    """
     for stmt in SCHEMA:
+        cur.execute(stmt)
+    for table, column, kind in UPGRADES:
+        if is_pg:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+        else:
+            cur.execute(f"PRAGMA table_info({table})")
+            if column not in {r[1] for r in cur.fetchall()}:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    for stmt in INDEXES:
         cur.execute(stmt)
 
 
@@ -113,9 +156,9 @@ def wait_weight(row: dict[str, Any]) -> int:
 
 TOTAL_COLUMNS = ["centre_id", "date", "revision", "received_at", "problem", "timezone", "simulated", "total",
                  "arrived", "served", "within_target", "measured", "within_target_share", "wait_mean_s",
-                 "satisfaction_count", "rating_sum"]
+                 "satisfaction_count", "rating_sum", "kept"]
 SERVICE_COLUMNS = ["centre_id", "date", "position", "service_id", "name_en", "name_sw", "target_wait_s", "arrived",
-                   "within_target", "measured", "wait_sum", "wait_n"]
+                   "within_target", "measured", "wait_sum", "wait_n", "item"]
 
 
 def rows_of(centre_id: str, day: str, revision: int, received_at: float,
@@ -123,17 +166,18 @@ def rows_of(centre_id: str, day: str, revision: int, received_at: float,
     """A day's ``day_totals`` row and ``day_services`` rows (columns as ``TOTAL_COLUMNS``, ``SERVICE_COLUMNS``)."""
     why = schema.problem(data)
     if why is not None:
-        return [centre_id, day, revision, received_at, why, None, 0, None, *[None] * 8], []
+        return [centre_id, day, revision, received_at, why, None, 0, None, *[None] * 8, KEPT], []
     t = data["total"]
     total = [centre_id, day, revision, received_at, None, data.get("timezone"), int(bool(data.get("simulated"))),
              json.dumps(t, separators=(",", ":"), ensure_ascii=False), t["arrived"], t["served"],
              t["within_target"], t["measured"], t["within_target_share"], t["wait_mean_s"],
-             t["satisfaction_count"], (t["satisfaction_mean"] or 0) * t["satisfaction_count"]]
+             t["satisfaction_count"], (t["satisfaction_mean"] or 0) * t["satisfaction_count"], KEPT]
     services = []
     for i, s in enumerate(data["services"]):
         n = wait_weight(s) if s["wait_mean_s"] is not None else 0
         services.append([centre_id, day, i, s["service_id"], s["name_en"], s["name_sw"], s["target_wait_s"],
-                         s["arrived"], s["within_target"], s["measured"], (s["wait_mean_s"] or 0.0) * n, n])
+                         s["arrived"], s["within_target"], s["measured"], (s["wait_mean_s"] or 0.0) * n, n,
+                         json.dumps(s, separators=(",", ":"), ensure_ascii=False)])
     return total, services
 
 
@@ -148,19 +192,25 @@ def record(cur: Any, centre_id: str, day: str, revision: int, received_at: float
     cur.execute(f"INSERT INTO day_totals ({', '.join(TOTAL_COLUMNS)}) VALUES ({','.join('?' * len(TOTAL_COLUMNS))}) "
                 f"ON CONFLICT (centre_id, date) DO UPDATE SET {updates}", total)
     sum_week(cur, week_of(day), centre_id)
+    bump(cur)  # last: the counter's row is locked only until this transaction commits
 
 
 STALE = ("SELECT s.centre_id, s.date FROM summaries s LEFT JOIN day_totals t ON t.centre_id = s.centre_id "
-         "AND t.date = s.date AND t.revision = s.revision AND t.received_at = s.received_at "
-         "WHERE t.centre_id IS NULL")
+         f"AND t.date = s.date AND t.revision = s.revision AND t.received_at = s.received_at AND t.kept >= {KEPT} "
+         "{days} WHERE t.centre_id IS NULL {days_s} ORDER BY s.date, s.centre_id")
 
 
 def stale(cur: Any, first: str | None = None, last: str | None = None) -> list[tuple[str, str]]:
-    """Centre-days whose figures are missing or older than the summary held."""
+    """Centre-days whose figures are missing or older than the summary held.
+
+    Asked on every board request: both sides are read from their indexes
+    alone (``summaries_held``, ``day_totals_held``), each within the dates.
+    """
     if first is None or last is None:
-        cur.execute(STALE + " ORDER BY s.date, s.centre_id")
+        cur.execute(STALE.format(days="", days_s=""))
     else:
-        cur.execute(STALE + " AND s.date >= ? AND s.date <= ? ORDER BY s.date, s.centre_id", [first, last])
+        cur.execute(STALE.format(days="AND t.date >= ? AND t.date <= ?", days_s="AND s.date >= ? AND s.date <= ?"),
+                    [first, last, first, last])
     return [(r[0], r[1]) for r in cur.fetchall()]
 
 

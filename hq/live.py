@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from centre_server.contract.errors import Refusal
 from centre_server.contract.live import LIVE_PATH, MAX_LIVE_BYTES, LiveReceipt, LiveSnapshot
@@ -99,7 +100,8 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
         if len(set(ids)) != len(ids):
             raise Refusal(422, "bad_snapshot", "services: a service is listed twice")
         now = time.time()
-        outcome = live_store.put_snapshot(request.app.state.store, snap, now)
+        # in the thread pool, as the token check was: the event loop keeps reading other centres' requests
+        outcome = await run_in_threadpool(live_store.put_snapshot, request.app.state.store, snap, now)
         receipt = LiveReceipt(centre_id=snap.centre_id, outcome=outcome, services=len(snap.services),
                               received_at=datetime.fromtimestamp(now, UTC))
         return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if outcome == "stored" else 200)

@@ -33,10 +33,20 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS summaries (centre_id TEXT NOT NULL, date TEXT NOT NULL, revision INTEGER NOT NULL, "
     "key TEXT NOT NULL, data TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (centre_id, date))",
     "CREATE INDEX IF NOT EXISTS summaries_by_date ON summaries (date)",
+    # what ``daily.stale`` compares, read from the index alone (never the 33 KB rows) on every board request
+    "CREATE INDEX IF NOT EXISTS summaries_held ON summaries (date, centre_id, revision, received_at)",
     "CREATE TABLE IF NOT EXISTS receipts (key TEXT PRIMARY KEY, centre_id TEXT NOT NULL, date TEXT NOT NULL, "
     "revision INTEGER NOT NULL, body_sha TEXT NOT NULL, first_at DOUBLE PRECISION NOT NULL, "
     "last_at DOUBLE PRECISION NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, outcome TEXT)",
 ]
+
+
+# Every registered centre (disabled too: its name still labels its past days), by id.
+CENTRES_SQL = "SELECT id, name, created_at, disabled FROM centres ORDER BY id"
+# Every date a summary is held for, walked through the index one probe per date (``Store.dates``).
+DATES_SQL = ("WITH RECURSIVE d(date) AS (SELECT MIN(date) FROM summaries UNION ALL "
+             "SELECT (SELECT MIN(date) FROM summaries WHERE date > d.date) FROM d WHERE d.date IS NOT NULL) "
+             "SELECT date FROM d WHERE date IS NOT NULL")
 
 
 class StoreError(Refusal):
@@ -115,7 +125,7 @@ class Store:
         with self.tx() as cur:
             for stmt in SCHEMA:
                 cur.execute(stmt)
-            daily.migrate(cur)  # the board's figures as columns (issue 22 item 5)
+            daily.migrate(cur, self.is_pg)  # the board's figures as columns (issue 22 item 5)
         live_store.migrate(self)  # live figures and centres' places (issue 22)
 
     # ---------------------------------------------------------------- centres
@@ -134,6 +144,7 @@ class Store:
             else:
                 cur.execute("INSERT INTO centres(id, name, token_hash, created_at) VALUES (?,?,?,?)",
                             [centre_id, name, hash_token(token), time.time()])
+            daily.bump(cur)  # the board lists every registered centre by name
         return token
 
     def centre_for_token(self, token: str) -> dict[str, Any] | None:
@@ -146,7 +157,7 @@ class Store:
 
     def centres(self) -> list[dict[str, Any]]:
         with self.tx() as cur:
-            cur.execute("SELECT id, name, created_at, disabled FROM centres ORDER BY id")
+            cur.execute(CENTRES_SQL)
             return [{"id": r[0], "name": r[1], "created_at": r[2], "disabled": bool(r[3])} for r in cur.fetchall()]
 
     # ---------------------------------------------------------------- summaries
@@ -229,6 +240,24 @@ class Store:
             finally:
                 conn.close()
 
+    def copy_out(self, statement: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
+        """PostgreSQL's ``COPY ... TO STDOUT`` output, ``chunk`` bytes at a time (a long export in flat memory).
+
+        Its own connection, as ``stream``: an export of minutes must not hold
+        one of the pool's few connections.
+        """
+        import psycopg
+
+        buf = bytearray()
+        with psycopg.connect(self.url, connect_timeout=10) as conn, conn.cursor() as cur, \
+                cur.copy(statement) as copy:
+            for data in copy:
+                buf += data
+                if len(buf) >= chunk:
+                    yield bytes(buf)
+                    buf.clear()
+        yield bytes(buf)
+
     def dates(self) -> list[str]:
         """Every date some summary is held for, oldest first.
 
@@ -237,9 +266,7 @@ class Store:
         but 365 dates, and the board asks on every request.
         """
         with self.tx() as cur:
-            cur.execute("WITH RECURSIVE d(date) AS (SELECT MIN(date) FROM summaries UNION ALL "
-                        "SELECT (SELECT MIN(date) FROM summaries WHERE date > d.date) FROM d WHERE d.date IS NOT NULL) "
-                        "SELECT date FROM d WHERE date IS NOT NULL")
+            cur.execute(DATES_SQL)
             return [r[0] for r in cur.fetchall()]
 
     def receipts(self, centre_id: str | None = None) -> list[dict[str, Any]]:

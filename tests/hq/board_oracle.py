@@ -13,8 +13,9 @@ import csv
 import io
 import logging
 from collections import defaultdict
-from datetime import date as Date
+from datetime import date as Date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from centre_server.contract import summary as schema
 from centre_server.reports import figures
@@ -43,6 +44,22 @@ def valid_rows(store: Store, first: str, last: str) -> tuple[list[dict[str, Any]
             skipped.append({"centre_id": r["centre_id"], "date": r["date"], "revision": r["revision"],
                             "reason": why})
     return good, skipped
+
+
+def callers_feedback(store: Store, first: str, last: str) -> dict[str, dict[str, Any]]:
+    """Callers' ratings per centre from midnight of ``first`` to midnight after ``last`` (Nairobi), in Python."""
+    tz = ZoneInfo(DEFAULT_TZ)
+    since = datetime.combine(Date.fromisoformat(first), datetime.min.time(), tz).timestamp()
+    until = datetime.combine(Date.fromisoformat(last) + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    with store.tx() as cur:
+        cur.execute("SELECT centre_id, at, rating FROM hq_feedback")
+        rows = cur.fetchall()
+    ratings: dict[str, list[int]] = defaultdict(list)
+    for cid, at, rating in rows:
+        if since <= at < until:
+            ratings[cid].append(rating)
+    return {cid: {"count": len(r), "mean": round(sum(r) / len(r), 2), "unhappy": sum(1 for x in r if x <= 2)}
+            for cid, r in ratings.items()}
 
 
 def board_data(store: Store, day: str | None = None, days: int = 14, min_measured: int = 10) -> dict[str, Any]:
@@ -79,6 +96,9 @@ def board_data(store: Store, day: str | None = None, days: int = 14, min_measure
             "reported_days": sum(1 for t in totals if t),
             "missing": [d for d in dates if d not in days_of],
         })
+    callers = callers_feedback(store, dates[0], dates[-1])
+    for c in centres:
+        c["callers"] = callers.get(c["id"], {"count": 0, "mean": None, "unhappy": 0})
     national = []
     for d in dates:
         day_rows = [by_centre[c][d]["summary"]["total"] for c in by_centre if d in by_centre[c]]

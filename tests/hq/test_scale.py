@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ import pytest
 from centre_server.sim.daysim import simulate_engine_day
 from hq import board, daily, demo
 from hq.app import add_catalogue_versions
+from hq.auth import Accounts
+from hq.callcentre_store import CallCentre
 from hq.catalogue import CatalogueStore
 from hq.store import Store
 from tests.conftest import free_port
@@ -30,6 +33,20 @@ from tests.hq.conftest import HqProcess, pg_schema
 CENTRES = [("nairobi-gpo", "Huduma Centre GPO", 40), ("mombasa", "Huduma Centre Mombasa", 30),
            ("kisumu", "Huduma Centre Kisumu", 25)]
 DAYS = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(6)]
+
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+AFTER_LAST = (date.fromisoformat(DAYS[-1]) + timedelta(days=1)).isoformat()
+BEFORE_FIRST = (date.fromisoformat(DAYS[0]) - timedelta(days=1)).isoformat()
+# (centre, rating, Nairobi date, time): two inside the six days for GPO (one at 23:59:59 of the last day),
+# one 30 s after that day ends and one the evening before the first day (both outside), one for Mombasa
+FEEDBACK = [("nairobi-gpo", 5, DAYS[0], "09:00:00"), ("nairobi-gpo", 2, DAYS[-1], "23:59:59"),
+            ("nairobi-gpo", 4, AFTER_LAST, "00:00:30"), ("nairobi-gpo", 1, BEFORE_FIRST, "23:00:00"),
+            ("mombasa", 3, DAYS[2], "12:00:00")]
+
+
+def nairobi(day: str, clock: str) -> float:
+    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=NAIROBI).timestamp()
 
 
 def put(store: Store, data: dict, revision: int = 1) -> str:
@@ -53,6 +70,12 @@ def filled(tmp_path_factory):
                 assert put(store, data) == "stored"
                 sent[(cid, day)] = data
         store.add_centre("garissa", "Huduma Centre Garissa")  # registered, never reported
+        accounts = Accounts(store)
+        accounts.migrate()
+        calls = CallCentre(store, accounts)
+        calls.migrate()
+        for cid, rating, day, clock in FEEDBACK:  # callers' ratings taken by the call centre
+            calls.add_feedback("agent-1", None, cid, rating, "", now=nairobi(day, clock))
         yield store, url, sent, tmp_path_factory.mktemp("hq-scale")
 
 
@@ -188,3 +211,48 @@ def test_the_board_and_its_exports_need_a_login(served: HqProcess) -> None:
         r = httpx.get(served.url + path, timeout=30, follow_redirects=False)
         assert r.status_code in (401, 303), (path, r.status_code)
         assert "within_target" not in r.text
+
+
+def test_callers_feedback_per_centre_is_on_the_national_board_for_its_period(filled, served: HqProcess) -> None:
+    """The call centre's ratings of each centre, counted and averaged by SQL over the board's days (Nairobi)."""
+    store, _, _, _ = filled
+    callers = {c["id"]: c["callers"] for c in board.board_data(store, DAYS[-1], 6)["centres"]}
+    assert callers["nairobi-gpo"] == {"count": 2, "mean": 3.5, "unhappy": 1}  # not the one after, nor before
+    assert callers["mombasa"] == {"count": 1, "mean": 3.0, "unhappy": 0}
+    assert callers["garissa"] == {"count": 0, "mean": None, "unhappy": 0}
+    one_day = {c["id"]: c["callers"] for c in board.board_data(store, AFTER_LAST, 1)["centres"]}
+    assert one_day["nairobi-gpo"] == {"count": 1, "mean": 4.0, "unhappy": 0}
+    viewer = served.client("viewer")
+    api = viewer.get("/api/v1/board", params={"date": DAYS[-1], "days": 6}).json()
+    assert {c["id"]: c["callers"]["count"] for c in api["centres"]} == {
+        "nairobi-gpo": 2, "mombasa": 1, "kisumu": 0, "garissa": 0}
+    for lang, heading, n, none in [("en", "Callers&#39; rating", "2 callers", "no ratings"),
+                                   ("sw", "Alama za wapigaji", "wapigaji 2", "hakuna alama")]:
+        page = viewer.get("/", params={"date": DAYS[-1], "days": 6, "lang": lang})
+        assert page.status_code == 200
+        assert heading in page.text, lang
+        gpo = page.text.split('data-centre="nairobi-gpo"')[1].split("</tr>")[0]
+        assert f"3.5 <small>({n})</small>" in gpo, (lang, gpo[-300:])
+        garissa = page.text.split('data-centre="garissa"')[1].split("</tr>")[0]
+        assert none in garissa, lang
+
+
+def test_an_answer_kept_by_the_board_is_never_served_after_what_it_shows_has_changed(filled) -> None:
+    """The board keeps its answers per generation: a summary, a new centre or a caller's rating each move it."""
+    store, _, sent, _ = filled
+    first = board.board_data(store, DAYS[-1], 6)
+    assert board.board_data(store, DAYS[-1], 6) == first  # served again, unchanged
+    revised = simulate_engine_day(DAYS[-1], centre_id="mombasa", centre_name="Huduma Centre Mombasa",
+                                  citizens=12, seed=42)
+    assert put(store, revised, revision=7) == "stored"
+    sent[("mombasa", DAYS[-1])] = revised
+    after_summary = board.board_data(store, DAYS[-1], 6)
+    mombasa = next(c for c in after_summary["centres"] if c["id"] == "mombasa")
+    assert mombasa["total"] == revised["total"] and mombasa["revision"] == 7
+    store.add_centre("lamu", "Huduma Centre Lamu")
+    assert "lamu" in {c["id"] for c in board.board_data(store, DAYS[-1], 6)["centres"]}
+    accounts = Accounts(store)
+    CallCentre(store, accounts).add_feedback("agent-1", None, "lamu", 1, "", now=nairobi(DAYS[-1], "10:00:00"))
+    now = board.board_data(store, DAYS[-1], 6)
+    assert next(c for c in now["centres"] if c["id"] == "lamu")["callers"] == {"count": 1, "mean": 1.0, "unhappy": 1}
+    assert now == oracle.board_data(store, DAYS[-1], 6)
