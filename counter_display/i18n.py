@@ -69,25 +69,6 @@ def fee_text(fee: Fee, lang: str) -> str:
     return tr("fee", lang, amount=f"{fee.amount_ksh:,}")
 
 
-def swahili_clock(hour: int, minute: int) -> str:
-    """Swahili time, counted from 6 in the morning and evening: 08:00 -> "saa 2 asubuhi"."""
-    h = (hour - 6) % 12 or 12
-    part = ("usiku" if hour < 6 or hour >= 19 else "asubuhi" if hour < 12 else "mchana" if hour < 16 else "jioni")
-    return f"saa {h}:{minute:02d} {part}" if minute else f"saa {h} {part}"
-
-
-def opens_text(at: datetime, lang: str) -> str:
-    """When the centre opens next, in its own local time: "Monday 7 December at 08:00".
-
-    Kiswahili gives Swahili time and the 24-hour clock beside it, so nobody misreads
-    "saa 2 asubuhi": "Jumatatu 7 Desemba saa 2 asubuhi (08:00)".
-    """
-    clock = f"{at.hour:02d}:{at.minute:02d}"
-    if lang == "sw":
-        return f"{date_text(at, 'sw')} {swahili_clock(at.hour, at.minute)} ({clock})"
-    return f"{date_text(at, 'en')} at {clock}"
-
-
 def date_text(now: datetime, lang: str) -> str:
     """"Monday 23 November" / "Jumatatu 23 Novemba"."""
     return day_words(now, lang)

@@ -36,6 +36,7 @@ from centre_server.contract import (
     TopicError,
     Topics,
     WaitUnknown,
+    opens_again,
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus
 from counter_display import i18n
@@ -501,8 +502,8 @@ class DisplayModel:
         opens = self.day.opens_at
         if opens is None:
             return i18n.tr("day_closed", "en"), i18n.tr("day_closed", "sw")
-        return (i18n.tr("day_closed_opens", "en", when=i18n.opens_text(opens, "en")),
-                i18n.tr("day_closed_opens", "sw", when=i18n.opens_text(opens, "sw")))
+        return (i18n.tr("day_closed_opens", "en", opens=opens_again(opens, "en")),
+                i18n.tr("day_closed_opens", "sw", opens=opens_again(opens, "sw")))
 
     def _status_texts(self) -> tuple[str, str]:
         key = self.status_key()

@@ -33,7 +33,7 @@ from centre_server.contract.catalogue import (
     CentreCatalogueReport,
     catalogue_etag,
 )
-from centre_server.contract.errors import Refusal
+from centre_server.contract.errors import Refusal, method_not_allowed
 from centre_server.contract.summary import Stored, SummaryIn
 from hq import admin, board, callcentre, live, public, revenue, wait_channels
 from hq.access import centre_of, require_role
@@ -205,6 +205,10 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 405:  # Allow names the methods of every route of the path, not the first met
+            refusal = method_not_allowed(request.app.router.routes, request.scope,
+                                         (getattr(err, "headers", None) or {}).get("Allow"))
+            return JSONResponse(refusal.body(), status_code=405, headers=refusal.headers)
         # keep the exception's headers: a 405 must say which methods are allowed (``Allow``, RFC 9110)
         return JSONResponse({"error": {"code": "http_error", "message": str(err.detail)}}, status_code=err.status_code,
                             headers=getattr(err, "headers", None))

@@ -87,16 +87,6 @@ def day_text(day, language: str = "en") -> str:
     return day_words(day, language)
 
 
-def clock_text(hour: int, minute: int, language: str = "en") -> str:
-    """'08:00' in English; in Kiswahili the hours are counted from 6 o'clock: 'saa 2:00 asubuhi (08:00)'."""
-    if str(language) != "sw":
-        return f"{hour:02d}:{minute:02d}"
-    sw_hour = (hour - 6) % 12 or 12
-    part = ("asubuhi" if 6 <= hour < 12 else "mchana" if 12 <= hour < 16 else "jioni" if 16 <= hour < 19
-            else "usiku" if hour >= 19 or hour < 4 else "alfajiri")
-    return f"saa {sw_hour}:{minute:02d} {part} ({hour:02d}:{minute:02d})"
-
-
 def waiting_text(n: int, language: str = "en") -> str:
     if n <= 0:
         return tr("waiting_none", language)

@@ -26,6 +26,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
+from centre_server.contract import opens_again
 from centre_server.contract.catalogue import CatalogueService
 from centre_server.contract.phone import phone_is_valid
 from kiosk import needs as needs_text
@@ -33,7 +34,6 @@ from kiosk.access import plain, spelled
 from kiosk.i18n import (
     ahead_text,
     category_name,
-    clock_text,
     day_text,
     estimate_text,
     printer_status_text,
@@ -764,11 +764,10 @@ class ClosedScreen(KioskScreen):
 
     @staticmethod
     def opens_text(day, lang: str) -> str:
-        """"It opens again on Monday 7 December at 08:00" from state/day's opens_at (centre time)."""
+        """"It opens again on Monday 7 December at 08:00." from state/day's opens_at (centre time)."""
         if day is None or day.opens_at is None:
             return tr("closed_opens_unknown", lang)
-        at = day.opens_at
-        return tr("closed_opens", lang, day=day_text(at.date(), lang), time=clock_text(at.hour, at.minute, lang))
+        return opens_again(day.opens_at, lang)
 
 
 class BookScreen(KioskScreen):

@@ -33,6 +33,7 @@ from centre_server.contract import (
     TicketIssued,
     TicketState,
     TicketTransferred,
+    opens_again,
     ticket_of,
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
@@ -109,7 +110,8 @@ def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
     """The channels' answer to a refused issue: closed (come back at ``opens_at``) or too late (book, or,
     where the centre takes no bookings, come back on the next open day; ``book_day`` is then None)."""
     if code == IssueRefusal.day_closed:
-        return ChannelError(409, code, "err_day_closed" if opens_at else "wait_closed_long", when=opens_at,
+        opens = Text(en=opens_again(opens_at, "en"), sw=opens_again(opens_at, "sw")) if opens_at else None
+        return ChannelError(409, code, "err_day_closed" if opens_at else "wait_closed_long", opens=opens,
                             opens_at=opens_at, book_day=book_day if bookable else None, service_id=service_id)
     if not bookable:
         day = book_day or (opens_at.date() if opens_at else None)

@@ -244,6 +244,35 @@ def wait_minutes(seconds: float) -> int:
     return max(0, math.ceil(seconds / 60))
 
 
+def clock_words(hour: int, minute: int, lang: str) -> str:
+    """"08:00" / "saa 2 asubuhi (08:00)".
+
+    Swahili time counts the hours from six (08:00 is "saa 2 asubuhi"); the 24-hour clock
+    stays beside it so nobody reads "saa 2" as two o'clock.
+    """
+    clock = f"{hour:02d}:{minute:02d}"
+    if str(lang) != "sw":
+        return clock
+    sw_hour = (hour - 6) % 12 or 12
+    part = ("alfajiri" if 4 <= hour < 6 else "asubuhi" if 6 <= hour < 12 else "mchana" if 12 <= hour < 16
+            else "jioni" if 16 <= hour < 19 else "usiku")
+    said = f"saa {sw_hour}:{minute:02d}" if minute else f"saa {sw_hour}"
+    return f"{said} {part} ({clock})"
+
+
+OPENS_AGAIN = {"en": "It opens again on {day} at {time}.", "sw": "Kitafunguliwa tena {day} {time}."}
+
+
+def opens_again(at: datetime, lang: str) -> str:
+    """When a closed centre opens next, the same sentence on the kiosk, the hall, the pages, SMS and USSD:
+    "It opens again on Monday 7 December at 08:00." / "Kitafunguliwa tena Jumatatu 7 Desemba saa 2
+    asubuhi (08:00)." ``at`` is in the centre's local time (``DayStatePayload.opens_at``); plain ASCII,
+    so an SMS or a USSD screen carries it as it is.
+    """
+    lang = "sw" if str(lang) == "sw" else "en"
+    return OPENS_AGAIN[lang].format(day=day_words(at.date(), lang), time=clock_words(at.hour, at.minute, lang))
+
+
 # --------------------------------------------------------------------------
 # MQTT topics (docs/design.md §5)
 # --------------------------------------------------------------------------
@@ -434,6 +463,9 @@ class DayStatePayload(_Payload):
     # opening, ``opens_at`` is today, and today's last call may be past
     book_day: str = ""
     updated_at: datetime | None = None
+    # ``opens_again(opens_at)`` in both languages: the manager's board shows it as it is
+    opens_again_en: str = ""
+    opens_again_sw: str = ""
 
 
 class CounterStatePayload(_Payload):

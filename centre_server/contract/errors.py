@@ -7,7 +7,7 @@ Every HTTP answer that refuses something is ``{"error": {"code", "message", ...}
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -40,3 +40,29 @@ class Refusal(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         error.update({k: v for k, v in self.extra.items() if v is not None})
         return {"error": error}
+
+
+# The methods an ``Allow`` header may name, in the order it names them.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def method_not_allowed(routes: Sequence[Any], scope: Mapping[str, Any], fallback_allow: str | None = None) -> Refusal:
+    """The one 405 of every web app here: ``Allow`` names every method some route of the path takes.
+
+    Starlette answers 405 from the first route whose path matched and names only that
+    route's methods, so a path with a GET route and a POST route told a PUT "Allow: GET".
+    Here each method is tried against every route of the app (included routers too); a
+    mount's app answers its own 405 (``fallback_allow``, as static files say "GET, HEAD").
+    Starlette is imported here, not at the top: the devices import the contract without it.
+    """
+    from starlette.routing import Match, Mount
+
+    def takes(method: str) -> bool:
+        probe = {"type": "http", "path": scope.get("path", "/"), "root_path": scope.get("root_path", ""),
+                 "method": method, "headers": [], "query_string": b""}
+        return any(not isinstance(route, Mount) and route.matches(probe)[0] == Match.FULL for route in routes)
+
+    allow = ", ".join(m for m in HTTP_METHODS if takes(m)) or fallback_allow or ""
+    method = str(scope.get("method", ""))
+    message = f"{method} is not allowed here: use {allow}" if allow else f"{method} is not allowed here"
+    return Refusal(405, "method_not_allowed", message, headers={"Allow": allow})

@@ -26,7 +26,7 @@ from centre_server.catalogue.inbox import NationalInboxExtension
 from centre_server.channels import ChannelsExtension
 from centre_server.config import CentreSettings, load_settings
 from centre_server.contract import API_PREFIX, ErrorResponse, Health
-from centre_server.contract.errors import Refusal
+from centre_server.contract.errors import Refusal, method_not_allowed
 from centre_server.dayclose.extension import DayCloseExtension
 from centre_server.dayclose.livefeed import LiveFeedExtension
 from centre_server.http.deps import ApiError, mqtt_link
@@ -72,6 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 405:  # Allow names the methods of every route of the path, not the first met
+            headers = getattr(err, "headers", None) or {}
+            refusal = method_not_allowed(request.app.router.routes, request.scope, headers.get("Allow"))
+            return JSONResponse(refusal.body(), status_code=405, headers=refusal.headers)
         return _error(err.status_code, STATUS_CODES.get(err.status_code, "error"), str(err.detail),
                       getattr(err, "headers", None))
 

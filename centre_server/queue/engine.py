@@ -52,6 +52,7 @@ from centre_server.contract import (
     TicketState,
     TicketTransferred,
     WaitUnknown,
+    opens_again,
     satisfaction_scale,
     ticket_of,
 )
@@ -622,8 +623,7 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     if day_closed_reason(state, now) is not None:  # before a suspension: closed says when to come back
         when = opens_at(state, now)
         raise QueueError(IssueRefusal.day_closed.value,
-                         "the centre is closed for today; "
-                         f"it opens again on {when:%A} {when.day} {when:%B} at {when:%H:%M}",
+                         f"The centre is closed for today. {opens_again(when, 'en')}",
                          409, opens_at=when.isoformat(), book_day=book_day(state, now))
     svc = _service(state, cmd.service_id, for_issue=True)
     _check_plan(state, svc.id, cmd.then, citizen=True)

@@ -40,6 +40,7 @@ from centre_server.contract import (
     TicketTransferred,
     VisitStepOut,
     counter_of,
+    opens_again,
     ticket_of,
 )
 from centre_server.contract.catalogue import (
@@ -178,9 +179,11 @@ def catalogue_payload(state: State, catalogue: Catalogue, applied_at: float | No
 def day_payload(state: State, now: float, tz: tzinfo, opening_time: str, closing_time: str) -> DayStatePayload:
     """Whether the centre takes tickets now, and when it opens next: retained on ``state/day``."""
     reason = engine.day_closed_reason(state, now)
+    opens = engine.opens_at(state, now)
     return DayStatePayload(day=state.day, open=reason is None, reason=reason, opening_time=opening_time,
-                           closing_time=closing_time, opens_at=engine.opens_at(state, now),
-                           book_day=engine.book_day(state, now), updated_at=iso(now, tz))
+                           closing_time=closing_time, opens_at=opens,
+                           book_day=engine.book_day(state, now), updated_at=iso(now, tz),
+                           opens_again_en=opens_again(opens, "en"), opens_again_sw=opens_again(opens, "sw"))
 
 
 def counter_payload(state: State, counter_id: str, now: float, tz: tzinfo) -> CounterStatePayload:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from centre_server.contract import clock_words
 from tests.channels.conftest import clerk, serve_channels, ussd_ok
 from tests.channels.test_pages import PHONE, no_horizontal_scroll
 
@@ -38,7 +39,8 @@ def day_text(lang: str, d: date) -> str:
 
 def closed_text(lang: str, opens: datetime) -> str:
     if lang == "sw":
-        return f"Kituo kimefungwa. Kitafunguliwa {day_text('sw', opens.date())} saa {opens:%H:%M}."
+        return (f"Kituo kimefungwa. Kitafunguliwa tena {day_text('sw', opens.date())} "
+                f"{clock_words(opens.hour, opens.minute, 'sw')}.")
     return f"The centre is closed. It opens again on {day_text('en', opens.date())} at {opens:%H:%M}."
 
 

@@ -381,8 +381,11 @@ def test_the_hall_shows_what_the_server_says_no_estimate_and_the_closed_day(
     day = public.get("/api/v1/day").json()
     assert day["open"] is False and day["opens_at"]
     s = hall.wait_for(lambda s: s["screen"]["ids"].get("day.day_en", "").startswith(
-        "The centre is closed for today. It opens "), 20, "the closed day on the hall board")
-    assert s["screen"]["ids"]["day.day_sw"].startswith("Kituo kimefungwa kwa leo. Kitafunguliwa ")
-    assert s["screen"]["ids"]["day.day_en"].endswith(" at 08:00") and "(08:00)" in s["screen"]["ids"]["day.day_sw"]
+        "The centre is closed for today. It opens again on "), 20, "the closed day on the hall board")
+    assert s["screen"]["ids"]["day.day_sw"].startswith("Kituo kimefungwa kwa leo. Kitafunguliwa tena ")
+    # the same sentence as the server's (the board's, the pages', the SMS's): contract.opens_again
+    assert s["screen"]["ids"]["day.day_en"] == "The centre is closed for today. " + day["opens_again_en"]
+    assert s["screen"]["ids"]["day.day_sw"] == "Kituo kimefungwa kwa leo. " + day["opens_again_sw"]
+    assert day["opens_again_en"].endswith(" at 08:00.") and "(08:00)." in day["opens_again_sw"]
     assert not [x for x in s["texts"] if x["cut"]]
     hall.screenshot("hall-day-closed", out / "hall-day-closed.png")

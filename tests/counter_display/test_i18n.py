@@ -82,17 +82,3 @@ def test_waits_and_dates():
     monday = datetime(2026, 11, 23, 9, 0)
     assert i18n.date_text(monday, "en") == "Monday 23 November"
     assert i18n.date_text(monday, "sw") == "Jumatatu 23 Novemba"
-
-
-@pytest.mark.parametrize("hour,minute,said", [
-    (8, 0, "saa 2 asubuhi"), (7, 30, "saa 1:30 asubuhi"), (12, 0, "saa 6 mchana"), (13, 15, "saa 7:15 mchana"),
-    (17, 0, "saa 11 jioni"), (19, 0, "saa 1 usiku"), (0, 0, "saa 6 usiku"), (6, 0, "saa 12 asubuhi"),
-])
-def test_swahili_time_counts_from_six(hour, minute, said):
-    assert i18n.swahili_clock(hour, minute) == said
-
-
-def test_when_the_centre_opens_next():
-    at = datetime(2026, 12, 7, 8, 0)
-    assert i18n.opens_text(at, "en") == "Monday 7 December at 08:00"
-    assert i18n.opens_text(at, "sw") == "Jumatatu 7 Desemba saa 2 asubuhi (08:00)"

@@ -197,8 +197,8 @@ def test_the_hall_says_when_the_day_is_closed_and_when_it_opens():
              .to_bytes(), retained=True)
     view = m.hall_view()
     assert view.day_closed
-    assert view.day_en == "The centre is closed for today. It opens Tuesday 24 November at 08:00"
-    assert view.day_sw == "Kituo kimefungwa kwa leo. Kitafunguliwa Jumanne 24 Novemba saa 2 asubuhi (08:00)"
+    assert view.day_en == "The centre is closed for today. It opens again on Tuesday 24 November at 08:00."
+    assert view.day_sw == "Kituo kimefungwa kwa leo. Kitafunguliwa tena Jumanne 24 Novemba saa 2 asubuhi (08:00)."
     m.handle(T.day_state, samples.day_state(False, None, "closed_by_manager").to_bytes(), retained=True)
     assert (m.hall_view().day_en, m.hall_view().day_sw) == ("The centre is closed for today",
                                                             "Kituo kimefungwa kwa leo")

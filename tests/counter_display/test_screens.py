@@ -71,9 +71,10 @@ def test_the_hall_display_fills_a_bare_x_screen(orientation, screen_factory, dis
     publisher.publish(topics.day_state, samples.day_state(
         False, datetime(2026, 11, 24, 8, 0, tzinfo=EAT), "closing_time").to_bytes())
     s = d.wait_for(lambda s: s["screen"]["ids"].get("day.day_en", ""), 20, "the closed day on screen")
-    assert s["screen"]["ids"]["day.day_en"] == "The centre is closed for today. It opens Tuesday 24 November at 08:00"
+    assert s["screen"]["ids"]["day.day_en"] == (
+        "The centre is closed for today. It opens again on Tuesday 24 November at 08:00.")
     assert s["screen"]["ids"]["day.day_sw"] == (
-        "Kituo kimefungwa kwa leo. Kitafunguliwa Jumanne 24 Novemba saa 2 asubuhi (08:00)")
+        "Kituo kimefungwa kwa leo. Kitafunguliwa tena Jumanne 24 Novemba saa 2 asubuhi (08:00).")
     _nothing_cut_off(s)
     screen.grab(out / f"hall-closed-{orientation}.png")
 

@@ -181,8 +181,8 @@ def test_null_estimates_and_refusals_reach_the_model():
 def test_day_state_and_opening_said_in_both_languages():
     from datetime import date, datetime
 
-    from centre_server.contract import DayStatePayload
-    from kiosk.i18n import clock_text, day_text
+    from centre_server.contract import DayStatePayload, opens_again
+    from kiosk.i18n import day_text
 
     m = KioskModel()
     assert m.day_open
@@ -191,9 +191,9 @@ def test_day_state_and_opening_said_in_both_languages():
     assert not m.day_open and m.next_open_day() == "2026-12-07"
     assert day_text(date(2026, 12, 7), "en") == "Monday 7 December"
     assert day_text(date(2026, 12, 7), "sw") == "Jumatatu 7 Desemba"
-    assert clock_text(8, 0, "en") == "08:00" and clock_text(8, 0, "sw") == "saa 2:00 asubuhi (08:00)"
-    assert clock_text(14, 30, "sw") == "saa 8:30 mchana (14:30)"
-    assert clock_text(18, 0, "sw") == "saa 12:00 jioni (18:00)"
+    at = m.day.opens_at
+    assert opens_again(at, "en") == "It opens again on Monday 7 December at 08:00."
+    assert opens_again(at, "sw") == "Kitafunguliwa tena Jumatatu 7 Desemba saa 2 asubuhi (08:00)."
 
 
 def test_window_option_and_screen_size(tmp_path):

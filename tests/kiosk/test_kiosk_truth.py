@@ -11,8 +11,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from centre_server.contract import DayStatePayload, Topics
-from kiosk.i18n import clock_text, day_text, tr
+from centre_server.contract import DayStatePayload, Topics, opens_again
+from kiosk.i18n import day_text, tr
 from tests.conftest import free_port
 from tests.kiosk.conftest import ARTIFACTS, Retained, kiosk_config
 from tests.kiosk.escpos_decode import decode, render
@@ -75,8 +75,7 @@ def _close_day(centre_server) -> dict:
 
 def _opens_texts(opens_at: str) -> tuple[str, str]:
     at = datetime.fromisoformat(opens_at)
-    return (tr("closed_opens", "en", day=day_text(at.date(), "en"), time=clock_text(at.hour, at.minute, "en")),
-            tr("closed_opens", "sw", day=day_text(at.date(), "sw"), time=clock_text(at.hour, at.minute, "sw")))
+    return opens_again(at, "en"), opens_again(at, "sw")
 
 
 def test_closed_day_shows_when_it_opens_and_issues_nothing(centre_server, mosquitto, tmp_path, run_kiosk):
@@ -98,7 +97,7 @@ def test_closed_day_shows_when_it_opens_and_issues_nothing(centre_server, mosqui
     en, sw = _opens_texts(day["opens_at"])
     assert data["title_en"] == "The centre is closed for today" and data["title_sw"] == "Kituo kimefungwa kwa leo"
     assert data["opens_en"] == en and data["opens_sw"] == sw
-    assert re.search(r"on (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d+ \w+ at \d\d:\d\d$", en)
+    assert re.search(r"on (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d+ \w+ at \d\d:\d\d\.$", en)
     assert "saa " in sw and day["opens_at"][11:16] in sw
     assert data["after_start"] == "closed" and data["issue_calls"] == 0
     assert tickets_in_db(centre_server) == []

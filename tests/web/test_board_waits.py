@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from centre_server.contract import day_words
 from tests.conftest import CentreProcess, free_port
 from tests.web.conftest import issue, login_page
 
@@ -97,7 +98,7 @@ def test_board_says_why_there_is_no_wait_and_when_the_day_is_closed(closing_soon
     tomorrow = datetime.now(NAIROBI).date() + timedelta(days=1)
     expect(page.locator("#day-banner")).to_contain_text("The centre is closed for today: no tickets are issued.")
     expect(page.locator("#day-banner-opens")).to_have_text(
-        f"It opens again on {tomorrow.strftime('%d/%m/%Y')} at 00:00.")
+        f"It opens again on {day_words(tomorrow, 'en')} at 00:00.")
     expect(page.locator(row.format("pension") + " td.wait-unknown")).to_have_text("Closed for today")
     assert set(estimate_cells(page).values()) == {"Closed for today"}
     expect(page.locator("#service-rows .tag")).to_have_count(0)  # closed, not "last ticket issued"

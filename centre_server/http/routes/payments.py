@@ -96,13 +96,6 @@ def get_payment(ticket_id: str, request: Request) -> PaymentOut:
     return payments_of(request).status(_check_id(ticket_id))
 
 
-@router.api_route("/tickets/{ticket_id}/payment", methods=["PUT", "PATCH", "DELETE", "OPTIONS"],
-                  include_in_schema=False)
-def payment_other_methods(ticket_id: str) -> None:
-    """A 405 naming both methods of the path: Starlette's own would name only the route it met first."""
-    raise ApiError(405, "method_not_allowed", "use GET or POST", {"Allow": "GET, POST"})
-
-
 @router.post("/tickets/{ticket_id}/payment/cash", response_model=PaymentOut, responses=_errors(401, 403, 404, 409))
 def record_cash(ticket_id: str, body: CounterPaymentRequest, request: Request, principal: ClerkDep) -> PaymentOut:
     """The clerk took the fee at the counter (the reason says how: receipt book number, say)."""

@@ -59,12 +59,6 @@ def add_staff(body: StaffAddRequest, centre: CentreDep, principal: AdminDep) -> 
         raise _refused(err) from None
 
 
-@router.api_route("", methods=["PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False)
-def staff_other_methods() -> None:
-    """A 405 naming both methods of the path: Starlette's own would name only the route it met first."""
-    raise ApiError(405, "method_not_allowed", "use GET or POST", {"Allow": "GET, POST"})
-
-
 @router.post("/{username}/reset-password", response_model=StaffOut, responses=ERRORS)
 def reset_password(username: str, centre: CentreDep, principal: AdminDep) -> StaffOut:
     """A new generated password (shown this once); ends their sessions and lifts a lock-out."""

@@ -75,12 +75,10 @@
     const closed = day ? day.open === false
       : live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
     $("day-banner").hidden = !closed;
-    const opens = day && day.opens_at ? /^(\d{4})-(\d\d)-(\d\d)/.exec(day.opens_at) : null;
+    // the server words it (contract.opens_again), the same sentence as the kiosk, the hall and the SMS
+    const opens = day ? (H.lang === "sw" ? day.opens_again_sw : day.opens_again_en) : "";
     $("day-banner-opens").hidden = !(closed && opens);
-    if (closed && opens) {
-      $("day-banner-opens").textContent = H.t("opens_again", { date: opens[3] + "/" + opens[2] + "/" + opens[1],
-                                                               time: H.hhmm(day.opens_at) });
-    }
+    if (closed && opens) $("day-banner-opens").textContent = opens;
   }
 
   function render(live) {
