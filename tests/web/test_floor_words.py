@@ -65,3 +65,24 @@ def test_broken_json_and_impossible_days_are_said_plainly(web_server) -> None:
     assert r.status_code == 422 and "out of range" in r.json()["error"]["message"], r.text
     assert httpx.get(web_server.url + "/api/v1/appointments", params={"day": "2026-03-02"},
                      headers=clerk).status_code == 200
+
+
+def test_the_clerk_terminal_says_which_counter_a_move_closed(web_server, context_factory, shots) -> None:  # noqa: F811
+    page = context_factory().new_page()
+    login_page(page, web_server, "clerk", web_server.centre.staff_password("clerk"))
+    page.wait_for_url("**/clerk**")
+    page.goto(web_server.url + "/clerk?lang=sw")
+    expect(page.locator("#setup")).to_be_visible()
+    # meanwhile the same clerk opens counter 12 elsewhere (another terminal, the API)
+    token = httpx.post(web_server.url + "/api/v1/auth/login", json={
+        "username": "clerk", "password": web_server.centre.staff_password("clerk")}).json()["token"]
+    api = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(web_server.url + "/api/v1/counters/c12/open", headers=api).status_code == 200
+    page.select_option("#counter-select", "c13")
+    page.click("#open-counter")
+    expect(page.locator("#terminal")).to_be_visible()
+    expect(page.locator("#toast")).to_contain_text("Kaunta 12 imefungwa")
+    shots(page, "clerk-moved-sw")
+    counters = {c["id"]: c for c in httpx.get(web_server.url + "/api/v1/counters", headers=api).json()}
+    assert counters["c12"]["state"] == "closed" and counters["c13"]["state"] == "open"
+    assert httpx.post(web_server.url + "/api/v1/counters/c13/close", headers=api).status_code == 200
