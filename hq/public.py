@@ -52,7 +52,25 @@ class WaitAnswer:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        return next((c for c in self.centres if c["status"] == "open"), None)
+        """The first open centre whose wait is known; a centre with no figure is never called the shortest."""
+        return next((c for c in self.centres if c["status"] == "open" and known_wait(c["figures"])), None)
+
+
+def known_wait(figures: dict[str, Any] | None) -> bool:
+    """A real estimate, or nobody waiting while a counter serves the service: a wait one can promise."""
+    if not figures:
+        return False
+    if figures.get("estimated_wait_s") is not None:
+        return True
+    return not figures.get("waiting") and bool(figures.get("open_counters"))
+
+
+def wait_words(t: Any, figures: dict[str, Any]) -> str:
+    """Why an open centre has no estimate: nobody serving the service, or not enough served yet to say."""
+    waiting = figures.get("waiting") or 0
+    if not figures.get("open_counters"):
+        return str(t("wait_no_counter", n=waiting))
+    return str(t("wait_nobody_waiting")) if not waiting else str(t("wait_no_estimate", n=waiting))
 
 
 class PerKeyLimit:
@@ -139,7 +157,7 @@ def answer(store: Any, service: ServiceChoice, place: str | None = None,
 
     def order(c: dict[str, Any]) -> tuple[Any, ...]:
         est = c["figures"]["estimated_wait_s"] if c["figures"] else None
-        return (c["status"] != "open", est is None, est or 0,
+        return (c["status"] != "open", not known_wait(c["figures"]), est is None, est or 0,
                 c["distance_km"] if c["distance_km"] is not None else math.inf, c["name"])
 
     out.centres = sorted(chosen, key=order)
@@ -229,7 +247,8 @@ def router(templates: Any) -> APIRouter:
             for c in ans.centres:
                 c["age_words"] = age_words(t, c["age_s"])
         html = templates.TemplateResponse(request, "wait.html", {
-            "t": t, "lang": lang, "other_lang": "sw" if lang == "en" else "en", "services": choices,
+            "t": t, "wait_words": wait_words, "lang": lang, "other_lang": "sw" if lang == "en" else "en",
+            "services": choices,
             "chosen": chosen, "counties": places(request.app.state.store), "county": place, "near": near,
             "ans": ans, "error": error,
             "other_url": str(request.url.include_query_params(lang="sw" if lang == "en" else "en").replace(

@@ -154,7 +154,31 @@ def _from_queue_error(err: QueueError, service_id: str | None = None) -> Channel
     status, key = keys.get(err.code, (err.status, ""))
     if key:
         return ChannelError(status, err.code, key)
-    return ChannelError(err.status, err.code, "err_generic", message=err.message)
+    key, values = _refusal_words(err)
+    return ChannelError(err.status, err.code, key, **values)
+
+
+# a ticket's state, as a citizen who brings it back is told (the key's words say what to do next)
+_TICKET_STATE_KEYS = {"cancelled": "refused_ticket_cancelled", "done": "refused_ticket_done",
+                      "no_show": "refused_ticket_no_show", "called": "refused_ticket_at_counter",
+                      "serving": "refused_ticket_at_counter", "parked": "refused_ticket_parked",
+                      "transferred": "refused_ticket_at_counter", "waiting": "refused_ticket_waiting"}
+# the engine's other refusals a citizen can meet, each in both languages; the rest are staff's
+_REFUSAL_KEYS = {"unknown_ticket": "refused_unknown_ticket", "bad_rating": "refused_bad_rating",
+                 "not_served": "feedback_not_yet", "nothing_to_rate": "feedback_not_yet",
+                 "priority_not_allowed": "refused_priority", "duplicate_ticket_id": "refused_duplicate",
+                 "visit_step_done": "err_visit", "same_service": "err_visit", "no_services": "err_service"}
+
+
+def _refusal_words(err: QueueError) -> tuple[str, dict[str, Any]]:
+    """The strings key (and its values) for an engine refusal: never the engine's English in a Kiswahili answer."""
+    extra = err.extra or {}
+    number = str(extra.get("number") or "")
+    if number and extra.get("state"):
+        if extra.get("at_close"):
+            return "refused_ticket_closed_day", {"number": number}
+        return _TICKET_STATE_KEYS.get(str(extra["state"]), "refused_ticket_at_counter"), {"number": number}
+    return _REFUSAL_KEYS.get(err.code, "refused_other"), {}
 
 
 @dataclass
@@ -347,7 +371,7 @@ class ChannelHub:
             code = f"{secrets.randbelow(900000) + 100000}"  # 6 digits: guessing one is hopeless at the limits
             if not self.db.execute("SELECT 1 FROM remote_codes WHERE day=? AND code=?", [day, code]).fetchone():
                 return code
-        raise ChannelError(503, "codes_exhausted", "err_generic", message="no free check-in code")
+        raise ChannelError(503, "codes_exhausted", "err_no_code")
 
     def code_of(self, ticket_id: str) -> str | None:
         row = self.db.execute("SELECT code FROM remote_codes WHERE ticket_id=?", [ticket_id]).fetchone()
@@ -413,8 +437,6 @@ class ChannelHub:
         except QueueError as err:
             if err.code == "window_passed":
                 raise ChannelError(410, "missed", "ci_missed", number=t.number) from None
-            if err.code == "ticket_not_waiting":
-                raise ChannelError(409, "ticket_not_waiting", "err_generic", message=err.message) from None
             raise _from_queue_error(err) from None
         return CheckInResult(self.centre.ticket(t.id) or t, "ticket")
 
@@ -668,7 +690,7 @@ class ChannelHub:
             code = f"{secrets.randbelow(90000000) + 10000000}"  # a booking's 8 digits
             if not self.db.execute("SELECT 1 FROM appointments WHERE code=? AND state='booked'", [code]).fetchone():
                 return code
-        raise ChannelError(503, "codes_exhausted", "err_generic", message="no free booking code")
+        raise ChannelError(503, "codes_exhausted", "err_no_code")
 
     def appointment(self, appt_id: str) -> dict[str, Any] | None:
         if not appt_id or len(appt_id) > 64:

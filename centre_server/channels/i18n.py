@@ -34,7 +34,10 @@ _TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201
 
 
 def ascii_fit(text: str, limit: int) -> str:
-    """GSM-safe (plain ASCII) text no longer than ``limit`` (USSD screens and SMS), cut on a word with ".."."""
+    """GSM-safe (plain ASCII) text no longer than ``limit`` (USSD screens and SMS), cut on a word with "...".
+
+    Three dots, not two: "applicant.. More:" read as a doubled full stop, not as words left out.
+    """
     if not text.isascii():  # "é" -> "e", typographic quotes and dashes -> their ASCII look-alikes
         text = text.translate(_TYPOGRAPHY)
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -42,10 +45,10 @@ def ascii_fit(text: str, limit: int) -> str:
     clean = " ".join(clean.split())
     if len(clean) <= limit:
         return clean
-    cut = clean[: max(0, limit - 2)]
+    cut = clean[: max(0, limit - 3)]
     if " " in cut[limit // 2:]:  # end on a whole word when one is near
         cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,.:;(-") + ".."
+    return cut.rstrip(" ,.:;(-") + "..."
 
 
 def format_day(lang: str, d: date) -> str:

@@ -128,7 +128,7 @@ def plain_parts(info: ServiceInfo, lang: str, one_per_line: bool = False) -> lis
 
 
 def _sentence(text: str) -> str:
-    return text if text.endswith((".", "!", "?", "..")) else text + "."
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def split_pages(parts: list[str], room: int) -> list[str]:
@@ -165,7 +165,7 @@ def split_pages(parts: list[str], room: int) -> list[str]:
 def sms_messages(info: ServiceInfo, lang: str, prefix: str, url: str) -> list[str]:
     """The INFO answer: one or two SMS of at most 160 plain characters each, the link to the full text last.
 
-    Whatever does not fit two messages is cut with ".." (the page behind the link has all of it).
+    Whatever does not fit two messages is cut with "..." (the page behind the link has all of it).
     """
     name = ascii_fit(info.service.name.get(lang), 50)
     text = " ".join([f"Huduma {prefix}: {name}."] + plain_parts(info, lang)).replace("\n", " ")

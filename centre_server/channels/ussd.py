@@ -511,14 +511,22 @@ def _then_of(state: tuple) -> tuple[str, ...]:
     return state[3] if len(state) > 3 else ()
 
 
+def refusal_screen(key: str, text: str | None = None) -> str:
+    """A refusing END screen in the session's language when its first answer chose one, else in both."""
+    first = (text or "").split("*", 1)[0].strip() if text and re.fullmatch(r"[0-9*# ]{1,160}", text) else ""
+    if first in ("1", "2"):
+        return end(tr(key, "en" if first == "1" else "sw"))
+    return end(tr(key, "en") + "\n" + tr(key, "sw"))
+
+
 def respond(hub: ChannelHub, session_id: str | None, phone: str | None, text: str | None) -> str:
     """The reply to one USSD callback; never raises for anything a caller sends."""
     if not session_id or not SESSION_RE.match(session_id) or text is None and phone is None:
-        return end(tr("u_bad_request", "en"))
+        return refusal_screen("u_bad_request")
     text = text or ""
     if len(text) > MAX_TEXT or not re.fullmatch(r"[0-9*# ]*", text):
-        return end(tr("u_bad_request", "en"))
+        return refusal_screen("u_bad_request")
     norm = normalise_phone(phone)
     if norm is None:
-        return end(tr("u_bad_phone", "en"))
+        return refusal_screen("u_bad_phone", text)
     return UssdSession(hub, session_id, norm).answer(text)

@@ -733,6 +733,8 @@ class CounterOut(BaseModel):
     serving: TicketBrief | None = None
     clerk: str | None = None
     idle_since: datetime | None = None
+    # on an open: the names of the counters its clerk left, closed by this move (one clerk, one counter)
+    left: list[str] = Field(default_factory=list)
 
 
 class OpenCounterRequest(BaseModel):

@@ -57,6 +57,10 @@ def _error(status: int, code: str, message: str, headers: Mapping[str, str] | No
 def _describe_validation(err: RequestValidationError) -> str:
     parts = []
     for e in err.errors()[:5]:
+        if e.get("type") == "json_invalid":  # said plainly, with where: "14: JSON decode error" helped nobody
+            at = [x for x in e.get("loc", ()) if isinstance(x, int)]
+            parts.append("the body is not valid JSON" + (f" (at character {at[0]})" if at else ""))
+            continue
         where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"

@@ -82,6 +82,9 @@ from centre_server.queue.model import (
 logger = logging.getLogger(__name__)
 
 HALL_CALLS_KEPT = 10
+# the reasons a day's close gives the tickets it cancels (CloseDay's default, the closer at closing time,
+# the midnight roll-over): a citizen who comes back with such a ticket is told the close cancelled it
+DAY_CLOSE_REASONS = frozenset({"day_closed", "closing_time", "day_rollover"})
 
 
 class QueueError(Refusal):
@@ -239,6 +242,8 @@ class Reactivate:
 
 @dataclass(frozen=True)
 class OpenCounter:
+    """Open (or resume) a counter for ``clerk``; a clerk holds one counter: the one they leave is closed."""
+
     counter_id: str
     services: tuple[str, ...] | None = None
     clerk: str | None = None
@@ -894,9 +899,9 @@ def _cancel(state: State, cmd: CancelTicket, emit: _Emitter) -> None:
     if t is None:
         raise QueueError("unknown_ticket", "no such ticket", 404)
     if t.state in FINAL_TICKET_STATES:
-        raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409)
+        raise QueueError("ticket_final", f"{t.number} is already {t.state.value}", 409, **_refused_ticket(t))
     if t.state not in (TicketState.waiting, TicketState.parked):
-        raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409)
+        raise QueueError("ticket_at_counter", f"{t.number} is at a counter", 409, **_refused_ticket(t))
     emit(TicketCancelled(**_ticket_data(state, t), reason=cmd.reason))
 
 
@@ -905,11 +910,18 @@ def _reactivate(state: State, cmd: Reactivate, emit: _Emitter) -> None:
     if t is None:
         raise QueueError("unknown_ticket", "no such ticket", 404)
     if t.state != TicketState.no_show or t.no_show_at is None:
-        raise QueueError("not_no_show", f"{t.number} is not a no-show", 409)
+        raise QueueError("not_no_show", f"{t.number} is not a no-show", 409, **_refused_ticket(t))
     if emit.now - t.no_show_at > state.policy.reactivation_window_s:
         minutes = state.policy.reactivation_window_s // 60
         raise QueueError("window_passed", f"{t.number} missed its call over {minutes} minutes ago", 409)
     emit(TicketReactivated(**_ticket_data(state, t)))
+
+
+def _refused_ticket(t: Ticket) -> dict[str, Any]:
+    """What a refusal about a ticket tells the caller, so a channel can say it in the citizen's words:
+    its number, its state and, when cancelled, whether the day's close cancelled it."""
+    return {"number": t.number, "state": t.state.value,
+            "at_close": t.state == TicketState.cancelled and t.cancel_reason in DAY_CLOSE_REASONS}
 
 
 def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
@@ -919,7 +931,7 @@ def _check_in(state: State, cmd: CheckIn, emit: _Emitter) -> None:
     if t.state == TicketState.no_show and not t.checked_in:
         _reactivate(state, Reactivate(t.id), emit)  # late, but within the window: back in line
     elif t.state != TicketState.waiting:
-        raise QueueError("ticket_not_waiting", f"{t.number} is {t.state.value}", 409)
+        raise QueueError("ticket_not_waiting", f"{t.number} is {t.state.value}", 409, **_refused_ticket(t))
     if t.checked_in:
         return
     emit(TicketCheckedIn(**_ticket_data(state, t)))
@@ -945,6 +957,10 @@ def _open(state: State, cmd: OpenCounter, emit: _Emitter) -> None:
         emit(CounterServicesChanged(**_counter_data(counter), services=tuple(services)))
     if counter.state == CounterState.open and (cmd.clerk is None or cmd.clerk == counter.clerk):
         return
+    if cmd.clerk is not None:  # one clerk, one counter: moving here closes the counter they leave
+        for other in state.counters.values():
+            if other.id != counter.id and other.clerk == cmd.clerk and other.state != CounterState.closed:
+                _close(state, CloseCounter(other.id), emit)
     if counter.state == CounterState.paused:
         emit(CounterResumed(**_counter_data(counter), clerk=cmd.clerk or counter.clerk))
         return

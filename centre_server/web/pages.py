@@ -108,6 +108,6 @@ def report_or_error(request: Request) -> tuple[dict[str, Any] | None, str | None
     end = request.query_params.get("to") or None
     try:
         d1, d2 = reports.parse_range(start, end, centre.state.day)
-    except reports.RangeError as err:
-        return None, str(err), start or "", end or ""
+    except reports.RangeError as err:  # the reason's key: the page says it in the manager's language
+        return None, err.key, start or "", end or ""
     return reports.report(centre, d1, d2), None, d1.isoformat(), d2.isoformat()

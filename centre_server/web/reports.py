@@ -35,7 +35,11 @@ KPI_COLUMNS = ["arrived", "served", "served_share", "no_shows", "no_show_share",
 
 
 class RangeError(ValueError):
-    """A range a person asked for that we will not compute."""
+    """A range a person asked for that we will not compute; ``key`` names the reason in the strings file."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def parse_range(start: str | None, end: str | None, today: str) -> tuple[date, date]:
@@ -44,13 +48,13 @@ def parse_range(start: str | None, end: str | None, today: str) -> tuple[date, d
         d1 = date.fromisoformat(start) if start else None
         d2 = date.fromisoformat(end) if end else None
     except ValueError:
-        raise RangeError("dates are YYYY-MM-DD") from None
+        raise RangeError("dates are YYYY-MM-DD", "range_bad_date") from None
     d1 = d1 or d2 or date.fromisoformat(today)
     d2 = d2 or d1
     if d1 > d2:
-        raise RangeError("'from' is after 'to'")
+        raise RangeError("'from' is after 'to'", "range_reversed")
     if (d2 - d1).days + 1 > MAX_DAYS:
-        raise RangeError(f"at most {MAX_DAYS} days at once")
+        raise RangeError(f"at most {MAX_DAYS} days at once", "range_too_long")
     return d1, d2
 
 

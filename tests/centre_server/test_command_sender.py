@@ -47,7 +47,8 @@ def test_a_bridge_cannot_route_replies_to_another_device(centre_server, mosquitt
         assert answered == [T.reply("bridge-1")], answered
 
         # bridge-2's own counter from bridge-2 is fine; the refusals were logged, not silent.
-        assert clerk.post("/api/v1/counters/c04/open", json={"services": ["kra-pin"]}).status_code == 200
+        manager = centre_server.client(centre_server.login("manager"))  # the clerk holds c01: one counter each
+        assert manager.post("/api/v1/counters/c04/open", json={"services": ["kra-pin"]}).status_code == 200
         theirs, payload = command("bridge-2")
         sub.publish(T.cmd_counter("c04"), payload)
         reply = Reply.model_validate_json(sub.wait_for(lambda m: m[0] == T.reply("bridge-2"))[1])

@@ -84,3 +84,21 @@ def test_a_manager_may_take_over_a_held_counter(api):
 def test_unknown_counter_is_still_404_for_a_clerk(api):
     r = api.post("/api/v1/counters/no-such/call-next", headers=staff(api, "wanjiku"))
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_counter"
+
+
+def test_a_clerk_who_opens_a_second_counter_leaves_the_first(api):
+    """Issue: clerk opened c12 then c13 through the API and both stayed open, so estimates counted two."""
+    mine, other = staff(api, "clerk"), staff(api, "wanjiku")
+    assert api.post("/api/v1/counters/c12/open", headers=mine).json()["left"] == []
+    assert api.post("/api/v1/counters/c01/open", json={"services": SERVICES}, headers=other).status_code == 200
+    r = api.post("/api/v1/counters/c13/open", headers=mine)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "open" and body["clerk"] == "clerk" and body["left"] == ["12"], body
+    counters = {c["id"]: c for c in api.get("/api/v1/counters", headers=mine).json()}
+    assert counters["c12"]["state"] == "closed" and counters["c13"]["state"] == "open"
+    held = [c["id"] for c in counters.values() if c["state"] != "closed" and c["clerk"] == "clerk"]
+    assert held == ["c13"]
+    assert counters["c01"]["state"] == "open" and counters["c01"]["clerk"] == "wanjiku"  # another clerk's stays
+    # opening the counter one already holds again leaves nothing
+    assert api.post("/api/v1/counters/c13/open", headers=mine).json()["left"] == []

@@ -48,8 +48,8 @@ class Day:
         self.do(e.IssueTicket(tid, service, priority, **kw))
         return self.state.tickets[tid]
 
-    def open(self, counter: str, services: tuple[str, ...] | None = None) -> None:
-        self.do(e.OpenCounter(counter, services, clerk="wanjiku"))
+    def open(self, counter: str, services: tuple[str, ...] | None = None, clerk: str | None = None) -> None:
+        self.do(e.OpenCounter(counter, services, clerk=clerk or f"clerk-{counter}"))
 
     def call(self, counter: str) -> e.Ticket:
         evs = self.do(e.CallNext(counter))
@@ -595,3 +595,46 @@ def test_a_transferred_or_reactivated_ticket_goes_back_to_its_place_in_the_queue
     d.do(e.MarkNoShow("c2"))
     d.do(e.Reactivate(a.id))
     assert list(d.state.queues["birth"])[0] == a.id and d.call("c2").id == a.id
+
+
+def test_a_clerk_who_opens_another_counter_leaves_the_first_closed():
+    d = Day()
+    t = d.issue()
+    d.open("c1", clerk="wanjiku")
+    d.call("c1")
+    evs = d.do(e.OpenCounter("c3", clerk="wanjiku"))
+    assert [ev.type for ev in evs][-2:] == [EventType.counter_closed, EventType.counter_opened]
+    assert d.state.counters["c1"].state == CounterState.closed and d.state.counters["c1"].ticket_id is None
+    assert t.state == TicketState.done  # as a close does: the citizen at the counter left is finished
+    assert d.state.counters["c3"].state == CounterState.open and d.state.counters["c3"].clerk == "wanjiku"
+    # a paused counter is left too; another clerk's counter and a keypad's (no clerk) are not touched
+    d.open("c2", clerk="otieno")
+    d.do(e.PauseCounter("c3"))
+    d.do(e.OpenCounter("c1"))
+    d.do(e.OpenCounter("c2", clerk="otieno"))
+    d.do(e.OpenCounter("c1", clerk="wanjiku"))
+    assert d.state.counters["c3"].state == CounterState.closed
+    assert d.state.counters["c2"].state == CounterState.open and d.state.counters["c2"].clerk == "otieno"
+
+
+clerk_step = st.tuples(st.just("open_as"), st.sampled_from(COUNTERS), st.sampled_from(["amina", "baraka", None]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.one_of(step, clerk_step), min_size=1, max_size=80),
+       gaps=st.lists(st.floats(0, 900), min_size=80, max_size=80))
+def test_a_clerk_never_holds_two_counters(steps, gaps):
+    d = Day()
+    for i, s in enumerate(steps):
+        d.now += gaps[i] + (24 * 3600 if s[0] == "night" else 0)
+        cmd = e.OpenCounter(s[1], clerk=s[2]) if s[0] == "open_as" else to_command(s, d)
+        if cmd is None:
+            continue
+        try:
+            e.apply(d.state, cmd, d.now)
+        except e.QueueError:
+            pass
+        held = [c.clerk for c in d.state.counters.values() if c.state != CounterState.closed and c.clerk]
+        assert len(held) == len(set(held)), f"a clerk holds two counters: {d.state.counters}"
+        if s[0] == "open_as" and s[2] is not None:
+            assert d.state.counters[s[1]].clerk == s[2] and d.state.counters[s[1]].state == CounterState.open

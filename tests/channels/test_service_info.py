@@ -225,3 +225,28 @@ def test_information_is_open_after_the_day_closes(hub):
     info = screen(respond(hub, "c", PHONE, "1*4*1*1"))
     assert info.startswith("CON ") and "Fee: " in info
     assert hub.inbound_sms("+254711000601", "INFO K") == "info_sent"
+
+
+def test_info_sms_never_doubles_a_full_stop(hub):
+    """A citizen read "The applicant.. More:" as a typo: a cut text ends with "...", a sentence with one stop."""
+    import re
+
+    url = "http://centre.example/join?service=x"
+    catalogues = [hub.centre.catalogue, longest_catalogue(hub.centre.catalogue)]
+    seen = 0
+    for cat in catalogues:
+        for service in cat.services:
+            payload = hub.info(service.id) if cat is hub.centre.catalogue else None
+            if payload is None:
+                continue
+            for lang in ("en", "sw"):
+                for text in sms_messages(payload, lang, "AR", url):
+                    seen += 1
+                    assert not re.search(r"(?<!\.)\.\.(?!\.)", text), text
+                    assert not re.search(r"\.\s+\.", text), text
+    long_info = hub.info(longest_catalogue(hub.centre.catalogue).services[0].id)
+    assert long_info is not None
+    for lang in ("en", "sw"):
+        for text in sms_messages(long_info, lang, "AR", url):
+            assert not re.search(r"(?<!\.)\.\.(?!\.)", text), text
+    assert seen > 10

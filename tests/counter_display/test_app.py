@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from centre_server.contract import Topics
+from provisioning.staff import add_staff
 from tests.conftest import artifacts_dir, need_tool, wait_until
 from tests.counter_display import samples
 from tests.counter_display.conftest import Listener
@@ -125,17 +126,19 @@ def test_hall_and_counter_displays_against_the_real_server(
     s = hall.wait_for(lambda s: s["live"], 30, "the hall board live")
     assert ids(s)["top.centre_name"] == "Huduma Centre GPO (demo)"
 
-    for counter_id in ("c01", "c02", "c07", "c12"):
-        _ok(clerk.post(f"/api/v1/counters/{counter_id}/open"))
+    for counter_id in ("c01", "c02", "c07", "c12"):  # one clerk holds one counter: a clerk each, a manager acts
+        name = f"clerk-{counter_id}"
+        password = add_staff(centre_server.centre.path, name, "clerk")["password"]
+        _ok(centre_server.client(centre_server.login(name, password)).post(f"/api/v1/counters/{counter_id}/open"))
     births = [_issue(clerk, "birth-cert") for _ in range(4)]
     kra = [_issue(clerk, "kra-pin") for _ in range(3)]
     ids_new = [_issue(clerk, "id-card-new") for _ in range(3)]
     _ok(manager.put("/api/v1/hall/notice", json={
         "notice_en": "The centre closes at 5 pm today.", "notice_sw": "Kituo kitafungwa saa kumi na moja jioni leo."}))
 
-    earlier = [_ok(clerk.post(f"/api/v1/counters/{cid}/call-next")) for cid in ("c01", "c12", "c02")]
+    earlier = [_ok(manager.post(f"/api/v1/counters/{cid}/call-next")) for cid in ("c01", "c12", "c02")]
     assert [t["number"] for t in earlier] == [ids_new[0]["number"], kra[0]["number"], ids_new[1]["number"]]
-    first = _ok(clerk.post("/api/v1/counters/c07/call-next"))
+    first = _ok(manager.post("/api/v1/counters/c07/call-next"))
     assert first["number"] == births[0]["number"]
     s = hall.wait_for(lambda s: ids(s)["now_number"] == first["number"] and len(s["announcements"]) == 4, 30,
                       "the call on the hall board, announced")
@@ -144,7 +147,7 @@ def test_hall_and_counter_displays_against_the_real_server(
     assert s["announcements"][3]["counter"] == "7" and s["announcements"][3]["error"] is None
     assert s["announcements"][3]["played"] is False  # no sound card here: the WAV is still written
 
-    _ok(clerk.post("/api/v1/counters/c07/recall"))
+    _ok(manager.post("/api/v1/counters/c07/recall"))
 
     rows: dict[str, list] = {}  # the board pages (more pages while the "Did you bring" panel shows)
 
@@ -186,7 +189,7 @@ def test_hall_and_counter_displays_against_the_real_server(
     s = hall.wait_for(lambda s: ids(s)["now_number"] == first["number"] and waits_match(s), 10, "the same numbers")
     assert counter.wait_for(lambda s: ids(s)["number"] == first["number"], 10)
 
-    third = _ok(clerk.post("/api/v1/counters/c07/call-next"))
+    third = _ok(manager.post("/api/v1/counters/c07/call-next"))
     assert third["number"] == births[1]["number"]
     hall.wait_for(lambda s: ids(s)["now_number"] == third["number"] and len(s["announcements"]) == 6, 20)
     counter.wait_for(lambda s: ids(s)["number"] == third["number"] and s["view"]["blinking"], 20)

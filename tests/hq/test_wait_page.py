@@ -245,3 +245,47 @@ def test_one_address_asking_in_a_loop_is_slowed_down(wait_hq) -> None:
         assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
         assert r.headers["Retry-After"] == "60"
         assert c.get("/wait").status_code == 429
+
+
+# Mombasa: one centre with no figure and nobody serving, one with a queue and no counter open, one with a
+# real estimate; only the last may be called the shortest wait (far from Ruiru: the tests above keep theirs)
+COAST = [("mvita", "Huduma Centre Mvita", -4.0435, 39.6682, 0, None, 0),
+         ("likoni", "Huduma Centre Likoni", -4.0800, 39.6600, 6, None, 0),
+         ("nyali", "Huduma Centre Nyali", -4.0200, 39.7100, 9, 35, 1)]
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_the_shortest_wait_badge_needs_a_real_figure(wait_hq, context_factory, lang) -> None:  # noqa: F811
+    if not httpx.get(wait_hq.url + "/api/v1/wait", params={"service": "K", "county": "Mombasa"}).json()["centres"]:
+        for cid, name, lat, lon, waiting, est_min, counters in COAST:
+            token = wait_hq.add_centre(cid, name)
+            out = subprocess.run([str(BIN / "huduma-hq"), "place-centre", cid, "--county", "Mombasa", "--town",
+                                  name.rsplit(" ", 1)[1], f"--location={lat},{lon}", "--db", wait_hq.pg_url],
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            snap = snapshot(cid, (waiting, 0))
+            snap["services"][0].update(estimated_wait_s=None if est_min is None else est_min * 60,
+                                       open_counters=counters)
+            r = httpx.post(wait_hq.url + "/api/v1/live", json=snap, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 201, r.text
+    d = httpx.get(wait_hq.url + "/api/v1/wait", params={"service": "K", "county": "Mombasa"}).json()
+    assert d["best"] == "nyali" and d["centres"][0]["id"] == "nyali", d
+    # no figure at all: no badge anywhere
+    only_none = httpx.get(wait_hq.url + "/api/v1/wait", params={"service": "K", "county": "Mvita"}).json()
+    assert only_none["best"] is None and [c["id"] for c in only_none["centres"]] == ["mvita"]
+
+    page = context_factory(viewport={"width": 360, "height": 740}).new_page()
+    page.goto(f"{wait_hq.url}/wait?lang={lang}&service=kra-pin&county=Mombasa")
+    best = page.locator("li.centre.best")
+    expect(best).to_have_count(1)
+    expect(best).to_have_attribute("data-centre", "nyali")
+    no_counter = {"en": "no counter serving this now", "sw": "hakuna dirisha linalohudumia huduma hii sasa"}[lang]
+    expect(page.locator("li.centre[data-centre=likoni] .wait")).to_contain_text(no_counter)
+    expect(page.locator("li.centre[data-centre=mvita] .wait")).to_contain_text(no_counter)
+    for cid in ("likoni", "mvita"):
+        expect(page.locator(f"li.centre[data-centre={cid}] .wait")).not_to_contain_text(
+            {"en": "no estimate yet", "sw": "bado hakuna makadirio"}[lang])
+    page.screenshot(path=str(artifacts_dir("hq") / f"wait-no-figure-{lang}.png"), full_page=True)
+    page.goto(f"{wait_hq.url}/wait?lang={lang}&service=kra-pin&county=Mvita")
+    expect(page.locator("li.centre[data-centre=mvita]")).to_be_visible()
+    assert page.locator("li.centre.best").count() == 0

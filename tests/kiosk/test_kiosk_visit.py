@@ -17,6 +17,7 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
                           offer_visits=True)
     with centre_server.client(centre_server.login("clerk")) as http:  # the KRA counter is open: "where" is known
         assert http.post("/api/v1/counters/c12/open").status_code == 200
+    with centre_server.client(centre_server.login("manager")) as http:  # one person holds one counter
         assert http.post("/api/v1/counters/c01/open").status_code == 200  # and an ID counter: the visit's estimate
     data = run_kiosk(config, "visit_two_services").result()["data"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -20,8 +22,26 @@ router = APIRouter(include_in_schema=False)
 @router.get("/book")
 def book_page(request: Request) -> Response:
     hub = hub_of(request)
-    return book_form(request, hub, lang_of(request), request.query_params.get("service", "")[:64],
-                      day=request.query_params.get("day", "")[:10] or None)
+    lang = lang_of(request)
+    day = request.query_params.get("day", "")[:12] or None
+    problem = day_problem(day)
+    if problem is not None:  # 2026-02-30, 99999-01-01: said on the page, and the days one can book shown
+        return book_form(request, hub, lang, request.query_params.get("service", "")[:64], status=422,
+                          error=tr(problem, lang, day=day))
+    return book_form(request, hub, lang, request.query_params.get("service", "")[:64], day=day)
+
+
+def day_problem(day: str | None) -> str | None:
+    """The strings key saying what is wrong with a ``day`` asked for, or None when it is a real, bookable-era day."""
+    if day is None:
+        return None
+    try:
+        d = date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+    except ValueError:
+        return "err_day_not_real"
+    if d is None:
+        return "err_day_range" if re.fullmatch(r"\d{5,}-\d{2}-\d{2}", day) else "err_day_not_real"
+    return None if 2000 <= d.year <= 2200 else "err_day_range"
 
 
 @router.post("/book")

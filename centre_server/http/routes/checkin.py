@@ -66,10 +66,10 @@ def list_appointments(request: Request, principal: ClerkDep,
     hub = hub_of(request)
     try:
         d = date.fromisoformat(day) if day else hub.local(hub.now()).date()
-    except ValueError:  # 2030-02-31: no such day, so no appointments on it
-        return []
+    except ValueError:  # 2030-02-31: the caller meant a day that does not exist; say so, not "none that day"
+        raise ApiError(422, "bad_day", f"day={day} is not a real date (YYYY-MM-DD)") from None
     if not 2000 <= d.year <= 2200:
-        return []
+        raise ApiError(422, "bad_day", f"day={day} is out of range (years 2000 to 2200)")
     return [AppointmentOut(id=a["id"], service_id=a["service_id"], slot_at=hub.local(a["slot_at"]).isoformat(),
                            state=a["state"], code=a["code"], language=a["language"], ticket_id=a["ticket_id"],
                            phone=("*" * 9 + a["phone"][-3:]) if a["phone"] else None)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from centre_server.contract import (
     DEVICE_ROLES,
     CompleteRequest,
+    CounterClosed,
     CounterOut,
     CounterState,
     CounterStatePayload,
@@ -115,8 +116,14 @@ def open_counter(counter_id: str, centre: CentreDep, principal: ClerkDep,
     """Open (or resume) a counter, optionally for other services, in order of skill."""
     held_by_caller(centre, counter_id, principal, opening=True)
     services = tuple(body.services) if body and body.services is not None else None
-    centre.execute(engine.OpenCounter(counter_id, services, clerk=principal.name))
-    return counter_out(centre, counter_id)
+    events = centre.execute(engine.OpenCounter(counter_id, services, clerk=principal.name))
+    out = counter_out(centre, counter_id)
+    # the engine closed the counter this clerk left: the answer says which, so the terminal can tell them
+    out.left = [ev.data.counter_name for ev in events
+                if isinstance(ev.data, CounterClosed) and ev.data.counter_id != counter_id]
+    if out.left:
+        logger.info("%s moved to counter %s: closed %s", principal.name, out.name, ", ".join(out.left))
+    return out
 
 
 @router.post("/{counter_id}/call-next", response_model=TicketOut, responses=ERRORS)

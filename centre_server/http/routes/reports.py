@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from centre_server.contract.errors import Refusal
 from centre_server.web import reports
+from centre_server.web.i18n import STRINGS
 from centre_server.web.pages import MANAGER_PAGE_ROLES, SECURITY_HEADERS, guard, render, report_or_error
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ def reports_csv(request: Request) -> Response:
         return user
     rep, error, start, end = report_or_error(request)
     if rep is None:
-        return Response(json.dumps(Refusal(422, "bad_range", error or "").body()), status_code=422,
-                        media_type="application/json")
+        words = {lang: STRINGS.bind(lang)(error or "bad_range", days=reports.MAX_DAYS) for lang in ("en", "sw")}
+        body = Refusal(422, "bad_range", words["en"]).body()
+        body["error"]["message_sw"] = words["sw"]
+        return Response(json.dumps(body), status_code=422, media_type="application/json")
     name = f"huduma-report-{start}" + (f"-to-{end}" if end != start else "") + ".csv"
     return Response(reports.csv_text(rep), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', **SECURITY_HEADERS})

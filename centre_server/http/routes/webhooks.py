@@ -36,7 +36,7 @@ async def ussd_callback(request: Request) -> PlainTextResponse:
         return refused
     form = await read_form(request)
     if form is None:
-        return PlainTextResponse(ussd.end("Sorry, this request cannot be served."), status_code=400)
+        return PlainTextResponse(ussd.refusal_screen("u_bad_request"), status_code=400)
     started = time.monotonic()
     reply = ussd.respond(hub, field(form, "sessionId", 120) or None, field(form, "phoneNumber", 40) or None,
                          raw_field(form, "text"))

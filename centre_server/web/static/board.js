@@ -359,6 +359,13 @@
   }
   const refreshCatalogueSoon = H.debounce(refreshCatalogue, 300);
 
+  // "Headquarters not reached since 09:12": when it last answered, in the manager's words
+  function unreached(sync, version) {
+    return sync.last_checked_at
+      ? H.t("catalogue_unreached", { time: H.hhmm(sync.last_checked_at), v: version })
+      : H.t("catalogue_unreached_yet", { v: version });
+  }
+
   function renderCatalogue(cat, sync) {
     const pill = $("catalogue-version");
     pill.dataset.version = String(cat.version);
@@ -368,8 +375,8 @@
     pill.textContent = head;
     const line = $("catalogue-sync");
     const parts = [];
-    if (sync && sync.last_error) {
-      parts.push(H.t("catalogue_unreachable", { error: sync.last_error, v: cat.version }));
+    if (sync && sync.last_error) {  // the technical detail is in the server's log, not on the manager's screen
+      parts.push(unreached(sync, cat.version));
       line.className = "note bad";
     } else {
       line.className = "note";
@@ -446,7 +453,7 @@
     try {
       const status = await H.api("POST", "/catalogue/sync/now", {});
       await refreshCatalogue();
-      if (status.last_error) H.toast(H.t("catalogue_unreachable", { error: status.last_error, v: status.running_version }), "bad");
+      if (status.last_error) H.toast(unreached(status, status.running_version), "bad");
       else H.toast(H.t("catalogue_sync_done", { v: status.running_version }), "ok");
     } catch (err) {
       H.toast(H.describe(err), "bad");

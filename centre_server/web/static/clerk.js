@@ -91,7 +91,9 @@
       model.counter = await H.api("POST", "/counters/" + encodeURIComponent(id) + "/open", { services });
       model.counterId = id;
       localStorage.setItem(STORE_KEY, id);
-      H.toast(H.t("counter_opened_msg"), "ok");
+      // opened elsewhere (another terminal, the API): the server closed the counter this clerk left
+      const left = (model.counter.left || []).map((n) => H.counterName(n)).join(", ");
+      H.toast(left ? H.t("counter_left_msg", { counter: left }) : H.t("counter_opened_msg"), "ok");
       model.choosing = false;
       await refresh();
     } catch (e) {
