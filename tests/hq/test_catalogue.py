@@ -16,6 +16,7 @@ import pytest
 
 from centre_server.contract import DEMO_HQ_TOKEN
 from centre_server.contract.catalogue import (
+    CATALOGUE_EPOCH_HEADER,
     CATALOGUE_PATH,
     CATALOGUE_REPORT_PATH,
     CATALOGUE_VERSION_HEADER,
@@ -191,15 +192,16 @@ def test_the_api_serves_the_newest_version_with_etag_and_304(hq: HqProcess, pg_u
     cats = CatalogueStore(Store(pg_url))
     seed_demo(cats)
     r = httpx.get(hq.url + CATALOGUE_PATH, headers=auth)
-    assert r.status_code == 200 and r.headers["etag"] == catalogue_etag(1) == '"v1"'
+    epoch = r.headers[CATALOGUE_EPOCH_HEADER]  # this database's history (a rebuilt HQ numbers anew)
+    assert r.status_code == 200 and r.headers["etag"] == catalogue_etag(1, epoch) == f'"v1-{epoch}"'
     assert Catalogue.model_validate(r.json()).services == shipped_catalogue().services
-    again = httpx.get(hq.url + CATALOGUE_PATH, headers={**auth, "If-None-Match": '"v1"'})
-    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == '"v1"'
+    again = httpx.get(hq.url + CATALOGUE_PATH, headers={**auth, "If-None-Match": f'"v1-{epoch}"'})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == f'"v1-{epoch}"'
 
     _with_fee(cats, shipped_catalogue().services[0].id, 1500)
     cats.publish("wanjiku", "fee")
-    newer = httpx.get(hq.url + CATALOGUE_PATH, headers={**auth, "If-None-Match": '"v1"'})
-    assert newer.status_code == 200 and newer.headers["etag"] == '"v2"'
+    newer = httpx.get(hq.url + CATALOGUE_PATH, headers={**auth, "If-None-Match": f'"v1-{epoch}"'})
+    assert newer.status_code == 200 and newer.headers["etag"] == f'"v2-{epoch}"'
     assert newer.json()["version"] == 2 and newer.json()["services"][0]["fee"]["amount_ksh"] == 1500
     assert cats.centre_reports()["nakuru"]["running"] == 1  # its If-None-Match said what it ran
 
@@ -251,7 +253,8 @@ def test_the_demo_headquarters_serves_the_shipped_catalogue_as_version_1(tmp_pat
     server.start()
     try:
         r = httpx.get(server.url + CATALOGUE_PATH, headers={"Authorization": f"Bearer {DEMO_HQ_TOKEN}"})
-        assert r.status_code == 200 and r.headers["etag"] == '"v1"'
+        epoch = r.headers[CATALOGUE_EPOCH_HEADER]
+        assert r.status_code == 200 and r.headers["etag"] == f'"v1-{epoch}"'
         assert r.json()["services"] == shipped_catalogue().model_dump(mode="json")["services"]
         banner = wait_until(lambda: re.search(r"demo admin +admin / (\S+)", server.log_path.read_text()),
                             what="the demo admin's password in the banner")
@@ -275,7 +278,7 @@ def test_the_demo_headquarters_serves_the_shipped_catalogue_as_version_1(tmp_pat
     server.start()  # a restart publishes nothing new and keeps the admin's password
     try:
         r = httpx.get(server.url + CATALOGUE_PATH, headers={"Authorization": f"Bearer {DEMO_HQ_TOKEN}",
-                                                            "If-None-Match": '"v1"'})
+                                                            "If-None-Match": f'"v1-{epoch}"'})
         assert r.status_code == 304
         assert server.log_path.read_text().count(f"admin / {password}") == 2
     finally:
