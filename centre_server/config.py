@@ -51,6 +51,8 @@ class QueueSettings(BaseModel):
     # the wait forecast (queue/forecast.py): simulated futures every this many seconds (0: off,
     # the estimator's closed forms alone)
     forecast_every_s: float = Field(15.0, ge=0, le=3600)
+    # the wait predictor's learned rates are stored this often (and at a clean stop), read back at start
+    keep_learned_every_s: float = Field(300.0, ge=0, le=86400)
 
 
 class SecuritySettings(BaseModel):
@@ -251,6 +253,7 @@ reactivation_window_min = 30     # a no-show may be re-activated within this win
 complete_on_call_next = true     # "call next" finishes the ticket at the counter
 visit_place = "issue_time"       # a visit's next service: place by first issue, or "joined" (the back)
 forecast_every_s = 15            # wait estimates from simulated futures this often (0: off)
+keep_learned_every_s = 300       # the estimator's learned rates stored this often, read back at start (0: at stop only)
 
 [security]
 session_minutes = 600

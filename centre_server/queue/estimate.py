@@ -52,7 +52,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from centre_server.contract import (
@@ -88,6 +88,7 @@ BINS = int(86400 / BIN_S)
 PROFILE_DAYS = 7  # the arrival profile is about the mean of the last week's days
 # abandonment hazard per span of time already waited (seconds): patience is rarely memoryless
 PATIENCE_EDGES = (0.0, 600.0, 1200.0, 2400.0, 4800.0, math.inf)
+LEARNED_VERSION = 1  # the layout of ``WaitPredictor.learned``; another is not read back
 
 
 class QueueView(Protocol):
@@ -374,6 +375,46 @@ class WaitPredictor:
         nxt = plan[i + 1][0] if i + 1 < len(plan) else math.inf
         return n, nxt
 
+    # ------------------------------------------------------------ kept across restarts
+
+    def learned(self) -> dict[str, Any]:
+        """What the centre has learned of itself, as plain JSON values (issue 18: a restart must not
+        forget the arrival profile, the staffing plan, the no-show share, the patience and the
+        counters' paces). Copies: call it under the centre's lock, serialise outside it."""
+        return {
+            "version": LEARNED_VERSION,
+            "mean_service_s": dict(self.mean_service_s), "observed": dict(self.observed),
+            "calls": dict(self.calls), "no_shows": dict(self.no_shows),
+            "no_show_s": self.no_show_s, "no_show_seen": self.no_show_seen,
+            "abandoned": self.abandoned, "exposure_s": self.exposure_s,
+            "arrivals": {k: [r.value, r.at] for k, r in self.arrivals.items()},
+            "priority_arrivals": {k: [r.value, r.at] for k, r in self.priority_arrivals.items()},
+            "staffing": {d: [[tod, {c: list(sv) for c, sv in open_now.items()}] for tod, open_now in tl]
+                         for d, tl in self.staffing.items()},
+            "samples": {k: [round(x, 1) for x in ring] for k, ring in self.samples.items()},
+            "sample_at": dict(self.sample_at),
+            "speed": {c: list(v) for c, v in self.speed.items()},
+            "counted_day": self.counted_day,
+            "counts": [[sid, prio, list(row)] for (sid, prio), row in self.counts.items()],
+            "profile": [[sid, prio, [round(x, 4) for x in row]] for (sid, prio), row in self.profile.items()],
+            "profile_days": self.profile_days,
+            "abandoned_by": list(self.abandoned_by), "exposure_by": list(self.exposure_by),
+            "stops": {d: [[c, at, stop] for (c, at), stop in st.items()] for d, st in self.stops.items()},
+            "last_call": dict(self.last_call),
+        }
+
+    def restore(self, saved: dict[str, Any]) -> bool:
+        """Take back what ``learned`` kept. A blob of another version or a damaged one is refused
+        whole (logged; the predictor stays as it was, learning afresh): never a half-read state."""
+        try:
+            fresh = _restored(saved)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            logger.warning("learned rates not restored (%s): the estimates start from the menu's times", err)
+            return False
+        for name, value in fresh.items():
+            setattr(self, name, value)
+        return True
+
     # ------------------------------------------------------------ figures
 
     def no_show_share(self, service_id: str) -> float:
@@ -573,3 +614,59 @@ class WaitPredictor:
                 waited += span
                 t = nxt
         return waited
+
+
+def _finite(x: Any, lo: float = 0.0, hi: float = math.inf) -> float:
+    """A stored number back, or ValueError: a NaN, an infinity or a number out of range is damage."""
+    v = float(x)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"{x!r} is not a learned figure")
+    return v
+
+
+def _row(xs: Any) -> list[float]:
+    row = [_finite(x) for x in xs]
+    if len(row) != BINS:
+        raise ValueError(f"a profile row of {len(row)} quarter-hours")
+    return row
+
+
+def _restored(saved: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``WaitPredictor`` from ``learned``'s blob, checked (ValueError when damaged)."""
+    if saved.get("version") != LEARNED_VERSION:
+        raise ValueError(f"version {saved.get('version')!r}, not {LEARNED_VERSION}")
+    spans = len(PATIENCE_EDGES) - 1
+    out: dict[str, Any] = {
+        "mean_service_s": {str(k): _finite(v, MIN_SERVICE_S, MAX_SERVICE_S)
+                           for k, v in saved["mean_service_s"].items()},
+        "observed": {str(k): int(_finite(v)) for k, v in saved["observed"].items()},
+        "calls": {str(k): _finite(v) for k, v in saved["calls"].items()},
+        "no_shows": {str(k): _finite(v) for k, v in saved["no_shows"].items()},
+        "no_show_s": _finite(saved["no_show_s"], 0.0, MAX_SERVICE_S),
+        "no_show_seen": int(_finite(saved["no_show_seen"])),
+        "abandoned": _finite(saved["abandoned"]), "exposure_s": _finite(saved["exposure_s"]),
+        "arrivals": {str(k): _Rate(_finite(v), None if at is None else _finite(at))
+                     for k, (v, at) in saved["arrivals"].items()},
+        "priority_arrivals": {str(k): _Rate(_finite(v), None if at is None else _finite(at))
+                              for k, (v, at) in saved["priority_arrivals"].items()},
+        "staffing": {str(d): [(_finite(tod, 0.0, 86400.0), {str(c): tuple(str(x) for x in sv)
+                                                            for c, sv in open_now.items()})
+                              for tod, open_now in tl] for d, tl in saved["staffing"].items()},
+        "samples": {str(k): [_finite(x, MIN_SERVICE_S, MAX_SERVICE_S) for x in ring][:SAMPLES_KEPT]
+                    for k, ring in saved["samples"].items()},
+        "speed": {str(c): (_finite(t), _finite(q), _finite(k)) for c, (t, q, k) in saved["speed"].items()},
+        "counted_day": str(saved["counted_day"]),
+        "counts": {(str(sid), bool(prio)): _row(row) for sid, prio, row in saved["counts"]},
+        "profile": {(str(sid), bool(prio)): _row(row) for sid, prio, row in saved["profile"]},
+        "profile_days": int(_finite(saved["profile_days"])),
+        "abandoned_by": [_finite(x) for x in saved["abandoned_by"]],
+        "exposure_by": [_finite(x) for x in saved["exposure_by"]],
+        "stops": {str(d): {(str(c), int(_finite(at))): _finite(stop, -86400.0, 86400.0) for c, at, stop in st}
+                  for d, st in saved["stops"].items()},
+        "last_call": {str(c): _finite(v) for c, v in saved["last_call"].items()},
+    }
+    out["sample_at"] = {str(k): int(_finite(v)) % max(1, len(out["samples"].get(str(k), ())) or 1)
+                        for k, v in saved["sample_at"].items()}
+    if len(out["abandoned_by"]) != spans or len(out["exposure_by"]) != spans:
+        raise ValueError("patience spans of another layout")
+    return out
