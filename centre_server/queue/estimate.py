@@ -411,6 +411,8 @@ class WaitPredictor:
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             logger.warning("learned rates not restored (%s): the estimates start from the menu's times", err)
             return False
+        # a service added to the menu since the save keeps the typical time it was primed with
+        fresh["mean_service_s"] = {**self.mean_service_s, **fresh["mean_service_s"]}
         for name, value in fresh.items():
             setattr(self, name, value)
         return True

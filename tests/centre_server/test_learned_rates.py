@@ -54,6 +54,13 @@ def test_learned_rates_round_trip_whole() -> None:
                                                                                      9 * 3600.0, 0.0)
 
 
+def test_a_service_added_since_the_save_keeps_its_typical_time() -> None:
+    q = WaitPredictor()
+    q.prime("new-service", 420.0)
+    assert q.restore(_taught().learned())
+    assert q.mean_service_s["new-service"] == 420.0 and "a" in q.mean_service_s
+
+
 def test_a_damaged_or_foreign_blob_is_refused_whole() -> None:
     good = _taught().learned()
     for damage in ({"version": 99}, {"no_show_s": float("nan")}, {"mean_service_s": {"a": -5}},
