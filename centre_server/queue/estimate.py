@@ -88,6 +88,8 @@ BINS = int(86400 / BIN_S)
 PROFILE_DAYS = 7  # the arrival profile is about the mean of the last week's days
 # abandonment hazard per span of time already waited (seconds): patience is rarely memoryless
 PATIENCE_EDGES = (0.0, 600.0, 1200.0, 2400.0, 4800.0, math.inf)
+PROFILE_SMOOTH_BINS = 2  # arrival rates read over this many quarter-hours either side (weights 1-2-3-2-1)
+PRIORITY_PRIOR = 50.0  # a service's priority share starts as the centre's, worth this many arrivals
 LEARNED_VERSION = 1  # the layout of ``WaitPredictor.learned``; another is not read back
 
 
@@ -197,6 +199,9 @@ class WaitPredictor:
     # whose futures are running): a counter that was free when the futures began is busy by now
     busy_counts: list[dict[str, int]] = field(default_factory=list)
     _tz: ZoneInfo | None = None
+    # read off the profile, kept until it changes (a day folded in, or restored)
+    _active: list[bool] | None = None
+    _shares: dict[str, float] | None = None
 
     # ------------------------------------------------------------ learning
 
@@ -334,6 +339,7 @@ class WaitPredictor:
             self.profile[key] = [a + w * (b - a) for a, b in zip(old, new, strict=True)]
         self.profile_days += 1
         self.counts = {}
+        self._active = self._shares = None
 
     def _local(self, state: QueueView, at: float) -> tuple[str, float]:
         if self._tz is None or self._tz.key != state.policy.timezone:
@@ -415,6 +421,7 @@ class WaitPredictor:
         fresh["mean_service_s"] = {**self.mean_service_s, **fresh["mean_service_s"]}
         for name, value in fresh.items():
             setattr(self, name, value)
+        self._active = self._shares = None
         return True
 
     # ------------------------------------------------------------ figures
@@ -430,8 +437,7 @@ class WaitPredictor:
             self._fold_day()  # yesterday's counts are the past now
             self.counted_day = day
         if self.profile_days > 0:
-            row = self.profile.get((service_id, priority))
-            return row[min(BINS - 1, int(tod // BIN_S))] / BIN_S if row else 0.0
+            return self._profiled_rate(service_id, priority, min(BINS - 1, int(tod // BIN_S)))
         rate = (self.priority_arrivals if priority else self.arrivals).get(service_id)
         if rate is None:
             return 0.0
@@ -440,6 +446,57 @@ class WaitPredictor:
             jump = self.priority_arrivals.get(service_id)
             lam = max(0.0, lam - (jump.read(now) if jump else 0.0))
         return lam
+
+    def _profiled_rate(self, service_id: str, priority: bool, b: int) -> float:
+        """The past days' arrivals per second at quarter-hour ``b``, smoothed where one day is too few.
+
+        A service's priority citizens are a handful per quarter-hour (often 0 or 1 on a given day):
+        read bin by bin, one day's profile is mostly noise, and each phantom or missed priority
+        citizen moves every wait behind it by a whole service. So the rate is the service's share
+        of priority citizens (its own, shrunk towards the centre's over all services) times all its
+        arrivals, those smoothed over the neighbouring quarter-hours (weights 1-2-3-2-1) within the
+        hours the centre had arrivals at all (never before its doors open nor after they close)."""
+        normal = self.profile.get((service_id, False))
+        special = self.profile.get((service_id, True))
+        if normal is None and special is None:
+            return 0.0
+        total = [a + c for a, c in zip(normal or [0.0] * BINS, special or [0.0] * BINS, strict=True)]
+        active = self._active_bins()
+        if not active[b]:
+            return 0.0
+        num = den = 0.0
+        for k in range(-PROFILE_SMOOTH_BINS, PROFILE_SMOOTH_BINS + 1):
+            if 0 <= b + k < BINS and active[b + k]:
+                w = PROFILE_SMOOTH_BINS + 1 - abs(k)
+                num += w * total[b + k]
+                den += w
+        all_rate = num / den / BIN_S if den > 0 else 0.0
+        share = self._priority_share(service_id)
+        return all_rate * (share if priority else 1.0 - share)
+
+    def _active_bins(self) -> list[bool]:
+        """The quarter-hours in which the centre had any arrival in the past days' profile."""
+        if self._active is None:
+            sums = [0.0] * BINS
+            for row in self.profile.values():
+                for i, x in enumerate(row):
+                    sums[i] += x
+            self._active = [x > 0.0 for x in sums]
+        return self._active
+
+    def _priority_share(self, service_id: str) -> float:
+        """The service's share of priority arrivals, shrunk towards the centre's (PRIORITY_PRIOR arrivals' worth)."""
+        if self._shares is None:
+            totals: dict[tuple[str, bool], float] = {k: sum(row) for k, row in self.profile.items()}
+            pri = sum(v for (_, prio), v in totals.items() if prio)
+            every = sum(totals.values())
+            pooled = pri / every if every > 0 else 0.0
+            self._shares = {}
+            for sid in {k[0] for k in totals}:
+                own_p = totals.get((sid, True), 0.0)
+                own = own_p + totals.get((sid, False), 0.0)
+                self._shares[sid] = (own_p + PRIORITY_PRIOR * pooled) / (own + PRIORITY_PRIOR)
+        return self._shares.get(service_id, 0.0)
 
     def hazards(self) -> list[float]:
         """Abandonments per second of waiting in each span of ``PATIENCE_EDGES`` (0 until seen)."""

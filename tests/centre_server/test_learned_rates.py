@@ -130,3 +130,31 @@ def test_first_estimate_after_a_kill_uses_the_learned_rates(centre_dir, mosquitt
     cold = 3 * (0.95 * mean_s + 0.05 * 60)  # what a restart that forgot would print
     assert after < 3 * (1 - share) * mean_s + 60 < 0.6 * cold, (after, cold)
     assert "Traceback" not in (tmp_path / "centre.log").read_text()
+
+
+def test_one_days_priority_arrivals_are_read_smoothed_and_pooled() -> None:
+    """One day's profile: a service's few priority citizens are not read bin by bin (a phantom or
+    missed one moves every wait behind it); the rate is its share of all arrivals, near in time."""
+    from centre_server.queue.estimate import BIN_S, BINS, PRIORITY_PRIOR
+
+    p = WaitPredictor()
+    opens, closes = int(8 * 3600 / BIN_S), int(16 * 3600 / BIN_S)
+    normal = [4.0 if opens <= b < closes else 0.0 for b in range(BINS)]
+    special = [0.0] * BINS
+    special[opens + 10] = 2.0  # the only two priority citizens of the day, in one quarter-hour
+    p.profile = {("a", False): normal, ("a", True): special,
+                 ("b", False): list(normal), ("b", True): [1.0 if opens <= b < closes and b % 8 == 0 else 0.0
+                                                          for b in range(BINS)]}
+    p.profile_days = 1
+    day = "2099-01-01"
+    a_pri = [p.arrival_rate("a", True, day, b * BIN_S, 0.0) * BIN_S for b in range(BINS)]
+    assert a_pri[opens - 1] == 0.0 and a_pri[closes] == 0.0  # never before the doors open nor after they close
+    assert all(x > 0.0 for x in a_pri[opens:closes])  # no quarter-hour of the day is sure to have none
+    assert max(a_pri) < 1.0  # not the 2 of one day's one quarter-hour
+    every_a = sum(normal) + 2.0
+    pooled = (2.0 + 4.0) / (2 * sum(normal) + 2.0 + 4.0)
+    share = (2.0 + PRIORITY_PRIOR * pooled) / (every_a + PRIORITY_PRIOR)
+    mid = opens + 20  # far from the edges: all arrivals there times the share
+    assert abs(a_pri[mid] - 4.0 * share) < 1e-9
+    assert abs(p.arrival_rate("a", False, day, mid * BIN_S, 0.0) * BIN_S - 4.0 * (1 - share)) < 1e-9
+    assert p.arrival_rate("zzz", True, day, mid * BIN_S, 0.0) == 0.0  # a service never seen
