@@ -248,7 +248,13 @@ class WaitPredictor:
             if isinstance(d, (CounterClosed, CounterPaused)):
                 day, tod = self._local(state, ev.at)
                 last = self.last_call.get(d.counter_id)
-                stop = tod - (ev.at - last) / 2 if last is not None and 0 <= ev.at - last < 3600.0 else tod
+                # a counter that left citizens of its services waiting had stopped calling before it
+                # closed (between its last call and its close); one that left nobody waiting would have
+                # called anyone who came until the close: it stopped then (a quiet lunch hour's closes)
+                c = state.counters.get(d.counter_id)
+                left_waiting = c is not None and any(state.queues.get(sid) for sid in c.services)
+                stop = (tod - (ev.at - last) / 2 if left_waiting and last is not None and 0 <= ev.at - last < 3600.0
+                        else tod)
                 self.stops.setdefault(day, {})[(d.counter_id, int(tod))] = stop
                 for old in sorted(self.stops)[:-3]:
                     del self.stops[old]
