@@ -54,6 +54,8 @@ class QueueSettings(BaseModel):
     # a demo centre only: every service's target wait at most this many minutes (0: the services' own), so a
     # demonstration shows the board's red row and the managers' breach SMS within minutes
     target_wait_cap_min: float = Field(0.0, ge=0, le=480)
+    # the wait predictor's learned rates are stored this often (and at a clean stop), read back at start
+    keep_learned_every_s: float = Field(300.0, ge=0, le=86400)
 
 
 class SecuritySettings(BaseModel):
@@ -270,6 +272,7 @@ reactivation_window_min = 30     # a no-show may be re-activated within this win
 complete_on_call_next = true     # "call next" finishes the ticket at the counter
 visit_place = "issue_time"       # a visit's next service: place by first issue, or "joined" (the back)
 forecast_every_s = 15            # wait estimates from simulated futures this often (0: off)
+keep_learned_every_s = 300       # the estimator's learned rates stored this often, read back at start (0: at stop only)
 {DEMO_TARGETS if short_targets else ""}
 [security]
 session_minutes = 600

@@ -52,7 +52,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from centre_server.contract import (
@@ -88,6 +88,9 @@ BINS = int(86400 / BIN_S)
 PROFILE_DAYS = 7  # the arrival profile is about the mean of the last week's days
 # abandonment hazard per span of time already waited (seconds): patience is rarely memoryless
 PATIENCE_EDGES = (0.0, 600.0, 1200.0, 2400.0, 4800.0, math.inf)
+PROFILE_SMOOTH_BINS = 2  # arrival rates read over this many quarter-hours either side (weights 1-2-3-2-1)
+PRIORITY_PRIOR = 50.0  # a service's priority share starts as the centre's, worth this many arrivals
+LEARNED_VERSION = 1  # the layout of ``WaitPredictor.learned``; another is not read back
 
 
 class QueueView(Protocol):
@@ -196,6 +199,9 @@ class WaitPredictor:
     # whose futures are running): a counter that was free when the futures began is busy by now
     busy_counts: list[dict[str, int]] = field(default_factory=list)
     _tz: ZoneInfo | None = None
+    # read off the profile, kept until it changes (a day folded in, or restored)
+    _active: list[bool] | None = None
+    _shares: dict[str, float] | None = None
 
     # ------------------------------------------------------------ learning
 
@@ -242,7 +248,13 @@ class WaitPredictor:
             if isinstance(d, (CounterClosed, CounterPaused)):
                 day, tod = self._local(state, ev.at)
                 last = self.last_call.get(d.counter_id)
-                stop = tod - (ev.at - last) / 2 if last is not None and 0 <= ev.at - last < 3600.0 else tod
+                # a counter that left citizens of its services waiting had stopped calling before it
+                # closed (between its last call and its close); one that left nobody waiting would have
+                # called anyone who came until the close: it stopped then (a quiet lunch hour's closes)
+                c = state.counters.get(d.counter_id)
+                left_waiting = c is not None and any(state.queues.get(sid) for sid in c.services)
+                stop = (tod - (ev.at - last) / 2 if left_waiting and last is not None and 0 <= ev.at - last < 3600.0
+                        else tod)
                 self.stops.setdefault(day, {})[(d.counter_id, int(tod))] = stop
                 for old in sorted(self.stops)[:-3]:
                     del self.stops[old]
@@ -333,6 +345,7 @@ class WaitPredictor:
             self.profile[key] = [a + w * (b - a) for a, b in zip(old, new, strict=True)]
         self.profile_days += 1
         self.counts = {}
+        self._active = self._shares = None
 
     def _local(self, state: QueueView, at: float) -> tuple[str, float]:
         if self._tz is None or self._tz.key != state.policy.timezone:
@@ -374,6 +387,49 @@ class WaitPredictor:
         nxt = plan[i + 1][0] if i + 1 < len(plan) else math.inf
         return n, nxt
 
+    # ------------------------------------------------------------ kept across restarts
+
+    def learned(self) -> dict[str, Any]:
+        """What the centre has learned of itself, as plain JSON values (issue 18: a restart must not
+        forget the arrival profile, the staffing plan, the no-show share, the patience and the
+        counters' paces). Copies: call it under the centre's lock, serialise outside it."""
+        return {
+            "version": LEARNED_VERSION,
+            "mean_service_s": dict(self.mean_service_s), "observed": dict(self.observed),
+            "calls": dict(self.calls), "no_shows": dict(self.no_shows),
+            "no_show_s": self.no_show_s, "no_show_seen": self.no_show_seen,
+            "abandoned": self.abandoned, "exposure_s": self.exposure_s,
+            "arrivals": {k: [r.value, r.at] for k, r in self.arrivals.items()},
+            "priority_arrivals": {k: [r.value, r.at] for k, r in self.priority_arrivals.items()},
+            "staffing": {d: [[tod, {c: list(sv) for c, sv in open_now.items()}] for tod, open_now in tl]
+                         for d, tl in self.staffing.items()},
+            "samples": {k: [round(x, 1) for x in ring] for k, ring in self.samples.items()},
+            "sample_at": dict(self.sample_at),
+            "speed": {c: list(v) for c, v in self.speed.items()},
+            "counted_day": self.counted_day,
+            "counts": [[sid, prio, list(row)] for (sid, prio), row in self.counts.items()],
+            "profile": [[sid, prio, [round(x, 4) for x in row]] for (sid, prio), row in self.profile.items()],
+            "profile_days": self.profile_days,
+            "abandoned_by": list(self.abandoned_by), "exposure_by": list(self.exposure_by),
+            "stops": {d: [[c, at, stop] for (c, at), stop in st.items()] for d, st in self.stops.items()},
+            "last_call": dict(self.last_call),
+        }
+
+    def restore(self, saved: dict[str, Any]) -> bool:
+        """Take back what ``learned`` kept. A blob of another version or a damaged one is refused
+        whole (logged; the predictor stays as it was, learning afresh): never a half-read state."""
+        try:
+            fresh = _restored(saved)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            logger.warning("learned rates not restored (%s): the estimates start from the menu's times", err)
+            return False
+        # a service added to the menu since the save keeps the typical time it was primed with
+        fresh["mean_service_s"] = {**self.mean_service_s, **fresh["mean_service_s"]}
+        for name, value in fresh.items():
+            setattr(self, name, value)
+        self._active = self._shares = None
+        return True
+
     # ------------------------------------------------------------ figures
 
     def no_show_share(self, service_id: str) -> float:
@@ -387,8 +443,7 @@ class WaitPredictor:
             self._fold_day()  # yesterday's counts are the past now
             self.counted_day = day
         if self.profile_days > 0:
-            row = self.profile.get((service_id, priority))
-            return row[min(BINS - 1, int(tod // BIN_S))] / BIN_S if row else 0.0
+            return self._profiled_rate(service_id, priority, min(BINS - 1, int(tod // BIN_S)))
         rate = (self.priority_arrivals if priority else self.arrivals).get(service_id)
         if rate is None:
             return 0.0
@@ -397,6 +452,57 @@ class WaitPredictor:
             jump = self.priority_arrivals.get(service_id)
             lam = max(0.0, lam - (jump.read(now) if jump else 0.0))
         return lam
+
+    def _profiled_rate(self, service_id: str, priority: bool, b: int) -> float:
+        """The past days' arrivals per second at quarter-hour ``b``, smoothed where one day is too few.
+
+        A service's priority citizens are a handful per quarter-hour (often 0 or 1 on a given day):
+        read bin by bin, one day's profile is mostly noise, and each phantom or missed priority
+        citizen moves every wait behind it by a whole service. So the rate is the service's share
+        of priority citizens (its own, shrunk towards the centre's over all services) times all its
+        arrivals, those smoothed over the neighbouring quarter-hours (weights 1-2-3-2-1) within the
+        hours the centre had arrivals at all (never before its doors open nor after they close)."""
+        normal = self.profile.get((service_id, False))
+        special = self.profile.get((service_id, True))
+        if normal is None and special is None:
+            return 0.0
+        total = [a + c for a, c in zip(normal or [0.0] * BINS, special or [0.0] * BINS, strict=True)]
+        active = self._active_bins()
+        if not active[b]:
+            return 0.0
+        num = den = 0.0
+        for k in range(-PROFILE_SMOOTH_BINS, PROFILE_SMOOTH_BINS + 1):
+            if 0 <= b + k < BINS and active[b + k]:
+                w = PROFILE_SMOOTH_BINS + 1 - abs(k)
+                num += w * total[b + k]
+                den += w
+        all_rate = num / den / BIN_S if den > 0 else 0.0
+        share = self._priority_share(service_id)
+        return all_rate * (share if priority else 1.0 - share)
+
+    def _active_bins(self) -> list[bool]:
+        """The quarter-hours in which the centre had any arrival in the past days' profile."""
+        if self._active is None:
+            sums = [0.0] * BINS
+            for row in self.profile.values():
+                for i, x in enumerate(row):
+                    sums[i] += x
+            self._active = [x > 0.0 for x in sums]
+        return self._active
+
+    def _priority_share(self, service_id: str) -> float:
+        """The service's share of priority arrivals, shrunk towards the centre's (PRIORITY_PRIOR arrivals' worth)."""
+        if self._shares is None:
+            totals: dict[tuple[str, bool], float] = {k: sum(row) for k, row in self.profile.items()}
+            pri = sum(v for (_, prio), v in totals.items() if prio)
+            every = sum(totals.values())
+            pooled = pri / every if every > 0 else 0.0
+            self._shares = {}
+            for sid in {k[0] for k in totals}:
+                own_p = totals.get((sid, True), 0.0)
+                own = own_p + totals.get((sid, False), 0.0)
+                self._shares[sid] = (own_p + PRIORITY_PRIOR * pooled) / (own + PRIORITY_PRIOR)
+        return self._shares.get(service_id, 0.0)
 
     def hazards(self) -> list[float]:
         """Abandonments per second of waiting in each span of ``PATIENCE_EDGES`` (0 until seen)."""
@@ -573,3 +679,59 @@ class WaitPredictor:
                 waited += span
                 t = nxt
         return waited
+
+
+def _finite(x: Any, lo: float = 0.0, hi: float = math.inf) -> float:
+    """A stored number back, or ValueError: a NaN, an infinity or a number out of range is damage."""
+    v = float(x)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"{x!r} is not a learned figure")
+    return v
+
+
+def _row(xs: Any) -> list[float]:
+    row = [_finite(x) for x in xs]
+    if len(row) != BINS:
+        raise ValueError(f"a profile row of {len(row)} quarter-hours")
+    return row
+
+
+def _restored(saved: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``WaitPredictor`` from ``learned``'s blob, checked (ValueError when damaged)."""
+    if saved.get("version") != LEARNED_VERSION:
+        raise ValueError(f"version {saved.get('version')!r}, not {LEARNED_VERSION}")
+    spans = len(PATIENCE_EDGES) - 1
+    out: dict[str, Any] = {
+        "mean_service_s": {str(k): _finite(v, MIN_SERVICE_S, MAX_SERVICE_S)
+                           for k, v in saved["mean_service_s"].items()},
+        "observed": {str(k): int(_finite(v)) for k, v in saved["observed"].items()},
+        "calls": {str(k): _finite(v) for k, v in saved["calls"].items()},
+        "no_shows": {str(k): _finite(v) for k, v in saved["no_shows"].items()},
+        "no_show_s": _finite(saved["no_show_s"], 0.0, MAX_SERVICE_S),
+        "no_show_seen": int(_finite(saved["no_show_seen"])),
+        "abandoned": _finite(saved["abandoned"]), "exposure_s": _finite(saved["exposure_s"]),
+        "arrivals": {str(k): _Rate(_finite(v), None if at is None else _finite(at))
+                     for k, (v, at) in saved["arrivals"].items()},
+        "priority_arrivals": {str(k): _Rate(_finite(v), None if at is None else _finite(at))
+                              for k, (v, at) in saved["priority_arrivals"].items()},
+        "staffing": {str(d): [(_finite(tod, 0.0, 86400.0), {str(c): tuple(str(x) for x in sv)
+                                                            for c, sv in open_now.items()})
+                              for tod, open_now in tl] for d, tl in saved["staffing"].items()},
+        "samples": {str(k): [_finite(x, MIN_SERVICE_S, MAX_SERVICE_S) for x in ring][:SAMPLES_KEPT]
+                    for k, ring in saved["samples"].items()},
+        "speed": {str(c): (_finite(t), _finite(q), _finite(k)) for c, (t, q, k) in saved["speed"].items()},
+        "counted_day": str(saved["counted_day"]),
+        "counts": {(str(sid), bool(prio)): _row(row) for sid, prio, row in saved["counts"]},
+        "profile": {(str(sid), bool(prio)): _row(row) for sid, prio, row in saved["profile"]},
+        "profile_days": int(_finite(saved["profile_days"])),
+        "abandoned_by": [_finite(x) for x in saved["abandoned_by"]],
+        "exposure_by": [_finite(x) for x in saved["exposure_by"]],
+        "stops": {str(d): {(str(c), int(_finite(at))): _finite(stop, -86400.0, 86400.0) for c, at, stop in st}
+                  for d, st in saved["stops"].items()},
+        "last_call": {str(c): _finite(v) for c, v in saved["last_call"].items()},
+    }
+    out["sample_at"] = {str(k): int(_finite(v)) % max(1, len(out["samples"].get(str(k), ())) or 1)
+                        for k, v in saved["sample_at"].items()}
+    if len(out["abandoned_by"]) != spans or len(out["exposure_by"]) != spans:
+        raise ValueError("patience spans of another layout")
+    return out

@@ -307,6 +307,19 @@ class Centre:
             self._checkpoints_stop.set()
             checkpointer.join(10)
             self.db.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        if writer is not None:  # a clean stop keeps everything learned up to now
+            try:
+                self.keep_learned()
+            except Exception:
+                logger.exception("storing the learned rates at stop failed")
+
+    def keep_learned(self) -> None:
+        """Store what the wait predictor has learned (read back by ``storage.load_state`` at start):
+        copied under the lock, written outside it on a connection of its own."""
+        with self.lock:
+            learned = self.state.predictor.learned()
+            at = self.clock()
+        storage.keep_learned(self.settings.db_path, learned, at)
 
     def _checkpoint_loop(self) -> None:
         """A PASSIVE checkpoint every CHECKPOINT_EVERY_S: each changed page is copied once, however
@@ -314,11 +327,19 @@ class Centre:
         conn = sqlite3.connect(str(self.settings.db_path), timeout=30, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
+            kept = time.monotonic()
+            every = self.settings.queue.keep_learned_every_s
             while not self._checkpoints_stop.wait(CHECKPOINT_EVERY_S):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as err:  # a full disk, say: the WAL still holds every commit
                     logger.warning("WAL checkpoint failed (will try again): %s", err)
+                if every > 0 and time.monotonic() - kept >= every:  # a kill -9 loses at most this much learning
+                    kept = time.monotonic()
+                    try:
+                        self.keep_learned()
+                    except (sqlite3.Error, OSError) as err:
+                        logger.warning("storing the learned rates failed (will try again): %s", err)
         finally:
             conn.close()
 

@@ -141,6 +141,33 @@ def save_counters(db: sqlite_utils.Database, counters: Iterable[Counter]) -> Non
                             f"({', '.join('?' * len(cols))})", counter_row(c, i))
 
 
+def keep_learned(path: Path | str, learned: dict[str, Any], at: float) -> None:
+    """Store the predictor's learned rates (``WaitPredictor.learned``) on a connection of its own:
+    the background forecaster calls it, and the writer's lock is never held for it."""
+    data = json.dumps(learned, separators=(",", ":"))
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA synchronous=NORMAL")  # lost in a power cut at worst: the next save comes soon
+        with conn:
+            conn.execute("INSERT OR REPLACE INTO learned_rates(id, saved_at, data) VALUES (1, ?, ?)", [at, data])
+    finally:
+        conn.close()
+
+
+def load_learned(db: sqlite_utils.Database) -> tuple[float, dict[str, Any]] | None:
+    """The learned rates last kept and when, or None (a new centre, or a damaged row: logged)."""
+    row = db.execute("SELECT saved_at, data FROM learned_rates WHERE id=1").fetchone()
+    if row is None:
+        return None
+    try:
+        data = json.loads(row[1])
+    except ValueError as err:
+        logger.warning("learned rates unreadable (%s): the estimates start from the menu's times", err)
+        return None
+    return (float(row[0]), data) if isinstance(data, dict) else None
+
+
 def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
     """Rebuild the engine's state: services, counters, the open day's tickets, the last calls."""
     services = [service_from_row(r) for r in db.query("SELECT * FROM services ORDER BY position, id")]
@@ -170,12 +197,16 @@ def load_state(db: sqlite_utils.Database, policy: Policy, today: str) -> State:
         state.earlier_keys = dict(db.execute(
             "SELECT idempotency_key, id FROM tickets WHERE day=? AND idempotency_key IS NOT NULL", [before]).fetchall())
     state.reindex()
-    # learn service times from the last days' finished tickets, oldest first
-    for r in db.query("SELECT service_id, started_at, ended_at FROM tickets WHERE state='done' "
-                      "AND started_at IS NOT NULL AND ended_at > ? ORDER BY ended_at",
-                      [time.time() - 14 * 86400]):
+    # what the predictor had learned when last kept, then the services finished since, oldest first
+    since = time.time() - 14 * 86400
+    kept = load_learned(db)
+    if kept is not None and state.predictor.restore(kept[1]):
+        since = kept[0]
+        logger.info("wait predictor: learned rates of %s restored", time.strftime("%Y-%m-%d %H:%M", time.gmtime(since)))
+    for r in db.query("SELECT service_id, started_at, ended_at, counter_id FROM tickets WHERE state='done' "
+                      "AND started_at IS NOT NULL AND ended_at > ? ORDER BY ended_at", [since]):
         if r["service_id"] in state.services:
-            state.predictor.observe(r["service_id"], r["ended_at"] - r["started_at"])
+            state.predictor.observe(r["service_id"], r["ended_at"] - r["started_at"], r["counter_id"])
     for r in db.query("SELECT data, seq, at, type FROM events WHERE type IN "
                       "('ticket_called','ticket_recalled') ORDER BY seq DESC LIMIT 10"):
         d = json.loads(r["data"])

@@ -222,3 +222,26 @@ def test_remote_tickets_not_yet_checked_in_count_as_people_ahead() -> None:
     assert all(b - a > 30 for a, b in zip(waits, waits[1:-1], strict=False)), waits  # each one ahead adds time
     mean = state.predictor.mean_service_s["q"]
     assert abs(waits[3] / (4 * mean / 2) - 1) < 0.3, waits  # the kiosk ticket: four ahead of it, two counters
+
+
+def test_where_a_closing_counter_stopped_calling() -> None:
+    """Closed leaving citizens waiting: it stopped between its last call and its close. Closed with
+    nobody waiting (a quiet lunch hour): it would have called anyone who came, so it stopped at the close."""
+    state = hall(counters=2)
+    t0 = 1_767_250_800.0  # 2026-01-01 10:00 in Nairobi (07:00 UTC)
+    for cid in ("c0", "c1"):
+        engine.apply(state, engine.OpenCounter(cid), t0)
+    engine.apply(state, engine.IssueTicket("t1", "q"), t0 + 10)
+    engine.apply(state, engine.IssueTicket("t2", "q"), t0 + 20)
+    engine.apply(state, engine.IssueTicket("t3", "q"), t0 + 30)
+    engine.apply(state, engine.CallNext("c0"), t0 + 100)  # t1; t2 and t3 go on waiting
+    engine.apply(state, engine.Complete("c0"), t0 + 400)
+    engine.apply(state, engine.CloseCounter("c0"), t0 + 400)  # left t2 and t3 waiting
+    engine.apply(state, engine.CallNext("c1"), t0 + 500)  # t2
+    engine.apply(state, engine.CallNext("c1"), t0 + 800)  # t3 (complete_on_call_next finishes t2)
+    engine.apply(state, engine.Complete("c1"), t0 + 900)
+    engine.apply(state, engine.CloseCounter("c1"), t0 + 1500)  # idle since t0 + 900, nobody waiting
+    stops = state.predictor.stops["2026-01-01"]
+    tod = 10 * 3600.0
+    assert stops[("c0", int(tod + 400))] == tod + 250  # halfway between its last call and its close
+    assert stops[("c1", int(tod + 1500))] == tod + 1500  # at the close

@@ -40,6 +40,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     clerk.parking_and_outcomes,  # 11
     visits.visits,  # 12
     payments.payments,  # 13
+    queue.learned_rates,  # 14
 ]
 
 

@@ -61,3 +61,10 @@ def keys_unique_per_day(db: Any) -> None:
     # key first: the same index finds a key of any day (find_by_idempotency_key), one index per ticket fewer
     db.execute("CREATE UNIQUE INDEX idx_tickets_idem_day ON tickets(idempotency_key, day) "
                "WHERE idempotency_key IS NOT NULL")
+
+
+def learned_rates(db: Any) -> None:
+    """What the wait predictor has learned of the centre (issue 18), one JSON row kept across restarts:
+    the arrival profile by quarter-hour, yesterday's staffing, no-shows, patience, the counters' paces."""
+    db.execute("CREATE TABLE learned_rates (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at REAL NOT NULL, "
+               "data TEXT NOT NULL)")
