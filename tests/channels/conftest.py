@@ -288,4 +288,4 @@ def longest_catalogue(shipped: Catalogue) -> Catalogue:
                        waivers=longest("exempt", "msamaha", MAX_DESCRIPTION),
                        note=longest("pages", "kurasa", MAX_DESCRIPTION)).model_dump(),
             "where_to_get": longest("office", "ofisi", MAX_DESCRIPTION).model_dump()}))
-    return Catalogue(version=99, demo=True, services=services)
+    return Catalogue(version=99, demo=True, services=services, outcome_codes=shipped.outcome_codes)
