@@ -63,9 +63,11 @@ def centre(centre_dir, mosquitto, hq, tmp_path, monkeypatch):
 def drive_a_day(server: CentreProcess) -> dict[str, str]:
     """A small day in real time; returns the ids of a few tickets by role."""
     kiosks = [server.client(server.centre.bundle(k)["token"]) for k in ("kiosk-1", "kiosk-2")]
-    clerk = server.client(server.login("clerk"))
-    for cid in ("c12", "c13", "c05"):
-        clerk.post(f"/api/v1/counters/{cid}/open").raise_for_status()
+    # one member of staff holds one counter: three counters, three of the demo's staff
+    staff = {cid: server.client(server.login(who)) for cid, who in (("c12", "clerk"), ("c13", "manager"),
+                                                                    ("c05", "admin"))}
+    for cid, member in staff.items():
+        member.post(f"/api/v1/counters/{cid}/open").raise_for_status()
     order = ["kra-pin", "birth-cert", "kra-pin", "kra-returns", "kra-pin", "birth-cert", "kra-pin", "kra-pin",
              "birth-cert", "kra-returns", "kra-pin", "birth-cert", "kra-pin"]
     for i, sid in enumerate(order):
@@ -75,7 +77,7 @@ def drive_a_day(server: CentreProcess) -> dict[str, str]:
         time.sleep(0.15)  # waits of different lengths
 
     def act(cid: str, what: str, **body) -> dict:
-        r = clerk.post(f"/api/v1/counters/{cid}/{what}", **({"json": body} if body else {}))
+        r = staff[cid].post(f"/api/v1/counters/{cid}/{what}", **({"json": body} if body else {}))
         assert r.status_code == 200, r.text
         return r.json()
 
