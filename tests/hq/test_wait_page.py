@@ -236,17 +236,6 @@ def test_wait_by_ussd(wait_hq) -> None:
     assert httpx.post(wait_hq.url + "/ussd/wait", data={"text": ""}).status_code == 403
 
 
-def test_one_address_asking_in_a_loop_is_slowed_down(wait_hq) -> None:
-    """Last in this module: it spends this address's minute (240 questions) on the public page and its JSON."""
-    with httpx.Client(base_url=wait_hq.url) as c:
-        codes = [c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"}).status_code for _ in range(250)]
-        assert codes.count(200) <= 240 and codes[-1] == 429
-        r = c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"})
-        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
-        assert r.headers["Retry-After"] == "60"
-        assert c.get("/wait").status_code == 429
-
-
 # Mombasa: one centre with no figure and nobody serving, one with a queue and no counter open, one with a
 # real estimate; only the last may be called the shortest wait (far from Ruiru: the tests above keep theirs)
 COAST = [("mvita", "Huduma Centre Mvita", -4.0435, 39.6682, 0, None, 0),
@@ -289,3 +278,14 @@ def test_the_shortest_wait_badge_needs_a_real_figure(wait_hq, context_factory, l
     page.goto(f"{wait_hq.url}/wait?lang={lang}&service=kra-pin&county=Mvita")
     expect(page.locator("li.centre[data-centre=mvita]")).to_be_visible()
     assert page.locator("li.centre.best").count() == 0
+
+
+def test_one_address_asking_in_a_loop_is_slowed_down(wait_hq) -> None:
+    """Last in this module: it spends this address's minute (240 questions) on the public page and its JSON."""
+    with httpx.Client(base_url=wait_hq.url) as c:
+        codes = [c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"}).status_code for _ in range(250)]
+        assert codes.count(200) <= 240 and codes[-1] == 429
+        r = c.get("/api/v1/wait", params={"service": "K", "county": "Nairobi"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+        assert r.headers["Retry-After"] == "60"
+        assert c.get("/wait").status_code == 429
