@@ -21,12 +21,15 @@ from pathlib import Path
 import httpx
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from provisioning.staff import add_staff
 from tests.conftest import Centre, CentreProcess, free_port
 
 # c22 serves DL, SD and MV (shared); c10 good conduct alone; c27 and c28 share KPLC;
 # passport's counters (c08, c09) never open: its estimate must stay null all morning.
 COUNTERS = {"c22": ["driving-licence", "smart-dl", "vehicle-transfer"], "c10": ["good-conduct"],
             "c27": ["water-bill", "kplc"], "c28": ["posta", "kplc"]}
+# one member of staff holds one counter (opening a second closes the first): one each
+STAFF = {"c22": "clerk", "c10": "admin", "c27": "wanjiku", "c28": "achieng"}
 SERVICES = sorted({s for v in COUNTERS.values() for s in v} | {"passport"})
 MAX_TYPICAL_S = 20 * 60  # the longest typical service time of these services in the demo menu
 
@@ -45,6 +48,7 @@ class Morning:
         self.server = CentreProcess(centre=centre, port=free_port(), args=["--mqtt-port", str(free_port())],
                                     log_path=log)
         self.centre = centre
+        self.passwords = {name: add_staff(centre.path, name, "clerk")["password"] for name in ("wanjiku", "achieng")}
         self.server.start()
         self.open: set[str] = set()
         self.issued = 0
@@ -54,6 +58,8 @@ class Morning:
         kiosk = self.centre.bundle("kiosk-1")["token"]
         self.kiosk = self.server.client(kiosk)
         self.manager = self.server.client(self.server.login("manager"))
+        self.staff = {cid: self.server.client(self.server.login(name, self.passwords.get(name)))
+                      for cid, name in STAFF.items()}
 
     def restart(self) -> None:
         self.server.stop()
@@ -64,7 +70,6 @@ class Morning:
         return self.kiosk.post("/api/v1/tickets", json={"service_id": service, "priority": priority})
 
     def do(self, action: str, a: str | None, b: str | None) -> None:
-        m = self.manager
         if action == "issue":
             r = self.issue(a, b)  # type: ignore[arg-type]
             assert r.status_code == 201, r.text
@@ -74,17 +79,17 @@ class Morning:
             assert (t["estimated_wait_s"] is None) == (not served), t
             assert (t["wait_unknown"] == "no_counter") == (not served), t
         elif action == "open":
-            r = m.post(f"/api/v1/counters/{a}/open", json={"services": COUNTERS[a]})  # type: ignore[index]
+            r = self.staff[a].post(f"/api/v1/counters/{a}/open", json={"services": COUNTERS[a]})  # type: ignore[index]
             assert r.status_code == 200, r.text
             self.open.add(a)  # type: ignore[arg-type]
         elif action == "call":
-            r = m.post(f"/api/v1/counters/{a}/call-next")
+            r = self.staff[a].post(f"/api/v1/counters/{a}/call-next")  # type: ignore[index]
             assert r.status_code in (200, 404, 409), r.text  # nothing waiting, or the counter is closed
         elif action == "start":
-            r = m.post(f"/api/v1/counters/{a}/start")
+            r = self.staff[a].post(f"/api/v1/counters/{a}/start")  # type: ignore[index]
             assert r.status_code in (200, 409), r.text
         elif action == "close_counter":
-            r = m.post(f"/api/v1/counters/{a}/close")
+            r = self.staff[a].post(f"/api/v1/counters/{a}/close")  # type: ignore[index]
             assert r.status_code in (200, 409), r.text
             self.open.discard(a)  # type: ignore[arg-type]
         elif action == "restart":
