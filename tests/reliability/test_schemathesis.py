@@ -96,6 +96,13 @@ include-path-regex = "^/api/v1/tickets/[^/]+/payment/(cash|waiver)$"
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
 
+# The hall notice's characters must be ones the hall screens can draw (no controls, no emoji): a character
+# class no portable pattern states.
+[[operations]]
+include-path = "/api/v1/hall/notice"
+include-method = "PUT"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+
 # A day of appointments must be a real date in range (422 ``bad_day`` for 2030-02-31 or 0000-01-01): the
 # YYYY-MM-DD pattern cannot say which days exist.
 [[operations]]
