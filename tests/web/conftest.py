@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,20 +23,15 @@ except ImportError:  # the browser tests fail on the fixture below with a clear 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def web_server(tmp_path_factory) -> Iterator[CentreProcess]:
-    """A real ``huduma-centre serve`` process on a private Mosquitto, shared by one test module.
-
-    The same parts as the shared ``centre_server`` fixture, started once per module because
-    provisioning and start-up dominate these tests' time; each test uses its own counters and
-    services so they do not meet.
-    """
+@contextmanager
+def serve_demo(base: Path, *init_args: str) -> Iterator[CentreProcess]:
+    """``huduma-provision init --demo`` (plus ``init_args``) in ``base``, served for real on a private Mosquitto,
+    pointed at no headquarters (never a neighbour's demo HQ on :8100)."""
     import json
 
-    base = tmp_path_factory.mktemp("web")
     path = base / "centre"
-    provision(path, "init", str(path), "--demo")
-    set_upstream(path)  # never a neighbour's demo headquarters on :8100
+    provision(path, "init", str(path), "--demo", *init_args)
+    set_upstream(path)
     centre = Centre(path=path, credentials=json.loads((path / "demo-credentials.json").read_text()))
     broker = Mosquitto(port=free_port(), workdir=base)
     broker.start()
@@ -47,6 +43,18 @@ def web_server(tmp_path_factory) -> Iterator[CentreProcess]:
     finally:
         server.stop()
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory) -> Iterator[CentreProcess]:
+    """A real ``huduma-centre serve`` process on a private Mosquitto, shared by one test module.
+
+    The same parts as the shared ``centre_server`` fixture, started once per module because
+    provisioning and start-up dominate these tests' time; each test uses its own counters and
+    services so they do not meet.
+    """
+    with serve_demo(tmp_path_factory.mktemp("web")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ the screen), and nothing of the header may stick out sideways.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Centre, CentreProcess, Mosquitto, free_port, provision
-from tests.web.conftest import issue, login_page
+from tests.conftest import CentreProcess
+from tests.web.conftest import issue, login_page, serve_demo
 
 LONGEST_NAME = "Huduma Centre Nairobi GPO Teleposta Towers"
 CITIZEN_PAGES = {"ticket": "/t/{id}", "ticket-missing": "/t/AAAAAAAAAAAAAAAAAAAAAA", "join": "/join",
@@ -35,19 +34,8 @@ NAME_SHOWN = """() => {
 @pytest.fixture(scope="module")
 def long_name_server(tmp_path_factory) -> Iterator[CentreProcess]:
     """A demo centre named with the longest name in the data, served for real on a private Mosquitto."""
-    base = tmp_path_factory.mktemp("header")
-    path = base / "centre"
-    provision(path, "init", str(path), "--demo", "--name", LONGEST_NAME)
-    centre = Centre(path=path, credentials=json.loads((path / "demo-credentials.json").read_text()))
-    broker = Mosquitto(port=free_port(), workdir=base)
-    broker.start()
-    server = CentreProcess(centre=centre, port=free_port(), args=["--mqtt", broker.url], log_path=base / "centre.log")
-    try:
-        server.start()
+    with serve_demo(tmp_path_factory.mktemp("header"), "--name", LONGEST_NAME) as server:
         yield server
-    finally:
-        server.stop()
-        broker.stop()
 
 
 def assert_name_shown(page, where: str) -> None:
