@@ -173,9 +173,10 @@ class CentreApi:
         return PaymentOut.model_validate(r.json())
 
     def payments_availability(self) -> PaymentsAvailability:
-        """Can the centre send an M-Pesa prompt now? (The server may ask Daraja first: a longer wait.)"""
+        """Can the centre send an M-Pesa prompt now? The server answers within seconds even when Daraja hangs
+        (it checks in the background and answers its last word): a longer wait is a server out of reach."""
         try:
-            r = self._client.get(f"{API_PREFIX}/payments/availability", timeout=20.0)
+            r = self._client.get(f"{API_PREFIX}/payments/availability", timeout=8.0)
         except httpx.HTTPError as exc:
             raise Unreachable(str(exc)) from None
         if r.status_code != 200:

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from centre_server.contract.errors import Refusal
 from centre_server.contract.payments import (
     STILL_PROCESSING,
@@ -41,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/mpesa/callback"  # + "/<token>": the only part of the server Daraja calls
 FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pushed a prompt
+# How long a kiosk's "can a prompt leave?" waits for a reachability check in flight before the last known answer
+AVAILABILITY_WAIT_S = 2.0
 
 
 class PaymentRefusal(Refusal):
@@ -71,6 +75,8 @@ class Payments:
         self._gateway_lock = threading.Lock()  # one reachability check at a time, whatever the kiosks ask
         self._gateway: str | None = None  # None: Daraja answered last; else why not (a FAILURE_REASONS code)
         self._gateway_at: float | None = None  # when Daraja was last reached or tried (None: never yet)
+        self._checking_lock = threading.Lock()
+        self._checking: threading.Event | None = None  # the background reachability check in flight
 
     # ------------------------------------------------------------------ reading
 
@@ -121,17 +127,42 @@ class Payments:
     # ------------------------------------------------------------------ can a prompt leave?
 
     def availability(self) -> PaymentsAvailability:
-        """Whether a prompt can leave now: payments on, and Daraja answered lately (asked again when stale)."""
+        """Whether a prompt can leave now: payments on, and Daraja answered lately.
+
+        Never held up by Daraja: a stale answer starts a check in the background and waits for it at most
+        ``AVAILABILITY_WAIT_S``; a Daraja that accepts the connection and never answers leaves the last known
+        answer (or, before any, "out of reach"), so a kiosk asking at start is never stuck on it.
+        """
         if not self.settings.enabled:
             en, sw = failure_reason("payments_off")
             return PaymentsAvailability(mpesa=False, reason_code="payments_off", reason_en=en, reason_sw=sw)
         at = self._gateway_at
         if at is None or self.centre.clock() - at >= 4 * self.settings.reach_check_s:
-            self.check_gateway()
-        why = self._gateway
+            self._check_in_background().wait(AVAILABILITY_WAIT_S)
+        why, at = self._gateway, self._gateway_at
+        if at is None:  # Daraja has not answered the first check yet: nobody is offered a prompt meanwhile
+            why = "unreachable_gateway"
         en, sw = failure_reason(why) if why is not None else (None, None)
         return PaymentsAvailability(mpesa=why is None, reason_code=why, reason_en=en, reason_sw=sw,
-                                    checked_at=_iso(self.centre, self._gateway_at))
+                                    checked_at=_iso(self.centre, at))
+
+    def _check_in_background(self) -> threading.Event:
+        """One reachability check in its own thread (none started while one is in flight); set when it ends."""
+        with self._checking_lock:
+            if self._checking is None:
+                done = self._checking = threading.Event()
+                threading.Thread(target=self._check_then_tell, args=(done,), name="mpesa-reach", daemon=True).start()
+            return self._checking
+
+    def _check_then_tell(self, done: threading.Event) -> None:
+        try:
+            self.check_gateway()
+        except Exception:  # the next question asks again
+            logger.exception("checking M-Pesa's reach failed")
+        finally:
+            with self._checking_lock:
+                self._checking = None
+            done.set()
 
     def check_gateway(self) -> bool:
         """Ask Daraja for a fresh OAuth token (nothing charged, no phone rings): is M-Pesa in reach?"""
@@ -143,7 +174,9 @@ class Payments:
                 return self._gateway is None
             self.client.forget_token()
             try:
-                self.client.token()
+                self.client.token(timeout=httpx.Timeout(self.settings.reach_timeout_s,
+                                                        connect=min(self.settings.connect_timeout_s,
+                                                                    self.settings.reach_timeout_s)))
             except GatewayUnreachable as err:
                 logger.warning("M-Pesa out of reach: %s", err)
                 self._note_gateway("unreachable_gateway")

@@ -63,7 +63,9 @@ class DarajaClient:
                  clock=time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self._http = httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport)
+        self._http = httpx.Client(base_url=settings.base_url, transport=transport,
+                                  timeout=httpx.Timeout(settings.timeout_s,
+                                                        connect=min(settings.connect_timeout_s, settings.timeout_s)))
         self._lock = threading.Lock()
         self._token: str | None = None
         self._token_until = 0.0
@@ -72,15 +74,16 @@ class DarajaClient:
     def close(self) -> None:
         self._http.close()
 
-    def token(self) -> str:
-        """The cached bearer token, or a new one when it is about to expire."""
+    def token(self, timeout: httpx.Timeout | None = None) -> str:
+        """The cached bearer token, or a new one when it is about to expire (``timeout``: this call's own)."""
         with self._lock:
             now = self.clock()
             if self._token is not None and now < self._token_until:
                 return self._token
             try:
                 r = self._http.get("/oauth/v1/generate", params={"grant_type": "client_credentials"},
-                                   auth=(self.settings.consumer_key, self.settings.consumer_secret))
+                                   auth=(self.settings.consumer_key, self.settings.consumer_secret),
+                                   timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
             except httpx.HTTPError as err:
                 raise GatewayUnreachable(f"OAuth: {err}") from None
             if r.status_code != 200:

@@ -41,6 +41,10 @@ class PaymentSettings(BaseModel):
     # whose LAN nobody outside can reach still settles every payment: the STK query asks Daraja (outbound).
     callback_base_url: str = ""
     timeout_s: float = Field(15.0, gt=0, le=120)  # one call to Daraja
+    # opening the connection to Daraja: a dead address is known in seconds, not after timeout_s
+    connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    # the reachability check (an OAuth token): Daraja that takes longer is not offered to citizens meanwhile
+    reach_timeout_s: float = Field(5.0, gt=0, le=60)
     query_after_s: float = Field(30.0, ge=5, le=3600)  # a push without its callback this long: ask Daraja
     poll_every_s: float = Field(10.0, ge=0.2, le=3600)  # how often the settler looks for such pushes
     expire_after_s: float = Field(300.0, ge=30, le=86400)  # still unanswered then: failed ("expired"); try again
