@@ -27,7 +27,7 @@ from centre_server.contract.phone import compact_phone, phone_is_valid
 from kiosk.api import ApiError, Unreachable
 from kiosk.i18n import tr
 from kiosk.model import phone_display, phone_keyed
-from kiosk.screens import KioskScreen
+from kiosk.screens import KioskScreen, PhoneEntryScreen
 
 logger = logging.getLogger(__name__)
 
@@ -370,8 +370,21 @@ class PayChoiceScreen(KioskScreen):
         return tr("pay_fee", language, amount=f"{int(self.app.pay.state.amount_ksh):,}")
 
 
-class PayPhoneScreen(KioskScreen):
-    """The phone that gets the M-Pesa prompt (the citizen's own, usually)."""
+class PayPhoneScreen(PhoneEntryScreen):
+    """The phone that gets the M-Pesa prompt (the citizen's own, usually): the SMS phone's keypad, not optional."""
+
+    def key(self, key: str) -> None:
+        self.app.pay.key(key)
+
+    def clear(self) -> None:
+        self.app.payment.phone = ""
+        self.app.payment.invalid = False
+
+    def done(self) -> None:
+        self.app.pay.phone_done()
+
+    def back(self) -> None:
+        self.app.go("pay_choice")
 
 
 class PayingScreen(KioskScreen):

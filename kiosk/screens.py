@@ -575,8 +575,42 @@ class PriorityScreen(KioskScreen):
     pass
 
 
-class PhoneScreen(KioskScreen):
-    invalid = BooleanProperty(False)
+class PhoneEntryScreen(KioskScreen):
+    """A phone number typed on the keypad: one layout (``<PhoneEntryScreen>`` in kv/phone.kv) for the SMS phone
+    and the M-Pesa phone, so both look, fit and read alike. Each screen names its words and says where the
+    keys go; ``optional`` screens have "Skip" (the others have no such button at all)."""
+
+    phone = StringProperty("")  # what is typed (bound from where the screen keeps it)
+    invalid = BooleanProperty(False)  # the number typed is not a Kenyan mobile number
+    title_key = StringProperty("")
+    sub_key = StringProperty("")
+    ok_key = StringProperty("phone_ok")
+    optional = BooleanProperty(False)
+
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        skip = self.ids.get("skip")
+        if not self.optional and skip is not None and skip.parent is not None:
+            skip.parent.remove_widget(skip)
+
+    def key(self, key: str) -> None:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def done(self) -> None:
+        raise NotImplementedError
+
+    def skip(self) -> None:
+        raise NotImplementedError
+
+    def back(self) -> None:
+        raise NotImplementedError
+
+
+class PhoneScreen(PhoneEntryScreen):
+    """The phone for "your turn is near" SMS (optional)."""
 
     def on_pre_enter(self, *_a) -> None:
         self.invalid = False
@@ -598,6 +632,11 @@ class PhoneScreen(KioskScreen):
     def skip(self) -> None:
         self.model.phone = ""
         self.app.go("confirm")
+
+    def back(self) -> None:
+        """One step back: the M-Pesa phone or the choice of how to pay, when the fee was asked; else priority."""
+        choice = self.app.payment.choice if self.app.payment is not None else ""
+        self.app.go({"mpesa": "pay_phone", "counter": "pay_choice"}.get(choice, "priority"))
 
 
 class ConfirmScreen(KioskScreen):
