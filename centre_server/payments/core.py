@@ -210,9 +210,10 @@ class Payments:
 
         Refusals (409 unless said): ``payments_off`` (503: this centre takes no M-Pesa), ``not_needed``
         (free), ``fee_varies`` (pay at the counter), ``already_paid``, ``pending`` (a prompt is on a phone
-        now), ``ticket_closed``, ``too_many_attempts`` (429). A prompt Daraja refused, or that could not reach
-        Daraja at all, is recorded as failed and returned (200, ``reason_code`` push_refused or
-        unreachable_gateway): nothing was charged, and the citizen may try again or pay at the counter.
+        now), ``ticket_closed``, ``day_closed`` (the manager closed the day), ``too_many_attempts`` (429). A
+        prompt Daraja refused, or that could not reach Daraja at all, is recorded as failed and returned (200,
+        ``reason_code`` push_refused or unreachable_gateway): nothing was charged, and the citizen may try
+        again or pay at the counter.
         """
         if not self.settings.enabled:
             raise PaymentRefusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at "
@@ -224,6 +225,11 @@ class Payments:
         if fee.varies:
             raise PaymentRefusal(409, "fee_varies", "The fee depends on your case: pay at the counter",
                                  "Ada inategemea hali yako: lipa dirishani")
+        if self.centre.state.closed:
+            # the day is closed: its reconciliation is made and its phone numbers erased; a prompt now would keep
+            # a phone number past the close and bring money the day's figures (and headquarters) never see
+            raise PaymentRefusal(409, "day_closed", "Today's queue is closed: no M-Pesa request can be sent now",
+                                 "Foleni ya leo imefungwa: ombi la M-Pesa haliwezi kutumwa sasa")
         if t.state.value in FINAL_TICKET or t.day != self.centre.state.day:
             raise PaymentRefusal(409, "ticket_closed", "This ticket is no longer in the queue",
                                  "Tiketi hii haiko tena kwenye foleni")

@@ -9,8 +9,9 @@ with ``message`` in English and ``message_sw`` in Kiswahili where a citizen read
     ticket's secret id is the citizen's own page link. 200 with state ``pending``, or ``failed``
     (``reason_code`` push_refused or unreachable_gateway) when the prompt never left: nothing charged;
     409 ``not_needed`` | ``fee_varies`` (pay at the counter) | ``already_paid`` | ``pending`` |
-    ``ticket_closed``; 404 ``unknown_ticket``; 422 a bad phone; 429 ``too_many_attempts`` /
-    ``rate_limited``; 503 ``payments_off`` (this centre takes no M-Pesa: ``[payments] enabled = false``).
+    ``ticket_closed`` | ``day_closed`` (the day is closed and reconciled); 404 ``unknown_ticket``; 422 a bad
+    phone; 429 ``too_many_attempts`` / ``rate_limited``; 503 ``payments_off`` (this centre takes no M-Pesa:
+    ``[payments] enabled = false``).
 ``GET /api/v1/tickets/{ticket_id}/payment`` -> ``PaymentOut``
     Anyone holding the ticket's id. ``state``: none | not_needed | pending | paid | failed | cash |
     waived; ``amount_ksh`` (None when the fee varies), ``receipt``, ``reason_en``/``reason_sw``.
