@@ -98,6 +98,9 @@ class PaymentOut(BaseModel):
     by: str | None = None  # the clerk who recorded cash or a waiver
     attempts: int = 0
     updated_at: str | None = None  # ISO time of the last change, centre's time zone
+    # whether a prompt may be started for this ticket now (M-Pesa on, a fixed fee, nothing paid or pending, the
+    # ticket still in today's open queue, attempts left): the citizen's page offers "Pay now" only then
+    offer_prompt: bool = False
 
 
 class PaymentsAvailability(BaseModel):

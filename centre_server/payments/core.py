@@ -97,6 +97,7 @@ class Payments:
         amount = None if fee.varies else fee.amount_ksh
         base: dict[str, Any] = {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
                                 "amount_ksh": amount, "fee_varies": fee.varies, "attempts": len(rows)}
+        base["offer_prompt"] = self._offer_prompt(t, fee, rows)
         if not rows:
             state = PaymentState.not_needed if fee.free else PaymentState.none
             return PaymentOut(state=state, **base)
@@ -117,6 +118,14 @@ class Payments:
                           reason_code=row.result_code if row.state == PaymentState.failed else None,
                           reason_en=en, reason_sw=sw, by=row.by,
                           updated_at=_iso(self.centre, row.updated_at), **base)
+
+    def _offer_prompt(self, t: Ticket, fee: Fee, rows: list[PaymentRow]) -> bool:
+        """Would ``start`` send a prompt for this ticket now? (Its refusals, read without asking.) A ticket already
+        served is not offered one either: its citizen has left the counter ("pay when called" is past)."""
+        return (self.settings.enabled and not fee.free and not fee.varies and not self.centre.state.closed
+                and t.state.value not in (*FINAL_TICKET, "done") and t.day == self.centre.state.day
+                and not any(r.state in ("paid", "cash", "waived", "pending") for r in rows)
+                and sum(1 for r in rows if r.method == "mpesa") < self.settings.max_attempts_per_ticket)
 
     def _ticket(self, ticket_id: str) -> Ticket:
         t = self.centre.ticket(ticket_id) if ticket_id else None

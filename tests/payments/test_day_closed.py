@@ -18,6 +18,9 @@ def test_no_prompt_leaves_after_the_day_is_closed(pay_server, mpesa_sim):
     assert staff.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
     assert staff.post(f"/api/v1/counters/c01/call/{served['id']}").status_code == 200
     assert staff.post("/api/v1/counters/c01/complete").status_code == 200
+    # before the close: the waiting citizen's page offers "Pay now"; the served one's no longer does
+    assert payment(pay_server, waiting["id"])["offer_prompt"] is True
+    assert payment(pay_server, served["id"])["offer_prompt"] is False
     manager = pay_server.client(pay_server.login("manager"))
     closed = manager.post("/api/v1/day/close")
     assert closed.status_code == 200, closed.text
@@ -32,3 +35,4 @@ def test_no_prompt_leaves_after_the_day_is_closed(pay_server, mpesa_sim):
     assert mpesa_sim.requests() == []  # nothing reached M-Pesa
     assert db_rows(pay_server, "SELECT COUNT(*) FROM payments WHERE phone IS NOT NULL")[0][0] == 0
     assert payment(pay_server, served["id"])["state"] == "none"
+    assert payment(pay_server, waiting["id"])["offer_prompt"] is False

@@ -1,5 +1,6 @@
 /* The citizen's ticket page: the fee's state (issue 20), read every few seconds while it may change,
-   and "Pay now with M-Pesa" when nothing is paid yet or a payment failed. The amount is the server's. */
+   and "Pay now with M-Pesa" when nothing is paid yet or a payment failed, while the server offers a prompt
+   (``offer_prompt``: not once the ticket is served, nor after the day's close). The amount is the server's. */
 "use strict";
 (function () {
   const H = window.Huduma;
@@ -22,7 +23,8 @@
     last = p;
     if (!H.paymentBox.draw($("t-payment"), p, { stateEl: $("t-pay-state"), detailEl: $("t-pay-detail"),
                                                  receiptId: "t-pay-receipt", words })) return;
-    $("t-pay-form").hidden = !(["none", "failed"].includes(p.state) && !p.fee_varies);
+    // the server says whether a prompt can leave for this ticket now (not once served, nor after the day's close)
+    $("t-pay-form").hidden = !(["none", "failed"].includes(p.state) && !p.fee_varies && p.offer_prompt);
   }
 
   async function poll() {
