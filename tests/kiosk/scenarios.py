@@ -880,7 +880,17 @@ def a11y_keys(d):
     yield d.at("phone")
     yield Sleep(0.5)
     screens.append("phone")
-    _choose_by_number(d, d.screen.ids.skip)
+    # the phone typed by touch on the keypad: each digit said back, then the help key reads the whole entry
+    for digit in "0712345678":
+        n = len(app.speaker.spoken)
+        d.tap(d.find(d.screen.ids.keypad, key=digit))
+        yield heard(n + 1)
+    data["digits_said"] = [text for _l, text, _w in app.speaker.spoken[-10:]]
+    n = len(app.speaker.spoken)
+    _key(help_key)
+    yield heard(n + 1)
+    data["phone_read"] = app.speaker.spoken[-1][1]
+    _choose_by_number(d, d.screen.ids.done)
     yield d.at("confirm")
     yield Sleep(0.5)
     screens.append("confirm")
@@ -909,6 +919,9 @@ def a11y_idle(d):
     d.tap(d.screen.ids.start_sw)
     yield d.at("categories")
     yield Wait(lambda: app.idle_warning, "the idle warning", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    # said aloud in the chosen language though this citizen never asked for the voice
+    yield Wait(lambda: any("Bado upo" in text for _l, text, _w in app.speaker.spoken), "the warning said", 30)
+    data["warning_said"] = [(lang, text) for lang, text, _w in app.speaker.spoken]
     yield Sleep(0.6)
     d.shot("a11y-idle-warning-sw")
     data["countdown"] = app.idle_overlay.ids.idle_countdown.text
@@ -916,6 +929,12 @@ def a11y_idle(d):
     d.tap(app.idle_overlay.ids.idle_yes)
     yield Sleep(0.3)
     data["after_yes"] = [app.idle_warning, app.sm.current, app.high_contrast]
+    # the help key on the warning: the citizen is there, and hears the screen they were on
+    yield Wait(lambda: app.idle_warning, "the idle warning (help key)", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    n = len(app.speaker.spoken)
+    _key(app.kconfig.kiosk.help_key)
+    yield Wait(lambda: len(app.speaker.spoken) > n, "the screen read after the help key", 30)
+    data["after_help"] = [app.idle_warning, app.sm.current, app.speaker.spoken[-1][0], app.speaker.spoken[-1][1]]
     yield Wait(lambda: app.idle_warning, "the idle warning again", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     data["after_reset"] = [app.idle_warning, app.high_contrast, app.model.language]
