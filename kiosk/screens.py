@@ -221,6 +221,9 @@ class ChoicesScreen(KioskScreen):
     frame; ``refresh`` rebuilds once, before the next frame, instead of once per message.
     """
 
+    overflowing = BooleanProperty(False)  # more buttons than the view shows: the hint keeps its place
+    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rebuild = Clock.create_trigger(self.rebuild, -1)
@@ -238,6 +241,14 @@ class ChoicesScreen(KioskScreen):
         for button in self.choices():
             self.ids.grid.add_widget(button)
         self.fit_rows()
+        Clock.schedule_once(self.check_more, 0)
+
+    def check_more(self, *_a) -> None:
+        """A citizen who never used a touchscreen does not know a list slides: half a row cut off by the
+        screen's edge must say that more lies below (with a wide yellow scroll bar beside it)."""
+        scroll, grid = self.ids.scroll, self.ids.grid
+        self.overflowing = grid.height > scroll.height + 1
+        self.more_below = self.overflowing and scroll.scroll_y > 0.01
 
     def choices(self) -> list[FitButton]:
         """The page's buttons, in order (each page says what they are)."""

@@ -775,7 +775,12 @@ def a11y_modes(d):
     screenshotted and measured; the modes stay through the journey and go at the reset for the next one."""
     app = d.app
     data = d.result["data"]
-    data.update(overflows={}, above={}, modes_after_reset={})
+    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={})
+
+    def hint(name: str) -> None:  # a list longer than its view says "More below" while something is below
+        screen = app.sm.current_screen
+        screen.check_more()
+        data["more_hints"][name] = [screen.overflowing, screen.ids.more_hint.text]
     sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
     tag = os.environ.get("KIOSK_TAG", "landscape")
     yield d.at("welcome")
@@ -793,9 +798,11 @@ def a11y_modes(d):
             d.tap(d.screen.ids[start])
             yield d.at("categories")
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-categories", low)
+            hint(f"{mode}-{lang}-categories")
             d.tap(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
             yield d.at("services")
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-services", low)
+            hint(f"{mode}-{lang}-services")
             d.tap(_service(d, sid))
             yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
             if app.sm.current == "needs":

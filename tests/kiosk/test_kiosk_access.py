@@ -40,6 +40,9 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
     above = {name: texts for name, texts in data["above"].items() if texts}
     assert above == {}, above
     assert data["above"], "the low layout was never measured"
+    # a list cut by the screen's edge says more lies below (the view starts at the top)
+    silent = {name: h for name, h in data["more_hints"].items() if h[0] and "\u2193" not in h[1]}
+    assert len(data["more_hints"]) == 5 * 2 * 2 and not silent, silent
     for key, modes in data["modes_after_reset"].items():
         if key.endswith("-journey"):
             assert all(modes), f"{key}: a mode was lost during the journey"
