@@ -134,10 +134,14 @@ class FitButton(Button):
 
 
 class Keypad(GridLayout):
-    """Digits in phone order, plus two extra keys; emits ``on_key`` with the key's text."""
+    """Digits in phone order, plus two extra keys; emits ``on_key`` with the key's text.
+
+    Each key touched is said aloud when the citizen uses the voice (``KioskApp.key_typed``), so a
+    citizen who cannot read the digits hears what they typed; ``secret`` (the staff PIN) is never said."""
 
     extra_left = StringProperty("+")
     extra_right = StringProperty("<")
+    secret = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         self.register_event_type("on_key")
@@ -158,8 +162,13 @@ class Keypad(GridLayout):
                 else:
                     b.text = "DEL"
             b.key = key
-            b.bind(on_release=lambda btn: self.dispatch("on_key", btn.key))
+            b.bind(on_release=self._pressed)
             self.add_widget(b)
+
+    def _pressed(self, button) -> None:
+        self.dispatch("on_key", button.key)
+        if not self.secret:
+            App.get_running_app().key_typed(button.key)
 
     def on_key(self, key: str) -> None:
         pass
@@ -212,6 +221,9 @@ class ChoicesScreen(KioskScreen):
     frame; ``refresh`` rebuilds once, before the next frame, instead of once per message.
     """
 
+    overflowing = BooleanProperty(False)  # more buttons than the view shows: the hint keeps its place
+    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rebuild = Clock.create_trigger(self.rebuild, -1)
@@ -229,6 +241,14 @@ class ChoicesScreen(KioskScreen):
         for button in self.choices():
             self.ids.grid.add_widget(button)
         self.fit_rows()
+        Clock.schedule_once(self.check_more, 0)
+
+    def check_more(self, *_a) -> None:
+        """A citizen who never used a touchscreen does not know a list slides: half a row cut off by the
+        screen's edge must say that more lies below (with a wide yellow scroll bar beside it)."""
+        scroll, grid = self.ids.scroll, self.ids.grid
+        self.overflowing = grid.height > scroll.height + 1
+        self.more_below = self.overflowing and scroll.scroll_y > 0.01
 
     def choices(self) -> list[FitButton]:
         """The page's buttons, in order (each page says what they are)."""
@@ -278,10 +298,20 @@ def back_button(screen):
     return w if w is not None and _shown(w) else None
 
 
+def typed_entry(shown: str, language: str) -> str:
+    """A keypad's entry as a voice says it: digit by digit ("0, 7, 1, 2"), or that nothing is typed yet
+    (the grey placeholder "07__ ___ ___" is not read as characters)."""
+    digits = "".join(ch for ch in shown if ch.isdigit() or ch == "+")
+    if not digits or "_" in shown:
+        return tr("speak_nothing_typed", language)
+    return tr("speak_typed", language, typed=spelled(digits))
+
+
 def spoken_screen(screen, app, options_only: bool = False):
     """What "read aloud" says for a screen: its words top to bottom, then each choice with its number
     ("Press 1 for ..."), then "Press 0 to go back". Welcome, before a language is chosen, is said in
-    Kiswahili then English. ``options_only``: the buttons in the order they are numbered."""
+    Kiswahili then English; a keypad's entry is said digit by digit. ``options_only``: the buttons in
+    the order they are numbered."""
     widgets = [w for w in screen.walk(restrict=True) if isinstance(w, Label) and w.text and _shown(w)]
     widgets.sort(key=lambda w: (-round(w.to_window(w.x, w.top)[1]), w.to_window(w.x, w.y)[0]))
     back = back_button(screen)
@@ -292,12 +322,16 @@ def spoken_screen(screen, app, options_only: bool = False):
         options.sort(key=lambda b: b.text == app.model.strings["switch_language"])
     if options_only:
         return options
-    words = [spelled(w.text) if number is not None and w.uid == number.uid else plain(w.text)
-             for w in widgets if not isinstance(w, Button)]
-    langs = ("sw", "en") if screen.name == "welcome" else (app.model.language,)
+    entry = screen.ids.get("display") if any(isinstance(w, Keypad) for w in screen.walk(restrict=True)) else None
+    spell = {w.uid for w in (number, entry) if w is not None}
+    # welcome before a language is chosen speaks both; a citizen back on it ("Start again") hears their own
+    langs = ("sw", "en") if screen.name == "welcome" and not app.language_chosen else (app.model.language,)
     parts = []
     for lang in langs:
-        said = [t for t in words if t]
+        said = [typed_entry(w.text, lang) if entry is not None and w.uid == entry.uid
+                else spelled(w.text) if w.uid in spell else plain(w.text)
+                for w in widgets if not isinstance(w, Button)]
+        said = [t for t in said if t]
         said += [tr("speak_option", lang, n=i, label=plain(b.text)) for i, b in enumerate(options[:9], 1)]
         if back is not None:
             said.append(tr("speak_back", lang))

@@ -138,6 +138,7 @@ class KioskApp(App):
         wav_dir = cfg.kiosk.speech_wav_dir
         self.speaker = Speaker(Path(wav_dir) if wav_dir else None, cfg.kiosk.speech_rate_wpm)
         self.audio_used = False  # this citizen asked for speech: the ticket is read back too
+        self.language_chosen = False  # this citizen chose a language: welcome is then read in it alone
 
     # -- building ------------------------------------------------------------------
     def build(self):
@@ -231,15 +232,17 @@ class KioskApp(App):
         self.pay.cancel()
         self.model.language = "en"
         self.large_text = self.high_contrast = self.low_layout = False
-        self.audio_used = self.printing_ticket = False
+        self.audio_used = self.printing_ticket = self.language_chosen = False
         self.idle_warning = False
         self.go("welcome")
 
     def start_again(self) -> None:
         """"Start again" on a screen: the same citizen, so their modes and voice stay."""
-        modes = (self.large_text, self.high_contrast, self.low_layout, self.audio_used)
+        modes = (self.large_text, self.high_contrast, self.low_layout, self.audio_used, self.language_chosen)
+        language = self.model.language
         self.reset()
-        self.large_text, self.high_contrast, self.low_layout, self.audio_used = modes
+        self.large_text, self.high_contrast, self.low_layout, self.audio_used, self.language_chosen = modes
+        self.model.language = language
 
     # -- modes and speech -----------------------------------------------------------------
     def toggle_mode(self, mode: str) -> None:
@@ -268,6 +271,26 @@ class KioskApp(App):
         logger.info("read aloud on %s: %s", self.sm.current, " | ".join(text[:300] for _lang, text in parts))
         self.speaker.say_parts(parts)
 
+    def key_typed(self, key: str) -> None:
+        """A key touched on an on-screen keypad: said back (a digit, "plus", "erased") when this citizen
+        uses the voice, so a phone number or code is heard as it is typed. Quiet otherwise: a number
+        said to the whole hall is only for the citizen who asked for the voice."""
+        if not self.audio_used:
+            return
+        lang = self.model.language
+        if key == "<":
+            self.speaker.say(tr("speak_erased", lang), lang)
+        elif key == "+":
+            self.speaker.say(tr("speak_plus", lang), lang)
+        elif key.isdigit():
+            self.speaker.say(key, lang)
+
+    def read_idle_warning(self) -> None:
+        """"Are you still there?" said in the citizen's language with the seconds left; before a
+        language is chosen nothing is on screen to warn about, so one language is enough."""
+        lang = self.model.language
+        self.speaker.say(tr("speak_idle", lang) + " " + tr("idle_countdown", lang, s=self.idle_left) + ".", lang)
+
     def press_option(self, n: int) -> None:
         """Number key n: the n-th choice as read aloud (0: back); then the next screen is read."""
         if self.sm is None:
@@ -294,11 +317,13 @@ class KioskApp(App):
         """The physical help key reads the screen; digits choose what was read; any key is activity."""
         from kivy.core.window import Keyboard
 
-        if self.idle_warning:  # the key answers the warning, nothing more
+        name = Keyboard.keycode_to_string(None, key) if key is not None else ""
+        if self.idle_warning:  # the key answers the warning; the help key also reads the screen again
             self.still_here()
+            if name == self.kconfig.kiosk.help_key:
+                self.read_screen()
             return True
         self._touched()
-        name = Keyboard.keycode_to_string(None, key) if key is not None else ""
         if name == self.kconfig.kiosk.help_key:
             self.read_screen()
             return True
@@ -310,10 +335,12 @@ class KioskApp(App):
 
     def toggle_language(self) -> None:
         self.model.toggle_language()
+        self.language_chosen = True
 
     def start(self, language: str) -> None:
         self.model.reset_choices()
         self.model.language = language
+        self.language_chosen = True
         cats = self.model.categories()
         if len(cats) == 1:
             self.choose_category(cats[0])
@@ -385,6 +412,7 @@ class KioskApp(App):
         self.model.reset_choices()
         if language:
             self.model.language = language
+            self.language_chosen = True
         self.go("checkin")
 
     def open_staff(self) -> None:
@@ -421,8 +449,9 @@ class KioskApp(App):
             if not self.idle_warning:
                 logger.info("idle on %s: are you still there?", current)
                 self.idle_warning = True
-                if self.audio_used:
-                    self.speaker.say(tr("speak_idle", self.model.language), self.model.language)
+                # said aloud whether or not the voice was asked for: a citizen who cannot read the
+                # overlay must not lose their place to a silent countdown
+                self.read_idle_warning()
         elif self.idle_warning:
             self.idle_warning = False
         elif current in RESULT_SCREENS and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:

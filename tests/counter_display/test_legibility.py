@@ -13,7 +13,7 @@ from pathlib import Path
 
 import kivy
 import pytest
-from PIL import ImageFont
+from PIL import Image, ImageFont
 
 from centre_server.contract import Topics
 from counter_display.legibility import min_char_height_px
@@ -28,6 +28,19 @@ def cap_height(font_px: float) -> int:
     """Pixels from the baseline to the top of a capital H at ``font_px``."""
     left, top, right, bottom = ImageFont.truetype(str(ROBOTO), max(1, round(font_px))).getbbox("H")
     return bottom - top
+
+
+def ink_height(shot: Path, box: list[int], screen_height: int) -> int:
+    """Pixel rows of the grabbed screen where a text's ink is, inside its box (``box`` as the driver
+    reports it: x, y from the bottom, width, height): the height a person at 10 m actually sees.
+    The far texts are light (white, yellow, pale blue) on the hall's dark blue."""
+    x, y, w, h = box
+    top = screen_height - (y + h)
+    grey = Image.open(shot).convert("L").crop((max(0, x), max(0, top), x + w, top + h))
+    width = grey.width
+    data = grey.tobytes()
+    rows = [r for r in range(grey.height) if max(data[r * width:(r + 1) * width], default=0) > 150]
+    return rows[-1] - rows[0] + 1 if rows else 0
 
 
 @pytest.mark.parametrize("orientation", ["landscape", "portrait"])
@@ -81,7 +94,7 @@ def test_the_far_layout_is_read_at_ten_metres(orientation, screen_factory, displ
         panel, view = key(s), s["view"]
         wanted |= {f"services-{p}" for p in range(1, view["pages"] + 1)}  # the pages do not change here
         wanted |= {"slide"} if view["slides"] else set()
-        screen.grab(out / f"hall-far-{orientation}-{panel}.png")
+        shot = screen.grab(out / f"hall-far-{orientation}-{panel}.png")
         texts = s["texts"]
         assert not [t for t in texts if t["cut"]], (panel, [t for t in texts if t["cut"]])
         if panel == "slide":  # near text (read by whoever walks up to it): on screen, whole, beside the call
@@ -92,11 +105,19 @@ def test_the_far_layout_is_read_at_ten_metres(orientation, screen_factory, displ
         elif panel.startswith("services"):
             far |= {x for row in s["screen"]["services"] for x in (row[0], row[2])}
             far |= {row[3] for row in s["screen"]["services"] if row[3][:1].isdigit()}  # "11 min"; reasons are near
-        heights = [{"text": t["text"], "font": t["font"], "cap_px": cap_height(t["font"]), "far": t["text"] in far}
+        heights = [{"text": t["text"], "font": t["font"], "cap_px": cap_height(t["font"]), "far": t["text"] in far,
+                    "ink_px": ink_height(shot, t["box"], SIZES[orientation][1]) if t["text"] in far else None}
                    for t in texts]
         report[panel] = heights
         short = [h for h in heights if h["far"] and h["cap_px"] < need]
         assert not short, (panel, need, short)
+        # and on the screen itself, in pixels: each far text's ink is at least the 10 m height (a called number
+        # caught between two blinks has no ink at that instant and is measured in another panel)
+        drawn_short = [h for h in heights if h["far"] and 0 < h["ink_px"] < need]
+        assert not drawn_short, (panel, need, drawn_short)
+        report[panel + "-blank"] = [h["text"] for h in heights if h["far"] and h["ink_px"] == 0]
         assert {h["text"] for h in heights if h["far"]} >= far - {""}, (far, heights)
+    inked = {h["text"] for panel, hs in report.items() if not panel.endswith("-blank") for h in hs if h["ink_px"]}
+    assert {"B042", "Counter 7", "Kaunta 7"} <= inked, inked  # the call itself measured on screen at least once
     (out / f"hall-far-legibility-{orientation}.json").write_text(
         json.dumps({"need_cap_px": need, "panels": report}, indent=1, ensure_ascii=False))

@@ -775,7 +775,12 @@ def a11y_modes(d):
     screenshotted and measured; the modes stay through the journey and go at the reset for the next one."""
     app = d.app
     data = d.result["data"]
-    data.update(overflows={}, above={}, modes_after_reset={})
+    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={})
+
+    def hint(name: str) -> None:  # a list longer than its view says "More below" while something is below
+        screen = app.sm.current_screen
+        screen.check_more()
+        data["more_hints"][name] = [screen.overflowing, screen.ids.more_hint.text]
     sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
     tag = os.environ.get("KIOSK_TAG", "landscape")
     yield d.at("welcome")
@@ -793,9 +798,11 @@ def a11y_modes(d):
             d.tap(d.screen.ids[start])
             yield d.at("categories")
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-categories", low)
+            hint(f"{mode}-{lang}-categories")
             d.tap(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
             yield d.at("services")
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-services", low)
+            hint(f"{mode}-{lang}-services")
             d.tap(_service(d, sid))
             yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
             if app.sm.current == "needs":
@@ -880,7 +887,17 @@ def a11y_keys(d):
     yield d.at("phone")
     yield Sleep(0.5)
     screens.append("phone")
-    _choose_by_number(d, d.screen.ids.skip)
+    # the phone typed by touch on the keypad: each digit said back, then the help key reads the whole entry
+    for digit in "0712345678":
+        n = len(app.speaker.spoken)
+        d.tap(d.find(d.screen.ids.keypad, key=digit))
+        yield heard(n + 1)
+    data["digits_said"] = [text for _l, text, _w in app.speaker.spoken[-10:]]
+    n = len(app.speaker.spoken)
+    _key(help_key)
+    yield heard(n + 1)
+    data["phone_read"] = app.speaker.spoken[-1][1]
+    _choose_by_number(d, d.screen.ids.done)
     yield d.at("confirm")
     yield Sleep(0.5)
     screens.append("confirm")
@@ -909,6 +926,9 @@ def a11y_idle(d):
     d.tap(d.screen.ids.start_sw)
     yield d.at("categories")
     yield Wait(lambda: app.idle_warning, "the idle warning", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    # said aloud in the chosen language though this citizen never asked for the voice
+    yield Wait(lambda: any("Bado upo" in text for _l, text, _w in app.speaker.spoken), "the warning said", 30)
+    data["warning_said"] = [(lang, text) for lang, text, _w in app.speaker.spoken]
     yield Sleep(0.6)
     d.shot("a11y-idle-warning-sw")
     data["countdown"] = app.idle_overlay.ids.idle_countdown.text
@@ -916,6 +936,12 @@ def a11y_idle(d):
     d.tap(app.idle_overlay.ids.idle_yes)
     yield Sleep(0.3)
     data["after_yes"] = [app.idle_warning, app.sm.current, app.high_contrast]
+    # the help key on the warning: the citizen is there, and hears the screen they were on
+    yield Wait(lambda: app.idle_warning, "the idle warning (help key)", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
+    n = len(app.speaker.spoken)
+    _key(app.kconfig.kiosk.help_key)
+    yield Wait(lambda: len(app.speaker.spoken) > n, "the screen read after the help key", 30)
+    data["after_help"] = [app.idle_warning, app.sm.current, app.speaker.spoken[-1][0], app.speaker.spoken[-1][1]]
     yield Wait(lambda: app.idle_warning, "the idle warning again", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     yield d.at("welcome", timeout=app.kconfig.kiosk.idle_timeout_s + 5)
     data["after_reset"] = [app.idle_warning, app.high_contrast, app.model.language]

@@ -40,6 +40,9 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
     above = {name: texts for name, texts in data["above"].items() if texts}
     assert above == {}, above
     assert data["above"], "the low layout was never measured"
+    # a list cut by the screen's edge says more lies below (the view starts at the top)
+    silent = {name: h for name, h in data["more_hints"].items() if h[0] and "\u2193" not in h[1]}
+    assert len(data["more_hints"]) == 5 * 2 * 2 and not silent, silent
     for key, modes in data["modes_after_reset"].items():
         if key.endswith("-journey"):
             assert all(modes), f"{key}: a mode was lost during the journey"
@@ -67,15 +70,28 @@ def test_a_whole_ticket_by_help_key_and_number_keys(centre_server, mosquitto, tm
     said = " ".join(text for _l, text, _w in spoken)
     assert "Press 1 for" in said and "Bonyeza 1 kwa" in said and "Press 0 to go back." in said
     assert ", ".join(data["number"]) in said  # "A, 0, 4, 2": character by character
+    assert data["digits_said"] == list("0712345678")  # each key touched on the keypad, said back
+    assert "You typed: 0, 7, 1, 2, 3, 4, 5, 6, 7, 8." in data["phone_read"], data["phone_read"]
+    assert rows[0]["phone"] == "+254712345678"
     assert data["large_on_ticket"] is True
     assert data["modes_after"] == [False, False, False, False]
 
 
 def test_are_you_still_there_then_reset(centre_server, mosquitto, tmp_path, run_kiosk):
+    """The warning is shown and said aloud in the citizen's language; "Yes" or any key keeps the place,
+    the help key also reads the screen again; nobody answering brings the next citizen."""
+    need_tool("espeak-ng")
+    speech = tmp_path / "speech"
+    speech.mkdir()
     config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
-                          idle_timeout_s=15, idle_warning_s=5)
+                          idle_timeout_s=15, idle_warning_s=5, speech_wav_dir=str(speech))
     data = run_kiosk(config, "a11y_idle").result(timeout=200)["data"]
     assert "Bado upo?" in data["title"] and "Are you still there?" in data["title"]
     assert "sekunde" in data["countdown"]  # the citizen chose Kiswahili: the countdown is in Kiswahili
+    said = data["warning_said"]
+    assert [lang for lang, _t in said] == ["sw"], said  # the chosen language only
+    assert "Bado upo?" in said[0][1] and "Tunaanza upya baada ya sekunde" in said[0][1], said
     assert data["after_yes"] == [False, "categories", True]
+    assert data["after_help"][:3] == [False, "categories", "sw"], data["after_help"]
+    assert "Bonyeza 1 kwa" in data["after_help"][3]
     assert data["after_reset"] == [False, False, "en"]
