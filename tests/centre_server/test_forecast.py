@@ -253,11 +253,11 @@ def _day_with_lunch(state: engine.State, midnight: float, rng: random.Random) ->
     for cid in ("c0", "c1"):
         engine.apply(state, engine.OpenCounter(cid), midnight + 8 * H)
     now = midnight + 8 * H
-    for i in range(16):
+    for i in range(8):  # one after the other, done by about 11:00
         cid = ("c0", "c1")[i % 2]
         engine.apply(state, engine.IssueTicket(f"m{midnight:.0f}-{i}", "q"), now)
         engine.apply(state, engine.CallNext(cid), now)
-        now += rng.expovariate(1 / 1200.0) / 2
+        now += rng.expovariate(1 / 1200.0)
         engine.apply(state, engine.Complete(cid), now)
     engine.apply(state, engine.CloseCounter("c0"), midnight + 12 * H)  # free: nobody waiting
 
