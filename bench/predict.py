@@ -19,7 +19,7 @@ wait, and on M/M/s engine RMSE ≤ 1.05 × QL. ``--validate`` checks the oracle 
 on M/M/s its mean estimate and RMSE match QL's within a few percent, and given the
 trace's own future it gives back every replay wait exactly.
 
-Usage: ``python bench/predict.py [--quick] [--seeds N] [--only KEY] [--validate]``.
+Usage: ``python bench/predict.py [--quick] [--seeds N] [--only KEY] [--seed N] [--validate]``.
 """
 
 from __future__ import annotations
@@ -384,6 +384,8 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="run only scenarios whose key contains this")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--validate", action="store_true", help="check the oracle against QL and the trace")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="run only this seed of each scenario (e.g. --only huduma --unseen --seed 102)")
     ap.add_argument("--unseen", action="store_true",
                     help="seeds from 101 on: draws and Huduma centres (skill layouts) never used while building")
     args = ap.parse_args()
@@ -399,8 +401,12 @@ def main() -> int:
     keys = [k for k, _ in SCENARIOS if not args.only or args.only in k]
     first = 101 if args.unseen else 1
     jobs = [(k, seed, days, sample, args.futures) for k in keys
-            for seed in range(first, first + (hseeds if k == "huduma" else seeds))]
+            for seed in range(first, first + (hseeds if k == "huduma" else seeds))
+            if args.seed is None or seed == args.seed]
     jobs.sort(key=lambda j: j[0] != "huduma")  # the long ones first
+    if not jobs:
+        print("no scenario and seed match --only and --seed", file=sys.stderr)
+        return 2
     with Pool(args.workers) as pool:
         runs = pool.map(run_one, jobs, chunksize=1)
     wall = time.perf_counter() - began

@@ -90,6 +90,7 @@ PROFILE_DAYS = 7  # the arrival profile is about the mean of the last week's day
 PATIENCE_EDGES = (0.0, 600.0, 1200.0, 2400.0, 4800.0, math.inf)
 PROFILE_SMOOTH_BINS = 2  # arrival rates read over this many quarter-hours either side (weights 1-2-3-2-1)
 PRIORITY_PRIOR = 50.0  # a service's priority share starts as the centre's, worth this many arrivals
+STOP_MATCH_S = 1800.0  # closes of a counter this near in the day, on different days, end the same shift
 LEARNED_VERSION = 1  # the layout of ``WaitPredictor.learned``; another is not read back
 
 
@@ -194,6 +195,9 @@ class WaitPredictor:
     # closed): the second between its last call and its close, the likely end of the shift}
     stops: dict[str, dict[tuple[str, int], float]] = field(default_factory=dict)
     last_call: dict[str, float] = field(default_factory=dict)  # counter -> epoch of its last call
+    # the span each close's end of shift lies in: local date -> {(counter, second it closed): (from, to)}
+    stop_spans: dict[str, dict[tuple[str, int], tuple[float, float]]] = field(default_factory=dict)
+    last_free: dict[str, float] = field(default_factory=dict)  # counter -> epoch its last citizen left it
     forecast: ForecastTable | None = None  # left by the forecaster (queue/forecast.py), read first
     # the counts of counters turned busy since each snapshot still in use (the table's, and the one
     # whose futures are running): a counter that was free when the futures began is busy by now
@@ -258,6 +262,7 @@ class WaitPredictor:
                 self.stops.setdefault(day, {})[(d.counter_id, int(tod))] = stop
                 for old in sorted(self.stops)[:-3]:
                     del self.stops[old]
+                self._note_stop_span(d.counter_id, day, tod, ev.at, last)
         elif isinstance(d, TicketIssued):
             sid = d.service_id
             self.arrivals.setdefault(sid, _Rate()).add(ev.at)
@@ -273,11 +278,15 @@ class WaitPredictor:
         elif isinstance(d, (TicketDone, TicketParked)):  # a parked citizen frees the counter too
             if self.busy_counts:
                 self._count_busy(state, d.counter_id, -1)
+            if d.counter_id is not None:
+                self.last_free[d.counter_id] = ev.at
         elif isinstance(d, TicketNoShow):
             sid = d.service_id
             t = state.tickets.get(d.ticket_id)
             if self.busy_counts and t is not None and t.called_at is not None:
                 self._count_busy(state, d.counter_id, -1)
+            if d.counter_id is not None:
+                self.last_free[d.counter_id] = ev.at
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
             t = state.tickets.get(d.ticket_id)
@@ -294,6 +303,41 @@ class WaitPredictor:
             if d.reason not in CLOSING_REASONS:
                 self.abandoned += 1.0
             self._expose(waited, abandoned=d.reason not in CLOSING_REASONS)
+
+    def _note_stop_span(self, counter_id: str, day: str, tod: float, at: float, last_call: float | None) -> None:
+        """Where this close's end of shift lies: between the last call and the close when the counter
+        served until it closed (it stopped calling somewhere in that service), at the close itself
+        when it stood free before closing (a free counter closes the moment its shift ends)."""
+        freed = self.last_free.get(counter_id)
+        served_to_close = (last_call is not None and freed is not None and 0.0 <= at - freed <= 1.0
+                           and freed >= last_call and at - last_call < 3600.0)
+        lo = tod - (at - last_call) if served_to_close and last_call is not None else tod
+        self.stop_spans.setdefault(day, {})[(counter_id, int(tod))] = (lo, tod)
+        for old in sorted(self.stop_spans)[:-3]:
+            del self.stop_spans[old]
+
+    def _stops(self, day: str) -> dict[tuple[str, int], float]:
+        """When ``day``'s closing counters stopped calling, each narrowed by the earlier days.
+
+        One day only says a shift ended somewhere between a counter's last call and its close
+        (halfway is a guess that can be ten minutes off when the last service was long); the same
+        shift's end on other days lies in their spans too. Where the spans agree, the end is within
+        all of them: halfway through their overlap. A day whose span does not meet the others (that
+        clerk left early) is passed over."""
+        stops = dict(self.stops.get(day, {}))
+        earlier: dict[str, list[tuple[float, float, float]]] = {}
+        for d in sorted(self.stop_spans, reverse=True):
+            if d < day:
+                for (cid, at), (lo, hi) in self.stop_spans[d].items():
+                    earlier.setdefault(cid, []).append((float(at), lo, hi))
+        for (cid, at), (lo, hi) in self.stop_spans.get(day, {}).items():
+            met = 0
+            for at2, lo2, hi2 in earlier.get(cid, ()):
+                if abs(at2 - at) <= STOP_MATCH_S and max(lo, lo2) <= min(hi, hi2):
+                    lo, hi, met = max(lo, lo2), min(hi, hi2), met + 1
+            if met:
+                stops[(cid, at)] = (lo + hi) / 2
+        return stops
 
     def start_counting(self) -> dict[str, int]:
         """At a snapshot: a new count of counters turning busy, for the table its futures will make."""
@@ -376,7 +420,7 @@ class WaitPredictor:
         earlier = [d for d in self.staffing if d < day and self.staffing[d]]
         if not earlier:
             return [], {}
-        return self.staffing[max(earlier)], self.stops.get(max(earlier), {})
+        return self.staffing[max(earlier)], self._stops(max(earlier))
 
     @staticmethod
     def _planned_servers(plan: list[tuple[float, dict[str, tuple[str, ...]]]], tod: float,
@@ -413,6 +457,9 @@ class WaitPredictor:
             "abandoned_by": list(self.abandoned_by), "exposure_by": list(self.exposure_by),
             "stops": {d: [[c, at, stop] for (c, at), stop in st.items()] for d, st in self.stops.items()},
             "last_call": dict(self.last_call),
+            "stop_spans": {d: [[c, at, lo, hi] for (c, at), (lo, hi) in st.items()]
+                           for d, st in self.stop_spans.items()},
+            "last_free": dict(self.last_free),
         }
 
     def restore(self, saved: dict[str, Any]) -> bool:
@@ -729,6 +776,12 @@ def _restored(saved: dict[str, Any]) -> dict[str, Any]:
         "stops": {str(d): {(str(c), int(_finite(at))): _finite(stop, -86400.0, 86400.0) for c, at, stop in st}
                   for d, st in saved["stops"].items()},
         "last_call": {str(c): _finite(v) for c, v in saved["last_call"].items()},
+        # kept since 2026-12-07; a row saved before has none (the stops alone, as then)
+        "stop_spans": {str(d): {(str(c), int(_finite(at))): (_finite(lo, -86400.0, 86400.0),
+                                                             _finite(hi, -86400.0, 86400.0))
+                                for c, at, lo, hi in st}
+                       for d, st in saved.get("stop_spans", {}).items()},
+        "last_free": {str(c): _finite(v) for c, v in saved.get("last_free", {}).items()},
     }
     out["sample_at"] = {str(k): int(_finite(v)) % max(1, len(out["samples"].get(str(k), ())) or 1)
                         for k, v in saved["sample_at"].items()}

@@ -59,6 +59,9 @@ MAX_COMMANDS = 20_000  # one future stops after this many engine commands (a hal
 BUDGET_S = 1.5  # CPU for one refresh: past it no further future starts (at least MIN_FUTURES run)
 MIN_FUTURES = 8
 MARKERS_PER_QUEUE = 100  # a longer queue gets a marker every few positions (and at its end), read between
+# newcomers who may come between two refreshes: a normal queue gets this many simulated citizens behind
+# its end, each with a marker behind it, so the table reaches a few positions past the queue
+BEYOND = 1
 
 # kinds of happening, in the order they run when they fall on the same second (as the replay)
 _CLOSE, _END, _OPEN, _ABANDON, _ARRIVE = range(5)
@@ -128,6 +131,7 @@ class Snapshot:
     markers: dict[str, tuple[str, bool, int]] = field(default_factory=dict)  # id -> service, priority, position
     all_arrivals: bool = False
     turned_busy: dict[str, int] = field(default_factory=dict)  # kept by the live predictor from now on
+    newcomers: set[str] = field(default_factory=set)  # the simulated citizens behind each queue's end
 
 
 def _local(tz: str, at: float) -> tuple[str, float, float]:
@@ -203,6 +207,7 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
                 snap.markers[m.id] = (sid, prio is not Priority.none, first + k)
         for t in queue.values():
             state.tickets[t.id] = _coming(t)
+        n = _newcomers(snap, sid, len(queue), n)
     for sid in live.services:  # a service nobody waits for: a newcomer's marker all the same
         if sid in served and not live.queues.get(sid):
             for prio in (Priority.none, Priority.elderly):
@@ -210,9 +215,40 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
                 m = _marker(state, f"{MARK}m{n}", sid, prio, None, now)
                 state.tickets[m.id] = m
                 snap.markers[m.id] = (sid, prio is not Priority.none, 0)
+            n = _newcomers(snap, sid, 0, n)
     state.reindex()
     snap.turned_busy = p.start_counting()
     return snap
+
+
+def _newcomers(snap: Snapshot, sid: str, waiting: int, n: int) -> int:
+    """``BEYOND`` simulated newcomers behind the queue's end, a marker behind each: positions past the
+    queue read from the futures, not extrapolated.
+
+    Between two refreshes citizens keep coming, and a newcomer with more people ahead than the
+    snapshot had is past the table's end. Extrapolating from the counters open now is wrong exactly
+    when it matters: over lunch a queue left with one shared counter, whose colleagues are back in
+    minutes, gave 30 minutes where 13 came true. These citizens come after every marker already
+    placed (so they change none of those), are served, no-show and give up like any other, and
+    the markers behind them see the counters that open, close and return in each future."""
+    state = snap.state
+    for j in range(1, BEYOND + 1):
+        at = snap.at + j * 1e-3  # after the queue's end marker (queued at the snapshot), in this order
+        n += 1
+        tid = f"{MARK}n{n}"
+        state.last_seq += 1
+        state.tickets[tid] = Ticket(id=tid, day=state.day, seq=state.last_seq, number=MARK, service_id=sid,
+                                    priority=Priority.none, channel=Channel.staff, language=Language.en,
+                                    issued_at=at, queued_at=at)
+        snap.newcomers.add(tid)
+        n += 1
+        state.last_seq += 1
+        m = Ticket(id=f"{MARK}m{n}", day=state.day, seq=state.last_seq, number=MARK, service_id=sid,
+                   priority=Priority.none, channel=Channel.staff, language=Language.en,
+                   issued_at=at, queued_at=math.nextafter(at, math.inf))
+        state.tickets[m.id] = m
+        snap.markers[m.id] = (sid, False, waiting + j)
+    return n
 
 
 def _learned(p: WaitPredictor, live: State, served: set[str], day: str, tod: float, now: float, end: float,
@@ -319,9 +355,9 @@ class _Future:
                 self.push(t0 + ln.residual(rng, tk.service_id, c.id, e), _END, (c.id, tk.id, False))
         for q in st.queues.values():  # who waits: whether they stay
             for tk in q.values():
-                if tk.id.startswith(MARK):
+                if tk.id.startswith(MARK) and tk.id not in snap.newcomers:
                     continue
-                stay = ln.patience(rng, t0 - tk.queued_at)
+                stay = ln.patience(rng, max(0.0, t0 - tk.queued_at))
                 if math.isfinite(stay):
                     self.push(t0 + stay, _ABANDON, tk.id)
         for at, cid, sv in snap.plan:
@@ -539,7 +575,7 @@ def _step(snap: Snapshot, sid: str, waits: tuple[float, ...]) -> float:
     """What one more person ahead costs past the table's end: the queue's own pace where it has
     one, else a call's mean time over the counters serving the service now."""
     known = [w for w in waits if not math.isnan(w)]
-    if len(known) >= 3 and known[-1] > known[0]:
+    if len(known) >= 2 and known[-1] > known[0]:
         return (known[-1] - known[0]) / (len(known) - 1)
     servers = sum(1.0 / len(c.services) for c in snap.state.counters.values()
                   if c.state == CounterState.open and sid in c.services)
