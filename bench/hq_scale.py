@@ -174,21 +174,26 @@ def sizes(url: str) -> dict[str, str]:
 
 
 def workers(server: psutil.Process, url: str) -> list[psutil.Process]:
-    """HQ's process and the PostgreSQL backends serving the bench's database: whose CPU a request costs."""
+    """HQ's process and the PostgreSQL backends serving it: whose CPU a request costs.
+
+    Only the backends whose client is HQ's process (matched by its TCP ports):
+    every backend of the database also counted a psql session or another
+    process using the same database meanwhile, and autovacuum's workers are
+    not a request's either.
+    """
+    ports = {c.laddr.port for c in server.net_connections(kind="inet") if c.raddr}
     with psycopg.connect(url) as conn:
-        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                           "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-                .fetchall()]  # not autovacuum's workers: their CPU is not a request's
-    return [server, *[psutil.Process(p) for p in pids if psutil.pid_exists(p)]]
+        rows = conn.execute("SELECT pid, client_port FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchall()
+    return [server, *[psutil.Process(pid) for pid, port in rows if port in ports and psutil.pid_exists(pid)]]
 
 
 class Meter:
     """CPU of HQ's process and of its PostgreSQL backends, those opened meanwhile included.
 
     The connection pool opens backends on demand: a list taken before a
-    request missed the backend a busy moment made it open, which is why the
-    CPU of one request seemed to vary (50-250 ms) from run to run. Each
-    reading lists the backends again; one opened since counts from zero.
+    request missed the backend a busy moment made it open. Each reading
+    lists HQ's backends again (``workers``); one opened since counts from zero.
     """
 
     def __init__(self, server: psutil.Process, url: str) -> None:
