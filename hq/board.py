@@ -377,6 +377,7 @@ class Warmer:
         self.thread: threading.Thread | None = None
         self.warmed: int | None = None  # the generation whose answers are computed
         self.rounds = 0
+        self.failing = False
 
     def start(self) -> None:
         if self.thread is None:
@@ -403,6 +404,7 @@ class Warmer:
                     (time.perf_counter() - started) * 1000)
 
     def run(self) -> None:
+        """Watch the generation until stopped; a failed round (the database restarting) is tried again later."""
         seen: int | None = None
         since = changed = 0.0
         while not self.stop_event.wait(self.every):
@@ -416,8 +418,15 @@ class Warmer:
                 if gen != self.warmed and (now - changed >= self.quiet or now - since >= self.patience):
                     self.warm(gen)
                     self.warmed = gen
+                if self.failing:
+                    logger.info("warming the board's common periods again")
+                    self.failing = False
             except Exception:  # a database restart must not end the thread: try again at the next tick
-                logger.exception("warming the board's common periods failed")
+                if not self.failing:  # once, not every second while the database is away
+                    logger.exception("warming the board's common periods failed; trying again every %s s",
+                                     self.every)
+                self.failing = True
+                self.stop_event.wait(self.patience)  # a round that failed is not retried every second
 
 
 def compute_board(store: Store, day: str, dates: list[str], dates_known: list[str],
