@@ -35,6 +35,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -418,6 +419,16 @@ def live_day(base: str, tokens: dict[str, str], day: str, minutes: float, sender
     return latencies, board_times, refused[0]
 
 
+def warmer_rounds(log: Path) -> None:
+    """How often HQ's warmer computed the board's common periods, and how long a round took (from its log)."""
+    rounds = re.findall(r"computed the board's common periods .* in (\d+) ms \((\d+) ms of HQ's CPU",
+                        log.read_text())
+    if rounds:
+        took, cpu = [float(r[0]) for r in rounds], [float(r[1]) for r in rounds]
+        print(f"\nHQ's warmer: {len(took)} rounds of the common periods, median {statistics.median(took):.0f} ms "
+              f"({statistics.median(cpu):.0f} ms of HQ's CPU), longest {max(took):.0f} ms (from HQ's log)")
+
+
 SETTLE = 5.0  # seconds after a change by which HQ's warmer (1 s ticks, 2 s of quiet) has computed the common periods
 
 
@@ -772,6 +783,7 @@ def main() -> None:
             day_figures(base, url, tokens, proc, last, args, parts)
         if not args.only:
             backfill_figures(url, last, args)
+        warmer_rounds(Path(log.name))
         print(f"\nserver resident memory at the end: {proc.memory_info().rss / 1e6:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")
     finally:
