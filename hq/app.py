@@ -182,7 +182,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
     accounts = Accounts(store)
     accounts.migrate()
     app = FastAPI(title="Huduma headquarters", version="1",
-                  description="Receives Huduma Centres' daily summaries and compares centres.")
+                  description="Receives Huduma Centres' daily summaries and compares centres.",
+                  lifespan=board.warming(store))  # the board's common periods computed before a viewer asks
     app.state.store = store
     app.state.catalogues = catalogues
     app.state.accounts = accounts

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -256,3 +258,78 @@ def test_an_answer_kept_by_the_board_is_never_served_after_what_it_shows_has_cha
     now = board.board_data(store, DAYS[-1], 6)
     assert next(c for c in now["centres"] if c["id"] == "lamu")["callers"] == {"count": 1, "mean": 1.0, "unhappy": 1}
     assert now == oracle.board_data(store, DAYS[-1], 6)
+
+
+def test_answers_asked_at_once_are_computed_once(filled) -> None:
+    """The warmer and viewers asking for the same period after a change: one adds it up, the others wait for it."""
+    store, _, _, _ = filled
+    answers = board.Answers()
+    with store.tx() as cur:
+        gen = daily.generation(cur)
+    dates = board.date_range(DAYS[-1], 6)
+    computed = []
+
+    def compute() -> dict:
+        computed.append(1)
+        time.sleep(0.3)  # long enough for every asker to arrive while it is under way
+        return board.compute_board(store, DAYS[-1], dates, store.dates(), 10)
+
+    key = (store.url, DAYS[-1], 6, 10)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: answers.once(key, gen, compute), range(4)))
+    assert len(computed) == 1
+    assert all(g == got[0] for g in got) and got[0]["centres"]
+    assert answers.get(key, gen) == got[0]
+
+
+def test_the_warmer_computes_the_common_periods_when_a_summary_arrives(filled) -> None:
+    """A revised summary moves the figures; the warmer computes the newest periods before any viewer asks,
+    each once and with the revision counted once (the Python oracle parses the summaries held)."""
+    store, _, sent, _ = filled
+    warmer = board.Warmer(store, (6, 1), every=0.05, quiet=0.2)
+    warmer.start()
+    try:
+        revised = simulate_engine_day(DAYS[-1], centre_id="nairobi-gpo", centre_name="Huduma Centre GPO",
+                                      citizens=33, seed=77)
+        assert put(store, revised, revision=9) == "stored"
+        sent[("nairobi-gpo", DAYS[-1])] = revised
+        with store.tx() as cur:
+            gen = daily.generation(cur)
+        deadline = time.monotonic() + 20
+        while warmer.warmed != gen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warmer.warmed == gen
+    finally:
+        warmer.stop()
+    newest = store.dates()[-1]
+    for days in (6, 1):
+        kept = board.ANSWERS.get((store.url, newest, days, 10), gen)
+        assert kept is not None, days
+        assert kept == oracle.board_data(store, newest, days)
+    gpo = next(c for c in kept["centres"] if c["id"] == "nairobi-gpo")
+    assert gpo["total"] == revised["total"] and gpo["revision"] == 9
+
+
+def test_the_board_tables_are_vacuumed_after_a_nights_rows(filled) -> None:
+    """The board reads covering indexes; a page not vacuumed since a night's rows sends reads to the wide rows."""
+    store, _, _, _ = filled
+    with store.tx() as cur:
+        cur.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN "
+                    "('day_services', 'week_services', 'day_totals', 'summaries') AND relkind = 'r'")
+        options = {name: set(opts or []) for name, opts in cur.fetchall()}
+    assert "autovacuum_vacuum_insert_scale_factor=0.002" in options["day_services"]
+    assert all(any(o.startswith("autovacuum_vacuum_insert_threshold=") for o in opts) for opts in options.values())
+    assert set(options) == {"day_services", "week_services", "day_totals", "summaries"}
+
+
+def test_a_running_headquarters_computes_the_common_periods_when_the_figures_change(filled, served) -> None:
+    """``huduma-hq serve`` runs the warmer: a change (a centre registered) is followed by its round in the log."""
+    store, _, _, _ = filled
+    store.add_centre("wajir", "Huduma Centre Wajir")
+    with store.tx() as cur:
+        gen = daily.generation(cur)
+    deadline = time.monotonic() + 30
+    line = f"for generation {gen} in"
+    while time.monotonic() < deadline and line not in served.log_path.read_text():
+        time.sleep(0.2)
+    assert line in served.log_path.read_text()
