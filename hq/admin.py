@@ -483,6 +483,7 @@ def uniformity(store: Any, catalogues: CatalogueStore, lang: str, service: str =
         reported = rep is not None and rep.get("offerings") is not None
         rows.append({"id": c["id"], "name": c["name"], "running": running,
                      "behind": newest is not None and running is not None and running < newest.version,
+                     "foreign": running is not None and running > (newest.version if newest else 0),
                      "reported": (rep or {}).get("reported_at"), "has_offerings": reported,
                      "offered": len(national - {o["service_id"] for o in exceptions}) if reported else None,
                      "exceptions": sorted(exceptions, key=lambda o: (o["status"] != "suspended", o["name"]))})

@@ -61,6 +61,9 @@ class CatalogueReceipt(BaseModel):
     version: int = Field(description="the version the centre said it runs")
     newest: int = Field(description="the newest version headquarters has published (0: none yet)")
     behind: bool = Field(description="the centre runs an older version than the newest")
+    published_here: bool = Field(True, description="false: the version is not one this headquarters published "
+                                                   "(nothing is published yet, e.g. a rebuilt headquarters); the "
+                                                   "report is kept, and the centre takes version 1 once it is")
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -288,6 +291,13 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         json_kinds(raw, {("version",): "integer", ("applied_at",): "date-time",
                          ("offerings", "*", "since"): "date-time"})
         newest = catalogues.newest_version()
+        if newest == 0:
+            # A new (rebuilt) headquarters that has published nothing yet: what the centre runs and offers is
+            # still true and worth showing; refusing it would keep the centre retrying until someone publishes.
+            # Its version is of another history: it takes this one's version 1 (a new epoch) once published.
+            catalogues.record_report(centre["id"], body)
+            return CatalogueReceipt(centre_id=centre["id"], version=body.version, newest=0, behind=False,
+                                    published_here=body.version == 0)
         if body.version > newest:
             raise HqError(409, "unknown_version", f"headquarters has published up to version {newest}, "
                           f"not {body.version}")
