@@ -35,7 +35,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal, method_not_allowed
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board, callcentre, live, public, revenue, wait_channels
+from hq import admin, board, callcentre, live, public, revenue, upstream_health, wait_channels
 from hq.access import centre_of, require_role
 from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
@@ -340,6 +340,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                   days: int = Query(14, ge=1, le=92)) -> JSONResponse:
         """The board's figures as JSON (each centre with the catalogue version it runs)."""
         data = add_catalogue_versions(board.board_data(store, _check_date(date), days), catalogues)
+        upstream_health.add_upstream_health(data, store)  # when each centre last called in (never kept)
         return JSONResponse(data)  # plain JSON types already: FastAPI's encoder walk cost more than the queries
 
     @app.get("/export.csv", tags=["board"], response_class=Response,
@@ -370,6 +371,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         lang = lang if lang in LANGUAGES else "en"
         data = board.board_data(store, _check_date(date), days)
         add_catalogue_versions(data, catalogues)
+        now = time.time()
+        upstream_health.add_upstream_health(data, store, now)
         for c in data["centres"]:
             c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
             c["spark_within"] = board.sparkline(c["within_trend"], lo=0, hi=1)
@@ -377,7 +380,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                                   [n["within_target_share"] for n in data["national"]])
         html = templates.TemplateResponse(request, "board.html", {
             "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
-            "chart": chart, "demo": demo, "now": board.local_time(time.time(), timezone),
+            "chart": chart, "demo": demo, "now": board.local_time(now, timezone),
+            "ago": lambda age_s: callcentre.ago(now - age_s, now) if age_s is not None else None,
             "first": data["dates"][0], "last": data["dates"][-1]})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")
         return html
