@@ -45,6 +45,7 @@ from hq.store import Store
 logger = logging.getLogger(__name__)
 
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+MAX_VERSION = 10**9  # no catalogue version beyond: the database's INTEGER column holds it, a real one is far below
 CENTRE_ID_RE = r"^[a-z0-9][a-z0-9-]{0,39}$"  # as huduma-hq add-centre accepts (never a NUL PostgreSQL refuses)
 
 
@@ -235,7 +236,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                 idempotency_key: Annotated[str | None, Header()] = None,
                 # typed ``int`` (not ``int | None``) so the schema documents an integer header, absent by default
                 catalogue_version: Annotated[int, Header(
-                    alias=CATALOGUE_VERSION_HEADER, ge=0, le=10**9,
+                    alias=CATALOGUE_VERSION_HEADER, ge=0, le=MAX_VERSION,
                     description="the catalogue version the centre runs (recorded for the uniformity page)")] = None,  # type: ignore[assignment]
                 ) -> Stored:
         """Store one revision of a centre's day. Same key twice: stored once. Higher revision: replaces."""
@@ -291,7 +292,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         json_kinds(raw, {("version",): "integer", ("applied_at",): "date-time",
                          ("offerings", "*", "since"): "date-time"})
         newest = catalogues.newest_version()
-        if newest == 0:
+        if newest == 0 and body.version <= MAX_VERSION:
             # A new (rebuilt) headquarters that has published nothing yet: what the centre runs and offers is
             # still true and worth showing; refusing it would keep the centre retrying until someone publishes.
             # Its version is of another history: it takes this one's version 1 (a new epoch) once published.

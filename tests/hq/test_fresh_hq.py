@@ -83,6 +83,11 @@ def test_a_centre_of_the_old_history_posts_to_a_fresh_headquarters_before_anythi
                 assert receipt.json() == {"centre_id": "demo", "version": 3, "newest": 0, "behind": False,
                                           "published_here": False}
 
+                # a version no headquarters could have numbered is still refused, never stored (nor a 500)
+                absurd = httpx.put(fresh.url + CATALOGUE_REPORT_PATH, json={"version": 2**41, "offerings": []},
+                                   headers={"Authorization": f"Bearer {token}"})
+                assert absurd.status_code == 409 and absurd.json()["error"]["code"] == "unknown_version"
+
                 # headquarters' staff see it, in both languages, without a red "behind"
                 admin = fresh.client("admin")
                 page = admin.get("/admin/centres", params={"lang": "en"}).text
