@@ -63,6 +63,22 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         new.locator("button[type=submit]").click()
         assert "exists already" in page.locator("#__new__-code-error").inner_text()
 
+        # a label of the full 60 characters shows whole in its field, in both languages
+        en60 = "Sent home to fetch a missing document; may return later toda"
+        sw60 = "Amerudishwa kuleta hati inayokosekana; anaweza kurudi leo hi"
+        assert len(en60) == len(sw60) == 60
+        new = page.locator("#outcome-new")
+        new.locator("input[name=code]").fill("sent_home_today")
+        new.locator("input[name=label_en]").fill(en60)
+        new.locator("input[name=label_sw]").fill(sw60)
+        new.locator("button[type=submit]").click()
+        for lang in ("en", "sw"):
+            page.goto(f"{hq.url}/admin/outcomes?lang={lang}")
+            for name, text in (("label_en", en60), ("label_sw", sw60)):
+                field = page.locator(f"#outcome-sent_home_today input[name={name}]")
+                assert field.input_value() == text
+                assert field.evaluate("e => e.scrollWidth <= e.clientWidth"), (lang, name)
+
         # relabel a shipped code in Kiswahili and make its reason optional
         page.goto(f"{hq.url}/admin/outcomes?lang=sw")
         referred = page.locator("#outcome-referred")
