@@ -20,20 +20,30 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from centre_server.contract import Priority
-from centre_server.contract.catalogue import OfferingStatus, QueueStandards
+from centre_server.contract.catalogue import (
+    MAX_NAME,
+    OUTCOME_CODE_PATTERN,
+    OfferingStatus,
+    OutcomeDefinition,
+    QueueStandards,
+    Text,
+)
 from hq import board
 from hq.access import Forbidden, LoginNeeded, checked_form
 from hq.auth import SESSION_COOKIE, Accounts, AddressLimit, HqRole, LoginRefused, Staff
 from hq.catalogue import (
     COLUMNS,
+    OUTCOME_PARTS,
     CatalogueError,
     CatalogueStore,
     LineError,
     diff,
     flatten,
+    outcome_flat,
     parse_csv,
     parse_service,
     to_csv,
@@ -345,6 +355,48 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
             "std": std, "priorities": PRIORITIES, "errors": errors, "saved": False, "share": share[:10],
             "streak": streak[:10]}, who, 422)
 
+    # -------------------------------------------------------------- outcome codes
+
+    def outcomes_page(request: Request, who: Staff, *, errors: dict[str, str] | None = None, editing: str = "",
+                      typed: dict[str, str] | None = None, saved: str = "", status: int = 200) -> Response:
+        cat = catalogues.draft().catalogue
+        used = {o.code: sum(1 for s in cat.services if o.code in s.outcomes) for o in cat.outcome_codes}
+        rows = [{"code": o.code, **(typed if editing == o.code and typed else outcome_flat(o)),
+                 "base": outcome_flat(o), "used": used[o.code]} for o in cat.outcome_codes]
+        return pages.render(request, "admin_outcomes.html", {
+            "rows": rows, "errors": errors or {}, "editing": editing, "saved": saved[:40],
+            "typed": typed if editing == NEW_OUTCOME and typed else {}, "new": NEW_OUTCOME,
+            "max_label": MAX_NAME}, who, status)
+
+    @router.get("/outcomes", response_class=HTMLResponse)
+    def outcomes(request: Request, saved: str = "") -> Response:
+        return outcomes_page(request, pages.staff(request), saved=saved)
+
+    @router.post("/outcomes", response_class=HTMLResponse)
+    async def save_outcome(request: Request) -> Response:
+        """Define a national outcome code or relabel one (both languages, whether a reason is required)."""
+        who = pages.staff(request)
+        form = await pages.form(request, who)
+        new = form.get("new") == "1"
+        typed = {"code": str(form.get("code") or "").strip()[:60],
+                 "label_en": str(form.get("label_en") or "")[:200], "label_sw": str(form.get("label_sw") or "")[:200],
+                 "reason_required": "1" if form.get("reason_required") else "0"}
+        editing = NEW_OUTCOME if new else typed["code"]
+        outcome, errors = parse_outcome(typed)
+        if outcome is None:
+            return outcomes_page(request, who, errors=errors, editing=editing, typed=typed, status=422)
+        base = {p: str(form.get(f"base_{p}")) for p in OUTCOME_PARTS if form.get(f"base_{p}") is not None}
+        try:
+            catalogues.save_outcome(who.username, outcome, new=new, base=base or None)
+        except CatalogueError as err:
+            if err.status == 404:
+                return pages.render(request, "admin_message.html", {
+                    "title_key": "not_found_title", "message_key": "not_found_outcome",
+                    "args": {"code": typed["code"][:40]}}, who, 404)
+            return outcomes_page(request, who, errors=err.fields or {"code": err.code}, editing=editing,
+                                 typed=typed, status=err.status)
+        return pages.back("/admin/outcomes", saved=outcome.code)
+
     # -------------------------------------------------------------- history
 
     @router.get("/versions", response_class=HTMLResponse)
@@ -441,6 +493,34 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
     app.include_router(router)
 
 
+NEW_OUTCOME = "__new__"  # the form that defines a new code (every other form names its code)
+
+
+def parse_outcome(typed: dict[str, str]) -> tuple[OutcomeDefinition | None, dict[str, str]]:
+    """The outcome code a form describes, or each wrong field with its fault (``hq.catalogue``'s words)."""
+    errors: dict[str, str] = {}
+    if not re.fullmatch(OUTCOME_CODE_PATTERN, typed["code"]):
+        errors["code"] = "outcome_code_pattern"
+    for lang in ("en", "sw"):
+        text = " ".join(typed[f"label_{lang}"].split())
+        if not text:
+            errors[f"label_{lang}"] = "required"
+        elif len(text) > MAX_NAME:
+            errors[f"label_{lang}"] = f"too_long|{MAX_NAME}"
+        else:
+            try:
+                Text(en=text, sw=text)  # the contract's own rule for a text (no control or invisible character)
+            except ValidationError:
+                errors[f"label_{lang}"] = "unprintable"
+    if errors:
+        return None, errors
+    try:
+        return OutcomeDefinition(code=typed["code"], label=Text(en=typed["label_en"], sw=typed["label_sw"]),
+                                 reason_required=typed["reason_required"] == "1"), {}
+    except ValidationError as err:  # a rule of the contract this form does not know: said as the contract says
+        return None, {"code": str(err.errors()[0].get("msg", "invalid"))[:200]}
+
+
 def _safe_next(target: str) -> str:
     """Only a page of this site (never another site: an open redirect); the catalogue when none is given."""
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target \
@@ -483,6 +563,7 @@ def uniformity(store: Any, catalogues: CatalogueStore, lang: str, service: str =
         reported = rep is not None and rep.get("offerings") is not None
         rows.append({"id": c["id"], "name": c["name"], "running": running,
                      "behind": newest is not None and running is not None and running < newest.version,
+                     "foreign": running is not None and running > (newest.version if newest else 0),
                      "reported": (rep or {}).get("reported_at"), "has_offerings": reported,
                      "offered": len(national - {o["service_id"] for o in exceptions}) if reported else None,
                      "exceptions": sorted(exceptions, key=lambda o: (o["status"] != "suspended", o["name"]))})

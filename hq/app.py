@@ -35,7 +35,7 @@ from centre_server.contract.catalogue import (
 )
 from centre_server.contract.errors import Refusal, method_not_allowed
 from centre_server.contract.summary import Stored, SummaryIn
-from hq import admin, board, callcentre, live, public, revenue, wait_channels
+from hq import admin, board, callcentre, live, public, revenue, upstream_health, wait_channels
 from hq.access import centre_of, require_role
 from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
@@ -45,6 +45,7 @@ from hq.store import Store
 logger = logging.getLogger(__name__)
 
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+MAX_VERSION = 10**9  # no catalogue version beyond: the database's INTEGER column holds it, a real one is far below
 CENTRE_ID_RE = r"^[a-z0-9][a-z0-9-]{0,39}$"  # as huduma-hq add-centre accepts (never a NUL PostgreSQL refuses)
 
 
@@ -61,6 +62,9 @@ class CatalogueReceipt(BaseModel):
     version: int = Field(description="the version the centre said it runs")
     newest: int = Field(description="the newest version headquarters has published (0: none yet)")
     behind: bool = Field(description="the centre runs an older version than the newest")
+    published_here: bool = Field(True, description="false: the version is not one this headquarters published "
+                                                   "(nothing is published yet, e.g. a rebuilt headquarters); the "
+                                                   "report is kept, and the centre takes version 1 once it is")
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -233,7 +237,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                 idempotency_key: Annotated[str | None, Header()] = None,
                 # typed ``int`` (not ``int | None``) so the schema documents an integer header, absent by default
                 catalogue_version: Annotated[int, Header(
-                    alias=CATALOGUE_VERSION_HEADER, ge=0, le=10**9,
+                    alias=CATALOGUE_VERSION_HEADER, ge=0, le=MAX_VERSION,
                     description="the catalogue version the centre runs (recorded for the uniformity page)")] = None,  # type: ignore[assignment]
                 ) -> Stored:
         """Store one revision of a centre's day. Same key twice: stored once. Higher revision: replaces."""
@@ -289,6 +293,13 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         json_kinds(raw, {("version",): "integer", ("applied_at",): "date-time",
                          ("offerings", "*", "since"): "date-time"})
         newest = catalogues.newest_version()
+        if newest == 0 and body.version <= MAX_VERSION:
+            # A new (rebuilt) headquarters that has published nothing yet: what the centre runs and offers is
+            # still true and worth showing; refusing it would keep the centre retrying until someone publishes.
+            # Its version is of another history: it takes this one's version 1 (a new epoch) once published.
+            catalogues.record_report(centre["id"], body)
+            return CatalogueReceipt(centre_id=centre["id"], version=body.version, newest=0, behind=False,
+                                    published_here=body.version == 0)
         if body.version > newest:
             raise HqError(409, "unknown_version", f"headquarters has published up to version {newest}, "
                           f"not {body.version}")
@@ -331,6 +342,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                   days: int = Query(14, ge=1, le=92)) -> JSONResponse:
         """The board's figures as JSON (each centre with the catalogue version it runs)."""
         data = add_catalogue_versions(board.board_data(store, _check_date(date), days), catalogues)
+        upstream_health.add_upstream_health(data, store)  # when each centre last called in (never kept)
         return JSONResponse(data)  # plain JSON types already: FastAPI's encoder walk cost more than the queries
 
     @app.get("/export.csv", tags=["board"], response_class=Response,
@@ -361,6 +373,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
         lang = lang if lang in LANGUAGES else "en"
         data = board.board_data(store, _check_date(date), days)
         add_catalogue_versions(data, catalogues)
+        now = time.time()
+        upstream_health.add_upstream_health(data, store, now)
         for c in data["centres"]:
             c["spark_arrived"] = board.sparkline(c["arrived_trend"], lo=0)
             c["spark_within"] = board.sparkline(c["within_trend"], lo=0, hi=1)
@@ -368,7 +382,8 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                                   [n["within_target_share"] for n in data["national"]])
         html = templates.TemplateResponse(request, "board.html", {
             "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
-            "chart": chart, "demo": demo, "now": board.local_time(time.time(), timezone),
+            "chart": chart, "demo": demo, "now": board.local_time(now, timezone),
+            "ago": lambda age_s: callcentre.ago(now - age_s, now) if age_s is not None else None,
             "first": data["dates"][0], "last": data["dates"][-1]})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")
         return html

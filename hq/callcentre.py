@@ -51,6 +51,7 @@ Agent = Annotated[Staff, require_role(HqRole.agent)]
 Viewer = Annotated[Staff, require_role(HqRole.viewer)]
 CALL_ID = r"^[A-Za-z0-9_-]{8,40}$"
 FEEDBACK_DAYS = 30
+BOOK_CENTRE_COOKIE = "hq_cc_book_centre"  # the centre this terminal last booked into (the form's default)
 
 
 def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Accounts, templates: Any,
@@ -118,10 +119,16 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
                   form: dict[str, str] | None = None, status: int = 200, done: str = "") -> Response:
         lang = lang_of(request)
         service = request.query_params.get("service", "")[:40]
+        known = centres()
+        form = dict(form or {})
+        if not form.get("book_centre"):  # the centre this terminal booked into last: the next caller often wants it
+            kept = request.cookies.get(BOOK_CENTRE_COOKIE, "")
+            if kept in {c["id"] for c in known}:
+                form["book_centre"] = kept
         tomorrow = (datetime.now(HQ_TZ).date() + timedelta(days=1)).isoformat()
         return pages.render(request, "callcentre_call.html", {
-            "call": call, "centres": centres(), "services": services(lang), "info": service_info(service),
-            "service": service, "errors": errors or {}, "form": form or {}, "outcomes": OUTCOMES,
+            "call": call, "centres": known, "services": services(lang), "info": service_info(service),
+            "service": service, "errors": errors or {}, "form": form, "outcomes": OUTCOMES,
             "ratings": RATINGS, "tomorrow": tomorrow, "done": done[:20],
             "feedback": calls.feedback_of(call["id"]), **answers_ctx(call["id"], lang)}, who, status)
 
@@ -215,7 +222,11 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
         if not call["phone"]:
             calls.set_phone(call_id, phone)  # type: ignore[arg-type]
         calls.ask_booking(who.username, call_id, values["book_centre"], ask)
-        return pages.back(f"/callcentre/calls/{call_id}", lang=request.query_params.get("lang"))
+        done = pages.back(f"/callcentre/calls/{call_id}", lang=request.query_params.get("lang"))
+        # kept for this terminal's next booking form (this call's next booking, or the next caller's)
+        done.set_cookie(BOOK_CENTRE_COOKIE, values["book_centre"], max_age=12 * 3600, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/callcentre")
+        return done
 
     @router.post("/callcentre/calls/{call_id}/feedback", response_class=HTMLResponse)
     async def feedback(request: Request, who: Agent, call_id: Annotated[str, Path(pattern=CALL_ID)]) -> Response:

@@ -38,6 +38,7 @@ from centre_server.contract.catalogue import (
     Catalogue,
     CatalogueService,
     CentreCatalogueReport,
+    OutcomeDefinition,
     QueueStandards,
     shipped_catalogue,
 )
@@ -354,6 +355,28 @@ def diff(old: Catalogue | None, new: Catalogue) -> list[Change]:
     for sid in [s for s in after if s in before]:
         a, b = flatten(before[sid]), flatten(after[sid])
         changes += [Change(sid, c, a[c], b[c]) for c in COLUMNS if a[c] != b[c]]
+    return changes + outcome_changes(old, new)
+
+
+OUTCOME_PARTS = ("label_en", "label_sw", "reason_required")
+
+
+def outcome_flat(o: OutcomeDefinition) -> dict[str, str]:
+    """A national outcome code as the editor's form and the audit show it."""
+    return {"label_en": o.label.en, "label_sw": o.label.sw, "reason_required": "1" if o.reason_required else "0"}
+
+
+def outcome_changes(old: Catalogue | None, new: Catalogue) -> list[Change]:
+    """The national outcome codes added or relabelled (field ``outcome.<code>.<part>``: no service's)."""
+    before = {o.code: outcome_flat(o) for o in (old.outcome_codes if old else [])}
+    changes: list[Change] = []
+    for o in new.outcome_codes:
+        now, was = outcome_flat(o), before.pop(o.code, None)
+        if was is None:
+            changes.append(Change(None, f"outcome.{o.code}.code", None, o.code))
+        changes += [Change(None, f"outcome.{o.code}.{p}", (was or {}).get(p), now[p]) for p in OUTCOME_PARTS
+                    if (was or {}).get(p) != now[p]]
+    changes += [Change(None, f"outcome.{code}.code", code, None) for code in before]
     return changes
 
 
@@ -570,6 +593,34 @@ class CatalogueStore:
 
     def set_standards(self, actor: str, standards: QueueStandards) -> list[Change]:
         return self._change_draft(actor, "standards", lambda cat: cat.model_copy(update={"standards": standards}))
+
+    def save_outcome(self, actor: str, outcome: OutcomeDefinition, *, new: bool,
+                     base: dict[str, str] | None = None) -> list[Change]:
+        """Define a national outcome code (``new``) or relabel one; it goes to centres with the next version.
+
+        A code never changes once defined (centres' records and reports keep it); ``base`` is the
+        code as the form showed it: if another admin changed it meanwhile, the save is refused.
+        """
+        def change(cat: Catalogue) -> Catalogue:
+            codes = list(cat.outcome_codes)
+            held = cat.outcome(outcome.code)
+            if new:
+                if held is not None:
+                    raise CatalogueError("outcome_exists", f"the outcome code {outcome.code!r} exists already",
+                                         fields={"code": "outcome_exists"})
+                return cat.model_copy(update={"outcome_codes": codes + [outcome]})
+            if held is None:
+                raise CatalogueError("unknown_outcome", f"no outcome code {outcome.code!r} in the draft", 404)
+            if base is not None:
+                clash = [p for p, v in outcome_flat(held).items() if p in base and base[p] != v]
+                if clash:
+                    raise CatalogueError("changed_meanwhile", "someone changed this outcome code while you "
+                                         "edited it: reload to see their change", 409,
+                                         fields={p: "changed_meanwhile" for p in clash})
+            return cat.model_copy(update={"outcome_codes": [outcome if o.code == outcome.code else o
+                                                            for o in codes]})
+
+        return self._change_draft(actor, "outcome", change)
 
     def import_services(self, actor: str, services: list[CatalogueService], filename: str = "") -> list[Change]:
         """Put the CSV's services into the draft: same id replaced, new id added, others kept."""

@@ -125,6 +125,7 @@ def test_hq_pages_have_no_serious_violations(hq_demo, context_factory):  # noqa:
         for path, name in [("/admin/login", "admin-login"), ("/admin", "admin-catalogue"), (first, "admin-service"),
                            ("/admin/versions/1", "admin-version"), ("/admin/audit", "admin-audit"),
                            ("/admin/centres", "admin-centres"), ("/admin/standards", "admin-standards"),
+                           ("/admin/outcomes", "admin-outcomes"),
                            ("/admin/import", "admin-import")]:
             page.goto(f"{hq_demo.url}{path}?lang={lang}")
             found += audit(page, f"hq-{name}-{lang}")

@@ -217,7 +217,7 @@ def test_a_centres_report_is_stored_and_bad_ones_refused(hq: HqProcess, pg_url: 
          "reason": {"en": "The agency's system is down", "sw": "Mfumo wa wakala haufanyi kazi"}}]}
     r = httpx.put(hq.url + CATALOGUE_REPORT_PATH, json=report, headers=auth)
     assert r.status_code == 200, r.text
-    assert r.json() == {"centre_id": "nakuru", "version": 1, "newest": 1, "behind": False}
+    assert r.json() == {"centre_id": "nakuru", "version": 1, "newest": 1, "behind": False, "published_here": True}
     held = cats.centre_reports()["nakuru"]
     assert held["running"] == 1 and held["offerings"][0]["status"] == "suspended"
     assert held["offerings"][0]["reason"]["sw"] == "Mfumo wa wakala haufanyi kazi"
