@@ -770,6 +770,28 @@ class LoginResponse(BaseModel):
     expires_at: datetime
 
 
+class HeadquartersLinkHealth(BaseModel):
+    """One thread that talks to headquarters (catalogue-sync, live-feed, national-inbox, upstream-sender)."""
+
+    name: str
+    # off: no [upstream] hq_url (or interval 0); waiting: nothing heard yet (the sender: nothing sent yet);
+    # ok: the last try got through; failing: it did not; stopped: the thread has ended
+    state: Literal["off", "waiting", "ok", "failing", "stopped"]
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    failing_since: datetime | None = None  # the first failed try of this run of failures
+    failures: int = 0  # tries failed in a row
+    next_try_at: datetime | None = None
+
+
+class HeadquartersHealth(BaseModel):
+    """The centre's links to headquarters: each one, and whether headquarters answers any of them."""
+
+    reachable: bool  # false: a link is failing and none got through since (the board says so)
+    unreachable_since: datetime | None = None
+    links: list[HeadquartersLinkHealth] = Field(default_factory=list)
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     centre_id: str
@@ -777,6 +799,7 @@ class Health(BaseModel):
     broker_url: str
     seq: int
     catalogue_version: int | None = None  # the national catalogue version this centre runs (0: the shipped one)
+    headquarters: HeadquartersHealth | None = None  # the links to headquarters (None: the app runs without them)
 
 
 # --------------------------------------------------------------------------
