@@ -142,6 +142,9 @@ class WaitUnknown(StrEnum):
 
     no_counter = "no_counter"  # no open counter serves it, and none is due to open before closing
     closed = "closed"  # the centre has closed for the day
+    # no open counter serves it, but one that does is paused (a clerk on a break, expected back): no figure is
+    # made up for when they return, and no screen says "no counter" either
+    paused = "paused"
 
 
 class IssueRefusal(StrEnum):
@@ -671,6 +674,10 @@ class TicketOut(BaseModel):
     rating: Satisfaction | None = None
     visit: list[VisitStepOut] | None = None  # a one-stop visit's services, done / now / next (None: one service)
     visit_wait_s: int | None = None  # until the visit's last service is called (null: unknown or no visit)
+    # a visit with no whole-visit figure: why (``paused``: every counter of a step left is on a break) and which
+    # step has none (a service id)
+    visit_wait_unknown: WaitUnknown | None = None
+    visit_wait_step: str | None = None
 
 
 class ServiceOut(BaseModel):

@@ -29,7 +29,8 @@
     if (t.estimated_wait_s === null || t.estimated_wait_s === undefined) {
       // nobody can serve this ticket today: say why, never a number (nor "very soon")
       wait.textContent = t.wait_unknown === "closed" ? H.t("t_wait_closed")
-        : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter") : "—";
+        : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter")
+        : t.wait_unknown === "paused" ? H.t("t_wait_paused") : "—";
       wait.dataset.waitUnknown = t.wait_unknown || "";
       wait.className = "wait-text";
       $("ticket-figures").classList.add("unknown");  // a sentence, not a figure: one column
