@@ -99,10 +99,10 @@ class Sender(HeadquartersLink):
         return self._sleep_s()
 
     def headquarters_back(self) -> None:
-        """Headquarters answered another link: the summaries waiting out their backoff go now, not in an hour."""
-        if self.failures:
-            self._due_now = True
-            self.poke()
+        """Headquarters answered another link: the summaries waiting out their backoff go now, not in an hour
+        (after a restart too: the rows keep their times, this thread's count of failures starts at nothing)."""
+        self._due_now = True
+        self.poke()
 
     def _sleep_s(self) -> float:
         """Until the next due row or the poll interval, whichever comes first."""

@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -119,7 +121,9 @@ class Periodic:
         self._failing_since: float | None = None
         self.failing_since_at: float | None = None  # wall clock, for the board and /healthz
         self.off = False  # set by a link with no address: it never runs
-        self.on_back: Callable[[Periodic], None] | None = None  # told when headquarters answers again
+        # told after each pass that got through (True: after failures) and each that failed
+        self.on_heard: Callable[[Periodic, bool], None] | None = None
+        self.on_failed: Callable[[Periodic], None] | None = None
         self._said_at = 0.0  # monotonic: when the log last spoke of this failure
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -221,9 +225,9 @@ class Periodic:
                         self.failures, "y" if self.failures == 1 else "ies", time.monotonic() - self._failing_since)
         self.failures, self._failing_since, self.failing_since_at = 0, None, None
         self.last_success_at, self.last_error = time.time(), None
-        if back and self.on_back is not None:
+        if self.on_heard is not None:
             try:
-                self.on_back(self)
+                self.on_heard(self, back)
             except Exception:  # noqa: BLE001 - waking the others must never stop this link
                 logger.exception("%s: telling the other links failed", self.what)
 
@@ -246,6 +250,11 @@ class Periodic:
                            self.failures, now - self._failing_since, self.last_error, wait)
         else:
             logger.debug("%s: try %d failed (%s); next in %.1f s", self.what, self.failures, self.last_error, wait)
+        if self.on_failed is not None:
+            try:
+                self.on_failed(self)
+            except Exception:  # noqa: BLE001 - the book of the outage must never stop this link
+                logger.exception("%s: noting the failure failed", self.what)
         return wait
 
 
@@ -289,14 +298,20 @@ class HeadquartersLink(Periodic):
 class HeadquartersLinks:
     """The centre's links to headquarters, as one: what /healthz and the manager's board show, and the link that
     hears headquarters again wakes the others (their backoff may be half an hour long: the board would say
-    "not reachable" that long after it came back, and the waiting summaries would wait as long)."""
+    "not reachable" that long after it came back, and the waiting summaries would wait as long).
 
-    def __init__(self) -> None:
+    Since when headquarters has been away is kept in the centre's database (``headquarters_reach``): a server
+    restarted during an outage says since when it really is, not since its restart."""
+
+    def __init__(self, db_path: Path | str | None = None) -> None:
         self._links: list[Periodic] = []
         self._lock = threading.Lock()
+        self._db_path = db_path
+        self._db: sqlite3.Connection | None = None
+        self.away_since: float | None = self._read() if db_path is not None else None
 
     def add(self, link: Periodic) -> None:
-        link.on_back = self._back
+        link.on_heard, link.on_failed = self._heard, self._failed
         with self._lock:
             self._links.append(link)
 
@@ -304,18 +319,68 @@ class HeadquartersLinks:
         with self._lock:
             if link in self._links:
                 self._links.remove(link)
-        link.on_back = None
+        link.on_heard = link.on_failed = None
 
     def statuses(self) -> list[LinkStatus]:
         with self._lock:
             links = list(self._links)
         return [link.status() for link in links]
 
-    def _back(self, heard: Periodic) -> None:
+    def unreachable_since(self) -> float | None:
+        """Since when no link gets through, the outage before a restart included; None while one does."""
+        since = unreachable_since(self.statuses())
+        if since is None:
+            return None
+        kept = self.away_since
+        return since if kept is None else min(since, kept)
+
+    def close(self) -> None:
         with self._lock:
-            others = [link for link in self._links if link is not heard]
-        for link in others:
-            link.headquarters_back()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _heard(self, heard: Periodic, back: bool) -> None:
+        if self.away_since is not None:
+            self._keep(None)
+        if back:
+            with self._lock:
+                others = [link for link in self._links if link is not heard]
+            for link in others:
+                link.headquarters_back()
+
+    def _failed(self, link: Periodic) -> None:
+        if self.away_since is None:
+            since = unreachable_since(self.statuses())
+            if since is not None:
+                self._keep(since)
+
+    # ---------------------------------------------------------------- the book, across restarts
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(str(self._db_path), timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=30000")
+        return self._db
+
+    def _read(self) -> float | None:
+        try:
+            row = self._conn().execute("SELECT unreachable_since FROM headquarters_reach WHERE id = 1").fetchone()
+        except sqlite3.Error as err:  # an old database (not migrated yet) or a locked one: nothing kept
+            logger.warning("could not read since when headquarters is away: %s", err)
+            return None
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _keep(self, since: float | None) -> None:
+        self.away_since = since
+        if self._db_path is None:
+            return
+        try:
+            with self._lock:
+                self._conn().execute("UPDATE headquarters_reach SET unreachable_since = ? WHERE id = 1", [since])
+        except sqlite3.Error as err:  # the board still shows this run's outage; the log says why
+            logger.warning("could not keep since when headquarters is away: %s", err)
 
 
 def unreachable_since(statuses: list[LinkStatus]) -> float | None:

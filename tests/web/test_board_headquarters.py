@@ -12,6 +12,7 @@ import json
 import re
 
 import httpx
+from playwright.sync_api import expect
 
 from centre_server.runtime.periodic import LinkStatus, unreachable_since
 from tests.conftest import Centre, CentreProcess, Mosquitto, free_port, provision, set_upstream, wait_until
@@ -102,6 +103,17 @@ def test_board_and_healthz_say_headquarters_is_away_then_back(tmp_path, monkeypa
                 box = line.bounding_box()
                 assert box is not None and box["height"] < 80  # one small line (two at most) on a 1440 px board
                 shots(page, f"board-hq-unreachable-{lang}")
+
+            # the centre restarts during the outage: the board still says since when headquarters is away,
+            # not since the restart
+            first_since = health(server)["unreachable_since"]
+            server.stop()
+            server.start()
+            again = wait_until(lambda: away(server), 20, "headquarters away after the restart")
+            assert again["unreachable_since"] == first_since
+            page.goto(server.url + "/board?lang=en")
+            expect(page.locator("#hq-line")).to_have_text(
+                f"Headquarters not reachable since {since}; figures will be sent when it returns.")
 
             # headquarters comes up on that port: the live feed hears it within a second or so and wakes the
             # others; the summary goes at once, not after its ten-minute backoff
