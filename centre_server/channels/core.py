@@ -959,7 +959,10 @@ class ChannelHub:
             url = f"{self.public_url}/t/{t.id}"
             if isinstance(d, TicketIssued):
                 ahead = d.position
-                wait = wait_phrase(lang, d.estimated_wait_s, None)
+                # no figure: why, as the ticket page says it (a counter on a break is not "no counter open")
+                why = None if d.estimated_wait_s is not None else engine.wait_for(state, d.service_id, ahead,
+                                                                                   ev.at)[1]
+                wait = wait_phrase(lang, d.estimated_wait_s, why)
                 if not t.checked_in:
                     text = tr("sms_issued", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               code=self.code_of(t.id) or "-", url=url)
