@@ -4,6 +4,10 @@ and the words say the counter is on a short break, not that no counter is open. 
 
 from __future__ import annotations
 
+import re
+
+import httpx
+
 from tests.channels.conftest import clerk
 from tests.channels.test_closing import ussd_path_to, ussd_screen
 
@@ -13,6 +17,10 @@ def test_ussd_and_sms_say_the_counter_is_on_a_break(channel_server, new_phone):
     assert c.post("/api/v1/counters/c10/open", json={"services": ["kplc"]}).status_code == 200
     assert c.post("/api/v1/counters/c10/pause").status_code == 200
     try:
+        for lang, said in (("en", "waiting, counter on a short break"), ("sw", "wanasubiri, kaunta iko mapumzikoni")):
+            page = httpx.get(f"{channel_server.url}/join?lang={lang}").text
+            option = re.search(r'<option value="kplc"[^>]*>([^<]*)</option>', page).group(1)  # type: ignore[union-attr]
+            assert said in option and "min" not in option and "dak" not in option, option
         for _lang, answer, words, category, service in (
                 ("en", "1", "counter on a short break", "County and utilities", "Kenya Power"),
                 ("sw", "2", "kaunta iko mapumzikoni", "Kaunti na huduma", "Kenya Power")):
