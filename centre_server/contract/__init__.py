@@ -678,6 +678,8 @@ class TicketOut(BaseModel):
     # step has none (a service id)
     visit_wait_unknown: WaitUnknown | None = None
     visit_wait_step: str | None = None
+    # cancelled by the day's close (closing time, a manager's close, midnight), not by the citizen or a clerk
+    cancelled_at_close: bool = False
 
 
 class ServiceOut(BaseModel):
