@@ -621,6 +621,7 @@ def service_note_key(s: ServiceStatePayload) -> str | None:
                 IssueRefusal.service_suspended: "refusal_service_suspended"}.get(
             s.refusal, "refusal_other")  # type: ignore[arg-type]  # None gets the default
     if s.estimated_wait_s is None:
-        return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed"}.get(
+        return {WaitUnknown.no_counter: "wait_no_counter", WaitUnknown.closed: "wait_closed",
+                WaitUnknown.paused: "wait_paused"}.get(
             s.wait_unknown, "wait_unknown")  # type: ignore[arg-type]  # None gets the default
     return None

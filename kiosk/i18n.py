@@ -70,6 +70,8 @@ def wait_reason_text(reason: str | None, language: str = "en", short: bool = Fal
         return tr("wait_no_counter_short" if short else "wait_no_counter", language)
     if reason == "closed":
         return tr("wait_closed", language)
+    if reason == "paused":  # its counters are on a break: expected back, no figure until then
+        return tr("wait_paused_short" if short else "wait_paused", language)
     return tr("wait_unknown", language)
 
 

@@ -34,6 +34,7 @@ class CatalogueExtension:
         # a centre that reported before headquarters was rebuilt)
         catalogue_store.set_report_due(centre.db, centre.clock())
         centre.catalogue_listeners.append(self.sync.wake)  # an offering changed: headquarters hears of it soon
+        centre.headquarters.add(self.sync)
         self.sync.start()
 
     def stop(self) -> None:

@@ -227,6 +227,7 @@ class NationalInboxExtension:
             logger.info("no headquarters inbox: [upstream] hq_url/hq_token unset or inbox_every_s = 0")
             return
         self.poller = InboxPoller(InboxAnswerer(self.channels.running_hub()), url, token, every)
+        centre.headquarters.add(self.poller)
         self.poller.start()
 
     def stop(self) -> None:

@@ -54,7 +54,8 @@ REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
 INFO_KEYWORDS = {"INFO": "en", "TAARIFA": "sw"}  # "INFO K" answers in English, "TAARIFA K" in Kiswahili
 LANGUAGE_WORDS = {"en": "en", "english": "en", "kiingereza": "en", "sw": "sw", "swahili": "sw", "kiswahili": "sw"}
 SUSPENSION_REASON_MAX = 150  # the suspension SMS stays within two messages with the longest reason
-OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving)
+# a parked citizen (sent to fetch a document) still holds the ticket: "no ticket today" would be untrue
+OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving, TicketState.parked)
 
 
 class ChannelError(Refusal):
@@ -303,7 +304,7 @@ class ChannelHub:
                        and t.appointment_id is None)
 
     def open_tickets_of(self, phone: str) -> list[Ticket]:
-        """The phone's tickets of today still waiting or at a counter, oldest first."""
+        """The phone's tickets of today still waiting, at a counter or parked (fetching a document), oldest first."""
         with self.centre.lock:
             day = self.centre.state.day
             return sorted((t for t in self.centre.state.tickets.values()
@@ -959,7 +960,10 @@ class ChannelHub:
             url = f"{self.public_url}/t/{t.id}"
             if isinstance(d, TicketIssued):
                 ahead = d.position
-                wait = wait_phrase(lang, d.estimated_wait_s, None)
+                # no figure: why, as the ticket page says it (a counter on a break is not "no counter open")
+                why = None if d.estimated_wait_s is not None else engine.wait_for(state, d.service_id, ahead,
+                                                                                   ev.at)[1]
+                wait = wait_phrase(lang, d.estimated_wait_s, why)
                 if not t.checked_in:
                     text = tr("sms_issued", lang, number=t.number, service=name, ahead=ahead, wait=wait,
                               code=self.code_of(t.id) or "-", url=url)

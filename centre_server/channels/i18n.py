@@ -78,10 +78,10 @@ def localise(lang: str, value: Any) -> Any:
 def wait_phrase(lang: str, wait_s: int | None, unknown: str | None, long: bool = False) -> str:
     """The estimated wait as a citizen reads it: "~12 min", or why there is none (never a made-up number).
 
-    ``unknown`` is the contract's ``WaitUnknown`` ("no_counter", "closed"); a missing estimate without a
-    reason is told as no counter serving it, the only other case the server knows.
+    ``unknown`` is the contract's ``WaitUnknown`` ("no_counter", "closed", "paused": its counters are on a
+    break); a missing estimate without a reason is told as no counter serving it.
     """
     if wait_s is not None:
         return tr("wait_approx", lang, m=max(1, wait_minutes(wait_s)))
-    reason = "closed" if str(unknown or "") == "closed" else "no_counter"
+    reason = str(unknown or "") if str(unknown or "") in ("closed", "paused") else "no_counter"
     return tr(f"wait_{reason}_long" if long else f"wait_{reason}", lang)

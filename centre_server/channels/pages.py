@@ -110,8 +110,9 @@ def _service_groups(hub: ChannelHub, lang: str,
             label = tr("remote_full", lang)
         elif book_only:
             label = tr("waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today", lang)
-        elif f["estimated_wait_s"] is None:
-            label = tr("waiting_no_counter", lang, n=f["waiting"])
+        elif f["estimated_wait_s"] is None:  # why: a counter on a break is not "no counter open"
+            paused = str(f.get("wait_unknown") or "") == "paused"
+            label = tr("waiting_paused" if paused else "waiting_no_counter", lang, n=f["waiting"])
         else:
             label = tr("waiting_now", lang, n=f["waiting"], m=max(1, wait_minutes(f["estimated_wait_s"])))
         groups.setdefault(cat or "-", []).append({

@@ -488,6 +488,8 @@ class UssdSession:
                                 ahead=out.position,
                                 wait=wait_phrase(self.lang, out.estimated_wait_s, out.wait_unknown),
                                 code=self.hub.code_of(t.id) or "-"))
+            elif t.state == TicketState.parked:  # sent to fetch a document: called again on return
+                lines.append(tr("u_status_parked", self.lang, number=t.number))
             else:
                 lines.append(tr("u_status_called", self.lang, number=t.number, counter=out.counter_name or "?"))
         return end("\n".join(lines))

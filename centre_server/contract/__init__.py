@@ -142,6 +142,9 @@ class WaitUnknown(StrEnum):
 
     no_counter = "no_counter"  # no open counter serves it, and none is due to open before closing
     closed = "closed"  # the centre has closed for the day
+    # no open counter serves it, but one that does is paused (a clerk on a break, expected back): no figure is
+    # made up for when they return, and no screen says "no counter" either
+    paused = "paused"
 
 
 class IssueRefusal(StrEnum):
@@ -671,6 +674,12 @@ class TicketOut(BaseModel):
     rating: Satisfaction | None = None
     visit: list[VisitStepOut] | None = None  # a one-stop visit's services, done / now / next (None: one service)
     visit_wait_s: int | None = None  # until the visit's last service is called (null: unknown or no visit)
+    # a visit with no whole-visit figure: why (``paused``: every counter of a step left is on a break) and which
+    # step has none (a service id)
+    visit_wait_unknown: WaitUnknown | None = None
+    visit_wait_step: str | None = None
+    # cancelled by the day's close (closing time, a manager's close, midnight), not by the citizen or a clerk
+    cancelled_at_close: bool = False
 
 
 class ServiceOut(BaseModel):
@@ -770,6 +779,28 @@ class LoginResponse(BaseModel):
     expires_at: datetime
 
 
+class HeadquartersLinkHealth(BaseModel):
+    """One thread that talks to headquarters (catalogue-sync, live-feed, national-inbox, upstream-sender)."""
+
+    name: str
+    # off: no [upstream] hq_url (or interval 0); waiting: nothing heard yet (the sender: nothing sent yet);
+    # ok: the last try got through; failing: it did not; stopped: the thread has ended
+    state: Literal["off", "waiting", "ok", "failing", "stopped"]
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    failing_since: datetime | None = None  # the first failed try of this run of failures
+    failures: int = 0  # tries failed in a row
+    next_try_at: datetime | None = None
+
+
+class HeadquartersHealth(BaseModel):
+    """The centre's links to headquarters: each one, and whether headquarters answers any of them."""
+
+    reachable: bool  # false: a link is failing and none got through since (the board says so)
+    unreachable_since: datetime | None = None
+    links: list[HeadquartersLinkHealth] = Field(default_factory=list)
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     centre_id: str
@@ -777,6 +808,7 @@ class Health(BaseModel):
     broker_url: str
     seq: int
     catalogue_version: int | None = None  # the national catalogue version this centre runs (0: the shipped one)
+    headquarters: HeadquartersHealth | None = None  # the links to headquarters (None: the app runs without them)
 
 
 # --------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class DayCloseExtension:
         sender = upstream.Sender.for_settings(centre.settings)
         closer = DayCloser(centre, on_recorded=lambda r: sender.wake())
         self.closer, self.sender, self.lock = closer, sender, lock_cm
+        centre.headquarters.add(sender)
         sender.start()
         closer.start()
 

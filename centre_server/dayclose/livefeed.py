@@ -127,6 +127,7 @@ class LiveFeedExtension:
 
     def start(self, centre: Centre) -> None:
         self.feed = LiveFeed.for_centre(centre)
+        centre.headquarters.add(self.feed)
         self.feed.start()
 
     def stop(self) -> None:

@@ -28,7 +28,7 @@ import sqlite_utils
 from centre_server.config import CentreSettings
 from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
-from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain, env_float
+from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain, Untried, env_float
 from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class Sender(HeadquartersLink):
         self.sent = 0
         self.row_failures = 0  # rows not delivered, over the life of this sender
         self._pass_error: str | None = None
+        self._tried = 0  # rows offered to headquarters in this pass
+        self._due_now = False  # headquarters answered another link: what waits is due at once
 
     @classmethod
     def for_settings(cls, settings: CentreSettings) -> Sender:
@@ -83,11 +85,24 @@ class Sender(HeadquartersLink):
     def run_once(self) -> float:
         """Send what is due; a row that failed makes the pass a failure (for the log and the status), and the
         thread sleeps until the next row is due either way."""
-        self._pass_error = None
+        self._pass_error, self._tried = None, 0
+        if self._due_now:
+            self._due_now = False
+            with self.db.conn:
+                self.db.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE sent_at IS NULL AND next_attempt_at>?",
+                                     [time.time(), time.time()])
         self.send_due()
         if self._pass_error is not None:
             raise TryAgain(self._pass_error, after_s=self._sleep_s())
+        if not self._tried:  # nothing was due: headquarters was not asked, the link's state stays as it was
+            raise Untried(self._sleep_s())
         return self._sleep_s()
+
+    def headquarters_back(self) -> None:
+        """Headquarters answered another link: the summaries waiting out their backoff go now, not in an hour
+        (after a restart too: the rows keep their times, this thread's count of failures starts at nothing)."""
+        self._due_now = True
+        self.poke()
 
     def _sleep_s(self) -> float:
         """Until the next due row or the poll interval, whichever comes first."""
@@ -120,6 +135,7 @@ class Sender(HeadquartersLink):
             if self.stopping:
                 break
             error, detail = self._post(key, payload)
+            self._tried += 1
             if detail.get("code") == "key_reused" and isinstance(detail.get("revision_held"), int):
                 new_key = rekey(self.db, oid, payload, detail["revision_held"])
                 logger.warning("headquarters holds other figures under %s: queued them again as %s", key, new_key)

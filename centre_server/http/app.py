@@ -472,7 +472,7 @@ def create_app(settings: CentreSettings | Path | str, mqtt_url: str | None = Non
         return Health(status="ok", centre_id=settings.centre_id,
                       broker=link.state if link else "disconnected",
                       broker_url=link.url if link else "", seq=centre.state.last_seq,
-                      catalogue_version=centre.catalogue.version)
+                      catalogue_version=centre.catalogue.version, headquarters=centre.headquarters_health())
 
     for part in extensions:
         for router in part_routers(part.name):

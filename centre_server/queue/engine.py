@@ -459,15 +459,23 @@ def wait_for(state: State, service_id: str, ahead: int, now: float,
     """Seconds a ticket with ``ahead`` people before it may wait, or None with the reason.
 
     Never invented: after closing it is ``closed``; when no open counter serves the
-    service and none is due to open before closing, ``no_counter``.
+    service and none is due to open before closing, ``no_counter``, or ``paused`` when a
+    counter that serves it is paused: the forecaster counts only open counters (a paused
+    one calls nobody, and when its clerk returns is not known), so there is no figure, but
+    the counter is expected back.
     """
     if day_closed_reason(state, now) is not None:
         return None, WaitUnknown.closed
     est = state.predictor.estimate(state, service_id, ahead, now, priority=priority,
                                    closes_at=closing_epoch(state, now))
     if est is None:
-        return None, WaitUnknown.no_counter
+        return None, WaitUnknown.paused if paused_counters_for(state, service_id) else WaitUnknown.no_counter
     return est, None
+
+
+def paused_counters_for(state: State, service_id: str) -> list[Counter]:
+    """The counters serving ``service_id`` whose clerk is on a break (paused): expected back."""
+    return [c for c in state.counters.values() if c.state == CounterState.paused and service_id in c.services]
 
 
 def estimate_wait(state: State, service_id: str, ahead: int, now: float) -> int | None:
@@ -1134,24 +1142,31 @@ def _change_visit(state: State, cmd: ChangeVisit, emit: _Emitter) -> None:
 
 
 def visit_wait(state: State, t: Ticket, now: float) -> int | None:
+    """Seconds until the visit's last service is called; None when a step has no figure (``visit_wait_for``)."""
+    return visit_wait_for(state, t, now)[0]
+
+
+def visit_wait_for(state: State, t: Ticket, now: float) -> tuple[int | None, WaitUnknown | None, str | None]:
     """Seconds until the visit's last service is called: this step's wait, then for each later step
     the one before's typical service time and that queue's wait for the tickets ahead of it by the
-    place rule. None when a step has no counter today (or the day is closed)."""
+    place rule. Each step's wait is the forecaster's own (``wait_for``), so a step whose counters are
+    all paused has no figure here either: None, with why (``paused``, ``no_counter``, ``closed``) and
+    the step's service id."""
     total, unknown = ticket_wait(state, t, now)
     if total is None or unknown is not None:
-        return None
+        return None, unknown or WaitUnknown.no_counter, t.service_id
     before = t.service_id
     by_issue = state.policy.visit_place != "joined"
     for sid in visits.remaining(t):
         total += int(state.predictor.mean_service_s.get(before, state.services[before].service_time_s))
         queue = state.queues.get(sid, {}).values()
         ahead = sum(1 for x in queue if not by_issue or (x.queued_at, x.seq) < (t.queued_at, t.seq))
-        wait, _ = wait_for(state, sid, ahead, now)
+        wait, why = wait_for(state, sid, ahead, now)
         if wait is None:
-            return None
+            return None, why or WaitUnknown.no_counter, sid
         total += wait
         before = sid
-    return total
+    return total, None, None
 
 
 def _record_payment(state: State, cmd: RecordPayment, emit: _Emitter) -> None:

@@ -32,6 +32,8 @@ from centre_server.contract import (
     Event,
     EventPayload,
     HallStatePayload,
+    HeadquartersHealth,
+    HeadquartersLinkHealth,
     ServiceStatePayload,
     TicketOut,
 )
@@ -47,6 +49,7 @@ from centre_server.queue.engine import Command, QueueError, State
 from centre_server.queue.model import Ticket
 from centre_server.runtime import national, projections
 from centre_server.runtime.forecaster import Forecaster
+from centre_server.runtime.periodic import HeadquartersLinks
 from centre_server.runtime.policy import policy_from
 from centre_server.runtime.projections import public_ticket_id  # noqa: F401  (pages and devices' payloads)
 from centre_server.store import catalogue as catalogue_store, database as storage
@@ -153,6 +156,8 @@ class Centre:
         self.offerings: dict[str, Offering] = catalogue_store.offerings(self.db)
         # told (on the writer's thread, after the change) when the catalogue or an offering changed
         self.catalogue_listeners: list[Callable[[], None]] = []
+        # the threads that talk to headquarters, each added by its part as it starts (/healthz, the board)
+        self.headquarters = HeadquartersLinks(settings.db_path)
         self.state: State = self._load()
         self._writer: threading.Thread | None = None
         self.forecaster: Forecaster | None = None  # started with the writer
@@ -172,6 +177,7 @@ class Centre:
 
     def close(self) -> None:
         self.stop_writer()
+        self.headquarters.close()
         self.db.conn.close()
 
     def reader(self) -> sqlite_utils.Database:
@@ -431,6 +437,16 @@ class Centre:
 
     def iso(self, ts: float | None) -> datetime | None:
         return projections.iso(ts, self.tz)
+
+    def headquarters_health(self) -> HeadquartersHealth:
+        """The links to headquarters as /healthz and the manager's board show them, in the centre's time."""
+        statuses = self.headquarters.statuses()
+        since = self.headquarters.unreachable_since()
+        links = [HeadquartersLinkHealth(name=s.name, state=s.state, last_success_at=self.iso(s.last_success_at),
+                                        last_error=s.last_error, failing_since=self.iso(s.failing_since_at),
+                                        failures=s.failures, next_try_at=self.iso(s.next_try_at))
+                 for s in statuses]
+        return HeadquartersHealth(reachable=since is None, unreachable_since=self.iso(since), links=links)
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         with self.lock:

@@ -18,9 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -67,6 +71,20 @@ class TryAgain(Exception):
         self.after_s = after_s
 
 
+class Untried(Exception):
+    """A pass that did not speak to headquarters (the outbox sender with no row due): neither a success nor a
+    failure, so the link's state stays what the last real try made it."""
+
+    def __init__(self, after_s: float) -> None:
+        super().__init__("nothing to send")
+        self.after_s = after_s
+
+
+# off: no address or interval (never runs); waiting: running, nothing heard yet; ok: the last try got through;
+# failing: the last try did not; stopped: the thread has ended
+LinkState = Literal["off", "waiting", "ok", "failing", "stopped"]
+
+
 @dataclass(frozen=True)
 class LinkStatus:
     """What one link to headquarters knows of itself (POSIX seconds; None: not yet)."""
@@ -77,6 +95,8 @@ class LinkStatus:
     last_error: str | None
     failures: int  # in a row
     next_try_at: float | None
+    failing_since_at: float | None = None  # the first failed try of this run of failures
+    state: LinkState = "waiting"
 
 
 class Periodic:
@@ -99,6 +119,11 @@ class Periodic:
         self.last_error: str | None = None
         self.next_try_at: float | None = None
         self._failing_since: float | None = None
+        self.failing_since_at: float | None = None  # wall clock, for the board and /healthz
+        self.off = False  # set by a link with no address: it never runs
+        # told after each pass that got through (True: after failures) and each that failed
+        self.on_heard: Callable[[Periodic, bool], None] | None = None
+        self.on_failed: Callable[[Periodic], None] | None = None
         self._said_at = 0.0  # monotonic: when the log last spoke of this failure
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -144,10 +169,28 @@ class Periodic:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def headquarters_back(self) -> None:
+        """Another link heard headquarters again: try now rather than at the end of a long backoff."""
+        if self.failures:
+            self.poke()
+
     def status(self) -> LinkStatus:
-        return LinkStatus(name=self.name, running=self._thread is not None and self._thread.is_alive(),
+        running = self._thread is not None and self._thread.is_alive()
+        state: LinkState
+        if self.off:
+            state = "off"
+        elif self._thread is not None and (not running or self._stop.is_set()):
+            state = "stopped"
+        elif self.failures:
+            state = "failing"
+        elif self.last_success_at is not None:
+            state = "ok"
+        else:
+            state = "waiting"
+        return LinkStatus(name=self.name, running=running,
                           last_success_at=self.last_success_at, last_error=self.last_error,
-                          failures=self.failures, next_try_at=self.next_try_at)
+                          failures=self.failures, next_try_at=self.next_try_at,
+                          failing_since_at=self.failing_since_at if self.failures else None, state=state)
 
     # ---------------------------------------------------------------- the loop
 
@@ -168,17 +211,25 @@ class Periodic:
         """One pass and its bookkeeping; the wait until the next."""
         try:
             wait = self.run_once()
+        except Untried as quiet:
+            return quiet.after_s
         except Exception as err:  # headquarters away, or a bug: the thread lives on and tries later
             return self._note_failure(err)
         self._note_success()
         return self.every_s if wait is None else wait
 
     def _note_success(self) -> None:
+        back = self._failing_since is not None
         if self._failing_since is not None:
             logger.info("%s: headquarters answered again after %d failed tr%s over %.0f s", self.what,
                         self.failures, "y" if self.failures == 1 else "ies", time.monotonic() - self._failing_since)
-        self.failures, self._failing_since = 0, None
+        self.failures, self._failing_since, self.failing_since_at = 0, None, None
         self.last_success_at, self.last_error = time.time(), None
+        if self.on_heard is not None:
+            try:
+                self.on_heard(self, back)
+            except Exception:  # noqa: BLE001 - waking the others must never stop this link
+                logger.exception("%s: telling the other links failed", self.what)
 
     def _note_failure(self, err: Exception) -> float:
         self.failures += 1
@@ -188,7 +239,7 @@ class Periodic:
         now = time.monotonic()
         bug = not isinstance(err, (TryAgain, *self.expected))
         if self._failing_since is None:
-            self._failing_since, self._said_at = now, now
+            self._failing_since, self._said_at, self.failing_since_at = now, now, time.time()
             if bug:
                 logger.exception("%s: the pass failed; next try in %.1f s", self.what, wait)
             else:
@@ -199,6 +250,11 @@ class Periodic:
                            self.failures, now - self._failing_since, self.last_error, wait)
         else:
             logger.debug("%s: try %d failed (%s); next in %.1f s", self.what, self.failures, self.last_error, wait)
+        if self.on_failed is not None:
+            try:
+                self.on_failed(self)
+            except Exception:  # noqa: BLE001 - the book of the outage must never stop this link
+                logger.exception("%s: noting the failure failed", self.what)
         return wait
 
 
@@ -220,6 +276,7 @@ class HeadquartersLink(Periodic):
     def start(self) -> None:
         if not self.hq_url or self.every_s <= 0:
             logger.info("%s", self.off_words)
+            self.off = True
             return
         super().start()
 
@@ -236,6 +293,110 @@ class HeadquartersLink(Periodic):
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+class HeadquartersLinks:
+    """The centre's links to headquarters, as one: what /healthz and the manager's board show, and the link that
+    hears headquarters again wakes the others (their backoff may be half an hour long: the board would say
+    "not reachable" that long after it came back, and the waiting summaries would wait as long).
+
+    Since when headquarters has been away is kept in the centre's database (``headquarters_reach``): a server
+    restarted during an outage says since when it really is, not since its restart."""
+
+    def __init__(self, db_path: Path | str | None = None) -> None:
+        self._links: list[Periodic] = []
+        self._lock = threading.Lock()
+        self._db_path = db_path
+        self._db: sqlite3.Connection | None = None
+        self.away_since: float | None = self._read() if db_path is not None else None
+
+    def add(self, link: Periodic) -> None:
+        link.on_heard, link.on_failed = self._heard, self._failed
+        with self._lock:
+            self._links.append(link)
+
+    def remove(self, link: Periodic) -> None:
+        with self._lock:
+            if link in self._links:
+                self._links.remove(link)
+        link.on_heard = link.on_failed = None
+
+    def statuses(self) -> list[LinkStatus]:
+        with self._lock:
+            links = list(self._links)
+        return [link.status() for link in links]
+
+    def unreachable_since(self) -> float | None:
+        """Since when no link gets through, the outage before a restart included; None while one does."""
+        since = unreachable_since(self.statuses())
+        if since is None:
+            return None
+        kept = self.away_since
+        return since if kept is None else min(since, kept)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _heard(self, heard: Periodic, back: bool) -> None:
+        if self.away_since is not None:
+            self._keep(None)
+        if back:
+            with self._lock:
+                others = [link for link in self._links if link is not heard]
+            for link in others:
+                link.headquarters_back()
+
+    def _failed(self, link: Periodic) -> None:
+        if self.away_since is None:
+            since = unreachable_since(self.statuses())
+            if since is not None:
+                self._keep(since)
+
+    # ---------------------------------------------------------------- the book, across restarts
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(str(self._db_path), timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=30000")
+        return self._db
+
+    def _read(self) -> float | None:
+        try:
+            row = self._conn().execute("SELECT unreachable_since FROM headquarters_reach WHERE id = 1").fetchone()
+        except sqlite3.Error as err:  # an old database (not migrated yet) or a locked one: nothing kept
+            logger.warning("could not read since when headquarters is away: %s", err)
+            return None
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _keep(self, since: float | None) -> None:
+        self.away_since = since
+        if self._db_path is None:
+            return
+        try:
+            with self._lock:
+                self._conn().execute("UPDATE headquarters_reach SET unreachable_since = ? WHERE id = 1", [since])
+        except sqlite3.Error as err:  # the board still shows this run's outage; the log says why
+            logger.warning("could not keep since when headquarters is away: %s", err)
+
+
+def unreachable_since(statuses: list[LinkStatus]) -> float | None:
+    """Since when headquarters has not answered any link (POSIX seconds), or None while it answers.
+
+    Headquarters is unreachable when some link is failing and no link got through since that run of
+    failures began; one link failing while another gets through (a refused request, a bug) is not
+    headquarters away, and is for the technician's /healthz, not the manager's board."""
+    failing = [s.failing_since_at for s in statuses if s.state == "failing" and s.failing_since_at is not None]
+    if not failing:
+        return None
+    since = min(failing)
+    heard = max((s.last_success_at for s in statuses if s.last_success_at is not None), default=None)
+    if heard is not None and heard >= since:
+        return None
+    return since
 
 
 def describe(err: BaseException, expected: tuple[type[BaseException], ...] = ()) -> str:

@@ -88,6 +88,8 @@ def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
         est, unknown = engine.ticket_wait(state, t, now, ahead=pos)
     else:
         pos, est = 0, 0
+    visit_s, visit_unknown, visit_step = (engine.visit_wait_for(state, t, now)
+                                          if visits.is_visit(t) and t.id in state.tickets else (None, None, None))
     return TicketOut(
         id=t.id, number=t.number, service_id=t.service_id,
         service_name_en=svc.name_en if svc else t.service_id,
@@ -98,8 +100,8 @@ def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
         counter_id=t.counter_id, counter_name=counter.name if counter else None,
         called_at=iso(t.called_at, tz), started_at=iso(t.started_at, tz),
         ended_at=iso(t.ended_at, tz), recalls=t.recalls, outcome=t.outcome, rating=t.rating,
-        visit=visit_out(state, t), visit_wait_s=(engine.visit_wait(state, t, now)
-                                                 if visits.is_visit(t) and t.id in state.tickets else None))
+        visit=visit_out(state, t), visit_wait_s=visit_s, visit_wait_unknown=visit_unknown, visit_wait_step=visit_step,
+        cancelled_at_close=t.state == TicketState.cancelled and t.cancel_reason in engine.DAY_CLOSE_REASONS)
 
 
 def visit_out(state: State, t: Ticket) -> list[VisitStepOut] | None:

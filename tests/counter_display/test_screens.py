@@ -46,6 +46,9 @@ def _busy_centre(publisher, topics: Topics) -> None:
     publisher.publish(topics.service_state("sha"), samples.service_state(
         "sha", waiting=4, open_counters=1, wait_s=1500, accepting=False,
         refusal=IssueRefusal.after_last_call).to_bytes())
+    # its only counter is paused (a clerk on a break): no figure, and not "no counter open" either
+    publisher.publish(topics.service_state("helb"), samples.service_state(
+        "helb", waiting=3, wait_s=None, wait_unknown=WaitUnknown.paused).to_bytes())
 
 
 @pytest.mark.parametrize("orientation", ["landscape", "portrait"])
@@ -66,6 +69,7 @@ def test_the_hall_display_fills_a_bare_x_screen(orientation, screen_factory, dis
     assert len(rows) == 10 and s["view"]["pages"] == 1
     assert rows["A"][3] == "No counter open" and rows["D"][3] == "No more tickets today"
     assert rows["B"][3] == "8 min"
+    assert rows["J"][3] == "Counter on a break"
 
     # the centre closes: it says so in both languages, with when it opens
     publisher.publish(topics.day_state, samples.day_state(

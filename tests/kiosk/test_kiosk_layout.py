@@ -182,6 +182,8 @@ def test_network_printer_refused_is_offline():
     ("sw", "no_counter", "Hakuna kaunta inayohudumia huduma hii sasa. Wafanyakazi watakuita kaunta ikifunguliwa."),
     ("en", "closed", "The centre has closed for today"),
     ("sw", "closed", "Kituo kimefungwa kwa leo"),
+    ("en", "paused", "The counter for this service is on a short break. Staff will call you when it is back."),
+    ("sw", "paused", "Kaunta ya huduma hii iko mapumzikoni kwa muda mfupi. Wafanyakazi watakuita ikirudi."),
 ])
 def test_ticket_without_estimate_prints_why_never_a_number(lang, reason, expect):
     """Before the fix a null estimate could not be printed at all (or was 'short wait'); now the reason is."""

@@ -41,6 +41,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     visits.visits,  # 12
     payments.payments,  # 13
     queue.learned_rates,  # 14
+    dayclose.headquarters_reach,  # 15
 ]
 
 

@@ -478,9 +478,27 @@
     }
   });
 
+  // ------------------------------------------------------------------ headquarters away
+  /* One line while headquarters answers none of the centre's links (/healthz says which and why, for the
+     technician); nothing while all is well, nor when this server has no headquarters configured. */
+  async function refreshHeadquarters() {
+    let health;
+    try {
+      const r = await fetch("/healthz", { cache: "no-store" });
+      if (!r.ok) return;
+      health = await r.json();
+    } catch (err) { return; }
+    const hq = health.headquarters;
+    const line = $("hq-line");
+    const away = Boolean(hq && !hq.reachable && hq.unreachable_since);
+    line.hidden = !away;
+    line.textContent = away ? H.t("hq_unreachable", { time: H.hhmm(hq.unreachable_since) }) : "";
+  }
+
   refreshLive();
   refreshDaily();
   refreshCatalogue();
+  refreshHeadquarters();
   loadNotice();
   H.live((events) => {
     refreshLiveSoon();
@@ -490,4 +508,5 @@
   setInterval(refreshLive, 15000);
   setInterval(refreshDaily, 60000);
   setInterval(refreshCatalogue, 60000);  // a new version from headquarters is no queue event
+  setInterval(refreshHeadquarters, 15000);  // nor is headquarters going away or coming back
 })();

@@ -7,6 +7,7 @@
   let lastState = ticket.state;
   let timer = null;
   const schedule = (ms) => { clearTimeout(timer); timer = setTimeout(poll, ms); };
+  let opensAgain = "";  // "It opens again on ..." once the day's close cancelled this ticket
   let offering = null;  // the centre's offering of the ticket's service (catalogue): suspended, with a reason
   let offeringAt = 0;
   const OFFERING_EVERY_MS = 20000;
@@ -15,7 +16,10 @@
     const counter = t.counter_name ? H.counterName(t.counter_name) : "";
     const status = {
       waiting: H.t("t_waiting"), called: H.t("t_called", { counter }), serving: H.t("t_serving", { counter }),
-      done: H.t("t_done"), no_show: H.t("t_no_show"), cancelled: H.t("t_cancelled"), transferred: H.t("t_transferred"),
+      done: H.t("t_done"), no_show: H.t("t_no_show"), transferred: H.t("t_transferred"),
+      // the close cancelled it, nobody chose to: say so, and when the centre opens again (from /day)
+      cancelled: t.cancelled_at_close ? H.t("t_cancelled_at_close") + (opensAgain ? " " + opensAgain : "")
+        : H.t("t_cancelled"),
       parked: H.t("t_parked"),
     }[t.state] || t.state;
     $("ticket-card").className = "card ticket-card state-" + t.state;
@@ -29,7 +33,8 @@
     if (t.estimated_wait_s === null || t.estimated_wait_s === undefined) {
       // nobody can serve this ticket today: say why, never a number (nor "very soon")
       wait.textContent = t.wait_unknown === "closed" ? H.t("t_wait_closed")
-        : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter") : "—";
+        : t.wait_unknown === "no_counter" ? H.t("t_wait_no_counter")
+        : t.wait_unknown === "paused" ? H.t("t_wait_paused") : "—";
       wait.dataset.waitUnknown = t.wait_unknown || "";
       wait.className = "wait-text";
       $("ticket-figures").classList.add("unknown");  // a sentence, not a figure: one column
@@ -64,9 +69,21 @@
     } catch (err) { /* offline: the ticket's own poll says so */ }
   }
 
+  async function pollDay() {
+    // a ticket the close cancelled: when the centre opens again (nothing once it is open again)
+    if (ticket.state !== "cancelled" || !ticket.cancelled_at_close) return;
+    try {
+      const resp = await fetch("/api/v1/day", { cache: "no-store", credentials: "omit" });
+      if (!resp.ok) return;
+      const day = await resp.json();
+      opensAgain = day.open === false ? (H.lang === "sw" ? day.opens_again_sw : day.opens_again_en) || "" : "";
+    } catch (err) { /* offline: the ticket's own poll says so */ }
+  }
+
   async function poll() {
     let delay = document.hidden ? 20000 : 5000;
     await pollOffering();
+    await pollDay();
     try {
       const resp = await fetch("/api/v1/tickets/" + encodeURIComponent(ticket.id), { cache: "no-store", credentials: "omit" });
       if (resp.ok) {
@@ -87,7 +104,7 @@
   }
 
   render(ticket);
-  pollOffering().then(() => render(ticket));
+  pollOffering().then(pollDay).then(() => render(ticket));
   schedule(5000);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
 })();

@@ -41,6 +41,10 @@
     let line = nextLine(t);
     if (line && t.visit_wait_s !== null && t.visit_wait_s !== undefined) {  // the whole visit, every step left
       line += " " + H.t("t_visit_wait", { m: Math.max(1, Math.ceil(t.visit_wait_s / 60)) });
+    } else if (line && t.state === "waiting" && t.visit_wait_unknown === "paused") {
+      // a step's counters are all on a break: they are expected back, but when is not known
+      const step = t.visit.find((s) => s.service_id === t.visit_wait_step);
+      line += " " + H.t("t_visit_wait_paused", { service: step ? name(step) : "" });
     } else if (line && t.state === "waiting" && t.visit.some((s) => s.state === "next")) {
       line += " " + H.t("t_visit_wait_unknown");  // never a figure invented, but never silence either
     }
