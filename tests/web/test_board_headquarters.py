@@ -113,6 +113,9 @@ def test_board_and_healthz_say_headquarters_is_away_then_back(tmp_path, monkeypa
             server.start()
             again = wait_until(lambda: away(server), 20, "headquarters away after the restart")
             assert again["unreachable_since"] == first_since
+            # the summary that failed before the restart: the sender says so (not "waiting"), with the reason
+            held = wait_until(lambda: link_in(server, "upstream-sender", "failing"), 20, "the sender failing again")
+            assert held["last_error"].startswith("could not deliver demo:") and "Connect" in held["last_error"]
             page.goto(server.url + "/board?lang=en")
             expect(page.locator("#hq-line")).to_have_text(
                 f"Headquarters not reachable since {since}; figures will be sent when it returns.")
