@@ -95,6 +95,9 @@ class Sender(HeadquartersLink):
         if self._pass_error is not None:
             raise TryAgain(self._pass_error, after_s=self._sleep_s())
         if not self._tried:  # nothing was due: headquarters was not asked, the link's state stays as it was
+            held = None if self.failures else self._failed_before()
+            if held is not None:  # after a restart: a summary that failed before waits out its backoff
+                raise TryAgain(held, after_s=self._sleep_s())
             raise Untried(self._sleep_s())
         return self._sleep_s()
 
@@ -103,6 +106,13 @@ class Sender(HeadquartersLink):
         (after a restart too: the rows keep their times, this thread's count of failures starts at nothing)."""
         self._due_now = True
         self.poke()
+
+    def _failed_before(self) -> str | None:
+        """The oldest undelivered summary that headquarters did not take at its last try, in words; None when
+        none (a server restarted during an outage is failing, not "waiting", while one is held)."""
+        row = self.db.execute("SELECT key, last_error FROM outbox WHERE sent_at IS NULL AND attempts > 0 "
+                              "AND last_error IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else f"could not deliver {row[0]}: {row[1]}"
 
     def _sleep_s(self) -> float:
         """Until the next due row or the poll interval, whichever comes first."""

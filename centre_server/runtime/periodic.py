@@ -308,10 +308,11 @@ class HeadquartersLinks:
         self._lock = threading.Lock()
         self._db_path = db_path
         self._db: sqlite3.Connection | None = None
+        self._heard: set[int] = set()  # the links (by id) that got through at least once since the start
         self.away_since: float | None = self._read() if db_path is not None else None
 
     def add(self, link: Periodic) -> None:
-        link.on_heard, link.on_failed = self._heard, self._failed
+        link.on_heard, link.on_failed = self._heard_from, self._failed
         with self._lock:
             self._links.append(link)
 
@@ -340,10 +341,12 @@ class HeadquartersLinks:
                 self._db.close()
                 self._db = None
 
-    def _heard(self, heard: Periodic, back: bool) -> None:
+    def _heard_from(self, heard: Periodic, back: bool) -> None:
         if self.away_since is not None:
             self._keep(None)
-        if back:
+        first = id(heard) not in self._heard
+        self._heard.add(id(heard))
+        if back or first:  # after a restart too: what waits from before the restart goes now
             with self._lock:
                 others = [link for link in self._links if link is not heard]
             for link in others:

@@ -15,6 +15,7 @@ import httpx
 from playwright.sync_api import expect
 
 from centre_server.runtime.periodic import LinkStatus, unreachable_since
+from tests.a11y.axe import audit
 from tests.conftest import Centre, CentreProcess, Mosquitto, free_port, provision, set_upstream, wait_until
 from tests.hq.conftest import HqProcess, pg_schema
 from tests.web.conftest import login_page
@@ -89,7 +90,7 @@ def test_board_and_healthz_say_headquarters_is_away_then_back(tmp_path, monkeypa
             assert links(server)["upstream-sender"]["state"] == "failing"
 
             since = re.search(r"T(\d\d:\d\d)", health(server)["unreachable_since"]).group(1)  # type: ignore[union-attr]
-            page = context_factory().new_page()
+            page = context_factory(bypass_csp=True).new_page()  # axe-core is injected below
             login_page(page, server, "manager", centre.staff_password("manager"))
             page.wait_for_url("**/board")
             for lang, words in (("en", f"Headquarters not reachable since {since}; figures will be sent when it "
@@ -103,6 +104,7 @@ def test_board_and_healthz_say_headquarters_is_away_then_back(tmp_path, monkeypa
                 box = line.bounding_box()
                 assert box is not None and box["height"] < 80  # one small line (two at most) on a 1440 px board
                 shots(page, f"board-hq-unreachable-{lang}")
+                assert audit(page, f"board-hq-unreachable-{lang}") == []  # axe-core: the line is readable too
 
             # the centre restarts during the outage: the board still says since when headquarters is away,
             # not since the restart
@@ -111,6 +113,9 @@ def test_board_and_healthz_say_headquarters_is_away_then_back(tmp_path, monkeypa
             server.start()
             again = wait_until(lambda: away(server), 20, "headquarters away after the restart")
             assert again["unreachable_since"] == first_since
+            # the summary that failed before the restart: the sender says so (not "waiting"), with the reason
+            held = wait_until(lambda: link_in(server, "upstream-sender", "failing"), 20, "the sender failing again")
+            assert held["last_error"].startswith("could not deliver demo:") and "Connect" in held["last_error"]
             page.goto(server.url + "/board?lang=en")
             expect(page.locator("#hq-line")).to_have_text(
                 f"Headquarters not reachable since {since}; figures will be sent when it returns.")
