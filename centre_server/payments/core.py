@@ -281,9 +281,16 @@ class Payments:
     # ------------------------------------------------------------------ at the counter
 
     def record_at_counter(self, ticket_id: str, method: PaymentMethod, reason: str, by: str) -> PaymentOut:
-        """Cash taken, or the fee waived, by a clerk: ``already_paid`` (409) when M-Pesa or cash got there first."""
+        """Cash taken, or the fee waived, by a clerk: ``already_paid`` (409) when M-Pesa or cash got there first;
+        ``day_closed`` (409) once the day is closed, whose reconciliation has gone to headquarters without it."""
         t = self._ticket(ticket_id)
         fee = self.fee(t.service_id)
+        if self.centre.state.closed:
+            # a record now would be missing from the reconciliation already made and sent; reopening the day
+            # (the manager) lets it be recorded and the next close counts it
+            raise PaymentRefusal(409, "day_closed", "Today's queue is closed and its money counted: ask the "
+                                 "manager to reopen the day to record this", "Foleni ya leo imefungwa na pesa "
+                                 "zake zimehesabiwa: mwombe meneja afungue siku ili kurekodi hili")
         state = "cash" if method is PaymentMethod.cash else "waived"
         with self._lock:
             rows = store.of_ticket(self.centre.db, ticket_id)

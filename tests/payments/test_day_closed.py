@@ -36,3 +36,22 @@ def test_no_prompt_leaves_after_the_day_is_closed(pay_server, mpesa_sim):
     assert db_rows(pay_server, "SELECT COUNT(*) FROM payments WHERE phone IS NOT NULL")[0][0] == 0
     assert payment(pay_server, served["id"])["state"] == "none"
     assert payment(pay_server, waiting["id"])["offer_prompt"] is False
+
+
+def test_no_cash_or_waiver_is_recorded_after_the_day_is_closed(pay_server, mpesa_sim):
+    """Found walking the day: cash and waivers were still taken after the close and missed its reconciliation
+    (they showed only if the manager closed the day again)."""
+    served = issue(pay_server, "passport")
+    clerk = pay_server.client(pay_server.login("clerk"))
+    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
+    assert clerk.post(f"/api/v1/counters/c01/call/{served['id']}").status_code == 200
+    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    manager = pay_server.client(pay_server.login("manager"))
+    assert manager.post("/api/v1/day/close").status_code == 200
+    for kind in ("cash", "waiver"):
+        r = clerk.post(f"/api/v1/tickets/{served['id']}/payment/{kind}", json={"reason": "Receipt book 12, no. 9"})
+        assert r.status_code == 409, r.text
+        err = r.json()["error"]
+        assert err["code"] == "day_closed" and "reopen" in err["message"] and "afungue" in err["message_sw"], err
+    assert db_rows(pay_server, "SELECT COUNT(*) FROM payments")[0][0] == 0
+    assert payment(pay_server, served["id"])["state"] == "none"
