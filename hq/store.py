@@ -94,6 +94,13 @@ class Store:
             return f"PostgreSQL {u.hostname}:{u.port or 5432}{u.path}"
         return f"SQLite {self.path}"
 
+    def pg_options(self) -> str:
+        """The URL's own ``options`` (a test's ``search_path``, say) with ``CUSTOM_PLANS`` added, not replaced."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        own = str(conninfo_to_dict(self.url).get("options") or "")
+        return f"{own} {CUSTOM_PLANS}".strip()
+
     def pool(self) -> Any:
         """PostgreSQL connections kept open between requests (psycopg_pool), opened on first use.
 
@@ -105,7 +112,7 @@ class Store:
                 from psycopg_pool import ConnectionPool
 
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=8, timeout=10, open=True,
-                                            kwargs={"connect_timeout": 10, "options": CUSTOM_PLANS},
+                                            kwargs={"connect_timeout": 10, "options": self.pg_options()},
                                             check=ConnectionPool.check_connection, name="hq")
             return self._pool
 
