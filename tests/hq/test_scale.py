@@ -317,7 +317,7 @@ def test_the_board_tables_are_vacuumed_after_a_nights_rows(filled) -> None:
         cur.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN "
                     "('day_services', 'week_services', 'day_totals', 'summaries') AND relkind = 'r'")
         options = {name: set(opts or []) for name, opts in cur.fetchall()}
-    assert "autovacuum_vacuum_insert_scale_factor=0.002" in options["day_services"]
+    assert "autovacuum_vacuum_insert_scale_factor=0.001" in options["day_services"]
     assert all(any(o.startswith("autovacuum_vacuum_insert_threshold=") for o in opts) for opts in options.values())
     assert set(options) == {"day_services", "week_services", "day_totals", "summaries"}
 
