@@ -16,7 +16,11 @@ waiting ticket and one at its end (a newcomer now). A marker takes no time at a
 counter and never leaves; the counter that calls it finishes it at once and calls
 again, its priority streak as it was, so the future is the same as without it. The
 moment a marker is called is the wait of a ticket at that position who stays: the
-mean over the futures is the table (``ForecastTable``) the issue path reads.
+mean over the futures is the table (``ForecastTable``) the issue path reads. Behind each
+normal queue's end stand ``BEYOND`` simulated newcomers, a marker behind each: citizens
+keep coming between two refreshes, and the position of one who finds more ahead than
+the snapshot had is read from the futures (with the counters due back from lunch), not
+extrapolated from the counters open now.
 
 Normal citizens who arrive after now never go before a normal marker (a counter
 calls the longest-waiting ticket of its services, and priority classes, which are
