@@ -228,8 +228,8 @@ class ChoicesScreen(KioskScreen):
     frame; ``refresh`` rebuilds once, before the next frame, instead of once per message.
     """
 
-    overflowing = BooleanProperty(False)  # more buttons than the view shows: the hint keeps its place
-    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so
+    overflowing = BooleanProperty(False)  # more buttons than the view shows
+    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so, over the last row
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
