@@ -120,6 +120,10 @@ def run_kiosk(config: Path, taps: int, service: str) -> tuple[list[float], list[
             touch.touch_up()
             state["phase"] = "tapped"
             return
+        if phase == "tapped" and time.perf_counter() - state["t0"] > 10:  # a lost tap: say so, never hang
+            app.stop()
+            raise SystemExit(f"the tap on Print was not answered in 10 s (round {len(to_screen) + 1}, screen "
+                             f"{app.sm.current}, issuing {m.issuing}); the machine's load: {os.getloadavg()}")
         if phase == "shown" and state["byte"] is not None:
             to_byte.append((state["byte"] - state["t0"]) * 1000)
             state["t0"] = None
