@@ -169,7 +169,13 @@ def test_the_demo_data_set_gives_the_same_board_json_and_csv_through_a_real_serv
                 assert got.status_code == 200, got.text
                 want = add_catalogue_versions(oracle.board_data(store, params.get("date"), params.get("days", 14)),
                                               catalogues)
-                assert got.json() == json.loads(json.dumps(want)), params
+                board = got.json()
+                # when each centre last called in is read live on each request (hq/upstream_health.py), not from
+                # the summaries the oracle adds up: checked by tests/hq/test_upstream_health.py
+                assert board.pop("centres_silent") == 0
+                for c in board["centres"]:
+                    c.pop("upstream")
+                assert board == json.loads(json.dumps(want)), params
             for level in ("total", "services", "hours"):
                 got = viewer.get("/export.csv", params={"from": "2026-03-11", "to": "2026-03-20", "level": level})
                 assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
