@@ -265,8 +265,13 @@ class OutboxWorker:
                     logger.warning("%s message(s) of kind %s not tried before the deadline", len(rows) - sent, kind)
                     break
                 self._send_one(msg_id, phone, text, attempts)
-                sent += self.db.execute("SELECT sent_at IS NOT NULL FROM sms_outbox WHERE id=?",
-                                        [msg_id]).fetchone()[0]
+                went, given_up = self.db.execute("SELECT sent_at IS NOT NULL, failed_at IS NOT NULL FROM sms_outbox "
+                                                 "WHERE id=?", [msg_id]).fetchone()
+                sent += went
+                if not went and not given_up:  # the gateway is down (a bad number is given up): the rest would
+                    logger.warning("SMS gateway down at the close: %s message(s) of kind %s not sent",
+                                   len(rows) - sent, kind)  # wait a timeout each, holding the close
+                    break
         return sent
 
     def _send_one(self, msg_id: int, phone: str, text: str, attempts: int) -> None:
