@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/mpesa/callback"  # + "/<token>": the only part of the server Daraja calls
 FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pushed a prompt
+# How long a kiosk's "can a prompt leave?" waits for a reachability check in flight before the last known answer
+AVAILABILITY_WAIT_S = 2.0
 
 
 def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
@@ -52,8 +54,6 @@ def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
     cancelled in the next one, owes nothing back for the first."""
     return (settled is not None and settled.state in ("paid", "cash") and t.state.value in FINAL_TICKET
             and settled.service_id == t.service_id)
-# How long a kiosk's "can a prompt leave?" waits for a reachability check in flight before the last known answer
-AVAILABILITY_WAIT_S = 2.0
 
 
 class PaymentRefusal(Refusal):

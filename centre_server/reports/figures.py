@@ -709,8 +709,10 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
         return rows[sid]
 
     settled = {p["ticket_id"] for p in payments if p["state"] in ("paid", "cash", "waived")}
-    unserved = {s.ticket_id for s in stories if s.outcome in ("cancelled", "no_show")
-                and not any(v.outcome == "served" for v in s.visits)}
+    # tickets that ended unserved (cancelled, a no-show), with the services they were served in before that
+    # (a one-stop visit): a payment for one of those was for a service given, so nothing is owed back
+    ended_unserved = {s.ticket_id: {v.service_id for v in s.visits if v.outcome == "served"}
+                      for s in stories if s.outcome in ("cancelled", "no_show")}
     for story in stories:
         served = [v for v in story.visits if v.outcome == "served"]
         if not served:
@@ -738,7 +740,8 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
             r["waived_ksh"] += amount
         elif p["state"] == "failed":
             r["failed_attempts"] += 1
-        if p["state"] in ("paid", "cash") and p["ticket_id"] in unserved:
+        served_in = ended_unserved.get(p["ticket_id"])  # None: the ticket was served, or may still be
+        if p["state"] in ("paid", "cash") and served_in is not None and p["service_id"] not in served_in:
             r["refund_count"] += 1
             r["refund_ksh"] += amount
             if p.get("receipt"):
