@@ -92,6 +92,7 @@ class DaySettings(BaseModel):
     open_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
     public_holidays: str = Field("", pattern=r"^$|^[A-Z]{2}$")  # "KE": shut on Kenya's public holidays
     phone_retention_days: int = Field(0, ge=0)
+    unserved_minutes: int = Field(60, ge=0, le=24 * 60)  # before the last call, a service nobody serves refuses
 
     @field_validator("open_days")
     @classmethod
@@ -299,6 +300,8 @@ last_call_time = ""              # the last call of the day (empty: the closing 
 open_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # e.g. drop "sun" where the centre shuts
 public_holidays = ""             # "KE": closed on Kenya's public holidays
 phone_retention_days = 0         # phone numbers are erased when the day closes
+unserved_minutes = 60            # this close to the last call, a service no counter serves (none open,
+                                 # paused or planned) gives no ticket: the close would only cancel it
 
 [backup]
 directory = ""                   # e.g. "/mnt/usb/huduma-backups": a nightly online backup goes there

@@ -28,6 +28,7 @@ from centre_server.contract import (
     Priority,
     Satisfaction,
     TicketCalled,
+    TicketCancelled,
     TicketDone,
     TicketEvent,
     TicketIssued,
@@ -49,6 +50,12 @@ from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
+
+# the close's own messages to citizens still waiting ("closed before your number", money owed back): their
+# SMS kind, sent before the close erases the numbers, and the close reasons that send them (not the midnight
+# roll-over of a centre without a closing time: nobody is texted at midnight)
+CLOSE_SMS_KIND = "day_closed"
+CLOSE_SMS_REASONS = frozenset({"day_closed", "closing_time"})
 
 REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
 INFO_KEYWORDS = {"INFO": "en", "TAARIFA": "sw"}  # "INFO K" answers in English, "TAARIFA K" in Kiswahili
@@ -200,6 +207,7 @@ class ChannelHub:
         self.worker = OutboxWorker(self.db, make_gateway(settings, directory, centre.tz), settings,
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
         centre.listeners.append(self.on_events)
+        centre.before_phones_erased.append(self.send_before_erasure)
 
     def start(self) -> None:
         self.release_missed()
@@ -208,7 +216,16 @@ class ChannelHub:
     def stop(self) -> None:
         if self.on_events in self.centre.listeners:
             self.centre.listeners.remove(self.on_events)
+        if self.send_before_erasure in self.centre.before_phones_erased:
+            self.centre.before_phones_erased.remove(self.send_before_erasure)
         self.worker.stop()
+
+    def send_before_erasure(self, day: str) -> None:
+        """The close is about to erase the day's phone numbers: the messages it queued itself (the centre
+        closed before your number, money owed back) get their attempt now, while the numbers exist."""
+        sent = self.worker.flush(CLOSE_SMS_KIND)
+        logger.info("day %s closes: %s message(s) to citizens still waiting sent before their numbers go",
+                    day, sent)
 
     def now(self) -> float:
         return self.centre.clock()
@@ -995,6 +1012,8 @@ class ChannelHub:
                     text = tr("sms_pay_failed", lang, number=t.number, reason=sw if lang == "sw" else en, url=url)
                     once = f"payment:{t.id}:{ev.seq}"
                 self.enqueue(once, t.phone, "payment", t.id, text)
+            elif isinstance(d, TicketCancelled) and d.reason in CLOSE_SMS_REASONS:
+                self._tell_closed(t, lang, ev.at)
             elif isinstance(d, TicketCalled):
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
@@ -1008,6 +1027,23 @@ class ChannelHub:
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
+
+    def _tell_closed(self, t: Ticket, lang: str, at: float) -> None:
+        """A citizen still waiting when the day closed hears so, and when the centre opens again; one who
+        paid hears that the money is owed back and where to ask (the receipt to show)."""
+        opens = opens_again(engine.opens_at(self.centre.state, at), lang)
+        text = tr("sms_closed_before_you", lang, number=t.number, opens=opens)
+        self.enqueue(f"closed:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id, text)
+        try:
+            paid = self.payment(t.id)
+        except Exception:  # no payments table or row: nothing owed; never lose the close's message for it
+            logger.exception("payment of %s not read at the close", t.id)
+            paid = None
+        if paid is not None and paid.refund_due:
+            receipt = paid.receipt or (tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
+            self.enqueue(f"closed-refund:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id,
+                         tr("sms_closed_refund", lang, number=t.number, amount=f"{paid.amount_ksh or 0:,}",
+                            receipt=receipt))
 
     def _next_step_text(self, t: Ticket, lang: str) -> str:
         """ "Huduma: A001, next KRA PIN registration at Counter 12 ..." for a one-stop visit's next service."""

@@ -101,6 +101,9 @@ class PaymentOut(BaseModel):
     # whether a prompt may be started for this ticket now (M-Pesa on, a fixed fee, nothing paid or pending, the
     # ticket still in today's open queue, attempts left): the citizen's page offers "Pay now" only then
     offer_prompt: bool = False
+    # paid (M-Pesa or cash) for the service the ticket was in when it ended cancelled (the close, a clerk) or a
+    # no-show, never served: the citizen is owed the money back (the help desk, with the receipt)
+    refund_due: bool = False
 
 
 class PaymentsAvailability(BaseModel):
@@ -284,6 +287,9 @@ class ServicePayments(BaseModel):
     waived_ksh: int = 0
     unpaid_served: int = 0  # served without any payment recorded: the gap to look into
     failed_attempts: int = 0
+    refund_count: int = 0  # paid (M-Pesa or cash), never served, cancelled or a no-show: owed back
+    refund_ksh: int = 0
+    refund_receipts: list[str] = Field(default_factory=list)  # the M-Pesa receipts of those payments
 
 
 class PaymentsDay(BaseModel):
@@ -293,6 +299,7 @@ class PaymentsDay(BaseModel):
     unmatched_count: int = 0
     unmatched_ksh: int = 0
     received_ksh: int = 0  # M-Pesa + cash, all services
+    refund_ksh: int = 0  # paid, not served: owed back to the citizens, all services
 
     @property
     def due_ksh(self) -> int:

@@ -47,6 +47,15 @@ FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pus
 AVAILABILITY_WAIT_S = 2.0
 
 
+def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
+    """Money received for a service the ticket then left unserved (cancelled, a no-show): owed back.
+
+    Only the service the ticket ended in counts: a one-stop visit paid for a service it was served in, then
+    cancelled in the next one, owes nothing back for the first."""
+    return (settled is not None and settled.state in ("paid", "cash") and t.state.value in FINAL_TICKET
+            and settled.service_id == t.service_id)
+
+
 class PaymentRefusal(Refusal):
     """A payment the centre will not start or record, in the citizen's two languages."""
 
@@ -112,6 +121,7 @@ class Payments:
         base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
         receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
         to_follow = row.state == PaymentState.paid and row.method == PaymentMethod.mpesa and not receipt
+        base["refund_due"] = refund_due(t, settled)
         return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
                           receipt_to_follow=to_follow,
                           phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,

@@ -492,10 +492,17 @@ def refusal_for(state: State, service: Service, now: float, estimate: int | None
         return IssueRefusal.day_closed
     if service.suspension is not None:
         return IssueRefusal.service_suspended
-    if estimate is not None and priority is not Priority.appointment:
-        last = last_call_epoch(state, service, now)
-        if last is not None and now + estimate > last:
-            return IssueRefusal.after_last_call
+    if priority is Priority.appointment or state.reopened == state.day:
+        return None  # a slot was promised; a reopened day takes tickets until closed again or midnight
+    last = last_call_epoch(state, service, now)
+    if last is None:
+        return None
+    if estimate is not None:
+        return IssueRefusal.after_last_call if now + estimate > last else None
+    # nobody serves it (no counter open or paused, none planned before closing): early in the day a
+    # clerk may still sit down, but near the last call the ticket would only be cancelled at the close
+    if not paused_counters_for(state, service.id) and now >= last - state.policy.hours.unserved_window_s:
+        return IssueRefusal.after_last_call
     return None
 
 
@@ -655,9 +662,10 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     estimate, _ = wait_for(state, svc.id, ahead, now, priority=cmd.priority != Priority.none)
     if refusal_for(state, svc, now, estimate, cmd.priority) is IssueRefusal.after_last_call:
         day = book_day(state, now)
+        why = ("would not be called before today's last call" if estimate is not None else
+               "has no counter serving it before today's last call")
         raise QueueError(IssueRefusal.after_last_call.value,
-                         f"a newcomer for {svc.name_en} would not be called before today's last call: "
-                         f"book a visit for {day} instead", 409,
+                         f"a newcomer for {svc.name_en} {why}: book a visit for {day} instead", 409,
                          opens_at=opens_at(state, now).isoformat(), book_day=day)
     emit(TicketIssued(ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority,

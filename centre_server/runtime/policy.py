@@ -18,7 +18,8 @@ def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHour
     d = settings.day
     year = year or datetime.now(ZoneInfo(settings.timezone)).year
     return OpeningHours(opening_s=parse_hhmm(d.opening_time) or 0, closing_s=parse_hhmm(d.closing_time),
-                        last_call_s=parse_hhmm(d.last_call_time), open_weekdays=weekdays_from(d.open_days),
+                        last_call_s=parse_hhmm(d.last_call_time), unserved_window_s=d.unserved_minutes * 60,
+                        open_weekdays=weekdays_from(d.open_days),
                         holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
 
 

@@ -75,6 +75,7 @@
     const closed = day ? day.open === false
       : live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
     $("day-banner").hidden = !closed;
+    $("close-day").hidden = closed;  // a closed day offers only "Reopen today": closing it again does nothing
     // the server words it (contract.opens_again), the same sentence as the kiosk, the hall and the SMS
     const opens = day ? (H.lang === "sw" ? day.opens_again_sw : day.opens_again_en) : "";
     $("day-banner-opens").hidden = !(closed && opens);

@@ -23,6 +23,8 @@
     last = p;
     if (!H.paymentBox.draw($("t-payment"), p, { stateEl: $("t-pay-state"), detailEl: $("t-pay-detail"),
                                                  receiptId: "t-pay-receipt", words })) return;
+    // paid, then cancelled or a no-show without being served: the money is owed back, and how to get it
+    $("t-pay-refund").hidden = !p.refund_due;
     // the server says whether a prompt can leave for this ticket now (not once served, nor after the day's close)
     $("t-pay-form").hidden = !(["none", "failed"].includes(p.state) && !p.fee_varies && p.offer_prompt);
   }
