@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import time
 
+import httpx
+
 from centre_server.config import load_settings
 from centre_server.contract import TicketIssued
 from centre_server.queue import engine, forecast
@@ -13,7 +15,7 @@ from centre_server.queue.engine import Counter, Service
 from centre_server.runtime.centre import Centre
 from centre_server.sim.replay import start_epoch
 from tests.centre_server.test_forecast import H, hall, learn
-from tests.conftest import wait_until
+from tests.conftest import CentreProcess, free_port, wait_until
 
 
 def _issue(state: engine.State, tid: str, sid: str, now: float) -> int | None:
@@ -133,3 +135,49 @@ def test_closed_forms_and_table_agree_on_shared_counters() -> None:
     table = engine.estimate_wait(state, "q", 6, at)
     assert closed is not None and table is not None
     assert 0.6 < closed / table < 1.6, (closed, table)
+
+
+KRA = ["kra-pin", "kra-returns", "kra-compliance"]
+
+
+def _issue_http(kiosk: httpx.Client, sid: str) -> int:
+    r = kiosk.post("/api/v1/tickets", json={"service_id": sid})
+    assert r.status_code in (200, 201), r.text
+    est = r.json()["estimated_wait_s"]
+    assert isinstance(est, int)
+    return est
+
+
+def test_after_a_restart_the_next_newcomer_never_gets_much_less(centre_dir, mosquitto, tmp_path) -> None:
+    """The real server, killed and started again, a counter shared by the three KRA services: the
+    clerk takes a break and comes back (the table is dropped), and the next two newcomers are issued
+    at once and a few seconds later. The one with more people ahead never prints the smaller wait."""
+    server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
+                           log_path=tmp_path / "centre.log")
+    server.start(timeout=120)  # a shared machine starts slowly
+    try:
+        clerk = server.client(server.login("clerk"))
+        kiosk = server.client(centre_dir.bundle("kiosk-1")["token"])
+        assert clerk.post("/api/v1/counters/c12/open", json={"services": KRA}).status_code == 200
+        for i in range(12):  # a morning's arrivals at all three services, each served
+            _issue_http(kiosk, KRA[i % 3])
+            assert clerk.post("/api/v1/counters/c12/call-next").status_code == 200
+            assert clerk.post("/api/v1/counters/c12/start").status_code == 200
+            assert clerk.post("/api/v1/counters/c12/complete").status_code == 200
+        _issue_http(kiosk, "kra-pin")
+        assert clerk.post("/api/v1/counters/c12/call-next").status_code == 200  # busy now
+        for _ in range(5):
+            _issue_http(kiosk, "kra-pin")
+        server.kill9()
+        server.start(timeout=120)
+        clerk = server.client(server.login("clerk"))
+        kiosk = server.client(centre_dir.bundle("kiosk-1")["token"])
+        assert clerk.post("/api/v1/counters/c12/pause").status_code == 200
+        assert clerk.post("/api/v1/counters/c12/resume").status_code == 200
+        first = _issue_http(kiosk, "kra-pin")  # 6 ahead (5 waiting, 1 before them issued after the call)
+        time.sleep(3)
+        second = _issue_http(kiosk, "kra-pin")  # 7 ahead
+    finally:
+        server.stop()
+    assert 0 < first <= second + 3, (first, second)
+    assert "Traceback" not in (tmp_path / "centre.log").read_text()
