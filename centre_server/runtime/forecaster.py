@@ -112,9 +112,12 @@ class Forecaster:
 
     def _dropped(self) -> bool:
         """No table while a counter is open: the next ticket would get the closed forms' figure."""
-        state = self.centre.state
-        return (state.predictor.forecast is None and any(c.state is CounterState.open for c in state.counters.values())
-                and engine.day_closed_reason(state, self.centre.clock()) is None)
+        if self.centre.state.predictor.forecast is not None:  # one attribute: read without the lock
+            return False
+        with self.centre.lock:  # the writer may be changing the counters
+            state = self.centre.state
+            return (any(c.state is CounterState.open for c in state.counters.values())
+                    and engine.day_closed_reason(state, self.centre.clock()) is None)
 
     def refresh(self) -> ForecastTable | None:
         """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""
