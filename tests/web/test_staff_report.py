@@ -65,7 +65,8 @@ def test_the_manager_sees_each_clerk_on_the_reports_page(web_server, context_fac
     for lang in ("en", "sw"):
         page.set_viewport_size({"width": 1280, "height": 800})
         page.goto(web_server.url + f"/reports?lang={lang}")
-        widths = page.evaluate("[...document.querySelectorAll('.table-scroll')].map(e => [e.scrollWidth, e.clientWidth])")
+        widths = page.evaluate(
+            "[...document.querySelectorAll('.table-scroll')].map(e => [e.scrollWidth, e.clientWidth])")
         assert widths and all(w <= c for w, c in widths), (lang, widths)
         if lang == "sw":
             shots(page, "web-reports-1280-sw")
