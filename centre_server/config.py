@@ -46,7 +46,7 @@ class QueueSettings(BaseModel):
     auto_no_show_after_recalls: int = Field(3, ge=1, le=10)
     reactivation_window_min: int = Field(30, ge=0, le=600)
     # a remote ticket passed over at the front unchecked keeps its place this long (its citizen is told by SMS)
-    check_in_grace_min: int = Field(15, ge=1, le=240)
+    check_in_grace_min: float = Field(15, gt=0, le=240)
     complete_on_call_next: bool = True
     # a one-stop visit's next service: its place by the first issue time, or at the back (queue/visits.py)
     visit_place: str = Field("issue_time", pattern="^(issue_time|joined)$")

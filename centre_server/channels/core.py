@@ -1003,13 +1003,13 @@ class ChannelHub:
             elif isinstance(d, TicketPassedOver):  # its turn came before the citizen checked in: keep the place
                 self.enqueue(f"passed:{t.id}:{ev.seq}", t.phone, "passed_over", t.id,
                              tr("sms_passed_over", lang, number=t.number, code=self.code_of(t.id) or "-",
-                                minutes=max(1, d.grace_s // 60)))
+                                minutes=max(1, -(-d.grace_s // 60))))  # rounded up: never less time than said
             elif isinstance(d, TicketNoShow) and d.reason == "not_checked_in":  # the grace ran out: say how back
                 pol = state.policy
                 window = pol.reactivation_window_s // 60
                 self.enqueue(f"no_show:{t.id}:{ev.seq}", t.phone, "no_show", t.id,
                              tr("sms_no_show_remote" if window else "sms_no_show_remote_new", lang, number=t.number,
-                                grace=max(1, pol.check_in_grace_s // 60), window=window))
+                                grace=max(1, -(-pol.check_in_grace_s // 60)), window=window))
             elif isinstance(d, VisitStepQueued):  # a visit's next service: what and where, same number
                 self.enqueue(f"step:{t.id}:{ev.seq}", t.phone, "visit_step", t.id, self._next_step_text(t, lang))
             elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \
