@@ -30,7 +30,7 @@
     $("ticket-number").textContent = t.number;
     $("ticket-service").textContent = H.lang === "sw" ? t.service_name_sw : t.service_name_en;
     $("ticket-status").textContent = status;
-    $("ticket-figures").hidden = t.state !== "waiting";
+    $("ticket-figures").hidden = t.state !== "waiting" || !!passedOver;  // no wait to show: check in first
     $("ticket-feedback").hidden = t.state !== "done" || !!t.rating;
     $("ticket-ahead").textContent = String(t.position);
     const wait = $("ticket-wait");
