@@ -100,3 +100,27 @@ def test_unchecked_past_the_grace_is_a_no_show_told_in_swahili_and_may_rejoin(se
     assert c.post("/api/v1/counters/c06/call-next").json()["id"] == tid
     c.post("/api/v1/counters/c06/complete")
     c.post("/api/v1/counters/c06/close")
+
+
+def test_a_restart_keeps_the_passed_over_place_and_its_grace(tmp_path, new_phone):
+    with serve_channels(tmp_path, queue={"check_in_grace_min": "2"}) as server:  # a grace longer than a restart
+        restart_keeps_the_place(server, new_phone())
+
+
+def restart_keeps_the_place(server: ChannelCentre, phone: str) -> None:
+    tid, number, code = sms_ticket(server, phone, "KR")
+    c = clerk(server)
+    assert c.post("/api/v1/counters/c07/open", json={"services": [SERVICE]}).status_code == 200
+    assert c.post("/api/v1/counters/c07/call-next").status_code == 404  # passed over, nobody else waits
+    before = ticket(server, tid)
+    assert before["state"] == "waiting" and before["check_in_by"]
+    server.stop()
+    server.start()
+    after = ticket(server, tid)
+    assert after["state"] == "waiting" and after["check_in_by"] == before["check_in_by"]  # same grace, not anew
+    r = server.kiosk().post("/api/v1/check-in", json={"code": code})
+    assert r.status_code == 200, r.text
+    c = clerk(server)
+    assert c.post("/api/v1/counters/c07/call-next").json()["id"] == tid
+    c.post("/api/v1/counters/c07/complete")
+    c.post("/api/v1/counters/c07/close")
