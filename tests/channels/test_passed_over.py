@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.channels.conftest import ChannelCentre, clerk, kiosk_ticket, serve_channels
+from tests.channels.test_ussd import walk
 
 GRACE_S = 12  # [queue] check_in_grace_min = 0.2: long enough to check in, short enough to run out in a test
 SERVICE = "kra-returns"  # SMS keyword KR
@@ -83,7 +84,12 @@ def test_unchecked_past_the_grace_is_a_no_show_told_in_swahili_and_may_rejoin(se
     r = c.post("/api/v1/counters/c06/call-next")  # only the citizen on the way: nobody to call, nobody lost
     error = r.json()["error"]
     assert r.status_code == 404 and "not checked in yet" in error["message"] and error["passed_over"] == 1, r.text
-    assert ticket(server, tid)["state"] == "waiting"
+    by = ticket(server, tid)["check_in_by"][11:16]
+    # the citizen dials *384*482# for the ticket's status: told to check in, with the code and the time
+    assert walk(server, phone, ["2", "2"])[-1] == (f"END {number}: zamu yako imefika. Jisajili kwenye kioski kwa "
+                                                   f"nambari {code} kabla ya saa {by} ili kubaki na nafasi yako.")
+    assert walk(server, phone, ["1", "2"])[-1] == (f"END {number}: your turn has come. Check in at the kiosk with "
+                                                   f"code {code} by {by} to keep your place.")
     agg.wait_for(phone, "zamu yako imefika")
     assert kra_row(server)["no_shows_today"] == 0
     time.sleep(GRACE_S + 1)
