@@ -48,3 +48,14 @@ def test_the_page_of_a_passed_over_ticket_says_check_in_by_when(tmp_path, contex
         expect(desk.locator("#toast")).to_have_text(
             "Nobody in the hall for this counter. 1 on the way, not checked in: kept in place.")
         shots(desk, "web-clerk-nobody-in-hall-passed-over")
+
+        # the manager's board: not waiting in the hall, not a no-show, shown as on the way
+        board = context_factory().new_page()
+        login_page(board, server, "manager", server.centre.staff_password("manager"))
+        board.wait_for_url("**/board")
+        row = board.locator("#service-rows tr[data-service='kra-pin']")
+        expect(row.locator("td").nth(1)).to_have_text("0+1 on the way")
+        shots(board, "web-board-passed-over", full_page=True)
+        board.goto(server.url + "/board?lang=sw")
+        expect(board.locator("#service-rows tr[data-service='kra-pin'] td").nth(1)).to_have_text("0+1 njiani")
+        assert httpx.get(f"{server.url}/api/v1/tickets/{tid}").json()["state"] == "waiting"
