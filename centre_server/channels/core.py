@@ -1004,7 +1004,8 @@ class ChannelHub:
                 self.enqueue(f"passed:{t.id}:{ev.seq}", t.phone, "passed_over", t.id,
                              tr("sms_passed_over", lang, number=t.number, code=self.code_of(t.id) or "-",
                                 minutes=max(1, -(-d.grace_s // 60))))  # rounded up: never less time than said
-            elif isinstance(d, TicketNoShow) and d.reason == "not_checked_in":  # the grace ran out: say how back
+            elif isinstance(d, TicketNoShow) and d.reason == "not_checked_in" and t.state == TicketState.no_show:
+                # the grace ran out (and the citizen is not checking in this very moment): say how to come back
                 pol = state.policy
                 window = pol.reactivation_window_s // 60
                 self.enqueue(f"no_show:{t.id}:{ev.seq}", t.phone, "no_show", t.id,
