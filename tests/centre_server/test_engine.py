@@ -698,3 +698,18 @@ def test_a_clerk_never_holds_two_counters(steps, gaps):
         assert len(held) == len(set(held)), f"a clerk holds two counters: {d.state.counters}"
         if s[0] == "open_as" and s[2] is not None:
             assert d.state.counters[s[1]].clerk == s[2] and d.state.counters[s[1]].state == CounterState.open
+
+
+def test_a_check_in_that_finds_the_grace_just_over_is_late_but_back_in_line():
+    """No command ran between the grace's end and the check-in: the no-show comes first, then the check-in
+    re-activates it (within the window), in one batch; the SMS listener sees it waiting and says nothing."""
+    d = Day(e.Policy(check_in_grace_s=600))
+    remote = d.issue(channel=e.Channel.sms, checked_in=False)
+    later = d.issue()
+    d.open("c1")
+    d.call("c1")  # `later` called, the remote passed over
+    evs = d.do(e.CheckIn(remote.id), dt=700)
+    assert [ev.type for ev in evs] == [EventType.ticket_no_show, EventType.ticket_reactivated,
+                                       EventType.ticket_checked_in]
+    assert remote.state == TicketState.waiting and remote.checked_in and later.state == TicketState.called
+    assert d.call("c1").id == remote.id
