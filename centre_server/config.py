@@ -45,6 +45,8 @@ class QueueSettings(BaseModel):
     min_recalls_before_no_show: int = Field(0, ge=0, le=10)
     auto_no_show_after_recalls: int = Field(3, ge=1, le=10)
     reactivation_window_min: int = Field(30, ge=0, le=600)
+    # a remote ticket passed over at the front unchecked keeps its place this long (its citizen is told by SMS)
+    check_in_grace_min: float = Field(15, gt=0, le=240)
     complete_on_call_next: bool = True
     # a one-stop visit's next service: its place by the first issue time, or at the back (queue/visits.py)
     visit_place: str = Field("issue_time", pattern="^(issue_time|joined)$")
@@ -270,6 +272,7 @@ call_order = "longest_wait"      # or "skill_order": a counter's first service f
 min_recalls_before_no_show = 0   # refuse a no-show before this many recalls
 auto_no_show_after_recalls = 3   # the recall after this many marks a no-show
 reactivation_window_min = 30     # a no-show may be re-activated within this window
+check_in_grace_min = 15          # a remote ticket passed over unchecked keeps its place this long
 complete_on_call_next = true     # "call next" finishes the ticket at the counter
 visit_place = "issue_time"       # a visit's next service: place by first issue, or "joined" (the back)
 forecast_every_s = 15            # wait estimates from simulated futures this often (0: off)

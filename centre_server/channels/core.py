@@ -32,6 +32,7 @@ from centre_server.contract import (
     TicketDone,
     TicketEvent,
     TicketIssued,
+    TicketNoShow,
     TicketState,
     TicketTransferred,
     opens_again,
@@ -39,7 +40,7 @@ from centre_server.contract import (
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import PaymentUpdated, ServiceSuspended, VisitStepQueued
+from centre_server.contract.events import PaymentUpdated, ServiceSuspended, TicketPassedOver, VisitStepQueued
 from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
 from centre_server.payments.extension import attached
@@ -1018,6 +1019,17 @@ class ChannelHub:
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
                              tr("sms_called", lang, number=t.number, counter=counter))
+            elif isinstance(d, TicketPassedOver):  # its turn came before the citizen checked in: keep the place
+                self.enqueue(f"passed:{t.id}:{ev.seq}", t.phone, "passed_over", t.id,
+                             tr("sms_passed_over", lang, number=t.number, code=self.code_of(t.id) or "-",
+                                minutes=max(1, -(-d.grace_s // 60))))  # rounded up: never less time than said
+            elif isinstance(d, TicketNoShow) and d.reason == "not_checked_in" and t.state == TicketState.no_show:
+                # the grace ran out (and the citizen is not checking in this very moment): say how to come back
+                pol = state.policy
+                window = pol.reactivation_window_s // 60
+                self.enqueue(f"no_show:{t.id}:{ev.seq}", t.phone, "no_show", t.id,
+                             tr("sms_no_show_remote" if window else "sms_no_show_remote_new", lang, number=t.number,
+                                grace=max(1, -(-pol.check_in_grace_s // 60)), window=window))
             elif isinstance(d, VisitStepQueued):  # a visit's next service: what and where, same number
                 self.enqueue(f"step:{t.id}:{ev.seq}", t.phone, "visit_step", t.id, self._next_step_text(t, lang))
             elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \

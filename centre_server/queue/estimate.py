@@ -294,7 +294,7 @@ class WaitPredictor:
             t = state.tickets.get(d.ticket_id)
             if self.busy_counts and t is not None and t.called_at is not None:
                 self._count_busy(state, d.counter_id, -1)
-            if d.counter_id is not None:
+            if d.counter_id:  # empty: a passed-over ticket's grace ran out, no counter held it
                 self.last_free[d.counter_id] = ev.at
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0

@@ -160,10 +160,11 @@ def _marker(state: State, tid: str, service_id: str, priority: Priority, before:
 def _coming(t: Ticket) -> Ticket:
     """A waiting ticket's copy for the futures, its citizen taken as present.
 
-    A remote ticket (SMS, USSD, web) not checked in yet is skipped at once if it reaches the front
-    unchecked; run forward with that rule, every such citizen would leave the queue the moment a
-    counter calls, so a newcomer behind three of them would be told "next". The futures assume they
-    come, as most do; the learned no-show share stands for those who do not.
+    A remote ticket (SMS, USSD, web) not checked in yet is passed over if it reaches the front
+    unchecked (kept in its place, called once its citizen checks in within the grace); run forward
+    with that rule, no such citizen would ever be called, so a newcomer behind three of them would be
+    told "next". The futures assume they come, as most do, passed-over ones too (a check-in puts them
+    first); the learned no-show share stands for those who do not.
     """
     copied = copy.copy(t)
     copied.checked_in = True

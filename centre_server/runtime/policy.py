@@ -29,6 +29,6 @@ def policy_from(settings: CentreSettings) -> Policy:
         priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,
-        reactivation_window_s=q.reactivation_window_min * 60,
+        reactivation_window_s=q.reactivation_window_min * 60, check_in_grace_s=round(q.check_in_grace_min * 60),
         complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone,
         visit_place=q.visit_place, target_wait_cap_s=int(q.target_wait_cap_min * 60))

@@ -105,9 +105,16 @@
       tr.dataset.service = s.id;
       const ratio = s.waiting ? s.longest_wait_s / s.target_wait_s : 0;
       tr.className = s.breached ? "row-bad" : "";
+      const waiting = cell(String(s.waiting), "num big");
+      if (s.passed_over) {  // their turn came before they checked in: neither waiting in the hall nor no-shows
+        const note = document.createElement("small");
+        note.className = "passed-over";
+        note.textContent = H.t("passed_over_n", { n: s.passed_over });
+        waiting.append(document.createElement("br"), note);
+      }
       tr.append(
         nameCell(s),
-        cell(String(s.waiting), "num big"),
+        waiting,
         levelCell(s.waiting ? H.minutes(s.longest_wait_s) : "—", s.waiting ? level(ratio) : "", "wait"),
         waitCell(s),
         cell(String(s.served_today), "num"),
