@@ -85,6 +85,8 @@ def flow(d):
     d.result["data"]["waiting_after"] = app.model.services[service_id].waiting
     d.tap(d.screen.ids.done)
     yield d.at("welcome")
+    # "Done" ends this citizen's visit: the next one meets the welcome in English, with no modes kept
+    d.result["data"]["language_after_done"] = app.model.language
     yield from staff_reprint(d)
 
 
