@@ -64,7 +64,7 @@ def fee_text(fee: Fee, lang: str) -> str:
     varies" when it depends on the case (rates, postage); "Fee: paid on eCitizen, bring the receipt" when the
     citizen paid it online when applying."""
     if fee.paid_online:
-        return tr("fee_online", lang)
+        return tr("fee_online", lang) if fee.varies else tr("fee_online_ksh", lang, amount=f"{fee.amount_ksh:,}")
     if fee.varies:
         return tr("fee_varies", lang)
     if fee.free:

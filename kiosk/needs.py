@@ -23,8 +23,9 @@ PRINTED_DOCUMENTS = 4  # a ticket carries a short checklist; the rest is on the 
 def fee_amount(fee: Fee, language: str) -> str:
     """"KSh 1,050" (the same in both languages), "Free" / "Bure", "Amount varies" (the note says on what), or
     "Paid on eCitizen" when the citizen pays it online when applying (never asked for at the centre)."""
-    if fee.paid_online:
-        return tr("fee_online", language)
+    if fee.paid_online:  # the amount when it is one (what the eCitizen receipt should show), else the note says
+        return (tr("fee_online", language) if fee.varies
+                else tr("fee_online_ksh", language, amount=f"{fee.amount_ksh:,}"))
     if fee.varies:
         return tr("fee_varies", language)
     if fee.free:
