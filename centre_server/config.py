@@ -345,3 +345,11 @@ shortcode = "174379"             # the paybill (or BuyGoods shortcode) and its L
 passkey = "{"demo-passkey" if demo else ""}"
 callback_base_url = ""           # the public address Daraja calls back (a relay); empty: public_url
 '''
+
+
+def centre_label(centre_name: str, centre_id: str) -> str:
+    """"Huduma Centre Nakuru (nakuru)" in the commands' lines; the id once, not again when the name already ends
+    with it (the demo's "Huduma Centre GPO (demo)" printed "(demo) (demo)")."""
+    if centre_name.rstrip().lower().endswith(f"({centre_id.lower()})"):
+        return centre_name
+    return f"{centre_name} ({centre_id})"

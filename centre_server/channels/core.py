@@ -918,13 +918,14 @@ class ChannelHub:
     # ------------------------------------------------------------ fees (issue 20)
 
     def pushable_fee(self, service_id: str) -> int:
-        """The fee an M-Pesa prompt would ask for this service (the catalogue's), or 0: free, varies with the
-        case, or payments not running at this centre. USSD offers "Pay now" and the ticket SMS names it."""
+        """The fee an M-Pesa prompt would ask for this service (the catalogue's), or 0: free, paid online when
+        applying (eCitizen), varies with the case, or payments not running at this centre. USSD offers "Pay
+        now" and the ticket SMS names it."""
         payments = attached(self.centre)
         if payments is None or not payments.settings.enabled:
             return 0
         fee = payments.fee(service_id)
-        return 0 if fee.free or fee.varies else fee.amount_ksh
+        return 0 if fee.nothing_here or fee.varies else fee.amount_ksh
 
     def pay_now(self, ticket_id: str, phone: str) -> PaymentOut:
         """Send the M-Pesa prompt for a remote ticket's fee to the citizen's phone (USSD, /join): the amount is

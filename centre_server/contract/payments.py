@@ -86,6 +86,7 @@ class PaymentOut(BaseModel):
     state: PaymentState
     amount_ksh: int | None = None  # the catalogue's fee; None when it varies (pay at the counter)
     fee_varies: bool = False  # the fee depends on the case: it cannot be pushed from the queue
+    paid_online: bool = False  # paid on eCitizen when applying (state not_needed): the clerk asks for the receipt
     method: PaymentMethod | None = None
     receipt: str | None = None  # the M-Pesa receipt number (e.g. "NLJ7RT61SV"); None for cash or a waiver
     # paid by M-Pesa, confirmed by Daraja's STK query, whose answer carries no receipt number: the number comes

@@ -687,7 +687,8 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
 
     * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
       in the service that served it (a transfer moves the debt). A fee that varies is due, but its
-      amount is known only at the counter: it counts in ``served``, not in ``due_ksh``.
+      amount is known only at the counter: it counts in ``served``, not in ``due_ksh``. A fee paid online
+      when applying (eCitizen) is passed in as free: nothing of it is due at the centre.
     * **Received.** M-Pesa payments confirmed (``paid``) and cash the clerks recorded, by the service
       the ticket was in when paid, whatever became of the ticket (money received is money received).
     * **Waived.** The fee the clerk waived, with a reason (in the payments table).
@@ -779,7 +780,9 @@ def fees_of(db: Any) -> dict[str, tuple[int, bool]]:
             except ValidationError:
                 continue
     catalogue = catalogue or shipped_catalogue()
-    fees = _FEES[newest] = {s.id: (s.fee.amount_ksh, s.fee.varies) for s in catalogue.services}
+    # a fee paid on eCitizen when applying is not the centre's to take: nothing is due here, as for a free service
+    fees = _FEES[newest] = {s.id: (s.fee.amount_ksh, s.fee.varies) if s.fee.due_here else (0, False)
+                            for s in catalogue.services}
     return fees
 
 

@@ -157,10 +157,12 @@ def set_day(toml: str, day: dict[str, str], table: str = "day") -> str:
 @contextmanager
 def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = "",
                    channels: dict[str, str] | None = None,
-                   queue: dict[str, str] | None = None) -> Iterator[ChannelCentre]:
+                   queue: dict[str, str] | None = None,
+                   before_start: Callable[[Path], None] | None = None) -> Iterator[ChannelCentre]:
     """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback;
     ``day`` sets ``[day]`` keys (hours, closing), ``extra`` adds ``[channels]`` keys, ``channels`` sets
-    them (replacing the test centre's own, each value already in TOML syntax)."""
+    them (replacing the test centre's own, each value already in TOML syntax); ``before_start`` gets the
+    centre's directory before the server starts (e.g. to store a catalogue version)."""
     need_tool("mosquitto")
     path = tmp / "centre"
     provision(path, "init", str(path), "--demo")
@@ -176,6 +178,8 @@ def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = ""
         section = "\n".join(ln for ln in section.splitlines() if ln.split("=")[0].strip() not in channels)
         section += "\n" + "".join(f"{k} = {v}\n" for k, v in channels.items())
     (path / "centre.toml").write_text(toml + section + extra)
+    if before_start is not None:
+        before_start(path)
     broker = Mosquitto(port=free_port(), workdir=tmp)
     broker.start()
     creds = json.loads((path / "demo-credentials.json").read_text())

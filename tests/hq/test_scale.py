@@ -157,8 +157,9 @@ def test_the_demo_data_set_gives_the_same_board_json_and_csv_through_a_real_serv
     with pg_schema() as url:
         store = Store(url)
         demo.prepare(store)
-        today = date(2026, 3, 20)
-        demo.seed_neighbours(store, days=10, today=today)
+        today = date(2026, 3, 21)
+        assert demo.seed_neighbours(store, days=10, today=today) == 4 * 10  # up to yesterday, 03-20, never today
+        assert not [r for r in store.summaries_between("2026-03-21", "2026-03-21")]
         catalogues = CatalogueStore(store)
         hq = HqProcess(db_url=url, port=free_port(), log_path=tmp_path / "hq.log", cwd=tmp_path)
         hq.start()

@@ -15,6 +15,7 @@
     if (p.state === "pending") return [H.t("t_pay_pending", { amount: ksh(p.amount_ksh) })];
     if (p.state === "failed") return [H.t("t_pay_failed", { reason: reason(p) || H.t("payment_state_failed") })];
     if (p.state === "cash" || p.state === "waived") return [ksh(p.amount_ksh)];
+    if (p.paid_online) return [H.t("t_pay_online")];
     if (p.fee_varies) return [H.t("payment_varies")];
     return [H.t("t_pay_due", { amount: ksh(p.amount_ksh) })];
   }
