@@ -151,8 +151,9 @@ def test_each_fee_says_where_it_is_paid_as_its_own_text_does(catalogue: Catalogu
                 assert s.fee.varies, f"{s.id}: several amounts in its note ({sorted(amounts)}) but a fixed fee"
     passport = catalogue.service("passport")
     assert passport is not None and passport.fee.paid_online and passport.fee.varies
-    # what may still be asked for at a centre: nothing fixed in the demo catalogue (county and Posta desks vary)
-    assert [s.id for s in catalogue.services if s.fee.due_here and not s.fee.varies] == []
+    # what is paid at the centre for a fixed amount: the ID card's replacement, by M-Pesa to the government paybill
+    # (the demo's "Pay now" prompt); county and Posta desks vary
+    assert [s.id for s in catalogue.services if s.fee.due_here and not s.fee.varies] == ["id-card-replace"]
 
 
 def test_a_fee_paid_online_says_so_on_every_screen_in_both_languages(catalogue: Catalogue) -> None:
