@@ -53,8 +53,9 @@ class Driver:
     def screen(self):
         return self.app.sm.current_screen
 
-    def at(self, name: str, timeout: float = 30.0, settle: float = 0.25) -> Wait:
-        """Wait for a screen, then a few frames more so its layout is done before we touch it."""
+    def at(self, name: str, timeout: float = 30.0, settle: float = 0.45) -> Wait:
+        """Wait for a screen, then a few frames more so its layout is done before we touch it (and past
+        the app's guard against a double tap's second touch, ``kiosk.ui.TAP_GUARD_S``)."""
         since: list[float] = []
 
         def shown() -> bool:
@@ -72,6 +73,14 @@ class Driver:
         from kivy.tests.common import UnitTestTouch
 
         x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def tap_at(self, x: float, y: float) -> None:
+        """A real touch at a point of the window, whatever is there now (a finger that does not move)."""
+        from kivy.tests.common import UnitTestTouch
+
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()

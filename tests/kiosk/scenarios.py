@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from driver import Sleep, Wait
 
@@ -1124,3 +1125,169 @@ def pay_unavailable(d):
 
     yield Wait(reconnected, "M-Pesa offered again", 90)
     data["second_after_priority"] = yield from _after_priority(d, service_id, f"pay-available-again-{tag}")
+
+
+def _centre_of(widget) -> tuple[float, float]:
+    return widget.to_window(*widget.center)
+
+
+def double_tap(d):
+    """Two taps 80 ms apart, as an impatient finger: on a category, then on "I have these" (where the next
+    screen has "Back"). The second touch must press nothing on the screen the first one opened."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    yield Sleep(0.3)
+    x, y = _centre_of(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+    d.tap_at(x, y)
+    yield Sleep(0.08)
+    d.tap_at(x, y)  # the second tap of the double tap: the service list is under it now
+    yield Sleep(0.6)
+    data["after_category"] = app.sm.current
+    data["service_after_category"] = app.model.service_id
+    data["ignored"] = app.ignored_touches
+    d.shot("double-tap-services")
+    yield d.at("services")
+    # once through "What you need" and priority: the kiosk has laid priority out, as on any later citizen
+    d.tap(_service(d, sid))
+    yield d.at("needs")
+    d.tap(d.screen.ids.have)
+    yield d.at("priority")
+    back = d.screen.ids.back
+    data["back_box"] = [*back.to_window(back.x, back.y), back.width, back.height]
+    d.tap(back)
+    for gap, name in ((0.08, "have"), (0.25, "have_slow")):  # 80 ms, then a slower double tap
+        yield d.at("services")
+        d.tap(_service(d, sid))
+        yield d.at("needs")
+        yield Sleep(0.3)
+        have = _centre_of(d.screen.ids.have)
+        data["have_at"] = list(have)
+        d.tap_at(*have)
+        yield Sleep(gap)
+        d.tap_at(*have)  # where priority's "Back" is
+        yield Sleep(0.6)
+        data[f"after_{name}"] = app.sm.current
+        data[f"ignored_{name}"] = app.ignored_touches
+        d.shot(f"double-tap-{name}")
+        if app.sm.current == "priority":
+            yield d.at("priority")
+            d.tap(d.screen.ids.back)
+    # the deliberate tap on "Back" a moment later worked as always: the guard is only for the double tap
+    yield d.at("services")
+    data["after_back"] = app.sm.current
+    data["ignored_total"] = app.ignored_touches
+
+
+def _title_sizes(screen) -> list[dict]:
+    """Each choice button's title size (its font, in px) beside its subtitle's ([size=..sp] markup)."""
+    import re
+
+    from kivy.metrics import sp
+
+    from kiosk.screens import FitButton
+
+    rows = []
+    for b in screen.ids.grid.children:
+        if not isinstance(b, FitButton):
+            continue
+        m = re.search(r"\[size=(\d+)sp\]", b.text)
+        sub = sp(int(m.group(1))) if m else 0.0
+        rows.append({"value": b.value, "title_px": float(b.font_size), "subtitle_px": float(sub),
+                     "fits": b.fits, "size": [b.width, b.height]})
+    return rows
+
+
+def _rows_visible(screen) -> dict:
+    """How many rows of choices the view shows whole, and whether any is cut by its edge."""
+    scroll, grid = screen.ids.scroll, screen.ids.grid
+    sy = scroll.to_window(scroll.x, scroll.y)[1]
+    top = sy + scroll.height
+    whole, cut = set(), set()
+    for b in grid.children:
+        y = b.to_window(b.x, b.y)[1]
+        if y >= sy - 1 and y + b.height <= top + 1:
+            whole.add(round(y))
+        elif y < top and y + b.height > sy:
+            cut.add(round(y))
+    return {"whole_rows": len(whole), "cut_rows": len(cut), "view": scroll.height,
+            "row": grid.row_default_height, "more_below": screen.more_below,
+            "hint": screen.ids.more_hint.text, "count": len(grid.children)}
+
+
+def large_low_sw(d):
+    """Large text + controls low in Kiswahili: how many rows of categories show, and "More below"; then
+    large text off again: service titles back to their size, bigger than their subtitles."""
+    app = d.app
+    data = d.result["data"]
+    from kivy.metrics import sp
+
+    data["sp28"] = sp(28)
+    yield d.at("welcome")
+    yield _ready(app)
+    for mode in ("mode_large", "mode_low"):
+        d.tap(d.screen.ids[mode])
+        yield Sleep(0.1)
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    yield Sleep(0.6)
+    data["large_low_categories"] = _rows_visible(d.screen)
+    data["large_low_category_titles"] = _title_sizes(d.screen)
+    d.shot("large-low-sw-categories")
+    cat = app.model.categories()[0]
+    d.tap(d.find(d.screen.ids.grid, value=cat))
+    yield d.at("services")
+    yield Sleep(0.6)
+    data["large_low_services"] = _rows_visible(d.screen)
+    data["large_services"] = _title_sizes(d.screen)
+    d.shot("large-low-sw-services")
+    d.tap(d.screen.ids.back)
+    yield d.at("categories")
+    d.tap(d.screen.ids.back)  # "Start again": the same citizen, modes kept
+    yield d.at("welcome")
+    data["large_after_back"] = app.large_text
+    d.tap(d.screen.ids.mode_large)  # large text off again
+    yield Sleep(0.2)
+    data["large_after_off"] = app.large_text
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    yield Sleep(0.6)
+    data["low_category_titles"] = _title_sizes(d.screen)
+    d.shot("low-sw-categories-after-large")
+    d.tap(d.find(d.screen.ids.grid, value=cat))
+    yield d.at("services")
+    yield Sleep(0.6)
+    data["low_services"] = _title_sizes(d.screen)
+    d.shot("low-sw-services-after-large")
+
+
+def not_registered(d):
+    """A kiosk whose token the centre refuses: out of service at once, both languages, nothing to walk through.
+    ``KIOSK_REVOKE``: it starts registered; the test revokes it while it waits on welcome."""
+    app = d.app
+    data = d.result["data"]
+    if os.environ.get("KIOSK_REVOKE"):
+        yield d.at("welcome")
+        yield _ready(app)
+        d.mark("ready")
+        yield d.go_signal("revoked")
+        revoked_at = time.monotonic()
+    else:
+        revoked_at = time.monotonic()
+    yield Wait(lambda: app.sm.current == "out_of_service", "out of service", 15)
+    data["seconds"] = round(time.monotonic() - revoked_at, 2)
+    yield Sleep(0.5)
+    data["fault"] = app.model.device_fault
+    data["texts"] = [w.text for w in d.screen.walk(restrict=True) if getattr(w, "text", "")]
+    data["overflows"] = _overflows(d.screen)
+    d.shot("not-registered" + ("-revoked" if os.environ.get("KIOSK_REVOKE") else ""))
+    # a citizen touching the screen goes nowhere, and nothing is asked of the server
+    d.tap_at(app.root.width / 2, app.root.height / 2)
+    yield Sleep(1.5)
+    data["after_touch"] = app.sm.current
+    data["issue_calls"] = app.issue_calls

@@ -1,0 +1,85 @@
+"""The kiosk under real fingers: a double tap, a kiosk the centre no longer knows, large text with the
+controls low in Kiswahili. The real app under Xvfb, a real centre server and Mosquitto, real touches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import provision
+from tests.kiosk.conftest import kiosk_config
+from tests.kiosk.test_kiosk_app import tickets_in_db
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_a_double_tap_never_presses_the_next_screen(centre_server, mosquitto, tmp_path, run_kiosk):
+    """Two taps 80 ms apart on a category and on "I have these": one step each, never a step back."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    data = run_kiosk(config, "double_tap").result(timeout=120)["data"]
+    assert data["after_category"] == "services" and data["service_after_category"] is None, data
+    x, y = data["have_at"]
+    bx, by, bw, bh = data["back_box"]
+    assert bx <= x <= bx + bw and by <= y <= by + bh, data  # "I have these" lies over priority's "Back"
+    # one step each, never back to the services; each second touch seen and ignored
+    assert data["after_have"] == "priority" and data["after_have_slow"] == "priority", data
+    assert data["after_back"] == "services", data  # a deliberate tap a moment later still works
+    assert data["ignored_total"] >= 2, data  # the second touches were seen and ignored (or fell on nothing yet)
+    assert tickets_in_db(centre_server) == []
+
+
+def _out_of_service_texts(data: dict) -> str:
+    return " ".join(data["texts"])
+
+
+def test_an_unknown_kiosk_says_so_at_once(centre_server, mosquitto, tmp_path, run_kiosk):
+    """A bundle whose token the centre does not know: out of service from the start, in both languages."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    bundle = json.loads(config.read_text())
+    bundle["token"] = "not-a-token-of-this-centre"
+    config.write_text(json.dumps(bundle))
+    data = run_kiosk(config, "not_registered").result(timeout=120)["data"]
+    assert data["fault"] == "not_registered" and data["seconds"] < 5, data
+    said = _out_of_service_texts(data)
+    assert "This kiosk is not registered" in said and "Kioski hiki hakijasajiliwa" in said, said
+    assert "technician" in said and "fundi" in said, said
+    assert data["overflows"] == [], data["overflows"]
+    assert data["after_touch"] == "out_of_service" and data["issue_calls"] == 0
+
+
+def test_a_revoked_kiosk_stops_at_once(centre_server, mosquitto, tmp_path, run_kiosk):
+    """``revoke-device kiosk-1`` while it waits on welcome: within seconds it says it is not registered,
+    instead of walking the next citizen to "Could not get a ticket"."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    run = run_kiosk(config, "not_registered", env={"KIOSK_REVOKE": "1"})
+    run.wait_mark("ready", 60)
+    provision(centre_server.centre.path, "revoke-device", str(centre_server.centre.path), "kiosk-1")
+    run.go("revoked")
+    data = run.result(timeout=120)["data"]
+    assert data["fault"] == "not_registered" and data["seconds"] < 6, data
+    said = _out_of_service_texts(data)
+    assert "This kiosk is not registered" in said and "Kioski hiki hakijasajiliwa" in said, said
+    assert data["after_touch"] == "out_of_service" and data["issue_calls"] == 0
+    assert tickets_in_db(centre_server) == []
+
+
+def test_large_text_and_controls_low_in_kiswahili(centre_server, mosquitto, tmp_path, run_kiosk):
+    """Large text + controls low (Kiswahili, 1280x800): whole rows of categories show, and "More below" when
+    more lie below; large text off again: every service title bigger than its subtitle, at its usual size."""
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    data = run_kiosk(config, "large_low_sw").result(timeout=120)["data"]
+    cats = data["large_low_categories"]
+    assert cats["whole_rows"] >= 2, cats
+    assert cats["cut_rows"] == 0 or "\u2193" in cats["hint"], cats
+    if cats["count"] > 3 * cats["whole_rows"]:
+        assert "Zaidi chini" in cats["hint"], cats
+    assert data["large_after_back"] is True and data["large_after_off"] is False
+    for page in ("large_low_category_titles", "low_category_titles", "large_services", "low_services"):
+        for row in data[page]:
+            assert row["fits"], (page, row)
+            assert row["title_px"] > row["subtitle_px"], (page, row)
+    # large text off: the titles are back to the normal size (28 sp at most, shrunk only to fit)
+    normal = max(r["title_px"] for r in data["low_services"])
+    large = max(r["title_px"] for r in data["large_services"])
+    assert normal <= data["sp28"] + 0.5 < large, (normal, large)
