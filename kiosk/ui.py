@@ -247,6 +247,9 @@ class KioskApp(App):
         self.large_text = self.high_contrast = self.low_layout = False
         self.audio_used = self.printing_ticket = self.language_chosen = False
         self.idle_warning = False
+        if self.sm is not None:  # the next citizen's lists start at their top, not where the last one slid them
+            for name in ("categories", "services"):
+                self.sm.get_screen(name).ids.scroll.scroll_y = 1
         self.go("welcome")
 
     def start_again(self) -> None:

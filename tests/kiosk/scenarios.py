@@ -1221,8 +1221,8 @@ def _rows_visible(screen) -> dict:
 
 
 def large_low_sw(d):
-    """Large text + controls low in Kiswahili: how many rows of categories show, and "More below"; then
-    large text off again: service titles back to their size, bigger than their subtitles."""
+    """Large text + high contrast + controls low in Kiswahili: the categories and "More below"; then all
+    three off again (as a citizen did) and a category's services: titles at their size, above subtitles."""
     app = d.app
     data = d.result["data"]
     from kivy.metrics import sp
@@ -1230,7 +1230,8 @@ def large_low_sw(d):
     data["sp28"] = sp(28)
     yield d.at("welcome")
     yield _ready(app)
-    for mode in ("mode_large", "mode_low"):
+    modes = ("mode_large", "mode_contrast", "mode_low")
+    for mode in modes:
         d.tap(d.screen.ids[mode])
         yield Sleep(0.1)
     d.tap(d.screen.ids.start_sw)
@@ -1239,31 +1240,47 @@ def large_low_sw(d):
     data["large_low_categories"] = _rows_visible(d.screen)
     data["large_low_category_titles"] = _title_sizes(d.screen)
     d.shot("large-low-sw-categories")
-    cat = app.model.categories()[0]
-    d.tap(d.find(d.screen.ids.grid, value=cat))
-    yield d.at("services")
-    yield Sleep(0.6)
-    data["large_low_services"] = _rows_visible(d.screen)
-    data["large_services"] = _title_sizes(d.screen)
-    d.shot("large-low-sw-services")
-    d.tap(d.screen.ids.back)
-    yield d.at("categories")
+    d.screen.ids.scroll.scroll_y = 0  # slid to the end: the last row whole, the hint gone
+    yield Sleep(0.4)
+    d.screen.check_more()
+    data["large_low_categories_end"] = _rows_visible(d.screen)
+    d.shot("large-low-sw-categories-end")
     d.tap(d.screen.ids.back)  # "Start again": the same citizen, modes kept
     yield d.at("welcome")
     data["large_after_back"] = app.large_text
-    d.tap(d.screen.ids.mode_large)  # large text off again
-    yield Sleep(0.2)
+    for mode in modes:  # all off again
+        d.tap(d.screen.ids[mode])
+        yield Sleep(0.1)
     data["large_after_off"] = app.large_text
     d.tap(d.screen.ids.start_sw)
     yield d.at("categories")
     yield Sleep(0.6)
     data["low_category_titles"] = _title_sizes(d.screen)
-    d.shot("low-sw-categories-after-large")
-    d.tap(d.find(d.screen.ids.grid, value=cat))
+    data["low_services"] = []
+    from kiosk.screens import _shown
+
+    shown = [b.value for b in reversed(d.screen.ids.grid.children) if _shown(b)]  # the categories in view
+    data["categories_tapped"] = shown
+    for i, cat in enumerate(shown):
+        d.tap(d.find(d.screen.ids.grid, value=cat))
+        yield d.at("services")
+        yield Sleep(0.4)
+        data["low_services"] += _title_sizes(d.screen)
+        if i == 0:
+            d.shot("sw-services-after-large-off")
+        d.tap(d.screen.ids.back)
+        yield d.at("categories")
+    d.tap(d.screen.ids.back)
+    yield d.at("welcome")
+    d.tap(d.screen.ids.mode_large)  # and large text alone, for the comparison
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    data["top_after_start_again"] = d.screen.ids.scroll.scroll_y  # the list starts at its top again
+    d.tap(d.find(d.screen.ids.grid, value=app.model.categories()[0]))
     yield d.at("services")
-    yield Sleep(0.6)
-    data["low_services"] = _title_sizes(d.screen)
-    d.shot("low-sw-services-after-large")
+    yield Sleep(0.4)
+    data["large_services"] = _title_sizes(d.screen)
+    d.shot("large-sw-services")
 
 
 def not_registered(d):
