@@ -235,7 +235,12 @@ class ChoicesScreen(KioskScreen):
     def on_enter(self, *_a) -> None:
         """Fit every label again once the screen is shown at its final size: a page built while the modes
         changed (large text off, the low layout gone) kept titles fitted for the sizes in between."""
-        Clock.schedule_once(lambda _dt: [b.fit() for b in self.ids.grid.children if isinstance(b, FitButton)], 0)
+        Clock.schedule_once(self._fit_all, 0)
+
+    def _fit_all(self, *_a) -> None:
+        for b in self.ids.grid.children:
+            if isinstance(b, FitButton):
+                b.fit()
 
     def refresh(self, *_a) -> None:
         self._rebuild()

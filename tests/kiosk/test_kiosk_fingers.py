@@ -4,10 +4,13 @@ controls low in Kiswahili. The real app under Xvfb, a real centre server and Mos
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
-from tests.conftest import provision
+from kiosk.config import ConfigError
+from tests.conftest import BIN, provision
 from tests.kiosk.conftest import ARTIFACTS, kiosk_config
 from tests.kiosk.test_kiosk_app import tickets_in_db
 
@@ -88,3 +91,38 @@ def test_large_text_and_controls_low_in_kiswahili(centre_server, mosquitto, tmp_
     # two-line Kiswahili subtitle), never Button's 15 sp default
     normal = [r["title_px"] for r in data["low_services"]]
     assert max(normal) == pytest.approx(data["sp28"], abs=0.5) and min(normal) >= data["sp28"] - 3, normal
+
+
+def _demo(args: list[str], cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "huduma-kiosk"), "--demo", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env={**os.environ, "DISPLAY": ""})
+
+
+def test_demo_says_precisely_what_is_wrong(centre_dir, tmp_path):
+    """``huduma-kiosk --demo`` without a demo centre folder, or with one whose centre is not running: one line
+    naming the folder or the address, never the window and a silent out-of-service screen."""
+    missing = _demo(["--demo-dir", str(tmp_path / "nowhere")], tmp_path)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert f"{tmp_path / 'nowhere'}/devices/kiosk-1.json does not exist" in missing.stderr, missing.stderr
+    assert "make run" in missing.stderr and "--demo-dir" in missing.stderr
+    stopped = _demo(["--demo-dir", str(centre_dir.path)], tmp_path)  # provisioned, but no server runs
+    assert stopped.returncode != 0 and "Traceback" not in stopped.stderr
+    url = centre_dir.bundle("kiosk-1")["server_url"]
+    assert f"is not running: nothing answers at {url}" in stopped.stderr, stopped.stderr
+
+
+def test_demo_follows_the_broker_the_centre_uses(centre_server, mosquitto):
+    """A bundle that still names 1883 while the demo centre's broker moved: the kiosk takes the centre's word."""
+    from kiosk.app import check_demo_centre, demo_config
+
+    bundle = centre_server.centre.path / "devices" / "kiosk-1.json"
+    data = json.loads(bundle.read_text())
+    data.update(server_url=centre_server.url, mqtt_url="mqtt://127.0.0.1:1")  # where no broker is
+    bundle.write_text(json.dumps(data))
+    cfg = demo_config(centre_server.centre.path)
+    check_demo_centre(cfg, str(bundle))
+    assert cfg.bundle.mqtt_url == mosquitto.url
+    data["centre_id"] = "another"
+    bundle.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="another centre serves that port"):
+        check_demo_centre(demo_config(centre_server.centre.path), str(bundle))
