@@ -21,7 +21,7 @@ def _past_needs(d, shot: str = ""):
     """After a service: "What you need" (the catalogue is known), "I have these", then priority."""
     yield Wait(lambda: d.app.sm.current in ("needs", "priority"), "needs or priority")
     if d.app.sm.current == "needs":
-        yield Sleep(0.3)
+        yield Sleep(0.5)  # past the app's guard against a double tap's second touch (kiosk.ui.TAP_GUARD_S)
         if shot:
             d.shot(shot)
         d.tap(d.screen.ids.have)
