@@ -38,7 +38,9 @@ system-deps:
 run: setup
 	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo --short-targets
 	@# the simulated M-Pesa (Daraja) beside the server, stopped with it; README "Payments" says how to use the real one
-	$(VENV)/bin/huduma-mpesa-sim --port 8099 --consumer-key demo --consumer-secret demo --passkey demo-passkey & \
+	@# (--exit-with-parent: it stops with this shell even when a kill -9 skips the trap)
+	$(VENV)/bin/huduma-mpesa-sim --port 8099 --consumer-key demo --consumer-secret demo --passkey demo-passkey \
+	  --exit-with-parent & \
 	  sim=$$!; trap 'kill $$sim' EXIT; \
 	  $(VENV)/bin/huduma-centre serve $(DEMO_DIR) --host 127.0.0.1 --port 8000
 

@@ -381,7 +381,8 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=None, help="Huduma days back to back (default 16, quick 6)")
     ap.add_argument("--sample", type=int, default=None, help="citizens scored per run (default 300, quick 60)")
     ap.add_argument("--futures", type=int, default=40, help="the oracle's futures per citizen (at least 40)")
-    ap.add_argument("--only", default=None, help="run only scenarios whose key contains this")
+    ap.add_argument("--only", default=None,
+                    help="run only scenarios whose key contains this (several: separated by commas)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--validate", action="store_true", help="check the oracle against QL and the trace")
     ap.add_argument("--seed", type=int, default=None,
@@ -398,7 +399,7 @@ def main() -> int:
         ok = validate(seeds=seeds, sample=min(sample, 150), futures=args.futures)
         print(f"\nwall time {time.perf_counter() - began:.0f} s")
         return 0 if ok else 1
-    keys = [k for k, _ in SCENARIOS if not args.only or args.only in k]
+    keys = [k for k, _ in SCENARIOS if not args.only or any(part in k for part in args.only.split(","))]
     first = 101 if args.unseen else 1
     jobs = [(k, seed, days, sample, args.futures) for k in keys
             for seed in range(first, first + (hseeds if k == "huduma" else seeds))

@@ -45,6 +45,8 @@ class QueueSettings(BaseModel):
     min_recalls_before_no_show: int = Field(0, ge=0, le=10)
     auto_no_show_after_recalls: int = Field(3, ge=1, le=10)
     reactivation_window_min: int = Field(30, ge=0, le=600)
+    # a remote ticket passed over at the front unchecked keeps its place this long (its citizen is told by SMS)
+    check_in_grace_min: float = Field(15, gt=0, le=240)
     complete_on_call_next: bool = True
     # a one-stop visit's next service: its place by the first issue time, or at the back (queue/visits.py)
     visit_place: str = Field("issue_time", pattern="^(issue_time|joined)$")
@@ -92,6 +94,7 @@ class DaySettings(BaseModel):
     open_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
     public_holidays: str = Field("", pattern=r"^$|^[A-Z]{2}$")  # "KE": shut on Kenya's public holidays
     phone_retention_days: int = Field(0, ge=0)
+    unserved_minutes: int = Field(60, ge=0, le=24 * 60)  # before the last call, a service nobody serves refuses
 
     @field_validator("open_days")
     @classmethod
@@ -269,6 +272,7 @@ call_order = "longest_wait"      # or "skill_order": a counter's first service f
 min_recalls_before_no_show = 0   # refuse a no-show before this many recalls
 auto_no_show_after_recalls = 3   # the recall after this many marks a no-show
 reactivation_window_min = 30     # a no-show may be re-activated within this window
+check_in_grace_min = 15          # a remote ticket passed over unchecked keeps its place this long
 complete_on_call_next = true     # "call next" finishes the ticket at the counter
 visit_place = "issue_time"       # a visit's next service: place by first issue, or "joined" (the back)
 forecast_every_s = 15            # wait estimates from simulated futures this often (0: off)
@@ -299,6 +303,8 @@ last_call_time = ""              # the last call of the day (empty: the closing 
 open_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # e.g. drop "sun" where the centre shuts
 public_holidays = ""             # "KE": closed on Kenya's public holidays
 phone_retention_days = 0         # phone numbers are erased when the day closes
+unserved_minutes = 60            # this close to the last call, a service no counter serves (none open,
+                                 # paused or planned) gives no ticket: the close would only cancel it
 
 [backup]
 directory = ""                   # e.g. "/mnt/usb/huduma-backups": a nightly online backup goes there
@@ -339,3 +345,11 @@ shortcode = "174379"             # the paybill (or BuyGoods shortcode) and its L
 passkey = "{"demo-passkey" if demo else ""}"
 callback_base_url = ""           # the public address Daraja calls back (a relay); empty: public_url
 '''
+
+
+def centre_label(centre_name: str, centre_id: str) -> str:
+    """"Huduma Centre Nakuru (nakuru)" in the commands' lines; the id once, not again when the name already ends
+    with it (the demo's "Huduma Centre GPO (demo)" printed "(demo) (demo)")."""
+    if centre_name.rstrip().lower().endswith(f"({centre_id.lower()})"):
+        return centre_name
+    return f"{centre_name} ({centre_id})"

@@ -61,7 +61,10 @@ def wait_text(seconds: int, lang: str) -> str:
 
 def fee_text(fee: Fee, lang: str) -> str:
     """"Fee: KSh 1,050" / "Ada: KSh 1,050"; "Fee: Free" / "Ada: Bure" when it costs nothing; "Fee: amount
-    varies" when it depends on the case (rates, postage)."""
+    varies" when it depends on the case (rates, postage); "Fee: paid on eCitizen, bring the receipt" when the
+    citizen paid it online when applying."""
+    if fee.paid_online:
+        return tr("fee_online", lang) if fee.varies else tr("fee_online_ksh", lang, amount=f"{fee.amount_ksh:,}")
     if fee.varies:
         return tr("fee_varies", lang)
     if fee.free:

@@ -291,7 +291,6 @@ class Answers:
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
 
-
     def once(self, key: tuple[str, str, int, int], gen: int, compute: Callable[[], dict[str, Any]],
              wait: float = 30.0) -> dict[str, Any]:
         """The answer for ``key`` at ``gen``, computed by one thread only.
@@ -424,8 +423,8 @@ class Warmer:
                     self.failing = False
             except Exception:  # a database restart must not end the thread: try again at the next tick
                 if not self.failing:  # once, not every second while the database is away
-                    logger.exception("warming the board's common periods failed; trying again every %s s",
-                                     self.every)
+                    logger.exception("warming the board's common periods failed; trying again in %s s",
+                                     self.patience)
                 self.failing = True
                 self.stop_event.wait(self.patience)  # a round that failed is not retried every second
 

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -38,6 +39,7 @@ from centre_server.contract.catalogue import (
     Catalogue,
     CatalogueService,
     CentreCatalogueReport,
+    FeePaid,
     OutcomeDefinition,
     QueueStandards,
     shipped_catalogue,
@@ -68,7 +70,8 @@ CODE_SEPARATOR = "; "
 # The flat view of a service: (column, path in the service, kind). Kinds: str, text (one language of a
 # Text), opt (one language of an optional Text), list (one language of a list of Text), int, float,
 # flag (1 or 0; a form's checkbox sends "on", an unticked one nothing), codes (the national outcome codes a
-# clerk records for the service, separated by ';': the same at every centre).
+# clerk records for the service, separated by ';': the same at every centre), online (1: the fee is paid on
+# eCitizen when applying, never asked for at a centre; 0 or empty: paid at the centre, as before the column).
 FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("id", ("id",), "str"),
     ("prefix", ("prefix",), "str"),
@@ -82,6 +85,7 @@ FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("where_to_get_en", ("where_to_get", "en"), "opt"), ("where_to_get_sw", ("where_to_get", "sw"), "opt"),
     ("fee_ksh", ("fee", "amount_ksh"), "int"),
     ("fee_varies", ("fee", "varies"), "flag"),
+    ("fee_paid_online", ("fee", "paid"), "online"),
     ("payer_en", ("fee", "payer", "en"), "opt"), ("payer_sw", ("fee", "payer", "sw"), "opt"),
     ("waivers_en", ("fee", "waivers", "en"), "opt"), ("waivers_sw", ("fee", "waivers", "sw"), "opt"),
     ("fee_note_en", ("fee", "note", "en"), "opt"), ("fee_note_sw", ("fee", "note", "sw"), "opt"),
@@ -90,6 +94,8 @@ FIELDS: list[tuple[str, tuple[str, ...], str]] = [
     ("outcomes", ("outcomes",), "codes"),
 ]
 COLUMNS = [c for c, _, _ in FIELDS]
+# columns an older export lacks: a file without them still imports, with the meaning the catalogue had then
+OPTIONAL_COLUMNS = {"fee_paid_online"}
 STANDARD_FIELDS = ["priority_classes", "priority_streak_limit", "target_share"]
 
 
@@ -126,7 +132,9 @@ def flatten(service: CatalogueService | dict[str, Any]) -> dict[str, str]:
             row[column] = CODE_SEPARATOR.join(data.get(path[0]) or [])
             continue
         value = _dig(data, path)
-        if value is None:
+        if kind == "online":  # a version published before the field said nothing: paid at the centre
+            row[column] = "1" if value == FeePaid.online else "0"
+        elif value is None:
             row[column] = ""
         elif kind == "float":
             row[column] = f"{float(value):g}"
@@ -160,6 +168,13 @@ def unflatten(row: Mapping[str, str | None]) -> tuple[dict[str, Any], dict[str, 
             data[path[0]] = [c for c in value.replace(",", ";").replace("\n", ";").split(";") if c.strip()]
         elif kind == "flag":
             data.setdefault(path[0], {})[path[1]] = value.lower() in ("1", "true", "yes", "on", "ndiyo")
+        elif kind == "online":
+            online = value.lower() in ("1", "true", "yes", "on", "ndiyo", "online")
+            data.setdefault(path[0], {})[path[1]] = FeePaid.online.value if online else FeePaid.centre.value
+        elif kind == "int" and re.fullmatch(r"\d{1,3}(,\d{3})+", value):
+            # "4,550": how every page shows a fee, and how a spreadsheet writes it back
+            target = data if len(path) == 1 else data.setdefault(path[0], {})
+            target[path[-1]] = value.replace(",", "")
         elif kind in ("str", "int", "float"):
             target = data if len(path) == 1 else data.setdefault(path[0], {})
             target[path[-1]] = value if value != "" else None
@@ -283,7 +298,7 @@ def parse_csv(text: str) -> ParsedCsv:
         return result
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = reader.fieldnames or []
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         result.errors.append(LineError(1, "", {"header": "missing_columns|" + ", ".join(missing)}))
         return result

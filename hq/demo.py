@@ -102,15 +102,17 @@ def demo_staff(store: Store, directory: Path = DEMO_DIR) -> dict[str, tuple[str,
 
 
 def seed_neighbours(store: Store, days: int = 14, today: Date | None = None) -> int:
-    """Simulate the neighbours' last ``days`` days (skipping days already stored); returns how many were added."""
+    """Simulate the neighbours' last ``days`` closed days, up to yesterday (skipping days already stored); returns
+    how many were added. Never today: a centre sends a day's summary when it closes, so a neighbour "complete"
+    for today at 11:08 would be a day no real centre can have sent yet."""
     from centre_server.sim.daysim import simulate_engine_day
 
     today = today or Date.today()
     have = {(r["centre_id"], r["date"]) for r in store.summaries_between(
-        (today - timedelta(days=days - 1)).isoformat(), today.isoformat())}
+        (today - timedelta(days=days)).isoformat(), (today - timedelta(days=1)).isoformat())}
     added = 0
     for cid, name, citizens, seed in NEIGHBOURS:
-        for back in range(days - 1, -1, -1):
+        for back in range(days, 0, -1):
             day = (today - timedelta(days=back)).isoformat()
             if (cid, day) in have:
                 continue

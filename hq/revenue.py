@@ -29,11 +29,13 @@ logger = logging.getLogger(__name__)
 
 SUMS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count", "waived_ksh",
         "unpaid_served", "failed_attempts")
+# paid, not served (cancelled, a no-show): money the centres owe back to citizens; after SUMS in the CSV
+REFUNDS = ("refund_count", "refund_ksh")
 DATE_DOC = {"format": "date"}
 
 
 def _zero() -> dict[str, int]:
-    return dict.fromkeys(SUMS, 0)
+    return dict.fromkeys(SUMS + REFUNDS, 0)
 
 
 def revenue_data(store: Store, first: str, last: str) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def revenue_data(store: Store, first: str, last: str) -> dict[str, Any]:
             sid = p["service_id"]
             per = c["services"].setdefault(sid, {"service_id": sid, **_zero()})
             nat = national.setdefault(sid, {"service_id": sid, **_zero()})
-            for k in SUMS:
+            for k in SUMS + REFUNDS:
                 v = p.get(k) or 0
                 per[k] += v
                 nat[k] += v
@@ -76,7 +78,7 @@ def revenue_data(store: Store, first: str, last: str) -> dict[str, Any]:
         c["services"] = [_named(v, service_names) for _, v in sorted(c["services"].items())]
         out_centres.append(c)
     services = [_named(v, service_names) for _, v in sorted(national.items())]
-    total = {k: sum(v[k] for v in services) for k in SUMS}
+    total = {k: sum(v[k] for v in services) for k in SUMS + REFUNDS}
     total["received_ksh"] = total["mpesa_ksh"] + total["cash_ksh"]
     total["unmatched_ksh"] = sum(c["unmatched_ksh"] for c in out_centres)
     return {"from": first, "to": last, "centres": out_centres, "services": services, "total": total,
@@ -90,7 +92,8 @@ def _named(v: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str, An
 
 CSV_COLUMNS = ("centre_id", "centre_name", "date", "revision", "service_id", "name_en", "name_sw", "fee_ksh",
                "fee_varies", "served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "received_ksh",
-               "waived_count", "waived_ksh", "unpaid_served", "failed_attempts", "unmatched_count", "unmatched_ksh")
+               "waived_count", "waived_ksh", "unpaid_served", "failed_attempts", "unmatched_count", "unmatched_ksh",
+               *REFUNDS)
 UNMATCHED_ID = "(unmatched)"  # the row of a centre's day for M-Pesa money that matched no ticket
 
 
@@ -118,13 +121,15 @@ def export_csv(store: Store, first: str, last: str) -> Iterator[str]:
             head = [cid, names.get(cid, cid), day, revision]
             for p in pay.get("services", []):
                 en, sw = service_names.get(p["service_id"], (p["service_id"], p["service_id"]))
-                v = {k: p.get(k) or 0 for k in SUMS}
+                v = {k: p.get(k) or 0 for k in SUMS + REFUNDS}
                 w.writerow([board.cell(x) for x in [
                     *head, p["service_id"], en, sw, p.get("fee_ksh") or 0, int(bool(p.get("fee_varies"))),
-                    *[v[k] for k in SUMS[:6]], v["mpesa_ksh"] + v["cash_ksh"], *[v[k] for k in SUMS[6:]], "", ""]])
+                    *[v[k] for k in SUMS[:6]], v["mpesa_ksh"] + v["cash_ksh"], *[v[k] for k in SUMS[6:]], "", "",
+                    *[v[k] for k in REFUNDS]]])
             if pay.get("unmatched_count"):
                 w.writerow([board.cell(x) for x in [*head, UNMATCHED_ID, "", "", "", "", *[""] * 11,
-                                                     pay.get("unmatched_count", 0), pay.get("unmatched_ksh", 0)]])
+                                                     pay.get("unmatched_count", 0), pay.get("unmatched_ksh", 0),
+                                                     "", ""]])
             if out.tell() > 256 * 1024:
                 yield out.getvalue()
                 out.seek(0)

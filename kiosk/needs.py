@@ -21,7 +21,11 @@ PRINTED_DOCUMENTS = 4  # a ticket carries a short checklist; the rest is on the 
 
 
 def fee_amount(fee: Fee, language: str) -> str:
-    """"KSh 1,050" (the same in both languages), "Free" / "Bure", or "Amount varies" (the note says on what)."""
+    """"KSh 1,050" (the same in both languages), "Free" / "Bure", "Amount varies" (the note says on what), or
+    "Paid on eCitizen" when the citizen pays it online when applying (never asked for at the centre)."""
+    if fee.paid_online:  # the amount when it is one (what the eCitizen receipt should show), else the note says
+        return (tr("fee_online", language) if fee.varies
+                else tr("fee_online_ksh", language, amount=f"{fee.amount_ksh:,}"))
     if fee.varies:
         return tr("fee_varies", language)
     if fee.free:
@@ -46,6 +50,8 @@ def fee_details(service: CatalogueService, language: str) -> list[str]:
     """Who pays, the waivers and the agency's note, each a sentence (empty ones left out)."""
     fee = service.fee
     lines = []
+    if fee.paid_online:  # said first: nobody should look for a way to pay it here
+        lines.append(tr("needs_paid_online", language))
     if fee.payer is not None:
         lines.append(tr("needs_payer", language, text=fee.payer.get(language)))
     if fee.waivers is not None:

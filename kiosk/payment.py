@@ -43,13 +43,13 @@ AVAILABILITY_RECHECK_S = 60.0
 # Why the server would not send the prompt, in the kiosk's words (the receipt's line adds "pay at the counter").
 REFUSAL_WORDS = {"payments_off": "pay_reason_off", "gateway_unreachable": "pay_reason_unreachable",
                  "too_many_attempts": "pay_reason_too_many", "rate_limited": "pay_reason_too_many",
-                 "fee_varies": "pay_reason_varies"}
+                 "fee_varies": "pay_reason_varies", "paid_online": "pay_reason_online"}
 
 
 def fee_to_push(service: CatalogueService | None) -> int | None:
-    """The amount a prompt would ask for, or None when there is nothing to push (free, the amount
-    varies with the case, or the kiosk does not know the catalogue): then no question is asked."""
-    if service is None or service.fee.free or service.fee.varies:
+    """The amount a prompt would ask for, or None when there is nothing to push (free, paid on eCitizen when
+    applying, the amount varies with the case, or the kiosk does not know the catalogue): then no question is asked."""
+    if service is None or not service.fee.due_here or service.fee.varies:
         return None
     return service.fee.amount_ksh
 

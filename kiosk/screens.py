@@ -74,14 +74,11 @@ class ChoiceButton(KioskButton):
     value = StringProperty("")
 
 
-class FitButton(Button):
-    """A choice button whose label always fits: it wraps to as many lines as it needs and
-    shrinks its font, down to ``min_font``, until the whole text fits the button (kv in common.kv).
+class FitsText(Label):
+    """Text that always fits its box: it wraps to as many lines as it needs and shrinks its font,
+    down to ``min_font``, until the whole text fits (choice buttons; the ticket's details when the
+    low layout and large text leave little room). ``fits`` says whether it did; the tests check it."""
 
-    ``fits`` says whether it did; the tests check it, and the texture, for every service name.
-    """
-
-    value = StringProperty("")
     max_font = NumericProperty(sp(28))
     min_font = NumericProperty(sp(15))
     pad_x = NumericProperty(dp(16))
@@ -131,7 +128,17 @@ class FitButton(Button):
         self.fits = tw <= w + 1 and th <= h
         self.fitted_size = (self.width, self.height)  # what ``fits`` was measured for
         if not self.fits:
-            logger.warning("label does not fit its button (%dx%d > %dx%d): %r", tw, th, w, h, self.text)
+            logger.warning("label does not fit its box (%dx%d > %dx%d): %r", tw, th, w, h, self.text)
+
+
+class FitButton(FitsText, Button):
+    """A choice button whose label always fits (kv in common.kv)."""
+
+    value = StringProperty("")
+
+
+class FitLabel(FitsText):
+    """A label whose text always fits its box (kv in common.kv)."""
 
 
 class Keypad(GridLayout):
@@ -222,8 +229,8 @@ class ChoicesScreen(KioskScreen):
     frame; ``refresh`` rebuilds once, before the next frame, instead of once per message.
     """
 
-    overflowing = BooleanProperty(False)  # more buttons than the view shows: the hint keeps its place
-    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so
+    overflowing = BooleanProperty(False)  # more buttons than the view shows
+    more_below = BooleanProperty(False)  # and some of them are below: "More below" says so, over the last row
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -711,6 +718,9 @@ class PrintingScreen(KioskScreen):
 
 class TicketScreen(KioskScreen):
     """The number, large; the QR code; what to do if no paper came out."""
+
+    # little height (the low layout with large text on a landscape screen): number and details side by side
+    short = BooleanProperty(False)
 
     def on_pre_enter(self, *_a) -> None:
         t = self.model.ticket

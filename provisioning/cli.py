@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from centre_server.config import ConfigError
+from centre_server.config import ConfigError, centre_label
 from provisioning import broker, centre, counters, devices, services, staff
 from provisioning.directory import RESTART_NOTE, ProvisionError
 
@@ -107,7 +107,7 @@ def init(directory: Path, demo: bool, centre_id: str, centre_name: str | None, m
     result = _run(centre.init_centre, directory, demo=demo, centre_id=centre_id, centre_name=centre_name,
                   mqtt_url=mqtt_url, public_url=public_url, force=force, county=county, town=town,
                   location=location, mqtt_port=mqtt_port, short_targets=short_targets)
-    click.echo(f"created {result['centre_name']} ({result['centre_id']}) in {directory}: "
+    click.echo(f"created {centre_label(result['centre_name'], result['centre_id'])} in {directory}: "
                f"{result['services']} services, {result['counters']} counters")
     if demo:
         click.echo(f"demo credentials (also in {directory}/demo-credentials.json):")

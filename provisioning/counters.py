@@ -16,7 +16,7 @@ import sqlite_utils
 from centre_server.contract import CounterState
 from centre_server.queue.model import Counter
 from centre_server.store import accounts, admin
-from provisioning.directory import ID_PATTERN, CentreDirectory, ProvisionError, split_ids
+from provisioning.directory import CentreDirectory, ProvisionError, check_id, split_ids
 from provisioning.services import known_services
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,7 @@ def list_counters(directory: Path | str) -> list[dict[str, Any]]:
 def add_counter(directory: Path | str, counter_id: str, *, name: str | None = None,
                 services: Sequence[str] | str = ()) -> dict[str, Any]:
     """Add a counter (closed) serving ``services`` in order of skill."""
-    if not ID_PATTERN.match(counter_id):
-        raise ProvisionError("counter id: lower-case letters, digits, '-' and '_' only, e.g. c31")
+    check_id(counter_id, "counter id", "c31")
     services = split_ids(services)
     with CentreDirectory(directory) as c:
         if admin.find_counter(c.db, counter_id):

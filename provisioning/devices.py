@@ -21,7 +21,7 @@ from centre_server.store import accounts, admin
 from centre_server.store.accounts import new_token, token_hash
 from provisioning.broker import after_registry_change, ensure_server_user
 from provisioning.bundles import bundle_data, saved_bundle, with_kiosk_pin, write_bundle
-from provisioning.directory import ID_PATTERN, CentreDirectory, ProvisionError, split_ids
+from provisioning.directory import CentreDirectory, ProvisionError, check_id, split_ids
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def add_device(directory: Path | str, kind: str, device_id: str, *, counters: li
     """
     if kind not in DEVICE_KINDS:
         raise ProvisionError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-    if not ID_PATTERN.match(device_id):
-        raise ProvisionError("device id: lower-case letters, digits, '-' and '_' only, e.g. 'kiosk-3'")
+    check_id(device_id, "device id", "'kiosk-3'")
     if device_id in RESERVED_IDS:
         raise ProvisionError(f"{device_id} is the server's own broker user: choose another id")
     counters = split_ids(counters or [])

@@ -22,6 +22,7 @@ from centre_server.store import database as storage
 logger = logging.getLogger(__name__)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_ID = 40
 RESTART_NOTE = "the centre server reads this when it starts: restart it to apply (systemctl restart huduma-centre)"
 
 
@@ -62,3 +63,13 @@ class CentreDirectory:
 
     def audit(self, action: str, **detail: Any) -> None:
         storage.audit(self.db, actor(), action, **detail)
+
+
+def check_id(value: str, what: str, example: str = "") -> None:
+    """Refuse an id for a device, a counter or a member of staff, saying what is wrong with it: a 300-character
+    id was told it held a forbidden character when it was only too long."""
+    if len(value) > MAX_ID:
+        raise ProvisionError(f"{what}: too long ({len(value)} characters; at most {MAX_ID})")
+    if not ID_PATTERN.match(value):
+        e_g = f", e.g. {example}" if example else ""
+        raise ProvisionError(f"{what}: lower-case letters, digits, '-' and '_' only{e_g}")

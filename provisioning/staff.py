@@ -16,7 +16,7 @@ import sqlite_utils
 
 from centre_server.store import accounts
 from centre_server.store.accounts import bump_access_epoch, new_password
-from provisioning.directory import ID_PATTERN, CentreDirectory, ProvisionError
+from provisioning.directory import CentreDirectory, ProvisionError, check_id
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ def add_staff(directory: Path | str, username: str, role: str, *, full_name: str
     """Add a member of staff with a generated password (stored as an argon2 hash)."""
     if role not in STAFF_ROLE_NAMES:
         raise ProvisionError("role must be clerk, manager or admin")
-    if not ID_PATTERN.match(username):
-        raise ProvisionError("username: lower-case letters, digits, '-' and '_' only")
+    check_id(username, "username")
     if password is not None and len(password) < 8:
         raise ProvisionError("password: at least 8 characters")
     with CentreDirectory(directory) as c:

@@ -28,9 +28,11 @@ from centre_server.contract import (
     Priority,
     Satisfaction,
     TicketCalled,
+    TicketCancelled,
     TicketDone,
     TicketEvent,
     TicketIssued,
+    TicketNoShow,
     TicketState,
     TicketTransferred,
     opens_again,
@@ -38,7 +40,7 @@ from centre_server.contract import (
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
-from centre_server.contract.events import PaymentUpdated, ServiceSuspended, VisitStepQueued
+from centre_server.contract.events import PaymentUpdated, ServiceSuspended, TicketPassedOver, VisitStepQueued
 from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
 from centre_server.payments.extension import attached
@@ -49,6 +51,12 @@ from centre_server.runtime.centre import Centre, new_ticket_id
 from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
+
+# the close's own messages to citizens still waiting ("closed before your number", money owed back): their
+# SMS kind, sent before the close erases the numbers, and the close reasons that send them (not the midnight
+# roll-over of a centre without a closing time: nobody is texted at midnight)
+CLOSE_SMS_KIND = "day_closed"
+CLOSE_SMS_REASONS = frozenset({"day_closed", "closing_time"})
 
 REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
 INFO_KEYWORDS = {"INFO": "en", "TAARIFA": "sw"}  # "INFO K" answers in English, "TAARIFA K" in Kiswahili
@@ -200,6 +208,7 @@ class ChannelHub:
         self.worker = OutboxWorker(self.db, make_gateway(settings, directory, centre.tz), settings,
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
         centre.listeners.append(self.on_events)
+        centre.before_phones_erased.append(self.send_before_erasure)
 
     def start(self) -> None:
         self.release_missed()
@@ -208,7 +217,16 @@ class ChannelHub:
     def stop(self) -> None:
         if self.on_events in self.centre.listeners:
             self.centre.listeners.remove(self.on_events)
+        if self.send_before_erasure in self.centre.before_phones_erased:
+            self.centre.before_phones_erased.remove(self.send_before_erasure)
         self.worker.stop()
+
+    def send_before_erasure(self, day: str) -> None:
+        """The close is about to erase the day's phone numbers: the messages it queued itself (the centre
+        closed before your number, money owed back) get their attempt now, while the numbers exist."""
+        sent = self.worker.flush(CLOSE_SMS_KIND)
+        logger.info("day %s closes: %s message(s) to citizens still waiting sent before their numbers go",
+                    day, sent)
 
     def now(self) -> float:
         return self.centre.clock()
@@ -900,13 +918,14 @@ class ChannelHub:
     # ------------------------------------------------------------ fees (issue 20)
 
     def pushable_fee(self, service_id: str) -> int:
-        """The fee an M-Pesa prompt would ask for this service (the catalogue's), or 0: free, varies with the
-        case, or payments not running at this centre. USSD offers "Pay now" and the ticket SMS names it."""
+        """The fee an M-Pesa prompt would ask for this service (the catalogue's), or 0: free, paid online when
+        applying (eCitizen), varies with the case, or payments not running at this centre. USSD offers "Pay
+        now" and the ticket SMS names it."""
         payments = attached(self.centre)
         if payments is None or not payments.settings.enabled:
             return 0
         fee = payments.fee(service_id)
-        return 0 if fee.free or fee.varies else fee.amount_ksh
+        return 0 if fee.nothing_here or fee.varies else fee.amount_ksh
 
     def pay_now(self, ticket_id: str, phone: str) -> PaymentOut:
         """Send the M-Pesa prompt for a remote ticket's fee to the citizen's phone (USSD, /join): the amount is
@@ -995,10 +1014,23 @@ class ChannelHub:
                     text = tr("sms_pay_failed", lang, number=t.number, reason=sw if lang == "sw" else en, url=url)
                     once = f"payment:{t.id}:{ev.seq}"
                 self.enqueue(once, t.phone, "payment", t.id, text)
+            elif isinstance(d, TicketCancelled) and d.reason in CLOSE_SMS_REASONS:
+                self._tell_closed(t, lang, ev.at)
             elif isinstance(d, TicketCalled):
                 counter = d.counter_name or d.counter_id
                 self.enqueue(f"called:{t.id}:{ev.seq}", t.phone, "called", t.id,
                              tr("sms_called", lang, number=t.number, counter=counter))
+            elif isinstance(d, TicketPassedOver):  # its turn came before the citizen checked in: keep the place
+                self.enqueue(f"passed:{t.id}:{ev.seq}", t.phone, "passed_over", t.id,
+                             tr("sms_passed_over", lang, number=t.number, code=self.code_of(t.id) or "-",
+                                minutes=max(1, -(-d.grace_s // 60))))  # rounded up: never less time than said
+            elif isinstance(d, TicketNoShow) and d.reason == "not_checked_in" and t.state == TicketState.no_show:
+                # the grace ran out (and the citizen is not checking in this very moment): say how to come back
+                pol = state.policy
+                window = pol.reactivation_window_s // 60
+                self.enqueue(f"no_show:{t.id}:{ev.seq}", t.phone, "no_show", t.id,
+                             tr("sms_no_show_remote" if window else "sms_no_show_remote_new", lang, number=t.number,
+                                grace=max(1, -(-pol.check_in_grace_s // 60)), window=window))
             elif isinstance(d, VisitStepQueued):  # a visit's next service: what and where, same number
                 self.enqueue(f"step:{t.id}:{ev.seq}", t.phone, "visit_step", t.id, self._next_step_text(t, lang))
             elif isinstance(d, TicketDone) and self.settings.sms_feedback_request \
@@ -1008,6 +1040,23 @@ class ChannelHub:
         n = self.settings.sms_notify_ahead
         if n and touched:
             self._notify_ahead(touched, n)
+
+    def _tell_closed(self, t: Ticket, lang: str, at: float) -> None:
+        """A citizen still waiting when the day closed hears so, and when the centre opens again; one who
+        paid hears that the money is owed back and where to ask (the receipt to show)."""
+        opens = opens_again(engine.opens_at(self.centre.state, at), lang)
+        text = tr("sms_closed_before_you", lang, number=t.number, opens=opens)
+        self.enqueue(f"closed:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id, text)
+        try:
+            paid = self.payment(t.id)
+        except Exception:  # no payments table or row: nothing owed; never lose the close's message for it
+            logger.exception("payment of %s not read at the close", t.id)
+            paid = None
+        if paid is not None and paid.refund_due:
+            receipt = paid.receipt or (tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
+            self.enqueue(f"closed-refund:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id,
+                         tr("sms_closed_refund", lang, number=t.number, amount=f"{paid.amount_ksh or 0:,}",
+                            receipt=receipt))
 
     def _next_step_text(self, t: Ticket, lang: str) -> str:
         """ "Huduma: A001, next KRA PIN registration at Counter 12 ..." for a one-stop visit's next service."""

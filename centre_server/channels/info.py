@@ -22,7 +22,10 @@ SMS_LIMIT = 160  # one SMS of plain (GSM) text; an INFO answer is at most two of
 
 
 def fee_amount(fee: Fee, lang: str) -> str:
-    """ "Free" / "Bure", or "KSh 1,050" (the agency's published amount, thousands separated)."""
+    """ "Free" / "Bure", or "KSh 1,050" (the agency's published amount, thousands separated); a fee paid on
+    eCitizen when applying says so and asks for the receipt (the queue never asks for it)."""
+    if fee.paid_online:
+        return tr("info_online", lang) if fee.varies else tr("info_online_ksh", lang, amount=f"{fee.amount_ksh:,}")
     if fee.varies:
         return tr("info_varies", lang)
     if fee.free:

@@ -190,6 +190,7 @@ class OutboxWorker:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sending = threading.Lock()  # the worker's round and a flush never send one message twice
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sms-outbox", daemon=True)
@@ -238,14 +239,40 @@ class OutboxWorker:
         """Send what is due now; the number of messages tried."""
         if self.gateway is None:
             return 0
-        rows = self.db.execute(
-            "SELECT id, phone, text, attempts FROM sms_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
-            "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?", [self.clock(), limit]).fetchall()
-        for msg_id, phone, text, attempts in rows:
-            if self._stop.is_set():
-                break
-            self._send_one(msg_id, phone, text, attempts)
+        with self._sending:
+            rows = self.db.execute(
+                "SELECT id, phone, text, attempts FROM sms_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?", [self.clock(), limit]).fetchall()
+            for msg_id, phone, text, attempts in rows:
+                if self._stop.is_set():
+                    break
+                self._send_one(msg_id, phone, text, attempts)
         return len(rows)
+
+    def flush(self, kind: str, budget_s: float = 60.0) -> int:
+        """Try every pending message of ``kind`` once now, whatever its next attempt time (the day close:
+        the numbers are erased next, so a later retry could not happen). Stops after ``budget_s``, so a
+        dead gateway cannot hold the close; what is left is given up by the erasure. Returns how many went."""
+        if self.gateway is None:
+            return 0
+        sent = 0
+        until = time.monotonic() + budget_s
+        with self._sending:
+            rows = self.db.execute("SELECT id, phone, text, attempts FROM sms_outbox WHERE sent_at IS NULL "
+                                   "AND failed_at IS NULL AND kind=? AND phone != '' ORDER BY id", [kind]).fetchall()
+            for msg_id, phone, text, attempts in rows:
+                if self._stop.is_set() or time.monotonic() > until:
+                    logger.warning("%s message(s) of kind %s not tried before the deadline", len(rows) - sent, kind)
+                    break
+                self._send_one(msg_id, phone, text, attempts)
+                went, given_up = self.db.execute("SELECT sent_at IS NOT NULL, failed_at IS NOT NULL FROM sms_outbox "
+                                                 "WHERE id=?", [msg_id]).fetchone()
+                sent += went
+                if not went and not given_up:  # the gateway is down (a bad number is given up): the rest would
+                    logger.warning("SMS gateway down at the close: %s message(s) of kind %s not sent",
+                                   len(rows) - sent, kind)  # wait a timeout each, holding the close
+                    break
+        return sent
 
     def _send_one(self, msg_id: int, phone: str, text: str, attempts: int) -> None:
         assert self.gateway is not None

@@ -480,7 +480,10 @@ class UssdSession:
         lines = []
         for t in tickets[-2:]:
             out = self.hub.centre.ticket_out(t)
-            if t.state == TicketState.waiting:
+            if t.state == TicketState.waiting and out.check_in_by is not None:  # passed over: check in now
+                lines.append(tr("u_status_passed_over", self.lang, number=t.number, time=f"{out.check_in_by:%H:%M}",
+                                code=self.hub.code_of(t.id) or "-"))
+            elif t.state == TicketState.waiting:
                 svc = self.hub.service(t.service_id)
                 lines.append(tr("u_status_waiting", self.lang, number=t.number,
                                 service=ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, 24)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from centre_server.config import CentreSettings, ConfigError, load_settings
+from centre_server.config import CentreSettings, ConfigError, centre_label, load_settings
 
 if TYPE_CHECKING:
     from centre_server.mqtt.broker import EmbeddedBroker
@@ -265,7 +265,7 @@ def serve(directory: Path, host: str, port: int, mqtt_url: str | None, mqtt_port
             broker.stop()
         raise click.ClickException(str(err)) from None
     web = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
-    click.echo(f"{settings.centre_name} ({settings.centre_id}) serving on {web}")
+    click.echo(f"{centre_label(settings.centre_name, settings.centre_id)} serving on {web}")
     click.echo(f"  API docs       {web}/docs")
     click.echo(f"  clerk terminal {web}/clerk    manager's board {web}/board    reports {web}/reports")
     click.echo(f"  MQTT broker    {url}{' (embedded)' if broker else ''}  topics huduma/{settings.centre_id}/#")

@@ -120,6 +120,8 @@ class EventType(StrEnum):
     visit_changed = "visit_changed"  # a clerk dropped, added or reordered the visit's remaining services
     visit_step_queued = "visit_step_queued"  # one service done: the ticket joined the next one's queue
     payment_updated = "payment_updated"  # a ticket's fee: pending, paid (receipt), failed, cash or waived
+    # a remote ticket reached the front unchecked: kept in its place, told to check in within the grace
+    ticket_passed_over = "ticket_passed_over"
 
 
 class CounterAction(StrEnum):
@@ -680,6 +682,9 @@ class TicketOut(BaseModel):
     visit_wait_step: str | None = None
     # cancelled by the day's close (closing time, a manager's close, midnight), not by the citizen or a clerk
     cancelled_at_close: bool = False
+    # a remote ticket passed over at the front before its citizen checked in: check in by then to keep the place
+    check_in_by: datetime | None = None
+    checked_in: bool = True  # False: a remote ticket whose citizen has not checked in at a kiosk
 
 
 class ServiceOut(BaseModel):

@@ -63,6 +63,13 @@ class Text(_Model):
         return self.sw if str(language) == Language.sw else self.en
 
 
+class FeePaid(StrEnum):
+    """Where a citizen pays a service's fee: what decides whether the queue may ask for it."""
+
+    centre = "centre"  # here: by the M-Pesa prompt while waiting, or at the counter (the old catalogues' meaning)
+    online = "online"  # on eCitizen (or the agency's own site) when applying: the citizen brings the receipt
+
+
 class Fee(_Model):
     """What the service costs, as the agency publishes it. 0: free of charge, unless ``varies``."""
 
@@ -73,6 +80,9 @@ class Fee(_Model):
     payer: Text | None = None  # who pays, e.g. "The applicant" / "Mwombaji"
     waivers: Text | None = None  # who pays less or nothing
     note: Text | None = None  # e.g. "Paid by M-Pesa to the agency's paybill"
+    # where it is paid; a catalogue published before this field had none and means the centre. A fee paid
+    # online is never prompted for, taken at the counter or counted as due here: it was paid when applying.
+    paid: FeePaid = FeePaid.centre
 
     @model_validator(mode="after")
     def _varies_says_why(self) -> Fee:
@@ -84,6 +94,16 @@ class Fee(_Model):
     def free(self) -> bool:
         """Nothing to pay: what lets a screen say "Free" / "Bure"."""
         return self.amount_ksh == 0 and not self.varies
+
+    @property
+    def paid_online(self) -> bool:
+        """Paid on eCitizen when applying: screens say "bring the receipt", and nothing is due at the centre."""
+        return self.paid == FeePaid.online and not self.free
+
+    @property
+    def due_here(self) -> bool:
+        """A fee the centre takes (by M-Pesa or at the counter) for this service."""
+        return not self.free and not self.paid_online
 
 
 class CatalogueService(_Model):

@@ -113,7 +113,8 @@ class TicketDone(TicketAtCounter):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TicketNoShow(TicketAtCounter):
-    """``reason``: "clerk", "recalls_exhausted" or "not_checked_in"."""
+    """``reason``: "clerk", "recalls_exhausted" or "not_checked_in" (a passed-over remote ticket whose
+    check-in grace ran out: ``counter_id`` and ``counter_name`` are then empty, no counter held it)."""
 
     type: ClassVar[EventType] = EventType.ticket_no_show
     reason: str | None = None
@@ -301,6 +302,16 @@ class PaymentUpdated(TicketEvent):
     by: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketPassedOver(TicketAtCounter):
+    """A remote ticket (SMS, USSD, web) reached the front at ``counter_id``'s call before its citizen checked
+    in: it keeps its place and is not a no-show; later tickets are called; the citizen is told to check in
+    within ``grace_s``, after which it becomes a no-show (reason "not_checked_in")."""
+
+    type: ClassVar[EventType] = EventType.ticket_passed_over
+    grace_s: int
+
+
 AnyEvent = (
     TicketIssued | TicketCalled | TicketRecalled | TicketStarted | TicketDone | TicketNoShow
     | TicketTransferred | TicketCancelled | TicketReactivated | TicketCheckedIn | FeedbackGiven
@@ -309,6 +320,7 @@ AnyEvent = (
     | TicketParked
     | VisitPlanned | VisitChanged | VisitStepQueued
     | PaymentUpdated
+    | TicketPassedOver
 )
 
 _MODELS: dict[EventType, type[EventData]] = {}

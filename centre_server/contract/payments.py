@@ -86,6 +86,7 @@ class PaymentOut(BaseModel):
     state: PaymentState
     amount_ksh: int | None = None  # the catalogue's fee; None when it varies (pay at the counter)
     fee_varies: bool = False  # the fee depends on the case: it cannot be pushed from the queue
+    paid_online: bool = False  # paid on eCitizen when applying (state not_needed): the clerk asks for the receipt
     method: PaymentMethod | None = None
     receipt: str | None = None  # the M-Pesa receipt number (e.g. "NLJ7RT61SV"); None for cash or a waiver
     # paid by M-Pesa, confirmed by Daraja's STK query, whose answer carries no receipt number: the number comes
@@ -101,6 +102,9 @@ class PaymentOut(BaseModel):
     # whether a prompt may be started for this ticket now (M-Pesa on, a fixed fee, nothing paid or pending, the
     # ticket still in today's open queue, attempts left): the citizen's page offers "Pay now" only then
     offer_prompt: bool = False
+    # paid (M-Pesa or cash) for the service the ticket was in when it ended cancelled (the close, a clerk) or a
+    # no-show, never served: the citizen is owed the money back (the help desk, with the receipt)
+    refund_due: bool = False
 
 
 class PaymentsAvailability(BaseModel):
@@ -284,6 +288,9 @@ class ServicePayments(BaseModel):
     waived_ksh: int = 0
     unpaid_served: int = 0  # served without any payment recorded: the gap to look into
     failed_attempts: int = 0
+    refund_count: int = 0  # paid (M-Pesa or cash), never served, cancelled or a no-show: owed back
+    refund_ksh: int = 0
+    refund_receipts: list[str] = Field(default_factory=list)  # the M-Pesa receipts of those payments
 
 
 class PaymentsDay(BaseModel):
@@ -293,6 +300,7 @@ class PaymentsDay(BaseModel):
     unmatched_count: int = 0
     unmatched_ksh: int = 0
     received_ksh: int = 0  # M-Pesa + cash, all services
+    refund_ksh: int = 0  # paid, not served: owed back to the citizens, all services
 
     @property
     def due_ksh(self) -> int:

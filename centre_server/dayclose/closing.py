@@ -169,6 +169,11 @@ def _close(centre: Any, guard: CloseGuard, day: str | None, reason: str) -> Clos
     try:
         data = compute_summary(db, settings, day, now=now)
         _pause_point(settings, "summarised")
+        for before in list(getattr(centre, "before_phones_erased", ())):  # the close's SMS leave first
+            try:
+                before(day)
+            except Exception:  # a gateway's failure must not stop the close: the numbers still go
+                logger.exception("before erasing the phones of %s", day)
         erased = erase_phones(db, day, settings.day.phone_retention_days, centre=centre, settings=settings)
         _pause_point(settings, "phones_erased")
         rec = record_summary(db, data, now=now)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,11 @@ def _huduma_broker_class() -> type:
                      connect_guard: Any = None) -> None:
             super().__init__(config, loop=loop)
             self._max_packet, self._connect_guard = max_packet, connect_guard
+            # amqtt 0.12.1 walks its subscriptions with awaits inside the loop (a broadcast, a returning
+            # client's retained messages): a client subscribing meanwhile raised "dictionary changed size during
+            # iteration" and the message was lost for every subscriber (seen at a centre's restart, when every
+            # device subscribes at once). Walks read a copy; every change still goes to the one dict.
+            self._subscriptions = SubscriptionTable(self._subscriptions)  # type: ignore[has-type]
 
         async def stream_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                                    listener_name: str) -> None:
@@ -190,6 +196,16 @@ def _huduma_broker_class() -> type:
                 await asyncio.wait(sends)
 
     return HudumaBroker
+
+
+class SubscriptionTable(dict[str, Any]):
+    """The broker's topic filter -> subscribers table, whose walks go over a copy (see ``HudumaBroker``)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return [(k, list(v)) for k, v in super().items()]
 
 
 class EmbeddedBroker:

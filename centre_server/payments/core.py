@@ -47,6 +47,15 @@ FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pus
 AVAILABILITY_WAIT_S = 2.0
 
 
+def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
+    """Money received for a service the ticket then left unserved (cancelled, a no-show): owed back.
+
+    Only the service the ticket ended in counts: a one-stop visit paid for a service it was served in, then
+    cancelled in the next one, owes nothing back for the first."""
+    return (settled is not None and settled.state in ("paid", "cash") and t.state.value in FINAL_TICKET
+            and settled.service_id == t.service_id)
+
+
 class PaymentRefusal(Refusal):
     """A payment the centre will not start or record, in the citizen's two languages."""
 
@@ -58,10 +67,16 @@ class PaymentRefusal(Refusal):
 class Fee:
     amount_ksh: int
     varies: bool
+    online: bool = False  # paid on eCitizen when the citizen applied: nothing to take here
 
     @property
     def free(self) -> bool:
         return self.amount_ksh == 0 and not self.varies
+
+    @property
+    def nothing_here(self) -> bool:
+        """Nothing for the centre to take: free, or paid online when applying."""
+        return self.free or self.online
 
 
 class Payments:
@@ -85,7 +100,7 @@ class Payments:
         cs = next((s for s in self.centre.catalogue.services if s.id == service_id), None)
         if cs is None:
             return Fee(0, False)
-        return Fee(cs.fee.amount_ksh, cs.fee.varies)
+        return Fee(cs.fee.amount_ksh, cs.fee.varies, cs.fee.paid_online)
 
     def status(self, ticket_id: str) -> PaymentOut:
         t = self._ticket(ticket_id)
@@ -96,10 +111,11 @@ class Payments:
         fee = self.fee(t.service_id)
         amount = None if fee.varies else fee.amount_ksh
         base: dict[str, Any] = {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
-                                "amount_ksh": amount, "fee_varies": fee.varies, "attempts": len(rows)}
+                                "amount_ksh": amount, "fee_varies": fee.varies, "paid_online": fee.online,
+                                "attempts": len(rows)}
         base["offer_prompt"] = self._offer_prompt(t, fee, rows)
         if not rows:
-            state = PaymentState.not_needed if fee.free else PaymentState.none
+            state = PaymentState.not_needed if fee.nothing_here else PaymentState.none
             return PaymentOut(state=state, **base)
         last = rows[-1]
         settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
@@ -112,6 +128,7 @@ class Payments:
         base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
         receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
         to_follow = row.state == PaymentState.paid and row.method == PaymentMethod.mpesa and not receipt
+        base["refund_due"] = refund_due(t, settled)
         return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
                           receipt_to_follow=to_follow,
                           phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,
@@ -122,7 +139,7 @@ class Payments:
     def _offer_prompt(self, t: Ticket, fee: Fee, rows: list[PaymentRow]) -> bool:
         """Would ``start`` send a prompt for this ticket now? (Its refusals, read without asking.) A ticket already
         served is not offered one either: its citizen has left the counter ("pay when called" is past)."""
-        return (self.settings.enabled and not fee.free and not fee.varies and not self.centre.state.closed
+        return (self.settings.enabled and not fee.nothing_here and not fee.varies and not self.centre.state.closed
                 and t.state.value not in (*FINAL_TICKET, "done") and t.day == self.centre.state.day
                 and not any(r.state in ("paid", "cash", "waived", "pending") for r in rows)
                 and sum(1 for r in rows if r.method == "mpesa") < self.settings.max_attempts_per_ticket)
@@ -218,9 +235,10 @@ class Payments:
         """Send the M-Pesa prompt for the ticket's fee to ``phone`` (+254…); the amount is the catalogue's.
 
         Refusals (409 unless said): ``payments_off`` (503: this centre takes no M-Pesa), ``not_needed``
-        (free), ``fee_varies`` (pay at the counter), ``already_paid``, ``pending`` (a prompt is on a phone
-        now), ``ticket_closed``, ``day_closed`` (the manager closed the day), ``too_many_attempts`` (429). A
-        prompt Daraja refused, or that could not reach Daraja at all, is recorded as failed and returned (200,
+        (free), ``paid_online`` (paid on eCitizen when applying), ``fee_varies`` (pay at the counter),
+        ``already_paid``, ``pending`` (a prompt is on a phone now), ``ticket_closed``,
+        ``day_closed`` (the manager closed the day), ``too_many_attempts`` (429). A prompt Daraja
+        refused, or that could not reach Daraja at all, is recorded as failed and returned (200,
         ``reason_code`` push_refused or unreachable_gateway): nothing was charged, and the citizen may try
         again or pay at the counter.
         """
@@ -231,6 +249,8 @@ class Payments:
         fee = self.fee(t.service_id)
         if fee.free:
             raise PaymentRefusal(409, "not_needed", "This service is free", "Huduma hii ni bure")
+        if fee.online:
+            raise _paid_online()
         if fee.varies:
             raise PaymentRefusal(409, "fee_varies", "The fee depends on your case: pay at the counter",
                                  "Ada inategemea hali yako: lipa dirishani")
@@ -282,9 +302,12 @@ class Payments:
 
     def record_at_counter(self, ticket_id: str, method: PaymentMethod, reason: str, by: str) -> PaymentOut:
         """Cash taken, or the fee waived, by a clerk: ``already_paid`` (409) when M-Pesa or cash got there first;
-        ``day_closed`` (409) once the day is closed, whose reconciliation has gone to headquarters without it."""
+        ``day_closed`` (409) once the day is closed, whose reconciliation has gone to headquarters without it;
+        ``paid_online`` (409) for a fee the citizen paid on eCitizen: taking it again would charge twice."""
         t = self._ticket(ticket_id)
         fee = self.fee(t.service_id)
+        if fee.online:
+            raise _paid_online()
         if self.centre.state.closed:
             # a record now would be missing from the reconciliation already made and sent; reopening the day
             # (the manager) lets it be recorded and the next close counts it
@@ -448,6 +471,12 @@ class Payments:
                                               receipt=receipt, reason=reason, by=by))
         except QueueError as err:
             logger.info("payment of %s recorded, not announced: %s", t.number, err)
+
+
+def _paid_online() -> PaymentRefusal:
+    """A fee paid on eCitizen when applying: the queue never asks for it again."""
+    return PaymentRefusal(409, "paid_online", "This fee is paid on eCitizen when you apply: bring the receipt",
+                          "Ada hii hulipwa kwenye eCitizen unapoomba: leta risiti")
 
 
 def _iso(centre: Centre, ts: float | None) -> str | None:

@@ -62,6 +62,7 @@ from centre_server.contract.events import (
     ServiceResumed,
     ServiceSuspended,
     TicketParked,
+    TicketPassedOver,
     VisitChanged,
     VisitPlanned,
     VisitStepQueued,
@@ -130,13 +131,16 @@ class State:
     reopened: str | None = None  # the day a manager reopened after a close: its closing time no longer applies
     # the outcome codes a clerk may pick, by code (the menu's outcomes.csv; the four old ones by default)
     outcome_codes: dict[str, OutcomeCode] = field(default_factory=lambda: dict(BUILTIN_OUTCOME_CODES))
+    # remote tickets passed over at the front, not checked in yet (kept by evolve): the few whose grace
+    # each command looks at, without walking the queues
+    passed_over: dict[str, Ticket] = field(default_factory=dict)
 
     def waiting(self) -> list[Ticket]:
         return [t for q in self.queues.values() for t in q.values()]
 
     def reindex(self) -> None:
         """Rebuild the queues from the tickets (after loading them from storage)."""
-        self.queues, self.specials = {}, {}
+        self.queues, self.specials, self.passed_over = {}, {}, {}
         for t in sorted((t for t in self.tickets.values() if t.state == TicketState.waiting), key=_FCFS):
             _enqueue(self, t)
 
@@ -151,6 +155,21 @@ def _enqueue(state: State, t: Ticket) -> None:
         state.queues[t.service_id] = {x.id: x for x in sorted(q.values(), key=_FCFS)}
     if t.priority is not Priority.none:
         state.specials.setdefault(t.service_id, {})[t.id] = t
+    if passed_over(t):
+        state.passed_over[t.id] = t
+
+
+def passed_over(t: Ticket) -> bool:
+    """A remote ticket its turn reached before its citizen checked in: it keeps its place in the queue but
+    is not called, nor counted as waiting in the hall, until the citizen checks in or the grace runs out."""
+    return t.passed_over_at is not None and not t.checked_in and t.state == TicketState.waiting
+
+
+def grace_ends_at(state: State, t: Ticket) -> float | None:
+    """When a passed-over ticket becomes a no-show unless its citizen checks in (None: not passed over)."""
+    if t.passed_over_at is None or not passed_over(t):
+        return None
+    return t.passed_over_at + state.policy.check_in_grace_s
 
 
 def day_of(now: float, tz: str) -> str:
@@ -492,10 +511,17 @@ def refusal_for(state: State, service: Service, now: float, estimate: int | None
         return IssueRefusal.day_closed
     if service.suspension is not None:
         return IssueRefusal.service_suspended
-    if estimate is not None and priority is not Priority.appointment:
-        last = last_call_epoch(state, service, now)
-        if last is not None and now + estimate > last:
-            return IssueRefusal.after_last_call
+    if priority is Priority.appointment or state.reopened == state.day:
+        return None  # a slot was promised; a reopened day takes tickets until closed again or midnight
+    last = last_call_epoch(state, service, now)
+    if last is None:
+        return None
+    if estimate is not None:
+        return IssueRefusal.after_last_call if now + estimate > last else None
+    # nobody serves it (no counter open or paused, none planned before closing): early in the day a
+    # clerk may still sit down, but near the last call the ticket would only be cancelled at the close
+    if not paused_counters_for(state, service.id) and now >= last - state.policy.hours.unserved_window_s:
+        return IssueRefusal.after_last_call
     return None
 
 
@@ -503,11 +529,14 @@ def service_figures(state: State, service_id: str, now: float) -> dict[str, Any]
     """Waiting, longest wait, estimated wait for a newcomer (or why none), open counters, and
     whether a newcomer gets a ticket."""
     waiting = state.queues.get(service_id, {})
-    longest = now - min(map(_QUEUED_AT, waiting.values()), default=now)
+    # the longest wait is a citizen's in the hall: one on the way (remote, not checked in) waits at home
+    longest = now - min((t.queued_at for t in waiting.values() if t.checked_in), default=now)
     est, unknown = wait_for(state, service_id, len(waiting), now)
     refusal = refusal_for(state, state.services[service_id], now, est)
+    passed = sum(1 for t in state.passed_over.values() if t.service_id == service_id)
     return {
-        "waiting": len(waiting),
+        "waiting": len(waiting) - passed,  # a passed-over ticket is not waiting: it is called on check-in
+        "passed_over": passed,
         "longest_wait_s": max(0, int(longest)),
         "estimated_wait_s": est,
         "wait_unknown": unknown,
@@ -563,6 +592,7 @@ def apply(state: State, command: Command, now: float) -> list[Event]:
     elif today > state.day:  # a clock that jumps back never reopens an old day
         _validate(state, command, now)  # refuse before rolling over on a bad command
         _close_day(state, emit, "day_rollover", next_day=today)
+    _expire_passed_over(state, emit)
     handler = _HANDLERS[type(command)]
     try:
         handler(state, command, emit)
@@ -570,6 +600,15 @@ def apply(state: State, command: Command, now: float) -> list[Event]:
         err.events = emit.events  # a day roll-over that happened first still stands
         raise
     return emit.events
+
+
+def _expire_passed_over(state: State, emit: _Emitter) -> None:
+    """Passed-over tickets whose check-in grace is over become no-shows (reason "not_checked_in"), before
+    the command sees the queue: no counter held them, so the event names none."""
+    grace = state.policy.check_in_grace_s
+    for t in [t for t in state.passed_over.values() if t.passed_over_at is not None
+              and emit.now >= t.passed_over_at + grace]:
+        emit(TicketNoShow(**_ticket_data(state, t), counter_id="", counter_name="", reason="not_checked_in"))
 
 
 def _validate(state: State, command: Command, now: float) -> None:
@@ -655,9 +694,10 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
     estimate, _ = wait_for(state, svc.id, ahead, now, priority=cmd.priority != Priority.none)
     if refusal_for(state, svc, now, estimate, cmd.priority) is IssueRefusal.after_last_call:
         day = book_day(state, now)
+        why = ("would not be called before today's last call" if estimate is not None else
+               "has no counter serving it before today's last call")
         raise QueueError(IssueRefusal.after_last_call.value,
-                         f"a newcomer for {svc.name_en} would not be called before today's last call: "
-                         f"book a visit for {day} instead", 409,
+                         f"a newcomer for {svc.name_en} {why}: book a visit for {day} instead", 409,
                          opens_at=opens_at(state, now).isoformat(), book_day=day)
     emit(TicketIssued(ticket_id=cmd.ticket_id, number=f"{svc.prefix}{number:03d}",
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority,
@@ -697,6 +737,8 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
 
     def sort(t: Ticket) -> None:
         nonlocal first
+        if t.passed_over_at is not None and not t.checked_in:  # passed over: called once checked in
+            return
         p = t.priority
         if p is Priority.none or (p is Priority.appointment and (t.slot_at is None or t.slot_at > due_from)):
             if whole_pool:
@@ -718,7 +760,7 @@ def choose_next(state: State, counter: Counter, now: float) -> Ticket | None:
         for t in state.specials.get(sid, {}).values():
             sort(t)
         for t in state.queues.get(sid, {}).values():
-            if t.priority is Priority.none:
+            if t.priority is Priority.none and (t.passed_over_at is None or t.checked_in):
                 sort(t)
                 break
     if first is not None:
@@ -788,12 +830,15 @@ def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
     while True:
         ticket = choose_next(state, counter, emit.now)
         if ticket is None:
-            raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}", 404)
+            away = sum(1 for t in state.passed_over.values() if t.service_id in counter.services)
+            raise QueueError("nothing_waiting", f"no ticket is waiting for counter {counter.name}"
+                             + (f" ({away} not checked in yet)" if away else ""), 404, passed_over=away)
         if ticket.checked_in:
             break
-        # a remote ticket whose citizen never checked in reaches the front: skipped as a no-show
-        emit(TicketNoShow(**_ticket_data(state, ticket), **_counter_data(counter),
-             reason="not_checked_in"))
+        # a remote ticket whose citizen has not checked in reaches the front: it keeps its place and the
+        # citizen is told to check in within the grace; the next ticket is called (not a no-show)
+        emit(TicketPassedOver(**_ticket_data(state, ticket), **_counter_data(counter),
+                              grace_s=state.policy.check_in_grace_s))
     _call(state, counter, ticket, emit, cmd.clerk)
 
 
@@ -1222,6 +1267,7 @@ def evolve(state: State, ev: Event) -> None:
         if was_in is not None:
             state.queues.get(was_in, {}).pop(tid, None)
             state.specials.get(was_in, {}).pop(tid, None)
+            state.passed_over.pop(tid, None)
         if t.state == TicketState.waiting:
             _enqueue(state, t)
     elif isinstance(ev.data, DayClosed) and ev.data.next_day:
@@ -1316,6 +1362,7 @@ def _evolve(state: State, ev: Event) -> None:
             t.counter_id = None
             t.called_at = None
             t.recalls = 0
+            t.passed_over_at = None  # back in line: passed over afresh (a new grace) if it reaches the front unchecked
         case TicketParked():
             assert t is not None
             _free_counter(state, t.counter_id, at)
@@ -1326,6 +1373,9 @@ def _evolve(state: State, ev: Event) -> None:
         case TicketCheckedIn():
             assert t is not None
             t.checked_in = True
+        case TicketPassedOver():
+            assert t is not None
+            t.passed_over_at = at
         case VisitPlanned():
             assert t is not None
             visits.begin(t, d.next_services, at)

@@ -19,7 +19,10 @@ own events (no oracle):
   ticket among them, so a newcomer competes with the work already queued there.
   Each service gets a share in proportion to its load per counter: the work now
   waiting (the newcomer's own call included) plus the learned arrival rate × call
-  time over a short horizon. The newcomer's own call is never zero, so a service
+  time over a short horizon of those who may be called before the newcomer (under
+  longest-wait-first the other services' priority citizens only: counting every
+  expected arrival gave a newcomer 1/k of counters shared by k services, 604 s
+  printed where the futures and the day said about 100 s). The newcomer's own call is never zero, so a service
   whose arrivals have faded overnight still gets the counter once its turn comes
   (it once got ~1e-6 of it and a printed wait of 39,444 h);
 * staffing that changes through the day: the counters open at each moment of the
@@ -66,6 +69,8 @@ from centre_server.contract import (
     TicketDone,
     TicketIssued,
     TicketNoShow,
+    TicketState,
+    TicketTransferred,
 )
 from centre_server.contract.events import TicketParked
 from centre_server.queue.model import Counter, Policy, Ticket
@@ -280,12 +285,16 @@ class WaitPredictor:
                 self._count_busy(state, d.counter_id, -1)
             if d.counter_id is not None:
                 self.last_free[d.counter_id] = ev.at
+        elif isinstance(d, TicketTransferred):  # sent to another queue: the counter is free again
+            if self.busy_counts:
+                self._count_busy(state, d.counter_id, -1)
+            self.last_free[d.counter_id] = ev.at
         elif isinstance(d, TicketNoShow):
             sid = d.service_id
             t = state.tickets.get(d.ticket_id)
             if self.busy_counts and t is not None and t.called_at is not None:
                 self._count_busy(state, d.counter_id, -1)
-            if d.counter_id is not None:
+            if d.counter_id:  # empty: a passed-over ticket's grace ran out, no counter held it
                 self.last_free[d.counter_id] = ev.at
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
             self.no_shows[sid] = self.no_shows.get(sid, 0.0) + 1.0
@@ -296,6 +305,10 @@ class WaitPredictor:
                 self.no_show_s += (held - self.no_show_s) / min(self.no_show_seen + 1, self.window)
         elif isinstance(d, TicketCancelled):
             t = state.tickets.get(d.ticket_id)
+            if t is not None and t.counter_id is not None and t.state in (TicketState.called, TicketState.serving):
+                if self.busy_counts:  # cancelled at the counter: the counter is free again
+                    self._count_busy(state, t.counter_id, -1)
+                self.last_free[t.counter_id] = ev.at
             if t is None or t.called_at is not None:
                 return
             waited = max(0.0, ev.at - t.queued_at)
@@ -595,8 +608,17 @@ class WaitPredictor:
     def _demand_per_counter(self, state: QueueView, sid: str, now: float, open_counters: dict[str, int],
                             own_ahead: int | None) -> float:
         """Work per open counter that competes for a shared counter: queued now (for the ticket's
-        own service, the ``own_ahead`` before it and its own call) and expected over a short horizon."""
-        rate = self.arrivals.get(sid)
+        own service, the ``own_ahead`` before it and its own call) and what may come over a short
+        horizon and still be called first: under longest-wait-first only priority citizens of the
+        other services (a normal one who comes later is called later), under other call orders
+        anyone (the forecast draws the same arrivals)."""
+        pol = state.policy
+        if pol.call_order == "skill_order" or pol.prefer_breached_target:
+            rate = self.arrivals.get(sid)  # anyone who comes may be called first
+        elif own_ahead is None:
+            rate = self.priority_arrivals.get(sid)  # longest wait first: only a priority citizen jumps
+        else:
+            rate = None  # the newcomer's own priority arrivals slow its rate already (``_estimate``)
         lam = rate.read(now) if rate else 0.0
         call = self.call_time_s(sid)
         queued = len(state.queues.get(sid, ())) if own_ahead is None else own_ahead + 1
@@ -631,7 +653,11 @@ class WaitPredictor:
         A fresh forecast table answers first; without one (or when it knows nothing of the
         service) the closed forms do, as before the forecast existed."""
         table = self.forecast
-        raw = table.wait(service_id, ahead, priority) if table is not None and table.fresh(now) else None
+        raw: float | None = None
+        if ahead < self._free_for(state, service_id, priority):
+            raw = 0.0  # an open counter stands idle for it: the live state, not a table of earlier futures
+        elif table is not None and table.fresh(now):
+            raw = table.wait(service_id, ahead, priority)
         if raw is None:
             raw = self._estimate(state, service_id, ahead, now, priority, closes_at)
         if raw is None:
@@ -643,10 +669,28 @@ class WaitPredictor:
             return int(bound)
         return int(round(raw))
 
+    @staticmethod
+    def _free_for(state: QueueView, service_id: str, priority: bool) -> int:
+        """Idle open counters serving ``service_id`` that no other service's waiting ticket takes first.
+
+        A shared counter calls the longest-waiting ticket of its services (priority classes first):
+        a newcomer is never before a ticket of another service already waiting there, so each such
+        ticket takes one of the idle counters (K013 printed "0 s" while KC001 was called first)."""
+        idle = [c for c in state.counters.values()
+                if c.state == CounterState.open and c.ticket_id is None and service_id in c.services]
+        if not idle:
+            return 0
+        others: set[str] = set()
+        for c in idle:
+            for sid in c.services:
+                if sid != service_id:
+                    others.update(tid for tid, t in state.queues.get(sid, {}).items()
+                                  if not priority or t.priority != "none")
+        return max(0, len(idle) - len(others))
+
     def _estimate(self, state: QueueView, service_id: str, ahead: int, now: float,
                   priority: bool, closes_at: float | None) -> float | None:
         servers = 0.0
-        free = 0
         open_counters: dict[str, int] | None = None
         for c in state.counters.values():
             if service_id not in c.services or c.state != CounterState.open:
@@ -654,8 +698,6 @@ class WaitPredictor:
             if len(c.services) > 1 and open_counters is None:
                 open_counters = self._open_counters(state)
             servers += self.share(state, c.services, service_id, now, open_counters, ahead)
-            if c.ticket_id is None:
-                free += 1
         theta = self.abandonment_rate()
         day, tod = self._local(state, now)
         plan = self._plan(day)
@@ -668,6 +710,7 @@ class WaitPredictor:
                 return None
             per_server = 1.0 / self.call_time_s(service_id)
             return self._step(plan, tod, service_id, ahead, per_server, theta, keep_today=False)
+        free = self._free_for(state, service_id, priority)
         if ahead < free:
             return 0.0
         q = ahead - free

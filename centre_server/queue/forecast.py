@@ -16,7 +16,11 @@ waiting ticket and one at its end (a newcomer now). A marker takes no time at a
 counter and never leaves; the counter that calls it finishes it at once and calls
 again, its priority streak as it was, so the future is the same as without it. The
 moment a marker is called is the wait of a ticket at that position who stays: the
-mean over the futures is the table (``ForecastTable``) the issue path reads.
+mean over the futures is the table (``ForecastTable``) the issue path reads. Behind each
+normal queue's end stand ``BEYOND`` simulated newcomers, a marker behind each: citizens
+keep coming between two refreshes, and the position of one who finds more ahead than
+the snapshot had is read from the futures (with the counters due back from lunch), not
+extrapolated from the counters open now.
 
 Normal citizens who arrive after now never go before a normal marker (a counter
 calls the longest-waiting ticket of its services, and priority classes, which are
@@ -156,10 +160,11 @@ def _marker(state: State, tid: str, service_id: str, priority: Priority, before:
 def _coming(t: Ticket) -> Ticket:
     """A waiting ticket's copy for the futures, its citizen taken as present.
 
-    A remote ticket (SMS, USSD, web) not checked in yet is skipped at once if it reaches the front
-    unchecked; run forward with that rule, every such citizen would leave the queue the moment a
-    counter calls, so a newcomer behind three of them would be told "next". The futures assume they
-    come, as most do; the learned no-show share stands for those who do not.
+    A remote ticket (SMS, USSD, web) not checked in yet is passed over if it reaches the front
+    unchecked (kept in its place, called once its citizen checks in within the grace); run forward
+    with that rule, no such citizen would ever be called, so a newcomer behind three of them would be
+    told "next". The futures assume they come, as most do, passed-over ones too (a check-in puts them
+    first); the learned no-show share stands for those who do not.
     """
     copied = copy.copy(t)
     copied.checked_in = True

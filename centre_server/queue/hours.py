@@ -29,6 +29,9 @@ class OpeningHours:
     opening_s: int = 8 * 3600
     closing_s: int | None = None
     last_call_s: int | None = None  # the centre's last call of the day; None: the closing time
+    # this long before the last call, a service no counter serves (none open or paused, none planned)
+    # refuses newcomers: no clerk is coming for them, and the close would cancel their ticket
+    unserved_window_s: int = 3600
     open_weekdays: frozenset[int] = frozenset(range(7))  # Monday = 0
     holidays: frozenset[str] = field(default_factory=frozenset)  # ISO dates the centre stays shut
 

@@ -96,6 +96,9 @@ class Ticket:
     parked_at: float | None = None  # parked (sent to fetch a document) since
     park_note: str | None = None
     visit: VisitPlan | None = None  # several services on this ticket (queue/visits.py); None: one service
+    # a remote ticket that reached the front unchecked (TicketPassedOver): kept in its place, not called,
+    # until its citizen checks in or the check-in grace runs out
+    passed_over_at: float | None = None
 
 
 @dataclass
@@ -122,6 +125,9 @@ class Policy:
     # a demo centre's cap on every service's target wait (0: none): its board turns red and the breach SMS
     # goes within minutes of a queue forming, not after the national half hour (config: target_wait_cap_min)
     target_wait_cap_s: int = 0
+    # a remote ticket passed over at the front unchecked keeps its place this long for its citizen to check in,
+    # then it is a no-show (config: check_in_grace_min)
+    check_in_grace_s: int = 900
 
 
 @dataclass(frozen=True)

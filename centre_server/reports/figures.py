@@ -687,12 +687,16 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
 
     * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
       in the service that served it (a transfer moves the debt). A fee that varies is due, but its
-      amount is known only at the counter: it counts in ``served``, not in ``due_ksh``.
+      amount is known only at the counter: it counts in ``served``, not in ``due_ksh``. A fee paid online
+      when applying (eCitizen) is passed in as free: nothing of it is due at the centre.
     * **Received.** M-Pesa payments confirmed (``paid``) and cash the clerks recorded, by the service
       the ticket was in when paid, whatever became of the ticket (money received is money received).
     * **Waived.** The fee the clerk waived, with a reason (in the payments table).
     * **Unpaid served.** Served tickets owing a fee with neither payment nor waiver: what to look into.
     * **Unmatched.** M-Pesa callbacks refused as matching no request, that reported money received.
+    * **Refund due.** Money received (M-Pesa or cash) for a ticket never served that ended cancelled
+      (the close, a clerk) or a no-show: the citizen paid for nothing and is owed it back, with the
+      M-Pesa receipts to find the payments by.
     """
     rows: dict[str, dict[str, Any]] = {}
 
@@ -701,10 +705,15 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
             amount, varies = fees.get(sid, (0, False))
             rows[sid] = {"service_id": sid, "fee_ksh": amount, "fee_varies": varies, "served": 0, "due_ksh": 0,
                          "mpesa_count": 0, "mpesa_ksh": 0, "cash_count": 0, "cash_ksh": 0, "waived_count": 0,
-                         "waived_ksh": 0, "unpaid_served": 0, "failed_attempts": 0}
+                         "waived_ksh": 0, "unpaid_served": 0, "failed_attempts": 0,
+                         "refund_count": 0, "refund_ksh": 0, "refund_receipts": []}
         return rows[sid]
 
     settled = {p["ticket_id"] for p in payments if p["state"] in ("paid", "cash", "waived")}
+    # tickets that ended unserved (cancelled, a no-show), with the services they were served in before that
+    # (a one-stop visit): a payment for one of those was for a service given, so nothing is owed back
+    ended_unserved = {s.ticket_id: {v.service_id for v in s.visits if v.outcome == "served"}
+                      for s in stories if s.outcome in ("cancelled", "no_show")}
     for story in stories:
         served = [v for v in story.visits if v.outcome == "served"]
         if not served:
@@ -732,9 +741,16 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
             r["waived_ksh"] += amount
         elif p["state"] == "failed":
             r["failed_attempts"] += 1
+        served_in = ended_unserved.get(p["ticket_id"])  # None: the ticket was served, or may still be
+        if p["state"] in ("paid", "cash") and served_in is not None and p["service_id"] not in served_in:
+            r["refund_count"] += 1
+            r["refund_ksh"] += amount
+            if p.get("receipt"):
+                r["refund_receipts"].append(p["receipt"])
     services = [rows[k] for k in sorted(rows)]
     return {"services": services, "unmatched_count": unmatched[0], "unmatched_ksh": unmatched[1],
-            "received_ksh": sum(r["mpesa_ksh"] + r["cash_ksh"] for r in services)}
+            "received_ksh": sum(r["mpesa_ksh"] + r["cash_ksh"] for r in services),
+            "refund_ksh": sum(r["refund_ksh"] for r in services)}
 
 
 _FEES: dict[int, dict[str, tuple[int, bool]]] = {}  # by the newest stored catalogue version (0: none stored)
@@ -764,7 +780,9 @@ def fees_of(db: Any) -> dict[str, tuple[int, bool]]:
             except ValidationError:
                 continue
     catalogue = catalogue or shipped_catalogue()
-    fees = _FEES[newest] = {s.id: (s.fee.amount_ksh, s.fee.varies) for s in catalogue.services}
+    # a fee paid on eCitizen when applying is not the centre's to take: nothing is due here, as for a free service
+    fees = _FEES[newest] = {s.id: (s.fee.amount_ksh, s.fee.varies) if s.fee.due_here else (0, False)
+                            for s in catalogue.services}
     return fees
 
 
@@ -776,8 +794,9 @@ def day_payments(db: Any, day: str, stories: list[TicketStory]) -> dict[str, Any
     """The day's ``payment_figures`` from the payments tables; None before they exist."""
     if not _has_table(db, "payments"):
         return None
-    rows = [{"ticket_id": t, "service_id": sid, "state": st, "amount_ksh": a} for t, sid, st, a in db.execute(
-        "SELECT ticket_id, service_id, state, amount_ksh FROM payments WHERE day=? ORDER BY id", [day]).fetchall()]
+    rows = [{"ticket_id": t, "service_id": sid, "state": st, "amount_ksh": a, "receipt": rc}
+            for t, sid, st, a, rc in db.execute("SELECT ticket_id, service_id, state, amount_ksh, receipt "
+                                                "FROM payments WHERE day=? ORDER BY id", [day]).fetchall()]
     # refused callbacks that say money moved, once per receipt, unless that receipt reached a payment after all
     n, ksh = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(amount_ksh), 0) FROM (SELECT receipt, MAX(amount_ksh) AS amount_ksh "

@@ -149,6 +149,9 @@ class Centre:
         assert isinstance(conn, storage.LockedConnection), "storage.connect opens a LockedConnection"
         self.lock = conn.lock
         self.listeners: list[Listener] = []
+        # told (the day) by a close just before it erases the day's phone numbers, outside the lock: the
+        # channels send the close's own messages ("closed before your number") while the numbers exist
+        self.before_phones_erased: list[Callable[[str], None]] = []
         # the national catalogue this centre runs: the newest stored version, else the one shipped (0)
         self.catalogue: Catalogue = catalogue_store.newest(self.db) or shipped_catalogue()
         version, at = catalogue_store.applied(self.db)

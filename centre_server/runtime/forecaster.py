@@ -6,7 +6,10 @@ milliseconds: the waiting tickets, the counters and the learned figures,
 (``forecast.run_futures``) and leaves the table on the state's predictor, where the
 issue path reads it in O(1). If it stops or falls behind, the table grows stale and
 the estimator's closed forms answer again (``ForecastTable.max_age_s``). Nothing runs
-while the day is closed or nobody waits and no counter serves.
+while the day is closed or nobody waits and no counter serves. The first table is made
+at the start, before the first ticket, and a new one at once (within ``WAKE_CHECK_S``)
+after a counter opens, closes or pauses, which drops the old: the closed forms answer
+for moments only, so consecutive tickets' figures come from the same method.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 PERIOD_S = 15.0
 MAX_SHARE = 0.05  # of one core, whatever the hall
+WAKE_CHECK_S = 0.5  # how often a dropped table is looked for between refreshes
 
 
 class Live(Protocol):
@@ -50,12 +54,17 @@ class Forecaster:
         self.cpu_s = 0.0  # this thread's CPU time, all refreshes together
         self.refreshes = 0
         self.started_at = 0.0
+        self.last_took = 0.0  # the last refresh's CPU seconds
 
     def start(self) -> None:
+        """The first table is made here, before the first ticket after a (re)start: until a table
+        exists the closed forms answer, and they and the futures can differ several-fold on shared
+        counters (K023 printed 604 s, K024 a moment later 113 s)."""
         if self._thread is not None:
             return
         self._stop.clear()
         self.started_at = time.monotonic()
+        self._refresh_logged()
         self._thread = threading.Thread(target=self._loop, name="wait-forecaster", daemon=True)
         self._thread.start()
 
@@ -75,15 +84,40 @@ class Forecaster:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            began = time.thread_time()
-            try:
-                self.refresh()
-            except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
-                logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
-            # never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
-            # so the next one comes later (past the table's age limit the closed forms answer)
-            took = time.thread_time() - began
-            self._stop.wait(max(self.period_s, took / MAX_SHARE - took))
+            self._wait(self.last_took)
+            if not self._stop.is_set():
+                self._refresh_logged()
+
+    def _refresh_logged(self) -> None:
+        began = time.thread_time()
+        try:
+            self.refresh()
+        except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
+            logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
+        self.last_took = time.thread_time() - began
+
+    def _wait(self, took: float) -> None:
+        """Until the next refresh: a period, or sooner once the table was dropped (a counter opened,
+        closed or paused: the estimator drops a table made with other counters) and counters serve.
+
+        Never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
+        so the next one comes later (past the table's age limit the closed forms answer)."""
+        rest = took / MAX_SHARE - took
+        now = time.monotonic()
+        earliest, due = now + rest, now + max(self.period_s, rest)
+        while not self._stop.wait(max(0.0, min(WAKE_CHECK_S, due - time.monotonic()))):
+            now = time.monotonic()
+            if now >= due or (now >= earliest and self._dropped()):
+                return
+
+    def _dropped(self) -> bool:
+        """No table while a counter is open: the next ticket would get the closed forms' figure."""
+        if self.centre.state.predictor.forecast is not None:  # one attribute: read without the lock
+            return False
+        with self.centre.lock:  # the writer may be changing the counters
+            state = self.centre.state
+            return (any(c.state is CounterState.open for c in state.counters.values())
+                    and engine.day_closed_reason(state, self.centre.clock()) is None)
 
     def refresh(self) -> ForecastTable | None:
         """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""

@@ -18,7 +18,8 @@ def hours_from(settings: CentreSettings, year: int | None = None) -> OpeningHour
     d = settings.day
     year = year or datetime.now(ZoneInfo(settings.timezone)).year
     return OpeningHours(opening_s=parse_hhmm(d.opening_time) or 0, closing_s=parse_hhmm(d.closing_time),
-                        last_call_s=parse_hhmm(d.last_call_time), open_weekdays=weekdays_from(d.open_days),
+                        last_call_s=parse_hhmm(d.last_call_time), unserved_window_s=d.unserved_minutes * 60,
+                        open_weekdays=weekdays_from(d.open_days),
                         holidays=public_holidays(d.public_holidays, range(year - 1, year + 2)))
 
 
@@ -28,6 +29,6 @@ def policy_from(settings: CentreSettings) -> Policy:
         priority_streak_limit=q.priority_streak_limit, prefer_breached_target=q.prefer_breached_target,
         call_order=q.call_order, min_recalls_before_no_show=q.min_recalls_before_no_show,
         auto_no_show_after_recalls=q.auto_no_show_after_recalls,
-        reactivation_window_s=q.reactivation_window_min * 60,
+        reactivation_window_s=q.reactivation_window_min * 60, check_in_grace_s=round(q.check_in_grace_min * 60),
         complete_on_call_next=q.complete_on_call_next, timezone=settings.timezone,
         visit_place=q.visit_place, target_wait_cap_s=int(q.target_wait_cap_min * 60))

@@ -101,7 +101,8 @@ def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
         called_at=iso(t.called_at, tz), started_at=iso(t.started_at, tz),
         ended_at=iso(t.ended_at, tz), recalls=t.recalls, outcome=t.outcome, rating=t.rating,
         visit=visit_out(state, t), visit_wait_s=visit_s, visit_wait_unknown=visit_unknown, visit_wait_step=visit_step,
-        cancelled_at_close=t.state == TicketState.cancelled and t.cancel_reason in engine.DAY_CLOSE_REASONS)
+        cancelled_at_close=t.state == TicketState.cancelled and t.cancel_reason in engine.DAY_CLOSE_REASONS,
+        check_in_by=iso(engine.grace_ends_at(state, t), tz), checked_in=t.checked_in)
 
 
 def visit_out(state: State, t: Ticket) -> list[VisitStepOut] | None:

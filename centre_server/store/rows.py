@@ -18,7 +18,7 @@ TICKET_COLS = ["id", "day", "seq", "number", "service_id", "priority", "channel"
                "ended_at", "counter_id", "clerk", "recalls", "transfers", "outcome", "rating",
                "comment", "no_show_at", "cancel_reason", "idempotency_key", "device_id",
                "estimated_wait_s", "checked_in", "slot_at", "appointment_id",
-               "outcome_reason", "parked_at", "park_note", "visit"]
+               "outcome_reason", "parked_at", "park_note", "visit", "passed_over_at"]
 
 
 def service_row(s: Service) -> dict[str, Any]:
@@ -56,7 +56,8 @@ def ticket_row(t: Ticket) -> tuple:
             t.first_called_at, t.started_at, t.ended_at, t.counter_id, t.clerk, t.recalls,
             json.dumps(t.transfers), t.outcome, t.rating, t.comment, t.no_show_at, t.cancel_reason,
             t.idempotency_key, t.device_id, t.estimated_wait_s, int(t.checked_in), t.slot_at,
-            t.appointment_id, t.outcome_reason, t.parked_at, t.park_note, visit_json(t.visit))
+            t.appointment_id, t.outcome_reason, t.parked_at, t.park_note, visit_json(t.visit),
+            t.passed_over_at)
 
 
 def ticket_from_row(r: dict[str, Any]) -> Ticket:
@@ -74,7 +75,7 @@ def ticket_from_row(r: dict[str, Any]) -> Ticket:
         checked_in=bool(r.get("checked_in", 1)),
         slot_at=r.get("slot_at"), appointment_id=r.get("appointment_id"),
         outcome_reason=r.get("outcome_reason"), parked_at=r.get("parked_at"), park_note=r.get("park_note"),
-        visit=visit_from_json(r.get("visit")))
+        visit=visit_from_json(r.get("visit")), passed_over_at=r.get("passed_over_at"))
 
 
 # Columns a ticket never changes once issued, each in an index: an update that leaves them out

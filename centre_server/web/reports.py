@@ -248,7 +248,7 @@ def report(centre: Centre, d1: date, d2: date) -> dict[str, Any]:
 
 
 PAYMENT_KEYS = ("served", "due_ksh", "mpesa_count", "mpesa_ksh", "cash_count", "cash_ksh", "waived_count",
-                "waived_ksh", "unpaid_served", "failed_attempts")
+                "waived_ksh", "unpaid_served", "failed_attempts", "refund_count", "refund_ksh")
 
 
 def payments_report(days: list[dict[str, Any]], names: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -264,6 +264,7 @@ def payments_report(days: list[dict[str, Any]], names: dict[str, dict[str, Any]]
                                                           **{k: 0 for k in PAYMENT_KEYS}})
             for k in PAYMENT_KEYS:
                 acc[k] += r.get(k) or 0
+            acc.setdefault("refund_receipts", []).extend(r.get("refund_receipts") or [])
     services = []
     for sid, r in sorted(by_service.items()):
         info = names.get(sid, {})
@@ -272,6 +273,7 @@ def payments_report(days: list[dict[str, Any]], names: dict[str, dict[str, Any]]
     total["unmatched_count"] = sum(b.get("unmatched_count", 0) for b in blocks)
     total["unmatched_ksh"] = sum(b.get("unmatched_ksh", 0) for b in blocks)
     total["received_ksh"] = total["mpesa_ksh"] + total["cash_ksh"]
+    total["refund_receipts"] = [rc for r in services for rc in r.get("refund_receipts", [])]
     return {"services": services, "total": total}
 
 
@@ -298,15 +300,18 @@ def csv_text(rep: dict[str, Any]) -> str:
                 "time_in_centre_max_min",
                 # the reconciliation of fees (issue 20), on the total and service rows; empty elsewhere
                 "fee_ksh", "fees_due_ksh", "mpesa_ksh", "cash_ksh", "waived_count", "waived_ksh", "unpaid_served",
-                "unmatched_ksh"])
+                "unmatched_ksh",
+                # paid, not served (cancelled, a no-show): owed back, with the M-Pesa receipts (total and service rows)
+                "refund_due_count", "refund_due_ksh", "refund_receipts"])
     money = rep.get("payments") or {"services": [], "total": {}}
     money_of = {r["service_id"]: r for r in money["services"]}
 
     def money_cells(m: dict[str, Any] | None, fee: Any = "") -> list[Any]:
         if not m:
-            return [""] * 8
+            return [""] * 11
         return [fee, m.get("due_ksh", 0), m.get("mpesa_ksh", 0), m.get("cash_ksh", 0), m.get("waived_count", 0),
-                m.get("waived_ksh", 0), m.get("unpaid_served", 0), m.get("unmatched_ksh", "")]
+                m.get("waived_ksh", 0), m.get("unpaid_served", 0), m.get("unmatched_ksh", ""),
+                m.get("refund_count", 0), m.get("refund_ksh", 0), " ".join(m.get("refund_receipts") or [])]
 
     def row(scope: str, key: str, en: str, sw: str, k: dict[str, Any], v: dict[str, Any] | None = None,
             money: list[Any] | None = None) -> None:
@@ -347,4 +352,4 @@ def staff_csv(w: Any, rep: dict[str, Any]) -> None:
                         r["served"], "", r["no_shows"], "", "", "", _minutes(r.get("service_mean_s")), "", "", "",
                         "", "", _minutes(r.get("service_p90_s")), _pct(r.get("idle_share")), r["staffed_hours"],
                         r["busy_hours"], "; ".join(f"{c}={n}" for c, n in (r.get("outcomes") or {}).items()),
-                        *[""] * 13])  # the visits' and the fees' columns: not theirs
+                        *[""] * 16])  # the visits' and the fees' columns: not theirs

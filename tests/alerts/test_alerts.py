@@ -319,3 +319,25 @@ def test_a_wrong_manager_number_stops_the_server_naming_the_key(centre_dir):
         load_settings(centre_dir.path)
     configure(centre_dir.path, phones=["0712 345 678", "+254 712 345 678", "0112-345-678"])
     assert load_settings(centre_dir.path).alerts.phones == ["+254712345678", "+254112345678"]
+
+
+def test_a_citizen_on_the_way_is_no_breach_until_checked_in(alert_server, centre_dir):
+    """Finding 13: a remote ticket not checked in is a citizen at home: no longest wait, no breach SMS."""
+    manager = alert_server.client(alert_server.login("manager"))
+    r = httpx.post(alert_server.url + "/join", data={"service_id": "birth-cert", "phone": "0712000013", "lang": "en",
+                                                     "nonce": "finding-13"}, timeout=10)
+    assert r.status_code == 303, r.text
+    page = httpx.get(alert_server.url + r.headers["location"], timeout=10).text
+    code = re.search(r'id="check-in-code">(\d{6})<', page).group(1)
+    # the target is one second and the breach threshold a second more: well past both, nothing is raised
+    assert not within(lambda: manager.get("/api/v1/alerts").json()["alerts"], 4)
+    managers = {MANAGER, SECOND}
+    assert not [t for p, t in sms_lines(centre_dir.path) if p in managers]  # the citizen's own SMS went, no alert
+    row = next(s for s in manager.get("/api/v1/stats/live").json()["services"] if s["id"] == "birth-cert")
+    assert row["waiting"] == 1 and row["longest_wait_s"] == 0 and not row["breached"]
+    # in the hall now: the wait is real, and the managers hear of it
+    kiosk = alert_server.client(centre_dir.bundle("kiosk-1")["token"])
+    assert kiosk.post("/api/v1/check-in", json={"code": code}).status_code == 200
+    told = wait_until(lambda: [t for p, t in sms_lines(centre_dir.path) if p in managers], 15,
+                      "the breach SMS once the citizen is in the hall")
+    assert "Birth certificate application over its target wait" in told[0]

@@ -128,3 +128,48 @@ def test_a_fee_that_varies_is_never_called_free_on_any_screen():
                 assert words in shown.lower() and "free" not in shown.lower() and "bure" not in shown.lower()
     free = Fee(amount_ksh=0, note=Text(en="No fee", sw="Hakuna ada"))
     assert free.free and channel_fee(free, "sw") == "Bure" and kiosk_fee(free, "en") == "Free"
+
+
+AMOUNT = re.compile(r"ksh\s*(\d[\d,]*)", re.IGNORECASE)
+
+
+def test_each_fee_says_where_it_is_paid_as_its_own_text_does(catalogue: Catalogue) -> None:
+    """Finding 2: the passport's text said "applied and paid for on eCitizen" while the queue offered "Pay now
+    KSh 4,550". A fee whose note, description or documents say it is paid on eCitizen (or the agency's site)
+    is ``paid: online``; a note that names several amounts (pages, years, late registration) ``varies``."""
+    for s in catalogue.services:
+        if s.fee.free:
+            continue
+        said = " ".join(t.en for t in (s.fee.note, s.description, *s.documents) if t is not None).lower()
+        online_words = ("paid through ecitizen" in said or "paid for on ecitizen" in said
+                        or "payment receipt" in said or "paid online" in said or "ardhisasa" in said)
+        assert s.fee.paid_online == online_words, f"{s.id}: paid {s.fee.paid} but its text says {said!r}"
+        if s.fee.note is not None:
+            amounts = {int(a.replace(",", "")) for a in AMOUNT.findall(s.fee.note.en)}
+            parts = sum(amounts) == s.fee.amount_ksh  # name search 150 + registration 800: one fee of 950
+            if len(amounts | {s.fee.amount_ksh}) > 1 and not parts and "first" not in s.fee.note.en:
+                assert s.fee.varies, f"{s.id}: several amounts in its note ({sorted(amounts)}) but a fixed fee"
+    passport = catalogue.service("passport")
+    assert passport is not None and passport.fee.paid_online and passport.fee.varies
+    # what is paid at the centre for a fixed amount: the ID card's replacement, by M-Pesa to the government paybill
+    # (the demo's "Pay now" prompt); county and Posta desks vary
+    assert [s.id for s in catalogue.services if s.fee.due_here and not s.fee.varies] == ["id-card-replace"]
+
+
+def test_a_fee_paid_online_says_so_on_every_screen_in_both_languages(catalogue: Catalogue) -> None:
+    from centre_server.channels.info import fee_amount as channel_fee
+    from counter_display.i18n import fee_text as hall_fee
+    from kiosk.needs import fee_amount as kiosk_fee, fee_details
+    from kiosk.payment import fee_to_push
+
+    passport = catalogue.service("passport")
+    assert passport is not None and fee_to_push(passport) is None  # the kiosk asks no "Pay now" question
+    for lang in ("en", "sw"):
+        for shown in (channel_fee(passport.fee, lang), hall_fee(passport.fee, lang), kiosk_fee(passport.fee, lang)):
+            assert "eCitizen" in shown and "4,550" not in shown, shown
+        assert "eCitizen" in fee_details(passport, lang)[0]
+    # a catalogue published before the field said nothing of it: the fee was the centre's, as it was then
+    old = json.loads(catalogue.model_dump_json())
+    for s in old["services"]:
+        del s["fee"]["paid"]
+    assert Catalogue.model_validate(old).service("passport").fee.paid == "centre"

@@ -470,19 +470,79 @@ def test_random_days_keep_every_promise(steps, gaps, limit):
     assert [ev.seq for ev in all_events] == list(range(1, len(all_events) + 1))
 
 
-def test_remote_ticket_not_checked_in_is_skipped_to_no_show():
-    d = Day()
+def test_remote_ticket_not_checked_in_is_passed_over_not_a_no_show():
+    d = Day(e.Policy(check_in_grace_s=900))
     remote = d.issue(channel=e.Channel.web, checked_in=False)
     walk_in = d.issue()
+    later = d.issue()
     d.open("c1")
     called = d.call("c1")
-    assert called.id == walk_in.id and remote.state == TicketState.no_show
-    skipped = [ev for ev in d.events if ev.type == EventType.ticket_no_show]
-    assert skipped[0].data.reason == "not_checked_in"
-    # the citizen arrives late but within the window: checked in, back at the original place
-    d.do(e.CheckIn(remote.id), dt=60)
+    # its turn came before its citizen checked in: kept in its place, told to check in; the next one is called
+    assert called.id == walk_in.id and remote.state == TicketState.waiting
+    passed = [ev for ev in d.events if ev.type == EventType.ticket_passed_over]
+    assert [ev.data.ticket_id for ev in passed] == [remote.id] and passed[0].data.grace_s == 900
+    assert passed[0].data.counter_id == "c1"
+    assert not [ev for ev in d.events if ev.type == EventType.ticket_no_show]
+    figures = e.service_figures(d.state, "id-card", d.now)
+    assert figures["waiting"] == 1 and figures["passed_over"] == 1  # `later` waits; the remote is not in the hall
+    assert e.grace_ends_at(d.state, remote) == passed[0].at + 900
+    # the citizen arrives within the grace: checked in, and called next, ahead of those issued after it
+    d.do(e.CheckIn(remote.id), dt=600)
+    assert remote.checked_in and e.grace_ends_at(d.state, remote) is None
+    assert d.call("c1").id == remote.id
+    assert d.call("c1").id == later.id
+
+
+def test_passed_over_ticket_is_a_no_show_only_when_its_grace_runs_out():
+    d = Day(e.Policy(check_in_grace_s=900, reactivation_window_s=1800))
+    remote = d.issue(channel=e.Channel.sms, checked_in=False, phone="0712345678")
+    d.open("c1")
+    with pytest.raises(e.QueueError) as err:  # nobody else waits: nobody is called, the remote keeps its place
+        d.do(e.CallNext("c1"))
+    assert err.value.code == "nothing_waiting" and "1 not checked in yet" in err.value.message
+    assert [ev.type for ev in err.value.events] == [EventType.ticket_passed_over]
+    for ev in err.value.events:  # the refusal's events stand (the server commits them)
+        d.events.append(ev)
+    with pytest.raises(e.QueueError):  # a second call passes it over no second time
+        d.do(e.CallNext("c1"))
+    passed_at = err.value.events[0].at
+    d.now = passed_at + 898
+    d.do(e.Tick(), dt=1)
+    assert remote.state == TicketState.waiting
+    evs = d.do(e.Tick(), dt=1)  # the grace is over: a no-show, held by no counter
+    assert [(ev.type, ev.data.reason, ev.data.counter_id) for ev in evs] == [
+        (EventType.ticket_no_show, "not_checked_in", "")]
+    assert remote.state == TicketState.no_show and d.state.counters["c1"].ticket_id is None
+    # the citizen comes within the re-activation window: checking in puts the ticket back, checked in
+    d.do(e.CheckIn(remote.id), dt=120)
     assert remote.state == TicketState.waiting and remote.checked_in
     assert d.call("c1").id == remote.id
+
+
+def test_reactivated_remote_ticket_gets_a_fresh_grace():
+    d = Day(e.Policy(check_in_grace_s=600))
+    remote = d.issue(channel=e.Channel.ussd, checked_in=False)
+    d.issue()
+    d.open("c1")
+    d.call("c1")
+    d.do(e.Tick(), dt=601)
+    assert remote.state == TicketState.no_show
+    d.do(e.Reactivate(remote.id), dt=10)  # a clerk put it back: it is not passed over yet
+    assert remote.state == TicketState.waiting and remote.passed_over_at is None
+    d.do(e.Tick(), dt=700)
+    assert remote.state == TicketState.waiting  # no grace ran out: it had none
+
+
+def test_longest_wait_is_of_citizens_in_the_hall():
+    """Finding 13: a remote ticket not checked in is a citizen at home, not a wait the managers are told of."""
+    d = Day()
+    remote = d.issue(channel=e.Channel.sms, checked_in=False)
+    d.now += 1800
+    d.issue()
+    figures = e.service_figures(d.state, "id-card", d.now + 60)
+    assert figures["waiting"] == 2 and figures["longest_wait_s"] == 60
+    d.do(e.CheckIn(remote.id))
+    assert e.service_figures(d.state, "id-card", d.now)["longest_wait_s"] >= 1800
 
 
 def test_checked_in_remote_ticket_keeps_its_place():
@@ -638,3 +698,18 @@ def test_a_clerk_never_holds_two_counters(steps, gaps):
         assert len(held) == len(set(held)), f"a clerk holds two counters: {d.state.counters}"
         if s[0] == "open_as" and s[2] is not None:
             assert d.state.counters[s[1]].clerk == s[2] and d.state.counters[s[1]].state == CounterState.open
+
+
+def test_a_check_in_that_finds_the_grace_just_over_is_late_but_back_in_line():
+    """No command ran between the grace's end and the check-in: the no-show comes first, then the check-in
+    re-activates it (within the window), in one batch; the SMS listener sees it waiting and says nothing."""
+    d = Day(e.Policy(check_in_grace_s=600))
+    remote = d.issue(channel=e.Channel.sms, checked_in=False)
+    later = d.issue()
+    d.open("c1")
+    d.call("c1")  # `later` called, the remote passed over
+    evs = d.do(e.CheckIn(remote.id), dt=700)
+    assert [ev.type for ev in evs] == [EventType.ticket_no_show, EventType.ticket_reactivated,
+                                       EventType.ticket_checked_in]
+    assert remote.state == TicketState.waiting and remote.checked_in and later.state == TicketState.called
+    assert d.call("c1").id == remote.id

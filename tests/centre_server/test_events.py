@@ -32,6 +32,7 @@ def _day() -> list[engine.Event]:
                            phone="0712345678", idempotency_key="k1", checked_in=False),
         engine.CheckIn("X1"), engine.CallNext(cid), engine.Recall(cid), engine.StartService(cid),
         engine.GiveFeedback(rating=4, counter_id=cid, comment="ok"), engine.SetNotice("hello", "habari"),
+        engine.IssueTicket("X5", svc, channel=Channel.web, checked_in=False),  # passed over at the next call
         engine.IssueTicket("X2", svc), engine.CancelTicket("X2", reason="left"), engine.IssueTicket("X3", svc),
         engine.CallNext(cid), engine.MarkNoShow(cid), engine.Reactivate("X3"), engine.CallNext(cid),
         engine.ParkTicket(cid, "copy of ID"), engine.CallParked(cid, "X3"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
@@ -10,7 +11,7 @@ from centre_server.config import load_settings
 from centre_server.contract import Priority
 from centre_server.queue import engine, forecast
 from centre_server.queue.engine import Counter, Service
-from centre_server.queue.estimate import ForecastTable
+from centre_server.queue.estimate import ForecastTable, WaitPredictor
 from centre_server.runtime.centre import Centre
 from centre_server.sim.replay import start_epoch
 from tests.conftest import wait_until
@@ -320,3 +321,11 @@ def test_the_end_of_a_shift_narrowed_by_the_days() -> None:
     _, stops = state.predictor.plan_of("2026-01-09")
     assert stops[("c0", int(12.3 * H))] == (11.9 * H + 12.2 * H) / 2
     assert stops[("c1", int(12.25 * H))] == 12.25 * H  # free before it closed: at the close
+    # kept across a restart (as JSON, the way the centre's database keeps it)
+    again = WaitPredictor()
+    assert again.restore(json.loads(json.dumps(state.predictor.learned())))
+    assert again.plan_of("2026-01-09")[1] == stops
+    # a row saved before the spans were kept still restores (the stops alone, as then)
+    old = json.loads(json.dumps(state.predictor.learned()))
+    del old["stop_spans"], old["last_free"]
+    assert WaitPredictor().restore(old)

@@ -210,3 +210,63 @@ def test_a_closing_time_set_by_mistake_can_be_undone_by_a_manager(centre_dir, ap
     assert again.post("/api/v1/day/close", headers=manager(again)).status_code == 200
     assert again.post("/api/v1/tickets", json={"service_id": "kra-pin"},
                       headers=kiosk(again)).json()["error"]["code"] == "day_closed"
+
+
+def test_near_the_close_a_service_nobody_serves_gives_no_ticket(centre_dir, app_for):
+    """At 11:34 with closing at 11:40, D001 and B001 were issued though no counter served them and no
+    staffing plan brought one: the close cancelled them. Early in the day (a clerk may still sit down),
+    or with a counter on a break, the ticket is issued."""
+    now = datetime.now(NAIROBI)
+    if now.hour >= 23 or now.hour == 0:
+        pytest.skip("too close to midnight for a closing time ahead today")  # pragma: no cover
+    closing = (now + timedelta(minutes=30)).strftime("%H:%M")
+    set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"')
+    api = app_for()
+    r = api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api))
+    err = r.json()["error"]
+    assert r.status_code == 409 and err["code"] == "after_last_call", r.text
+    assert "no counter" in err["message"] and err["book_day"] == (now.date() + timedelta(days=1)).isoformat()
+    s = services(api)["birth-cert"]
+    assert s["accepting"] is False and s["refusal"] == "after_last_call" and s["wait_unknown"] == "no_counter"
+    # a counter on a break is expected back: its service still takes tickets
+    staff = clerk(api)
+    assert api.post("/api/v1/counters/c10/open", json={"services": ["birth-cert"]}, headers=staff).status_code == 200
+    assert api.post("/api/v1/counters/c10/pause", headers=staff).status_code == 200
+    assert services(api)["birth-cert"]["accepting"] is True
+    t = api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api))
+    assert t.status_code == 201, t.text
+
+
+def test_early_in_the_day_a_service_nobody_serves_yet_still_gives_a_ticket(centre_dir, app_for):
+    """The first morning: no counter open yet, closing hours away. Refusing then would turn away the
+    day's first citizens before the clerks sit down."""
+    now = datetime.now(NAIROBI)
+    if now.hour >= 21 or now.hour == 0:
+        pytest.skip("too close to midnight for a closing time two hours ahead")  # pragma: no cover
+    closing = (now + timedelta(hours=2, minutes=30)).strftime("%H:%M")
+    set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"')
+    api = app_for()
+    r = api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api))
+    assert r.status_code == 201 and r.json()["estimated_wait_s"] is None, r.text
+
+
+def test_a_reopened_day_takes_tickets_past_its_closing_and_last_call(centre_dir, app_for):
+    """At 11:41 (closing 11:40) a reopened day said open:true yet refused tickets with after_last_call.
+    The README's promise: a reopened day takes tickets until it is closed again or midnight."""
+    now = datetime.now(NAIROBI)
+    if now.hour == 0 and now.minute < 2:
+        pytest.skip("a minute after midnight: no closing time today is in the past")  # pragma: no cover
+    past = (now - timedelta(minutes=1)).strftime("%H:%M")
+    set_day(centre_dir.path, closing_time=f'"{past}"', opening_time='"00:00"')
+    api = app_for()
+    assert api.post("/api/v1/day/reopen", headers=manager(api)).status_code == 200
+    staff = clerk(api)
+    assert api.post("/api/v1/counters/c10/open", json={"services": ["good-conduct"]}, headers=staff).status_code == 200
+    for _ in range(6):  # people ahead: each newcomer's estimate is past the (set aside) closing time
+        r = api.post("/api/v1/tickets", json={"service_id": "good-conduct"}, headers=kiosk(api))
+        assert r.status_code == 201, r.text
+    assert r.json()["position"] >= 5
+    for sid in ("good-conduct", "birth-cert"):  # served, and nobody serving: the day is open, both take tickets
+        s = services(api)[sid]
+        assert s["accepting"] is True and s["refusal"] is None, s
+    assert api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api)).status_code == 201

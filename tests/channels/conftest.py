@@ -144,10 +144,10 @@ class ChannelCentre(CentreProcess):
                                                      "phoneNumber": phone, "text": text})
 
 
-def set_day(toml: str, day: dict[str, str]) -> str:
-    """centre.toml with these ``[day]`` keys set (each value already in TOML syntax)."""
-    head, sep, rest = toml.partition("[day]\n")
-    assert sep, "no [day] table in centre.toml"
+def set_day(toml: str, day: dict[str, str], table: str = "day") -> str:
+    """centre.toml with these ``[day]`` (or ``table``) keys set (each value already in TOML syntax)."""
+    head, sep, rest = toml.partition(f"[{table}]\n")
+    assert sep, f"no [{table}] table in centre.toml"
     section, nxt, tail = rest.partition("\n[")
     lines = [ln for ln in section.splitlines() if ln.split("=")[0].strip() not in day]
     lines = [f"{k} = {v}" for k, v in day.items()] + lines
@@ -156,10 +156,13 @@ def set_day(toml: str, day: dict[str, str]) -> str:
 
 @contextmanager
 def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = "",
-                   channels: dict[str, str] | None = None) -> Iterator[ChannelCentre]:
+                   channels: dict[str, str] | None = None,
+                   queue: dict[str, str] | None = None,
+                   before_start: Callable[[Path], None] | None = None) -> Iterator[ChannelCentre]:
     """A provisioned demo centre served for real, SMS going to a fake Africa's Talking on loopback;
     ``day`` sets ``[day]`` keys (hours, closing), ``extra`` adds ``[channels]`` keys, ``channels`` sets
-    them (replacing the test centre's own, each value already in TOML syntax)."""
+    them (replacing the test centre's own, each value already in TOML syntax); ``before_start`` gets the
+    centre's directory before the server starts (e.g. to store a catalogue version)."""
     need_tool("mosquitto")
     path = tmp / "centre"
     provision(path, "init", str(path), "--demo")
@@ -168,11 +171,15 @@ def serve_channels(tmp: Path, day: dict[str, str] | None = None, extra: str = ""
     toml = (path / "centre.toml").read_text()
     if day:
         toml = set_day(toml, day)
+    if queue:  # [queue] keys (the check-in grace, say)
+        toml = set_day(toml, queue, table="queue")
     section = CHANNELS_TOML.format(url=agg.url, key=API_KEY)
     if channels:
         section = "\n".join(ln for ln in section.splitlines() if ln.split("=")[0].strip() not in channels)
         section += "\n" + "".join(f"{k} = {v}\n" for k, v in channels.items())
     (path / "centre.toml").write_text(toml + section + extra)
+    if before_start is not None:
+        before_start(path)
     broker = Mosquitto(port=free_port(), workdir=tmp)
     broker.start()
     creds = json.loads((path / "demo-credentials.json").read_text())

@@ -395,3 +395,49 @@ def test_too_late_without_bookings_says_which_day_to_come(too_late_no_bookings, 
     assert "No more tickets today" in confirm and "1. " not in confirm.split("\n", 2)[-1], confirm
     assert ussd_screen(server, phone, answers + ["1"]) == "END " + come["en"]
     assert remote_tickets_today(server) == {}
+
+
+# ---------------------------------------------------------------- near the close, nobody serving: no ticket
+
+
+@pytest.fixture(scope="module")
+def nobody_near_close(tmp_path_factory):
+    """Closing in 30 minutes and no counter serves KRA tax returns (none open or on a break, no staffing
+    plan): found at 11:34 (closing 11:40), tickets were issued that only the close would end."""
+    now = datetime.now(TZ)
+    if now.hour == 23 and now.minute >= 25:
+        pytest.skip("too close to midnight for a closing time 30 minutes ahead")  # pragma: no cover
+    closing = (now + timedelta(minutes=30)).strftime("%H:%M")
+    with serve_channels(tmp_path_factory.mktemp("nobody-near-close"),
+                        day={"closing_time": f'"{closing}"', "opening_time": '"00:00"'}, extra=ALL_DAYS) as server:
+        yield server
+
+
+def test_near_the_close_nobody_serving_refuses_on_every_channel_until_a_counter_opens(nobody_near_close,
+                                                                                   new_phone):
+    server = nobody_near_close
+    tomorrow = today() + timedelta(days=1)
+    svc = {s["id"]: s for s in httpx.get(server.url + "/api/v1/services").json()}["kra-returns"]
+    assert svc["accepting"] is False and svc["refusal"] == "after_last_call" and svc["wait_unknown"] == "no_counter"
+    for lang, label in (("en", "no more tickets today: book"), ("sw", "tiketi zimekwisha leo: weka miadi")):
+        page = httpx.get(f"{server.url}/join?lang={lang}").text
+        option = re.search(r'<option value="kra-returns"[^>]*>([^<]*)</option>', page).group(0)
+        assert "disabled" in option and label in option, option
+    for text, words in (("KR SW", "Huduma: tiketi za Kuwasilisha ritani za kodi (iTax) zimekwisha leo. "
+                                  f"Weka miadi ya {day_text('sw', tomorrow)}: "),
+                        ("kr", "Huduma: no more tickets today for KRA tax returns (iTax). "
+                               f"Book a visit for {day_text('en', tomorrow)}: ")):
+        phone = new_phone()
+        assert httpx.post(server.url + "/sms/inbound", data={"from": phone, "text": text}).text == "after_last_call"
+        assert server.aggregator.wait_for(phone, "Huduma:").startswith(words)
+    phone = new_phone()
+    confirm = ussd_screen(server, phone, ussd_path_to(server, phone, "1", "Tax and business", "KRA tax returns"))
+    assert "No more tickets today" in confirm and day_text("en", tomorrow) in confirm, confirm
+    assert remote_tickets_today(server) == {}
+    # a clerk sits down for it: with nobody ahead, a newcomer is called well before the close
+    assert clerk(server).post("/api/v1/counters/c07/open", json={"services": ["kra-returns"]}).status_code == 200
+    svc = {s["id"]: s for s in httpx.get(server.url + "/api/v1/services").json()}["kra-returns"]
+    assert svc["accepting"] is True and svc["estimated_wait_s"] is not None, svc
+    phone = new_phone()
+    assert httpx.post(server.url + "/sms/inbound", data={"from": phone, "text": "kr"}).text != "after_last_call"
+    assert remote_tickets_today(server) != {}

@@ -72,7 +72,7 @@ def test_inbound_sms_that_rates_nothing_is_answered_cleanly(channel_server, new_
     assert r.status_code == 400
 
 
-def test_n_ahead_message_and_a_remote_ticket_not_checked_in_is_skipped(channel_server, new_phone):
+def test_n_ahead_message_and_a_remote_ticket_not_checked_in_is_passed_over(channel_server, new_phone):
     agg = channel_server.aggregator
     walkers = [new_phone() for _ in range(3)]
     for p in walkers:
@@ -89,12 +89,14 @@ def test_n_ahead_message_and_a_remote_ticket_not_checked_in_is_skipped(channel_s
     assert not [m for m in agg.messages_to(walkers[2]) if "only" in m]  # it was told at issue (2 ahead)
     c.post("/api/v1/counters/c06/call-next")
     c.post("/api/v1/counters/c06/call-next")
-    # the remote ticket reaches the front without checking in: skipped as a no-show, nothing else waits
+    # the remote ticket reaches the front without checking in: passed over (kept in its place, told to check
+    # in within the grace), not a no-show; nothing else waits
     r = c.post("/api/v1/counters/c06/call-next")
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["error"]["passed_over"] == 1
     t = httpx.get(f"{channel_server.url}/api/v1/tickets/{tid}").json()
-    assert t["state"] == "no_show"
-    # arriving late (within the re-activation window), checking in by phone puts it back in line
+    assert t["state"] == "waiting" and t["check_in_by"]
+    agg.wait_for(late, f"your turn has come. Check in at the kiosk with code {code}")
+    # arriving within the grace, checking in by phone: called next
     r = channel_server.kiosk().post("/api/v1/check-in", json={"phone": "0" + late[4:]})
     assert r.status_code == 200, r.text
     assert r.json()["tickets"][0]["state"] == "waiting"

@@ -84,8 +84,8 @@ def test_kiswahili_session_and_the_same_session_replayed_takes_one_ticket(channe
     path.append("1")
     first = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
     again = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))  # the aggregator retried
-    # the licence has a fee and the demo centre takes M-Pesa: the ticket, then how to pay (issue 20)
-    assert first.startswith("CON Tiketi DL") and "Jisajili" in first and "1. Lipa sasa kwa M-Pesa" in first
+    # the licence's fee is paid on eCitizen when renewing: the ticket, and never "Pay now" for it (finding 2)
+    assert first.startswith("END Tiketi DL") and "Jisajili" in first and "Lipa sasa" not in first
     assert again == first
     sms = channel_server.aggregator.wait_for(phone, first.split()[2].rstrip("."))
     assert "tiketi" in sms and "mbele" in sms  # the SMS is in the session's language

@@ -16,7 +16,7 @@ import pytest
 from tests.channels.conftest import serve_channels
 from tests.channels.test_ussd import find_option, walk
 from tests.conftest import wait_until
-from tests.payments.conftest import mpesa_sim  # noqa: F401 - fixture
+from tests.payments.conftest import give_centre_paid_fees, mpesa_sim  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,7 +27,7 @@ def pay_channels(tmp_path, mpesa_sim, monkeypatch):  # noqa: F811
     monkeypatch.setenv("HUDUMA_PAYMENTS__BASE_URL", mpesa_sim.url)
     monkeypatch.setenv("HUDUMA_PAYMENTS__QUERY_AFTER_S", "5")
     monkeypatch.setenv("HUDUMA_PAYMENTS__POLL_EVERY_S", "0.5")
-    with serve_channels(tmp_path) as server:
+    with serve_channels(tmp_path, before_start=give_centre_paid_fees) as server:
         yield server
 
 

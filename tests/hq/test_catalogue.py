@@ -283,3 +283,47 @@ def test_the_demo_headquarters_serves_the_shipped_catalogue_as_version_1(tmp_pat
         assert server.log_path.read_text().count(f"admin / {password}") == 2
     finally:
         server.stop()
+
+
+def test_where_a_fee_is_paid_goes_through_old_versions_the_csv_and_the_editor(cats: CatalogueStore) -> None:
+    """Finding 2: the catalogue says where a fee is paid (``fee_paid_online``); a version published before the
+    column, and a CSV exported before it, still load and mean the centre; "4,550" is a fee as pages show it."""
+    import json
+
+    from centre_server.contract.catalogue import FeePaid
+
+    seed_demo(cats)
+    old = shipped_catalogue().model_dump(mode="json")
+    for s in old["services"]:
+        del s["fee"]["paid"]
+    with cats.store.tx() as cur:  # version 1 as an older headquarters published it
+        cur.execute("UPDATE catalogue_versions SET body=? WHERE version=1", [json.dumps(old)])
+    first = cats.published(1)
+    assert first is not None and first.service("passport").fee.paid == FeePaid.centre
+    assert flatten(old["services"][0])["fee_paid_online"] == "0"
+
+    rows = list(csv.DictReader(io.StringIO(to_csv(cats.draft().catalogue.services))))
+    assert {r["id"]: r["fee_paid_online"] for r in rows}["passport"] == "1"  # the draft is the shipped catalogue
+    older = [c for c in COLUMNS if c != "fee_paid_online"]  # a file exported before the column
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=older, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**r, "fee_ksh": "4,550"} if r["id"] == "passport" else r)
+    parsed = parse_csv(out.getvalue())
+    assert parsed.errors == []
+    passport = next(s for s in parsed.services if s.id == "passport")
+    assert (passport.fee.amount_ksh, passport.fee.paid) == (4550, FeePaid.centre)
+    assert parse_csv(to_csv(cats.draft().catalogue.services)).services == cats.draft().catalogue.services
+
+    # the editor: the draft (the shipped text) says the passport is paid online where version 1 said nothing;
+    # unticking it for the business name leaves that service as version 1 had it; published, centres get both
+    changes = {(c.service_id, c.field): (c.before, c.after) for c in cats.draft().changes}
+    assert changes[("passport", "fee_paid_online")] == ("0", "1")
+    name = cats.draft().catalogue.service("business-name")
+    cats.save_service("wanjiku", name.model_copy(update={"fee": name.fee.model_copy(update={"paid": FeePaid.centre})}),
+                      original_id="business-name", base=flatten(name))
+    assert ("business-name", "fee_paid_online") not in {(c.service_id, c.field) for c in cats.draft().changes}
+    assert cats.publish("wanjiku", "Say where each fee is paid") == 2
+    second = cats.published(2)
+    assert second.service("passport").fee.paid_online and not second.service("business-name").fee.paid_online

@@ -89,7 +89,8 @@ def test_an_admin_changes_a_fee_publishes_and_a_centre_gets_it(hq: HqProcess, se
         assert page.locator('.field-error[data-field="fee_ksh"]').inner_text() == "a whole number"
         assert page.locator('.field-error[data-field="name_sw"]').inner_text() == "required"
         page.screenshot(path=str(out / "admin-service-errors-en.png"), full_page=True)
-        page.fill("input[name=fee_ksh]", "2500")
+        page.fill("input[name=fee_ksh]", "2,500")  # as every page shows a fee: taken, not "a whole number"
+        assert not page.locator("input[name=fee_paid_online]").is_checked()  # the first ID is free: nothing online
         page.fill("input[name=name_sw]", first.name.sw)
         page.click("#save")
         page.wait_for_url(re.compile(r".*/admin\?saved="))

@@ -22,7 +22,9 @@ def with_payments(data: dict, day_index: int, unmatched: int) -> dict:
     services = [
         ServicePayments(service_id=ids[0], fee_ksh=1050, served=10 + day_index, due_ksh=1050 * (10 + day_index),
                         mpesa_count=7, mpesa_ksh=7 * 1050, cash_count=2, cash_ksh=2 * 1050, waived_count=1,
-                        waived_ksh=1050, unpaid_served=day_index, failed_attempts=3),
+                        waived_ksh=1050, unpaid_served=day_index, failed_attempts=3,
+                        refund_count=day_index, refund_ksh=1050 * day_index,
+                        refund_receipts=["SREFUND001"] if day_index else []),
         ServicePayments(service_id=ids[1], fee_ksh=300, served=4, due_ksh=1200, mpesa_count=4, mpesa_ksh=1200),
     ]
     pay = PaymentsDay(services=services, unmatched_count=unmatched, unmatched_ksh=unmatched * 1050,
@@ -61,13 +63,15 @@ def test_revenue_csv_has_a_row_per_centre_service_and_day_as_the_page_counts(hq:
                and row["fee_ksh"] == "1050")
     assert (one["served"], one["due_ksh"], one["mpesa_ksh"], one["cash_ksh"], one["received_ksh"],
             one["waived_count"], one["unpaid_served"]) == ("11", "11550", "7350", "2100", "9450", "1", "1")
+    assert (one["refund_count"], one["refund_ksh"]) == ("1", "1050")  # paid, not served: owed back
     assert one["name_en"] and one["name_sw"]
 
     # the CSV adds up to the page's figures (its JSON), per centre and in all
     page = viewer.get("/api/v1/revenue", params={"from": DAYS[0], "to": DAYS[-1]}).json()
     for c in page["centres"]:
         mine = [row for row in services if row["centre_id"] == c["centre_id"]]
-        for k in ("served", "due_ksh", "mpesa_ksh", "cash_ksh", "received_ksh", "waived_count", "unpaid_served"):
+        for k in ("served", "due_ksh", "mpesa_ksh", "cash_ksh", "received_ksh", "waived_count", "unpaid_served",
+                  "refund_ksh"):
             assert sum(int(row[k]) for row in mine) == c[k], (c["centre_id"], k)
         assert sum(int(u["unmatched_ksh"]) for u in unmatched if u["centre_id"] == c["centre_id"]) == \
             c["unmatched_ksh"]
@@ -80,3 +84,4 @@ def test_revenue_csv_has_a_row_per_centre_service_and_day_as_the_page_counts(hq:
     # and the page links to it for the days it shows
     html = viewer.get("/revenue", params={"from": DAYS[0], "to": DAYS[-1], "lang": "sw"}).text
     assert f'href="/revenue.csv?from={DAYS[0]}&amp;to={DAYS[-1]}"' in html and "Pakua kama CSV" in html
+    assert "Kurejesha (walilipa, hawakuhudumiwa)" in html and page["total"]["refund_ksh"] == 2 * 1050

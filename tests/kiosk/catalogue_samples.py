@@ -15,6 +15,7 @@ from centre_server.contract.catalogue import (
     CatalogueService,
     CatalogueStatePayload,
     Fee,
+    FeePaid,
     Offering,
     OfferingStatus,
     ServiceInfo,
@@ -70,7 +71,7 @@ def longest(base: CatalogueService) -> CatalogueService:
                               "any police station. The form: ecitizen.go.ke.",
                               "Cheti cha kuzaliwa: ofisi ya Usajili wa Raia ya kaunti yako. Taarifa ya polisi: kituo "
                               "chochote cha polisi. Fomu: ecitizen.go.ke."),
-        "fee": Fee(amount_ksh=12_050,
+        "fee": Fee(amount_ksh=12_050, paid=FeePaid.online,  # its payer says so: the longest fee line too
                    payer=_long("The applicant, by M-Pesa or card through eCitizen before coming to the centre.",
                                "Mwombaji, kwa M-Pesa au kadi kupitia eCitizen kabla ya kuja kituoni."),
                    waivers=_long("None for ordinary passports; the diplomatic passport is issued free to those "

@@ -86,6 +86,8 @@ def flow(d):
     d.result["data"]["waiting_after"] = app.model.services[service_id].waiting
     d.tap(d.screen.ids.done)
     yield d.at("welcome")
+    # "Done" ends this citizen's visit: the next one meets the welcome in English, with no modes kept
+    d.result["data"]["language_after_done"] = app.model.language
     yield from staff_reprint(d)
 
 
@@ -851,13 +853,20 @@ def a11y_keys(d):
     yield d.at("welcome")
     yield _ready(app)
     yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    lang = os.environ.get("KIOSK_LANG", "en")
+    modes = os.environ.get("KIOSK_MODES", "large_text").split(",")
     _key(help_key)  # welcome: Kiswahili then English
     screens.append("welcome")
     yield heard(2)
-    _choose_by_number(d, d.screen.ids.mode_large)
-    yield Wait(lambda: app.large_text, "large text by key")
-    _choose_by_number(d, d.screen.ids.start_en)
+    for mode in modes:  # each mode chosen by its number, as read
+        _choose_by_number(d, d.screen.ids[{"large_text": "mode_large", "high_contrast": "mode_contrast",
+                                           "low_layout": "mode_low"}[mode]])
+        yield Wait(lambda m=mode: getattr(app, m), f"{mode} by key")
+        yield Sleep(0.3)
+    d.shot(f"a11y-keys-{lang}-welcome")
+    _choose_by_number(d, d.screen.ids[f"start_{lang}"])
     yield d.at("categories")
+    d.shot(f"a11y-keys-{lang}-categories")
     yield Sleep(0.5)  # the new screen is read by itself after a number key
     screens.append("categories")
     yield heard(3)
@@ -898,20 +907,22 @@ def a11y_keys(d):
     _key(help_key)
     yield heard(n + 1)
     data["phone_read"] = app.speaker.spoken[-1][1]
+    d.shot(f"a11y-keys-{lang}-phone")
     _choose_by_number(d, d.screen.ids.done)
     yield d.at("confirm")
     yield Sleep(0.5)
     screens.append("confirm")
     _choose_by_number(d, d.screen.ids.confirm)
     yield d.at("ticket", timeout=60)
+    d.shot(f"a11y-keys-{lang}-ticket-at-once")
     number = app.model.ticket.number
     yield Wait(lambda: any(", ".join(number) in text for _l, text, _w in app.speaker.spoken),
                "the ticket number read back", timeout=60)
     yield Sleep(0.3)
-    d.shot("a11y-keys-ticket")
+    d.shot(f"a11y-keys-{lang}-ticket")
     screens.append("ticket")
     data.update(screens=screens, spoken=app.speaker.spoken, number=number, priority=app.model.ticket.priority,
-                large_on_ticket=app.large_text)
+                modes_on_ticket=[getattr(app, m) for m in modes])
     yield d.at("welcome", timeout=app.kconfig.kiosk.ticket_screen_s + 10)
     data["modes_after"] = [app.large_text, app.high_contrast, app.low_layout, app.audio_used]
 

@@ -50,15 +50,24 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
             assert modes == [False, False, False], f"{key}: modes left for the next citizen"
 
 
-def test_a_whole_ticket_by_help_key_and_number_keys(centre_server, mosquitto, tmp_path, run_kiosk):
-    """No touch at all: each screen read aloud (espeak-ng, English and Kiswahili), the choice made by its
-    number, 0 for back; the ticket number read back character by character; modes reset afterwards."""
+KEYS_CITIZENS = {"en-large": ("en", "large_text"), "sw-contrast-low": ("sw", "high_contrast,low_layout"),
+                 "sw-all": ("sw", "large_text,high_contrast,low_layout")}
+SAID = {"en": ("Press 1 for", "Press 0 to go back.", "You typed: "),
+        "sw": ("Bonyeza 1 kwa", "Bonyeza 0 kurudi nyuma.", "Umeandika: ")}
+
+
+@pytest.mark.parametrize("citizen", list(KEYS_CITIZENS))
+def test_a_whole_ticket_by_help_key_and_number_keys(citizen, centre_server, mosquitto, tmp_path, run_kiosk):
+    """No touch at all: each screen read aloud (espeak-ng, English and Kiswahili), the modes and every
+    choice made by its number, 0 for back; the phone typed on the keypad said back digit by digit; the
+    ticket number read back character by character; modes reset afterwards."""
     need_tool("espeak-ng")
+    lang, modes = KEYS_CITIZENS[citizen]
     speech = tmp_path / "speech"
     speech.mkdir()
     config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
                           speech_wav_dir=str(speech), ticket_screen_s=4)
-    data = run_kiosk(config, "a11y_keys").result(timeout=300)["data"]
+    data = run_kiosk(config, "a11y_keys", env={"KIOSK_LANG": lang, "KIOSK_MODES": modes}).result(timeout=300)["data"]
     rows = tickets_in_db(centre_server)
     assert len(rows) == 1 and rows[0]["number"] == data["number"] and rows[0]["priority"] == "elderly"
     spoken = data["spoken"]
@@ -68,12 +77,16 @@ def test_a_whole_ticket_by_help_key_and_number_keys(centre_server, mosquitto, tm
         assert Path(wav).exists(), wav
         assert wav_seconds(wav) > 0.5, (lang, text)
     said = " ".join(text for _l, text, _w in spoken)
-    assert "Press 1 for" in said and "Bonyeza 1 kwa" in said and "Press 0 to go back." in said
+    assert "Press 1 for" in said and "Bonyeza 1 kwa" in said  # welcome, in both
+    after_welcome = [text for lang_, text, _w in spoken[2:]]
+    assert all(lang_ == lang for lang_, _t, _w in spoken[2:]), [x[:2] for x in spoken]  # then the chosen one
+    option, back, typed = SAID[lang]
+    assert option in " ".join(after_welcome) and back in " ".join(after_welcome)
     assert ", ".join(data["number"]) in said  # "A, 0, 4, 2": character by character
     assert data["digits_said"] == list("0712345678")  # each key touched on the keypad, said back
-    assert "You typed: 0, 7, 1, 2, 3, 4, 5, 6, 7, 8." in data["phone_read"], data["phone_read"]
+    assert f"{typed}0, 7, 1, 2, 3, 4, 5, 6, 7, 8." in data["phone_read"], data["phone_read"]
     assert rows[0]["phone"] == "+254712345678"
-    assert data["large_on_ticket"] is True
+    assert all(data["modes_on_ticket"]), data["modes_on_ticket"]
     assert data["modes_after"] == [False, False, False, False]
 
 

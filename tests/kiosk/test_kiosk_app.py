@@ -79,6 +79,7 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         render(decode(raw.split(b"\x1dV\x00")[0] + b"\x1dV\x00")).save(ARTIFACTS / "kiosk-printed-ticket.png")
         assert "*** COPY / NAKALA ***" in printed.texts
         assert data["printed"] is True and data["staff_message"] == f"Reprinted {ticket['number']}"
+        assert data["language_after_done"] == "en"  # "Done" ended the Kiswahili citizen's visit
 
         for screen in ("welcome", "categories", "services", "priority", "phone-invalid", "phone", "confirm",
                        "ticket", "ticket-sw", "staff"):

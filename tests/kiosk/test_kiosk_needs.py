@@ -123,7 +123,7 @@ def test_what_you_need_before_the_ticket(size, centre_server, mosquitto, tmp_pat
     printed = decode(raw)
     render(printed).save(ARTIFACTS / f"kiosk-printed-checklist-{tag}.png")
     texts = printed.texts
-    assert "LETA:" in texts and "Ada: KSh 12,050" in texts
+    assert "LETA:" in texts and "Ada: KSh 12,050 kwa eCitizen" in texts  # paid when applying (finding 2)
     start = texts.index("LETA:") + 1
     boxes = [i for i, line in enumerate(texts) if line.startswith("[ ] ")]
     more = next(i for i, line in enumerate(texts) if line.startswith("    na 4 zaidi"))  # 8 documents, 4 printed

@@ -122,9 +122,11 @@ def test_server_refusal_day_closed_shows_when_to_come_back(centre_server, mosqui
 
 
 def test_after_last_call_offers_a_booking_instead(centre_server, mosquitto, tmp_path, run_kiosk):
-    """Last call passed: a counter opening makes the estimate real, and a newcomer would not be called
-    before the last call. The server refuses (409 after_last_call); the kiosk says so plainly and shows
-    a QR code to /book for the next open day; the service's button says it too."""
+    """Last call passed: a counter back from a break makes the estimate real, and a newcomer would not be
+    called before the last call. The server refuses (409 after_last_call); the kiosk says so plainly and
+    shows a QR code to /book for the next open day; the service's button says it too. (While the counter is
+    on its break the service takes tickets: its clerk is expected back. With no counter at all it would
+    refuse at once: past the last call nobody is coming.)"""
     centre_server.stop()
     toml = centre_server.centre.path / "centre.toml"
     text = toml.read_text()
@@ -135,6 +137,10 @@ def test_after_last_call_offers_a_booking_instead(centre_server, mosquitto, tmp_
     clerk = centre_server.login("clerk")
     with centre_server.client(clerk) as http:
         counter = next(c for c in http.get("/api/v1/counters").json() if sid in c["services"])
+        nobody = next(s for s in http.get("/api/v1/services").json() if s["id"] == sid)
+        assert nobody["accepting"] is False and nobody["refusal"] == "after_last_call", nobody
+        assert http.post(f"/api/v1/counters/{counter['id']}/open").status_code == 200
+        assert http.post(f"/api/v1/counters/{counter['id']}/pause").status_code == 200
         before = next(s for s in http.get("/api/v1/services").json() if s["id"] == sid)
     assert before["estimated_wait_s"] is None and before["accepting"] is True
 
@@ -143,7 +149,7 @@ def test_after_last_call_offers_a_booking_instead(centre_server, mosquitto, tmp_
     run = run_kiosk(config, "last_call")
     run.wait_mark("confirm", timeout=90)
     with centre_server.client(clerk) as http:
-        assert http.post(f"/api/v1/counters/{counter['id']}/open").status_code == 200
+        assert http.post(f"/api/v1/counters/{counter['id']}/resume").status_code == 200
         after = next(s for s in http.get("/api/v1/services").json() if s["id"] == sid)
     assert after["accepting"] is False and after["refusal"] == "after_last_call"
     run.go("counter_open")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,28 @@ from pathlib import Path
 import httpx
 import pytest
 
+from centre_server.contract.catalogue import FeePaid, shipped_catalogue
+from centre_server.store import catalogue as catalogue_store
+from centre_server.store.database import connect
 from tests.conftest import BIN, CentreProcess, free_port, stop_process, wait_port
+
+# Fees a headquarters publishes as paid at the centre, each one amount: what M-Pesa may be asked for. The
+# shipped catalogue has none such (its fixed fees are paid on eCitizen when applying), so these tests run the
+# centre on a published version 1 that says so, as a catalogue sync would have stored it.
+CENTRE_PAID = {"passport": 4550, "birth-cert": 200, "good-conduct": 1050, "marriage": 3300}
+
+
+def give_centre_paid_fees(centre_path: Path) -> None:
+    """Store catalogue version 1 in the centre's database, ``CENTRE_PAID``'s fees paid at the centre."""
+    shipped = shipped_catalogue()
+    services = [s.model_copy(update={"fee": s.fee.model_copy(update={
+        "amount_ksh": CENTRE_PAID[s.id], "varies": False, "paid": FeePaid.centre})}) if s.id in CENTRE_PAID else s
+        for s in shipped.services]
+    db = connect(centre_path / "centre.db")
+    try:
+        catalogue_store.save_version(db, shipped.model_copy(update={"version": 1, "services": services}), time.time())
+    finally:
+        db.conn.close()
 
 
 @dataclass
@@ -53,8 +75,12 @@ def mpesa_sim(tmp_path: Path) -> Iterator[Sim]:
 
 
 @pytest.fixture
-def pay_server(centre_dir, mosquitto, mpesa_sim: Sim, tmp_path: Path, monkeypatch) -> Iterator[CentreProcess]:
-    """A demo centre server whose [payments] point at the simulator, settling late pushes after 5 s."""
+def pay_server(centre_dir, mosquitto, mpesa_sim: Sim, tmp_path: Path, monkeypatch,
+               request: pytest.FixtureRequest) -> Iterator[CentreProcess]:
+    """A demo centre server whose [payments] point at the simulator, settling late pushes after 5 s; it runs
+    ``CENTRE_PAID``'s fees as paid at the centre, unless the test asks for ``shipped_fees``."""
+    if "shipped_fees" not in request.fixturenames:
+        give_centre_paid_fees(centre_dir.path)
     port = free_port()
     monkeypatch.setenv("HUDUMA_PAYMENTS__BASE_URL", mpesa_sim.url)
     monkeypatch.setenv("HUDUMA_PAYMENTS__CALLBACK_BASE_URL", f"http://127.0.0.1:{port}")
@@ -74,6 +100,11 @@ def db_rows(server: CentreProcess, sql: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+@pytest.fixture
+def shipped_fees() -> None:
+    """``pay_server`` runs the shipped catalogue (version 0) as it is: passport and the like paid on eCitizen."""
 
 
 @pytest.fixture

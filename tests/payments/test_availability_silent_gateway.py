@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import CentreProcess, free_port, wait_until
+from tests.payments.conftest import give_centre_paid_fees
 from tests.payments.test_payments import issue
 
 pytestmark = pytest.mark.timeout(180)
@@ -64,6 +65,7 @@ def silent_server(centre_dir, mosquitto, tmp_path: Path, monkeypatch) -> Iterato
     # asked again every second while out of reach, and stale after 4 s: the settler's checks keep hanging on the
     # silent gateway while kiosks ask
     monkeypatch.setenv("HUDUMA_PAYMENTS__REACH_CHECK_S", "1")
+    give_centre_paid_fees(centre_dir.path)  # the passport's fee paid at the centre: a prompt to try
     server = CentreProcess(centre=centre_dir, port=port, args=["--mqtt", mosquitto.url],
                            log_path=tmp_path / "centre.log")
     server.start()

@@ -40,6 +40,26 @@ def test_a_transfer_moves_the_debt_to_the_service_that_served():
     assert [(r["service_id"], r["due_ksh"], r["unpaid_served"]) for r in out["services"]] == [("passport", 4550, 1)]
 
 
+def test_paid_and_never_served_is_a_refund_due_with_its_receipt():
+    """Found walking a day: P001 paid KSh 4,550, was cancelled at the close, and the reconciliation showed no
+    refund. A waiting ticket (it may still be served) owes nothing yet; a one-stop visit paid for a service it
+    was served in, then cancelled in the next, owes nothing back; cash counts as M-Pesa does."""
+    visit = figures.TicketStory(ticket_id="v", issued_at=0.0, visits=[
+        figures.Visit(ticket_id="v", service_id="passport", entered_at=0.0, kind="issued", outcome="served"),
+        figures.Visit(ticket_id="v", service_id="kra-pin", entered_at=1.0, kind="step", outcome="cancelled")])
+    stories = [story("c", "passport", "cancelled"), story("n", "passport", "no_show"),
+               story("w", "passport", None), story("s", "passport"), visit]
+    pays = [{"ticket_id": "c", "service_id": "passport", "state": "paid", "amount_ksh": 4550, "receipt": "SPCQ4AITJP"},
+            {"ticket_id": "n", "service_id": "passport", "state": "cash", "amount_ksh": 4550, "receipt": None},
+            {"ticket_id": "w", "service_id": "passport", "state": "paid", "amount_ksh": 4550, "receipt": "SW1"},
+            {"ticket_id": "s", "service_id": "passport", "state": "paid", "amount_ksh": 4550, "receipt": "SS1"},
+            {"ticket_id": "v", "service_id": "passport", "state": "paid", "amount_ksh": 4550, "receipt": "SV1"}]
+    out = figures.payment_figures(stories, pays, FEES)
+    p = {r["service_id"]: r for r in out["services"]}["passport"]
+    assert (p["refund_count"], p["refund_ksh"], p["refund_receipts"]) == (2, 9100, ["SPCQ4AITJP"])
+    assert out["refund_ksh"] == 9100 and out["received_ksh"] == 5 * 4550  # received is received, whatever after
+
+
 def test_the_payments_block_is_optional_and_checked_at_headquarters():
     day = figures.summarise(centre_id="demo", centre_name="Demo", day="2026-12-07", tz="Africa/Nairobi",
                             ticket_events=[], counter_prior={}, counter_events=[], services={}, counters={},

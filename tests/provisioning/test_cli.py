@@ -58,6 +58,8 @@ def test_init_demo_and_refusals(tmp_path):
     out = run("init", d, "--demo", "--centre-id", "kisumu", "--name", "Huduma Centre Kisumu",
               "--public-url", "http://192.168.8.10:8000").output
     assert "created Huduma Centre Kisumu (kisumu)" in out and "staff clerk" in out
+    demo = run("init", tmp_path / "demo", "--demo").output  # the demo's name already says "(demo)": once
+    assert "created Huduma Centre GPO (demo) in" in demo and "(demo) (demo)" not in demo
     bundle = DeviceBundle.model_validate_json((d / "devices" / "kiosk-1.json").read_text())
     assert bundle.centre_id == "kisumu" and bundle.server_url == "http://192.168.8.10:8000"
     assert bundle.mqtt_url == "mqtt://192.168.8.10:1883"  # devices reach the broker on the LAN address
@@ -154,6 +156,10 @@ def test_device_commands(centre, tmp_path):
     assert "only a bridge" in run("add-device", d, "--kind", "kiosk", "--id", "k3", "--counters", "c01",
                                   ok=False).output
     assert "server's own" in run("add-device", d, "--kind", "kiosk", "--id", "centre-server", ok=False).output
+    # a 300-character id is told it is too long, not that it holds a forbidden character
+    assert "too long (300 characters; at most 40)" in run("add-device", d, "--kind", "kiosk", "--id", "k" * 300,
+                                                          ok=False).output
+    assert "letters, digits" in run("add-device", d, "--kind", "kiosk", "--id", "Kiosk 3", ok=False).output
     listing = run("list-devices", d).output
     assert "bridge-2" in listing and "c04,c05" in listing and "centre-server" in listing
     run("revoke-device", d, "bridge-2", "--reason", "replaced")

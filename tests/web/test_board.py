@@ -153,6 +153,9 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     expect(page.locator("#toast")).to_have_text(
         f"Day {today} closed: {live['waiting'] + called} ticket(s) not served were cancelled.")
     expect(page.locator("#day-banner")).to_be_visible()
+    # a closed day offers only "Reopen today", not "Close the day" beside it
+    expect(page.locator("#reopen-day")).to_be_visible()
+    expect(page.locator("#close-day")).to_be_hidden()
     expect(page.locator("#kpi-waiting")).to_have_text("0")
     expect(page.locator("#kpi-counters")).to_have_text("0 / 30")
     assert [d["date"] for d in manager.get("/api/v1/day/summaries").json()] == [today]
@@ -161,6 +164,7 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.click("#reopen-day")
     expect(page.locator("#toast")).to_have_text("The centre takes tickets again today.")
     expect(page.locator("#day-banner")).to_be_hidden()
+    expect(page.locator("#close-day")).to_be_visible()
     assert manager.get("/api/v1/day").json()["open"] is True
     again = httpx.post(centre_server.url + "/api/v1/tickets", json={"service_id": "kra-pin"},
                        headers={"Authorization": f"Bearer {kiosk}"})

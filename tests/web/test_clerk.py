@@ -44,6 +44,8 @@ def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shot
     expect(page.locator("#current-number")).to_have_text(first["number"])
     expect(page.locator("#current-label")).to_have_text("Called: waiting for the citizen")
     expect(page.locator("#timer-service")).not_to_have_text("—")
+    # the clock counts since the call until service starts, and says so (it read "Service time" before)
+    expect(page.locator("#timer-service-label")).to_have_text("Since called")
 
     # transfer with the keyboard (T), to birth certificates
     page.keyboard.press("t")
@@ -61,6 +63,7 @@ def test_clerk_opens_calls_transfers_completes(web_server, context_factory, shot
     expect(page.locator("#current-number")).to_have_text(first["number"])
     page.keyboard.press("s")
     expect(page.locator("#current-label")).to_have_text("Being served")
+    expect(page.locator("#timer-service-label")).to_have_text("Service time")
     expect(page.locator("[data-action='recall']")).to_be_disabled()
     shots(page, "web-clerk-serving")
 

@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.a11y.axe import audit
-from tests.payments.conftest import mpesa_sim, pay_server  # noqa: F401 - fixtures
+from tests.payments.conftest import mpesa_sim, pay_server, shipped_fees  # noqa: F401 - fixtures
 from tests.web.conftest import issue, login_page
 from tests.web.test_clerk_ticket import open_counter
 
@@ -210,3 +210,28 @@ def test_paid_by_the_query_says_receipt_to_follow_until_the_late_callback_brings
     p = payment_of(pay_server, ticket["id"])
     assert p["receipt"] == push["receipt"] and p["receipt_to_follow"] is False
     shots(clerk, "web-clerk-payment-receipt-arrived")
+
+
+def test_a_fee_paid_on_ecitizen_shows_as_such_and_nothing_can_be_taken(pay_server, mpesa_sim,  # noqa: F811
+                                                                        shipped_fees, context_factory, shots):
+    """Finding 2: the shipped catalogue's passport fee is paid on eCitizen when applying: the clerk's box says
+    so in both languages, and no prompt, cash or waiver can be started from it."""
+    kiosk = pay_server.centre.bundle("kiosk-1")["token"]
+    t = issue(pay_server, kiosk, "passport")
+    page = context_factory().new_page()
+    login_page(page, pay_server, "clerk", pay_server.centre.staff_password("clerk"))
+    page.wait_for_url("**/clerk")
+    open_counter(page, "c01", ["passport"])
+    page.keyboard.press(" ")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    expect(page.locator("#payment")).to_be_visible()
+    expect(page.locator("#payment-state")).to_have_text("Paid on eCitizen")
+    expect(page.locator("#payment-detail")).to_contain_text("ask for the receipt")
+    for b in ("#pay-push", "#pay-cash", "#pay-waiver"):
+        expect(page.locator(b)).to_be_disabled()
+    shots(page, "web-clerk-payment-ecitizen")
+    page.click("a[data-lang-link='sw']")
+    expect(page.locator("#payment-state")).to_have_text("Imelipwa eCitizen")
+    expect(page.locator("#payment-detail")).to_contain_text("omba risiti")
+    shots(page, "web-clerk-payment-ecitizen-sw")
+    assert mpesa_sim.requests() == []

@@ -60,6 +60,16 @@ def test_the_manager_sees_each_clerk_on_the_reports_page(web_server, context_fac
     expect(counter.locator("td").nth(1)).to_have_text("1")  # no-shows
     page.locator("#staff-report").scroll_into_view_if_needed()
     shots(page, "web-reports-per-clerk")
+    # a manager's 1280-pixel screen: every column of every report table, without scrolling sideways, both languages
+    # (Kiswahili cut "% within target" and every column after it)
+    for lang in ("en", "sw"):
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(web_server.url + f"/reports?lang={lang}")
+        widths = page.evaluate(
+            "[...document.querySelectorAll('.table-scroll')].map(e => [e.scrollWidth, e.clientWidth])")
+        assert widths and all(w <= c for w, c in widths), (lang, widths)
+        if lang == "sw":
+            shots(page, "web-reports-1280-sw")
     page.goto(web_server.url + "/reports?lang=sw")
     expect(page.locator("#report-clerks tr[data-clerk='clerk']")).to_contain_text("Mfumo wa wakala haufanyi kazi: 1")
     page.locator("#staff-report").scroll_into_view_if_needed()

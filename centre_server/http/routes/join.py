@@ -68,15 +68,18 @@ def joined_page(ticket_id: str, request: Request) -> Response:
         return render(request, "missing.html", status=404, title_key="not_found")
     out = hub.centre.ticket_out(t)
     lang = lang_of(request)
-    if out.state == TicketState.waiting:
+    if out.state == TicketState.waiting and out.check_in_by is not None:  # passed over: check in to keep the place
+        wait = tr("ticket_passed_over", lang, time=f"{out.check_in_by:%H:%M}")
+    elif out.state == TicketState.waiting:
         wait = wait_phrase(lang, out.estimated_wait_s, out.wait_unknown, long=True)
     else:  # no wait to tell once called, served or cancelled (e.g. at the day's close): say where it stands
         wait = tr(f"ticket_state_{out.state.value}", lang)
     refused = request.query_params.get("pay", "")[:32]
     return render(request, "joined.html", lang=lang, ticket=out, code=code, checked_in=t.checked_in,
-                  payment=hub.payment(t.id),
+                  payment=hub.payment(t.id), grace_min=max(1, -(-hub.centre.state.policy.check_in_grace_s // 60)),
                   pay_refused=tr("join_pay_refused", lang) if refused else "",
-                  wait=wait, wait_known=out.estimated_wait_s is not None and out.state == TicketState.waiting,
+                  wait=wait, wait_known=out.estimated_wait_s is not None and out.state == TicketState.waiting
+                  and out.check_in_by is None,
                   title_key="your_ticket")
 
 

@@ -42,6 +42,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     payments.payments,  # 13
     queue.learned_rates,  # 14
     dayclose.headquarters_reach,  # 15
+    queue.passed_over,  # 16
 ]
 
 

@@ -68,3 +68,9 @@ def learned_rates(db: Any) -> None:
     the arrival profile by quarter-hour, yesterday's staffing, no-shows, patience, the counters' paces."""
     db.execute("CREATE TABLE learned_rates (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at REAL NOT NULL, "
                "data TEXT NOT NULL)")
+
+
+def passed_over(db: Any) -> None:
+    """A remote ticket passed over at the front before its citizen checked in keeps its place for the check-in
+    grace (engine: TicketPassedOver): since when, so a restart neither forgets nor restarts the grace."""
+    db.execute("ALTER TABLE tickets ADD COLUMN passed_over_at REAL")

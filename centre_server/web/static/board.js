@@ -75,6 +75,7 @@
     const closed = day ? day.open === false
       : live.services.some((s) => s.refusal === "day_closed" || s.wait_unknown === "closed");
     $("day-banner").hidden = !closed;
+    $("close-day").hidden = closed;  // a closed day offers only "Reopen today": closing it again does nothing
     // the server words it (contract.opens_again), the same sentence as the kiosk, the hall and the SMS
     const opens = day ? (H.lang === "sw" ? day.opens_again_sw : day.opens_again_en) : "";
     $("day-banner-opens").hidden = !(closed && opens);
@@ -104,9 +105,16 @@
       tr.dataset.service = s.id;
       const ratio = s.waiting ? s.longest_wait_s / s.target_wait_s : 0;
       tr.className = s.breached ? "row-bad" : "";
+      const waiting = cell(String(s.waiting), "num big");
+      if (s.passed_over) {  // their turn came before they checked in: neither waiting in the hall nor no-shows
+        const note = document.createElement("small");
+        note.className = "passed-over";
+        note.textContent = H.t("passed_over_n", { n: s.passed_over });
+        waiting.append(document.createElement("br"), note);
+      }
       tr.append(
         nameCell(s),
-        cell(String(s.waiting), "num big"),
+        waiting,
         levelCell(s.waiting ? H.minutes(s.longest_wait_s) : "—", s.waiting ? level(ratio) : "", "wait"),
         waitCell(s),
         cell(String(s.served_today), "num"),

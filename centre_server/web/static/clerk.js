@@ -201,7 +201,9 @@
     if (!t) { $("timer-wait").textContent = "—"; $("timer-service").textContent = "—"; return; }
     const issued = Date.parse(t.issued_at), called = t.called_at ? Date.parse(t.called_at) : H.now();
     $("timer-wait").textContent = H.clock((called - issued) / 1000);
+    // before the clerk starts, the clock counts the wait for the citizen to come, not service: say which
     const since = t.started_at || t.called_at;
+    $("timer-service-label").textContent = H.t(t.started_at ? "service_time" : "since_called");
     $("timer-service").textContent = since ? H.clock(H.since(since)) : "—";
   }
 

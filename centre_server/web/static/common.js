@@ -63,7 +63,9 @@
     try { data = await resp.json(); } catch (e) { data = null; }
     if (!resp.ok) {
       const err = (data && data.error) || {};
-      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+      const e = new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+      e.extra = err;  // the refusal's own fields (e.g. passed_over: remote tickets not checked in yet)
+      throw e;
     }
     return data;
   };
@@ -71,6 +73,10 @@
   /* A translated message for an API error, falling back to the server's own words. */
   H.describe = function (err) {
     const known = { nothing_waiting: "nothing_waiting", network: "network_error", not_authenticated: "session_expired" };
+    // nobody to call, but citizens on the way were passed over: say they keep their place until they check in
+    if (err && err.code === "nothing_waiting" && err.extra && err.extra.passed_over > 0) {
+      return H.t("nothing_waiting_passed_over", { n: err.extra.passed_over });
+    }
     if (err && known[err.code]) return H.t(known[err.code]);
     if (err && H.strings["err_" + err.code] !== undefined) return H.t("err_" + err.code);
     return H.t("error_generic", { message: (err && err.message) || "?" });

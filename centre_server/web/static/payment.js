@@ -34,6 +34,7 @@
     if (p.state === "cash" || p.state === "waived") {
       return [reason(p) || "", p.by ? H.t("payment_by", { clerk: p.by }) : "", ksh(p.amount_ksh)];
     }
+    if (p.paid_online) return [H.t("payment_online_detail")];
     if (p.fee_varies) return [H.t("payment_varies")];
     return [H.t("payment_none_detail", { amount: ksh(p.amount_ksh) })];
   }

@@ -17,13 +17,14 @@
      number in a span ``receiptId``. ``words(p)`` is the page's own list of parts for states other than paid;
      ``extra`` parts follow in every state. Returns false (the box hidden) when there is nothing to show. */
   function draw(box, p, opts) {
-    if (!p || p.state === "not_needed") { box.hidden = true; return false; }
+    // a free service has no box; a fee paid on eCitizen when applying shows one that says so (nothing to take)
+    if (!p || (p.state === "not_needed" && !p.paid_online)) { box.hidden = true; return false; }
     box.hidden = false;
     for (const c of Array.from(box.classList)) if (c.startsWith("pay-")) box.classList.remove(c);
     box.classList.add("pay-" + p.state);
     box.dataset.state = p.state;
     box.dataset.receiptToFollow = p.receipt_to_follow ? "1" : "";
-    opts.stateEl.textContent = H.t("payment_state_" + p.state);
+    opts.stateEl.textContent = H.t(p.paid_online ? "payment_state_online" : "payment_state_" + p.state);
     const detail = opts.detailEl;
     detail.textContent = "";
     let parts;

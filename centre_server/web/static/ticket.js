@@ -14,7 +14,7 @@
 
   function render(t) {
     const counter = t.counter_name ? H.counterName(t.counter_name) : "";
-    const status = {
+    const stateText = {
       waiting: H.t("t_waiting"), called: H.t("t_called", { counter }), serving: H.t("t_serving", { counter }),
       done: H.t("t_done"), no_show: H.t("t_no_show"), transferred: H.t("t_transferred"),
       // the close cancelled it, nobody chose to: say so, and when the centre opens again (from /day)
@@ -22,11 +22,15 @@
         : H.t("t_cancelled"),
       parked: H.t("t_parked"),
     }[t.state] || t.state;
+    // a remote ticket its turn reached before check-in keeps its place until check_in_by (centre time)
+    const passedOver = t.state === "waiting" && t.check_in_by;
+    const status = passedOver ? H.t("t_passed_over", { time: String(t.check_in_by).slice(11, 16) })
+      : t.state === "no_show" && t.checked_in === false ? H.t("t_no_show_remote") : stateText;
     $("ticket-card").className = "card ticket-card state-" + t.state;
     $("ticket-number").textContent = t.number;
     $("ticket-service").textContent = H.lang === "sw" ? t.service_name_sw : t.service_name_en;
     $("ticket-status").textContent = status;
-    $("ticket-figures").hidden = t.state !== "waiting";
+    $("ticket-figures").hidden = t.state !== "waiting" || !!passedOver;  // no wait to show: check in first
     $("ticket-feedback").hidden = t.state !== "done" || !!t.rating;
     $("ticket-ahead").textContent = String(t.position);
     const wait = $("ticket-wait");

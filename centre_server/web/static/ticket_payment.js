@@ -15,6 +15,7 @@
     if (p.state === "pending") return [H.t("t_pay_pending", { amount: ksh(p.amount_ksh) })];
     if (p.state === "failed") return [H.t("t_pay_failed", { reason: reason(p) || H.t("payment_state_failed") })];
     if (p.state === "cash" || p.state === "waived") return [ksh(p.amount_ksh)];
+    if (p.paid_online) return [H.t("t_pay_online")];
     if (p.fee_varies) return [H.t("payment_varies")];
     return [H.t("t_pay_due", { amount: ksh(p.amount_ksh) })];
   }
@@ -23,6 +24,8 @@
     last = p;
     if (!H.paymentBox.draw($("t-payment"), p, { stateEl: $("t-pay-state"), detailEl: $("t-pay-detail"),
                                                  receiptId: "t-pay-receipt", words })) return;
+    // paid, then cancelled or a no-show without being served: the money is owed back, and how to get it
+    $("t-pay-refund").hidden = !p.refund_due;
     // the server says whether a prompt can leave for this ticket now (not once served, nor after the day's close)
     $("t-pay-form").hidden = !(["none", "failed"].includes(p.state) && !p.fee_varies && p.offer_prompt);
   }
