@@ -21,7 +21,7 @@ def _past_needs(d, shot: str = ""):
     """After a service: "What you need" (the catalogue is known), "I have these", then priority."""
     yield Wait(lambda: d.app.sm.current in ("needs", "priority"), "needs or priority")
     if d.app.sm.current == "needs":
-        yield Sleep(0.5)  # past the app's guard against a double tap's second touch (kiosk.ui.TAP_GUARD_S)
+        yield d.at("needs")  # shown, and past the app's guard against a double tap's second touch
         if shot:
             d.shot(shot)
         d.tap(d.screen.ids.have)
@@ -693,6 +693,7 @@ def needs_tour(d):
     # centre has no M-Pesa beside it); where it is asked, this citizen pays at the counter
     yield Wait(lambda: app.sm.current in ("phone", "pay_choice"), "after priority")
     if app.sm.current == "pay_choice":
+        yield d.at("pay_choice")  # read before touched, as a citizen does
         d.tap(d.screen.ids.pay_counter)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -809,6 +810,7 @@ def a11y_modes(d):
             d.tap(_service(d, sid))
             yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
             if app.sm.current == "needs":
+                yield d.at("needs")
                 yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-needs", low)
                 d.tap(d.screen.ids.have)
             yield d.at("priority")
@@ -1081,7 +1083,8 @@ def pay_mpesa(d):
         d.shot(f"paying-{tag}")
         data["paying_text"] = d.screen.ids.message.text
         data["paying_fits"] = [_fits(d.screen.ids[w]) for w in ("message", "progress", "print_now")]
-        if os.environ.get("KIOSK_PRINT_NOW"):
+        if os.environ.get("KIOSK_PRINT_NOW"):  # (this citizen never answers the prompt: it stays)
+            yield d.at("paying")  # a finger that reads first: a tap within the double-tap guard is ignored
             d.tap(d.screen.ids.print_now)
     yield d.at("ticket", timeout=70)
     yield Wait(lambda: not app.printing_ticket, "printed", timeout=30)
