@@ -509,14 +509,17 @@ def fit_all(d):
                 continue
             tw, th = w.texture_size
             x, y = w.to_window(w.x, w.y)
-            visible = True
+            visible, where = True, {}
             if scroll is not None:
                 sx, sy = scroll.to_window(scroll.x, scroll.y)
                 visible = sy - 1 <= y and y + w.height <= sy + scroll.height + 1
+                # the geometry, for a failure's message: the view, the list in it, this button
+                where = {"view_y": sy, "view_h": scroll.height, "grid_h": d.screen.ids.grid.height,
+                         "scroll_y": scroll.scroll_y, "y": y, "h": w.height}
             data["labels"].append({"page": page, "value": w.value, "text": w.text, "fits": w.fits,
                                    "texture": [tw, th], "size": [w.width, w.height],
                                    "room": [w.width - 2 * w.pad_x, w.height - 2 * w.pad_y],
-                                   "font": w.font_size, "visible": visible})
+                                   "font": w.font_size, "visible": visible, "where": where})
 
     for lang, start in (("en", "start_en"), ("sw", "start_sw")):
         yield d.at("welcome")
