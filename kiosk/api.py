@@ -91,6 +91,17 @@ class CentreApi:
         except httpx.HTTPError:
             return False
 
+    def registered(self, timeout_s: float = 1.0) -> bool | None:
+        """Does the centre still know this kiosk's token? ``GET /api/v1/session`` answers who the caller
+        is: False on 401 (revoked, rotated, or a bundle from another centre), None when it cannot tell."""
+        try:
+            r = self._client.get(f"{API_PREFIX}/session", timeout=timeout_s)
+        except httpx.HTTPError:
+            return None
+        if r.status_code == 200:
+            return True
+        return False if r.status_code == 401 else None
+
     def services(self) -> list[KioskService]:
         try:
             r = self._client.get(f"{API_PREFIX}/services")

@@ -17,6 +17,7 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
+from click.core import ParameterSource  # noqa: E402
 
 from kiosk.config import ConfigError, KioskConfig, PrinterSettings, load_config  # noqa: E402
 
@@ -106,12 +107,30 @@ def build_app(cfg: KioskConfig, printer=None, demo: bool = False):
     return KioskApp(cfg, printer=printer, demo=demo)
 
 
-def demo_config(demo_dir: Path) -> KioskConfig:
+CHECKOUT_DEMO_DIR = Path(__file__).resolve().parents[1] / "demo-centre"  # where `make run` puts it
+
+
+def find_demo_dir(demo_dir: Path, given: bool) -> Path:
+    """The demo centre's folder: the one given, else ``demo-centre`` here, else the checkout's own (``make run``
+    runs in the checkout; ``huduma-kiosk --demo`` may be typed in another terminal's folder)."""
+    if given or (demo_dir / "devices" / "kiosk-1.json").exists():
+        return demo_dir
+    if (CHECKOUT_DEMO_DIR / "devices" / "kiosk-1.json").exists():
+        logger.info("demo centre found at %s", CHECKOUT_DEMO_DIR)
+        return CHECKOUT_DEMO_DIR
+    return demo_dir
+
+
+def demo_config(demo_dir: Path, given: bool = True) -> KioskConfig:
     """The demo kiosk: ``make run``'s bundle and a file printer beside it."""
+    demo_dir = find_demo_dir(demo_dir, given)
     bundle = demo_dir / "devices" / "kiosk-1.json"
     if not bundle.exists():
-        raise ConfigError(f"{bundle} does not exist: start the demo centre first with `make run` "
-                          "(it provisions demo-centre/)")
+        where = f"{bundle.resolve()} does not exist"
+        if not given and demo_dir.resolve() != CHECKOUT_DEMO_DIR:
+            where += f" (nor {CHECKOUT_DEMO_DIR / 'devices' / 'kiosk-1.json'})"
+        raise ConfigError(f"{where}: start the demo centre first with `make run` in {CHECKOUT_DEMO_DIR.parent} "
+                          "(it provisions demo-centre/), or name its folder with --demo-dir")
     cfg = load_config(bundle)
     data = json.loads(bundle.read_text())
     if "printer" not in data:
@@ -119,6 +138,35 @@ def demo_config(demo_dir: Path) -> KioskConfig:
     if "fullscreen" not in (data.get("kiosk") or {}):  # a window beside the terminals, unless asked
         cfg.kiosk.fullscreen = False
     return cfg
+
+
+def check_demo_centre(cfg: KioskConfig, bundle_path: str) -> None:
+    """The demo centre must be running and be the one whose bundle this is; its broker is where the centre
+    says (a demo centre moves it off a taken 1883 and rewrites the bundles; an older bundle is followed)."""
+    import httpx
+
+    from centre_server.contract import parse_mqtt_url
+
+    b = cfg.bundle
+    try:
+        r = httpx.get(f"{b.server_url.rstrip('/')}/healthz", timeout=3.0)
+        health = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ConfigError(f"the demo centre of {bundle_path} is not running: nothing answers at {b.server_url} "
+                          f"({type(exc).__name__}). Start it with `make run`, then try again.") from None
+    if not isinstance(health, dict):
+        raise ConfigError(f"{b.server_url} answered {r.status_code} to /healthz: it is not a Huduma centre "
+                          "server. Is another program on that port? Stop it and run `make run` again.")
+    if health.get("centre_id") != b.centre_id:
+        raise ConfigError(f"{b.server_url} is centre {health.get('centre_id')!r}, but {bundle_path} is for "
+                          f"{b.centre_id!r}: another centre serves that port. Stop it, or give --demo-dir.")
+    served = str(health.get("broker_url") or "")
+    if served.startswith("mqtt") and parse_mqtt_url(served) != parse_mqtt_url(b.mqtt_url):
+        click.echo(f"the demo centre's broker is at {served}, not {b.mqtt_url} as {bundle_path} says: using {served}")
+        b.mqtt_url = served
+    if health.get("broker") != "connected":
+        click.echo(f"warning: the demo centre says its broker at {served or b.mqtt_url} is {health.get('broker')}: "
+                   "live waits will come by HTTP until it is back")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,7 +193,10 @@ def main(config_path: Path | None, demo: bool, demo_dir: Path, windowed: bool | 
     if bool(config_path) == bool(demo):
         raise click.UsageError("give exactly one of --config FILE or --demo")
     try:
-        cfg = demo_config(demo_dir) if demo else load_config(config_path)  # type: ignore[arg-type]  # one of the two, checked above
+        given = click.get_current_context().get_parameter_source("demo_dir") is not ParameterSource.DEFAULT
+        cfg = demo_config(demo_dir, given) if demo else load_config(config_path)  # type: ignore[arg-type]  # one of the two, checked above
+        if demo:
+            check_demo_centre(cfg, str(find_demo_dir(demo_dir, given) / "devices" / "kiosk-1.json"))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     size = parse_window(window) if window else None

@@ -139,7 +139,7 @@ class KioskModel(EventDispatcher):
     day = ObjectProperty(None, allownone=True)  # DayStatePayload
     day_open = BooleanProperty(True)
     # why the kiosk is out of service although the server answers ("" when it is not)
-    device_fault = StringProperty("")  # "no_printer" | "dummy_printer"
+    device_fault = StringProperty("")  # "no_printer" | "dummy_printer" | "not_registered"
     # a booking offered instead of a ticket: the service and the day (ISO), from state/day or the 409
     book_service_id = StringProperty(None, allownone=True)
     book_day = StringProperty("")

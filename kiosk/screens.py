@@ -89,6 +89,7 @@ class FitsText(Label):
         super().__init__(**kwargs)
         self._fit_event: ClockEvent | None = None
         self.fitted_size: tuple[float, float] | None = None
+        self.font_size = self.max_font  # never Button's 15 sp default, under a subtitle of 19 sp, before a fit
         self.bind(size=self._later, text=self._later, max_font=self._later, parent=self._later)
 
     def _later(self, *_a) -> None:
@@ -237,6 +238,16 @@ class ChoicesScreen(KioskScreen):
 
     def on_pre_enter(self, *_a) -> None:
         self.rebuild()
+
+    def on_enter(self, *_a) -> None:
+        """Fit every label again once the screen is shown at its final size: a page built while the modes
+        changed (large text off, the low layout gone) kept titles fitted for the sizes in between."""
+        Clock.schedule_once(self._fit_all, 0)
+
+    def _fit_all(self, *_a) -> None:
+        for b in self.ids.grid.children:
+            if isinstance(b, FitButton):
+                b.fit()
 
     def refresh(self, *_a) -> None:
         self._rebuild()

@@ -52,6 +52,11 @@ JOURNEY_SCREENS = ("welcome", "categories", "services", "needs", "no_documents",
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
+# A double tap's second touch comes 50-250 ms after the first; the first may already have changed the
+# screen, and the second must not press whatever the new screen has under the finger ("Back" under
+# "I have these" took a citizen backwards). Touches this soon after a screen change are ignored.
+TAP_GUARD_S = 0.35
+REGISTRATION_CHECK_S = 3.0  # how often the kiosk asks whether the centre still knows its token
 
 
 class Worker:
@@ -111,6 +116,8 @@ class KioskApp(App):
         self.title = f"Huduma kiosk \u00b7 {cfg.bundle.centre_name}"
         self.model = KioskModel()
         self.model.device_fault = printer_fault(cfg, demo) if printer is None else ""
+        self._printer_fault = self.model.device_fault  # fixed by the config; "not_registered" comes and goes
+        self._registration_checked = 0.0  # monotonic time of the last GET /session
         if self.model.device_fault:
             logger.error("out of service: %s (printer kind %r)", self.model.device_fault, cfg.printer.kind)
         self.printer = printer or TicketPrinter(cfg.printer)
@@ -127,6 +134,8 @@ class KioskApp(App):
         self._health_failures = 0
         self._last_touch = time.monotonic()
         self._entered_at = time.monotonic()
+        self._screen_since = 0.0  # when the screen last changed (touches just after it are ignored)
+        self.ignored_touches = 0  # touches ignored as a double tap's second touch (tests read it)
         self._printer_busy = False
         self._loading_services = False
         self._published: str | None = None
@@ -180,6 +189,7 @@ class KioskApp(App):
         from kivy.core.window import Window
 
         Window.bind(on_touch_down=self._touched, on_key_down=self._key_down)
+        Window.bind(on_touch_down=self._too_soon)  # bound last: runs first, and may stop the touch
         logger.info("window %dx%d (%s)", Window.size[0], Window.size[1], "portrait" if self.portrait else "landscape")
         if self.model.device_fault:
             self.go("out_of_service")
@@ -222,7 +232,10 @@ class KioskApp(App):
             self.sm.current = name
 
     def _screen_changed(self, _sm, name: str) -> None:
-        self._entered_at = time.monotonic()
+        self._entered_at = self._screen_since = time.monotonic()
+        # counted again from the frame that shows it: a slow frame (a long list being built) must not use up
+        # the guard while the citizen still sees the old screen; the touches queued meanwhile come after it
+        Clock.schedule_once(self._screen_shown, 0)
         self._last_touch = time.monotonic()
         logger.info("screen %s", name)
 
@@ -234,6 +247,9 @@ class KioskApp(App):
         self.large_text = self.high_contrast = self.low_layout = False
         self.audio_used = self.printing_ticket = self.language_chosen = False
         self.idle_warning = False
+        if self.sm is not None:  # the next citizen's lists start at their top, not where the last one slid them
+            for name in ("categories", "services"):
+                self.sm.get_screen(name).ids.scroll.scroll_y = 1
         self.go("welcome")
 
     def start_again(self) -> None:
@@ -419,6 +435,25 @@ class KioskApp(App):
         if self.sm is not None and self.sm.current not in ("printing",):
             self.go("staff")
 
+    def _screen_shown(self, _dt: float) -> None:
+        self._screen_since = time.monotonic()
+
+    def guard_left(self) -> float:
+        """Seconds until a touch is taken again after a screen change (0 when it is taken now): the
+        one measure of the guard, for ``_too_soon`` and for tests whose finger waits as a citizen's does."""
+        return max(0.0, TAP_GUARD_S - (time.monotonic() - self._screen_since))
+
+    def _too_soon(self, _window, touch) -> bool:
+        """True (the touch goes no further) within TAP_GUARD_S of a screen change: the second tap of a
+        double tap lands on the new screen, where another button may lie under the same finger."""
+        if self.guard_left() > 0:
+            since = time.monotonic() - self._screen_since
+            logger.info("touch %.0f ms after showing %s: ignored (a double tap's second touch)",
+                        since * 1000, self.sm.current if self.sm is not None else "?")
+            self.ignored_touches += 1
+            return True
+        return False
+
     def _touched(self, *_a) -> None:
         """Activity: the idle clock starts again (the warning itself takes the touch that answers it)."""
         self._last_touch = time.monotonic()
@@ -546,6 +581,33 @@ class KioskApp(App):
     def _check_health(self) -> None:
         ok = self.api.healthy(self.kconfig.kiosk.health_timeout_s)
         Clock.schedule_once(lambda _dt: self._health_result(ok), 0)
+        now = time.monotonic()
+        if ok and now - self._registration_checked >= REGISTRATION_CHECK_S:
+            self._registration_checked = now
+            known = self.api.registered(self.kconfig.kiosk.health_timeout_s)
+            if known is not None:
+                Clock.schedule_once(lambda _dt: self.set_registered(known), 0)
+
+    def set_registered(self, known: bool) -> None:
+        """The centre refused this kiosk's token (revoked, rotated, another centre's bundle): out of service
+        at once, saying so in both languages, instead of walking a citizen to a ticket it cannot issue.
+        Known again (the technician put a new bundle in place and restarted, or reinstated it): welcome."""
+        if self._printer_fault:  # a kiosk that cannot print says that first
+            return
+        fault = "" if known else "not_registered"
+        if fault == self.model.device_fault:
+            return
+        self.model.device_fault = fault
+        if fault:
+            logger.error("this kiosk's token is refused by the centre (%s): out of service",
+                         self.kconfig.bundle.device_id)
+            if self.sm is not None and self.sm.current not in ("ticket", "checked_in", "printing", "paying"):
+                self.model.reset_choices()
+                self.go("out_of_service")
+        else:
+            logger.info("the centre knows this kiosk again")
+            if self.sm is not None and self.sm.current == "out_of_service" and self.model.server_ok:
+                self.reset()
 
     def _health_result(self, ok: bool) -> None:
         if ok:
@@ -621,6 +683,10 @@ class KioskApp(App):
                 info.accepting, info.refusal = False, "after_last_call"
                 m.services_version += 1
             self.offer_booking(str(service_id), exc.book_day or m.next_open_day())
+            return
+        if exc is not None and exc.status == 401:  # the token was refused: not "try again" forever
+            m.reset_choices()
+            self.set_registered(False)
             return
         m.issue_error = tr("issue_failed", m.language)
         if exc is None:
@@ -717,6 +783,10 @@ class KioskApp(App):
         """The server's own words when it said why (unknown code, too early ...); ours otherwise."""
         m = self.model
         m.checking_in = False
+        if exc is not None and exc.status == 401:  # the token was refused: say so, not "try again"
+            m.reset_choices()
+            self.set_registered(False)
+            return
         if exc is not None and exc.message and exc.message_sw:
             m.set_checkin_error(exc.message, exc.message_sw)
         else:

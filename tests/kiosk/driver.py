@@ -53,8 +53,10 @@ class Driver:
     def screen(self):
         return self.app.sm.current_screen
 
-    def at(self, name: str, timeout: float = 30.0, settle: float = 0.25) -> Wait:
-        """Wait for a screen, then a few frames more so its layout is done before we touch it."""
+    def at(self, name: str, timeout: float = 30.0, settle: float = 0.45) -> Wait:
+        """Wait for a screen, then a few frames more so its layout is done before we touch it, and past the
+        app's guard against a double tap's second touch (``kiosk.ui.TAP_GUARD_S``, counted from the frame
+        that showed the screen: a slow frame under load makes a finger wait longer, as it would a citizen)."""
         since: list[float] = []
 
         def shown() -> bool:
@@ -63,15 +65,32 @@ class Driver:
                 return False
             if not since:
                 since.append(time.monotonic())
-            return time.monotonic() - since[0] >= settle
+            return time.monotonic() - since[0] >= settle and self.app.guard_left() == 0
 
         return Wait(shown, f"screen {name}", timeout)
 
     def tap(self, widget) -> None:
-        """A real touch: down and up at the widget's centre, dispatched through the window."""
+        """A real touch: down and up at the widget's centre, dispatched through the window. A deliberate
+        tap never lands inside the app's double-tap guard (it would be ignored, and the scenario fail far
+        from here): wait for the screen with ``at`` first; ``tap_at`` is the finger that does not wait."""
         from kivy.tests.common import UnitTestTouch
 
+        from kiosk.ui import TAP_GUARD_S  # (Kivy is configured by now)
+
+        left = self.app.guard_left()
+        if left > 0:
+            raise AssertionError(f"tap on {type(widget).__name__} {getattr(widget, 'text', '')[:30]!r} "
+                                 f"{(TAP_GUARD_S - left) * 1000:.0f} ms after {self.app.sm.current} was shown: "
+                                 "inside the double-tap guard, so the kiosk ignores it; wait with d.at(screen)")
         x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def tap_at(self, x: float, y: float) -> None:
+        """A real touch at a point of the window, whatever is there now (a finger that does not move)."""
+        from kivy.tests.common import UnitTestTouch
+
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()

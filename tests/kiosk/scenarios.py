@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from driver import Sleep, Wait
 
@@ -20,7 +21,7 @@ def _past_needs(d, shot: str = ""):
     """After a service: "What you need" (the catalogue is known), "I have these", then priority."""
     yield Wait(lambda: d.app.sm.current in ("needs", "priority"), "needs or priority")
     if d.app.sm.current == "needs":
-        yield Sleep(0.3)
+        yield d.at("needs")  # shown, and past the app's guard against a double tap's second touch
         if shot:
             d.shot(shot)
         d.tap(d.screen.ids.have)
@@ -508,14 +509,17 @@ def fit_all(d):
                 continue
             tw, th = w.texture_size
             x, y = w.to_window(w.x, w.y)
-            visible = True
+            visible, where = True, {}
             if scroll is not None:
                 sx, sy = scroll.to_window(scroll.x, scroll.y)
                 visible = sy - 1 <= y and y + w.height <= sy + scroll.height + 1
+                # the geometry, for a failure's message: the view, the list in it, this button
+                where = {"view_y": sy, "view_h": scroll.height, "grid_h": d.screen.ids.grid.height,
+                         "scroll_y": scroll.scroll_y, "y": y, "h": w.height}
             data["labels"].append({"page": page, "value": w.value, "text": w.text, "fits": w.fits,
                                    "texture": [tw, th], "size": [w.width, w.height],
                                    "room": [w.width - 2 * w.pad_x, w.height - 2 * w.pad_y],
-                                   "font": w.font_size, "visible": visible})
+                                   "font": w.font_size, "visible": visible, "where": where})
 
     for lang, start in (("en", "start_en"), ("sw", "start_sw")):
         yield d.at("welcome")
@@ -692,6 +696,7 @@ def needs_tour(d):
     # centre has no M-Pesa beside it); where it is asked, this citizen pays at the counter
     yield Wait(lambda: app.sm.current in ("phone", "pay_choice"), "after priority")
     if app.sm.current == "pay_choice":
+        yield d.at("pay_choice")  # read before touched, as a citizen does
         d.tap(d.screen.ids.pay_counter)
     yield d.at("phone")
     d.tap(d.screen.ids.skip)
@@ -808,6 +813,7 @@ def a11y_modes(d):
             d.tap(_service(d, sid))
             yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
             if app.sm.current == "needs":
+                yield d.at("needs")
                 yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-needs", low)
                 d.tap(d.screen.ids.have)
             yield d.at("priority")
@@ -1080,7 +1086,8 @@ def pay_mpesa(d):
         d.shot(f"paying-{tag}")
         data["paying_text"] = d.screen.ids.message.text
         data["paying_fits"] = [_fits(d.screen.ids[w]) for w in ("message", "progress", "print_now")]
-        if os.environ.get("KIOSK_PRINT_NOW"):
+        if os.environ.get("KIOSK_PRINT_NOW"):  # (this citizen never answers the prompt: it stays)
+            yield d.at("paying")  # a finger that reads first: a tap within the double-tap guard is ignored
             d.tap(d.screen.ids.print_now)
     yield d.at("ticket", timeout=70)
     yield Wait(lambda: not app.printing_ticket, "printed", timeout=30)
@@ -1135,3 +1142,186 @@ def pay_unavailable(d):
 
     yield Wait(reconnected, "M-Pesa offered again", 90)
     data["second_after_priority"] = yield from _after_priority(d, service_id, f"pay-available-again-{tag}")
+
+
+def _centre_of(widget) -> tuple[float, float]:
+    return widget.to_window(*widget.center)
+
+
+def double_tap(d):
+    """Two taps 80 ms apart, as an impatient finger: on a category, then on "I have these" (where the next
+    screen has "Back"). The second touch must press nothing on the screen the first one opened."""
+    app = d.app
+    data = d.result["data"]
+    sid = os.environ.get("KIOSK_SERVICE", "id-card-new")
+    yield d.at("welcome")
+    yield _ready(app)
+    yield Wait(lambda: app.model.catalogue is not None, "the catalogue")
+    d.tap(d.screen.ids.start_en)
+    yield d.at("categories")
+    yield Sleep(0.3)
+    x, y = _centre_of(d.find(d.screen.ids.grid, value=app.model.services[sid].category))
+    d.tap_at(x, y)
+    yield Sleep(0.08)
+    d.tap_at(x, y)  # the second tap of the double tap: the service list is under it now
+    yield Sleep(0.6)
+    data["after_category"] = app.sm.current
+    data["service_after_category"] = app.model.service_id
+    data["ignored"] = app.ignored_touches
+    d.shot("double-tap-services")
+    yield d.at("services")
+    # once through "What you need" and priority: the kiosk has laid priority out, as on any later citizen
+    d.tap(_service(d, sid))
+    yield d.at("needs")
+    d.tap(d.screen.ids.have)
+    yield d.at("priority")
+    back = d.screen.ids.back
+    data["back_box"] = [*back.to_window(back.x, back.y), back.width, back.height]
+    d.tap(back)
+    for gap, name in ((0.08, "have"), (0.25, "have_slow")):  # 80 ms, then a slower double tap
+        yield d.at("services")
+        d.tap(_service(d, sid))
+        yield d.at("needs")
+        yield Sleep(0.3)
+        have = _centre_of(d.screen.ids.have)
+        data["have_at"] = list(have)
+        d.tap_at(*have)
+        yield Sleep(gap)
+        d.tap_at(*have)  # where priority's "Back" is
+        yield Sleep(0.6)
+        data[f"after_{name}"] = app.sm.current
+        data[f"ignored_{name}"] = app.ignored_touches
+        d.shot(f"double-tap-{name}")
+        if app.sm.current == "priority":
+            yield d.at("priority")
+            d.tap(d.screen.ids.back)
+    # the deliberate tap on "Back" a moment later worked as always: the guard is only for the double tap
+    yield d.at("services")
+    data["after_back"] = app.sm.current
+    data["ignored_total"] = app.ignored_touches
+
+
+def _title_sizes(screen) -> list[dict]:
+    """Each choice button's title size (its font, in px) beside its subtitle's ([size=..sp] markup)."""
+    import re
+
+    from kivy.metrics import sp
+
+    from kiosk.screens import FitButton
+
+    rows = []
+    for b in screen.ids.grid.children:
+        if not isinstance(b, FitButton):
+            continue
+        m = re.search(r"\[size=(\d+)sp\]", b.text)
+        sub = sp(int(m.group(1))) if m else 0.0
+        rows.append({"value": b.value, "title_px": float(b.font_size), "subtitle_px": float(sub),
+                     "fits": b.fits, "size": [b.width, b.height]})
+    return rows
+
+
+def _rows_visible(screen) -> dict:
+    """How many rows of choices the view shows whole, and whether any is cut by its edge."""
+    scroll, grid = screen.ids.scroll, screen.ids.grid
+    sy = scroll.to_window(scroll.x, scroll.y)[1]
+    top = sy + scroll.height
+    whole, cut = set(), set()
+    for b in grid.children:
+        y = b.to_window(b.x, b.y)[1]
+        if y >= sy - 1 and y + b.height <= top + 1:
+            whole.add(round(y))
+        elif y < top and y + b.height > sy:
+            cut.add(round(y))
+    return {"whole_rows": len(whole), "cut_rows": len(cut), "view": scroll.height,
+            "row": grid.row_default_height, "more_below": screen.more_below,
+            "hint": screen.ids.more_hint.text, "count": len(grid.children)}
+
+
+def large_low_sw(d):
+    """Large text + high contrast + controls low in Kiswahili: the categories and "More below"; then all
+    three off again (as a citizen did) and a category's services: titles at their size, above subtitles."""
+    app = d.app
+    data = d.result["data"]
+    from kivy.metrics import sp
+
+    data["sp28"] = sp(28)
+    yield d.at("welcome")
+    yield _ready(app)
+    modes = ("mode_large", "mode_contrast", "mode_low")
+    for mode in modes:
+        d.tap(d.screen.ids[mode])
+        yield Sleep(0.1)
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    yield Sleep(0.6)
+    data["large_low_categories"] = _rows_visible(d.screen)
+    data["large_low_category_titles"] = _title_sizes(d.screen)
+    d.shot("large-low-sw-categories")
+    d.screen.ids.scroll.scroll_y = 0  # slid to the end: the last row whole, the hint gone
+    yield Sleep(0.4)
+    d.screen.check_more()
+    data["large_low_categories_end"] = _rows_visible(d.screen)
+    d.shot("large-low-sw-categories-end")
+    d.tap(d.screen.ids.back)  # "Start again": the same citizen, modes kept
+    yield d.at("welcome")
+    data["large_after_back"] = app.large_text
+    for mode in modes:  # all off again
+        d.tap(d.screen.ids[mode])
+        yield Sleep(0.1)
+    data["large_after_off"] = app.large_text
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    yield Sleep(0.6)
+    data["low_category_titles"] = _title_sizes(d.screen)
+    data["low_services"] = []
+    from kiosk.screens import _shown
+
+    shown = [b.value for b in reversed(d.screen.ids.grid.children) if _shown(b)]  # the categories in view
+    data["categories_tapped"] = shown
+    for i, cat in enumerate(shown):
+        d.tap(d.find(d.screen.ids.grid, value=cat))
+        yield d.at("services")
+        yield Sleep(0.4)
+        data["low_services"] += _title_sizes(d.screen)
+        if i == 0:
+            d.shot("sw-services-after-large-off")
+        d.tap(d.screen.ids.back)
+        yield d.at("categories")
+    d.tap(d.screen.ids.back)
+    yield d.at("welcome")
+    d.tap(d.screen.ids.mode_large)  # and large text alone, for the comparison
+    d.tap(d.screen.ids.start_sw)
+    yield d.at("categories")
+    data["top_after_start_again"] = d.screen.ids.scroll.scroll_y  # the list starts at its top again
+    d.tap(d.find(d.screen.ids.grid, value=app.model.categories()[0]))
+    yield d.at("services")
+    yield Sleep(0.4)
+    data["large_services"] = _title_sizes(d.screen)
+    d.shot("large-sw-services")
+
+
+def not_registered(d):
+    """A kiosk whose token the centre refuses: out of service at once, both languages, nothing to walk through.
+    ``KIOSK_REVOKE``: it starts registered; the test revokes it while it waits on welcome."""
+    app = d.app
+    data = d.result["data"]
+    if os.environ.get("KIOSK_REVOKE"):
+        yield d.at("welcome")
+        yield _ready(app)
+        d.mark("ready")
+        yield d.go_signal("revoked")
+        revoked_at = time.monotonic()
+    else:
+        revoked_at = time.monotonic()
+    yield Wait(lambda: app.sm.current == "out_of_service", "out of service", 15)
+    data["seconds"] = round(time.monotonic() - revoked_at, 2)
+    yield Sleep(0.5)
+    data["fault"] = app.model.device_fault
+    data["texts"] = [w.text for w in d.screen.walk(restrict=True) if getattr(w, "text", "")]
+    data["overflows"] = _overflows(d.screen)
+    d.shot("not-registered" + ("-revoked" if os.environ.get("KIOSK_REVOKE") else ""))
+    # a citizen touching the screen goes nowhere, and nothing is asked of the server
+    d.tap_at(app.root.width / 2, app.root.height / 2)
+    yield Sleep(1.5)
+    data["after_touch"] = app.sm.current
+    data["issue_calls"] = app.issue_calls

@@ -50,7 +50,7 @@ def test_fills_the_screen_and_every_label_fits(size, centre_server, mosquitto, t
     for lab in labels:
         (tw, th), (rw, rh) = lab["texture"], lab["room"]
         assert lab["fits"] and tw <= rw + 1 and th <= rh, f"{lab['page']}: {lab['text']!r} {tw}x{th} > {rw}x{rh}"
-        assert lab["visible"], f"{lab['page']}: {lab['value']} is scrolled out of sight"
+        assert lab["visible"], f"{lab['page']}: {lab['value']} is scrolled out of sight {lab['where']}"
         assert lab["font"] >= 15
     # every name of the menu is on a button, whole, in both languages
     texts = {lab["value"]: [] for lab in labels}
