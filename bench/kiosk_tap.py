@@ -112,7 +112,9 @@ def run_kiosk(config: Path, taps: int, service: str) -> tuple[list[float], list[
             return
         # laid out and still, as a citizen sees it: a screen manager ignores touches while its transition runs
         # (under load a slide outlasts 0.4 s, and the tap was lost)
-        if phase == "settle" and time.monotonic() - state["since"] > 0.4 and not app.sm.transition.is_active:
+        # and past the kiosk's double-tap guard (a touch within 0.35 s of the frame showing a screen is ignored)
+        if (phase == "settle" and time.monotonic() - state["since"] > 0.4 and not app.sm.transition.is_active
+                and app.guard_left() == 0):
             button = app.sm.get_screen("confirm").ids.confirm
             x, y = button.to_window(*button.center)
             state["byte"] = None
@@ -125,7 +127,8 @@ def run_kiosk(config: Path, taps: int, service: str) -> tuple[list[float], list[
         if phase == "tapped" and time.perf_counter() - state["t0"] > 10:  # a lost tap: say so, never hang
             app.stop()
             raise SystemExit(f"the tap on Print was not answered in 10 s (round {len(to_screen) + 1}, screen "
-                             f"{app.sm.current}, issuing {m.issuing}, error {m.issue_error!r}); "
+                             f"{app.sm.current}, issuing {m.issuing}, error {m.issue_error!r}, ignored touches "
+                             f"{getattr(app, 'ignored_touches', 0)}); "
                              f"the machine's load: {os.getloadavg()}")
         if phase == "shown" and state["byte"] is not None:
             to_byte.append((state["byte"] - state["t0"]) * 1000)
