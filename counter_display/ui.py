@@ -533,8 +533,11 @@ class DisplayApp(App):
         return self.screen
 
     def on_start(self) -> None:
-        # SIGTERM (systemd, a supervisor) is a clean stop too: say offline before leaving.
-        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: self.stop()))
+        # SIGTERM (systemd, a supervisor) and Ctrl+C are clean stops: say offline before leaving. Ctrl+C through
+        # Python's KeyboardInterrupt could land inside a Kivy callback and be lost (the display then ran on: seen
+        # once in a whole-suite run), so both go through the same scheduled stop.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: Clock.schedule_once(lambda _dt: self.stop()))
         if self.announcer is not None:
             self.announcer.start()
         self.link.start()
