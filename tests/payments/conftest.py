@@ -94,6 +94,13 @@ def pay_server(centre_dir, mosquitto, mpesa_sim: Sim, tmp_path: Path, monkeypatc
     server.stop()
 
 
+def serve_at_counter(staff: httpx.Client, ticket_id: str, service: str = "passport", counter: str = "c01") -> None:
+    """A clerk opens ``counter`` for ``service``, calls this very ticket and completes it (served)."""
+    assert staff.post(f"/api/v1/counters/{counter}/open", json={"services": [service]}).status_code == 200
+    assert staff.post(f"/api/v1/counters/{counter}/call/{ticket_id}").status_code == 200
+    assert staff.post(f"/api/v1/counters/{counter}/complete").status_code == 200
+
+
 def db_rows(server: CentreProcess, sql: str, params: tuple = ()) -> list[tuple]:
     conn = sqlite3.connect(server.centre.path / "centre.db", timeout=30)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.payments.conftest import db_rows
+from tests.payments.conftest import db_rows, serve_at_counter
 from tests.payments.test_payments import PAID_PHONE, issue, payment
 
 
@@ -15,9 +15,7 @@ def test_no_prompt_leaves_after_the_day_is_closed(pay_server, mpesa_sim):
     waiting = issue(pay_server, "passport")  # still waiting at the close (which cancels it)
     clerk = pay_server.login("clerk")
     staff = pay_server.client(clerk)
-    assert staff.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
-    assert staff.post(f"/api/v1/counters/c01/call/{served['id']}").status_code == 200
-    assert staff.post("/api/v1/counters/c01/complete").status_code == 200
+    serve_at_counter(staff, served["id"])
     # before the close: the waiting citizen's page offers "Pay now"; the served one's no longer does
     assert payment(pay_server, waiting["id"])["offer_prompt"] is True
     assert payment(pay_server, served["id"])["offer_prompt"] is False
@@ -43,9 +41,7 @@ def test_no_cash_or_waiver_is_recorded_after_the_day_is_closed(pay_server, mpesa
     (they showed only if the manager closed the day again)."""
     served = issue(pay_server, "passport")
     clerk = pay_server.client(pay_server.login("clerk"))
-    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
-    assert clerk.post(f"/api/v1/counters/c01/call/{served['id']}").status_code == 200
-    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    serve_at_counter(clerk, served["id"])
     manager = pay_server.client(pay_server.login("manager"))
     assert manager.post("/api/v1/day/close").status_code == 200
     for kind in ("cash", "waiver"):

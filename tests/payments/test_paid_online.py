@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.payments.conftest import serve_at_counter
 from tests.payments.test_payments import PAID_PHONE, issue, payment, settled, start
 
 
@@ -33,9 +34,7 @@ def test_a_fee_paid_on_ecitizen_is_never_prompted_taken_or_counted_due(pay_serve
         assert words in page.text and pay not in page.text, lang  # never "Fee KSh 4,550: how will you pay?"
 
     # served, the day closed: nothing of it is due at the centre, so the reconciliation has no passport line
-    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
-    assert clerk.post(f"/api/v1/counters/c01/call/{t['id']}").status_code == 200
-    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    serve_at_counter(clerk, t["id"])
     manager = pay_server.client(pay_server.login("manager"))
     closed = manager.post("/api/v1/day/close")
     assert closed.status_code == 200, closed.text

@@ -10,7 +10,7 @@ import httpx
 from centre_server.contract import Topics
 from tests.centre_server.test_server_process import Listener
 from tests.conftest import wait_until
-from tests.payments.conftest import db_rows, start_sim
+from tests.payments.conftest import db_rows, serve_at_counter, start_sim
 
 PAID_PHONE = "0712345678"  # last digit 8: the simulator's citizen pays
 CANCEL_PHONE = "0712345672"  # 2: cancels the prompt (1032)
@@ -249,9 +249,7 @@ def test_a_payment_settled_by_the_query_then_its_late_receipt_is_counted_once_at
     assert [e["state"] for e in events] == ["pending", "paid", "paid"] and events[-1]["receipt"] == push["receipt"]
 
     clerk = pay_server.client(pay_server.login("clerk"))
-    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
-    assert clerk.post(f"/api/v1/counters/c01/call/{t['id']}").status_code == 200
-    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    serve_at_counter(clerk, t["id"])
     manager = pay_server.client(pay_server.login("manager"))
     closed = manager.post("/api/v1/day/close")
     assert closed.status_code == 200, closed.text

@@ -14,7 +14,7 @@ import re
 import httpx
 
 from tests.conftest import artifacts_dir, wait_until
-from tests.payments.conftest import db_rows
+from tests.payments.conftest import db_rows, serve_at_counter
 from tests.payments.test_payments import PAID_PHONE, issue, payment, settled, start
 from tests.web.conftest import login_page
 
@@ -45,9 +45,7 @@ def test_paid_then_cancelled_at_the_close_is_a_refund_due_everywhere(pay_server,
     receipt = wait_until(lambda: payment(pay_server, owed)["receipt"], timeout=15, what="the receipt")
     assert settled(pay_server, served["id"])["state"] == "paid"
     clerk = pay_server.client(pay_server.login("clerk"))
-    assert clerk.post("/api/v1/counters/c01/open", json={"services": ["passport"]}).status_code == 200
-    assert clerk.post(f"/api/v1/counters/c01/call/{served['id']}").status_code == 200
-    assert clerk.post("/api/v1/counters/c01/complete").status_code == 200
+    serve_at_counter(clerk, served["id"])
 
     manager = pay_server.client(pay_server.login("manager"))
     closed = manager.post("/api/v1/day/close")
