@@ -767,8 +767,18 @@ def _controls_above(d, share: float) -> list[str]:
             if isinstance(w, Button) and _shown(w) and w.to_window(w.x, w.top)[1] > limit]
 
 
+def _all_fitted(screen) -> bool:
+    """Every fitting label on show fitted at its current size (a page rebuilt by a service update fits its
+    new buttons on the next frame; on a loaded machine that frame can come after a fixed sleep)."""
+    from kiosk.screens import FitsText, _shown
+
+    return all(w._fit_event is None and w.fitted_size == (w.width, w.height)
+               for w in screen.walk(restrict=True) if isinstance(w, FitsText) and w.text and _shown(w))
+
+
 def _look(d, data: dict, name: str, low: bool):
     yield Sleep(0.4)
+    yield Wait(lambda: _all_fitted(d.screen), "labels fitted", 10)
     d.shot(name)
     data["overflows"][name] = _overflows(d.screen)
     if low:
