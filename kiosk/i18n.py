@@ -90,20 +90,15 @@ def day_text(day, language: str = "en") -> str:
 
 
 def waiting_text(n: int, language: str = "en") -> str:
-    if n <= 0:
-        return tr("waiting_none", language)
-    if n == 1:
-        return tr("waiting_one", language)
-    return tr("waiting_many", language, n=n)
+    """How many wait, in the string table's forms for none, one and many."""
+    return tr("waiting_people", language, n=max(0, n))
 
 
 def ahead_text(n: int, language: str = "en", estimate_known: bool = True) -> str:
     """People ahead; with nobody ahead but no counter serving, not "you are next" (nobody calls yet)."""
     if n <= 0:
         return tr("people_ahead_none" if estimate_known else "people_ahead_zero", language)
-    if n == 1:
-        return tr("people_ahead_one", language)
-    return tr("people_ahead_many", language, n=n)
+    return tr("people_ahead_n", language, n=n)
 
 
 def printer_status_text(status: str, language: str = "en") -> str:

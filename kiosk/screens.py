@@ -369,7 +369,7 @@ class CategoriesScreen(ChoicesScreen):
         for cat in self.model.categories():
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
-            count = tr("one_service", lang) if len(services) == 1 else tr("n_services", lang, n=len(services))
+            count = tr("n_services", lang, n=len(services))
             small = "24sp" if self.app.portrait else "20sp"
             b = FitButton(value=cat, text=f"[b]{category_name(cat, lang, self.model.category_sw(cat))}[/b]\n"
                           f"[size={small}]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",

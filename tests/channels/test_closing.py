@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from centre_server.channels.i18n import tr
 from centre_server.contract import clock_words
 from tests.channels.conftest import clerk, serve_channels, ussd_ok
 from tests.channels.test_pages import PHONE, no_horizontal_scroll
@@ -149,7 +150,7 @@ def test_a_known_wait_is_still_shown_in_minutes(channel_server, new_phone):
         m = max(1, round(est["estimated_wait_s"] / 60))
         page = httpx.get(f"{channel_server.url}/join?lang=sw").text
         option = re.search(r'<option value="helb"[^>]*>([^<]*)</option>', page).group(1)
-        assert option.endswith(f"wanasubiri, takriban dak {m}"), option
+        assert option.endswith(tr("waiting_now", "sw", n=est["waiting"], m=m)), option
         phone = new_phone()
         r = httpx.post(channel_server.url + "/join", data={"service_id": "helb", "phone": phone,
                                                             "nonce": uuid.uuid4().hex, "lang": "en"},
