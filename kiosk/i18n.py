@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from centre_server.contract import Language, Priority, day_words, wait_minutes
+from centre_server.contract import Language, Priority, day_words, unserved_today, wait_minutes
 from centre_server.contract.i18n import Translations
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,16 @@ def ahead_text(n: int, language: str = "en", estimate_known: bool = True) -> str
     if n <= 0:
         return tr("people_ahead_none" if estimate_known else "people_ahead_zero", language)
     return tr("people_ahead_n", language, n=n)
+
+
+def too_late_text(refusal: str | None, estimated_wait_s: int | None, language: str = "en",
+                  service: str | None = None) -> str:
+    """Why a service takes no more tickets today (after its last call): no counter serves it for the rest of
+    the day, or today's last ticket is issued. With ``service``, the sentence for the booking screen."""
+    unserved = unserved_today(refusal, estimated_wait_s)
+    if service is not None:
+        return tr("book_why_no_counter" if unserved else "book_why_last", language, service=service)
+    return tr("no_counter_rest_of_day" if unserved else "last_ticket_issued", language)
 
 
 def printer_status_text(status: str, language: str = "en") -> str:

@@ -158,6 +158,13 @@ class IssueRefusal(StrEnum):
     service_suspended = "service_suspended"  # suspended by the centre now; the reason is in the catalogue offering
 
 
+def unserved_today(refusal: object, estimated_wait_s: int | None) -> bool:
+    """Refused as too late because no counter serves the service for the rest of today (none open or on a
+    break, none planned before the last call), not because the queue is too long to call a newcomer: what
+    every channel says instead of "no more tickets" alone, which reads as a refusal without a reason."""
+    return str(getattr(refusal, "value", refusal)) == IssueRefusal.after_last_call and estimated_wait_s is None
+
+
 class Satisfaction(IntEnum):
     """How satisfied a citizen was: the one scale of every channel, 1 the worst, 4 the best.
 

@@ -274,3 +274,19 @@ def test_every_phone_is_typed_by_one_rule_the_sms_the_m_pesa_and_the_check_in_ph
     for key in "+123456789":
         m.checkin_key(key)
     assert m.checkin_entry == "12345678"  # a code: digits only, eight at most
+
+
+def test_a_service_nobody_serves_for_the_rest_of_today_says_so_not_last_ticket_issued():
+    """After its last call a service takes no ticket: because no counter serves it for the rest of the day
+    (no estimate), or because the queue is too long to be called in time (an estimate). The kiosk said
+    "Today's last ticket ... has been issued" for both, though nobody had a ticket; it says why now."""
+    from kiosk.i18n import too_late_text
+
+    assert too_late_text("after_last_call", None, "en") == "No counter serves this service for the rest of today"
+    assert too_late_text("after_last_call", None, "sw") == "Hakuna kaunta itakayohudumia huduma hii tena leo"
+    assert too_late_text("after_last_call", 1200, "en") == STRINGS.tr("last_ticket_issued", "en")
+    for lang, name in (("en", "KRA PIN"), ("sw", "PIN ya KRA")):
+        said = too_late_text("after_last_call", None, lang, service=name)
+        assert name in said and ("No counter" in said or "Hakuna kaunta" in said), said
+        assert too_late_text("after_last_call", 600, lang, service=name) == STRINGS.tr("book_why_last", lang,
+                                                                                         service=name)
