@@ -101,11 +101,11 @@ def ahead_text(n: int, language: str = "en", estimate_known: bool = True) -> str
     return tr("people_ahead_n", language, n=n)
 
 
-def too_late_text(refusal: str | None, estimated_wait_s: int | None, language: str = "en",
-                  service: str | None = None) -> str:
+def too_late_text(figures: object, language: str = "en", service: str | None = None) -> str:
     """Why a service takes no more tickets today (after its last call): no counter serves it for the rest of
-    the day, or today's last ticket is issued. With ``service``, the sentence for the booking screen."""
-    unserved = unserved_today(refusal, estimated_wait_s)
+    the day, or today's last ticket is issued. ``figures``: the service as the kiosk knows it (refusal,
+    estimate, why none). With ``service``, the sentence for the booking screen."""
+    unserved = unserved_today(figures)
     if service is not None:
         return tr("book_why_no_counter" if unserved else "book_why_last", language, service=service)
     return tr("no_counter_rest_of_day" if unserved else "last_ticket_issued", language)

@@ -399,7 +399,7 @@ class ServicesScreen(ChoicesScreen):
         if suspended:
             return f"[color=#ffd10d][b]{tr('suspended_short', lang)}[/b][/color]"
         if not s.accepting and s.refusal == "after_last_call":
-            why = too_late_text(s.refusal, s.estimated_wait_s, lang)
+            why = too_late_text(s, lang)
             return f"[color=#ffd10d][b]{why}[/b][/color]\n{tr('book_instead', lang)}"
         if s.estimated_wait_s is None:
             return f"{waiting_text(s.waiting, lang)} \u00b7 {wait_reason_text(s.wait_unknown, lang, short=True)}"
@@ -888,7 +888,7 @@ class BookScreen(KioskScreen):
     def why(self, lang: str, *_deps) -> str:
         s = self.model.services.get(self.model.book_service_id or "")
         name = s.name(lang) if s else ""
-        return too_late_text(s.refusal if s else None, s.estimated_wait_s if s else 0, lang, service=name)
+        return too_late_text(s, lang, service=name)
 
     def when(self, lang: str, day: str, *_deps) -> str:
         from datetime import date

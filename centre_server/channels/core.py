@@ -304,7 +304,7 @@ class ChannelHub:
         _, opens, book = self.closed()
         return refusal_error(str(code), opens, self.bookable_day(service_id, book), service_id,
                              bookable=self.settings.appointments_enabled,
-                             no_counter=unserved_today(f.get("refusal"), f.get("estimated_wait_s")))
+                             no_counter=unserved_today(f))
 
     def bookable_day(self, service_id: str, after: date | None) -> date | None:
         """The first day from ``after`` (the engine's next open day) with a free slot for the service."""
@@ -387,8 +387,7 @@ class ChannelHub:
                     refused = refusal_error(refused.code, refused.opens_at,
                                             self.bookable_day(service_id, refused.book_day), service_id,
                                             bookable=self.settings.appointments_enabled,
-                                            no_counter=unserved_today(now_figures["refusal"],
-                                                                      now_figures["estimated_wait_s"]))
+                                            no_counter=unserved_today(now_figures))
                 raise refused from None
             t = self.centre.ticket(ticket_id)
             if t is not None and t.day != day:  # the day rolled over inside execute

@@ -110,7 +110,7 @@ def _service_groups(hub: ChannelHub, lang: str,
             label = tr("remote_full", lang)
         elif book_only:
             # no counter left today, or a queue too long to be called before the last call
-            why = "waiting_no_counter_" if unserved_today(f["refusal"], f["estimated_wait_s"]) else "waiting_"
+            why = "waiting_no_counter_" if unserved_today(f) else "waiting_"
             label = tr(why + ("book_only" if hub.settings.appointments_enabled else "none_today"), lang)
         elif f["estimated_wait_s"] is None:  # why: a counter on a break is not "no counter open"
             paused = str(f.get("wait_unknown") or "") == "paused"
