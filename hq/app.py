@@ -36,7 +36,7 @@ from centre_server.contract.catalogue import (
 from centre_server.contract.errors import Refusal, method_not_allowed
 from centre_server.contract.summary import Stored, SummaryIn
 from hq import admin, board, callcentre, live, public, revenue, upstream_health, wait_channels
-from hq.access import centre_of, require_role
+from hq.access import centre_of, current_staff, require_role
 from hq.auth import Accounts, HqRole
 from hq.catalogue import CatalogueStore
 from hq.i18n import LANGUAGES, STRINGS
@@ -382,7 +382,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
                                   [n["within_target_share"] for n in data["national"]])
         html = templates.TemplateResponse(request, "board.html", {
             "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
-            "chart": chart, "demo": demo, "now": board.local_time(now, timezone),
+            "chart": chart, "demo": demo, "now": board.local_time(now, timezone), "staff": current_staff(request),
             "ago": lambda age_s: callcentre.ago(now - age_s, now) if age_s is not None else None,
             "first": data["dates"][0], "last": data["dates"][-1]})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")

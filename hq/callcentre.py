@@ -125,12 +125,18 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
             kept = request.cookies.get(BOOK_CENTRE_COOKIE, "")
             if kept in {c["id"] for c in known}:
                 form["book_centre"] = kept
+        answers = answers_ctx(call["id"], lang)
+        if "centre" not in form and answers["searches"] and len(known) > 1:
+            # the look-up keeps the centre of this call's last search (one centre asked), not "all centres"
+            asked = answers["searches"][0]["parts"]
+            form["centre"] = asked[0]["centre_id"] if len(asked) == 1 else ""
+        form.setdefault("language", lang)  # the booking's SMS in the language the agent and caller are using
         tomorrow = (datetime.now(HQ_TZ).date() + timedelta(days=1)).isoformat()
         return pages.render(request, "callcentre_call.html", {
             "call": call, "centres": known, "services": services(lang), "info": service_info(service),
             "service": service, "errors": errors or {}, "form": form, "outcomes": OUTCOMES,
             "ratings": RATINGS, "tomorrow": tomorrow, "done": done[:20],
-            "feedback": calls.feedback_of(call["id"]), **answers_ctx(call["id"], lang)}, who, status)
+            "feedback": calls.feedback_of(call["id"]), **answers}, who, status)
 
     @router.get("/callcentre", response_class=HTMLResponse)
     def console(request: Request, who: Agent) -> Response:

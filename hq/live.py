@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from centre_server.contract.errors import Refusal
 from centre_server.contract.live import LIVE_PATH, MAX_LIVE_BYTES, LiveReceipt, LiveSnapshot
 from hq import live_store
+from hq.access import current_staff
 from hq.i18n import LANGUAGES, STRINGS
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
                   "waiting": sum(s["waiting"] for c in rows if not c["stale"] for s in c["services"])}
         html = templates.TemplateResponse(request, "live_board.html", {
             "t": t, "lang": lang, "other_lang": "sw" if lang == "en" else "en", "centres": rows,
-            "totals": totals})
+            "totals": totals, "staff": current_staff(request)})
         html.set_cookie("hq_lang", lang, max_age=365 * 86400, samesite="lax")
         return html
 

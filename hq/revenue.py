@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from centre_server.contract import ErrorResponse, summary as schema
 from hq import board
+from hq.access import current_staff
 from hq.i18n import LANGUAGES, STRINGS
 from hq.store import Store
 
@@ -180,6 +181,7 @@ def router(store: Store, templates: Jinja2Templates,
         lang = lang if lang in LANGUAGES else "en"
         data = revenue_data(store, *days(first or None, last or None))
         return templates.TemplateResponse(request, "revenue.html", {
-            "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data})
+            "t": STRINGS.bind(lang), "lang": lang, "other_lang": "sw" if lang == "en" else "en", "d": data,
+            "staff": current_staff(request)})
 
     return api

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from centre_server.contract import Language, Priority, day_words, wait_minutes
+from centre_server.contract import Language, Priority, day_words, unserved_today, wait_minutes
 from centre_server.contract.i18n import Translations
 
 logger = logging.getLogger(__name__)
@@ -90,20 +90,25 @@ def day_text(day, language: str = "en") -> str:
 
 
 def waiting_text(n: int, language: str = "en") -> str:
-    if n <= 0:
-        return tr("waiting_none", language)
-    if n == 1:
-        return tr("waiting_one", language)
-    return tr("waiting_many", language, n=n)
+    """How many wait, in the string table's forms for none, one and many."""
+    return tr("waiting_people", language, n=max(0, n))
 
 
 def ahead_text(n: int, language: str = "en", estimate_known: bool = True) -> str:
     """People ahead; with nobody ahead but no counter serving, not "you are next" (nobody calls yet)."""
     if n <= 0:
         return tr("people_ahead_none" if estimate_known else "people_ahead_zero", language)
-    if n == 1:
-        return tr("people_ahead_one", language)
-    return tr("people_ahead_many", language, n=n)
+    return tr("people_ahead_n", language, n=n)
+
+
+def too_late_text(figures: object, language: str = "en", service: str | None = None) -> str:
+    """Why a service takes no more tickets today (after its last call): no counter serves it for the rest of
+    the day, or today's last ticket is issued. ``figures``: the service as the kiosk knows it (refusal,
+    estimate, why none). With ``service``, the sentence for the booking screen."""
+    unserved = unserved_today(figures)
+    if service is not None:
+        return tr("book_why_no_counter" if unserved else "book_why_last", language, service=service)
+    return tr("no_counter_rest_of_day" if unserved else "last_ticket_issued", language)
 
 
 def printer_status_text(status: str, language: str = "en") -> str:

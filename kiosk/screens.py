@@ -38,6 +38,7 @@ from kiosk.i18n import (
     estimate_text,
     printer_status_text,
     priority_name,
+    too_late_text,
     tr,
     wait_about_text,
     wait_reason_text,
@@ -369,7 +370,7 @@ class CategoriesScreen(ChoicesScreen):
         for cat in self.model.categories():
             services = self.model.services_in(cat)
             waiting = sum(s.waiting for s in services)
-            count = tr("one_service", lang) if len(services) == 1 else tr("n_services", lang, n=len(services))
+            count = tr("n_services", lang, n=len(services))
             small = "24sp" if self.app.portrait else "20sp"
             b = FitButton(value=cat, text=f"[b]{category_name(cat, lang, self.model.category_sw(cat))}[/b]\n"
                           f"[size={small}]{count} \u00b7 {waiting_text(waiting, lang)}[/size]",
@@ -398,7 +399,8 @@ class ServicesScreen(ChoicesScreen):
         if suspended:
             return f"[color=#ffd10d][b]{tr('suspended_short', lang)}[/b][/color]"
         if not s.accepting and s.refusal == "after_last_call":
-            return f"[color=#ffd10d][b]{tr('last_ticket_issued', lang)}[/b][/color]\n{tr('book_instead', lang)}"
+            why = too_late_text(s, lang)
+            return f"[color=#ffd10d][b]{why}[/b][/color]\n{tr('book_instead', lang)}"
         if s.estimated_wait_s is None:
             return f"{waiting_text(s.waiting, lang)} \u00b7 {wait_reason_text(s.wait_unknown, lang, short=True)}"
         line = f"{waiting_text(s.waiting, lang)} \u00b7 {wait_about_text(s.estimated_wait_s, lang)}"
@@ -886,7 +888,7 @@ class BookScreen(KioskScreen):
     def why(self, lang: str, *_deps) -> str:
         s = self.model.services.get(self.model.book_service_id or "")
         name = s.name(lang) if s else ""
-        return tr("book_why_last", lang, service=name)
+        return too_late_text(s, lang, service=name)
 
     def when(self, lang: str, day: str, *_deps) -> str:
         from datetime import date

@@ -193,7 +193,7 @@ def sms_text(message: Message, lang: str, centre_name: str, tz: tzinfo) -> str:
                             "time": hhmm(message.at)}
     if message.kind == SERVICE_BREACH:
         name = d.get("name_sw" if lang == "sw" else "name_en") or message.subject
-        args |= {"service": cut(name, "service"), "waiting": d.get("waiting", 0),
+        args |= {"service": cut(name, "service"), "n": d.get("waiting", 0),
                  "wait": round(d.get("longest_wait_s", 0) / 60), "target": round(d.get("target_wait_s", 0) / 60)}
     else:
         args["device"] = cut(message.subject, "device")

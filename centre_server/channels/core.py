@@ -37,6 +37,7 @@ from centre_server.contract import (
     TicketTransferred,
     opens_again,
     ticket_of,
+    unserved_today,
 )
 from centre_server.contract.catalogue import CatalogueStatePayload, OfferingStatus, ServiceInfo, Text
 from centre_server.contract.errors import Refusal
@@ -70,17 +71,20 @@ class ChannelError(Refusal):
     """A request the channels refuse; ``key`` names the message in both languages.
 
     A refusal because of the centre's hours carries when to come back: ``opens_at``
-    (local time) and ``book_day`` (the first day a visit can be booked for).
+    (local time) and ``book_day`` (the first day a visit can be booked for); ``no_counter``
+    when it is because no counter serves the service for the rest of the day.
     """
 
     def __init__(self, status: int, code: str, key: str, *, opens_at: datetime | None = None,
-                 book_day: date | None = None, service_id: str | None = None, **kw: Any) -> None:
+                 book_day: date | None = None, service_id: str | None = None, no_counter: bool = False,
+                 **kw: Any) -> None:
         super().__init__(status, code, tr(key, "en", **{k: localise("en", v) for k, v in kw.items()}))
         self.key = key
         self.kw = kw
         self.opens_at = opens_at
         self.book_day = book_day
         self.service_id = service_id
+        self.no_counter = no_counter
 
     def message(self, lang: str) -> str:  # type: ignore[override]  # the words in either language
         return tr(self.key, lang, **{k: localise(lang, v) for k, v in self.kw.items()})
@@ -115,19 +119,22 @@ def _parse_day(value: Any) -> date | None:
 
 
 def refusal_error(code: str, opens_at: datetime | None, book_day: date | None,
-                  service_id: str | None = None, bookable: bool = True) -> ChannelError:
+                  service_id: str | None = None, bookable: bool = True, no_counter: bool = False) -> ChannelError:
     """The channels' answer to a refused issue: closed (come back at ``opens_at``) or too late (book, or,
-    where the centre takes no bookings, come back on the next open day; ``book_day`` is then None)."""
+    where the centre takes no bookings, come back on the next open day; ``book_day`` is then None).
+    Too late because no counter serves the service for the rest of the day (``no_counter``) says so:
+    "no more tickets" alone reads as if the citizen were refused for no reason."""
     if code == IssueRefusal.day_closed:
         opens = Text(en=opens_again(opens_at, "en"), sw=opens_again(opens_at, "sw")) if opens_at else None
         return ChannelError(409, code, "err_day_closed" if opens_at else "wait_closed_long", opens=opens,
                             opens_at=opens_at, book_day=book_day if bookable else None, service_id=service_id)
+    why = "err_no_counter_today" if no_counter else "err_after_last_call"
     if not bookable:
         day = book_day or (opens_at.date() if opens_at else None)
-        return ChannelError(409, code, "err_after_last_call_come" if day else "err_after_last_call_none",
-                            day=day or "-", opens_at=opens_at, service_id=service_id)
-    return ChannelError(409, code, "err_after_last_call", day=book_day or "-", opens_at=opens_at,
-                        book_day=book_day, service_id=service_id)
+        return ChannelError(409, code, why + ("_come" if day else "_none"), day=day or "-", opens_at=opens_at,
+                            service_id=service_id, no_counter=no_counter)
+    return ChannelError(409, code, why, day=book_day or "-", opens_at=opens_at,
+                        book_day=book_day, service_id=service_id, no_counter=no_counter)
 
 
 def suspended_error(service: Text, reason: Text, service_id: str | None = None) -> ChannelError:
@@ -296,7 +303,8 @@ class ChannelHub:
             return None
         _, opens, book = self.closed()
         return refusal_error(str(code), opens, self.bookable_day(service_id, book), service_id,
-                             bookable=self.settings.appointments_enabled)
+                             bookable=self.settings.appointments_enabled,
+                             no_counter=unserved_today(f))
 
     def bookable_day(self, service_id: str, after: date | None) -> date | None:
         """The first day from ``after`` (the engine's next open day) with a free slot for the service."""
@@ -375,9 +383,11 @@ class ChannelHub:
                 if refused.code == IssueRefusal.service_suspended:  # the catalogue's words, when it has them
                     refused = self.suspended(service_id) or refused
                 if refused.code == IssueRefusal.after_last_call:
+                    now_figures = engine.service_figures(self.centre.state, service_id, self.now())
                     refused = refusal_error(refused.code, refused.opens_at,
                                             self.bookable_day(service_id, refused.book_day), service_id,
-                                            bookable=self.settings.appointments_enabled)
+                                            bookable=self.settings.appointments_enabled,
+                                            no_counter=unserved_today(now_figures))
                 raise refused from None
             t = self.centre.ticket(ticket_id)
             if t is not None and t.day != day:  # the day rolled over inside execute
@@ -802,7 +812,8 @@ class ChannelHub:
                 except ChannelError as err:
                     if err.code == IssueRefusal.after_last_call and err.book_day:  # tell how to book instead
                         name = (joining.name_sw if lang == "sw" else joining.name_en)[:40]
-                        text = tr("sms_book_instead", lang, service=name, day=localise(lang, err.book_day or "-"),
+                        key = "sms_book_instead_no_counter" if err.no_counter else "sms_book_instead"
+                        text = tr(key, lang, service=name, day=localise(lang, err.book_day or "-"),
                                   url=self.book_url(joining.id, err.book_day, lang))
                     else:
                         text = "Huduma: " + err.message(lang)

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 from centre_server.channels.core import ChannelError, ChannelHub, refusal_error
 from centre_server.channels.i18n import LANGUAGES, STRINGS, format_day, tr
 from centre_server.channels.info import InfoView, info_view, suspension
-from centre_server.contract import IssueRefusal, Satisfaction, TicketOut, wait_minutes
+from centre_server.contract import IssueRefusal, Satisfaction, TicketOut, unserved_today, wait_minutes
 from centre_server.contract.catalogue import CatalogueStatePayload
 from centre_server.runtime.extension import running
 
@@ -109,7 +109,9 @@ def _service_groups(hub: ChannelHub, lang: str,
         elif full:
             label = tr("remote_full", lang)
         elif book_only:
-            label = tr("waiting_book_only" if hub.settings.appointments_enabled else "waiting_none_today", lang)
+            # no counter left today, or a queue too long to be called before the last call
+            why = "waiting_no_counter_" if unserved_today(f) else "waiting_"
+            label = tr(why + ("book_only" if hub.settings.appointments_enabled else "none_today"), lang)
         elif f["estimated_wait_s"] is None:  # why: a counter on a break is not "no counter open"
             paused = str(f.get("wait_unknown") or "") == "paused"
             label = tr("waiting_paused" if paused else "waiting_no_counter", lang, n=f["waiting"])

@@ -174,7 +174,8 @@ class UssdSession:
             name = self._name(svc.name_en, svc.name_sw) if svc else "?"
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
-                body = tr("u_confirm_book", self.lang, service=name, day=self._day(refused.book_day))
+                body = tr("u_confirm_book_no_counter" if refused.no_counter else "u_confirm_book", self.lang,
+                          service=name, day=self._day(refused.book_day))
             elif refused is not None and refused.code == IssueRefusal.service_suspended:  # the reason, no ticket
                 more = len(tr("u_confirm_suspended", self.lang, reason=""))
                 room = MAX_SCREEN - len("CON ") - PREFIX_ROOM - len(name) - 1 - more - len(tr("u_back", self.lang)) - 1

@@ -158,6 +158,20 @@ class IssueRefusal(StrEnum):
     service_suspended = "service_suspended"  # suspended by the centre now; the reason is in the catalogue offering
 
 
+def unserved_today(figures: Any) -> bool:
+    """Refused as too late because no counter serves the service for the rest of today (none open or on a
+    break, none planned before the last call), not because the queue is too long to call a newcomer: what
+    every channel says instead of "no more tickets" alone, which reads as a refusal without a reason.
+    ``figures``: a service's figures as a dict (the engine's) or an object (a device's copy of them)."""
+
+    def field(name: str) -> Any:
+        value = figures.get(name) if isinstance(figures, dict) else getattr(figures, name, None)
+        return getattr(value, "value", value)
+
+    return (field("refusal") == IssueRefusal.after_last_call and field("estimated_wait_s") is None
+            and field("wait_unknown") == WaitUnknown.no_counter)
+
+
 class Satisfaction(IntEnum):
     """How satisfied a citizen was: the one scale of every channel, 1 the worst, 4 the best.
 

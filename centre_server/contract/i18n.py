@@ -6,6 +6,15 @@ and reads it with :meth:`Translations.load`. Loading refuses a table where a key
 exists in one language only or where the two texts take different placeholders,
 so a missing translation stops the role at start-up instead of on the hall floor.
 
+A string that counts something names its count ``{n}``. It may have its own
+forms for exactly none and exactly one, as ``key#0`` and ``key#1`` ("Nobody
+waiting", "Mtu 1 anasubiri"): :meth:`Translations.tr` picks them when ``n`` is
+0 or 1, so callers pass the count and never choose a form themselves. Kiswahili
+changes the noun class and the verb with the count ("wanasubiri" for many,
+"anasubiri" for one), so a counting string usually needs ``#1`` in Kiswahili;
+both languages carry the same keys, so English repeats its text where it reads
+the same.
+
 Devices import this module, so it uses the standard library only.
 """
 
@@ -22,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "sw")
 FALLBACK = "en"
+COUNT_MARK = "#"  # "waiting_now#1": the form of "waiting_now" for a count of one
+COUNT_FORMS = ("0", "1")
 
 
 class MissingString(KeyError):
@@ -46,7 +57,29 @@ def problems(tables: Mapping[str, Mapping[str, str]]) -> list[str]:
         if placeholders(en[key]) != placeholders(sw[key]):
             found.append(f"{key!r} takes {sorted(placeholders(en[key]))} in English "
                          f"but {sorted(placeholders(sw[key]))} in Kiswahili")
+        base, mark, form = key.partition(COUNT_MARK)
+        if not mark:
+            continue
+        if form not in COUNT_FORMS:
+            found.append(f"{key!r}: a counted form is {base}#0 or {base}#1")
+        elif base not in en:
+            found.append(f"{key!r} is a counted form of {base!r}, which is not in the table")
+        elif "n" not in placeholders(en[base]):
+            found.append(f"{key!r} is a counted form of {base!r}, which takes no {{n}}")
+        elif not placeholders(en[key]) <= placeholders(en[base]):
+            found.append(f"{key!r} takes {sorted(placeholders(en[key]) - placeholders(en[base]))}, "
+                         f"which {base!r} does not")
     return sorted(found)
+
+
+def counted(table: Mapping[str, str], key: str, fmt: Mapping[str, object]) -> str:
+    """The key to read for ``key`` with these values: its ``#0``/``#1`` form when ``n`` is 0 or 1 and the
+    table has one, else ``key`` itself. Pages' scripts follow the same rule (web/static/common.js)."""
+    n = fmt.get("n")
+    if isinstance(n, bool) or not isinstance(n, int | str):
+        return key
+    form = f"{key}{COUNT_MARK}{str(n).strip()}"
+    return form if str(n).strip() in COUNT_FORMS and form in table else key
 
 
 class Translations:
@@ -90,8 +123,9 @@ class Translations:
         return value if value in LANGUAGES else FALLBACK
 
     def tr(self, key: str, lang: object = FALLBACK, **fmt: object) -> str:
-        """The string ``key`` in ``lang``, formatted with ``fmt``."""
-        text = self.tables[self.language(lang)].get(key)
+        """The string ``key`` in ``lang``, formatted with ``fmt``: its form for none or one when ``n`` is 0 or 1."""
+        table = self.tables[self.language(lang)]
+        text = table.get(counted(table, key, fmt))
         if text is None:
             if self.strict:
                 raise MissingString(f"no string {key!r} in {self.name}")

@@ -226,13 +226,14 @@ def test_only_managers_see_the_alerts(centre_server):
     assert httpx.get(centre_server.url + "/api/v1/alerts").status_code == 401
 
 
+@pytest.mark.parametrize("waiting", [0, 1, 1234])
 @pytest.mark.parametrize("lang", ["en", "sw"])
-def test_every_alert_sms_fits_one_gsm7_message_with_the_longest_names(lang):
+def test_every_alert_sms_fits_one_gsm7_message_with_the_longest_names(lang, waiting):
     tz = ZoneInfo("Africa/Nairobi")
     at = datetime(2026, 12, 7, 10, 45, tzinfo=tz).timestamp()
     centre = "Huduma Centre Nairobi GPO Teleposta Towers, Kenyatta Avenue"
     longest = max(builtin_menu(), key=lambda s: len(s.name_sw if lang == "sw" else s.name_en))
-    detail = {"name_en": longest.name_en, "name_sw": longest.name_sw, "waiting": 1234,
+    detail = {"name_en": longest.name_en, "name_sw": longest.name_sw, "waiting": waiting,
               "longest_wait_s": 999 * 60, "target_wait_s": 600 * 60}
     device = "kiosk-" + "x" * 34  # the longest device id huduma-provision allows (40)
     for kind, subject in ((SERVICE_BREACH, longest.id), (DEVICE_OFFLINE, device), (PRINTER_PAPER_OUT, device)):
@@ -241,6 +242,10 @@ def test_every_alert_sms_fits_one_gsm7_message_with_the_longest_names(lang):
             assert len(text) <= 160, (len(text), text)
             assert text.isascii() and not text.endswith(".."), text  # the facts are never cut
             assert ("10:35" in text) != cleared and ("10:45" in text) == cleared
+            if kind == SERVICE_BREACH and not cleared:  # the count in the right number, never "0 waiting"
+                said = {0: ("none waiting", "hakuna anayesubiri"), 1: ("1 waiting", "mtu 1 anasubiri"),
+                        1234: ("1234 waiting", "1234 wanasubiri")}[waiting][lang == "sw"]
+                assert text.endswith(said + (" now." if said == "none waiting" else ".")), text
 
 
 def _book(tmp_path: Path, **settings: object) -> AlertBook:

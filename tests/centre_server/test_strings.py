@@ -7,7 +7,15 @@ import logging
 
 import pytest
 
-from centre_server.contract.i18n import LANGUAGES, MissingString, Translations, placeholders, problems
+from centre_server.contract.i18n import (
+    COUNT_MARK,
+    LANGUAGES,
+    MissingString,
+    Translations,
+    counted,
+    placeholders,
+    problems,
+)
 
 # every data file read through the one translation API: (package, resource)
 TABLES = [
@@ -81,3 +89,67 @@ def test_missing_key_is_shown_and_logged_or_raised_when_strict(caplog):
     strict = Translations("t", {"en": {"a": "A"}, "sw": {"a": "A"}}, strict=True)
     with pytest.raises(MissingString, match="nope"):
         strict.tr("nope", "sw")
+
+
+def test_a_count_of_none_or_one_reads_its_own_form_in_either_language():
+    table = Translations("t", {"en": {"w": "{n} waiting", "w#0": "Nobody waiting", "w#1": "1 waiting"},
+                               "sw": {"w": "Watu {n} wanasubiri", "w#0": "Hakuna anayesubiri",
+                                      "w#1": "Mtu 1 anasubiri"}})
+    assert [table.tr("w", "sw", n=n) for n in (0, 1, 2)] == ["Hakuna anayesubiri", "Mtu 1 anasubiri",
+                                                             "Watu 2 wanasubiri"]
+    assert [table.tr("w", "en", n=n) for n in (0, 1, 12)] == ["Nobody waiting", "1 waiting", "12 waiting"]
+    assert table.bind("sw")("w", n=1) == "Mtu 1 anasubiri"
+    # a string with no form for one keeps its own text; a flag is not a count
+    plain = Translations("t", {"en": {"w": "{n} waiting"}, "sw": {"w": "{n} wanasubiri"}})
+    assert plain.tr("w", "sw", n=1) == "1 wanasubiri"
+    assert table.tr("w", "en", n=True) == "True waiting"
+
+
+def test_a_counted_form_must_belong_to_a_string_that_counts():
+    with pytest.raises(ValueError, match="not in the table"):
+        Translations("t", {"en": {"w#1": "1 waiting"}, "sw": {"w#1": "Mtu 1 anasubiri"}})
+    with pytest.raises(ValueError, match="takes no"):
+        Translations("t", {"en": {"w": "waiting", "w#1": "1"}, "sw": {"w": "wanasubiri", "w#1": "1"}})
+    with pytest.raises(ValueError, match="#0 or"):
+        Translations("t", {"en": {"w": "{n} waiting", "w#2": "2"}, "sw": {"w": "{n} wanasubiri", "w#2": "2"}})
+    with pytest.raises(ValueError, match="does not"):
+        Translations("t", {"en": {"w": "{n} waiting", "w#1": "1 {who}"}, "sw": {"w": "{n} x", "w#1": "1 {who}"}})
+
+
+# what the brief of 2026-12-07 found: counts of one read in the plural in Kiswahili ("1 wanasubiri")
+SINGULAR_KISWAHILI = [("channels", "waiting_now", {"m": 5}), ("channels", "u_confirm", {"service": "X", "wait": "w"}),
+                      ("channels", "waiting_no_counter", {}), ("channels", "waiting_paused", {}),
+                      ("channels", "alert_sms_service_breach",
+                       {"centre": "C", "service": "S", "since": "09:00", "wait": 40, "target": 30}),
+                      ("hq", "live_subtitle", {"reporting": 2, "centres": 3}), ("hq", "wait_waiting", {}),
+                      ("hq", "wait_no_estimate", {}), ("hq", "wait_sms_open", {"min": 4}),
+                      ("hq", "wait_sms_open_unknown", {}), ("hq", "wait_no_counter", {}),
+                      ("kiosk", "waiting_people", {})]
+
+
+@pytest.mark.parametrize("role,key,fmt", SINGULAR_KISWAHILI)
+def test_one_citizen_waiting_reads_in_the_singular_and_none_as_nobody(role, key, fmt):
+    table = _loaded()[role]
+    one = table.tr(key, "sw", n=1, **fmt)
+    assert "wanasubiri" not in one and "anasubiri" in one, one
+    assert "1 people" not in table.tr(key, "en", n=1, **fmt) and "1 citizens" not in table.tr(key, "en", n=1, **fmt)
+    if key != "wait_no_estimate":  # (said only when someone waits: none waiting is "wait_nobody_waiting")
+        for lang in ("en", "sw"):
+            assert not any(word in table.tr(key, lang, n=0, **fmt) for word in ("0 waiting", "0 wanasubiri",
+                                                                                "0 people", "Watu 0")), key
+    assert "wanasubiri" in table.tr(key, "sw", n=7, **fmt)
+
+
+PLURAL_AFTER_ONE = (" 1 people", " 1 citizens", " 1 centres", " 1 services", " 1 callers", " 1 days", " 1 open days",
+                    " 1 bookings", " 1 tickets", "Watu 1 ", " watu 1 ", " vituo 1 ", "Vituo 1 ", " 1 wanasubiri")
+
+
+def test_no_string_says_one_in_the_plural_or_hedges_with_s_in_brackets():
+    for role, table in _loaded().items():
+        for key in table:
+            for lang in ("en", "sw"):
+                assert "(s)" not in table.entry(key)[lang], f"{role} {key}"
+                if "n" not in placeholders(table.entry(key)[lang]) or COUNT_MARK in key:
+                    continue
+                text = " " + table.tables[lang][counted(table.tables[lang], key, {"n": 1})].replace("{n}", "1")
+                assert not any(w in text for w in PLURAL_AFTER_ONE), f"{role} {key}: {text}"

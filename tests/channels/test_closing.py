@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from centre_server.channels.i18n import tr
 from centre_server.contract import clock_words
 from tests.channels.conftest import clerk, serve_channels, ussd_ok
 from tests.channels.test_pages import PHONE, no_horizontal_scroll
@@ -149,7 +150,7 @@ def test_a_known_wait_is_still_shown_in_minutes(channel_server, new_phone):
         m = max(1, round(est["estimated_wait_s"] / 60))
         page = httpx.get(f"{channel_server.url}/join?lang=sw").text
         option = re.search(r'<option value="helb"[^>]*>([^<]*)</option>', page).group(1)
-        assert option.endswith(f"wanasubiri, takriban dak {m}"), option
+        assert option.endswith(tr("waiting_now", "sw", n=est["waiting"], m=m)), option
         phone = new_phone()
         r = httpx.post(channel_server.url + "/join", data={"service_id": "helb", "phone": phone,
                                                             "nonce": uuid.uuid4().hex, "lang": "en"},
@@ -419,20 +420,32 @@ def test_near_the_close_nobody_serving_refuses_on_every_channel_until_a_counter_
     tomorrow = today() + timedelta(days=1)
     svc = {s["id"]: s for s in httpx.get(server.url + "/api/v1/services").json()}["kra-returns"]
     assert svc["accepting"] is False and svc["refusal"] == "after_last_call" and svc["wait_unknown"] == "no_counter"
-    for lang, label in (("en", "no more tickets today: book"), ("sw", "tiketi zimekwisha leo: weka miadi")):
+    # every channel says why: no counter serves it for the rest of today (not a bare "no more tickets")
+    for lang, label in (("en", "no counter left today: book"), ("sw", "hakuna kaunta tena leo: weka miadi")):
         page = httpx.get(f"{server.url}/join?lang={lang}").text
         option = re.search(r'<option value="kra-returns"[^>]*>([^<]*)</option>', page).group(0)
         assert "disabled" in option and label in option, option
-    for text, words in (("KR SW", "Huduma: tiketi za Kuwasilisha ritani za kodi (iTax) zimekwisha leo. "
+    for lang, said in (("en", "No counter serves this service for the rest of today: no more tickets today. "
+                              f"Book a visit for {day_text('en', tomorrow)} instead."),
+                       ("sw", "Hakuna kaunta itakayohudumia huduma hii tena leo: tiketi zimekwisha leo. "
+                              f"Weka miadi ya {day_text('sw', tomorrow)} badala yake.")):
+        r = httpx.post(server.url + "/join", data={"service_id": "kra-returns", "phone": new_phone(),
+                                                    "nonce": uuid.uuid4().hex, "lang": lang})
+        assert r.status_code == 409 and said in r.text, r.text
+    for text, words in (("KR SW", "Huduma: hakuna kaunta itakayohudumia Kuwasilisha ritani za kodi (iTax) tena leo. "
                                   f"Weka miadi ya {day_text('sw', tomorrow)}: "),
-                        ("kr", "Huduma: no more tickets today for KRA tax returns (iTax). "
+                        ("kr", "Huduma: no counter serves KRA tax returns (iTax) for the rest of today. "
                                f"Book a visit for {day_text('en', tomorrow)}: ")):
         phone = new_phone()
         assert httpx.post(server.url + "/sms/inbound", data={"from": phone, "text": text}).text == "after_last_call"
-        assert server.aggregator.wait_for(phone, "Huduma:").startswith(words)
-    phone = new_phone()
-    confirm = ussd_screen(server, phone, ussd_path_to(server, phone, "1", "Tax and business", "KRA tax returns"))
-    assert "No more tickets today" in confirm and day_text("en", tomorrow) in confirm, confirm
+        sms = server.aggregator.wait_for(phone, "Huduma:")
+        assert sms.startswith(words) and len(sms) <= 306, sms
+    for lang, cat, name, words in (("1", "Tax and business", "KRA tax returns", "No counter serves it for the rest"),
+                                   ("2", "Kodi na biashara", "Kuwasilisha ritani", "Hakuna kaunta itakayoihudumia")):
+        phone = new_phone()
+        confirm = ussd_screen(server, phone, ussd_path_to(server, phone, lang, cat, name))
+        assert words in confirm and day_text("en" if lang == "1" else "sw", tomorrow) in confirm, confirm
+        assert len(confirm) <= 182, (len(confirm), confirm)
     assert remote_tickets_today(server) == {}
     # a clerk sits down for it: with nobody ahead, a newcomer is called well before the close
     assert clerk(server).post("/api/v1/counters/c07/open", json={"services": ["kra-returns"]}).status_code == 200

@@ -8,6 +8,7 @@ import re
 
 import httpx
 
+from centre_server.channels.i18n import tr
 from tests.channels.conftest import clerk
 from tests.channels.test_closing import ussd_path_to, ussd_screen
 
@@ -17,7 +18,9 @@ def test_ussd_and_sms_say_the_counter_is_on_a_break(channel_server, new_phone):
     assert c.post("/api/v1/counters/c10/open", json={"services": ["kplc"]}).status_code == 200
     assert c.post("/api/v1/counters/c10/pause").status_code == 200
     try:
-        for lang, said in (("en", "waiting, counter on a short break"), ("sw", "wanasubiri, kaunta iko mapumzikoni")):
+        waiting = {s["id"]: s for s in httpx.get(channel_server.url + "/api/v1/services").json()}["kplc"]["waiting"]
+        for lang in ("en", "sw"):
+            said = tr("waiting_paused", lang, n=waiting)
             page = httpx.get(f"{channel_server.url}/join?lang={lang}").text
             option = re.search(r'<option value="kplc"[^>]*>([^<]*)</option>', page).group(1)  # type: ignore[union-attr]
             assert said in option and "min" not in option and "dak" not in option, option

@@ -80,7 +80,7 @@ def test_kiswahili_session_and_the_same_session_replayed_takes_one_ticket(channe
     assert svcs.startswith("CON Chagua huduma")
     path.append(find_option(svcs, "Kufanya upya leseni"))
     confirm = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
-    assert "wanasubiri" in confirm and "1. Chukua tiketi" in confirm
+    assert "subiri" in confirm and "1. Chukua tiketi" in confirm  # wanasubiri, anasubiri or anayesubiri
     path.append("1")
     first = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
     again = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))  # the aggregator retried

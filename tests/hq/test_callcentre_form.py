@@ -62,3 +62,45 @@ def test_the_booking_form_keeps_the_centre_chosen_for_the_next_caller(hq: HqProc
         context.close()
     held = hq.client("agent").get("/callcentre", params={"lang": "en"}).text
     assert held.count("Huduma Centre Thika") == 4 and "Huduma Centre GPO" not in held.split('id="held"')[1]
+
+
+def test_the_look_up_keeps_its_centre_and_the_sms_language_follows_the_page(hq: HqProcess, pg_url: str,
+                                                                            browser) -> None:
+    """A search in one centre left the form on "All centres" (the next search asked everyone); the booking's
+    SMS language said English on a Kiswahili page. Both now start from what the agent is doing."""
+    seed_demo(CatalogueStore(Store(pg_url)))
+    hq.add_centre("demo", "Huduma Centre GPO")
+    hq.add_centre("thika", "Huduma Centre Thika")
+    out = artifacts_dir("hq")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    hq.log_in_browser(context, "agent")
+    page = context.new_page()
+    try:
+        for lang, phone, language_name in (("sw", "0755000444", "Kiswahili"), ("en", "0766000555", "English")):
+            page.goto(f"{hq.url}/callcentre?lang={lang}")
+            page.fill("#caller-phone", phone)
+            page.click("#new-call button[type=submit]")
+            page.wait_for_url("**/callcentre/calls/*")
+            assert page.locator("#language").input_value() == lang  # the page's language, not always English
+            assert page.locator("#language option:checked").inner_text() == language_name
+            assert page.locator("#centre").input_value() == ""  # no search yet: all centres
+            page.select_option("#centre", "thika")
+            page.click("#find button[type=submit]")
+            page.wait_for_selector("#answers-section li")
+            assert page.locator("#centre").input_value() == "thika"  # kept after the search
+            page.reload()
+            assert page.locator("#centre").input_value() == "thika"
+            page.screenshot(path=str(out / f"callcentre-lookup-kept-{lang}.png"), full_page=True)
+            page.select_option("#centre", "")  # all centres again: that choice is kept too
+            page.click("#find button[type=submit]")
+            page.wait_for_selector("#answers-section li")
+            assert page.locator("#centre").input_value() == ""
+            # a booking refused for bad input keeps the SMS language the agent chose
+            other = "en" if lang == "sw" else "sw"
+            page.select_option("#language", other)
+            page.fill("#book_phone", "12")
+            page.click("#book button[type=submit]")
+            assert page.locator("#book_phone-error").is_visible()
+            assert page.locator("#language").input_value() == other
+    finally:
+        context.close()

@@ -9,6 +9,7 @@ import httpx
 
 from centre_server.contract.catalogue import CATALOGUE_PATH, Catalogue, OutcomeDefinition, Text
 from hq.catalogue import CatalogueStore, seed_demo
+from hq.i18n import STRINGS
 from hq.store import Store
 from tests.conftest import artifacts_dir
 from tests.hq.conftest import HqProcess
@@ -27,7 +28,8 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         page.goto(f"{hq.url}/admin/outcomes?lang=en")
         assert page.locator("#outcomes form.outcome").count() == len(cats.published(1).outcome_codes)  # type: ignore[union-attr]
         using = sum(1 for s in cats.published(1).services if "documents_missing" in s.outcomes)  # type: ignore[union-attr]
-        assert using > 0 and f"used by {using} service(s)" in page.locator("#outcome-documents_missing").inner_text()
+        used_by = page.locator("#outcome-documents_missing").inner_text()
+        assert using > 0 and STRINGS.tr("outcome_used_by", "en", n=using) in used_by
 
         # bad input: said on the form, what was typed kept, nothing saved
         new = page.locator("#outcome-new")
@@ -53,7 +55,7 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         row = page.locator("#outcome-sent_home")
         assert row.locator("input[name=label_sw]").input_value() == "Amerudishwa kuleta hati"
         assert row.locator("input[name=reason_required]").is_checked()
-        assert "used by 0 service(s)" in row.inner_text()
+        assert "not used by any service" in row.inner_text()  # not "used by 0 services"
 
         # the same code again is refused, with the reason
         new = page.locator("#outcome-new")

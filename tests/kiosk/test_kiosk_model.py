@@ -12,7 +12,7 @@ import pytest
 from centre_server.contract import ServiceOut, ServiceStatePayload
 from kiosk.config import ConfigError, load_config, parse_config
 from kiosk.i18n import CATEGORIES, STRINGS, category_name, wait_about_text, wait_text, waiting_text
-from kiosk.model import KioskModel, phone_display, phone_is_valid, phone_keyed
+from kiosk.model import KioskModel, ServiceInfo, phone_display, phone_is_valid, phone_keyed
 
 BUNDLE = {"centre_id": "gpo", "centre_name": "Huduma Centre GPO", "device_id": "kiosk-1", "kind": "kiosk",
           "role": "kiosk", "token": "tok", "server_url": "http://127.0.0.1:8000",
@@ -274,3 +274,26 @@ def test_every_phone_is_typed_by_one_rule_the_sms_the_m_pesa_and_the_check_in_ph
     for key in "+123456789":
         m.checkin_key(key)
     assert m.checkin_entry == "12345678"  # a code: digits only, eight at most
+
+
+def test_a_service_nobody_serves_for_the_rest_of_today_says_so_not_last_ticket_issued():
+    """After its last call a service takes no ticket: because no counter serves it for the rest of the day
+    (no estimate: no_counter), or because the queue is too long to be called in time (an estimate). The kiosk
+    said "Today's last ticket ... has been issued" for both, though nobody had a ticket; it says why now. A
+    counter on a break (no estimate: paused) is expected back: not "no counter"."""
+    from kiosk.i18n import too_late_text
+
+    def info(estimate: int | None, unknown: str | None) -> ServiceInfo:
+        return ServiceInfo(id="kra-pin", prefix="K", name_en="KRA PIN", name_sw="PIN ya KRA", waiting=2,
+                           estimated_wait_s=estimate, wait_unknown=unknown, accepting=False,
+                           refusal="after_last_call")
+
+    nobody, too_long, paused = info(None, "no_counter"), info(1200, None), info(None, "paused")
+    assert too_late_text(nobody, "en") == "No counter serves this service for the rest of today"
+    assert too_late_text(nobody, "sw") == "Hakuna kaunta itakayohudumia huduma hii tena leo"
+    assert too_late_text(too_long, "en") == too_late_text(paused, "en") == STRINGS.tr("last_ticket_issued", "en")
+    for lang, name in (("en", "KRA PIN"), ("sw", "PIN ya KRA")):
+        said = too_late_text(nobody, lang, service=name)
+        assert name in said and ("No counter" in said or "Hakuna kaunta" in said), said
+        assert too_late_text(too_long, lang, service=name) == STRINGS.tr("book_why_last", lang, service=name)
+    assert too_late_text(None, "en", service="") == STRINGS.tr("book_why_last", "en", service="")

@@ -335,7 +335,7 @@
     if (!confirm(H.t("confirm_close_day"))) return;
     try {
       const r = await H.api("POST", "/day/close");
-      H.toast(H.t("day_closed_msg", { date: r.date, cancelled: r.cancelled }), "ok");
+      H.toast(H.t("day_closed_msg", { date: r.date, n: r.cancelled }), "ok");
       refreshLive();
       refreshDaily();
     } catch (err) { H.toast(H.describe(err), "bad"); }

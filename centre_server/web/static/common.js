@@ -17,7 +17,10 @@
     return String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0");
   };
 
+  // the one rule of centre_server/contract/i18n.py: a count {n} of 0 or 1 reads "key#0" / "key#1" when there is one
   H.t = function (key, vars) {
+    const n = vars && vars.n !== undefined ? String(vars.n) : "";
+    if ((n === "0" || n === "1") && H.strings[key + "#" + n] !== undefined) key = key + "#" + n;
     let s = H.strings[key];
     if (s === undefined) s = key;
     if (vars) for (const k of Object.keys(vars)) s = s.split("{" + k + "}").join(String(vars[k]));
