@@ -43,6 +43,7 @@ from centre_server.contract.errors import Refusal
 from centre_server.contract.events import PaymentUpdated, ServiceSuspended, TicketPassedOver, VisitStepQueued
 from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
+from centre_server.payments.core import owed_back
 from centre_server.payments.extension import attached
 from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
@@ -209,6 +210,7 @@ class ChannelHub:
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
         centre.listeners.append(self.on_events)
         centre.before_phones_erased.append(self.send_before_erasure)
+        self.told_at_close: dict[str, tuple[int, int]] = {}  # day -> (close messages sent, not sent)
 
     def start(self) -> None:
         self.release_missed()
@@ -225,8 +227,14 @@ class ChannelHub:
         """The close is about to erase the day's phone numbers: the messages it queued itself (the centre
         closed before your number, money owed back) get their attempt now, while the numbers exist."""
         sent = self.worker.flush(CLOSE_SMS_KIND)
+        left = self.db.execute("SELECT COUNT(*) FROM sms_outbox WHERE kind=? AND sent_at IS NULL AND failed_at IS NULL "
+                               "AND phone != ''", [CLOSE_SMS_KIND]).fetchone()[0]
+        self.told_at_close[day] = (sent, left)
         logger.info("day %s closes: %s message(s) to citizens still waiting sent before their numbers go",
                     day, sent)
+        if left:
+            logger.warning("day %s closes: %s message(s) to citizens still waiting not sent (the SMS gateway did "
+                           "not take them); their numbers are erased now", day, left)
 
     def now(self) -> float:
         return self.centre.clock()
@@ -1048,12 +1056,13 @@ class ChannelHub:
         text = tr("sms_closed_before_you", lang, number=t.number, opens=opens)
         self.enqueue(f"closed:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id, text)
         try:
-            paid = self.payment(t.id)
+            paid = owed_back(self.db, t)
         except Exception:  # no payments table or row: nothing owed; never lose the close's message for it
             logger.exception("payment of %s not read at the close", t.id)
             paid = None
-        if paid is not None and paid.refund_due:
-            receipt = paid.receipt or (tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
+        if paid is not None:
+            receipt = (paid.receipt if paid.state == "paid" else None) or (
+                tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
             self.enqueue(f"closed-refund:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id,
                          tr("sms_closed_refund", lang, number=t.number, amount=f"{paid.amount_ksh or 0:,}",
                             receipt=receipt))

@@ -56,6 +56,14 @@ def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
             and settled.service_id == t.service_id)
 
 
+def owed_back(db: Any, t: Ticket) -> PaymentRow | None:
+    """The payment to give back for ``t`` (read from the database: the payments part need not run, as on a
+    stopped server's close), or None when nothing is owed."""
+    rows = store.of_ticket(db, t.id)
+    settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
+    return settled if settled is not None and refund_due(t, settled) else None
+
+
 class PaymentRefusal(Refusal):
     """A payment the centre will not start or record, in the citizen's two languages."""
 
