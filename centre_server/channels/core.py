@@ -979,6 +979,10 @@ class ChannelHub:
                 self._forget_phones(storage.retained_until(d.day, self.centre.settings.day.phone_retention_days))
             if isinstance(d, ServiceSuspended):
                 self._tell_suspended(ev.seq, d)
+            if isinstance(d, DayClosed) and d.reason in CLOSE_SMS_REASONS:  # the day's paid no-shows are owed
+                for shown in [x for x in state.tickets.values() if x.day == d.day and x.phone
+                              and x.state == TicketState.no_show]:
+                    self._tell_owed(shown, shown.language.value)
             if t is None or not t.phone:
                 continue
             lang = t.language.value
@@ -1055,8 +1059,13 @@ class ChannelHub:
         opens = opens_again(engine.opens_at(self.centre.state, at), lang)
         text = tr("sms_closed_before_you", lang, number=t.number, opens=opens)
         self.enqueue(f"closed:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id, text)
+        self._tell_owed(t, lang)
+
+    def _tell_owed(self, t: Ticket, lang: str) -> None:
+        """At the close, a citizen who paid and was not served (cancelled by it, or a no-show who never came
+        back) hears that the money is owed back and where to ask, with the receipt to show."""
         try:
-            paid = owed_back(self.db, t)
+            paid = owed_back(self.db, t, True)  # the close: the day is over
         except Exception:  # no payments table or row: nothing owed; never lose the close's message for it
             logger.exception("payment of %s not read at the close", t.id)
             paid = None
