@@ -83,7 +83,9 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
               as_json: bool) -> None:
     """Close a day: cancel what still waits, summarise, erase phones, queue the summary for headquarters.
 
-    Without --url the server must be stopped (the command refuses otherwise). Closing
+    Without --url the server must be stopped (the command refuses otherwise); the
+    citizens still waiting are texted through the centre's [channels] SMS gateway
+    before their numbers are erased, as the running server's close does. Closing
     again with the same data makes no new revision; after a late correction it does.
 
     Example: huduma-centre close-day /srv/huduma --date 2026-03-02
@@ -103,7 +105,7 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
     messages = CloseMessages()  # the citizens still waiting are texted, as the running server's close texts them
     try:
         result = closing.close_offline(settings, day, attach=[messages])
-    except DayCloseError as err:
+    except (DayCloseError, ConfigError) as err:  # a broken [channels] would lose the close's SMS: nothing closed
         raise click.ClickException(str(err)) from None
     sent, not_sent = messages.told.get(result.date, (0, 0))
     out = result.as_dict()
