@@ -358,19 +358,21 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
     # -------------------------------------------------------------- outcome codes
 
     def outcomes_page(request: Request, who: Staff, *, errors: dict[str, str] | None = None, editing: str = "",
-                      typed: dict[str, str] | None = None, saved: str = "", status: int = 200) -> Response:
+                      typed: dict[str, str] | None = None, saved: str = "", retired: str = "", unused: str = "",
+                      status: int = 200) -> Response:
         cat = catalogues.draft().catalogue
         used = {o.code: sum(1 for s in cat.services if o.code in s.outcomes) for o in cat.outcome_codes}
         rows = [{"code": o.code, **(typed if editing == o.code and typed else outcome_flat(o)),
                  "base": outcome_flat(o), "used": used[o.code]} for o in cat.outcome_codes]
         return pages.render(request, "admin_outcomes.html", {
-            "rows": rows, "errors": errors or {}, "editing": editing, "saved": saved[:40],
+            "rows": rows, "errors": errors or {}, "editing": editing, "saved": saved[:40], "retired": retired[:40],
+            "unused": unused[:40],
             "typed": typed if editing == NEW_OUTCOME and typed else {}, "new": NEW_OUTCOME,
             "max_label": MAX_NAME}, who, status)
 
     @router.get("/outcomes", response_class=HTMLResponse)
-    def outcomes(request: Request, saved: str = "") -> Response:
-        return outcomes_page(request, pages.staff(request), saved=saved)
+    def outcomes(request: Request, saved: str = "", retired: str = "", unused: str = "") -> Response:
+        return outcomes_page(request, pages.staff(request), saved=saved, retired=retired, unused=unused)
 
     @router.post("/outcomes", response_class=HTMLResponse)
     async def save_outcome(request: Request) -> Response:
@@ -396,6 +398,22 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
             return outcomes_page(request, who, errors=err.fields or {"code": err.code}, editing=editing,
                                  typed=typed, status=err.status)
         return pages.back("/admin/outcomes", saved=outcome.code)
+
+    @router.post("/outcomes/{code}/retire", response_class=HTMLResponse)
+    async def retire_outcome(request: Request, code: str) -> Response:
+        """Retire a national outcome code: withdrawn from every service in the draft, its definition kept."""
+        who = pages.staff(request)
+        await pages.form(request, who)
+        try:
+            changes = catalogues.retire_outcome(who.username, code[:40])
+        except CatalogueError as err:
+            if err.status == 404:
+                return pages.render(request, "admin_message.html", {
+                    "title_key": "not_found_title", "message_key": "not_found_outcome",
+                    "args": {"code": code[:40]}}, who, 404)
+            return outcomes_page(request, who, errors=err.fields or {"code": err.code}, editing=code[:40],
+                                 status=err.status)
+        return pages.back("/admin/outcomes", retired=code if changes else "", unused=code if not changes else "")
 
     # -------------------------------------------------------------- history
 

@@ -107,7 +107,8 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
         now = time.time()
         searches = [{**s, "parts": calls.search(s["search_id"], now)} for s in calls.searches_of(call_id)]
         bookings = calls.bookings(call_id=call_id, now=now)
-        pending = any(p["state"] in ("waiting", "handed") for s in searches for p in s["parts"]) or \
+        # a late centre's answer may still come: the page keeps asking for it (it already says who is late)
+        pending = any(p["state"] in ("waiting", "handed", "late") for s in searches for p in s["parts"]) or \
             any(b["state"] in ("waiting", "handed") for b in bookings)
         return {"searches": searches, "bookings": bookings, "pending": pending, "names": names(),
                 "polls": calls.last_polls(), "now": now, "ago": ago, "service_names": dict(services(lang))}

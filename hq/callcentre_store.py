@@ -41,6 +41,9 @@ from hq.store import Store, StoreError
 logger = logging.getLogger(__name__)
 
 LOOKUP_TTL_S = 120.0  # a caller waits on the line a minute or two, not longer
+# a centre online asks every few seconds (``POLL_EVERY_S``) and answers at once: one silent this long is not
+# answering while the caller waits, and the agent is told so (an answer that comes later still shows)
+LOOKUP_ANSWER_S = 8.0
 ERASE_EVERY_S = 60.0
 HQ_TZ = ZoneInfo("Africa/Nairobi")
 
@@ -196,17 +199,21 @@ class CallCentre:
         return request_id
 
     def search(self, search_id: str, now: float | None = None) -> list[dict[str, Any]]:
-        """Each centre's part of a look-up: waiting, answered (with what it found) or not reached in time."""
+        """Each centre's part of a look-up: waiting, answered (with what it found), ``late`` (no answer within
+        ``LOOKUP_ANSWER_S``: the agent is told so, and an answer that comes later still shows) or ``expired``
+        (no longer asked: the caller has hung up)."""
         now = time.time() if now is None else now
         with self.store.tx() as cur:
-            cur.execute("SELECT i.centre_id, i.state, i.answer, i.expires_at, p.last_poll_at FROM hq_inbox i "
-                        "LEFT JOIN hq_centre_polls p ON p.centre_id = i.centre_id WHERE i.search_id=? "
-                        "ORDER BY i.centre_id", [search_id])
+            cur.execute("SELECT i.centre_id, i.state, i.answer, i.expires_at, p.last_poll_at, i.asked_at "
+                        "FROM hq_inbox i LEFT JOIN hq_centre_polls p ON p.centre_id = i.centre_id "
+                        "WHERE i.search_id=? ORDER BY i.centre_id", [search_id])
             rows = cur.fetchall()
         out = []
-        for cid, state, answer, expires_at, last_poll in rows:
+        for cid, state, answer, expires_at, last_poll, asked_at in rows:
             if state in ("waiting", "handed") and expires_at <= now:
                 state = "expired"
+            elif state in ("waiting", "handed") and now - asked_at >= LOOKUP_ANSWER_S:
+                state = "late"
             out.append({"centre_id": cid, "state": state, "last_poll_at": last_poll,
                         "answer": InboxAnswer.model_validate_json(answer) if answer else None})
         return out
@@ -321,7 +328,8 @@ class CallCentre:
     # ------------------------------------------------------------------ personal data
 
     def erase_phones(self, now: float | None = None) -> int:
-        """Erase numbers of calls from before today (Nairobi) and of finished requests from before today.
+        """Erase numbers of calls from before today (Nairobi) and of finished requests from before today, and the
+        booking codes shown to agents on calls from before today.
 
         A booking still held for an offline centre keeps its number (the centre
         needs it to send the SMS) until the centre answers or its day passes.
@@ -340,6 +348,13 @@ class CallCentre:
                 body["phone"] = tail(body.get("phone"))
                 cur.execute("UPDATE hq_inbox SET phone=NULL, ask=? WHERE id=?", [json.dumps(body), rid])
             inbox = len(rows)
+            # a booking's check-in code was for the agent to read out during the call: gone with the day too
+            cur.execute("SELECT id, answer FROM hq_inbox WHERE kind='book' AND answered_at < ? AND answer LIKE ?",
+                        [midnight, '%"booking_code"%'])
+            for rid, answer in cur.fetchall():
+                body = json.loads(answer)
+                body.pop("booking_code", None)
+                cur.execute("UPDATE hq_inbox SET answer=? WHERE id=?", [json.dumps(body), rid])
         if calls or inbox:
             logger.info("erased the phone numbers of %s call(s) and %s request(s) from before today", calls, inbox)
         return int(calls + inbox)

@@ -637,6 +637,23 @@ class CatalogueStore:
 
         return self._change_draft(actor, "outcome", change)
 
+    def retire_outcome(self, actor: str, code: str) -> list[Change]:
+        """Retire a national outcome code: no service offers it any more (each service that listed it loses it,
+        audited as the service's ``outcomes`` change), so clerks stop being offered it once the draft is
+        published. The definition stays, labels and all: centres' records and reports keep the code, and a
+        service may be given it again. ``served`` cannot go (every service ends with it)."""
+        def change(cat: Catalogue) -> Catalogue:
+            if cat.outcome(code) is None:
+                raise CatalogueError("unknown_outcome", f"no outcome code {code!r} in the draft", 404)
+            if code == "served":
+                raise CatalogueError("outcome_served_stays", "'served' is how every service ends: it stays", 409,
+                                     fields={"code": "outcome_served_stays"})
+            return cat.model_copy(update={"services": [
+                s.model_copy(update={"outcomes": [c for c in s.outcomes if c != code]}) if code in s.outcomes else s
+                for s in cat.services]})
+
+        return self._change_draft(actor, "outcome_retired", change, note=code)
+
     def import_services(self, actor: str, services: list[CatalogueService], filename: str = "") -> list[Change]:
         """Put the CSV's services into the draft: same id replaced, new id added, others kept."""
         def change(cat: Catalogue) -> Catalogue:

@@ -141,10 +141,14 @@ class InboxAnswerer:
             if not free:
                 return _refused("no_slot", "no free slot that day from that time",
                                 "hakuna nafasi siku hiyo kuanzia saa hiyo")
+            before = self.hub.now()
             appt = self.hub.book(ask.service_id, free[0], ask.phone, ask.language.value, confirmed=True)
         except ChannelError as err:
             return _refused(err.code, err.message("en"), err.message("sw"))
-        return InboxAnswer(ok=True, booking=self._booking(appt))
+        # the code goes to the agent only for the booking made now: a booking the number held already is not
+        # read out to whoever gives that number on the phone (the owner has it by SMS)
+        made_now = appt["created_at"] >= before
+        return InboxAnswer(ok=True, booking=self._booking(appt), booking_code=appt["code"] if made_now else None)
 
 
 def _refused(code: str, en: str, sw: str) -> InboxAnswer:
@@ -199,6 +203,12 @@ class InboxPoller(HeadquartersLink):
             sent = http.post(self.hq_url + INBOX_ANSWER_PATH.format(request_id=req.id),
                              content=answer.model_dump_json(exclude_none=True),
                              headers={"Content-Type": "application/json"})
+            if sent.status_code == 422 and answer.booking_code is not None:
+                # a headquarters older than the booking code refuses the field: the answer goes without it
+                # (the caller has the code by SMS), rather than never
+                sent = http.post(self.hq_url + INBOX_ANSWER_PATH.format(request_id=req.id),
+                                 content=answer.model_dump_json(exclude_none=True, exclude={"booking_code"}),
+                                 headers={"Content-Type": "application/json"})
             if sent.status_code == 404:  # headquarters forgot it (rebuilt): nothing more to do
                 logger.warning("headquarters does not know request %s any more", req.id)
                 continue

@@ -9,7 +9,7 @@ Its tables are made by the store's migrations (``centre_server/store/migrations/
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,4 +71,34 @@ class ChannelsExtension:
         return self.hub
 
 
-__all__ = ["ChannelsExtension"]
+class CloseMessages:
+    """For a close on a stopped server (``huduma-centre close-day DIR``), attached to its centre
+    (``closing.close_offline(..., attach=[CloseMessages()])``): the channels' hub, not started, hears the close
+    as the running server's hub does, so the citizens still waiting get the same SMS ("closed before your
+    number", money owed back) through the same gateway, sent before the close erases their numbers.
+    ``told`` says afterwards, per day closed, how many went and how many the gateway did not take."""
+
+    def __init__(self) -> None:
+        self.hub: ChannelHub | None = None
+        self.told: dict[str, tuple[int, int]] = {}
+
+    def __call__(self, centre: Centre) -> Callable[[], None]:
+        from centre_server.channels.core import ChannelHub
+        from centre_server.channels.settings import ChannelConfigError, load_channel_settings
+        from centre_server.config import ConfigError
+
+        try:
+            settings = load_channel_settings(centre.settings.directory)
+        except ChannelConfigError as err:
+            raise ConfigError(str(err)) from None
+        self.hub = ChannelHub(centre, settings, Path(centre.settings.directory))
+        return self._let_go
+
+    def _let_go(self) -> None:
+        if self.hub is not None:
+            self.told = dict(self.hub.told_at_close)
+            self.hub.stop()
+            self.hub = None
+
+
+__all__ = ["ChannelsExtension", "CloseMessages"]

@@ -44,6 +44,7 @@ from centre_server.contract.errors import Refusal
 from centre_server.contract.events import PaymentUpdated, ServiceSuspended, TicketPassedOver, VisitStepQueued
 from centre_server.contract.payments import PaymentOut, failure_reason
 from centre_server.contract.phone import normalise_phone
+from centre_server.payments.core import owed_back
 from centre_server.payments.extension import attached
 from centre_server.queue import engine, visits
 from centre_server.queue.engine import QueueError
@@ -216,6 +217,7 @@ class ChannelHub:
                                    periodic=[(settings.release_every_s, self.release_missed)], clock=centre.clock)
         centre.listeners.append(self.on_events)
         centre.before_phones_erased.append(self.send_before_erasure)
+        self.told_at_close: dict[str, tuple[int, int]] = {}  # day -> (close messages sent, not sent)
 
     def start(self) -> None:
         self.release_missed()
@@ -232,8 +234,14 @@ class ChannelHub:
         """The close is about to erase the day's phone numbers: the messages it queued itself (the centre
         closed before your number, money owed back) get their attempt now, while the numbers exist."""
         sent = self.worker.flush(CLOSE_SMS_KIND)
+        left = self.db.execute("SELECT COUNT(*) FROM sms_outbox WHERE kind=? AND sent_at IS NULL AND failed_at IS NULL "
+                               "AND phone != ''", [CLOSE_SMS_KIND]).fetchone()[0]
+        self.told_at_close[day] = (sent, left)
         logger.info("day %s closes: %s message(s) to citizens still waiting sent before their numbers go",
                     day, sent)
+        if left:
+            logger.warning("day %s closes: %s message(s) to citizens still waiting not sent (the SMS gateway did "
+                           "not take them); their numbers are erased now", day, left)
 
     def now(self) -> float:
         return self.centre.clock()
@@ -982,6 +990,10 @@ class ChannelHub:
                 self._forget_phones(storage.retained_until(d.day, self.centre.settings.day.phone_retention_days))
             if isinstance(d, ServiceSuspended):
                 self._tell_suspended(ev.seq, d)
+            if isinstance(d, DayClosed) and d.reason in CLOSE_SMS_REASONS:  # the day's paid no-shows are owed
+                for shown in [x for x in state.tickets.values() if x.day == d.day and x.phone
+                              and x.state == TicketState.no_show]:
+                    self._tell_owed(shown, shown.language.value)
             if t is None or not t.phone:
                 continue
             lang = t.language.value
@@ -1058,13 +1070,19 @@ class ChannelHub:
         opens = opens_again(engine.opens_at(self.centre.state, at), lang)
         text = tr("sms_closed_before_you", lang, number=t.number, opens=opens)
         self.enqueue(f"closed:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id, text)
+        self._tell_owed(t, lang)
+
+    def _tell_owed(self, t: Ticket, lang: str) -> None:
+        """At the close, a citizen who paid and was not served (cancelled by it, or a no-show who never came
+        back) hears that the money is owed back and where to ask, with the receipt to show."""
         try:
-            paid = self.payment(t.id)
+            paid = owed_back(self.db, t, True)  # the close: the day is over
         except Exception:  # no payments table or row: nothing owed; never lose the close's message for it
             logger.exception("payment of %s not read at the close", t.id)
             paid = None
-        if paid is not None and paid.refund_due:
-            receipt = paid.receipt or (tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
+        if paid is not None:
+            receipt = (paid.receipt if paid.state == "paid" else None) or (
+                tr("join_pay_state_cash", lang) if paid.method == "cash" else "M-Pesa")
             self.enqueue(f"closed-refund:{t.id}", t.phone or "", CLOSE_SMS_KIND, t.id,
                          tr("sms_closed_refund", lang, number=t.number, amount=f"{paid.amount_ksh or 0:,}",
                             receipt=receipt))

@@ -60,6 +60,9 @@ def _print_result(r: dict, as_json: bool) -> None:
     if r.get("note"):
         click.echo(f"  note: {r['note']}")
     click.echo(f"  cancelled now {r['cancelled']}, phone numbers erased {r['phones_erased']}")
+    if r.get("sms_sent") or r.get("sms_not_sent"):
+        click.echo(f"  SMS to citizens still waiting: {r['sms_sent']} sent before their numbers were erased"
+                   + (f", {r['sms_not_sent']} not taken by the SMS gateway (lost)" if r.get("sms_not_sent") else ""))
     share = t.get("within_target_share")
     click.echo(f"  arrived {t.get('arrived', 0)}, served {t.get('served', 0)}, no-shows {t.get('no_shows', 0)}, "
                f"cancelled {t.get('cancelled', 0)}, transfers {t.get('transfers', 0)}")
@@ -80,7 +83,9 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
               as_json: bool) -> None:
     """Close a day: cancel what still waits, summarise, erase phones, queue the summary for headquarters.
 
-    Without --url the server must be stopped (the command refuses otherwise). Closing
+    Without --url the server must be stopped (the command refuses otherwise); the
+    citizens still waiting are texted through the centre's [channels] SMS gateway
+    before their numbers are erased, as the running server's close does. Closing
     again with the same data makes no new revision; after a late correction it does.
 
     Example: huduma-centre close-day /srv/huduma --date 2026-03-02
@@ -95,11 +100,17 @@ def close_day(directory: Path, day: str | None, url: str | None, username: str, 
                             params={"date": day} if day else {}, timeout=120)
         _print_result(result, as_json)
         return
+    from centre_server.channels import CloseMessages
+
+    messages = CloseMessages()  # the citizens still waiting are texted, as the running server's close texts them
     try:
-        result = closing.close_offline(settings, day)
-    except DayCloseError as err:
+        result = closing.close_offline(settings, day, attach=[messages])
+    except (DayCloseError, ConfigError) as err:  # a broken [channels] would lose the close's SMS: nothing closed
         raise click.ClickException(str(err)) from None
-    _print_result(result.as_dict(), as_json)
+    sent, not_sent = messages.told.get(result.date, (0, 0))
+    out = result.as_dict()
+    out["sms_sent"], out["sms_not_sent"] = sent, not_sent
+    _print_result(out, as_json)
     from centre_server.dayclose import upstream
 
     if upstream.upstream_target(settings)[0] and not as_json:

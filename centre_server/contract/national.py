@@ -108,6 +108,9 @@ class InboxAnswer(_Model):
     ok: bool
     found: list[Standing] = Field(default_factory=list, max_length=50)
     booking: Standing | None = None
+    # the check-in code of the booking this very request made, for the agent to read out to the caller on the
+    # line (the booking SMS carries it too); never in a look-up's answer, never for a booking made before
+    booking_code: str | None = Field(None, pattern=r"^\d{8}$")
     refusal_code: str | None = Field(None, max_length=40)
     refusal_en: str | None = Field(None, max_length=300)
     refusal_sw: str | None = Field(None, max_length=300)

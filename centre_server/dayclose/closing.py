@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -209,13 +210,29 @@ def resummarise(centre: Any, day: str) -> Recorded | None:
     return rec
 
 
-def close_offline(settings: CentreSettings, day: str | None = None, clock: Any = time.time) -> CloseResult:
-    """Close a day on a stopped server's directory (refused while a server runs)."""
+def close_offline(settings: CentreSettings, day: str | None = None, clock: Any = time.time,
+                  attach: Sequence[Callable[[Any], Callable[[], None]]] = ()) -> CloseResult:
+    """Close a day on a stopped server's directory (refused while a server runs).
+
+    ``attach``: parts the close needs beside the centre, each given the centre
+    before the close and returning what lets it go after. The command line
+    attaches the channels' close messages (``channels.close_messages``): the
+    citizens still waiting are texted as the running server's close texts
+    them, before their numbers are erased (this room may not import channels).
+    """
     from centre_server.runtime.centre import Centre
 
     with server_lock(settings.directory):
         centre = Centre(settings, clock=clock)
+        detach: list[Callable[[], None]] = []
         try:
+            for part in attach:
+                detach.append(part(centre))
             return close_with_centre(centre, day)
         finally:
+            for let_go in reversed(detach):
+                try:
+                    let_go()
+                except Exception:  # the close is recorded; a part that fails to let go must not hide it
+                    logger.exception("letting go of a part after the close failed")
             centre.close()

@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import sqlite_utils
 from centre_server.config import CentreSettings
 from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
-from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain, Untried, env_float
+from centre_server.runtime.periodic import Backoff, HeadquartersLink, LinkStatus, TryAgain, Untried, env_float
 from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Sender(HeadquartersLink):
         self._pass_error: str | None = None
         self._tried = 0  # rows offered to headquarters in this pass
         self._due_now = False  # headquarters answered another link: what waits is due at once
+        self._book: tuple[int, float] | None = None  # (most tries of a waiting summary, its next try), by the thread
 
     @classmethod
     def for_settings(cls, settings: CentreSettings) -> Sender:
@@ -92,6 +94,7 @@ class Sender(HeadquartersLink):
                 self.db.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE sent_at IS NULL AND next_attempt_at>?",
                                      [time.time(), time.time()])
         self.send_due()
+        self._read_book()
         if self._pass_error is not None:
             raise TryAgain(self._pass_error, after_s=self._sleep_s())
         if not self._tried:  # nothing was due: headquarters was not asked, the link's state stays as it was
@@ -100,6 +103,24 @@ class Sender(HeadquartersLink):
                 raise TryAgain(held, after_s=self._sleep_s())
             raise Untried(self._sleep_s())
         return self._sleep_s()
+
+    def _read_book(self) -> None:
+        """What the outbox says of the summaries headquarters has not taken: the most tries any one has had (the
+        rows keep their count across restarts) and when the next is due (its backoff, kept on the row)."""
+        row = self.db.execute("SELECT MAX(attempts), MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL "
+                              "AND attempts > 0").fetchone()
+        self._book = (int(row[0]), float(row[1])) if row and row[0] is not None else None
+
+    def status(self) -> LinkStatus:
+        """The link's status, with the outbox's own figures while it fails: ``failures`` is how many times
+        headquarters was asked for the summary waiting longest (not how many passes of this thread found it
+        still waiting: those ask nobody), and ``next_try_at`` when a summary is next offered, after its backoff
+        (not when the thread next looks at the outbox)."""
+        st = super().status()
+        book = self._book
+        if st.state != "failing" or book is None:
+            return st
+        return replace(st, failures=max(1, book[0]), next_try_at=book[1])
 
     def headquarters_back(self) -> None:
         """Headquarters answered another link: the summaries waiting out their backoff go now, not in an hour

@@ -47,13 +47,30 @@ FINAL_TICKET = ("cancelled", "no_show")  # a ticket nobody will serve is not pus
 AVAILABILITY_WAIT_S = 2.0
 
 
-def refund_due(t: Ticket, settled: PaymentRow | None) -> bool:
+def refund_due(t: Ticket, settled: PaymentRow | None, day_over: bool) -> bool:
     """Money received for a service the ticket then left unserved (cancelled, a no-show): owed back.
 
-    Only the service the ticket ended in counts: a one-stop visit paid for a service it was served in, then
-    cancelled in the next one, owes nothing back for the first."""
-    return (settled is not None and settled.state in ("paid", "cash") and t.state.value in FINAL_TICKET
-            and settled.service_id == t.service_id)
+    A cancelled ticket can never be served, so its money is owed back at once. A no-show may still come
+    back and be served the same day (within the reactivation window, or at the help desk's word), so its
+    money is owed back only once its day is over (``day_over``: closed, or a past day). Only the service the
+    ticket ended in counts: a one-stop visit paid for a service it was served in, then cancelled in the next
+    one, owes nothing back for the first."""
+    if settled is None or settled.state not in ("paid", "cash") or settled.service_id != t.service_id:
+        return False
+    return t.state.value == "cancelled" or (t.state.value == "no_show" and day_over)
+
+
+def day_over(state: Any, day: str) -> bool:
+    """``day`` is over for the engine's ``state``: a past day, or the open day once closed."""
+    return day < state.day or (day == state.day and bool(state.closed))
+
+
+def owed_back(db: Any, t: Ticket, is_day_over: bool) -> PaymentRow | None:
+    """The payment to give back for ``t`` (read from the database: the payments part need not run, as on a
+    stopped server's close), or None when nothing is owed."""
+    rows = store.of_ticket(db, t.id)
+    settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
+    return settled if settled is not None and refund_due(t, settled, is_day_over) else None
 
 
 class PaymentRefusal(Refusal):
@@ -128,7 +145,9 @@ class Payments:
         base["amount_ksh"] = row.amount_ksh if row.amount_ksh is not None else amount
         receipt = row.receipt if row.state == PaymentState.paid else None  # a pending one's is not yet confirmed
         to_follow = row.state == PaymentState.paid and row.method == PaymentMethod.mpesa and not receipt
-        base["refund_due"] = refund_due(t, settled)
+        with self.centre.lock:
+            over = day_over(self.centre.state, t.day)
+        base["refund_due"] = refund_due(t, settled, over)
         return PaymentOut(state=PaymentState(row.state), method=PaymentMethod(row.method), receipt=receipt,
                           receipt_to_follow=to_follow,
                           phone_masked=("*" * 9 + row.phone[-3:]) if row.phone else None,

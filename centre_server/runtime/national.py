@@ -15,7 +15,7 @@ applied from its offerings in every version; a suspension lives in the engine
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set as AbstractSet
 from typing import Any
 
 from centre_server.contract.catalogue import Catalogue, Offering, OfferingStatus
@@ -30,6 +30,8 @@ def overlay(state: State, catalogue: Catalogue, offerings: Mapping[str, Offering
     """Move the state to ``catalogue`` and the centre's offerings, in place (the caller holds the writer)."""
     national = catalogue.version > 0
     listed = {cs.id for cs in catalogue.services}
+    # national codes no service offers any more (retired at headquarters: kept for the records' labels)
+    retired = {o.code for o in catalogue.outcome_codes} - {c for cs in catalogue.services for c in cs.outcomes}
     for s in state.services.values():
         if s.id not in listed:
             s.offered = True  # "not offered here" is a choice about a national service; this one is the menu's own
@@ -45,7 +47,7 @@ def overlay(state: State, catalogue: Catalogue, offerings: Mapping[str, Offering
             if typical != s.service_time_s:
                 s.service_time_s = typical
                 state.predictor.retype(s.id, typical)
-            _national_outcomes(s, cs.outcomes)
+            _national_outcomes(s, cs.outcomes, retired)
         o = offerings.get(cs.id)
         s.offered = o is None or o.status is not OfferingStatus.not_offered
     cap = state.policy.target_wait_cap_s
@@ -61,14 +63,16 @@ def overlay(state: State, catalogue: Catalogue, offerings: Mapping[str, Offering
         state.policy.target_share = std.target_share
 
 
-def _national_outcomes(s: Service, national: list[str]) -> None:
-    """The service's codes: the nation's first, then the menu's own that the nation does not list."""
+def _national_outcomes(s: Service, national: list[str], retired: AbstractSet[str] = frozenset()) -> None:
+    """The service's codes: the nation's first, then the menu's own that the nation does not list; a code the
+    nation retired (defined, offered by no service) is not offered again through a centre's menu."""
     if s.menu_outcomes is None:
         s.menu_outcomes = s.outcomes
+    own = [c for c in s.menu_outcomes if c not in retired]
     if not national:  # the nation says nothing for this service: the menu's list stands
-        s.outcomes = s.menu_outcomes
+        s.outcomes = tuple(own)
         return
-    s.outcomes = tuple(dict.fromkeys([*national, *s.menu_outcomes]))
+    s.outcomes = tuple(dict.fromkeys([*national, *own]))
 
 
 def replay_suspensions(state: State, log: Iterable[tuple[float, str, dict[str, Any]]]) -> None:

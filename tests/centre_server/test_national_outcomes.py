@@ -118,3 +118,63 @@ def test_two_centres_record_the_nations_codes_for_a_service_and_their_menus_only
         assert menu == '["served", "fee_unpaid"]'
     finally:
         db.conn.close()
+
+
+def test_headquarters_retires_a_code_no_centre_offers_it_and_the_records_keep_its_words(
+        hq, pg_url, centre_dir) -> None:  # noqa: F811
+    cats = CatalogueStore(Store(pg_url))
+    cats.migrate()
+    assert seed_demo(cats) == 1
+    listing = [s.id for s in cats.draft().catalogue.services if "not_eligible" in s.outcomes]
+    assert listing  # the shipped catalogue gives it to services
+    admin = login(hq, "wanjiru", add_admin(hq, "wanjiru"))
+    csrf = csrf_of(admin, "/admin/outcomes")
+    assert admin.post("/admin/outcomes/not_eligible/retire", data={}).status_code == 403  # no form token
+    served = admin.post("/admin/outcomes/served/retire?lang=sw", data={"csrf": csrf})
+    assert served.status_code == 409 and "hauwezi kustaafishwa" in served.text and "Traceback" not in served.text
+    unknown = admin.post("/admin/outcomes/walked_out/retire?lang=en", data={"csrf": csrf})
+    assert unknown.status_code == 404 and "There is no outcome code walked_out" in unknown.text
+
+    # the CSV the admin exports carries each service's codes; it reads back as the same draft
+    before_csv = admin.get("/admin/catalogue.csv").text
+    assert "not_eligible" in before_csv
+    again = admin.post("/admin/import", data={"csrf": csrf}, files={"file": ("catalogue.csv", before_csv.encode())})
+    assert again.status_code == 200, again.text[:400]
+    assert cats.draft().catalogue.service(listing[0]).outcomes == cats.published(1).service(listing[0]).outcomes  # type: ignore[union-attr]
+
+    retired = admin.post("/admin/outcomes/not_eligible/retire", data={"csrf": csrf})
+    assert retired.status_code == 303 and retired.headers["location"] == "/admin/outcomes?retired=not_eligible"
+    page = admin.get("/admin/outcomes?retired=not_eligible&lang=sw").text
+    assert "Msimbo wa matokeo not_eligible umeondolewa" in page
+    draft = cats.draft().catalogue
+    assert draft.outcome("not_eligible") is not None  # kept: its labels, for the records
+    assert not any("not_eligible" in s.outcomes for s in draft.services)
+    assert "not_eligible" not in admin.get("/admin/catalogue.csv").text  # the export says so too
+    twice = admin.post("/admin/outcomes/not_eligible/retire", data={"csrf": csrf})
+    assert twice.headers["location"] == "/admin/outcomes?unused=not_eligible"
+    log = admin.get("/admin/audit?lang=en").text
+    assert "outcome code retired" in log
+    assert admin.post("/admin/publish", data={"csrf": csrf, "note": "not_eligible retired"}).status_code == 303
+
+    # the demo centre's own menu lists not_eligible for kra-pin: it is not offered through the menu either,
+    # while a clerk's earlier record of it still reads in both languages
+    point_at(centre_dir, hq.url, hq.add_centre("demo", "Huduma Centre GPO (demo)"))
+    earlier = Centre(load_settings(centre_dir.path))
+    try:
+        assert "not_eligible" in [c[0] for c in codes(earlier, "kra-pin")]  # before the sync: the menu's
+        earlier.execute(engine.IssueTicket(str(uuid.uuid4()), "kra-pin"))
+        earlier.execute(engine.OpenCounter("c12", clerk="clerk"))
+        earlier.execute(engine.CallNext("c12", clerk="clerk"))
+        earlier.execute(engine.Complete("c12", "not_eligible", reason="not a taxpayer yet"))
+    finally:
+        earlier.close()
+    a = synced(centre_dir.path)
+    try:
+        assert a.catalogue.version == 2
+        for sid in {*listing, "kra-pin"}:
+            assert "not_eligible" not in [c[0] for c in codes(a, sid)], sid
+        day = report(a, date.fromisoformat(a.state.day), date.fromisoformat(a.state.day))
+        assert day["outcome_labels"]["not_eligible"] == {"en": "Could not be served", "sw": "Hakuweza kuhudumiwa"}
+        assert day["clerks"][0]["outcomes"] == {"not_eligible": 1}
+    finally:
+        a.close()

@@ -169,7 +169,7 @@ def test_a_login_lands_on_the_page_asked_for_or_the_roles_own_start(hq: HqProces
 
 def test_a_look_up_a_centre_does_not_answer_in_time_says_so(pg_url: str) -> None:
     from centre_server.contract.national import InboxAnswer, LookupAsk
-    from hq.callcentre_store import LOOKUP_TTL_S, CallCentre
+    from hq.callcentre_store import LOOKUP_ANSWER_S, LOOKUP_TTL_S, CallCentre
 
     store = Store(pg_url)
     store.migrate()
@@ -177,15 +177,23 @@ def test_a_look_up_a_centre_does_not_answer_in_time_says_so(pg_url: str) -> None
     accounts.migrate()
     calls = CallCentre(store, accounts)
     calls.migrate()
-    for cid in ("embu", "nakuru"):
+    for cid in ("embu", "nakuru", "garissa"):
         store.add_centre(cid, cid)
     t0 = time.time()
     call = calls.start_call("amina", "+254712345678", now=t0)
-    search = calls.ask_lookup("amina", call, ["embu", "nakuru"], LookupAsk(phone="+254712345678"), now=t0)
+    search = calls.ask_lookup("amina", call, ["embu", "nakuru", "garissa"], LookupAsk(phone="+254712345678"),
+                              now=t0)
     [req] = calls.take("embu", now=t0 + 3)
     calls.answer("embu", req.id, InboxAnswer(ok=True), now=t0 + 4)
     assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + 5)} == {
-        "embu": "answered", "nakuru": "waiting"}
+        "embu": "answered", "nakuru": "waiting", "garissa": "waiting"}
+    # seconds later, not minutes: the agent hears what arrived and which centres are silent
+    assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + LOOKUP_ANSWER_S)} == {
+        "embu": "answered", "nakuru": "late", "garissa": "late"}
+    [late] = calls.take("garissa", now=t0 + 30)  # back on line while the caller still waits: its answer shows
+    calls.answer("garissa", late.id, InboxAnswer(ok=True), now=t0 + 31)
+    assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + 32)} == {
+        "embu": "answered", "nakuru": "late", "garissa": "answered"}
     assert {p["centre_id"]: p["state"] for p in calls.search(search, now=t0 + LOOKUP_TTL_S + 1)} == {
-        "embu": "answered", "nakuru": "expired"}
+        "embu": "answered", "nakuru": "expired", "garissa": "answered"}
     assert calls.take("nakuru", now=t0 + LOOKUP_TTL_S + 1) == []  # a caller who has hung up is not looked up

@@ -111,6 +111,9 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
         booked = answers(agent, call_id)
         when = re.search(r"booked for (\d\d/\d\d \d\d:\d\d)", booked).group(1)  # type: ignore[union-attr]
         assert when.endswith("10:00") and when in sms, (when, sms)
+        # the agent reads the caller the booking's code, the one the SMS carries, in either language
+        assert f"Booking code {code}: read it to the caller" in booked
+        assert f"Nambari ya miadi {code}" in answers(agent, call_id, "sw")
         with psycopg.connect(pg_url) as db:
             row = db.execute("SELECT state, phone, handed FROM hq_inbox WHERE kind='book'").fetchone()
         assert row == ("booked", None, 1)  # the number is gone from the request once the centre has it
@@ -208,6 +211,7 @@ def test_an_agent_books_at_an_offline_centre_and_the_caller_gets_the_sms_when_it
         asks = [r[0] for r in db.execute("SELECT ask FROM hq_inbox").fetchall()]
         assert db.execute("SELECT COUNT(*) FROM hq_inbox WHERE phone IS NOT NULL").fetchone()[0] == 0
     assert not any("+254712345678" in a for a in asks), asks
+    assert f"Booking code {code}" not in answers(agent, call_id)  # the booking's code too: it was for that call
 
 
 def test_bad_input_is_said_on_the_form_never_a_500(hq: HqProcess, published: None) -> None:
