@@ -933,7 +933,7 @@ class ChannelHub:
         payments = attached(self.centre)
         if payments is None:
             raise Refusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at the counter",
-                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa kwenye kaunta")
         return payments.start(ticket_id, phone)
 
     def payment(self, ticket_id: str) -> PaymentOut | None:
