@@ -43,6 +43,14 @@ def wrap_keeping(text: str, keep: str, cols: int) -> list[str]:
     return [line.replace(glue, " ") for line in textwrap.wrap(text.replace(keep, whole), cols)]
 
 
+def print_left_off(printer: Escpos, left_off: int, lang: str, cols: int) -> None:
+    """"and 2 more (scan the code)" on a line of its own, flush with the tick boxes: indented, it read as the
+    end of the last document above it."""
+    if left_off:
+        for line in textwrap.wrap(tr("print_more", lang, n=left_off), cols):
+            printer.textln(line)
+
+
 def print_checklist(printer: Escpos, needs: CatalogueService, lang: str, cols: int) -> None:
     """"BRING:" and up to four documents as tick boxes, wrapped under their box; then the fee, in bold."""
     docs, left_off = needs_text.printed_checklist(needs, lang)
@@ -56,9 +64,7 @@ def print_checklist(printer: Escpos, needs: CatalogueService, lang: str, cols: i
             lines = textwrap.wrap(doc, max(8, cols - 4))
             for i, line in enumerate(lines):
                 printer.textln(("[ ] " if i == 0 else "    ") + line)
-        if left_off:
-            for line in textwrap.wrap(tr("print_more", lang, n=left_off), max(8, cols - 4)):
-                printer.textln("    " + line)
+        print_left_off(printer, left_off, lang, cols)
     printer.set_with_default(align="center", bold=True)
     for line in textwrap.wrap(needs_text.fee_line(needs.fee, lang), cols):
         printer.textln(line)
@@ -85,9 +91,7 @@ def print_visit_checklists(printer: Escpos, services: list[CatalogueService], na
         if not docs:
             for line in textwrap.wrap(tr("print_visit_no_documents", lang), max(8, cols - 4)):
                 printer.textln("    " + line)
-        if left_off:
-            for line in textwrap.wrap(tr("print_more", lang, n=left_off), max(8, cols - 4)):
-                printer.textln("    " + line)
+        print_left_off(printer, left_off, lang, cols)
         for line in textwrap.wrap(needs_text.fee_line(service.fee, lang), max(8, cols - 4)):
             printer.textln("    " + line)
     printer.set_with_default(align="center")

@@ -63,6 +63,11 @@ CLOSE_SMS_REASONS = frozenset({"day_closed", "closing_time"})
 REMOTE_CHANNELS = (Channel.web, Channel.sms, Channel.ussd)
 INFO_KEYWORDS = {"INFO": "en", "TAARIFA": "sw"}  # "INFO K" answers in English, "TAARIFA K" in Kiswahili
 LANGUAGE_WORDS = {"en": "en", "english": "en", "kiingereza": "en", "sw": "sw", "swahili": "sw", "kiswahili": "sw"}
+# A ticket whose fee the citizen may have chosen to pay now (the kiosk sends the M-Pesa prompt just after the
+# ticket; /join in the same request) keeps its SMS this long: a prompt sent meanwhile makes the fee sentence
+# say so, rather than invite a second payment on the ticket page while the first is on the phone
+PROMPT_HOLD_S = 10.0
+PROMPT_CHANNELS = (Channel.kiosk, Channel.web)
 SUSPENSION_REASON_MAX = 150  # the suspension SMS stays within two messages with the longest reason
 # a parked citizen (sent to fetch a document) still holds the ticket: "no ticket today" would be untrue
 OPEN_STATES = (TicketState.waiting, TicketState.called, TicketState.serving, TicketState.parked)
@@ -952,7 +957,7 @@ class ChannelHub:
         payments = attached(self.centre)
         if payments is None:
             raise Refusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at the counter",
-                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+                          message_sw="Malipo ya M-Pesa hayapatikani hapa: lipa kwenye kaunta")
         return payments.start(ticket_id, phone)
 
     def payment(self, ticket_id: str) -> PaymentOut | None:
@@ -962,13 +967,36 @@ class ChannelHub:
 
     # ------------------------------------------------------------ SMS from events
 
-    def enqueue(self, key: str | None, phone: str, kind: str, ticket_id: str | None, text: str) -> None:
+    def enqueue(self, key: str | None, phone: str, kind: str, ticket_id: str | None, text: str,
+                hold_s: float = 0.0) -> None:
+        """Queue one message; ``hold_s`` delays it (a fee sentence that a prompt about to be sent may change)."""
         if self.worker.gateway is None or not phone:
             return
         self.db.execute("INSERT OR IGNORE INTO sms_outbox(key, phone, text, kind, ticket_id, next_attempt_at, "
                         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [key, phone, text[:480], kind, ticket_id, self.now(), self.now()])
+                        [key, phone, text[:480], kind, ticket_id, self.now() + hold_s, self.now()])
         self.worker.wake.set()
+
+    def _release_fee_sms(self, t: Ticket, lang: str, prompt_sent: bool) -> None:
+        """The ticket's payment moved while its ticket SMS was held: send it now, saying the M-Pesa prompt is on
+        the phone when one was sent (the outcome's own SMS follows), else as written (pay on the page or at the
+        counter). A message already sent stays as it was."""
+        amount = self.pushable_fee(t.service_id)
+        held = self.db.execute("SELECT id, key, text FROM sms_outbox WHERE ticket_id=? AND key IN (?, ?) "
+                               "AND sent_at IS NULL AND failed_at IS NULL ORDER BY id",
+                               [t.id, f"issued:{t.id}", f"fee:{t.id}"]).fetchall()
+        now = self.now()  # one time for both: they go in the order they were written, the ticket first
+        for msg_id, key, text in held:
+            if prompt_sent and amount:
+                if key.startswith("fee:"):
+                    text = tr("sms_fee_prompt_alone", lang, number=t.number, amount=f"{amount:,}")
+                else:
+                    said = text.replace(tr("sms_fee", lang, amount=f"{amount:,}"),
+                                        tr("sms_fee_prompt", lang, amount=f"{amount:,}"))
+                    text = said if len(said) <= SMS_LIMIT else text
+            self.db.execute("UPDATE sms_outbox SET text=?, next_attempt_at=? WHERE id=?", [text, now, msg_id])
+        if held:
+            self.worker.wake.set()
 
     def _mark(self, key: str) -> bool:
         """True the first time ``key`` is marked (an "N ahead" message goes once per ticket)."""
@@ -1014,15 +1042,20 @@ class ChannelHub:
                               url=url)
                 amount = self.pushable_fee(t.service_id)
                 fee = tr("sms_fee", lang, amount=f"{amount:,}") if amount else ""
+                hold = PROMPT_HOLD_S if fee and t.channel in PROMPT_CHANNELS else 0.0
                 if fee and len(text) + 1 + len(fee) <= SMS_LIMIT:  # the fee, and where to pay it (issue 20)
                     text, fee = text + " " + fee, ""
-                self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text)
+                self.enqueue(f"issued:{t.id}", t.phone, "issued", t.id, text, hold_s=hold)
                 if fee:  # one SMS is 160 characters: the fee then goes in its own, never cut
                     self.enqueue(f"fee:{t.id}", t.phone, "issued", t.id,
-                                 tr("sms_fee_alone", lang, number=t.number, amount=f"{amount:,}", url=url))
+                                 tr("sms_fee_alone", lang, number=t.number, amount=f"{amount:,}", url=url),
+                                 hold_s=hold)
                 if ahead <= self.settings.sms_notify_ahead:
                     self._mark(f"ahead:{t.id}")  # the first message already said how close it is
-            elif isinstance(d, PaymentUpdated) and d.state in ("paid", "failed"):  # the citizen hears the outcome
+            elif isinstance(d, PaymentUpdated) and d.state not in ("paid", "failed"):  # a prompt sent, cash...
+                self._release_fee_sms(t, lang, prompt_sent=d.state == "pending")
+            elif isinstance(d, PaymentUpdated):  # the citizen hears the outcome
+                self._release_fee_sms(t, lang, prompt_sent=False)
                 if d.state == "paid":
                     # settled by Daraja's query, the receipt number comes later with the late callback:
                     # "paid, receipt to follow" first, then the receipt alone (never "receipt -")

@@ -263,7 +263,7 @@ class Payments:
         """
         if not self.settings.enabled:
             raise PaymentRefusal(503, "payments_off", "M-Pesa payment is not available at this centre: pay at "
-                                 "the counter", "Malipo ya M-Pesa hayapatikani hapa: lipa dirishani")
+                                 "the counter", "Malipo ya M-Pesa hayapatikani hapa: lipa kwenye kaunta")
         t = self._ticket(ticket_id)
         fee = self.fee(t.service_id)
         if fee.free:
@@ -272,7 +272,7 @@ class Payments:
             raise _paid_online()
         if fee.varies:
             raise PaymentRefusal(409, "fee_varies", "The fee depends on your case: pay at the counter",
-                                 "Ada inategemea hali yako: lipa dirishani")
+                                 "Ada inategemea hali yako: lipa kwenye kaunta")
         if self.centre.state.closed:
             # the day is closed: its reconciliation is made and its phone numbers erased; a prompt now would keep
             # a phone number past the close and bring money the day's figures (and headquarters) never see
@@ -291,7 +291,7 @@ class Payments:
                                      "au subiri dakika chache")
             if sum(1 for r in rows if r.method == "mpesa") >= self.settings.max_attempts_per_ticket:
                 raise PaymentRefusal(429, "too_many_attempts", "Too many payment requests for this ticket: pay "
-                                     "at the counter", "Maombi mengi mno ya malipo kwa tiketi hii: lipa dirishani")
+                                     "at the counter", "Maombi mengi mno ya malipo kwa tiketi hii: lipa kwenye kaunta")
             now = self.centre.clock()
             token = secrets.token_urlsafe(24)
             row = store.insert(self.centre.db, ticket_id=t.id, day=t.day, service_id=t.service_id, number=t.number,

@@ -29,7 +29,9 @@ so the same day showed one p90 on the board and another once closed. Now:
   waiting); ``within_target`` counts the calls within the target. A citizen
   still waiting past the target counts against the centre at once, and
   still does once the close cancels the ticket, so the figure does not jump
-  at the close.
+  at the close. Only citizens in the hall count (as on the board): a remote
+  ticket (web, SMS, USSD) never checked in at a kiosk and never called is
+  not measured, whether it is still out or the close cancelled it.
 * **Shares.** Of arrivals, to four decimals.
 * **Parked.** A parked visit (sent to fetch a document) stays one visit; its
   service time adds the time at the counter before the park to the time after
@@ -72,6 +74,7 @@ from centre_server.contract import (
     FeedbackGiven,
     TicketCalled,
     TicketCancelled,
+    TicketCheckedIn,
     TicketDone,
     TicketEvent,
     TicketIssued,
@@ -89,8 +92,8 @@ from centre_server.contract.events import TicketParked, VisitChanged, VisitPlann
 logger = logging.getLogger(__name__)
 
 SUMMARY_SCHEMA = 1
-TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
-                 "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
+TICKET_EVENTS = ("ticket_issued", "ticket_checked_in", "ticket_called", "ticket_recalled", "ticket_started",
+                 "ticket_done", "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
                  "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued")
 COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
                   "counter_closed": "closed"}
@@ -162,6 +165,7 @@ class Visit:
     sessions: list[tuple[str, str | None, float, float]] = field(default_factory=list)
     held: tuple[str, str | None, float] | None = None
     served_before_s: float = 0.0  # service time before a park, added at the end
+    in_hall: bool = True  # False: a remote ticket whose citizen has not checked in (yet)
 
     def leave(self, at: float) -> None:
         """The ticket leaves the counter it is at (done, no-show, transfer, park, cancel)."""
@@ -196,7 +200,7 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     at = ev.at
     if isinstance(d, TicketIssued):
         s = TicketStory(ticket_id=d.ticket_id, issued_at=at)
-        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued"))
+        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued", in_hall=d.checked_in))
         stories[d.ticket_id] = s
         return
     if not isinstance(d, TicketEvent):
@@ -206,7 +210,9 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     if s is None or not s.visits:
         return
     v = s.visits[-1]
-    if isinstance(d, TicketCalled):
+    if isinstance(d, TicketCheckedIn):
+        v.in_hall = True
+    elif isinstance(d, TicketCalled):
         v.leave(at)
         if v.first_call_at is None:
             v.first_call_at = at
@@ -280,8 +286,8 @@ def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> t
         if v.first_call_at is not None:
             measured += 1
             within += v.first_call_at - v.entered_at <= target
-        elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
-            measured += 1  # never called, and waited past the target: against the centre
+        elif v.in_hall and (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
+            measured += 1  # in the hall, never called, and waited past the target: against the centre
     return within, measured
 
 

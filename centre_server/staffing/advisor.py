@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from centre_server.runtime.policy import policy_from
 from centre_server.sim import replay as rp
 from centre_server.staffing import plan as pl
-from centre_server.staffing.forecast import NotEnoughHistory, fit, forecast_day
-from centre_server.staffing.history import SLOT_S, History, read_history
+from centre_server.staffing.forecast import MIN_DAYS, NotEnoughHistory, fit, forecast_day
+from centre_server.staffing.history import SLOT_S, History, open_days, read_history
 from centre_server.store import admin
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,12 @@ def plan_if_ready(settings: Any, reader: Callable[[], Any], day: date, target_sh
     if not 0.5 <= target_share <= 0.99:
         raise PlanError(f"target share {target_share}: choose between 0.5 and 0.99")
     until = min(day, today) if today is not None else day
-    key = (str(settings.directory), day, target_share, _fingerprint(reader(), until))
+    db = reader()
+    have = open_days(db, until - timedelta(days=HISTORY_DAYS), until - timedelta(days=1))
+    if have < MIN_DAYS:  # no plan can come: say so now, not "being prepared" and then this
+        raise _too_little_history(day, f"{have} open day(s) of history; the forecast needs {MIN_DAYS} at least",
+                                  have)
+    key = (str(settings.directory), day, target_share, _fingerprint(db, until))
     with _cache_lock:
         if key in _cache:
             return _cache[key]
@@ -143,6 +148,11 @@ def plan_if_ready(settings: Any, reader: Callable[[], Any], day: date, target_sh
         return _cache.get(key)
 
 
+def _too_little_history(day: date, why: str, days: int) -> PlanError:
+    return PlanError(f"not enough history to forecast {day}: {why}. Serve a few weeks first "
+                     "(or, for a demo, huduma-centre simulate-history DIR --days 30)", history_days=days)
+
+
 def _make(settings: Any, db: Any, day: date, target_share: float, until: date, key: tuple[Any, ...]) -> pl.Plan:
     """Forecast from the whole days before ``until``, plan, score last week's staffing, and keep the plan."""
     history = read_history(db, settings.timezone, until - timedelta(days=HISTORY_DAYS), until - timedelta(days=1))
@@ -151,9 +161,7 @@ def _make(settings: Any, db: Any, day: date, target_share: float, until: date, k
     try:
         model = fit(history, country)
     except NotEnoughHistory as err:
-        raise PlanError(f"not enough history to forecast {day}: {err}. Serve a few weeks first "
-                        "(or, for a demo, huduma-centre simulate-history DIR --days 30)",
-                        history_days=err.days) from None
+        raise _too_little_history(day, str(err), err.days) from None
     forecast = forecast_day(history, day, hours=centre.policy.hours, country=country, model=model)
     roster, roster_day = pl.roster_from(db, settings.timezone, day, until)
     plan = pl.make_plan(forecast, centre, roster=roster, roster_day=roster_day)

@@ -108,13 +108,13 @@ class Forecaster:
 
 def fit(history: History, country: str = "KE") -> Forecaster:
     """The Poisson GLM on every open day of ``history``."""
-    import numpy as np
-    import statsmodels.api as sm
-
     days = [d for d in history.days if history.total(d) > 0][-MAX_DAYS:]
     if len(days) < MIN_DAYS:
         raise NotEnoughHistory(f"{len(days)} open day(s) of history; the forecast needs {MIN_DAYS} at least",
                                days=len(days))
+    import numpy as np  # seconds to import the first time: only when there is a model to fit
+    import statsmodels.api as sm
+
     services = [s for s in history.services() if any(sum(history.counts[d].get(s, [0])) for d in days)]
     busy = history.busy_slots()
     assert busy is not None  # there are open days

@@ -61,6 +61,14 @@ class History:
         return (min(used), max(used)) if used else None
 
 
+def open_days(db: Any, first: date, last: date) -> int:
+    """How many days from ``first`` to ``last`` had tickets: the open days ``read_history`` would hold, counted
+    without reading them (a new centre is told at once that it has too little history)."""
+    row = db.execute("SELECT COUNT(DISTINCT day) FROM tickets WHERE day >= ? AND day <= ?",
+                     [first.isoformat(), last.isoformat()]).fetchone()
+    return int(row[0] or 0)
+
+
 def read_history(db: Any, tz: str, first: date | None = None, last: date | None = None) -> History:
     """Arrivals and durations of the centre's days from ``first`` to ``last`` (both included)."""
     zone = ZoneInfo(tz)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from centre_server.config import load_settings
+from centre_server.contract import Channel
 from centre_server.dayclose import closing, lock, records, summary
 from centre_server.dayclose.closer import DayCloser
 from centre_server.dayclose.errors import DayCloseError
@@ -411,3 +412,37 @@ def test_every_figure_is_defined_in_one_module() -> None:
     api_stats = (root / "centre_server" / "http" / "routes" / "stats.py").read_text()
     # the board's API reads stats.live, which reads figures
     assert "from centre_server.reports import live as stats" in api_stats
+
+
+def test_only_citizens_in_the_hall_count_in_the_share_within_target(centre_dir) -> None:
+    """A USSD ticket whose citizen never came (never checked in, cancelled at the close) waited nowhere: it is
+    not "below target" on the board, in the reports or once closed. One who checked in and waited past the
+    target without a call counts; the share has one definition (``figures.service_level``)."""
+    day = Day(centre_dir.path)
+    day.run("08:00", engine.OpenCounter("c12", clerk="wanjiku", services=["kra-pin"]))
+    day.run("08:05", engine.IssueTicket(ticket_id="H1", service_id="sha-registration", channel=Channel.ussd,
+                                        phone="+254722000111", checked_in=False))
+    day.run("08:06", engine.IssueTicket(ticket_id="K1", service_id="kra-pin", channel=Channel.sms,
+                                        phone="+254722000112", checked_in=False))
+    day.run("08:07", engine.IssueTicket(ticket_id="K2", service_id="kra-pin", channel=Channel.web,
+                                        phone="+254722000113", checked_in=False))
+    day.issue("08:10", "K3", "kra-pin")
+    day.run("08:20", engine.CheckIn("K1"))  # came: in the hall, then never called (the counter calls K3 only)
+    assert day.run("08:25", engine.CallTicket("c12", "K3"))[-1].data.ticket_id == "K3"
+    day.run("08:30", engine.Complete("c12"))
+    day.clock.now = at("10:00")  # K1 waited 1 h 54 min in the hall, target 30 min; K2 and H1 never came
+
+    def shares(rows: list[dict], key: str) -> dict[str, tuple]:
+        return {r[key]: (r["within_target"], r["measured"]) for r in rows if r[key] in ("kra-pin", "sha-registration")}
+
+    board = _board(day.centre)
+    on_board = {s["id"]: (s["within_target"], s["measured"], s["service_level"]) for s in board["services"]
+                if s["id"] in ("kra-pin", "sha-registration")}
+    assert on_board == {"kra-pin": (1, 2, 0.5), "sha-registration": (0, 0, None)}
+    report = _report(day.centre)
+    assert shares(report["services"], "service_id") == {"kra-pin": (1, 2), "sha-registration": (0, 0)}
+    assert (report["total"]["within_target"], report["total"]["measured"]) == (1, 2)
+    closed = closing.close_with_centre(day.centre)  # H1 and K2 cancelled at the close, never in the hall
+    assert shares(closed.summary["services"], "service_id") == {"kra-pin": (1, 2), "sha-registration": (0, 0)}
+    assert closed.summary["total"]["within_target_share"] == 0.5
+    day.centre.close()

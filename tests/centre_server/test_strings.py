@@ -153,3 +153,21 @@ def test_no_string_says_one_in_the_plural_or_hedges_with_s_in_brackets():
                     continue
                 text = " " + table.tables[lang][counted(table.tables[lang], key, {"n": 1})].replace("{n}", "1")
                 assert not any(w in text for w in PLURAL_AFTER_ONE), f"{role} {key}: {text}"
+
+
+def test_kiswahili_says_kaunta_for_a_counter_everywhere():
+    """The centre's word for a counter is "kaunta" ("kwenye kaunta": at the counter); "dirisha" (a window) on one
+    page and "kaunta" on the next reads as two different places to a citizen. Tables, catalogue and the
+    Kiswahili messages written in code all keep the one word."""
+    from pathlib import Path
+
+    for role, table in _loaded().items():
+        for key in table:
+            assert "dirisha" not in table.entry(key)["sw"].lower(), f"{role} {key}: {table.entry(key)['sw']}"
+    root = Path(__file__).resolve().parents[2]
+    packages = ["kiosk", "counter_display", "centre_server", "hq", "firmware_bridge", "mpesa_sim", "provisioning"]
+    sources = [p for pkg in packages for pattern in ("*.py", "*.js", "*.json", "*.html", "*.kv")
+               for p in (root / pkg).rglob(pattern)]
+    assert len(sources) > 50
+    said = [str(p.relative_to(root)) for p in sources if "dirisha" in p.read_text(encoding="utf-8").lower()]
+    assert said == []

@@ -93,7 +93,7 @@ def test_ussd_kiswahili_cancelled_prompt_and_pay_at_the_counter(pay_channels, mp
     phone = "+254712345672"  # cancels on the phone
     answers = to_service(server, phone, "2", "Polisi", "tabia njema") + ["1"]
     taken = walk(server, phone, answers)[-1]
-    assert "Ada KSh 1,050:\n1. Lipa sasa kwa M-Pesa\n2. Lipa dirishani" in taken, taken
+    assert "Ada KSh 1,050:\n1. Lipa sasa kwa M-Pesa\n2. Lipa kwenye kaunta" in taken, taken
     number = re.search(r"Tiketi (G\d+)", taken).group(1)
     sent = walk(server, phone, answers + ["1"])[-1]
     assert "ombi la M-Pesa la KSh 1,050" in sent, sent

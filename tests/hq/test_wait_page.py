@@ -268,7 +268,7 @@ def test_the_shortest_wait_badge_needs_a_real_figure(wait_hq, context_factory, l
     best = page.locator("li.centre.best")
     expect(best).to_have_count(1)
     expect(best).to_have_attribute("data-centre", "nyali")
-    no_counter = {"en": "no counter serving this now", "sw": "hakuna dirisha linalohudumia huduma hii sasa"}[lang]
+    no_counter = {"en": "no counter serving this now", "sw": "hakuna kaunta inayohudumia huduma hii sasa"}[lang]
     expect(page.locator("li.centre[data-centre=likoni] .wait")).to_contain_text(no_counter)
     expect(page.locator("li.centre[data-centre=mvita] .wait")).to_contain_text(no_counter)
     for cid in ("likoni", "mvita"):

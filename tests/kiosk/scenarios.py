@@ -58,6 +58,16 @@ def flow(d):
     yield Sleep(0.2)
     d.shot("phone-invalid")
     d.result["data"]["invalid_phone_refused"] = app.sm.current == "phone"
+    # the example number is read whole, in both languages: never "0712 345" on one line and "678" below
+    d.result["data"]["invalid_lines"] = {"en": _lines(d.screen.ids.invalid)}
+    d.tap(d.screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "sw", "Kiswahili")
+    yield Sleep(0.3)
+    d.shot("phone-invalid-sw")
+    d.result["data"]["invalid_lines"]["sw"] = _lines(d.screen.ids.invalid)
+    d.tap(d.screen.ids.header.ids.lang_button)
+    yield Wait(lambda: app.model.language == "en", "English again")
+    yield Sleep(0.2)
     yield from d.keypad_type(keypad, "<<<<")
     yield from d.keypad_type(keypad, "0712345678")
     yield Sleep(0.2)
@@ -1107,6 +1117,12 @@ def pay_mpesa(d):
     data["payment"] = {"state": app.payment.state, "receipt": app.payment.receipt, "choice": app.payment.choice}
     data["ticket_text"] = d.screen.ids.details.text
     data["printed"] = app.model.printed
+
+
+def _lines(label) -> list[str]:
+    """The lines a wrapped label shows, as Kivy laid them out."""
+    label.texture_update()
+    return ["".join(word.text for word in line.words) for line in label._label._cached_lines]
 
 
 def _fits(label) -> bool:

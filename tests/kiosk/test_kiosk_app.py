@@ -60,6 +60,10 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         assert row["channel"] == "kiosk" and row["language"] == "en"
         assert row["phone"].endswith("712345678") and row["idempotency_key"].endswith(data["idempotency_key"])
         assert data["invalid_phone_refused"] and not data["wrong_pin_unlocked"]
+        lines = data["invalid_lines"]
+        assert lines["sw"][0].startswith("Weka nambari") and lines["en"][0].startswith("Enter a Kenyan"), lines
+        for lang in ("en", "sw"):  # the example number on one line, whole
+            assert sum("0712\u00a0345\u00a0678" in line for line in lines[lang]) == 1, lines
         assert data["waiting_after"] == data["waiting_at_confirm"] + 1  # live from MQTT, not a reload
 
         with centre_server.client() as http:
@@ -81,8 +85,8 @@ def test_whole_flow_issues_prints_and_reprints(centre_server, mosquitto, tmp_pat
         assert data["printed"] is True and data["staff_message"] == f"Reprinted {ticket['number']}"
         assert data["language_after_done"] == "en"  # "Done" ended the Kiswahili citizen's visit
 
-        for screen in ("welcome", "categories", "services", "priority", "phone-invalid", "phone", "confirm",
-                       "ticket", "ticket-sw", "staff"):
+        for screen in ("welcome", "categories", "services", "priority", "phone-invalid", "phone-invalid-sw", "phone",
+                       "confirm", "ticket", "ticket-sw", "staff"):
             assert screen in result["screens"]
 
         # a clean stop says offline itself; the printer status stayed retained

@@ -195,3 +195,20 @@ def test_ticket_without_estimate_prints_why_never_a_number(lang, reason, expect)
     assert not any("Estimated wait" in x or "Muda wa kusubiri" in x or "min" in x.split() for x in t.texts)
     assert ("No one is ahead of you" if lang == "en" else "Hakuna mtu mbele yako") in t.texts
     assert all(len(x) <= 48 for x in t.texts)  # wrapped to the paper
+
+
+@pytest.mark.parametrize(("lang", "more", "last_doc"), [("en", "and 1 more (scan the code)", "if you had one"),
+                                                        ("sw", "na 1 zaidi (changanua msimbo)", "nayo")])
+def test_documents_left_off_are_a_line_of_their_own(lang, more, last_doc):
+    """Passport needs five documents; the paper lists four and says the fifth is on the ticket page, on a line
+    flush with the tick boxes, not indented like the rest of the fourth document."""
+    from centre_server.contract.catalogue import shipped_catalogue
+
+    passport = next(s for s in shipped_catalogue().services if s.id == "passport")
+    printer = Dummy()
+    print_ticket(printer, make_ticket(language=lang), "Huduma", lang, needs=passport)
+    lines = [line.text for line in decode(printer.output).lines]
+    at = lines.index(more)
+    assert lines[at - 1].endswith(last_doc) and lines[at - 1].startswith(("[ ] ", "    ")), lines
+    assert sum(line.startswith("[ ] ") for line in lines) == 4
+    assert lines[at + 1].startswith(("Fee", "Ada")), lines

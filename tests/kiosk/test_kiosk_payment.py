@@ -76,15 +76,15 @@ def test_cancelled_in_kiswahili_prints_pay_at_the_counter(pay_server, mpesa_sim,
     data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345672", "failed-sw",
                           KIOSK_START="start_sw", KIOSK_MODE="large_text", DISPLAY=screen_of(1080, 1920))
     assert data["fee_text"] == "Ada: KSh 1,050"
-    assert data["choice_texts"] == ["Lipa sasa kwa M-Pesa", "Lipa dirishani"]
+    assert data["choice_texts"] == ["Lipa sasa kwa M-Pesa", "Lipa kwenye kaunta"]
     assert all(data["fits"]) and all(data["paying_fits"]), data
     assert data["modes"]["text_scale"] > 1 and data["modes"]["portrait"] is True
     server_side = payment_of(pay_server, data["ticket"]["id"])
     assert server_side["state"] == "failed" and server_side["reason_code"] == "1032"
     assert data["payment"]["state"] == "failed"
-    words = "Malipo hayakufanikiwa (Imesitishwa kwenye simu): lipa dirishani."
+    words = "Malipo hayakufanikiwa (Imesitishwa kwenye simu): lipa kwenye kaunta."
     assert any("Malipo hayakufanikiwa" in line for line in paper), paper
-    assert " ".join(paper).count("lipa dirishani") == 1, paper
+    assert " ".join(paper).count("lipa kwenye kaunta") == 1, paper
     assert "Imesitishwa kwenye simu" in data["ticket_text"], (data["ticket_text"], words)
 
 

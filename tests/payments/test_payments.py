@@ -179,7 +179,7 @@ def test_the_fee_is_the_catalogues_and_bad_requests_are_refused_in_both_language
     assert p["state"] == "none" and p["fee_varies"] and p["amount_ksh"] is None
     r = start(pay_server, varies["id"], PAID_PHONE)
     assert r.status_code == 409 and r.json()["error"]["code"] == "fee_varies"
-    assert r.json()["error"]["message_sw"] == "Ada inategemea hali yako: lipa dirishani"
+    assert r.json()["error"]["message_sw"] == "Ada inategemea hali yako: lipa kwenye kaunta"
     display = pay_server.client(pay_server.centre.bundle("display-1")["token"])
     assert display.post(f"/api/v1/tickets/{t['id']}/payment", json={"phone": PAID_PHONE}).status_code == 403
     assert mpesa_sim.requests() == []  # none of these reached M-Pesa

@@ -56,3 +56,42 @@ def test_arrivals_per_half_hour_first_service_durations_and_patience(centre_dir)
     assert hist.durations["kra-pin"] == [600.0]  # the transferred one's time at the first counter is not a service
     # six left after 30 min; everyone's waiting: 10 + 22 + 6 x 30 = 212 min, over six who left
     assert hist.patience_s == pytest.approx(212 * 60 / 6)
+
+
+def test_a_centre_with_too_little_history_is_told_so_without_a_plan_being_started(centre_dir):
+    """/tomorrow on a new centre (finding 14): the plan is made in the background when it can come; with fewer
+    open days than the forecast needs the answer is "not enough history" at once, never "being prepared"
+    first. Two days of tickets: the count agrees with what the history reader holds."""
+    from datetime import timedelta
+
+    from centre_server.staffing import advisor
+    from centre_server.staffing.forecast import MIN_DAYS
+    from centre_server.staffing.history import open_days
+    from centre_server.store import database as storage
+
+    now = [at(9, 0)]
+    centre = Centre(load_settings(centre_dir.path), clock=lambda: now[0])
+    try:
+        centre.execute(engine.IssueTicket(ticket_id=new_ticket_id(), service_id="kra-pin"))
+        centre.execute(engine.CloseDay())
+        now[0] = at(9, 0) + 86400
+        centre.execute(engine.IssueTicket(ticket_id=new_ticket_id(), service_id="kra-pin"))
+    finally:
+        centre.close()
+    settings = load_settings(centre_dir.path)
+    today = date(2026, 3, 4)
+    db = storage.connect(centre_dir.path / "centre.db")
+    started = {t.name for t in advisor._background.values()}
+    try:
+        assert open_days(db, date(2026, 1, 1), today - timedelta(days=1)) == 2
+        assert len(read_history(db, "Africa/Nairobi", date(2026, 1, 1), today - timedelta(days=1)).days) == 2
+        with pytest.raises(advisor.PlanError) as err:
+            advisor.plan_if_ready(settings, lambda: storage.connect(centre_dir.path / "centre.db"),
+                                  today + timedelta(days=1), today=today)
+    finally:
+        db.conn.close()
+    assert err.value.history_days == 2 < MIN_DAYS
+    assert "not enough history" in str(err.value)
+    # nothing was set to work in the background: the page's first answer is the true one
+    assert {t.name for t in advisor._background.values()} == started
+    assert not any(key[1] == today + timedelta(days=1) for key in advisor._failed)

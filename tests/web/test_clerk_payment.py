@@ -112,7 +112,7 @@ def test_clerk_sees_a_payment_arrive_and_acts_on_a_failed_one(pay_server, mpesa_
     page.keyboard.press(" ")
     expect(page.locator("#current-number")).to_have_text(third["number"])
     expect(page.locator("#payment-state")).to_have_text("Not paid")
-    page.keyboard.press("d")  # cash: D (dirishani); K parks the citizen
+    page.keyboard.press("d")  # cash: D (the desk); K parks the citizen
     page.keyboard.press("Enter")
     expect(page.locator("#pay-error")).to_have_text("Type a reason.")
     page.keyboard.type("Receipt book 0042")

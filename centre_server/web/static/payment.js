@@ -121,7 +121,7 @@
 
   for (const b of document.querySelectorAll("[data-pay]")) b.addEventListener("click", () => openDialog(b.dataset.pay));
 
-  // M: send the M-Pesa prompt; D: cash paid at the counter (dirishani: K parks); W: waiver. Not while typing
+  // M: send the M-Pesa prompt; D: cash paid at the desk (C completes, K parks); W: waiver. Not while typing
   // or with a dialog open.
   const KEYS = { m: "push", d: "cash", w: "waiver" };
   document.addEventListener("keydown", (e) => {
