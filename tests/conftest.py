@@ -5,6 +5,7 @@ Under CI=true a missing tool fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,3 +327,29 @@ def browser():
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+def day_with_minutes_left(minutes: int, zone: str = "Africa/Nairobi") -> datetime.datetime:
+    """Now, once at least ``minutes`` of today are left: in the day's last minutes it waits for the next day.
+
+    For a test whose story must happen within one day of the centre (a close that midnight must not undo):
+    at most ``minutes`` of waiting once a day, where a skip would leave that hour untested.
+    """
+    tz = zoneinfo.ZoneInfo(zone)
+    now = datetime.datetime.now(tz)
+    midnight = datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time(), tz)
+    if midnight - now < datetime.timedelta(minutes=minutes):
+        time.sleep((midnight - now).total_seconds() + 5)
+        now = datetime.datetime.now(tz)
+    return now
+
+
+def closing_ahead(minutes: int, zone: str = "Africa/Nairobi") -> tuple[datetime.datetime, str]:
+    """(now, a closing time "HH:MM" ``minutes`` ahead today, or "23:59" when that would pass midnight).
+
+    A centre's closing time is a time of day: a test that needs one still ahead cannot have it in the last
+    minutes before midnight, so there it waits for the new day (at most 5 minutes) rather than skip.
+    """
+    now = day_with_minutes_left(5, zone)
+    closing = min(now + datetime.timedelta(minutes=minutes), now.replace(hour=23, minute=59, second=0))
+    return now, closing.strftime("%H:%M")

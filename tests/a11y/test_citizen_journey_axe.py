@@ -69,6 +69,9 @@ def test_joined_booked_and_feedback_pages_have_no_serious_violations(channel_ser
         page.goto(f"{server.url}/book?lang={lang}")
         page.select_option("#service", "vehicle-transfer")
         page.click("#next-button")
+        # the next bookable day, a whole day of slots: between 15:00 and 15:30 today has one left, none after
+        page.locator(".day-chip").nth(1).click()
+        page.wait_for_url(re.compile(r"[?&]day="))
         page.locator("label.slot:not(.full)").nth(1).click()
         page.fill("#phone", phone)
         found += audit(page, f"book-slots-{lang}")

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from centre_server.http.app import create_app
+from tests.conftest import closing_ahead
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
@@ -130,10 +131,7 @@ def test_a_managers_close_closes_the_day_for_every_issue_and_survives_a_restart(
 
 def test_after_closing_time_nothing_is_issued(centre_dir, app_for):
     """At 18:03, after a 16:30 closing time, tickets were still issued."""
-    now = datetime.now(NAIROBI)
-    if now.hour == 0 and now.minute < 2:
-        pytest.skip("a minute after midnight: no closing time today is in the past")  # pragma: no cover
-    past = (now - timedelta(minutes=1)).strftime("%H:%M")
+    past = "00:00"  # a closing time already behind today, whatever the hour the test runs (a minute ago at 00:01)
     set_day(centre_dir.path, closing_time=f'"{past}"', opening_time='"00:00"')
     api = app_for()
     r = api.post("/api/v1/tickets", json={"service_id": "kra-pin"}, headers=kiosk(api))
@@ -143,10 +141,7 @@ def test_after_closing_time_nothing_is_issued(centre_dir, app_for):
 
 
 def test_a_newcomer_who_would_not_be_called_before_the_last_call_is_offered_a_booking(centre_dir, app_for):
-    now = datetime.now(NAIROBI)
-    if now.hour >= 23:
-        pytest.skip("too close to midnight for a closing time ahead today")  # pragma: no cover
-    closing = (now + timedelta(minutes=40)).strftime("%H:%M")
+    now, closing = closing_ahead(40)
     set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"')
     api = app_for()
     staff = clerk(api)
@@ -189,11 +184,7 @@ def test_a_device_never_sees_a_secret_ticket_id_in_the_counters(app_for):
 
 def test_a_closing_time_set_by_mistake_can_be_undone_by_a_manager(centre_dir, app_for):
     """A typo ("07:00" for "19:00") closed the day at once, and nothing could reopen it until midnight."""
-    now = datetime.now(NAIROBI)
-    if now.hour == 0 and now.minute < 2:
-        pytest.skip("a minute after midnight: no closing time today is in the past")  # pragma: no cover
-    set_day(centre_dir.path, closing_time=f'"{(now - timedelta(minutes=1)).strftime("%H:%M")}"',
-            opening_time='"00:00"')
+    set_day(centre_dir.path, closing_time='"00:00"', opening_time='"00:00"')  # already past, at any hour
     api = app_for()
     assert api.post("/api/v1/tickets", json={"service_id": "kra-pin"},
                     headers=kiosk(api)).json()["error"]["code"] == "day_closed"
@@ -216,10 +207,7 @@ def test_near_the_close_a_service_nobody_serves_gives_no_ticket(centre_dir, app_
     """At 11:34 with closing at 11:40, D001 and B001 were issued though no counter served them and no
     staffing plan brought one: the close cancelled them. Early in the day (a clerk may still sit down),
     or with a counter on a break, the ticket is issued."""
-    now = datetime.now(NAIROBI)
-    if now.hour >= 23 or now.hour == 0:
-        pytest.skip("too close to midnight for a closing time ahead today")  # pragma: no cover
-    closing = (now + timedelta(minutes=30)).strftime("%H:%M")
+    now, closing = closing_ahead(30)  # within the hour before it (unserved_minutes)
     set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"')
     api = app_for()
     r = api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api))
@@ -240,11 +228,12 @@ def test_near_the_close_a_service_nobody_serves_gives_no_ticket(centre_dir, app_
 def test_early_in_the_day_a_service_nobody_serves_yet_still_gives_a_ticket(centre_dir, app_for):
     """The first morning: no counter open yet, closing hours away. Refusing then would turn away the
     day's first citizens before the clerks sit down."""
-    now = datetime.now(NAIROBI)
-    if now.hour >= 21 or now.hour == 0:
-        pytest.skip("too close to midnight for a closing time two hours ahead")  # pragma: no cover
-    closing = (now + timedelta(hours=2, minutes=30)).strftime("%H:%M")
-    set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"')
+    now, closing = closing_ahead(150)
+    # hours away from the last call; late in the evening (closing 23:59) the hour before it is cut to what
+    # is left, so that now is still before that window as it is on a morning
+    left = (now.replace(hour=23, minute=59) - now).total_seconds() // 60
+    set_day(centre_dir.path, closing_time=f'"{closing}"', opening_time='"00:00"',
+            unserved_minutes=str(int(min(60, left - 2))))
     api = app_for()
     r = api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api))
     assert r.status_code == 201 and r.json()["estimated_wait_s"] is None, r.text
@@ -253,10 +242,7 @@ def test_early_in_the_day_a_service_nobody_serves_yet_still_gives_a_ticket(centr
 def test_a_reopened_day_takes_tickets_past_its_closing_and_last_call(centre_dir, app_for):
     """At 11:41 (closing 11:40) a reopened day said open:true yet refused tickets with after_last_call.
     The README's promise: a reopened day takes tickets until it is closed again or midnight."""
-    now = datetime.now(NAIROBI)
-    if now.hour == 0 and now.minute < 2:
-        pytest.skip("a minute after midnight: no closing time today is in the past")  # pragma: no cover
-    past = (now - timedelta(minutes=1)).strftime("%H:%M")
+    past = "00:00"  # a closing time already behind today, whatever the hour the test runs (a minute ago at 00:01)
     set_day(centre_dir.path, closing_time=f'"{past}"', opening_time='"00:00"')
     api = app_for()
     assert api.post("/api/v1/day/reopen", headers=manager(api)).status_code == 200

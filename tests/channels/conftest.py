@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -236,8 +237,6 @@ def shot() -> Callable[..., Path]:
 
 def confirmation_code(server: ChannelCentre, phone: str) -> str:
     """The 6-digit code that confirms a booking, as the fake aggregator carried it to ``phone`` (the latest)."""
-    import re
-
     server.aggregator.wait_for(phone, "Huduma: ")
     def latest_code() -> str | None:
         for text in server.aggregator.messages_to(phone)[::-1]:
@@ -258,6 +257,26 @@ def book_confirmed(server: ChannelCentre, service_id: str, slot: str, phone: str
     r = httpx.post(f"{server.url}/book/{appt_id}/confirm", data={"code": confirmation_code(server, norm)})
     assert r.status_code == 303, r.text
     return appt_id
+
+
+def whole_day(server: CentreProcess, service_id: str) -> str:
+    """A bookable day (ISO) whose every slot is still ahead: the second day ``/book`` offers, never today.
+
+    The first may be today: late in the afternoon it has only a slot or two left (none after 16:00 in
+    Nairobi), and a slot stops being offered when its check-in opens, between reading a page and posting it.
+    """
+    page = httpx.get(f"{server.url}/book", params={"service": service_id, "lang": "en"}).text
+    days = re.findall(r'&amp;day=([\d-]+)&amp;lang=', page)
+    assert len(days) >= 2, f"fewer than two bookable days for {service_id}: {days}"
+    return days[1]
+
+
+def free_slots(server: CentreProcess, service_id: str, day: str | None = None) -> list[str]:
+    """The free times (POSIX seconds, as the form posts them) ``/book`` offers for the service on ``day``
+    (by default ``whole_day``'s: a whole day of them, whatever the hour the test runs)."""
+    day = day or whole_day(server, service_id)
+    page = httpx.get(f"{server.url}/book", params={"service": service_id, "day": day, "lang": "en"}).text
+    return re.findall(r'name="slot" value="(\d+)"\s+required', page)
 
 
 def clerk(server: CentreProcess) -> httpx.Client:

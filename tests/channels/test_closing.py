@@ -19,6 +19,7 @@ from centre_server.channels.i18n import tr
 from centre_server.contract import clock_words
 from tests.channels.conftest import clerk, serve_channels, ussd_ok
 from tests.channels.test_pages import PHONE, no_horizontal_scroll
+from tests.conftest import closing_ahead
 
 TZ = ZoneInfo("Africa/Nairobi")  # the demo centre's
 ALL_DAYS = 'weekdays = "mon,tue,wed,thu,fri,sat,sun"\n'  # bookings on any day the centre opens
@@ -405,10 +406,7 @@ def test_too_late_without_bookings_says_which_day_to_come(too_late_no_bookings, 
 def nobody_near_close(tmp_path_factory):
     """Closing in 30 minutes and no counter serves KRA tax returns (none open or on a break, no staffing
     plan): found at 11:34 (closing 11:40), tickets were issued that only the close would end."""
-    now = datetime.now(TZ)
-    if now.hour == 23 and now.minute >= 25:
-        pytest.skip("too close to midnight for a closing time 30 minutes ahead")  # pragma: no cover
-    closing = (now + timedelta(minutes=30)).strftime("%H:%M")
+    _, closing = closing_ahead(30)  # 23:59 late in the evening: still within the hour before it
     with serve_channels(tmp_path_factory.mktemp("nobody-near-close"),
                         day={"closing_time": f'"{closing}"', "opening_time": '"00:00"'}, extra=ALL_DAYS) as server:
         yield server

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.channels.conftest import book_confirmed, clerk, confirmation_code
+from tests.channels.conftest import book_confirmed, clerk, confirmation_code, whole_day
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
@@ -154,7 +154,9 @@ def test_book_an_appointment_from_a_phone(channel_server, phone_page, shot, new_
 def test_book_in_kiswahili_and_a_full_slot(channel_server, phone_page, shot, new_phone):
     # slot_capacity = 2 in the test centre: fill the first free slot of a service with two confirmed bookings
     page = phone_page
-    page.goto(channel_server.url + "/book?service=company-reg&lang=sw")
+    # a whole day of slots (not today: from 15:00 it has one left, and a full day is not the one shown)
+    day = whole_day(channel_server, "company-reg")
+    page.goto(f"{channel_server.url}/book?service=company-reg&day={day}&lang=sw")
     first = page.locator("label.slot input").first.get_attribute("value")
     for _ in range(2):
         book_confirmed(channel_server, "company-reg", first, new_phone(), "sw")

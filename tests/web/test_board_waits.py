@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from centre_server.contract import day_words
-from tests.conftest import CentreProcess, free_port
+from tests.conftest import CentreProcess, closing_ahead, free_port
 from tests.web.conftest import issue, login_page
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -32,11 +32,13 @@ def set_day(config, **keys: str) -> None:
 def closing_soon(centre_dir, mosquitto, tmp_path):
     """A real centre server whose day closes 90 minutes from now (opening at midnight): far enough that a
     service nobody serves still issues (within ``unserved_minutes``, 60, of the close it would refuse)."""
-    now = datetime.now(NAIROBI)
-    if now.hour >= 22 and now.minute >= 30 or now.hour == 23:
-        pytest.skip("too close to midnight for a closing time ahead today")  # pragma: no cover
-    set_day(centre_dir.path / "centre.toml", opening_time="00:00",
-            closing_time=(now + timedelta(minutes=90)).strftime("%H:%M"))
+    now, closing = closing_ahead(90)
+    # late in the evening the close is 23:59, nearer: the hour before it is cut so that now stays outside it
+    left = (now.replace(hour=23, minute=59) - now).total_seconds() // 60
+    set_day(centre_dir.path / "centre.toml", opening_time="00:00", closing_time=closing)
+    toml = centre_dir.path / "centre.toml"
+    toml.write_text(re.sub(r"(?m)^unserved_minutes = \d+", f"unserved_minutes = {int(max(0, min(60, left - 20)))}",
+                           toml.read_text()))
     server = CentreProcess(centre=centre_dir, port=free_port(), args=["--mqtt", mosquitto.url],
                            log_path=tmp_path / "centre.log")
     server.start()
