@@ -9,7 +9,10 @@ the estimator's closed forms answer again (``ForecastTable.max_age_s``). Nothing
 while the day is closed or nobody waits and no counter serves. The first table is made
 at the start, before the first ticket, and a new one at once (within ``WAKE_CHECK_S``)
 after a counter opens, closes or pauses, which drops the old: the closed forms answer
-for moments only, so consecutive tickets' figures come from the same method.
+for moments only, so consecutive tickets' figures come from the same method. That one runs
+``forecast.FUTURES`` futures, to be quick; the periodic ones run more while the hall is small
+(``forecast.TOP_UP_COMMANDS``). Every refresh draws the same random numbers (``seed``), so a
+hall where nothing happened keeps its figures.
 """
 
 from __future__ import annotations
@@ -44,17 +47,21 @@ class Live(Protocol):
 class Forecaster:
     """Started with the centre's writer, stopped with it (``Centre.start_writer``/``stop_writer``)."""
 
-    def __init__(self, centre: Live, period_s: float = PERIOD_S, futures: int = forecast.FUTURES) -> None:
+    def __init__(self, centre: Live, period_s: float = PERIOD_S, futures: int = forecast.FUTURES,
+                 most: int = forecast.MAX_FUTURES) -> None:
         self.centre = centre
         self.period_s = period_s
-        self.futures = futures
-        self.rng = random.Random()
+        self.futures, self.most = futures, most
+        # the same random numbers every refresh (common random numbers): a hall where nothing changed
+        # keeps its figures, a citizen's estimate moves only when the hall does (``forecast.Draws``)
+        self.seed = random.SystemRandom().getrandbits(64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cpu_s = 0.0  # this thread's CPU time, all refreshes together
         self.refreshes = 0
         self.started_at = 0.0
         self.last_took = 0.0  # the last refresh's CPU seconds
+        self.last_least = 0.0  # of which its first FUTURES futures (what a refresh without the top-up costs)
 
     def start(self) -> None:
         """The first table is made here, before the first ticket after a (re)start: until a table
@@ -84,31 +91,38 @@ class Forecaster:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wait(self.last_took)
+            dropped = self._wait(self.last_took, self.last_least)
             if not self._stop.is_set():
-                self._refresh_logged()
+                self._refresh_logged(top_up=not dropped)
 
-    def _refresh_logged(self) -> None:
+    def _refresh_logged(self, top_up: bool = True) -> None:
         began = time.thread_time()
+        table = None
         try:
-            self.refresh()
+            table = self.refresh(top_up)
         except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
             logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
         self.last_took = time.thread_time() - began
+        self.last_least = min(self.last_took, table.least_cpu_s) if table is not None else self.last_took
 
-    def _wait(self, took: float) -> None:
+    def _wait(self, took: float, least: float) -> bool:
         """Until the next refresh: a period, or sooner once the table was dropped (a counter opened,
         closed or paused: the estimator drops a table made with other counters) and counters serve.
+        True when woken by a dropped table: that refresh runs FUTURES futures only, at once.
 
-        Never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
-        so the next one comes later (past the table's age limit the closed forms answer)."""
+        Never more than MAX_SHARE of a core, but for the top-up (``forecast.TOP_UP_COMMANDS``, at most
+        once a period): a hall of hundreds waiting makes each refresh dearer, so the next one comes
+        later (past the table's age limit the closed forms answer)."""
         rest = took / MAX_SHARE - took
         now = time.monotonic()
-        earliest, due = now + rest, now + max(self.period_s, rest)
+        earliest, due = now + least / MAX_SHARE - least, now + max(self.period_s, rest)
         while not self._stop.wait(max(0.0, min(WAKE_CHECK_S, due - time.monotonic()))):
             now = time.monotonic()
-            if now >= due or (now >= earliest and self._dropped()):
-                return
+            if now >= due:
+                return False
+            if now >= earliest and self._dropped():
+                return True
+        return False
 
     def _dropped(self) -> bool:
         """No table while a counter is open: the next ticket would get the closed forms' figure."""
@@ -119,8 +133,10 @@ class Forecaster:
             return (any(c.state is CounterState.open for c in state.counters.values())
                     and engine.day_closed_reason(state, self.centre.clock()) is None)
 
-    def refresh(self) -> ForecastTable | None:
-        """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""
+    def refresh(self, top_up: bool = True) -> ForecastTable | None:
+        """One refresh: the snapshot under the lock, the futures outside it, the table left on the state.
+        ``top_up``: more futures while the hall is small (``forecast.MAX_FUTURES``); a refresh made at
+        once after a counter opened or closed runs without, to be quick."""
         began = time.thread_time()
         centre = self.centre
         with centre.lock:
@@ -130,7 +146,7 @@ class Forecaster:
                     c.state is CounterState.open for c in state.counters.values()):
                 return None
             snap = forecast.take_snapshot(state, now)
-        table = forecast.run_futures(snap, self.futures, self.rng)
+        table = forecast.run_futures(snap, self.futures, seed=self.seed, most=self.most if top_up else None)
         state.predictor.install(table)  # one attribute: the issue path reads the old or the new table whole
         self.cpu_s += time.thread_time() - began
         self.refreshes += 1
