@@ -3,7 +3,8 @@
 A freshly provisioned demo centre is served by a real ``huduma-centre serve`` process
 (its embedded broker on a free port). One counter opens for one service, five tickets
 are issued and the first is called: one citizen at the counter, four waiting. Then,
-with nobody calling, issuing or leaving, the bench reads every ``--every`` seconds for
+with nobody calling, issuing or leaving (from ``--settle`` seconds on: the first refresh
+that saw the new tickets), the bench reads every ``--every`` seconds for
 ``--minutes`` the estimate the centre gives the last of the four (``GET
 /api/v1/tickets/{id}``, what the ticket page and SMS show) and a newcomer's (``GET
 /api/v1/services``, what the kiosk and the board show), across the forecaster's
@@ -65,6 +66,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="how long nothing changes")
     ap.add_argument("--every", type=float, default=5.0, help="seconds between two readings")
     ap.add_argument("--waiting", type=int, default=4, help="citizens waiting behind the one at the counter")
+    ap.add_argument("--settle", type=float, default=16.0,
+                    help="seconds after the setup before the readings: the first refresh that sees the tickets")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="huduma-jitter-"))
     server = None
@@ -100,6 +103,10 @@ def main() -> int:
             figures = next(s for s in httpx.get(url + "/api/v1/services").json() if s["id"] == service)
             return int(ticket["estimated_wait_s"]), int(figures["estimated_wait_s"])
 
+        first = reading()
+        time.sleep(args.settle)
+        print(f"At once after the setup: {first[0]} s and {first[1]} s (a table made before the tickets came, read "
+              f"past its end); the readings start {args.settle:g} s later, after the next refresh.")
         mine: list[int] = []
         newcomer: list[int] = []
         began = time.monotonic()

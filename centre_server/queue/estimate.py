@@ -143,7 +143,6 @@ class ForecastTable:
     step: dict[str, float]
     futures: int = 0
     cpu_s: float = 0.0  # what the futures cost to run
-    least_cpu_s: float = 0.0  # what its first FUTURES futures cost (a refresh without the top-up)
     # per service, counters that turned busy less those that turned free since the snapshot (kept
     # by WaitPredictor.record): each is one more citizen ahead than the table's position says
     turned_busy: dict[str, int] = field(default_factory=dict)

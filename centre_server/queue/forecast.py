@@ -622,7 +622,6 @@ def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | Non
     sums: dict[str, float] = {}
     hits: dict[str, int] = {}
     done = commands = 0
-    least_cpu_s = 0.0
     while done < futures:
         future = _Future(snap, Draws(_mix(base + done)))
         for tid, w in future.run().items():
@@ -630,8 +629,6 @@ def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | Non
             hits[tid] = hits.get(tid, 0) + 1
         done += 1
         commands += future.commands
-        if done == FUTURES:
-            least_cpu_s = time.thread_time() - began
         if done >= MIN_FUTURES and time.thread_time() - began > budget_s:
             logger.info("wait forecast: %d futures of %d within its %.1f s budget", done, futures, budget_s)
             break
@@ -652,8 +649,7 @@ def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | Non
         if not prio:
             step[sid] = _step(snap, sid, waits)
     return ForecastTable(at=snap.at, max_age_s=max_age_s, normal=normal, priority=priority, step=step,
-                         futures=futures, cpu_s=time.thread_time() - began,
-                         least_cpu_s=least_cpu_s or time.thread_time() - began, turned_busy=snap.turned_busy)
+                         futures=futures, cpu_s=time.thread_time() - began, turned_busy=snap.turned_busy)
 
 
 def _filled(cells: dict[int, float], first: int) -> tuple[float, ...]:

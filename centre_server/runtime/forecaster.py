@@ -9,10 +9,9 @@ the estimator's closed forms answer again (``ForecastTable.max_age_s``). Nothing
 while the day is closed or nobody waits and no counter serves. The first table is made
 at the start, before the first ticket, and a new one at once (within ``WAKE_CHECK_S``)
 after a counter opens, closes or pauses, which drops the old: the closed forms answer
-for moments only, so consecutive tickets' figures come from the same method. That one runs
-``forecast.FUTURES`` futures, to be quick; the periodic ones run more while the hall is small
-(``forecast.TOP_UP_COMMANDS``). Every refresh draws the same random numbers (``seed``), so a
-hall where nothing happened keeps its figures.
+for moments only, so consecutive tickets' figures come from the same method. Every refresh
+draws the same random numbers (``seed``) and runs as many futures as the hall allows
+(``forecast.TOP_UP_COMMANDS``), so a hall where nothing happened keeps its figures.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 PERIOD_S = 15.0
 MAX_SHARE = 0.05  # of one core, whatever the hall
+CREDIT_S = 1.0  # CPU seconds the refreshes may spend at once (counters opening in the morning), then MAX_SHARE
 WAKE_CHECK_S = 0.5  # how often a dropped table is looked for between refreshes
 
 
@@ -61,7 +61,8 @@ class Forecaster:
         self.refreshes = 0
         self.started_at = 0.0
         self.last_took = 0.0  # the last refresh's CPU seconds
-        self.last_least = 0.0  # of which its first FUTURES futures (what a refresh without the top-up costs)
+        # CPU the refreshes may spend: MAX_SHARE of each second accrues, up to CREDIT_S; a refresh spends its own
+        self.credit, self.credit_at = CREDIT_S, time.monotonic()
 
     def start(self) -> None:
         """The first table is made here, before the first ticket after a (re)start: until a table
@@ -91,38 +92,40 @@ class Forecaster:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            dropped = self._wait(self.last_took, self.last_least)
+            self._wait()
             if not self._stop.is_set():
-                self._refresh_logged(top_up=not dropped)
+                self._refresh_logged()
 
-    def _refresh_logged(self, top_up: bool = True) -> None:
+    def _refresh_logged(self) -> None:
         began = time.thread_time()
-        table = None
         try:
-            table = self.refresh(top_up)
+            self.refresh()
         except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
             logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
         self.last_took = time.thread_time() - began
-        self.last_least = min(self.last_took, table.least_cpu_s) if table is not None else self.last_took
+        now = time.monotonic()
+        self.credit, self.credit_at = self._credit(now) - self.last_took, now
 
-    def _wait(self, took: float, least: float) -> bool:
+    def _credit(self, now: float) -> float:
+        return min(CREDIT_S, self.credit + (now - self.credit_at) * MAX_SHARE)
+
+    def _wait(self) -> None:
         """Until the next refresh: a period, or sooner once the table was dropped (a counter opened,
         closed or paused: the estimator drops a table made with other counters) and counters serve.
-        True when woken by a dropped table: that refresh runs FUTURES futures only, at once.
 
-        Never more than MAX_SHARE of a core, but for the top-up (``forecast.TOP_UP_COMMANDS``, at most
-        once a period): a hall of hundreds waiting makes each refresh dearer, so the next one comes
-        later (past the table's age limit the closed forms answer)."""
-        rest = took / MAX_SHARE - took
-        now = time.monotonic()
-        earliest, due = now + least / MAX_SHARE - least, now + max(self.period_s, rest)
+        Never more than MAX_SHARE of a core over time: a refresh spends its CPU from a credit that
+        grows by MAX_SHARE a second up to CREDIT_S. A dropped table is made again at once while the
+        credit holds one more refresh like the last; a periodic one waits while the credit is
+        overdrawn, so a hall of hundreds waiting, where each refresh is dearer, gets them less often
+        (past the table's age limit the closed forms answer)."""
+        due = time.monotonic() + self.period_s
         while not self._stop.wait(max(0.0, min(WAKE_CHECK_S, due - time.monotonic()))):
             now = time.monotonic()
-            if now >= due:
-                return False
-            if now >= earliest and self._dropped():
-                return True
-        return False
+            credit = self._credit(now)
+            if credit < 0.0:
+                due = max(due, now + -credit / MAX_SHARE)
+            elif now >= due or (credit >= self.last_took and self._dropped()):
+                return
 
     def _dropped(self) -> bool:
         """No table while a counter is open: the next ticket would get the closed forms' figure."""
@@ -133,10 +136,8 @@ class Forecaster:
             return (any(c.state is CounterState.open for c in state.counters.values())
                     and engine.day_closed_reason(state, self.centre.clock()) is None)
 
-    def refresh(self, top_up: bool = True) -> ForecastTable | None:
-        """One refresh: the snapshot under the lock, the futures outside it, the table left on the state.
-        ``top_up``: more futures while the hall is small (``forecast.MAX_FUTURES``); a refresh made at
-        once after a counter opened or closed runs without, to be quick."""
+    def refresh(self) -> ForecastTable | None:
+        """One refresh: the snapshot under the lock, the futures outside it, the table left on the state."""
         began = time.thread_time()
         centre = self.centre
         with centre.lock:
@@ -146,7 +147,7 @@ class Forecaster:
                     c.state is CounterState.open for c in state.counters.values()):
                 return None
             snap = forecast.take_snapshot(state, now)
-        table = forecast.run_futures(snap, self.futures, seed=self.seed, most=self.most if top_up else None)
+        table = forecast.run_futures(snap, self.futures, seed=self.seed, most=self.most)
         state.predictor.install(table)  # one attribute: the issue path reads the old or the new table whole
         self.cpu_s += time.thread_time() - began
         self.refreshes += 1
