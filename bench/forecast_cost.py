@@ -46,15 +46,16 @@ def thirty_counters() -> int:
 class Peak(Replay):
     """The replay, refreshing the forecast every ``every`` simulated seconds of the peak, timed."""
 
-    def __init__(self, *args: object, futures: int, every: float, **kwargs: object) -> None:
+    def __init__(self, *args: object, futures: int, most: int, every: float, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.futures, self.every = futures, every
+        self.futures, self.most, self.every = futures, most, every
         self.next_at = DAY + 9 * H
         self.lock_ms: list[float] = []
         self.lock_cpu_ms: list[float] = []
         self.cpu_s: list[float] = []
         self.waiting: list[int] = []
-        self.rng = random.Random(1)
+        self.seed = 1  # the same random numbers every refresh, as the server's forecaster
+        self.counts: list[int] = []  # futures per refresh (more while a refresh is cheap)
         self.issue_ms: dict[str, list[float]] = {"table": [], "closed forms": []}
         self.issued = 0
 
@@ -66,8 +67,9 @@ class Peak(Replay):
             snap = forecast.take_snapshot(self.state, self.base + t)
             self.lock_ms.append((time.perf_counter() - began) * 1000)
             self.lock_cpu_ms.append((time.thread_time() - cpu) * 1000)
-            table = forecast.run_futures(snap, self.futures, self.rng)
+            table = forecast.run_futures(snap, self.futures, seed=self.seed, most=self.most)
             self.cpu_s.append(time.thread_time() - cpu)
+            self.counts.append(table.futures)
             self.waiting.append(sum(len(q) for q in self.state.queues.values()))
             self._time_issue(table, self.base + t)
         super()._arrive(a, t)
@@ -91,21 +93,24 @@ class Peak(Replay):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--futures", type=int, default=forecast.FUTURES)
+    ap.add_argument("--futures", type=int, default=forecast.FUTURES, help="futures at least")
+    ap.add_argument("--most", type=int, default=forecast.MAX_FUTURES, help="futures at most (while a refresh is cheap)")
     ap.add_argument("--period", type=float, default=PERIOD_S, help="the server's refresh period (s)")
     ap.add_argument("--every", type=float, default=600.0, help="simulated seconds between timed refreshes")
     args = ap.parse_args()
     seed = thirty_counters()
     model, plan, note = huduma(seed, days=2)
     arrivals = model.trace(random.Random(seed), 2)
-    peak = Peak(arrivals, plan, futures=args.futures, every=args.every)
+    peak = Peak(arrivals, plan, futures=args.futures, most=args.most, every=args.every)
     peak.run()
     cpu = statistics.fmean(peak.cpu_s)
     share = cpu / args.period
     print(f"Huduma centre #{seed}: {note}; {len(arrivals)} tickets over 2 days; load average "
           f"{os.getloadavg()[0]:.1f}")
     print(f"{len(peak.cpu_s)} refreshes through the second morning's peak (09:00-11:30), "
-          f"{min(peak.waiting)}-{max(peak.waiting)} citizens waiting, {args.futures} futures each:")
+          f"{min(peak.waiting)}-{max(peak.waiting)} citizens waiting, "
+          f"{min(peak.counts)}-{max(peak.counts)} futures each "
+          f"(at least {args.futures}, up to {args.most} within {forecast.TOP_UP_COMMANDS:,} engine commands):")
     print(f"  snapshot under the lock   CPU mean {statistics.fmean(peak.lock_cpu_ms):.1f} ms, max "
           f"{max(peak.lock_cpu_ms):.1f} ms (wall mean {statistics.fmean(peak.lock_ms):.1f} ms, max "
           f"{max(peak.lock_ms):.1f} ms: the writer waits this long once a refresh)")

@@ -36,8 +36,10 @@ class Forecasting(Replay):
         self.rng = random.Random(seed)
         self.futures = futures
         self.refresh_at = sorted(t - self.rng.uniform(0.0, period) for t in ask.values())
+        self.draws_seed = self.rng.getrandbits(64)  # the same every refresh, as the server's forecaster
         self.cpu_s = 0.0
         self.refreshes = 0
+        self.futures_run = 0
 
     def run(self):  # type: ignore[no-untyped-def]
         for t in self.refresh_at:
@@ -47,7 +49,10 @@ class Forecasting(Replay):
     def _arrive(self, a: Arrival, t: float) -> None:
         if a is _REFRESH:  # type: ignore[comparison-overlap]
             began = time.process_time()
-            self.state.predictor.install(forecast.forecast(self.state, self.base + t, self.futures, self.rng))
+            snap = forecast.take_snapshot(self.state, self.base + t)
+            table = forecast.run_futures(snap, self.futures, seed=self.draws_seed, most=forecast.MAX_FUTURES)
+            self.state.predictor.install(table)
+            self.futures_run += table.futures
             self.cpu_s += time.process_time() - began
             self.refreshes += 1
             return

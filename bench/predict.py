@@ -43,7 +43,7 @@ from forecasting import Forecasting  # noqa: E402
 from huduma import huduma  # noqa: E402
 from oracle import DAY, NO_SHOW_S, OPEN, Model, Stream, oracle_waits  # noqa: E402
 
-from centre_server.queue.forecast import FUTURES  # noqa: E402
+from centre_server.queue.forecast import FUTURES, MAX_FUTURES, TOP_UP_COMMANDS  # noqa: E402
 from centre_server.runtime.forecaster import PERIOD_S  # noqa: E402
 from centre_server.sim.replay import Outcome, Shift, replay  # noqa: E402
 
@@ -226,6 +226,7 @@ class Run:
     note: str = ""
     forecast_s: float = 0.0  # CPU of the forecaster's refreshes
     refreshes: int = 0
+    futures: int = 0  # futures run by all the refreshes
     scores: dict[str, Score] = field(default_factory=dict)
 
 
@@ -266,7 +267,7 @@ def run_one(job: tuple[str, int, int, int, int]) -> Run:
              "LES": [o.les_s if o.les_s is not None else naive(o, sc.model) for o in chosen],
              "QL": [ql(o, sc.model) for o in chosen]}
     run = Run(key, sc.name, seed, len(chosen), len(arrivals), statistics.fmean(actual) if actual else 0.0,
-              took, oracle_s, sc.note, forecast_s, forecasting.refreshes)
+              took, oracle_s, sc.note, forecast_s, forecasting.refreshes, forecasting.futures_run)
     run.scores = {k: score(v, actual) for k, v in preds.items()}
     return run
 
@@ -414,8 +415,11 @@ def main() -> int:
     print(f"Estimated-wait accuracy: {seeds} seeds per scenario, {hseeds} Huduma centres of {days} days; "
           f"{sample} citizens per run who found every counter busy (from the second day); "
           f"oracle: {args.futures} futures each; {'unseen seeds 101+' if args.unseen else 'seeds 1+'}.")
+    refreshes = sum(r.refreshes for r in runs)
     print("engine: the estimate printed at issue, the forecaster on (tables refreshed every "
-          f"{PERIOD_S:.0f} s, {FUTURES} futures); closed: the estimator's closed forms alone (its fallback).")
+          f"{PERIOD_S:.0f} s, {FUTURES} to {MAX_FUTURES} futures while within {TOP_UP_COMMANDS:,} engine commands, "
+          f"{sum(r.futures for r in runs) / max(1, refreshes):.0f} on average, the same random numbers every "
+          "refresh); closed: the estimator's closed forms alone (its fallback).")
     all_ok = report(runs, keys)
     tickets = sum(r.tickets for r in runs)
     replay_s = sum(r.replay_s for r in runs)

@@ -22,6 +22,12 @@ keep coming between two refreshes, and the position of one who finds more ahead 
 the snapshot had is read from the futures (with the counters due back from lunch), not
 extrapolated from the counters open now.
 
+The random numbers are common to every refresh (``Draws``): the n-th future draws the same
+number for the same citizen's service time, no-show and patience, and for the same arrival
+stream's j-th gap. An unchanged hall gives the same table, so a waiting citizen's figure does
+not jump with each refresh's fresh sample; a call or a newcomer changes only what it touches.
+A small hall, where a future is cheap, gets up to ``MAX_FUTURES`` of them.
+
 Normal citizens who arrive after now never go before a normal marker (a counter
 calls the longest-waiting ticket of its services, and priority classes, which are
 simulated, first), so under that rule only priority arrivals are drawn; with
@@ -34,12 +40,14 @@ the same functions inside its replay.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
 import logging
 import math
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -53,7 +61,12 @@ from centre_server.queue.model import Counter, Ticket
 
 logger = logging.getLogger(__name__)
 
-FUTURES = 32  # a few dozen: the table's own noise is about 1/(2·32) of the RMSE
+FUTURES = 32  # at least this many: the table's own noise is about 1/(2·32) of the RMSE
+MAX_FUTURES = 256  # more while a refresh is cheap (a small hall): its noise 1/(2·256)
+# engine commands a refresh may run for more futures than FUTURES (about 0.2-0.3 CPU-s here, 10-16 µs
+# each: under 2 % of a core every 15 s). Counted in commands, not seconds, so the same hall always
+# gets the same number of futures, and the same table, whatever else the machine is doing
+TOP_UP_COMMANDS = 20_000
 HORIZON_S = 8 * 3600.0  # no future runs further (nor past the local midnight)
 MAX_AGE_S = 120.0  # an older table is not read: the closed forms answer
 RECENT_CLOSE_S = 1200.0  # a busy counter the plan closed this recently is finishing up, then closes
@@ -71,11 +84,54 @@ BEYOND = 1
 _CLOSE, _END, _OPEN, _ABANDON, _ARRIVE = range(5)
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """splitmix64's finaliser: nearby integers become unrelated 64-bit ones."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _key(name: str) -> int:
+    """A stable number for a ticket or an arrival stream (the same in every process)."""
+    return zlib.crc32(name.encode())
+
+
+# what a uniform number is drawn for: one number per (future, citizen, purpose)
+_SERVICE, _NO_SHOW, _PATIENCE = range(3)
+
+
+class Draws:
+    """The random numbers of one future, each tied to what it decides (common random numbers).
+
+    The n-th future of every refresh draws the same number for the same citizen's service time,
+    no-show and patience, and for the same arrival stream's j-th gap. A hall where nothing changed
+    between two refreshes then gets the same futures and the same table, not a fresh Monte-Carlo
+    sample (a ticket's estimate jumped between 1,445 and 2,034 s over three quiet minutes); a real
+    change (a call, a counter opening) changes only the futures it touches. Each number is still
+    uniform and independent of the others, so every future is drawn as before: no bias."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed & _MASK
+
+    def uniform(self, key: int, n: int) -> float:
+        """A number in (0, 1) for ``key`` (a ``_key``) and ``n`` (a purpose, or an arrival's index)."""
+        return ((_mix(self.seed ^ _mix((key << 24) ^ n)) >> 11) + 0.5) * (1.0 / (1 << 53))
+
+
 @dataclass
 class Learned:
-    """What the futures draw from: the centre's own figures at the snapshot's moment."""
+    """What the futures draw from: the centre's own figures at the snapshot's moment.
 
-    samples: dict[str, list[float]]
+    Each draw turns one uniform number ``u`` into a figure (an inverse distribution function), so
+    that a number drawn for a citizen means the same in every refresh (``Draws``)."""
+
+    samples: dict[str, list[float]]  # each service's recent service times, sorted
     mean_s: dict[str, float]
     speed: dict[str, float]
     no_show_p: dict[str, float]
@@ -84,31 +140,35 @@ class Learned:
     # (service, priority class) -> [(from, to, arrivals per second)], trace of the horizon
     arrivals: dict[tuple[str, bool], list[tuple[float, float, float]]]
 
-    def draw(self, rng: random.Random, service_id: str, counter_id: str | None) -> float:
+    def draw(self, u: float, service_id: str, counter_id: str | None) -> float:
         ring = self.samples.get(service_id)
         pace = self.speed.get(counter_id or "", 1.0)
         if ring and len(ring) >= 10:
-            return ring[int(rng.random() * len(ring))] * pace
-        return rng.expovariate(1.0 / self.mean_s.get(service_id, 600.0)) * pace
+            return ring[int(u * len(ring))] * pace
+        return -math.log(1.0 - u) * self.mean_s.get(service_id, 600.0) * pace
 
     def survival(self, service_id: str, counter_id: str | None, e: float) -> float:
         ring = self.samples.get(service_id)
         pace = self.speed.get(counter_id or "", 1.0)
         if ring and len(ring) >= 10:
-            return sum(1 for x in ring if x * pace > e) / len(ring)
+            return (len(ring) - bisect.bisect_right(ring, e / pace)) / len(ring)
         return math.exp(-e / (self.mean_s.get(service_id, 600.0) * pace))
 
-    def residual(self, rng: random.Random, service_id: str, counter_id: str | None, e: float) -> float:
-        """The rest of a service that has run ``e`` seconds (drawn among the longer ones)."""
-        for _ in range(60):
-            x = self.draw(rng, service_id, counter_id)
-            if x > e:
-                return x - e
-        return rng.expovariate(1.0 / max(60.0, self.mean_s.get(service_id, 600.0)))
+    def residual(self, u: float, service_id: str, counter_id: str | None, e: float) -> float:
+        """The rest of a service that has run ``e`` seconds: drawn among the longer ones, by the same
+        ``u`` whatever ``e`` (so a service running on moves its citizen's futures smoothly)."""
+        ring = self.samples.get(service_id)
+        pace = self.speed.get(counter_id or "", 1.0)
+        if ring and len(ring) >= 10:
+            lo = bisect.bisect_right(ring, e / pace)
+            if lo < len(ring):
+                return ring[lo + int(u * (len(ring) - lo))] * pace - e
+            return -math.log(1.0 - u) * max(60.0, self.mean_s.get(service_id, 600.0))  # longer than any seen
+        return -math.log(1.0 - u) * self.mean_s.get(service_id, 600.0) * pace  # exponential: no memory
 
-    def patience(self, rng: random.Random, waited: float) -> float:
+    def patience(self, u: float, waited: float) -> float:
         """How much longer a citizen who has waited ``waited`` stays (inf: until called)."""
-        need = rng.expovariate(1.0)
+        need = -math.log(1.0 - u)
         t = waited
         for i, h in enumerate(self.hazards):
             hi = PATIENCE_EDGES[i + 1]
@@ -271,7 +331,7 @@ def _learned(p: WaitPredictor, live: State, served: set[str], day: str, tod: flo
                 t = b
             if spans:
                 arrivals[(sid, prio)] = spans
-    return Learned(samples={s: list(r) for s, r in p.samples.items() if s in served},
+    return Learned(samples={s: sorted(r) for s, r in p.samples.items() if s in served},
                    mean_s=dict(p.mean_service_s),
                    speed=p.counter_speeds(),
                    no_show_p={s: p.no_show_share(s) for s in live.services},
@@ -326,11 +386,16 @@ class _Unheard(WaitPredictor):
         return None
 
 
+# an arrival stream in the futures' heap: service, priority class, its rate spans, the span now, arrivals drawn
+_Stream = tuple[str, bool, list[tuple[float, float, float]], int, int]
+
+
 class _Future:
     """One run of the copied state until every marker is called (or the horizon)."""
 
-    def __init__(self, snap: Snapshot, rng: random.Random) -> None:
-        self.snap, self.rng, self.learned = snap, rng, snap.learned
+    def __init__(self, snap: Snapshot, draws: Draws) -> None:
+        self.snap, self.draws, self.learned = snap, draws, snap.learned
+        self.keys: dict[str, int] = {}  # the simulated arrivals' draw keys (a real ticket's is its id's)
         self.state = _clone(snap.state)
         self.closing = set(snap.closing)
         self.heap: list[tuple[float, int, int, object]] = []
@@ -345,7 +410,7 @@ class _Future:
         heapq.heappush(self.heap, (t, kind, self.order, payload))
 
     def run(self) -> dict[str, float]:
-        snap, st, rng, ln, t0 = self.snap, self.state, self.rng, self.learned, self.snap.at
+        snap, st, ln, t0 = self.snap, self.state, self.learned, self.snap.at
         for c in st.counters.values():  # the services under way: the rest of each
             if c.ticket_id is None:
                 continue
@@ -354,22 +419,23 @@ class _Future:
             p_ns = ln.no_show_p.get(tk.service_id, 0.0) if tk.state == TicketState.called and e < ln.no_show_s else 0.0
             if p_ns:
                 p_ns = p_ns / (p_ns + (1 - p_ns) * ln.survival(tk.service_id, c.id, e))
-            if p_ns and rng.random() < p_ns:
+            if p_ns and self._u(tk.id, _NO_SHOW) < p_ns:
                 self.push(t0 + ln.no_show_s - e, _END, (c.id, tk.id, True))
             else:
-                self.push(t0 + ln.residual(rng, tk.service_id, c.id, e), _END, (c.id, tk.id, False))
+                self.push(t0 + ln.residual(self._u(tk.id, _SERVICE), tk.service_id, c.id, e), _END,
+                          (c.id, tk.id, False))
         for q in st.queues.values():  # who waits: whether they stay
             for tk in q.values():
                 if tk.id.startswith(MARK) and tk.id not in snap.newcomers:
                     continue
-                stay = ln.patience(rng, max(0.0, t0 - tk.queued_at))
+                stay = ln.patience(self._u(tk.id, _PATIENCE), max(0.0, t0 - tk.queued_at))
                 if math.isfinite(stay):
                     self.push(t0 + stay, _ABANDON, tk.id)
         for at, cid, sv in snap.plan:
             self.push(at, _OPEN if sv is not None else _CLOSE, (cid, sv))
         for (sid, prio), spans in ln.arrivals.items():
             if prio or snap.all_arrivals:
-                self._next_arrival(sid, prio, spans, 0, t0)
+                self._next_arrival((sid, prio, spans, 0, 0), t0)
         for c in sorted(st.counters.values(), key=_idle_order):  # idle counters call at once
             self._call(c.id, t0)
         while self.heap and self.left > 0:
@@ -385,9 +451,9 @@ class _Future:
                 if tk is not None and tk.state == TicketState.waiting:
                     self._apply(engine.CancelTicket(tk.id, reason="abandoned"), t)
             elif kind == _ARRIVE:
-                sid, prio, spans, i = cast(tuple[str, bool, list[tuple[float, float, float]], int], payload)
-                self._arrive(sid, prio, t)
-                self._next_arrival(sid, prio, spans, i, t)
+                stream = cast(_Stream, payload)
+                self._arrive(stream, t)
+                self._next_arrival(stream, t)
             elif kind == _OPEN:
                 cid, sv = cast(tuple[str, tuple[str, ...]], payload)
                 self._open(cid, sv, t)
@@ -399,26 +465,35 @@ class _Future:
         self.commands += 1
         return engine.apply(self.state, command, t)
 
-    def _next_arrival(self, sid: str, prio: bool, spans: list[tuple[float, float, float]], i: int,
-                      t: float) -> None:
+    def _u(self, tid: str, purpose: int) -> float:
+        key = self.keys.get(tid)
+        return self.draws.uniform(_key(tid) if key is None else key, purpose)
+
+    def _next_arrival(self, stream: _Stream, t: float) -> None:
+        """The stream's next arrival: its j-th gap is the same number in every refresh."""
+        sid, prio, spans, i, j = stream
+        key = _key(f"{sid}\0{prio}")
         while i < len(spans):
             a, b, lam = spans[i]
-            t = max(t, a) + self.rng.expovariate(lam)
+            j += 1
+            t = max(t, a) - math.log(1.0 - self.draws.uniform(key, j)) / lam
             if t < b:
-                self.push(t, _ARRIVE, (sid, prio, spans, i))
+                self.push(t, _ARRIVE, (sid, prio, spans, i, j))
                 return
             t = b
             i += 1
 
-    def _arrive(self, sid: str, prio: bool, t: float) -> None:
+    def _arrive(self, stream: _Stream, t: float) -> None:
+        sid, prio, _, _, j = stream
         self.arrived += 1
         tid = f"{MARK}a{self.arrived}"
+        self.keys[tid] = _key(f"{sid}\0{prio}\0{j}")
         try:
             self._apply(engine.IssueTicket(ticket_id=tid, service_id=sid,
                                            priority=Priority.elderly if prio else Priority.none), t)
         except QueueError:
             return
-        stay = self.learned.patience(self.rng, 0.0)
+        stay = self.learned.patience(self._u(tid, _PATIENCE), 0.0)
         if math.isfinite(stay):
             self.push(t + stay, _ABANDON, tid)
         idle = [c for c in self.state.counters.values() if sid in c.services and self._idle(c)]
@@ -456,11 +531,11 @@ class _Future:
             c.priority_streak = streak
 
     def _serve(self, c: Counter, tk: Ticket, t: float) -> None:
-        ln, rng = self.learned, self.rng
-        if rng.random() < ln.no_show_p.get(tk.service_id, 0.0):
+        ln = self.learned
+        if self._u(tk.id, _NO_SHOW) < ln.no_show_p.get(tk.service_id, 0.0):
             self.push(t + ln.no_show_s, _END, (c.id, tk.id, True))
         else:
-            self.push(t + ln.draw(rng, tk.service_id, c.id), _END, (c.id, tk.id, False))
+            self.push(t + ln.draw(self._u(tk.id, _SERVICE), tk.service_id, c.id), _END, (c.id, tk.id, False))
 
     def _end(self, cid: str, tid: str, no_show: bool, t: float) -> None:
         c = self.state.counters[cid]
@@ -528,25 +603,37 @@ def _clone(base: State) -> State:
 
 
 def run_futures(snap: Snapshot, futures: int = FUTURES, rng: random.Random | None = None,
-                max_age_s: float = MAX_AGE_S, budget_s: float = BUDGET_S) -> ForecastTable:
+                max_age_s: float = MAX_AGE_S, budget_s: float = BUDGET_S, seed: int | None = None,
+                most: int | None = None, top_up: int = TOP_UP_COMMANDS) -> ForecastTable:
     """Run ``futures`` futures from ``snap`` and read each position's mean wait from them.
+
+    ``seed`` fixes the futures' random numbers (``Draws``): the forecaster passes the same one every
+    refresh, so an unchanged hall gives the same table; without it ``rng`` (or the system) draws one.
+    Up to ``most`` futures run while they take fewer than ``top_up`` engine commands in all, doubling
+    (32, 64, 128, 256): a small hall gets a finer table for little CPU.
 
     A refresh shares the server's interpreter with the issue path: past ``budget_s`` of CPU no
     further future starts (``MIN_FUTURES`` always run), and each future stops after
     ``MAX_COMMANDS``; positions it never reached are unknown and the closed forms answer them."""
     began = time.thread_time()
-    rng = rng or random.Random()
+    if seed is None:
+        seed = (rng or random.Random()).getrandbits(64)
+    base = _mix(seed)  # the n-th future's numbers: unrelated to any other seed's futures
     sums: dict[str, float] = {}
     hits: dict[str, int] = {}
-    done = 0
+    done = commands = 0
     while done < futures:
-        for tid, w in _Future(snap, rng).run().items():
+        future = _Future(snap, Draws(_mix(base + done)))
+        for tid, w in future.run().items():
             sums[tid] = sums.get(tid, 0.0) + w
             hits[tid] = hits.get(tid, 0) + 1
         done += 1
+        commands += future.commands
         if done >= MIN_FUTURES and time.thread_time() - began > budget_s:
             logger.info("wait forecast: %d futures of %d within its %.1f s budget", done, futures, budget_s)
             break
+        if done == futures and most is not None and 2 * done <= most and 2 * commands <= top_up:
+            futures = 2 * done  # twice as many take about twice the commands: still within the top-up
     futures = done
     rows: dict[tuple[str, bool], dict[int, float]] = {}
     for tid, (sid, prio, pos) in snap.markers.items():

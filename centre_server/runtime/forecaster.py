@@ -9,7 +9,9 @@ the estimator's closed forms answer again (``ForecastTable.max_age_s``). Nothing
 while the day is closed or nobody waits and no counter serves. The first table is made
 at the start, before the first ticket, and a new one at once (within ``WAKE_CHECK_S``)
 after a counter opens, closes or pauses, which drops the old: the closed forms answer
-for moments only, so consecutive tickets' figures come from the same method.
+for moments only, so consecutive tickets' figures come from the same method. Every refresh
+draws the same random numbers (``seed``) and runs as many futures as the hall allows
+(``forecast.TOP_UP_COMMANDS``), so a hall where nothing happened keeps its figures.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 PERIOD_S = 15.0
 MAX_SHARE = 0.05  # of one core, whatever the hall
+CREDIT_S = 1.0  # CPU seconds the refreshes may spend at once (counters opening in the morning), then MAX_SHARE
 WAKE_CHECK_S = 0.5  # how often a dropped table is looked for between refreshes
 
 
@@ -44,17 +47,22 @@ class Live(Protocol):
 class Forecaster:
     """Started with the centre's writer, stopped with it (``Centre.start_writer``/``stop_writer``)."""
 
-    def __init__(self, centre: Live, period_s: float = PERIOD_S, futures: int = forecast.FUTURES) -> None:
+    def __init__(self, centre: Live, period_s: float = PERIOD_S, futures: int = forecast.FUTURES,
+                 most: int = forecast.MAX_FUTURES) -> None:
         self.centre = centre
         self.period_s = period_s
-        self.futures = futures
-        self.rng = random.Random()
+        self.futures, self.most = futures, most
+        # the same random numbers every refresh (common random numbers): a hall where nothing changed
+        # keeps its figures, a citizen's estimate moves only when the hall does (``forecast.Draws``)
+        self.seed = random.SystemRandom().getrandbits(64)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cpu_s = 0.0  # this thread's CPU time, all refreshes together
         self.refreshes = 0
         self.started_at = 0.0
         self.last_took = 0.0  # the last refresh's CPU seconds
+        # CPU the refreshes may spend: MAX_SHARE of each second accrues, up to CREDIT_S; a refresh spends its own
+        self.credit, self.credit_at = CREDIT_S, time.monotonic()
 
     def start(self) -> None:
         """The first table is made here, before the first ticket after a (re)start: until a table
@@ -84,7 +92,7 @@ class Forecaster:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wait(self.last_took)
+            self._wait()
             if not self._stop.is_set():
                 self._refresh_logged()
 
@@ -95,19 +103,28 @@ class Forecaster:
         except Exception:  # a fault here must not stop the centre: the closed forms answer meanwhile
             logger.exception("wait forecast failed; the estimator's closed forms answer until the next one")
         self.last_took = time.thread_time() - began
+        now = time.monotonic()
+        self.credit, self.credit_at = self._credit(now) - self.last_took, now
 
-    def _wait(self, took: float) -> None:
+    def _credit(self, now: float) -> float:
+        return min(CREDIT_S, self.credit + (now - self.credit_at) * MAX_SHARE)
+
+    def _wait(self) -> None:
         """Until the next refresh: a period, or sooner once the table was dropped (a counter opened,
         closed or paused: the estimator drops a table made with other counters) and counters serve.
 
-        Never more than MAX_SHARE of a core: a hall of hundreds waiting makes each refresh dearer,
-        so the next one comes later (past the table's age limit the closed forms answer)."""
-        rest = took / MAX_SHARE - took
-        now = time.monotonic()
-        earliest, due = now + rest, now + max(self.period_s, rest)
+        Never more than MAX_SHARE of a core over time: a refresh spends its CPU from a credit that
+        grows by MAX_SHARE a second up to CREDIT_S. A dropped table is made again at once while the
+        credit holds one more refresh like the last; a periodic one waits while the credit is
+        overdrawn, so a hall of hundreds waiting, where each refresh is dearer, gets them less often
+        (past the table's age limit the closed forms answer)."""
+        due = time.monotonic() + self.period_s
         while not self._stop.wait(max(0.0, min(WAKE_CHECK_S, due - time.monotonic()))):
             now = time.monotonic()
-            if now >= due or (now >= earliest and self._dropped()):
+            credit = self._credit(now)
+            if credit < 0.0:
+                due = max(due, now + -credit / MAX_SHARE)
+            elif now >= due or (credit >= self.last_took and self._dropped()):
                 return
 
     def _dropped(self) -> bool:
@@ -130,7 +147,7 @@ class Forecaster:
                     c.state is CounterState.open for c in state.counters.values()):
                 return None
             snap = forecast.take_snapshot(state, now)
-        table = forecast.run_futures(snap, self.futures, self.rng)
+        table = forecast.run_futures(snap, self.futures, seed=self.seed, most=self.most)
         state.predictor.install(table)  # one attribute: the issue path reads the old or the new table whole
         self.cpu_s += time.thread_time() - began
         self.refreshes += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
 import threading
 
 from centre_server.config import load_settings
@@ -329,3 +330,60 @@ def test_the_end_of_a_shift_narrowed_by_the_days() -> None:
     old = json.loads(json.dumps(state.predictor.learned()))
     del old["stop_spans"], old["last_free"]
     assert WaitPredictor().restore(old)
+
+
+def test_an_unchanged_hall_keeps_its_figures_and_a_call_shows_at_once() -> None:
+    """The same random numbers every refresh: nothing changed, the same table (a citizen's estimate moved
+    between 1,445 and 2,034 s over three quiet minutes when each refresh drew fresh futures)."""
+    state = hall(counters=1)
+    now = learn(state, 240.0, start_epoch() + 8 * H, random.Random(6), n=80)  # a morning at one counter
+    busy_queue(state, now, waiting=4)
+    seed = 12345
+
+    def fourth(at: float, draws: int = seed) -> float:  # the last of the four waiting: three ahead
+        return forecast.run_futures(forecast.take_snapshot(state, at), 32, seed=draws).normal["q"][1][3]
+
+    again = [fourth(now + 10 + 15 * k) for k in range(4)]  # four refreshes 15 s apart, nothing changing
+    fresh = [fourth(now + 10, draws=s) for s in range(1, 9)]  # what fresh draws each refresh gave
+    noise = statistics.pstdev(fresh)
+    assert noise > 30.0  # 32 futures of four services each: the table's own Monte-Carlo spread
+    assert fourth(now + 10) == again[0]  # the same state and moment: the same figure to the bit
+    assert max(again) - min(again) < noise / 4  # the service under way runs on: barely a change
+    # each figure is still one Monte-Carlo mean like any other: the same draws are not a biased pick
+    assert abs(again[0] - statistics.fmean(fresh)) < 3 * noise
+    # a real change shows at once: the counter finishes and calls the next, one fewer ahead
+    engine.apply(state, engine.Complete("c0"), now + 60)
+    engine.apply(state, engine.CallNext("c0"), now + 60)
+    after = forecast.run_futures(forecast.take_snapshot(state, now + 61), 32, seed=seed).normal["q"][1][2]
+    assert after < min(again) - 120.0
+
+
+def test_more_futures_while_a_refresh_is_cheap() -> None:
+    """A small hall gets up to MAX_FUTURES futures within the top-up's engine commands, doubling from
+    FUTURES; the count depends on the hall alone (never on the machine's load), so the table too."""
+    state = hall(counters=2)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(8))
+    busy_queue(state, now, waiting=3)
+    snap = forecast.take_snapshot(state, now + 5)
+    table = forecast.run_futures(snap, forecast.FUTURES, seed=1, most=forecast.MAX_FUTURES)
+    assert table.futures in (64, 128, 256)
+    again = forecast.run_futures(forecast.take_snapshot(state, now + 5), forecast.FUTURES, seed=1,
+                                 most=forecast.MAX_FUTURES)
+    assert (again.futures, again.normal) == (table.futures, table.normal)
+    assert forecast.run_futures(snap, forecast.FUTURES, seed=1).futures == forecast.FUTURES  # no top-up asked
+    assert forecast.run_futures(snap, 32, seed=1, most=256, top_up=0).futures == 32  # nothing to spare
+
+
+def test_the_forecasters_share_of_a_core_is_kept_as_a_credit() -> None:
+    """5 % of each second accrues up to CREDIT_S and a refresh spends what it took: a burst of tables
+    remade at once (counters opening in the morning) is paid back before the next, so a hall where one
+    refresh costs 1.5 CPU-s gets one every 30 s (5 %), not every period."""
+    from centre_server.runtime.forecaster import CREDIT_S, MAX_SHARE, Forecaster
+
+    state = hall(counters=1)
+    live = type("Live", (), {"lock": threading.Lock(), "state": state, "clock": staticmethod(lambda: 0.0)})()
+    f = Forecaster(live, period_s=15.0)
+    assert f._credit(f.credit_at + 3600.0) == CREDIT_S  # never more than a burst's worth saved up
+    f.credit, f.credit_at = -1.5, 100.0  # a refresh of 1.5 CPU-s spent from nothing
+    assert abs(f._credit(100.0 + 1.5 / MAX_SHARE)) < 1e-9  # paid back after 30 s: 5 % of a core
+    assert f._credit(110.0) < 0.0  # the periodic refresh at 15 s waits
