@@ -24,6 +24,9 @@ DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
 def demo_hq_token(centre_id: str) -> str:
     """The public token a demo centre uses with the demo headquarters: one per centre id (a second demo centre)."""
     return DEMO_HQ_TOKEN if centre_id == "demo" else f"{DEMO_HQ_TOKEN}-{centre_id}"
+# Sent by a centre with every request to headquarters: a random id made once per install (its database), so
+# headquarters can refuse a second server speaking with the same centre id (hq/README.md "One server per centre").
+INSTALL_HEADER = "X-Huduma-Install"
 TOPIC_ROOT = "huduma"  # every centre's topics live under huduma/{centre_id}
 QOS = 1
 
