@@ -333,6 +333,10 @@ class Payments:
 
     # ------------------------------------------------------------------ Daraja's answers
 
+    def callback_known(self, token: str) -> bool:
+        """Whether a push carried this callback address (checked before the callback's body is read)."""
+        return bool(token) and store.by_token(self.centre.db, token) is not None
+
     def callback(self, token: str, cb: StkCallback, address: str | None = None) -> str:
         """Daraja's ``Body.stkCallback`` for the push that carried ``token``.
 
