@@ -700,7 +700,9 @@ class ServiceOut(BaseModel):
     target_wait_min: int
     typical_service_min: float
     enabled: bool
-    waiting: int
+    waiting: int  # in the hall (checked in): README "Queue rules"
+    on_the_way: int = 0  # web, SMS and USSD tickets not checked in yet (passed_over included)
+    passed_over: int = 0  # of those, whose turn came before they checked in (called on check-in)
     estimated_wait_s: int | None  # null: no counter can serve a newcomer today (see wait_unknown)
     wait_unknown: WaitUnknown | None = None
     accepting: bool = True
