@@ -29,7 +29,9 @@ so the same day showed one p90 on the board and another once closed. Now:
   waiting); ``within_target`` counts the calls within the target. A citizen
   still waiting past the target counts against the centre at once, and
   still does once the close cancels the ticket, so the figure does not jump
-  at the close.
+  at the close. ``measured_not_called`` counts those never-called visits: the
+  waits (mean, max) are of called visits only, so the reports show the share
+  "incl. N not called" beside them.
 * **Shares.** Of arrivals, to four decimals.
 * **Parked.** A parked visit (sent to fetch a document) stays one visit; its
   service time adds the time at the counter before the park to the time after
@@ -272,9 +274,11 @@ def stories_from_events(events: list[Event]) -> dict[str, TicketStory]:
 # --------------------------------------------------------------------------
 
 
-def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> tuple[int, int]:
-    """(within_target, measured) as defined at the top of this module."""
-    within = measured = 0
+def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> tuple[int, int, int]:
+    """(within_target, measured, not_called) as defined at the top of this module; ``not_called``: of the
+    measured, those never called (still waiting past the target, or ended uncalled after it), which the
+    waits (called visits only) do not hold: the reports say so beside the share."""
+    within = measured = not_called = 0
     for v in visits:
         target = targets.get(v.service_id, DEFAULT_TARGET_S)
         if v.first_call_at is not None:
@@ -282,14 +286,15 @@ def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> t
             within += v.first_call_at - v.entered_at <= target
         elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
             measured += 1  # never called, and waited past the target: against the centre
-    return within, measured
+            not_called += 1
+    return within, measured, not_called
 
 
 def wait_figures(visits: list[Visit], targets: dict[str, int], now: float) -> dict[str, Any]:
     """Waits, service times and the service level of some visits."""
     waits = [v.wait_s for v in visits if v.wait_s is not None]
     services = [v.service_time_s for v in visits if v.outcome == "served" and v.service_time_s is not None]
-    within, measured = service_level(visits, targets, now)
+    within, measured, not_called = service_level(visits, targets, now)
     return {
         "wait_mean_s": mean(waits),
         "wait_median_s": median(waits),
@@ -302,6 +307,7 @@ def wait_figures(visits: list[Visit], targets: dict[str, int], now: float) -> di
         "within_target": within,
         "measured": measured,
         "within_target_share": share(within, measured),
+        "measured_not_called": not_called,  # in ``measured``, never called: no wait of theirs in the waits
     }
 
 

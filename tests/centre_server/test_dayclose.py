@@ -106,6 +106,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
         "wait_mean_s": 1245.0, "wait_median_s": 1200.0, "wait_p90_s": 1500.0, "wait_max_s": 1500.0,
         "service_mean_s": 390.0, "service_median_s": 390.0, "service_p90_s": 540.0, "service_max_s": 540.0,
         "within_target": 3, "measured": 5, "within_target_share": 0.6,
+        "measured_not_called": 1,  # T4, cancelled at the close after waiting past its target, never called
         "satisfaction_mean": 3.0, "satisfaction_count": 2,
         "counters_open": 2, "staffed_hours": 4.5, "served_share": 0.4, "no_show_share": 0.2,
     }
@@ -131,6 +132,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
     replace = services["id-card-replace"]
     assert (replace["arrived"], replace["cancelled"], replace["wait_mean_s"]) == (1, 1, None)
     assert (replace["within_target"], replace["measured"], replace["within_target_share"]) == (0, 1, 0.0)
+    assert replace["measured_not_called"] == 1 and new["measured_not_called"] == 0
 
     hours = by_id(s["hours"], "hour")
     assert sorted(hours) == [8, 9, 10]
