@@ -692,7 +692,9 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
     """The day's reconciliation, per service: what the served tickets owed against what came in.
 
     * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
-      in the service that served it (a transfer moves the debt). A fee that varies is due, but its
+      in the service that served it (a transfer moves the debt). A fee paid (or waived) for a service the
+      ticket then left by a transfer stays with the service it was paid for: the ticket served through the
+      transfer counts as served there, and that fee as due and settled. A fee that varies is due, but its
       amount is known only at the counter: it counts in ``served``, not in ``due_ksh``. A fee paid online
       when applying (eCitizen) is passed in as free: nothing of it is due at the centre.
     * **Received.** M-Pesa payments confirmed (``paid``) and cash the clerks recorded, by the service
@@ -715,7 +717,7 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
                          "refund_count": 0, "refund_ksh": 0, "refund_receipts": []}
         return rows[sid]
 
-    settled = {p["ticket_id"] for p in payments if p["state"] in ("paid", "cash", "waived")}
+    settled = {(p["ticket_id"], p["service_id"]) for p in payments if p["state"] in ("paid", "cash", "waived")}
     # tickets that ended unserved (cancelled, a no-show), with the services they were served in before that
     # (a one-stop visit): a payment for one of those was for a service given, so nothing is owed back
     ended_unserved = {s.ticket_id: {v.service_id for v in s.visits if v.outcome == "served"}
@@ -724,15 +726,19 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
         served = [v for v in story.visits if v.outcome == "served"]
         if not served:
             continue
-        sid = served[-1].service_id
-        amount, varies = fees.get(sid, (0, False))
-        if amount == 0 and not varies:
-            continue
-        r = row(sid)
-        r["served"] += 1
-        r["due_ksh"] += 0 if varies else amount
-        if story.ticket_id not in settled:
-            r["unpaid_served"] += 1
+        # the service that served the ticket owes its fee; a fee settled for another service of the ticket
+        # (paid, then transferred) stays with the service it was paid for, served there through the transfer
+        owing = [served[-1].service_id]
+        owing += sorted({sid for tid, sid in settled if tid == story.ticket_id} - set(owing))
+        for sid in owing:
+            amount, varies = fees.get(sid, (0, False))
+            if amount == 0 and not varies:
+                continue
+            r = row(sid)
+            r["served"] += 1
+            r["due_ksh"] += 0 if varies else amount
+            if (story.ticket_id, sid) not in settled:
+                r["unpaid_served"] += 1
     for p in payments:
         r = row(p["service_id"])
         amount = int(p["amount_ksh"] or 0)
