@@ -17,7 +17,7 @@ import pytest
 
 from centre_server.contract import INSTALL_HEADER
 from centre_server.contract.national import INBOX_PATH
-from tests.conftest import CentreProcess, free_port, set_upstream, wait_until
+from tests.conftest import CentreProcess, artifacts_dir, free_port, set_upstream, wait_until
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _install_of(server: CentreProcess) -> str:
     return row[0] if row else ""
 
 
-def test_a_second_server_with_the_same_centre_id_is_refused_until_an_admin_rebinds(centre_and_hq) -> None:
+def test_a_second_server_with_the_same_centre_id_is_refused_until_an_admin_rebinds(centre_and_hq, browser) -> None:
     server, hq, token = centre_and_hq
     admin = hq.client("admin")
     mine = wait_until(lambda: _install_of(server), timeout=30, what="the centre's install id")
@@ -61,6 +61,15 @@ def test_a_second_server_with_the_same_centre_id_is_refused_until_an_admin_rebin
     page_sw = admin.get("/admin/centres?lang=sw").text
     assert "seva nyingine (usakinishaji stranger0ins" in page_sw
     admin.get("/admin/centres?lang=en")
+    # what the admin sees, in both languages (a red note under the centre, and the re-bind button)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    hq.log_in_browser(context, "admin")
+    tab = context.new_page()
+    for lang in ("en", "sw"):
+        tab.goto(f"{hq.url}/admin/centres?lang={lang}")
+        assert tab.locator("tr[data-centre='demo'] .install-refused").is_visible()
+        tab.screenshot(path=str(artifacts_dir("hq") / f"admin-centres-install-refused-{lang}.png"), full_page=True)
+    context.close()
     # the real centre keeps going: its next inbox poll is answered
     r = httpx.post(hq.url + INBOX_PATH, headers={"Authorization": f"Bearer {token}", INSTALL_HEADER: mine},
                    timeout=10)
