@@ -26,7 +26,8 @@ so the same day showed one p90 on the board and another once closed. Now:
 * **Service level.** ``within_target / measured``: ``measured`` counts the
   visits that were called, plus those never called that waited longer than
   the service's target (until they ended, or until now when still
-  waiting); ``within_target`` counts the calls within the target. A citizen
+  waiting), but not a web, SMS or USSD ticket never checked in (its citizen
+  never waited in the hall); ``within_target`` counts the calls within the target. A citizen
   still waiting past the target counts against the centre at once, and
   still does once the close cancels the ticket, so the figure does not jump
   at the close. ``measured_not_called`` counts those never-called visits: the
@@ -74,6 +75,7 @@ from centre_server.contract import (
     FeedbackGiven,
     TicketCalled,
     TicketCancelled,
+    TicketCheckedIn,
     TicketDone,
     TicketEvent,
     TicketIssued,
@@ -93,7 +95,8 @@ logger = logging.getLogger(__name__)
 SUMMARY_SCHEMA = 1
 TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
                  "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
-                 "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued")
+                 "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued",
+                 "ticket_checked_in")
 COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
                   "counter_closed": "closed"}
 DEFAULT_TARGET_S = 1800
@@ -164,6 +167,7 @@ class Visit:
     sessions: list[tuple[str, str | None, float, float]] = field(default_factory=list)
     held: tuple[str, str | None, float] | None = None
     served_before_s: float = 0.0  # service time before a park, added at the end
+    away: bool = False  # a web, SMS or USSD ticket not checked in: its citizen is not in the hall
 
     def leave(self, at: float) -> None:
         """The ticket leaves the counter it is at (done, no-show, transfer, park, cancel)."""
@@ -198,7 +202,7 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     at = ev.at
     if isinstance(d, TicketIssued):
         s = TicketStory(ticket_id=d.ticket_id, issued_at=at)
-        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued"))
+        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued", away=not d.checked_in))
         stories[d.ticket_id] = s
         return
     if not isinstance(d, TicketEvent):
@@ -208,7 +212,9 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     if s is None or not s.visits:
         return
     v = s.visits[-1]
-    if isinstance(d, TicketCalled):
+    if isinstance(d, TicketCheckedIn):
+        v.away = False
+    elif isinstance(d, TicketCalled):
         v.leave(at)
         if v.first_call_at is None:
             v.first_call_at = at
@@ -284,6 +290,8 @@ def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> t
         if v.first_call_at is not None:
             measured += 1
             within += v.first_call_at - v.entered_at <= target
+        elif v.away:
+            continue  # never checked in, never called: a citizen at home, not a wait in the hall (README)
         elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
             measured += 1  # never called, and waited past the target: against the centre
             not_called += 1

@@ -413,3 +413,20 @@ def test_every_figure_is_defined_in_one_module() -> None:
     api_stats = (root / "centre_server" / "http" / "routes" / "stats.py").read_text()
     # the board's API reads stats.live, which reads figures
     assert "from centre_server.reports import live as stats" in api_stats
+
+
+def test_a_remote_ticket_never_checked_in_is_not_a_miss_of_the_share(day: Day) -> None:
+    """newuser finding 10: an SMS ticket whose citizen never came made its service "0% within target" on the
+    board, the reports and at headquarters, though nobody waited in the hall. One checked in and never
+    called is a miss as any citizen in the hall."""
+    sms = engine.Channel.sms
+    day.run("10:05", engine.IssueTicket(ticket_id="R1", service_id="id-card-replace", channel=sms,
+                                        phone="+254700000011", checked_in=False))
+    day.run("10:05", engine.IssueTicket(ticket_id="R2", service_id="id-card-replace", channel=sms,
+                                        phone="+254700000012", checked_in=False))
+    day.run("10:06", engine.CheckIn("R2"))
+    day.clock.now = at("13:30")  # both far past the target, neither called
+    replace = by_id(closing.close_with_centre(day.centre).summary["services"], "service_id")["id-card-replace"]
+    # T4 (in the hall, never called) and R2 (checked in, never called) are misses; R1 never came
+    assert (replace["arrived"], replace["measured"], replace["within_target"]) == (3, 2, 0)
+    assert replace["measured_not_called"] == 2
