@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 run: setup
-	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo --short-targets
+	@test -f $(DEMO_DIR)/centre.toml || $(VENV)/bin/huduma-provision init $(DEMO_DIR) --demo --demo-hq --short-targets
 	@# the simulated M-Pesa (Daraja) beside the server, stopped with it; README "Payments" says how to use the real one
 	@# (--exit-with-parent: it stops with this shell even when a kill -9 skips the trap)
 	$(VENV)/bin/huduma-mpesa-sim --port 8099 --consumer-key demo --consumer-secret demo --passkey demo-passkey \

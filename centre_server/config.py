@@ -241,8 +241,10 @@ DEMO_TARGETS = ("target_wait_cap_min = 2          # demo only: every service's t
 
 def render_config(centre_id: str, centre_name: str, *, demo: bool, timezone: str = "Africa/Nairobi",
                   public_url: str = "http://127.0.0.1:8000", mqtt_url: str = "",
-                  place: PlaceSettings | None = None, mqtt_port: int = 1883, short_targets: bool = False) -> str:
-    """The centre.toml a new centre starts with, every key explained (``short_targets``: a demonstration's)."""
+                  place: PlaceSettings | None = None, mqtt_port: int = 1883, short_targets: bool = False,
+                  hq_url: str = "", hq_token: str = "") -> str:
+    """The centre.toml a new centre starts with, every key explained (``short_targets``: a demonstration's;
+    ``hq_url``/``hq_token``: headquarters, written only when asked: a centre reports nowhere by default)."""
     short_targets = short_targets and demo
     breach = "0.5" if short_targets else "5" if demo else "10"
     place = place or PlaceSettings()
@@ -312,8 +314,8 @@ time = "21:00"
 keep = 14
 
 [upstream]
-hq_url = ""                      # headquarters, for the nightly statistics and the national catalogue
-hq_token = ""
+hq_url = "{hq_url}"                      # headquarters, for the nightly statistics and the national catalogue
+hq_token = "{hq_token}"
 catalogue_every_s = 300          # ask headquarters for a newer service catalogue this often (backs off while
                                  # it is unreachable; picks up the newest when the link returns)
 live_every_s = 60                # send the live queue figures this often (0: off); after an outage only

@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from starlette.datastructures import FormData
 
+from centre_server.contract import INSTALL_HEADER
 from centre_server.contract.errors import Refusal
 from hq.auth import SESSION_COOKIE, HqRole, Staff
 
@@ -109,9 +110,18 @@ def centre_of(request: Request, authorization: Annotated[str | None, Header()] =
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Refusal(401, "not_authenticated", "send 'Authorization: Bearer <centre token>'")
-    centre = request.app.state.store.centre_for_token(token.strip())
+    store = request.app.state.store
+    centre = store.centre_for_token(token.strip())
     if centre is None:
         raise Refusal(401, "bad_token", "unknown or disabled centre token (huduma-hq add-centre issues one)")
+    install = (request.headers.get(INSTALL_HEADER) or "").strip()[:64]
+    if install and not store.install_allowed(centre["id"], install):
+        logger.warning("refused %s %s from install %s as centre %s: another install holds that centre id "
+                       "(re-bind it on /admin/centres if the centre moved)", request.method, request.url.path,
+                       install, centre["id"])
+        raise Refusal(409, "other_install", f"another server already reports as centre {centre['id']!r}; "
+                      "headquarters refuses a second one until an admin re-binds the centre (/admin/centres) "
+                      "or issues a new token")
     return centre
 
 

@@ -508,6 +508,19 @@ def install(app: FastAPI, catalogues: CatalogueStore, accounts: Accounts, templa
         return pages.render(request, "admin_centres.html", uniformity(app.state.store, catalogues,
                                                                        lang_of(request), service[:40]), who)
 
+    @router.post("/centres/{centre_id}/rebind", response_class=HTMLResponse)
+    async def rebind(request: Request, centre_id: str) -> Response:
+        """Free a centre's id for the next server that calls (the centre moved to a new machine): the server
+        refused as a second install is accepted once the one bound before is forgotten."""
+        who = pages.staff(request)
+        await pages.form(request, who)
+        if centre_id not in {c["id"] for c in app.state.store.centres()}:
+            return pages.back("/admin/centres")
+        if app.state.store.rebind_install(centre_id):
+            logger.warning("%s re-bound centre %s: the next server to call becomes its install", who.username,
+                           centre_id)
+        return pages.back("/admin/centres", rebound=centre_id)
+
     app.include_router(router)
 
 
@@ -568,6 +581,7 @@ def uniformity(store: Any, catalogues: CatalogueStore, lang: str, service: str =
     names = {s.id: s.name.get(lang) for s in (newest.services if newest else [])}
     national = set(names)
     reports = catalogues.centre_reports()
+    installs = store.installs()
     rows = []
     for c in store.centres():
         rep = reports.get(c["id"])
@@ -583,6 +597,7 @@ def uniformity(store: Any, catalogues: CatalogueStore, lang: str, service: str =
                      "behind": newest is not None and running is not None and running < newest.version,
                      "foreign": running is not None and running > (newest.version if newest else 0),
                      "reported": (rep or {}).get("reported_at"), "has_offerings": reported,
+                     "install": installs.get(c["id"]),
                      "offered": len(national - {o["service_id"] for o in exceptions}) if reported else None,
                      "exceptions": sorted(exceptions, key=lambda o: (o["status"] != "suspended", o["name"]))})
     services = sorted(((sid, name) for sid, name in names.items()), key=lambda x: x[1])

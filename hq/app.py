@@ -267,7 +267,7 @@ def create_app(store: Store, *, demo: bool = False, timezone: str = board.DEFAUL
              responses={200: {"description": "the newest published catalogue; headers ETag: \"v<N>-<epoch>\" "
                                              "and X-Catalogue-Epoch (a rebuilt headquarters has a new epoch)"},
                         304: {"description": "If-None-Match names the newest version: the centre has it"},
-                        **errors(401, 404)})
+                        **errors(401, 404, 409)})
     def catalogue(centre: CentreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
         """The newest published national catalogue, for a centre to run (conditional: ``If-None-Match``)."""
         epoch = catalogues.epoch()

@@ -66,12 +66,12 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
 
     # ------------------------------------------------------------ the centres' side (their token)
 
-    @api.post(INBOX_PATH, response_model=InboxBatch, responses=errors(401))
+    @api.post(INBOX_PATH, response_model=InboxBatch, responses=errors(401, 409))
     def inbox(centre: CentreDep) -> InboxBatch:
         """The requests waiting for this centre (look-ups, bookings for callers), oldest first."""
         return InboxBatch(requests=calls.take(centre["id"]), poll_every_s=POLL_EVERY_S)
 
-    @api.post(INBOX_ANSWER_PATH, responses=errors(400, 401, 404, 422))
+    @api.post(INBOX_ANSWER_PATH, responses=errors(400, 401, 404, 409, 422))
     def inbox_answer(centre: CentreDep, body: InboxAnswer,
                      request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN)]) -> dict[str, str]:
         """A centre's answer to one request (sent twice: stored once)."""

@@ -70,7 +70,8 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
 
     @api.post(LIVE_PATH, tags=["live"], response_model=LiveReceipt, status_code=201,
               responses={200: {"model": LiveReceipt, "description": "stale: a newer snapshot is held"},
-                         **{c: {"description": "{\"error\": {\"code\", \"message\"}}"} for c in (401, 403, 413, 422)}})
+                         **{c: {"description": "{\"error\": {\"code\", \"message\"}}"}
+                            for c in (401, 403, 409, 413, 422)}})
     async def ingest(request: Request, centre: dict = Depends(centre_of)) -> Response:  # noqa: B008
         """A centre's live snapshot (``centre_server/contract/live.py``, ``LiveSnapshot``).
 

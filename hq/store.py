@@ -38,6 +38,11 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS receipts (key TEXT PRIMARY KEY, centre_id TEXT NOT NULL, date TEXT NOT NULL, "
     "revision INTEGER NOT NULL, body_sha TEXT NOT NULL, first_at DOUBLE PRECISION NOT NULL, "
     "last_at DOUBLE PRECISION NOT NULL, deliveries INTEGER NOT NULL DEFAULT 1, outcome TEXT)",
+    # which install of a centre may speak for its id (the first to call; an admin's re-bind or a new token frees
+    # it), and the last other install refused (shown on the centres page): two servers never merge into one centre
+    "CREATE TABLE IF NOT EXISTS centre_installs (centre_id TEXT PRIMARY KEY, install_id TEXT NOT NULL, "
+    "bound_at DOUBLE PRECISION NOT NULL, refused_install TEXT, refused_at DOUBLE PRECISION, "
+    "refused_count INTEGER NOT NULL DEFAULT 0)",
 ]
 
 
@@ -153,6 +158,7 @@ class Store:
                                      f"(use --new-token to issue it a new token)")
                 cur.execute("UPDATE centres SET name=?, token_hash=?, disabled=0 WHERE id=?",
                             [name, hash_token(token), centre_id])
+                cur.execute("DELETE FROM centre_installs WHERE centre_id=?", [centre_id])  # a new token: bind anew
             else:
                 cur.execute("INSERT INTO centres(id, name, token_hash, created_at) VALUES (?,?,?,?)",
                             [centre_id, name, hash_token(token), time.time()])
@@ -166,6 +172,39 @@ class Store:
         if row is None or row[2]:
             return None
         return {"id": row[0], "name": row[1]}
+
+    def install_allowed(self, centre_id: str, install_id: str) -> bool:
+        """Whether ``install_id`` may speak for ``centre_id``: the first install to call is bound to it; another
+        is refused (and noted for the centres page) until an admin re-binds the centre or issues a new token."""
+        with self.tx() as cur:
+            cur.execute("SELECT install_id FROM centre_installs WHERE centre_id=?", [centre_id])
+            row = cur.fetchone()
+            if row is not None and row[0] == install_id:
+                return True
+            if row is None:
+                cur.execute("INSERT INTO centre_installs(centre_id, install_id, bound_at) VALUES (?,?,?) "
+                            "ON CONFLICT (centre_id) DO NOTHING", [centre_id, install_id, time.time()])
+                cur.execute("SELECT install_id FROM centre_installs WHERE centre_id=?", [centre_id])
+                if cur.fetchone()[0] == install_id:
+                    logger.info("centre %s bound to install %s", centre_id, install_id)
+                    return True
+            cur.execute("UPDATE centre_installs SET refused_install=?, refused_at=?, refused_count=refused_count+1 "
+                        "WHERE centre_id=?", [install_id, time.time(), centre_id])
+        return False
+
+    def rebind_install(self, centre_id: str) -> bool:
+        """Free the centre's id for the next install that calls (a centre moved to a new server); False: none."""
+        with self.tx() as cur:
+            cur.execute("DELETE FROM centre_installs WHERE centre_id=?", [centre_id])
+            return bool(cur.rowcount)
+
+    def installs(self) -> dict[str, dict[str, Any]]:
+        """Each bound centre's install and the last other install refused, by centre id."""
+        with self.tx() as cur:
+            cur.execute("SELECT centre_id, install_id, bound_at, refused_install, refused_at, refused_count "
+                        "FROM centre_installs")
+            return {r[0]: {"install_id": r[1], "bound_at": r[2], "refused_install": r[3], "refused_at": r[4],
+                           "refused_count": r[5]} for r in cur.fetchall()}
 
     def centres(self) -> list[dict[str, Any]]:
         with self.tx() as cur:

@@ -39,8 +39,10 @@ def category_name(category: str, language: str = "en", category_sw: str = "") ->
 
 
 def priority_name(priority: str, language: str = "en") -> str:
-    """What a citizen reads for a priority class."""
-    return tr(f"priority_{Priority(priority).value}", language)
+    """What a citizen reads for a priority class, as a value ("Priority: None"); the question's own button
+    keeps its answer's words ("No, thank you", ``priority_none``)."""
+    value = Priority(priority).value
+    return tr("priority_value_none" if value == Priority.none.value else f"priority_{value}", language)
 
 
 def wait_text(seconds: int, language: str = "en") -> str:

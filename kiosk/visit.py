@@ -65,6 +65,10 @@ class MoreServicesScreen(ChoicesScreen):
         names = [self.model.services[s].name(lang) for s in chosen(self.model) if s in self.model.services]
         return f"{tr('visit_so_far', lang)}\n[b]{steps_text(names, lang)}[/b]" if names else ""
 
+    def done_text(self, lang: str, *_deps) -> str:
+        """ "No, that is all": in Kiswahili "ni hiyo tu" for the one service chosen, "ni hizo tu" for several."""
+        return tr("visit_more_done" if len(chosen(self.model)) > 1 else "visit_more_done_one", lang)
+
     def choices(self) -> list[FitButton]:
         lang = self.model.language
         small = "24sp" if self.app.portrait else "19sp"

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from centre_server.config import CONFIG_NAME, DB_NAME, PlaceSettings, load_settings, render_config
+from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.menu import builtin_menu, demo_counters
 from centre_server.mqtt.access import SERVER_ROLE
 from centre_server.store import accounts, admin, database as storage
@@ -61,12 +62,19 @@ def _place(county: str, town: str, location: str, first_demo: bool) -> PlaceSett
 def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "demo",
                 centre_name: str | None = None, mqtt_url: str = "", public_url: str = "http://127.0.0.1:8000",
                 force: bool = False, county: str = "", town: str = "", location: str = "",
-                mqtt_port: int = 1883, short_targets: bool = False) -> dict[str, Any]:
+                mqtt_port: int = 1883, short_targets: bool = False, demo_hq: bool = False) -> dict[str, Any]:
     """Create a centre directory with the built-in menu and counters; with ``demo``, devices and staff too
-    (and with ``short_targets``, a demonstration's 2-minute targets and a breach SMS 30 s over them)."""
+    (and with ``short_targets``, a demonstration's 2-minute targets and a breach SMS 30 s over them).
+
+    ``demo_hq`` points it at ``huduma-hq --demo`` on this machine (http://127.0.0.1:8100, the public demo
+    token). Only then: a demo centre made by a test or a bench must never report to a headquarters
+    someone else runs (it would take their figures as its centre and hand it their callers' bookings)."""
     if short_targets and not demo:
         raise ProvisionError("--short-targets is for a demo centre only (add --demo): a real centre keeps "
                              "the national targets")
+    if demo_hq and not demo:
+        raise ProvisionError("--demo-hq is for a demo centre only (add --demo): a real centre is given its "
+                             "headquarters' address and token in centre.toml [upstream]")
     directory = Path(directory)
     if (directory / CONFIG_NAME).exists() and not force:
         raise ProvisionError(f"{directory} already holds a centre (use --force to start it again)")
@@ -88,7 +96,9 @@ def init_centre(directory: Path | str, *, demo: bool = False, centre_id: str = "
     place = _place(county, town, location, demo and centre_id == "demo")
     config = directory / CONFIG_NAME
     config.write_text(render_config(centre_id, name, demo=demo, mqtt_url=mqtt_url, public_url=public_url,
-                                    place=place, mqtt_port=mqtt_port, short_targets=short_targets))
+                                    place=place, mqtt_port=mqtt_port, short_targets=short_targets,
+                                    hq_url=DEMO_HQ_URL if demo_hq else "",
+                                    hq_token=demo_hq_token(centre_id) if demo_hq else ""))
     config.chmod(0o600)
     db = storage.connect(directory / DB_NAME)
     try:

@@ -62,7 +62,7 @@ def cli() -> None:
     """Set up a Huduma Centre: its directory, menu, counters, devices, staff and broker security.
 
     A demonstration that shows a breach SMS within minutes (what make run makes):
-    huduma-provision init demo-centre --demo --short-targets
+    huduma-provision init demo-centre --demo --demo-hq --short-targets
 
     Example: huduma-provision init /srv/huduma --centre-id nairobi-gpo --name "Huduma Centre GPO"
     """
@@ -91,22 +91,25 @@ def cli() -> None:
                    "shows the board's red row and the managers' SMS within minutes (make run).")
 @click.option("--mqtt-port", default=1883, show_default=True, type=click.IntRange(1, 65535),
               help="The embedded broker's port (a second centre on one machine needs another).")
+@click.option("--demo-hq", is_flag=True,
+              help="With --demo: report to huduma-hq --demo on this machine (http://127.0.0.1:8100, the public "
+                   "demo token). Without it a demo centre reports to no headquarters (tests, benches).")
 def init(directory: Path, demo: bool, centre_id: str, centre_name: str | None, mqtt_url: str,
          public_url: str, force: bool, county: str, town: str, location: str, short_targets: bool,
-         mqtt_port: int) -> None:
+         mqtt_port: int, demo_hq: bool) -> None:
     """Create a centre directory with the built-in menu (39 services) and 30 counters.
 
     Also creates the server's own broker user (written to centre.toml [mqtt]).
 
     A second demo centre beside the first (its own id, name, place, ports):
-    huduma-provision init demo-centre-2 --demo --centre-id demo-thika --name "Huduma Centre Thika (demo)"
+    huduma-provision init demo-centre-2 --demo --demo-hq --centre-id demo-thika --name "Huduma Centre Thika (demo)"
     --county Kiambu --town Thika --location=-1.0333,37.0693 --public-url http://127.0.0.1:8001 --mqtt-port 1884
 
     Example: huduma-provision init /srv/huduma --centre-id nairobi-gpo --name "Huduma Centre GPO"
     """
     result = _run(centre.init_centre, directory, demo=demo, centre_id=centre_id, centre_name=centre_name,
                   mqtt_url=mqtt_url, public_url=public_url, force=force, county=county, town=town,
-                  location=location, mqtt_port=mqtt_port, short_targets=short_targets)
+                  location=location, mqtt_port=mqtt_port, short_targets=short_targets, demo_hq=demo_hq)
     click.echo(f"created {centre_label(result['centre_name'], result['centre_id'])} in {directory}: "
                f"{result['services']} services, {result['counters']} counters")
     if demo:

@@ -42,6 +42,7 @@ from centre_server.contract.phone import normalise_phone
 from centre_server.dayclose.upstream import upstream_target
 from centre_server.queue import engine
 from centre_server.runtime.periodic import Backoff, HeadquartersLink
+from centre_server.store import database as storage
 
 if TYPE_CHECKING:
     from centre_server.channels import ChannelsExtension
@@ -177,7 +178,8 @@ class InboxPoller(HeadquartersLink):
         return self.once(self.http)
 
     def new_client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout_s, headers={"Authorization": f"Bearer {self.hq_token}"})
+        return httpx.Client(timeout=self.timeout_s,
+                            headers={**self.client_headers(), "Authorization": f"Bearer {self.hq_token}"})
 
     def prune(self, keep_days: float = 7.0) -> None:
         """Forget answers older than a week (headquarters hands a request out again within minutes, not days)."""
@@ -237,6 +239,7 @@ class NationalInboxExtension:
             logger.info("no headquarters inbox: [upstream] hq_url/hq_token unset or inbox_every_s = 0")
             return
         self.poller = InboxPoller(InboxAnswerer(self.channels.running_hub()), url, token, every)
+        self.poller.install_id = storage.install_id(centre.db)
         centre.headquarters.add(self.poller)
         self.poller.start()
 

@@ -34,7 +34,7 @@ from centre_server.contract.catalogue import (
 from centre_server.dayclose.upstream import upstream_target
 from centre_server.runtime.centre import Centre
 from centre_server.runtime.periodic import Backoff, HeadquartersLink
-from centre_server.store import catalogue as catalogue_store
+from centre_server.store import catalogue as catalogue_store, database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +70,14 @@ class CatalogueSync(HeadquartersLink):
 
     @classmethod
     def for_centre(cls, centre: Centre) -> CatalogueSync:
-        """The link and credentials of the upstream sender (the demo centre: the demo headquarters)."""
+        """The link and credentials of the upstream sender, and this install's id."""
         url, token = upstream_target(centre.settings)
         every = centre.settings.upstream.catalogue_every_s
         # the upstream sender's retry settings: from a few seconds, doubling, to half an hour at most
-        return cls(centre, url, token, every_s=every,
+        sync = cls(centre, url, token, every_s=every,
                    backoff=Backoff.for_link(every, "SYNC", cap_at_least_s=1800.0, cap_at_most_s=3600.0))
+        sync.install_id = storage.install_id(centre.db)
+        return sync
 
     def run_once(self) -> None:
         self.sync_once()

@@ -114,11 +114,11 @@ def _service_groups(hub: ChannelHub, lang: str,
             label = tr(why + ("book_only" if hub.settings.appointments_enabled else "none_today"), lang)
         elif f["estimated_wait_s"] is None:  # why: a counter on a break is not "no counter open"
             paused = str(f.get("wait_unknown") or "") == "paused"
-            label = tr("waiting_paused" if paused else "waiting_no_counter", lang, n=f["waiting"])
+            label = tr("waiting_paused" if paused else "waiting_no_counter", lang, n=f["queued"])
         else:
-            label = tr("waiting_now", lang, n=f["waiting"], m=max(1, wait_minutes(f["estimated_wait_s"])))
+            label = tr("waiting_now", lang, n=f["queued"], m=max(1, wait_minutes(f["estimated_wait_s"])))
         groups.setdefault(cat or "-", []).append({
-            "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["waiting"],
+            "id": s.id, "name": s.name_sw if lang == "sw" else s.name_en, "waiting": f["queued"],
             "label": label, "full": full, "book_only": book_only and reason is None,
             "suspended": reason.get(lang) if reason else None, "disabled": full or book_only or reason is not None})
     return list(groups.items())

@@ -189,7 +189,7 @@ class UssdSession:
                 then = _then_of(state)
                 if then:  # a one-stop visit: the services after the first, on the same ticket
                     name = ascii_fit(" + ".join([name, *(self._svc_name(x) for x in then)]), 90)
-                body = tr("u_confirm", self.lang, service=name, n=f["waiting"], wait=self.hub.wait_text(self.lang, f))
+                body = tr("u_confirm", self.lang, service=name, n=f["queued"], wait=self.hub.wait_text(self.lang, f))
                 if self._visit_offers(state[1], then):
                     body += "\n" + tr("u_add_service", self.lang)
             return con(prefix + body + "\n" + tr("u_back", self.lang))

@@ -24,6 +24,9 @@ DEMO_HQ_TOKEN = "demo-centre-token-not-secret"
 def demo_hq_token(centre_id: str) -> str:
     """The public token a demo centre uses with the demo headquarters: one per centre id (a second demo centre)."""
     return DEMO_HQ_TOKEN if centre_id == "demo" else f"{DEMO_HQ_TOKEN}-{centre_id}"
+# Sent by a centre with every request to headquarters: a random id made once per install (its database), so
+# headquarters can refuse a second server speaking with the same centre id (hq/README.md "One server per centre").
+INSTALL_HEADER = "X-Huduma-Install"
 TOPIC_ROOT = "huduma"  # every centre's topics live under huduma/{centre_id}
 QOS = 1
 
@@ -711,7 +714,9 @@ class ServiceOut(BaseModel):
     target_wait_min: int
     typical_service_min: float
     enabled: bool
-    waiting: int
+    waiting: int  # in the hall (checked in): README "Queue rules"
+    on_the_way: int = 0  # web, SMS and USSD tickets not checked in yet (passed_over included)
+    passed_over: int = 0  # of those, whose turn came before they checked in (called on check-in)
     estimated_wait_s: int | None  # null: no counter can serve a newcomer today (see wait_unknown)
     wait_unknown: WaitUnknown | None = None
     accepting: bool = True

@@ -82,7 +82,7 @@ class PaymentOut(BaseModel):
 
     ticket_id: str
     number: str
-    service_id: str
+    service_id: str  # the service the fee is for: once settled, the one it was paid for (even after a transfer)
     state: PaymentState
     amount_ksh: int | None = None  # the catalogue's fee; None when it varies (pay at the counter)
     fee_varies: bool = False  # the fee depends on the case: it cannot be pushed from the queue

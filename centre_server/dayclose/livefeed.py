@@ -29,6 +29,7 @@ from centre_server.queue import engine
 from centre_server.reports.live import live_day
 from centre_server.runtime.centre import Centre
 from centre_server.runtime.periodic import Backoff, HeadquartersLink, TryAgain
+from centre_server.store import database as storage
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def snapshot(centre: Centre) -> LiveSnapshot:
             services.append(ServiceLive(
                 service_id=s.id, prefix=s.prefix, offered=s.offered, suspended=sus is not None,
                 reason=Text(en=sus.reason_en, sw=sus.reason_sw) if sus and sus.reason_en and sus.reason_sw else None,
-                accepting=bool(f["accepting"]), waiting=f["waiting"],
+                accepting=bool(f["accepting"]), waiting=f["queued"],
                 estimated_wait_s=None if f["estimated_wait_s"] is None else max(0, int(f["estimated_wait_s"])),
                 open_counters=f["open_counters"], service_level=row.get("within_target_share"),
                 measured=int(row.get("measured", 0)), issued_today=int(row.get("arrived", 0))))
@@ -75,6 +76,7 @@ class LiveFeed(HeadquartersLink):
     """One thread: a snapshot every ``every_s`` while headquarters answers; backs off while it does not."""
 
     expected = (httpx.HTTPError,)
+    user_agent = "huduma-centre-live/1"
 
     def __init__(self, centre: Centre, hq_url: str, hq_token: str, *, every_s: float = 60.0,
                  backoff: Backoff | None = None, timeout_s: float = 10.0) -> None:
@@ -90,15 +92,17 @@ class LiveFeed(HeadquartersLink):
     def for_centre(cls, centre: Centre) -> LiveFeed:
         url, token = upstream_target(centre.settings)
         every = centre.settings.upstream.live_every_s
-        return cls(centre, url, token, every_s=every,
+        feed = cls(centre, url, token, every_s=every,
                    backoff=Backoff.for_link(every, "LIVE", cap_at_least_s=300.0, cap_at_most_s=300.0))
+        feed.install_id = storage.install_id(centre.db)
+        return feed
 
     def run_once(self) -> None:
         self.send_once()
 
     def new_client(self) -> httpx.Client:
         # a connection per snapshot: a minute apart, a kept-alive one would only go stale behind NAT
-        return httpx.Client(timeout=self.timeout_s, headers={"User-Agent": "huduma-centre-live/1"},
+        return httpx.Client(timeout=self.timeout_s, headers=self.client_headers(),
                             limits=httpx.Limits(max_keepalive_connections=0))
 
     def send_once(self) -> None:

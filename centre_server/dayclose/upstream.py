@@ -27,7 +27,6 @@ import httpx
 import sqlite_utils
 
 from centre_server.config import CentreSettings
-from centre_server.contract import DEMO_HQ_URL, demo_hq_token
 from centre_server.contract.catalogue import CATALOGUE_VERSION_HEADER
 from centre_server.runtime.periodic import Backoff, HeadquartersLink, LinkStatus, TryAgain, Untried, env_float
 from centre_server.store import catalogue as catalogue_store, database as storage
@@ -41,11 +40,13 @@ __all__ = ["Backoff", "Sender", "payload_of", "rekey", "send_now", "status", "up
 
 
 def upstream_target(settings: CentreSettings) -> tuple[str, str]:
-    """(hq_url, hq_token) for this centre; the demo centre defaults to the demo headquarters."""
-    url, token = settings.upstream.hq_url.strip(), settings.upstream.hq_token.strip()
-    if not url and settings.demo:
-        return DEMO_HQ_URL, token or demo_hq_token(settings.centre_id)
-    return url, token
+    """(hq_url, hq_token) for this centre, as its centre.toml says: no address, no headquarters.
+
+    A demo centre has no default headquarters either: tests and benches make demo centres by the dozen, and
+    one that fell back to ``huduma-hq --demo`` on port 8100 fed a stranger's figures (and callers' bookings)
+    to whoever runs the demo there. ``huduma-provision init --demo --demo-hq`` (``make run``) writes the
+    demo headquarters' address and token into centre.toml instead."""
+    return settings.upstream.hq_url.strip(), settings.upstream.hq_token.strip()
 
 
 class Sender(HeadquartersLink):
@@ -76,6 +77,11 @@ class Sender(HeadquartersLink):
                    poll_s=env_float("HUDUMA_SYNC_POLL_S", 5.0))
 
     # ---------------------------------------------------------------- thread
+
+    def new_client(self) -> httpx.Client:
+        """Made in the thread that sends (its own database connection): with this install's id."""
+        self.install_id = self.install_id or storage.install_id(self.db)
+        return super().new_client()
 
     def close(self) -> None:
         super().close()

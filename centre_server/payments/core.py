@@ -125,9 +125,13 @@ class Payments:
         return self._out(t, rows)
 
     def _out(self, t: Ticket, rows: list[PaymentRow]) -> PaymentOut:
-        fee = self.fee(t.service_id)
+        settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
+        # a fee settled for a service the ticket then left by a transfer is that service's (its amount, its
+        # terms), never the new service's: the clerk and the reconciliation see what it was paid for
+        paid_for = settled.service_id if settled is not None else t.service_id
+        fee = self.fee(paid_for)
         amount = None if fee.varies else fee.amount_ksh
-        base: dict[str, Any] = {"ticket_id": t.id, "number": t.number, "service_id": t.service_id,
+        base: dict[str, Any] = {"ticket_id": t.id, "number": t.number, "service_id": paid_for,
                                 "amount_ksh": amount, "fee_varies": fee.varies, "paid_online": fee.online,
                                 "attempts": len(rows)}
         base["offer_prompt"] = self._offer_prompt(t, fee, rows)
@@ -135,7 +139,6 @@ class Payments:
             state = PaymentState.not_needed if fee.nothing_here else PaymentState.none
             return PaymentOut(state=state, **base)
         last = rows[-1]
-        settled = next((r for r in reversed(rows) if r.state in ("paid", "cash", "waived")), None)
         row = settled or last  # a paid ticket stays paid, whatever a later stray attempt did
         en = sw = None
         if row.state == PaymentState.failed:
@@ -351,6 +354,10 @@ class Payments:
         return self.status(ticket_id)
 
     # ------------------------------------------------------------------ Daraja's answers
+
+    def callback_known(self, token: str) -> bool:
+        """Whether a push carried this callback address (checked before the callback's body is read)."""
+        return bool(token) and store.by_token(self.centre.db, token) is not None
 
     def callback(self, token: str, cb: StkCallback, address: str | None = None) -> str:
         """Daraja's ``Body.stkCallback`` for the push that carried ``token``.

@@ -534,9 +534,16 @@ def service_figures(state: State, service_id: str, now: float) -> dict[str, Any]
     est, unknown = wait_for(state, service_id, len(waiting), now)
     refusal = refusal_for(state, state.services[service_id], now, est)
     passed = sum(1 for t in state.passed_over.values() if t.service_id == service_id)
+    in_hall = sum(1 for t in waiting.values() if t.checked_in)
     return {
-        "waiting": len(waiting) - passed,  # a passed-over ticket is not waiting: it is called on check-in
+        # README "Queue rules": only citizens in the hall are waiting; a web, SMS or USSD ticket not checked in
+        # yet is "on the way" (its passed-over ones too: their turn came, they are called on check-in)
+        "waiting": in_hall,
+        "on_the_way": len(waiting) - in_hall,
         "passed_over": passed,
+        # ahead of a newcomer, in the hall or on the way (a passed-over ticket is called only on check-in):
+        # what the citizen's own channels (web, SMS, USSD, headquarters' wait page) say is "waiting"
+        "queued": len(waiting) - passed,
         "longest_wait_s": max(0, int(longest)),
         "estimated_wait_s": est,
         "wait_unknown": unknown,

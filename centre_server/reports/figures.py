@@ -26,12 +26,13 @@ so the same day showed one p90 on the board and another once closed. Now:
 * **Service level.** ``within_target / measured``: ``measured`` counts the
   visits that were called, plus those never called that waited longer than
   the service's target (until they ended, or until now when still
-  waiting); ``within_target`` counts the calls within the target. A citizen
+  waiting), but not a web, SMS or USSD ticket never checked in (its citizen
+  never waited in the hall); ``within_target`` counts the calls within the target. A citizen
   still waiting past the target counts against the centre at once, and
   still does once the close cancels the ticket, so the figure does not jump
-  at the close. Only citizens in the hall count (as on the board): a remote
-  ticket (web, SMS, USSD) never checked in at a kiosk and never called is
-  not measured, whether it is still out or the close cancelled it.
+  at the close. ``measured_not_called`` counts those never-called visits: the
+  waits (mean, max) are of called visits only, so the reports show the share
+  "incl. N not called" beside them.
 * **Shares.** Of arrivals, to four decimals.
 * **Parked.** A parked visit (sent to fetch a document) stays one visit; its
   service time adds the time at the counter before the park to the time after
@@ -92,9 +93,10 @@ from centre_server.contract.events import TicketParked, VisitChanged, VisitPlann
 logger = logging.getLogger(__name__)
 
 SUMMARY_SCHEMA = 1
-TICKET_EVENTS = ("ticket_issued", "ticket_checked_in", "ticket_called", "ticket_recalled", "ticket_started",
-                 "ticket_done", "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
-                 "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued")
+TICKET_EVENTS = ("ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done",
+                 "ticket_no_show", "ticket_transferred", "ticket_cancelled", "ticket_reactivated",
+                 "feedback_given", "ticket_parked", "visit_planned", "visit_changed", "visit_step_queued",
+                 "ticket_checked_in")
 COUNTER_EVENTS = {"counter_opened": "open", "counter_resumed": "open", "counter_paused": "paused",
                   "counter_closed": "closed"}
 DEFAULT_TARGET_S = 1800
@@ -165,7 +167,7 @@ class Visit:
     sessions: list[tuple[str, str | None, float, float]] = field(default_factory=list)
     held: tuple[str, str | None, float] | None = None
     served_before_s: float = 0.0  # service time before a park, added at the end
-    in_hall: bool = True  # False: a remote ticket whose citizen has not checked in (yet)
+    away: bool = False  # a web, SMS or USSD ticket not checked in: its citizen is not in the hall
 
     def leave(self, at: float) -> None:
         """The ticket leaves the counter it is at (done, no-show, transfer, park, cancel)."""
@@ -200,7 +202,7 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
     at = ev.at
     if isinstance(d, TicketIssued):
         s = TicketStory(ticket_id=d.ticket_id, issued_at=at)
-        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued", in_hall=d.checked_in))
+        s.visits.append(Visit(d.ticket_id, d.service_id, at, "issued", away=not d.checked_in))
         stories[d.ticket_id] = s
         return
     if not isinstance(d, TicketEvent):
@@ -211,7 +213,7 @@ def fold(stories: dict[str, TicketStory], ev: Event) -> None:
         return
     v = s.visits[-1]
     if isinstance(d, TicketCheckedIn):
-        v.in_hall = True
+        v.away = False
     elif isinstance(d, TicketCalled):
         v.leave(at)
         if v.first_call_at is None:
@@ -278,24 +280,29 @@ def stories_from_events(events: list[Event]) -> dict[str, TicketStory]:
 # --------------------------------------------------------------------------
 
 
-def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> tuple[int, int]:
-    """(within_target, measured) as defined at the top of this module."""
-    within = measured = 0
+def service_level(visits: list[Visit], targets: dict[str, int], now: float) -> tuple[int, int, int]:
+    """(within_target, measured, not_called) as defined at the top of this module; ``not_called``: of the
+    measured, those never called (still waiting past the target, or ended uncalled after it), which the
+    waits (called visits only) do not hold: the reports say so beside the share."""
+    within = measured = not_called = 0
     for v in visits:
         target = targets.get(v.service_id, DEFAULT_TARGET_S)
         if v.first_call_at is not None:
             measured += 1
             within += v.first_call_at - v.entered_at <= target
-        elif v.in_hall and (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
-            measured += 1  # in the hall, never called, and waited past the target: against the centre
-    return within, measured
+        elif v.away:
+            continue  # never checked in, never called: a citizen at home, not a wait in the hall (README)
+        elif (v.ended_at if v.ended_at is not None else now) - v.entered_at > target:
+            measured += 1  # never called, and waited past the target: against the centre
+            not_called += 1
+    return within, measured, not_called
 
 
 def wait_figures(visits: list[Visit], targets: dict[str, int], now: float) -> dict[str, Any]:
     """Waits, service times and the service level of some visits."""
     waits = [v.wait_s for v in visits if v.wait_s is not None]
     services = [v.service_time_s for v in visits if v.outcome == "served" and v.service_time_s is not None]
-    within, measured = service_level(visits, targets, now)
+    within, measured, not_called = service_level(visits, targets, now)
     return {
         "wait_mean_s": mean(waits),
         "wait_median_s": median(waits),
@@ -308,6 +315,7 @@ def wait_figures(visits: list[Visit], targets: dict[str, int], now: float) -> di
         "within_target": within,
         "measured": measured,
         "within_target_share": share(within, measured),
+        "measured_not_called": not_called,  # in ``measured``, never called: no wait of theirs in the waits
     }
 
 
@@ -688,11 +696,13 @@ class DayEvents:
 
 
 def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], fees: dict[str, tuple[int, bool]],
-                    unmatched: tuple[int, int] = (0, 0), day_over: bool = True) -> dict[str, Any]:
+                    unmatched: tuple[int, int] = (0, 0)) -> dict[str, Any]:
     """The day's reconciliation, per service: what the served tickets owed against what came in.
 
     * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
-      in the service that served it (a transfer moves the debt). A fee that varies is due, but its
+      in the service that served it (a transfer moves the debt). A fee paid (or waived) for a service the
+      ticket then left by a transfer stays with the service it was paid for: the ticket served through the
+      transfer counts as served there, and that fee as due and settled. A fee that varies is due, but its
       amount is known only at the counter: it counts in ``served``, not in ``due_ksh``. A fee paid online
       when applying (eCitizen) is passed in as free: nothing of it is due at the centre.
     * **Received.** M-Pesa payments confirmed (``paid``) and cash the clerks recorded, by the service
@@ -702,8 +712,7 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
     * **Unmatched.** M-Pesa callbacks refused as matching no request, that reported money received.
     * **Refund due.** Money received (M-Pesa or cash) for a ticket never served that ended cancelled
       (the close, a clerk) or a no-show: the citizen paid for nothing and is owed it back, with the
-      M-Pesa receipts to find the payments by. A ticket still waiting owes nothing back; a no-show only
-      once the day is over (``day_over``: closed, or past): until then the citizen may come back and be served.
+      M-Pesa receipts to find the payments by.
     """
     rows: dict[str, dict[str, Any]] = {}
 
@@ -716,24 +725,28 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
                          "refund_count": 0, "refund_ksh": 0, "refund_receipts": []}
         return rows[sid]
 
-    settled = {p["ticket_id"] for p in payments if p["state"] in ("paid", "cash", "waived")}
+    settled = {(p["ticket_id"], p["service_id"]) for p in payments if p["state"] in ("paid", "cash", "waived")}
     # tickets that ended unserved (cancelled, a no-show), with the services they were served in before that
     # (a one-stop visit): a payment for one of those was for a service given, so nothing is owed back
     ended_unserved = {s.ticket_id: {v.service_id for v in s.visits if v.outcome == "served"}
-                      for s in stories if s.outcome == "cancelled" or (s.outcome == "no_show" and day_over)}
+                      for s in stories if s.outcome in ("cancelled", "no_show")}
     for story in stories:
         served = [v for v in story.visits if v.outcome == "served"]
         if not served:
             continue
-        sid = served[-1].service_id
-        amount, varies = fees.get(sid, (0, False))
-        if amount == 0 and not varies:
-            continue
-        r = row(sid)
-        r["served"] += 1
-        r["due_ksh"] += 0 if varies else amount
-        if story.ticket_id not in settled:
-            r["unpaid_served"] += 1
+        # the service that served the ticket owes its fee; a fee settled for another service of the ticket
+        # (paid, then transferred) stays with the service it was paid for, served there through the transfer
+        owing = [served[-1].service_id]
+        owing += sorted({sid for tid, sid in settled if tid == story.ticket_id} - set(owing))
+        for sid in owing:
+            amount, varies = fees.get(sid, (0, False))
+            if amount == 0 and not varies:
+                continue
+            r = row(sid)
+            r["served"] += 1
+            r["due_ksh"] += 0 if varies else amount
+            if (story.ticket_id, sid) not in settled:
+                r["unpaid_served"] += 1
     for p in payments:
         r = row(p["service_id"])
         amount = int(p["amount_ksh"] or 0)
@@ -809,18 +822,7 @@ def day_payments(db: Any, day: str, stories: list[TicketStory]) -> dict[str, Any
         "SELECT COUNT(*), COALESCE(SUM(amount_ksh), 0) FROM (SELECT receipt, MAX(amount_ksh) AS amount_ksh "
         "FROM payment_refusals WHERE day=? AND result_code=0 AND receipt IS NOT NULL AND receipt NOT IN "
         "(SELECT receipt FROM payments WHERE receipt IS NOT NULL) GROUP BY receipt)", [day]).fetchone()
-    # whether the day is over matters only for a paid no-show: the events are read only then
-    no_shows = {s.ticket_id for s in stories if s.outcome == "no_show"}
-    over = any(r["ticket_id"] in no_shows and r["state"] in ("paid", "cash") for r in rows) and day_is_over(db, day)
-    return payment_figures(stories, rows, fees_of(db), (int(n), int(ksh)), over)
-
-
-def day_is_over(db: Any, day: str) -> bool:
-    """True once ``day`` has closed (by a manager, at closing time or at midnight) and not been reopened since:
-    from the events, as every figure is."""
-    row = db.execute("SELECT type FROM events WHERE type IN ('day_closed', 'day_reopened') AND "
-                     "json_extract(data, '$.day') = ? ORDER BY seq DESC LIMIT 1", [day]).fetchone()
-    return row is not None and row[0] == "day_closed"
+    return payment_figures(stories, rows, fees_of(db), (int(n), int(ksh)))
 
 
 def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:

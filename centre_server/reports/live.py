@@ -82,7 +82,8 @@ def _live(centre: Any, figs: dict[str, Any], devices: dict[str, dict[str, Any]] 
             alerts.append({"kind": "printer", "device_id": dev["device_id"], "printer": status["printer"]})
     return {
         "day": state.day,
-        "waiting": sum(s["waiting"] for s in services),
+        "waiting": sum(s["waiting"] for s in services),  # in the hall; those on the way apart
+        "on_the_way": sum(s["on_the_way"] for s in services),
         "longest_wait_s": max((s["longest_wait_s"] for s in services), default=0),
         "issued_today": figs["total"]["arrived"],
         "served_today": figs["total"]["served"],

@@ -28,6 +28,8 @@ from typing import Literal
 
 import httpx
 
+from centre_server.contract import INSTALL_HEADER
+
 logger = logging.getLogger(__name__)
 
 STILL_FAILING_EVERY_S = 60.0  # while a link keeps failing, one log line a minute at most
@@ -271,6 +273,7 @@ class HeadquartersLink(Periodic):
         self.hq_token = hq_token
         self.timeout_s = timeout_s
         self.off_words = off_words  # in the log when the link is off
+        self.install_id = ""  # this install's id (``store.database.install_id``), sent with every request
         self._http: httpx.Client | None = None
 
     def start(self) -> None:
@@ -280,8 +283,12 @@ class HeadquartersLink(Periodic):
             return
         super().start()
 
+    def client_headers(self) -> dict[str, str]:
+        """What every request to headquarters carries: who is asking, and which install of the centre."""
+        return {"User-Agent": self.user_agent, **({INSTALL_HEADER: self.install_id} if self.install_id else {})}
+
     def new_client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout_s, headers={"User-Agent": self.user_agent})
+        return httpx.Client(timeout=self.timeout_s, headers=self.client_headers())
 
     @property
     def http(self) -> httpx.Client:

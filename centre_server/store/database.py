@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -115,6 +116,18 @@ _COUNTER_UPDATE = ("UPDATE counters SET name=?, services=?, state=?, ticket_id=?
 def get_meta(db: sqlite_utils.Database, key: str, default: str = "") -> str:
     row = db.execute("SELECT value FROM meta WHERE key=?", [key]).fetchone()
     return row[0] if row else default
+
+
+def install_id(db: sqlite_utils.Database) -> str:
+    """This install's random id, made on first use and kept in its database: sent to headquarters with every
+    request, so a second server using the same centre id (a copied test centre, a stray bench) is refused
+    there instead of taking this centre's place. Made lazily, so a copied, never-run template has none."""
+    held = get_meta(db, "install_id")
+    if held:
+        return held
+    with db.conn:
+        db.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('install_id', ?)", [secrets.token_hex(8)])
+    return get_meta(db, "install_id")
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:

@@ -113,7 +113,7 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Add several days' figures (``figures.summarise``'s rows) into one."""
     out: dict[str, Any] = {}
     for k in ("arrived", "served", "no_shows", "cancelled", "unfinished", "transfers", "within_target", "measured",
-              "satisfaction_count"):
+              "measured_not_called", "satisfaction_count"):
         out[k] = sum(p.get(k) or 0 for p in parts)
     for k in ("wait_max_s", "service_max_s"):
         vals = [p[k] for p in parts if p.get(k) is not None]

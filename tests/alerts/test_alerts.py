@@ -339,7 +339,7 @@ def test_a_citizen_on_the_way_is_no_breach_until_checked_in(alert_server, centre
     managers = {MANAGER, SECOND}
     assert not [t for p, t in sms_lines(centre_dir.path) if p in managers]  # the citizen's own SMS went, no alert
     row = next(s for s in manager.get("/api/v1/stats/live").json()["services"] if s["id"] == "birth-cert")
-    assert row["waiting"] == 1 and row["longest_wait_s"] == 0 and not row["breached"]
+    assert row["waiting"] == 0 and row["on_the_way"] == 1 and row["longest_wait_s"] == 0 and not row["breached"]
     # in the hall now: the wait is real, and the managers hear of it
     kiosk = alert_server.client(centre_dir.bundle("kiosk-1")["token"])
     assert kiosk.post("/api/v1/check-in", json={"code": code}).status_code == 200

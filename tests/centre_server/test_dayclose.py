@@ -107,6 +107,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
         "wait_mean_s": 1245.0, "wait_median_s": 1200.0, "wait_p90_s": 1500.0, "wait_max_s": 1500.0,
         "service_mean_s": 390.0, "service_median_s": 390.0, "service_p90_s": 540.0, "service_max_s": 540.0,
         "within_target": 3, "measured": 5, "within_target_share": 0.6,
+        "measured_not_called": 1,  # T4, cancelled at the close after waiting past its target, never called
         "satisfaction_mean": 3.0, "satisfaction_count": 2,
         "counters_open": 2, "staffed_hours": 4.5, "served_share": 0.4, "no_show_share": 0.2,
     }
@@ -132,6 +133,7 @@ def test_day_close_matches_the_hand_computed_day(day: Day) -> None:
     replace = services["id-card-replace"]
     assert (replace["arrived"], replace["cancelled"], replace["wait_mean_s"]) == (1, 1, None)
     assert (replace["within_target"], replace["measured"], replace["within_target_share"]) == (0, 1, 0.0)
+    assert replace["measured_not_called"] == 1 and new["measured_not_called"] == 0
 
     hours = by_id(s["hours"], "hour")
     assert sorted(hours) == [8, 9, 10]
@@ -446,3 +448,18 @@ def test_only_citizens_in_the_hall_count_in_the_share_within_target(centre_dir) 
     assert shares(closed.summary["services"], "service_id") == {"kra-pin": (1, 2), "sha-registration": (0, 0)}
     assert closed.summary["total"]["within_target_share"] == 0.5
     day.centre.close()
+def test_a_remote_ticket_never_checked_in_is_not_a_miss_of_the_share(day: Day) -> None:
+    """newuser finding 10: an SMS ticket whose citizen never came made its service "0% within target" on the
+    board, the reports and at headquarters, though nobody waited in the hall. One checked in and never
+    called is a miss as any citizen in the hall."""
+    sms = engine.Channel.sms
+    day.run("10:05", engine.IssueTicket(ticket_id="R1", service_id="id-card-replace", channel=sms,
+                                        phone="+254700000011", checked_in=False))
+    day.run("10:05", engine.IssueTicket(ticket_id="R2", service_id="id-card-replace", channel=sms,
+                                        phone="+254700000012", checked_in=False))
+    day.run("10:06", engine.CheckIn("R2"))
+    day.clock.now = at("13:30")  # both far past the target, neither called
+    replace = by_id(closing.close_with_centre(day.centre).summary["services"], "service_id")["id-card-replace"]
+    # T4 (in the hall, never called) and R2 (checked in, never called) are misses; R1 never came
+    assert (replace["arrived"], replace["measured"], replace["within_target"]) == (3, 2, 0)
+    assert replace["measured_not_called"] == 2

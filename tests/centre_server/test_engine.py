@@ -540,9 +540,13 @@ def test_longest_wait_is_of_citizens_in_the_hall():
     d.now += 1800
     d.issue()
     figures = e.service_figures(d.state, "id-card", d.now + 60)
-    assert figures["waiting"] == 2 and figures["longest_wait_s"] == 60
+    # newuser finding 2: the remote ticket is on the way, not waiting in the hall (README "Queue rules");
+    # a newcomer still queues behind it (queued, and the estimate)
+    assert figures["waiting"] == 1 and figures["on_the_way"] == 1 and figures["longest_wait_s"] == 60
+    assert figures["queued"] == 2 and figures["passed_over"] == 0
     d.do(e.CheckIn(remote.id))
-    assert e.service_figures(d.state, "id-card", d.now)["longest_wait_s"] >= 1800
+    after = e.service_figures(d.state, "id-card", d.now)
+    assert after["longest_wait_s"] >= 1800 and (after["waiting"], after["on_the_way"]) == (2, 0)
 
 
 def test_checked_in_remote_ticket_keeps_its_place():

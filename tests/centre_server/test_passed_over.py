@@ -96,12 +96,15 @@ def test_remote_tickets_are_passed_over_never_skipped_as_no_shows(steps, gaps):
                 assert t.passed_over_at is not None and d.now - t.passed_over_at < GRACE
                 assert t.id in d.state.passed_over
         assert set(d.state.passed_over) == {t.id for t in d.state.tickets.values() if e.passed_over(t)}
-        # figures: a passed-over ticket is not waiting; the longest wait is of citizens in the hall
+        # figures: only citizens in the hall are waiting (a remote ticket not checked in, passed over or not,
+        # is on the way); the longest wait is of citizens in the hall
         for sid in SERVICES:
             f = e.service_figures(d.state, sid, d.now)
             queue = list(d.state.queues.get(sid, {}).values())
-            assert f["waiting"] == sum(1 for t in queue if not e.passed_over(t))
+            assert f["waiting"] == sum(1 for t in queue if t.checked_in)
+            assert f["on_the_way"] == sum(1 for t in queue if not t.checked_in)
             assert f["passed_over"] == sum(1 for t in queue if e.passed_over(t))
+            assert f["queued"] == sum(1 for t in queue if not e.passed_over(t))
             in_hall = [d.now - t.queued_at for t in queue if t.checked_in]
             assert f["longest_wait_s"] == max(0, int(max(in_hall, default=0)))
     # the event log alone rebuilds the same state, passed-over tickets included

@@ -96,7 +96,7 @@ def test_join_in_kiswahili(channel_server, phone_page, shot, new_phone):
     page.fill("#phone", new_phone())
     page.click("#join-button")
     page.wait_for_url(re.compile(r"/join/[\w-]+"))
-    assert page.locator(".code .label").inner_text().lower() == "nambari ya kujisajili"
+    assert page.locator(".code .label").inner_text().lower() == "nambari ya kuthibitisha kufika"
     shot(page, "joined-sw")
     page.click("a[hreflang=en]")  # the language switch keeps the page
     assert page.locator(".code .label").inner_text().lower() == "check-in code"
@@ -145,7 +145,7 @@ def test_book_an_appointment_from_a_phone(channel_server, phone_page, shot, new_
     assert f"Code {code}" in sms and "/book/" in sms
     # the same booking in Kiswahili, then cancelled by the citizen
     page.goto(page.url.split("?")[0] + "?lang=sw")
-    assert "Jisajili kwenye kioski" in page.locator(".code p").inner_text()
+    assert "Thibitisha kufika kwenye kioski" in page.locator(".code p").inner_text()
     shot(page, "booked-sw")
     page.click("#cancel-button")
     assert page.locator("#appointment .label").inner_text().lower() == "imeghairiwa"

@@ -59,6 +59,9 @@ def test_a_remote_ticket_at_the_front_is_passed_over_then_checks_in_and_is_calle
     row = kra_row(server)
     # neither waiting in the hall nor a no-show: passed over, and the longest wait is the walk-in's behind it
     assert row["waiting"] == 1 and row["passed_over"] == 1 and row["no_shows_today"] == 0
+    assert row["on_the_way"] == 1  # shown apart on the board ("+1 on the way"), as in GET /api/v1/services
+    listed = next(s for s in httpx.get(server.url + "/api/v1/services", timeout=10).json() if s["id"] == SERVICE)
+    assert (listed["waiting"], listed["on_the_way"], listed["passed_over"]) == (1, 1, 1)
     # arrived, within the grace: checked in at the kiosk by the code the SMS gave
     r = server.kiosk().post("/api/v1/check-in", json={"code": code})
     assert r.status_code == 200, r.text
@@ -86,8 +89,9 @@ def test_unchecked_past_the_grace_is_a_no_show_told_in_swahili_and_may_rejoin(se
     assert r.status_code == 404 and "not checked in yet" in error["message"] and error["passed_over"] == 1, r.text
     by = ticket(server, tid)["check_in_by"][11:16]
     # the citizen dials *384*482# for the ticket's status: told to check in, with the code and the time
-    assert walk(server, phone, ["2", "2"])[-1] == (f"END {number}: zamu yako imefika. Jisajili kwenye kioski kwa "
-                                                   f"nambari {code} kabla ya saa {by} ili kubaki na nafasi yako.")
+    assert walk(server, phone, ["2", "2"])[-1] == (f"END {number}: zamu yako imefika. Thibitisha kufika "
+                                                   f"kwenye kioski kwa nambari {code} kabla ya saa {by} ili kubaki na "
+                                                   "nafasi yako.")
     assert walk(server, phone, ["1", "2"])[-1] == (f"END {number}: your turn has come. Check in at the kiosk with "
                                                    f"code {code} by {by} to keep your place.")
     agg.wait_for(phone, "zamu yako imefika")
@@ -96,9 +100,9 @@ def test_unchecked_past_the_grace_is_a_no_show_told_in_swahili_and_may_rejoin(se
     c.post("/api/v1/counters/c06/call-next")  # any command (or the 30 s tick) finds the grace over
     t = ticket(server, tid)
     assert t["state"] == "no_show" and t["checked_in"] is False and t["check_in_by"] is None
-    gone = agg.wait_for(phone, "haikusajiliwa")
-    assert gone == (f"Huduma: {number} haikusajiliwa ndani ya dakika 1, imetoka kwenye foleni. Jisajili kwenye "
-                    "kioski ndani ya dakika 30 kurudi, au chukua tiketi mpya.")
+    gone = agg.wait_for(phone, "hukuthibitisha kufika")
+    assert gone == (f"Huduma: {number}: hukuthibitisha kufika ndani ya dakika 1, imetoka kwenye foleni. Thibitisha "
+                    "kufika kioskini ndani ya dakika 30 kurudi, au chukua tiketi mpya.")
     assert kra_row(server)["no_shows_today"] == 1
     # as the SMS says: checking in within the re-activation window puts the ticket back, and it is called
     r = server.kiosk().post("/api/v1/check-in", json={"code": code})

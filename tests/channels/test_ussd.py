@@ -85,7 +85,7 @@ def test_kiswahili_session_and_the_same_session_replayed_takes_one_ticket(channe
     first = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
     again = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))  # the aggregator retried
     # the licence's fee is paid on eCitizen when renewing: the ticket, and never "Pay now" for it (finding 2)
-    assert first.startswith("END Tiketi DL") and "Jisajili" in first and "Lipa sasa" not in first
+    assert first.startswith("END Tiketi DL") and "Thibitisha kufika kwenye kioski" in first and "Lipa sasa" not in first
     assert again == first
     sms = channel_server.aggregator.wait_for(phone, first.split()[2].rstrip("."))
     assert "tiketi" in sms and "mbele" in sms  # the SMS is in the session's language

@@ -35,8 +35,10 @@ def minutes(v: float | None) -> str:
 
 
 def figure(cell: str) -> str:
-    """The number of a service-level cell, which also says in words how it stands ("✗ below target 31%")."""
-    return cell.split()[-1] if cell.split() else cell
+    """The number of a service-level cell, which also says in words how it stands ("✗ below target 31%") and,
+    on the reports, how many never called it counts on its own last line ("incl. 1 not called")."""
+    line = next((x for x in reversed(cell.splitlines()) if x.strip() and "not called" not in x), cell)
+    return line.split()[-1] if line.split() else line
 
 
 def pct(v: float | None) -> str:

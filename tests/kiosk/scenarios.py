@@ -1003,11 +1003,13 @@ def _visit_journey(d, start: str, tag: str):
     yield Sleep(0.3)
     d.shot(f"visit-more-{tag}")
     d.result["data"][f"offered_{tag}"] = [w.value for w in reversed(d.screen.ids.grid.children)]
+    d.result["data"][f"done_one_{tag}"] = d.screen.ids.done.text
     d.tap(d.find(d.screen.ids.grid, value="kra-pin"))
     yield Wait(lambda: app.model.visit_next == ["kra-pin"], "KRA PIN added")
     yield Sleep(0.3)
     d.shot(f"visit-more-added-{tag}")
     d.result["data"][f"offered_after_{tag}"] = [w.value for w in reversed(d.screen.ids.grid.children)]
+    d.result["data"][f"done_two_{tag}"] = d.screen.ids.done.text
     d.tap(d.screen.ids.done)
     # "What you need" for every service on the ticket, each under its name; scrolled to its end when long
     yield d.at("needs")
@@ -1030,6 +1032,7 @@ def _visit_journey(d, start: str, tag: str):
     yield d.at("confirm")
     yield Sleep(0.3)
     d.shot(f"visit-confirm-{tag}")
+    d.result["data"][f"confirm_{tag}"] = d.screen.ids.summary.text
     d.tap(d.screen.ids.confirm)
     yield d.at("ticket")
     yield Sleep(0.5)

@@ -80,7 +80,7 @@ def test_remote_tickets_check_in_by_code_and_phone(centre_server, mosquitto, tmp
     # taps: the wrong code, the short one (never sent), the right one twice; requests: the wrong and the right
     assert data["checkin_taps"] == 4 and data["checkin_calls"] == 2
     assert data["code_ticket"]["id"] == by_code["id"] and data["code_number_shown"] == by_code["number"]
-    assert data["code_message"].startswith("Umesajiliwa") and by_code["number"] in data["code_message"]
+    assert data["code_message"].startswith("Kufika kwako kumethibitishwa") and by_code["number"] in data["code_message"]
     assert data["code_printed"] is True
     # by phone, in English
     assert data["phone_ticket"]["id"] == by_phone["id"] and data["phone_number_shown"] == by_phone["number"]

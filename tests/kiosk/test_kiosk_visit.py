@@ -38,6 +38,12 @@ def test_kiosk_takes_one_ticket_for_two_services(centre_server, mosquitto, tmp_p
     assert "1. Kitambulisho kipya cha taifa" in sw["documents"] and "2. Usajili wa PIN ya KRA" in sw["documents"]
     assert sw["documents"].count("Leta nyaraka hizi") == 2 and "Ada" in sw["documents"]
     assert sw["have"].startswith("Ninavyo")
+    # "No, that is all" fits the count: in Kiswahili "ni hiyo tu" for one service, "ni hizo tu" for two
+    assert (data["done_one_en"], data["done_two_en"]) == ("No, that is all", "No, that is all")
+    assert (data["done_one_sw-large"], data["done_two_sw-large"]) == ("Hapana, ni hiyo tu", "Hapana, ni hizo tu")
+    # the confirm screen states no priority as a value, not as the question's answer ("No, thank you")
+    assert "Priority: [b]None[/b]" in data["confirm_en"] and "thank you" not in data["confirm_en"]
+    assert "Kipaumbele: [b]Hakuna[/b]" in data["confirm_sw-large"] and "asante" not in data["confirm_sw-large"]
     for tag in ("en", "sw-large"):
         t = data[f"ticket_{tag}"]
         assert t["service_id"] == "id-card-new"

@@ -128,9 +128,11 @@ def test_forged_and_tampered_callbacks_are_refused_logged_and_change_nothing(pay
                                            {"Name": "PhoneNumber", "Value": 254712345678}]}}}}
     r = httpx.post(f"{pay_server.url}/mpesa/callback/{'x' * 32}", json=forged)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_callback"
-    # garbage is a 422 envelope, never a 500
-    bad = httpx.post(f"{pay_server.url}/mpesa/callback/{'x' * 32}", content=b"{not json")
-    assert bad.status_code == 422 and "error" in bad.json()
+    # garbage at an address no push carries: the address is refused first (404), the body never described
+    for junk in (b"{not json", b'{"Body": {}}', b""):
+        bad = httpx.post(f"{pay_server.url}/mpesa/callback/{'x' * 32}", content=junk)
+        assert bad.status_code == 404 and bad.json()["error"]["code"] == "unknown_callback", bad.text
+    assert "(and the body is not a callback)" in pay_server.log_path.read_text()
 
     # the gateway's callback says another amount: refused; the query then settles the payment
     mpesa_sim.control(amount_offset=-4000)
@@ -153,6 +155,9 @@ def test_forged_and_tampered_callbacks_are_refused_logged_and_change_nothing(pay
                                          {"Name": "MpesaReceiptNumber", "Value": "SFORGED002"},
                                          {"Name": "PhoneNumber", "Value": 254712345672}]}}}}
     assert httpx.post(push["request"]["CallBackURL"], json=fake).status_code == 200  # kept, not believed
+    # at a push's own address a body that is no callback is described (422 JSON), never a 500
+    bad = httpx.post(push["request"]["CallBackURL"], content=b"{not json")
+    assert bad.status_code == 422 and "not valid JSON" in bad.json()["error"]["message"], bad.text
     assert payment(pay_server, t2["id"])["state"] == "pending"
     p2 = settled(pay_server, t2["id"], timeout=20)
     assert (p2["state"], p2["reason_code"]) == ("failed", "1032")  # the query's word stands

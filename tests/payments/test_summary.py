@@ -40,6 +40,28 @@ def test_a_transfer_moves_the_debt_to_the_service_that_served():
     assert [(r["service_id"], r["due_ksh"], r["unpaid_served"]) for r in out["services"]] == [("passport", 4550, 1)]
 
 
+def test_a_fee_paid_stays_with_the_service_it_was_paid_for_after_a_transfer():
+    """newuser finding 4: P002 paid KSh 4,550 for a passport, was transferred to a birth certificate (nothing due
+    here) and served there; the reconciliation showed passport "Due 4,550 · M-Pesa 9,100" and nothing said why.
+    The fee stays with the passport, served through the transfer; a transfer to a service with its own fee
+    owes that one too."""
+    def transferred(tid: str, to: str) -> figures.TicketStory:
+        return figures.TicketStory(ticket_id=tid, issued_at=0.0, visits=[
+            figures.Visit(ticket_id=tid, service_id="passport", entered_at=0.0, kind="issued", outcome="transferred"),
+            figures.Visit(ticket_id=tid, service_id=to, entered_at=1.0, kind="transfer", outcome="served")])
+
+    fees = {**FEES, "birth-cert": (0, False)}
+    stories = [story("p1", "passport"), transferred("p2", "birth-cert"), transferred("p3", "land-rates")]
+    pays = [{"ticket_id": t, "service_id": "passport", "state": "paid", "amount_ksh": 4550} for t in ("p1", "p2", "p3")]
+    out = figures.payment_figures(stories, pays, fees)
+    rows = {r["service_id"]: r for r in out["services"]}
+    p = rows["passport"]
+    assert (p["served"], p["due_ksh"], p["mpesa_count"], p["mpesa_ksh"], p["unpaid_served"], p["refund_count"]) \
+        == (3, 3 * 4550, 3, 3 * 4550, 0, 0)
+    assert set(rows) == {"passport", "land-rates"}  # the birth certificate owes nothing here
+    assert (rows["land-rates"]["served"], rows["land-rates"]["unpaid_served"]) == (1, 1)  # its own fee: not paid
+
+
 def test_paid_and_never_served_is_a_refund_due_with_its_receipt():
     """Found walking a day: P001 paid KSh 4,550, was cancelled at the close, and the reconciliation showed no
     refund. A waiting ticket (it may still be served) owes nothing yet; a one-stop visit paid for a service it

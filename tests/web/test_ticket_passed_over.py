@@ -26,8 +26,8 @@ def test_the_page_of_a_passed_over_ticket_says_check_in_by_when(tmp_path, contex
 
         phone = context_factory(viewport={"width": 360, "height": 740}).new_page()
         for lang, words in (("en", f"Your turn has come. Check in at the kiosk by {by} to keep your place."),
-                            ("sw", f"Zamu yako imefika. Jisajili kwenye kioski kabla ya saa {by} ili kubaki na "
-                                   "nafasi yako.")):
+                            ("sw", f"Zamu yako imefika. Thibitisha kufika kwenye kioski kabla ya saa {by} "
+                                   "ili kubaki na nafasi yako.")):
             phone.goto(f"{server.url}/t/{tid}?lang={lang}")
             status = phone.locator("#ticket-status")
             expect(status).to_have_text(words)

@@ -33,6 +33,9 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from centre_server.contract import ErrorResponse
 from centre_server.contract.payments import (
@@ -113,7 +116,22 @@ def record_waiver(ticket_id: str, body: CounterPaymentRequest, request: Request,
 
 
 @callbacks.post(CALLBACK_PATH + "/{token}", responses=_errors(404, 409, 422), include_in_schema=False)
-def mpesa_callback(token: str, body: StkCallbackEnvelope, request: Request) -> dict[str, Any]:
-    """Daraja's result of one STK push; the token in the address is the push's own, unguessable."""
-    outcome = payments_of(request).callback(token[:100], body.Body.stkCallback, client_address(request))
+async def mpesa_callback(token: str, request: Request) -> dict[str, Any]:
+    """Daraja's result of one STK push; the token in the address is the push's own, unguessable.
+
+    The token is checked before the body is read: an address no push carries is refused (404, logged) whatever
+    was posted, so a prober learns nothing of the body this route expects."""
+    payments = payments_of(request)
+    token = token[:100]
+    known = await run_in_threadpool(payments.callback_known, token)
+    try:
+        body = StkCallbackEnvelope.model_validate_json(await request.body())
+    except ValidationError as err:
+        if not known:
+            logger.warning("M-Pesa callback refused (unknown_callback): no payment request carries this callback "
+                           "address (and the body is not a callback); from %s", client_address(request))
+            raise ApiError(404, "unknown_callback", "no payment request carries this callback address") from None
+        raise RequestValidationError(err.errors(include_url=False)) from None
+    # an unknown address with a callback's body is refused there too, and kept among the refused callbacks
+    outcome = await run_in_threadpool(payments.callback, token, body.Body.stkCallback, client_address(request))
     return {"ResultCode": 0, "ResultDesc": "Accepted" if outcome == "accepted" else "Already recorded"}

@@ -84,7 +84,8 @@
 
   function render(live) {
     renderDayBanner(live);
-    $("kpi-waiting").textContent = live.waiting;
+    $("kpi-waiting").textContent = live.waiting;  // in the hall only (README "Queue rules")
+    $("kpi-on-the-way").textContent = live.on_the_way ? H.t("passed_over_n", { n: live.on_the_way }) : "";
     $("kpi-longest").textContent = H.minutes(live.longest_wait_s) + " " + H.t("minutes_short");
     $("kpi-issued").textContent = live.issued_today;
     $("kpi-served").textContent = live.served_today;
@@ -106,10 +107,10 @@
       const ratio = s.waiting ? s.longest_wait_s / s.target_wait_s : 0;
       tr.className = s.breached ? "row-bad" : "";
       const waiting = cell(String(s.waiting), "num big");
-      if (s.passed_over) {  // their turn came before they checked in: neither waiting in the hall nor no-shows
+      if (s.on_the_way) {  // web, SMS, USSD tickets not checked in (passed over too): not waiting in the hall
         const note = document.createElement("small");
         note.className = "passed-over";
-        note.textContent = H.t("passed_over_n", { n: s.passed_over });
+        note.textContent = H.t("passed_over_n", { n: s.on_the_way });
         waiting.append(document.createElement("br"), note);
       }
       tr.append(

@@ -390,8 +390,24 @@
       select.appendChild(opt);
     }
     select.selectedIndex = 0;
+    const note = $("transfer-fee-note");
+    note.hidden = true;
+    note.textContent = "";
     $("transfer-dialog").showModal();
     select.focus();
+    feeNote(t, note);
+  }
+
+  // A fee paid belongs to the service it was paid for: say so before the ticket moves (it stays there in the
+  // day's reconciliation; the new service's own fee, if any, is another matter).
+  async function feeNote(t, note) {
+    let p;
+    try { p = await H.api("GET", "/tickets/" + encodeURIComponent(t.id) + "/payment"); } catch (e) { return; }
+    if (!p || !["paid", "cash"].includes(p.state) || !$("transfer-dialog").open) return;
+    note.textContent = H.t("transfer_fee_paid_for", {
+      amount: H.paymentBox ? H.paymentBox.ksh(p.amount_ksh) : "KSh " + p.amount_ksh,
+      service: H.serviceName(model.byId[p.service_id]) || p.service_id });
+    note.hidden = false;
   }
 
   $("transfer-dialog").addEventListener("close", () => {
