@@ -26,7 +26,7 @@ from centre_server.contract.live import LiveSnapshot
 logger = logging.getLogger(__name__)
 
 class Store(Protocol):
-    """What this module needs of ``hq.store.Store`` (which calls ``migrate`` here: no import back)."""
+    """What this module needs of ``hq.store.Store`` (which calls ``migrate_in`` here: no import back)."""
 
     is_pg: bool
 
@@ -47,11 +47,10 @@ SCHEMA = [
 STALE_AFTER_S = 5 * 60  # five missed minutes: the figures are shown as stale
 
 
-def migrate(store: Store) -> None:
-    """Create the live tables (called from ``Store.migrate``)."""
-    with store.tx() as cur:
-        for stmt in SCHEMA:
-            cur.execute(stmt)
+def migrate_in(cur: Any) -> None:
+    """Create the live tables inside ``Store.migrate``'s transaction."""
+    for stmt in SCHEMA:
+        cur.execute(stmt)
 
 
 # PostgreSQL: the whole snapshot in one statement (one round trip, one transaction): the centre's envelope

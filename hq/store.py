@@ -45,6 +45,11 @@ SCHEMA = [
     "refused_count INTEGER NOT NULL DEFAULT 0)",
 ]
 
+# What the tables of this version are made of: a store whose ``hq_schema`` holds this fingerprint needs no DDL.
+SCHEMA_FINGERPRINT = hashlib.sha256(repr((SCHEMA, daily.SCHEMA, daily.UPGRADES, daily.INDEXES, daily.PG_VACUUM,
+                                          live_store.SCHEMA)).encode()).hexdigest()
+MIGRATION_LOCK = 7_220_001  # the advisory lock's key: one process migrates at a time
+
 
 # Every registered centre (disabled too: its name still labels its past days), by id.
 # Every statement planned for its own values. psycopg prepares a statement run 5 times on a connection, and
@@ -139,11 +144,28 @@ class Store:
                     conn.close()
 
     def migrate(self) -> None:
+        """Create and upgrade the tables, only when this version's schema is not there yet.
+
+        A command (``huduma-hq add-centre``) opens the store beside a running headquarters: its DDL
+        (``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` takes an exclusive lock even when the column exists)
+        then met the server's transactions in another order, and PostgreSQL broke the deadlock by failing
+        one. So the DDL runs once per schema version (``hq_schema`` keeps its fingerprint), and processes
+        migrating at the same moment take turns (an advisory lock).
+        """
         with self.tx() as cur:
+            if self.is_pg:
+                cur.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
+            cur.execute("CREATE TABLE IF NOT EXISTS hq_schema (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)")
+            cur.execute("SELECT fingerprint FROM hq_schema WHERE id = 1")
+            row = cur.fetchone()
+            if row is not None and row[0] == SCHEMA_FINGERPRINT:
+                return
             for stmt in SCHEMA:
                 cur.execute(stmt)
             daily.migrate(cur, self.is_pg)  # the board's figures as columns (issue 22 item 5)
-        live_store.migrate(self)  # live figures and centres' places (issue 22)
+            live_store.migrate_in(cur)  # live figures and centres' places (issue 22)
+            cur.execute("DELETE FROM hq_schema")
+            cur.execute("INSERT INTO hq_schema(id, fingerprint) VALUES (1, ?)", [SCHEMA_FINGERPRINT])
 
     # ---------------------------------------------------------------- centres
 

@@ -36,21 +36,21 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         new.locator("input[name=code]").fill("Sent Home!")
         new.locator("input[name=label_en]").fill("Sent home to fetch a document")
         new.locator("input[name=label_sw]").fill("   ")
-        new.locator("button[type=submit]").click()
+        new.locator("button[type=submit]:not(.danger)").click()
         assert page.locator("#form-errors").is_visible()
         assert page.locator("#__new__-code-error").inner_text() == "lower-case letters, digits and _ (at most 40)"
         assert page.locator("#__new__-label_sw-error").inner_text() == "required"
         assert new.locator("input[name=label_en]").input_value() == "Sent home to fetch a document"
         new.locator("input[name=label_sw]").fill("x" * 61)
         new.locator("input[name=code]").fill("sent_home")
-        new.locator("button[type=submit]").click()
+        new.locator("button[type=submit]:not(.danger)").click()
         assert page.locator("#__new__-label_sw-error").inner_text() == "at most 60 characters"
 
         # a new code, both languages, a reason required
         new = page.locator("#outcome-new")
         new.locator("input[name=label_sw]").fill("Amerudishwa kuleta hati")
         new.locator("input[name=reason_required]").check()
-        new.locator("button[type=submit]").click()
+        new.locator("button[type=submit]:not(.danger)").click()
         assert "Outcome code sent_home saved in the draft" in page.locator("#saved").inner_text()
         row = page.locator("#outcome-sent_home")
         assert row.locator("input[name=label_sw]").input_value() == "Amerudishwa kuleta hati"
@@ -62,7 +62,7 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         new.locator("input[name=code]").fill("sent_home")
         new.locator("input[name=label_en]").fill("Again")
         new.locator("input[name=label_sw]").fill("Tena")
-        new.locator("button[type=submit]").click()
+        new.locator("button[type=submit]:not(.danger)").click()
         assert "exists already" in page.locator("#__new__-code-error").inner_text()
 
         # a label of the full 60 characters shows whole in its field, in both languages
@@ -73,7 +73,7 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         new.locator("input[name=code]").fill("sent_home_today")
         new.locator("input[name=label_en]").fill(en60)
         new.locator("input[name=label_sw]").fill(sw60)
-        new.locator("button[type=submit]").click()
+        new.locator("button[type=submit]:not(.danger)").click()
         for lang in ("en", "sw"):
             page.goto(f"{hq.url}/admin/outcomes?lang={lang}")
             for name, text in (("label_en", en60), ("label_sw", sw60)):
@@ -85,11 +85,11 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
         page.goto(f"{hq.url}/admin/outcomes?lang=sw")
         referred = page.locator("#outcome-referred")
         referred.locator("input[name=label_sw]").fill("Amepelekwa ofisi nyingine")
-        referred.locator("button[type=submit]").click()
+        referred.locator("button[type=submit]:not(.danger)").click()
         assert "Msimbo wa matokeo referred umehifadhiwa" in page.locator("#saved").inner_text()
         missing = page.locator("#outcome-documents_missing")
         missing.locator("input[name=reason_required]").uncheck()
-        missing.locator("button[type=submit]").click()
+        missing.locator("button[type=submit]:not(.danger)").click()
         assert not page.locator("#outcome-documents_missing input[name=reason_required]").is_checked()
         page.screenshot(path=str(out / "admin-outcomes-sw.png"), full_page=True)
 
@@ -99,7 +99,7 @@ def test_an_admin_defines_and_relabels_outcome_codes_and_a_centre_gets_them(hq: 
                                                       reason_required=False), new=False)
         stale = page.locator("#outcome-fee_unpaid")
         stale.locator("input[name=label_en]").fill("Fee not paid yet")
-        stale.locator("button[type=submit]").click()
+        stale.locator("button[type=submit]:not(.danger)").click()
         assert "someone else changed this meanwhile" in page.locator("#fee_unpaid-label_en-error").inner_text()
         assert cats.draft().catalogue.outcome("fee_unpaid").label.en == "Fee unpaid"  # type: ignore[union-attr]
         page.screenshot(path=str(out / "admin-outcomes-en.png"), full_page=True)
