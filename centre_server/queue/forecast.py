@@ -467,7 +467,11 @@ class _Future:
         if c.ticket_id != tid:
             return
         self._apply(engine.MarkNoShow(cid) if no_show else engine.Complete(cid), t)
-        self.state.tickets.pop(tid, None)
+        tk = self.state.tickets.get(tid)
+        if tk is not None and tk.state in (TicketState.done, TicketState.no_show):
+            # forgotten once final; a one-stop visit's finished step queued it for its next service, where
+            # a counter of this future will call it (dropping it there left a queue entry with no ticket)
+            del self.state.tickets[tid]
         if cid in self.closing:
             self.closing.discard(cid)
             self._apply(engine.CloseCounter(cid), t)
