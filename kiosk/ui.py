@@ -625,6 +625,11 @@ class KioskApp(App):
             self.pay.refresh()
             if self.sm is not None and self.sm.current == "out_of_service" and not self.model.device_fault:
                 self.reset()
+        elif self.model.issuing:
+            # the citizen confirmed and the kiosk is still retrying their ticket (the same idempotency key):
+            # "ask staff for a ticket" now would send them away from the ticket about to print (finding 7)
+            logger.warning("centre server unreachable while issuing: still trying the citizen's ticket")
+            self.go("printing")
         else:
             logger.warning("centre server unreachable: out of service")
             if self.sm is not None and self.sm.current not in ("ticket", "checked_in", "printing", "paying", "staff"):
@@ -689,6 +694,10 @@ class KioskApp(App):
             self.set_registered(False)
             return
         m.issue_error = tr("issue_failed", m.language)
+        if self.sm is not None and self.sm.current == "printing":
+            # the last attempt failed: only now out of service (go() says so while the server is away),
+            # or back to the confirmation with "could not get a ticket" when it answers again
+            self.go("confirm")
         if exc is None:
             self._health_failures = HEALTH_FAILURES_FOR_OUTAGE - 1  # next failed check is an outage
             self.executor.submit(self._check_health)

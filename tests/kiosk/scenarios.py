@@ -1335,3 +1335,31 @@ def not_registered(d):
     yield Sleep(1.5)
     data["after_touch"] = app.sm.current
     data["issue_calls"] = app.issue_calls
+
+
+def frozen_while_issuing(d):
+    """Finding 7: the citizen confirms while the centre server is frozen (the test stops it). While the kiosk
+    retries their ticket it says it is printing it, never "ask staff for a ticket"; the server answers
+    (the test resumes it) and the ticket prints for the citizen still there."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield _ready(app)
+    yield from _to_confirm(d, os.environ.get("KIOSK_SERVICE", "id-card-new"))
+    d.mark("at_confirm")
+    yield d.go_signal("frozen")
+    seen: list[str] = []
+    app.sm.bind(current=lambda _sm, name: seen.append(name))
+    d.tap(d.screen.ids.confirm)
+    yield Wait(lambda: not app.model.server_ok, "the server seen away", 30)
+    yield Wait(lambda: app.sm.current != "confirm", "a screen for the citizen", 10)
+    yield Sleep(0.3)
+    data["while_away"] = app.sm.current
+    data["texts_while_away"] = [w.text for w in d.screen.walk() if isinstance(getattr(w, "text", None), str)]
+    d.shot("frozen-while-issuing")
+    d.mark("away")
+    yield d.go_signal("thawed")
+    yield Wait(lambda: app.sm.current == "ticket", "the ticket", 30)
+    yield Sleep(0.3)
+    d.shot("frozen-then-ticket")
+    data.update(seen=seen, ticket=_ticket_data(app), issue_calls=app.issue_calls)
