@@ -145,6 +145,19 @@ class CentreApi:
             raise self._error(r)
         raise Unreachable(str(last))
 
+    def withdraw_ticket(self, idempotency_key: str) -> TicketOut | None:
+        """Withdraw a confirmation this kiosk gave up on: the ticket the server issued late under the key,
+        cancelled; None when it never issued one."""
+        try:
+            r = self._client.post(f"{API_PREFIX}/tickets/withdraw", headers={"Idempotency-Key": idempotency_key})
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise self._error(r)
+        return TicketOut.model_validate(r.json())
+
     def ticket(self, ticket_id: str) -> TicketOut:
         try:
             r = self._client.get(f"{API_PREFIX}/tickets/{ticket_id}")

@@ -141,6 +141,8 @@ class KioskApp(App):
         self._published: str | None = None
         self.issue_calls = 0  # how many times the kiosk asked the server for a ticket (tests read it)
         self.confirm_taps = 0  # how many times "print my ticket" was pressed
+        self._gave_up: list[str] = []  # confirmations whose last attempt failed: withdrawn when the server is back
+        self.withdrawn = 0  # given-up confirmations the server was asked to withdraw (tests read it)
         self.checkin_calls = 0  # how many times the kiosk asked the server to check someone in
         self.checkin_taps = 0  # how many times "check in" was pressed
         self.sm: ScreenManager | None = None
@@ -621,6 +623,8 @@ class KioskApp(App):
     def _server_ok_changed(self, _model, ok: bool) -> None:
         if ok:
             logger.info("centre server reachable again")
+            if self._gave_up:
+                self.executor.submit(self._withdraw_given_up)
             self.load_services()
             self.pay.refresh()
             if self.sm is not None and self.sm.current == "out_of_service" and not self.model.device_fault:
@@ -656,6 +660,9 @@ class KioskApp(App):
             ticket = self.api.issue_ticket(request, key)
         except Unreachable as exc:
             logger.warning("issue failed, server unreachable: %s", exc)
+            # the server may still issue it from a request it holds (frozen, not gone): withdrawn when it
+            # answers again, since this citizen is now told to ask staff (finding 7)
+            self._gave_up.append(key)
             Clock.schedule_once(lambda _dt: self._issue_failed(None), 0)
             return
         except ApiError as exc:
@@ -701,6 +708,24 @@ class KioskApp(App):
         if exc is None:
             self._health_failures = HEALTH_FAILURES_FOR_OUTAGE - 1  # next failed check is an outage
             self.executor.submit(self._check_health)
+
+    def _withdraw_given_up(self) -> None:
+        """Cancel what the server issued late for confirmations this kiosk gave up on (their citizens were
+        sent to staff): no ghost ticket waits in the queue for nobody, to become a no-show later."""
+        while self._gave_up:
+            key = self._gave_up[0]
+            try:
+                t = self.api.withdraw_ticket(key)
+            except Unreachable as exc:
+                logger.warning("withdrawing a given-up ticket failed (next time the server answers): %s", exc)
+                return
+            except ApiError as exc:  # already called or finished: a clerk has it in hand
+                logger.warning("given-up confirmation not withdrawn: %s", exc)
+            else:
+                if t is not None:
+                    logger.info("ticket %s issued after this kiosk gave up: cancelled", t.number)
+            self._gave_up.pop(0)
+            self.withdrawn += 1
 
     def _issued(self, ticket: TicketOut) -> None:
         """The number on screen at once, while the paper prints (the hot path of a tap on "Print":

@@ -1363,3 +1363,26 @@ def frozen_while_issuing(d):
     yield Sleep(0.3)
     d.shot("frozen-then-ticket")
     data.update(seen=seen, ticket=_ticket_data(app), issue_calls=app.issue_calls)
+
+
+def frozen_until_given_up(d):
+    """Finding 7, the other end: the server stays frozen past the kiosk's last attempt. Only then out of
+    service ("ask staff"); when the server answers again, the ticket it issued late is withdrawn."""
+    app = d.app
+    data = d.result["data"]
+    yield d.at("welcome")
+    yield _ready(app)
+    yield from _to_confirm(d, os.environ.get("KIOSK_SERVICE", "id-card-new"))
+    d.mark("at_confirm")
+    yield d.go_signal("frozen")
+    seen: list[str] = []
+    app.sm.bind(current=lambda _sm, name: seen.append(name))
+    d.tap(d.screen.ids.confirm)
+    yield Wait(lambda: app.sm.current == "out_of_service" and not app.model.issuing, "given up", 60)
+    yield Sleep(0.3)
+    d.shot("frozen-given-up")
+    d.mark("gave_up")
+    yield d.go_signal("thawed")
+    yield Wait(lambda: app.withdrawn >= 1, "the given-up ticket withdrawn", 60)
+    yield Wait(lambda: app.sm.current == "welcome", "welcome again", 30)
+    data.update(seen=seen, issue_calls=app.issue_calls, ticket=_ticket_data(app))

@@ -35,3 +35,27 @@ def test_a_ticket_retried_while_the_server_is_frozen_says_printing(centre_server
     # one ticket, the one on the screen: nobody got a second from staff for a ticket that printed anyway
     assert [r["number"] for r in tickets_in_db(centre_server)] == [data["ticket"]["number"]]
     assert data["issue_calls"] == 1
+
+
+def test_a_ticket_the_server_issues_after_the_kiosk_gave_up_is_withdrawn(centre_server, mosquitto, tmp_path,
+                                                                        run_kiosk):
+    config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")})
+    run = run_kiosk(config, "frozen_until_given_up")
+    run.wait_mark("at_confirm", timeout=120)
+    assert centre_server.proc is not None
+    pid = centre_server.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        run.go("frozen")
+        run.wait_mark("gave_up", timeout=90)  # every attempt timed out: now, and only now, "ask staff"
+    finally:
+        os.kill(pid, signal.SIGCONT)  # the server wakes and issues the ticket it was holding
+    run.go("thawed")
+    data = run.result(timeout=120)["data"]
+    seen = data["seen"]
+    assert "printing" in seen and "out_of_service" in seen, seen
+    assert seen.index("printing") < seen.index("out_of_service"), seen
+    assert data["ticket"] == {} and data["issue_calls"] == 1, data
+    # the citizen went to staff; the ticket the server issued late waits for nobody: it was cancelled
+    rows = tickets_in_db(centre_server)
+    assert [r["state"] for r in rows] == ["cancelled"], rows

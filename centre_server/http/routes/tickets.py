@@ -9,7 +9,16 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from centre_server.contract import Channel, ErrorResponse, Event, IssueTicketRequest, Role, TicketOut, ticket_of
+from centre_server.contract import (
+    Channel,
+    ErrorResponse,
+    Event,
+    IssueTicketRequest,
+    Role,
+    TicketOut,
+    TicketState,
+    ticket_of,
+)
 from centre_server.contract.phone import normalise_phone
 from centre_server.http.deps import (
     ApiError,
@@ -146,6 +155,23 @@ def get_ticket(ticket_id: str, centre: CentreDep, request: Request) -> TicketOut
     if t is None:
         raise ApiError(404, "unknown_ticket", "no such ticket")
     return centre.ticket_out(t)
+
+
+@router.post("/withdraw", response_model=TicketOut, responses=ERRORS)
+def withdraw_ticket(request: Request, centre: CentreDep,
+                    idempotency_key: Annotated[str, Header(min_length=1, max_length=MAX_KEY)]) -> TicketOut:
+    """A kiosk that gave up issuing a confirmed ticket (the server did not answer its last attempt, and
+    the citizen was sent to staff) withdraws it once the server answers again: a ticket the server issued
+    late under that key is cancelled (``kiosk_gave_up``), not left in the queue for nobody. 404
+    ``nothing_issued`` when the server never issued it; a ticket already called stays (409)."""
+    principal = may_issue(request)
+    t = centre.ticket_by_key(f"{principal.name}:{idempotency_key}")
+    if t is None:
+        raise ApiError(404, "nothing_issued", "no ticket was issued under this Idempotency-Key")
+    if t.state != TicketState.cancelled:
+        centre.execute(engine.CancelTicket(t.id, reason="kiosk_gave_up"))
+        logger.info("%s withdrew %s, issued after it gave up", principal.name, t.number)
+    return centre.ticket_out(centre.ticket(t.id))  # type: ignore[arg-type]  # found above
 
 
 @router.post("/{ticket_id}/cancel", response_model=TicketOut, responses=ERRORS)
