@@ -346,7 +346,8 @@ def uvicorn_options(settings: CentreSettings) -> dict:
 
 
 async def _ticker(centre: Centre, link: MqttLink | None) -> None:
-    """Let the day roll over with nobody acting, refresh waits on the hall boards, take the nightly backup."""
+    """Let the day roll over with nobody acting, close counters whose clerk's session ended, refresh waits on
+    the hall boards, take the nightly backup."""
     last_backup_day = ""
     while True:
         await asyncio.sleep(TICK_SECONDS)
