@@ -346,6 +346,8 @@ class CentreDay:
             if got is None:
                 continue
             called, sid = got
+            if called:  # the citizen comes to the counter: a call over one only called is refused
+                client.post(f"/api/v1/counters/{cid}/start")
             # serve for the service's typical time (exponential), or wait a little for someone to come
             mean = self.menu_times.get(sid, 480.0) * self.scale if called else 90.0  # idle: look again in a while
             with self.lock:

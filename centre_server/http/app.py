@@ -31,6 +31,7 @@ from centre_server.dayclose.extension import DayCloseExtension
 from centre_server.dayclose.livefeed import LiveFeedExtension
 from centre_server.http.deps import ApiError, mqtt_link
 from centre_server.http.routes import centre_routers, part_routers, tickets
+from centre_server.http.routes.counters import close_left_counters
 from centre_server.mqtt.extension import MqttExtension
 from centre_server.mqtt.link import MqttLink
 from centre_server.payments.extension import PaymentsExtension
@@ -345,12 +346,14 @@ def uvicorn_options(settings: CentreSettings) -> dict:
 
 
 async def _ticker(centre: Centre, link: MqttLink | None) -> None:
-    """Let the day roll over with nobody acting, refresh waits on the hall boards, take the nightly backup."""
+    """Let the day roll over with nobody acting, close counters whose clerk's session ended, refresh waits on
+    the hall boards, take the nightly backup."""
     last_backup_day = ""
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
             await centre.submit(engine.Tick())  # through the writer, without blocking the loop
+            await asyncio.to_thread(close_left_counters, centre, "session ended")
             if link is not None and link.connected.is_set():
                 link.republish_services()
         except Exception:

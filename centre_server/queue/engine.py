@@ -818,7 +818,28 @@ def _finish_current(state: State, counter: Counter, emit: _Emitter, outcome: str
     _next_step(state, t, emit, outcome)
 
 
+def _leave_called(state: State, counter: Counter, emit: _Emitter, reason: str) -> None:
+    """A counter that pauses or closes over a ticket called but never started: its citizen never reached the
+    counter, so it is a no-show (``reason`` says why, the citizen may be re-activated), never "served"."""
+    if counter.ticket_id is None:
+        return
+    t = state.tickets[counter.ticket_id]
+    if t.state == TicketState.called:
+        emit(TicketNoShow(**_ticket_data(state, t), **_counter_data(counter), reason=reason))
+
+
+def _refuse_over_called(state: State, counter: Counter) -> None:
+    """A call over a ticket called but never started is refused: "call next" cannot say whether that citizen
+    came (finishing it would count somebody absent as served), and a double tap must not finish one ticket
+    and call another. The clerk starts, recalls or no-shows it first."""
+    current = state.tickets.get(counter.ticket_id) if counter.ticket_id is not None else None
+    if current is not None and current.state == TicketState.called:
+        raise QueueError("ticket_called", f"{current.number} has been called but not started: start it, "
+                         "recall it or mark it a no-show first", 409, number=current.number)
+
+
 def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk: str | None) -> None:
+    _refuse_over_called(state, counter)
     if counter.ticket_id is not None:
         if not state.policy.complete_on_call_next:
             raise QueueError("ticket_at_counter", "finish the ticket at the counter first", 409)
@@ -834,6 +855,7 @@ def _call(state: State, counter: Counter, ticket: Ticket, emit: _Emitter, clerk:
 def _call_next(state: State, cmd: CallNext, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     _require_open(counter)
+    _refuse_over_called(state, counter)
     while True:
         ticket = choose_next(state, counter, emit.now)
         if ticket is None:
@@ -1034,6 +1056,7 @@ def _pause(state: State, cmd: PauseCounter, emit: _Emitter) -> None:
         raise QueueError("counter_closed", f"counter {counter.name} is closed", 409)
     if counter.state == CounterState.paused:
         return
+    _leave_called(state, counter, emit, "counter_paused")
     _finish_current(state, counter, emit, None)
     emit(CounterPaused(**_counter_data(counter)))
 
@@ -1051,6 +1074,7 @@ def _close(state: State, cmd: CloseCounter, emit: _Emitter) -> None:
     counter = _counter(state, cmd.counter_id)
     if counter.state == CounterState.closed:
         return
+    _leave_called(state, counter, emit, "counter_closed")
     _finish_current(state, counter, emit, None)
     emit(CounterClosed(**_counter_data(counter)))
 

@@ -268,6 +268,19 @@ def logout(db: sqlite_utils.Database, token: str) -> None:
     end_session(db, token_hash(token))
 
 
+def logged_out(db: sqlite_utils.Database, names: set[str], now: float) -> set[str]:
+    """Of ``names``, the members of staff with no live session (logged out, expired or disabled): a counter
+    such a person still holds has nobody at it. A name that is no staff account (a keypad's) is never in it."""
+    if not names:
+        return set()
+    marks = ",".join("?" * len(names))
+    staff = {r[0] for r in db.execute(f"SELECT username FROM staff WHERE username IN ({marks})", [*names])}
+    here = {r[0] for r in db.execute(
+        f"SELECT s.username FROM sessions s JOIN staff u ON u.username = s.username WHERE s.username IN ({marks})"
+        " AND s.expires_at > ? AND COALESCE(u.disabled, 0) = 0", [*names, now])}
+    return staff - here
+
+
 def end_session(db: sqlite_utils.Database, session_hash: str) -> None:
     """End one staff session, named by its token's hash (a logout)."""
     with db.conn:

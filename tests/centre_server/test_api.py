@@ -138,7 +138,12 @@ def test_a_clerks_day(api):
     assert api.post("/api/v1/counters/c01/pause", headers=h).json()["state"] == "paused"
     assert api.post("/api/v1/counters/c01/resume", headers=h).json()["state"] == "open"
     assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == a["number"]
+    # a second Call next while `a` is only called calls nobody (finding 11): a double tap finishes no one
+    twice = api.post("/api/v1/counters/c01/call-next", headers=h)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "ticket_called")
+    assert api.post("/api/v1/counters/c01/start", headers=h).json()["state"] == "serving"
     assert api.post("/api/v1/counters/c01/call-next", headers=h).json()["number"] == b["number"]
+    assert api.post("/api/v1/counters/c01/start", headers=h).json()["state"] == "serving"
     r = api.post("/api/v1/counters/c01/call-next", headers=h)
     assert r.status_code == 404 and r.json()["error"]["code"] == "nothing_waiting"
     assert api.post("/api/v1/counters/c01/close", headers=h).json()["state"] == "closed"

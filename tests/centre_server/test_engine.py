@@ -52,6 +52,11 @@ class Day:
         self.do(e.OpenCounter(counter, services, clerk=clerk or f"clerk-{counter}"))
 
     def call(self, counter: str) -> e.Ticket:
+        """Call next; a citizen only called at the counter came (started first: a call over a ticket never
+        started is refused, finding 11)."""
+        held = self.state.counters[counter].ticket_id
+        if held is not None and self.state.tickets[held].state == TicketState.called:
+            self.do(e.StartService(counter))
         evs = self.do(e.CallNext(counter))
         called = [ev for ev in evs if ev.type == EventType.ticket_called]
         return self.state.tickets[called[-1].data.ticket_id]
@@ -273,8 +278,41 @@ def test_close_counter_finishes_its_ticket():
     t = d.issue()
     d.open("c1")
     d.call("c1")
+    d.do(e.StartService("c1"))
     d.do(e.CloseCounter("c1"))
-    assert t.state == TicketState.done and d.state.counters["c1"].state == CounterState.closed
+    assert t.state == TicketState.done and t.outcome == "served"
+    assert d.state.counters["c1"].state == CounterState.closed
+
+
+def test_a_ticket_called_but_never_started_is_never_served():
+    """Finding 11: call next over a called ticket is refused (nothing moves: a double tap finishes nobody);
+    a pause or a close over one makes it a no-show the clerk may re-activate, never "served"."""
+    d = Day()
+    first, second, third = d.issue(), d.issue(), d.issue()
+    d.open("c1")
+    d.do(e.CallNext("c1"))
+    before = len(d.events)
+    for cmd in (e.CallNext("c1"), e.CallTicket("c1", third.id)):
+        with pytest.raises(e.QueueError) as refused:
+            d.do(cmd)
+        assert refused.value.code == "ticket_called" and refused.value.status == 409
+        assert first.number in refused.value.message
+    assert len(d.events) == before and first.state == TicketState.called and second.state == TicketState.waiting
+    # the citizen came: started, then call next finishes them as served (complete_on_call_next)
+    d.do(e.StartService("c1"))
+    d.do(e.CallNext("c1"))
+    assert first.state == TicketState.done and first.outcome == "served" and second.state == TicketState.called
+    # nobody came for the second: the counter closes (or pauses) over it, a no-show, counted apart
+    d.do(e.CloseCounter("c1"))
+    assert second.state == TicketState.no_show and second.outcome is None
+    closed = [ev for ev in d.events if ev.type == EventType.ticket_no_show]
+    assert [ev.data.reason for ev in closed] == ["counter_closed"]
+    d.open("c2", ("id-card",))
+    d.do(e.CallNext("c2"))
+    d.do(e.PauseCounter("c2"))
+    assert third.state == TicketState.no_show and [ev.data.reason for ev in d.events
+                                                    if ev.type == EventType.ticket_no_show][-1] == "counter_paused"
+    assert not [ev for ev in d.events if ev.type == EventType.ticket_done and ev.data.ticket_id != first.id]
 
 
 def test_day_rolls_over_at_nairobi_midnight():
@@ -669,7 +707,8 @@ def test_a_clerk_who_opens_another_counter_leaves_the_first_closed():
     evs = d.do(e.OpenCounter("c3", clerk="wanjiku"))
     assert [ev.type for ev in evs][-2:] == [EventType.counter_closed, EventType.counter_opened]
     assert d.state.counters["c1"].state == CounterState.closed and d.state.counters["c1"].ticket_id is None
-    assert t.state == TicketState.done  # as a close does: the citizen at the counter left is finished
+    # as a close does: the citizen called there and never started is a no-show (finding 11), never served
+    assert t.state == TicketState.no_show
     assert d.state.counters["c3"].state == CounterState.open and d.state.counters["c3"].clerk == "wanjiku"
     # a paused counter is left too; another clerk's counter and a keypad's (no clerk) are not touched
     d.open("c2", clerk="otieno")

@@ -241,6 +241,7 @@ def test_where_a_closing_counter_stopped_calling() -> None:
     engine.apply(state, engine.Complete("c0"), t0 + 400)
     engine.apply(state, engine.CloseCounter("c0"), t0 + 400)  # left t2 and t3 waiting
     engine.apply(state, engine.CallNext("c1"), t0 + 500)  # t2
+    engine.apply(state, engine.StartService("c1"), t0 + 510)  # t2 came (a call over a call is refused)
     engine.apply(state, engine.CallNext("c1"), t0 + 800)  # t3 (complete_on_call_next finishes t2)
     engine.apply(state, engine.Complete("c1"), t0 + 900)
     engine.apply(state, engine.CloseCounter("c1"), t0 + 1500)  # idle since t0 + 900, nobody waiting

@@ -84,6 +84,10 @@ def test_remote_tickets_are_passed_over_never_skipped_as_no_shows(steps, gaps):
                 callable_ = [x for x in before.tickets.values() if x.state == TicketState.waiting
                              and x.service_id in counter.services and x.checked_in]
                 assert min(callable_, key=lambda x: (x.queued_at, x.seq)).id == t.id
+            if ev.type == EventType.ticket_no_show and ev.data.reason == "counter_closed":
+                # a counter closed over a ticket called and never started (finding 11): not a remote's grace
+                assert was is not None and was.state == TicketState.called and was.counter_id == ev.data.counter_id
+                continue
             if ev.type == EventType.ticket_no_show:
                 assert ev.data.reason == "not_checked_in" and ev.data.counter_id == ""
                 assert was is not None and not was.checked_in and was.state == TicketState.waiting

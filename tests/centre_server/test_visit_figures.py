@@ -28,6 +28,7 @@ def test_visit_figures_of_a_hand_computed_day():
     at(360, e.CallNext("c1"))      # v2 at the ID counter
     at(650, e.Complete("c3"))      # v1 done: 640 s in the centre
     at(660, e.CallNext("c3"))      # s: waited 630 s
+    at(665, e.StartService("c3"))  # s came (a call over a ticket only called is refused)
     at(700, e.Complete("c1"))      # v2 joins KRA
     at(900, e.CallNext("c3"))      # s done, v2 called at KRA: waited 200 s there
     at(1000, e.MarkNoShow("c3"))   # v2 missed KRA: its birth certificate is never served

@@ -159,6 +159,7 @@ def test_day_close_cancels_the_rest_and_a_paused_counter_passes_on():
     t = d.issue("id-card", then=("kra",))
     d.open("c1")
     d.call("c1")
+    d.do(e.StartService("c1"))
     d.do(e.PauseCounter("c1"))  # the clerk's break finishes the service: the citizen goes on to KRA
     assert t.service_id == "kra" and t.state == TicketState.waiting
     u = d.issue("id-card", then=("kra",))

@@ -111,8 +111,10 @@ def test_check_in_window_then_called_ahead_of_walk_ins_near_the_slot(hub):
     centre.execute(engine.CallNext("c03"))  # 07:40: not yet within appointment_early_s (10 min)
     assert centre.state.counters["c03"].ticket_id == walk_ins[0]
     hub.clock.at(7, 52)
+    centre.execute(engine.StartService("c03"))  # each citizen called came (finding 11)
     centre.execute(engine.CallNext("c03"))  # near its slot: ahead of the walk-ins who came earlier
     assert centre.state.counters["c03"].ticket_id == t.id
+    centre.execute(engine.StartService("c03"))
     centre.execute(engine.CallNext("c03"))
     assert centre.state.counters["c03"].ticket_id == walk_ins[1]
     # the same code again: the appointment is no longer "booked"
@@ -200,6 +202,8 @@ def test_appointment_order_properties(tickets, limit, step):
         waiting = list(state.waiting())
         due = [t for t in waiting if t.slot_at is not None and now >= t.slot_at - early]
         walkers = [t for t in waiting if not (t.slot_at is not None and now >= t.slot_at - early)]
+        if state.counters["c1"].ticket_id is not None:  # the citizen called last came (finding 11)
+            engine.apply(state, engine.StartService("c1"), now)
         events = engine.apply(state, engine.CallNext("c1"), now)
         call = [e for e in events if e.type.value == "ticket_called"][0]
         t = state.tickets[call.data.ticket_id]
@@ -236,5 +240,7 @@ def test_an_appointment_far_from_its_slot_never_jumps(offsets, walkers):
     now = BASE + 100
     engine.apply(state, engine.OpenCounter("c1"), now)
     for k in range(walkers):
+        if k:  # the walker called before came (a call over one only called is refused)
+            engine.apply(state, engine.StartService("c1"), now)
         engine.apply(state, engine.CallNext("c1"), now)
         assert state.counters["c1"].ticket_id == f"w{k:03d}"

@@ -43,6 +43,7 @@ def test_citizen_follows_their_ticket_in_both_languages(web_server, context_fact
 
     assert clerk.post("/api/v1/counters/c12/call-next").json()["id"] == first["id"]
     expect(page.locator("#ticket-ahead")).to_have_text("0")  # updated by polling, no reload
+    assert clerk.post("/api/v1/counters/c12/start").status_code == 200  # the first came (finding 11)
     assert clerk.post("/api/v1/counters/c12/call-next").json()["id"] == mine["id"]
     expect(page.locator("#ticket-status")).to_have_text("It is your turn! Go to Counter 12.")
     expect(page.locator("#ticket-figures")).to_be_hidden()

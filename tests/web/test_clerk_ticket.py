@@ -58,7 +58,9 @@ def test_clerk_sees_priority_class_channel_and_language(web_server, context_fact
     page.click("a[data-lang-link='en']")
     expect(page.locator("#current-channel")).to_have_text("Ticket from: Kiosk")
 
-    # the next: the elder, issued by staff at the help desk
+    # the next: the elder, issued by staff at the help desk (the mother came: started first, finding 11)
+    page.keyboard.press("s")
+    expect(page.locator("#toast")).to_have_text(f"Serving {mother['number']}")
     page.keyboard.press("n")
     expect(page.locator("#current-number")).to_have_text(elder["number"])
     expect(page.locator("#current-priority")).to_have_text("Priority: Aged 60 or over · ask to confirm")
@@ -66,6 +68,8 @@ def test_clerk_sees_priority_class_channel_and_language(web_server, context_fact
     expect(page.locator("#current-language")).to_have_text("Language: English")
 
     # a walk-in without priority: no class shown, no colour alone either
+    page.keyboard.press("s")
+    expect(page.locator("#toast")).to_have_text(f"Serving {elder['number']}")
     page.keyboard.press("n")
     expect(page.locator("#current-number")).to_have_text(walk_in["number"])
     expect(page.locator("#current-priority")).to_be_hidden()
@@ -155,8 +159,11 @@ def test_clerk_calls_by_number_and_reactivates_no_shows(web_server, context_fact
     expect(page.locator("#toast")).to_have_text(f"{d1['number']} is back in the queue")
     assert staff.get(f"/api/v1/tickets/{d1['id']}").json()["state"] == "waiting"
 
-    # the re-activated tickets kept their places: d1, then d2, then d3
-    for t in (d1, d2, d3):
+    # the re-activated tickets kept their places: d1, then d2, then d3 (each came: started before the next)
+    for before, t in zip((None, d1, d2), (d1, d2, d3), strict=True):
+        if before is not None:
+            page.keyboard.press("s")
+            expect(page.locator("#toast")).to_have_text(f"Serving {before['number']}")
         page.keyboard.press(" ")
         expect(page.locator("#current-number")).to_have_text(t["number"])
 

@@ -89,6 +89,8 @@ def test_two_clerks_serve_both_services_of_one_visit(web_server, context_factory
     # counter 12: the KRA ticket issued before the citizen first, then the citizen, ahead of the later one
     kra_clerk.keyboard.press(" ")
     expect(kra_clerk.locator("#current-number")).to_have_text(early_kra["number"])
+    kra_clerk.keyboard.press("s")  # that citizen came (a call over one only called is refused, finding 11)
+    expect(kra_clerk.locator("[data-action='recall']")).to_be_disabled()
     kra_clerk.keyboard.press(" ")
     expect(kra_clerk.locator("#current-number")).to_have_text("A001")
     kra_steps = kra_clerk.locator("#visit-card .visit-step")

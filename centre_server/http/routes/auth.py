@@ -17,6 +17,7 @@ from centre_server.http.deps import (
     principals,
     spend,
 )
+from centre_server.http.routes.counters import close_left_counters
 from centre_server.http.routes.tickets import ERRORS
 from centre_server.store import accounts as auth, database as storage
 
@@ -51,6 +52,9 @@ def logout(request: Request, centre: CentreDep, principal: PrincipalDep, respons
     auth.end_session(centre.db, principal.token_hash)
     principals(request).forget(principal.token_hash)
     storage.audit(centre.db, principal.name, "logout")
+    # a counter left open by somebody who has gone counts as serving and stays refused to the next clerk
+    # (the same sweep runs for sessions that expire); still logged in elsewhere, their counter stays theirs
+    close_left_counters(centre, "logged out")
     response.status_code = 204
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie("huduma_csrf")

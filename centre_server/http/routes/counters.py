@@ -39,6 +39,7 @@ from centre_server.queue import engine
 from centre_server.queue.engine import QueueError
 from centre_server.queue.model import Ticket
 from centre_server.runtime.centre import Centre, public_ticket_id
+from centre_server.store import accounts, database as storage
 from centre_server.store.accounts import Principal
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,32 @@ def held_by_caller(centre: Centre, counter_id: str, principal: Principal, openin
     logger.warning("%s tried to %s counter %s, held by %s", principal.name, verb, counter_id, holder)
     raise ApiError(403, "not_your_counter",
                    f"counter {name} is held by {holder}: only {holder} or a manager may {verb} it")
+
+
+def close_left_counters(centre: Centre, why: str) -> list[str]:
+    """Close every counter whose holder is no longer logged in (logged out, session expired, disabled).
+
+    Nobody sits at such a counter: left open it would count as serving (the board's "Counters open", the
+    forecaster's plans, the hall's waits) and stay refused to every other clerk. Closing applies the
+    engine's rule: a ticket being served is finished, a ticket only called becomes a no-show
+    (``counter_closed``) that a clerk may re-activate when its citizen turns up. Returns the counters closed."""
+    with centre.lock:
+        held = {cid: c.clerk for cid, c in centre.state.counters.items()
+                if c.state != CounterState.closed and c.clerk}
+    away = accounts.logged_out(centre.reader(), {h for h in held.values() if h}, centre.clock())
+    closed = []
+    for cid, holder in held.items():
+        if holder not in away:
+            continue
+        try:
+            centre.execute(engine.CloseCounter(cid))
+        except QueueError as err:  # closed meanwhile by someone else: nothing left to do
+            logger.info("counter %s left by %s not closed: %s", cid, holder, err.message)
+            continue
+        logger.info("counter %s closed: %s (%s) is no longer logged in", cid, holder, why)
+        storage.audit(centre.db, holder, "counter-closed-unattended", counter=cid, why=why)
+        closed.append(cid)
+    return closed
 
 
 @router.get("", response_model=list[CounterOut], responses=ERRORS)

@@ -207,6 +207,14 @@
     $("timer-service").textContent = since ? H.clock(H.since(since)) : "—";
   }
 
+  /* Logging out closes the counter this clerk holds (the server does it, as when a session expires):
+     say so first, so the clerk knows before the counter goes. */
+  H.beforeLogout = function () {
+    const c = model.counter;
+    if (!c || c.state === "closed") return true;
+    return window.confirm(H.t("logout_closes_counter", { counter: H.counterName(c.name) }));
+  };
+
   // ------------------------------------------------------------------ actions
   const done = {
     "call-next": (r) => H.t("called_ticket", { number: r.number }),

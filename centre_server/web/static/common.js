@@ -149,6 +149,8 @@
 
   const logout = document.getElementById("logout");
   if (logout) logout.addEventListener("click", async () => {
+    // a page may say first what logging out ends (the clerk terminal: the counter closes)
+    if (H.beforeLogout && !H.beforeLogout()) return;
     ending = true;  // the live stream and late requests will see 401 now: nobody else navigates
     if (H.liveSource) H.liveSource.close();
     try { await H.api("POST", "/auth/logout"); } catch (e) { /* already ended: go to login anyway */ }
