@@ -43,10 +43,16 @@ VOICES = {"en": "en", "sw": "sw"}  # espeak-ng voice for each language
 _MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
 
 
+# Signs drawn for the eye, not words: espeak-ng says "↓" as "down arrow" in English even inside a Kiswahili
+# reading ("More below ↓"), and "·" between a count and a wait as "middle dot". Arrows go; the dot is a pause.
+_UNSPOKEN = {**{cp: None for cp in range(0x2190, 0x2200)}, 0x00B7: ","}
+
+
 def plain(text: str) -> str:
-    """Kivy markup and line breaks out: what a voice should say."""
+    """Kivy markup, arrows and line breaks out: what a voice should say."""
     text = _MARKUP.sub("", text or "").replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
-    return " ".join(text.split())
+    text = text.translate(_UNSPOKEN)
+    return " ".join(text.split()).replace(" ,", ",")
 
 
 def spelled(number: str) -> str:

@@ -108,3 +108,13 @@ def test_are_you_still_there_then_reset(centre_server, mosquitto, tmp_path, run_
     assert data["after_help"][:3] == [False, "categories", "sw"], data["after_help"]
     assert "Bonyeza 1 kwa" in data["after_help"][3]
     assert data["after_reset"] == [False, False, "en"]
+
+
+def test_a_voice_is_given_words_not_drawn_signs():
+    """"More below ↓" was read as "More below down arrow" (in English, inside a Kiswahili reading); the dot
+    between a count and a wait as "middle dot"."""
+    from kiosk.access import plain
+
+    assert plain("[b]Zaidi chini[/b] \u2193") == "Zaidi chini"
+    assert plain("huduma 7 \u00b7 Hakuna anayesubiri") == "huduma 7, Hakuna anayesubiri"
+    assert plain("[size=20sp]Watu 3 wanasubiri[/size]\n\u2191 \u2192") == "Watu 3 wanasubiri"
