@@ -50,6 +50,7 @@ IDLE_SCREENS = ("categories", "services", "needs", "no_documents", "suspended", 
 JOURNEY_SCREENS = ("welcome", "categories", "services", "needs", "no_documents", "suspended", "priority", "phone",
                    "confirm", "checkin", "more", "pay_choice", "pay_phone")
 RESULT_SCREENS = ("ticket", "checked_in")  # shown for ticket_screen_s, then the next citizen
+PARKED_SCREENS = ("closed", "out_of_service")  # shown for hours: a citizen's modes go after the idle timeout
 HEALTH_FAILURES_FOR_OUTAGE = 2
 SERVICES_REFRESH_S = 30.0
 # A double tap's second touch comes 50-250 ms after the first; the first may already have changed the
@@ -493,6 +494,12 @@ class KioskApp(App):
             self.idle_warning = False
         elif current in RESULT_SCREENS and now - max(self._entered_at, self._last_touch) > k.ticket_screen_s:
             self.reset()
+        elif (current in PARKED_SCREENS and idle > k.idle_timeout_s
+              and (self.large_text or self.high_contrast or self.low_layout or self.language_chosen)):
+            # the day closed (or the kiosk went out of service) under a citizen: once they have gone, the
+            # screen shown all night is the plain one, not their large text, contrast and low layout
+            logger.info("idle on %s: modes and language forgotten", current)
+            self.reset()  # its welcome is turned into this same screen by ``go``
 
     # -- services ------------------------------------------------------------------------
     def load_services(self) -> None:

@@ -395,6 +395,12 @@ def day_closed(d):
     yield Sleep(0.3)
     data["after_start"] = app.sm.current
     data["issue_calls"] = app.issue_calls
+    # a citizen with large text and high contrast on, then gone: the screen shown all night is the plain one
+    app.large_text = app.high_contrast = True
+    app.model.language = "sw"
+    app._last_touch = time.monotonic() - app.kconfig.kiosk.idle_timeout_s - 1  # as if they left that long ago
+    yield Wait(lambda: not app.large_text, "modes forgotten after the idle timeout", 10)
+    data["after_idle"] = [app.sm.current, app.large_text, app.high_contrast, app.model.language]
 
 
 def refused_day_closed(d):

@@ -100,6 +100,7 @@ def test_closed_day_shows_when_it_opens_and_issues_nothing(centre_server, mosqui
     assert re.search(r"on (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d+ \w+ at \d\d:\d\d\.$", en)
     assert "saa " in sw and day["opens_at"][11:16] in sw
     assert data["after_start"] == "closed" and data["issue_calls"] == 0
+    assert data["after_idle"] == ["closed", False, False, "en"]  # the last citizen's modes do not stay all night
     assert tickets_in_db(centre_server) == []
 
 
