@@ -875,7 +875,7 @@ def a11y_modes(d):
     journey and go at the reset for the next one."""
     app = d.app
     data = d.result["data"]
-    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={}, overlaps={}, more_room={})
+    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={}, overlaps={}, more_room={}, summaries={})
 
     def hint(name: str) -> None:  # a list longer than its view says "More below" while something is below
         screen = app.sm.current_screen
@@ -904,16 +904,18 @@ def a11y_modes(d):
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-services", low)
             hint(f"{mode}-{lang}-services")
             d.tap(_service(d, sid))
-            yield from _journey_on(d, data, f"a11y-{tag}-{mode}-{lang}", f"{mode}-{lang}", low)
+            # all three modes: a second service on the ticket, so the confirmation has its longest summary
+            yield from _journey_on(d, data, f"a11y-{tag}-{mode}-{lang}", f"{mode}-{lang}", low, add=mode == "all")
             data["modes_after_reset"][f"{mode}-{lang}-journey"] = [getattr(app, t) for t in toggles]
             app.reset()  # as the idle reset does: the next citizen
             yield d.at("welcome")
             data["modes_after_reset"][f"{mode}-{lang}"] = [app.large_text, app.high_contrast, app.low_layout]
 
 
-def _journey_on(d, data: dict, shot: str, key: str, low: bool):
-    """After the service: "What you need", "Anything else today?", priority, phone, confirm and the ticket,
-    each looked at (as ``_look``) and checked for text drawn over buttons or other text (yield from)."""
+def _journey_on(d, data: dict, shot: str, key: str, low: bool, add: bool = False):
+    """After the service: "What you need", "Anything else today?" (``add``: the first service offered added
+    to the ticket), priority, phone, confirm and the ticket, each looked at (as ``_look``) and checked for
+    text drawn over buttons or other text (yield from)."""
     app = d.app
     seen: set[str] = set()
 
@@ -935,7 +937,15 @@ def _journey_on(d, data: dict, shot: str, key: str, low: bool):
             data["more_hints"][f"{key}-more"] = [d.screen.overflowing, d.screen.ids.more_hint.text]
             # the choices get at least one whole row of room, not a strip under the "More below" band
             data["more_room"][key] = [d.screen.ids.scroll.height, d.screen.ids.grid.row_default_height]
-            d.tap(d.screen.ids.done)
+            if add:
+                first = list(reversed(d.screen.ids.grid.children))[0]
+                d.tap(first)
+                yield Wait(lambda: app.model.visit_next == [first.value], "a second service on the ticket")
+                if app.sm.current == "more":
+                    yield Sleep(0.3)
+                    d.tap(d.screen.ids.done)
+            else:
+                d.tap(d.screen.ids.done)
         else:
             d.tap(d.screen.ids.have)
         yield Wait(lambda: app.sm.current != page, f"past {page}")
@@ -946,6 +956,7 @@ def _journey_on(d, data: dict, shot: str, key: str, low: bool):
     d.tap(d.screen.ids.skip)
     yield d.at("confirm")
     yield from look("confirm")
+    data["summaries"][key] = d.screen.ids.summary.text
     d.tap(d.screen.ids.confirm)
     yield d.at("ticket")
     yield from look("ticket")

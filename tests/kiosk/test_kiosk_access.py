@@ -46,6 +46,9 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
     # "Anything else today?": a whole row of choices in view, whatever the modes (not a 50 px strip)
     squeezed = {key: room for key, room in data["more_room"].items() if room[0] + 1 < room[1]}
     assert len(data["more_room"]) == 5 * 2 and squeezed == {}, squeezed
+    # all three modes took a second service: the confirmation says what comes after the first
+    assert "Then: [b]" in data["summaries"]["all-en"] and "Kisha: [b]" in data["summaries"]["all-sw"], \
+        data["summaries"]
     above = {name: texts for name, texts in data["above"].items() if texts}
     assert above == {}, above
     assert data["above"], "the low layout was never measured"
