@@ -1172,7 +1172,7 @@ def pay_mpesa(d):
     """A service with a fee (issue 20): "Pay now with M-Pesa", a wrong then a right phone on the keypad,
     the prompt's screen, then the ticket printed with what M-Pesa answered (or "Print now, pay later").
     KIOSK_PAY_PHONE picks the simulated citizen's answer by its last digit; KIOSK_START the language;
-    KIOSK_MODE a mode switched on at welcome (large_text, high_contrast, low_layout)."""
+    KIOSK_MODE the modes switched on at welcome (large_text, high_contrast, low_layout; comma-separated)."""
     app = d.app
     service_id = os.environ.get("KIOSK_SERVICE", "good-conduct")
     phone = os.environ["KIOSK_PAY_PHONE"]
@@ -1182,8 +1182,8 @@ def pay_mpesa(d):
     yield _ready(app)
     yield Wait(lambda: app.model.needs_of(service_id) is not None, "the catalogue (the fee) known")
     yield Wait(lambda: app.pay.mpesa is True, "the centre's word: M-Pesa can be offered")
-    if os.environ.get("KIOSK_MODE"):
-        app.toggle_mode(os.environ["KIOSK_MODE"])
+    for mode in filter(None, os.environ.get("KIOSK_MODE", "").split(",")):
+        app.toggle_mode(mode)
     d.tap(d.screen.ids[os.environ.get("KIOSK_START", "start_en")])
     yield d.at("categories")
     d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
@@ -1215,8 +1215,11 @@ def pay_mpesa(d):
     d.tap(d.screen.ids.done)
     yield d.at("confirm")
     yield Sleep(0.3)
+    yield Wait(lambda: _all_fitted(d.screen), "labels fitted", 10)
     d.shot(f"pay-confirm-{tag}")
     data["confirm_text"] = d.screen.ids.summary.text
+    # the fee line too fits its box, under neither the title nor "Print my ticket"
+    data["confirm_bad"] = _overflows(d.screen) + _overlaps(d.screen)
     d.tap(d.screen.ids.confirm)
     # a refusal (payments off) may print at once: the prompt's screen, or already the ticket
     yield Wait(lambda: app.sm.current in ("paying", "ticket"), "the prompt's screen or the ticket", 20)
