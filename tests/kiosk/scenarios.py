@@ -792,6 +792,72 @@ def _all_fitted(screen) -> bool:
                for w in screen.walk(restrict=True) if isinstance(w, FitsText) and w.text and _shown(w))
 
 
+def _drawn_box(w) -> tuple[float, float, float, float]:
+    """Where a label's words are drawn, in window coordinates: the lines' own extent (a label with a fixed
+    text box has a texture as big as the box, mostly empty), placed by halign/valign inside the texture,
+    which Kivy centres on the label; clipped by the scroll views it lies in."""
+    from kivy.uix.scrollview import ScrollView
+
+    cx, cy = w.to_window(*w.center)
+    tw, th = w.texture_size
+    cw, ch = w._label._internal_size  # the lines as laid out (Kivy keeps no public name for it)
+    cw, ch = min(cw, tw), min(ch, th)
+    left, bottom = cx - tw / 2, cy - th / 2
+    x0 = {"left": left, "right": left + tw - cw}.get(w.halign, cx - cw / 2)
+    y0 = {"top": bottom + th - ch, "bottom": bottom}.get(w.valign, cy - ch / 2)
+    box = [x0, y0, x0 + cw, y0 + ch]
+    node = w.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, ScrollView):
+            sx, sy = node.to_window(node.x, node.y)
+            box = [max(box[0], sx), max(box[1], sy), min(box[2], sx + node.width), min(box[3], sy + node.height)]
+        node = node.parent
+    return box[0], box[1], box[2], box[3]
+
+
+def _overlaps(screen) -> list[dict]:
+    """Text on show drawn over a button, or over other text ("spills over the title" is overlap, not just
+    overflow): each label's drawn text against every button's rectangle and every other label's text.
+    The "More below" band lies over the cut-off row on purpose and is left out."""
+    from kivy.uix.button import Button
+    from kivy.uix.label import Label
+
+    from kiosk.screens import _shown
+
+    def inside_button(w) -> bool:
+        node = w.parent
+        while node is not None and node is not node.parent:
+            if isinstance(node, Button):
+                return True
+            node = node.parent
+        return False
+
+    shown = [w for w in screen.walk(restrict=True) if isinstance(w, Label) and _shown(w)]
+    hint = screen.ids.get("more_hint")
+    band = hint.proxy_ref if hint is not None else None  # ids hold weak proxies
+    texts = [w for w in shown if w.text.strip() and not isinstance(w, Button) and w.proxy_ref is not band
+             and not inside_button(w)]
+    for w in texts:
+        w.texture_update()
+    buttons = [w for w in shown if isinstance(w, Button)]
+
+    def meet(a, b) -> bool:  # an empty (clipped away) box meets nothing
+        return (a[0] < a[2] and a[1] < a[3]
+                and a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1)
+
+    bad = []
+    for i, w in enumerate(texts):
+        box = _drawn_box(w)
+        for b in buttons:
+            x, y = b.to_window(b.x, b.y)
+            if meet(box, (x, y, x + b.width, y + b.height)):
+                bad.append({"text": w.text[:60], "over": b.text[:40]})
+        for o in texts[i + 1:]:
+            if meet(box, _drawn_box(o)):
+                bad.append({"text": w.text[:60], "over": o.text[:40]})
+    return bad
+
+
 def _look(d, data: dict, name: str, low: bool):
     yield Sleep(0.4)
     yield Wait(lambda: _all_fitted(d.screen), "labels fitted", 10)
@@ -804,11 +870,12 @@ def _look(d, data: dict, name: str, low: bool):
 
 
 def a11y_modes(d):
-    """Each mode (and all at once), in both languages: welcome, categories, services, needs and priority
-    screenshotted and measured; the modes stay through the journey and go at the reset for the next one."""
+    """Each mode (and all at once), in both languages: welcome, categories, services, needs, "Anything else
+    today?", priority, phone, confirm and the ticket screenshotted and measured; the modes stay through the
+    journey and go at the reset for the next one."""
     app = d.app
     data = d.result["data"]
-    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={})
+    data.update(overflows={}, above={}, modes_after_reset={}, more_hints={}, overlaps={}, more_room={}, summaries={})
 
     def hint(name: str) -> None:  # a list longer than its view says "More below" while something is below
         screen = app.sm.current_screen
@@ -837,17 +904,62 @@ def a11y_modes(d):
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-services", low)
             hint(f"{mode}-{lang}-services")
             d.tap(_service(d, sid))
-            yield Wait(lambda: app.sm.current in ("needs", "priority"), "needs or priority")
-            if app.sm.current == "needs":
-                yield d.at("needs")
-                yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-needs", low)
-                d.tap(d.screen.ids.have)
-            yield d.at("priority")
-            yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-priority", low)
+            # all three modes: a second service on the ticket, so the confirmation has its longest summary
+            yield from _journey_on(d, data, f"a11y-{tag}-{mode}-{lang}", f"{mode}-{lang}", low, add=mode == "all")
             data["modes_after_reset"][f"{mode}-{lang}-journey"] = [getattr(app, t) for t in toggles]
             app.reset()  # as the idle reset does: the next citizen
             yield d.at("welcome")
             data["modes_after_reset"][f"{mode}-{lang}"] = [app.large_text, app.high_contrast, app.low_layout]
+
+
+def _journey_on(d, data: dict, shot: str, key: str, low: bool, add: bool = False):
+    """After the service: "What you need", "Anything else today?" (``add``: the first service offered added
+    to the ticket), priority, phone, confirm and the ticket, each looked at (as ``_look``) and checked for
+    text drawn over buttons or other text (yield from)."""
+    app = d.app
+    seen: set[str] = set()
+
+    def look(page: str):
+        yield from _look(d, data, f"{shot}-{page}", low)
+        data["overlaps"][f"{shot}-{page}"] = _overlaps(d.screen)
+        seen.add(page)
+
+    while True:  # needs and more in the order the app brings them (needs twice after a visit's "more")
+        yield Wait(lambda: app.sm.current in ("needs", "more", "priority"), "needs, more or priority")
+        page = app.sm.current
+        yield d.at(page)
+        if page == "priority":
+            break
+        if page not in seen:
+            yield from look(page)
+        if page == "more":
+            app.sm.current_screen.check_more()
+            data["more_hints"][f"{key}-more"] = [d.screen.overflowing, d.screen.ids.more_hint.text]
+            # the choices get at least one whole row of room, not a strip under the "More below" band
+            data["more_room"][key] = [d.screen.ids.scroll.height, d.screen.ids.grid.row_default_height]
+            if add:
+                first = list(reversed(d.screen.ids.grid.children))[0]
+                d.tap(first)
+                yield Wait(lambda: app.model.visit_next == [first.value], "a second service on the ticket")
+                if app.sm.current == "more":
+                    yield Sleep(0.3)
+                    d.tap(d.screen.ids.done)
+            else:
+                d.tap(d.screen.ids.done)
+        else:
+            d.tap(d.screen.ids.have)
+        yield Wait(lambda: app.sm.current != page, f"past {page}")
+    yield from look("priority")
+    d.tap(d.screen.ids.priority_none)
+    yield d.at("phone")
+    yield from look("phone")
+    d.tap(d.screen.ids.skip)
+    yield d.at("confirm")
+    yield from look("confirm")
+    data["summaries"][key] = d.screen.ids.summary.text
+    d.tap(d.screen.ids.confirm)
+    yield d.at("ticket")
+    yield from look("ticket")
 
 
 def _key(name: str) -> None:
@@ -1060,7 +1172,7 @@ def pay_mpesa(d):
     """A service with a fee (issue 20): "Pay now with M-Pesa", a wrong then a right phone on the keypad,
     the prompt's screen, then the ticket printed with what M-Pesa answered (or "Print now, pay later").
     KIOSK_PAY_PHONE picks the simulated citizen's answer by its last digit; KIOSK_START the language;
-    KIOSK_MODE a mode switched on at welcome (large_text, high_contrast, low_layout)."""
+    KIOSK_MODE the modes switched on at welcome (large_text, high_contrast, low_layout; comma-separated)."""
     app = d.app
     service_id = os.environ.get("KIOSK_SERVICE", "good-conduct")
     phone = os.environ["KIOSK_PAY_PHONE"]
@@ -1070,8 +1182,8 @@ def pay_mpesa(d):
     yield _ready(app)
     yield Wait(lambda: app.model.needs_of(service_id) is not None, "the catalogue (the fee) known")
     yield Wait(lambda: app.pay.mpesa is True, "the centre's word: M-Pesa can be offered")
-    if os.environ.get("KIOSK_MODE"):
-        app.toggle_mode(os.environ["KIOSK_MODE"])
+    for mode in filter(None, os.environ.get("KIOSK_MODE", "").split(",")):
+        app.toggle_mode(mode)
     d.tap(d.screen.ids[os.environ.get("KIOSK_START", "start_en")])
     yield d.at("categories")
     d.tap(d.find(d.screen.ids.grid, value=app.model.services[service_id].category))
@@ -1103,8 +1215,11 @@ def pay_mpesa(d):
     d.tap(d.screen.ids.done)
     yield d.at("confirm")
     yield Sleep(0.3)
+    yield Wait(lambda: _all_fitted(d.screen), "labels fitted", 10)
     d.shot(f"pay-confirm-{tag}")
     data["confirm_text"] = d.screen.ids.summary.text
+    # the fee line too fits its box, under neither the title nor "Print my ticket"
+    data["confirm_bad"] = _overflows(d.screen) + _overlaps(d.screen)
     d.tap(d.screen.ids.confirm)
     # a refusal (payments off) may print at once: the prompt's screen, or already the ticket
     yield Wait(lambda: app.sm.current in ("paying", "ticket"), "the prompt's screen or the ticket", 20)

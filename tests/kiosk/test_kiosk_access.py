@@ -25,24 +25,36 @@ def wav_seconds(path: str) -> float:
 
 @pytest.mark.parametrize("size", [(1280, 800), (1080, 1920)], ids=["landscape-1280x800", "portrait-1080x1920"])
 def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_path, run_kiosk, screen_of):
-    """Large text, high contrast, the low layout and all three at once: nothing cut off on any screen of the
-    journey in either language; in the low layout no control above the lower part; reset for the next."""
+    """Large text, high contrast, the low layout and all three at once: nothing cut off or drawn over a button or
+    other text on any screen of the journey (to the ticket, through "Anything else today?") in either language;
+    in the low layout no control above the lower part; reset for the next."""
     width, height = size
     tag = "portrait" if height > width else "landscape"
     display = screen_of(width, height)
     config = kiosk_config(centre_server, mosquitto, tmp_path, {"kind": "file", "path": str(tmp_path / "t.bin")},
-                          fullscreen=True)
+                          fullscreen=True, offer_visits=True)
     run = run_kiosk(config, "a11y_modes", env={"DISPLAY": display, "KIOSK_TAG": tag, "KIOSK_DRIVER_TIMEOUT": "500"})
     data = run.result(timeout=540)["data"]
-    assert len(data["overflows"]) >= 5 * (1 + 2 * 4) - 5  # welcome once per language pass, 4 screens each
+    assert len(data["overflows"]) >= 5 * (1 + 2 * 8) - 5  # welcome once per language pass, 8 screens each
+    for page in ("more", "priority", "phone", "confirm", "ticket"):  # the whole journey, every mode, both languages
+        assert len([n for n in data["overflows"] if n.endswith(f"-{page}")]) == 5 * 2, page
     bad = {name: over for name, over in data["overflows"].items() if over}
     assert bad == {}, bad
+    # text drawn over a button or over other text (a summary over the title, a fee line under "Print my ticket")
+    over = {name: o for name, o in data["overlaps"].items() if o}
+    assert over == {}, over
+    # "Anything else today?": a whole row of choices in view, whatever the modes (not a 50 px strip)
+    squeezed = {key: room for key, room in data["more_room"].items() if room[0] + 1 < room[1]}
+    assert len(data["more_room"]) == 5 * 2 and squeezed == {}, squeezed
+    # all three modes took a second service: the confirmation says what comes after the first
+    assert "Then: [b]" in data["summaries"]["all-en"] and "Kisha: [b]" in data["summaries"]["all-sw"], \
+        data["summaries"]
     above = {name: texts for name, texts in data["above"].items() if texts}
     assert above == {}, above
     assert data["above"], "the low layout was never measured"
     # a list cut by the screen's edge says more lies below (the view starts at the top)
     silent = {name: h for name, h in data["more_hints"].items() if h[0] and "\u2193" not in h[1]}
-    assert len(data["more_hints"]) == 5 * 2 * 2 and not silent, silent
+    assert len(data["more_hints"]) == 5 * 2 * 3 and not silent, silent  # categories, services, "Anything else?"
     for key, modes in data["modes_after_reset"].items():
         if key.endswith("-journey"):
             assert all(modes), f"{key}: a mode was lost during the journey"

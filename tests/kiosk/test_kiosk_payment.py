@@ -42,6 +42,7 @@ def run_pay(pay_server, mosquitto, tmp_path, run_kiosk, phone: str, tag: str,  #
     run = run_kiosk(config, "pay_mpesa", env={"KIOSK_PAY_PHONE": phone, "KIOSK_TAG": tag, **env})
     data = run.result(timeout=200)["data"]
     (ARTIFACTS / f"pay-{tag}.json").write_text(json.dumps(data, indent=1, default=str))
+    assert data["confirm_bad"] == [], data["confirm_bad"]  # the confirmation with its fee line, in every mode
     return data, printed(tickets, tag)
 
 
@@ -89,10 +90,12 @@ def test_cancelled_in_kiswahili_prints_pay_at_the_counter(pay_server, mpesa_sim,
 
 
 def test_print_now_pay_later_does_not_hold_the_kiosk(pay_server, mpesa_sim, mosquitto, tmp_path,  # noqa: F811
-                                                     run_kiosk):
+                                                     run_kiosk, screen_of):
+    """All three modes on a landscape screen: the confirmation's fee line fits beside "Print my ticket"."""
     mpesa_sim.control(timeout_s=30)  # this citizen never answers the prompt (last digit 3)
     data, paper = run_pay(pay_server, mosquitto, tmp_path, run_kiosk, "0712345673", "later-en",
-                          KIOSK_PRINT_NOW="1", KIOSK_MODE="high_contrast")
+                          KIOSK_PRINT_NOW="1", KIOSK_MODE="high_contrast,large_text,low_layout",
+                          DISPLAY=screen_of(1280, 800))
     assert data["payment"]["state"] == "later" and data["modes"]["high_contrast"] is True
     assert payment_of(pay_server, data["ticket"]["id"])["state"] == "pending"  # the prompt still counts
     assert "Fee: KSh 1,050" in paper and any(line.startswith("M-Pesa payment pending") for line in paper), paper
