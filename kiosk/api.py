@@ -149,7 +149,7 @@ class CentreApi:
         """Withdraw a confirmation this kiosk gave up on: the ticket the server issued late under the key,
         cancelled; None when it never issued one."""
         try:
-            r = self._client.post(f"{API_PREFIX}/tickets/withdraw", headers={"Idempotency-Key": idempotency_key})
+            r = self._client.post(f"{API_PREFIX}/withdrawals", headers={"Idempotency-Key": idempotency_key})
         except httpx.HTTPError as exc:
             raise Unreachable(str(exc)) from None
         if r.status_code == 404:

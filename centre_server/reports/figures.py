@@ -696,7 +696,7 @@ class DayEvents:
 
 
 def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], fees: dict[str, tuple[int, bool]],
-                    unmatched: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+                    unmatched: tuple[int, int] = (0, 0), day_over: bool = True) -> dict[str, Any]:
     """The day's reconciliation, per service: what the served tickets owed against what came in.
 
     * **Due.** A ticket served (a clerk's ``ticket_done``) in a service with a fee owes that fee once,
@@ -712,7 +712,8 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
     * **Unmatched.** M-Pesa callbacks refused as matching no request, that reported money received.
     * **Refund due.** Money received (M-Pesa or cash) for a ticket never served that ended cancelled
       (the close, a clerk) or a no-show: the citizen paid for nothing and is owed it back, with the
-      M-Pesa receipts to find the payments by.
+      M-Pesa receipts to find the payments by. A ticket still waiting owes nothing back; a no-show only
+      once the day is over (``day_over``: closed, or past): until then the citizen may come back and be served.
     """
     rows: dict[str, dict[str, Any]] = {}
 
@@ -729,7 +730,7 @@ def payment_figures(stories: list[TicketStory], payments: list[dict[str, Any]], 
     # tickets that ended unserved (cancelled, a no-show), with the services they were served in before that
     # (a one-stop visit): a payment for one of those was for a service given, so nothing is owed back
     ended_unserved = {s.ticket_id: {v.service_id for v in s.visits if v.outcome == "served"}
-                      for s in stories if s.outcome in ("cancelled", "no_show")}
+                      for s in stories if s.outcome == "cancelled" or (s.outcome == "no_show" and day_over)}
     for story in stories:
         served = [v for v in story.visits if v.outcome == "served"]
         if not served:
@@ -822,7 +823,18 @@ def day_payments(db: Any, day: str, stories: list[TicketStory]) -> dict[str, Any
         "SELECT COUNT(*), COALESCE(SUM(amount_ksh), 0) FROM (SELECT receipt, MAX(amount_ksh) AS amount_ksh "
         "FROM payment_refusals WHERE day=? AND result_code=0 AND receipt IS NOT NULL AND receipt NOT IN "
         "(SELECT receipt FROM payments WHERE receipt IS NOT NULL) GROUP BY receipt)", [day]).fetchone()
-    return payment_figures(stories, rows, fees_of(db), (int(n), int(ksh)))
+    # whether the day is over matters only for a paid no-show: the events are read only then
+    no_shows = {s.ticket_id for s in stories if s.outcome == "no_show"}
+    over = any(r["ticket_id"] in no_shows and r["state"] in ("paid", "cash") for r in rows) and day_is_over(db, day)
+    return payment_figures(stories, rows, fees_of(db), (int(n), int(ksh)), over)
+
+
+def day_is_over(db: Any, day: str) -> bool:
+    """True once ``day`` has closed (by a manager, at closing time or at midnight) and not been reopened since:
+    from the events, as every figure is."""
+    row = db.execute("SELECT type FROM events WHERE type IN ('day_closed', 'day_reopened') AND "
+                     "json_extract(data, '$.day') = ? ORDER BY seq DESC LIMIT 1", [day]).fetchone()
+    return row is not None and row[0] == "day_closed"
 
 
 def compute_day(db: Any, settings: Any, day: str, now: float) -> dict[str, Any]:

@@ -24,6 +24,7 @@ def centre_routers() -> Sequence[APIRouter]:
     for module in (services, tickets, counters, auth, stats, hall, catalogue, visits):
         api.include_router(module.router)
     api.include_router(services.day_router)
+    api.include_router(tickets.withdrawals)
     from centre_server.http.routes import clerk_tools
     api.include_router(clerk_tools.router)
     return (api,)

@@ -37,6 +37,8 @@ from centre_server.runtime.centre import Centre, new_ticket_id
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+# beside /tickets/{ticket_id}, a path of its own: "/tickets/withdraw" read as a ticket id to GET
+withdrawals = APIRouter(tags=["tickets"])
 MAX_KEY = 128  # the longest Idempotency-Key, for the route and IssueLane alike
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
@@ -157,7 +159,7 @@ def get_ticket(ticket_id: str, centre: CentreDep, request: Request) -> TicketOut
     return centre.ticket_out(t)
 
 
-@router.post("/withdraw", response_model=TicketOut, responses=ERRORS)
+@withdrawals.post("/withdrawals", response_model=TicketOut, responses=ERRORS)
 def withdraw_ticket(request: Request, centre: CentreDep,
                     idempotency_key: Annotated[str, Header(min_length=1, max_length=MAX_KEY)]) -> TicketOut:
     """A kiosk that gave up issuing a confirmed ticket (the server did not answer its last attempt, and
