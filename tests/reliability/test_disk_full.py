@@ -39,7 +39,7 @@ def test_disk_full_gives_clear_errors_and_recovers(centre_dir, mosquitto, small_
         ok = [kiosk.post("/api/v1/tickets", json={"service_id": "kra-pin"}) for _ in range(5)]
         assert all(r.status_code == 201 for r in ok)
         # fill the disk to the last byte
-        with open(ballast, "wb") as f:
+        with open(ballast, "wb", buffering=0) as f:  # unbuffered: a partly written block is not flushed again at close
             try:
                 while True:
                     f.write(b"\0" * 65536)

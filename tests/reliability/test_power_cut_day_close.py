@@ -44,8 +44,9 @@ def test_power_cut_during_day_close(centre_server, monkeypatch, step):
         issued.append(r.json())
     clerk = server.client(server.login("clerk"))
     clerk.post("/api/v1/counters/c12/open", json={"services": ["kra-pin"]}).raise_for_status()
-    for _ in range(15):
+    for _ in range(15):  # each called citizen comes and is served (a call over one only called is refused)
         clerk.post("/api/v1/counters/c12/call-next").raise_for_status()
+        clerk.post("/api/v1/counters/c12/start").raise_for_status()
     manager_token = server.login("manager")
 
     def close() -> None:

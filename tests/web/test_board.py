@@ -150,8 +150,10 @@ def test_board_live_move_counter_notice_and_reports(centre_server, centre_dir, m
     page.once("dialog", lambda d: d.accept())
     page.click("#close-day")
     today = live["day"]
-    expect(page.locator("#toast")).to_have_text(
-        f"Day {today} closed: {live['waiting'] + called} ticket(s) not served were cancelled.")
+    from centre_server.web.i18n import STRINGS
+
+    expect(page.locator("#toast")).to_have_text(STRINGS.tr("day_closed_msg", "en", date=today,
+                                                           n=live["waiting"] + called))
     expect(page.locator("#day-banner")).to_be_visible()
     # a closed day offers only "Reopen today", not "Close the day" beside it
     expect(page.locator("#reopen-day")).to_be_visible()
