@@ -126,7 +126,7 @@ def test_what_you_need_before_the_ticket(size, centre_server, mosquitto, tmp_pat
     assert "LETA:" in texts and "Ada: KSh 12,050 kwa eCitizen" in texts  # paid when applying (finding 2)
     start = texts.index("LETA:") + 1
     boxes = [i for i, line in enumerate(texts) if line.startswith("[ ] ")]
-    more = next(i for i, line in enumerate(texts) if line.startswith("    na 4 zaidi"))  # 8 documents, 4 printed
+    more = next(i for i, line in enumerate(texts) if line.strip().startswith("na 4 zaidi"))  # 8 documents, 4 printed
     assert len(boxes) == 4 and boxes[0] == start
     for n, doc in enumerate(longest.documents[:4]):
         end = boxes[n + 1] if n + 1 < len(boxes) else more
