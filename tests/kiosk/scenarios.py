@@ -1477,20 +1477,27 @@ def not_registered(d):
     data["issue_calls"] = app.issue_calls
 
 
+def _confirm_while_frozen(d, seen: list[str]):
+    """Welcome to "Print my ticket" touched once the test has frozen the server; every screen shown from then
+    on goes into ``seen`` (use with yield from)."""
+    app = d.app
+    yield d.at("welcome")
+    yield _ready(app)
+    yield from _to_confirm(d, os.environ.get("KIOSK_SERVICE", "id-card-new"))
+    d.mark("at_confirm")
+    yield d.go_signal("frozen")
+    app.sm.bind(current=lambda _sm, name: seen.append(name))
+    d.tap(d.screen.ids.confirm)
+
+
 def frozen_while_issuing(d):
     """Finding 7: the citizen confirms while the centre server is frozen (the test stops it). While the kiosk
     retries their ticket it says it is printing it, never "ask staff for a ticket"; the server answers
     (the test resumes it) and the ticket prints for the citizen still there."""
     app = d.app
     data = d.result["data"]
-    yield d.at("welcome")
-    yield _ready(app)
-    yield from _to_confirm(d, os.environ.get("KIOSK_SERVICE", "id-card-new"))
-    d.mark("at_confirm")
-    yield d.go_signal("frozen")
     seen: list[str] = []
-    app.sm.bind(current=lambda _sm, name: seen.append(name))
-    d.tap(d.screen.ids.confirm)
+    yield from _confirm_while_frozen(d, seen)
     yield Wait(lambda: not app.model.server_ok, "the server seen away", 30)
     yield Wait(lambda: app.sm.current != "confirm", "a screen for the citizen", 10)
     yield Sleep(0.3)
@@ -1510,14 +1517,8 @@ def frozen_until_given_up(d):
     service ("ask staff"); when the server answers again, the ticket it issued late is withdrawn."""
     app = d.app
     data = d.result["data"]
-    yield d.at("welcome")
-    yield _ready(app)
-    yield from _to_confirm(d, os.environ.get("KIOSK_SERVICE", "id-card-new"))
-    d.mark("at_confirm")
-    yield d.go_signal("frozen")
     seen: list[str] = []
-    app.sm.bind(current=lambda _sm, name: seen.append(name))
-    d.tap(d.screen.ids.confirm)
+    yield from _confirm_while_frozen(d, seen)
     yield Wait(lambda: app.sm.current == "out_of_service" and not app.model.issuing, "given up", 60)
     yield Sleep(0.3)
     d.shot("frozen-given-up")

@@ -15,7 +15,7 @@ import subprocess
 from tests.conftest import BIN, wait_until
 from tests.payments.conftest import db_rows
 from tests.payments.test_payments import PAID_PHONE, payment, settled
-from tests.payments.test_refund_due import WAITING_PHONE, join, sms_lines
+from tests.payments.test_refund_due import WAITING_PHONE, close_texts, join, sms_lines
 
 
 def test_a_close_on_the_stopped_server_texts_who_still_waits_then_erases(pay_server, mpesa_sim):
@@ -35,12 +35,7 @@ def test_a_close_on_the_stopped_server_texts_who_still_waits_then_erases(pay_ser
 
     new = sms_lines(pay_server)[before:]
     texts = [text for _, text in new]
-    closed_en = next(t for t in texts if t.startswith(f"Huduma: the centre closed for the day before ticket "
-                                                       f"{number[owed]} was called. It opens again on "))
-    refund_en = next(t for t in texts if t.startswith(f"Huduma: you paid KSh 4,550 for ticket {number[owed]} "
-                                                       f"({receipt}) and were not served: it is owed back"))
-    closed_sw = next(t for t in texts if t.startswith(f"Huduma: kituo kilifungwa kwa siku kabla tiketi "
-                                                       f"{number[unpaid]} haijaitwa. Kitafunguliwa tena "))
+    closed_en, refund_en, closed_sw = close_texts(texts, number[owed], number[unpaid], receipt)
     assert len(texts) == 3 and all(len(t) <= 160 for t in texts), texts
     # sent, then erased: the log keeps no number, nor does any table
     assert all(phone == "[erased]" for phone, text in new if text in (closed_en, refund_en, closed_sw))

@@ -29,6 +29,17 @@ def join(server, phone: str, lang: str, pay: bool) -> str:
     return re.search(r"/join/([^?]+)", r.headers["location"]).group(1)
 
 
+def close_texts(texts: list[str], owed: str, unpaid: str, receipt: str) -> tuple[str, str, str]:
+    """The close's three texts: closed before the paid ticket was called (English), its money owed back with
+    the receipt, and closed before the unpaid one was called (Kiswahili)."""
+    def first(start: str) -> str:
+        return next(t for t in texts if t.startswith(start))
+
+    return (first(f"Huduma: the centre closed for the day before ticket {owed} was called. It opens again on "),
+            first(f"Huduma: you paid KSh 4,550 for ticket {owed} ({receipt}) and were not served: it is owed back"),
+            first(f"Huduma: kituo kilifungwa kwa siku kabla tiketi {unpaid} haijaitwa. Kitafunguliwa tena "))
+
+
 def sms_lines(server) -> list[tuple[str, str]]:
     path = server.centre.path / "sms.log"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -55,12 +66,7 @@ def test_paid_then_cancelled_at_the_close_is_a_refund_due_everywhere(pay_server,
     # the SMS left before the close erased the numbers: in the gateway's log, the number is erased now
     number = {t: payment(pay_server, t)["number"] for t in (owed, unpaid)}
     texts = [text for phone, text in sms_lines(pay_server)]
-    closed_en = next(t for t in texts if t.startswith(f"Huduma: the centre closed for the day before ticket "
-                                                       f"{number[owed]} was called. It opens again on "))
-    refund_en = next(t for t in texts if t.startswith(f"Huduma: you paid KSh 4,550 for ticket {number[owed]} "
-                                                       f"({receipt}) and were not served: it is owed back"))
-    closed_sw = next(t for t in texts if t.startswith(f"Huduma: kituo kilifungwa kwa siku kabla tiketi "
-                                                       f"{number[unpaid]} haijaitwa. Kitafunguliwa tena "))
+    closed_en, refund_en, closed_sw = close_texts(texts, number[owed], number[unpaid], receipt)
     assert not any(t.startswith("Huduma: ulilipa") for t in texts)  # the unpaid one is owed nothing
     assert all(len(t) <= 160 for t in (closed_en, refund_en, closed_sw)), (closed_en, refund_en, closed_sw)
     assert all(phone == "[erased]" for phone, text in sms_lines(pay_server) if text in (closed_en, refund_en))
