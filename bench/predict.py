@@ -28,6 +28,7 @@ import argparse
 import logging
 import math
 import os
+import pickle
 import random
 import statistics
 import sys
@@ -326,6 +327,32 @@ def report(runs: list[Run], keys: list[str]) -> bool:
     return all_ok
 
 
+def per_seed(runs: list[Run], keys: list[str]) -> None:
+    """Each seed of a fixed scenario on its own: a seed's bias is noisy (its waits move together through a
+    day), so the oracle's own bias on that seed is printed beside the engine's."""
+    print("\nPer seed (fixed scenarios; the rows above pool their seeds): engine RMSE / oracle's, "
+          "engine |bias| / wait (oracle's own in brackets), M/M/s: engine RMSE / QL's.")
+    every = 0
+    meeting = 0
+    for k in keys:
+        rs = sorted((r for r in runs if r.key == k), key=lambda r: r.seed)
+        if k == "huduma" or not rs:
+            continue
+        cells = []
+        for r in rs:
+            e, o, q = r.scores["engine"], r.scores["oracle"], r.scores["QL"]
+            wait = max(r.mean_wait, 1e-9)
+            vs_o, b, ob = e.rmse / max(o.rmse, 1e-9), abs(e.bias) / wait, abs(o.bias) / wait
+            vs_q = e.rmse / max(q.rmse, 1e-9) if k.startswith("mms") else None
+            ok = vs_o <= VS_ORACLE and b <= BIAS_SHARE and (vs_q is None or vs_q <= VS_QL)
+            every += 1
+            meeting += ok
+            cells.append(f"#{r.seed} {vs_o:.2f}x {b:.0%}({ob:.0%})" + (f" {vs_q:.3f}x" if vs_q is not None else "")
+                         + ("" if ok else " !"))
+        print(f"  {rs[0].name:30} " + "  ".join(cells))
+    print(f"  {meeting} of {every} seeds meet every target on their own (! marks the others)")
+
+
 # ---------------------------------------------------------------------------- validating the oracle
 
 
@@ -388,6 +415,8 @@ def main() -> int:
     ap.add_argument("--validate", action="store_true", help="check the oracle against QL and the trace")
     ap.add_argument("--seed", type=int, default=None,
                     help="run only this seed of each scenario (e.g. --only huduma --unseen --seed 102)")
+    ap.add_argument("--save", default=None, help="also keep every run's scores in this file (pickle)")
+    ap.add_argument("--report", default=None, help="print the figures of runs saved by --save; run nothing")
     ap.add_argument("--unseen", action="store_true",
                     help="seeds from 101 on: draws and Huduma centres (skill layouts) never used while building")
     args = ap.parse_args()
@@ -396,6 +425,10 @@ def main() -> int:
     days = args.days or (6 if args.quick else 16)
     sample = args.sample or (60 if args.quick else 300)
     began = time.perf_counter()
+    if args.report:
+        with open(args.report, "rb") as f:
+            saved = pickle.load(f)
+        return summarise(saved["meta"], saved["runs"])
     if args.validate:
         ok = validate(seeds=seeds, sample=min(sample, 150), futures=args.futures)
         print(f"\nwall time {time.perf_counter() - began:.0f} s")
@@ -411,22 +444,32 @@ def main() -> int:
         return 2
     with Pool(args.workers) as pool:
         runs = pool.map(run_one, jobs, chunksize=1)
-    wall = time.perf_counter() - began
-    print(f"Estimated-wait accuracy: {seeds} seeds per scenario, {hseeds} Huduma centres of {days} days; "
-          f"{sample} citizens per run who found every counter busy (from the second day); "
-          f"oracle: {args.futures} futures each; {'unseen seeds 101+' if args.unseen else 'seeds 1+'}.")
+    meta = {"seeds": seeds, "hseeds": hseeds, "days": days, "sample": sample, "futures": args.futures,
+            "unseen": args.unseen, "workers": args.workers, "wall": time.perf_counter() - began, "keys": keys}
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump({"meta": meta, "runs": runs}, f)
+    return summarise(meta, runs)
+
+
+def summarise(meta: dict, runs: list[Run]) -> int:
+    """The whole printout, from the runs (also from a file saved by ``--save``)."""
+    print(f"Estimated-wait accuracy: {meta['seeds']} seeds per scenario, {meta['hseeds']} Huduma centres of "
+          f"{meta['days']} days; {meta['sample']} citizens per run who found every counter busy (from the second "
+          f"day); oracle: {meta['futures']} futures each; {'unseen seeds 101+' if meta['unseen'] else 'seeds 1+'}.")
     refreshes = sum(r.refreshes for r in runs)
     print("engine: the estimate printed at issue, the forecaster on (tables refreshed every "
           f"{PERIOD_S:.0f} s, {FUTURES} to {MAX_FUTURES} futures while within {TOP_UP_COMMANDS:,} engine commands, "
           f"{sum(r.futures for r in runs) / max(1, refreshes):.0f} on average, the same random numbers every "
           "refresh); closed: the estimator's closed forms alone (its fallback).")
-    all_ok = report(runs, keys)
+    all_ok = report(runs, meta["keys"])
+    per_seed(runs, meta["keys"])
     tickets = sum(r.tickets for r in runs)
     replay_s = sum(r.replay_s for r in runs)
     print(f"\nreplay: {tickets} tickets in {replay_s:.1f} CPU-s ({tickets / max(replay_s, 1e-9):,.0f} per CPU-s); "
           f"oracle: {sum(r.oracle_s for r in runs):.0f} CPU-s; forecaster: {sum(r.refreshes for r in runs)} "
           f"refreshes in {sum(r.forecast_s for r in runs):.0f} CPU-s (with its replay); "
-          f"wall time {wall:.0f} s on {args.workers} workers")
+          f"wall time {meta['wall']:.0f} s on {meta['workers']} workers")
     print("all targets met" if all_ok else "SOME TARGETS MISSED")
     return 0
 
