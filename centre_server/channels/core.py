@@ -238,9 +238,13 @@ class ChannelHub:
     def send_before_erasure(self, day: str) -> None:
         """The close is about to erase the day's phone numbers: the messages it queued itself (the centre
         closed before your number, money owed back) get their attempt now, while the numbers exist."""
-        sent = self.worker.flush(CLOSE_SMS_KIND)
-        left = self.db.execute("SELECT COUNT(*) FROM sms_outbox WHERE kind=? AND sent_at IS NULL AND failed_at IS NULL "
-                               "AND phone != ''", [CLOSE_SMS_KIND]).fetchone()[0]
+        self.worker.flush(CLOSE_SMS_KIND)
+        # what went, by the flush or by the worker's own round just before it (a phone still on its row is
+        # this close's: earlier days' numbers are erased)
+        sent, left = self.db.execute(
+            "SELECT COUNT(*) FILTER (WHERE sent_at IS NOT NULL), "
+            "COUNT(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL) "
+            "FROM sms_outbox WHERE kind=? AND phone != ''", [CLOSE_SMS_KIND]).fetchone()
         self.told_at_close[day] = (sent, left)
         logger.info("day %s closes: %s message(s) to citizens still waiting sent before their numbers go",
                     day, sent)

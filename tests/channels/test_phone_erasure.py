@@ -186,3 +186,18 @@ def test_retention_days_keeps_the_numbers_of_the_days_kept(centre_dir) -> None:
     finally:
         hub.stop()
         centre.close()
+
+
+def test_the_close_counts_the_messages_the_worker_sent_just_before_it(day_hub) -> None:
+    """The close's texts may go in the outbox worker's own round before the close's flush: they are still
+    counted as sent (the close once logged "0 message(s) sent" while the citizen had the SMS)."""
+    from centre_server.channels.core import CLOSE_SMS_KIND
+
+    hub, clock, path = day_hub
+    clock.t = at(12, 0)
+    hub.enqueue("close:early", "+254711000301", CLOSE_SMS_KIND, None, "The centre has closed for today.")
+    hub.enqueue("close:late", "+254711000302", CLOSE_SMS_KIND, None, "The centre has closed for today.")
+    hub.worker.send_due(1)  # the worker's round takes the first
+    hub.send_before_erasure(DAY)  # the flush sends the other
+    assert hub.told_at_close[DAY] == (2, 0)
+    assert (path / "sms.log").read_text().count("The centre has closed for today.") == 2
