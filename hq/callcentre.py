@@ -131,6 +131,9 @@ def install(app: FastAPI, store: Store, catalogues: CatalogueStore, accounts: Ac
             # the look-up keeps the centre of this call's last search (one centre asked), not "all centres"
             asked = answers["searches"][0]["parts"]
             form["centre"] = asked[0]["centre_id"] if len(asked) == 1 else ""
+        if not form.get("book_service") and not service and answers["bookings"]:
+            # this call's next booking starts from the service of its last one (not the catalogue's first)
+            form["book_service"] = str(answers["bookings"][0]["ask"].get("service_id", ""))
         form.setdefault("language", lang)  # the booking's SMS in the language the agent and caller are using
         tomorrow = (datetime.now(HQ_TZ).date() + timedelta(days=1)).isoformat()
         return pages.render(request, "callcentre_call.html", {

@@ -33,6 +33,7 @@ def test_the_booking_form_keeps_the_centre_chosen_for_the_next_caller(hq: HqProc
             page.wait_for_selector("#bookings")
             assert page.locator("#bookings").inner_text().count("Thika") == 1
             assert page.locator("#book_centre").input_value() == "thika"  # this call's next booking
+            assert page.locator("#book_service").input_value() == "kra-pin"  # was the catalogue's first
 
             # a bad form keeps what was typed, the centre too
             page.fill("#book_phone", "12")
