@@ -43,6 +43,8 @@ def test_every_staff_page_has_the_same_header_with_log_out(hq_shared: HqProcess)
             header = r.text.split("<header>", 1)[1].split("</header>", 1)[0]
             assert STRINGS.tr("logout", lang) in header and 'action="/admin/logout"' in header, (path, lang)
             assert f"test-{role}" in header, (path, lang)  # who is signed in
+            # as what, in the page's language (a Kiswahili page said "(agent)")
+            assert f"({STRINGS.tr('role_name_' + role, lang)})" in header, (path, lang)
             assert STRINGS.tr("language", lang) in header
 
 
