@@ -78,7 +78,7 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
         ``POST /api/v1/live`` with ``Authorization: Bearer <centre token>`` and a JSON body
         ``{"centre_id", "taken_at" (ISO 8601 with offset), "day", "timezone", "catalogue_version",
         "hours": {"open_today", "opens", "closes"}, "services": [{"service_id", "prefix", "offered",
-        "suspended", "reason", "accepting", "waiting", "estimated_wait_s", "open_counters",
+        "suspended", "reason", "accepting", "waiting", "in_hall", "on_the_way", "estimated_wait_s", "open_counters",
         "service_level", "measured", "issued_today"}]}`` (strict: no other keys, numbers as numbers).
         Answers 201 ``{"centre_id", "outcome": "stored", "services", "received_at"}``; 200 with outcome
         ``stale`` when a snapshot taken later is held (nothing changes); 401 without a good token,
@@ -128,11 +128,13 @@ def router(templates: Any, centre_of: Callable[..., dict[str, Any]], viewer: Any
             c["age_words"] = age_words(t, c["age_s"])
             for s in c["services"]:
                 s["name"] = names.get(s["service_id"], s["service_id"])
+                # in the hall, as the centre's own board counts (a centre from before ``in_hall``: its queue)
+                s["hall"] = s["waiting"] if s.get("in_hall") is None else s["in_hall"]
                 # nobody waiting, nobody served today, nothing unusual: one line for all of them
                 s["quiet"] = (not s["waiting"] and not s["issued_today"] and s["offered"] and not s["suspended"]
                               and s["accepting"])
         totals = {"centres": len(rows), "reporting": sum(1 for c in rows if not c["stale"]),
-                  "waiting": sum(s["waiting"] for c in rows if not c["stale"] for s in c["services"])}
+                  "waiting": sum(s["hall"] for c in rows if not c["stale"] for s in c["services"])}
         html = templates.TemplateResponse(request, "live_board.html", {
             "t": t, "lang": lang, "other_lang": "sw" if lang == "en" else "en", "centres": rows,
             "totals": totals, "staff": current_staff(request)})

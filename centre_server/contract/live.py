@@ -52,7 +52,11 @@ class ServiceLive(_Strict):
     suspended: bool  # stopped issuing now; ``reason`` says why
     reason: Text | None = None
     accepting: bool  # a newcomer would get a ticket now
+    # ahead of a newcomer, in the hall or on the way: what the citizens' channels call "waiting"
     waiting: int = Field(ge=0, le=100_000)
+    # of the queue, checked in at the centre: the centre board's "Waiting now" (None: a centre from before it)
+    in_hall: int | None = Field(None, ge=0, le=100_000)
+    on_the_way: int = Field(0, ge=0, le=100_000)  # web, SMS and USSD tickets not checked in yet (passed over too)
     estimated_wait_s: int | None = Field(None, ge=0, le=7 * 86400)  # None: no estimate (nobody serving it)
     open_counters: int = Field(ge=0, le=1000)
     service_level: float | None = Field(None, ge=0, le=1)  # share called within target today; None: none yet

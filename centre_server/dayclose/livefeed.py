@@ -58,7 +58,8 @@ def snapshot(centre: Centre) -> LiveSnapshot:
             services.append(ServiceLive(
                 service_id=s.id, prefix=s.prefix, offered=s.offered, suspended=sus is not None,
                 reason=Text(en=sus.reason_en, sw=sus.reason_sw) if sus and sus.reason_en and sus.reason_sw else None,
-                accepting=bool(f["accepting"]), waiting=f["queued"],
+                accepting=bool(f["accepting"]), waiting=f["queued"], in_hall=f["waiting"],
+                on_the_way=f["on_the_way"],
                 estimated_wait_s=None if f["estimated_wait_s"] is None else max(0, int(f["estimated_wait_s"])),
                 open_counters=f["open_counters"], service_level=row.get("within_target_share"),
                 measured=int(row.get("measured", 0)), issued_today=int(row.get("arrived", 0))))

@@ -123,6 +123,28 @@ def test_two_centres_send_live_figures_and_a_cut_link_resumes_with_the_latest(
         sent_after = proxy.connections - tried_while_down
         # at 0.5 s per snapshot, about 2 + (time to arrive) / 0.5 requests: a backlog would be the ~10 missed ones
         assert sent_after <= 2 + (time.time() - restored_at) / 0.5 + 1, sent_after
+        # a citizen joins the GPO's queue from the web and is not in the hall yet: HQ's staff board counts the
+        # hall as the centre's own board does, with "+1 on the way"; the citizens' figure (ahead of a newcomer)
+        # counts them all
+        with gpo.client() as http:
+            r = http.post("/join", data={"service_id": "kra-pin", "phone": "0712000111", "lang": "en"})
+            assert r.status_code == 303, r.text[:300]
+
+        def gpo_kra() -> dict | None:
+            for c in hq.client("viewer").get("/api/v1/live/centres").json()["centres"]:
+                if c["id"] == "demo":
+                    s = next(s for s in c["services"] if s["service_id"] == "kra-pin")
+                    return s if s["waiting"] == 3 else None
+            return None
+
+        kra = wait_until(gpo_kra, 20, "the GPO's web ticket at HQ")
+        assert (kra["in_hall"], kra["on_the_way"]) == (2, 1), kra
+        for lang, words in (("en", "+1 on the way"), ("sw", "+1 njiani")):
+            board = hq.client("viewer").get("/live", params={"lang": lang}).text
+            row = next(r for r in board.split("<tr>") if "K · " in r and "Huduma Centre GPO" not in r
+                       and words in r)
+            assert "<td>2<br>" in row, row
+
         # a manager suspends a service at the GPO: HQ's public answer says so, with the reason, within seconds
         manager = gpo.login("manager")
         with gpo.client(manager) as c:
