@@ -895,6 +895,16 @@ def a11y_modes(d):
                                     "low_layout": "mode_low"}[t]])
                 yield Sleep(0.1)
             yield from _look(d, data, f"a11y-{tag}-{mode}-welcome", low)
+            if mode == "all" and lang == "en":
+                # the day closes, or the kiosk fails, while a citizen's modes are still on (they stay until the
+                # idle reset): both screens fit, nothing drawn over anything
+                for page in ("closed", "out_of_service"):
+                    app.sm.current = page
+                    yield d.at(page)
+                    yield from _look(d, data, f"a11y-{tag}-{mode}-{page}", low)
+                    data["overlaps"][f"a11y-{tag}-{mode}-{page}"] = _overlaps(d.screen)
+                app.sm.current = "welcome"
+                yield d.at("welcome")
             d.tap(d.screen.ids[start])
             yield d.at("categories")
             yield from _look(d, data, f"a11y-{tag}-{mode}-{lang}-categories", low)

@@ -38,6 +38,8 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
     assert len(data["overflows"]) >= 5 * (1 + 2 * 8) - 5  # welcome once per language pass, 8 screens each
     for page in ("more", "priority", "phone", "confirm", "ticket"):  # the whole journey, every mode, both languages
         assert len([n for n in data["overflows"] if n.endswith(f"-{page}")]) == 5 * 2, page
+    assert {n for n in data["overlaps"] if n.endswith(("-closed", "-out_of_service"))} == {
+        f"a11y-{tag}-all-closed", f"a11y-{tag}-all-out_of_service"}  # with all three modes on
     bad = {name: over for name, over in data["overflows"].items() if over}
     assert bad == {}, bad
     # text drawn over a button or over other text (a summary over the title, a fee line under "Print my ticket")
