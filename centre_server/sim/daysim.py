@@ -264,8 +264,8 @@ def simulate_into_centre(settings: Any, day: str, *, citizens: int = 400, seed: 
     if n_real and not force:
         real.conn.close()
         raise DayCloseError(
-            f"{day} has {n_real} real ticket(s) at this centre: a simulated day would replace its figures "
-            f"here and at headquarters. Simulate another day, or add --force to do it anyway")
+            f"{day} has {n_real} real ticket{'' if n_real == 1 else 's'} at this centre: a simulated day would "
+            f"replace its figures here and at headquarters. Simulate another day, or add --force to do it anyway")
     if n_real:
         logger.warning("simulating %s over %s real tickets (--force)", day, n_real)
     scratch_dir = Path(tempfile.mkdtemp(prefix="huduma-sim-"))

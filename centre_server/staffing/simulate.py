@@ -160,8 +160,9 @@ def simulate_history(settings: Any, days: int = 30, *, citizens: float = 450.0, 
             finally:
                 db.conn.close()
             if real and not force:
-                raise HistoryError(f"{settings.db_path} holds {real} real ticket(s): simulated days would mix with "
-                                   "the centre's own history and its reports. Use a demo centre, or add --force")
+                raise HistoryError(f"{settings.db_path} holds {real} real ticket{'' if real == 1 else 's'}: simulated "
+                                   "days would mix with the centre's own history and its reports. Use a demo "
+                                   "centre, or add --force")
             if (reached and reached >= first.isoformat()) or simulated:
                 raise HistoryError(f"the centre's log has already reached {reached or 'a simulated day'}: history "
                                    f"can only be written before it (from {first}). Start from a new centre "

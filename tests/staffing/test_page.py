@@ -139,4 +139,4 @@ def test_simulated_history_is_refused_over_real_tickets(centre_dir):
     finally:
         centre.close()
     out = run("simulate-history", str(centre_dir.path), "--days", "3", ok=False)
-    assert "1 real ticket(s)" in out.stderr
+    assert "holds 1 real ticket:" in out.stderr
