@@ -115,18 +115,20 @@ def bump_access_epoch(directory: Path | str) -> None:
 
     The server maps this 8-byte counter into memory and drops every remembered
     token when it moves: the change holds from the next request on.
+
+    The counter is rewritten in place, never truncated: a running server reads it through
+    ``mmap``, and a read while the file was empty killed the server with SIGBUS.
     """
     path = Path(directory) / ACCESS_EPOCH
-    with open(path, "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # two technicians at once still count twice
-        f.seek(0)
-        raw = f.read(8)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # two technicians at once still count twice
+        raw = os.pread(fd, 8, 0)
         n = int.from_bytes(raw, "little") + 1 if len(raw) == 8 else 1
-        f.seek(0)
-        f.truncate()
-        f.write(n.to_bytes(8, "little"))
-        f.flush()
-        os.fsync(f.fileno())
+        os.pwrite(fd, n.to_bytes(8, "little"), 0)  # 8 bytes over 8 bytes: the size never drops
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class AccessEpoch:

@@ -156,3 +156,34 @@ def test_the_token_cache_lets_go_the_moment_access_changes(centre_dir):
     assert cache.lookup(db, session) is None
     epoch.close()
     db.conn.close()
+
+
+def test_moving_the_epoch_never_kills_a_server_reading_it(tmp_path):
+    """A server reads access.epoch through mmap on every request; the tool rewrites it in place.
+
+    The tool once truncated the file before writing: a request in that instant read past the
+    end of the mapping and the server died of SIGBUS (a whole centre down because a clerk's
+    password was reset). A real reader process reads in a tight loop while the counter moves.
+    """
+    import sys
+    import textwrap
+
+    from centre_server.store.accounts import AccessEpoch, bump_access_epoch
+
+    AccessEpoch(tmp_path).close()  # made as the server makes it at start-up
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from centre_server.store.accounts import AccessEpoch
+        epoch, seen, until = AccessEpoch({str(tmp_path)!r}), 0, time.monotonic() + 3.0
+        while time.monotonic() < until:
+            seen = max(seen, epoch())
+        print(seen)
+    """)], stdout=subprocess.PIPE, text=True)
+    bumps = 0
+    while reader.poll() is None and bumps < 20_000:
+        bump_access_epoch(tmp_path)
+        bumps += 1
+    out, _ = reader.communicate(timeout=30)
+    assert reader.returncode == 0, f"the reader died (signal {-reader.returncode})"
+    assert bumps > 100 and 1 < int(out) <= bumps + 1
+    assert (tmp_path / "access.epoch").stat().st_size == 8
