@@ -343,11 +343,15 @@ def _plan(p: WaitPredictor, live: State, day: str, tod: float, now: float,
     """Yesterday's openings and closings still ahead today, and the busy counters now finishing up.
 
     A closing counter stops calling between its last call and its close (the likely end of
-    its shift): the future stops it there, and one that stopped but still serves finishes first."""
+    its shift): the future stops it there, and one that stopped but still serves finishes first.
+    A counter the plan has open again by now (back from a shift change or a break) is not
+    closing: taken as closing, it finished its citizen and never came back in any future (a
+    Huduma day's 13:19 newcomer with one ahead and three counters was told 38 minutes, not 5)."""
     timeline, stops = p.plan_of(day)
     out: list[tuple[float, str, tuple[str, ...] | None]] = []
     closing: set[str] = set()
     before: dict[str, tuple[str, ...]] = {}
+    planned_now = next((open_now for at, open_now in reversed(timeline) if at <= tod), {})
     for at, open_now in timeline:
         moment = now + (at - tod)
         for cid, sv in open_now.items():
@@ -359,7 +363,7 @@ def _plan(p: WaitPredictor, live: State, day: str, tod: float, now: float,
             stop = now + (stops.get((cid, int(at)), at) - tod)
             if now < stop <= end:
                 out.append((stop, cid, None))
-            elif stop <= now <= moment + RECENT_CLOSE_S:
+            elif stop <= now <= moment + RECENT_CLOSE_S and cid not in planned_now:
                 c = live.counters.get(cid)
                 if c is not None and c.state == CounterState.open and c.ticket_id is not None:
                     closing.add(cid)
