@@ -16,11 +16,18 @@ waiting ticket and one at its end (a newcomer now). A marker takes no time at a
 counter and never leaves; the counter that calls it finishes it at once and calls
 again, its priority streak as it was, so the future is the same as without it. The
 moment a marker is called is the wait of a ticket at that position who stays: the
-mean over the futures is the table (``ForecastTable``) the issue path reads. Behind each
-normal queue's end stand ``BEYOND`` simulated newcomers, a marker behind each: citizens
-keep coming between two refreshes, and the position of one who finds more ahead than
-the snapshot had is read from the futures (with the counters due back from lunch), not
-extrapolated from the counters open now.
+mean over the futures is the table (``ForecastTable``) the issue path reads.
+
+Citizens keep coming between two refreshes, so each normal queue's table also reads one
+position past its end (``BEYOND``): a newcomer with one more of the same service ahead than
+the snapshot had. That newcomer is *virtual*: the first counter of the service free for a
+newcomer after the queue's end marker takes it for a drawn service, and the position behind
+it is the next moment another counter of the service is free for a newcomer, or that one
+finishes. Real simulated newcomers, one behind every queue at once, stood ahead of each other
+on shared counters: a citizen behind one newcomer of a service sharing two counters with four
+others waited for five (a Huduma day's 15:52 newcomer with both counters busy was told 29
+minutes where 3 came true). The position comes from the futures, with the counters due back
+from lunch, not extrapolated from the counters open now.
 
 The random numbers are common to every refresh (``Draws``): the n-th future draws the same
 number for the same citizen's service time, no-show and patience, and for the same arrival
@@ -76,12 +83,13 @@ MAX_COMMANDS = 20_000  # one future stops after this many engine commands (a hal
 BUDGET_S = 1.5  # CPU for one refresh: past it no further future starts (at least MIN_FUTURES run)
 MIN_FUTURES = 8
 MARKERS_PER_QUEUE = 100  # a longer queue gets a marker every few positions (and at its end), read between
-# newcomers who may come between two refreshes: a normal queue gets this many simulated citizens behind
-# its end, each with a marker behind it, so the table reaches a few positions past the queue
+# a newcomer who may come between two refreshes: each normal queue's table reads this many positions past
+# its end, from a virtual newcomer in the futures (``_Future._free_for_newcomer`` models exactly one)
 BEYOND = 1
 
-# kinds of happening, in the order they run when they fall on the same second (as the replay)
-_CLOSE, _END, _OPEN, _ABANDON, _ARRIVE = range(5)
+# kinds of happening, in the order they run when they fall on the same second (as the replay);
+# _FREE: the counter that took a queue's virtual newcomer is done with it
+_CLOSE, _END, _OPEN, _ABANDON, _ARRIVE, _FREE = range(6)
 
 
 _MASK = (1 << 64) - 1
@@ -195,7 +203,8 @@ class Snapshot:
     markers: dict[str, tuple[str, bool, int]] = field(default_factory=dict)  # id -> service, priority, position
     all_arrivals: bool = False
     turned_busy: dict[str, int] = field(default_factory=dict)  # kept by the live predictor from now on
-    newcomers: set[str] = field(default_factory=set)  # the simulated citizens behind each queue's end
+    ends: dict[str, str] = field(default_factory=dict)  # each normal queue's end marker -> its service
+    beyond: dict[str, str] = field(default_factory=dict)  # service -> the marker past its end (no ticket)
 
 
 def _local(tz: str, at: float) -> tuple[str, float, float]:
@@ -270,50 +279,37 @@ def take_snapshot(live: State, now: float, all_arrivals: bool | None = None) -> 
                 m = _marker(state, f"{MARK}m{n}", sid, prio, before, now)
                 state.tickets[m.id] = m
                 snap.markers[m.id] = (sid, prio is not Priority.none, first + k)
+                if before is None and prio is Priority.none:
+                    snap.ends[m.id] = sid
         for t in queue.values():
             state.tickets[t.id] = _coming(t)
-        n = _newcomers(snap, sid, len(queue), n)
+        _past_the_end(snap, sid, len(queue))
     for sid in live.services:  # a service nobody waits for: a newcomer's marker all the same
-        if sid in served and not live.queues.get(sid):
+        if sid in served and sid not in live.queues:  # (an emptied queue had its markers above)
             for prio in (Priority.none, Priority.elderly):
                 n += 1
                 m = _marker(state, f"{MARK}m{n}", sid, prio, None, now)
                 state.tickets[m.id] = m
                 snap.markers[m.id] = (sid, prio is not Priority.none, 0)
-            n = _newcomers(snap, sid, 0, n)
+                if prio is Priority.none:
+                    snap.ends[m.id] = sid
+            _past_the_end(snap, sid, 0)
     state.reindex()
     snap.turned_busy = p.start_counting()
     return snap
 
 
-def _newcomers(snap: Snapshot, sid: str, waiting: int, n: int) -> int:
-    """``BEYOND`` simulated newcomers behind the queue's end, a marker behind each: positions past the
-    queue read from the futures, not extrapolated.
+def _past_the_end(snap: Snapshot, sid: str, waiting: int) -> None:
+    """The position one past the queue's end (``BEYOND``): a marker with no ticket, answered by the
+    futures' virtual newcomer (``_Future._free_for_newcomer``).
 
-    Between two refreshes citizens keep coming, and a newcomer with more people ahead than the
-    snapshot had is past the table's end. Extrapolating from the counters open now is wrong exactly
-    when it matters: over lunch a queue left with one shared counter, whose colleagues are back in
-    minutes, gave 30 minutes where 13 came true. These citizens come after every marker already
-    placed (so they change none of those), are served, no-show and give up like any other, and
-    the markers behind them see the counters that open, close and return in each future."""
-    state = snap.state
-    for j in range(1, BEYOND + 1):
-        at = snap.at + j * 1e-3  # after the queue's end marker (queued at the snapshot), in this order
-        n += 1
-        tid = f"{MARK}n{n}"
-        state.last_seq += 1
-        state.tickets[tid] = Ticket(id=tid, day=state.day, seq=state.last_seq, number=MARK, service_id=sid,
-                                    priority=Priority.none, channel=Channel.staff, language=Language.en,
-                                    issued_at=at, queued_at=at)
-        snap.newcomers.add(tid)
-        n += 1
-        state.last_seq += 1
-        m = Ticket(id=f"{MARK}m{n}", day=state.day, seq=state.last_seq, number=MARK, service_id=sid,
-                   priority=Priority.none, channel=Channel.staff, language=Language.en,
-                   issued_at=at, queued_at=math.nextafter(at, math.inf))
-        state.tickets[m.id] = m
-        snap.markers[m.id] = (sid, False, waiting + j)
-    return n
+    Between two refreshes citizens keep coming, and a newcomer with one more ahead than the snapshot
+    had is past the queue's end. Extrapolating from the counters open now is wrong exactly when it
+    matters: over lunch a queue left with one shared counter, whose colleagues are back in minutes,
+    gave 30 minutes where 13 came true."""
+    mid = f"{MARK}b:{sid}"
+    snap.beyond[sid] = mid
+    snap.markers[mid] = (sid, False, waiting + BEYOND)
 
 
 def _learned(p: WaitPredictor, live: State, served: set[str], day: str, tod: float, now: float, end: float,
@@ -408,6 +404,10 @@ class _Future:
         self.left = len(snap.markers)
         self.arrived = 0
         self.commands = 0
+        # the virtual newcomers (``_free_for_newcomer``): services whose end marker was called and
+        # whose newcomer waits for a counter; and those whose newcomer took one: (counter, when free)
+        self.after_end: set[str] = set()
+        self.took: dict[str, tuple[str | None, float]] = {}
 
     def push(self, t: float, kind: int, payload: object) -> None:
         self.order += 1
@@ -430,7 +430,7 @@ class _Future:
                           (c.id, tk.id, False))
         for q in st.queues.values():  # who waits: whether they stay
             for tk in q.values():
-                if tk.id.startswith(MARK) and tk.id not in snap.newcomers:
+                if tk.id.startswith(MARK):
                     continue
                 stay = ln.patience(self._u(tk.id, _PATIENCE), max(0.0, t0 - tk.queued_at))
                 if math.isfinite(stay):
@@ -461,6 +461,8 @@ class _Future:
             elif kind == _OPEN:
                 cid, sv = cast(tuple[str, tuple[str, ...]], payload)
                 self._open(cid, sv, t)
+            elif kind == _FREE:
+                self._newcomer_done(cast(str, payload), t)
             else:
                 self._close(cast(tuple[str, None], payload)[0], t)
         return self.called
@@ -519,20 +521,67 @@ class _Future:
             try:
                 events = self._apply(engine.CallNext(cid), t)
             except QueueError:
+                self._free_for_newcomer(c, t)  # nothing to call: idle
                 return
             called = next((ev.data for ev in events if isinstance(ev.data, TicketCalled)), None)
             if called is None:
+                self._free_for_newcomer(c, t)
                 return
             tid = called.ticket_id
             if not tid.startswith(MARK) or tid not in self.snap.markers:
                 tk = st.tickets[tid]
+                if tk.priority is Priority.none and tk.queued_at > self.snap.at:
+                    self._free_for_newcomer(c, t)  # a later arrival: a newcomer before it was called first
                 self._serve(c, tk, t)
                 return
             self.called[tid] = t - self.snap.at
             self.left -= 1
+            sid = self.snap.ends.get(tid)
+            if sid is not None and sid in self.snap.beyond:
+                self.after_end.add(sid)  # the queue's end is called: its virtual newcomer is next
             self._apply(engine.Complete(cid), t)
             del st.tickets[tid]
             c.priority_streak = streak
+
+    def _free_for_newcomer(self, c: Counter, t: float) -> None:
+        """``c`` would call a newcomer now (it is idle, or calls someone who came after the snapshot).
+
+        Each queue's position past its end (``BEYOND``) is answered in a world of its own where one
+        newcomer of that service came since the snapshot, so no two queues' newcomers stand ahead of
+        each other: the first counter of the service free after its end marker was called takes the
+        newcomer for a drawn service (or a no-show's call); the position behind is called by the
+        next other counter free, or by that one when it is done."""
+        for sid in c.services:
+            if sid in self.after_end:
+                self.after_end.discard(sid)
+                ln, key = self.learned, _key(f"{MARK}newcomer\0{sid}")
+                if self.draws.uniform(key, _NO_SHOW) < ln.no_show_p.get(sid, 0.0):
+                    busy = ln.no_show_s
+                else:
+                    busy = ln.draw(self.draws.uniform(key, _SERVICE), sid, c.id)
+                self.took[sid] = (c.id, t + busy)
+                self.push(t + busy, _FREE, sid)
+            elif sid in self.took and self.took[sid][0] != c.id:
+                self._beyond_called(sid, t)
+
+    def _newcomer_done(self, sid: str, t: float) -> None:
+        """The counter that took ``sid``'s virtual newcomer is done: it calls the position behind,
+        unless it closed meanwhile (then the next counter free does, that one too once back)."""
+        took = self.took.get(sid)
+        if took is None or took[0] is None:
+            return
+        c = self.state.counters.get(took[0])
+        if c is not None and c.state == CounterState.open and c.id not in self.closing:
+            self._beyond_called(sid, t)
+        else:
+            self.took[sid] = (None, t)
+
+    def _beyond_called(self, sid: str, t: float) -> None:
+        mid = self.snap.beyond[sid]
+        del self.took[sid]
+        if mid not in self.called:
+            self.called[mid] = t - self.snap.at
+            self.left -= 1
 
     def _serve(self, c: Counter, tk: Ticket, t: float) -> None:
         ln = self.learned
