@@ -229,6 +229,9 @@ class Run:
     refreshes: int = 0
     futures: int = 0  # futures run by all the refreshes
     scores: dict[str, Score] = field(default_factory=dict)
+    # each scored citizen: (arrival s, service, class, people ahead, counters of the service, busy,
+    # engine, oracle, waited, closed forms), for --worst
+    citizens: list[tuple] = field(default_factory=list)
 
 
 def scored(outcomes: list[Outcome]) -> list[Outcome]:
@@ -270,7 +273,23 @@ def run_one(job: tuple[str, int, int, int, int]) -> Run:
     run = Run(key, sc.name, seed, len(chosen), len(arrivals), statistics.fmean(actual) if actual else 0.0,
               took, oracle_s, sc.note, forecast_s, forecasting.refreshes, forecasting.futures_run)
     run.scores = {k: score(v, actual) for k, v in preds.items()}
+    run.citizens = [(o.arrival_s, o.service_id, o.priority.value, o.ahead, o.servers, o.busy, e, a, w, c)
+                    for o, e, a, w, c in zip(chosen, preds["engine"], preds["oracle"], actual, preds["closed"],
+                                             strict=True)]
     return run
+
+
+def worst(runs: list[Run], n: int) -> None:
+    """The citizens whose printed estimate is furthest from the oracle's, per run: where to look."""
+    for r in runs:
+        if not r.citizens:
+            continue
+        print(f"\n{r.name} seed {r.seed}: the {n} estimates furthest from the oracle's (min)")
+        for t, sid, cls, ahead, servers, busy, e, a, w, c in sorted(r.citizens, key=lambda x: -abs(x[6] - x[7]))[:n]:
+            tod = t % DAY
+            print(f"  day {int(t // DAY):2d} {int(tod // 3600):02d}:{int(tod % 3600 // 60):02d}  {sid:<8} {cls:<8} "
+                  f"{ahead:3d} ahead, {busy}/{servers} counters busy   engine {e / 60:6.1f}  oracle {a / 60:6.1f}  "
+                  f"waited {w / 60:6.1f}  closed {c / 60:6.1f}")
 
 
 def ci95(xs: list[float]) -> tuple[float, float]:
@@ -417,6 +436,8 @@ def main() -> int:
                     help="run only this seed of each scenario (e.g. --only huduma --unseen --seed 102)")
     ap.add_argument("--save", default=None, help="also keep every run's scores in this file (pickle)")
     ap.add_argument("--report", default=None, help="print the figures of runs saved by --save; run nothing")
+    ap.add_argument("--worst", type=int, default=0, metavar="N",
+                    help="also list each run's N citizens whose estimate is furthest from the oracle's")
     ap.add_argument("--unseen", action="store_true",
                     help="seeds from 101 on: draws and Huduma centres (skill layouts) never used while building")
     args = ap.parse_args()
@@ -428,7 +449,7 @@ def main() -> int:
     if args.report:
         with open(args.report, "rb") as f:
             saved = pickle.load(f)
-        return summarise(saved["meta"], saved["runs"])
+        return summarise(saved["meta"], saved["runs"], args.worst)
     if args.validate:
         ok = validate(seeds=seeds, sample=min(sample, 150), futures=args.futures)
         print(f"\nwall time {time.perf_counter() - began:.0f} s")
@@ -449,10 +470,10 @@ def main() -> int:
     if args.save:
         with open(args.save, "wb") as f:
             pickle.dump({"meta": meta, "runs": runs}, f)
-    return summarise(meta, runs)
+    return summarise(meta, runs, args.worst)
 
 
-def summarise(meta: dict, runs: list[Run]) -> int:
+def summarise(meta: dict, runs: list[Run], worst_n: int = 0) -> int:
     """The whole printout, from the runs (also from a file saved by ``--save``)."""
     print(f"Estimated-wait accuracy: {meta['seeds']} seeds per scenario, {meta['hseeds']} Huduma centres of "
           f"{meta['days']} days; {meta['sample']} citizens per run who found every counter busy (from the second "
@@ -471,6 +492,8 @@ def summarise(meta: dict, runs: list[Run]) -> int:
           f"refreshes in {sum(r.forecast_s for r in runs):.0f} CPU-s (with its replay); "
           f"wall time {meta['wall']:.0f} s on {meta['workers']} workers")
     print("all targets met" if all_ok else "SOME TARGETS MISSED")
+    if worst_n:
+        worst(runs, worst_n)
     return 0
 
 
