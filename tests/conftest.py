@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -290,15 +291,45 @@ def centre_server(centre_dir: Centre, mosquitto: Mosquitto, tmp_path: Path):
     server.stop()
 
 
+def start_xvfb(width: int = 1280, height: int = 800, timeout: float = 30.0) -> tuple[str, subprocess.Popen]:
+    """Start an Xvfb screen on a display number of its own; (":N", the process), once it accepts clients.
+
+    Xvfb chooses the number itself (``-displayfd``): it takes the first free one through its lock file,
+    which is atomic between processes, and clears the lock of a server that died. So test sessions side
+    by side (pytest-xdist workers) never share a screen, and a display left over by a dead run is passed
+    over instead of being mistaken for this one. The number is written once the server is ready.
+    """
+    exe = need_tool("Xvfb")
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
+                                 "-nolisten", "tcp"], pass_fds=(write_fd,),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        os.close(write_fd)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while not out.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                break
+            chunk = os.read(read_fd, 64)
+            if not chunk:  # the server exited before it chose a display
+                break
+            out += chunk
+    finally:
+        os.close(read_fd)
+    if not out.strip().isdigit():
+        stop_process(proc, 5)
+        raise RuntimeError(f"Xvfb {width}x{height} did not start within {timeout}s (exit code {proc.returncode})")
+    return f":{int(out)}", proc
+
+
 @pytest.fixture(scope="session")
 def xvfb():
     """A virtual screen for Kivy apps; sets DISPLAY for the session."""
-    exe = need_tool("Xvfb")
-    display = f":{90 + os.getpid() % 100}"
-    proc = subprocess.Popen([exe, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sock = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    within(sock.exists, 5)  # a slow start shows up as the app's own error
+    display, proc = start_xvfb(1280, 800)
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
     yield display
