@@ -5,6 +5,7 @@ Under CI=true a missing tool fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -29,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Kivy's home for this test process and the apps it starts without one of their own, never the user's ~/.kivy:
+# each pytest-xdist worker imports kivy while it collects (tests/counter_display/test_legibility.py), and on a
+# machine without ~/.kivy the workers' first mkdir of it raced (FileExistsError in all but one).
+if "KIVY_HOME" not in os.environ:
+    os.environ["KIVY_HOME"] = tempfile.mkdtemp(prefix="huduma-test-kivy-")
+    atexit.register(shutil.rmtree, os.environ["KIVY_HOME"], True)
 
 T = TypeVar("T")
 
