@@ -44,8 +44,12 @@ run: setup
 	  sim=$$!; trap 'kill $$sim' EXIT; \
 	  $(VENV)/bin/huduma-centre serve $(DEMO_DIR) --host 127.0.0.1 --port 8000
 
+# TEST_WORKERS=3 runs the suite on pytest-xdist workers side by side; --dist loadfile keeps each file's tests on one
+# worker, so a module's server (tests/web/conftest.py web_server) starts once. Not the default yet: on a loaded
+# 2-core machine some bridge and kiosk tests still miss their timing side by side. 0 runs them in one process.
+TEST_WORKERS ?= 0
 test: setup system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup system-deps
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -5,15 +5,18 @@ Under CI=true a missing tool fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -28,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Kivy's home for this test process and the apps it starts without one of their own, never the user's ~/.kivy:
+# each pytest-xdist worker imports kivy while it collects (tests/counter_display/test_legibility.py), and on a
+# machine without ~/.kivy the workers' first mkdir of it raced (FileExistsError in all but one).
+if "KIVY_HOME" not in os.environ:
+    os.environ["KIVY_HOME"] = tempfile.mkdtemp(prefix="huduma-test-kivy-")
+    atexit.register(shutil.rmtree, os.environ["KIVY_HOME"], True)
 
 T = TypeVar("T")
 
@@ -290,15 +300,45 @@ def centre_server(centre_dir: Centre, mosquitto: Mosquitto, tmp_path: Path):
     server.stop()
 
 
+def start_xvfb(width: int = 1280, height: int = 800, timeout: float = 30.0) -> tuple[str, subprocess.Popen]:
+    """Start an Xvfb screen on a display number of its own; (":N", the process), once it accepts clients.
+
+    Xvfb chooses the number itself (``-displayfd``): it takes the first free one through its lock file,
+    which is atomic between processes, and clears the lock of a server that died. So test sessions side
+    by side (pytest-xdist workers) never share a screen, and a display left over by a dead run is passed
+    over instead of being mistaken for this one. The number is written once the server is ready.
+    """
+    exe = need_tool("Xvfb")
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
+                                 "-nolisten", "tcp"], pass_fds=(write_fd,),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        os.close(write_fd)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while not out.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                break
+            chunk = os.read(read_fd, 64)
+            if not chunk:  # the server exited before it chose a display
+                break
+            out += chunk
+    finally:
+        os.close(read_fd)
+    if not out.strip().isdigit():
+        stop_process(proc, 5)
+        raise RuntimeError(f"Xvfb {width}x{height} did not start within {timeout}s (exit code {proc.returncode})")
+    return f":{int(out)}", proc
+
+
 @pytest.fixture(scope="session")
 def xvfb():
     """A virtual screen for Kivy apps; sets DISPLAY for the session."""
-    exe = need_tool("Xvfb")
-    display = f":{90 + os.getpid() % 100}"
-    proc = subprocess.Popen([exe, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sock = Path(f"/tmp/.X11-unix/X{display[1:]}")
-    within(sock.exists, 5)  # a slow start shows up as the app's own error
+    display, proc = start_xvfb(1280, 800)
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
     yield display

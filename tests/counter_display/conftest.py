@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from centre_server.contract import QOS, DeviceBundle, Role, parse_mqtt_url
-from tests.conftest import need_tool, stop_process, wait_until
+from tests.conftest import start_xvfb, stop_process, wait_until
 
 DRIVER = Path(__file__).with_name("driver.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,23 +207,13 @@ class Screen:
 @pytest.fixture
 def screen_factory():
     """Start Xvfb screens of given sizes (each on its own display number); stopped at the end."""
-    need_tool("Xvfb")
     started: list[Screen] = []
 
     def make(width: int, height: int) -> Screen:
-        for number in range(300 + os.getpid() % 200, 800):
-            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
-                continue
-            proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            sock = Path(f"/tmp/.X11-unix/X{number}")
-            wait_until(lambda: sock.exists() or proc.poll() is not None, 10, f"Xvfb :{number}")
-            if proc.poll() is not None:
-                continue  # taken meanwhile: the next number
-            screen = Screen(f":{number}", width, height, proc)
-            started.append(screen)
-            return screen
-        raise AssertionError("no free X display number")
+        display, proc = start_xvfb(width, height)
+        screen = Screen(display, width, height, proc)
+        started.append(screen)
+        return screen
 
     yield make
     for screen in started:

@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.conftest import artifacts_dir, need_tool, stop_process, wait_until
+from tests.conftest import artifacts_dir, start_xvfb, stop_process, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -145,17 +145,9 @@ def screen_of():
     procs: list[subprocess.Popen] = []
 
     def start(width: int, height: int) -> str:
-        exe = need_tool("Xvfb")
-        number = next(n for n in range(200 + os.getpid() % 300, 1000)
-                      if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
-        proc = subprocess.Popen([exe, f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        display, proc = start_xvfb(width, height)
         procs.append(proc)
-        sock = Path(f"/tmp/.X11-unix/X{number}")
-        wait_until(lambda: sock.exists() or proc.poll() is not None, 10, f"Xvfb :{number} to start")
-        if not sock.exists():
-            raise RuntimeError(f"Xvfb :{number} did not start")
-        return f":{number}"
+        return display
 
     yield start
     for proc in procs:
