@@ -282,7 +282,7 @@ def run_one(job: tuple[str, int, int, int, int]) -> Run:
 def worst(runs: list[Run], n: int) -> None:
     """The citizens whose printed estimate is furthest from the oracle's, per run: where to look."""
     for r in runs:
-        if not r.citizens:
+        if not getattr(r, "citizens", None):  # a run saved before --worst kept no citizens
             continue
         print(f"\n{r.name} seed {r.seed}: the {n} estimates furthest from the oracle's (min)")
         for t, sid, cls, ahead, servers, busy, e, a, w, c in sorted(r.citizens, key=lambda x: -abs(x[6] - x[7]))[:n]:
