@@ -340,9 +340,10 @@ def _plan(p: WaitPredictor, live: State, day: str, tod: float, now: float,
 
     A closing counter stops calling between its last call and its close (the likely end of
     its shift): the future stops it there, and one that stopped but still serves finishes first.
-    A counter the plan has open again by now (back from a shift change or a break) is not
-    closing: taken as closing, it finished its citizen and never came back in any future (a
-    Huduma day's 13:19 newcomer with one ahead and three counters was told 38 minutes, not 5)."""
+    A counter the plan has open again since that close (back from a shift change or a break) is
+    not closing: taken as closing, it finished its citizen and never came back in any future (a
+    Huduma day's 13:19 newcomer with one ahead and three counters was told 38 minutes, not 5).
+    One that stopped calling but whose close is still ahead in the plan is closing."""
     timeline, stops = p.plan_of(day)
     out: list[tuple[float, str, tuple[str, ...] | None]] = []
     closing: set[str] = set()
@@ -359,7 +360,7 @@ def _plan(p: WaitPredictor, live: State, day: str, tod: float, now: float,
             stop = now + (stops.get((cid, int(at)), at) - tod)
             if now < stop <= end:
                 out.append((stop, cid, None))
-            elif stop <= now <= moment + RECENT_CLOSE_S and cid not in planned_now:
+            elif stop <= now <= moment + RECENT_CLOSE_S and not (moment <= now and cid in planned_now):
                 c = live.counters.get(cid)
                 if c is not None and c.state == CounterState.open and c.ticket_id is not None:
                     closing.add(cid)

@@ -446,3 +446,32 @@ def test_past_the_end_of_a_shared_queue_other_services_newcomers_are_not_ahead()
         # one more ahead: the first of c0 (serving) and c1 (the one who came) to be done, not the
         # four other services' newcomers first (about two services' time)
         assert table.wait(sid, 1) < 0.8 * mean, (sid, table.wait(sid, 1), mean)
+
+
+def test_a_counter_that_stopped_calling_before_its_lunch_is_closing() -> None:
+    """Yesterday c0 made its last call at 11:40 and closed for lunch at 12:00 with a citizen still
+    waiting: it stopped calling about 11:50. Today at 11:55 it serves: the futures let it finish and
+    go, back at 12:45, though the plan has it open until 12:00 (a counter kept calling through its
+    lunch told a Huduma day's citizen 16 minutes where 46 came true)."""
+    state = hall(counters=2, typical=1200.0)
+    yesterday = start_epoch()
+    for day in (yesterday, yesterday + 24 * H):
+        for cid in ("c0", "c1"):
+            engine.apply(state, engine.OpenCounter(cid), day + 8 * H)
+        for i in range(4):
+            engine.apply(state, engine.IssueTicket(f"t{day:.0f}-{i}", "q"), day + 11 * H + i)
+        engine.apply(state, engine.CallNext("c0"), day + 11 * H)
+        engine.apply(state, engine.Complete("c0"), day + 11 * H + 40 * 60)
+        engine.apply(state, engine.CallNext("c0"), day + 11 * H + 40 * 60)  # its last call before lunch
+        engine.apply(state, engine.CallNext("c1"), day + 11 * H + 50 * 60)
+        if day > yesterday:
+            break
+        engine.apply(state, engine.Complete("c0"), day + 12 * H)
+        engine.apply(state, engine.CloseCounter("c0"), day + 12 * H)  # one still waiting
+        engine.apply(state, engine.OpenCounter("c0"), day + 12.75 * H)
+        for cid in ("c0", "c1"):
+            engine.apply(state, engine.CloseCounter(cid), day + 17 * H)
+    now = yesterday + 24 * H + 11 * H + 55 * 60  # 11:55: both serve, one waits
+    snap = forecast.take_snapshot(state, now)
+    assert "c0" in snap.closing
+    assert any(cid == "c0" and sv is not None for _, cid, sv in snap.plan)  # and comes back at 12:45
