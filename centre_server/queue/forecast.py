@@ -406,9 +406,10 @@ class _Future:
         self.arrived = 0
         self.commands = 0
         # the virtual newcomers (``_free_for_newcomer``): services whose end marker was called and
-        # whose newcomer waits for a counter; and those whose newcomer took one: (counter, when free)
+        # whose newcomer waits for a counter; and those whose newcomer took one: that counter (None once
+        # it closed before it was done: then any counter free answers)
         self.after_end: set[str] = set()
-        self.took: dict[str, tuple[str | None, float]] = {}
+        self.took: dict[str, str | None] = {}
 
     def push(self, t: float, kind: int, payload: object) -> None:
         self.order += 1
@@ -538,7 +539,7 @@ class _Future:
             self.called[tid] = t - self.snap.at
             self.left -= 1
             sid = self.snap.ends.get(tid)
-            if sid is not None and sid in self.snap.beyond:
+            if sid is not None:
                 self.after_end.add(sid)  # the queue's end is called: its virtual newcomer is next
             self._apply(engine.Complete(cid), t)
             del st.tickets[tid]
@@ -560,22 +561,22 @@ class _Future:
                     busy = ln.no_show_s
                 else:
                     busy = ln.draw(self.draws.uniform(key, _SERVICE), sid, c.id)
-                self.took[sid] = (c.id, t + busy)
+                self.took[sid] = c.id
                 self.push(t + busy, _FREE, sid)
-            elif sid in self.took and self.took[sid][0] != c.id:
+            elif sid in self.took and self.took[sid] != c.id:
                 self._beyond_called(sid, t)
 
     def _newcomer_done(self, sid: str, t: float) -> None:
         """The counter that took ``sid``'s virtual newcomer is done: it calls the position behind,
         unless it closed meanwhile (then the next counter free does, that one too once back)."""
-        took = self.took.get(sid)
-        if took is None or took[0] is None:
+        cid = self.took.get(sid)
+        if cid is None:
             return
-        c = self.state.counters.get(took[0])
+        c = self.state.counters.get(cid)
         if c is not None and c.state == CounterState.open and c.id not in self.closing:
             self._beyond_called(sid, t)
         else:
-            self.took[sid] = (None, t)
+            self.took[sid] = None
 
     def _beyond_called(self, sid: str, t: float) -> None:
         mid = self.snap.beyond[sid]
