@@ -4,7 +4,8 @@ kiosk (the real check-in API with the booking's code) and a no-show (the window 
 
 Bookings go through the channels' own booking and confirmation (``ChannelHub.book`` and ``confirm_booking``,
 what /book runs), made as if yesterday so that today's past slots can be booked; the centre opens at midnight
-with 5-minute slots so that every state exists at whatever hour the test runs (except in its first 20 minutes)."""
+with 5-minute slots, and its time zone is one where it is now about noon, so that every state exists today at
+whatever hour the test runs (in Nairobi's own zone there is none between 23:20 and 00:20)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,26 @@ from centre_server.runtime.centre import Centre
 from tests.conftest import CentreProcess, free_port
 from tests.web.conftest import login_page
 
-NAIROBI = ZoneInfo("Africa/Nairobi")
+
+def zone_at_noon() -> str:
+    """A fixed-offset zone (``Etc/GMT-N`` is UTC+N) where it is between 11:00 and 13:00 now."""
+    offset = 12 - datetime.now(ZoneInfo("UTC")).hour  # -11 .. +12: every one exists
+    return "Etc/GMT" + ("" if offset == 0 else f"{-offset:+d}")
+
+
+ZONE = zone_at_noon()
+CENTRE_TZ = ZoneInfo(ZONE)
 ALL_DAY = {"opening": "00:00", "closing": "23:59", "slot_minutes": 5,
            "weekdays": "mon,tue,wed,thu,fri,sat,sun"}
 
 
 def open_all_day(path) -> None:
-    """The centre opens at midnight every day, with 5-minute appointment slots (centre.toml, as a manager would)."""
+    """The centre opens at midnight every day, with 5-minute appointment slots, in a zone where it is about noon
+    (centre.toml, as a manager would)."""
     toml = path / "centre.toml"
     text = re.sub(r'(?m)^opening_time = .*$', 'opening_time = "00:00"', toml.read_text())
+    text, n = re.subn(r'(?m)^timezone = .*$', f'timezone = "{ZONE}"', text)
+    assert n == 1
     text += "\n[channels]\n" + "".join(f'{k} = {v!r}\n'.replace("'", '"') if isinstance(v, str) else f"{k} = {v}\n"
                                         for k, v in ALL_DAY.items())
     toml.write_text(text)
@@ -40,8 +52,8 @@ def open_all_day(path) -> None:
 def book_today(path, wanted: dict[str, float]) -> dict[str, dict]:
     """For each name, a confirmed id-card-new booking today at the slot nearest to ``wanted`` (POSIX seconds),
     booked as if yesterday at noon; each with a phone of its own."""
-    today = datetime.now(NAIROBI).date()
-    yesterday_noon = datetime.combine(today - timedelta(days=1), datetime.min.time(), NAIROBI) + timedelta(hours=12)
+    today = datetime.now(CENTRE_TZ).date()
+    yesterday_noon = datetime.combine(today - timedelta(days=1), datetime.min.time(), CENTRE_TZ) + timedelta(hours=12)
     centre = Centre(load_settings(path), clock=lambda: yesterday_noon.timestamp())
     settings = load_channel_settings(path).model_copy(update={"sms_gateway": "log"})
     assert isinstance(settings, ChannelSettings) and settings.slot_minutes == 5
@@ -100,7 +112,8 @@ def test_the_clerk_sees_booked_late_checked_in_and_no_show_appointments_in_both_
                 row = page.locator(f"#appointment-rows tr[data-code='{booked[name]['code']}']")
                 expect(row).to_have_attribute("data-state", key)
                 expect(row).to_contain_text(en if lang == "en" else sw)
-                expect(row).to_contain_text(datetime.fromtimestamp(booked[name]["slot_at"], NAIROBI).strftime("%H:%M"))
+                slot = datetime.fromtimestamp(booked[name]["slot_at"], CENTRE_TZ)
+                expect(row).to_contain_text(slot.strftime("%H:%M"))
             # open: the late one and the one not yet due (a no-show and a checked-in citizen need nothing)
             expect(page.locator("#appointments-count")).to_have_text("2")
             expect(page.locator("#appointments-card")).not_to_contain_text("07110005")  # no phone number
