@@ -871,8 +871,8 @@ def _look(d, data: dict, name: str, low: bool):
 
 def a11y_modes(d):
     """Each mode (and all at once), in both languages: welcome, categories, services, needs, "Anything else
-    today?", priority, phone, confirm and the ticket screenshotted and measured; the modes stay through the
-    journey and go at the reset for the next one."""
+    today?", priority, phone, confirm, the ticket and the fee's screens screenshotted and measured; the modes
+    stay through the journey and go at the reset for the next one."""
     app = d.app
     data = d.result["data"]
     data.update(overflows={}, above={}, modes_after_reset={}, more_hints={}, overlaps={}, more_room={}, summaries={})
@@ -916,6 +916,7 @@ def a11y_modes(d):
             d.tap(_service(d, sid))
             # all three modes: a second service on the ticket, so the confirmation has its longest summary
             yield from _journey_on(d, data, f"a11y-{tag}-{mode}-{lang}", f"{mode}-{lang}", low, add=mode == "all")
+            yield from _pay_screens(d, data, f"a11y-{tag}-{mode}-{lang}", low)
             data["modes_after_reset"][f"{mode}-{lang}-journey"] = [getattr(app, t) for t in toggles]
             app.reset()  # as the idle reset does: the next citizen
             yield d.at("welcome")
@@ -970,6 +971,32 @@ def _journey_on(d, data: dict, shot: str, key: str, low: bool, add: bool = False
     d.tap(d.screen.ids.confirm)
     yield d.at("ticket")
     yield from look("ticket")
+
+
+def _pay_screens(d, data: dict, shot: str, low: bool):
+    """The fee's screens as a citizen with these modes meets them (the ticket just issued): the choice, the
+    phone for the prompt with a wrong number's error, the wait (a countdown), and its longest words (M-Pesa's
+    silence); each looked at and checked for text drawn over buttons or other text (yield from)."""
+    from centre_server.contract.payments import failure_reason
+
+    app = d.app
+    pay = app.payment
+    pay.amount_ksh, pay.choice = 1000, "mpesa"
+    pay.reason_en, pay.reason_sw = failure_reason("expired")
+    steps = {"pay_choice": ("pay_choice", {}),
+             "pay_phone": ("pay_phone", {"phone": "07123", "invalid": True}),
+             "paying": ("paying", {"phone": "0712345678", "invalid": False, "state": "pending", "left_s": 90}),
+             "pay_failed": ("paying", {"state": "failed"})}
+    for name, (page, fields) in steps.items():
+        for field, value in fields.items():
+            setattr(pay, field, value)
+        app.sm.current = page
+        yield d.at(page)
+        yield from _look(d, data, f"{shot}-{name}", low)
+        data["overlaps"][f"{shot}-{name}"] = _overlaps(d.screen)
+    pay.reset()
+    app.sm.current = "ticket"
+    yield d.at("ticket")
 
 
 def _key(name: str) -> None:

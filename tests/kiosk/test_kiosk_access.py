@@ -26,7 +26,8 @@ def wav_seconds(path: str) -> float:
 @pytest.mark.parametrize("size", [(1280, 800), (1080, 1920)], ids=["landscape-1280x800", "portrait-1080x1920"])
 def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_path, run_kiosk, screen_of):
     """Large text, high contrast, the low layout and all three at once: nothing cut off or drawn over a button or
-    other text on any screen of the journey (to the ticket, through "Anything else today?") in either language;
+    other text on any screen of the journey (to the ticket, through "Anything else today?", and the fee's M-Pesa
+    screens) in either language;
     in the low layout no control above the lower part; reset for the next."""
     width, height = size
     tag = "portrait" if height > width else "landscape"
@@ -35,8 +36,9 @@ def test_every_mode_fits_in_both_languages(size, centre_server, mosquitto, tmp_p
                           fullscreen=True, offer_visits=True)
     run = run_kiosk(config, "a11y_modes", env={"DISPLAY": display, "KIOSK_TAG": tag, "KIOSK_DRIVER_TIMEOUT": "500"})
     data = run.result(timeout=540)["data"]
-    assert len(data["overflows"]) >= 5 * (1 + 2 * 8) - 5  # welcome once per language pass, 8 screens each
-    for page in ("more", "priority", "phone", "confirm", "ticket"):  # the whole journey, every mode, both languages
+    assert len(data["overflows"]) >= 5 * (1 + 2 * 12) - 5  # welcome once per language pass, 12 screens each
+    # the whole journey and the fee's screens, every mode, both languages
+    for page in ("more", "priority", "phone", "confirm", "ticket", "pay_choice", "pay_phone", "paying", "pay_failed"):
         assert len([n for n in data["overflows"] if n.endswith(f"-{page}")]) == 5 * 2, page
     assert {n for n in data["overlaps"] if n.endswith(("-closed", "-out_of_service"))} == {
         f"a11y-{tag}-all-closed", f"a11y-{tag}-all-out_of_service"}  # with all three modes on
