@@ -52,7 +52,8 @@ def wait_text(seconds: int, lang: str) -> str:
     """An estimated wait as a board shows it: rounded up to whole minutes.
 
     Zero is a real estimate (a counter is free for the next one): "under a minute", never a dash
-    that reads as "not known"; the board shows a dash only where nobody waits.
+    that reads as "not known". Where nobody waits the board still shows a newcomer's wait: at a counter
+    shared with other services it may be long (a dash there read as "no wait" beside "45 min" on /join).
     """
     if seconds < 60:
         return tr("under_a_minute", lang)

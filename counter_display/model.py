@@ -412,11 +412,9 @@ class DisplayModel:
             key = "refusal_service_suspended" if s.service_id in suspended else service_note_key(s)
             if key:
                 wait_en, wait_sw = i18n.tr(key, "en"), i18n.tr(key, "sw")
-            elif s.waiting:
+            else:  # a newcomer's wait, also where nobody waits: a shared counter may be busy with others' queues
                 wait_en, wait_sw = i18n.wait_text(s.estimated_wait_s or 0, "en"), i18n.wait_text(
                     s.estimated_wait_s or 0, "sw")
-            else:
-                wait_en = wait_sw = "-"
             rows.append(ServiceRow(
                 service_id=s.service_id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
                 waiting=s.waiting, wait_en=wait_en, wait_sw=wait_sw, open_counters=s.open_counters,

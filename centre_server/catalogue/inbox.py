@@ -118,8 +118,8 @@ class InboxAnswerer:
         en, sw = self._names(t.service_id)
         ahead = wait = None
         if t.state == TicketState.waiting and t.id in self.centre.state.tickets:
-            ahead = engine.position(self.centre.state, t)
-            est, _ = engine.ticket_wait(self.centre.state, t, now, ahead=ahead)
+            ahead = engine.people_ahead(self.centre.state, t)
+            est, _ = engine.ticket_wait(self.centre.state, t, now)
             wait = None if est is None else round(est / 60)
         return Standing(kind=StandingKind.ticket, service_id=t.service_id, service_en=en[:120], service_sw=sw[:120],
                         state=str(t.state), number=t.number, ahead=ahead, wait_min=wait, checked_in=t.checked_in)

@@ -161,6 +161,11 @@ def _reason_of(extra: dict[str, Any]) -> Text | None:
         return None
 
 
+# the first word of an SMS that says it is written in Kiswahili: the help goes back in Kiswahili
+SWAHILI_GREETINGS = frozenset({"habari", "hujambo", "jambo", "mambo", "salama", "sasa", "shikamoo", "msaada",
+                               "naomba", "tafadhali", "karibu", "asante", "niaje", "vipi"})
+
+
 def _from_queue_error(err: QueueError, service_id: str | None = None) -> ChannelError:
     if err.code == IssueRefusal.service_suspended:
         reason = _reason_of(err.extra or {}) or unexplained_suspension()
@@ -838,6 +843,11 @@ class ChannelHub:
                     raise
             elif not words or words[0].rstrip(".") not in {str(s.value) for s in Satisfaction}:
                 outcome = "not_a_rating"
+                # an SMS nobody understood gets how to use the number, once a day a phone (never a loop
+                # with another machine's automatic replies)
+                if self._mark(f"unknown_help:{norm}:{self.centre.state.day}"):
+                    lang = "sw" if words and words[0].lower().strip(".,!?") in SWAHILI_GREETINGS else "en"
+                    self.enqueue(None, norm, "info", None, tr("sms_unknown_help", lang, **self._help_args(lang)))
             else:
                 rating = int(words[0].rstrip("."))
                 since = self.now() - self.settings.feedback_reply_hours * 3600
@@ -875,9 +885,7 @@ class ChannelHub:
         word = tokens[0] if tokens else ""
         svc = self._service_by_keyword(word) if word else None
         if svc is None:
-            services = self.services()
-            example = next((x.prefix for x in services if len(x.prefix) == 1), services[0].prefix if services else "A")
-            args = {"example": example, "url": f"{self.public_url}/join?lang={lang}", "ussd": self.settings.ussd_code}
+            args = self._help_args(lang)
             if word:
                 reply = tr("sms_info_unknown", lang, word=ascii_fit(word, 12) or "?", **args)
             else:
@@ -894,6 +902,12 @@ class ChannelHub:
         for text in messages:
             self.enqueue(None, phone, "info", None, text)
         return "info_sent"
+
+    def _help_args(self, lang: str) -> dict[str, str]:
+        """What a help SMS names: an example service letter, the page listing the letters, the USSD code."""
+        services = self.services()
+        example = next((x.prefix for x in services if len(x.prefix) == 1), services[0].prefix if services else "A")
+        return {"example": example, "url": f"{self.public_url}/join?lang={lang}", "ussd": self.settings.ussd_code}
 
     def _language_of_pending(self, phone: str) -> str:
         """The language of the phone's latest booking (for a reply about it); English when none."""
@@ -1033,9 +1047,9 @@ class ChannelHub:
             name = (svc.name_sw if lang == "sw" else svc.name_en)[:40] if svc else t.service_id
             url = f"{self.public_url}/t/{t.id}"
             if isinstance(d, TicketIssued):
-                ahead = d.position
+                ahead = d.told_ahead
                 # no figure: why, as the ticket page says it (a counter on a break is not "no counter open")
-                why = None if d.estimated_wait_s is not None else engine.wait_for(state, d.service_id, ahead,
+                why = None if d.estimated_wait_s is not None else engine.wait_for(state, d.service_id, d.position,
                                                                                    ev.at)[1]
                 wait = wait_phrase(lang, d.estimated_wait_s, why)
                 if not t.checked_in:
@@ -1133,8 +1147,9 @@ class ChannelHub:
         open_ones = [c.name for c in serving if c.state.value == "open"] or [c.name for c in serving]
         if open_ones:
             return tr("sms_visit_next", lang, number=t.number, service=name, counters=", ".join(open_ones[:3]),
-                      ahead=engine.position(state, t))
-        return tr("sms_visit_next_nowhere", lang, number=t.number, service=name, ahead=engine.position(state, t))
+                      ahead=engine.people_ahead(state, t))
+        return tr("sms_visit_next_nowhere", lang, number=t.number, service=name,
+                  ahead=engine.people_ahead(state, t))
 
     def _tell_suspended(self, seq: int, d: ServiceSuspended) -> None:
         """Every ticket still waiting for a service just suspended, with a phone, hears why by SMS (once for
@@ -1158,18 +1173,24 @@ class ChannelHub:
         logger.info("service %s suspended: %s waiting ticket(s) told by SMS", d.service_id, told)
 
     def _notify_ahead(self, services: set[str], n: int) -> None:
+        """ "Only N people ahead of you": N as the ticket says it (``engine.people_ahead``: everyone its counters
+        may call first), so a call at a shared counter moves up the citizens of every service it serves."""
         state = self.centre.state
-        for sid in services:
-            # the service's own queue, and only its front: not every ticket of the day
+        for sid in set().union(*(engine.sharing_services(state, s) for s in services)):
+            # the front of each queue only, not every ticket of the day: the people ahead of a ticket are at
+            # least those before it in its own service's queue
             waiting = heapq.nsmallest(n + 1, state.queues.get(sid, {}).values(), key=engine.queue_order_key)
-            for pos, t in enumerate(waiting):
-                if pos > n or not t.phone or not self._mark(f"ahead:{t.id}"):
+            for t in waiting:
+                if not t.phone:
+                    continue
+                ahead = engine.people_ahead(state, t)
+                if ahead > n or not self._mark(f"ahead:{t.id}"):
                     continue
                 lang = t.language.value
                 if not t.checked_in:
-                    text = tr("sms_ahead_remote", lang, number=t.number, ahead=pos, code=self.code_of(t.id) or "-")
+                    text = tr("sms_ahead_remote", lang, number=t.number, ahead=ahead, code=self.code_of(t.id) or "-")
                 else:
-                    text = tr("sms_ahead", lang, number=t.number, ahead=pos)
+                    text = tr("sms_ahead", lang, number=t.number, ahead=ahead)
                 self.enqueue(f"ahead:{t.id}", t.phone, "ahead", t.id, text)
 
     def _forget_phones(self, day: str) -> None:

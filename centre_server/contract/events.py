@@ -61,7 +61,9 @@ class TicketAtCounter(TicketEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TicketIssued(EventData):
-    """A ticket was printed or sent; ``position`` and ``estimated_wait_s`` are what it was told."""
+    """A ticket was printed or sent; ``people_ahead`` and ``estimated_wait_s`` are what it was told.
+    ``position``: its place in its own service's queue (the estimate's input); ``people_ahead``: everyone the
+    counters serving it may call first (None in events written before it was kept: ``position``)."""
 
     type: ClassVar[EventType] = EventType.ticket_issued
     ticket_id: str
@@ -80,6 +82,12 @@ class TicketIssued(EventData):
     checked_in: bool = True
     slot_at: float | None = None
     appointment_id: str | None = None
+    people_ahead: int | None = None
+
+    @property
+    def told_ahead(self) -> int:
+        """The people ahead the ticket said."""
+        return self.position if self.people_ahead is None else self.people_ahead
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

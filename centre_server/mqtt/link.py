@@ -100,6 +100,8 @@ class MqttLink:
         self._flusher: threading.Thread | None = None
         centre.listeners.append(self.on_events)
         centre.catalogue_listeners.append(self.on_catalogue)
+        centre.forecast_listeners.append(self.on_forecast)
+        self._sent_services: dict[str, bytes] = {}  # each service's last retained state, not sent again unchanged
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -154,6 +156,8 @@ class MqttLink:
             self.centre.listeners.remove(self.on_events)
         if self.on_catalogue in self.centre.catalogue_listeners:
             self.centre.catalogue_listeners.remove(self.on_catalogue)
+        if self.on_forecast in self.centre.forecast_listeners:
+            self.centre.forecast_listeners.remove(self.on_forecast)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
@@ -247,8 +251,16 @@ class MqttLink:
             self.republish_services()
             self.publish_catalogue()
 
+    def on_forecast(self) -> None:
+        """A new wait table: every service's estimate may have moved (also where nobody changed its queue:
+        the hall showed 73 min for a service the table said 75 for). Those that did are published with
+        the next flush."""
+        with self._dirty_lock:
+            self._dirty_services |= set(self.centre.state.services)
+        self._dirty.set()
+
     def republish_services(self) -> None:
-        self._publish_services(list(self.centre.state.services))
+        self._publish_services(list(self.centre.state.services), force=True)
         self.publish_day()
 
     def publish_day(self, force: bool = False) -> None:
@@ -259,11 +271,16 @@ class MqttLink:
             self._day_key = key
             self._publish(self.topics.day_state, day.to_bytes(), True)
 
-    def _publish_services(self, services: Iterable[str]) -> None:
+    def _publish_services(self, services: Iterable[str], force: bool = False) -> None:
+        """Each service's retained state; one the boards already hold unchanged is left (``force``: sent anyway,
+        on a connect)."""
         c = self.centre
         for sid in services:
             if sid in c.state.services:
-                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
+                payload = c.service_payload(sid).to_bytes()
+                if force or self._sent_services.get(sid) != payload:
+                    self._sent_services[sid] = payload
+                    self._publish(self.topics.service_state(sid), payload, True)
 
     def on_events(self, events: list[Event]) -> None:
         """Listener of Centre: counter and hall state first (retained), then the events.

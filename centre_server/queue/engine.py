@@ -420,6 +420,33 @@ def position(state: State, ticket: Ticket) -> int:
         t.queued_at < q or (t.queued_at == q and t.seq < seq)))
 
 
+def sharing_services(state: State, service_id: str) -> set[str]:
+    """The services whose citizens the counters serving ``service_id`` may call first: those of the counters open
+    or on a break for it now, else (nobody serving yet) of every counter set to serve it."""
+    serving = [c for c in state.counters.values() if service_id in c.services]
+    staffed = [c for c in serving if c.state != CounterState.closed] or serving
+    return {service_id}.union(*(c.services for c in staffed))
+
+
+def people_ahead(state: State, ticket: Ticket) -> int:
+    """People ahead of a waiting ticket as the citizen meets them: everyone the counters serving its service may
+    call first (priority first, then first come first served, across the services those counters share), not
+    only its own service's queue (which ``position`` counts, the estimate's input). On a counter shared by three
+    services, "You are next" with six others of the other two before you at that counter is not true. A
+    passed-over ticket counts, as in ``position``: checked in, it goes first."""
+    if ticket.state != TicketState.waiting:
+        return 0
+    key = queue_order_key(ticket)
+    return sum(1 for sid in sharing_services(state, ticket.service_id)
+               for t in state.queues.get(sid, {}).values() if t is not ticket and queue_order_key(t) < key)
+
+
+def newcomer_ahead(state: State, service_id: str, priority: bool) -> int:
+    """``people_ahead`` of a ticket issued now (behind everyone of its class)."""
+    return sum(1 for sid in sharing_services(state, service_id)
+               for t in state.queues.get(sid, {}).values() if not priority or t.priority is not Priority.none)
+
+
 def open_counters_for(state: State, service_id: str) -> list[Counter]:
     return [c for c in state.counters.values()
             if c.state == CounterState.open and service_id in c.services]
@@ -710,7 +737,7 @@ def _issue(state: State, cmd: IssueTicket, emit: _Emitter) -> None:
          seq_no=number, day=state.day, service_id=svc.id, priority=cmd.priority,
          channel=cmd.channel, language=cmd.language, phone=cmd.phone,
          idempotency_key=cmd.idempotency_key, device_id=cmd.device_id, position=ahead,
-         estimated_wait_s=estimate,
+         people_ahead=newcomer_ahead(state, svc.id, cmd.priority != Priority.none), estimated_wait_s=estimate,
          checked_in=cmd.checked_in,
          slot_at=cmd.slot_at, appointment_id=cmd.appointment_id))
     if cmd.then:

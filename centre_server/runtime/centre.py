@@ -159,6 +159,8 @@ class Centre:
         self.offerings: dict[str, Offering] = catalogue_store.offerings(self.db)
         # told (on the writer's thread, after the change) when the catalogue or an offering changed
         self.catalogue_listeners: list[Callable[[], None]] = []
+        # told when the forecaster leaves a new table: every service's estimate may have moved (the boards)
+        self.forecast_listeners: list[Callable[[], None]] = []
         # the threads that talk to headquarters, each added by its part as it starts (/healthz, the board)
         self.headquarters = HeadquartersLinks(settings.db_path)
         self.state: State = self._load()

@@ -73,19 +73,20 @@ def iso(ts: float | None, tz: tzinfo) -> datetime | None:
 
 def ticket_out(state: State, t: Ticket, now: float, tz: tzinfo, public_url: str,
                issued: Event | None = None) -> TicketOut:
-    """The ticket as the API shows it. ``issued``: its ticket_issued event, whose place in the
-    queue and estimate are the ones printed on the ticket (and need no walk of the queue)."""
+    """The ticket as the API shows it. ``issued``: its ticket_issued event, whose people ahead and
+    estimate are the ones printed on the ticket (and need no walk of the queue). ``position``: the
+    people ahead as the citizen meets them (``engine.people_ahead``: everyone its counters may call first)."""
     svc = state.services.get(t.service_id)
     counter = state.counters.get(t.counter_id or "")
     unknown = None
     if issued is not None:
         assert isinstance(issued.data, TicketIssued)
-        pos, est = issued.data.position, issued.data.estimated_wait_s
+        pos, est = issued.data.told_ahead, issued.data.estimated_wait_s
         if est is None:
-            unknown = engine.wait_for(state, t.service_id, pos, now)[1]
+            unknown = engine.wait_for(state, t.service_id, issued.data.position, now)[1]
     elif t.id in state.tickets:
-        pos = engine.position(state, t)
-        est, unknown = engine.ticket_wait(state, t, now, ahead=pos)
+        pos = engine.people_ahead(state, t)
+        est, unknown = engine.ticket_wait(state, t, now)
     else:
         pos, est = 0, 0
     visit_s, visit_unknown, visit_step = (engine.visit_wait_for(state, t, now)
@@ -222,16 +223,19 @@ def event_payload(ev: Event, tz: tzinfo) -> EventPayload:
 
 
 def touched(state: State, events: list[Event]) -> tuple[set[str], set[str], bool]:
-    """The services, counters and whether the hall changed: what to republish."""
+    """The services, counters and whether the hall changed: what to republish. A ticket's event moves the
+    waits of every service its counters share (a newcomer at a shared counter stands behind it too)."""
     services: set[str] = set()
     counters: set[str] = set()
     hall = False
     for ev in events:
         d = ev.data
-        if isinstance(d, (*TICKET_EVENT_MODELS, ServiceSuspended, ServiceResumed)):
+        if isinstance(d, TICKET_EVENT_MODELS):
+            services |= engine.sharing_services(state, d.service_id)
+        if isinstance(d, (ServiceSuspended, ServiceResumed)):
             services.add(d.service_id)
         if isinstance(d, TicketTransferred):  # its service_id is the one it left
-            services.add(d.to_service_id)
+            services |= engine.sharing_services(state, d.to_service_id)
         cid = counter_of(d)
         if cid:
             counters.add(cid)

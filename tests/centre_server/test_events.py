@@ -66,7 +66,8 @@ def test_the_log_and_mqtt_keep_their_keys_in_their_order() -> None:
     issued = next(ev for ev in _day() if isinstance(ev.data, TicketIssued))
     assert list(json.loads(event_json(issued.data))) == [
         "ticket_id", "number", "seq_no", "day", "service_id", "priority", "channel", "language", "phone",
-        "idempotency_key", "device_id", "position", "estimated_wait_s", "checked_in", "slot_at", "appointment_id"]
+        "idempotency_key", "device_id", "position", "estimated_wait_s", "checked_in", "slot_at", "appointment_id",
+        "people_ahead"]
     assert '"priority":"elderly","channel":"sms","language":"sw","phone":"0712345678"' in event_json(issued.data)
     wire = json.loads(projections.event_payload(issued, ZoneInfo(TZ)).to_bytes())
     assert list(wire)[:9] == ["type", "seq", "at", "ticket_id", "number", "service_id", "counter_id",

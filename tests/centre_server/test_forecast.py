@@ -376,9 +376,9 @@ def test_more_futures_while_a_refresh_is_cheap() -> None:
 
 
 def test_the_forecasters_share_of_a_core_is_kept_as_a_credit() -> None:
-    """5 % of each second accrues up to CREDIT_S and a refresh spends what it took: a burst of tables
-    remade at once (counters opening in the morning) is paid back before the next, so a hall where one
-    refresh costs 1.5 CPU-s gets one every 30 s (5 %), not every period."""
+    """4 % of each second accrues up to CREDIT_S and a refresh spends what it took: a burst of tables
+    remade at once (counters opening in the morning, tickets at the kiosks) is paid back before the next,
+    so a hall where one refresh costs 1.5 CPU-s gets one every 37.5 s (4 %), not every period."""
     from centre_server.runtime.forecaster import CREDIT_S, MAX_SHARE, Forecaster
 
     state = hall(counters=1)
@@ -386,7 +386,7 @@ def test_the_forecasters_share_of_a_core_is_kept_as_a_credit() -> None:
     f = Forecaster(live, period_s=15.0)
     assert f._credit(f.credit_at + 3600.0) == CREDIT_S  # never more than a burst's worth saved up
     f.credit, f.credit_at = -1.5, 100.0  # a refresh of 1.5 CPU-s spent from nothing
-    assert abs(f._credit(100.0 + 1.5 / MAX_SHARE)) < 1e-9  # paid back after 30 s: 5 % of a core
+    assert abs(f._credit(100.0 + 1.5 / MAX_SHARE)) < 1e-9  # paid back after 37.5 s: 4 % of a core
     assert f._credit(110.0) < 0.0  # the periodic refresh at 15 s waits
 
 

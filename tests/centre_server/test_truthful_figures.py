@@ -256,3 +256,32 @@ def test_a_reopened_day_takes_tickets_past_its_closing_and_last_call(centre_dir,
         s = services(api)[sid]
         assert s["accepting"] is True and s["refusal"] is None, s
     assert api.post("/api/v1/tickets", json={"service_id": "birth-cert"}, headers=kiosk(api)).status_code == 201
+
+
+def test_at_a_shared_counter_the_people_ahead_are_everyone_it_calls_first(app_for):
+    """A citizen for a service only a shared counter serves was told "You are next / Estimated wait: 73 min"
+    with eleven others of the counter's two other services ahead of them at that counter (one counter, c22,
+    serving DL, SD and MV, calling the longest-waiting first)."""
+    api = app_for()
+    staff = clerk(api)
+    assert api.post("/api/v1/counters/c22/open", headers=staff).status_code == 200
+    for sid in ("driving-licence", "vehicle-transfer", "driving-licence", "vehicle-transfer"):
+        assert api.post("/api/v1/tickets", json={"service_id": sid}, headers=kiosk(api)).status_code == 201
+    told = api.post("/api/v1/tickets", json={"service_id": "smart-dl"}, headers=kiosk(api)).json()
+    assert told["position"] == 4 and told["estimated_wait_s"] > 0, told  # not "You are next"
+    assert api.get(f"/api/v1/tickets/{told['id']}").json()["position"] == 4  # the ticket page says the same
+    # a priority citizen goes before every normal one, at any of the counter's services
+    elderly = api.post("/api/v1/tickets", json={"service_id": "vehicle-transfer", "priority": "elderly"},
+                       headers=kiosk(api)).json()
+    assert elderly["position"] == 0
+    assert api.get(f"/api/v1/tickets/{told['id']}").json()["position"] == 5
+    # the counter calls the elderly citizen, then the first driving-licence one: three left before SD001
+    for first in ("vehicle-transfer", "driving-licence"):
+        r = api.post("/api/v1/counters/c22/call-next", headers=staff)
+        assert r.status_code == 200 and r.json()["service_id"] == first, r.text
+        for step in ("start", "complete"):
+            assert api.post(f"/api/v1/counters/c22/{step}", headers=staff).status_code == 200
+    assert api.get(f"/api/v1/tickets/{told['id']}").json()["position"] == 3
+    # a newcomer of another of the counter's services stands behind SD001: SD001 is ahead of them
+    later = api.post("/api/v1/tickets", json={"service_id": "driving-licence"}, headers=kiosk(api)).json()
+    assert later["position"] == 4
