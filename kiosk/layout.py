@@ -168,8 +168,11 @@ def print_ticket(
         printer.textln(tr("print_visit_steps", lang))
         printer.set(bold=False)
         for i, x in enumerate(later, 2):
-            where = f" ({tr('print_visit_counters', lang, counters=', '.join(x.counters))})" if x.counters else ""
-            for line in textwrap.wrap(f"{i}. {x.name_sw if lang == 'sw' else x.name_en}{where}", cols):
+            key = "print_visit_counters" if len(x.counters) == 1 else "print_visit_counters_many"
+            where = f"({tr(key, lang, counters=', '.join(x.counters))})" if x.counters else ""
+            # where it is served on a line of its own when it does not fit whole: never "14)" alone
+            keep = where if len(where) <= cols else ""
+            for line in wrap_keeping(f"{i}. {x.name_sw if lang == 'sw' else x.name_en} {where}".rstrip(), keep, cols):
                 printer.textln(line)
         if ticket.visit_wait_s is not None:  # the whole visit's estimate: every step left
             wait = wait_text(ticket.visit_wait_s, lang)

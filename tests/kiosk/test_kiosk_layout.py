@@ -212,3 +212,23 @@ def test_documents_left_off_are_a_line_of_their_own(lang, more, last_doc):
     assert lines[at - 1].endswith(last_doc) and lines[at - 1].startswith(("[ ] ", "    ")), lines
     assert sum(line.startswith("[ ] ") for line in lines) == 4
     assert lines[at + 1].startswith(("Fee", "Ada")), lines
+
+
+@pytest.mark.parametrize("lang,one,many", [("en", "(counter 21)", "(counters 12, 13, 14)"),
+                                          ("sw", "(kaunta 21)", "(kaunta 12, 13, 14)")])
+def test_a_visits_counters_are_named_whole_on_the_paper(lang, one, many):
+    """The paper said "2. KRA PIN registration (counter 12, 13," and "14)" on the next line."""
+    from centre_server.contract import VisitStepOut
+
+    visit = [VisitStepOut(service_id="id-card-new", name_en="New national ID card",
+                          name_sw="Kitambulisho kipya cha taifa", state="now", counters=["1", "2", "3"]),
+             VisitStepOut(service_id="kra-pin", name_en="KRA PIN registration", name_sw="Usajili wa PIN ya KRA",
+                          state="next", counters=["12", "13", "14"]),
+             VisitStepOut(service_id="inua-jamii", name_en="Inua Jamii cash transfer",
+                          name_sw="Mpango wa Inua Jamii wa pesa taslimu", state="next", counters=["21"])]
+    printer = Dummy()
+    print_ticket(printer, make_ticket(visit=visit, language=lang), "Huduma Centre GPO", lang)
+    t = decode(printer.output)
+    assert any(line.endswith(many) for line in t.texts), t.texts
+    assert any(line.endswith(one) for line in t.texts), t.texts
+    assert not any(line.strip() in ("14)", "13, 14)") for line in t.texts), t.texts

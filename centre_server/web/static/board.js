@@ -177,7 +177,8 @@
       li.className = "device " + (online ? "ok" : d.availability === "offline" ? "bad" : "");
       li.dataset.device = d.device_id;
       let text = d.device_id + " · " + (online ? H.t("online") : d.availability === "offline" ? H.t("offline") : "?");
-      const printer = d.status && d.status.printer;
+      // the printer's word only from a device that is online: an offline kiosk's last "OK" is not news
+      const printer = online && d.status && d.status.printer;
       if (printer) text += " · " + (H.strings["printer_" + printer] ? H.t("printer_" + printer) : printer);
       li.textContent = text;
       ul.appendChild(li);
