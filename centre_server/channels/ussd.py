@@ -33,6 +33,7 @@ MAX_TEXT = 160  # a session's answers so far; real sessions stay far below
 MORE = "98"
 BACK = "0"
 NAME_MAX = 34
+CONFIRM_NAME_MAX = 60  # the confirmation's one name: its other lines leave this much room in both languages
 PREFIX_ROOM = 18  # room kept on every screen for "Invalid choice." / "Chaguo si sahihi."
 
 
@@ -171,7 +172,9 @@ class UssdSession:
         if kind == "confirm":
             svc = self.hub.service(state[1])
             f = self.hub.figures(state[1])
-            name = self._name(svc.name_en, svc.name_sw) if svc else "?"
+            # the one name on this screen, whole where it fits ("Kitambulisho badala ya..." told two apart by
+            # nothing); a list's names stay short so that a page holds enough of them
+            name = ascii_fit(svc.name_sw if self.lang == "sw" else svc.name_en, CONFIRM_NAME_MAX) if svc else "?"
             refused = self.hub.refusal(state[1], f)
             if refused is not None and refused.code == IssueRefusal.after_last_call and refused.book_day:
                 body = tr("u_confirm_book_no_counter" if refused.no_counter else "u_confirm_book", self.lang,

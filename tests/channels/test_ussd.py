@@ -81,6 +81,11 @@ def test_kiswahili_session_and_the_same_session_replayed_takes_one_ticket(channe
     path.append(find_option(svcs, "Kufanya upya leseni"))
     confirm = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
     assert "subiri" in confirm and "1. Chukua tiketi" in confirm  # wanasubiri, anasubiri or anayesubiri
+    assert "Kufanya upya leseni ya udereva\n" in confirm, confirm  # the whole name where it fits
+    # the list cuts a long name; the confirmation names it whole ("Kitambulisho badala ya..." told nothing)
+    ids = ussd_ok(channel_server.ussd(uuid.uuid4().hex, phone, "2*1*1"))
+    lost = ussd_ok(channel_server.ussd(uuid.uuid4().hex, phone, "2*1*1*" + find_option(ids, "Kitambulisho badala")))
+    assert "Kitambulisho badala ya kilichopotea\n" in lost and len(lost) <= 182, lost
     path.append("1")
     first = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))
     again = ussd_ok(channel_server.ussd(session, phone, "*".join(path)))  # the aggregator retried
