@@ -56,6 +56,7 @@ class ServiceInfo:
     category_sw: str = ""
     enabled: bool = True
     waiting: int = 0
+    ahead: int | None = None  # people a newcomer's ticket would say are ahead (None: an older server's figures)
     estimated_wait_s: int | None = 0  # None: the server has no estimate, wait_unknown says why
     wait_unknown: str | None = None
     accepting: bool = True  # False: no ticket now, refusal says why (after_last_call: offer a booking)
@@ -165,7 +166,7 @@ class KioskModel(EventDispatcher):
         for s in services:
             fresh[s.id] = ServiceInfo(id=s.id, prefix=s.prefix, name_en=s.name_en, name_sw=s.name_sw,
                                       category=s.category, category_sw=getattr(s, "category_sw", "") or "",
-                                      enabled=s.enabled, waiting=s.waiting,
+                                      enabled=s.enabled, waiting=s.waiting, ahead=s.ahead,
                                       estimated_wait_s=s.estimated_wait_s, open_counters=s.open_counters,
                                       wait_unknown=_value(s.wait_unknown), accepting=s.accepting,
                                       refusal=_value(s.refusal), then=list(getattr(s, "then", []) or []))
@@ -185,6 +186,7 @@ class KioskModel(EventDispatcher):
         info.category_sw = getattr(state, "category_sw", None) or info.category_sw
         info.enabled = state.enabled
         info.waiting = state.waiting
+        info.ahead = state.ahead
         info.estimated_wait_s = state.estimated_wait_s
         info.wait_unknown = _value(state.wait_unknown)
         info.accepting, info.refusal = state.accepting, _value(state.refusal)

@@ -709,8 +709,12 @@ class ConfirmScreen(KioskScreen):
             f"{tr('confirm_phone', lang)}: [b]{phone}[/b]",
         ]
         if s is not None:
-            rows.append(f"{waiting_text(s.waiting, lang)} \u00b7 "
-                        f"{estimate_text(s.estimated_wait_s, s.wait_unknown, lang)}")
+            # the people ahead the ticket will say (at a shared counter, other services' citizens too); a priority
+            # citizen goes before most of them: the people waiting, as before
+            normal = str(m.priority) in ("", "none")
+            ahead = ahead_text(s.ahead, lang, estimate_known=s.estimated_wait_s is not None) \
+                if s.ahead is not None and normal else waiting_text(s.waiting, lang)
+            rows.append(f"{ahead} \u00b7 {estimate_text(s.estimated_wait_s, s.wait_unknown, lang)}")
         return "\n".join(rows)
 
 

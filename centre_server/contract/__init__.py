@@ -458,6 +458,9 @@ class ServiceStatePayload(_Payload):
     category_sw: str = ""
     enabled: bool = True
     waiting: int = 0
+    # people a newcomer would have ahead: everyone the counters serving it may call first (every service they
+    # share, in the hall or on the way); None from a server before it
+    ahead: int | None = None
     estimated_wait_s: int | None = 0  # null: nobody can serve a newcomer today (see wait_unknown)
     wait_unknown: WaitUnknown | None = None
     accepting: bool = True  # false: a newcomer gets no ticket (see refusal)
@@ -717,6 +720,7 @@ class ServiceOut(BaseModel):
     waiting: int  # in the hall (checked in): README "Queue rules"
     on_the_way: int = 0  # web, SMS and USSD tickets not checked in yet (passed_over included)
     passed_over: int = 0  # of those, whose turn came before they checked in (called on check-in)
+    ahead: int | None = None  # people a newcomer would have ahead (every service its counters share)
     estimated_wait_s: int | None  # null: no counter can serve a newcomer today (see wait_unknown)
     wait_unknown: WaitUnknown | None = None
     accepting: bool = True

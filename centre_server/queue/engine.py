@@ -571,6 +571,9 @@ def service_figures(state: State, service_id: str, now: float) -> dict[str, Any]
         # ahead of a newcomer, in the hall or on the way (a passed-over ticket is called only on check-in):
         # what the citizen's own channels (web, SMS, USSD, headquarters' wait page) say is "waiting"
         "queued": len(waiting) - passed,
+        # the people a newcomer's ticket would say are ahead (every service its counters share): what the kiosk's
+        # confirmation says before the ticket, so the two agree
+        "ahead": newcomer_ahead(state, service_id, False),
         "longest_wait_s": max(0, int(longest)),
         "estimated_wait_s": est,
         "wait_unknown": unknown,

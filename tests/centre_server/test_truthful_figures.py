@@ -267,6 +267,7 @@ def test_at_a_shared_counter_the_people_ahead_are_everyone_it_calls_first(app_fo
     assert api.post("/api/v1/counters/c22/open", headers=staff).status_code == 200
     for sid in ("driving-licence", "vehicle-transfer", "driving-licence", "vehicle-transfer"):
         assert api.post("/api/v1/tickets", json={"service_id": sid}, headers=kiosk(api)).status_code == 201
+    assert services(api)["smart-dl"]["ahead"] == 4  # what the kiosk's confirmation says before the ticket
     told = api.post("/api/v1/tickets", json={"service_id": "smart-dl"}, headers=kiosk(api)).json()
     assert told["position"] == 4 and told["estimated_wait_s"] > 0, told  # not "You are next"
     assert api.get(f"/api/v1/tickets/{told['id']}").json()["position"] == 4  # the ticket page says the same

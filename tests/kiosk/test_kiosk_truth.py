@@ -45,6 +45,10 @@ def test_no_counter_is_said_in_words_on_every_screen_and_on_paper(centre_server,
     assert full_en in data["confirm_en"] and full_sw in data["confirm_sw"]
     assert full_en in data["ticket_en"] and full_sw in data["ticket_sw"]
     assert tr("people_ahead_zero", "en") in data["ticket_en"]  # not "You are next": nobody calls yet
+    # the confirmation says the people ahead the ticket then says (not "N waiting", then "M ahead of you"); the
+    # Kiswahili journey comes second, behind the English one's ticket
+    assert tr("people_ahead_zero", "en") in data["confirm_en"]
+    assert tr("people_ahead_n", "sw", n=1) in data["confirm_sw"], data["confirm_sw"]
     for key in ("services_en", "services_sw", "confirm_en", "confirm_sw", "ticket_en", "ticket_sw"):
         assert not MINUTES.search(data[key]), f"{key} shows a wait: {data[key]!r}"
         assert "Estimated wait" not in data[key] and "Muda wa kusubiri" not in data[key]
