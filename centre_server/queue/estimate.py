@@ -207,6 +207,9 @@ class WaitPredictor:
     # the counts of counters turned busy since each snapshot still in use (the table's, and the one
     # whose futures are running): a counter that was free when the futures began is busy by now
     busy_counts: list[dict[str, int]] = field(default_factory=list)
+    # counters that let a citizen go while others of their services waited: in the futures they go on serving,
+    # so neither that moment nor their next call is a counter turning free or busy (``_freed``)
+    between: set[str] = field(default_factory=set)
     _tz: ZoneInfo | None = None
     # read off the profile, kept until it changes (a day folded in, or restored)
     _active: list[bool] | None = None
@@ -253,6 +256,7 @@ class WaitPredictor:
             # the table was read from futures with other counters: until the next one, the closed
             # forms answer (a hall whose counters all closed must not print the old futures' waits)
             self.forecast = None
+            self.between.discard(d.counter_id)  # a counter opened, closed or paused starts from what it is
             self._note_staffing(state, ev.at)
             if isinstance(d, (CounterClosed, CounterPaused)):
                 day, tod = self._local(state, ev.at)
@@ -275,25 +279,25 @@ class WaitPredictor:
                 self.priority_arrivals.setdefault(sid, _Rate()).add(ev.at)
             self._count_arrival(state, sid, d.priority != "none", ev.at)
         elif isinstance(d, TicketCalled):
-            if self.busy_counts:
+            if d.counter_id in self.between:  # the next citizen of a counter that never stood free
+                self.between.discard(d.counter_id)
+            elif self.busy_counts:
                 self._count_busy(state, d.counter_id, +1)
             self.last_call[d.counter_id] = ev.at
             self.exposure_s += max(0.0, float(d.waited_s))
             self._expose(max(0.0, float(d.waited_s)), abandoned=False)
         elif isinstance(d, (TicketDone, TicketParked)):  # a parked citizen frees the counter too
-            if self.busy_counts:
-                self._count_busy(state, d.counter_id, -1)
+            self._freed(state, d.counter_id)
             if d.counter_id is not None:
                 self.last_free[d.counter_id] = ev.at
         elif isinstance(d, TicketTransferred):  # sent to another queue: the counter is free again
-            if self.busy_counts:
-                self._count_busy(state, d.counter_id, -1)
+            self._freed(state, d.counter_id)
             self.last_free[d.counter_id] = ev.at
         elif isinstance(d, TicketNoShow):
             sid = d.service_id
             t = state.tickets.get(d.ticket_id)
-            if self.busy_counts and t is not None and t.called_at is not None:
-                self._count_busy(state, d.counter_id, -1)
+            if t is not None and t.called_at is not None:
+                self._freed(state, d.counter_id)
             if d.counter_id:  # empty: a passed-over ticket's grace ran out, no counter held it
                 self.last_free[d.counter_id] = ev.at
             self.calls[sid] = self.calls.get(sid, 0.0) + 1.0
@@ -306,8 +310,7 @@ class WaitPredictor:
         elif isinstance(d, TicketCancelled):
             t = state.tickets.get(d.ticket_id)
             if t is not None and t.counter_id is not None and t.state in (TicketState.called, TicketState.serving):
-                if self.busy_counts:  # cancelled at the counter: the counter is free again
-                    self._count_busy(state, t.counter_id, -1)
+                self._freed(state, t.counter_id)  # cancelled at the counter: the counter is free again
                 self.last_free[t.counter_id] = ev.at
             if t is None or t.called_at is not None:
                 return
@@ -362,6 +365,20 @@ class WaitPredictor:
         """The new table replaces the old (one attribute: a reader gets one or the other whole)."""
         self.forecast = table
         self.busy_counts = [table.turned_busy]
+
+    def _freed(self, state: QueueView, counter_id: str | None) -> None:
+        """A counter let its citizen go. With citizens of its services still waiting, its clerk calls the next
+        in seconds and the table's futures have it serving throughout: counted free until then, every
+        newcomer of its services read one place too far forward (K004 told 31 min in the second after a
+        Complete, 52 min from the next table). So it is not counted free, nor busy at that next call: once the
+        clerk calls, the figures are what counting both gave (a service's own queue one shorter)."""
+        c = state.counters.get(counter_id or "")
+        # someone it can call (a passed-over remote ticket is called only once its citizen checks in)
+        if c is not None and any(t.checked_in or t.passed_over_at is None
+                                 for sid in c.services for t in state.queues.get(sid, {}).values()):
+            self.between.add(c.id)
+        elif self.busy_counts:
+            self._count_busy(state, counter_id, -1)
 
     def _count_busy(self, state: QueueView, counter_id: str | None, step: int) -> None:
         c = state.counters.get(counter_id or "")

@@ -213,3 +213,35 @@ def test_after_a_burst_of_tickets_at_a_shared_counter_a_new_table_follows_the_ha
     finally:
         centre.stop_writer()
         centre.close()
+
+
+def test_in_the_second_after_a_complete_a_shared_counters_newcomers_are_not_told_too_little() -> None:
+    """K004, issued in the second between a Complete and the clerk's next call at a counter shared by three
+    services, was told 31 min; the next table said 52. The table's futures had the counter serving all along,
+    but the Complete counted it free: every newcomer of its services read one place forward, and one place of
+    a service that shares its counter is several citizens. Now a counter that lets a citizen go while others
+    wait is not counted free (nor busy at its next call): the figure in that second is near the next table's."""
+    state = hall(counters=1, typical=300.0)
+    now = learn(state, 300.0, start_epoch() + 8 * H, random.Random(7), n=60)
+    engine.apply(state, engine.CloseCounter("c0"), now)
+    engine.apply(state, engine.OpenCounter("c0", services=("q", "r")), now)
+    for i in range(6):  # the other service's citizens came first: the counter calls them before any newcomer
+        engine.apply(state, engine.IssueTicket(f"r{i}", "r"), now + 1 + i)
+    engine.apply(state, engine.IssueTicket("q0", "q"), now + 8)
+    engine.apply(state, engine.CallNext("c0"), now + 9)  # r0 at the counter
+    _refresh(state, now + 250)  # the table: the counter busy for 4 min, five r and one q waiting
+    def newcomers(at: float) -> dict[str, int | None]:  # what a ticket issued now would print, per service
+        return {sid: engine.estimate_wait(state, sid, len(state.queues.get(sid, {})), at) for sid in ("q", "r")}
+
+    engine.apply(state, engine.Complete("c0"), now + 300)  # a typical service
+    told = newcomers(now + 301)  # the table is 51 s old: it answers
+    engine.apply(state, engine.CallNext("c0"), now + 303)  # the clerk's next call, seconds later
+    after_call = newcomers(now + 304)
+    _refresh(state, now + 306)  # the next table
+    fresh = newcomers(now + 307)
+    for sid in ("q", "r"):
+        assert told[sid] is not None and fresh[sid] is not None
+        # within a service time of the next table's figure (one place forward was up to six citizens' worth here)
+        assert abs(told[sid] - fresh[sid]) <= 300.0, (sid, told, fresh)
+    # the service nobody of whose was called: the same figure before and after the clerk's call
+    assert told["q"] == after_call["q"], (told, after_call)
