@@ -46,7 +46,7 @@
       td.dataset.waitUnknown = s.wait_unknown || "";
       return td;
     }
-    return cell(s.waiting || s.open_counters ? H.minutes(s.estimated_wait_s) : "—", "num");
+    return cell(s.waiting || s.open_counters ? H.waitMinutes(s.estimated_wait_s) : "—", "num");
   }
 
   function nameCell(s) {

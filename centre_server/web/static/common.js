@@ -106,6 +106,9 @@
   };
   /* seconds -> whole minutes, or "—" */
   H.minutes = (s) => (s === null || s === undefined ? "—" : String(Math.round(s / 60)));
+  // an estimated wait, rounded up as every other screen rounds it (contract.wait_minutes): the board said 63
+  // where the hall and the citizen's page said 64 for the same 3,791 s
+  H.waitMinutes = (s) => (s === null || s === undefined ? "—" : String(Math.max(0, Math.ceil(s / 60))));
   H.since = (iso) => (iso ? (H.now() - Date.parse(iso)) / 1000 : null);
   H.hhmm = function (iso) {
     if (!iso) return "";
