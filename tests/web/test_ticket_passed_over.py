@@ -16,6 +16,14 @@ def test_the_page_of_a_passed_over_ticket_says_check_in_by_when(tmp_path, contex
                                                    "nonce": "finding-3"}, timeout=10)
         assert r.status_code == 303, r.text
         tid = r.headers["location"].split("/")[2].split("?")[0]
+        # before its turn: the page says to check in on arrival, not "please wait, we will call you"
+        phone = context_factory(viewport={"width": 360, "height": 740}).new_page()
+        for lang, words in (("en", "On your way: check in at the kiosk when you arrive"),
+                            ("sw", "Uko njiani: thibitisha kufika kwenye kioski ukifika")):
+            phone.goto(f"{server.url}/t/{tid}?lang={lang}")
+            expect(phone.locator("#ticket-status")).to_contain_text(words)
+            expect(phone.locator("#ticket-figures")).to_be_visible()  # its place and wait, as for anyone
+            shots(phone, f"web-citizen-on-the-way-{lang}")
         clerk = server.client(server.login("clerk"))
         assert clerk.post("/api/v1/counters/c05/open", json={"services": ["kra-pin"]}).status_code == 200
         refused = clerk.post("/api/v1/counters/c05/call-next")
@@ -24,7 +32,6 @@ def test_the_page_of_a_passed_over_ticket_says_check_in_by_when(tmp_path, contex
         assert out["state"] == "waiting" and out["check_in_by"]
         by = out["check_in_by"][11:16]
 
-        phone = context_factory(viewport={"width": 360, "height": 740}).new_page()
         for lang, words in (("en", f"Your turn has come. Check in at the kiosk by {by} to keep your place."),
                             ("sw", f"Zamu yako imefika. Thibitisha kufika kwenye kioski kabla ya saa {by} "
                                    "ili kubaki na nafasi yako.")):

@@ -24,7 +24,11 @@
     }[t.state] || t.state;
     // a remote ticket its turn reached before check-in keeps its place until check_in_by (centre time)
     const passedOver = t.state === "waiting" && t.check_in_by;
+    // a web, SMS or USSD ticket not checked in yet: "please wait, we will call you" would have the citizen
+    // trust a call that never comes (an unchecked ticket is passed over at its turn)
+    const onTheWay = t.state === "waiting" && t.checked_in === false && !passedOver;
     const status = passedOver ? H.t("t_passed_over", { time: String(t.check_in_by).slice(11, 16) })
+      : onTheWay ? H.t("t_on_the_way")
       : t.state === "no_show" && t.checked_in === false ? H.t("t_no_show_remote") : stateText;
     $("ticket-card").className = "card ticket-card state-" + t.state;
     $("ticket-number").textContent = t.number;
