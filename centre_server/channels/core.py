@@ -7,7 +7,9 @@ tickets, appointments and their slots, and which SMS each event deserves.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -159,6 +161,15 @@ def _reason_of(extra: dict[str, Any]) -> Text | None:
         return Text(en=en or sw, sw=sw or en) if (en or sw) else None
     except ValueError:
         return None
+
+
+# "help already sent today" is kept per phone without the number (a closed day keeps none): a keyed hash
+# whose key lives in this process only (a restart may send one help more)
+_HELP_KEY = secrets.token_bytes(16)
+
+
+def _phone_tag(phone: str) -> str:
+    return hmac.new(_HELP_KEY, phone.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 # the first word of an SMS that says it is written in Kiswahili: the help goes back in Kiswahili
@@ -845,7 +856,7 @@ class ChannelHub:
                 outcome = "not_a_rating"
                 # an SMS nobody understood gets how to use the number, once a day a phone (never a loop
                 # with another machine's automatic replies)
-                if self._mark(f"unknown_help:{norm}:{self.centre.state.day}"):
+                if self._mark(f"unknown_help:{self.centre.state.day}:{_phone_tag(norm)}"):
                     lang = "sw" if words and words[0].lower().strip(".,!?") in SWAHILI_GREETINGS else "en"
                     self.enqueue(None, norm, "info", None, tr("sms_unknown_help", lang, **self._help_args(lang)))
             else:
