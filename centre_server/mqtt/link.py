@@ -101,7 +101,6 @@ class MqttLink:
         centre.listeners.append(self.on_events)
         centre.catalogue_listeners.append(self.on_catalogue)
         centre.forecast_listeners.append(self.on_forecast)
-        self._sent_services: dict[str, bytes] = {}  # each service's last retained state, not sent again unchanged
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -253,14 +252,13 @@ class MqttLink:
 
     def on_forecast(self) -> None:
         """A new wait table: every service's estimate may have moved (also where nobody changed its queue:
-        the hall showed 73 min for a service the table said 75 for). Those that did are published with
-        the next flush."""
+        the hall showed 73 min for a service the table said 75 for). All are published with the next flush."""
         with self._dirty_lock:
             self._dirty_services |= set(self.centre.state.services)
         self._dirty.set()
 
     def republish_services(self) -> None:
-        self._publish_services(list(self.centre.state.services), force=True)
+        self._publish_services(list(self.centre.state.services))
         self.publish_day()
 
     def publish_day(self, force: bool = False) -> None:
@@ -271,16 +269,11 @@ class MqttLink:
             self._day_key = key
             self._publish(self.topics.day_state, day.to_bytes(), True)
 
-    def _publish_services(self, services: Iterable[str], force: bool = False) -> None:
-        """Each service's retained state; one the boards already hold unchanged is left (``force``: sent anyway,
-        on a connect)."""
+    def _publish_services(self, services: Iterable[str]) -> None:
         c = self.centre
         for sid in services:
             if sid in c.state.services:
-                payload = c.service_payload(sid).to_bytes()
-                if force or self._sent_services.get(sid) != payload:
-                    self._sent_services[sid] = payload
-                    self._publish(self.topics.service_state(sid), payload, True)
+                self._publish(self.topics.service_state(sid), c.service_payload(sid).to_bytes(), True)
 
     def on_events(self, events: list[Event]) -> None:
         """Listener of Centre: counter and hall state first (retained), then the events.
